@@ -1,0 +1,305 @@
+"""Binary layouts shared between the control core, the UI and the recorder.
+
+Everything that crosses a process boundary is a fixed numpy dtype defined here, so the
+writer and every reader agree byte for byte. Add fields at the end; never rename (the recorder
+stores telemetry chunks with these names).
+"""
+
+from __future__ import annotations
+
+import enum
+
+import numpy as np
+
+# ---------------------------------------------------------------------------------------------
+# Enumerations carried as small integers
+# ---------------------------------------------------------------------------------------------
+
+
+class RunState(enum.IntEnum):
+    IDLE = 0
+    RUNNING = 1
+    PAUSED = 2
+    STOPPING = 3  # controlled stop in progress (belt decelerating)
+    STOPPED = 4  # stopped after a fault or request; needs the therapist to re-arm / start
+
+
+class Priority(enum.IntEnum):
+    LOW = 1
+    MEDIUM = 2
+    HIGH = 3
+
+
+class AlarmReason(enum.IntEnum):
+    """Why an alarm was raised; the text the therapist reads is ALARM_TEXT[reason]."""
+
+    NONE = 0
+    STOP_REQUEST = 1
+    UI_HEARTBEAT_LOST = 2
+    TREADMILL_SILENT = 3
+    EXO_SILENT = 4
+    HEART_RATE_SILENT = 5
+    TREADMILL_FAULT = 6
+    EXO_FAULT = 7
+    HARDWARE_ESTOP = 8
+    LOOP_OVERRUNS = 9
+    TREADMILL_WATCHDOG = 10
+    EXO_WATCHDOG = 11
+    SENSOR_FROZEN = 12
+    LINK_ERRORS = 13
+    HEART_RATE_HIGH = 14
+    RECORDER_FAILED = 15
+    SETTING_CLAMPED = 16
+    CORE_LOST = 17  # raised by the UI when the state block stops changing
+
+
+ALARM_TEXT: dict[int, str] = {
+    AlarmReason.NONE: "",
+    AlarmReason.STOP_REQUEST: "Stop requested",
+    AlarmReason.UI_HEARTBEAT_LOST: "User interface stopped responding: controlled stop",
+    AlarmReason.TREADMILL_SILENT: "Treadmill link lost: controlled stop",
+    AlarmReason.EXO_SILENT: "Exoskeleton link lost: controlled stop",
+    AlarmReason.HEART_RATE_SILENT: "Heart-rate sensor silent",
+    AlarmReason.TREADMILL_FAULT: "Treadmill fault: controlled stop",
+    AlarmReason.EXO_FAULT: "Exoskeleton motor fault: controlled stop",
+    AlarmReason.HARDWARE_ESTOP: "Hardware emergency stop pressed",
+    AlarmReason.LOOP_OVERRUNS: "Control loop overruns: controlled stop",
+    AlarmReason.TREADMILL_WATCHDOG: "Treadmill watchdog stopped the belt",
+    AlarmReason.EXO_WATCHDOG: "Exoskeleton watchdog went to safe mode",
+    AlarmReason.SENSOR_FROZEN: "A sensor value is frozen: controlled stop",
+    AlarmReason.LINK_ERRORS: "Many corrupted frames on a device link",
+    AlarmReason.HEART_RATE_HIGH: "Heart rate above the limit",
+    AlarmReason.RECORDER_FAILED: "Recording failed: data may be incomplete",
+    AlarmReason.SETTING_CLAMPED: "A setting was outside the prescription and was clamped",
+    AlarmReason.CORE_LOST: "Control core not responding: devices stop on their watchdogs",
+}
+
+
+class ObstacleCategory(enum.IntEnum):
+    STEP_OVER = 0
+    YIELD = 1
+
+
+class ObstacleOutcome(enum.IntEnum):
+    PENDING = 0
+    CLEARED = 1
+    HIT = 2
+    PASSED = 3  # yield obstacle passed without incident
+
+
+class EventKind(enum.IntEnum):
+    """Events the core emits on the event ring (value fields per kind in EVENT_DTYPE docs)."""
+
+    HEEL_STRIKE = 1  # side; v1 = stance share of the previous stride or nan
+    TOE_OFF = 2  # side
+    STEP = 3  # side; v1 step_length_m, v2 step_time_s, v3 toe_clearance_m
+    STRIDE = 4  # side; v1 stride_time_s, v2 stance_fraction, v3 stride_length_m
+    OBSTACLE_OUTCOME = 5  # obstacle index; code ObstacleOutcome; v1 clearance margin m, v2 toe height m
+    OBSTACLE_PLAN = 6  # obstacle index; v1 planned speed m/s, v2 boost
+    ALARM_RAISED = 7  # code AlarmReason; v1 priority
+    ALARM_ACKED = 8  # code AlarmReason
+    RUN_STATE = 9  # code RunState
+    SETTING_APPLIED = 10  # code setting id; v1 requested, v2 applied (after clamp)
+    GUIDANCE_ADAPTED = 11  # v1 new guidance, v2 tracking error rad
+    GOAL_REACHED = 12  # code 0 steps, 1 distance, 2 time
+
+
+# ---------------------------------------------------------------------------------------------
+# Fixed capacities
+# ---------------------------------------------------------------------------------------------
+
+MAX_OBSTACLES = 128
+MAX_ALARMS = 16
+
+# ---------------------------------------------------------------------------------------------
+# Obstacle timeline: a row per obstacle, derived from the scene (engine/scene/timeline.py)
+# ---------------------------------------------------------------------------------------------
+# Yield activity: if period_s > 0 the obstacle is active when
+#   ((scene_time_s + phase_s) % period_s) < active_s      (e.g. a traffic light's red phase)
+# else it is triggered when s first reaches trigger_m and stays active for duration_s.
+TIMELINE_DTYPE = np.dtype(
+    [
+        ("kind", "<u2"),  # obstacle kind code (engine/scene: OBSTACLE_KIND_CODES)
+        ("category", "u1"),  # ObstacleCategory
+        ("at_m", "<f4"),  # route distance of the obstacle's near edge
+        ("depth_m", "<f4"),  # extent along the route
+        ("height_m", "<f4"),  # step-over height (0 for flat ones like a puddle's edge)
+        ("lateral_m", "<f4"),  # offset from the route centre line, + to the right
+        ("speed_fraction", "<f4"),  # approach/yield speed as a fraction of prescribed max; 0 = stop
+        ("stop_gap_m", "<f4"),  # yield: stop this far before at_m
+        ("trigger_m", "<f4"),  # triggered yield: s at which it becomes active
+        ("duration_s", "<f4"),  # triggered yield: how long it stays active
+        ("period_s", "<f4"),  # periodic yield: cycle length (0 = not periodic)
+        ("active_s", "<f4"),  # periodic yield: active part of each cycle
+        ("phase_s", "<f4"),  # periodic yield: offset of the cycle
+    ]
+)
+
+# ---------------------------------------------------------------------------------------------
+# Command block: written by the UI, read by the core (seqlock)
+# ---------------------------------------------------------------------------------------------
+COMMAND_DTYPE = np.dtype(
+    [
+        ("ui_heartbeat", "<u8"),  # incremented by the UI every frame (and by its watchdog thread)
+        ("run_request", "u1"),  # RunState the UI asks for: IDLE, RUNNING, PAUSED, STOPPING
+        ("request_counter", "<u4"),  # bumped on each start/stop/pause/rearm press
+        ("rearm_counter", "<u4"),  # bumped when the therapist confirms re-arming after a fault
+        ("ack_counter", "<u4"),  # bumped to acknowledge all shown alarms
+        # Prescription (limits); the core accepts changes only while the belt is stopped.
+        ("rx_max_speed_mps", "<f4"),
+        ("rx_max_accel_mps2", "<f4"),
+        ("rx_max_decel_mps2", "<f4"),
+        ("rx_guidance_min", "<f4"),
+        ("rx_guidance_max", "<f4"),
+        ("rx_bws_min", "<f4"),
+        ("rx_bws_max", "<f4"),
+        ("rx_clearance_boost_max", "<f4"),
+        ("leg_length_l_m", "<f4"),
+        ("leg_length_r_m", "<f4"),
+        ("affected_side", "i1"),  # -1 none, 0 left, 1 right
+        # Therapist settings, live; all fractions of the prescription.
+        ("speed_fraction", "<f4"),
+        ("guidance", "<f4"),  # 0..1 within [rx_guidance_min, rx_guidance_max]
+        ("guidance_min", "<f4"),  # assist-as-needed bounds
+        ("guidance_max", "<f4"),
+        ("assist_as_needed", "u1"),  # 1 = adapt guidance from stride to stride
+        ("guidance_locked", "u1"),
+        ("bws_fraction", "<f4"),
+        # Goals
+        ("goal_steps", "<u4"),
+        ("goal_distance_m", "<f4"),
+        ("goal_time_s", "<f4"),
+        # Scene
+        ("scene_generation", "<u4"),  # bumped when a new timeline is written
+        ("route_length_m", "<f4"),
+        ("base_speed_fraction", "<f4"),  # the scene's base speed (fraction of prescription)
+        ("obstacle_count", "<u2"),
+        ("timeline", TIMELINE_DTYPE, (MAX_OBSTACLES,)),
+    ]
+)
+
+# ---------------------------------------------------------------------------------------------
+# State block: written by the core every cycle, read by the UI (seqlock)
+# ---------------------------------------------------------------------------------------------
+ALARM_DTYPE = np.dtype(
+    [
+        ("reason", "<u2"),  # AlarmReason, 0 = empty slot
+        ("priority", "u1"),
+        ("acked", "u1"),
+        ("active", "u1"),  # condition still present
+        ("t_s", "<f8"),  # core time when raised
+    ]
+)
+
+OBSTACLE_STATE_DTYPE = np.dtype(
+    [
+        ("outcome", "u1"),  # ObstacleOutcome
+        ("active", "u1"),  # yield obstacle currently active (blocking)
+        ("triggered_at_s", "<f4"),  # scene time the triggered yield started, nan before
+        ("margin_m", "<f4"),  # clearance margin (toe height - obstacle height) when decided
+    ]
+)
+
+STATE_DTYPE = np.dtype(
+    [
+        ("cycle", "<u8"),
+        ("t_s", "<f8"),  # core monotonic time (time.monotonic of the core process)
+        ("scene_time_s", "<f8"),  # scene clock: time running in this scene, frozen while paused
+        ("run_state", "u1"),
+        ("rt_granted", "u1"),
+        ("s_m", "<f8"),  # distance along the route
+        ("belt_speed_mps", "<f4"),  # measured
+        ("belt_speed_cmd_mps", "<f4"),
+        ("belt_accel_mps2", "<f4"),  # measured, filtered (for extrapolation)
+        ("hip_rad", "<f4", (2,)),
+        ("knee_rad", "<f4", (2,)),
+        ("hip_ref_rad", "<f4", (2,)),
+        ("knee_ref_rad", "<f4", (2,)),
+        ("toe_height_m", "<f4", (2,)),
+        ("contacts", "u1"),  # bits: heelL toeL heelR toeR
+        ("gait_phase", "<f4", (2,)),  # 0..1 per leg, 0 at heel strike
+        ("guidance", "<f4"),  # applied
+        ("bws_fraction", "<f4"),  # applied
+        ("clearance_boost", "<f4", (2,)),
+        ("heart_rate_bpm", "<f4"),
+        # gait metrics (rolling)
+        ("steps", "<u4"),
+        ("distance_m", "<f4"),
+        ("cadence_spm", "<f4"),
+        ("gait_speed_mps", "<f4"),
+        ("step_length_m", "<f4", (2,)),
+        ("step_time_s", "<f4", (2,)),
+        ("stance_fraction", "<f4", (2,)),
+        ("symmetry_index_pct", "<f4"),
+        ("stride_cv_pct", "<f4"),
+        ("toe_clearance_m", "<f4", (2,)),
+        ("tracking_error_rad", "<f4"),
+        # obstacles
+        ("next_obstacle", "<i2"),  # index into the timeline, -1 none
+        ("obstacles", OBSTACLE_STATE_DTYPE, (MAX_OBSTACLES,)),
+        ("obstacles_cleared", "<u2"),
+        ("obstacles_hit", "<u2"),
+        ("goal_reached", "u1"),  # bits: steps, distance, time
+        # loop health
+        ("lateness_us", "<f4"),
+        ("compute_us", "<f4"),
+        ("overruns", "<u4"),
+        ("max_lateness_us", "<f4"),
+        # devices
+        ("device_ok", "u1"),  # bits: treadmill, exo, heart rate (fresh frames)
+        ("estop", "u1"),
+        ("frames_bad", "<u4"),
+        ("telemetry_overflow", "<u8"),
+        ("scene_generation", "<u4"),  # generation of the timeline in use
+        ("alarms", ALARM_DTYPE, (MAX_ALARMS,)),
+        ("highest_unacked_priority", "u1"),
+        ("core_pid", "<i4"),
+    ]
+)
+
+# ---------------------------------------------------------------------------------------------
+# Telemetry ring: one record per control cycle (recorder drains it)
+# ---------------------------------------------------------------------------------------------
+TELEMETRY_DTYPE = np.dtype(
+    [
+        ("t_s", "<f8"),
+        ("cycle", "<u8"),
+        ("belt_speed_cmd_mps", "<f4"),
+        ("belt_speed_mps", "<f4"),
+        ("s_m", "<f8"),
+        ("hip_ref_rad", "<f4", (2,)),
+        ("knee_ref_rad", "<f4", (2,)),
+        ("hip_rad", "<f4", (2,)),
+        ("knee_rad", "<f4", (2,)),
+        ("guidance", "<f4"),
+        ("bws_fraction", "<f4"),
+        ("contacts", "u1"),
+        ("gait_phase", "<f4", (2,)),
+        ("toe_height_m", "<f4", (2,)),
+        ("clearance_boost", "<f4", (2,)),
+        ("heart_rate_bpm", "<f4"),
+        ("events", "<u4"),  # bit (1 << EventKind) for events emitted this cycle
+        ("run_state", "u1"),
+        ("lateness_us", "<f4"),
+        ("compute_us", "<f4"),
+        ("alarms", "<u4"),  # bit (1 << AlarmReason) for each active alarm
+    ]
+)
+
+# Event ring: sparse, meaningful events (steps, strides, obstacle outcomes, alarms, settings).
+EVENT_DTYPE = np.dtype(
+    [
+        ("cycle", "<u8"),
+        ("t_s", "<f8"),
+        ("kind", "<u2"),  # EventKind
+        ("side", "i1"),  # 0 left, 1 right, -1 n/a
+        ("code", "<i2"),  # obstacle index, AlarmReason, RunState, setting id...
+        ("v1", "<f4"),
+        ("v2", "<f4"),
+        ("v3", "<f4"),
+    ]
+)
+
+# Ring capacities: 1 kHz x 30 s of telemetry lets the recorder stall for 30 s without loss.
+TELEMETRY_CAPACITY = 32768
+EVENT_CAPACITY = 4096

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Bootstrap everything `make run`, `make test` and `make bench` need on a fresh machine:
+# Debian packages (only when missing, and only when we can install them) and the .venv.
+# Idempotent and quick when already done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+want_apt="${1:-test}"
+
+# OpenGL on Mesa llvmpipe (bench render, optional GL tests) and a virtual X server for window tests.
+APT_PKGS="libegl1 libegl-mesa0 libgl1-mesa-dri xvfb"
+missing=""
+for p in $APT_PKGS; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
+        echo "bootstrap: installing Debian packages:$missing" >&2
+        (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing) >&2 \
+            || echo "bootstrap: could not install$missing; GL benchmarks fall back to software" >&2
+    else
+        echo "bootstrap: optional Debian packages missing:$missing (not root; continuing)" >&2
+    fi
+fi
+
+PY="${PYTHON:-python3}"
+if [ ! -x .venv/bin/python ]; then
+    "$PY" -m venv .venv
+    .venv/bin/python -m pip install -q --upgrade pip
+fi
+.venv/bin/python -m pip install -q -e ".[test,bench]"
