@@ -254,6 +254,10 @@ STATE_DTYPE = np.dtype(
         ("alarms", ALARM_DTYPE, (MAX_ALARMS,)),
         ("highest_unacked_priority", "u1"),
         ("core_pid", "<i4"),
+        ("cycle_end", "<u8"),  # written last, equal to `cycle` in every consistent snapshot
+        # Core time at which s_m was measured (rx time of the treadmill frame it came from);
+        # 0 = s_m is already at t_s. The renderer extrapolates s from this time (engine issue).
+        ("s_measured_t_s", "<f8"),
     ]
 )
 
@@ -303,3 +307,24 @@ EVENT_DTYPE = np.dtype(
 # Ring capacities: 1 kHz x 30 s of telemetry lets the recorder stall for 30 s without loss.
 TELEMETRY_CAPACITY = 32768
 EVENT_CAPACITY = 4096
+
+
+class SettingId(enum.IntEnum):
+    """`code` of a SETTING_APPLIED event: which therapist setting changed."""
+
+    SPEED_FRACTION = 1
+    GUIDANCE = 2
+    GUIDANCE_MIN = 3
+    GUIDANCE_MAX = 4
+    ASSIST_AS_NEEDED = 5
+    GUIDANCE_LOCKED = 6
+    BWS_FRACTION = 7
+    GOAL_STEPS = 8
+    GOAL_DISTANCE_M = 9
+    GOAL_TIME_S = 10
+    PRESCRIPTION = 11  # v1 new max speed m/s, v2 1 = accepted, 0 = refused (belt moving/invalid)
+
+
+# Bits of STATE_DTYPE.device_ok and the `contacts` bits, named for readers.
+DEVICE_OK_TREADMILL, DEVICE_OK_EXO, DEVICE_OK_HEART_RATE = 1, 2, 4
+CONTACT_HEEL_L, CONTACT_TOE_L, CONTACT_HEEL_R, CONTACT_TOE_R = 1, 2, 4, 8

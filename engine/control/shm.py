@@ -111,6 +111,15 @@ class SeqLockBlock:
             self.data[...] = record
             self.end_write()
 
+    def writing(self) -> threading.Lock:
+        """The lock that serialises writers of this process (hold it around begin/end_write)."""
+        return self._writer_lock
+
+    @property
+    def buffer(self) -> mmap.mmap:
+        """The raw mapping (header then payload at HEADER_BYTES), for struct.pack_into writers."""
+        return self._map.mm
+
     def update(self, **fields) -> None:
         """Set some fields under the lock protocol (thread-safe within one process)."""
         with self._writer_lock:
@@ -170,6 +179,11 @@ class Ring:
     def create(cls, dtype: np.dtype, capacity: int, label: str) -> Ring:
         """Create an empty ring at a new path."""
         return cls(new_shm_path(label), dtype, capacity, create=True)
+
+    @property
+    def buffer(self) -> mmap.mmap:
+        """The raw mapping (header then records at HEADER_BYTES), for struct.pack_into writers."""
+        return self._map.mm
 
     @property
     def write_count(self) -> int:

@@ -1,0 +1,143 @@
+"""Messages of the StepSync device protocol (docs/protocol.md is the normative text).
+
+Every frame body is a 12-byte header `<BBHQ` (version, message type, sequence number, sender
+time in microseconds of CLOCK_MONOTONIC) followed by a fixed little-endian payload. Each message
+has one precompiled `struct.Struct` covering header and payload together, so encoding is one
+`pack` plus CRC and COBS, and decoding one `unpack_from`.
+"""
+
+from __future__ import annotations
+
+import enum
+import struct
+
+from devices.base import DeviceInfo, DeviceType
+from devices.framing import wrap
+
+PROTOCOL_VERSION = 1
+HEADER = struct.Struct("<BBHQ")
+HEADER_BYTES = HEADER.size  # 12
+
+
+class Msg(enum.IntEnum):
+    # host -> any device
+    HELLO = 0x01  # who is there? answered by INFO
+    HEARTBEAT = 0x02  # feeds the watchdog, nothing else
+    REARM = 0x03  # leave the safe state (only when no e-stop and no fault)
+    SAFE_STATE = 0x04  # go to the safe state now (treadmill: stop at safe decel; exo: safe mode)
+    # host -> treadmill
+    TM_SET_SPEED = 0x10
+    TM_SET_BWS = 0x11
+    TM_STOP = 0x12
+    # host -> exoskeleton
+    EXO_COMMAND = 0x20
+    # device -> host
+    INFO = 0x81
+    TM_STATUS = 0x90
+    EXO_STATUS = 0xA0
+    HR_STATUS = 0xB0
+
+
+# Status flag bits (byte after the header in every status message).
+FLAG_ESTOP = 0x01
+FLAG_WATCHDOG = 0x02
+FLAG_ARMED = 0x04
+
+# Capability bits in INFO.
+CAP_BELT = 1 << 0
+CAP_BWS = 1 << 1
+CAP_JOINTS = 1 << 2
+CAP_INSOLES = 1 << 3
+CAP_HEART_RATE = 1 << 4
+CAP_ESTOP = 1 << 5
+CAP_SWING_BOOST = 1 << 6
+
+# Header + payload, one Struct per message.
+EMPTY = HEADER
+TM_SET_SPEED = struct.Struct("<BBHQff")  # speed_mps, accel_mps2
+TM_SET_BWS = struct.Struct("<BBHQf")  # unloading fraction 0..1
+TM_STOP = struct.Struct("<BBHQf")  # decel_mps2
+# modes[4] (u8 JointMode), stiffness 0..1, ref angle[4] rad, ref velocity[4] rad/s, boost[2] 0..1
+EXO_COMMAND = struct.Struct("<BBHQ4Bf4f4f2f")
+# device_type, firmware (NUL-padded ASCII), serial (NUL-padded ASCII), capabilities,
+# max_speed_mps, max_accel_mps2, safe_decel_mps2, joint_min_rad[4], joint_max_rad[4], status_rate_hz
+INFO = struct.Struct("<BBHQB12s16sIfff4f4ff")
+# flags, fault, belt_speed_mps, encoder_count, encoder_m_per_count, bws_load_n
+TM_STATUS = struct.Struct("<BBHQBHfIff")
+# flags, fault, angle[4], velocity[4], motor torque[4], interaction torque[4], pressure[4]
+EXO_STATUS = struct.Struct("<BBHQBH20f")
+# flags, fault, heart_rate_bpm
+HR_STATUS = struct.Struct("<BBHQBHf")
+
+BODY_STRUCTS: dict[int, struct.Struct] = {
+    Msg.HELLO: EMPTY,
+    Msg.HEARTBEAT: EMPTY,
+    Msg.REARM: EMPTY,
+    Msg.SAFE_STATE: EMPTY,
+    Msg.TM_SET_SPEED: TM_SET_SPEED,
+    Msg.TM_SET_BWS: TM_SET_BWS,
+    Msg.TM_STOP: TM_STOP,
+    Msg.EXO_COMMAND: EXO_COMMAND,
+    Msg.INFO: INFO,
+    Msg.TM_STATUS: TM_STATUS,
+    Msg.EXO_STATUS: EXO_STATUS,
+    Msg.HR_STATUS: HR_STATUS,
+}
+
+
+def encode(st: struct.Struct, msg: int, seq: int, time_us: int, *fields) -> bytes:
+    """One wire frame (COBS, CRC, delimiter) for message `msg` with the given payload fields."""
+    return wrap(st.pack(PROTOCOL_VERSION, msg, seq & 0xFFFF, time_us, *fields))
+
+
+def decode_body(body: bytes) -> tuple | None:
+    """Unpack a checked frame body into (version, msg, seq, time_us, *fields); None if unknown.
+
+    Wrong version, unknown type and wrong length all give None (the caller counts a bad frame).
+    """
+    if len(body) < HEADER_BYTES or body[0] != PROTOCOL_VERSION:
+        return None
+    st = BODY_STRUCTS.get(body[1])
+    if st is None or len(body) != st.size:
+        return None
+    return st.unpack(body)
+
+
+def _text(raw: bytes) -> str:
+    return raw.split(b"\x00", 1)[0].decode("ascii", "replace")
+
+
+def info_fields(info: DeviceInfo) -> tuple:
+    """Payload fields of an INFO message for `info`."""
+    return (
+        int(info.device_type),
+        info.firmware_version.encode("ascii")[:12],
+        info.serial_number.encode("ascii")[:16],
+        int(info.capabilities),
+        info.max_speed_mps,
+        info.max_accel_mps2,
+        info.safe_decel_mps2,
+        *info.joint_min_rad,
+        *info.joint_max_rad,
+        info.status_rate_hz,
+    )
+
+
+def info_from_fields(fields: tuple) -> DeviceInfo | None:
+    """DeviceInfo from the payload fields of an INFO message (after the header); None if bogus."""
+    try:
+        device_type = DeviceType(fields[0])
+    except ValueError:
+        return None
+    return DeviceInfo(
+        device_type=device_type,
+        firmware_version=_text(fields[1]),
+        serial_number=_text(fields[2]),
+        capabilities=fields[3],
+        max_speed_mps=fields[4],
+        max_accel_mps2=fields[5],
+        safe_decel_mps2=fields[6],
+        joint_min_rad=tuple(fields[7:11]),
+        joint_max_rad=tuple(fields[11:15]),
+        status_rate_hz=fields[15],
+    )

@@ -1,0 +1,49 @@
+"""Exoskeleton driver over the StepSync serial protocol (hip and knee per leg, insoles)."""
+
+from __future__ import annotations
+
+from devices import protocol as p
+from devices.base import DeviceInfo, DeviceType, Exoskeleton, ExoStatus
+from devices.serial_link import SerialDevice, _monotonic_us, apply_common
+
+
+class SerialExoskeleton(SerialDevice, Exoskeleton):
+    """An exoskeleton on a serial port; `poll()` keeps `status` current without blocking."""
+
+    DEVICE_TYPE = DeviceType.EXOSKELETON
+    STATUS_MSG = p.Msg.EXO_STATUS
+
+    def __init__(self, port: str, info: DeviceInfo | None = None) -> None:
+        self.status = ExoStatus()
+        self._open(port, info)
+
+    def _apply_status(self, fields: tuple) -> None:
+        s = self.status
+        apply_common(s, fields)
+        # Slice assignment keeps the lists the caller may hold references to.
+        s.angle_rad[:] = fields[6:10]
+        s.velocity_radps[:] = fields[10:14]
+        s.motor_torque_nm[:] = fields[14:18]
+        s.interaction_torque_nm[:] = fields[18:22]
+        s.pressure[:] = fields[22:26]
+
+    def set_command(
+        self,
+        modes: tuple[int, int, int, int],
+        stiffness: float,
+        ref_angle_rad: tuple[float, float, float, float],
+        ref_velocity_radps: tuple[float, float, float, float],
+        clearance_boost: tuple[float, float],
+    ) -> None:
+        """Per-joint mode, guidance stiffness 0..1, reference for this instant, swing boost per leg (0..1)."""
+        link = self.link
+        link.send(
+            p.encode(
+                p.EXO_COMMAND, p.Msg.EXO_COMMAND, link.next_seq(), _monotonic_us(),
+                *modes, stiffness, *ref_angle_rad, *ref_velocity_radps, *clearance_boost,
+            )
+        )
+
+    def safe_mode(self) -> None:
+        """Go to the configured safe mode (HOLD or TRANSPARENT) now."""
+        self._send_empty(p.Msg.SAFE_STATE)

@@ -1,0 +1,113 @@
+"""The device side of one serial link in the virtual rig: a pseudo-terminal plus line faults.
+
+The rig holds the master side; the host opens the slave path (`/dev/pts/N`) exactly as it would
+open `/dev/ttyUSB0`. Faults act here, on the bytes, the way a bad cable or a hung UART would:
+`cut` drops everything both ways, `corrupt` flips a share of bytes both ways, `stall` stops the
+device's output while it still listens.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import tty
+
+from devices.framing import StreamDecoder
+
+
+class Endpoint:
+    """One pseudo-terminal with non-blocking reads and writes and injectable line faults."""
+
+    def __init__(self, name: str, rng: random.Random) -> None:
+        self.name = name
+        self.master, self._slave = os.openpty()
+        # Raw mode: no echo, no line editing, no CR/LF translation of our binary frames.
+        tty.setraw(self._slave)
+        os.set_blocking(self.master, False)
+        self.path = os.ttyname(self._slave)
+        self.decoder = StreamDecoder()
+        self._rng = rng
+        self.cut = False
+        self.stalled = False
+        self.corrupt_fraction = 0.0
+        self._skip_tx = 0
+        self._skip_rx = 0
+        self.frames_tx = 0
+        self.tx_dropped = 0
+        self.bytes_rx = 0
+        self.bytes_corrupted = 0
+
+    def receive(self) -> list[bytes]:
+        """Checked frame bodies the host sent since the last call (empty while cut)."""
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(self.master, 4096)
+            except (BlockingIOError, OSError):
+                break  # EAGAIN: nothing waiting; EIO: no host has the slave open
+            if not chunk:
+                break
+            chunks.append(chunk)
+            if len(chunk) < 4096:
+                break
+        if not chunks or self.cut:
+            return []
+        data = b"".join(chunks)
+        self.bytes_rx += len(data)
+        if self.corrupt_fraction > 0.0:
+            data, self._skip_rx = self._corrupt(data, self._skip_rx)
+        return self.decoder.feed(data)
+
+    def transmit(self, frame: bytes) -> None:
+        """Send one frame to the host unless the link is cut or the device stalled."""
+        if self.cut or self.stalled:
+            return
+        if self.corrupt_fraction > 0.0:
+            frame, self._skip_tx = self._corrupt(frame, self._skip_tx)
+        try:
+            written = os.write(self.master, frame)
+        except (BlockingIOError, OSError):
+            written = 0
+        if written == len(frame):
+            self.frames_tx += 1
+        else:
+            self.tx_dropped += 1  # nobody reading and the buffer is full: a UART drops too
+
+    def _corrupt(self, data: bytes, skip: int) -> tuple[bytes, int]:
+        """Flip bytes at geometric gaps so on average `corrupt_fraction` of bytes change."""
+        n = len(data)
+        if skip >= n:
+            return data, skip - n
+        buf = bytearray(data)
+        i = skip
+        rng = self._rng
+        fraction = self.corrupt_fraction
+        log_keep = math.log(1.0 - fraction) if fraction < 1.0 else None
+        while i < n:
+            buf[i] ^= rng.randrange(1, 256)
+            self.bytes_corrupted += 1
+            gap = 0 if log_keep is None else int(math.log(1.0 - rng.random()) / log_keep)
+            i += 1 + gap
+        return bytes(buf), i - n
+
+    def counters(self) -> dict:
+        """Link counters and fault switches, for RigHandle.status()."""
+        return {
+            "port": self.path,
+            "cut": self.cut,
+            "stalled": self.stalled,
+            "corrupt_fraction": self.corrupt_fraction,
+            "frames_tx": self.frames_tx,
+            "tx_dropped": self.tx_dropped,
+            "bytes_rx": self.bytes_rx,
+            "frames_rx_bad": self.decoder.bad,
+            "bytes_corrupted": self.bytes_corrupted,
+        }
+
+    def close(self) -> None:
+        for fd in (self.master, self._slave):
+            try:
+                os.close(fd)
+            except OSError:
+                pass

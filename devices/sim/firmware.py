@@ -1,0 +1,336 @@
+"""Firmware behaviour of the simulated treadmill, exoskeleton and heart-rate sensor.
+
+Each firmware answers the handshake, obeys commands, runs its watchdog and builds its status
+frames, exactly as docs/protocol.md says a real device must. Rules every device shares:
+- it powers up disarmed (in its safe state) and moves only after a REARM;
+- any valid frame addressed to it feeds the watchdog; WATCHDOG_S of silence while armed puts it
+  in its safe state on its own, sets the watchdog flag, and it stays there until a REARM;
+- REARM is refused while the hardware e-stop is pressed or a fault is active.
+All times are time.monotonic() seconds; device_time_us in frames is the same clock in us.
+"""
+
+from __future__ import annotations
+
+from devices import protocol as p
+from devices.base import DeviceInfo, DeviceType, FaultCode, JointMode
+from devices.sim.endpoint import Endpoint
+from devices.sim.patient import ExoDrive
+
+# Trip 90 ms after the last valid command: the loop wakes for the deadline itself, so the
+# safe state is reached inside the protocol's 100 ms even with a few ms of wake-up lateness.
+WATCHDOG_S = 0.090
+ESTOP_DECEL_MPS2 = 2.5
+ENCODER_M_PER_COUNT = 1e-5
+BWS_TAU_S = 0.3
+GRAVITY_MPS2 = 9.81
+
+
+def _us(t_s: float) -> int:
+    return int(t_s * 1e6)
+
+
+class Firmware:
+    """What all three devices share: handshake, arming, watchdog, e-stop, faults, freezing."""
+
+    info: DeviceInfo
+    has_watchdog = True
+
+    def __init__(self, endpoint: Endpoint) -> None:
+        self.endpoint = endpoint
+        self.seq = 0
+        self.armed = False
+        self.watchdog_tripped = False
+        self.tripped_at_s: float | None = None
+        self.last_valid_cmd_s: float | None = None
+        self.estop_pressed = False
+        self.fault = 0
+        self.frozen: tuple | None = None  # measurement fields held while a sensor is frozen
+        self.cmds_ok = 0
+        self.cmds_ignored = 0  # valid but refused (disarmed, wrong device, re-arm refused)
+        self.frames_unknown = 0
+        self.log: list[dict] = []  # watchdog trips, safe states, re-arms (ground truth)
+
+    # ---------------------------------------------------------------- input
+    def receive(self, now_s: float) -> None:
+        """Handle every valid frame that arrived since the last call."""
+        for body in self.endpoint.receive():
+            fields = p.decode_body(body)
+            if fields is None:
+                self.frames_unknown += 1
+                continue
+            msg = fields[1]
+            if msg >= 0x80:
+                self.frames_unknown += 1  # a device-bound link never carries device messages
+                continue
+            self.last_valid_cmd_s = now_s
+            self.cmds_ok += 1
+            if msg == p.Msg.HELLO:
+                self._send(p.INFO, p.Msg.INFO, now_s, p.info_fields(self.info))
+            elif msg == p.Msg.HEARTBEAT:
+                pass
+            elif msg == p.Msg.REARM:
+                self._rearm(now_s)
+            elif msg == p.Msg.SAFE_STATE:
+                self.enter_safe_state(now_s, "host request")
+            elif not self.command(now_s, msg, fields):
+                self.cmds_ignored += 1
+
+    def command(self, now_s: float, msg: int, fields: tuple) -> bool:
+        """Device-specific command; False when refused or not for this device."""
+        return False
+
+    # ---------------------------------------------------------------- safety
+    def watchdog_deadline_s(self) -> float | None:
+        """When the watchdog will trip if nothing arrives; None while it cannot trip."""
+        if not self.has_watchdog or not self.armed or self.last_valid_cmd_s is None:
+            return None
+        return self.last_valid_cmd_s + WATCHDOG_S
+
+    def check_watchdog(self, now_s: float) -> None:
+        deadline = self.watchdog_deadline_s()
+        if deadline is not None and now_s >= deadline:
+            self.watchdog_tripped = True
+            self.tripped_at_s = now_s
+            self.enter_safe_state(now_s, "watchdog")
+
+    def enter_safe_state(self, now_s: float, reason: str) -> None:
+        if self.armed:
+            self.log.append({"t_s": now_s, "event": "safe_state", "reason": reason})
+        self.armed = False
+
+    def _rearm(self, now_s: float) -> None:
+        if self.estop_pressed or self.fault:
+            self.cmds_ignored += 1
+            self.log.append({"t_s": now_s, "event": "rearm_refused"})
+            return
+        self.watchdog_tripped = False
+        if not self.armed:
+            self.log.append({"t_s": now_s, "event": "armed"})
+        self.armed = True
+
+    def set_estop(self, now_s: float, pressed: bool) -> None:
+        self.estop_pressed = pressed
+        if pressed:
+            self.enter_safe_state(now_s, "estop")
+
+    def set_fault(self, now_s: float, bits: int, on: bool) -> None:
+        self.fault = (self.fault | bits) if on else (self.fault & ~bits)
+        if on:
+            self.enter_safe_state(now_s, "fault")
+
+    def set_frozen(self, on: bool) -> None:
+        self.frozen = self.measurements() if on else None
+
+    def flags(self) -> int:
+        return (
+            (p.FLAG_ESTOP if self.estop_pressed else 0)
+            | (p.FLAG_WATCHDOG if self.watchdog_tripped else 0)
+            | (p.FLAG_ARMED if self.armed else 0)
+        )
+
+    # ---------------------------------------------------------------- output
+    def measurements(self) -> tuple:
+        """The sensor part of the status payload (frozen as a whole by a freeze fault)."""
+        raise NotImplementedError
+
+    def send_status(self, now_s: float) -> None:
+        values = self.frozen if self.frozen is not None else self.measurements()
+        self._send(self.STATUS, self.STATUS_MSG, now_s, (self.flags(), self.fault, *values))
+
+    def _send(self, st, msg: int, now_s: float, fields: tuple) -> None:
+        self.seq = (self.seq + 1) & 0xFFFF
+        self.endpoint.transmit(p.encode(st, msg, self.seq, _us(now_s), *fields))
+
+    def state(self) -> dict:
+        """Device-side truth for RigHandle.status()."""
+        return {
+            "armed": self.armed,
+            "watchdog_tripped": self.watchdog_tripped,
+            "tripped_at_s": self.tripped_at_s,
+            "last_valid_cmd_s": self.last_valid_cmd_s,
+            "estop_pressed": self.estop_pressed,
+            "fault": self.fault,
+            "frozen": self.frozen is not None,
+            "cmds_ok": self.cmds_ok,
+            "cmds_ignored": self.cmds_ignored,
+            "frames_unknown": self.frames_unknown,
+            **self.endpoint.counters(),
+        }
+
+
+class TreadmillFirmware(Firmware):
+    STATUS = p.TM_STATUS
+    STATUS_MSG = p.Msg.TM_STATUS
+
+    def __init__(self, endpoint: Endpoint, serial_number: str, body_mass_kg: float) -> None:
+        super().__init__(endpoint)
+        self.info = DeviceInfo(
+            device_type=DeviceType.TREADMILL,
+            firmware_version="sim-1.0.0",
+            serial_number=serial_number,
+            capabilities=p.CAP_BELT | p.CAP_BWS | p.CAP_ESTOP,
+            max_speed_mps=3.0,
+            max_accel_mps2=1.5,
+            safe_decel_mps2=0.8,
+            status_rate_hz=250.0,
+        )
+        self.body_mass_kg = body_mass_kg
+        self.speed_mps = 0.0
+        self.setpoint_mps = 0.0
+        self.rate_mps2 = self.info.safe_decel_mps2
+        self.belt_m = 0.0
+        self.bws_fraction = 0.0
+        self.bws_load_n = 0.0
+
+    def command(self, now_s: float, msg: int, fields: tuple) -> bool:
+        if not self.armed:
+            return False  # set-points are refused until re-armed
+        if msg == p.Msg.TM_SET_SPEED:
+            speed, accel = fields[4], fields[5]
+            if not (speed == speed and accel == accel):  # NaN
+                return False
+            self.setpoint_mps = min(max(speed, 0.0), self.info.max_speed_mps)
+            self.rate_mps2 = min(max(accel, 0.01), self.info.max_accel_mps2)
+            return True
+        if msg == p.Msg.TM_STOP:
+            decel = fields[4]
+            self.setpoint_mps = 0.0
+            self.rate_mps2 = min(max(decel if decel == decel else 0.0, 0.05), ESTOP_DECEL_MPS2)
+            return True
+        if msg == p.Msg.TM_SET_BWS:
+            fraction = fields[4]
+            if fraction == fraction:
+                self.bws_fraction = min(max(fraction, 0.0), 0.6)
+            return True
+        return False
+
+    def enter_safe_state(self, now_s: float, reason: str) -> None:
+        super().enter_safe_state(now_s, reason)
+        self.setpoint_mps = 0.0
+        self.rate_mps2 = ESTOP_DECEL_MPS2 if reason == "estop" else self.info.safe_decel_mps2
+        # body-weight support keeps its level: dropping the patient is never the safe choice
+
+    def physics(self, dt_s: float) -> None:
+        """Move the belt toward its set-point within the acceleration limit."""
+        error = self.setpoint_mps - self.speed_mps
+        step = self.rate_mps2 * dt_s
+        self.speed_mps = self.setpoint_mps if abs(error) <= step else self.speed_mps + (step if error > 0 else -step)
+        self.belt_m += self.speed_mps * dt_s
+        target_n = self.bws_fraction * self.body_mass_kg * GRAVITY_MPS2
+        self.bws_load_n += (target_n - self.bws_load_n) * min(1.0, dt_s / BWS_TAU_S)
+
+    def measurements(self) -> tuple:
+        count = int(self.belt_m / ENCODER_M_PER_COUNT) & 0xFFFFFFFF
+        return (self.speed_mps, count, ENCODER_M_PER_COUNT, self.bws_load_n)
+
+    def state(self) -> dict:
+        return {
+            **super().state(),
+            "belt_speed_mps": self.speed_mps,
+            "speed_setpoint_mps": self.setpoint_mps,
+            "accel_limit_mps2": self.rate_mps2,
+            "belt_displacement_m": self.belt_m,
+            "bws_fraction": self.bws_fraction,
+            "bws_load_n": self.bws_load_n,
+        }
+
+
+class ExoFirmware(Firmware):
+    STATUS = p.EXO_STATUS
+    STATUS_MSG = p.Msg.EXO_STATUS
+
+    def __init__(self, endpoint: Endpoint, serial_number: str, patient, safe_mode: JointMode) -> None:
+        super().__init__(endpoint)
+        self.info = DeviceInfo(
+            device_type=DeviceType.EXOSKELETON,
+            firmware_version="sim-1.0.0",
+            serial_number=serial_number,
+            capabilities=p.CAP_JOINTS | p.CAP_INSOLES | p.CAP_ESTOP | p.CAP_SWING_BOOST,
+            joint_min_rad=(-0.35, 0.0, -0.35, 0.0),
+            joint_max_rad=(0.9, 1.4, 0.9, 1.4),
+            status_rate_hz=500.0,
+        )
+        self.patient = patient
+        self.safe_mode = JointMode(safe_mode)
+        self.command_drive = ExoDrive()
+
+    def command(self, now_s: float, msg: int, fields: tuple) -> bool:
+        if msg != p.Msg.EXO_COMMAND:
+            return False
+        modes = tuple(m if m in (0, 1, 2) else JointMode.TRANSPARENT for m in fields[4:8])
+        stiffness = fields[8]
+        lo, hi = self.info.joint_min_rad, self.info.joint_max_rad
+        refs = tuple(
+            min(max(a, lo[i]), hi[i]) if a == a else 0.0 for i, a in enumerate(fields[9:13])
+        )
+        vels = tuple(v if v == v else 0.0 for v in fields[13:17])
+        boost = tuple(min(max(b, 0.0), 1.0) if b == b else 0.0 for b in fields[17:19])
+        self.command_drive = ExoDrive(
+            modes=modes,
+            stiffness=min(max(stiffness, 0.0), 1.0) if stiffness == stiffness else 0.0,
+            ref_angle_rad=refs,
+            ref_velocity_radps=vels,
+            clearance_boost=boost,
+        )
+        return self.armed  # stored either way; applied only while armed
+
+    def drive(self) -> ExoDrive:
+        """What the motors do now: the host's command while armed, else the safe mode."""
+        if self.armed:
+            return self.command_drive
+        mode = int(self.safe_mode)
+        return ExoDrive(modes=(mode, mode, mode, mode))
+
+    @property
+    def holding(self) -> bool:
+        return not self.armed and self.safe_mode == JointMode.HOLD
+
+    def measurements(self) -> tuple:
+        pt = self.patient
+        torque = pt.motor_torque_nm if not (self.fault & FaultCode.MOTOR) else (0.0, 0.0, 0.0, 0.0)
+        return (*pt.angle_rad, *pt.velocity_radps, *torque, *pt.interaction_torque_nm, *pt.pressure)
+
+    def state(self) -> dict:
+        d = self.drive()
+        return {
+            **super().state(),
+            "safe_mode": self.safe_mode.name.lower(),
+            "modes": list(d.modes),
+            "stiffness": d.stiffness,
+            "clearance_boost": list(d.clearance_boost),
+            "angle_rad": list(self.patient.angle_rad),
+            "toe_height_m": list(self.patient.toe_height_m),
+        }
+
+
+class HeartRateFirmware(Firmware):
+    """A chest-strap style sensor: streams at 1 Hz, no actuators, so no watchdog or arming."""
+
+    STATUS = p.HR_STATUS
+    STATUS_MSG = p.Msg.HR_STATUS
+    has_watchdog = False
+
+    def __init__(self, endpoint: Endpoint, serial_number: str, patient) -> None:
+        super().__init__(endpoint)
+        self.info = DeviceInfo(
+            device_type=DeviceType.HEART_RATE,
+            firmware_version="sim-1.0.0",
+            serial_number=serial_number,
+            capabilities=p.CAP_HEART_RATE,
+            status_rate_hz=1.0,
+        )
+        self.patient = patient
+        self.armed = True
+        self.heart_rate_bpm = patient.heart_rate_bpm
+
+    def enter_safe_state(self, now_s: float, reason: str) -> None:
+        pass  # nothing to make safe
+
+    def sample(self) -> None:
+        self.heart_rate_bpm = self.patient.heart_rate_sample()
+
+    def measurements(self) -> tuple:
+        return (self.heart_rate_bpm,)
+
+    def state(self) -> dict:
+        return {**super().state(), "heart_rate_bpm": self.heart_rate_bpm}

@@ -1,0 +1,278 @@
+"""The virtual rig's process: patient, belt and exoskeleton on pseudo-terminals, paced in real time.
+
+One loop, one thread: every TICK_S it reads what the host sent, runs the watchdogs, steps the
+belt and the patient, and writes status frames (exoskeleton every tick = 500 Hz, treadmill every
+second tick = 250 Hz, heart rate once a second). It sleeps to absolute deadlines, and also wakes
+at the earliest watchdog deadline so a trip happens on time, not at the next tick.
+
+Run as a child by `devices.sim.rig.start_rig` (`python -m devices.sim.server --control-fd N`,
+JSON lines on a socket) or in-process by `python main.py rig` (text commands on stdin).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import random
+import signal
+import socket
+import sys
+import time
+
+from devices.base import FaultCode, JointMode
+from devices.sim.endpoint import Endpoint
+from devices.sim.firmware import ExoFirmware, HeartRateFirmware, TreadmillFirmware
+from devices.sim.patient import PatientModel
+from devices.sim.profiles import load_profile
+
+log = logging.getLogger(__name__)
+
+TICK_S = 0.002
+TREADMILL_EVERY = 2  # ticks
+HR_PERIOD_S = 1.0
+LATE_RESET_S = 0.05  # a loop this late (machine stalled) restarts its schedule from now
+
+DEVICES = ("treadmill", "exoskeleton", "heart_rate")
+ALIASES = {"tm": "treadmill", "exo": "exoskeleton", "hr": "heart_rate", "heart-rate": "heart_rate"}
+FAULTS = ("cut", "restore", "corrupt", "stall", "unstall", "freeze", "unfreeze", "estop", "motor_fault")
+
+
+class Rig:
+    """Everything the rig process simulates; `run()` paces it until `stop()`."""
+
+    def __init__(self, profile: str = "healthy", seed: int = 0,
+                 exo_safe_mode: JointMode = JointMode.TRANSPARENT) -> None:
+        self.profile = load_profile(profile)
+        self.seed = seed
+        rng = random.Random(seed * 104729 + 17)  # line faults: separate from the patient's draws
+        self.patient = PatientModel(self.profile, seed)
+        self.endpoints = {name: Endpoint(name, random.Random(rng.random())) for name in DEVICES}
+        serial = f"{seed:04d}"
+        self.treadmill = TreadmillFirmware(self.endpoints["treadmill"], f"SIM-TM-{serial}", self.profile.body_mass_kg)
+        self.exo = ExoFirmware(self.endpoints["exoskeleton"], f"SIM-EXO-{serial}", self.patient, exo_safe_mode)
+        self.hr = HeartRateFirmware(self.endpoints["heart_rate"], f"SIM-HR-{serial}", self.patient)
+        self.firmware = {"treadmill": self.treadmill, "exoskeleton": self.exo, "heart_rate": self.hr}
+        self.injections: list[dict] = []
+        self.ticks = 0
+        self.max_lateness_s = 0.0
+        self.started_s = time.monotonic()
+        self._t_prev: float | None = None
+        self._next_hr_s = 0.0
+        self._running = False
+
+    @property
+    def ports(self) -> dict[str, str]:
+        """Device role -> pseudo-terminal path the host opens."""
+        return {name: ep.path for name, ep in self.endpoints.items()}
+
+    # ---------------------------------------------------------------- the loop
+    def tick(self, now_s: float, full: bool = True) -> None:
+        """Read commands and run watchdogs; with full, also step physics and send status."""
+        for fw in self.firmware.values():
+            fw.receive(now_s)
+            fw.check_watchdog(now_s)
+        if not full:
+            return
+        dt = 0.0 if self._t_prev is None else now_s - self._t_prev
+        self._t_prev = now_s
+        self.treadmill.physics(dt)
+        self.patient.step(now_s, self.treadmill.speed_mps, self.exo.drive(),
+                          self.treadmill.bws_fraction, held=self.exo.holding)
+        self.exo.send_status(now_s)
+        if self.ticks % TREADMILL_EVERY == 0:
+            self.treadmill.send_status(now_s)
+        if now_s >= self._next_hr_s:
+            self.hr.sample()
+            self.hr.send_status(now_s)
+            self._next_hr_s = now_s + HR_PERIOD_S
+        self.ticks += 1
+
+    def run(self, poll_control=None, control_every: int = 10) -> None:
+        """Pace ticks against absolute deadlines until stop(); poll_control() every few ticks."""
+        self._running = True
+        next_tick = time.monotonic()
+        while self._running:
+            now = time.monotonic()
+            if now >= next_tick:
+                late = now - next_tick
+                if late > self.max_lateness_s:
+                    self.max_lateness_s = late
+                self.tick(now)
+                next_tick += TICK_S
+                if now - next_tick > LATE_RESET_S:
+                    next_tick = now + TICK_S
+                if poll_control is not None and self.ticks % control_every == 0:
+                    poll_control()
+                continue
+            # sleep to the next tick, or to a watchdog deadline if that comes first
+            wake = next_tick
+            for fw in (self.treadmill, self.exo):
+                deadline = fw.watchdog_deadline_s()
+                if deadline is not None and deadline < wake:
+                    wake = deadline
+            if wake > now:
+                time.sleep(wake - now)
+            if wake < next_tick:
+                self.tick(time.monotonic(), full=False)
+
+    def stop(self) -> None:
+        self._running = False
+
+    def close(self) -> None:
+        for ep in self.endpoints.values():
+            ep.close()
+
+    # ---------------------------------------------------------------- control
+    def inject(self, fault: str, device: str = "all", **params) -> None:
+        """Apply one fault (see FAULTS); raises ValueError on a bad name or parameter."""
+        now = time.monotonic()
+        device = ALIASES.get(device, device)
+        if fault not in FAULTS:
+            raise ValueError(f"unknown fault {fault!r}; known: {', '.join(FAULTS)}")
+        if device == "all":
+            targets = list(DEVICES) if fault != "estop" else ["treadmill", "exoskeleton"]
+        elif device in DEVICES:
+            targets = [device]
+        else:
+            raise ValueError(f"unknown device {device!r}; known: {', '.join(DEVICES)}, all")
+        for name in targets:
+            ep, fw = self.endpoints[name], self.firmware[name]
+            if fault == "cut":
+                ep.cut = True
+            elif fault == "restore":
+                ep.cut = False
+            elif fault == "corrupt":
+                fraction = float(params.get("fraction", 0.01))
+                if not 0.0 <= fraction <= 1.0:
+                    raise ValueError("corrupt fraction must be within 0..1")
+                ep.corrupt_fraction = fraction
+            elif fault == "stall":
+                ep.stalled = True
+            elif fault == "unstall":
+                ep.stalled = False
+            elif fault == "freeze":
+                fw.set_frozen(True)
+            elif fault == "unfreeze":
+                fw.set_frozen(False)
+            elif fault == "estop":
+                if name == "heart_rate":
+                    raise ValueError("the heart-rate sensor has no e-stop input")
+                fw.set_estop(now, bool(params.get("pressed", True)))
+            elif fault == "motor_fault":
+                if name == "heart_rate":
+                    raise ValueError("the heart-rate sensor has no motor")
+                fw.set_fault(now, FaultCode.MOTOR, bool(params.get("on", True)))
+        self.injections.append({"t_s": now, "fault": fault, "device": device, **params})
+        log.info("injected %s on %s %s", fault, device, params or "")
+
+    def status(self) -> dict:
+        """Device-side truth, per device, plus loop health."""
+        return {
+            "t_s": time.monotonic(),
+            "treadmill": self.treadmill.state(),
+            "exoskeleton": self.exo.state(),
+            "heart_rate": self.hr.state(),
+            "loop": {
+                "ticks": self.ticks,
+                "max_lateness_s": self.max_lateness_s,
+                "cpu_s": time.process_time(),
+                "wall_s": time.monotonic() - self.started_s,
+            },
+        }
+
+    def ground_truth(self) -> dict:
+        """What really happened: gait events, steps, toe clearance, belt displacement, faults."""
+        truth = self.patient.ground_truth()
+        truth["belt_displacement_m"] = self.treadmill.belt_m
+        truth["encoder_m_per_count"] = 1e-5
+        truth["injections"] = list(self.injections)
+        truth["device_log"] = {name: list(fw.log) for name, fw in self.firmware.items()}
+        return truth
+
+    def handle(self, request: dict) -> object:
+        """Answer one control request (the JSON protocol between RigHandle and this process)."""
+        op = request.get("op")
+        if op == "inject":
+            self.inject(request["fault"], request.get("device", "all"), **request.get("params", {}))
+            return None
+        if op == "status":
+            return self.status()
+        if op == "ground_truth":
+            return self.ground_truth()
+        if op == "stop":
+            self.stop()
+            return None
+        raise ValueError(f"unknown op {op!r}")
+
+
+class ControlChannel:
+    """JSON lines over a socket from RigHandle; EOF (the parent died) stops the rig."""
+
+    def __init__(self, sock: socket.socket, rig: Rig) -> None:
+        self.sock = sock
+        self.rig = rig
+        self._buf = b""
+        sock.setblocking(False)
+
+    def send(self, obj: dict) -> None:
+        data = (json.dumps(obj) + "\n").encode()
+        self.sock.settimeout(5.0)
+        try:
+            self.sock.sendall(data)
+        finally:
+            self.sock.setblocking(False)
+
+    def poll(self) -> None:
+        try:
+            chunk = self.sock.recv(65536)
+        except BlockingIOError:
+            return
+        except OSError:
+            chunk = b""
+        if not chunk:
+            log.info("control channel closed: stopping the rig")
+            self.rig.stop()
+            return
+        self._buf += chunk
+        while b"\n" in self._buf:
+            line, self._buf = self._buf.split(b"\n", 1)
+            request = json.loads(line)
+            try:
+                reply = {"id": request.get("id"), "ok": True, "result": self.rig.handle(request)}
+            except (ValueError, KeyError, TypeError) as exc:
+                reply = {"id": request.get("id"), "ok": False, "error": str(exc)}
+            self.send(reply)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Child-process entry point used by start_rig."""
+    parser = argparse.ArgumentParser(prog="python -m devices.sim.server")
+    parser.add_argument("--profile", default="healthy")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--exo-safe-mode", choices=["transparent", "hold"], default="transparent")
+    parser.add_argument("--control-fd", type=int, required=True)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
+                        format="%(asctime)s rig %(levelname)s %(name)s: %(message)s")
+    sock = socket.socket(fileno=args.control_fd)
+    try:
+        rig = Rig(args.profile, args.seed, JointMode[args.exo_safe_mode.upper()])
+    except ValueError as exc:
+        sock.sendall((json.dumps({"ok": False, "error": str(exc)}) + "\n").encode())
+        return 2
+    signal.signal(signal.SIGTERM, lambda *_: rig.stop())
+    signal.signal(signal.SIGINT, lambda *_: rig.stop())
+    channel = ControlChannel(sock, rig)
+    channel.send({"ok": True, "ports": rig.ports, "pid": os.getpid()})
+    try:
+        rig.run(channel.poll)
+    finally:
+        rig.close()
+        sock.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

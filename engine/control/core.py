@@ -1,0 +1,909 @@
+"""One control cycle: devices in, safety, adaptation, gait measurement, commands and state out.
+
+`ControlCore.step()` is the whole per-cycle work; the loop that calls it at a fixed rate lives in
+process.py (and in bench/control_loop.py, which drives the same step with other timers). The hot
+path uses plain floats and preallocated buffers, decodes only what arrived, and writes the shared
+records with precompiled structs (packing.py). Nothing here blocks, logs or takes a lock the UI
+can hold.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import struct
+
+import numpy as np
+
+from engine.control import kinematics, refgait
+from engine.control.adaptation import AssistAsNeeded
+from engine.control.channels import Channels
+from engine.control.config import CoreConfig
+from engine.control.gait_events import (
+    HEEL_STRIKE,
+    TOE_OFF,
+    FootEvents,
+    KinematicEvents,
+    PhaseEstimator,
+)
+from engine.control.gait_metrics import GaitMetrics
+from engine.control.layout import (
+    COMMAND_DTYPE,
+    EVENT_DTYPE,
+    OBSTACLE_STATE_DTYPE,
+    STATE_DTYPE,
+    TELEMETRY_DTYPE,
+    AlarmReason,
+    EventKind,
+    ObstacleOutcome,
+    RunState,
+    SettingId,
+)
+from engine.control.packing import run_struct
+from engine.control.planner import Planner
+from engine.control.prescription import Prescription, PrescriptionError
+from engine.control.shm import HEADER_BYTES
+from engine.control.supervisor import STOP_REASONS, AlarmTable, Limits, Supervisor
+
+GUIDANCE, TRANSPARENT, HOLD = 1, 0, 2  # devices.base.JointMode values (no import on the hot path)
+_U32 = 0xFFFFFFFF
+TREADMILL_REFRESH_S = 0.02  # resend the belt set-point at least this often (feeds its watchdog)
+BWS_REFRESH_S = 0.2
+HEART_RATE_SILENT_S = 3.0
+ARMING_TIMEOUT_S = 0.5  # devices must report armed this soon after a start
+STOPPED_SPEED_MPS = 0.02  # a controlled stop ends when the belt is slower than this
+FROZEN_SENSOR_S = 0.15  # identical joint angles for this long while walking = frozen sensor
+LINK_ERRORS_PER_S = 50
+
+_HDR = struct.Struct("<QQQ")
+_U64 = struct.Struct("<Q")
+_STATE_A, _STATE_A_OFF = run_struct(STATE_DTYPE, "cycle", "next_obstacle")
+_STATE_B, _STATE_B_OFF = run_struct(STATE_DTYPE, "obstacles_cleared", "scene_generation")
+_STATE_C, _STATE_C_OFF = run_struct(STATE_DTYPE, "highest_unacked_priority", "cycle_end")
+_TELEMETRY, _ = run_struct(TELEMETRY_DTYPE, "t_s", "alarms")
+_EVENT, _ = run_struct(EVENT_DTYPE, "cycle", "v3")
+_NAN = math.nan
+
+
+def _f32(x: float) -> float:
+    """Clip to what a float32 holds (struct raises on overflow)."""
+    if x > 3e38:
+        return 3e38
+    if x < -3e38:
+        return -3e38
+    return x
+
+
+class ControlCore:
+    """The control core's state and its per-cycle `step`."""
+
+    def __init__(self, config: CoreConfig, channels: Channels, devices, rt_granted: bool = False) -> None:
+        self.config = config
+        self.ch = channels
+        self.devices = devices
+        self.tm = devices.treadmill
+        self.exo = devices.exoskeleton
+        self.hr = devices.heart_rate
+        self.period_s = 1.0 / config.rate_hz
+        self.rt_granted = rt_granted
+        self.pid = os.getpid()
+
+        self.state_buf = channels.state.buffer
+        self.tel_buf = channels.telemetry.buffer
+        self.tel_capacity = channels.telemetry.capacity
+        self.tel_size = TELEMETRY_DTYPE.itemsize
+        self.ev_buf = channels.events.buffer
+        self.ev_capacity = channels.events.capacity
+        self.ev_size = EVENT_DTYPE.itemsize
+        self.cmd_block = channels.command
+        self.cmd = np.zeros((), dtype=COMMAND_DTYPE)
+        self.cmd_seq = -1
+        self.state_view = channels.state.data
+        self.obstacle_table = np.zeros(len(self.state_view["obstacles"]), dtype=OBSTACLE_STATE_DTYPE)
+
+        self.supervisor = Supervisor()
+        self.alarms = AlarmTable()
+        self.planner = Planner()
+        self.aan = AssistAsNeeded()
+        self.metrics = GaitMetrics()
+        self.feet = [FootEvents(), FootEvents()]
+        self.kin_feet = [KinematicEvents(), KinematicEvents()]
+        self.phase_est = [PhaseEstimator(), PhaseEstimator()]
+
+        # run state
+        self.run_state = RunState.IDLE
+        self.stop_is_fault = False
+        self.stop_reason = 0
+        self.arming_until_s = 0.0
+        self.cycle = 0
+        self.t_s = 0.0
+        self.last_t_s = 0.0
+        self.scene_time_s = 0.0
+        self.session_time_s = 0.0
+        self.events_bits = 0
+        self.stop_requested_by_signal = False
+
+        # commands seen (last values) and settings in force
+        self.hb_value = -1
+        self.hb_t_s = 0.0
+        self.request_counter = None
+        self.rearm_counter = None
+        self.ack_counter = None
+        self.rx_key: tuple | None = None
+        self.speed_fraction = 0.0
+        self.guidance_setting = 0.5
+        self.guidance_min = 0.0
+        self.guidance_max = 1.0
+        self.assist_as_needed = False
+        self.guidance_locked = False
+        self.bws_fraction = 0.0
+        self.goal_steps = 0
+        self.goal_distance_m = 0.0
+        self.goal_time_s = 0.0
+        self.goal_bits = 0
+        self.scene_generation = 0
+        self.base_speed_fraction = 1.0
+        self.settings_seen: dict[str, float] = {}
+
+        # belt
+        self.s_m = 0.0
+        self.distance_m = 0.0
+        self.belt_total_m = 0.0
+        self.last_encoder = None
+        self.belt_speed_mps = 0.0
+        self.belt_accel_mps2 = 0.0
+        self.last_tm_seq = -1
+        self.last_tm_t = 0.0
+        self.tm_sample_t = 0.0
+        self.last_belt_speed = 0.0
+        self.tm_sent_cmd = -1.0
+        self.tm_sent_t = -1.0
+        self.bws_sent = -1.0
+        self.bws_sent_t = -1.0
+        self.hr_sent_t = -1.0
+        self.exo_safe_sent = False
+
+        # joints and gait
+        self.angles = [0.0, 0.0, 0.0, 0.0]
+        self.ref = [0.0] * 8  # per leg: hip, knee, dhip, dknee
+        self.toe_h = [0.0, 0.0]
+        self.toe_x_world = [0.0, 0.0]
+        self.contacts = 0
+        self.phase = [0.0, 0.0]
+        self.feet_m = [0.3, -0.3]  # planted (or predicted landing) world positions
+        self.prev_feet_m = [0.3, -0.3]
+        self.swinging = [False, False]
+        self.last_exo_seq = -1
+        self.last_exo_dev_t = 0.0
+        self.dev_clock_offset_s = [_NAN, _NAN]
+        self.frozen_since_s = 0.0
+        self.last_angles_key = None
+        self.use_kinematic_events = False
+        self.guidance_applied = 0.0
+        self.bws_applied = 0.0
+        self.boost = [0.0, 0.0]
+        self.tracking_error_rad = _NAN
+        self.heart_rate_bpm = _NAN
+        self.aan_guidance = 0.5
+
+        # loop health
+        self.lateness_us = 0.0
+        self.compute_us = 0.0
+        self.overruns = 0
+        self.overrun_streak = 0
+        self.max_lateness_us = 0.0
+        self.frames_bad_window = 0
+        self.frames_bad_t = 0.0
+        self.frames_bad_total = 0
+        self.device_ok = 0
+
+        # latency probe for bench/obstacle_latency.py: cycle of the latest planner decision
+        self.last_plan_cycle = -1
+        self.last_plan_speed = 0.0
+
+        self.leg_length = [0.9, 0.9]
+        self.obstacles_dirty = True
+
+    # ------------------------------------------------------------------------------------------
+    # events and alarms
+    # ------------------------------------------------------------------------------------------
+    def emit(self, kind: int, side: int, code: int, v1: float = _NAN, v2: float = _NAN, v3: float = _NAN,
+             t_s: float | None = None) -> None:
+        """Append one event to the event ring (dropped and counted when the ring is full).
+
+        t_s defaults to this cycle's time; gait events carry the estimated time of the event.
+        """
+        self.events_bits |= 1 << kind
+        buf = self.ev_buf
+        written, read, overflow = _HDR.unpack_from(buf, 0)
+        if written - read >= self.ev_capacity:
+            _U64.pack_into(buf, 16, overflow + 1)
+            return
+        _EVENT.pack_into(
+            buf, HEADER_BYTES + (written % self.ev_capacity) * self.ev_size,
+            self.cycle, self.t_s if t_s is None else t_s, kind, side, code, _f32(v1), _f32(v2), _f32(v3),
+        )
+        _U64.pack_into(buf, 0, written + 1)
+
+    def alarm(self, reason: int) -> None:
+        """Raise an alarm (event when new); a stop reason starts a controlled stop."""
+        if self.alarms.raise_alarm(reason, self.t_s):
+            prio = self.alarms.slots[[s[0] for s in self.alarms.slots].index(reason)][1]
+            self.emit(EventKind.ALARM_RAISED, -1, reason, float(prio))
+        if reason in STOP_REASONS:
+            self.controlled_stop(reason, fault=reason != AlarmReason.STOP_REQUEST)
+
+    def set_run_state(self, state: RunState) -> None:
+        if state != self.run_state:
+            self.run_state = state
+            self.emit(EventKind.RUN_STATE, -1, int(state))
+
+    def controlled_stop(self, reason: int, fault: bool) -> None:
+        """Belt to zero at the prescribed deceleration, exoskeleton to its safe mode."""
+        if self.run_state == RunState.STOPPED and fault:
+            return
+        if self.run_state != RunState.STOPPING:
+            self.stop_reason = reason
+            self.stop_is_fault = fault
+            self.exo_safe_sent = False
+            self.tm_sent_t = -1.0  # send the stop now
+            self.set_run_state(RunState.STOPPING)
+        elif fault and not self.stop_is_fault:
+            self.stop_is_fault = True
+            self.stop_reason = reason
+
+    def request_stop(self) -> None:
+        """A stop from outside the UI (signal): controlled stop, then the caller releases."""
+        self.stop_requested_by_signal = True
+        if self.run_state in (RunState.RUNNING, RunState.PAUSED, RunState.STOPPING):
+            self.controlled_stop(AlarmReason.STOP_REQUEST, fault=False)
+
+    def is_at_rest(self) -> bool:
+        """True when nothing moves: belt stopped and no stop in progress."""
+        return self.run_state in (RunState.IDLE, RunState.STOPPED) and self.supervisor.speed_cmd_mps == 0.0
+
+    # ------------------------------------------------------------------------------------------
+    # commands from the UI
+    # ------------------------------------------------------------------------------------------
+    def _read_commands(self, t: float) -> None:
+        block = self.cmd_block
+        seq = block.sequence
+        if seq == self.cmd_seq or seq & 1:
+            return
+        try:
+            block.read(self.cmd, timeout_s=0.0005)
+        except TimeoutError:
+            return
+        self.cmd_seq = seq
+        c = self.cmd
+        hb = int(c["ui_heartbeat"])
+        if hb != self.hb_value:
+            self.hb_value = hb
+            self.hb_t_s = t
+        if self.rx_key is None or self._rx_changed(c):
+            self._apply_prescription(c)
+        self._apply_settings(c)
+        gen = int(c["scene_generation"])
+        if gen != self.scene_generation:
+            self.scene_generation = gen
+            self.planner.load(c["timeline"], int(c["obstacle_count"]), float(c["route_length_m"]))
+            base = float(c["base_speed_fraction"])
+            self.base_speed_fraction = base if base > 0.0 else 1.0
+            self.s_m = 0.0
+            self.scene_time_s = 0.0
+            self.obstacles_dirty = True
+        counter = int(c["ack_counter"])
+        if self.ack_counter is not None and counter != self.ack_counter:
+            for reason in self.alarms.acknowledge():
+                self.emit(EventKind.ALARM_ACKED, -1, reason)
+        self.ack_counter = counter
+        counter = int(c["rearm_counter"])
+        if self.rearm_counter is not None and counter != self.rearm_counter:
+            self._rearm()
+        self.rearm_counter = counter
+        counter = int(c["request_counter"])
+        if self.request_counter is not None and counter != self.request_counter:
+            self._run_request(int(c["run_request"]), t)
+        self.request_counter = counter
+
+    def _rx_changed(self, c) -> bool:
+        return self.rx_key != self._rx_tuple(c)
+
+    @staticmethod
+    def _rx_tuple(c) -> tuple:
+        return (
+            float(c["rx_max_speed_mps"]), float(c["rx_max_accel_mps2"]), float(c["rx_max_decel_mps2"]),
+            float(c["rx_guidance_min"]), float(c["rx_guidance_max"]), float(c["rx_bws_min"]),
+            float(c["rx_bws_max"]), float(c["rx_clearance_boost_max"]), float(c["leg_length_l_m"]),
+            float(c["leg_length_r_m"]), int(c["affected_side"]),
+        )
+
+    def _apply_prescription(self, c) -> None:
+        key = self._rx_tuple(c)
+        self.rx_key = key
+        if key[0] == 0.0:
+            return  # nothing sent yet
+        try:
+            rx = Prescription(
+                max_speed_mps=key[0], max_accel_mps2=key[1], max_decel_mps2=key[2],
+                guidance_min=key[3], guidance_max=key[4], bws_min=key[5], bws_max=key[6],
+                clearance_boost_max=key[7], leg_length_l_m=key[8], leg_length_r_m=key[9],
+                affected_side=key[10],
+            )
+        except PrescriptionError:
+            self.emit(EventKind.SETTING_APPLIED, -1, SettingId.PRESCRIPTION, key[0], 0.0)
+            self.alarm(AlarmReason.SETTING_CLAMPED)
+            return
+        moving = self.belt_speed_mps > STOPPED_SPEED_MPS or not self.is_at_rest()
+        accepted = not moving and self.supervisor.set_limits(Limits.from_prescription(rx))
+        if accepted:
+            self.leg_length = [rx.leg_length_l_m, rx.leg_length_r_m]
+        else:
+            self.rx_key = None  # try again once the belt stands
+        self.emit(EventKind.SETTING_APPLIED, -1, SettingId.PRESCRIPTION, key[0], 1.0 if accepted else 0.0)
+
+    def _apply_settings(self, c) -> None:
+        seen = self.settings_seen
+        for name, sid in (
+            ("speed_fraction", SettingId.SPEED_FRACTION),
+            ("guidance", SettingId.GUIDANCE),
+            ("guidance_min", SettingId.GUIDANCE_MIN),
+            ("guidance_max", SettingId.GUIDANCE_MAX),
+            ("assist_as_needed", SettingId.ASSIST_AS_NEEDED),
+            ("guidance_locked", SettingId.GUIDANCE_LOCKED),
+            ("bws_fraction", SettingId.BWS_FRACTION),
+            ("goal_steps", SettingId.GOAL_STEPS),
+            ("goal_distance_m", SettingId.GOAL_DISTANCE_M),
+            ("goal_time_s", SettingId.GOAL_TIME_S),
+        ):
+            requested = float(c[name])
+            if seen.get(name) == requested:
+                continue
+            seen[name] = requested
+            finite = requested if math.isfinite(requested) else 0.0
+            if name in ("assist_as_needed", "guidance_locked"):
+                applied = 1.0 if finite >= 0.5 else 0.0
+            elif name.startswith("goal_"):
+                applied = max(0.0, finite)
+            else:
+                applied = min(1.0, max(0.0, finite))
+            if name == "speed_fraction":
+                self.speed_fraction = applied
+            elif name == "guidance":
+                self.guidance_setting = applied
+            elif name == "guidance_min":
+                self.guidance_min = applied
+            elif name == "guidance_max":
+                self.guidance_max = applied
+            elif name == "assist_as_needed":
+                self.assist_as_needed = bool(applied)
+            elif name == "guidance_locked":
+                self.guidance_locked = bool(applied)
+            elif name == "bws_fraction":
+                self.bws_fraction = applied
+            elif name == "goal_steps":
+                self.goal_steps = int(applied)
+            elif name == "goal_distance_m":
+                self.goal_distance_m = applied
+            else:
+                self.goal_time_s = applied
+            if name == "guidance" or name == "guidance_min" or name == "guidance_max":
+                low = min(self.guidance_min, self.guidance_max)
+                high = max(self.guidance_min, self.guidance_max)
+                self.aan.guidance = min(high, max(low, self.guidance_setting))
+                if name == "guidance":
+                    applied = self.aan.guidance
+            self.emit(EventKind.SETTING_APPLIED, -1, int(sid), requested, applied)
+
+    def _run_request(self, request: int, t: float) -> None:
+        state = self.run_state
+        if request == RunState.RUNNING:
+            if state == RunState.IDLE:
+                if not self.supervisor.limits.valid:
+                    self.alarm(AlarmReason.SETTING_CLAMPED)  # no valid prescription: refuse
+                    return
+                if t - self.hb_t_s > self.config.ui_heartbeat_timeout_s:
+                    return
+                self._arm_devices()
+                self.arming_until_s = t + ARMING_TIMEOUT_S
+                self.session_time_s = 0.0
+                self.distance_m = 0.0
+                self.goal_bits = 0
+                self.metrics.reset()
+                self.set_run_state(RunState.RUNNING)
+            elif state == RunState.PAUSED:
+                self.set_run_state(RunState.RUNNING)
+        elif request == RunState.PAUSED:
+            if state == RunState.RUNNING:
+                self.set_run_state(RunState.PAUSED)
+        elif request in (RunState.STOPPING, RunState.IDLE, RunState.STOPPED):
+            if state in (RunState.RUNNING, RunState.PAUSED):
+                self.controlled_stop(AlarmReason.STOP_REQUEST, fault=False)
+
+    def _arm_devices(self) -> None:
+        self.tm.rearm()
+        self.exo.rearm()
+        if self.hr is not None:
+            self.hr.rearm()
+
+    def _rearm(self) -> None:
+        """Therapist re-arm after a fault stop: devices re-armed, core back to IDLE."""
+        if self.run_state == RunState.STOPPED or (self.run_state == RunState.IDLE):
+            self._arm_devices()
+            for reason in (AlarmReason.UI_HEARTBEAT_LOST, AlarmReason.LOOP_OVERRUNS, AlarmReason.STOP_REQUEST):
+                self.alarms.clear(reason)
+            self.overrun_streak = 0
+            self.set_run_state(RunState.IDLE)
+
+    # ------------------------------------------------------------------------------------------
+    # the cycle
+    # ------------------------------------------------------------------------------------------
+    def step(self, t: float, lateness_s: float = 0.0) -> None:
+        """Run one control cycle at time t (time.monotonic); lateness_s of this cycle's start."""
+        dt = t - self.last_t_s if self.cycle else self.period_s
+        if dt > 0.1 or dt < 0.0:
+            dt = self.period_s
+        self.last_t_s = t
+        self.t_s = t
+        self.cycle += 1
+        self.events_bits = 0
+        lateness_us = lateness_s * 1e6
+        self.lateness_us = lateness_us
+        if lateness_us > self.max_lateness_us:
+            self.max_lateness_us = lateness_us
+        if lateness_s + self.compute_us * 1e-6 > self.period_s:
+            self.overruns += 1
+        if lateness_s >= self.period_s:
+            self.overrun_streak += 1
+            if self.overrun_streak >= self.config.overrun_streak:
+                self.alarm(AlarmReason.LOOP_OVERRUNS)
+        else:
+            self.overrun_streak = 0
+
+        tm, exo = self.tm, self.exo
+        tm_frames = tm.poll()
+        exo_frames = exo.poll()
+        hr = self.hr
+        if hr is not None and self.cycle % 10 == 0 and hr.poll():
+            self.heart_rate_bpm = hr.status.heart_rate_bpm
+
+        self._read_commands(t)
+        if tm_frames:
+            self._treadmill_in(t)
+        if exo_frames:
+            self._exo_in(t)
+        self._safety(t)
+
+        state = self.run_state
+        walking = state == RunState.RUNNING
+        if walking:
+            self.scene_time_s += dt
+            self.session_time_s += dt
+            if t < self.arming_until_s and not (tm.status.armed and exo.status.armed):
+                walking = False  # wait for the devices to report armed before moving
+        self._plan_and_command(t, dt, state, walking)
+        self._goals()
+        self._publish(t)
+
+    # -- inputs --------------------------------------------------------------------------------
+    def _treadmill_in(self, t: float) -> None:
+        st = self.tm.status
+        count = st.encoder_count
+        if self.last_encoder is not None:
+            delta = (count - self.last_encoder) & _U32
+            if delta >= 0x80000000:
+                delta -= 0x100000000
+            moved = delta * st.encoder_m_per_count
+            self.s_m += moved
+            self.belt_total_m += moved
+            if self.run_state != RunState.IDLE:
+                self.distance_m += moved
+        self.last_encoder = count
+        self.tm_sample_t = self._sample_time(t, st.device_time_us, 0)
+        v = st.belt_speed_mps
+        dt = t - self.last_tm_t
+        if 0.0 < dt < 0.1:
+            a = (v - self.last_belt_speed) / dt
+            self.belt_accel_mps2 += 0.05 * (a - self.belt_accel_mps2)
+        self.last_tm_t = t
+        self.last_belt_speed = v
+        self.belt_speed_mps = v
+
+    def _sample_time(self, t: float, device_time_us: int, device: int) -> float:
+        """Host time of a device sample: the device's clock plus the smallest offset seen between
+        it and the host's (the offset includes the shortest transport delay). Per device (0
+        treadmill, 1 exoskeleton): each has its own clock."""
+        offset = t - device_time_us * 1e-6
+        offsets = self.dev_clock_offset_s
+        current = offsets[device]
+        if current != current or offset < current or offset - current > 0.5:
+            offsets[device] = current = offset
+        else:
+            offsets[device] = current = current + 1e-7  # let the estimate follow slow drift
+        return device_time_us * 1e-6 + current
+
+    def _exo_in(self, t: float) -> None:
+        st = self.exo.status
+        a = self.angles
+        a[0], a[1], a[2], a[3] = st.angle_rad
+        ts = self._sample_time(t, st.device_time_us, 1)
+        p = st.pressure
+        legs = self.leg_length
+        # Pelvis height from the stance leg(s), then each swing toe's height and position.
+        feet = self.feet
+        kin = self.use_kinematic_events
+        contacts = 0
+        for side in (0, 1):
+            if kin:
+                ev = self.kin_feet[side].update(ts, a[2 * side], a[2 * side + 1], refgait._HIP_MEAN)
+                event_t = self.kin_feet[side].event_t_s
+                in_contact = self.kin_feet[side].contact
+            else:
+                ev = feet[side].update(ts, p[2 * side], p[2 * side + 1])
+                event_t = feet[side].event_t_s
+                in_contact = feet[side].contact
+            if in_contact:
+                contacts |= (1 if p[2 * side] > 0.005 or kin else 0) << (2 * side)
+                contacts |= (1 if p[2 * side + 1] > 0.005 or kin else 0) << (2 * side + 1)
+            if ev == HEEL_STRIKE:
+                self._heel_strike(side, event_t, t)
+            elif ev == TOE_OFF:
+                self._toe_off(side, event_t)
+        self.contacts = contacts
+        pelvis = 0.0
+        for side in (0, 1):
+            if not self.swinging[side]:
+                h = kinematics.pelvis_height_m(a[2 * side], a[2 * side + 1], legs[side])
+                if h > pelvis:
+                    pelvis = h
+        for side in (0, 1):
+            if self.swinging[side]:
+                h = kinematics.toe_height_m(a[2 * side], a[2 * side + 1], legs[side], pelvis)
+                x_prev = self.toe_x_world[side]
+                x = self.s_m + kinematics.ankle_x_m(a[2 * side], a[2 * side + 1], legs[side]) + legs[side] * kinematics.TOE_FRACTION
+                self.toe_h[side] = h if h > 0.0 else 0.0
+                self.toe_x_world[side] = x
+                est = self.phase_est[side]
+                swing_s = est.stride_time_s * 0.4
+                progress = (ts - self.metrics.to_t_s[side]) / swing_s if swing_s > 0.0 else 0.0
+                self.metrics.swing_sample(side, progress, h)
+                self.planner.toe_over(side, x_prev, x, h)
+            else:
+                self.toe_h[side] = 0.0
+        # Frozen-sensor watch: a live exoskeleton never repeats all four angles exactly.
+        key = (a[0], a[1], a[2], a[3])
+        if key != self.last_angles_key:
+            self.last_angles_key = key
+            self.frozen_since_s = t
+        # Tracking error for assist-as-needed (only while guided walking).
+        if self.run_state == RunState.RUNNING:
+            r = self.ref
+            e0 = a[0] - r[0]
+            e1 = a[1] - r[1]
+            e2 = a[2] - r[4]
+            e3 = a[3] - r[5]
+            self.aan.sample(0.25 * (e0 * e0 + e1 * e1 + e2 * e2 + e3 * e3))
+
+    def _heel_strike(self, side: int, ts: float, t: float) -> None:
+        # Belt position at the event: the last encoder sample moved on (or back) to the event time.
+        gap = ts - self.tm_sample_t
+        shift = self.belt_speed_mps * gap if -0.05 < gap < 0.05 else 0.0
+        belt_m = self.belt_total_m + shift
+        s_at = self.s_m + shift
+        self.emit(EventKind.HEEL_STRIKE, side, 0, self.metrics.stance_fraction[side], t_s=ts)
+        self.phase_est[side].heel_strike(ts)
+        measured = self.metrics.heel_strike(side, ts, belt_m)
+        if measured:
+            length, step_time, clearance = self.metrics.last_step
+            self.emit(EventKind.STEP, side, 0, length, step_time, clearance, t_s=ts)
+        if self.metrics.stride_done:
+            stride_time, stance, stride_length = self.metrics.last_stride
+            self.emit(EventKind.STRIDE, side, 0, stride_time, stance, stride_length, t_s=ts)
+            if side == 0:
+                self._stride_end()
+        a = self.angles
+        landing = s_at + kinematics.ankle_x_m(a[2 * side], a[2 * side + 1], self.leg_length[side])
+        self.prev_feet_m[side] = self.feet_m[side]
+        self.feet_m[side] = landing
+        self.swinging[side] = False
+        self.planner.heel_strike(side, self.prev_feet_m[side], landing, self.s_m)
+
+    def _toe_off(self, side: int, ts: float) -> None:
+        self.emit(EventKind.TOE_OFF, side, 0, t_s=ts)
+        self.metrics.toe_off(side, ts)
+        self.swinging[side] = True
+        a = self.angles
+        self.toe_x_world[side] = self.s_m + kinematics.ankle_x_m(a[2 * side], a[2 * side + 1], self.leg_length[side])
+
+    def _stride_end(self) -> None:
+        """Once per (left) stride: assist-as-needed update."""
+        low = min(self.guidance_min, self.guidance_max)
+        high = max(self.guidance_min, self.guidance_max)
+        before = self.aan.guidance
+        g = self.aan.stride_end(self.assist_as_needed, self.guidance_locked, low, high)
+        self.tracking_error_rad = self.aan.last_error_rad
+        if g != before:
+            self.emit(EventKind.GUIDANCE_ADAPTED, -1, 0, g, self.aan.last_error_rad)
+
+    # -- safety --------------------------------------------------------------------------------
+    def _safety(self, t: float) -> None:
+        cfg = self.config
+        tm, exo, hr = self.tm, self.exo, self.hr
+        alarms = self.alarms
+        state = self.run_state
+        moving_state = state in (RunState.RUNNING, RunState.PAUSED)
+        ok = 0
+        # UI heartbeat
+        # Two cycles of margin: the stop starts within the timeout of the last heartbeat written.
+        if moving_state and t - self.hb_t_s > cfg.ui_heartbeat_timeout_s - 2.0 * self.period_s:
+            self.alarm(AlarmReason.UI_HEARTBEAT_LOST)
+        elif alarms.is_active(AlarmReason.UI_HEARTBEAT_LOST) and t - self.hb_t_s <= cfg.ui_heartbeat_timeout_s:
+            alarms.clear(AlarmReason.UI_HEARTBEAT_LOST)
+        # device silence
+        silence = cfg.device_silence_s
+        if t - tm.last_rx_s > silence:
+            self.alarm(AlarmReason.TREADMILL_SILENT)
+        else:
+            ok |= 1
+            if alarms.is_active(AlarmReason.TREADMILL_SILENT):
+                alarms.clear(AlarmReason.TREADMILL_SILENT)
+        if t - exo.last_rx_s > silence:
+            self.alarm(AlarmReason.EXO_SILENT)
+        else:
+            ok |= 2
+            if alarms.is_active(AlarmReason.EXO_SILENT):
+                alarms.clear(AlarmReason.EXO_SILENT)
+        if hr is not None:
+            if t - hr.last_rx_s > HEART_RATE_SILENT_S:
+                if not alarms.is_active(AlarmReason.HEART_RATE_SILENT):
+                    self.alarm(AlarmReason.HEART_RATE_SILENT)
+            else:
+                ok |= 4
+                if alarms.is_active(AlarmReason.HEART_RATE_SILENT):
+                    alarms.clear(AlarmReason.HEART_RATE_SILENT)
+        self.device_ok = ok
+        ts, es = tm.status, exo.status
+        # faults and e-stop (as reported by fresh frames)
+        if ts.fault:
+            self.alarm(AlarmReason.TREADMILL_FAULT)
+        elif alarms.is_active(AlarmReason.TREADMILL_FAULT):
+            alarms.clear(AlarmReason.TREADMILL_FAULT)
+        if es.fault:
+            sensor_only = es.fault == 16  # FaultCode.SENSOR: insoles unreliable, fall back
+            self.use_kinematic_events = sensor_only
+            if not sensor_only:
+                self.alarm(AlarmReason.EXO_FAULT)
+        else:
+            self.use_kinematic_events = False
+            if alarms.is_active(AlarmReason.EXO_FAULT):
+                alarms.clear(AlarmReason.EXO_FAULT)
+        if ts.estop_pressed or es.estop_pressed:
+            self.alarm(AlarmReason.HARDWARE_ESTOP)
+        elif alarms.is_active(AlarmReason.HARDWARE_ESTOP):
+            alarms.clear(AlarmReason.HARDWARE_ESTOP)
+        # watchdogs: only meaningful once the devices were armed for this run
+        if moving_state and t >= self.arming_until_s:
+            if ts.watchdog_tripped or not ts.armed:
+                self.alarm(AlarmReason.TREADMILL_WATCHDOG)
+            if es.watchdog_tripped or not es.armed:
+                self.alarm(AlarmReason.EXO_WATCHDOG)
+        elif not (state == RunState.STOPPING or state == RunState.STOPPED):
+            if alarms.is_active(AlarmReason.TREADMILL_WATCHDOG) and not ts.watchdog_tripped:
+                alarms.clear(AlarmReason.TREADMILL_WATCHDOG)
+            if alarms.is_active(AlarmReason.EXO_WATCHDOG) and not es.watchdog_tripped:
+                alarms.clear(AlarmReason.EXO_WATCHDOG)
+        # frozen joint sensor while walking
+        if state == RunState.RUNNING and self.belt_speed_mps > 0.2 and ok & 2:
+            if t - self.frozen_since_s > FROZEN_SENSOR_S:
+                self.alarm(AlarmReason.SENSOR_FROZEN)
+        elif alarms.is_active(AlarmReason.SENSOR_FROZEN) and t - self.frozen_since_s < FROZEN_SENSOR_S:
+            alarms.clear(AlarmReason.SENSOR_FROZEN)
+        # corrupted frames
+        if t - self.frames_bad_t >= 1.0:
+            bad = tm.stats.frames_bad + exo.stats.frames_bad + (hr.stats.frames_bad if hr is not None else 0)
+            if bad - self.frames_bad_window > LINK_ERRORS_PER_S:
+                self.alarm(AlarmReason.LINK_ERRORS)
+            elif alarms.is_active(AlarmReason.LINK_ERRORS):
+                alarms.clear(AlarmReason.LINK_ERRORS)
+            self.frames_bad_window = bad
+            self.frames_bad_total = bad
+            self.frames_bad_t = t
+        if alarms.is_active(AlarmReason.LOOP_OVERRUNS) and self.overrun_streak == 0:
+            alarms.clear(AlarmReason.LOOP_OVERRUNS)
+
+    # -- planning and device commands -----------------------------------------------------------
+    def _plan_and_command(self, t: float, dt: float, state: RunState, walking: bool) -> None:
+        sup = self.supervisor
+        lim = sup.limits
+        stopping = state == RunState.STOPPING
+        planner = self.planner
+        # Expected step length for the swing prediction: the measured one, else the model's.
+        step_len = self.metrics.step_length_m[0]
+        if step_len != step_len:
+            step_len = 0.5 * refgait.stride_length_m(max(self.belt_speed_mps, 0.3), self.leg_length[0])
+        for side in (0, 1):
+            if self.swinging[side]:
+                self.feet_m[side] = self.feet_m[1 - side] + step_len
+        cruise = lim.max_speed_mps * self.speed_fraction * self.base_speed_fraction if walking else 0.0
+        target = planner.plan(
+            self.s_m, self.scene_time_s, cruise, lim.max_speed_mps, lim.max_decel_mps2,
+            self.feet_m, self.swinging, step_len,
+        )
+        if planner.plan_changes:
+            for ob in planner.plan_changes:
+                self.emit(EventKind.OBSTACLE_PLAN, -1, ob.index, target, max(planner.boost))
+            planner.plan_changes.clear()
+            self.last_plan_cycle = self.cycle
+            self.last_plan_speed = target
+        if planner.outcomes:
+            for ob in planner.outcomes:
+                self.emit(EventKind.OBSTACLE_OUTCOME, -1, ob.index, ob.margin_m, ob.margin_m + ob.height_m)
+            planner.outcomes.clear()
+            self.obstacles_dirty = True
+        if planner.changed:
+            self.obstacles_dirty = True
+        if state == RunState.PAUSED or not walking:
+            target = 0.0
+        speed_cmd = sup.step_speed(target, dt, stopping or state in (RunState.IDLE, RunState.STOPPED))
+
+        # Reference gait and assistance.
+        v_ref = self.belt_speed_mps if self.belt_speed_mps > 0.05 else speed_cmd
+        for side in (0, 1):
+            est = self.phase_est[side]
+            est.model_hint(v_ref, self.leg_length[side])
+            self.phase[side] = est.phase(t)
+        raise_g = planner.guidance_raise
+        if self.assist_as_needed and not self.guidance_locked:
+            g_frac = self.aan.guidance
+        else:
+            g_frac = self.guidance_setting
+            self.aan.guidance = g_frac
+        self.guidance_applied = sup.guidance(g_frac, raise_g)
+        self.bws_applied = sup.bws(self.bws_fraction)
+        b0 = sup.boost(planner.boost[0])
+        b1 = sup.boost(planner.boost[1])
+        self.boost[0], self.boost[1] = b0, b1
+        scale_l = refgait.amplitude_scale(v_ref, self.leg_length[0])
+        scale_r = refgait.amplitude_scale(v_ref, self.leg_length[1])
+        ref = self.ref
+        refgait.reference(self.phase[0], scale_l, b0, ref, 0)
+        refgait.reference(self.phase[1], scale_r, b1, ref, 4)
+
+        tm, exo = self.tm, self.exo
+        if stopping or state == RunState.STOPPED:
+            if t - self.tm_sent_t >= TREADMILL_REFRESH_S:
+                tm.stop(lim.max_decel_mps2 if lim.valid else 0.5)
+                self.tm_sent_t = t
+            if not self.exo_safe_sent:
+                exo.safe_mode()
+                self.exo_safe_sent = True
+            elif self.cycle % 20 == 0:
+                exo.send_heartbeat()
+            if stopping and self.belt_speed_mps < STOPPED_SPEED_MPS and speed_cmd == 0.0:
+                self.set_run_state(RunState.STOPPED if self.stop_is_fault else RunState.IDLE)
+                if not self.stop_is_fault:
+                    self.alarms.clear(AlarmReason.STOP_REQUEST)
+        else:
+            if speed_cmd != self.tm_sent_cmd or t - self.tm_sent_t >= TREADMILL_REFRESH_S:
+                accel = lim.max_accel_mps2 if speed_cmd >= self.tm_sent_cmd else lim.max_decel_mps2
+                tm.set_speed(speed_cmd, accel if lim.valid else 0.5)
+                self.tm_sent_cmd = speed_cmd
+                self.tm_sent_t = t
+            if state == RunState.RUNNING or (state == RunState.PAUSED and self.belt_speed_mps > STOPPED_SPEED_MPS):
+                g = self.guidance_applied
+                mode = GUIDANCE if g > 0.0 else TRANSPARENT
+                rate_l = 1.0 / self.phase_est[0].stride_time_s
+                rate_r = 1.0 / self.phase_est[1].stride_time_s
+                exo.set_command(
+                    (mode, mode, mode, mode), g,
+                    (ref[0], ref[1], ref[4], ref[5]),
+                    (ref[2] * rate_l, ref[3] * rate_l, ref[6] * rate_r, ref[7] * rate_r),
+                    (b0, b1),
+                )
+            elif self.cycle % 10 == 0:
+                exo.set_command((TRANSPARENT,) * 4, 0.0, (ref[0], ref[1], ref[4], ref[5]), (0.0,) * 4, (0.0, 0.0))
+        if self.bws_applied != self.bws_sent or t - self.bws_sent_t >= BWS_REFRESH_S:
+            if not stopping and state != RunState.STOPPED:
+                tm.set_bws(self.bws_applied)
+            self.bws_sent = self.bws_applied
+            self.bws_sent_t = t
+        hr = self.hr
+        if hr is not None and t - self.hr_sent_t >= 0.05:
+            hr.send_heartbeat()
+            self.hr_sent_t = t
+
+    def _goals(self) -> None:
+        bits = self.goal_bits
+        if self.goal_steps and not bits & 1 and self.metrics.steps >= self.goal_steps:
+            bits |= 1
+            self.emit(EventKind.GOAL_REACHED, -1, 0, float(self.metrics.steps))
+        if self.goal_distance_m > 0.0 and not bits & 2 and self.distance_m >= self.goal_distance_m:
+            bits |= 2
+            self.emit(EventKind.GOAL_REACHED, -1, 1, self.distance_m)
+        if self.goal_time_s > 0.0 and not bits & 4 and self.session_time_s >= self.goal_time_s:
+            bits |= 4
+            self.emit(EventKind.GOAL_REACHED, -1, 2, self.session_time_s)
+        self.goal_bits = bits
+
+    # -- outputs -------------------------------------------------------------------------------
+    def _publish(self, t: float) -> None:
+        m = self.metrics
+        a = self.angles
+        ref = self.ref
+        planner = self.planner
+        sup = self.supervisor
+        alarms = self.alarms
+        buf = self.state_buf
+        seq = _U64.unpack_from(buf, 0)[0]
+        # seqlock: odd while writing
+        _U64.pack_into(buf, 0, seq + 1 if not seq & 1 else seq)
+        base = HEADER_BYTES
+        _STATE_A.pack_into(
+            buf, base + _STATE_A_OFF,
+            self.cycle, t, self.scene_time_s, int(self.run_state), 1 if self.rt_granted else 0,
+            self.s_m, self.belt_speed_mps, sup.speed_cmd_mps, self.belt_accel_mps2,
+            a[0], a[2], a[1], a[3], ref[0], ref[4], ref[1], ref[5],
+            self.toe_h[0], self.toe_h[1], self.contacts, self.phase[0], self.phase[1],
+            self.guidance_applied, self.bws_applied, self.boost[0], self.boost[1],
+            self.heart_rate_bpm, m.steps & _U32, self.distance_m, m.cadence_spm, m.gait_speed_mps,
+            m.step_length_m[0], m.step_length_m[1], m.step_time_s[0], m.step_time_s[1],
+            m.stance_fraction[0], m.stance_fraction[1], _f32(m.symmetry_index_pct), _f32(m.stride_cv_pct),
+            m.toe_clearance_m[0], m.toe_clearance_m[1], _f32(self.tracking_error_rad),
+            planner.next_obstacle,
+        )
+        if self.obstacles_dirty:
+            self._publish_obstacles()
+        cleared = hit = 0
+        for ob in planner.obstacles:
+            if ob.outcome == ObstacleOutcome.CLEARED:
+                cleared += 1
+            elif ob.outcome == ObstacleOutcome.HIT:
+                hit += 1
+        estop = 1 if (self.tm.status.estop_pressed or self.exo.status.estop_pressed) else 0
+        overflow = _HDR.unpack_from(self.tel_buf, 0)[2]
+        _STATE_B.pack_into(
+            buf, base + _STATE_B_OFF,
+            cleared, hit, self.goal_bits, _f32(self.lateness_us), _f32(self.compute_us),
+            self.overruns & _U32, _f32(self.max_lateness_us), self.device_ok, estop,
+            self.frames_bad_total & _U32, overflow, self.scene_generation & _U32,
+        )
+        if alarms.dirty:
+            view = self.state_view["alarms"]
+            for i, slot in enumerate(alarms.slots):
+                view[i] = (slot[0], slot[1], slot[2], slot[3], slot[4])
+            alarms.dirty = False
+        _STATE_C.pack_into(buf, base + _STATE_C_OFF, alarms.highest_unacked(), self.pid, self.cycle)
+        _U64.pack_into(buf, 0, (seq | 1) + 1)
+
+        # telemetry
+        tbuf = self.tel_buf
+        written, read, overflow = _HDR.unpack_from(tbuf, 0)
+        if written - read >= self.tel_capacity:
+            _U64.pack_into(tbuf, 16, overflow + 1)
+        else:
+            _TELEMETRY.pack_into(
+                tbuf, HEADER_BYTES + (written % self.tel_capacity) * self.tel_size,
+                t, self.cycle, sup.speed_cmd_mps, self.belt_speed_mps, self.s_m,
+                ref[0], ref[4], ref[1], ref[5], a[0], a[2], a[1], a[3],
+                self.guidance_applied, self.bws_applied, self.contacts, self.phase[0], self.phase[1],
+                self.toe_h[0], self.toe_h[1], self.boost[0], self.boost[1], self.heart_rate_bpm,
+                self.events_bits & _U32, int(self.run_state), _f32(self.lateness_us), _f32(self.compute_us),
+                alarms.active_bits & _U32,
+            )
+            _U64.pack_into(tbuf, 0, written + 1)
+
+    def _publish_obstacles(self) -> None:
+        """Rewrite the obstacle section of the state block (only when something changed)."""
+        table = self.obstacle_table
+        table[:] = 0
+        table["triggered_at_s"] = _NAN
+        table["margin_m"] = _NAN
+        for ob in self.planner.obstacles:
+            table[ob.index] = (int(ob.outcome), 1 if ob.active else 0, ob.triggered_at_s, ob.margin_m)
+        self.state_view["obstacles"] = table
+        self.obstacles_dirty = False
+        self.planner.changed = False
+
+    def finish_cycle(self, compute_s: float) -> None:
+        """Record how long this cycle's work took (published with the next cycle)."""
+        self.compute_us = compute_s * 1e6

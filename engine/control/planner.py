@@ -1,0 +1,273 @@
+"""Obstacle planner: belt speed, guidance and swing clearance from what lies ahead on the route.
+
+Positions are route distances (metres, the same s the core integrates from the belt). A foot
+planted at heel strike stays at world position s_hs + x_ankle(hs); the body is at s.
+
+Yield obstacles: while one blocks (periodic: red phase; triggered: for duration_s after s first
+reached trigger_m) the speed is limited by the braking curve
+    v_max(s) = sqrt(v_yield^2 + 2 a_plan (x_stop - s)),  x_stop = at_m - stop_gap_m,
+(aiming STOP_MARGIN_M short of the line) with a_plan = PLAN_DECEL_SHARE of the prescribed deceleration (the remainder is margin for the
+belt's lag), so the belt slows smoothly to v_yield (0 = stop) at the stop line, waits, and the
+supervisor ramps it back up at the prescribed acceleration once the obstacle clears. A periodic
+obstacle that turns active when the patient is already past the stop line is passed through
+(like an amber light).
+
+Step-over obstacles: the approach speed is limited to speed_fraction of the prescription (when
+given) from APPROACH_M before the obstacle. A foot's next swing crosses the obstacle when it
+stands before the obstacle and its predicted landing (the other foot's position plus the
+expected step length) lies beyond the near edge; for that swing the planner asks for a clearance
+boost that lifts the toe by the obstacle height plus CLEARANCE_MARGIN_M, and for GUIDANCE_RAISE
+more guidance. While the foot swings over [at_m, at_m + depth_m] the lowest toe-minus-obstacle
+height is its margin; a negative margin, or a heel strike inside the obstacle, is a hit.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from engine.control.layout import ObstacleCategory, ObstacleOutcome
+
+PLAN_DECEL_SHARE = 0.6
+STOP_MARGIN_M = 0.05  # aim this far before a stop line: the belt's lag must not cross it
+APPROACH_M = 1.0
+HORIZON_M = 15.0
+CLEARANCE_MARGIN_M = 0.05
+BOOST_FULL_M = 0.20  # toe lift asked of a full (1.0) clearance boost
+GUIDANCE_RAISE = 0.2  # absolute stiffness added for a crossing swing
+PASSED_BEYOND_M = 1.5  # a step-over is decided at the latest this far past its far edge
+
+
+class Obstacle:
+    """One timeline row as plain Python values plus its progress."""
+
+    __slots__ = (
+        "index", "category", "at_m", "end_m", "height_m", "speed_fraction", "stop_m",
+        "trigger_m", "duration_s", "period_s", "active_s", "phase_s",
+        "outcome", "active", "triggered_at_s", "margin_m", "committed", "done",
+        "crossings", "crossing_side", "key_m",
+    )
+
+    def __init__(self, index: int, row) -> None:
+        self.index = index
+        self.category = int(row["category"])
+        self.at_m = float(row["at_m"])
+        self.end_m = self.at_m + max(0.0, float(row["depth_m"]))
+        self.height_m = max(0.0, float(row["height_m"]))
+        self.speed_fraction = min(1.0, max(0.0, float(row["speed_fraction"])))
+        self.stop_m = self.at_m - max(0.0, float(row["stop_gap_m"]))
+        self.trigger_m = float(row["trigger_m"])
+        self.duration_s = max(0.0, float(row["duration_s"]))
+        self.period_s = float(row["period_s"])
+        self.active_s = float(row["active_s"])
+        self.phase_s = float(row["phase_s"])
+        self.outcome = ObstacleOutcome.PENDING
+        self.active = False
+        self.triggered_at_s = math.nan
+        self.margin_m = math.nan
+        self.committed = False
+        self.done = False
+        self.crossings = 0  # swings evaluated over it
+        self.crossing_side = [False, False]  # foot predicted to swing over it next
+        # Where along the route the obstacle starts to matter (a triggered yield at its trigger).
+        triggered = self.category == ObstacleCategory.YIELD and self.period_s <= 0.0
+        self.key_m = min(self.at_m, self.trigger_m) if triggered else self.at_m
+
+
+class Planner:
+    """Holds the timeline and turns it into speed limits, boosts and outcomes each cycle."""
+
+    def __init__(self) -> None:
+        self.obstacles: list[Obstacle] = []
+        self.order: list[Obstacle] = []  # by at_m
+        self.first_pending = 0
+        self.route_length_m = 0.0
+        # Outputs of the latest plan():
+        self.target_speed_mps = 0.0
+        self.boost = [0.0, 0.0]
+        self.guidance_raise = 0.0
+        self.next_obstacle = -1
+        self.blocking = -1  # index of the obstacle limiting the speed now, -1 none
+        # Decisions and outcomes since the core last looked: lists of obstacle objects.
+        self.plan_changes: list[Obstacle] = []
+        self.outcomes: list[Obstacle] = []
+        self.changed = True  # obstacle state block section needs a rewrite
+
+    def load(self, rows: np.ndarray, count: int, route_length_m: float) -> None:
+        """Adopt a new timeline (the route restarts at s = 0)."""
+        self.obstacles = [Obstacle(i, rows[i]) for i in range(count)]
+        self.order = sorted(self.obstacles, key=lambda o: o.key_m)
+        self.first_pending = 0
+        self.route_length_m = float(route_length_m)
+        self.blocking = -1
+        self.boost = [0.0, 0.0]
+        self.plan_changes.clear()
+        self.outcomes.clear()
+        self.changed = True
+
+    # -- per cycle ---------------------------------------------------------------------------
+    def plan(
+        self,
+        s_m: float,
+        scene_time_s: float,
+        cruise_mps: float,
+        max_speed_mps: float,
+        max_decel_mps2: float,
+        feet_m: list,
+        swinging: list,
+        step_length_m: float,
+    ) -> float:
+        """Speed target for now; also sets boost, guidance_raise, next_obstacle, blocking.
+
+        feet_m: world position of each foot where planted (or where it is predicted to land
+        while it swings); swinging: whether each foot is in swing now.
+        """
+        a_plan = PLAN_DECEL_SHARE * max_decel_mps2
+        target = cruise_mps
+        blocking = -1
+        boost_l = boost_r = 0.0
+        raise_g = 0.0
+        next_index = -1
+        obstacles = self.order
+        n = len(obstacles)
+        i = self.first_pending
+        while i < n and obstacles[i].done:
+            i += 1
+            self.first_pending = i
+        horizon = s_m + HORIZON_M
+        while i < n:
+            ob = obstacles[i]
+            i += 1
+            if ob.done:
+                continue
+            if ob.key_m > horizon:
+                break
+            if next_index < 0 and ob.end_m >= s_m:
+                next_index = ob.index
+            if ob.category == ObstacleCategory.YIELD:
+                limit = self._yield(ob, s_m, scene_time_s, max_speed_mps, a_plan)
+            else:
+                limit = self._step_over(ob, s_m, max_speed_mps, a_plan, feet_m, swinging, step_length_m)
+                if ob.crossing_side[0]:
+                    boost_l = max(boost_l, (ob.height_m + CLEARANCE_MARGIN_M) / BOOST_FULL_M)
+                    raise_g = GUIDANCE_RAISE
+                if ob.crossing_side[1]:
+                    boost_r = max(boost_r, (ob.height_m + CLEARANCE_MARGIN_M) / BOOST_FULL_M)
+                    raise_g = GUIDANCE_RAISE
+            if limit < target:
+                target = limit
+                blocking = ob.index if limit < cruise_mps else blocking
+        # Route end: stop at the end of the route like at a permanent stop line.
+        if self.route_length_m > 0.0:
+            d = self.route_length_m - s_m
+            end_limit = math.sqrt(2.0 * a_plan * d) if d > 0.0 else 0.0
+            if end_limit < target:
+                target = end_limit
+        if blocking != self.blocking:
+            self.blocking = blocking
+        self.target_speed_mps = target
+        self.boost[0] = boost_l
+        self.boost[1] = boost_r
+        self.guidance_raise = raise_g
+        self.next_obstacle = next_index
+        return target
+
+    def _yield(self, ob: Obstacle, s_m: float, scene_t: float, vmax: float, a_plan: float) -> float:
+        if s_m > ob.end_m:
+            ob.done = True
+            was_active = ob.active
+            ob.active = False
+            ob.outcome = ObstacleOutcome.PASSED
+            self.outcomes.append(ob)
+            if was_active:
+                self.plan_changes.append(ob)
+            self.changed = True
+            return math.inf
+        if ob.period_s > 0.0:
+            active = ((scene_t + ob.phase_s) % ob.period_s) < ob.active_s
+        else:
+            if ob.triggered_at_s != ob.triggered_at_s and s_m >= ob.trigger_m:
+                ob.triggered_at_s = scene_t
+                self.changed = True
+            active = ob.triggered_at_s == ob.triggered_at_s and scene_t - ob.triggered_at_s < ob.duration_s
+        if not active and s_m >= ob.stop_m and not ob.committed:
+            ob.committed = True  # crossed the stop line while free to go: carry on through
+        if active != ob.active:
+            ob.active = active
+            self.changed = True
+            if not ob.committed:
+                self.plan_changes.append(ob)
+        if not active or ob.committed:
+            return math.inf
+        v_yield = ob.speed_fraction * vmax
+        d = ob.stop_m - STOP_MARGIN_M - s_m
+        return math.sqrt(v_yield * v_yield + 2.0 * a_plan * d) if d > 0.0 else v_yield
+
+    def _step_over(self, ob, s_m, vmax, a_plan, feet_m, swinging, step_length_m) -> float:
+        # Which swing crosses: a foot planted before the obstacle whose next landing is past it.
+        for side in (0, 1):
+            if swinging[side]:
+                continue  # keep the decision taken at toe off while it swings
+            planted = feet_m[side]
+            landing = feet_m[1 - side] + step_length_m
+            crossing = planted < ob.end_m and landing > ob.at_m - CLEARANCE_MARGIN_M
+            if crossing != ob.crossing_side[side]:
+                ob.crossing_side[side] = crossing
+                self.plan_changes.append(ob)
+        if ob.speed_fraction > 0.0 and s_m < ob.end_m:
+            v_app = ob.speed_fraction * vmax
+            d = ob.at_m - APPROACH_M - s_m
+            return math.sqrt(v_app * v_app + 2.0 * a_plan * d) if d > 0.0 else v_app
+        return math.inf
+
+    # -- events from the gait ----------------------------------------------------------------
+    def toe_over(self, side: int, x_prev_m: float, x_m: float, toe_height_m: float) -> None:
+        """The swinging toe of `side` moved from x_prev_m to x_m (world) at this height."""
+        for i in range(self.first_pending, min(self.first_pending + 8, len(self.order))):
+            ob = self.order[i]
+            if ob.done or ob.category != ObstacleCategory.STEP_OVER:
+                continue
+            if x_m >= ob.at_m and x_prev_m <= ob.end_m:
+                margin = toe_height_m - ob.height_m
+                if not margin >= ob.margin_m:  # also replaces nan
+                    ob.margin_m = margin
+                    self.changed = True
+
+    def heel_strike(self, side: int, prev_foot_m: float, foot_m: float, s_m: float) -> None:
+        """Foot `side`, planted at prev_foot_m before this swing, landed at foot_m (world
+        positions): count its crossing, decide outcomes."""
+        for i in range(self.first_pending, min(self.first_pending + 8, len(self.order))):
+            ob = self.order[i]
+            if ob.done or ob.category != ObstacleCategory.STEP_OVER:
+                continue
+            if ob.at_m <= foot_m <= ob.end_m:
+                # Landed on or in it (a puddle's water, a box's top).
+                ob.margin_m = min(ob.margin_m, -0.01) if ob.margin_m == ob.margin_m else -0.01
+                ob.crossings += 1
+                self.changed = True
+            elif foot_m > ob.end_m and prev_foot_m < ob.at_m:
+                ob.crossings += 1
+            ob.crossing_side[side] = False
+            self._maybe_decide(ob, s_m)
+
+    def _maybe_decide(self, ob: Obstacle, s_m: float) -> None:
+        if ob.crossings >= 2 or (s_m > ob.end_m + PASSED_BEYOND_M and ob.margin_m == ob.margin_m):
+            ob.done = True
+            ob.outcome = ObstacleOutcome.HIT if ob.margin_m < 0.0 else ObstacleOutcome.CLEARED
+            self.outcomes.append(ob)
+            self.changed = True
+
+    def sweep(self, s_m: float) -> None:
+        """Decide step-overs the patient has left far behind (e.g. crossed while stopped)."""
+        for i in range(self.first_pending, min(self.first_pending + 4, len(self.order))):
+            ob = self.order[i]
+            if not ob.done and ob.category == ObstacleCategory.STEP_OVER and s_m > ob.end_m + PASSED_BEYOND_M:
+                if ob.margin_m != ob.margin_m:
+                    ob.margin_m = math.nan
+                ob.done = True
+                ob.outcome = (
+                    ObstacleOutcome.HIT if ob.margin_m < 0.0 else ObstacleOutcome.CLEARED
+                ) if ob.margin_m == ob.margin_m else ObstacleOutcome.PASSED
+                self.outcomes.append(ob)
+                self.changed = True

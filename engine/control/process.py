@@ -1,0 +1,143 @@
+"""The control core as its own process: start, run the fixed-rate loop, stop cleanly.
+
+`start_core()` spawns a fresh interpreter (multiprocessing "spawn": no Panda3D or UI state is
+inherited) that opens the devices, attaches the shared-memory channels, pins itself, asks for
+SCHED_FIFO, freezes the garbage collector and runs `ControlCore.step` against absolute deadlines.
+SIGTERM or SIGINT asks for a controlled stop (belt to zero at the prescribed deceleration,
+exoskeleton to its safe mode); once the belt stands the devices are released and the process
+exits 0. A second signal, or a stop that takes longer than STOP_TIMEOUT_S, releases at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import signal
+import time
+
+from engine.control.config import CoreConfig
+
+log = logging.getLogger(__name__)
+
+STOP_TIMEOUT_S = 5.0
+
+
+class CoreHandle:
+    """The app's handle on a running control core."""
+
+    def __init__(self, process: multiprocessing.process.BaseProcess) -> None:
+        self._process = process
+        self.pid: int = process.pid
+
+    def is_alive(self) -> bool:
+        """True while the core process runs."""
+        return self._process.is_alive()
+
+    def stop(self, timeout_s: float = 3.0) -> int | None:
+        """SIGTERM (controlled stop, then devices released); kill after timeout_s. Returns the
+        exit code (None if it could not be reaped)."""
+        if self._process.is_alive():
+            try:
+                os.kill(self.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            self._process.join(timeout_s)
+            if self._process.is_alive():
+                log.warning("control core %d did not stop in %.1f s: killing it", self.pid, timeout_s)
+                self.kill()
+        self._process.join(1.0)
+        return self._process.exitcode
+
+    def kill(self) -> None:
+        """SIGKILL now (devices then stop on their own watchdogs)."""
+        if self._process.is_alive():
+            self._process.kill()
+            self._process.join(1.0)
+
+
+def start_core(config: CoreConfig, channel_paths: dict[str, str]) -> CoreHandle:
+    """Spawn the control-core process on these channels; returns at once."""
+    ctx = multiprocessing.get_context("spawn")
+    process = ctx.Process(target=core_main, args=(config, dict(channel_paths)), name="stepsync-core", daemon=False)
+    process.start()
+    return CoreHandle(process)
+
+
+def core_main(config: CoreConfig, channel_paths: dict[str, str]) -> int:
+    """Entry point of the core process (also usable in-process by tests and benchmarks)."""
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=getattr(logging, config.log_level, logging.INFO),
+                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from devices.discovery import open_devices
+    from engine.control.channels import Channels
+    from engine.control.core import ControlCore
+    from engine.control.looptimer import acquire_realtime
+
+    stop_flags = {"requests": 0}
+
+    def on_signal(signum, frame) -> None:
+        stop_flags["requests"] += 1
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+
+    channels = Channels.attach(channel_paths)
+    devices = open_devices(config.ports)
+    code = 0
+    try:
+        granted, cpu = acquire_realtime(config.rt_priority, config.cpu)
+        core = ControlCore(config, channels, devices, rt_granted=granted)
+        code = run_loop(core, config, stop_flags)
+    finally:
+        _release(devices)
+        channels.close(unlink=False)
+    return code
+
+
+def run_loop(core, config: CoreConfig, stop_flags: dict) -> int:
+    """Run core.step at config.rate_hz until stopped; returns the process exit code."""
+    from engine.control.looptimer import DeadlineTimer, freeze_gc
+
+    timer = DeadlineTimer(1.0 / config.rate_hz, config.spin_us * 1e-6)
+    clock = time.monotonic
+    freeze_gc()
+    stop_started = 0.0
+    max_cycles = config.max_cycles
+    try:
+        while True:
+            lateness = timer.wait()
+            start = timer.cycle_start_s
+            core.step(start, lateness)
+            core.finish_cycle(clock() - start)
+            requests = stop_flags["requests"]
+            if requests:
+                if stop_started == 0.0:
+                    stop_started = start
+                    core.request_stop()
+                if core.is_at_rest() or requests > 1 or start - stop_started > STOP_TIMEOUT_S:
+                    break
+            if max_cycles and core.cycle >= max_cycles:
+                break
+    finally:
+        import gc
+
+        gc.enable()
+    log.info(
+        "control core stopped after %d cycles: %d overruns, %d missed, max lateness %.0f us",
+        core.cycle, core.overruns, timer.missed, core.max_lateness_us,
+    )
+    return 0
+
+
+def _release(devices) -> None:
+    """Exoskeleton to its safe mode, belt stop, ports closed (best effort)."""
+    try:
+        devices.exoskeleton.safe_mode()
+    except Exception:  # noqa: BLE001 - releasing must go on whatever a driver does
+        log.exception("exoskeleton safe mode failed")
+    try:
+        devices.treadmill.stop(0.5)
+    except Exception:  # noqa: BLE001
+        log.exception("treadmill stop failed")
+    devices.close()

@@ -1,0 +1,123 @@
+"""Reference gait: a normative hip and knee trajectory over the gait cycle.
+
+Phase 0 is heel strike of that leg, toe off near 0.6. The shape follows the healthy adult
+sagittal-plane curves of Winter (Biomechanics and Motor Control of Human Movement) at a
+comfortable speed; it is stored as a smooth periodic table of TABLE_SIZE samples built once at
+import, and looked up with plain-float interpolation on the hot path.
+
+Scaling: the expected stride length follows Alexander's dynamic-similarity law,
+`stride_length = 2.3 * L * (v^2 / (g L))^0.3` (L leg length, v belt speed); the hip excursion
+about its mean scales with the stride length relative to the one at the comfortable speed
+(1.2 m/s), the knee excursion half as strongly. Slower or shorter-legged walking gets smaller
+angles and a longer stride time.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+TABLE_SIZE = 1000
+GRAVITY_MPS2 = 9.81
+COMFORT_SPEED_MPS = 1.2
+TOE_OFF_PHASE = 0.6
+
+# (phase, hip flexion deg, knee flexion deg): healthy adult at a comfortable speed.
+_KNOTS = [
+    (0.00, 30.0, 5.0),
+    (0.05, 29.0, 12.0),
+    (0.12, 25.0, 18.0),
+    (0.20, 18.0, 15.0),
+    (0.30, 9.0, 8.0),
+    (0.40, 1.0, 5.0),
+    (0.50, -8.0, 10.0),
+    (0.55, -10.0, 20.0),
+    (0.60, -5.0, 36.0),
+    (0.65, 5.0, 50.0),
+    (0.72, 17.0, 62.0),
+    (0.78, 25.0, 58.0),
+    (0.85, 31.0, 40.0),
+    (0.90, 33.0, 22.0),
+    (0.95, 32.0, 8.0),
+]
+
+
+def _periodic_table(column: int) -> np.ndarray:
+    """Smooth periodic curve through the knots (radians), sampled at TABLE_SIZE phases."""
+    phases = np.array([k[0] for k in _KNOTS])
+    values = np.radians([k[column] for k in _KNOTS])
+    # Periodic linear interpolation, then a circular Gaussian smoothing (~2% of the cycle).
+    grid = np.arange(TABLE_SIZE) / TABLE_SIZE
+    linear = np.interp(grid, np.concatenate([phases, [1.0]]), np.concatenate([values, values[:1]]))
+    kernel_x = np.arange(-60, 61)
+    kernel = np.exp(-0.5 * (kernel_x / 18.0) ** 2)
+    kernel /= kernel.sum()
+    padded = np.concatenate([linear[-60:], linear, linear[:60]])
+    return np.convolve(padded, kernel, mode="valid")
+
+
+HIP_TABLE_RAD = _periodic_table(1)
+KNEE_TABLE_RAD = _periodic_table(2)
+_HIP = HIP_TABLE_RAD.tolist()  # plain lists: faster than numpy indexing one sample at a time
+_KNEE = KNEE_TABLE_RAD.tolist()
+_HIP_MEAN = float(HIP_TABLE_RAD.mean())
+_KNEE_MIN = float(KNEE_TABLE_RAD.min())
+# Derivative tables (rad per unit phase) for the velocity feed-forward.
+_DHIP = (np.gradient(np.concatenate([HIP_TABLE_RAD[-1:], HIP_TABLE_RAD, HIP_TABLE_RAD[:1]]))[1:-1] * TABLE_SIZE).tolist()
+_DKNEE = (np.gradient(np.concatenate([KNEE_TABLE_RAD[-1:], KNEE_TABLE_RAD, KNEE_TABLE_RAD[:1]]))[1:-1] * TABLE_SIZE).tolist()
+
+# Extra flexion added in swing per unit of clearance boost (radians), shaped by a swing bump.
+BOOST_HIP_RAD = 0.35
+BOOST_KNEE_RAD = 0.6
+
+
+def stride_length_m(speed_mps: float, leg_length_m: float) -> float:
+    """Expected stride length (two steps) at this speed for this leg length (Alexander)."""
+    if speed_mps <= 0.05:
+        speed_mps = 0.05
+    froude = speed_mps * speed_mps / (GRAVITY_MPS2 * leg_length_m)
+    return 2.3 * leg_length_m * froude**0.3
+
+
+def stride_time_s(speed_mps: float, leg_length_m: float) -> float:
+    """Expected stride time; slow speeds are capped at 3 s (standing still has no cycle)."""
+    if speed_mps <= 0.05:
+        return 3.0
+    return min(3.0, stride_length_m(speed_mps, leg_length_m) / speed_mps)
+
+
+def amplitude_scale(speed_mps: float, leg_length_m: float) -> float:
+    """Hip excursion scale relative to the table (1.0 at the comfortable speed)."""
+    ratio = stride_length_m(speed_mps, leg_length_m) / stride_length_m(COMFORT_SPEED_MPS, leg_length_m)
+    return 0.3 if ratio < 0.3 else 1.3 if ratio > 1.3 else ratio
+
+
+def swing_bump(phase: float) -> float:
+    """0 in stance, a smooth 0..1..0 hump over swing (peak at mid-swing)."""
+    if phase < TOE_OFF_PHASE:
+        return 0.0
+    x = (phase - TOE_OFF_PHASE) / (1.0 - TOE_OFF_PHASE)
+    return math.sin(math.pi * x) ** 2
+
+
+def reference(phase: float, scale: float, boost: float, out: list, offset: int) -> None:
+    """Write hip angle, knee angle, hip velocity factor, knee velocity factor for one leg.
+
+    out[offset:offset+4] = hip_rad, knee_rad, dhip_dphase, dknee_dphase (multiply the last two
+    by the phase rate 1/stride_time to get rad/s). `scale` from amplitude_scale(); `boost` 0..1
+    adds swing flexion for obstacle clearance.
+    """
+    x = phase * TABLE_SIZE
+    i = int(x)
+    frac = x - i
+    i %= TABLE_SIZE
+    j = i + 1 if i + 1 < TABLE_SIZE else 0
+    hip = _HIP[i] + (_HIP[j] - _HIP[i]) * frac
+    knee = _KNEE[i] + (_KNEE[j] - _KNEE[i]) * frac
+    knee_scale = 0.5 + 0.5 * scale
+    bump = swing_bump(phase) * boost if boost > 0.0 else 0.0
+    out[offset] = _HIP_MEAN + (hip - _HIP_MEAN) * scale + BOOST_HIP_RAD * bump
+    out[offset + 1] = _KNEE_MIN + (knee - _KNEE_MIN) * knee_scale + BOOST_KNEE_RAD * bump
+    out[offset + 2] = _DHIP[i] * scale
+    out[offset + 3] = _DKNEE[i] * knee_scale

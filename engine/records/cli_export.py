@@ -1,0 +1,40 @@
+"""`main.py export`: export a session as CSV files (one per stream) or as a C3D file."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of export."""
+    parser.add_argument("--session", type=int, metavar="ID", required=True, help="session to export")
+    parser.add_argument("--format", choices=("csv", "c3d"), required=True,
+                        help="csv: a folder with telemetry/steps/strides/events.csv; c3d: one gait-lab file")
+    parser.add_argument("--out", metavar="PATH", required=True, help="folder (csv) or file (c3d) to write")
+    parser.add_argument("--db", help="database file (default: the user's data directory)")
+
+
+def main(args: argparse.Namespace) -> int:
+    """Export and print what was written."""
+    from pathlib import Path
+
+    from engine.records.export import export_c3d, export_csv
+    from engine.records.paths import default_db_path
+    from engine.records.store import Store
+
+    db = Path(args.db) if args.db else default_db_path()
+    if not db.exists():
+        print(f"export: no database at {db}")
+        return 1
+    with Store(db) as store:
+        try:
+            store.get_session(args.session)
+        except KeyError as exc:
+            print(f"export: {exc.args[0]}")
+            return 1
+        if args.format == "csv":
+            for path in export_csv(store, args.session, args.out):
+                print(path)
+        else:
+            print(export_c3d(store, args.session, args.out))
+    return 0

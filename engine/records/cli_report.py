@@ -1,0 +1,35 @@
+"""`main.py report`: write the HTML report of a session or a patient's progress."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of report."""
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--session", type=int, metavar="ID", help="report on one session")
+    which.add_argument("--patient", metavar="CODE", help="progress report of a patient")
+    parser.add_argument("--out", metavar="PATH", help="HTML file to write (default: reports/ beside the database)")
+    parser.add_argument("--db", help="database file (default: the user's data directory)")
+
+
+def main(args: argparse.Namespace) -> int:
+    """Write the report and print its path."""
+    from engine.records.paths import default_db_path
+    from engine.records.report import write_patient_report, write_session_report
+
+    db = args.db or default_db_path()
+    if not db.exists() if hasattr(db, "exists") else False:
+        print(f"report: no database at {db}")
+        return 1
+    try:
+        if args.session is not None:
+            path = write_session_report(db, args.session, args.out)
+        else:
+            path = write_patient_report(db, args.patient, args.out)
+    except KeyError as exc:
+        print(f"report: {exc.args[0]}")
+        return 1
+    print(path)
+    return 0

@@ -1,0 +1,404 @@
+"""The recorder: its own low-priority process that moves the control core's rings into SQLite.
+
+Every DRAIN_PERIOD_S it drains the telemetry ring and the event ring and commits what it got in
+one transaction: telemetry as one compressed chunk (first/last cycle in columns), STEP and STRIDE
+events as per-step and per-stride rows, every other event (obstacle outcomes, alarms, run states,
+settings the core applied) as an event row, and the rings' overflow counters. A commit every
+50 ms keeps what a crash can lose well inside the 200 ms budget. Small chunks compress badly, so
+every COMPACT_RECORDS records the recent small chunks are swapped for one big chunk in a single
+transaction (crash-safe: either the small ones or the big one exist).
+
+The recorder only reads the rings: the core never waits for it. If it falls behind, the ring
+fills and the core counts dropped records in the ring's overflow counter, which is stored with
+the session and shown in its report.
+
+Signals: SIGTERM (or SIGINT) drains everything left, commits, writes final statistics and exits 0.
+If its parent (the app) dies, it keeps recording until the core stops producing, then exits
+without closing the session, so the next start marks it interrupted.
+
+Run as `python -m engine.records.recorder --db PATH --session ID --telemetry RING --events RING`;
+`start_recorder()` does that and returns a handle.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import json
+import logging
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from engine.control import layout
+from engine.control.shm import Ring
+from engine.records import codec
+from engine.records.store import Store
+
+log = logging.getLogger(__name__)
+
+ROOT = Path(__file__).resolve().parents[2]
+DRAIN_PERIOD_S = 0.05
+COMPACT_RECORDS = 5000
+NICE_INCREMENT = 10
+ORPHAN_IDLE_S = 1.0  # after the app died: exit once the core has been silent this long
+READY_TIMEOUT_S = 15.0
+
+
+class SessionWriter:
+    """Writes one session's telemetry and core events through a Store, the way the recorder
+    process does (demo-history uses it directly for simulated sessions).
+
+    With an executor, compaction compresses in a worker thread (LZMA releases the GIL) and only
+    the swap of rows happens on the caller's thread, so a drain never waits for compression."""
+
+    def __init__(
+        self,
+        store: Store,
+        session_id: int,
+        compact_records: int = COMPACT_RECORDS,
+        executor: concurrent.futures.Executor | None = None,
+    ) -> None:
+        self.store = store
+        self.session_id = session_id
+        self.compact_records = compact_records
+        self.executor = executor
+        self.live_codec = codec.CODEC  # demo-history writes big batches: it uses CODEC_COMPACT
+        self._pending: list[tuple[int, np.ndarray]] = []  # small chunks awaiting compaction
+        self._pending_records = 0
+        self._in_flight: tuple[list[int], np.ndarray, concurrent.futures.Future] | None = None
+        self.next_cycle: int | None = None
+        self.stats = {
+            "records": 0,
+            "events": 0,
+            "steps": 0,
+            "strides": 0,
+            "commits": 0,
+            "chunks_written": 0,
+            "compactions": 0,
+            "gaps": 0,
+            "missing_records": 0,
+            "first_cycle": None,
+            "last_cycle": None,
+            "telemetry_overflow": 0,
+            "events_overflow": 0,
+        }
+
+    def _check_contiguity(self, telemetry: np.ndarray) -> None:
+        cycles = telemetry["cycle"].astype(np.int64)
+        expected = self.next_cycle
+        if expected is not None and cycles[0] != expected:
+            self.stats["gaps"] += 1
+            self.stats["missing_records"] += int(max(0, cycles[0] - expected))
+        steps = np.diff(cycles)
+        bad = steps != 1
+        if bad.any():
+            self.stats["gaps"] += int(bad.sum())
+            self.stats["missing_records"] += int(np.clip(steps[bad] - 1, 0, None).sum())
+        self.next_cycle = int(cycles[-1]) + 1
+        if self.stats["first_cycle"] is None:
+            self.stats["first_cycle"] = int(cycles[0])
+        self.stats["last_cycle"] = int(cycles[-1])
+
+    def write(
+        self,
+        telemetry: np.ndarray,
+        events: np.ndarray,
+        telemetry_overflow: int | None = None,
+        events_overflow: int | None = None,
+    ) -> bool:
+        """Commit one batch (one transaction); returns False when there was nothing to write."""
+        self._apply_compaction(wait=False)
+        overflow_changed = (
+            telemetry_overflow is not None
+            and (telemetry_overflow, events_overflow)
+            != (self.stats["telemetry_overflow"], self.stats["events_overflow"])
+        )
+        if len(telemetry) == 0 and len(events) == 0 and not overflow_changed:
+            return False
+        with self.store.transaction():
+            if len(telemetry):
+                self._check_contiguity(telemetry)
+                chunk_id = self.store.add_telemetry_chunk(self.session_id, telemetry, self.live_codec)
+                self._pending.append((chunk_id, telemetry))
+                self._pending_records += len(telemetry)
+                self.stats["records"] += len(telemetry)
+                self.stats["chunks_written"] += 1
+            if len(events):
+                counts = self.store.add_core_events(self.session_id, events)
+                for key, value in counts.items():
+                    self.stats[key] += value
+            if overflow_changed:
+                self.stats["telemetry_overflow"] = int(telemetry_overflow)
+                self.stats["events_overflow"] = int(events_overflow or 0)
+                self.store.set_recording_stats(
+                    self.session_id, self.stats["telemetry_overflow"], self.stats["events_overflow"]
+                )
+        self.stats["commits"] += 1
+        if self._pending_records >= self.compact_records and self._in_flight is None:
+            self._start_compaction()
+        return True
+
+    def _start_compaction(self) -> None:
+        if len(self._pending) < 2:
+            self._pending.clear()
+            self._pending_records = 0
+            return
+        ids = [chunk_id for chunk_id, _ in self._pending]
+        records = np.concatenate([records for _, records in self._pending])
+        self._pending.clear()
+        self._pending_records = 0
+        if self.executor is None:
+            self.store.replace_telemetry_chunks(self.session_id, ids, records)
+            self.stats["compactions"] += 1
+            return
+        future = self.executor.submit(codec.encode, records, codec.CODEC_COMPACT)
+        self._in_flight = (ids, records, future)
+
+    def _apply_compaction(self, wait: bool) -> None:
+        if self._in_flight is None:
+            return
+        ids, records, future = self._in_flight
+        if not wait and not future.done():
+            return
+        self._in_flight = None
+        self.store.replace_telemetry_chunks(self.session_id, ids, records, blob=future.result())
+        self.stats["compactions"] += 1
+
+    def compact(self) -> None:
+        """Swap every small chunk written since the last compaction for one chunk, now."""
+        self._apply_compaction(wait=True)
+        self._start_compaction()
+        self._apply_compaction(wait=True)
+
+    def finish(self, extra_stats: dict | None = None) -> dict:
+        """Compact what is left and store the final statistics with the session."""
+        self.compact()
+        stats = dict(self.stats, **(extra_stats or {}))
+        self.store.set_recording_stats(
+            self.session_id, stats["telemetry_overflow"], stats["events_overflow"], stats
+        )
+        return stats
+
+
+# ---------------------------------------------------------------------------------------------
+# The recorder process
+# ---------------------------------------------------------------------------------------------
+def _empty(dtype: np.dtype) -> np.ndarray:
+    return np.zeros(0, dtype=dtype)
+
+
+def run_recorder(
+    db_path: str | Path,
+    session_id: int,
+    telemetry_path: str,
+    events_path: str | None,
+    period_s: float = DRAIN_PERIOD_S,
+    ready_out=None,
+) -> dict:
+    """The recorder loop (runs in the recorder process until SIGTERM); returns final stats."""
+    stopping = False
+
+    def request_stop(signum, frame) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    try:
+        os.nice(NICE_INCREMENT)  # recording may lag; the core and the renderer may not
+    except OSError:
+        log.warning("could not lower the recorder's priority")
+
+    telemetry_ring = Ring(telemetry_path, layout.TELEMETRY_DTYPE, layout.TELEMETRY_CAPACITY)
+    events_ring = Ring(events_path, layout.EVENT_DTYPE, layout.EVENT_CAPACITY) if events_path else None
+    store = Store(db_path)
+    executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="compactor")
+    writer = SessionWriter(store, session_id, executor=executor)
+    parent_pid = os.getppid()
+    cpu0, wall0 = time.process_time(), time.monotonic()
+    max_commit_s = 0.0
+    max_lag_s = 0.0
+    last_data_s = time.monotonic()
+    orphaned = False
+
+    def drain_once() -> int:
+        nonlocal max_commit_s, max_lag_s, last_data_s
+        telemetry = telemetry_ring.drain()
+        events = events_ring.drain() if events_ring is not None else _empty(layout.EVENT_DTYPE)
+        began = time.monotonic()
+        wrote = writer.write(
+            telemetry,
+            events,
+            telemetry_overflow=telemetry_ring.overflow,
+            events_overflow=events_ring.overflow if events_ring is not None else 0,
+        )
+        if wrote:
+            done = time.monotonic()
+            max_commit_s = max(max_commit_s, done - began)
+            if len(telemetry):
+                last_data_s = done
+                # The core stamps records with CLOCK_MONOTONIC, the same clock as ours: this is
+                # how old the oldest record was when it became durable.
+                lag = done - float(telemetry["t_s"][0])
+                if 0.0 <= lag < 3600.0:
+                    max_lag_s = max(max_lag_s, lag)
+        return len(telemetry) + len(events)
+
+    if ready_out is not None:
+        ready_out.write("ready\n")
+        ready_out.flush()
+    next_s = time.monotonic()
+    try:
+        while not stopping:
+            drain_once()
+            if not orphaned and os.getppid() != parent_pid:
+                orphaned = True
+                log.warning("recorder: the app died; recording until the core falls silent")
+            if orphaned and time.monotonic() - last_data_s > ORPHAN_IDLE_S:
+                break
+            next_s += period_s
+            delay = next_s - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            else:
+                next_s = time.monotonic()  # fell behind (machine stalled): do not try to catch up
+        # Drain what is left (the core may still be stopping: take what is there now).
+        while drain_once():
+            pass
+        stats = writer.finish(
+            {
+                "cpu_s": time.process_time() - cpu0,
+                "wall_s": time.monotonic() - wall0,
+                "max_commit_s": max_commit_s,
+                "max_lag_s": max_lag_s,
+                "orphaned": orphaned,
+            }
+        )
+    finally:
+        executor.shutdown(wait=True)
+        store.close()
+        telemetry_ring.close(unlink=False)
+        if events_ring is not None:
+            events_ring.close(unlink=False)
+    return stats
+
+
+class RecorderHandle:
+    """The parent's handle on a running recorder process."""
+
+    def __init__(self, process: subprocess.Popen, db_path: Path, session_id: int) -> None:
+        self.process = process
+        self.pid = process.pid
+        self.db_path = db_path
+        self.session_id = session_id
+        self.stats: dict | None = None
+
+    def is_alive(self) -> bool:
+        """True while the recorder process runs."""
+        return self.process.poll() is None
+
+    def stop(self, timeout_s: float = 5.0) -> dict:
+        """SIGTERM, wait for the final drain and commit, return its statistics.
+
+        If it does not exit within timeout_s it is killed; the statistics then come from the
+        database and carry "killed": True."""
+        if self.stats is not None:
+            return self.stats
+        if self.is_alive():
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            out, _ = self.process.communicate(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            log.error("recorder %d did not stop within %.1f s: killing it", self.pid, timeout_s)
+            self.kill()
+            out = ""
+        stats = None
+        for line in (out or "").splitlines():
+            if line.startswith("stats "):
+                stats = json.loads(line[len("stats ") :])
+        if stats is None:
+            with Store(self.db_path) as store:
+                stats = dict(store.get_session(self.session_id).get("recorder") or {})
+            stats["killed"] = True
+        stats["returncode"] = self.process.returncode
+        self.stats = stats
+        return stats
+
+    def kill(self) -> None:
+        """SIGKILL the recorder (no final drain) and reap it."""
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+        for stream in (self.process.stdout,):
+            if stream is not None:
+                stream.close()
+
+
+def start_recorder(db_path: str | Path, channel_paths: dict[str, str], session_id: int) -> RecorderHandle:
+    """Start the recorder process for a session; returns once it is draining the rings.
+
+    channel_paths is Channels.paths() (only "telemetry" and "events" are used)."""
+    db_path = Path(db_path)
+    command = [
+        sys.executable,
+        "-m",
+        "engine.records.recorder",
+        "--db",
+        str(db_path),
+        "--session",
+        str(session_id),
+        "--telemetry",
+        channel_paths["telemetry"],
+    ]
+    if channel_paths.get("events"):
+        command += ["--events", channel_paths["events"]]
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env, cwd=str(ROOT))
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    line = ""
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([process.stdout], [], [], 0.1)
+        if ready:
+            line = process.stdout.readline()
+            break
+        if process.poll() is not None:
+            break
+    if line.strip() != "ready":
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+        raise RuntimeError(f"recorder failed to start (exit code {process.returncode})")
+    log.info("recorder pid %d recording session %d into %s", process.pid, session_id, db_path)
+    return RecorderHandle(process, db_path, session_id)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the recorder process."""
+    parser = argparse.ArgumentParser(prog="python -m engine.records.recorder")
+    parser.add_argument("--db", required=True)
+    parser.add_argument("--session", type=int, required=True)
+    parser.add_argument("--telemetry", required=True, help="path of the telemetry ring")
+    parser.add_argument("--events", help="path of the event ring")
+    parser.add_argument("--period-s", type=float, default=DRAIN_PERIOD_S)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s recorder: %(message)s")
+    try:
+        stats = run_recorder(args.db, args.session, args.telemetry, args.events, args.period_s, ready_out=sys.stdout)
+    except Exception:
+        log.exception("recorder failed")
+        return 1
+    sys.stdout.write("stats " + json.dumps(stats) + "\n")
+    sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,129 @@
+"""Alarms on the therapist's screen: a banner in priority colours until acknowledged, plus the
+UI's own alarm when the control core stops updating its state block.
+
+`active_alarms` is pure (state block in, list out); `CoreWatch` decides when the core is lost;
+`AlarmBanner` draws. Acknowledging goes through the session controller (command block + log).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine.control import layout
+
+# Priority colours (IEC 60601-1-8 convention: high red, medium yellow, low cyan).
+PRIORITY_RGBA = {
+    layout.Priority.HIGH: (0.85, 0.05, 0.05, 0.95),
+    layout.Priority.MEDIUM: (0.95, 0.75, 0.0, 0.95),
+    layout.Priority.LOW: (0.0, 0.65, 0.8, 0.95),
+}
+PRIORITY_TEXT_RGBA = {
+    layout.Priority.HIGH: (1, 1, 1, 1),
+    layout.Priority.MEDIUM: (0, 0, 0, 1),
+    layout.Priority.LOW: (0, 0, 0, 1),
+}
+
+CORE_LOST_AFTER_S = 0.5  # no new control cycle for this long: the core is gone or frozen
+
+
+@dataclass(frozen=True)
+class ShownAlarm:
+    reason: int
+    priority: int
+    text: str
+    active: bool
+    t_s: float
+
+
+def active_alarms(state: np.ndarray, include_acked: bool = False) -> list[ShownAlarm]:
+    """Alarms to show, highest priority first, then newest first."""
+    shown = []
+    for slot in state["alarms"]:
+        reason = int(slot["reason"])
+        if reason == layout.AlarmReason.NONE:
+            continue
+        if slot["acked"] and not include_acked:
+            continue
+        shown.append(
+            ShownAlarm(
+                reason=reason,
+                priority=int(slot["priority"]),
+                text=layout.ALARM_TEXT.get(reason, f"alarm {reason}"),
+                active=bool(slot["active"]),
+                t_s=float(slot["t_s"]),
+            )
+        )
+    shown.sort(key=lambda a: (-a.priority, -a.t_s))
+    return shown
+
+
+class CoreWatch:
+    """Raises the UI-side CORE_LOST alarm when the state block's cycle stops advancing."""
+
+    def __init__(self, lost_after_s: float = CORE_LOST_AFTER_S) -> None:
+        self.lost_after_s = lost_after_s
+        self._cycle = -1
+        self._changed_at_s = None
+        self.lost = False
+        self.acked = False
+
+    def update(self, cycle: int, now_s: float) -> bool:
+        """Feed the latest cycle counter; True while the core is considered lost."""
+        if cycle != self._cycle:
+            self._cycle = cycle
+            self._changed_at_s = now_s
+            if self.lost:
+                self.lost = False
+                self.acked = False
+            return False
+        if self._changed_at_s is None:
+            self._changed_at_s = now_s
+        if now_s - self._changed_at_s > self.lost_after_s:
+            self.lost = True
+        return self.lost
+
+    def alarm(self) -> ShownAlarm | None:
+        """The alarm to show (None when the core is fine or the therapist acknowledged it)."""
+        if not self.lost or self.acked:
+            return None
+        reason = layout.AlarmReason.CORE_LOST
+        return ShownAlarm(int(reason), int(layout.Priority.HIGH), layout.ALARM_TEXT[reason], True, 0.0)
+
+
+class AlarmBanner:
+    """A full-width banner at the top of the therapist's screen."""
+
+    def __init__(self, parent, on_ack) -> None:
+        from direct.gui.DirectGui import DirectButton, DirectFrame, DirectLabel
+
+        self.frame = DirectFrame(parent=parent, frameSize=(-1.78, 1.78, -0.09, 0.09), pos=(0, 0, 0.9),
+                                 frameColor=PRIORITY_RGBA[layout.Priority.HIGH])
+        self.label = DirectLabel(parent=self.frame, text="", text_scale=0.06, pos=(-0.25, 0, -0.02),
+                                 frameColor=(0, 0, 0, 0), text_fg=(1, 1, 1, 1))
+        self.ack_button = DirectButton(parent=self.frame, text="Acknowledge", scale=0.05, pos=(1.5, 0, -0.015),
+                                       command=on_ack, pad=(0.4, 0.3))
+        self.shown: list[ShownAlarm] = []
+        self.frame.hide()
+
+    def show(self, alarms: list[ShownAlarm]) -> None:
+        """Show the highest-priority alarm and how many more; hide when none."""
+        if alarms == self.shown:
+            return
+        self.shown = list(alarms)
+        if not alarms:
+            self.frame.hide()
+            return
+        top = alarms[0]
+        priority = layout.Priority(top.priority) if top.priority in (1, 2, 3) else layout.Priority.HIGH
+        more = f"   (+{len(alarms) - 1} more)" if len(alarms) > 1 else ""
+        self.frame["frameColor"] = PRIORITY_RGBA[priority]
+        self.label["text"] = f"{priority.name}: {top.text}{more}"
+        self.label["text_fg"] = PRIORITY_TEXT_RGBA[priority]
+        self.frame.show()
+
+    @property
+    def text(self) -> str:
+        """The banner's text ('' when hidden)."""
+        return self.label["text"] if self.shown else ""

@@ -1,0 +1,347 @@
+"""The ShowBase application: wires per-frame tasks together and stays thin.
+
+Task order each frame (lower sort runs first):
+  -1000 openvr poses (VR only: waitGetPoses paces the frame)
+    -60 read state   heartbeat to the core, then a non-blocking seqlock read of the state block
+    -50 camera       s extrapolated to this frame's display time -> patient node
+    -40 world        obstacles and ambient life on the core's scene clock
+    -30 hud          goal progress, next obstacle, feedback, tasks (and audio cues)
+    -20 therapist    alarm banner, live panel, menu
+     50 igLoop       Panda3D draws
+     60 frame done   measure the draw time and the visual-versus-belt error of this frame
+
+The app never waits on the control core: a stale or unreadable state block just leaves the last
+snapshot in place (and raises the CORE_LOST alarm after half a second).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from direct.showbase.ShowBase import ShowBase
+from panda3d.core import Filename
+
+from engine.control import layout
+from engine.render.alarms import AlarmBanner, CoreWatch, active_alarms
+from engine.render.camera_sync import DisplayClock, extrapolate_s
+from engine.render.hud import HudModel, PatientHud, TaskView
+
+log = logging.getLogger(__name__)
+
+DEFAULT_EYE_HEIGHT_M = 1.6
+
+
+def eye_height_from_legs_m(leg_length_m: float) -> float:
+    """Standing eye height from leg length (anthropometric ratios: leg ~0.53 of stature, eyes
+    ~0.936 of stature); used when there is no headset to measure the head."""
+    if not math.isfinite(leg_length_m) or leg_length_m <= 0:
+        return DEFAULT_EYE_HEIGHT_M
+    return round(leg_length_m / 0.53 * 0.936, 3)
+
+
+def s_time_s(state: np.ndarray) -> float:
+    """The core time s_m refers to: when the treadmill measured it if the core says so, else
+    the cycle time (s then updates in steps at the treadmill's status rate)."""
+    measured = float(state["s_measured_t_s"]) if "s_measured_t_s" in state.dtype.names else 0.0
+    return measured if measured > 0.0 else float(state["t_s"])
+
+
+@dataclass
+class AppConfig:
+    headless: bool = True
+    use_headset: bool = False
+    menu: bool = False  # the therapist menu (desktop window)
+    hud: bool = True
+    frame_rate_hz: float = 30.0  # pacing without a headset (headless: modest, the machine is shared)
+    eye_height_m: float = DEFAULT_EYE_HEIGHT_M
+    display_latency_s: float = 0.0  # scan-out after the buffer is complete (window: ~1 frame)
+    vr_module: object = None  # an openvr double in tests
+    background_rgba: tuple[float, float, float, float] = (0.55, 0.7, 0.9, 1.0)
+
+
+@dataclass
+class FrameStats:
+    """Per-frame measurements kept for the session record and the benchmark."""
+
+    frame_ms: list[float] = field(default_factory=list)
+    draw_ms: list[float] = field(default_factory=list)
+    belt_error_mm: list[float] = field(default_factory=list)  # drawn s - belt s at display time
+    # (belt speed m/s, error mm, error mm had s been drawn as read without extrapolation)
+    belt_samples: list[tuple[float, float, float]] = field(default_factory=list)
+    late_state_frames: int = 0  # frames where the state block could not be read
+
+    def summary(self) -> dict:
+        """Percentiles as a JSON-able dict."""
+
+        def pct(values, q):
+            return float(np.percentile(values, q)) if values else None
+
+        moving = [abs(e) for e in self.belt_error_mm]
+        return {
+            "source": "window",
+            "frames": len(self.frame_ms),
+            "frame_ms_mean": float(np.mean(self.frame_ms)) if self.frame_ms else None,
+            "frame_ms_p50": pct(self.frame_ms, 50),
+            "frame_ms_p99": pct(self.frame_ms, 99),
+            "draw_ms_p99": pct(self.draw_ms, 99),
+            "visual_belt_error_mm_p50": pct(moving, 50),
+            "visual_belt_error_mm_p99": pct(moving, 99),
+            "visual_belt_error_mm_max": max(moving) if moving else None,
+            "state_read_failures": self.late_state_frames,
+        }
+
+
+class StepSyncApp(ShowBase):
+    """The patient view (and, with a display, the therapist's desktop)."""
+
+    def __init__(self, config: AppConfig, channels, controller, scene=None, world_factory=None,
+                 task_tracker=None, names: list[str] | None = None) -> None:
+        super().__init__()
+        self.app_config = config
+        self.channels = channels
+        self.controller = controller
+        self.scene = scene
+        self.state = np.zeros((), dtype=layout.STATE_DTYPE)
+        self._probe = np.zeros((), dtype=layout.STATE_DTYPE)
+        self.state_valid = False
+        self.finished = False
+        self.stats = FrameStats()
+        self.display_clock = DisplayClock(display_latency_s=config.display_latency_s)
+        self.core_watch = CoreWatch()
+        self.drawn_s_m = 0.0
+        self.read_s_m = 0.0
+        self.drawn_scene_time_s = 0.0
+        self.predicted_display_s = math.nan
+        self.frames = 0
+        self._frame_start_s = math.nan
+        self._last_frame_done_s = math.nan
+        self.set_background_color(*config.background_rgba)
+        self.disable_mouse()
+
+        # The patient: a node that moves along the route; the camera (or the headset's tracking
+        # space) rides on it at eye height.
+        self.patient = self.render.attach_new_node("patient")
+        self.vr_backend = None
+        if config.use_headset:
+            from engine.render.vr.openvr_backend import OpenVRBackend
+
+            self.vr_backend = OpenVRBackend(self, self.patient, vr_module=config.vr_module,
+                                            background_rgba=config.background_rgba)
+            self.vr_backend.start()
+            # OpenVR poses are relative to the floor of the tracking space: no eye height to add.
+        self.camera.reparent_to(self.patient)
+        self.camera.set_pos(0.0, 0.0, config.eye_height_m)
+        if self.vr_backend is None:
+            self.camera.set_p(-6.0)  # a screen is not a headset: tilt down a little to see the floor
+        self.camLens.set_near_far(0.05, 500.0)
+        self.camLens.set_fov(90.0 if self.win.get_x_size() > self.win.get_y_size() else 70.0)
+
+        self.world = None
+        self.task_tracker = None
+        self.load_scene(world_factory, task_tracker, names)
+        self.hud = None
+        if config.hud:
+            hud_parent = self.aspect2d
+            if self.vr_backend is not None:
+                # In the headset the HUD floats 1.5 m ahead, always drawn on top.
+                hud_parent = self.vr_backend.hmd_anchor.attach_new_node("vr-hud")
+                hud_parent.set_pos(0, 1.5, -0.1)
+                hud_parent.set_scale(0.45)
+                hud_parent.set_depth_test(False)
+                hud_parent.set_depth_write(False)
+                hud_parent.set_bin("fixed", 100)
+            self.hud = PatientHud(hud_parent)
+        from engine.render.audio import AudioCues
+
+        self.audio = AudioCues(self.loader)
+        self._heard = 0
+        self._last_cue = ""
+        self.banner = None
+        self.live_panel = None
+        self.menu = None
+        if config.menu or self.vr_backend is not None:
+            self.banner = AlarmBanner(self.aspect2d, self._ack_alarms)
+        if not config.headless:
+            self.accept("space", self.software_stop)  # the menu rebinds it to the same action
+            self.accept("escape", self.software_stop)
+
+        # Pacing: without a headset the app sleeps to absolute frame deadlines at the START of a
+        # frame, before reading the state block (Panda3D's own limiter sleeps after drawing, which
+        # would put a sleep between the drawn position and the moment the frame is shown).
+        self._period_s = 1.0 / config.frame_rate_hz if self.vr_backend is None and config.frame_rate_hz > 0 else 0.0
+        self._next_frame_s = time.monotonic()
+        self.task_mgr.add(self._read_state_task, "stepsync-read-state", sort=-60)
+        self.task_mgr.add(self._camera_task, "stepsync-camera", sort=-50)
+        self.task_mgr.add(self._world_task, "stepsync-world", sort=-40)
+        self.task_mgr.add(self._hud_task, "stepsync-hud", sort=-30)
+        self.task_mgr.add(self._therapist_task, "stepsync-therapist", sort=-20)
+        self.task_mgr.add(self._frame_done_task, "stepsync-frame-done", sort=60)
+
+    def load_scene(self, world_factory=None, task_tracker=None, names: list[str] | None = None) -> None:
+        """(Re)build the world and the HUD for the controller's current scene."""
+        if self.world is not None:
+            self.world.root.remove_node()
+        self.world = world_factory(self) if world_factory is not None else None
+        if self.world is not None:
+            self.world.root.reparent_to(self.render)
+            background = getattr(self.world, "background_rgb", None)
+            if background is not None and self.vr_backend is None:
+                self.set_background_color(*background, 1.0)
+        self.task_tracker = task_tracker
+        timeline = getattr(self.controller.scene, "timeline", None) if self.controller.scene else None
+        if timeline is None:
+            timeline = np.zeros(0, dtype=layout.TIMELINE_DTYPE)
+        self.hud_model = HudModel(timeline, names or getattr(self.controller.scene, "names", None))
+        self.refresh_goals()
+        self.task_view = TaskView()
+        self.finished = False
+        self._heard = 0
+
+    def refresh_goals(self) -> None:
+        """Show the controller's goals on the HUD."""
+        goals = self.controller.goals
+        self.hud_model.set_goals(int(goals.get("steps", 0)), float(goals.get("distance_m", 0)), float(goals.get("time_s", 0)))
+
+    # -- tasks ----------------------------------------------------------------------------------
+    def _pace(self) -> None:
+        """Sleep until this frame's deadline; a late frame starts at once and the schedule
+        moves on (never a burst of catch-up frames)."""
+        if self._period_s <= 0.0:
+            return
+        now = time.monotonic()
+        if self._next_frame_s > now:
+            time.sleep(self._next_frame_s - now)
+            self._next_frame_s += self._period_s
+        else:
+            self._next_frame_s = now + self._period_s
+
+    def _read_state_task(self, task):
+        self._pace()
+        self._frame_start_s = time.monotonic()
+        self.controller.writer.heartbeat()
+        try:
+            self.channels.state.read(self.state, timeout_s=0.002)
+            self.state_valid = int(self.state["cycle"]) > 0
+        except TimeoutError:
+            self.stats.late_state_frames += 1  # keep the last snapshot; never wait on the core
+        self.core_watch.update(int(self.state["cycle"]), self._frame_start_s)
+        return task.cont
+
+    def display_time_s(self, now_s: float) -> float:
+        """When the frame being built will be on the display (headset: the runtime's pacing)."""
+        return self.display_clock.predict(now_s)
+
+    def _camera_task(self, task):
+        state = self.state
+        now = time.monotonic()
+        self.predicted_display_s = self.display_time_s(now)
+        running = int(state["run_state"]) == layout.RunState.RUNNING and not self.core_watch.lost
+        if running:
+            self.drawn_s_m = extrapolate_s(float(state["s_m"]), float(state["belt_speed_mps"]),
+                                           float(state["belt_accel_mps2"]), s_time_s(state),
+                                           self.predicted_display_s)
+            # The scene clock runs with wall time while walking; extrapolate it the same way.
+            self.drawn_scene_time_s = float(state["scene_time_s"]) + min(
+                max(0.0, self.predicted_display_s - float(state["t_s"])), 0.1)
+        else:
+            self.drawn_s_m = extrapolate_s(float(state["s_m"]), float(state["belt_speed_mps"]),
+                                           float(state["belt_accel_mps2"]), s_time_s(state),
+                                           self.predicted_display_s) if self.state_valid and not self.core_watch.lost else float(state["s_m"])
+            self.drawn_scene_time_s = float(state["scene_time_s"])
+        self.read_s_m = float(state["s_m"])
+        self.patient.set_y(self.drawn_s_m)
+        return task.cont
+
+    def _world_task(self, task):
+        if self.world is not None:
+            self.world.update(self.drawn_s_m, self.drawn_scene_time_s, self.state["obstacles"])
+        return task.cont
+
+    def _hud_task(self, task):
+        if self.task_tracker is not None:
+            task_state = self.task_tracker.update(float(self.state["s_m"]), float(self.state["scene_time_s"]),
+                                                  self.state["obstacles"])
+            self.task_view = TaskView.from_task_state(task_state)
+        content = self.hud_model.update(self.state, self.task_view, finished=self.finished)
+        if self.hud is not None:
+            self.hud.show(content)
+        self.hud_content = content
+        for _, outcome in self.hud_model.events[self._heard:]:
+            self.audio.play("cleared" if outcome in ("cleared", "passed") else "hit")
+        self._heard = len(self.hud_model.events)
+        if content.cue and content.cue != self._last_cue:
+            self.audio.play("cue")
+        self._last_cue = content.cue
+        return task.cont
+
+    def _therapist_task(self, task):
+        now = self._frame_start_s
+        if self.banner is not None:
+            alarms = active_alarms(self.state) if self.state_valid else []
+            lost = self.core_watch.alarm()
+            if lost is not None:
+                alarms.insert(0, lost)
+            self.banner.show(alarms)
+        if self.live_panel is not None:
+            self.live_panel.update(self.state, now, int(self.controller.goals.get("steps", 0)))
+        if self.menu is not None:
+            self.menu.update(now, self.state)
+        return task.cont
+
+    def _frame_done_task(self, task):
+        """After Panda3D drew: the frame is complete now (offscreen: this is its display time)."""
+        done = time.monotonic()
+        draw_s = done - self._frame_start_s
+        self.display_clock.observe(draw_s)
+        self.stats.draw_ms.append(draw_s * 1000.0)
+        if math.isfinite(self._last_frame_done_s):
+            self.stats.frame_ms.append((done - self._last_frame_done_s) * 1000.0)
+        self._last_frame_done_s = done
+        self.frames += 1
+        if self.state_valid and int(self.state["run_state"]) == layout.RunState.RUNNING:
+            # Where the belt really is when this frame appears: a fresh state sample (at most one
+            # control cycle old) carried the last fraction of a millisecond to the display time.
+            try:
+                probe = self.channels.state.read(self._probe, timeout_s=0.002)
+                display_s = done + self.display_clock.display_latency_s
+                belt_s = extrapolate_s(float(probe["s_m"]), float(probe["belt_speed_mps"]),
+                                       float(probe["belt_accel_mps2"]), s_time_s(probe), display_s)
+                if float(probe["belt_speed_mps"]) > 0.05:
+                    error_mm = (self.drawn_s_m - belt_s) * 1000.0
+                    self.stats.belt_error_mm.append(error_mm)
+                    self.stats.belt_samples.append(
+                        (float(probe["belt_speed_mps"]), error_mm, (self.read_s_m - belt_s) * 1000.0))
+            except TimeoutError:
+                pass
+        return task.cont
+
+    # -- actions --------------------------------------------------------------------------------
+    def software_stop(self) -> None:
+        """Space bar / STOP: controlled stop through the session controller (logged)."""
+        self.controller.stop()
+
+    def _ack_alarms(self) -> None:
+        self.core_watch.acked = True
+        self.controller.ack_alarms(self.state)
+
+    def step(self) -> None:
+        """Run one frame."""
+        self.task_mgr.step()
+
+    def save_view(self, path) -> bool:
+        """Save what the window (or offscreen buffer) shows now."""
+        self.graphicsEngine.render_frame()
+        return bool(self.win.save_screenshot(Filename.from_os_specific(str(path))))
+
+    def release(self) -> dict:
+        """Release the headset and the window; returns frame statistics (VR ones when present)."""
+        stats = self.stats.summary()
+        if self.vr_backend is not None:
+            stats = {**stats, **self.vr_backend.stop()}
+            self.vr_backend = None
+        self.destroy()
+        return stats

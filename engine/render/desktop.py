@@ -1,0 +1,224 @@
+"""The therapist's desktop (`main.py run` with a display): the menu, the patient view, and
+sessions started and stopped from the menu on the virtual rig.
+
+Without a headset the window is shared: Tab switches between the menu and the patient's view
+(the patient watches the screen); the STOP button and the space bar work in both. With a headset
+the window is the therapist's: the menu plus a mirror of the patient's left eye.
+Each session gets its recorder when it starts; when the belt has stopped after a stop, the
+session is closed in the database and its report written, and the menu is ready for the next.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+
+from engine.control import layout
+from engine.render.session_controller import SessionController
+from engine.render.session_runner import (
+    HeartbeatThread,
+    SessionOptions,
+    _sky,
+    _summary,
+    _world_factory,
+    scene_choice,
+    wait_core_ready,
+)
+
+log = logging.getLogger(__name__)
+
+
+class Desktop:
+    """Owns the processes and the app for an interactive run."""
+
+    def __init__(self, options: SessionOptions) -> None:
+        from devices.sim.rig import start_rig
+        from engine.control.channels import Channels
+        from engine.control.commands import CommandWriter
+        from engine.control.config import CoreConfig
+        from engine.control.process import start_core
+        from engine.records.paths import default_db_path
+        from engine.records.store import Store, ensure_demo_patient
+        from engine.scene.loader import load_library
+
+        self.options = options
+        self.db_path = Path(options.db) if options.db else default_db_path()
+        self.db_path.parent.mkdir(parents=True, exist_ok=True)
+        self.store = Store(self.db_path)
+        self.store.close_interrupted_sessions()
+        if options.patient.startswith("demo-"):
+            ensure_demo_patient(self.store, options.patient)
+        self.library = load_library(options.scenes_dir) if options.scenes_dir else load_library()
+        patient = self.store.get_patient(options.patient) or {}
+        self.rig = start_rig(profile=patient.get("sim_profile") or "healthy", seed=options.seed)
+        self.channels = Channels.create()
+        self.writer = CommandWriter(self.channels.command)
+        self.heartbeat = HeartbeatThread(self.writer)
+        self.controller = SessionController(self.writer, self.store, who="therapist")
+        self.controller.simulated = True
+        self.controller.vr = options.use_headset
+        self.core = start_core(CoreConfig(ports=self.rig.ports), self.channels.paths())
+        wait_core_ready(self.channels, self.core)
+        self.recorder = None
+        self.reports: list[Path] = []
+        self.app = None
+        self._stopping_since = None
+        self._build_app()
+        self.heartbeat.covering.clear()
+
+    def _build_app(self) -> None:
+        from engine.render.app import AppConfig, StepSyncApp
+        from engine.render.live_panel import LivePanel
+        from engine.render.menu import TherapistMenu
+        from engine.render.panda_config import configure_panda
+
+        options = self.options
+        configure_panda(headless=options.headless, renderer=options.renderer, size=options.size or (1600, 900),
+                        title="StepSync: therapist")
+        config = AppConfig(headless=options.headless, use_headset=options.use_headset, menu=True, hud=True,
+                           frame_rate_hz=60.0, vr_module=options.vr_module,
+                           display_latency_s=0.0 if options.headless else 1 / 60)
+        app = StepSyncApp(config, self.channels, self.controller)
+        self.app = app
+        self.menu = TherapistMenu(app, app.aspect2d, self.controller, library=self.library,
+                                  patients=[options.patient], on_scene_chosen=self.choose_scene,
+                                  thumbnail_for=self.thumbnail, on_start=self.session_started)
+        app.menu = self.menu
+        app.live_panel = LivePanel(self.menu.root, origin=(0.55, 0.5))
+        if app.vr_backend is not None:
+            self.mirror = app.vr_backend.make_mirror(self.menu.root, (0.55, 1.7, -0.95, -0.3))
+        else:
+            app.accept("tab", self.toggle_menu)
+        if options.patient:
+            self.menu.pick_patient(options.patient)
+        if options.scene and options.scene in self.library.scenes:
+            self.menu.pick_scene(options.scene)
+        app.task_mgr.add(self._session_task, "stepsync-desktop-session", sort=-10)
+
+    # -- menu callbacks -------------------------------------------------------------------------
+    def choose_scene(self, scene_id: str):
+        """Load the scene into the app and hand its choice to the controller."""
+        from engine.scene.tasks import TaskTracker
+
+        scene = self.library.scenes[scene_id]
+        choice = scene_choice(scene)
+        self.controller.scene = choice  # the app builds the HUD from it below
+        self.app.set_background_color(*_sky(scene))
+        self.app.load_scene(_world_factory(scene), TaskTracker(scene), choice.names)
+        return choice
+
+    def thumbnail(self, scene_id: str):
+        """The scene's thumbnail as a texture (rendered once by the scenes package)."""
+        from engine.render.world import render_thumbnail
+
+        from engine.render.audio import cache_dir
+
+        path = cache_dir().parent / "thumbnails" / f"{scene_id}.png"
+        result = render_thumbnail(self.library.scenes[scene_id], path)
+        return self.app.loader.load_texture(str(result))
+
+    def session_started(self) -> None:
+        """The menu started a session: attach the recorder and show the patient's view."""
+        from engine.records.recorder import start_recorder
+
+        self.app.refresh_goals()
+        if self.recorder is None and self.controller.session_id is not None:
+            self.recorder = start_recorder(self.db_path, self.channels.paths(), self.controller.session_id)
+        if self.app.vr_backend is None:
+            self.menu.hide()
+
+    def toggle_menu(self) -> None:
+        """Tab: menu or patient view (no headset)."""
+        if self.menu.root.is_hidden():
+            self.menu.show()
+        else:
+            self.menu.hide()
+
+    # -- session end ----------------------------------------------------------------------------
+    def _session_task(self, task):
+        state = self.app.state
+        if self.controller.session_id is None:
+            return task.cont
+        run_state = int(state["run_state"])
+        ended = run_state in (layout.RunState.IDLE, layout.RunState.STOPPED) and abs(float(state["belt_speed_mps"])) < 0.01
+        if ended and self.controller.run_state in ("running", "stopping", "paused"):
+            if self._stopping_since is None:
+                self._stopping_since = time.monotonic()
+            elif time.monotonic() - self._stopping_since > 0.5:
+                self.end_session("stopped" if run_state == layout.RunState.STOPPED else "completed")
+        else:
+            self._stopping_since = None
+        return task.cont
+
+    def end_session(self, outcome: str) -> Path | None:
+        """Close the session: recorder, outcome and summary in the database, report."""
+        from engine.records.report import write_session_report
+
+        session_id = self.controller.session_id
+        if session_id is None:
+            return None
+        self.heartbeat.covering.set()
+        try:
+            if self.recorder is not None:
+                self.recorder.stop()
+                self.recorder = None
+            self.store.add_frame_timing(session_id, self.app.stats.summary())
+            self.controller.end(outcome, _summary(self.channels, self.app, self.controller))
+            report = Path(write_session_report(self.db_path, session_id))
+            self.reports.append(report)
+            log.info("session %d %s; report: %s", session_id, outcome, report)
+        finally:
+            self.heartbeat.covering.clear()
+        self.app.finished = True
+        self.controller.session_id = None
+        self.controller.run_state = "idle"
+        self.menu.show()
+        self.menu._status(f"session {session_id} {outcome}; report written")
+        return report
+
+    def close(self) -> None:
+        """Controlled stop, close the session, then everything down in reverse order."""
+        self.heartbeat.covering.set()
+        try:
+            if self.controller.session_id is not None:
+                self.controller.stop(who="system")
+                state = np.zeros((), dtype=layout.STATE_DTYPE)
+                deadline = time.monotonic() + 15.0
+                while time.monotonic() < deadline:
+                    self.channels.state.read(state)
+                    if abs(float(state["belt_speed_mps"])) < 0.01 and int(state["run_state"]) != layout.RunState.STOPPING:
+                        break
+                    time.sleep(0.02)
+                self.end_session("interrupted")
+        finally:
+            if self.app is not None:
+                self.app.release()
+            if self.recorder is not None:
+                self.recorder.stop()
+            self.heartbeat.stop()
+            self.core.stop()
+            self.rig.stop()
+            self.channels.close()
+            self.store.close()
+
+
+def run_desktop(options: SessionOptions, max_frames: int | None = None) -> int:
+    """Open the therapist's desktop and run until the window closes (or max_frames)."""
+    desktop = Desktop(options)
+    try:
+        frames = 0
+        while max_frames is None or frames < max_frames:
+            desktop.app.step()
+            frames += 1
+            if desktop.app.win is None or (not options.headless and desktop.app.win.is_closed()):
+                break
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    finally:
+        desktop.close()
+    for report in desktop.reports:
+        print(f"report: {report}")
+    return 0

@@ -1,0 +1,231 @@
+"""Every therapist action, in one place: it goes to the control core through the CommandWriter
+AND to the records database's audit log through Store.log_setting.
+
+The menu's widgets, the keyboard shortcuts and the headless runner all call this class, so no
+path can change a setting without it being logged. No Panda3D here.
+
+Audit log: a setting changed during a session is logged at once with (old, requested, applied).
+Choices made before the session exists (patient, scene, goals, settings) are logged right after
+`start()` creates the session row, so the log of a session is complete from its first line.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.control import layout
+from engine.control.prescription import Prescription
+
+log = logging.getLogger(__name__)
+
+# Live settings the therapist may change, with what they start at.
+DEFAULT_SETTINGS: dict[str, float] = {
+    "speed_fraction": 0.6,
+    "guidance": 0.5,
+    "guidance_min": 0.0,
+    "guidance_max": 1.0,
+    "assist_as_needed": 0.0,
+    "guidance_locked": 0.0,
+    "bws_fraction": 0.3,
+}
+
+
+@dataclass
+class SceneChoice:
+    """The scene the therapist picked, as handed to the core."""
+
+    scene_id: str
+    title: str = ""
+    route_length_m: float = 0.0
+    base_speed_fraction: float = 1.0
+    timeline: Any = None
+    names: list[str] = field(default_factory=list)
+    scene: Any = None
+
+
+class SessionController:
+    """The therapist's actions on one patient and one session at a time."""
+
+    def __init__(self, writer, store=None, who: str = "therapist") -> None:
+        self.writer = writer
+        self.store = store
+        self.who = who
+        self.patient_code: str | None = None
+        self.prescription: Prescription | None = None
+        self.scene: SceneChoice | None = None
+        self.goals: dict[str, float] = {"steps": 0, "distance_m": 0.0, "time_s": 0.0}
+        self.settings: dict[str, float] = dict(DEFAULT_SETTINGS)
+        self.session_id: int | None = None
+        self.vr: bool = False
+        self.simulated: bool = False  # the virtual rig, not a patient
+        self.run_state: str = "idle"
+        self._pending: list[tuple[str, Any, Any, Any]] = []  # audit rows before the session exists
+        self.audit_errors = 0
+
+    # -- audit ----------------------------------------------------------------------------------
+    def _audit(self, setting: str, old: Any, new: Any, applied: Any) -> None:
+        """One row in the audit log (or queued until the session exists)."""
+        if self.store is None:
+            return
+        if self.session_id is None:
+            self._pending.append((setting, old, new, applied))
+            return
+        try:
+            self.store.log_setting(self.session_id, self.who, setting, old, new, applied)
+        except Exception:  # never let the audit log take the session down; count and log it
+            self.audit_errors += 1
+            log.exception("audit log: could not record %s", setting)
+
+    # -- patient and prescription ---------------------------------------------------------------
+    def select_patient(self, code: str) -> Prescription:
+        """Load the patient's current prescription and hand it to the core."""
+        rx = None
+        if self.store is not None:
+            rx = self.store.current_prescription(code)
+        rx = rx or Prescription()
+        old = self.patient_code
+        self.patient_code = code
+        self.prescription = rx
+        self.writer.set_prescription(rx)
+        self._audit("patient", old, code, code)
+        return rx
+
+    def create_patient(self, code: str, rx: Prescription, **details) -> Prescription:
+        """A new pseudonymous patient with a prescription; selects them."""
+        if self.store is not None:
+            self.store.ensure_patient(code, **details)
+            self.store.add_prescription(code, rx)
+        self._audit("patient_created", None, code, code)
+        return self.select_patient(code)
+
+    def set_prescription(self, rx: Prescription) -> None:
+        """A new prescription version for the selected patient (the core takes it while stopped)."""
+        old = self.prescription.to_dict() if self.prescription else None
+        if self.store is not None and self.patient_code:
+            self.store.add_prescription(self.patient_code, rx)
+        self.prescription = rx
+        self.writer.set_prescription(rx)
+        self._audit("prescription", old, rx.to_dict(), rx.to_dict())
+
+    # -- scene and goals ------------------------------------------------------------------------
+    def select_scene(self, choice: SceneChoice) -> None:
+        """Hand the scene's obstacle timeline to the core (it resets s to 0)."""
+        old = self.scene.scene_id if self.scene else None
+        self.scene = choice
+        self.writer.load_timeline(choice.timeline, choice.route_length_m, choice.base_speed_fraction)
+        self._audit("scene", old, choice.scene_id, choice.scene_id)
+
+    def set_goals(self, steps: int | None = None, distance_m: float | None = None, time_s: float | None = None) -> None:
+        """Session goals (0 = no goal)."""
+        given = {"steps": steps, "distance_m": distance_m, "time_s": time_s}
+        self.writer.set_goals(**given)
+        for name, value in given.items():
+            if value is None:
+                continue
+            old = self.goals.get(name)
+            self.goals[name] = value
+            self._audit(f"goal_{name}", old, value, value)
+
+    # -- live settings --------------------------------------------------------------------------
+    def change_settings(self, **settings: float) -> dict[str, tuple[float, float]]:
+        """Change live settings; returns {field: (requested, applied)} and logs each one."""
+        result = self.writer.set_settings(**settings)
+        for name, (requested, applied) in result.items():
+            old = self.settings.get(name)
+            self.settings[name] = applied
+            self._audit(name, old, requested, applied)
+        return result
+
+    def apply_all_settings(self) -> None:
+        """Send every current setting (at session start, so the core starts from the menu's values)."""
+        self.writer.set_settings(**self.settings)
+
+    # -- run ------------------------------------------------------------------------------------
+    def open_session(self) -> int | None:
+        """Create the session record (patient, scene, goals, settings) without starting the belt,
+        so the recorder can attach before the first step; flushes the audit rows queued so far."""
+        if self.scene is None:
+            raise RuntimeError("pick a scene before starting")
+        if self.patient_code is None:
+            raise RuntimeError("pick a patient before starting")
+        if self.store is not None and self.session_id is None:
+            self.session_id = self.store.start_session(
+                self.patient_code, self.scene.scene_id, dict(self.goals), dict(self.settings),
+                vr=self.vr, simulated=self.simulated,
+            )
+            pending, self._pending = self._pending, []
+            for row in pending:
+                self._audit(*row)
+        return self.session_id
+
+    def start(self) -> int | None:
+        """Open the session record if needed, send the settings and ask the core to walk."""
+        self.open_session()
+        self.apply_all_settings()
+        self.writer.start()
+        old, self.run_state = self.run_state, "running"
+        self._audit("run", old, "start", "running")
+        return self.session_id
+
+    def pause(self) -> None:
+        """Belt to a stop, scene frozen."""
+        self.writer.pause()
+        old, self.run_state = self.run_state, "paused"
+        self._audit("run", old, "pause", "paused")
+
+    def resume(self) -> None:
+        """Continue after a pause."""
+        self.writer.resume()
+        old, self.run_state = self.run_state, "running"
+        self._audit("run", old, "resume", "running")
+
+    def stop(self, who: str | None = None) -> None:
+        """Software stop: a controlled stop of the belt and the exoskeleton."""
+        self.writer.stop()
+        old, self.run_state = self.run_state, "stopping"
+        if who is not None:
+            saved, self.who = self.who, who
+            self._audit("run", old, "stop", "stopping")
+            self.who = saved
+        else:
+            self._audit("run", old, "stop", "stopping")
+
+    def rearm(self) -> None:
+        """The therapist confirms the devices are safe after a fault stop."""
+        self.writer.rearm()
+        self._audit("rearm", None, 1, 1)
+
+    def ack_alarms(self, state=None) -> None:
+        """Acknowledge every alarm on screen."""
+        reasons = []
+        if state is not None:
+            reasons = [int(a["reason"]) for a in state["alarms"] if a["reason"] and not a["acked"]]
+        self.writer.ack_alarms()
+        names = ",".join(layout.AlarmReason(r).name for r in reasons if r in layout.AlarmReason._value2member_map_)
+        self._audit("alarms_acked", None, names or "all", names or "all")
+
+    def end(self, outcome: str, summary: dict) -> None:
+        """Close the session record with its outcome (idempotent)."""
+        if self.store is not None and self.session_id is not None:
+            self.store.end_session(self.session_id, outcome, summary)
+        self.run_state = "ended"
+
+
+def wait_for_run_state(channels, wanted: set[int], timeout_s: float, poll_s: float = 0.01):
+    """Poll the state block until run_state is in `wanted`; returns the last snapshot."""
+    import numpy as np
+
+    snapshot = np.zeros((), dtype=layout.STATE_DTYPE)
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            channels.state.read(snapshot)
+        except TimeoutError:
+            pass
+        if int(snapshot["run_state"]) in wanted or time.monotonic() > deadline:
+            return snapshot
+        time.sleep(poll_s)
+

@@ -1,0 +1,315 @@
+"""Scene to Panda3D node graph: the procedural grocery store or street a patient walks through.
+
+The route runs along +Y from y = 0 (s_m = y), x = 0 is its centre line, z is up, in metres.
+Static scenery is built in chunks of CHUNK_M along the route, each flattened to a couple of
+draw calls, and only the chunks near the patient are built and shown: build time and draw calls
+depend on what is in view, not on the route's length. Obstacles and ambient life are separate
+nodes (they move, change colour, or are looked up by index) shown only when near.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+
+import numpy as np
+from panda3d.core import AmbientLight, DirectionalLight, Fog, NodePath
+
+from engine.render.world.ambient import AmbientLife
+from engine.render.world.grocery import GroceryLayout
+from engine.render.world.mesh import MeshBuilder
+from engine.render.world.obstacles import ObstacleView
+from engine.render.world.sidewalk import SidewalkLayout
+from engine.scene.loader import asset_path
+from engine.scene.model import Scene, colour_rgb
+from engine.scene.timeline import YieldClock, scene_to_timeline
+
+log = logging.getLogger(__name__)
+
+CHUNK_M = 20.0
+VIEW_AHEAD_M = 60.0  # scenery shown ahead of the patient (fog hides the edge)
+VIEW_BEHIND_M = 10.0
+PREFETCH_M = 20.0  # one chunk beyond the view is built ahead of need, one per update at most
+DROP_BEHIND_M = 40.0  # chunks further behind than this are freed
+
+
+class World:
+    """The built world of one scene; `root` goes under the app's render node."""
+
+    def __init__(self, scene: Scene, parent: NodePath, loader=None) -> None:
+        self.scene = scene
+        self.root = parent.attachNewNode(f"world-{scene.id}")
+        self.root.setTag("scene_id", scene.id)
+        env = scene.environment
+        self.layout = GroceryLayout(scene) if env.type == "grocery_store" else SidewalkLayout(scene)
+        self.background_rgb: tuple[float, float, float] = tuple(self.layout.background)
+        self.timeline = scene_to_timeline(scene)
+        self._clock = YieldClock(self.timeline)
+        self._scenery = self.root.attachNewNode("scenery")
+        self.chunks: dict[int, NodePath] = {}
+        self._setup_lights()
+        self.obstacle_nodes: dict[int, NodePath] = {}
+        self._views: list[ObstacleView] = []
+        obstacles_root = self.root.attachNewNode("obstacles")
+        width_hint = 2 * getattr(self.layout, "half_m", 1.2)
+        for i, obstacle in enumerate(scene.obstacles_in_timeline_order()):
+            view = ObstacleView(obstacle, i, obstacles_root, scene.seed, width_hint)
+            self._views.append(view)
+            self.obstacle_nodes[i] = view.node
+        self.item_nodes: dict[int, NodePath] = self._build_items()
+        self.ambient = AmbientLife(scene, self.layout, self.root)
+        self.prop_nodes: list[NodePath] = self._load_props(loader)
+        self.update(0.0, 0.0, None)
+
+    # ---- building --------------------------------------------------------------------------
+
+    def _setup_lights(self) -> None:
+        ambient = AmbientLight("ambient")
+        a = self.layout.ambient
+        tint = (1.0, 0.92, 0.82) if getattr(self.layout.env, "time_of_day", "") == "evening" else (1.0, 1.0, 1.0)
+        ambient.setColor((a * tint[0], a * tint[1], a * tint[2], 1.0))
+        sun = DirectionalLight("sun")
+        d = self.layout.sun
+        sun.setColor((d * tint[0], d * tint[1], d * tint[2], 1.0))
+        ambient_np = self.root.attachNewNode(ambient)
+        sun_np = self.root.attachNewNode(sun)
+        sun_np.setHpr(-35.0, -55.0, 0.0)
+        self.root.setLight(ambient_np)
+        self.root.setLight(sun_np)
+        # Fog in the background colour hides where the built scenery ends.
+        fog = Fog("distance")
+        fog.setColor(*self.background_rgb)
+        fog.setLinearRange(VIEW_AHEAD_M * 0.45, VIEW_AHEAD_M)
+        self.root.setFog(fog)
+
+    def _chunk_seed(self, index: int) -> int:
+        return (self.scene.seed * 1_000_003 + index * 7919) & 0x7FFFFFFF
+
+    def _build_chunk(self, index: int) -> NodePath:
+        y0 = index * CHUNK_M
+        lit, glow = self.layout.build_chunk(y0, y0 + CHUNK_M, self._chunk_seed(index))
+        chunk = self._scenery.attachNewNode(f"chunk-{index}")
+        chunk.attachNewNode(lit.node())
+        if len(glow):
+            glow_np = chunk.attachNewNode(glow.node())
+            glow_np.setLightOff(1)
+        chunk.flattenStrong()
+        self.chunks[index] = chunk
+        return chunk
+
+    def _build_items(self) -> dict[int, NodePath]:
+        """Shopping-list items: a big package in the item's colour with a yellow tag, on its shelf."""
+        nodes: dict[int, NodePath] = {}
+        shopping = self.scene.tasks.shopping_list
+        if shopping is None:
+            return nodes
+        items_root = self.root.attachNewNode("items")
+        if self.scene.environment.type == "grocery_store":
+            reach = self.scene.environment.aisle_width_m / 2 + 0.12
+        else:
+            reach = self.layout.half_m + 0.3
+        for i, item in enumerate(shopping.items):
+            side = 1.0 if item.side == "right" else -1.0
+            mb = MeshBuilder(f"item-{i}")
+            rgb = colour_rgb(item.colour)
+            mb.box(0.0, 0.0, 0.0, 0.3, 0.34, 0.36, rgb)
+            mb.box(-side * 0.16, 0.0, 0.12, 0.01, 0.26, 0.12, (0.97, 0.97, 0.97))  # label
+            mb.box(-side * 0.2, 0.0, 0.42, 0.1, 0.02, 0.22, (1.0, 0.9, 0.0))  # tag sticking out
+            mb.box(-side * 0.2, 0.0, 0.38, 0.02, 0.02, 0.08, (0.2, 0.2, 0.2))
+            node = items_root.attachNewNode(f"item-{i}")
+            node.attachNewNode(mb.node())
+            node.setPos(side * reach, item.at_m, item.shelf_height_m)
+            node.setTag("item_index", str(i))
+            nodes[i] = node
+        return nodes
+
+    def _load_props(self, loader) -> list[NodePath]:
+        nodes = []
+        if not self.scene.props:
+            return nodes
+        if loader is None:
+            import builtins
+
+            base = getattr(builtins, "base", None)
+            loader = getattr(base, "loader", None)
+        if loader is None:
+            log.warning("scene %s has props but no model loader was given; skipping them", self.scene.id)
+            return nodes
+        props_root = self.root.attachNewNode("props")
+        for prop in self.scene.props:
+            try:
+                model = loader.loadModel(str(asset_path(prop.model)))
+            except Exception as exc:  # a broken model must not stop the session
+                log.warning("prop %s could not be loaded: %s", prop.model, exc)
+                continue
+            model.reparentTo(props_root)
+            model.setPos(prop.lateral_m, prop.at_m, prop.z_m)
+            model.setH(prop.heading_deg)
+            model.setScale(prop.scale)
+            if prop.texture:
+                model.setTexture(loader.loadTexture(str(asset_path(prop.texture))), 1)
+            nodes.append(model)
+        return nodes
+
+    # ---- per frame --------------------------------------------------------------------------
+
+    def _chunk_indices(self, y_from: float, y_to: float) -> range:
+        low = max(y_from, self.layout.start_y)
+        high = min(y_to, self.layout.end_y)
+        return range(math.floor(low / CHUNK_M), math.floor(high / CHUNK_M) + 1) if high > low else range(0)
+
+    def update(self, s_m: float, scene_time_s: float, obstacle_states: np.ndarray | None) -> None:
+        """Place everything for the patient at s_m at this scene time; show only what is near.
+
+        obstacle_states: the core's OBSTACLE_STATE rows (active, triggered_at_s) for each timeline
+        row; when None, the activity rule is replayed locally (preview, thumbnails).
+        """
+        y_from, y_to = s_m - VIEW_BEHIND_M, s_m + VIEW_AHEAD_M
+        wanted = self._chunk_indices(y_from, y_to)
+        for index in wanted:
+            if index not in self.chunks:
+                self._build_chunk(index)
+        for index in self._chunk_indices(y_to, y_to + PREFETCH_M):
+            if index not in self.chunks:
+                self._build_chunk(index)
+                self.chunks[index].hide()
+                break
+        for index, chunk in list(self.chunks.items()):
+            if index in wanted:
+                chunk.show()
+            elif (index + 1) * CHUNK_M < s_m - DROP_BEHIND_M:
+                chunk.removeNode()
+                del self.chunks[index]
+            else:
+                chunk.hide()
+        # obstacles: pose from the core's states, or from the local replay of the same rule
+        if obstacle_states is None or len(obstacle_states) < len(self._views):
+            local = self._clock.states(s_m, scene_time_s)
+            obstacle_states = local
+        for i, view in enumerate(self._views):
+            o = view.obstacle
+            near = y_from - 5.0 <= o.at_m <= y_to
+            if not near:
+                view.node.hide()
+                continue
+            view.node.show()
+            state = obstacle_states[i]
+            view.update(s_m, scene_time_s, bool(state["active"]), float(state["triggered_at_s"]))
+        for node in self.item_nodes.values():
+            if y_from <= node.getY() <= y_to and not node.hasTag("collected"):
+                node.show()
+            else:
+                node.hide()
+        self.ambient.update(scene_time_s, y_from, y_to)
+
+    def set_item_collected(self, index: int, collected: bool = True) -> None:
+        """Take a collected item off the shelf (or put it back)."""
+        node = self.item_nodes[index]
+        if collected:
+            node.setTag("collected", "1")
+            node.hide()
+        else:
+            node.clearTag("collected")
+            node.show()
+
+    def draw_calls_estimate(self) -> int:
+        """Geoms under visible nodes: the draw calls this world costs per camera before culling."""
+        total = 0
+        for geom_np in self.root.findAllMatches("**/+GeomNode"):
+            if not geom_np.isHidden():
+                total += geom_np.node().getNumGeoms()
+        return total
+
+    def destroy(self) -> None:
+        """Remove the world's nodes."""
+        self.root.removeNode()
+        self.chunks.clear()
+
+
+def build_world(scene: Scene, parent: NodePath, loader=None) -> World:
+    """Build the scene's world under `parent` (props load with `loader`, default base.loader)."""
+    return World(scene, parent, loader)
+
+
+# ---------------------------------------------------------------------------------------------
+# Offscreen views: preview screenshots and menu thumbnails
+# ---------------------------------------------------------------------------------------------
+
+DEFAULT_EYE_HEIGHT_M = 1.6
+
+
+def place_eye_camera(camera: NodePath, lens, s_m: float, eye_height_m: float = DEFAULT_EYE_HEIGHT_M) -> None:
+    """Put a camera at the patient's eye on the route, looking ahead and slightly down."""
+    camera.setPos(0.0, s_m, eye_height_m)
+    camera.setHpr(0.0, -8.0, 0.0)
+    lens.setNearFar(0.1, VIEW_AHEAD_M + 20.0)
+    lens.setFov(80.0)
+
+
+def thumbnail_at_m(scene: Scene) -> float:
+    """A telling spot for a thumbnail: a few metres before the first obstacle or item."""
+    spots = [o.at_m for o in scene.obstacles]
+    if scene.tasks.shopping_list:
+        spots += [i.at_m for i in scene.tasks.shopping_list.items]
+    if not spots:
+        return min(5.0, scene.route_length_m / 2)
+    return max(0.0, min(spots) - 6.0)
+
+
+def render_view(scene: Scene, out_path, at_m: float, size: tuple[int, int] = (1280, 720),
+                scene_time_s: float = 0.0, eye_height_m: float = DEFAULT_EYE_HEIGHT_M,
+                renderer: str = "tinydisplay") -> Path:
+    """Render the scene from the patient's eye at at_m into an image file (offscreen)."""
+    from panda3d.core import Camera, PerspectiveLens, Texture
+
+    from engine.render.offscreen import make_offscreen_base, save_screenshot
+
+    base = make_offscreen_base(size, renderer)
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    if getattr(base, "stepsync_offscreen", False) and (base.win.getXSize(), base.win.getYSize()) == tuple(size):
+        # The base is ours and of the right size: render straight into its window.
+        world = build_world(scene, base.render)
+        world.update(at_m, scene_time_s, None)
+        base.setBackgroundColor(*world.background_rgb)
+        place_eye_camera(base.camera, base.camLens, at_m, eye_height_m)
+        base.camLens.setAspectRatio(size[0] / size[1])
+        try:
+            return save_screenshot(base, out_path)
+        finally:
+            world.destroy()
+    # Someone else's base (the running app): render into a separate offscreen buffer.
+    texture = Texture("view")
+    buffer = base.win.makeTextureBuffer("view", size[0], size[1], texture, True)
+    if buffer is None:
+        raise RuntimeError("could not create an offscreen buffer for the view")
+    scene_root = NodePath("view-root")
+    try:
+        world = build_world(scene, scene_root)
+        world.update(at_m, scene_time_s, None)
+        buffer.setClearColor((*world.background_rgb, 1.0))
+        lens = PerspectiveLens()
+        lens.setAspectRatio(size[0] / size[1])
+        camera = scene_root.attachNewNode(Camera("view-camera", lens))
+        place_eye_camera(camera, lens, at_m, eye_height_m)
+        region = buffer.makeDisplayRegion()
+        region.setCamera(camera)
+        base.graphicsEngine.renderFrame()
+        base.graphicsEngine.renderFrame()
+        from panda3d.core import Filename
+
+        if not buffer.saveScreenshot(Filename.fromOsSpecific(str(out_path))):
+            raise OSError(f"could not write {out_path}")
+        return out_path
+    finally:
+        base.graphicsEngine.removeWindow(buffer)
+        scene_root.removeNode()
+
+
+def render_thumbnail(scene: Scene, out_path, size: tuple[int, int] = (320, 180)) -> Path:
+    """A small picture of the scene for the menu, from the patient's eye near its first challenge."""
+    return render_view(scene, out_path, thumbnail_at_m(scene), size)
+
+
+__all__ = ["CHUNK_M", "World", "build_world", "render_thumbnail", "render_view", "place_eye_camera", "thumbnail_at_m"]

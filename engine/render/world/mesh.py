@@ -1,0 +1,147 @@
+"""Batch many coloured boxes and quads into one Geom, built with numpy.
+
+The world is procedural: thousands of boxes (shelves, products, paving, windows). Building one
+NodePath per box and flattening afterwards is slow; appending boxes to a MeshBuilder and emitting
+one Geom (vertex colours, flat normals) is fast and gives one draw call per builder. Works on
+p3tinydisplay (no shaders): colours are per vertex, lighting is fixed-function.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from panda3d.core import (
+    Geom,
+    GeomEnums,
+    GeomNode,
+    GeomTriangles,
+    GeomVertexArrayFormat,
+    GeomVertexData,
+    GeomVertexFormat,
+    InternalName,
+)
+
+_FORMAT = None
+
+
+def _vertex_format() -> GeomVertexFormat:
+    global _FORMAT
+    if _FORMAT is None:
+        array = GeomVertexArrayFormat()
+        array.addColumn(InternalName.getVertex(), 3, GeomEnums.NT_float32, GeomEnums.C_point)
+        array.addColumn(InternalName.getNormal(), 3, GeomEnums.NT_float32, GeomEnums.C_normal)
+        array.addColumn(InternalName.getColor(), 4, GeomEnums.NT_float32, GeomEnums.C_color)
+        _FORMAT = GeomVertexFormat.registerFormat(GeomVertexFormat(array))
+    return _FORMAT
+
+
+# Unit box faces (skipping the bottom, never seen from above the floor): corners in 0..1 and normal.
+_FACES = np.array(
+    [
+        # +X
+        [[1, 0, 0], [1, 1, 0], [1, 1, 1], [1, 0, 1]],
+        # -X
+        [[0, 1, 0], [0, 0, 0], [0, 0, 1], [0, 1, 1]],
+        # +Y
+        [[1, 1, 0], [0, 1, 0], [0, 1, 1], [1, 1, 1]],
+        # -Y
+        [[0, 0, 0], [1, 0, 0], [1, 0, 1], [0, 0, 1]],
+        # +Z
+        [[0, 0, 1], [1, 0, 1], [1, 1, 1], [0, 1, 1]],
+        # -Z (used only when bottom=True)
+        [[0, 1, 0], [1, 1, 0], [1, 0, 0], [0, 0, 0]],
+    ],
+    dtype=np.float32,
+)
+_NORMALS = np.array([[1, 0, 0], [-1, 0, 0], [0, 1, 0], [0, -1, 0], [0, 0, 1], [0, 0, -1]], dtype=np.float32)
+_QUAD_TRIS = np.array([0, 1, 2, 0, 2, 3], dtype=np.uint32)
+
+
+class MeshBuilder:
+    """Collects boxes and quads, then makes one GeomNode (one draw call)."""
+
+    def __init__(self, name: str = "mesh") -> None:
+        self.name = name
+        self._boxes: list[tuple] = []  # (x0, y0, z0, sx, sy, sz, r, g, b, a, heading_rad, bottom)
+        self._quads: list[np.ndarray] = []  # (4, 10) rows: pos, normal, colour
+
+    def __len__(self) -> int:
+        return len(self._boxes) + len(self._quads)
+
+    def box(self, x: float, y: float, z: float, sx: float, sy: float, sz: float, rgb, alpha: float = 1.0,
+            heading_deg: float = 0.0, bottom: bool = False) -> None:
+        """An axis-aligned box centred at (x, y) across, with its base at height z."""
+        r, g, b = rgb[:3]
+        self._boxes.append((x, y, z, sx, sy, sz, r, g, b, alpha, math.radians(heading_deg), bottom))
+
+    def box_span(self, x0: float, x1: float, y0: float, y1: float, z0: float, z1: float, rgb, alpha: float = 1.0) -> None:
+        """A box given by its extents."""
+        self.box((x0 + x1) / 2, (y0 + y1) / 2, z0, abs(x1 - x0), abs(y1 - y0), z1 - z0, rgb, alpha)
+
+    def quad(self, corners, rgb, alpha: float = 1.0) -> None:
+        """A flat quad from 4 corners (counter-clockwise seen from the front)."""
+        c = np.asarray(corners, dtype=np.float32).reshape(4, 3)
+        normal = np.cross(c[1] - c[0], c[2] - c[0])
+        length = float(np.linalg.norm(normal)) or 1.0
+        rows = np.zeros((4, 10), dtype=np.float32)
+        rows[:, 0:3] = c
+        rows[:, 3:6] = normal / length
+        rows[:, 6:9] = rgb[:3]
+        rows[:, 9] = alpha
+        self._quads.append(rows)
+
+    def floor_quad(self, x0: float, x1: float, y0: float, y1: float, z: float, rgb, alpha: float = 1.0) -> None:
+        """A horizontal quad facing up."""
+        self.quad([(x0, y0, z), (x1, y0, z), (x1, y1, z), (x0, y1, z)], rgb, alpha)
+
+    def _box_rows(self) -> np.ndarray:
+        if not self._boxes:
+            return np.zeros((0, 4, 10), dtype=np.float32)
+        b = np.array(self._boxes, dtype=np.float64)
+        n = len(b)
+        has_bottom = b[:, 11] > 0
+        faces = 6 if has_bottom.any() else 5
+        corners = _FACES[:faces]  # (F, 4, 3)
+        size = b[:, 3:6]
+        local = (corners[None, :, :, :] - np.array([0.5, 0.5, 0.0])) * size[:, None, None, :]
+        heading = b[:, 10]
+        cos, sin = np.cos(heading)[:, None, None], np.sin(heading)[:, None, None]
+        x = local[..., 0] * cos - local[..., 1] * sin
+        y = local[..., 0] * sin + local[..., 1] * cos
+        pos = np.stack([x + b[:, 0, None, None], y + b[:, 1, None, None], local[..., 2] + b[:, 2, None, None]], axis=-1)
+        normals = np.broadcast_to(_NORMALS[:faces][None, :, None, :], (n, faces, 4, 3))
+        nx = normals[..., 0] * cos - normals[..., 1] * sin
+        ny = normals[..., 0] * sin + normals[..., 1] * cos
+        normals = np.stack([nx, ny, normals[..., 2]], axis=-1)
+        colour = np.broadcast_to(b[:, None, None, 6:10], (n, faces, 4, 4))
+        rows = np.concatenate([pos, normals, colour], axis=-1).astype(np.float32)
+        if faces == 6:
+            keep = np.ones((n, 6), dtype=bool)
+            keep[:, 5] = has_bottom
+            return rows[keep]
+        return rows.reshape(n * faces, 4, 10)
+
+    def node(self) -> GeomNode:
+        """The GeomNode holding everything added so far (empty node when nothing was added)."""
+        node = GeomNode(self.name)
+        quads = [self._box_rows()]
+        if self._quads:
+            quads.append(np.stack(self._quads))
+        rows = np.concatenate(quads).reshape(-1, 10)
+        if len(rows) == 0:
+            return node
+        count = len(rows) // 4
+        vdata = GeomVertexData(self.name, _vertex_format(), Geom.UHStatic)
+        vdata.uncleanSetNumRows(len(rows))
+        memoryview(vdata.modifyArray(0)).cast("B")[:] = rows.tobytes()
+        tris = GeomTriangles(Geom.UHStatic)
+        tris.setIndexType(GeomEnums.NT_uint32)
+        index = (_QUAD_TRIS[None, :] + (np.arange(count, dtype=np.uint32) * 4)[:, None]).reshape(-1)
+        handle = tris.modifyVertices()
+        handle.uncleanSetNumRows(len(index))
+        memoryview(handle).cast("B")[:] = index.tobytes()
+        geom = Geom(vdata)
+        geom.addPrimitive(tris)
+        node.addGeom(geom)
+        return node

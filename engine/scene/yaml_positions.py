@@ -1,0 +1,236 @@
+"""A safe YAML reader that remembers where every key and value came from.
+
+PyYAML's safe loader forgets positions once it builds Python objects, and it accepts duplicate
+keys silently. This reader walks the parser's events itself, so it can (1) keep `file:line:col`
+for every key path, (2) report duplicate keys, (3) refuse hostile input early: oversized files,
+deep nesting, too many values, alias bombs (expansion counted as it happens), explicit tags.
+Only plain scalars, lists and mappings come out: no tag ever constructs an object.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+try:  # libyaml's parser is ~10x faster; marks are the same
+    _Loader = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover - pure-Python PyYAML
+    _Loader = yaml.SafeLoader
+
+MAX_FILE_BYTES = 512 * 1024
+MAX_DEPTH = 24
+MAX_VALUES = 50_000  # scalars + containers, counting each alias expansion
+
+_STD = "tag:yaml.org,2002:"
+_SCALAR_TAGS = {_STD + "null", _STD + "bool", _STD + "int", _STD + "float", _STD + "str"}
+
+
+@dataclass(frozen=True)
+class Pos:
+    """A 1-based position in a file."""
+
+    file: str
+    line: int
+    col: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}"
+
+
+class HostileInput(Exception):
+    """The file is refused as a whole (too big, too deep, too many values, unparseable)."""
+
+    def __init__(self, pos: Pos, message: str) -> None:
+        super().__init__(message)
+        self.pos = pos
+        self.message = message
+
+
+@dataclass
+class Document:
+    """Plain data plus the position of each value and each mapping key, by key path."""
+
+    data: object
+    values: dict[tuple, Pos] = field(default_factory=dict)
+    keys: dict[tuple, Pos] = field(default_factory=dict)
+    problems: list[tuple[Pos, tuple, str]] = field(default_factory=list)  # recoverable: duplicates, tags
+
+
+def _pos(file: str, mark) -> Pos:
+    return Pos(file, mark.line + 1, mark.column + 1)
+
+
+class _Frame:
+    __slots__ = ("container", "path", "start", "key", "key_pos", "have_key", "size", "anchor", "skip_value")
+
+    def __init__(self, container, path, start: Pos, anchor) -> None:
+        self.container = container
+        self.start = start
+        self.path = path
+        self.key = None
+        self.key_pos = None
+        self.have_key = False
+        self.size = 1
+        self.anchor = anchor
+        self.skip_value = False
+
+
+def read_text(path: Path, display: str) -> str:
+    """Read a scene file as UTF-8, refusing oversized or binary files before parsing."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise HostileInput(Pos(display, 1, 1), f"file is {size} bytes; scene files are limited to {MAX_FILE_BYTES} bytes")
+        raw = path.read_bytes()[: MAX_FILE_BYTES + 1]
+    except OSError as exc:
+        raise HostileInput(Pos(display, 1, 1), f"cannot read file: {exc.strerror or exc}") from exc
+    if len(raw) > MAX_FILE_BYTES:
+        raise HostileInput(Pos(display, 1, 1), f"file is larger than {MAX_FILE_BYTES} bytes")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise HostileInput(Pos(display, line, col), "file is not UTF-8 text") from exc
+    if "\x00" in text:
+        line = text[: text.index("\x00")].count("\n") + 1
+        raise HostileInput(Pos(display, line, 1), "file contains a NUL byte (not a text file)")
+    return text.lstrip("\ufeff")
+
+
+def parse(text: str, display: str) -> Document:
+    """Parse one YAML document into plain data with positions; raises HostileInput."""
+    if len(text) > MAX_FILE_BYTES:
+        raise HostileInput(Pos(display, 1, 1), f"text is larger than {MAX_FILE_BYTES} characters")
+    loader = _Loader(text)
+    doc = Document(data=None)
+    anchors: dict[str, tuple[object, int]] = {}
+    stack: list[_Frame] = []
+    values = 0
+    documents = 0
+    root_set = False
+
+    def place(value, pos: Pos, size: int, anchor: str | None) -> None:
+        """Attach a finished value to its parent (or make it the root)."""
+        nonlocal root_set
+        if anchor:
+            anchors[anchor] = (value, size)
+        if not stack:
+            doc.data = value
+            doc.values[()] = pos
+            root_set = True
+            return
+        parent = stack[-1]
+        parent.size += size
+        if isinstance(parent.container, list):
+            path = parent.path + (len(parent.container),)
+            parent.container.append(value)
+            doc.values.setdefault(path, pos)
+            return
+        if not parent.have_key:  # this value is a key
+            if not (value is None or isinstance(value, (str, int, float, bool))):
+                raise HostileInput(pos, "a mapping key must be plain text")
+            if isinstance(value, str) and value == "<<":
+                doc.problems.append((pos, parent.path, "merge keys (<<) are not supported; use `extends:` or repeat the values"))
+            parent.key = value
+            parent.key_pos = pos
+            parent.have_key = True
+            parent.skip_value = value in parent.container or value == "<<"
+            if value in parent.container and value != "<<":
+                first = doc.keys.get(parent.path + (value,))
+                where = f" (first at line {first.line})" if first else ""
+                doc.problems.append((pos, parent.path + (value,), f"duplicate key {value!r}{where}"))
+            return
+        key = parent.key
+        parent.have_key = False
+        if parent.skip_value:
+            return
+        path = parent.path + (key,)
+        parent.container[key] = value
+        doc.keys[path] = parent.key_pos
+        doc.values[path] = pos
+
+    def child_path() -> tuple:
+        if not stack:
+            return ()
+        parent = stack[-1]
+        if isinstance(parent.container, list):
+            return parent.path + (len(parent.container),)
+        if parent.have_key:
+            return parent.path + (parent.key,)
+        return parent.path + ("<key>",)
+
+    def check_tag(event, kind: str, pos: Pos) -> None:
+        tag = event.tag
+        if tag is None or tag == "!":
+            return
+        allowed = _SCALAR_TAGS if kind == "scalar" else {_STD + kind}
+        if tag not in allowed:
+            doc.problems.append((pos, child_path(), f"YAML tag {tag!r} is not allowed in scene files"))
+
+    try:
+        while loader.check_event():
+            event = loader.get_event()
+            if isinstance(event, yaml.DocumentStartEvent):
+                documents += 1
+                if documents > 1:
+                    raise HostileInput(_pos(display, event.start_mark), "only one YAML document per file (remove the second '---')")
+                continue
+            if isinstance(event, (yaml.StreamStartEvent, yaml.StreamEndEvent, yaml.DocumentEndEvent)):
+                continue
+            pos = _pos(display, event.start_mark)
+            if isinstance(event, yaml.AliasEvent):
+                if event.anchor not in anchors:
+                    raise HostileInput(pos, f"unknown alias *{event.anchor}")
+                value, size = anchors[event.anchor]
+                values += size
+                if values > MAX_VALUES:
+                    raise HostileInput(pos, f"aliases expand to more than {MAX_VALUES} values (alias bomb?); refused")
+                place(value, pos, size, None)
+                continue
+            values += 1
+            if values > MAX_VALUES:
+                raise HostileInput(pos, f"more than {MAX_VALUES} values in one file; refused")
+            if isinstance(event, yaml.ScalarEvent):
+                check_tag(event, "scalar", pos)
+                place(_scalar(loader, event), pos, 1, event.anchor)
+            elif isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                is_map = isinstance(event, yaml.MappingStartEvent)
+                check_tag(event, "map" if is_map else "seq", pos)
+                if len(stack) >= MAX_DEPTH:
+                    raise HostileInput(pos, f"nesting deeper than {MAX_DEPTH} levels; refused")
+                if stack and isinstance(stack[-1].container, dict) and not stack[-1].have_key:
+                    raise HostileInput(pos, "a mapping key must be plain text, not a list or mapping")
+                stack.append(_Frame({} if is_map else [], child_path(), pos, event.anchor))
+            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                frame = stack.pop()
+                place(frame.container, frame.start, frame.size, frame.anchor)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        pos = _pos(display, mark) if mark else Pos(display, 1, 1)
+        message = " ".join(filter(None, [exc.context, exc.problem])) or "not valid YAML"
+        raise HostileInput(pos, f"YAML syntax: {message}") from exc
+    except yaml.YAMLError as exc:
+        raise HostileInput(Pos(display, 1, 1), f"YAML syntax: {exc}") from exc
+    except RecursionError as exc:  # pragma: no cover - depth is checked first
+        raise HostileInput(Pos(display, 1, 1), "nesting too deep; refused") from exc
+    if not root_set:
+        doc.data = None
+        doc.values[()] = Pos(display, 1, 1)
+    return doc
+
+
+def _scalar(loader, event):
+    """Build a plain scalar (null, bool, int, float or str) the way the safe loader would."""
+    tag = event.tag
+    if tag in (None, "!"):
+        tag = loader.resolve(yaml.ScalarNode, event.value, event.implicit)
+    if tag not in _SCALAR_TAGS:  # timestamps, binary, sets, merge, value keys: keep the text
+        return event.value
+    node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
+    try:
+        return loader.yaml_constructors[tag](loader, node)
+    except Exception:  # e.g. `!!int abc`: keep the text; validation reports the type
+        return event.value

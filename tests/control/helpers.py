@@ -1,0 +1,121 @@
+"""Shared pieces of the control-core tests: a real rig + real core process session."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+
+from devices.sim.rig import start_rig
+from engine.control import layout
+from engine.control.channels import Channels
+from engine.control.commands import CommandWriter
+from engine.control.config import CoreConfig
+from engine.control.prescription import Prescription
+from engine.control.process import start_core
+
+# The rig's profiles: leg length (thigh + shank + foot height) for the prescription.
+LEG_LENGTH_M = {"healthy": 0.98, "hemiparetic-right": 0.95, "hemiparetic-left": 0.95}
+
+
+class Heartbeat:
+    """A UI stand-in thread: heartbeats every 10 ms until stopped; remembers the last one."""
+
+    def __init__(self, writer: CommandWriter) -> None:
+        self.writer = writer
+        self.last_s = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.writer.heartbeat()
+            self.last_s = time.monotonic()
+            self._stop.wait(0.01)
+
+    def stop(self) -> float:
+        """Stop heartbeating; returns time.monotonic() of the last heartbeat written."""
+        self._stop.set()
+        self._thread.join(1.0)
+        return self.last_s
+
+
+class Session:
+    """Rig process + core process + channels + a heartbeat thread; close() cleans all up."""
+
+    def __init__(self, profile: str = "healthy", seed: int = 1, rx: Prescription | None = None) -> None:
+        self.rig = start_rig(profile, seed=seed)
+        self.channels = Channels.create()
+        self.writer = CommandWriter(self.channels.command)
+        self.heartbeat = Heartbeat(self.writer)
+        leg = LEG_LENGTH_M.get(profile, 0.95)
+        self.rx = rx or Prescription(leg_length_l_m=leg, leg_length_r_m=leg)
+        self.writer.set_prescription(self.rx)
+        self.core = None
+        self.events: list[np.ndarray] = []
+        self.telemetry: list[np.ndarray] = []
+        try:
+            self.core = start_core(CoreConfig(ports=self.rig.ports), self.channels.paths())
+            self.wait_for(lambda s: s["core_pid"] != 0 and s["cycle"] > 50, 20.0)
+        except BaseException:
+            self.close()
+            raise
+
+    def state(self) -> np.ndarray:
+        return self.channels.state.read()
+
+    def wait_for(self, predicate, timeout_s: float) -> np.ndarray:
+        """Poll the state block (draining the rings) until predicate(state) or TimeoutError."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            self.drain()
+            state = self.state()
+            if predicate(state):
+                return state
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"condition not met in {timeout_s} s; run_state {int(state['run_state'])}")
+            if self.core is not None and not self.core.is_alive():
+                raise RuntimeError("control core died")
+            time.sleep(0.01)
+
+    def run_for(self, seconds: float) -> None:
+        """Keep draining the rings for this long."""
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            self.drain()
+            time.sleep(0.02)
+
+    def drain(self) -> None:
+        self.events.append(self.channels.events.drain())
+        self.telemetry.append(self.channels.telemetry.drain())
+
+    def all_events(self) -> np.ndarray:
+        self.drain()
+        return np.concatenate(self.events) if self.events else np.zeros(0, layout.EVENT_DTYPE)
+
+    def all_telemetry(self) -> np.ndarray:
+        self.drain()
+        return np.concatenate(self.telemetry) if self.telemetry else np.zeros(0, layout.TELEMETRY_DTYPE)
+
+    def close(self) -> None:
+        self.heartbeat.stop()
+        try:
+            if self.core is not None:
+                if self.core.stop(timeout_s=6.0) is None:
+                    self.core.kill()
+        finally:
+            try:
+                self.rig.stop()
+            finally:
+                self.channels.close()
+
+
+def timeline_rows(*rows: dict) -> np.ndarray:
+    """TIMELINE_DTYPE rows from dicts (missing fields 0)."""
+    table = np.zeros(len(rows), dtype=layout.TIMELINE_DTYPE)
+    for i, row in enumerate(rows):
+        for key, value in row.items():
+            table[i][key] = value
+    return table

@@ -1,0 +1,140 @@
+"""The real control-core process against the real virtual rig (pseudo-terminals, processes).
+
+Each test starts a rig process and a core process (SCHED_FIFO where granted) and plays the UI
+through the shared-memory channels.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engine.control.layout import AlarmReason, EventKind, ObstacleCategory, ObstacleOutcome, Priority, RunState
+from tests.control.helpers import Session, timeline_rows
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture
+def session():
+    s = Session("healthy", seed=2)
+    try:
+        yield s
+    finally:
+        s.close()
+
+
+def _walk(s: Session, speed_fraction: float) -> None:
+    s.writer.set_settings(speed_fraction=speed_fraction, guidance=0.3, assist_as_needed=False)
+    s.writer.start()
+    s.wait_for(lambda st: st["run_state"] == RunState.RUNNING, 5.0)
+
+
+def test_yield_obstacle_slows_before_the_crossing_and_speeds_up_after(session):
+    s = session
+    # A pedestrian crossing: triggered when s reaches 2.5 m, active 3 s, stop 0.5 m before 4.0 m.
+    rows = timeline_rows(dict(category=ObstacleCategory.YIELD, at_m=4.0, depth_m=1.0, stop_gap_m=0.5,
+                              speed_fraction=0.0, trigger_m=2.5, duration_s=3.0))
+    s.writer.load_timeline(rows, route_length_m=50.0, base_speed_fraction=1.0)
+    _walk(s, 0.7)  # 0.84 m/s
+    s.wait_for(lambda st: st["s_m"] > 6.5, 40.0)
+    tel = s.all_telemetry()
+    cruise = 0.7 * s.rx.max_speed_mps
+    run = tel[tel["run_state"] == RunState.RUNNING]
+    # It reached cruise speed before the obstacle...
+    before = run[(run["s_m"] > 1.0) & (run["s_m"] < 2.5)]
+    assert before["belt_speed_mps"].max() == pytest.approx(cruise, abs=0.03)
+    # ...stopped before the stop line (3.5 m) and waited there...
+    stopped = run[(run["belt_speed_cmd_mps"] == 0.0) & (run["s_m"] > 0.5)]
+    assert len(stopped) > 300, "the belt never waited at the crossing"
+    assert stopped["s_m"].max() < 3.5
+    assert stopped["s_m"].min() > 3.0
+    # ...and sped up again after, all within the prescription.
+    after = run[run["s_m"] > 5.0]
+    assert after["belt_speed_mps"].max() == pytest.approx(cruise, abs=0.03)
+    cmd = run["belt_speed_cmd_mps"].astype(float)
+    dt = np.diff(run["t_s"])
+    dv = np.diff(cmd)
+    ok = dt > 0
+    assert np.all(dv[ok] <= s.rx.max_accel_mps2 * dt[ok] + 1e-4)
+    assert np.all(-dv[ok] <= s.rx.max_decel_mps2 * dt[ok] + 1e-4)
+    assert cmd.max() <= s.rx.max_speed_mps + 1e-6
+    ev = s.all_events()
+    outcomes = ev[ev["kind"] == EventKind.OBSTACLE_OUTCOME]
+    assert list(outcomes["code"]) == [0]
+    st = s.state()
+    assert st["obstacles"][0]["outcome"] == ObstacleOutcome.PASSED
+    assert not np.isnan(st["obstacles"][0]["triggered_at_s"])
+
+
+def test_step_over_obstacle_gets_a_boosted_swing_and_an_outcome(session):
+    s = session
+    rows = timeline_rows(dict(category=ObstacleCategory.STEP_OVER, at_m=3.0, depth_m=0.25, height_m=0.10,
+                              speed_fraction=0.5))
+    s.writer.load_timeline(rows, route_length_m=50.0, base_speed_fraction=1.0)
+    _walk(s, 0.8)
+    s.wait_for(lambda st: st["obstacles"][0]["outcome"] != ObstacleOutcome.PENDING, 40.0)
+    tel = s.all_telemetry()
+    near = tel[(tel["s_m"] > 1.5) & (tel["s_m"] < 4.0)]
+    boosted_l = near["clearance_boost"][:, 0] > 0.0
+    boosted_r = near["clearance_boost"][:, 1] > 0.0
+    assert boosted_l.any() and boosted_r.any(), "both legs must get a boosted swing over the curb"
+    assert near["clearance_boost"].max() <= s.rx.clearance_boost_max + 1e-6
+    # Guidance was raised for the crossing swings (within the prescription).
+    assert near["guidance"][boosted_l | boosted_r].max() > tel["guidance"][tel["s_m"] < 1.0].max()
+    # The approach was slowed to the obstacle's speed fraction.
+    approach = tel[(tel["s_m"] > 2.0) & (tel["s_m"] < 3.0)]
+    assert approach["belt_speed_cmd_mps"].max() <= 0.5 * s.rx.max_speed_mps + 1e-3
+    ev = s.all_events()
+    out = ev[ev["kind"] == EventKind.OBSTACLE_OUTCOME]
+    assert len(out) == 1 and out["code"][0] == 0
+    st = s.state()
+    assert st["obstacles"][0]["outcome"] in (ObstacleOutcome.CLEARED, ObstacleOutcome.HIT)
+    assert np.isfinite(st["obstacles"][0]["margin_m"])
+    assert st["obstacles_cleared"] + st["obstacles_hit"] == 1
+
+
+def test_ui_heartbeat_loss_starts_a_controlled_stop_within_100_ms(session):
+    s = session
+    _walk(s, 0.6)
+    s.wait_for(lambda st: st["belt_speed_mps"] > 0.5, 10.0)
+    last_beat_s = s.heartbeat.stop()
+    s.wait_for(lambda st: st["run_state"] in (RunState.STOPPING, RunState.STOPPED), 2.0)
+    ev = s.all_events()
+    stopping = ev[(ev["kind"] == EventKind.RUN_STATE) & (ev["code"] == RunState.STOPPING)]
+    assert len(stopping) == 1
+    # Both times are time.monotonic() (the core's and this process's clock are the same).
+    delay_s = float(stopping["t_s"][0]) - last_beat_s
+    assert 0.05 < delay_s <= 0.100 + 0.002
+    alarms = ev[ev["kind"] == EventKind.ALARM_RAISED]
+    assert AlarmReason.UI_HEARTBEAT_LOST in alarms["code"]
+    # The belt decelerates at the prescribed rate, to zero.
+    s.wait_for(lambda st: st["run_state"] == RunState.STOPPED, 5.0)
+    tel = s.all_telemetry()
+    stop_part = tel[tel["t_s"] >= stopping["t_s"][0]]
+    dv = -np.diff(stop_part["belt_speed_cmd_mps"].astype(float))
+    dt = np.diff(stop_part["t_s"])
+    assert np.all(dv <= s.rx.max_decel_mps2 * dt + 1e-4)
+    assert s.state()["belt_speed_mps"] < 0.05
+
+
+def test_device_cut_gives_a_controlled_stop_and_a_high_alarm(session):
+    s = session
+    _walk(s, 0.6)
+    s.wait_for(lambda st: st["belt_speed_mps"] > 0.5, 10.0)
+    s.rig.inject("cut", "exoskeleton")
+    st = s.wait_for(lambda st: st["run_state"] in (RunState.STOPPING, RunState.STOPPED), 2.0)
+    alarms = {int(a["reason"]): a for a in st["alarms"] if a["reason"]}
+    assert AlarmReason.EXO_SILENT in alarms
+    assert alarms[AlarmReason.EXO_SILENT]["priority"] == Priority.HIGH
+    assert st["highest_unacked_priority"] == Priority.HIGH
+    assert not st["device_ok"] & 2
+    st = s.wait_for(lambda st: st["run_state"] == RunState.STOPPED, 5.0)
+    assert st["belt_speed_mps"] < 0.05
+    # The alarm stays until acknowledged; after the link returns and an ack it clears.
+    s.rig.inject("restore", "exoskeleton")
+    s.wait_for(lambda st: st["device_ok"] & 2, 3.0)
+    s.writer.ack_alarms()
+    s.wait_for(lambda st: st["highest_unacked_priority"] == 0, 3.0)
+    s.writer.rearm()
+    s.wait_for(lambda st: st["run_state"] == RunState.IDLE, 3.0)

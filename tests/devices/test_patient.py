@@ -1,0 +1,151 @@
+"""The patient model offline (fixed time step, no processes): the gait numbers mean something."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from devices.base import JointMode
+from devices.sim.patient import ExoDrive, PatientModel, simulate
+from devices.sim.profiles import load_profile, profile_names
+from tests.devices.gait_numbers import (
+    cadence_spm,
+    mean_clearance,
+    mean_step_length,
+    stance_fraction,
+    steps_after,
+    stride_cv_pct,
+    symmetry_index_pct,
+)
+
+PROFILES = ["healthy", "hemiparetic-left", "hemiparetic-right", "parkinsonian", "frail-older"]
+
+
+@pytest.fixture(scope="module")
+def walks() -> dict:
+    """60 s at 1.2 m/s for every profile, seed 1."""
+    return {name: simulate(load_profile(name), 1, 1.2, 60.0).ground_truth() for name in PROFILES}
+
+
+def test_all_five_profiles_ship():
+    assert set(PROFILES) <= set(profile_names())
+
+
+def test_unknown_or_broken_profile_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="unknown patient profile"):
+        load_profile("zombie")
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("name: broken\n")
+    with pytest.raises(ValueError, match="missing keys"):
+        load_profile(str(broken))
+
+
+def test_healthy_60s_walk_at_1_2_mps(walks):
+    steps = steps_after(walks["healthy"], 5.0)
+    assert 100 <= cadence_spm(steps) <= 125
+    assert 0.6 <= mean_step_length(steps) <= 0.8
+    assert abs(symmetry_index_pct(steps)) < 5
+
+
+def test_step_lengths_add_up_to_the_belt(walks):
+    truth = walks["healthy"]
+    steps = steps_after(truth, 5.0)
+    walked = sum(s["length_m"] for s in steps[1:])
+    belt = 1.2 * (steps[-1]["t_s"] - steps[0]["t_s"])
+    assert walked == pytest.approx(belt, rel=0.03)
+    assert truth["belt_displacement_m"] == pytest.approx(72.0, rel=1e-6)
+
+
+@pytest.mark.parametrize("name, weak", [("hemiparetic-left", 0), ("hemiparetic-right", 1)])
+def test_hemiparetic_asymmetry(walks, name, weak):
+    truth = walks[name]
+    good = 1 - weak
+    steps = steps_after(truth, 5.0)
+    si = symmetry_index_pct(steps)
+    assert abs(si) > 10
+    # shorter step and longer stance on the good side
+    assert mean_step_length(steps, good) < mean_step_length(steps, weak)
+    assert stance_fraction(truth, good, 5.0) > stance_fraction(truth, weak, 5.0) + 0.05
+    # less knee flexion on the weak side shows as toe drag: lower clearance
+    assert mean_clearance(truth, weak, 5.0) < mean_clearance(truth, good, 5.0) - 0.005
+
+
+def test_parkinsonian_short_steps_and_variable_strides(walks):
+    park, healthy = walks["parkinsonian"], walks["healthy"]
+    assert mean_step_length(steps_after(park, 5.0)) < mean_step_length(steps_after(healthy, 5.0)) - 0.08
+    assert stride_cv_pct(park, 0, 5.0) > 2.0 * stride_cv_pct(healthy, 0, 5.0)
+    assert stride_cv_pct(park, 0, 5.0) > 4.0
+
+
+def test_frail_older_cautious(walks):
+    frail, healthy = walks["frail-older"], walks["healthy"]
+    assert mean_step_length(steps_after(frail, 5.0)) < mean_step_length(steps_after(healthy, 5.0))
+    assert stance_fraction(frail, 0, 5.0) > stance_fraction(healthy, 0, 5.0) + 0.03
+
+
+def test_same_seed_same_run_other_seed_other_run():
+    profile = load_profile("parkinsonian")
+    a = simulate(profile, 5, 1.0, 20.0).ground_truth()
+    b = simulate(profile, 5, 1.0, 20.0).ground_truth()
+    c = simulate(profile, 6, 1.0, 20.0).ground_truth()
+    assert a == b
+    assert a["steps"] != c["steps"]
+
+
+def test_patient_stands_still_when_the_belt_stops():
+    model = PatientModel(load_profile("healthy"), 0)
+    drive = ExoDrive()
+    t = 0.0
+    for _ in range(2500):  # 5 s walking
+        t += 0.002
+        model.step(t, 1.0, drive)
+    stopped_at = t
+    for _ in range(1500):  # 3 s with the belt stopped
+        t += 0.002
+        model.step(t, 0.0, drive)
+    late_strikes = [h for h in model.heel_strikes if h["t_s"] > stopped_at + 1.0]
+    assert late_strikes == []
+    assert model.in_stance == [True, True] and not model.walking
+    assert sum(model.pressure) == pytest.approx(1.1, rel=0.05)  # whole weight on the insoles
+    # and walks again when the belt starts
+    for _ in range(1500):
+        t += 0.002
+        model.step(t, 1.0, drive)
+    assert any(h["t_s"] > stopped_at + 3.0 for h in model.heel_strikes)
+
+
+def test_guidance_pulls_the_joint_toward_the_reference():
+    errors = []
+    for stiffness in (0.0, 0.3, 1.0):
+        ref = math.radians(40.0)
+        drive = ExoDrive(modes=(JointMode.GUIDANCE,) * 4, stiffness=stiffness,
+                         ref_angle_rad=(0.0, ref, 0.0, ref))
+        model = simulate(load_profile("hemiparetic-right"), 0, 1.0, 3.0, drive=drive)
+        errors.append(abs(model.angle_rad[3] - ref))
+        if stiffness > 0:
+            assert abs(model.interaction_torque_nm[3]) > 0.0
+    assert errors[0] > errors[1] > errors[2]
+    assert errors[2] < 0.25 * errors[0]
+
+
+def test_swing_clearance_boost_lifts_the_toe_of_that_leg():
+    profile = load_profile("hemiparetic-right")
+    plain = simulate(profile, 0, 1.0, 20.0).ground_truth()
+    boosted = simulate(profile, 0, 1.0, 20.0, drive=ExoDrive(clearance_boost=(0.0, 1.0))).ground_truth()
+    assert mean_clearance(boosted, 1, 3.0) > mean_clearance(plain, 1, 3.0) + 0.02
+    assert mean_clearance(boosted, 0, 3.0) == pytest.approx(mean_clearance(plain, 0, 3.0), abs=1e-3)
+
+
+def test_heart_rate_rises_with_speed_and_fatigue_builds():
+    profile = load_profile("frail-older")
+    slow = simulate(profile, 0, 0.4, 120.0, dt_s=0.01)
+    fast = simulate(profile, 0, 1.2, 120.0, dt_s=0.01)
+    assert fast.heart_rate_bpm > slow.heart_rate_bpm + 15
+    fresh = simulate(profile, 0, 1.0, 120.0, dt_s=0.01)
+    long = simulate(profile, 0, 1.0, 900.0, dt_s=0.01)
+    truth = long.ground_truth()
+    assert long.fatigue > 0.3 > fresh.fatigue
+    assert long.heart_rate_bpm > fresh.heart_rate_bpm + 5  # same speed, tired
+    # tired legs lift the toe less than fresh ones
+    assert mean_clearance(truth, 0, 800.0) < mean_clearance(truth, 0, 10.0, 60.0)

@@ -1,0 +1,121 @@
+"""Drivers against the rig process over real pseudo-terminals: handshake, speed, watchdog, re-arm."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from devices.base import DeviceType
+from devices.discovery import discover
+from devices.serial_link import DeviceError
+from devices.serial_treadmill import SerialTreadmill
+from tests.devices.conftest import wait_for
+
+
+def test_handshake_identifies_every_device(rig, devices):
+    assert devices.treadmill.info.device_type == DeviceType.TREADMILL
+    assert devices.treadmill.info.max_speed_mps > 1.0
+    assert devices.treadmill.info.safe_decel_mps2 > 0.0
+    assert devices.exoskeleton.info.device_type == DeviceType.EXOSKELETON
+    assert devices.exoskeleton.info.status_rate_hz >= 500
+    assert all(hi > lo for lo, hi in zip(devices.exoskeleton.info.joint_min_rad,
+                                         devices.exoskeleton.info.joint_max_rad))
+    assert devices.heart_rate.info.device_type == DeviceType.HEART_RATE
+    assert devices.treadmill.info.serial_number.startswith("SIM-TM")
+
+
+def test_status_rates_and_no_bad_frames(devices, host):
+    host.run(1.0, host.keepalive)
+    tm_hz = len(host.treadmill_samples) / 1.0
+    exo_hz = len(host.exo_samples) / 1.0
+    # device-side timestamps give the real rate, independent of how late this test polls
+    t = [s[0] for s in host.exo_samples]
+    exo_device_hz = (len(t) - 1) / ((t[-1] - t[0]) / 1e6)
+    assert exo_device_hz >= 450, exo_device_hz
+    assert tm_hz >= 180 and exo_hz >= 400, (tm_hz, exo_hz)
+    assert devices.treadmill.stats.frames_bad == 0 and devices.exoskeleton.stats.frames_bad == 0
+    assert devices.heart_rate.status.heart_rate_bpm > 40
+    # status times share the host's monotonic clock
+    assert abs(host.exo_samples[-1][0] / 1e6 - time.monotonic()) < 0.5
+
+
+def test_discover_finds_each_device_and_ignores_silent_ports(rig):
+    import os
+
+    master, slave = os.openpty()  # a port where nothing answers
+    try:
+        silent = os.ttyname(slave)
+        found = discover([silent, *rig.ports.values()], timeout_s=0.5)
+    finally:
+        os.close(master)
+        os.close(slave)
+    assert found[DeviceType.TREADMILL][0] == rig.ports["treadmill"]
+    assert found[DeviceType.EXOSKELETON][0] == rig.ports["exoskeleton"]
+    assert found[DeviceType.HEART_RATE][0] == rig.ports["heart_rate"]
+    assert all(port != silent for port, _ in found.values())
+
+
+def test_wrong_device_on_a_port_is_refused(rig):
+    with pytest.raises(DeviceError, match="EXOSKELETON"):
+        SerialTreadmill(rig.ports["exoskeleton"])
+
+
+def test_speed_step_follows_acceleration_limit(devices, host):
+    tm = devices.treadmill
+    tm.rearm()
+    accel = 1.0
+    host.run(1.3, lambda: (tm.set_speed(0.8, accel), devices.exoskeleton.send_heartbeat()))
+    samples = host.treadmill_samples
+    moving = [(t, v) for t, v, _ in samples if v > 0.0]
+    assert moving and moving[-1][1] == pytest.approx(0.8, abs=1e-4)
+    # slope between device-timestamped samples never exceeds the limit
+    for (t0, v0), (t1, v1) in zip(moving, moving[1:]):
+        if t1 > t0:
+            assert (v1 - v0) / ((t1 - t0) / 1e6) <= accel * 1.05 + 1e-3
+    # and the ramp takes as long as the limit says (0.8 s), on the device clock
+    t_start = moving[0][0] / 1e6
+    t_top = next(t for t, v in moving if v >= 0.8 - 1e-4) / 1e6
+    assert t_top - t_start == pytest.approx(0.8, abs=0.05)
+
+
+def test_watchdog_stops_within_100ms_then_decelerates_and_needs_rearm(rig, devices, host):
+    tm, exo = devices.treadmill, devices.exoskeleton
+    tm.rearm()
+    exo.rearm()
+    host.run(1.0, lambda: (tm.set_speed(1.0, 1.5), exo.send_heartbeat()))
+    assert tm.status.belt_speed_mps == pytest.approx(1.0, abs=1e-4) and tm.status.armed
+    # silence: keep reading, send nothing
+    host.treadmill_samples.clear()
+    host.run(1.6)
+    state = rig.status()
+    for name in ("treadmill", "exoskeleton"):
+        dev = state[name]
+        assert dev["watchdog_tripped"] and not dev["armed"]
+        silence_s = dev["tripped_at_s"] - dev["last_valid_cmd_s"]
+        assert 0.0 < silence_s <= 0.100, (name, silence_s)
+    assert tm.status.watchdog_tripped and not tm.status.armed
+    assert exo.status.watchdog_tripped and not exo.status.armed
+    # then the belt decelerates at the treadmill's safe rate, to zero
+    trip_us = state["treadmill"]["tripped_at_s"] * 1e6
+    after = [(t, v) for t, v, _ in host.treadmill_samples if t > trip_us + 10_000 and v > 0.05]
+    (t0, v0), (t1, v1) = after[0], after[-1]
+    decel = (v0 - v1) / ((t1 - t0) / 1e6)
+    assert decel == pytest.approx(tm.info.safe_decel_mps2, rel=0.05)
+    assert tm.status.belt_speed_mps == 0.0
+    # commands alone do not restart it
+    host.run(0.4, lambda: (tm.set_speed(1.0, 1.5), exo.send_heartbeat()))
+    assert tm.status.belt_speed_mps == 0.0 and tm.status.watchdog_tripped
+    assert rig.status()["treadmill"]["cmds_ignored"] > 0
+    # an explicit re-arm does
+    tm.rearm()
+    assert wait_for(lambda: tm.status.belt_speed_mps > 0.2, 2.0, host,
+                    lambda: (tm.set_speed(1.0, 1.5), exo.send_heartbeat()))
+    assert not tm.status.watchdog_tripped and tm.status.armed
+
+
+def test_devices_power_up_disarmed(devices, host):
+    tm = devices.treadmill
+    host.run(0.3, lambda: (tm.set_speed(1.0, 1.0), devices.exoskeleton.send_heartbeat()))
+    assert not tm.status.armed and tm.status.belt_speed_mps == 0.0
+    assert not tm.status.watchdog_tripped  # nothing tripped: it never ran

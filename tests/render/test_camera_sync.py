@@ -1,0 +1,74 @@
+"""Camera synchronisation: s extrapolated to display time (pure functions)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from engine.render.camera_sync import MAX_HORIZON_S, DisplayClock, extrapolate_s, route_position
+
+
+def test_constant_speed_moves_v_dt():
+    # 1.5 m/s, display 20 ms after the sample: 30 mm further.
+    assert extrapolate_s(10.0, 1.5, 0.0, 100.0, 100.020) == pytest.approx(10.030)
+
+
+def test_acceleration_term():
+    assert extrapolate_s(0.0, 1.0, 0.5, 0.0, 0.1) == pytest.approx(0.1 + 0.5 * 0.5 * 0.01)
+
+
+def test_display_before_sample_draws_the_sample():
+    assert extrapolate_s(5.0, 1.5, 0.0, 10.0, 9.99) == 5.0
+
+
+def test_a_stalled_core_never_flies_the_view_forward():
+    # A state sample 3 s old (core frozen): at most MAX_HORIZON_S of motion is added.
+    assert extrapolate_s(5.0, 1.5, 0.0, 0.0, 3.0) == pytest.approx(5.0 + 1.5 * MAX_HORIZON_S)
+
+
+def test_deceleration_stops_instead_of_reversing():
+    # 0.2 m/s braking at 5 m/s2 stops after 4 mm, well inside a 100 ms horizon.
+    assert extrapolate_s(1.0, 0.2, -5.0, 0.0, 0.1) == pytest.approx(1.0 + 0.2**2 / 10.0)
+
+
+@given(
+    s=st.floats(0, 1000), v=st.floats(-1, 3), a=st.floats(-3, 3),
+    dt=st.floats(-1, 5),
+)
+def test_extrapolation_is_bounded_and_never_backwards(s, v, a, dt):
+    out = extrapolate_s(s, v, a, 0.0, dt)
+    assert math.isfinite(out)
+    assert out >= s - 1e-9
+    assert out <= s + 3 * MAX_HORIZON_S + 0.5 * 3 * MAX_HORIZON_S**2 + 1e-9
+
+
+@given(v=st.floats(0.1, 2.0), dt=st.floats(0.0, 0.05))
+def test_constant_speed_error_is_zero_at_the_true_display_time(v, dt):
+    # The belt at constant speed: extrapolation hits the true position exactly.
+    s0 = 3.0
+    assert extrapolate_s(s0, v, 0.0, 1.0, 1.0 + dt) == pytest.approx(s0 + v * dt, abs=1e-9)
+
+
+def test_non_finite_inputs_are_safe():
+    assert extrapolate_s(1.0, float("nan"), 0.0, 0.0, 0.01) == 1.0
+    assert extrapolate_s(1.0, 1.0, float("inf"), 0.0, 0.01) == pytest.approx(1.01)
+    assert extrapolate_s(1.0, 1.0, 0.0, float("nan"), 0.01) == 1.0
+
+
+def test_display_clock_learns_the_draw_time():
+    clock = DisplayClock(display_latency_s=0.004, draw_time_s=0.0)
+    for _ in range(100):
+        clock.observe(0.010)
+    assert clock.predict(5.0) == pytest.approx(5.014, abs=1e-4)
+    clock.observe(float("nan"))
+    clock.observe(5.0)  # a debugger pause is not a draw time
+    assert clock.draw_time_s == pytest.approx(0.010, abs=1e-4)
+
+
+def test_route_position_is_clamped_to_the_route():
+    assert route_position(5.0) == (0.0, 5.0)
+    assert route_position(-1.0, 100.0) == (0.0, 0.0)
+    assert route_position(150.0, 100.0) == (0.0, 100.0)

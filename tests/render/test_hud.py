@@ -1,0 +1,101 @@
+"""The patient HUD: what it says for goals, the next obstacle, outcomes, tasks and the summary."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engine.control import layout
+from engine.render.hud import FEEDBACK_HOLD_S, HudModel, PatientHud, TaskView, obstacle_cue
+
+
+def _timeline() -> np.ndarray:
+    rows = np.zeros(3, dtype=layout.TIMELINE_DTYPE)
+    rows["at_m"] = [10.0, 20.0, 30.0]
+    rows["height_m"] = [0.12, 0.0, 0.0]
+    rows["category"] = [layout.ObstacleCategory.STEP_OVER, layout.ObstacleCategory.STEP_OVER, layout.ObstacleCategory.YIELD]
+    rows["period_s"] = [0, 0, 40.0]
+    rows["active_s"] = [0, 0, 20.0]
+    return rows
+
+
+def _state(s_m=0.0, t_s=0.0, next_obstacle=0) -> np.ndarray:
+    state = np.zeros((), dtype=layout.STATE_DTYPE)
+    state["s_m"] = s_m
+    state["scene_time_s"] = t_s
+    state["next_obstacle"] = next_obstacle
+    state["obstacles"]["triggered_at_s"] = np.nan
+    return state
+
+
+def test_cues_follow_the_obstacle_category():
+    rows = _timeline()
+    assert obstacle_cue(rows[0]) == "step high"
+    assert obstacle_cue(rows[1]) == "step over"
+    assert obstacle_cue(rows[2]) == "wait"
+
+
+def test_next_obstacle_goals_and_cleared_feedback():
+    model = HudModel(_timeline(), ["curb up", "puddle", "traffic light"])
+    model.set_goals(steps=100)
+    state = _state(s_m=4.2, t_s=5.0)
+    state["steps"] = 12
+    content = model.update(state)
+    assert content.next_obstacle == "Curb up in 6 m: step high"
+    assert content.goals[0] == "Steps 12 / 100"
+    assert content.feedback == ""
+    state["obstacles"]["outcome"][0] = layout.ObstacleOutcome.CLEARED
+    state["obstacles"]["margin_m"][0] = 0.05
+    state["scene_time_s"] = 9.0
+    state["next_obstacle"] = 1
+    content = model.update(state)
+    assert content.feedback == "Cleared the curb up! (+5 cm)"
+    assert content.feedback_kind == "cleared"
+    assert content.score == 10
+    state["scene_time_s"] = 9.0 + FEEDBACK_HOLD_S + 0.1
+    assert model.update(state).feedback == ""  # shown for a while, then gone
+
+
+def test_hit_feedback_and_summary():
+    model = HudModel(_timeline(), ["curb up", "puddle", "traffic light"])
+    state = _state(s_m=21.0, t_s=30.0, next_obstacle=2)
+    state["obstacles"]["outcome"][1] = layout.ObstacleOutcome.HIT
+    state["obstacles_hit"] = 1
+    content = model.update(state, TaskView(shopping=[("milk", True), ("bread", False)]), finished=True)
+    assert content.feedback_kind == "hit"
+    assert "lift your foot higher" in content.feedback
+    assert "Shopping 1 of 2" in content.summary
+    assert "Score 20" in content.summary
+    assert model.events == [(1, "hit")]
+
+
+def test_red_light_shows_the_wait_timer():
+    model = HudModel(_timeline(), ["curb up", "puddle", "traffic light"])
+    state = _state(s_m=28.0, t_s=12.2, next_obstacle=2)
+    state["obstacles"]["active"][2] = 1
+    content = model.update(state)
+    assert content.crossing == "Wait: 8 s"
+    assert content.next_obstacle.endswith("wait")
+
+
+def test_hud_puts_the_content_on_screen(panda_base):
+    hud = PatientHud(panda_base.aspect2d)
+    try:
+        model = HudModel(_timeline(), ["curb up", "puddle", "traffic light"])
+        state = _state(s_m=12.0, t_s=9.0, next_obstacle=1)
+        state["obstacles"]["outcome"][0] = layout.ObstacleOutcome.CLEARED
+        hud.show(model.update(state, TaskView(shopping=[("milk", True)], cue="RED", cue_rgb=(0, 0, 1)), finished=True))
+        panda_base.graphicsEngine.renderFrame()
+        shown = hud.visible_text()
+        assert shown["feedback"].startswith("Cleared the curb up")
+        assert "[x] milk" in shown["shopping"]
+        assert shown["cue"] == "RED"
+        assert "Score" in shown["summary"]
+        assert shown["next"] == "Puddle in 8 m: step over"
+    finally:
+        hud.destroy()
+
+
+@pytest.mark.parametrize("missing", [None])
+def test_task_view_from_nothing(missing):
+    assert TaskView.from_task_state(missing) == TaskView()
