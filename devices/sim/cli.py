@@ -82,9 +82,10 @@ def main(args: argparse.Namespace) -> int:
     import sys
 
     from devices.base import JointMode
-    from devices.sim.server import Rig
+    from devices.sim.server import Rig, favour_rig_process
 
     rig = Rig(args.patient, args.seed, JointMode[args.exo_safe_mode.upper()])
+    favour_rig_process()
     for name, path in rig.ports.items():
         print(f"{name} {path}", flush=True)
     signal.signal(signal.SIGTERM, lambda *_: rig.stop())

@@ -169,10 +169,12 @@ class PatientModel:
         events.sort()
         for frac, side, kind in events:
             t_event = t0 + frac * dt
+            # the belt moved the feet for the whole tick; the event happened part-way through it
+            rest_m = (1.0 - frac) * v * dt
             if kind == "to":
-                self._toe_off(side, t_event, v)
+                self._toe_off(side, t_event, v, rest_m)
             else:
-                self._heel_strike(side, t_event)
+                self._heel_strike(side, t_event, rest_m)
 
         # swing feet travel to their landing points
         for side in (0, 1):
@@ -189,8 +191,9 @@ class PatientModel:
         leg = self._leg_phase(self.phase, side)
         return (leg - stance) / (1.0 - stance) if leg >= stance else 1.0
 
-    def _toe_off(self, side: int, t_s: float, v: float) -> None:
+    def _toe_off(self, side: int, t_s: float, v: float, rest_m: float = 0.0) -> None:
         self.in_stance[side] = False
+        self.foot_x_m[side] += rest_m  # it left the belt part-way through the tick
         self.toe_offs.append({"side": side, "t_s": t_s})
         step_m = self.mean_step_length_m(max(v, V_FINISH_STEP_MPS))
         land = 0.5 * step_m + self.profile.step_length_cv * step_m * self._rng.gauss(0.0, 1.0)
@@ -199,11 +202,12 @@ class PatientModel:
         self._swing_min[side] = math.inf
         self._swing_peak[side] = 0.0
 
-    def _heel_strike(self, side: int, t_s: float) -> None:
+    def _heel_strike(self, side: int, t_s: float, rest_m: float = 0.0) -> None:
         self.in_stance[side] = True
-        self.foot_x_m[side] = self._swing_to_x[side]
         other = 1 - side
-        length_m = self.foot_x_m[side] - self.foot_x_m[other]
+        # heel-to-heel distance at the strike itself (the other foot is where it was then)
+        length_m = self._swing_to_x[side] - (self.foot_x_m[other] + (rest_m if self.in_stance[other] else 0.0))
+        self.foot_x_m[side] = self._swing_to_x[side] - rest_m
         self.heel_strikes.append({"side": side, "t_s": t_s})
         if self._last_hs_t[other] is not None:
             self.steps.append(
@@ -375,6 +379,15 @@ class PatientModel:
             "toe_clearance": list(self.swings),
             "strides": list(self.strides),
             "belt_displacement_m": self.belt_m,
+            # leg geometry behind the toe heights; the ankle angle is not measured by the exo
+            "geometry": {
+                "thigh_m": self.profile.thigh_m,
+                "shank_m": self.profile.shank_m,
+                "foot_height_m": self.profile.foot_height_m,
+                "foot_length_m": self.profile.foot_length_m,
+                "leg_length_m": self.profile.thigh_m + self.profile.shank_m + self.profile.foot_height_m,
+                "swing_dorsiflexion_deg": list(self.profile.swing_dorsiflexion_deg),
+            },
             "fatigue": self.fatigue,
             "heart_rate_bpm": self.heart_rate_bpm,
         }

@@ -130,7 +130,7 @@ class CommandWriter:
                 applied[name] = _clamp01(value)
             else:
                 applied[name] = 1.0 if value >= 0.5 else 0.0
-        current = self.block.data
+        current = self.block.data.copy()
         low = applied.get("guidance_min", float(current["guidance_min"]))
         high = applied.get("guidance_max", float(current["guidance_max"]))
         if low > high:
@@ -141,7 +141,8 @@ class CommandWriter:
                 applied["guidance_min"] = high
         if applied:
             self._write(**{name: (int(v) if name in _SWITCHES else v) for name, v in applied.items()})
-        return {name: (requested.get(name, applied[name]), applied[name]) for name in applied}
+        # A bound moved only to keep min <= max reports its previous value as the request.
+        return {name: (requested.get(name, float(current[name])), applied[name]) for name in applied}
 
     def set_goals(self, *, steps=None, distance_m=None, time_s=None) -> None:
         """Session goals (0 = none); non-numbers raise SettingError, negatives become 0."""

@@ -160,7 +160,7 @@ class Planner:
                 blocking = ob.index if limit < cruise_mps else blocking
         # Route end: stop at the end of the route like at a permanent stop line.
         if self.route_length_m > 0.0:
-            d = self.route_length_m - s_m
+            d = self.route_length_m - STOP_MARGIN_M - s_m
             end_limit = math.sqrt(2.0 * a_plan * d) if d > 0.0 else 0.0
             if end_limit < target:
                 target = end_limit

@@ -28,7 +28,7 @@ def main(args: argparse.Namespace) -> int:
     if args.sessions < 1 or args.duration_s < 10:
         print("demo-history: need --sessions >= 1 and --duration-s >= 10")
         return 2
-    db = args.db or default_db_path()
+    db = args.db or str(default_db_path())
     ids = fill_demo_history(db, args.patient, args.sessions, args.duration_s, args.seed)
     print(f"{len(ids)} simulated sessions for {args.patient} in {db}: ids {ids[0]}..{ids[-1]}")
     if not args.no_report:

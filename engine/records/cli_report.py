@@ -16,11 +16,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     """Write the report and print its path."""
+    from pathlib import Path
+
     from engine.records.paths import default_db_path
     from engine.records.report import write_patient_report, write_session_report
 
-    db = args.db or default_db_path()
-    if not db.exists() if hasattr(db, "exists") else False:
+    db = Path(args.db) if args.db else default_db_path()
+    if not db.exists():
         print(f"report: no database at {db}")
         return 1
     try:

@@ -11,8 +11,9 @@ would have recorded, from a handful of clinical parameters:
   `stride_cv_pct` (%); the affected leg's step takes the share `0.5 * (1 + step_time_asym)` of the
   stride, the other leg the rest;
 - step lengths: on a treadmill a stride covers `speed * stride_time`; the affected leg's step gets
-  `0.5 * (1 - step_length_asym)` of it. With these definitions the symmetry index
-  SI = (L - R) / (0.5 (L + R)) * 100 equals 100 * (+/-) 2a / 2 = 100 a in magnitude;
+  `0.5 * (1 - step_length_asym)` of it, the other leg `0.5 * (1 + step_length_asym)`. With
+  these definitions the symmetry index SI = (L - R) / (0.5 (L + R)) * 100 is 200 a in magnitude
+  (step_length_asym 0.05 -> |SI| 10 %), and the same holds for step times;
 - stance share `stance_fraction` (the affected leg `affected_stance_drop` less);
 - joint angles: a textbook sagittal hip and knee pattern as the reference; the measured angles
   follow it with the patient's own reduced knee flexion on the affected side (`knee_flexion_deficit`)
@@ -61,7 +62,7 @@ class GaitParams:
     affected_clearance_m: float = 0.02
     guidance: float = 0.3
     bws_fraction: float = 0.0
-    obstacle_spacing_m: float = 15.0
+    obstacle_spacing_m: float = 10.0
     obstacle_success: float = 0.95
     obstacle_speed_fraction: float = 0.8
     hr_rest_bpm: float = 72.0
@@ -242,8 +243,8 @@ def simulate_session(
     for k in range(1, int(duration_s // 30)):
         events.append((30.0 * k, EventKind.GUIDANCE_ADAPTED, -1, 0, float(guidance[min(n - 1, int(30 * k * rate_hz))]), 0.05, math.nan))
     alarm_window = None
-    if rng.random() < params.alarm_probability and duration_s > 60:
-        raised = float(rng.uniform(30, duration_s - 20))
+    if rng.random() < params.alarm_probability and duration_s > 10:
+        raised = float(rng.uniform(0.3, 0.6) * duration_s)
         alarm_window = (raised, raised + 5.0)
         events.append((raised, EventKind.ALARM_RAISED, -1, int(AlarmReason.HEART_RATE_HIGH), float(Priority.MEDIUM), math.nan, math.nan))
         events.append((raised + 5.0, EventKind.ALARM_ACKED, -1, int(AlarmReason.HEART_RATE_HIGH), math.nan, math.nan, math.nan))
@@ -283,13 +284,13 @@ PROFILES: dict[str, tuple[GaitParams, GaitParams]] = {
                    toe_clearance_m=0.022, affected_clearance_m=0.022),
     ),
     "hemiparetic-right": (
-        GaitParams(speed_mps=0.35, accel_mps2=0.2, stride_time_s=1.7, stride_cv_pct=7.0, step_time_asym=0.22,
-                   step_length_asym=0.3, stance_fraction=0.66, affected_stance_drop=0.08, knee_flexion_deficit=0.55,
+        GaitParams(speed_mps=0.35, accel_mps2=0.2, stride_time_s=1.7, stride_cv_pct=7.0, step_time_asym=0.1,
+                   step_length_asym=0.13, stance_fraction=0.66, affected_stance_drop=0.08, knee_flexion_deficit=0.55,
                    toe_clearance_m=0.018, affected_clearance_m=0.004, guidance=0.85, bws_fraction=0.3,
                    obstacle_success=0.45, obstacle_speed_fraction=0.7, hr_rest_bpm=78, hr_rise_bpm=30,
                    affected_side=1, alarm_probability=0.7),
-        GaitParams(speed_mps=0.75, accel_mps2=0.3, stride_time_s=1.3, stride_cv_pct=3.5, step_time_asym=0.07,
-                   step_length_asym=0.08, stance_fraction=0.63, affected_stance_drop=0.03, knee_flexion_deficit=0.2,
+        GaitParams(speed_mps=0.75, accel_mps2=0.3, stride_time_s=1.3, stride_cv_pct=3.5, step_time_asym=0.025,
+                   step_length_asym=0.03, stance_fraction=0.63, affected_stance_drop=0.03, knee_flexion_deficit=0.2,
                    toe_clearance_m=0.02, affected_clearance_m=0.013, guidance=0.35, bws_fraction=0.1,
                    obstacle_success=0.9, obstacle_speed_fraction=0.8, hr_rest_bpm=74, hr_rise_bpm=22,
                    affected_side=1, alarm_probability=0.1),

@@ -17,6 +17,7 @@ import json
 import signal
 import sys
 import time
+from dataclasses import replace
 
 from engine.control import layout
 from engine.control.shm import Ring
@@ -32,9 +33,12 @@ def produce(
     seed: int = 0,
     first_cycle: int = 1,
     should_stop=lambda: False,
+    **overrides,
 ) -> dict:
-    """Push records at rate_hz until duration_s has elapsed (or should_stop()); returns counts."""
-    params = params_for_session(profile, 3, 10, seed)
+    """Push records at rate_hz until duration_s has elapsed (or should_stop()); returns counts.
+
+    overrides: GaitParams fields to change (e.g. obstacle_spacing_m, alarm_probability)."""
+    params = replace(params_for_session(profile, 3, 10, seed), **overrides)
     records, event_records, _ = simulate_session(params, duration_s, rate_hz, seed=seed, first_cycle=first_cycle)
     n, n_events = len(records), len(event_records)
     event_cycles = event_records["cycle"].tolist()
@@ -77,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate-hz", type=float, default=1000.0)
     parser.add_argument("--first-cycle", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--obstacle-spacing-m", type=float, help="an obstacle every this many metres")
+    parser.add_argument("--alarm", action="store_true", help="raise (and acknowledge) one alarm mid-session")
     args = parser.parse_args(argv)
     stopping = False
 
@@ -88,8 +94,13 @@ def main(argv: list[str] | None = None) -> int:
     telemetry = Ring(args.telemetry, layout.TELEMETRY_DTYPE, layout.TELEMETRY_CAPACITY)
     events = Ring(args.events, layout.EVENT_DTYPE, layout.EVENT_CAPACITY) if args.events else None
     print("started", flush=True)
+    overrides = {}
+    if args.obstacle_spacing_m:
+        overrides["obstacle_spacing_m"] = args.obstacle_spacing_m
+    if args.alarm:
+        overrides["alarm_probability"] = 1.0
     counts = produce(telemetry, events, args.duration_s, args.rate_hz, seed=args.seed,
-                     first_cycle=args.first_cycle, should_stop=lambda: stopping)
+                     first_cycle=args.first_cycle, should_stop=lambda: stopping, **overrides)
     print(json.dumps(counts), flush=True)
     return 0
 

@@ -14,6 +14,7 @@ import html
 import io
 import logging
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -141,9 +142,12 @@ def _default_out(db_path: Path, name: str) -> Path:
 
 
 def _write(out_path: Path, text: str) -> Path:
+    # Reports are health data: owner-only, like the database.
     out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    out_path.write_text(text, encoding="utf-8")
+    out_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
     return out_path
 
 

@@ -321,6 +321,13 @@ class Store:
         """SQLite's PRAGMA integrity_check answer ("ok" when healthy)."""
         return "\n".join(str(next(iter(r.values()))) for r in self._query("PRAGMA integrity_check"))
 
+    def used_bytes(self) -> int:
+        """Bytes of the main file in use (pages minus free pages; the WAL not counted)."""
+        page_size = self._query("PRAGMA page_size")[0]["page_size"]
+        pages = self._query("PRAGMA page_count")[0]["page_count"]
+        free = self._query("PRAGMA freelist_count")[0]["freelist_count"]
+        return int(page_size * (pages - free))
+
     def checkpoint(self) -> None:
         """Fold the WAL into the main file (for backups)."""
         with self._lock:

@@ -100,6 +100,7 @@ class AlarmBanner:
 
         self.frame = DirectFrame(parent=parent, frameSize=(-1.78, 1.78, -0.09, 0.09), pos=(0, 0, 0.9),
                                  frameColor=PRIORITY_RGBA[layout.Priority.HIGH])
+        self.frame.set_bin("gui-popup", 90)  # above the full-screen menu, whatever is open
         self.label = DirectLabel(parent=self.frame, text="", text_scale=0.06, pos=(-0.25, 0, -0.02),
                                  frameColor=(0, 0, 0, 0), text_fg=(1, 1, 1, 1))
         self.ack_button = DirectButton(parent=self.frame, text="Acknowledge", scale=0.05, pos=(1.5, 0, -0.015),

@@ -3,10 +3,12 @@
 Task order each frame (lower sort runs first):
   -1000 openvr poses (VR only: waitGetPoses paces the frame)
     -60 read state   heartbeat to the core, then a non-blocking seqlock read of the state block
-    -50 camera       s extrapolated to this frame's display time -> patient node
-    -40 world        obstacles and ambient life on the core's scene clock
+    -55 world        scenery chunks near s, obstacles and ambient life on the core's scene clock
     -30 hud          goal progress, next obstacle, feedback, tasks (and audio cues)
     -20 therapist    alarm banner, live panel, menu
+     45 camera       s extrapolated to this frame's display time -> patient node (the last
+                     thing before drawing: the less work between prediction and draw, the
+                     smaller the error when the machine is busy)
      50 igLoop       Panda3D draws
      60 frame done   measure the draw time and the visual-versus-belt error of this frame
 
@@ -16,6 +18,7 @@ snapshot in place (and raises the CORE_LOST alarm after half a second).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import time
@@ -61,6 +64,7 @@ class AppConfig:
     display_latency_s: float = 0.0  # scan-out after the buffer is complete (window: ~1 frame)
     vr_module: object = None  # an openvr double in tests
     background_rgba: tuple[float, float, float, float] = (0.55, 0.7, 0.9, 1.0)
+    record_frames: bool = False  # keep (done, drawn s, predicted display) per frame (benchmark)
 
 
 @dataclass
@@ -73,6 +77,7 @@ class FrameStats:
     # (belt speed m/s, error mm, error mm had s been drawn as read without extrapolation)
     belt_samples: list[tuple[float, float, float]] = field(default_factory=list)
     late_state_frames: int = 0  # frames where the state block could not be read
+    frames: list[tuple[float, float, float]] = field(default_factory=list)  # see AppConfig.record_frames
 
     def summary(self) -> dict:
         """Percentiles as a JSON-able dict."""
@@ -109,6 +114,8 @@ class StepSyncApp(ShowBase):
         self._probe = np.zeros((), dtype=layout.STATE_DTYPE)
         self.state_valid = False
         self.finished = False
+        self.heartbeat_cover = contextlib.nullcontext  # set by the runner to its heartbeat thread's cover
+        self.frame_alive = lambda: None  # and this to its frame(): the watchdog thread sees frames
         self.stats = FrameStats()
         self.display_clock = DisplayClock(display_latency_s=config.display_latency_s)
         self.core_watch = CoreWatch()
@@ -118,6 +125,7 @@ class StepSyncApp(ShowBase):
         self.predicted_display_s = math.nan
         self.frames = 0
         self._frame_start_s = math.nan
+        self._camera_at_s = math.nan
         self._last_frame_done_s = math.nan
         self.set_background_color(*config.background_rgba)
         self.disable_mouse()
@@ -175,8 +183,8 @@ class StepSyncApp(ShowBase):
         self._period_s = 1.0 / config.frame_rate_hz if self.vr_backend is None and config.frame_rate_hz > 0 else 0.0
         self._next_frame_s = time.monotonic()
         self.task_mgr.add(self._read_state_task, "stepsync-read-state", sort=-60)
-        self.task_mgr.add(self._camera_task, "stepsync-camera", sort=-50)
-        self.task_mgr.add(self._world_task, "stepsync-world", sort=-40)
+        self.task_mgr.add(self._camera_task, "stepsync-camera", sort=45)
+        self.task_mgr.add(self._world_task, "stepsync-world", sort=-55)
         self.task_mgr.add(self._hud_task, "stepsync-hud", sort=-30)
         self.task_mgr.add(self._therapist_task, "stepsync-therapist", sort=-20)
         self.task_mgr.add(self._frame_done_task, "stepsync-frame-done", sort=60)
@@ -222,6 +230,7 @@ class StepSyncApp(ShowBase):
     def _read_state_task(self, task):
         self._pace()
         self._frame_start_s = time.monotonic()
+        self.frame_alive()
         self.controller.writer.heartbeat()
         try:
             self.channels.state.read(self.state, timeout_s=0.002)
@@ -238,6 +247,7 @@ class StepSyncApp(ShowBase):
     def _camera_task(self, task):
         state = self.state
         now = time.monotonic()
+        self._camera_at_s = now
         self.predicted_display_s = self.display_time_s(now)
         running = int(state["run_state"]) == layout.RunState.RUNNING and not self.core_watch.lost
         if running:
@@ -257,8 +267,17 @@ class StepSyncApp(ShowBase):
         return task.cont
 
     def _world_task(self, task):
+        # Runs BEFORE the camera task: building a chunk of scenery can take a while, and the
+        # display-time prediction must be made after that work, not before it.
         if self.world is not None:
-            self.world.update(self.drawn_s_m, self.drawn_scene_time_s, self.state["obstacles"])
+            state = self.state
+            estimate_s = self.display_clock.predict(time.monotonic())
+            s_m = extrapolate_s(float(state["s_m"]), float(state["belt_speed_mps"]), float(state["belt_accel_mps2"]),
+                                s_time_s(state), estimate_s) if self.state_valid else float(state["s_m"])
+            scene_time_s = float(state["scene_time_s"])
+            if int(state["run_state"]) == layout.RunState.RUNNING:
+                scene_time_s += min(max(0.0, estimate_s - float(state["t_s"])), 0.1)
+            self.world.update(s_m, scene_time_s, state["obstacles"])
         return task.cont
 
     def _hud_task(self, task):
@@ -295,13 +314,16 @@ class StepSyncApp(ShowBase):
     def _frame_done_task(self, task):
         """After Panda3D drew: the frame is complete now (offscreen: this is its display time)."""
         done = time.monotonic()
-        draw_s = done - self._frame_start_s
+        # What the prediction needs: from placing the camera to the frame being complete.
+        draw_s = done - self._camera_at_s
         self.display_clock.observe(draw_s)
-        self.stats.draw_ms.append(draw_s * 1000.0)
+        self.stats.draw_ms.append((done - self._frame_start_s) * 1000.0)
         if math.isfinite(self._last_frame_done_s):
             self.stats.frame_ms.append((done - self._last_frame_done_s) * 1000.0)
         self._last_frame_done_s = done
         self.frames += 1
+        if self.app_config.record_frames:
+            self.stats.frames.append((done, self.drawn_s_m, self.predicted_display_s))
         if self.state_valid and int(self.state["run_state"]) == layout.RunState.RUNNING:
             # Where the belt really is when this frame appears: a fresh state sample (at most one
             # control cycle old) carried the last fraction of a millisecond to the display time.
@@ -333,13 +355,17 @@ class StepSyncApp(ShowBase):
         self.task_mgr.step()
 
     def save_view(self, path) -> bool:
-        """Save what the window (or offscreen buffer) shows now."""
-        self.graphicsEngine.render_frame()
-        return bool(self.win.save_screenshot(Filename.from_os_specific(str(path))))
+        """Save what the window (or offscreen buffer) shows now (encoding a PNG takes longer
+        than the core allows between heartbeats: `heartbeat_cover` keeps them going)."""
+        with self.heartbeat_cover():
+            self.graphicsEngine.render_frame()
+            return bool(self.win.save_screenshot(Filename.from_os_specific(str(path))))
 
     def release(self) -> dict:
         """Release the headset and the window; returns frame statistics (VR ones when present)."""
         stats = self.stats.summary()
+        stats["drawn_s_m_final"] = self.drawn_s_m
+        stats["state_s_m_final"] = float(self.state["s_m"])
         if self.vr_backend is not None:
             stats = {**stats, **self.vr_backend.stop()}
             self.vr_backend = None

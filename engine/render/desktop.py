@@ -26,6 +26,7 @@ from engine.render.session_runner import (
     _world_factory,
     scene_choice,
     wait_core_ready,
+    warm_up,
 )
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,8 @@ class Desktop:
         self.reports: list[Path] = []
         self.app = None
         self._stopping_since = None
+        self._seen_walking = False
+        self._started_at_s = 0.0
         self._build_app()
         self.heartbeat.covering.clear()
 
@@ -87,9 +90,11 @@ class Desktop:
                                   patients=[options.patient], on_scene_chosen=self.choose_scene,
                                   thumbnail_for=self.thumbnail, on_start=self.session_started)
         app.menu = self.menu
-        app.live_panel = LivePanel(self.menu.root, origin=(0.55, 0.5))
+        app.heartbeat_cover = self.heartbeat.cover
+        app.frame_alive = self.heartbeat.frame
+        app.live_panel = LivePanel(self.menu.root, origin=(1.05, 0.55))
         if app.vr_backend is not None:
-            self.mirror = app.vr_backend.make_mirror(self.menu.root, (0.55, 1.7, -0.95, -0.3))
+            self.mirror = app.vr_backend.make_mirror(self.menu.root, (0.05, 0.85, -0.9, -0.45))
         else:
             app.accept("tab", self.toggle_menu)
         if options.patient:
@@ -97,6 +102,7 @@ class Desktop:
         if options.scene and options.scene in self.library.scenes:
             self.menu.pick_scene(options.scene)
         app.task_mgr.add(self._session_task, "stepsync-desktop-session", sort=-10)
+        self.show_menu(True)  # the menu first; Start or Tab shows the patient view
 
     # -- menu callbacks -------------------------------------------------------------------------
     def choose_scene(self, scene_id: str):
@@ -121,21 +127,46 @@ class Desktop:
         return self.app.loader.load_texture(str(result))
 
     def session_started(self) -> None:
-        """The menu started a session: attach the recorder and show the patient's view."""
+        """Start pressed: open the session record and attach the recorder BEFORE the belt
+        moves (every cycle recorded), then show the patient's view."""
         from engine.records.recorder import start_recorder
 
         self.app.refresh_goals()
-        if self.recorder is None and self.controller.session_id is not None:
-            self.recorder = start_recorder(self.db_path, self.channels.paths(), self.controller.session_id)
-        if self.app.vr_backend is None:
-            self.menu.hide()
+        self.app.finished = False
+        self._seen_walking = False
+        self._started_at_s = time.monotonic()
+        session_id = self.controller.open_session()
+        if self.recorder is None and session_id is not None:
+            self.heartbeat.covering.set()  # starting a process takes longer than a frame
+            try:
+                self.recorder = start_recorder(self.db_path, self.channels.paths(), session_id)
+            finally:
+                self.heartbeat.covering.clear()
+        self.heartbeat.covering.set()
+        try:
+            self.show_menu(False)
+            warm_up(self.app)  # the patient view was not drawn while the menu was up
+        finally:
+            self.heartbeat.covering.clear()
 
-    def toggle_menu(self) -> None:
-        """Tab: menu or patient view (no headset)."""
-        if self.menu.root.is_hidden():
+    def show_menu(self, shown: bool) -> None:
+        """Menu or patient view on the desktop window (with a headset the menu always shows).
+        While the full-screen menu is up the 3D view is not drawn at all: it is hidden anyway,
+        and a cheap frame keeps the UI heartbeat regular."""
+        if self.app.vr_backend is not None:
+            self.menu.show()
+            return
+        if shown:
             self.menu.show()
         else:
             self.menu.hide()
+        if self.app.hud is not None:
+            (self.app.hud.root.hide if shown else self.app.hud.root.show)()
+        self.app.cam.node().set_active(not shown)
+
+    def toggle_menu(self) -> None:
+        """Tab: menu or patient view (no headset)."""
+        self.show_menu(self.menu.root.is_hidden())
 
     # -- session end ----------------------------------------------------------------------------
     def _session_task(self, task):
@@ -143,12 +174,21 @@ class Desktop:
         if self.controller.session_id is None:
             return task.cont
         run_state = int(state["run_state"])
-        ended = run_state in (layout.RunState.IDLE, layout.RunState.STOPPED) and abs(float(state["belt_speed_mps"])) < 0.01
-        if ended and self.controller.run_state in ("running", "stopping", "paused"):
+        if run_state in (layout.RunState.RUNNING, layout.RunState.PAUSED, layout.RunState.STOPPING):
+            self._seen_walking = True
+        elif not self._seen_walking and time.monotonic() - self._started_at_s > 5.0:
+            # The core never started (an alarm stands, or the devices are not armed).
+            self.end_session("stopped")
+            return task.cont
+        ended = self._seen_walking and run_state in (layout.RunState.IDLE, layout.RunState.STOPPED) \
+            and abs(float(state["belt_speed_mps"])) < 0.01
+        if ended:
             if self._stopping_since is None:
                 self._stopping_since = time.monotonic()
             elif time.monotonic() - self._stopping_since > 0.5:
-                self.end_session("stopped" if run_state == layout.RunState.STOPPED else "completed")
+                # Completed when a goal was reached; otherwise the therapist or a fault stopped it.
+                reached = int(state["goal_reached"]) != 0 and run_state != layout.RunState.STOPPED
+                self.end_session("completed" if reached else "stopped")
         else:
             self._stopping_since = None
         return task.cont
@@ -175,7 +215,7 @@ class Desktop:
         self.app.finished = True
         self.controller.session_id = None
         self.controller.run_state = "idle"
-        self.menu.show()
+        self.show_menu(True)
         self.menu._status(f"session {session_id} {outcome}; report written")
         return report
 

@@ -94,10 +94,10 @@ class LivePanel:
         self.root = parent.attach_new_node("live-panel")
         self.labels = OnscreenText(parent=self.root, text="", pos=(x, z), scale=0.04, fg=(0.85, 0.85, 0.85, 1),
                                    align=TextNode.A_left, mayChange=True)
-        self.values = OnscreenText(parent=self.root, text="", pos=(x + 0.5, z), scale=0.04, fg=(1, 1, 1, 1),
+        self.values = OnscreenText(parent=self.root, text="", pos=(x + 0.42, z), scale=0.04, fg=(1, 1, 1, 1),
                                    align=TextNode.A_left, mayChange=True)
-        self.speed_chart = StripChart(self.root, "Gait speed (0-2 m/s)", (x, x + 1.1, z - 0.98, z - 0.68), (0.0, 2.0))
-        self.symmetry_chart = StripChart(self.root, "Symmetry index (-30..+30 %)", (x, x + 1.1, z - 1.34, z - 1.04),
+        self.speed_chart = StripChart(self.root, "Gait speed (0-2 m/s)", (x, x + 0.7, z - 0.95, z - 0.7), (0.0, 2.0))
+        self.symmetry_chart = StripChart(self.root, "Symmetry index (-30..+30 %)", (x, x + 0.7, z - 1.25, z - 1.0),
                                          (-30.0, 30.0), colour=(1.0, 0.8, 0.3, 1))
         self.rows: list[tuple[str, str]] = []
         self._chart_at_s = -math.inf

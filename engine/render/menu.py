@@ -162,7 +162,8 @@ class TherapistMenu:
             scene_buttons.append(widget)
         self.scene_list = DirectScrolledList(
             parent=self.root, items=scene_buttons, numItemsVisible=7, itemFrame_frameSize=(-0.02, 1.5, -0.4, 0.06),
-            itemFrame_pos=(0, 0, 0), pos=(-1.7, 0, 0.12), frameColor=(0, 0, 0, 0), forceHeight=0.065,
+            itemFrame_pos=(0, 0, 0), itemFrame_frameColor=(0.2, 0.22, 0.27, 1), pos=(-1.7, 0, 0.12),
+            frameColor=(0, 0, 0, 0), forceHeight=0.065,
             decButton_text="^", decButton_scale=0.05, decButton_pos=(1.55, 0, 0.03),
             incButton_text="v", incButton_scale=0.05, incButton_pos=(1.55, 0, -0.38),
         )
@@ -302,12 +303,12 @@ class TherapistMenu:
         """Start the session (after picking a patient and a scene)."""
         self.flush_pending(force=True)
         try:
+            if self.on_start is not None:
+                self.on_start()  # e.g. open the session record and attach the recorder first
             self.controller.start()
         except RuntimeError as exc:
             self._status(str(exc))
             return
-        if self.on_start is not None:
-            self.on_start()
         self._status("running")
 
     def pause(self) -> None:

@@ -165,6 +165,9 @@ class SessionController:
         """Open the session record if needed, send the settings and ask the core to walk."""
         self.open_session()
         self.apply_all_settings()
+        # The core refuses to start on a stale heartbeat; a start pressed after a slow frame
+        # (a thumbnail, a screenshot) must not be dropped for that.
+        self.writer.heartbeat()
         self.writer.start()
         old, self.run_state = self.run_state, "running"
         self._audit("run", old, "start", "running")
@@ -178,6 +181,7 @@ class SessionController:
 
     def resume(self) -> None:
         """Continue after a pause."""
+        self.writer.heartbeat()
         self.writer.resume()
         old, self.run_state = self.run_state, "running"
         self._audit("run", old, "resume", "running")

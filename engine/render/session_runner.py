@@ -8,6 +8,7 @@ gets its report, whatever happened in between (an exception, Ctrl-C, a fault sto
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import signal
@@ -82,28 +83,63 @@ def scene_choice(scene) -> SceneChoice:
                        scene=scene)
 
 
-class HeartbeatThread:
-    """Keeps the UI heartbeat going while the frame loop is not running (starting Panda3D,
-    tearing down): the core would otherwise do a heartbeat-loss stop during a slow start.
-    It beats only while `covering` is set; the frame loop clears it."""
+UI_STALL_S = 0.25
 
-    def __init__(self, writer, period_s: float = 0.02) -> None:
+
+class HeartbeatThread:
+    """The UI's watchdog thread (the command block's heartbeat has two writers: every frame, and
+    this thread). It beats every `period_s` while either
+    - `covering` is set: start-up, teardown, a screenshot, starting the recorder; or
+    - the frame loop started a frame (`frame()`) less than `stall_s` ago: one slow frame (a
+      chunk of scenery built, a hitch on a busy machine) must not stop the belt.
+    A UI frozen for longer stops beating, and the core stops the belt 100 ms later. A main
+    thread stuck in C code holding the GIL stops this thread too: it fails safe."""
+
+    def __init__(self, writer, period_s: float = 0.02, stall_s: float = UI_STALL_S) -> None:
         self.writer = writer
         self.period_s = period_s
+        self.stall_s = stall_s
         self.covering = threading.Event()
         self.covering.set()
+        self._last_frame_s = -math.inf
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="ui-heartbeat", daemon=True)
         self._thread.start()
 
+    def frame(self) -> None:
+        """Called at the start of every frame by the app."""
+        self._last_frame_s = time.monotonic()
+
     def _run(self) -> None:
         while not self._stop.wait(self.period_s):
-            if self.covering.is_set():
+            if self.covering.is_set() or time.monotonic() - self._last_frame_s < self.stall_s:
                 self.writer.heartbeat()
+
+    @contextlib.contextmanager
+    def cover(self):
+        """Beat from the thread while the main thread does one slow thing (a screenshot)."""
+        was_covering = self.covering.is_set()
+        self.covering.set()
+        try:
+            yield
+        finally:
+            if not was_covering:
+                self.covering.clear()
 
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=1.0)
+
+
+WARM_UP_FRAMES = 5
+
+
+def warm_up(app, frames: int = WARM_UP_FRAMES) -> None:
+    """Draw a few frames before the belt moves (the heartbeat thread covering): the first
+    frames upload geometry and compile shaders and can take far longer than the 100 ms the
+    core allows between UI heartbeats once walking."""
+    for _ in range(frames):
+        app.step()
 
 
 def _read_state(channels, out: np.ndarray) -> np.ndarray:
@@ -199,9 +235,12 @@ def run_headless(options: SessionOptions, on_frame=None) -> SessionResult:
         recorder = start_recorder(db_path, channels.paths(), session_id)
 
         app = _make_app(options, channels, controller, scene, rx)
+        app.heartbeat_cover = heartbeat.cover
+        app.frame_alive = heartbeat.frame
         shots = Path(options.screenshots) if options.screenshots else None
         if shots is not None:
             shots.mkdir(parents=True, exist_ok=True)
+        warm_up(app)
         heartbeat.covering.clear()  # the frame loop beats from here on
         controller.start()
         started_s = time.monotonic()
@@ -317,13 +356,17 @@ def _walk(app, controller, options, started_s, shots, result, stop_requested, on
             on_frame(app, result)
         elapsed_s = time.monotonic() - started_s
         run_state = int(state["run_state"])
-        if shots is not None and (elapsed_s >= next_shot_s or len(app.hud_model.events) > seen_events):
-            seen_events = len(app.hud_model.events)
-            path = shots / f"patient-{shot_index:03d}-{elapsed_s:05.1f}s.png"
+        new_events = app.hud_model.events[seen_events:]
+        if new_events:
+            _log_hud_feedback(controller, app, new_events)
+        if shots is not None and (elapsed_s >= next_shot_s or new_events):
+            suffix = "-feedback" if new_events else ""
+            path = shots / f"patient-{shot_index:03d}-{elapsed_s:05.1f}s{suffix}.png"
             if app.save_view(path):
                 result.screenshots.append(str(path))
             shot_index += 1
             next_shot_s = elapsed_s + 15.0
+        seen_events += len(new_events)
         if not stopping:
             if stop_requested["signal"] is not None:
                 stop_reason = "interrupted"
@@ -353,6 +396,19 @@ def _walk(app, controller, options, started_s, shots, result, stop_requested, on
         result.screenshots.append(str(shots / "patient-summary.png"))
     result.hud_events = list(app.hud_model.events)
     return stop_reason
+
+
+def _log_hud_feedback(controller, app, events) -> None:
+    """What the patient was shown, into the session's events (the report can line it up with
+    the core's obstacle outcomes)."""
+    if controller.store is None or controller.session_id is None:
+        return
+    for index, outcome in events:
+        try:
+            controller.store.add_event(controller.session_id, "hud_feedback", float(app.state["t_s"]),
+                                       obstacle=int(index), outcome=outcome, text=app.hud_content.feedback)
+        except Exception:
+            log.exception("recording HUD feedback")
 
 
 def _alarm_text(state) -> str:

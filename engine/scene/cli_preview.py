@@ -25,7 +25,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of `preview`."""
     parser.add_argument("scene", metavar="SCENE", help="scene YAML file, or a scene id from scenes/")
     parser.add_argument("--at-m", type=float, default=None, help="distance along the route (default: before the first obstacle)")
-    parser.add_argument("--time-s", type=float, default=0.0, help="scene clock, for lights and people (default 0)")
+    parser.add_argument("--time-s", type=float, default=None,
+                        help="scene clock on arrival at --at-m, for lights, people and triggered obstacles "
+                             "(default: walking there at 1 m/s)")
     parser.add_argument("--out", default="preview.png", help="image file to write (default preview.png)")
     parser.add_argument("--size", type=_size, default=(1280, 720), help="WIDTHxHEIGHT (default 1280x720)")
     parser.add_argument("--eye-height-m", type=float, default=1.6, help="camera height (default 1.6)")
@@ -49,9 +51,10 @@ def main(args: argparse.Namespace) -> int:
     if not -20.0 <= at_m <= scene.route_length_m + 20.0:
         print(f"--at-m {at_m:g} is outside the route (0..{scene.route_length_m:g} m)")
         return 1
-    out = render_view(scene, args.out, at_m, args.size, scene_time_s=args.time_s,
-                      eye_height_m=args.eye_height_m, renderer=args.renderer)
-    print(f"wrote {out} ({args.size[0]}x{args.size[1]}, {scene.id} at {at_m:g} m)")
+    time_s = max(0.0, at_m) / 1.0 if args.time_s is None else args.time_s
+    out = render_view(scene, args.out, at_m, args.size, scene_time_s=time_s,
+                      eye_height_m=args.eye_height_m, renderer=args.renderer, direct=True)
+    print(f"wrote {out} ({args.size[0]}x{args.size[1]}, {scene.id} at {at_m:g} m, scene time {time_s:g} s)")
     return 0
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from pathlib import PurePosixPath
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -148,7 +148,7 @@ class Sidewalk(StrictModel):
     benches_every_m: float = _num(40.0, 0.0, 200.0, "distance between benches, m (0 = none)")
 
 
-Environment = Annotated[Union[GroceryStore, Sidewalk], Field(discriminator="type")]
+Environment = Annotated[GroceryStore | Sidewalk, Field(discriminator="type")]
 
 # ---------------------------------------------------------------------------------------------
 # Obstacles
@@ -288,10 +288,7 @@ STEP_OVER_KINDS = (CurbUp, CurbDown, KerbRamp, Box, Puddle, Cable, DoorThreshold
 YIELD_KINDS = (PedestrianCrossing, TrafficLight, CartCrossing, AutomaticDoor, PersonStopping)
 
 Obstacle = Annotated[
-    Union[
-        CurbUp, CurbDown, KerbRamp, Box, Puddle, Cable, DoorThreshold, SpilledItems, UnevenPaving,
-        PedestrianCrossing, TrafficLight, CartCrossing, AutomaticDoor, PersonStopping,
-    ],
+    CurbUp | CurbDown | KerbRamp | Box | Puddle | Cable | DoorThreshold | SpilledItems | UnevenPaving | PedestrianCrossing | TrafficLight | CartCrossing | AutomaticDoor | PersonStopping,
     Field(discriminator="kind"),
 ]
 
@@ -445,7 +442,7 @@ class Audio(StrictModel):
 class Prop(StrictModel):
     """A model from assets/ placed along the route."""
 
-    model: ModelPath
+    model: ModelPath = Field(description="glTF/BAM/egg model, relative to assets/")
     texture: TexturePath | None = Field(None, description="optional texture applied to the model")
     at_m: float = Field(ge=-50.0, le=MAX_ROUTE_M, description="route distance, m")
     lateral_m: float = _num(0.0, -30.0, 30.0, "offset from the route centre line, + right, m")
@@ -468,17 +465,17 @@ class Scene(StrictModel):
     title: str = Field(min_length=1, max_length=80, description="menu title")
     description: str = Field("", max_length=2000, description="what the therapist reads in the menu")
     difficulty: Literal["gentle", "moderate", "hard"] = Field(description="for sorting and filtering")
-    environment: Environment
+    environment: Environment = Field(description="grocery_store or sidewalk, with its own keys")
     route_length_m: float = Field(150.0, ge=10.0, le=MAX_ROUTE_M, description=f"route length, m (10..{MAX_ROUTE_M:g})")
     base_speed_fraction: float = _num(0.6, 0.1, 1.0, "walking speed, fraction of the prescribed max")
-    seed: int = _num(1, 0, 2**31 - 1, "seed for procedural placement (products, people, cars)")
-    assistance: Assistance = Field(default_factory=Assistance)
-    goals: Goals = Field(default_factory=Goals)
-    obstacles: list[Obstacle] = Field(default_factory=list, max_length=MAX_OBSTACLES)
-    tasks: Tasks = Field(default_factory=Tasks)
-    ambient: Ambient = Field(default_factory=Ambient)
-    audio: Audio = Field(default_factory=Audio)
-    props: list[Prop] = Field(default_factory=list, max_length=200)
+    seed: int = Field(1, ge=0, le=2**31 - 1, description="seed for procedural placement: products, people, cars (0..2147483647)")
+    assistance: Assistance = Field(default_factory=Assistance, description="starting-setting hints for the therapist")
+    goals: Goals = Field(default_factory=Goals, description="default goals the therapist can override")
+    obstacles: list[Obstacle] = Field(default_factory=list, max_length=MAX_OBSTACLES, description=f"obstacles by route distance (at most {MAX_OBSTACLES})")
+    tasks: Tasks = Field(default_factory=Tasks, description="shopping list, crossings, dual task")
+    ambient: Ambient = Field(default_factory=Ambient, description="people, carts and cars that never block the path")
+    audio: Audio = Field(default_factory=Audio, description="ambience and cue sounds")
+    props: list[Prop] = Field(default_factory=list, max_length=200, description="models from assets/ placed along the route")
 
     # Files this scene was read from (itself first, then the bases it extends); set by the loader.
     _files: tuple = PrivateAttr(default=())

@@ -12,7 +12,12 @@ import math
 
 import numpy as np
 
-from engine.control.layout import MAX_OBSTACLES, OBSTACLE_STATE_DTYPE, TIMELINE_DTYPE, ObstacleCategory
+from engine.control.layout import (
+    MAX_OBSTACLES,
+    OBSTACLE_STATE_DTYPE,
+    TIMELINE_DTYPE,
+    ObstacleCategory,
+)
 from engine.scene.model import OBSTACLE_CATEGORY, OBSTACLE_KIND_CODES, Scene, obstacle_extent_m
 
 

@@ -75,7 +75,10 @@ class Session:
             if predicate(state):
                 return state
             if time.monotonic() > deadline:
-                raise TimeoutError(f"condition not met in {timeout_s} s; run_state {int(state['run_state'])}")
+                alarms = [layout.AlarmReason(int(a["reason"])).name for a in state["alarms"] if a["reason"]]
+                raise TimeoutError(
+                    f"condition not met in {timeout_s} s; run_state {int(state['run_state'])}, alarms {alarms}"
+                )
             if self.core is not None and not self.core.is_alive():
                 raise RuntimeError("control core died")
             time.sleep(0.01)

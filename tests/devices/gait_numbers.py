@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import statistics
+from itertools import pairwise
 
 
 def steps_after(truth: dict, t0_s: float, t1_s: float = float("inf")) -> list[dict]:
@@ -26,7 +27,7 @@ def symmetry_index_pct(steps: list[dict]) -> float:
 
 def stride_cv_pct(truth: dict, side: int = 0, t0_s: float = 0.0) -> float:
     hs = [h["t_s"] for h in truth["heel_strikes"] if h["side"] == side and h["t_s"] >= t0_s]
-    strides = [b - a for a, b in zip(hs, hs[1:])]
+    strides = [b - a for a, b in pairwise(hs)]
     return statistics.pstdev(strides) / statistics.mean(strides) * 100.0
 
 
@@ -35,7 +36,7 @@ def stance_fraction(truth: dict, side: int, t0_s: float = 0.0) -> float:
     hs = [h["t_s"] for h in truth["heel_strikes"] if h["side"] == side and h["t_s"] >= t0_s]
     to = [t["t_s"] for t in truth["toe_offs"] if t["side"] == side]
     shares = []
-    for a, b in zip(hs, hs[1:]):
+    for a, b in pairwise(hs):
         offs = [t for t in to if a < t < b]
         if offs:
             shares.append((offs[0] - a) / (b - a))

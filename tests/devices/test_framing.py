@@ -154,7 +154,7 @@ def test_exo_status_round_trip(flags, fault, values):
     (body,) = StreamDecoder().feed(frame)
     fields = p.decode_body(body)
     assert fields[4:6] == (flags, fault)
-    assert all(math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-30) or a == b for a, b in zip(fields[6:], values))
+    assert all(math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-30) or a == b for a, b in zip(fields[6:], values, strict=True))
 
 
 def test_info_round_trip():
@@ -181,3 +181,26 @@ def test_decode_body_rejects_wrong_version_type_and_length():
 @given(st.binary(max_size=200))
 def test_decode_body_never_raises(body):
     p.decode_body(body)
+
+
+def test_crc_is_the_documented_crc32():
+    from devices.framing import crc32
+
+    assert crc32(b"123456789") == 0xCBF43926  # the check value docs/protocol.md gives
+
+
+def test_worked_example_in_protocol_doc_is_what_the_host_sends():
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "protocol.md").read_text()
+    wire_line = next(line for line in doc.splitlines() if line.startswith("on wire"))
+    documented = bytes.fromhex(wire_line.split(None, 2)[2])
+    assert documented == p.encode(p.TM_SET_SPEED, p.Msg.TM_SET_SPEED, 7, 1_000_000, 1.2, 0.5)
+
+
+def test_documented_sizes_match_the_structs():
+    sizes = {p.Msg.INFO: 93, p.Msg.TM_STATUS: 31, p.Msg.EXO_STATUS: 95, p.Msg.HR_STATUS: 19,
+             p.Msg.EXO_COMMAND: 60, p.Msg.TM_SET_SPEED: 20, p.Msg.TM_SET_BWS: 16, p.Msg.TM_STOP: 16,
+             p.Msg.HELLO: 12}
+    for msg, size in sizes.items():
+        assert p.BODY_STRUCTS[msg].size == size, msg.name

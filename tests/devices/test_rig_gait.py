@@ -32,11 +32,11 @@ def start_walking(devices, host, speed_mps, boost=(0.0, 0.0)):
 
 def test_walk_over_the_links_gives_plausible_ground_truth(rig, devices, host, tmp_path):
     command = start_walking(devices, host, 1.2)
-    t_steady = time.monotonic() + 1.5
+    t_steady = time.monotonic() + 1.0
     host.run(5.0, command)
     truth = rig.ground_truth()
     steps = steps_after(truth, t_steady)
-    assert len(steps) >= 8
+    assert len(steps) >= 6
     assert 95 <= cadence_spm(steps) <= 130
     assert 0.6 <= mean_step_length(steps) <= 0.8
     # ground-truth times are on this process's monotonic clock
@@ -91,3 +91,14 @@ def test_exo_boost_needs_an_armed_exoskeleton(rig, devices, host):
     tm.rearm()  # exoskeleton left disarmed: its safe mode ignores the boost
     host.run(0.3, lambda: (tm.set_speed(1.0, 1.5), exo.set_command(TRANSPARENT, 0.0, (0.0,) * 4, (0.0,) * 4, (1.0, 1.0))))
     assert rig.status()["exoskeleton"]["clearance_boost"] == [0.0, 0.0]
+
+
+@pytest.mark.slow
+def test_healthy_60s_walk_at_1_2_mps_in_real_time(rig, devices, host):
+    """The must-show walk, in real time over the links (the offline twin runs in `make test`)."""
+    command = start_walking(devices, host, 1.2)
+    t_start = time.monotonic()
+    host.run(60.0, command)
+    steps = steps_after(rig.ground_truth(), t_start)
+    assert 100 <= cadence_spm(steps) <= 125
+    assert 0.6 <= mean_step_length(steps) <= 0.8

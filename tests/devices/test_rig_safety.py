@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from itertools import pairwise
 
 import pytest
 
@@ -20,24 +21,38 @@ def test_handshake_identifies_every_device(rig, devices):
     assert devices.exoskeleton.info.device_type == DeviceType.EXOSKELETON
     assert devices.exoskeleton.info.status_rate_hz >= 500
     assert all(hi > lo for lo, hi in zip(devices.exoskeleton.info.joint_min_rad,
-                                         devices.exoskeleton.info.joint_max_rad))
+                                         devices.exoskeleton.info.joint_max_rad, strict=True))
     assert devices.heart_rate.info.device_type == DeviceType.HEART_RATE
     assert devices.treadmill.info.serial_number.startswith("SIM-TM")
 
 
 def test_status_rates_and_no_bad_frames(devices, host):
-    host.run(1.0, host.keepalive)
-    tm_hz = len(host.treadmill_samples) / 1.0
-    exo_hz = len(host.exo_samples) / 1.0
-    # device-side timestamps give the real rate, independent of how late this test polls
-    t = [s[0] for s in host.exo_samples]
-    exo_device_hz = (len(t) - 1) / ((t[-1] - t[0]) / 1e6)
-    assert exo_device_hz >= 450, exo_device_hz
-    assert tm_hz >= 180 and exo_hz >= 400, (tm_hz, exo_hz)
-    assert devices.treadmill.stats.frames_bad == 0 and devices.exoskeleton.stats.frames_bad == 0
+    tm, exo = devices.treadmill, devices.exoskeleton
+    pairs = {"tm": [], "exo": []}
+    end = time.monotonic() + 1.2  # at least one 1 Hz heart-rate frame
+    last = {}
+    while time.monotonic() < end:
+        host.keepalive()
+        devices.heart_rate.poll()
+        for key, dev in (("tm", tm), ("exo", exo)):
+            if dev.poll():
+                now = (dev.status.seq, dev.status.device_time_us)
+                if key in last and now[1] > last[key][1]:
+                    pairs[key].append(((now[0] - last[key][0]) & 0xFFFF, now[1] - last[key][1]))
+                last[key] = now
+        time.sleep(0.002)
+    # rate on the device's own clock, from sequence numbers: a median is immune to the odd
+    # stall of a loaded machine, which delays frames but is not the device's nominal rate
+    def median_hz(key):
+        rates = sorted(n / (dt / 1e6) for n, dt in pairs[key])
+        return rates[len(rates) // 2]
+
+    assert median_hz("exo") >= 500 * 0.97, pairs["exo"][:20]
+    assert median_hz("tm") >= 200, pairs["tm"][:20]
+    assert tm.stats.frames_bad == 0 and exo.stats.frames_bad == 0
     assert devices.heart_rate.status.heart_rate_bpm > 40
     # status times share the host's monotonic clock
-    assert abs(host.exo_samples[-1][0] / 1e6 - time.monotonic()) < 0.5
+    assert abs(exo.status.device_time_us / 1e6 - time.monotonic()) < 0.5
 
 
 def test_discover_finds_each_device_and_ignores_silent_ports(rig):
@@ -70,7 +85,7 @@ def test_speed_step_follows_acceleration_limit(devices, host):
     moving = [(t, v) for t, v, _ in samples if v > 0.0]
     assert moving and moving[-1][1] == pytest.approx(0.8, abs=1e-4)
     # slope between device-timestamped samples never exceeds the limit
-    for (t0, v0), (t1, v1) in zip(moving, moving[1:]):
+    for (t0, v0), (t1, v1) in pairwise(moving):
         if t1 > t0:
             assert (v1 - v0) / ((t1 - t0) / 1e6) <= accel * 1.05 + 1e-3
     # and the ramp takes as long as the limit says (0.8 s), on the device clock
@@ -119,3 +134,27 @@ def test_devices_power_up_disarmed(devices, host):
     host.run(0.3, lambda: (tm.set_speed(1.0, 1.0), devices.exoskeleton.send_heartbeat()))
     assert not tm.status.armed and tm.status.belt_speed_mps == 0.0
     assert not tm.status.watchdog_tripped  # nothing tripped: it never ran
+
+
+def test_exoskeleton_hold_safe_mode_locks_the_joints(make_rig):
+    from devices.discovery import open_devices
+    from tests.devices.conftest import Host
+
+    rig = make_rig("healthy", 0, exo_safe_mode="hold")
+    with open_devices(rig.ports) as devices:
+        host = Host(devices)
+        tm, exo = devices.treadmill, devices.exoskeleton
+        tm.rearm()  # the belt runs, the exoskeleton stays in its safe state: HOLD
+        walk = lambda: (tm.set_speed(1.0, 1.5), exo.send_heartbeat())  # noqa: E731
+        host.run(1.0, walk)
+        host.exo_samples.clear()
+        host.run(0.5, walk)
+        angles = [s[2] for s in host.exo_samples]
+        spread = max(max(a[j] for a in angles) - min(a[j] for a in angles) for j in range(4))
+        assert spread < 1e-3  # joints held still (a finite hold stiffness allows a hair of drift)
+        assert rig.status()["exoskeleton"]["modes"] == [2, 2, 2, 2]
+        exo.rearm()
+        host.run(0.3, walk)
+        host.exo_samples.clear()
+        host.run(0.5, walk)
+        assert len({s[2] for s in host.exo_samples}) > 50  # armed (transparent command): walking

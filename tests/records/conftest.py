@@ -58,11 +58,11 @@ class Processes:
         self.procs: list[subprocess.Popen] = []
         self.handles = []
 
-    def producer(self, channels: Channels, duration_s: float, seed: int = 0) -> subprocess.Popen:
+    def producer(self, channels: Channels, duration_s: float, seed: int = 0, extra: tuple = ()) -> subprocess.Popen:
         """Start the 1 kHz stand-in core on the channels' rings; returns once it pushes."""
         proc = subprocess.Popen(
             [sys.executable, "-m", "engine.records.producer", "--telemetry", channels.telemetry.path,
-             "--events", channels.events.path, "--duration-s", str(duration_s), "--seed", str(seed)],
+             "--events", channels.events.path, "--duration-s", str(duration_s), "--seed", str(seed), *extra],
             stdout=subprocess.PIPE, text=True, cwd=str(ROOT),
         )
         self.procs.append(proc)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import textwrap
 import time
 from pathlib import Path
@@ -248,3 +249,17 @@ def test_extends_cycle_and_missing_base(tmp_path):
     assert any("cycle" in e for e in errors_of(a))
     c = write(tmp_path, "extends: nowhere.yaml\n" + GOOD, "c.yaml")
     assert errors_of(c) == [f"{c}:1:10 extends: base scene 'nowhere.yaml' not found next to {c}"]
+
+
+def test_symlink_out_of_assets_is_refused(tmp_path):
+    from engine.scene.loader import ASSETS_DIR
+
+    outside = tmp_path / "outside.egg"
+    outside.write_text("<Group> x { }\n")
+    link = ASSETS_DIR / f"test-link-{os.getpid()}.egg"
+    try:
+        link.symlink_to(outside)
+        path = write(tmp_path, GOOD + f"props:\n  - model: {link.name}\n    at_m: 3\n")
+        assert only_error(path) == f"{path}:13:12 props[0].model: path leaves assets/ (refused)"
+    finally:
+        link.unlink(missing_ok=True)

@@ -1,8 +1,9 @@
 """Ambient life: shoppers, pedestrians and passing cars that move on the scene clock.
 
-Each mover follows a closed-form path (position = start + velocity x scene time, wrapped over the
-world's length), so the picture depends only on the scene clock: pausing freezes them, a replay
-shows the same thing, and nothing accumulates error. They keep out of the patient's lane: they
+Each mover follows a closed-form path: position = start + velocity x scene time, wrapped over a
+loop of LOOP_M that travels with the patient (the wrap happens behind the patient, out of view).
+So the picture depends only on the scene clock and s: pausing freezes them, a replay shows the
+same thing, nothing accumulates error, and the count depends on density, not route length. They keep out of the patient's lane: they
 are scenery; anything that blocks the path is an obstacle in the scene file.
 """
 
@@ -18,6 +19,8 @@ from engine.render.world.props import CAR_COLOURS, car, person
 
 MAX_PEOPLE = 60
 MAX_CARS = 16
+LOOP_M = 160.0  # people and cars live in [s - LOOP_BEHIND_M, s - LOOP_BEHIND_M + LOOP_M)
+LOOP_BEHIND_M = 30.0
 
 
 @dataclass
@@ -35,11 +38,12 @@ class AmbientLife:
     def __init__(self, scene, layout, parent: NodePath) -> None:
         self.root = parent.attachNewNode("ambient")
         self.start_y = layout.start_y
-        self.span_m = max(1.0, layout.end_y - layout.start_y)
+        self.end_y = layout.end_y
+        self.span_m = LOOP_M
         self.movers: list[Mover] = []
         rng = random.Random(scene.seed * 31 + 7)
         amb = scene.ambient
-        count = min(MAX_PEOPLE, int(round(amb.people_per_100m * scene.route_length_m / 100.0)))
+        count = min(MAX_PEOPLE, int(round(amb.people_per_100m * LOOP_M / 100.0)))
         grocery = scene.environment.type == "grocery_store"
         for k in range(count):
             mb = MeshBuilder(f"person-{k}")
@@ -51,7 +55,7 @@ class AmbientLife:
                 aisles = [side * (x + 0.5 + layout.env.aisle_width_m / 2) for x in layout.row_x]
                 if rng.random() < 0.3:  # a shopper at the shelf in the patient's aisle, standing still
                     x = side * (layout.env.aisle_width_m / 2 - 0.35)
-                    self.movers.append(Mover(node, x, rng.uniform(3.0, scene.route_length_m), 0.0, still=True))
+                    self.movers.append(Mover(node, x, rng.uniform(0.0, LOOP_M), 0.0, still=True))
                     node.setH(-90.0 * side)
                     continue
                 x = rng.choice(aisles) + rng.uniform(-0.3, 0.3)
@@ -81,12 +85,13 @@ class AmbientLife:
         for m in self.movers:
             m.node.setZ(-0.12 if abs(m.speed_mps) > 3.0 else 0.0)
 
-    def update(self, scene_time_s: float, y_from_m: float, y_to_m: float) -> None:
-        """Move everyone to where they are at scene_time_s; hide those outside [y_from, y_to]."""
+    def update(self, s_m: float, scene_time_s: float, y_from_m: float, y_to_m: float) -> None:
+        """Move everyone to where they are at (s_m, scene_time_s); hide those outside [y_from, y_to]."""
+        origin = s_m - LOOP_BEHIND_M
         for m in self.movers:
-            y = self.start_y + (m.y0_m + m.speed_mps * scene_time_s) % self.span_m
-            if y_from_m <= y <= y_to_m:
-                m.node.setPos(m.x_m, y, m.node.getZ())
+            y = origin + (m.y0_m + m.speed_mps * scene_time_s - origin) % self.span_m
+            m.node.setPos(m.x_m, y, m.node.getZ())
+            if y_from_m <= y <= y_to_m and self.start_y <= y <= self.end_y:
                 m.node.show()
             else:
                 m.node.hide()

@@ -40,6 +40,9 @@ class GroceryLayout:
         self.back_wall_y = self.length_m + (9.0 if env.checkout else 4.0)
         self.start_y = ENTRANCE_M
         self.end_y = self.back_wall_y + 0.5
+        # People and carts crossing the route need a way through the shelves: open a cross aisle
+        self.gaps = [(o.at_m - 0.9, o.at_m + 2.1) for o in scene.obstacles
+                     if o.kind in ("pedestrian_crossing", "cart_crossing")]
         self.background = (0.82, 0.84, 0.86)
         self.ambient, self.sun = LIGHTING[env.lighting]
 
@@ -54,10 +57,17 @@ class GroceryLayout:
             end = min((n + 1) * period - CROSS_AISLE_M / 2, stop)
             if start >= y1 or start >= stop:
                 break
-            if end > y0 and end > start:
-                out.append((max(start, y0), min(end, y1), start >= y0, end <= y1))
+            for a, b in self._minus_gaps(start, end):
+                if b > y0 and a < y1 and b - a > 0.6:
+                    out.append((max(a, y0), min(b, y1), a >= y0, b <= y1))
             n += 1
         return out
+
+    def _minus_gaps(self, start: float, end: float) -> list[tuple[float, float]]:
+        pieces = [(start, end)]
+        for g0, g1 in self.gaps:
+            pieces = [p for a, b in pieces for p in ((a, min(b, g0)), (max(a, g1), b)) if p[1] > p[0]]
+        return pieces
 
     def eye_level_sign_y(self) -> list[float]:
         period = self.env.cross_aisle_every_m

@@ -65,9 +65,10 @@ class MeshBuilder:
         self.name = name
         self._boxes: list[tuple] = []  # (x0, y0, z0, sx, sy, sz, r, g, b, a, heading_rad, bottom)
         self._quads: list[np.ndarray] = []  # (4, 10) rows: pos, normal, colour
+        self._floors: list[tuple] = []  # (x0, x1, y0, y1, z, r, g, b, a): batched, the common case
 
     def __len__(self) -> int:
-        return len(self._boxes) + len(self._quads)
+        return len(self._boxes) + len(self._quads) + len(self._floors)
 
     def box(self, x: float, y: float, z: float, sx: float, sy: float, sz: float, rgb, alpha: float = 1.0,
             heading_deg: float = 0.0, bottom: bool = False) -> None:
@@ -93,7 +94,18 @@ class MeshBuilder:
 
     def floor_quad(self, x0: float, x1: float, y0: float, y1: float, z: float, rgb, alpha: float = 1.0) -> None:
         """A horizontal quad facing up."""
-        self.quad([(x0, y0, z), (x1, y0, z), (x1, y1, z), (x0, y1, z)], rgb, alpha)
+        self._floors.append((x0, x1, y0, y1, z, rgb[0], rgb[1], rgb[2], alpha))
+
+    def _floor_rows(self) -> np.ndarray:
+        f = np.array(self._floors, dtype=np.float32)
+        rows = np.zeros((len(f), 4, 10), dtype=np.float32)
+        for k, (xi, yi) in enumerate(((0, 2), (1, 2), (1, 3), (0, 3))):  # counter-clockwise from above
+            rows[:, k, 0] = f[:, xi]
+            rows[:, k, 1] = f[:, yi]
+        rows[:, :, 2] = f[:, None, 4]
+        rows[:, :, 5] = 1.0
+        rows[:, :, 6:10] = f[:, None, 5:9]
+        return rows
 
     def _box_rows(self) -> np.ndarray:
         if not self._boxes:
@@ -128,6 +140,8 @@ class MeshBuilder:
         quads = [self._box_rows()]
         if self._quads:
             quads.append(np.stack(self._quads))
+        if self._floors:
+            quads.append(self._floor_rows())
         rows = np.concatenate(quads).reshape(-1, 10)
         if len(rows) == 0:
             return node

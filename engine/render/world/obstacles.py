@@ -103,12 +103,20 @@ class ObstacleView:
         self.node.setPos(obstacle.lateral_m, obstacle.at_m, 0.0)
         self.node.setTag("obstacle_index", str(index))
         self.node.setTag("obstacle_kind", obstacle.kind)
-        rng = random.Random(seed * 1009 + index)
+        self._seed = seed * 1009 + index
         self._width_hint_m = width_hint_m
-        if hasattr(obstacle, "width_m") and obstacle.kind != "automatic_door":
-            self.node.attachNewNode(_step_over_mesh(obstacle, rng).node())
+        self.built = False
+
+    def ensure_built(self) -> None:
+        """Make the geometry (done when the obstacle first comes near, so long routes build fast)."""
+        if self.built:
+            return
+        self.built = True
+        rng = random.Random(self._seed)
+        if hasattr(self.obstacle, "width_m") and self.obstacle.kind != "automatic_door":
+            self.node.attachNewNode(_step_over_mesh(self.obstacle, rng).node())
         else:
-            getattr(self, f"_build_{obstacle.kind}")(rng)
+            getattr(self, f"_build_{self.obstacle.kind}")(rng)
         # Each MeshBuilder is already one Geom (one draw call), so no flattening is needed here,
         # and the moving parts keep their own nodes.
 
@@ -176,6 +184,7 @@ class ObstacleView:
 
     def update(self, s_m: float, scene_time_s: float, active: bool, triggered_at_s: float) -> None:
         """Pose the obstacle for this moment."""
+        self.ensure_built()
         o = self.obstacle
         kind = self.kind
         if kind == "traffic_light":
@@ -199,16 +208,17 @@ class ObstacleView:
             mover.setPos(x - o.lateral_m, 0.5, 0.0)
             mover.setH(-90.0 if sign < 0 else 90.0)
         elif kind == "person_stopping":
+            aside = max(0.6, self._width_hint_m / 2 - 0.35)  # browsing by the shelf / shop window
             if not started:
-                mover.setPos(1.1, 0.25, 0.0)
+                mover.setPos(aside - o.lateral_m, 0.25, 0.0)
                 mover.setH(-90.0)  # browsing, facing the side
             elif active:
                 step_in = min(1.0, (scene_time_s - triggered_at_s) / 1.0)
-                mover.setPos(1.1 * (1.0 - step_in), 0.25, 0.0)
+                mover.setPos(aside * (1.0 - step_in), 0.25, 0.0)
                 mover.setH(180.0)  # facing the patient
             else:
                 gone = max(0.0, scene_time_s - triggered_at_s - o.duration_s)
-                mover.setPos(min(1.1, 0.4 * gone), 0.25 + 1.2 * gone, 0.0)
+                mover.setPos(min(aside, 0.4 * gone), 0.25 + 1.2 * gone, 0.0)
                 mover.setH(0.0)
         elif kind == "automatic_door":
             opened = 0.0 if not started else (progress if active else 1.0)

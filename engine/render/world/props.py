@@ -124,8 +124,9 @@ def person(mb: MeshBuilder, rng: random.Random, x: float = 0.0, y: float = 0.0, 
            rng.choice([(0.1, 0.08, 0.05), (0.45, 0.3, 0.15), (0.8, 0.8, 0.8), (0.9, 0.75, 0.4)]), **kw)
 
 
-def car(mb: MeshBuilder, x: float, y: float, heading_deg: float, colour, lights_on: bool = False) -> None:
-    """A car about 4.3 m long pointing along +Y at heading 0 (body, cabin, windows, wheels)."""
+def car(mb: MeshBuilder, x: float, y: float, heading_deg: float, colour, lights_on: bool = False,
+        z: float = 0.0) -> None:
+    """A car about 4.3 m long pointing along +Y at heading 0, wheels on height z."""
     kw = {"heading_deg": heading_deg}
     import math
 
@@ -134,19 +135,19 @@ def car(mb: MeshBuilder, x: float, y: float, heading_deg: float, colour, lights_
     def at(dx: float, dy: float) -> tuple[float, float]:
         return x + dx * math.cos(h) - dy * math.sin(h), y + dx * math.sin(h) + dy * math.cos(h)
 
-    mb.box(x, y, 0.25, 1.8, 4.3, 0.6, colour, **kw)
+    mb.box(x, y, z + 0.25, 1.8, 4.3, 0.6, colour, **kw)
     cx, cy = at(0, -0.2)
-    mb.box(cx, cy, 0.85, 1.6, 2.2, 0.55, colour, **kw)
-    mb.box(cx, cy, 0.9, 1.64, 2.0, 0.42, GLASS, **kw)
+    mb.box(cx, cy, z + 0.85, 1.6, 2.2, 0.55, colour, **kw)
+    mb.box(cx, cy, z + 0.9, 1.64, 2.0, 0.42, GLASS, **kw)
     for dx, dy in ((-0.85, -1.35), (0.85, -1.35), (-0.85, 1.35), (0.85, 1.35)):
         wx, wy = at(dx, dy)
-        mb.box(wx, wy, 0.0, 0.25, 0.65, 0.65, (0.08, 0.08, 0.08), **kw)
+        mb.box(wx, wy, z + 0.0, 0.25, 0.65, 0.65, (0.08, 0.08, 0.08), **kw)
     lamp = (1.0, 1.0, 0.85) if lights_on else (0.9, 0.9, 0.8)
     for dx in (-0.6, 0.6):
         fx, fy = at(dx, 2.15)
-        mb.box(fx, fy, 0.6, 0.35, 0.04, 0.12, lamp, **kw)
+        mb.box(fx, fy, z + 0.6, 0.35, 0.04, 0.12, lamp, **kw)
         rx, ry = at(dx, -2.15)
-        mb.box(rx, ry, 0.6, 0.35, 0.04, 0.12, (0.8, 0.05, 0.05), **kw)
+        mb.box(rx, ry, z + 0.6, 0.35, 0.04, 0.12, (0.8, 0.05, 0.05), **kw)
 
 
 def tree(mb: MeshBuilder, x: float, y: float, rng: random.Random, height_m: float | None = None) -> None:

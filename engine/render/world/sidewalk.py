@@ -68,7 +68,7 @@ class SidewalkLayout:
         paving = [tuple(c * wet for c in rgb) for rgb in ((0.74, 0.72, 0.68), (0.68, 0.66, 0.63))]
         # cut the chunk into stretches of sidewalk and of side-street crossing
         cuts = sorted({y_lo, y_hi, *[v for a, b in self.crossings for v in (a, b) if y_lo < v < y_hi]})
-        for a, b in zip(cuts, cuts[1:]):
+        for a, b in zip(cuts, cuts[1:], strict=False):
             crossing = self.in_crossing(a + 1e-3, b - 1e-3)
             if crossing:
                 self._crossing(lit, a, b, road)
@@ -97,7 +97,7 @@ class SidewalkLayout:
         y = y_lo + rng.uniform(0, 6.0)
         while per_m > 0 and y < y_hi - 2.5:
             if rng.random() < min(1.0, per_m * 6.0) and not self.in_crossing(y - 3.0, y + 3.0, margin=2.0):
-                car(lit, self.lane_x[0] + 0.9, y, 0.0, rng.choice(CAR_COLOURS))
+                car(lit, self.lane_x[0] + 0.5, y, 0.0, rng.choice(CAR_COLOURS), z=-ROAD_DROP_M)
             y += 6.0
         return lit, glow
 

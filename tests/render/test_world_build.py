@@ -1,0 +1,216 @@
+"""Worlds from every shipped scene: built, obstacles in the node graph, non-blank offscreen renders,
+bounded draw calls, chunks near the patient only, yield obstacles moving on the scene clock."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.scene.loader import find_scene, load_library
+from engine.scene.model import Scene
+
+ROOT = Path(__file__).resolve().parents[2]
+LIBRARY = load_library(ROOT / "scenes")
+SCENE_IDS = sorted(LIBRARY.scenes)
+
+
+@pytest.fixture(scope="module")
+def base():
+    from engine.render.offscreen import make_offscreen_base
+
+    return make_offscreen_base((320, 180))
+
+
+@pytest.fixture
+def render_root(base):
+    root = base.render.attachNewNode("test-root")
+    try:
+        yield root
+    finally:
+        root.removeNode()
+
+
+def image_stats(path: Path) -> tuple[float, int]:
+    from PIL import Image
+
+    pixels = np.asarray(Image.open(path).convert("RGB"), dtype=np.float64)
+    return float(pixels.std()), len(np.unique(pixels.reshape(-1, 3), axis=0))
+
+
+@pytest.mark.parametrize("scene_id", SCENE_IDS)
+def test_shipped_scene_builds_with_its_obstacles(scene_id, render_root):
+    from engine.render.world import build_world
+
+    scene = LIBRARY.scenes[scene_id]
+    world = build_world(scene, render_root)
+    assert set(world.obstacle_nodes) == set(range(len(scene.obstacles)))
+    found = world.root.findAllMatches("**/=obstacle_index")
+    assert found.getNumPaths() == len(scene.obstacles)
+    max_calls = 0
+    for s in np.arange(0.0, scene.route_length_m + 1.0, 5.0):
+        world.update(float(s), float(s), None)
+        max_calls = max(max_calls, world.draw_calls_estimate())
+        shown = [i for i, chunk in world.chunks.items() if not chunk.isHidden()]
+        assert shown and all(i * 20.0 + 20.0 >= s - 10.0 and i * 20.0 <= s + 60.0 for i in shown)
+        for index, obstacle in enumerate(scene.obstacles_in_timeline_order()):
+            if s <= obstacle.at_m <= s + 30.0:  # near: shown with geometry in the node graph
+                node = world.obstacle_nodes[index]
+                assert not node.isHidden() and node.getParent().getParent() == world.root
+                assert node.getTag("obstacle_kind") == obstacle.kind
+                assert node.getY(world.root) == pytest.approx(obstacle.at_m)
+                assert node.findAllMatches("**/+GeomNode").getNumPaths() > 0
+                assert node.getTightBounds() is not None
+    assert 0 < max_calls < 300
+    world.destroy()
+
+
+@pytest.mark.parametrize("scene_id", SCENE_IDS)
+def test_shipped_scene_previews_non_blank(scene_id, tmp_path, base):
+    from engine.render.world import render_view, thumbnail_at_m
+
+    scene = LIBRARY.scenes[scene_id]
+    out = render_view(scene, tmp_path / f"{scene_id}.png", thumbnail_at_m(scene), (320, 180), scene_time_s=20.0)
+    std, colours = image_stats(out)
+    assert std > 20.0 and colours > 30, (std, colours)
+
+
+def test_thumbnail_into_a_separate_buffer(tmp_path, base):
+    from engine.render.world import render_thumbnail
+
+    scene = LIBRARY.scenes["grocery-first-visit"]
+    out = render_thumbnail(scene, tmp_path / "thumb.png", size=(160, 90))  # not the window's size
+    std, colours = image_stats(out)
+    assert std > 15.0 and colours > 50
+
+
+def long_copy(scene: Scene, length_m: float) -> Scene:
+    data = scene.model_dump()
+    data["route_length_m"] = length_m
+    repeated = []
+    for k in range(int(length_m // scene.route_length_m)):
+        for obstacle in data["obstacles"]:
+            moved = dict(obstacle, at_m=obstacle["at_m"] + k * scene.route_length_m)
+            if moved.get("id"):
+                moved["id"] = f"{moved['id']}-{k}"
+            repeated.append(moved)
+    data["obstacles"] = repeated[:128]
+    data["tasks"] = {}
+    return Scene.model_validate(data)
+
+
+def test_draw_calls_and_chunks_do_not_grow_with_route_length(render_root):
+    from engine.render.world import build_world
+
+    short = LIBRARY.scenes["sidewalk-rainy-evening"]
+    long = long_copy(short, 2000.0)
+    worlds = [build_world(s, render_root) for s in (short, long)]
+    assert len(worlds[1].chunks) == len(worlds[0].chunks)  # only what is near s = 0 is built
+    calls = [w.draw_calls_estimate() for w in worlds]
+    assert calls[1] <= calls[0] + 5
+    for s in np.arange(0.0, 2000.0, 10.0):
+        worlds[1].update(float(s), float(s), None)
+        assert len(worlds[1].chunks) <= 8  # chunks behind are freed
+        assert worlds[1].draw_calls_estimate() < 300
+
+
+def test_yield_obstacles_move_on_the_scene_clock(render_root):
+    from engine.control.layout import OBSTACLE_STATE_DTYPE
+    from engine.render.world import build_world
+
+    scene = LIBRARY.scenes["grocery-weekday-errands"]  # automatic door at 4 m, opening 2 s after 1 m
+    world = build_world(scene, render_root)
+    door = world.obstacle_nodes[0]
+    panel = door.find("**/moving-door1")
+    world.update(0.0, 0.0, None)
+    assert panel.getX() == pytest.approx(0.0)  # closed before the trigger
+    world.update(1.5, 10.0, None)  # triggered now (local replay)
+    world.update(1.6, 11.0, None)
+    assert 0.2 < panel.getX() < 1.0  # half open
+    world.update(2.0, 13.0, None)
+    assert panel.getX() == pytest.approx(1.2 * 0.95)  # open
+    # the core's states take precedence when given
+    states = np.zeros(len(scene.obstacles), dtype=OBSTACLE_STATE_DTYPE)
+    states["triggered_at_s"] = np.nan
+    world.update(2.0, 13.0, states)
+    assert panel.getX() == pytest.approx(0.0)
+    states[4]["active"], states[4]["triggered_at_s"] = 1, 20.0
+    world.update(70.0, 20.0, states)
+    cart = world.obstacle_nodes[4].find("**/moving")
+    x0 = cart.getX()
+    world.update(70.0, 22.0, states)
+    assert cart.getX() != pytest.approx(x0)  # crossing the aisle
+
+
+def test_traffic_light_shows_red_while_active(render_root):
+    from engine.render.world import build_world
+
+    scene = find_scene("sidewalk-curb-crossing", ROOT / "scenes")
+    world = build_world(scene, render_root)
+    index = next(i for i, o in enumerate(scene.obstacles_in_timeline_order()) if o.kind == "traffic_light")
+    light = world.obstacle_nodes[index]
+    red, green = light.find("**/moving-lamp-red"), light.find("**/moving-lamp-green")
+    world.update(30.0, 5.0, None)  # red phase: 0..22 s of 40
+    assert red.getColorScale()[0] == 1.0 and green.getColorScale()[0] < 0.5
+    world.update(30.0, 25.0, None)
+    assert red.getColorScale()[0] < 0.5 and green.getColorScale()[0] == 1.0
+
+
+def test_ambient_life_depends_only_on_scene_time(render_root):
+    from engine.render.world import build_world
+
+    scene = LIBRARY.scenes["sidewalk-rainy-evening"]
+    world = build_world(scene, render_root)
+    world.update(50.0, 12.0, None)
+    first = [tuple(m.node.getPos()) for m in world.ambient.movers]
+    world.update(50.0, 30.0, None)
+    world.update(50.0, 12.0, None)
+    assert [tuple(m.node.getPos()) for m in world.ambient.movers] == first
+    assert any(m.speed_mps != 0 for m in world.ambient.movers)
+    visible = [m for m in world.ambient.movers if not m.node.isHidden()]
+    assert visible and all(40.0 <= m.node.getY() <= 110.0 for m in visible)
+    assert all(abs(m.x_m) > 0.5 for m in world.ambient.movers)  # nobody walks in the patient's lane
+
+
+def test_shopping_items_on_their_shelves(render_root):
+    from engine.render.world import build_world
+
+    scene = LIBRARY.scenes["grocery-first-visit"]
+    world = build_world(scene, render_root)
+    assert len(world.item_nodes) == 2
+    milk = world.item_nodes[0]
+    assert milk.getY() == 35.0 and milk.getX() > 1.0 and milk.getZ() == pytest.approx(1.1)
+    world.update(30.0, 30.0, None)
+    assert not milk.isHidden()
+    world.set_item_collected(0)
+    world.update(31.0, 31.0, None)
+    assert milk.isHidden()
+
+
+def test_props_from_assets_are_placed(render_root, base, tmp_path):
+    from engine.render.world import build_world
+    from engine.scene.loader import load_scene
+
+    path = tmp_path / "props.yaml"
+    path.write_text(
+        "id: props-test\ntitle: Props\ndifficulty: gentle\nenvironment: {type: sidewalk}\n"
+        "props:\n  - {model: models/marker.egg, at_m: 12, lateral_m: 1.5, heading_deg: 90, scale: 2}\n"
+    )
+    scene = load_scene(path)
+    world = build_world(scene, render_root, base.loader)
+    [prop] = world.prop_nodes
+    assert tuple(prop.getPos(world.root)) == pytest.approx((1.5, 12.0, 0.0))
+    low, high = prop.getTightBounds(world.root)
+    assert high.z == pytest.approx(2.8, abs=0.01)  # 1.4 m marker at scale 2
+
+
+def test_replay_walk_shows_triggered_obstacles_mid_way(render_root):
+    from engine.render.world import build_world, replay_walk
+
+    scene = LIBRARY.scenes["grocery-busy-saturday"]  # cart from the left at 28 m: trigger 22 m, 4 s
+    world = build_world(scene, render_root)
+    replay_walk(world, 24.0, 24.0)  # 1 m/s: triggered at 22 s, now 2 s into its 4 s
+    index = next(i for i, o in enumerate(scene.obstacles_in_timeline_order()) if o.kind == "cart_crossing")
+    x = world.obstacle_nodes[index].find("**/moving").getX()
+    assert -1.0 < x < 1.0  # in the middle of the aisle

@@ -1,0 +1,101 @@
+"""Task rules decided from s_m, the scene clock and obstacle states (what headless sessions use)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.control.layout import OBSTACLE_STATE_DTYPE
+from engine.scene.loader import find_scene
+from engine.scene.model import Scene
+from engine.scene.tasks import TaskTracker
+
+SCENES = Path(__file__).resolve().parents[2] / "scenes"
+
+
+def scene_with(**extra) -> Scene:
+    data = {"id": "t1", "title": "t", "difficulty": "gentle", "environment": {"type": "sidewalk"}, "route_length_m": 100}
+    data.update(extra)
+    return Scene.model_validate(data)
+
+
+def walk(tracker: TaskTracker, speed_mps: float, until_m: float, dt_s: float = 0.05, start_s: float = 0.0):
+    s, t = start_s, 0.0
+    state = tracker.update(s, t)
+    while s < until_m:
+        s += speed_mps * dt_s
+        t += dt_s
+        state = tracker.update(s, t)
+    return state
+
+
+def test_item_collected_when_walking_through_the_zone_slowly_enough():
+    scene = scene_with(tasks={"shopping_list": {"zone_m": 1.0, "dwell_s": 1.0, "items": [
+        {"name": "milk", "at_m": 10}, {"name": "bread", "at_m": 30}]}})
+    state = walk(TaskTracker(scene), 1.0, 40.0)  # 2 s in each 2 m zone
+    assert [i.collected for i in state.items] == [True, True]
+    assert state.score_inputs()["items_collected"] == 2
+    state = walk(TaskTracker(scene), 2.5, 40.0)  # 0.8 s in each zone: too fast
+    assert [(i.collected, i.missed) for i in state.items] == [(False, True), (False, True)]
+
+
+def test_pausing_freezes_the_dwell():
+    scene = scene_with(tasks={"shopping_list": {"zone_m": 1.0, "dwell_s": 1.0, "items": [{"name": "milk", "at_m": 10}]}})
+    tracker = TaskTracker(scene)
+    tracker.update(9.5, 5.0)
+    state = tracker.update(9.5, 5.0)  # paused: scene clock frozen
+    for _ in range(100):
+        state = tracker.update(9.5, 5.0)
+    assert not state.items[0].collected
+    state = tracker.update(9.6, 6.1)
+    assert state.items[0].collected and state.items[0].collected_at_s == pytest.approx(6.1)
+
+
+def test_crossing_within_green_and_failing_when_red():
+    scene = find_scene("sidewalk-curb-crossing", SCENES)  # light at 40..48 m, red 22 s of 40, phase 0
+    tracker = TaskTracker(scene)
+    state = tracker.update(30.0, 1.0)
+    crossing = state.crossing
+    assert crossing.light_id == "main-street" and crossing.status == "ahead" and not crossing.is_green
+    assert crossing.red_left_s == pytest.approx(21.0)
+    state = tracker.update(38.5, 10.0)
+    assert state.crossing.status == "waiting"
+    state = tracker.update(38.8, 23.0)
+    assert state.crossing.is_green and state.crossing.green_left_s == pytest.approx(17.0)
+    assert state.crossing.status == "ahead"
+    state = tracker.update(44.0, 27.0)
+    assert state.crossing.status == "crossing"
+    state = tracker.update(49.0, 32.0)
+    assert state.crossings[0].status == "crossed" and state.crossing is None
+    # a slow walker still on the road when it turns red fails the task
+    tracker = TaskTracker(scene)
+    tracker.update(40.5, 30.0)
+    state = tracker.update(45.0, 41.0)
+    assert state.crossings[0].status == "failed"
+    assert state.score_inputs()["crossings_failed"] == 1
+
+
+def test_crossing_uses_the_core_states_when_given():
+    scene = find_scene("sidewalk-curb-crossing", SCENES)
+    tracker = TaskTracker(scene)
+    states = np.zeros(len(scene.obstacles), dtype=OBSTACLE_STATE_DTYPE)
+    light_index = tracker.state.crossings[0].light_index
+    states[light_index]["active"] = 0
+    assert tracker.update(30.0, 1.0, states).crossing.is_green  # the core says green: believe it
+
+
+def test_dual_task_cues_show_for_show_s_in_ink_colours():
+    scene = scene_with(seed=5, tasks={"dual_task": {"start_m": 10, "every_m": 20, "show_s": 3,
+                                                    "colours": ["red", "blue"], "stroop": True}})
+    tracker = TaskTracker(scene)
+    assert tracker.update(5.0, 0.0).cue is None
+    state = tracker.update(10.0, 5.0)
+    cue = state.cue
+    assert cue is not None and cue.index == 0 and cue.left_s == pytest.approx(3.0)
+    assert cue.text.lower() != cue.colour_name  # stroop: the word names the other colour
+    assert tracker.update(11.0, 7.9).cue is not None
+    assert tracker.update(12.0, 8.1).cue is None
+    state = walk(TaskTracker(scene), 1.0, 100.0)
+    assert state.cues_shown == state.cues_total == 5
