@@ -165,7 +165,11 @@ class Planner:
             if end_limit < target:
                 target = end_limit
         if blocking != self.blocking:
+            # A decision: an obstacle starts (or stops) limiting the belt speed.
+            changed = blocking if blocking >= 0 else self.blocking
             self.blocking = blocking
+            if 0 <= changed < len(self.obstacles):
+                self.plan_changes.append(self.obstacles[changed])
         self.target_speed_mps = target
         self.boost[0] = boost_l
         self.boost[1] = boost_r
@@ -181,7 +185,7 @@ class Planner:
             ob.outcome = ObstacleOutcome.PASSED
             self.outcomes.append(ob)
             if was_active:
-                self.plan_changes.append(ob)
+                self.changed = True
             self.changed = True
             return math.inf
         if ob.period_s > 0.0:
@@ -196,8 +200,6 @@ class Planner:
         if active != ob.active:
             ob.active = active
             self.changed = True
-            if not ob.committed:
-                self.plan_changes.append(ob)
         if not active or ob.committed:
             return math.inf
         v_yield = ob.speed_fraction * vmax

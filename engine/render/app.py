@@ -355,14 +355,22 @@ class StepSyncApp(ShowBase):
         self.task_mgr.step()
 
     def save_view(self, path) -> bool:
-        """Save what the window (or offscreen buffer) shows now (encoding a PNG takes longer
-        than the core allows between heartbeats: `heartbeat_cover` keeps them going)."""
+        """Save what the window (or offscreen buffer) shows now, i.e. the last frame drawn."""
+        from engine.render.png_writer import grab_rgb, write_png_async
+
         with self.heartbeat_cover():
-            self.graphicsEngine.render_frame()
+            rgb = grab_rgb(self.win)
+            if rgb is not None:
+                write_png_async(path, rgb)  # encoding off the frame loop (see png_writer)
+                return True
+            # A window that cannot hand its pixels back: Panda3D writes it (GIL held).
             return bool(self.win.save_screenshot(Filename.from_os_specific(str(path))))
 
     def release(self) -> dict:
         """Release the headset and the window; returns frame statistics (VR ones when present)."""
+        from engine.render.png_writer import wait_for_writes
+
+        wait_for_writes()
         stats = self.stats.summary()
         stats["drawn_s_m_final"] = self.drawn_s_m
         stats["state_s_m_final"] = float(self.state["s_m"])
