@@ -59,10 +59,15 @@ def run(quick: bool) -> dict:
         writer.heartbeat()
         writer.set_prescription(Prescription(max_speed_mps=1.0))
         writer.set_settings(speed_fraction=0.8, guidance=0.3)
-        rows = np.zeros(2, TIMELINE_DTYPE)
-        # A traffic light 3 m ahead: red 1.5 s of every 3 s; a crossing at 12 m triggered at 9 m.
-        rows[0] = (0, ObstacleCategory.YIELD, 3.0, 4.0, 0.0, 0.0, 0.0, 0.5, 0.0, 0.0, 3.0, 1.5, 0.0)
-        rows[1] = (0, ObstacleCategory.YIELD, 12.0, 3.0, 0.0, 0.0, 0.0, 0.5, 9.0, 1.0, 0.0, 0.0, 0.0)
+        # Traffic lights every 2 m (red 1 s of every 2 s, staggered) and a slow zone of
+        # crossings: each turns the planner's decision over at least once.
+        rows = np.zeros(12, TIMELINE_DTYPE)
+        for i in range(12):
+            at_m = 2.0 + 2.0 * i
+            if i % 3 == 2:  # a pedestrian crossing, triggered 1.5 m before, slow to 30 %
+                rows[i] = (0, ObstacleCategory.YIELD, at_m, 0.5, 0.0, 0.0, 0.3, 0.3, at_m - 1.5, 1.0, 0.0, 0.0, 0.0)
+            else:
+                rows[i] = (0, ObstacleCategory.YIELD, at_m, 0.5, 0.0, 0.0, 0.0, 0.3, 0.0, 0.0, 2.0, 1.0, 0.37 * i)
         writer.load_timeline(rows, route_length_m=40.0, base_speed_fraction=1.0)
         core = ControlCore(CoreConfig(ports=rig.ports), channels, devices)
         timer = DeadlineTimer(PERIOD_S, 150e-6)

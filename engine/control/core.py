@@ -724,7 +724,9 @@ class ControlCore:
         for side in (0, 1):
             if self.swinging[side]:
                 self.feet_m[side] = self.feet_m[1 - side] + step_len
-        cruise = lim.max_speed_mps * self.speed_fraction * self.base_speed_fraction if walking else 0.0
+        # The therapist's speed is the cruise speed; the scene's base speed is only the value the
+        # UI starts the therapist's setting at (it is not multiplied in: fractions do not stack).
+        cruise = lim.max_speed_mps * self.speed_fraction if walking else 0.0
         target = planner.plan(
             self.s_m, self.scene_time_s, cruise, lim.max_speed_mps, lim.max_decel_mps2,
             self.feet_m, self.swinging, step_len,

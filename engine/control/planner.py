@@ -180,12 +180,9 @@ class Planner:
     def _yield(self, ob: Obstacle, s_m: float, scene_t: float, vmax: float, a_plan: float) -> float:
         if s_m > ob.end_m:
             ob.done = True
-            was_active = ob.active
             ob.active = False
             ob.outcome = ObstacleOutcome.PASSED
             self.outcomes.append(ob)
-            if was_active:
-                self.changed = True
             self.changed = True
             return math.inf
         if ob.period_s > 0.0:

@@ -30,6 +30,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="headless renderer (default tinydisplay; gl uses EGL, e.g. llvmpipe)")
     parser.add_argument("--scenes-dir", default=None, help="folder of scene YAML files (default scenes/)")
     parser.add_argument("--size", default=None, metavar="WxH", help="window or offscreen size, e.g. 640x360")
+    ports = parser.add_argument_group("real devices (default: the virtual rig)")
+    ports.add_argument("--treadmill", metavar="PORT", help="treadmill serial port, e.g. /dev/ttyUSB0")
+    ports.add_argument("--exoskeleton", metavar="PORT", help="exoskeleton serial port")
+    ports.add_argument("--heart-rate", metavar="PORT", help="heart-rate sensor serial port (optional)")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -44,6 +48,9 @@ def main(args: argparse.Namespace) -> int:
 
     from engine.render.session_runner import SessionOptions, run_headless, run_interactive
 
+    if bool(args.treadmill) != bool(args.exoskeleton):
+        print("run: real devices need both --treadmill and --exoskeleton", file=sys.stderr)
+        return 2
     options = SessionOptions.from_args(args, vr=vr_choice)
     if args.headless:
         if not args.scene:

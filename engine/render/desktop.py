@@ -54,14 +54,15 @@ class Desktop:
             ensure_demo_patient(self.store, options.patient)
         self.library = load_library(options.scenes_dir) if options.scenes_dir else load_library()
         patient = self.store.get_patient(options.patient) or {}
-        self.rig = start_rig(profile=patient.get("sim_profile") or "healthy", seed=options.seed)
+        self.rig = None if options.ports else start_rig(profile=patient.get("sim_profile") or "healthy", seed=options.seed)
         self.channels = Channels.create()
         self.writer = CommandWriter(self.channels.command)
         self.heartbeat = HeartbeatThread(self.writer)
         self.controller = SessionController(self.writer, self.store, who="therapist")
-        self.controller.simulated = True
+        self.controller.simulated = self.rig is not None
         self.controller.vr = options.use_headset
-        self.core = start_core(CoreConfig(ports=self.rig.ports), self.channels.paths())
+        ports = self.rig.ports if self.rig is not None else dict(options.ports)
+        self.core = start_core(CoreConfig(ports=ports), self.channels.paths())
         wait_core_ready(self.channels, self.core)
         self.recorder = None
         self.reports: list[Path] = []
@@ -118,9 +119,8 @@ class Desktop:
 
     def thumbnail(self, scene_id: str):
         """The scene's thumbnail as a texture (rendered once by the scenes package)."""
-        from engine.render.world import render_thumbnail
-
         from engine.render.audio import cache_dir
+        from engine.render.world import render_thumbnail
 
         path = cache_dir().parent / "thumbnails" / f"{scene_id}.png"
         result = render_thumbnail(self.library.scenes[scene_id], path)
@@ -240,7 +240,8 @@ class Desktop:
                 self.recorder.stop()
             self.heartbeat.stop()
             self.core.stop()
-            self.rig.stop()
+            if self.rig is not None:
+                self.rig.stop()
             self.channels.close()
             self.store.close()
 

@@ -6,10 +6,10 @@
   sessions of a grocery and a sidewalk scene;
 - hud.png: the first frame of the sidewalk session that shows obstacle feedback on the HUD
   (else its last walking frame);
-- menu.png: the therapist menu with a session running (live panel filled in).
+- menu.png: the therapist menu with a session running (live panel filled in), drawn with
+  OpenGL through EGL where available.
 
-Each session runs in its own process (one ShowBase per process), with OpenGL through EGL: at
-1280x720 the software renderer is too slow to keep the UI heartbeat on a small machine.
+Each session runs in its own process (one ShowBase per process).
 """
 
 from __future__ import annotations
@@ -24,13 +24,14 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+RENDERER = "tinydisplay"  # what a clinic PC without a GPU driver shows; --renderer gl for OpenGL
 log = logging.getLogger(__name__)
 
 
 def _session_shots(scene_id: str, duration_s: float, work: Path) -> list[Path]:
     shots = work / scene_id
     command = [sys.executable, "main.py", "-q", "run", "--scene", scene_id, "--patient", "demo-healthy",
-               "--duration-s", str(duration_s), "--headless", "--vr", "off", "--size", "1280x720", "--renderer", "gl",
+               "--duration-s", str(duration_s), "--headless", "--vr", "off", "--size", "1280x720", "--renderer", RENDERER,
                "--db", str(work / "docs.db"), "--screenshots", str(shots)]
     subprocess.run(command, cwd=ROOT, check=False, timeout=duration_s + 120)
     return sorted(shots.glob("patient-*.png"))
@@ -60,7 +61,10 @@ def _menu_shot(out: Path, work: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m engine.render.docs_images", description=__doc__)
     parser.add_argument("--out", default=str(ROOT / "docs" / "img"))
+    parser.add_argument("--renderer", choices=["tinydisplay", "gl"], default="tinydisplay")
     args = parser.parse_args(argv)
+    global RENDERER
+    RENDERER = args.renderer
     logging.basicConfig(level=logging.INFO)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -69,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         grocery = _session_shots("grocery-first-visit", 12, work)
         if grocery:
             shutil.copy(grocery[0], out / "patient-grocery.png")
-        sidewalk = _session_shots("sidewalk-curb-crossing", 25, work)
+        sidewalk = _session_shots("sidewalk-curb-crossing", 50, work)
         walking = [p for p in sidewalk if "summary" not in p.name]
         if walking:
             shutil.copy(walking[0], out / "patient-sidewalk.png")

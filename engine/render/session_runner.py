@@ -45,6 +45,7 @@ class SessionOptions:
     size: tuple[int, int] | None = None
     frame_rate_hz: float = 30.0
     vr_module: object = None  # an openvr double in tests
+    ports: dict[str, str] = field(default_factory=dict)  # real devices; empty = the virtual rig
 
     @classmethod
     def from_args(cls, args, vr) -> SessionOptions:
@@ -55,6 +56,9 @@ class SessionOptions:
             scene=args.scene, patient=args.patient, duration_s=float(args.duration_s), headless=bool(args.headless),
             db=args.db, screenshots=args.screenshots, use_headset=vr.use_headset, vr_reason=vr.reason,
             seed=int(args.seed), renderer=args.renderer, scenes_dir=args.scenes_dir, size=parse_size(args.size),
+            ports={role: port for role, port in (("treadmill", getattr(args, "treadmill", None)),
+                                                 ("exoskeleton", getattr(args, "exoskeleton", None)),
+                                                 ("heart_rate", getattr(args, "heart_rate", None))) if port},
         )
 
 
@@ -208,11 +212,11 @@ def run_headless(options: SessionOptions, on_frame=None) -> SessionResult:
         except ValueError:  # not the main thread (tests may run us in one)
             pass
     try:
-        rig = start_rig(profile=profile, seed=options.seed)
+        rig = None if options.ports else start_rig(profile=profile, seed=options.seed)
         channels = Channels.create()
         writer = CommandWriter(channels.command)
         controller = SessionController(writer, store, who="headless-runner")
-        controller.simulated = True
+        controller.simulated = rig is not None
         controller.vr = options.use_headset
         heartbeat = HeartbeatThread(writer)
         rx = controller.select_patient(options.patient)
@@ -228,7 +232,7 @@ def run_headless(options: SessionOptions, on_frame=None) -> SessionResult:
         if hints.bws_fraction is not None:
             settings["bws_fraction"] = float(hints.bws_fraction)
         controller.change_settings(**settings)
-        core = start_core(CoreConfig(ports=rig.ports), channels.paths())
+        core = start_core(CoreConfig(ports=rig.ports if rig is not None else dict(options.ports)), channels.paths())
         wait_core_ready(channels, core)
         session_id = controller.open_session()
         result.session_id = session_id

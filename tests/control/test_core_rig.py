@@ -9,7 +9,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.control.layout import AlarmReason, EventKind, ObstacleCategory, ObstacleOutcome, Priority, RunState
+from engine.control.layout import (
+    AlarmReason,
+    EventKind,
+    ObstacleCategory,
+    ObstacleOutcome,
+    Priority,
+    RunState,
+)
 from tests.control.helpers import Session, timeline_rows
 
 pytestmark = pytest.mark.timeout(120)
@@ -138,3 +145,25 @@ def test_device_cut_gives_a_controlled_stop_and_a_high_alarm(session):
     s.wait_for(lambda st: st["highest_unacked_priority"] == 0, 3.0)
     s.writer.rearm()
     s.wait_for(lambda st: st["run_state"] == RunState.IDLE, 3.0)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "fault, device, params, reason",
+    [
+        ("cut", "treadmill", {}, AlarmReason.TREADMILL_SILENT),
+        ("motor_fault", "exoskeleton", {"on": True}, AlarmReason.EXO_FAULT),
+        ("estop", "treadmill", {"pressed": True}, AlarmReason.HARDWARE_ESTOP),
+        ("freeze", "exoskeleton", {}, AlarmReason.SENSOR_FROZEN),
+        ("stall", "exoskeleton", {}, AlarmReason.EXO_SILENT),
+    ],
+)
+def test_each_injected_fault_stops_with_its_high_alarm(session, fault, device, params, reason):
+    s = session
+    _walk(s, 0.6)
+    s.wait_for(lambda st: st["belt_speed_mps"] > 0.5, 10.0)
+    s.rig.inject(fault, device, **params)
+    st = s.wait_for(lambda st: st["run_state"] == RunState.STOPPED, 8.0)
+    alarms = {int(a["reason"]): a for a in st["alarms"] if a["reason"]}
+    assert reason in alarms, alarms
+    assert alarms[reason]["priority"] == Priority.HIGH

@@ -9,7 +9,14 @@ import pytest
 
 from engine.control import refgait
 from engine.control.adaptation import AssistAsNeeded
-from engine.control.gait_events import HEEL_STRIKE, NO_EVENT, TOE_OFF, FootEvents, KinematicEvents, PhaseEstimator
+from engine.control.gait_events import (
+    HEEL_STRIKE,
+    NO_EVENT,
+    TOE_OFF,
+    FootEvents,
+    KinematicEvents,
+    PhaseEstimator,
+)
 from engine.control.gait_metrics import GaitMetrics
 
 

@@ -98,34 +98,34 @@ def test_watchdog_stops_within_100ms_then_decelerates_and_needs_rearm(rig, devic
     tm, exo = devices.treadmill, devices.exoskeleton
     tm.rearm()
     exo.rearm()
-    host.run(1.0, lambda: (tm.set_speed(1.0, 1.5), exo.send_heartbeat()))
-    assert tm.status.belt_speed_mps == pytest.approx(1.0, abs=1e-4) and tm.status.armed
+    feed = lambda: (tm.set_speed(1.0, 1.5), exo.send_heartbeat())  # noqa: E731
+    assert wait_for(lambda: tm.status.belt_speed_mps >= 1.0 - 1e-4 and tm.status.armed, 3.0, host, feed)
     # silence: keep reading, send nothing
     host.treadmill_samples.clear()
-    host.run(1.6)
+    host.run(0.3)
     state = rig.status()
     for name in ("treadmill", "exoskeleton"):
         dev = state[name]
-        assert dev["watchdog_tripped"] and not dev["armed"]
+        assert dev["watchdog_tripped"] and not dev["armed"], (name, dev)
         silence_s = dev["tripped_at_s"] - dev["last_valid_cmd_s"]
-        assert 0.0 < silence_s <= 0.100, (name, silence_s)
-    assert tm.status.watchdog_tripped and not tm.status.armed
-    assert exo.status.watchdog_tripped and not exo.status.armed
+        # on the device's own clock; the rig's loop lateness is reported for diagnosis
+        assert 0.0 < silence_s <= 0.100, (name, silence_s, state["loop"])
+    assert wait_for(lambda: tm.status.watchdog_tripped and exo.status.watchdog_tripped, 1.0, host)
+    assert not tm.status.armed and not exo.status.armed
     # then the belt decelerates at the treadmill's safe rate, to zero
+    assert wait_for(lambda: tm.status.belt_speed_mps == 0.0, 3.0, host)
     trip_us = state["treadmill"]["tripped_at_s"] * 1e6
     after = [(t, v) for t, v, _ in host.treadmill_samples if t > trip_us + 10_000 and v > 0.05]
     (t0, v0), (t1, v1) = after[0], after[-1]
     decel = (v0 - v1) / ((t1 - t0) / 1e6)
     assert decel == pytest.approx(tm.info.safe_decel_mps2, rel=0.05)
-    assert tm.status.belt_speed_mps == 0.0
     # commands alone do not restart it
-    host.run(0.4, lambda: (tm.set_speed(1.0, 1.5), exo.send_heartbeat()))
+    host.run(0.4, feed)
     assert tm.status.belt_speed_mps == 0.0 and tm.status.watchdog_tripped
     assert rig.status()["treadmill"]["cmds_ignored"] > 0
     # an explicit re-arm does
     tm.rearm()
-    assert wait_for(lambda: tm.status.belt_speed_mps > 0.2, 2.0, host,
-                    lambda: (tm.set_speed(1.0, 1.5), exo.send_heartbeat()))
+    assert wait_for(lambda: tm.status.belt_speed_mps > 0.2, 3.0, host, feed)
     assert not tm.status.watchdog_tripped and tm.status.armed
 
 

@@ -1,0 +1,156 @@
+"""The app with a state block written by the test (a stand-in core thread writing real shared
+memory): the camera follows s extrapolated to display time, the HUD shows an outcome, and with
+the OpenVR double the headset path runs inside the real app. Each scenario runs in a child
+process (one ShowBase per process)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class FakeCore:
+    """Writes the state block at 1 kHz like the core: belt at constant speed, an obstacle
+    outcome at a given s. (The real core is exercised by test_headless_session.)"""
+
+    def __init__(self, channels, speed_mps: float, outcome_at_m: float) -> None:
+        from engine.control import layout
+
+        self.channels = channels
+        self.speed_mps = speed_mps
+        self.outcome_at_m = outcome_at_m
+        self.layout = layout
+        self._stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.t0 = time.monotonic()
+
+    def _run(self) -> None:
+        layout = self.layout
+        state = np.zeros((), dtype=layout.STATE_DTYPE)
+        state["next_obstacle"] = 0
+        state["obstacles"]["triggered_at_s"] = np.nan
+        cycle = 0
+        while not self._stop.is_set():
+            now = time.monotonic()
+            cycle += 1
+            state["cycle"] = cycle
+            state["cycle_end"] = cycle
+            state["t_s"] = now
+            state["run_state"] = layout.RunState.RUNNING
+            state["s_m"] = self.speed_mps * (now - self.t0)
+            state["scene_time_s"] = now - self.t0
+            state["belt_speed_mps"] = self.speed_mps
+            if state["s_m"] >= self.outcome_at_m and state["obstacles"]["outcome"][0] == 0:
+                state["obstacles"]["outcome"][0] = layout.ObstacleOutcome.CLEARED
+                state["obstacles"]["margin_m"][0] = 0.04
+                state["obstacles_cleared"] = 1
+                state["next_obstacle"] = -1
+            self.channels.state.write(state)
+            time.sleep(0.001)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self.thread.join(1.0)
+
+
+def scenario(headset: bool) -> dict:
+    from engine.control import layout
+    from engine.control.channels import Channels
+    from engine.control.commands import CommandWriter
+    from engine.render.panda_config import configure_panda
+    from engine.render.session_controller import SceneChoice, SessionController
+
+    configure_panda(headless=True, renderer="gl" if headset else "tinydisplay", size=(320, 180))
+    from engine.render.app import AppConfig, StepSyncApp
+    from engine.render.camera_sync import extrapolate_s
+
+    channels = Channels.create()
+    core_view = Channels.attach(channels.paths())
+    controller = SessionController(CommandWriter(channels.command), None)
+    rows = np.zeros(1, dtype=layout.TIMELINE_DTYPE)
+    rows["at_m"], rows["height_m"] = 1.0, 0.12
+    controller.select_scene(SceneChoice("t", timeline=rows, route_length_m=50, names=["curb up"]))
+    vr_module = None
+    if headset:
+        from tests.render.openvr_double import OpenVRDouble
+
+        vr_module = OpenVRDouble()
+    out: dict = {"placements": [], "feedback": []}
+    app = StepSyncApp(AppConfig(frame_rate_hz=60, use_headset=headset, vr_module=vr_module), channels, controller)
+    heartbeats0 = int(core_view.command.read()["ui_heartbeat"])
+    with FakeCore(channels, speed_mps=1.5, outcome_at_m=1.0):
+        started = time.monotonic()
+        while time.monotonic() - started < 1.5:
+            app.step()
+            state = app.state
+            # Where the camera is versus where the state says s was, and what extrapolation says.
+            expected = extrapolate_s(float(state["s_m"]), float(state["belt_speed_mps"]), 0.0,
+                                     float(state["t_s"]), app.predicted_display_s)
+            out["placements"].append((app.patient.get_y(app.render), float(state["s_m"]), expected))
+            out["feedback"].append(app.hud.visible_text()["feedback"])
+    out["frames"] = app.frames
+    out["heartbeats"] = int(core_view.command.read()["ui_heartbeat"]) - heartbeats0
+    out["belt_error_mm_p50"] = app.stats.summary()["visual_belt_error_mm_p50"]
+    if headset:
+        out["submits"] = len(vr_module.rec.submits)
+        out["waits"] = len(vr_module.rec.wait_calls)
+        out["hud_under_hmd"] = app.hud.root.get_parent().get_parent() == app.vr_backend.hmd_anchor
+    stats = app.release()
+    out["stats_source"] = stats.get("source")
+    core_view.close()
+    channels.close()
+    return out
+
+
+def _run(headset: bool) -> dict:
+    code = f"import json; from tests.render.test_app import scenario; print('RESULT ' + json.dumps(scenario({headset})))"
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+    assert proc.returncode == 0 and lines, proc.stderr[-3000:]
+    return json.loads(lines[-1][len("RESULT "):])
+
+
+@pytest.fixture(scope="module")
+def window_run() -> dict:
+    return _run(False)
+
+
+def test_camera_follows_s_extrapolated_to_display_time(window_run):
+    placements = window_run["placements"]
+    assert len(placements) > 30
+    for camera_y, state_s, expected in placements[5:]:
+        assert camera_y == pytest.approx(expected, abs=1e-4)  # exactly the extrapolated s
+        assert state_s <= camera_y <= state_s + 1.5 * 0.1 + 1e-6  # ahead of the sample, bounded
+    ys = [p[0] for p in placements]
+    assert all(b >= a for a, b in zip(ys, ys[1:]))  # the patient never walks backwards
+    assert ys[-1] - ys[0] > 1.0  # 1.5 s at 1.5 m/s
+
+
+def test_hud_shows_the_cleared_obstacle(window_run):
+    shown = [text for text in window_run["feedback"] if text]
+    assert shown and shown[0].startswith("Cleared the curb up")
+
+
+def test_every_frame_sends_the_ui_heartbeat(window_run):
+    assert window_run["heartbeats"] >= window_run["frames"]
+
+
+def test_headset_path_inside_the_app():
+    result = _run(True)
+    assert result["waits"] == result["frames"]  # one waitGetPoses per frame paces it
+    assert result["submits"] == 2 * result["frames"]
+    assert result["hud_under_hmd"]
+    assert result["stats_source"] == "openvr"
