@@ -12,6 +12,8 @@ Figures:
   The belt position is the core's own record (telemetry ring, one sample per cycle), interpolated
   between the cycles where a new treadmill measurement arrived. Baseline in the same call:
   `visual_belt_error_mm_p99_no_extrapolation`, the same frames had s been drawn as read.
+  `belt_run_alarms` names any alarm the core raised during the run (on a starved machine the
+  core may stop the belt on device silence; only frames at full speed are counted).
 
 Each renderer runs in its own process (Panda3D picks its display module once per process).
 """
@@ -78,6 +80,7 @@ def belt_worker(duration_s: float) -> dict:
     from engine.control.config import CoreConfig
     from engine.control.prescription import Prescription
     from engine.control.process import start_core
+    from engine.render.alarms import active_alarms
     from engine.render.panda_config import configure_panda
     from engine.render.session_controller import SceneChoice, SessionController
     from engine.render.session_runner import HeartbeatThread, wait_core_ready
@@ -104,7 +107,7 @@ def belt_worker(duration_s: float) -> dict:
         from engine.render.app import AppConfig, StepSyncApp
         from engine.render.world import build_world
 
-        app = StepSyncApp(AppConfig(frame_rate_hz=60.0, record_frames=True), channels, controller,
+        app = StepSyncApp(AppConfig(frame_rate_hz=30.0, record_frames=True), channels, controller,
                           world_factory=lambda a: build_world(scene, a.render, a.loader))
         heartbeat.covering.clear()
         channels.telemetry.drain()
@@ -114,6 +117,7 @@ def belt_worker(duration_s: float) -> dict:
             app.step()
             telemetry.append(channels.telemetry.drain())
         heartbeat.covering.set()
+        alarms = [a.text for a in active_alarms(app.state, include_acked=True)]
         controller.stop()
         stats = app.release()
         frames = np.array(app.stats.frames)
@@ -125,7 +129,9 @@ def belt_worker(duration_s: float) -> dict:
         rig.stop()
         channels.close()
     records = np.concatenate(telemetry)
-    return _belt_figures(records, frames, samples, stats)
+    figures = _belt_figures(records, frames, samples, stats)
+    figures["belt_run_alarms"] = "; ".join(alarms) or "none"
+    return figures
 
 
 def _belt_figures(records: np.ndarray, frames: np.ndarray, samples: np.ndarray, stats: dict) -> dict:
@@ -135,11 +141,12 @@ def _belt_figures(records: np.ndarray, frames: np.ndarray, samples: np.ndarray, 
     changed = np.concatenate([[True], np.diff(s) != 0.0])
     t_known, s_known = t[changed], s[changed]
     speed = records["belt_speed_mps"]
-    steady_from = t[np.argmax(speed >= WALK_MPS - 0.02)] + 0.5 if np.any(speed >= WALK_MPS - 0.02) else np.inf
     errors, naive = [], []
     done, drawn = frames[:, 0], frames[:, 1]
-    for i in range(len(frames)):
-        if done[i] < steady_from or done[i] > t_known[-1] or i == 0:
+    for i in range(1, len(frames)):
+        # Only frames shown while the belt ran at 1.5 m/s (not accelerating, not stopping).
+        if done[i] > t_known[-1] or np.interp(done[i], t, speed) < WALK_MPS - 0.02 \
+                or np.interp(done[i] - 0.1, t, speed) < WALK_MPS - 0.02:
             continue
         belt = float(np.interp(done[i], t_known, s_known))
         errors.append((drawn[i] - belt) * 1000.0)

@@ -52,6 +52,7 @@ BWS_REFRESH_S = 0.2
 HEART_RATE_SILENT_S = 3.0
 ARMING_TIMEOUT_S = 0.5  # devices must report armed this soon after a start
 STOPPED_SPEED_MPS = 0.02  # a controlled stop ends when the belt is slower than this
+SILENT_STOP_S = 4.0  # 3 m/s at the firmware's safe 0.8 m/s^2, after its 100 ms watchdog
 FROZEN_SENSOR_S = 0.15  # identical joint angles for this long while walking = frozen sensor
 LINK_ERRORS_PER_S = 50
 
@@ -115,6 +116,7 @@ class ControlCore:
         self.stop_is_fault = False
         self.stop_reason = 0
         self.arming_until_s = 0.0
+        self.stop_started_s = 0.0
         self.cycle = 0
         self.t_s = 0.0
         self.last_t_s = 0.0
@@ -130,6 +132,7 @@ class ControlCore:
         self.rearm_counter = None
         self.ack_counter = None
         self.rx_key: tuple | None = None
+        self.rx_refused_key: tuple | None = None
         self.speed_fraction = 0.0
         self.guidance_setting = 0.5
         self.guidance_min = 0.0
@@ -247,6 +250,7 @@ class ControlCore:
             self.stop_is_fault = fault
             self.exo_safe_sent = False
             self.tm_sent_t = -1.0  # send the stop now
+            self.stop_started_s = self.t_s
             self.set_run_state(RunState.STOPPING)
         elif fault and not self.stop_is_fault:
             self.stop_is_fault = True
@@ -266,13 +270,14 @@ class ControlCore:
     # commands from the UI
     # ------------------------------------------------------------------------------------------
     def _read_commands(self, t: float) -> None:
+        # Non-blocking seqlock read: a write in progress (or one that lands while we copy) is
+        # simply picked up next cycle; the core never waits for the UI.
         block = self.cmd_block
         seq = block.sequence
         if seq == self.cmd_seq or seq & 1:
             return
-        try:
-            block.read(self.cmd, timeout_s=0.0005)
-        except TimeoutError:
+        np.copyto(self.cmd, block.data)
+        if block.sequence != seq:
             return
         self.cmd_seq = seq
         c = self.cmd
@@ -338,9 +343,13 @@ class ControlCore:
         accepted = not moving and self.supervisor.set_limits(Limits.from_prescription(rx))
         if accepted:
             self.leg_length = [rx.leg_length_l_m, rx.leg_length_r_m]
+            self.rx_refused_key = None
+            self.emit(EventKind.SETTING_APPLIED, -1, SettingId.PRESCRIPTION, key[0], 1.0)
         else:
-            self.rx_key = None  # try again once the belt stands
-        self.emit(EventKind.SETTING_APPLIED, -1, SettingId.PRESCRIPTION, key[0], 1.0 if accepted else 0.0)
+            self.rx_key = None  # try again at the next command read (accepted once the belt stands)
+            if key != self.rx_refused_key:
+                self.rx_refused_key = key
+                self.emit(EventKind.SETTING_APPLIED, -1, SettingId.PRESCRIPTION, key[0], 0.0)
 
     def _apply_settings(self, c) -> None:
         seen = self.settings_seen
@@ -781,7 +790,10 @@ class ControlCore:
                 self.exo_safe_sent = True
             elif self.cycle % 20 == 0:
                 exo.send_heartbeat()
-            if stopping and self.belt_speed_mps < STOPPED_SPEED_MPS and speed_cmd == 0.0:
+            # With the treadmill silent its speed cannot be seen: its firmware watchdog stops the
+            # belt, so the stop ends once our ramp is done plus the watchdog and a safe ramp.
+            blind_done = not self.device_ok & 1 and t - self.stop_started_s > SILENT_STOP_S
+            if stopping and speed_cmd == 0.0 and (self.belt_speed_mps < STOPPED_SPEED_MPS or blind_done):
                 self.set_run_state(RunState.STOPPED if self.stop_is_fault else RunState.IDLE)
                 if not self.stop_is_fault:
                     self.alarms.clear(AlarmReason.STOP_REQUEST)

@@ -14,6 +14,7 @@ import logging
 import multiprocessing
 import os
 import signal
+import sys
 import time
 
 from engine.control.config import CoreConfig
@@ -82,8 +83,15 @@ def core_main(config: CoreConfig, channel_paths: dict[str, str]) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
 
+    from devices.serial_link import DeviceError
+
     channels = Channels.attach(channel_paths)
-    devices = open_devices(config.ports)
+    try:
+        devices = open_devices(config.ports)
+    except DeviceError as exc:
+        log.error("control core cannot start: %s", exc)
+        channels.close(unlink=False)
+        sys.exit(3)
     code = 0
     try:
         granted, cpu = acquire_realtime(config.rt_priority, config.cpu)

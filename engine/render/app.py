@@ -208,6 +208,7 @@ class StepSyncApp(ShowBase):
         self.task_view = TaskView()
         self.finished = False
         self._heard = 0
+        self._collected: set[int] = set()
 
     def refresh_goals(self) -> None:
         """Show the controller's goals on the HUD."""
@@ -285,6 +286,13 @@ class StepSyncApp(ShowBase):
             task_state = self.task_tracker.update(float(self.state["s_m"]), float(self.state["scene_time_s"]),
                                                   self.state["obstacles"])
             self.task_view = TaskView.from_task_state(task_state)
+            if self.world is not None and hasattr(self.world, "set_item_collected"):
+                # Collected items leave the shelf (index = position in the shopping list).
+                for index, item in enumerate(getattr(task_state, "items", [])):
+                    if item.collected and index not in self._collected:
+                        self._collected.add(index)
+                        self.world.set_item_collected(index)
+                        self.audio.play("cleared")
         content = self.hud_model.update(self.state, self.task_view, finished=self.finished)
         if self.hud is not None:
             self.hud.show(content)

@@ -88,7 +88,7 @@ class Desktop:
         app = StepSyncApp(config, self.channels, self.controller)
         self.app = app
         self.menu = TherapistMenu(app, app.aspect2d, self.controller, library=self.library,
-                                  patients=[options.patient], on_scene_chosen=self.choose_scene,
+                                  patients=self.patient_codes(), on_scene_chosen=self.choose_scene,
                                   thumbnail_for=self.thumbnail, on_start=self.session_started)
         app.menu = self.menu
         app.heartbeat_cover = self.heartbeat.cover
@@ -103,7 +103,19 @@ class Desktop:
         if options.scene and options.scene in self.library.scenes:
             self.menu.pick_scene(options.scene)
         app.task_mgr.add(self._session_task, "stepsync-desktop-session", sort=-10)
+        from engine.scene.loader import SCENES_DIR
+        from engine.scene.watch import SceneWatcher
+
+        self.watcher = SceneWatcher(options.scenes_dir or SCENES_DIR)
+        self._pending_reload: str | None = None
+        app.task_mgr.do_method_later(0.5, self._watch_task, "stepsync-scene-watch")
         self.show_menu(True)  # the menu first; Start or Tab shows the patient view
+
+    def patient_codes(self) -> list[str]:
+        """The patient given on the command line first, then every other one in the records."""
+        codes = [p["code"] for p in self.store.list_patients()]
+        first = [self.options.patient] if self.options.patient else []
+        return first + [code for code in codes if code not in first]
 
     # -- menu callbacks -------------------------------------------------------------------------
     def choose_scene(self, scene_id: str):
@@ -167,6 +179,27 @@ class Desktop:
     def toggle_menu(self) -> None:
         """Tab: menu or patient view (no headset)."""
         self.show_menu(self.menu.root.is_hidden())
+
+    # -- hot reload -----------------------------------------------------------------------------
+    def _watch_task(self, task):
+        """A scene file saved: the menu shows its errors, or the new version is used (the scene
+        on screen is rebuilt at once when no session runs, else when the session ends)."""
+        for result in self.watcher.poll():
+            if result.errors:
+                self.menu._status(f"{result.path.name}: {result.errors[0]}")
+                continue
+            if result.scene is None or result.removed:
+                continue
+            self.library.scenes[result.scene.id] = result.scene
+            self.library.broken.pop(str(result.path), None)
+            if result.scene.id == self.menu.selected_scene:
+                self._pending_reload = result.scene.id
+            log.info("scene %s reloaded from %s", result.scene.id, result.path)
+        if self._pending_reload and self.controller.session_id is None:
+            scene_id, self._pending_reload = self._pending_reload, None
+            self.menu.pick_scene(scene_id)
+            self.menu._status(f"scene {scene_id} reloaded")
+        return task.again
 
     # -- session end ----------------------------------------------------------------------------
     def _session_task(self, task):

@@ -135,6 +135,12 @@ class TherapistMenu:
         entry("patient_code", patients[0] if patients else "", (-1.72, 0, 0.82), width=9)
         button("select_patient", "Select", (-1.2, 0, 0.83), self.select_patient_from_entry)
         button("create_patient", "Create", (-1.0, 0, 0.83), self.create_patient_from_entries)
+        self.patient_menu = None
+        if patients:
+            # Pick from the known patients, or type a new code and press Create.
+            self.patient_menu = DirectOptionMenu(parent=self.root, items=list(patients), initialitem=0, scale=0.04,
+                                                 pos=(-0.78, 0, 0.83), command=self.pick_patient,
+                                                 highlightColor=(0.5, 0.6, 0.8, 1))
         self.patient_label = label("", (-1.72, 0, 0.75), 0.04, (0.8, 0.8, 0.8, 1))
         rx = Prescription()
         for i, (name, text) in enumerate(RX_FIELDS):
@@ -223,6 +229,8 @@ class TherapistMenu:
             self._status("type a patient code")
             return
         rx = self.controller.select_patient(code)
+        if self.entries["patient_code"].get().strip() != code:
+            self.entries["patient_code"].enterText(code)
         for name, _ in RX_FIELDS:
             self.entries[f"rx_{name}"].enterText(f"{getattr(rx, name):g}")
         side = {v: k for k, v in SIDES.items()}[rx.affected_side]

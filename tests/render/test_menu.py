@@ -51,7 +51,9 @@ def setup(tmp_path, panda_base):
 
         return scene_choice(library.scenes[scene_id])
 
-    menu = TherapistMenu(panda_base, panda_base.aspect2d, controller, library=library, patients=["p-007"],
+    store.ensure_patient("p-008")
+    store.add_prescription("p-008", Prescription(max_speed_mps=0.6))
+    menu = TherapistMenu(panda_base, panda_base.aspect2d, controller, library=library, patients=["p-007", "p-008"],
                          on_scene_chosen=on_scene_chosen)
     try:
         yield menu, controller, store, core_view, panda_base
@@ -146,6 +148,14 @@ def test_slider_drag_is_logged_once_when_settled(setup):
     rows = [r for r in store.audit_log(controller.session_id) if r["setting"] == "speed_fraction"]
     assert len(rows) == 1 and rows[0]["new"] == pytest.approx(0.7, abs=1e-3)
     assert float(command(core_view)["speed_fraction"]) == pytest.approx(0.7, abs=1e-3)
+
+
+def test_patient_picked_from_the_list(setup):
+    menu, controller, store, core_view, _ = setup
+    menu.patient_menu.set(1)  # as a click on the second entry does
+    assert controller.patient_code == "p-008"
+    assert float(command(core_view)["rx_max_speed_mps"]) == pytest.approx(0.6)
+    assert menu.entries["rx_max_speed_mps"].get() == "0.6"
 
 
 def test_bad_prescription_is_refused_with_the_field_named(setup):

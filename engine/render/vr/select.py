@@ -49,11 +49,11 @@ def choose_vr(mode: str, headless: bool = False, vr_module: ModuleType | None = 
         return VrChoice(False, "--vr off")
     if mode not in ("auto", "require"):
         raise ValueError(f"--vr must be auto, require or off, not {mode!r}")
+    if headless and mode == "auto":
+        # An unattended session never grabs a headset someone may be wearing (ask with require).
+        return VrChoice(False, "headless run: headset not used (ask with --vr require)")
     reason = probe_openvr(vr_module)
     if reason is None:
-        if headless and mode == "auto":
-            # A headless run is an unattended session: never grab a headset someone may be wearing.
-            return VrChoice(False, "headless run: headset not used (ask with --vr require)")
         return VrChoice(True, "OpenVR runtime and headset present")
     if mode == "require":
         raise VrUnavailable(reason)
