@@ -145,7 +145,6 @@ class ControlCore:
         self.goal_time_s = 0.0
         self.goal_bits = 0
         self.scene_generation = 0
-        self.base_speed_fraction = 1.0
         self.settings_seen: dict[str, float] = {}
 
         # belt
@@ -292,8 +291,6 @@ class ControlCore:
         if gen != self.scene_generation:
             self.scene_generation = gen
             self.planner.load(c["timeline"], int(c["obstacle_count"]), float(c["route_length_m"]))
-            base = float(c["base_speed_fraction"])
-            self.base_speed_fraction = base if base > 0.0 else 1.0
             self.s_m = 0.0
             self.scene_time_s = 0.0
             self.obstacles_dirty = True
@@ -544,7 +541,7 @@ class ControlCore:
         contacts = 0
         for side in (0, 1):
             if kin:
-                ev = self.kin_feet[side].update(ts, a[2 * side], a[2 * side + 1], refgait._HIP_MEAN)
+                ev = self.kin_feet[side].update(ts, a[2 * side], a[2 * side + 1], refgait.HIP_MEAN_RAD)
                 event_t = self.kin_feet[side].event_t_s
                 in_contact = self.kin_feet[side].contact
             else:
@@ -748,7 +745,9 @@ class ControlCore:
             self.last_plan_speed = target
         if planner.outcomes:
             for ob in planner.outcomes:
-                self.emit(EventKind.OBSTACLE_OUTCOME, -1, ob.index, ob.margin_m, ob.margin_m + ob.height_m)
+                # code: obstacle index; v1 margin, v2 toe height, v3 the ObstacleOutcome itself.
+                self.emit(EventKind.OBSTACLE_OUTCOME, -1, ob.index, ob.margin_m, ob.margin_m + ob.height_m,
+                          float(ob.outcome))
             planner.outcomes.clear()
             self.obstacles_dirty = True
         if planner.changed:
@@ -764,8 +763,8 @@ class ControlCore:
             est.model_hint(v_ref, self.leg_length[side])
             self.phase[side] = est.phase(t)
         raise_g = planner.guidance_raise
-        if self.assist_as_needed and not self.guidance_locked:
-            g_frac = self.aan.guidance
+        if self.assist_as_needed:
+            g_frac = self.aan.guidance  # adapted; held where it is while locked
         else:
             g_frac = self.guidance_setting
             self.aan.guidance = g_frac

@@ -93,12 +93,14 @@ def core_main(config: CoreConfig, channel_paths: dict[str, str]) -> int:
         channels.close(unlink=False)
         sys.exit(3)
     code = 0
+    core = None
     try:
         granted, cpu = acquire_realtime(config.rt_priority, config.cpu)
         core = ControlCore(config, channels, devices, rt_granted=granted)
         code = run_loop(core, config, stop_flags)
     finally:
-        _release(devices)
+        limits = core.supervisor.limits if core is not None else None
+        _release(devices, limits.max_decel_mps2 if limits is not None and limits.valid else 0.5)
         channels.close(unlink=False)
     return code
 
@@ -107,9 +109,9 @@ def run_loop(core, config: CoreConfig, stop_flags: dict) -> int:
     """Run core.step at config.rate_hz until stopped; returns the process exit code."""
     from engine.control.looptimer import DeadlineTimer, freeze_gc
 
+    freeze_gc()  # before the first deadline is set: a full collection takes milliseconds
     timer = DeadlineTimer(1.0 / config.rate_hz, config.spin_us * 1e-6)
     clock = time.monotonic
-    freeze_gc()
     stop_started = 0.0
     max_cycles = config.max_cycles
     try:
@@ -138,14 +140,14 @@ def run_loop(core, config: CoreConfig, stop_flags: dict) -> int:
     return 0
 
 
-def _release(devices) -> None:
-    """Exoskeleton to its safe mode, belt stop, ports closed (best effort)."""
+def _release(devices, decel_mps2: float) -> None:
+    """Exoskeleton to its safe mode, belt stop at the prescribed deceleration, ports closed."""
     try:
         devices.exoskeleton.safe_mode()
     except Exception:  # noqa: BLE001 - releasing must go on whatever a driver does
         log.exception("exoskeleton safe mode failed")
     try:
-        devices.treadmill.stop(0.5)
+        devices.treadmill.stop(decel_mps2)
     except Exception:  # noqa: BLE001
         log.exception("treadmill stop failed")
     devices.close()

@@ -61,7 +61,8 @@ HIP_TABLE_RAD = _periodic_table(1)
 KNEE_TABLE_RAD = _periodic_table(2)
 _HIP = HIP_TABLE_RAD.tolist()  # plain lists: faster than numpy indexing one sample at a time
 _KNEE = KNEE_TABLE_RAD.tolist()
-_HIP_MEAN = float(HIP_TABLE_RAD.mean())
+HIP_MEAN_RAD = float(HIP_TABLE_RAD.mean())
+_HIP_MEAN = HIP_MEAN_RAD
 _KNEE_MIN = float(KNEE_TABLE_RAD.min())
 # Derivative tables (rad per unit phase) for the velocity feed-forward.
 _DHIP = (np.gradient(np.concatenate([HIP_TABLE_RAD[-1:], HIP_TABLE_RAD, HIP_TABLE_RAD[:1]]))[1:-1] * TABLE_SIZE).tolist()

@@ -67,7 +67,7 @@ def test_kinematic_fallback_finds_events_on_the_reference_gait():
         t = k * 0.002
         out = [0.0] * 4
         refgait.reference((t / stride_s) % 1.0, 1.0, 0.0, out, 0)
-        ev = det.update(t, out[0], out[1], refgait._HIP_MEAN)
+        ev = det.update(t, out[0], out[1], refgait.HIP_MEAN_RAD)
         if ev == HEEL_STRIKE:
             hs_times.append(t)
         elif ev == TOE_OFF:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import subprocess
 import sys
@@ -31,10 +30,10 @@ def test_deadlines_are_absolute_and_missed_ones_are_skipped():
     assert all(0.0 <= x < 2e-5 for x in lateness)
     # Deadlines stay on the grid t0 + k * period: no drift from the work or the wake-ups.
     assert abs(timer.deadline_s - (first + 5 * 0.001)) < 1e-9
-    clock.t += 0.0035  # the machine stalled for 3.5 periods
+    clock.t += 0.0035  # the machine stalled: the next deadline is now 2.5 periods past
     late = timer.wait()
-    assert 0.0035 < late < 0.0036 + 1e-4 or late > 0.0025
-    assert timer.missed == 3
+    assert 0.0025 <= late < 0.0026
+    assert timer.missed == 2  # the two deadlines that passed entirely while it was late
     # Re-anchored on the grid, not bursting: the next wait is on time again.
     assert abs((timer.deadline_s - first) / 0.001 - round((timer.deadline_s - first) / 0.001)) < 1e-6
     assert timer.wait() < 2e-5
@@ -62,8 +61,7 @@ def test_realtime_refused_is_logged_and_the_loop_runs_anyway():
     assert "real-time not granted" in out.stderr
 
 
-def test_no_priority_asked_means_none_taken(caplog):
+def test_no_priority_asked_means_none_taken():
     code = "from engine.control.looptimer import acquire_realtime; print(acquire_realtime(0, 0)[0])"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "False"
-    caplog.set_level(logging.INFO)

@@ -28,6 +28,11 @@ def _writer(path: str, seconds: float) -> None:
         record["timeline"]["at_m"] = k
         record["goal_steps"] = k
         block.write(record)
+        # A seqlock reader retries while a write is in progress, so a writer that never pauses
+        # starves it; the core writes every 1 ms, this one 20 times as often.
+        pause_until = time.monotonic() + 50e-6
+        while time.monotonic() < pause_until:
+            pass
     block.close(unlink=False)
 
 
