@@ -60,7 +60,7 @@ _HDR = struct.Struct("<QQQ")
 _U64 = struct.Struct("<Q")
 _STATE_A, _STATE_A_OFF = run_struct(STATE_DTYPE, "cycle", "next_obstacle")
 _STATE_B, _STATE_B_OFF = run_struct(STATE_DTYPE, "obstacles_cleared", "scene_generation")
-_STATE_C, _STATE_C_OFF = run_struct(STATE_DTYPE, "highest_unacked_priority", "cycle_end")
+_STATE_C, _STATE_C_OFF = run_struct(STATE_DTYPE, "highest_unacked_priority", "s_measured_t_s")
 _TELEMETRY, _ = run_struct(TELEMETRY_DTYPE, "t_s", "alarms")
 _EVENT, _ = run_struct(EVENT_DTYPE, "cycle", "v3")
 _NAN = math.nan
@@ -885,7 +885,11 @@ class ControlCore:
             for i, slot in enumerate(alarms.slots):
                 view[i] = (slot[0], slot[1], slot[2], slot[3], slot[4])
             alarms.dirty = False
-        _STATE_C.pack_into(buf, base + _STATE_C_OFF, alarms.highest_unacked(), self.pid, self.cycle)
+        # s_measured_t_s: the host time the belt was at s_m (its encoder frame), for the renderer's
+        # extrapolation; s_m only changes when a treadmill frame arrives (250 Hz).
+        _STATE_C.pack_into(
+            buf, base + _STATE_C_OFF, alarms.highest_unacked(), self.pid, self.cycle, self.tm_sample_t
+        )
         _U64.pack_into(buf, 0, (seq | 1) + 1)
 
         # telemetry
