@@ -55,6 +55,7 @@ STOPPED_SPEED_MPS = 0.02  # a controlled stop ends when the belt is slower than 
 SILENT_STOP_S = 4.0  # 3 m/s at the firmware's safe 0.8 m/s^2, after its 100 ms watchdog
 FROZEN_SENSOR_S = 0.15  # identical joint angles for this long while walking = frozen sensor
 LINK_ERRORS_PER_S = 50
+HOST_STALL_S = 0.005  # a gap between cycles this long means the core itself was not running
 
 _HDR = struct.Struct("<QQQ")
 _U64 = struct.Struct("<Q")
@@ -157,6 +158,7 @@ class ControlCore:
         self.last_tm_seq = -1
         self.last_tm_t = 0.0
         self.tm_sample_t = 0.0
+        self.host_stall_end_s = 0.0  # end of the last gap in which this process did not run
         self.last_belt_speed = 0.0
         self.tm_sent_cmd = -1.0
         self.tm_sent_t = -1.0
@@ -447,6 +449,11 @@ class ControlCore:
     def step(self, t: float, lateness_s: float = 0.0) -> None:
         """Run one control cycle at time t (time.monotonic); lateness_s of this cycle's start."""
         dt = t - self.last_t_s if self.cycle else self.period_s
+        if dt > HOST_STALL_S:
+            # The core itself did not run for dt (a hypervisor stall: it is SCHED_FIFO, nothing
+            # else here preempts it). It cannot vouch for device silence it was not awake to
+            # see, and a stalled VM stalls the rig too: device silence is timed from now.
+            self.host_stall_end_s = t
         if dt > 0.1 or dt < 0.0:
             dt = self.period_s
         self.last_t_s = t
@@ -647,13 +654,14 @@ class ControlCore:
             alarms.clear(AlarmReason.UI_HEARTBEAT_LOST)
         # device silence
         silence = cfg.device_silence_s
-        if t - tm.last_rx_s > silence:
+        awake_since = self.host_stall_end_s
+        if t - max(tm.last_rx_s, awake_since) > silence:
             self.alarm(AlarmReason.TREADMILL_SILENT)
         else:
             ok |= 1
             if alarms.is_active(AlarmReason.TREADMILL_SILENT):
                 alarms.clear(AlarmReason.TREADMILL_SILENT)
-        if t - exo.last_rx_s > silence:
+        if t - max(exo.last_rx_s, awake_since) > silence:
             self.alarm(AlarmReason.EXO_SILENT)
         else:
             ok |= 2

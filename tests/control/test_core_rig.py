@@ -219,3 +219,48 @@ def test_assist_as_needed_adapts_guidance_within_the_therapist_bounds(session):
     assert locked_at == pytest.approx(before, abs=0.05)
     s.run_for(3.0)
     assert float(s.state()["guidance"]) == pytest.approx(locked_at, abs=1e-6)
+
+
+def _freeze(pids: list[int], seconds: float) -> None:
+    """SIGSTOP the processes for `seconds`, then SIGCONT them in the given order (a VM stall)."""
+    import os
+    import signal
+
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    time.sleep(seconds)
+    for pid in pids:
+        os.kill(pid, signal.SIGCONT)
+
+
+def test_a_stall_of_the_whole_machine_is_not_mistaken_for_device_silence(session):
+    # A hypervisor stall freezes the core and the rig alike; the core wakes first and must not
+    # call the devices silent for time it was not awake to see (regression: `make run` stopped
+    # with "link lost" after 41 ms host stalls).
+    s = session
+    _walk(s, 0.6)
+    s.wait_for(lambda st: st["belt_speed_mps"] > 0.5, 10.0)
+    for _ in range(3):
+        _freeze([s.core.pid, s.rig.pid], 0.05)
+        s.run_for(0.3)
+    st = s.state()
+    reasons = [AlarmReason(int(a["reason"])).name for a in st["alarms"] if a["reason"]]
+    assert st["run_state"] == RunState.RUNNING, reasons
+    assert "TREADMILL_SILENT" not in reasons and "EXO_SILENT" not in reasons
+
+
+def test_a_device_still_silent_after_a_stall_is_caught(session):
+    s = session
+    _walk(s, 0.6)
+    s.wait_for(lambda st: st["belt_speed_mps"] > 0.5, 10.0)
+    import os
+    import signal
+
+    os.kill(s.rig.pid, signal.SIGSTOP)
+    try:
+        _freeze([s.core.pid], 0.05)  # the core stalls and wakes; the rig stays silent
+        st = s.wait_for(lambda st: st["run_state"] in (RunState.STOPPING, RunState.STOPPED), 2.0)
+    finally:
+        os.kill(s.rig.pid, signal.SIGCONT)
+    reasons = {int(a["reason"]) for a in st["alarms"] if a["reason"]}
+    assert {AlarmReason.TREADMILL_SILENT, AlarmReason.EXO_SILENT} & reasons
