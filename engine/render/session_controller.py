@@ -152,8 +152,11 @@ class SessionController:
         if self.patient_code is None:
             raise RuntimeError("pick a patient before starting")
         if self.store is not None and self.session_id is None:
+            settings = dict(self.settings)
+            if self.simulated:
+                settings["data_source"] = "walked by the virtual rig's simulated patient"
             self.session_id = self.store.start_session(
-                self.patient_code, self.scene.scene_id, dict(self.goals), dict(self.settings),
+                self.patient_code, self.scene.scene_id, dict(self.goals), settings,
                 vr=self.vr, simulated=self.simulated,
             )
             pending, self._pending = self._pending, []
