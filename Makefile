@@ -27,7 +27,7 @@ bench: $(STAMP)
 	$(PY) -m bench all
 
 faults: $(STAMP)
-	$(PY) -m pytest -q -p no:cacheprovider -m "slow or not slow" tests/faults
+	RELIABILITY_MD=docs/reliability.md $(PY) -m pytest -q -p no:cacheprovider -m "slow or not slow" tests/faults
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

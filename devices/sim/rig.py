@@ -6,7 +6,10 @@
         truth = rig.ground_truth()
 
 The child is `python -m devices.sim.server`; the two talk JSON lines over a socket pair, and the
-child stops by itself when that socket closes, so a crashed test never leaves a rig running.
+child outlives that socket only while the host still commands the devices (like real hardware
+serving the control core through its controlled stop after the app died): 1 s after the last
+command, 30 s at most, it stops, so a crashed test never leaves a rig running. It asks for
+SCHED_FIFO 50 (below the core's 80) where allowed: real devices are never preempted by the PC.
 """
 
 from __future__ import annotations

@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 TICK_S = 0.002
 TREADMILL_EVERY = 2  # ticks
 HR_PERIOD_S = 1.0
+ORPHAN_IDLE_S = 1.0  # control channel closed: stop once the host has been silent this long
+ORPHAN_MAX_S = 30.0  # and at the latest after this long
 LATE_RESET_S = 0.05  # a loop this late (machine stalled) restarts its schedule from now
 
 DEVICES = ("treadmill", "exoskeleton", "heart_rate")
@@ -61,6 +63,8 @@ class Rig:
         self._t_prev: float | None = None
         self._next_hr_s = 0.0
         self._running = False
+        self.orphaned = False  # the control channel closed (see ControlChannel.poll)
+        self.orphaned_at_s: float | None = None
 
     @property
     def ports(self) -> dict[str, str]:
@@ -104,7 +108,11 @@ class Rig:
                 if now - next_tick > LATE_RESET_S:
                     next_tick = now + TICK_S
                 if poll_control is not None and self.ticks % control_every == 0:
-                    poll_control()
+                    if not self.orphaned:
+                        poll_control()
+                    elif self._host_gone(now):
+                        log.info("orphaned rig: the host fell silent; stopping")
+                        self.stop()
                 continue
             # sleep to the next tick, or to a watchdog deadline if that comes first
             wake = next_tick
@@ -116,6 +124,13 @@ class Rig:
                 time.sleep(wake - now)
             if wake < next_tick:
                 self.tick(time.monotonic(), full=False)
+
+    def _host_gone(self, now_s: float) -> bool:
+        """Orphaned and no valid command from the host for ORPHAN_IDLE_S (at most ORPHAN_MAX_S)."""
+        if self.orphaned_at_s is None:
+            self.orphaned_at_s = now_s
+        last_cmd_s = max(self.treadmill.last_valid_cmd_s or 0.0, self.exo.last_valid_cmd_s or 0.0, self.orphaned_at_s)
+        return now_s - last_cmd_s > ORPHAN_IDLE_S or now_s - self.orphaned_at_s > ORPHAN_MAX_S
 
     def stop(self) -> None:
         self._running = False
@@ -232,8 +247,13 @@ class ControlChannel:
         except OSError:
             chunk = b""
         if not chunk:
-            log.info("control channel closed: stopping the rig")
-            self.rig.stop()
+            # The parent (a test, or the app) is gone. Real devices would go on serving the
+            # control core through its controlled stop: keep running until the host has sent
+            # nothing for ORPHAN_IDLE_S (the core released the devices or died), then stop, so
+            # a crashed parent never leaves a rig running.
+            if not self.rig.orphaned:
+                log.info("control channel closed: running until the host falls silent")
+                self.rig.orphaned = True
             return
         self._buf += chunk
         while b"\n" in self._buf:
@@ -246,17 +266,28 @@ class ControlChannel:
             self.send(reply)
 
 
-def favour_rig_process() -> None:
-    """Ask the scheduler to favour the rig a little (nice -5) when allowed.
+RIG_RT_PRIORITY = 50  # SCHED_FIFO, below the control core's 80
 
-    The rig stands in for devices with their own processors: its watchdog must act on time even
-    when tests or a renderer load every core. It sleeps most of each tick (~5 % of a core), so
-    it costs the others little. Without the privilege this is a no-op.
+
+def favour_rig_process() -> bool:
+    """Ask for SCHED_FIFO at RIG_RT_PRIORITY (below the core), else nice -5; silent when refused.
+
+    The rig stands in for devices with their own processors, which a busy PC never preempts: its
+    status frames and watchdogs must be on time even when tests or a renderer load every core,
+    or the core's 20 ms device-silence check stops the session for a fault real hardware would
+    not have. It sleeps most of each tick (~5 % of a core), so it costs the others little.
+    Returns True when real-time scheduling was granted.
     """
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(RIG_RT_PRIORITY))
+        return True
+    except (PermissionError, OSError, AttributeError):
+        pass
     try:
         os.setpriority(os.PRIO_PROCESS, 0, -5)
     except (PermissionError, OSError):
         pass
+    return False
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,6 +22,7 @@ from engine.control.config import CoreConfig
 log = logging.getLogger(__name__)
 
 STOP_TIMEOUT_S = 5.0
+PARENT_CHECK_CYCLES = 100  # look for the UI's death every 0.1 s (one getppid call)
 
 
 class CoreHandle:
@@ -114,12 +115,19 @@ def run_loop(core, config: CoreConfig, stop_flags: dict) -> int:
     clock = time.monotonic
     stop_started = 0.0
     max_cycles = config.max_cycles
+    parent_pid = os.getppid()
     try:
         while True:
             lateness = timer.wait()
             start = timer.cycle_start_s
             core.step(start, lateness)
             core.finish_cycle(clock() - start)
+            if core.cycle % PARENT_CHECK_CYCLES == 0 and os.getppid() != parent_pid and not stop_flags["requests"]:
+                # The UI died (its heartbeat already stopped the belt): finish the controlled
+                # stop, release the devices and exit, so the ports are free for the next start
+                # and the recorder sees the core fall silent and closes.
+                log.warning("control core: the UI process is gone; stopping")
+                stop_flags["requests"] = 1
             requests = stop_flags["requests"]
             if requests:
                 if stop_started == 0.0:

@@ -29,6 +29,7 @@ import logging
 import os
 import select
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -49,6 +50,12 @@ COMPACT_RECORDS = 5000
 NICE_INCREMENT = 10
 ORPHAN_IDLE_S = 1.0  # after the app died: exit once the core has been silent this long
 READY_TIMEOUT_S = 15.0
+BUSY_TIMEOUT_MS = 100  # wait this long for another connection's lock, then retry next period
+FAILURE_EXIT_S = 1.0  # commits failing this long: exit 1 (the UI raises RECORDER_FAILED)
+
+
+class RecorderFailed(RuntimeError):
+    """The database kept refusing commits (disk full, locked, I/O errors)."""
 
 
 class SessionWriter:
@@ -122,24 +129,28 @@ class SessionWriter:
         )
         if len(telemetry) == 0 and len(events) == 0 and not overflow_changed:
             return False
+        # Bookkeeping changes only once the transaction committed: a failed commit (disk full,
+        # database locked) is retried with the same batch and must not count it twice.
+        chunk_id = None
+        counts: dict[str, int] = {}
         with self.store.transaction():
             if len(telemetry):
-                self._check_contiguity(telemetry)
                 chunk_id = self.store.add_telemetry_chunk(self.session_id, telemetry, self.live_codec)
-                self._pending.append((chunk_id, telemetry))
-                self._pending_records += len(telemetry)
-                self.stats["records"] += len(telemetry)
-                self.stats["chunks_written"] += 1
             if len(events):
                 counts = self.store.add_core_events(self.session_id, events)
-                for key, value in counts.items():
-                    self.stats[key] += value
             if overflow_changed:
-                self.stats["telemetry_overflow"] = int(telemetry_overflow)
-                self.stats["events_overflow"] = int(events_overflow or 0)
-                self.store.set_recording_stats(
-                    self.session_id, self.stats["telemetry_overflow"], self.stats["events_overflow"]
-                )
+                self.store.set_recording_stats(self.session_id, int(telemetry_overflow), int(events_overflow or 0))
+        if chunk_id is not None:
+            self._check_contiguity(telemetry)
+            self._pending.append((chunk_id, telemetry))
+            self._pending_records += len(telemetry)
+            self.stats["records"] += len(telemetry)
+            self.stats["chunks_written"] += 1
+        for key, value in counts.items():
+            self.stats[key] += value
+        if overflow_changed:
+            self.stats["telemetry_overflow"] = int(telemetry_overflow)
+            self.stats["events_overflow"] = int(events_overflow or 0)
         self.stats["commits"] += 1
         if self._pending_records >= self.compact_records and self._in_flight is None:
             self._start_compaction()
@@ -167,8 +178,8 @@ class SessionWriter:
         ids, records, future = self._in_flight
         if not wait and not future.done():
             return
-        self._in_flight = None
         self.store.replace_telemetry_chunks(self.session_id, ids, records, blob=future.result())
+        self._in_flight = None  # only once swapped: a failed swap is tried again next time
         self.stats["compactions"] += 1
 
     def compact(self) -> None:
@@ -219,6 +230,7 @@ def run_recorder(
     telemetry_ring = Ring(telemetry_path, layout.TELEMETRY_DTYPE, layout.TELEMETRY_CAPACITY)
     events_ring = Ring(events_path, layout.EVENT_DTYPE, layout.EVENT_CAPACITY) if events_path else None
     store = Store(db_path)
+    store.set_busy_timeout(BUSY_TIMEOUT_MS)
     executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="compactor")
     writer = SessionWriter(store, session_id, executor=executor)
     parent_pid = os.getppid()
@@ -228,17 +240,45 @@ def run_recorder(
     last_data_s = time.monotonic()
     orphaned = False
 
+    backlog: tuple[np.ndarray, np.ndarray] | None = None  # drained, not yet committed
+    failing_since: float | None = None
+    failures = {"failed_commits": 0, "longest_outage_s": 0.0, "last_commit_error": None}
+
     def drain_once() -> int:
-        nonlocal max_commit_s, max_lag_s, last_data_s
-        telemetry = telemetry_ring.drain()
-        events = events_ring.drain() if events_ring is not None else _empty(layout.EVENT_DTYPE)
+        nonlocal max_commit_s, max_lag_s, last_data_s, backlog, failing_since
+        if backlog is None:
+            telemetry = telemetry_ring.drain()
+            events = events_ring.drain() if events_ring is not None else _empty(layout.EVENT_DTYPE)
+            backlog = (telemetry, events)
+        telemetry, events = backlog
         began = time.monotonic()
-        wrote = writer.write(
-            telemetry,
-            events,
-            telemetry_overflow=telemetry_ring.overflow,
-            events_overflow=events_ring.overflow if events_ring is not None else 0,
-        )
+        try:
+            wrote = writer.write(
+                telemetry,
+                events,
+                telemetry_overflow=telemetry_ring.overflow,
+                events_overflow=events_ring.overflow if events_ring is not None else 0,
+            )
+        except sqlite3.Error as exc:
+            # Disk full, database locked, I/O error: keep this batch and stop draining (the
+            # rings hold 30 s, the core never waits), retry every period. A failure that lasts
+            # FAILURE_EXIT_S is persistent: exit 1 so the UI raises RECORDER_FAILED; what was
+            # committed stays intact and what is still in the rings a new recorder can take.
+            now = time.monotonic()
+            failures["failed_commits"] += 1
+            failures["last_commit_error"] = str(exc)
+            if failing_since is None:
+                failing_since = now
+                log.error("recorder: commit failed (%s); retrying", exc)
+            if now - failing_since > FAILURE_EXIT_S:
+                raise RecorderFailed(f"the database failed for {now - failing_since:.1f} s: {exc}") from exc
+            return 0
+        if failing_since is not None:
+            outage_s = time.monotonic() - failing_since
+            failures["longest_outage_s"] = max(failures["longest_outage_s"], outage_s)
+            log.warning("recorder: commits work again after %.1f s", outage_s)
+            failing_since = None
+        backlog = None
         if wrote:
             done = time.monotonic()
             max_commit_s = max(max_commit_s, done - began)
@@ -270,8 +310,12 @@ def run_recorder(
             else:
                 next_s = time.monotonic()  # fell behind (machine stalled): do not try to catch up
         # Drain what is left (the core may still be stopping: take what is there now).
-        while drain_once():
-            pass
+        while True:
+            if drain_once():
+                continue
+            if failing_since is None:
+                break
+            time.sleep(period_s)  # the last commits failed: retry until FAILURE_EXIT_S
         stats = writer.finish(
             {
                 "cpu_s": time.process_time() - cpu0,
@@ -279,6 +323,7 @@ def run_recorder(
                 "max_commit_s": max_commit_s,
                 "max_lag_s": max_lag_s,
                 "orphaned": orphaned,
+                **failures,
             }
         )
     finally:

@@ -300,12 +300,22 @@ class Store:
                 yield
             except BaseException:
                 self._depth -= 1
-                if self._depth == 0:
-                    self._conn.execute("ROLLBACK")
+                # SQLite may already have rolled back on its own (disk full, I/O error).
+                if self._depth == 0 and self._conn.in_transaction:
+                    try:
+                        self._conn.execute("ROLLBACK")
+                    except sqlite3.Error:
+                        log.exception("rollback failed")
                 raise
             self._depth -= 1
             if self._depth == 0:
                 self._conn.execute("COMMIT")
+
+    def set_busy_timeout(self, timeout_ms: int) -> None:
+        """How long a call waits for another connection's lock before 'database is locked'
+        (the recorder waits briefly and retries on its own schedule)."""
+        with self._lock:
+            self._conn.execute(f"PRAGMA busy_timeout = {int(timeout_ms)}")
 
     def _query(self, sql: str, params: tuple = ()) -> list[dict]:
         with self._lock:

@@ -25,7 +25,10 @@ PRIORITY_TEXT_RGBA = {
     layout.Priority.LOW: (0, 0, 0, 1),
 }
 
-CORE_LOST_AFTER_S = 0.5  # no new control cycle for this long: the core is gone or frozen
+# No new control cycle for this long: the core is gone or frozen. The therapist must see a high
+# alarm within 200 ms of the core's death; the UI checks at each frame (up to 33 ms apart at
+# 30 frames a second), so 100 ms leaves room for a frame and its drawing.
+CORE_LOST_AFTER_S = 0.1
 
 
 @dataclass(frozen=True)
@@ -69,11 +72,15 @@ class CoreWatch:
         self.lost = False
         self.acked = False
 
-    def update(self, cycle: int, now_s: float) -> bool:
-        """Feed the latest cycle counter; True while the core is considered lost."""
+    def update(self, cycle: int, now_s: float, core_t_s: float | None = None) -> bool:
+        """Feed the latest cycle counter (and the core's time of that cycle, same monotonic
+        clock: then the age counts from the core's last cycle, not from the frame that first
+        saw it, which saves up to a frame); True while the core is considered lost."""
         if cycle != self._cycle:
             self._cycle = cycle
             self._changed_at_s = now_s
+            if core_t_s is not None and 0.0 < core_t_s <= now_s:
+                self._changed_at_s = core_t_s
             if self.lost:
                 self.lost = False
                 self.acked = False
@@ -128,3 +135,36 @@ class AlarmBanner:
     def text(self) -> str:
         """The banner's text ('' when hidden)."""
         return self.label["text"] if self.shown else ""
+
+
+class RecorderWatch:
+    """Raises the UI-side RECORDER_FAILED alarm (medium) when the recorder process exits while
+    the session runs (a persistent database failure: disk full, locked; or a crash). Recording
+    is not needed for safety: the session goes on, the therapist is told."""
+
+    def __init__(self, is_alive) -> None:
+        self.is_alive = is_alive
+        self.failed = False
+        self.failed_at_s: float | None = None
+        self.acked = False
+
+    def update(self, now_s: float) -> bool:
+        """True once the recorder has died (it stays failed until replaced with `watch()`)."""
+        if not self.failed and not self.is_alive():
+            self.failed = True
+            self.failed_at_s = now_s
+            self.acked = False
+        return self.failed
+
+    def watch(self, is_alive) -> None:
+        """A new recorder took over: watch that one (the alarm stays until acknowledged)."""
+        self.is_alive = is_alive
+        self.failed = False
+
+    def alarm(self) -> ShownAlarm | None:
+        """The alarm to show while failed and not acknowledged."""
+        if self.failed_at_s is None or self.acked:
+            return None
+        reason = layout.AlarmReason.RECORDER_FAILED
+        return ShownAlarm(int(reason), int(layout.Priority.MEDIUM), layout.ALARM_TEXT[reason], self.failed,
+                          self.failed_at_s)

@@ -119,6 +119,7 @@ class StepSyncApp(ShowBase):
         self.stats = FrameStats()
         self.display_clock = DisplayClock(display_latency_s=config.display_latency_s)
         self.core_watch = CoreWatch()
+        self.recorder_watch = None  # a RecorderWatch, set by whoever starts the recorder
         self.drawn_s_m = 0.0
         self.read_s_m = 0.0
         self.drawn_scene_time_s = 0.0
@@ -238,8 +239,19 @@ class StepSyncApp(ShowBase):
             self.state_valid = int(self.state["cycle"]) > 0
         except TimeoutError:
             self.stats.late_state_frames += 1  # keep the last snapshot; never wait on the core
-        self.core_watch.update(int(self.state["cycle"]), self._frame_start_s)
+        self.core_watch.update(int(self.state["cycle"]), self._frame_start_s, float(self.state["t_s"]))
+        if self.recorder_watch is not None:
+            self.recorder_watch.update(self._frame_start_s)
         return task.cont
+
+    def ui_alarms(self) -> list:
+        """The UI's own alarms (core lost, recorder failed) to show above the core's."""
+        alarms = []
+        for watch in (self.core_watch, self.recorder_watch):
+            alarm = watch.alarm() if watch is not None else None
+            if alarm is not None:
+                alarms.append(alarm)
+        return alarms
 
     def display_time_s(self, now_s: float) -> float:
         """When the frame being built will be on the display (headset: the runtime's pacing)."""
@@ -309,9 +321,7 @@ class StepSyncApp(ShowBase):
         now = self._frame_start_s
         if self.banner is not None:
             alarms = active_alarms(self.state) if self.state_valid else []
-            lost = self.core_watch.alarm()
-            if lost is not None:
-                alarms.insert(0, lost)
+            alarms = sorted(self.ui_alarms() + alarms, key=lambda a: -a.priority)  # stable: UI's first
             self.banner.show(alarms)
         if self.live_panel is not None:
             self.live_panel.update(self.state, now, int(self.controller.goals.get("steps", 0)))
@@ -356,6 +366,8 @@ class StepSyncApp(ShowBase):
 
     def _ack_alarms(self) -> None:
         self.core_watch.acked = True
+        if self.recorder_watch is not None:
+            self.recorder_watch.acked = True
         self.controller.ack_alarms(self.state)
 
     def step(self) -> None:

@@ -154,6 +154,9 @@ class Desktop:
                 self.recorder = start_recorder(self.db_path, self.channels.paths(), session_id)
             finally:
                 self.heartbeat.covering.clear()
+            from engine.render.alarms import RecorderWatch
+
+            self.app.recorder_watch = RecorderWatch(self.recorder.is_alive)  # RECORDER_FAILED on the banner
         self.heartbeat.covering.set()
         try:
             self.show_menu(False)
@@ -236,6 +239,7 @@ class Desktop:
         self.heartbeat.covering.set()
         try:
             if self.recorder is not None:
+                self.app.recorder_watch = None  # stopped on purpose, not failed
                 self.recorder.stop()
                 self.recorder = None
             self.store.add_frame_timing(session_id, self.app.stats.summary())

@@ -189,6 +189,7 @@ class TherapistMenu:
         button("pause", "Pause", (0.22, 0, 0.66), self.pause, 0.06)
         button("resume", "Resume", (0.5, 0, 0.66), self.resume, 0.06)
         button("ack", "Acknowledge alarms", (0.98, 0, 0.66), self.ack_alarms, 0.045, (0.6, 0.5, 0.1, 1))
+        button("rearm", "Re-arm", (1.45, 0, 0.66), self.rearm, 0.045, (0.35, 0.35, 0.6, 1))
         # -- live settings ----------------------------------------------------------------------
         for i, (name, text) in enumerate(SLIDERS.items()):
             z = 0.5 - i * 0.14
@@ -339,6 +340,12 @@ class TherapistMenu:
     def ack_alarms(self) -> None:
         """Acknowledge the alarms on the banner."""
         self.controller.ack_alarms(getattr(self, "last_state", None))
+
+    def rearm(self) -> None:
+        """After a fault stop, the therapist confirms the cause is gone: the devices are re-armed
+        and the core goes back to IDLE, so Start can walk again (nothing restarts by itself)."""
+        self.controller.rearm()
+        self._status("devices re-armed: press Start when ready")
 
     # -- live settings --------------------------------------------------------------------------
     def _slider_moved(self, name: str) -> None:

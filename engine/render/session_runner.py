@@ -198,7 +198,7 @@ def run_headless(options: SessionOptions, on_frame=None) -> SessionResult:
         raise SystemExit(f"run: unknown patient {options.patient!r} (create it in the menu, or use a demo-* patient)")
     profile = patient.get("sim_profile") or "healthy"
 
-    rig = channels = core = recorder = heartbeat = app = None
+    rig = channels = core = recorder = heartbeat = app = recorders = None
     controller = None
     stop_requested = {"signal": None}
     previous_handlers = {}
@@ -241,6 +241,8 @@ def run_headless(options: SessionOptions, on_frame=None) -> SessionResult:
         app = _make_app(options, channels, controller, scene, rx)
         app.heartbeat_cover = heartbeat.cover
         app.frame_alive = heartbeat.frame
+        recorders = RecorderKeeper(recorder, db_path, channels, session_id, heartbeat)
+        app.recorder_watch = recorders.watch
         shots = Path(options.screenshots) if options.screenshots else None
         if shots is not None:
             shots.mkdir(parents=True, exist_ok=True)
@@ -248,7 +250,8 @@ def run_headless(options: SessionOptions, on_frame=None) -> SessionResult:
         heartbeat.covering.clear()  # the frame loop beats from here on
         controller.start()
         started_s = time.monotonic()
-        outcome = _walk(app, controller, options, started_s, shots, result, stop_requested, on_frame)
+        outcome = _walk(app, controller, options, started_s, shots, result, stop_requested, on_frame, recorders)
+        recorder = recorders.handle
         heartbeat.covering.set()
         result.outcome = outcome
     except BaseException as exc:
@@ -270,6 +273,16 @@ def run_headless(options: SessionOptions, on_frame=None) -> SessionResult:
                 result.frame_stats = app.release()
             except Exception:
                 log.exception("closing the app")
+        # The core first: its controlled stop (after an exception or a signal the belt may
+        # still be moving) is recorded, and the heartbeat thread covers it until the end.
+        if core is not None:
+            try:
+                core.stop()
+            except Exception:
+                log.exception("stopping the control core")
+                core.kill()
+        if recorders is not None:
+            recorder = recorders.handle
         if recorder is not None:
             try:
                 result.recorder_stats = recorder.stop() or {}
@@ -277,12 +290,6 @@ def run_headless(options: SessionOptions, on_frame=None) -> SessionResult:
                 log.exception("stopping the recorder")
         if heartbeat is not None:
             heartbeat.stop()
-        if core is not None:
-            try:
-                core.stop()
-            except Exception:
-                log.exception("stopping the control core")
-                core.kill()
         if rig is not None:
             try:
                 rig.stop()
@@ -345,9 +352,64 @@ def _world_factory(scene):
     return factory
 
 
-def _walk(app, controller, options, started_s, shots, result, stop_requested, on_frame) -> str:
-    """Frames until the duration is walked, the route ends, or the core stops on its own."""
+class RecorderKeeper:
+    """The session's recorder process and its watch: when it dies (a persistent database failure,
+    a crash) the UI raises RECORDER_FAILED at once and, every RETRY_S, starts a new one, which
+    takes what the rings still hold (30 s) from where the old one stopped."""
+
+    RETRY_S = 3.0
+
+    def __init__(self, handle, db_path, channels, session_id, heartbeat) -> None:
+        from engine.render.alarms import RecorderWatch
+
+        self.handle = handle
+        self.db_path = db_path
+        self.channels = channels
+        self.session_id = session_id
+        self.heartbeat = heartbeat
+        self.watch = RecorderWatch(handle.is_alive)
+        self.failures = 0
+        self._retry_at_s = math.inf
+
+    def poll(self, controller, now_s: float) -> None:
+        """Called every frame after the app updated the watch."""
+        from engine.records.recorder import start_recorder
+
+        if self.watch.failed and self._retry_at_s == math.inf:
+            self.failures += 1
+            code = self.handle.process.poll()
+            log.error("ALARM RECORDER_FAILED: the recorder exited (code %s); the session goes on", code)
+            _ui_event(controller, "ui_alarm", now_s, reason="recorder_failed", priority="medium",
+                      text=layout.ALARM_TEXT[layout.AlarmReason.RECORDER_FAILED], exit_code=code)
+            self._retry_at_s = now_s + self.RETRY_S
+        if self.watch.failed and now_s >= self._retry_at_s:
+            with self.heartbeat.cover():  # starting a process takes longer than a frame
+                try:
+                    self.handle.stop(timeout_s=0.5)
+                    self.handle = start_recorder(self.db_path, self.channels.paths(), self.session_id)
+                    self.watch.watch(self.handle.is_alive)
+                    self._retry_at_s = math.inf
+                    log.warning("a new recorder took over (pid %d)", self.handle.pid)
+                except Exception as exc:
+                    log.error("restarting the recorder failed: %s", exc)
+                    self._retry_at_s = time.monotonic() + self.RETRY_S
+
+
+def _ui_event(controller, kind: str, t_s: float, **data) -> None:
+    """A UI-side event in the session's record (best effort: the database may be the fault)."""
+    if controller.store is None or controller.session_id is None:
+        return
+    try:
+        controller.store.add_event(controller.session_id, kind, t_s, **data)
+    except Exception as exc:
+        log.error("could not record %s: %s", kind, exc)
+
+
+def _walk(app, controller, options, started_s, shots, result, stop_requested, on_frame, recorders=None) -> str:
+    """Frames until the duration is walked, the route ends, or the core stops on its own (or
+    is lost: then the devices have stopped on their watchdogs and nothing waits for it)."""
     state = app.state
+    core_lost_logged = False
     next_shot_s = 3.0
     stopping = False
     stop_reason = "completed"
@@ -358,7 +420,17 @@ def _walk(app, controller, options, started_s, shots, result, stop_requested, on
         app.step()
         if on_frame is not None:
             on_frame(app, result)
-        elapsed_s = time.monotonic() - started_s
+        now_s = time.monotonic()
+        elapsed_s = now_s - started_s
+        if recorders is not None:
+            recorders.poll(controller, now_s)
+        if app.core_watch.lost and not core_lost_logged:
+            core_lost_logged = True
+            log.error("ALARM CORE_LOST: the control core stopped publishing; devices stop on their watchdogs")
+            _ui_event(controller, "ui_alarm", now_s, reason="core_lost", priority="high",
+                      text=layout.ALARM_TEXT[layout.AlarmReason.CORE_LOST], last_cycle=int(state["cycle"]))
+            stop_reason = "stopped"
+            break
         run_state = int(state["run_state"])
         new_events = app.hud_model.events[seen_events:]
         if new_events:
@@ -440,6 +512,8 @@ def _summary(channels, app, controller) -> dict:
         "goal_reached": int(state["goal_reached"]),
         "alarms": [a.text for a in active_alarms(state, include_acked=True)],
     }
+    if app is not None:  # the UI's own alarms (core lost, recorder failed) too
+        summary["alarms"] = [a.text for a in app.ui_alarms()] + summary["alarms"]
     if app is not None:
         summary["score"] = app.hud_model.score(state, app.task_view)
         summary["hud_summary"] = app.hud_model.summary(state, app.task_view)

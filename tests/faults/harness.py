@@ -1,0 +1,255 @@
+"""The fault campaign's harness: the real stack (virtual rig, control core, recorder, SQLite)
+driven the way the UI drives it, plus the helpers that turn a run into measured figures.
+
+`Stack` plays the UI in the test process (SessionController + CommandWriter + a heartbeat
+thread); the recorder drains the rings into a real database, so every figure about lost data is
+read back from that file. Times are `time.monotonic()`: the rig, the core, the recorder and the
+test share CLOCK_MONOTONIC, so an injection time from the rig and an alarm time from the core
+are on one clock.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from devices.sim.rig import start_rig
+from engine.control import layout
+from engine.control.channels import Channels
+from engine.control.commands import CommandWriter
+from engine.control.config import CoreConfig
+from engine.control.layout import AlarmReason, RunState
+from engine.control.process import start_core
+from engine.records.recorder import start_recorder
+from engine.records.store import Store, ensure_demo_patient
+from engine.render.session_controller import SceneChoice, SessionController
+
+PATIENT = "demo-healthy"
+ROUTE_M = 500.0
+
+
+class Heartbeat:
+    """The UI's heartbeat (a frame every 10 ms) from a thread; `stop()` returns the last beat."""
+
+    def __init__(self, writer: CommandWriter, period_s: float = 0.01) -> None:
+        self.writer = writer
+        self.period_s = period_s
+        self.last_s = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="campaign-heartbeat", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.writer.heartbeat()
+            self.last_s = time.monotonic()
+            self._stop.wait(self.period_s)
+
+    def stop(self) -> float:
+        self._stop.set()
+        self._thread.join(1.0)
+        return self.last_s
+
+
+def empty_scene() -> SceneChoice:
+    """A long straight route without obstacles: every stop in a case comes from its fault."""
+    return SceneChoice(scene_id="campaign-straight", title="Campaign straight", route_length_m=ROUTE_M,
+                       base_speed_fraction=0.6, timeline=np.zeros(0, dtype=layout.TIMELINE_DTYPE), names=[])
+
+
+class Stack:
+    """Rig + core + recorder + a UI stand-in on one session in `db_path`; `close()` cleans up."""
+
+    def __init__(self, db_path: Path, profile: str = "healthy", seed: int = 1, recorder: bool = True) -> None:
+        self.db_path = Path(db_path)
+        self.rig = None
+        self.core = None
+        self.recorder = None
+        self.heartbeat = None
+        self.channels = Channels.create()
+        self.store = Store(self.db_path)
+        self.recorder_stats: dict = {}
+        try:
+            ensure_demo_patient(self.store, PATIENT)
+            self.rig = start_rig(profile, seed=seed)
+            self.writer = CommandWriter(self.channels.command)
+            self.controller = SessionController(self.writer, self.store, who="campaign")
+            self.controller.simulated = True
+            self.heartbeat = Heartbeat(self.writer)
+            self.rx = self.controller.select_patient(PATIENT)
+            self.controller.select_scene(empty_scene())
+            self.core = start_core(CoreConfig(ports=self.rig.ports), self.channels.paths())
+            self.wait_for(lambda s: s["core_pid"] != 0 and s["cycle"] > 50, 20.0)
+            self.session_id = self.controller.open_session()
+            if recorder:
+                self.recorder = start_recorder(self.db_path, self.channels.paths(), self.session_id)
+        except BaseException:
+            self.close()
+            raise
+
+    # -- reading -------------------------------------------------------------------------------
+    def state(self) -> np.ndarray:
+        return self.channels.state.read()
+
+    def wait_for(self, predicate, timeout_s: float, poll_s: float = 0.002) -> np.ndarray:
+        """Poll the state block until predicate(state); TimeoutError names state and alarms."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            state = self.state()
+            if predicate(state):
+                return state
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"condition not met in {timeout_s} s; run_state "
+                                   f"{RunState(int(state['run_state'])).name}, alarms {alarm_names(state)}")
+            if self.core is not None and not self.core.is_alive():
+                raise RuntimeError("control core died")
+            time.sleep(poll_s)
+
+    def walk(self, speed_fraction: float = 0.6, min_speed_mps: float = 0.5) -> None:
+        """Start walking and wait until the belt is up to speed."""
+        self.controller.change_settings(speed_fraction=speed_fraction, guidance=0.3, assist_as_needed=False)
+        self.controller.start()
+        self.wait_for(lambda s: s["run_state"] == RunState.RUNNING, 5.0)
+        self.wait_for(lambda s: s["belt_speed_mps"] > min_speed_mps, 15.0)
+
+    def injection_time_s(self, fault: str) -> float:
+        """When the rig applied the last injection of this fault (the rig's monotonic clock)."""
+        injections = [i for i in self.rig.ground_truth()["injections"] if i["fault"] == fault]
+        return float(injections[-1]["t_s"])
+
+    def wait_belt_still(self, timeout_s: float = 8.0, poll_s: float = 0.01) -> float:
+        """Poll the rig (device-side truth) until the belt stands; returns when it did."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            status = self.rig.status()
+            if abs(float(status["treadmill"]["belt_speed_mps"])) < 0.02:
+                return float(status["t_s"])
+            time.sleep(poll_s)
+        raise TimeoutError("the belt did not stop")
+
+    # -- after the run -------------------------------------------------------------------------
+    def stop_recorder(self) -> dict:
+        if self.recorder is not None:
+            self.recorder_stats = self.recorder.stop()
+            self.recorder = None
+        return self.recorder_stats
+
+    def records(self) -> tuple[np.ndarray, list[dict]]:
+        """Telemetry and events of the session as stored in the database."""
+        with Store(self.db_path) as store:
+            return store.telemetry(self.session_id), store.events(self.session_id)
+
+    def close(self) -> None:
+        if self.heartbeat is not None:
+            self.heartbeat.stop()
+        try:
+            if self.core is not None and self.core.stop(timeout_s=6.0) is None:
+                self.core.kill()
+        finally:
+            try:
+                if self.recorder is not None:
+                    self.recorder_stats = self.recorder.stop()
+            finally:
+                try:
+                    if self.rig is not None:
+                        self.rig.stop()
+                finally:
+                    self.channels.close()
+                    self.store.close()
+
+
+def alarm_names(state: np.ndarray) -> list[str]:
+    return [AlarmReason(int(a["reason"])).name for a in state["alarms"] if a["reason"]]
+
+
+def first_event(events: list[dict], kind: str, code: int | None = None, after_s: float = -1e18) -> dict | None:
+    """The first stored event of this kind (and code) at or after after_s."""
+    for event in events:
+        if event["kind"] == kind and (code is None or event["code"] == code) and event["t_s"] >= after_s:
+            return event
+    return None
+
+
+def records_lost(telemetry: np.ndarray, stats: dict | None = None) -> int:
+    """Control cycles missing from the stored telemetry (gaps between first and last) plus what
+    the core dropped into the ring's overflow counter."""
+    if len(telemetry) == 0:
+        return 0
+    cycles = np.sort(telemetry["cycle"].astype(np.int64))
+    missing = int(cycles[-1] - cycles[0] + 1 - len(np.unique(cycles)))
+    overflow = int((stats or {}).get("telemetry_overflow", 0) or 0)
+    return missing + overflow
+
+
+def stop_time_s(telemetry: np.ndarray, after_s: float) -> float | None:
+    """First cycle after after_s at which the core reports the belt standing and not RUNNING."""
+    later = telemetry[(telemetry["t_s"] >= after_s) & (telemetry["run_state"] != RunState.RUNNING)
+                      & (np.abs(telemetry["belt_speed_mps"]) < 0.02)]
+    return float(later["t_s"][0]) if len(later) else None
+
+
+def proc_rss_kb(pid: int) -> int:
+    """Resident memory of a process (kB) from /proc."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def children_of(pid: int) -> list[int]:
+    """Direct children of a process, from /proc."""
+    kids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2:].split()
+        if int(fields[1]) == pid:
+            kids.append(int(entry))
+    return kids
+
+
+def kill_quietly(pid: int, sig: int = signal.SIGKILL) -> None:
+    try:
+        os.kill(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rfind(")") + 2] != "Z"
+
+
+class CpuHogs:
+    """One busy-looping process per CPU (real processes, killed on stop)."""
+
+    def __init__(self, count: int | None = None) -> None:
+        import subprocess
+        import sys
+
+        self.procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
+                      for _ in range(count or os.cpu_count() or 2)]
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            proc.kill()
+        for proc in self.procs:
+            proc.wait()
+
+    def __enter__(self) -> CpuHogs:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

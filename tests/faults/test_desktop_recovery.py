@@ -1,0 +1,89 @@
+"""The way back after a fault stop on the therapist's desktop (real app offscreen, rig, core,
+recorder, in its own process): the exoskeleton link cut while walking stops the session; with
+the link back the belt stays still until the therapist presses Re-arm, then Start walks again."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.faults.test_scene_garbage import SCENE
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.timeout(150)
+
+
+def scenario(tmp: str) -> dict:
+    """Runs in a child process (one Panda3D per process)."""
+    from engine.control.layout import RunState
+    from engine.render.desktop import Desktop
+    from engine.render.session_runner import SessionOptions
+
+    tmp_path = Path(tmp)
+    desktop = Desktop(SessionOptions(scene="garbage-walk", patient="demo-healthy", headless=True,
+                                     db=str(tmp_path / "r.db"), scenes_dir=str(tmp_path / "scenes"), size=(640, 360)))
+    out: dict = {}
+
+    def frames(seconds: float, until=None) -> bool:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            desktop.app.step()
+            if until is not None and until(desktop.app.state):
+                return True
+        return False
+
+    try:
+        desktop.menu.buttons["start"].commandFunc(None)
+        out["walked"] = frames(8.0, lambda s: float(s["belt_speed_mps"]) > 0.4)
+        desktop.rig.inject("cut", "exoskeleton")
+        out["stopped"] = frames(8.0, lambda s: int(s["run_state"]) == RunState.STOPPED)
+        out["first_session_ended"] = frames(5.0, lambda s: desktop.controller.session_id is None)
+        out["banner"] = desktop.app.banner.text
+        desktop.rig.inject("restore", "exoskeleton")
+        frames(0.5)
+        # Start without the therapist's confirmation: nothing moves.
+        desktop.menu.buttons["start"].commandFunc(None)
+        frames(1.5)
+        out["moved_without_rearm"] = float(desktop.rig.status()["treadmill"]["belt_speed_mps"]) > 0.02
+        frames(5.0, lambda s: desktop.controller.session_id is None)
+        desktop.menu.buttons["ack"].commandFunc(None)
+        desktop.menu.buttons["rearm"].commandFunc(None)
+        out["idle_after_rearm"] = frames(3.0, lambda s: int(s["run_state"]) == RunState.IDLE)
+        desktop.menu.buttons["start"].commandFunc(None)
+        out["walked_again"] = frames(8.0, lambda s: float(s["belt_speed_mps"]) > 0.4)
+        desktop.app.messenger.send("space")
+        frames(10.0, lambda s: desktop.controller.session_id is None)
+    finally:
+        desktop.close()
+    return out
+
+
+def test_after_a_fault_stop_only_rearm_then_start_walks_again(tmp_path, reliability):
+    (tmp_path / "scenes").mkdir()
+    (tmp_path / "scenes" / "garbage-walk.yaml").write_text(SCENE)
+    code = (f"import json; from tests.faults.test_desktop_recovery import scenario; "
+            f"print('RESULT ' + json.dumps(scenario({str(tmp_path)!r})))")
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    try:
+        stdout, stderr = proc.communicate(timeout=140)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    lines = [line for line in stdout.splitlines() if line.startswith("RESULT ")]
+    assert lines, stderr[-3000:]
+    out = json.loads(lines[-1][len("RESULT "):])
+    assert out["walked"] and out["stopped"], out
+    assert out["banner"].startswith("HIGH: Exoskeleton link lost"), out["banner"]
+    assert not out["moved_without_rearm"]
+    assert out["idle_after_rearm"] and out["walked_again"], out
+    reliability.record("desktop: way back after a link cut", "still until Re-arm; then Start walks",
+                       note=f"banner {out['banner'][:60]!r}; Start without Re-arm did not move the belt")

@@ -1,0 +1,107 @@
+"""A scene file replaced with garbage during a session: the therapist's desktop (real app
+offscreen, real rig, core and recorder, in its own process) keeps walking on the last good
+version and shows the error."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.timeout(150)
+
+SCENE = textwrap.dedent(
+    """\
+    id: garbage-walk
+    title: Garbage walk
+    difficulty: gentle
+    environment: {type: sidewalk}
+    route_length_m: 60
+    obstacles:
+      - {kind: curb_up, at_m: 40}
+    """
+)
+GARBAGE = b"\x00\xff{{{ not: [yaml\n\x89PNG garbage \xde\xad\xbe\xef\n" * 20
+
+
+def scenario(tmp: str) -> dict:
+    """Runs in a child process (one Panda3D per process)."""
+    from engine.render.desktop import Desktop
+    from engine.render.session_runner import SessionOptions
+
+    tmp_path = Path(tmp)
+    scene_file = tmp_path / "scenes" / "garbage-walk.yaml"
+    desktop = Desktop(SessionOptions(scene="garbage-walk", patient="demo-healthy", headless=True,
+                                     db=str(tmp_path / "r.db"), scenes_dir=str(tmp_path / "scenes"), size=(640, 360)))
+    out: dict = {}
+    try:
+        desktop.menu.start()
+        started = time.monotonic()
+        while time.monotonic() - started < 2.5:
+            desktop.app.step()
+        state = desktop.app.state
+        out["generation_before"] = int(state["scene_generation"])
+        out["s_before_m"] = float(state["s_m"])
+        scene_file.write_bytes(GARBAGE)
+        out["garbage_at_s"] = time.monotonic()
+        shown_at = None
+        while time.monotonic() - started < 5.0:
+            desktop.app.step()
+            if shown_at is None and "garbage-walk.yaml" in desktop.menu.message:
+                shown_at = time.monotonic()
+        state = desktop.app.state
+        out["error_shown_after_s"] = None if shown_at is None else shown_at - out["garbage_at_s"]
+        out["status"] = desktop.menu.message
+        out["run_state"] = int(state["run_state"])
+        out["generation_after"] = int(state["scene_generation"])
+        out["s_after_m"] = float(state["s_m"])
+        out["route_m"] = desktop.controller.scene.route_length_m
+        out["library_route_m"] = desktop.library.scenes["garbage-walk"].route_length_m
+        out["belt_mps"] = float(state["belt_speed_mps"])
+        desktop.app.messenger.send("space")
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and desktop.controller.session_id is not None:
+            desktop.app.step()
+        out["ended"] = desktop.controller.session_id is None
+    finally:
+        desktop.close()
+    return out
+
+
+def test_scene_replaced_with_garbage_keeps_the_last_good_version_and_shows_the_error(tmp_path, reliability):
+    (tmp_path / "scenes").mkdir()
+    (tmp_path / "scenes" / "garbage-walk.yaml").write_text(SCENE)
+    code = (f"import json; from tests.faults.test_scene_garbage import scenario; "
+            f"print('RESULT ' + json.dumps(scenario({str(tmp_path)!r})))")
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    try:
+        stdout, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    lines = [line for line in stdout.splitlines() if line.startswith("RESULT ")]
+    assert lines, stderr[-3000:]
+    out = json.loads(lines[-1][len("RESULT "):])
+    from engine.control.layout import RunState
+
+    assert out["run_state"] == RunState.RUNNING, out  # the session went on
+    assert out["belt_mps"] > 0.3
+    assert out["s_after_m"] > out["s_before_m"]
+    assert out["generation_after"] == out["generation_before"]  # same timeline in the core
+    assert out["route_m"] == 60 and out["library_route_m"] == 60  # the last good version
+    assert out["error_shown_after_s"] is not None, out["status"]
+    assert "garbage-walk.yaml" in out["status"]
+    assert out["ended"]
+    reliability.record("scene file replaced with garbage mid-session", "last good version kept; error shown",
+                       out["error_shown_after_s"] * 1000.0, None, None,
+                       f"menu status: '...{out['status'][-60:]}'")
