@@ -11,7 +11,6 @@ are on one clock.
 from __future__ import annotations
 
 import os
-import signal
 import threading
 import time
 from pathlib import Path
@@ -186,13 +185,6 @@ def records_lost(telemetry: np.ndarray, stats: dict | None = None) -> int:
     return missing + overflow
 
 
-def stop_time_s(telemetry: np.ndarray, after_s: float) -> float | None:
-    """First cycle after after_s at which the core reports the belt standing and not RUNNING."""
-    later = telemetry[(telemetry["t_s"] >= after_s) & (telemetry["run_state"] != RunState.RUNNING)
-                      & (np.abs(telemetry["belt_speed_mps"]) < 0.02)]
-    return float(later["t_s"][0]) if len(later) else None
-
-
 def proc_rss_kb(pid: int) -> int:
     """Resident memory of a process (kB) from /proc."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -215,13 +207,6 @@ def children_of(pid: int) -> list[int]:
         if int(fields[1]) == pid:
             kids.append(int(entry))
     return kids
-
-
-def kill_quietly(pid: int, sig: int = signal.SIGKILL) -> None:
-    try:
-        os.kill(pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def pid_alive(pid: int) -> bool:
