@@ -87,16 +87,19 @@ def scene_choice(scene) -> SceneChoice:
                        scene=scene)
 
 
-UI_STALL_S = 0.25
+# How long after a frame started the watchdog thread keeps beating for it. 0: the thread never
+# hides a slow or hung frame loop while the belt moves, so a frozen patient view stops the belt
+# within the design's 100 ms (a stuck frame is a frozen world in front of a walking patient).
+UI_STALL_S = 0.0
 
 
 class HeartbeatThread:
     """The UI's watchdog thread (the command block's heartbeat has two writers: every frame, and
     this thread). It beats every `period_s` while either
     - `covering` is set: start-up, teardown, a screenshot, starting the recorder; or
-    - the frame loop started a frame (`frame()`) less than `stall_s` ago: one slow frame (a
-      chunk of scenery built, a hitch on a busy machine) must not stop the belt.
-    A UI frozen for longer stops beating, and the core stops the belt 100 ms later. A main
+    - the frame loop started a frame (`frame()`) less than `stall_s` ago (0 by default: only
+      the frame loop itself vouches for a walking patient's view).
+    A UI whose frame loop stops beating is stopped by the core 100 ms after its last frame. A main
     thread stuck in C code holding the GIL stops this thread too: it fails safe."""
 
     def __init__(self, writer, period_s: float = 0.02, stall_s: float = UI_STALL_S) -> None:
