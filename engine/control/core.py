@@ -55,6 +55,14 @@ STOPPED_SPEED_MPS = 0.02  # a controlled stop ends when the belt is slower than 
 SILENT_STOP_S = 4.0  # 3 m/s at the firmware's safe 0.8 m/s^2, after its 100 ms watchdog
 FROZEN_SENSOR_S = 0.15  # identical joint angles for this long while walking = frozen sensor
 LINK_ERRORS_PER_S = 50
+# Conditions evaluated every cycle in any state; a start is refused while one is present.
+START_BLOCKERS = (
+    AlarmReason.TREADMILL_SILENT,
+    AlarmReason.EXO_SILENT,
+    AlarmReason.TREADMILL_FAULT,
+    AlarmReason.EXO_FAULT,
+    AlarmReason.HARDWARE_ESTOP,
+)
 HOST_STALL_S = 0.005  # a gap between cycles this long means the core itself was not running
 
 _HDR = struct.Struct("<QQQ")
@@ -412,6 +420,9 @@ class ControlCore:
                     return
                 if t - self.hb_t_s > self.config.ui_heartbeat_timeout_s:
                     return
+                for reason in START_BLOCKERS:
+                    if self.alarms.is_active(reason):
+                        return  # the cause of the last stop is still there: refuse, its alarm shows why
                 self._arm_devices()
                 self.arming_until_s = t + ARMING_TIMEOUT_S
                 self.session_time_s = 0.0
@@ -435,7 +446,11 @@ class ControlCore:
             self.hr.rearm()
 
     def _rearm(self) -> None:
-        """Therapist re-arm after a fault stop: devices re-armed, core back to IDLE."""
+        """Therapist re-arm after a fault stop: devices re-armed, core back to IDLE. Refused
+        while the cause is still present (a cut link, a fault, the e-stop): the therapist
+        confirms a fixed situation, not a broken one."""
+        if any(self.alarms.is_active(reason) for reason in START_BLOCKERS):
+            return
         if self.run_state == RunState.STOPPED or (self.run_state == RunState.IDLE):
             self._arm_devices()
             for reason in (AlarmReason.UI_HEARTBEAT_LOST, AlarmReason.LOOP_OVERRUNS, AlarmReason.STOP_REQUEST):

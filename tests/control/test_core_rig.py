@@ -264,3 +264,29 @@ def test_a_device_still_silent_after_a_stall_is_caught(session):
         os.kill(s.rig.pid, signal.SIGCONT)
     reasons = {int(a["reason"]) for a in st["alarms"] if a["reason"]}
     assert {AlarmReason.TREADMILL_SILENT, AlarmReason.EXO_SILENT} & reasons
+
+
+def test_start_is_refused_while_the_cause_of_a_fault_stop_is_still_there(session):
+    s = session
+    _walk(s, 0.6)
+    s.wait_for(lambda st: st["belt_speed_mps"] > 0.3, 10.0)
+    s.rig.inject("cut", "treadmill")
+    s.wait_for(lambda st: st["run_state"] == RunState.STOPPED, 8.0)
+    s.writer.ack_alarms()
+    s.writer.rearm()  # the link is still cut: refused
+    s.run_for(0.3)
+    s.writer.start()
+    s.run_for(0.5)
+    st = s.state()
+    assert st["run_state"] == RunState.STOPPED
+    assert any(int(a["reason"]) == AlarmReason.TREADMILL_SILENT and a["active"] for a in st["alarms"])
+    states = s.all_events()
+    started_again = states[(states["kind"] == EventKind.RUN_STATE) & (states["code"] == RunState.RUNNING)]
+    assert len(started_again) == 1  # only the first start, never a start on a cut link
+    s.rig.inject("restore", "treadmill")
+    s.wait_for(lambda st: st["device_ok"] & 1, 3.0)
+    s.writer.ack_alarms()
+    s.writer.rearm()
+    s.wait_for(lambda st: st["run_state"] == RunState.IDLE, 3.0)
+    s.writer.start()
+    s.wait_for(lambda st: st["run_state"] == RunState.RUNNING, 3.0)
