@@ -109,8 +109,9 @@ FOOTER = """
   high alarm. Nothing moves again until the cause is gone (link back, e-stop released, fault
   cleared), the therapist acknowledges the alarm and re-arms (menu: Acknowledge, then Re-arm;
   `SessionController.ack_alarms()` / `rearm()`), and presses Start. Start without Re-arm does
-  nothing; a re-arm and start while the cause stands ends in STOPPED again at once, the belt
-  never moving (both measured above).
+  nothing; Re-arm and Start while the cause stands are refused by the core (it stays STOPPED,
+  the alarm shows why, the belt never moves; `tests/control/test_core_rig.py::
+  test_start_is_refused_while_the_cause_of_a_fault_stop_is_still_there`).
 - UI killed or frozen: the core stops the belt 100 ms after the last heartbeat, keeps the
   devices in their safe state, and exits once the belt stands and its parent is gone; the
   recorder keeps the data until the core falls silent. Start the application again: the open
