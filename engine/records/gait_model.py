@@ -301,7 +301,7 @@ PROFILES: dict[str, tuple[GaitParams, GaitParams]] = {
         GaitParams(speed_mps=0.9, stride_time_s=1.0, stride_cv_pct=3.0, stance_fraction=0.63, toe_clearance_m=0.015,
                    affected_clearance_m=0.015, guidance=0.25, bws_fraction=0.05, obstacle_success=0.9),
     ),
-    "frail": (
+    "frail-older": (
         GaitParams(speed_mps=0.45, accel_mps2=0.2, stride_time_s=1.35, stride_cv_pct=5.0, stance_fraction=0.66,
                    toe_clearance_m=0.012, affected_clearance_m=0.012, guidance=0.6, bws_fraction=0.3,
                    obstacle_success=0.6, hr_rest_bpm=80, hr_rise_bpm=28, alarm_probability=0.4),

@@ -764,7 +764,7 @@ DEMO_PATIENTS: dict[str, tuple[str, str, Prescription]] = {
     ),
     "demo-frail": (
         "Demo: frail older adult",
-        "frail",
+        "frail-older",
         Prescription(max_speed_mps=0.7, max_accel_mps2=0.25, max_decel_mps2=0.4, guidance_min=0.1,
                      guidance_max=1.0, bws_min=0.1, bws_max=0.5, clearance_boost_max=0.4,
                      leg_length_l_m=0.84, leg_length_r_m=0.84, affected_side=-1),
