@@ -55,6 +55,20 @@ STOPPED_SPEED_MPS = 0.02  # a controlled stop ends when the belt is slower than 
 SILENT_STOP_S = 4.0  # 3 m/s at the firmware's safe 0.8 m/s^2, after its 100 ms watchdog
 FROZEN_SENSOR_S = 0.15  # identical joint angles for this long while walking = frozen sensor
 LINK_ERRORS_PER_S = 50
+# Therapist settings in the command block: (field, event id, Core attribute, kind), where kind
+# "fraction" is clamped to 0..1 of the prescription, "flag" to 0/1 and "goal" to >= 0.
+_SETTINGS = (
+    ("speed_fraction", SettingId.SPEED_FRACTION, "speed_fraction", "fraction"),
+    ("guidance", SettingId.GUIDANCE, "guidance_setting", "fraction"),
+    ("guidance_min", SettingId.GUIDANCE_MIN, "guidance_min", "fraction"),
+    ("guidance_max", SettingId.GUIDANCE_MAX, "guidance_max", "fraction"),
+    ("assist_as_needed", SettingId.ASSIST_AS_NEEDED, "assist_as_needed", "flag"),
+    ("guidance_locked", SettingId.GUIDANCE_LOCKED, "guidance_locked", "flag"),
+    ("bws_fraction", SettingId.BWS_FRACTION, "bws_fraction", "fraction"),
+    ("goal_steps", SettingId.GOAL_STEPS, "goal_steps", "goal"),
+    ("goal_distance_m", SettingId.GOAL_DISTANCE_M, "goal_distance_m", "goal"),
+    ("goal_time_s", SettingId.GOAL_TIME_S, "goal_time_s", "goal"),
+)
 # Conditions evaluated every cycle in any state; a start is refused while one is present.
 START_BLOCKERS = (
     AlarmReason.TREADMILL_SILENT,
@@ -359,55 +373,30 @@ class ControlCore:
                 self.emit(EventKind.SETTING_APPLIED, -1, SettingId.PRESCRIPTION, key[0], 0.0)
 
     def _apply_settings(self, c) -> None:
+        """Apply therapist settings that changed: fractions clamped to 0..1, flags to 0/1, goals
+        to >= 0; NaN/inf become 0. Each change is reported as a SETTING_APPLIED event."""
         seen = self.settings_seen
-        for name, sid in (
-            ("speed_fraction", SettingId.SPEED_FRACTION),
-            ("guidance", SettingId.GUIDANCE),
-            ("guidance_min", SettingId.GUIDANCE_MIN),
-            ("guidance_max", SettingId.GUIDANCE_MAX),
-            ("assist_as_needed", SettingId.ASSIST_AS_NEEDED),
-            ("guidance_locked", SettingId.GUIDANCE_LOCKED),
-            ("bws_fraction", SettingId.BWS_FRACTION),
-            ("goal_steps", SettingId.GOAL_STEPS),
-            ("goal_distance_m", SettingId.GOAL_DISTANCE_M),
-            ("goal_time_s", SettingId.GOAL_TIME_S),
-        ):
+        for name, sid, attr, kind in _SETTINGS:
             requested = float(c[name])
-            if seen.get(name) == requested:
-                continue
+            previous = seen.get(name)
+            if previous is not None and (previous == requested or (previous != previous and requested != requested)):
+                continue  # unchanged (NaN compared as NaN, or it would be re-applied every heartbeat)
             seen[name] = requested
             finite = requested if math.isfinite(requested) else 0.0
-            if name in ("assist_as_needed", "guidance_locked"):
+            if kind == "flag":
                 applied = 1.0 if finite >= 0.5 else 0.0
-            elif name.startswith("goal_"):
+                setattr(self, attr, bool(applied))
+            elif kind == "goal":
                 applied = max(0.0, finite)
+                setattr(self, attr, int(applied) if name == "goal_steps" else applied)
             else:
                 applied = min(1.0, max(0.0, finite))
-            if name == "speed_fraction":
-                self.speed_fraction = applied
-            elif name == "guidance":
-                self.guidance_setting = applied
-            elif name == "guidance_min":
-                self.guidance_min = applied
-            elif name == "guidance_max":
-                self.guidance_max = applied
-            elif name == "assist_as_needed":
-                self.assist_as_needed = bool(applied)
-            elif name == "guidance_locked":
-                self.guidance_locked = bool(applied)
-            elif name == "bws_fraction":
-                self.bws_fraction = applied
-            elif name == "goal_steps":
-                self.goal_steps = int(applied)
-            elif name == "goal_distance_m":
-                self.goal_distance_m = applied
-            else:
-                self.goal_time_s = applied
-            if name == "guidance" or name == "guidance_min" or name == "guidance_max":
+                setattr(self, attr, applied)
+            if sid in (SettingId.GUIDANCE, SettingId.GUIDANCE_MIN, SettingId.GUIDANCE_MAX):
                 low = min(self.guidance_min, self.guidance_max)
                 high = max(self.guidance_min, self.guidance_max)
                 self.aan.guidance = min(high, max(low, self.guidance_setting))
-                if name == "guidance":
+                if sid == SettingId.GUIDANCE:
                     applied = self.aan.guidance
             self.emit(EventKind.SETTING_APPLIED, -1, int(sid), requested, applied)
 

@@ -18,6 +18,7 @@ from engine.control.layout import (
     ObstacleOutcome,
     Priority,
     RunState,
+    SettingId,
 )
 from tests.control.helpers import Session, timeline_rows
 
@@ -290,3 +291,17 @@ def test_start_is_refused_while_the_cause_of_a_fault_stop_is_still_there(session
     s.wait_for(lambda st: st["run_state"] == RunState.IDLE, 3.0)
     s.writer.start()
     s.wait_for(lambda st: st["run_state"] == RunState.RUNNING, 3.0)
+
+
+def test_a_raw_nan_setting_is_applied_as_zero_once_not_on_every_heartbeat(session):
+    # The UI's CommandWriter refuses NaN; the core is the last line and must neither pass it on
+    # nor re-apply it (and flood the event ring) on every later command-block change.
+    s = session
+    s.channels.command.update(guidance=float("nan"))
+    s.run_for(0.5)  # the heartbeat thread changes the block ~50 times meanwhile
+    events = s.all_events()
+    applied = events[(events["kind"] == EventKind.SETTING_APPLIED) & (events["code"] == SettingId.GUIDANCE)]
+    nan_rows = applied[np.isnan(applied["v1"])]
+    assert len(nan_rows) == 1, len(nan_rows)
+    assert 0.0 <= float(nan_rows[0]["v2"]) <= 1.0
+    assert 0.0 <= float(s.state()["guidance"]) <= 1.0
