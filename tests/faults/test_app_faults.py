@@ -18,6 +18,7 @@ import pytest
 
 from engine.control.layout import ALARM_TEXT, AlarmReason, RunState
 from engine.records.store import Store
+from tests.child_scenario import run_scenario
 from tests.faults.harness import children_of, pid_alive, records_lost
 
 pytestmark = pytest.mark.timeout(150)
@@ -261,21 +262,7 @@ def test_an_exception_mid_walk_still_records_the_controlled_stop(tmp_path, relia
     controlled stop the core then made was not stored. The core is now stopped first."""
     (tmp_path / "scenes").mkdir()
     (tmp_path / "scenes" / "campaign-walk.yaml").write_text(SCENE)
-    code = (f"import json; from tests.faults.test_app_faults import interrupted_scenario; "
-            f"print('RESULT ' + json.dumps(interrupted_scenario({str(tmp_path)!r})))")
-    proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True)
-    try:
-        stdout, stderr = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-    import json
-
-    lines = [line for line in stdout.splitlines() if line.startswith("RESULT ")]
-    assert lines, stderr[-3000:]
-    out = json.loads(lines[-1][len("RESULT "):])
+    out = run_scenario("tests.faults.test_app_faults", "interrupted_scenario", tmp_path, timeout_s=120)
     assert out["outcome"] == "interrupted"
     with Store(tmp_path / "records.db") as store:
         telemetry = store.telemetry(out["session_id"])

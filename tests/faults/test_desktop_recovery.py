@@ -4,16 +4,12 @@ the link back the belt stays still until the therapist presses Re-arm, then Star
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
+from tests.child_scenario import run_scenario
 from tests.faults.test_scene_garbage import SCENE
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -68,19 +64,7 @@ def scenario(tmp: str) -> dict:
 def test_after_a_fault_stop_only_rearm_then_start_walks_again(tmp_path, reliability):
     (tmp_path / "scenes").mkdir()
     (tmp_path / "scenes" / "garbage-walk.yaml").write_text(SCENE)
-    code = (f"import json; from tests.faults.test_desktop_recovery import scenario; "
-            f"print('RESULT ' + json.dumps(scenario({str(tmp_path)!r})))")
-    proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True)
-    try:
-        stdout, stderr = proc.communicate(timeout=140)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-    lines = [line for line in stdout.splitlines() if line.startswith("RESULT ")]
-    assert lines, stderr[-3000:]
-    out = json.loads(lines[-1][len("RESULT "):])
+    out = run_scenario("tests.faults.test_desktop_recovery", "scenario", tmp_path, timeout_s=140)
     assert out["walked"] and out["stopped"], out
     assert out["banner"].startswith("HIGH: Exoskeleton link lost"), out["banner"]
     assert not out["moved_without_rearm"]

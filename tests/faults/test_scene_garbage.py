@@ -4,16 +4,13 @@ version and shows the error."""
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import subprocess
-import sys
 import textwrap
 import time
 from pathlib import Path
 
 import pytest
+
+from tests.child_scenario import run_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.timeout(150)
@@ -79,19 +76,7 @@ def scenario(tmp: str) -> dict:
 def test_scene_replaced_with_garbage_keeps_the_last_good_version_and_shows_the_error(tmp_path, reliability):
     (tmp_path / "scenes").mkdir()
     (tmp_path / "scenes" / "garbage-walk.yaml").write_text(SCENE)
-    code = (f"import json; from tests.faults.test_scene_garbage import scenario; "
-            f"print('RESULT ' + json.dumps(scenario({str(tmp_path)!r})))")
-    proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True)
-    try:
-        stdout, stderr = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-    lines = [line for line in stdout.splitlines() if line.startswith("RESULT ")]
-    assert lines, stderr[-3000:]
-    out = json.loads(lines[-1][len("RESULT "):])
+    out = run_scenario("tests.faults.test_scene_garbage", "scenario", tmp_path, timeout_s=120)
     from engine.control.layout import RunState
 
     assert out["run_state"] == RunState.RUNNING, out  # the session went on

@@ -4,14 +4,13 @@ and a scene saved while the app runs is reloaded (hot reload)."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import textwrap
 import time
 from pathlib import Path
 
 import pytest
+
+from tests.child_scenario import run_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -72,21 +71,7 @@ def run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("desktop")
     (tmp / "scenes").mkdir()
     (tmp / "scenes" / "desk-walk.yaml").write_text(SCENE.replace("ROUTE", "60"))
-    code = f"import json; from tests.render.test_desktop import scenario; print('RESULT ' + json.dumps(scenario({str(tmp)!r})))"
-    proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True)
-    try:
-        stdout, stderr = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            import os
-            import signal
-
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-    lines = [line for line in stdout.splitlines() if line.startswith("RESULT ")]
-    assert proc.returncode == 0 and lines, stderr[-3000:]
-    return {**json.loads(lines[-1][len("RESULT "):]), "db": tmp / "r.db"}
+    return {**run_scenario("tests.render.test_desktop", "scenario", tmp, timeout_s=120), "db": tmp / "r.db"}
 
 
 def test_scene_saved_while_running_is_reloaded(run):
