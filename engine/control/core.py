@@ -79,7 +79,6 @@ START_BLOCKERS = (
 )
 HOST_STALL_S = 0.005  # a gap between cycles this long means the core itself was not running
 
-_HDR = struct.Struct("<QQQ")
 _U64 = struct.Struct("<Q")
 _STATE_A, _STATE_A_OFF = run_struct(STATE_DTYPE, "cycle", "next_obstacle")
 _STATE_B, _STATE_B_OFF = run_struct(STATE_DTYPE, "obstacles_cleared", "scene_generation")
@@ -113,12 +112,8 @@ class ControlCore:
         self.pid = os.getpid()
 
         self.state_buf = channels.state.buffer
-        self.tel_buf = channels.telemetry.buffer
-        self.tel_capacity = channels.telemetry.capacity
-        self.tel_size = TELEMETRY_DTYPE.itemsize
-        self.ev_buf = channels.events.buffer
-        self.ev_capacity = channels.events.capacity
-        self.ev_size = EVENT_DTYPE.itemsize
+        self.telemetry_ring = channels.telemetry
+        self.events_ring = channels.events
         self.cmd_block = channels.command
         self.cmd = np.zeros((), dtype=COMMAND_DTYPE)
         self.cmd_seq = -1
@@ -240,16 +235,9 @@ class ControlCore:
         t_s defaults to this cycle's time; gait events carry the estimated time of the event.
         """
         self.events_bits |= 1 << kind
-        buf = self.ev_buf
-        written, read, overflow = _HDR.unpack_from(buf, 0)
-        if written - read >= self.ev_capacity:
-            _U64.pack_into(buf, 16, overflow + 1)
-            return
-        _EVENT.pack_into(
-            buf, HEADER_BYTES + (written % self.ev_capacity) * self.ev_size,
-            self.cycle, self.t_s if t_s is None else t_s, kind, side, code, _f32(v1), _f32(v2), _f32(v3),
+        self.events_ring.push_packed(
+            _EVENT, self.cycle, self.t_s if t_s is None else t_s, kind, side, code, _f32(v1), _f32(v2), _f32(v3),
         )
-        _U64.pack_into(buf, 0, written + 1)
 
     def alarm(self, reason: int) -> None:
         """Raise an alarm (event when new); a stop reason starts a controlled stop."""
@@ -885,7 +873,7 @@ class ControlCore:
             elif ob.outcome == ObstacleOutcome.HIT:
                 hit += 1
         estop = 1 if (self.tm.status.estop_pressed or self.exo.status.estop_pressed) else 0
-        overflow = _HDR.unpack_from(self.tel_buf, 0)[2]
+        overflow = self.telemetry_ring.overflow
         _STATE_B.pack_into(
             buf, base + _STATE_B_OFF,
             cleared, hit, self.goal_bits, _f32(self.lateness_us), _f32(self.compute_us),
@@ -905,21 +893,15 @@ class ControlCore:
         _U64.pack_into(buf, 0, (seq | 1) + 1)
 
         # telemetry
-        tbuf = self.tel_buf
-        written, read, overflow = _HDR.unpack_from(tbuf, 0)
-        if written - read >= self.tel_capacity:
-            _U64.pack_into(tbuf, 16, overflow + 1)
-        else:
-            _TELEMETRY.pack_into(
-                tbuf, HEADER_BYTES + (written % self.tel_capacity) * self.tel_size,
-                t, self.cycle, sup.speed_cmd_mps, self.belt_speed_mps, self.s_m,
-                ref[0], ref[4], ref[1], ref[5], a[0], a[2], a[1], a[3],
-                self.guidance_applied, self.bws_applied, self.contacts, self.phase[0], self.phase[1],
-                self.toe_h[0], self.toe_h[1], self.boost[0], self.boost[1], self.heart_rate_bpm,
-                self.events_bits & _U32, int(self.run_state), _f32(self.lateness_us), _f32(self.compute_us),
-                alarms.active_bits & _U32,
-            )
-            _U64.pack_into(tbuf, 0, written + 1)
+        self.telemetry_ring.push_packed(
+            _TELEMETRY,
+            t, self.cycle, sup.speed_cmd_mps, self.belt_speed_mps, self.s_m,
+            ref[0], ref[4], ref[1], ref[5], a[0], a[2], a[1], a[3],
+            self.guidance_applied, self.bws_applied, self.contacts, self.phase[0], self.phase[1],
+            self.toe_h[0], self.toe_h[1], self.boost[0], self.boost[1], self.heart_rate_bpm,
+            self.events_bits & _U32, int(self.run_state), _f32(self.lateness_us), _f32(self.compute_us),
+            alarms.active_bits & _U32,
+        )
 
     def _publish_obstacles(self) -> None:
         """Rewrite the obstacle section of the state block (only when something changed)."""

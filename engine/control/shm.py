@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import mmap
 import os
+import struct
 import tempfile
 import threading
 import time
@@ -23,6 +24,8 @@ from pathlib import Path
 import numpy as np
 
 HEADER_BYTES = 64  # counters live in their own cache line, payload starts aligned
+_RING_COUNTERS = struct.Struct("<QQQ")  # write_count, read_count, overflow
+_U64 = struct.Struct("<Q")
 
 
 def shm_dir() -> Path:
@@ -214,6 +217,19 @@ class Ring:
     def commit(self) -> None:
         """Publish the slot returned by the last claim()."""
         self._counters[0] += 1
+
+    def push_packed(self, packer: struct.Struct, *values) -> bool:
+        """Hot-path producer: pack one record with a precompiled struct (engine/control/packing)
+        straight into the next slot and publish it; False (counted as overflow) when full.
+        A few microseconds, against tens for filling a numpy record field by field."""
+        buf = self._map.mm
+        written, read, overflow = _RING_COUNTERS.unpack_from(buf, 0)
+        if written - read >= self.capacity:
+            _U64.pack_into(buf, 16, overflow + 1)
+            return False
+        packer.pack_into(buf, HEADER_BYTES + (written % self.capacity) * self.dtype.itemsize, *values)
+        _U64.pack_into(buf, 0, written + 1)
+        return True
 
     def push(self, record: np.ndarray) -> bool:
         """Copy one record in; False (counted as overflow) when full."""

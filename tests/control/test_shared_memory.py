@@ -99,3 +99,24 @@ def test_ring_producer_never_blocks_and_counts_overflow():
         assert ring.push(record)
     finally:
         ring.close()
+
+
+def test_push_packed_writes_the_same_bytes_as_numpy_and_counts_overflow():
+    from engine.control import layout
+    from engine.control.packing import run_struct
+    from engine.control.shm import Ring
+
+    packer, offset = run_struct(layout.EVENT_DTYPE, "cycle", "v3")
+    assert offset == 0
+    ring = Ring.create(layout.EVENT_DTYPE, 4, "test-packed")
+    try:
+        for i in range(6):  # two more than fit: dropped and counted, never overwriting
+            ring.push_packed(packer, i, 0.5 * i, 3, 1, -i, 1.0, 2.0, float(i))
+        assert ring.overflow == 2
+        out = ring.drain()
+        assert list(out["cycle"]) == [0, 1, 2, 3]
+        assert list(out["code"]) == [0, -1, -2, -3] and list(out["v3"]) == [0.0, 1.0, 2.0, 3.0]
+        assert ring.push_packed(packer, 9, 0.0, 3, 0, 0, 0.0, 0.0, 0.0)  # room again after draining
+        assert int(ring.drain()["cycle"][0]) == 9
+    finally:
+        ring.close()
