@@ -25,5 +25,15 @@ def write_schema(path: Path = SCHEMA_PATH) -> Path:
     return path
 
 
+def main(argv: list[str] | None = None) -> int:
+    """`python -m engine.scene.schema [OUT]`: rewrite the JSON Schema (default: the shipped one)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m engine.scene.schema", description=main.__doc__)
+    parser.add_argument("out", nargs="?", type=Path, default=SCHEMA_PATH, help=f"default {SCHEMA_PATH}")
+    print(write_schema(parser.parse_args(argv).out))
+    return 0
+
+
 if __name__ == "__main__":
-    print(write_schema(Path(sys.argv[1]) if len(sys.argv) > 1 else SCHEMA_PATH))
+    sys.exit(main())
