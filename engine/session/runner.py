@@ -3,7 +3,8 @@ in reverse with a controlled stop. The session always ends in the database with 
 gets its report, whatever happened in between (an exception, Ctrl-C, a fault stop).
 
 `run_headless` is the unattended path (`main.py run --headless`, `make run` without a display);
-`run_interactive` opens the therapist menu on a desktop.
+the therapist menu on a desktop is `engine.session.desktop` (it imports this module, never the
+other way round).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import numpy as np
 
 from engine.control import layout
 from engine.render.alarms import active_alarms
-from engine.render.session_controller import SceneChoice, SessionController
+from engine.session.controller import SceneChoice, SessionController
 
 log = logging.getLogger(__name__)
 
@@ -527,10 +528,3 @@ def _summary(channels, app, controller) -> dict:
             except Exception:
                 log.exception("task summary")
     return summary
-
-
-def run_interactive(options: SessionOptions) -> int:
-    """The therapist's desktop: menu, patient view, sessions started from the menu."""
-    from engine.render.desktop import run_desktop
-
-    return run_desktop(options)

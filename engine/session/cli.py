@@ -46,7 +46,7 @@ def main(args: argparse.Namespace) -> int:
         print(f"run: --vr require: {exc}", file=sys.stderr)
         return EXIT_VR_REQUIRED
 
-    from engine.render.session_runner import SessionOptions, run_headless, run_interactive
+    from engine.session.runner import SessionOptions, run_headless
 
     if bool(args.treadmill) != bool(args.exoskeleton):
         print("run: real devices need both --treadmill and --exoskeleton", file=sys.stderr)
@@ -61,4 +61,6 @@ def main(args: argparse.Namespace) -> int:
             print(f"report: {result.report_path}")
         print(f"session {result.session_id}: {result.outcome}")
         return result.exit_code
-    return run_interactive(options)
+    from engine.session.desktop import run_desktop
+
+    return run_desktop(options)
