@@ -33,7 +33,7 @@ STOP_TIMEOUT_S = 15.0  # a controlled stop from 1.5 m/s at 0.5 m/s2 takes 3 s; l
 @dataclass
 class SessionOptions:
     scene: str | None = None
-    patient: str = "demo-healthy"
+    patient: str | None = None  # no default: the command line asks for one (headless)
     duration_s: float = 120.0
     headless: bool = True
     db: str | None = None
@@ -184,18 +184,25 @@ def run_headless(options: SessionOptions, on_frame=None) -> SessionResult:
     from engine.records.paths import default_db_path
     from engine.records.recorder import start_recorder
     from engine.records.report import write_session_report
-    from engine.records.store import Store, ensure_demo_patient
+    from engine.records.store import DEMO_PATIENTS, Store, ensure_demo_patient
     from engine.scene.loader import find_scene
 
+    from engine.records.dbcheck import check_records_file
+    from engine.session.patients import ensure_demo_patients
+
     result = SessionResult()
+    if not options.patient:
+        raise ValueError("a headless session needs a patient code")
     db_path = Path(options.db) if options.db else default_db_path()
+    check_records_file(db_path)  # never let SQLite touch a file that is not a database
     db_path.parent.mkdir(parents=True, exist_ok=True)
     scene = find_scene(options.scene, options.scenes_dir) if options.scenes_dir else find_scene(options.scene)
     store = Store(db_path)
     interrupted = store.close_interrupted_sessions()
     if interrupted:
         log.warning("closed %d session(s) left open by a crash: %s", len(interrupted), interrupted)
-    if options.patient.startswith("demo-"):
+    ensure_demo_patients(store)
+    if options.patient in DEMO_PATIENTS:
         ensure_demo_patient(store, options.patient)
     patient = store.get_patient(options.patient)
     if patient is None:
