@@ -181,13 +181,12 @@ def run_headless(options: SessionOptions, on_frame=None) -> SessionResult:
     from engine.control.commands import CommandWriter
     from engine.control.config import CoreConfig
     from engine.control.process import start_core
+    from engine.records.dbcheck import check_records_file
     from engine.records.paths import default_db_path
     from engine.records.recorder import start_recorder
     from engine.records.report import write_session_report
     from engine.records.store import DEMO_PATIENTS, Store, ensure_demo_patient
     from engine.scene.loader import find_scene
-
-    from engine.records.dbcheck import check_records_file
     from engine.session.patients import ensure_demo_patients
 
     result = SessionResult()
