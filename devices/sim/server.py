@@ -206,6 +206,11 @@ class Rig:
         truth["device_log"] = {name: list(fw.log) for name, fw in self.firmware.items()}
         return truth
 
+    def show_scene(self, obstacles) -> None:
+        """Show the patient the running scene's obstacles (simulation side only: the devices'
+        wire protocol never carries the scene). The belt's position now is route s = 0."""
+        self.patient.show_scene(obstacles)
+
     def handle(self, request: dict) -> object:
         """Answer one control request (the JSON protocol between RigHandle and this process)."""
         op = request.get("op")
@@ -216,6 +221,9 @@ class Rig:
             return self.status()
         if op == "ground_truth":
             return self.ground_truth()
+        if op == "show_scene":
+            self.show_scene(request.get("obstacles", []))
+            return None
         if op == "stop":
             self.stop()
             return None

@@ -223,6 +223,8 @@ def run_headless(options: SessionOptions, on_frame=None) -> SessionResult:
             pass
     try:
         rig = None if options.ports else start_rig(profile=profile, seed=options.seed)
+        if rig is not None:
+            rig.show_scene(scene)  # the simulated patient sees the scene (devices/sim/scene_view.py)
         channels = Channels.create()
         writer = CommandWriter(channels.command)
         controller = SessionController(writer, store, who="headless-runner")
