@@ -24,17 +24,6 @@ INS_INFO = DeviceInfo(DeviceType.INSOLES, "t", "4", p.CAP_INSOLES, status_rate_h
 f32 = st.floats(width=32, allow_nan=False, allow_infinity=False)
 
 
-@pytest.fixture
-def pty_pair():
-    master, slave = os.openpty()
-    os.set_blocking(master, False)
-    try:
-        yield master, os.ttyname(slave)
-    finally:
-        os.close(master)
-        os.close(slave)
-
-
 def insole_frame(seq: int, time_us: int, values: list[float], flags: int = p.FLAG_ARMED) -> bytes:
     return p.encode(p.INSOLE_STATUS, p.Msg.INSOLE_STATUS, seq, time_us, flags, 0, *values)
 
