@@ -55,6 +55,7 @@ from engine.control.prescription import Prescription, PrescriptionError
 from engine.control.shm import HEADER_BYTES
 from engine.control.steady_state import StrideSteadiness
 from engine.control.supervisor import STOP_REASONS, AlarmTable, Limits, Supervisor
+from engine.control.walkway import Walkway
 
 GUIDANCE, TRANSPARENT, HOLD = 1, 0, 2  # devices.base.JointMode values (no import on the hot path)
 _U32 = 0xFFFFFFFF
@@ -153,6 +154,8 @@ class ControlCore:
         self.geo = fk.LegGeometry()
         self.swing_clear = SwingClearance()
         self.ob_margins = ObstacleMargins()
+        self.walkway = Walkway()
+        self.stance_ground_m = [0.0, 0.0]  # walkway height under each planted foot
         self.steadiness = StrideSteadiness()
         self.standing_n = _NAN
         self.ins_silence_s = max(config.device_silence_s, INSOLE_SILENT_SAMPLES / self._insole_rate_hz())
@@ -342,6 +345,9 @@ class ControlCore:
             self.scene_generation = gen
             self.planner.load(c["timeline"], int(c["obstacle_count"]), float(c["route_length_m"]))
             self.ob_margins.reset()
+            obstacles = self.planner.obstacles
+            self.walkway.load(c["timeline"], len(obstacles), lambda i: getattr(obstacles[i], "in_lane", True))
+            self.stance_ground_m[0] = self.stance_ground_m[1] = 0.0
             self.s_m = 0.0
             self.scene_time_s = 0.0
             self.obstacles_dirty = True
@@ -589,8 +595,7 @@ class ControlCore:
         a[0], a[1], a[2], a[3] = st.angle_rad
         ts = self._sample_time(self.exo.last_rx_s, st.device_time_us, 1)
         self._remember_angles(ts)
-        if not self._insoles_live():
-            self._exo_events(ts)
+        self._exo_events(ts, not self._insoles_live())
         self._foot_positions(ts)
         # Frozen-sensor watch: a live exoskeleton never repeats all four angles exactly.
         key = (a[0], a[1], a[2], a[3])
@@ -606,9 +611,10 @@ class ControlCore:
             e3 = a[3] - r[5]
             self.aan.sample(0.25 * (e0 * e0 + e1 * e1 + e2 * e2 + e3 * e3))
 
-    def _exo_events(self, ts: float) -> None:
-        """Heel strike and toe off from the exoskeleton (without live insoles): its pressure
-        sensors, or the joint kinematics when it reports them faulty."""
+    def _exo_events(self, ts: float, act: bool) -> None:
+        """Heel strike and toe off from the exoskeleton: its pressure sensors, or the joint
+        kinematics when it reports them faulty. The detectors always follow the foot (so a
+        switch from insoles finds them in step); they act only when `act` (no live insoles)."""
         a = self.angles
         p = self.exo.status.pressure
         feet = self.feet
@@ -626,11 +632,14 @@ class ControlCore:
             if in_contact:
                 contacts |= (1 if p[2 * side] > 0.005 or kin else 0) << (2 * side)
                 contacts |= (1 if p[2 * side + 1] > 0.005 or kin else 0) << (2 * side + 1)
+            if not act:
+                continue
             if ev == HEEL_STRIKE:
                 self._heel_strike(side, event_t, False)
             elif ev == TOE_OFF:
                 self._toe_off(side, event_t)
-        self.contacts = contacts
+        if act:
+            self.contacts = contacts
 
     def _insoles_live(self) -> bool:
         """Smart insoles configured and streaming: they time the events and give the foot pitch."""
@@ -718,40 +727,48 @@ class ControlCore:
         return fk.square_pitch_rad(hip, knee)
 
     def _foot_positions(self, ts: float) -> None:
-        """Toe and heel of each swinging foot (world x, height over the floor) at exo sample ts:
-        toe height, minimum toe clearance samples and obstacle margins."""
+        """Toe and heel of each swinging foot (route x, height over the walkway's zero) at exo
+        sample ts: toe height over the ground under it, MTC samples and obstacle margins."""
         a = self.angles
         geo = self.geo
-        pelvis = 0.0
+        live = self._insoles_live()
+        pitch = self.pitch
+        pelvis = -1e9
         for side in (0, 1):
+            hip, knee = a[2 * side], a[2 * side + 1]
+            p = self._pitch(side, ts, hip, knee)
+            pitch[side] = p
             if not self.swinging[side]:
-                h = fk.pelvis_height_m(geo, side, a[2 * side], a[2 * side + 1])
+                # a stance foot: flat, on its heel or on its toe (insole pitch; flat without insoles)
+                h = (self.stance_ground_m[side] + fk.ankle_drop_m(geo, side, hip, knee)
+                     + fk.ankle_over_floor_m(geo, side, p if live else 0.0))
                 if h > pelvis:
                     pelvis = h
-        if pelvis <= 0.0:
+        if pelvis == -1e9:
             return  # both feet off the ground: no floor reference this sample
         gap = ts - self.tm_sample_t
         s_at = self.s_m + (self.belt_speed_mps * gap if -0.05 < gap < 0.05 else 0.0)
-        live = self._insoles_live()
         order = self.planner.order
+        walkway = self.walkway
         for side in (0, 1):
-            hip, knee = a[2 * side], a[2 * side + 1]
-            pitch = self._pitch(side, ts, hip, knee)
-            self.pitch[side] = pitch if live else _NAN
             if not self.swinging[side]:
                 self.toe_h[side] = 0.0
                 continue
+            hip, knee, p = a[2 * side], a[2 * side + 1], pitch[side]
             toe_along, heel_along = geo.toe_m[side], -geo.heel_m[side]
-            toe_h = fk.sole_point_height_m(geo, side, hip, knee, pitch, toe_along, pelvis)
-            heel_h = fk.sole_point_height_m(geo, side, hip, knee, pitch, heel_along, pelvis)
-            toe_x = s_at + fk.sole_point_x_m(geo, side, hip, knee, pitch, toe_along)
-            heel_x = s_at + fk.sole_point_x_m(geo, side, hip, knee, pitch, heel_along)
+            toe_z = fk.sole_point_height_m(geo, side, hip, knee, p, toe_along, pelvis)
+            heel_z = fk.sole_point_height_m(geo, side, hip, knee, p, heel_along, pelvis)
+            toe_x = s_at + fk.sole_point_x_m(geo, side, hip, knee, p, toe_along)
+            heel_x = s_at + fk.sole_point_x_m(geo, side, hip, knee, p, heel_along)
+            toe_h = toe_z - walkway.ground_m(toe_x)
             x_prev = self.toe_x_world[side]
             self.toe_h[side] = toe_h if toe_h > 0.0 else 0.0
             self.toe_x_world[side] = toe_x
             self.swing_clear.sample(side, ts, toe_h)
             self.planner.toe_over(side, x_prev, toe_x, toe_h)
-            self.ob_margins.swing_sample(order, side, heel_x, heel_h, toe_x, toe_h, _STEP_OVER)
+            self.ob_margins.swing_sample(order, walkway, side, heel_x, heel_z, toe_x, toe_z, _STEP_OVER)
+        if not live:
+            pitch[0] = pitch[1] = _NAN
 
     def _heel_strike(self, side: int, ts: float, by_insole: bool) -> None:
         # Belt position at the event: the last encoder sample moved on (or back) to the event time.
@@ -784,7 +801,10 @@ class ControlCore:
         self.feet_m[side] = landing
         self.swinging[side] = False
         self.planner.heel_strike(side, self.prev_feet_m[side], landing, self.s_m)
-        self.ob_margins.heel_strike(self.planner.order, side, landing, self.s_m)
+        geo = self.geo
+        self.stance_ground_m[side] = self.walkway.ground_m(landing + 0.01)
+        self.ob_margins.heel_strike(self.planner.order, self.walkway, side, landing,
+                                    landing + geo.heel_m[side] + geo.toe_m[side], self.s_m)
 
     def _toe_off(self, side: int, ts: float) -> None:
         self.emit(EventKind.TOE_OFF, side, 0, t_s=ts)

@@ -9,7 +9,9 @@ sole from the ankle's foot (u > 0 toward the toe, u < 0 toward the heel) at
     x = x_a + u cos p - A sin p,      z = z_a - u sin p - A cos p,
 A the ankle joint's height over the sole. The floor is at -z of the stance foot's sole: with the
 foot flat (p = 0) the pelvis is P = T cos h + S cos(h - k) + A above the floor, taken from the
-straighter stance leg (the one holding the pelvis up). Heights over the floor are z + P.
+higher estimate of the stance legs (the one holding the pelvis up); a stance foot that is not
+flat stands on its toe (toe down, heel off) or its heel (toe up), see ankle_over_floor_m.
+Heights over the floor are z + P.
 """
 
 from __future__ import annotations
@@ -90,6 +92,15 @@ def sole_point_height_m(geo: LegGeometry, side: int, hip_rad: float, knee_rad: f
     """Height over the floor of the sole point `along_m` from the ankle, the pelvis at pelvis_m."""
     return (pelvis_m - ankle_drop_m(geo, side, hip_rad, knee_rad) - along_m * math.sin(pitch_rad)
             - geo.ankle_height_m[side] * math.cos(pitch_rad))
+
+
+def ankle_over_floor_m(geo: LegGeometry, side: int, pitch_rad: float) -> float:
+    """Ankle joint height over the floor of a foot standing at this pitch: on its toe when toe
+    down (heel off), on its heel when toe up (just after heel strike), flat at 0."""
+    c, s = math.cos(pitch_rad), math.sin(pitch_rad)
+    on_toe = geo.toe_m[side] * s + geo.ankle_height_m[side] * c
+    on_heel = geo.ankle_height_m[side] * c - geo.heel_m[side] * s
+    return on_toe if on_toe > on_heel else on_heel
 
 
 def heel_x_m(geo: LegGeometry, side: int, hip_rad: float, knee_rad: float, pitch_rad: float) -> float:

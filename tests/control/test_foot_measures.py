@@ -22,6 +22,8 @@ from engine.control.clearance import (
 from engine.control.gait_events import HEEL_STRIKE, TOE_OFF
 from engine.control.insole_events import InsoleFoot
 from engine.control.steady_state import WARMUP_STRIDES, StrideSteadiness
+from engine.control.walkway import Walkway
+from tests.control.helpers import timeline_rows
 
 
 def _geo() -> fk.LegGeometry:
@@ -70,24 +72,54 @@ def test_mtc_is_the_minimum_over_30_to_80_percent_of_the_swing():
     assert math.isnan(sc.heel_strike(1, 12.0))  # no swing since
 
 
+def _walkway(*rows: dict) -> tuple[Walkway, list]:
+    table = timeline_rows(*rows)
+    walkway = Walkway()
+    walkway.load(table, len(table))
+    order = [SimpleNamespace(index=i, category=int(r["category"]), at_m=float(r["at_m"]),
+                             end_m=float(r["at_m"] + r["depth_m"])) for i, r in enumerate(table)]
+    return walkway, order
+
+
 def test_sole_margin_and_outcome_per_leg():
-    ob = SimpleNamespace(index=0, category=0, at_m=5.0, end_m=5.1, height_m=0.05)
-    other = SimpleNamespace(index=1, category=1, at_m=5.0, end_m=5.1, height_m=0.5)  # a yield: ignored
-    order = [ob, other]
+    walkway, order = _walkway(
+        dict(kind=4, category=0, at_m=5.0, depth_m=0.1, height_m=0.05),  # a box
+        dict(kind=20, category=1, at_m=5.0, depth_m=0.1, height_m=0.5),  # a yield: ignored
+    )
     m = ObstacleMargins()
-    # Left foot: toe up, sole sloping from heel 6 cm to toe 10 cm over the obstacle: margin 1 cm + a bit.
-    m.swing_sample(order, 0, 4.9, 0.06, 5.15, 0.10, 0)
-    m.swing_sample(order, 0, 5.2, 0.02, 5.45, 0.0, 0)  # past it: decided
+    # Left foot: toe up, sole sloping from heel 6 cm to toe 10 cm over the box: margin 1 cm + a bit.
+    m.swing_sample(order, walkway, 0, 4.9, 0.06, 5.15, 0.10, 0)
+    m.swing_sample(order, walkway, 0, 5.2, 0.02, 5.45, 0.0, 0)  # past it: decided
     (index, side, margin, outcome), = m.done
     assert (index, side, outcome) == (0, 0, LEG_CLEARED)
     assert margin == pytest.approx(0.06 + 0.04 * 0.1 / 0.25 - 0.05)
     # Right foot dips 3 cm into it and lands beyond: tripped.
-    m.swing_sample(order, 1, 4.95, 0.02, 5.2, 0.02, 0)
-    m.heel_strike(order, 1, 5.3, 5.0)
+    m.swing_sample(order, walkway, 1, 4.95, 0.02, 5.2, 0.02, 0)
+    m.heel_strike(order, walkway, 1, 5.3, 5.55, 5.0)
     assert m.done[1][1:] == (1, pytest.approx(-0.03), LEG_TRIPPED)
     assert leg_outcome(0.0) == LEG_CLEARED
     assert leg_outcome(-TRIP_DEPTH_M / 2) == LEG_TOUCHED
     assert leg_outcome(-TRIP_DEPTH_M) == LEG_TRIPPED
+
+
+def test_curbs_raise_the_ground_and_a_foot_landing_in_a_box_touches_it():
+    walkway, order = _walkway(
+        dict(kind=1, category=0, at_m=2.0, depth_m=0.3, height_m=0.12),  # curb up: +12 cm from 2.0 m
+        dict(kind=4, category=0, at_m=4.0, depth_m=0.2, height_m=0.05),  # a box on the raised walk
+        dict(kind=2, category=0, at_m=6.0, depth_m=0.3, height_m=0.12),  # curb down beyond 6.3 m
+    )
+    assert walkway.ground_m(1.9) == 0.0 and walkway.ground_m(2.1) == pytest.approx(0.12)
+    assert walkway.ground_m(6.2) == pytest.approx(0.12) and walkway.ground_m(6.4) == pytest.approx(0.0)
+    assert walkway.box_top_m == pytest.approx([0.12, 0.17, 0.12])  # a curb down's box has no height
+    m = ObstacleMargins()
+    # A foot 3 cm above the raised walk over the box's near edge: 2 cm into a 5 cm box: tripped...
+    m.swing_sample(order, walkway, 0, 3.8, 0.25, 4.05, 0.15, 0)
+    # ...and the other foot lands on the box without dipping into it while swinging: touched.
+    m.heel_strike(order, walkway, 1, 4.05, 4.28, 4.0)
+    m.swing_sample(order, walkway, 0, 4.3, 0.2, 4.55, 0.2, 0)
+    outcomes = {(i, side): (margin, outcome) for i, side, margin, outcome in m.done}
+    assert outcomes[(1, 0)][1] == LEG_TRIPPED and outcomes[(1, 0)][0] == pytest.approx(-0.02)
+    assert outcomes[(1, 1)][1] == LEG_TOUCHED and outcomes[(1, 1)][0] == pytest.approx(-0.05)
 
 
 def test_steady_rule_warm_up_speed_change_and_disturbance():
