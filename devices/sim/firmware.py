@@ -281,7 +281,7 @@ class ExoFirmware(Firmware):
     def geometry_fields(self) -> tuple:
         """EXO_GEOMETRY payload: the links as fitted to this patient, and the foot plate."""
         pr = self.patient.profile
-        heel = getattr(pr, "ankle_to_heel_m", ANKLE_TO_HEEL_M)
+        heel = getattr(pr, "heel_to_ankle_m", ANKLE_TO_HEEL_M)
         leg = (pr.thigh_m, pr.shank_m, pr.foot_height_m, pr.foot_length_m, heel)
         return (*leg, *leg)
 

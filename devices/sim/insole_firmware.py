@@ -43,21 +43,32 @@ ACCEL_NOISE_MPS2 = 0.08
 
 @dataclass
 class FootTruth:
-    """One foot now, in the lab frame of the treadmill (x forward from the hip, z up from the belt)."""
+    """One foot now, as the insole under it senses it."""
 
-    ankle_x_m: float
-    ankle_z_m: float
     pitch_rad: float  # toe-down positive
-    heel_load: float  # fraction of body weight on the heel region
-    toe_load: float  # ... on the forefoot
+    heel_n: float  # vertical force under the heel, midfoot and toe regions
+    midfoot_n: float
+    toe_n: float
+    # acceleration of the foot in the lab (treadmill) frame, gravity excluded; None: the
+    # firmware differentiates ankle_x_m / ankle_z_m over its sample interval instead
+    accel_forward_mps2: float | None = None
+    accel_up_mps2: float | None = None
+    ankle_x_m: float = 0.0
+    ankle_z_m: float = 0.0
 
 
 def foot_truth(patient, side: int, belt_speed_mps: float, boost: float) -> FootTruth:
     """The patient model's foot `side` now (the adapter: only this function reads the model).
 
-    Stance feet are flat on the belt. A swing foot pitches with the shank plus the patient's own
-    ankle dorsiflexion (the same foot the model's toe height is computed with).
+    A model with `foot_state(side)` (forward kinematics of the true joints) gives everything; the
+    older phase-driven model is read field by field: stance feet flat, a swing foot pitched with
+    the shank plus the patient's own ankle dorsiflexion, heel and toe loads split over the
+    three regions.
     """
+    if hasattr(patient, "foot_state"):
+        f = patient.foot_state(side)
+        return FootTruth(f.pitch_rad, f.heel_load_n, f.midfoot_load_n, f.toe_load_n,
+                         f.accel_forward_mps2, f.accel_vertical_mps2)
     prof = patient.profile
     if patient.in_stance[side]:
         pitch = 0.0
@@ -68,10 +79,11 @@ def foot_truth(patient, side: int, belt_speed_mps: float, boost: float) -> FootT
         pitch = -shank - dorsi
         toe_below_ankle = prof.foot_length_m * math.sin(pitch) + prof.foot_height_m * math.cos(pitch)
         z = patient.toe_height_m[side] + toe_below_ankle
-    return FootTruth(
-        ankle_x_m=patient.foot_x_m[side], ankle_z_m=z, pitch_rad=pitch,
-        heel_load=patient.pressure[2 * side], toe_load=patient.pressure[2 * side + 1],
-    )
+    weight = prof.body_mass_kg * GRAVITY_MPS2
+    heel = patient.pressure[2 * side] * weight
+    toe = patient.pressure[2 * side + 1] * weight
+    return FootTruth(pitch, heel * (1.0 - HEEL_TO_MID), heel * HEEL_TO_MID + toe * TOE_TO_MID,
+                     toe * (1.0 - TOE_TO_MID), ankle_x_m=patient.foot_x_m[side], ankle_z_m=z)
 
 
 class InsoleFirmware(Firmware):
@@ -90,7 +102,6 @@ class InsoleFirmware(Firmware):
             status_rate_hz=SAMPLE_RATE_HZ,
         )
         self.patient = patient
-        self.body_weight_n = patient.profile.body_mass_kg * GRAVITY_MPS2
         self._rng = rng
         self.cell_offset_n = [rng.uniform(-CELL_OFFSET_N, CELL_OFFSET_N) for _ in range(6)]
         self.gyro_bias_radps = [rng.gauss(0.0, GYRO_BIAS_RADPS) for _ in range(6)]
@@ -119,22 +130,21 @@ class InsoleFirmware(Firmware):
         values: list[float] = []
         for side in (0, 1):
             foot = foot_truth(self.patient, side, belt_speed_mps, boost[side])
-            heel = foot.heel_load * self.body_weight_n
-            toe = foot.toe_load * self.body_weight_n
-            forces = (heel * (1.0 - HEEL_TO_MID), heel * HEEL_TO_MID + toe * TOE_TO_MID, toe * (1.0 - TOE_TO_MID))
-            for k, f in enumerate(forces):
+            for k, f in enumerate((foot.heel_n, foot.midfoot_n, foot.toe_n)):
                 reading = f + self.cell_offset_n[3 * side + k] + rng.gauss(0.0, CELL_NOISE_N)
                 values.append(reading if reading > 0.0 else 0.0)
-            # acceleration from the ankle's path (second difference over the sample interval)
-            pos = (foot.ankle_x_m, foot.ankle_z_m)
-            ax = az = 0.0
-            prev = self._last_pos[side]
-            if prev is not None and dt > 0.0:
-                vel = ((pos[0] - prev[0]) / dt, (pos[1] - prev[1]) / dt)
-                pv = self._last_vel[side]
-                ax, az = (vel[0] - pv[0]) / dt, (vel[1] - pv[1]) / dt
-                self._last_vel[side] = vel
-            self._last_pos[side] = pos
+            ax, az = foot.accel_forward_mps2, foot.accel_up_mps2
+            if ax is None or az is None:
+                # acceleration from the ankle's path (second difference over the sample interval)
+                pos = (foot.ankle_x_m, foot.ankle_z_m)
+                ax = az = 0.0
+                prev = self._last_pos[side]
+                if prev is not None and dt > 0.0:
+                    vel = ((pos[0] - prev[0]) / dt, (pos[1] - prev[1]) / dt)
+                    pv = self._last_vel[side]
+                    ax, az = (vel[0] - pv[0]) / dt, (vel[1] - pv[1]) / dt
+                    self._last_vel[side] = vel
+                self._last_pos[side] = pos
             fx, fz = ax, az + GRAVITY_MPS2  # specific force in the lab frame
             c, s = math.cos(foot.pitch_rad), math.sin(foot.pitch_rad)
             bias = self.accel_bias_mps2
