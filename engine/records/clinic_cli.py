@@ -6,6 +6,7 @@
     clinic lock|unlock --db URL NAME
     clinic assign --db URL --patient CODE --therapist NAME
     clinic login --db URL --user NAME            check a login (wrong password, locked, expired)
+    clinic research-export --db URL --user NAME --out CSV   pseudonymised sessions
 
 Passwords come from STEPSYNC_ADMIN_PASSWORD (init), STEPSYNC_PASSWORD (add-user, add-login,
 login) or the terminal; never from the command line, where other users could see them.
@@ -39,7 +40,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     assign.add_argument("--therapist", required=True)
     login = sub.add_parser("login", help="check an account's login on the server")
     login.add_argument("--user", required=True)
-    for p in (init, login_role, user, assign, login, *[sub.choices[n] for n in ("lock", "unlock")]):
+    research = sub.add_parser("research-export", help="pseudonymised sessions as CSV (researcher or admin)")
+    research.add_argument("--user", required=True)
+    research.add_argument("--out", required=True, metavar="CSV")
+    for p in (init, login_role, user, assign, login, research, *[sub.choices[n] for n in ("lock", "unlock")]):
         p.add_argument("--db", required=True, metavar="URL", help="clinic server, postgresql://...")
 
 
@@ -92,6 +96,18 @@ def main(args: argparse.Namespace) -> int:
             with pg_admin.connect(args.db, autocommit=True) as conn:
                 account = accounts.authenticate(conn, args.user, _password("STEPSYNC_PASSWORD", f"password for {args.user}: "))
             print(f"clinic: {account.username} logged in as {account.role}")
+        elif args.action == "research-export":
+            import csv
+
+            from engine.records.pg_store import PgStore
+
+            with PgStore(args.db, args.user, _password("STEPSYNC_PASSWORD", f"password for {args.user}: ")) as repo:
+                rows = repo.research_sessions()
+            with open(args.out, "w", newline="") as f:
+                writer = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else ["pseudonym"])
+                writer.writeheader()
+                writer.writerows(rows)
+            print(f"clinic: {len(rows)} pseudonymised sessions written to {args.out}")
     except accounts.LoginRefused as exc:
         print(f"clinic: {exc}")
         return 1

@@ -282,6 +282,33 @@ BEGIN
 END $$;
 CREATE TRIGGER prescriptions_version BEFORE INSERT ON prescriptions
     FOR EACH ROW EXECUTE FUNCTION stepsync_prescription_version();
+
+-- Research: pseudonymised sessions (a keyed hash of the patient code, dates to the month,
+-- no names, no free text), for researcher and admin accounts only; every call is audited.
+INSERT INTO schema_info (key, value) VALUES ('pseudonym_key', replace(gen_random_uuid()::text, '-', ''))
+    ON CONFLICT DO NOTHING;
+CREATE FUNCTION stepsync_research_sessions()
+RETURNS TABLE (pseudonym text, session_month text, scene_id text, outcome text, simulated integer,
+               duration_s double precision, steps bigint, mean_step_length_m double precision,
+               mean_step_time_s double precision, mean_stride_time_s double precision)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+BEGIN
+    IF coalesce(stepsync_account_role(), '') NOT IN ('researcher', 'admin') THEN
+        RAISE EXCEPTION 'the research export needs a researcher or admin account'
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    INSERT INTO access_log (account, action, detail) VALUES (stepsync_account(), 'research export', NULL);
+    RETURN QUERY
+    SELECT encode(substr(sha256(convert_to((SELECT value FROM schema_info WHERE key = 'pseudonym_key')
+                                           || s.patient_code, 'UTF8')), 1, 8), 'hex'),
+           substr(s.started_at, 1, 7), s.scene_id, s.outcome, s.simulated,
+           (SELECT max(t_s) FROM steps st WHERE st.session_id = s.id),
+           (SELECT count(*) FROM steps st WHERE st.session_id = s.id),
+           (SELECT avg(step_length_m) FROM steps st WHERE st.session_id = s.id),
+           (SELECT avg(step_time_s) FROM steps st WHERE st.session_id = s.id),
+           (SELECT avg(stride_time_s) FROM strides sr WHERE sr.session_id = s.id)
+    FROM sessions s ORDER BY 1, s.started_at;
+END $$;
 """
 
 # Statement-level audit triggers (transition tables) for every synced table.
@@ -316,6 +343,7 @@ def grants_sql() -> str:
         f"TO {ROLE_RIG}, {ROLE_CLIENT}",
         f"GRANT EXECUTE ON FUNCTION stepsync_login_params(text), stepsync_login(text, bytea), "
         f"stepsync_logout() TO {ROLE_RIG}, {ROLE_CLIENT}",
+        f"GRANT EXECUTE ON FUNCTION stepsync_research_sessions() TO {ROLE_CLIENT}",
         f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {ROLE_RIG}",
         f"GRANT SELECT ON schema_info TO {ROLE_RIG}, {ROLE_CLIENT}",
         # A rig: add its rows, read its own rows back, close its open sessions. Nothing else.

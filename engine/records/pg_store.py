@@ -147,3 +147,7 @@ class PgStore(Store):
             return self._query("SELECT * FROM access_log ORDER BY id DESC LIMIT ?", (limit,))
         return self._query("SELECT * FROM access_log WHERE patient_code = ? ORDER BY id DESC LIMIT ?",
                            (patient_code, limit))
+
+    def research_sessions(self) -> list[dict]:
+        """Pseudonymised sessions for research (researcher and admin accounts; audited)."""
+        return self._query("SELECT * FROM stepsync_research_sessions()")
