@@ -24,6 +24,7 @@ ADMIN = "admin"
 ADMIN_PASSWORD = "admin-password-1"
 RIG_PASSWORD = "rig-password-1"
 DESK_PASSWORD = "desk-password-1"
+THERAPIST_PASSWORD = "therapist-pw-1"
 
 _server: LocalPostgres | None = None
 _lock = threading.Lock()
@@ -94,3 +95,19 @@ def clinic(pg_server) -> Clinic:
     pg = server()
     with psycopg.connect(pg.url(dbname="postgres"), autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def populate(clinic: Clinic, tmp_path) -> Clinic:
+    """Two patients from two rigs; alice treats demo-healthy, bob demo-frail; rex researches."""
+    from bench.sync import record_sessions
+    from engine.records.sync import sync_once
+
+    for i, code in enumerate(("demo-healthy", "demo-frail")):
+        path = tmp_path / f"rig{i}.db"
+        record_sessions(path, code, sessions=1, seconds=2, seed=i)
+        sync_once(path, clinic.rig_url(f"acc{i}"))
+    for name, role in (("alice", "therapist"), ("bob", "therapist"), ("rex", "researcher")):
+        pg_admin.add_account(clinic.owner_url, name, role, THERAPIST_PASSWORD)
+    pg_admin.assign(clinic.owner_url, "demo-healthy", "alice")
+    pg_admin.assign(clinic.owner_url, "demo-frail", "bob")
+    return clinic

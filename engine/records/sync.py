@@ -431,6 +431,20 @@ class SyncWorker:
             self.proc.kill()
             return self.proc.wait()
 
+    def finish(self) -> str:
+        """Stop after a last pass; one line saying whether the server has everything."""
+        if self.stop() == 0:
+            return "sync: everything is on the clinic server"
+        return ("sync: the clinic server could not take everything now (see the log); the records are safe "
+                "on this rig and the next sync sends them")
+
+
+def start_background_sync(db: str | Path | None, url: str) -> SyncWorker:
+    """The background sync of `run --sync-to` for the rig's records file (default location)."""
+    from engine.records.paths import default_db_path
+
+    return SyncWorker(db or default_db_path(), url)
+
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m engine.records.sync --db PATH --to URL [--follow]` (the worker's entry point)."""
@@ -455,4 +469,4 @@ if __name__ == "__main__":
     sys.exit(main())
 
 
-__all__ = ["SyncRefused", "SyncWorker", "pending_rows", "sync_once"]
+__all__ = ["SyncRefused", "SyncWorker", "pending_rows", "start_background_sync", "sync_once"]

@@ -6,7 +6,6 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
-import threading
 
 import numpy as np
 import psycopg
@@ -21,7 +20,7 @@ from bench.sync import (
     server_counts,
 )
 from engine.records.store import Store, open_connection, open_repository
-from engine.records.sync import SyncRefused, sync_once
+from engine.records.sync import sync_once
 from tests.records.conftest import ROOT
 
 
@@ -48,34 +47,6 @@ def test_sync_cli_sends_everything_and_a_repeat_adds_nothing(clinic, tmp_path):
     again = _main("sync", "--db", str(path), "--to", url)
     assert again.returncode == 0 and "sent nothing new" in again.stdout
     assert _truth(clinic, path)[1] == server
-
-
-@pytest.mark.parametrize("rigs", [2, 4])
-def test_rigs_syncing_at_once_lose_nothing_and_duplicate_nothing(clinic, tmp_path, rigs):
-    paths = [tmp_path / f"rig{i}.db" for i in range(rigs)]
-    for i, path in enumerate(paths):
-        record_sessions(path, "demo-healthy" if i % 2 else "demo-frail", sessions=1, seconds=4, seed=i)
-    urls = [clinic.rig_url(f"par{i}") for i in range(rigs)]
-    errors = []
-
-    def push(path, url):
-        try:
-            sync_once(path, url)
-        except SyncRefused as exc:  # pragma: no cover - the assertion below shows it
-            errors.append(str(exc))
-
-    threads = [threading.Thread(target=push, args=pu) for pu in zip(paths, urls, strict=True)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
-    for path in paths:
-        local, server, dup = _truth(clinic, path)
-        assert local == server and dup == 0
-    # One patient shared by several rigs is one patient on the server.
-    assert clinic.query("SELECT count(*) FROM patients")[0][0] == 2
-    assert clinic.query("SELECT count(*) FROM sessions")[0][0] == rigs
 
 
 def test_a_live_session_syncs_while_recorded_and_compaction_does_not_duplicate(clinic, tmp_path):
