@@ -211,7 +211,7 @@ def run(quick: bool) -> dict:
             for i, path in enumerate(paths):
                 record_sessions(path, PATIENTS[i], burst_sessions, session_s, seed=i)
             t0 = time.monotonic()
-            errors = _sync_all(paths, urls)
+            errors = sync_all(paths, urls)
             burst_s = time.monotonic() - t0
             sessions_per_min = n_rigs * burst_sessions / burst_s * 60.0
             # 2. Live sessions with the background sync; the lag of every chunk.
@@ -221,7 +221,7 @@ def run(quick: bool) -> dict:
                 record_sessions(path, PATIENTS[i], 1, session_s, seed=50 + i)
             killer = threading.Timer(0.3, pg.kill9)
             killer.start()
-            kill_errors = _sync_all(paths, urls)
+            kill_errors = sync_all(paths, urls)
             killer.join()
             pg.start()
             for p, u in zip(paths, urls, strict=True):
@@ -257,7 +257,7 @@ def _db_bytes(url: str) -> int:
         return int(conn.execute("SELECT pg_database_size(current_database())").fetchone()[0])
 
 
-def _sync_all(paths: list[Path], urls: list[str]) -> list[str]:
+def sync_all(paths: list[Path], urls: list[str]) -> list[str]:
     """One sync pass per rig, all at once (a thread each); returns the refusals."""
     from engine.records.sync import SyncRefused, sync_once
 

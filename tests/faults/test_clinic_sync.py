@@ -19,12 +19,14 @@ from bench.sync import (
     record_sessions,
     rig_id_of,
     server_counts,
+    sync_all,
 )
 from engine.control.prescription import Prescription
 from engine.records import sync as sync_module
 from engine.records.store import Store, open_repository
 from engine.records.sync import SyncRefused, SyncWorker, sync_once
 from tests.faults.harness import Stack
+from tests.faults.test_process_faults import _fill as fill_disk
 from tests.records.conftest import ROOT, wait_until
 
 
@@ -39,23 +41,6 @@ def _check(clinic, paths) -> tuple[int, int, int]:
         return lost, duplicate_rows(conn), total
 
 
-def _sync_all(paths, urls) -> list[str]:
-    errors: list[str] = []
-
-    def one(path, url):
-        try:
-            sync_once(path, url)
-        except SyncRefused as exc:
-            errors.append(str(exc))
-
-    threads = [threading.Thread(target=one, args=pu) for pu in zip(paths, urls, strict=True)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return errors
-
-
 @pytest.mark.parametrize("rigs", [2, 4])
 def test_rigs_syncing_at_once_lose_nothing_and_duplicate_nothing(clinic, tmp_path, rigs, reliability):
     paths = [tmp_path / f"rig{i}.db" for i in range(rigs)]
@@ -63,7 +48,7 @@ def test_rigs_syncing_at_once_lose_nothing_and_duplicate_nothing(clinic, tmp_pat
         record_sessions(path, "demo-healthy" if i % 2 else "demo-frail", sessions=1, seconds=4, seed=i)
     urls = [clinic.rig_url(f"par{i}") for i in range(rigs)]
     t0 = time.monotonic()
-    errors = _sync_all(paths, urls)
+    errors = sync_all(paths, urls)
     took_s = time.monotonic() - t0
     assert errors == []
     lost, dup, total = _check(clinic, paths)
@@ -206,13 +191,7 @@ def test_server_disk_full_sync_refuses_then_completes(clinic, small_tablespace, 
     record_sessions(path, "demo-healthy", sessions=1, seconds=4)
     url = clinic.rig_url("full")
     filler = small_tablespace / "filler"
-    with open(filler, "wb") as f:
-        try:
-            while True:
-                f.write(b"\0" * 65536)
-                f.flush()
-        except OSError:
-            pass
+    fill_disk(filler)
     with pytest.raises(SyncRefused, match="disk is full") as info:
         sync_once(path, url)
     on_server = clinic.query("SELECT count(*) FROM telemetry_chunks")[0][0]
