@@ -284,7 +284,14 @@ def _live(paths, urls, owner: str, live_s: float, worker_cls) -> list[float]:
     stores = [Store(p) for p in paths]
     lives = [LiveSession(s, PATIENTS[i], seed=900 + i) for i, s in enumerate(stores)]
     rig_ids = [rig_id_of(p) for p in paths]
+    started = datetime.datetime.now(datetime.timezone.utc)
     workers = [worker_cls(p, u, interval_s=0.25) for p, u in zip(paths, urls, strict=True)]
+    # As in `run --sync-to`, the worker is up before the session records: wait for its first pass.
+    with psycopg.connect(owner, autocommit=True) as conn:
+        deadline = time.monotonic() + 120.0
+        while time.monotonic() < deadline and conn.execute(
+                "SELECT count(*) FROM rigs WHERE last_sync_at > %s", (started,)).fetchone()[0] < len(paths):
+            time.sleep(0.1)
     seen: dict[tuple[int, int], float] = {}  # (rig, last cycle) -> monotonic time the server had it
     stop = threading.Event()
 

@@ -134,3 +134,15 @@ def test_sync_to_a_server_that_is_not_there_exits_1_with_one_line(tmp_path):
     lines = result.stdout.strip().splitlines()
     assert len(lines) == 1 and "cannot connect to the clinic server" in lines[0]
     assert "Traceback" not in result.stderr
+
+
+def test_run_with_sync_to_records_locally_and_leaves_everything_on_the_server(clinic, tmp_path):
+    db = tmp_path / "rig.db"
+    result = _main("-q", "run", "--headless", "--scene", "grocery-first-visit", "--patient", "demo-healthy",
+                   "--duration-s", "3", "--db", str(db), "--sync-to", clinic.rig_url("run-rig"))
+    assert "sync: everything is on the clinic server" in result.stdout, result.stdout + result.stderr[-2000:]
+    with psycopg.connect(clinic.owner_url) as conn:
+        local, server = local_counts(db), server_counts(conn, rig_id_of(db))
+        assert duplicate_rows(conn) == 0
+    assert local == server and local["telemetry_records"] > 1000 and local["sessions"] == 1
+    assert clinic.query("SELECT ended_at IS NOT NULL FROM sessions")[0][0]
