@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.records import metrics as gm
-from engine.records.store import Store
+from engine.records.store import Store, open_repository
 
 log = logging.getLogger(__name__)
 
@@ -434,7 +434,7 @@ def build_session_html(store: Store, session_id: int) -> str:
 
 def write_session_report(db_path, session_id: int, out_path: str | Path | None = None) -> Path:
     """Write the HTML report of one session; returns its path (default: reports/ beside the DB)."""
-    with Store(db_path) as store:
+    with open_repository(db_path) as store:
         text = build_session_html(store, session_id)
     path = _write(Path(out_path) if out_path else _default_out(Path(db_path), f"session-{session_id}.html"), text)
     log.info("session report written to %s", path)
@@ -564,7 +564,7 @@ def build_patient_html(store: Store, code: str) -> str:
 
 def write_patient_report(db_path, code: str, out_path: str | Path | None = None) -> Path:
     """Write the HTML progress report of a patient; returns its path (default: reports/ beside the DB)."""
-    with Store(db_path) as store:
+    with open_repository(db_path) as store:
         text = build_patient_html(store, code)
     path = _write(Path(out_path) if out_path else _default_out(Path(db_path), f"patient-{code}.html"), text)
     log.info("patient report written to %s", path)
