@@ -152,13 +152,16 @@ def walking_mask(telemetry: np.ndarray) -> np.ndarray:
 
 # Steady-state rule for stride-time variability (docs/records.md, "Steady strides"): a stride
 # counts when, over the whole stride, the session was running, the commanded belt speed stayed
-# within STEADY_SPEED_TOLERANCE_MPS of its median (no scene stop, yield or speed change), no
-# obstacle was planned or crossed within the stride or OBSTACLE_MARGIN_S around it, and the
-# stride started at least WARM_UP_S after the belt began to move.
+# within STEADY_SPEED_TOLERANCE_MPS of its median (no scene stop, yield or speed change) and
+# within SESSION_SPEED_TOLERANCE of the session's median walking command (stride time changes with
+# speed, so strides of a slow stretch would inflate the CV of the usual speed's strides), no
+# obstacle was crossed in it or in the next stride's time (walkers adjust the one or two steps
+# before an obstacle: Chen et al. 1994, Gait Posture 2:139), and it started at least WARM_UP_S
+# after the belt began to move (time to reach a steady speed: Plotnik et al. 2015).
 STEADY_SPEED_TOLERANCE_MPS = 0.02
-OBSTACLE_MARGIN_S = 1.0
+SESSION_SPEED_TOLERANCE = 0.05  # fraction of the session's median walking command
 WARM_UP_S = 10.0
-OBSTACLE_KINDS = ("obstacle_outcome", "obstacle_plan")
+OBSTACLE_KINDS = ("obstacle_outcome",)
 
 
 def steady_strides(strides: list[dict], telemetry: np.ndarray, events: list[dict]) -> list[bool]:
@@ -172,6 +175,7 @@ def steady_strides(strides: list[dict], telemetry: np.ndarray, events: list[dict
         running = telemetry["run_state"] == int(RunState.RUNNING)
         moving = running & (cmd > WALKING_SPEED_MPS)
         walk_start = float(t[np.argmax(moving)]) if moving.any() else math.inf
+        usual_mps = float(np.median(cmd[moving])) if moving.any() else math.nan
     obstacle_times = np.sort(np.array([e["t_s"] for e in events if e["kind"] in OBSTACLE_KINDS], dtype=float))
     for stride in strides:
         recorded = stride.get("steady")
@@ -189,10 +193,10 @@ def steady_strides(strides: list[dict], telemetry: np.ndarray, events: list[dict
         window_cmd = cmd[i:j]
         ok = (start >= walk_start + WARM_UP_S and bool(running[i:j].all()) and len(window_cmd) > 0
               and float(np.max(np.abs(window_cmd - np.median(window_cmd)))) <= STEADY_SPEED_TOLERANCE_MPS
-              and float(np.median(window_cmd)) > WALKING_SPEED_MPS)
+              and abs(float(np.median(window_cmd)) - usual_mps) <= SESSION_SPEED_TOLERANCE * usual_mps)
         if ok and len(obstacle_times):
-            k = np.searchsorted(obstacle_times, start - OBSTACLE_MARGIN_S)
-            ok = not (k < len(obstacle_times) and obstacle_times[k] <= end + OBSTACLE_MARGIN_S)
+            k = np.searchsorted(obstacle_times, start)
+            ok = not (k < len(obstacle_times) and obstacle_times[k] <= end + float(duration))
         out.append(bool(ok))
     return out
 
@@ -208,22 +212,22 @@ def self_selected_speed_mps(events: list[dict]) -> float:
 
 def session_span(telemetry: np.ndarray) -> tuple[int, int]:
     """Index range [first, last) of the records that belong to the walking session: from the first
-    record that is not IDLE (the start) to the last record before the run state settles after the
-    belt stops (STOPPED/IDLE with the belt standing). Records the recorder kept from before the
-    start or after the end (ring backlog, a menu left open) are outside it."""
+    RUNNING record (the therapist pressed start) to the last record that is running, paused,
+    stopping or has the belt moving (the belt has stopped after it). Idle records before the start
+    and after the stop (a menu left open, a recorder stopped late) are outside; (0, 0) when the
+    session never ran."""
     n = len(telemetry)
     if not n:
         return 0, 0
     state = telemetry["run_state"]
-    active = state != int(RunState.IDLE)
-    if not active.any():
+    running = state == int(RunState.RUNNING)
+    if not running.any():
         return 0, 0
-    first = int(np.argmax(active))
-    settled = np.isin(state, (int(RunState.STOPPED), int(RunState.IDLE))) & (
-        np.abs(telemetry["belt_speed_mps"]) <= WALKING_SPEED_MPS)
-    moving_or_running = ~settled
-    moving_or_running[:first] = False
-    last = int(n - np.argmax(moving_or_running[::-1])) if moving_or_running.any() else first + 1
+    first = int(np.argmax(running))
+    active = np.isin(state, (int(RunState.RUNNING), int(RunState.PAUSED), int(RunState.STOPPING)))
+    active |= np.abs(telemetry["belt_speed_mps"]) > WALKING_SPEED_MPS
+    active[:first] = False
+    last = int(n - 1 - np.argmax(active[::-1]))
     return first, min(n, last + 1)
 
 
@@ -264,10 +268,10 @@ def session_metrics(telemetry: np.ndarray, steps: list[dict], strides: list[dict
                           ("stride_time_s", side_strides), ("stance_fraction", side_strides),
                           ("stride_length_m", side_strides)):
             base, unit = key.rsplit("_", 1) if key != "stance_fraction" else ("stance", "")
-            label = f"{base}_{name}" + (f"_{unit}" if unit else "")
+            suffix = f"_{unit}" if unit else ""
             values = [r[key] for r in rows]
-            m[label] = _median(values)
-            m[label.replace(f"_{name}", f"_{name}_iqr", 1) if unit else f"stance_{name}_iqr"] = _iqr(values)
+            m[f"{base}_{name}{suffix}"] = _median(values)
+            m[f"{base}_{name}_iqr{suffix}"] = _iqr(values)
         m[f"steps_{name}"] = len(side_steps)
         m[f"strides_{name}"] = len(side_strides)
         steady_times = [s["stride_time_s"] for s, ok in zip(strides, steady, strict=True) if ok and s["side"] == side]
