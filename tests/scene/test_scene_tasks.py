@@ -54,12 +54,12 @@ def test_pausing_freezes_the_dwell():
 
 
 def test_crossing_within_green_and_failing_when_red():
-    scene = find_scene("sidewalk-curb-crossing", SCENES)  # light at 40..48 m, red 22 s of 40, phase 0
+    scene = find_scene("sidewalk-curb-crossing", SCENES)  # light at 40..48 m, red 18 s of 40, phase 0
     tracker = TaskTracker(scene)
     state = tracker.update(30.0, 1.0)
     crossing = state.crossing
     assert crossing.light_id == "main-street" and crossing.status == "ahead" and not crossing.is_green
-    assert crossing.red_left_s == pytest.approx(21.0)
+    assert crossing.red_left_s == pytest.approx(17.0)
     state = tracker.update(38.5, 10.0)
     assert state.crossing.status == "waiting"
     state = tracker.update(38.8, 23.0)
