@@ -99,3 +99,15 @@ def test_dual_task_cues_show_for_show_s_in_ink_colours():
     assert tracker.update(12.0, 8.1).cue is None
     state = walk(TaskTracker(scene), 1.0, 100.0)
     assert state.cues_shown == state.cues_total == 5
+
+
+def test_results_give_the_report_every_task():
+    import json
+
+    scene = find_scene("sidewalk-curb-crossing", SCENES)
+    tracker = TaskTracker(scene)
+    tracker.update(44.0, 27.0)
+    results = tracker.update(49.0, 32.0).results()
+    assert results["crossings"] == [{"light": "main-street", "start_m": 40.0, "end_m": 48.0, "status": "crossed"}]
+    assert results["crossings_done"] == 1 and results["cues"] == {"shown": 0, "total": 0}
+    json.dumps(results)  # stored as JSON with the session
