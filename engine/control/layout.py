@@ -166,6 +166,7 @@ TIMELINE_DTYPE = np.dtype(
         ("period_s", "<f4"),  # periodic yield: cycle length (0 = not periodic)
         ("active_s", "<f4"),  # periodic yield: active part of each cycle
         ("phase_s", "<f4"),  # periodic yield: offset of the cycle
+        ("width_m", "<f4"),  # extent across the route (0: a point at lateral_m); lane test in planner
     ]
 )
 
