@@ -40,6 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     ports.add_argument("--treadmill", metavar="PORT", help="treadmill serial port, e.g. /dev/ttyUSB0")
     ports.add_argument("--exoskeleton", metavar="PORT", help="exoskeleton serial port")
     ports.add_argument("--heart-rate", metavar="PORT", help="heart-rate sensor serial port (optional)")
+    ports.add_argument("--insoles", metavar="PORT", help="smart insoles serial port (optional)")
 
 
 def usage_problem(args: argparse.Namespace) -> str | None:

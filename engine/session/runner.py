@@ -59,7 +59,8 @@ class SessionOptions:
             seed=int(args.seed), renderer=args.renderer, scenes_dir=args.scenes_dir, size=parse_size(args.size),
             ports={role: port for role, port in (("treadmill", getattr(args, "treadmill", None)),
                                                  ("exoskeleton", getattr(args, "exoskeleton", None)),
-                                                 ("heart_rate", getattr(args, "heart_rate", None))) if port},
+                                                 ("heart_rate", getattr(args, "heart_rate", None)),
+                                                 ("insoles", getattr(args, "insoles", None))) if port},
         )
 
 
