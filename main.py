@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo-history": ("engine.records.cli_demo", "fill a database with simulated sessions"),
     "sync": ("engine.records.cli_sync", "push a rig's records to the clinic PostgreSQL server (one pass)"),
     "clinic": ("engine.records.clinic_cli", "set up the clinic server: schema, roles, accounts, logins"),
+    "findings": ("engine.analysis.cli", "print gait findings and suggestions for a session or a patient"),
 }
 
 
