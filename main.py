@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "report": ("engine.records.cli_report", "write an HTML report for a session or a patient"),
     "export": ("engine.records.cli_export", "export a session as CSV or C3D"),
     "demo-history": ("engine.records.cli_demo", "fill a database with simulated sessions"),
+    "simulate": ("engine.sim.cli", "simulate a session faster than real time with the real control core"),
 }
 
 
