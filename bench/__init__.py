@@ -5,7 +5,7 @@ returning named figures; targets are compared as ratios against baselines run in
 """
 
 # Order used by `make bench`.
-BENCHMARKS = ["devices", "control_loop", "obstacle_latency", "scenes", "render", "recorder"]
+BENCHMARKS = ["devices", "control_loop", "obstacle_latency", "scenes", "render", "recorder", "clinical"]
 
 # Targets from the issues, shown beside the figures in docs/benchmarks.md.
 TARGETS: dict[str, dict[str, str]] = {
@@ -20,4 +20,10 @@ TARGETS: dict[str, dict[str, str]] = {
     "scenes": {"max_build_s": "< 1", "max_draw_calls": "< 300"},
     "render": {"visual_belt_error_mm_p99": "<= 5"},
     "recorder": {"recorder_cpu_fraction": "< 0.05", "db_mb_per_10min": "< 20"},
+    "clinical": {
+        "event_timing_ms_median": "<= 5", "event_timing_ms_p95": "<= 15", "event_offset_ms_max_abs": "<= 2",
+        "step_length_cm_median": "<= 1", "step_length_cm_p95": "<= 3", "toe_clearance_cm_median": "<= 1",
+        "toe_clearance_cm_p95": "<= 2.5", "obstacle_outcome_agreement": ">= 0.97", "healthy_clear_rate": ">= 0.95",
+        "sim_speedup": ">= 20",
+    },
 }

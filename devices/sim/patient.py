@@ -59,6 +59,7 @@ TRIP_PENETRATION_M = 0.015  # deeper entry into an obstacle's box catches the fo
 BALANCE_LOSS_PENETRATION_M = 0.05
 DRIFT_GAIN = 0.15  # share of the hip's offset on the treadmill corrected by each step (slow: it must not undo asymmetry)
 MIN_CROSSING_CLEARANCE_M = 0.02  # aimed for even over a flat hazard (a puddle, a curb's edge)
+CROSSING_EFFORT = 5.0  # the patient's impedance while it lifts a foot over an obstacle, x its usual
 SPAN_MARGIN_M = 0.08  # the real foot may lag or lead its planned path: plan the lift over a wider stretch
 DRIFT_LIMIT_M = 0.35  # handrails and harness: the hip goes no further back than this
 TOE_OFF_PITCH_RAD = math.radians(40.0)
@@ -136,6 +137,16 @@ def crossing_clearance_m(profile: PatientProfile, height_m: float) -> float:
     c25 = min(profile.crossing_clearance_25mm_m, 0.999 * plateau)
     h0 = -0.025 / math.log(1.0 - c25 / plateau) if c25 > 0.0 else 1e9
     return plateau * (1.0 - math.exp(-max(0.0, height_m) / h0))
+
+
+def required_lift_m(profile: PatientProfile, kind: str, height_m: float, role: str, side: int) -> float:
+    """How high above the walkway this leg means to lift its foot's lowest point over an obstacle
+    (its box height plus the crossing clearance it aims for): beyond max_toe_clearance_m it cannot."""
+    volume = 0.0 if kind in ("curb_down", "puddle") else height_m
+    clearance = crossing_clearance_m(profile, volume)
+    if role != "lead":
+        clearance *= profile.trail_clearance_ratio[side]
+    return volume + max(clearance, profile.mtc_m[side], MIN_CROSSING_CLEARANCE_M)
 
 
 class _Leg:
@@ -510,8 +521,8 @@ class PatientModel:
         inside = [o for o in self.walkway.near(land_x - 0.01, land_x + self.heel_m + self.profile.foot_length_m)
                   if o.at_m <= land_x + self.heel_m + self.profile.foot_length_m and o.end_m >= land_x]
         for ob in inside:
-            if ob.index in leg.closed:
-                continue
+            if ob.index in leg.closed or (ob.volume_height_m <= 0.0 and ob.kind != "puddle"):
+                continue  # standing on a curb stone before its drop is no fault; in a puddle it is
             rec = self._crossing(leg, ob, t_s)
             rec["landed_in"] = True
             penetration = max(0.01, ob.volume_height_m)
@@ -738,6 +749,11 @@ class PatientModel:
                 own[2 * side + 1] += BOOST_KNEE_DEG * DEG * boost * hump
                 dorsi_boost = BOOST_DORSI_DEG * DEG * boost * hump
             k_patient = p.joint_stiffness_nm_per_rad[side]
+            if not leg.in_stance and leg.req:
+                # stepping over something is a voluntary, forceful movement: the patient holds
+                # its own plan far more stiffly against the exoskeleton's guidance
+                effort = max(self._window(swing_u[side], u0, u1) for u0, u1, _ in leg.req)
+                k_patient *= 1.0 + (CROSSING_EFFORT - 1.0) * effort
             for joint in (0, 1):
                 i = side * 2 + joint
                 mode = drive.modes[i]

@@ -169,6 +169,15 @@ def load_profile(name_or_path: str) -> PatientProfile:
     return profile
 
 
+def profile_to_yaml(profile: PatientProfile) -> str:
+    """The profile as YAML that load_profile reads back to an equal profile."""
+    data = {}
+    for f in fields(PatientProfile):
+        value = getattr(profile, f.name)
+        data[f.name] = list(value) if isinstance(value, tuple) else value
+    return yaml.safe_dump(data, sort_keys=False)
+
+
 def _number(value, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ValueError(f"{where}: expected a number, got {value!r}")

@@ -16,6 +16,7 @@ from the session start; the session's start date is now, or the `started_at` giv
 from __future__ import annotations
 
 import concurrent.futures
+import dataclasses
 import datetime
 import json
 import logging
@@ -24,6 +25,8 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +50,7 @@ class SimResult:
     wall_s: float
     patient_code: str
     profile: str
+    records: tuple | None = None  # (telemetry, events) arrays when simulated without a database
 
     @property
     def speedup(self) -> float:
@@ -60,13 +64,14 @@ class SimOptions:
     profile: str
     duration_s: float = 120.0
     seed: int = 0
-    db: str | Path = "stepsync-sim.db"
+    db: str | Path | None = "stepsync-sim.db"  # None: keep the records in memory (SimResult.records)
     truth_path: str | Path | None = None
     patient_code: str | None = None
     scenes_dir: str | Path | None = None
     settings: dict = field(default_factory=dict)  # therapist settings over the scene's hints
     started_at: datetime.datetime | None = None
     progress: bool = False
+    boost_max: float | None = None  # override the prescription's clearance_boost_max (0: no boost)
 
 
 def sim_prescription(profile):
@@ -114,16 +119,18 @@ def run_simulation(options: SimOptions) -> SimResult:
     wall0 = time.perf_counter()
     profile = load_profile(options.profile)
     scene = find_scene(options.scene, options.scenes_dir) if options.scenes_dir else find_scene(options.scene)
-    db_path = Path(options.db)
-    db_path.parent.mkdir(parents=True, exist_ok=True)
-    store = Store(db_path)
     code = options.patient_code or f"sim-{profile.name}"
-    if code in DEMO_PATIENTS:
-        ensure_demo_patient(store, code)
-    else:
-        store.ensure_patient(code, sim_profile=str(options.profile))
-        if store.current_prescription(code) is None:
-            store.add_prescription(code, sim_prescription(profile), who="simulate")
+    store = None
+    if options.db is not None:
+        db_path = Path(options.db)
+        db_path.parent.mkdir(parents=True, exist_ok=True)
+        store = Store(db_path)
+        if code in DEMO_PATIENTS:
+            ensure_demo_patient(store, code)
+        else:
+            store.ensure_patient(code, sim_profile=str(options.profile))
+            if store.current_prescription(code) is None:
+                store.add_prescription(code, sim_prescription(profile), who="simulate")
 
     clock = {"t": SIM_T0_S}
     rig = Rig(str(options.profile), options.seed, endpoint_factory=MemoryEndpoint)
@@ -140,6 +147,12 @@ def run_simulation(options: SimOptions) -> SimResult:
         controller = SessionController(writer, store, who="simulate")
         controller.simulated = True
         rx = controller.select_patient(code)
+        if store is None:
+            rx = sim_prescription(profile)
+            controller.set_prescription(rx)
+        if options.boost_max is not None:
+            rx = dataclasses.replace(rx, clearance_boost_max=float(options.boost_max))
+            controller.writer.set_prescription(rx)
         controller.select_scene(_scene_choice(scene))
         goals = scene.goals
         controller.set_goals(steps=int(goals.steps), distance_m=float(goals.distance_m),
@@ -153,18 +166,25 @@ def run_simulation(options: SimOptions) -> SimResult:
         settings.update(options.settings)
         controller.change_settings(**settings)
         core = ControlCore(CoreConfig(ports={}), channels, devices)
-        if options.started_at is None:
-            session_id = controller.open_session()
-        else:
-            session_id = _open_dated(controller, store, options.started_at)
-        # as the recorder process: small live-codec chunks, compacted by a worker thread
-        executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="compactor")
-        swriter = SessionWriter(store, session_id, executor=executor)
         tele, events = channels.telemetry, channels.events
+        kept: list[tuple] = []
+        if store is None:
+            swriter = None
 
-        def drain() -> None:
-            swriter.write(tele.drain(), events.drain(), telemetry_overflow=tele.overflow,
-                          events_overflow=events.overflow)
+            def drain() -> None:
+                kept.append((tele.drain(), events.drain()))
+        else:
+            if options.started_at is None:
+                session_id = controller.open_session()
+            else:
+                session_id = _open_dated(controller, store, options.started_at)
+            # as the recorder process: small live-codec chunks, compacted by a worker thread
+            executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="compactor")
+            swriter = SessionWriter(store, session_id, executor=executor)
+
+            def drain() -> None:
+                swriter.write(tele.drain(), events.drain(), telemetry_overflow=tele.overflow,
+                              events_overflow=events.overflow)
 
         route_m = float(scene.route_length_m)
         cycle = 0
@@ -217,13 +237,14 @@ def run_simulation(options: SimOptions) -> SimResult:
         sim_s = cycle * CORE_PERIOD_S
         summary = _summary(core)
         wall_s = time.perf_counter() - wall0
-        recorder_stats = swriter.finish({"simulated": True, "profile": profile.name, "seed": options.seed,
-                                         "sim_s": sim_s, "wall_s": wall_s, "sim_speedup": sim_s / wall_s})
-        if options.started_at is None:
-            controller.end(outcome, summary)
-        else:
-            store.end_session(session_id, outcome, summary,
-                              ended_at=options.started_at + datetime.timedelta(seconds=sim_s))
+        if swriter is not None:
+            recorder_stats = swriter.finish({"simulated": True, "profile": profile.name, "seed": options.seed,
+                                             "sim_s": sim_s, "wall_s": wall_s, "sim_speedup": sim_s / wall_s})
+            if options.started_at is None:
+                controller.end(outcome, summary)
+            else:
+                store.end_session(session_id, outcome, summary,
+                                  ended_at=options.started_at + datetime.timedelta(seconds=sim_s))
         if options.progress:
             _progress(options.duration_s, options.duration_s, wall0, done=True)
         devices.close()
@@ -232,7 +253,8 @@ def run_simulation(options: SimOptions) -> SimResult:
             executor.shutdown(wait=True)
         channels.close()
         rig.close()
-        store.close()
+        if store is not None:
+            store.close()
     truth = rig.ground_truth()
     truth["session_id"] = session_id
     truth["scene"] = scene.id
@@ -241,7 +263,10 @@ def run_simulation(options: SimOptions) -> SimResult:
     truth["core_obstacles"] = _core_obstacles(core)
     if options.truth_path:
         Path(options.truth_path).write_text(json.dumps(truth, indent=1))
-    return SimResult(session_id, outcome, truth, summary, recorder_stats, sim_s, wall_s, code, profile.name)
+    records = None
+    if store is None:
+        records = (np.concatenate([k[0] for k in kept]), np.concatenate([k[1] for k in kept]))
+    return SimResult(session_id, outcome, truth, summary, recorder_stats, sim_s, wall_s, code, profile.name, records)
 
 
 def _open_dated(controller, store, started_at: datetime.datetime) -> int:

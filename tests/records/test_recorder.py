@@ -17,7 +17,7 @@ import time
 import numpy as np
 
 from engine.control import layout
-from engine.records.gait_model import GaitParams, simulate_session
+from engine.records.producer import records_for
 from engine.records.recorder import start_recorder
 from engine.records.store import Store
 from tests.records.conftest import ROOT, producer_counts, wait_until
@@ -139,7 +139,7 @@ def test_kill_9_of_the_app_leaves_the_recorder_to_finish(db_path, store, session
 
 def test_overflow_is_counted_and_stored(db_path, store, session_id, channels, processes):
     # The core wrote while no recorder ran: the ring filled and dropped records, counting them.
-    records, events, _ = simulate_session(GaitParams(), 34.0, first_cycle=1)
+    records, events = records_for(34.0, first_cycle=1)
     extra = len(records) - layout.TELEMETRY_CAPACITY
     for record in records:
         channels.telemetry.push(record)

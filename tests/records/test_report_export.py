@@ -194,7 +194,8 @@ def test_demo_history_and_progress_report(tmp_path):
         assert [s["started_at"] for s in sessions] == sorted(s["started_at"] for s in sessions)
         for s in sessions:
             cycles = store.telemetry(s["id"])["cycle"].astype(np.int64)
-            assert len(cycles) == 40_000 and np.all(np.diff(cycles) == 1)
+            # the whole simulated session: start-up, 40 s of walking, the controlled stop
+            assert len(cycles) >= 40_000 and np.all(np.diff(cycles) == 1)
         progress = patient_progress(store, "demo-hemiparetic")
     # The patient improves: faster, more symmetric, less guidance.
     assert progress[-1]["gait_speed_mps"] > progress[0]["gait_speed_mps"] * 1.3
