@@ -185,7 +185,7 @@ def test_demo_history_and_progress_report(tmp_path):
     db_path = tmp_path / "demo.db"
     result = subprocess.run([sys.executable, "main.py", "-q", "demo-history", "--patient", "demo-hemiparetic",
                              "--sessions", "4", "--duration-s", "40", "--db", str(db_path)],
-                            cwd=ROOT, capture_output=True, text=True, timeout=240)
+                            cwd=ROOT, capture_output=True, text=True, timeout=900)  # 4 real simulations
     assert result.returncode == 0, result.stderr
     assert "progress report:" in result.stdout
     with Store(db_path) as store:
