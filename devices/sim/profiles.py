@@ -55,8 +55,8 @@ class PatientProfile:
     mtc_m: tuple[float, float] = (0.013, 0.013)
     mtc_sd_m: tuple[float, float] = (0.0045, 0.0045)
     max_toe_clearance_m: tuple[float, float] = (0.30, 0.30)
-    knee_flexion_max_deg: tuple[float, float] = (70.0, 70.0)
-    hip_flexion_max_deg: tuple[float, float] = (60.0, 60.0)
+    knee_flexion_max_deg: tuple[float, float] = (115.0, 115.0)
+    hip_flexion_max_deg: tuple[float, float] = (85.0, 85.0)
     step_length_asymmetry: tuple[float, float] = (1.0, 1.0)
     reaction_time_s: float = 0.20
     crossing_clearance_25mm_m: float = 0.064
