@@ -5,7 +5,7 @@ returning named figures; targets are compared as ratios against baselines run in
 """
 
 # Order used by `make bench`.
-BENCHMARKS = ["devices", "control_loop", "obstacle_latency", "scenes", "render", "recorder", "sync"]
+BENCHMARKS = ["devices", "control_loop", "obstacle_latency", "scenes", "render", "recorder", "sync", "clinical"]
 BENCHMARKS += ["findings", "stumble"]  # issue 13
 
 # Targets from the issues, shown beside the figures in docs/benchmarks.md.
@@ -22,6 +22,12 @@ TARGETS: dict[str, dict[str, str]] = {
     "render": {"visual_belt_error_mm_p99": "<= 5"},
     "recorder": {"recorder_cpu_fraction": "< 0.05", "db_mb_per_10min": "< 20"},
     "sync": {"sync_rigs": "4", "sync_lag_s_p95": "<= 2", "rows_lost": "0", "duplicate_rows": "0"},
+    "clinical": {
+        "event_timing_ms_median": "<= 5", "event_timing_ms_p95": "<= 15", "event_offset_ms_max_abs": "<= 2",
+        "step_length_cm_median": "<= 1", "step_length_cm_p95": "<= 3", "toe_clearance_cm_median": "<= 1",
+        "toe_clearance_cm_p95": "<= 2.5", "obstacle_outcome_agreement": ">= 0.97", "healthy_clear_rate": ">= 0.95",
+        "sim_speedup": ">= 20",
+    },
 }
 TARGETS["findings"] = {"min_sensitivity": ">= 0.90", "min_specificity": ">= 0.90"}
 TARGETS["stumble"] = {"detection_latency_ms_p95": "<= 50", "sensitivity": ">= 0.95",

@@ -31,13 +31,10 @@ def machine_description() -> str:
     return f"{platform.node()}: {cpu}, {os.cpu_count()} cores, {mem_gib:.0f} GiB, {platform.system()} {platform.release()}, Python {platform.python_version()}"
 
 
-def run_one(name: str, quick: bool, profiles: str | None = None) -> dict:
-    """Run one benchmark module and return its figures (profiles: a folder of patient profiles,
-    for the benchmarks that simulate patients)."""
+def run_one(name: str, quick: bool, **options) -> dict:
+    """Run one benchmark module and return its figures (options only for those that take them)."""
     module = importlib.import_module(f"bench.{name}")
-    if profiles is not None:
-        return module.run(quick=quick, profiles=profiles)
-    return module.run(quick=quick)
+    return module.run(quick=quick, **{k: v for k, v in options.items() if v is not None})
 
 
 def write_report(results: dict, quick: bool) -> None:
@@ -75,10 +72,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("name", choices=BENCHMARKS + ["all"], help="benchmark to run")
     parser.add_argument("--quick", action="store_true", help="short run, under 30 s")
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-    parser.add_argument("--profiles", metavar="DIR", help="patient profiles (YAML with labels) for simulating benchmarks")
+    parser.add_argument("--profiles", metavar="DIR", help="clinical: every patient profile YAML in DIR")
     args = parser.parse_args(argv)
     if args.name != "all":
-        figures = run_one(args.name, args.quick, args.profiles)
+        figures = run_one(args.name, args.quick, profiles=args.profiles)
         if args.json:
             print(json.dumps(figures))
         else:

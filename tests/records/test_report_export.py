@@ -216,7 +216,7 @@ def test_demo_history_and_progress_report(tmp_path):
     db_path = tmp_path / "demo.db"
     result = subprocess.run([sys.executable, "main.py", "-q", "demo-history", "--patient", "demo-hemiparetic",
                              "--sessions", "4", "--duration-s", "40", "--db", str(db_path)],
-                            cwd=ROOT, capture_output=True, text=True, timeout=240)
+                            cwd=ROOT, capture_output=True, text=True, timeout=900)  # 4 real simulations
     assert result.returncode == 0, result.stderr
     assert "progress report:" in result.stdout
     with Store(db_path) as store:
@@ -225,7 +225,8 @@ def test_demo_history_and_progress_report(tmp_path):
         assert [s["started_at"] for s in sessions] == sorted(s["started_at"] for s in sessions)
         for s in sessions:
             cycles = store.telemetry(s["id"])["cycle"].astype(np.int64)
-            assert len(cycles) == 40_000 and np.all(np.diff(cycles) == 1)
+            # the whole simulated session: start-up, 40 s of walking, the controlled stop
+            assert len(cycles) >= 40_000 and np.all(np.diff(cycles) == 1)
         progress = patient_progress(store, "demo-hemiparetic")
     # The patient improves: faster, more symmetric, less guidance.
     assert progress[-1]["gait_speed_mps"] > progress[0]["gait_speed_mps"] * 1.3
