@@ -671,7 +671,8 @@ class ControlCore:
             for side in (0, 1):
                 o = 1 + 9 * side
                 foot = feet[side]
-                ev = foot.update(ts, dev_us * 1e-6, row[o], row[o + 1], row[o + 2], row[o + 7], standing)
+                ev = foot.update(ts, dev_us * 1e-6, row[o], row[o + 1], row[o + 2], row[o + 7], standing,
+                                 row[o + 3], row[o + 5])
                 if live and ev:
                     if ev == HEEL_STRIKE:
                         self._heel_strike(side, foot.event_t_s, True)
@@ -779,11 +780,19 @@ class ControlCore:
         a = self._angles_at(ts)
         hip, knee = a[2 * side], a[2 * side + 1]
         heel_x = fk.heel_x_m(self.geo, side, hip, knee, self._pitch(side, ts, hip, knee))
+        other = 1 - side
+        step_m = None
+        if not self.swinging[other]:
+            # heel to heel now: the other heel where it was planted (its foot pivots on the toe
+            # once the heel is off, on the heel before foot-flat)
+            oh, ok = a[2 * other], a[2 * other + 1]
+            step_m = heel_x - fk.planted_heel_x_m(self.geo, other, oh, ok, self._pitch(other, ts, oh, ok)
+                                                  if self._insoles_live() else 0.0)
         steady = self.steadiness.heel_strike(side, ts)
         mtc = self.swing_clear.heel_strike(side, ts)
         self.emit(EventKind.HEEL_STRIKE, side, 0, self.metrics.stance_fraction[side], t_s=ts)
         self.phase_est[side].heel_strike(ts)
-        measured = self.metrics.heel_strike(side, ts, belt_m, heel_x, steady, mtc)
+        measured = self.metrics.heel_strike(side, ts, belt_m, heel_x, steady, mtc, step_m)
         if measured:
             length, step_time, clearance = self.metrics.last_step
             code = (STEP_INSOLE_TIMING | STEP_IMU_PITCH) if by_insole else 0
