@@ -1,4 +1,4 @@
-"""`main.py report`: write the HTML report of a session or a patient's progress."""
+"""`main.py report`: write the report of a session or a patient's progress, as HTML or PDF."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     which = parser.add_mutually_exclusive_group(required=True)
     which.add_argument("--session", type=int, metavar="ID", help="report on one session")
     which.add_argument("--patient", metavar="CODE", help="progress report of a patient")
-    parser.add_argument("--out", metavar="PATH", help="HTML file to write (default: reports/ beside the database)")
+    parser.add_argument("--format", choices=("html", "pdf"), default="html",
+                        help="html: one self-contained page (default); pdf: A4 pages to print or send")
+    parser.add_argument("--out", metavar="PATH", help="file to write (default: reports/ beside the database)")
     parser.add_argument("--db", help="database file (default: the user's data directory)")
 
 
@@ -25,11 +27,12 @@ def main(args: argparse.Namespace) -> int:
     if not db.exists():
         print(f"report: no database at {db}")
         return 1
+    fmt = getattr(args, "format", "html") or "html"
     try:
         if args.session is not None:
-            path = write_session_report(db, args.session, args.out)
+            path = write_session_report(db, args.session, args.out, fmt=fmt)
         else:
-            path = write_patient_report(db, args.patient, args.out)
+            path = write_patient_report(db, args.patient, args.out, fmt=fmt)
     except KeyError as exc:
         print(f"report: {exc.args[0]}")
         return 1

@@ -247,4 +247,17 @@ def test_demo_history_and_progress_report(tmp_path):
     assert "simulated" in sections["sessions"]
     for source in ("Perry J", "Stroke. 1995", "Fritz S, Lusardi M", "J Geriatr Phys Ther. 2009", "Patterson KK"):
         assert source in sections["references"], source
-    assert "0.4" in sections["speed-trend"] or "[perry1995]" in sections["speed-trend"]
+    # MCIDs beside the speed change; no ambulation class from a belt set-point.
+    assert "[perera2006]" in sections["speed-trend"] and "[tilson2010]" in sections["speed-trend"]
+    assert "[perera2006]" in sections["summary"] and "MCID after subacute stroke" in sections["summary"]
+    assert "not given: no session measured a self-selected speed" in sections["summary"]
+    assert "paretic (right)" in sections["sessions"] or "right = paretic" in sections["sessions"]
+    # The same report as a PDF, through the command line.
+    pdf = tmp_path / "progress.pdf"
+    result = subprocess.run([sys.executable, "main.py", "-q", "report", "--patient", "demo-hemiparetic", "--format",
+                             "pdf", "--db", str(db_path), "--out", str(pdf)], cwd=ROOT, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr
+    data = pdf.read_bytes()
+    assert data.startswith(b"%PDF") and data.count(b"/Type /Page") - data.count(b"/Type /Pages") >= 3
+    assert pdf.stat().st_mode & 0o077 == 0
