@@ -165,6 +165,14 @@ def test_csv_export_per_stream(recorded, tmp_path):
     for name in header:
         assert name in ("cycle", "run_state", "alarm_bits") or name.startswith(("heel_contact", "toe_contact")) \
             or name.endswith(unit_suffixes), f"{name}: no unit in the column name"
+    # Strict: every row complete, every unit column a number or empty (what pandas would need).
+    with open(tmp_path / "csv" / "telemetry.csv", newline="") as f:
+        raw = list(csv.reader(f))
+    assert all(len(r) == len(raw[0]) for r in raw)
+    for name in header:
+        if name.endswith(unit_suffixes):
+            for r in rows[:: max(1, len(rows) // 500)]:
+                assert r[name] == "" or np.isfinite(float(r[name])), (name, r[name])
     assert [int(r["cycle"]) for r in rows] == telemetry["cycle"].astype(int).tolist()
     np.testing.assert_allclose([float(r["time_s"]) for r in rows], telemetry["t_s"] - t0, atol=1e-9)
     np.testing.assert_allclose([float(r["knee_angle_right_deg"]) for r in rows],
