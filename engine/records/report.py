@@ -443,6 +443,7 @@ def build_session_document(store: Store, session_id: int) -> Document:
             ax.plot(t_rel, tel["guidance"][dec], label="guidance (fraction of full stiffness)", lw=1)
             ax.plot(t_rel, tel["bws_fraction"][dec], label="body-weight support (fraction of body weight)", lw=1)
             ax.set_xlabel("session time (s)")
+            ax.set_ylabel("m/s, or fraction")
             ax.set_ylim(bottom=0)
             ax.legend(fontsize=7, loc="lower right")
         sections["speed"].add(Plot(speed, 3.2))

@@ -333,7 +333,9 @@ def render_pdf(doc: Document, path: Path) -> dict:
         if doc.banner:
             writer.text(doc.banner, weight="bold", colour="#8a6d00")
         for section in doc.sections:
-            writer.keep(KEEP_WITH_TITLE_IN)  # no title alone at the foot of a page
+            first = section.blocks[0] if section.blocks else None
+            # No title alone at the foot of a page: keep it with its first plot, or a few lines.
+            writer.keep(first.height_in * 0.8 + 0.75 if isinstance(first, Plot) else KEEP_WITH_TITLE_IN)
             writer.text(section.title, size=11, weight="bold", gap_in=0.08)
             for block in section.blocks:
                 if isinstance(block, str):
