@@ -17,7 +17,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="start of the window, seconds from the session's first record")
     parser.add_argument("--to-s", type=float, metavar="B", dest="to_s",
                         help="end of the window, seconds from the session's first record")
-    parser.add_argument("--db", help="database file (default: the user's data directory)")
+    parser.add_argument("--db", help="database file (default: the user's data directory) or clinic server "
+                        "postgresql://... (account: STEPSYNC_USER / STEPSYNC_PASSWORD)")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -26,14 +27,25 @@ def main(args: argparse.Namespace) -> int:
 
     from engine.records.export import ExportError, export_c3d, export_csv
     from engine.records.paths import default_db_path
-    from engine.records.store import Store
+    from engine.records.pg_store import is_server_url
+    from engine.records.store import open_repository
 
-    db = Path(args.db) if args.db else default_db_path()
-    if not db.exists():
-        print(f"export: no database at {db}")
+    if is_server_url(args.db):
+        db = args.db
+    else:
+        db = Path(args.db) if args.db else default_db_path()
+        if not db.exists():
+            print(f"export: no database at {db}")
+            return 1
+    try:
+        store = open_repository(db)
+    except Exception as exc:  # the clinic server: unreachable, login refused, schema
+        if not is_server_url(db):
+            raise
+        print(f"export: {str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}")
         return 1
     start_s, end_s = getattr(args, "from_s", None), getattr(args, "to_s", None)
-    with Store(db) as store:
+    with store:
         try:
             store.get_session(args.session)
         except KeyError as exc:

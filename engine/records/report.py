@@ -36,7 +36,7 @@ from engine.records.report_render import (
     render_pdf,
     write_private,
 )
-from engine.records.store import Store
+from engine.records.store import Store, open_repository
 from engine.records.summary import prescription_at
 
 log = logging.getLogger(__name__)
@@ -911,7 +911,7 @@ def _write(doc: Document, path: Path, fmt: str) -> Path:
 
 def write_session_report(db_path, session_id: int, out_path: str | Path | None = None, fmt: str = "html") -> Path:
     """Write the report of one session (html or pdf); returns its path (default: reports/ beside the DB)."""
-    with Store(db_path) as store:
+    with open_repository(db_path) as store:
         doc = build_session_document(store, session_id)
     path = _write(doc, Path(out_path) if out_path else _default_out(Path(db_path), f"session-{session_id}.{fmt}"), fmt)
     log.info("session report written to %s", path)
@@ -920,7 +920,7 @@ def write_session_report(db_path, session_id: int, out_path: str | Path | None =
 
 def write_patient_report(db_path, code: str, out_path: str | Path | None = None, fmt: str = "html") -> Path:
     """Write the progress report of a patient (html or pdf); returns its path."""
-    with Store(db_path) as store:
+    with open_repository(db_path) as store:
         doc = build_patient_document(store, code)
     path = _write(doc, Path(out_path) if out_path else _default_out(Path(db_path), f"patient-{code}.{fmt}"), fmt)
     log.info("patient report written to %s", path)

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.faults.harness import Stack
+from tests.pg_server import clinic, pg_server  # noqa: F401  (the throwaway PostgreSQL)
 
 _CASES: dict[str, dict] = {}
 _OUTCOMES: dict[str, str] = {}
