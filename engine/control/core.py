@@ -264,6 +264,7 @@ class ControlCore:
         self.last_plan_speed = 0.0
 
         self.leg_length = [0.9, 0.9]
+        self.hr_limit_bpm = 0.0  # the prescription's heart-rate limit; 0 = none
         self.obstacles_dirty = True
 
     # ------------------------------------------------------------------------------------------
@@ -374,7 +375,7 @@ class ControlCore:
             float(c["rx_max_speed_mps"]), float(c["rx_max_accel_mps2"]), float(c["rx_max_decel_mps2"]),
             float(c["rx_guidance_min"]), float(c["rx_guidance_max"]), float(c["rx_bws_min"]),
             float(c["rx_bws_max"]), float(c["rx_clearance_boost_max"]), float(c["leg_length_l_m"]),
-            float(c["leg_length_r_m"]), int(c["affected_side"]),
+            float(c["leg_length_r_m"]), int(c["affected_side"]), float(c["rx_max_heart_rate_bpm"]),
         )
 
     def _apply_prescription(self, c) -> None:
@@ -387,7 +388,7 @@ class ControlCore:
                 max_speed_mps=key[0], max_accel_mps2=key[1], max_decel_mps2=key[2],
                 guidance_min=key[3], guidance_max=key[4], bws_min=key[5], bws_max=key[6],
                 clearance_boost_max=key[7], leg_length_l_m=key[8], leg_length_r_m=key[9],
-                affected_side=key[10],
+                affected_side=key[10], max_heart_rate_bpm=key[11],
             )
         except PrescriptionError:
             self.emit(EventKind.SETTING_APPLIED, -1, SettingId.PRESCRIPTION, key[0], 0.0)
@@ -397,6 +398,7 @@ class ControlCore:
         accepted = not moving and self.supervisor.set_limits(Limits.from_prescription(rx))
         if accepted:
             self.leg_length = [rx.leg_length_l_m, rx.leg_length_r_m]
+            self.hr_limit_bpm = rx.max_heart_rate_bpm
             self.geometry_check = -1  # check the exoskeleton's fitting against this prescription
             self.rx_refused_key = None
             self.emit(EventKind.SETTING_APPLIED, -1, SettingId.PRESCRIPTION, key[0], 1.0)
@@ -928,6 +930,12 @@ class ControlCore:
                 ok |= 4
                 if alarms.is_active(AlarmReason.HEART_RATE_SILENT):
                     alarms.clear(AlarmReason.HEART_RATE_SILENT)
+            # Above the prescribed limit (a fresh reading only): a medium alarm for the therapist.
+            high = 0.0 < self.hr_limit_bpm < self.heart_rate_bpm and ok & 4
+            if high and not alarms.is_active(AlarmReason.HEART_RATE_HIGH):
+                self.alarm(AlarmReason.HEART_RATE_HIGH)
+            elif not high and alarms.is_active(AlarmReason.HEART_RATE_HIGH):
+                alarms.clear(AlarmReason.HEART_RATE_HIGH)
         ins = self.ins
         if ins is not None:
             if t - max(ins.last_rx_s, awake_since) > self.ins_silence_s:

@@ -210,6 +210,8 @@ COMMAND_DTYPE = np.dtype(
         ("base_speed_fraction", "<f4"),  # the scene's base speed (fraction of prescription)
         ("obstacle_count", "<u2"),
         ("timeline", TIMELINE_DTYPE, (MAX_OBSTACLES,)),
+        # Prescription, appended: heart-rate limit (bpm, 0 = none) for the HEART_RATE_HIGH alarm.
+        ("rx_max_heart_rate_bpm", "<f4"),
     ]
 )
 

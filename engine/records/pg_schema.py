@@ -325,6 +325,9 @@ SERVER_MIGRATIONS: list[str] = [
     "CREATE TABLE IF NOT EXISTS schema_info (key text PRIMARY KEY, value text NOT NULL)",
     # 2: the records schema 2 mirror, accounts, audit, roles' functions.
     _SERVER_V1,
+    # 3: records schema 3 adds site_secrets, a rig-local table (the rig's export pseudonym key)
+    # that the server does not mirror: exports from the server use its own pseudonym_key.
+    "SELECT 1",
 ]
 SERVER_SCHEMA_VERSION = len(SERVER_MIGRATIONS)
 
