@@ -11,16 +11,15 @@ import numpy as np
 import psycopg
 import pytest
 
-from bench.sync import (
-    LiveSession,
+from bench.sync import LiveSession, record_sessions
+from engine.records.store import Store, open_connection, open_repository
+from engine.records.sync import sync_once
+from engine.records.sync_check import (
     duplicate_rows,
     local_counts,
-    record_sessions,
     rig_id_of,
     server_counts,
 )
-from engine.records.store import Store, open_connection, open_repository
-from engine.records.sync import sync_once
 from tests.records.conftest import ROOT
 
 
