@@ -6,6 +6,7 @@ returning named figures; targets are compared as ratios against baselines run in
 
 # Order used by `make bench`.
 BENCHMARKS = ["devices", "control_loop", "obstacle_latency", "scenes", "render", "recorder", "sync"]
+BENCHMARKS += ["findings", "stumble"]  # issue 13
 
 # Targets from the issues, shown beside the figures in docs/benchmarks.md.
 TARGETS: dict[str, dict[str, str]] = {
@@ -22,3 +23,6 @@ TARGETS: dict[str, dict[str, str]] = {
     "recorder": {"recorder_cpu_fraction": "< 0.05", "db_mb_per_10min": "< 20"},
     "sync": {"sync_rigs": "4", "sync_lag_s_p95": "<= 2", "rows_lost": "0", "duplicate_rows": "0"},
 }
+TARGETS["findings"] = {"min_sensitivity": ">= 0.90", "min_specificity": ">= 0.90"}
+TARGETS["stumble"] = {"detection_latency_ms_p95": "<= 50", "sensitivity": ">= 0.95",
+                      "false_alarms_per_hour": "<= 0.5", "response_peak_decel_mps2": "<= prescription max_decel_mps2"}

@@ -31,9 +31,12 @@ def machine_description() -> str:
     return f"{platform.node()}: {cpu}, {os.cpu_count()} cores, {mem_gib:.0f} GiB, {platform.system()} {platform.release()}, Python {platform.python_version()}"
 
 
-def run_one(name: str, quick: bool) -> dict:
-    """Run one benchmark module and return its figures."""
+def run_one(name: str, quick: bool, profiles: str | None = None) -> dict:
+    """Run one benchmark module and return its figures (profiles: a folder of patient profiles,
+    for the benchmarks that simulate patients)."""
     module = importlib.import_module(f"bench.{name}")
+    if profiles is not None:
+        return module.run(quick=quick, profiles=profiles)
     return module.run(quick=quick)
 
 
@@ -72,9 +75,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("name", choices=BENCHMARKS + ["all"], help="benchmark to run")
     parser.add_argument("--quick", action="store_true", help="short run, under 30 s")
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    parser.add_argument("--profiles", metavar="DIR", help="patient profiles (YAML with labels) for simulating benchmarks")
     args = parser.parse_args(argv)
     if args.name != "all":
-        figures = run_one(args.name, args.quick)
+        figures = run_one(args.name, args.quick, args.profiles)
         if args.json:
             print(json.dumps(figures))
         else:

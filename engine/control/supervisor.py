@@ -134,6 +134,8 @@ ALARM_PRIORITY: dict[int, int] = {
     AlarmReason.RECORDER_FAILED: Priority.MEDIUM,
     AlarmReason.SETTING_CLAMPED: Priority.LOW,
     AlarmReason.CORE_LOST: Priority.HIGH,
+    AlarmReason.INSOLES_SILENT: Priority.HIGH,
+    AlarmReason.GEOMETRY_MISMATCH: Priority.MEDIUM,
 }
 
 # Reasons that force a controlled stop when raised.
@@ -150,6 +152,7 @@ STOP_REASONS = frozenset(
         AlarmReason.TREADMILL_WATCHDOG,
         AlarmReason.EXO_WATCHDOG,
         AlarmReason.SENSOR_FROZEN,
+        AlarmReason.INSOLES_SILENT,
     }
 )
 

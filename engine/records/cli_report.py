@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,6 +33,12 @@ def main(args: argparse.Namespace) -> int:
         db = Path(args.db) if args.db else default_db_path()
         if not db.exists():
             print(f"report: no database at {db}")
+            return 1
+        from engine.records.dbcheck import records_file_problem
+
+        problem = records_file_problem(db)  # before SQLite opens it: a damaged file stays as it is
+        if problem is not None:
+            print(f"report: {problem}", file=sys.stderr)
             return 1
     try:
         if args.session is not None:

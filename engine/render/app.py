@@ -315,6 +315,8 @@ class StepSyncApp(ShowBase):
         if content.cue and content.cue != self._last_cue:
             self.audio.play("cue")
         self._last_cue = content.cue
+        self.audio.metronome(getattr(self.world, "scene", None), float(self.state["scene_time_s"]),
+                             int(self.state["run_state"]) == layout.RunState.RUNNING)
         return task.cont
 
     def _therapist_task(self, task):

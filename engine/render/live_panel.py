@@ -26,7 +26,7 @@ def live_lines(state: np.ndarray, goal_steps: int = 0) -> list[tuple[str, str]]:
         ("State", run),
         ("Steps", f"{steps} / {goal_steps}" if goal_steps else str(steps)),
         ("Belt speed", _num(state["belt_speed_mps"], ".2f", " m/s")),
-        ("Gait speed", _num(state["gait_speed_mps"], ".2f", " m/s")),
+        ("Gait speed (belt)", _num(state["gait_speed_mps"], ".2f", " m/s")),  # a set-point, not self-selected
         ("Cadence", _num(state["cadence_spm"], ".0f", " steps/min")),
         ("Step length L / R", f"{_num(state['step_length_m'][0] * 100, '.0f')} / {_num(state['step_length_m'][1] * 100, '.0f')} cm"),
         ("Symmetry index", _num(state["symmetry_index_pct"], "+.1f", " %")),
@@ -96,7 +96,7 @@ class LivePanel:
                                    align=TextNode.A_left, mayChange=True)
         self.values = OnscreenText(parent=self.root, text="", pos=(x + 0.42, z), scale=0.04, fg=(1, 1, 1, 1),
                                    align=TextNode.A_left, mayChange=True)
-        self.speed_chart = StripChart(self.root, "Gait speed (0-2 m/s)", (x, x + 0.7, z - 0.95, z - 0.7), (0.0, 2.0))
+        self.speed_chart = StripChart(self.root, "Gait speed, belt (0-2 m/s)", (x, x + 0.7, z - 0.95, z - 0.7), (0.0, 2.0))
         self.symmetry_chart = StripChart(self.root, "Symmetry index (-30..+30 %)", (x, x + 0.7, z - 1.25, z - 1.0),
                                          (-30.0, 30.0), colour=(1.0, 0.8, 0.3, 1))
         self.rows: list[tuple[str, str]] = []

@@ -15,8 +15,8 @@ from engine.control.commands import CommandWriter
 from engine.control.prescription import Prescription
 from engine.records.store import Store
 from engine.render.menu import TherapistMenu, scene_entries
-from engine.render.session_controller import SessionController
 from engine.scene.loader import load_library
+from engine.session.controller import SessionController
 
 SCENE = textwrap.dedent(
     """\
@@ -47,7 +47,7 @@ def setup(tmp_path, panda_base):
     controller = SessionController(CommandWriter(channels.command), store)
 
     def on_scene_chosen(scene_id):
-        from engine.render.session_runner import scene_choice
+        from engine.session.runner import scene_choice
 
         return scene_choice(library.scenes[scene_id])
 

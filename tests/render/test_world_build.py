@@ -151,7 +151,7 @@ def test_traffic_light_shows_red_while_active(render_root):
     index = next(i for i, o in enumerate(scene.obstacles_in_timeline_order()) if o.kind == "traffic_light")
     light = world.obstacle_nodes[index]
     red, green = light.find("**/moving-lamp-red"), light.find("**/moving-lamp-green")
-    world.update(30.0, 5.0, None)  # red phase: 0..22 s of 40
+    world.update(30.0, 5.0, None)  # red phase: 0..18 s of 40
     assert red.getColorScale()[0] == 1.0 and green.getColorScale()[0] < 0.5
     world.update(30.0, 25.0, None)
     assert red.getColorScale()[0] < 0.5 and green.getColorScale()[0] == 1.0

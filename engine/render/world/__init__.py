@@ -19,6 +19,7 @@ import numpy as np
 from panda3d.core import AmbientLight, DirectionalLight, Fog, NodePath
 
 from engine.render.world.ambient import AmbientLife
+from engine.render.world.cueing import add_floor_stripes
 from engine.render.world.grocery import GroceryLayout
 from engine.render.world.mesh import MeshBuilder
 from engine.render.world.obstacles import ObstacleView
@@ -92,6 +93,7 @@ class World:
     def _build_chunk(self, index: int) -> NodePath:
         y0 = index * CHUNK_M
         lit, glow = self.layout.build_chunk(y0, y0 + CHUNK_M, self._chunk_seed(index))
+        add_floor_stripes(lit, self.scene, y0, y0 + CHUNK_M)  # cueing (no-op unless the scene asks)
         chunk = self._scenery.attachNewNode(f"chunk-{index}")
         chunk.attachNewNode(lit.node())
         if len(glow):

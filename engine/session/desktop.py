@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from engine.control import layout
-from engine.render.session_controller import SessionController
-from engine.render.session_runner import (
+from engine.session.controller import SessionController
+from engine.session.runner import (
     HeartbeatThread,
     SessionOptions,
     _sky,

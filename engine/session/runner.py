@@ -3,7 +3,8 @@ in reverse with a controlled stop. The session always ends in the database with 
 gets its report, whatever happened in between (an exception, Ctrl-C, a fault stop).
 
 `run_headless` is the unattended path (`main.py run --headless`, `make run` without a display);
-`run_interactive` opens the therapist menu on a desktop.
+the therapist menu on a desktop is `engine.session.desktop` (it imports this module, never the
+other way round).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import numpy as np
 
 from engine.control import layout
 from engine.render.alarms import active_alarms
-from engine.render.session_controller import SceneChoice, SessionController
+from engine.session.controller import SceneChoice, SessionController
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +33,7 @@ STOP_TIMEOUT_S = 15.0  # a controlled stop from 1.5 m/s at 0.5 m/s2 takes 3 s; l
 @dataclass
 class SessionOptions:
     scene: str | None = None
-    patient: str = "demo-healthy"
+    patient: str | None = None  # no default: the command line asks for one (headless)
     duration_s: float = 120.0
     headless: bool = True
     db: str | None = None
@@ -58,7 +59,8 @@ class SessionOptions:
             seed=int(args.seed), renderer=args.renderer, scenes_dir=args.scenes_dir, size=parse_size(args.size),
             ports={role: port for role, port in (("treadmill", getattr(args, "treadmill", None)),
                                                  ("exoskeleton", getattr(args, "exoskeleton", None)),
-                                                 ("heart_rate", getattr(args, "heart_rate", None))) if port},
+                                                 ("heart_rate", getattr(args, "heart_rate", None)),
+                                                 ("insoles", getattr(args, "insoles", None))) if port},
         )
 
 
@@ -180,21 +182,27 @@ def run_headless(options: SessionOptions, on_frame=None) -> SessionResult:
     from engine.control.commands import CommandWriter
     from engine.control.config import CoreConfig
     from engine.control.process import start_core
+    from engine.records.dbcheck import check_records_file
     from engine.records.paths import default_db_path
     from engine.records.recorder import start_recorder
     from engine.records.report import write_session_report
-    from engine.records.store import Store, ensure_demo_patient
+    from engine.records.store import DEMO_PATIENTS, Store, ensure_demo_patient
     from engine.scene.loader import find_scene
+    from engine.session.patients import ensure_demo_patients
 
     result = SessionResult()
+    if not options.patient:
+        raise ValueError("a headless session needs a patient code")
     db_path = Path(options.db) if options.db else default_db_path()
+    check_records_file(db_path)  # never let SQLite touch a file that is not a database
     db_path.parent.mkdir(parents=True, exist_ok=True)
     scene = find_scene(options.scene, options.scenes_dir) if options.scenes_dir else find_scene(options.scene)
     store = Store(db_path)
     interrupted = store.close_interrupted_sessions()
     if interrupted:
         log.warning("closed %d session(s) left open by a crash: %s", len(interrupted), interrupted)
-    if options.patient.startswith("demo-"):
+    ensure_demo_patients(store)
+    if options.patient in DEMO_PATIENTS:
         ensure_demo_patient(store, options.patient)
     patient = store.get_patient(options.patient)
     if patient is None:
@@ -216,6 +224,8 @@ def run_headless(options: SessionOptions, on_frame=None) -> SessionResult:
             pass
     try:
         rig = None if options.ports else start_rig(profile=profile, seed=options.seed)
+        if rig is not None:
+            rig.show_scene(scene)  # the simulated patient sees the scene (devices/sim/scene_view.py)
         channels = Channels.create()
         writer = CommandWriter(channels.command)
         controller = SessionController(writer, store, who="headless-runner")
@@ -527,10 +537,3 @@ def _summary(channels, app, controller) -> dict:
             except Exception:
                 log.exception("task summary")
     return summary
-
-
-def run_interactive(options: SessionOptions) -> int:
-    """The therapist's desktop: menu, patient view, sessions started from the menu."""
-    from engine.render.desktop import run_desktop
-
-    return run_desktop(options)
