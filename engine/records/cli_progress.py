@@ -36,9 +36,8 @@ def main(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from engine.records.paths import default_db_path
-    from engine.records.pg_store import is_server_url
     from engine.records.report import patient_progress
-    from engine.records.store import open_repository
+    from engine.records.repository import is_server_url, open_repository
 
     db = args.db if is_server_url(args.db) else Path(args.db) if args.db else default_db_path()
     if not is_server_url(db) and not Path(db).exists():

@@ -21,14 +21,15 @@ def main(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from engine.records.paths import default_db_path
-    from engine.records.pg_store import is_server_url
     from engine.records.report import write_patient_report, write_session_report
+    from engine.records.repository import is_server_url
 
     if is_server_url(args.db):
         db = args.db  # the clinic server: reports go to ./reports/ unless --out says otherwise
         if not args.out:
-            args.out = str(Path("reports") / (f"session-{args.session}.html" if args.session is not None
-                                              else f"patient-{args.patient}.html"))
+            ext = getattr(args, "format", None) or "html"
+            args.out = str(Path("reports") / (f"session-{args.session}.{ext}" if args.session is not None
+                                              else f"patient-{args.patient}.{ext}"))
     else:
         db = Path(args.db) if args.db else default_db_path()
         if not db.exists():

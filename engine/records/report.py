@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from engine.records import metrics as gm
-from engine.records.store import Store, open_repository
+from engine.records.repository import open_repository
+from engine.records.store import Store
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,8 @@ import pytest
 from bench.sync import record_sessions, sync_all
 from engine.control.prescription import Prescription
 from engine.records import sync as sync_module
-from engine.records.store import Store, open_repository
+from engine.records.repository import open_repository
+from engine.records.store import Store
 from engine.records.sync import SyncRefused, SyncWorker, sync_once
 from engine.records.sync_check import (
     duplicate_rows,
