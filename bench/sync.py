@@ -33,6 +33,15 @@ import numpy as np
 
 from engine.control.layout import EVENT_DTYPE, TELEMETRY_DTYPE, EventKind
 from engine.records.store import Store, ensure_demo_patient
+from engine.records.sync_check import (
+    duplicate_rows,
+    local_counts,
+    rig_id_of,
+    rigs_synced_since,
+    server_bytes,
+    server_counts,
+    server_last_cycle,
+)
 
 RATE_HZ = 1000
 CHUNK_RECORDS = 200  # the recorder commits every <= 200 ms
@@ -134,54 +143,6 @@ def record_sessions(db_path: Path, code: str, sessions: int, seconds: float, see
 
 
 # ---------------------------------------------------------------------------------------------
-# Server-side truth
-# ---------------------------------------------------------------------------------------------
-LOCAL_TABLES = ("prescriptions", "sessions", "events", "steps", "strides", "audit_log", "frame_timing")
-
-
-def local_counts(db_path: Path) -> dict[str, int]:
-    """Rows per table in a rig file, telemetry as records."""
-    with Store(db_path) as store:
-        out = {t: store._query(f"SELECT COUNT(*) AS n FROM {t}")[0]["n"] for t in LOCAL_TABLES}
-        out["telemetry_records"] = store._query("SELECT COALESCE(SUM(n_records), 0) AS n FROM telemetry_chunks")[0]["n"]
-    return out
-
-
-def server_counts(conn, rig_id: str) -> dict[str, int]:
-    """Rows per table the server holds for one rig, telemetry as records."""
-    out = {t: conn.execute(f"SELECT count(*) FROM {t} WHERE rig_id = %s", (rig_id,)).fetchone()[0]
-           for t in LOCAL_TABLES}
-    out["telemetry_records"] = conn.execute(
-        "SELECT coalesce(sum(n_records), 0) FROM telemetry_chunks WHERE rig_id = %s", (rig_id,)).fetchone()[0]
-    return out
-
-
-def duplicate_rows(conn) -> int:
-    """Rows stored twice: same natural key, or telemetry cycles covered twice."""
-    dup = 0
-    for t in LOCAL_TABLES:
-        dup += conn.execute(f"SELECT coalesce(sum(n - 1), 0) FROM (SELECT count(*) AS n FROM {t} "
-                            "GROUP BY rig_id, local_id) g WHERE n > 1").fetchone()[0]
-    # Telemetry: overlapping cycle ranges within a session.
-    dup += conn.execute(
-        """SELECT coalesce(sum(overlap), 0) FROM (
-             SELECT greatest(0, lag(last_cycle) OVER w - first_cycle + 1) AS overlap
-             FROM telemetry_chunks WINDOW w AS (PARTITION BY session_id ORDER BY first_cycle)) o"""
-    ).fetchone()[0]
-    return int(dup)
-
-
-def rig_id_of(db_path: Path) -> str:
-    from engine.records.sync import RigFile
-
-    rig = RigFile(db_path)
-    try:
-        return rig.rig_id()
-    finally:
-        rig.close()
-
-
-# ---------------------------------------------------------------------------------------------
 # The benchmark
 # ---------------------------------------------------------------------------------------------
 def run(quick: bool) -> dict:
@@ -205,7 +166,7 @@ def run(quick: bool) -> dict:
             pg_admin.init_clinic(owner, "admin", "admin-password-1")
             urls = [pg.url(pg_admin.add_login(owner, f"rig{i}", "rig", "rig-password-1"), "rig-password-1")
                     for i in range(n_rigs)]
-            size0 = _db_bytes(owner)
+            size0 = server_bytes(owner)
             # 1. Finished sessions, all rigs at once.
             paths = [folder / f"rig{i}.db" for i in range(n_rigs)]
             for i, path in enumerate(paths):
@@ -232,7 +193,7 @@ def run(quick: bool) -> dict:
                     local, server = local_counts(path), server_counts(conn, rig_id_of(path))
                     lost += sum(max(0, local[k] - server[k]) for k in local)
                 dup = duplicate_rows(conn)
-            size1 = _db_bytes(owner)
+            size1 = server_bytes(owner)
             recorded_h = n_rigs * ((burst_sessions + 1) * session_s + live_s) / 3600.0
         finally:
             pg.cleanup()
@@ -247,14 +208,6 @@ def run(quick: bool) -> dict:
         "kill9_passes_refused": len(kill_errors),
         "burst_errors": len(errors),
     }
-
-
-def _db_bytes(url: str) -> int:
-    import psycopg
-
-    with psycopg.connect(url) as conn:
-        conn.execute("CHECKPOINT")
-        return int(conn.execute("SELECT pg_database_size(current_database())").fetchone()[0])
 
 
 def sync_all(paths: list[Path], urls: list[str]) -> list[str]:
@@ -289,8 +242,7 @@ def _live(paths, urls, owner: str, live_s: float, worker_cls) -> list[float]:
     # As in `run --sync-to`, the worker is up before the session records: wait for its first pass.
     with psycopg.connect(owner, autocommit=True) as conn:
         deadline = time.monotonic() + 120.0
-        while time.monotonic() < deadline and conn.execute(
-                "SELECT count(*) FROM rigs WHERE last_sync_at > %s", (started,)).fetchone()[0] < len(paths):
+        while time.monotonic() < deadline and rigs_synced_since(conn, started) < len(paths):
             time.sleep(0.1)
     seen: dict[tuple[int, int], float] = {}  # (rig, last cycle) -> monotonic time the server had it
     stop = threading.Event()
@@ -300,12 +252,10 @@ def _live(paths, urls, owner: str, live_s: float, worker_cls) -> list[float]:
             while not stop.is_set():
                 now = time.monotonic()
                 for i, rig_id in enumerate(rig_ids):
-                    row = conn.execute(
-                        "SELECT max(c.last_cycle) FROM telemetry_chunks c JOIN sessions s ON s.id = c.session_id "
-                        "WHERE s.rig_id = %s AND s.local_id = %s", (rig_id, lives[i].session_id)).fetchone()
-                    if row[0] is not None:
+                    server_last = server_last_cycle(conn, rig_id, lives[i].session_id)
+                    if server_last is not None:
                         for last, _ in lives[i].commits:
-                            if last <= row[0] and (i, last) not in seen:
+                            if last <= server_last and (i, last) not in seen:
                                 seen[(i, last)] = now
                 stop.wait(0.05)
 

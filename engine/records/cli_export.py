@@ -27,8 +27,7 @@ def main(args: argparse.Namespace) -> int:
 
     from engine.records.export import ExportError, export_c3d, export_csv
     from engine.records.paths import default_db_path
-    from engine.records.pg_store import is_server_url
-    from engine.records.store import open_repository
+    from engine.records.repository import is_server_url, open_repository
 
     if is_server_url(args.db):
         db = args.db

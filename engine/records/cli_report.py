@@ -23,8 +23,8 @@ def main(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from engine.records.paths import default_db_path
-    from engine.records.pg_store import is_server_url
     from engine.records.report import write_patient_report, write_session_report
+    from engine.records.repository import is_server_url
 
     fmt = getattr(args, "format", "html") or "html"
     if is_server_url(args.db):

@@ -319,15 +319,41 @@ _SERVER_V1 += "".join(
     for t in _AUDITED
 )
 
+# 3: the rig's per-database secrets have a server counterpart: the clinic's own secrets (the key
+# of pseudonymised exports made from the server), created on first use by a definer function
+# so that clients can use a secret without being able to write or list the table.
+_SERVER_V3 = r"""
+CREATE TABLE site_secrets (
+    name        text PRIMARY KEY,
+    value       bytea NOT NULL,
+    created_at  text NOT NULL
+);
+CREATE FUNCTION stepsync_site_secret(p_name text, p_bytes integer) RETURNS bytea LANGUAGE plpgsql
+VOLATILE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE
+    v bytea := ''::bytea;
+BEGIN
+    IF stepsync_account() IS NULL AND NOT pg_has_role(session_user, 'stepsync_owner', 'MEMBER') THEN
+        RAISE EXCEPTION 'a secret of the clinic needs a logged-in account' USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    WHILE length(v) < p_bytes LOOP
+        v := v || sha256(convert_to(gen_random_uuid()::text || clock_timestamp()::text, 'UTF8'));
+    END LOOP;
+    INSERT INTO site_secrets (name, value, created_at)
+    VALUES (p_name, substr(v, 1, p_bytes), to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"+00:00"'))
+    ON CONFLICT (name) DO NOTHING;
+    RETURN (SELECT value FROM site_secrets WHERE name = p_name);
+END $$;
+"""
+
 # Server migrations, numbered like the rig's records schema (see the module docstring).
 SERVER_MIGRATIONS: list[str] = [
     # 1: records schema 1 has nothing the server needs on its own: it is created with 2.
     "CREATE TABLE IF NOT EXISTS schema_info (key text PRIMARY KEY, value text NOT NULL)",
     # 2: the records schema 2 mirror, accounts, audit, roles' functions.
     _SERVER_V1,
-    # 3: records schema 3 adds site_secrets, a rig-local table (the rig's export pseudonym key)
-    # that the server does not mirror: exports from the server use its own pseudonym_key.
-    "SELECT 1",
+    # 3: per-database secrets (records schema 3).
+    _SERVER_V3,
 ]
 SERVER_SCHEMA_VERSION = len(SERVER_MIGRATIONS)
 
@@ -346,7 +372,8 @@ def grants_sql() -> str:
         f"TO {ROLE_RIG}, {ROLE_CLIENT}",
         f"GRANT EXECUTE ON FUNCTION stepsync_login_params(text), stepsync_login(text, bytea), "
         f"stepsync_logout() TO {ROLE_RIG}, {ROLE_CLIENT}",
-        f"GRANT EXECUTE ON FUNCTION stepsync_research_sessions() TO {ROLE_CLIENT}",
+        f"GRANT EXECUTE ON FUNCTION stepsync_research_sessions(), stepsync_site_secret(text, integer) "
+        f"TO {ROLE_CLIENT}",
         f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {ROLE_RIG}",
         f"GRANT SELECT ON schema_info TO {ROLE_RIG}, {ROLE_CLIENT}",
         # A rig: add its rows, read its own rows back, close its open sessions. Nothing else.

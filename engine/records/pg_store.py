@@ -28,11 +28,6 @@ class ReadOnlyRepository(RuntimeError):
     """A write on the clinic server's repository (records arrive only through `sync`)."""
 
 
-def is_server_url(target) -> bool:
-    """Whether a --db value names a PostgreSQL server rather than an SQLite file."""
-    return isinstance(target, str) and target.startswith(("postgresql://", "postgres://"))
-
-
 class PgStore(Store):
     """The repository on a clinic server URL (see the module docstring)."""
 
@@ -155,6 +150,10 @@ class PgStore(Store):
             return self._query("SELECT * FROM access_log ORDER BY id DESC LIMIT ?", (limit,))
         return self._query("SELECT * FROM access_log WHERE patient_code = ? ORDER BY id DESC LIMIT ?",
                            (patient_code, limit))
+
+    def site_secret(self, name: str, n_bytes: int = 32) -> bytes:
+        """A random secret of the clinic server, made on first use (e.g. the export pseudonym key)."""
+        return bytes(self._query("SELECT stepsync_site_secret(?, ?) AS v", (name, n_bytes))[0]["v"])
 
     def research_sessions(self) -> list[dict]:
         """Pseudonymised sessions for research (researcher and admin accounts; audited)."""

@@ -36,7 +36,8 @@ from engine.records.report_render import (
     render_pdf,
     write_private,
 )
-from engine.records.store import Store, open_repository
+from engine.records.repository import open_repository
+from engine.records.store import Store
 from engine.records.summary import prescription_at
 
 log = logging.getLogger(__name__)

@@ -754,16 +754,6 @@ class Store:
         return rows
 
 
-def open_repository(target: str | Path | None = None, **kwargs) -> Store:
-    """The records repository for a --db value: an SQLite file path (default: the per-user file)
-    or a clinic server URL (postgresql://...; see pg_store.PgStore for the login)."""
-    if isinstance(target, str) and target.startswith(("postgresql://", "postgres://")):
-        from engine.records.pg_store import PgStore
-
-        return PgStore(target, **kwargs)
-    return Store(target)
-
-
 # ---------------------------------------------------------------------------------------------
 # Demo patients: pseudonymous codes that the virtual rig knows how to simulate
 # ---------------------------------------------------------------------------------------------
@@ -823,5 +813,4 @@ __all__ = [
     "event_kind_name",
     "migrate",
     "open_connection",
-    "open_repository",
 ]

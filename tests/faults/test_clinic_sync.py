@@ -13,18 +13,18 @@ import time
 import psycopg
 import pytest
 
-from bench.sync import (
-    duplicate_rows,
-    local_counts,
-    record_sessions,
-    rig_id_of,
-    server_counts,
-    sync_all,
-)
+from bench.sync import record_sessions, sync_all
 from engine.control.prescription import Prescription
 from engine.records import sync as sync_module
-from engine.records.store import Store, open_repository
+from engine.records.repository import open_repository
+from engine.records.store import Store
 from engine.records.sync import SyncRefused, SyncWorker, sync_once
+from engine.records.sync_check import (
+    duplicate_rows,
+    local_counts,
+    rig_id_of,
+    server_counts,
+)
 from tests.faults.harness import Stack
 from tests.faults.test_process_faults import _fill as fill_disk
 from tests.records.conftest import ROOT, wait_until
@@ -257,5 +257,11 @@ def test_report_for_a_patient_with_sessions_from_two_rigs(clinic, tmp_path, reli
     origins = {r for (r,) in clinic.query("SELECT rig_id FROM sessions WHERE patient_code = %s", (code,))}
     assert len(origins) == 2
     assert code in out.read_text()
+    table = subprocess.run([sys.executable, "main.py", "progress", "--patient", code, "--db", clinic.owner_url],
+                           cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert table.returncode == 0 and table.stdout.strip().endswith(f"3 sessions of {code}"), table.stdout
+    local = subprocess.run([sys.executable, "main.py", "progress", "--patient", code, "--db", str(b)],
+                           cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert local.returncode == 0 and local.stdout.strip().endswith(f"2 sessions of {code}"), local.stdout
     reliability.record("progress report over two rigs", "one report covers every rig's sessions", None, None, 0,
                        "3 sessions (1 from rig A, 2 from rig B) in one report from --db postgresql://")

@@ -11,16 +11,16 @@ import numpy as np
 import psycopg
 import pytest
 
-from bench.sync import (
-    LiveSession,
+from bench.sync import LiveSession, record_sessions
+from engine.records.repository import open_repository
+from engine.records.store import Store, open_connection
+from engine.records.sync import sync_once
+from engine.records.sync_check import (
     duplicate_rows,
     local_counts,
-    record_sessions,
     rig_id_of,
     server_counts,
 )
-from engine.records.store import Store, open_connection, open_repository
-from engine.records.sync import sync_once
 from tests.records.conftest import ROOT
 
 
@@ -111,6 +111,10 @@ def test_report_and_export_accept_a_server_url(clinic, tmp_path):
     result = _main("export", "--session", str(sid), "--format", "csv", "--out", str(csv_dir), "--db", clinic.owner_url)
     assert result.returncode == 0, result.stdout + result.stderr
     assert (csv_dir / "telemetry.csv").read_text().count("\n") == 3001
+    c3d = tmp_path / "s.c3d"  # its subject is pseudonymised with the server's own secret
+    result = _main("export", "--session", str(sid), "--format", "c3d", "--out", str(c3d), "--db", clinic.owner_url)
+    assert result.returncode == 0 and c3d.stat().st_size > 0, result.stdout + result.stderr
+    assert clinic.query("SELECT count(*) FROM site_secrets")[0][0] == 1
 
 
 def test_an_older_rig_schema_is_refused_before_anything_is_written(clinic, tmp_path):
