@@ -214,3 +214,53 @@ def test_replay_walk_shows_triggered_obstacles_mid_way(render_root):
     index = next(i for i, o in enumerate(scene.obstacles_in_timeline_order()) if o.kind == "cart_crossing")
     x = world.obstacle_nodes[index].find("**/moving").getX()
     assert -1.0 < x < 1.0  # in the middle of the aisle
+
+
+def _vertices(chunk) -> int:
+    return sum(g.node().getGeom(k).getVertexData().getNumRows()
+               for g in chunk.findAllMatches("**/+GeomNode") for k in range(g.node().getNumGeoms()))
+
+
+def test_chunks_ahead_are_built_by_the_worker_and_only_attached_on_the_frame(render_root):
+    import threading
+
+    from engine.render.world import CHUNK_M, build_world
+
+    scene = LIBRARY.scenes["grocery-busy-saturday"]
+    built_on: list[str] = []
+    streamed = build_world(scene, render_root)
+    original = streamed._chunk_nodes
+
+    def spy(index):
+        built_on.append(threading.current_thread().name)
+        return original(index)
+
+    streamed._chunk_nodes = spy
+    streamed._streamer._build = spy
+    assert streamed.wait_for_chunks()
+    s = 0.0
+    while s < 80.0:  # walk four chunks, giving the worker time between steps (a condition, not a delay)
+        s += 2.0
+        streamed.update(s, s, None)
+        assert streamed.attached_last_update <= 1  # one finished chunk per frame at most
+        assert streamed.wait_for_chunks()
+    assert streamed.sync_builds == 0 and built_on and all(name.startswith("chunks-") for name in built_on)
+    ahead = max(streamed.chunks)
+    assert ahead * CHUNK_M > s + 60.0  # chunks beyond the view exist before they are needed
+    # the worker's chunk is the same geometry the frame would have built
+    on_frame = build_world(scene, render_root, stream=False)
+    on_frame.update(s, s, None)
+    for index in set(streamed.chunks) & set(on_frame.chunks):
+        assert _vertices(streamed.chunks[index]) == _vertices(on_frame.chunks[index])
+    streamed.destroy()
+    on_frame.destroy()
+    assert not streamed._streamer._thread.is_alive() or streamed._streamer._stopped
+
+
+def test_a_jump_builds_the_missing_view_on_the_frame_and_counts_it(render_root):
+    from engine.render.world import build_world
+
+    world = build_world(LIBRARY.scenes["grocery-first-visit"], render_root)
+    world.update(100.0, 60.0, None)  # a jump: the worker cannot have these yet
+    assert world.sync_builds >= 1 and world.chunk_frame
+    world.destroy()

@@ -4,6 +4,8 @@ The route runs along +Y from y = 0 (s_m = y), x = 0 is its centre line, z is up,
 Static scenery is built in chunks of CHUNK_M along the route, each batched (MeshBuilder) into
 one Geom per render state, i.e. two draw calls, and only the chunks near the patient are built
 and shown: build time and draw calls depend on what is in view, not on the route's length.
+Chunks ahead are built on a worker thread (world/streaming.py) and the frame only attaches a
+finished one, at most ATTACH_PER_UPDATE per frame: no frame pays for building a chunk.
 Obstacles and ambient life are separate nodes (they move, change colour, or are looked up by
 index), each one or a few draw calls, shown only when near; obstacle geometry is made when the
 obstacle first comes near (its node, tags and position exist from the start).
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -20,9 +23,10 @@ from panda3d.core import AmbientLight, DirectionalLight, Fog, NodePath
 
 from engine.render.world.ambient import AmbientLife
 from engine.render.world.grocery import GroceryLayout
-from engine.render.world.mesh import MeshBuilder
+from engine.render.world.mesh import MeshBuilder, set_thread_pacer
 from engine.render.world.obstacles import ObstacleView
 from engine.render.world.sidewalk import SidewalkLayout
+from engine.render.world.streaming import ChunkStreamer, Pacer
 from engine.scene.loader import asset_path
 from engine.scene.model import Scene, colour_rgb
 from engine.scene.timeline import YieldClock, scene_to_timeline
@@ -32,15 +36,20 @@ log = logging.getLogger(__name__)
 CHUNK_M = 20.0
 VIEW_AHEAD_M = 60.0  # scenery shown ahead of the patient (fog hides the edge)
 VIEW_BEHIND_M = 10.0
-PREFETCH_M = 20.0  # one chunk beyond the view is built ahead of need, one per update at most
+PREFETCH_M = 40.0  # chunks this far beyond the view are built ahead of need (in the background)
 DROP_BEHIND_M = 40.0  # chunks further behind than this are freed
+ATTACH_PER_UPDATE = 1  # finished background chunks attached per frame
 
 
 class World:
     """The built world of one scene; `root` goes under the app's render node."""
 
-    def __init__(self, scene: Scene, parent: NodePath, loader=None) -> None:
+    def __init__(self, scene: Scene, parent: NodePath, loader=None, stream: bool = True) -> None:
         self.scene = scene
+        self.sync_builds = 0  # chunks built on the frame (needed before the worker had them)
+        self.attached_last_update = 0  # chunks attached by the latest update()
+        self.chunk_frame = False  # the latest update() attached a chunk or showed one for the first time
+        self._streamer = ChunkStreamer(self._chunk_nodes, f"chunks-{scene.id}") if stream else None
         self.root = parent.attachNewNode(f"world-{scene.id}")
         self.root.setTag("scene_id", scene.id)
         env = scene.environment
@@ -64,6 +73,7 @@ class World:
         self.ambient = AmbientLife(scene, self.layout, self.root)
         self.prop_nodes: list[NodePath] = self._load_props(loader)
         self.update(0.0, 0.0, None)
+        self.sync_builds = 0  # the first view is built here by design: not a late chunk
 
     # ---- building --------------------------------------------------------------------------
 
@@ -89,19 +99,39 @@ class World:
     def _chunk_seed(self, index: int) -> int:
         return (self.scene.seed * 1_000_003 + index * 7919) & 0x7FFFFFFF
 
-    def _build_chunk(self, index: int) -> NodePath:
+    def _chunk_nodes(self, index: int):
+        """(lit GeomNode, glow GeomNode or None) of one chunk: pure building, any thread.
+        (Premunging for the GSG here was tried: no measurable gain on tinydisplay, so the
+        worker never touches the GSG.)"""
         y0 = index * CHUNK_M
+        if threading.current_thread() is not threading.main_thread():
+            set_thread_pacer(Pacer())
         lit, glow = self.layout.build_chunk(y0, y0 + CHUNK_M, self._chunk_seed(index))
-        chunk = self._scenery.attachNewNode(f"chunk-{index}")
-        chunk.attachNewNode(lit.node())
-        if len(glow):
-            glow_np = chunk.attachNewNode(glow.node())
-            glow_np.setLightOff(1)
+        return lit.node(), (glow.node() if len(glow) else None)
+
+    def _attach_chunk(self, index: int, nodes) -> NodePath:
         # Each MeshBuilder already is one Geom per render state: the chunk is as flat as
         # flattenStrong would make it (2 draw calls), without paying ~5 ms for flattenStrong.
-        chunk.flattenLight()
+        lit, glow = nodes
+        chunk = self._scenery.attachNewNode(f"chunk-{index}")
+        chunk.attachNewNode(lit)
+        if glow is not None:
+            glow_np = chunk.attachNewNode(glow)
+            glow_np.setLightOff(1)
         self.chunks[index] = chunk
+        self.attached_last_update += 1
+        self.chunk_frame = True
         return chunk
+
+    def _build_chunk(self, index: int) -> NodePath:
+        """A chunk needed now: the worker's if finished, else built here (counted)."""
+        nodes = self._streamer.take(index) if self._streamer is not None else None
+        if nodes is None:
+            if self._streamer is not None:
+                self._streamer.cancel(index)
+                self.sync_builds += 1
+            nodes = self._chunk_nodes(index)
+        return self._attach_chunk(index, nodes)
 
     def _build_items(self) -> dict[int, NodePath]:
         """Shopping-list items: a big package in the item's colour with a yellow tag, on its shelf."""
@@ -171,17 +201,28 @@ class World:
         row; when None, the activity rule is replayed locally (preview, thumbnails).
         """
         y_from, y_to = s_m - VIEW_BEHIND_M, s_m + VIEW_AHEAD_M
+        self.attached_last_update = 0
+        self.chunk_frame = False
         wanted = self._chunk_indices(y_from, y_to)
         for index in wanted:
             if index not in self.chunks:
                 self._build_chunk(index)
-        for index in self._chunk_indices(y_to, y_to + PREFETCH_M):
-            if index not in self.chunks:
-                self._build_chunk(index)
-                self.chunks[index].hide()
-                break
+        ahead = [i for i in self._chunk_indices(y_to, y_to + PREFETCH_M) if i not in self.chunks]
+        if self._streamer is not None:
+            for index in ahead:
+                self._streamer.request(index)
+            for index in self._streamer.ready_indices():
+                if self.attached_last_update >= ATTACH_PER_UPDATE:
+                    break
+                nodes = self._streamer.take(index)
+                if nodes is not None and index not in self.chunks:
+                    self._attach_chunk(index, nodes).hide()
+        elif ahead:  # no worker: one chunk beyond the view per update, built here
+            self._build_chunk(ahead[0]).hide()
         for index, chunk in list(self.chunks.items()):
             if index in wanted:
+                if chunk.isHidden():
+                    self.chunk_frame = True  # first drawn now
                 chunk.show()
             elif (index + 1) * CHUNK_M < s_m - DROP_BEHIND_M:
                 chunk.removeNode()
@@ -227,15 +268,22 @@ class World:
                 total += geom_np.node().getNumGeoms()
         return total
 
+    def wait_for_chunks(self, timeout_s: float = 30.0) -> bool:
+        """Block until the background builder is idle (tests, benches, screenshots)."""
+        return self._streamer.wait_idle(timeout_s) if self._streamer is not None else True
+
     def destroy(self) -> None:
-        """Remove the world's nodes."""
+        """Remove the world's nodes and stop its chunk builder."""
+        if self._streamer is not None:
+            self._streamer.stop()
         self.root.removeNode()
         self.chunks.clear()
 
 
-def build_world(scene: Scene, parent: NodePath, loader=None) -> World:
-    """Build the scene's world under `parent` (props load with `loader`, default base.loader)."""
-    return World(scene, parent, loader)
+def build_world(scene: Scene, parent: NodePath, loader=None, stream: bool = True) -> World:
+    """Build the scene's world under `parent` (props load with `loader`, default base.loader);
+    `stream=False` builds every chunk on the calling thread (one-off screenshots)."""
+    return World(scene, parent, loader, stream)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -291,7 +339,7 @@ def render_view(scene: Scene, out_path, at_m: float, size: tuple[int, int] = (12
     out_path.parent.mkdir(parents=True, exist_ok=True)
     if direct and getattr(base, "stepsync_offscreen", False) and (base.win.getXSize(), base.win.getYSize()) == tuple(size):
         # The base is ours and of the right size: render straight into its window.
-        world = build_world(scene, base.render)
+        world = build_world(scene, base.render, stream=False)
         replay_walk(world, at_m, scene_time_s)
         base.setBackgroundColor(*world.background_rgb, 1.0)  # opaque: PNGs keep alpha
         place_eye_camera(base.camera, base.camLens, at_m, eye_height_m)
@@ -307,7 +355,7 @@ def render_view(scene: Scene, out_path, at_m: float, size: tuple[int, int] = (12
         raise RuntimeError("could not create an offscreen buffer for the view")
     scene_root = NodePath("view-root")
     try:
-        world = build_world(scene, scene_root)
+        world = build_world(scene, scene_root, stream=False)
         replay_walk(world, at_m, scene_time_s)
         buffer.setClearColor((*world.background_rgb, 1.0))
         lens = PerspectiveLens()
