@@ -22,9 +22,11 @@ import numpy as np
 from panda3d.core import AmbientLight, DirectionalLight, Fog, NodePath
 
 from engine.render.world.ambient import AmbientLife
+from engine.render.world.fixtures import build_fixtures
 from engine.render.world.grocery import GroceryLayout
 from engine.render.world.mesh import MeshBuilder, set_thread_pacer
 from engine.render.world.obstacles import ObstacleView
+from engine.render.world.rain import Rain
 from engine.render.world.sidewalk import SidewalkLayout
 from engine.render.world.streaming import ChunkStreamer, Pacer
 from engine.scene.loader import asset_path
@@ -33,12 +35,13 @@ from engine.scene.timeline import YieldClock, scene_to_timeline
 
 log = logging.getLogger(__name__)
 
-CHUNK_M = 20.0
+CHUNK_M = 10.0
 VIEW_AHEAD_M = 60.0  # scenery shown ahead of the patient (fog hides the edge)
 VIEW_BEHIND_M = 10.0
 PREFETCH_M = 40.0  # chunks this far beyond the view are built ahead of need (in the background)
 DROP_BEHIND_M = 40.0  # chunks further behind than this are freed
 ATTACH_PER_UPDATE = 1  # finished background chunks attached per frame
+HIGHLIGHT_M = 10.0  # a shopping item's highlight pulses from this far ahead
 
 
 class World:
@@ -72,6 +75,10 @@ class World:
         self.item_nodes: dict[int, NodePath] = self._build_items()
         self.ambient = AmbientLife(scene, self.layout, self.root)
         self.prop_nodes: list[NodePath] = self._load_props(loader)
+        self.fixture_nodes: list[NodePath] = build_fixtures(scene, self.root)
+        for node, fixture in zip(self.fixture_nodes, scene.fixtures, strict=True):
+            node.setPythonTag("at_m", fixture.at_m)
+        self.rain = Rain(self.root, scene.seed) if getattr(env, "weather", "") == "rain" else None
         self.update(0.0, 0.0, None)
         self.sync_builds = 0  # the first view is built here by design: not a late chunk
 
@@ -87,14 +94,35 @@ class World:
         sun.setColor((d * tint[0], d * tint[1], d * tint[2], 1.0))
         ambient_np = self.root.attachNewNode(ambient)
         sun_np = self.root.attachNewNode(sun)
-        sun_np.setHpr(-35.0, -55.0, 0.0)
+        indoors = self.scene.environment.type == "grocery_store"
+        # A store is lit from the ceiling panels (steep, from ahead); a street by the sun.
+        sun_np.setHpr(-10.0, -80.0, 0.0) if indoors else sun_np.setHpr(-35.0, -55.0, 0.0)
         self.root.setLight(ambient_np)
         self.root.setLight(sun_np)
+        # A weak fill from behind the patient keeps the faces that turn away from the key light
+        # readable (shelf fronts, kerb faces): one more fixed-function light, cheap on tinydisplay.
+        fill = DirectionalLight("fill")
+        f = 0.25 * d
+        fill.setColor((f * tint[0], f * tint[1], f * tint[2], 1.0))
+        fill_np = self.root.attachNewNode(fill)
+        fill_np.setHpr(160.0, -20.0, 0.0)
+        self.root.setLight(fill_np)
+        if self._gpu_shaders():
+            self.root.setShaderAuto()  # per-pixel lighting where a GPU can afford it
         # Fog in the background colour hides where the built scenery ends.
         fog = Fog("distance")
         fog.setColor(*self.background_rgb)
         fog.setLinearRange(VIEW_AHEAD_M * 0.45, VIEW_AHEAD_M)
         self.root.setFog(fog)
+
+    @staticmethod
+    def _gpu_shaders() -> bool:
+        """Whether the app's renderer runs shaders (a GPU); tinydisplay does not."""
+        import builtins
+
+        win = getattr(getattr(builtins, "base", None), "win", None)
+        gsg = win.getGsg() if win is not None else None
+        return bool(gsg is not None and gsg.getSupportsBasicShaders())
 
     def _chunk_seed(self, index: int) -> int:
         return (self.scene.seed * 1_000_003 + index * 7919) & 0x7FFFFFFF
@@ -134,7 +162,9 @@ class World:
         return self._attach_chunk(index, nodes)
 
     def _build_items(self) -> dict[int, NodePath]:
-        """Shopping-list items: a big package in the item's colour with a yellow tag, on its shelf."""
+        """Shopping-list items, made to stand out for older eyes: a big package in the item's
+        colour on a white board with a black rim (contrast against the random products around
+        it), a glowing yellow frame and an arrow above it that pulse as the patient nears."""
         nodes: dict[int, NodePath] = {}
         shopping = self.scene.tasks.shopping_list
         if shopping is None:
@@ -148,16 +178,46 @@ class World:
             side = 1.0 if item.side == "right" else -1.0
             mb = MeshBuilder(f"item-{i}")
             rgb = colour_rgb(item.colour)
-            mb.box(0.0, 0.0, 0.0, 0.3, 0.34, 0.36, rgb)
-            mb.box(-side * 0.16, 0.0, 0.12, 0.01, 0.26, 0.12, (0.97, 0.97, 0.97))  # label
-            mb.box(-side * 0.2, 0.0, 0.42, 0.1, 0.02, 0.22, (1.0, 0.9, 0.0))  # tag sticking out
-            mb.box(-side * 0.2, 0.0, 0.38, 0.02, 0.02, 0.08, (0.2, 0.2, 0.2))
+            mb.box(side * 0.05, 0.0, -0.08, 0.04, 0.78, 0.62, (0.05, 0.05, 0.05))  # black rim
+            mb.box(0.0, 0.0, -0.05, 0.04, 0.7, 0.56, (0.98, 0.98, 0.98))  # white board behind
+            mb.box(-side * 0.05, 0.0, 0.0, 0.3, 0.4, 0.42, rgb)  # the package, bigger than the rest
+            mb.box(-side * 0.21, 0.0, 0.14, 0.01, 0.3, 0.14, (0.97, 0.97, 0.97))  # label
             node = items_root.attachNewNode(f"item-{i}")
             node.attachNewNode(mb.node())
+            glow = MeshBuilder(f"item-{i}-highlight")
+            for dz in (-0.1, 0.52):  # a frame around the board
+                glow.box(-side * 0.03, 0.0, dz, 0.02, 0.82, 0.05, (1.0, 0.9, 0.0))
+            for dy in (-0.41, 0.41):
+                glow.box(-side * 0.03, dy, -0.1, 0.02, 0.05, 0.67, (1.0, 0.9, 0.0))
+            # an arrow pointing down at the item, above the shelf
+            glow.box(-side * 0.1, 0.0, 0.9, 0.03, 0.12, 0.35, (1.0, 0.9, 0.0))
+            tip_x = -side * 0.11  # the arrow head: a triangle (a quad with two corners at the tip)
+            glow.quad([(tip_x, -0.22, 0.9), (tip_x, 0.0, 0.62), (tip_x, 0.0, 0.62), (tip_x, 0.22, 0.9)], (1.0, 0.9, 0.0))
+            highlight = node.attachNewNode(glow.node())
+            highlight.setName("highlight")
+            highlight.setLightOff(1)
+            highlight.setTwoSided(True)
             node.setPos(side * reach, item.at_m, item.shelf_height_m)
             node.setTag("item_index", str(i))
             nodes[i] = node
         return nodes
+
+    def _highlight_items(self, s_m: float, scene_time_s: float) -> None:
+        """Pulse and lift the highlight of items ahead within HIGHLIGHT_M: brighter as the patient nears."""
+        for node in self.item_nodes.values():
+            if node.isHidden():
+                continue
+            ahead = node.getY() - s_m
+            highlight = node.find("highlight")
+            if -1.0 <= ahead <= HIGHLIGHT_M:
+                near = 1.0 - max(0.0, ahead) / HIGHLIGHT_M
+                pulse = 0.5 + 0.5 * math.sin(scene_time_s * 2 * math.pi * 1.2)
+                level = 0.7 + 0.3 * near * pulse
+                highlight.setColorScale(level, level, level, 1.0)
+                highlight.setZ(0.08 * near * pulse)
+            else:
+                highlight.setColorScale(0.7, 0.7, 0.7, 1.0)
+                highlight.setZ(0.0)
 
     def _load_props(self, loader) -> list[NodePath]:
         nodes = []
@@ -248,6 +308,15 @@ class World:
                 node.show()
             else:
                 node.hide()
+        self._highlight_items(s_m, scene_time_s)
+        for node in self.fixture_nodes:
+            fy = node.getPythonTag("at_m")
+            if y_from - 8.0 <= fy <= y_to:
+                node.show()
+            else:
+                node.hide()
+        if self.rain is not None:
+            self.rain.update(s_m, scene_time_s)
         self.ambient.update(s_m, scene_time_s, y_from, y_to)
 
     def set_item_collected(self, index: int, collected: bool = True) -> None:
