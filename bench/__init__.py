@@ -18,7 +18,7 @@ TARGETS: dict[str, dict[str, str]] = {
         "core_cpu_fraction": "< 0.40",
     },
     "obstacle_latency": {"obstacle_to_device_cycles": "<= 2"},
-    "scenes": {"max_build_s": "< 1", "max_draw_calls": "< 300"},
+    "scenes": {"max_build_s": "< 1", "max_draw_calls": "< 300", "max_chunk_frame_ms": "<= 1.5 x normal_frame_ms"},
     "render": {"visual_belt_error_mm_p99": "<= 5"},
     "recorder": {"recorder_cpu_fraction": "< 0.05", "db_mb_per_10min": "< 20"},
     "sync": {"sync_rigs": "4", "sync_lag_s_p95": "<= 2", "rows_lost": "0", "duplicate_rows": "0"},
