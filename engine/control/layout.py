@@ -51,6 +51,8 @@ class AlarmReason(enum.IntEnum):
     RECORDER_FAILED = 15
     SETTING_CLAMPED = 16
     CORE_LOST = 17  # raised by the UI when the state block stops changing
+    UI_VIEW_LATE = 18  # UI alive but its frames are late: belt slowed, obstacle plan held
+    UI_VIEW_STALE = 19  # the patient's view stale beyond its limit: controlled stop
 
 
 ALARM_TEXT: dict[int, str] = {
@@ -72,6 +74,8 @@ ALARM_TEXT: dict[int, str] = {
     AlarmReason.RECORDER_FAILED: "Recording failed: data may be incomplete",
     AlarmReason.SETTING_CLAMPED: "A setting was outside the prescription and was clamped",
     AlarmReason.CORE_LOST: "Control core not responding: devices stop on their watchdogs",
+    AlarmReason.UI_VIEW_LATE: "Patient view is late: belt slowed",
+    AlarmReason.UI_VIEW_STALE: "Patient view stale too long: controlled stop",
 }
 
 
@@ -175,6 +179,11 @@ COMMAND_DTYPE = np.dtype(
         ("base_speed_fraction", "<f4"),  # the scene's base speed (fraction of prescription)
         ("obstacle_count", "<u2"),
         ("timeline", TIMELINE_DTYPE, (MAX_OBSTACLES,)),
+        # The UI's two beats (engine/control/supervisor.py ViewPolicy): ui_heartbeat above says the
+        # process and its main loop are alive (a thread); ui_frame counts patient-view frames
+        # drawn (0: no view, e.g. `main.py core`); ui_pid lets the core watch the process itself.
+        ("ui_frame", "<u8"),
+        ("ui_pid", "<i4"),
     ]
 )
 
