@@ -550,7 +550,9 @@ class ControlCore:
             if self.run_state != RunState.IDLE:
                 self.distance_m += moved
         self.last_encoder = count
-        self.tm_sample_t = self._sample_time(t, st.device_time_us, 0)
+        # The host time of the read, not this cycle's start: a stall of the core between the two
+        # would otherwise make a frame look older than the cycle and skew every later sample.
+        self.tm_sample_t = self._sample_time(self.tm.last_rx_s, st.device_time_us, 0)
         v = st.belt_speed_mps
         dt = t - self.last_tm_t
         if 0.0 < dt < 0.1:
@@ -577,7 +579,7 @@ class ControlCore:
         st = self.exo.status
         a = self.angles
         a[0], a[1], a[2], a[3] = st.angle_rad
-        ts = self._sample_time(t, st.device_time_us, 1)
+        ts = self._sample_time(self.exo.last_rx_s, st.device_time_us, 1)  # read time (see above)
         p = st.pressure
         legs = self.leg_length
         # Pelvis height from the stance leg(s), then each swing toe's height and position.
@@ -774,7 +776,8 @@ class ControlCore:
         view = self.view
         before = self.view_state
         state = view.update(t, self.dt_s, moving_state, self.supervisor.speed_cmd_mps,
-                            self._next_obstacle_m(), self.supervisor.limits.max_decel_mps2, self._step_length_m())
+                            self._next_obstacle_m(), self.supervisor.limits.max_decel_mps2, self._step_length_m(),
+                            self.supervisor.limits.max_speed_mps * self.speed_fraction)
         self.view_state = state
         if state == before:
             return

@@ -264,7 +264,8 @@ class ViewPolicy:
     """Grades the age of the patient's view (time since the core saw the UI's frame counter move).
 
     OK: fresh. LATE: older than VIEW_LATE_S; `cap_mps` then falls at LATE_DECEL_MPS2 from the
-    belt speed at the onset to LATE_SPEED_FRACTION of it. STALE: older than view_stale_limit_s
+    belt speed at the onset to LATE_SPEED_FRACTION of the therapist's cruise speed (a view late
+    from the start still walks, at that fraction). STALE: older than view_stale_limit_s
     (sticky until the belt stands). Inactive (always OK) until a first frame was seen: a core
     driven without a view (`main.py core`, tests) has only the liveness beat.
     """
@@ -288,8 +289,9 @@ class ViewPolicy:
         return t_s - self.frame_t_s if self.frame_t_s >= 0.0 else 0.0
 
     def update(self, t_s: float, dt_s: float, moving: bool, speed_mps: float, obstacle_m: float,
-               decel_mps2: float, step_m: float) -> int:
-        """Advance one cycle; returns the state."""
+               decel_mps2: float, step_m: float, cruise_mps: float | None = None) -> int:
+        """Advance one cycle; returns the state. cruise_mps: the speed asked for (default: the
+        speed now)."""
         if not moving or self.frame_t_s < 0.0:
             self.state = self.OK
             self.cap_mps = float("inf")
@@ -300,8 +302,8 @@ class ViewPolicy:
         if age > VIEW_LATE_S:
             if self.state == self.OK:
                 self.state = self.LATE
-                self.cap_mps = speed_mps
-                self.floor_mps = LATE_SPEED_FRACTION * speed_mps
+                self.floor_mps = LATE_SPEED_FRACTION * (speed_mps if cruise_mps is None else cruise_mps)
+                self.cap_mps = speed_mps if speed_mps > self.floor_mps else self.floor_mps
             self.fresh_since_s = -1.0
             self.limit_s = view_stale_limit_s(speed_mps, obstacle_m, decel_mps2, step_m)
             if age > self.limit_s:

@@ -110,3 +110,11 @@ def test_the_policy_resets_when_the_belt_stands():
     t, states, _ = _run(policy, t, 2.0, None, 1.0)
     assert states[-1] == ViewPolicy.STALE
     assert policy.update(t + PERIOD_S, PERIOD_S, False, 0.0, math.inf, 0.5, 0.6) == ViewPolicy.OK
+
+
+def test_a_view_late_from_the_start_still_walks_at_the_late_fraction_of_cruise():
+    policy = ViewPolicy()
+    policy.frame_seen(0.0)
+    # Belt standing at the start, cruise 1.0 m/s, frames every 300 ms: the cap is half of cruise.
+    assert policy.update(0.2, PERIOD_S, True, 0.0, math.inf, 0.5, 0.6, cruise_mps=1.0) == ViewPolicy.LATE
+    assert math.isclose(policy.cap_mps, 0.5)
