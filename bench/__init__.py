@@ -5,7 +5,7 @@ returning named figures; targets are compared as ratios against baselines run in
 """
 
 # Order used by `make bench`.
-BENCHMARKS = ["devices", "control_loop", "obstacle_latency", "scenes", "render", "recorder"]
+BENCHMARKS = ["devices", "control_loop", "obstacle_latency", "scenes", "render", "recorder", "session", "session_hog"]
 
 # Targets from the issues, shown beside the figures in docs/benchmarks.md.
 TARGETS: dict[str, dict[str, str]] = {
@@ -20,4 +20,12 @@ TARGETS: dict[str, dict[str, str]] = {
     "scenes": {"max_build_s": "< 1", "max_draw_calls": "< 300"},
     "render": {"visual_belt_error_mm_p99": "<= 5"},
     "recorder": {"recorder_cpu_fraction": "< 0.05", "db_mb_per_10min": "< 20"},
+    "session": {
+        "session_core_missed_cycles": "<= session_floor_missed_cycles",
+        "session_core_max_lateness_us": "<= session_floor_max_lateness_us + 200",
+        "visual_belt_error_mm_p99": "<= 5",
+        "recorder_max_lag_s": "<= 0.2",
+        "false_stops": "= 0",
+    },
 }
+TARGETS["session_hog"] = TARGETS["session"]

@@ -31,10 +31,10 @@ def machine_description() -> str:
     return f"{platform.node()}: {cpu}, {os.cpu_count()} cores, {mem_gib:.0f} GiB, {platform.system()} {platform.release()}, Python {platform.python_version()}"
 
 
-def run_one(name: str, quick: bool) -> dict:
-    """Run one benchmark module and return its figures."""
+def run_one(name: str, quick: bool, hog: bool = False) -> dict:
+    """Run one benchmark module and return its figures (--hog: for those that take it)."""
     module = importlib.import_module(f"bench.{name}")
-    return module.run(quick=quick)
+    return module.run(quick=quick, hog=True) if hog else module.run(quick=quick)
 
 
 def write_report(results: dict, quick: bool) -> None:
@@ -72,9 +72,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("name", choices=BENCHMARKS + ["all"], help="benchmark to run")
     parser.add_argument("--quick", action="store_true", help="short run, under 30 s")
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    parser.add_argument("--hog", action="store_true", help="(session) a CPU hog at normal priority on every core")
     args = parser.parse_args(argv)
     if args.name != "all":
-        figures = run_one(args.name, args.quick)
+        figures = run_one(args.name, args.quick, args.hog)
         if args.json:
             print(json.dumps(figures))
         else:
