@@ -3,9 +3,13 @@
 For each of two scenes (a grocery store and a sidewalk) it runs the real thing,
 `python main.py run --headless` (virtual rig, control core, recorder, Panda3D app rendering
 offscreen), reads the session back from its database and samples /proc for each process's CPU
-time. During each session a do-nothing floor loop (the core's timer, SCHED_FIFO 80, no work) runs
-on the other CPU: what the machine allows a real-time loop in the same seconds, under the same
-load. With --hog a busy loop at normal priority runs on every CPU too.
+time. During each session a do-nothing floor loop (the core's timer, no work) runs on the core's
+CPU at SCHED_FIFO 79, one below the core: it meets the same host stalls, the same other real-time
+loops and the same throttling in the same seconds, and the core preempts it at once (its cost to
+the floor: the core's compute, ~0.1-0.3 ms, when they collide). With --hog a busy loop at normal
+priority runs on every CPU too. Diagnostics go to stderr: the core's lateness histogram, its
+scheduler statistics (/proc/PID/schedstat run and run-queue wait, involuntary switches,
+migrations) and page faults over the session, and the real-time tasks running beside it.
 
 Figures (the worse of the two scenes; CPU fractions are means, of one CPU):
 - session_core_missed_cycles, session_core_p99_lateness_us, session_core_max_lateness_us: from
@@ -43,11 +47,14 @@ KEYS = (
 )
 
 
+FLOOR_RT_PRIORITY = 79  # one below the core's 80
+
+
 def floor_loop(cpu: int, seconds: float, queue) -> None:
-    """Child: the core's timer doing nothing, SCHED_FIFO 80 pinned to `cpu`; puts its lateness."""
+    """Child: the core's timer doing nothing, SCHED_FIFO 79 pinned to `cpu`; puts its lateness."""
     from engine.control.looptimer import DeadlineTimer, acquire_realtime, freeze_gc
 
-    acquire_realtime(80, cpu)
+    acquire_realtime(FLOOR_RT_PRIORITY, cpu)
     freeze_gc()
     n = int(seconds / PERIOD_S)
     late = np.zeros(n)
@@ -66,6 +73,48 @@ def _cpu_s(pid: int) -> float | None:
         return None
     fields = stat[stat.rindex(")") + 2:].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _sched(pid: int) -> dict | None:
+    """Scheduler and fault counters of a process (None once it is gone)."""
+    try:
+        run_ns, wait_ns, slices = (int(x) for x in Path(f"/proc/{pid}/schedstat").read_text().split())
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        sched = Path(f"/proc/{pid}/sched").read_text()
+    except (OSError, ValueError):
+        return None
+    fields = stat[stat.rindex(")") + 2:].split()
+    out = {"run_ns": run_ns, "wait_ns": wait_ns, "slices": slices, "minflt": int(fields[7]), "majflt": int(fields[9]),
+           "cpu": int(fields[36])}
+    for line in sched.splitlines():
+        key, _, value = line.partition(":")
+        key = key.strip()
+        if key in ("nr_involuntary_switches", "nr_voluntary_switches", "se.nr_migrations"):
+            out[key] = int(float(value))
+    return out
+
+
+def _rt_tasks() -> list[str]:
+    """Real-time processes on the machine now: 'pid:policy/prio:cpu:name'."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        if int(fields[38]) in (1, 2) and not stat[stat.index("(") + 1:].startswith(("migration", "watchdog")):
+            found.append(f"{entry}:{'FIFO' if fields[38] == '1' else 'RR'}/{fields[37]}:cpu{fields[36]}")
+    return found
+
+
+def _affinity(pid: int) -> set[int]:
+    try:
+        return os.sched_getaffinity(pid)
+    except OSError:
+        return set()
 
 
 def _children(pid: int) -> dict[str, int]:
@@ -98,7 +147,6 @@ def run_session(scene: str, duration_s: float, workdir: Path) -> dict:
 
     db = workdir / f"{scene}.db"
     log_path = workdir / f"{scene}.log"
-    cpus = sorted(os.sched_getaffinity(0))
     ctx = multiprocessing.get_context("spawn")
     queue = ctx.Queue()
     with open(log_path, "w") as log:
@@ -109,6 +157,9 @@ def run_session(scene: str, duration_s: float, workdir: Path) -> dict:
         floor = None
         first: dict[str, tuple[float, float]] = {}
         last: dict[str, tuple[float, float]] = {}
+        sched_first = sched_last = None
+        core_seen_s = 0.0
+        rt_seen: set[str] = set()
         try:
             while proc.poll() is None:
                 pids = {"ui": proc.pid, **_children(proc.pid)}
@@ -118,9 +169,18 @@ def run_session(scene: str, duration_s: float, workdir: Path) -> dict:
                     if cpu is not None:
                         first.setdefault(role, (now, cpu))
                         last[role] = (now, cpu)
-                if floor is None and "core" in pids:
-                    # The core pins itself to the last CPU: the floor takes the first.
-                    floor = ctx.Process(target=floor_loop, args=(cpus[0], duration_s, queue))
+                if "core" in pids:
+                    sched = _sched(pids["core"])
+                    core_seen_s = core_seen_s or now
+                    if sched is not None and now - core_seen_s > 5.0:  # after its imports and start
+                        sched_first = sched_first or sched
+                        sched_last = sched
+                    rt_seen.update(t.split(":", 1)[1] + ":" + t.split(":")[0] for t in _rt_tasks()
+                                   if int(t.split(":")[0]) not in pids.values())
+                core_cpus = _affinity(pids["core"]) if "core" in pids else set()
+                if floor is None and len(core_cpus) == 1:
+                    # The core has pinned itself: the floor shares its CPU, one priority below.
+                    floor = ctx.Process(target=floor_loop, args=(core_cpus.pop(), duration_s, queue))
                     floor.start()
                 time.sleep(0.25)
         finally:
@@ -139,6 +199,23 @@ def run_session(scene: str, duration_s: float, workdir: Path) -> dict:
         recorder = store.get_session(sid).get("recorder") or {}
         outcome = store.get_session(sid)["outcome"]
     late_us = telemetry["lateness_us"].astype(float)
+    compute_us = telemetry["compute_us"].astype(float)
+    missed_at = np.flatnonzero(late_us >= PERIOD_S * 1e6)
+    diagnostics = {
+        "lateness_us_histogram": dict(zip(
+            ["<50", "50-100", "100-200", "200-500", "500-1000", "1-2ms", "2-5ms", "5-10ms", "10-50ms", ">=50ms"],
+            np.histogram(late_us, bins=[0, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 50000, 1e9])[0].tolist(),
+            strict=True)),
+        "late_cycles_after_a_long_compute": int(np.sum(compute_us[np.clip(missed_at - 1, 0, None)] > 900)),
+        "late_cycles": int(len(missed_at)),
+        "compute_us_p99": float(np.percentile(compute_us, 99)),
+        "compute_us_max": float(compute_us.max()),
+        "core_sched_delta": ({k: sched_last[k] - sched_first[k] for k in sched_last if k != "cpu"}
+                             if sched_first and sched_last else None),
+        "other_rt_tasks_seen": sorted(rt_seen)[:20],
+        "floor": floor_figures,
+    }
+    print("bench session diagnostics " + json.dumps({"scene": scene, **diagnostics}), file=sys.stderr, flush=True)
     stop_names = {AlarmReason(r).name.lower() for r in STOP_REASONS if r != AlarmReason.STOP_REQUEST}
     stops = [e for e in events if e["kind"] == "alarm_raised" and e.get("reason") in stop_names]
     frame = frames[-1] if frames else {}
