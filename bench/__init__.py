@@ -6,6 +6,8 @@ returning named figures; targets are compared as ratios against baselines run in
 
 # Order used by `make bench`.
 BENCHMARKS = ["devices", "control_loop", "obstacle_latency", "scenes", "render", "recorder", "session", "session_hog"]
+# Run only by name (`python -m bench NAME`), never by `make bench`: gpu_frames needs a real GPU.
+EXTRA = ["gpu_frames"]
 
 # Targets from the issues, shown beside the figures in docs/benchmarks.md.
 TARGETS: dict[str, dict[str, str]] = {

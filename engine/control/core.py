@@ -48,7 +48,9 @@ from engine.control.supervisor import STOP_REASONS, AlarmTable, Limits, Supervis
 
 GUIDANCE, TRANSPARENT, HOLD = 1, 0, 2  # devices.base.JointMode values (no import on the hot path)
 _U32 = 0xFFFFFFFF
-TREADMILL_REFRESH_S = 0.02  # resend the belt set-point at least this often (feeds its watchdog)
+TREADMILL_REFRESH_S = 0.005  # resend the belt set-point at least this often (feeds its 100 ms
+# watchdog: at 20 ms a host stall of 80-100 ms tripped the treadmill where the exoskeleton, fed
+# every cycle, rode it out; soak under load)
 BWS_REFRESH_S = 0.2
 HEART_RATE_SILENT_S = 3.0
 ARMING_TIMEOUT_S = 0.5  # devices must report armed this soon after a start

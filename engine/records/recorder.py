@@ -288,7 +288,9 @@ def run_recorder(
                 last_data_s = done
                 # The core stamps records with CLOCK_MONOTONIC, the same clock as ours: this is
                 # how old the oldest record was when it became durable.
-                lag = done - float(telemetry["t_s"][0])
+                # Records the core wrote before this recorder started (the start-up backlog)
+                # count from the start: their age says nothing about how far it falls behind.
+                lag = done - max(float(telemetry["t_s"][0]), wall0)
                 if 0.0 <= lag < 3600.0:
                     max_lag_s = max(max_lag_s, lag)
         return len(telemetry) + len(events)

@@ -77,7 +77,8 @@ def test_the_core_pins_itself_away_from_a_cpu_another_real_time_loop_holds():
         pytest.skip("one CPU: nothing to choose")
     busy = cpus[-1]  # where every core used to go
     # Several real-time loops pinned to the last CPU (sleeping: they cost nothing here).
-    code = "import os, time; os.sched_setaffinity(0, {%d}); os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(10)); print('ready', flush=True); time.sleep(60)" % busy
+    code = (f"import os, time; os.sched_setaffinity(0, {{{busy}}}); "
+            "os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(10)); print('ready', flush=True); time.sleep(60)")
     others = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True) for _ in range(3)]
     try:
         ready = [p.stdout.readline().strip() for p in others]
