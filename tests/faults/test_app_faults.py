@@ -19,7 +19,7 @@ import pytest
 from engine.control.layout import ALARM_TEXT, AlarmReason, RunState
 from engine.records.store import Store
 from tests.child_scenario import run_scenario
-from tests.faults.harness import children_of, pid_alive, records_lost
+from tests.faults.harness import pid_alive, records_lost, session_processes
 
 pytestmark = pytest.mark.timeout(150)
 
@@ -57,18 +57,7 @@ class App:
 
     def find_children(self) -> dict[str, int]:
         """rig, core and recorder pids (by command line)."""
-        found = {}
-        for pid in children_of(self.proc.pid):
-            try:
-                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-            except OSError:
-                continue
-            if "devices.sim.server" in cmdline:
-                found["rig"] = pid
-            elif "engine.records.recorder" in cmdline:
-                found["recorder"] = pid
-            elif "multiprocessing.spawn" in cmdline and "resource_tracker" not in cmdline:
-                found["core"] = pid
+        found = session_processes(self.proc.pid)
         self.children.update(found)
         return found
 

@@ -17,7 +17,7 @@ import pytest
 from engine.control.layout import AlarmReason
 from engine.control.supervisor import STOP_REASONS
 from engine.records.store import Store
-from tests.faults.harness import children_of, records_lost
+from tests.faults.harness import proc_rss_kb, records_lost, session_processes
 
 ROOT = Path(__file__).resolve().parents[2]
 BOXES = "\n".join(f"  - {{kind: box, at_m: {40.0 + 60.0 * i:.1f}, height_m: 0.08}}" for i in range(40))
@@ -38,28 +38,9 @@ GROWTH_LIMIT_MB = 32.0  # RSS growth allowed from a quarter of the way to the en
 
 def _rss_mb(pid: int) -> float | None:
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024.0
+        return proc_rss_kb(pid) / 1024.0
     except OSError:
         return None
-    return None
-
-
-def _roles(app_pid: int) -> dict[str, int]:
-    roles = {"ui": app_pid}
-    for pid in children_of(app_pid):
-        try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except OSError:
-            continue
-        if "devices.sim.server" in cmdline:
-            roles["rig"] = pid
-        elif "engine.records.recorder" in cmdline:
-            roles["recorder"] = pid
-        elif "multiprocessing.spawn" in cmdline and "resource_tracker" not in cmdline:
-            roles["core"] = pid
-    return roles
 
 
 def soak(tmp: Path, duration_s: float) -> dict:
@@ -79,7 +60,7 @@ def soak(tmp: Path, duration_s: float) -> dict:
             next_report = started + 60.0
             while app.poll() is None:
                 now = time.monotonic()
-                for role, pid in _roles(app.pid).items():
+                for role, pid in {"ui": app.pid, **session_processes(app.pid)}.items():
                     mb = _rss_mb(pid)
                     if mb is not None:
                         rss.setdefault(role, []).append((now - started, mb))
