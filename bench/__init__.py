@@ -5,8 +5,11 @@ returning named figures; targets are compared as ratios against baselines run in
 """
 
 # Order used by `make bench`.
-BENCHMARKS = ["devices", "control_loop", "obstacle_latency", "scenes", "render", "recorder", "sync", "clinical"]
+BENCHMARKS = ["devices", "control_loop", "obstacle_latency", "scenes", "render", "recorder", "session", "session_hog",
+              "sync", "clinical"]
 BENCHMARKS += ["findings", "stumble"]  # issue 13
+# Run only by name (`python -m bench NAME`), never by `make bench`: gpu_frames needs a real GPU.
+EXTRA = ["gpu_frames"]
 
 # Targets from the issues, shown beside the figures in docs/benchmarks.md.
 TARGETS: dict[str, dict[str, str]] = {
@@ -28,7 +31,15 @@ TARGETS: dict[str, dict[str, str]] = {
         "toe_clearance_cm_p95": "<= 2.5", "obstacle_outcome_agreement": ">= 0.97", "healthy_clear_rate": ">= 0.95",
         "sim_speedup": ">= 20",
     },
+    "session": {
+        "session_core_missed_cycles": "<= session_floor_missed_cycles",
+        "session_core_max_lateness_us": "<= session_floor_max_lateness_us + 200",
+        "visual_belt_error_mm_p99": "<= 5",
+        "recorder_max_lag_s": "<= 0.2",
+        "false_stops": "= 0",
+    },
 }
+TARGETS["session_hog"] = TARGETS["session"]
 TARGETS["findings"] = {"min_sensitivity": ">= 0.90", "min_specificity": ">= 0.90"}
 TARGETS["stumble"] = {"detection_latency_ms_p95": "<= 50", "sensitivity": ">= 0.95",
                       "false_alarms_per_hour": "<= 0.5", "response_peak_decel_mps2": "<= prescription max_decel_mps2"}
