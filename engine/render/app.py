@@ -423,6 +423,10 @@ class StepSyncApp(ShowBase):
             self.recorder_watch.acked = True
         self.controller.ack_alarms(self.state)
 
+    def set_frame_rate(self, frame_rate_hz: float) -> None:
+        """Pace frames at this rate from the next frame on (no headset; the desktop idles slower)."""
+        self._period_s = 1.0 / frame_rate_hz if self.vr_backend is None and frame_rate_hz > 0 else 0.0
+
     def step(self) -> None:
         """Run one frame."""
         self.task_mgr.step()
