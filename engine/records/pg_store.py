@@ -93,14 +93,6 @@ class PgStore(Store):
         with self._lock:
             self._conn.execute("SELECT stepsync_audit_read(%s, %s, %s, %s)", (action, patient_code, session_id, detail))
 
-    def site_secret(self, name: str, n_bytes: int = 32) -> bytes:
-        """The server's pseudonym key (schema_info), for exports from the server: the rigs' own
-        export keys stay on the rigs. Read-only here like every write."""
-        rows = self._query("SELECT value FROM schema_info WHERE key = 'pseudonym_key'")
-        if not rows:
-            raise ClinicError("the clinic server has no pseudonym key: run `main.py clinic init` on it")
-        return str(rows[0]["value"]).encode("utf-8")
-
     # -- audited reads -----------------------------------------------------------------------------
     def get_patient(self, code: str) -> dict | None:
         row = super().get_patient(code)

@@ -1,4 +1,4 @@
-"""Recorded sessions written straight through the Store, fast: the gait model's records and
+"""Recorded sessions written straight through the Store, fast: a simulated session's records and
 events with the timing of a real control loop (a period a little off 1 ms, jitter, a stall with
 a gap) and events stamped with their sample time rather than the cycle that detected them."""
 
@@ -9,7 +9,7 @@ import datetime
 import numpy as np
 
 from engine.control.layout import EVENT_DTYPE
-from engine.records.gait_model import params_for_session, simulate_session
+from engine.records.producer import records_for
 from engine.records.store import Store, ensure_demo_patient
 
 CHUNK_RECORDS = 50_000
@@ -37,8 +37,7 @@ def write_session(
     detection_delay_s: the sample time of the event, as the core stamps it."""
     ensure_demo_patient(store, patient)
     rng = np.random.default_rng(seed)
-    params = params_for_session(profile, 3, 10, seed)
-    records, events, _ = simulate_session(params, duration_s, 1000.0, seed=seed, first_cycle=1)
+    records, events = records_for(duration_s, 1000.0, seed=seed, first_cycle=1, profile=profile)
     n = len(records)
     t = t_start_s + np.arange(n) / actual_rate_hz + rng.uniform(0.0, jitter_s, n)
     records["t_s"] = t
@@ -77,8 +76,7 @@ def write_desktop_session(
     from engine.control.layout import AlarmReason, EventKind, Priority, RunState
 
     ensure_demo_patient(store, patient)
-    params = params_for_session(profile, 3, 10, 4)
-    walk, walk_events, _ = simulate_session(params, walk_s, 1000.0, seed=4, first_cycle=1)
+    walk, walk_events = records_for(walk_s, 1000.0, seed=4, first_cycle=1, profile=profile)
     n_before, n_after = int(idle_before_s * 1000), int(idle_after_s * 1000)
     records = np.zeros(n_before + len(walk) + n_after, dtype=walk.dtype)
     records[n_before:n_before + len(walk)] = walk
