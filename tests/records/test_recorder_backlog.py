@@ -11,7 +11,7 @@ import time
 import numpy as np
 
 from engine.control import layout
-from engine.records.producer import records_for
+from engine.sim.producer import records_for
 from engine.records.recorder import start_recorder
 from engine.records.store import Store
 from tests.records.conftest import wait_until

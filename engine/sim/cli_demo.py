@@ -18,7 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     """Simulate the sessions, then write the patient's progress report."""
-    from engine.records.demo import fill_demo_history
+    from engine.sim.demo import fill_demo_history
     from engine.records.paths import default_db_path
     from engine.records.store import DEMO_PATIENTS
 
