@@ -11,7 +11,7 @@ from devices.sim.profiles import profile_names
 log = logging.getLogger(__name__)
 
 COMMANDS_HELP = """\
-commands on stdin, one per line (DEVICE: treadmill|exoskeleton|heart_rate|all, or tm|exo|hr):
+commands on stdin, one per line (DEVICE: treadmill|exoskeleton|heart_rate|insoles|all, or tm|exo|hr|ins):
   cut DEVICE              cut the link both ways      restore DEVICE      reconnect it
   corrupt DEVICE FRACTION flip that share of bytes both ways (0 turns it off)
   stall DEVICE            the device stops sending    unstall DEVICE

@@ -31,8 +31,8 @@ GARBAGE = b"\x00\xff{{{ not: [yaml\n\x89PNG garbage \xde\xad\xbe\xef\n" * 20
 
 def scenario(tmp: str) -> dict:
     """Runs in a child process (one Panda3D per process)."""
-    from engine.render.desktop import Desktop
-    from engine.render.session_runner import SessionOptions
+    from engine.session.desktop import Desktop
+    from engine.session.runner import SessionOptions
 
     tmp_path = Path(tmp)
     scene_file = tmp_path / "scenes" / "garbage-walk.yaml"

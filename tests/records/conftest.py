@@ -114,3 +114,6 @@ def wait_until(predicate, timeout_s: float, interval_s: float = 0.02) -> bool:
     return predicate()
 
 
+
+
+from tests.pg_server import clinic, pg_server  # noqa: E402,F401  (the throwaway PostgreSQL)

@@ -3,7 +3,8 @@ in reverse with a controlled stop. The session always ends in the database with 
 gets its report, whatever happened in between (an exception, Ctrl-C, a fault stop).
 
 `run_headless` is the unattended path (`main.py run --headless`, `make run` without a display);
-`run_interactive` opens the therapist menu on a desktop.
+the therapist menu on a desktop is `engine.session.desktop` (it imports this module, never the
+other way round).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import numpy as np
 
 from engine.control import layout
 from engine.render.alarms import active_alarms
-from engine.render.session_controller import SceneChoice, SessionController
+from engine.session.controller import SceneChoice, SessionController
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +33,7 @@ STOP_TIMEOUT_S = 15.0  # a controlled stop from 1.5 m/s at 0.5 m/s2 takes 3 s; l
 @dataclass
 class SessionOptions:
     scene: str | None = None
-    patient: str = "demo-healthy"
+    patient: str | None = None  # no default: the command line asks for one (headless)
     duration_s: float = 120.0
     headless: bool = True
     db: str | None = None
@@ -58,7 +59,8 @@ class SessionOptions:
             seed=int(args.seed), renderer=args.renderer, scenes_dir=args.scenes_dir, size=parse_size(args.size),
             ports={role: port for role, port in (("treadmill", getattr(args, "treadmill", None)),
                                                  ("exoskeleton", getattr(args, "exoskeleton", None)),
-                                                 ("heart_rate", getattr(args, "heart_rate", None))) if port},
+                                                 ("heart_rate", getattr(args, "heart_rate", None)),
+                                                 ("insoles", getattr(args, "insoles", None))) if port},
         )
 
 
@@ -66,6 +68,7 @@ class SessionOptions:
 class SessionResult:
     session_id: int | None = None
     outcome: str = "interrupted"
+    end_reason: str = ""  # why the session ended, in words (summary["end_reason"], event session_end)
     report_path: Path | None = None
     exit_code: int = 1
     summary: dict = field(default_factory=dict)
@@ -180,21 +183,27 @@ def run_headless(options: SessionOptions, on_frame=None) -> SessionResult:
     from engine.control.commands import CommandWriter
     from engine.control.config import CoreConfig
     from engine.control.process import start_core
+    from engine.records.dbcheck import check_records_file
     from engine.records.paths import default_db_path
     from engine.records.recorder import start_recorder
     from engine.records.report import write_session_report
-    from engine.records.store import Store, ensure_demo_patient
+    from engine.records.store import DEMO_PATIENTS, Store, ensure_demo_patient
     from engine.scene.loader import find_scene
+    from engine.session.patients import ensure_demo_patients
 
     result = SessionResult()
+    if not options.patient:
+        raise ValueError("a headless session needs a patient code")
     db_path = Path(options.db) if options.db else default_db_path()
+    check_records_file(db_path)  # never let SQLite touch a file that is not a database
     db_path.parent.mkdir(parents=True, exist_ok=True)
     scene = find_scene(options.scene, options.scenes_dir) if options.scenes_dir else find_scene(options.scene)
     store = Store(db_path)
     interrupted = store.close_interrupted_sessions()
     if interrupted:
         log.warning("closed %d session(s) left open by a crash: %s", len(interrupted), interrupted)
-    if options.patient.startswith("demo-"):
+    ensure_demo_patients(store)
+    if options.patient in DEMO_PATIENTS:
         ensure_demo_patient(store, options.patient)
     patient = store.get_patient(options.patient)
     if patient is None:
@@ -262,6 +271,7 @@ def run_headless(options: SessionOptions, on_frame=None) -> SessionResult:
     except BaseException as exc:
         log.error("session failed: %s", exc, exc_info=not isinstance(exc, KeyboardInterrupt))
         result.outcome = "interrupted"
+        result.end_reason = f"the session failed: {exc!r}" if not isinstance(exc, KeyboardInterrupt) else "Ctrl-C"
         if controller is not None:
             try:
                 controller.stop(who="system")
@@ -273,6 +283,8 @@ def run_headless(options: SessionOptions, on_frame=None) -> SessionResult:
         if heartbeat is not None:
             heartbeat.covering.set()
         result.summary = _summary(channels, app, controller) if channels is not None else {}
+        result.end_reason = result.end_reason or result.outcome
+        result.summary["end_reason"] = result.end_reason
         if app is not None:
             try:
                 result.frame_stats = app.release()
@@ -306,6 +318,8 @@ def run_headless(options: SessionOptions, on_frame=None) -> SessionResult:
             try:
                 if result.frame_stats:
                     store.add_frame_timing(controller.session_id, result.frame_stats)
+                store.add_event(controller.session_id, "session_end", float(result.summary.get("scene_time_s") or 0.0),
+                                outcome=result.outcome, reason=result.end_reason)
                 controller.end(result.outcome, result.summary)
                 result.audit = store.audit_log(controller.session_id)
             except Exception:
@@ -435,6 +449,7 @@ def _walk(app, controller, options, started_s, shots, result, stop_requested, on
             _ui_event(controller, "ui_alarm", now_s, reason="core_lost", priority="high",
                       text=layout.ALARM_TEXT[layout.AlarmReason.CORE_LOST], last_cycle=int(state["cycle"]))
             stop_reason = "stopped"
+            result.end_reason = "the control core stopped responding; the devices stopped on their watchdogs"
             break
         run_state = int(state["run_state"])
         new_events = app.hud_model.events[seen_events:]
@@ -451,15 +466,19 @@ def _walk(app, controller, options, started_s, shots, result, stop_requested, on
         if not stopping:
             if stop_requested["signal"] is not None:
                 stop_reason = "interrupted"
+                result.end_reason = f"interrupted by signal {signal.Signals(stop_requested['signal']).name}"
                 controller.stop(who="signal")
                 stopping = True
             elif elapsed_s >= options.duration_s or float(state["s_m"]) >= route_m - 0.05:
                 stop_reason = "completed"
+                result.end_reason = (f"the planned {options.duration_s:g} s were walked" if elapsed_s >= options.duration_s
+                                     else f"the end of the route ({route_m:g} m) was reached")
                 controller.stop(who="schedule")
                 stopping = True
             elif elapsed_s > 2.0 and run_state in (layout.RunState.STOPPING, layout.RunState.STOPPED, layout.RunState.IDLE):
                 # The core stopped without being asked: a fault or an alarm stop.
                 stop_reason = "stopped"
+                result.end_reason = f"stopped by the control core: {_alarm_text(state)}"
                 log.warning("the control core stopped the session: %s", _alarm_text(state))
                 stopping = True
             if stopping:
@@ -529,10 +548,3 @@ def _summary(channels, app, controller) -> dict:
             except Exception:
                 log.exception("task summary")
     return summary
-
-
-def run_interactive(options: SessionOptions) -> int:
-    """The therapist's desktop: menu, patient view, sessions started from the menu."""
-    from engine.render.desktop import run_desktop
-
-    return run_desktop(options)

@@ -7,7 +7,7 @@ import time
 from engine.control import layout
 from engine.control.commands import CommandWriter
 from engine.control.shm import SeqLockBlock
-from engine.render.session_runner import HeartbeatThread
+from engine.session.runner import HeartbeatThread
 
 
 def _beats(block: SeqLockBlock) -> int:

@@ -1,6 +1,6 @@
 """Regenerate the engine's pictures in docs/img from real runs (offscreen, virtual rig):
 
-  python -m engine.render.docs_images [--out docs/img]
+  python -m engine.session.docs_images [--out docs/img]
 
 - patient-grocery.png, patient-sidewalk.png: the patient's view a few seconds into headless
   sessions of a grocery and a sidewalk scene;
@@ -38,8 +38,8 @@ def _session_shots(scene_id: str, duration_s: float, work: Path) -> list[Path]:
 
 
 def _menu_shot(out: Path, work: Path) -> None:
-    from engine.render.desktop import Desktop
-    from engine.render.session_runner import SessionOptions
+    from engine.session.desktop import Desktop
+    from engine.session.runner import SessionOptions
 
     desktop = Desktop(SessionOptions(scene="grocery-first-visit", patient="demo-healthy", headless=True,
                                      db=str(work / "menu.db"), size=(1280, 720), renderer="gl"))
@@ -59,7 +59,7 @@ def _menu_shot(out: Path, work: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m engine.render.docs_images", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m engine.session.docs_images", description=__doc__)
     parser.add_argument("--out", default=str(ROOT / "docs" / "img"))
     parser.add_argument("--renderer", choices=["tinydisplay", "gl"], default="tinydisplay")
     args = parser.parse_args(argv)

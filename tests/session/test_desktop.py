@@ -28,8 +28,8 @@ SCENE = textwrap.dedent(
 
 
 def scenario(tmp: str) -> dict:
-    from engine.render.desktop import Desktop
-    from engine.render.session_runner import SessionOptions
+    from engine.session.desktop import Desktop
+    from engine.session.runner import SessionOptions
 
     tmp_path = Path(tmp)
     scene_file = tmp_path / "scenes" / "desk-walk.yaml"
@@ -71,7 +71,7 @@ def run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("desktop")
     (tmp / "scenes").mkdir()
     (tmp / "scenes" / "desk-walk.yaml").write_text(SCENE.replace("ROUTE", "60"))
-    return {**run_scenario("tests.render.test_desktop", "scenario", tmp, timeout_s=120), "db": tmp / "r.db"}
+    return {**run_scenario("tests.session.test_desktop", "scenario", tmp, timeout_s=120), "db": tmp / "r.db"}
 
 
 def test_scene_saved_while_running_is_reloaded(run):

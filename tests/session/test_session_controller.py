@@ -11,7 +11,7 @@ from engine.control.channels import Channels
 from engine.control.commands import CommandWriter
 from engine.control.prescription import Prescription
 from engine.records.store import Store
-from engine.render.session_controller import SceneChoice, SessionController
+from engine.session.controller import SceneChoice, SessionController
 
 
 @pytest.fixture
