@@ -56,7 +56,7 @@ obstacles:
   - {kind: cable, at_m: 5.5}
   - {kind: box, at_m: 8, height_m: 0.10, depth_m: 0.2}
   - {kind: box, at_m: 10.5, height_m: 0.15, depth_m: 0.3, lateral_m: 1.5}
-  - {kind: door_threshold, at_m: 12.5}
+  - {kind: uneven_paving, at_m: 12.5, height_m: 0.02, depth_m: 0.6}
   - {kind: box, at_m: 15, height_m: 0.08, depth_m: 0.15}
   - {kind: pedestrian_crossing, at_m: 19, trigger_before_m: 3, duration_s: 3}
   - {kind: curb_down, at_m: 22, height_m: 0.10}
@@ -66,11 +66,11 @@ obstacles:
   - {kind: box, at_m: 38, height_m: 0.05, depth_m: 0.2}
   - {kind: cable, at_m: 42}
   - {kind: box, at_m: 46, height_m: 0.12, depth_m: 0.2}
-  - {kind: door_threshold, at_m: 50}
+  - {kind: uneven_paving, at_m: 50, height_m: 0.02, depth_m: 0.6}
   - {kind: box, at_m: 54, height_m: 0.10, depth_m: 0.2}
   - {kind: cable, at_m: 58}
   - {kind: box, at_m: 62, height_m: 0.15, depth_m: 0.3}
-  - {kind: door_threshold, at_m: 66}
+  - {kind: uneven_paving, at_m: 66, height_m: 0.02, depth_m: 0.6}
   - {kind: box, at_m: 70, height_m: 0.05, depth_m: 0.2}
 """
 
