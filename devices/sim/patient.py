@@ -851,7 +851,9 @@ class PatientModel:
             # lowest point of the foot over the obstacle's stretch (heel-toe line clipped to it)
             lowest = self._lowest_over(leg, ob.at_m, ob.end_m)
             top = self.walkway.box_top_m(ob)
-            margin = lowest - top
+            # a foot cannot go below the walkway: there it is on the ground, inside the box at most
+            # by its whole height
+            margin = max(lowest, top - ob.volume_height_m) - top
             rec = self._crossing(leg, ob, t)
             if margin < rec["margin_m"]:
                 rec["margin_m"] = margin
