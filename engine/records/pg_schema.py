@@ -328,6 +328,9 @@ SERVER_MIGRATIONS: list[str] = [
     # 3: records schema 3 adds site_secrets, a rig-local table (the rig's export pseudonym key)
     # that the server does not mirror: exports from the server use its own pseudonym_key.
     "SELECT 1",
+    # 4: records schema 4: the core's flags of each step and stride.
+    "ALTER TABLE steps ADD COLUMN IF NOT EXISTS flags integer; "
+    "ALTER TABLE strides ADD COLUMN IF NOT EXISTS flags integer",
 ]
 SERVER_SCHEMA_VERSION = len(SERVER_MIGRATIONS)
 
