@@ -495,6 +495,33 @@ def _telemetry_columns() -> list[tuple[str, str, int | None, str, float, str]]:
 CONTACT_COLUMNS = [("heel_contact_left", 1), ("toe_contact_left", 2), ("heel_contact_right", 4), ("toe_contact_right", 8)]
 
 
+CSV_CHUNK_RECORDS = 20_000  # telemetry rows formatted at once (vectorised, bounded memory)
+_STATE_NAMES = np.array([RunState(i).name.lower() if i in RunState._value2member_map_ else str(i) for i in range(256)])
+
+
+def _format_column(values: np.ndarray, digits: int) -> list[str]:
+    """Numbers as text with `digits` significant digits (float32 data needs 9, float64 17);
+    NaN and infinity as an empty field (x - x is 0 only for finite x)."""
+    spec = f".{digits}g"
+    return [format(x, spec) if x - x == 0 else "" for x in values.tolist()]
+
+
+def _telemetry_lines(records: np.ndarray, t0: float, columns: list) -> list[str]:
+    """CSV lines (without line ends) of a block of telemetry records, built column-wise."""
+    parts = [_format_column(records["t_s"] - t0, 17), [str(c) for c in records["cycle"].tolist()],
+             _STATE_NAMES[records["run_state"].astype(np.intp)].tolist()]
+    for _, field, index, _, scale, _ in columns:
+        raw = records[field] if index is None else records[field][:, index]
+        values = raw.astype(np.float64) * scale
+        if field == "heart_rate_bpm":
+            values = np.where(values > 0, values, np.nan)
+        parts.append(_format_column(values, 17 if raw.dtype.itemsize == 8 else 9))
+    contacts = records["contacts"].astype(np.int64)
+    parts += [["1" if c else "0" for c in ((contacts & bit) != 0).tolist()] for _, bit in CONTACT_COLUMNS]
+    parts.append([str(a) for a in records["alarms"].tolist()])
+    return [",".join(row) for row in zip(*parts, strict=True)]
+
+
 def _fmt_number(value) -> str:
     if value is None:
         return ""
@@ -533,26 +560,13 @@ def export_csv(store: Store, session_id: int, out_dir: str | Path, start_s: floa
                           f"(it has 0 .. {float(t_rel[-1]):.3f} s)")
     columns = _telemetry_columns()
     header = ["time_s", "cycle", "run_state"] + [c[0] for c in columns] + [c[0] for c in CONTACT_COLUMNS] + ["alarm_bits"]
-    table = {}
-    for name, field, index, _, scale, _ in columns:
-        values = (window[field] if index is None else window[field][:, index]).astype(np.float64) * scale
-        if field == "heart_rate_bpm":
-            values = np.where(values > 0, values, np.nan)
-        table[name] = values
-    state_names = {int(s): s.name.lower() for s in RunState}
-    times = (window["t_s"] - t0).tolist()
-    cycles = window["cycle"].tolist()
-    states = [state_names.get(int(s), str(int(s))) for s in window["run_state"].tolist()]
-    contacts = window["contacts"].astype(np.int64)
-    alarm_bits = window["alarms"].tolist()
-    formatted = {name: [_fmt_number(v) for v in values.tolist()] for name, values in table.items()}
-
-    def telemetry_rows():
-        for i in range(len(window)):
-            yield ([repr(times[i]), cycles[i], states[i]] + [formatted[c[0]][i] for c in columns]
-                   + [int(bool(contacts[i] & bit)) for _, bit in CONTACT_COLUMNS] + [alarm_bits[i]])
-
-    paths = [_write_csv(out_dir / "telemetry.csv", header, telemetry_rows())]
+    path = out_dir / "telemetry.csv"
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        f.write(",".join(header) + "\r\n")  # the csv module's line ending, as in the other files
+        for first in range(0, len(window), CSV_CHUNK_RECORDS):
+            lines = _telemetry_lines(window[first:first + CSV_CHUNK_RECORDS], t0, columns)
+            f.write("\r\n".join(lines) + "\r\n")
+    paths = [path]
 
     def in_window(row: dict) -> bool:
         t = float(row["t_s"]) - t0
