@@ -354,6 +354,9 @@ SERVER_MIGRATIONS: list[str] = [
     _SERVER_V1,
     # 3: per-database secrets (records schema 3).
     _SERVER_V3,
+    # 4: records schema 4: the core's flags of each step and stride.
+    "ALTER TABLE steps ADD COLUMN IF NOT EXISTS flags integer; "
+    "ALTER TABLE strides ADD COLUMN IF NOT EXISTS flags integer",
 ]
 SERVER_SCHEMA_VERSION = len(SERVER_MIGRATIONS)
 

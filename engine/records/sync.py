@@ -48,8 +48,8 @@ TELEMETRY_BATCH_BYTES = 4 * 1024 * 1024
 # Child tables: (columns besides id and session_id, whether session_id may be NULL).
 CHILD_COLUMNS: dict[str, tuple[tuple[str, ...], bool]] = {
     "events": (("cycle", "t_s", "kind", "side", "code", "v1", "v2", "v3", "data_json"), False),
-    "steps": (("cycle", "t_s", "side", "step_length_m", "step_time_s", "toe_clearance_m"), False),
-    "strides": (("cycle", "t_s", "side", "stride_time_s", "stance_fraction", "stride_length_m"), False),
+    "steps": (("cycle", "t_s", "side", "step_length_m", "step_time_s", "toe_clearance_m", "flags"), False),
+    "strides": (("cycle", "t_s", "side", "stride_time_s", "stance_fraction", "stride_length_m", "flags"), False),
     "audit_log": (("at", "who", "setting", "old_json", "new_json", "applied_json"), True),
     "frame_timing": (("at", "stats_json"), False),
 }
