@@ -326,29 +326,41 @@ class Pass:
                 return
 
 
-def sync_once(db_path: str | Path, url: str, rig_name: str | None = None) -> dict[str, int]:
+def sync_once(db_path: str | Path, url: str, rig_name: str | None = None,
+              conn: psycopg.Connection | None = None) -> dict[str, int]:
     """One pass: push everything new in the rig file to the server; returns rows sent per table.
 
-    Raises SyncRefused with a one-line reason (server down, disk full, refused, schema)."""
+    `conn` (autocommit) reuses a connection across passes (the background sync); by default the
+    pass opens and closes its own. Raises SyncRefused with a one-line reason (server down, disk
+    full, refused, schema)."""
     rig = RigFile(db_path)
+    own = conn is None
     try:
-        try:
-            conn = connect(url, autocommit=True)  # explicit transactions: one per batch
-        except ClinicError as exc:
-            raise SyncRefused(str(exc)) from exc
+        if own:
+            try:
+                conn = connect(url, autocommit=True)  # explicit transactions: one per batch
+            except ClinicError as exc:
+                raise SyncRefused(str(exc)) from exc
         try:
             return Pass(rig, conn, rig_name).run()
         except SyncRefused:
             raise
         except (psycopg.Error, OSError) as exc:
             raise SyncRefused(_reason(exc)) from exc
+        except sqlite3.Error as exc:
+            raise SyncRefused(f"the rig's records database: {exc}") from exc
         finally:
-            try:
-                conn.close()
-            except Exception:  # a broken connection may fail to close; nothing to keep
-                pass
+            if own:
+                _close_quietly(conn)
     finally:
         rig.close()
+
+
+def _close_quietly(conn) -> None:
+    try:
+        conn.close()
+    except Exception:  # a broken connection may fail to close; nothing to keep
+        pass
 
 
 def pending_rows(db_path: str | Path) -> dict[str, int]:
@@ -386,22 +398,34 @@ def follow(db_path: str | Path, url: str, interval_s: float = 0.5, stop_flag: li
     signal.signal(signal.SIGINT, _stop)
     backoff_s = interval_s
     last_error = None
+    conn = None  # kept across passes; dropped and reopened after any failure
     while True:
         final = stop[0]
         try:
-            sent = sync_once(db_path, url)
+            if conn is None:
+                try:
+                    conn = connect(url, autocommit=True)
+                except ClinicError as exc:
+                    raise SyncRefused(str(exc)) from exc
+            sent = sync_once(db_path, url, conn=conn)
             if last_error is not None:
                 log.info("clinic sync: server reachable again")
             last_error = None
             backoff_s = interval_s
             if any(sent.values()):
                 log.debug("clinic sync: %s", sent)
-        except SyncRefused as exc:
-            if str(exc) != last_error:
-                log.warning("clinic sync waits: %s", exc)
-            last_error = str(exc)
+        except Exception as exc:  # noqa: BLE001 - the worker outlives every failure and retries
+            message = str(exc) if isinstance(exc, SyncRefused) else f"{type(exc).__name__}: {exc}"
+            if message != last_error:
+                log.warning("clinic sync waits: %s", message)
+            last_error = message
             backoff_s = min(5.0, backoff_s * 2)
+            if conn is not None:
+                _close_quietly(conn)
+                conn = None
         if final:
+            if conn is not None:
+                _close_quietly(conn)
             return 0 if last_error is None else 1
         deadline = time.monotonic() + backoff_s
         while not stop[0] and time.monotonic() < deadline:
