@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sync": ("engine.records.cli_sync", "push a rig's records to the clinic PostgreSQL server (one pass)"),
     "clinic": ("engine.records.clinic_cli", "set up the clinic server: schema, roles, accounts, logins"),
     "findings": ("engine.analysis.cli", "print gait findings and suggestions for a session or a patient"),
+    "simulate": ("engine.sim.cli", "simulate a session faster than real time with the real control core"),
 }
 
 

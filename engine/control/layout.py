@@ -53,6 +53,8 @@ class AlarmReason(enum.IntEnum):
     CORE_LOST = 17  # raised by the UI when the state block stops changing
     INSOLES_SILENT = 18  # smart insoles configured but silent: controlled stop
     GEOMETRY_MISMATCH = 19  # the exoskeleton's fitted leg length disagrees with the prescription
+    UI_VIEW_LATE = 20  # UI alive but its frames are late: belt slowed, obstacle plan held
+    UI_VIEW_STALE = 21  # the patient's view stale beyond its limit: controlled stop
 
 
 ALARM_TEXT: dict[int, str] = {
@@ -76,6 +78,8 @@ ALARM_TEXT: dict[int, str] = {
     AlarmReason.CORE_LOST: "Control core not responding: devices stop on their watchdogs",
     AlarmReason.INSOLES_SILENT: "Smart insoles link lost: controlled stop",
     AlarmReason.GEOMETRY_MISMATCH: "Exoskeleton leg length differs from the prescription: check the fitting",
+    AlarmReason.UI_VIEW_LATE: "Patient view is late: belt slowed",
+    AlarmReason.UI_VIEW_STALE: "Patient view stale too long: controlled stop",
 }
 
 
@@ -210,6 +214,13 @@ COMMAND_DTYPE = np.dtype(
         ("base_speed_fraction", "<f4"),  # the scene's base speed (fraction of prescription)
         ("obstacle_count", "<u2"),
         ("timeline", TIMELINE_DTYPE, (MAX_OBSTACLES,)),
+        # Prescription, appended: heart-rate limit (bpm, 0 = none) for the HEART_RATE_HIGH alarm.
+        ("rx_max_heart_rate_bpm", "<f4"),
+        # The UI's two beats (engine/control/supervisor.py ViewPolicy): ui_heartbeat above says the
+        # process and its main loop are alive (a thread); ui_frame counts patient-view frames
+        # drawn (0: no view, e.g. `main.py core`); ui_pid lets the core watch the process itself.
+        ("ui_frame", "<u8"),
+        ("ui_pid", "<i4"),
     ]
 )
 

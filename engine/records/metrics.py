@@ -68,6 +68,49 @@ REFERENCES: dict[str, Reference] = {
         "Phys Ther. 1992;72(1):45-53. Minimum toe clearance in healthy young adults about "
         "1.3 cm (SD 0.45 cm).",
     ),
+    "perera2006": Reference(
+        "perera2006",
+        "Perera S, Mody SH, Woodman RC, Studenski SA. Meaningful change and responsiveness in common "
+        "physical performance measures in older adults. J Am Geriatr Soc. 2006;54(5):743-749. Gait "
+        "speed: small meaningful change about 0.05 m/s, substantial about 0.10 m/s (older adults and "
+        "subacute stroke).",
+    ),
+    "tilson2010": Reference(
+        "tilson2010",
+        "Tilson JK, Sullivan KJ, Cen SY, et al. Meaningful gait speed improvement during the first 60 "
+        "days poststroke: minimal clinically important difference. Phys Ther. 2010;90(2):196-208. "
+        "MCID of comfortable gait speed 0.16 m/s (LEAPS, 283 subacute stroke).",
+    ),
+    "karvonen1957": Reference(
+        "karvonen1957",
+        "Karvonen MJ, Kentala E, Mustala O. The effects of training on heart rate; a longitudinal "
+        "study. Ann Med Exp Biol Fenn. 1957;35(3):307-315. Target heart rate = resting + fraction x "
+        "(maximum - resting): the heart-rate reserve (HRR).",
+    ),
+    "bmcneurol2021": Reference(
+        "bmcneurol2021",
+        "Pilot randomised trial of aerobic training after stroke, BMC Neurology 2021 "
+        "(doi 10.1186/s12883-021-02052-8): low intensity below 40 % HRR, moderate 40-59 % HRR "
+        "(RPE 11-13).",
+    ),
+    "chen1991": Reference(
+        "chen1991",
+        "Chen HC, Ashton-Miller JA, Alexander NB, Schultz AB. Stepping over obstacles: gait patterns "
+        "of healthy young and old adults. J Gerontol. 1991;46(6):M196-M203. Lead-foot clearance rises "
+        "with obstacle height (0-152 mm); older adults stepped on obstacles more often.",
+    ),
+    "chen1994": Reference(
+        "chen1994",
+        "Chen HC, Ashton-Miller JA, Alexander NB, Schultz AB. Age effects on strategies used to avoid "
+        "obstacles. Gait Posture. 1994;2(3):139-146. Strides seldom adjusted more than two steps "
+        "before an obstacle (used for the steady-stride rule).",
+    ),
+    "plotnik2015": Reference(
+        "plotnik2015",
+        "Plotnik M, Azrad T, Bondi M, et al. Self-selected gait speed - over ground versus "
+        "self-paced treadmill walking, a solution for a paradox. J Neuroeng Rehabil. 2015;12:20. "
+        "About 25-37 m of walking to reach a steady speed (used for the 10 s warm-up).",
+    ),
 }
 
 # Thresholds drawn on the plots: (value, label, reference key).

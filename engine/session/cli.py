@@ -142,7 +142,7 @@ def main(args: argparse.Namespace) -> int:
             result = run_headless(options)
             if result.report_path is not None:
                 print(f"report: {result.report_path}")
-            print(f"session {result.session_id}: {result.outcome}")
+            print(f"session {result.session_id}: {result.outcome} ({result.end_reason})")
             return result.exit_code
         from engine.session.desktop import run_desktop
 

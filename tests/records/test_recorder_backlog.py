@@ -11,7 +11,7 @@ import time
 import numpy as np
 
 from engine.control import layout
-from engine.records.gait_model import GaitParams, simulate_session
+from engine.records.producer import records_for
 from engine.records.recorder import start_recorder
 from engine.records.store import Store
 from tests.records.conftest import wait_until
@@ -32,7 +32,7 @@ def _ack_event(t_s: float, cycle: int) -> np.ndarray:
 
 
 def test_stale_backlog_of_a_running_core_is_not_the_sessions(db_path, store, session_id, channels, processes):
-    records, _, _ = simulate_session(GaitParams(), 40.0, first_cycle=1)
+    records, _ = records_for(40.0, first_cycle=1)
     # The previous session ended 40 s ago; its acknowledged alarm and 40 s of idle menu records
     # went into the rings with no recorder attached: the telemetry ring filled and dropped.
     now = time.monotonic()
@@ -63,7 +63,7 @@ def test_stale_backlog_of_a_running_core_is_not_the_sessions(db_path, store, ses
 
 def test_overflow_while_recording_is_counted(db_path, store, session_id, channels, processes):
     recorder = processes.add_handle(start_recorder(db_path, channels.paths(), session_id))
-    records, _, _ = simulate_session(GaitParams(), 34.0, first_cycle=1)
+    records, _ = records_for(34.0, first_cycle=1)
     os.kill(recorder.pid, signal.SIGSTOP)  # the recorder falls behind (a stalled machine)
     try:
         _push(channels.telemetry, records, time.monotonic() + np.arange(len(records)) / 1000.0)
@@ -80,7 +80,7 @@ def test_overflow_while_recording_is_counted(db_path, store, session_id, channel
 
 
 def test_a_recorder_taking_over_keeps_the_sessions_backlog(db_path, store, session_id, channels, processes):
-    records, _, _ = simulate_session(GaitParams(), 12.0, first_cycle=1)
+    records, _ = records_for(12.0, first_cycle=1)
     now = time.monotonic()
     store.add_telemetry_chunk(session_id, records[:1000])  # the first recorder wrote these, then failed
     store.set_recording_stats(session_id, 5, 0)
