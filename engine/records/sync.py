@@ -58,6 +58,10 @@ SESSION_COLUMNS = ("patient_code", "scene_id", "goals_json", "settings_json", "v
 CLOSING_COLUMNS = ("ended_at", "outcome", "summary_json", "telemetry_overflow", "events_overflow", "recorder_json")
 
 
+# `who` of a prescription version a rig took from the clinic server (not sent back).
+PULLED_PREFIX = "clinic: "
+
+
 class SyncRefused(RuntimeError):
     """The pass could not put everything on the server; str() is the one-line reason."""
 
@@ -162,6 +166,7 @@ class Pass:
         self.register()
         self.patients()
         self.prescriptions()
+        self.pull_prescriptions()
         self.sessions()
         self.telemetry()
         for table in CHILD_COLUMNS:
@@ -190,14 +195,52 @@ class Pass:
                              "WHERE id > ? ORDER BY id", (self.rig.hwm("prescriptions"),))
         if not rows:
             return
-        with self.conn.transaction():
-            with self.conn.cursor() as cur:
-                cur.executemany(
-                    "INSERT INTO prescriptions (rig_id, local_id, patient_code, version, rig_version, rx_json, who, "
-                    "created_at) VALUES (%s, %s, %s, 0, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
-                    [(self.rig_id, *r) for r in rows])
+        # Versions this rig took from the clinic go back only as what they are: already there.
+        own = [r for r in rows if not str(r[4]).startswith(PULLED_PREFIX)]
+        if own:
+            with self.conn.transaction():
+                with self.conn.cursor() as cur:
+                    cur.executemany(
+                        "INSERT INTO prescriptions (rig_id, local_id, patient_code, version, rig_version, rx_json, "
+                        "who, created_at) VALUES (%s, %s, %s, 0, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                        [(self.rig_id, *r) for r in own])
         self.rig.put("hwm:prescriptions", rows[-1][0])
-        self._count("prescriptions", len(rows))
+        self._count("prescriptions", len(own))
+
+    def pull_prescriptions(self) -> None:
+        """Take the clinic's current prescription of each local patient when another rig set it
+        (the conflict rule: the version the server received last is current everywhere)."""
+        import json
+
+        from engine.control.prescription import Prescription
+
+        codes = [r[0] for r in self.rig.rows("SELECT code FROM patients")]
+        if not codes:
+            return
+        for code, version, rx_json, who, rig_id, rig_name, received_at in self.conn.execute(
+                "SELECT * FROM stepsync_current_prescriptions(%s)", (codes,)).fetchall():
+            if rig_id == self.rig_id or self.rig.get(f"pulled:{code}") == str(version):
+                continue
+            local = self.rig.rows("SELECT rx_json FROM prescriptions WHERE patient_code = ? "
+                                  "ORDER BY version DESC LIMIT 1", (code,))
+            try:
+                rx = Prescription.from_dict(json.loads(rx_json))  # validated like any prescription
+            except Exception as exc:  # noqa: BLE001 - a bad version is reported, never applied
+                log.error("clinic prescription v%s of %s refused: %s", version, code, exc)
+                continue
+            if not local or json.loads(local[0][0]) != json.loads(rx_json):
+                with self.rig.conn:
+                    self.rig.conn.execute("BEGIN IMMEDIATE")
+                    row = self.rig.conn.execute("SELECT COALESCE(MAX(version), 0) + 1 FROM prescriptions "
+                                                "WHERE patient_code = ?", (code,)).fetchone()
+                    self.rig.conn.execute(
+                        "INSERT INTO prescriptions (patient_code, version, rx_json, who, created_at) "
+                        "VALUES (?, ?, ?, ?, ?)",
+                        (code, row[0], json.dumps(rx.to_dict(), sort_keys=True),
+                         f"{PULLED_PREFIX}{who} at {rig_name}, clinic v{version} received {received_at}",
+                         received_at))
+                self._count("prescriptions pulled", 1)
+            self.rig.put(f"pulled:{code}", version)
 
     def sessions(self) -> None:
         cols = ", ".join(SESSION_COLUMNS)

@@ -261,13 +261,23 @@ def test_two_rigs_edit_one_prescription_offline(clinic, tmp_path, reliability):
     assert history[-1]["who"] == "therapist-b"
     audit = clinic.query("SELECT detail FROM access_log WHERE action = 'insert prescriptions'")
     assert len(audit) == 4  # both rigs' versions in the audit
-    # Syncing rig A again changes nothing: the rule is by receipt, not by re-sending.
-    sync_once(a, url_a)
+    # Rig A's next pass takes the clinic's current version (B's), so both rigs train the patient
+    # on the same limits; the taken version is not sent back, and the server keeps 4 versions.
+    sent = sync_once(a, url_a)
+    assert sent.get("prescriptions pulled") == 1
     with open_repository(clinic.owner_url) as repo:
         assert repo.current_prescription(code).max_speed_mps == 0.7
+        assert len(repo.prescription_history(code)) == 4
+    with Store(a) as store:
+        assert store.current_prescription(code).max_speed_mps == 0.7
+        assert store.prescription_history(code)[-1]["who"].startswith("clinic: therapist-b")
+    with Store(b) as store:
+        assert store.current_prescription(code).max_speed_mps == 0.7
+    assert sync_once(a, url_a).get("prescriptions pulled") is None and sync_once(b, url_b) == {}
     reliability.record("two rigs edit one prescription offline", "both versions kept and audited; documented rule",
                        None, None, 0,
-                       "server versions 1-4 (both rigs' v1 and v2); current = rig B's (received last), 0.7 m/s")
+                       "server versions 1-4 (both rigs' v1 and v2); current = rig B's (received last), 0.7 m/s; "
+                       "rig A's next sync took it (its current is 0.7 m/s too)")
 
 
 def test_report_for_a_patient_with_sessions_from_two_rigs(clinic, tmp_path, reliability):
