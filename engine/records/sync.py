@@ -411,8 +411,10 @@ def pending_rows(db_path: str | Path) -> dict[str, int]:
     rig = RigFile(db_path)
     try:
         out = {}
-        for table in ("prescriptions", "sessions", *CHILD_COLUMNS):
+        for table in ("sessions", *CHILD_COLUMNS):
             out[table] = rig.rows(f"SELECT COUNT(*) FROM {table} WHERE id > ?", (rig.hwm(table),))[0][0]
+        out["prescriptions"] = rig.rows("SELECT COUNT(*) FROM prescriptions WHERE id > ? AND who NOT LIKE ?",
+                                        (rig.hwm("prescriptions"), PULLED_PREFIX + "%"))[0][0]
         out["patients"] = rig.rows("SELECT COUNT(*) FROM patients WHERE rowid > ?", (rig.hwm("patients"),))[0][0]
         tele = 0
         for sid, last in rig.rows("SELECT session_id, MAX(last_cycle) FROM telemetry_chunks GROUP BY session_id"):

@@ -263,8 +263,9 @@ def test_two_rigs_edit_one_prescription_offline(clinic, tmp_path, reliability):
     assert len(audit) == 4  # both rigs' versions in the audit
     # Rig A's next pass takes the clinic's current version (B's), so both rigs train the patient
     # on the same limits; the taken version is not sent back, and the server keeps 4 versions.
-    sent = sync_once(a, url_a)
-    assert sent.get("prescriptions pulled") == 1
+    pulled = subprocess.run([sys.executable, "main.py", "sync", "--db", str(a), "--to", url_a], cwd=ROOT,
+                            capture_output=True, text=True, timeout=300)
+    assert pulled.returncode == 0 and "prescriptions pulled 1" in pulled.stdout, pulled.stdout
     with open_repository(clinic.owner_url) as repo:
         assert repo.current_prescription(code).max_speed_mps == 0.7
         assert len(repo.prescription_history(code)) == 4
