@@ -163,17 +163,25 @@ class Pass:
 
     def run(self) -> dict[str, int]:
         self.check_schema()
-        self.register()
-        self.patients()
-        self.prescriptions()
-        self.pull_prescriptions()
-        self.sessions()
-        self.telemetry()
-        for table in CHILD_COLUMNS:
-            self.children(table)
-        with self.conn.transaction():
-            self.conn.execute("UPDATE rigs SET last_sync_at = now(), records_schema = %s WHERE rig_id = %s",
-                              (self.rig.schema, self.rig_id))
+        # One pass at a time per rig (the background sync and a manual `sync` may overlap): two
+        # passes could cut the same telemetry at different cycles. Released when the pass ends
+        # or the connection breaks.
+        self.conn.execute("SELECT pg_advisory_lock(hashtext('stepsync:rig:' || %s))", (self.rig_id,))
+        try:
+            self.register()
+            self.patients()
+            self.prescriptions()
+            self.pull_prescriptions()
+            self.sessions()
+            self.telemetry()
+            for table in CHILD_COLUMNS:
+                self.children(table)
+            with self.conn.transaction():
+                self.conn.execute("UPDATE rigs SET last_sync_at = now(), records_schema = %s WHERE rig_id = %s",
+                                  (self.rig.schema, self.rig_id))
+        finally:
+            if not self.conn.broken:
+                self.conn.execute("SELECT pg_advisory_unlock(hashtext('stepsync:rig:' || %s))", (self.rig_id,))
         return self.sent
 
     # -- tables ---------------------------------------------------------------------------------
@@ -259,11 +267,17 @@ class Pass:
             "AND (ended_at IS NULL OR recorder_json IS NULL)", (self.rig_id,)).fetchall()
         self.conn.rollback()
         updates = []
+        local_rows: dict[int, tuple] = {}
+        ids = [int(r[0]) for r in open_rows]
+        for start in range(0, len(ids), 500):  # SQLite's parameter limit
+            part = ids[start:start + 500]
+            for row in self.rig.rows(f"SELECT id, {', '.join(CLOSING_COLUMNS)} FROM sessions "
+                                     f"WHERE id IN ({','.join('?' * len(part))})", tuple(part)):
+                local_rows[int(row[0])] = row[1:]
         for local_id, ended_at, recorder_json in open_rows:
-            local = self.rig.rows(f"SELECT {', '.join(CLOSING_COLUMNS)} FROM sessions WHERE id = ?", (local_id,))
-            if not local:
+            if int(local_id) not in local_rows:
                 continue
-            values = dict(zip(CLOSING_COLUMNS, local[0], strict=True))
+            values = dict(zip(CLOSING_COLUMNS, local_rows[int(local_id)], strict=True))
             if values["ended_at"] is None:
                 continue  # still recording
             if ended_at is not None and (values["recorder_json"] is None or recorder_json is not None):
