@@ -364,7 +364,8 @@ def _message(err: dict, owner, name) -> str:
             return f"{_short(value)} is not a colour; use a name (red, green, blue, yellow, ...) or #rrggbb"
         limit = re.search(r"\{(\d+),(\d+)\}", pattern)
         most = f", at most {int(limit.group(2)) + 1} characters" if limit else ""
-        return f"{_short(value)} has the wrong form; use lowercase ASCII letters, digits and dashes{most}"
+        chars = "digits, dashes and underscores" if "_" in pattern else "digits and dashes"
+        return f"{_short(value)} has the wrong form; use lowercase ASCII letters, {chars}{most}"
     if kind in _WANTED:
         rng = _range_text(owner, name)
         extra = f" ({rng})" if rng else ""
@@ -527,8 +528,10 @@ def load_scene(path: str | Path, *, strict: bool = False, root: str | Path | Non
         doc, errors, extends_failed = _read_document(path, (), files, _confined_roots(path))
     except HostileInput as exc:
         raise SceneError([_error(exc.pos, (), exc.message)]) from None
-    except (RecursionError, OSError, RuntimeError):
-        raise SceneError([f"{display}:1:1 <root>: cannot be read (nesting too deep, or a link loop); refused"]) from None
+    except RecursionError:
+        raise SceneError([f"{display}:1:1 <root>: nesting too deep; refused"]) from None
+    except (OSError, RuntimeError):  # Path.resolve on a symlink loop
+        raise SceneError([f"{display}:1:1 <root>: cannot be read: a symbolic link loop or an unreachable path"]) from None
     data = {k: v for k, v in doc.data.items() if k != "extends"}
     if isinstance(doc.data.get("extends"), str):
         data["extends"] = doc.data["extends"]
