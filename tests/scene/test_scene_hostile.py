@@ -249,3 +249,13 @@ def test_unquoted_hex_colour_is_explained(tmp_path):
     error = errors_of(path)[0]
     assert error.startswith(f"{path}:8:12 obstacles[0].colour: an unquoted #rrggbb starts a YAML comment")
     assert load_scene(write(tmp_path, HEAD + "obstacles:\n  - {kind: box, at_m: 10, colour: '#ff8800'}\n", "b.yaml"))
+
+
+def test_mappings_and_lists_are_described_not_echoed(tmp_path):
+    path = write(tmp_path, HEAD.replace("title: Hostile", f"title: {{password: {SECRET}}}")
+                 + "obstacles:\n  - [1, 2]\n  - {kind: [box], at_m: 3}\n", "a.yaml")
+    errors = errors_of(path)
+    assert not any(SECRET in e for e in errors)
+    assert f"{path}:2:8 title: expected text, got a mapping of 1 keys" in errors
+    assert any("obstacles[0]: expected a mapping of keys, got a list of 2 items" in e for e in errors)
+    assert any("obstacles[1].kind: kind must be text, got a list of 1 items" in e for e in errors)
