@@ -135,7 +135,11 @@ class World:
         if threading.current_thread() is not threading.main_thread():
             set_thread_pacer(Pacer())
         lit, glow = self.layout.build_chunk(y0, y0 + CHUNK_M, self._chunk_seed(index))
-        return lit.node(), (glow.node() if len(glow) else None)
+        nodes = lit.node(), (glow.node() if len(glow) else None)
+        for node in nodes:
+            if node is not None:
+                node.getBounds()  # computed here (walks every vertex), not in the first cull after attaching
+        return nodes
 
     def _attach_chunk(self, index: int, nodes) -> NodePath:
         # Each MeshBuilder already is one Geom per render state: the chunk is as flat as
