@@ -482,6 +482,30 @@ class Prop(StrictModel):
     scale: float = _num(1.0, 0.01, 100.0, "uniform scale")
 
 
+# What a scene trains (findings pick scenes by it: engine/analysis/suggestions.py, docs/findings.md).
+TRAINING_TARGETS = (
+    "clearance",  # step-over obstacles that need the swing foot lifted (boxes, cables, items)
+    "curbs",  # stepping down and up curbs
+    "stop_and_go",  # stops and restarts at yield obstacles: gait initiation
+    "doorways",  # doors and thresholds (frequent freezing triggers, Schaafsma 2003)
+    "uneven_ground",  # uneven paving, ramps
+    "dual_task",  # walking while naming cues or shopping
+    "steady_walking",  # long stretches at one speed: rhythm, symmetry, step length
+    "endurance",  # long route at a moderate speed
+    "speed",  # a brisk base speed
+)
+TrainingTarget = Literal[TRAINING_TARGETS]  # type: ignore[valid-type]
+
+
+class Cueing(StrictModel):
+    """External cues for short or freezing steps: floor stripes across the path and a metronome."""
+
+    floor_stripes: bool = Field(False, description="draw stripes across the walking path (visual cue)")
+    stripe_spacing_m: float = _num(0.6, 0.2, 1.2, "distance between stripes: the target step length, m")
+    metronome: bool = Field(False, description="play a metronome tick (auditory cue)")
+    metronome_spm: float = _num(100.0, 40.0, 160.0, "metronome rate: the target cadence, steps per minute")
+
+
 # ---------------------------------------------------------------------------------------------
 # Fixtures: procedural street furniture and store fittings placed along the route
 # ---------------------------------------------------------------------------------------------
@@ -568,6 +592,8 @@ class Scene(StrictModel):
     props: list[Prop] = Field(default_factory=list, max_length=200, description="models from assets/ placed along the route")
     fixtures: list[Fixture] = Field(default_factory=list, max_length=MAX_FIXTURES,
                                     description=f"benches, bus stops, wet-floor signs, pharmacy shelves, aisle signs (at most {MAX_FIXTURES})")
+    training_targets: list[TrainingTarget] = Field(default_factory=list, max_length=len(TRAINING_TARGETS), description="what the scene trains (findings suggest scenes by it)")
+    cueing: Cueing = Field(default_factory=Cueing, description="floor stripes and metronome for short or freezing steps")
 
     # Files this scene was read from (itself first, then the bases it extends); set by the loader.
     _files: tuple = PrivateAttr(default=())

@@ -26,7 +26,7 @@ from engine.control.layout import AlarmReason, RunState
 from engine.control.process import start_core
 from engine.records.recorder import start_recorder
 from engine.records.store import Store, ensure_demo_patient
-from engine.render.session_controller import SceneChoice, SessionController
+from engine.session.controller import SceneChoice, SessionController
 
 PATIENT = "demo-healthy"
 ROUTE_M = 500.0
@@ -207,6 +207,23 @@ def children_of(pid: int) -> list[int]:
         if int(fields[1]) == pid:
             kids.append(int(entry))
     return kids
+
+
+def session_processes(app_pid: int) -> dict[str, int]:
+    """A running app's rig, core and recorder pids (its direct children, by command line)."""
+    found = {}
+    for pid in children_of(app_pid):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if "devices.sim.server" in cmdline:
+            found["rig"] = pid
+        elif "engine.records.recorder" in cmdline:
+            found["recorder"] = pid
+        elif "multiprocessing.spawn" in cmdline and "resource_tracker" not in cmdline:
+            found["core"] = pid
+    return found
 
 
 def pid_alive(pid: int) -> bool:

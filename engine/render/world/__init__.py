@@ -22,6 +22,7 @@ import numpy as np
 from panda3d.core import AmbientLight, DirectionalLight, Fog, NodePath
 
 from engine.render.world.ambient import AmbientLife
+from engine.render.world.cueing import add_floor_stripes
 from engine.render.world.fixtures import build_fixtures
 from engine.render.world.grocery import GroceryLayout
 from engine.render.world.mesh import MeshBuilder, set_thread_pacer
@@ -135,6 +136,7 @@ class World:
         if threading.current_thread() is not threading.main_thread():
             set_thread_pacer(Pacer())
         lit, glow = self.layout.build_chunk(y0, y0 + CHUNK_M, self._chunk_seed(index))
+        add_floor_stripes(lit, self.scene, y0, y0 + CHUNK_M)  # cueing (no-op unless the scene asks)
         nodes = lit.node(), (glow.node() if len(glow) else None)
         for node in nodes:
             if node is not None:
