@@ -22,6 +22,7 @@ import numpy as np
 
 from engine.control import layout
 from engine.render.alarms import active_alarms
+from engine.scene.outcomes import count_outcomes
 from engine.session.controller import SceneChoice, SessionController
 
 log = logging.getLogger(__name__)
@@ -535,6 +536,7 @@ def _summary(channels, app, controller) -> dict:
         "obstacles_hit": int(state["obstacles_hit"]),
         "goal_reached": int(state["goal_reached"]),
         "alarms": [a.text for a in active_alarms(state, include_acked=True)],
+        "outcomes": count_outcomes(state["obstacles"]["outcome"]).as_dict(),  # the HUD's and report's count
     }
     if app is not None:  # the UI's own alarms (core lost, recorder failed) too
         summary["alarms"] = [a.text for a in app.ui_alarms()] + summary["alarms"]
@@ -544,7 +546,7 @@ def _summary(channels, app, controller) -> dict:
         if app.task_tracker is not None:
             try:
                 summary["tasks"] = app.task_tracker.update(float(state["s_m"]), float(state["scene_time_s"]),
-                                                           state["obstacles"]).score_inputs()
+                                                           state["obstacles"]).results()  # counts + per item/crossing
             except Exception:
                 log.exception("task summary")
     return summary

@@ -26,6 +26,8 @@ SCENE = textwrap.dedent(
     obstacles:
       - {kind: box, at_m: 3.0, height_m: 0.1}
       - {kind: box, at_m: 6.0, height_m: 0.12}
+    tasks:
+      shopping_list: {items: [{name: milk, at_m: 12.0}]}
     """
 )
 
@@ -76,6 +78,10 @@ def test_session_ends_in_the_database_with_a_report(session):
         assert session["rc"] == 0
     summary = json.loads(row["summary_json"])
     assert summary["steps"] > 5 and summary["distance_m"] > 3.0
+    # Task results per item for the report, and obstacle outcomes counted the one shared way.
+    assert [item["name"] for item in summary["tasks"]["shopping"]] == ["milk"]
+    assert all(item["status"] in ("collected", "missed", "not reached") for item in summary["tasks"]["shopping"])
+    assert set(summary["outcomes"]) >= {"obstacles", "obstacles_done_well", "obstacles_touched", "obstacles_waited"}
     # The recorder stored the control core's telemetry for this session.
     chunks = _query(session["db"], "SELECT COUNT(*) AS n FROM telemetry_chunks WHERE session_id = ?", row["id"])
     assert chunks[0]["n"] > 0
