@@ -82,9 +82,9 @@ def belt_worker(duration_s: float) -> dict:
     from engine.control.process import start_core
     from engine.render.alarms import active_alarms
     from engine.render.panda_config import configure_panda
-    from engine.render.session_controller import SceneChoice, SessionController
-    from engine.render.session_runner import HeartbeatThread, wait_core_ready
     from engine.scene.loader import find_scene
+    from engine.session.controller import SceneChoice, SessionController
+    from engine.session.runner import HeartbeatThread, wait_core_ready
 
     scene = find_scene(ENVIRONMENTS["grocery"])
     rig = start_rig(profile="healthy", seed=1)

@@ -103,6 +103,7 @@ class CommandWriter:
             leg_length_l_m=rx.leg_length_l_m,
             leg_length_r_m=rx.leg_length_r_m,
             affected_side=rx.affected_side,
+            rx_max_heart_rate_bpm=rx.max_heart_rate_bpm,
         )
 
     def set_settings(

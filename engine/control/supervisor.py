@@ -96,19 +96,19 @@ class Supervisor:
         self.speed_cmd_mps = v
         return v
 
-    def guidance(self, fraction: float, extra: float = 0.0) -> float:
-        """Applied guidance stiffness: `fraction` of the prescribed range plus `extra` (an
-        obstacle's raise, in absolute stiffness), inside [guidance_min, guidance_max]."""
+    def guidance(self, guidance: float, extra: float = 0.0) -> float:
+        """Applied guidance: the requested ABSOLUTE guidance (0..1 of full robot assistance)
+        plus `extra` (an obstacle's raise), clamped to the prescribed [guidance_min, guidance_max].
+        One meaning everywhere (menu, core, audit, telemetry, report); see docs/engine.md."""
         lim = self.limits
-        f = clamp(fraction, 0.0, 1.0)
-        g = lim.guidance_min + f * (lim.guidance_max - lim.guidance_min)
+        g = clamp(guidance, 0.0, 1.0)
         return clamp(g + clamp(extra, 0.0, 1.0), lim.guidance_min, lim.guidance_max)
 
-    def bws(self, fraction: float) -> float:
-        """Applied body-weight-support unloading for a 0..1 fraction of the prescribed range."""
+    def bws(self, fraction_of_body_weight: float) -> float:
+        """Applied body-weight support: the requested ABSOLUTE unloading (fraction of body weight,
+        shown as % of body weight) clamped to the prescribed [bws_min, bws_max]."""
         lim = self.limits
-        f = clamp(fraction, 0.0, 1.0)
-        return clamp(lim.bws_min + f * (lim.bws_max - lim.bws_min), lim.bws_min, lim.bws_max)
+        return clamp(clamp(fraction_of_body_weight, 0.0, 1.0), lim.bws_min, lim.bws_max)
 
     def boost(self, requested: float) -> float:
         """Swing-clearance boost 0..clearance_boost_max."""
@@ -134,6 +134,8 @@ ALARM_PRIORITY: dict[int, int] = {
     AlarmReason.RECORDER_FAILED: Priority.MEDIUM,
     AlarmReason.SETTING_CLAMPED: Priority.LOW,
     AlarmReason.CORE_LOST: Priority.HIGH,
+    AlarmReason.INSOLES_SILENT: Priority.HIGH,
+    AlarmReason.GEOMETRY_MISMATCH: Priority.MEDIUM,
     AlarmReason.UI_VIEW_LATE: Priority.LOW,
     AlarmReason.UI_VIEW_STALE: Priority.HIGH,
 }
@@ -152,6 +154,7 @@ STOP_REASONS = frozenset(
         AlarmReason.TREADMILL_WATCHDOG,
         AlarmReason.EXO_WATCHDOG,
         AlarmReason.SENSOR_FROZEN,
+        AlarmReason.INSOLES_SILENT,
         AlarmReason.UI_VIEW_STALE,
     }
 )

@@ -360,6 +360,8 @@ class StepSyncApp(ShowBase):
         if content.cue and content.cue != self._last_cue:
             self.audio.play("cue")
         self._last_cue = content.cue
+        self.audio.metronome(getattr(self.world, "scene", None), float(self.state["scene_time_s"]),
+                             int(self.state["run_state"]) == layout.RunState.RUNNING)
         return task.cont
 
     def _therapist_task(self, task):
@@ -429,6 +431,10 @@ class StepSyncApp(ShowBase):
         if self.recorder_watch is not None:
             self.recorder_watch.acked = True
         self.controller.ack_alarms(self.state)
+
+    def set_frame_rate(self, frame_rate_hz: float) -> None:
+        """Pace frames at this rate from the next frame on (no headset; the desktop idles slower)."""
+        self._period_s = 1.0 / frame_rate_hz if self.vr_backend is None and frame_rate_hz > 0 else 0.0
 
     def step(self) -> None:
         """Run one frame."""

@@ -26,7 +26,7 @@ from engine.control.layout import AlarmReason, RunState
 from engine.control.process import start_core
 from engine.records.recorder import start_recorder
 from engine.records.store import Store, ensure_demo_patient
-from engine.render.session_controller import SceneChoice, SessionController
+from engine.session.controller import SceneChoice, SessionController
 
 PATIENT = "demo-healthy"
 ROUTE_M = 500.0

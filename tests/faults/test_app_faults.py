@@ -254,7 +254,7 @@ def test_recorder_killed_under_the_app_alarm_then_a_new_recorder_takes_over(app_
 
 def interrupted_scenario(tmp: str) -> dict:
     """A headless session that fails with an exception while walking (child process)."""
-    from engine.render.session_runner import SessionOptions, run_headless
+    from engine.session.runner import SessionOptions, run_headless
 
     def on_frame(app, result):
         if float(app.state["belt_speed_mps"]) > 0.5:

@@ -19,8 +19,8 @@ pytestmark = pytest.mark.timeout(150)
 def scenario(tmp: str) -> dict:
     """Runs in a child process (one Panda3D per process)."""
     from engine.control.layout import RunState
-    from engine.render.desktop import Desktop
-    from engine.render.session_runner import SessionOptions
+    from engine.session.desktop import Desktop
+    from engine.session.runner import SessionOptions
 
     tmp_path = Path(tmp)
     desktop = Desktop(SessionOptions(scene="garbage-walk", patient="demo-healthy", headless=True,

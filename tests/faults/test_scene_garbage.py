@@ -23,6 +23,7 @@ SCENE = textwrap.dedent(
     environment: {type: sidewalk}
     route_length_m: 60
     obstacles:
+      - {kind: curb_down, at_m: 33.7}
       - {kind: curb_up, at_m: 40}
     """
 )
@@ -31,8 +32,8 @@ GARBAGE = b"\x00\xff{{{ not: [yaml\n\x89PNG garbage \xde\xad\xbe\xef\n" * 20
 
 def scenario(tmp: str) -> dict:
     """Runs in a child process (one Panda3D per process)."""
-    from engine.render.desktop import Desktop
-    from engine.render.session_runner import SessionOptions
+    from engine.session.desktop import Desktop
+    from engine.session.runner import SessionOptions
 
     tmp_path = Path(tmp)
     scene_file = tmp_path / "scenes" / "garbage-walk.yaml"

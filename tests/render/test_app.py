@@ -71,7 +71,7 @@ def scenario(headset: bool) -> dict:
     from engine.control.channels import Channels
     from engine.control.commands import CommandWriter
     from engine.render.panda_config import configure_panda
-    from engine.render.session_controller import SceneChoice, SessionController
+    from engine.session.controller import SceneChoice, SessionController
 
     configure_panda(headless=True, renderer="gl" if headset else "tinydisplay", size=(320, 180))
     from engine.render.app import AppConfig, StepSyncApp

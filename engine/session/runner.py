@@ -1,0 +1,550 @@
+"""A whole session: virtual rig -> channels -> control core -> recorder -> app, then down again
+in reverse with a controlled stop. The session always ends in the database with an outcome and
+gets its report, whatever happened in between (an exception, Ctrl-C, a fault stop).
+
+`run_headless` is the unattended path (`main.py run --headless`, `make run` without a display);
+the therapist menu on a desktop is `engine.session.desktop` (it imports this module, never the
+other way round).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from engine.control import layout
+from engine.render.alarms import active_alarms
+from engine.session.controller import SceneChoice, SessionController
+
+log = logging.getLogger(__name__)
+
+CORE_READY_TIMEOUT_S = 10.0
+STOP_TIMEOUT_S = 15.0  # a controlled stop from 1.5 m/s at 0.5 m/s2 takes 3 s; leave room
+
+
+@dataclass
+class SessionOptions:
+    scene: str | None = None
+    patient: str | None = None  # no default: the command line asks for one (headless)
+    duration_s: float = 120.0
+    headless: bool = True
+    db: str | None = None
+    screenshots: str | None = None
+    use_headset: bool = False
+    vr_reason: str = ""
+    seed: int = 0
+    renderer: str | None = None
+    scenes_dir: str | None = None
+    size: tuple[int, int] | None = None
+    frame_rate_hz: float = 30.0
+    vr_module: object = None  # an openvr double in tests
+    ports: dict[str, str] = field(default_factory=dict)  # real devices; empty = the virtual rig
+
+    @classmethod
+    def from_args(cls, args, vr) -> SessionOptions:
+        """From the `run` subcommand's arguments and the resolved VR choice."""
+        from engine.render.panda_config import parse_size
+
+        return cls(
+            scene=args.scene, patient=args.patient, duration_s=float(args.duration_s), headless=bool(args.headless),
+            db=args.db, screenshots=args.screenshots, use_headset=vr.use_headset, vr_reason=vr.reason,
+            seed=int(args.seed), renderer=args.renderer, scenes_dir=args.scenes_dir, size=parse_size(args.size),
+            ports={role: port for role, port in (("treadmill", getattr(args, "treadmill", None)),
+                                                 ("exoskeleton", getattr(args, "exoskeleton", None)),
+                                                 ("heart_rate", getattr(args, "heart_rate", None)),
+                                                 ("insoles", getattr(args, "insoles", None))) if port},
+        )
+
+
+@dataclass
+class SessionResult:
+    session_id: int | None = None
+    outcome: str = "interrupted"
+    end_reason: str = ""  # why the session ended, in words (summary["end_reason"], event session_end)
+    report_path: Path | None = None
+    exit_code: int = 1
+    summary: dict = field(default_factory=dict)
+    frame_stats: dict = field(default_factory=dict)
+    recorder_stats: dict = field(default_factory=dict)
+    screenshots: list[str] = field(default_factory=list)
+    hud_events: list = field(default_factory=list)
+    audit: list = field(default_factory=list)
+
+
+def scene_choice(scene) -> SceneChoice:
+    """The scene as the controller hands it to the core: timeline rows and obstacle names."""
+    from engine.scene.timeline import scene_to_timeline
+
+    timeline = scene_to_timeline(scene)
+    names = [o.kind.replace("_", " ") for o in scene.obstacles_in_timeline_order()]
+    return SceneChoice(scene_id=scene.id, title=scene.title, route_length_m=float(scene.route_length_m),
+                       base_speed_fraction=float(scene.base_speed_fraction), timeline=timeline, names=names,
+                       scene=scene)
+
+
+# How long after a frame started the watchdog thread keeps beating for it. 0: the thread never
+# hides a slow or hung frame loop while the belt moves, so a frozen patient view stops the belt
+# within the design's 100 ms (a stuck frame is a frozen world in front of a walking patient).
+UI_STALL_S = 0.0
+
+
+class HeartbeatThread:
+    """The UI's watchdog thread (the command block's heartbeat has two writers: every frame, and
+    this thread). It beats every `period_s` while either
+    - `covering` is set: start-up, teardown, a screenshot, starting the recorder; or
+    - the frame loop started a frame (`frame()`) less than `stall_s` ago (0 by default: only
+      the frame loop itself vouches for a walking patient's view).
+    A UI whose frame loop stops beating is stopped by the core 100 ms after its last frame. A main
+    thread stuck in C code holding the GIL stops this thread too: it fails safe."""
+
+    def __init__(self, writer, period_s: float = 0.02, stall_s: float = UI_STALL_S) -> None:
+        self.writer = writer
+        self.period_s = period_s
+        self.stall_s = stall_s
+        self.covering = threading.Event()
+        self.covering.set()
+        self._last_frame_s = -math.inf
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="ui-heartbeat", daemon=True)
+        self._thread.start()
+
+    def frame(self) -> None:
+        """Called at the start of every frame by the app."""
+        self._last_frame_s = time.monotonic()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.period_s):
+            if self.covering.is_set() or time.monotonic() - self._last_frame_s < self.stall_s:
+                self.writer.heartbeat()
+
+    @contextlib.contextmanager
+    def cover(self):
+        """Beat from the thread while the main thread does one slow thing (a screenshot)."""
+        was_covering = self.covering.is_set()
+        self.covering.set()
+        try:
+            yield
+        finally:
+            if not was_covering:
+                self.covering.clear()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=1.0)
+
+
+WARM_UP_FRAMES = 5
+
+
+def warm_up(app, frames: int = WARM_UP_FRAMES) -> None:
+    """Draw a few frames before the belt moves (the heartbeat thread covering): the first
+    frames upload geometry and compile shaders and can take far longer than the 100 ms the
+    core allows between UI heartbeats once walking."""
+    for _ in range(frames):
+        app.step()
+
+
+def _read_state(channels, out: np.ndarray) -> np.ndarray:
+    try:
+        channels.state.read(out, timeout_s=0.01)
+    except TimeoutError:
+        pass
+    return out
+
+
+def wait_core_ready(channels, core, timeout_s: float = CORE_READY_TIMEOUT_S) -> np.ndarray:
+    """Wait until the core publishes cycles; raises if it dies or stays silent."""
+    state = np.zeros((), dtype=layout.STATE_DTYPE)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        _read_state(channels, state)
+        if int(state["cycle"]) > 10:
+            return state
+        if not core.is_alive():
+            raise RuntimeError("the control core exited during start-up")
+        time.sleep(0.01)
+    raise RuntimeError(f"the control core published no state within {timeout_s:.0f} s")
+
+
+def run_headless(options: SessionOptions, on_frame=None) -> SessionResult:
+    """One unattended session on the virtual rig, offscreen; returns where the report is.
+
+    `on_frame(app, result)` is called after every frame (tests use it to watch the HUD)."""
+    from devices.sim.rig import start_rig
+    from engine.control.channels import Channels
+    from engine.control.commands import CommandWriter
+    from engine.control.config import CoreConfig
+    from engine.control.process import start_core
+    from engine.records.dbcheck import check_records_file
+    from engine.records.paths import default_db_path
+    from engine.records.recorder import start_recorder
+    from engine.records.report import write_session_report
+    from engine.records.store import DEMO_PATIENTS, Store, ensure_demo_patient
+    from engine.scene.loader import find_scene
+    from engine.session.patients import ensure_demo_patients
+
+    result = SessionResult()
+    if not options.patient:
+        raise ValueError("a headless session needs a patient code")
+    db_path = Path(options.db) if options.db else default_db_path()
+    check_records_file(db_path)  # never let SQLite touch a file that is not a database
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    scene = find_scene(options.scene, options.scenes_dir) if options.scenes_dir else find_scene(options.scene)
+    store = Store(db_path)
+    interrupted = store.close_interrupted_sessions()
+    if interrupted:
+        log.warning("closed %d session(s) left open by a crash: %s", len(interrupted), interrupted)
+    ensure_demo_patients(store)
+    if options.patient in DEMO_PATIENTS:
+        ensure_demo_patient(store, options.patient)
+    patient = store.get_patient(options.patient)
+    if patient is None:
+        raise SystemExit(f"run: unknown patient {options.patient!r} (create it in the menu, or use a demo-* patient)")
+    profile = patient.get("sim_profile") or "healthy"
+
+    rig = channels = core = recorder = heartbeat = app = recorders = None
+    controller = None
+    stop_requested = {"signal": None}
+    previous_handlers = {}
+
+    def on_signal(signum, frame):  # finish the frame, then a controlled stop and a clean end
+        stop_requested["signal"] = signum
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        try:
+            previous_handlers[signum] = signal.signal(signum, on_signal)
+        except ValueError:  # not the main thread (tests may run us in one)
+            pass
+    try:
+        rig = None if options.ports else start_rig(profile=profile, seed=options.seed)
+        if rig is not None:
+            rig.show_scene(scene)  # the simulated patient sees the scene (devices/sim/scene_view.py)
+        channels = Channels.create()
+        writer = CommandWriter(channels.command)
+        controller = SessionController(writer, store, who="headless-runner")
+        controller.simulated = rig is not None
+        controller.vr = options.use_headset
+        heartbeat = HeartbeatThread(writer)
+        rx = controller.select_patient(options.patient)
+        choice = scene_choice(scene)
+        controller.select_scene(choice)
+        goals = scene.goals
+        controller.set_goals(steps=int(goals.steps), distance_m=float(goals.distance_m),
+                             time_s=float(goals.time_s) or float(options.duration_s))
+        hints = scene.assistance
+        settings = {"speed_fraction": float(scene.base_speed_fraction)}
+        if hints.guidance is not None:
+            settings["guidance"] = float(hints.guidance)
+        if hints.bws_fraction is not None:
+            settings["bws_fraction"] = float(hints.bws_fraction)
+        controller.change_settings(**settings)
+        core = start_core(CoreConfig(ports=rig.ports if rig is not None else dict(options.ports)), channels.paths())
+        wait_core_ready(channels, core)
+        session_id = controller.open_session()
+        result.session_id = session_id
+        recorder = start_recorder(db_path, channels.paths(), session_id)
+
+        app = _make_app(options, channels, controller, scene, rx)
+        app.heartbeat_cover = heartbeat.cover
+        app.frame_alive = heartbeat.frame
+        recorders = RecorderKeeper(recorder, db_path, channels, session_id, heartbeat)
+        app.recorder_watch = recorders.watch
+        shots = Path(options.screenshots) if options.screenshots else None
+        if shots is not None:
+            shots.mkdir(parents=True, exist_ok=True)
+        warm_up(app)
+        heartbeat.covering.clear()  # the frame loop beats from here on
+        controller.start()
+        started_s = time.monotonic()
+        outcome = _walk(app, controller, options, started_s, shots, result, stop_requested, on_frame, recorders)
+        recorder = recorders.handle
+        heartbeat.covering.set()
+        result.outcome = outcome
+    except BaseException as exc:
+        log.error("session failed: %s", exc, exc_info=not isinstance(exc, KeyboardInterrupt))
+        result.outcome = "interrupted"
+        result.end_reason = f"the session failed: {exc!r}" if not isinstance(exc, KeyboardInterrupt) else "Ctrl-C"
+        if controller is not None:
+            try:
+                controller.stop(who="system")
+            except Exception:
+                pass
+        if not isinstance(exc, Exception):
+            raise
+    finally:
+        if heartbeat is not None:
+            heartbeat.covering.set()
+        result.summary = _summary(channels, app, controller) if channels is not None else {}
+        result.end_reason = result.end_reason or result.outcome
+        result.summary["end_reason"] = result.end_reason
+        if app is not None:
+            try:
+                result.frame_stats = app.release()
+            except Exception:
+                log.exception("closing the app")
+        # The core first: its controlled stop (after an exception or a signal the belt may
+        # still be moving) is recorded, and the heartbeat thread covers it until the end.
+        if core is not None:
+            try:
+                core.stop()
+            except Exception:
+                log.exception("stopping the control core")
+                core.kill()
+        if recorders is not None:
+            recorder = recorders.handle
+        if recorder is not None:
+            try:
+                result.recorder_stats = recorder.stop() or {}
+            except Exception:
+                log.exception("stopping the recorder")
+        if heartbeat is not None:
+            heartbeat.stop()
+        if rig is not None:
+            try:
+                rig.stop()
+            except Exception:
+                log.exception("stopping the virtual rig")
+        if channels is not None:
+            channels.close()
+        if controller is not None and controller.session_id is not None:
+            try:
+                if result.frame_stats:
+                    store.add_frame_timing(controller.session_id, result.frame_stats)
+                store.add_event(controller.session_id, "session_end", float(result.summary.get("scene_time_s") or 0.0),
+                                outcome=result.outcome, reason=result.end_reason)
+                controller.end(result.outcome, result.summary)
+                result.audit = store.audit_log(controller.session_id)
+            except Exception:
+                log.exception("closing the session record")
+        store.close()
+        for signum, handler in previous_handlers.items():
+            signal.signal(signum, handler)
+    if result.session_id is not None:
+        try:
+            result.report_path = Path(write_session_report(db_path, result.session_id))
+        except Exception:
+            log.exception("writing the session report")
+    result.exit_code = 0 if result.outcome in ("completed", "stopped") and result.report_path else 1
+    if result.outcome == "stopped" and stop_requested["signal"] is None:
+        result.exit_code = 1  # stopped by a fault (alarm), not by the schedule
+    return result
+
+
+def _make_app(options: SessionOptions, channels, controller, scene, rx):
+    from engine.render.app import AppConfig, StepSyncApp, eye_height_from_legs_m
+    from engine.render.panda_config import configure_panda
+    from engine.scene.tasks import TaskTracker
+
+    configure_panda(headless=options.headless, renderer=options.renderer, size=options.size)
+    config = AppConfig(
+        headless=options.headless, use_headset=options.use_headset, menu=False, hud=True,
+        frame_rate_hz=options.frame_rate_hz, vr_module=options.vr_module,
+        eye_height_m=eye_height_from_legs_m(0.5 * (rx.leg_length_l_m + rx.leg_length_r_m)),
+        background_rgba=_sky(scene),
+    )
+    return StepSyncApp(config, channels, controller, scene=scene, world_factory=_world_factory(scene),
+                       task_tracker=TaskTracker(scene))
+
+
+def _sky(scene) -> tuple[float, float, float, float]:
+    if getattr(scene.environment, "type", "") == "sidewalk":
+        return {"night": (0.05, 0.06, 0.12, 1), "evening": (0.85, 0.55, 0.4, 1)}.get(
+            getattr(scene.environment, "time_of_day", "noon"), (0.55, 0.72, 0.92, 1))
+    return (0.82, 0.82, 0.8, 1)
+
+
+def _world_factory(scene):
+    """Build the scene's world with the scenes package (engine.render.world)."""
+    def factory(app):
+        from engine.render.world import build_world
+
+        return build_world(scene, app.render, app.loader)
+
+    return factory
+
+
+class RecorderKeeper:
+    """The session's recorder process and its watch: when it dies (a persistent database failure,
+    a crash) the UI raises RECORDER_FAILED at once and, every RETRY_S, starts a new one, which
+    takes what the rings still hold (30 s) from where the old one stopped."""
+
+    RETRY_S = 3.0
+
+    def __init__(self, handle, db_path, channels, session_id, heartbeat) -> None:
+        from engine.render.alarms import RecorderWatch
+
+        self.handle = handle
+        self.db_path = db_path
+        self.channels = channels
+        self.session_id = session_id
+        self.heartbeat = heartbeat
+        self.watch = RecorderWatch(handle.is_alive)
+        self.failures = 0
+        self._retry_at_s = math.inf
+
+    def poll(self, controller, now_s: float) -> None:
+        """Called every frame after the app updated the watch."""
+        from engine.records.recorder import start_recorder
+
+        if self.watch.failed and self._retry_at_s == math.inf:
+            self.failures += 1
+            code = self.handle.process.poll()
+            log.error("ALARM RECORDER_FAILED: the recorder exited (code %s); the session goes on", code)
+            _ui_event(controller, "ui_alarm", now_s, reason="recorder_failed", priority="medium",
+                      text=layout.ALARM_TEXT[layout.AlarmReason.RECORDER_FAILED], exit_code=code)
+            self._retry_at_s = now_s + self.RETRY_S
+        if self.watch.failed and now_s >= self._retry_at_s:
+            with self.heartbeat.cover():  # starting a process takes longer than a frame
+                try:
+                    self.handle.stop(timeout_s=0.5)
+                    self.handle = start_recorder(self.db_path, self.channels.paths(), self.session_id)
+                    self.watch.watch(self.handle.is_alive)
+                    self._retry_at_s = math.inf
+                    log.warning("a new recorder took over (pid %d)", self.handle.pid)
+                except Exception as exc:
+                    log.error("restarting the recorder failed: %s", exc)
+                    self._retry_at_s = time.monotonic() + self.RETRY_S
+
+
+def _ui_event(controller, kind: str, t_s: float, **data) -> None:
+    """A UI-side event in the session's record (best effort: the database may be the fault)."""
+    if controller.store is None or controller.session_id is None:
+        return
+    try:
+        controller.store.add_event(controller.session_id, kind, t_s, **data)
+    except Exception as exc:
+        log.error("could not record %s: %s", kind, exc)
+
+
+def _walk(app, controller, options, started_s, shots, result, stop_requested, on_frame, recorders=None) -> str:
+    """Frames until the duration is walked, the route ends, or the core stops on its own (or
+    is lost: then the devices have stopped on their watchdogs and nothing waits for it)."""
+    state = app.state
+    core_lost_logged = False
+    next_shot_s = 3.0
+    stopping = False
+    stop_reason = "completed"
+    shot_index = 0
+    seen_events = 0
+    route_m = controller.scene.route_length_m if controller.scene else math.inf
+    while True:
+        app.step()
+        if on_frame is not None:
+            on_frame(app, result)
+        now_s = time.monotonic()
+        elapsed_s = now_s - started_s
+        if recorders is not None:
+            recorders.poll(controller, now_s)
+        if app.core_watch.lost and not core_lost_logged:
+            core_lost_logged = True
+            log.error("ALARM CORE_LOST: the control core stopped publishing; devices stop on their watchdogs")
+            _ui_event(controller, "ui_alarm", now_s, reason="core_lost", priority="high",
+                      text=layout.ALARM_TEXT[layout.AlarmReason.CORE_LOST], last_cycle=int(state["cycle"]))
+            stop_reason = "stopped"
+            result.end_reason = "the control core stopped responding; the devices stopped on their watchdogs"
+            break
+        run_state = int(state["run_state"])
+        new_events = app.hud_model.events[seen_events:]
+        if new_events:
+            _log_hud_feedback(controller, app, new_events)
+        if shots is not None and (elapsed_s >= next_shot_s or new_events):
+            suffix = "-feedback" if new_events else ""
+            path = shots / f"patient-{shot_index:03d}-{elapsed_s:05.1f}s{suffix}.png"
+            if app.save_view(path):
+                result.screenshots.append(str(path))
+            shot_index += 1
+            next_shot_s = elapsed_s + 15.0
+        seen_events += len(new_events)
+        if not stopping:
+            if stop_requested["signal"] is not None:
+                stop_reason = "interrupted"
+                result.end_reason = f"interrupted by signal {signal.Signals(stop_requested['signal']).name}"
+                controller.stop(who="signal")
+                stopping = True
+            elif elapsed_s >= options.duration_s or float(state["s_m"]) >= route_m - 0.05:
+                stop_reason = "completed"
+                result.end_reason = (f"the planned {options.duration_s:g} s were walked" if elapsed_s >= options.duration_s
+                                     else f"the end of the route ({route_m:g} m) was reached")
+                controller.stop(who="schedule")
+                stopping = True
+            elif elapsed_s > 2.0 and run_state in (layout.RunState.STOPPING, layout.RunState.STOPPED, layout.RunState.IDLE):
+                # The core stopped without being asked: a fault or an alarm stop.
+                stop_reason = "stopped"
+                result.end_reason = f"stopped by the control core: {_alarm_text(state)}"
+                log.warning("the control core stopped the session: %s", _alarm_text(state))
+                stopping = True
+            if stopping:
+                stop_began_s = time.monotonic()
+        else:
+            belt_still = abs(float(state["belt_speed_mps"])) < 0.01
+            if (run_state in (layout.RunState.IDLE, layout.RunState.STOPPED) and belt_still) or \
+                    time.monotonic() - stop_began_s > STOP_TIMEOUT_S:
+                break
+    app.finished = True
+    app.audio.play("summary")
+    for _ in range(3):
+        app.step()
+    if shots is not None and app.save_view(shots / "patient-summary.png"):
+        result.screenshots.append(str(shots / "patient-summary.png"))
+    result.hud_events = list(app.hud_model.events)
+    return stop_reason
+
+
+def _log_hud_feedback(controller, app, events) -> None:
+    """What the patient was shown, into the session's events (the report can line it up with
+    the core's obstacle outcomes)."""
+    if controller.store is None or controller.session_id is None:
+        return
+    for index, outcome in events:
+        try:
+            controller.store.add_event(controller.session_id, "hud_feedback", float(app.state["t_s"]),
+                                       obstacle=int(index), outcome=outcome, text=app.hud_content.feedback)
+        except Exception:
+            log.exception("recording HUD feedback")
+
+
+def _alarm_text(state) -> str:
+    alarms = active_alarms(state, include_acked=True)
+    return "; ".join(a.text for a in alarms) or "no alarm"
+
+
+def _summary(channels, app, controller) -> dict:
+    """The session summary stored with the session (from the last state snapshot)."""
+    state = app.state if app is not None else _read_state(channels, np.zeros((), dtype=layout.STATE_DTYPE))
+
+    def finite(value):
+        value = float(value)
+        return value if math.isfinite(value) else None
+
+    summary = {
+        "steps": int(state["steps"]),
+        "distance_m": finite(state["distance_m"]),
+        "scene_time_s": finite(state["scene_time_s"]),
+        "gait_speed_mps": finite(state["gait_speed_mps"]),
+        "cadence_spm": finite(state["cadence_spm"]),
+        "symmetry_index_pct": finite(state["symmetry_index_pct"]),
+        "obstacles_cleared": int(state["obstacles_cleared"]),
+        "obstacles_hit": int(state["obstacles_hit"]),
+        "goal_reached": int(state["goal_reached"]),
+        "alarms": [a.text for a in active_alarms(state, include_acked=True)],
+    }
+    if app is not None:  # the UI's own alarms (core lost, recorder failed) too
+        summary["alarms"] = [a.text for a in app.ui_alarms()] + summary["alarms"]
+    if app is not None:
+        summary["score"] = app.hud_model.score(state, app.task_view)
+        summary["hud_summary"] = app.hud_model.summary(state, app.task_view)
+        if app.task_tracker is not None:
+            try:
+                summary["tasks"] = app.task_tracker.update(float(state["s_m"]), float(state["scene_time_s"]),
+                                                           state["obstacles"]).score_inputs()
+            except Exception:
+                log.exception("task summary")
+    return summary
