@@ -62,6 +62,32 @@ def render_findings_html(result: dict) -> str:
             + "; ".join(f"{k} {v}" for k, v in EVIDENCE_LEVELS.items()) + ".</p>")
 
 
+def findings_grid_png(per_session: list) -> str:
+    """An <img>: which detector found a deviation in which session (the patient's course)."""
+    import base64
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    titles = [f.title for f in per_session[0]]
+    grid = np.array([[1.0 if f.present else (0.0 if f.assessed else np.nan) for f in fs] for fs in per_session]).T
+    fig, ax = plt.subplots(figsize=(min(10, 2 + 0.5 * len(per_session)), 0.35 * len(titles) + 1.2))
+    cmap = matplotlib.colormaps["RdYlGn_r"].copy()
+    cmap.set_bad("#dddddd")
+    ax.imshow(np.ma.masked_invalid(grid), aspect="auto", cmap=cmap, vmin=0, vmax=1, interpolation="nearest")
+    ax.set_yticks(range(len(titles)), titles, fontsize=8)
+    ax.set_xticks(range(len(per_session)), [str(i + 1) for i in range(len(per_session))], fontsize=8)
+    ax.set_xlabel("session (oldest first): red finding, green within norm, grey not assessed")
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+    plt.close(fig)
+    return f'<img alt="findings per session" src="data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode("ascii")}">'
+
+
 def findings_section_html(store, session_id: int | None = None, patient_code: str | None = None) -> str:
     """The whole <section> for a session report (session_id) or a progress report (patient_code)."""
     from engine.analysis import findings_for_patient, findings_for_session
@@ -71,7 +97,9 @@ def findings_section_html(store, session_id: int | None = None, patient_code: st
         result = findings_for_session(store, session_id) if session_id is not None else findings_for_patient(store, patient_code)
         body = render_findings_html(result)
         if patient_code is not None:
-            body = "<p>Over the patient's sessions: a finding is listed when it persists or worsens.</p>" + body
+            grid = findings_grid_png(result["per_session"]) if result["per_session"] else ""
+            body = ("<p>Over the patient's sessions: a finding is listed when it persists or worsens.</p>"
+                    + grid + body)
     except Exception as exc:  # a report must still be written when analysis fails; say why
         body = f'<p class="flag">Findings could not be computed: {_esc(exc)}</p>'
     return f'<section id="{key}"><h2>{_esc(title)}</h2>\n{body}\n</section>'
