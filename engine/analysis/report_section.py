@@ -103,3 +103,25 @@ def findings_section_html(store, session_id: int | None = None, patient_code: st
     except Exception as exc:  # a report must still be written when analysis fails; say why
         body = f'<p class="flag">Findings could not be computed: {_esc(exc)}</p>'
     return f'<section id="{key}"><h2>{_esc(title)}</h2>\n{body}\n</section>'
+
+
+def latest_findings_line(store, patient_code: str) -> str:
+    """One line for the therapist's menu: the findings of the patient's latest ended session."""
+    from engine.analysis import findings_for_session
+
+    if store is None or not patient_code:
+        return ""
+    try:
+        ended = [s for s in store.list_sessions(patient_code) if s.get("ended_at")]
+        if not ended:
+            return "Findings: no session yet"
+        last = ended[-1]
+        result = findings_for_session(store, last["id"])
+    except Exception as exc:  # the menu must stay usable when a record cannot be analysed
+        return f"Findings: not available ({exc})"
+    present = [f for f in result["findings"] if f.present]
+    if not present:
+        return f"Findings (session {last['id']}): none, every assessed measure within its norm"
+    sides = {0: " L", 1: " R"}
+    items = "; ".join(f"{f.title}{sides.get(f.side, '')}" for f in present)
+    return f"Findings (session {last['id']}): {items}. Suggestions: main.py findings --session {last['id']}"

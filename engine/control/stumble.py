@@ -19,7 +19,9 @@ pre-impact detectors work from the deceleration of body segments, Aziz et al. 20
   land at about a third of that rate; the landing itself ends the swing by loading the heel).
   Trembling in place (freezing) never reaches PEAK_MIN_MPS; a toe scuff that does not arrest the
   foot does not bring it to rest. The decision waits CONFIRM_S: a foot that loads meanwhile was
-  landing (the IMU can feel the impact a sample before the pressure cells cross their threshold).
+  landing (the IMU can feel the impact a sample before the pressure cells cross their threshold),
+  and so was an arrest that comes with a vertical impact (more than 2 g off gravity): a foot caught
+  by an obstacle is stopped from ahead, a landing foot from below.
 
 Response (ControlCore reads `speed_cap_mps` and `guidance_floor`, emits the event and alarm):
 the exoskeleton goes to the prescription's maximum guidance at once; the belt speed is capped
@@ -48,6 +50,7 @@ SLOW_FRACTION = 0.3  # the belt slows to this share of its speed at the stumble
 SLOW_DECEL_MPS2 = 0.4  # gently (the prescription's max_decel_mps2 caps it further)
 REFRACTORY_S = 1.0  # one stumble is reported once
 CONFIRM_S = 0.008  # an arrest is a trip if the foot is still unloaded this much later (a landing loads it)
+IMPACT_MPS2 = 2.0 * 9.81  # vertical specific force this far from gravity: the foot struck the ground
 HISTORY = 16  # past speed samples kept per foot (>= ARREST_WINDOW_S at 200 Hz)
 
 
@@ -123,6 +126,10 @@ class StumbleGuard:
         ht[i] = t_s
         hv[i] = v
         self.hist_n[side] = n + 1
+        vertical = -ax_mps2 * math.sin(pitch_rad) + az_mps2 * math.cos(pitch_rad) - 9.81
+        if vertical > IMPACT_MPS2 or vertical < -IMPACT_MPS2:
+            self.pending_t[side] = -1.0  # an impact from below: a landing, not a catch from ahead
+            return False
         pending = self.pending_t[side]
         if pending >= 0.0:
             if v > HELD_MAX_MPS:

@@ -13,6 +13,7 @@ import logging
 import math
 from dataclasses import dataclass
 
+from engine.analysis.report_section import latest_findings_line
 from engine.control.prescription import Prescription, PrescriptionError
 
 log = logging.getLogger(__name__)
@@ -208,6 +209,7 @@ class TherapistMenu:
         stop = button("stop", "STOP", (1.45, 0, -0.82), self.software_stop, 0.12, (0.8, 0.05, 0.05, 1), parent=parent)
         stop.set_bin("gui-popup", 100)
         self.status_label = label("", (-0.12, 0, -0.93), 0.04, (1, 0.9, 0.5, 1))
+        self.findings_label = label("", (-0.12, 0, -0.87), 0.032, (0.8, 0.9, 1, 1))  # engine/analysis
         base.accept("space", self.software_stop)
         self._update_patient_label()
 
@@ -237,6 +239,7 @@ class TherapistMenu:
         side = {v: k for k, v in SIDES.items()}[rx.affected_side]
         self.side_menu.set(list(SIDES).index(side), fCommand=0)
         self._update_patient_label()
+        self.findings_label["text"] = latest_findings_line(getattr(self.controller, "store", None), code)
         self._status(f"patient {code} selected")
 
     def prescription_from_entries(self) -> Prescription:
