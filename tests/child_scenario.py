@@ -16,13 +16,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run_scenario(module: str, func: str, tmp: str | Path, timeout_s: float = 120.0) -> dict:
+def run_scenario(module: str, func: str, tmp: str | Path, timeout_s: float = 120.0, env: dict | None = None) -> dict:
     """Run module.func(str(tmp)) in a child process and return its dict; fails the test with
-    the child's stderr when it printed no result."""
+    the child's stderr when it printed no result. `env`: variables added to the child's (DISPLAY)."""
     code = (f"import json; from {module} import {func}; "
             f"print('RESULT ' + json.dumps({func}({str(tmp)!r})))")
     proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+                            stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            env={**os.environ, **env} if env else None)
     try:
         stdout, stderr = proc.communicate(timeout=timeout_s)
     finally:

@@ -48,8 +48,8 @@ V_WALK_MIN_MPS = 0.05  # below this belt speed the patient stops stepping
 V_FINISH_STEP_MPS = 0.2  # pace used to finish a step when the belt stops mid-swing
 EXO_MAX_STIFFNESS_NM_PER_RAD = 200.0  # guidance stiffness 1.0
 EXO_DAMPING_NMS_PER_RAD = 4.0
-BOOST_KNEE_DEG = 30.0  # extra swing knee flexion at boost 1.0
-BOOST_HIP_DEG = 12.0
+BOOST_KNEE_DEG = 34.0  # extra swing knee flexion at boost 1.0 (the core's refgait asks as much)
+BOOST_HIP_DEG = 20.0
 BOOST_DORSI_DEG = 12.0
 TOE_DRAG_PRESSURE = 0.03  # a dragging toe loads its sensor a little
 HR_TAU_S = 25.0
@@ -58,6 +58,9 @@ MTC_WINDOW = (0.25, 0.8)  # minimum toe clearance: lowest toe in this share of t
 TRIP_PENETRATION_M = 0.015  # deeper entry into an obstacle's box catches the foot: a trip
 BALANCE_LOSS_PENETRATION_M = 0.05
 DRIFT_GAIN = 0.15  # share of the hip's offset on the treadmill corrected by each step (slow: it must not undo asymmetry)
+MIN_CROSSING_CLEARANCE_M = 0.02  # aimed for even over a flat hazard (a puddle, a curb's edge)
+CROSSING_EFFORT = 5.0  # the patient's impedance while it lifts a foot over an obstacle, x its usual
+SPAN_MARGIN_M = 0.08  # the real foot may lag or lead its planned path: plan the lift over a wider stretch
 DRIFT_LIMIT_M = 0.35  # handrails and harness: the hip goes no further back than this
 TOE_OFF_PITCH_RAD = math.radians(40.0)
 HEEL_STRIKE_PITCH_RAD = math.radians(-15.0)
@@ -136,6 +139,16 @@ def crossing_clearance_m(profile: PatientProfile, height_m: float) -> float:
     return plateau * (1.0 - math.exp(-max(0.0, height_m) / h0))
 
 
+def required_lift_m(profile: PatientProfile, kind: str, height_m: float, role: str, side: int) -> float:
+    """How high above the walkway this leg means to lift its foot's lowest point over an obstacle
+    (its box height plus the crossing clearance it aims for): beyond max_toe_clearance_m it cannot."""
+    volume = 0.0 if kind in ("curb_down", "puddle") else height_m
+    clearance = crossing_clearance_m(profile, volume)
+    if role != "lead":
+        clearance *= profile.trail_clearance_ratio[side]
+    return volume + max(clearance, profile.mtc_m[side], MIN_CROSSING_CLEARANCE_M)
+
+
 class _Leg:
     """Per-leg state: stance pose or swing plan, the foot's pose, and the truth being gathered."""
 
@@ -143,7 +156,7 @@ class _Leg:
         "side", "in_stance", "heel_x", "ground", "x0", "x1", "z1", "g0", "g1", "land_x", "req",
         "mtc", "peak1", "swing_t0", "swing_min", "swing_min_t", "swing_peak", "crossings",
         "ankle_x", "ankle_z", "pitch", "heel", "toe", "prev_mid", "prev_vel", "prev_pitch",
-        "pitch_rate", "accel", "dorsi", "last_hs_t", "role",
+        "pitch_rate", "accel", "dorsi", "last_hs_t", "roles", "closed",
     )
 
     def __init__(self, side: int, heel_x: float) -> None:
@@ -170,7 +183,8 @@ class _Leg:
         self.accel = (0.0, 0.0)
         self.dorsi = 0.0
         self.last_hs_t: float | None = None
-        self.role = "lead"
+        self.roles: dict[int, str] = {}  # obstacle index -> lead or trail, for the swing over it
+        self.closed: set[int] = set()  # obstacles whose crossing by this leg is decided
 
 
 class PatientModel:
@@ -247,6 +261,8 @@ class PatientModel:
             leg.x1 -= shift
             leg.land_x -= shift
             leg.crossings = {}
+            leg.closed = set()
+            leg.roles = {}
         self.scene = scene
         self.walkway = Walkway(scene)
         self._triggered = set()
@@ -393,17 +409,22 @@ class PatientModel:
             ob = self.walkway.next_crossing(other.heel_x + p.foot_length_m + self.heel_m)
             if ob is not None:
                 foot = self.heel_m + p.foot_length_m
-                take_off_heel = ob.at_m - p.take_off_distance_m - foot
+                # take-off and landing distances shrink with the step (older adults and slow
+                # walkers step closer to an obstacle: Chen 1991)
+                scale = min(1.0, normal / 0.65)
+                take_off_heel = ob.at_m - p.take_off_distance_m * scale - foot
                 d = take_off_heel - other.heel_x
                 n = int(round(d / max(normal, 0.05)))
-                max_step = 1.6 * max(normal, 0.3)
+                max_step = max(1.6 * normal, 0.8 * (p.thigh_m + p.shank_m))
+                need = ob.end_m + p.landing_distance_m * scale - other.heel_x
+                if n <= 0 and need > max_step and d > 0.1 * normal:
+                    n = 1  # too far to cross from here: one short step closer first
                 if n <= 0 and other.heel_x + foot < ob.at_m + 0.02:
                     # this swing crosses: land the heel past the far edge
-                    length = max(length, ob.end_m + p.landing_distance_m - other.heel_x)
-                    length = min(length, max_step)
+                    length = min(max(length, need), max_step)
                     reason = "crossing"
                 elif 1 <= n <= int(p.adjust_steps):
-                    length = min(max(d / n, 0.6 * normal), 1.4 * normal)
+                    length = min(max(d / n, 0.3 * normal), 1.4 * normal)
                     reason = "adjusting"
         # never further back than the handrails allow
         if drift < -DRIFT_LIMIT_M:
@@ -419,7 +440,6 @@ class PatientModel:
         self.toe_offs.append({"side": side, "t_s": t_s, "device_time_us": int(t_s * 1e6), "toe_x_m": leg.toe[0]})
         length, reason = self._plan_step_m(side, v)
         leg.land_x = other.heel_x + length
-        leg.role = "lead" if other.heel_x < leg.land_x else "trail"
         leg.g0 = leg.ground
         leg.g1 = self.walkway.ground_m(leg.land_x + 0.01)
         hx, hz = lk.rotate(-self.heel_m, -p.foot_height_m, HEEL_STRIKE_PITCH_RAD)
@@ -455,20 +475,31 @@ class PatientModel:
             for k in range(41):
                 u = k / 40.0
                 xa = leg.x0 + (leg.x1 - leg.x0) * _swing_travel(u)
-                if xa - self.heel_m - 0.02 <= ob.end_m and xa + p.foot_length_m + 0.02 >= ob.at_m:
+                if xa - self.heel_m - SPAN_MARGIN_M <= ob.end_m and xa + p.foot_length_m + SPAN_MARGIN_M >= ob.at_m:
                     if u_in is None:
                         u_in = u
                     u_out = u
             if u_in is None:
                 continue
             top = self.walkway.box_top_m(ob)
-            lead = leg.role == "lead"
+            other = self.legs[1 - side]
+            lead = other.heel_x + self.heel_m + p.foot_length_m < ob.at_m
+            leg.roles[ob.index] = "lead" if lead else "trail"
             clearance = crossing_clearance_m(p, ob.volume_height_m)
             if not lead:
                 clearance *= p.trail_clearance_ratio[side]
-            clearance = max(clearance, p.mtc_m[side])
-            out.append((u_in, u_out, min(top + clearance, cap)))
+            clearance = max(clearance, p.mtc_m[side], MIN_CROSSING_CLEARANCE_M)
+            # the real foot lags its planned path in mid swing: hold the lift a little longer
+            out.append((max(0.0, u_in - 0.05), min(1.0, u_out + 0.1), min(top + clearance, cap)))
         return out
+
+    @staticmethod
+    def _window(u: float, u0: float, u1: float, ramp: float = 0.12) -> float:
+        """Weight of a clearance window [u0, u1] at swing progress u: ramps in before u0 and
+        out after u1, and always out by the end of the swing (the heel must land)."""
+        end = min(u1 + ramp, 1.0)
+        u1 = min(u1, end - 0.04)
+        return _smooth(u, u0 - ramp, u0) * (1.0 - _smooth(u, u1, end))
 
     def _lowest_plan(self, leg: _Leg, u: float) -> float:
         """Planned height of the foot's lowest point at swing progress u."""
@@ -476,8 +507,7 @@ class PatientModel:
         level = _profile_points(u, [(0.0, 0.0), (0.18, leg.peak1), (0.5, leg.mtc), (0.82, leg.mtc + 0.012), (1.0, 0.0)])
         z = g + level
         for u0, u1, height in leg.req:
-            ramp = 0.12
-            w = _smooth(u, u0 - ramp, u0) * (1.0 - _smooth(u, u1, u1 + ramp))
+            w = self._window(u, u0, u1)
             if w > 0.0:
                 z = max(z, leg.g0 + (height - leg.g0) * w)
         return z
@@ -491,6 +521,8 @@ class PatientModel:
         inside = [o for o in self.walkway.near(land_x - 0.01, land_x + self.heel_m + self.profile.foot_length_m)
                   if o.at_m <= land_x + self.heel_m + self.profile.foot_length_m and o.end_m >= land_x]
         for ob in inside:
+            if ob.index in leg.closed or (ob.volume_height_m <= 0.0 and ob.kind != "puddle"):
+                continue  # standing on a curb stone before its drop is no fault; in a puddle it is
             rec = self._crossing(leg, ob, t_s)
             rec["landed_in"] = True
             penetration = max(0.01, ob.volume_height_m)
@@ -531,7 +563,11 @@ class PatientModel:
     def _crossing(self, leg: _Leg, ob: SceneObstacle, t_s: float) -> dict:
         rec = leg.crossings.get(ob.index)
         if rec is None:
-            rec = {"obstacle": ob.index, "kind": ob.kind, "side": leg.side, "role": leg.role, "t_s": t_s,
+            role = leg.roles.get(ob.index)
+            if role is None:
+                other = self.legs[1 - leg.side]
+                role = "lead" if other.heel_x + self.heel_m + self.profile.foot_length_m < ob.at_m else "trail"
+            rec = {"obstacle": ob.index, "kind": ob.kind, "side": leg.side, "role": role, "t_s": t_s,
                    "device_time_us": int(t_s * 1e6), "margin_m": math.inf, "penetration_m": 0.0,
                    "landed_in": False, "entered_t_s": None}
             leg.crossings[ob.index] = rec
@@ -546,6 +582,7 @@ class PatientModel:
                 done.append(index)
         for index in done:
             rec = leg.crossings.pop(index)
+            leg.closed.add(index)
             margin = rec["margin_m"]
             if rec["landed_in"] or margin < 0.0:
                 outcome = "tripped" if rec["penetration_m"] >= TRIP_PENETRATION_M else "touched"
@@ -686,13 +723,18 @@ class PatientModel:
             else:
                 u = self._swing_progress(side)
                 swing_u[side] = u
-                pitch_plan = self._swing_pitch(u)
+                pitch_plan = self._swing_pitch(u, leg)
                 lowest = self._lowest_plan(leg, u)
                 ax = leg.x0 + (leg.x1 - leg.x0) * _swing_travel(u)
-                tx, tz = lk.rotate(p.foot_length_m, -p.foot_height_m, pitch_plan)
-                hx, hz = lk.rotate(-self.heel_m, -p.foot_height_m, pitch_plan)
-                az = lowest - min(tz, hz)
-                hip, knee = lk.inverse(ax - self.hip_x, hip_z - az, thigh, shank, knee_max[side], hip_max[side])
+                # Aim the foot's lowest point at the plan with the pitch the ankle can give (its
+                # dorsiflexion is limited): two passes, the second with the pitch the first gave.
+                pitch = pitch_plan
+                for _ in range(2):
+                    tx, tz = lk.rotate(p.foot_length_m, -p.foot_height_m, pitch)
+                    hx, hz = lk.rotate(-self.heel_m, -p.foot_height_m, pitch)
+                    az = lowest - min(tz, hz)
+                    hip, knee = lk.inverse(ax - self.hip_x, hip_z - az, thigh, shank, knee_max[side], hip_max[side])
+                    pitch = knee - hip - min(knee - hip - pitch_plan, dorsi_max[side])
             own[2 * side] = hip
             own[2 * side + 1] = knee
         # 2. the exoskeleton: boost and guidance act on the swing legs
@@ -701,11 +743,17 @@ class PatientModel:
             boost = drive.clearance_boost[side]
             dorsi_boost = 0.0
             if not leg.in_stance and boost > 0.0:
-                hump = math.sin(math.pi * min(1.0, max(0.0, swing_u[side])))
+                u = swing_u[side]
+                hump = _smooth(u, 0.0, 0.3) * (1.0 - _smooth(u, 0.8, 1.0))  # on through mid swing, off to land
                 own[2 * side] += BOOST_HIP_DEG * DEG * boost * hump
                 own[2 * side + 1] += BOOST_KNEE_DEG * DEG * boost * hump
                 dorsi_boost = BOOST_DORSI_DEG * DEG * boost * hump
             k_patient = p.joint_stiffness_nm_per_rad[side]
+            if not leg.in_stance and leg.req:
+                # stepping over something is a voluntary, forceful movement: the patient holds
+                # its own plan far more stiffly against the exoskeleton's guidance
+                effort = max(self._window(swing_u[side], u0, u1) for u0, u1, _ in leg.req)
+                k_patient *= 1.0 + (CROSSING_EFFORT - 1.0) * effort
             for joint in (0, 1):
                 i = side * 2 + joint
                 mode = drive.modes[i]
@@ -744,7 +792,7 @@ class PatientModel:
             else:
                 dx, drop = lk.ankle_rel_hip(hip, knee, thigh, shank)
                 ax, az = self.hip_x + dx, hip_z - drop
-                intended = knee - hip - self._swing_pitch(swing_u[side])
+                intended = knee - hip - self._swing_pitch(swing_u[side], leg)
                 leg.dorsi = min(intended, dorsi_max[side]) + dorsi_boost
                 pitch = knee - hip - leg.dorsi
             leg.ankle_x, leg.ankle_z, leg.pitch = ax, az, pitch
@@ -756,9 +804,14 @@ class PatientModel:
                 self.toe_height_m[side] = 0.0
         self._pressures(bws)
 
-    @staticmethod
-    def _swing_pitch(u: float) -> float:
-        return _profile_points(u, _PITCH_PLAN)
+    def _swing_pitch(self, u: float, leg: _Leg) -> float:
+        """Planned foot pitch: the usual swing pattern, levelled over an obstacle (people carry
+        the foot flat over what they step over)."""
+        pitch = _profile_points(u, _PITCH_PLAN)
+        for u0, u1, _ in leg.req:
+            w = self._window(u, u0, u1)
+            pitch *= 1.0 - 0.5 * w
+        return pitch
 
     def _kinematics_rates(self, leg: _Leg, dt: float) -> None:
         mid = (0.5 * (leg.heel[0] + leg.toe[0]) - self.belt_route_m, 0.5 * (leg.heel[1] + leg.toe[1]))
@@ -788,6 +841,8 @@ class PatientModel:
         x0 = min(leg.heel[0], toe_x)
         x1 = max(leg.heel[0], toe_x)
         for ob in self.walkway.near(x0, x1):
+            if ob.index in leg.closed:
+                continue
             # lowest point of the foot over the obstacle's stretch (heel-toe line clipped to it)
             lowest = self._lowest_over(leg, ob.at_m, ob.end_m)
             top = self.walkway.box_top_m(ob)

@@ -55,8 +55,8 @@ class PatientProfile:
     mtc_m: tuple[float, float] = (0.013, 0.013)
     mtc_sd_m: tuple[float, float] = (0.0045, 0.0045)
     max_toe_clearance_m: tuple[float, float] = (0.30, 0.30)
-    knee_flexion_max_deg: tuple[float, float] = (70.0, 70.0)
-    hip_flexion_max_deg: tuple[float, float] = (60.0, 60.0)
+    knee_flexion_max_deg: tuple[float, float] = (115.0, 115.0)
+    hip_flexion_max_deg: tuple[float, float] = (85.0, 85.0)
     step_length_asymmetry: tuple[float, float] = (1.0, 1.0)
     reaction_time_s: float = 0.20
     crossing_clearance_25mm_m: float = 0.064
@@ -167,6 +167,15 @@ def load_profile(name_or_path: str) -> PatientProfile:
     if not (0.3 < o < 0.7 and left_stance > o and o + right_stance > 1.0):
         raise ValueError(f"{path}: stance fractions and right_heel_strike_phase leave no double support")
     return profile
+
+
+def profile_to_yaml(profile: PatientProfile) -> str:
+    """The profile as YAML that load_profile reads back to an equal profile."""
+    data = {}
+    for f in fields(PatientProfile):
+        value = getattr(profile, f.name)
+        data[f.name] = list(value) if isinstance(value, tuple) else value
+    return yaml.safe_dump(data, sort_keys=False)
 
 
 def _number(value, where: str) -> float:

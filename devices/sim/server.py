@@ -46,12 +46,14 @@ class Rig:
     """Everything the rig process simulates; `run()` paces it until `stop()`."""
 
     def __init__(self, profile: str = "healthy", seed: int = 0,
-                 exo_safe_mode: JointMode = JointMode.TRANSPARENT) -> None:
+                 exo_safe_mode: JointMode = JointMode.TRANSPARENT, endpoint_factory=Endpoint) -> None:
+        """endpoint_factory(name, rng) makes each device's link end: a pseudo-terminal here, an
+        in-memory one for `simulate` (engine/sim), which steps tick() on its own clock."""
         self.profile = load_profile(profile)
         self.seed = seed
         rng = random.Random(seed * 104729 + 17)  # line faults: separate from the patient's draws
         self.patient = PatientModel(self.profile, seed)
-        self.endpoints = {name: Endpoint(name, random.Random(rng.random())) for name in DEVICES}
+        self.endpoints = {name: endpoint_factory(name, random.Random(rng.random())) for name in DEVICES}
         serial = f"{seed:04d}"
         self.treadmill = TreadmillFirmware(self.endpoints["treadmill"], f"SIM-TM-{serial}", self.profile.body_mass_kg)
         self.exo = ExoFirmware(self.endpoints["exoskeleton"], f"SIM-EXO-{serial}", self.patient, exo_safe_mode)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import os
+import select
 import struct
 
 import numpy as np
@@ -55,12 +56,14 @@ from engine.control.prescription import Prescription, PrescriptionError
 from engine.control.shm import HEADER_BYTES
 from engine.control.steady_state import StrideSteadiness
 from engine.control.stumble import StumbleGuard
-from engine.control.supervisor import STOP_REASONS, AlarmTable, Limits, Supervisor
+from engine.control.supervisor import STOP_REASONS, AlarmTable, Limits, Supervisor, ViewPolicy
 from engine.control.walkway import Walkway
 
 GUIDANCE, TRANSPARENT, HOLD = 1, 0, 2  # devices.base.JointMode values (no import on the hot path)
 _U32 = 0xFFFFFFFF
-TREADMILL_REFRESH_S = 0.02  # resend the belt set-point at least this often (feeds its watchdog)
+TREADMILL_REFRESH_S = 0.005  # resend the belt set-point at least this often (feeds its 100 ms
+# watchdog: at 20 ms a host stall of 80-100 ms tripped the treadmill where the exoskeleton, fed
+# every cycle, rode it out; soak under load)
 BWS_REFRESH_S = 0.2
 HEART_RATE_SILENT_S = 3.0
 ARMING_TIMEOUT_S = 0.5  # devices must report armed this soon after a start
@@ -98,6 +101,7 @@ START_BLOCKERS = (
     AlarmReason.INSOLES_SILENT,
 )
 HOST_STALL_S = 0.005  # a gap between cycles this long means the core itself was not running
+UI_PID_CHECK_CYCLES = 10  # poll the UI's pidfd this often (a few microseconds each)
 
 _U64 = struct.Struct("<Q")
 _STATE_A, _STATE_A_OFF = run_struct(STATE_DTYPE, "cycle", "next_obstacle")
@@ -108,6 +112,16 @@ _TELEMETRY, _ = run_struct(TELEMETRY_DTYPE, "t_s", "alarms")
 _EVENT, _ = run_struct(EVENT_DTYPE, "cycle", "v3")
 _NAN = math.nan
 _STEP_OVER = int(ObstacleCategory.STEP_OVER)
+
+
+def _pid_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _f32(x: float) -> float:
@@ -181,6 +195,7 @@ class ControlCore:
         self.cycle = 0
         self.t_s = 0.0
         self.last_t_s = 0.0
+        self.dt_s = self.period_s  # this cycle's dt (step)
         self.scene_time_s = 0.0
         self.session_time_s = 0.0
         self.events_bits = 0
@@ -189,6 +204,14 @@ class ControlCore:
         # commands seen (last values) and settings in force
         self.hb_value = -1
         self.hb_t_s = 0.0
+        # the patient's view and the UI process (ViewPolicy; a pidfd where the kernel has them)
+        self.view = ViewPolicy()
+        self.view_state = ViewPolicy.OK
+        self.ui_frame = 0
+        self.ui_pid = 0
+        self.ui_pidfd = -1
+        self.ui_poller = None
+        self.ui_gone = False
         self.request_counter = None
         self.rearm_counter = None
         self.ack_counter = None
@@ -266,6 +289,7 @@ class ControlCore:
         self.last_plan_speed = 0.0
 
         self.leg_length = [0.9, 0.9]
+        self.hr_limit_bpm = 0.0  # the prescription's heart-rate limit; 0 = none
         self.obstacles_dirty = True
 
     # ------------------------------------------------------------------------------------------
@@ -282,11 +306,12 @@ class ControlCore:
             _EVENT, self.cycle, self.t_s if t_s is None else t_s, kind, side, code, _f32(v1), _f32(v2), _f32(v3),
         )
 
-    def alarm(self, reason: int) -> None:
-        """Raise an alarm (event when new); a stop reason starts a controlled stop."""
+    def alarm(self, reason: int, detail: float = _NAN) -> None:
+        """Raise an alarm (event when new, v2 = detail: for the UI's alarms the age in seconds of
+        what the core last saw from it); a stop reason starts a controlled stop."""
         if self.alarms.raise_alarm(reason, self.t_s):
             prio = self.alarms.slots[[s[0] for s in self.alarms.slots].index(reason)][1]
-            self.emit(EventKind.ALARM_RAISED, -1, reason, float(prio))
+            self.emit(EventKind.ALARM_RAISED, -1, reason, float(prio), detail)
         if reason in STOP_REASONS:
             self.controlled_stop(reason, fault=reason != AlarmReason.STOP_REQUEST)
 
@@ -339,6 +364,13 @@ class ControlCore:
         if hb != self.hb_value:
             self.hb_value = hb
             self.hb_t_s = t
+        frame = int(c["ui_frame"])
+        if frame != self.ui_frame:
+            self.ui_frame = frame
+            self.view.frame_seen(t)
+        pid = int(c["ui_pid"])
+        if pid != self.ui_pid:
+            self._watch_ui(pid)
         if self.rx_key is None or self._rx_changed(c):
             self._apply_prescription(c)
         self._apply_settings(c)
@@ -367,6 +399,21 @@ class ControlCore:
             self._run_request(int(c["run_request"]), t)
         self.request_counter = counter
 
+    def _watch_ui(self, pid: int) -> None:
+        """Watch the UI process through a pidfd (readable once it exits; not on the hot path)."""
+        if self.ui_pidfd >= 0:
+            os.close(self.ui_pidfd)
+        self.ui_pid, self.ui_pidfd, self.ui_poller, self.ui_gone = pid, -1, None, False
+        if pid <= 0:
+            return
+        try:
+            self.ui_pidfd = os.pidfd_open(pid)
+        except (OSError, AttributeError):  # no such process (already gone), or an old kernel
+            self.ui_gone = not _pid_exists(pid)
+            return
+        self.ui_poller = select.poll()
+        self.ui_poller.register(self.ui_pidfd, select.POLLIN)
+
     def _rx_changed(self, c) -> bool:
         return self.rx_key != self._rx_tuple(c)
 
@@ -376,7 +423,7 @@ class ControlCore:
             float(c["rx_max_speed_mps"]), float(c["rx_max_accel_mps2"]), float(c["rx_max_decel_mps2"]),
             float(c["rx_guidance_min"]), float(c["rx_guidance_max"]), float(c["rx_bws_min"]),
             float(c["rx_bws_max"]), float(c["rx_clearance_boost_max"]), float(c["leg_length_l_m"]),
-            float(c["leg_length_r_m"]), int(c["affected_side"]),
+            float(c["leg_length_r_m"]), int(c["affected_side"]), float(c["rx_max_heart_rate_bpm"]),
         )
 
     def _apply_prescription(self, c) -> None:
@@ -389,7 +436,7 @@ class ControlCore:
                 max_speed_mps=key[0], max_accel_mps2=key[1], max_decel_mps2=key[2],
                 guidance_min=key[3], guidance_max=key[4], bws_min=key[5], bws_max=key[6],
                 clearance_boost_max=key[7], leg_length_l_m=key[8], leg_length_r_m=key[9],
-                affected_side=key[10],
+                affected_side=key[10], max_heart_rate_bpm=key[11],
             )
         except PrescriptionError:
             self.emit(EventKind.SETTING_APPLIED, -1, SettingId.PRESCRIPTION, key[0], 0.0)
@@ -399,6 +446,7 @@ class ControlCore:
         accepted = not moving and self.supervisor.set_limits(Limits.from_prescription(rx))
         if accepted:
             self.leg_length = [rx.leg_length_l_m, rx.leg_length_r_m]
+            self.hr_limit_bpm = rx.max_heart_rate_bpm
             self.geometry_check = -1  # check the exoskeleton's fitting against this prescription
             self.rx_refused_key = None
             self.emit(EventKind.SETTING_APPLIED, -1, SettingId.PRESCRIPTION, key[0], 1.0)
@@ -502,6 +550,7 @@ class ControlCore:
         if dt > 0.1 or dt < 0.0:
             dt = self.period_s
         self.last_t_s = t
+        self.dt_s = dt
         self.t_s = t
         self.cycle += 1
         self.events_bits = 0
@@ -541,7 +590,8 @@ class ControlCore:
         state = self.run_state
         walking = state == RunState.RUNNING
         if walking:
-            self.scene_time_s += dt
+            if self.view_state == ViewPolicy.OK:
+                self.scene_time_s += dt  # a late view holds the obstacle plan: the scene clock waits
             self.session_time_s += dt
             if t < self.arming_until_s and not (tm.status.armed and exo.status.armed):
                 walking = False  # wait for the devices to report armed before moving
@@ -564,6 +614,8 @@ class ControlCore:
             if self.run_state != RunState.IDLE:
                 self.distance_m += moved
         self.last_encoder = count
+        # The host time of the read, not this cycle's start: a stall of the core between the two
+        # would otherwise make a frame look older than the cycle and skew every later sample.
         self.tm_sample_t = self._sample_time(self.tm.last_rx_s, st.device_time_us, 0)
         v = st.belt_speed_mps
         dt = t - self.last_tm_t
@@ -597,7 +649,7 @@ class ControlCore:
         st = self.exo.status
         a = self.angles
         a[0], a[1], a[2], a[3] = st.angle_rad
-        ts = self._sample_time(self.exo.last_rx_s, st.device_time_us, 1)
+        ts = self._sample_time(self.exo.last_rx_s, st.device_time_us, 1)  # read time (see above)
         self._remember_angles(ts)
         self._exo_events(ts, not self._insoles_live())
         self._foot_positions(ts)
@@ -675,7 +727,8 @@ class ControlCore:
             for side in (0, 1):
                 o = 1 + 9 * side
                 foot = feet[side]
-                ev = foot.update(ts, dev_us * 1e-6, row[o], row[o + 1], row[o + 2], row[o + 7], standing)
+                ev = foot.update(ts, dev_us * 1e-6, row[o], row[o + 1], row[o + 2], row[o + 7], standing,
+                                 row[o + 3], row[o + 5])
                 if live and ev:
                     if ev == HEEL_STRIKE:
                         self._heel_strike(side, foot.event_t_s, True)
@@ -798,11 +851,19 @@ class ControlCore:
         a = self._angles_at(ts)
         hip, knee = a[2 * side], a[2 * side + 1]
         heel_x = fk.heel_x_m(self.geo, side, hip, knee, self._pitch(side, ts, hip, knee))
+        other = 1 - side
+        step_m = None
+        if not self.swinging[other]:
+            # heel to heel now: the other heel where it was planted (its foot pivots on the toe
+            # once the heel is off, on the heel before foot-flat)
+            oh, ok = a[2 * other], a[2 * other + 1]
+            step_m = heel_x - fk.planted_heel_x_m(self.geo, other, oh, ok, self._pitch(other, ts, oh, ok)
+                                                  if self._insoles_live() else 0.0)
         steady = self.steadiness.heel_strike(side, ts)
         mtc = self.swing_clear.heel_strike(side, ts)
         self.emit(EventKind.HEEL_STRIKE, side, 0, self.metrics.stance_fraction[side], t_s=ts)
         self.phase_est[side].heel_strike(ts)
-        measured = self.metrics.heel_strike(side, ts, belt_m, heel_x, steady, mtc)
+        measured = self.metrics.heel_strike(side, ts, belt_m, heel_x, steady, mtc, step_m)
         if measured:
             length, step_time, clearance = self.metrics.last_step
             code = (STEP_INSOLE_TIMING | STEP_IMU_PITCH) if by_insole else 0
@@ -909,12 +970,18 @@ class ControlCore:
         state = self.run_state
         moving_state = state in (RunState.RUNNING, RunState.PAUSED)
         ok = 0
-        # UI heartbeat
-        # Two cycles of margin: the stop starts within the timeout of the last heartbeat written.
-        if moving_state and t - self.hb_t_s > cfg.ui_heartbeat_timeout_s - 2.0 * self.period_s:
-            self.alarm(AlarmReason.UI_HEARTBEAT_LOST)
-        elif alarms.is_active(AlarmReason.UI_HEARTBEAT_LOST) and t - self.hb_t_s <= cfg.ui_heartbeat_timeout_s:
+        # UI liveness: its beat (a thread that vouches for the process and its main loop) and its
+        # process (pidfd). Dead, stopped or hung: a controlled stop. Two cycles of margin: the
+        # stop starts within the timeout of the last beat written.
+        poller = self.ui_poller
+        if poller is not None and self.cycle % UI_PID_CHECK_CYCLES == 0 and poller.poll(0):
+            self.ui_gone = True
+        hb_age = t - self.hb_t_s
+        if moving_state and (hb_age > cfg.ui_heartbeat_timeout_s - 2.0 * self.period_s or self.ui_gone):
+            self.alarm(AlarmReason.UI_HEARTBEAT_LOST, hb_age)
+        elif alarms.is_active(AlarmReason.UI_HEARTBEAT_LOST) and hb_age <= cfg.ui_heartbeat_timeout_s:
             alarms.clear(AlarmReason.UI_HEARTBEAT_LOST)
+        self._view(t, moving_state)
         # device silence
         silence = cfg.device_silence_s
         awake_since = self.host_stall_end_s
@@ -938,6 +1005,12 @@ class ControlCore:
                 ok |= 4
                 if alarms.is_active(AlarmReason.HEART_RATE_SILENT):
                     alarms.clear(AlarmReason.HEART_RATE_SILENT)
+            # Above the prescribed limit (a fresh reading only): a medium alarm for the therapist.
+            high = 0.0 < self.hr_limit_bpm < self.heart_rate_bpm and ok & 4
+            if high and not alarms.is_active(AlarmReason.HEART_RATE_HIGH):
+                self.alarm(AlarmReason.HEART_RATE_HIGH)
+            elif not high and alarms.is_active(AlarmReason.HEART_RATE_HIGH):
+                alarms.clear(AlarmReason.HEART_RATE_HIGH)
         ins = self.ins
         if ins is not None:
             if t - max(ins.last_rx_s, awake_since) > self.ins_silence_s:
@@ -998,6 +1071,42 @@ class ControlCore:
         if alarms.is_active(AlarmReason.LOOP_OVERRUNS) and self.overrun_streak == 0:
             alarms.clear(AlarmReason.LOOP_OVERRUNS)
 
+    def _view(self, t: float, moving_state: bool) -> None:
+        """The graded response to a late patient view (supervisor.ViewPolicy)."""
+        view = self.view
+        before = self.view_state
+        state = view.update(t, self.dt_s, moving_state, self.supervisor.speed_cmd_mps,
+                            self._next_obstacle_m(), self.supervisor.limits.max_decel_mps2, self._step_length_m(),
+                            self.supervisor.limits.max_speed_mps * self.speed_fraction)
+        self.view_state = state
+        if state == before:
+            return
+        if state == ViewPolicy.LATE:
+            self.alarm(AlarmReason.UI_VIEW_LATE, view.age_s(t))
+        elif state == ViewPolicy.STALE:
+            self.alarm(AlarmReason.UI_VIEW_STALE, view.age_s(t))
+        else:
+            self.alarms.clear(AlarmReason.UI_VIEW_LATE)
+            self.alarms.clear(AlarmReason.UI_VIEW_STALE)
+
+    def _next_obstacle_m(self) -> float:
+        """Distance from s to the next obstacle's stop line or near edge (or the route's end)."""
+        planner = self.planner
+        d = planner.route_length_m - self.s_m if planner.route_length_m > 0.0 else math.inf
+        index = planner.next_obstacle
+        if 0 <= index < len(planner.obstacles):
+            ob = planner.obstacles[index]
+            edge = ob.stop_m if ob.category == 1 else ob.at_m  # ObstacleCategory.YIELD: its stop line
+            if edge - self.s_m < d:
+                d = edge - self.s_m
+        return d
+
+    def _step_length_m(self) -> float:
+        step = self.metrics.step_length_m[0]
+        if step != step:
+            step = 0.5 * refgait.stride_length_m(max(self.belt_speed_mps, 0.3), self.leg_length[0])
+        return step
+
     # -- planning and device commands -----------------------------------------------------------
     def _plan_and_command(self, t: float, dt: float, state: RunState, walking: bool) -> None:
         sup = self.supervisor
@@ -1014,6 +1123,8 @@ class ControlCore:
         # The therapist's speed is the cruise speed; the scene's base speed is only the value the
         # UI starts the therapist's setting at (it is not multiplied in: fractions do not stack).
         cruise = lim.max_speed_mps * self.speed_fraction if walking else 0.0
+        if self.view_state == ViewPolicy.LATE and cruise > self.view.cap_mps:
+            cruise = self.view.cap_mps  # slow gently while the patient's view is late
         target = planner.plan(
             self.s_m, self.scene_time_s, cruise, lim.max_speed_mps, lim.max_decel_mps2,
             self.feet_m, self.swinging, step_len,

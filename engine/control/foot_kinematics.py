@@ -108,6 +108,16 @@ def heel_x_m(geo: LegGeometry, side: int, hip_rad: float, knee_rad: float, pitch
     return sole_point_x_m(geo, side, hip_rad, knee_rad, pitch_rad, -geo.heel_m[side])
 
 
+def planted_heel_x_m(geo: LegGeometry, side: int, hip_rad: float, knee_rad: float, pitch_rad: float) -> float:
+    """Where a stance foot's heel is (or was) on the ground, forward of the hip: the heel itself
+    while it is down (pitch <= 0, heel rocker or flat), else the toe it pivots on, less the foot's
+    length along the sole (heel off)."""
+    if pitch_rad <= 0.0:
+        return heel_x_m(geo, side, hip_rad, knee_rad, pitch_rad)
+    toe = sole_point_x_m(geo, side, hip_rad, knee_rad, pitch_rad, geo.toe_m[side])
+    return toe - geo.toe_m[side] - geo.heel_m[side]
+
+
 def square_pitch_rad(hip_rad: float, knee_rad: float) -> float:
     """Foot pitch of a foot held square to the shank (no ankle motion): toe down by the shank's
     backward tilt. The estimate without insoles."""

@@ -75,6 +75,17 @@ class FootEvents:
         return event
 
 
+    def end_contact(self, event_t_s: float) -> bool:
+        """The caller knows the contact ended at event_t_s (a dragging toe after push-off);
+        False when that would be a bounce (within MIN_CONTACT_S of the last change)."""
+        if not self.contact or event_t_s - self.last_change_s < MIN_CONTACT_S:
+            return False
+        self.contact = False
+        self.event_t_s = event_t_s
+        self.last_change_s = event_t_s
+        return True
+
+
 def _zero_time(t0: float, v0: float, t1: float, v1: float, noise_floor: float = 1e-6) -> float:
     """When the load crossed zero between two samples straddling a threshold.
 

@@ -1,13 +1,15 @@
 """Per-step and per-stride gait numbers from heel strikes, toe offs and where the heels landed.
 
-Step length on a treadmill (belt frame): when foot i strikes at t2 and the other foot j struck
-at t1, foot j has since travelled back with the belt by D = belt(t2) - belt(t1), so the
-heel-to-heel distance is
-    step_length_i = D + x_i(t2) - x_j(t1)
-with x a heel's forward position relative to the hip at its heel strike, from the exoskeleton's
-joint angles, the leg geometry and the foot pitch (foot_kinematics.py). The belt term alone
-(x_i = x_j) would be the belt speed times the step time: it misses every asymmetry of foot
-placement. Stride length is the same heel's advance over the belt between its two strikes.
+Step length is the heel-to-heel distance at contact: when foot i strikes at t2, the distance
+from where the other foot's heel was planted to where heel i lands, both measured at t2 from
+the joint angles, the leg geometry and the foot pitches (foot_kinematics.py; the caller passes
+it as step_length_m). Measured at one instant from one hip, it needs neither the belt nor a hip
+that stays put on the treadmill. Without it (the other foot not on the belt) the belt frame is
+used: foot j, planted at t1, has travelled back with the belt by D = belt(t2) - belt(t1), so
+    step_length_i = D + x_i(t2) - x_j(t1),
+x a heel's forward position relative to the hip at its strike (exact while the hip keeps its
+place on the treadmill). The belt term alone would be belt speed x step time and miss every
+asymmetry of foot placement. Stride length is the sum of the two steps that make the stride.
 
 Toe clearance is the minimum toe height in mid-swing (30-80 % of the swing), the clinical
 "minimum toe clearance" where trips happen (clearance.py computes it; `heel_strike` takes it).
@@ -69,15 +71,20 @@ class GaitMetrics:
         self.swing_min_m[side] = math.inf
 
     def heel_strike(self, side: int, t_s: float, belt_m: float, heel_x_m: float = 0.0,
-                    steady: bool = True, clearance_m: float | None = None) -> bool:
+                    steady: bool = True, clearance_m: float | None = None,
+                    step_length_m: float | None = None) -> bool:
         """Heel strike of `side` at t_s, the belt at belt_m and the heel heel_x_m ahead of the hip.
 
         steady: the stride ending now counts for variability; clearance_m: MTC of the swing
-        that ends now (None: the swing_sample minimum). Returns True when a step was measured.
+        that ends now (None: the swing_sample minimum); step_length_m: the heel-to-heel distance
+        measured at this instant (None: from the belt frame). Returns True when a step was measured.
         """
         other = 1 - side
         prev_hs = self.hs_t_s[side]
-        pos = belt_m + heel_x_m
+        if step_length_m is not None and self.hs_t_s[other] >= 0.0:
+            pos = self.hs_pos_m[other] + step_length_m  # heel positions chained step by step
+        else:
+            pos = belt_m + heel_x_m
         measured = False
         self.stride_done = False
         if self.hs_t_s[other] >= 0.0 and self.hs_t_s[other] > prev_hs:

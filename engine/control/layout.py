@@ -54,6 +54,8 @@ class AlarmReason(enum.IntEnum):
     INSOLES_SILENT = 18  # smart insoles configured but silent: controlled stop
     GEOMETRY_MISMATCH = 19  # the exoskeleton's fitted leg length disagrees with the prescription
     STUMBLE = 24  # a swing foot stopped by contact (engine/control/stumble.py): belt slowing, guidance up
+    UI_VIEW_LATE = 20  # UI alive but its frames are late: belt slowed, obstacle plan held
+    UI_VIEW_STALE = 21  # the patient's view stale beyond its limit: controlled stop
 
 
 ALARM_TEXT: dict[int, str] = {
@@ -78,6 +80,8 @@ ALARM_TEXT: dict[int, str] = {
     AlarmReason.INSOLES_SILENT: "Smart insoles link lost: controlled stop",
     AlarmReason.GEOMETRY_MISMATCH: "Exoskeleton leg length differs from the prescription: check the fitting",
     AlarmReason.STUMBLE: "Stumble: belt slowing, guidance raised; acknowledge to resume the speed",
+    AlarmReason.UI_VIEW_LATE: "Patient view is late: belt slowed",
+    AlarmReason.UI_VIEW_STALE: "Patient view stale too long: controlled stop",
 }
 
 
@@ -171,6 +175,7 @@ TIMELINE_DTYPE = np.dtype(
         ("period_s", "<f4"),  # periodic yield: cycle length (0 = not periodic)
         ("active_s", "<f4"),  # periodic yield: active part of each cycle
         ("phase_s", "<f4"),  # periodic yield: offset of the cycle
+        ("width_m", "<f4"),  # extent across the route (0: a point at lateral_m); lane test in planner
     ]
 )
 
@@ -214,6 +219,13 @@ COMMAND_DTYPE = np.dtype(
         ("base_speed_fraction", "<f4"),  # the scene's base speed (fraction of prescription)
         ("obstacle_count", "<u2"),
         ("timeline", TIMELINE_DTYPE, (MAX_OBSTACLES,)),
+        # Prescription, appended: heart-rate limit (bpm, 0 = none) for the HEART_RATE_HIGH alarm.
+        ("rx_max_heart_rate_bpm", "<f4"),
+        # The UI's two beats (engine/control/supervisor.py ViewPolicy): ui_heartbeat above says the
+        # process and its main loop are alive (a thread); ui_frame counts patient-view frames
+        # drawn (0: no view, e.g. `main.py core`); ui_pid lets the core watch the process itself.
+        ("ui_frame", "<u8"),
+        ("ui_pid", "<i4"),
     ]
 )
 

@@ -1,10 +1,12 @@
 """A stand-in for the control core's ring writer, for recorder tests and the recorder benchmark.
 
-It pushes gait-model records (engine/records/gait_model.py) into the real telemetry and event
-rings at `rate_hz` on absolute deadlines, one record per cycle with consecutive cycle numbers,
-stamped with CLOCK_MONOTONIC like the core's. When the machine stalls it catches up by pushing
-every record that fell due (the cycle count stays exact; only the spacing suffers). A later
-integration test drives the recorder from the real core instead.
+It pushes records the real core wrote in a simulated session (engine/sim/clip.py: a simulated
+patient walking on the real control core, replayed) into the real telemetry and event rings at
+`rate_hz` on absolute deadlines, one record per cycle with consecutive cycle numbers, stamped with
+the CLOCK_MONOTONIC deadline of their cycle like the core's. A clip shorter than the run is repeated (cycles renumbered).
+`--alarm` adds one heart-rate alarm (raised, acknowledged, in the telemetry's alarm bits) in the
+middle, as the core would report it. When the machine stalls it catches up by pushing every record
+that fell due (the cycle count stays exact; only the spacing suffers).
 
 Run: `python -m engine.records.producer --telemetry RING --events RING --duration-s 10`.
 Prints "started" once pushing, and a JSON line {"pushed", "dropped", "events"} at the end.
@@ -17,11 +19,47 @@ import json
 import signal
 import sys
 import time
-from dataclasses import replace
+
+import numpy as np
 
 from engine.control import layout
 from engine.control.shm import Ring
-from engine.records.gait_model import params_for_session, simulate_session
+
+CLIP_S = 20.0  # one simulated clip per (seed, obstacles), cut or repeated to the run's length
+
+
+def records_for(duration_s: float, rate_hz: float = 1000.0, seed: int = 0, first_cycle: int = 1,
+                profile: str = "hemiparetic-right", obstacle_spacing_m: float | None = None,
+                alarm: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """duration_s of telemetry (one record per cycle from first_cycle) and the core's events."""
+    from engine.sim.clip import simulated_clip
+
+    clip_t, clip_e = simulated_clip(CLIP_S, seed, profile, obstacle_spacing_m)
+    n = int(round(duration_s * rate_hz))
+    reps = -(-n // len(clip_t))
+    tele = np.concatenate([clip_t] * reps)[:n].copy()
+    base = int(clip_t["cycle"][0])
+    events = []
+    for r in range(reps):
+        ev = clip_e.copy()
+        ev["cycle"] = ev["cycle"].astype(np.int64) - base + r * len(clip_t) + first_cycle
+        events.append(ev)
+    tele["cycle"] = np.arange(first_cycle, first_cycle + n)
+    ev = np.concatenate(events)
+    ev = ev[ev["cycle"] < first_cycle + n]
+    if alarm and duration_s > 10.0:
+        raised = n // 2
+        cleared = min(n - 1, raised + int(5.0 * rate_hz))
+        tele["alarms"][raised:cleared] |= np.uint32(1 << int(layout.AlarmReason.HEART_RATE_HIGH))
+        extra = np.zeros(2, dtype=layout.EVENT_DTYPE)
+        extra["cycle"] = [first_cycle + raised, first_cycle + raised + int(2.0 * rate_hz)]
+        extra["kind"] = [int(layout.EventKind.ALARM_RAISED), int(layout.EventKind.ALARM_ACKED)]
+        extra["side"] = -1
+        extra["code"] = int(layout.AlarmReason.HEART_RATE_HIGH)
+        extra["v1"] = [1.0, np.nan]
+        extra["v2"] = extra["v3"] = np.nan
+        ev = np.sort(np.concatenate([ev, extra]), order="cycle", kind="stable")
+    return tele, ev
 
 
 def produce(
@@ -33,13 +71,11 @@ def produce(
     seed: int = 0,
     first_cycle: int = 1,
     should_stop=lambda: False,
-    **overrides,
+    obstacle_spacing_m: float | None = None,
+    alarm: bool = False,
 ) -> dict:
-    """Push records at rate_hz until duration_s has elapsed (or should_stop()); returns counts.
-
-    overrides: GaitParams fields to change (e.g. obstacle_spacing_m, alarm_probability)."""
-    params = replace(params_for_session(profile, 3, 10, seed), **overrides)
-    records, event_records, _ = simulate_session(params, duration_s, rate_hz, seed=seed, first_cycle=first_cycle)
+    """Push records at rate_hz until duration_s has elapsed (or should_stop()); returns counts."""
+    records, event_records = records_for(duration_s, rate_hz, seed, first_cycle, profile, obstacle_spacing_m, alarm)
     n, n_events = len(records), len(event_records)
     event_cycles = event_records["cycle"].tolist()
     pushed = dropped = pushed_events = 0
@@ -56,13 +92,13 @@ def produce(
                 dropped += 1
             else:
                 slot[...] = records[i]
-                slot["t_s"] = now
+                slot["t_s"] = start + i * period_s  # the cycle's deadline, as the core stamps it
                 telemetry.commit()
                 pushed += 1
             while j < n_events and event_cycles[j] <= cycle:
                 if events is not None:
                     event = event_records[j].copy()
-                    event["t_s"] = now
+                    event["t_s"] = start + i * period_s
                     pushed_events += bool(events.push(event))
                 j += 1
             i += 1
@@ -93,14 +129,13 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, request_stop)
     telemetry = Ring(args.telemetry, layout.TELEMETRY_DTYPE, layout.TELEMETRY_CAPACITY)
     events = Ring(args.events, layout.EVENT_DTYPE, layout.EVENT_CAPACITY) if args.events else None
+    from engine.sim.clip import simulated_clip
+
+    simulated_clip(CLIP_S, args.seed, "hemiparetic-right", args.obstacle_spacing_m)  # cached after the first run
     print("started", flush=True)
-    overrides = {}
-    if args.obstacle_spacing_m:
-        overrides["obstacle_spacing_m"] = args.obstacle_spacing_m
-    if args.alarm:
-        overrides["alarm_probability"] = 1.0
     counts = produce(telemetry, events, args.duration_s, args.rate_hz, seed=args.seed,
-                     first_cycle=args.first_cycle, should_stop=lambda: stopping, **overrides)
+                     first_cycle=args.first_cycle, should_stop=lambda: stopping,
+                     obstacle_spacing_m=args.obstacle_spacing_m, alarm=args.alarm)
     print(json.dumps(counts), flush=True)
     return 0
 

@@ -99,26 +99,36 @@ class CoreWatch:
         return ShownAlarm(int(reason), int(layout.Priority.HIGH), layout.ALARM_TEXT[reason], True, 0.0)
 
 
+# The banner's band: the bottom of the screen, left of STOP. Nothing the therapist reads or
+# types is there (menu: the status line sits just above it; patient view: the HUD's goals and
+# distance are top left, the next obstacle top centre, cues above this band).
+BANNER_FRAME = (-1.78, 1.1, -1.0, -0.84)
+
+
 class AlarmBanner:
-    """A full-width banner at the top of the therapist's screen."""
+    """A banner across the bottom of the therapist's screen, left of the STOP button."""
 
     def __init__(self, parent, on_ack) -> None:
         from direct.gui.DirectGui import DirectButton, DirectFrame, DirectLabel
+        from panda3d.core import TextNode
 
-        self.frame = DirectFrame(parent=parent, frameSize=(-1.78, 1.78, -0.09, 0.09), pos=(0, 0, 0.9),
+        left, right, bottom, top = BANNER_FRAME
+        self.frame = DirectFrame(parent=parent, frameSize=BANNER_FRAME, pos=(0, 0, 0),
                                  frameColor=PRIORITY_RGBA[layout.Priority.HIGH])
         self.frame.set_bin("gui-popup", 90)  # above the full-screen menu, whatever is open
-        self.label = DirectLabel(parent=self.frame, text="", text_scale=0.06, pos=(-0.25, 0, -0.02),
-                                 frameColor=(0, 0, 0, 0), text_fg=(1, 1, 1, 1))
-        self.ack_button = DirectButton(parent=self.frame, text="Acknowledge", scale=0.05, pos=(1.5, 0, -0.015),
-                                       command=on_ack, pad=(0.4, 0.3))
+        self.label = DirectLabel(parent=self.frame, text="", text_scale=0.05, pos=(left + 0.06, 0, bottom + 0.06),
+                                 frameColor=(0, 0, 0, 0), text_fg=(1, 1, 1, 1), text_align=TextNode.A_left)
+        self.ack_button = DirectButton(parent=self.frame, text="Acknowledge", scale=0.05,
+                                       pos=(right - 0.22, 0, bottom + 0.065), command=on_ack, pad=(0.4, 0.3))
         self.shown: list[ShownAlarm] = []
+        self.changed = True
         self.frame.hide()
 
     def show(self, alarms: list[ShownAlarm]) -> None:
         """Show the highest-priority alarm and how many more; hide when none."""
         if alarms == self.shown:
             return
+        self.changed = True
         self.shown = list(alarms)
         if not alarms:
             self.frame.hide()

@@ -12,6 +12,7 @@ Choices made before the session exists (patient, scene, goals, settings) are log
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,7 +22,14 @@ from engine.control.prescription import Prescription
 
 log = logging.getLogger(__name__)
 
-# Live settings the therapist may change, with what they start at.
+# Live settings the therapist may change, with what they start at. One meaning each, everywhere
+# (menu, command block, core, audit, telemetry, report; docs/engine.md "Settings and their units"):
+#   speed_fraction  fraction 0..1 of the prescribed maximum belt speed;
+#   guidance        ABSOLUTE guidance, 0..1 of full robot assistance (1 = the exoskeleton moves
+#                   the legs along the reference gait at full stiffness), clamped to the
+#                   prescription's guidance_min..guidance_max; guidance_min/max bound assist-as-needed;
+#   bws_fraction    ABSOLUTE body-weight support, fraction of body weight (shown as % of body
+#                   weight), clamped to the prescription's bws_min..bws_max.
 DEFAULT_SETTINGS: dict[str, float] = {
     "speed_fraction": 0.6,
     "guidance": 0.5,
@@ -30,6 +38,15 @@ DEFAULT_SETTINGS: dict[str, float] = {
     "assist_as_needed": 0.0,
     "guidance_locked": 0.0,
     "bws_fraction": 0.3,
+}
+
+
+# setting -> the prescription fields bounding it
+RX_RANGES: dict[str, tuple[str, str]] = {
+    "guidance": ("guidance_min", "guidance_max"),
+    "guidance_min": ("guidance_min", "guidance_max"),
+    "guidance_max": ("guidance_min", "guidance_max"),
+    "bws_fraction": ("bws_min", "bws_max"),
 }
 
 
@@ -80,10 +97,17 @@ class SessionController:
             log.exception("audit log: could not record %s", setting)
 
     # -- patient and prescription ---------------------------------------------------------------
+    def known_patient(self, code: str) -> bool:
+        """Is there a patient with this code in the records?"""
+        return self.store is None or self.store.get_patient(code) is not None
+
     def select_patient(self, code: str) -> Prescription:
-        """Load the patient's current prescription and hand it to the core."""
+        """Load the patient's current prescription and hand it to the core. Raises KeyError for a
+        code the records do not know (create the patient first: nothing is selected then)."""
         rx = None
         if self.store is not None:
+            if self.store.get_patient(code) is None:
+                raise KeyError(f"unknown patient {code!r}")
             rx = self.store.current_prescription(code)
         rx = rx or Prescription()
         old = self.patient_code
@@ -91,7 +115,33 @@ class SessionController:
         self.prescription = rx
         self.writer.set_prescription(rx)
         self._audit("patient", old, code, code)
+        self._fit_settings_to(rx)
         return rx
+
+    def _fit_settings_to(self, rx: Prescription) -> None:
+        """Bring guidance and body-weight support inside the prescription's ranges (logged when
+        they move), so the menu, the core and the audit show the value the devices get."""
+        fitted = {name: value for name, value in self.clamp_to_prescription(dict(self.settings)).items()
+                  if name in ("guidance", "bws_fraction") and value != self.settings.get(name)}
+        if fitted:
+            self.change_settings(**fitted)
+
+    def setting_range(self, name: str) -> tuple[float, float]:
+        """The range a setting may take for the selected patient (absolute units, see above)."""
+        rx = self.prescription or Prescription()
+        if name in RX_RANGES:
+            low_field, high_field = RX_RANGES[name]
+            return float(getattr(rx, low_field)), float(getattr(rx, high_field))
+        return 0.0, 1.0
+
+    def clamp_to_prescription(self, settings: dict[str, float]) -> dict[str, float]:
+        """Guidance and body-weight support values limited to the prescribed ranges."""
+        out = dict(settings)
+        for name, value in settings.items():
+            if name in RX_RANGES and value is not None and math.isfinite(float(value)):
+                low, high = self.setting_range(name)
+                out[name] = min(max(float(value), low), high)
+        return out
 
     def create_patient(self, code: str, rx: Prescription, **details) -> Prescription:
         """A new pseudonymous patient with a prescription; selects them."""
@@ -109,6 +159,7 @@ class SessionController:
         self.prescription = rx
         self.writer.set_prescription(rx)
         self._audit("prescription", old, rx.to_dict(), rx.to_dict())
+        self._fit_settings_to(rx)
 
     # -- scene and goals ------------------------------------------------------------------------
     def select_scene(self, choice: SceneChoice) -> None:
@@ -131,8 +182,12 @@ class SessionController:
 
     # -- live settings --------------------------------------------------------------------------
     def change_settings(self, **settings: float) -> dict[str, tuple[float, float]]:
-        """Change live settings; returns {field: (requested, applied)} and logs each one."""
-        result = self.writer.set_settings(**settings)
+        """Change live settings; returns {field: (requested, applied)} and logs each one.
+        Guidance and body-weight support are clamped to the prescription before they are sent,
+        so `applied` is what the core applies (it clamps to the same range)."""
+        clamped = self.clamp_to_prescription(settings)
+        result = self.writer.set_settings(**clamped)
+        result = {name: (settings.get(name, requested), applied) for name, (requested, applied) in result.items()}
         for name, (requested, applied) in result.items():
             old = self.settings.get(name)
             self.settings[name] = applied
@@ -168,12 +223,14 @@ class SessionController:
         """Open the session record if needed, send the settings and ask the core to walk."""
         self.open_session()
         self.apply_all_settings()
+        # The audit row first: a database write can take a while on a busy disk, and once the
+        # belt moves the frame loop must not miss its 100 ms heartbeat for it.
+        old, self.run_state = self.run_state, "running"
+        self._audit("run", old, "start", "running")
         # The core refuses to start on a stale heartbeat; a start pressed after a slow frame
         # (a thumbnail, a screenshot) must not be dropped for that.
         self.writer.heartbeat()
         self.writer.start()
-        old, self.run_state = self.run_state, "running"
-        self._audit("run", old, "start", "running")
         return self.session_id
 
     def pause(self) -> None:
@@ -217,7 +274,9 @@ class SessionController:
     def end(self, outcome: str, summary: dict) -> None:
         """Close the session record with its outcome (idempotent)."""
         if self.store is not None and self.session_id is not None:
-            self.store.end_session(self.session_id, outcome, summary)
+            from engine.records.summary import finalize_summary  # aggregates, not the last stride
+
+            self.store.end_session(self.session_id, outcome, finalize_summary(self.store, self.session_id, summary))
         self.run_state = "ended"
 
 

@@ -5,7 +5,13 @@ Without a headset the window is shared: Tab switches between the menu and the pa
 (the patient watches the screen); the STOP button and the space bar work in both. With a headset
 the window is the therapist's: the menu plus a mirror of the patient's left eye.
 Each session gets its recorder when it starts; when the belt has stopped after a stop, the
-session is closed in the database and its report written, and the menu is ready for the next.
+session is closed in the database with its outcome and the reason it ended, its report written,
+and the menu says both and is ready for the next.
+
+Idle (the menu up, no session): the window is drawn only when something on it changed (a click,
+a key, the pointer, a new status or alarm, the live numbers) and once a second otherwise; input
+is polled IDLE_POLL_HZ times a second. That keeps an idle menu under 5 % of a core
+(`python -m bench ui`); a session draws at 60 frames a second.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import numpy as np
 from engine.control import layout
 from engine.session.controller import SessionController
 from engine.session.runner import (
+    WARM_UP_FRAMES,
     HeartbeatThread,
     SessionOptions,
     _sky,
@@ -26,10 +33,15 @@ from engine.session.runner import (
     _world_factory,
     scene_choice,
     wait_core_ready,
-    warm_up,
 )
 
 log = logging.getLogger(__name__)
+
+SESSION_FRAME_RATE_HZ = 60.0
+IDLE_POLL_HZ = 20.0  # input and state polled while idle: a click is answered within 50 ms
+IDLE_REDRAW_S = 1.0  # an idle menu is redrawn at least this often (a text cursor, a clock)
+MENU_NUMBERS_HZ = 8.0  # the live numbers on the menu are redrawn this often during a session
+START_TIMEOUT_S = 5.0  # Start pressed and the core never walked: the session ends with the reason
 
 
 class Desktop:
@@ -41,19 +53,24 @@ class Desktop:
         from engine.control.commands import CommandWriter
         from engine.control.config import CoreConfig
         from engine.control.process import start_core
+        from engine.records.dbcheck import check_records_file
         from engine.records.paths import default_db_path
-        from engine.records.store import Store, ensure_demo_patient
+        from engine.records.store import DEMO_PATIENTS, Store, ensure_demo_patient
         from engine.scene.loader import load_library
+        from engine.session.patients import ensure_demo_patients, first_run_message
 
         self.options = options
         self.db_path = Path(options.db) if options.db else default_db_path()
+        check_records_file(self.db_path)  # never let SQLite touch a file that is not a database
         self.db_path.parent.mkdir(parents=True, exist_ok=True)
         self.store = Store(self.db_path)
         self.store.close_interrupted_sessions()
-        if options.patient.startswith("demo-"):
+        self.notice = first_run_message(ensure_demo_patients(self.store))
+        if options.patient in DEMO_PATIENTS:
             ensure_demo_patient(self.store, options.patient)
+        log.info("records: %s (%d patients)", self.db_path, len(self.store.list_patients()))
         self.library = load_library(options.scenes_dir) if options.scenes_dir else load_library()
-        patient = self.store.get_patient(options.patient) or {}
+        patient = (self.store.get_patient(options.patient) if options.patient else None) or {}
         self.rig = None if options.ports else start_rig(profile=patient.get("sim_profile") or "healthy", seed=options.seed)
         self.channels = Channels.create()
         self.writer = CommandWriter(self.channels.command)
@@ -66,10 +83,18 @@ class Desktop:
         wait_core_ready(self.channels, self.core)
         self.recorder = None
         self.reports: list[Path] = []
+        self.ended: list[dict] = []  # {session_id, outcome, reason, report} per session closed
         self.app = None
+        self.quit_requested = False
         self._stopping_since = None
         self._seen_walking = False
         self._started_at_s = 0.0
+        self._warm_frames = 0
+        self._stop_reason = ""
+        self._drawn_at_s = -1e9
+        self._pointer = None
+        self._input_seen = False
+        self._draw_ticks = 0
         self._build_app()
         self.heartbeat.covering.clear()
 
@@ -83,25 +108,29 @@ class Desktop:
         configure_panda(headless=options.headless, renderer=options.renderer, size=options.size or (1600, 900),
                         title="StepSync: therapist")
         config = AppConfig(headless=options.headless, use_headset=options.use_headset, menu=True, hud=True,
-                           frame_rate_hz=60.0, vr_module=options.vr_module,
+                           frame_rate_hz=SESSION_FRAME_RATE_HZ, vr_module=options.vr_module,
                            display_latency_s=0.0 if options.headless else 1 / 60)
         app = StepSyncApp(config, self.channels, self.controller)
         self.app = app
         self.menu = TherapistMenu(app, app.aspect2d, self.controller, library=self.library,
                                   patients=self.patient_codes(), on_scene_chosen=self.choose_scene,
-                                  thumbnail_for=self.thumbnail, on_start=self.session_started)
+                                  thumbnail_for=self.thumbnail, on_start=self.session_started,
+                                  on_stop=self.stop_pressed, on_quit=self.request_quit, notice=self.notice)
         app.menu = self.menu
         app.heartbeat_cover = self.heartbeat.cover
         app.frame_alive = self.heartbeat.frame
-        app.live_panel = LivePanel(self.menu.root, origin=(1.05, 0.55))
+        app.live_panel = LivePanel(self.menu.root, origin=(1.0, 0.42))
         if app.vr_backend is not None:
             self.mirror = app.vr_backend.make_mirror(self.menu.root, (0.05, 0.85, -0.9, -0.45))
         else:
             app.accept("tab", self.toggle_menu)
+        self._watch_input()
         if options.patient:
             self.menu.pick_patient(options.patient)
         if options.scene and options.scene in self.library.scenes:
             self.menu.pick_scene(options.scene)
+        if self.notice and self.menu.message != self.notice:
+            self.menu._status(self.notice)  # the first-run message outlives the picks above
         app.task_mgr.add(self._session_task, "stepsync-desktop-session", sort=-10)
         from engine.scene.loader import SCENES_DIR
         from engine.scene.watch import SceneWatcher
@@ -114,8 +143,74 @@ class Desktop:
     def patient_codes(self) -> list[str]:
         """The patient given on the command line first, then every other one in the records."""
         codes = [p["code"] for p in self.store.list_patients()]
-        first = [self.options.patient] if self.options.patient else []
+        first = [self.options.patient] if self.options.patient in codes else []
         return first + [code for code in codes if code not in first]
+
+    # -- the frame loop -------------------------------------------------------------------------
+    def _watch_input(self) -> None:
+        """Every key, typed character and mouse button marks the screen as changed (an idle menu
+        redraws on them). A second button thrower sits straight on the keyboard-and-mouse node,
+        before the mouse watcher, which would swallow clicks on widgets; its own events carry a
+        prefix nobody listens to, so no action happens twice."""
+        from panda3d.core import ButtonThrower
+
+        source = getattr(self.app, "mouseWatcher", None)
+        if source is None:
+            return
+        thrower = ButtonThrower("stepsync-input-watch")
+        thrower.set_prefix("stepsync-raw-")
+        thrower.set_button_down_event("stepsync-input")
+        thrower.set_button_up_event("stepsync-input")
+        thrower.set_keystroke_event("stepsync-input")
+        self._input_thrower = source.attach_new_node(thrower)
+        self.app.accept("stepsync-input", self._on_input)
+
+    def _on_input(self, *_args) -> None:
+        self._input_seen = True
+
+    def idle(self) -> bool:
+        """The menu is up and no session runs (or starts): poll slowly, draw on change."""
+        return self.controller.session_id is None and self.menu_up()
+
+    def menu_up(self) -> bool:
+        """The full-screen menu covers the window (no headset): the 3D view is not drawn."""
+        return self.app.vr_backend is None and not self.menu.root.is_hidden()
+
+    def _screen_changed(self, now_s: float) -> bool:
+        """Draw now? On input and on what the therapist did or must see (status, banner) at once;
+        the live numbers at MENU_NUMBERS_HZ; otherwise every IDLE_REDRAW_S."""
+        app = self.app
+        urgent = self._input_seen or self.menu.changed or bool(app.banner is not None and app.banner.changed)
+        watcher = app.mouseWatcherNode
+        pointer = (watcher.get_mouse_x(), watcher.get_mouse_y()) if watcher.has_mouse() else None
+        urgent |= pointer != self._pointer
+        self._pointer = pointer
+        if urgent:
+            self._draw_ticks = 2  # and the next ticks: what the input set off (a list opening) shows too
+        self._draw_ticks -= 1
+        numbers = bool(app.live_panel is not None and app.live_panel.changed)
+        since_s = now_s - self._drawn_at_s
+        return self._draw_ticks >= 0 or (numbers and since_s >= 1.0 / MENU_NUMBERS_HZ) or since_s >= IDLE_REDRAW_S
+
+    def tick(self) -> None:
+        """One pass of the loop. The frame loop runs at 60 Hz in a session (each pass writes the
+        UI heartbeat the core needs), at IDLE_POLL_HZ when idle. While the full-screen menu is up
+        a pass draws only when the screen changed: drawing the menu costs more than the pass."""
+        app = self.app
+        app.set_frame_rate(IDLE_POLL_HZ if self.idle() else SESSION_FRAME_RATE_HZ)
+        now_s = time.monotonic()
+        draw = not self.menu_up() or self._screen_changed(now_s)
+        if app.win is not None:
+            app.win.set_active(draw)
+        app.step()
+        if draw:
+            self._drawn_at_s = now_s
+            self._input_seen = False
+            self.menu.changed = False
+            if app.banner is not None:
+                app.banner.changed = False
+            if app.live_panel is not None:
+                app.live_panel.changed = False
 
     # -- menu callbacks -------------------------------------------------------------------------
     def choose_scene(self, scene_id: str):
@@ -135,34 +230,66 @@ class Desktop:
         from engine.render.world import render_thumbnail
 
         path = cache_dir().parent / "thumbnails" / f"{scene_id}.png"
-        result = render_thumbnail(self.library.scenes[scene_id], path)
+        with self.heartbeat.cover():  # the first render of a thumbnail takes longer than a frame
+            result = render_thumbnail(self.library.scenes[scene_id], path)
         return self.app.loader.load_texture(str(result))
 
-    def session_started(self) -> None:
+    def session_started(self) -> bool:
         """Start pressed: open the session record and attach the recorder BEFORE the belt
-        moves (every cycle recorded), then show the patient's view."""
+        moves (every cycle recorded), show the patient's view and draw it a few times; the
+        belt is started by the session task once those frames are drawn. Returns True: the
+        start is deferred (the menu does not start the controller itself)."""
         from engine.records.recorder import start_recorder
+        from engine.render.alarms import RecorderWatch, active_alarms
 
+        state = self.app.state
+        if int(state["run_state"]) == layout.RunState.STOPPED:
+            alarms = active_alarms(state, include_acked=True)
+            why = f" ({alarms[0].text})" if alarms else ""
+            raise RuntimeError(f"the devices need Re-arm after the last stop{why}: fix the cause, "
+                               f"press Acknowledge, then Re-arm")
+        if self._warm_frames:
+            return True  # already starting
         self.app.refresh_goals()
         self.app.finished = False
         self._seen_walking = False
-        self._started_at_s = time.monotonic()
+        self._stop_reason = ""
         session_id = self.controller.open_session()
+        self.heartbeat.covering.set()  # starting a process and the first frames take longer than a frame
         if self.recorder is None and session_id is not None:
-            self.heartbeat.covering.set()  # starting a process takes longer than a frame
-            try:
-                self.recorder = start_recorder(self.db_path, self.channels.paths(), session_id)
-            finally:
-                self.heartbeat.covering.clear()
-            from engine.render.alarms import RecorderWatch
-
+            self.recorder = start_recorder(self.db_path, self.channels.paths(), session_id)
             self.app.recorder_watch = RecorderWatch(self.recorder.is_alive)  # RECORDER_FAILED on the banner
-        self.heartbeat.covering.set()
+        self.show_menu(False)
+        self._warm_frames = WARM_UP_FRAMES  # the patient view was not drawn while the menu was up
+        self._started_at_s = time.monotonic()
+        return True
+
+    def _walk_after_warm_up(self) -> None:
+        """Called by the session task: the warm-up frames are drawn, now the belt may move."""
+        self._warm_frames -= 1
+        if self._warm_frames > 0:
+            return
+        self.heartbeat.covering.clear()  # the frame loop beats from here on
         try:
-            self.show_menu(False)
-            warm_up(self.app)  # the patient view was not drawn while the menu was up
-        finally:
+            self.controller.start()
+        except Exception as exc:  # the app must not die on a start; say why
+            log.exception("start")
+            self.menu._status(f"cannot start: {exc}")
+        self._started_at_s = time.monotonic()
+
+    def stop_pressed(self) -> None:
+        """STOP (button, space bar, Escape): the reason the session ends, unless a fault comes first."""
+        if self.controller.session_id is not None and not self._stop_reason:
+            self._stop_reason = "the therapist pressed STOP"
+        if self._warm_frames:  # stopped before the belt ever moved
+            self._warm_frames = 0
             self.heartbeat.covering.clear()
+
+    def request_quit(self) -> None:
+        """Quit confirmed in the menu: the loop ends and `close` stops and saves everything."""
+        self.quit_requested = True
+        if self.controller.session_id is not None and not self._stop_reason:
+            self._stop_reason = "the therapist quit StepSync"
 
     def show_menu(self, shown: bool) -> None:
         """Menu or patient view on the desktop window (with a headset the menu always shows).
@@ -182,6 +309,21 @@ class Desktop:
     def toggle_menu(self) -> None:
         """Tab: menu or patient view (no headset)."""
         self.show_menu(self.menu.root.is_hidden())
+
+    # -- what the screen shows ------------------------------------------------------------------
+    def screen(self) -> dict:
+        """Everything the therapist can read now: the menu, the banner, the live panel, the HUD."""
+        app = self.app
+        shown = self.menu.visible()
+        code = int(app.state["run_state"])
+        shown.update(
+            banner=app.banner.text if app.banner is not None else "",
+            live=app.live_panel.text() if app.live_panel is not None else {},
+            hud=app.hud.visible_text() if app.hud is not None and not app.hud.root.is_hidden() else {},
+            run_state=layout.RunState(code).name.lower() if code in layout.RunState._value2member_map_ else "?",
+            session_id=self.controller.session_id,
+        )
+        return shown
 
     # -- hot reload -----------------------------------------------------------------------------
     def _watch_task(self, task):
@@ -205,16 +347,45 @@ class Desktop:
         return task.again
 
     # -- session end ----------------------------------------------------------------------------
+    def _end_reason(self, state, reached: bool) -> str:
+        """Why the session ended, in the therapist's words."""
+        from engine.render.alarms import active_alarms
+
+        if self.app.core_watch.lost:
+            return "the control core stopped responding; the devices stopped on their watchdogs"
+        faults = [a for a in active_alarms(state, include_acked=True) if a.reason != layout.AlarmReason.STOP_REQUEST]
+        if int(state["run_state"]) == layout.RunState.STOPPED and faults:
+            return f"fault stop: {faults[0].text}"
+        if self._stop_reason:
+            return self._stop_reason + ("; goal reached" if reached else "")
+        if reached:
+            return "goal reached"
+        if faults:
+            return f"stopped by the control core: {faults[0].text}"
+        return "stopped by the control core without an alarm"
+
+    def _not_started_reason(self, state) -> str:
+        from engine.render.alarms import active_alarms
+
+        alarms = active_alarms(state, include_acked=True)
+        if alarms:
+            return f"did not start: {alarms[0].text} (fix the cause, Acknowledge, Re-arm, then Start)"
+        return (f"did not start: the control core did not begin walking within {START_TIMEOUT_S:.0f} s "
+                f"(no valid prescription, or the devices are not armed)")
+
     def _session_task(self, task):
         state = self.app.state
         if self.controller.session_id is None:
             return task.cont
+        if self._warm_frames:
+            self._walk_after_warm_up()
+            return task.cont
         run_state = int(state["run_state"])
         if run_state in (layout.RunState.RUNNING, layout.RunState.PAUSED, layout.RunState.STOPPING):
             self._seen_walking = True
-        elif not self._seen_walking and time.monotonic() - self._started_at_s > 5.0:
+        elif not self._seen_walking and time.monotonic() - self._started_at_s > START_TIMEOUT_S:
             # The core never started (an alarm stands, or the devices are not armed).
-            self.end_session("stopped")
+            self.end_session("stopped", self._stop_reason or self._not_started_reason(state))
             return task.cont
         ended = self._seen_walking and run_state in (layout.RunState.IDLE, layout.RunState.STOPPED) \
             and abs(float(state["belt_speed_mps"])) < 0.01
@@ -224,18 +395,21 @@ class Desktop:
             elif time.monotonic() - self._stopping_since > 0.5:
                 # Completed when a goal was reached; otherwise the therapist or a fault stopped it.
                 reached = int(state["goal_reached"]) != 0 and run_state != layout.RunState.STOPPED
-                self.end_session("completed" if reached else "stopped")
+                self.end_session("completed" if reached else "stopped", self._end_reason(state, reached))
         else:
             self._stopping_since = None
         return task.cont
 
-    def end_session(self, outcome: str) -> Path | None:
-        """Close the session: recorder, outcome and summary in the database, report."""
+    def end_session(self, outcome: str, reason: str = "") -> Path | None:
+        """Close the session: recorder, outcome, reason and summary in the database, report;
+        the menu comes back saying how the session ended and where its report is."""
         from engine.records.report import write_session_report
 
         session_id = self.controller.session_id
         if session_id is None:
             return None
+        reason = reason or outcome
+        report = None
         self.heartbeat.covering.set()
         try:
             if self.recorder is not None:
@@ -243,17 +417,33 @@ class Desktop:
                 self.recorder.stop()
                 self.recorder = None
             self.store.add_frame_timing(session_id, self.app.stats.summary())
-            self.controller.end(outcome, _summary(self.channels, self.app, self.controller))
-            report = Path(write_session_report(self.db_path, session_id))
-            self.reports.append(report)
-            log.info("session %d %s; report: %s", session_id, outcome, report)
+            summary = _summary(self.channels, self.app, self.controller)
+            summary["end_reason"] = reason
+            try:
+                self.store.add_event(session_id, "session_end", float(self.app.state["t_s"]), outcome=outcome,
+                                     reason=reason)
+            except Exception:
+                log.exception("recording the end of session %d", session_id)
+            self.controller.end(outcome, summary)
+            try:
+                report = Path(write_session_report(self.db_path, session_id))
+                self.reports.append(report)
+            except Exception as exc:
+                log.exception("writing the report of session %d", session_id)
+                reason += f"; the report could not be written ({exc})"
+            log.info("session %d %s (%s); report: %s", session_id, outcome, reason, report)
         finally:
             self.heartbeat.covering.clear()
+        self.ended.append({"session_id": session_id, "outcome": outcome, "reason": reason,
+                           "report": str(report) if report else None})
         self.app.finished = True
         self.controller.session_id = None
         self.controller.run_state = "idle"
+        self._warm_frames = 0
+        self._stop_reason = ""
         self.show_menu(True)
-        self.menu._status(f"session {session_id} {outcome}; report written")
+        where = f"report written: {report}" if report else "no report"
+        self.menu._status(f"session {session_id} {outcome}: {reason}. {where}")
         return report
 
     def close(self) -> None:
@@ -269,7 +459,7 @@ class Desktop:
                     if abs(float(state["belt_speed_mps"])) < 0.01 and int(state["run_state"]) != layout.RunState.STOPPING:
                         break
                     time.sleep(0.02)
-                self.end_session("interrupted")
+                self.end_session("interrupted", self._stop_reason or "StepSync was closed during the session")
         finally:
             if self.app is not None:
                 self.app.release()
@@ -284,19 +474,24 @@ class Desktop:
 
 
 def run_desktop(options: SessionOptions, max_frames: int | None = None) -> int:
-    """Open the therapist's desktop and run until the window closes (or max_frames)."""
+    """Open the therapist's desktop and run until Quit, the window closes (or max_frames)."""
     desktop = Desktop(options)
+    log.info("therapist desktop ready: Quit (top right) or Escape to close")
     try:
         frames = 0
         while max_frames is None or frames < max_frames:
-            desktop.app.step()
+            desktop.tick()
             frames += 1
+            if desktop.quit_requested:
+                break
             if desktop.app.win is None or (not options.headless and desktop.app.win.is_closed()):
                 break
     except (KeyboardInterrupt, SystemExit):
         pass
     finally:
         desktop.close()
-    for report in desktop.reports:
-        print(f"report: {report}")
+    for ended in desktop.ended:
+        print(f"session {ended['session_id']} {ended['outcome']}: {ended['reason']}")
+        if ended["report"]:
+            print(f"report: {ended['report']}")
     return 0

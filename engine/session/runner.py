@@ -68,6 +68,7 @@ class SessionOptions:
 class SessionResult:
     session_id: int | None = None
     outcome: str = "interrupted"
+    end_reason: str = ""  # why the session ended, in words (summary["end_reason"], event session_end)
     report_path: Path | None = None
     exit_code: int = 1
     summary: dict = field(default_factory=dict)
@@ -270,6 +271,7 @@ def run_headless(options: SessionOptions, on_frame=None) -> SessionResult:
     except BaseException as exc:
         log.error("session failed: %s", exc, exc_info=not isinstance(exc, KeyboardInterrupt))
         result.outcome = "interrupted"
+        result.end_reason = f"the session failed: {exc!r}" if not isinstance(exc, KeyboardInterrupt) else "Ctrl-C"
         if controller is not None:
             try:
                 controller.stop(who="system")
@@ -281,6 +283,8 @@ def run_headless(options: SessionOptions, on_frame=None) -> SessionResult:
         if heartbeat is not None:
             heartbeat.covering.set()
         result.summary = _summary(channels, app, controller) if channels is not None else {}
+        result.end_reason = result.end_reason or result.outcome
+        result.summary["end_reason"] = result.end_reason
         if app is not None:
             try:
                 result.frame_stats = app.release()
@@ -314,6 +318,8 @@ def run_headless(options: SessionOptions, on_frame=None) -> SessionResult:
             try:
                 if result.frame_stats:
                     store.add_frame_timing(controller.session_id, result.frame_stats)
+                store.add_event(controller.session_id, "session_end", float(result.summary.get("scene_time_s") or 0.0),
+                                outcome=result.outcome, reason=result.end_reason)
                 controller.end(result.outcome, result.summary)
                 result.audit = store.audit_log(controller.session_id)
             except Exception:
@@ -443,6 +449,7 @@ def _walk(app, controller, options, started_s, shots, result, stop_requested, on
             _ui_event(controller, "ui_alarm", now_s, reason="core_lost", priority="high",
                       text=layout.ALARM_TEXT[layout.AlarmReason.CORE_LOST], last_cycle=int(state["cycle"]))
             stop_reason = "stopped"
+            result.end_reason = "the control core stopped responding; the devices stopped on their watchdogs"
             break
         run_state = int(state["run_state"])
         new_events = app.hud_model.events[seen_events:]
@@ -459,15 +466,19 @@ def _walk(app, controller, options, started_s, shots, result, stop_requested, on
         if not stopping:
             if stop_requested["signal"] is not None:
                 stop_reason = "interrupted"
+                result.end_reason = f"interrupted by signal {signal.Signals(stop_requested['signal']).name}"
                 controller.stop(who="signal")
                 stopping = True
             elif elapsed_s >= options.duration_s or float(state["s_m"]) >= route_m - 0.05:
                 stop_reason = "completed"
+                result.end_reason = (f"the planned {options.duration_s:g} s were walked" if elapsed_s >= options.duration_s
+                                     else f"the end of the route ({route_m:g} m) was reached")
                 controller.stop(who="schedule")
                 stopping = True
             elif elapsed_s > 2.0 and run_state in (layout.RunState.STOPPING, layout.RunState.STOPPED, layout.RunState.IDLE):
                 # The core stopped without being asked: a fault or an alarm stop.
                 stop_reason = "stopped"
+                result.end_reason = f"stopped by the control core: {_alarm_text(state)}"
                 log.warning("the control core stopped the session: %s", _alarm_text(state))
                 stopping = True
             if stopping:

@@ -138,27 +138,53 @@ def test_steady_rule_warm_up_speed_change_and_disturbance():
     assert all(flags[k] for k in (5, 6, 8, 10, 11))
 
 
-def test_insole_pitch_integrates_the_gyro_and_resets_at_foot_flat():
+def test_insole_pitch_integrates_the_gyro_and_settles_on_gravity_at_foot_flat():
     foot = InsoleFoot()
     standing = 800.0
     t = 0.0
     bias = 0.02
-    # standing flat: bias learned, pitch 0
+    g = 9.81
+    # standing flat and still: bias learned, pitch from gravity (the accelerometer reads +g up)
     for _ in range(400):
         t += 0.005
-        assert foot.update(t, t, 300.0, 40.0, 60.0, bias, standing) == 0
+        assert foot.update(t, t, 300.0, 40.0, 60.0, bias, standing, 0.0, g) == 0
     assert foot.flat and foot.gyro_bias_radps == pytest.approx(bias, rel=1e-3)
-    # lift off, then rotate toe down at 2 rad/s for 0.1 s
+    assert foot.pitch_rad == pytest.approx(0.0, abs=1e-5)
+    # lift off, then rotate toe down at 2 rad/s for 0.1 s (accelerometer ignored in the air)
     t += 0.005
-    assert foot.update(t, t, 0.0, 0.0, 0.0, bias, standing) == TOE_OFF
+    assert foot.update(t, t, 0.0, 0.0, 0.0, bias, standing, 3.0, 3.0) == TOE_OFF
     for _ in range(20):
         t += 0.005
-        foot.update(t, t, 0.0, 0.0, 0.0, 2.0 + bias, standing)
+        foot.update(t, t, 0.0, 0.0, 0.0, 2.0 + bias, standing, 3.0, 3.0)
     assert foot.pitch_rad == pytest.approx(0.2, abs=1e-6)
     assert foot.pitch_at(t - 0.0025) == pytest.approx(0.195, abs=1e-6)
     t += 0.005
-    assert foot.update(t, t, 200.0, 0.0, 0.0, bias, standing) == HEEL_STRIKE
+    assert foot.update(t, t, 200.0, 0.0, 0.0, bias, standing, 0.0, g) == HEEL_STRIKE
     assert foot.event_t_s == pytest.approx(t - 0.0025)  # a jump: the middle of the interval
+    # flat again on a 5 degree ramp: the angle converges to the ramp's from the accelerometer
+    ramp = math.radians(5.0)
+    for _ in range(100):
+        t += 0.005
+        foot.update(t, t, 300.0, 40.0, 60.0, bias, standing, -g * math.sin(ramp), g * math.cos(ramp))
+    assert foot.pitch_rad == pytest.approx(ramp, abs=1e-3)
+
+
+def test_a_dragging_toe_ends_the_contact_at_the_drop():
+    foot = InsoleFoot()
+    w = 800.0
+    t = 0.0
+    for _ in range(40):  # flat
+        t += 0.005
+        foot.update(t, t, 300.0, 40.0, 60.0, 0.0, w, 0.0, 9.81)
+    for load in (0.08, 0.065, 0.05, 0.045):  # push-off unloads the forefoot...
+        t += 0.005
+        assert foot.update(t, t, 0.0, 0.0, load * w, 0.0, w, 0.0, 9.81) == 0
     t += 0.005
-    foot.update(t, t, 300.0, 40.0, 60.0, bias, standing)
-    assert foot.pitch_rad == 0.0  # foot flat resets the drift
+    t_drop = t - 0.0025
+    assert foot.update(t, t, 0.0, 0.0, 0.03 * w, 0.0, w) == 0  # ...then it drops to a drag level
+    t += 0.005
+    assert foot.update(t, t, 0.0, 0.0, 0.031 * w, 0.0, w) == TOE_OFF  # and stays: the toe drags
+    assert foot.event_t_s == pytest.approx(t_drop)
+    for _ in range(30):  # the drag goes on in swing: no new contact
+        t += 0.005
+        assert foot.update(t, t, 0.0, 0.0, 0.03 * w, 0.0, w) == 0

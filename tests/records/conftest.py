@@ -66,7 +66,8 @@ class Processes:
             stdout=subprocess.PIPE, text=True, cwd=str(ROOT),
         )
         self.procs.append(proc)
-        ready, _, _ = select.select([proc.stdout], [], [], 30.0)
+        # the first producer of a clip simulates it (engine/sim/clip.py; cached): allow for that
+        ready, _, _ = select.select([proc.stdout], [], [], 300.0)
         assert ready and proc.stdout.readline().strip() == "started"
         return proc
 
@@ -113,3 +114,6 @@ def wait_until(predicate, timeout_s: float, interval_s: float = 0.02) -> bool:
     return predicate()
 
 
+
+
+from tests.pg_server import clinic, pg_server  # noqa: E402,F401  (the throwaway PostgreSQL)
