@@ -20,8 +20,9 @@ pre-impact detectors work from the deceleration of body segments, Aziz et al. 20
   Trembling in place (freezing) never reaches PEAK_MIN_MPS; a toe scuff that does not arrest the
   foot does not bring it to rest. The decision waits CONFIRM_S: a foot that loads meanwhile was
   landing (the IMU can feel the impact a sample before the pressure cells cross their threshold),
-  and so was an arrest that comes with a vertical impact (more than 2 g off gravity): a foot caught
-  by an obstacle is stopped from ahead, a landing foot from below.
+  and so was an arrest that comes with an impact from below (upward specific force more than 2 g
+  above gravity and larger than the forward deceleration) in the second half of the swing: a foot
+  caught by an obstacle is stopped mostly from ahead, a landing foot mostly from below.
 
 Response (ControlCore reads `speed_cap_mps` and `guidance_floor`, emits the event and alarm):
 the exoskeleton goes to the prescription's maximum guidance at once; the belt speed is capped
@@ -50,7 +51,8 @@ SLOW_FRACTION = 0.3  # the belt slows to this share of its speed at the stumble
 SLOW_DECEL_MPS2 = 0.4  # gently (the prescription's max_decel_mps2 caps it further)
 REFRACTORY_S = 1.0  # one stumble is reported once
 CONFIRM_S = 0.008  # an arrest is a trip if the foot is still unloaded this much later (a landing loads it)
-IMPACT_MPS2 = 2.0 * 9.81  # vertical specific force this far from gravity: the foot struck the ground
+IMPACT_MPS2 = 2.0 * 9.81  # upward specific force this far above gravity, more than the forward one: a landing
+LAND_SHARE = 0.5  # ... if it comes after this share of the usual swing (no foot lands in its first half)
 HISTORY = 16  # past speed samples kept per foot (>= ARREST_WINDOW_S at 200 Hz)
 
 
@@ -71,6 +73,7 @@ class StumbleGuard:
         self.hist_v = [[0.0] * HISTORY, [0.0] * HISTORY]
         self.hist_n = [0, 0]
         self.pending_t = [-1.0, -1.0]  # an arrest waiting for CONFIRM_S (landing veto)
+        self.landed = [False, False]  # a vertical impact ended this swing
         self.usual_swing_s = [0.4, 0.4]
         self.swings = [0, 0]
         self.detected_t = -math.inf
@@ -103,14 +106,17 @@ class StumbleGuard:
             self.peak_mps[side] = 0.0
             self.hist_n[side] = 0
             self.pending_t[side] = -1.0
+            self.landed[side] = False
             return False
         if dt <= 0.0 or dt > 0.05:
             return False
         forward = ax_mps2 * math.cos(pitch_rad) + az_mps2 * math.sin(pitch_rad)  # gravity is vertical
-        v = self.v_mps[side] + forward * dt
+        v_prev = self.v_mps[side]
+        v = v_prev + forward * dt
         self.v_mps[side] = v
-        if v > self.peak_mps[side]:
-            self.peak_mps[side] = v
+        held = v if v < v_prev else v_prev  # a speed held over two samples, not a one-sample spike
+        if held > self.peak_mps[side]:
+            self.peak_mps[side] = held
         # speed ARREST_WINDOW_S ago, from the ring of past samples
         n = self.hist_n[side]
         ht, hv = self.hist_t[side], self.hist_v[side]
@@ -127,8 +133,12 @@ class StumbleGuard:
         hv[i] = v
         self.hist_n[side] = n + 1
         vertical = -ax_mps2 * math.sin(pitch_rad) + az_mps2 * math.cos(pitch_rad) - 9.81
-        if vertical > IMPACT_MPS2 or vertical < -IMPACT_MPS2:
-            self.pending_t[side] = -1.0  # an impact from below: a landing, not a catch from ahead
+        late = t_s - self.swing_t0[side] >= LAND_SHARE * self.usual_swing_s[side]
+        if late and vertical > IMPACT_MPS2 and vertical > -forward:
+            # an impact from below: the foot landed (its pressure cells may lag a few samples);
+            # nothing more in this swing is judged
+            self.pending_t[side] = -1.0
+            self.landed[side] = True
             return False
         pending = self.pending_t[side]
         if pending >= 0.0:
@@ -138,7 +148,7 @@ class StumbleGuard:
                 self.pending_t[side] = -1.0
                 return self._detected(side, t_s)
             return False
-        in_swing = t_s - self.swing_t0[side] < LATE_SHARE * self.usual_swing_s[side]
+        in_swing = t_s - self.swing_t0[side] < LATE_SHARE * self.usual_swing_s[side] and not self.landed[side]
         if (in_swing and self.peak_mps[side] >= PEAK_MIN_MPS and before - v >= ARREST_DV_MPS and v <= HELD_MAX_MPS
                 and self.swings[side] >= MIN_SWINGS and t_s - self.detected_t > REFRACTORY_S):
             self.pending_t[side] = t_s

@@ -15,11 +15,12 @@ import math
 import random
 from collections.abc import Callable
 
-from devices.base import ExoStatus, HeartRateStatus, LinkStats, TreadmillStatus
+from devices.base import ExoStatus, HeartRateStatus, InsoleStatus, LinkStats, TreadmillStatus
 from devices.discovery import OpenedDevices
 from devices.framing import StreamDecoder
 from devices.serial_exoskeleton import SerialExoskeleton
 from devices.serial_heart_rate import SerialHeartRate
+from devices.serial_insoles import MAX_PENDING, ROW, SerialInsoles
 from devices.serial_treadmill import SerialTreadmill
 from devices.sim.endpoint import Endpoint
 
@@ -138,10 +139,22 @@ InProcessExoskeleton = _in_process(SerialExoskeleton, ExoStatus)
 InProcessHeartRate = _in_process(SerialHeartRate, HeartRateStatus)
 
 
+class InProcessInsoles(_in_process(SerialInsoles, InsoleStatus)):
+    """The smart insoles over a MemoryLink: every sample of a poll in `sample_buf`, as the serial driver."""
+
+    def __init__(self, endpoint: MemoryEndpoint, info, clock: Callable[[], float]) -> None:
+        super().__init__(endpoint, info, clock)
+        self.on_sample = None
+        self.sample_buf = [[0.0] * ROW for _ in range(MAX_PENDING)]
+        self.pending = 0
+        self.samples_overwritten = 0
+
+
 def open_in_process(rig, clock: Callable[[], float]) -> OpenedDevices:
-    """Drivers for the three devices of a Rig built with MemoryEndpoint links."""
+    """Drivers for the devices of a Rig built with MemoryEndpoint links (insoles included, as live)."""
     return OpenedDevices(
         treadmill=InProcessTreadmill(rig.endpoints["treadmill"], rig.treadmill.info, clock),
         exoskeleton=InProcessExoskeleton(rig.endpoints["exoskeleton"], rig.exo.info, clock),
         heart_rate=InProcessHeartRate(rig.endpoints["heart_rate"], rig.hr.info, clock),
+        insoles=InProcessInsoles(rig.endpoints["insoles"], rig.insoles.info, clock),
     )

@@ -92,7 +92,7 @@ def sim_prescription(profile):
 
 def _scene_choice(scene):
     """What the session controller hands the core (the same as the headless runner builds)."""
-    from engine.render.session_controller import SceneChoice
+    from engine.session.controller import SceneChoice
     from engine.scene.timeline import scene_to_timeline
 
     names = [o.kind.replace("_", " ") for o in scene.obstacles_in_timeline_order()]
@@ -112,7 +112,7 @@ def run_simulation(options: SimOptions) -> SimResult:
     from engine.control.core import ControlCore
     from engine.records.recorder import SessionWriter
     from engine.records.store import DEMO_PATIENTS, Store, ensure_demo_patient
-    from engine.render.session_controller import SessionController
+    from engine.session.controller import SessionController
     from engine.scene.loader import find_scene
     from engine.sim.links import MemoryEndpoint, open_in_process
 
