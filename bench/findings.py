@@ -111,8 +111,8 @@ def predictions(findings) -> dict[str, bool | None]:
     return out
 
 
-def run(quick: bool, profiles: str | None = None) -> dict:
-    """Simulate, analyse, score; returns the figures (module docstring)."""
+def _one(job: tuple) -> dict:
+    """Simulate one session into its own database, analyse it as a clinic would, score it."""
     from devices.sim.profiles import load_profile
     from engine.analysis.findings import analyse_session
     from engine.analysis.session_data import load_session
@@ -120,46 +120,60 @@ def run(quick: bool, profiles: str | None = None) -> dict:
     from engine.records.store import Store
     from engine.sim.session import SimOptions, run_simulation
 
+    path, scene, seed, duration_s = job
+    labels = set(load_profile(path).labels)
+    with tempfile.TemporaryDirectory(prefix="bench-findings-") as tmp:
+        db = Path(tmp) / "findings.db"
+        result = run_simulation(SimOptions(scene=scene, profile=path, duration_s=duration_s, seed=seed, db=db,
+                                           patient_code=f"bench-{Path(path).stem}"))
+        with Store(db) as store:
+            findings = analyse_session(load_session(store, result.session_id))
+    sugg = suggest_all(findings)
+    return {"profile": Path(path).stem, "seed": seed, "scene": scene, "truth": ground_truth(labels, result.truth),
+            "pred": predictions(findings), "suggestions": [len(v) for v in sugg.values()], "speedup": result.speedup}
+
+
+def run(quick: bool, profiles: str | None = None) -> dict:
+    """Simulate, analyse, score; returns the figures (module docstring)."""
+    import concurrent.futures
+    import os
+
     paths = profile_paths(profiles)
-    seeds = range(2) if quick else range(5)
-    duration_s = 75.0 if quick else 150.0
+    seeds = range(1) if quick else range(4)
+    duration_s = 60.0 if quick else 150.0
+    jobs = [(str(path), SCENES[seed % len(SCENES)], seed, duration_s) for path in paths for seed in seeds]
+    workers = max(1, int(os.environ.get("STEPSYNC_BENCH_JOBS", "1")))
     counts = {k: {"tp": 0, "fn": 0, "tn": 0, "fp": 0, "unassessed": 0, "skipped": 0} for k in FINDINGS}
     per_finding_suggestions: list[int] = []
     wall0 = time.perf_counter()
-    sessions = 0
     misses: list[str] = []
-    with tempfile.TemporaryDirectory(prefix="bench-findings-") as tmp:
-        db = Path(tmp) / "findings.db"
-        total = len(paths) * len(seeds)
-        for path in paths:
-            labels = set(load_profile(str(path)).labels)
-            for seed in seeds:
-                scene = SCENES[seed % len(SCENES)]
-                result = run_simulation(SimOptions(scene=scene, profile=str(path), duration_s=duration_s, seed=seed,
-                                                   db=db, patient_code=f"bench-{path.stem}"))
-                sessions += 1
-                print(f"bench findings: {sessions}/{total} {path.stem} seed {seed} on {scene} "
-                      f"({result.speedup:.0f}x real time)", file=sys.stderr, flush=True)
-                with Store(db) as store:
-                    findings = analyse_session(load_session(store, result.session_id))
-                sugg = suggest_all(findings, scenes=None)
-                per_finding_suggestions += [len(v) for v in sugg.values()]
-                truth = ground_truth(labels, result.truth)
-                pred = predictions(findings)
-                for key in FINDINGS:
-                    t, p = truth[key], pred[key]
-                    c = counts[key]
-                    if t is None:
-                        c["skipped"] += 1
-                    elif p is None:  # could not assess: a miss on a positive, no false alarm on a negative
-                        c["unassessed"] += 1
-                        c["fn" if t else "tn"] += 1
-                        if t:
-                            misses.append(f"{key}:{path.stem}:{seed}:unassessed")
-                    else:
-                        c[("tp" if p else "fn") if t else ("fp" if p else "tn")] += 1
-                        if p != t:
-                            misses.append(f"{key}:{path.stem}:{seed}:{'FP' if p else 'FN'}")
+    results = []
+    if workers == 1:
+        for i, job in enumerate(jobs, 1):
+            results.append(_one(job))
+            print(f"bench findings: {i}/{len(jobs)} {Path(job[0]).stem} seed {job[2]} on {job[1]}", file=sys.stderr, flush=True)
+    else:
+        with concurrent.futures.ProcessPoolExecutor(workers) as pool:
+            for i, res in enumerate(pool.map(_one, jobs), 1):
+                results.append(res)
+                print(f"bench findings: {i}/{len(jobs)} {res['profile']} seed {res['seed']}", file=sys.stderr, flush=True)
+    for res in results:
+        per_finding_suggestions += res["suggestions"]
+        for key in FINDINGS:
+            t, p = res["truth"][key], res["pred"][key]
+            c = counts[key]
+            if t is None:
+                c["skipped"] += 1
+            elif p is None:  # could not assess: a miss on a positive, no false alarm on a negative
+                c["unassessed"] += 1
+                c["fn" if t else "tn"] += 1
+                if t:
+                    misses.append(f"{key}:{res['profile']}:{res['seed']}:unassessed")
+            else:
+                c[("tp" if p else "fn") if t else ("fp" if p else "tn")] += 1
+                if p != t:
+                    misses.append(f"{key}:{res['profile']}:{res['seed']}:{'FP' if p else 'FN'}")
+    sessions = len(results)
     out: dict = {}
     sens_all, spec_all = [], []
     for key in FINDINGS:
@@ -181,6 +195,7 @@ def run(quick: bool, profiles: str | None = None) -> dict:
     out["suggestions_per_finding"] = round(statistics.mean(per_finding_suggestions), 2) if per_finding_suggestions else 0.0
     out["sessions"] = sessions
     out["profiles"] = len(paths)
+    out["sim_speedup_median"] = round(statistics.median(r["speedup"] for r in results), 1) if results else None
     out["session_s"] = duration_s
     out["misclassified"] = " ".join(misses[:60])
     out["wall_s"] = round(time.perf_counter() - wall0, 1)

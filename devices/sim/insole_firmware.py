@@ -114,9 +114,21 @@ class InsoleFirmware(Firmware):
         self._last_vel = [(0.0, 0.0), (0.0, 0.0)]
         self._values: tuple = (0.0,) * 18
         self.samples = 0
+        self._tick_t: float | None = None
+        self._dv = [[0.0, 0.0], [0.0, 0.0]]  # foot velocity change since the last sample (forward, up)
 
     def sample(self, now_s: float, belt_speed_mps: float, boost: tuple[float, float]) -> bool:
         """Take a sample when one is due (SAMPLE_RATE_HZ); True when a status frame should go out."""
+        # The IMU's decimation filter: acceleration is the mean over the sample interval (the
+        # velocity change over it), accumulated from the model at every rig tick, so a one-tick
+        # kinematic step is not sampled as if it lasted the whole interval.
+        tick = now_s - self._tick_t if self._tick_t is not None else 0.0
+        self._tick_t = now_s
+        if tick > 0.0 and hasattr(self.patient, "foot_state"):
+            for side in (0, 1):
+                f = self.patient.foot_state(side)
+                self._dv[side][0] += f.accel_forward_mps2 * tick
+                self._dv[side][1] += f.accel_vertical_mps2 * tick
         if self.next_sample_s is None:
             self.next_sample_s = now_s
         if now_s < self.next_sample_s:
@@ -134,6 +146,9 @@ class InsoleFirmware(Firmware):
                 reading = f + self.cell_offset_n[3 * side + k] + rng.gauss(0.0, CELL_NOISE_N)
                 values.append(reading if reading > 0.0 else 0.0)
             ax, az = foot.accel_forward_mps2, foot.accel_up_mps2
+            if ax is not None and az is not None and dt > 0.0 and self._dv[side] != [0.0, 0.0]:
+                ax, az = self._dv[side][0] / dt, self._dv[side][1] / dt
+            self._dv[side] = [0.0, 0.0]
             if ax is None or az is None:
                 # acceleration from the ankle's path (second difference over the sample interval)
                 pos = (foot.ankle_x_m, foot.ankle_z_m)

@@ -21,7 +21,8 @@ the patient's true joints:
   and knee flexion and dorsiflexion. The feet are then forward kinematics of these true angles.
   Stance legs are held by the ground: their angles follow from the planted foot and the pelvis.
 - A swing foot that enters an obstacle's box is a touch, deeper than TRIP_PENETRATION_M a trip
-  (deeper than BALANCE_LOSS_PENETRATION_M a loss of balance); trips shorten and slow the next
+  (deeper than BALANCE_LOSS_PENETRATION_M a loss of balance); a tripped swing foot is held by the
+  obstacle for CATCH_S (it moves with the belt, the joints follow), then freed; trips shorten and slow the next
   steps. Landing inside a box is a touch (stepped on or in it).
 - Parkinsonian profiles freeze (very short, fast trembling steps) with `freeze_probability`
   before doorways, obstacles and at walking starts, and festinate (faster, shorter steps).
@@ -57,6 +58,11 @@ GRAVITY_MPS2 = 9.81
 MTC_WINDOW = (0.25, 0.8)  # minimum toe clearance: lowest toe in this share of the swing
 TRIP_PENETRATION_M = 0.015  # deeper entry into an obstacle's box catches the foot: a trip
 BALANCE_LOSS_PENETRATION_M = 0.05
+# A caught foot (a trip): the obstacle stops it, stiffer than any joint drive; the foot stays with
+# the belt for CATCH_S, then the patient lifts it free and the swing blends back to its plan.
+CATCH_S = 0.12
+CATCH_TAU_S = 0.012  # the arrest: the foot's speed over the belt decays with this time constant
+RELEASE_S = 0.15
 DRIFT_GAIN = 0.15  # share of the hip's offset on the treadmill corrected by each step (slow: it must not undo asymmetry)
 MIN_CROSSING_CLEARANCE_M = 0.02  # aimed for even over a flat hazard (a puddle, a curb's edge)
 CROSSING_EFFORT = 5.0  # the patient's impedance while it lifts a foot over an obstacle, x its usual
@@ -158,6 +164,7 @@ class _Leg:
         "mtc", "peak1", "swing_t0", "swing_min", "swing_min_t", "swing_peak", "crossings",
         "ankle_x", "ankle_z", "pitch", "heel", "toe", "prev_mid", "prev_vel", "prev_pitch",
         "pitch_rate", "accel", "dorsi", "last_hs_t", "roles", "closed",
+        "catch_t0", "catch_x", "catch_z", "catch_v", "prev_ankle_x", "ankle_vx",
     )
 
     def __init__(self, side: int, heel_x: float) -> None:
@@ -183,6 +190,10 @@ class _Leg:
         self.pitch_rate = 0.0
         self.accel = (0.0, 0.0)
         self.dorsi = 0.0
+        self.catch_t0 = -math.inf  # when an obstacle caught this swing foot (a trip)
+        self.catch_x = self.catch_z = self.catch_v = 0.0
+        self.prev_ankle_x: float | None = None
+        self.ankle_vx = 0.0  # the ankle's speed along the route (over the belt), m/s
         self.last_hs_t: float | None = None
         self.roles: dict[int, str] = {}  # obstacle index -> lead or trail, for the swing over it
         self.closed: set[int] = set()  # obstacles whose crossing by this leg is decided
@@ -600,6 +611,9 @@ class PatientModel:
 
     def _trip(self, leg: _Leg, ob: SceneObstacle, penetration: float, t_s: float) -> None:
         severe = penetration >= BALANCE_LOSS_PENETRATION_M
+        if not leg.in_stance:  # the obstacle arrests the swing foot where it is
+            leg.catch_t0 = t_s
+            leg.catch_x, leg.catch_z, leg.catch_v = leg.ankle_x, leg.ankle_z, leg.ankle_vx
         self.trips.append({"t_s": t_s, "device_time_us": int(t_s * 1e6), "side": leg.side, "obstacle": ob.index,
                            "kind": ob.kind, "penetration_m": penetration, "loss_of_balance": severe})
         # the caught foot and the recovery: shorter, slower steps for a few steps
@@ -789,6 +803,8 @@ class PatientModel:
                 self.velocity_radps[i] = velocity
                 self.interaction_torque_nm[i] = interaction
                 self.motor_torque_nm[i] = interaction + 0.15 * velocity
+            if not leg.in_stance and self.t_s - leg.catch_t0 < CATCH_S + RELEASE_S:
+                self._hold_caught(leg, hip_z, dt, prev, knee_max[side], hip_max[side])
             # 3. the foot from forward kinematics of the true angles
             hip, knee = self.angle_rad[2 * side], self.angle_rad[2 * side + 1]
             if leg.in_stance:
@@ -800,6 +816,9 @@ class PatientModel:
                 intended = knee - hip - self._swing_pitch(swing_u[side], leg)
                 leg.dorsi = min(intended, dorsi_max[side]) + dorsi_boost
                 pitch = knee - hip - leg.dorsi
+            if leg.prev_ankle_x is not None and dt > 0.0:
+                leg.ankle_vx = (ax - leg.prev_ankle_x) / dt
+            leg.prev_ankle_x = ax
             leg.ankle_x, leg.ankle_z, leg.pitch = ax, az, pitch
             self._update_swing_pose(side)
             self._kinematics_rates(leg, dt)
@@ -808,6 +827,27 @@ class PatientModel:
             else:
                 self.toe_height_m[side] = 0.0
         self._pressures(bws)
+
+    def _hold_caught(self, leg: _Leg, hip_z: float, dt: float, prev: list, knee_max: float, hip_max: float) -> None:
+        """A foot caught by an obstacle (a trip): the contact holds the ankle where the obstacle
+        is, stiffer than the patient or the exoskeleton; the joints follow from that constraint.
+        After CATCH_S the patient lifts the foot free and the swing blends back to its plan."""
+        p = self.profile
+        side = leg.side
+        el = self.t_s - leg.catch_t0
+        held_x = leg.catch_x + leg.catch_v * CATCH_TAU_S * (1.0 - math.exp(-el / CATCH_TAU_S))
+        held_z = leg.catch_z
+        hip, knee = self.angle_rad[2 * side], self.angle_rad[2 * side + 1]
+        if el >= CATCH_S:  # released: from the held point back to where the joints take the foot
+            dx, drop = lk.ankle_rel_hip(hip, knee, p.thigh_m, p.shank_m)
+            w = _smooth(el, CATCH_S, CATCH_S + RELEASE_S)
+            held_x += (self.hip_x + dx - held_x) * w
+            held_z += (hip_z - drop - held_z) * w
+        hip, knee = lk.inverse(held_x - self.hip_x, hip_z - held_z, p.thigh_m, p.shank_m, knee_max, hip_max)
+        for i, angle in ((2 * side, hip), (2 * side + 1, knee)):
+            self.velocity_radps[i] = (angle - prev[i]) / dt if dt > 0.0 else 0.0
+            self.angle_rad[i] = angle
+            self._hold_rad[i] = angle
 
     def _swing_pitch(self, u: float, leg: _Leg) -> float:
         """Planned foot pitch: the usual swing pattern, levelled over an obstacle (people carry

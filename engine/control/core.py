@@ -55,6 +55,7 @@ from engine.control.planner import Planner
 from engine.control.prescription import Prescription, PrescriptionError
 from engine.control.shm import HEADER_BYTES
 from engine.control.steady_state import StrideSteadiness
+from engine.control.stumble import StumbleGuard
 from engine.control.supervisor import STOP_REASONS, AlarmTable, Limits, Supervisor, ViewPolicy
 from engine.control.walkway import Walkway
 
@@ -166,6 +167,7 @@ class ControlCore:
         self.kin_feet = [KinematicEvents(), KinematicEvents()]
         self.phase_est = [PhaseEstimator(), PhaseEstimator()]
         self.insole_feet = [InsoleFoot(), InsoleFoot()]
+        self.stumble = StumbleGuard()
         self.geo = fk.LegGeometry()
         self.swing_clear = SwingClearance()
         self.ob_margins = ObstacleMargins()
@@ -508,6 +510,7 @@ class ControlCore:
                 self.goal_bits = 0
                 self.metrics.reset()
                 self.steadiness.reset(t)
+                self.stumble.reset()
                 self.set_run_state(RunState.RUNNING)
             elif state == RunState.PAUSED:
                 self.steadiness.reset(t)
@@ -586,6 +589,7 @@ class ControlCore:
             self._exo_in(t)
         if ins_frames:
             self._insoles_in()
+        self._stumble(dt, ins_frames)
         self._obstacle_legs()
         self._safety(t)
         self._geometry(t)
@@ -745,6 +749,21 @@ class ControlCore:
                     contacts |= (1 if foot.heel > 0.005 else 0) << (2 * side)
                     contacts |= (1 if foot.forefoot > 0.005 else 0) << (2 * side + 1)
             self.contacts = contacts
+
+    def _stumble(self, dt: float, fresh: int) -> None:
+        """Trip warning (engine/control/stumble.py): detect on fresh insole samples while walking,
+        then the response: event and alarm now, the belt's gentle slowing every cycle."""
+        g = self.stumble
+        if fresh and self.run_state == RunState.RUNNING and self._insoles_live() \
+                and g.check(self.ins, self.insole_feet):
+            g.respond(self.belt_speed_mps, self.supervisor.guidance(1.0))
+            self.emit(EventKind.STUMBLE, g.detected_side, 0, g.detected_peak_mps, self.belt_speed_mps, g.floor_mps)
+            self.alarm(AlarmReason.STUMBLE)
+        if g.active:
+            g.cycle(dt, self.supervisor.limits.max_decel_mps2,
+                    g.acknowledged(self.alarms.slots, AlarmReason.STUMBLE))
+            if not g.active:
+                self.alarms.clear(AlarmReason.STUMBLE)
 
     def _remember_angles(self, ts: float) -> None:
         k = self.jh_n % JOINT_HISTORY
@@ -1169,6 +1188,8 @@ class ControlCore:
             self.obstacles_dirty = True
         if state == RunState.PAUSED or not walking:
             target = 0.0
+        if target > self.stumble.speed_cap_mps:
+            target = self.stumble.speed_cap_mps  # a stumble: the belt slows gently (stumble.py)
         speed_cmd = sup.step_speed(target, dt, stopping or state in (RunState.IDLE, RunState.STOPPED))
 
         # Reference gait and assistance.
@@ -1183,7 +1204,7 @@ class ControlCore:
         else:
             g_frac = self.guidance_setting
             self.aan.guidance = g_frac
-        self.guidance_applied = sup.guidance(g_frac, raise_g)
+        self.guidance_applied = sup.guidance(1.0 if self.stumble.active else g_frac, raise_g)
         self.bws_applied = sup.bws(self.bws_fraction)
         b0 = sup.boost(planner.boost[0])
         b1 = sup.boost(planner.boost[1])

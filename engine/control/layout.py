@@ -53,6 +53,7 @@ class AlarmReason(enum.IntEnum):
     CORE_LOST = 17  # raised by the UI when the state block stops changing
     INSOLES_SILENT = 18  # smart insoles configured but silent: controlled stop
     GEOMETRY_MISMATCH = 19  # the exoskeleton's fitted leg length disagrees with the prescription
+    STUMBLE = 24  # a swing foot stopped by contact (engine/control/stumble.py): belt slowing, guidance up
     UI_VIEW_LATE = 20  # UI alive but its frames are late: belt slowed, obstacle plan held
     UI_VIEW_STALE = 21  # the patient's view stale beyond its limit: controlled stop
 
@@ -78,6 +79,7 @@ ALARM_TEXT: dict[int, str] = {
     AlarmReason.CORE_LOST: "Control core not responding: devices stop on their watchdogs",
     AlarmReason.INSOLES_SILENT: "Smart insoles link lost: controlled stop",
     AlarmReason.GEOMETRY_MISMATCH: "Exoskeleton leg length differs from the prescription: check the fitting",
+    AlarmReason.STUMBLE: "Stumble: belt slowing, guidance raised; acknowledge to resume the speed",
     AlarmReason.UI_VIEW_LATE: "Patient view is late: belt slowed",
     AlarmReason.UI_VIEW_STALE: "Patient view stale too long: controlled stop",
 }
@@ -116,6 +118,9 @@ class EventKind(enum.IntEnum):
     # side; code GeometryCheck; v1 leg length the exoskeleton reports m, v2 prescribed m,
     # v3 reported minus prescribed m
     GEOMETRY_CHECK = 14
+    # side of the caught foot; v1 its peak speed over the belt in that swing m/s, v2 the belt speed
+    # at detection m/s, v3 the speed the belt slows to m/s (engine/control/stumble.py)
+    STUMBLE = 20
 
 
 class LegOutcome(enum.IntEnum):

@@ -136,6 +136,7 @@ ALARM_PRIORITY: dict[int, int] = {
     AlarmReason.CORE_LOST: Priority.HIGH,
     AlarmReason.INSOLES_SILENT: Priority.HIGH,
     AlarmReason.GEOMETRY_MISMATCH: Priority.MEDIUM,
+    AlarmReason.STUMBLE: Priority.HIGH,
     AlarmReason.UI_VIEW_LATE: Priority.LOW,
     AlarmReason.UI_VIEW_STALE: Priority.HIGH,
 }

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.analysis.report_section import findings_section
 from engine.control.layout import AlarmReason
 from engine.control.prescription import Prescription
 from engine.records import metrics as gm
@@ -63,6 +64,7 @@ SESSION_SECTIONS = [
     ("settings", "Setting changes (audit log)"),
     ("frames", "Headset frame timing"),
     ("recording", "Recording completeness"),
+    ("findings", "Findings and suggestions"),  # engine/analysis/report_section.py
     ("references", "References"),
 ]
 PATIENT_SECTIONS = [
@@ -79,6 +81,7 @@ PATIENT_SECTIONS = [
     ("guidance-trend", "Guidance and body-weight support needed"),
     ("obstacle-trend", "Obstacle success"),
     ("variability-trend", "Stride-time variability"),
+    ("findings", "Findings and suggestions"),  # engine/analysis/report_section.py
     ("references", "References"),
 ]
 
@@ -637,6 +640,7 @@ def build_session_document(store: Store, session_id: int) -> Document:
                                if k in ("commits", "cpu_s", "max_lag_s")) or "-"],
     ]
     sections["recording"].add(Table(["", ""], rows))
+    sections["findings"] = findings_section(store, session_id=session_id)
     sections["references"].add()
 
     title = f"StepSync session {session_id}: {session['patient_code']}, {session['scene_id']}"
@@ -886,6 +890,7 @@ def build_patient_document(store: Store, code: str) -> Document:
     else:
         for key, _ in PATIENT_SECTIONS[2:-1]:
             sections[key].add("No recorded sessions yet.")
+    sections["findings"] = findings_section(store, patient_code=code)
     sections["references"].add()
 
     banner = ("Includes SIMULATED SESSIONS generated from a gait model: they show what a progress report "

@@ -21,6 +21,7 @@ import logging
 import math
 from dataclasses import dataclass
 
+from engine.analysis.report_section import latest_findings_line
 from engine.control.prescription import Prescription, PrescriptionError
 
 log = logging.getLogger(__name__)
@@ -259,6 +260,7 @@ class TherapistMenu:
         self.buttons["assist_as_needed"] = self.assist_check
         # -- status line: above the band kept free for the alarm banner --------------------------
         self.status_label = label("", (-1.72, 0, -0.8), 0.04, (1, 0.9, 0.5, 1), wrap=68)
+        self.findings_label = label("", (-1.72, 0, -0.74), 0.032, (0.8, 0.9, 1, 1), wrap=85)  # engine/analysis
         # -- quit: a button and Escape, both ask first --------------------------------------------
         button("quit", "Quit", (1.64, 0, 0.9), self.ask_quit, 0.045, (0.3, 0.3, 0.33, 1))
         self.quit_dialog = DirectFrame(parent=parent, frameColor=(0.05, 0.05, 0.07, 0.97),
@@ -350,6 +352,7 @@ class TherapistMenu:
         self._show_patient_in_list(code)
         self._refresh_sliders()
         self._update_patient_label()
+        self.findings_label["text"] = latest_findings_line(getattr(self.controller, "store", None), code)
         self._status(f"patient {code} selected")
 
     def prescription_from_entries(self) -> Prescription:

@@ -52,3 +52,13 @@ def test_errors_are_one_line(db, tmp_path):
     assert r.returncode == 1 and "999" in r.stderr
     r = run("findings", "--session", "1", "--db", str(tmp_path / "missing.db"))
     assert r.returncode == 1 and "no database" in r.stderr
+
+
+def test_menu_line_names_the_latest_sessions_findings(db):
+    from engine.analysis.report_section import latest_findings_line
+    from engine.records.store import Store
+
+    with Store(db) as store:
+        line = latest_findings_line(store, "demo-parkinsonian")
+        assert line.startswith("Findings (session 3)")
+        assert latest_findings_line(store, "nobody") == "Findings: no session yet"

@@ -1,0 +1,120 @@
+"""The stumble guard on physically built insole signals (not its own formula), and its response ramp.
+
+A swing is built from a foot speed profile over the belt: toe-off at rest on the belt, a smooth
+bell to a peak of 2-3 x the walking speed, back to rest at heel strike (minimum-jerk: the
+terminal deceleration of a normal swing). A trip stops the foot against the belt with a first-
+order arrest (time constant 10-20 ms) at some point of the swing. The insole's foot-frame
+specific force follows from the forward acceleration, gravity and the foot's pitch.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from engine.control.stumble import SLOW_DECEL_MPS2, SLOW_FRACTION, StumbleGuard
+
+G = 9.81
+RATE_HZ = 200.0
+
+
+def insole_xz(forward_mps2: float, pitch_rad: float) -> tuple[float, float]:
+    """Specific force in the foot frame (x toe-ward, z up from the sole) for a lab acceleration."""
+    fx, fz = forward_mps2, G
+    c, s = math.cos(pitch_rad), math.sin(pitch_rad)
+    return fx * c - fz * s, fx * s + fz * c
+
+
+def swing_speed(u: np.ndarray, peak_mps: float) -> np.ndarray:
+    """Speed over the belt through a normal swing (u 0..1): minimum-jerk velocity bell."""
+    return peak_mps * 16.0 * u ** 2 * (1 - u) ** 2
+
+
+def walk(guard: StumbleGuard, n_strides: int, swing_s: float = 0.4, stance_s: float = 0.65, peak_mps: float = 2.5,
+         trip_at: tuple[int, float] | None = None, tau_s: float = 0.012, noise: float = 0.08, seed: int = 0,
+         side: int = 0, t0: float = 0.0):
+    """Feed `n_strides` strides of one foot; returns (detection times, true trip time or None)."""
+    rng = np.random.default_rng(seed)
+    dt = 1.0 / RATE_HZ
+    t = t0
+    detections = []
+    trip_t = None
+    for k in range(n_strides):
+        for _ in range(int(stance_s / dt)):  # stance: loaded, flat
+            if guard.sample(side, t, True, 0.0, 0.0 + rng.normal(0, noise), G + rng.normal(0, noise)):
+                detections.append(t)
+            t += dt
+        n = int(swing_s / dt)
+        u = np.arange(n + 1) / n
+        v = swing_speed(u, peak_mps)
+        if trip_at is not None and trip_at[0] == k:
+            i0 = int(trip_at[1] * n)
+            trip_t = t + i0 * dt
+            tt = (np.arange(n + 1) - i0) * dt
+            arrested = v[i0] * np.exp(-np.clip(tt, 0, None) / tau_s)
+            v = np.where(np.arange(n + 1) >= i0, arrested, v)
+        acc = np.gradient(v, dt)
+        pitch = 0.6 * np.sin(np.pi * u) - 0.2  # toe-down positive: lifts, then levels to land
+        for i in range(n):
+            ax, az = insole_xz(acc[i], pitch[i])
+            if guard.sample(side, t, False, pitch[i], ax + rng.normal(0, noise), az + rng.normal(0, noise)):
+                detections.append(t)
+            t += dt
+    return detections, trip_t
+
+
+@pytest.mark.parametrize("peak_mps, swing_s", [(1.2, 0.5), (2.5, 0.4), (3.5, 0.35)])
+def test_normal_walking_raises_nothing(peak_mps, swing_s):
+    guard = StumbleGuard()
+    detections, _ = walk(guard, 400, swing_s=swing_s, peak_mps=peak_mps, seed=3)
+    assert detections == []
+    assert guard.swings[0] > 300
+
+
+def test_trembling_in_place_is_not_a_trip():
+    # freezing: 3 cm steps at ~4.4 Hz, the foot never gets going over the belt
+    guard = StumbleGuard()
+    walk(guard, 10)
+    detections, _ = walk(guard, 200, swing_s=0.15, stance_s=0.08, peak_mps=0.25, t0=20.0)
+    assert detections == []
+
+
+@pytest.mark.parametrize("where, tau_s", [(0.3, 0.010), (0.45, 0.015), (0.6, 0.020)])
+def test_a_caught_foot_is_detected_within_50_ms(where, tau_s):
+    guard = StumbleGuard()
+    detections, trip_t = walk(guard, 12, trip_at=(10, where), tau_s=tau_s, seed=1)
+    assert len(detections) == 1
+    latency = detections[0] - trip_t
+    assert 0.0 <= latency <= 0.050, latency
+
+
+def test_the_first_swings_are_not_judged():
+    guard = StumbleGuard()
+    detections, _ = walk(guard, 4, trip_at=(1, 0.4))
+    assert detections == []
+
+
+def test_response_slows_the_belt_gently_within_the_prescription():
+    guard = StumbleGuard()
+    guard.respond(belt_speed_mps=1.0, guidance_max=0.8)
+    assert guard.active and guard.guidance_floor == 0.8
+    speeds = []
+    for _ in range(5000):  # 5 s at 1 kHz, never acknowledged
+        guard.cycle(0.001, max_decel_mps2=0.8, acknowledged=False)
+        speeds.append(guard.speed_cap_mps)
+    decel = -np.diff(speeds) / 0.001
+    assert decel.max() <= SLOW_DECEL_MPS2 + 1e-6
+    assert speeds[-1] == pytest.approx(SLOW_FRACTION * 1.0)
+    # a prescription with a lower deceleration limit is respected
+    slow = StumbleGuard()
+    slow.respond(1.0, 0.5)
+    caps = []
+    for _ in range(100):
+        slow.cycle(0.001, max_decel_mps2=0.1, acknowledged=False)
+        caps.append(slow.speed_cap_mps)
+    assert -np.diff(caps).max() / 0.001 <= 0.1 + 1e-6
+    # acknowledged: the response ends
+    guard.cycle(0.001, 0.8, acknowledged=True)
+    assert not guard.active and math.isinf(guard.speed_cap_mps)
