@@ -25,7 +25,10 @@ import numpy as np
 from engine.control import layout
 from engine.session.controller import SessionController
 from engine.session.runner import (
+    STEADY_FRAME_MS,
+    STEADY_FRAMES,
     WARM_UP_FRAMES,
+    WARM_UP_MAX_S,
     HeartbeatThread,
     SessionOptions,
     _sky,
@@ -41,9 +44,6 @@ SESSION_FRAME_RATE_HZ = 60.0
 IDLE_POLL_HZ = 20.0  # input and state polled while idle: a click is answered within 50 ms
 IDLE_REDRAW_S = 1.0  # an idle menu is redrawn at least this often (a text cursor, a clock)
 MENU_NUMBERS_HZ = 4.0  # the live numbers on the menu are redrawn this often during a session
-STEADY_FRAMES = 3  # the belt starts after this many patient-view frames in a row ...
-STEADY_FRAME_MS = 50.0  # ... each shorter than this (half the core's UI heartbeat timeout)
-WARM_UP_MAX_S = 4.0  # ... or after this long
 START_TIMEOUT_S = 5.0  # Start pressed and the core never walked: the session ends with the reason
 
 
@@ -186,7 +186,7 @@ class Desktop:
         app = self.app
         urgent = self._input_seen or self.menu.changed or bool(app.banner is not None and app.banner.changed)
         watcher = app.mouseWatcherNode
-        pointer = (watcher.get_mouse_x(), watcher.get_mouse_y()) if watcher.has_mouse() else None
+        pointer = (watcher.get_mouse_x(), watcher.get_mouse_y()) if watcher is not None and watcher.has_mouse() else None
         urgent |= pointer != self._pointer
         self._pointer = pointer
         if urgent:
