@@ -12,7 +12,7 @@ import sys
 import traceback
 from pathlib import Path
 
-from bench import BENCHMARKS, TARGETS
+from bench import BENCHMARKS, EXTRA, TARGETS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -31,10 +31,10 @@ def machine_description() -> str:
     return f"{platform.node()}: {cpu}, {os.cpu_count()} cores, {mem_gib:.0f} GiB, {platform.system()} {platform.release()}, Python {platform.python_version()}"
 
 
-def run_one(name: str, quick: bool) -> dict:
-    """Run one benchmark module and return its figures."""
+def run_one(name: str, quick: bool, **options) -> dict:
+    """Run one benchmark module and return its figures (options only for those that take them)."""
     module = importlib.import_module(f"bench.{name}")
-    return module.run(quick=quick)
+    return module.run(quick=quick, **{k: v for k, v in options.items() if v is not None})
 
 
 def write_report(results: dict, quick: bool) -> None:
@@ -69,12 +69,14 @@ def write_report(results: dict, quick: bool) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("name", choices=BENCHMARKS + ["all"], help="benchmark to run")
+    parser.add_argument("name", choices=BENCHMARKS + EXTRA + ["all"], help="benchmark to run")
     parser.add_argument("--quick", action="store_true", help="short run, under 30 s")
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    parser.add_argument("--profiles", metavar="DIR", help="clinical, findings, stumble: every patient profile YAML in DIR")
+    parser.add_argument("--hog", action="store_true", help="(session) a CPU hog at normal priority on every core")
     args = parser.parse_args(argv)
     if args.name != "all":
-        figures = run_one(args.name, args.quick)
+        figures = run_one(args.name, args.quick, profiles=args.profiles, hog=args.hog or None)
         if args.json:
             print(json.dumps(figures))
         else:

@@ -7,6 +7,15 @@ Also `max_build_s`, `max_draw_calls`, and the same scene stretched to a 2 km rou
 
 Targets: max_build_s under 1 s on this machine, max_draw_calls under 300, and the 2 km route
 within 1.5x the build time of the short one (a ratio measured in the same run, not an absolute).
+
+Chunk frames (software renderer, tinydisplay, 640x360, the busiest grocery scene walked at
+CHUNK_WALK_M per frame): `normal_frame_ms` is the median frame (update + draw) with no chunk
+attached or first shown, `max_chunk_frame_ms` the worst frame in which a chunk was attached or
+first shown, with chunks built on the background thread (world/streaming.py). The same two
+figures in thread CPU time (`normal_frame_cpu_ms`, `max_chunk_frame_cpu_ms`: time.thread_time of
+the frame thread) are not inflated by other processes on a shared machine. Target: max_chunk_frame_ms <= 1.5 x normal_frame_ms.
+Baseline in the same run: `max_chunk_frame_ms_on_frame`, the same walk with every chunk built on
+the frame (the old way). `chunk_sync_builds` counts chunks the worker had not finished in time.
 """
 
 from __future__ import annotations
@@ -54,6 +63,65 @@ def _measure(scene, parent, repeats: int, walk: bool) -> tuple[float, int]:
     return statistics.median(times), calls
 
 
+CHUNK_WALK_M = 0.12  # metres per frame: 7 m/s at 60 Hz, so a walk crosses many chunks quickly
+
+
+def _chunk_frames(scene, base, walk_m: float, stream: bool) -> dict:
+    """Frame times walking the scene: (no-chunk frames, chunk frames), plus the sync-build count."""
+    from engine.render.world import build_world, place_eye_camera
+
+    world = build_world(scene, base.render, base.loader, stream=stream)
+    world.wait_for_chunks()
+    normal, chunk, normal_cpu, chunk_cpu = [], [], [], []
+    s = 0.0
+    try:
+        for frame in range(int(walk_m / CHUNK_WALK_M)):
+            t0, c0 = time.perf_counter(), time.thread_time()
+            s += CHUNK_WALK_M
+            world.update(s, frame / 60.0, None)
+            place_eye_camera(base.camera, base.camLens, s)
+            base.graphicsEngine.renderFrame()
+            ms, cpu_ms = (time.perf_counter() - t0) * 1000.0, (time.thread_time() - c0) * 1000.0
+            if frame >= 10:  # warm-up
+                (chunk if world.chunk_frame else normal).append(ms)
+                (chunk_cpu if world.chunk_frame else normal_cpu).append(cpu_ms)
+        return {"normal": normal, "chunk": chunk, "normal_cpu": normal_cpu, "chunk_cpu": chunk_cpu,
+                "sync_builds": world.sync_builds}
+    finally:
+        world.destroy()
+
+
+def chunk_figures(quick: bool) -> dict:
+    """normal_frame_ms, max_chunk_frame_ms and the on-frame baseline (see the module docstring)."""
+    from engine.render.offscreen import make_offscreen_base
+    from engine.scene.loader import load_library
+
+    base = make_offscreen_base((640, 360))
+    scene = load_library(ROOT / "scenes").scenes["grocery-busy-saturday"]
+    walk_m = 70.0 if quick else scene.route_length_m - 10.0
+    streamed = _chunk_frames(scene, base, walk_m, stream=True)
+    on_frame = _chunk_frames(scene, base, walk_m, stream=False)
+    normal_ms = statistics.median(streamed["normal"])
+    out = {
+        "normal_frame_ms": round(normal_ms, 2),
+        "max_chunk_frame_ms": round(max(streamed["chunk"]), 2) if streamed["chunk"] else None,
+        "median_chunk_frame_ms": round(statistics.median(streamed["chunk"]), 2) if streamed["chunk"] else None,
+        "chunk_frames": len(streamed["chunk"]),
+        "chunk_sync_builds": streamed["sync_builds"],
+        "p99_normal_frame_ms": round(sorted(streamed["normal"])[int(0.99 * (len(streamed["normal"]) - 1))], 2),
+        "max_chunk_frame_ms_on_frame": round(max(on_frame["chunk"]), 2) if on_frame["chunk"] else None,
+        "normal_frame_ms_on_frame": round(statistics.median(on_frame["normal"]), 2),
+        "normal_frame_cpu_ms": round(statistics.median(streamed["normal_cpu"]), 2),
+        "max_chunk_frame_cpu_ms": round(max(streamed["chunk_cpu"]), 2) if streamed["chunk_cpu"] else None,
+        "max_chunk_frame_cpu_ms_on_frame": round(max(on_frame["chunk_cpu"]), 2) if on_frame["chunk_cpu"] else None,
+    }
+    out["chunk_frame_target_met"] = bool(out["max_chunk_frame_ms"] is not None
+                                         and out["max_chunk_frame_ms"] <= 1.5 * normal_ms)
+    out["chunk_frame_cpu_target_met"] = bool(out["max_chunk_frame_cpu_ms"] is not None
+                                             and out["max_chunk_frame_cpu_ms"] <= 1.5 * out["normal_frame_cpu_ms"])
+    return out
+
+
 def run(quick: bool) -> dict:
     """Build every shipped scene; returns per-scene and summary figures."""
     from engine.render.offscreen import make_offscreen_base
@@ -83,4 +151,5 @@ def run(quick: bool) -> dict:
         and not library.broken
     )
     parent.removeNode()
+    figures.update(chunk_figures(quick))
     return figures

@@ -1,4 +1,4 @@
-"""What a treadmill, an exoskeleton and a heart-rate sensor can do, independent of transport.
+"""What a treadmill, an exoskeleton, smart insoles and a heart-rate sensor can do, independent of transport.
 
 The control core talks only to these interfaces. `devices/serial_*.py` implement them over the
 wire protocol in docs/protocol.md; the virtual rig (`devices/sim/`) is a device source on the far
@@ -27,6 +27,7 @@ class DeviceType(enum.IntEnum):
     TREADMILL = 1
     EXOSKELETON = 2
     HEART_RATE = 3
+    INSOLES = 4  # a pair of instrumented insoles behind one receiver (one port)
 
 
 class JointMode(enum.IntEnum):
@@ -109,6 +110,34 @@ class HeartRateStatus(DeviceCommon):
     heart_rate_bpm: float = 0.0
 
 
+@dataclass
+class ExoGeometry:
+    """The exoskeleton's fitted geometry per leg (left, right), metres; the ankle has no sensor."""
+
+    thigh_m: tuple[float, float] = (0.0, 0.0)
+    shank_m: tuple[float, float] = (0.0, 0.0)
+    ankle_height_m: tuple[float, float] = (0.0, 0.0)  # ankle joint above the sole
+    ankle_to_toe_m: tuple[float, float] = (0.0, 0.0)  # along the sole
+    ankle_to_heel_m: tuple[float, float] = (0.0, 0.0)
+
+    def leg_length_m(self, side: int) -> float:
+        """Hip joint to floor with the leg straight and the foot flat."""
+        return self.thigh_m[side] + self.shank_m[side] + self.ankle_height_m[side]
+
+
+@dataclass
+class InsoleStatus(DeviceCommon):
+    """One sample of both insoles; device_time_us is the sample time on the insole's clock."""
+
+    # heel, midfoot, toe force per foot: [heelL, midL, toeL, heelR, midR, toeR], newtons
+    force_n: list[float] = field(default_factory=lambda: [0.0] * 6)
+    # foot frame (x toe-ward along the sole, y to the foot's left, z up from the sole), per foot
+    # [xL, yL, zL, xR, yR, zR]; gyro y positive = toe going down
+    accel_mps2: list[float] = field(default_factory=lambda: [0.0] * 6)
+    gyro_radps: list[float] = field(default_factory=lambda: [0.0] * 6)
+    samples: int = 0  # samples decoded since the port opened (the core integrates each one)
+
+
 class Device(abc.ABC):
     """Common part of every driver."""
 
@@ -176,3 +205,15 @@ class Exoskeleton(Device):
 
 class HeartRateSensor(Device):
     status: HeartRateStatus
+
+
+class Insoles(Device):
+    """A pair of smart insoles: pressure cells under heel, midfoot and toe, and a 6-axis IMU per foot.
+
+    Sensors only, but with a watchdog like every device (REARM starts streaming armed; without
+    host frames for 100 ms they keep streaming with the watchdog flag set).
+    `poll()` calls `on_sample(status)` for every sample decoded, in order, when set: at 100-200 Hz
+    several samples can arrive in one control cycle, and integrating the gyro needs each.
+    """
+
+    status: InsoleStatus

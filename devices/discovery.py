@@ -1,4 +1,4 @@
-"""Find devices by handshake on a list of ports, and open the three a session needs."""
+"""Find devices by handshake on a list of ports, and open the ones a session needs."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from devices import protocol as p
 from devices.base import DeviceInfo, DeviceType
 from devices.serial_exoskeleton import SerialExoskeleton
 from devices.serial_heart_rate import SerialHeartRate
+from devices.serial_insoles import SerialInsoles
 from devices.serial_link import DeviceError, SerialLink, _monotonic_us
 from devices.serial_treadmill import SerialTreadmill
 
@@ -21,6 +22,7 @@ ROLE_TYPES = {
     "treadmill": DeviceType.TREADMILL,
     "exoskeleton": DeviceType.EXOSKELETON,
     "heart_rate": DeviceType.HEART_RATE,
+    "insoles": DeviceType.INSOLES,
 }
 
 
@@ -83,15 +85,16 @@ def discover(ports: list[str], timeout_s: float = 0.5) -> dict[DeviceType, tuple
 
 @dataclass
 class OpenedDevices:
-    """The drivers of one session; heart_rate is None when no sensor is configured."""
+    """The drivers of one session; heart_rate and insoles are None when not configured."""
 
     treadmill: SerialTreadmill
     exoskeleton: SerialExoskeleton
     heart_rate: SerialHeartRate | None = None
+    insoles: SerialInsoles | None = None
 
     def all(self) -> list:
-        """The open drivers, heart-rate sensor included when present."""
-        return [d for d in (self.treadmill, self.exoskeleton, self.heart_rate) if d is not None]
+        """The open drivers, heart-rate sensor and insoles included when present."""
+        return [d for d in (self.treadmill, self.exoskeleton, self.heart_rate, self.insoles) if d is not None]
 
     def close(self) -> None:
         """Close every port."""
@@ -106,10 +109,11 @@ class OpenedDevices:
 
 
 def open_devices(ports: dict[str, str]) -> OpenedDevices:
-    """Open and handshake the devices named by role ("treadmill", "exoskeleton", "heart_rate").
+    """Open and handshake the devices named by role ("treadmill", "exoskeleton", "heart_rate",
+    "insoles").
 
     Raises DeviceError when the treadmill or exoskeleton is missing or does not answer as
-    itself; a missing "heart_rate" key gives heart_rate None.
+    itself; a missing "heart_rate" or "insoles" key gives None there.
     """
     unknown = set(ports) - set(ROLE_TYPES)
     if unknown:
@@ -124,8 +128,11 @@ def open_devices(ports: dict[str, str]) -> OpenedDevices:
         exo = SerialExoskeleton(ports["exoskeleton"])
         opened.append(exo)
         hr = SerialHeartRate(ports["heart_rate"]) if ports.get("heart_rate") else None
+        if hr is not None:
+            opened.append(hr)
+        insoles = SerialInsoles(ports["insoles"]) if ports.get("insoles") else None
     except Exception:
         for device in opened:
             device.close()
         raise
-    return OpenedDevices(treadmill=treadmill, exoskeleton=exo, heart_rate=hr)
+    return OpenedDevices(treadmill=treadmill, exoskeleton=exo, heart_rate=hr, insoles=insoles)

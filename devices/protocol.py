@@ -25,6 +25,7 @@ class Msg(enum.IntEnum):
     HEARTBEAT = 0x02  # feeds the watchdog, nothing else
     REARM = 0x03  # leave the safe state (only when no e-stop and no fault)
     SAFE_STATE = 0x04  # go to the safe state now (treadmill: stop at safe decel; exo: safe mode)
+    GET_GEOMETRY = 0x05  # ask for the device's fitted geometry (exoskeleton answers EXO_GEOMETRY)
     # host -> treadmill
     TM_SET_SPEED = 0x10
     TM_SET_BWS = 0x11
@@ -35,7 +36,9 @@ class Msg(enum.IntEnum):
     INFO = 0x81
     TM_STATUS = 0x90
     EXO_STATUS = 0xA0
+    EXO_GEOMETRY = 0xA1
     HR_STATUS = 0xB0
+    INSOLE_STATUS = 0xC0
 
 
 # Status flag bits (byte after the header in every status message).
@@ -68,12 +71,22 @@ TM_STATUS = struct.Struct("<BBHQBHfIff")
 EXO_STATUS = struct.Struct("<BBHQBH20f")
 # flags, fault, heart_rate_bpm
 HR_STATUS = struct.Struct("<BBHQBHf")
+# Per leg (left then right): thigh_m, shank_m (link lengths as fitted), ankle_height_m (ankle
+# joint above the sole), ankle_to_toe_m, ankle_to_heel_m (foot plate, along the sole)
+EXO_GEOMETRY = struct.Struct("<BBHQ10f")
+# flags, fault, then per foot (left then right): heel_n, midfoot_n, toe_n (normal force on the
+# cells under each region), accel_mps2[3] and gyro_radps[3] in the foot frame (x toe-ward along
+# the sole, y to the foot's left, z up from the sole; gyro y positive = toe down).
+# The header time is the sample time on the insole's clock.
+INSOLE_STATUS = struct.Struct("<BBHQBH18f")
+INSOLE_FOOT_FIELDS = 9  # per foot, after flags and fault
 
 BODY_STRUCTS: dict[int, struct.Struct] = {
     Msg.HELLO: EMPTY,
     Msg.HEARTBEAT: EMPTY,
     Msg.REARM: EMPTY,
     Msg.SAFE_STATE: EMPTY,
+    Msg.GET_GEOMETRY: EMPTY,
     Msg.TM_SET_SPEED: TM_SET_SPEED,
     Msg.TM_SET_BWS: TM_SET_BWS,
     Msg.TM_STOP: TM_STOP,
@@ -82,6 +95,8 @@ BODY_STRUCTS: dict[int, struct.Struct] = {
     Msg.TM_STATUS: TM_STATUS,
     Msg.EXO_STATUS: EXO_STATUS,
     Msg.HR_STATUS: HR_STATUS,
+    Msg.EXO_GEOMETRY: EXO_GEOMETRY,
+    Msg.INSOLE_STATUS: INSOLE_STATUS,
 }
 
 

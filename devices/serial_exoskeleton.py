@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from devices import protocol as p
-from devices.base import DeviceInfo, DeviceType, Exoskeleton, ExoStatus
+from devices.base import DeviceInfo, DeviceType, ExoGeometry, Exoskeleton, ExoStatus
 from devices.serial_link import SerialDevice, _monotonic_us, apply_common
 
 
@@ -15,6 +15,7 @@ class SerialExoskeleton(SerialDevice, Exoskeleton):
 
     def __init__(self, port: str, info: DeviceInfo | None = None) -> None:
         self.status = ExoStatus()
+        self.geometry: ExoGeometry | None = None  # set when the device answers GET_GEOMETRY
         self._open(port, info)
 
     def _apply_status(self, fields: tuple) -> None:
@@ -26,6 +27,22 @@ class SerialExoskeleton(SerialDevice, Exoskeleton):
         s.motor_torque_nm[:] = fields[14:18]
         s.interaction_torque_nm[:] = fields[18:22]
         s.pressure[:] = fields[22:26]
+
+    def _apply_other(self, msg: int, fields: tuple) -> bool:
+        if msg != p.Msg.EXO_GEOMETRY:
+            return False
+        v = fields[4:14]
+        if not all(0.0 <= x < 2.0 for x in v):  # NaN or nonsense: not a geometry
+            return False
+        self.geometry = ExoGeometry(
+            thigh_m=(v[0], v[5]), shank_m=(v[1], v[6]), ankle_height_m=(v[2], v[7]),
+            ankle_to_toe_m=(v[3], v[8]), ankle_to_heel_m=(v[4], v[9]),
+        )
+        return True
+
+    def request_geometry(self) -> None:
+        """Ask for the fitted link lengths and foot plate (answered by EXO_GEOMETRY into `geometry`)."""
+        self._send_empty(p.Msg.GET_GEOMETRY)
 
     def set_command(
         self,

@@ -3,7 +3,7 @@
 `SerialLink` owns the port (pyserial), reads whatever bytes are waiting straight from the file
 descriptor, feeds the stream decoder and writes whole frames without ever blocking: a write the
 OS cannot take now is dropped and counted. `SerialDevice` adds the handshake, status decoding
-hooks, heartbeat and re-arm shared by the treadmill, exoskeleton and heart-rate drivers.
+hooks, heartbeat and re-arm shared by the treadmill, exoskeleton, insole and heart-rate drivers.
 """
 
 from __future__ import annotations
@@ -200,7 +200,7 @@ class SerialDevice:
                     continue
                 self._handshake_info = info
                 count += 1
-            else:
+            elif not self._apply_other(msg, fields):
                 self.stats.frames_bad += 1  # a host-bound message we do not expect here
                 continue
             self.stats.frames_ok += 1
@@ -210,6 +210,10 @@ class SerialDevice:
 
     def _apply_status(self, fields: tuple) -> None:
         raise NotImplementedError
+
+    def _apply_other(self, msg: int, fields: tuple) -> bool:
+        """A device-specific message besides status and INFO; False = not expected here."""
+        return False
 
     def _send_empty(self, msg: int) -> None:
         self.link.send(p.encode(p.EMPTY, msg, self.link.next_seq(), _monotonic_us()))

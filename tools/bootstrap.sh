@@ -22,6 +22,19 @@ if [ -n "$missing" ]; then
     fi
 fi
 
+# The clinic server (issue 14): `make test` starts a throwaway PostgreSQL from Debian's initdb and
+# pg_ctl (engine/records/pg_local.py), so the tests need the server package, not a running service.
+if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
+    if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
+        echo "bootstrap: installing Debian package: postgresql" >&2
+        (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql) >&2
+        # Tests and benches start their own throwaway servers; the packaged cluster is not needed.
+        (command -v systemctl >/dev/null && systemctl disable --now postgresql) >/dev/null 2>&1 || true
+    else
+        echo "bootstrap: PostgreSQL server missing: run as root once (apt-get install postgresql); clinic tests need it" >&2
+    fi
+fi
+
 PY="${PYTHON:-python3}"
 if [ ! -x .venv/bin/python ]; then
     "$PY" -m venv .venv

@@ -11,7 +11,7 @@ from devices.sim.profiles import profile_names
 log = logging.getLogger(__name__)
 
 COMMANDS_HELP = """\
-commands on stdin, one per line (DEVICE: treadmill|exoskeleton|heart_rate|all, or tm|exo|hr):
+commands on stdin, one per line (DEVICE: treadmill|exoskeleton|heart_rate|insoles|all, or tm|exo|hr|ins):
   cut DEVICE              cut the link both ways      restore DEVICE      reconnect it
   corrupt DEVICE FRACTION flip that share of bytes both ways (0 turns it off)
   stall DEVICE            the device stops sending    unstall DEVICE
@@ -28,6 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.epilog = COMMANDS_HELP
     parser.add_argument("--patient", default="healthy", choices=profile_names(), help="patient profile")
+    parser.add_argument("--patient-file", metavar="PATH",
+                        help="a patient profile YAML (docs/patients.md); overrides --patient")
     parser.add_argument("--seed", type=int, default=0, help="random seed (same seed, same patient)")
     parser.add_argument(
         "--exo-safe-mode", choices=["transparent", "hold"], default="transparent",
@@ -84,7 +86,11 @@ def main(args: argparse.Namespace) -> int:
     from devices.base import JointMode
     from devices.sim.server import Rig, favour_rig_process
 
-    rig = Rig(args.patient, args.seed, JointMode[args.exo_safe_mode.upper()])
+    try:
+        rig = Rig(args.patient_file or args.patient, args.seed, JointMode[args.exo_safe_mode.upper()])
+    except ValueError as exc:
+        print(f"rig: {exc}", file=sys.stderr)
+        return 2
     favour_rig_process()
     for name, path in rig.ports.items():
         print(f"{name} {path}", flush=True)

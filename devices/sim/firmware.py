@@ -23,6 +23,7 @@ ESTOP_DECEL_MPS2 = 2.5
 ENCODER_M_PER_COUNT = 1e-5
 BWS_TAU_S = 0.3
 GRAVITY_MPS2 = 9.81
+ANKLE_TO_HEEL_M = 0.05  # foot plate behind the ankle joint (the profiles give ankle to toe only)
 
 
 def _us(t_s: float) -> int:
@@ -255,6 +256,9 @@ class ExoFirmware(Firmware):
         self.command_drive = ExoDrive()
 
     def command(self, now_s: float, msg: int, fields: tuple) -> bool:
+        if msg == p.Msg.GET_GEOMETRY:
+            self._send(p.EXO_GEOMETRY, p.Msg.EXO_GEOMETRY, now_s, self.geometry_fields())
+            return True
         if msg != p.Msg.EXO_COMMAND:
             return False
         modes = tuple(m if m in (0, 1, 2) else JointMode.TRANSPARENT for m in fields[4:8])
@@ -273,6 +277,13 @@ class ExoFirmware(Firmware):
             clearance_boost=boost,
         )
         return self.armed  # stored either way; applied only while armed
+
+    def geometry_fields(self) -> tuple:
+        """EXO_GEOMETRY payload: the links as fitted to this patient, and the foot plate."""
+        pr = self.patient.profile
+        heel = getattr(pr, "heel_to_ankle_m", ANKLE_TO_HEEL_M)
+        leg = (pr.thigh_m, pr.shank_m, pr.foot_height_m, pr.foot_length_m, heel)
+        return (*leg, *leg)
 
     def drive(self) -> ExoDrive:
         """What the motors do now: the host's command while armed, else the safe mode."""

@@ -1,52 +1,97 @@
-"""The simulated patient: a phase-driven walker on the belt, inside the exoskeleton.
+"""The simulated patient: perceives the scene, plans its steps, walks on the belt in the exoskeleton.
 
-Kinematic, not dynamic, but consistent where the gait numbers come from:
-- one stride phase per leg; the stride time follows the belt speed through the patient's walk
-  ratio (step length / cadence is nearly constant for a person), with seeded per-stride noise;
-- the feet are tracked along the belt: a stance foot moves back with the belt, a swing foot
-  travels to its landing point, so a step length is a real distance between heels and
-  step lengths add up to the belt displacement over a stride;
-- hip and knee follow the patient's own pattern, blended with the exoskeleton's guidance like
-  two springs in parallel (more stiffness pulls the joint toward the reference); a swing-
-  clearance boost adds hip and knee flexion and dorsiflexion in that leg's swing;
-- toe height comes from leg geometry (thigh, shank, foot) with the stance leg holding the pelvis;
-- heel and toe pressure come from foot contact; heart rate rises with speed and effort, and
-  fatigue builds over the session (less knee flexion, more variability, higher heart rate).
-Times are the caller's clock (time.monotonic() in the rig), so events compare with the host's.
+Kinematic, not dynamic, but every number the core measures has a true value that follows from
+the patient's true joints:
+- Positions are route metres (the belt's frame: a planted foot keeps its x while the belt
+  carries it back). The hip moves along the route toward the midpoint of the heels at the next
+  heel strike, so it drifts on the treadmill when steps are lengthened or shortened, and the
+  patient steers it home with its next steps. Step length is therefore not belt speed x step
+  time: modulation, asymmetry and variability move the feet, and the drift closes the books.
+- Each swing is planned at toe off: where the heel lands (the preferred step, adjusted in the
+  last `adjust_steps` steps before an obstacle so the trail foot takes off at
+  `take_off_distance_m`; Chen 1994: few adjustments more than 2 steps ahead, older adults one
+  step earlier), and the height of the foot's lowest point along the swing: a level-walking
+  profile whose minimum is a drawn minimum toe clearance (Winter: 1.3 +/- 0.45 cm), raised over
+  an obstacle to its top plus a crossing clearance that rises non-linearly with its height
+  (Chen 1991: 64 mm lead clearance over 25 mm), capped by the leg's `max_toe_clearance_m`.
+- The plan is turned into hip and knee angles by inverse kinematics within the joint ranges
+  (a knee that cannot bend enough leaves the toe lower than planned), the ankle within its
+  dorsiflexion limit (foot drop drops the toe), then the exoskeleton acts in swing: guidance
+  pulls hip and knee toward its reference (springs in parallel), the clearance boost adds hip
+  and knee flexion and dorsiflexion. The feet are then forward kinematics of these true angles.
+  Stance legs are held by the ground: their angles follow from the planted foot and the pelvis.
+- A swing foot that enters an obstacle's box is a touch, deeper than TRIP_PENETRATION_M a trip
+  (deeper than BALANCE_LOSS_PENETRATION_M a loss of balance); trips shorten and slow the next
+  steps. Landing inside a box is a touch (stepped on or in it).
+- Parkinsonian profiles freeze (very short, fast trembling steps) with `freeze_probability`
+  before doorways, obstacles and at walking starts, and festinate (faster, shorter steps).
+- Intended speed: the self-selected `comfortable_speed_mps`, varying slowly (Ornstein-Uhlenbeck,
+  `speed_intent_cv`), lower with fatigue and before obstacles, zero while frozen.
+Times are the caller's clock (time.monotonic() in the rig, the simulated clock in `simulate`);
+the devices stamp frames with the same clock, so device and host times of an event agree.
 """
 
 from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass
 
 from devices.base import JointMode
+from devices.sim import leg_kinematics as lk
+from devices.sim.foot import FootState
 from devices.sim.profiles import PatientProfile
+from devices.sim.scene_view import SceneObstacle, Walkway, obstacles_from
+
+__all__ = ["ExoDrive", "FootState", "PatientModel", "simulate"]
 
 V_WALK_MIN_MPS = 0.05  # below this belt speed the patient stops stepping
 V_FINISH_STEP_MPS = 0.2  # pace used to finish a step when the belt stops mid-swing
 EXO_MAX_STIFFNESS_NM_PER_RAD = 200.0  # guidance stiffness 1.0
 EXO_DAMPING_NMS_PER_RAD = 4.0
-BOOST_KNEE_DEG = 30.0  # extra swing knee flexion at boost 1.0
-BOOST_HIP_DEG = 12.0
+BOOST_KNEE_DEG = 34.0  # extra swing knee flexion at boost 1.0 (the core's refgait asks as much)
+BOOST_HIP_DEG = 20.0
 BOOST_DORSI_DEG = 12.0
 TOE_DRAG_PRESSURE = 0.03  # a dragging toe loads its sensor a little
 HR_TAU_S = 25.0
-# Minimum toe clearance is taken in mid-swing (fraction of swing), where the toe passes lowest.
-MTC_WINDOW = (0.3, 0.8)
+GRAVITY_MPS2 = 9.81
+MTC_WINDOW = (0.25, 0.8)  # minimum toe clearance: lowest toe in this share of the swing
+TRIP_PENETRATION_M = 0.015  # deeper entry into an obstacle's box catches the foot: a trip
+BALANCE_LOSS_PENETRATION_M = 0.05
+DRIFT_GAIN = 0.15  # share of the hip's offset on the treadmill corrected by each step (slow: it must not undo asymmetry)
+MIN_CROSSING_CLEARANCE_M = 0.02  # aimed for even over a flat hazard (a puddle, a curb's edge)
+CROSSING_EFFORT = 5.0  # the patient's impedance while it lifts a foot over an obstacle, x its usual
+SPAN_MARGIN_M = 0.08  # the real foot may lag or lead its planned path: plan the lift over a wider stretch
+DRIFT_LIMIT_M = 0.35  # handrails and harness: the hip goes no further back than this
+TOE_OFF_PITCH_RAD = math.radians(40.0)
+HEEL_STRIKE_PITCH_RAD = math.radians(-15.0)
+MID_SWING_PITCH_RAD = math.radians(14.0)
+STANCE_KNEE_RAD = math.radians(5.0)
+LOADING_KNEE_RAD = math.radians(12.0)
+FREEZE_STRIDE_S = 0.45  # trembling in place: ~4.4 steps/s (FOG trembling is 3-8 Hz)
+FREEZE_STEP_M = 0.03
+FESTINATION_STRIDE_FACTOR = 0.75
+FESTINATION_S = (3.0, 6.0)
+TRIGGER_AHEAD_M = 1.5  # obstacles and doorways this close ahead may trigger a freeze
+INTENT_TAU_S = 20.0
 DEG = math.pi / 180.0
+# Planned foot pitch over the swing (toe-down positive): plantarflexed at toe off, about level
+# at minimum toe clearance, toe up at heel strike (Winter's sagittal foot angle, rounded).
+_PITCH_PLAN = [(0.0, TOE_OFF_PITCH_RAD), (0.25, 30.0 * DEG), (0.5, MID_SWING_PITCH_RAD),
+               (0.65, 8.0 * DEG), (1.0, HEEL_STRIKE_PITCH_RAD)]
 
 
-@dataclass
 class ExoDrive:
     """What the exoskeleton applies this instant (after the firmware's mode logic)."""
 
-    modes: tuple[int, int, int, int] = (0, 0, 0, 0)
-    stiffness: float = 0.0
-    ref_angle_rad: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
-    ref_velocity_radps: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
-    clearance_boost: tuple[float, float] = (0.0, 0.0)
+    __slots__ = ("modes", "stiffness", "ref_angle_rad", "ref_velocity_radps", "clearance_boost")
+
+    def __init__(self, modes=(0, 0, 0, 0), stiffness: float = 0.0, ref_angle_rad=(0.0, 0.0, 0.0, 0.0),
+                 ref_velocity_radps=(0.0, 0.0, 0.0, 0.0), clearance_boost=(0.0, 0.0)) -> None:
+        self.modes = tuple(modes)
+        self.stiffness = stiffness
+        self.ref_angle_rad = tuple(ref_angle_rad)
+        self.ref_velocity_radps = tuple(ref_velocity_radps)
+        self.clearance_boost = tuple(clearance_boost)
 
 
 def _smooth(x: float, a: float, b: float) -> float:
@@ -64,43 +109,168 @@ def _min_jerk(u: float) -> float:
     return u * u * u * (10.0 - 15.0 * u + 6.0 * u * u)
 
 
-class PatientModel:
-    """Steps the patient forward in time; exposes joint, contact and ground-truth data."""
+def _swing_travel(u: float) -> float:
+    """Share of the swing's forward travel done at swing progress u: a cycloid on a warped time,
+    so the foot leaves quickly after toe off and slows to land (real foot speed peaks early)."""
+    u = min(1.0, max(0.0, u)) ** 0.85
+    return u - math.sin(2.0 * math.pi * u) / (2.0 * math.pi)
 
-    def __init__(self, profile: PatientProfile, seed: int = 0) -> None:
+
+def _profile_points(u: float, points: list[tuple[float, float]]) -> float:
+    """Smooth (cosine) interpolation through (u, value) points."""
+    if u <= points[0][0]:
+        return points[0][1]
+    for (u0, v0), (u1, v1) in zip(points, points[1:], strict=False):
+        if u <= u1:
+            w = 0.5 - 0.5 * math.cos(math.pi * (u - u0) / (u1 - u0))
+            return v0 + (v1 - v0) * w
+    return points[-1][1]
+
+
+def crossing_clearance_m(profile: PatientProfile, height_m: float) -> float:
+    """Lead-foot clearance the patient aims for over an obstacle of this height.
+
+    c(h) = c_plateau - (c_plateau - 0) * exp(-h / h0), anchored at Chen et al. 1991 (64 mm over a
+    25 mm obstacle, rising non-linearly with height) and saturating at the profile's plateau
+    (about 10 cm over tall obstacles). h0 follows from the 25 mm anchor."""
+    plateau = max(profile.crossing_clearance_plateau_m, 1e-3)
+    c25 = min(profile.crossing_clearance_25mm_m, 0.999 * plateau)
+    h0 = -0.025 / math.log(1.0 - c25 / plateau) if c25 > 0.0 else 1e9
+    return plateau * (1.0 - math.exp(-max(0.0, height_m) / h0))
+
+
+def required_lift_m(profile: PatientProfile, kind: str, height_m: float, role: str, side: int) -> float:
+    """How high above the walkway this leg means to lift its foot's lowest point over an obstacle
+    (its box height plus the crossing clearance it aims for): beyond max_toe_clearance_m it cannot."""
+    volume = 0.0 if kind in ("curb_down", "puddle") else height_m
+    clearance = crossing_clearance_m(profile, volume)
+    if role != "lead":
+        clearance *= profile.trail_clearance_ratio[side]
+    return volume + max(clearance, profile.mtc_m[side], MIN_CROSSING_CLEARANCE_M)
+
+
+class _Leg:
+    """Per-leg state: stance pose or swing plan, the foot's pose, and the truth being gathered."""
+
+    __slots__ = (
+        "side", "in_stance", "heel_x", "ground", "x0", "x1", "z1", "g0", "g1", "land_x", "req",
+        "mtc", "peak1", "swing_t0", "swing_min", "swing_min_t", "swing_peak", "crossings",
+        "ankle_x", "ankle_z", "pitch", "heel", "toe", "prev_mid", "prev_vel", "prev_pitch",
+        "pitch_rate", "accel", "dorsi", "last_hs_t", "roles", "closed",
+    )
+
+    def __init__(self, side: int, heel_x: float) -> None:
+        self.side = side
+        self.in_stance = True
+        self.heel_x = heel_x
+        self.ground = 0.0
+        self.x0 = self.x1 = self.z1 = self.g0 = self.g1 = self.land_x = 0.0
+        self.req: list[tuple[float, float, float]] = []  # (u_from, u_to, lowest-point z) windows
+        self.mtc = 0.013
+        self.peak1 = 0.06
+        self.swing_t0 = 0.0
+        self.swing_min = math.inf
+        self.swing_min_t = 0.0
+        self.swing_peak = 0.0
+        self.crossings: dict[int, dict] = {}
+        self.ankle_x = self.ankle_z = self.pitch = 0.0
+        self.heel = (heel_x, 0.0)
+        self.toe = (heel_x, 0.0)
+        self.prev_mid: tuple[float, float] | None = None
+        self.prev_vel: tuple[float, float] | None = None
+        self.prev_pitch: float | None = None
+        self.pitch_rate = 0.0
+        self.accel = (0.0, 0.0)
+        self.dorsi = 0.0
+        self.last_hs_t: float | None = None
+        self.roles: dict[int, str] = {}  # obstacle index -> lead or trail, for the swing over it
+        self.closed: set[int] = set()  # obstacles whose crossing by this leg is decided
+
+
+class PatientModel:
+    """Steps the patient forward in time; exposes joints, contacts, feet and the ground truth."""
+
+    def __init__(self, profile: PatientProfile, seed: int = 0, obstacles=None, perceive: bool = True) -> None:
         self.profile = profile
         self.seed = seed
-        self._rng = random.Random(seed)  # stride and step draws, in event order
+        self._rng = random.Random(seed)  # step draws, in event order
         self._hr_rng = random.Random(seed * 7919 + 1)
+        self._mtc_rng = random.Random(seed * 104723 + 5)
+        self._fog_rng = random.Random(seed * 15485863 + 11)
+        self._intent_rng = random.Random(seed * 32452843 + 13)
+        self.perceive = perceive
+        p = profile
+        self.heel_m = p.heel_to_ankle_m
         self.t_s: float | None = None
         self.phase = 0.0  # left stride phase, 0 at left heel strike; start in double support
         self.walking = False
         self.stride_factor = 1.0
-        self.belt_m = 0.0
+        self.belt_m = 0.0  # belt displacement since power-up
+        self.route_origin_m = 0.0  # belt displacement when the scene was shown (route s = 0)
         self.fatigue = 0.0
-        self.heart_rate_bpm = profile.hr_rest_bpm
-        self.foot_x_m = [0.3, -0.3]
-        self.in_stance = [True, True]
-        self._swing_from_x = [0.0, 0.0]
-        self._swing_to_x = [0.0, 0.0]
-        self._swing_min = [math.inf, math.inf]
-        self._swing_min_t = [0.0, 0.0]
-        self._swing_peak = [0.0, 0.0]
-        self._last_hs_t: list[float | None] = [None, None]
+        self.heart_rate_bpm = p.hr_rest_bpm
+        self.v_perceived = 0.0
+        self.intent_z = 0.0
+        self.intended_speed_mps = p.comfortable_speed_mps
+        self.walkway = Walkway([])
+        self.scene: list[SceneObstacle] = []
+        half_step = 0.3
+        self.hip_x = 0.0
+        self.hip_z = p.thigh_m + p.shank_m + p.foot_height_m - 0.01
+        self.hip_speed = 0.0
+        self.legs = [_Leg(0, half_step - self.heel_m - 0.05), _Leg(1, -half_step - self.heel_m + 0.05)]
         self._hold_rad = [0.0, 0.0, 0.0, 0.0]
         self.angle_rad = [0.0] * 4
         self.velocity_radps = [0.0] * 4
         self.motor_torque_nm = [0.0] * 4
         self.interaction_torque_nm = [0.0] * 4
         self.pressure = [0.0] * 4
+        self.loads_n = [[0.0, 0.0, 0.0], [0.0, 0.0, 0.0]]  # heel, midfoot, toe per foot
         self.toe_height_m = [0.0, 0.0]
+        self._perturb: list[tuple[float, float]] = []  # (step length factor, stride factor) to come
+        self.freeze_until_s = -math.inf
+        self.festinate_until_s = -math.inf
+        self._triggered: set = set()
+        self._was_walking = False
         # ground truth
         self.heel_strikes: list[dict] = []
         self.toe_offs: list[dict] = []
         self.steps: list[dict] = []
         self.swings: list[dict] = []
         self.strides: list[dict] = []
-        self._angles_now(0.0, ExoDrive(), 0.0, 0.0)
+        self.crossings: list[dict] = []
+        self.trips: list[dict] = []
+        self.freezes: list[dict] = []
+        self.intent: list[dict] = []
+        if obstacles is not None:
+            self.show_scene(obstacles)
+        self._pose(0.0, ExoDrive(), 0.0, 0.0)
+
+    # ------------------------------------------------------------------ scene
+    def show_scene(self, obstacles) -> None:
+        """Show the patient the scene (obstacles as SceneObstacles, dicts or a Scene). Route
+        s = 0 is the belt's displacement now (the belt stands when a scene starts). The feet keep
+        their place relative to the patient."""
+        scene = obstacles_from(obstacles)
+        shift = (self.belt_m - self.route_origin_m)
+        self.route_origin_m = self.belt_m
+        self.hip_x -= shift
+        for leg in self.legs:
+            leg.heel_x -= shift
+            leg.x0 -= shift
+            leg.x1 -= shift
+            leg.land_x -= shift
+            leg.crossings = {}
+            leg.closed = set()
+            leg.roles = {}
+        self.scene = scene
+        self.walkway = Walkway(scene)
+        self._triggered = set()
+
+    @property
+    def belt_route_m(self) -> float:
+        """Route position of the treadmill's origin (belt displacement since the scene started)."""
+        return self.belt_m - self.route_origin_m
 
     # ------------------------------------------------------------------ gait parameters
     def mean_step_length_m(self, speed_mps: float) -> float:
@@ -111,6 +281,36 @@ class PatientModel:
         if side == 0:
             return phase
         return (phase - self.profile.right_heel_strike_phase) % 1.0
+
+    def _stride_s(self, v_eff: float) -> float:
+        step_m = self.mean_step_length_m(v_eff)
+        stride = 2.0 * step_m / v_eff * self.stride_factor * (1.0 + 0.05 * self.fatigue)
+        if self.t_s is not None and self.t_s < self.festinate_until_s:
+            stride *= FESTINATION_STRIDE_FACTOR
+        if self.frozen:
+            stride = FREEZE_STRIDE_S
+        return stride
+
+    @property
+    def in_stance(self) -> list[bool]:
+        """Whether each foot (left, right) is on the ground."""
+        return [self.legs[0].in_stance, self.legs[1].in_stance]
+
+    @property
+    def frozen(self) -> bool:
+        return self.t_s is not None and self.t_s < self.freeze_until_s
+
+    def foot_state(self, side: int) -> FootState:
+        """The foot's state now (see FootState)."""
+        leg = self.legs[side]
+        loads = self.loads_n[side]
+        return FootState(
+            t_s=self.t_s or 0.0, heel_x_m=leg.heel[0], heel_z_m=leg.heel[1], toe_x_m=leg.toe[0],
+            toe_z_m=leg.toe[1], ground_m=leg.ground if leg.in_stance else self.walkway.ground_m(leg.heel[0]),
+            pitch_rad=leg.pitch, pitch_rate_radps=leg.pitch_rate, accel_forward_mps2=leg.accel[0],
+            accel_vertical_mps2=leg.accel[1], heel_load_n=loads[0], midfoot_load_n=loads[1], toe_load_n=loads[2],
+            in_contact=leg.in_stance,
+        )
 
     # ------------------------------------------------------------------ stepping
     def step(self, t_s: float, belt_speed_mps: float, drive: ExoDrive, bws_fraction: float = 0.0,
@@ -130,38 +330,31 @@ class PatientModel:
         p = self.profile
         v = max(0.0, belt_speed_mps)
         self.belt_m += v * dt
+        # the patient's cadence follows belt speed changes after its reaction time
+        self.v_perceived += (v - self.v_perceived) * min(1.0, dt / max(p.reaction_time_s, dt))
+        self._intend(dt)
 
-        both_stance = self.in_stance[0] and self.in_stance[1]
+        both_stance = self.legs[0].in_stance and self.legs[1].in_stance
+        rate = 0.0
         if held:
             rate = 0.0
         elif v >= V_WALK_MIN_MPS:
-            v_eff = v
-            rate = 1.0
+            rate = 1.0 / self._stride_s(max(self.v_perceived, V_WALK_MIN_MPS, 0.5 * v))
         elif not both_stance:
-            v_eff = V_FINISH_STEP_MPS
-            rate = 1.0
-        else:
-            rate = 0.0
+            rate = 1.0 / self._stride_s(V_FINISH_STEP_MPS)
         self.walking = rate > 0.0
-        if rate:
-            step_m = self.mean_step_length_m(v_eff)
-            stride_s = 2.0 * step_m / v_eff * self.stride_factor * (1.0 + 0.05 * self.fatigue)
-            rate = 1.0 / stride_s
+        if self.walking and not self._was_walking and v >= V_WALK_MIN_MPS:
+            self._maybe_freeze("start", ("start", round(self.belt_m, 1)))
+        self._was_walking = self.walking
         old = self.phase
         new = old + rate * dt
         self.phase = new % 1.0
-
-        # feet in stance move back with the belt
-        for side in (0, 1):
-            if self.in_stance[side]:
-                self.foot_x_m[side] -= v * dt
 
         # events, in the order they happen inside this tick
         events = []
         for side in (0, 1):
             offset = 0.0 if side == 0 else p.right_heel_strike_phase
             stance = p.stance_fraction[side]
-            # heel strike when the leg phase passes 1 (leg-phase zero), toe off at `stance`
             for target, kind in ((offset, "hs"), ((offset + stance) % 1.0, "to")):
                 for crossing in (target, target + 1.0):
                     if rate and old < crossing <= new:
@@ -169,21 +362,13 @@ class PatientModel:
         events.sort()
         for frac, side, kind in events:
             t_event = t0 + frac * dt
-            # the belt moved the feet for the whole tick; the event happened part-way through it
-            rest_m = (1.0 - frac) * v * dt
             if kind == "to":
-                self._toe_off(side, t_event, v, rest_m)
+                self._toe_off(side, t_event, v)
             else:
-                self._heel_strike(side, t_event, rest_m)
+                self._heel_strike(side, t_event, v)
 
-        # swing feet travel to their landing points
-        for side in (0, 1):
-            if not self.in_stance[side]:
-                u = self._swing_progress(side)
-                a, b = self._swing_from_x[side], self._swing_to_x[side]
-                self.foot_x_m[side] = a + (b - a) * _min_jerk(u)
-
-        self._angles_now(dt, drive, v, bws_fraction)
+        self.hip_x += self.hip_speed * dt
+        self._pose(dt, drive, v, bws_fraction)
         self._effort(dt, v, bws_fraction)
 
     def _swing_progress(self, side: int) -> float:
@@ -191,81 +376,385 @@ class PatientModel:
         leg = self._leg_phase(self.phase, side)
         return (leg - stance) / (1.0 - stance) if leg >= stance else 1.0
 
-    def _toe_off(self, side: int, t_s: float, v: float, rest_m: float = 0.0) -> None:
-        self.in_stance[side] = False
-        self.foot_x_m[side] += rest_m  # it left the belt part-way through the tick
-        self.toe_offs.append({"side": side, "t_s": t_s})
-        step_m = self.mean_step_length_m(max(v, V_FINISH_STEP_MPS))
-        land = 0.5 * step_m + self.profile.step_length_cv * step_m * self._rng.gauss(0.0, 1.0)
-        self._swing_from_x[side] = self.foot_x_m[side]
-        self._swing_to_x[side] = land
-        self._swing_min[side] = math.inf
-        self._swing_peak[side] = 0.0
+    def _stance_progress(self, side: int) -> float:
+        return min(1.0, self._leg_phase(self.phase, side) / self.profile.stance_fraction[side])
 
-    def _heel_strike(self, side: int, t_s: float, rest_m: float = 0.0) -> None:
-        self.in_stance[side] = True
-        other = 1 - side
-        # heel-to-heel distance at the strike itself (the other foot is where it was then)
-        length_m = self._swing_to_x[side] - (self.foot_x_m[other] + (rest_m if self.in_stance[other] else 0.0))
-        self.foot_x_m[side] = self._swing_to_x[side] - rest_m
-        self.heel_strikes.append({"side": side, "t_s": t_s})
-        if self._last_hs_t[other] is not None:
-            self.steps.append(
-                {"side": side, "t_s": t_s, "length_m": length_m, "time_s": t_s - self._last_hs_t[other]}
-            )
-        if self._swing_min[side] < math.inf:
-            self.swings.append(
-                {
-                    "side": side,
-                    "t_s": self._swing_min_t[side],
-                    "clearance_m": self._swing_min[side],
-                    "peak_m": self._swing_peak[side],
-                }
-            )
-        self._last_hs_t[side] = t_s
+    # ------------------------------------------------------------------ planning
+    def _step_time_s(self, side: int, v_eff: float) -> float:
+        o = self.profile.right_heel_strike_phase
+        share = (1.0 - o) if side == 0 else o
+        return share * self._stride_s(v_eff)
+
+    def _plan_step_m(self, side: int, v: float) -> tuple[float, str]:
+        """Heel-to-heel length of the step this swing ends with, and why."""
+        p = self.profile
+        other = self.legs[1 - side]
+        v_eff = max(v, V_FINISH_STEP_MPS)
+        asym = p.step_length_asymmetry
+        mean_asym = 0.5 * (asym[0] + asym[1])
+        drift = self.hip_x - self.belt_route_m
+        # The stride covers the belt's travel; how it splits into the two steps is the patient's
+        # spatial asymmetry, independent of how the stride's time splits (temporal asymmetry).
+        normal = 0.5 * v_eff * self._stride_s(v_eff) * asym[side] / mean_asym
+        cv = p.step_length_cv * (1.0 + self.fatigue)
+        length = normal * (1.0 + cv * self._rng.gauss(0.0, 1.0)) - DRIFT_GAIN * drift
+        reason = "normal"
+        if self.frozen:
+            return FREEZE_STEP_M * (1.0 + 0.3 * self._rng.gauss(0.0, 1.0)), "freeze"
+        if self._perturb:
+            factor, _ = self._perturb.pop(0)
+            length *= factor
+            reason = "perturbed"
+        if self.perceive:
+            ob = self.walkway.next_crossing(other.heel_x + p.foot_length_m + self.heel_m)
+            if ob is not None:
+                foot = self.heel_m + p.foot_length_m
+                # take-off and landing distances shrink with the step (older adults and slow
+                # walkers step closer to an obstacle: Chen 1991)
+                scale = min(1.0, normal / 0.65)
+                take_off_heel = ob.at_m - p.take_off_distance_m * scale - foot
+                d = take_off_heel - other.heel_x
+                n = int(round(d / max(normal, 0.05)))
+                max_step = max(1.6 * normal, 0.8 * (p.thigh_m + p.shank_m))
+                need = ob.end_m + p.landing_distance_m * scale - other.heel_x
+                if n <= 0 and need > max_step and d > 0.1 * normal:
+                    n = 1  # too far to cross from here: one short step closer first
+                if n <= 0 and other.heel_x + foot < ob.at_m + 0.02:
+                    # this swing crosses: land the heel past the far edge
+                    length = min(max(length, need), max_step)
+                    reason = "crossing"
+                elif 1 <= n <= int(p.adjust_steps):
+                    length = min(max(d / n, 0.3 * normal), 1.4 * normal)
+                    reason = "adjusting"
+        # never further back than the handrails allow
+        if drift < -DRIFT_LIMIT_M:
+            length = max(length, normal + (-DRIFT_LIMIT_M - drift))
+        return max(length, 0.0), reason
+
+    def _toe_off(self, side: int, t_s: float, v: float) -> None:
+        p = self.profile
+        leg = self.legs[side]
+        other = self.legs[1 - side]
+        self._update_swing_pose(side)  # the toe-off pose of the stance foot
+        leg.in_stance = False
+        self.toe_offs.append({"side": side, "t_s": t_s, "device_time_us": int(t_s * 1e6), "toe_x_m": leg.toe[0]})
+        length, reason = self._plan_step_m(side, v)
+        leg.land_x = other.heel_x + length
+        leg.g0 = leg.ground
+        leg.g1 = self.walkway.ground_m(leg.land_x + 0.01)
+        hx, hz = lk.rotate(-self.heel_m, -p.foot_height_m, HEEL_STRIKE_PITCH_RAD)
+        leg.x0 = leg.ankle_x
+        leg.x1 = leg.land_x - hx
+        leg.z1 = leg.g1 - hz
+        fatigue_drop = 1.0 - 0.3 * self.fatigue
+        mtc = p.mtc_m[side] * fatigue_drop + p.mtc_sd_m[side] * (1.0 + self.fatigue) * self._mtc_rng.gauss(0.0, 1.0)
+        if self.frozen:
+            mtc = 0.4 * mtc
+        leg.mtc = mtc
+        leg.peak1 = max(mtc + 0.02, 0.05)
+        leg.swing_min = math.inf
+        leg.swing_peak = -math.inf
+        leg.swing_t0 = t_s
+        leg.req = self._requirements(side, leg) if self.perceive else []
+        if reason in ("crossing", "adjusting"):
+            self._maybe_festinate()
+        # the hip heads for the midpoint of the heels at the coming heel strike
+        swing_s = (1.0 - p.stance_fraction[side]) * self._stride_s(max(v, V_FINISH_STEP_MPS))
+        goal = 0.5 * (leg.land_x + other.heel_x) + self.heel_m
+        self.hip_speed = (goal - self.hip_x) / max(swing_s, 0.05)
+
+    def _requirements(self, side: int, leg: _Leg) -> list[tuple[float, float, float]]:
+        """Windows of swing progress where the foot's lowest point must be above a height."""
+        p = self.profile
+        out = []
+        cap = leg.g0 + p.max_toe_clearance_m[side]
+        for ob in self.walkway.near(min(leg.x0, leg.x1) - p.foot_length_m - 0.1, max(leg.x0, leg.x1) + 0.1):
+            if ob.end_m < leg.toe[0] - 0.01 and ob.end_m < leg.x0 - self.heel_m:
+                continue  # already behind this foot
+            u_in = u_out = None
+            for k in range(41):
+                u = k / 40.0
+                xa = leg.x0 + (leg.x1 - leg.x0) * _swing_travel(u)
+                if xa - self.heel_m - SPAN_MARGIN_M <= ob.end_m and xa + p.foot_length_m + SPAN_MARGIN_M >= ob.at_m:
+                    if u_in is None:
+                        u_in = u
+                    u_out = u
+            if u_in is None:
+                continue
+            top = self.walkway.box_top_m(ob)
+            other = self.legs[1 - side]
+            lead = other.heel_x + self.heel_m + p.foot_length_m < ob.at_m
+            leg.roles[ob.index] = "lead" if lead else "trail"
+            clearance = crossing_clearance_m(p, ob.volume_height_m)
+            if not lead:
+                clearance *= p.trail_clearance_ratio[side]
+            clearance = max(clearance, p.mtc_m[side], MIN_CROSSING_CLEARANCE_M)
+            # the real foot lags its planned path in mid swing: hold the lift a little longer
+            out.append((max(0.0, u_in - 0.05), min(1.0, u_out + 0.1), min(top + clearance, cap)))
+        return out
+
+    @staticmethod
+    def _window(u: float, u0: float, u1: float, ramp: float = 0.12) -> float:
+        """Weight of a clearance window [u0, u1] at swing progress u: ramps in before u0 and
+        out after u1, and always out by the end of the swing (the heel must land)."""
+        end = min(u1 + ramp, 1.0)
+        u1 = min(u1, end - 0.04)
+        return _smooth(u, u0 - ramp, u0) * (1.0 - _smooth(u, u1, end))
+
+    def _lowest_plan(self, leg: _Leg, u: float) -> float:
+        """Planned height of the foot's lowest point at swing progress u."""
+        g = leg.g0 + (leg.g1 - leg.g0) * _smooth(u, 0.35, 0.9)
+        level = _profile_points(u, [(0.0, 0.0), (0.18, leg.peak1), (0.5, leg.mtc), (0.82, leg.mtc + 0.012), (1.0, 0.0)])
+        z = g + level
+        for u0, u1, height in leg.req:
+            w = self._window(u, u0, u1)
+            if w > 0.0:
+                z = max(z, leg.g0 + (height - leg.g0) * w)
+        return z
+
+    # ------------------------------------------------------------------ events
+    def _heel_strike(self, side: int, t_s: float, v: float) -> None:
+        leg = self.legs[side]
+        other = self.legs[1 - side]
+        self._update_swing_pose(side)
+        land_x = leg.heel[0]  # where forward kinematics put the heel
+        inside = [o for o in self.walkway.near(land_x - 0.01, land_x + self.heel_m + self.profile.foot_length_m)
+                  if o.at_m <= land_x + self.heel_m + self.profile.foot_length_m and o.end_m >= land_x]
+        for ob in inside:
+            if ob.index in leg.closed or (ob.volume_height_m <= 0.0 and ob.kind != "puddle"):
+                continue  # standing on a curb stone before its drop is no fault; in a puddle it is
+            rec = self._crossing(leg, ob, t_s)
+            rec["landed_in"] = True
+            penetration = max(0.01, ob.volume_height_m)
+            rec["margin_m"] = min(rec["margin_m"], -penetration)
+        leg.in_stance = True
+        leg.heel_x = land_x
+        leg.ground = self.walkway.ground_m(land_x + 0.01)
+        length_m = land_x - other.heel_x
+        self.heel_strikes.append({
+            "side": side, "t_s": t_s, "device_time_us": int(t_s * 1e6), "heel_x_m": land_x,
+            "heel_z_m": leg.ground, "belt_m": self.belt_m, "route_belt_m": self.belt_route_m,
+        })
+        if other.last_hs_t is not None:
+            self.steps.append({
+                "side": side, "t_s": t_s, "device_time_us": int(t_s * 1e6), "length_m": length_m,
+                "time_s": t_s - other.last_hs_t, "heel_x_m": land_x, "other_heel_x_m": other.heel_x,
+                "frozen": self.frozen,
+            })
+        if leg.swing_min < math.inf:
+            self.swings.append({
+                "side": side, "t_s": leg.swing_min_t, "device_time_us": int(leg.swing_min_t * 1e6),
+                "clearance_m": max(0.0, leg.swing_min), "signed_clearance_m": leg.swing_min,
+                "peak_m": leg.swing_peak, "toe_off_t_s": leg.swing_t0, "heel_strike_t_s": t_s,
+            })
+        self._close_crossings(leg)
+        leg.last_hs_t = t_s
         if side == 0:
             # a new left stride: draw its time factor (Parkinsonian strides vary most)
             cv = self.profile.stride_time_cv * (1.0 + self.fatigue)
             z = self._rng.gauss(0.0, 1.0)
             self.stride_factor = max(0.6, 1.0 + cv * z)
+            if self._perturb:
+                self.stride_factor *= self._perturb[0][1]
             self.strides.append({"t_s": t_s, "factor": self.stride_factor, "z": z})
+            self.intent.append({"t_s": t_s, "intended_speed_mps": self.intended_speed_mps})
+        self._check_triggers(leg)
 
-    # ------------------------------------------------------------------ joints and contact
-    def _own_pattern(self, side: int, v: float, boost: float) -> tuple[float, float, float]:
-        """The patient's own hip, knee (rad) and ankle dorsiflexion (rad) for this leg now."""
+    def _crossing(self, leg: _Leg, ob: SceneObstacle, t_s: float) -> dict:
+        rec = leg.crossings.get(ob.index)
+        if rec is None:
+            role = leg.roles.get(ob.index)
+            if role is None:
+                other = self.legs[1 - leg.side]
+                role = "lead" if other.heel_x + self.heel_m + self.profile.foot_length_m < ob.at_m else "trail"
+            rec = {"obstacle": ob.index, "kind": ob.kind, "side": leg.side, "role": role, "t_s": t_s,
+                   "device_time_us": int(t_s * 1e6), "margin_m": math.inf, "penetration_m": 0.0,
+                   "landed_in": False, "entered_t_s": None}
+            leg.crossings[ob.index] = rec
+        return rec
+
+    def _close_crossings(self, leg: _Leg) -> None:
+        """Crossings of obstacles now wholly behind this foot are final."""
+        done = []
+        for index, rec in leg.crossings.items():
+            ob = self.scene[index]
+            if leg.heel_x > ob.end_m or rec["landed_in"]:
+                done.append(index)
+        for index in done:
+            rec = leg.crossings.pop(index)
+            leg.closed.add(index)
+            margin = rec["margin_m"]
+            if rec["landed_in"] or margin < 0.0:
+                outcome = "tripped" if rec["penetration_m"] >= TRIP_PENETRATION_M else "touched"
+            else:
+                outcome = "cleared"
+            rec["outcome"] = outcome
+            if not math.isfinite(margin):
+                rec["margin_m"] = None
+            self.crossings.append(rec)
+
+    def _trip(self, leg: _Leg, ob: SceneObstacle, penetration: float, t_s: float) -> None:
+        severe = penetration >= BALANCE_LOSS_PENETRATION_M
+        self.trips.append({"t_s": t_s, "device_time_us": int(t_s * 1e6), "side": leg.side, "obstacle": ob.index,
+                           "kind": ob.kind, "penetration_m": penetration, "loss_of_balance": severe})
+        # the caught foot and the recovery: shorter, slower steps for a few steps
+        self._perturb = [(0.7, 1.15), (0.85, 1.1), (0.95, 1.05)] if not severe else [
+            (0.5, 1.3), (0.7, 1.2), (0.85, 1.1), (0.95, 1.05)]
+
+    # ------------------------------------------------------------------ Parkinsonian episodes
+    def _maybe_freeze(self, trigger: str, key) -> None:
         p = self.profile
-        stance = p.stance_fraction[side]
-        leg = self._leg_phase(self.phase, side)
-        # warp so stance maps to 0..0.6 and swing to 0.6..1 of a normative cycle
-        g = 0.6 * leg / stance if leg < stance else 0.6 + 0.4 * (leg - stance) / (1.0 - stance)
-        scale = min(1.2, max(0.85, self.mean_step_length_m(max(v, 0.3)) / 0.68))
-        hip_deg = 10.0 * scale + p.hip_amplitude_deg[side] * scale * math.cos(2.0 * math.pi * (g - 0.88))
-        speed_knee = 0.9 + 0.1 * min(1.2, v / 1.2)
-        knee_peak = p.knee_swing_peak_deg[side] * speed_knee * (1.0 - 0.25 * self.fatigue)
-        knee_deg = (
-            5.0
-            + 12.0 * scale * math.exp(-(((g - 0.15) / 0.06) ** 2))
-            + (knee_peak - 5.0) * math.exp(-(((g - 0.73) / 0.11) ** 2))
-        )
-        dorsi_deg = 0.0
-        if g >= 0.6:
-            swing = _smooth(g, 0.6, 0.66) * (1.0 - _smooth(g, 0.95, 1.0))
-            dorsi_deg = p.swing_dorsiflexion_deg[side] * swing
-            if boost > 0.0:
-                hump = math.sin(math.pi * (g - 0.6) / 0.4)
-                knee_deg += BOOST_KNEE_DEG * boost * hump
-                hip_deg += BOOST_HIP_DEG * boost * hump
-                dorsi_deg += BOOST_DORSI_DEG * boost * hump
-        return hip_deg * DEG, knee_deg * DEG, dorsi_deg * DEG
+        if p.freeze_probability <= 0.0 or key in self._triggered or self.t_s is None:
+            return
+        self._triggered.add(key)
+        if self._fog_rng.random() >= p.freeze_probability:
+            return
+        duration = p.freeze_duration_median_s * math.exp(0.8 * self._fog_rng.gauss(0.0, 1.0))
+        duration = min(30.0, max(0.3, duration))
+        start = self.t_s
+        self.freeze_until_s = start + duration
+        self.freezes.append({"t_s": start, "device_time_us": int(start * 1e6), "end_t_s": start + duration,
+                             "duration_s": duration, "trigger": trigger})
 
-    def _angles_now(self, dt: float, drive: ExoDrive, v: float, bws: float) -> None:
+    def _maybe_festinate(self) -> None:
+        p = self.profile
+        if p.festination_probability <= 0.0 or self.t_s is None or self.t_s < self.festinate_until_s:
+            return
+        if self._fog_rng.random() < p.festination_probability * 0.3:
+            self.festinate_until_s = self.t_s + self._fog_rng.uniform(*FESTINATION_S)
+
+    def _check_triggers(self, leg: _Leg) -> None:
+        if not self.perceive or self.profile.freeze_probability <= 0.0:
+            return
+        x = max(self.legs[0].heel_x, self.legs[1].heel_x)
+        for ob in self.scene:
+            if not ob.in_lane:
+                continue
+            ahead = ob.at_m - x
+            if 0.0 < ahead < TRIGGER_AHEAD_M:
+                if ob.kind in ("automatic_door", "door_threshold"):
+                    self._maybe_freeze("doorway", ob.index)
+                elif ob.step_over:
+                    self._maybe_freeze("obstacle", ob.index)
+
+    # ------------------------------------------------------------------ intent
+    def _intend(self, dt: float) -> None:
+        p = self.profile
+        a = min(1.0, dt / INTENT_TAU_S)
+        self.intent_z += -self.intent_z * a + math.sqrt(2.0 * a) * self._intent_rng.gauss(0.0, 1.0)
+        speed = p.comfortable_speed_mps * (1.0 + p.speed_intent_cv * self.intent_z) * (1.0 - 0.3 * self.fatigue)
+        if self.perceive:
+            ob = self.walkway.next_crossing(self.hip_x)
+            if ob is not None and ob.at_m - self.hip_x < 2.0:
+                speed *= 0.85  # people slow down before stepping over (Chen 1991: older adults more)
+        if self.frozen:
+            speed = 0.0
+        self.intended_speed_mps = max(0.0, speed)
+
+    # ------------------------------------------------------------------ pose
+    def _stance_ankle(self, side: int) -> tuple[float, float, float]:
+        """Ankle (x, z) and foot pitch of a stance foot: heel rocker, flat foot, heel rise."""
+        p = self.profile
+        leg = self.legs[side]
+        q = self._stance_progress(side)
+        if q < 0.12:
+            pitch = HEEL_STRIKE_PITCH_RAD * (1.0 - _smooth(q, 0.0, 0.12))
+            hx, hz = lk.rotate(-self.heel_m, -p.foot_height_m, pitch)
+            return leg.heel_x - hx, leg.ground - hz, pitch
+        if q < 0.6:
+            return leg.heel_x + self.heel_m, leg.ground + p.foot_height_m, 0.0
+        pitch = TOE_OFF_PITCH_RAD * _smooth(q, 0.6, 1.0)
+        toe_x = leg.heel_x + self.heel_m + p.foot_length_m
+        tx, tz = lk.rotate(p.foot_length_m, -p.foot_height_m, pitch)
+        return toe_x - tx, leg.ground - tz, pitch
+
+    def _update_swing_pose(self, side: int) -> None:
+        """Refresh heel and toe of a leg from its current ankle and pitch."""
+        p = self.profile
+        leg = self.legs[side]
+        hx, hz = lk.rotate(-self.heel_m, -p.foot_height_m, leg.pitch)
+        tx, tz = lk.rotate(p.foot_length_m, -p.foot_height_m, leg.pitch)
+        leg.heel = (leg.ankle_x + hx, leg.ankle_z + hz)
+        leg.toe = (leg.ankle_x + tx, leg.ankle_z + tz)
+
+    def _pose(self, dt: float, drive: ExoDrive, v: float, bws: float) -> None:
         p = self.profile
         prev = list(self.angle_rad)
-        dorsi = [0.0, 0.0]
+        thigh, shank = p.thigh_m, p.shank_m
+        # 1. stance feet and the pelvis height they allow
+        hip_z = math.inf
+        stance_pose = {}
         for side in (0, 1):
-            hip, knee, dorsi[side] = self._own_pattern(side, v, drive.clearance_boost[side])
+            leg = self.legs[side]
+            if not leg.in_stance:
+                continue
+            ax, az, pitch = self._stance_ankle(side)
+            stance_pose[side] = (ax, az, pitch)
+            q = self._stance_progress(side)
+            knee = STANCE_KNEE_RAD + (LOADING_KNEE_RAD - STANCE_KNEE_RAD) * math.exp(-(((q - 0.15) / 0.08) ** 2))
+            reach = lk.leg_length_for_knee(knee, thigh, shank)
+            dx = ax - self.hip_x
+            drop = math.sqrt(max(reach * reach - dx * dx, (0.5 * reach) ** 2))
+            hip_z = min(hip_z, az + drop)
+        for side in (0, 1):
+            leg = self.legs[side]
+            if leg.in_stance:
+                continue
+            # the landing leg must reach its heel-strike point: the pelvis comes down for it
+            u = self._swing_progress(side)
+            if u > 0.5:
+                reach = lk.leg_length_for_knee(STANCE_KNEE_RAD, thigh, shank)
+                dx = leg.x1 - self.hip_x - self.hip_speed * max(0.0, 1.0 - u) * 0.3
+                need = leg.z1 + math.sqrt(max(reach * reach - dx * dx, (0.5 * reach) ** 2))
+                hip_z = min(hip_z, need + 0.15 * (1.0 - _smooth(u, 0.5, 1.0)))
+        if hip_z == math.inf:
+            hip_z = self.hip_z
+        self.hip_z = hip_z
+        hip_max = [d * DEG for d in p.hip_flexion_max_deg]
+        knee_max = [d * DEG for d in p.knee_flexion_max_deg]
+        own = [0.0] * 4
+        dorsi_max = [d * DEG for d in p.swing_dorsiflexion_deg]
+        swing_u = [1.0, 1.0]
+        for side in (0, 1):
+            leg = self.legs[side]
+            if leg.in_stance:
+                ax, az, pitch = stance_pose[side]
+                hip, knee = lk.inverse(ax - self.hip_x, hip_z - az, thigh, shank, math.pi * 0.9, math.pi * 0.6)
+            else:
+                u = self._swing_progress(side)
+                swing_u[side] = u
+                pitch_plan = self._swing_pitch(u, leg)
+                lowest = self._lowest_plan(leg, u)
+                ax = leg.x0 + (leg.x1 - leg.x0) * _swing_travel(u)
+                # Aim the foot's lowest point at the plan with the pitch the ankle can give (its
+                # dorsiflexion is limited): two passes, the second with the pitch the first gave.
+                pitch = pitch_plan
+                for _ in range(2):
+                    tx, tz = lk.rotate(p.foot_length_m, -p.foot_height_m, pitch)
+                    hx, hz = lk.rotate(-self.heel_m, -p.foot_height_m, pitch)
+                    az = lowest - min(tz, hz)
+                    hip, knee = lk.inverse(ax - self.hip_x, hip_z - az, thigh, shank, knee_max[side], hip_max[side])
+                    pitch = knee - hip - min(knee - hip - pitch_plan, dorsi_max[side])
+            own[2 * side] = hip
+            own[2 * side + 1] = knee
+        # 2. the exoskeleton: boost and guidance act on the swing legs
+        for side in (0, 1):
+            leg = self.legs[side]
+            boost = drive.clearance_boost[side]
+            dorsi_boost = 0.0
+            if not leg.in_stance and boost > 0.0:
+                u = swing_u[side]
+                hump = _smooth(u, 0.0, 0.3) * (1.0 - _smooth(u, 0.8, 1.0))  # on through mid swing, off to land
+                own[2 * side] += BOOST_HIP_DEG * DEG * boost * hump
+                own[2 * side + 1] += BOOST_KNEE_DEG * DEG * boost * hump
+                dorsi_boost = BOOST_DORSI_DEG * DEG * boost * hump
             k_patient = p.joint_stiffness_nm_per_rad[side]
-            for joint, own in ((0, hip), (1, knee)):
+            if not leg.in_stance and leg.req:
+                # stepping over something is a voluntary, forceful movement: the patient holds
+                # its own plan far more stiffly against the exoskeleton's guidance
+                effort = max(self._window(swing_u[side], u0, u1) for u0, u1, _ in leg.req)
+                k_patient *= 1.0 + (CROSSING_EFFORT - 1.0) * effort
+            for joint in (0, 1):
                 i = side * 2 + joint
                 mode = drive.modes[i]
                 if mode == JointMode.GUIDANCE and drive.stiffness > 0.0:
@@ -276,10 +765,12 @@ class PatientModel:
                     ref = self._hold_rad[i]
                 else:
                     k_exo = 0.0
-                    ref = own
-                # springs in parallel: equilibrium between the patient's pattern and the reference
-                w = k_exo / (k_exo + k_patient)
-                angle = own + w * (ref - own)
+                    ref = own[i]
+                angle = own[i]
+                if not leg.in_stance or mode == JointMode.HOLD:
+                    # springs in parallel: equilibrium between the patient's pattern and the reference
+                    w = k_exo / (k_exo + k_patient)
+                    angle = own[i] + w * (ref - own[i])
                 if mode != JointMode.HOLD:
                     self._hold_rad[i] = angle
                 velocity = (angle - prev[i]) / dt if dt > 0.0 else 0.0
@@ -292,39 +783,103 @@ class PatientModel:
                 self.angle_rad[i] = angle
                 self.velocity_radps[i] = velocity
                 self.interaction_torque_nm[i] = interaction
-                # motor torque = what reaches the patient plus the drive's own friction
                 self.motor_torque_nm[i] = interaction + 0.15 * velocity
-        self._toe_heights(dorsi)
+            # 3. the foot from forward kinematics of the true angles
+            hip, knee = self.angle_rad[2 * side], self.angle_rad[2 * side + 1]
+            if leg.in_stance:
+                ax, az, pitch = stance_pose[side]
+                leg.dorsi = knee - hip - pitch
+            else:
+                dx, drop = lk.ankle_rel_hip(hip, knee, thigh, shank)
+                ax, az = self.hip_x + dx, hip_z - drop
+                intended = knee - hip - self._swing_pitch(swing_u[side], leg)
+                leg.dorsi = min(intended, dorsi_max[side]) + dorsi_boost
+                pitch = knee - hip - leg.dorsi
+            leg.ankle_x, leg.ankle_z, leg.pitch = ax, az, pitch
+            self._update_swing_pose(side)
+            self._kinematics_rates(leg, dt)
+            if not leg.in_stance:
+                self._swing_truth(leg, swing_u[side])
+            else:
+                self.toe_height_m[side] = 0.0
         self._pressures(bws)
 
-    def _leg_drop_m(self, side: int) -> float:
-        """Vertical distance from hip to ankle for this leg's current angles."""
-        p = self.profile
-        hip = self.angle_rad[side * 2]
-        knee = self.angle_rad[side * 2 + 1]
-        return p.thigh_m * math.cos(hip) + p.shank_m * math.cos(hip - knee)
+    def _swing_pitch(self, u: float, leg: _Leg) -> float:
+        """Planned foot pitch: the usual swing pattern, levelled over an obstacle (people carry
+        the foot flat over what they step over)."""
+        pitch = _profile_points(u, _PITCH_PLAN)
+        for u0, u1, _ in leg.req:
+            w = self._window(u, u0, u1)
+            pitch *= 1.0 - 0.5 * w
+        return pitch
 
-    def _toe_heights(self, dorsi: list[float]) -> None:
-        p = self.profile
-        stance_drops = [self._leg_drop_m(s) for s in (0, 1) if self.in_stance[s]]
-        if not stance_drops:
+    def _kinematics_rates(self, leg: _Leg, dt: float) -> None:
+        mid = (0.5 * (leg.heel[0] + leg.toe[0]) - self.belt_route_m, 0.5 * (leg.heel[1] + leg.toe[1]))
+        if dt > 0.0 and leg.prev_mid is not None:
+            vel = ((mid[0] - leg.prev_mid[0]) / dt, (mid[1] - leg.prev_mid[1]) / dt)
+            if leg.prev_vel is not None:
+                leg.accel = ((vel[0] - leg.prev_vel[0]) / dt, (vel[1] - leg.prev_vel[1]) / dt)
+            leg.prev_vel = vel
+            leg.pitch_rate = (leg.pitch - leg.prev_pitch) / dt if leg.prev_pitch is not None else 0.0
+        leg.prev_mid = mid
+        leg.prev_pitch = leg.pitch
+
+    def _swing_truth(self, leg: _Leg, u: float) -> None:
+        """Toe clearance and obstacle margins of a swinging foot, this instant."""
+        toe_x, toe_z = leg.toe
+        ground = self.walkway.ground_m(toe_x) if self.walkway.in_lane else 0.0
+        height = toe_z - ground
+        self.toe_height_m[leg.side] = max(0.0, height)
+        t = self.t_s or 0.0
+        if MTC_WINDOW[0] <= u <= MTC_WINDOW[1] and height < leg.swing_min:
+            leg.swing_min = height
+            leg.swing_min_t = t
+        if height > leg.swing_peak:
+            leg.swing_peak = height
+        if not self.walkway.in_lane:
             return
-        pelvis_m = max(stance_drops) + p.foot_height_m  # the straighter stance leg holds the pelvis
-        for side in (0, 1):
-            if self.in_stance[side]:
-                self.toe_height_m[side] = 0.0
+        x0 = min(leg.heel[0], toe_x)
+        x1 = max(leg.heel[0], toe_x)
+        for ob in self.walkway.near(x0, x1):
+            if ob.index in leg.closed:
                 continue
-            shank = self.angle_rad[side * 2] - self.angle_rad[side * 2 + 1]
-            pitch = -shank - dorsi[side]  # toe-down foot pitch
-            toe_below_ankle = p.foot_length_m * math.sin(pitch) + p.foot_height_m * math.cos(pitch)
-            height = pelvis_m - self._leg_drop_m(side) - toe_below_ankle
-            self.toe_height_m[side] = max(0.0, height)
-            u = self._swing_progress(side)
-            if MTC_WINDOW[0] <= u <= MTC_WINDOW[1] and height < self._swing_min[side]:
-                self._swing_min[side] = max(0.0, height)
-                self._swing_min_t[side] = self.t_s or 0.0
-            if height > self._swing_peak[side]:
-                self._swing_peak[side] = height
+            # lowest point of the foot over the obstacle's stretch (heel-toe line clipped to it)
+            lowest = self._lowest_over(leg, ob.at_m, ob.end_m)
+            top = self.walkway.box_top_m(ob)
+            margin = lowest - top
+            rec = self._crossing(leg, ob, t)
+            if margin < rec["margin_m"]:
+                rec["margin_m"] = margin
+                rec["t_s"] = t
+                rec["device_time_us"] = int(t * 1e6)
+            if margin < 0.0:
+                penetration = -margin
+                if rec["entered_t_s"] is None:
+                    rec["entered_t_s"] = t
+                if penetration > rec["penetration_m"]:
+                    first_trip = rec["penetration_m"] < TRIP_PENETRATION_M <= penetration
+                    rec["penetration_m"] = penetration
+                    if first_trip:
+                        self._trip(leg, ob, penetration, t)
+                    elif self.trips and self.trips[-1]["obstacle"] == ob.index and self.trips[-1]["side"] == leg.side:
+                        self.trips[-1]["penetration_m"] = penetration
+                        if penetration >= BALANCE_LOSS_PENETRATION_M:
+                            self.trips[-1]["loss_of_balance"] = True
+
+    @staticmethod
+    def _lowest_over(leg: _Leg, a: float, b: float) -> float:
+        (hx, hz), (tx, tz) = leg.heel, leg.toe
+        if tx == hx:
+            return min(hz, tz)
+        lo, hi = (hx, hz), (tx, tz)
+        if lo[0] > hi[0]:
+            lo, hi = hi, lo
+        xa, xb = max(a, lo[0]), min(b, hi[0])
+        if xa > xb:
+            return math.inf
+        za = lo[1] + (hi[1] - lo[1]) * (xa - lo[0]) / (hi[0] - lo[0])
+        zb = lo[1] + (hi[1] - lo[1]) * (xb - lo[0]) / (hi[0] - lo[0])
+        return min(za, zb)
 
     def _pressures(self, bws: float) -> None:
         p = self.profile
@@ -332,28 +887,33 @@ class PatientModel:
         load = [0.0, 0.0]
         heel = [0.0, 0.0]
         toe = [0.0, 0.0]
+        mid = [0.0, 0.0]
         for side in (0, 1):
-            if not self.in_stance[side]:
+            if not self.legs[side].in_stance:
                 continue
-            q = min(1.0, self._leg_phase(self.phase, side) / p.stance_fraction[side])
+            q = self._stance_progress(side)
             heel[side] = 1.0 - _smooth(q, 0.45, 0.65)
             toe[side] = _smooth(q, 0.05, 0.2) * (1.0 - _smooth(q, 0.9, 1.0))
+            mid[side] = _smooth(q, 0.08, 0.2) * (1.0 - _smooth(q, 0.55, 0.75))
             load[side] = 0.05 + _smooth(q, 0.0, 0.15) * (1.0 - _smooth(q, 0.8, 1.0))
         total = load[0] + load[1]
+        body_n = p.body_mass_kg * GRAVITY_MPS2 * weight
         for side in (0, 1):
-            if self.in_stance[side] and total > 0.0:
+            leg = self.legs[side]
+            if leg.in_stance and total > 0.0:
                 share = weight * load[side] / total
                 parts = heel[side] + toe[side] + 1e-9
                 self.pressure[side * 2] = share * heel[side] / parts * 1.1
                 self.pressure[side * 2 + 1] = share * toe[side] / parts * 1.1
+                regions = heel[side] + mid[side] + toe[side] + 1e-9
+                force = body_n * load[side] / total
+                self.loads_n[side] = [force * heel[side] / regions, force * mid[side] / regions,
+                                      force * toe[side] / regions]
             else:
                 self.pressure[side * 2] = 0.0
-                dragging = (
-                    not self.in_stance[side]
-                    and self.toe_height_m[side] <= 0.0
-                    and MTC_WINDOW[0] <= self._swing_progress(side) <= MTC_WINDOW[1]
-                )
+                dragging = not leg.in_stance and leg.toe[1] - self.walkway.ground_m(leg.toe[0]) <= 0.0
                 self.pressure[side * 2 + 1] = TOE_DRAG_PRESSURE * weight if dragging else 0.0
+                self.loads_n[side] = [0.0, 0.0, TOE_DRAG_PRESSURE * body_n if dragging else 0.0]
 
     def _effort(self, dt: float, v: float, bws: float) -> None:
         p = self.profile
@@ -368,25 +928,62 @@ class PatientModel:
         return self.heart_rate_bpm + self._hr_rng.gauss(0.0, 1.0)
 
     # ------------------------------------------------------------------ ground truth
+    def obstacle_outcomes(self) -> list[dict]:
+        """Per obstacle: outcome (cleared/touched/tripped, passed beside the lane, pending) and
+        the margin of each leg (the lowest foot point over its box minus its top)."""
+        rank = {"cleared": 0, "touched": 1, "tripped": 2}
+        by_index: dict[int, list[dict]] = {}
+        for rec in self.crossings:
+            by_index.setdefault(rec["obstacle"], []).append(rec)
+        out = []
+        for ob in self.scene:
+            if not ob.step_over:
+                continue
+            recs = by_index.get(ob.index, [])
+            entry = {"obstacle": ob.index, "kind": ob.kind, "at_m": ob.at_m, "depth_m": ob.depth_m,
+                     "height_m": ob.height_m, "lateral_m": ob.lateral_m, "in_lane": ob.in_lane,
+                     "legs": {("left", "right")[r["side"]]: {"margin_m": r["margin_m"], "outcome": r["outcome"],
+                                                            "role": r["role"], "t_s": r["t_s"]} for r in recs}}
+            if not ob.in_lane:
+                entry["outcome"] = "passed"
+            elif len({r["side"] for r in recs}) < 2:
+                entry["outcome"] = "pending"
+            else:
+                entry["outcome"] = max((r["outcome"] for r in recs), key=rank.__getitem__)
+            margins = [r["margin_m"] for r in recs if r["margin_m"] is not None]
+            entry["margin_m"] = min(margins) if margins else None
+            out.append(entry)
+        return out
+
     def ground_truth(self) -> dict:
         """Everything the rig knows happened, times on the caller's clock (JSON-able)."""
+        p = self.profile
         return {
-            "profile": self.profile.name,
+            "profile": p.name,
+            "labels": list(p.labels),
             "seed": self.seed,
+            "clock": "device_time_us is the devices' clock; t_s is the same instant in seconds (the rig "
+                     "stamps frames with the host's monotonic clock, simulate with its simulated clock)",
             "heel_strikes": list(self.heel_strikes),
             "toe_offs": list(self.toe_offs),
             "steps": list(self.steps),
             "toe_clearance": list(self.swings),
             "strides": list(self.strides),
+            "crossings": list(self.crossings),
+            "obstacles": self.obstacle_outcomes(),
+            "trips": list(self.trips),
+            "freezing": list(self.freezes),
+            "intended_speed": list(self.intent),
             "belt_displacement_m": self.belt_m,
-            # leg geometry behind the toe heights; the ankle angle is not measured by the exo
+            "route_origin_belt_m": self.route_origin_m,
             "geometry": {
-                "thigh_m": self.profile.thigh_m,
-                "shank_m": self.profile.shank_m,
-                "foot_height_m": self.profile.foot_height_m,
-                "foot_length_m": self.profile.foot_length_m,
-                "leg_length_m": self.profile.thigh_m + self.profile.shank_m + self.profile.foot_height_m,
-                "swing_dorsiflexion_deg": list(self.profile.swing_dorsiflexion_deg),
+                "thigh_m": p.thigh_m,
+                "shank_m": p.shank_m,
+                "foot_height_m": p.foot_height_m,
+                "foot_length_m": p.foot_length_m,
+                "heel_to_ankle_m": p.heel_to_ankle_m,
+                "leg_length_m": p.thigh_m + p.shank_m + p.foot_height_m,
+                "swing_dorsiflexion_deg": list(p.swing_dorsiflexion_deg),
             },
             "fatigue": self.fatigue,
             "heart_rate_bpm": self.heart_rate_bpm,
@@ -394,9 +991,10 @@ class PatientModel:
 
 
 def simulate(profile: PatientProfile, seed: int, speed_mps: float, duration_s: float,
-             dt_s: float = 0.002, drive: ExoDrive | None = None, t0_s: float = 0.0) -> PatientModel:
+             dt_s: float = 0.002, drive: ExoDrive | None = None, t0_s: float = 0.0, obstacles=None,
+             perceive: bool = True) -> PatientModel:
     """Walk the patient offline at a constant belt speed with a fixed step; returns the model."""
-    model = PatientModel(profile, seed)
+    model = PatientModel(profile, seed, obstacles=obstacles, perceive=perceive)
     drive = drive or ExoDrive()
     n = int(round(duration_s / dt_s))
     model.step(t0_s, speed_mps, drive)

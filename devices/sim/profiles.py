@@ -1,4 +1,10 @@
-"""Patient profiles for the virtual rig: one YAML file per profile in devices/sim/patients/."""
+"""Patient profiles for the virtual rig: one YAML file per profile (docs/patients.md, key by key).
+
+A profile is loaded by name (a file in devices/sim/patients/) or by path. The first block of
+keys is required (geometry, timing, variability, heart rate); the capacity, perception and
+disease keys are optional and default to a healthy adult's values (the dataclass defaults), so a profile
+written for an older version still loads. Pairs are [left, right].
+"""
 
 from __future__ import annotations
 
@@ -9,10 +15,17 @@ import yaml
 
 PATIENTS_DIR = Path(__file__).resolve().parent / "patients"
 
+# The label vocabulary a profile may use (docs/patients.md explains each; findings use them).
+LABELS = (
+    "healthy", "older", "frail", "slow", "asymmetry", "paretic_left", "paretic_right",
+    "foot_drop_left", "foot_drop_right", "stiff_knee_left", "stiff_knee_right", "low_clearance",
+    "shuffling", "festination", "freezing", "high_variability", "fatigue",
+)
+
 
 @dataclass(frozen=True)
 class PatientProfile:
-    """Parameters of the simulated patient; pairs are (left, right)."""
+    """Parameters of the simulated patient; pairs are (left, right). Units in the names."""
 
     name: str
     description: str
@@ -34,6 +47,56 @@ class PatientProfile:
     hr_speed_gain_bpm_per_mps2: float
     hr_max_bpm: float
     fatigue_per_min: float
+    # ---- optional (healthy-adult defaults): capacity, perception, obstacle crossing, disease
+    labels: tuple[str, ...] = ()
+    comfortable_speed_mps: float = 1.30
+    speed_intent_cv: float = 0.04
+    heel_to_ankle_m: float = 0.05
+    mtc_m: tuple[float, float] = (0.013, 0.013)
+    mtc_sd_m: tuple[float, float] = (0.0045, 0.0045)
+    max_toe_clearance_m: tuple[float, float] = (0.30, 0.30)
+    knee_flexion_max_deg: tuple[float, float] = (115.0, 115.0)
+    hip_flexion_max_deg: tuple[float, float] = (85.0, 85.0)
+    step_length_asymmetry: tuple[float, float] = (1.0, 1.0)
+    reaction_time_s: float = 0.20
+    crossing_clearance_25mm_m: float = 0.064
+    crossing_clearance_plateau_m: float = 0.10
+    trail_clearance_ratio: tuple[float, float] = (0.85, 0.85)
+    take_off_distance_m: float = 0.22
+    landing_distance_m: float = 0.20
+    adjust_steps: float = 2.0
+    freeze_probability: float = 0.0
+    freeze_duration_median_s: float = 2.0
+    festination_probability: float = 0.0
+
+
+def _required_names() -> list[str]:
+    from dataclasses import MISSING
+
+    return [f.name for f in fields(PatientProfile) if f.default is MISSING]
+
+
+REQUIRED_KEYS = _required_names()
+OPTIONAL_KEYS = [f.name for f in fields(PatientProfile) if f.name not in REQUIRED_KEYS]
+PAIR_KEYS = {f.name for f in fields(PatientProfile) if "tuple[float, float]" in str(f.type)}
+
+# Plausible ranges per key (a typo such as 1.2 for a thigh length in metres is refused).
+RANGES: dict[str, tuple[float, float]] = {
+    "body_mass_kg": (25.0, 250.0), "thigh_m": (0.25, 0.65), "shank_m": (0.25, 0.65),
+    "foot_height_m": (0.04, 0.14), "foot_length_m": (0.10, 0.30), "walk_ratio_m_per_spm": (0.002, 0.010),
+    "right_heel_strike_phase": (0.3, 0.7), "stance_fraction": (0.5, 0.85), "hip_amplitude_deg": (5.0, 35.0),
+    "knee_swing_peak_deg": (10.0, 80.0), "swing_dorsiflexion_deg": (-25.0, 20.0),
+    "joint_stiffness_nm_per_rad": (5.0, 400.0), "stride_time_cv": (0.0, 0.3), "step_length_cv": (0.0, 0.3),
+    "hr_rest_bpm": (35.0, 120.0), "hr_speed_gain_bpm_per_mps2": (0.0, 120.0), "hr_max_bpm": (90.0, 220.0),
+    "fatigue_per_min": (0.0, 1.0), "comfortable_speed_mps": (0.05, 2.5), "speed_intent_cv": (0.0, 0.3),
+    "heel_to_ankle_m": (0.02, 0.10), "mtc_m": (-0.02, 0.06), "mtc_sd_m": (0.0, 0.03),
+    "max_toe_clearance_m": (0.0, 0.6), "knee_flexion_max_deg": (10.0, 140.0),
+    "hip_flexion_max_deg": (10.0, 120.0), "step_length_asymmetry": (0.6, 1.4), "reaction_time_s": (0.1, 2.0),
+    "crossing_clearance_25mm_m": (0.0, 0.3), "crossing_clearance_plateau_m": (0.0, 0.4),
+    "trail_clearance_ratio": (0.2, 1.5), "take_off_distance_m": (0.05, 0.8), "landing_distance_m": (0.0, 0.8),
+    "adjust_steps": (1.0, 5.0), "freeze_probability": (0.0, 1.0), "freeze_duration_median_s": (0.2, 30.0),
+    "festination_probability": (0.0, 1.0),
+}
 
 
 def profile_names() -> list[str]:
@@ -41,32 +104,62 @@ def profile_names() -> list[str]:
     return sorted(path.stem for path in PATIENTS_DIR.glob("*.yaml"))
 
 
-def load_profile(name_or_path: str) -> PatientProfile:
-    """Load a profile by name (e.g. "hemiparetic-right") or by path to a YAML file."""
+def profile_path(name_or_path: str) -> Path:
+    """The YAML file behind a profile name or path (ValueError naming the known ones if none)."""
     path = Path(name_or_path)
     if not path.suffix:
         path = PATIENTS_DIR / f"{name_or_path}.yaml"
     if not path.is_file():
-        raise ValueError(f"unknown patient profile {name_or_path!r}; known: {', '.join(profile_names())}")
-    data = yaml.safe_load(path.read_text())
+        raise ValueError(f"unknown patient profile {name_or_path!r}; known: {', '.join(profile_names())} "
+                         "(or give the path of a profile YAML file)")
+    return path
+
+
+def load_profile(name_or_path: str) -> PatientProfile:
+    """Load a profile by name (e.g. "hemiparetic-right") or by path to a YAML file."""
+    path = profile_path(name_or_path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{path}: not valid YAML: {exc}") from exc
     if not isinstance(data, dict):
         raise ValueError(f"{path}: a profile is a mapping of keys to values")
     known = {f.name for f in fields(PatientProfile)}
-    missing = known - data.keys()
+    missing = set(REQUIRED_KEYS) - data.keys()
     extra = data.keys() - known
     if missing or extra:
-        raise ValueError(f"{path}: missing keys {sorted(missing)}, unknown keys {sorted(extra)}")
-    values = {}
+        raise ValueError(f"{path}: missing keys {sorted(missing)}, unknown keys {sorted(extra)} "
+                         "(docs/patients.md lists every key)")
+    values: dict = {}
     for f in fields(PatientProfile):
+        if f.name not in data:
+            continue
         value = data[f.name]
+        where = f"{path}: {f.name}"
         if f.name in ("name", "description"):
             values[f.name] = str(value)
-        elif isinstance(value, list):
-            if len(value) != 2:
-                raise ValueError(f"{path}: {f.name} needs [left, right]")
-            values[f.name] = (float(value[0]), float(value[1]))
+            continue
+        if f.name == "labels":
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ValueError(f"{where}: a list of labels, e.g. [asymmetry, slow]")
+            unknown = sorted(set(value) - set(LABELS))
+            if unknown:
+                raise ValueError(f"{where}: unknown labels {unknown}; known: {', '.join(LABELS)}")
+            values[f.name] = tuple(value)
+            continue
+        if f.name in PAIR_KEYS:
+            if not isinstance(value, list) or len(value) != 2:
+                raise ValueError(f"{where}: needs [left, right]")
+            pair = tuple(_number(v, where) for v in value)
+            for v in pair:
+                _check_range(f.name, v, where)
+            values[f.name] = pair
         else:
-            values[f.name] = float(value)
+            if isinstance(value, list):
+                raise ValueError(f"{where}: one number, not a list")
+            number = _number(value, where)
+            _check_range(f.name, number, where)
+            values[f.name] = number
     profile = PatientProfile(**values)
     o = profile.right_heel_strike_phase
     left_stance, right_stance = profile.stance_fraction
@@ -74,3 +167,24 @@ def load_profile(name_or_path: str) -> PatientProfile:
     if not (0.3 < o < 0.7 and left_stance > o and o + right_stance > 1.0):
         raise ValueError(f"{path}: stance fractions and right_heel_strike_phase leave no double support")
     return profile
+
+
+def profile_to_yaml(profile: PatientProfile) -> str:
+    """The profile as YAML that load_profile reads back to an equal profile."""
+    data = {}
+    for f in fields(PatientProfile):
+        value = getattr(profile, f.name)
+        data[f.name] = list(value) if isinstance(value, tuple) else value
+    return yaml.safe_dump(data, sort_keys=False)
+
+
+def _number(value, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{where}: expected a number, got {value!r}")
+    return float(value)
+
+
+def _check_range(key: str, value: float, where: str) -> None:
+    low, high = RANGES.get(key, (-1e9, 1e9))
+    if not low <= value <= high:
+        raise ValueError(f"{where}: {value:g} outside {low:g}..{high:g}")

@@ -79,6 +79,15 @@ class RigHandle:
         """Heel strikes, toe offs, steps, toe clearance per swing, belt displacement, faults."""
         return self._request("ground_truth")
 
+    def show_scene(self, scene) -> None:
+        """Show the simulated patient the scene about to run: a Scene (engine.scene.model), or a
+        list of obstacle dicts (kind, at_m, depth_m, height_m, lateral_m[, width_m]). Call it
+        while the belt stands, when the core loads the same scene (its route s = 0). Simulation
+        side only: the devices' wire protocol never carries the scene."""
+        from devices.sim.scene_view import obstacles_from
+
+        self._request("show_scene", obstacles=[o.to_dict() for o in obstacles_from(scene)])
+
     def write_ground_truth(self, path: str) -> None:
         """Write ground_truth() as JSON to path."""
         Path(path).write_text(json.dumps(self.ground_truth(), indent=1))

@@ -2,7 +2,7 @@
 
 One loop, one thread: every TICK_S it reads what the host sent, runs the watchdogs, steps the
 belt and the patient, and writes status frames (exoskeleton every tick = 500 Hz, treadmill every
-second tick = 250 Hz, heart rate once a second). It sleeps to absolute deadlines, and also wakes
+second tick = 250 Hz, insoles at 200 Hz, heart rate once a second). It sleeps to absolute deadlines, and also wakes
 at the earliest watchdog deadline so a trip happens on time, not at the next tick.
 
 Run as a child by `devices.sim.rig.start_rig` (`python -m devices.sim.server --control-fd N`,
@@ -24,6 +24,7 @@ import time
 from devices.base import FaultCode, JointMode
 from devices.sim.endpoint import Endpoint
 from devices.sim.firmware import ExoFirmware, HeartRateFirmware, TreadmillFirmware
+from devices.sim.insole_firmware import InsoleFirmware
 from devices.sim.patient import PatientModel
 from devices.sim.profiles import load_profile
 
@@ -36,8 +37,8 @@ ORPHAN_IDLE_S = 1.0  # control channel closed: stop once the host has been silen
 ORPHAN_MAX_S = 30.0  # and at the latest after this long
 LATE_RESET_S = 0.05  # a loop this late (machine stalled) restarts its schedule from now
 
-DEVICES = ("treadmill", "exoskeleton", "heart_rate")
-ALIASES = {"tm": "treadmill", "exo": "exoskeleton", "hr": "heart_rate", "heart-rate": "heart_rate"}
+DEVICES = ("treadmill", "exoskeleton", "heart_rate", "insoles")
+ALIASES = {"tm": "treadmill", "exo": "exoskeleton", "hr": "heart_rate", "heart-rate": "heart_rate", "ins": "insoles"}
 FAULTS = ("cut", "restore", "corrupt", "stall", "unstall", "freeze", "unfreeze", "estop", "motor_fault")
 
 
@@ -45,17 +46,22 @@ class Rig:
     """Everything the rig process simulates; `run()` paces it until `stop()`."""
 
     def __init__(self, profile: str = "healthy", seed: int = 0,
-                 exo_safe_mode: JointMode = JointMode.TRANSPARENT) -> None:
+                 exo_safe_mode: JointMode = JointMode.TRANSPARENT, endpoint_factory=Endpoint) -> None:
+        """endpoint_factory(name, rng) makes each device's link end: a pseudo-terminal here, an
+        in-memory one for `simulate` (engine/sim), which steps tick() on its own clock."""
         self.profile = load_profile(profile)
         self.seed = seed
         rng = random.Random(seed * 104729 + 17)  # line faults: separate from the patient's draws
         self.patient = PatientModel(self.profile, seed)
-        self.endpoints = {name: Endpoint(name, random.Random(rng.random())) for name in DEVICES}
+        self.endpoints = {name: endpoint_factory(name, random.Random(rng.random())) for name in DEVICES}
         serial = f"{seed:04d}"
         self.treadmill = TreadmillFirmware(self.endpoints["treadmill"], f"SIM-TM-{serial}", self.profile.body_mass_kg)
         self.exo = ExoFirmware(self.endpoints["exoskeleton"], f"SIM-EXO-{serial}", self.patient, exo_safe_mode)
         self.hr = HeartRateFirmware(self.endpoints["heart_rate"], f"SIM-HR-{serial}", self.patient)
-        self.firmware = {"treadmill": self.treadmill, "exoskeleton": self.exo, "heart_rate": self.hr}
+        self.insoles = InsoleFirmware(self.endpoints["insoles"], f"SIM-INS-{serial}", self.patient,
+                                      random.Random(seed * 15485863 + 29))
+        self.firmware = {"treadmill": self.treadmill, "exoskeleton": self.exo, "heart_rate": self.hr,
+                         "insoles": self.insoles}
         self.injections: list[dict] = []
         self.ticks = 0
         self.max_lateness_s = 0.0
@@ -85,6 +91,8 @@ class Rig:
         self.patient.step(now_s, self.treadmill.speed_mps, self.exo.drive(),
                           self.treadmill.bws_fraction, held=self.exo.holding)
         self.exo.send_status(now_s)
+        if self.insoles.sample(now_s, self.treadmill.speed_mps, self.exo.drive().clearance_boost):
+            self.insoles.send_status(now_s)
         if self.ticks % TREADMILL_EVERY == 0:
             self.treadmill.send_status(now_s)
         if now_s >= self._next_hr_s:
@@ -116,7 +124,7 @@ class Rig:
                 continue
             # sleep to the next tick, or to a watchdog deadline if that comes first
             wake = next_tick
-            for fw in (self.treadmill, self.exo):
+            for fw in (self.treadmill, self.exo, self.insoles):
                 deadline = fw.watchdog_deadline_s()
                 if deadline is not None and deadline < wake:
                     wake = deadline
@@ -172,12 +180,12 @@ class Rig:
             elif fault == "unfreeze":
                 fw.set_frozen(False)
             elif fault == "estop":
-                if name == "heart_rate":
-                    raise ValueError("the heart-rate sensor has no e-stop input")
+                if name in ("heart_rate", "insoles"):
+                    raise ValueError(f"the {name.replace('_', '-')} device has no e-stop input")
                 fw.set_estop(now, bool(params.get("pressed", True)))
             elif fault == "motor_fault":
-                if name == "heart_rate":
-                    raise ValueError("the heart-rate sensor has no motor")
+                if name in ("heart_rate", "insoles"):
+                    raise ValueError(f"the {name.replace('_', '-')} device has no motor")
                 fw.set_fault(now, FaultCode.MOTOR, bool(params.get("on", True)))
         self.injections.append({"t_s": now, "fault": fault, "device": device, **params})
         log.info("injected %s on %s %s", fault, device, params or "")
@@ -189,6 +197,7 @@ class Rig:
             "treadmill": self.treadmill.state(),
             "exoskeleton": self.exo.state(),
             "heart_rate": self.hr.state(),
+            "insoles": self.insoles.state(),
             "loop": {
                 "ticks": self.ticks,
                 "max_lateness_s": self.max_lateness_s,
@@ -206,6 +215,11 @@ class Rig:
         truth["device_log"] = {name: list(fw.log) for name, fw in self.firmware.items()}
         return truth
 
+    def show_scene(self, obstacles) -> None:
+        """Show the patient the running scene's obstacles (simulation side only: the devices'
+        wire protocol never carries the scene). The belt's position now is route s = 0."""
+        self.patient.show_scene(obstacles)
+
     def handle(self, request: dict) -> object:
         """Answer one control request (the JSON protocol between RigHandle and this process)."""
         op = request.get("op")
@@ -216,6 +230,9 @@ class Rig:
             return self.status()
         if op == "ground_truth":
             return self.ground_truth()
+        if op == "show_scene":
+            self.show_scene(request.get("obstacles", []))
+            return None
         if op == "stop":
             self.stop()
             return None

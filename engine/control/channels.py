@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from engine.control import layout
-from engine.control.shm import Ring, SeqLockBlock
+from engine.control.shm import Ring, SeqLockBlock, sweep_stale_segments
 
 
 @dataclass
@@ -21,7 +21,9 @@ class Channels:
 
     @classmethod
     def create(cls) -> Channels:
-        """Create fresh, zeroed channels (the caller owns and unlinks them)."""
+        """Create fresh, zeroed channels (the caller owns and unlinks them; shm removes them at
+        exit too). First sweeps the segments of processes that no longer exist."""
+        sweep_stale_segments()
         return cls(
             state=SeqLockBlock.create(layout.STATE_DTYPE, "state"),
             command=SeqLockBlock.create(layout.COMMAND_DTYPE, "command"),

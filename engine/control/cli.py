@@ -22,6 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--treadmill", metavar="PORT", help="treadmill serial port")
     parser.add_argument("--exoskeleton", metavar="PORT", help="exoskeleton serial port (with --treadmill)")
     parser.add_argument("--heart-rate", metavar="PORT", help="heart-rate sensor serial port (optional)")
+    parser.add_argument("--insoles", metavar="PORT", help="smart insoles serial port (optional; with --treadmill)")
     parser.add_argument("--rate-hz", type=float, default=1000.0, help="control rate (default 1000)")
     parser.add_argument("--priority", type=int, default=80, help="SCHED_FIFO priority, 0 = none (default 80)")
     parser.add_argument("--cpu", type=int, default=None, help="CPU to pin the core to (default: the last)")
@@ -55,6 +56,8 @@ def main(args: argparse.Namespace) -> int:
         ports = {"treadmill": args.treadmill, "exoskeleton": args.exoskeleton}
         if args.heart_rate:
             ports["heart_rate"] = args.heart_rate
+        if args.insoles:
+            ports["insoles"] = args.insoles
     channels = Channels.create()
     writer = CommandWriter(channels.command)
     interrupted = {"n": 0}

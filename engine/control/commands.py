@@ -80,6 +80,14 @@ class CommandWriter:
         """Tell the core the UI is alive; call every frame (the core stops after 100 ms without)."""
         self._bump("ui_heartbeat")
 
+    def frame(self) -> None:
+        """A patient-view frame was drawn (the core grades a late view, see ViewPolicy)."""
+        self._bump("ui_frame")
+
+    def set_ui_pid(self, pid: int) -> None:
+        """The UI process the core watches (pidfd): its death stops the belt at once."""
+        self._write(ui_pid=int(pid))
+
     # -- limits and settings --------------------------------------------------------------------
     def set_prescription(self, rx: Prescription) -> None:
         """Hand the patient's limits to the core (it accepts them only while the belt stands)."""
@@ -95,6 +103,7 @@ class CommandWriter:
             leg_length_l_m=rx.leg_length_l_m,
             leg_length_r_m=rx.leg_length_r_m,
             affected_side=rx.affected_side,
+            rx_max_heart_rate_bpm=rx.max_heart_rate_bpm,
         )
 
     def set_settings(

@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import math
 import os
+import select
 import struct
 
 import numpy as np
 
-from engine.control import kinematics, refgait
+from engine.control import foot_kinematics as fk
+from engine.control import refgait
 from engine.control.adaptation import AssistAsNeeded
 from engine.control.channels import Channels
+from engine.control.clearance import ObstacleMargins, SwingClearance
 from engine.control.config import CoreConfig
 from engine.control.gait_events import (
     HEEL_STRIKE,
@@ -27,14 +30,22 @@ from engine.control.gait_events import (
     PhaseEstimator,
 )
 from engine.control.gait_metrics import GaitMetrics
+from engine.control.insole_events import InsoleFoot
 from engine.control.layout import (
     COMMAND_DTYPE,
     EVENT_DTYPE,
+    GAIT_SPEED_FROM_BELT,
     OBSTACLE_STATE_DTYPE,
     STATE_DTYPE,
+    STEP_DEVICE_GEOMETRY,
+    STEP_IMU_PITCH,
+    STEP_INSOLE_TIMING,
+    STRIDE_STEADY,
     TELEMETRY_DTYPE,
     AlarmReason,
     EventKind,
+    GeometryCheck,
+    ObstacleCategory,
     ObstacleOutcome,
     RunState,
     SettingId,
@@ -43,11 +54,15 @@ from engine.control.packing import run_struct
 from engine.control.planner import Planner
 from engine.control.prescription import Prescription, PrescriptionError
 from engine.control.shm import HEADER_BYTES
-from engine.control.supervisor import STOP_REASONS, AlarmTable, Limits, Supervisor
+from engine.control.steady_state import StrideSteadiness
+from engine.control.supervisor import STOP_REASONS, AlarmTable, Limits, Supervisor, ViewPolicy
+from engine.control.walkway import Walkway
 
 GUIDANCE, TRANSPARENT, HOLD = 1, 0, 2  # devices.base.JointMode values (no import on the hot path)
 _U32 = 0xFFFFFFFF
-TREADMILL_REFRESH_S = 0.02  # resend the belt set-point at least this often (feeds its watchdog)
+TREADMILL_REFRESH_S = 0.005  # resend the belt set-point at least this often (feeds its 100 ms
+# watchdog: at 20 ms a host stall of 80-100 ms tripped the treadmill where the exoskeleton, fed
+# every cycle, rode it out; soak under load)
 BWS_REFRESH_S = 0.2
 HEART_RATE_SILENT_S = 3.0
 ARMING_TIMEOUT_S = 0.5  # devices must report armed this soon after a start
@@ -55,6 +70,12 @@ STOPPED_SPEED_MPS = 0.02  # a controlled stop ends when the belt is slower than 
 SILENT_STOP_S = 4.0  # 3 m/s at the firmware's safe 0.8 m/s^2, after its 100 ms watchdog
 FROZEN_SENSOR_S = 0.15  # identical joint angles for this long while walking = frozen sensor
 LINK_ERRORS_PER_S = 50
+INSOLE_SILENT_SAMPLES = 4  # insoles silent for this many sample periods (and device_silence_s)
+STANDING_DEFAULT_N = 700.0  # insole load normaliser before a standing calibration (~71 kg)
+STANDING_MIN_N = 100.0  # less than this on both insoles is nobody standing
+GEOMETRY_TOL_M = 0.02  # exoskeleton vs prescribed leg length: twice a tape measure's ~1 cm error
+GEOMETRY_WAIT_S = 1.0  # how long to wait for the exoskeleton's geometry before using the prescription's
+JOINT_HISTORY = 64  # exoskeleton samples kept for looking up angles at an event's time (128 ms)
 # Therapist settings in the command block: (field, event id, Core attribute, kind), where kind
 # "fraction" is clamped to 0..1 of the prescription, "flag" to 0/1 and "goal" to >= 0.
 _SETTINGS = (
@@ -76,16 +97,30 @@ START_BLOCKERS = (
     AlarmReason.TREADMILL_FAULT,
     AlarmReason.EXO_FAULT,
     AlarmReason.HARDWARE_ESTOP,
+    AlarmReason.INSOLES_SILENT,
 )
 HOST_STALL_S = 0.005  # a gap between cycles this long means the core itself was not running
+UI_PID_CHECK_CYCLES = 10  # poll the UI's pidfd this often (a few microseconds each)
 
 _U64 = struct.Struct("<Q")
 _STATE_A, _STATE_A_OFF = run_struct(STATE_DTYPE, "cycle", "next_obstacle")
 _STATE_B, _STATE_B_OFF = run_struct(STATE_DTYPE, "obstacles_cleared", "scene_generation")
 _STATE_C, _STATE_C_OFF = run_struct(STATE_DTYPE, "highest_unacked_priority", "s_measured_t_s")
+_STATE_D, _STATE_D_OFF = run_struct(STATE_DTYPE, "gait_speed_source", "standing_load_n")
 _TELEMETRY, _ = run_struct(TELEMETRY_DTYPE, "t_s", "alarms")
 _EVENT, _ = run_struct(EVENT_DTYPE, "cycle", "v3")
 _NAN = math.nan
+_STEP_OVER = int(ObstacleCategory.STEP_OVER)
+
+
+def _pid_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _f32(x: float) -> float:
@@ -107,6 +142,7 @@ class ControlCore:
         self.tm = devices.treadmill
         self.exo = devices.exoskeleton
         self.hr = devices.heart_rate
+        self.ins = getattr(devices, "insoles", None)  # smart insoles, optional
         self.period_s = 1.0 / config.rate_hz
         self.rt_granted = rt_granted
         self.pid = os.getpid()
@@ -128,6 +164,25 @@ class ControlCore:
         self.feet = [FootEvents(), FootEvents()]
         self.kin_feet = [KinematicEvents(), KinematicEvents()]
         self.phase_est = [PhaseEstimator(), PhaseEstimator()]
+        self.insole_feet = [InsoleFoot(), InsoleFoot()]
+        self.geo = fk.LegGeometry()
+        self.swing_clear = SwingClearance()
+        self.ob_margins = ObstacleMargins()
+        self.walkway = Walkway()
+        self.stance_ground_m = [0.0, 0.0]  # walkway height under each planted foot
+        self.steadiness = StrideSteadiness()
+        self.standing_n = _NAN
+        self.ins_silence_s = max(config.device_silence_s, INSOLE_SILENT_SAMPLES / self._insole_rate_hz())
+        self.ins_sent_t = -1.0
+        self.pitch = [_NAN, _NAN]
+        self.geometry_check = -1  # GeometryCheck once checked
+        self.geometry_asked_s = -1.0
+        self.geometry_since_s = -1.0
+        # exoskeleton samples (host time, hipL, kneeL, hipR, kneeR), a ring for event-time lookups
+        self.jh_t = [0.0] * JOINT_HISTORY
+        self.jh_a = [[0.0] * 4 for _ in range(JOINT_HISTORY)]
+        self.jh_n = 0
+        self.event_angles = [0.0] * 4
 
         # run state
         self.run_state = RunState.IDLE
@@ -138,6 +193,7 @@ class ControlCore:
         self.cycle = 0
         self.t_s = 0.0
         self.last_t_s = 0.0
+        self.dt_s = self.period_s  # this cycle's dt (step)
         self.scene_time_s = 0.0
         self.session_time_s = 0.0
         self.events_bits = 0
@@ -146,6 +202,14 @@ class ControlCore:
         # commands seen (last values) and settings in force
         self.hb_value = -1
         self.hb_t_s = 0.0
+        # the patient's view and the UI process (ViewPolicy; a pidfd where the kernel has them)
+        self.view = ViewPolicy()
+        self.view_state = ViewPolicy.OK
+        self.ui_frame = 0
+        self.ui_pid = 0
+        self.ui_pidfd = -1
+        self.ui_poller = None
+        self.ui_gone = False
         self.request_counter = None
         self.rearm_counter = None
         self.ack_counter = None
@@ -196,7 +260,7 @@ class ControlCore:
         self.swinging = [False, False]
         self.last_exo_seq = -1
         self.last_exo_dev_t = 0.0
-        self.dev_clock_offset_s = [_NAN, _NAN]
+        self.dev_clock_offset_s = [_NAN, _NAN, _NAN]  # treadmill, exoskeleton, insoles
         self.frozen_since_s = 0.0
         self.last_angles_key = None
         self.use_kinematic_events = False
@@ -223,6 +287,7 @@ class ControlCore:
         self.last_plan_speed = 0.0
 
         self.leg_length = [0.9, 0.9]
+        self.hr_limit_bpm = 0.0  # the prescription's heart-rate limit; 0 = none
         self.obstacles_dirty = True
 
     # ------------------------------------------------------------------------------------------
@@ -239,11 +304,12 @@ class ControlCore:
             _EVENT, self.cycle, self.t_s if t_s is None else t_s, kind, side, code, _f32(v1), _f32(v2), _f32(v3),
         )
 
-    def alarm(self, reason: int) -> None:
-        """Raise an alarm (event when new); a stop reason starts a controlled stop."""
+    def alarm(self, reason: int, detail: float = _NAN) -> None:
+        """Raise an alarm (event when new, v2 = detail: for the UI's alarms the age in seconds of
+        what the core last saw from it); a stop reason starts a controlled stop."""
         if self.alarms.raise_alarm(reason, self.t_s):
             prio = self.alarms.slots[[s[0] for s in self.alarms.slots].index(reason)][1]
-            self.emit(EventKind.ALARM_RAISED, -1, reason, float(prio))
+            self.emit(EventKind.ALARM_RAISED, -1, reason, float(prio), detail)
         if reason in STOP_REASONS:
             self.controlled_stop(reason, fault=reason != AlarmReason.STOP_REQUEST)
 
@@ -296,6 +362,13 @@ class ControlCore:
         if hb != self.hb_value:
             self.hb_value = hb
             self.hb_t_s = t
+        frame = int(c["ui_frame"])
+        if frame != self.ui_frame:
+            self.ui_frame = frame
+            self.view.frame_seen(t)
+        pid = int(c["ui_pid"])
+        if pid != self.ui_pid:
+            self._watch_ui(pid)
         if self.rx_key is None or self._rx_changed(c):
             self._apply_prescription(c)
         self._apply_settings(c)
@@ -303,6 +376,10 @@ class ControlCore:
         if gen != self.scene_generation:
             self.scene_generation = gen
             self.planner.load(c["timeline"], int(c["obstacle_count"]), float(c["route_length_m"]))
+            self.ob_margins.reset()
+            obstacles = self.planner.obstacles
+            self.walkway.load(c["timeline"], len(obstacles), lambda i: getattr(obstacles[i], "in_lane", True))
+            self.stance_ground_m[0] = self.stance_ground_m[1] = 0.0
             self.s_m = 0.0
             self.scene_time_s = 0.0
             self.obstacles_dirty = True
@@ -320,6 +397,21 @@ class ControlCore:
             self._run_request(int(c["run_request"]), t)
         self.request_counter = counter
 
+    def _watch_ui(self, pid: int) -> None:
+        """Watch the UI process through a pidfd (readable once it exits; not on the hot path)."""
+        if self.ui_pidfd >= 0:
+            os.close(self.ui_pidfd)
+        self.ui_pid, self.ui_pidfd, self.ui_poller, self.ui_gone = pid, -1, None, False
+        if pid <= 0:
+            return
+        try:
+            self.ui_pidfd = os.pidfd_open(pid)
+        except (OSError, AttributeError):  # no such process (already gone), or an old kernel
+            self.ui_gone = not _pid_exists(pid)
+            return
+        self.ui_poller = select.poll()
+        self.ui_poller.register(self.ui_pidfd, select.POLLIN)
+
     def _rx_changed(self, c) -> bool:
         return self.rx_key != self._rx_tuple(c)
 
@@ -329,7 +421,7 @@ class ControlCore:
             float(c["rx_max_speed_mps"]), float(c["rx_max_accel_mps2"]), float(c["rx_max_decel_mps2"]),
             float(c["rx_guidance_min"]), float(c["rx_guidance_max"]), float(c["rx_bws_min"]),
             float(c["rx_bws_max"]), float(c["rx_clearance_boost_max"]), float(c["leg_length_l_m"]),
-            float(c["leg_length_r_m"]), int(c["affected_side"]),
+            float(c["leg_length_r_m"]), int(c["affected_side"]), float(c["rx_max_heart_rate_bpm"]),
         )
 
     def _apply_prescription(self, c) -> None:
@@ -342,7 +434,7 @@ class ControlCore:
                 max_speed_mps=key[0], max_accel_mps2=key[1], max_decel_mps2=key[2],
                 guidance_min=key[3], guidance_max=key[4], bws_min=key[5], bws_max=key[6],
                 clearance_boost_max=key[7], leg_length_l_m=key[8], leg_length_r_m=key[9],
-                affected_side=key[10],
+                affected_side=key[10], max_heart_rate_bpm=key[11],
             )
         except PrescriptionError:
             self.emit(EventKind.SETTING_APPLIED, -1, SettingId.PRESCRIPTION, key[0], 0.0)
@@ -352,6 +444,8 @@ class ControlCore:
         accepted = not moving and self.supervisor.set_limits(Limits.from_prescription(rx))
         if accepted:
             self.leg_length = [rx.leg_length_l_m, rx.leg_length_r_m]
+            self.hr_limit_bpm = rx.max_heart_rate_bpm
+            self.geometry_check = -1  # check the exoskeleton's fitting against this prescription
             self.rx_refused_key = None
             self.emit(EventKind.SETTING_APPLIED, -1, SettingId.PRESCRIPTION, key[0], 1.0)
         else:
@@ -406,8 +500,10 @@ class ControlCore:
                 self.distance_m = 0.0
                 self.goal_bits = 0
                 self.metrics.reset()
+                self.steadiness.reset(t)
                 self.set_run_state(RunState.RUNNING)
             elif state == RunState.PAUSED:
+                self.steadiness.reset(t)
                 self.set_run_state(RunState.RUNNING)
         elif request == RunState.PAUSED:
             if state == RunState.RUNNING:
@@ -421,6 +517,8 @@ class ControlCore:
         self.exo.rearm()
         if self.hr is not None:
             self.hr.rearm()
+        if self.ins is not None:
+            self.ins.rearm()
 
     def _rearm(self) -> None:
         """Therapist re-arm after a fault stop: devices re-armed, core back to IDLE. Refused
@@ -449,6 +547,7 @@ class ControlCore:
         if dt > 0.1 or dt < 0.0:
             dt = self.period_s
         self.last_t_s = t
+        self.dt_s = dt
         self.t_s = t
         self.cycle += 1
         self.events_bits = 0
@@ -465,9 +564,10 @@ class ControlCore:
         else:
             self.overrun_streak = 0
 
-        tm, exo = self.tm, self.exo
+        tm, exo, ins = self.tm, self.exo, self.ins
         tm_frames = tm.poll()
         exo_frames = exo.poll()
+        ins_frames = ins.poll() if ins is not None else 0
         hr = self.hr
         if hr is not None and self.cycle % 10 == 0 and hr.poll():
             self.heart_rate_bpm = hr.status.heart_rate_bpm
@@ -477,16 +577,22 @@ class ControlCore:
             self._treadmill_in(t)
         if exo_frames:
             self._exo_in(t)
+        if ins_frames:
+            self._insoles_in()
+        self._obstacle_legs()
         self._safety(t)
+        self._geometry(t)
 
         state = self.run_state
         walking = state == RunState.RUNNING
         if walking:
-            self.scene_time_s += dt
+            if self.view_state == ViewPolicy.OK:
+                self.scene_time_s += dt  # a late view holds the obstacle plan: the scene clock waits
             self.session_time_s += dt
             if t < self.arming_until_s and not (tm.status.armed and exo.status.armed):
                 walking = False  # wait for the devices to report armed before moving
         self._plan_and_command(t, dt, state, walking)
+        self._steadiness(walking)
         self._goals()
         self._publish(t)
 
@@ -504,7 +610,9 @@ class ControlCore:
             if self.run_state != RunState.IDLE:
                 self.distance_m += moved
         self.last_encoder = count
-        self.tm_sample_t = self._sample_time(t, st.device_time_us, 0)
+        # The host time of the read, not this cycle's start: a stall of the core between the two
+        # would otherwise make a frame look older than the cycle and skew every later sample.
+        self.tm_sample_t = self._sample_time(self.tm.last_rx_s, st.device_time_us, 0)
         v = st.belt_speed_mps
         dt = t - self.last_tm_t
         if 0.0 < dt < 0.1:
@@ -514,11 +622,17 @@ class ControlCore:
         self.last_belt_speed = v
         self.belt_speed_mps = v
 
-    def _sample_time(self, t: float, device_time_us: int, device: int) -> float:
+    def _sample_time(self, rx_s: float, device_time_us: float, device: int) -> float:
         """Host time of a device sample: the device's clock plus the smallest offset seen between
-        it and the host's (the offset includes the shortest transport delay). Per device (0
-        treadmill, 1 exoskeleton): each has its own clock."""
-        offset = t - device_time_us * 1e-6
+        it and the host's receive time (the offset includes the shortest transport delay). Per
+        device (0 treadmill, 1 exoskeleton, 2 insoles): each has its own clock.
+
+        rx_s is when the driver read the frame (time.monotonic() after the read), never the
+        cycle's start: a frame sent after the cycle started but read in it would give an offset
+        below the true one, and the minimum would keep that error for the whole session (every
+        event early by up to the longest preemption between the two, 1-28 ms as measured).
+        """
+        offset = rx_s - device_time_us * 1e-6
         offsets = self.dev_clock_offset_s
         current = offsets[device]
         if current != current or offset < current or offset - current > 0.5:
@@ -531,10 +645,30 @@ class ControlCore:
         st = self.exo.status
         a = self.angles
         a[0], a[1], a[2], a[3] = st.angle_rad
-        ts = self._sample_time(t, st.device_time_us, 1)
-        p = st.pressure
-        legs = self.leg_length
-        # Pelvis height from the stance leg(s), then each swing toe's height and position.
+        ts = self._sample_time(self.exo.last_rx_s, st.device_time_us, 1)  # read time (see above)
+        self._remember_angles(ts)
+        self._exo_events(ts, not self._insoles_live())
+        self._foot_positions(ts)
+        # Frozen-sensor watch: a live exoskeleton never repeats all four angles exactly.
+        key = (a[0], a[1], a[2], a[3])
+        if key != self.last_angles_key:
+            self.last_angles_key = key
+            self.frozen_since_s = t
+        # Tracking error for assist-as-needed (only while guided walking).
+        if self.run_state == RunState.RUNNING:
+            r = self.ref
+            e0 = a[0] - r[0]
+            e1 = a[1] - r[1]
+            e2 = a[2] - r[4]
+            e3 = a[3] - r[5]
+            self.aan.sample(0.25 * (e0 * e0 + e1 * e1 + e2 * e2 + e3 * e3))
+
+    def _exo_events(self, ts: float, act: bool) -> None:
+        """Heel strike and toe off from the exoskeleton: its pressure sensors, or the joint
+        kinematics when it reports them faulty. The detectors always follow the foot (so a
+        switch from insoles finds them in step); they act only when `act` (no live insoles)."""
+        a = self.angles
+        p = self.exo.status.pressure
         feet = self.feet
         kin = self.use_kinematic_events
         contacts = 0
@@ -550,75 +684,254 @@ class ControlCore:
             if in_contact:
                 contacts |= (1 if p[2 * side] > 0.005 or kin else 0) << (2 * side)
                 contacts |= (1 if p[2 * side + 1] > 0.005 or kin else 0) << (2 * side + 1)
+            if not act:
+                continue
             if ev == HEEL_STRIKE:
-                self._heel_strike(side, event_t, t)
+                self._heel_strike(side, event_t, False)
             elif ev == TOE_OFF:
                 self._toe_off(side, event_t)
-        self.contacts = contacts
-        pelvis = 0.0
+        if act:
+            self.contacts = contacts
+
+    def _insoles_live(self) -> bool:
+        """Smart insoles configured and streaming: they time the events and give the foot pitch."""
+        return self.ins is not None and bool(self.device_ok & 8)
+
+    def _insole_rate_hz(self) -> float:
+        info = getattr(self.ins, "info", None)
+        rate = info.status_rate_hz if info is not None else 0.0
+        return rate if rate > 0.0 else 100.0
+
+    def _insoles_in(self) -> None:
+        """Every insole sample that arrived, in order: standing calibration, contacts, pitch."""
+        ins = self.ins
+        rx = ins.last_rx_s
+        live = self._insoles_live()
+        feet = self.insole_feet
+        calibrate = self.run_state == RunState.IDLE
+        buf = ins.sample_buf
+        for k in range(ins.pending):
+            row = buf[k]
+            dev_us = row[0]
+            ts = self._sample_time(rx, dev_us, 2)
+            if calibrate and feet[0].contact and feet[1].contact:
+                total = row[1] + row[2] + row[3] + row[10] + row[11] + row[12]
+                if total > STANDING_MIN_N:
+                    n = self.standing_n
+                    self.standing_n = total if n != n else n + 0.05 * (total - n)
+            standing = self.standing_n if self.standing_n == self.standing_n else STANDING_DEFAULT_N
+            for side in (0, 1):
+                o = 1 + 9 * side
+                foot = feet[side]
+                ev = foot.update(ts, dev_us * 1e-6, row[o], row[o + 1], row[o + 2], row[o + 7], standing,
+                                 row[o + 3], row[o + 5])
+                if live and ev:
+                    if ev == HEEL_STRIKE:
+                        self._heel_strike(side, foot.event_t_s, True)
+                    else:
+                        self._toe_off(side, foot.event_t_s)
+        if live:
+            contacts = 0
+            for side in (0, 1):
+                foot = feet[side]
+                if foot.contact:
+                    contacts |= (1 if foot.heel > 0.005 else 0) << (2 * side)
+                    contacts |= (1 if foot.forefoot > 0.005 else 0) << (2 * side + 1)
+            self.contacts = contacts
+
+    def _remember_angles(self, ts: float) -> None:
+        k = self.jh_n % JOINT_HISTORY
+        self.jh_t[k] = ts
+        row = self.jh_a[k]
+        a = self.angles
+        row[0], row[1], row[2], row[3] = a[0], a[1], a[2], a[3]
+        self.jh_n += 1
+
+    def _angles_at(self, ts: float) -> list:
+        """Joint angles at host time ts, interpolated between the exoskeleton samples around it
+        (the latest ones when ts is newer, the oldest kept when older)."""
+        out = self.event_angles
+        n = self.jh_n
+        if n == 0:
+            out[:] = self.angles
+            return out
+        newest = (n - 1) % JOINT_HISTORY
+        jt, ja = self.jh_t, self.jh_a
+        if ts >= jt[newest] or n == 1:
+            out[:] = ja[newest]
+            return out
+        i = newest
+        for _ in range(min(n, JOINT_HISTORY) - 1):
+            j = (i - 1) % JOINT_HISTORY
+            if jt[j] <= ts:
+                w = (ts - jt[j]) / (jt[i] - jt[j]) if jt[i] > jt[j] else 1.0
+                a0, a1 = ja[j], ja[i]
+                for q in range(4):
+                    out[q] = a0[q] + w * (a1[q] - a0[q])
+                return out
+            i = j
+        out[:] = ja[i]
+        return out
+
+    def _pitch(self, side: int, ts: float, hip: float, knee: float) -> float:
+        """Foot pitch: the insole IMU's when live, else a foot square to the shank."""
+        if self._insoles_live():
+            return self.insole_feet[side].pitch_at(ts)
+        return fk.square_pitch_rad(hip, knee)
+
+    def _foot_positions(self, ts: float) -> None:
+        """Toe and heel of each swinging foot (route x, height over the walkway's zero) at exo
+        sample ts: toe height over the ground under it, MTC samples and obstacle margins."""
+        a = self.angles
+        geo = self.geo
+        live = self._insoles_live()
+        pitch = self.pitch
+        pelvis = -1e9
         for side in (0, 1):
+            hip, knee = a[2 * side], a[2 * side + 1]
+            p = self._pitch(side, ts, hip, knee)
+            pitch[side] = p
             if not self.swinging[side]:
-                h = kinematics.pelvis_height_m(a[2 * side], a[2 * side + 1], legs[side])
+                # a stance foot: flat, on its heel or on its toe (insole pitch; flat without insoles)
+                h = (self.stance_ground_m[side] + fk.ankle_drop_m(geo, side, hip, knee)
+                     + fk.ankle_over_floor_m(geo, side, p if live else 0.0))
                 if h > pelvis:
                     pelvis = h
+        if pelvis == -1e9:
+            return  # both feet off the ground: no floor reference this sample
+        gap = ts - self.tm_sample_t
+        s_at = self.s_m + (self.belt_speed_mps * gap if -0.05 < gap < 0.05 else 0.0)
+        order = self.planner.order
+        walkway = self.walkway
         for side in (0, 1):
-            if self.swinging[side]:
-                h = kinematics.toe_height_m(a[2 * side], a[2 * side + 1], legs[side], pelvis)
-                x_prev = self.toe_x_world[side]
-                x = self.s_m + kinematics.ankle_x_m(a[2 * side], a[2 * side + 1], legs[side]) + legs[side] * kinematics.TOE_FRACTION
-                self.toe_h[side] = h if h > 0.0 else 0.0
-                self.toe_x_world[side] = x
-                est = self.phase_est[side]
-                swing_s = est.stride_time_s * 0.4
-                progress = (ts - self.metrics.to_t_s[side]) / swing_s if swing_s > 0.0 else 0.0
-                self.metrics.swing_sample(side, progress, h)
-                self.planner.toe_over(side, x_prev, x, h)
-            else:
+            if not self.swinging[side]:
                 self.toe_h[side] = 0.0
-        # Frozen-sensor watch: a live exoskeleton never repeats all four angles exactly.
-        key = (a[0], a[1], a[2], a[3])
-        if key != self.last_angles_key:
-            self.last_angles_key = key
-            self.frozen_since_s = t
-        # Tracking error for assist-as-needed (only while guided walking).
-        if self.run_state == RunState.RUNNING:
-            r = self.ref
-            e0 = a[0] - r[0]
-            e1 = a[1] - r[1]
-            e2 = a[2] - r[4]
-            e3 = a[3] - r[5]
-            self.aan.sample(0.25 * (e0 * e0 + e1 * e1 + e2 * e2 + e3 * e3))
+                continue
+            hip, knee, p = a[2 * side], a[2 * side + 1], pitch[side]
+            toe_along, heel_along = geo.toe_m[side], -geo.heel_m[side]
+            toe_z = fk.sole_point_height_m(geo, side, hip, knee, p, toe_along, pelvis)
+            heel_z = fk.sole_point_height_m(geo, side, hip, knee, p, heel_along, pelvis)
+            toe_x = s_at + fk.sole_point_x_m(geo, side, hip, knee, p, toe_along)
+            heel_x = s_at + fk.sole_point_x_m(geo, side, hip, knee, p, heel_along)
+            toe_h = toe_z - walkway.ground_m(toe_x)
+            x_prev = self.toe_x_world[side]
+            self.toe_h[side] = toe_h if toe_h > 0.0 else 0.0
+            self.toe_x_world[side] = toe_x
+            self.swing_clear.sample(side, ts, toe_h)
+            self.planner.toe_over(side, x_prev, toe_x, toe_h)
+            self.ob_margins.swing_sample(order, walkway, side, heel_x, heel_z, toe_x, toe_z, _STEP_OVER)
+        if not live:
+            pitch[0] = pitch[1] = _NAN
 
-    def _heel_strike(self, side: int, ts: float, t: float) -> None:
+    def _heel_strike(self, side: int, ts: float, by_insole: bool) -> None:
         # Belt position at the event: the last encoder sample moved on (or back) to the event time.
         gap = ts - self.tm_sample_t
         shift = self.belt_speed_mps * gap if -0.05 < gap < 0.05 else 0.0
         belt_m = self.belt_total_m + shift
         s_at = self.s_m + shift
+        a = self._angles_at(ts)
+        hip, knee = a[2 * side], a[2 * side + 1]
+        heel_x = fk.heel_x_m(self.geo, side, hip, knee, self._pitch(side, ts, hip, knee))
+        other = 1 - side
+        step_m = None
+        if not self.swinging[other]:
+            # heel to heel now: the other heel where it was planted (its foot pivots on the toe
+            # once the heel is off, on the heel before foot-flat)
+            oh, ok = a[2 * other], a[2 * other + 1]
+            step_m = heel_x - fk.planted_heel_x_m(self.geo, other, oh, ok, self._pitch(other, ts, oh, ok)
+                                                  if self._insoles_live() else 0.0)
+        steady = self.steadiness.heel_strike(side, ts)
+        mtc = self.swing_clear.heel_strike(side, ts)
         self.emit(EventKind.HEEL_STRIKE, side, 0, self.metrics.stance_fraction[side], t_s=ts)
         self.phase_est[side].heel_strike(ts)
-        measured = self.metrics.heel_strike(side, ts, belt_m)
+        measured = self.metrics.heel_strike(side, ts, belt_m, heel_x, steady, mtc, step_m)
         if measured:
             length, step_time, clearance = self.metrics.last_step
-            self.emit(EventKind.STEP, side, 0, length, step_time, clearance, t_s=ts)
+            code = (STEP_INSOLE_TIMING | STEP_IMU_PITCH) if by_insole else 0
+            if self.geo.from_device:
+                code |= STEP_DEVICE_GEOMETRY
+            self.emit(EventKind.STEP, side, code, length, step_time, clearance, t_s=ts)
         if self.metrics.stride_done:
             stride_time, stance, stride_length = self.metrics.last_stride
-            self.emit(EventKind.STRIDE, side, 0, stride_time, stance, stride_length, t_s=ts)
+            self.emit(EventKind.STRIDE, side, STRIDE_STEADY if self.metrics.stride_steady else 0,
+                      stride_time, stance, stride_length, t_s=ts)
             if side == 0:
                 self._stride_end()
-        a = self.angles
-        landing = s_at + kinematics.ankle_x_m(a[2 * side], a[2 * side + 1], self.leg_length[side])
+        landing = s_at + heel_x
         self.prev_feet_m[side] = self.feet_m[side]
         self.feet_m[side] = landing
         self.swinging[side] = False
         self.planner.heel_strike(side, self.prev_feet_m[side], landing, self.s_m)
+        geo = self.geo
+        self.stance_ground_m[side] = self.walkway.ground_m(landing + 0.01)
+        self.ob_margins.heel_strike(self.planner.order, self.walkway, side, landing,
+                                    landing + geo.heel_m[side] + geo.toe_m[side], self.s_m)
 
     def _toe_off(self, side: int, ts: float) -> None:
         self.emit(EventKind.TOE_OFF, side, 0, t_s=ts)
         self.metrics.toe_off(side, ts)
+        self.swing_clear.toe_off(side, ts)
         self.swinging[side] = True
-        a = self.angles
-        self.toe_x_world[side] = self.s_m + kinematics.ankle_x_m(a[2 * side], a[2 * side + 1], self.leg_length[side])
+        a = self._angles_at(ts)
+        hip, knee = a[2 * side], a[2 * side + 1]
+        self.toe_x_world[side] = self.s_m + fk.sole_point_x_m(
+            self.geo, side, hip, knee, self._pitch(side, ts, hip, knee), self.geo.toe_m[side])
+
+    def _obstacle_legs(self) -> None:
+        """Publish each leg's crossing of each step-over obstacle once that foot is past it."""
+        done = self.ob_margins.done
+        if not done:
+            return
+        obstacles = self.planner.obstacles
+        for index, side, margin, outcome in done:
+            height = obstacles[index].height_m if index < len(obstacles) else _NAN
+            self.emit(EventKind.OBSTACLE_LEG, side, index, margin, float(outcome), height)
+        done.clear()
+
+    def _steadiness(self, walking: bool) -> None:
+        """Mark the strides in progress unsteady while the belt or an obstacle acts on the walk."""
+        if self.run_state != RunState.RUNNING:
+            return
+        planner = self.planner
+        disturbed = (
+            not walking or planner.blocking >= 0 or planner.guidance_raise > 0.0
+            or planner.boost[0] > 0.0 or planner.boost[1] > 0.0
+        )
+        self.steadiness.cycle(self.belt_speed_mps, disturbed)
+
+    def _geometry(self, t: float) -> None:
+        """Session-start check of the leg geometry: the exoskeleton's fitted segments against the
+        prescribed leg lengths. Measures use the exoskeleton's; a disagreement is flagged."""
+        if self.geometry_check >= 0 or not self.supervisor.limits.valid:
+            return
+        if self.geometry_since_s < 0.0:
+            self.geometry_since_s = t
+        reported = getattr(self.exo, "geometry", None)
+        if reported is None:
+            if t - self.geometry_since_s < GEOMETRY_WAIT_S:
+                if t - self.geometry_asked_s > 0.25 and hasattr(self.exo, "request_geometry"):
+                    self.exo.request_geometry()
+                    self.geometry_asked_s = t
+                return
+            self.geo.set_from_leg_length(self.leg_length[0], self.leg_length[1])
+            self.geometry_check = GeometryCheck.UNVERIFIED
+            for side in (0, 1):
+                self.emit(EventKind.GEOMETRY_CHECK, side, GeometryCheck.UNVERIFIED, _NAN, self.leg_length[side])
+            return
+        self.geo.set_from_device(reported)
+        result = GeometryCheck.AGREES
+        for side in (0, 1):
+            length = reported.leg_length_m(side)
+            diff = length - self.leg_length[side]
+            code = GeometryCheck.MISMATCH if abs(diff) > GEOMETRY_TOL_M else GeometryCheck.AGREES
+            if code == GeometryCheck.MISMATCH:
+                result = code
+            self.emit(EventKind.GEOMETRY_CHECK, side, int(code), length, self.leg_length[side], diff)
+        self.geometry_check = int(result)
+        self.geometry_since_s = -1.0
+        if result == GeometryCheck.MISMATCH:
+            self.alarm(AlarmReason.GEOMETRY_MISMATCH)
+            self.alarms.clear(AlarmReason.GEOMETRY_MISMATCH)  # a flag: shown until acknowledged
 
     def _stride_end(self) -> None:
         """Once per (left) stride: assist-as-needed update."""
@@ -638,12 +951,18 @@ class ControlCore:
         state = self.run_state
         moving_state = state in (RunState.RUNNING, RunState.PAUSED)
         ok = 0
-        # UI heartbeat
-        # Two cycles of margin: the stop starts within the timeout of the last heartbeat written.
-        if moving_state and t - self.hb_t_s > cfg.ui_heartbeat_timeout_s - 2.0 * self.period_s:
-            self.alarm(AlarmReason.UI_HEARTBEAT_LOST)
-        elif alarms.is_active(AlarmReason.UI_HEARTBEAT_LOST) and t - self.hb_t_s <= cfg.ui_heartbeat_timeout_s:
+        # UI liveness: its beat (a thread that vouches for the process and its main loop) and its
+        # process (pidfd). Dead, stopped or hung: a controlled stop. Two cycles of margin: the
+        # stop starts within the timeout of the last beat written.
+        poller = self.ui_poller
+        if poller is not None and self.cycle % UI_PID_CHECK_CYCLES == 0 and poller.poll(0):
+            self.ui_gone = True
+        hb_age = t - self.hb_t_s
+        if moving_state and (hb_age > cfg.ui_heartbeat_timeout_s - 2.0 * self.period_s or self.ui_gone):
+            self.alarm(AlarmReason.UI_HEARTBEAT_LOST, hb_age)
+        elif alarms.is_active(AlarmReason.UI_HEARTBEAT_LOST) and hb_age <= cfg.ui_heartbeat_timeout_s:
             alarms.clear(AlarmReason.UI_HEARTBEAT_LOST)
+        self._view(t, moving_state)
         # device silence
         silence = cfg.device_silence_s
         awake_since = self.host_stall_end_s
@@ -667,6 +986,20 @@ class ControlCore:
                 ok |= 4
                 if alarms.is_active(AlarmReason.HEART_RATE_SILENT):
                     alarms.clear(AlarmReason.HEART_RATE_SILENT)
+            # Above the prescribed limit (a fresh reading only): a medium alarm for the therapist.
+            high = 0.0 < self.hr_limit_bpm < self.heart_rate_bpm and ok & 4
+            if high and not alarms.is_active(AlarmReason.HEART_RATE_HIGH):
+                self.alarm(AlarmReason.HEART_RATE_HIGH)
+            elif not high and alarms.is_active(AlarmReason.HEART_RATE_HIGH):
+                alarms.clear(AlarmReason.HEART_RATE_HIGH)
+        ins = self.ins
+        if ins is not None:
+            if t - max(ins.last_rx_s, awake_since) > self.ins_silence_s:
+                self.alarm(AlarmReason.INSOLES_SILENT)
+            else:
+                ok |= 8
+                if alarms.is_active(AlarmReason.INSOLES_SILENT):
+                    alarms.clear(AlarmReason.INSOLES_SILENT)
         self.device_ok = ok
         ts, es = tm.status, exo.status
         # faults and e-stop (as reported by fresh frames)
@@ -707,6 +1040,8 @@ class ControlCore:
         # corrupted frames
         if t - self.frames_bad_t >= 1.0:
             bad = tm.stats.frames_bad + exo.stats.frames_bad + (hr.stats.frames_bad if hr is not None else 0)
+            if ins is not None:
+                bad += ins.stats.frames_bad
             if bad - self.frames_bad_window > LINK_ERRORS_PER_S:
                 self.alarm(AlarmReason.LINK_ERRORS)
             elif alarms.is_active(AlarmReason.LINK_ERRORS):
@@ -716,6 +1051,42 @@ class ControlCore:
             self.frames_bad_t = t
         if alarms.is_active(AlarmReason.LOOP_OVERRUNS) and self.overrun_streak == 0:
             alarms.clear(AlarmReason.LOOP_OVERRUNS)
+
+    def _view(self, t: float, moving_state: bool) -> None:
+        """The graded response to a late patient view (supervisor.ViewPolicy)."""
+        view = self.view
+        before = self.view_state
+        state = view.update(t, self.dt_s, moving_state, self.supervisor.speed_cmd_mps,
+                            self._next_obstacle_m(), self.supervisor.limits.max_decel_mps2, self._step_length_m(),
+                            self.supervisor.limits.max_speed_mps * self.speed_fraction)
+        self.view_state = state
+        if state == before:
+            return
+        if state == ViewPolicy.LATE:
+            self.alarm(AlarmReason.UI_VIEW_LATE, view.age_s(t))
+        elif state == ViewPolicy.STALE:
+            self.alarm(AlarmReason.UI_VIEW_STALE, view.age_s(t))
+        else:
+            self.alarms.clear(AlarmReason.UI_VIEW_LATE)
+            self.alarms.clear(AlarmReason.UI_VIEW_STALE)
+
+    def _next_obstacle_m(self) -> float:
+        """Distance from s to the next obstacle's stop line or near edge (or the route's end)."""
+        planner = self.planner
+        d = planner.route_length_m - self.s_m if planner.route_length_m > 0.0 else math.inf
+        index = planner.next_obstacle
+        if 0 <= index < len(planner.obstacles):
+            ob = planner.obstacles[index]
+            edge = ob.stop_m if ob.category == 1 else ob.at_m  # ObstacleCategory.YIELD: its stop line
+            if edge - self.s_m < d:
+                d = edge - self.s_m
+        return d
+
+    def _step_length_m(self) -> float:
+        step = self.metrics.step_length_m[0]
+        if step != step:
+            step = 0.5 * refgait.stride_length_m(max(self.belt_speed_mps, 0.3), self.leg_length[0])
+        return step
 
     # -- planning and device commands -----------------------------------------------------------
     def _plan_and_command(self, t: float, dt: float, state: RunState, walking: bool) -> None:
@@ -733,6 +1104,8 @@ class ControlCore:
         # The therapist's speed is the cruise speed; the scene's base speed is only the value the
         # UI starts the therapist's setting at (it is not multiplied in: fractions do not stack).
         cruise = lim.max_speed_mps * self.speed_fraction if walking else 0.0
+        if self.view_state == ViewPolicy.LATE and cruise > self.view.cap_mps:
+            cruise = self.view.cap_mps  # slow gently while the patient's view is late
         target = planner.plan(
             self.s_m, self.scene_time_s, cruise, lim.max_speed_mps, lim.max_decel_mps2,
             self.feet_m, self.swinging, step_len,
@@ -824,6 +1197,10 @@ class ControlCore:
         if hr is not None and t - self.hr_sent_t >= 0.05:
             hr.send_heartbeat()
             self.hr_sent_t = t
+        ins = self.ins
+        if ins is not None and t - self.ins_sent_t >= 0.02:
+            ins.send_heartbeat()  # feeds the insoles' watchdog (they keep streaming either way)
+            self.ins_sent_t = t
 
     def _goals(self) -> None:
         bits = self.goal_bits
@@ -889,6 +1266,10 @@ class ControlCore:
         # extrapolation; s_m only changes when a treadmill frame arrives (250 Hz).
         _STATE_C.pack_into(
             buf, base + _STATE_C_OFF, alarms.highest_unacked(), self.pid, self.cycle, self.tm_sample_t
+        )
+        _STATE_D.pack_into(
+            buf, base + _STATE_D_OFF, GAIT_SPEED_FROM_BELT, self.pitch[0], self.pitch[1],
+            self.geometry_check, self.standing_n,
         )
         _U64.pack_into(buf, 0, (seq | 1) + 1)
 

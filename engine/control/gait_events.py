@@ -28,10 +28,17 @@ class FootEvents:
     and sets `event_t_s` to the estimated event time.
 
     A dragging toe in swing loads its sensor lightly, so a contact starts on the heel (or on a
-    clear whole-foot load) and ends only when the whole foot is unloaded.
+    clear whole-foot load) and ends only when the whole foot is unloaded. The thresholds default
+    to the exoskeleton's pressure sensors; the smart insoles pass their own (insole_events.py).
+    noise_floor: a sample below it counts as unloaded when timing a jump (0 = exactly zero).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, heel_on: float = HEEL_ON, load_on: float = LOAD_ON, load_off: float = LOAD_OFF,
+                 noise_floor: float = 1e-6) -> None:
+        self.heel_on = heel_on
+        self.load_on = load_on
+        self.load_off = load_off
+        self.noise_floor = noise_floor
         self.contact = False
         self.event_t_s = 0.0
         self.last_change_s = -1.0
@@ -41,26 +48,26 @@ class FootEvents:
         self._have_prev = False
 
     def update(self, t_s: float, heel: float, toe: float) -> int:
-        """Feed one insole sample (time, heel and toe load as fractions of body weight)."""
+        """Feed one sample (time, heel and toe load as fractions of body weight)."""
         load = heel + toe
         event = NO_EVENT
         if self._have_prev:
             if not self.contact:
-                if (heel >= HEEL_ON or load >= LOAD_ON) and t_s - self.last_change_s >= MIN_CONTACT_S:
+                if (heel >= self.heel_on or load >= self.load_on) and t_s - self.last_change_s >= MIN_CONTACT_S:
                     self.contact = True
-                    if heel >= HEEL_ON:
-                        self.event_t_s = _zero_time(self._prev_t, self._prev_heel, t_s, heel)
+                    if heel >= self.heel_on:
+                        self.event_t_s = _zero_time(self._prev_t, self._prev_heel, t_s, heel, self.noise_floor)
                     else:
-                        self.event_t_s = _zero_time(self._prev_t, self._prev_load, t_s, load)
+                        self.event_t_s = _zero_time(self._prev_t, self._prev_load, t_s, load, self.noise_floor)
                     event = HEEL_STRIKE
-            elif load <= LOAD_OFF and t_s - self.last_change_s >= MIN_CONTACT_S:
+            elif load <= self.load_off and t_s - self.last_change_s >= MIN_CONTACT_S:
                 self.contact = False
-                self.event_t_s = _zero_time(self._prev_t, self._prev_load, t_s, load)
+                self.event_t_s = _zero_time(self._prev_t, self._prev_load, t_s, load, self.noise_floor)
                 event = TOE_OFF
             if event:
                 self.last_change_s = self.event_t_s
         else:
-            self.contact = heel >= HEEL_ON or load >= LOAD_ON
+            self.contact = heel >= self.heel_on or load >= self.load_on
             self._have_prev = True
         self._prev_t = t_s
         self._prev_heel = heel
@@ -68,18 +75,29 @@ class FootEvents:
         return event
 
 
-def _zero_time(t0: float, v0: float, t1: float, v1: float) -> float:
+    def end_contact(self, event_t_s: float) -> bool:
+        """The caller knows the contact ended at event_t_s (a dragging toe after push-off);
+        False when that would be a bounce (within MIN_CONTACT_S of the last change)."""
+        if not self.contact or event_t_s - self.last_change_s < MIN_CONTACT_S:
+            return False
+        self.contact = False
+        self.event_t_s = event_t_s
+        self.last_change_s = event_t_s
+        return True
+
+
+def _zero_time(t0: float, v0: float, t1: float, v1: float, noise_floor: float = 1e-6) -> float:
     """When the load crossed zero between two samples straddling a threshold.
 
-    Insole loads jump at contact and at lift-off (a step between two samples), or ramp. For a
-    jump (one side of the pair is at zero) the best estimate is the middle of the interval; for
-    a ramp, the line through both samples extended back to zero, at most three samples away.
+    Loads jump at contact and at lift-off (a step between two samples), or ramp. For a jump (one
+    side of the pair at the noise floor) the best estimate is the middle of the interval; for a
+    ramp, the line through both samples extended back to zero, at most three samples away.
     """
     dt = t1 - t0
     if dt <= 0.0:
         return t1
     low, high = (v0, v1) if v1 > v0 else (v1, v0)
-    if low <= 1e-6:
+    if low <= noise_floor:
         return t0 + 0.5 * dt
     slope = (high - low) / dt
     back = low / slope

@@ -1,19 +1,23 @@
-"""Per-step and per-stride gait numbers from heel strikes, toe offs and the belt encoder.
+"""Per-step and per-stride gait numbers from heel strikes, toe offs and where the heels landed.
 
-Step length on a treadmill (belt frame): when foot i strikes at t2 and the other foot j struck
-at t1, foot j has since travelled back with the belt by D = belt(t2) - belt(t1), so
-    step_length_i = D + x_i(t2) - x_j(t1)
-with x the foot's landing position relative to the hip. A patient who keeps their place on the
-belt lands each foot at about the same spot, so the standard treadmill estimate is the belt
-term alone, step_length_i = D, read from the belt encoder (exact). The exoskeleton's joint
-angles do not see where a heel lands precisely enough to improve on it: an error of a few
-degrees at the hip is a few centimetres at the heel.
+Step length is the heel-to-heel distance at contact: when foot i strikes at t2, the distance
+from where the other foot's heel was planted to where heel i lands, both measured at t2 from
+the joint angles, the leg geometry and the foot pitches (foot_kinematics.py; the caller passes
+it as step_length_m). Measured at one instant from one hip, it needs neither the belt nor a hip
+that stays put on the treadmill. Without it (the other foot not on the belt) the belt frame is
+used: foot j, planted at t1, has travelled back with the belt by D = belt(t2) - belt(t1), so
+    step_length_i = D + x_i(t2) - x_j(t1),
+x a heel's forward position relative to the hip at its strike (exact while the hip keeps its
+place on the treadmill). The belt term alone would be belt speed x step time and miss every
+asymmetry of foot placement. Stride length is the sum of the two steps that make the stride.
 
 Toe clearance is the minimum toe height in mid-swing (30-80 % of the swing), the clinical
-"minimum toe clearance" where trips happen.
+"minimum toe clearance" where trips happen (clearance.py computes it; `heel_strike` takes it).
 
 Symmetry index SI = (L - R) / (0.5 (L + R)) * 100 on the latest step lengths; stride-time
-variability is the coefficient of variation of the last CV_WINDOW stride times of both legs.
+variability is the coefficient of variation of the last CV_WINDOW steady-state strides of both
+legs (steady_state.py says which strides are steady). gait_speed_mps is stride length over
+stride time on the belt: on a treadmill that is the belt speed, never a self-selected speed.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ class GaitMetrics:
         self.steps = 0
         self.hs_t_s = [-1.0, -1.0]
         self.hs_belt_m = [0.0, 0.0]
+        self.hs_pos_m = [0.0, 0.0]  # heel position in belt coordinates at its strike
         self.to_t_s = [-1.0, -1.0]
         self.step_length_m = [math.nan, math.nan]
         self.step_time_s = [math.nan, math.nan]
@@ -53,6 +58,7 @@ class GaitMetrics:
         self.last_step = (math.nan, math.nan, math.nan)  # length, time, toe clearance
         self.last_stride = (math.nan, math.nan, math.nan)  # time, stance fraction, length
         self.stride_done = False
+        self.stride_steady = False
 
     def swing_sample(self, side: int, progress: float, toe_height_m: float) -> None:
         """Track the lowest toe point in mid-swing (progress 0..1 through the swing)."""
@@ -64,20 +70,34 @@ class GaitMetrics:
         self.to_t_s[side] = t_s
         self.swing_min_m[side] = math.inf
 
-    def heel_strike(self, side: int, t_s: float, belt_m: float) -> bool:
-        """Heel strike of `side`; returns True when a step was measured (STEP event due)."""
+    def heel_strike(self, side: int, t_s: float, belt_m: float, heel_x_m: float = 0.0,
+                    steady: bool = True, clearance_m: float | None = None,
+                    step_length_m: float | None = None) -> bool:
+        """Heel strike of `side` at t_s, the belt at belt_m and the heel heel_x_m ahead of the hip.
+
+        steady: the stride ending now counts for variability; clearance_m: MTC of the swing
+        that ends now (None: the swing_sample minimum); step_length_m: the heel-to-heel distance
+        measured at this instant (None: from the belt frame). Returns True when a step was measured.
+        """
         other = 1 - side
         prev_hs = self.hs_t_s[side]
+        if step_length_m is not None and self.hs_t_s[other] >= 0.0:
+            pos = self.hs_pos_m[other] + step_length_m  # heel positions chained step by step
+        else:
+            pos = belt_m + heel_x_m
         measured = False
         self.stride_done = False
         if self.hs_t_s[other] >= 0.0 and self.hs_t_s[other] > prev_hs:
             step_time = t_s - self.hs_t_s[other]
-            length = belt_m - self.hs_belt_m[other]
+            length = pos - self.hs_pos_m[other]
             if 0.1 < step_time < 3.0:
                 self.step_time_s[side] = step_time
                 self.step_length_m[side] = length
-                mtc = self.swing_min_m[side]
-                clearance = mtc if self.to_t_s[side] > prev_hs and mtc < math.inf else math.nan
+                if clearance_m is None:
+                    mtc = self.swing_min_m[side]
+                    clearance = mtc if self.to_t_s[side] > prev_hs and mtc < math.inf else math.nan
+                else:
+                    clearance = clearance_m
                 self.toe_clearance_m[side] = clearance
                 self.last_step = (length, step_time, clearance)
                 self.steps += 1
@@ -93,20 +113,23 @@ class GaitMetrics:
             stride_time = t_s - prev_hs
             if 0.2 < stride_time < 6.0:
                 stance = (self.to_t_s[side] - prev_hs) / stride_time if self.to_t_s[side] > prev_hs else math.nan
-                stride_length = belt_m - self.hs_belt_m[side]
+                stride_length = pos - self.hs_pos_m[side]
                 self.stance_fraction[side] = stance
                 self._stride_lengths[side] = stride_length
                 self.gait_speed_mps = stride_length / stride_time
                 self.last_stride = (stride_time, stance, stride_length)
                 self.stride_done = True
-                self._stride_times.append(stride_time)
-                if len(self._stride_times) > CV_WINDOW:
-                    del self._stride_times[0]
-                n = len(self._stride_times)
-                if n >= 3:
-                    mean = sum(self._stride_times) / n
-                    var = sum((x - mean) ** 2 for x in self._stride_times) / (n - 1)
-                    self.stride_cv_pct = math.sqrt(var) / mean * 100.0
+                self.stride_steady = steady
+                if steady:
+                    self._stride_times.append(stride_time)
+                    if len(self._stride_times) > CV_WINDOW:
+                        del self._stride_times[0]
+                    n = len(self._stride_times)
+                    if n >= 3:
+                        mean = sum(self._stride_times) / n
+                        var = sum((x - mean) ** 2 for x in self._stride_times) / (n - 1)
+                        self.stride_cv_pct = math.sqrt(var) / mean * 100.0
         self.hs_t_s[side] = t_s
         self.hs_belt_m[side] = belt_m
+        self.hs_pos_m[side] = pos
         return measured

@@ -51,6 +51,10 @@ class AlarmReason(enum.IntEnum):
     RECORDER_FAILED = 15
     SETTING_CLAMPED = 16
     CORE_LOST = 17  # raised by the UI when the state block stops changing
+    INSOLES_SILENT = 18  # smart insoles configured but silent: controlled stop
+    GEOMETRY_MISMATCH = 19  # the exoskeleton's fitted leg length disagrees with the prescription
+    UI_VIEW_LATE = 20  # UI alive but its frames are late: belt slowed, obstacle plan held
+    UI_VIEW_STALE = 21  # the patient's view stale beyond its limit: controlled stop
 
 
 ALARM_TEXT: dict[int, str] = {
@@ -72,6 +76,10 @@ ALARM_TEXT: dict[int, str] = {
     AlarmReason.RECORDER_FAILED: "Recording failed: data may be incomplete",
     AlarmReason.SETTING_CLAMPED: "A setting was outside the prescription and was clamped",
     AlarmReason.CORE_LOST: "Control core not responding: devices stop on their watchdogs",
+    AlarmReason.INSOLES_SILENT: "Smart insoles link lost: controlled stop",
+    AlarmReason.GEOMETRY_MISMATCH: "Exoskeleton leg length differs from the prescription: check the fitting",
+    AlarmReason.UI_VIEW_LATE: "Patient view is late: belt slowed",
+    AlarmReason.UI_VIEW_STALE: "Patient view stale too long: controlled stop",
 }
 
 
@@ -102,6 +110,36 @@ class EventKind(enum.IntEnum):
     SETTING_APPLIED = 10  # code setting id; v1 requested, v2 applied (after clamp)
     GUIDANCE_ADAPTED = 11  # v1 new guidance, v2 tracking error rad
     GOAL_REACHED = 12  # code 0 steps, 1 distance, 2 time
+    # Per leg and obstacle, once that foot has crossed it: code obstacle index; v1 margin m
+    # (lowest sole point over the obstacle minus its height), v2 LegOutcome, v3 obstacle height m
+    OBSTACLE_LEG = 13
+    # side; code GeometryCheck; v1 leg length the exoskeleton reports m, v2 prescribed m,
+    # v3 reported minus prescribed m
+    GEOMETRY_CHECK = 14
+
+
+class LegOutcome(enum.IntEnum):
+    """How one leg crossed one step-over obstacle (OBSTACLE_LEG v2)."""
+
+    CLEARED = 1  # the sole stayed above it
+    TOUCHED = 2  # dipped into it by less than clearance.TRIP_DEPTH_M
+    TRIPPED = 3  # caught by it
+
+
+class GeometryCheck(enum.IntEnum):
+    """Result of the session-start leg geometry check (GEOMETRY_CHECK code)."""
+
+    AGREES = 0  # exoskeleton and prescription agree; measures use the exoskeleton's segments
+    MISMATCH = 1  # they disagree by more than core.GEOMETRY_TOL_M: flagged, the exoskeleton's used
+    UNVERIFIED = 2  # the exoskeleton reports no geometry: the prescription's with Winter's fractions
+
+
+# Bits of the STEP event's `code`: how the step was measured.
+STEP_INSOLE_TIMING = 1  # heel strike timed by the smart insoles (else exoskeleton pressure/kinematics)
+STEP_DEVICE_GEOMETRY = 2  # heel positions from the exoskeleton's reported segments
+STEP_IMU_PITCH = 4  # foot pitch from the insole IMU (else a foot square to the shank)
+# Bits of the STRIDE event's `code`.
+STRIDE_STEADY = 1  # steady-state stride (steady_state.py): the only ones in stride_cv_pct
 
 
 # ---------------------------------------------------------------------------------------------
@@ -132,6 +170,7 @@ TIMELINE_DTYPE = np.dtype(
         ("period_s", "<f4"),  # periodic yield: cycle length (0 = not periodic)
         ("active_s", "<f4"),  # periodic yield: active part of each cycle
         ("phase_s", "<f4"),  # periodic yield: offset of the cycle
+        ("width_m", "<f4"),  # extent across the route (0: a point at lateral_m); lane test in planner
     ]
 )
 
@@ -175,6 +214,13 @@ COMMAND_DTYPE = np.dtype(
         ("base_speed_fraction", "<f4"),  # the scene's base speed (fraction of prescription)
         ("obstacle_count", "<u2"),
         ("timeline", TIMELINE_DTYPE, (MAX_OBSTACLES,)),
+        # Prescription, appended: heart-rate limit (bpm, 0 = none) for the HEART_RATE_HIGH alarm.
+        ("rx_max_heart_rate_bpm", "<f4"),
+        # The UI's two beats (engine/control/supervisor.py ViewPolicy): ui_heartbeat above says the
+        # process and its main loop are alive (a thread); ui_frame counts patient-view frames
+        # drawn (0: no view, e.g. `main.py core`); ui_pid lets the core watch the process itself.
+        ("ui_frame", "<u8"),
+        ("ui_pid", "<i4"),
     ]
 )
 
@@ -226,7 +272,7 @@ STATE_DTYPE = np.dtype(
         ("steps", "<u4"),
         ("distance_m", "<f4"),
         ("cadence_spm", "<f4"),
-        ("gait_speed_mps", "<f4"),
+        ("gait_speed_mps", "<f4"),  # BELT speed over strides (see gait_speed_source)
         ("step_length_m", "<f4", (2,)),
         ("step_time_s", "<f4", (2,)),
         ("stance_fraction", "<f4", (2,)),
@@ -246,7 +292,7 @@ STATE_DTYPE = np.dtype(
         ("overruns", "<u4"),
         ("max_lateness_us", "<f4"),
         # devices
-        ("device_ok", "u1"),  # bits: treadmill, exo, heart rate (fresh frames)
+        ("device_ok", "u1"),  # bits: treadmill, exo, heart rate, insoles (fresh frames)
         ("estop", "u1"),
         ("frames_bad", "<u4"),
         ("telemetry_overflow", "<u8"),
@@ -258,8 +304,16 @@ STATE_DTYPE = np.dtype(
         # Core time at which s_m was measured (rx time of the treadmill frame it came from);
         # 0 = s_m is already at t_s. The renderer extrapolates s from this time (engine issue).
         ("s_measured_t_s", "<f8"),
+        # What gait_speed_mps is: 1 = the belt (stride length over stride time on a treadmill
+        # driven at a set speed), never a self-selected speed; risk classes must not use it.
+        ("gait_speed_source", "u1"),
+        ("foot_pitch_rad", "<f4", (2,)),  # from the insole IMU, toe down positive; nan without insoles
+        ("geometry_check", "i1"),  # GeometryCheck, -1 not yet checked
+        ("standing_load_n", "<f4"),  # insole standing calibration (sum of both feet), nan before
     ]
 )
+
+GAIT_SPEED_FROM_BELT = 1
 
 # ---------------------------------------------------------------------------------------------
 # Telemetry ring: one record per control cycle (recorder drains it)
@@ -326,5 +380,5 @@ class SettingId(enum.IntEnum):
 
 
 # Bits of STATE_DTYPE.device_ok and the `contacts` bits, named for readers.
-DEVICE_OK_TREADMILL, DEVICE_OK_EXO, DEVICE_OK_HEART_RATE = 1, 2, 4
+DEVICE_OK_TREADMILL, DEVICE_OK_EXO, DEVICE_OK_HEART_RATE, DEVICE_OK_INSOLES = 1, 2, 4, 8
 CONTACT_HEEL_L, CONTACT_TOE_L, CONTACT_HEEL_R, CONTACT_TOE_R = 1, 2, 4, 8

@@ -37,6 +37,16 @@ CLEARANCE_MARGIN_M = 0.05
 BOOST_FULL_M = 0.20  # toe lift asked of a full (1.0) clearance boost
 GUIDANCE_RAISE = 0.2  # absolute stiffness added for a crossing swing
 PASSED_BEYOND_M = 1.5  # a step-over is decided at the latest this far past its far edge
+# The walking lane: the strip the patient's feet use, centred on the route (x = 0). Step width is
+# ~0.1-0.3 m and a foot ~0.1 m wide; 0.8 m leaves room for lateral sway and for where the
+# headset's view centres the route. A step-over obstacle wholly outside it is walked past: not
+# planned for (no slowing, no clearance boost), not scored, never the "next obstacle".
+WALKING_LANE_HALF_WIDTH_M = 0.4
+
+
+def in_walking_lane(lateral_m: float, width_m: float) -> bool:
+    """Whether an obstacle centred lateral_m from the route, width_m across, reaches into the lane."""
+    return abs(float(lateral_m)) - max(0.0, float(width_m)) / 2.0 < WALKING_LANE_HALF_WIDTH_M
 
 
 class Obstacle:
@@ -46,7 +56,7 @@ class Obstacle:
         "index", "category", "at_m", "end_m", "height_m", "speed_fraction", "stop_m",
         "trigger_m", "duration_s", "period_s", "active_s", "phase_s",
         "outcome", "active", "triggered_at_s", "margin_m", "committed", "done",
-        "crossings", "crossing_side", "key_m",
+        "crossings", "crossing_side", "key_m", "in_lane",
     )
 
     def __init__(self, index: int, row) -> None:
@@ -73,6 +83,11 @@ class Obstacle:
         # Where along the route the obstacle starts to matter (a triggered yield at its trigger).
         triggered = self.category == ObstacleCategory.YIELD and self.period_s <= 0.0
         self.key_m = min(self.at_m, self.trigger_m) if triggered else self.at_m
+        # Yield obstacles block the whole path; a step-over beside the lane is walked past: it is
+        # done from the start and keeps outcome PENDING (no outcome event, counted nowhere).
+        self.in_lane = self.category == ObstacleCategory.YIELD or in_walking_lane(row["lateral_m"], row["width_m"])
+        if not self.in_lane:
+            self.done = True
 
 
 class Planner:

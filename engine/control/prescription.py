@@ -22,7 +22,9 @@ HARD_LIMITS: dict[str, tuple[float, float]] = {
     "clearance_boost_max": (0.0, 1.0),
     "leg_length_l_m": (0.5, 1.2),
     "leg_length_r_m": (0.5, 1.2),
+    "max_heart_rate_bpm": (0.0, 220.0),  # 0 = no limit set; else at least MIN_HEART_RATE_LIMIT_BPM
 }
+MIN_HEART_RATE_LIMIT_BPM = 60.0  # a limit below resting heart rate would be a typo
 
 
 class PrescriptionError(ValueError):
@@ -42,6 +44,9 @@ class Prescription:
     leg_length_l_m: float = 0.9
     leg_length_r_m: float = 0.9
     affected_side: int = -1  # -1 none, 0 left, 1 right
+    # Heart-rate limit (bpm) for this patient: the top of the reports' heart-rate zones and the
+    # high-heart-rate alarm's threshold. 0 = not set (older prescriptions: no zones, no alarm).
+    max_heart_rate_bpm: float = 0.0
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -55,6 +60,9 @@ class Prescription:
             low, high = HARD_LIMITS[f.name]
             if not low <= value <= high:
                 raise PrescriptionError(f"{f.name}: {value} is outside the allowed range {low}..{high}")
+        if 0.0 < self.max_heart_rate_bpm < MIN_HEART_RATE_LIMIT_BPM:
+            raise PrescriptionError(
+                f"max_heart_rate_bpm: {self.max_heart_rate_bpm} is below {MIN_HEART_RATE_LIMIT_BPM:.0f} (0 = no limit)")
         if self.guidance_min > self.guidance_max:
             raise PrescriptionError("guidance_min: must not exceed guidance_max")
         if self.bws_min > self.bws_max:

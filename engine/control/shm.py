@@ -2,7 +2,11 @@
 
 Both live in memory-mapped files under /dev/shm (a tmpfs), named by path, so any process can
 attach by path and the data outlives a crashed writer (the recorder can still drain the last
-records of a killed core). The creator removes the file on `close(unlink=True)`.
+records of a killed core). The creator removes the file on `close(unlink=True)`, and on every
+exit it can see: a normal exit, an exception, SIGINT, and SIGTERM (a default SIGTERM becomes
+SystemExit, so `finally` blocks and atexit run). What no process can see (SIGKILL, a power cut)
+is swept by the next start: each name carries its creator's pid and start time, and
+`sweep_stale_segments()` removes the files of creators that no longer exist.
 
 Seqlock: the single writer makes the sequence counter odd, writes, makes it even. A reader copies
 the payload and retries when the counter was odd or changed: readers never block the writer and
@@ -12,8 +16,11 @@ counters; the producer never blocks: when the ring is full it drops the record a
 
 from __future__ import annotations
 
+import atexit
+import logging
 import mmap
 import os
+import signal
 import struct
 import tempfile
 import threading
@@ -22,6 +29,8 @@ import uuid
 from pathlib import Path
 
 import numpy as np
+
+log = logging.getLogger(__name__)
 
 HEADER_BYTES = 64  # counters live in their own cache line, payload starts aligned
 _RING_COUNTERS = struct.Struct("<QQQ")  # write_count, read_count, overflow
@@ -34,9 +43,86 @@ def shm_dir() -> Path:
     return dev_shm if dev_shm.is_dir() and os.access(dev_shm, os.W_OK) else Path(tempfile.gettempdir())
 
 
+def _start_time(pid: int) -> str | None:
+    """A process's start time in clock ticks since boot (/proc/PID/stat field 22), or None when
+    it does not exist: with the pid it names one process, even after the pid is reused."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat[stat.rindex(")") + 2:].split()[19]
+
+
 def new_shm_path(label: str) -> str:
-    """A fresh, unique path for a shared-memory file."""
-    return str(shm_dir() / f"stepsync-{os.getpid()}-{label}-{uuid.uuid4().hex[:8]}")
+    """A fresh, unique path for a shared-memory file: stepsync-PID-STARTTIME-LABEL-RANDOM."""
+    pid = os.getpid()
+    return str(shm_dir() / f"stepsync-{pid}-{_start_time(pid) or 0}-{label}-{uuid.uuid4().hex[:8]}")
+
+
+def _owner_gone(name: str) -> bool:
+    """True when the process that created this segment no longer exists."""
+    parts = name.split("-")
+    if len(parts) < 4 or parts[0] != "stepsync" or not parts[1].isdigit():
+        return False
+    pid = int(parts[1])
+    started = _start_time(pid)
+    if started is None:
+        return True
+    # Names with a start time: a reused pid is another process. (Older names have none.)
+    return parts[2].isdigit() and parts[2] != "0" and parts[2] != started
+
+
+def sweep_stale_segments(directory: Path | None = None) -> list[str]:
+    """Remove shared-memory files whose creator no longer exists; returns the names removed.
+
+    Safe while a crashed app's core or recorder still has them mapped: unlinking a name does not
+    unmap it, they finish with what they hold."""
+    directory = directory or shm_dir()
+    removed = []
+    try:
+        names = [n for n in os.listdir(directory) if n.startswith("stepsync-")]
+    except OSError:
+        return removed
+    for name in names:
+        if _owner_gone(name):
+            try:
+                os.unlink(directory / name)
+                removed.append(name)
+            except OSError:
+                pass
+    if removed:
+        log.info("removed %d shared-memory segment(s) left by processes that no longer exist", len(removed))
+    return removed
+
+
+# Segments this process created and has not removed yet: removed at exit whatever the way out.
+_CREATED: set[str] = set()
+
+
+def _remove_created() -> None:
+    for path in list(_CREATED):
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+        _CREATED.discard(path)
+
+
+def _on_sigterm(signum, frame) -> None:
+    raise SystemExit(128 + signum)
+
+
+def _track(path: str) -> None:
+    if not _CREATED:
+        atexit.register(_remove_created)
+        # A default SIGTERM ends the process without atexit; make it an orderly exit. A handler
+        # the application installed itself (a controlled stop first) is left alone.
+        try:
+            if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+                signal.signal(signal.SIGTERM, _on_sigterm)
+        except ValueError:  # not the main thread
+            pass
+    _CREATED.add(path)
 
 
 class _Mapped:
@@ -59,6 +145,8 @@ class _Mapped:
         finally:
             os.close(fd)
         self.created = create
+        if create:
+            _track(path)
 
     def close(self, unlink: bool = False) -> None:
         try:
@@ -70,6 +158,7 @@ class _Mapped:
                 os.unlink(self.path)
             except FileNotFoundError:
                 pass
+            _CREATED.discard(self.path)
 
 
 class SeqLockBlock:

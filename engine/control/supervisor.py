@@ -134,6 +134,10 @@ ALARM_PRIORITY: dict[int, int] = {
     AlarmReason.RECORDER_FAILED: Priority.MEDIUM,
     AlarmReason.SETTING_CLAMPED: Priority.LOW,
     AlarmReason.CORE_LOST: Priority.HIGH,
+    AlarmReason.INSOLES_SILENT: Priority.HIGH,
+    AlarmReason.GEOMETRY_MISMATCH: Priority.MEDIUM,
+    AlarmReason.UI_VIEW_LATE: Priority.LOW,
+    AlarmReason.UI_VIEW_STALE: Priority.HIGH,
 }
 
 # Reasons that force a controlled stop when raised.
@@ -150,6 +154,8 @@ STOP_REASONS = frozenset(
         AlarmReason.TREADMILL_WATCHDOG,
         AlarmReason.EXO_WATCHDOG,
         AlarmReason.SENSOR_FROZEN,
+        AlarmReason.INSOLES_SILENT,
+        AlarmReason.UI_VIEW_STALE,
     }
 )
 
@@ -223,3 +229,97 @@ class AlarmTable:
             if slot[0] and not slot[2] and slot[1] > best:
                 best = slot[1]
         return best
+
+
+# ---------------------------------------------------------------------------------------------
+# The patient's view: a graded response to a slow UI (docs/control.md, "A slow patient view")
+# ---------------------------------------------------------------------------------------------
+# A dead or hung UI (its liveness beat silent for ui_heartbeat_timeout_s, or its process gone)
+# stops the belt as before. A UI that is alive but draws late gets a graded response instead:
+VIEW_LATE_S = 0.1  # a view older than this is late: low alarm, belt slowed, obstacle plan held
+VIEW_RECOVERED_S = 0.5  # fresh frames for this long end the late state
+VIEW_STALE_MAX_S = 1.0  # never longer than this without a fresh view, obstacle or not (design cap)
+VIEW_ERROR_MAX_M = 0.1  # near an obstacle: how far the world shown may lag the belt (0.1 s at 1 m/s)
+LOOKAHEAD_STEPS = 3.0  # obstacles shape the stride up to 2 steps ahead, older adults 1 step earlier
+BELT_LAG_S = 0.1  # from a stop command to the belt decelerating (added to the stopping distance)
+LATE_DECEL_MPS2 = 0.1  # the gentle slowing while late (far below a prescribed deceleration)
+LATE_SPEED_FRACTION = 0.5  # ...down to this share of the speed the belt had when the view went late
+
+
+def view_stale_limit_s(speed_mps: float, obstacle_m: float, decel_mps2: float, step_m: float) -> float:
+    """How long the patient's view may be stale before a controlled stop.
+
+    Far from the next obstacle (it lies beyond the belt's stopping distance plus LOOKAHEAD_STEPS
+    steps) the patient is not using its position yet: VIEW_STALE_MAX_S. Nearer, the world shown
+    lags the belt by speed x staleness, which may reach VIEW_ERROR_MAX_M (never under VIEW_LATE_S).
+    """
+    v = speed_mps if speed_mps > 0.0 else 0.0
+    if v < 0.05:
+        return VIEW_STALE_MAX_S
+    decel = decel_mps2 if decel_mps2 > 0.05 else 0.05
+    stopping_m = v * v / (2.0 * decel) + v * BELT_LAG_S
+    if not obstacle_m - stopping_m <= LOOKAHEAD_STEPS * step_m:  # (NaN obstacle: far)
+        return VIEW_STALE_MAX_S
+    return min(VIEW_STALE_MAX_S, max(VIEW_LATE_S, VIEW_ERROR_MAX_M / v))
+
+
+class ViewPolicy:
+    """Grades the age of the patient's view (time since the core saw the UI's frame counter move).
+
+    OK: fresh. LATE: older than VIEW_LATE_S; `cap_mps` then falls at LATE_DECEL_MPS2 from the
+    belt speed at the onset to LATE_SPEED_FRACTION of the therapist's cruise speed (a view late
+    from the start still walks, at that fraction). STALE: older than view_stale_limit_s
+    (sticky until the belt stands). Inactive (always OK) until a first frame was seen: a core
+    driven without a view (`main.py core`, tests) has only the liveness beat.
+    """
+
+    OK, LATE, STALE = 0, 1, 2
+
+    def __init__(self) -> None:
+        self.frame_t_s = -1.0  # when the core last saw a new frame; < 0: no view yet
+        self.state = self.OK
+        self.cap_mps = float("inf")
+        self.floor_mps = 0.0
+        self.fresh_since_s = -1.0
+        self.limit_s = VIEW_STALE_MAX_S
+
+    def frame_seen(self, t_s: float) -> None:
+        """The UI's frame counter moved at t_s."""
+        self.frame_t_s = t_s
+
+    def age_s(self, t_s: float) -> float:
+        """Seconds since the last frame (0 with no view)."""
+        return t_s - self.frame_t_s if self.frame_t_s >= 0.0 else 0.0
+
+    def update(self, t_s: float, dt_s: float, moving: bool, speed_mps: float, obstacle_m: float,
+               decel_mps2: float, step_m: float, cruise_mps: float | None = None) -> int:
+        """Advance one cycle; returns the state. cruise_mps: the speed asked for (default: the
+        speed now)."""
+        if not moving or self.frame_t_s < 0.0:
+            self.state = self.OK
+            self.cap_mps = float("inf")
+            return self.state
+        age = t_s - self.frame_t_s
+        if self.state == self.STALE:
+            return self.state
+        if age > VIEW_LATE_S:
+            if self.state == self.OK:
+                self.state = self.LATE
+                self.floor_mps = LATE_SPEED_FRACTION * (speed_mps if cruise_mps is None else cruise_mps)
+                self.cap_mps = speed_mps if speed_mps > self.floor_mps else self.floor_mps
+            self.fresh_since_s = -1.0
+            self.limit_s = view_stale_limit_s(speed_mps, obstacle_m, decel_mps2, step_m)
+            if age > self.limit_s:
+                self.state = self.STALE
+                return self.state
+        elif self.state == self.LATE:
+            if self.fresh_since_s < 0.0:
+                self.fresh_since_s = t_s
+            elif t_s - self.fresh_since_s >= VIEW_RECOVERED_S:
+                self.state = self.OK
+                self.cap_mps = float("inf")
+                return self.state
+        if self.state == self.LATE:
+            cap = self.cap_mps - LATE_DECEL_MPS2 * clamp(dt_s, 0.0, 0.1)
+            self.cap_mps = cap if cap > self.floor_mps else self.floor_mps
+        return self.state

@@ -2,9 +2,11 @@
 
 Definitions follow DESIGN.md: symmetry index SI = (L - R) / (0.5 (L + R)) * 100 (0 = symmetric,
 positive = left larger), stride-time variability as the coefficient of variation (%), cadence in
-steps per minute of walking, gait speed as the mean belt speed while walking (on a treadmill the
-belt speed is the walking speed). Also the published norms and thresholds the reports mark values
-against, each with its source.
+steps per minute of walking, walking speed as the mean belt speed while walking (on a treadmill the
+belt speed is the walking speed, but it is the therapist's set-point, so it is never given a
+gait-speed risk class: only a self-selected speed is). Per-leg measures are medians with their
+interquartile range, not means and not the last stride. Also the published norms and thresholds
+the reports mark values against, each with its source.
 """
 
 from __future__ import annotations
@@ -66,6 +68,49 @@ REFERENCES: dict[str, Reference] = {
         "Phys Ther. 1992;72(1):45-53. Minimum toe clearance in healthy young adults about "
         "1.3 cm (SD 0.45 cm).",
     ),
+    "perera2006": Reference(
+        "perera2006",
+        "Perera S, Mody SH, Woodman RC, Studenski SA. Meaningful change and responsiveness in common "
+        "physical performance measures in older adults. J Am Geriatr Soc. 2006;54(5):743-749. Gait "
+        "speed: small meaningful change about 0.05 m/s, substantial about 0.10 m/s (older adults and "
+        "subacute stroke).",
+    ),
+    "tilson2010": Reference(
+        "tilson2010",
+        "Tilson JK, Sullivan KJ, Cen SY, et al. Meaningful gait speed improvement during the first 60 "
+        "days poststroke: minimal clinically important difference. Phys Ther. 2010;90(2):196-208. "
+        "MCID of comfortable gait speed 0.16 m/s (LEAPS, 283 subacute stroke).",
+    ),
+    "karvonen1957": Reference(
+        "karvonen1957",
+        "Karvonen MJ, Kentala E, Mustala O. The effects of training on heart rate; a longitudinal "
+        "study. Ann Med Exp Biol Fenn. 1957;35(3):307-315. Target heart rate = resting + fraction x "
+        "(maximum - resting): the heart-rate reserve (HRR).",
+    ),
+    "bmcneurol2021": Reference(
+        "bmcneurol2021",
+        "Pilot randomised trial of aerobic training after stroke, BMC Neurology 2021 "
+        "(doi 10.1186/s12883-021-02052-8): low intensity below 40 % HRR, moderate 40-59 % HRR "
+        "(RPE 11-13).",
+    ),
+    "chen1991": Reference(
+        "chen1991",
+        "Chen HC, Ashton-Miller JA, Alexander NB, Schultz AB. Stepping over obstacles: gait patterns "
+        "of healthy young and old adults. J Gerontol. 1991;46(6):M196-M203. Lead-foot clearance rises "
+        "with obstacle height (0-152 mm); older adults stepped on obstacles more often.",
+    ),
+    "chen1994": Reference(
+        "chen1994",
+        "Chen HC, Ashton-Miller JA, Alexander NB, Schultz AB. Age effects on strategies used to avoid "
+        "obstacles. Gait Posture. 1994;2(3):139-146. Strides seldom adjusted more than two steps "
+        "before an obstacle (used for the steady-stride rule).",
+    ),
+    "plotnik2015": Reference(
+        "plotnik2015",
+        "Plotnik M, Azrad T, Bondi M, et al. Self-selected gait speed - over ground versus "
+        "self-paced treadmill walking, a solution for a paradox. J Neuroeng Rehabil. 2015;12:20. "
+        "About 25-37 m of walking to reach a steady speed (used for the 10 s warm-up).",
+    ),
 }
 
 # Thresholds drawn on the plots: (value, label, reference key).
@@ -112,13 +157,31 @@ def fall_risk_marker(speed_mps: float) -> str:
     return ""
 
 
+def _finite(values) -> np.ndarray:
+    return np.array([float(v) for v in values if v is not None and math.isfinite(float(v))], dtype=float)
+
+
 def _mean(values) -> float:
-    values = [v for v in values if v is not None and math.isfinite(v)]
-    return float(np.mean(values)) if values else math.nan
+    values = _finite(values)
+    return float(values.mean()) if len(values) else math.nan
+
+
+def _median(values) -> float:
+    values = _finite(values)
+    return float(np.median(values)) if len(values) else math.nan
+
+
+def _iqr(values) -> float:
+    """Interquartile range (75th minus 25th percentile, linear interpolation); nan below 4 values."""
+    values = _finite(values)
+    if len(values) < 4:
+        return math.nan
+    q1, q3 = np.percentile(values, [25, 75])
+    return float(q3 - q1)
 
 
 def _cv_pct(values) -> float:
-    values = np.array([v for v in values if v is not None and math.isfinite(v)])
+    values = _finite(values)
     if len(values) < 3 or values.mean() == 0:
         return math.nan
     return float(values.std(ddof=1) / values.mean() * 100.0)
@@ -130,8 +193,93 @@ def walking_mask(telemetry: np.ndarray) -> np.ndarray:
     return running & (telemetry["belt_speed_mps"] > WALKING_SPEED_MPS)
 
 
-def session_metrics(telemetry: np.ndarray, steps: list[dict], strides: list[dict], events: list[dict]) -> dict:
-    """The session's gait numbers (see the module docstring for definitions)."""
+# Steady-state rule for stride-time variability (docs/records.md, "Steady strides"): a stride
+# counts when, over the whole stride, the session was running, the commanded belt speed stayed
+# within STEADY_SPEED_TOLERANCE_MPS of its median (no scene stop, yield or speed change) and
+# within SESSION_SPEED_TOLERANCE of the session's median walking command (stride time changes with
+# speed, so strides of a slow stretch would inflate the CV of the usual speed's strides), no
+# obstacle was crossed in it or in the next stride's time (walkers adjust the one or two steps
+# before an obstacle: Chen et al. 1994, Gait Posture 2:139), and it started at least WARM_UP_S
+# after the belt began to move (time to reach a steady speed: Plotnik et al. 2015).
+STEADY_SPEED_TOLERANCE_MPS = 0.02
+SESSION_SPEED_TOLERANCE = 0.05  # fraction of the session's median walking command
+WARM_UP_S = 10.0
+OBSTACLE_KINDS = ("obstacle_outcome",)
+
+
+def steady_strides(strides: list[dict], telemetry: np.ndarray, events: list[dict]) -> list[bool]:
+    """Per stride: True when it is a steady-state stride. A `steady` value recorded with the
+    stride (set by the control core) wins; otherwise the rule above decides from the recorded
+    belt command, run state and obstacle events."""
+    out = []
+    if len(telemetry):
+        t = telemetry["t_s"]
+        cmd = telemetry["belt_speed_cmd_mps"].astype(float)
+        running = telemetry["run_state"] == int(RunState.RUNNING)
+        moving = running & (cmd > WALKING_SPEED_MPS)
+        walk_start = float(t[np.argmax(moving)]) if moving.any() else math.inf
+        usual_mps = float(np.median(cmd[moving])) if moving.any() else math.nan
+    obstacle_times = np.sort(np.array([e["t_s"] for e in events if e["kind"] in OBSTACLE_KINDS], dtype=float))
+    for stride in strides:
+        recorded = stride.get("steady")
+        if recorded is not None:
+            out.append(bool(recorded))
+            continue
+        duration = stride.get("stride_time_s")
+        if not len(telemetry) or duration is None or not math.isfinite(duration) or duration <= 0:
+            out.append(False)
+            continue
+        end = float(stride["t_s"])
+        start = end - float(duration)
+        i, j = np.searchsorted(t, [start, end])
+        j = max(j, i + 1)
+        window_cmd = cmd[i:j]
+        ok = (start >= walk_start + WARM_UP_S and bool(running[i:j].all()) and len(window_cmd) > 0
+              and float(np.max(np.abs(window_cmd - np.median(window_cmd)))) <= STEADY_SPEED_TOLERANCE_MPS
+              and abs(float(np.median(window_cmd)) - usual_mps) <= SESSION_SPEED_TOLERANCE * usual_mps)
+        if ok and len(obstacle_times):
+            k = np.searchsorted(obstacle_times, start)
+            ok = not (k < len(obstacle_times) and obstacle_times[k] <= end + float(duration))
+        out.append(bool(ok))
+    return out
+
+
+def self_selected_speed_mps(events: list[dict]) -> float:
+    """The patient's self-selected (comfortable) walking speed when the session measured one: the
+    last `self_selected_speed` event's `speed_mps` (written by a comfortable-speed test). NaN
+    when none was measured: the belt set-point is the therapist's choice, not the patient's
+    speed, and must not be classified."""
+    found = [e for e in events if e["kind"] == "self_selected_speed" and (e.get("data") or {}).get("speed_mps")]
+    return float(found[-1]["data"]["speed_mps"]) if found else math.nan
+
+
+def session_span(telemetry: np.ndarray) -> tuple[int, int]:
+    """Index range [first, last) of the records that belong to the walking session: from the first
+    RUNNING record (the therapist pressed start) to the last record that is running, paused,
+    stopping or has the belt moving (the belt has stopped after it). Idle records before the start
+    and after the stop (a menu left open, a recorder stopped late) are outside; (0, 0) when the
+    session never ran."""
+    n = len(telemetry)
+    if not n:
+        return 0, 0
+    state = telemetry["run_state"]
+    running = state == int(RunState.RUNNING)
+    if not running.any():
+        return 0, 0
+    first = int(np.argmax(running))
+    active = np.isin(state, (int(RunState.RUNNING), int(RunState.PAUSED), int(RunState.STOPPING)))
+    active |= np.abs(telemetry["belt_speed_mps"]) > WALKING_SPEED_MPS
+    active[:first] = False
+    last = int(n - 1 - np.argmax(active[::-1]))
+    return first, min(n, last + 1)
+
+
+def session_metrics(telemetry: np.ndarray, steps: list[dict], strides: list[dict], events: list[dict],
+                    affected_side: int = -1) -> dict:
+    """The session's gait numbers as aggregates (see the module docstring and docs/records.md):
+    per leg the median and interquartile range of every per-step and per-stride measure, counts,
+    symmetry from the medians, stride-time CV over steady strides only, and the paretic /
+    non-paretic naming of the legs when the prescription names an affected side."""
     m: dict = {}
     n = len(telemetry)
     if n:
@@ -141,28 +289,42 @@ def session_metrics(telemetry: np.ndarray, steps: list[dict], strides: list[dict
         walking = walking_mask(telemetry)
         dt = np.diff(t, prepend=t[0])
         m["walking_time_s"] = float(dt[walking].sum())
-        m["gait_speed_mps"] = float(telemetry["belt_speed_mps"][walking].mean()) if walking.any() else math.nan
+        m["belt_speed_mps"] = float(telemetry["belt_speed_mps"][walking].mean()) if walking.any() else math.nan
         m["guidance_mean"] = float(telemetry["guidance"][walking].mean()) if walking.any() else math.nan
         m["bws_mean"] = float(telemetry["bws_fraction"][walking].mean()) if walking.any() else math.nan
         hr = telemetry["heart_rate_bpm"]
-        hr = hr[hr > 0]
+        hr = hr[np.isfinite(hr) & (hr > 0)]
         m["heart_rate_mean_bpm"] = float(hr.mean()) if len(hr) else math.nan
         m["heart_rate_max_bpm"] = float(hr.max()) if len(hr) else math.nan
     else:
-        for key in ("duration_s", "distance_m", "walking_time_s", "gait_speed_mps", "guidance_mean",
+        for key in ("duration_s", "distance_m", "walking_time_s", "belt_speed_mps", "guidance_mean",
                     "bws_mean", "heart_rate_mean_bpm", "heart_rate_max_bpm"):
             m[key] = math.nan
-    by_side = {side: [s for s in steps if s["side"] == side] for side in (LEFT, RIGHT)}
+    # Walking speed on a treadmill is the belt speed while walking: reported as such, never
+    # classified (below) unless a self-selected speed was measured.
+    m["gait_speed_mps"] = m["belt_speed_mps"]
+    steady = steady_strides(strides, telemetry, events)
     for side, name in ((LEFT, "l"), (RIGHT, "r")):
-        m[f"step_length_{name}_m"] = _mean(s["step_length_m"] for s in by_side[side])
-        m[f"step_time_{name}_s"] = _mean(s["step_time_s"] for s in by_side[side])
-        m[f"toe_clearance_{name}_m"] = _mean(s["toe_clearance_m"] for s in by_side[side])
-        m[f"stride_cv_{name}_pct"] = _cv_pct(s["stride_time_s"] for s in strides if s["side"] == side)
-        m[f"stance_{name}"] = _mean(s["stance_fraction"] for s in strides if s["side"] == side)
+        side_steps = [s for s in steps if s["side"] == side]
+        side_strides = [s for s in strides if s["side"] == side]
+        for key, rows in (("step_length_m", side_steps), ("step_time_s", side_steps), ("toe_clearance_m", side_steps),
+                          ("stride_time_s", side_strides), ("stance_fraction", side_strides),
+                          ("stride_length_m", side_strides)):
+            base, unit = key.rsplit("_", 1) if key != "stance_fraction" else ("stance", "")
+            suffix = f"_{unit}" if unit else ""
+            values = [r[key] for r in rows]
+            m[f"{base}_{name}{suffix}"] = _median(values)
+            m[f"{base}_{name}_iqr{suffix}"] = _iqr(values)
+        m[f"steps_{name}"] = len(side_steps)
+        m[f"strides_{name}"] = len(side_strides)
+        steady_times = [s["stride_time_s"] for s, ok in zip(strides, steady, strict=True) if ok and s["side"] == side]
+        m[f"steady_strides_{name}"] = len(steady_times)
+        m[f"stride_cv_{name}_pct"] = _cv_pct(steady_times)
     m["steps"] = len(steps)
     m["strides"] = len(strides)
+    m["steady_strides"] = int(sum(steady))
     walking_min = m["walking_time_s"] / 60.0 if math.isfinite(m["walking_time_s"]) else math.nan
-    m["cadence_spm"] = len(steps) / walking_min if walking_min and walking_min > 0 else math.nan
+    m["cadence_spm"] = len(steps) / walking_min if walking_min and walking_min > 0 and steps else math.nan
     m["si_step_length_pct"] = symmetry_index_pct(m["step_length_l_m"], m["step_length_r_m"])
     m["si_step_time_pct"] = symmetry_index_pct(m["step_time_l_s"], m["step_time_r_s"])
     m["stride_cv_pct"] = _mean([m["stride_cv_l_pct"], m["stride_cv_r_pct"]])
@@ -172,9 +334,76 @@ def session_metrics(telemetry: np.ndarray, steps: list[dict], strides: list[dict
     m["obstacles_hit"] = sum(e["outcome"] == "hit" for e in outcomes)
     m["obstacle_success_pct"] = 100.0 * m["obstacles_cleared"] / len(outcomes) if outcomes else math.nan
     m["alarms"] = sum(e["kind"] == "alarm_raised" for e in events)
-    m["speed_class"] = speed_class(m["gait_speed_mps"])
-    m["fall_risk"] = fall_risk_marker(m["gait_speed_mps"])
+    m["self_selected_speed_mps"] = self_selected_speed_mps(events)
+    m["speed_class"] = speed_class(m["self_selected_speed_mps"])
+    m["fall_risk"] = fall_risk_marker(m["self_selected_speed_mps"])
+    m["affected_side"] = affected_side
+    m["side_roles"] = side_roles(affected_side)
     return m
+
+
+def side_roles(affected_side: int) -> dict[str, str]:
+    """{'l': 'paretic' / 'non-paretic' / 'left', 'r': ...}: what to call each leg."""
+    if affected_side not in (LEFT, RIGHT):
+        return {"l": "left", "r": "right"}
+    return {"l": "paretic" if affected_side == LEFT else "non-paretic",
+            "r": "paretic" if affected_side == RIGHT else "non-paretic"}
+
+
+SUMMARY_VERSION = 2
+
+
+def session_summary(m: dict) -> dict:
+    """The stored session summary (`sessions.summary_json`) from session_metrics: aggregates only,
+    JSON-safe (NaN becomes null), legs named left/right and, with an affected side, paretic and
+    non-paretic."""
+    def clean(value):
+        if isinstance(value, float):
+            return value if math.isfinite(value) else None
+        return value
+
+    roles = m["side_roles"]
+    per_leg = {}
+    for name, side in (("l", "left"), ("r", "right")):
+        leg = {"role": roles[name], "steps": m[f"steps_{name}"], "strides": m[f"strides_{name}"],
+               "steady_strides": m[f"steady_strides_{name}"], "stride_time_cv_pct": clean(m[f"stride_cv_{name}_pct"])}
+        for key in ("step_length", "step_time", "toe_clearance", "stride_time", "stride_length"):
+            unit = {"step_length": "m", "step_time": "s", "toe_clearance": "m", "stride_time": "s",
+                    "stride_length": "m"}[key]
+            leg[f"{key}_median_{unit}"] = clean(m[f"{key}_{name}_{unit}"])
+            leg[f"{key}_iqr_{unit}"] = clean(m[f"{key}_{name}_iqr_{unit}"])
+        leg["stance_fraction_median"] = clean(m[f"stance_{name}"])
+        leg["stance_fraction_iqr"] = clean(m[f"stance_{name}_iqr"])
+        per_leg[side] = leg
+    if m["affected_side"] in (LEFT, RIGHT):
+        paretic = "left" if m["affected_side"] == LEFT else "right"
+        per_leg_roles = {"paretic": paretic, "non_paretic": "right" if paretic == "left" else "left"}
+    else:
+        per_leg_roles = {}
+    ss = clean(m["self_selected_speed_mps"])
+    summary = {"summary_version": SUMMARY_VERSION}
+    summary.update({stored: clean(m[key]) for stored, key in SUMMARY_FIELDS.items()})
+    summary.update({
+        "speed_class": m["speed_class"] if ss is not None else None,
+        "speed_class_note": None if ss is not None else
+        "not classified: no self-selected speed was measured; the belt speed is the therapist's set-point",
+        "legs": per_leg,
+        **per_leg_roles,
+    })
+    return summary
+
+
+# Stored summary key: session_metrics key (aggregates; units in the names).
+SUMMARY_FIELDS = {
+    "duration_s": "duration_s", "walking_time_s": "walking_time_s", "distance_m": "distance_m",
+    "steps": "steps", "strides": "strides", "steady_strides": "steady_strides", "cadence_spm": "cadence_spm",
+    "belt_speed_mean_mps": "belt_speed_mps", "self_selected_speed_mps": "self_selected_speed_mps",
+    "symmetry_index_step_length_pct": "si_step_length_pct", "symmetry_index_step_time_pct": "si_step_time_pct",
+    "stride_time_cv_pct": "stride_cv_pct", "guidance_mean_fraction": "guidance_mean",
+    "bws_mean_fraction_of_body_weight": "bws_mean", "heart_rate_mean_bpm": "heart_rate_mean_bpm",
+    "heart_rate_max_bpm": "heart_rate_max_bpm", "obstacles": "obstacles", "obstacles_cleared": "obstacles_cleared",
+    "obstacles_hit": "obstacles_hit", "alarms_raised": "alarms",
+}
 
 
 def goals_met(goals: dict, metrics: dict, events: list[dict]) -> list[dict]:

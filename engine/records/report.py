@@ -1,34 +1,54 @@
-"""Therapist reports: one self-contained HTML file per session or per patient.
+"""Therapist reports: one session, or a patient's progress, as a self-contained HTML file or a PDF.
 
-Plots are drawn with matplotlib's Agg backend and embedded as base64 PNG, so the file can be
-mailed or archived on its own. Every threshold drawn or flagged cites its published source
-(engine/records/metrics.py REFERENCES). Simulated sessions (demo-history) are labelled as such
-in every place they appear.
+What a report says is built once (report_render.Document: sections of paragraphs, tables and
+plots) and rendered to either format. docs/records.md says how every number is computed; every
+threshold cites its source (metrics.REFERENCES). Rules that keep a report true to the session:
+- Only the session's own span counts (metrics.session_span: from the start to the belt stopped);
+  idle records before the start or after the end neither lengthen it nor appear in its plots.
+- An acknowledgement is listed only for an alarm raised in this session or active when it began.
+- A measure without data reads "no data", never "within norm"; no speed risk class without a
+  self-selected speed measure.
+- Legs are named paretic / non-paretic when the prescription names the affected side.
+- Settings are shown on one scale each, with the unit (docs/records.md, "Setting scales").
+- Tables have at most report_render.MAX_TABLE_COLUMNS columns and fixed widths: they fit a page.
+Simulated sessions are labelled as such wherever they appear.
 """
 
 from __future__ import annotations
 
-import base64
 import datetime
-import html
-import io
 import logging
 import math
-import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from engine.control.layout import AlarmReason
+from engine.control.prescription import Prescription
 from engine.records import metrics as gm
+from engine.records.report_render import (
+    Document,
+    Plot,
+    Section,
+    Table,
+    render_html,
+    render_pdf,
+    write_private,
+)
+from engine.records.repository import open_repository
 from engine.records.store import Store
+from engine.records.summary import prescription_at
 
 log = logging.getLogger(__name__)
 
 MAX_PLOT_POINTS = 3000
 LEFT_COLOUR, RIGHT_COLOUR = "#1f77b4", "#d62728"
+FORMATS = ("html", "pdf")
 
 SESSION_SECTIONS = [
     ("summary", "Summary"),
+    ("legs", "Per leg"),
     ("goals", "Goals"),
     ("speed", "Speed, guidance and body-weight support"),
     ("steps", "Step length and step time per leg"),
@@ -36,7 +56,8 @@ SESSION_SECTIONS = [
     ("cadence", "Cadence"),
     ("variability", "Stride-time variability"),
     ("clearance", "Toe clearance"),
-    ("obstacles", "Obstacle outcomes along the route"),
+    ("obstacles", "Obstacle outcomes"),
+    ("tasks", "Shopping, crossing and dual task"),
     ("heart-rate", "Heart rate"),
     ("alarms", "Alarms"),
     ("settings", "Setting changes (audit log)"),
@@ -47,82 +68,180 @@ SESSION_SECTIONS = [
 PATIENT_SECTIONS = [
     ("summary", "Summary"),
     ("sessions", "Sessions"),
-    ("speed-trend", "Gait speed"),
-    ("symmetry-trend", "Symmetry"),
+    ("speed-trend", "Walking speed"),
+    ("cadence-trend", "Cadence"),
     ("step-length-trend", "Step length"),
+    ("symmetry-trend", "Symmetry"),
+    ("clearance-trend", "Toe clearance"),
+    ("distance-trend", "Distance"),
+    ("steps-goal-trend", "Steps against the goal"),
+    ("heart-rate-trend", "Heart rate"),
     ("guidance-trend", "Guidance and body-weight support needed"),
     ("obstacle-trend", "Obstacle success"),
     ("variability-trend", "Stride-time variability"),
     ("references", "References"),
 ]
 
-_CSS = """
-body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1000px; color: #222; }
-h1 { font-size: 1.6em; } h2 { border-bottom: 1px solid #ccc; padding-bottom: .2em; margin-top: 1.6em; }
-table { border-collapse: collapse; margin: .6em 0; } td, th { border: 1px solid #ddd; padding: .25em .6em; text-align: left; }
-th { background: #f4f4f4; } .flag { color: #b00; font-weight: 600; } .ok { color: #070; }
-.sim { background: #fff3cd; border: 1px solid #e0c060; padding: .5em 1em; } img { max-width: 100%; }
-.note { color: #555; font-size: .9em; }
-"""
-
 
 # ---------------------------------------------------------------------------------------------
-# Helpers
+# Formatting
 # ---------------------------------------------------------------------------------------------
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _png(fig) -> str:
-    """Embed a matplotlib figure as an <img> with a base64 PNG, and close it."""
-    plt = _pyplot()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
-    plt.close(fig)
-    data = base64.b64encode(buffer.getvalue()).decode("ascii")
-    return f'<img alt="plot" src="data:image/png;base64,{data}">'
-
-
 def _fmt(value, digits: int = 2, unit: str = "") -> str:
     if value is None:
-        return "-"
+        return "no data"
     if isinstance(value, float):
         if not math.isfinite(value):
-            return "-"
+            return "no data"
         text = f"{value:.{digits}f}"
     else:
         text = str(value)
     return f"{text} {unit}".strip()
 
 
-def _table(headers: list[str], rows: list[list]) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows)
-    return f"<table><tr>{head}</tr>{body}</table>"
+def _finite(value) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(float(value))
 
 
-def _decimate(n: int) -> slice:
-    return slice(None, None, max(1, n // MAX_PLOT_POINTS))
+def _median_iqr(median: float, iqr: float, digits: int, unit: str, scale: float = 1.0) -> str:
+    if not _finite(median):
+        return "no data"
+    text = f"{median * scale:.{digits}f}"
+    if _finite(iqr):
+        text += f" (IQR {iqr * scale:.{digits}f})"
+    return f"{text} {unit}"
 
 
-def _section(key: str, title: str, body: str) -> str:
-    return f'<section id="{key}"><h2>{html.escape(title)}</h2>\n{body}\n</section>'
+def _si_cell(value: float, limit: float) -> str | tuple[str, str]:
+    if not _finite(value):
+        return "no data"
+    text = f"{value:.1f} % [patterson2008]"
+    return (f"{text}: asymmetric (|SI| > {limit:.1f} %)", "flag") if abs(value) > limit else (f"{text}: within the healthy range", "ok")
 
 
-def _cite(*keys: str) -> str:
-    return " ".join(f'<a href="#ref-{k}">[{k}]</a>' for k in keys)
+# ---------------------------------------------------------------------------------------------
+# Setting scales (docs/records.md): a setting is a fraction of the prescribed range; reports show
+# the absolute value it gives, with the unit, and the setting beside it.
+# ---------------------------------------------------------------------------------------------
+def guidance_absolute(setting: float, rx: Prescription | None) -> float:
+    """Guidance setting (fraction 0..1 of the prescribed range) -> fraction of full stiffness."""
+    if rx is None:
+        return math.nan
+    return rx.guidance_min + float(setting) * (rx.guidance_max - rx.guidance_min)
 
 
-def _references(keys: list[str]) -> str:
-    items = "".join(
-        f'<li id="ref-{k}"><b>[{k}]</b> {html.escape(gm.REFERENCES[k].citation)}</li>' for k in keys
-    )
-    return f"<ol>{items}</ol>"
+def bws_absolute(setting: float, rx: Prescription | None) -> float:
+    """Body-weight-support setting (fraction 0..1 of the prescribed range) -> fraction of body weight."""
+    if rx is None:
+        return math.nan
+    return rx.bws_min + float(setting) * (rx.bws_max - rx.bws_min)
+
+
+def setting_text(name: str, value, rx: Prescription | None) -> str:
+    """A therapist setting on its one scale with its unit, e.g. 'guidance 0.70 of the prescribed
+    range 0.20-1.00 = 0.76 of full stiffness'."""
+    if value is None:
+        return "-"
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    if name in ("guidance", "guidance_min", "guidance_max") and rx is not None:
+        return (f"{number:.2f} of the prescribed range {rx.guidance_min:.2f}-{rx.guidance_max:.2f} = "
+                f"{guidance_absolute(number, rx):.2f} of full stiffness")
+    if name == "bws_fraction" and rx is not None:
+        return (f"{number:.2f} of the prescribed range {rx.bws_min * 100:.0f}-{rx.bws_max * 100:.0f} % = "
+                f"{bws_absolute(number, rx) * 100:.0f} % of body weight")
+    if name == "speed_fraction" and rx is not None:
+        return f"{number:.2f} of the prescribed maximum {rx.max_speed_mps:.2f} m/s = {number * rx.max_speed_mps:.2f} m/s"
+    units = {"goal_distance_m": "m", "goal_time_s": "s", "goal_steps": "steps"}
+    return f"{number:g} {units.get(name, '')}".strip()
+
+
+# ---------------------------------------------------------------------------------------------
+# What a session report is built from
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class SessionView:
+    session: dict
+    patient: dict
+    rx: Prescription | None
+    telemetry: np.ndarray  # the session's span only
+    recorded: int  # records stored, span or not
+    t0: float  # core time of the span's start (or of the first record)
+    t_end: float
+    steps: list[dict]
+    strides: list[dict]
+    events: list[dict]  # every event recorded for the session
+    alarms: list[dict]  # alarm rows that belong to this session
+    audit: list[dict]
+    frames: list[dict]
+    metrics: dict
+    roles: dict[str, str]
+
+
+def session_alarms(events: list[dict], first_record_alarm_bits: int) -> list[dict]:
+    """Alarm events of a session: every raise, and an acknowledgement only for an alarm raised in
+    the session or active at its first record (a leftover acknowledgement of the previous
+    session's alarm is not this session's)."""
+    raised: set[int] = set()
+    out = []
+    for e in events:
+        if e["kind"] == "alarm_raised":
+            raised.add(int(e["code"]))
+            out.append(e)
+        elif e["kind"] == "alarm_acked":
+            code = int(e["code"])
+            if code in raised or first_record_alarm_bits & (1 << code):
+                out.append(e)
+    return out
+
+
+def display_of(session: dict, audit: list[dict]) -> str:
+    """How the patient saw the scene: the session's recorded display, else what the records show."""
+    display = (session.get("settings") or {}).get("display")
+    if display:
+        return str(display)
+    if session["vr"]:
+        return "VR headset"
+    if session["simulated"] and not (session.get("settings") or {}).get("data_source"):
+        return "none (generated by demo-history, no patient view)"
+    if any(a["who"] == "headless-runner" for a in audit):
+        return "none (headless run, no patient view)"
+    return "desktop window"
+
+
+def load_session_view(store: Store, session_id: int) -> SessionView:
+    session = store.get_session(session_id)
+    patient = store.get_patient(session["patient_code"]) or {}
+    rx = prescription_at(store, session["patient_code"], session["started_at"])
+    recorded = store.telemetry(session_id)
+    first, last = gm.session_span(recorded)
+    telemetry = recorded[first:last]
+    events = store.events(session_id)
+    if len(telemetry):
+        t0, t_end = float(telemetry["t_s"][0]), float(telemetry["t_s"][-1])
+    elif len(recorded):
+        t0 = t_end = float(recorded["t_s"][0])
+    else:
+        t0 = t_end = min((e["t_s"] for e in events), default=0.0)
+
+    def inside(rows):
+        return [r for r in rows if len(telemetry) and t0 <= r["t_s"] <= t_end]
+
+    steps, strides = inside(store.steps(session_id)), inside(store.strides(session_id))
+    span_events = [e for e in events if e["kind"] not in ("alarm_raised", "alarm_acked") and t0 <= e["t_s"] <= t_end]
+    alarms = session_alarms(events, int(recorded["alarms"][0]) if len(recorded) else 0)
+    affected = rx.affected_side if rx else -1
+    m = gm.session_metrics(telemetry, steps, strides, span_events + alarms, affected_side=affected)
+    return SessionView(session, patient, rx, telemetry, len(recorded), t0, t_end, steps, strides, events, alarms,
+                       store.audit_log(session_id), store.frame_timing(session_id), m, gm.side_roles(affected))
+
+
+def _leg_name(view_roles: dict[str, str], side: int) -> str:
+    key = "l" if side == gm.LEFT else "r"
+    name = "left" if side == gm.LEFT else "right"
+    role = view_roles[key]
+    return name if role == name else f"{role} ({name})"
 
 
 def _data_source(session: dict) -> str:
@@ -130,442 +249,691 @@ def _data_source(session: dict) -> str:
     return str(session.get("settings", {}).get("data_source") or "generated by `demo-history` from a parametric gait model")
 
 
-def _page(title: str, sections: list[str], simulated_note: str = "") -> str:
-    generated = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
-    return (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-        f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>\n"
-        f"<h1>{html.escape(title)}</h1>\n<p class=\"note\">Generated {generated} by StepSync.</p>\n"
-        + (f'<p class="sim" id="simulated">{simulated_note}</p>\n' if simulated_note else "")
-        + "\n".join(sections)
-        + "\n</body></html>\n"
-    )
+def _decimate(n: int) -> slice:
+    return slice(None, None, max(1, n // MAX_PLOT_POINTS))
 
 
-def _default_out(db_path: Path, name: str) -> Path:
-    return Path(db_path).parent / "reports" / name
+def scene_obstacles(scene_id: str) -> list | None:
+    """The scene's obstacles in timeline order (an outcome's index points into it); None when the
+    scene cannot be loaded any more (renamed, removed or broken since the session)."""
+    try:
+        from engine.scene.loader import find_scene
+
+        return list(find_scene(scene_id).obstacles_in_timeline_order())
+    except Exception:
+        return None
 
 
-def _write(out_path: Path, text: str) -> Path:
-    # Reports are health data: owner-only, like the database.
-    out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
-    return out_path
+MIN_DIFFICULTY_HEIGHT_M = 0.01
 
 
-def _flag(text: str) -> str:
-    return f'<span class="flag">{html.escape(text)}</span>' if text else '<span class="ok">within norm</span>'
+def obstacle_results(outcomes: list[dict], obstacles: list | None) -> tuple[list[dict], dict]:
+    """Per obstacle kind: count, cleared, hit, success %, median margin, height; and the
+    height-weighted success of the whole session (docs/records.md, "Obstacle difficulty")."""
+    per_kind: dict[str, dict] = {}
+    weight_all = weight_cleared = 0.0
+    for e in outcomes:
+        index = e.get("obstacle")
+        o = obstacles[index] if obstacles is not None and index is not None and 0 <= index < len(obstacles) else None
+        kind = o.kind if o is not None else "unknown (scene changed)"
+        height = float(getattr(o, "height_m", 0.0) or 0.0) if o is not None else math.nan
+        row = per_kind.setdefault(kind, {"kind": kind, "n": 0, "cleared": 0, "hit": 0, "margins": [], "height_m": height})
+        row["n"] += 1
+        ok = e["outcome"] in ("cleared", "passed")
+        row["cleared"] += ok
+        row["hit"] += e["outcome"] == "hit"
+        if e.get("margin_m") is not None:
+            row["margins"].append(e["margin_m"])
+        weight = max(height, MIN_DIFFICULTY_HEIGHT_M) if math.isfinite(height) else MIN_DIFFICULTY_HEIGHT_M
+        weight_all += weight
+        weight_cleared += weight * ok
+    rows = []
+    for row in sorted(per_kind.values(), key=lambda r: r["kind"]):
+        row["success_pct"] = 100.0 * row["cleared"] / row["n"]
+        row["margin_median_m"] = float(np.median(row["margins"])) if row["margins"] else math.nan
+        rows.append(row)
+    heights = [max(r["height_m"], 0.0) for r in rows if math.isfinite(r["height_m"]) for _ in range(r["n"])]
+    overall = {"weighted_success_pct": 100.0 * weight_cleared / weight_all if weight_all else math.nan,
+               "mean_height_m": float(np.mean(heights)) if heights else math.nan}
+    return rows, overall
+
+
+# ---------------------------------------------------------------------------------------------
+# Heart-rate zones (docs/records.md): Karvonen heart-rate reserve with the prescription's limit
+# as the ceiling and the session's resting estimate as the floor.
+# ---------------------------------------------------------------------------------------------
+HR_ZONES = [(0.0, 0.40, "low (< 40 % HRR)"), (0.40, 0.60, "moderate (40-59 % HRR)"),
+            (0.60, 1.0, "vigorous (60-100 % HRR)")]
+
+
+def heart_rate_zones(hr_bpm: np.ndarray, dt_s: np.ndarray, limit_bpm: float) -> dict | None:
+    """Time in each heart-rate-reserve zone and above the prescribed limit; None without a limit
+    or readings. Resting heart rate: the 5th percentile of the session's readings (an estimate)."""
+    valid = np.isfinite(hr_bpm) & (hr_bpm > 0)
+    if not limit_bpm or not valid.any():
+        return None
+    hr, dt = hr_bpm[valid], dt_s[valid]
+    rest = float(np.percentile(hr, 5))
+    reserve = max(1.0, limit_bpm - rest)
+    fraction = (hr - rest) / reserve
+    zones = []
+    for low, high, name in HR_ZONES:
+        inside = ((fraction >= low) | (low == 0.0)) & ((fraction < high) if high < 1.0 else (hr <= limit_bpm))
+        zones.append((f"{name}: {rest + low * reserve:.0f}-{rest + high * reserve:.0f} bpm", float(dt[inside].sum())))
+    zones.append((f"above the prescribed limit {limit_bpm:.0f} bpm", float(dt[hr > limit_bpm].sum())))
+    return {"rest_bpm": rest, "limit_bpm": limit_bpm, "zones": zones}
 
 
 # ---------------------------------------------------------------------------------------------
 # Session report
 # ---------------------------------------------------------------------------------------------
-def _windowed(steps: list[dict], t0: float, window_s: float = 30.0) -> dict:
-    """Per-window means of step length and time per leg, and step counts, for trend lines."""
+ALARM_STOP_WINDOW_S = 1.0  # an alarm this close before the stop caused it (the core stops within 100 ms)
+
+
+def _why_it_ended(view: SessionView) -> str:
+    session = view.session
+    stops = [a for a in view.audit if a["setting"] == "run" and a["new"] in ("stop", "end")]
+    raised = [e for e in view.alarms if e["kind"] == "alarm_raised"]
+    stopping = [e for e in view.events if e["kind"] == "run_state" and e.get("run_state") in ("stopping", "stopped")]
+    if stopping and raised:
+        at = stopping[0]["t_s"]
+        before = [e for e in raised if at - ALARM_STOP_WINDOW_S <= e["t_s"] <= at + 0.01]
+        if before:
+            return f"controlled stop after the alarm '{before[-1].get('text') or before[-1].get('reason')}'"
+    if stops:
+        who = stops[-1]["who"]
+        return {"schedule": "the planned duration ended"}.get(who, f"stopped by {who}")
+    if session["outcome"] == "interrupted":
+        return "interrupted (the application or the recorder ended without closing the session)"
+    return session["outcome"] or "still open"
+
+
+def build_session_document(store: Store, session_id: int) -> Document:
+    """The session report as a Document (sections of text, tables and plots)."""
+    v = load_session_view(store, session_id)
+    m, session = v.metrics, v.session
+    t0 = v.t0
+    walked = len(v.telemetry) > 0
+    sections = {key: Section(key, title) for key, title in SESSION_SECTIONS}
+
+    # Summary
+    rows: list[list] = [
+        ["Patient", session["patient_code"] + (f" ({v.patient.get('name')})" if v.patient.get("name") else "")],
+        ["Scene", session["scene_id"]],
+        ["Started / ended (wall clock)", f"{session['started_at']} / {session['ended_at'] or 'still open'}"],
+        ["Outcome", f"{session['outcome'] or 'open'}: {_why_it_ended(v)}"],
+        ["Display", display_of(session, v.audit)],
+        ["Data", f"SIMULATED ({_data_source(session)}, not a real patient)" if session["simulated"] else "recorded"],
+        ["Session time, start to belt stopped", _fmt(m["duration_s"], 1, "s") if walked else "0 s: the belt never started"],
+        ["Walking time", _fmt(m["walking_time_s"], 1, "s")],
+        ["Distance", _fmt(m["distance_m"], 1, "m")],
+    ]
+    if m["steps"]:
+        rows += [
+            ["Steps", f"{m['steps']} ({_leg_name(v.roles, 0)} {m['steps_l']}, {_leg_name(v.roles, 1)} {m['steps_r']})"],
+            ["Cadence", _fmt(m["cadence_spm"], 0, "steps/min")],
+        ]
+    else:
+        rows.append(["Steps", "No steps were recorded: no gait measures for this session."])
+    rows.append(["Walking speed (belt, mean while walking)",
+                 _fmt(m["belt_speed_mps"], 2, "m/s") + ": the therapist's set-point, not classified"])
+    if _finite(m["self_selected_speed_mps"]):
+        flag = m["fall_risk"]
+        rows.append(["Self-selected speed", (f"{m['self_selected_speed_mps']:.2f} m/s: {m['speed_class']} ambulation "
+                                             f"[perry1995]; " + (flag or "above the risk thresholds") + " [fritz2009]",
+                                             "flag" if flag else "ok")])
+    else:
+        rows.append(["Self-selected speed", "not measured in this session: no gait-speed risk class is given "
+                     "(classes [perry1995] and risk markers [fritz2009] need a self-selected speed)"])
+    if m["steps"]:
+        rows += [
+            ["Symmetry index, step length", _si_cell(m["si_step_length_pct"], gm.STEP_LENGTH_SI_LIMIT_PCT)],
+            ["Symmetry index, step time", _si_cell(m["si_step_time_pct"], gm.STEP_TIME_SI_LIMIT_PCT)],
+            ["Stride-time CV (steady strides) [hausdorff2005]",
+             f"{_fmt(m['stride_cv_pct'], 1, '%')} over {m['steady_strides']} of {m['strides']} strides"],
+        ]
+    rows += [
+        ["Guidance applied (mean while walking)", _fmt(m["guidance_mean"], 2, "of full stiffness")],
+        ["Body-weight support applied (mean)",
+         _fmt(m["bws_mean"] * 100 if _finite(m["bws_mean"]) else math.nan, 0, "% of body weight")],
+        ["Obstacles cleared", f"{m['obstacles_cleared']} of {m['obstacles']}" if m["obstacles"] else "no obstacles"],
+        ["Heart rate mean / max", f"{_fmt(m['heart_rate_mean_bpm'], 0)} / {_fmt(m['heart_rate_max_bpm'], 0, 'bpm')}"],
+        ["Alarms raised", str(sum(e["kind"] == "alarm_raised" for e in v.alarms))],
+    ]
+    sections["summary"].add(Table(["", ""], rows),
+                            "Walking speed on a treadmill is the belt speed, which the therapist sets; the overground "
+                            "norms cited are a guide, not a diagnosis.")
+
+    # Per leg
+    if m["steps"]:
+        leg_rows = []
+        for label, key, digits, unit, scale in (
+            ("Step length", "step_length_{}_m", 2, "m", 1.0), ("Step time", "step_time_{}_s", 2, "s", 1.0),
+            ("Toe clearance [winter1992]", "toe_clearance_{}_m", 1, "cm", 100.0),
+            ("Stride time", "stride_time_{}_s", 2, "s", 1.0), ("Stride length", "stride_length_{}_m", 2, "m", 1.0),
+        ):
+            iqr_key = key.replace("_{}_", "_{}_iqr_")
+            leg_rows.append([label] + [_median_iqr(m[key.format(s)], m[iqr_key.format(s)], digits, unit, scale)
+                                       for s in ("l", "r")])
+        leg_rows.append(["Stance share"] + [_median_iqr(m[f"stance_{s}"], m[f"stance_{s}_iqr"], 2, "of the stride")
+                                            for s in ("l", "r")])
+        leg_rows.append(["Stride-time CV, steady strides"] + [
+            f"{_fmt(m[f'stride_cv_{s}_pct'], 1, '%')} (n = {m[f'steady_strides_{s}']})" for s in ("l", "r")])
+        sections["legs"].add(Table(["median (interquartile range)", _leg_name(v.roles, 0), _leg_name(v.roles, 1)],
+                                   leg_rows))
+        if v.rx is None or v.rx.affected_side not in (0, 1):
+            sections["legs"].add("The prescription names no affected side: legs are named left and right.")
+    else:
+        sections["legs"].add("No steps were recorded.")
+
+    # Goals
+    goal_rows = [[g["goal"], _fmt(g["target"], 1), _fmt(g["achieved"], 1),
+                  "-" if g["met"] is None else (("met", "ok") if g["met"] else ("not met", "flag"))]
+                 for g in gm.goals_met(session["goals"], m, v.events)]
+    sections["goals"].add(Table(["goal", "target", "achieved", ""], goal_rows) if goal_rows else "No goals were set.")
+
+    tel = v.telemetry
+    dec = _decimate(len(tel))
+    t_rel = (tel["t_s"][dec] - t0) if walked else np.zeros(0)
+
+    # Speed, guidance and body-weight support
+    if walked:
+        def speed(ax):
+            ax.plot(t_rel, tel["belt_speed_cmd_mps"][dec], label="commanded belt speed (m/s)", lw=1)
+            ax.plot(t_rel, tel["belt_speed_mps"][dec], label="measured belt speed (m/s)", lw=1)
+            ax.plot(t_rel, tel["guidance"][dec], label="guidance (fraction of full stiffness)", lw=1)
+            ax.plot(t_rel, tel["bws_fraction"][dec], label="body-weight support (fraction of body weight)", lw=1)
+            ax.set_xlabel("session time (s)")
+            ax.set_ylabel("m/s, or fraction")
+            ax.set_ylim(bottom=0)
+            ax.legend(fontsize=7, loc="lower right")
+        sections["speed"].add(Plot(speed, 3.2))
+    else:
+        sections["speed"].add("The belt never started: nothing to plot.")
+
+    def per_leg_points(rows_all, key, scale, ylabel):
+        def draw(ax):
+            for side, colour in ((gm.LEFT, LEFT_COLOUR), (gm.RIGHT, RIGHT_COLOUR)):
+                rows_side = [r for r in rows_all if r["side"] == side and r[key] is not None]
+                ax.plot([r["t_s"] - t0 for r in rows_side], [r[key] * scale for r in rows_side], ".", color=colour,
+                        label=_leg_name(v.roles, side), ms=3)
+            ax.set_ylabel(ylabel)
+            ax.set_xlabel("session time (s)")
+            ax.legend(fontsize=7)
+        return draw
+
+    if v.steps:
+        sections["steps"].add(Plot(per_leg_points(v.steps, "step_length_m", 1.0, "step length (m)")),
+                              Plot(per_leg_points(v.steps, "step_time_s", 1.0, "step time (s)")))
+    else:
+        sections["steps"].add("No steps were recorded.")
+
+    windows = _windowed(v.steps, t0, v.t_end - t0)
+    if len(windows["t"]):
+        def symmetry(ax):
+            ax.axhspan(-gm.STEP_LENGTH_SI_LIMIT_PCT, gm.STEP_LENGTH_SI_LIMIT_PCT, color="#2ca02c", alpha=0.12,
+                       label="healthy range, step length (Patterson 2008)")
+            ax.plot(windows["t"], windows["si_len"], "o-", label="SI step length")
+            ax.plot(windows["t"], windows["si_time"], "s-", label="SI step time")
+            ax.axhline(0, color="k", lw=0.5)
+            ax.set_ylabel("symmetry index (%)")
+            ax.set_xlabel("session time (s), 30 s windows")
+            ax.legend(fontsize=7)
+        sections["symmetry"].add(Plot(symmetry, 3.0), "SI = (L - R) / (0.5 (L + R)) x 100 from the legs' medians; "
+                                 "0 is symmetric, positive: the left leg's value is larger [patterson2008] [patterson2010].")
+
+        def cadence(ax):
+            ax.plot(windows["t"], windows["cadence"], "o-")
+            ax.set_ylabel("cadence (steps/min)")
+            ax.set_xlabel("session time (s), 30 s windows")
+        sections["cadence"].add(Plot(cadence, 2.6), f"Cadence over the walking time: {_fmt(m['cadence_spm'], 0, 'steps/min')}.")
+    else:
+        sections["symmetry"].add("Not enough steps for symmetry.")
+        sections["cadence"].add("Not enough steps for cadence.")
+
+    if v.strides:
+        steady = gm.steady_strides(v.strides, tel, v.events)
+
+        def variability(ax):
+            for side, colour in ((gm.LEFT, LEFT_COLOUR), (gm.RIGHT, RIGHT_COLOUR)):
+                pairs = [(s, ok) for s, ok in zip(v.strides, steady, strict=True) if s["side"] == side]
+                ax.plot([s["t_s"] - t0 for s, _ in pairs], [s["stride_time_s"] for s, _ in pairs], "-", color=colour,
+                        lw=0.5, alpha=0.5)
+                ax.plot([s["t_s"] - t0 for s, ok in pairs if ok], [s["stride_time_s"] for s, ok in pairs if ok], ".",
+                        color=colour, ms=4, label=f"{_leg_name(v.roles, side)}, steady")
+            ax.set_ylabel("stride time (s)")
+            ax.set_xlabel("session time (s)")
+            ax.legend(fontsize=7)
+        low, high = gm.STRIDE_CV_HEALTHY_PCT
+        sections["variability"].add(Plot(variability, 2.8), (
+            f"Coefficient of variation of stride time over steady strides: {_fmt(m['stride_cv_pct'], 1, '%')} "
+            f"(healthy adults about {low:.0f}-{high:.0f} % [hausdorff2005]). Steady: belt speed constant at the "
+            "session's usual speed, no obstacle in the stride or the next, after a 10 s warm-up (docs/records.md)."))
+    else:
+        sections["variability"].add("No strides were recorded.")
+
+    if v.steps:
+        def clearance(ax):
+            low, high = gm.TOE_CLEARANCE_HEALTHY_M
+            ax.axhspan(low * 100, high * 100, color="#2ca02c", alpha=0.12, label="healthy minimum toe clearance (Winter 1992)")
+            per_leg_points(v.steps, "toe_clearance_m", 100.0, "toe clearance (cm)")(ax)
+        sections["clearance"].add(Plot(clearance, 2.8), "Minimum toe clearance per swing [winter1992].")
+    else:
+        sections["clearance"].add("No steps were recorded.")
+
+    # Obstacles per kind, normalised for difficulty
+    outcomes = [e for e in v.events if e["kind"] == "obstacle_outcome" and t0 <= e["t_s"] <= v.t_end]
+    if outcomes:
+        kinds, overall = obstacle_results(outcomes, scene_obstacles(session["scene_id"]))
+        sections["obstacles"].add(Table(
+            ["kind", "height", "obstacles", "cleared", "hit", "success", "median margin"],
+            [[r["kind"], _fmt(r["height_m"] * 100, 0, "cm"), str(r["n"]), str(r["cleared"]),
+              (str(r["hit"]), "flag") if r["hit"] else "0", _fmt(r["success_pct"], 0, "%"),
+              _fmt(r["margin_median_m"] * 100, 1, "cm")] for r in kinds]),
+            f"Success weighted by obstacle height (taller obstacles count more; flat ones as 1 cm): "
+            f"{_fmt(overall['weighted_success_pct'], 0, '%')}; the scene's mean obstacle height "
+            f"{_fmt(overall['mean_height_m'] * 100, 1, 'cm')} (docs/records.md, 'Obstacle difficulty'; "
+            "clearance grows with obstacle height [chen1991]).")
+
+        def margins(ax):
+            ts = [e["t_s"] - t0 for e in outcomes]
+            ys = [(e.get("margin_m") or 0.0) * 100 for e in outcomes]
+            ax.scatter(ts, ys, c=["#d62728" if e["outcome"] == "hit" else "#2ca02c" for e in outcomes], s=12)
+            ax.axhline(0, color="k", lw=0.5)
+            ax.set_xlabel("session time (s)")
+            ax.set_ylabel("clearance margin (cm)")
+        sections["obstacles"].add(Plot(margins, 2.4))
+    else:
+        sections["obstacles"].add("No obstacles in this session.")
+
+    # Tasks
+    tasks = (session.get("summary") or {}).get("tasks") or {}
+    task_rows = []
+    if tasks.get("items_total"):
+        task_rows.append(["shopping list", f"{tasks.get('items_collected', 0)} of {tasks['items_total']} collected",
+                          f"{tasks.get('items_missed', 0)} missed"])
+    if tasks.get("crossings_total"):
+        task_rows.append(["street crossings", f"{tasks.get('crossings_done', 0)} of {tasks['crossings_total']} crossed",
+                          (f"{tasks.get('crossings_failed', 0)} failed", "flag") if tasks.get("crossings_failed") else "0 failed"])
+    if tasks.get("cues_total"):
+        task_rows.append(["dual task (colour cues)", f"{tasks.get('cues_shown', 0)} of {tasks['cues_total']} shown",
+                          "answers are not recorded"])
+    sections["tasks"].add(Table(["task", "result", ""], task_rows) if task_rows
+                          else "The scene had no shopping, crossing or dual task, or none was recorded.")
+
+    # Heart rate
+    hr_all = tel["heart_rate_bpm"].astype(float) if walked else np.zeros(0)
+    if walked and (np.isfinite(hr_all) & (hr_all > 0)).any():
+        limit = v.rx.max_heart_rate_bpm if v.rx else 0.0
+
+        def heart(ax):
+            hr = tel["heart_rate_bpm"][dec].astype(float)
+            hr[~(hr > 0)] = np.nan
+            ax.plot(t_rel, hr, color="#9467bd", label="heart rate")
+            if limit:
+                ax.axhline(limit, color="#d62728", ls="--", lw=1, label=f"prescribed limit {limit:.0f} bpm")
+            ax.set_ylabel("heart rate (bpm)")
+            ax.set_xlabel("session time (s)")
+            ax.legend(fontsize=7)
+        sections["heart-rate"].add(Plot(heart, 2.6))
+        zones = heart_rate_zones(hr_all, np.diff(tel["t_s"], prepend=tel["t_s"][0]), limit)
+        if zones:
+            sections["heart-rate"].add(
+                Table(["zone", "time"], [[name, _fmt(seconds, 1, "s")] for name, seconds in zones["zones"]]),
+                f"Zones of heart-rate reserve (Karvonen [karvonen1957]) between a resting estimate of "
+                f"{zones['rest_bpm']:.0f} bpm (5th percentile of this session) and the prescribed limit "
+                f"{zones['limit_bpm']:.0f} bpm; moderate 40-59 % HRR is an aerobic target used after stroke [bmcneurol2021].")
+        else:
+            sections["heart-rate"].add("The prescription sets no heart-rate limit: no zones.")
+    else:
+        sections["heart-rate"].add("No heart-rate data.")
+
+    # Alarms
+    alarm_rows = [[_fmt(e["t_s"] - t0, 1, "s"), e["kind"].replace("_", " "), e.get("priority", ""),
+                   e.get("text") or e.get("reason", str(e["code"]))] for e in v.alarms]
+    if v.alarms and (int(v.telemetry["alarms"][0]) if walked else 0):
+        active = [AlarmReason(b).name.lower() for b in range(32) if int(v.telemetry["alarms"][0]) & (1 << b)
+                  and b in AlarmReason._value2member_map_]
+        alarm_rows.append(["start", "active when the session began", "", ", ".join(active)])
+    sections["alarms"].add(Table(["time", "event", "priority", "alarm"], alarm_rows) if alarm_rows else "No alarms.")
+
+    # Audit log, on one scale per setting
+    audit_rows = [[a["at"][11:19], a["who"], a["setting"], setting_text(a["setting"], a["old"], v.rx),
+                   setting_text(a["setting"], a["new"], v.rx),
+                   "" if a["applied"] is None else setting_text(a["setting"], a["applied"], v.rx)] for a in v.audit]
+    sections["settings"].add(Table(["time (UTC)", "who", "setting", "from", "to", "applied"], audit_rows)
+                             if audit_rows else "No setting changes.",
+                             "Guidance and body-weight support are set as a fraction of the range the prescription "
+                             "allows and shown with the absolute value they give (docs/records.md, 'Setting scales').")
+
+    # Frame timing
+    if v.frames:
+        keys = sorted({k for f in v.frames for k in f if k != "at"})[:7]
+        sections["frames"].add(Table(["at", *keys], [[f["at"][11:19], *[_fmt(f.get(k), 2) for k in keys]]
+                                                     for f in v.frames]))
+    else:
+        sections["frames"].add("No headset frame timing was recorded (desktop or headless session).")
+
+    # Recording completeness
+    gaps = [(a, b) for a, b in store.cycle_gaps(session_id)
+            if walked and int(v.telemetry["cycle"][0]) <= a <= int(v.telemetry["cycle"][-1])]
+    rec = session.get("recorder") or {}
+    rows = [
+        ["Telemetry records", f"{len(v.telemetry)} in the session's span, {v.recorded} stored"],
+        ["Gaps in the cycle sequence", (f"{len(gaps)} gap(s): {gaps[:5]}", "flag") if gaps else ("none", "ok")],
+        ["Records dropped by the core (telemetry ring overflow)",
+         (str(session["telemetry_overflow"]), "flag") if session["telemetry_overflow"] else ("0", "ok")],
+        ["Events dropped (event ring overflow)",
+         (str(session["events_overflow"]), "flag") if session["events_overflow"] else ("0", "ok")],
+        ["Recorder", ", ".join(f"{k} {round(v_, 3) if isinstance(v_, float) else v_}" for k, v_ in rec.items()
+                               if k in ("commits", "cpu_s", "max_lag_s")) or "-"],
+    ]
+    sections["recording"].add(Table(["", ""], rows))
+    sections["references"].add()
+
+    title = f"StepSync session {session_id}: {session['patient_code']}, {session['scene_id']}"
+    banner = (f"SIMULATED SESSION: {_data_source(session)}; these are not measurements of a real patient."
+              if session["simulated"] else "")
+    return Document(title, [sections[k] for k, _ in SESSION_SECTIONS], banner,
+                    {k: r.citation for k, r in gm.REFERENCES.items()})
+
+
+def _windowed(steps: list[dict], t0: float, span_s: float, window_s: float = 30.0) -> dict:
+    """Per-window medians of step length and time per leg, and cadence, for trend lines."""
     if not steps:
         return {"t": np.zeros(0)}
     t = np.array([s["t_s"] for s in steps]) - t0
-    edges = np.arange(0.0, t.max() + window_s, window_s)
     out = {"t": [], "si_len": [], "si_time": [], "cadence": []}
-    for start in edges:
+    for start in np.arange(0.0, max(span_s, float(t.max())) + 1e-9, window_s):
         inside = [s for s, ts in zip(steps, t, strict=True) if start <= ts < start + window_s]
         if len(inside) < 4:
             continue
-        mean = {}
+        med = {}
         for side in (gm.LEFT, gm.RIGHT):
             rows = [s for s in inside if s["side"] == side]
-            mean[("len", side)] = gm._mean(r["step_length_m"] for r in rows)
-            mean[("time", side)] = gm._mean(r["step_time_s"] for r in rows)
-        out["t"].append(start + window_s / 2)
-        out["si_len"].append(gm.symmetry_index_pct(mean[("len", 0)], mean[("len", 1)]))
-        out["si_time"].append(gm.symmetry_index_pct(mean[("time", 0)], mean[("time", 1)]))
-        span = min(window_s, t.max() - start) if start + window_s > t.max() else window_s
-        out["cadence"].append(len(inside) / span * 60.0 if span > 0 else math.nan)
+            med[("len", side)] = gm._median(r["step_length_m"] for r in rows)
+            med[("time", side)] = gm._median(r["step_time_s"] for r in rows)
+        length = min(window_s, span_s - start)
+        out["t"].append(start + length / 2)
+        out["si_len"].append(gm.symmetry_index_pct(med[("len", 0)], med[("len", 1)]))
+        out["si_time"].append(gm.symmetry_index_pct(med[("time", 0)], med[("time", 1)]))
+        out["cadence"].append(len(inside) / length * 60.0 if length > 0 else math.nan)
     return {k: np.array(v) for k, v in out.items()}
 
 
 def build_session_html(store: Store, session_id: int) -> str:
     """The session report as an HTML string."""
-    plt = _pyplot()
-    session = store.get_session(session_id)
-    patient = store.get_patient(session["patient_code"]) or {}
-    telemetry = store.telemetry(session_id)
-    steps, strides, events = store.steps(session_id), store.strides(session_id), store.events(session_id)
-    audit = store.audit_log(session_id)
-    frames = store.frame_timing(session_id)
-    m = gm.session_metrics(telemetry, steps, strides, events)
-    t0 = float(telemetry["t_s"][0]) if len(telemetry) else (min((e["t_s"] for e in events), default=0.0))
-    dec = _decimate(len(telemetry))
-    t_rel = telemetry["t_s"][dec] - t0 if len(telemetry) else np.zeros(0)
-    sections = []
-
-    # Summary
-    rows = [
-        ["Patient", html.escape(f"{session['patient_code']}" + (f" ({patient.get('name')})" if patient.get("name") else ""))],
-        ["Scene", html.escape(session["scene_id"])],
-        ["Started / ended", html.escape(f"{session['started_at']} / {session['ended_at'] or 'still open'}")],
-        ["Outcome", html.escape(session["outcome"] or "open")],
-        ["Display", "VR headset" if session["vr"] else "desktop window"],
-        ["Data", f"SIMULATED ({html.escape(_data_source(session))}, not a real patient)" if session["simulated"] else "recorded"],
-        ["Duration", _fmt(m["duration_s"], 0, "s")],
-        ["Distance", _fmt(m["distance_m"], 1, "m")],
-        ["Steps", str(m["steps"])],
-        ["Gait speed (mean belt speed while walking)",
-         f"{_fmt(m['gait_speed_mps'], 2, 'm/s')}: {html.escape(m['speed_class'])} ambulation {_cite('perry1995')}; "
-         f"{_flag(m['fall_risk'])} {_cite('fritz2009')}"],
-        ["Cadence", _fmt(m["cadence_spm"], 0, "steps/min")],
-        ["Step length left / right", f"{_fmt(m['step_length_l_m'], 2)} / {_fmt(m['step_length_r_m'], 2)} m"],
-        ["Step time left / right", f"{_fmt(m['step_time_l_s'], 2)} / {_fmt(m['step_time_r_s'], 2)} s"],
-        ["Symmetry index, step length",
-         f"{_fmt(m['si_step_length_pct'], 1, '%')} "
-         f"{_flag('asymmetric' if abs(m['si_step_length_pct']) > gm.STEP_LENGTH_SI_LIMIT_PCT else '') if math.isfinite(m['si_step_length_pct']) else ''} {_cite('patterson2008')}"],
-        ["Symmetry index, step time",
-         f"{_fmt(m['si_step_time_pct'], 1, '%')} "
-         f"{_flag('asymmetric' if abs(m['si_step_time_pct']) > gm.STEP_TIME_SI_LIMIT_PCT else '') if math.isfinite(m['si_step_time_pct']) else ''} {_cite('patterson2008')}"],
-        ["Stride-time CV left / right", f"{_fmt(m['stride_cv_l_pct'], 1)} / {_fmt(m['stride_cv_r_pct'], 1)} % {_cite('hausdorff2005')}"],
-        ["Stance share left / right", f"{_fmt(m['stance_l'], 2)} / {_fmt(m['stance_r'], 2)}"],
-        ["Toe clearance left / right", f"{_fmt(m['toe_clearance_l_m'] * 100, 1)} / {_fmt(m['toe_clearance_r_m'] * 100, 1)} cm {_cite('winter1992')}"],
-        ["Guidance (mean, 0..1)", _fmt(m["guidance_mean"], 2)],
-        ["Body-weight support (mean)", _fmt(m["bws_mean"] * 100 if math.isfinite(m["bws_mean"]) else math.nan, 0, "%")],
-        ["Obstacles cleared", f"{m['obstacles_cleared']} of {m['obstacles']} ({_fmt(m['obstacle_success_pct'], 0, '%')})"],
-        ["Heart rate mean / max", f"{_fmt(m['heart_rate_mean_bpm'], 0)} / {_fmt(m['heart_rate_max_bpm'], 0)} bpm"],
-        ["Alarms raised", str(m["alarms"])],
-    ]
-    sections.append(_section("summary", "Summary", _table(["", ""], rows)
-                             + '<p class="note">Gait speed on a treadmill is the belt speed; the overground '
-                               "norms cited are a guide, not a diagnosis.</p>"))
-
-    # Goals
-    goal_rows = [
-        [html.escape(g["goal"]), _fmt(g["target"], 1), _fmt(g["achieved"], 1),
-         "-" if g["met"] is None else ('<span class="ok">met</span>' if g["met"] else '<span class="flag">not met</span>')]
-        for g in gm.goals_met(session["goals"], m, events)
-    ]
-    sections.append(_section("goals", "Goals", _table(["goal", "target", "achieved", ""], goal_rows) if goal_rows else "<p>No goals were set.</p>"))
-
-    # Speed, guidance, BWS
-    if len(telemetry):
-        fig, axes = plt.subplots(2, 1, figsize=(10, 5), sharex=True)
-        axes[0].plot(t_rel, telemetry["belt_speed_cmd_mps"][dec], label="commanded", lw=1)
-        axes[0].plot(t_rel, telemetry["belt_speed_mps"][dec], label="measured", lw=1)
-        axes[0].set_ylabel("belt speed (m/s)")
-        axes[0].legend(loc="lower right")
-        axes[1].plot(t_rel, telemetry["guidance"][dec], label="guidance (0..1)")
-        axes[1].plot(t_rel, telemetry["bws_fraction"][dec], label="body-weight support (fraction)")
-        axes[1].set_ylim(-0.05, 1.05)
-        axes[1].set_xlabel("session time (s)")
-        axes[1].legend(loc="upper right")
-        body = _png(fig)
-    else:
-        body = "<p>No telemetry was recorded.</p>"
-    sections.append(_section("speed", "Speed, guidance and body-weight support", body))
-
-    # Step length and step time per leg
-    if steps:
-        fig, axes = plt.subplots(2, 1, figsize=(10, 5), sharex=True)
-        for side, colour, name in ((gm.LEFT, LEFT_COLOUR, "left"), (gm.RIGHT, RIGHT_COLOUR, "right")):
-            rows_side = [s for s in steps if s["side"] == side]
-            ts = [s["t_s"] - t0 for s in rows_side]
-            axes[0].plot(ts, [s["step_length_m"] for s in rows_side], ".", color=colour, label=name, ms=3)
-            axes[1].plot(ts, [s["step_time_s"] for s in rows_side], ".", color=colour, label=name, ms=3)
-        axes[0].set_ylabel("step length (m)")
-        axes[1].set_ylabel("step time (s)")
-        axes[1].set_xlabel("session time (s)")
-        axes[0].legend()
-        body = _png(fig)
-    else:
-        body = "<p>No steps were recorded.</p>"
-    sections.append(_section("steps", "Step length and step time per leg", body))
-
-    windows = _windowed(steps, t0)
-    # Symmetry
-    if len(windows["t"]):
-        fig, ax = plt.subplots(figsize=(10, 3.2))
-        ax.axhspan(-gm.STEP_LENGTH_SI_LIMIT_PCT, gm.STEP_LENGTH_SI_LIMIT_PCT, color="#2ca02c", alpha=0.12,
-                   label="healthy range, step length (Patterson 2008)")
-        ax.plot(windows["t"], windows["si_len"], "o-", label="SI step length")
-        ax.plot(windows["t"], windows["si_time"], "s-", label="SI step time")
-        ax.axhline(0, color="k", lw=0.5)
-        ax.set_ylabel("symmetry index (%)")
-        ax.set_xlabel("session time (s), 30 s windows")
-        ax.legend(fontsize=8)
-        body = _png(fig) + f"<p>SI = (L - R) / (0.5 (L + R)) x 100; 0 is symmetric. {_cite('patterson2008', 'patterson2010')}</p>"
-    else:
-        body = "<p>Not enough steps for symmetry.</p>"
-    sections.append(_section("symmetry", "Symmetry", body))
-
-    # Cadence
-    if len(windows["t"]):
-        fig, ax = plt.subplots(figsize=(10, 2.8))
-        ax.plot(windows["t"], windows["cadence"], "o-")
-        ax.set_ylabel("cadence (steps/min)")
-        ax.set_xlabel("session time (s), 30 s windows")
-        body = _png(fig) + f"<p>Mean cadence {_fmt(m['cadence_spm'], 0, 'steps/min')}.</p>"
-    else:
-        body = "<p>Not enough steps for cadence.</p>"
-    sections.append(_section("cadence", "Cadence", body))
-
-    # Stride-time variability
-    if strides:
-        fig, ax = plt.subplots(figsize=(10, 3))
-        for side, colour, name in ((gm.LEFT, LEFT_COLOUR, "left"), (gm.RIGHT, RIGHT_COLOUR, "right")):
-            rows_side = [s for s in strides if s["side"] == side]
-            ax.plot([s["t_s"] - t0 for s in rows_side], [s["stride_time_s"] for s in rows_side], ".-", color=colour,
-                    label=f"{name}: CV {_fmt(m[f'stride_cv_{name[0]}_pct'], 1)} %", ms=3, lw=0.5)
-        ax.set_ylabel("stride time (s)")
-        ax.set_xlabel("session time (s)")
-        ax.legend()
-        low, high = gm.STRIDE_CV_HEALTHY_PCT
-        body = _png(fig) + (f"<p>Coefficient of variation of stride time: {_fmt(m['stride_cv_pct'], 1, '%')} "
-                            f"(healthy adults about {low:.0f}-{high:.0f} %) {_cite('hausdorff2005')}.</p>")
-    else:
-        body = "<p>No strides were recorded.</p>"
-    sections.append(_section("variability", "Stride-time variability", body))
-
-    # Toe clearance
-    if steps:
-        fig, ax = plt.subplots(figsize=(10, 3))
-        low, high = gm.TOE_CLEARANCE_HEALTHY_M
-        ax.axhspan(low * 100, high * 100, color="#2ca02c", alpha=0.12, label="healthy minimum toe clearance (Winter 1992)")
-        for side, colour, name in ((gm.LEFT, LEFT_COLOUR, "left"), (gm.RIGHT, RIGHT_COLOUR, "right")):
-            rows_side = [s for s in steps if s["side"] == side and s["toe_clearance_m"] is not None]
-            ax.plot([s["t_s"] - t0 for s in rows_side], [s["toe_clearance_m"] * 100 for s in rows_side], ".",
-                    color=colour, label=name, ms=3)
-        ax.set_ylabel("toe clearance (cm)")
-        ax.set_xlabel("session time (s)")
-        ax.legend(fontsize=8)
-        body = _png(fig) + f"<p>{_cite('winter1992')}</p>"
-    else:
-        body = "<p>No steps were recorded.</p>"
-    sections.append(_section("clearance", "Toe clearance", body))
-
-    # Obstacles along the route
-    outcomes = [e for e in events if e["kind"] == "obstacle_outcome"]
-    if outcomes:
-        cycles = telemetry["cycle"].astype(np.int64) if len(telemetry) else np.zeros(0, dtype=np.int64)
-        rows, xs, ys, colours = [], [], [], []
-        for e in outcomes:
-            at_m = math.nan
-            if len(cycles) and e["cycle"] is not None:
-                i = min(len(cycles) - 1, int(np.searchsorted(cycles, e["cycle"])))
-                at_m = float(telemetry["s_m"][i])
-            margin = e.get("margin_m")
-            rows.append([str(e.get("obstacle", e["code"])), _fmt(at_m, 1, "m"), _fmt(e["t_s"] - t0, 1, "s"),
-                         _flag("hit") if e["outcome"] == "hit" else html.escape(e["outcome"]),
-                         _fmt(margin * 100 if margin is not None else None, 1, "cm")])
-            xs.append(at_m)
-            ys.append((margin or 0.0) * 100)
-            colours.append("#d62728" if e["outcome"] == "hit" else "#2ca02c")
-        fig, ax = plt.subplots(figsize=(10, 2.8))
-        ax.scatter(xs, ys, c=colours)
-        ax.axhline(0, color="k", lw=0.5)
-        ax.set_xlabel("route position (m)")
-        ax.set_ylabel("clearance margin (cm)")
-        body = _png(fig) + _table(["obstacle", "at", "time", "outcome", "margin"], rows)
-    else:
-        body = "<p>No obstacles in this session.</p>"
-    sections.append(_section("obstacles", "Obstacle outcomes along the route", body))
-
-    # Heart rate
-    if len(telemetry) and (telemetry["heart_rate_bpm"] > 0).any():
-        fig, ax = plt.subplots(figsize=(10, 2.8))
-        hr = telemetry["heart_rate_bpm"][dec].astype(float)
-        hr[hr <= 0] = np.nan
-        ax.plot(t_rel, hr, color="#9467bd")
-        ax.set_ylabel("heart rate (bpm)")
-        ax.set_xlabel("session time (s)")
-        body = _png(fig)
-    else:
-        body = "<p>No heart-rate data.</p>"
-    sections.append(_section("heart-rate", "Heart rate", body))
-
-    # Alarms
-    alarm_rows = [
-        [_fmt(e["t_s"] - t0, 1, "s"), html.escape(e["kind"].replace("_", " ")), html.escape(e.get("priority", "")),
-         html.escape(e.get("text") or e.get("reason", str(e["code"])))]
-        for e in events if e["kind"] in ("alarm_raised", "alarm_acked")
-    ]
-    sections.append(_section("alarms", "Alarms", _table(["time", "event", "priority", "alarm"], alarm_rows) if alarm_rows else "<p>No alarms.</p>"))
-
-    # Audit log
-    audit_rows = [
-        [html.escape(a["at"]), html.escape(a["who"]), html.escape(a["setting"]), html.escape(str(a["old"])),
-         html.escape(str(a["new"])), html.escape("" if a["applied"] is None else str(a["applied"]))]
-        for a in audit
-    ]
-    applied = [e for e in events if e["kind"] == "setting_applied"]
-    body = _table(["when", "who", "setting", "from", "to", "applied"], audit_rows) if audit_rows else "<p>No setting changes.</p>"
-    if applied:
-        body += f"<p>The control core confirmed {len(applied)} applied setting(s).</p>"
-    sections.append(_section("settings", "Setting changes (audit log)", body))
-
-    # Frame timing
-    if frames:
-        keys = sorted({k for f in frames for k in f if k != "at"})
-        body = _table(["at", *keys], [[html.escape(f["at"]), *[_fmt(f.get(k), 2) for k in keys]] for f in frames])
-    else:
-        body = "<p>No headset frame timing was recorded (desktop or headless session).</p>"
-    sections.append(_section("frames", "Headset frame timing", body))
-
-    # Recording completeness
-    gaps = store.cycle_gaps(session_id)
-    rec = session.get("recorder") or {}
-    rows = [
-        ["Telemetry records", str(len(telemetry))],
-        ["Cycles", f"{int(telemetry['cycle'][0])} .. {int(telemetry['cycle'][-1])}" if len(telemetry) else "-"],
-        ["Gaps in the cycle sequence", _flag(f"{len(gaps)} gap(s): {gaps[:5]}") if gaps else '<span class="ok">none</span>'],
-        ["Records dropped by the core (telemetry ring overflow)",
-         _flag(str(session["telemetry_overflow"])) if session["telemetry_overflow"] else '<span class="ok">0</span>'],
-        ["Events dropped (event ring overflow)",
-         _flag(str(session["events_overflow"])) if session["events_overflow"] else '<span class="ok">0</span>'],
-        ["Recorder", html.escape(", ".join(f"{k} {v}" for k, v in rec.items() if k in ("commits", "cpu_s", "max_lag_s")) or "-")],
-    ]
-    sections.append(_section("recording", "Recording completeness", _table(["", ""], rows)))
-    sections.append(_section("references", "References", _references(list(gm.REFERENCES))))
-
-    title = f"StepSync session {session_id}: {session['patient_code']}, {session['scene_id']}"
-    note = (f"SIMULATED SESSION: {html.escape(_data_source(session))}; "
-            "these are not measurements of a real patient.") if session["simulated"] else ""
-    return _page(title, sections, note)
-
-
-def write_session_report(db_path, session_id: int, out_path: str | Path | None = None) -> Path:
-    """Write the HTML report of one session; returns its path (default: reports/ beside the DB)."""
-    with Store(db_path) as store:
-        text = build_session_html(store, session_id)
-    path = _write(Path(out_path) if out_path else _default_out(Path(db_path), f"session-{session_id}.html"), text)
-    log.info("session report written to %s", path)
-    return path
+    return render_html(build_session_document(store, session_id))
 
 
 # ---------------------------------------------------------------------------------------------
 # Patient progress report
 # ---------------------------------------------------------------------------------------------
 def patient_progress(store: Store, code: str) -> list[dict]:
-    """Per-session metrics of a patient, oldest first (sessions with telemetry only)."""
+    """Per-session metrics of a patient, oldest first (sessions with telemetry only); each row has
+    the session, its metrics (over its span), and its goals and heart-rate limit."""
     rows = []
     for session in store.list_sessions(code):
-        sid = session["id"]
-        telemetry = store.telemetry(sid)
-        if not len(telemetry):
+        view = load_session_view(store, session["id"])
+        if not view.recorded:
             continue
-        m = gm.session_metrics(telemetry, store.steps(sid), store.strides(sid), store.events(sid))
-        rows.append({"session": session, **m})
+        m = view.metrics
+        outcomes = [e for e in view.events if e["kind"] == "obstacle_outcome" and view.t0 <= e["t_s"] <= view.t_end]
+        _, overall = obstacle_results(outcomes, scene_obstacles(session["scene_id"])) if outcomes else (None, {})
+        rows.append({"session": session, "rx": view.rx, "roles": view.roles, **m,
+                     "weighted_obstacle_success_pct": overall.get("weighted_success_pct", math.nan),
+                     "goal_steps": float((session["goals"] or {}).get("steps") or (session["goals"] or {}).get("goal_steps")
+                                         or math.nan)})
     return rows
 
 
-def build_patient_html(store: Store, code: str) -> str:
-    """The patient progress report as an HTML string."""
-    plt = _pyplot()
+# Minimal clinically important differences of gait speed (m/s), with their sources.
+SPEED_MCID = [
+    (0.05, "small meaningful change", "perera2006"),
+    (0.10, "substantial meaningful change", "perera2006"),
+    (0.16, "MCID after subacute stroke", "tilson2010"),
+]
+
+
+def speed_change_text(first: float, last: float, stroke: bool) -> str:
+    """A change of walking speed with the MCIDs beside it."""
+    if not (_finite(first) and _finite(last)):
+        return "no data"
+    change = last - first
+    thresholds = [(v, name, key) for v, name, key in SPEED_MCID if stroke or key != "tilson2010"]
+    reached = [f"{name} {v:.2f} m/s [{key}]" for v, name, key in thresholds if abs(change) >= v]
+    missed = [f"{name} {v:.2f} m/s [{key}]" for v, name, key in thresholds if abs(change) < v]
+    text = f"{first:.2f} -> {last:.2f} m/s ({change:+.2f} m/s)"
+    if reached:
+        text += "; at least the " + ", ".join(reached)
+    if missed:
+        text += "; below the " + ", ".join(missed)
+    return text
+
+
+def _dates(progress: list[dict]) -> list[datetime.datetime]:
+    return [datetime.datetime.fromisoformat(p["session"]["started_at"]) for p in progress]
+
+
+def build_patient_document(store: Store, code: str) -> Document:
+    """The patient progress report as a Document."""
     patient = store.get_patient(code)
     if patient is None:
         raise KeyError(f"unknown patient {code!r}")
     progress = patient_progress(store, code)
-    simulated = any(p["session"]["simulated"] for p in progress)
-    x = np.arange(1, len(progress) + 1)
-    col = {key: np.array([p[key] for p in progress], dtype=float) for key in (
-        "gait_speed_mps", "si_step_length_pct", "si_step_time_pct", "step_length_l_m", "step_length_r_m",
-        "guidance_mean", "bws_mean", "obstacle_success_pct", "stride_cv_pct", "cadence_spm")} if progress else {}
-    sections = []
-
     rx = store.current_prescription(code)
+    roles = gm.side_roles(rx.affected_side if rx else -1)
+    stroke = rx is not None and rx.affected_side in (0, 1)
+    simulated = any(p["session"]["simulated"] for p in progress)
+    sections = {key: Section(key, title) for key, title in PATIENT_SECTIONS}
+
     summary = [
-        ["Patient", html.escape(code + (f" ({patient['name']})" if patient.get("name") else ""))],
+        ["Patient", code + (f" ({patient['name']})" if patient.get("name") else "")],
         ["Sessions with data", str(len(progress))],
-        ["Simulated profile", html.escape(patient.get("sim_profile") or "-")],
-        ["Current prescription", html.escape(", ".join(f"{k} {v}" for k, v in rx.to_dict().items())) if rx else "-"],
+        ["Simulated profile", patient.get("sim_profile") or "-"],
     ]
+    if rx:
+        summary += [
+            ["Prescription: speed", f"up to {rx.max_speed_mps:.2f} m/s"],
+            ["Prescription: guidance", f"{rx.guidance_min:.2f}-{rx.guidance_max:.2f} of full stiffness"],
+            ["Prescription: body-weight support", f"{rx.bws_min * 100:.0f}-{rx.bws_max * 100:.0f} % of body weight"],
+            ["Prescription: affected side", {0: "left", 1: "right"}.get(rx.affected_side, "none")],
+            ["Prescription: heart-rate limit", f"{rx.max_heart_rate_bpm:.0f} bpm" if rx.max_heart_rate_bpm else "not set"],
+        ]
     if progress:
         first, last = progress[0], progress[-1]
-        for key, label, unit, digits in (("gait_speed_mps", "Gait speed", "m/s", 2), ("si_step_length_pct", "SI step length", "%", 1),
-                                         ("guidance_mean", "Guidance", "", 2), ("obstacle_success_pct", "Obstacle success", "%", 0)):
-            summary.append([f"{label}: first / latest", f"{_fmt(first[key], digits)} / {_fmt(last[key], digits)} {unit}"])
-        summary.append(["Latest ambulation class", f"{html.escape(last['speed_class'])} {_cite('perry1995')}; {_flag(last['fall_risk'])} {_cite('fritz2009')}"])
-    sections.append(_section("summary", "Summary", _table(["", ""], summary)))
+        summary.append(["Walking speed on the belt, first -> latest",
+                        speed_change_text(first["belt_speed_mps"], last["belt_speed_mps"], stroke)
+                        + ". These MCIDs were established for self-selected speed; the belt speed is the therapist's setting."])
+        ss = [p for p in progress if _finite(p["self_selected_speed_mps"])]
+        if len(ss) >= 2:
+            summary.append(["Self-selected speed, first -> latest",
+                            speed_change_text(ss[0]["self_selected_speed_mps"], ss[-1]["self_selected_speed_mps"], stroke)])
+        if ss:
+            summary.append(["Latest ambulation class", f"{ss[-1]['speed_class']} [perry1995]; "
+                            f"{ss[-1]['fall_risk'] or 'above the risk thresholds'} [fritz2009]"])
+        else:
+            summary.append(["Ambulation class", "not given: no session measured a self-selected speed "
+                            "(classes [perry1995] and risk markers [fritz2009] need one)"])
+        for key, label, digits, unit in (("si_step_length_pct", "Symmetry index, step length", 1, "%"),
+                                         ("cadence_spm", "Cadence", 0, "steps/min"),
+                                         ("guidance_mean", "Guidance applied", 2, "of full stiffness"),
+                                         ("obstacle_success_pct", "Obstacle success", 0, "%")):
+            summary.append([f"{label}, first -> latest", f"{_fmt(first[key], digits)} -> {_fmt(last[key], digits, unit)}"])
+    sections["summary"].add(Table(["", ""], summary))
 
-    session_rows = [
-        [str(i), html.escape(p["session"]["started_at"][:16]), html.escape(p["session"]["scene_id"]),
-         html.escape(p["session"]["outcome"] or "open"), "simulated" if p["session"]["simulated"] else "recorded",
-         _fmt(p["duration_s"] / 60, 1), _fmt(p["gait_speed_mps"], 2), html.escape(p["speed_class"]), _flag(p["fall_risk"]),
-         _fmt(p["si_step_length_pct"], 1), _fmt(p["step_length_l_m"], 2) + " / " + _fmt(p["step_length_r_m"], 2),
-         _fmt(p["guidance_mean"], 2), _fmt(p["obstacle_success_pct"], 0)]
-        for i, p in enumerate(progress, 1)
-    ]
-    sections.append(_section("sessions", "Sessions", _table(
-        ["#", "date", "scene", "outcome", "data", "min", "speed m/s", "class", "risk", "SI len %", "step L/R m", "guidance", "obstacles %"],
-        session_rows) if session_rows else "<p>No recorded sessions yet.</p>"))
+    def leg(value_l, value_r, digits, scale=1.0):
+        parts = []
+        for name, value in (("l", value_l), ("r", value_r)):
+            parts.append(f"{roles[name][:1].upper() if roles[name] in ('left', 'right') else roles[name]} "
+                         f"{_fmt(value * scale if _finite(value) else math.nan, digits)}")
+        return " / ".join(parts)
 
-    def trend_plot(draw, ylabel: str) -> str:
-        fig, ax = plt.subplots(figsize=(10, 3.4))
-        draw(ax)
-        ax.set_xlabel("session")
-        ax.set_ylabel(ylabel)
-        ax.set_xticks(x)
-        ax.legend(fontsize=8, loc="best")
-        return _png(fig)
+    if progress:
+        sections["sessions"].add(Table(
+            ["#", "date", "scene", "outcome", "data", "time", "distance", "steps / goal"],
+            [[str(i), p["session"]["started_at"][:10], p["session"]["scene_id"], p["session"]["outcome"] or "open",
+              "simulated" if p["session"]["simulated"] else "recorded", _fmt(p["duration_s"] / 60, 1, "min"),
+              _fmt(p["distance_m"], 0, "m"), f"{p['steps']} / {_fmt(p['goal_steps'], 0)}"]
+             for i, p in enumerate(progress, 1)]))
+        sections["sessions"].add(Table(
+            ["#", "belt speed", "cadence", "step length (m)", "SI length", "stride CV", "clearance (cm)", "obstacles"],
+            [[str(i), _fmt(p["belt_speed_mps"], 2, "m/s"), _fmt(p["cadence_spm"], 0, "/min"),
+              leg(p["step_length_l_m"], p["step_length_r_m"], 2), _fmt(p["si_step_length_pct"], 1, "%"),
+              _fmt(p["stride_cv_pct"], 1, "%"), leg(p["toe_clearance_l_m"], p["toe_clearance_r_m"], 1, 100.0),
+              _fmt(p["obstacle_success_pct"], 0, "%")] for i, p in enumerate(progress, 1)]))
+        sections["sessions"].add("Per-leg values are medians; legs: " + ", ".join(
+            f"{'left' if k == 'l' else 'right'} = {r}" for k, r in roles.items()) + ".")
+    else:
+        sections["sessions"].add("No recorded sessions yet.")
+
+    dates = _dates(progress)
+    col = {key: np.array([p[key] for p in progress], dtype=float) for key in (
+        "belt_speed_mps", "self_selected_speed_mps", "cadence_spm", "step_length_l_m", "step_length_r_m",
+        "si_step_length_pct", "si_step_time_pct", "toe_clearance_l_m", "toe_clearance_r_m", "distance_m",
+        "goal_steps", "heart_rate_mean_bpm", "heart_rate_max_bpm", "guidance_mean", "bws_mean",
+        "obstacle_success_pct", "weighted_obstacle_success_pct", "stride_cv_pct")} if progress else {}
+    col["steps"] = np.array([p["steps"] for p in progress], dtype=float)
+
+    def trend(draw, ylabel: str) -> Plot:
+        def plot(ax):
+            draw(ax)
+            ax.set_xlabel("session date")
+            ax.set_ylabel(ylabel)
+            import matplotlib.dates as mdates
+
+            ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m-%d"))
+            for label in ax.get_xticklabels():
+                label.set_rotation(20)
+                label.set_fontsize(7)
+            handles, _ = ax.get_legend_handles_labels()
+            if handles:
+                ax.legend(fontsize=7, loc="best")
+        return Plot(plot, 2.8)
+
+    def per_leg(ax, key, scale=1.0):
+        for side, name in ((LEFT_COLOUR, "l"), (RIGHT_COLOUR, "r")):
+            ax.plot(dates, col[key.format(name)] * scale, "o-", color=side, label=roles[name])
 
     if progress:
         def speed(ax):
-            top = max(1.4, float(np.nanmax(col["gait_speed_mps"])) + 0.1)
-            ax.axhspan(0, 0.4, color="#d62728", alpha=0.10, label="household < 0.4 m/s (Perry 1995)")
-            ax.axhspan(0.4, 0.8, color="#ff7f0e", alpha=0.10, label="limited community 0.4-0.8 m/s (Perry 1995)")
-            ax.axhspan(0.8, top, color="#2ca02c", alpha=0.08, label="community > 0.8 m/s (Perry 1995)")
-            ax.axhline(1.0, color="#d62728", ls="--", lw=1, label="fall risk below 1.0 m/s (Fritz & Lusardi 2009)")
-            ax.axhline(0.6, color="#8c564b", ls=":", lw=1, label="high risk below 0.6 m/s (Fritz & Lusardi 2009)")
-            ax.plot(x, col["gait_speed_mps"], "o-", color="k", label="gait speed")
-            ax.set_ylim(0, top)
-        sections.append(_section("speed-trend", "Gait speed", trend_plot(speed, "gait speed (m/s)")
-                                 + f"<p>Bands and markers: {_cite('perry1995', 'fritz2009')}.</p>"))
+            ax.plot(dates, col["belt_speed_mps"], "o-", color="k", label="belt speed while walking (set-point)")
+            if np.isfinite(col["self_selected_speed_mps"]).any():
+                ax.plot(dates, col["self_selected_speed_mps"], "s--", label="self-selected speed")
+            ax.set_ylim(bottom=0)
+        sections["speed-trend"].add(trend(speed, "speed (m/s)"), "Meaningful changes of gait speed: 0.05 m/s small, "
+                                    "0.10 m/s substantial [perera2006]; 0.16 m/s after stroke [tilson2010].")
+        sections["cadence-trend"].add(trend(lambda ax: ax.plot(dates, col["cadence_spm"], "o-", label="cadence"),
+                                            "cadence (steps/min)"))
+        sections["step-length-trend"].add(trend(lambda ax: per_leg(ax, "step_length_{}_m"), "median step length (m)"))
 
         def symmetry(ax):
             ax.axhspan(-gm.STEP_LENGTH_SI_LIMIT_PCT, gm.STEP_LENGTH_SI_LIMIT_PCT, color="#2ca02c", alpha=0.12,
                        label="healthy step-length symmetry (Patterson 2008)")
-            ax.plot(x, col["si_step_length_pct"], "o-", label="SI step length")
-            ax.plot(x, col["si_step_time_pct"], "s-", label="SI step time")
+            ax.plot(dates, col["si_step_length_pct"], "o-", label="SI step length")
+            ax.plot(dates, col["si_step_time_pct"], "s-", label="SI step time")
             ax.axhline(0, color="k", lw=0.5)
-        sections.append(_section("symmetry-trend", "Symmetry", trend_plot(symmetry, "symmetry index (%)")
-                                 + f"<p>{_cite('patterson2008', 'patterson2010')}</p>"))
+        sections["symmetry-trend"].add(trend(symmetry, "symmetry index (%)"), "[patterson2008] [patterson2010]")
 
-        def step_length(ax):
-            ax.plot(x, col["step_length_l_m"], "o-", color=LEFT_COLOUR, label="left")
-            ax.plot(x, col["step_length_r_m"], "o-", color=RIGHT_COLOUR, label="right")
-        sections.append(_section("step-length-trend", "Step length", trend_plot(step_length, "mean step length (m)")))
+        def clearance(ax):
+            low, high = gm.TOE_CLEARANCE_HEALTHY_M
+            ax.axhspan(low * 100, high * 100, color="#2ca02c", alpha=0.12, label="healthy (Winter 1992)")
+            per_leg(ax, "toe_clearance_{}_m", 100.0)
+        sections["clearance-trend"].add(trend(clearance, "median toe clearance (cm)"), "[winter1992]")
+        sections["distance-trend"].add(trend(lambda ax: ax.bar(dates, col["distance_m"], width=0.6, label="distance"),
+                                             "distance walked (m)"))
+
+        def steps_goal(ax):
+            ax.bar(dates, col["steps"], width=0.6, color="#1f77b4", label="steps")
+            ax.plot(dates, col["goal_steps"], "_", ms=25, mew=2, color="k", label="goal")
+        sections["steps-goal-trend"].add(trend(steps_goal, "steps"))
+
+        def heart(ax):
+            ax.plot(dates, col["heart_rate_mean_bpm"], "o-", label="mean")
+            ax.plot(dates, col["heart_rate_max_bpm"], "^-", label="maximum")
+            limits = [p["rx"].max_heart_rate_bpm if p["rx"] else 0.0 for p in progress]
+            if any(limits):
+                ax.plot(dates, [x or np.nan for x in limits], "--", color="#d62728", label="prescribed limit")
+        sections["heart-rate-trend"].add(trend(heart, "heart rate (bpm)"))
 
         def guidance(ax):
-            ax.plot(x, col["guidance_mean"], "o-", label="guidance (0..1)")
-            ax.plot(x, col["bws_mean"], "s-", label="body-weight support (fraction)")
+            ax.plot(dates, col["guidance_mean"], "o-", label="guidance (fraction of full stiffness)")
+            ax.plot(dates, col["bws_mean"], "s-", label="body-weight support (fraction of body weight)")
             ax.set_ylim(0, 1)
-        sections.append(_section("guidance-trend", "Guidance and body-weight support needed", trend_plot(guidance, "mean while walking")))
+        sections["guidance-trend"].add(trend(guidance, "mean while walking"))
 
         def obstacles(ax):
-            ax.bar(x, col["obstacle_success_pct"], color="#2ca02c", label="obstacles cleared")
+            ax.plot(dates, col["obstacle_success_pct"], "o-", label="cleared")
+            ax.plot(dates, col["weighted_obstacle_success_pct"], "s--", label="cleared, weighted by height")
             ax.set_ylim(0, 105)
-        sections.append(_section("obstacle-trend", "Obstacle success", trend_plot(obstacles, "cleared (%)")))
+        sections["obstacle-trend"].add(trend(obstacles, "obstacles cleared (%)"),
+                                       "Height-weighted success normalises for the scene's difficulty (docs/records.md).")
 
         def variability(ax):
             low, high = gm.STRIDE_CV_HEALTHY_PCT
             ax.axhspan(low, high, color="#2ca02c", alpha=0.12, label="healthy adults (Hausdorff 2005)")
-            ax.plot(x, col["stride_cv_pct"], "o-", label="stride-time CV")
+            ax.plot(dates, col["stride_cv_pct"], "o-", label="stride-time CV, steady strides")
             ax.set_ylim(bottom=0)
-        sections.append(_section("variability-trend", "Stride-time variability", trend_plot(variability, "CV (%)")
-                                 + f"<p>{_cite('hausdorff2005')}</p>"))
+        sections["variability-trend"].add(trend(variability, "CV (%)"), "[hausdorff2005]")
     else:
-        for key, title in PATIENT_SECTIONS[2:-1]:
-            sections.append(_section(key, title, "<p>No recorded sessions yet.</p>"))
-    sections.append(_section("references", "References", _references(list(gm.REFERENCES))))
+        for key, _ in PATIENT_SECTIONS[2:-1]:
+            sections[key].add("No recorded sessions yet.")
+    sections["references"].add()
 
-    note = ("Includes SIMULATED SESSIONS generated by `demo-history` from a parametric gait model: "
-            "they show what a progress report looks like, not a real patient's course.") if simulated else ""
-    return _page(f"StepSync progress report: {code}", sections, note)
+    banner = ("Includes SIMULATED SESSIONS generated from a gait model: they show what a progress report "
+              "looks like, not a real patient's course.") if simulated else ""
+    return Document(f"StepSync progress report: {code}", [sections[k] for k, _ in PATIENT_SECTIONS], banner,
+                    {k: r.citation for k, r in gm.REFERENCES.items()})
 
 
-def write_patient_report(db_path, code: str, out_path: str | Path | None = None) -> Path:
-    """Write the HTML progress report of a patient; returns its path (default: reports/ beside the DB)."""
-    with Store(db_path) as store:
-        text = build_patient_html(store, code)
-    path = _write(Path(out_path) if out_path else _default_out(Path(db_path), f"patient-{code}.html"), text)
+def build_patient_html(store: Store, code: str) -> str:
+    """The patient progress report as an HTML string."""
+    return render_html(build_patient_document(store, code))
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing files
+# ---------------------------------------------------------------------------------------------
+def _default_out(db_path: Path, name: str) -> Path:
+    return Path(db_path).parent / "reports" / name
+
+
+def _write(doc: Document, path: Path, fmt: str) -> Path:
+    if fmt not in FORMATS:
+        raise ValueError(f"report format must be one of {FORMATS}, got {fmt!r}")
+    if fmt == "html":
+        return write_private(path, render_html(doc))
+    write_private(path, b"")  # create it owner-only before the PDF writer fills it
+    result = render_pdf(doc, path)
+    if result["overflows"]:
+        log.warning("%s: %d text(s) crossed the page edge", path, len(result["overflows"]))
+    return path
+
+
+def write_session_report(db_path, session_id: int, out_path: str | Path | None = None, fmt: str = "html") -> Path:
+    """Write the report of one session (html or pdf); returns its path (default: reports/ beside the DB)."""
+    with open_repository(db_path) as store:
+        doc = build_session_document(store, session_id)
+    path = _write(doc, Path(out_path) if out_path else _default_out(Path(db_path), f"session-{session_id}.{fmt}"), fmt)
+    log.info("session report written to %s", path)
+    return path
+
+
+def write_patient_report(db_path, code: str, out_path: str | Path | None = None, fmt: str = "html") -> Path:
+    """Write the progress report of a patient (html or pdf); returns its path."""
+    with open_repository(db_path) as store:
+        doc = build_patient_document(store, code)
+    path = _write(doc, Path(out_path) if out_path else _default_out(Path(db_path), f"patient-{code}.{fmt}"), fmt)
     log.info("patient report written to %s", path)
     return path
+
+
+__all__ = [
+    "PATIENT_SECTIONS",
+    "SESSION_SECTIONS",
+    "build_patient_document",
+    "build_session_document",
+    "patient_progress",
+    "write_patient_report",
+    "write_session_report",
+]

@@ -161,6 +161,14 @@ MIGRATIONS: list[str] = [
     CREATE INDEX frame_timing_session ON frame_timing(session_id, id);
     CREATE INDEX sessions_patient ON sessions(patient_code, id);
     """,
+    # 3: per-database secrets (the key that pseudonymises patient codes in exports).
+    """
+    CREATE TABLE site_secrets (
+        name        TEXT PRIMARY KEY,
+        value       BLOB NOT NULL,
+        created_at  TEXT NOT NULL
+    );
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -342,6 +350,16 @@ class Store:
         """Fold the WAL into the main file (for backups)."""
         with self._lock:
             self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def site_secret(self, name: str, n_bytes: int = 32) -> bytes:
+        """A random secret of this database, created on first use (e.g. the export pseudonym key)."""
+        with self.transaction():
+            self._conn.execute(
+                "INSERT OR IGNORE INTO site_secrets (name, value, created_at) VALUES (?, ?, ?)",
+                (name, os.urandom(n_bytes), _now_iso()),
+            )
+            row = self._conn.execute("SELECT value FROM site_secrets WHERE name = ?", (name,)).fetchone()
+        return bytes(row[0])
 
     # -- patients and prescriptions -----------------------------------------------------------
     def ensure_patient(self, code: str, name: str | None = None, sim_profile: str | None = None) -> None:

@@ -10,7 +10,11 @@ Task order each frame (lower sort runs first):
                      thing before drawing: the less work between prediction and draw, the
                      smaller the error when the machine is busy)
      50 igLoop       Panda3D draws
-     60 frame done   measure the draw time and the visual-versus-belt error of this frame
+     60 frame done   measure the draw time and the visual-versus-belt error of this frame;
+                     the frame counter to the core (its age is graded: supervisor.ViewPolicy)
+
+A thread (liveness.MainLoopWatch) beats the core's liveness heartbeat while the main loop is
+alive; each task names its stage so the thread can tell a slow frame from a hung loop.
 
 The app never waits on the control core: a stale or unreadable state block just leaves the last
 snapshot in place (and raises the CORE_LOST alarm after half a second).
@@ -21,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import os
 import time
 from dataclasses import dataclass, field
 
@@ -36,6 +41,24 @@ from engine.render.hud import HudModel, PatientHud, TaskView
 log = logging.getLogger(__name__)
 
 DEFAULT_EYE_HEIGHT_M = 1.6
+# The UI's CPU priority: above background work (nice 0), below the rig (SCHED_FIFO 50, or nice -5
+# where real-time is refused) and the core (SCHED_FIFO 80). Set where the process may.
+UI_NICE = -3
+# Fault-campaign hooks (tests/faults): a renderer this much slower per frame (a sleep inside the
+# draw stage), or a main loop that hangs for good after this many frames while walking.
+FAULT_DRAW_DELAY_ENV = "STEPSYNC_FAULT_DRAW_DELAY_S"
+FAULT_HANG_ENV = "STEPSYNC_FAULT_HANG_AFTER_FRAMES"
+
+
+def favour_ui_process() -> int:
+    """Raise this process to UI_NICE where allowed (never lowers it); returns the nice value."""
+    try:
+        current = os.getpriority(os.PRIO_PROCESS, 0)
+        if current > UI_NICE:
+            os.setpriority(os.PRIO_PROCESS, 0, UI_NICE)
+        return os.getpriority(os.PRIO_PROCESS, 0)
+    except (PermissionError, OSError):
+        return os.getpriority(os.PRIO_PROCESS, 0)
 
 
 def eye_height_from_legs_m(leg_length_m: float) -> float:
@@ -65,6 +88,8 @@ class AppConfig:
     vr_module: object = None  # an openvr double in tests
     background_rgba: tuple[float, float, float, float] = (0.55, 0.7, 0.9, 1.0)
     record_frames: bool = False  # keep (done, drawn s, predicted display) per frame (benchmark)
+    fault_draw_delay_s: float = float(os.environ.get(FAULT_DRAW_DELAY_ENV, "0") or 0)
+    fault_hang_after_frames: int = int(os.environ.get(FAULT_HANG_ENV, "0") or 0)
 
 
 @dataclass
@@ -106,7 +131,14 @@ class StepSyncApp(ShowBase):
     def __init__(self, config: AppConfig, channels, controller, scene=None, world_factory=None,
                  task_tracker=None, names: list[str] | None = None) -> None:
         super().__init__()
+        from engine.render.liveness import MainLoopWatch
+
         self.app_config = config
+        self.nice = favour_ui_process()
+        # The two beats the core watches: liveness from this thread, the frame counter per frame.
+        self.liveness = MainLoopWatch(controller.writer)
+        controller.writer.set_ui_pid(os.getpid())
+        self._walking_frames = 0
         self.channels = channels
         self.controller = controller
         self.scene = scene
@@ -230,7 +262,9 @@ class StepSyncApp(ShowBase):
             self._next_frame_s = now + self._period_s
 
     def _read_state_task(self, task):
+        self.liveness.enter("pace")
         self._pace()
+        self.liveness.enter("read")
         self._frame_start_s = time.monotonic()
         self.frame_alive()
         self.controller.writer.heartbeat()
@@ -258,6 +292,7 @@ class StepSyncApp(ShowBase):
         return self.display_clock.predict(now_s)
 
     def _camera_task(self, task):
+        self.liveness.enter("camera")
         state = self.state
         now = time.monotonic()
         self._camera_at_s = now
@@ -277,11 +312,13 @@ class StepSyncApp(ShowBase):
             self.drawn_scene_time_s = float(state["scene_time_s"])
         self.read_s_m = float(state["s_m"])
         self.patient.set_y(self.drawn_s_m)
+        self.liveness.enter("draw")  # igLoop next: one long call into Panda3D
         return task.cont
 
     def _world_task(self, task):
         # Runs BEFORE the camera task: building a chunk of scenery can take a while, and the
         # display-time prediction must be made after that work, not before it.
+        self.liveness.enter("world")
         if self.world is not None:
             state = self.state
             estimate_s = self.display_clock.predict(time.monotonic())
@@ -294,6 +331,7 @@ class StepSyncApp(ShowBase):
         return task.cont
 
     def _hud_task(self, task):
+        self.liveness.enter("hud")
         if self.task_tracker is not None:
             task_state = self.task_tracker.update(float(self.state["s_m"]), float(self.state["scene_time_s"]),
                                                   self.state["obstacles"])
@@ -315,9 +353,12 @@ class StepSyncApp(ShowBase):
         if content.cue and content.cue != self._last_cue:
             self.audio.play("cue")
         self._last_cue = content.cue
+        self.audio.metronome(getattr(self.world, "scene", None), float(self.state["scene_time_s"]),
+                             int(self.state["run_state"]) == layout.RunState.RUNNING)
         return task.cont
 
     def _therapist_task(self, task):
+        self.liveness.enter("therapist")
         now = self._frame_start_s
         if self.banner is not None:
             alarms = active_alarms(self.state) if self.state_valid else []
@@ -331,7 +372,12 @@ class StepSyncApp(ShowBase):
 
     def _frame_done_task(self, task):
         """After Panda3D drew: the frame is complete now (offscreen: this is its display time)."""
+        config = self.app_config
+        if config.fault_draw_delay_s > 0.0:
+            time.sleep(config.fault_draw_delay_s)  # fault campaign: a renderer this much slower
         done = time.monotonic()
+        self.controller.writer.frame()
+        self.liveness.enter("between")
         # What the prediction needs: from placing the camera to the frame being complete.
         draw_s = done - self._camera_at_s
         self.display_clock.observe(draw_s)
@@ -342,6 +388,13 @@ class StepSyncApp(ShowBase):
         self.frames += 1
         if self.app_config.record_frames:
             self.stats.frames.append((done, self.drawn_s_m, self.predicted_display_s))
+        if config.fault_hang_after_frames and int(self.state["run_state"]) == layout.RunState.RUNNING:
+            self._walking_frames += 1
+            if self._walking_frames >= config.fault_hang_after_frames:
+                log.warning("fault campaign: the main loop hangs now")
+                import threading
+
+                threading.Event().wait()  # fault campaign: a main loop that never returns
         if self.state_valid and int(self.state["run_state"]) == layout.RunState.RUNNING:
             # Where the belt really is when this frame appears: a fresh state sample (at most one
             # control cycle old) carried the last fraction of a millisecond to the display time.
@@ -383,6 +436,7 @@ class StepSyncApp(ShowBase):
         from engine.render.png_writer import grab_rgb, write_png_async
 
         with self.heartbeat_cover():
+            self.liveness.enter("covered")
             rgb = grab_rgb(self.win)
             if rgb is not None:
                 write_png_async(path, rgb)  # encoding off the frame loop (see png_writer)
@@ -395,6 +449,7 @@ class StepSyncApp(ShowBase):
         from engine.render.png_writer import wait_for_writes
 
         wait_for_writes()
+        self.liveness.stop()
         stats = self.stats.summary()
         stats["drawn_s_m_final"] = self.drawn_s_m
         stats["state_s_m_final"] = float(self.state["s_m"])

@@ -24,7 +24,29 @@ CUES: dict[str, list[tuple[float, float]]] = {
     "cue": [(1000.0, 0.06)],  # dual-task cue appears
     "green": [(880.0, 0.05), (0.0, 0.05), (880.0, 0.05)],  # crossing: walk now
     "summary": [(523.0, 0.1), (659.0, 0.1), (784.0, 0.2)],
+    "tick": [(1200.0, 0.03)],  # metronome: short and bright, heard over the ambience
 }
+
+
+class MetronomeClock:
+    """Which beats are due on the scene clock (it stops while paused, so does the metronome).
+
+    Rhythmic auditory cues raise cadence, stride length and speed in Parkinson's disease
+    (Spaulding et al. 2013 meta-analysis); pacing about 10 % above the preferred cadence reduced
+    freezing (Arias & Cudeiro 2010). The scene's `cueing.metronome_spm` sets the rate.
+    """
+
+    def __init__(self) -> None:
+        self.beat = -1
+
+    def due(self, scene_time_s: float, rate_spm: float, running: bool) -> bool:
+        """True once per beat while running; a new beat index after a pause plays on the next beat."""
+        if rate_spm <= 0.0:
+            return False
+        beat = int(scene_time_s * rate_spm / 60.0)
+        fresh = running and beat != self.beat
+        self.beat = beat
+        return fresh
 
 
 def cache_dir() -> Path:
@@ -60,6 +82,7 @@ class AudioCues:
     def __init__(self, loader, volume: float = 0.8) -> None:
         self.sounds = {}
         self.played: list[str] = []
+        self._metronome = MetronomeClock()
         for name, notes in CUES.items():
             path = cache_dir() / f"{name}.wav"
             try:
@@ -70,6 +93,14 @@ class AudioCues:
                 self.sounds[name] = sound
             except Exception as exc:  # no sound is better than no session
                 log.warning("audio cue %s unavailable: %s", name, exc)
+
+    def metronome(self, scene, scene_time_s: float, running: bool) -> None:
+        """Tick on the beat when the scene's cueing asks for a metronome (call once per frame)."""
+        cueing = getattr(scene, "cueing", None)
+        if cueing is None or not cueing.metronome:
+            return
+        if self._metronome.due(scene_time_s, cueing.metronome_spm, running):
+            self.play("tick")
 
     def play(self, name: str) -> None:
         """Play one cue (silently when audio is off)."""

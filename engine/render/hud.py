@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from engine.control import layout
+from engine.scene.outcomes import count_outcomes
 
 log = logging.getLogger(__name__)
 
@@ -134,23 +135,42 @@ class HudModel:
         self.goals = (steps, distance_m, time_s)
 
     def _detect_outcomes(self, state: np.ndarray, now_s: float) -> None:
+        """New outcomes since the last frame become feedback. Outcomes that land in the same
+        frame are all named (each by its own index: a box and a puddle hit together are "the box
+        and the puddle"), a touch first: it is the one to act on."""
         outcomes = state["obstacles"]["outcome"][: len(self.timeline)]
         changed = np.nonzero(outcomes != self._outcomes)[0]
-        for index in changed:
+        if not len(changed):
+            return
+        landed: dict[str, list[int]] = {"hit": [], "cleared": [], "passed": []}
+        for index in sorted(int(i) for i in changed):  # timeline order = route order
             outcome = int(outcomes[index])
             self._outcomes[index] = outcome
-            name = self._name(int(index))
-            if outcome == layout.ObstacleOutcome.CLEARED:
-                margin_cm = float(state["obstacles"]["margin_m"][index]) * 100.0
-                text = f"Cleared the {name}!" + (f" (+{margin_cm:.0f} cm)" if math.isfinite(margin_cm) and margin_cm > 0 else "")
-                self._feedback = (text, "cleared", now_s)
-                self.events.append((int(index), "cleared"))
-            elif outcome == layout.ObstacleOutcome.HIT:
-                self._feedback = (f"Touched the {name}: lift your foot higher", "hit", now_s)
-                self.events.append((int(index), "hit"))
-            elif outcome == layout.ObstacleOutcome.PASSED:
-                self._feedback = (f"Well waited at the {name}", "passed", now_s)
-                self.events.append((int(index), "passed"))
+            kind = {layout.ObstacleOutcome.CLEARED: "cleared", layout.ObstacleOutcome.HIT: "hit",
+                    layout.ObstacleOutcome.PASSED: "passed"}.get(outcome)
+            if kind:
+                landed[kind].append(index)
+                self.events.append((index, kind))
+        phrases = []
+        if landed["hit"]:
+            phrases.append(f"Touched {self._names_text(landed['hit'])}: lift your foot higher")
+        if landed["cleared"]:
+            text = f"Cleared {self._names_text(landed['cleared'])}!"
+            if len(landed["cleared"]) == 1:
+                margin_cm = float(state["obstacles"]["margin_m"][landed["cleared"][0]]) * 100.0
+                if math.isfinite(margin_cm) and margin_cm > 0:
+                    text += f" (+{margin_cm:.0f} cm)"
+            phrases.append(text)
+        if landed["passed"]:
+            phrases.append(f"Well waited at {self._names_text(landed['passed'])}")
+        if phrases:
+            kind = next(k for k in ("hit", "cleared", "passed") if landed[k])
+            self._feedback = (". ".join(phrases), kind, now_s)
+
+    def _names_text(self, indices: list[int]) -> str:
+        """'the box', 'the box and the puddle', 'the box, the cable and the puddle'."""
+        names = [f"the {self._name(i)}" for i in indices]
+        return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
     def _next_line(self, state: np.ndarray) -> str:
         index = int(state["next_obstacle"])
@@ -188,11 +208,9 @@ class HudModel:
 
     def score(self, state: np.ndarray, tasks: TaskView | None = None) -> int:
         """Points: cleared step-overs, yields waited out, shopping items collected."""
-        outcomes = state["obstacles"]["outcome"][: len(self.timeline)]
-        cleared = int(np.count_nonzero(outcomes == layout.ObstacleOutcome.CLEARED))
-        passed = int(np.count_nonzero(outcomes == layout.ObstacleOutcome.PASSED))
+        counts = count_outcomes(state["obstacles"]["outcome"][: len(self.timeline)])
         items = sum(1 for _, done in (tasks.shopping if tasks else []) if done)
-        return cleared * POINTS_CLEARED + passed * POINTS_YIELD_PASSED + items * POINTS_ITEM
+        return counts.cleared * POINTS_CLEARED + counts.waited * POINTS_YIELD_PASSED + items * POINTS_ITEM
 
     def summary(self, state: np.ndarray, tasks: TaskView | None = None) -> str:
         """The end-of-scenario text."""
@@ -201,7 +219,7 @@ class HudModel:
         lines = [
             "Well done!",
             f"{int(state['steps'])} steps, {float(state['distance_m']):.0f} m in {self._clock(float(state['scene_time_s']))}",
-            f"Obstacles cleared {int(state['obstacles_cleared'])}, touched {int(state['obstacles_hit'])}",
+            count_outcomes(state["obstacles"]["outcome"][: len(self.timeline)]).text(),
         ]
         if items:
             lines.append(f"Shopping {got} of {len(items)}")

@@ -39,7 +39,7 @@ def live_lines(state: np.ndarray, goal_steps: int = 0) -> list[tuple[str, str]]:
         ("State", run),
         ("Steps", f"{steps} / {goal_steps}" if goal_steps else str(steps)),
         ("Belt speed", _num(state["belt_speed_mps"], ".2f", " m/s")),
-        ("Gait speed", gait(_num(state["gait_speed_mps"], ".2f", " m/s"))),
+        ("Gait speed (belt)", gait(_num(state["gait_speed_mps"], ".2f", " m/s"))),
         ("Cadence", gait(_num(state["cadence_spm"], ".0f", " steps/min"))),
         ("Step length L / R", gait(f"{_num(state['step_length_m'][0] * 100, '.0f')} / "
                                    f"{_num(state['step_length_m'][1] * 100, '.0f')} cm")),
@@ -112,7 +112,7 @@ class LivePanel:
         self.values = OnscreenText(parent=self.root, text="", pos=(x + 0.42, z), scale=0.04, fg=(1, 1, 1, 1),
                                    align=TextNode.A_left, mayChange=True)
         # Charts end above the STOP button's corner (bottom right of the screen).
-        self.speed_chart = StripChart(self.root, "Gait speed (0-2 m/s)", (x, x + 0.7, z - 0.85, z - 0.63), (0.0, 2.0))
+        self.speed_chart = StripChart(self.root, "Gait speed, belt (0-2 m/s)", (x, x + 0.7, z - 0.85, z - 0.63), (0.0, 2.0))
         self.symmetry_chart = StripChart(self.root, "Symmetry index (-30..+30 %)", (x, x + 0.7, z - 1.1, z - 0.88),
                                          (-30.0, 30.0), colour=(1.0, 0.8, 0.3, 1))
         self.rows: list[tuple[str, str]] = []

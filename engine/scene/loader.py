@@ -14,13 +14,22 @@ import logging
 import re
 import typing
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import annotated_types
 from pydantic import BaseModel, ValidationError
 
 from engine.scene.model import BUILTIN_AMBIENCE, Scene
-from engine.scene.yaml_positions import Document, HostileInput, Pos, parse, read_text
+from engine.scene.yaml_positions import (
+    Document,
+    HostileInput,
+    Pos,
+    echo,
+    file_kind,
+    parse,
+    printable,
+    read_text,
+)
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +38,8 @@ ASSETS_DIR = ROOT / "assets"
 SCENES_DIR = ROOT / "scenes"
 MAX_EXTENDS_DEPTH = 5
 MAX_ERRORS = 50
+SCENE_SUFFIXES = (".yaml", ".yml")
+SCENE_KEYS = frozenset(Scene.model_fields)
 
 
 class SceneError(Exception):
@@ -39,13 +50,18 @@ class SceneError(Exception):
         super().__init__("\n".join(self.errors))
 
 
+_PLAIN_KEY = re.compile(r"^[A-Za-z0-9_<>-]{1,40}$")
+
+
 def _fmt_path(path: tuple) -> str:
+    """`obstacles[2].at_m`; a key that is not plain short text is quoted and cut (never raw)."""
     out = ""
     for part in path:
-        if isinstance(part, int):
+        if isinstance(part, int) and not isinstance(part, bool):
             out += f"[{part}]"
         else:
-            out += ("." if out else "") + str(part)
+            text = part if isinstance(part, str) and _PLAIN_KEY.match(part) else echo(part)
+            out += ("." if out else "") + text
     return out or "<root>"
 
 
@@ -61,42 +77,93 @@ def _error(pos: Pos, path: tuple, message: str) -> str:
 def _display(path: Path) -> str:
     """The file name as errors show it: relative to the working directory when inside it."""
     try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
+        text = str(path.resolve().relative_to(Path.cwd().resolve()))
+    except (ValueError, OSError, RuntimeError):
+        text = str(path)
+    return printable(text)
 
 
-def _read_document(path: Path, chain: tuple[Path, ...], files: list[Path]) -> tuple[Document, list[str]]:
-    """Parse one file and merge it over the base it extends; returns the document and errors."""
+def _refuse_non_scene(doc: Document, base: bool) -> None:
+    """A file that is not a scene is refused as a whole, naming none of its keys or values (the
+    therapist menu shows errors: a secrets file must not leak through them). A scene attempt has
+    at least as many scene keys as other keys at its top; a base file only scene keys."""
+    data = doc.data
+    where = doc.values[()]
+    if data is None:
+        raise HostileInput(where, "file is empty; a scene is a mapping with id, title, difficulty, environment ...")
+    if not isinstance(data, dict):
+        raise HostileInput(where, f"a scene file is a mapping of keys, not a {type(data).__name__}")
+    known = sum(1 for k in data if isinstance(k, str) and k in SCENE_KEYS)
+    other = len(data) - known
+    if known == 0 or other > known or (base and other):
+        raise HostileInput(where, "not a scene file: its top-level keys are not scene keys (a scene has id, title, "
+                                  "difficulty, environment ...); nothing from it is shown")
+
+
+def _base_path(ref: str, path: Path, roots: tuple[Path, ...]) -> tuple[Path | None, str]:
+    """The file `extends: ref` names, relative to the extending file's folder, or (None, why not).
+
+    Confined like assets are: a plain relative .yaml path without `..`, resolving (symlinks
+    followed) to a regular file inside one of `roots` (the scene's own folder and scenes/)."""
+    if "\\" in ref or any(not ch.isprintable() for ch in ref):
+        return None, "must be a plain relative file name with forward slashes, e.g. base-grocery.yaml"
+    pure = PurePosixPath(ref)
+    if pure.is_absolute() or ref.startswith("~") or re.match(r"^[A-Za-z]:", ref):
+        return None, "an absolute path is refused; name a base file in this scene's folder, e.g. base-grocery.yaml"
+    if ".." in pure.parts:
+        return None, "a path with '..' is refused; a base scene lives in this scene's folder or scenes/"
+    if pure.suffix.lower() not in SCENE_SUFFIXES:
+        return None, "must name a .yaml scene file, e.g. base-grocery.yaml"
+    candidate = path.parent / ref
+    try:
+        target = candidate.resolve(strict=True)
+        mode = target.stat().st_mode
+    except FileNotFoundError:
+        return None, f"base scene {echo(ref)} not found next to {_display(path)}"
+    except (OSError, RuntimeError):  # a symlink loop, a permission problem
+        return None, f"base scene {echo(ref)} cannot be opened (a link loop or no permission)"
+    if not any(target.is_relative_to(root) for root in roots):
+        return None, "the base scene resolves outside the scenes folders (a link out of them?); refused"
+    kind = file_kind(mode)
+    if kind is not None:
+        return None, f"base scene {echo(ref)} is not a regular file but {kind}"
+    return target, ""
+
+
+def _read_document(path: Path, chain: tuple[Path, ...], files: list[Path],
+                   roots: tuple[Path, ...]) -> tuple[Document, list[str], bool]:
+    """Parse one file and merge it over the base it extends.
+
+    Returns the document, its errors, and whether `extends` failed (then keys the base would
+    have given are missing, and saying so would only bury the real error)."""
     display = _display(path)
     resolved = path.resolve()
     files.append(resolved)
     text = read_text(path, display)
     doc = parse(text, display)
+    _refuse_non_scene(doc, base=bool(chain))
     errors = [_error(pos, p, msg) for pos, p, msg in doc.problems]
-    if doc.data is None:
-        raise HostileInput(doc.values[()], "file is empty; a scene is a mapping with id, title, difficulty, environment ...")
-    if not isinstance(doc.data, dict):
-        raise HostileInput(doc.values[()], f"a scene file is a mapping of keys, not a {type(doc.data).__name__}")
     base_ref = doc.data.get("extends")
     if base_ref is None:
-        return doc, errors
+        return doc, errors, False
     where = doc.values.get(("extends",), doc.values[()])
     if not isinstance(base_ref, str) or not base_ref:
-        return doc, errors + [_error(where, ("extends",), "must be a relative file path, e.g. base-grocery.yaml")]
-    base_path = (path.parent / base_ref)
+        return doc, errors + [_error(where, ("extends",), "must be a relative file path, e.g. base-grocery.yaml")], True
+    if len(base_ref) > 200:
+        return doc, errors + [_error(where, ("extends",), f"has {len(base_ref)} characters; at most 200 allowed")], True
+    base_path, why = _base_path(base_ref, path, roots)
+    if base_path is None:
+        return doc, errors + [_error(where, ("extends",), why)], True
+    if base_path in chain or base_path == resolved:
+        return doc, errors + [_error(where, ("extends",), f"extends itself in a cycle via {echo(base_ref)}")], True
     if len(chain) >= MAX_EXTENDS_DEPTH:
-        return doc, errors + [_error(where, ("extends",), f"more than {MAX_EXTENDS_DEPTH} levels of extends")]
-    if base_path.resolve() in chain or base_path.resolve() == resolved:
-        return doc, errors + [_error(where, ("extends",), f"extends itself in a cycle via {base_ref}")]
-    if not base_path.is_file():
-        return doc, errors + [_error(where, ("extends",), f"base scene {base_ref!r} not found next to {display}")]
+        return doc, errors + [_error(where, ("extends",), f"more than {MAX_EXTENDS_DEPTH} levels of extends")], True
     try:
-        base, base_errors = _read_document(base_path, chain + (resolved,), files)
+        base, base_errors, failed = _read_document(base_path, chain + (resolved,), files, roots)
     except HostileInput as exc:
-        return doc, errors + [_error(exc.pos, (), exc.message), _error(where, ("extends",), "the base scene cannot be read")]
+        return doc, errors + [_error(exc.pos, (), exc.message), _error(where, ("extends",), "the base scene cannot be used")], True
     merged = _merge_documents(base, doc)
-    return merged, base_errors + errors
+    return merged, base_errors + errors, failed
 
 
 def _merge_documents(base: Document, child: Document) -> Document:
@@ -131,7 +198,7 @@ def _merge_documents(base: Document, child: Document) -> Document:
     for table in (values, keys):
         if ("abstract",) not in child.keys and ("abstract",) in table:
             del table[("abstract",)]
-    return Document(data=data, values=values, keys=keys)
+    return Document(data=data, values=values, keys=keys, problems=base.problems + child.problems)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -206,22 +273,28 @@ def _range_text(owner, name) -> str | None:
     if low is None and high is None:
         return None
     if high is None:
-        return f"at least {low:g}"
+        return f"at least {_number(low)}"
     if low is None:
-        return f"at most {high:g}"
-    return f"{low:g}..{high:g}"
+        return f"at most {_number(high)}"
+    return f"{_number(low)}..{_number(high)}"
+
+
+def _number(value) -> str:
+    """A range bound as a designer writes it: 2147483647, not 2.14748e+09; 0.05, not 5e-02."""
+    if isinstance(value, int) or (isinstance(value, float) and value.is_integer() and abs(value) < 1e15):
+        return str(int(value))
+    return f"{value:.6g}"
 
 
 def _did_you_mean(word, options) -> str:
-    if not isinstance(word, str):
+    if not isinstance(word, str) or len(word) > 60:
         return ""
     matches = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
     return f"; did you mean {matches[0]!r}?" if matches else ""
 
 
 def _short(value) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
+    return echo(value)
 
 
 def _locate(doc: Document, loc: tuple) -> tuple[tuple, tuple, bool]:
@@ -253,18 +326,32 @@ def _locate(doc: Document, loc: tuple) -> tuple[tuple, tuple, bool]:
     return tuple(clean), present, full
 
 
+_WANTED = {
+    "float_type": "a number", "int_type": "a whole number", "bool_type": "true or false",
+    "string_type": "text", "list_type": "a list", "model_type": "a mapping of keys",
+    "model_attributes_type": "a mapping of keys", "dict_type": "a mapping of keys",
+    "int_from_float": "a whole number", "finite_number": "a finite number",
+    "float_parsing": "a number", "int_parsing": "a whole number", "bool_parsing": "true or false",
+}
+
+
 def _message(err: dict, owner, name) -> str:
+    """Our wording for one pydantic error (never pydantic's own text: designers read these)."""
     kind = err["type"]
     value = err.get("input")
     ctx = err.get("ctx") or {}
     if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
         rng = _range_text(owner, name)
-        return f"{_short(value)} is out of range; allowed {rng}" if rng else err["msg"]
+        return f"{_short(value)} is out of range; allowed {rng}" if rng else f"{_short(value)} is out of range"
     if kind == "missing":
         return "missing required key"
     if kind in ("too_long", "too_short"):
         limit = f"at most {ctx.get('max_length')}" if kind == "too_long" else f"at least {ctx.get('min_length')}"
         return f"has {ctx.get('actual_length')} entries; {limit} allowed"
+    if kind in ("string_too_long", "string_too_short"):
+        length = len(value) if isinstance(value, str) else "?"
+        limit = f"at most {ctx.get('max_length')}" if kind == "string_too_long" else f"at least {ctx.get('min_length')}"
+        return f"text has {length} characters; {limit} allowed"
     if kind == "extra_forbidden":
         options = owner.model_fields.keys() if owner is not None else []
         return f"unknown key{_did_you_mean(err['loc'][-1], options)}"
@@ -275,35 +362,65 @@ def _message(err: dict, owner, name) -> str:
         pattern = ctx.get("pattern", "")
         if pattern.startswith("^(#"):
             return f"{_short(value)} is not a colour; use a name (red, green, blue, yellow, ...) or #rrggbb"
-        return f"{_short(value)} has the wrong form; use lowercase letters, digits and dashes"
-    if kind in ("float_type", "int_type", "bool_type", "string_type", "list_type", "model_type", "dict_type", "int_from_float", "finite_number"):
-        wanted = {
-            "float_type": "a number", "int_type": "a whole number", "bool_type": "true or false",
-            "string_type": "text", "list_type": "a list", "model_type": "a mapping of keys",
-            "dict_type": "a mapping of keys", "int_from_float": "a whole number", "finite_number": "a finite number",
-        }[kind]
+        limit = re.search(r"\{(\d+),(\d+)\}", pattern)
+        most = f", at most {int(limit.group(2)) + 1} characters" if limit else ""
+        return f"{_short(value)} has the wrong form; use lowercase ASCII letters, digits and dashes{most}"
+    if kind in _WANTED:
         rng = _range_text(owner, name)
         extra = f" ({rng})" if rng else ""
-        return f"expected {wanted}{extra}, got {_short(value)}"
+        if kind == "finite_number":
+            return f"{_short(value)} is not allowed; use a finite number{extra}"
+        return f"expected {_WANTED[kind]}{extra}, got {_short(value)}"
     if kind == "value_error":
-        return str(ctx.get("error", err["msg"])).removeprefix("Value error, ")
-    return err["msg"]
+        return str(ctx.get("error", "invalid value")).removeprefix("Value error, ")
+    return f"{_short(value)} is not valid here ({kind.replace('_', ' ')})"
 
 
-def _validation_errors(exc: ValidationError, doc: Document) -> list[str]:
+def _union_tags(loc: tuple) -> list[str]:
+    """The tags (kinds or types) a discriminated union at `loc` accepts, from the models."""
+    annotation = Scene
+    for element in loc:
+        annotation = _unwrap(annotation)
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            field_info = annotation.model_fields.get(element) if isinstance(element, str) else None
+            if field_info is None:
+                return []
+            annotation = field_info.annotation
+        elif typing.get_origin(annotation) is list and isinstance(element, int):
+            annotation = typing.get_args(annotation)[0]
+        else:
+            return []
+    annotation = _unwrap(annotation)
+    if typing.get_origin(annotation) is list:
+        annotation = _unwrap(typing.get_args(annotation)[0])
+    tags = []
+    for member in typing.get_args(annotation):
+        member = _unwrap(member)
+        if isinstance(member, type) and issubclass(member, BaseModel):
+            for disc in ("kind", "type"):
+                f = member.model_fields.get(disc)
+                if f is not None:
+                    tags += [t for t in typing.get_args(f.annotation) if isinstance(t, str)]
+    return tags
+
+
+def _validation_errors(exc: ValidationError, doc: Document, skip_missing: bool) -> list[str]:
     out = []
+    already = doc.problem_paths()
     for err in exc.errors(include_url=False):
         loc = tuple(err["loc"])
+        if skip_missing and err["type"] in ("missing", "union_tag_not_found"):
+            continue  # `extends` failed: the base would have given these
         if err["type"] in ("union_tag_invalid", "union_tag_not_found"):
             ctx = err.get("ctx") or {}
             disc = ctx.get("discriminator", "'kind'").strip("'")
-            expected = [t.strip().strip("'") for t in ctx.get("expected_tags", "").split(",")]
+            expected = _union_tags(loc) or [t.strip().strip("'") for t in ctx.get("expected_tags", "").split(",") if t.strip()]
             loc = loc + (disc,)
             clean, present, full = _locate(doc, loc)
             pos = doc.values.get(present, doc.values[()])
             if err["type"] == "union_tag_invalid":
                 tag = ctx.get("tag")
-                message = f"unknown {disc} {tag!r}{_did_you_mean(tag, expected)} (one of: {', '.join(expected)})"
+                message = f"unknown {disc} {_short(tag)}{_did_you_mean(tag, expected)} (one of: {', '.join(expected)})"
             else:
                 message = f"missing required key; one of: {', '.join(expected)}"
             out.append(_error(pos, clean, message))
@@ -312,6 +429,8 @@ def _validation_errors(exc: ValidationError, doc: Document) -> list[str]:
         if err["type"] == "extra_forbidden":
             owner, _ = _field_at(loc[:-1])
         clean, present, full = _locate(doc, loc)
+        if clean in already:
+            continue  # the reader already said what is wrong here (e.g. a number out of range)
         if err["type"] == "extra_forbidden" and full:
             pos = doc.keys.get(clean, doc.values.get(present, doc.values[()]))
         else:
@@ -360,46 +479,109 @@ def asset_path(ref: str) -> Path:
 # ---------------------------------------------------------------------------------------------
 
 
-def load_scene(path: str | Path) -> Scene:
-    """Load and validate one scene file; raises SceneError (only) with every error found."""
+def _findings(scene: Scene, doc: Document, strict: bool) -> tuple[list[str], list[str]]:
+    """Layout and consistency rules (engine.scene.rules) as (errors, warnings), each positioned."""
+    from engine.scene.rules import check_scene
+
+    errors, warnings = [], []
+    for finding in check_scene(scene):
+        clean, present, _ = _locate(doc, finding.loc)
+        line = _error(doc.values.get(present, doc.values[()]), clean, finding.message)
+        if finding.severity == "error":
+            errors.append(line)
+        elif strict:
+            errors.append(line + " (a warning; --strict makes it an error)")
+        else:
+            warnings.append(_warning_line(line))
+    return errors, warnings
+
+
+def _warning_line(line: str) -> str:
+    """'file:l:c key: message' -> 'file:l:c key: warning: message'."""
+    match = _ERROR_AT.match(line)
+    head_end = line.find(": ", match.end() if match else 0)
+    return line if head_end < 0 else line[: head_end + 2] + "warning: " + line[head_end + 2:]
+
+
+def _confined_roots(path: Path) -> tuple[Path, ...]:
+    roots = [SCENES_DIR.resolve()]
+    try:
+        roots.append(path.parent.resolve())
+    except (OSError, RuntimeError):
+        pass
+    return tuple(roots)
+
+
+def load_scene(path: str | Path, *, strict: bool = False, root: str | Path | None = None) -> Scene:
+    """Load and validate one scene file; raises SceneError (only) with every error found.
+
+    Warnings (layout rules that do not stop a session) are on `scene.warnings`; `strict=True`
+    makes them errors. `root`: refuse the file itself when it resolves outside this folder (a
+    folder of scenes holding a link out of it)."""
     path = Path(path)
     files: list[Path] = []
+    display = _display(path)
     try:
-        doc, errors = _read_document(path, (), files)
+        if root is not None and not path.resolve().is_relative_to(Path(root).resolve()):
+            raise HostileInput(Pos(display, 1, 1), "the file resolves outside its scenes folder (a link out of it?); refused")
+        doc, errors, extends_failed = _read_document(path, (), files, _confined_roots(path))
     except HostileInput as exc:
         raise SceneError([_error(exc.pos, (), exc.message)]) from None
-    except RecursionError:
-        raise SceneError([f"{_display(path)}:1:1 <root>: nesting too deep; refused"]) from None
-    data = doc.data
-    if isinstance(data, dict):
-        data = {k: v for k, v in data.items() if k != "extends"}
-        if isinstance(doc.data.get("extends"), str):
-            data["extends"] = doc.data["extends"]
+    except (RecursionError, OSError, RuntimeError):
+        raise SceneError([f"{display}:1:1 <root>: cannot be read (nesting too deep, or a link loop); refused"]) from None
+    data = {k: v for k, v in doc.data.items() if k != "extends"}
+    if isinstance(doc.data.get("extends"), str):
+        data["extends"] = doc.data["extends"]
     scene = None
     try:
         scene = Scene.model_validate(data, context={"defer_problems": True})
     except ValidationError as exc:
-        errors += _validation_errors(exc, doc)
+        errors += _validation_errors(exc, doc, skip_missing=extends_failed)
     except (RecursionError, ValueError, TypeError) as exc:  # pydantic should not, but never crash
-        errors.append(f"{_display(path)}:1:1 <root>: cannot validate: {exc}")
+        errors.append(f"{display}:1:1 <root>: cannot validate ({type(exc).__name__})")
+    warnings: list[str] = []
     if scene is not None:
         for loc, message in scene.problems():
             clean, present, _ = _locate(doc, loc)
             errors.append(_error(doc.values.get(present, doc.values[()]), clean, message))
         errors += _asset_errors(scene, doc)
+        if not errors:
+            rule_errors, warnings = _findings(scene, doc, strict)
+            errors += rule_errors
     if errors:
         errors.sort(key=_error_order)
         if len(errors) > MAX_ERRORS:
-            errors = errors[:MAX_ERRORS] + [f"{_display(path)}:1:1 <root>: ... and {len(errors) - MAX_ERRORS} more errors"]
+            errors = errors[:MAX_ERRORS] + [f"{display}:1:1 <root>: ... and {len(errors) - MAX_ERRORS} more errors"]
         raise SceneError(errors)
+    warnings.sort(key=_error_order)
     scene._files = tuple(files)
+    scene._warnings = tuple(warnings)
+    scene._id_at = str(doc.values.get(("id",), doc.values[()]))
     return scene
 
 
 def scene_files(folder: str | Path) -> list[Path]:
-    """Scene YAML files in a folder (not recursive), sorted by name."""
+    """Scene YAML files in a folder (not recursive, hidden files skipped), sorted by name."""
     folder = Path(folder)
-    return sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")])
+    found = [*folder.glob("*.yaml"), *folder.glob("*.yml")]
+    return sorted(p for p in found if not p.name.startswith("."))
+
+
+def duplicate_id_errors(scenes: list[tuple[Path, Scene]]) -> dict[Path, list[str]]:
+    """Scenes sharing an id, each with an error naming the other files: no run or preview may
+    silently pick one of them."""
+    by_id: dict[str, list[tuple[Path, Scene]]] = {}
+    for path, scene in scenes:
+        by_id.setdefault(scene.id, []).append((path, scene))
+    out: dict[Path, list[str]] = {}
+    for scene_id, group in by_id.items():
+        if len(group) < 2:
+            continue
+        for path, scene in group:
+            others = ", ".join(_display(p) for p, _ in group if p != path)
+            where = getattr(scene, "_id_at", None) or f"{_display(path)}:1:1"
+            out[path] = [f"{where} id: {scene_id!r} is also the id of {others}; scene ids must be unique"]
+    return out
 
 
 @dataclass
@@ -410,6 +592,7 @@ class SceneLibrary:
     broken: dict[str, list[str]] = field(default_factory=dict)
     bases: dict[str, Scene] = field(default_factory=dict)  # abstract scenes (not in the menu)
     files: dict[str, Path] = field(default_factory=dict)  # scene id -> file
+    duplicates: dict[str, list[Path]] = field(default_factory=dict)  # id used by several files -> them
 
     def paths(self) -> list[Path]:
         """All scene files the library looked at, good and broken, sorted."""
@@ -422,41 +605,51 @@ class SceneLibrary:
 
 
 def load_library(folder: str | Path = SCENES_DIR) -> SceneLibrary:
-    """Load every scene in a folder; never raises for a bad file (it goes to `broken`)."""
+    """Load every scene in a folder; never raises for a bad file (it goes to `broken`).
+
+    Scenes that share an id all go to `broken`, each naming the others' files."""
     library = SceneLibrary()
+    loaded: list[tuple[Path, Scene]] = []
     for path in scene_files(folder):
         try:
-            scene = load_scene(path)
+            scene = load_scene(path, root=folder)
         except SceneError as exc:
             library.broken[str(path)] = exc.errors
             log.warning("scene %s is broken: %s", path, exc.errors[0] if exc.errors else "?")
             continue
         except Exception as exc:  # a loader bug must not stop the app either
             log.exception("unexpected error loading %s", path)
-            library.broken[str(path)] = [f"{_display(path)}:1:1 <root>: internal error: {exc}"]
+            library.broken[str(path)] = [f"{_display(path)}:1:1 <root>: internal error ({type(exc).__name__})"]
             continue
-        if scene.abstract:
+        loaded.append((path, scene))
+    duplicates = duplicate_id_errors(loaded)
+    for path, scene in loaded:
+        if path in duplicates:
+            library.broken[str(path)] = duplicates[path]
+            library.duplicates.setdefault(scene.id, []).append(path)
+            log.warning("scene %s is broken: %s", path, duplicates[path][0])
+        elif scene.abstract:
             library.bases[scene.id] = scene
-            continue
-        if scene.id in library.files:
-            library.broken[str(path)] = [f"{_display(path)}:1:1 id: {scene.id!r} is already used by {library.files[scene.id].name}"]
-            continue
-        library.scenes[scene.id] = scene
-        library.files[scene.id] = path
+        else:
+            library.scenes[scene.id] = scene
+            library.files[scene.id] = path
     return library
 
 
 def find_scene(scene_id: str, folder: str | Path = SCENES_DIR) -> Scene:
-    """The scene with this id in the folder; raises SceneError if missing or broken."""
+    """The scene with this id in the folder; raises SceneError if missing, broken or not unique."""
     library = load_library(folder)
     if scene_id in library.scenes:
         return library.scenes[scene_id]
+    if scene_id in library.duplicates:
+        raise SceneError(library.broken[str(library.duplicates[scene_id][0])])
     for path, errors in library.broken.items():
         if Path(path).stem == scene_id:
             raise SceneError(errors)
     known = sorted(library.scenes)
     hint = _did_you_mean(scene_id, known)
-    raise SceneError([f"{_display(Path(folder))}:1:1 id: no scene {scene_id!r} in this folder{hint} (scenes: {', '.join(known)})"])
+    raise SceneError([f"{_display(Path(folder))}:1:1 id: no scene {echo(scene_id)} in this folder{hint} (scenes: {', '.join(known)})"])
 
 
-__all__ = ["SceneError", "SceneLibrary", "asset_path", "find_scene", "load_library", "load_scene", "scene_files"]
+__all__ = ["SceneError", "SceneLibrary", "asset_path", "duplicate_id_errors", "find_scene", "load_library", "load_scene",
+           "scene_files"]

@@ -12,6 +12,7 @@ Pure data: no Panda3D here (the control core imports the timeline from this pack
 from __future__ import annotations
 
 import re
+import unicodedata
 from pathlib import PurePosixPath
 from typing import Annotated, Any, Literal
 
@@ -101,6 +102,27 @@ SoundPath = Annotated[
     Field(min_length=1, max_length=200, description="sound file, relative to assets/"),
     AfterValidator(_asset_path_check("sound")),
 ]
+
+
+def _plain_text(multiline: bool):
+    """Refuse control and invisible characters (bidi overrides, zero-width, private use): a title
+    must read on screen exactly as it reads in the file."""
+
+    def check(value: str) -> str:
+        for index, ch in enumerate(value):
+            if multiline and ch == "\n":
+                continue
+            if unicodedata.category(ch) in ("Cc", "Cf", "Co", "Cs", "Cn", "Zl", "Zp"):
+                raise ValueError(f"contains an invisible or control character (U+{ord(ch):04X}) at position {index + 1}; refused")
+        if not value.strip():
+            raise ValueError("is blank; write some text")
+        return value
+
+    return check
+
+
+def _plain_text_or_empty(value: str) -> str:
+    return _plain_text(True)(value) if value else value
 
 
 def _num(default: float, low: float, high: float, description: str) -> Any:
@@ -345,13 +367,20 @@ def obstacle_extent_m(obstacle: Any) -> float:
     return {"pedestrian_crossing": 1.0, "cart_crossing": 1.2, "automatic_door": 0.3, "person_stopping": 0.5}[obstacle.kind]
 
 
+def obstacle_width_m(obstacle: Any) -> float:
+    """Extent of an obstacle across the route, m; a yield obstacle spans the whole path (0 = n/a)."""
+    if OBSTACLE_CATEGORY[obstacle.kind] == ObstacleCategory.YIELD:
+        return 0.0
+    return float(obstacle.width_m)
+
+
 # ---------------------------------------------------------------------------------------------
 # Tasks
 # ---------------------------------------------------------------------------------------------
 
 
 class ShoppingItem(StrictModel):
-    name: str = Field(min_length=1, max_length=40, description="what the HUD lists, e.g. 'milk'")
+    name: Annotated[str, AfterValidator(_plain_text(False))] = Field(min_length=1, max_length=40, description="what the HUD lists, e.g. 'milk'")
     at_m: float = Field(ge=0.0, le=MAX_ROUTE_M, description=f"route distance of the shelf with the item, m (0..{MAX_ROUTE_M:g})")
     side: Literal["left", "right"] = Field("right", description="which shelf")
     colour: Colour = Field("red", description="package colour (the item is highlighted on the shelf)")
@@ -451,6 +480,88 @@ class Prop(StrictModel):
     scale: float = _num(1.0, 0.01, 100.0, "uniform scale")
 
 
+# What a scene trains (findings pick scenes by it: engine/analysis/suggestions.py, docs/findings.md).
+TRAINING_TARGETS = (
+    "clearance",  # step-over obstacles that need the swing foot lifted (boxes, cables, items)
+    "curbs",  # stepping down and up curbs
+    "stop_and_go",  # stops and restarts at yield obstacles: gait initiation
+    "doorways",  # doors and thresholds (frequent freezing triggers, Schaafsma 2003)
+    "uneven_ground",  # uneven paving, ramps
+    "dual_task",  # walking while naming cues or shopping
+    "steady_walking",  # long stretches at one speed: rhythm, symmetry, step length
+    "endurance",  # long route at a moderate speed
+    "speed",  # a brisk base speed
+)
+TrainingTarget = Literal[TRAINING_TARGETS]  # type: ignore[valid-type]
+
+
+class Cueing(StrictModel):
+    """External cues for short or freezing steps: floor stripes across the path and a metronome."""
+
+    floor_stripes: bool = Field(False, description="draw stripes across the walking path (visual cue)")
+    stripe_spacing_m: float = _num(0.6, 0.2, 1.2, "distance between stripes: the target step length, m")
+    metronome: bool = Field(False, description="play a metronome tick (auditory cue)")
+    metronome_spm: float = _num(100.0, 40.0, 160.0, "metronome rate: the target cadence, steps per minute")
+
+
+# ---------------------------------------------------------------------------------------------
+# Fixtures: procedural street furniture and store fittings placed along the route
+# ---------------------------------------------------------------------------------------------
+
+SignText = Annotated[str, AfterValidator(_plain_text(False))]
+
+
+class _Fixture(StrictModel):
+    at_m: float = Field(ge=-20.0, le=MAX_ROUTE_M, description="route distance of its near end, m")
+    side: Literal["left", "right"] = Field("right", description="which edge of the walkable area it stands against")
+    lateral_m: float | None = Field(None, ge=-15.0, le=15.0,
+                                    description="centre offset from the route centre line, + right, m (default: against its side)")
+
+
+class Bench(_Fixture):
+    """A park bench facing the route."""
+
+    kind: Literal["bench"]
+    length_m: float = _num(1.8, 1.0, 3.0, "bench length along the route, m")
+
+
+class BusStop(_Fixture):
+    """A bus stop: a pole with a route sign and, optionally, a glass shelter with a bench."""
+
+    kind: Literal["bus_stop"]
+    side: Literal["left", "right"] = Field("left", description="which edge it stands against (left: the road)")
+    shelter: bool = Field(True, description="a glass shelter with a roof and a bench")
+    length_m: float = _num(3.0, 2.0, 6.0, "shelter length along the route, m")
+    route: SignText = Field("12", min_length=1, max_length=6, description="bus route number on the sign")
+
+
+class WetFloorSign(_Fixture):
+    """A yellow A-frame 'caution wet floor' sign (put it beside a puddle or spill, not in the lane)."""
+
+    kind: Literal["wet_floor_sign"]
+
+
+class PharmacyShelf(_Fixture):
+    """A pharmacy shelving run (white, green cross, labelled by category) in place of grocery shelves."""
+
+    kind: Literal["pharmacy_shelf"]
+    length_m: float = _num(4.0, 1.5, 12.0, "shelving length along the route, m")
+    category: Literal["pain relief", "cold and flu", "vitamins", "first aid", "skin care", "baby care"] = Field(
+        "pain relief", description="what the shelf holds (its header sign and colour)")
+
+
+class AisleSign(_Fixture):
+    """A hanging sign over the aisle naming a category, in the category's colour."""
+
+    kind: Literal["aisle_sign"]
+    category: Literal["pharmacy", "bakery", "dairy", "produce", "frozen", "drinks", "household", "checkout"] = Field(
+        description="what the aisle ahead holds")
+
+
+Fixture = Annotated[Bench | BusStop | WetFloorSign | PharmacyShelf | AisleSign, Field(discriminator="kind")]
+MAX_FIXTURES = 64
+
+
 # ---------------------------------------------------------------------------------------------
 # The scene
 # ---------------------------------------------------------------------------------------------
@@ -462,8 +573,9 @@ class Scene(StrictModel):
     extends: str | None = Field(None, max_length=200, description="base scene file this one overrides (relative path)")
     abstract: bool = Field(False, description="a base for other scenes; not listed in the menu")
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,63}$", description="unique id, lowercase-with-dashes")
-    title: str = Field(min_length=1, max_length=80, description="menu title")
-    description: str = Field("", max_length=2000, description="what the therapist reads in the menu")
+    title: Annotated[str, AfterValidator(_plain_text(False))] = Field(min_length=1, max_length=80, description="menu title")
+    description: Annotated[str, AfterValidator(_plain_text_or_empty)] = Field(
+        "", max_length=2000, description="what the therapist reads in the menu")
     difficulty: Literal["gentle", "moderate", "hard"] = Field(description="for sorting and filtering")
     environment: Environment = Field(description="grocery_store or sidewalk, with its own keys")
     route_length_m: float = Field(150.0, ge=10.0, le=MAX_ROUTE_M, description=f"route length, m (10..{MAX_ROUTE_M:g})")
@@ -476,9 +588,20 @@ class Scene(StrictModel):
     ambient: Ambient = Field(default_factory=Ambient, description="people, carts and cars that never block the path")
     audio: Audio = Field(default_factory=Audio, description="ambience and cue sounds")
     props: list[Prop] = Field(default_factory=list, max_length=200, description="models from assets/ placed along the route")
+    fixtures: list[Fixture] = Field(default_factory=list, max_length=MAX_FIXTURES,
+                                    description=f"benches, bus stops, wet-floor signs, pharmacy shelves, aisle signs (at most {MAX_FIXTURES})")
+    training_targets: list[TrainingTarget] = Field(default_factory=list, max_length=len(TRAINING_TARGETS), description="what the scene trains (findings suggest scenes by it)")
+    cueing: Cueing = Field(default_factory=Cueing, description="floor stripes and metronome for short or freezing steps")
 
     # Files this scene was read from (itself first, then the bases it extends); set by the loader.
     _files: tuple = PrivateAttr(default=())
+    _warnings: tuple = PrivateAttr(default=())  # 'file:line:col key: warning: ...' from the loader
+    _id_at: str = PrivateAttr(default="")  # 'file:line:col' of the id (duplicate-id errors)
+
+    @property
+    def warnings(self) -> tuple:
+        """Layout warnings found when the file was loaded (validate prints them)."""
+        return self._warnings
 
     @property
     def source_path(self):

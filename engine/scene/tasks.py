@@ -87,6 +87,21 @@ class TaskState:
             "cues_shown": self.cues_shown,
         }
 
+    def results(self) -> dict:
+        """Per-task results for the stored session summary and the report (plain JSON data):
+        each item collected or missed (and when), each crossing's status, cues shown."""
+        return {
+            "shopping": [{"name": i.name, "at_m": i.at_m, "side": i.side,
+                          "status": "collected" if i.collected else ("missed" if i.missed else "not reached"),
+                          "collected_at_s": None if math.isnan(i.collected_at_s) else round(i.collected_at_s, 2)}
+                         for i in self.items],
+            "crossings": [{"light": c.light_id, "start_m": c.start_m, "end_m": c.end_m,
+                           "status": "not reached" if c.status in ("ahead", "waiting") else c.status}
+                          for c in self.crossings],
+            "cues": {"shown": self.cues_shown, "total": self.cues_total},
+            **self.score_inputs(),
+        }
+
 
 class TaskTracker:
     """Feeds on (s_m, scene time, obstacle states) each frame or cycle; returns the task state."""

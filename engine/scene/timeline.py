@@ -18,7 +18,13 @@ from engine.control.layout import (
     TIMELINE_DTYPE,
     ObstacleCategory,
 )
-from engine.scene.model import OBSTACLE_CATEGORY, OBSTACLE_KIND_CODES, Scene, obstacle_extent_m
+from engine.scene.model import (
+    OBSTACLE_CATEGORY,
+    OBSTACLE_KIND_CODES,
+    Scene,
+    obstacle_extent_m,
+    obstacle_width_m,
+)
 
 
 def scene_to_timeline(scene: Scene) -> np.ndarray:
@@ -36,6 +42,7 @@ def scene_to_timeline(scene: Scene) -> np.ndarray:
         row["depth_m"] = obstacle_extent_m(o)
         row["height_m"] = getattr(o, "height_m", 0.0)
         row["lateral_m"] = o.lateral_m
+        row["width_m"] = obstacle_width_m(o)
         row["speed_fraction"] = o.speed_fraction
         if category == ObstacleCategory.YIELD:
             row["stop_gap_m"] = o.stop_gap_m

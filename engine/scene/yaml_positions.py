@@ -9,6 +9,10 @@ Only plain scalars, lists and mappings come out: no tag ever constructs an objec
 
 from __future__ import annotations
 
+import math
+import os
+import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +26,11 @@ except AttributeError:  # pragma: no cover - pure-Python PyYAML
 MAX_FILE_BYTES = 512 * 1024
 MAX_DEPTH = 24
 MAX_VALUES = 50_000  # scalars + containers, counting each alias expansion
+MAX_NUMBER_CHARS = 40  # a numeric literal longer than this is refused (no scene value needs it)
+MAX_ECHO_CHARS = 40  # text from a file quoted in an error is cut to this
+
+# YAML 1.2 floats that PyYAML's YAML 1.1 resolver leaves as text: `1e-1`, `1.0e5`, `1e309`.
+_FLOAT_12 = re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)$")
 
 _STD = "tag:yaml.org,2002:"
 _SCALAR_TAGS = {_STD + "null", _STD + "bool", _STD + "int", _STD + "float", _STD + "str"}
@@ -57,6 +66,23 @@ class Document:
     keys: dict[tuple, Pos] = field(default_factory=dict)
     problems: list[tuple[Pos, tuple, str]] = field(default_factory=list)  # recoverable: duplicates, tags
 
+    def problem_paths(self) -> set[tuple]:
+        """Key paths that already have a problem (validation adds nothing more there)."""
+        return {path for _, path, _ in self.problems}
+
+
+def echo(text: object) -> str:
+    """Text from a file made safe to quote in an error: printable, escaped, at most MAX_ECHO_CHARS."""
+    shown = repr(text)
+    return shown if len(shown) <= MAX_ECHO_CHARS else shown[: MAX_ECHO_CHARS - 3] + "..."
+
+
+def printable(text: str) -> str:
+    """A file name or message with control and invisible characters escaped (never a raw byte)."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
+
 
 def _pos(file: str, mark) -> Pos:
     return Pos(file, mark.line + 1, mark.column + 1)
@@ -77,17 +103,64 @@ class _Frame:
         self.skip_value = False
 
 
+_FILE_KINDS = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def file_kind(mode: int) -> str | None:
+    """None for a regular file, else what it is ('a directory', 'a character device', ...)."""
+    if stat.S_ISREG(mode):
+        return None
+    for test, name in _FILE_KINDS:
+        if test(mode):
+            return name
+    return "something else"
+
+
+def _refuse_kind(display: str, mode: int) -> None:
+    kind = file_kind(mode)
+    if kind is not None:
+        raise HostileInput(Pos(display, 1, 1), f"not a regular file but {kind}; a scene is a .yaml text file")
+
+
 def read_text(path: Path, display: str) -> str:
-    """Read a scene file as UTF-8, refusing oversized or binary files before parsing."""
+    """Read a scene file as UTF-8; refuses what is not a regular file (without opening a FIFO or
+    reading a device), oversized and binary files, before any parsing."""
+    where = Pos(display, 1, 1)
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise HostileInput(Pos(display, 1, 1), f"file is {size} bytes; scene files are limited to {MAX_FILE_BYTES} bytes")
-        raw = path.read_bytes()[: MAX_FILE_BYTES + 1]
+        _refuse_kind(display, os.stat(path).st_mode)  # follows symlinks: the target must be a file
+        flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
+        fd = os.open(path, flags)
+        try:
+            info = os.fstat(fd)
+            _refuse_kind(display, info.st_mode)  # swapped after the check above
+            if info.st_size > MAX_FILE_BYTES:
+                raise HostileInput(where, f"file is {info.st_size} bytes; scene files are limited to {MAX_FILE_BYTES} bytes")
+            chunks, total = [], 0
+            while total <= MAX_FILE_BYTES:  # a file growing while read (or /proc) stops here too
+                chunk = os.read(fd, min(65536, MAX_FILE_BYTES + 1 - total))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                total += len(chunk)
+            raw = b"".join(chunks)
+        finally:
+            os.close(fd)
+    except FileNotFoundError as exc:
+        raise HostileInput(where, "file not found (or a link to nothing)") from exc
+    except PermissionError as exc:
+        raise HostileInput(where, "permission denied") from exc
+    except IsADirectoryError as exc:
+        raise HostileInput(where, "not a regular file but a directory; a scene is a .yaml text file") from exc
     except OSError as exc:
-        raise HostileInput(Pos(display, 1, 1), f"cannot read file: {exc.strerror or exc}") from exc
+        raise HostileInput(where, f"cannot read file: {exc.strerror or type(exc).__name__}") from exc
     if len(raw) > MAX_FILE_BYTES:
-        raise HostileInput(Pos(display, 1, 1), f"file is larger than {MAX_FILE_BYTES} bytes")
+        raise HostileInput(where, f"file is larger than {MAX_FILE_BYTES} bytes; refused")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -141,7 +214,7 @@ def parse(text: str, display: str) -> Document:
             if value in parent.container and value != "<<":
                 first = doc.keys.get(parent.path + (value,))
                 where = f" (first at line {first.line})" if first else ""
-                doc.problems.append((pos, parent.path + (value,), f"duplicate key {value!r}{where}"))
+                doc.problems.append((pos, parent.path + (value,), f"duplicate key {echo(value)}{where}"))
             return
         key = parent.key
         parent.have_key = False
@@ -168,7 +241,7 @@ def parse(text: str, display: str) -> Document:
             return
         allowed = _SCALAR_TAGS if kind == "scalar" else {_STD + kind}
         if tag not in allowed:
-            doc.problems.append((pos, child_path(), f"YAML tag {tag!r} is not allowed in scene files"))
+            doc.problems.append((pos, child_path(), f"YAML tag {echo(tag)} is not allowed in scene files"))
 
     try:
         while loader.check_event():
@@ -183,7 +256,7 @@ def parse(text: str, display: str) -> Document:
             pos = _pos(display, event.start_mark)
             if isinstance(event, yaml.AliasEvent):
                 if event.anchor not in anchors:
-                    raise HostileInput(pos, f"unknown alias *{event.anchor}")
+                    raise HostileInput(pos, f"unknown alias *{echo(event.anchor)} (anchors must come before their use)")
                 value, size = anchors[event.anchor]
                 values += size
                 if values > MAX_VALUES:
@@ -195,7 +268,10 @@ def parse(text: str, display: str) -> Document:
                 raise HostileInput(pos, f"more than {MAX_VALUES} values in one file; refused")
             if isinstance(event, yaml.ScalarEvent):
                 check_tag(event, "scalar", pos)
-                place(_scalar(loader, event), pos, 1, event.anchor)
+                value, problem = _scalar(loader, event)
+                if problem:
+                    doc.problems.append((pos, child_path(), problem))
+                place(value, pos, 1, event.anchor)
             elif isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
                 is_map = isinstance(event, yaml.MappingStartEvent)
                 check_tag(event, "map" if is_map else "seq", pos)
@@ -211,9 +287,17 @@ def parse(text: str, display: str) -> Document:
         mark = exc.problem_mark or exc.context_mark
         pos = _pos(display, mark) if mark else Pos(display, 1, 1)
         message = " ".join(filter(None, [exc.context, exc.problem])) or "not valid YAML"
-        raise HostileInput(pos, f"YAML syntax: {message}") from exc
+        if mark is not None and 0 <= mark.index < len(text) and text[mark.index] == "\t":
+            message += " (a tab: YAML indents with spaces only)"
+        raise HostileInput(pos, f"YAML syntax: {printable(message)[:200]}") from exc
+    except yaml.reader.ReaderError as exc:
+        index = max(0, min(int(exc.position), len(text)))
+        line = text.count("\n", 0, index) + 1
+        col = index - (text.rfind("\n", 0, index) + 1) + 1
+        raise HostileInput(Pos(display, line, col), f"character U+{int(exc.character):04X} is not allowed in a scene file "
+                           "(control character)") from exc
     except yaml.YAMLError as exc:
-        raise HostileInput(Pos(display, 1, 1), f"YAML syntax: {exc}") from exc
+        raise HostileInput(Pos(display, 1, 1), f"YAML syntax: {printable(str(exc))[:200]}") from exc
     except RecursionError as exc:  # pragma: no cover - depth is checked first
         raise HostileInput(Pos(display, 1, 1), "nesting too deep; refused") from exc
     if not root_set:
@@ -222,15 +306,30 @@ def parse(text: str, display: str) -> Document:
     return doc
 
 
-def _scalar(loader, event):
-    """Build a plain scalar (null, bool, int, float or str) the way the safe loader would."""
+def _scalar(loader, event) -> tuple[object, str | None]:
+    """Build a plain scalar (null, bool, int, float or str) the way the safe loader would, plus a
+    problem for numbers no scene value can hold (the value is then inf, so validation says nothing
+    more there). Plain `1e-1` is a number (YAML 1.2), not the text YAML 1.1 makes of it."""
     tag = event.tag
+    plain = tag in (None, "!") and event.implicit[0] and not event.style
     if tag in (None, "!"):
         tag = loader.resolve(yaml.ScalarNode, event.value, event.implicit)
+    if plain and tag == _STD + "str" and _FLOAT_12.match(event.value):
+        tag = _STD + "float"
+    if tag in (_STD + "int", _STD + "float") and len(event.value) > MAX_NUMBER_CHARS:
+        return math.inf, f"a number of {len(event.value)} characters is out of range for any scene value"
     if tag not in _SCALAR_TAGS:  # timestamps, binary, sets, merge, value keys: keep the text
-        return event.value
+        return event.value, None
+    if tag == _STD + "float" and _FLOAT_12.match(event.value):
+        value = float(event.value)
+        if math.isinf(value):
+            return math.inf, f"{event.value} is out of range (larger than any scene value; it reads as infinity)"
+        return value, None
     node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
     try:
-        return loader.yaml_constructors[tag](loader, node)
+        value = loader.yaml_constructors[tag](loader, node)
     except Exception:  # e.g. `!!int abc`: keep the text; validation reports the type
-        return event.value
+        return event.value, None
+    if isinstance(value, float) and math.isinf(value) and not event.value.lstrip("+-").lower().startswith(".inf"):
+        return math.inf, f"{echo(event.value)} is out of range (larger than any scene value; it reads as infinity)"
+    return value, None

@@ -36,10 +36,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="headless renderer (default tinydisplay; gl uses EGL, e.g. llvmpipe)")
     parser.add_argument("--scenes-dir", default=None, help="folder of scene YAML files (default scenes/)")
     parser.add_argument("--size", default=None, metavar="WxH", help="window or offscreen size, e.g. 640x360")
+    parser.add_argument("--sync-to", metavar="URL", help="clinic server postgresql://...: record locally as "
+                        "always and sync in the background (docs/clinic.md)")
     ports = parser.add_argument_group("real devices (default: the virtual rig)")
     ports.add_argument("--treadmill", metavar="PORT", help="treadmill serial port, e.g. /dev/ttyUSB0")
     ports.add_argument("--exoskeleton", metavar="PORT", help="exoskeleton serial port")
     ports.add_argument("--heart-rate", metavar="PORT", help="heart-rate sensor serial port (optional)")
+    ports.add_argument("--insoles", metavar="PORT", help="smart insoles serial port (optional)")
 
 
 def usage_problem(args: argparse.Namespace) -> str | None:
@@ -131,12 +134,19 @@ def main(args: argparse.Namespace) -> int:
         print("run: real devices need both --treadmill and --exoskeleton", file=sys.stderr)
         return EXIT_USAGE
     options = SessionOptions.from_args(args, vr=vr_choice)
-    if args.headless:
-        result = run_headless(options)
-        if result.report_path is not None:
-            print(f"report: {result.report_path}")
-        print(f"session {result.session_id}: {result.outcome} ({result.end_reason})")
-        return result.exit_code
-    from engine.session.desktop import run_desktop
+    from engine.records.sync import start_background_sync
 
-    return run_desktop(options)
+    sync = start_background_sync(args.db, args.sync_to) if args.sync_to else None
+    try:
+        if args.headless:
+            result = run_headless(options)
+            if result.report_path is not None:
+                print(f"report: {result.report_path}")
+            print(f"session {result.session_id}: {result.outcome} ({result.end_reason})")
+            return result.exit_code
+        from engine.session.desktop import run_desktop
+
+        return run_desktop(options)
+    finally:
+        if sync is not None:
+            print(sync.finish())

@@ -274,7 +274,9 @@ class SessionController:
     def end(self, outcome: str, summary: dict) -> None:
         """Close the session record with its outcome (idempotent)."""
         if self.store is not None and self.session_id is not None:
-            self.store.end_session(self.session_id, outcome, summary)
+            from engine.records.summary import finalize_summary  # aggregates, not the last stride
+
+            self.store.end_session(self.session_id, outcome, finalize_summary(self.store, self.session_id, summary))
         self.run_state = "ended"
 
 

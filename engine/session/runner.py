@@ -59,7 +59,8 @@ class SessionOptions:
             seed=int(args.seed), renderer=args.renderer, scenes_dir=args.scenes_dir, size=parse_size(args.size),
             ports={role: port for role, port in (("treadmill", getattr(args, "treadmill", None)),
                                                  ("exoskeleton", getattr(args, "exoskeleton", None)),
-                                                 ("heart_rate", getattr(args, "heart_rate", None))) if port},
+                                                 ("heart_rate", getattr(args, "heart_rate", None)),
+                                                 ("insoles", getattr(args, "insoles", None))) if port},
         )
 
 
@@ -237,6 +238,8 @@ def run_headless(options: SessionOptions, on_frame=None) -> SessionResult:
             pass
     try:
         rig = None if options.ports else start_rig(profile=profile, seed=options.seed)
+        if rig is not None:
+            rig.show_scene(scene)  # the simulated patient sees the scene (devices/sim/scene_view.py)
         channels = Channels.create()
         writer = CommandWriter(channels.command)
         controller = SessionController(writer, store, who="headless-runner")

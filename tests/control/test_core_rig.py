@@ -111,16 +111,23 @@ def test_ui_heartbeat_loss_starts_a_controlled_stop_within_100_ms(session):
     s = session
     _walk(s, 0.6)
     s.wait_for(lambda st: st["belt_speed_mps"] > 0.5, 10.0)
-    last_beat_s = s.heartbeat.stop()
+    s.heartbeat.stop()
     s.wait_for(lambda st: st["run_state"] in (RunState.STOPPING, RunState.STOPPED), 2.0)
     ev = s.all_events()
     stopping = ev[(ev["kind"] == EventKind.RUN_STATE) & (ev["code"] == RunState.STOPPING)]
     assert len(stopping) == 1
-    # Both times are time.monotonic() (the core's and this process's clock are the same).
-    delay_s = float(stopping["t_s"][0]) - last_beat_s
-    assert 0.05 < delay_s <= 0.100 + 0.002
     alarms = ev[ev["kind"] == EventKind.ALARM_RAISED]
-    assert AlarmReason.UI_HEARTBEAT_LOST in alarms["code"]
+    lost = alarms[alarms["code"] == AlarmReason.UI_HEARTBEAT_LOST]
+    assert len(lost) == 1
+    # On the core's own clock: the alarm carries the age of the last beat it saw, and the stop
+    # starts in the same cycle, within 100 ms of that beat (plus any stall of the core itself,
+    # which its telemetry records as lateness).
+    stop_t = float(stopping["t_s"][0])
+    last_seen_t = float(lost["t_s"][0]) - float(lost["v2"][0])
+    tel = s.all_telemetry()
+    lateness_s = float(tel["lateness_us"][np.abs(tel["t_s"] - stop_t) < 0.003].max()) * 1e-6
+    assert float(lost["t_s"][0]) == stop_t
+    assert 0.095 < stop_t - last_seen_t <= 0.100 + lateness_s
     # The belt decelerates at the prescribed rate, to zero.
     s.wait_for(lambda st: st["run_state"] == RunState.STOPPED, 5.0)
     tel = s.all_telemetry()

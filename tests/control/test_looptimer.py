@@ -65,3 +65,27 @@ def test_no_priority_asked_means_none_taken():
     code = "from engine.control.looptimer import acquire_realtime; print(acquire_realtime(0, 0)[0])"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "False"
+
+
+def test_the_core_pins_itself_away_from_a_cpu_another_real_time_loop_holds():
+    import pytest
+
+    from engine.control.looptimer import quietest_cpu
+
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        pytest.skip("one CPU: nothing to choose")
+    busy = cpus[-1]  # where every core used to go
+    # Several real-time loops pinned to the last CPU (sleeping: they cost nothing here).
+    code = (f"import os, time; os.sched_setaffinity(0, {{{busy}}}); "
+            "os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(10)); print('ready', flush=True); time.sleep(60)")
+    others = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True) for _ in range(3)]
+    try:
+        ready = [p.stdout.readline().strip() for p in others]
+        if ready != ["ready"] * 3:
+            pytest.skip("SCHED_FIFO refused here")
+        assert quietest_cpu(cpus) != busy
+    finally:
+        for p in others:
+            p.kill()
+            p.wait()

@@ -121,3 +121,39 @@ def test_route_end_is_a_stop():
     trace = _drive(planner, 12.0, 1.0, sup)
     assert trace[-1][2] == 0.0
     assert 4.5 < trace[-1][1] <= 5.0
+
+
+def test_step_over_beside_the_walking_lane_is_walked_past():
+    from engine.control.planner import WALKING_LANE_HALF_WIDTH_M, in_walking_lane
+
+    assert in_walking_lane(0.0, 0.5) and in_walking_lane(0.6, 0.5)  # reaches to 0.35 m: inside
+    assert not in_walking_lane(0.9, 0.5)  # 0.65..1.15 m: beside the lane
+    assert not in_walking_lane(-(WALKING_LANE_HALF_WIDTH_M + 0.01), 0.0)
+    planner = Planner()
+    planner.load(timeline_rows(
+        dict(category=ObstacleCategory.STEP_OVER, at_m=2.0, depth_m=0.3, height_m=0.2, lateral_m=0.9, width_m=0.5,
+             speed_fraction=0.3),
+        dict(category=ObstacleCategory.STEP_OVER, at_m=5.0, depth_m=0.3, height_m=0.1, lateral_m=0.0, width_m=0.5)), 2, 0.0)
+    target = planner.plan(1.3, 1.0, 1.0, 1.2, 0.8, [1.6, 1.0], [False, False], 0.6)
+    assert target == 1.0 and planner.boost == [0.0, 0.0]  # no slowing, no lift for the one beside
+    assert planner.next_obstacle == 1  # the HUD announces the one in the lane
+    planner.heel_strike(1, 1.0, 2.1, 1.6)  # a foot even lands in its along-route span
+    planner.heel_strike(0, 1.6, 2.6, 2.2)
+    planner.sweep(4.0)
+    assert planner.obstacles[0].outcome == ObstacleOutcome.PENDING and planner.outcomes == []
+
+
+def test_scene_lateral_reaches_the_planner():
+    from engine.scene.model import Scene
+    from engine.scene.timeline import scene_to_timeline
+
+    scene = Scene.model_validate({
+        "id": "lane-test", "title": "Lane", "difficulty": "gentle", "environment": {"type": "grocery_store"},
+        "route_length_m": 50,
+        "obstacles": [{"kind": "box", "at_m": 10, "width_m": 0.4, "lateral_m": 0.9},
+                      {"kind": "box", "at_m": 20, "width_m": 0.4, "lateral_m": 0.3}]})
+    rows = scene_to_timeline(scene)
+    assert list(rows["width_m"]) == [0.4, 0.4]
+    planner = Planner()
+    planner.load(rows, len(rows), 50.0)
+    assert [ob.in_lane for ob in planner.obstacles] == [False, True]

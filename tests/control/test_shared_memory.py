@@ -120,3 +120,91 @@ def test_push_packed_writes_the_same_bytes_as_numpy_and_counts_overflow():
         assert int(ring.drain()["cycle"][0]) == 9
     finally:
         ring.close()
+
+
+# -- segments are removed on every exit a process can see; a start sweeps the rest ------------
+_CHILD = """
+import json, signal, sys, time
+from engine.control.channels import Channels
+channels = Channels.create()
+print(json.dumps(channels.paths()), flush=True)
+how = sys.argv[1]
+if how in ("exception", "exit"):
+    sys.stdin.readline()  # the test has seen the segments
+if how == "exception":
+    raise RuntimeError("campaign: an exception after the channels were created")
+if how == "exit":
+    sys.exit(0)
+time.sleep(60)
+"""
+
+
+def _child_with_channels(how: str):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", _CHILD, how], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env={**os.environ})
+    line = proc.stdout.readline()
+    assert line, proc.stderr.read()
+    paths = json.loads(line)
+    for path in paths.values():
+        assert os.path.exists(path)
+    return proc, paths
+
+
+@pytest.mark.parametrize("how", ["SIGTERM", "SIGINT", "exception", "exit"])
+def test_segments_are_removed_on_every_exit_the_process_sees(how):
+    import os
+    import signal
+
+    proc, paths = _child_with_channels(how)
+    if how.startswith("SIG"):
+        proc.send_signal(getattr(signal, how))
+    else:
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+    proc.wait(30)
+    assert proc.returncode != 0 or how == "exit"
+    assert [p for p in paths.values() if os.path.exists(p)] == []
+
+
+def test_a_start_sweeps_the_segments_of_a_killed_process_and_keeps_live_ones():
+    import os
+    import signal
+
+    from engine.control.channels import Channels
+
+    proc, dead_paths = _child_with_channels("sleep")
+    live_proc, live_paths = _child_with_channels("sleep")
+    try:
+        proc.send_signal(signal.SIGKILL)  # no process can clean up after this
+        proc.wait(30)
+        assert all(os.path.exists(p) for p in dead_paths.values())
+        mine = Channels.create()  # a new start
+        try:
+            assert [p for p in dead_paths.values() if os.path.exists(p)] == []
+            assert all(os.path.exists(p) for p in live_paths.values())  # its creator still runs
+        finally:
+            mine.close()
+    finally:
+        live_proc.kill()
+        live_proc.wait(30)
+
+
+def test_a_reused_pid_does_not_keep_a_dead_creators_segments(tmp_path):
+    import os
+
+    from engine.control.shm import _start_time, sweep_stale_segments
+
+    me = os.getpid()
+    started = _start_time(me)
+    stale = tmp_path / f"stepsync-{me}-{int(started) + 1}-state-deadbeef"  # same pid, other process
+    live = tmp_path / f"stepsync-{me}-{started}-state-cafef00d"
+    foreign = tmp_path / "PostgreSQL.12345"
+    for path in (stale, live, foreign):
+        path.write_bytes(b"x")
+    assert sweep_stale_segments(tmp_path) == [stale.name]
+    assert live.exists() and foreign.exists()

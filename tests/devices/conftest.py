@@ -37,6 +37,18 @@ def make_rig():
 
 
 @pytest.fixture
+def pty_pair():
+    """A pseudo-terminal: (non-blocking master fd the test plays the device on, slave path)."""
+    master, slave = os.openpty()
+    os.set_blocking(master, False)
+    try:
+        yield master, os.ttyname(slave)
+    finally:
+        os.close(master)
+        os.close(slave)
+
+
+@pytest.fixture
 def rig(make_rig) -> RigHandle:
     return make_rig()
 

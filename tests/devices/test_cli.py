@@ -50,8 +50,8 @@ def rig_cli():
 
 
 def test_rig_cli_prints_ports_takes_fault_commands_and_stops_on_sigterm(rig_cli):
-    ports = dict(read_line(rig_cli).split() for _ in range(3))
-    assert set(ports) == {"treadmill", "exoskeleton", "heart_rate"}
+    ports = dict(read_line(rig_cli).split() for _ in range(4))
+    assert set(ports) == {"treadmill", "exoskeleton", "heart_rate", "insoles"}
     assert all(path.startswith("/dev/pts/") for path in ports.values())
     with open_devices(ports) as devices:
         host = Host(devices)
@@ -91,5 +91,7 @@ def test_devices_cli_names_what_answers(rig):
     assert "\ttreadmill\t" in lines[rig.ports["treadmill"]]
     assert "\texoskeleton\t" in lines[rig.ports["exoskeleton"]]
     assert "\theart_rate\t" in lines[rig.ports["heart_rate"]]
+    assert "\tinsoles\t" in lines[rig.ports["insoles"]]
+    assert "200 Hz" in lines[rig.ports["insoles"]]
     assert "SIM-EXO-0000" in lines[rig.ports["exoskeleton"]]
     assert time.monotonic() - start < 60

@@ -18,17 +18,6 @@ TM_INFO = DeviceInfo(DeviceType.TREADMILL, "t", "1", 0, 3.0, 1.0, 0.8)
 EXO_INFO = DeviceInfo(DeviceType.EXOSKELETON, "t", "2", 0, status_rate_hz=500.0)
 
 
-@pytest.fixture
-def pty_pair():
-    master, slave = os.openpty()
-    os.set_blocking(master, False)
-    try:
-        yield master, os.ttyname(slave)
-    finally:
-        os.close(master)
-        os.close(slave)
-
-
 def exo_status(seq: int, angle: float = 0.1, flags: int = p.FLAG_ARMED) -> bytes:
     values = [angle, 0.2, 0.3, 0.4] + [0.0] * 12 + [0.5, 0.6, 0.7, 0.8]
     return p.encode(p.EXO_STATUS, p.Msg.EXO_STATUS, seq, 1000 + seq, flags, 0, *values)

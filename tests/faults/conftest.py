@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.faults.harness import Stack
+from tests.pg_server import clinic, pg_server  # noqa: F401  (the throwaway PostgreSQL)
 
 _CASES: dict[str, dict] = {}
 _OUTCOMES: dict[str, str] = {}
@@ -123,4 +124,29 @@ FOOTER = """
 - Recorder killed or the database failing: control goes on; the UI raises RECORDER_FAILED
   (medium). Finish or stop the session; data up to the last commit (at most 200 ms before the
   failure) is in the file, which stays consistent (`PRAGMA integrity_check` ok).
+"""
+FOOTER += """
+## The clinic server (issue 14)
+
+The `clinic` / `sync` cases (`tests/faults/test_clinic_*.py`) run against a real PostgreSQL
+(a throwaway cluster from Debian's initdb/pg_ctl, one per test session, fresh database per test):
+"records lost" there counts rows (telemetry as records) that a rig file has and the server
+lacks after the last pass; duplicates are rows stored twice (same rig and local id, or telemetry
+cycles covered twice). The way back:
+
+- Server killed (`kill -9`) or unreachable mid-sync: the pass exits 1 with `clinic server
+  unreachable or the connection broke: ...`; batches the server committed stay, the rig's marks
+  only move after a commit. Restart the server (PostgreSQL recovers from its WAL) and sync
+  again: it sends what is missing, the server ignores what it has.
+- Server down when a rig starts: the session records locally as always; `run --sync-to`'s
+  background sync retries (backing off to 5 s) and catches up when the server is back.
+- Server disk full: the pass exits 1 with `the clinic server's disk is full (...)`; the
+  transaction that did not fit is rolled back whole; free space and sync again. (Measured on a
+  tablespace on a full 8 MiB tmpfs holding the telemetry table; a full WAL disk makes
+  PostgreSQL itself stop, after which a restart with space recovers as above.)
+- Two rigs edited one prescription offline: both versions kept, the one received last is
+  current (docs/clinic.md); a therapist adds a new version if that is wrong.
+- A role tried what it must not: PostgreSQL refused it (privilege, row-level security or the
+  closed-session trigger) and the rest of the data is unchanged; nothing to undo.
+- A rig on an older schema: refused before anything is written; update the rig, start it once.
 """

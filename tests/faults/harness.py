@@ -209,6 +209,23 @@ def children_of(pid: int) -> list[int]:
     return kids
 
 
+def session_processes(app_pid: int) -> dict[str, int]:
+    """A running app's rig, core and recorder pids (its direct children, by command line)."""
+    found = {}
+    for pid in children_of(app_pid):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if "devices.sim.server" in cmdline:
+            found["rig"] = pid
+        elif "engine.records.recorder" in cmdline:
+            found["recorder"] = pid
+        elif "multiprocessing.spawn" in cmdline and "resource_tracker" not in cmdline:
+            found["core"] = pid
+    return found
+
+
 def pid_alive(pid: int) -> bool:
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()

@@ -23,6 +23,7 @@ SCENE = textwrap.dedent(
     environment: {type: sidewalk}
     route_length_m: 60
     obstacles:
+      - {kind: curb_down, at_m: 33.7}
       - {kind: curb_up, at_m: 40}
     """
 )

@@ -61,12 +61,13 @@ class Processes:
     def producer(self, channels: Channels, duration_s: float, seed: int = 0, extra: tuple = ()) -> subprocess.Popen:
         """Start the 1 kHz stand-in core on the channels' rings; returns once it pushes."""
         proc = subprocess.Popen(
-            [sys.executable, "-m", "engine.records.producer", "--telemetry", channels.telemetry.path,
+            [sys.executable, "-m", "engine.sim.producer", "--telemetry", channels.telemetry.path,
              "--events", channels.events.path, "--duration-s", str(duration_s), "--seed", str(seed), *extra],
             stdout=subprocess.PIPE, text=True, cwd=str(ROOT),
         )
         self.procs.append(proc)
-        ready, _, _ = select.select([proc.stdout], [], [], 30.0)
+        # the first producer of a clip simulates it (engine/sim/clip.py; cached): allow for that
+        ready, _, _ = select.select([proc.stdout], [], [], 300.0)
         assert ready and proc.stdout.readline().strip() == "started"
         return proc
 
@@ -113,3 +114,6 @@ def wait_until(predicate, timeout_s: float, interval_s: float = 0.02) -> bool:
     return predicate()
 
 
+
+
+from tests.pg_server import clinic, pg_server  # noqa: E402,F401  (the throwaway PostgreSQL)

@@ -99,3 +99,34 @@ def test_hud_puts_the_content_on_screen(panda_base):
 @pytest.mark.parametrize("missing", [None])
 def test_task_view_from_nothing(missing):
     assert TaskView.from_task_state(missing) == TaskView()
+
+
+def test_two_outcomes_in_one_frame_name_each_obstacle():
+    # a box and a puddle decided in the same state snapshot: both named, the touch first
+    rows = np.zeros(2, dtype=layout.TIMELINE_DTYPE)
+    rows["at_m"] = [10.0, 10.4]
+    model = HudModel(rows, ["box", "puddle"])
+    state = _state(s_m=12.0, t_s=9.0, next_obstacle=-1)
+    state["obstacles"]["outcome"][:2] = [layout.ObstacleOutcome.HIT, layout.ObstacleOutcome.CLEARED]
+    content = model.update(state)
+    assert content.feedback == "Touched the box: lift your foot higher. Cleared the puddle!"
+    assert content.feedback_kind == "hit"
+    state["obstacles"]["outcome"][:2] = [layout.ObstacleOutcome.HIT, layout.ObstacleOutcome.HIT]
+    model = HudModel(rows, ["box", "puddle"])
+    assert model.update(state).feedback == "Touched the box and the puddle: lift your foot higher"
+    assert model.events == [(0, "hit"), (1, "hit")]
+
+
+def test_summary_counts_outcomes_like_the_report():
+    from engine.scene.outcomes import count_outcomes
+
+    model = HudModel(_timeline(), ["curb up", "puddle", "traffic light"])
+    state = _state(s_m=40.0, t_s=60.0, next_obstacle=-1)
+    state["obstacles"]["outcome"][:3] = [layout.ObstacleOutcome.HIT, layout.ObstacleOutcome.HIT, layout.ObstacleOutcome.PASSED]
+    # the core's counters (step-overs only) would say "cleared 0, touched 2"; the summary counts
+    # every decided obstacle the way the recorded outcome events are counted
+    summary = model.update(state, finished=True).summary
+    assert "Obstacles 1 of 3 done well (cleared 0, touched 2, waited 1)" in summary
+    events = ["hit", "hit", "passed"]  # what the recorder stores for the same run
+    assert count_outcomes(events) == count_outcomes(state["obstacles"]["outcome"][:3])
+    assert count_outcomes(events).done_well == sum(e in ("cleared", "passed") for e in events)  # metrics.py's rule

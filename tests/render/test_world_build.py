@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from engine.render.world import CHUNK_M, DROP_BEHIND_M, PREFETCH_M, VIEW_AHEAD_M
 from engine.scene.loader import find_scene, load_library
 from engine.scene.model import Scene
 
@@ -53,7 +54,7 @@ def test_shipped_scene_builds_with_its_obstacles(scene_id, render_root):
         world.update(float(s), float(s), None)
         max_calls = max(max_calls, world.draw_calls_estimate())
         shown = [i for i, chunk in world.chunks.items() if not chunk.isHidden()]
-        assert shown and all(i * 20.0 + 20.0 >= s - 10.0 and i * 20.0 <= s + 60.0 for i in shown)
+        assert shown and all(i * CHUNK_M + CHUNK_M >= s - 10.0 and i * CHUNK_M <= s + 60.0 for i in shown)
         for index, obstacle in enumerate(scene.obstacles_in_timeline_order()):
             if s <= obstacle.at_m <= s + 30.0:  # near: shown with geometry in the node graph
                 node = world.obstacle_nodes[index]
@@ -111,7 +112,7 @@ def test_draw_calls_and_chunks_do_not_grow_with_route_length(render_root):
     assert calls[1] <= calls[0] + 5
     for s in np.arange(0.0, 2000.0, 10.0):
         worlds[1].update(float(s), float(s), None)
-        assert len(worlds[1].chunks) <= 8  # chunks behind are freed
+        assert len(worlds[1].chunks) <= (DROP_BEHIND_M + VIEW_AHEAD_M + PREFETCH_M) / CHUNK_M + 2  # chunks behind are freed
         assert worlds[1].draw_calls_estimate() < 300
 
 
@@ -151,7 +152,7 @@ def test_traffic_light_shows_red_while_active(render_root):
     index = next(i for i, o in enumerate(scene.obstacles_in_timeline_order()) if o.kind == "traffic_light")
     light = world.obstacle_nodes[index]
     red, green = light.find("**/moving-lamp-red"), light.find("**/moving-lamp-green")
-    world.update(30.0, 5.0, None)  # red phase: 0..22 s of 40
+    world.update(30.0, 5.0, None)  # red phase: 0..18 s of 40
     assert red.getColorScale()[0] == 1.0 and green.getColorScale()[0] < 0.5
     world.update(30.0, 25.0, None)
     assert red.getColorScale()[0] < 0.5 and green.getColorScale()[0] == 1.0
@@ -214,3 +215,121 @@ def test_replay_walk_shows_triggered_obstacles_mid_way(render_root):
     index = next(i for i, o in enumerate(scene.obstacles_in_timeline_order()) if o.kind == "cart_crossing")
     x = world.obstacle_nodes[index].find("**/moving").getX()
     assert -1.0 < x < 1.0  # in the middle of the aisle
+
+
+def _vertices(chunk) -> int:
+    return sum(g.node().getGeom(k).getVertexData().getNumRows()
+               for g in chunk.findAllMatches("**/+GeomNode") for k in range(g.node().getNumGeoms()))
+
+
+def test_chunks_ahead_are_built_by_the_worker_and_only_attached_on_the_frame(render_root):
+    import threading
+
+    from engine.render.world import build_world
+
+    scene = LIBRARY.scenes["grocery-busy-saturday"]
+    built_on: list[str] = []
+    streamed = build_world(scene, render_root)
+    original = streamed._chunk_nodes
+
+    def spy(index):
+        built_on.append(threading.current_thread().name)
+        return original(index)
+
+    streamed._chunk_nodes = spy
+    streamed._streamer._build = spy
+    assert streamed.wait_for_chunks()
+    s = 0.0
+    while s < 80.0:  # walk four chunks, giving the worker time between steps (a condition, not a delay)
+        s += 2.0
+        streamed.update(s, s, None)
+        assert streamed.attached_last_update <= 1  # one finished chunk per frame at most
+        assert streamed.wait_for_chunks()
+    assert streamed.sync_builds == 0 and built_on and all(name.startswith("chunks-") for name in built_on)
+    ahead = max(streamed.chunks)
+    assert ahead * CHUNK_M > s + 60.0  # chunks beyond the view exist before they are needed
+    # the worker's chunk is the same geometry the frame would have built
+    on_frame = build_world(scene, render_root, stream=False)
+    on_frame.update(s, s, None)
+    for index in set(streamed.chunks) & set(on_frame.chunks):
+        assert _vertices(streamed.chunks[index]) == _vertices(on_frame.chunks[index])
+    streamed.destroy()
+    on_frame.destroy()
+    assert not streamed._streamer._thread.is_alive() or streamed._streamer._stopped
+
+
+def test_a_jump_builds_the_missing_view_on_the_frame_and_counts_it(render_root):
+    from engine.render.world import build_world
+
+    world = build_world(LIBRARY.scenes["grocery-first-visit"], render_root)
+    world.update(100.0, 60.0, None)  # a jump: the worker cannot have these yet
+    assert world.sync_builds >= 1 and world.chunk_frame
+    world.destroy()
+
+
+def test_curb_down_is_drawn_as_a_drop_and_the_road_between_kerbs_is_low(render_root):
+    from engine.render.world import build_world
+
+    scene = LIBRARY.scenes["sidewalk-bus-stop-rain"]  # curb_down at 30 m, curb_up at 36.3 m
+    world = build_world(scene, render_root)
+    world.update(25.0, 25.0, None)
+    order = scene.obstacles_in_timeline_order()
+    down = world.obstacle_nodes[next(i for i, o in enumerate(order) if o.kind == "curb_down")]
+    low, high = down.getTightBounds(world.root)
+    assert low.z == pytest.approx(-0.12, abs=0.01) and high.z < 0.02  # it falls away below the pavement
+    assert world.layout.dropped == [(30.3, 36.3, 0.12)]
+    world.destroy()
+
+
+def test_rain_falls_on_the_scene_clock_and_follows_the_patient(render_root):
+    from engine.render.world import build_world
+
+    world = build_world(LIBRARY.scenes["sidewalk-bus-stop-rain"], render_root)
+    assert world.rain is not None and world.rain.node.node().getGeom(0).getVertexData().getNumRows() >= 2000
+    world.update(10.0, 1.0, None)
+    first = world.rain.node.getPos()
+    world.update(10.0, 1.1, None)
+    assert world.rain.node.getY() == pytest.approx(10.0) and world.rain.node.getZ() != pytest.approx(first.z)
+    world.update(10.0, 1.0, None)
+    assert world.rain.node.getPos() == first  # same moment, same picture
+    dry = build_world(LIBRARY.scenes["sidewalk-morning-stroll"], render_root)
+    assert dry.rain is None
+    world.destroy()
+    dry.destroy()
+
+
+def test_fixtures_stand_where_the_rules_say_and_show_when_near(render_root):
+    from engine.render.world import build_world
+    from engine.scene.rules import fixture_x
+
+    scene = LIBRARY.scenes["grocery-pharmacy-aisle"]
+    world = build_world(scene, render_root)
+    world.update(25.0, 25.0, None)
+    kinds = [n.getTag("fixture_kind") for n in world.fixture_nodes]
+    assert kinds == [f.kind for f in scene.fixtures]
+    for node, fixture in zip(world.fixture_nodes, scene.fixtures, strict=True):
+        if fixture.kind in ("pharmacy_shelf", "wet_floor_sign"):
+            low, high = node.getTightBounds(world.root)
+            x0, x1 = fixture_x(scene, fixture)
+            assert x0 - 0.06 <= low.x and high.x <= x1 + 0.06, (fixture.kind, low, high, x0, x1)
+            assert low.y >= fixture.at_m - 0.3
+    assert not world.fixture_nodes[0].isHidden()  # the aisle sign at 12 m, seen from 25 m
+    world.update(80.0, 80.0, None)
+    assert world.fixture_nodes[0].isHidden()  # the aisle sign at 12 m is far behind at 80 m
+    # the pharmacy shelving replaces the grocery shelf row on its side
+    assert world.layout.side_gaps[1] == [(30.0, 38.0), (50.0, 56.0)] and world.layout.side_gaps[-1] == [(30.0, 38.0)]
+    world.destroy()
+
+
+def test_wanted_items_are_highlighted_more_as_the_patient_nears(render_root):
+    from engine.render.world import build_world
+
+    scene = LIBRARY.scenes["grocery-pharmacy-aisle"]  # pain relief at 34 m
+    world = build_world(scene, render_root)
+    highlight = world.item_nodes[0].find("highlight")
+    world.update(10.0, 0.2, None)  # 24 m away: calm
+    far = highlight.getColorScale()[0]
+    world.update(32.0, 0.2, None)  # 2 m away, at a pulse peak (1.2 Hz: 0.2 s)
+    near = highlight.getColorScale()[0]
+    assert far == pytest.approx(0.7, abs=0.01) and near > 0.9 and highlight.getZ() > 0.0
+    world.destroy()

@@ -56,15 +56,27 @@ def test_library_never_raises_for_bad_files(tmp_path):
     (tmp_path / "good.yaml").write_text((SCENES / "grocery-first-visit.yaml").read_text())
     (tmp_path / "bad.yaml").write_text("id: [unclosed\n")
     (tmp_path / "binary.yaml").write_bytes(b"\x00\xff" * 100)
-    (tmp_path / "z-dup.yaml").write_text((SCENES / "grocery-first-visit.yaml").read_text())
     library = load_library(tmp_path)
     assert set(library.scenes) == {"grocery-first-visit"}
-    assert set(Path(p).name for p in library.broken) == {"bad.yaml", "binary.yaml", "z-dup.yaml"}
-    assert "already used" in library.broken[str(tmp_path / "z-dup.yaml")][0]
+    assert set(Path(p).name for p in library.broken) == {"bad.yaml", "binary.yaml"}
     with pytest.raises(SceneError) as info:
         find_scene("grocery-first-visi", tmp_path)
     assert "did you mean 'grocery-first-visit'" in info.value.errors[0]
     assert find_scene("grocery-first-visit", tmp_path).id == "grocery-first-visit"
+
+
+def test_duplicate_ids_break_both_files_and_name_each_other(tmp_path):
+    (tmp_path / "base-grocery.yaml").write_text((SCENES / "base-grocery.yaml").read_text())
+    (tmp_path / "good.yaml").write_text((SCENES / "grocery-first-visit.yaml").read_text())
+    (tmp_path / "z-dup.yaml").write_text((SCENES / "grocery-first-visit.yaml").read_text())
+    library = load_library(tmp_path)
+    assert "grocery-first-visit" not in library.scenes  # neither is silently picked
+    good, dup = library.broken[str(tmp_path / "good.yaml")][0], library.broken[str(tmp_path / "z-dup.yaml")][0]
+    assert "z-dup.yaml" in good and "good.yaml" in dup and "must be unique" in good
+    assert good.startswith(f"{tmp_path / 'good.yaml'}:3:5 id: ")  # points at the id line
+    with pytest.raises(SceneError) as info:
+        find_scene("grocery-first-visit", tmp_path)  # preview/run by id refuses too
+    assert "must be unique" in info.value.errors[0]
 
 
 def test_direct_model_use_checks_cross_field_problems():
@@ -85,7 +97,7 @@ def test_timeline_matches_the_scene():
         assert row["at_m"] == pytest.approx(obstacle.at_m)
     light = next(r for r, o in zip(rows, ordered, strict=False) if o.kind == "traffic_light")
     assert light["category"] == ObstacleCategory.YIELD
-    assert (light["period_s"], light["active_s"], light["phase_s"]) == (30.0, 18.0, 5.0)
+    assert (light["period_s"], light["active_s"], light["phase_s"]) == (40.0, 18.0, 5.0)
     walker = next(r for r, o in zip(rows, ordered, strict=False) if o.kind == "pedestrian_crossing")
     assert walker["period_s"] == 0 and walker["trigger_m"] == pytest.approx(26 - 6) and walker["duration_s"] == 3
     puddle = next(r for r, o in zip(rows, ordered, strict=False) if o.kind == "puddle")
@@ -103,9 +115,9 @@ def test_yield_clock_replays_the_core_rule():
     assert clock.update(21.0, 4.9)[walker]
     assert not clock.update(22.0, 5.0)[walker]  # duration 3 s over
     assert not clock.update(10.0, 6.0)[walker]  # triggers once only
-    # light: active while ((t + 5) % 30) < 18
+    # light: active while ((t + 5) % 40) < 18
     assert clock.update(0.0, 0.0)[light] and clock.update(0.0, 12.9)[light]
-    assert not clock.update(0.0, 13.0)[light] and clock.update(0.0, 25.0)[light]
+    assert not clock.update(0.0, 13.0)[light] and clock.update(0.0, 35.0)[light]
 
 
 def test_designer_guide_covers_every_key_and_its_example_loads(tmp_path):
@@ -114,11 +126,17 @@ def test_designer_guide_covers_every_key_and_its_example_loads(tmp_path):
     guide = (ROOT / "docs" / "scenes.md").read_text()
     classes = [model.Scene, model.GroceryStore, model.Sidewalk, model.Assistance, model.Goals, model.Ambient,
                model.Audio, model.Prop, model.Tasks, model.ShoppingList, model.ShoppingItem, model.Crossing,
-               model.DualTask, *model.STEP_OVER_KINDS, *model.YIELD_KINDS]
+               model.DualTask, *model.STEP_OVER_KINDS, *model.YIELD_KINDS, model.Bench, model.BusStop, model.WetFloorSign,
+               model.PharmacyShelf, model.AisleSign]
     missing = sorted({f"{c.__name__}.{name}" for c in classes for name in c.model_fields if f"`{name}`" not in guide})
     assert not missing, f"docs/scenes.md does not explain: {missing}"
     for kind in OBSTACLE_KIND_CODES:
         assert f"kind: {kind}`" in guide
+    for kind in ("bench", "bus_stop", "wet_floor_sign", "pharmacy_shelf", "aisle_sign"):
+        assert f"kind: {kind}`" in guide
+    from engine.scene import rules
+    for kind in sorted(set().union(*rules.ALLOWED_OBSTACLES.values(), *rules.ALLOWED_FIXTURES.values())):
+        assert kind in guide.split("Allowed kinds:", 1)[1].split("###", 1)[0], kind
     for image in ("scene-grocery.png", "scene-sidewalk.png"):
         assert f"img/{image}" in guide and (ROOT / "docs" / "img" / image).is_file()
     example = guide.split("## A complete example", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]

@@ -54,12 +54,12 @@ def test_pausing_freezes_the_dwell():
 
 
 def test_crossing_within_green_and_failing_when_red():
-    scene = find_scene("sidewalk-curb-crossing", SCENES)  # light at 40..48 m, red 22 s of 40, phase 0
+    scene = find_scene("sidewalk-curb-crossing", SCENES)  # light at 40..48 m, red 18 s of 40, phase 0
     tracker = TaskTracker(scene)
     state = tracker.update(30.0, 1.0)
     crossing = state.crossing
     assert crossing.light_id == "main-street" and crossing.status == "ahead" and not crossing.is_green
-    assert crossing.red_left_s == pytest.approx(21.0)
+    assert crossing.red_left_s == pytest.approx(17.0)
     state = tracker.update(38.5, 10.0)
     assert state.crossing.status == "waiting"
     state = tracker.update(38.8, 23.0)
@@ -99,3 +99,15 @@ def test_dual_task_cues_show_for_show_s_in_ink_colours():
     assert tracker.update(12.0, 8.1).cue is None
     state = walk(TaskTracker(scene), 1.0, 100.0)
     assert state.cues_shown == state.cues_total == 5
+
+
+def test_results_give_the_report_every_task():
+    import json
+
+    scene = find_scene("sidewalk-curb-crossing", SCENES)
+    tracker = TaskTracker(scene)
+    tracker.update(44.0, 27.0)
+    results = tracker.update(49.0, 32.0).results()
+    assert results["crossings"] == [{"light": "main-street", "start_m": 40.0, "end_m": 48.0, "status": "crossed"}]
+    assert results["crossings_done"] == 1 and results["cues"] == {"shown": 0, "total": 0}
+    json.dumps(results)  # stored as JSON with the session

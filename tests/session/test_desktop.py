@@ -22,6 +22,7 @@ SCENE = textwrap.dedent(
     environment: {type: sidewalk}
     route_length_m: ROUTE
     obstacles:
+      - {kind: curb_down, at_m: 13.7}
       - {kind: curb_up, at_m: 20}
     """
 )

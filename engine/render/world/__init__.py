@@ -4,6 +4,8 @@ The route runs along +Y from y = 0 (s_m = y), x = 0 is its centre line, z is up,
 Static scenery is built in chunks of CHUNK_M along the route, each batched (MeshBuilder) into
 one Geom per render state, i.e. two draw calls, and only the chunks near the patient are built
 and shown: build time and draw calls depend on what is in view, not on the route's length.
+Chunks ahead are built on a worker thread (world/streaming.py) and the frame only attaches a
+finished one, at most ATTACH_PER_UPDATE per frame: no frame pays for building a chunk.
 Obstacles and ambient life are separate nodes (they move, change colour, or are looked up by
 index), each one or a few draw calls, shown only when near; obstacle geometry is made when the
 obstacle first comes near (its node, tags and position exist from the start).
@@ -13,34 +15,45 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 from pathlib import Path
 
 import numpy as np
 from panda3d.core import AmbientLight, DirectionalLight, Fog, NodePath
 
 from engine.render.world.ambient import AmbientLife
+from engine.render.world.cueing import add_floor_stripes
+from engine.render.world.fixtures import build_fixtures
 from engine.render.world.grocery import GroceryLayout
-from engine.render.world.mesh import MeshBuilder
+from engine.render.world.mesh import MeshBuilder, set_thread_pacer
 from engine.render.world.obstacles import ObstacleView
+from engine.render.world.rain import Rain
 from engine.render.world.sidewalk import SidewalkLayout
+from engine.render.world.streaming import ChunkStreamer, Pacer
 from engine.scene.loader import asset_path
 from engine.scene.model import Scene, colour_rgb
 from engine.scene.timeline import YieldClock, scene_to_timeline
 
 log = logging.getLogger(__name__)
 
-CHUNK_M = 20.0
+CHUNK_M = 10.0
 VIEW_AHEAD_M = 60.0  # scenery shown ahead of the patient (fog hides the edge)
 VIEW_BEHIND_M = 10.0
-PREFETCH_M = 20.0  # one chunk beyond the view is built ahead of need, one per update at most
+PREFETCH_M = 40.0  # chunks this far beyond the view are built ahead of need (in the background)
 DROP_BEHIND_M = 40.0  # chunks further behind than this are freed
+ATTACH_PER_UPDATE = 1  # finished background chunks attached per frame
+HIGHLIGHT_M = 10.0  # a shopping item's highlight pulses from this far ahead
 
 
 class World:
     """The built world of one scene; `root` goes under the app's render node."""
 
-    def __init__(self, scene: Scene, parent: NodePath, loader=None) -> None:
+    def __init__(self, scene: Scene, parent: NodePath, loader=None, stream: bool = True) -> None:
         self.scene = scene
+        self.sync_builds = 0  # chunks built on the frame (needed before the worker had them)
+        self.attached_last_update = 0  # chunks attached by the latest update()
+        self.chunk_frame = False  # the latest update() attached a chunk or showed one for the first time
+        self._streamer = ChunkStreamer(self._chunk_nodes, f"chunks-{scene.id}") if stream else None
         self.root = parent.attachNewNode(f"world-{scene.id}")
         self.root.setTag("scene_id", scene.id)
         env = scene.environment
@@ -63,7 +76,12 @@ class World:
         self.item_nodes: dict[int, NodePath] = self._build_items()
         self.ambient = AmbientLife(scene, self.layout, self.root)
         self.prop_nodes: list[NodePath] = self._load_props(loader)
+        self.fixture_nodes: list[NodePath] = build_fixtures(scene, self.root)
+        for node, fixture in zip(self.fixture_nodes, scene.fixtures, strict=True):
+            node.setPythonTag("at_m", fixture.at_m)
+        self.rain = Rain(self.root, scene.seed) if getattr(env, "weather", "") == "rain" else None
         self.update(0.0, 0.0, None)
+        self.sync_builds = 0  # the first view is built here by design: not a late chunk
 
     # ---- building --------------------------------------------------------------------------
 
@@ -77,34 +95,78 @@ class World:
         sun.setColor((d * tint[0], d * tint[1], d * tint[2], 1.0))
         ambient_np = self.root.attachNewNode(ambient)
         sun_np = self.root.attachNewNode(sun)
-        sun_np.setHpr(-35.0, -55.0, 0.0)
+        indoors = self.scene.environment.type == "grocery_store"
+        # A store is lit from the ceiling panels (steep, from ahead); a street by the sun.
+        sun_np.setHpr(-10.0, -80.0, 0.0) if indoors else sun_np.setHpr(-35.0, -55.0, 0.0)
         self.root.setLight(ambient_np)
         self.root.setLight(sun_np)
+        # A weak fill from behind the patient keeps the faces that turn away from the key light
+        # readable (shelf fronts, kerb faces): one more fixed-function light, cheap on tinydisplay.
+        fill = DirectionalLight("fill")
+        f = 0.25 * d
+        fill.setColor((f * tint[0], f * tint[1], f * tint[2], 1.0))
+        fill_np = self.root.attachNewNode(fill)
+        fill_np.setHpr(160.0, -20.0, 0.0)
+        self.root.setLight(fill_np)
+        if self._gpu_shaders():
+            self.root.setShaderAuto()  # per-pixel lighting where a GPU can afford it
         # Fog in the background colour hides where the built scenery ends.
         fog = Fog("distance")
         fog.setColor(*self.background_rgb)
         fog.setLinearRange(VIEW_AHEAD_M * 0.45, VIEW_AHEAD_M)
         self.root.setFog(fog)
 
+    @staticmethod
+    def _gpu_shaders() -> bool:
+        """Whether the app's renderer runs shaders (a GPU); tinydisplay does not."""
+        import builtins
+
+        win = getattr(getattr(builtins, "base", None), "win", None)
+        gsg = win.getGsg() if win is not None else None
+        return bool(gsg is not None and gsg.getSupportsBasicShaders())
+
     def _chunk_seed(self, index: int) -> int:
         return (self.scene.seed * 1_000_003 + index * 7919) & 0x7FFFFFFF
 
-    def _build_chunk(self, index: int) -> NodePath:
+    def _chunk_nodes(self, index: int):
+        """(lit GeomNode, glow GeomNode or None) of one chunk: pure building, any thread.
+        (Premunging for the GSG here was tried: no measurable gain on tinydisplay, so the
+        worker never touches the GSG.)"""
         y0 = index * CHUNK_M
+        if threading.current_thread() is not threading.main_thread():
+            set_thread_pacer(Pacer())
         lit, glow = self.layout.build_chunk(y0, y0 + CHUNK_M, self._chunk_seed(index))
-        chunk = self._scenery.attachNewNode(f"chunk-{index}")
-        chunk.attachNewNode(lit.node())
-        if len(glow):
-            glow_np = chunk.attachNewNode(glow.node())
-            glow_np.setLightOff(1)
+        add_floor_stripes(lit, self.scene, y0, y0 + CHUNK_M)  # cueing (no-op unless the scene asks)
+        return lit.node(), (glow.node() if len(glow) else None)
+
+    def _attach_chunk(self, index: int, nodes) -> NodePath:
         # Each MeshBuilder already is one Geom per render state: the chunk is as flat as
         # flattenStrong would make it (2 draw calls), without paying ~5 ms for flattenStrong.
-        chunk.flattenLight()
+        lit, glow = nodes
+        chunk = self._scenery.attachNewNode(f"chunk-{index}")
+        chunk.attachNewNode(lit)
+        if glow is not None:
+            glow_np = chunk.attachNewNode(glow)
+            glow_np.setLightOff(1)
         self.chunks[index] = chunk
+        self.attached_last_update += 1
+        self.chunk_frame = True
         return chunk
 
+    def _build_chunk(self, index: int) -> NodePath:
+        """A chunk needed now: the worker's if finished, else built here (counted)."""
+        nodes = self._streamer.take(index) if self._streamer is not None else None
+        if nodes is None:
+            if self._streamer is not None:
+                self._streamer.cancel(index)
+                self.sync_builds += 1
+            nodes = self._chunk_nodes(index)
+        return self._attach_chunk(index, nodes)
+
     def _build_items(self) -> dict[int, NodePath]:
-        """Shopping-list items: a big package in the item's colour with a yellow tag, on its shelf."""
+        """Shopping-list items, made to stand out for older eyes: a big package in the item's
+        colour on a white board with a black rim (contrast against the random products around
+        it), a glowing yellow frame and an arrow above it that pulse as the patient nears."""
         nodes: dict[int, NodePath] = {}
         shopping = self.scene.tasks.shopping_list
         if shopping is None:
@@ -118,16 +180,46 @@ class World:
             side = 1.0 if item.side == "right" else -1.0
             mb = MeshBuilder(f"item-{i}")
             rgb = colour_rgb(item.colour)
-            mb.box(0.0, 0.0, 0.0, 0.3, 0.34, 0.36, rgb)
-            mb.box(-side * 0.16, 0.0, 0.12, 0.01, 0.26, 0.12, (0.97, 0.97, 0.97))  # label
-            mb.box(-side * 0.2, 0.0, 0.42, 0.1, 0.02, 0.22, (1.0, 0.9, 0.0))  # tag sticking out
-            mb.box(-side * 0.2, 0.0, 0.38, 0.02, 0.02, 0.08, (0.2, 0.2, 0.2))
+            mb.box(side * 0.05, 0.0, -0.08, 0.04, 0.78, 0.62, (0.05, 0.05, 0.05))  # black rim
+            mb.box(0.0, 0.0, -0.05, 0.04, 0.7, 0.56, (0.98, 0.98, 0.98))  # white board behind
+            mb.box(-side * 0.05, 0.0, 0.0, 0.3, 0.4, 0.42, rgb)  # the package, bigger than the rest
+            mb.box(-side * 0.21, 0.0, 0.14, 0.01, 0.3, 0.14, (0.97, 0.97, 0.97))  # label
             node = items_root.attachNewNode(f"item-{i}")
             node.attachNewNode(mb.node())
+            glow = MeshBuilder(f"item-{i}-highlight")
+            for dz in (-0.1, 0.52):  # a frame around the board
+                glow.box(-side * 0.03, 0.0, dz, 0.02, 0.82, 0.05, (1.0, 0.9, 0.0))
+            for dy in (-0.41, 0.41):
+                glow.box(-side * 0.03, dy, -0.1, 0.02, 0.05, 0.67, (1.0, 0.9, 0.0))
+            # an arrow pointing down at the item, above the shelf
+            glow.box(-side * 0.1, 0.0, 0.9, 0.03, 0.12, 0.35, (1.0, 0.9, 0.0))
+            tip_x = -side * 0.11  # the arrow head: a triangle (a quad with two corners at the tip)
+            glow.quad([(tip_x, -0.22, 0.9), (tip_x, 0.0, 0.62), (tip_x, 0.0, 0.62), (tip_x, 0.22, 0.9)], (1.0, 0.9, 0.0))
+            highlight = node.attachNewNode(glow.node())
+            highlight.setName("highlight")
+            highlight.setLightOff(1)
+            highlight.setTwoSided(True)
             node.setPos(side * reach, item.at_m, item.shelf_height_m)
             node.setTag("item_index", str(i))
             nodes[i] = node
         return nodes
+
+    def _highlight_items(self, s_m: float, scene_time_s: float) -> None:
+        """Pulse and lift the highlight of items ahead within HIGHLIGHT_M: brighter as the patient nears."""
+        for node in self.item_nodes.values():
+            if node.isHidden():
+                continue
+            ahead = node.getY() - s_m
+            highlight = node.find("highlight")
+            if -1.0 <= ahead <= HIGHLIGHT_M:
+                near = 1.0 - max(0.0, ahead) / HIGHLIGHT_M
+                pulse = 0.5 + 0.5 * math.sin(scene_time_s * 2 * math.pi * 1.2)
+                level = 0.7 + 0.3 * near * pulse
+                highlight.setColorScale(level, level, level, 1.0)
+                highlight.setZ(0.08 * near * pulse)
+            else:
+                highlight.setColorScale(0.7, 0.7, 0.7, 1.0)
+                highlight.setZ(0.0)
 
     def _load_props(self, loader) -> list[NodePath]:
         nodes = []
@@ -171,17 +263,28 @@ class World:
         row; when None, the activity rule is replayed locally (preview, thumbnails).
         """
         y_from, y_to = s_m - VIEW_BEHIND_M, s_m + VIEW_AHEAD_M
+        self.attached_last_update = 0
+        self.chunk_frame = False
         wanted = self._chunk_indices(y_from, y_to)
         for index in wanted:
             if index not in self.chunks:
                 self._build_chunk(index)
-        for index in self._chunk_indices(y_to, y_to + PREFETCH_M):
-            if index not in self.chunks:
-                self._build_chunk(index)
-                self.chunks[index].hide()
-                break
+        ahead = [i for i in self._chunk_indices(y_to, y_to + PREFETCH_M) if i not in self.chunks]
+        if self._streamer is not None:
+            for index in ahead:
+                self._streamer.request(index)
+            for index in self._streamer.ready_indices():
+                if self.attached_last_update >= ATTACH_PER_UPDATE:
+                    break
+                nodes = self._streamer.take(index)
+                if nodes is not None and index not in self.chunks:
+                    self._attach_chunk(index, nodes).hide()
+        elif ahead:  # no worker: one chunk beyond the view per update, built here
+            self._build_chunk(ahead[0]).hide()
         for index, chunk in list(self.chunks.items()):
             if index in wanted:
+                if chunk.isHidden():
+                    self.chunk_frame = True  # first drawn now
                 chunk.show()
             elif (index + 1) * CHUNK_M < s_m - DROP_BEHIND_M:
                 chunk.removeNode()
@@ -207,6 +310,15 @@ class World:
                 node.show()
             else:
                 node.hide()
+        self._highlight_items(s_m, scene_time_s)
+        for node in self.fixture_nodes:
+            fy = node.getPythonTag("at_m")
+            if y_from - 8.0 <= fy <= y_to:
+                node.show()
+            else:
+                node.hide()
+        if self.rain is not None:
+            self.rain.update(s_m, scene_time_s)
         self.ambient.update(s_m, scene_time_s, y_from, y_to)
 
     def set_item_collected(self, index: int, collected: bool = True) -> None:
@@ -227,15 +339,22 @@ class World:
                 total += geom_np.node().getNumGeoms()
         return total
 
+    def wait_for_chunks(self, timeout_s: float = 30.0) -> bool:
+        """Block until the background builder is idle (tests, benches, screenshots)."""
+        return self._streamer.wait_idle(timeout_s) if self._streamer is not None else True
+
     def destroy(self) -> None:
-        """Remove the world's nodes."""
+        """Remove the world's nodes and stop its chunk builder."""
+        if self._streamer is not None:
+            self._streamer.stop()
         self.root.removeNode()
         self.chunks.clear()
 
 
-def build_world(scene: Scene, parent: NodePath, loader=None) -> World:
-    """Build the scene's world under `parent` (props load with `loader`, default base.loader)."""
-    return World(scene, parent, loader)
+def build_world(scene: Scene, parent: NodePath, loader=None, stream: bool = True) -> World:
+    """Build the scene's world under `parent` (props load with `loader`, default base.loader);
+    `stream=False` builds every chunk on the calling thread (one-off screenshots)."""
+    return World(scene, parent, loader, stream)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -291,7 +410,7 @@ def render_view(scene: Scene, out_path, at_m: float, size: tuple[int, int] = (12
     out_path.parent.mkdir(parents=True, exist_ok=True)
     if direct and getattr(base, "stepsync_offscreen", False) and (base.win.getXSize(), base.win.getYSize()) == tuple(size):
         # The base is ours and of the right size: render straight into its window.
-        world = build_world(scene, base.render)
+        world = build_world(scene, base.render, stream=False)
         replay_walk(world, at_m, scene_time_s)
         base.setBackgroundColor(*world.background_rgb, 1.0)  # opaque: PNGs keep alpha
         place_eye_camera(base.camera, base.camLens, at_m, eye_height_m)
@@ -307,7 +426,7 @@ def render_view(scene: Scene, out_path, at_m: float, size: tuple[int, int] = (12
         raise RuntimeError("could not create an offscreen buffer for the view")
     scene_root = NodePath("view-root")
     try:
-        world = build_world(scene, scene_root)
+        world = build_world(scene, scene_root, stream=False)
         replay_walk(world, at_m, scene_time_s)
         buffer.setClearColor((*world.background_rgb, 1.0))
         lens = PerspectiveLens()

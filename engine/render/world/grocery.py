@@ -43,6 +43,10 @@ class GroceryLayout:
         # People and carts crossing the route need a way through the shelves: open a cross aisle
         self.gaps = [(o.at_m - 0.9, o.at_m + 2.1) for o in scene.obstacles
                      if o.kind in ("pedestrian_crossing", "cart_crossing")]
+        # pharmacy shelving (a fixture) stands in place of the nearest shelf row on its side
+        self.side_gaps = {side: [(f.at_m, f.at_m + f.length_m) for f in scene.fixtures
+                                 if f.kind == "pharmacy_shelf" and f.lateral_m is None
+                                 and (f.side == "right") == (side > 0)] for side in (-1, 1)}
         self.background = (0.82, 0.84, 0.86)
         self.ambient, self.sun = LIGHTING[env.lighting]
 
@@ -121,16 +125,22 @@ class GroceryLayout:
         for k, row in enumerate(self.row_x):
             for start, end, starts_here, ends_here in self.shelf_segments(y_lo, y_hi):
                 for side in (-1, 1):
-                    shelf_unit(lit, side * row, start, end, env.shelf_height_m, env.shelf_levels, env.shelf_density, rng,
-                               detail=(k == 0))
+                    pieces = [(start, end)]
+                    if k == 0:
+                        for g0, g1 in self.side_gaps[side]:
+                            pieces = [p for a, b in pieces for p in ((a, min(b, g0)), (max(a, g1), b)) if p[1] - p[0] > 0.3]
+                    for a, b in pieces:
+                        shelf_unit(lit, side * row, a, b, env.shelf_height_m, env.shelf_levels, env.shelf_density, rng,
+                                   detail=(k == 0))
                     if env.end_caps:
                         if starts_here:
                             end_cap(lit, side * row, start - 0.3, -1, rng)
                         if ends_here:
                             end_cap(lit, side * row, end + 0.3, 1, rng)
-        # aisle signs hanging over each cross aisle
+        # aisle signs hanging over each cross aisle (a scene's own aisle_sign replaces one)
+        own = [f.at_m for f in self.scene.fixtures if f.kind == "aisle_sign"]
         for y_sign in self.eye_level_sign_y():
-            if y_lo <= y_sign < y_hi:
+            if y_lo <= y_sign < y_hi and not any(abs(y_sign - a) < 3.0 for a in own):
                 lit.box(0.0, y_sign, 2.8, 1.6, 0.06, 0.45, (0.10, 0.30, 0.65))
                 lit.box(0.0, y_sign - 0.04, 2.9, 1.3, 0.02, 0.2, (0.97, 0.97, 0.97))
                 lit.box(0.0, y_sign, 3.25, 0.03, 0.03, CEILING_M - 3.25, (0.4, 0.4, 0.4))

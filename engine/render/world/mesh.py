@@ -9,6 +9,7 @@ p3tinydisplay (no shaders): colours are per vertex, lighting is fixed-function.
 from __future__ import annotations
 
 import math
+import threading
 
 import numpy as np
 from panda3d.core import (
@@ -23,6 +24,13 @@ from panda3d.core import (
 )
 
 _FORMAT = None
+_THREAD = threading.local()  # .pace: called every PACE_BOXES boxes on a chunk-building thread
+PACE_BOXES = 64
+
+
+def set_thread_pacer(pace) -> None:
+    """Make every MeshBuilder on this thread call `pace()` now and then (see world/streaming.py)."""
+    _THREAD.pace = pace
 
 
 def _vertex_format() -> GeomVertexFormat:
@@ -66,6 +74,7 @@ class MeshBuilder:
         self._boxes: list[tuple] = []  # (x0, y0, z0, sx, sy, sz, r, g, b, a, heading_rad, bottom)
         self._quads: list[np.ndarray] = []  # (4, 10) rows: pos, normal, colour
         self._floors: list[tuple] = []  # (x0, x1, y0, y1, z, r, g, b, a): batched, the common case
+        self._pace = getattr(_THREAD, "pace", None)
 
     def __len__(self) -> int:
         return len(self._boxes) + len(self._quads) + len(self._floors)
@@ -75,6 +84,8 @@ class MeshBuilder:
         """An axis-aligned box centred at (x, y) across, with its base at height z."""
         r, g, b = rgb[:3]
         self._boxes.append((x, y, z, sx, sy, sz, r, g, b, alpha, math.radians(heading_deg), bottom))
+        if self._pace is not None and len(self._boxes) % PACE_BOXES == 0:
+            self._pace()
 
     def box_span(self, x0: float, x1: float, y0: float, y1: float, z0: float, z1: float, rgb, alpha: float = 1.0) -> None:
         """A box given by its extents."""
@@ -95,6 +106,8 @@ class MeshBuilder:
     def floor_quad(self, x0: float, x1: float, y0: float, y1: float, z: float, rgb, alpha: float = 1.0) -> None:
         """A horizontal quad facing up."""
         self._floors.append((x0, x1, y0, y1, z, rgb[0], rgb[1], rgb[2], alpha))
+        if self._pace is not None and len(self._floors) % PACE_BOXES == 0:
+            self._pace()
 
     def _floor_rows(self) -> np.ndarray:
         f = np.array(self._floors, dtype=np.float32)
@@ -110,29 +123,34 @@ class MeshBuilder:
     def _box_rows(self) -> np.ndarray:
         if not self._boxes:
             return np.zeros((0, 4, 10), dtype=np.float32)
-        b = np.array(self._boxes, dtype=np.float64)
+        b = np.array(self._boxes, dtype=np.float32)
         n = len(b)
         has_bottom = b[:, 11] > 0
         faces = 6 if has_bottom.any() else 5
-        corners = _FACES[:faces]  # (F, 4, 3)
-        size = b[:, 3:6]
-        local = (corners[None, :, :, :] - np.array([0.5, 0.5, 0.0])) * size[:, None, None, :]
+        corners = _FACES[:faces] - np.array([0.5, 0.5, 0.0], dtype=np.float32)  # (F, 4, 3)
+        out = np.empty((n, faces, 4, 10), dtype=np.float32)
+        local = corners[None, :, :, :] * b[:, None, None, 3:6]
         heading = b[:, 10]
-        cos, sin = np.cos(heading)[:, None, None], np.sin(heading)[:, None, None]
-        x = local[..., 0] * cos - local[..., 1] * sin
-        y = local[..., 0] * sin + local[..., 1] * cos
-        pos = np.stack([x + b[:, 0, None, None], y + b[:, 1, None, None], local[..., 2] + b[:, 2, None, None]], axis=-1)
-        normals = np.broadcast_to(_NORMALS[:faces][None, :, None, :], (n, faces, 4, 3))
-        nx = normals[..., 0] * cos - normals[..., 1] * sin
-        ny = normals[..., 0] * sin + normals[..., 1] * cos
-        normals = np.stack([nx, ny, normals[..., 2]], axis=-1)
-        colour = np.broadcast_to(b[:, None, None, 6:10], (n, faces, 4, 4))
-        rows = np.concatenate([pos, normals, colour], axis=-1).astype(np.float32)
+        if np.any(heading):  # only a few boxes turn: rotate only when some do
+            cos, sin = np.cos(heading)[:, None, None], np.sin(heading)[:, None, None]
+            out[..., 0] = local[..., 0] * cos - local[..., 1] * sin + b[:, 0, None, None]
+            out[..., 1] = local[..., 0] * sin + local[..., 1] * cos + b[:, 1, None, None]
+            nx, ny = _NORMALS[:faces, 0][None, :, None], _NORMALS[:faces, 1][None, :, None]
+            out[..., 3] = nx * cos - ny * sin
+            out[..., 4] = nx * sin + ny * cos
+        else:
+            out[..., 0] = local[..., 0] + b[:, 0, None, None]
+            out[..., 1] = local[..., 1] + b[:, 1, None, None]
+            out[..., 3] = _NORMALS[:faces, 0][None, :, None]
+            out[..., 4] = _NORMALS[:faces, 1][None, :, None]
+        out[..., 2] = local[..., 2] + b[:, 2, None, None]
+        out[..., 5] = _NORMALS[:faces, 2][None, :, None]
+        out[..., 6:10] = b[:, None, None, 6:10]
         if faces == 6:
             keep = np.ones((n, 6), dtype=bool)
             keep[:, 5] = has_bottom
-            return rows[keep]
-        return rows.reshape(n * faces, 4, 10)
+            return out[keep]
+        return out.reshape(n * faces, 4, 10)
 
     def node(self) -> GeomNode:
         """The GeomNode holding everything added so far (empty node when nothing was added)."""

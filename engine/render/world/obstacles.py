@@ -18,6 +18,8 @@ from engine.render.world.mesh import MeshBuilder
 from engine.render.world.props import HAZARD_YELLOW, PRODUCT_COLOURS, cart, person
 from engine.scene.model import colour_rgb
 
+KERB_ROAD_M = 0.6  # road surface drawn with a kerb (beyond a drop, before a rise), m
+
 DEFAULT_COLOURS = {
     "curb_up": (0.78, 0.78, 0.76),
     "curb_down": (0.78, 0.78, 0.76),
@@ -43,10 +45,21 @@ def _step_over_mesh(o, rng: random.Random) -> MeshBuilder:
     w = o.width_m
     d = o.depth_m
     h = getattr(o, "height_m", 0.0)
-    if kind in ("curb_up", "curb_down"):
-        mb.box(0.0, d / 2, 0.0, w, d, h, colour)
-        _stripe(mb, w, 0.03 if kind == "curb_up" else d - 0.03, h)
-        mb.box(0.0, d / 2, h, w, d, 0.003, tuple(c * 0.9 for c in colour))
+    if kind == "curb_down":
+        # a drop: the kerb stone at pavement level, its edge falling away to the road below
+        road = (0.28, 0.28, 0.30)
+        mb.box(0.0, d / 2, -h, w, d, h + 0.005, colour)  # the stone, its top just above the pavement
+        mb.quad([(-w / 2, d, 0.0), (w / 2, d, 0.0), (w / 2, d, -h), (-w / 2, d, -h)][::-1], tuple(c * 0.55 for c in colour))
+        mb.floor_quad(-w / 2, w / 2, d, d + KERB_ROAD_M, -h + 0.002, road)  # the road surface below
+        mb.floor_quad(-w / 2, w / 2, d - 0.08, d - 0.01, 0.004, HAZARD_YELLOW)  # edge line on the lip
+        for k in range(int(w / 0.5)):  # dark drop shadows make the step read from afar
+            mb.floor_quad(-w / 2 + k * 0.5, -w / 2 + k * 0.5 + 0.25, d + 0.01, d + 0.12, -h + 0.004, (0.12, 0.12, 0.13))
+    elif kind == "curb_up":
+        # a rise: road surface before it, the kerb face climbing to pavement level
+        road = (0.28, 0.28, 0.30)
+        mb.floor_quad(-w / 2, w / 2, -KERB_ROAD_M, 0.0, -h + 0.002, road)
+        mb.box(0.0, d / 2, -h, w, d, h + 0.005, colour)
+        mb.floor_quad(-w / 2, w / 2, 0.01, 0.08, 0.004, HAZARD_YELLOW)
     elif kind == "kerb_ramp":
         steps = 6
         for k in range(steps):  # a ramp drawn as a shallow staircase of tactile paving

@@ -40,6 +40,7 @@ class SidewalkLayout:
         self.start_y = BEFORE_START_M
         self.end_y = scene.route_length_m + AFTER_END_M
         self.crossings = [(o.at_m, o.at_m + o.depth_m) for o in scene.obstacles if o.kind == "traffic_light"]
+        self.dropped = self._dropped_stretches(scene)
         self.night = env.time_of_day == "night"
         sky = SKY[env.time_of_day]
         self.ambient, self.sun = LIGHT[env.time_of_day]
@@ -50,6 +51,27 @@ class SidewalkLayout:
             self.ambient += 0.1
         self.background = sky
         self.wet = env.weather == "rain"
+
+    @staticmethod
+    def _dropped_stretches(scene: Scene) -> list[tuple[float, float, float]]:
+        """(start, end, depth) of the road-level stretches between a curb_down and its curb_up:
+        the pavement is not drawn there, so a kerb reads as the drop it is."""
+        out = []
+        down = None
+        for o in sorted(scene.obstacles, key=lambda o: o.at_m):
+            if o.kind == "curb_down":
+                down = o
+            elif o.kind == "curb_up" and down is not None:
+                out.append((down.at_m + down.depth_m, o.at_m, down.height_m))
+                down = None
+        return out
+
+    def in_dropped(self, y0: float, y1: float) -> float | None:
+        """The drop height if [y0, y1) lies in a road-level stretch, else None."""
+        for a, b, depth in self.dropped:
+            if y0 < b and y1 > a:
+                return depth
+        return None
 
     def in_crossing(self, y0: float, y1: float, margin: float = 0.0) -> bool:
         return any(y0 < b + margin and y1 > a - margin for a, b in self.crossings)
@@ -67,13 +89,19 @@ class SidewalkLayout:
         road = tuple(c * wet for c in (0.30, 0.30, 0.32))
         paving = [tuple(c * wet for c in rgb) for rgb in ((0.74, 0.72, 0.68), (0.68, 0.66, 0.63))]
         # cut the chunk into stretches of sidewalk and of side-street crossing
-        cuts = sorted({y_lo, y_hi, *[v for a, b in self.crossings for v in (a, b) if y_lo < v < y_hi]})
+        edges = [v for a, b in self.crossings for v in (a, b)] + [v for a, b, _ in self.dropped for v in (a, b)]
+        cuts = sorted({y_lo, y_hi, *[v for v in edges if y_lo < v < y_hi]})
         for a, b in zip(cuts, cuts[1:], strict=False):
             crossing = self.in_crossing(a + 1e-3, b - 1e-3)
+            drop = self.in_dropped(a + 1e-3, b - 1e-3)
             if crossing:
                 self._crossing(lit, a, b, road)
+            elif drop is not None:
+                self._road_level(lit, a, b, road, drop)
             else:
                 self._sidewalk(lit, a, b, paving, rng)
+        if self.wet:
+            self._wet_sheen(lit, y_lo, y_hi, rng)
         # the road, its lane markings, the far sidewalk and the buildings across the street
         lit.floor_quad(self.road_x0, self.curb_x, y_lo, y_hi, -ROAD_DROP_M, road)
         for k in range(1, env.road_lanes):
@@ -141,6 +169,24 @@ class SidewalkLayout:
                     else:
                         bench(lit, hw - 0.3, y, facing_left=True)
                 n += 1
+
+    def _road_level(self, lit: MeshBuilder, a: float, b: float, road, drop_m: float) -> None:
+        """A stretch at road level between a kerb down and a kerb up: a side street running off to
+        the right (no zebra: that comes with a traffic light)."""
+        lit.floor_quad(self.curb_x, 40.0, a, b, -drop_m, road)
+
+    def _wet_sheen(self, lit: MeshBuilder, y0: float, y1: float, rng: random.Random) -> None:
+        """Rain: pale streaks of reflected sky and lamp light on the wet paving and road."""
+        for _ in range(int((y1 - y0) * 1.5)):
+            y = rng.uniform(y0, y1 - 0.8)
+            if self.in_crossing(y, y + 0.8) or self.in_dropped(y, y + 0.8) is not None:
+                continue
+            x = rng.uniform(-self.half_m + 0.1, self.half_m - 0.5)
+            lit.floor_quad(x, x + rng.uniform(0.15, 0.4), y, y + rng.uniform(0.3, 0.8), 0.003, (0.62, 0.66, 0.72))
+        for _ in range(int((y1 - y0) * 0.8)):
+            y = rng.uniform(y0, y1 - 1.5)
+            x = rng.uniform(self.road_x0 + 0.3, self.curb_x - 0.6)
+            lit.floor_quad(x, x + 0.1, y, y + rng.uniform(0.8, 1.5), -ROAD_DROP_M + 0.004, (0.55, 0.56, 0.60))
 
     def _crossing(self, lit: MeshBuilder, a: float, b: float, road) -> None:
         """A side street across the route with a zebra crossing, running off to the right."""

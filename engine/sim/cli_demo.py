@@ -11,14 +11,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="demo patient: demo-healthy, demo-hemiparetic, demo-parkinsonian, demo-frail")
     parser.add_argument("--sessions", type=int, default=10, help="how many sessions (default 10)")
     parser.add_argument("--duration-s", type=float, default=120.0, help="length of each session (default 120)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed of the gait model")
+    parser.add_argument("--seed", type=int, default=0, help="random seed of the simulated patient")
     parser.add_argument("--db", help="database file (default: the user's data directory)")
     parser.add_argument("--no-report", action="store_true", help="do not write the progress report")
 
 
 def main(args: argparse.Namespace) -> int:
     """Simulate the sessions, then write the patient's progress report."""
-    from engine.records.demo import fill_demo_history
+    from engine.sim.demo import fill_demo_history
     from engine.records.paths import default_db_path
     from engine.records.store import DEMO_PATIENTS
 
@@ -29,7 +29,10 @@ def main(args: argparse.Namespace) -> int:
         print("demo-history: need --sessions >= 1 and --duration-s >= 10")
         return 2
     db = args.db or str(default_db_path())
-    ids = fill_demo_history(db, args.patient, args.sessions, args.duration_s, args.seed)
+    import sys
+
+    ids = fill_demo_history(db, args.patient, args.sessions, args.duration_s, args.seed,
+                            progress=sys.stderr.isatty())
     print(f"{len(ids)} simulated sessions for {args.patient} in {db}: ids {ids[0]}..{ids[-1]}")
     if not args.no_report:
         from engine.records.report import write_patient_report

@@ -1,0 +1,357 @@
+"""Clinical validation: the core's measures against the simulated patient's ground truth.
+
+`python -m bench clinical [--quick] [--profiles DIR] --json` simulates every shipped patient
+profile (or every YAML in DIR) with `simulate` (engine/sim: the real control core on a simulated
+clock) on a bench scene with step-over obstacles of several heights, curbs, a pedestrian to
+yield to and a box beside the lane, for several seeds, and compares what the core measured (its
+event ring) with the truth:
+- event timing: each detected heel strike and toe off against the true event of that side
+  nearest in time (within 250 ms); `event_offset_ms_max_abs` is the largest per-session median
+  signed error (a constant clock offset);
+- step length (core STEP v1) and minimum toe clearance (core STEP v3) against the true step and
+  swing ending at the matched heel strike;
+- obstacle outcomes: per leg-obstacle crossing when the core reports a side, else per obstacle
+  (the truth's worst leg); truth cleared = core CLEARED, truth touched/tripped = core HIT;
+  `obstacle_confusion` is truth (cleared, touched, tripped) x core (cleared, hit, other);
+- `healthy_clear_rate`: share of in-lane step-overs within both legs' capacity that profiles
+  labelled healthy clear (truth);
+- `boost_rescue_rate`: for profiles with a weak leg, each seed is walked twice, with the
+  prescription's clearance boost and with none; of the weak leg's crossings beyond its capacity
+  that fail without boost, the share that clear with it;
+- `sim_speedup`: simulated seconds per wall-clock second over all runs (this machine, whatever
+  else it runs); `sim_speedup_cpu` per second of this process's CPU time.
+Targets (issue 10): event timing <= 5 ms median, <= 15 ms p95, offset <= 2 ms, step length <= 1 cm
+median, <= 3 cm p95, toe clearance <= 1 cm median, <= 2.5 cm p95, obstacle agreement >= 0.97,
+healthy_clear_rate >= 0.95, sim_speedup >= 20. The run also rewrites docs/validation.md.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+KEYS = (
+    "event_timing_ms_median", "event_timing_ms_p95", "event_offset_ms_max_abs", "step_length_cm_median",
+    "step_length_cm_p95", "toe_clearance_cm_median", "toe_clearance_cm_p95", "obstacle_outcome_agreement", "obstacle_confusion", "healthy_clear_rate", "boost_rescue_rate", "sim_speedup",
+)
+SETTLE_S = 3.0  # events in the first seconds after the start are left out (the belt ramps up)
+MATCH_S = 0.25
+BENCH_SCENE = """extends: base-sidewalk.yaml
+id: bench-clinical
+title: Clinical validation course
+description: step-overs of several heights, curbs, a pedestrian, a box beside the lane
+difficulty: moderate
+route_length_m: 80
+assistance:
+  guidance: 0.3
+obstacles:
+  - {kind: box, at_m: 4, height_m: 0.05, depth_m: 0.2}
+  - {kind: cable, at_m: 8}
+  - {kind: box, at_m: 12, height_m: 0.10, depth_m: 0.2}
+  - {kind: door_threshold, at_m: 16}
+  - {kind: box, at_m: 20, height_m: 0.15, depth_m: 0.3, lateral_m: 1.5}
+  - {kind: box, at_m: 24, height_m: 0.08, depth_m: 0.15}
+  - {kind: pedestrian_crossing, at_m: 29, trigger_before_m: 3, duration_s: 3}
+  - {kind: curb_down, at_m: 33, height_m: 0.10}
+  - {kind: curb_up, at_m: 39, height_m: 0.10}
+  - {kind: box, at_m: 45, height_m: 0.15, depth_m: 0.3}
+  - {kind: spilled_items, at_m: 51, height_m: 0.06, depth_m: 0.4}
+  - {kind: box, at_m: 57, height_m: 0.05, depth_m: 0.2}
+  - {kind: cable, at_m: 62}
+  - {kind: box, at_m: 67, height_m: 0.12, depth_m: 0.2}
+  - {kind: door_threshold, at_m: 72}
+"""
+
+
+def _scene_dir(root: Path) -> Path:
+    from engine.scene.loader import SCENES_DIR
+
+    folder = root / "scenes"
+    folder.mkdir(parents=True, exist_ok=True)
+    base = Path(SCENES_DIR) / "base-sidewalk.yaml"
+    (folder / base.name).write_text(base.read_text())
+    (folder / "bench-clinical.yaml").write_text(BENCH_SCENE)
+    return folder
+
+
+def _percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(np.abs(values), q)) if values else math.nan
+
+
+def _nearest(truth: list[dict], side: int, t_s: float, key: str = "t_s") -> dict | None:
+    best = None
+    for item in truth:
+        if item["side"] != side:
+            continue
+        if best is None or abs(item[key] - t_s) < abs(best[key] - t_s):
+            best = item
+    if best is None or abs(best[key] - t_s) > MATCH_S:
+        return None
+    return best
+
+
+def compare_session(truth: dict, events: np.ndarray, start_s: float) -> dict:
+    """Errors of one simulated session's core events against its ground truth."""
+    from engine.control.layout import EventKind, ObstacleOutcome
+
+    out = {"timing_ms": [], "offsets_ms": [], "step_cm": [], "clearance_cm": [], "crossings": []}
+    t0 = start_s + SETTLE_S
+    signed = []
+    for kind, name in ((EventKind.HEEL_STRIKE, "heel_strikes"), (EventKind.TOE_OFF, "toe_offs")):
+        for ev in events[events["kind"] == kind]:
+            if ev["t_s"] < t0:
+                continue
+            match = _nearest(truth[name], int(ev["side"]), float(ev["t_s"]))
+            if match is not None:
+                signed.append((float(ev["t_s"]) - match["t_s"]) * 1000.0)
+    out["timing_ms"] = signed
+    if signed:
+        out["offsets_ms"] = [statistics.median(signed)]
+    swings = truth["toe_clearance"]
+    for ev in events[events["kind"] == EventKind.STEP]:
+        if ev["t_s"] < t0:
+            continue
+        side = int(ev["side"])
+        step = _nearest(truth["steps"], side, float(ev["t_s"]))
+        if step is not None and math.isfinite(float(ev["v1"])):
+            out["step_cm"].append((float(ev["v1"]) - step["length_m"]) * 100.0)
+        swing = _nearest(swings, side, float(ev["t_s"]), key="heel_strike_t_s")
+        if swing is not None and math.isfinite(float(ev["v3"])):
+            out["clearance_cm"].append((float(ev["v3"]) - swing["clearance_m"]) * 100.0)
+    # obstacle outcomes
+    core: dict[tuple[int, int], int] = {}
+    per_leg = False
+    for ev in events[events["kind"] == EventKind.OBSTACLE_OUTCOME]:
+        outcome = int(ev["v3"]) if math.isfinite(float(ev["v3"])) else int(ev["code"])
+        side = int(ev["side"])
+        per_leg = per_leg or side in (0, 1)
+        core[(int(ev["code"]), side)] = outcome
+    for ob in truth["obstacles"]:
+        if not ob["in_lane"] or ob["outcome"] not in ("cleared", "touched", "tripped"):
+            continue
+        if per_leg:
+            for side_name, leg in ob["legs"].items():
+                side = 0 if side_name == "left" else 1
+                got = core.get((ob["obstacle"], side))
+                out["crossings"].append((leg["outcome"], _core_name(got, ObstacleOutcome)))
+        else:
+            got = core.get((ob["obstacle"], -1))
+            out["crossings"].append((ob["outcome"], _core_name(got, ObstacleOutcome)))
+    return out
+
+
+def _core_name(outcome: int | None, enum) -> str:
+    if outcome == enum.CLEARED:
+        return "cleared"
+    if outcome == enum.HIT:
+        return "hit"
+    return "other"
+
+
+def capacity_crossings(profile, truth: dict) -> list[dict]:
+    """The leg crossings whose required lift is beyond that leg's capacity (max toe clearance)."""
+    from devices.sim.patient import required_lift_m
+
+    out = []
+    for rec in truth["crossings"]:
+        ob = next(o for o in truth["obstacles"] if o["obstacle"] == rec["obstacle"])
+        need = required_lift_m(profile, ob["kind"], ob["height_m"], rec["role"], rec["side"])
+        if need > profile.max_toe_clearance_m[rec["side"]]:
+            out.append(rec)
+    return out
+
+
+def _within_capacity_share(profile, truth: dict) -> tuple[int, int]:
+    """(cleared, total) in-lane step-overs within both legs' capacity."""
+    from devices.sim.patient import required_lift_m
+
+    cleared = total = 0
+    for ob in truth["obstacles"]:
+        if not ob["in_lane"] or ob["outcome"] not in ("cleared", "touched", "tripped"):
+            continue
+        fits = all(required_lift_m(profile, ob["kind"], ob["height_m"], role, side) <= profile.max_toe_clearance_m[side]
+                   for side in (0, 1) for role in ("lead", "trail"))
+        if fits:
+            total += 1
+            cleared += ob["outcome"] == "cleared"
+    return cleared, total
+
+
+def _summarise(parts: list[dict]) -> dict:
+    timing = [x for p in parts for x in p["timing_ms"]]
+    offsets = [x for p in parts for x in p["offsets_ms"]]
+    step = [x for p in parts for x in p["step_cm"]]
+    clearance = [x for p in parts for x in p["clearance_cm"]]
+    crossings = [x for p in parts for x in p["crossings"]]
+    rows, cols = ("cleared", "touched", "tripped"), ("cleared", "hit", "other")
+    confusion = [[sum(1 for t, c in crossings if t == r and c == k) for k in cols] for r in rows]
+    agree = sum(1 for t, c in crossings if (t == "cleared" and c == "cleared") or (t != "cleared" and c == "hit"))
+    return {
+        "event_timing_ms_median": float(np.median(np.abs(timing))) if timing else math.nan,
+        "event_timing_ms_p95": _percentile(timing, 95),
+        "event_offset_ms_max_abs": max((abs(o) for o in offsets), default=math.nan),
+        "step_length_cm_median": float(np.median(np.abs(step))) if step else math.nan,
+        "step_length_cm_p95": _percentile(step, 95),
+        "toe_clearance_cm_median": float(np.median(np.abs(clearance))) if clearance else math.nan,
+        "toe_clearance_cm_p95": _percentile(clearance, 95),
+        "obstacle_outcome_agreement": agree / len(crossings) if crossings else math.nan,
+        "obstacle_confusion": confusion,
+        "crossings_compared": len(crossings),
+    }
+
+
+def _weak_leg(profile) -> bool:
+    low, high = sorted(profile.max_toe_clearance_m)
+    return low < 0.75 * high
+
+
+def run(quick: bool, profiles: str | None = None, write_doc: bool = True) -> dict:
+    """Simulate, compare, return the figures (and per profile PROFILE.KEY)."""
+    from devices.sim.profiles import load_profile, profile_names
+    from engine.sim.session import SimOptions, run_simulation
+
+    if profiles:
+        paths = sorted(str(p) for p in Path(profiles).glob("*.yaml"))
+        if not paths:
+            raise SystemExit(f"bench clinical: no *.yaml profiles in {profiles}")
+    else:
+        paths = profile_names()
+    seeds = [1] if quick else [1, 2, 3]
+    duration_s = 30.0 if quick else 60.0
+    results: dict = {}
+    all_parts: list[dict] = []
+    sim_s = wall_s = cpu_s = 0.0
+    healthy = [0, 0]
+    rescue = [0, 0]
+    table = []
+    with tempfile.TemporaryDirectory(prefix="stepsync-clinical-") as tmp:
+        scenes = _scene_dir(Path(tmp))
+        for name_or_path in paths:
+            profile = load_profile(name_or_path)
+            parts = []
+            weak = _weak_leg(profile)
+            p_rescue = [0, 0]
+            for seed in seeds:
+                options = SimOptions(scene="bench-clinical", profile=name_or_path, duration_s=duration_s, seed=seed,
+                                     db=None, scenes_dir=scenes)
+                cpu0 = time.process_time()
+                res = run_simulation(options)
+                cpu_s += time.process_time() - cpu0
+                sim_s += res.sim_s
+                wall_s += res.wall_s
+                _, events = res.records
+                start = _start_time(events)
+                parts.append(compare_session(res.truth, events, start))
+                if "healthy" in profile.labels:
+                    c, t = _within_capacity_share(profile, res.truth)
+                    healthy[0] += c
+                    healthy[1] += t
+                if weak:
+                    cpu0 = time.process_time()
+                    plain = run_simulation(SimOptions(scene="bench-clinical", profile=name_or_path,
+                                                      duration_s=duration_s, seed=seed, db=None, scenes_dir=scenes,
+                                                      boost_max=0.0))
+                    cpu_s += time.process_time() - cpu0
+                    sim_s += plain.sim_s
+                    wall_s += plain.wall_s
+                    failed = {(r["obstacle"], r["side"]) for r in capacity_crossings(profile, plain.truth)
+                              if r["outcome"] != "cleared"}
+                    boosted = {(r["obstacle"], r["side"]): r["outcome"] for r in res.truth["crossings"]}
+                    for key in failed:
+                        if key in boosted:
+                            p_rescue[1] += 1
+                            p_rescue[0] += boosted[key] == "cleared"
+                print(f"bench clinical: {profile.name} seed {seed}: {res.speedup:.1f}x", file=sys.stderr, flush=True)
+            summary = _summarise(parts)
+            summary["boost_rescue_rate"] = p_rescue[0] / p_rescue[1] if p_rescue[1] else math.nan
+            rescue[0] += p_rescue[0]
+            rescue[1] += p_rescue[1]
+            all_parts += parts
+            for key, value in summary.items():
+                results[f"{profile.name}.{key}"] = value
+            table.append((profile.name, summary))
+    overall = _summarise(all_parts)
+    overall["healthy_clear_rate"] = healthy[0] / healthy[1] if healthy[1] else math.nan
+    overall["boost_rescue_rate"] = rescue[0] / rescue[1] if rescue[1] else math.nan
+    overall["sim_speedup"] = sim_s / wall_s if wall_s > 0 else math.nan
+    overall["sim_speedup_cpu"] = sim_s / cpu_s if cpu_s > 0 else math.nan
+    overall["simulated_s"] = sim_s
+    ordered = {key: overall[key] for key in KEYS}
+    ordered.update({k: v for k, v in overall.items() if k not in ordered})
+    ordered.update(results)
+    if write_doc and not profiles:
+        write_validation_doc(ordered, table, quick, seeds, duration_s)
+    return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in ordered.items()}
+
+
+def _start_time(events: np.ndarray) -> float:
+    from engine.control.layout import EventKind, RunState
+
+    runs = events[(events["kind"] == EventKind.RUN_STATE) & (events["code"] == int(RunState.RUNNING))]
+    return float(runs["t_s"][0]) if len(runs) else float(events["t_s"][0]) if len(events) else 0.0
+
+
+TABLE_KEYS = (
+    ("event_timing_ms_median", "timing median ms", "<= 5"), ("event_timing_ms_p95", "timing p95 ms", "<= 15"),
+    ("event_offset_ms_max_abs", "offset ms", "<= 2"), ("step_length_cm_median", "step median cm", "<= 1"),
+    ("step_length_cm_p95", "step p95 cm", "<= 3"), ("toe_clearance_cm_median", "MTC median cm", "<= 1"),
+    ("toe_clearance_cm_p95", "MTC p95 cm", "<= 2.5"), ("obstacle_outcome_agreement", "obstacle agreement", ">= 0.97"),
+    ("crossings_compared", "crossings", ""), ("boost_rescue_rate", "boost rescue", ""),
+)
+
+
+def _fmt(value) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    return str(value)
+
+
+def write_validation_doc(figures: dict, table: list, quick: bool, seeds: list, duration_s: float) -> None:
+    """docs/validation.md: the table per profile, as this run measured it."""
+    import datetime
+
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [
+        "# Validation: the core's measures against the simulated patient's ground truth",
+        "",
+        f"Written by `python -m bench clinical{' --quick' if quick else ''}` (and `make bench`) on {now}: every "
+        f"profile walks the bench scene (bench/clinical.py) for {duration_s:g} s with seeds {seeds} under "
+        "`simulate`, and the control core's event ring is compared with the rig's ground truth. How each "
+        "figure is computed is in bench/clinical.py; the profiles in docs/patients.md. The core side of "
+        "these numbers (issue 11) was not finished when this table was written: figures outside their "
+        "targets are reported as measured.",
+        "",
+        "| profile | " + " | ".join(label for _, label, _ in TABLE_KEYS) + " |",
+        "| --- | " + " | ".join("---" for _ in TABLE_KEYS) + " |",
+        "| target | " + " | ".join(target for _, _, target in TABLE_KEYS) + " |",
+    ]
+    for name, summary in table:
+        lines.append(f"| {name} | " + " | ".join(_fmt(summary.get(key)) for key, _, _ in TABLE_KEYS) + " |")
+    lines += [
+        "",
+        "## All profiles",
+        "",
+        "| figure | value | target |",
+        "| --- | --- | --- |",
+    ]
+    targets = dict((key, target) for key, _, target in TABLE_KEYS)
+    targets.update({"healthy_clear_rate": ">= 0.95", "sim_speedup": ">= 20"})
+    for key in (*KEYS, "sim_speedup_cpu", "simulated_s"):
+        lines.append(f"| `{key}` | {_fmt(figures.get(key))} | {targets.get(key, '')} |")
+    lines += [
+        "",
+        "`obstacle_confusion`: rows are the truth (cleared, touched, tripped), columns the core (cleared, "
+        "hit, other/none). `sim_speedup` is wall-clock on a machine shared with other work; "
+        "`sim_speedup_cpu` counts this process's CPU time only.",
+        "",
+    ]
+    (ROOT / "docs" / "validation.md").write_text("\n".join(lines))

@@ -1,0 +1,187 @@
+"""Findings benchmark: `python -m bench findings [--quick] [--profiles DIR] --json`.
+
+Simulated sessions (`engine.sim`: the real control core on a simulated clock, the rig's patient
+model) of every labelled profile (devices/sim/patients/, or every YAML in DIR) over several seeds
+and two scenes with step-over obstacles and doorways; each recorded session is analysed exactly
+as a clinic's would be (engine/analysis reads it back from the database) and each detector's
+verdict is compared with the ground truth:
+
+| detector | ground truth |
+| --- | --- |
+| asymmetry, shuffling, high_variability | the profile's label of that name |
+| low_clearance | label low_clearance, foot_drop_left or foot_drop_right |
+| foot_drop_left / foot_drop_right | label foot_drop_left / foot_drop_right (and the finding on that leg) |
+| freezing | label freezing AND the rig's truth holds an episode >= 1 s in this session; sessions of a freezing profile with no such episode are left out |
+| long_double_support | the rig's true heel strikes and toe offs: median stance L + R - 1 > 30 % of the cycle |
+| obstacle_performance | the rig's true crossings: some obstacle kind touched or tripped in > 4/24 of >= 2 leg crossings |
+| slow_speed | not scored: simulated sessions hold no self-selected speed measure (the detector says "not measured") |
+| heart_rate_zone | scored only where the prescription carries a heart-rate zone or limit |
+
+Keys: `FINDING.sensitivity`, `FINDING.specificity` (null where a class has no session),
+`FINDING.positives`, `FINDING.negatives`, `min_sensitivity`, `min_specificity` (over the scored
+detectors; targets >= 0.90 each), `suggestions_per_finding` (mean suggestions per present
+finding), `sessions`, `wall_s`. The labels are the profile author's claim; a detector that fires
+on a profile whose physiology meets its published threshold but whose label is missing counts as
+a false positive here (docs/findings.md lists such cases).
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SCENES = ("grocery-weekday-errands", "sidewalk-curb-crossing")
+FINDINGS = ("asymmetry", "low_clearance", "foot_drop_left", "foot_drop_right", "shuffling", "freezing",
+            "high_variability", "long_double_support", "obstacle_performance", "slow_speed", "heart_rate_zone")
+
+
+def profile_paths(profiles_dir: str | Path | None) -> list[Path]:
+    """Every profile YAML to run (shipped ones by default)."""
+    folder = Path(profiles_dir) if profiles_dir else ROOT / "devices" / "sim" / "patients"
+    paths = sorted(folder.glob("*.yaml")) + sorted(folder.glob("*.yml"))
+    if not paths:
+        raise ValueError(f"{folder}: no profile YAML files")
+    return paths
+
+
+def true_double_support_pct(truth: dict) -> float:
+    """Median stance share per leg from the rig's true heel strikes and toe offs, summed minus 1."""
+    stance = []
+    for side in (0, 1):
+        hs = sorted(e["t_s"] for e in truth.get("heel_strikes", []) if e["side"] == side)
+        to = sorted(e["t_s"] for e in truth.get("toe_offs", []) if e["side"] == side)
+        shares = []
+        for a, b in zip(hs[:-1], hs[1:], strict=True):
+            offs = [t for t in to if a < t < b]
+            if offs and 0.3 < b - a < 3.0:
+                shares.append((offs[0] - a) / (b - a))
+        stance.append(statistics.median(shares) if shares else math.nan)
+    return (stance[0] + stance[1] - 1.0) * 100.0
+
+
+def true_poor_obstacles(truth: dict, limit: float) -> bool | None:
+    """Some obstacle kind failed (touched/tripped) in more than `limit` of its >= 2 leg crossings."""
+    by_kind: dict[str, list[bool]] = {}
+    for c in truth.get("crossings", []):
+        if c.get("outcome") in ("cleared", "touched", "tripped"):
+            by_kind.setdefault(c["kind"], []).append(c["outcome"] != "cleared")
+    if not by_kind:
+        return None
+    return any(len(v) >= 2 and sum(v) / len(v) > limit for v in by_kind.values())
+
+
+def ground_truth(labels: set[str], truth: dict) -> dict[str, bool | None]:
+    """Per finding: True/False, or None where this session cannot be scored for it."""
+    from engine.analysis.norms import NORMS
+
+    episodes = [f for f in truth.get("freezing", []) if f.get("duration_s", 0.0) >= NORMS["freeze_min_duration_s"].value]
+    freezing = None if ("freezing" in labels and not episodes) else ("freezing" in labels and bool(episodes))
+    ds = true_double_support_pct(truth)
+    return {
+        "asymmetry": "asymmetry" in labels,
+        "low_clearance": bool(labels & {"low_clearance", "foot_drop_left", "foot_drop_right"}),
+        "foot_drop_left": "foot_drop_left" in labels,
+        "foot_drop_right": "foot_drop_right" in labels,
+        "shuffling": "shuffling" in labels,
+        "freezing": freezing,
+        "high_variability": "high_variability" in labels,
+        "long_double_support": None if math.isnan(ds) else ds > NORMS["double_support_max_pct"].value,
+        "obstacle_performance": true_poor_obstacles(truth, NORMS["obstacle_fail_share_max"].value),
+        "slow_speed": None,
+        "heart_rate_zone": None,
+    }
+
+
+def predictions(findings) -> dict[str, bool | None]:
+    """Per finding: the detector's verdict, None where it could not assess."""
+    f = {x.key: x for x in findings}
+    drop = f["foot_drop"]
+    out = {
+        "foot_drop_left": drop.present and drop.side in (-1, 0) if drop.assessed else None,
+        "foot_drop_right": drop.present and drop.side in (-1, 1) if drop.assessed else None,
+    }
+    for key in ("asymmetry", "low_clearance", "shuffling", "freezing", "high_variability", "long_double_support",
+                "obstacle_performance", "slow_speed", "heart_rate_zone"):
+        out[key] = f[key].present if f[key].assessed else None
+    return out
+
+
+def run(quick: bool, profiles: str | None = None) -> dict:
+    """Simulate, analyse, score; returns the figures (module docstring)."""
+    from devices.sim.profiles import load_profile
+    from engine.analysis.findings import analyse_session
+    from engine.analysis.session_data import load_session
+    from engine.analysis.suggestions import suggest_all
+    from engine.records.store import Store
+    from engine.sim.session import SimOptions, run_simulation
+
+    paths = profile_paths(profiles)
+    seeds = range(2) if quick else range(5)
+    duration_s = 75.0 if quick else 150.0
+    counts = {k: {"tp": 0, "fn": 0, "tn": 0, "fp": 0, "unassessed": 0, "skipped": 0} for k in FINDINGS}
+    per_finding_suggestions: list[int] = []
+    wall0 = time.perf_counter()
+    sessions = 0
+    misses: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="bench-findings-") as tmp:
+        db = Path(tmp) / "findings.db"
+        total = len(paths) * len(seeds)
+        for path in paths:
+            labels = set(load_profile(str(path)).labels)
+            for seed in seeds:
+                scene = SCENES[seed % len(SCENES)]
+                result = run_simulation(SimOptions(scene=scene, profile=str(path), duration_s=duration_s, seed=seed,
+                                                   db=db, patient_code=f"bench-{path.stem}"))
+                sessions += 1
+                print(f"bench findings: {sessions}/{total} {path.stem} seed {seed} on {scene} "
+                      f"({result.speedup:.0f}x real time)", file=sys.stderr, flush=True)
+                with Store(db) as store:
+                    findings = analyse_session(load_session(store, result.session_id))
+                sugg = suggest_all(findings, scenes=None)
+                per_finding_suggestions += [len(v) for v in sugg.values()]
+                truth = ground_truth(labels, result.truth)
+                pred = predictions(findings)
+                for key in FINDINGS:
+                    t, p = truth[key], pred[key]
+                    c = counts[key]
+                    if t is None:
+                        c["skipped"] += 1
+                    elif p is None:  # could not assess: a miss on a positive, no false alarm on a negative
+                        c["unassessed"] += 1
+                        c["fn" if t else "tn"] += 1
+                        if t:
+                            misses.append(f"{key}:{path.stem}:{seed}:unassessed")
+                    else:
+                        c[("tp" if p else "fn") if t else ("fp" if p else "tn")] += 1
+                        if p != t:
+                            misses.append(f"{key}:{path.stem}:{seed}:{'FP' if p else 'FN'}")
+    out: dict = {}
+    sens_all, spec_all = [], []
+    for key in FINDINGS:
+        c = counts[key]
+        pos, neg = c["tp"] + c["fn"], c["tn"] + c["fp"]
+        sens = c["tp"] / pos if pos else None
+        spec = c["tn"] / neg if neg else None
+        out[f"{key}.sensitivity"] = None if sens is None else round(sens, 3)
+        out[f"{key}.specificity"] = None if spec is None else round(spec, 3)
+        out[f"{key}.positives"] = pos
+        out[f"{key}.negatives"] = neg
+        out[f"{key}.unassessed"] = c["unassessed"]
+        if sens is not None:
+            sens_all.append(sens)
+        if spec is not None:
+            spec_all.append(spec)
+    out["min_sensitivity"] = round(min(sens_all), 3) if sens_all else None
+    out["min_specificity"] = round(min(spec_all), 3) if spec_all else None
+    out["suggestions_per_finding"] = round(statistics.mean(per_finding_suggestions), 2) if per_finding_suggestions else 0.0
+    out["sessions"] = sessions
+    out["profiles"] = len(paths)
+    out["session_s"] = duration_s
+    out["misclassified"] = " ".join(misses[:60])
+    out["wall_s"] = round(time.perf_counter() - wall0, 1)
+    return out

@@ -1,0 +1,65 @@
+"""Smart-insole driver over the StepSync serial protocol (a pair: pressure cells and IMU per foot).
+
+The insoles stream INSOLE_STATUS at their own rate (100-200 Hz); several samples can arrive in
+one control cycle. `poll()` decodes each into `status` in turn and also copies it into
+`sample_buf[0:pending]` (preallocated rows: device time in us, then the 18 per-foot values in
+wire order), so a caller integrating the gyro sees every sample with its own device time, not
+just the last; `on_sample`, when set, is called for each one as well.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from devices import protocol as p
+from devices.base import DeviceInfo, DeviceType, Insoles, InsoleStatus
+from devices.serial_link import SerialDevice, apply_common
+
+F = p.INSOLE_FOOT_FIELDS
+MAX_PENDING = 64  # samples kept per poll: 320 ms at 200 Hz
+ROW = 1 + 2 * F
+
+
+class SerialInsoles(SerialDevice, Insoles):
+    """A pair of insoles on a serial port; `poll()` keeps `status` current without blocking."""
+
+    DEVICE_TYPE = DeviceType.INSOLES
+    STATUS_MSG = p.Msg.INSOLE_STATUS
+
+    def __init__(self, port: str, info: DeviceInfo | None = None,
+                 on_sample: Callable[[InsoleStatus], None] | None = None) -> None:
+        self.status = InsoleStatus()
+        self.on_sample = on_sample
+        self.sample_buf = [[0.0] * ROW for _ in range(MAX_PENDING)]
+        self.pending = 0
+        self.samples_overwritten = 0  # more than MAX_PENDING in one poll: the newest replaced the last
+        self._open(port, info)
+
+    def poll(self) -> int:
+        """Decode every frame waiting; `sample_buf[0:pending]` holds this call's samples."""
+        self.pending = 0
+        return super().poll()
+
+    def _apply_status(self, fields: tuple) -> None:
+        s = self.status
+        apply_common(s, fields)
+        values = fields[6:6 + 2 * F]
+        # Slice assignment keeps the lists the caller may hold references to.
+        s.force_n[0:3] = values[0:3]
+        s.force_n[3:6] = values[F:F + 3]
+        s.accel_mps2[0:3] = values[3:6]
+        s.accel_mps2[3:6] = values[F + 3:F + 6]
+        s.gyro_radps[0:3] = values[6:9]
+        s.gyro_radps[3:6] = values[F + 6:F + 9]
+        s.samples += 1
+        k = self.pending
+        if k < MAX_PENDING:
+            self.pending = k + 1
+        else:
+            k = MAX_PENDING - 1
+            self.samples_overwritten += 1
+        row = self.sample_buf[k]
+        row[0] = float(fields[3])
+        row[1:ROW] = values
+        if self.on_sample is not None:
+            self.on_sample(s)

@@ -1,0 +1,171 @@
+"""Firmware of the simulated smart insoles: pressure cells and a 6-axis IMU under each foot.
+
+The rig samples the patient's foot trajectory every tick through `foot_truth()` (the ONE place
+that knows how the patient model exposes its feet) and the firmware turns it into what a pair of
+real insoles reports at SAMPLE_RATE_HZ:
+- force under heel, midfoot and toe (N): the true load split over the three regions, plus a
+  fixed offset per region (cell hysteresis and creep) and white noise, clipped at zero as the
+  cells' dead band does;
+- angular rate (rad/s) about the foot's three axes: the foot pitch rate averaged over the sample
+  interval (the IMU's decimation filter), plus a constant bias per foot and axis and white noise;
+- specific force (m/s^2) in the foot frame: the foot's acceleration minus gravity, rotated by the
+  foot pitch, plus bias and noise.
+Noise figures are those of consumer MEMS IMUs and resistive insole cells (docs/protocol.md cites
+them). The header time of each INSOLE_STATUS is the sample time on the insole's own clock
+(time.monotonic() in the rig, as for the other simulated devices).
+Like every device it powers up disarmed and has a watchdog; having no actuators, its safe state
+only clears `armed` and sets the watchdog flag: it keeps streaming.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass
+
+from devices import protocol as p
+from devices.base import DeviceInfo, DeviceType
+from devices.sim.endpoint import Endpoint
+from devices.sim.firmware import GRAVITY_MPS2, Firmware
+
+SAMPLE_RATE_HZ = 200.0
+# Region shares of the patient model's heel and toe loads: the midfoot carries part of both
+# (plantar pressure maps: heel ~60 %, midfoot ~10 %, forefoot ~30 % of a stance's impulse).
+HEEL_TO_MID = 0.15
+TOE_TO_MID = 0.25
+CELL_OFFSET_N = 1.5  # per-region offset, uniform +-, drawn once per insole
+CELL_NOISE_N = 1.0  # white noise per sample
+GYRO_BIAS_RADPS = 0.01  # 1 sigma per axis (0.6 deg/s: a MEMS gyro after factory calibration)
+GYRO_NOISE_RADPS = 0.005  # per sample at 200 Hz (about 0.02 deg/s/sqrt(Hz))
+ACCEL_BIAS_MPS2 = 0.05
+ACCEL_NOISE_MPS2 = 0.08
+
+
+@dataclass
+class FootTruth:
+    """One foot now, as the insole under it senses it."""
+
+    pitch_rad: float  # toe-down positive
+    heel_n: float  # vertical force under the heel, midfoot and toe regions
+    midfoot_n: float
+    toe_n: float
+    # acceleration of the foot in the lab (treadmill) frame, gravity excluded; None: the
+    # firmware differentiates ankle_x_m / ankle_z_m over its sample interval instead
+    accel_forward_mps2: float | None = None
+    accel_up_mps2: float | None = None
+    ankle_x_m: float = 0.0
+    ankle_z_m: float = 0.0
+
+
+def foot_truth(patient, side: int, belt_speed_mps: float, boost: float) -> FootTruth:
+    """The patient model's foot `side` now (the adapter: only this function reads the model).
+
+    A model with `foot_state(side)` (forward kinematics of the true joints) gives everything; the
+    older phase-driven model is read field by field: stance feet flat, a swing foot pitched with
+    the shank plus the patient's own ankle dorsiflexion, heel and toe loads split over the
+    three regions.
+    """
+    if hasattr(patient, "foot_state"):
+        f = patient.foot_state(side)
+        return FootTruth(f.pitch_rad, f.heel_load_n, f.midfoot_load_n, f.toe_load_n,
+                         f.accel_forward_mps2, f.accel_vertical_mps2)
+    prof = patient.profile
+    if patient.in_stance[side]:
+        pitch = 0.0
+        z = prof.foot_height_m
+    else:
+        _, _, dorsi = patient._own_pattern(side, belt_speed_mps, boost)
+        shank = patient.angle_rad[2 * side] - patient.angle_rad[2 * side + 1]
+        pitch = -shank - dorsi
+        toe_below_ankle = prof.foot_length_m * math.sin(pitch) + prof.foot_height_m * math.cos(pitch)
+        z = patient.toe_height_m[side] + toe_below_ankle
+    weight = prof.body_mass_kg * GRAVITY_MPS2
+    heel = patient.pressure[2 * side] * weight
+    toe = patient.pressure[2 * side + 1] * weight
+    return FootTruth(pitch, heel * (1.0 - HEEL_TO_MID), heel * HEEL_TO_MID + toe * TOE_TO_MID,
+                     toe * (1.0 - TOE_TO_MID), ankle_x_m=patient.foot_x_m[side], ankle_z_m=z)
+
+
+class InsoleFirmware(Firmware):
+    """A pair of insoles behind one receiver: one status frame per sample, both feet in it."""
+
+    STATUS = p.INSOLE_STATUS
+    STATUS_MSG = p.Msg.INSOLE_STATUS
+
+    def __init__(self, endpoint: Endpoint, serial_number: str, patient, rng: random.Random) -> None:
+        super().__init__(endpoint)
+        self.info = DeviceInfo(
+            device_type=DeviceType.INSOLES,
+            firmware_version="sim-1.0.0",
+            serial_number=serial_number,
+            capabilities=p.CAP_INSOLES,
+            status_rate_hz=SAMPLE_RATE_HZ,
+        )
+        self.patient = patient
+        self._rng = rng
+        self.cell_offset_n = [rng.uniform(-CELL_OFFSET_N, CELL_OFFSET_N) for _ in range(6)]
+        self.gyro_bias_radps = [rng.gauss(0.0, GYRO_BIAS_RADPS) for _ in range(6)]
+        self.accel_bias_mps2 = [rng.gauss(0.0, ACCEL_BIAS_MPS2) for _ in range(6)]
+        self.period_s = 1.0 / SAMPLE_RATE_HZ
+        self.next_sample_s: float | None = None
+        self._last_t: float | None = None
+        self._last_pitch = [0.0, 0.0]
+        self._last_pos: list[tuple[float, float] | None] = [None, None]
+        self._last_vel = [(0.0, 0.0), (0.0, 0.0)]
+        self._values: tuple = (0.0,) * 18
+        self.samples = 0
+
+    def sample(self, now_s: float, belt_speed_mps: float, boost: tuple[float, float]) -> bool:
+        """Take a sample when one is due (SAMPLE_RATE_HZ); True when a status frame should go out."""
+        if self.next_sample_s is None:
+            self.next_sample_s = now_s
+        if now_s < self.next_sample_s:
+            return False
+        self.next_sample_s += self.period_s
+        if now_s - self.next_sample_s > 0.05:
+            self.next_sample_s = now_s + self.period_s  # a stalled rig restarts its schedule
+        dt = now_s - self._last_t if self._last_t is not None else 0.0
+        self._last_t = now_s
+        rng = self._rng
+        values: list[float] = []
+        for side in (0, 1):
+            foot = foot_truth(self.patient, side, belt_speed_mps, boost[side])
+            for k, f in enumerate((foot.heel_n, foot.midfoot_n, foot.toe_n)):
+                reading = f + self.cell_offset_n[3 * side + k] + rng.gauss(0.0, CELL_NOISE_N)
+                values.append(reading if reading > 0.0 else 0.0)
+            ax, az = foot.accel_forward_mps2, foot.accel_up_mps2
+            if ax is None or az is None:
+                # acceleration from the ankle's path (second difference over the sample interval)
+                pos = (foot.ankle_x_m, foot.ankle_z_m)
+                ax = az = 0.0
+                prev = self._last_pos[side]
+                if prev is not None and dt > 0.0:
+                    vel = ((pos[0] - prev[0]) / dt, (pos[1] - prev[1]) / dt)
+                    pv = self._last_vel[side]
+                    ax, az = (vel[0] - pv[0]) / dt, (vel[1] - pv[1]) / dt
+                    self._last_vel[side] = vel
+                self._last_pos[side] = pos
+            fx, fz = ax, az + GRAVITY_MPS2  # specific force in the lab frame
+            c, s = math.cos(foot.pitch_rad), math.sin(foot.pitch_rad)
+            bias = self.accel_bias_mps2
+            values.append(fx * c - fz * s + bias[3 * side] + rng.gauss(0.0, ACCEL_NOISE_MPS2))
+            values.append(bias[3 * side + 1] + rng.gauss(0.0, ACCEL_NOISE_MPS2))
+            values.append(fx * s + fz * c + bias[3 * side + 2] + rng.gauss(0.0, ACCEL_NOISE_MPS2))
+            rate = (foot.pitch_rad - self._last_pitch[side]) / dt if dt > 0.0 else 0.0
+            self._last_pitch[side] = foot.pitch_rad
+            gb = self.gyro_bias_radps
+            values.append(gb[3 * side] + rng.gauss(0.0, GYRO_NOISE_RADPS))
+            values.append(rate + gb[3 * side + 1] + rng.gauss(0.0, GYRO_NOISE_RADPS))
+            values.append(gb[3 * side + 2] + rng.gauss(0.0, GYRO_NOISE_RADPS))
+        self._values = tuple(values)
+        self.samples += 1
+        return True
+
+    def enter_safe_state(self, now_s: float, reason: str) -> None:
+        super().enter_safe_state(now_s, reason)  # no actuators: only `armed` drops; it keeps streaming
+
+    def measurements(self) -> tuple:
+        return self._values
+
+    def state(self) -> dict:
+        return {**super().state(), "samples": self.samples, "gyro_bias_radps": list(self.gyro_bias_radps)}

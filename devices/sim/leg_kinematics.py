@@ -1,0 +1,55 @@
+"""Sagittal forward and inverse kinematics of the simulated patient's true legs.
+
+Same angle conventions as engine/control/kinematics.py (duplicated here on purpose: devices never
+import the engine): hip and knee flexion positive, knee 0 = straight; x forward of the hip, the
+drop measured downward from the hip. The foot is a rigid triangle: ankle joint `foot_height_m`
+above the sole, heel `heel_to_ankle_m` behind the ankle, toe `foot_length_m` ahead of it. Foot
+pitch is toe-down positive; a foot square to the shank with the ankle at neutral has pitch
+knee - hip, and ankle dorsiflexion d lifts the toe: pitch = knee - hip - d.
+"""
+
+from __future__ import annotations
+
+import math
+
+
+def ankle_rel_hip(hip_rad: float, knee_rad: float, thigh_m: float, shank_m: float) -> tuple[float, float]:
+    """(x forward, drop down) of the ankle relative to the hip."""
+    shank = hip_rad - knee_rad
+    return (thigh_m * math.sin(hip_rad) + shank_m * math.sin(shank),
+            thigh_m * math.cos(hip_rad) + shank_m * math.cos(shank))
+
+
+def rotate(px: float, pz: float, pitch_rad: float) -> tuple[float, float]:
+    """A point of the foot (forward, up; ankle at the origin, foot flat) at this toe-down pitch."""
+    c, s = math.cos(pitch_rad), math.sin(pitch_rad)
+    return px * c + pz * s, -px * s + pz * c
+
+
+def inverse(dx_m: float, drop_m: float, thigh_m: float, shank_m: float, knee_max_rad: float,
+            hip_max_rad: float) -> tuple[float, float]:
+    """Hip and knee flexion that put the ankle at (dx_m, drop_m) from the hip, within the joint
+    ranges. Out of reach: the leg straightens toward the target. A knee that would need more than
+    knee_max_rad stops there and the hip keeps the ankle's forward position (the ankle is then
+    lower than asked: this is how a stiff knee drags the toe)."""
+    d = math.hypot(dx_m, drop_m)
+    reach = thigh_m + shank_m
+    d = min(max(d, abs(thigh_m - shank_m) + 1e-6), reach - 1e-9)
+    cos_k = (d * d - thigh_m * thigh_m - shank_m * shank_m) / (2.0 * thigh_m * shank_m)
+    knee = math.acos(max(-1.0, min(1.0, cos_k)))
+    if knee > knee_max_rad:
+        knee = knee_max_rad
+        a = thigh_m + shank_m * math.cos(knee)
+        b = shank_m * math.sin(knee)
+        r = math.hypot(a, b)
+        hip = math.atan2(b, a) + math.asin(max(-1.0, min(1.0, dx_m / r)))
+    else:
+        phi = math.atan2(dx_m, drop_m)
+        beta = math.asin(max(-1.0, min(1.0, shank_m * math.sin(knee) / d)))
+        hip = phi + beta
+    return min(hip, hip_max_rad), knee
+
+
+def leg_length_for_knee(knee_rad: float, thigh_m: float, shank_m: float) -> float:
+    """Hip-to-ankle distance at this knee flexion."""
+    return math.sqrt(thigh_m * thigh_m + shank_m * shank_m + 2.0 * thigh_m * shank_m * math.cos(knee_rad))

@@ -1,0 +1,173 @@
+"""Toe clearance per swing and each leg's margin over each step-over obstacle.
+
+Minimum toe clearance (MTC): the lowest toe height over the ground under it in mid-swing,
+25-80 % of the swing's duration, where trips happen (Winter 1991: 1.1-1.3 cm in healthy adults;
+Moosabhoy & Gard 2006: 1.9 +- 0.5 cm at ~51 % of swing); the window is the rig's ground truth's.
+The swing's duration is known only at its heel strike, so toe heights are kept (preallocated
+buffer) and the window is applied then.
+
+Obstacle margin of a leg: while that foot swings, the lowest point of its sole (the straight
+line from heel to toe) over the obstacle's extent along the route, minus the top of the
+obstacle's box (walkway.py); the minimum over the crossing. Outcome per leg: cleared (margin
+>= 0), touched (the sole dipped into the box by less than TRIP_DEPTH_M, or the foot landed in
+it) or tripped (deeper: the foot is caught). Obstacles beside the walking lane are walked past.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+MTC_WINDOW = (0.25, 0.8)  # fraction of the swing (as the rig's ground truth defines it)
+SWING_CAPACITY = 4096  # samples per swing buffer: 8 s at 500 Hz
+TRIP_DEPTH_M = 0.015  # a sole this far inside an obstacle's box is caught, not brushing it
+LANDED_MIN_M = 0.01  # a foot landing in an obstacle is at least this deep in it
+LEG_NONE, LEG_CLEARED, LEG_TOUCHED, LEG_TRIPPED = 0, 1, 2, 3
+MAX_OBSTACLES = 128
+NEAR_M = 0.6  # an obstacle matters to a foot within this distance of its heel or toe
+
+
+def leg_outcome(margin_m: float) -> int:
+    """LEG_CLEARED, LEG_TOUCHED or LEG_TRIPPED for a crossing margin (m)."""
+    if margin_m >= 0.0:
+        return LEG_CLEARED
+    return LEG_TOUCHED if margin_m > -TRIP_DEPTH_M else LEG_TRIPPED
+
+
+class SwingClearance:
+    """Toe heights of each leg's current swing, and the MTC when it ends."""
+
+    def __init__(self) -> None:
+        self.t_s = np.zeros((2, SWING_CAPACITY))
+        self.h_m = np.zeros((2, SWING_CAPACITY))
+        self.n = [0, 0]
+        self.to_t_s = [-1.0, -1.0]
+
+    def toe_off(self, side: int, t_s: float) -> None:
+        self.to_t_s[side] = t_s
+        self.n[side] = 0
+
+    def sample(self, side: int, t_s: float, toe_height_m: float) -> None:
+        n = self.n[side]
+        if n < SWING_CAPACITY and self.to_t_s[side] >= 0.0:
+            self.t_s[side, n] = t_s
+            self.h_m[side, n] = toe_height_m
+            self.n[side] = n + 1
+
+    def heel_strike(self, side: int, t_s: float) -> float:
+        """MTC of the swing that ends now (m, clipped at 0), NaN when no swing was seen."""
+        t0 = self.to_t_s[side]
+        n = self.n[side]
+        self.to_t_s[side] = -1.0
+        self.n[side] = 0
+        if t0 < 0.0 or n == 0 or t_s <= t0:
+            return math.nan
+        d = t_s - t0
+        times = self.t_s[side, :n]
+        lo = int(np.searchsorted(times, t0 + MTC_WINDOW[0] * d))
+        hi = int(np.searchsorted(times, t0 + MTC_WINDOW[1] * d, side="right"))
+        if hi <= lo:
+            return math.nan
+        mtc = float(self.h_m[side, lo:hi].min())
+        return mtc if mtc > 0.0 else 0.0
+
+
+class ObstacleMargins:
+    """Per leg and in-lane obstacle: the lowest sole point over its box minus the box's top."""
+
+    def __init__(self) -> None:
+        self.margin_m = [[math.nan, math.nan] for _ in range(MAX_OBSTACLES)]
+        self.state = [[0, 0] for _ in range(MAX_OBSTACLES)]  # 0 not yet, 1 over it, 2 decided
+        self.done: list[tuple[int, int, float, int]] = []  # (obstacle index, side, margin, outcome)
+        self.first = 0
+
+    def reset(self) -> None:
+        """A new timeline."""
+        for row in self.margin_m:
+            row[0] = row[1] = math.nan
+        for row in self.state:
+            row[0] = row[1] = 0
+        self.done.clear()
+        self.first = 0
+
+    def swing_sample(self, order, walkway, side: int, heel_x: float, heel_z: float, toe_x: float,
+                     toe_z: float, step_over: int) -> None:
+        """One sample of a swinging foot: route x and height over the walkway's zero of heel and toe.
+
+        order: the planner's obstacles sorted by position; step_over: their step-over category.
+        """
+        lo_x = heel_x if heel_x < toe_x else toe_x
+        hi_x = toe_x if heel_x < toe_x else heel_x
+        tops = walkway.box_top_m
+        lane = walkway.in_lane
+        n = len(order)
+        i = self.first
+        while i < n:
+            ob = order[i]
+            if ob.at_m > hi_x + NEAR_M:
+                break
+            i += 1
+            k = ob.index
+            if ob.category != step_over or k >= MAX_OBSTACLES or k >= len(tops) or not lane[k]:
+                continue
+            st = self.state[k]
+            if st[side] == 2:
+                continue
+            a = ob.at_m if ob.at_m > lo_x else lo_x
+            b = ob.end_m if ob.end_m < hi_x else hi_x
+            if a <= b:
+                # the sole is a straight line: its lowest point over [a, b] is at an end
+                span = toe_x - heel_x
+                if span != 0.0:
+                    za = heel_z + (toe_z - heel_z) * (a - heel_x) / span
+                    zb = heel_z + (toe_z - heel_z) * (b - heel_x) / span
+                    low = za if za < zb else zb
+                else:
+                    low = heel_z if heel_z < toe_z else toe_z
+                margin = low - tops[k]
+                row = self.margin_m[k]
+                if st[side] == 0 or margin < row[side]:
+                    row[side] = margin
+                st[side] = 1
+            elif st[side] == 1 and lo_x > ob.end_m:
+                self._decide(k, side, False, walkway)
+
+    def heel_strike(self, order, walkway, side: int, heel_x: float, toe_x: float, s_m: float) -> None:
+        """The foot landed with its sole over [heel_x, toe_x]: obstacles it swung over and has
+        passed are decided, and one it landed in is touched (tripped if the swing went deep)."""
+        n = len(order)
+        i = self.first
+        lane = walkway.in_lane
+        while i < n:
+            ob = order[i]
+            if ob.at_m > toe_x + NEAR_M:
+                break
+            k = ob.index
+            i += 1
+            if k >= MAX_OBSTACLES or k >= len(lane) or not lane[k] or self.state[k][side] == 2:
+                continue
+            if ob.at_m <= toe_x and ob.end_m >= heel_x and ob.category == 0:
+                self._decide(k, side, True, walkway)
+            elif self.state[k][side] == 1 and heel_x > ob.end_m:
+                self._decide(k, side, False, walkway)
+        # obstacles both feet have left far behind need no more looking at
+        while self.first < n and order[self.first].end_m < s_m - 3.0:
+            self.first += 1
+
+    def _decide(self, index: int, side: int, landed_in: bool, walkway) -> None:
+        st = self.state[index]
+        st[side] = 2
+        swing = self.margin_m[index][side]
+        outcome = leg_outcome(swing) if swing == swing else LEG_CLEARED
+        margin = swing
+        if landed_in:
+            # stepped on or in it: at least touched, its margin at most minus its volume height
+            volume = walkway.box_top_m[index] - walkway.box_ground_m[index]
+            worst = -(volume if volume > LANDED_MIN_M else LANDED_MIN_M)
+            margin = worst if not swing == swing or worst < swing else swing
+            if outcome == LEG_CLEARED:
+                outcome = LEG_TOUCHED
+            self.margin_m[index][side] = margin
+        self.done.append((index, side, margin, outcome))
+

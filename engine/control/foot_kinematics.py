@@ -1,0 +1,124 @@
+"""Where each foot is: heel and toe from hip and knee angles, the leg geometry and the foot pitch.
+
+Sagittal plane, origin at the hip joint, x forward, z up. With hip flexion h and knee flexion k
+(both positive in flexion), the shank's forward tilt is h - k and the ankle sits at
+    x_a = T sin h + S sin(h - k),     z_a = -(T cos h + S cos(h - k)),
+T and S the thigh and shank lengths. The foot is rigid; its pitch p (toe-down positive, from
+the insole IMU, or square to the shank without one) places a sole point at distance u along the
+sole from the ankle's foot (u > 0 toward the toe, u < 0 toward the heel) at
+    x = x_a + u cos p - A sin p,      z = z_a - u sin p - A cos p,
+A the ankle joint's height over the sole. The floor is at -z of the stance foot's sole: with the
+foot flat (p = 0) the pelvis is P = T cos h + S cos(h - k) + A above the floor, taken from the
+higher estimate of the stance legs (the one holding the pelvis up); a stance foot that is not
+flat stands on its toe (toe down, heel off) or its heel (toe up), see ankle_over_floor_m.
+Heights over the floor are z + P.
+"""
+
+from __future__ import annotations
+
+import math
+
+# Winter's segment fractions of the leg length (trochanter to floor) when the exoskeleton does
+# not report its geometry: thigh 0.245 H, shank 0.246 H, ankle height 0.039 H, leg 0.53 H; the
+# toe about 0.10 H ahead of the ankle and the heel 0.03 H behind it (Winter 2009, Table 4.1).
+THIGH_FRACTION = 0.245 / 0.53
+SHANK_FRACTION = 0.246 / 0.53
+ANKLE_HEIGHT_FRACTION = 0.039 / 0.53
+TOE_FRACTION = 0.10 / 0.53
+HEEL_FRACTION = 0.03 / 0.53
+
+
+class LegGeometry:
+    """Segment lengths per leg (left, right), metres; plain lists so the hot path reads floats."""
+
+    def __init__(self) -> None:
+        self.thigh_m = [0.0, 0.0]
+        self.shank_m = [0.0, 0.0]
+        self.ankle_height_m = [0.0, 0.0]
+        self.toe_m = [0.0, 0.0]  # ankle to toe along the sole
+        self.heel_m = [0.0, 0.0]  # ankle to heel along the sole
+        self.from_device = False  # True: the exoskeleton reported it; False: Winter's fractions
+        self.set_from_leg_length(0.9, 0.9)
+
+    def set_from_leg_length(self, left_m: float, right_m: float) -> None:
+        """Winter's fractions of each prescribed leg length."""
+        for side, leg in ((0, left_m), (1, right_m)):
+            self.thigh_m[side] = leg * THIGH_FRACTION
+            self.shank_m[side] = leg * SHANK_FRACTION
+            self.ankle_height_m[side] = leg * ANKLE_HEIGHT_FRACTION
+            self.toe_m[side] = leg * TOE_FRACTION
+            self.heel_m[side] = leg * HEEL_FRACTION
+        self.from_device = False
+
+    def set_from_device(self, geo) -> None:
+        """Take the exoskeleton's reported geometry (devices.base.ExoGeometry)."""
+        for side in (0, 1):
+            self.thigh_m[side] = geo.thigh_m[side]
+            self.shank_m[side] = geo.shank_m[side]
+            self.ankle_height_m[side] = geo.ankle_height_m[side]
+            self.toe_m[side] = geo.ankle_to_toe_m[side]
+            self.heel_m[side] = geo.ankle_to_heel_m[side]
+        self.from_device = True
+
+    def leg_length_m(self, side: int) -> float:
+        """Hip to floor, leg straight and foot flat."""
+        return self.thigh_m[side] + self.shank_m[side] + self.ankle_height_m[side]
+
+
+def ankle_x_m(geo: LegGeometry, side: int, hip_rad: float, knee_rad: float) -> float:
+    """Ankle forward of the hip."""
+    return geo.thigh_m[side] * math.sin(hip_rad) + geo.shank_m[side] * math.sin(hip_rad - knee_rad)
+
+
+def ankle_drop_m(geo: LegGeometry, side: int, hip_rad: float, knee_rad: float) -> float:
+    """Ankle below the hip."""
+    return geo.thigh_m[side] * math.cos(hip_rad) + geo.shank_m[side] * math.cos(hip_rad - knee_rad)
+
+
+def pelvis_height_m(geo: LegGeometry, side: int, hip_rad: float, knee_rad: float) -> float:
+    """Hip above the floor when this leg stands with its foot flat."""
+    return ankle_drop_m(geo, side, hip_rad, knee_rad) + geo.ankle_height_m[side]
+
+
+def sole_point_x_m(geo: LegGeometry, side: int, hip_rad: float, knee_rad: float, pitch_rad: float,
+                   along_m: float) -> float:
+    """Forward position (from the hip) of the sole point `along_m` from the ankle (+ toe-ward)."""
+    return (ankle_x_m(geo, side, hip_rad, knee_rad) + along_m * math.cos(pitch_rad)
+            - geo.ankle_height_m[side] * math.sin(pitch_rad))
+
+
+def sole_point_height_m(geo: LegGeometry, side: int, hip_rad: float, knee_rad: float, pitch_rad: float,
+                        along_m: float, pelvis_m: float) -> float:
+    """Height over the floor of the sole point `along_m` from the ankle, the pelvis at pelvis_m."""
+    return (pelvis_m - ankle_drop_m(geo, side, hip_rad, knee_rad) - along_m * math.sin(pitch_rad)
+            - geo.ankle_height_m[side] * math.cos(pitch_rad))
+
+
+def ankle_over_floor_m(geo: LegGeometry, side: int, pitch_rad: float) -> float:
+    """Ankle joint height over the floor of a foot standing at this pitch: on its toe when toe
+    down (heel off), on its heel when toe up (just after heel strike), flat at 0."""
+    c, s = math.cos(pitch_rad), math.sin(pitch_rad)
+    on_toe = geo.toe_m[side] * s + geo.ankle_height_m[side] * c
+    on_heel = geo.ankle_height_m[side] * c - geo.heel_m[side] * s
+    return on_toe if on_toe > on_heel else on_heel
+
+
+def heel_x_m(geo: LegGeometry, side: int, hip_rad: float, knee_rad: float, pitch_rad: float) -> float:
+    """Heel forward of the hip."""
+    return sole_point_x_m(geo, side, hip_rad, knee_rad, pitch_rad, -geo.heel_m[side])
+
+
+def planted_heel_x_m(geo: LegGeometry, side: int, hip_rad: float, knee_rad: float, pitch_rad: float) -> float:
+    """Where a stance foot's heel is (or was) on the ground, forward of the hip: the heel itself
+    while it is down (pitch <= 0, heel rocker or flat), else the toe it pivots on, less the foot's
+    length along the sole (heel off)."""
+    if pitch_rad <= 0.0:
+        return heel_x_m(geo, side, hip_rad, knee_rad, pitch_rad)
+    toe = sole_point_x_m(geo, side, hip_rad, knee_rad, pitch_rad, geo.toe_m[side])
+    return toe - geo.toe_m[side] - geo.heel_m[side]
+
+
+def square_pitch_rad(hip_rad: float, knee_rad: float) -> float:
+    """Foot pitch of a foot held square to the shank (no ankle motion): toe down by the shank's
+    backward tilt. The estimate without insoles."""
+    return knee_rad - hip_rad

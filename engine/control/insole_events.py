@@ -1,0 +1,152 @@
+"""Contacts and foot pitch from one smart insole: heel strike, toe off, foot-flat and the foot angle.
+
+Loads are fractions of the standing load (the sum of both insoles while the patient stands
+before the belt moves: the standing calibration), after subtracting each region's zero, which is
+learned while the foot is in the air (cells creep and carry an offset; a tared cell reads zero
+unloaded).
+
+Contact: starts when the heel region reaches HEEL_ON (or the whole foot LOAD_ON: a forefoot
+landing) and ends when the whole foot falls below LOAD_OFF, with MIN_CONTACT_S refractory time.
+The event time is the middle of the sample interval when the load jumped there from the noise
+floor, else the line through the two samples extended back to zero (at most three samples).
+
+A dragging toe: a foot that has left the belt may still brush it with its toe (foot drop, a
+weak push-off), a small load on the forefoot only, which never falls below LOAD_OFF. Push-off
+unloads the forefoot steadily to zero; a drag sits at a level. So a forefoot-only load that
+dropped by more than DRAG_DROP in one sample to below DRAG_MAX and then stays at that level
+(within DRAG_LEVEL) ends the contact, timed at the middle of the drop's interval.
+
+Pitch (toe-down positive): the gyro's pitch rate minus its bias, integrated sample by sample with
+the insole's own sample times; while the foot is flat (heel and forefoot loaded) and still
+(turning slower than STILL_RADPS), pulled toward the accelerometer's gravity angle
+atan2(-a_x, a_z): a complementary filter whose gyro part follows heel rocker, heel rise and swing
+and whose accelerometer part removes the drift every stride (on a flat belt and on a ramp
+alike). The gyro bias is learned in the same still, flat moments. Drift builds over one swing.
+"""
+
+from __future__ import annotations
+
+import math
+
+from engine.control.gait_events import NO_EVENT, TOE_OFF, FootEvents
+
+HEEL_ON = 0.015  # heel load that starts a contact (fraction of standing load)
+LOAD_ON = 0.10  # whole-foot load that starts one (forefoot landing)
+LOAD_OFF = 0.010  # whole-foot load below which a contact ends
+NOISE_FLOOR = 0.006  # a load below this is "unloaded" for the event-time estimate
+FLAT_MIN = 0.02  # heel and forefoot both above this: foot flat on the belt
+DRAG_MAX = 0.04  # a forefoot-only load below this after a sudden drop may be a dragging toe
+DRAG_DROP = 0.008  # ... a drop larger than this in one sample (about 3 sigma of its noise)
+DRAG_LEVEL = 0.006  # ... that then holds within this: the weight is off, the toe drags
+TARE_MAX = 0.01  # tare only from readings this small (an unloaded cell, not a dragging toe)
+TARE_RATE = 0.02  # per airborne sample: ~0.25 s time constant at 200 Hz
+BIAS_RATE = 0.02  # per still foot-flat sample
+STILL_RADPS = 0.05  # a foot-flat sample turning slower than this is still (bias learning)
+ACCEL_GAIN = 0.1  # per loaded sample: weight of the accelerometer angle (~25 ms at 200 Hz)
+G_TOL_MPS2 = 1.5  # use the accelerometer only while |a| is within this of g (nearly still)
+MAX_EXTRAPOLATE_S = 0.02
+G = 9.81
+
+
+class InsoleFoot:
+    """One foot's insole: feed `update` every sample in order; read `contact`, `pitch_rad`."""
+
+    def __init__(self) -> None:
+        self.zero_n = [0.0, 0.0, 0.0]  # heel, midfoot, toe
+        self.events = FootEvents(HEEL_ON, LOAD_ON, LOAD_OFF, NOISE_FLOOR)
+        self.contact = True  # the patient starts standing
+        self.flat = False
+        self.event_t_s = 0.0
+        self.pitch_rad = 0.0
+        self.rate_radps = 0.0
+        self.gyro_bias_radps = 0.0
+        self.t_s = -1.0  # host time of the latest sample
+        self.heel = 0.0
+        self.forefoot = 0.0
+        self._prev_dev_s = -1.0
+        self._prev_pitch_t = -1.0
+        self._prev_pitch = 0.0
+        self._prev_raw_load = 0.0
+        self._prev_t = 0.0
+        self._drop_t = -1.0  # middle of the last sudden drop of a forefoot-only load, -1 none
+        self._drop_level = 0.0
+
+    def update(self, t_s: float, dev_s: float, heel_n: float, mid_n: float, toe_n: float,
+               gyro_pitch_radps: float, standing_n: float, accel_x_mps2: float = 0.0,
+               accel_z_mps2: float = 0.0) -> int:
+        """One sample: host time, device time, region forces (N), pitch rate, standing load (N),
+        accelerometer x (toe-ward) and z (up from the sole), m/s^2."""
+        z = self.zero_n
+        scale = 1.0 / standing_n
+        h = (heel_n - z[0]) * scale
+        m = (mid_n - z[1]) * scale
+        f = (toe_n - z[2]) * scale
+        if h < 0.0:
+            h = 0.0
+        if m < 0.0:
+            m = 0.0
+        if f < 0.0:
+            f = 0.0
+        self.heel = h
+        self.forefoot = f
+        load = h + m + f
+        event = NO_EVENT
+        if self.events.contact and h < NOISE_FLOOR and load < DRAG_MAX:
+            if self._prev_raw_load - load > DRAG_DROP:
+                self._drop_t = 0.5 * (self._prev_t + t_s)
+                self._drop_level = load
+            elif self._drop_t >= 0.0 and -DRAG_LEVEL < load - self._drop_level < DRAG_LEVEL:
+                if self.events.end_contact(self._drop_t):
+                    event = TOE_OFF  # weight came off at the drop: the toe that still touches drags
+                self._drop_t = -1.0
+            else:
+                self._drop_t = -1.0
+        else:
+            self._drop_t = -1.0
+        self._prev_raw_load = load
+        self._prev_t = t_s
+        if event == NO_EVENT:
+            event = self.events.update(t_s, h, m + f)
+        else:
+            self.events.update(t_s, h, 0.0)  # keep the detector's last sample current
+        self.contact = self.events.contact
+        self.event_t_s = self.events.event_t_s
+        if not self.contact and event == NO_EVENT and (heel_n + mid_n + toe_n) * scale < TARE_MAX:
+            # airborne: learn each region's zero (the raw reading is the offset plus noise)
+            z[0] += TARE_RATE * (heel_n - z[0])
+            z[1] += TARE_RATE * (mid_n - z[1])
+            z[2] += TARE_RATE * (toe_n - z[2])
+        # pitch
+        dt = dev_s - self._prev_dev_s if self._prev_dev_s >= 0.0 else 0.0
+        if dt < 0.0 or dt > 0.1:
+            dt = 0.0  # a gap or a restarted device clock: do not integrate across it
+        rate = gyro_pitch_radps - self.gyro_bias_radps
+        previous_pitch = self.pitch_rad
+        self.flat = self.contact and h >= FLAT_MIN and f + m >= FLAT_MIN
+        self.pitch_rad += rate * dt
+        self.rate_radps = rate
+        if self.flat and -STILL_RADPS < rate < STILL_RADPS:
+            # flat and still: gravity gives the angle, and the gyro's reading is its bias
+            g2 = accel_x_mps2 * accel_x_mps2 + accel_z_mps2 * accel_z_mps2
+            if (G - G_TOL_MPS2) ** 2 < g2 < (G + G_TOL_MPS2) ** 2:
+                self.pitch_rad += ACCEL_GAIN * (math.atan2(-accel_x_mps2, accel_z_mps2) - self.pitch_rad)
+            self.gyro_bias_radps += BIAS_RATE * (gyro_pitch_radps - self.gyro_bias_radps)
+        self._prev_dev_s = dev_s
+        self._prev_pitch_t = self.t_s
+        self._prev_pitch = previous_pitch
+        self.t_s = t_s
+        return event
+
+    def pitch_at(self, t_s: float) -> float:
+        """Foot pitch at host time t_s: interpolated between the last two samples, or the latest
+        moved on at its rate (at most MAX_EXTRAPOLATE_S either way)."""
+        t1 = self.t_s
+        t0 = self._prev_pitch_t
+        if t0 < t_s <= t1:
+            return self._prev_pitch + (self.pitch_rad - self._prev_pitch) * (t_s - t0) / (t1 - t0)
+        gap = t_s - t1
+        if gap > MAX_EXTRAPOLATE_S:
+            gap = MAX_EXTRAPOLATE_S
+        elif gap < -MAX_EXTRAPOLATE_S:
+            gap = -MAX_EXTRAPOLATE_S
+        return self.pitch_rad + self.rate_radps * gap

@@ -1,0 +1,77 @@
+"""The UI's liveness beat: how the control core tells a hung UI from a slow one.
+
+The UI sends the core two beats (docs/control.md, "A slow patient view"):
+- the frame counter (`CommandWriter.frame`), bumped after each patient-view frame is drawn; the
+  core grades its age (supervisor.ViewPolicy): late -> belt slowed, stale beyond a limit -> stop;
+- the liveness beat (`CommandWriter.heartbeat`), from the `MainLoopWatch` thread here every
+  20 ms, as long as the process runs and its main loop is not hung. The core stops the belt
+  100 ms after the last one (and at once when the process is gone: it watches a pidfd).
+
+"Hung" is judged from the main thread's progress: the thread samples where the main thread is
+(its innermost Python frame and instruction) and which stage of the frame loop it is in. A main
+thread that executes Python, or that sits in a stage known to make one long call into Panda3D
+(drawing, building scenery, the pacing sleep), is progressing however slowly: that is a slow
+view, for the core to grade. A main thread frozen anywhere else for HUNG_S (a deadlock, a
+blocking call in a menu handler, a wait that never returns) is hung: the beat stops. SIGSTOP
+stops this thread with the process, a crash ends it, and C code that holds the GIL starves it:
+all of those fail safe (no beat).
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+
+HUNG_S = 0.06  # frozen this long outside a long stage: hung (the core stops 100 ms after the last beat)
+BEAT_PERIOD_S = 0.02
+# Stages in which the main thread makes one long call into C (it does not run Python meanwhile).
+LONG_STAGES = frozenset({"start", "pace", "world", "draw", "covered"})
+
+
+class MainLoopWatch:
+    """A daemon thread beating `writer.heartbeat()` while the main loop is alive."""
+
+    def __init__(self, writer, hung_s: float = HUNG_S, period_s: float = BEAT_PERIOD_S) -> None:
+        self.writer = writer
+        self.hung_s = hung_s
+        self.period_s = period_s
+        self.stage = "start"
+        self._stage_count = 0
+        self.hung_since_s: float | None = None  # for tests and logs: when the beat stopped
+        self.beats = 0
+        self._main_ident = threading.main_thread().ident
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="ui-liveness", daemon=True)
+        self._thread.start()
+
+    def enter(self, stage: str) -> None:
+        """The main thread enters a stage of its frame loop (cheap: two attribute writes)."""
+        self.stage = stage
+        self._stage_count += 1
+
+    def _where(self) -> tuple:
+        frame = sys._current_frames().get(self._main_ident)
+        if frame is None:
+            return (None,)
+        return (id(frame.f_code), frame.f_lasti, self._stage_count)
+
+    def _run(self) -> None:
+        last = self._where()
+        changed_s = time.monotonic()
+        while not self._stop.wait(self.period_s):
+            now = time.monotonic()
+            where = self._where()
+            if where != last or self.stage in LONG_STAGES:
+                last = where
+                changed_s = now
+            if now - changed_s <= self.hung_s:
+                self.writer.heartbeat()
+                self.beats += 1
+                self.hung_since_s = None
+            elif self.hung_since_s is None:
+                self.hung_since_s = changed_s
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=1.0)

@@ -1,0 +1,165 @@
+"""Each detector on physiologically built sessions (tests/analysis/walker.py), not on its formula."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engine.analysis.findings import analyse_session, detect_freezing, detect_variability
+from engine.analysis.suggestions import EVIDENCE_LEVELS, scenes_for, suggest_all
+from tests.analysis.walker import walk
+
+
+def by_key(findings):
+    out = {}
+    for f in findings:
+        out[f.key] = f
+    return out
+
+
+GAIT_DETECTORS = ("asymmetry", "low_clearance", "foot_drop", "shuffling", "freezing", "high_variability",
+                  "long_double_support", "obstacle_performance")
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_healthy_adult_has_no_finding(seed):
+    # Bohannon 1997: ~1.3 m/s; ~112 steps/min; stance 62 %; stride CV 1.5 % (Hausdorff 1999); MTC 1.3 cm (Winter)
+    f = by_key(analyse_session(walk(seed=seed)))
+    for key in GAIT_DETECTORS:
+        assert not f[key].present, (key, f[key].summary)
+    assert f["asymmetry"].assessed and f["high_variability"].assessed and f["shuffling"].assessed
+
+
+def test_hemiparetic_left_asymmetry_and_foot_drop_on_the_left():
+    # paretic left: longer swing (right heel strike early in the left stride), short stance,
+    # dropped foot (MTC 0.3 cm with scuffs), 0.55 m/s at 80 steps/min (Perry limited community)
+    d = walk(speed_mps=0.55, cadence_spm=80, stance=(0.56, 0.70), right_phase=0.44, stride_cv=0.02,
+             mtc_m=(0.003, 0.012), mtc_sd_m=(0.004, 0.005))
+    f = by_key(analyse_session(d))
+    assert f["asymmetry"].present
+    bad = {m["measure"] for m in f["asymmetry"].evidence["measures"] if m["asymmetric"]}
+    assert {"step time", "stance time", "swing time"} <= bad
+    assert f["asymmetry"].side == 0  # the left swing is the longer one
+    assert f["foot_drop"].present and f["foot_drop"].side == 0
+    assert f["low_clearance"].present and f["low_clearance"].side == 0
+    legs = {leg["side"]: leg for leg in f["foot_drop"].evidence["legs"]}
+    assert legs["left"]["scuff_share"] > 0.19 and legs["right"]["median_cm"] > 1.0
+
+
+def test_parkinsonian_short_steps_variability_and_double_support():
+    # Zanardi 2021: shorter steps at a higher cadence, longer double support; stride CV ~5 %
+    d = walk(speed_mps=1.0, cadence_spm=125, stance=(0.66, 0.66), stride_cv=0.05, mtc_m=(0.009, 0.009))
+    f = by_key(analyse_session(d))
+    assert f["shuffling"].present
+    assert f["shuffling"].evidence["cadence_spm"] == pytest.approx(125, abs=3)
+    assert f["high_variability"].present
+    assert f["long_double_support"].present
+    assert f["long_double_support"].evidence["double_support_pct"] == pytest.approx(32, abs=1)
+    assert not f["asymmetry"].present
+
+
+def test_normal_step_length_at_a_slow_belt_is_not_shuffling():
+    # a healthy walker on a slow belt takes shorter steps at a lower cadence: the walk ratio holds
+    d = walk(speed_mps=0.6, cadence_spm=78)  # 0.46 m at 78 steps/min: walk ratio 0.0059
+    assert not by_key(analyse_session(d))["shuffling"].present
+
+
+def test_freezing_episodes_counted_with_durations():
+    d = walk(speed_mps=1.0, cadence_spm=125, stance=(0.66, 0.66), stride_cv=0.04, freezes=[(30.0, 2.5), (70.0, 6.0)])
+    f = detect_freezing(d)
+    assert f.present and f.evidence["count"] == 2
+    durations = sorted(e["duration_s"] for e in f.evidence["episodes"])
+    assert durations[0] == pytest.approx(2.5, abs=0.5)
+    assert durations[1] == pytest.approx(6.0, abs=0.5)
+    assert f.evidence["classes"]["over_5_s"] == 1
+
+
+def test_no_freezing_without_episodes_even_with_high_variability():
+    d = walk(speed_mps=1.0, cadence_spm=125, stride_cv=0.06)
+    assert not detect_freezing(d).present
+
+
+def test_variability_uses_the_older_norm_when_age_is_known():
+    # 75 years, CV 2.8 % of a 1.1 s stride = ~31 ms SD: within the older-adult norm, above none
+    older = walk(cadence_spm=108, stride_cv=0.028, age_years=75)
+    f = detect_variability(older)
+    assert f.assessed and not f.present and "SD" in f.summary
+    young = walk(cadence_spm=108, stride_cv=0.045)
+    assert detect_variability(young).present
+
+
+def test_variability_only_over_steady_strides():
+    d = walk(stride_cv=0.012, duration_s=90)
+    # the therapist lowers the speed from 1.25 to 0.8 m/s between 40 and 42 s
+    change = (d.tel_t_s > 40) & (d.tel_t_s < 42)
+    d.belt_speed_mps = d.belt_speed_mps.copy()
+    d.belt_speed_mps[change] = np.linspace(1.25, 0.8, change.sum())
+    d.belt_speed_mps[d.tel_t_s >= 42] = 0.8
+    from engine.analysis.session_data import steady_strides
+
+    steady = steady_strides(d.stride_t_s, d.stride_time_s, d.stride_side, d.tel_t_s, d.belt_speed_mps, d.walking,
+                            np.zeros(len(d.tel_t_s), dtype=bool), np.array([0.0]))
+    spanning = (d.stride_t_s > 40.2) & (d.stride_t_s - d.stride_time_s < 41.8)
+    assert spanning.any() and not steady[spanning].any()
+    assert steady[(d.stride_t_s > 20) & (d.stride_t_s < 39)].all()
+    assert steady[d.stride_t_s > 45].all()
+    early = d.stride_t_s < 5.0
+    assert not steady[early].any()  # warm-up
+
+
+def test_speed_only_from_a_self_selected_measure():
+    f = by_key(analyse_session(walk(speed_mps=0.5, cadence_spm=75)))
+    assert not f["slow_speed"].assessed and "not measured" in f["slow_speed"].summary
+    f = by_key(analyse_session(walk(self_selected_mps=0.55)))
+    assert f["slow_speed"].present and f["slow_speed"].evidence["class"] == "limited community"
+    f = by_key(analyse_session(walk(self_selected_mps=0.3)))
+    assert f["slow_speed"].evidence["class"] == "household"
+    assert not by_key(analyse_session(walk(self_selected_mps=1.3)))["slow_speed"].present
+
+
+def test_obstacle_performance_by_kind():
+    res = [{"obstacle": i, "kind": "box", "side": i % 2, "t_s": 10.0 + i, "margin_m": -0.02 if i < 2 else 0.05,
+            "outcome": "tripped" if i < 2 else "cleared", "failed": i < 2} for i in range(4)]
+    res += [{"obstacle": 10 + i, "kind": "cable", "side": i % 2, "t_s": 50.0 + i, "margin_m": 0.06,
+             "outcome": "cleared", "failed": False} for i in range(6)]
+    f = by_key(analyse_session(walk(obstacles=res)))["obstacle_performance"]
+    assert f.present
+    kinds = {k["kind"]: k for k in f.evidence["kinds"]}
+    assert kinds["box"]["poor"] and not kinds["cable"]["poor"]
+    assert "box" in f.summary and "cable" not in f.summary
+
+
+def test_heart_rate_zone():
+    f = by_key(analyse_session(walk(hr_bpm=150, prescription={"hr_zone_low_bpm": 100, "hr_zone_high_bpm": 130})))
+    assert f["heart_rate_zone"].present and f["heart_rate_zone"].evidence["direction"] == "above"
+    f = by_key(analyse_session(walk(hr_bpm=115, prescription={"hr_zone_low_bpm": 100, "hr_zone_high_bpm": 130})))
+    assert f["heart_rate_zone"].assessed and not f["heart_rate_zone"].present
+    f = by_key(analyse_session(walk(hr_bpm=115)))
+    assert not f["heart_rate_zone"].assessed
+
+
+def test_every_present_finding_has_suggestions_with_evidence_levels():
+    d = walk(speed_mps=0.55, cadence_spm=80, stance=(0.56, 0.70), right_phase=0.44, stride_cv=0.05,
+             mtc_m=(0.003, 0.012), self_selected_mps=0.5, hr_bpm=150,
+             prescription={"hr_zone_low_bpm": 100, "hr_zone_high_bpm": 130})
+    findings = analyse_session(d)
+    present = [f for f in findings if f.present]
+    assert len(present) >= 4
+    sugg = suggest_all(findings)
+    for f in present:
+        assert sugg[f.key], f.key
+        for s in sugg[f.key]:
+            assert s.evidence_level in EVIDENCE_LEVELS and s.source
+
+
+def test_scenes_are_chosen_by_training_targets_and_obstacle_kind():
+    from engine.scene.loader import load_library
+
+    lib = [s for s in load_library().scenes.values() if not s.abstract]
+    for sid in scenes_for(["clearance"], lib):
+        scene = next(s for s in lib if s.id == sid)
+        assert "clearance" in scene.training_targets
+    for sid in scenes_for([], lib, obstacle_kinds=["curb_up"]):
+        scene = next(s for s in lib if s.id == sid)
+        assert any(o.kind == "curb_up" for o in scene.obstacles)
+    assert "grocery-cued-walk" in scenes_for(["doorways"], lib)

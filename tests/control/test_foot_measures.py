@@ -1,0 +1,190 @@
+"""Pure parts of the foot measures: leg geometry by hand-solved poses, the MTC window, obstacle
+margins of a sole, leg outcomes, the steady-stride rule and the insole pitch integration."""
+
+from __future__ import annotations
+
+import math
+from types import SimpleNamespace
+
+import pytest
+
+from devices.base import ExoGeometry
+from engine.control import foot_kinematics as fk
+from engine.control.clearance import (
+    LEG_CLEARED,
+    LEG_TOUCHED,
+    LEG_TRIPPED,
+    TRIP_DEPTH_M,
+    ObstacleMargins,
+    SwingClearance,
+    leg_outcome,
+)
+from engine.control.gait_events import HEEL_STRIKE, TOE_OFF
+from engine.control.insole_events import InsoleFoot
+from engine.control.steady_state import WARMUP_STRIDES, StrideSteadiness
+from engine.control.walkway import Walkway
+from tests.control.helpers import timeline_rows
+
+
+def _geo() -> fk.LegGeometry:
+    geo = fk.LegGeometry()
+    geo.set_from_device(ExoGeometry((0.4, 0.5), (0.45, 0.4), (0.08, 0.07), (0.15, 0.16), (0.05, 0.06)))
+    return geo
+
+
+def test_hand_solved_poses():
+    geo = _geo()
+    # Standing straight, foot flat: ankle under the hip, hip at thigh + shank + ankle height.
+    assert fk.ankle_x_m(geo, 0, 0.0, 0.0) == 0.0
+    assert fk.pelvis_height_m(geo, 0, 0.0, 0.0) == pytest.approx(0.93)
+    assert geo.leg_length_m(1) == pytest.approx(0.97)
+    # Thigh horizontal (hip 90 deg), knee 90 deg: shank hangs straight down from the knee.
+    hip, knee = math.pi / 2, math.pi / 2
+    assert fk.ankle_x_m(geo, 0, hip, knee) == pytest.approx(0.40)
+    assert fk.ankle_drop_m(geo, 0, hip, knee) == pytest.approx(0.45)
+    # Heel of a flat foot 5 cm behind the ankle; toe 15 cm ahead; both on a floor 0.93 m down.
+    assert fk.heel_x_m(geo, 0, 0.0, 0.0, 0.0) == pytest.approx(-0.05)
+    assert fk.sole_point_height_m(geo, 0, 0.0, 0.0, 0.0, 0.15, 0.93) == pytest.approx(0.0)
+    # Toe down by 90 deg: the toe hangs 15 cm below the ankle's sole point, 8 cm ahead of it.
+    p = math.pi / 2
+    assert fk.sole_point_x_m(geo, 0, 0.0, 0.0, p, 0.15) == pytest.approx(-0.08)
+    assert fk.sole_point_height_m(geo, 0, 0.0, 0.0, p, 0.15, 1.0) == pytest.approx(1.0 - 0.85 - 0.15)
+    # A foot square to a shank tilted back 20 deg points its toe 20 deg down.
+    assert fk.square_pitch_rad(0.1, 0.45) == pytest.approx(0.35)
+
+
+def test_winter_fractions_without_device_geometry():
+    geo = fk.LegGeometry()
+    geo.set_from_leg_length(0.9, 1.0)
+    assert not geo.from_device
+    assert geo.leg_length_m(0) == pytest.approx(0.9 * (0.245 + 0.246 + 0.039) / 0.53)
+    assert geo.thigh_m[1] == pytest.approx(0.245 / 0.53)
+
+
+def test_mtc_is_the_minimum_over_30_to_80_percent_of_the_swing():
+    sc = SwingClearance()
+    sc.toe_off(1, 10.0)
+    for k in range(101):  # a 1 s swing, toe low at 10 % (outside the window) and at 60 %
+        t = 10.0 + 0.01 * k
+        h = 0.001 if k == 10 else 0.012 if k == 60 else 0.05
+        sc.sample(1, t, h)
+    assert sc.heel_strike(1, 11.0) == pytest.approx(0.012)
+    assert math.isnan(sc.heel_strike(1, 12.0))  # no swing since
+
+
+def _walkway(*rows: dict) -> tuple[Walkway, list]:
+    table = timeline_rows(*rows)
+    walkway = Walkway()
+    walkway.load(table, len(table))
+    order = [SimpleNamespace(index=i, category=int(r["category"]), at_m=float(r["at_m"]),
+                             end_m=float(r["at_m"] + r["depth_m"])) for i, r in enumerate(table)]
+    return walkway, order
+
+
+def test_sole_margin_and_outcome_per_leg():
+    walkway, order = _walkway(
+        dict(kind=4, category=0, at_m=5.0, depth_m=0.1, height_m=0.05),  # a box
+        dict(kind=20, category=1, at_m=5.0, depth_m=0.1, height_m=0.5),  # a yield: ignored
+    )
+    m = ObstacleMargins()
+    # Left foot: toe up, sole sloping from heel 6 cm to toe 10 cm over the box: margin 1 cm + a bit.
+    m.swing_sample(order, walkway, 0, 4.9, 0.06, 5.15, 0.10, 0)
+    m.swing_sample(order, walkway, 0, 5.2, 0.02, 5.45, 0.0, 0)  # past it: decided
+    (index, side, margin, outcome), = m.done
+    assert (index, side, outcome) == (0, 0, LEG_CLEARED)
+    assert margin == pytest.approx(0.06 + 0.04 * 0.1 / 0.25 - 0.05)
+    # Right foot dips 3 cm into it and lands beyond: tripped.
+    m.swing_sample(order, walkway, 1, 4.95, 0.02, 5.2, 0.02, 0)
+    m.heel_strike(order, walkway, 1, 5.3, 5.55, 5.0)
+    assert m.done[1][1:] == (1, pytest.approx(-0.03), LEG_TRIPPED)
+    assert leg_outcome(0.0) == LEG_CLEARED
+    assert leg_outcome(-TRIP_DEPTH_M / 2) == LEG_TOUCHED
+    assert leg_outcome(-TRIP_DEPTH_M) == LEG_TRIPPED
+
+
+def test_curbs_raise_the_ground_and_a_foot_landing_in_a_box_touches_it():
+    walkway, order = _walkway(
+        dict(kind=1, category=0, at_m=2.0, depth_m=0.3, height_m=0.12),  # curb up: +12 cm from 2.0 m
+        dict(kind=4, category=0, at_m=4.0, depth_m=0.2, height_m=0.05),  # a box on the raised walk
+        dict(kind=2, category=0, at_m=6.0, depth_m=0.3, height_m=0.12),  # curb down beyond 6.3 m
+    )
+    assert walkway.ground_m(1.9) == 0.0 and walkway.ground_m(2.1) == pytest.approx(0.12)
+    assert walkway.ground_m(6.2) == pytest.approx(0.12) and walkway.ground_m(6.4) == pytest.approx(0.0)
+    assert walkway.box_top_m == pytest.approx([0.12, 0.17, 0.12])  # a curb down's box has no height
+    m = ObstacleMargins()
+    # A foot 3 cm above the raised walk over the box's near edge: 2 cm into a 5 cm box: tripped...
+    m.swing_sample(order, walkway, 0, 3.8, 0.25, 4.05, 0.15, 0)
+    # ...and the other foot lands on the box without dipping into it while swinging: touched.
+    m.heel_strike(order, walkway, 1, 4.05, 4.28, 4.0)
+    m.swing_sample(order, walkway, 0, 4.3, 0.2, 4.55, 0.2, 0)
+    outcomes = {(i, side): (margin, outcome) for i, side, margin, outcome in m.done}
+    assert outcomes[(1, 0)][1] == LEG_TRIPPED and outcomes[(1, 0)][0] == pytest.approx(-0.02)
+    assert outcomes[(1, 1)][1] == LEG_TOUCHED and outcomes[(1, 1)][0] == pytest.approx(-0.05)
+
+
+def test_steady_rule_warm_up_speed_change_and_disturbance():
+    st = StrideSteadiness()
+    st.reset(0.0)
+    t = 0.0
+    flags = []
+    for k in range(12):
+        for _ in range(100):
+            speed = 1.0 if k != 7 else 1.0 + 0.002 * _  # stride 7: the belt speeds up 0.2 m/s
+            st.cycle(speed, disturbed=(k == 9))  # stride 9: an obstacle acts on the walk
+        t += 1.0
+        flags.append(st.heel_strike(0, t))
+    assert flags[:WARMUP_STRIDES + 1] == [False] * (WARMUP_STRIDES + 1)  # first stride runs from the start
+    assert flags[7] is False and flags[9] is False
+    assert all(flags[k] for k in (5, 6, 8, 10, 11))
+
+
+def test_insole_pitch_integrates_the_gyro_and_settles_on_gravity_at_foot_flat():
+    foot = InsoleFoot()
+    standing = 800.0
+    t = 0.0
+    bias = 0.02
+    g = 9.81
+    # standing flat and still: bias learned, pitch from gravity (the accelerometer reads +g up)
+    for _ in range(400):
+        t += 0.005
+        assert foot.update(t, t, 300.0, 40.0, 60.0, bias, standing, 0.0, g) == 0
+    assert foot.flat and foot.gyro_bias_radps == pytest.approx(bias, rel=1e-3)
+    assert foot.pitch_rad == pytest.approx(0.0, abs=1e-5)
+    # lift off, then rotate toe down at 2 rad/s for 0.1 s (accelerometer ignored in the air)
+    t += 0.005
+    assert foot.update(t, t, 0.0, 0.0, 0.0, bias, standing, 3.0, 3.0) == TOE_OFF
+    for _ in range(20):
+        t += 0.005
+        foot.update(t, t, 0.0, 0.0, 0.0, 2.0 + bias, standing, 3.0, 3.0)
+    assert foot.pitch_rad == pytest.approx(0.2, abs=1e-6)
+    assert foot.pitch_at(t - 0.0025) == pytest.approx(0.195, abs=1e-6)
+    t += 0.005
+    assert foot.update(t, t, 200.0, 0.0, 0.0, bias, standing, 0.0, g) == HEEL_STRIKE
+    assert foot.event_t_s == pytest.approx(t - 0.0025)  # a jump: the middle of the interval
+    # flat again on a 5 degree ramp: the angle converges to the ramp's from the accelerometer
+    ramp = math.radians(5.0)
+    for _ in range(100):
+        t += 0.005
+        foot.update(t, t, 300.0, 40.0, 60.0, bias, standing, -g * math.sin(ramp), g * math.cos(ramp))
+    assert foot.pitch_rad == pytest.approx(ramp, abs=1e-3)
+
+
+def test_a_dragging_toe_ends_the_contact_at_the_drop():
+    foot = InsoleFoot()
+    w = 800.0
+    t = 0.0
+    for _ in range(40):  # flat
+        t += 0.005
+        foot.update(t, t, 300.0, 40.0, 60.0, 0.0, w, 0.0, 9.81)
+    for load in (0.08, 0.065, 0.05, 0.045):  # push-off unloads the forefoot...
+        t += 0.005
+        assert foot.update(t, t, 0.0, 0.0, load * w, 0.0, w, 0.0, 9.81) == 0
+    t += 0.005
+    t_drop = t - 0.0025
+    assert foot.update(t, t, 0.0, 0.0, 0.03 * w, 0.0, w) == 0  # ...then it drops to a drag level
+    t += 0.005
+    assert foot.update(t, t, 0.0, 0.0, 0.031 * w, 0.0, w) == TOE_OFF  # and stays: the toe drags
+    assert foot.event_t_s == pytest.approx(t_drop)
+    for _ in range(30):  # the drag goes on in swing: no new contact
+        t += 0.005
+        assert foot.update(t, t, 0.0, 0.0, 0.03 * w, 0.0, w) == 0

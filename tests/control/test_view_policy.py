@@ -1,0 +1,120 @@
+"""The graded policy for a late patient view (supervisor.ViewPolicy), cycle by cycle.
+
+The limits are checked against numbers worked out here by hand from the documented rule
+(docs/control.md, "A slow patient view"), not against the function that implements it.
+"""
+
+from __future__ import annotations
+
+import math
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from engine.control.supervisor import (
+    LATE_DECEL_MPS2,
+    VIEW_LATE_S,
+    VIEW_RECOVERED_S,
+    VIEW_STALE_MAX_S,
+    ViewPolicy,
+    view_stale_limit_s,
+)
+
+PERIOD_S = 0.001
+
+
+def test_far_from_obstacles_a_stale_view_is_tolerated_for_the_cap():
+    # 1 m/s, decel 0.5: stopping 1.0 + 0.1 m; 3 steps of 0.6 m = 1.8 m; an obstacle 10 m ahead is far.
+    assert view_stale_limit_s(1.0, 10.0, 0.5, 0.6) == VIEW_STALE_MAX_S
+    assert view_stale_limit_s(1.0, math.inf, 0.5, 0.6) == VIEW_STALE_MAX_S
+    assert view_stale_limit_s(0.0, 0.5, 0.5, 0.6) == VIEW_STALE_MAX_S  # standing belt
+
+
+def test_near_an_obstacle_the_limit_is_the_lag_of_the_world_shown():
+    # Obstacle 2.5 m ahead at 1 m/s: 2.5 - 1.1 = 1.4 m < 1.8 m -> near; 0.1 m / 1 m/s = 0.1 s.
+    assert math.isclose(view_stale_limit_s(1.0, 2.5, 0.5, 0.6), 0.1)
+    # At 0.4 m/s: stopping 0.16 + 0.04 = 0.2 m; 1.5 m ahead is near; 0.1 / 0.4 = 0.25 s.
+    assert math.isclose(view_stale_limit_s(0.4, 1.5, 0.5, 0.6), 0.25)
+    # Very slow walking never gets more than the cap.
+    assert view_stale_limit_s(0.06, 0.1, 0.5, 0.6) == VIEW_STALE_MAX_S
+
+
+@settings(max_examples=300, deadline=None)
+@given(v=st.floats(-5, 5), d=st.one_of(st.floats(-50, 50), st.just(math.nan), st.just(math.inf)),
+       decel=st.floats(-1, 3), step=st.floats(0, 1.5))
+def test_the_limit_is_always_between_the_late_threshold_and_the_cap(v, d, decel, step):
+    limit = view_stale_limit_s(v, d, decel, step)
+    assert VIEW_LATE_S <= limit <= VIEW_STALE_MAX_S
+
+
+def _run(policy: ViewPolicy, t0: float, seconds: float, frame_every_s: float | None, speed: float,
+         obstacle_m: float = math.inf) -> tuple[float, list[int], list[float]]:
+    states, caps = [], []
+    t = t0
+    next_frame = t0
+    for _ in range(int(seconds / PERIOD_S)):
+        t += PERIOD_S
+        if frame_every_s is not None and t >= next_frame:
+            policy.frame_seen(t)
+            next_frame = t + frame_every_s
+        states.append(policy.update(t, PERIOD_S, True, speed, obstacle_m, 0.5, 0.6))
+        caps.append(policy.cap_mps)
+    return t, states, caps
+
+
+def test_no_view_means_no_grading():
+    policy = ViewPolicy()
+    _, states, _ = _run(policy, 0.0, 3.0, None, 1.0)
+    assert set(states) == {ViewPolicy.OK}
+
+
+def test_slow_frames_are_late_slow_the_belt_gently_and_never_stop():
+    policy = ViewPolicy()
+    t, states, _ = _run(policy, 0.0, 1.0, 0.02, 1.0)
+    assert set(states) == {ViewPolicy.OK}
+    t, states, caps = _run(policy, t, 10.0, 0.3, 1.0)  # a frame every 300 ms, for 10 s
+    assert ViewPolicy.STALE not in states
+    assert ViewPolicy.LATE in states
+    late = [c for c in caps if math.isfinite(c)]
+    drops = [a - b for a, b in zip(late, late[1:], strict=False)]
+    assert max(drops) <= LATE_DECEL_MPS2 * PERIOD_S * 1.0001  # gentle
+    assert math.isclose(late[-1], 0.5)  # down to half the speed at the onset, not to a stop
+    # Fresh frames again: back to OK after VIEW_RECOVERED_S, cap lifted.
+    t, states, caps = _run(policy, t, VIEW_RECOVERED_S + 0.2, 0.02, 0.5)
+    assert states[-1] == ViewPolicy.OK and math.isinf(caps[-1])
+
+
+def test_a_frozen_view_stops_after_the_cap_far_from_obstacles():
+    policy = ViewPolicy()
+    t, _, _ = _run(policy, 0.0, 0.5, 0.02, 1.0)
+    last_frame = policy.frame_t_s
+    t, states, _ = _run(policy, t, 2.0, None, 1.0)
+    first_stale = states.index(ViewPolicy.STALE)
+    stale_t = t - 2.0 + (first_stale + 1) * PERIOD_S
+    assert VIEW_STALE_MAX_S - 1e-6 < stale_t - last_frame <= VIEW_STALE_MAX_S + 2 * PERIOD_S
+    assert states[-1] == ViewPolicy.STALE  # sticky while moving
+
+
+def test_near_an_obstacle_a_late_view_stops_early():
+    policy = ViewPolicy()
+    t, _, _ = _run(policy, 0.0, 0.5, 0.02, 1.0, obstacle_m=2.0)
+    last_frame = policy.frame_t_s
+    t, states, _ = _run(policy, t, 1.0, None, 1.0, obstacle_m=2.0)
+    stale_t = t - 1.0 + (states.index(ViewPolicy.STALE) + 1) * PERIOD_S
+    assert 0.1 - 1e-6 < stale_t - last_frame <= 0.1 + 2 * PERIOD_S
+
+
+def test_the_policy_resets_when_the_belt_stands():
+    policy = ViewPolicy()
+    t, _, _ = _run(policy, 0.0, 0.5, 0.02, 1.0)
+    t, states, _ = _run(policy, t, 2.0, None, 1.0)
+    assert states[-1] == ViewPolicy.STALE
+    assert policy.update(t + PERIOD_S, PERIOD_S, False, 0.0, math.inf, 0.5, 0.6) == ViewPolicy.OK
+
+
+def test_a_view_late_from_the_start_still_walks_at_the_late_fraction_of_cruise():
+    policy = ViewPolicy()
+    policy.frame_seen(0.0)
+    # Belt standing at the start, cruise 1.0 m/s, frames every 300 ms: the cap is half of cruise.
+    assert policy.update(0.2, PERIOD_S, True, 0.0, math.inf, 0.5, 0.6, cruise_mps=1.0) == ViewPolicy.LATE
+    assert math.isclose(policy.cap_mps, 0.5)
