@@ -40,11 +40,8 @@ TARGETS: dict[str, dict[str, str]] = {
         "false_stops": "= 0",
     },
 }
-<<<<<<< HEAD
-TARGETS["ui"] = {"menu_idle_cpu_fraction": "<= 0.05"}
-=======
 TARGETS["session_hog"] = TARGETS["session"]
 TARGETS["findings"] = {"min_sensitivity": ">= 0.90", "min_specificity": ">= 0.90"}
 TARGETS["stumble"] = {"detection_latency_ms_p95": "<= 50", "sensitivity": ">= 0.95",
                       "false_alarms_per_hour": "<= 0.5", "response_peak_decel_mps2": "<= prescription max_decel_mps2"}
->>>>>>> main
+TARGETS["ui"] = {"menu_idle_cpu_fraction": "<= 0.05"}
