@@ -145,12 +145,25 @@ class HeartbeatThread:
 WARM_UP_FRAMES = 5
 
 
-def warm_up(app, frames: int = WARM_UP_FRAMES) -> None:
-    """Draw a few frames before the belt moves (the heartbeat thread covering): the first
-    frames upload geometry and compile shaders and can take far longer than the 100 ms the
-    core allows between UI heartbeats once walking."""
-    for _ in range(frames):
+STEADY_FRAMES = 3  # the belt starts after this many frames in a row ...
+STEADY_FRAME_MS = 50.0  # ... each shorter than this (half the core's 100 ms UI heartbeat timeout)
+WARM_UP_MAX_S = 4.0  # ... or after this long: a slow machine still walks
+
+
+def warm_up(app, frames: int = WARM_UP_FRAMES, max_s: float = WARM_UP_MAX_S) -> None:
+    """Draw frames before the belt moves (the heartbeat thread covering): the first frames
+    upload geometry and compile shaders and can take far longer than the 100 ms the core allows
+    between UI heartbeats once walking. At least `frames`, then until STEADY_FRAMES in a row
+    took under STEADY_FRAME_MS, at most `max_s`."""
+    started_s = time.monotonic()
+    drawn = 0
+    while True:
         app.step()
+        drawn += 1
+        recent = app.stats.frame_ms[-STEADY_FRAMES:]
+        steady = len(recent) == STEADY_FRAMES and max(recent) < STEADY_FRAME_MS
+        if (drawn >= frames and steady) or time.monotonic() - started_s >= max_s:
+            return
 
 
 def _read_state(channels, out: np.ndarray) -> np.ndarray:

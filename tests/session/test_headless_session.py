@@ -88,6 +88,14 @@ def test_session_ends_in_the_database_with_a_report(session):
     # Every setting the runner made is in the audit log.
     audit = {r["setting"] for r in _query(session["db"], "SELECT setting FROM audit_log WHERE session_id = ?", row["id"])}
     assert {"patient", "scene", "goal_time_s", "speed_fraction", "run"} <= audit
+    # Why it ended: in the summary, as an event, and on the command line (issue 15: no silent stop).
+    assert summary["end_reason"], summary
+    ends = _query(session["db"], "SELECT data_json FROM events WHERE session_id = ? AND kind = 'session_end'", row["id"])
+    assert [json.loads(e["data_json"])["reason"] for e in ends] == [summary["end_reason"]]
+    assert f"({summary['end_reason']})" in session["out"]
+    # A fresh database got the demo patients.
+    patients = {r["code"] for r in _query(session["db"], "SELECT code FROM patients")}
+    assert {"demo-healthy", "demo-hemiparetic", "demo-parkinsonian", "demo-frail"} <= patients
 
 
 def test_camera_followed_s(session):
