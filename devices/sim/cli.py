@@ -36,6 +36,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="what the exoskeleton does in its safe state",
     )
     parser.add_argument("--truth", metavar="PATH", help="write the ground truth as JSON here on exit")
+    parser.add_argument("--scene", metavar="ID",
+                        help="show the simulated patient this scene's obstacles (as a session does; "
+                             "the core must load the same scene while the belt stands)")
+    parser.add_argument("--scenes-dir", metavar="DIR", help="folder of scene files (default: scenes/)")
 
 
 def parse_command(rig, line: str) -> str | None:
@@ -91,6 +95,16 @@ def main(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"rig: {exc}", file=sys.stderr)
         return 2
+    if args.scene:
+        from engine.scene.loader import SceneError, find_scene
+
+        try:
+            scene = find_scene(args.scene, args.scenes_dir) if args.scenes_dir else find_scene(args.scene)
+        except SceneError as exc:
+            print(f"rig: {exc}", file=sys.stderr)
+            rig.close()
+            return 2
+        rig.show_scene(scene)
     favour_rig_process()
     for name, path in rig.ports.items():
         print(f"{name} {path}", flush=True)

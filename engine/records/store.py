@@ -771,34 +771,35 @@ class Store:
 # Demo patients: pseudonymous codes that the virtual rig knows how to simulate
 # ---------------------------------------------------------------------------------------------
 DEMO_PATIENTS: dict[str, tuple[str, str, Prescription]] = {
-    # code: (display name, virtual-rig profile, prescription)
+    # code: (display name, virtual-rig profile, prescription). Leg lengths are the profile's true
+    # legs (thigh + shank + ankle height, devices/sim/patients/): the core checks them at the start.
     "demo-healthy": (
         "Demo: healthy adult",
         "healthy",
         Prescription(max_speed_mps=1.4, max_accel_mps2=0.6, max_decel_mps2=1.0, guidance_min=0.0,
                      guidance_max=0.5, bws_min=0.0, bws_max=0.2, clearance_boost_max=0.3,
-                     leg_length_l_m=0.92, leg_length_r_m=0.92, affected_side=-1),
+                     leg_length_l_m=0.98, leg_length_r_m=0.98, affected_side=-1),
     ),
     "demo-hemiparetic": (
         "Demo: hemiparesis after stroke, right side",
         "hemiparetic-right",
         Prescription(max_speed_mps=0.8, max_accel_mps2=0.3, max_decel_mps2=0.6, guidance_min=0.2,
                      guidance_max=1.0, bws_min=0.0, bws_max=0.4, clearance_boost_max=0.6,
-                     leg_length_l_m=0.88, leg_length_r_m=0.88, affected_side=1),
+                     leg_length_l_m=0.96, leg_length_r_m=0.96, affected_side=1),
     ),
     "demo-parkinsonian": (
         "Demo: Parkinson's disease, shuffling gait",
         "parkinsonian",
         Prescription(max_speed_mps=1.0, max_accel_mps2=0.3, max_decel_mps2=0.5, guidance_min=0.0,
                      guidance_max=0.8, bws_min=0.0, bws_max=0.3, clearance_boost_max=0.5,
-                     leg_length_l_m=0.86, leg_length_r_m=0.86, affected_side=-1),
+                     leg_length_l_m=0.94, leg_length_r_m=0.94, affected_side=-1),
     ),
     "demo-frail": (
         "Demo: frail older adult",
         "frail-older",
         Prescription(max_speed_mps=0.7, max_accel_mps2=0.25, max_decel_mps2=0.4, guidance_min=0.1,
                      guidance_max=1.0, bws_min=0.1, bws_max=0.5, clearance_boost_max=0.4,
-                     leg_length_l_m=0.84, leg_length_r_m=0.84, affected_side=-1),
+                     leg_length_l_m=0.915, leg_length_r_m=0.915, affected_side=-1),
     ),
 }
 

@@ -217,3 +217,14 @@ def test_profile_files_are_checked_key_by_key(tmp_path):
                                                            "hr_speed_gain_bpm_per_mps2", "hr_max_bpm",
                                                            "fatigue_per_min"}))
     assert load_profile(str(minimal)).mtc_m == (0.013, 0.013)  # optional keys default to a healthy adult
+
+
+def test_demo_prescriptions_carry_their_simulated_patients_true_leg_lengths():
+    """The core checks the exoskeleton's geometry against the prescription at the start; a demo
+    patient's prescription must describe the simulated body it drives (within 1 cm)."""
+    from engine.records.store import DEMO_PATIENTS
+
+    for code, (_name, name, rx) in DEMO_PATIENTS.items():
+        p = load_profile(name)
+        true_leg = p.thigh_m + p.shank_m + p.foot_height_m
+        assert abs(rx.leg_length_l_m - true_leg) <= 0.01 and abs(rx.leg_length_r_m - true_leg) <= 0.01, code
