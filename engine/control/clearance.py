@@ -130,12 +130,11 @@ class ObstacleMargins:
                 if st[side] == 0 or margin < row[side]:
                     row[side] = margin
                 st[side] = 1
-            elif st[side] == 1 and lo_x > ob.end_m:
-                self._decide(k, side, False, walkway)
 
     def heel_strike(self, order, walkway, side: int, heel_x: float, toe_x: float, s_m: float) -> None:
         """The foot landed with its sole over [heel_x, toe_x]: obstacles it swung over and has
-        passed are decided, and one it landed in is touched (tripped if the swing went deep)."""
+        passed are decided now (a swing can come back over an obstacle it had passed: a caught
+        foot), and one it landed in is touched or tripped."""
         n = len(order)
         i = self.first
         lane = walkway.in_lane

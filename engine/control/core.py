@@ -76,7 +76,7 @@ STANDING_DEFAULT_N = 700.0  # insole load normaliser before a standing calibrati
 STANDING_MIN_N = 100.0  # less than this on both insoles is nobody standing
 GEOMETRY_TOL_M = 0.02  # exoskeleton vs prescribed leg length: twice a tape measure's ~1 cm error
 GEOMETRY_WAIT_S = 1.0  # how long to wait for the exoskeleton's geometry before using the prescription's
-HIP_DRIFT_MAX_M = 1.5  # sanity bound: a gait-training belt is about this long
+HIP_DRIFT_MAX_M = 5.0  # sanity bound on the hip's measured place ahead of or behind the belt's s
 JOINT_HISTORY = 64  # exoskeleton samples kept for looking up angles at an event's time (128 ms)
 # Therapist settings in the command block: (field, event id, Core attribute, kind), where kind
 # "fraction" is clamped to 0..1 of the prescription, "flag" to 0/1 and "goal" to >= 0.

@@ -89,7 +89,9 @@ def test_sole_margin_and_outcome_per_leg():
     m = ObstacleMargins()
     # Left foot: toe up, sole sloping from heel 6 cm to toe 10 cm over the box: margin 1 cm + a bit.
     m.swing_sample(order, walkway, 0, 4.9, 0.06, 5.15, 0.10, 0)
-    m.swing_sample(order, walkway, 0, 5.2, 0.02, 5.45, 0.0, 0)  # past it: decided
+    m.swing_sample(order, walkway, 0, 5.2, 0.02, 5.45, 0.0, 0)  # past it...
+    assert m.done == []
+    m.heel_strike(order, walkway, 0, 5.25, 5.48, 5.0)  # ...and landed beyond it: decided
     (index, side, margin, outcome), = m.done
     assert (index, side, outcome) == (0, 0, LEG_CLEARED)
     assert margin == pytest.approx(0.06 + 0.04 * 0.1 / 0.25 - 0.05)
@@ -118,6 +120,7 @@ def test_curbs_raise_the_ground_and_a_foot_landing_in_a_box_touches_it():
     # came down inside the box, 5 cm deep: tripped. A puddle landed in is only touched.
     m.heel_strike(order, walkway, 1, 4.05, 4.28, 4.0)
     m.swing_sample(order, walkway, 0, 4.3, 0.2, 4.55, 0.2, 0)
+    m.heel_strike(order, walkway, 0, 4.35, 4.58, 4.2)
     outcomes = {(i, side): (margin, outcome) for i, side, margin, outcome in m.done}
     assert outcomes[(1, 0)][1] == LEG_TRIPPED and outcomes[(1, 0)][0] == pytest.approx(-0.02)
     assert outcomes[(1, 1)][1] == LEG_TRIPPED and outcomes[(1, 1)][0] == pytest.approx(-0.05)

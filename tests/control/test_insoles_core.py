@@ -54,8 +54,21 @@ def test_events_clearance_and_steady_strides_against_ground_truth():
         assert np.percentile(np.abs(err), 95) <= 0.015, (name, np.percentile(np.abs(err), 95))
         assert abs(np.mean(err)) <= 0.002, (name, "constant offset", np.mean(err))
 
-    # Toe clearance per swing, per leg, against the rig's minimum toe clearance of that swing.
+    # Step length per leg: heel to heel at contact against the rig's true step, and closer to it
+    # than the belt speed x step time stand-in (which cannot see where the feet land).
     steps = ev[ev["kind"] == EventKind.STEP]
+    for side in (0, 1):
+        mine = steps[steps["side"] == side]
+        err, belt_err = [], []
+        for row in mine:
+            true_step = min((t for t in truth["steps"] if t["side"] == side), key=lambda t: abs(t["t_s"] - row["t_s"]))
+            err.append(abs(row["v1"] - true_step["length_m"]))
+            v = tel["belt_speed_mps"][np.searchsorted(tel["t_s"], row["t_s"]) - 1]
+            belt_err.append(abs(v * row["v2"] - true_step["length_m"]))
+        assert np.median(err) <= 0.01 and np.percentile(err, 95) <= 0.03, (side, np.median(err), np.percentile(err, 95))
+        assert np.median(err) < np.median(belt_err), (side, np.median(err), np.median(belt_err))
+
+    # Toe clearance per swing, per leg, against the rig's minimum toe clearance of that swing.
     swings = truth["toe_clearance"]
     pairs = {0: [], 1: []}
     for row in steps:
