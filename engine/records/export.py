@@ -101,7 +101,6 @@ MAX_C3D_EVENTS = 32767  # EVENT:USED is a signed 16-bit integer
 MAX_PARAMETER_BLOCKS = 255  # the parameter section's 512-byte block count is one byte (py-c3d honours it)
 SAMPLES_PER_FRAME_CHOICES = (10, 20, 25, 40, 50, 100, 200, 250, 500, 1000)
 GAIT_EVENT_LABELS = {"heel_strike": "Foot Strike", "toe_off": "Foot Off"}
-EVENT_PARAMETERS = ("TIMES", "LABELS", "CONTEXTS", "DESCRIPTIONS", "SUBJECTS", "ICON_IDS", "GENERIC_FLAGS")
 USUAL_RATES_HZ = (50.0, 60.0, 100.0, 120.0, 200.0, 240.0, 250.0, 500.0, 1000.0, 2000.0)
 GAP_PERIODS = 1.5  # a grid sample with no record this many periods before it is a gap
 CSV_FORMAT_VERSION = 2
