@@ -238,7 +238,8 @@ def _event_blocks(events: list[tuple[float, str, str, str, int]]) -> list[list[t
 def _add_events(c3d, events: list[tuple[float, str, str, str, int]]) -> None:
     """Write the EVENT group, in blocks of 255 (TIMES, TIMES2, ...) beyond the first 255."""
     if len(events) > MAX_C3D_EVENTS:
-        raise ExportError(f"{len(events)} events exceed the C3D limit of {MAX_C3D_EVENTS}; export windows (--from-s/--to-s)")
+        raise TooManyEvents(f"{len(events)} events exceed the C3D limit of {MAX_C3D_EVENTS}; export windows "
+                            "(--from-s/--to-s)", blocks=len(events) * 24 // 512 + 1)  # ~24 bytes per event
     _set_int_parameter(c3d, "EVENT", "USED", [len(events)], "number of events in TIMES, TIMES2, ...")
     for block, chunk in enumerate(_event_blocks(events) or [[]]):
         suffix = "" if block == 0 else str(block + 1)
