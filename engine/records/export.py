@@ -101,7 +101,6 @@ MAX_C3D_EVENTS = 32767  # EVENT:USED is a signed 16-bit integer
 MAX_PARAMETER_BLOCKS = 255  # the parameter section's 512-byte block count is one byte (py-c3d honours it)
 SAMPLES_PER_FRAME_CHOICES = (10, 20, 25, 40, 50, 100, 200, 250, 500, 1000)
 GAIT_EVENT_LABELS = {"heel_strike": "Foot Strike", "toe_off": "Foot Off"}
-EVENT_PARAMETERS = ("TIMES", "LABELS", "CONTEXTS", "DESCRIPTIONS", "SUBJECTS", "ICON_IDS", "GENERIC_FLAGS")
 USUAL_RATES_HZ = (50.0, 60.0, 100.0, 120.0, 200.0, 240.0, 250.0, 500.0, 1000.0, 2000.0)
 GAP_PERIODS = 1.5  # a grid sample with no record this many periods before it is a gap
 CSV_FORMAT_VERSION = 2
@@ -239,7 +238,8 @@ def _event_blocks(events: list[tuple[float, str, str, str, int]]) -> list[list[t
 def _add_events(c3d, events: list[tuple[float, str, str, str, int]]) -> None:
     """Write the EVENT group, in blocks of 255 (TIMES, TIMES2, ...) beyond the first 255."""
     if len(events) > MAX_C3D_EVENTS:
-        raise ExportError(f"{len(events)} events exceed the C3D limit of {MAX_C3D_EVENTS}; export windows (--from-s/--to-s)")
+        raise TooManyEvents(f"{len(events)} events exceed the C3D limit of {MAX_C3D_EVENTS}; export windows "
+                            "(--from-s/--to-s)", blocks=len(events) * 24 // 512 + 1)  # ~24 bytes per event
     _set_int_parameter(c3d, "EVENT", "USED", [len(events)], "number of events in TIMES, TIMES2, ...")
     for block, chunk in enumerate(_event_blocks(events) or [[]]):
         suffix = "" if block == 0 else str(block + 1)

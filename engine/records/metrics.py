@@ -216,7 +216,7 @@ def steady_strides(strides: list[dict], telemetry: np.ndarray, events: list[dict
     trust_recorded = any(s.get("steady") for s in strides)
     out = []
     if len(telemetry):
-        t = telemetry["t_s"]
+        t = np.ascontiguousarray(telemetry["t_s"])  # a field view is strided: searchsorted would copy it per call
         cmd = telemetry["belt_speed_cmd_mps"].astype(float)
         running = telemetry["run_state"] == int(RunState.RUNNING)
         moving = running & (cmd > WALKING_SPEED_MPS)
