@@ -22,7 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "preview": ("engine.scene.cli_preview", "render an offscreen screenshot of a scene"),
     "report": ("engine.records.cli_report", "write an HTML report for a session or a patient"),
     "export": ("engine.records.cli_export", "export a session as CSV or C3D"),
-    "demo-history": ("engine.records.cli_demo", "fill a database with simulated sessions"),
+    "demo-history": ("engine.sim.cli_demo", "fill a database with simulated sessions"),
     "progress": ("engine.records.cli_progress", "a patient's per-session gait numbers (file or clinic server)"),
     "sync": ("engine.records.cli_sync", "push a rig's records to the clinic PostgreSQL server (one pass)"),
     "clinic": ("engine.records.clinic_cli", "set up the clinic server: schema, roles, accounts, logins"),

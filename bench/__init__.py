@@ -10,6 +10,7 @@ BENCHMARKS = ["devices", "control_loop", "obstacle_latency", "scenes", "render",
 BENCHMARKS += ["findings", "stumble"]  # issue 13
 # Run only by name (`python -m bench NAME`), never by `make bench`: gpu_frames needs a real GPU.
 EXTRA = ["gpu_frames"]
+BENCHMARKS.append("ui")  # issue 15: the idle therapist menu's CPU
 
 # Targets from the issues, shown beside the figures in docs/benchmarks.md.
 TARGETS: dict[str, dict[str, str]] = {
@@ -43,3 +44,4 @@ TARGETS["session_hog"] = TARGETS["session"]
 TARGETS["findings"] = {"min_sensitivity": ">= 0.90", "min_specificity": ">= 0.90"}
 TARGETS["stumble"] = {"detection_latency_ms_p95": "<= 50", "sensitivity": ">= 0.95",
                       "false_alarms_per_hour": "<= 0.5", "response_peak_decel_mps2": "<= prescription max_decel_mps2"}
+TARGETS["ui"] = {"menu_idle_cpu_fraction": "<= 0.05"}

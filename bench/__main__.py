@@ -55,6 +55,11 @@ def write_report(results: dict, quick: bool) -> None:
         "a shared virtual machine: its host stalls it for tens of milliseconds now and then, which",
         "is why the control loop is compared with a do-nothing floor loop run in the same command.",
         "",
+        "`session` and `session_hog` (`python -m bench session [--hog] --json`) run whole headless",
+        "sessions; their figures depend on everything else the machine runs at the time. The GPU",
+        "check, `python -m bench gpu_frames --json`, is not part of `make bench`: run it on a",
+        "machine with a GPU (see bench/gpu_frames.py; goal <= 5.5 ms per stereo frame).",
+        "",
     ]
     for name, figures in results.items():
         lines += [f"## {name}", "", "| figure | value | target |", "| --- | --- | --- |"]

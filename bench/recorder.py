@@ -1,6 +1,6 @@
 """Recorder benchmark: the recorder process draining real rings fed at 1 kHz.
 
-A producer process (engine/records/producer.py, the gait model with sensor noise) writes one
+A producer process (engine/sim/producer.py, the gait model with sensor noise) writes one
 telemetry record per millisecond plus gait events into real shared-memory rings; the real
 recorder process drains them into a real SQLite file, as in a session.
 
@@ -48,7 +48,7 @@ def run(quick: bool) -> dict:
         try:
             recorder = start_recorder(db_path, channels.paths(), session_id)
             producer = subprocess.run(
-                [sys.executable, "-m", "engine.records.producer", "--telemetry", channels.telemetry.path,
+                [sys.executable, "-m", "engine.sim.producer", "--telemetry", channels.telemetry.path,
                  "--events", channels.events.path, "--duration-s", str(duration_s)],
                 cwd=ROOT, capture_output=True, text=True, timeout=duration_s + 120,
             )

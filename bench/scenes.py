@@ -51,7 +51,8 @@ def _measure(scene, parent, repeats: int, walk: bool) -> tuple[float, int]:
     calls = 0
     for r in range(repeats):
         t0 = time.perf_counter()
-        world = build_world(scene, parent)
+        # stream=False: the build as before (no worker competing with the next measurement)
+        world = build_world(scene, parent, stream=False)
         times.append(time.perf_counter() - t0)
         if walk and r == 0:
             s = 0.0

@@ -206,7 +206,11 @@ def run_session(scene: str, duration_s: float, workdir: Path) -> dict:
             ["<50", "50-100", "100-200", "200-500", "500-1000", "1-2ms", "2-5ms", "5-10ms", "10-50ms", ">=50ms"],
             np.histogram(late_us, bins=[0, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 50000, 1e9])[0].tolist(),
             strict=True)),
-        "late_cycles_after_a_long_compute": int(np.sum(compute_us[np.clip(missed_at - 1, 0, None)] > 900)),
+        # A telemetry record carries the compute time of the cycle before it: record k's
+        # compute_us is how long the cycle that ended just before cycle k's late wake-up took.
+        "late_cycles_after_a_long_compute": int(np.sum(compute_us[missed_at] > 900)),
+        "lateness_after_long_compute_us": float(late_us[missed_at][compute_us[missed_at] > 900].sum()),
+        "lateness_of_late_cycles_us": float(late_us[missed_at].sum()),
         "late_cycles": int(len(missed_at)),
         "compute_us_p99": float(np.percentile(compute_us, 99)),
         "compute_us_max": float(compute_us.max()),

@@ -95,7 +95,8 @@ class LiveSession:
         store.log_setting(self.session_id, "therapist", "speed_fraction", None, 0.6, 0.6)
         self.rng = np.random.default_rng(seed)
         self.next_cycle = 0
-        self.small_chunks: list[int] = []
+        self.small_chunks: list[int] = []  # ids of the chunks written since the last compaction
+        self.pending: list[np.ndarray] = []  # ... and their records
         self.commits: list[tuple[int, float]] = []  # (last cycle, monotonic time of the commit)
 
     def step(self, n: int = CHUNK_RECORDS) -> None:
@@ -103,6 +104,7 @@ class LiveSession:
         records = telemetry_block(self.next_cycle, n, self.rng)
         with self.store.transaction():
             self.small_chunks.append(self.store.add_telemetry_chunk(self.session_id, records))
+            self.pending.append(records)
             events = gait_events(self.next_cycle, n)
             if len(events):
                 self.store.add_core_events(self.session_id, events)
@@ -112,13 +114,11 @@ class LiveSession:
             self.store.add_frame_timing(self.session_id, {"p99_ms": 11.0, "missed": 0})
 
     def compact(self) -> None:
-        """Swap the small chunks for one chunk, as the recorder does every 5000 records."""
+        """Swap the small chunks since the last compaction for one chunk, as the recorder does."""
         if len(self.small_chunks) < 2:
             return
-        records = self.store.telemetry(self.session_id)
-        ids = [c["id"] for c in self.store.telemetry_chunks(self.session_id)]
-        self.store.replace_telemetry_chunks(self.session_id, ids, records)
-        self.small_chunks = []
+        self.store.replace_telemetry_chunks(self.session_id, self.small_chunks, np.concatenate(self.pending))
+        self.small_chunks, self.pending = [], []
 
     def end(self, outcome: str = "completed") -> None:
         self.store.set_recording_stats(self.session_id, 0, 0, {"commits": len(self.commits)})

@@ -16,7 +16,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run_scenario(module: str, func: str, tmp: str | Path, timeout_s: float = 120.0, env: dict | None = None) -> dict:
+def run_scenario(module: str, func: str, tmp: str | Path, timeout_s: float = 120.0, env: dict | None = None,
+                 keep_stderr: bool = False) -> dict:
     """Run module.func(str(tmp)) in a child process and return its dict; fails the test with
     the child's stderr when it printed no result. `env`: variables added to the child's (DISPLAY)."""
     code = (f"import json; from {module} import {func}; "
@@ -32,4 +33,7 @@ def run_scenario(module: str, func: str, tmp: str | Path, timeout_s: float = 120
             proc.wait()
     lines = [line for line in stdout.splitlines() if line.startswith("RESULT ")]
     assert proc.returncode == 0 and lines, stderr[-3000:]
-    return json.loads(lines[-1][len("RESULT "):])
+    result = json.loads(lines[-1][len("RESULT "):])
+    if keep_stderr:
+        result["stderr"] = stderr
+    return result

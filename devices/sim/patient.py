@@ -79,6 +79,7 @@ FESTINATION_STRIDE_FACTOR = 0.75
 FESTINATION_S = (3.0, 6.0)
 TRIGGER_AHEAD_M = 1.5  # obstacles and doorways this close ahead may trigger a freeze
 INTENT_TAU_S = 20.0
+INTENT_UPDATE_S = 0.02  # the intended speed changes slowly: update it at 50 Hz
 DEG = math.pi / 180.0
 # Planned foot pitch over the swing (toe-down positive): plantarflexed at toe off, about level
 # at minimum toe clearance, toe up at heel strike (Winter's sagittal foot angle, rounded).
@@ -223,6 +224,7 @@ class PatientModel:
         self.v_perceived = 0.0
         self.intent_z = 0.0
         self.intended_speed_mps = p.comfortable_speed_mps
+        self._intent_dt = 0.0
         self.walkway = Walkway([])
         self.scene: list[SceneObstacle] = []
         half_step = 0.3
@@ -343,7 +345,10 @@ class PatientModel:
         self.belt_m += v * dt
         # the patient's cadence follows belt speed changes after its reaction time
         self.v_perceived += (v - self.v_perceived) * min(1.0, dt / max(p.reaction_time_s, dt))
-        self._intend(dt)
+        self._intent_dt += dt
+        if self._intent_dt >= INTENT_UPDATE_S:
+            self._intend(self._intent_dt)
+            self._intent_dt = 0.0
 
         both_stance = self.legs[0].in_stance and self.legs[1].in_stance
         rate = 0.0
@@ -886,7 +891,9 @@ class PatientModel:
             # lowest point of the foot over the obstacle's stretch (heel-toe line clipped to it)
             lowest = self._lowest_over(leg, ob.at_m, ob.end_m)
             top = self.walkway.box_top_m(ob)
-            margin = lowest - top
+            # a foot cannot go below the walkway: there it is on the ground, inside the box at most
+            # by its whole height
+            margin = max(lowest, top - ob.volume_height_m) - top
             rec = self._crossing(leg, ob, t)
             if margin < rec["margin_m"]:
                 rec["margin_m"] = margin

@@ -14,7 +14,8 @@ The walkway: a curb_up raises the ground by its height from its near edge on; a 
 it by its height beyond its far edge (the curb stone itself is at the old level). Each step-over
 obstacle is a box [at_m, at_m + depth_m] x [ground, ground + height] that a swing foot must not
 enter and a foot must not land in; a curb_down's box has no height (its hazard is the edge) and
-a puddle's none either (landing in it is the fault).
+a puddle's none either (landing in it is the fault). Uneven paving and a kerb ramp are walked on:
+only their lip (the first 5 cm) is a box.
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ from dataclasses import asdict, dataclass
 LANE_HALF_WIDTH_M = 0.45
 YIELD_KINDS = frozenset({"pedestrian_crossing", "cart_crossing", "automatic_door", "person_stopping", "traffic_light"})
 DOORWAY_KINDS = frozenset({"automatic_door", "door_threshold"})
+# Surfaces the patient walks on: the hazard is the lip at the near edge, not the whole stretch.
+WALK_ON_KINDS = frozenset({"uneven_paving", "kerb_ramp"})
+LIP_DEPTH_M = 0.05
 # Half of an obstacle's extent across the route when the scene does not give one (m): curbs,
 # ramps, thresholds and paving span the whole path; loose objects are about this wide.
 DEFAULT_HALF_WIDTH_M = {
@@ -50,7 +54,8 @@ class SceneObstacle:
 
     @property
     def end_m(self) -> float:
-        return self.at_m + self.depth_m
+        """Far edge of the part a foot must not enter or land in (a walk-on surface: its lip)."""
+        return self.at_m + (min(self.depth_m, LIP_DEPTH_M) if self.kind in WALK_ON_KINDS else self.depth_m)
 
     @property
     def in_lane(self) -> bool:

@@ -162,12 +162,12 @@ class ObstacleMargins:
         outcome = leg_outcome(swing) if swing == swing else LEG_CLEARED
         margin = swing
         if landed_in:
-            # stepped on or in it: at least touched, its margin at most minus its volume height
+            # stepped on or in it: the sole came down inside the box, its margin at most minus the
+            # box's height (a puddle: minus LANDED_MIN_M, a touch); deep enough, that is a trip
             volume = walkway.box_top_m[index] - walkway.box_ground_m[index]
             worst = -(volume if volume > LANDED_MIN_M else LANDED_MIN_M)
             margin = worst if not swing == swing or worst < swing else swing
-            if outcome == LEG_CLEARED:
-                outcome = LEG_TOUCHED
+            outcome = LEG_TRIPPED if volume >= TRIP_DEPTH_M or outcome == LEG_TRIPPED else LEG_TOUCHED
             self.margin_m[index][side] = margin
         self.done.append((index, side, margin, outcome))
 

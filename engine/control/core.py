@@ -76,6 +76,7 @@ STANDING_DEFAULT_N = 700.0  # insole load normaliser before a standing calibrati
 STANDING_MIN_N = 100.0  # less than this on both insoles is nobody standing
 GEOMETRY_TOL_M = 0.02  # exoskeleton vs prescribed leg length: twice a tape measure's ~1 cm error
 GEOMETRY_WAIT_S = 1.0  # how long to wait for the exoskeleton's geometry before using the prescription's
+HIP_DRIFT_MAX_M = 1.5  # sanity bound: a gait-training belt is about this long
 JOINT_HISTORY = 64  # exoskeleton samples kept for looking up angles at an event's time (128 ms)
 # Therapist settings in the command block: (field, event id, Core attribute, kind), where kind
 # "fraction" is clamped to 0..1 of the prescription, "flag" to 0/1 and "goal" to >= 0.
@@ -172,6 +173,10 @@ class ControlCore:
         self.ob_margins = ObstacleMargins()
         self.walkway = Walkway()
         self.stance_ground_m = [0.0, 0.0]  # walkway height under each planted foot
+        # route position of each planted heel (the feet, not the belt, say where the hip is: a
+        # patient drifts forward and back on the treadmill); nan until the first sample of a route
+        self.planted_m = [_NAN, _NAN]
+        self.hip_offset_m = 0.0  # the hip's place on the treadmill relative to the route's s
         self.steadiness = StrideSteadiness()
         self.standing_n = _NAN
         self.ins_silence_s = max(config.device_silence_s, INSOLE_SILENT_SAMPLES / self._insole_rate_hz())
@@ -382,6 +387,8 @@ class ControlCore:
             obstacles = self.planner.obstacles
             self.walkway.load(c["timeline"], len(obstacles), lambda i: getattr(obstacles[i], "in_lane", True))
             self.stance_ground_m[0] = self.stance_ground_m[1] = 0.0
+            self.planted_m[0] = self.planted_m[1] = _NAN
+            self.hip_offset_m = 0.0
             self.s_m = 0.0
             self.scene_time_s = 0.0
             self.obstacles_dirty = True
@@ -818,8 +825,7 @@ class ControlCore:
                     pelvis = h
         if pelvis == -1e9:
             return  # both feet off the ground: no floor reference this sample
-        gap = ts - self.tm_sample_t
-        s_at = self.s_m + (self.belt_speed_mps * gap if -0.05 < gap < 0.05 else 0.0)
+        hip_x = self._hip_route_m(ts, a)
         order = self.planner.order
         walkway = self.walkway
         for side in (0, 1):
@@ -830,8 +836,8 @@ class ControlCore:
             toe_along, heel_along = geo.toe_m[side], -geo.heel_m[side]
             toe_z = fk.sole_point_height_m(geo, side, hip, knee, p, toe_along, pelvis)
             heel_z = fk.sole_point_height_m(geo, side, hip, knee, p, heel_along, pelvis)
-            toe_x = s_at + fk.sole_point_x_m(geo, side, hip, knee, p, toe_along)
-            heel_x = s_at + fk.sole_point_x_m(geo, side, hip, knee, p, heel_along)
+            toe_x = hip_x + fk.sole_point_x_m(geo, side, hip, knee, p, toe_along)
+            heel_x = hip_x + fk.sole_point_x_m(geo, side, hip, knee, p, heel_along)
             toe_h = toe_z - walkway.ground_m(toe_x)
             x_prev = self.toe_x_world[side]
             self.toe_h[side] = toe_h if toe_h > 0.0 else 0.0
@@ -841,6 +847,35 @@ class ControlCore:
             self.ob_margins.swing_sample(order, walkway, side, heel_x, heel_z, toe_x, toe_z, _STEP_OVER)
         if not live:
             pitch[0] = pitch[1] = _NAN
+
+    def _s_at(self, ts: float) -> float:
+        """Route position s (belt-integrated) moved on to host time ts."""
+        gap = ts - self.tm_sample_t
+        return self.s_m + (self.belt_speed_mps * gap if -0.05 < gap < 0.05 else 0.0)
+
+    def _hip_route_m(self, ts: float, a: list) -> float:
+        """Where the hip is along the route at ts: from the planted heel(s), which stay where
+        they landed, less their place relative to the hip now; the belt's s until a heel is
+        planted on this route."""
+        live = self._insoles_live()
+        total = 0.0
+        n = 0
+        geo = self.geo
+        planted = self.planted_m
+        for side in (0, 1):
+            if self.swinging[side]:
+                continue
+            if planted[side] != planted[side]:
+                # first sample on this route: both feet stand where the hip's s puts them
+                hip, knee = a[2 * side], a[2 * side + 1]
+                planted[side] = self._s_at(ts) + fk.planted_heel_x_m(geo, side, hip, knee, 0.0)
+            hip, knee = a[2 * side], a[2 * side + 1]
+            pitch = self.insole_feet[side].pitch_at(ts) if live else 0.0
+            total += planted[side] - fk.planted_heel_x_m(geo, side, hip, knee, pitch)
+            n += 1
+        if n == 0:
+            return self._s_at(ts) + self.hip_offset_m
+        return total / n
 
     def _heel_strike(self, side: int, ts: float, by_insole: bool) -> None:
         # Belt position at the event: the last encoder sample moved on (or back) to the event time.
@@ -859,9 +894,17 @@ class ControlCore:
             oh, ok = a[2 * other], a[2 * other + 1]
             step_m = heel_x - fk.planted_heel_x_m(self.geo, other, oh, ok, self._pitch(other, ts, oh, ok)
                                                   if self._insoles_live() else 0.0)
+        # Where the heel landed on the route: the hip (from the other, planted heel) plus this
+        # heel's place. The hip's place on the treadmill (its offset from the belt's s) is real
+        # (patients drift forward and back), bounded by the harness.
+        if not self.swinging[other] and self.planted_m[other] == self.planted_m[other]:
+            offset = self._hip_route_m(ts, a) - s_at
+            self.hip_offset_m = min(HIP_DRIFT_MAX_M, max(-HIP_DRIFT_MAX_M, offset))
+        landing = s_at + self.hip_offset_m + heel_x
+        self.planted_m[side] = landing
+        self.emit(EventKind.HEEL_STRIKE, side, 0, self.metrics.stance_fraction[side], landing, heel_x, t_s=ts)
         steady = self.steadiness.heel_strike(side, ts)
         mtc = self.swing_clear.heel_strike(side, ts)
-        self.emit(EventKind.HEEL_STRIKE, side, 0, self.metrics.stance_fraction[side], t_s=ts)
         self.phase_est[side].heel_strike(ts)
         measured = self.metrics.heel_strike(side, ts, belt_m, heel_x, steady, mtc, step_m)
         if measured:
@@ -876,7 +919,6 @@ class ControlCore:
                       stride_time, stance, stride_length, t_s=ts)
             if side == 0:
                 self._stride_end()
-        landing = s_at + heel_x
         self.prev_feet_m[side] = self.feet_m[side]
         self.feet_m[side] = landing
         self.swinging[side] = False
@@ -893,7 +935,7 @@ class ControlCore:
         self.swinging[side] = True
         a = self._angles_at(ts)
         hip, knee = a[2 * side], a[2 * side + 1]
-        self.toe_x_world[side] = self.s_m + fk.sole_point_x_m(
+        self.toe_x_world[side] = self._hip_route_m(ts, a) + fk.sole_point_x_m(
             self.geo, side, hip, knee, self._pitch(side, ts, hip, knee), self.geo.toe_m[side])
 
     def _obstacle_legs(self) -> None:

@@ -13,7 +13,8 @@ floor, else the line through the two samples extended back to zero (at most thre
 A dragging toe: a foot that has left the belt may still brush it with its toe (foot drop, a
 weak push-off), a small load on the forefoot only, which never falls below LOAD_OFF. Push-off
 unloads the forefoot steadily to zero; a drag sits at a level. So a forefoot-only load that
-dropped by more than DRAG_DROP in one sample to below DRAG_MAX and then stays at that level
+dropped by more than DRAG_DROP and a quarter of itself in one sample to below DRAG_MAX and then
+stays at that level
 (within DRAG_LEVEL) ends the contact, timed at the middle of the drop's interval.
 
 Pitch (toe-down positive): the gyro's pitch rate minus its bias, integrated sample by sample with
@@ -37,6 +38,7 @@ NOISE_FLOOR = 0.006  # a load below this is "unloaded" for the event-time estima
 FLAT_MIN = 0.02  # heel and forefoot both above this: foot flat on the belt
 DRAG_MAX = 0.04  # a forefoot-only load below this after a sudden drop may be a dragging toe
 DRAG_DROP = 0.008  # ... a drop larger than this in one sample (about 3 sigma of its noise)
+DRAG_DROP_SHARE = 0.25  # ... and by more than this share of it (push-off tails fall by less a sample)
 DRAG_LEVEL = 0.006  # ... that then holds within this: the weight is off, the toe drags
 TARE_MAX = 0.01  # tare only from readings this small (an unloaded cell, not a dragging toe)
 TARE_RATE = 0.02  # per airborne sample: ~0.25 s time constant at 200 Hz
@@ -92,7 +94,8 @@ class InsoleFoot:
         load = h + m + f
         event = NO_EVENT
         if self.events.contact and h < NOISE_FLOOR and load < DRAG_MAX:
-            if self._prev_raw_load - load > DRAG_DROP:
+            drop = self._prev_raw_load - load
+            if drop > DRAG_DROP and drop > DRAG_DROP_SHARE * self._prev_raw_load:
                 self._drop_t = 0.5 * (self._prev_t + t_s)
                 self._drop_level = load
             elif self._drop_t >= 0.0 and -DRAG_LEVEL < load - self._drop_level < DRAG_LEVEL:

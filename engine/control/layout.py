@@ -100,7 +100,7 @@ class ObstacleOutcome(enum.IntEnum):
 class EventKind(enum.IntEnum):
     """Events the core emits on the event ring (value fields per kind in EVENT_DTYPE docs)."""
 
-    HEEL_STRIKE = 1  # side; v1 = stance share of the previous stride or nan
+    HEEL_STRIKE = 1  # side; v1 = stance share of the previous stride or nan; v2 heel's route position m; v3 heel ahead of the hip m
     TOE_OFF = 2  # side
     STEP = 3  # side; v1 step_length_m, v2 step_time_s, v3 toe_clearance_m
     STRIDE = 4  # side; v1 stride_time_s, v2 stance_fraction, v3 stride_length_m

@@ -244,7 +244,11 @@ VIEW_ERROR_MAX_M = 0.1  # near an obstacle: how far the world shown may lag the 
 LOOKAHEAD_STEPS = 3.0  # obstacles shape the stride up to 2 steps ahead, older adults 1 step earlier
 BELT_LAG_S = 0.1  # from a stop command to the belt decelerating (added to the stopping distance)
 LATE_DECEL_MPS2 = 0.1  # the gentle slowing while late (far below a prescribed deceleration)
-LATE_SPEED_FRACTION = 0.5  # ...down to this share of the speed the belt had when the view went late
+LATE_SPEED_FRACTION = 0.5  # ...down to at most this share of the therapist's speed, and to the
+# speed at which the world shown lags the belt by at most VIEW_ERROR_MAX_M at the view's own
+# frame interval (with FRAME_INTERVAL_MARGIN): a slow view then meets its limit near obstacles.
+FRAME_INTERVAL_MARGIN = 1.25
+LATE_SPEED_MIN_MPS = 0.1  # the slowest the late view asks for (its near-obstacle limit is then 1 s)
 
 
 def view_stale_limit_s(speed_mps: float, obstacle_m: float, decel_mps2: float, step_m: float) -> float:
@@ -268,8 +272,9 @@ class ViewPolicy:
     """Grades the age of the patient's view (time since the core saw the UI's frame counter move).
 
     OK: fresh. LATE: older than VIEW_LATE_S; `cap_mps` then falls at LATE_DECEL_MPS2 from the
-    belt speed at the onset to LATE_SPEED_FRACTION of the therapist's cruise speed (a view late
-    from the start still walks, at that fraction). STALE: older than view_stale_limit_s
+    belt speed at the onset to `floor_mps`: LATE_SPEED_FRACTION of the therapist's cruise speed,
+    or less, so that the world shown lags the belt by at most VIEW_ERROR_MAX_M at the view's
+    recent frame interval (a view late from the start still walks, at that speed). STALE: older than view_stale_limit_s
     (sticky until the belt stands). Inactive (always OK) until a first frame was seen: a core
     driven without a view (`main.py core`, tests) has only the liveness beat.
     """
@@ -283,10 +288,24 @@ class ViewPolicy:
         self.floor_mps = 0.0
         self.fresh_since_s = -1.0
         self.limit_s = VIEW_STALE_MAX_S
+        self.interval_s = 0.0  # recent interval between frames
+        self.cruise_mps = 0.0
 
     def frame_seen(self, t_s: float) -> None:
         """The UI's frame counter moved at t_s."""
+        if self.frame_t_s >= 0.0:
+            # Recent frame interval: follows a longer one at once, a shorter one slowly.
+            interval = t_s - self.frame_t_s
+            self.interval_s = interval if interval > self.interval_s else self.interval_s + 0.1 * (interval - self.interval_s)
         self.frame_t_s = t_s
+
+    def late_floor_mps(self, cruise_mps: float) -> float:
+        """The speed a late view slows the belt to (see the class docstring)."""
+        floor = LATE_SPEED_FRACTION * cruise_mps
+        lagged = VIEW_ERROR_MAX_M / (FRAME_INTERVAL_MARGIN * self.interval_s) if self.interval_s > 0.0 else floor
+        if lagged < floor:
+            floor = lagged if lagged > LATE_SPEED_MIN_MPS else LATE_SPEED_MIN_MPS
+        return floor
 
     def age_s(self, t_s: float) -> float:
         """Seconds since the last frame (0 with no view)."""
@@ -306,7 +325,8 @@ class ViewPolicy:
         if age > VIEW_LATE_S:
             if self.state == self.OK:
                 self.state = self.LATE
-                self.floor_mps = LATE_SPEED_FRACTION * (speed_mps if cruise_mps is None else cruise_mps)
+                self.cruise_mps = speed_mps if cruise_mps is None else cruise_mps
+                self.floor_mps = self.late_floor_mps(self.cruise_mps)
                 self.cap_mps = speed_mps if speed_mps > self.floor_mps else self.floor_mps
             self.fresh_since_s = -1.0
             self.limit_s = view_stale_limit_s(speed_mps, obstacle_m, decel_mps2, step_m)
@@ -321,6 +341,7 @@ class ViewPolicy:
                 self.cap_mps = float("inf")
                 return self.state
         if self.state == self.LATE:
+            self.floor_mps = self.late_floor_mps(self.cruise_mps if cruise_mps is None else cruise_mps)
             cap = self.cap_mps - LATE_DECEL_MPS2 * clamp(dt_s, 0.0, 0.1)
             self.cap_mps = cap if cap > self.floor_mps else self.floor_mps
         return self.state

@@ -25,7 +25,7 @@ def main(args: argparse.Namespace) -> int:
     """Export and print what was written."""
     from pathlib import Path
 
-    from engine.records.export import ExportError, export_c3d, export_csv
+    from engine.records.export import ExportError, export_c3d_parts, export_csv
     from engine.records.paths import default_db_path
     from engine.records.repository import is_server_url, open_repository
 
@@ -55,7 +55,8 @@ def main(args: argparse.Namespace) -> int:
                 for path in export_csv(store, args.session, args.out, start_s, end_s):
                     print(path)
             else:
-                print(export_c3d(store, args.session, args.out, start_s, end_s))
+                for path in export_c3d_parts(store, args.session, args.out, start_s, end_s):
+                    print(path)
         except ExportError as exc:
             print(f"export: session {args.session}: {exc}")
             return 1

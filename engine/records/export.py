@@ -32,7 +32,9 @@ C3D (written with ezc3d, read back in the tests with ezc3d and py-c3d):
   points (POINT:LABELS2, LABELS3, ...): EVENT:USED (a 16-bit integer) holds the total, the first
   255 events are in EVENT:TIMES/LABELS/CONTEXTS/DESCRIPTIONS/SUBJECTS/ICON_IDS/GENERIC_FLAGS,
   the next 255 in TIMES2/LABELS2/..., and so on; readers that know only the first parameters still
-  see a consistent first 255. Every gait event is also an analog pulse channel (LFootStrike,
+  see a consistent first 255. The whole parameter section may be at most 255 blocks of 512
+  bytes (about 5000 events); a longer session is written as consecutive parts
+  (export_c3d_parts). Every gait event is also an analog pulse channel (LFootStrike,
   LFootOff, RFootStrike, RFootOff: 1 at the event's sample), which every reader shows.
 - Integer parameters (USED, ICON_IDS, GENERIC_FLAGS, counts, flags) are written as C3D
   integers, not floats.
@@ -96,7 +98,7 @@ GAIT_EVENT_CHANNELS = [
 MAX_C3D_FRAMES = 65535
 MAX_PARAMETER_ENTRIES = 255  # a C3D parameter dimension is one unsigned byte
 MAX_C3D_EVENTS = 32767  # EVENT:USED is a signed 16-bit integer
-MAX_PARAMETER_BYTES = 255 * 512  # the parameter section's block count is one byte (py-c3d honours it)
+MAX_PARAMETER_BLOCKS = 255  # the parameter section's 512-byte block count is one byte (py-c3d honours it)
 SAMPLES_PER_FRAME_CHOICES = (10, 20, 25, 40, 50, 100, 200, 250, 500, 1000)
 GAIT_EVENT_LABELS = {"heel_strike": "Foot Strike", "toe_off": "Foot Off"}
 EVENT_PARAMETERS = ("TIMES", "LABELS", "CONTEXTS", "DESCRIPTIONS", "SUBJECTS", "ICON_IDS", "GENERIC_FLAGS")
@@ -107,6 +109,14 @@ CSV_FORMAT_VERSION = 2
 
 class ExportError(ValueError):
     """The session cannot be exported as asked (no data in the window, too long for one file)."""
+
+
+class TooManyEvents(ExportError):
+    """The window's events do not fit one C3D parameter section; `blocks` says how many it needed."""
+
+    def __init__(self, message: str, blocks: int) -> None:
+        super().__init__(message)
+        self.blocks = blocks
 
 
 # ---------------------------------------------------------------------------------------------
@@ -186,17 +196,20 @@ def _set_int_parameter(c3d, group: str, name: str, values, description: str = ""
     param["value"] = array.astype(int)
 
 
-def _c3d_events(events: list[dict], t0: float, start_s: float, end_s: float) -> list[tuple[float, str, str, str, int]]:
-    """(time from the first exported sample, context, label, description, icon) per exported event."""
+def _c3d_events(events: list[dict], t0: float, start_s: float, end_s: float,
+                until_s: float | None = None) -> list[tuple[float, str, str, str, int]]:
+    """(time from the first exported sample, context, label, description, icon) per exported
+    event from start_s to end_s (or up to, not including, until_s)."""
     out = []
     for event in events:
         t_rel = float(event["t_s"]) - t0
-        if not start_s - 1e-9 <= t_rel <= end_s + 1e-9:
+        inside = t_rel < until_s if until_s is not None else t_rel <= end_s + 1e-9
+        if not (start_s - 1e-9 <= t_rel and inside):
             continue
         if event["kind"] in GAIT_EVENT_LABELS:
             label = GAIT_EVENT_LABELS[event["kind"]]
             context = SIDE_CONTEXT.get(event["side"], "General")
-            description = ""  # the label and context say it all; bytes are scarce (MAX_PARAMETER_BYTES)
+            description = ""  # the label and context say it all; bytes are scarce (MAX_PARAMETER_BLOCKS)
             icon = 0
         elif event["kind"] == "obstacle_outcome":
             label, context = f"Obstacle {event['outcome']}", "General"
@@ -212,7 +225,7 @@ def _c3d_events(events: list[dict], t0: float, start_s: float, end_s: float) -> 
 def _event_blocks(events: list[tuple[float, str, str, str, int]]) -> list[list[tuple[float, str, str, str, int]]]:
     """Events in blocks of at most 255, each block one (label, context) in time order: a C3D
     string matrix is padded to its longest entry, so uniform blocks keep the parameter section
-    (at most 255 x 512 bytes, MAX_PARAMETER_BYTES) as small as the events allow."""
+    (at most MAX_PARAMETER_BLOCKS x 512 bytes) as small as the events allow."""
     groups: dict[tuple[str, str], list] = {}
     for event in sorted(events):
         groups.setdefault((event[2], event[1]), []).append(event)
@@ -251,10 +264,14 @@ def _add_events(c3d, events: list[tuple[float, str, str, str, int]]) -> None:
 
 
 def export_c3d(
-    store: Store, session_id: int, out_path: str | Path, start_s: float | None = None, end_s: float | None = None
+    store: Store, session_id: int, out_path: str | Path, start_s: float | None = None, end_s: float | None = None,
+    events_until_s: float | None = None,
 ) -> Path:
     """Write the session (or the window start_s..end_s, seconds from its first record) as a C3D
-    file; returns the path. Raises ExportError when there is nothing to export."""
+    file; returns the path. Raises ExportError when there is nothing to export.
+
+    events_until_s (for consecutive parts): take the events up to that time, not including it,
+    instead of up to the window's last record, so an event between two parts' records is in one."""
     import ezc3d
 
     _check_window(start_s, end_s)
@@ -319,7 +336,7 @@ def export_c3d(
             column = np.where(column > 0, column, 0.0)
         analogs[0, i, :] = np.where(valid & np.isfinite(column), column, 0.0)
     analogs[0, len(ANALOG_CHANNELS), :] = valid
-    events = _c3d_events(store.events(session_id), t0, first_s, last_s)
+    events = _c3d_events(store.events(session_id), t0, first_s, last_s, events_until_s)
     for j, (_, kind, side) in enumerate(GAIT_EVENT_CHANNELS):
         context, label = SIDE_CONTEXT[side], GAIT_EVENT_LABELS[kind]
         samples = [min(n - 1, int(round(t * rate))) for t, c, lab, _, _ in events if c == context and lab == label]
@@ -341,13 +358,50 @@ def export_c3d(
     c3d.write(str(out_path))
     os.chmod(out_path, 0o600)  # health data: owner-only, like the database
     blocks = parameter_blocks(out_path)
-    if blocks > 255:
+    if blocks > MAX_PARAMETER_BLOCKS:
         out_path.unlink()
-        minutes = (last_s - first_s) / 60.0 * 255 / blocks
-        raise ExportError(
+        minutes = (last_s - first_s) / 60.0 * MAX_PARAMETER_BLOCKS / blocks
+        raise TooManyEvents(
             f"{len(events)} events need {blocks} parameter blocks of 512 bytes, more than the C3D format's 255; "
-            f"export windows of about {max(1, int(minutes * 0.9))} minutes (--from-s/--to-s)")
+            f"export windows of about {max(1, int(minutes * 0.9))} minutes (--from-s/--to-s)", blocks)
     return out_path
+
+
+def export_c3d_parts(
+    store: Store, session_id: int, out_path: str | Path, start_s: float | None = None, end_s: float | None = None
+) -> list[Path]:
+    """export_c3d, split into consecutive parts (NAME-part1.c3d, ...) of equal length when the
+    events do not fit one file's parameter section, so that every event is exported however
+    long the session; a window that fits gives one file at out_path."""
+    try:
+        return [export_c3d(store, session_id, out_path, start_s, end_s)]
+    except TooManyEvents as exc:
+        needed = exc.blocks
+    t_rel = store.telemetry(session_id)["t_s"]
+    t_rel = t_rel - t_rel[0]
+    first = max(0.0, start_s if start_s is not None else 0.0)
+    last = min(float(t_rel[-1]), end_s if end_s is not None else math.inf)
+    parts = math.ceil(needed / (MAX_PARAMETER_BLOCKS * 0.9))  # 10 % spare: events are not spread evenly
+    out_path = Path(out_path)
+    while True:
+        edges = np.linspace(first, last, parts + 1)
+        paths = []
+        try:
+            for k in range(parts):
+                # Part k holds the records before the next part's first record, and the events up
+                # to that record: every record and every event in exactly one part.
+                name = out_path.with_name(f"{out_path.stem}-part{k + 1}{out_path.suffix}")
+                if k == parts - 1:
+                    paths.append(export_c3d(store, session_id, name, float(edges[k]), float(last)))
+                    continue
+                next_first = float(t_rel[np.searchsorted(t_rel, edges[k + 1])])
+                paths.append(export_c3d(store, session_id, name, float(edges[k]), next_first - 1e-9,
+                                        events_until_s=next_first))
+            return paths
+        except TooManyEvents:
+            for path in paths:
+                path.unlink()
+            parts += 1
 
 
 def parameter_blocks(path: str | Path) -> int:
@@ -495,6 +549,33 @@ def _telemetry_columns() -> list[tuple[str, str, int | None, str, float, str]]:
 CONTACT_COLUMNS = [("heel_contact_left", 1), ("toe_contact_left", 2), ("heel_contact_right", 4), ("toe_contact_right", 8)]
 
 
+CSV_CHUNK_RECORDS = 20_000  # telemetry rows formatted at once (vectorised, bounded memory)
+_STATE_NAMES = np.array([RunState(i).name.lower() if i in RunState._value2member_map_ else str(i) for i in range(256)])
+
+
+def _format_column(values: np.ndarray, digits: int) -> list[str]:
+    """Numbers as text with `digits` significant digits (float32 data needs 9, float64 17);
+    NaN and infinity as an empty field (x - x is 0 only for finite x)."""
+    spec = f".{digits}g"
+    return [format(x, spec) if x - x == 0 else "" for x in values.tolist()]
+
+
+def _telemetry_lines(records: np.ndarray, t0: float, columns: list) -> list[str]:
+    """CSV lines (without line ends) of a block of telemetry records, built column-wise."""
+    parts = [_format_column(records["t_s"] - t0, 17), [str(c) for c in records["cycle"].tolist()],
+             _STATE_NAMES[records["run_state"].astype(np.intp)].tolist()]
+    for _, field, index, _, scale, _ in columns:
+        raw = records[field] if index is None else records[field][:, index]
+        values = raw.astype(np.float64) * scale
+        if field == "heart_rate_bpm":
+            values = np.where(values > 0, values, np.nan)
+        parts.append(_format_column(values, 17 if raw.dtype.itemsize == 8 else 9))
+    contacts = records["contacts"].astype(np.int64)
+    parts += [["1" if c else "0" for c in ((contacts & bit) != 0).tolist()] for _, bit in CONTACT_COLUMNS]
+    parts.append([str(a) for a in records["alarms"].tolist()])
+    return [",".join(row) for row in zip(*parts, strict=True)]
+
+
 def _fmt_number(value) -> str:
     if value is None:
         return ""
@@ -533,26 +614,13 @@ def export_csv(store: Store, session_id: int, out_dir: str | Path, start_s: floa
                           f"(it has 0 .. {float(t_rel[-1]):.3f} s)")
     columns = _telemetry_columns()
     header = ["time_s", "cycle", "run_state"] + [c[0] for c in columns] + [c[0] for c in CONTACT_COLUMNS] + ["alarm_bits"]
-    table = {}
-    for name, field, index, _, scale, _ in columns:
-        values = (window[field] if index is None else window[field][:, index]).astype(np.float64) * scale
-        if field == "heart_rate_bpm":
-            values = np.where(values > 0, values, np.nan)
-        table[name] = values
-    state_names = {int(s): s.name.lower() for s in RunState}
-    times = (window["t_s"] - t0).tolist()
-    cycles = window["cycle"].tolist()
-    states = [state_names.get(int(s), str(int(s))) for s in window["run_state"].tolist()]
-    contacts = window["contacts"].astype(np.int64)
-    alarm_bits = window["alarms"].tolist()
-    formatted = {name: [_fmt_number(v) for v in values.tolist()] for name, values in table.items()}
-
-    def telemetry_rows():
-        for i in range(len(window)):
-            yield ([repr(times[i]), cycles[i], states[i]] + [formatted[c[0]][i] for c in columns]
-                   + [int(bool(contacts[i] & bit)) for _, bit in CONTACT_COLUMNS] + [alarm_bits[i]])
-
-    paths = [_write_csv(out_dir / "telemetry.csv", header, telemetry_rows())]
+    path = out_dir / "telemetry.csv"
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        f.write(",".join(header) + "\r\n")  # the csv module's line ending, as in the other files
+        for first in range(0, len(window), CSV_CHUNK_RECORDS):
+            lines = _telemetry_lines(window[first:first + CSV_CHUNK_RECORDS], t0, columns)
+            f.write("\r\n".join(lines) + "\r\n")
+    paths = [path]
 
     def in_window(row: dict) -> bool:
         t = float(row["t_s"]) - t0

@@ -208,9 +208,12 @@ OBSTACLE_KINDS = ("obstacle_outcome",)
 
 
 def steady_strides(strides: list[dict], telemetry: np.ndarray, events: list[dict]) -> list[bool]:
-    """Per stride: True when it is a steady-state stride. A `steady` value recorded with the
-    stride (set by the control core) wins; otherwise the rule above decides from the recorded
-    belt command, run state and obstacle events."""
+    """Per stride: True when it is a steady-state stride. The control core's steady flag recorded
+    with the stride (`steady`) wins when the session's strides carry it, i.e. when at least one
+    stride is flagged steady (older recordings and the gait model write 0 for every stride, which
+    means "not judged", not "unsteady"); otherwise the rule above decides from the recorded belt
+    command, run state and obstacle events."""
+    trust_recorded = any(s.get("steady") for s in strides)
     out = []
     if len(telemetry):
         t = telemetry["t_s"]
@@ -222,7 +225,7 @@ def steady_strides(strides: list[dict], telemetry: np.ndarray, events: list[dict
     obstacle_times = np.sort(np.array([e["t_s"] for e in events if e["kind"] in OBSTACLE_KINDS], dtype=float))
     for stride in strides:
         recorded = stride.get("steady")
-        if recorded is not None:
+        if trust_recorded and recorded is not None:
             out.append(bool(recorded))
             continue
         duration = stride.get("stride_time_s")

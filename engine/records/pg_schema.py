@@ -354,6 +354,9 @@ SERVER_MIGRATIONS: list[str] = [
     _SERVER_V1,
     # 3: per-database secrets (records schema 3).
     _SERVER_V3,
+    # 4: records schema 4: the core's flags of each step and stride.
+    "ALTER TABLE steps ADD COLUMN IF NOT EXISTS flags integer; "
+    "ALTER TABLE strides ADD COLUMN IF NOT EXISTS flags integer",
 ]
 SERVER_SCHEMA_VERSION = len(SERVER_MIGRATIONS)
 
@@ -372,6 +375,7 @@ def grants_sql() -> str:
         f"TO {ROLE_RIG}, {ROLE_CLIENT}",
         f"GRANT EXECUTE ON FUNCTION stepsync_login_params(text), stepsync_login(text, bytea), "
         f"stepsync_logout() TO {ROLE_RIG}, {ROLE_CLIENT}",
+        f"GRANT EXECUTE ON FUNCTION stepsync_current_prescriptions(text[]) TO {ROLE_RIG}",
         f"GRANT EXECUTE ON FUNCTION stepsync_research_sessions(), stepsync_site_secret(text, integer) "
         f"TO {ROLE_CLIENT}",
         f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {ROLE_RIG}",
@@ -423,6 +427,18 @@ def grants_sql() -> str:
 # stored hash is never readable by clients, so it cannot be attacked offline from a client.
 MAX_FAILED_LOGINS = 5
 LOGIN_FUNCTIONS = rf"""
+-- A rig asks for the clinic's current prescription of its patients, to train a patient on the
+-- version set at another rig (never on a stale one). Rigs only; nothing but the prescription.
+CREATE OR REPLACE FUNCTION stepsync_current_prescriptions(p_codes text[])
+RETURNS TABLE (patient_code text, version integer, rx_json text, who text, rig_id text, rig_name text,
+               received_at text)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+    SELECT DISTINCT ON (p.patient_code) p.patient_code, p.version, p.rx_json, p.who, p.rig_id,
+           coalesce(r.name, p.rig_id), p.received_at::text
+    FROM prescriptions p LEFT JOIN rigs r ON r.rig_id = p.rig_id
+    WHERE p.patient_code = ANY(p_codes) AND EXISTS (SELECT 1 FROM rigs m WHERE m.db_role = session_user)
+    ORDER BY p.patient_code, p.version DESC
+$$;
 CREATE OR REPLACE FUNCTION stepsync_login_params(p_user text) RETURNS text LANGUAGE sql STABLE
 SECURITY DEFINER SET search_path = public, pg_temp AS $$
     -- 'scrypt$n$r$p$salt_hex' of the account, or made-up parameters for an unknown name.

@@ -563,6 +563,14 @@ def build_session_document(store: Store, session_id: int) -> Document:
                           "answers are not recorded"])
     sections["tasks"].add(Table(["task", "result", ""], task_rows) if task_rows
                           else "The scene had no shopping, crossing or dual task, or none was recorded.")
+    # Per item and per crossing when the summary holds TaskState.results().
+    detail_rows = [[f"item: {i.get('name')}", i.get("status", ""),
+                    _fmt(i.get("collected_at_s"), 1, "s") if i.get("collected_at_s") is not None else ""]
+                   for i in tasks.get("shopping") or []]
+    detail_rows += [[f"crossing: {c.get('light')}", c.get("status", ""),
+                     f"{_fmt(c.get('start_m'), 0)}-{_fmt(c.get('end_m'), 0, 'm')}"] for c in tasks.get("crossings") or []]
+    if detail_rows:
+        sections["tasks"].add(Table(["", "status", "when / where"], detail_rows))
 
     # Heart rate
     hr_all = tel["heart_rate_bpm"].astype(float) if walked else np.zeros(0)

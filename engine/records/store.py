@@ -36,6 +36,7 @@ import numpy as np
 
 from engine.control.layout import (
     EVENT_DTYPE,
+    STRIDE_STEADY,
     TELEMETRY_DTYPE,
     AlarmReason,
     EventKind,
@@ -168,6 +169,12 @@ MIGRATIONS: list[str] = [
         value       BLOB NOT NULL,
         created_at  TEXT NOT NULL
     );
+    """,
+    # 4: the core's flags of each step and stride (EVENT `code`: a stride's bit 1 is the core's
+    # steady-state flag, a step's bits say how it was measured; docs/records.md "Event fields").
+    """
+    ALTER TABLE steps ADD COLUMN flags INTEGER;
+    ALTER TABLE strides ADD COLUMN flags INTEGER;
     """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -598,9 +605,11 @@ class Store:
         for ev in events.tolist():  # tuples in EVENT_DTYPE field order
             cycle, t_s, kind, side, code, v1, v2, v3 = ev
             if kind == _STEP:
-                steps.append((session_id, cycle, t_s, side, _finite_or_none(v1), _finite_or_none(v2), _finite_or_none(v3)))
+                steps.append((session_id, cycle, t_s, side, _finite_or_none(v1), _finite_or_none(v2),
+                              _finite_or_none(v3), code))
             elif kind == _STRIDE:
-                strides.append((session_id, cycle, t_s, side, _finite_or_none(v1), _finite_or_none(v2), _finite_or_none(v3)))
+                strides.append((session_id, cycle, t_s, side, _finite_or_none(v1), _finite_or_none(v2),
+                                _finite_or_none(v3), code))
             else:
                 others.append(
                     (session_id, cycle, t_s, event_kind_name(kind), side, code,
@@ -610,13 +619,13 @@ class Store:
             if steps:
                 self._conn.executemany(
                     """INSERT INTO steps (session_id, cycle, t_s, side, step_length_m, step_time_s,
-                                          toe_clearance_m) VALUES (?, ?, ?, ?, ?, ?, ?)""",
+                                          toe_clearance_m, flags) VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
                     steps,
                 )
             if strides:
                 self._conn.executemany(
                     """INSERT INTO strides (session_id, cycle, t_s, side, stride_time_s,
-                                            stance_fraction, stride_length_m) VALUES (?, ?, ?, ?, ?, ?, ?)""",
+                                            stance_fraction, stride_length_m, flags) VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
                     strides,
                 )
             if others:
@@ -725,20 +734,24 @@ class Store:
         return rows
 
     def steps(self, session_id: int) -> list[dict]:
-        """Per-step rows (cycle, t_s, side, step_length_m, step_time_s, toe_clearance_m)."""
+        """Per-step rows (cycle, t_s, side, step_length_m, step_time_s, toe_clearance_m, flags)."""
         return self._query(
-            """SELECT cycle, t_s, side, step_length_m, step_time_s, toe_clearance_m FROM steps
+            """SELECT cycle, t_s, side, step_length_m, step_time_s, toe_clearance_m, flags FROM steps
                WHERE session_id = ? ORDER BY cycle, id""",
             (session_id,),
         )
 
     def strides(self, session_id: int) -> list[dict]:
-        """Per-stride rows (cycle, t_s, side, stride_time_s, stance_fraction, stride_length_m)."""
-        return self._query(
-            """SELECT cycle, t_s, side, stride_time_s, stance_fraction, stride_length_m FROM strides
+        """Per-stride rows (cycle, t_s, side, stride_time_s, stance_fraction, stride_length_m, flags,
+        and `steady`: the core's steady-state flag, None for strides recorded before it existed)."""
+        rows = self._query(
+            """SELECT cycle, t_s, side, stride_time_s, stance_fraction, stride_length_m, flags FROM strides
                WHERE session_id = ? ORDER BY cycle, id""",
             (session_id,),
         )
+        for row in rows:
+            row["steady"] = None if row["flags"] is None else bool(row["flags"] & STRIDE_STEADY)
+        return rows
 
     def audit_log(self, session_id: int) -> list[dict]:
         """Setting changes of a session, oldest first (who, setting, old, new, applied, at)."""

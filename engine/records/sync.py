@@ -48,14 +48,18 @@ TELEMETRY_BATCH_BYTES = 4 * 1024 * 1024
 # Child tables: (columns besides id and session_id, whether session_id may be NULL).
 CHILD_COLUMNS: dict[str, tuple[tuple[str, ...], bool]] = {
     "events": (("cycle", "t_s", "kind", "side", "code", "v1", "v2", "v3", "data_json"), False),
-    "steps": (("cycle", "t_s", "side", "step_length_m", "step_time_s", "toe_clearance_m"), False),
-    "strides": (("cycle", "t_s", "side", "stride_time_s", "stance_fraction", "stride_length_m"), False),
+    "steps": (("cycle", "t_s", "side", "step_length_m", "step_time_s", "toe_clearance_m", "flags"), False),
+    "strides": (("cycle", "t_s", "side", "stride_time_s", "stance_fraction", "stride_length_m", "flags"), False),
     "audit_log": (("at", "who", "setting", "old_json", "new_json", "applied_json"), True),
     "frame_timing": (("at", "stats_json"), False),
 }
 SESSION_COLUMNS = ("patient_code", "scene_id", "goals_json", "settings_json", "vr", "started_at", "ended_at",
                    "outcome", "summary_json", "simulated", "telemetry_overflow", "events_overflow", "recorder_json")
 CLOSING_COLUMNS = ("ended_at", "outcome", "summary_json", "telemetry_overflow", "events_overflow", "recorder_json")
+
+
+# `who` of a prescription version a rig took from the clinic server (not sent back).
+PULLED_PREFIX = "clinic: "
 
 
 class SyncRefused(RuntimeError):
@@ -159,16 +163,25 @@ class Pass:
 
     def run(self) -> dict[str, int]:
         self.check_schema()
-        self.register()
-        self.patients()
-        self.prescriptions()
-        self.sessions()
-        self.telemetry()
-        for table in CHILD_COLUMNS:
-            self.children(table)
-        with self.conn.transaction():
-            self.conn.execute("UPDATE rigs SET last_sync_at = now(), records_schema = %s WHERE rig_id = %s",
-                              (self.rig.schema, self.rig_id))
+        # One pass at a time per rig (the background sync and a manual `sync` may overlap): two
+        # passes could cut the same telemetry at different cycles. Released when the pass ends
+        # or the connection breaks.
+        self.conn.execute("SELECT pg_advisory_lock(hashtext('stepsync:rig:' || %s))", (self.rig_id,))
+        try:
+            self.register()
+            self.patients()
+            self.prescriptions()
+            self.pull_prescriptions()
+            self.sessions()
+            self.telemetry()
+            for table in CHILD_COLUMNS:
+                self.children(table)
+            with self.conn.transaction():
+                self.conn.execute("UPDATE rigs SET last_sync_at = now(), records_schema = %s WHERE rig_id = %s",
+                                  (self.rig.schema, self.rig_id))
+        finally:
+            if not self.conn.broken:
+                self.conn.execute("SELECT pg_advisory_unlock(hashtext('stepsync:rig:' || %s))", (self.rig_id,))
         return self.sent
 
     # -- tables ---------------------------------------------------------------------------------
@@ -190,14 +203,52 @@ class Pass:
                              "WHERE id > ? ORDER BY id", (self.rig.hwm("prescriptions"),))
         if not rows:
             return
-        with self.conn.transaction():
-            with self.conn.cursor() as cur:
-                cur.executemany(
-                    "INSERT INTO prescriptions (rig_id, local_id, patient_code, version, rig_version, rx_json, who, "
-                    "created_at) VALUES (%s, %s, %s, 0, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
-                    [(self.rig_id, *r) for r in rows])
+        # Versions this rig took from the clinic go back only as what they are: already there.
+        own = [r for r in rows if not str(r[4]).startswith(PULLED_PREFIX)]
+        if own:
+            with self.conn.transaction():
+                with self.conn.cursor() as cur:
+                    cur.executemany(
+                        "INSERT INTO prescriptions (rig_id, local_id, patient_code, version, rig_version, rx_json, "
+                        "who, created_at) VALUES (%s, %s, %s, 0, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                        [(self.rig_id, *r) for r in own])
         self.rig.put("hwm:prescriptions", rows[-1][0])
-        self._count("prescriptions", len(rows))
+        self._count("prescriptions", len(own))
+
+    def pull_prescriptions(self) -> None:
+        """Take the clinic's current prescription of each local patient when another rig set it
+        (the conflict rule: the version the server received last is current everywhere)."""
+        import json
+
+        from engine.control.prescription import Prescription
+
+        codes = [r[0] for r in self.rig.rows("SELECT code FROM patients")]
+        if not codes:
+            return
+        for code, version, rx_json, who, rig_id, rig_name, received_at in self.conn.execute(
+                "SELECT * FROM stepsync_current_prescriptions(%s)", (codes,)).fetchall():
+            if rig_id == self.rig_id or self.rig.get(f"pulled:{code}") == str(version):
+                continue
+            local = self.rig.rows("SELECT rx_json FROM prescriptions WHERE patient_code = ? "
+                                  "ORDER BY version DESC LIMIT 1", (code,))
+            try:
+                rx = Prescription.from_dict(json.loads(rx_json))  # validated like any prescription
+            except Exception as exc:  # noqa: BLE001 - a bad version is reported, never applied
+                log.error("clinic prescription v%s of %s refused: %s", version, code, exc)
+                continue
+            if not local or json.loads(local[0][0]) != json.loads(rx_json):
+                with self.rig.conn:
+                    self.rig.conn.execute("BEGIN IMMEDIATE")
+                    row = self.rig.conn.execute("SELECT COALESCE(MAX(version), 0) + 1 FROM prescriptions "
+                                                "WHERE patient_code = ?", (code,)).fetchone()
+                    self.rig.conn.execute(
+                        "INSERT INTO prescriptions (patient_code, version, rx_json, who, created_at) "
+                        "VALUES (?, ?, ?, ?, ?)",
+                        (code, row[0], json.dumps(rx.to_dict(), sort_keys=True),
+                         f"{PULLED_PREFIX}{who} at {rig_name}, clinic v{version} received {received_at}",
+                         received_at))
+                self._count("prescriptions pulled", 1)
+            self.rig.put(f"pulled:{code}", version)
 
     def sessions(self) -> None:
         cols = ", ".join(SESSION_COLUMNS)
@@ -216,11 +267,17 @@ class Pass:
             "AND (ended_at IS NULL OR recorder_json IS NULL)", (self.rig_id,)).fetchall()
         self.conn.rollback()
         updates = []
+        local_rows: dict[int, tuple] = {}
+        ids = [int(r[0]) for r in open_rows]
+        for start in range(0, len(ids), 500):  # SQLite's parameter limit
+            part = ids[start:start + 500]
+            for row in self.rig.rows(f"SELECT id, {', '.join(CLOSING_COLUMNS)} FROM sessions "
+                                     f"WHERE id IN ({','.join('?' * len(part))})", tuple(part)):
+                local_rows[int(row[0])] = row[1:]
         for local_id, ended_at, recorder_json in open_rows:
-            local = self.rig.rows(f"SELECT {', '.join(CLOSING_COLUMNS)} FROM sessions WHERE id = ?", (local_id,))
-            if not local:
+            if int(local_id) not in local_rows:
                 continue
-            values = dict(zip(CLOSING_COLUMNS, local[0], strict=True))
+            values = dict(zip(CLOSING_COLUMNS, local_rows[int(local_id)], strict=True))
             if values["ended_at"] is None:
                 continue  # still recording
             if ended_at is not None and (values["recorder_json"] is None or recorder_json is not None):
@@ -326,29 +383,41 @@ class Pass:
                 return
 
 
-def sync_once(db_path: str | Path, url: str, rig_name: str | None = None) -> dict[str, int]:
+def sync_once(db_path: str | Path, url: str, rig_name: str | None = None,
+              conn: psycopg.Connection | None = None) -> dict[str, int]:
     """One pass: push everything new in the rig file to the server; returns rows sent per table.
 
-    Raises SyncRefused with a one-line reason (server down, disk full, refused, schema)."""
+    `conn` (autocommit) reuses a connection across passes (the background sync); by default the
+    pass opens and closes its own. Raises SyncRefused with a one-line reason (server down, disk
+    full, refused, schema)."""
     rig = RigFile(db_path)
+    own = conn is None
     try:
-        try:
-            conn = connect(url, autocommit=True)  # explicit transactions: one per batch
-        except ClinicError as exc:
-            raise SyncRefused(str(exc)) from exc
+        if own:
+            try:
+                conn = connect(url, autocommit=True)  # explicit transactions: one per batch
+            except ClinicError as exc:
+                raise SyncRefused(str(exc)) from exc
         try:
             return Pass(rig, conn, rig_name).run()
         except SyncRefused:
             raise
         except (psycopg.Error, OSError) as exc:
             raise SyncRefused(_reason(exc)) from exc
+        except sqlite3.Error as exc:
+            raise SyncRefused(f"the rig's records database: {exc}") from exc
         finally:
-            try:
-                conn.close()
-            except Exception:  # a broken connection may fail to close; nothing to keep
-                pass
+            if own:
+                _close_quietly(conn)
     finally:
         rig.close()
+
+
+def _close_quietly(conn) -> None:
+    try:
+        conn.close()
+    except Exception:  # a broken connection may fail to close; nothing to keep
+        pass
 
 
 def pending_rows(db_path: str | Path) -> dict[str, int]:
@@ -356,8 +425,10 @@ def pending_rows(db_path: str | Path) -> dict[str, int]:
     rig = RigFile(db_path)
     try:
         out = {}
-        for table in ("prescriptions", "sessions", *CHILD_COLUMNS):
+        for table in ("sessions", *CHILD_COLUMNS):
             out[table] = rig.rows(f"SELECT COUNT(*) FROM {table} WHERE id > ?", (rig.hwm(table),))[0][0]
+        out["prescriptions"] = rig.rows("SELECT COUNT(*) FROM prescriptions WHERE id > ? AND who NOT LIKE ?",
+                                        (rig.hwm("prescriptions"), PULLED_PREFIX + "%"))[0][0]
         out["patients"] = rig.rows("SELECT COUNT(*) FROM patients WHERE rowid > ?", (rig.hwm("patients"),))[0][0]
         tele = 0
         for sid, last in rig.rows("SELECT session_id, MAX(last_cycle) FROM telemetry_chunks GROUP BY session_id"):
@@ -386,22 +457,34 @@ def follow(db_path: str | Path, url: str, interval_s: float = 0.5, stop_flag: li
     signal.signal(signal.SIGINT, _stop)
     backoff_s = interval_s
     last_error = None
+    conn = None  # kept across passes; dropped and reopened after any failure
     while True:
         final = stop[0]
         try:
-            sent = sync_once(db_path, url)
+            if conn is None:
+                try:
+                    conn = connect(url, autocommit=True)
+                except ClinicError as exc:
+                    raise SyncRefused(str(exc)) from exc
+            sent = sync_once(db_path, url, conn=conn)
             if last_error is not None:
                 log.info("clinic sync: server reachable again")
             last_error = None
             backoff_s = interval_s
             if any(sent.values()):
                 log.debug("clinic sync: %s", sent)
-        except SyncRefused as exc:
-            if str(exc) != last_error:
-                log.warning("clinic sync waits: %s", exc)
-            last_error = str(exc)
+        except Exception as exc:  # noqa: BLE001 - the worker outlives every failure and retries
+            message = str(exc) if isinstance(exc, SyncRefused) else f"{type(exc).__name__}: {exc}"
+            if message != last_error:
+                log.warning("clinic sync waits: %s", message)
+            last_error = message
             backoff_s = min(5.0, backoff_s * 2)
+            if conn is not None:
+                _close_quietly(conn)
+                conn = None
         if final:
+            if conn is not None:
+                _close_quietly(conn)
             return 0 if last_error is None else 1
         deadline = time.monotonic() + backoff_s
         while not stop[0] and time.monotonic() < deadline:

@@ -7,15 +7,19 @@ from __future__ import annotations
 from pathlib import Path
 
 from engine.records.store import Store
+from engine.records.sync import PULLED_PREFIX
 
 # ---------------------------------------------------------------------------------------------
 LOCAL_TABLES = ("prescriptions", "sessions", "events", "steps", "strides", "audit_log", "frame_timing")
 
 
 def local_counts(db_path: Path) -> dict[str, int]:
-    """Rows per table in a rig file, telemetry as records."""
+    """Rows per table in a rig file that belong on the server, telemetry as records."""
     with Store(db_path) as store:
         out = {t: store._query(f"SELECT COUNT(*) AS n FROM {t}")[0]["n"] for t in LOCAL_TABLES}
+        # Versions taken from the clinic are the server's own rows, not this rig's.
+        out["prescriptions"] -= store._query("SELECT COUNT(*) AS n FROM prescriptions WHERE who LIKE ?",
+                                             (PULLED_PREFIX + "%",))[0]["n"]
         out["telemetry_records"] = store._query("SELECT COALESCE(SUM(n_records), 0) AS n FROM telemetry_chunks")[0]["n"]
     return out
 

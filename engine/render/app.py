@@ -180,6 +180,13 @@ class StepSyncApp(ShowBase):
             self.camera.set_p(-6.0)  # a screen is not a headset: tilt down a little to see the floor
         self.camLens.set_near_far(0.05, 500.0)
         self.camLens.set_fov(90.0 if self.win.get_x_size() > self.win.get_y_size() else 70.0)
+        # On a software renderer the view distance follows the measured frame time (frame_budget).
+        from engine.render.frame_budget import DetailGovernor, is_software_renderer
+
+        gsg = self.win.get_gsg()
+        renderer = f"{self.pipe.get_type().get_name()} {gsg.get_driver_renderer() if gsg else ''}"
+        budget_ms = 800.0 / config.frame_rate_hz if config.frame_rate_hz > 0 else 30.0
+        self.detail = DetailGovernor(budget_ms, enabled=self.vr_backend is None and is_software_renderer(renderer))
 
         self.world = None
         self.task_tracker = None
@@ -382,6 +389,8 @@ class StepSyncApp(ShowBase):
         draw_s = done - self._camera_at_s
         self.display_clock.observe(draw_s)
         self.stats.draw_ms.append((done - self._frame_start_s) * 1000.0)
+        if self.detail.observe(done, self.stats.draw_ms[-1]):
+            self.camLens.set_near_far(0.05, self.detail.view_distance_m)
         if math.isfinite(self._last_frame_done_s):
             self.stats.frame_ms.append((done - self._last_frame_done_s) * 1000.0)
         self._last_frame_done_s = done
@@ -452,6 +461,7 @@ class StepSyncApp(ShowBase):
         self.liveness.stop()
         stats = self.stats.summary()
         stats["drawn_s_m_final"] = self.drawn_s_m
+        stats["view_distance_m_min"] = self.detail.min_seen_m
         stats["state_s_m_final"] = float(self.state["s_m"])
         if self.vr_backend is not None:
             stats = {**stats, **self.vr_backend.stop()}

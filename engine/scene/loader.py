@@ -294,6 +294,12 @@ def _did_you_mean(word, options) -> str:
 
 
 def _short(value) -> str:
+    """A value quoted in an error: scalars cut to 40 characters; a mapping or list by its shape
+    only (its contents may be anything, and a message must not carry them)."""
+    if isinstance(value, dict):
+        return f"a mapping of {len(value)} keys"
+    if isinstance(value, (list, tuple)):
+        return f"a list of {len(value)} items"
     return echo(value)
 
 
@@ -364,7 +370,8 @@ def _message(err: dict, owner, name) -> str:
             return f"{_short(value)} is not a colour; use a name (red, green, blue, yellow, ...) or #rrggbb"
         limit = re.search(r"\{(\d+),(\d+)\}", pattern)
         most = f", at most {int(limit.group(2)) + 1} characters" if limit else ""
-        return f"{_short(value)} has the wrong form; use lowercase ASCII letters, digits and dashes{most}"
+        chars = "digits, dashes and underscores" if "_" in pattern else "digits and dashes"
+        return f"{_short(value)} has the wrong form; use lowercase ASCII letters, {chars}{most}"
     if kind in _WANTED:
         rng = _range_text(owner, name)
         extra = f" ({rng})" if rng else ""
@@ -404,6 +411,19 @@ def _union_tags(loc: tuple) -> list[str]:
     return tags
 
 
+def _value_at(data, path: tuple):
+    """The plain value at a key path of the file's data (None when absent)."""
+    node = data
+    for part in path:
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+        else:
+            return None
+    return node
+
+
 def _validation_errors(exc: ValidationError, doc: Document, skip_missing: bool) -> list[str]:
     out = []
     already = doc.problem_paths()
@@ -420,7 +440,11 @@ def _validation_errors(exc: ValidationError, doc: Document, skip_missing: bool) 
             pos = doc.values.get(present, doc.values[()])
             if err["type"] == "union_tag_invalid":
                 tag = ctx.get("tag")
-                message = f"unknown {disc} {_short(tag)}{_did_you_mean(tag, expected)} (one of: {', '.join(expected)})"
+                raw = _value_at(doc.data, clean)
+                if raw is not None and not isinstance(raw, str):
+                    message = f"{disc} must be text, got {_short(raw)} (one of: {', '.join(expected)})"
+                else:
+                    message = f"unknown {disc} {_short(tag)}{_did_you_mean(tag, expected)} (one of: {', '.join(expected)})"
             else:
                 message = f"missing required key; one of: {', '.join(expected)}"
             out.append(_error(pos, clean, message))
@@ -527,8 +551,10 @@ def load_scene(path: str | Path, *, strict: bool = False, root: str | Path | Non
         doc, errors, extends_failed = _read_document(path, (), files, _confined_roots(path))
     except HostileInput as exc:
         raise SceneError([_error(exc.pos, (), exc.message)]) from None
-    except (RecursionError, OSError, RuntimeError):
-        raise SceneError([f"{display}:1:1 <root>: cannot be read (nesting too deep, or a link loop); refused"]) from None
+    except RecursionError:
+        raise SceneError([f"{display}:1:1 <root>: nesting too deep; refused"]) from None
+    except (OSError, RuntimeError):  # Path.resolve on a symlink loop
+        raise SceneError([f"{display}:1:1 <root>: cannot be read: a symbolic link loop or an unreachable path"]) from None
     data = {k: v for k, v in doc.data.items() if k != "extends"}
     if isinstance(doc.data.get("extends"), str):
         data["extends"] = doc.data["extends"]

@@ -70,7 +70,9 @@ def _asset_path_check(kind: str):
     suffixes = ASSET_SUFFIXES[kind]
 
     def check(value: str) -> str:
-        if "\\" in value or "\x00" in value:
+        if any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in value):
+            raise ValueError("an asset path must not contain control or invisible characters")
+        if "\\" in value:
             raise ValueError("use forward slashes in asset paths")
         path = PurePosixPath(value)
         if path.is_absolute() or re.match(r"^[A-Za-z]:", value):

@@ -47,8 +47,9 @@ VIEW_NEAR_M = 15.0
 ALLOWED_OBSTACLES = {
     "grocery_store": {"box", "puddle", "cable", "door_threshold", "spilled_items", "uneven_paving", "pedestrian_crossing",
                       "cart_crossing", "automatic_door", "person_stopping"},
-    "sidewalk": {"curb_up", "curb_down", "kerb_ramp", "box", "puddle", "cable", "spilled_items", "uneven_paving",
-                 "pedestrian_crossing", "traffic_light", "cart_crossing", "person_stopping"},
+    # door_threshold: a shop entrance off the pavement (a common freezing trigger outdoors too)
+    "sidewalk": {"curb_up", "curb_down", "kerb_ramp", "box", "puddle", "cable", "door_threshold", "spilled_items",
+                 "uneven_paving", "pedestrian_crossing", "traffic_light", "cart_crossing", "person_stopping"},
 }
 ALLOWED_FIXTURES = {
     "grocery_store": {"wet_floor_sign", "pharmacy_shelf", "aisle_sign"},
@@ -111,7 +112,7 @@ def fixture_x(scene: Scene, fixture) -> tuple[float, float]:
 def check_scene(scene: Scene) -> list[Finding]:
     """Every layout and consistency finding for a scene that passed the schema."""
     out: list[Finding] = []
-    for rule in (_kinds, _placement, _overlaps, _curbs, _triggers, _lights, _tasks, _fixtures, _props, _other):
+    for rule in (_kinds, _placement, _overlaps, _curbs, _triggers, _lights, _tasks, _fixtures, _props, _contrast, _other):
         out += rule(scene)
     return out
 
@@ -380,6 +381,45 @@ def _props(scene: Scene) -> list[Finding]:
         elif size > VIEW_BLOCK_M and abs(p.lateral_m) - size / 2 < VIEW_NEAR_M and on_route:
             out.append(Finding(("props", i, "scale"), f"a {_n(size)} m prop (scale {_n(p.scale)}) within {_n(VIEW_NEAR_M)} m of "
                                "the route fills much of the patient's view", "warning"))
+    return out
+
+
+# Floor colours as the renderer draws them (engine/render/world: grocery FLOORS, sidewalk paving),
+# averaged: what an obstacle's colour is seen against.
+FLOOR_RGB = {"tiles": (0.78, 0.78, 0.76), "concrete": (0.62, 0.62, 0.60), "wood": (0.58, 0.42, 0.25),
+             "sidewalk": (0.71, 0.69, 0.65)}
+MIN_CONTRAST = 2.0  # WCAG asks 3:1 for graphics; below 2:1 older eyes lose an object on the floor
+
+
+def _luminance(rgb) -> float:
+    def lin(c: float) -> float:
+        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+    r, g, b = (lin(c) for c in rgb)
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def contrast_ratio(a, b) -> float:
+    """WCAG 2 contrast ratio of two sRGB colours (1..21)."""
+    la, lb = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
+
+
+def _contrast(scene: Scene) -> list[Finding]:
+    from engine.scene.model import colour_rgb
+
+    env = scene.environment
+    floor = FLOOR_RGB[env.floor] if env.type == "grocery_store" else FLOOR_RGB["sidewalk"]
+    if env.type == "sidewalk" and env.weather == "rain":
+        floor = tuple(c * 0.75 for c in floor)
+    out = []
+    for i, o in enumerate(scene.obstacles):
+        if o.colour is None or OBSTACLE_CATEGORY[o.kind] != ObstacleCategory.STEP_OVER:
+            continue
+        ratio = contrast_ratio(colour_rgb(o.colour), floor)
+        if ratio < MIN_CONTRAST:
+            out.append(Finding(("obstacles", i, "colour"), f"{o.colour} has a contrast of {ratio:.1f}:1 against the floor: "
+                               f"hard to see for older eyes (aim for {MIN_CONTRAST:g}:1 or more; leave colour out for the "
+                               "kind's high-contrast default)", "warning"))
     return out
 
 

@@ -269,6 +269,8 @@ def parse(text: str, display: str) -> Document:
             if isinstance(event, yaml.ScalarEvent):
                 check_tag(event, "scalar", pos)
                 value, problem = _scalar(loader, event)
+                if value is None and not event.value and not event.style:
+                    problem = problem or _comment_colour(text, event.start_mark.line)
                 if problem:
                     doc.problems.append((pos, child_path(), problem))
                 place(value, pos, 1, event.anchor)
@@ -306,6 +308,23 @@ def parse(text: str, display: str) -> Document:
     return doc
 
 
+_HEX_COMMENT = re.compile(r":[ \t]+#[0-9a-fA-F]{6}\b")
+
+
+def _comment_colour(text: str, line_index: int) -> str | None:
+    """`colour: #ff0000` unquoted is a key with no value and a comment: say so, not "missing"."""
+    start = 0
+    for _ in range(line_index):
+        start = text.find("\n", start) + 1
+        if start == 0:
+            return None
+    end = text.find("\n", start)
+    line = text[start: end if end >= 0 else len(text)]
+    if _HEX_COMMENT.search(line[:400]):
+        return "an unquoted #rrggbb starts a YAML comment, so this key has no value; quote it: '#ff8800'"
+    return None
+
+
 def _scalar(loader, event) -> tuple[object, str | None]:
     """Build a plain scalar (null, bool, int, float or str) the way the safe loader would, plus a
     problem for numbers no scene value can hold (the value is then inf, so validation says nothing
@@ -323,7 +342,7 @@ def _scalar(loader, event) -> tuple[object, str | None]:
     if tag == _STD + "float" and _FLOAT_12.match(event.value):
         value = float(event.value)
         if math.isinf(value):
-            return math.inf, f"{event.value} is out of range (larger than any scene value; it reads as infinity)"
+            return math.inf, f"{event.value} is out of range (too large in size for any scene value; it reads as infinity)"
         return value, None
     node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
     try:
@@ -331,5 +350,5 @@ def _scalar(loader, event) -> tuple[object, str | None]:
     except Exception:  # e.g. `!!int abc`: keep the text; validation reports the type
         return event.value, None
     if isinstance(value, float) and math.isinf(value) and not event.value.lstrip("+-").lower().startswith(".inf"):
-        return math.inf, f"{echo(event.value)} is out of range (larger than any scene value; it reads as infinity)"
+        return math.inf, f"{echo(event.value)} is out of range (too large in size for any scene value; it reads as infinity)"
     return value, None

@@ -25,7 +25,10 @@ import numpy as np
 from engine.control import layout
 from engine.session.controller import SessionController
 from engine.session.runner import (
+    STEADY_FRAME_MS,
+    STEADY_FRAMES,
     WARM_UP_FRAMES,
+    WARM_UP_MAX_S,
     HeartbeatThread,
     SessionOptions,
     _sky,
@@ -40,7 +43,7 @@ log = logging.getLogger(__name__)
 SESSION_FRAME_RATE_HZ = 60.0
 IDLE_POLL_HZ = 20.0  # input and state polled while idle: a click is answered within 50 ms
 IDLE_REDRAW_S = 1.0  # an idle menu is redrawn at least this often (a text cursor, a clock)
-MENU_NUMBERS_HZ = 8.0  # the live numbers on the menu are redrawn this often during a session
+MENU_NUMBERS_HZ = 4.0  # the live numbers on the menu are redrawn this often during a session
 START_TIMEOUT_S = 5.0  # Start pressed and the core never walked: the session ends with the reason
 
 
@@ -90,6 +93,7 @@ class Desktop:
         self._seen_walking = False
         self._started_at_s = 0.0
         self._warm_frames = 0
+        self._warm_from_frame = 0
         self._stop_reason = ""
         self._drawn_at_s = -1e9
         self._pointer = None
@@ -182,7 +186,7 @@ class Desktop:
         app = self.app
         urgent = self._input_seen or self.menu.changed or bool(app.banner is not None and app.banner.changed)
         watcher = app.mouseWatcherNode
-        pointer = (watcher.get_mouse_x(), watcher.get_mouse_y()) if watcher.has_mouse() else None
+        pointer = (watcher.get_mouse_x(), watcher.get_mouse_y()) if watcher is not None and watcher.has_mouse() else None
         urgent |= pointer != self._pointer
         self._pointer = pointer
         if urgent:
@@ -261,14 +265,23 @@ class Desktop:
             self.app.recorder_watch = RecorderWatch(self.recorder.is_alive)  # RECORDER_FAILED on the banner
         self.show_menu(False)
         self._warm_frames = WARM_UP_FRAMES  # the patient view was not drawn while the menu was up
+        self._warm_from_frame = self.app.frames
         self._started_at_s = time.monotonic()
         return True
 
     def _walk_after_warm_up(self) -> None:
-        """Called by the session task: the warm-up frames are drawn, now the belt may move."""
-        self._warm_frames -= 1
-        if self._warm_frames > 0:
+        """Called by the session task each frame after Start: once the patient view has been
+        drawn WARM_UP_FRAMES times and the last STEADY_FRAMES frames each took less than
+        STEADY_FRAME_MS (the first frames of a scene upload geometry and textures and can take
+        longer than the 100 ms the core allows between UI heartbeats while walking), the belt
+        may move. After WARM_UP_MAX_S it starts anyway: a slow machine still walks."""
+        self._warm_frames = max(1, self._warm_frames - 1)
+        recent = self.app.stats.frame_ms[-STEADY_FRAMES:]
+        steady = len(recent) == STEADY_FRAMES and max(recent) < STEADY_FRAME_MS
+        drawn = self.app.frames - self._warm_from_frame
+        if not (drawn >= WARM_UP_FRAMES and steady) and time.monotonic() - self._started_at_s < WARM_UP_MAX_S:
             return
+        self._warm_frames = 0
         self.heartbeat.covering.clear()  # the frame loop beats from here on
         try:
             self.controller.start()

@@ -37,7 +37,11 @@ def _session_shots(scene_id: str, duration_s: float, work: Path) -> list[Path]:
     return sorted(shots.glob("patient-*.png"))
 
 
-def _menu_shot(out: Path, work: Path) -> None:
+def _menu_shot(out: Path, work: Path, tries: int = 3) -> None:
+    """The menu with a session walking (live panel filled in). The menu is brought up (Tab) as
+    soon as Start is pressed: with it up only what changes is drawn, which keeps frames short on a
+    busy machine. A session the core stopped for a missed deadline (the machine too busy) is
+    walked again, up to `tries` times; the picture says what happened either way."""
     from engine.session.desktop import Desktop
     from engine.session.runner import SessionOptions
 
@@ -46,12 +50,25 @@ def _menu_shot(out: Path, work: Path) -> None:
     try:
         desktop.menu.entries["goal_steps"].enterText("120")
         desktop.menu.set_goals_from_entries()
-        desktop.menu.start()
-        started = time.monotonic()
-        while time.monotonic() - started < 10.0:
-            desktop.app.step()
-        desktop.show_menu(True)
+        for _ in range(tries):
+            desktop.menu.start()
+            desktop.tick()
+            desktop.toggle_menu()
+            started = time.monotonic()
+            while time.monotonic() - started < 10.0 and desktop.controller.session_id is not None:
+                desktop.tick()
+            if desktop.controller.session_id is not None:
+                break
+            log.warning("menu picture: the session stopped (%s); again", desktop.menu.message)
+            for _ in range(5):
+                if not desktop.app.banner.text:
+                    break
+                desktop.menu.ack_alarms()
+                desktop.menu.rearm()
+                for _ in range(20):
+                    desktop.tick()
         for _ in range(3):
+            desktop.app.win.set_active(True)
             desktop.app.step()
         desktop.app.save_view(out / "menu.png")
     finally:

@@ -22,6 +22,7 @@ import numpy as np
 
 from engine.control import layout
 from engine.render.alarms import active_alarms
+from engine.scene.outcomes import count_outcomes
 from engine.session.controller import SceneChoice, SessionController
 
 log = logging.getLogger(__name__)
@@ -144,12 +145,25 @@ class HeartbeatThread:
 WARM_UP_FRAMES = 5
 
 
-def warm_up(app, frames: int = WARM_UP_FRAMES) -> None:
-    """Draw a few frames before the belt moves (the heartbeat thread covering): the first
-    frames upload geometry and compile shaders and can take far longer than the 100 ms the
-    core allows between UI heartbeats once walking."""
-    for _ in range(frames):
+STEADY_FRAMES = 3  # the belt starts after this many frames in a row ...
+STEADY_FRAME_MS = 50.0  # ... each shorter than this (half the core's 100 ms UI heartbeat timeout)
+WARM_UP_MAX_S = 4.0  # ... or after this long: a slow machine still walks
+
+
+def warm_up(app, frames: int = WARM_UP_FRAMES, max_s: float = WARM_UP_MAX_S) -> None:
+    """Draw frames before the belt moves (the heartbeat thread covering): the first frames
+    upload geometry and compile shaders and can take far longer than the 100 ms the core allows
+    between UI heartbeats once walking. At least `frames`, then until STEADY_FRAMES in a row
+    took under STEADY_FRAME_MS, at most `max_s`."""
+    started_s = time.monotonic()
+    drawn = 0
+    while True:
         app.step()
+        drawn += 1
+        recent = app.stats.frame_ms[-STEADY_FRAMES:]
+        steady = len(recent) == STEADY_FRAMES and max(recent) < STEADY_FRAME_MS
+        if (drawn >= frames and steady) or time.monotonic() - started_s >= max_s:
+            return
 
 
 def _read_state(channels, out: np.ndarray) -> np.ndarray:
@@ -535,6 +549,7 @@ def _summary(channels, app, controller) -> dict:
         "obstacles_hit": int(state["obstacles_hit"]),
         "goal_reached": int(state["goal_reached"]),
         "alarms": [a.text for a in active_alarms(state, include_acked=True)],
+        "outcomes": count_outcomes(state["obstacles"]["outcome"]).as_dict(),  # the HUD's and report's count
     }
     if app is not None:  # the UI's own alarms (core lost, recorder failed) too
         summary["alarms"] = [a.text for a in app.ui_alarms()] + summary["alarms"]
@@ -544,7 +559,7 @@ def _summary(channels, app, controller) -> dict:
         if app.task_tracker is not None:
             try:
                 summary["tasks"] = app.task_tracker.update(float(state["s_m"]), float(state["scene_time_s"]),
-                                                           state["obstacles"]).score_inputs()
+                                                           state["obstacles"]).results()  # counts + per item/crossing
             except Exception:
                 log.exception("task summary")
     return summary

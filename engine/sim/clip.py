@@ -1,7 +1,7 @@
 """A recorded stretch of simulated walking (telemetry and core events), for stand-in producers.
 
 `simulated_clip` runs `simulate` without a database and keeps what the real core wrote into its
-rings: realistic records for recorder tests and benchmarks (engine/records/producer.py), which
+rings: realistic records for recorder tests and benchmarks (engine/sim/producer.py), which
 replay them at 1 kHz. Obstacles (a cable every `obstacle_spacing_m`) come from a generated scene
 on the sidewalk base. Clips are cached under the system's temporary folder by their arguments,
 so a test suite simulates each clip once.

@@ -15,12 +15,12 @@ import math
 import random
 from collections.abc import Callable
 
-from devices.base import ExoStatus, HeartRateStatus, InsoleStatus, LinkStats, TreadmillStatus
+from devices.base import LinkStats
 from devices.discovery import OpenedDevices
 from devices.framing import StreamDecoder
 from devices.serial_exoskeleton import SerialExoskeleton
 from devices.serial_heart_rate import SerialHeartRate
-from devices.serial_insoles import MAX_PENDING, ROW, SerialInsoles
+from devices.serial_insoles import SerialInsoles
 from devices.serial_treadmill import SerialTreadmill
 from devices.sim.endpoint import Endpoint
 
@@ -109,19 +109,21 @@ class MemoryLink:
         pass
 
 
-def _in_process(driver_cls, status_cls):
+def _in_process(driver_cls):
     """A subclass of a serial driver that talks over a MemoryLink and stamps the sim clock."""
 
     class InProcess(driver_cls):
         def __init__(self, endpoint: MemoryEndpoint, info, clock: Callable[[], float]) -> None:
-            self.status = status_cls()
+            self._clock = clock
+            driver_cls.__init__(self, endpoint, info)  # its own set-up; _open below takes the link
+
+        def _open(self, endpoint: MemoryEndpoint, info) -> None:
             self.port = endpoint.path
             self.link = MemoryLink(endpoint)
             self.stats = self.link.stats
             self.last_rx_s = -math.inf
             self._last_dev_seq = None
-            self.info = info
-            self._clock = clock
+            self.info = info  # what the device answers to HELLO (no handshake in-process)
 
         def poll(self) -> int:
             count = super().poll()
@@ -134,24 +136,15 @@ def _in_process(driver_cls, status_cls):
     return InProcess
 
 
-InProcessTreadmill = _in_process(SerialTreadmill, TreadmillStatus)
-InProcessExoskeleton = _in_process(SerialExoskeleton, ExoStatus)
-InProcessHeartRate = _in_process(SerialHeartRate, HeartRateStatus)
-
-
-class InProcessInsoles(_in_process(SerialInsoles, InsoleStatus)):
-    """The smart insoles over a MemoryLink: every sample of a poll in `sample_buf`, as the serial driver."""
-
-    def __init__(self, endpoint: MemoryEndpoint, info, clock: Callable[[], float]) -> None:
-        super().__init__(endpoint, info, clock)
-        self.on_sample = None
-        self.sample_buf = [[0.0] * ROW for _ in range(MAX_PENDING)]
-        self.pending = 0
-        self.samples_overwritten = 0
+InProcessTreadmill = _in_process(SerialTreadmill)
+InProcessExoskeleton = _in_process(SerialExoskeleton)
+InProcessHeartRate = _in_process(SerialHeartRate)
+InProcessInsoles = _in_process(SerialInsoles)
 
 
 def open_in_process(rig, clock: Callable[[], float]) -> OpenedDevices:
-    """Drivers for the devices of a Rig built with MemoryEndpoint links (insoles included, as live)."""
+    """Drivers for every device of a Rig built with MemoryEndpoint links (as open_devices opens
+    the rig's ports live)."""
     return OpenedDevices(
         treadmill=InProcessTreadmill(rig.endpoints["treadmill"], rig.treadmill.info, clock),
         exoskeleton=InProcessExoskeleton(rig.endpoints["exoskeleton"], rig.exo.info, clock),

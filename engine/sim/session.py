@@ -90,17 +90,6 @@ def sim_prescription(profile):
     )
 
 
-def _scene_choice(scene):
-    """What the session controller hands the core (the same as the headless runner builds)."""
-    from engine.session.controller import SceneChoice
-    from engine.scene.timeline import scene_to_timeline
-
-    names = [o.kind.replace("_", " ") for o in scene.obstacles_in_timeline_order()]
-    return SceneChoice(scene_id=scene.id, title=scene.title, route_length_m=float(scene.route_length_m),
-                       base_speed_fraction=float(scene.base_speed_fraction), timeline=scene_to_timeline(scene),
-                       names=names, scene=scene)
-
-
 def run_simulation(options: SimOptions) -> SimResult:
     """Simulate one session into the database; returns its id, the ground truth and figures."""
     from devices.sim.profiles import load_profile
@@ -112,9 +101,9 @@ def run_simulation(options: SimOptions) -> SimResult:
     from engine.control.core import ControlCore
     from engine.records.recorder import SessionWriter
     from engine.records.store import DEMO_PATIENTS, Store, ensure_demo_patient
-    from engine.session.controller import SessionController
     from engine.scene.loader import find_scene
     from engine.sim.links import MemoryEndpoint, open_in_process
+    from engine.sim.therapist import SimTherapist
 
     wall0 = time.perf_counter()
     profile = load_profile(options.profile)
@@ -144,16 +133,12 @@ def run_simulation(options: SimOptions) -> SimResult:
     try:
         devices = open_in_process(rig, lambda: clock["t"])
         writer = CommandWriter(channels.command)
-        controller = SessionController(writer, store, who="simulate")
-        controller.simulated = True
-        rx = controller.select_patient(code)
-        if store is None:
-            rx = sim_prescription(profile)
-            controller.set_prescription(rx)
+        controller = SimTherapist(writer, store)
+        rx = (store.current_prescription(code) if store is not None else None) or sim_prescription(profile)
         if options.boost_max is not None:
             rx = dataclasses.replace(rx, clearance_boost_max=float(options.boost_max))
-            controller.writer.set_prescription(rx)
-        controller.select_scene(_scene_choice(scene))
+        controller.select_patient(code, rx)
+        controller.select_scene(scene)
         goals = scene.goals
         controller.set_goals(steps=int(goals.steps), distance_m=float(goals.distance_m),
                              time_s=float(goals.time_s) or float(options.duration_s))
@@ -174,10 +159,7 @@ def run_simulation(options: SimOptions) -> SimResult:
             def drain() -> None:
                 kept.append((tele.drain(), events.drain()))
         else:
-            if options.started_at is None:
-                session_id = controller.open_session()
-            else:
-                session_id = _open_dated(controller, store, options.started_at)
+            session_id = controller.open_session(options.started_at)
             # as the recorder process: small live-codec chunks, compacted by a worker thread
             executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="compactor")
             swriter = SessionWriter(store, session_id, executor=executor)
@@ -240,11 +222,8 @@ def run_simulation(options: SimOptions) -> SimResult:
         if swriter is not None:
             recorder_stats = swriter.finish({"simulated": True, "profile": profile.name, "seed": options.seed,
                                              "sim_s": sim_s, "wall_s": wall_s, "sim_speedup": sim_s / wall_s})
-            if options.started_at is None:
-                controller.end(outcome, summary)
-            else:
-                store.end_session(session_id, outcome, summary,
-                                  ended_at=options.started_at + datetime.timedelta(seconds=sim_s))
+            ended_at = options.started_at + datetime.timedelta(seconds=sim_s) if options.started_at else None
+            controller.end(outcome, summary, ended_at)
         if options.progress:
             _progress(options.duration_s, options.duration_s, wall0, done=True)
         devices.close()
@@ -267,19 +246,6 @@ def run_simulation(options: SimOptions) -> SimResult:
     if store is None:
         records = (np.concatenate([k[0] for k in kept]), np.concatenate([k[1] for k in kept]))
     return SimResult(session_id, outcome, truth, summary, recorder_stats, sim_s, wall_s, code, profile.name, records)
-
-
-def _open_dated(controller, store, started_at: datetime.datetime) -> int:
-    """open_session() with a start date in the past (demo histories): the same record."""
-    settings = dict(controller.settings)
-    settings["data_source"] = "walked by the virtual rig's simulated patient"
-    sid = store.start_session(controller.patient_code, controller.scene.scene_id, dict(controller.goals), settings,
-                              simulated=True, started_at=started_at)
-    controller.session_id = sid
-    for row in controller._pending:
-        store.log_setting(sid, controller.who, *row)
-    controller._pending = []
-    return sid
 
 
 def _core_obstacles(core) -> list[dict]:

@@ -114,12 +114,17 @@ def test_curbs_raise_the_ground_and_a_foot_landing_in_a_box_touches_it():
     m = ObstacleMargins()
     # A foot 3 cm above the raised walk over the box's near edge: 2 cm into a 5 cm box: tripped...
     m.swing_sample(order, walkway, 0, 3.8, 0.25, 4.05, 0.15, 0)
-    # ...and the other foot lands on the box without dipping into it while swinging: touched.
+    # ...and the other foot lands on the 5 cm box without dipping into it while swinging: its sole
+    # came down inside the box, 5 cm deep: tripped. A puddle landed in is only touched.
     m.heel_strike(order, walkway, 1, 4.05, 4.28, 4.0)
     m.swing_sample(order, walkway, 0, 4.3, 0.2, 4.55, 0.2, 0)
     outcomes = {(i, side): (margin, outcome) for i, side, margin, outcome in m.done}
     assert outcomes[(1, 0)][1] == LEG_TRIPPED and outcomes[(1, 0)][0] == pytest.approx(-0.02)
-    assert outcomes[(1, 1)][1] == LEG_TOUCHED and outcomes[(1, 1)][0] == pytest.approx(-0.05)
+    assert outcomes[(1, 1)][1] == LEG_TRIPPED and outcomes[(1, 1)][0] == pytest.approx(-0.05)
+    walkway, order = _walkway(dict(kind=5, category=0, at_m=1.0, depth_m=0.4, height_m=0.0))
+    m = ObstacleMargins()
+    m.heel_strike(order, walkway, 0, 1.1, 1.33, 0.5)
+    assert m.done == [(0, 0, pytest.approx(-0.01), LEG_TOUCHED)]
 
 
 def test_steady_rule_warm_up_speed_change_and_disturbance():

@@ -85,7 +85,8 @@ def test_slow_frames_get_the_graded_response_not_a_stop(walking):
     assert all(float(a["v2"]) > VIEW_STALE_MAX_S for a in stale), stale
     if not len(stale):
         st = s.state()
-        assert st["run_state"] == RunState.RUNNING
+        reasons = [AlarmReason(int(a["reason"])).name for a in st["alarms"] if a["reason"]]
+        assert st["run_state"] == RunState.RUNNING, reasons
         assert len(_alarms(s, AlarmReason.UI_HEARTBEAT_LOST)) == 0
         # Slowed gently: at most LATE_DECEL_MPS2, to clearly below the speed at the onset.
         tel = s.all_telemetry()

@@ -159,49 +159,82 @@ def test_server_down_at_rig_start_session_runs_and_sync_waits(clinic, tmp_path, 
                        f"came up; {total} rows, duplicates {dup}")
 
 
-@pytest.fixture
-def small_tablespace(clinic):
-    """The server's telemetry table on an 8 MiB tmpfs (a real ENOSPC for PostgreSQL)."""
-    import os
-    import pwd
+class FullDisk:
+    """The server's telemetry table on a full 8 MiB tmpfs: a real ENOSPC for PostgreSQL. Where
+    mounting is not allowed (not root), a trigger raises SQLSTATE 53100 (disk_full) instead,
+    and the recorded note says so."""
 
-    mount = clinic.pg.base / f"small-{clinic.dbname}"  # a folder the server's user can reach
-    mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m,mode=0700", "tmpfs", str(mount)],
-                          capture_output=True, text=True)
-    assert done.returncode == 0, f"cannot mount a small tmpfs: {done.stderr.strip()}"
-    try:
-        if clinic.pg.user is not None:
-            info = pwd.getpwnam(clinic.pg.user)
-            os.chown(mount, info.pw_uid, info.pw_gid)
-        clinic.query(f"CREATE TABLESPACE small_{clinic.dbname} LOCATION '{mount}'")
-        clinic.query(f"ALTER TABLE telemetry_chunks SET TABLESPACE small_{clinic.dbname}")
-        yield mount
-    finally:
+    def __init__(self, clinic) -> None:
+        self.clinic = clinic
+        self.mount = clinic.pg.base / f"small-{clinic.dbname}"  # a folder the server's user can reach
+        self.mount.mkdir()
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m,mode=0700", "tmpfs", str(self.mount)],
+                              capture_output=True, text=True)
+        self.real = done.returncode == 0
+        self.space = f"small_{clinic.dbname}"
+        if self.real:
+            import os
+            import pwd
+
+            if clinic.pg.user is not None:
+                info = pwd.getpwnam(clinic.pg.user)
+                os.chown(self.mount, info.pw_uid, info.pw_gid)
+            clinic.query(f"CREATE TABLESPACE {self.space} LOCATION '{self.mount}'")
+            clinic.query(f"ALTER TABLE telemetry_chunks SET TABLESPACE {self.space}")
+        self.how = ("telemetry tablespace on a full 8 MiB tmpfs" if self.real else
+                    f"SIMULATED by a trigger raising SQLSTATE 53100: no mount here ({done.stderr.strip()[:60]})")
+
+    def fill(self) -> None:
+        if self.real:
+            fill_disk(self.mount / "filler")
+        else:
+            self.clinic.query(
+                "CREATE FUNCTION fake_disk_full() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                "RAISE EXCEPTION 'could not extend file: No space left on device' USING ERRCODE = 'disk_full'; "
+                "END $$; CREATE TRIGGER fake_disk_full BEFORE INSERT ON telemetry_chunks "
+                "FOR EACH ROW EXECUTE FUNCTION fake_disk_full()")
+
+    def free(self) -> None:
+        if self.real:
+            (self.mount / "filler").unlink()
+        else:
+            self.clinic.query("DROP TRIGGER fake_disk_full ON telemetry_chunks; DROP FUNCTION fake_disk_full()")
+
+    def close(self) -> None:
         try:
-            clinic.query("ALTER TABLE telemetry_chunks SET TABLESPACE pg_default")
-            clinic.query(f"DROP TABLESPACE IF EXISTS small_{clinic.dbname}")
+            if self.real:
+                self.clinic.query("ALTER TABLE telemetry_chunks SET TABLESPACE pg_default")
+                self.clinic.query(f"DROP TABLESPACE IF EXISTS {self.space}")
         finally:
-            subprocess.run(["umount", "-l", str(mount)], capture_output=True)
-            mount.rmdir()
+            if self.real:
+                subprocess.run(["umount", "-l", str(self.mount)], capture_output=True)
+            self.mount.rmdir()
 
 
-def test_server_disk_full_sync_refuses_then_completes(clinic, small_tablespace, tmp_path, reliability):
+@pytest.fixture
+def full_disk(clinic):
+    disk = FullDisk(clinic)
+    try:
+        yield disk
+    finally:
+        disk.close()
+
+
+def test_server_disk_full_sync_refuses_then_completes(clinic, full_disk, tmp_path, reliability):
     path = tmp_path / "rig.db"
     record_sessions(path, "demo-healthy", sessions=1, seconds=4)
     url = clinic.rig_url("full")
-    filler = small_tablespace / "filler"
-    fill_disk(filler)
+    full_disk.fill()
     with pytest.raises(SyncRefused, match="disk is full") as info:
         sync_once(path, url)
     on_server = clinic.query("SELECT count(*) FROM telemetry_chunks")[0][0]
     assert on_server == 0
     assert clinic.query("SELECT count(*) FROM sessions")[0][0] == 1  # what fitted is kept
-    filler.unlink()
+    full_disk.free()
     sync_once(path, url)
     lost, dup, total = _check(clinic, [path])
     assert lost == 0 and dup == 0
-    reliability.record("clinic server disk full (telemetry tablespace on a full 8 MiB tmpfs)",
+    reliability.record(f"clinic server disk full ({full_disk.how})",
                        "sync refused with the reason; nothing lost; completes when space is back", None, None, lost,
                        f"'{str(info.value)[:70]}...'; after freeing space {total} rows, duplicates {dup}")
 
@@ -228,13 +261,24 @@ def test_two_rigs_edit_one_prescription_offline(clinic, tmp_path, reliability):
     assert history[-1]["who"] == "therapist-b"
     audit = clinic.query("SELECT detail FROM access_log WHERE action = 'insert prescriptions'")
     assert len(audit) == 4  # both rigs' versions in the audit
-    # Syncing rig A again changes nothing: the rule is by receipt, not by re-sending.
-    sync_once(a, url_a)
+    # Rig A's next pass takes the clinic's current version (B's), so both rigs train the patient
+    # on the same limits; the taken version is not sent back, and the server keeps 4 versions.
+    pulled = subprocess.run([sys.executable, "main.py", "sync", "--db", str(a), "--to", url_a], cwd=ROOT,
+                            capture_output=True, text=True, timeout=300)
+    assert pulled.returncode == 0 and "prescriptions pulled 1" in pulled.stdout, pulled.stdout
     with open_repository(clinic.owner_url) as repo:
         assert repo.current_prescription(code).max_speed_mps == 0.7
+        assert len(repo.prescription_history(code)) == 4
+    with Store(a) as store:
+        assert store.current_prescription(code).max_speed_mps == 0.7
+        assert store.prescription_history(code)[-1]["who"].startswith("clinic: therapist-b")
+    with Store(b) as store:
+        assert store.current_prescription(code).max_speed_mps == 0.7
+    assert sync_once(a, url_a).get("prescriptions pulled") is None and sync_once(b, url_b) == {}
     reliability.record("two rigs edit one prescription offline", "both versions kept and audited; documented rule",
                        None, None, 0,
-                       "server versions 1-4 (both rigs' v1 and v2); current = rig B's (received last), 0.7 m/s")
+                       "server versions 1-4 (both rigs' v1 and v2); current = rig B's (received last), 0.7 m/s; "
+                       "rig A's next sync took it (its current is 0.7 m/s too)")
 
 
 def test_report_for_a_patient_with_sessions_from_two_rigs(clinic, tmp_path, reliability):

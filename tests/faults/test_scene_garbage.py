@@ -23,6 +23,7 @@ SCENE = textwrap.dedent(
     environment: {type: sidewalk}
     route_length_m: 60
     obstacles:
+      - {kind: curb_down, at_m: 33.7}
       - {kind: curb_up, at_m: 40}
     """
 )
@@ -41,9 +42,10 @@ def scenario(tmp: str) -> dict:
     out: dict = {}
     try:
         desktop.menu.start()
-        started = time.monotonic()
-        while time.monotonic() - started < 2.5:
+        walking_by = time.monotonic() + 30  # the belt starts once the patient view draws steadily
+        while time.monotonic() < walking_by and float(desktop.app.state["s_m"]) < 0.2:
             desktop.app.step()
+        started = time.monotonic() - 2.5
         state = desktop.app.state
         out["generation_before"] = int(state["scene_generation"])
         out["s_before_m"] = float(state["s_m"])

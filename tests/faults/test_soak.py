@@ -78,6 +78,7 @@ def soak(tmp: Path, duration_s: float) -> dict:
         session = store.get_session(sid)
         telemetry = store.telemetry(sid)
         events = store.events(sid)
+        frames = store.frame_timing(sid)
     stop_names = {AlarmReason(r).name.lower() for r in STOP_REASONS if r != AlarmReason.STOP_REQUEST}
     growth = {}
     for role, samples in rss.items():
@@ -93,6 +94,7 @@ def soak(tmp: Path, duration_s: float) -> dict:
         "records_lost": records_lost(telemetry, session.get("recorder") or {}),
         "walked_m": float(telemetry["s_m"].max()) if len(telemetry) else 0.0,
         "rss_growth_mb": growth,
+        "view_distance_m_min": frames[-1].get("view_distance_m_min") if frames else None,
         "log": (tmp / "app.log").read_text()[-3000:],
     }
 
@@ -101,6 +103,8 @@ def _check(out: dict, duration_s: float, check_memory: bool) -> None:
     assert out["stop_alarms"] == [], out
     assert out["outcome"] == "completed" and out["returncode"] == 0, out
     assert out["records_lost"] == 0, out
+    # The offscreen software renderer's view distance is governed (engine/render/frame_budget.py).
+    assert out["view_distance_m_min"] is not None and 20.0 <= out["view_distance_m_min"] <= 500.0, out
     assert out["walked_m"] > 0.2 * duration_s * 0.5, out  # it really walked (half speed while late at worst)
     if check_memory:
         assert all(g <= GROWTH_LIMIT_MB for g in out["rss_growth_mb"].values()), out["rss_growth_mb"]

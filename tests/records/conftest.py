@@ -61,7 +61,7 @@ class Processes:
     def producer(self, channels: Channels, duration_s: float, seed: int = 0, extra: tuple = ()) -> subprocess.Popen:
         """Start the 1 kHz stand-in core on the channels' rings; returns once it pushes."""
         proc = subprocess.Popen(
-            [sys.executable, "-m", "engine.records.producer", "--telemetry", channels.telemetry.path,
+            [sys.executable, "-m", "engine.sim.producer", "--telemetry", channels.telemetry.path,
              "--events", channels.events.path, "--duration-s", str(duration_s), "--seed", str(seed), *extra],
             stdout=subprocess.PIPE, text=True, cwd=str(ROOT),
         )

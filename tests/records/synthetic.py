@@ -9,8 +9,8 @@ import datetime
 import numpy as np
 
 from engine.control.layout import EVENT_DTYPE
-from engine.records.producer import records_for
 from engine.records.store import Store, ensure_demo_patient
+from engine.sim.producer import records_for
 
 CHUNK_RECORDS = 50_000
 

@@ -174,3 +174,24 @@ def test_empty_window_is_a_clear_error(long_session, tmp_path):
     db_path, sid, *_ = long_session
     with Store(db_path) as store, pytest.raises(ExportError, match="window ends"):
         export_c3d(store, sid, tmp_path / "x.c3d", start_s=10.0, end_s=5.0)
+
+
+def test_a_session_too_long_for_one_file_is_split_with_every_event(long_session, tmp_path, monkeypatch):
+    """Past the parameter section's limit (here lowered from 255 to 60 blocks, so that the
+    20-minute session needs several files) the export writes consecutive parts; together they
+    hold every event once, at its database time."""
+    from engine.records import export
+
+    db_path, sid, _, expected, _, _ = long_session
+    monkeypatch.setattr(export, "MAX_PARAMETER_BLOCKS", 60)
+    with Store(db_path) as store:
+        paths = export.export_c3d_parts(store, sid, tmp_path / "long.c3d")
+    assert len(paths) >= 4 and all(p.name.startswith("long-part") for p in paths)
+    read = []
+    for path in paths:
+        assert parameter_blocks(path) <= 60
+        _, events, c3d = _ezc3d_events(path)
+        start = float(c3d["parameters"]["TRIAL"]["WINDOW_START_S"]["value"][0])
+        read += [(t + start, label, ctx) for t, label, ctx in events]
+    assert len(read) == len(expected)
+    assert _match(read, expected) <= TOLERANCE_S

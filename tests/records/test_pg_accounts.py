@@ -10,7 +10,7 @@ import psycopg
 import pytest
 
 from bench.sync import record_sessions
-from engine.records import pg_admin
+from engine.records import accounts, pg_admin
 from engine.records.pg_store import PgStore
 from engine.records.sync import sync_once
 from tests.pg_server import ADMIN, ADMIN_PASSWORD, populate
@@ -61,3 +61,31 @@ def test_clinic_init_twice_changes_nothing(clinic):
                             cwd=ROOT, capture_output=True, text=True, env=env, timeout=120, stdin=subprocess.DEVNULL)
     assert result.returncode == 0 and "nothing changed" in result.stdout
 
+
+
+def test_clinic_commands_add_a_login_an_account_a_care_team_and_lock(clinic, tmp_path):
+    env = dict(os.environ, STEPSYNC_PASSWORD="new-password-1")
+
+    def clinic_cli(*argv: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "main.py", "clinic", *argv, "--db", clinic.owner_url], cwd=ROOT,
+                              capture_output=True, text=True, env=env, timeout=120, stdin=subprocess.DEVNULL)
+
+    made = clinic_cli("add-login", "ward2", "--kind", "desk")
+    assert made.returncode == 0 and "stepsync_desk_ward2" in made.stdout
+    assert clinic_cli("add-user", "maria", "--role", "therapist", "--expires", "2099-01-01").returncode == 0
+    path = tmp_path / "rig.db"
+    record_sessions(path, "demo-healthy", sessions=1, seconds=1)
+    sync_once(path, clinic.rig_url("cli-rig"))
+    assert clinic_cli("assign", "--patient", "demo-healthy", "--therapist", "maria").returncode == 0
+    unknown = clinic_cli("assign", "--patient", "nobody", "--therapist", "maria")
+    assert unknown.returncode == 1 and "unknown patient 'nobody'" in unknown.stdout
+    desk = clinic.pg.url("stepsync_desk_ward2", "new-password-1", dbname=clinic.dbname)
+    with PgStore(desk, "maria", "new-password-1") as repo:
+        assert [p["code"] for p in repo.list_patients()] == ["demo-healthy"]
+    assert clinic_cli("lock", "maria").returncode == 0
+    with pytest.raises(accounts.LoginRefused, match="maria is locked"):
+        PgStore(desk, "maria", "new-password-1")
+    assert clinic_cli("unlock", "maria").returncode == 0
+    PgStore(desk, "maria", "new-password-1").close()
+    short = clinic_cli("add-user", "x", "--role", "therapist")
+    assert short.returncode == 1 and "user name 'x'" in short.stdout

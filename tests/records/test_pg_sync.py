@@ -6,6 +6,7 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
+import threading
 
 import numpy as np
 import psycopg
@@ -14,7 +15,7 @@ import pytest
 from bench.sync import LiveSession, record_sessions
 from engine.records.repository import open_repository
 from engine.records.store import Store, open_connection
-from engine.records.sync import sync_once
+from engine.records.sync import SyncRefused, sync_once
 from engine.records.sync_check import (
     duplicate_rows,
     local_counts,
@@ -150,3 +151,27 @@ def test_run_with_sync_to_records_locally_and_leaves_everything_on_the_server(cl
         assert duplicate_rows(conn) == 0
     assert local == server and local["telemetry_records"] > 1000 and local["sessions"] == 1
     assert clinic.query("SELECT ended_at IS NOT NULL FROM sessions")[0][0]
+
+
+def test_two_passes_of_one_rig_at_once_store_everything_once(clinic, tmp_path):
+    """The background sync and a manual `sync` may overlap: neither fails, nothing is stored twice
+    (the server serialises passes of one rig with an advisory lock)."""
+    path = tmp_path / "rig.db"
+    record_sessions(path, "demo-healthy", sessions=2, seconds=4, compact=False)
+    url = clinic.rig_url("twice")
+    errors = []
+
+    def push():
+        try:
+            sync_once(path, url)
+        except SyncRefused as exc:  # pragma: no cover - shown by the assertion
+            errors.append(str(exc))
+
+    threads = [threading.Thread(target=push) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    local, server, dup = _truth(clinic, path)
+    assert local == server and dup == 0

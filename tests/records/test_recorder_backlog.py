@@ -11,9 +11,9 @@ import time
 import numpy as np
 
 from engine.control import layout
-from engine.records.producer import records_for
 from engine.records.recorder import start_recorder
 from engine.records.store import Store
+from engine.sim.producer import records_for
 from tests.records.conftest import wait_until
 
 

@@ -74,5 +74,20 @@ def test_recorder_with_the_real_core(db_path, store, session_id):
         assert outcomes[0]["outcome"] == expected
         assert {"heel_strike", "toe_off", "run_state"} <= {e["kind"] for e in events}
         text = build_session_html(st, session_id)
+        # The C3D of the real core's session: both readers get every gait and obstacle event at
+        # its database time (the device sample time the core stamped) within 1 ms.
+        from engine.records.export import export_c3d
+        from tests.records.test_export_c3d import _ezc3d_events, _match, _pyc3d_events
+
+        path = export_c3d(st, session_id, db_path.parent / "core.c3d")
+        t0 = float(telemetry["t_s"][0])
+        labels = {"heel_strike": "Foot Strike", "toe_off": "Foot Off"}
+        expected = [(float(e["t_s"]) - t0, labels.get(e["kind"], f"Obstacle {e.get('outcome')}"),
+                     {0: "Left", 1: "Right"}.get(e["side"], "General"))
+                    for e in events if e["kind"] in ("heel_strike", "toe_off", "obstacle_outcome")]
+        assert len(expected) >= 16
+        for reader in (_ezc3d_events, _pyc3d_events):
+            used, read, _ = reader(path)
+            assert used == len(expected) and _match(read, expected) <= 0.001
     for key, _ in SESSION_SECTIONS:
         assert f'<section id="{key}">' in text

@@ -164,3 +164,20 @@ def test_demo_patient_without_limit_keeps_working(db_path):
     with Store(db_path) as store:
         ensure_demo_patient(store, "demo-frail")
         assert store.current_prescription("demo-frail").max_heart_rate_bpm == 0.0
+
+
+def test_shopping_and_crossing_results_per_item(db_path):
+    with Store(db_path) as store:
+        sid = write_desktop_session(store)
+        tasks = {"items_total": 2, "items_collected": 1, "items_missed": 1, "crossings_total": 1,
+                 "crossings_done": 0, "crossings_failed": 1, "cues_total": 4, "cues_shown": 3,
+                 "shopping": [{"name": "milk", "status": "collected", "collected_at_s": 12.5},
+                              {"name": "bread", "status": "missed", "collected_at_s": None}],
+                 "crossings": [{"light": "main-street", "start_m": 40.0, "end_m": 52.0, "status": "failed"}]}
+        store.end_session(sid, "completed", {"tasks": tasks})
+        section = next(s for s in build_session_document(store, sid).sections if s.key == "tasks")
+    counts, per_item = [b for b in section.blocks if isinstance(b, Table)]
+    assert counts.rows[0][1] == "1 of 2 collected" and counts.rows[1][2] == ("1 failed", "flag")
+    assert counts.rows[2][1] == "3 of 4 shown"
+    assert per_item.rows[0] == ["item: milk", "collected", "12.5 s"]
+    assert per_item.rows[2][:2] == ["crossing: main-street", "failed"]

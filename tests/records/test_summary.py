@@ -99,3 +99,27 @@ def test_speed_class_only_from_a_self_selected_speed(db_path):
         after = finalize_summary(store, sid)["gait"]
     assert before["speed_class"] is None and before["belt_speed_mean_mps"] > 0
     assert after["self_selected_speed_mps"] == 0.55 and after["speed_class"] == "limited community"
+
+
+def test_the_cores_steady_flag_is_stored_and_used(db_path):
+    """STRIDE code bit 1 (the core's steady-state judgement) survives the records and decides."""
+    from engine.control.layout import STRIDE_STEADY
+
+    with Store(db_path) as store:
+        sid = write_session(store, 60.0, seed=3, stall=None)
+        strides = store.strides(sid)
+        assert strides and all(s["steady"] is False for s in strides), "the gait model judges nothing"
+        rule = gm.steady_strides(strides, store.telemetry(sid), store.events(sid))
+        # A core that judged every third stride steady.
+        ev = np.zeros(len(strides), dtype=EVENT_DTYPE)
+        for i, s in enumerate(strides):
+            ev[i] = (s["cycle"], s["t_s"], int(EventKind.STRIDE), s["side"], STRIDE_STEADY if i % 3 == 0 else 0,
+                     s["stride_time_s"], s["stance_fraction"], s["stride_length_m"])
+        sid2 = store.start_session("demo-hemiparetic", "sidewalk-test", {}, {})
+        store.add_telemetry_chunk(sid2, store.telemetry(sid))
+        store.add_core_events(sid2, ev)
+        flagged = store.strides(sid2)
+        assert [s["steady"] for s in flagged] == [i % 3 == 0 for i in range(len(strides))]
+        assert [s["flags"] for s in flagged][:3] == [1, 0, 0]
+        used = gm.steady_strides(flagged, store.telemetry(sid2), [])
+    assert used == [i % 3 == 0 for i in range(len(strides))] != rule

@@ -22,11 +22,12 @@ SCENE = textwrap.dedent(
     """\
     id: test-walk
     title: Test walk
-    description: A short walk with one curb.
+    description: A short walk down and up a curb.
     difficulty: gentle
     environment: {type: sidewalk}
     route_length_m: 30
     obstacles:
+      - {kind: curb_down, at_m: 3.7}
       - {kind: curb_up, at_m: 10}
     """
 )
@@ -93,7 +94,7 @@ def test_menu_actions_reach_command_block_and_audit_log(setup):
     generation = int(command(core_view)["scene_generation"])
     click(menu.buttons["scene:test-walk"])
     assert int(command(core_view)["scene_generation"]) == generation + 1
-    assert int(command(core_view)["obstacle_count"]) == 1
+    assert int(command(core_view)["obstacle_count"]) == 2  # the curb down and its curb up
     assert menu.scene_title["text"].startswith("Test walk")
 
     # Goal: type 150 steps and press "Set goals".

@@ -140,7 +140,7 @@ def test_exponent_numbers_are_numbers(tmp_path):
 def test_overflowing_numbers_are_out_of_range_once(tmp_path):
     path = write(tmp_path, HEAD + "route_length_m: 1e309\nseed: 99999999999999999999999999999999999999999999\n", "a.yaml")
     errors = errors_of(path)
-    assert errors[0] == f"{path}:5:17 route_length_m: 1e309 is out of range (larger than any scene value; it reads as infinity)"
+    assert errors[0] == f"{path}:5:17 route_length_m: 1e309 is out of range (too large in size for any scene value; it reads as infinity)"
     assert errors[1].startswith(f"{path}:6:7 seed: a number of 44 characters is out of range")
     assert len(errors) == 2
 
@@ -242,3 +242,20 @@ def test_validate_cli_on_hostile_folder_never_hangs_or_crashes(tmp_path):
     assert "Traceback" not in result.stderr + result.stdout
     assert SECRET not in result.stdout and "api_key" not in result.stdout
     assert "0 of 4 scene files valid" in result.stdout
+
+
+def test_unquoted_hex_colour_is_explained(tmp_path):
+    path = write(tmp_path, HEAD + "obstacles:\n  - kind: box\n    at_m: 10\n    colour: #ff8800\n", "a.yaml")
+    error = errors_of(path)[0]
+    assert error.startswith(f"{path}:8:12 obstacles[0].colour: an unquoted #rrggbb starts a YAML comment")
+    assert load_scene(write(tmp_path, HEAD + "obstacles:\n  - {kind: box, at_m: 10, colour: '#ff8800'}\n", "b.yaml"))
+
+
+def test_mappings_and_lists_are_described_not_echoed(tmp_path):
+    path = write(tmp_path, HEAD.replace("title: Hostile", f"title: {{password: {SECRET}}}")
+                 + "obstacles:\n  - [1, 2]\n  - {kind: [box], at_m: 3}\n", "a.yaml")
+    errors = errors_of(path)
+    assert not any(SECRET in e for e in errors)
+    assert f"{path}:2:8 title: expected text, got a mapping of 1 keys" in errors
+    assert any("obstacles[0]: expected a mapping of keys, got a list of 2 items" in e for e in errors)
+    assert any("obstacles[1].kind: kind must be text, got a list of 1 items" in e for e in errors)

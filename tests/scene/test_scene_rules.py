@@ -182,3 +182,13 @@ def test_validate_reports_duplicate_ids_across_files(tmp_path):
     assert result.returncode == 1
     assert f"{tmp_path / 'a.yaml'}:1:5 id: 'rules-store' is also the id of {tmp_path / 'b.yaml'}" in result.stdout
     assert f"{tmp_path / 'b.yaml'}:1:5 id: 'rules-store' is also the id of {tmp_path / 'a.yaml'}" in result.stdout
+
+
+def test_low_contrast_obstacle_colour_is_a_warning(tmp_path):
+    from engine.scene.rules import contrast_ratio
+
+    assert contrast_ratio((1, 1, 1), (0, 0, 0)) == pytest.approx(21.0)
+    grey = write(tmp_path, STORE + "obstacles:\n  - {kind: box, at_m: 20, colour: '#c8c8c4'}\n")
+    (warning,) = warnings_of(grey)
+    assert "obstacles[0].colour: warning: #c8c8c4 has a contrast of 1.0:1 against the floor" in warning
+    assert not warnings_of(write(tmp_path, STORE + "obstacles:\n  - {kind: box, at_m: 20, colour: black}\n", "ok.yaml"))

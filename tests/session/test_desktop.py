@@ -22,6 +22,7 @@ SCENE = textwrap.dedent(
     environment: {type: sidewalk}
     route_length_m: ROUTE
     obstacles:
+      - {kind: curb_down, at_m: 13.7}
       - {kind: curb_up, at_m: 20}
     """
 )
@@ -49,8 +50,8 @@ def scenario(tmp: str) -> dict:
         desktop.menu.start()
         out["session_id"] = desktop.controller.session_id
         out["recorder"] = desktop.recorder is not None
-        started = time.monotonic()
-        while time.monotonic() - started < 4:
+        started = time.monotonic()  # the belt starts once the patient view draws steadily: wait for it
+        while time.monotonic() - started < 30 and float(desktop.app.state["s_m"]) < 0.5:
             desktop.app.step()
         out["menu_hidden_while_walking"] = desktop.menu.root.is_hidden()
         out["s_walked_m"] = float(desktop.app.state["s_m"])

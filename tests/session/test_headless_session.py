@@ -26,6 +26,8 @@ SCENE = textwrap.dedent(
     obstacles:
       - {kind: box, at_m: 3.0, height_m: 0.1}
       - {kind: box, at_m: 6.0, height_m: 0.12}
+    tasks:
+      shopping_list: {items: [{name: milk, at_m: 12.0}]}
     """
 )
 
@@ -76,12 +78,24 @@ def test_session_ends_in_the_database_with_a_report(session):
         assert session["rc"] == 0
     summary = json.loads(row["summary_json"])
     assert summary["steps"] > 5 and summary["distance_m"] > 3.0
+    # Task results per item for the report, and obstacle outcomes counted the one shared way.
+    assert [item["name"] for item in summary["tasks"]["shopping"]] == ["milk"]
+    assert all(item["status"] in ("collected", "missed", "not reached") for item in summary["tasks"]["shopping"])
+    assert set(summary["outcomes"]) >= {"obstacles", "obstacles_done_well", "obstacles_touched", "obstacles_waited"}
     # The recorder stored the control core's telemetry for this session.
     chunks = _query(session["db"], "SELECT COUNT(*) AS n FROM telemetry_chunks WHERE session_id = ?", row["id"])
     assert chunks[0]["n"] > 0
     # Every setting the runner made is in the audit log.
     audit = {r["setting"] for r in _query(session["db"], "SELECT setting FROM audit_log WHERE session_id = ?", row["id"])}
     assert {"patient", "scene", "goal_time_s", "speed_fraction", "run"} <= audit
+    # Why it ended: in the summary, as an event, and on the command line (issue 15: no silent stop).
+    assert summary["end_reason"], summary
+    ends = _query(session["db"], "SELECT data_json FROM events WHERE session_id = ? AND kind = 'session_end'", row["id"])
+    assert [json.loads(e["data_json"])["reason"] for e in ends] == [summary["end_reason"]]
+    assert f"({summary['end_reason']})" in session["out"]
+    # A fresh database got the demo patients.
+    patients = {r["code"] for r in _query(session["db"], "SELECT code FROM patients")}
+    assert {"demo-healthy", "demo-hemiparetic", "demo-parkinsonian", "demo-frail"} <= patients
 
 
 def test_camera_followed_s(session):

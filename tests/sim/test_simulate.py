@@ -27,7 +27,7 @@ obstacles:
   - {kind: box, at_m: 5, height_m: 0.08, depth_m: 0.2}
   - {kind: cable, at_m: 9}
   - {kind: box, at_m: 11, height_m: 0.15, depth_m: 0.3, lateral_m: 1.4}
-  - {kind: door_threshold, at_m: 13}
+  - {kind: uneven_paving, at_m: 13, height_m: 0.02, depth_m: 0.6}
 """
 
 

@@ -2,20 +2,18 @@
 therapist flow in a child process (one Panda3D window per process) on that display.
 
 Screenshots of every step go to a folder under pytest's tmp_path; when a test fails they are
-copied to build/ui-screenshots/<test name>/ (kept), and STEPSYNC_UI_SHOTS=DIR keeps them always.
+copied to build/ui-screenshots/<test name>/ (kept), and STEPSYNC_UI_SHOTS=DIR keeps them always
+(see test_therapist_flow.py).
 """
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
 from pathlib import Path
 
 import pytest
 
+from bench.xvfb import start_xvfb, xvfb_available
 from tests.child_scenario import run_scenario
-from tests.ui.xvfb import start_xvfb, xvfb_available
 
 ROOT = Path(__file__).resolve().parents[2]
 KEPT = ROOT / "build" / "ui-screenshots"
@@ -40,24 +38,4 @@ def xdisplay():
 
 def run_flow(module: str, func: str, work: Path, display: str, timeout_s: float = 400.0) -> dict:
     """Run module.func(work) in a child process on `display`; returns its dict."""
-    return run_scenario(module, func, work, timeout_s=timeout_s, env={"DISPLAY": display})
-
-
-@pytest.fixture
-def keep_shots(request, tmp_path):
-    """A folder for screenshots; copied to build/ui-screenshots/<test> when the test fails."""
-    forced = os.environ.get("STEPSYNC_UI_SHOTS")
-    shots = Path(forced) / request.node.name if forced else tmp_path / "shots"
-    shots.mkdir(parents=True, exist_ok=True)
-    yield shots
-    failed = any(getattr(getattr(request.node, f"report_{when}", None), "failed", False)
-                 for when in ("setup", "call"))
-    if failed and not forced:
-        target = KEPT / request.node.name
-        shutil.rmtree(target, ignore_errors=True)
-        shutil.copytree(shots, target)
-        print(f"screenshots kept in {target}")
-
-
-def load_steps(shots: Path) -> list[dict]:
-    return json.loads((shots / "steps.json").read_text())
+    return run_scenario(module, func, work, timeout_s=timeout_s, env={"DISPLAY": display}, keep_stderr=True)

@@ -184,14 +184,14 @@ class MenuDriver:
         return self.desktop.screen()
 
     def shot(self, name: str) -> str:
-        from panda3d.core import Filename
-
         self.frames(2)
         path = self.shots_dir / f"{len(self.steps):02d}-{name}.png"
-        with self.app.heartbeat_cover():  # a screenshot takes longer than a frame (as in save_view)
+        with self.app.heartbeat_cover():  # a screenshot takes longer than a frame
             self.app.win.set_active(True)
             self.app.graphicsEngine.render_frame()
-            self.app.win.save_screenshot(Filename.from_os_specific(str(path)))
+        # The app's own way: pixels grabbed, PNG encoded off the frame loop without the GIL
+        # (Panda3D's writer holds it, which would starve the UI heartbeat while walking).
+        self.app.save_view(path)
         return str(path)
 
     def step(self, name: str, **extra) -> dict:

@@ -137,7 +137,11 @@ class World:
             set_thread_pacer(Pacer())
         lit, glow = self.layout.build_chunk(y0, y0 + CHUNK_M, self._chunk_seed(index))
         add_floor_stripes(lit, self.scene, y0, y0 + CHUNK_M)  # cueing (no-op unless the scene asks)
-        return lit.node(), (glow.node() if len(glow) else None)
+        nodes = lit.node(), (glow.node() if len(glow) else None)
+        for node in nodes:
+            if node is not None:
+                node.getBounds()  # computed here (walks every vertex), not in the first cull after attaching
+        return nodes
 
     def _attach_chunk(self, index: int, nodes) -> NodePath:
         # Each MeshBuilder already is one Geom per render state: the chunk is as flat as

@@ -8,7 +8,7 @@ the CLOCK_MONOTONIC deadline of their cycle like the core's. A clip shorter than
 middle, as the core would report it. When the machine stalls it catches up by pushing every record
 that fell due (the cycle count stays exact; only the spacing suffers).
 
-Run: `python -m engine.records.producer --telemetry RING --events RING --duration-s 10`.
+Run: `python -m engine.sim.producer --telemetry RING --events RING --duration-s 10`.
 Prints "started" once pushing, and a JSON line {"pushed", "dropped", "events"} at the end.
 """
 
@@ -110,7 +110,7 @@ def produce(
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the producer process."""
-    parser = argparse.ArgumentParser(prog="python -m engine.records.producer")
+    parser = argparse.ArgumentParser(prog="python -m engine.sim.producer")
     parser.add_argument("--telemetry", required=True)
     parser.add_argument("--events")
     parser.add_argument("--duration-s", type=float, default=10.0)

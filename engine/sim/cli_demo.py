@@ -18,9 +18,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     """Simulate the sessions, then write the patient's progress report."""
-    from engine.records.demo import fill_demo_history
     from engine.records.paths import default_db_path
     from engine.records.store import DEMO_PATIENTS
+    from engine.sim.demo import fill_demo_history
 
     if args.patient not in DEMO_PATIENTS:
         print(f"demo-history: {args.patient!r} is not a demo patient (choose from {', '.join(DEMO_PATIENTS)})")

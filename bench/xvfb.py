@@ -1,5 +1,5 @@
-"""A virtual X server for the UI tests: Xvfb on a display number it picks itself (-displayfd),
-so parallel runs never collide, torn down with the test session."""
+"""A virtual X server for the UI tests and `python -m bench ui`: Xvfb on a display number it
+picks itself (-displayfd), so parallel runs never collide, torn down with the test session."""
 
 from __future__ import annotations
 
