@@ -395,15 +395,15 @@ def heart_rate_zone(d: SessionData) -> tuple[float, float, str] | None:
     low, high = rx.get("hr_zone_low_bpm"), rx.get("hr_zone_high_bpm")
     if low and high:
         return float(low), float(high), "prescribed zone"
-    hr_max = rx.get("hr_max_bpm") or rx.get("heart_rate_max_bpm") or rx.get("hr_limit_bpm") or rx.get("heart_rate_limit_bpm")
-    how = "prescribed maximum"
+    hr_max = rx.get("max_heart_rate_bpm") or 0.0  # the prescription's limit (0: none set)
+    how = "prescribed limit"
     if not hr_max and d.age_years is not None:
         hr_max, how = hr_max_tanaka_bpm(d.age_years), "age-predicted maximum (Tanaka 2001)"
     rest = rx.get("hr_rest_bpm")
-    if not rest and len(d.heart_rate_bpm) and (~d.walking).any():
-        standing = d.heart_rate_bpm[~d.walking]
-        standing = standing[standing > 0]
-        rest = float(np.percentile(standing, 10)) if standing.size else None
+    if not rest and len(d.heart_rate_bpm):
+        samples = d.heart_rate_bpm[d.heart_rate_bpm > 0]
+        # the session's 5th percentile, as the report's heart-rate zones take it (docs/records.md)
+        rest = float(np.percentile(samples, 5)) if samples.size else None
     if not hr_max or not rest:
         return None
     reserve = float(hr_max) - float(rest)

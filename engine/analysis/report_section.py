@@ -26,11 +26,10 @@ def _evidence_text(evidence: dict) -> str:
     return " | ".join(parts)
 
 
-def findings_blocks(result: dict) -> list:
+def findings_blocks(result: dict, Table) -> list:  # noqa: N803 - the report's Table class
     """Report blocks (paragraphs, tables) for {'findings': [...], 'suggestions': {...}}."""
     from engine.analysis.norms import NORMS
     from engine.analysis.suggestions import EVIDENCE_LEVELS
-    from engine.records.report_render import Table
 
     findings = result["findings"]
     present = [f for f in findings if f.present]
@@ -53,10 +52,8 @@ def findings_blocks(result: dict) -> list:
     return blocks
 
 
-def findings_grid_plot(per_session: list):
+def findings_grid_plot(per_session: list, Plot):  # noqa: N803 - the report's Plot class
     """A Plot: which detector found a deviation in which session (the patient's course)."""
-    from engine.records.report_render import Plot
-
     titles = [f.title for f in per_session[0]]
 
     def draw(ax) -> None:
@@ -74,22 +71,25 @@ def findings_grid_plot(per_session: list):
     return Plot(draw, height_in=0.25 * len(titles) + 1.0)
 
 
-def findings_section(store, session_id: int | None = None, patient_code: str | None = None):
-    """The report Section for a session report (session_id) or a progress report (patient_code)."""
+def findings_section(store, Section, Table, Plot, session_id: int | None = None,  # noqa: N803
+                     patient_code: str | None = None):
+    """The report Section for a session report (session_id) or a progress report (patient_code).
+
+    The report's block classes come in as arguments: engine.records imports this module, so this
+    module does not import engine.records back (tests/test_import_layers.py)."""
     from engine.analysis import findings_for_patient, findings_for_session
-    from engine.records.report_render import Section
 
     key, title = SECTION
     section = Section(key, title)
     try:
         if session_id is not None:
-            section.add(*findings_blocks(findings_for_session(store, session_id)))
+            section.add(*findings_blocks(findings_for_session(store, session_id), Table))
         else:
             result = findings_for_patient(store, patient_code)
             if not result["per_session"]:
                 return section.add("No recorded sessions yet.")
             section.add("Over the patient's sessions: a finding is listed when it persists or worsens.",
-                        findings_grid_plot(result["per_session"]), *findings_blocks(result))
+                        findings_grid_plot(result["per_session"], Plot), *findings_blocks(result, Table))
     except Exception as exc:  # a report must still be written when analysis fails; say why
         section.add(f"Findings could not be computed: {exc}")
     return section

@@ -640,7 +640,7 @@ def build_session_document(store: Store, session_id: int) -> Document:
                                if k in ("commits", "cpu_s", "max_lag_s")) or "-"],
     ]
     sections["recording"].add(Table(["", ""], rows))
-    sections["findings"] = findings_section(store, session_id=session_id)
+    sections["findings"] = findings_section(store, Section, Table, Plot, session_id=session_id)
     sections["references"].add()
 
     title = f"StepSync session {session_id}: {session['patient_code']}, {session['scene_id']}"
@@ -890,7 +890,7 @@ def build_patient_document(store: Store, code: str) -> Document:
     else:
         for key, _ in PATIENT_SECTIONS[2:-1]:
             sections[key].add("No recorded sessions yet.")
-    sections["findings"] = findings_section(store, patient_code=code)
+    sections["findings"] = findings_section(store, Section, Table, Plot, patient_code=code)
     sections["references"].add()
 
     banner = ("Includes SIMULATED SESSIONS generated from a gait model: they show what a progress report "

@@ -163,3 +163,14 @@ def test_scenes_are_chosen_by_training_targets_and_obstacle_kind():
         scene = next(s for s in lib if s.id == sid)
         assert any(o.kind == "curb_up" for o in scene.obstacles)
     assert "grocery-cued-walk" in scenes_for(["doorways"], lib)
+
+
+def test_heart_rate_zone_from_the_prescribed_limit():
+    # rest ~70 bpm before walking, then 150 bpm against a prescribed limit of 160: above 70 % HRR (133)
+    d = walk(prescription={"max_heart_rate_bpm": 160.0})
+    d.heart_rate_bpm = np.where(d.tel_t_s < 15.0, 70.0, 150.0)
+    f = by_key(analyse_session(d))["heart_rate_zone"]
+    assert f.present and f.evidence["direction"] == "above"
+    assert f.evidence["zone_bpm"] == [106.0, 133.0]
+    d.heart_rate_bpm = np.where(d.tel_t_s < 15.0, 70.0, 120.0)
+    assert not by_key(analyse_session(d))["heart_rate_zone"].present

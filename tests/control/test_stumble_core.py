@@ -24,7 +24,7 @@ def _simulate(kind: str, profile: str, scene: str, seed: int, duration_s: float)
 
 def test_a_trip_is_detected_and_answered_gently():
     # hemiparetic left, no clearance boost: the weak leg cannot lift over the 15 cm box
-    r, rx = _simulate("trip", "hemiparetic-left", "sidewalk-curb-crossing", 0, 40.0)
+    r, rx = _simulate("trip", "hemiparetic-left", "sidewalk-curb-crossing", 0, 45.0)
     tel, ev = r.records
     trips = r.truth["trips"]
     assert trips, "the rig recorded no trip: the scenario no longer tests anything"
@@ -41,13 +41,14 @@ def test_a_trip_is_detected_and_answered_gently():
     i0 = int(np.searchsorted(t, s["t_s"]))
     # guidance at the prescription's maximum within two cycles
     assert float(tel["guidance"][i0:i0 + 3].max()) == pytest.approx(rx.guidance_max, abs=1e-3)
-    # the belt slows, no faster than the prescription allows, and keeps moving (not a stop)
-    v = tel["belt_speed_mps"][i0:i0 + 6000].astype(float)
-    tt = t[i0:i0 + 6000]
+    # over the next 3 s the belt slows, no faster than the prescription allows, and keeps moving
+    assert float(t[-1]) > float(s["t_s"]) + 3.0, "the session ended too soon after the trip"
+    v = tel["belt_speed_mps"][i0:i0 + 3000].astype(float)
+    tt = t[i0:i0 + 3000]
     decel = (v[:-20] - v[20:]) / (tt[20:] - tt[:-20])
     assert decel.max() <= rx.max_decel_mps2 + 0.05
     assert v[-1] < 0.6 * v[0] and v[-1] > 0.05
-    assert (tel["run_state"][i0:i0 + 6000] == int(RunState.RUNNING)).all()
+    assert (tel["run_state"][i0:i0 + 3000] == int(RunState.RUNNING)).all()
 
 
 @pytest.mark.parametrize("profile", ["healthy", "parkinsonian-freezing"])
