@@ -19,6 +19,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     """Validate each file; print one line per error and warning, and a summary."""
+    try:
+        return _validate(args)
+    except BrokenPipeError:  # `validate ... | head`: stop quietly like any command-line tool
+        import os
+        import sys
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+
+
+def _validate(args: argparse.Namespace) -> int:
     from engine.scene.loader import SceneError, duplicate_id_errors, load_scene, scene_files
     from engine.scene.yaml_positions import printable
 

@@ -61,7 +61,7 @@ def _fmt_path(path: tuple) -> str:
             out += f"[{part}]"
         else:
             text = part if isinstance(part, str) and _PLAIN_KEY.match(part) else echo(part)
-            out += ("." if out else "") + text
+            out += ("." if out else "") + text.replace(" ", "\\x20")  # the path stays one word
     return out or "<root>"
 
 

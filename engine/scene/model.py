@@ -112,7 +112,7 @@ def _plain_text(multiline: bool):
 
     def check(value: str) -> str:
         for index, ch in enumerate(value):
-            if multiline and ch == "\n":
+            if multiline and ch in "\n\t":
                 continue
             if unicodedata.category(ch) in ("Cc", "Cf", "Co", "Cs", "Cn", "Zl", "Zp"):
                 raise ValueError(f"contains an invisible or control character (U+{ord(ch):04X}) at position {index + 1}; refused")

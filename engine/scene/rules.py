@@ -47,7 +47,7 @@ VIEW_NEAR_M = 15.0
 ALLOWED_OBSTACLES = {
     "grocery_store": {"box", "puddle", "cable", "door_threshold", "spilled_items", "uneven_paving", "pedestrian_crossing",
                       "cart_crossing", "automatic_door", "person_stopping"},
-    # door_threshold: a shop entrance off the pavement (a common freezing trigger outdoors too)
+    # a door threshold on a street: a shop doorway the route passes through
     "sidewalk": {"curb_up", "curb_down", "kerb_ramp", "box", "puddle", "cable", "door_threshold", "spilled_items",
                  "uneven_paving", "pedestrian_crossing", "traffic_light", "cart_crossing", "person_stopping"},
 }

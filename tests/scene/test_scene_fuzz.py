@@ -11,13 +11,16 @@ from hypothesis import strategies as st
 
 from engine.scene.loader import SceneError, load_scene
 from engine.scene.model import Scene
+from tests.scene.helpers import POSITIONED
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = sorted((ROOT / "scenes").glob("*.yaml"))
 KEYS = ["id", "title", "difficulty", "environment", "type", "kind", "obstacles", "at_m", "height_m",
         "tasks", "shopping_list", "items", "crossings", "light", "extends", "route_length_m", "goals",
-        "steps", "props", "model", "audio", "ambience", "<<", "colour", "depth_m", "red_s", "cycle_s"]
-VALUES = ["grocery_store", "sidewalk", "box", "traffic_light", "gentle", "../x.bam", "red", "x.yaml"]
+        "steps", "props", "model", "audio", "ambience", "<<", "colour", "depth_m", "red_s", "cycle_s",
+        "fixtures", "side", "lateral_m", "category", "width_m", "trigger_before_m", "dual_task", "start_m"]
+VALUES = ["grocery_store", "sidewalk", "box", "traffic_light", "gentle", "../x.bam", "red", "x.yaml", "bus_stop",
+          "1e309", "1e-1", "/etc/passwd", "curb_down", "pharmacy_shelf", "\u202e", "#ff0000"]
 
 scalars = st.one_of(
     st.none(), st.booleans(), st.integers(-10**12, 10**12), st.floats(allow_nan=True, allow_infinity=True),
@@ -38,6 +41,9 @@ def check(path: Path) -> None:
         scene = load_scene(path)
     except SceneError as exc:
         assert exc.errors and all(isinstance(e, str) and e for e in exc.errors)
+        for error in exc.errors:  # one positioned, bounded line in our words, whatever came in
+            assert POSITIONED.match(error) and "\n" not in error and len(error) < 600, error
+            assert "Input should" not in error and "String should" not in error, error
         for error in exc.errors:
             assert error.split(":")[1].isdigit() and error.split(":")[2].split(" ")[0].isdigit(), error
     else:

@@ -259,3 +259,9 @@ def test_mappings_and_lists_are_described_not_echoed(tmp_path):
     assert f"{path}:2:8 title: expected text, got a mapping of 1 keys" in errors
     assert any("obstacles[0]: expected a mapping of keys, got a list of 2 items" in e for e in errors)
     assert any("obstacles[1].kind: kind must be text, got a list of 1 items" in e for e in errors)
+
+
+def test_description_may_hold_tabs_and_newlines_but_title_may_not(tmp_path):
+    scene = load_scene(write(tmp_path, HEAD + 'description: "line one\\n\\tindented"\n', "a.yaml"))
+    assert scene.description == "line one\n\tindented"
+    assert "U+0009" in errors_of(write(tmp_path, HEAD.replace("title: Hostile", 'title: "a\\tb"'), "b.yaml"))[0]
