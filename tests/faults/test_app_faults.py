@@ -61,7 +61,7 @@ class App:
         self.children.update(found)
         return found
 
-    def wait_walking(self, timeout_s: float = 60.0, speed_mps: float = 0.4) -> int:
+    def wait_walking(self, timeout_s: float = 60.0, speed_mps: float = 0.2) -> int:
         """Until the stored telemetry shows the belt moving; returns the session id."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
@@ -252,12 +252,17 @@ def test_recorder_killed_under_the_app_alarm_then_a_new_recorder_takes_over(app_
                        detection_ms, None, lost, "a new recorder took over after 3 s from the 30 s rings")
 
 
+WALKING_MPS = 0.2
+
+
 def interrupted_scenario(tmp: str) -> dict:
     """A headless session that fails with an exception while walking (child process)."""
     from engine.session.runner import SessionOptions, run_headless
 
     def on_frame(app, result):
-        if float(app.state["belt_speed_mps"]) > 0.5:
+        # 0.2 m/s: on a busy machine the view is late and the core walks the belt slower
+        # (docs/control.md, the graded UI policy); what matters is that it moves.
+        if float(app.state["belt_speed_mps"]) > WALKING_MPS:
             raise RuntimeError("campaign: an exception in the frame loop")
 
     result = run_headless(SessionOptions(scene="campaign-walk", patient="demo-healthy", duration_s=60,
@@ -276,7 +281,7 @@ def test_an_exception_mid_walk_still_records_the_controlled_stop(tmp_path, relia
     with Store(tmp_path / "records.db") as store:
         telemetry = store.telemetry(out["session_id"])
         session = store.get_session(out["session_id"])
-    moving = np.flatnonzero(telemetry["belt_speed_mps"] > 0.5)
+    moving = np.flatnonzero(telemetry["belt_speed_mps"] > WALKING_MPS)
     after = telemetry[moving[-1]:]
     assert len(after) and float(after["belt_speed_mps"].min()) < 0.02, "the controlled stop is not in the record"
     lost = records_lost(telemetry, session.get("recorder") or {})
