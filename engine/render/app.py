@@ -326,7 +326,8 @@ class StepSyncApp(ShowBase):
         # Runs BEFORE the camera task: building a chunk of scenery can take a while, and the
         # display-time prediction must be made after that work, not before it.
         self.liveness.enter("world")
-        if self.world is not None:
+        # (not while the 3D view is off: the therapist's full-screen menu covers it)
+        if self.world is not None and self.cam.node().is_active():
             state = self.state
             estimate_s = self.display_clock.predict(time.monotonic())
             s_m = extrapolate_s(float(state["s_m"]), float(state["belt_speed_mps"]), float(state["belt_accel_mps2"]),

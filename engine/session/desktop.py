@@ -9,9 +9,9 @@ session is closed in the database with its outcome and the reason it ended, its 
 and the menu says both and is ready for the next.
 
 Idle (the menu up, no session): the window is drawn only when something on it changed (a click,
-a key, the pointer, a new status or alarm, the live numbers) and once a second otherwise; input
-is polled IDLE_POLL_HZ times a second. That keeps an idle menu under 5 % of a core
-(`python -m bench ui`); a session draws at 60 frames a second.
+a key, the pointer, a new status or alarm, the live numbers at most every 2 s) and every 2 s
+otherwise; input is polled IDLE_POLL_HZ times a second. That keeps an idle menu under 5 % of a
+core (`python -m bench ui`); a session draws at 60 frames a second.
 """
 
 from __future__ import annotations
@@ -41,8 +41,9 @@ from engine.session.runner import (
 log = logging.getLogger(__name__)
 
 SESSION_FRAME_RATE_HZ = 60.0
-IDLE_POLL_HZ = 20.0  # input and state polled while idle: a click is answered within 50 ms
-IDLE_REDRAW_S = 1.0  # an idle menu is redrawn at least this often (a text cursor, a clock)
+IDLE_POLL_HZ = 12.0  # input and state polled while idle: a click is answered within ~80 ms
+IDLE_REDRAW_S = 2.0  # an idle menu is redrawn at least this often (a text cursor)
+IDLE_NUMBERS_HZ = 0.5  # the live numbers (heart rate) on an idle menu are redrawn this often
 MENU_NUMBERS_HZ = 4.0  # the live numbers on the menu are redrawn this often during a session
 START_TIMEOUT_S = 5.0  # Start pressed and the core never walked: the session ends with the reason
 
@@ -194,7 +195,8 @@ class Desktop:
         self._draw_ticks -= 1
         numbers = bool(app.live_panel is not None and app.live_panel.changed)
         since_s = now_s - self._drawn_at_s
-        return self._draw_ticks >= 0 or (numbers and since_s >= 1.0 / MENU_NUMBERS_HZ) or since_s >= IDLE_REDRAW_S
+        numbers_hz = IDLE_NUMBERS_HZ if self.controller.session_id is None else MENU_NUMBERS_HZ
+        return self._draw_ticks >= 0 or (numbers and since_s >= 1.0 / numbers_hz) or since_s >= IDLE_REDRAW_S
 
     def tick(self) -> None:
         """One pass of the loop. The frame loop runs at 60 Hz in a session (each pass writes the
