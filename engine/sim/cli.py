@@ -19,6 +19,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "from the profile); demo-* patients get their demo prescription")
     parser.add_argument("--scenes-dir", help="folder of scene files (default: scenes/)")
     parser.add_argument("--guidance", type=float, help="guidance setting 0..1 (default: the scene's hint)")
+    parser.add_argument("--pace", choices=("fixed", "scene", "self"), default="scene",
+                        help="belt speed: fixed, scene-paced (default) or self-paced (the patient's)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
 
 
@@ -37,7 +39,7 @@ def main(args: argparse.Namespace) -> int:
         settings["guidance"] = args.guidance
     options = SimOptions(scene=args.scene, profile=args.patient_profile, duration_s=args.duration_s, seed=args.seed,
                          db=args.db, truth_path=args.truth, patient_code=args.patient, scenes_dir=args.scenes_dir,
-                         settings=settings, progress=not args.no_progress and sys.stderr.isatty())
+                         settings=settings, pace=args.pace, progress=not args.no_progress and sys.stderr.isatty())
     try:
         result = run_simulation(options)
     except (ValueError, SceneError, KeyError) as exc:

@@ -72,6 +72,9 @@ class SimOptions:
     started_at: datetime.datetime | None = None
     progress: bool = False
     boost_max: float | None = None  # override the prescription's clearance_boost_max (0: no boost)
+    pace: str = "scene"  # scene | fixed | self (engine.control.layout.PaceMode)
+    intent_schedule: object = None  # t_s -> intended speed m/s for the patient (bench/tests)
+    probe: object = None  # called (t_s, core, rig) every 10 ms after the start (bench/tests)
 
 
 def sim_prescription(profile):
@@ -149,7 +152,10 @@ def run_simulation(options: SimOptions) -> SimResult:
         if hints.bws_fraction is not None:
             settings["bws_fraction"] = float(hints.bws_fraction)
         settings.update(options.settings)
+        settings["pace_mode"] = float(layout.PaceMode[options.pace.upper()])
         controller.change_settings(**settings)
+        if options.intent_schedule is not None:
+            rig.patient.intent_schedule = options.intent_schedule
         core = ControlCore(CoreConfig(ports={}), channels, devices)
         tele, events = channels.telemetry, channels.events
         kept: list[tuple] = []
@@ -195,6 +201,8 @@ def run_simulation(options: SimOptions) -> SimResult:
                 drain()
             if started_at_s is None:
                 continue
+            if options.probe is not None and cycle % 10 == 0:
+                options.probe(t - started_at_s, core, rig)
             run_state = core.run_state
             elapsed = t - started_at_s
             if not stopping:
