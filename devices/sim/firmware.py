@@ -11,6 +11,7 @@ All times are time.monotonic() seconds; device_time_us in frames is the same clo
 
 from __future__ import annotations
 
+import math
 import random
 import zlib
 
@@ -164,6 +165,7 @@ class Firmware:
 
 POSITION_NOISE_M = 0.002  # distance sensor noise (1 sd), a laser/ultrasound sensor at the trunk
 POSITION_LIMIT_M = 0.5  # the belt's usable half-length: the sensor reads no further
+POSITION_SWAY_M = 0.015  # trunk fore-aft oscillation once per step (assumed amplitude, not sourced)
 POSITION_HOME_TAU_S = 10.0  # a patient off-centre drifts slowly back toward it by themselves
 
 
@@ -193,7 +195,8 @@ class TreadmillFirmware(Firmware):
         # Distance sensor (self-paced mode): the patient walks over ground at their intended
         # speed, so their place on the belt integrates intent - belt speed (the rig sets patient).
         self.patient = None
-        self.patient_position_m = 0.0
+        self.patient_position_m = 0.0  # the trunk's mean place on the belt (the truth)
+        self._sway_rad = 0.0
         self._position_rng = random.Random(zlib.crc32(serial_number.encode()))
 
     def command(self, now_s: float, msg: int, fields: tuple) -> bool:
@@ -235,12 +238,16 @@ class TreadmillFirmware(Firmware):
             pos = self.patient_position_m
             pos += (self.patient.intended_speed_mps - self.speed_mps - pos / POSITION_HOME_TAU_S) * dt_s
             self.patient_position_m = min(max(pos, -POSITION_LIMIT_M), POSITION_LIMIT_M)
+            v = self.patient.intended_speed_mps
+            if v > 0.05:  # one oscillation per step: step frequency = speed / step length
+                self._sway_rad += 6.283185307179586 * v / self.patient.mean_step_length_m(v) * dt_s
         target_n = self.bws_fraction * self.body_mass_kg * GRAVITY_MPS2
         self.bws_load_n += (target_n - self.bws_load_n) * min(1.0, dt_s / BWS_TAU_S)
 
     def measurements(self) -> tuple:
         count = int(self.belt_m / ENCODER_M_PER_COUNT) & 0xFFFFFFFF
-        position = self.patient_position_m + POSITION_NOISE_M * self._position_rng.gauss(0.0, 1.0)
+        position = (self.patient_position_m + POSITION_SWAY_M * math.sin(self._sway_rad)
+                    + POSITION_NOISE_M * self._position_rng.gauss(0.0, 1.0))
         return (self.speed_mps, count, ENCODER_M_PER_COUNT, self.bws_load_n, position)
 
     def state(self) -> dict:

@@ -134,7 +134,8 @@ def test_core_and_rig_follow_the_patient_and_stop_gently():
         assert run["belt_speed_mps"].max() <= rx.max_speed_mps + 1e-4
         # The command's acceleration: 10 ms differences of the core's own times.
         t, cmd = run["t_s"], run["belt_speed_cmd_mps"].astype(float)
-        keep = np.concatenate([[True], np.diff(t) > 0.0095])
+        keep = np.unique(np.searchsorted(t, np.arange(t[0], t[-1], 0.01)))
+        assert len(keep) > 100
         a = np.diff(cmd[keep]) / np.diff(t[keep])
         assert a.max() <= rx.max_accel_mps2 * 1.02 + 0.01
         assert a.min() >= -rx.max_decel_mps2 * 1.02 - 0.01
