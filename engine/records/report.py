@@ -122,38 +122,40 @@ def _si_cell(value: float, limit: float) -> str | tuple[str, str]:
 
 
 # ---------------------------------------------------------------------------------------------
-# Setting scales (docs/records.md): a setting is a fraction of the prescribed range; reports show
-# the absolute value it gives, with the unit, and the setting beside it.
+# Setting scales (docs/engine.md, docs/records.md): guidance and body-weight support are ABSOLUTE
+# (fraction of full robot assistance; fraction of body weight), held to the prescription's range
+# by the session controller and again by the core's supervisor. Speed is a fraction of the
+# prescription's maximum. Reports show each with its unit and the prescribed range beside it.
 # ---------------------------------------------------------------------------------------------
 def guidance_absolute(setting: float, rx: Prescription | None) -> float:
-    """Guidance setting (fraction 0..1 of the prescribed range) -> fraction of full stiffness."""
+    """Guidance as the core applies it: the absolute setting held to the prescribed range."""
     if rx is None:
-        return math.nan
-    return rx.guidance_min + float(setting) * (rx.guidance_max - rx.guidance_min)
+        return float(setting)
+    return min(max(float(setting), rx.guidance_min), rx.guidance_max)
 
 
 def bws_absolute(setting: float, rx: Prescription | None) -> float:
-    """Body-weight-support setting (fraction 0..1 of the prescribed range) -> fraction of body weight."""
+    """Body-weight support as the core applies it (fraction of body weight), held to the range."""
     if rx is None:
-        return math.nan
-    return rx.bws_min + float(setting) * (rx.bws_max - rx.bws_min)
+        return float(setting)
+    return min(max(float(setting), rx.bws_min), rx.bws_max)
 
 
 def setting_text(name: str, value, rx: Prescription | None) -> str:
-    """A therapist setting on its one scale with its unit, e.g. 'guidance 0.70 of the prescribed
-    range 0.20-1.00 = 0.76 of full stiffness'."""
+    """A therapist setting on its one scale with its unit, e.g. 'guidance 0.40 of full robot
+    assistance (prescribed 0.20-1.00)'."""
     if value is None:
         return "-"
     try:
         number = float(value)
     except (TypeError, ValueError):
         return str(value)
-    if name in ("guidance", "guidance_min", "guidance_max") and rx is not None:
-        return (f"{number:.2f} of the prescribed range {rx.guidance_min:.2f}-{rx.guidance_max:.2f} = "
-                f"{guidance_absolute(number, rx):.2f} of full stiffness")
-    if name == "bws_fraction" and rx is not None:
-        return (f"{number:.2f} of the prescribed range {rx.bws_min * 100:.0f}-{rx.bws_max * 100:.0f} % = "
-                f"{bws_absolute(number, rx) * 100:.0f} % of body weight")
+    if name in ("guidance", "guidance_min", "guidance_max"):
+        text = f"{number:.2f} of full robot assistance"
+        return text + (f" (prescribed {rx.guidance_min:.2f}-{rx.guidance_max:.2f})" if rx is not None else "")
+    if name == "bws_fraction":
+        text = f"{number * 100:.0f} % of body weight"
+        return text + (f" (prescribed {rx.bws_min * 100:.0f}-{rx.bws_max * 100:.0f} %)" if rx is not None else "")
     if name == "speed_fraction" and rx is not None:
         return f"{number:.2f} of the prescribed maximum {rx.max_speed_mps:.2f} m/s = {number * rx.max_speed_mps:.2f} m/s"
     units = {"goal_distance_m": "m", "goal_time_s": "s", "goal_steps": "steps"}

@@ -139,7 +139,10 @@ class SessionController:
         """Guidance and body-weight support values limited to the prescribed ranges."""
         out = dict(settings)
         for name, value in settings.items():
-            if name in RX_RANGES and value is not None and math.isfinite(float(value)):
+            # Only finite real numbers are clamped here; anything else goes on to the writer,
+            # which refuses it naming the field (SettingError), never a bare ValueError.
+            if name in RX_RANGES and isinstance(value, (int, float)) and not isinstance(value, bool) \
+                    and not math.isnan(float(value)):  # +-inf clamps to the range's ends
                 low, high = self.setting_range(name)
                 out[name] = min(max(float(value), low), high)
         return out

@@ -228,6 +228,8 @@ class Desktop:
         scene = self.library.scenes[scene_id]
         choice = scene_choice(scene)
         self.controller.scene = choice  # the app builds the HUD from it below
+        if self.rig is not None:
+            self.rig.show_scene(scene)  # the simulated patient sees the scene, as the headless runner does
         self.app.set_background_color(*_sky(scene))
         self.app.load_scene(_world_factory(scene), TaskTracker(scene), choice.names)
         return choice

@@ -10,6 +10,16 @@ from engine.control.layout import AlarmReason, EventKind, GeometryCheck, RunStat
 from engine.control.prescription import Prescription
 from tests.control.helpers import LEG_LENGTH_M, Session
 
+# Measurement tests: a rig starved for more than 20 ms by other real-time work on a shared test
+# machine must not stop the walk (the silence rule itself is tested in tests/faults).
+MEASURE_SILENCE_S = 0.25
+
+
+def _ack(session) -> bool:
+    """Play the therapist who acknowledges alarms: the stumble guard caps the belt until then."""
+    if any(int(a["reason"]) and not int(a["acked"]) for a in session.state()["alarms"]):
+        session.writer.ack_alarms()
+    return True
 pytestmark = pytest.mark.timeout(240)
 
 
@@ -25,14 +35,14 @@ def _match(mine: np.ndarray, truth: list[dict]) -> np.ndarray:
 
 def test_events_clearance_and_steady_strides_against_ground_truth():
     # Hemiparetic left: a dropped left foot that barely clears the belt, a sound right leg.
-    s = Session("hemiparetic-left", seed=7)
+    s = Session("hemiparetic-left", seed=7, device_silence_s=MEASURE_SILENCE_S)
     try:
         s.writer.set_settings(speed_fraction=0.4, guidance=0.2, assist_as_needed=False)
         s.writer.start()
         s.wait_for(lambda st: st["run_state"] == RunState.RUNNING, 5.0)
-        s.wait_for(lambda st: st["steps"] >= 24, 90.0)
+        s.wait_for(lambda st: _ack(s) and st["steps"] >= 24, 90.0)
         s.writer.set_settings(speed_fraction=0.7)  # the belt speeds up: those strides are not steady
-        s.wait_for(lambda st: st["steps"] >= 44, 90.0)
+        s.wait_for(lambda st: _ack(s) and st["steps"] >= 44, 90.0)
         truth = s.rig.ground_truth()
         ev = s.all_events()
         tel = s.all_telemetry()

@@ -9,6 +9,16 @@ import pytest
 from engine.control.layout import EventKind, LegOutcome, ObstacleCategory, RunState
 from tests.control.helpers import Session, timeline_rows
 
+# Measurement tests: a rig starved for more than 20 ms by other real-time work on a shared test
+# machine must not stop the walk (the silence rule itself is tested in tests/faults).
+MEASURE_SILENCE_S = 0.25
+
+
+def _ack(session) -> bool:
+    """Play the therapist who acknowledges alarms: the stumble guard caps the belt until then."""
+    if any(int(a["reason"]) and not int(a["acked"]) for a in session.state()["alarms"]):
+        session.writer.ack_alarms()
+    return True
 pytestmark = pytest.mark.timeout(300)
 
 KIND_CODES = {"curb_up": 1, "curb_down": 2, "box": 4, "puddle": 5, "cable": 6}
@@ -23,7 +33,7 @@ NAMES = {LegOutcome.CLEARED: "cleared", LegOutcome.TOUCHED: "touched", LegOutcom
 def test_leg_margins_and_outcomes_match_the_ground_truth(profile, speed_fraction):
     rows = timeline_rows(*[dict(kind=KIND_CODES[k], category=ObstacleCategory.STEP_OVER, at_m=a, depth_m=d,
                                 height_m=h, speed_fraction=0.6) for k, a, d, h in SCENE])
-    s = Session(profile, seed=11)
+    s = Session(profile, seed=11, device_silence_s=MEASURE_SILENCE_S)
     try:
         # The patient sees the scene the core plans for (simulation side only), both at s = 0.
         s.rig.show_scene([dict(kind=k, at_m=a, depth_m=d, height_m=h) for k, a, d, h in SCENE])
@@ -31,7 +41,7 @@ def test_leg_margins_and_outcomes_match_the_ground_truth(profile, speed_fraction
         s.writer.set_settings(speed_fraction=speed_fraction, guidance=0.2, assist_as_needed=False)
         s.writer.start()
         s.wait_for(lambda st: st["run_state"] == RunState.RUNNING, 5.0)
-        s.wait_for(lambda st: st["s_m"] > 20.5, 150.0)
+        s.wait_for(lambda st: _ack(s) and st["s_m"] > 20.5, 150.0)
         truth = s.rig.ground_truth()
         ev = s.all_events()
     finally:

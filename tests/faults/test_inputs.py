@@ -81,8 +81,11 @@ def test_live_settings_are_clamped_or_refused_and_the_core_agrees(inputs, reliab
     result = s.controller.change_settings(**{name: value})
     requested, applied = result[name]
     if name in FRACTIONS:
-        assert 0.0 <= applied <= 1.0
-        assert applied == min(1.0, max(0.0, float(value)))
+        # guidance and body-weight support are absolute and held to the prescription's range;
+        # the other fractions to 0..1
+        low, high = s.controller.setting_range(name)
+        assert 0.0 <= low <= applied <= high <= 1.0
+        assert applied == pytest.approx(min(high, max(low, min(1.0, max(0.0, float(value))))), abs=1e-6)
         inputs.clamped += applied != float(value)
     else:
         assert applied in (0.0, 1.0)
@@ -116,8 +119,11 @@ def test_prescriptions_outside_the_hard_limits_are_refused_naming_the_field(reli
     if fine:
         try:
             Prescription(**{field: value})
-        except PrescriptionError as exc:  # only the min <= max pairs may refuse a fine value
-            assert field.endswith(("_min", "_max")) and ("guidance" in field or "bws" in field), exc
+        except PrescriptionError as exc:
+            # only the min <= max pairs may refuse a fine value, and the heart-rate limit below
+            # its floor (0 means no limit; a real limit is at least 60 bpm)
+            pair = field.endswith(("_min", "_max")) and ("guidance" in field or "bws" in field)
+            assert pair or (field == "max_heart_rate_bpm" and 0 < value < 60), exc
     else:
         with pytest.raises(PrescriptionError, match=field):
             Prescription(**{field: value})

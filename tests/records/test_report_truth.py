@@ -120,8 +120,9 @@ def test_settings_on_one_scale_with_units(desktop):
     rows = {row[2]: row for row in settings.rows}
     # demo-hemiparetic: guidance 0.2-1.0, BWS 0-40 % of body weight.
     assert rx.guidance_min == 0.2 and rx.bws_max == 0.4
-    assert rows["guidance"][4] == "0.70 of the prescribed range 0.20-1.00 = 0.76 of full stiffness"
-    assert rows["bws_fraction"][4] == "0.50 of the prescribed range 0-40 % = 20 % of body weight"
+    # absolute values, the prescribed range beside them (docs/engine.md "Settings and their units")
+    assert rows["guidance"][4] == "0.70 of full robot assistance (prescribed 0.20-1.00)"
+    assert rows["bws_fraction"][4].endswith("% of body weight (prescribed 0-40 %)")
     assert _row(doc, "summary", "Guidance applied").endswith("of full stiffness")
     assert _row(doc, "summary", "Body-weight support applied").endswith("% of body weight")
 

@@ -122,17 +122,29 @@ def test_simulate_and_a_live_run_of_the_same_seed_agree(scenes):
     rx = sim_prescription(profile)
     speed_fraction = profile.comfortable_speed_mps / rx.max_speed_mps
     scene = find_scene("sim-test", scenes)
-    live = Session("healthy", seed=4, rx=rx)
-    try:
-        live.rig.show_scene(scene)
-        live.writer.load_timeline(scene_to_timeline(scene), float(scene.route_length_m), 1.0)
-        live.writer.set_settings(speed_fraction=speed_fraction, guidance=0.2, assist_as_needed=False)
-        live.writer.start()
-        live.wait_for(lambda st: st["run_state"] == layout.RunState.RUNNING, 10.0)
-        live.wait_for(lambda st: st["s_m"] >= STRETCH_M[1] + 2.0, 120.0)
-        live_truth = live.rig.ground_truth()
-    finally:
-        live.close()
+    live_truth = None
+    for _attempt in range(3):
+        # A live rig starved by a loaded machine falls silent and the core stops the session on
+        # its own (device-silence alarms): that run says nothing about the patient; walk again.
+        live = Session("healthy", seed=4, rx=rx)
+        try:
+            live.rig.show_scene(scene)
+            live.writer.load_timeline(scene_to_timeline(scene), float(scene.route_length_m), 1.0)
+            live.writer.set_settings(speed_fraction=speed_fraction, guidance=0.2, assist_as_needed=False)
+            live.writer.start()
+            live.wait_for(lambda st: st["run_state"] == layout.RunState.RUNNING, 10.0)
+            live.wait_for(lambda st: st["s_m"] >= STRETCH_M[1] + 2.0
+                          or st["run_state"] in (layout.RunState.STOPPED, layout.RunState.IDLE), 180.0)
+            state = live.state()
+            if float(state["s_m"]) >= STRETCH_M[1] + 2.0:
+                live_truth = live.rig.ground_truth()
+                break
+            silent = {layout.AlarmReason.TREADMILL_SILENT, layout.AlarmReason.EXO_SILENT}
+            active = {int(a["reason"]) for a in state["alarms"] if a["active"]}
+            assert active & silent, f"the live session stopped for another reason: {active}"
+        finally:
+            live.close()
+    assert live_truth is not None, "three live runs in a row stopped on device silence (machine overloaded)"
     simulated = run_simulation(SimOptions(scene="sim-test", profile="healthy", duration_s=16.0, seed=4, db=None,
                                           scenes_dir=scenes,
                                           settings={"speed_fraction": speed_fraction, "guidance": 0.2,
