@@ -45,3 +45,6 @@ TARGETS["findings"] = {"min_sensitivity": ">= 0.90", "min_specificity": ">= 0.90
 TARGETS["stumble"] = {"detection_latency_ms_p95": "<= 50", "sensitivity": ">= 0.95",
                       "false_alarms_per_hour": "<= 0.5", "response_peak_decel_mps2": "<= prescription max_decel_mps2"}
 TARGETS["ui"] = {"menu_idle_cpu_fraction": "<= 0.05"}
+BENCHMARKS.append("selfpaced")  # issue 12
+TARGETS["selfpaced"] = {"speed_tracking_rms_mps": "<= 0.02", "position_rms_mm": "<= 14",
+                        "accel_limit_violations": "0", "prescription_violations": "0"}

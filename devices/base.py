@@ -92,6 +92,7 @@ class TreadmillStatus(DeviceCommon):
     encoder_count: int = 0  # belt displacement, counts since power-up (wraps at 2**32)
     encoder_m_per_count: float = 1e-5
     bws_load_n: float = 0.0  # body-weight-support unloading force measured
+    patient_position_m: float = float("nan")  # distance sensor: patient along the belt (NaN: none)
 
 
 @dataclass

@@ -67,6 +67,10 @@ EXO_COMMAND = struct.Struct("<BBHQ4Bf4f4f2f")
 INFO = struct.Struct("<BBHQB12s16sIfff4f4ff")
 # flags, fault, belt_speed_mps, encoder_count, encoder_m_per_count, bws_load_n
 TM_STATUS = struct.Struct("<BBHQBHfIff")
+# TM_STATUS with the distance sensor appended (self-paced mode): ... bws_load_n, then
+# patient_position_m (patient along the belt, + ahead of the reference/centre; NaN = no sensor).
+# Same message type, longer payload: a 31-byte TM_STATUS (no sensor) still decodes.
+TM_STATUS_POSITION = struct.Struct("<BBHQBHfIfff")
 # flags, fault, angle[4], velocity[4], motor torque[4], interaction torque[4], pressure[4]
 EXO_STATUS = struct.Struct("<BBHQBH20f")
 # flags, fault, heart_rate_bpm
@@ -113,6 +117,8 @@ def decode_body(body: bytes) -> tuple | None:
     if len(body) < HEADER_BYTES or body[0] != PROTOCOL_VERSION:
         return None
     st = BODY_STRUCTS.get(body[1])
+    if st is TM_STATUS and len(body) == TM_STATUS_POSITION.size:
+        st = TM_STATUS_POSITION
     if st is None or len(body) != st.size:
         return None
     return st.unpack(body)

@@ -6,6 +6,8 @@ from devices import protocol as p
 from devices.base import DeviceInfo, DeviceType, Treadmill, TreadmillStatus
 from devices.serial_link import SerialDevice, _monotonic_us, apply_common
 
+_NAN = float("nan")
+
 
 class SerialTreadmill(SerialDevice, Treadmill):
     """A treadmill on a serial port; `poll()` keeps `status` current without blocking."""
@@ -24,6 +26,7 @@ class SerialTreadmill(SerialDevice, Treadmill):
         s.encoder_count = fields[7]
         s.encoder_m_per_count = fields[8]
         s.bws_load_n = fields[9]
+        s.patient_position_m = fields[10] if len(fields) > 10 else _NAN  # older firmware: no sensor
 
     def set_speed(self, speed_mps: float, accel_mps2: float) -> None:
         """Belt speed set-point and the acceleration limit to reach it with."""

@@ -11,6 +11,10 @@ All times are time.monotonic() seconds; device_time_us in frames is the same clo
 
 from __future__ import annotations
 
+import math
+import random
+import zlib
+
 from devices import protocol as p
 from devices.base import DeviceInfo, DeviceType, FaultCode, JointMode
 from devices.sim.endpoint import Endpoint
@@ -159,8 +163,14 @@ class Firmware:
         }
 
 
+POSITION_NOISE_M = 0.002  # distance sensor noise (1 sd), a laser/ultrasound sensor at the trunk
+POSITION_LIMIT_M = 0.5  # the belt's usable half-length: the sensor reads no further
+POSITION_SWAY_M = 0.015  # trunk fore-aft oscillation once per step (assumed amplitude, not sourced)
+POSITION_HOME_TAU_S = 10.0  # a patient off-centre drifts slowly back toward it by themselves
+
+
 class TreadmillFirmware(Firmware):
-    STATUS = p.TM_STATUS
+    STATUS = p.TM_STATUS_POSITION
     STATUS_MSG = p.Msg.TM_STATUS
 
     def __init__(self, endpoint: Endpoint, serial_number: str, body_mass_kg: float) -> None:
@@ -182,6 +192,12 @@ class TreadmillFirmware(Firmware):
         self.belt_m = 0.0
         self.bws_fraction = 0.0
         self.bws_load_n = 0.0
+        # Distance sensor (self-paced mode): the patient walks over ground at their intended
+        # speed, so their place on the belt integrates intent - belt speed (the rig sets patient).
+        self.patient = None
+        self.patient_position_m = 0.0  # the trunk's mean place on the belt (the truth)
+        self._sway_rad = 0.0
+        self._position_rng = random.Random(zlib.crc32(serial_number.encode()))
 
     def command(self, now_s: float, msg: int, fields: tuple) -> bool:
         if not self.armed:
@@ -217,12 +233,22 @@ class TreadmillFirmware(Firmware):
         step = self.rate_mps2 * dt_s
         self.speed_mps = self.setpoint_mps if abs(error) <= step else self.speed_mps + (step if error > 0 else -step)
         self.belt_m += self.speed_mps * dt_s
+        if self.patient is not None and dt_s > 0.0 and self.armed:
+            # (a patient stands still until the session starts and the treadmill is armed)
+            pos = self.patient_position_m
+            pos += (self.patient.intended_speed_mps - self.speed_mps - pos / POSITION_HOME_TAU_S) * dt_s
+            self.patient_position_m = min(max(pos, -POSITION_LIMIT_M), POSITION_LIMIT_M)
+            v = self.patient.intended_speed_mps
+            if v > 0.05:  # one oscillation per step: step frequency = speed / step length
+                self._sway_rad += 6.283185307179586 * v / self.patient.mean_step_length_m(v) * dt_s
         target_n = self.bws_fraction * self.body_mass_kg * GRAVITY_MPS2
         self.bws_load_n += (target_n - self.bws_load_n) * min(1.0, dt_s / BWS_TAU_S)
 
     def measurements(self) -> tuple:
         count = int(self.belt_m / ENCODER_M_PER_COUNT) & 0xFFFFFFFF
-        return (self.speed_mps, count, ENCODER_M_PER_COUNT, self.bws_load_n)
+        position = (self.patient_position_m + POSITION_SWAY_M * math.sin(self._sway_rad)
+                    + POSITION_NOISE_M * self._position_rng.gauss(0.0, 1.0))
+        return (self.speed_mps, count, ENCODER_M_PER_COUNT, self.bws_load_n, position)
 
     def state(self) -> dict:
         return {
@@ -233,6 +259,7 @@ class TreadmillFirmware(Firmware):
             "belt_displacement_m": self.belt_m,
             "bws_fraction": self.bws_fraction,
             "bws_load_n": self.bws_load_n,
+            "patient_position_m": self.patient_position_m,
         }
 
 

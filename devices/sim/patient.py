@@ -223,6 +223,9 @@ class PatientModel:
         self.heart_rate_bpm = p.hr_rest_bpm
         self.v_perceived = 0.0
         self.intent_z = 0.0
+        # Test/bench hook: a function of the rig time (s) giving the intended speed (m/s), None to
+        # keep the model's own (self-paced bench and tests set speeding up, slowing, stopping).
+        self.intent_schedule = None
         self.intended_speed_mps = p.comfortable_speed_mps
         self._intent_dt = 0.0
         self.walkway = Walkway([])
@@ -666,6 +669,8 @@ class PatientModel:
             ob = self.walkway.next_crossing(self.hip_x)
             if ob is not None and ob.at_m - self.hip_x < 2.0:
                 speed *= 0.85  # people slow down before stepping over (Chen 1991: older adults more)
+        if self.intent_schedule is not None:
+            speed = float(self.intent_schedule(self.t_s))
         if self.frozen:
             speed = 0.0
         self.intended_speed_mps = max(0.0, speed)

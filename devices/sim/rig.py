@@ -71,6 +71,11 @@ class RigHandle:
             raise ValueError(f"unknown fault {fault!r}; known: {', '.join(FAULTS)}")
         self._request("inject", fault=fault, device=device, params=params)
 
+    def set_intent(self, points: list[tuple[float, float]]) -> None:
+        """The patient's intended speed from now: (seconds from now, m/s) points, linear between;
+        an empty list gives the patient back its own intent (devices/sim/intent.py)."""
+        self._request("intent", points=[[float(t), float(v)] for t, v in points])
+
     def status(self) -> dict:
         """Device-side truth per device (armed, watchdog_tripped, tripped_at_s, ...) and loop health."""
         return self._request("status")

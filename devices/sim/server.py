@@ -56,6 +56,7 @@ class Rig:
         self.endpoints = {name: endpoint_factory(name, random.Random(rng.random())) for name in DEVICES}
         serial = f"{seed:04d}"
         self.treadmill = TreadmillFirmware(self.endpoints["treadmill"], f"SIM-TM-{serial}", self.profile.body_mass_kg)
+        self.treadmill.patient = self.patient  # the distance sensor sees the patient
         self.exo = ExoFirmware(self.endpoints["exoskeleton"], f"SIM-EXO-{serial}", self.patient, exo_safe_mode)
         self.hr = HeartRateFirmware(self.endpoints["heart_rate"], f"SIM-HR-{serial}", self.patient)
         self.insoles = InsoleFirmware(self.endpoints["insoles"], f"SIM-INS-{serial}", self.patient,
@@ -232,6 +233,14 @@ class Rig:
             return self.ground_truth()
         if op == "show_scene":
             self.show_scene(request.get("obstacles", []))
+            return None
+        if op == "intent":
+            # the patient's intended speed from now on: [(t_s from now, speed_mps), ...]; [] = own
+            from devices.sim.intent import IntentSchedule
+
+            points = request.get("points") or []
+            now = self.patient.t_s or 0.0
+            self.patient.intent_schedule = IntentSchedule(points).shifted(now) if points else None
             return None
         if op == "stop":
             self.stop()

@@ -19,7 +19,7 @@ from engine.control.shm import SeqLockBlock
 
 # Settings that are fractions 0..1 (of the prescription range) and those that are switches.
 _FRACTIONS = ("speed_fraction", "guidance", "guidance_min", "guidance_max", "bws_fraction")
-_SWITCHES = ("assist_as_needed", "guidance_locked")
+_SWITCHES = ("assist_as_needed", "guidance_locked", "pace_mode")
 # Goals are capped so a typo cannot make a session endless in a way the UI cannot display.
 _GOAL_LIMITS = {"steps": 100_000.0, "distance_m": 100_000.0, "time_s": 86_400.0}
 
@@ -116,6 +116,7 @@ class CommandWriter:
         assist_as_needed=None,
         guidance_locked=None,
         bws_fraction=None,
+        pace_mode=None,
     ) -> dict[str, tuple[float, float]]:
         """Set live therapist settings (fractions of the prescription) and return, per field
         given, (requested, applied) for the audit log.
@@ -131,11 +132,16 @@ class CommandWriter:
             "assist_as_needed": assist_as_needed,
             "guidance_locked": guidance_locked,
             "bws_fraction": bws_fraction,
+            "pace_mode": pace_mode,
         }
         requested = {name: _number(name, value) for name, value in given.items() if value is not None}
         applied: dict[str, float] = {}
         for name, value in requested.items():
-            if name in _FRACTIONS:
+            if name == "pace_mode":
+                if int(value) != value or int(value) not in tuple(layout.PaceMode):
+                    raise SettingError(f"pace_mode: {value!r} is not a PaceMode (0 scene, 1 fixed, 2 self)")
+                applied[name] = float(int(value))
+            elif name in _FRACTIONS:
                 applied[name] = _clamp01(value)
             else:
                 applied[name] = 1.0 if value >= 0.5 else 0.0

@@ -47,12 +47,14 @@ from engine.control.layout import (
     GeometryCheck,
     ObstacleCategory,
     ObstacleOutcome,
+    PaceMode,
     RunState,
     SettingId,
 )
 from engine.control.packing import run_struct
 from engine.control.planner import Planner
 from engine.control.prescription import Prescription, PrescriptionError
+from engine.control.self_paced import SelfPacedController
 from engine.control.shm import HEADER_BYTES
 from engine.control.steady_state import StrideSteadiness
 from engine.control.stumble import StumbleGuard
@@ -91,6 +93,7 @@ _SETTINGS = (
     ("goal_steps", SettingId.GOAL_STEPS, "goal_steps", "goal"),
     ("goal_distance_m", SettingId.GOAL_DISTANCE_M, "goal_distance_m", "goal"),
     ("goal_time_s", SettingId.GOAL_TIME_S, "goal_time_s", "goal"),
+    ("pace_mode", SettingId.PACE_MODE, "pace_mode", "mode"),
 )
 # Conditions evaluated every cycle in any state; a start is refused while one is present.
 START_BLOCKERS = (
@@ -223,6 +226,9 @@ class ControlCore:
         self.rx_key: tuple | None = None
         self.rx_refused_key: tuple | None = None
         self.speed_fraction = 0.0
+        self.pace_mode = PaceMode.SCENE
+        self.self_paced = SelfPacedController()
+        self.patient_position_m = math.nan  # treadmill distance sensor (NaN: none)
         self.guidance_setting = 0.5
         self.guidance_min = 0.0
         self.guidance_max = 1.0
@@ -477,6 +483,11 @@ class ControlCore:
             if kind == "flag":
                 applied = 1.0 if finite >= 0.5 else 0.0
                 setattr(self, attr, bool(applied))
+            elif kind == "mode":
+                applied = float(int(finite)) if int(finite) in (0, 1, 2) else float(int(self.pace_mode))
+                if int(applied) != int(self.pace_mode):
+                    self.self_paced.reset()  # a fresh start from the speed the belt has now
+                self.pace_mode = PaceMode(int(applied))
             elif kind == "goal":
                 applied = max(0.0, finite)
                 setattr(self, attr, int(applied) if name == "goal_steps" else applied)
@@ -632,6 +643,7 @@ class ControlCore:
         self.last_tm_t = t
         self.last_belt_speed = v
         self.belt_speed_mps = v
+        self.patient_position_m = st.patient_position_m
 
     def _sample_time(self, rx_s: float, device_time_us: float, device: int) -> float:
         """Host time of a device sample: the device's clock plus the smallest offset seen between
@@ -1165,6 +1177,9 @@ class ControlCore:
         # The therapist's speed is the cruise speed; the scene's base speed is only the value the
         # UI starts the therapist's setting at (it is not multiplied in: fractions do not stack).
         cruise = lim.max_speed_mps * self.speed_fraction if walking else 0.0
+        pace = self.pace_mode
+        if pace == PaceMode.SELF and walking:
+            cruise = lim.max_speed_mps  # the patient sets the pace; the plan only limits it
         if self.view_state == ViewPolicy.LATE and cruise > self.view.cap_mps:
             cruise = self.view.cap_mps  # slow gently while the patient's view is late
         target = planner.plan(
@@ -1186,6 +1201,17 @@ class ControlCore:
             self.obstacles_dirty = True
         if planner.changed:
             self.obstacles_dirty = True
+        if pace == PaceMode.FIXED and planner.blocking >= 0 and target < cruise \
+                and planner.obstacles[planner.blocking].category != ObstacleCategory.YIELD \
+                and (planner.route_length_m <= 0.0 or planner.route_length_m - self.s_m > 5.0):
+            target = cruise  # fixed pace: step-over obstacles do not slow the belt, yields still do
+        elif pace == PaceMode.SELF and walking and state == RunState.RUNNING:
+            # One call: the self-paced law; the obstacle plan still overrides it (the min).
+            own = self.self_paced.command(self.patient_position_m, self.tm_sample_t, self.belt_speed_mps,
+                                          sup.speed_cmd_mps, dt, lim.max_speed_mps, lim.max_accel_mps2,
+                                          lim.max_decel_mps2)
+            if own < target:
+                target = own
         if state == RunState.PAUSED or not walking:
             target = 0.0
         if target > self.stumble.speed_cap_mps:

@@ -226,6 +226,8 @@ COMMAND_DTYPE = np.dtype(
         # drawn (0: no view, e.g. `main.py core`); ui_pid lets the core watch the process itself.
         ("ui_frame", "<u8"),
         ("ui_pid", "<i4"),
+        # Appended (issue 12): how the belt speed is chosen, a PaceMode (0 = scene, today's).
+        ("pace_mode", "u1"),
     ]
 )
 
@@ -382,6 +384,15 @@ class SettingId(enum.IntEnum):
     GOAL_DISTANCE_M = 9
     GOAL_TIME_S = 10
     PRESCRIPTION = 11  # v1 new max speed m/s, v2 1 = accepted, 0 = refused (belt moving/invalid)
+    PACE_MODE = 12  # v1 requested, v2 applied PaceMode
+
+
+class PaceMode(enum.IntEnum):
+    """How the belt speed is chosen (command block `pace_mode`; docs/control.md)."""
+
+    SCENE = 0  # the therapist's speed, slowed by the scene's obstacle plans (the default)
+    FIXED = 1  # the therapist's speed; only yield obstacles (and the route end) slow the belt
+    SELF = 2  # self-paced: the belt follows the patient (engine/control/self_paced.py)
 
 
 # Bits of STATE_DTYPE.device_ok and the `contacts` bits, named for readers.

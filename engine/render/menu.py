@@ -258,6 +258,8 @@ class TherapistMenu:
                                               pos=(0.1, 0, -0.05), command=self.set_assist_as_needed,
                                               indicatorValue=int(controller.settings.get("assist_as_needed", 0)))
         self.buttons["assist_as_needed"] = self.assist_check
+        # Pace mode (issue 12): one button cycling scene -> fixed -> self-paced, live and audited.
+        button("pace", self._pace_text(), (0.62, 0, -0.05), self.cycle_pace, 0.04, (0.3, 0.4, 0.3, 1))
         # -- status line: above the band kept free for the alarm banner --------------------------
         self.status_label = label("", (-1.72, 0, -0.8), 0.04, (1, 0.9, 0.5, 1), wrap=68)
         self.findings_label = label("", (-1.72, 0, -0.74), 0.032, (0.8, 0.9, 1, 1), wrap=85)  # engine/analysis
@@ -538,6 +540,17 @@ class TherapistMenu:
     def set_assist_as_needed(self, on) -> None:
         """Assist-as-needed on or off."""
         self.controller.change_settings(assist_as_needed=1.0 if on else 0.0)
+        self.changed = True
+
+    def _pace_text(self) -> str:
+        mode = int(self.controller.settings.get("pace_mode", 0.0))
+        return "Pace: " + {0: "scene", 1: "fixed", 2: "self-paced"}.get(mode, "scene")
+
+    def cycle_pace(self) -> None:
+        """Next pace mode (scene -> fixed -> self-paced -> scene), applied at once."""
+        mode = int(self.controller.settings.get("pace_mode", 0.0))
+        self.controller.set_pace(("fixed", "self", "scene")[mode % 3])
+        self.buttons["pace"]["text"] = self._pace_text()
         self.changed = True
 
     def set_setting(self, name: str, value: float) -> None:

@@ -35,6 +35,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--renderer", choices=["tinydisplay", "gl"], default=None,
                         help="headless renderer (default tinydisplay; gl uses EGL, e.g. llvmpipe)")
     parser.add_argument("--scenes-dir", default=None, help="folder of scene YAML files (default scenes/)")
+    parser.add_argument("--pace", choices=("fixed", "scene", "self"), default="scene",
+                        help="belt speed: fixed, scene-paced (default) or self-paced (follows the patient)")
     parser.add_argument("--size", default=None, metavar="WxH", help="window or offscreen size, e.g. 640x360")
     parser.add_argument("--sync-to", metavar="URL", help="clinic server postgresql://...: record locally as "
                         "always and sync in the background (docs/clinic.md)")

@@ -38,6 +38,7 @@ DEFAULT_SETTINGS: dict[str, float] = {
     "assist_as_needed": 0.0,
     "guidance_locked": 0.0,
     "bws_fraction": 0.3,
+    "pace_mode": 0.0,  # engine.control.layout.PaceMode: 0 scene-paced, 1 fixed, 2 self-paced
 }
 
 
@@ -196,6 +197,14 @@ class SessionController:
             self.settings[name] = applied
             self._audit(name, old, requested, applied)
         return result
+
+    def set_pace(self, pace: str) -> None:
+        """Pace mode by name (scene, fixed, self), live; audited like any setting."""
+        try:
+            mode = layout.PaceMode[pace.upper()]
+        except KeyError:
+            raise ValueError(f"pace: {pace!r} is not one of scene, fixed, self") from None
+        self.change_settings(pace_mode=float(mode))
 
     def apply_all_settings(self) -> None:
         """Send every current setting (at session start, so the core starts from the menu's values)."""

@@ -82,6 +82,8 @@ class Desktop:
         self.controller = SessionController(self.writer, self.store, who="therapist")
         self.controller.simulated = self.rig is not None
         self.controller.vr = options.use_headset
+        if options.pace != "scene":
+            self.controller.set_pace(options.pace)
         ports = self.rig.ports if self.rig is not None else dict(options.ports)
         self.core = start_core(CoreConfig(ports=ports), self.channels.paths())
         wait_core_ready(self.channels, self.core)

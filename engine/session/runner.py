@@ -48,6 +48,7 @@ class SessionOptions:
     frame_rate_hz: float = 30.0
     vr_module: object = None  # an openvr double in tests
     ports: dict[str, str] = field(default_factory=dict)  # real devices; empty = the virtual rig
+    pace: str = "scene"  # scene | fixed | self (engine.control.layout.PaceMode)
 
     @classmethod
     def from_args(cls, args, vr) -> SessionOptions:
@@ -62,6 +63,7 @@ class SessionOptions:
                                                  ("exoskeleton", getattr(args, "exoskeleton", None)),
                                                  ("heart_rate", getattr(args, "heart_rate", None)),
                                                  ("insoles", getattr(args, "insoles", None))) if port},
+            pace=getattr(args, "pace", None) or "scene",
         )
 
 
@@ -260,6 +262,7 @@ def run_headless(options: SessionOptions, on_frame=None) -> SessionResult:
         if hints.bws_fraction is not None:
             settings["bws_fraction"] = float(hints.bws_fraction)
         controller.change_settings(**settings)
+        controller.set_pace(options.pace)
         core = start_core(CoreConfig(ports=rig.ports if rig is not None else dict(options.ports)), channels.paths())
         wait_core_ready(channels, core)
         session_id = controller.open_session()

@@ -19,6 +19,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "from the profile); demo-* patients get their demo prescription")
     parser.add_argument("--scenes-dir", help="folder of scene files (default: scenes/)")
     parser.add_argument("--guidance", type=float, help="guidance setting 0..1 (default: the scene's hint)")
+    parser.add_argument("--pace", choices=("fixed", "scene", "self"), default="scene",
+                        help="belt speed: fixed, scene-paced (default) or self-paced (the patient's)")
+    parser.add_argument("--protocol", choices=("comfortable", "fast"),
+                        help="a comfortable- or fast-speed test on the self-paced belt (run-in 2 m, 6 m timed, "
+                             "3 trials); the result is stored as the session's self-selected/fast speed")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
 
 
@@ -37,7 +42,7 @@ def main(args: argparse.Namespace) -> int:
         settings["guidance"] = args.guidance
     options = SimOptions(scene=args.scene, profile=args.patient_profile, duration_s=args.duration_s, seed=args.seed,
                          db=args.db, truth_path=args.truth, patient_code=args.patient, scenes_dir=args.scenes_dir,
-                         settings=settings, progress=not args.no_progress and sys.stderr.isatty())
+                         settings=settings, pace=args.pace, protocol=args.protocol, progress=not args.no_progress and sys.stderr.isatty())
     try:
         result = run_simulation(options)
     except (ValueError, SceneError, KeyError) as exc:
@@ -46,6 +51,11 @@ def main(args: argparse.Namespace) -> int:
     print(f"session {result.session_id} ({result.outcome}) for {result.patient_code}, profile {result.profile}: "
           f"{result.summary.get('steps')} steps, {result.sim_s:.1f} s simulated in {result.wall_s:.1f} s "
           f"({result.speedup:.1f}x real time) -> {args.db}")
+    for kind in ("self_selected_speed", "fast_speed"):
+        if kind in result.summary:
+            res = result.summary[kind]
+            print(f"{res['protocol']} speed: {res['speed_mps']} m/s (trials {res['trials_mps']}; "
+                  f"true over-ground {res.get('true_trials_mps')})")
     if args.truth:
         print(f"ground truth: {args.truth}")
     return 0 if result.outcome == "completed" else 1

@@ -36,7 +36,8 @@ HEARTBEAT_EVERY = 20  # core cycles between UI heartbeats (a 50 Hz frame loop)
 DRAIN_EVERY = 50  # core cycles between recorder drains (its 50 ms period)
 START_AFTER_S = 0.5  # idle time before the start, like the runner's warm-up
 STOP_TIMEOUT_S = 15.0
-SIM_T0_S = 1.0  # the sim clock starts here (never 0: 0.0 means "never" to some fields)
+SIM_T0_S = 1.0
+FAST_FACTOR = 1.3  # simulated patient's fast / comfortable speed (an assumption, not sourced)  # the sim clock starts here (never 0: 0.0 means "never" to some fields)
 
 
 @dataclass
@@ -72,6 +73,10 @@ class SimOptions:
     started_at: datetime.datetime | None = None
     progress: bool = False
     boost_max: float | None = None  # override the prescription's clearance_boost_max (0: no boost)
+    pace: str = "scene"  # scene | fixed | self (engine.control.layout.PaceMode)
+    intent_schedule: object = None  # t_s -> intended speed m/s for the patient (bench/tests)
+    probe: object = None  # called (t_s, core, rig) every 10 ms after the start (bench/tests)
+    protocol: str | None = None  # comfortable | fast: timed walk trials on the self-paced belt
 
 
 def sim_prescription(profile):
@@ -149,7 +154,25 @@ def run_simulation(options: SimOptions) -> SimResult:
         if hints.bws_fraction is not None:
             settings["bws_fraction"] = float(hints.bws_fraction)
         settings.update(options.settings)
+        walk_samples: list[tuple[float, float, float]] = []
+        if options.protocol is not None:
+            # A comfortable- or fast-speed test (engine/analysis/walk_test.py): self-paced belt,
+            # the simulated patient walks the trials (fast: FAST_FACTOR x comfortable, assumed).
+            from devices.sim.intent import IntentSchedule
+            from engine.analysis.walk_test import PROTOCOLS, trial_schedule
+
+            if options.protocol not in PROTOCOLS:
+                raise ValueError(f"protocol {options.protocol!r}: one of {', '.join(PROTOCOLS)}")
+            options = dataclasses.replace(options, pace="self")
+            speed = profile.comfortable_speed_mps * (FAST_FACTOR if options.protocol == "fast" else 1.0)
+            if options.intent_schedule is None:
+                points = trial_schedule(speed)
+                options = dataclasses.replace(options, intent_schedule=IntentSchedule(points).shifted(
+                    SIM_T0_S + START_AFTER_S), duration_s=min(options.duration_s, points[-1][0] + 1.0))
+        settings["pace_mode"] = float(layout.PaceMode[options.pace.upper()])
         controller.change_settings(**settings)
+        if options.intent_schedule is not None:
+            rig.patient.intent_schedule = options.intent_schedule
         core = ControlCore(CoreConfig(ports={}), channels, devices)
         tele, events = channels.telemetry, channels.events
         kept: list[tuple] = []
@@ -195,6 +218,15 @@ def run_simulation(options: SimOptions) -> SimResult:
                 drain()
             if started_at_s is None:
                 continue
+            if cycle % 10 == 0:
+                if options.probe is not None:
+                    options.probe(t - started_at_s, core, rig)
+                if options.protocol is not None:
+                    # over-ground distance = belt distance + the patient's (averaged) place on it
+                    pos = core.self_paced.avg_m
+                    tm = rig.treadmill  # the truth beside it: belt travel + true place on the belt
+                    walk_samples.append((t - started_at_s, core.s_m + (pos if pos == pos else 0.0),
+                                         core.belt_speed_mps, tm.belt_m + tm.patient_position_m))
             run_state = core.run_state
             elapsed = t - started_at_s
             if not stopping:
@@ -219,6 +251,16 @@ def run_simulation(options: SimOptions) -> SimResult:
         sim_s = cycle * CORE_PERIOD_S
         summary = _summary(core)
         wall_s = time.perf_counter() - wall0
+        if options.protocol is not None:
+            from engine.analysis.walk_test import EVENT_KIND, protocol_result, trial_speeds
+
+            cols = np.array(walk_samples, float).reshape(-1, 4)
+            result = protocol_result(options.protocol, trial_speeds(cols[:, 0], cols[:, 1], cols[:, 2]))
+            truth_speeds = trial_speeds(cols[:, 0], cols[:, 3], cols[:, 2])  # simulation only
+            result_truth = {"true_trials_mps": [round(v, 4) for v in truth_speeds]}
+            summary[EVENT_KIND[options.protocol]] = {**result, **result_truth}
+            if store is not None and session_id is not None and result["speed_mps"] is not None:
+                store.add_event(session_id, EVENT_KIND[options.protocol], float(cols[-1, 0]), **result)
         if swriter is not None:
             recorder_stats = swriter.finish({"simulated": True, "profile": profile.name, "seed": options.seed,
                                              "sim_s": sim_s, "wall_s": wall_s, "sim_speedup": sim_s / wall_s})

@@ -1,0 +1,201 @@
+"""Self-paced mode: the speed law's limits (property tests), and the real core + rig over
+pseudo-terminals following a changing intent and stopping gently."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from engine.control.layout import TIMELINE_DTYPE, EventKind, PaceMode, RunState, SettingId
+from engine.control.prescription import Prescription
+from engine.control.self_paced import MAX_JERK_MPS3, SelfPacedController
+
+DT = 0.001
+
+
+def _drive(ctrl, positions, vmax, acc, dec, v0=0.0, every=4):
+    """Feed the law a position sequence (a new sensor sample every `every` cycles); returns the
+    commanded speeds. The belt follows the command exactly (measured = commanded)."""
+    v = v0
+    out = []
+    pos = positions[0]
+    for i, p in enumerate(positions):
+        if i % every == 0:
+            pos = p
+        v = ctrl.command(pos, (i // every) * every * DT, v, v, DT, vmax, acc, dec)
+        out.append(v)
+    return np.array(out)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    vmax=st.floats(0.2, 3.0), acc=st.floats(0.05, 1.5), dec=st.floats(0.05, 2.0),
+    v0=st.floats(0.0, 3.0),
+    positions=st.lists(st.floats(-0.6, 0.6), min_size=20, max_size=300),
+)
+def test_never_exceeds_speed_accel_or_jerk(vmax, acc, dec, v0, positions):
+    """Whatever the sensor says (jumps, noise, out of range), the command stays in [0, vmax],
+    its acceleration within the prescription and its jerk within MAX_JERK_MPS3."""
+    v0 = min(v0, vmax)
+    seq = [p for p in positions for _ in range(10)]  # each value held 10 ms
+    ctrl = SelfPacedController()
+    v = _drive(ctrl, seq, vmax, acc, dec, v0=v0)
+    assert v.min() >= 0.0 and v.max() <= vmax + 1e-9
+    a = np.diff(np.concatenate([[v0], v])) / DT
+    assert a.max() <= acc + 1e-6
+    assert a.min() >= -dec - 1e-6
+    jerk = np.abs(np.diff(a)) / DT
+    # Jerk within the limit, except on the cycle that lands exactly on 0 or the top speed,
+    # where the discrete ramp leaves a residual acceleration step of a few J*dt (< 0.005 m/s^2,
+    # far below what a patient feels).
+    over = np.flatnonzero(jerk > MAX_JERK_MPS3 + 1e-3)
+    for i in over:
+        landed = v[i + 1] in (0.0, vmax) or v[i] in (0.0, vmax)
+        assert landed, f"jerk {jerk[i]:.2f} m/s^3 at cycle {i}, speed {v[i]:.4f}"
+        assert abs(a[i + 1] - a[i]) < 0.005
+
+
+def _simulate_walker(intent, vmax=1.5, acc=0.5, dec=0.8, noise_m=0.002, seed=0):
+    """A patient walking over ground at intent(t) on a belt the law drives; returns (v, pos, u)."""
+    rng = np.random.default_rng(seed)
+    ctrl = SelfPacedController()
+    n = len(intent)
+    v = np.zeros(n)
+    pos = np.zeros(n)
+    p = 0.0
+    speed = 0.0
+    for i in range(n):
+        p += (intent[i] - speed) * DT
+        if i % 4 == 0:
+            sample = p + noise_m * rng.standard_normal()
+            ts = i * DT
+        speed = ctrl.command(sample, ts, speed, speed, DT, vmax, acc, dec)
+        v[i], pos[i] = speed, p
+    return v, pos
+
+
+def test_follows_a_changing_intent_and_stops_gently():
+    t = np.arange(0, 40.0, DT)
+    intent = np.interp(t, [0, 2, 10, 16, 26, 30, 30.5], [0.0, 1.0, 1.0, 1.3, 1.3, 0.8, 0.0])
+    v, pos = _simulate_walker(intent)
+    settled = (t > 6) & (t < 30)
+    assert np.sqrt(np.mean((v[settled] - intent[settled]) ** 2)) < 0.03
+    assert np.abs(pos[settled]).max() < 0.1
+    stopped = np.flatnonzero((t > 30.5) & (v < 0.02))
+    assert len(stopped) and t[stopped[0]] - 30.5 < 5.0
+    assert np.all(v[t > t[stopped[0]] + 1.0] < 0.02), "the belt crept on after the patient stopped"
+    a = np.diff(v) / DT
+    assert a.min() >= -0.8 - 1e-6
+
+
+def test_intent_above_the_prescription_is_capped():
+    t = np.arange(0, 20.0, DT)
+    v, _ = _simulate_walker(np.full_like(t, 2.0), vmax=1.1)
+    assert v.max() <= 1.1 + 1e-9
+    assert v[-1] == pytest.approx(1.1, abs=1e-6)
+
+
+def test_no_sensor_slows_down():
+    ctrl = SelfPacedController()
+    v = 1.0
+    for i in range(20000):
+        v = ctrl.command(math.nan, i * DT, v, v, DT, 1.5, 0.5, 0.8)
+    assert v < 0.02
+
+
+# --------------------------------------------------------------- real core + rig (pty)
+@pytest.mark.timeout(180)
+def test_core_and_rig_follow_the_patient_and_stop_gently():
+    from tests.control.helpers import Session
+
+    rx = Prescription(max_speed_mps=1.2, max_accel_mps2=0.5, max_decel_mps2=0.8, leg_length_l_m=0.98,
+                      leg_length_r_m=0.98)
+    s = Session("healthy", seed=3, rx=rx)
+    try:
+        s.rig.set_intent([(0.0, 0.6)])
+        s.writer.set_settings(speed_fraction=0.3, guidance=0.3, assist_as_needed=False,
+                              pace_mode=int(PaceMode.SELF))
+        s.writer.start()
+        s.wait_for(lambda st: st["run_state"] == RunState.RUNNING, 10.0)
+        s.wait_for(lambda st: abs(float(st["belt_speed_mps"]) - 0.6) < 0.03, 60.0)
+        s.rig.set_intent([(0.0, 0.6), (3.0, 0.95)])  # speeding up
+        s.wait_for(lambda st: abs(float(st["belt_speed_mps"]) - 0.95) < 0.03, 60.0)
+        s.rig.set_intent([(0.0, 0.95), (0.3, 0.0)])  # the patient stops
+        s.wait_for(lambda st: float(st["belt_speed_mps"]) < 0.02, 60.0)
+        state = s.state()
+        assert state["run_state"] == RunState.RUNNING  # a self-paced stop is not a session stop
+        tel = s.all_telemetry()
+        run = tel[tel["run_state"] == RunState.RUNNING]
+        assert run["belt_speed_cmd_mps"].max() <= rx.max_speed_mps + 1e-4
+        assert run["belt_speed_mps"].max() <= rx.max_speed_mps + 1e-4
+        # The command's acceleration: 10 ms differences of the core's own times.
+        t, cmd = run["t_s"], run["belt_speed_cmd_mps"].astype(float)
+        keep = np.unique(np.searchsorted(t, np.arange(t[0], t[-1], 0.01)))
+        assert len(keep) > 100
+        a = np.diff(cmd[keep]) / np.diff(t[keep])
+        assert a.max() <= rx.max_accel_mps2 * 1.02 + 0.01
+        assert a.min() >= -rx.max_decel_mps2 * 1.02 - 0.01
+        ev = s.all_events()
+        pace = ev[(ev["kind"] == EventKind.SETTING_APPLIED) & (ev["code"] == SettingId.PACE_MODE)]
+        assert len(pace) >= 1 and float(pace["v2"][-1]) == float(PaceMode.SELF)
+    finally:
+        s.close()
+
+
+def test_old_treadmill_status_frames_still_decode():
+    """A TM_STATUS without the distance sensor (older firmware) decodes, position NaN; the new
+    one carries the position."""
+    from devices import protocol as p
+    from devices.base import TreadmillStatus
+    from devices.serial_treadmill import SerialTreadmill
+
+    old = p.TM_STATUS.pack(p.PROTOCOL_VERSION, p.Msg.TM_STATUS, 1, 5, p.FLAG_ARMED, 0, 0.5, 10, 1e-5, 0.0)
+    new = p.TM_STATUS_POSITION.pack(p.PROTOCOL_VERSION, p.Msg.TM_STATUS, 2, 6, p.FLAG_ARMED, 0, 0.5, 10, 1e-5,
+                                    0.0, -0.125)
+    driver = object.__new__(SerialTreadmill)  # the decoding half only: no port
+    driver.status = TreadmillStatus()
+    driver._apply_status(p.decode_body(new))
+    assert driver.status.patient_position_m == -0.125
+    driver._apply_status(p.decode_body(old))
+    assert math.isnan(driver.status.patient_position_m)
+    assert driver.status.belt_speed_mps == 0.5
+
+
+def test_pace_mode_changes_reach_the_core_block_and_are_audited(tmp_path):
+    """`set_pace` (what `run --pace` and the menu's Pace button call) writes the command block
+    a second process reads and leaves an audit row per change; a bad name changes nothing."""
+    from engine.control.channels import Channels
+    from engine.control.commands import CommandWriter, SettingError
+    from engine.records.store import Store
+    from engine.session.controller import SceneChoice, SessionController
+
+    channels = Channels.create()
+    reader = Channels.attach(channels.paths())
+    store = Store(tmp_path / "records.db")
+    try:
+        store.ensure_patient("p-001")
+        store.add_prescription("p-001", Prescription(max_speed_mps=1.1))
+        controller = SessionController(CommandWriter(channels.command), store)
+        controller.select_patient("p-001")
+        controller.select_scene(SceneChoice("s", "S", route_length_m=40.0, base_speed_fraction=0.5,
+                                            timeline=np.zeros(0, dtype=TIMELINE_DTYPE)))
+        session_id = controller.start()
+        controller.set_pace("self")
+        assert int(reader.command.read()["pace_mode"]) == PaceMode.SELF
+        controller.set_pace("fixed")
+        assert int(reader.command.read()["pace_mode"]) == PaceMode.FIXED
+        with pytest.raises(ValueError):
+            controller.set_pace("sprint")
+        with pytest.raises(SettingError):
+            controller.writer.set_settings(pace_mode=7)
+        assert int(reader.command.read()["pace_mode"]) == PaceMode.FIXED
+        rows = [r for r in store.audit_log(session_id) if r["setting"] == "pace_mode"]
+        assert [(r["old"], r["applied"]) for r in rows] == [(0.0, 2.0), (2.0, 1.0)]
+    finally:
+        reader.close()
+        store.close()
+        channels.close()
