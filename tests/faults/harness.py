@@ -64,7 +64,10 @@ def empty_scene() -> SceneChoice:
 class Stack:
     """Rig + core + recorder + a UI stand-in on one session in `db_path`; `close()` cleans up."""
 
-    def __init__(self, db_path: Path, profile: str = "healthy", seed: int = 1, recorder: bool = True) -> None:
+    def __init__(self, db_path: Path, profile: str = "healthy", seed: int = 1, recorder: bool = True,
+                 device_silence_s: float | None = None) -> None:
+        """device_silence_s: a looser silence limit, only for cases that test something other than
+        device safety (the clinic sync); device and load cases keep the core's 20 ms rule."""
         self.db_path = Path(db_path)
         self.rig = None
         self.core = None
@@ -82,7 +85,10 @@ class Stack:
             self.heartbeat = Heartbeat(self.writer)
             self.rx = self.controller.select_patient(PATIENT)
             self.controller.select_scene(empty_scene())
-            self.core = start_core(CoreConfig(ports=self.rig.ports), self.channels.paths())
+            config = CoreConfig(ports=self.rig.ports)
+            if device_silence_s is not None:
+                config.device_silence_s = device_silence_s
+            self.core = start_core(config, self.channels.paths())
             self.wait_for(lambda s: s["core_pid"] != 0 and s["cycle"] > 50, 20.0)
             self.session_id = self.controller.open_session()
             if recorder:

@@ -123,12 +123,18 @@ def test_server_killed_mid_sync_then_restarted_then_sync_again(clinic, tmp_path,
                        f"restart {time.monotonic() - killed_s:.1f} s")
 
 
+# The clinic cases test the sync, not device safety: the virtual rig's pty links may be starved
+# for more than 20 ms on a loaded machine (docs/control.md, issue 17), which would stop the walk
+# these cases only need as a source of records. Device-silence safety is tested in test_device_faults.
+SYNC_CASE_SILENCE_S = 0.09
+
+
 def test_server_down_at_rig_start_session_runs_and_sync_waits(clinic, tmp_path, reliability):
     url = clinic.rig_url("down")
     clinic.pg.stop()
     db = tmp_path / "records.db"
     worker = None
-    s = Stack(db)
+    s = Stack(db, device_silence_s=SYNC_CASE_SILENCE_S)
     try:
         worker = SyncWorker(db, url, interval_s=0.2)
         s.walk(0.6)
