@@ -26,6 +26,10 @@ class Endpoint:
         tty.setraw(self._slave)
         os.set_blocking(self.master, False)
         self.path = os.ttyname(self._slave)
+        self._init_line(rng)
+
+    def _init_line(self, rng: random.Random) -> None:
+        """The decoder, line-fault switches and counters every endpoint kind shares."""
         self.decoder = StreamDecoder()
         self._rng = rng
         self.cut = False

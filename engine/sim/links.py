@@ -31,17 +31,7 @@ class MemoryEndpoint(Endpoint):
     def __init__(self, name: str, rng: random.Random) -> None:  # noqa: D107 - no pty: see class doc
         self.name = name
         self.path = f"mem://{name}"
-        self.decoder = StreamDecoder()
-        self._rng = rng
-        self.cut = False
-        self.stalled = False
-        self.corrupt_fraction = 0.0
-        self._skip_tx = 0
-        self._skip_rx = 0
-        self.frames_tx = 0
-        self.tx_dropped = 0
-        self.bytes_rx = 0
-        self.bytes_corrupted = 0
+        self._init_line(rng)  # the same fault switches and counters as a pseudo-terminal
         self.to_device = bytearray()  # written by the host's driver
         self.to_host = bytearray()  # read by the host's driver
 
