@@ -62,7 +62,9 @@ def test_events_clearance_and_steady_strides_against_ground_truth():
         assert np.all(np.isfinite(err)), f"{name}: a detection with no true event near it"
         assert np.median(np.abs(err)) <= 0.005, (name, np.median(np.abs(err)))
         assert np.percentile(np.abs(err), 95) <= 0.015, (name, np.percentile(np.abs(err), 95))
-        assert abs(np.mean(err)) <= 0.002, (name, "constant offset", np.mean(err))
+        # A constant clock offset shifts every event: its estimate is the median signed error (as in
+        # bench clinical's event_offset_ms_max_abs), which one late detection cannot move.
+        assert abs(np.median(err)) <= 0.002, (name, "constant offset", np.median(err))
 
     # Step length per leg: heel to heel at contact against the rig's true step, and closer to it
     # than the belt speed x step time stand-in (which cannot see where the feet land).
