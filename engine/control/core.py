@@ -105,6 +105,10 @@ START_BLOCKERS = (
     AlarmReason.INSOLES_SILENT,
 )
 HOST_STALL_S = 0.005  # a gap between cycles this long means the core itself was not running
+# The longest a port's reader may wait in the kernel for the tty flip-buffer worker (bytes the
+# device sent, queued but not yet delivered) before silence counts again: the devices' own
+# watchdog period, so the host stays blind no longer than a device tolerates a silent host.
+RX_STALL_LIMIT_S = 0.1
 UI_PID_CHECK_CYCLES = 10  # poll the UI's pidfd this often (a few microseconds each)
 
 _U64 = struct.Struct("<Q")
@@ -1017,6 +1021,19 @@ class ControlCore:
             self.emit(EventKind.GUIDANCE_ADAPTED, -1, 0, g, self.aan.last_error_rad)
 
     # -- safety --------------------------------------------------------------------------------
+    @staticmethod
+    def _silent(device, t: float, limit_s: float, awake_since: float) -> bool:
+        """No frame from `device` for limit_s of time the host was awake to receive one.
+
+        Not awake: the core's own stalls (awake_since) and its port reader's waits in the kernel
+        for the tty flip-buffer worker. While such a wait is in progress the device's bytes are
+        queued in the kernel (it has not fallen silent; the host is late), for at most
+        RX_STALL_LIMIT_S; after one, silence is timed from its end (docs/control.md)."""
+        if t - max(device.last_rx_s, awake_since, device.rx_stall_end_s()) <= limit_s:
+            return False
+        waited_s = device.rx_kernel_wait_s(t)
+        return not 0.0 < waited_s < RX_STALL_LIMIT_S
+
     def _safety(self, t: float) -> None:
         cfg = self.config
         tm, exo, hr = self.tm, self.exo, self.hr
@@ -1039,13 +1056,13 @@ class ControlCore:
         # device silence
         silence = cfg.device_silence_s
         awake_since = self.host_stall_end_s
-        if t - max(tm.last_rx_s, awake_since) > silence:
+        if self._silent(tm, t, silence, awake_since):
             self.alarm(AlarmReason.TREADMILL_SILENT)
         else:
             ok |= 1
             if alarms.is_active(AlarmReason.TREADMILL_SILENT):
                 alarms.clear(AlarmReason.TREADMILL_SILENT)
-        if t - max(exo.last_rx_s, awake_since) > silence:
+        if self._silent(exo, t, silence, awake_since):
             self.alarm(AlarmReason.EXO_SILENT)
         else:
             ok |= 2
@@ -1067,7 +1084,7 @@ class ControlCore:
                 alarms.clear(AlarmReason.HEART_RATE_HIGH)
         ins = self.ins
         if ins is not None:
-            if t - max(ins.last_rx_s, awake_since) > self.ins_silence_s:
+            if self._silent(ins, t, self.ins_silence_s, awake_since):
                 self.alarm(AlarmReason.INSOLES_SILENT)
             else:
                 ok |= 8

@@ -97,6 +97,9 @@ def core_main(config: CoreConfig, channel_paths: dict[str, str]) -> int:
     core = None
     try:
         granted, cpu = acquire_realtime(config.rt_priority, config.cpu)
+        # After pinning: the reader thread shares the core's CPU, one priority below it, and
+        # takes the reads' waits for the tty flip-buffer worker off the loop (docs/control.md).
+        devices.start_reader(max(0, config.rt_priority - 1) if granted else 0)
         core = ControlCore(config, channels, devices, rt_granted=granted)
         code = run_loop(core, config, stop_flags)
     finally:
