@@ -228,6 +228,21 @@ class PortReader:
         since = self._read_since_s  # it may have returned while we looked
         return now_s - since if since else 0.0
 
+    def diagnosis(self, now_s: float) -> str:
+        """The reader's state for a log line (a silence alarm says whether the host was waiting)."""
+        since = self._read_since_s
+        try:
+            with open(f"/proc/self/task/{self.native_id}/stat") as f:
+                sched_state = f.read().rsplit(")", 1)[1].split()[0]
+            with open(f"/proc/self/task/{self.native_id}/wchan") as f:
+                channel = f.read()
+        except (OSError, IndexError):
+            sched_state = channel = "?"
+        reading = f"in a read for {(now_s - since) * 1e3:.1f} ms" if since else "between reads"
+        return (f"reader {reading}, state {sched_state} in {channel}; last kernel wait ended "
+                f"{(now_s - self.stall_end_s) * 1e3:.0f} ms ago; {self.stalls} waits, longest "
+                f"{self.longest_stall_s * 1e3:.1f} ms")
+
     def _run(self) -> None:
         self.native_id = threading.get_native_id()
         if self.priority > 0:
@@ -353,6 +368,11 @@ class SerialDevice:
         (0.0 when it is not, or nothing reads for this driver)."""
         reader = getattr(self.link, "reader", None)
         return reader.kernel_wait_s(now_s) if reader is not None else 0.0
+
+    def rx_diagnosis(self, now_s: float) -> str:
+        """Where the port's reader is, for a log line ("no reader" without one)."""
+        reader = getattr(self.link, "reader", None)
+        return reader.diagnosis(now_s) if reader is not None else "no reader"
 
     def rx_stall_end_s(self) -> float:
         """When the port reader's last wait in the kernel ended (0.0: never, or no reader)."""

@@ -9,6 +9,7 @@ can hold.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import select
@@ -120,6 +121,8 @@ _TELEMETRY, _ = run_struct(TELEMETRY_DTYPE, "t_s", "alarms")
 _EVENT, _ = run_struct(EVENT_DTYPE, "cycle", "v3")
 _NAN = math.nan
 _STEP_OVER = int(ObstacleCategory.STEP_OVER)
+
+log = logging.getLogger(__name__)
 
 
 def _pid_exists(pid: int) -> bool:
@@ -1021,6 +1024,14 @@ class ControlCore:
             self.emit(EventKind.GUIDANCE_ADAPTED, -1, 0, g, self.aan.last_error_rad)
 
     # -- safety --------------------------------------------------------------------------------
+    def _silence_alarm(self, reason: int, device, t: float) -> None:
+        """Raise a device-silence alarm; the first time, log what the host's receive path was doing
+        (a false stop under load and a dead link read differently there)."""
+        if not self.alarms.is_active(reason):
+            log.warning("%s: nothing for %.1f ms (core awake since %.1f ms); %s", AlarmReason(reason).name,
+                        (t - device.last_rx_s) * 1e3, (t - self.host_stall_end_s) * 1e3, device.rx_diagnosis(t))
+        self.alarm(reason)
+
     @staticmethod
     def _silent(device, t: float, limit_s: float, awake_since: float) -> bool:
         """No frame from `device` for limit_s of time the host was awake to receive one.
@@ -1057,13 +1068,13 @@ class ControlCore:
         silence = cfg.device_silence_s
         awake_since = self.host_stall_end_s
         if self._silent(tm, t, silence, awake_since):
-            self.alarm(AlarmReason.TREADMILL_SILENT)
+            self._silence_alarm(AlarmReason.TREADMILL_SILENT, tm, t)
         else:
             ok |= 1
             if alarms.is_active(AlarmReason.TREADMILL_SILENT):
                 alarms.clear(AlarmReason.TREADMILL_SILENT)
         if self._silent(exo, t, silence, awake_since):
-            self.alarm(AlarmReason.EXO_SILENT)
+            self._silence_alarm(AlarmReason.EXO_SILENT, exo, t)
         else:
             ok |= 2
             if alarms.is_active(AlarmReason.EXO_SILENT):
@@ -1085,7 +1096,7 @@ class ControlCore:
         ins = self.ins
         if ins is not None:
             if self._silent(ins, t, self.ins_silence_s, awake_since):
-                self.alarm(AlarmReason.INSOLES_SILENT)
+                self._silence_alarm(AlarmReason.INSOLES_SILENT, ins, t)
             else:
                 ok |= 8
                 if alarms.is_active(AlarmReason.INSOLES_SILENT):
