@@ -238,9 +238,17 @@ def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
         )
     start = version
     while version < target:
+        conn.execute("BEGIN IMMEDIATE")
+        # Read the version again under the write lock: another process (the app and a test's
+        # reader, or two starts) may have migrated since; re-running its migration failed with
+        # "table patients already exists" on a loaded machine.
+        now_version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if now_version != version:
+            conn.execute("COMMIT")
+            version = now_version
+            continue
         log.info("migrating records schema %d -> %d", version, version + 1)
         script = MIGRATIONS[version]
-        conn.execute("BEGIN IMMEDIATE")
         try:
             for statement in filter(str.strip, script.split(";")):
                 conn.execute(statement)

@@ -242,3 +242,33 @@ def test_every_demo_patient_can_be_walked_by_the_rig():
 
     for code, (_name, profile, _rx) in DEMO_PATIENTS.items():
         assert load_profile(profile).name == profile, code
+
+
+def _open_store(path: str, barrier, results) -> None:
+    from engine.records.store import Store
+
+    barrier.wait()
+    try:
+        Store(path)
+        results.put("ok")
+    except Exception as exc:  # noqa: BLE001 - the test reports what each process met
+        results.put(repr(exc))
+
+
+def test_processes_opening_a_new_database_at_once_migrate_it_once(tmp_path):
+    """The app and a test (or two starts) open a fresh file together: each migration runs once,
+    under the write lock (before, the others re-ran it: "table patients already exists")."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    for attempt in range(3):
+        path = str(tmp_path / f"race-{attempt}.db")
+        barrier = ctx.Barrier(4)
+        results = ctx.Queue()
+        procs = [ctx.Process(target=_open_store, args=(path, barrier, results)) for _ in range(4)]
+        for proc in procs:
+            proc.start()
+        outcomes = [results.get(timeout=120) for _ in procs]
+        for proc in procs:
+            proc.join(30)
+        assert outcomes == ["ok"] * 4, outcomes
