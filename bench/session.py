@@ -200,7 +200,10 @@ def run_session(scene: str, duration_s: float, workdir: Path) -> dict:
         outcome = store.get_session(sid)["outcome"]
     # The core's port reader: how often (and how long) a read waited in the kernel for the tty
     # flip-buffer worker (docs/control.md, "Device silence"); those waits no longer stall the loop.
-    reader_line = [line for line in log_path.read_text(errors="replace").splitlines() if "port reader:" in line]
+    log_lines = log_path.read_text(errors="replace").splitlines()
+    reader_line = [line for line in log_lines if "port reader:" in line]
+    # Why a device fell silent: the core's silence warnings and the rig's late ticks.
+    silence_lines = [line for line in log_lines if "_SILENT: nothing for" in line or "rig tick" in line][:6]
     late_us = telemetry["lateness_us"].astype(float)
     compute_us = telemetry["compute_us"].astype(float)
     missed_at = np.flatnonzero(late_us >= PERIOD_S * 1e6)
@@ -222,6 +225,7 @@ def run_session(scene: str, duration_s: float, workdir: Path) -> dict:
         "other_rt_tasks_seen": sorted(rt_seen)[:20],
         "floor": floor_figures,
         "port_reader": reader_line[-1].split("port reader: ", 1)[1] if reader_line else None,
+        "silence_log": silence_lines,
     }
     print("bench session diagnostics " + json.dumps({"scene": scene, **diagnostics}), file=sys.stderr, flush=True)
     stop_names = {AlarmReason(r).name.lower() for r in STOP_REASONS if r != AlarmReason.STOP_REQUEST}

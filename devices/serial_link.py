@@ -191,6 +191,7 @@ class PortReader:
         self.stalls = 0  # reads that waited in the kernel longer than KERNEL_WAIT_MIN_S
         self.longest_stall_s = 0.0
         self.native_id = 0
+        self.pass_end_s = 0.0  # when the thread last finished reading every port
         self._read_since_s = 0.0  # start of the read in progress, 0.0 between reads
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="stepsync-port-reader", daemon=True)
@@ -239,6 +240,7 @@ class PortReader:
         except (OSError, IndexError):
             sched_state = channel = "?"
         reading = f"in a read for {(now_s - since) * 1e3:.1f} ms" if since else "between reads"
+        reading += f", last pass over the ports ended {(now_s - self.pass_end_s) * 1e3:.1f} ms ago"
         return (f"reader {reading}, state {sched_state} in {channel}; last kernel wait ended "
                 f"{(now_s - self.stall_end_s) * 1e3:.0f} ms ago; {self.stalls} waits, longest "
                 f"{self.longest_stall_s * 1e3:.1f} ms")
@@ -268,6 +270,7 @@ class PortReader:
                         self.longest_stall_s = waited
             next_s += period
             now = clock()
+            self.pass_end_s = now
             if next_s <= now:
                 next_s = now + period  # late (a stall): re-anchor rather than burst
             time.sleep(next_s - now)

@@ -35,6 +35,7 @@ TREADMILL_EVERY = 2  # ticks
 HR_PERIOD_S = 1.0
 ORPHAN_IDLE_S = 1.0  # control channel closed: stop once the host has been silent this long
 ORPHAN_MAX_S = 30.0  # and at the latest after this long
+LATE_LOG_S = 0.01  # a tick this late is logged (at most once a second)
 LATE_RESET_S = 0.05  # a loop this late (machine stalled) restarts its schedule from now
 
 DEVICES = ("treadmill", "exoskeleton", "heart_rate", "insoles")
@@ -66,6 +67,7 @@ class Rig:
         self.injections: list[dict] = []
         self.ticks = 0
         self.max_lateness_s = 0.0
+        self._late_logged_s = -1e9
         self.started_s = time.monotonic()
         self._t_prev: float | None = None
         self._next_hr_s = 0.0
@@ -112,6 +114,10 @@ class Rig:
                 late = now - next_tick
                 if late > self.max_lateness_s:
                     self.max_lateness_s = late
+                if late > LATE_LOG_S and now - self._late_logged_s > 1.0:
+                    # The devices fall silent with it: say so where the core's silence alarm is.
+                    self._late_logged_s = now
+                    log.warning("rig tick %.1f ms late (the virtual devices sent nothing meanwhile)", late * 1e3)
                 self.tick(now)
                 next_tick += TICK_S
                 if now - next_tick > LATE_RESET_S:
