@@ -98,10 +98,13 @@ def core_main(config: CoreConfig, channel_paths: dict[str, str]) -> int:
     reader = None
     try:
         granted, cpu = acquire_realtime(config.rt_priority, config.cpu)
-        # After pinning: the reader thread shares the core's CPU, below it (two below: the bench's
-        # floor loop runs at one below, undisturbed), above all normal work, and takes the reads'
-        # waits for the tty flip-buffer worker off the loop (docs/control.md, "Device silence").
-        reader = devices.start_reader(max(1, config.rt_priority - 2) if granted else 0)
+        # After pinning: the reader thread shares the core's CPU and its priority, and takes the
+        # reads' waits for the tty flip-buffer worker off the loop (docs/control.md, "Device
+        # silence"). Not below it: any real-time task between the two (measured: bench session's
+        # floor loop at 79) starved a reader at 78 for 20 ms while the core ran on time, and every
+        # device looked silent. At one priority FIFO never preempts: the reader's pass over the
+        # ports (tens of us) can only delay a cycle's start by that much.
+        reader = devices.start_reader(config.rt_priority if granted else 0)
         core = ControlCore(config, channels, devices, rt_granted=granted)
         code = run_loop(core, config, stop_flags)
     finally:
