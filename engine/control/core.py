@@ -829,6 +829,12 @@ class ControlCore:
             return self.insole_feet[side].pitch_at(ts)
         return fk.square_pitch_rad(hip, knee)
 
+    def _latest_pitch(self, side: int, angles: list) -> float:
+        """Foot pitch at the latest exoskeleton sample (the insole IMU's, live insoles)."""
+        n = self.jh_n
+        ts = self.jh_t[(n - 1) % JOINT_HISTORY] if n else self.t_s
+        return self._pitch(side, ts, angles[2 * side], angles[2 * side + 1])
+
     def _foot_positions(self, ts: float) -> None:
         """Toe and heel of each swinging foot (route x, height over the walkway's zero) at exo
         sample ts: toe height over the ground under it, MTC samples and obstacle margins."""
@@ -913,11 +919,16 @@ class ControlCore:
         other = 1 - side
         step_m = None
         if not self.swinging[other]:
-            # heel to heel now: the other heel where it was planted (its foot pivots on the toe
-            # once the heel is off, on the heel before foot-flat)
-            oh, ok = a[2 * other], a[2 * other + 1]
-            step_m = heel_x - fk.planted_heel_x_m(self.geo, other, oh, ok, self._pitch(other, ts, oh, ok)
-                                                  if self._insoles_live() else 0.0)
+            # Heel to heel, both heels where they are planted (a stance foot pivots on its heel
+            # before foot-flat and on its toe after heel-off), from the latest pose: the footprints'
+            # distance, which stays put through stance, rather than this foot at the contact
+            # instant, when a toe-first or shuffling landing still rotates onto its heel.
+            live = self._insoles_live()
+            now = self.angles
+            step_m = (fk.planted_heel_x_m(self.geo, side, now[2 * side], now[2 * side + 1],
+                                          self._latest_pitch(side, now) if live else 0.0)
+                      - fk.planted_heel_x_m(self.geo, other, now[2 * other], now[2 * other + 1],
+                                            self._latest_pitch(other, now) if live else 0.0))
         # Where the heel landed on the route: the hip (from the other, planted heel) plus this
         # heel's place. The hip's place on the treadmill (its offset from the belt's s) is real
         # (patients drift forward and back), bounded by the harness.
