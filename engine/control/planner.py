@@ -42,6 +42,11 @@ PASSED_BEYOND_M = 1.5  # a step-over is decided at the latest this far past its 
 # headset's view centres the route. A step-over obstacle wholly outside it is walked past: not
 # planned for (no slowing, no clearance boost), not scored, never the "next obstacle".
 WALKING_LANE_HALF_WIDTH_M = 0.4
+# Surfaces walked on (kind codes of engine/scene: kerb_ramp 3, uneven_paving 9): the hazard a foot
+# can catch or land in is their lip at the near edge, not the whole stretch (the simulated
+# patient's ground truth, devices/sim/scene_view.py, defines them the same way).
+WALK_ON_KINDS = (3, 9)
+LIP_DEPTH_M = 0.05
 
 
 def in_walking_lane(lateral_m: float, width_m: float) -> bool:
@@ -56,7 +61,7 @@ class Obstacle:
         "index", "category", "at_m", "end_m", "height_m", "speed_fraction", "stop_m",
         "trigger_m", "duration_s", "period_s", "active_s", "phase_s",
         "outcome", "active", "triggered_at_s", "margin_m", "committed", "done",
-        "crossings", "crossing_side", "key_m", "in_lane",
+        "crossings", "crossing_side", "key_m", "in_lane", "hazard_end_m",
     )
 
     def __init__(self, index: int, row) -> None:
@@ -64,6 +69,9 @@ class Obstacle:
         self.category = int(row["category"])
         self.at_m = float(row["at_m"])
         self.end_m = self.at_m + max(0.0, float(row["depth_m"]))
+        # far edge of what a foot must not enter or land in (a walk-on surface: its lip)
+        walk_on = int(row["kind"]) in WALK_ON_KINDS
+        self.hazard_end_m = min(self.end_m, self.at_m + LIP_DEPTH_M) if walk_on else self.end_m
         self.height_m = max(0.0, float(row["height_m"]))
         self.speed_fraction = min(1.0, max(0.0, float(row["speed_fraction"])))
         self.stop_m = self.at_m - max(0.0, float(row["stop_gap_m"]))
@@ -225,7 +233,7 @@ class Planner:
                 continue  # keep the decision taken at toe off while it swings
             planted = feet_m[side]
             landing = feet_m[1 - side] + step_length_m
-            crossing = planted < ob.end_m and landing > ob.at_m - CLEARANCE_MARGIN_M
+            crossing = planted < ob.hazard_end_m and landing > ob.at_m - CLEARANCE_MARGIN_M
             if crossing != ob.crossing_side[side]:
                 ob.crossing_side[side] = crossing
                 self.plan_changes.append(ob)
@@ -242,7 +250,7 @@ class Planner:
             ob = self.order[i]
             if ob.done or ob.category != ObstacleCategory.STEP_OVER:
                 continue
-            if x_m >= ob.at_m and x_prev_m <= ob.end_m:
+            if x_m >= ob.at_m and x_prev_m <= ob.hazard_end_m:
                 margin = toe_height_m - ob.height_m
                 if not margin >= ob.margin_m:  # also replaces nan
                     ob.margin_m = margin
@@ -255,12 +263,12 @@ class Planner:
             ob = self.order[i]
             if ob.done or ob.category != ObstacleCategory.STEP_OVER:
                 continue
-            if ob.at_m <= foot_m <= ob.end_m:
+            if ob.at_m <= foot_m <= ob.hazard_end_m:
                 # Landed on or in it (a puddle's water, a box's top).
                 ob.margin_m = min(ob.margin_m, -0.01) if ob.margin_m == ob.margin_m else -0.01
                 ob.crossings += 1
                 self.changed = True
-            elif foot_m > ob.end_m and prev_foot_m < ob.at_m:
+            elif foot_m > ob.hazard_end_m and prev_foot_m < ob.at_m:
                 ob.crossings += 1
             ob.crossing_side[side] = False
             self._maybe_decide(ob, s_m)
