@@ -71,6 +71,8 @@ DRIFT_GAIN = 0.15  # share of the hip's offset on the treadmill corrected by eac
 MIN_CROSSING_CLEARANCE_M = 0.02  # aimed for even over a flat hazard (a puddle, a curb's edge)
 CROSSING_EFFORT = 5.0  # the patient's impedance while it lifts a foot over an obstacle, x its usual
 GROUND_TOLERANCE_M = 1e-4
+MIN_TOE_GAP_M = 0.05  # a foot is placed at least this far from an obstacle's edges (by choice)
+MIN_SHUFFLE_M = 0.05  # a shuffle of a few centimetres is still a step
 PELVIS_RISE_MAX_MPS = 0.6  # pelvis vertical speed: within ~0.3 m/s in level walking (Winter 2009), more stepping over
 LIFT_RAMP_MIN_U = 0.15  # a lift planned from toe off on takes this share of the swing (~60 ms) to build
 SPAN_MARGIN_M = 0.08  # the real foot may lag or lead its planned path: plan the lift over a wider stretch
@@ -460,9 +462,33 @@ class PatientModel:
                     length = min(max(d / n, 0.3 * normal), 1.4 * normal)
                     reason = "adjusting"
         # never further back than the handrails allow
+        shortest = MIN_SHUFFLE_M
         if drift < -DRIFT_LIMIT_M:
-            length = max(length, normal + (-DRIFT_LIMIT_M - drift))
+            shortest = normal + (-DRIFT_LIMIT_M - drift)
+            length = max(length, shortest)
+        if self.perceive and reason != "crossing":
+            max_step = max(1.6 * normal, 0.8 * (p.thigh_m + p.shank_m))
+            length = self._placed_clear(other.heel_x, length, shortest, max_step)
         return max(length, 0.0), reason
+
+    def _placed_clear(self, from_x: float, length: float, shortest: float, max_step: float) -> float:
+        """A step that would put the foot on an obstacle or against its near face is shortened or
+        lengthened, whichever is closer to it (people place the foot clear of an obstacle's edges
+        and choose the smallest change of step: Patla et al. 1999)."""
+        foot = self.heel_m + self.profile.foot_length_m
+        for ob in self.walkway.near(from_x + length - foot - MIN_TOE_GAP_M, from_x + length + foot + MIN_TOE_GAP_M):
+            if ob.volume_height_m <= 0.0 and ob.kind != "puddle":
+                continue  # a curb's drop: standing on its stone is where one steps down from
+            land = from_x + length
+            if land + foot <= ob.at_m - MIN_TOE_GAP_M or land >= ob.end_m + MIN_TOE_GAP_M:
+                continue
+            shorter = ob.at_m - MIN_TOE_GAP_M - foot - from_x
+            longer = ob.end_m + MIN_TOE_GAP_M - from_x
+            # a shuffle of a few centimetres is still a step (people near an obstacle take them)
+            options = [x for x in (shorter, longer) if shortest <= x <= max_step]
+            if options:
+                length = min(options, key=lambda x: abs(x - length))
+        return length
 
     def _toe_off(self, side: int, t_s: float, v: float) -> None:
         p = self.profile
