@@ -173,7 +173,7 @@ class _Leg:
         "mtc", "peak1", "swing_t0", "swing_min", "swing_min_t", "swing_peak", "crossings",
         "ankle_x", "ankle_z", "pitch", "heel", "toe", "prev_mid", "prev_vel", "prev_pitch",
         "pitch_rate", "accel", "dorsi", "last_hs_t", "roles", "closed",
-        "catch_t0", "catch_x", "catch_z", "catch_v", "prev_ankle_x", "ankle_vx", "land_pitch",
+        "catch_t0", "catch_x", "catch_z", "catch_v", "prev_ankle_x", "ankle_vx", "land_pitch", "guided",
     )
 
     def __init__(self, side: int, heel_x: float) -> None:
@@ -205,6 +205,7 @@ class _Leg:
         self.ankle_vx = 0.0  # the ankle's speed along the route (over the belt), m/s
         self.last_hs_t: float | None = None
         self.land_pitch = HEEL_STRIKE_PITCH_RAD  # foot pitch at the last heel strike
+        self.guided = False  # this swing places the foot by sight (approach or crossing step)
         self.roles: dict[int, str] = {}  # obstacle index -> lead or trail, for the swing over it
         self.closed: set[int] = set()  # obstacles whose crossing by this leg is decided
 
@@ -498,6 +499,7 @@ class PatientModel:
         leg.in_stance = False
         self.toe_offs.append({"side": side, "t_s": t_s, "device_time_us": int(t_s * 1e6), "toe_x_m": leg.toe[0]})
         length, reason = self._plan_step_m(side, v)
+        leg.guided = reason in ("crossing", "adjusting")  # a step placed by sight (see _pose)
         leg.land_x = other.heel_x + length
         leg.g0 = leg.ground
         leg.g1 = self.walkway.ground_m(leg.land_x + 0.01)
@@ -828,12 +830,13 @@ class PatientModel:
                 own[2 * side + 1] += BOOST_KNEE_DEG * DEG * boost * hump
                 dorsi_boost = BOOST_DORSI_DEG * DEG * boost * hump
             k_patient = p.joint_stiffness_nm_per_rad[side]
-            if not leg.in_stance and leg.req:
-                # stepping over something is a voluntary, visually guided movement from toe off
-                # to the landing past it (the whole swing is planned anew: higher hip and knee
-                # flexion early, the foot placed beyond the far edge; Patla & Rietdyk 1993,
-                # Chou & Draganich 1997): the patient holds its plan far more stiffly against
-                # the exoskeleton's guidance throughout that swing
+            if not leg.in_stance and (leg.req or leg.guided):
+                # stepping over something, and placing the foot in the last steps before it, are
+                # voluntary, visually guided movements from toe off to landing (the swing over is
+                # planned anew: higher hip and knee flexion early, the foot placed past the far
+                # edge; Patla & Rietdyk 1993, Chou & Draganich 1997; the approach steps are
+                # lengthened or shortened to a take-off spot: Patla et al. 1999): the patient
+                # holds its plan far more stiffly against the exoskeleton's guidance then
                 k_patient *= CROSSING_EFFORT
             for joint in (0, 1):
                 i = side * 2 + joint
@@ -918,6 +921,10 @@ class PatientModel:
                        lk.rotate(-self.heel_m, -p.foot_height_m, pitch)[1])
         if low >= floor - GROUND_TOLERANCE_M:
             return ax, az
+        # the patient's active range, or further where the exoskeleton already drives the joint
+        # (a clearance boost flexes a weak knee beyond what the patient can)
+        knee_max = max(knee_max, self.angle_rad[2 * side + 1])
+        hip_max = max(hip_max, self.angle_rad[2 * side])
         hip, knee = lk.inverse(ax - self.hip_x, hip_z - (az + floor - low), p.thigh_m, p.shank_m, knee_max, hip_max)
         for i, angle in ((2 * side, hip), (2 * side + 1, knee)):
             self._exo_dev[i] += angle - self.angle_rad[i]

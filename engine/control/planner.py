@@ -34,6 +34,7 @@ STOP_MARGIN_M = 0.05  # aim this far before a stop line: the belt's lag must not
 APPROACH_M = 1.0
 HORIZON_M = 15.0
 CLEARANCE_MARGIN_M = 0.05
+REACH_FACTOR = 1.5  # a crossing step may be this much longer than the leg's usual one (project's choice)
 BOOST_FULL_M = 0.20  # toe lift asked of a full (1.0) clearance boost
 GUIDANCE_RAISE = 0.2  # absolute stiffness added for a crossing swing
 PASSED_BEYOND_M = 1.5  # a step-over is decided at the latest this far past its far edge
@@ -144,7 +145,8 @@ class Planner:
         """Speed target for now; also sets boost, guidance_raise, next_obstacle, blocking.
 
         feet_m: world position of each foot where planted (or where it is predicted to land
-        while it swings); swinging: whether each foot is in swing now.
+        while it swings); swinging: whether each foot is in swing now; step_length_m: the
+        expected step, one for both legs or [left, right] (each leg's measured step length).
         """
         a_plan = PLAN_DECEL_SHARE * max_decel_mps2
         target = cruise_mps
@@ -227,13 +229,18 @@ class Planner:
         return math.sqrt(v_yield * v_yield + 2.0 * a_plan * d) if d > 0.0 else v_yield
 
     def _step_over(self, ob, s_m, vmax, a_plan, feet_m, swinging, step_length_m) -> float:
-        # Which swing crosses: a foot planted before the obstacle whose next landing is past it.
+        # Which swing crosses: a foot planted before the obstacle whose next landing may be past
+        # it. The patient modulates the last steps (shorter to reach a take-off spot, a longer
+        # crossing step: Chen et al. 1991, Patla et al. 1999), so the landing is not its usual
+        # step from the other foot: any swing that could reach the near edge with a step up to
+        # REACH_FACTOR times this leg's measured one is lifted (a lift not needed costs nothing).
         for side in (0, 1):
             if swinging[side]:
                 continue  # keep the decision taken at toe off while it swings
             planted = feet_m[side]
-            landing = feet_m[1 - side] + step_length_m
-            crossing = planted < ob.hazard_end_m and landing > ob.at_m - CLEARANCE_MARGIN_M
+            step = step_length_m[side] if isinstance(step_length_m, (list, tuple)) else step_length_m
+            reach = feet_m[1 - side] + REACH_FACTOR * step
+            crossing = planted < ob.hazard_end_m and reach > ob.at_m - CLEARANCE_MARGIN_M
             if crossing != ob.crossing_side[side]:
                 ob.crossing_side[side] = crossing
                 self.plan_changes.append(ob)
