@@ -128,7 +128,12 @@ class ObstacleMargins:
                     low = za if za < zb else zb
                 else:
                     low = heel_z if heel_z < toe_z else toe_z
+                # the walkway stops a foot: inside the box by its whole height at most (a curb
+                # down's edge or a puddle has none: a sole below the old level is past the edge)
                 margin = low - tops[k]
+                deepest = walkway.box_ground_m[k] - tops[k]
+                if margin < deepest:
+                    margin = deepest
                 row = self.margin_m[k]
                 if st[side] == 0 or margin < row[side]:
                     row[side] = margin

@@ -132,6 +132,16 @@ def test_curbs_raise_the_ground_and_a_foot_landing_in_a_box_touches_it():
     assert m.done == [(0, 0, pytest.approx(-0.01), LEG_TOUCHED)]
 
 
+def test_a_foot_stepping_down_past_a_curb_is_not_inside_it():
+    walkway, order = _walkway(dict(kind=2, category=0, at_m=6.0, depth_m=0.3, height_m=0.12))  # curb down
+    m = ObstacleMargins()
+    # Toe still over the curb stone, heel already below its level past the edge: the sole line
+    # dips under the stone's top over [6.0, 6.3], but a foot cannot be inside the ground.
+    m.swing_sample(order, walkway, 0, 6.1, 0.02, 6.35, -0.05, 0)
+    m.heel_strike(order, walkway, 0, 6.4, 6.63, 6.1)
+    assert m.done == [(0, 0, 0.0, LEG_CLEARED)]
+
+
 def test_a_surface_walked_on_is_judged_over_its_lip_only():
     walkway, order = _walkway(dict(kind=9, category=0, at_m=3.0, depth_m=0.6, height_m=0.02))  # uneven paving
     assert order[0].hazard_end_m == pytest.approx(3.0 + LIP_DEPTH_M)
