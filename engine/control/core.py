@@ -285,6 +285,7 @@ class ControlCore:
         self.phase = [0.0, 0.0]
         self.feet_m = [0.3, -0.3]  # planted (or predicted landing) world positions
         self.prev_feet_m = [0.3, -0.3]
+        self.plan_steps_m = [0.6, 0.6]  # each leg's expected step for the obstacle planner
         self.swinging = [False, False]
         self.last_exo_seq = -1
         self.last_exo_dev_t = 0.0
@@ -1218,13 +1219,16 @@ class ControlCore:
         lim = sup.limits
         stopping = state == RunState.STOPPING
         planner = self.planner
-        # Expected step length for the swing prediction: the measured one, else the model's.
-        step_len = self.metrics.step_length_m[0]
-        if step_len != step_len:
-            step_len = 0.5 * refgait.stride_length_m(max(self.belt_speed_mps, 0.3), self.leg_length[0])
+        # Expected step of each leg for the swing prediction: its measured one, else the model's.
+        steps = self.plan_steps_m
+        for side in (0, 1):
+            step = self.metrics.step_length_m[side]
+            if not 0.0 < step < 2.0:  # none measured yet (nan), or a step backward
+                step = 0.5 * refgait.stride_length_m(max(self.belt_speed_mps, 0.3), self.leg_length[side])
+            steps[side] = step
         for side in (0, 1):
             if self.swinging[side]:
-                self.feet_m[side] = self.feet_m[1 - side] + step_len
+                self.feet_m[side] = self.feet_m[1 - side] + steps[side]
         # The therapist's speed is the cruise speed; the scene's base speed is only the value the
         # UI starts the therapist's setting at (it is not multiplied in: fractions do not stack).
         cruise = lim.max_speed_mps * self.speed_fraction if walking else 0.0
@@ -1235,7 +1239,7 @@ class ControlCore:
             cruise = self.view.cap_mps  # slow gently while the patient's view is late
         target = planner.plan(
             self.s_m, self.scene_time_s, cruise, lim.max_speed_mps, lim.max_decel_mps2,
-            self.feet_m, self.swinging, step_len,
+            self.feet_m, self.swinging, steps,
         )
         if planner.plan_changes:
             for ob in planner.plan_changes:
