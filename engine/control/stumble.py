@@ -128,10 +128,11 @@ class StumbleGuard:
         self.enc_held_mps[side] = held
         if held > self.enc_peak_mps[side]:
             self.enc_peak_mps[side] = held
-        before = _ring_max(self.enc_t[side], self.enc_v[side], self.enc_n[side], t_s, held)
-        self.enc_n[side] = _ring_push(self.enc_t[side], self.enc_v[side], self.enc_n[side], t_s, held)
-        self.enc_arrest[side] = (self.enc_peak_mps[side] >= PEAK_MIN_MPS and before - u >= ARREST_DV_MPS
-                                 and u <= HELD_MAX_MPS)
+        n = self.enc_n[side]
+        # the ring is scanned only for a foot that swung and is slow now (rarely: cheap per cycle)
+        self.enc_arrest[side] = (u <= HELD_MAX_MPS and self.enc_peak_mps[side] >= PEAK_MIN_MPS
+                                 and _ring_max(self.enc_t[side], self.enc_v[side], n, t_s, held) - u >= ARREST_DV_MPS)
+        self.enc_n[side] = _ring_push(self.enc_t[side], self.enc_v[side], n, t_s, held)
 
     def sample(self, side: int, t_s: float, loaded: bool, pitch_rad: float, ax_mps2: float, az_mps2: float) -> bool:
         """One insole sample of one foot (host time, foot-frame specific force x and z); True on a trip."""
@@ -170,9 +171,10 @@ class StumbleGuard:
         self.held_mps[side] = held
         if held > self.peak_mps[side]:
             self.peak_mps[side] = held
-        before = _ring_max(self.hist_t[side], self.hist_v[side], self.hist_n[side], t_s, held)
-        self.hist_n[side] = _ring_push(self.hist_t[side], self.hist_v[side], self.hist_n[side], t_s, held)
-        imu_arrest = self.peak_mps[side] >= PEAK_MIN_MPS and before - v >= ARREST_DV_MPS and v <= HELD_MAX_MPS
+        n = self.hist_n[side]
+        imu_arrest = (v <= HELD_MAX_MPS and self.peak_mps[side] >= PEAK_MIN_MPS
+                      and _ring_max(self.hist_t[side], self.hist_v[side], n, t_s, held) - v >= ARREST_DV_MPS)
+        self.hist_n[side] = _ring_push(self.hist_t[side], self.hist_v[side], n, t_s, held)
         pending = self.pending_t[side]
         if pending >= 0.0:
             enc = self.enc_mps[side]
