@@ -29,6 +29,8 @@ Environment (the command line stays `python -m bench stumble [--quick] [--profil
 - STEPSYNC_BENCH_JOBS=N runs N simulations in parallel processes (default 1);
 - STEPSYNC_STUMBLE_NORMAL_H=H: hours of normal walking in all (default 0.11 quick, 3.0 full),
   in sessions of NORMAL_SESSION_S spread round-robin over the profiles (seeds 100, 101, ...);
+- STEPSYNC_STUMBLE_NORMAL_SESSION_S=S: length of one normal-walking session (default 45 quick,
+  NORMAL_SESSION_S full; shorter sessions lose less when a long run is stopped);
 - STEPSYNC_STUMBLE_TRIP_SEEDS=N: trip sessions per profile (default 1 quick, 6 full; the scene
   rotates over TRIP_SCENES with the seed);
 - STEPSYNC_STUMBLE_PART=trips|normal|all (default all);
@@ -137,7 +139,7 @@ def _jobs(paths: list[str], quick: bool, part: str, normal_h: float) -> list[tup
         trip_s = 45.0 if quick else 150.0
         jobs += [("trip", p, TRIP_SCENES[s % len(TRIP_SCENES)], s, trip_s) for p in paths for s in trip_seeds]
     if part in ("all", "normal"):
-        session_s = 45.0 if quick else NORMAL_SESSION_S
+        session_s = float(os.environ.get("STEPSYNC_STUMBLE_NORMAL_SESSION_S", 45.0 if quick else NORMAL_SESSION_S))
         n = max(1, math.ceil(normal_h * 3600.0 / session_s))
         # round-robin over profiles: a run stopped early still covers every profile alike
         jobs += [("normal", paths[k % len(paths)], NORMAL_SCENE, 100 + k // len(paths), session_s) for k in range(n)]
