@@ -10,6 +10,11 @@ Keys:
 - `trips` (stumble episodes: the rig's trips of either leg less than EPISODE_S apart, the recovery
   steps of one stumble), `detected`, `sensitivity` (target >= 0.95): an episode counts as detected
   when a STUMBLE event follows its first onset, at most MATCH_S after its last;
+- `trips_in_swing`, `sensitivity_in_swing`: the episodes whose first trip came before
+  LATE_SWING_SHARE of that foot's true swing (toe-off to heel strike): a swinging foot caught; a
+  later onset is a foot coming down onto the obstacle as it lands, which has no arrest of a
+  swinging foot to detect; `missed_or_late`: each episode missed or detected after 50 ms, with
+  its session, onset, side and swing share;
 - `detection_latency_ms_median`, `detection_latency_ms_p95` (target <= 50): event time minus
   the ground-truth onset (the sample at which the swing foot entered the obstacle deeper than the
   rig's trip depth), both on the simulated clock;
@@ -57,6 +62,7 @@ MATCH_S = 0.2
 EPISODE_S = 1.0
 NORMAL_SESSION_S = 600.0  # one normal-walking session (full run)
 HAPTIC_MATCH_S = 0.010
+LATE_SWING_SHARE = 0.85  # a trip later in the swing than this is a foot landing on the obstacle
 
 
 def _profiles(profiles_dir: str | None) -> list[str]:
@@ -99,12 +105,25 @@ def _one(job: tuple) -> dict:
         haptic_ok.append(bool(int(e["code"]) == 1 and felt))
     return {
         "kind": kind, "profile": Path(profile).stem, "scene": scene, "seed": seed,
-        "trips": [(float(x["t_s"]), int(x["side"]), bool(x.get("loss_of_balance"))) for x in r.truth.get("trips", [])],
+        "trips": [(float(x["t_s"]), int(x["side"]), bool(x.get("loss_of_balance")), _swing_share(r.truth, x))
+                  for x in r.truth.get("trips", [])],
         "stumbles": [(float(e["t_s"]), int(e["side"])) for e in stumbles],
         "walking_s": float(dt[walking].sum()), "decel": decel, "guidance_ok": guidance_ok, "haptic_ok": haptic_ok,
         "max_decel_mps2": rx.max_decel_mps2,
         "speedup": r.speedup, "sim_s": r.sim_s, "key": _key(job),
     }
+
+
+def _swing_share(truth: dict, trip: dict) -> float | None:
+    """Where in its swing the tripping foot was at the onset (0 toe-off, 1 heel strike), from
+    the rig's true toe-offs and heel strikes; None when not in a swing with both known."""
+    side, t = trip["side"], trip["t_s"]
+    offs = [e["t_s"] for e in truth.get("toe_offs", []) if e["side"] == side and e["t_s"] <= t]
+    strikes = [e["t_s"] for e in truth.get("heel_strikes", []) if e["side"] == side and e["t_s"] >= t]
+    if not offs or not strikes:
+        return None
+    t0, t1 = max(offs), min(strikes)
+    return round((t - t0) / (t1 - t0), 3) if t1 > t0 else None
 
 
 def _key(job: tuple) -> str:
@@ -191,6 +210,7 @@ def run(quick: bool, profiles: str | None = None) -> dict:
             for i, res in enumerate(pool.map(_one, todo), 1):
                 finished(res, i)
     latencies, trips, detected, fa_obstacle, lob = [], 0, 0, 0, 0
+    trips_in_swing, detected_in_swing, late_or_missed = 0, 0, []
     fa_normal, normal_s_total, decel, guidance_ok, haptic_ok = 0, 0.0, [], [], []
     by_profile_s: dict[str, float] = {}
     by_profile_fa: dict[str, int] = {}
@@ -201,21 +221,30 @@ def run(quick: bool, profiles: str | None = None) -> dict:
         matched = set()
         # one stumble episode: trips of either leg less than EPISODE_S apart (the recovery steps)
         episodes: list[list] = []
-        for t0, side, severe in sorted(res["trips"]):
+        for trip in sorted(tuple(x) for x in res["trips"]):
+            t0, side, severe = trip[:3]
+            share = trip[3] if len(trip) > 3 else None
             if episodes and t0 - episodes[-1][-1][0] < EPISODE_S:
-                episodes[-1].append((t0, side, severe))
+                episodes[-1].append((t0, side, severe, share))
             else:
-                episodes.append([(t0, side, severe)])
+                episodes.append([(t0, side, severe, share)])
         for episode in episodes:
             trips += 1
             lob += any(x[2] for x in episode)
-            t0, side = episode[0][0], episode[0][1]
+            t0, side, _, share = episode[0]
             t_last = episode[-1][0]
             hits = [i for i, (t, _) in enumerate(res["stumbles"]) if 0.0 <= t - t0 and t - t_last <= MATCH_S]
+            in_swing = share is not None and share < LATE_SWING_SHARE
+            trips_in_swing += in_swing
             if hits:
                 detected += 1
+                detected_in_swing += in_swing
                 matched.update(hits)
                 latencies.append((res["stumbles"][hits[0]][0] - t0) * 1000.0)
+            if not hits or (res["stumbles"][hits[0]][0] - t0) * 1000.0 > 50.0:
+                late_or_missed.append({"session": res["key"], "onset_s": t0, "side": side, "swing_share": share,
+                                       "latency_ms": round((res["stumbles"][hits[0]][0] - t0) * 1000.0, 1)
+                                       if hits else None})
         unmatched = len(res["stumbles"]) - len(matched)
         if res["kind"] == "normal":
             fa_normal += unmatched
@@ -231,6 +260,9 @@ def run(quick: bool, profiles: str | None = None) -> dict:
         "loss_of_balance_trips": lob,
         "detected": detected,
         "sensitivity": round(detected / trips, 3) if trips else None,
+        "trips_in_swing": trips_in_swing,
+        "sensitivity_in_swing": round(detected_in_swing / trips_in_swing, 3) if trips_in_swing else None,
+        "missed_or_late": late_or_missed,
         "detection_latency_ms_median": round(statistics.median(latencies), 1) if latencies else None,
         "detection_latency_ms_p95": round(float(sorted(latencies)[max(0, math.ceil(0.95 * len(latencies)) - 1)]), 1)
         if latencies else None,
