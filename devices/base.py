@@ -218,3 +218,8 @@ class Insoles(Device):
     """
 
     status: InsoleStatus
+
+    def haptic(self, foot_mask: int, pulses: int, intensity: float, pulse_us: int) -> bool:
+        """Vibrate the feet in foot_mask (bit 0 left, bit 1 right): pulses x pulse_us on, as long
+        off between them, at intensity 0..1. False when the insoles have no motor (no CAP_HAPTIC)."""
+        return False

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from devices import protocol as p
 from devices.base import DeviceInfo, DeviceType, Insoles, InsoleStatus
-from devices.serial_link import SerialDevice, apply_common
+from devices.serial_link import SerialDevice, _monotonic_us, apply_common
 
 F = p.INSOLE_FOOT_FIELDS
 MAX_PENDING = 64  # samples kept per poll: 320 ms at 200 Hz
@@ -39,6 +39,18 @@ class SerialInsoles(SerialDevice, Insoles):
         """Decode every frame waiting; `sample_buf[0:pending]` holds this call's samples."""
         self.pending = 0
         return super().poll()
+
+    def haptic(self, foot_mask: int, pulses: int, intensity: float, pulse_us: int) -> bool:
+        """Send INSOLE_HAPTIC (docs/protocol.md) without blocking; False when the insoles have no
+        motor (INFO without CAP_HAPTIC: older insoles would count the frame as bad) or the write
+        was dropped."""
+        info = self.info
+        if info is None or not info.capabilities & p.CAP_HAPTIC:
+            return False
+        link = self.link
+        return bool(link.send(p.encode(p.INSOLE_HAPTIC, p.Msg.INSOLE_HAPTIC, link.next_seq(), _monotonic_us(),
+                                       foot_mask & 3, min(max(int(pulses), 0), 255), float(intensity),
+                                       min(max(int(pulse_us), 0), 0xFFFFFFFF))))
 
     def _apply_status(self, fields: tuple) -> None:
         s = self.status

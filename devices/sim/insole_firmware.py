@@ -13,8 +13,11 @@ real insoles reports at SAMPLE_RATE_HZ:
 Noise figures are those of consumer MEMS IMUs and resistive insole cells (docs/protocol.md cites
 them). The header time of each INSOLE_STATUS is the sample time on the insole's own clock
 (time.monotonic() in the rig, as for the other simulated devices).
-Like every device it powers up disarmed and has a watchdog; having no actuators, its safe state
-only clears `armed` and sets the watchdog flag: it keeps streaming.
+Like every device it powers up disarmed and has a watchdog; its safe state only clears `armed`
+and sets the watchdog flag: it keeps streaming. Its one actuator is a vibration motor per foot
+(CAP_HAPTIC): INSOLE_HAPTIC, obeyed while armed, is recorded in `haptic` (the rig's truth of
+what the patient felt: start time, feet, pulses, intensity, pulse length); the safe state stops
+a cue still playing.
 """
 
 from __future__ import annotations
@@ -39,6 +42,8 @@ GYRO_BIAS_RADPS = 0.01  # 1 sigma per axis (0.6 deg/s: a MEMS gyro after factory
 GYRO_NOISE_RADPS = 0.005  # per sample at 200 Hz (about 0.02 deg/s/sqrt(Hz))
 ACCEL_BIAS_MPS2 = 0.05
 ACCEL_NOISE_MPS2 = 0.08
+HAPTIC_MAX_PULSES = 10  # a cue, not a buzz: longer requests are cut (docs/protocol.md)
+HAPTIC_PULSE_US = (20_000, 500_000)  # shorter is not felt through a shoe; longer is one pulse at most
 
 
 @dataclass
@@ -98,7 +103,7 @@ class InsoleFirmware(Firmware):
             device_type=DeviceType.INSOLES,
             firmware_version="sim-1.0.0",
             serial_number=serial_number,
-            capabilities=p.CAP_INSOLES,
+            capabilities=p.CAP_INSOLES | p.CAP_HAPTIC,
             status_rate_hz=SAMPLE_RATE_HZ,
         )
         self.patient = patient
@@ -116,6 +121,34 @@ class InsoleFirmware(Firmware):
         self.samples = 0
         self._tick_t: float | None = None
         self._dv = [[0.0, 0.0], [0.0, 0.0]]  # foot velocity change since the last sample (forward, up)
+        self.haptic: list[dict] = []  # every cue obeyed (the truth of what the patient felt)
+        self.haptic_refused = 0
+
+    def command(self, now_s: float, msg: int, fields: tuple) -> bool:
+        """INSOLE_HAPTIC: vibrate while armed; a NaN intensity or an empty foot mask is refused."""
+        if msg != p.Msg.INSOLE_HAPTIC:
+            return False
+        mask, pulses, intensity, pulse_us = fields[4:8]
+        if not self.armed or intensity != intensity or not mask & 3 or pulses == 0:
+            self.haptic_refused += 1
+            return False
+        pulses = min(int(pulses), HAPTIC_MAX_PULSES)
+        pulse_us = min(max(int(pulse_us), HAPTIC_PULSE_US[0]), HAPTIC_PULSE_US[1])
+        intensity = min(max(float(intensity), 0.0), 1.0)
+        self.haptic.append({"t_s": now_s, "foot_mask": int(mask & 3), "pulses": pulses,
+                            "intensity": intensity, "pulse_us": pulse_us,
+                            "end_t_s": now_s + (2 * pulses - 1) * pulse_us * 1e-6})
+        return True
+
+    def vibrating(self, now_s: float) -> int:
+        """Foot mask of the motors running now (pulses on, gaps off)."""
+        if not self.haptic:
+            return 0
+        cue = self.haptic[-1]
+        el_us = (now_s - cue["t_s"]) * 1e6
+        if el_us < 0.0 or now_s >= cue["end_t_s"]:
+            return 0
+        return cue["foot_mask"] if int(el_us // cue["pulse_us"]) % 2 == 0 else 0
 
     def sample(self, now_s: float, belt_speed_mps: float, boost: tuple[float, float]) -> bool:
         """Take a sample when one is due (SAMPLE_RATE_HZ); True when a status frame should go out."""
@@ -177,10 +210,13 @@ class InsoleFirmware(Firmware):
         return True
 
     def enter_safe_state(self, now_s: float, reason: str) -> None:
-        super().enter_safe_state(now_s, reason)  # no actuators: only `armed` drops; it keeps streaming
+        super().enter_safe_state(now_s, reason)  # only `armed` drops; it keeps streaming
+        if self.haptic and now_s < self.haptic[-1]["end_t_s"]:
+            self.haptic[-1]["end_t_s"] = now_s  # the motors stop with the safe state
 
     def measurements(self) -> tuple:
         return self._values
 
     def state(self) -> dict:
-        return {**super().state(), "samples": self.samples, "gyro_bias_radps": list(self.gyro_bias_radps)}
+        return {**super().state(), "samples": self.samples, "gyro_bias_radps": list(self.gyro_bias_radps),
+                "haptic": [dict(c) for c in self.haptic], "haptic_refused": self.haptic_refused}

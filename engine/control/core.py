@@ -58,7 +58,7 @@ from engine.control.prescription import Prescription, PrescriptionError
 from engine.control.self_paced import SelfPacedController
 from engine.control.shm import HEADER_BYTES
 from engine.control.steady_state import StrideSteadiness
-from engine.control.stumble import StumbleGuard
+from engine.control.stumble import HAPTIC_CUE, StumbleGuard
 from engine.control.supervisor import STOP_REASONS, AlarmTable, Limits, Supervisor, ViewPolicy
 from engine.control.walkway import Walkway
 
@@ -620,7 +620,7 @@ class ControlCore:
             self._exo_in(t)
         if ins_frames:
             self._insoles_in()
-        self._stumble(dt, ins_frames)
+        self._stumble(dt, ins_frames, exo_frames)
         self._obstacle_legs()
         self._safety(t)
         self._geometry(t)
@@ -782,14 +782,21 @@ class ControlCore:
                     contacts |= (1 if foot.forefoot > 0.005 else 0) << (2 * side + 1)
             self.contacts = contacts
 
-    def _stumble(self, dt: float, fresh: int) -> None:
-        """Trip warning (engine/control/stumble.py): detect on fresh insole samples while walking,
-        then the response: event and alarm now, the belt's gentle slowing every cycle."""
+    def _stumble(self, dt: float, fresh: int, exo_fresh: int) -> None:
+        """Trip warning (engine/control/stumble.py): the feet's speed over the belt from the
+        exoskeleton's encoders and the insoles' IMU; detection on fresh insole samples while
+        walking, then the response: event, alarm and haptic cue now, the belt's gentle slowing
+        every cycle."""
         g = self.stumble
+        if exo_fresh:
+            g.check_encoders(self.jh_t[(self.jh_n - 1) % JOINT_HISTORY], self.angles,
+                             self.exo.status.velocity_radps, self.geo, self.belt_speed_mps)
         if fresh and self.run_state == RunState.RUNNING and self._insoles_live() \
                 and g.check(self.ins, self.insole_feet):
             g.respond(self.belt_speed_mps, self.supervisor.guidance(1.0))
-            self.emit(EventKind.STUMBLE, g.detected_side, 0, g.detected_peak_mps, self.belt_speed_mps, g.floor_mps)
+            felt = self.ins.haptic(*HAPTIC_CUE)  # the patient feels it (insoles with CAP_HAPTIC)
+            self.emit(EventKind.STUMBLE, g.detected_side, 1 if felt else 0, g.detected_peak_mps,
+                      self.belt_speed_mps, g.floor_mps)
             self.alarm(AlarmReason.STUMBLE)
         if g.active:
             g.cycle(dt, self.supervisor.limits.max_decel_mps2,

@@ -118,7 +118,8 @@ class EventKind(enum.IntEnum):
     # side; code GeometryCheck; v1 leg length the exoskeleton reports m, v2 prescribed m,
     # v3 reported minus prescribed m
     GEOMETRY_CHECK = 14
-    # side of the caught foot; v1 its peak speed over the belt in that swing m/s, v2 the belt speed
+    # side of the caught foot; code 1 when the haptic cue was sent to the insoles (0: insoles
+    # without a motor); v1 its peak speed over the belt in that swing m/s, v2 the belt speed
     # at detection m/s, v3 the speed the belt slows to m/s (engine/control/stumble.py)
     STUMBLE = 20
 
