@@ -16,6 +16,7 @@ verdict is compared with the ground truth:
 | obstacle_performance | the rig's true crossings: some obstacle kind touched or tripped in > 4/24 of >= 2 leg crossings |
 | slow_speed | not scored: simulated sessions hold no self-selected speed measure (the detector says "not measured") |
 | heart_rate_zone | scored only where the prescription carries a heart-rate zone or limit |
+| weight_bearing_asymmetry | the rig's true load under each foot: one leg's share of the two legs' mean stance impulse < 41 % |
 
 Keys: `FINDING.sensitivity`, `FINDING.specificity` (null where a class has no session),
 `FINDING.positives`, `FINDING.negatives`, `min_sensitivity`, `min_specificity` (over the scored
@@ -37,7 +38,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SCENES = ("grocery-weekday-errands", "sidewalk-curb-crossing")
 FINDINGS = ("asymmetry", "low_clearance", "foot_drop_left", "foot_drop_right", "shuffling", "freezing",
-            "high_variability", "long_double_support", "obstacle_performance", "slow_speed", "heart_rate_zone")
+            "high_variability", "long_double_support", "obstacle_performance", "slow_speed", "heart_rate_zone",
+            "weight_bearing_asymmetry")
 
 
 def profile_paths(profiles_dir: str | Path | None) -> list[Path]:
@@ -75,6 +77,17 @@ def true_poor_obstacles(truth: dict, limit: float) -> bool | None:
     return any(len(v) >= 2 and sum(v) / len(v) > limit for v in by_kind.values())
 
 
+def true_load_share(truth: dict) -> float:
+    """The less-loaded leg's share of the two legs' mean true stance impulse (nan without stances)."""
+    mean = []
+    for side in (0, 1):
+        imp = [st["impulse_ns"] for st in truth.get("stances", [])
+               if st["side"] == side and 0.2 <= st.get("duration_s", 0.0) <= 3.0]
+        mean.append(statistics.mean(imp) if len(imp) >= 4 else math.nan)
+    total = mean[0] + mean[1]
+    return min(mean) / total if total > 0 else math.nan
+
+
 def ground_truth(labels: set[str], truth: dict) -> dict[str, bool | None]:
     """Per finding: True/False, or None where this session cannot be scored for it."""
     from engine.analysis.norms import NORMS
@@ -94,6 +107,8 @@ def ground_truth(labels: set[str], truth: dict) -> dict[str, bool | None]:
         "obstacle_performance": true_poor_obstacles(truth, NORMS["obstacle_fail_share_max"].value),
         "slow_speed": None,
         "heart_rate_zone": None,
+        "weight_bearing_asymmetry": None if math.isnan(share := true_load_share(truth))
+        else share < NORMS["load_share_min"].value,
     }
 
 
@@ -106,7 +121,7 @@ def predictions(findings) -> dict[str, bool | None]:
         "foot_drop_right": drop.present and drop.side in (-1, 1) if drop.assessed else None,
     }
     for key in ("asymmetry", "low_clearance", "shuffling", "freezing", "high_variability", "long_double_support",
-                "obstacle_performance", "slow_speed", "heart_rate_zone"):
+                "obstacle_performance", "slow_speed", "heart_rate_zone", "weight_bearing_asymmetry"):
         out[key] = f[key].present if f[key].assessed else None
     return out
 

@@ -61,6 +61,8 @@ class SessionData:
     prescription: dict = field(default_factory=dict)
     patient: dict = field(default_factory=dict)
     affected_side: int = -1
+    # balance per stance from the insoles (Store.stances rows; empty for records without them)
+    stances: list[dict] = field(default_factory=list)
 
     @property
     def walking_time_s(self) -> float:
@@ -210,4 +212,5 @@ def load_session(store, session_id: int) -> SessionData:
         obstacle_results=_obstacle_results(events, _obstacle_kinds(session["scene_id"])),
         self_selected_speed_mps=ssv, self_selected_speed_source=ssv_src,
         prescription=rx_dict, patient=patient, affected_side=int(rx_dict.get("affected_side", -1)),
+        stances=store.stances(session_id) if hasattr(store, "stances") else [],
     )
