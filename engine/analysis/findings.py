@@ -476,6 +476,11 @@ def analyse_session(d: SessionData) -> list[Finding]:
            detect_variability(d), detect_double_support(d), detect_slow_speed(d), detect_obstacles(d),
            detect_heart_rate(d)]
     out.append(detect_weight_bearing(d))
+    if d.protective_windows:
+        left_out = {"windows_s": [[_r(a, 1), _r(b, 1)] for a, b in d.protective_windows], **d.excluded}
+        for f in out:
+            if f.key not in ("obstacle_performance", "heart_rate_zone", "slow_speed"):
+                f.evidence["stumble_responses_left_out"] = left_out
     # double support measured from both insoles' contacts, beside the stance shares' figure
     ds = next(x for x in out if x.key == "long_double_support")
     summary = balance_summary(d)
