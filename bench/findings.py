@@ -2,9 +2,10 @@
 
 Simulated sessions (`engine.sim`: the real control core on a simulated clock, the rig's patient
 model) of every labelled profile (devices/sim/patients/, or every YAML in DIR) over several seeds
-and two scenes with step-over obstacles and doorways; each recorded session is analysed exactly
-as a clinic's would be (engine/analysis reads it back from the database) and each detector's
-verdict is compared with the ground truth:
+and two scenes with step-over obstacles and doorways; a therapist attends (acknowledges every
+alarm 5 s after it shows: `Attendant`); each recorded session is analysed exactly as a clinic's
+would be (engine/analysis reads it back from the database) and each detector's verdict is
+compared with the ground truth:
 
 | detector | ground truth |
 | --- | --- |
@@ -134,6 +135,31 @@ def predictions(findings) -> dict[str, bool | None]:
     return out
 
 
+ACK_AFTER_S = 5.0  # the attending therapist acknowledges an alarm this long after it is shown (assumed)
+
+
+class Attendant:
+    """The therapist beside the treadmill: acknowledges every alarm ACK_AFTER_S after it shows
+    (an engine.sim probe, called every 10 ms with the core). In a clinic nobody leaves a stumble
+    alarm standing for the rest of a session; unacknowledged, the core would keep the belt at its
+    protective 30 % to the end (engine/control/stumble.py), and findings would judge nothing but
+    the protective walk. The findings still leave the response window out (session_data)."""
+
+    def __init__(self) -> None:
+        self.writer = None
+        self.acks = 0
+
+    def __call__(self, elapsed_s: float, core, rig) -> None:
+        now = core.t_s
+        if any(slot[0] and not slot[2] and now - slot[4] >= ACK_AFTER_S for slot in core.alarms.slots):
+            if self.writer is None:
+                from engine.control.commands import CommandWriter
+
+                self.writer = CommandWriter(core.cmd_block)
+            self.writer.ack_alarms()
+            self.acks += 1
+
+
 def _one(job: tuple) -> dict:
     """Simulate one session into its own database, analyse it as a clinic would, score it."""
     from devices.sim.profiles import load_profile
@@ -148,7 +174,7 @@ def _one(job: tuple) -> dict:
     with tempfile.TemporaryDirectory(prefix="bench-findings-") as tmp:
         db = Path(tmp) / "findings.db"
         result = run_simulation(SimOptions(scene=scene, profile=path, duration_s=duration_s, seed=seed, db=db,
-                                           patient_code=f"bench-{Path(path).stem}"))
+                                           patient_code=f"bench-{Path(path).stem}", probe=Attendant()))
         with Store(db) as store:
             data = load_session(store, result.session_id)
             findings = analyse_session(data)

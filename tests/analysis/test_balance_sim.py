@@ -11,19 +11,22 @@ import pytest
 from engine.analysis.balance import balance_summary
 from engine.analysis.findings import detect_weight_bearing
 from engine.analysis.session_data import load_session
+from engine.records.report import build_session_html
 from engine.records.store import Store
 from engine.sim.session import SimOptions, run_simulation
 
 
 @pytest.fixture(scope="module")
 def paretic(tmp_path_factory):
+    # the obstacle-free scene: no trip, so no stumble response takes stances out of the findings
     db = tmp_path_factory.mktemp("balance") / "records.db"
-    result = run_simulation(SimOptions(scene="grocery-weekday-errands", profile="hemiparetic-left", duration_s=40.0,
+    result = run_simulation(SimOptions(scene="grocery-first-visit", profile="hemiparetic-left", duration_s=40.0,
                                        seed=3, db=db, patient_code="wb-1"))
     with Store(db) as store:
         data = load_session(store, result.session_id)
         rows = store.stances(result.session_id)
-    return result, data, rows
+        html = build_session_html(store, result.session_id)
+    return result, data, rows, html
 
 
 def _true_share(truth: dict, side: int) -> float:
@@ -33,7 +36,7 @@ def _true_share(truth: dict, side: int) -> float:
 
 
 def test_every_stance_is_recorded_with_its_balance(paretic):
-    result, _, rows = paretic
+    result, _, rows, _ = paretic
     for side in (0, 1):
         measured = [r for r in rows if r["side"] == side]
         true = [s for s in result.truth["stances"] if s["side"] == side]
@@ -43,7 +46,7 @@ def test_every_stance_is_recorded_with_its_balance(paretic):
 
 
 def test_load_share_and_sway_agree_with_the_patient_model(paretic):
-    result, data, _ = paretic
+    result, data, _, _ = paretic
     summary = balance_summary(data)
     legs = summary["legs"]
     for side in (0, 1):
@@ -58,3 +61,11 @@ def test_load_share_and_sway_agree_with_the_patient_model(paretic):
     assert finding.present == (_true_share(result.truth, 0) < 0.41)
     if finding.present:
         assert finding.side == 0
+
+
+def test_the_session_report_shows_balance_and_the_weight_bearing_verdict(paretic):
+    _, data, _, html = paretic
+    assert "Balance from the insoles" in html
+    assert "Weight-bearing asymmetry" in html  # the detector's row, found or within norm
+    legs = balance_summary(data)["legs"]
+    assert f"{legs[0]['cop_ap_cm']:.1f}" in html  # the left leg's AP progression in its table
