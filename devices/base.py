@@ -137,6 +137,8 @@ class InsoleStatus(DeviceCommon):
     accel_mps2: list[float] = field(default_factory=lambda: [0.0] * 6)
     gyro_radps: list[float] = field(default_factory=lambda: [0.0] * 6)
     samples: int = 0  # samples decoded since the port opened (the core integrates each one)
+    # lateral half of heel, midfoot, toe per foot (insoles with medial/lateral cells), NaN without
+    lateral_n: list[float] = field(default_factory=lambda: [float("nan")] * 6)
 
 
 class Device(abc.ABC):

@@ -90,6 +90,12 @@ EXO_GEOMETRY = struct.Struct("<BBHQ10f")
 # The header time is the sample time on the insole's clock.
 INSOLE_STATUS = struct.Struct("<BBHQBH18f")
 INSOLE_FOOT_FIELDS = 9  # per foot, after flags and fault
+# INSOLE_STATUS from insoles whose cells are split medial/lateral: the 18 values above, then per
+# foot (left then right) lateral_heel_n, lateral_midfoot_n, lateral_toe_n (force on the lateral
+# half of each region; the medial half carries the region's force minus it). Same message type,
+# longer payload: the 87-byte form (no lateral cells) still decodes.
+INSOLE_STATUS_LATERAL = struct.Struct("<BBHQBH24f")
+INSOLE_LATERAL_FIELDS = 3  # per foot, after both feet's INSOLE_FOOT_FIELDS
 
 BODY_STRUCTS: dict[int, struct.Struct] = {
     Msg.HELLO: EMPTY,
@@ -126,6 +132,8 @@ def decode_body(body: bytes) -> tuple | None:
     st = BODY_STRUCTS.get(body[1])
     if st is TM_STATUS and len(body) == TM_STATUS_POSITION.size:
         st = TM_STATUS_POSITION
+    elif st is INSOLE_STATUS and len(body) == INSOLE_STATUS_LATERAL.size:
+        st = INSOLE_STATUS_LATERAL
     if st is None or len(body) != st.size:
         return None
     return st.unpack(body)

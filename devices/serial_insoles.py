@@ -3,7 +3,7 @@
 The insoles stream INSOLE_STATUS at their own rate (100-200 Hz); several samples can arrive in
 one control cycle. `poll()` decodes each into `status` in turn and also copies it into
 `sample_buf[0:pending]` (preallocated rows: device time in us, then the 18 per-foot values in
-wire order), so a caller integrating the gyro sees every sample with its own device time, not
+wire order, then the 6 lateral-half forces of insoles with medial/lateral cells, NaN without), so a caller integrating the gyro sees every sample with its own device time, not
 just the last; `on_sample`, when set, is called for each one as well.
 """
 
@@ -16,8 +16,10 @@ from devices.base import DeviceInfo, DeviceType, Insoles, InsoleStatus
 from devices.serial_link import SerialDevice, _monotonic_us, apply_common
 
 F = p.INSOLE_FOOT_FIELDS
+LAT = p.INSOLE_LATERAL_FIELDS
 MAX_PENDING = 64  # samples kept per poll: 320 ms at 200 Hz
-ROW = 1 + 2 * F
+ROW = 1 + 2 * F + 2 * LAT
+_NO_LATERAL = (float("nan"),) * (2 * LAT)
 
 
 class SerialInsoles(SerialDevice, Insoles):
@@ -71,7 +73,14 @@ class SerialInsoles(SerialDevice, Insoles):
             k = MAX_PENDING - 1
             self.samples_overwritten += 1
         row = self.sample_buf[k]
+        lateral = fields[6 + 2 * F:6 + 2 * F + 2 * LAT]
+        if len(lateral) == 2 * LAT:
+            s.lateral_n[0:6] = lateral
+        else:
+            lateral = _NO_LATERAL
+            s.lateral_n[0:6] = lateral
         row[0] = float(fields[3])
-        row[1:ROW] = values
+        row[1:1 + 2 * F] = values
+        row[1 + 2 * F:ROW] = lateral
         if self.on_sample is not None:
             self.on_sample(s)

@@ -24,12 +24,14 @@ from __future__ import annotations
 
 import math
 import random
+import zlib
 from dataclasses import dataclass
 
 from devices import protocol as p
 from devices.base import DeviceInfo, DeviceType
 from devices.sim.endpoint import Endpoint
 from devices.sim.firmware import GRAVITY_MPS2, Firmware
+from devices.sim.plantar import LATERAL_SHARE
 
 SAMPLE_RATE_HZ = 200.0
 # Region shares of the patient model's heel and toe loads: the midfoot carries part of both
@@ -60,6 +62,7 @@ class FootTruth:
     accel_up_mps2: float | None = None
     ankle_x_m: float = 0.0
     ankle_z_m: float = 0.0
+    lateral_n: tuple[float, float, float] = (0.0, 0.0, 0.0)  # lateral half of heel, midfoot, toe
 
 
 def foot_truth(patient, side: int, belt_speed_mps: float, boost: float) -> FootTruth:
@@ -73,7 +76,7 @@ def foot_truth(patient, side: int, belt_speed_mps: float, boost: float) -> FootT
     if hasattr(patient, "foot_state"):
         f = patient.foot_state(side)
         return FootTruth(f.pitch_rad, f.heel_load_n, f.midfoot_load_n, f.toe_load_n,
-                         f.accel_forward_mps2, f.accel_vertical_mps2)
+                         f.accel_forward_mps2, f.accel_vertical_mps2, lateral_n=f.lateral_n)
     prof = patient.profile
     if patient.in_stance[side]:
         pitch = 0.0
@@ -87,14 +90,15 @@ def foot_truth(patient, side: int, belt_speed_mps: float, boost: float) -> FootT
     weight = prof.body_mass_kg * GRAVITY_MPS2
     heel = patient.pressure[2 * side] * weight
     toe = patient.pressure[2 * side + 1] * weight
-    return FootTruth(pitch, heel * (1.0 - HEEL_TO_MID), heel * HEEL_TO_MID + toe * TOE_TO_MID,
-                     toe * (1.0 - TOE_TO_MID), ankle_x_m=patient.foot_x_m[side], ankle_z_m=z)
+    regions = (heel * (1.0 - HEEL_TO_MID), heel * HEEL_TO_MID + toe * TOE_TO_MID, toe * (1.0 - TOE_TO_MID))
+    lateral = tuple(f * share for f, share in zip(regions, LATERAL_SHARE, strict=True))
+    return FootTruth(*((pitch,) + regions), ankle_x_m=patient.foot_x_m[side], ankle_z_m=z, lateral_n=lateral)
 
 
 class InsoleFirmware(Firmware):
     """A pair of insoles behind one receiver: one status frame per sample, both feet in it."""
 
-    STATUS = p.INSOLE_STATUS
+    STATUS = p.INSOLE_STATUS_LATERAL  # cells split medial/lateral (docs/protocol.md)
     STATUS_MSG = p.Msg.INSOLE_STATUS
 
     def __init__(self, endpoint: Endpoint, serial_number: str, patient, rng: random.Random) -> None:
@@ -117,10 +121,14 @@ class InsoleFirmware(Firmware):
         self._last_pitch = [0.0, 0.0]
         self._last_pos: list[tuple[float, float] | None] = [None, None]
         self._last_vel = [(0.0, 0.0), (0.0, 0.0)]
-        self._values: tuple = (0.0,) * 18
+        self._values: tuple = (0.0,) * 24
         self.samples = 0
         self._tick_t: float | None = None
         self._dv = [[0.0, 0.0], [0.0, 0.0]]  # foot velocity change since the last sample (forward, up)
+        # The lateral halves' own cells, from their own generator: the other cells' and the IMU's
+        # draws stay what they were for a seed (insoles without lateral cells read the same).
+        self._lat_rng = random.Random(zlib.crc32(serial_number.encode()) * 1000003 + getattr(patient, "seed", 0))
+        self.lateral_offset_n = [self._lat_rng.uniform(-CELL_OFFSET_N, CELL_OFFSET_N) for _ in range(6)]
         self.haptic: list[dict] = []  # every cue obeyed (the truth of what the patient felt)
         self.haptic_refused = 0
 
@@ -173,8 +181,12 @@ class InsoleFirmware(Firmware):
         self._last_t = now_s
         rng = self._rng
         values: list[float] = []
+        lateral: list[float] = []
         for side in (0, 1):
             foot = foot_truth(self.patient, side, belt_speed_mps, boost[side])
+            for k, f in enumerate(foot.lateral_n):
+                reading = f + self.lateral_offset_n[3 * side + k] + self._lat_rng.gauss(0.0, CELL_NOISE_N)
+                lateral.append(reading if reading > 0.0 else 0.0)
             for k, f in enumerate((foot.heel_n, foot.midfoot_n, foot.toe_n)):
                 reading = f + self.cell_offset_n[3 * side + k] + rng.gauss(0.0, CELL_NOISE_N)
                 values.append(reading if reading > 0.0 else 0.0)
@@ -205,7 +217,7 @@ class InsoleFirmware(Firmware):
             values.append(gb[3 * side] + rng.gauss(0.0, GYRO_NOISE_RADPS))
             values.append(rate + gb[3 * side + 1] + rng.gauss(0.0, GYRO_NOISE_RADPS))
             values.append(gb[3 * side + 2] + rng.gauss(0.0, GYRO_NOISE_RADPS))
-        self._values = tuple(values)
+        self._values = tuple(values + lateral)
         self.samples += 1
         return True
 

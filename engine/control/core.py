@@ -20,6 +20,7 @@ import numpy as np
 from engine.control import foot_kinematics as fk
 from engine.control import refgait
 from engine.control.adaptation import AssistAsNeeded
+from engine.control.balance import StanceBalance
 from engine.control.channels import Channels
 from engine.control.clearance import ObstacleMargins, SwingClearance
 from engine.control.config import CoreConfig
@@ -186,6 +187,7 @@ class ControlCore:
         self.phase_est = [PhaseEstimator(), PhaseEstimator()]
         self.insole_feet = [InsoleFoot(), InsoleFoot()]
         self.stumble = StumbleGuard()
+        self.balance = [StanceBalance(), StanceBalance()]  # per-stance COP and load (balance.py)
         self.geo = fk.LegGeometry()
         self.swing_clear = SwingClearance()
         self.ob_margins = ObstacleMargins()
@@ -773,6 +775,7 @@ class ControlCore:
                         self._heel_strike(side, foot.event_t_s, True)
                     else:
                         self._toe_off(side, foot.event_t_s)
+                self._balance(side, ts, row, live, ev)
         if live:
             contacts = 0
             for side in (0, 1):
@@ -781,6 +784,25 @@ class ControlCore:
                     contacts |= (1 if foot.heel > 0.005 else 0) << (2 * side)
                     contacts |= (1 if foot.forefoot > 0.005 else 0) << (2 * side + 1)
             self.contacts = contacts
+
+    def _balance(self, side: int, ts: float, row, live: bool, ev: int) -> None:
+        """Per-stance balance (engine/control/balance.py) from this insole sample's tared forces;
+        at a toe off its STANCE_COP and STANCE_LOAD events."""
+        bal = self.balance[side]
+        foot = self.insole_feet[side]
+        z = foot.zero_n
+        o = 1 + 9 * side
+        h, m, f = row[o] - z[0], row[o + 1] - z[1], row[o + 2] - z[2]
+        lat = 19 + 3 * side
+        bal.length_m = self.geo.heel_m[side] + self.geo.toe_m[side] or bal.length_m
+        standing = self.standing_n if self.standing_n == self.standing_n else STANDING_DEFAULT_N
+        bal.sample(ts, foot.contact, self.insole_feet[1 - side].contact, h if h > 0.0 else 0.0,
+                   m if m > 0.0 else 0.0, f if f > 0.0 else 0.0, row[lat], row[lat + 1], row[lat + 2], standing)
+        if ev == TOE_OFF and bal.finish(foot.event_t_s) and live and self.run_state == RunState.RUNNING:
+            self.emit(EventKind.STANCE_COP, side, 1 if bal.ml_resolved else 0, bal.path_m, bal.ap_m, bal.ml_sd_m,
+                      t_s=foot.event_t_s)
+            self.emit(EventKind.STANCE_LOAD, side, min(32767, int(bal.duration_s * 1000.0)), bal.peak_load,
+                      bal.impulse, bal.double_support_s, t_s=foot.event_t_s)
 
     def _stumble(self, dt: float, fresh: int, exo_fresh: int) -> None:
         """Trip warning (engine/control/stumble.py): the feet's speed over the belt from the
@@ -1300,8 +1322,10 @@ class ControlCore:
         scale_l = refgait.amplitude_scale(v_ref, self.leg_length[0])
         scale_r = refgait.amplitude_scale(v_ref, self.leg_length[1])
         ref = self.ref
-        refgait.reference(self.phase[0], scale_l, b0, ref, 0)
-        refgait.reference(self.phase[1], scale_r, b1, ref, 4)
+        # the reference's swing aligned to each leg's own (its measured stance share)
+        st_l, st_r = self.metrics.stance_fraction
+        refgait.reference(refgait.aligned_phase(self.phase[0], st_l), scale_l, b0, ref, 0)
+        refgait.reference(refgait.aligned_phase(self.phase[1], st_r), scale_r, b1, ref, 4)
 
         tm, exo = self.tm, self.exo
         if stopping or state == RunState.STOPPED:
@@ -1329,8 +1353,8 @@ class ControlCore:
             if state == RunState.RUNNING or (state == RunState.PAUSED and self.belt_speed_mps > STOPPED_SPEED_MPS):
                 g = self.guidance_applied
                 mode = GUIDANCE if g > 0.0 else TRANSPARENT
-                rate_l = 1.0 / self.phase_est[0].stride_time_s
-                rate_r = 1.0 / self.phase_est[1].stride_time_s
+                rate_l = refgait.aligned_rate(self.phase[0], st_l) / self.phase_est[0].stride_time_s
+                rate_r = refgait.aligned_rate(self.phase[1], st_r) / self.phase_est[1].stride_time_s
                 exo.set_command(
                     (mode, mode, mode, mode), g,
                     (ref[0], ref[1], ref[4], ref[5]),

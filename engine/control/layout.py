@@ -122,6 +122,13 @@ class EventKind(enum.IntEnum):
     # without a motor); v1 its peak speed over the belt in that swing m/s, v2 the belt speed
     # at detection m/s, v3 the speed the belt slows to m/s (engine/control/stumble.py)
     STUMBLE = 20
+    # Balance of one stance from the insoles (engine/control/balance.py), at its toe off (t_s the
+    # toe off): side; code 1 if the insoles resolve medial/lateral, else 0; v1 centre-of-pressure
+    # path m, v2 its AP progression m, v3 its medio-lateral SD m (nan without lateral cells)
+    STANCE_COP = 24
+    # ... and its load, same t_s and side: code stance duration ms; v1 peak load, v2 load impulse
+    # (fractions of the standing load, x s), v3 double support within the stance s
+    STANCE_LOAD = 25
 
 
 class LegOutcome(enum.IntEnum):

@@ -32,7 +32,7 @@ ROLE_CLIENT = "stepsync_client"
 GROUP_ROLES = (ROLE_OWNER, ROLE_RIG, ROLE_CLIENT)
 
 # Tables a rig pushes, child tables keyed by (rig_id, local_id).
-CHILD_TABLES = ("events", "steps", "strides", "audit_log", "frame_timing")
+CHILD_TABLES = ("events", "steps", "strides", "audit_log", "frame_timing", "stances")
 
 _SERVER_V1 = r"""
 CREATE TABLE rigs (
@@ -312,7 +312,8 @@ END $$;
 """
 
 # Statement-level audit triggers (transition tables) for every synced table.
-_AUDITED = ("patients", "prescriptions", "sessions", "telemetry_chunks", *CHILD_TABLES)
+_AUDITED = ("patients", "prescriptions", "sessions", "telemetry_chunks",
+            *(t for t in CHILD_TABLES if t != "stances"))  # stances: schema 5 makes its own trigger
 _SERVER_V1 += "".join(
     f"CREATE TRIGGER {t}_audit_insert AFTER INSERT ON {t} REFERENCING NEW TABLE AS new_rows "
     f"FOR EACH STATEMENT EXECUTE FUNCTION stepsync_audit_rows();\n"
@@ -346,6 +347,32 @@ BEGIN
 END $$;
 """
 
+# 5: per-stance balance rows (records schema 5), a child table like steps; its audit trigger here
+# (the schema-2 triggers were made before it existed). Rights and policies come with CHILD_TABLES.
+_SERVER_V5 = r"""
+CREATE TABLE IF NOT EXISTS stances (
+    id                bigserial PRIMARY KEY,
+    session_id        bigint NOT NULL REFERENCES sessions(id),
+    rig_id            text NOT NULL,
+    local_id          bigint NOT NULL,
+    cycle             bigint NOT NULL,
+    t_s               double precision NOT NULL,
+    side              integer NOT NULL,
+    flags             integer,
+    duration_s        double precision,
+    cop_path_m        double precision,
+    cop_ap_m          double precision,
+    cop_ml_sd_m       double precision,
+    peak_load         double precision,
+    load_impulse      double precision,
+    double_support_s  double precision,
+    UNIQUE (rig_id, local_id)
+);
+CREATE INDEX IF NOT EXISTS stances_session ON stances(session_id, cycle);
+CREATE TRIGGER stances_audit_insert AFTER INSERT ON stances REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION stepsync_audit_rows();
+"""
+
 # Server migrations, numbered like the rig's records schema (see the module docstring).
 SERVER_MIGRATIONS: list[str] = [
     # 1: records schema 1 has nothing the server needs on its own: it is created with 2.
@@ -357,6 +384,8 @@ SERVER_MIGRATIONS: list[str] = [
     # 4: records schema 4: the core's flags of each step and stride.
     "ALTER TABLE steps ADD COLUMN IF NOT EXISTS flags integer; "
     "ALTER TABLE strides ADD COLUMN IF NOT EXISTS flags integer",
+    # 5: records schema 5: balance per stance from the insoles (issue 13).
+    _SERVER_V5,
 ]
 SERVER_SCHEMA_VERSION = len(SERVER_MIGRATIONS)
 

@@ -52,6 +52,8 @@ CHILD_COLUMNS: dict[str, tuple[tuple[str, ...], bool]] = {
     "strides": (("cycle", "t_s", "side", "stride_time_s", "stance_fraction", "stride_length_m", "flags"), False),
     "audit_log": (("at", "who", "setting", "old_json", "new_json", "applied_json"), True),
     "frame_timing": (("at", "stats_json"), False),
+    "stances": (("cycle", "t_s", "side", "flags", "duration_s", "cop_path_m", "cop_ap_m", "cop_ml_sd_m",
+                 "peak_load", "load_impulse", "double_support_s"), False),
 }
 SESSION_COLUMNS = ("patient_code", "scene_id", "goals_json", "settings_json", "vr", "started_at", "ended_at",
                    "outcome", "summary_json", "simulated", "telemetry_overflow", "events_overflow", "recorder_json")
