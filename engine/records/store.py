@@ -237,6 +237,15 @@ def _finite_or_none(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
+def _audit_rows(rows: list[dict]) -> list[dict]:
+    """Audit-log rows with their JSON columns read back (old, new, applied)."""
+    for row in rows:
+        row["old"] = _loads(row.pop("old_json"))
+        row["new"] = _loads(row.pop("new_json"))
+        row["applied"] = _loads(row.pop("applied_json"))
+    return rows
+
+
 def event_kind_name(kind: int) -> str:
     """The stored name of a core event kind ("heel_strike", "obstacle_outcome", ...)."""
     try:
@@ -491,11 +500,7 @@ class Store:
                 WHERE setting LIKE ? AND session_id IN ({marks}) ORDER BY id""",
             (setting_prefix + "%", *session_ids),
         )
-        for row in rows:
-            row["old"] = _loads(row.pop("old_json"))
-            row["new"] = _loads(row.pop("new_json"))
-            row["applied"] = _loads(row.pop("applied_json"))
-        return rows
+        return _audit_rows(rows)
 
     # -- sessions -------------------------------------------------------------------------------
     def start_session(
@@ -829,11 +834,7 @@ class Store:
                WHERE session_id = ? ORDER BY id""",
             (session_id,),
         )
-        for row in rows:
-            row["old"] = _loads(row.pop("old_json"))
-            row["new"] = _loads(row.pop("new_json"))
-            row["applied"] = _loads(row.pop("applied_json"))
-        return rows
+        return _audit_rows(rows)
 
 
 # ---------------------------------------------------------------------------------------------

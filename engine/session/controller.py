@@ -80,7 +80,7 @@ class SessionController:
         self.vr: bool = False
         self.simulated: bool = False  # the virtual rig, not a patient
         self.run_state: str = "idle"
-        self._pending: list[tuple[str, Any, Any, Any]] = []  # audit rows before the session exists
+        self._pending: list[tuple[str, Any, Any, Any, str]] = []  # audit rows (and who) before the session exists
         self.audit_errors = 0
         self.planned_scene_id: str | None = None  # the session plan's scene (apply_session_plan)
 
@@ -90,7 +90,7 @@ class SessionController:
         if self.store is None:
             return
         if self.session_id is None:
-            self._pending.append((setting, old, new, applied))
+            self._pending.append((setting, old, new, applied, self.who))
             return
         try:
             self.store.log_setting(self.session_id, self.who, setting, old, new, applied)
@@ -249,8 +249,13 @@ class SessionController:
                 vr=self.vr, simulated=self.simulated,
             )
             pending, self._pending = self._pending, []
-            for row in pending:
-                self._audit(*row)
+            saved = self.who
+            try:
+                for *row, who in pending:
+                    self.who = who  # who made the change then (a therapist, a session plan)
+                    self._audit(*row)
+            finally:
+                self.who = saved
         return self.session_id
 
     def start(self) -> int | None:

@@ -78,6 +78,7 @@ class SimOptions:
     probe: object = None  # called (t_s, core, rig) every 10 ms after the start (bench/tests)
     protocol: str | None = None  # comfortable | fast: timed walk trials on the self-paced belt
     goals: dict | None = None  # therapist goals (steps, distance_m, time_s) instead of the scene's
+    use_plan: bool = False  # start from the patient's accepted session plan (progression), as live
 
 
 def sim_prescription(profile):
@@ -159,6 +160,10 @@ def run_simulation(options: SimOptions) -> SimResult:
             settings["guidance"] = float(hints.guidance)
         if hints.bws_fraction is not None:
             settings["bws_fraction"] = float(hints.bws_fraction)
+        if options.use_plan and store is not None and store.current_session_plan(code) is not None:
+            from engine.analysis.progression import Plan
+
+            settings.update(Plan.from_dict(store.current_session_plan(code)["plan"]).settings(rx))
         settings.update(options.settings)
         walk_samples: list[tuple[float, float, float]] = []
         if options.protocol is not None:
