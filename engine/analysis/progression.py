@@ -40,17 +40,19 @@ MIN_SESSIONS_ON_SCENE = 2
 DIFFICULTY = ("gentle", "moderate", "hard")
 
 # ---- what counts as doing well or badly --------------------------------------------------------
-MIN_WALKING_S = 15.0  # less walking than this: too little to judge, hold everything
+MIN_WALKING_S = 10.0  # less walking than this (about 8 strides): too little to judge, hold everything
 OBSTACLE_FAIL_STEP_BACK = 0.30  # share of failed obstacle crossings that makes it a bad day
 OBSTACLE_FAIL_HOLD = 0.10  # above this no harder scene, no faster belt (success under 90 %)
 MIN_MARGIN_FOR_HARDER_M = 0.02  # cleared obstacles by at least 2 cm before a harder scene
 # Minimum toe clearance: 11-13 mm in healthy adults (Winter 1991, REFERENCES.md section 2); a
 # median below 10 mm on the worse side keeps the support and the guidance where they are.
 LOW_CLEARANCE_M = 0.010
-# Guidance: assist-as-needed applied no more than this above the floor on average -> the patient
-# needed little of what the floor guaranteed, the floor can come down.
-GUIDANCE_USED_NEAR_FLOOR = 0.05
-GUIDANCE_USED_HIGH = 0.20  # this far above the floor on average: the patient needed much more
+# Guidance: the floor comes down only while assist-as-needed, free to go between the floor and
+# the top of the prescription, used less than this share of that room on average, and sat at the
+# top for less than GUIDANCE_SATURATED_SHARE of the walking time (the patient did not need all the
+# help it could give). Otherwise the floor holds.
+GUIDANCE_USED_SHARE_MAX = 0.5
+GUIDANCE_SATURATED_SHARE = 0.2
 SYMMETRY_WORSE_PCT = 5.0  # symmetry index worse than the previous session by this: hold speed
 HR_ABOVE_SHARE_STEP_BACK = 0.10  # share of walking time above the heart-rate limit
 HR_NEAR_LIMIT = 0.95  # mean over the last third this close to the limit: hold speed and support
@@ -125,6 +127,8 @@ class Performance:
     goals_set: int = 0
     goals_met: int = 0
     guidance_used: float = math.nan  # mean applied guidance while walking
+    guidance_saturated_share: float = math.nan  # share of walking time at the session's top guidance
+    guidance_max: float = 1.0  # the top assist-as-needed could use in that session
     assist_as_needed: bool = False
 
     @property
@@ -242,7 +246,10 @@ def assess(store, session_id: int) -> Performance:
 
         moving = (tel["run_state"] == int(RunState.RUNNING)) & (tel["belt_speed_mps"] > 0.05)
         if moving.any():
-            perf.guidance_used = float(tel["guidance"][moving].astype(float).mean())
+            applied = tel["guidance"][moving].astype(float)
+            perf.guidance_used = float(applied.mean())
+            perf.guidance_max = float(settings.get("guidance_max", 1.0))
+            perf.guidance_saturated_share = float((applied >= perf.guidance_max - 0.005).mean())
     return perf
 
 
@@ -280,6 +287,11 @@ def _scene_ladder(scene_id: str, harder: bool, scenes: dict | None) -> tuple[str
     return best.id, f"{DIFFICULTY[want]} scene" + (f" training {', '.join(shared)}" if shared else "")
 
 
+def _tidy(value: float, current: float) -> float:
+    """A moved value rounded to 1e-6 (no float dust in the records); an unmoved one exactly as is."""
+    return current if abs(value - current) < 1e-12 else round(value, 6)
+
+
 def _clamp(value: float, low: float, high: float) -> float:
     return min(max(value, low), high)
 
@@ -295,13 +307,13 @@ def propose(patient_code: str, perf: Performance, current: Plan, rx, sessions_on
         hold.append(f"only {perf.walking_s:.0f} s of walking (< {MIN_WALKING_S:.0f} s): too little to judge")
     if perf.outcome == "stopped":
         back.append("the session was stopped by the control core (an alarm or a fault)")
-    if perf.trips:
-        back.append(f"{perf.trips} trip(s) or stumble(s)")
+    if perf.trips >= 2:
+        back.append(f"{perf.trips} trips or stumbles")
     if perf.obstacles_attempted:
         notes.append(f"obstacles: {perf.obstacles_attempted - perf.obstacles_failed}/{perf.obstacles_attempted} "
                      "crossings cleared" + (f", smallest margin {perf.min_margin_m * 100:.1f} cm"
                                             if math.isfinite(perf.min_margin_m) else ""))
-        if perf.failed_share > OBSTACLE_FAIL_STEP_BACK:
+        if perf.failed_share > OBSTACLE_FAIL_STEP_BACK and perf.obstacles_failed >= 2:
             back.append(f"{perf.failed_share:.0%} of obstacle crossings failed (> {OBSTACLE_FAIL_STEP_BACK:.0%})")
         elif perf.failed_share > OBSTACLE_FAIL_HOLD:
             hold.append(f"{perf.failed_share:.0%} of obstacle crossings failed (> {OBSTACLE_FAIL_HOLD:.0%})")
@@ -334,17 +346,24 @@ def propose(patient_code: str, perf: Performance, current: Plan, rx, sessions_on
         notes.append(f"guidance applied {perf.guidance_used:.2f} on average (floor {current.guidance_min:.2f}"
                      f"{', assist-as-needed' if perf.assist_as_needed else ', fixed'})")
 
+    # One trip on a day otherwise in order: the obstacles were too much at this pace. Slower by
+    # one step and an easier scene; guidance and support hold (a bad day moves them too).
+    one_trip = perf.trips == 1 and not back
+    if one_trip:
+        hold.append("1 trip or stumble")
     plan = current
     changes: list[Change] = []
     why_back = "; ".join(back)
     # speed
     if back:
         speed, reason = current.speed_mps - SPEED_DOWN_MPS, f"step back: {why_back}"
+    elif one_trip:
+        speed, reason = current.speed_mps - SPEED_UP_MPS, "step back: 1 trip or stumble"
     elif hold:
         speed, reason = current.speed_mps, "hold: " + "; ".join(hold)
     else:
         speed, reason = current.speed_mps + SPEED_UP_MPS, "walked well at this speed: obstacles, goals, heart rate in order"
-    speed_c = _clamp(round(speed, 6), min(MIN_SPEED_MPS, rx.max_speed_mps), rx.max_speed_mps)
+    speed_c = _clamp(_tidy(speed, current.speed_mps), min(MIN_SPEED_MPS, rx.max_speed_mps), rx.max_speed_mps)
     if speed_c < speed - 1e-9:
         reason += f" (held at the prescription's maximum {rx.max_speed_mps:.2f} m/s)"
     changes.append(Change("speed_mps", current.speed_mps, speed_c, reason))
@@ -354,28 +373,33 @@ def propose(patient_code: str, perf: Performance, current: Plan, rx, sessions_on
     elif perf.walking_s < MIN_WALKING_S:
         floor, reason = current.guidance_min, "hold: too little walking to judge"
     elif perf.assist_as_needed and math.isfinite(perf.guidance_used):
-        used_above = perf.guidance_used - current.guidance_min
-        if used_above <= GUIDANCE_USED_NEAR_FLOOR and perf.failed_share <= OBSTACLE_FAIL_HOLD and not low_clearance:
-            floor, reason = current.guidance_min - GUIDANCE_STEP, \
-                f"assist-as-needed stayed near the floor (+{used_above:.2f} on average): little help was needed"
-        elif used_above <= GUIDANCE_USED_NEAR_FLOOR:
-            why = (f"toe clearance {perf.clearance_m * 1000:.1f} mm below {LOW_CLEARANCE_M * 1000:.0f} mm"
-                   if low_clearance else f"{perf.failed_share:.0%} of obstacle crossings failed")
-            floor, reason = current.guidance_min, f"hold: assist-as-needed stayed near the floor, but {why}"
-        elif used_above >= GUIDANCE_USED_HIGH:
-            floor, reason = current.guidance_min, f"hold: assist-as-needed needed +{used_above:.2f} above the floor"
+        room = max(1e-6, perf.guidance_max - current.guidance_min)
+        used_share = min(1.0, max(0.0, (perf.guidance_used - current.guidance_min) / room))
+        saturated = perf.guidance_saturated_share if math.isfinite(perf.guidance_saturated_share) else 0.0
+        if saturated >= GUIDANCE_SATURATED_SHARE:
+            floor, reason = current.guidance_min, \
+                f"hold: assist-as-needed was at its top {saturated:.0%} of the walking time"
+        elif used_share > GUIDANCE_USED_SHARE_MAX:
+            floor, reason = current.guidance_min, \
+                f"hold: assist-as-needed used {used_share:.0%} of the room above the floor"
+        elif hold or low_clearance or perf.failed_share > OBSTACLE_FAIL_HOLD:
+            why = "; ".join(hold) or (f"toe clearance {perf.clearance_m * 1000:.1f} mm below "
+                                      f"{LOW_CLEARANCE_M * 1000:.0f} mm" if low_clearance
+                                      else f"{perf.failed_share:.0%} of obstacle crossings failed")
+            floor, reason = current.guidance_min, f"hold: {why}"
         else:
-            floor, reason = current.guidance_min, f"hold: assist-as-needed used +{used_above:.2f} above the floor"
+            floor, reason = current.guidance_min - GUIDANCE_STEP, \
+                f"assist-as-needed used {used_share:.0%} of the room above the floor, gait in order: less assistance"
     elif not hold and not low_clearance:
         floor, reason = current.guidance_min - GUIDANCE_STEP, "fixed guidance and a good session: less assistance"
     else:
         floor, reason = current.guidance_min, "hold: " + ("; ".join(hold) or "low toe clearance")
-    floor_c = _clamp(round(floor, 6), rx.guidance_min, rx.guidance_max)
+    floor_c = _clamp(_tidy(floor, current.guidance_min), rx.guidance_min, rx.guidance_max)
     if abs(floor_c - floor) > 1e-9:
         reason += f" (clamped to the prescription's {rx.guidance_min:.2f}..{rx.guidance_max:.2f})"
     changes.append(Change("guidance_min", current.guidance_min, floor_c, reason))
     start = current.guidance + (floor_c - current.guidance_min)  # the start moves with the floor
-    start_c = max(floor_c, _clamp(round(start, 6), rx.guidance_min, rx.guidance_max))
+    start_c = max(floor_c, _clamp(_tidy(start, current.guidance), rx.guidance_min, rx.guidance_max))
     changes.append(Change("guidance", current.guidance, start_c, "moves with the guidance floor"))
     # body-weight support
     if back:
@@ -385,15 +409,15 @@ def propose(patient_code: str, perf: Performance, current: Plan, rx, sessions_on
                                                          f"{LOW_CLEARANCE_M * 1000:.0f} mm")
     else:
         bws, reason = current.bws_fraction - BWS_STEP, "good clearance and heart rate: less body-weight support"
-    bws_c = _clamp(round(bws, 6), rx.bws_min, rx.bws_max)
+    bws_c = _clamp(_tidy(bws, current.bws_fraction), rx.bws_min, rx.bws_max)
     if abs(bws_c - bws) > 1e-9:
         reason += f" (clamped to the prescription's {rx.bws_min:.2f}..{rx.bws_max:.2f})"
     changes.append(Change("bws_fraction", current.bws_fraction, bws_c, reason))
     # scene
     scene = current.scene_id
-    if back and (perf.trips or perf.failed_share > OBSTACLE_FAIL_STEP_BACK):
+    if (back and (perf.trips or perf.failed_share > OBSTACLE_FAIL_STEP_BACK)) or one_trip:
         scene, why = _scene_ladder(current.scene_id, harder=False, scenes=scenes)
-        reason = f"step back to an easier scene ({why}): {why_back}"
+        reason = f"step back to an easier scene ({why}): {why_back or '1 trip or stumble'}"
     elif back:
         reason = f"same scene: {why_back}"
     elif hold:
@@ -407,7 +431,7 @@ def propose(patient_code: str, perf: Performance, current: Plan, rx, sessions_on
         reason = f"harder scene ({why})" if scene != current.scene_id else f"same scene: {why}"
     changes.append(Change("scene_id", current.scene_id, scene, reason))
     moved = any(c.changed for c in changes)
-    direction = "step_back" if back else "advance" if moved else "hold"
+    direction = "step_back" if back or one_trip else "advance" if moved else "hold"
     plan = replace(current, speed_mps=speed_c, guidance_min=floor_c, guidance=start_c, bws_fraction=bws_c,
                    scene_id=scene)
     return Proposal(patient_code, perf.session_id, current, plan, direction, changes, notes + hold + back, perf)
@@ -482,3 +506,27 @@ def apply_edits(plan: Plan, edits: list[str], rx, scene_ids: set[str] | None = N
     if problems:
         raise ValueError("--edit: beyond the prescription: " + "; ".join(problems))
     return edited
+
+
+def record_decision(repo, proposal: Proposal, decision: str, who: str, plan: Plan | None = None) -> int | None:
+    """The therapist's choice on a proposal, through the repository: "accepted" or "edited"
+    store `plan` (default the proposal's) as a new session-plan version; every choice, "rejected"
+    too, is an audit-log row of the session the proposal came from (who, when, the proposal with
+    its reasons, what was applied). Returns the plan version (None when rejected). ValueError
+    when the plan lies beyond the prescription: nothing is stored then."""
+    if decision not in ("accepted", "edited", "rejected"):
+        raise ValueError(f"decision must be accepted, edited or rejected, got {decision!r}")
+    rx = repo.current_prescription(proposal.patient_code)
+    plan = plan or proposal.plan
+    problems = within_prescription(plan, rx)
+    if problems and decision != "rejected":
+        raise ValueError("beyond the prescription: " + "; ".join(problems))
+    current = repo.current_session_plan(proposal.patient_code)
+    old = current["plan"] if current else proposal.current.to_dict()
+    if decision == "rejected":
+        repo.log_setting(proposal.based_on_session, who, "progression_rejected", old, proposal.to_dict(), None)
+        return None
+    version = repo.add_session_plan(proposal.patient_code, plan.to_dict(), proposal.based_on_session, decision, who)
+    repo.log_setting(proposal.based_on_session, who, f"progression_{decision}", old, proposal.to_dict(),
+                     dict(plan.to_dict(), plan_version=version))
+    return version

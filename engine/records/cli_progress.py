@@ -110,7 +110,7 @@ def _print_proposal(proposal, rx) -> None:
 def _proposal(repo, args: argparse.Namespace) -> int:
     """Show the proposal (and a decision on it, if any); apply --accept/--edit/--reject.
     Returns an exit status: 0 done, 1 nothing to decide or refused, 2 a bad --edit."""
-    from engine.analysis.progression import apply_edits, proposal_for, within_prescription
+    from engine.analysis.progression import apply_edits, proposal_for, record_decision
 
     code = args.patient
     proposal = proposal_for(repo, code)
@@ -144,19 +144,14 @@ def _proposal(repo, args: argparse.Namespace) -> int:
             print(f"progress: {exc}")
             return 2
         decision = "edited"
-    problems = within_prescription(plan, rx)
-    if problems:  # never: propose() clamps; a guard, since nothing may exceed the prescription
-        print("progress: refused, beyond the prescription: " + "; ".join(problems))
+    try:
+        version = record_decision(repo, proposal, "rejected" if args.reject else decision, who, plan)
+    except ValueError as exc:  # never: propose() clamps; a guard, nothing may exceed the prescription
+        print(f"progress: refused, {exc}")
         return 1
-    current = repo.current_session_plan(code)
-    old = current["plan"] if current else proposal.current.to_dict()
-    if args.reject:
-        repo.log_setting(proposal.based_on_session, who, "progression_rejected", old, proposal.to_dict(), None)
+    if version is None:
         print(f"rejected by {who}: the next session keeps its settings")
         return 0
-    version = repo.add_session_plan(code, plan.to_dict(), proposal.based_on_session, decision, who)
-    repo.log_setting(proposal.based_on_session, who, f"progression_{decision}", old, proposal.to_dict(),
-                     dict(plan.to_dict(), plan_version=version))
-    print(f"{decision} by {who}: session plan v{version} for {code}: " + ", ".join(
+    print(f"{decision} by {who}: session plan v{version} for {proposal.patient_code}: " + ", ".join(
         f"{k}={v}" for k, v in plan.to_dict().items()))
     return 0
