@@ -499,7 +499,7 @@ def apply_edits(plan: Plan, edits: list[str], rx, scene_ids: set[str] | None = N
                 values[name] = text.strip()
         except ValueError:
             raise ValueError(f"--edit {name}: {text!r} is not a valid {kind.__name__}") from None
-    if scene_ids is not None and values["scene_id"] not in scene_ids:
+    if scene_ids is not None and values["scene_id"] != plan.scene_id and values["scene_id"] not in scene_ids:
         raise ValueError(f"--edit scene_id: no scene {values['scene_id']!r} (scenes: {', '.join(sorted(scene_ids))})")
     edited = Plan.from_dict(values)
     problems = within_prescription(edited, rx)
