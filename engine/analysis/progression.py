@@ -43,6 +43,9 @@ DIFFICULTY = ("gentle", "moderate", "hard")
 MIN_WALKING_S = 10.0  # less walking than this (about 8 strides): too little to judge, hold everything
 OBSTACLE_FAIL_STEP_BACK = 0.30  # share of failed obstacle crossings that makes it a bad day
 OBSTACLE_FAIL_HOLD = 0.10  # above this no harder scene, no faster belt (success under 90 %)
+# Fewer crossings than this make a share noise (one toe touch of two crossings is "50 %"): a
+# failed crossing then only keeps the scene and the guidance floor (a near miss, not a bad day).
+OBSTACLE_MIN_CROSSINGS = 4
 MIN_MARGIN_FOR_HARDER_M = 0.02  # cleared obstacles by at least 2 cm before a harder scene
 # Minimum toe clearance: 11-13 mm in healthy adults (Winter 1991, REFERENCES.md section 2); a
 # median below 10 mm on the worse side keeps the support and the guidance where they are.
@@ -315,8 +318,12 @@ def propose(patient_code: str, perf: Performance, current: Plan, rx, sessions_on
                                             if math.isfinite(perf.min_margin_m) else ""))
         if perf.failed_share > OBSTACLE_FAIL_STEP_BACK and perf.obstacles_failed >= 2:
             back.append(f"{perf.failed_share:.0%} of obstacle crossings failed (> {OBSTACLE_FAIL_STEP_BACK:.0%})")
-        elif perf.failed_share > OBSTACLE_FAIL_HOLD:
+        elif perf.failed_share > OBSTACLE_FAIL_HOLD and perf.obstacles_attempted >= OBSTACLE_MIN_CROSSINGS:
             hold.append(f"{perf.failed_share:.0%} of obstacle crossings failed (> {OBSTACLE_FAIL_HOLD:.0%})")
+        elif perf.obstacles_failed:
+            near_miss = (f"{perf.obstacles_failed} of {perf.obstacles_attempted} obstacle crossings touched "
+                         f"(fewer than {OBSTACLE_MIN_CROSSINGS} crossings: a near miss)")
+            notes.append(near_miss)
     if math.isfinite(perf.clearance_drop) and perf.clearance_drop > FATIGUE_CLEARANCE_DROP:
         back.append(f"fatigue: toe clearance fell {perf.clearance_drop:.0%} from the first to the last third")
     hr_high = False
@@ -382,18 +389,20 @@ def propose(patient_code: str, perf: Performance, current: Plan, rx, sessions_on
         elif used_share > GUIDANCE_USED_SHARE_MAX:
             floor, reason = current.guidance_min, \
                 f"hold: assist-as-needed used {used_share:.0%} of the room above the floor"
-        elif hold or low_clearance or perf.failed_share > OBSTACLE_FAIL_HOLD:
+        elif hold or low_clearance or perf.obstacles_failed:
             why = "; ".join(hold) or (f"toe clearance {perf.clearance_m * 1000:.1f} mm below "
                                       f"{LOW_CLEARANCE_M * 1000:.0f} mm" if low_clearance
-                                      else f"{perf.failed_share:.0%} of obstacle crossings failed")
+                                      else f"{perf.obstacles_failed} of {perf.obstacles_attempted} "
+                                      "obstacle crossings failed")
             floor, reason = current.guidance_min, f"hold: {why}"
         else:
             floor, reason = current.guidance_min - GUIDANCE_STEP, \
                 f"assist-as-needed used {used_share:.0%} of the room above the floor, gait in order: less assistance"
-    elif not hold and not low_clearance:
+    elif not hold and not low_clearance and not perf.obstacles_failed:
         floor, reason = current.guidance_min - GUIDANCE_STEP, "fixed guidance and a good session: less assistance"
     else:
-        floor, reason = current.guidance_min, "hold: " + ("; ".join(hold) or "low toe clearance")
+        floor, reason = current.guidance_min, "hold: " + ("; ".join(hold) or (
+            "low toe clearance" if low_clearance else "an obstacle crossing failed"))
     floor_c = _clamp(_tidy(floor, current.guidance_min), rx.guidance_min, rx.guidance_max)
     if abs(floor_c - floor) > 1e-9:
         reason += f" (clamped to the prescription's {rx.guidance_min:.2f}..{rx.guidance_max:.2f})"
@@ -422,6 +431,8 @@ def propose(patient_code: str, perf: Performance, current: Plan, rx, sessions_on
         reason = f"same scene: {why_back}"
     elif hold:
         reason = "same scene: " + "; ".join(hold)
+    elif perf.obstacles_failed:
+        reason = f"same scene: {perf.obstacles_failed} of {perf.obstacles_attempted} obstacle crossings failed"
     elif sessions_on_scene < MIN_SESSIONS_ON_SCENE:
         reason = f"same scene: {sessions_on_scene} session(s) on it so far (< {MIN_SESSIONS_ON_SCENE})"
     elif perf.obstacles_attempted and math.isfinite(perf.min_margin_m) and perf.min_margin_m < MIN_MARGIN_FOR_HARDER_M:

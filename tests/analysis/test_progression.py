@@ -165,3 +165,14 @@ def test_edits_never_go_beyond_the_prescription():
         apply_edits(START, ["scene_id=moon-walk"], RX, set(SCENES))
     edited = apply_edits(START, ["speed_mps=0.7", "assist_as_needed=off"], RX, set(SCENES))
     assert edited.speed_mps == 0.7 and edited.assist_as_needed is False
+
+
+def test_one_touch_in_a_short_session_is_a_near_miss():
+    """One failed crossing of two keeps the scene and the guidance floor; speed still advances.
+    The same share over enough crossings holds everything."""
+    p = propose("p1", good(obstacles_attempted=2, obstacles_failed=1), START, RX, sessions_on_scene=3, scenes=SCENES)
+    assert p.plan.scene_id == START.scene_id and p.plan.guidance_min == START.guidance_min
+    assert p.plan.speed_mps == pytest.approx(0.6 + pg.SPEED_UP_MPS)
+    assert any("near miss" in note for note in p.notes)
+    p = propose("p1", good(obstacles_attempted=8, obstacles_failed=2), START, RX, sessions_on_scene=3, scenes=SCENES)
+    assert p.plan.speed_mps == START.speed_mps and p.direction == "hold"
