@@ -82,11 +82,13 @@ def main(args: argparse.Namespace) -> int:
         widths = [max(len(r[i]) for r in table) for i in range(len(COLUMNS))]
         for r in table:
             print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
-        print(f"{len(rows)} sessions of {args.patient}")
-    if is_server_url(db):
-        return 0
-    with open_repository(db) as repo:
-        return _proposal(repo, args)
+    status = 0
+    if not is_server_url(db):
+        with open_repository(db) as repo:
+            status = _proposal(repo, args)
+    if not args.json:
+        print(f"{len(rows)} sessions of {args.patient}")  # the last line, as before proposals
+    return status
 
 
 def _who(args: argparse.Namespace) -> str:
