@@ -55,7 +55,7 @@ from engine.control.layout import (
 )
 from engine.control.packing import run_struct
 from engine.control.planner import Planner
-from engine.control.prescription import Prescription, PrescriptionError
+from engine.control.prescription import DEFAULT_MAX_JERK_MPS3, Prescription, PrescriptionError
 from engine.control.self_paced import SelfPacedController
 from engine.control.shm import HEADER_BYTES
 from engine.control.steady_state import StrideSteadiness
@@ -245,6 +245,7 @@ class ControlCore:
         self.speed_fraction = 0.0
         self.pace_mode = PaceMode.SCENE
         self.self_paced = SelfPacedController()
+        self.max_jerk_mps3 = DEFAULT_MAX_JERK_MPS3  # the prescription's, once one is accepted
         self.patient_position_m = math.nan  # treadmill distance sensor (NaN: none)
         self.guidance_setting = 0.5
         self.guidance_min = 0.0
@@ -459,6 +460,7 @@ class ControlCore:
             float(c["rx_guidance_min"]), float(c["rx_guidance_max"]), float(c["rx_bws_min"]),
             float(c["rx_bws_max"]), float(c["rx_clearance_boost_max"]), float(c["leg_length_l_m"]),
             float(c["leg_length_r_m"]), int(c["affected_side"]), float(c["rx_max_heart_rate_bpm"]),
+            float(c["rx_max_jerk_mps3"]) or DEFAULT_MAX_JERK_MPS3,  # 0: an older writer, the default
         )
 
     def _apply_prescription(self, c) -> None:
@@ -471,7 +473,7 @@ class ControlCore:
                 max_speed_mps=key[0], max_accel_mps2=key[1], max_decel_mps2=key[2],
                 guidance_min=key[3], guidance_max=key[4], bws_min=key[5], bws_max=key[6],
                 clearance_boost_max=key[7], leg_length_l_m=key[8], leg_length_r_m=key[9],
-                affected_side=key[10], max_heart_rate_bpm=key[11],
+                affected_side=key[10], max_heart_rate_bpm=key[11], max_jerk_mps3=key[12],
             )
         except PrescriptionError:
             self.emit(EventKind.SETTING_APPLIED, -1, SettingId.PRESCRIPTION, key[0], 0.0)
@@ -482,6 +484,7 @@ class ControlCore:
         if accepted:
             self.leg_length = [rx.leg_length_l_m, rx.leg_length_r_m]
             self.hr_limit_bpm = rx.max_heart_rate_bpm
+            self.max_jerk_mps3 = rx.max_jerk_mps3
             self.geometry_check = -1  # check the exoskeleton's fitting against this prescription
             self.rx_refused_key = None
             self.emit(EventKind.SETTING_APPLIED, -1, SettingId.PRESCRIPTION, key[0], 1.0)
@@ -1293,7 +1296,7 @@ class ControlCore:
             # One call: the self-paced law; the obstacle plan still overrides it (the min).
             own = self.self_paced.command(self.patient_position_m, self.tm_sample_t, self.belt_speed_mps,
                                           sup.speed_cmd_mps, dt, lim.max_speed_mps, lim.max_accel_mps2,
-                                          lim.max_decel_mps2)
+                                          lim.max_decel_mps2, self.max_jerk_mps3)
             if own < target:
                 target = own
         if state == RunState.PAUSED or not walking:

@@ -236,6 +236,9 @@ COMMAND_DTYPE = np.dtype(
         ("ui_pid", "<i4"),
         # Appended (issue 12): how the belt speed is chosen, a PaceMode (0 = scene, today's).
         ("pace_mode", "u1"),
+        # Prescription, appended (issue 12): the patient's jerk limit for the self-paced belt
+        # (m/s^3; 0 = not sent by an older writer: the core uses DEFAULT_MAX_JERK_MPS3).
+        ("rx_max_jerk_mps3", "<f4"),
     ]
 )
 

@@ -386,6 +386,11 @@ SERVER_MIGRATIONS: list[str] = [
     "ALTER TABLE strides ADD COLUMN IF NOT EXISTS flags integer",
     # 5: records schema 5: balance per stance from the insoles (issue 13).
     _SERVER_V5,
+    # 6: records schema 6: session plans from progression proposals (issue 12). The rig keeps
+    # them; the table is here so both schemas stay one release (not synced yet).
+    "CREATE TABLE IF NOT EXISTS session_plans (id bigserial PRIMARY KEY, patient_code text NOT NULL, "
+    "version integer NOT NULL, plan_json text NOT NULL, based_on_session bigint, decision text NOT NULL, "
+    "who text NOT NULL, created_at text NOT NULL, UNIQUE (patient_code, version))",
 ]
 SERVER_SCHEMA_VERSION = len(SERVER_MIGRATIONS)
 

@@ -197,6 +197,22 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX stances_session ON stances(session_id, cycle);
     """,
+    # 6: session plans (issue 12): the next sessions' settings a therapist accepted or edited
+    # from a progression proposal, versioned per patient like prescriptions (engine/analysis/
+    # progression.py). The choice itself (accept, edit, reject) is an audit_log row.
+    """
+    CREATE TABLE session_plans (
+        id                INTEGER PRIMARY KEY,
+        patient_code      TEXT NOT NULL REFERENCES patients(code),
+        version           INTEGER NOT NULL,
+        plan_json         TEXT NOT NULL,
+        based_on_session  INTEGER REFERENCES sessions(id),
+        decision          TEXT NOT NULL,
+        who               TEXT NOT NULL,
+        created_at        TEXT NOT NULL,
+        UNIQUE (patient_code, version)
+    );
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -242,6 +258,15 @@ def _loads(text: str | None):
 def _finite_or_none(value: float) -> float | None:
     value = float(value)
     return value if math.isfinite(value) else None
+
+
+def _audit_rows(rows: list[dict]) -> list[dict]:
+    """Audit-log rows with their JSON columns read back (old, new, applied)."""
+    for row in rows:
+        row["old"] = _loads(row.pop("old_json"))
+        row["new"] = _loads(row.pop("new_json"))
+        row["applied"] = _loads(row.pop("applied_json"))
+    return rows
 
 
 def event_kind_name(kind: int) -> str:
@@ -450,6 +475,55 @@ class Store:
         for row in rows:
             row["rx"] = json.loads(row.pop("rx_json"))
         return rows
+
+    # -- session plans (progression) ----------------------------------------------------------
+    def add_session_plan(self, code: str, plan: dict, based_on_session: int | None, decision: str,
+                         who: str) -> int:
+        """Store the next sessions' settings the therapist accepted or edited; returns the version."""
+        if decision not in ("accepted", "edited"):
+            raise ValueError(f"decision must be 'accepted' or 'edited', got {decision!r}")
+        if self.get_patient(code) is None:
+            raise KeyError(f"unknown patient {code!r}")
+        with self.transaction():
+            row = self._conn.execute(
+                "SELECT COALESCE(MAX(version), 0) FROM session_plans WHERE patient_code = ?", (code,)
+            ).fetchone()
+            version = int(row[0]) + 1
+            self._conn.execute(
+                """INSERT INTO session_plans (patient_code, version, plan_json, based_on_session, decision, who,
+                                              created_at) VALUES (?, ?, ?, ?, ?, ?, ?)""",
+                (code, version, _dumps(plan), based_on_session, decision, who, _now_iso()),
+            )
+        return version
+
+    def session_plans(self, code: str) -> list[dict]:
+        """Every session plan of the patient, oldest first (version, plan, based_on_session,
+        decision, who, created_at)."""
+        rows = self._query(
+            """SELECT version, plan_json, based_on_session, decision, who, created_at FROM session_plans
+               WHERE patient_code = ? ORDER BY version""",
+            (code,),
+        )
+        for row in rows:
+            row["plan"] = json.loads(row.pop("plan_json"))
+        return rows
+
+    def current_session_plan(self, code: str) -> dict | None:
+        """The latest session plan of the patient (as session_plans rows), or None."""
+        plans = self.session_plans(code)
+        return plans[-1] if plans else None
+
+    def audit_log_setting(self, setting_prefix: str, session_ids: list[int]) -> list[dict]:
+        """Audit rows whose setting starts with the prefix, for the given sessions, oldest first."""
+        if not session_ids:
+            return []
+        marks = ",".join("?" * len(session_ids))
+        rows = self._query(
+            f"""SELECT id, session_id, at, who, setting, old_json, new_json, applied_json FROM audit_log
+                WHERE setting LIKE ? AND session_id IN ({marks}) ORDER BY id""",
+            (setting_prefix + "%", *session_ids),
+        )
+        return _audit_rows(rows)
 
     # -- sessions -------------------------------------------------------------------------------
     def start_session(
@@ -815,11 +889,7 @@ class Store:
                WHERE session_id = ? ORDER BY id""",
             (session_id,),
         )
-        for row in rows:
-            row["old"] = _loads(row.pop("old_json"))
-            row["new"] = _loads(row.pop("new_json"))
-            row["applied"] = _loads(row.pop("applied_json"))
-        return rows
+        return _audit_rows(rows)
 
 
 # ---------------------------------------------------------------------------------------------
