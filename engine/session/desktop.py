@@ -45,6 +45,7 @@ IDLE_POLL_HZ = 12.0  # input and state polled while idle: a click is answered wi
 IDLE_REDRAW_S = 2.0  # an idle menu is redrawn at least this often (a text cursor)
 IDLE_NUMBERS_HZ = 0.5  # the live numbers (heart rate) on an idle menu are redrawn this often
 MENU_NUMBERS_HZ = 4.0  # the live numbers on the menu are redrawn this often during a session
+PATIENTS_REFRESH_S = 2.0  # with a login: the patient list follows what the background sync copies down
 START_TIMEOUT_S = 5.0  # Start pressed and the core never walked: the session ends with the reason
 
 
@@ -168,6 +169,8 @@ class Desktop:
         self.app.ignore("space")
         self.login_screen = LoginScreen(self.app, self.menu.root, check, self.logged_in,
                                         clinic=_server_name(url), on_quit=self.menu.ask_quit)
+        if self.app.banner is not None:  # an alarm shows (and is acknowledged) over the login screen
+            self.app.banner.frame.reparent_to(self.app.aspect2d)  # last child: drawn after it
 
     def logged_in(self, login) -> None:
         """A therapist logged in: their name goes into every audit row and prescription version
@@ -185,8 +188,19 @@ class Desktop:
         self.menu.set_patients(codes)
         if self.options.patient in codes:
             self.menu.pick_patient(self.options.patient)
-        scope = "every patient" if login.patients is None else f"{len(codes)} patients on the care team"
+        scope = ("every patient" if login.patients is None
+                 else f"{len(codes)} patient{'s' if len(codes) != 1 else ''} on the care team")
         self.menu._status(f"{login.username} logged in ({login.account.role}, {login.source}): {scope}")
+        self.app.task_mgr.do_method_later(PATIENTS_REFRESH_S, self._refresh_patients, "stepsync-patient-list")
+
+    def _refresh_patients(self, task):
+        """The background sync copies down patients made at other rigs (and the care team may
+        have them): the drop-down follows between sessions."""
+        if self.controller.session_id is None:
+            codes = self.patient_codes()
+            if set(codes) != set(self.menu.patients):
+                self.menu.set_patients(codes)
+        return task.again
 
     def patient_codes(self) -> list[str]:
         """The patient given on the command line first, then every other one in the records

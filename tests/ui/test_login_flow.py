@@ -43,6 +43,11 @@ def flow(xdisplay, clinic, tmp_path):  # noqa: F811 - the clinic fixture
     with Store(work / "records.db"):
         pass
     sync_once(work / "records.db", url)  # the rig copies the clinic's patients down, as `run --sync-to` does
+    late = tmp_path / "late-rig.db"  # a patient of alice's that reaches the server after that pass
+    with Store(late) as store:
+        store.ensure_patient("p-team-2")
+        store.add_prescription("p-team-2", Prescription(leg_length_l_m=0.92, leg_length_r_m=0.92), who="alice")
+    sync_once(late, clinic.rig_url("late-rig"))
     result = run_flow("tests.ui.login_flow", "login_flow", work, xdisplay, timeout_s=560)
     result["work"], result["url"] = work, url
     result["by_step"] = {step["step"]: step for step in result["steps"]}
@@ -65,6 +70,9 @@ def test_therapist_login_to_the_menu(flow, clinic):  # noqa: F811 - the clinic f
     assert "not-" not in json.dumps(flow["steps"])  # no password is ever shown or kept
     assert flow["menu_clickable_under_login"] != True  # noqa: E712 - the menu is covered
     assert screen(flow, "tab does nothing at the login screen")["login_shown"]
+    alarm = screen(flow, "an alarm over the login screen")
+    assert alarm["login_shown"] and "Exoskeleton" in alarm["banner"]
+    assert flow["ack_over_login"] is True  # the banner's Acknowledge is on top, reachable
     assert all(flow["obscured"]) and len(flow["obscured"]) == 5
     for step, words in (("a locked account", "account dave is locked"),
                         ("an expired account", "account carol expired on"),
@@ -80,6 +88,7 @@ def test_therapist_login_to_the_menu(flow, clinic):  # noqa: F811 - the clinic f
     assert step["who"] == "alice" and step["screen"]["logged_in"] == "alice"
     assert "login_shown" not in step["screen"]
     assert step["patients"] == ["p-team-1"]  # her care team only (demo patients and bob's are not)
+    assert flow["by_step"]["the next sync copies down p-team-2"]["patients"] == ["p-team-1", "p-team-2"]
     assert step["screen"]["status"].startswith("alice logged in (therapist, clinic server)")
     assert flow["by_step"]["pick her patient"]["selected"] == "p-team-1"
 
@@ -89,7 +98,7 @@ def test_therapist_login_to_the_menu(flow, clinic):  # noqa: F811 - the clinic f
     assert "not on alice's care team" in refused["screen"]["status"] and refused["selected"] == "p-team-1"
 
     new = flow["by_step"]["a new patient"]
-    assert new["selected"] == "p-ui-new" and new["patients"] == ["p-team-1", "p-ui-new"]
+    assert new["selected"] == "p-ui-new" and new["patients"] == ["p-team-1", "p-team-2", "p-ui-new"]
     assert flow["rx_who"] == {"p-ui-new": "alice"}
     assert flow["by_step"]["start"]["session"] is not None and flow["by_step"]["stop"]["ended"]
     assert flow["audit_rows"], "the session wrote no audit rows"
