@@ -125,3 +125,16 @@ def test_a_patient_created_at_rig_a_can_train_at_rig_b(clinic, tmp_path):
         assert store.get_patient("p-0042")["name"] == "Bea Other"  # never overwritten
     assert clinic.query("SELECT name FROM patients WHERE code = 'p-0042'") == [("Ada Example",)]
     assert clinic.query("SELECT count(*) FROM access_log WHERE action = 'rig copied patients'")[0][0] >= 2
+
+
+def test_run_with_a_clinic_server_asks_for_a_login():
+    """`main.py run --sync-to URL` hands the URL to the desktop, which shows the login screen."""
+    import main
+    from engine.render.vr.select import choose_vr
+    from engine.session.runner import SessionOptions
+
+    url = "postgresql://stepsync_rig_a@clinic-db/stepsync?sslmode=require"
+    args = main.build_parser().parse_args(["run", "--sync-to", url])
+    assert SessionOptions.from_args(args, choose_vr("off", headless=False)).clinic_url == url
+    plain = main.build_parser().parse_args(["run"])
+    assert SessionOptions.from_args(plain, choose_vr("off", headless=False)).clinic_url is None
