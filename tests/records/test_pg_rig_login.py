@@ -138,3 +138,27 @@ def test_run_with_a_clinic_server_asks_for_a_login():
     assert SessionOptions.from_args(args, choose_vr("off", headless=False)).clinic_url == url
     plain = main.build_parser().parse_args(["run"])
     assert SessionOptions.from_args(plain, choose_vr("off", headless=False)).clinic_url is None
+
+
+def test_the_new_server_functions_refuse_whoever_must_not_use_them(clinic_data):
+    import psycopg
+
+    from engine.records import accounts
+
+    def refused(conn, statement: str) -> str:
+        with pytest.raises(psycopg.Error) as info:
+            conn.execute(statement)
+        return type(info.value).__name__
+
+    with psycopg.connect(clinic_data.desk_url(), autocommit=True) as conn:  # a staff computer
+        for statement in ("SELECT * FROM stepsync_clinic_patients()", "SELECT stepsync_clinic_patient_count()",
+                          "SELECT stepsync_pseudonym('\\x00'::bytea, 'demo-frail')",
+                          "SELECT stepsync_hmac_sha256('\\x00'::bytea, '\\x00'::bytea)"):
+            assert refused(conn, statement) == "InsufficientPrivilege", statement
+        assert refused(conn, "SELECT * FROM stepsync_my_patients()") == "InsufficientPrivilege"  # log in first
+        accounts.authenticate(conn, "rex", PW)
+        assert conn.execute("SELECT * FROM stepsync_my_patients()").fetchall() == []  # a researcher: none
+    with psycopg.connect(clinic_data.rig_url("never-synced"), autocommit=True) as conn:  # not registered
+        with pytest.raises(psycopg.Error, match="only a registered rig"):
+            conn.execute("SELECT * FROM stepsync_clinic_patients()")
+        assert conn.execute("SELECT stepsync_clinic_patient_count()").fetchone()[0] == 0
