@@ -182,6 +182,23 @@ def _offline_login(db_path: Path, username: str, password: str, why: str,
                                         f"{since}", db_path)
 
 
+def audit_login(store, username: str, login: MenuLogin | None = None, refused: LoginRefused | None = None,
+                logout: bool = False) -> None:
+    """A menu login, refusal or logout in the rig's audit log (session-less rows, synced to the
+    server with the rest), so offline logins are audited too. A refused name that is not a valid
+    user name (a password typed into the name box) is not written down."""
+    try:
+        who = accounts.check_username(username)
+    except ValueError:
+        who = "(not a user name)"
+    if logout:
+        store.log_setting(None, who, "menu logout", None, None, None)
+    elif login is not None:
+        store.log_setting(None, who, "menu login", None, login.source, login.account.role)
+    else:
+        store.log_setting(None, who, "menu login refused", None, refused.status if refused else "?", None)
+
+
 class CareTeamStore:
     """The records file as a logged-in therapist's menu sees it: only their patients exist,
     and what they write carries their name. Everything else is the Store underneath."""

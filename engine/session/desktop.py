@@ -157,13 +157,20 @@ class Desktop:
     def _ask_login(self) -> None:
         """The login screen over the menu; nothing on the menu is reachable until a therapist
         or admin has logged in (engine/render/login_screen.py, engine/records/rig_accounts.py)."""
-        from engine.records.rig_accounts import login_for_menu
+        from engine.records.accounts import LoginRefused
+        from engine.records.rig_accounts import audit_login, login_for_menu
         from engine.render.login_screen import LoginScreen
 
         url = self.options.clinic_url
 
-        def check(user: str, password: str):
-            return login_for_menu(self.db_path, url, user, password)
+        def check(user: str, password: str):  # runs in the login screen's thread (Store is thread-safe)
+            try:
+                login = login_for_menu(self.db_path, url, user, password)
+            except LoginRefused as exc:
+                audit_login(self.store, user, refused=exc)
+                raise
+            audit_login(self.store, user, login)
+            return login
 
         # No session can run before a login: a space typed here belongs to the password, not STOP.
         self.app.ignore("space")
@@ -548,6 +555,13 @@ class Desktop:
                 self.app.release()
             if self.recorder is not None:
                 self.recorder.stop()
+            if self.login is not None:
+                from engine.records.rig_accounts import audit_login
+
+                try:
+                    audit_login(self.store, self.login.username, logout=True)
+                except Exception:  # the rest of the shutdown must still run
+                    log.exception("audit of the logout")
             self.heartbeat.stop()
             self.core.stop()
             if self.rig is not None:

@@ -137,7 +137,9 @@ def login_flow(work: str) -> dict:
             pass
     finally:
         desktop.close()
-    facts["audit_who"] = sorted({r["who"] for r in _query(db, "SELECT who FROM audit_log")})
+    facts["audit_who"] = sorted({r["who"] for r in _query(db, "SELECT who FROM audit_log WHERE session_id IS NOT NULL")})
+    facts["login_audit"] = [(r["who"], r["setting"], r["new_json"]) for r in _query(
+        db, "SELECT who, setting, new_json FROM audit_log WHERE session_id IS NULL ORDER BY id")]
     facts["audit_rows"] = _query(db, "SELECT session_id, who, setting FROM audit_log ORDER BY id")
     facts["rx_who"] = {r["patient_code"]: r["who"] for r in _query(
         db, "SELECT patient_code, who FROM prescriptions WHERE patient_code = 'p-ui-new'")}

@@ -104,6 +104,11 @@ def test_therapist_login_to_the_menu(flow, clinic):  # noqa: F811 - the clinic f
     assert flow["audit_rows"], "the session wrote no audit rows"
     assert "alice" in flow["audit_who"] and set(flow["audit_who"]) <= {"alice", "system"}, flow["audit_rows"]
     assert flow["cached_accounts"] == ["account:alice"]  # for an offline login later
+    # Every attempt at the menu is in the rig's audit log (synced to the server with the rest).
+    assert [(who, what) for who, what, _ in flow["login_audit"]] == [
+        ("dave", "menu login refused"), ("carol", "menu login refused"), ("rex", "menu login refused"),
+        ("alice", "menu login refused"), ("alice", "menu login"), ("alice", "menu logout")]
+    assert [json.loads(new) for _, _, new in flow["login_audit"][:4]] == ["locked", "expired", "role", "bad"]
     assert flow["by_step"]["quit"]["quit_requested"]
 
     # Synced: the new patient is on alice's team on the server, her audit rows carry her name.
