@@ -110,7 +110,7 @@ def login_for_menu(db_path: str | Path, url: str, username: str, password: str,
                    now: datetime.datetime | None = None) -> MenuLogin:
     """Log a therapist in at this rig; LoginRefused with one line to show otherwise."""
     db_path = Path(db_path)
-    username = username.strip()
+    username = username.strip().lower()  # account names are lower-case (accounts.USERNAME_RE)
     if not username or not password:
         raise LoginRefused("bad", "login refused: type your user name and password")
     try:
@@ -188,7 +188,7 @@ def audit_login(store, username: str, login: MenuLogin | None = None, refused: L
     server with the rest), so offline logins are audited too. A refused name that is not a valid
     user name (a password typed into the name box) is not written down."""
     try:
-        who = accounts.check_username(username)
+        who = login.username if login is not None else accounts.check_username(username.strip().lower())
     except ValueError:
         who = "(not a user name)"
     if logout:

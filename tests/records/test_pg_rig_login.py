@@ -49,7 +49,7 @@ def test_a_therapist_sees_only_their_patients_and_writes_under_their_name(clinic
     # The server put the creator on the new patient's care team; the read of the list is audited.
     assert clinic_data.query("SELECT username FROM care_team WHERE patient_code = 'p-alice-1'") == [("alice",)]
     assert clinic_data.query("SELECT count(*) FROM access_log WHERE account = 'alice' AND action = 'read patient list'")[0][0] == 1
-    again = login_for_menu(rig, url, "alice", PW)
+    again = login_for_menu(rig, url, " Alice ", PW)  # as typed: spaces and capitals do not matter
     assert again.patients == {"demo-healthy", "p-alice-1"}
     admin = login_for_menu(rig, url, ADMIN, ADMIN_PASSWORD)
     assert admin.patients is None and admin.may_see("demo-frail")
