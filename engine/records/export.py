@@ -46,8 +46,6 @@ from __future__ import annotations
 
 import csv
 import datetime
-import hashlib
-import hmac
 import json
 import math
 import os
@@ -535,8 +533,9 @@ def pseudonym(store: Store, patient_code: str) -> str:
     """A stable pseudonym for a patient code: keyed HMAC-SHA256 with this database's secret, so
     exports from one database can be linked to each other but not to the code without the
     database."""
-    digest = hmac.new(store.site_secret("export-pseudonym"), patient_code.encode("utf-8"), hashlib.sha256)
-    return "P-" + digest.hexdigest()[:12]
+    from engine.records.pseudonym import pseudonym as keyed_pseudonym  # one definition, also in SQL
+
+    return keyed_pseudonym(store, patient_code)
 
 
 def software_version() -> str:
