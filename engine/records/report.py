@@ -279,7 +279,7 @@ def task_result_rows(tasks: dict) -> list[list]:
     not with the numbers, each cue shown."""
     rows: list[list] = []
     for i in tasks.get("shopping") or []:
-        where = f"at {_num(i.get('at_m'), 0, 'm')} {i.get('side') or ''}".rstrip()
+        where = f" (at {_num(i['at_m'], 0, 'm')} {i.get('side') or ''}".rstrip() + ")" if i.get("at_m") is not None else ""
         status = i.get("status", "")
         if status == "collected":
             numbers = f"found at {_num(i.get('collected_at_s'))}"
@@ -291,9 +291,10 @@ def task_result_rows(tasks: dict) -> list[list]:
             result = ("missed", "flag")
         else:
             numbers, result = "", "not reached"
-        rows.append([f"item: {i.get('name')} ({where})", result, numbers])
+        rows.append([f"item: {i.get('name')}{where}", result, numbers])
     for c in tasks.get("crossings") or []:
-        span = f"{_num(c.get('start_m'), 0, '')}-{_num(c.get('end_m'), 0, 'm')}"
+        span = (f" ({_num(c['start_m'], 0, '')}-{_num(c['end_m'], 0, 'm')})"
+                if c.get("start_m") is not None and c.get("end_m") is not None else "")
         status = c.get("status", "")
         parts = []
         if c.get("waited_s"):
@@ -312,7 +313,7 @@ def task_result_rows(tasks: dict) -> list[list]:
                 parts.append(f"red while at {_num(c['failed_at_m'], 1, 'm')}")
         else:
             result = status or "not reached"
-        rows.append([f"crossing: {c.get('light')} ({span})", result, "; ".join(parts)])
+        rows.append([f"crossing: {c.get('light')}{span}", result, "; ".join(parts)])
     cues = tasks.get("cues") if isinstance(tasks.get("cues"), dict) else {}
     for k, cue in enumerate(cues.get("list") or [], 1):
         word = str(cue.get("word", "")).upper()
