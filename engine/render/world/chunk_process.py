@@ -34,6 +34,8 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.render.world.streaming import ChunkQueue
+
 log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -43,85 +45,43 @@ _HEADER = struct.Struct("<iII12f")
 FAILED = 0xFFFFFFFF
 
 
-class ChunkProcess:
+class ChunkProcess(ChunkQueue):
     """The app's side: the same interface as streaming.ChunkStreamer (request, take, ...);
     `make(index, (lit_rows, glow_rows, lit_bounds, glow_bounds))` turns a received chunk into
     what `take` returns."""
 
-    def __init__(self, scene, make: Callable[[int, tuple], object],
-                 name: str = "chunk-process") -> None:
+    def __init__(self, scene, make: Callable[[int, tuple], object], name: str = "chunk-process") -> None:
+        super().__init__()
         self._make = make
-        self._lock = threading.Condition()
-        self._requested: set[int] = set()
-        self._ready: dict[int, tuple] = {}
-        self._busy: int | None = None
-        self._stopped = False
-        self._alive = False  # the process has loaded the scene and answers
-        self.built = 0
-        self.worker_s = 0.0  # wall time from sending a request to receiving the chunk
+        self._alive = False  # the process answers (requests queue until it does; its death ends them)
         self._sent_at = 0.0
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
-        self._proc = subprocess.Popen([sys.executable, "-c", "import sys; from engine.render.world.chunk_process import main; sys.exit(main())"],
-                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=str(ROOT), env=env)
+        self._proc = subprocess.Popen(
+            [sys.executable, "-c", "import sys; from engine.render.world.chunk_process import main; sys.exit(main())"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=str(ROOT), env=env)
         payload = json.dumps(scene.model_dump(mode="json")).encode()
         try:
             self._proc.stdin.write(b"S" + struct.pack("<I", len(payload)) + payload)
             self._proc.stdin.flush()
         except OSError:
             log.warning("the chunk process did not take the scene; chunks are built on the frame")
-        self._alive = True  # requests queue until the process answers; a death ends them
+        self._alive = True
         self._thread = threading.Thread(target=self._read, name=name, daemon=True)
         self._thread.start()
 
-    # ---- the frame's side (same as ChunkStreamer) ---------------------------------------------
+    def _working(self) -> bool:
+        return self._alive
 
-    def request(self, index: int) -> None:
-        """Ask for a chunk (no-op if asked, in flight or finished already)."""
-        with self._lock:
-            if (index in self._requested or index in self._ready or index == self._busy or self._stopped
-                    or not self._alive):
-                return
-            self._requested.add(index)
-            self._send_next()
+    def _wake(self) -> None:
+        self._send_next()
 
-    def take(self, index: int):
-        """The chunk if the process has sent it (made into nodes now, on the caller's thread), else None."""
-        with self._lock:
-            rows = self._ready.pop(index, None)
-        return None if rows is None else self._make(index, rows)
-
-    def ready_indices(self) -> list[int]:
-        with self._lock:
-            return sorted(self._ready)
-
-    def cancel(self, index: int) -> None:
-        with self._lock:
-            self._requested.discard(index)
-            self._ready.pop(index, None)
-
-    def pending(self) -> int:
-        with self._lock:
-            return len(self._requested) + (self._busy is not None) if self._alive else 0
-
-    def wait_idle(self, timeout_s: float = 60.0) -> bool:
-        """Block until nothing is pending (tests and benches; never on the frame path)."""
-        deadline = time.monotonic() + timeout_s
-        with self._lock:
-            while self._alive and (self._requested or self._busy is not None) and not self._stopped:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._lock.wait(left)
-        return True
+    def _made(self, index: int, item):
+        return self._make(index, item)
 
     def stop(self) -> None:
         """End the process (the reader thread reaps it)."""
-        with self._lock:
-            self._stopped = True
-            self._requested.clear()
-            self._ready.clear()
-            self._lock.notify_all()
+        self._stop_queue()
         try:
             self._proc.stdin.close()
         except OSError:
