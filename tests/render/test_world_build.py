@@ -337,18 +337,23 @@ def test_a_chunk_attached_ahead_goes_in_slices_over_several_updates(render_root)
     world.destroy()
 
 
-def test_a_dead_chunk_process_leaves_the_frame_building(render_root):
+def test_a_dead_chunk_process_hands_over_to_a_thread(render_root):
     from engine.render.world import build_world
+    from engine.render.world.streaming import ChunkStreamer
 
     world = build_world(LIBRARY.scenes["grocery-first-visit"], render_root)
-    world._streamer._proc.kill()
-    world._streamer._thread.join(timeout=30.0)
-    assert not world._streamer.alive and world.wait_for_chunks()  # nothing pending, no hang
+    process = world._streamer
+    process._proc.kill()
+    process._thread.join(timeout=30.0)
+    assert not process.alive
+    assert process.pending() == 0 and process.wait_idle(1.0)  # nothing pending, no hang
     s = 0.0
     while s < 40.0:
         s += 1.0
         world.update(s, s, None)
-    assert world.sync_builds >= 1 and all(i in world.chunks for i in world._chunk_indices(s - 10.0, s + 60.0))
+        world.wait_for_chunks()
+    assert isinstance(world._streamer, ChunkStreamer)  # a worker thread took over
+    assert all(i in world.chunks for i in world._chunk_indices(s - 10.0, s + 60.0))
     world.destroy()
 
 

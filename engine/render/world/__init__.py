@@ -321,6 +321,8 @@ class World:
             if index not in self.chunks:
                 self._build_chunk(index)
         ahead = [i for i in self._chunk_indices(y_to, y_to + PREFETCH_M) if i not in self.chunks]
+        if isinstance(self._streamer, ChunkProcess) and not self._streamer.alive:
+            self._streamer = self._start_streamer("thread")  # the process died: a thread takes over
         if self._pending_geoms:  # a chunk attached ahead, its Geoms one per frame
             self._attach_pending_geoms()
         elif self._streamer is not None:
