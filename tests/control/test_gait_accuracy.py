@@ -41,8 +41,10 @@ def test_events_and_step_lengths_match_ground_truth(profile, speed_fraction):
         s.writer.start()
         s.wait_for(lambda st: st["run_state"] == RunState.RUNNING, 5.0)
         s.wait_for(lambda st: st["steps"] >= 20, 45.0)
-        truth = s.rig.ground_truth()
+        # Events first, then the truth: a heel strike detected between the two calls would have
+        # no true event yet (seen under load); the truth is windowed to the detections below.
         ev = s.all_events()
+        truth = s.rig.ground_truth()
     finally:
         s.close()
     t_first = float(ev["t_s"][ev["kind"] == EventKind.HEEL_STRIKE][0])
@@ -67,5 +69,9 @@ def test_events_and_step_lengths_match_ground_truth(profile, speed_fraction):
         true_right = np.mean([t["length_m"] for t in truth["steps"] if t["side"] == 1])
         mine_left = float(np.mean(steps["v1"][steps["side"] == 0]))
         mine_right = float(np.mean(steps["v1"][steps["side"] == 1]))
+        # Measured against the truth, not a fixed size: the simulated patient's asymmetry is a
+        # model setting (2.7 cm with this seed's model since the patient-model merges, 5+ before).
         assert np.sign(mine_left - mine_right) == np.sign(true_left - true_right)
-        assert abs(mine_left - mine_right) > 0.05
+        assert abs((mine_left - mine_right) - (true_left - true_right)) <= 0.01, (
+            mine_left, mine_right, true_left, true_right)
+        assert abs(true_left - true_right) > 0.01  # there is an asymmetry to measure

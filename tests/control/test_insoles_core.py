@@ -43,9 +43,11 @@ def test_events_clearance_and_steady_strides_against_ground_truth():
         s.wait_for(lambda st: _ack(s) and st["steps"] >= 24, 90.0)
         s.writer.set_settings(speed_fraction=0.7)  # the belt speeds up: those strides are not steady
         s.wait_for(lambda st: _ack(s) and st["steps"] >= 44, 90.0)
-        truth = s.rig.ground_truth()
+        # Events first, then the truth: an event detected between the two calls would have no
+        # true event yet (seen under load); the truth is windowed to the detections below.
         ev = s.all_events()
         tel = s.all_telemetry()
+        truth = s.rig.ground_truth()
         state = s.state()
     finally:
         s.close()
