@@ -191,7 +191,18 @@ def run_session(scene: str, duration_s: float, workdir: Path) -> dict:
     if floor is not None:
         floor.join(10)
     with Store(db) as store:
-        session = store.list_sessions()[0]
+        sessions = store.list_sessions()
+        if not sessions:
+            # The app ended before it opened a session: a failed session, with its log to say why.
+            tail = log_path.read_text(errors="replace")[-3000:]
+            print(f"bench session: {scene}: no session recorded (exit {proc.returncode}); log tail:\n{tail}",
+                  file=sys.stderr, flush=True)
+            return {"scene": scene, "outcome": "failed", "core_missed": None, "core_p99_us": None,
+                    "core_max_us": None, "floor_missed": floor_figures.get("missed"),
+                    "floor_max_us": floor_figures.get("max_us"), "frame_ms_p50": None, "frame_ms_p99": None,
+                    "visual_belt_error_mm_p99": None, "recorder_max_lag_s": None, "cpu": {},
+                    "stop_alarms": [], "false_stops": 1}
+        session = sessions[0]
         sid = session["id"]
         telemetry = store.telemetry(sid)
         events = store.events(sid)

@@ -74,7 +74,9 @@ def soak(tmp: Path, duration_s: float) -> dict:
             hog.kill()
             hog.wait()
     with Store(db) as store:
-        sid = store.list_sessions()[0]["id"]
+        sessions = store.list_sessions()
+        assert sessions, f"the app opened no session (exit {returncode}):\n{(tmp / 'app.log').read_text()[-3000:]}"
+        sid = sessions[0]["id"]
         session = store.get_session(sid)
         telemetry = store.telemetry(sid)
         events = store.events(sid)
