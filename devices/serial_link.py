@@ -66,6 +66,7 @@ class SerialLink:
         self.seq = 0
         self.read_at_s = 0.0  # time.monotonic() when the newest decoded bytes left the kernel
         self.reader: PortReader | None = None  # set while a PortReader reads this port
+        self.stall_end_s = 0.0  # when the reader's last wait in the kernel on this port ended
         self._rx: collections.deque[tuple[float, bytes]] = collections.deque()
         self._resync = False  # a partial write left a broken frame: start the next with 0x00
         self.flush_input()
@@ -180,7 +181,8 @@ class PortReader:
     preempts the loop, and normal-priority load never delays it), on the CPUs its creator may use
     (the core starts it after pinning itself, so both share the core's CPU).
     `kernel_wait_s(now)` says how long its current read has been waiting in the kernel for bytes
-    the device already sent; `stall_end_s` is when the last such wait ended.
+    a device already sent (no port is read meanwhile); each link's `stall_end_s` is when the last
+    such wait on that port ended.
     """
 
     def __init__(self, links: list[SerialLink], priority: int = 0, period_s: float = READER_PERIOD_S) -> None:
@@ -264,6 +266,10 @@ class PortReader:
                 self._read_since_s = 0.0
                 waited = clock() - start
                 if waited > KERNEL_WAIT_MIN_S:
+                    # Per port: a wait for one device's bytes says nothing about another's silence
+                    # once it is over (measured: a 2.4 ms wait on the exoskeleton's port restarted
+                    # the cut treadmill's silence clock and its stop came 33 ms after the cut).
+                    link.stall_end_s = start + waited
                     self.stall_end_s = start + waited
                     self.stalls += 1
                     if waited > self.longest_stall_s:
@@ -378,9 +384,8 @@ class SerialDevice:
         return reader.diagnosis(now_s) if reader is not None else "no reader"
 
     def rx_stall_end_s(self) -> float:
-        """When the port reader's last wait in the kernel ended (0.0: never, or no reader)."""
-        reader = getattr(self.link, "reader", None)
-        return reader.stall_end_s if reader is not None else 0.0
+        """When the reader's last wait in the kernel on this port ended (0.0: never, no reader)."""
+        return getattr(self.link, "stall_end_s", 0.0)
 
     def _apply_status(self, fields: tuple) -> None:
         raise NotImplementedError

@@ -1093,9 +1093,10 @@ class ControlCore:
         """No frame from `device` for limit_s of time the host was awake to receive one.
 
         Not awake: the core's own stalls (awake_since) and its port reader's waits in the kernel
-        for the tty flip-buffer worker. While such a wait is in progress the device's bytes are
-        queued in the kernel (it has not fallen silent; the host is late), for at most
-        RX_STALL_LIMIT_S; after one, silence is timed from its end (docs/control.md)."""
+        for the tty flip-buffer worker. While such a wait is in progress bytes a device sent are
+        queued in the kernel and no port is read (the host is late, not the devices), for at most
+        RX_STALL_LIMIT_S; after one on this device's port, silence is timed from its end
+        (docs/control.md)."""
         if t - max(device.last_rx_s, awake_since, device.rx_stall_end_s()) <= limit_s:
             return False
         waited_s = device.rx_kernel_wait_s(t)
