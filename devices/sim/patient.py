@@ -927,7 +927,8 @@ class PatientModel:
         hip_max = max(hip_max, self.angle_rad[2 * side])
         hip, knee = lk.inverse(ax - self.hip_x, hip_z - (az + floor - low), p.thigh_m, p.shank_m, knee_max, hip_max)
         for i, angle in ((2 * side, hip), (2 * side + 1, knee)):
-            self._exo_dev[i] += angle - self.angle_rad[i]
+            # a constraint on the pose only: the leg's drive (its own pattern and the
+            # exoskeleton's pull) is what it was, and takes over again once the foot rises
             self.velocity_radps[i] = (angle - prev[i]) / dt if dt > 0.0 else 0.0
             self.angle_rad[i] = angle
             self._hold_rad[i] = angle
