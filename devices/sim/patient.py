@@ -44,6 +44,7 @@ import random
 from devices.base import JointMode
 from devices.sim import leg_kinematics as lk
 from devices.sim.foot import FootState
+from devices.sim.plantar import FootRoll
 from devices.sim.profiles import PatientProfile
 from devices.sim.scene_view import SceneObstacle, Walkway, obstacles_from
 
@@ -260,6 +261,10 @@ class PatientModel:
         self.pressure = [0.0] * 4
         self.loads_n = [[0.0, 0.0, 0.0], [0.0, 0.0, 0.0]]  # heel, midfoot, toe per foot
         self.toe_height_m = [0.0, 0.0]
+        # medial/lateral load split under each foot and per-stance load truth (plantar.py)
+        self.roll = [FootRoll(random.Random(seed * 49979687 + 17 + side), p.cop_ml_sd_m, p.foot_length_m)
+                     for side in (0, 1)]
+        self.stances: list[dict] = []
         self._perturb: list[tuple[float, float]] = []  # (step length factor, stride factor) to come
         self.freeze_until_s = -math.inf
         self.festinate_until_s = -math.inf
@@ -342,7 +347,7 @@ class PatientModel:
             toe_z_m=leg.toe[1], ground_m=leg.ground if leg.in_stance else self.walkway.ground_m(leg.heel[0]),
             pitch_rad=leg.pitch, pitch_rate_radps=leg.pitch_rate, accel_forward_mps2=leg.accel[0],
             accel_vertical_mps2=leg.accel[1], heel_load_n=loads[0], midfoot_load_n=loads[1], toe_load_n=loads[2],
-            in_contact=leg.in_stance,
+            in_contact=leg.in_stance, lateral_n=self.roll[side].lateral_n(*loads),
         )
 
     # ------------------------------------------------------------------ stepping
@@ -1050,7 +1055,7 @@ class PatientModel:
             heel[side] = 1.0 - _smooth(q, 0.45, 0.65)
             toe[side] = _smooth(q, 0.05, 0.2) * (1.0 - _smooth(q, 0.9, 1.0))
             mid[side] = _smooth(q, 0.08, 0.2) * (1.0 - _smooth(q, 0.55, 0.75))
-            load[side] = 0.05 + _smooth(q, 0.0, 0.15) * (1.0 - _smooth(q, 0.8, 1.0))
+            load[side] = (0.05 + _smooth(q, 0.0, 0.15) * (1.0 - _smooth(q, 0.8, 1.0))) * p.limb_loading[side]
         total = load[0] + load[1]
         body_n = p.body_mass_kg * GRAVITY_MPS2 * weight
         for side in (0, 1):
@@ -1069,6 +1074,11 @@ class PatientModel:
                 dragging = not leg.in_stance and leg.toe[1] - self.walkway.ground_m(leg.toe[0]) <= 0.0
                 self.pressure[side * 2 + 1] = TOE_DRAG_PRESSURE * weight if dragging else 0.0
                 self.loads_n[side] = [0.0, 0.0, TOE_DRAG_PRESSURE * body_n if dragging else 0.0]
+        for side in (0, 1):
+            done = self.roll[side].update(self.t_s or 0.0, self.legs[side].in_stance, self.loads_n[side])
+            if done is not None:
+                done["side"] = side
+                self.stances.append(done)
 
     def _effort(self, dt: float, v: float, bws: float) -> None:
         p = self.profile
@@ -1128,6 +1138,7 @@ class PatientModel:
             "obstacles": self.obstacle_outcomes(),
             "trips": list(self.trips),
             "freezing": list(self.freezes),
+            "stances": list(self.stances),
             "intended_speed": list(self.intent),
             "belt_displacement_m": self.belt_m,
             "route_origin_belt_m": self.route_origin_m,
