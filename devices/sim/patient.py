@@ -72,12 +72,14 @@ DRIFT_GAIN = 0.15  # share of the hip's offset on the treadmill corrected by eac
 MIN_CROSSING_CLEARANCE_M = 0.02  # aimed for even over a flat hazard (a puddle, a curb's edge)
 CROSSING_EFFORT = 5.0  # the patient's impedance while it lifts a foot over an obstacle, x its usual
 GROUND_TOLERANCE_M = 1e-4
-# the pelvis is down to where the landing leg reaches its heel-strike point by this share of
-# the swing: the foot reaches forward through terminal swing, it is not held short and then let go
-PELVIS_DOWN_BY_U = 0.8
+PELVIS_RISE_MAX_MPS = 1.5  # a bound on the pelvis's rise (level walking stays within ~0.3 m/s: Winter 2009)
+PELVIS_DOWN_BY_U = 1.0  # the pelvis is down to where the landing leg reaches by this share of the swing
+# The pull engages faster than the passive leg's natural frequency alone: the patient's own
+# muscles are active too (project's choice: 4x, so a healthy walker's MTC stays 1-1.5 cm under
+# guidance, as measured on sidewalk-curb-crossing, seed 0)
+ENGAGE_GAIN = 4.0
 MIN_TOE_GAP_M = 0.05  # a foot is placed at least this far from an obstacle's edges (by choice)
 MIN_SHUFFLE_M = 0.05  # a shuffle of a few centimetres is still a step
-PELVIS_RISE_MAX_MPS = 0.6  # pelvis vertical speed: within ~0.3 m/s in level walking (Winter 2009), more stepping over
 LIFT_RAMP_MIN_U = 0.15  # a lift planned from toe off on takes this share of the swing (~60 ms) to build
 SPAN_MARGIN_M = 0.08  # the real foot may lag or lead its planned path: plan the lift over a wider stretch
 DRIFT_LIMIT_M = 0.35  # handrails and harness: the hip goes no further back than this
@@ -795,8 +797,8 @@ class PatientModel:
                 hip_z = min(hip_z, need + slack)
         if hip_z == math.inf:
             hip_z = self.hip_z
-        # the legs bound the pelvis from above; it rises no faster than a body can be lifted
-        # (a trailing leg's toe off frees it, it does not throw it up)
+        # the legs bound the pelvis from above; freed by a trailing leg's toe off it rises, it is
+        # not thrown up in one tick
         if dt > 0.0:
             hip_z = min(hip_z, self.hip_z + PELVIS_RISE_MAX_MPS * dt)
         self.hip_z = hip_z
@@ -870,7 +872,7 @@ class PatientModel:
                     # the foot go: the critically damped step response 1 - (1 + w t) e^(-w t) from
                     # toe off (after it, the leg follows the equilibrium as it moves)
                     w = k_exo / (k_exo + k_patient)
-                    omega = math.sqrt((k_exo + k_patient) / self._inertia[i])
+                    omega = ENGAGE_GAIN * math.sqrt((k_exo + k_patient) / self._inertia[i])
                     wt = omega * max(0.0, self.t_s - leg.swing_t0)
                     engaged = 1.0 - (1.0 + wt) * math.exp(-wt)
                     self._exo_dev[i] = engaged * w * (ref - own[i])
