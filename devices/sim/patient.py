@@ -18,10 +18,10 @@ the patient's true joints:
   (a knee that cannot bend enough leaves the toe lower than planned), the ankle within its
   dorsiflexion limit (foot drop drops the toe), then the exoskeleton acts in swing: guidance
   pulls hip and knee toward its reference (springs in parallel), the clearance boost adds hip
-  and knee flexion and dorsiflexion. The exoskeleton's pull moves a swinging leg through its
-  inertia (Winter's segment parameters): the joint's deviation from the patient's own pattern
-  follows the springs' equilibrium as a critically damped second-order system, starting from
-  none at toe off (the ground held the foot), so a foot never jumps. The feet are then forward
+  and knee flexion and dorsiflexion. The exoskeleton's pull engages a swinging leg through its
+  inertia (Winter's segment parameters): from none at toe off (the ground held the foot), the
+  joint's deviation from the patient's own pattern grows to the springs' equilibrium as a
+  critically damped step response, so a foot never jumps. The feet are then forward
   kinematics of these true angles.
   Stance legs are held by the ground: their angles follow from the planted foot and the pelvis.
 - A swing foot that enters an obstacle's box is a touch, deeper than TRIP_PENETRATION_M a trip
@@ -72,9 +72,14 @@ DRIFT_GAIN = 0.15  # share of the hip's offset on the treadmill corrected by eac
 MIN_CROSSING_CLEARANCE_M = 0.02  # aimed for even over a flat hazard (a puddle, a curb's edge)
 CROSSING_EFFORT = 5.0  # the patient's impedance while it lifts a foot over an obstacle, x its usual
 GROUND_TOLERANCE_M = 1e-4
+PELVIS_RISE_MAX_MPS = 1.5  # a bound on the pelvis's rise (level walking stays within ~0.3 m/s: Winter 2009)
+PELVIS_DOWN_BY_U = 1.0  # the pelvis is down to where the landing leg reaches by this share of the swing
+# The pull engages faster than the passive leg's natural frequency alone: the patient's own
+# muscles are active too (project's choice: 4x, so a healthy walker's MTC stays 1-1.5 cm under
+# guidance, as measured on sidewalk-curb-crossing, seed 0)
+ENGAGE_GAIN = 4.0
 MIN_TOE_GAP_M = 0.05  # a foot is placed at least this far from an obstacle's edges (by choice)
 MIN_SHUFFLE_M = 0.05  # a shuffle of a few centimetres is still a step
-PELVIS_RISE_MAX_MPS = 0.6  # pelvis vertical speed: within ~0.3 m/s in level walking (Winter 2009), more stepping over
 LIFT_RAMP_MIN_U = 0.15  # a lift planned from toe off on takes this share of the swing (~60 ms) to build
 SPAN_MARGIN_M = 0.08  # the real foot may lag or lead its planned path: plan the lift over a wider stretch
 DRIFT_LIMIT_M = 0.35  # handrails and harness: the hip goes no further back than this
@@ -249,9 +254,8 @@ class PatientModel:
         self.legs = [_Leg(0, half_step - self.heel_m - 0.05), _Leg(1, -half_step - self.heel_m + 0.05)]
         self._hold_rad = [0.0, 0.0, 0.0, 0.0]
         # the exoskeleton's pull on each swinging joint: deviation from the patient's own pattern
-        # (rad) and its rate; the joints' moments of inertia (hip, knee) per leg
+        # (rad); the joints' moments of inertia (hip, knee) per leg
         self._exo_dev = [0.0] * 4
-        self._exo_dev_rate = [0.0] * 4
         inertia = lk.joint_inertias(p.body_mass_kg, p.thigh_m, p.shank_m, p.foot_length_m + p.heel_to_ankle_m)
         self._inertia = [inertia[0], inertia[1], inertia[0], inertia[1]]
         self.angle_rad = [0.0] * 4
@@ -784,15 +788,17 @@ class PatientModel:
                 continue
             # the landing leg must reach its heel-strike point: the pelvis comes down for it
             u = self._swing_progress(side)
-            if u > 0.5:
+            if u > 0.3:
                 reach = lk.leg_length_for_knee(STANCE_KNEE_RAD, thigh, shank)
                 dx = leg.x1 - self.hip_x - self.hip_speed * max(0.0, 1.0 - u) * 0.3
                 need = leg.z1 + math.sqrt(max(reach * reach - dx * dx, (0.5 * reach) ** 2))
-                hip_z = min(hip_z, need + 0.15 * (1.0 - _smooth(u, 0.5, 1.0)))
+                # phased in from mid swing (a bound that appears at once would drop the pelvis)
+                slack = 0.15 * (1.0 - _smooth(u, 0.5, PELVIS_DOWN_BY_U)) + (1.0 - _smooth(u, 0.3, 0.5))
+                hip_z = min(hip_z, need + slack)
         if hip_z == math.inf:
             hip_z = self.hip_z
-        # the legs bound the pelvis from above; it rises no faster than a body can be lifted
-        # (a trailing leg's toe off frees it, it does not throw it up)
+        # the legs bound the pelvis from above; freed by a trailing leg's toe off it rises, it is
+        # not thrown up in one tick
         if dt > 0.0:
             hip_z = min(hip_z, self.hip_z + PELVIS_RISE_MAX_MPS * dt)
         self.hip_z = hip_z
@@ -860,20 +866,19 @@ class PatientModel:
                     # springs in parallel: equilibrium between the patient's pattern and the reference
                     w = k_exo / (k_exo + k_patient)
                     angle = own[i] + w * (ref - own[i])
-                    self._exo_dev[i] = self._exo_dev_rate[i] = 0.0
+                    self._exo_dev[i] = 0.0
                 elif not leg.in_stance:
-                    # the same equilibrium, reached through the leg's inertia: a critically damped
-                    # pull from where the joint is (semi-implicit Euler, stable for omega dt < 2)
+                    # the same equilibrium, engaged through the leg's inertia after the ground lets
+                    # the foot go: the critically damped step response 1 - (1 + w t) e^(-w t) from
+                    # toe off (after it, the leg follows the equilibrium as it moves)
                     w = k_exo / (k_exo + k_patient)
-                    target = w * (ref - own[i])
-                    omega = math.sqrt((k_exo + k_patient) / self._inertia[i])
-                    rate = self._exo_dev_rate[i] + dt * omega * (omega * (target - self._exo_dev[i])
-                                                                 - 2.0 * self._exo_dev_rate[i])
-                    self._exo_dev_rate[i] = rate
-                    self._exo_dev[i] += dt * rate
+                    omega = ENGAGE_GAIN * math.sqrt((k_exo + k_patient) / self._inertia[i])
+                    wt = omega * max(0.0, self.t_s - leg.swing_t0)
+                    engaged = 1.0 - (1.0 + wt) * math.exp(-wt)
+                    self._exo_dev[i] = engaged * w * (ref - own[i])
                     angle = own[i] + self._exo_dev[i]
                 else:
-                    self._exo_dev[i] = self._exo_dev_rate[i] = 0.0  # the ground holds a stance leg
+                    self._exo_dev[i] = 0.0  # the ground holds a stance leg
                 if mode != JointMode.HOLD:
                     self._hold_rad[i] = angle
                 velocity = (angle - prev[i]) / dt if dt > 0.0 else 0.0
@@ -932,7 +937,8 @@ class PatientModel:
         hip_max = max(hip_max, self.angle_rad[2 * side])
         hip, knee = lk.inverse(ax - self.hip_x, hip_z - (az + floor - low), p.thigh_m, p.shank_m, knee_max, hip_max)
         for i, angle in ((2 * side, hip), (2 * side + 1, knee)):
-            self._exo_dev[i] += angle - self.angle_rad[i]
+            # a constraint on the pose only: the leg's drive (its own pattern and the
+            # exoskeleton's pull) is what it was, and takes over again once the foot rises
             self.velocity_radps[i] = (angle - prev[i]) / dt if dt > 0.0 else 0.0
             self.angle_rad[i] = angle
             self._hold_rad[i] = angle
