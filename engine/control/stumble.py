@@ -30,7 +30,10 @@ A trip is a foot
 - and still unloaded CONFIRM_S later, without moving again by both measures: a landing foot
   loads the heel within that time, a caught foot hangs in the air against the obstacle.
 Speeds are taken as the lower of each two consecutive samples (`held`), so a one-sample spike
-(an impact transient, a kinematic step) neither sets the peak nor fakes a drop.
+(an impact transient, a kinematic step) neither sets the peak nor fakes a drop; the drop is
+measured down to zero at most (a caught foot stops, it does not go back: a negative speed is a
+transient or drift); nothing is judged in the first EARLY_S of a swing; an arrest of a foot that
+was already slowing (GRADUAL_SHARE) must stay unloaded for CONFIRM_GRADUAL_S.
 Before this version the IMU channel alone judged, with an arrest of 1.0 m/s and a veto after any
 vertical impact over 2 g in the second half of the swing; on the rig's signals that veto fired
 on mid-swing transients and stopped judging for the rest of the swing, and 1.0 m/s was more than
@@ -57,6 +60,8 @@ ARREST_DV_MPS = 0.6  # its speed over the belt fell by this much ...
 ARREST_WINDOW_S = 0.030  # ... within this time (a mean 20 m/s^2, 2 g: see the module docstring)
 HELD_MAX_MPS = 0.4  # and it is now nearly at rest on the belt: stopped, not landing-decelerated
 LATE_SHARE = 0.85  # of the usual swing time: later, the landing itself stops the foot
+EARLY_S = 0.05  # judged from this long after toe-off (the foot leaves the belt at rest on it; the
+# joints' toe-off transient is not a swing's speed)
 DRAG_LOAD = 0.06  # heel unloaded and forefoot under this share of the standing load: a (dragging) swing
 MIN_SWINGS = 3  # swings of a foot seen since the start before it is judged (first steps vary)
 SWING_SMOOTH = 0.3  # weight of the latest swing in the usual swing time
@@ -65,7 +70,15 @@ SLOW_FRACTION = 0.3  # the belt slows to this share of its speed at the stumble
 SLOW_DECEL_MPS2 = 0.4  # gently (the prescription's max_decel_mps2 caps it further)
 REFRACTORY_S = 1.0  # one stumble is reported once
 CONFIRM_S = 0.008  # an arrest is a trip if the foot is still unloaded and held this much later (a landing loads it)
-HISTORY = 24  # past speed samples kept per foot and channel (>= ARREST_WINDOW_S at 500 Hz)
+# A foot that had already lost more than GRADUAL_SHARE of its speed in the ARREST_WINDOW_S before
+# the arrest window was slowing down to land (a patient brakes the foot over 100 ms or more; a
+# caught foot is stopped from full speed): such an arrest must stay unloaded and held for
+# CONFIRM_GRADUAL_S. A landing loads the heel or moves on within 20 ms (the simulated shuffling
+# steps of 170 ms: 18 ms; the simulated healthy swing that hovers over the ground before landing:
+# 14 ms); a caught foot hangs for over 100 ms.
+GRADUAL_SHARE = 0.4
+CONFIRM_GRADUAL_S = 0.025
+HISTORY = 40  # past speed samples kept per foot and channel (>= 2 ARREST_WINDOW_S at 500 Hz)
 # The cue the patient feels (INSOLE_HAPTIC, docs/protocol.md): both feet, 3 pulses of 100 ms at
 # full intensity. An assumption, not sourced: long enough to be felt through a shoe during a
 # stumble, short enough to end before the recovery steps.
@@ -98,6 +111,8 @@ class StumbleGuard:
         self.enc_v = [[0.0] * HISTORY, [0.0] * HISTORY]
         self.enc_n = [0, 0]
         self.enc_arrest = [False, False]
+        self.enc_gradual = [False, False]
+        self.confirm_s = [CONFIRM_S, CONFIRM_S]
         self.pending_t = [-1.0, -1.0]  # an arrest waiting for CONFIRM_S (a landing loads the foot)
         self.usual_swing_s = [0.4, 0.4]
         self.swings = [0, 0]
@@ -129,10 +144,14 @@ class StumbleGuard:
         if held > self.enc_peak_mps[side]:
             self.enc_peak_mps[side] = held
         n = self.enc_n[side]
+        rt, rv = self.enc_t[side], self.enc_v[side]
         # the ring is scanned only for a foot that swung and is slow now (rarely: cheap per cycle)
-        self.enc_arrest[side] = (u <= HELD_MAX_MPS and self.enc_peak_mps[side] >= PEAK_MIN_MPS
-                                 and _ring_max(self.enc_t[side], self.enc_v[side], n, t_s, held) - u >= ARREST_DV_MPS)
-        self.enc_n[side] = _ring_push(self.enc_t[side], self.enc_v[side], n, t_s, held)
+        arrest = (u <= HELD_MAX_MPS and self.enc_peak_mps[side] >= PEAK_MIN_MPS
+                  and _ring_max(rt, rv, n, t_s, held) - (u if u > 0.0 else 0.0) >= ARREST_DV_MPS)
+        self.enc_arrest[side] = arrest
+        if arrest:
+            self.enc_gradual[side] = _was_slowing(rt, rv, n, t_s)
+        self.enc_n[side] = _ring_push(rt, rv, n, t_s, held)
 
     def sample(self, side: int, t_s: float, loaded: bool, pitch_rad: float, ax_mps2: float, az_mps2: float) -> bool:
         """One insole sample of one foot (host time, foot-frame specific force x and z); True on a trip."""
@@ -172,19 +191,22 @@ class StumbleGuard:
         if held > self.peak_mps[side]:
             self.peak_mps[side] = held
         n = self.hist_n[side]
+        rt, rv = self.hist_t[side], self.hist_v[side]
         imu_arrest = (v <= HELD_MAX_MPS and self.peak_mps[side] >= PEAK_MIN_MPS
-                      and _ring_max(self.hist_t[side], self.hist_v[side], n, t_s, held) - v >= ARREST_DV_MPS)
-        self.hist_n[side] = _ring_push(self.hist_t[side], self.hist_v[side], n, t_s, held)
+                      and _ring_max(rt, rv, n, t_s, held) - (v if v > 0.0 else 0.0) >= ARREST_DV_MPS)
+        imu_gradual = imu_arrest and _was_slowing(rt, rv, n, t_s)
+        self.hist_n[side] = _ring_push(rt, rv, n, t_s, held)
         pending = self.pending_t[side]
         if pending >= 0.0:
             enc = self.enc_mps[side]
             if v > HELD_MAX_MPS and not enc <= HELD_MAX_MPS:
                 self.pending_t[side] = -1.0  # moving again by both measures: not held
-            elif t_s - pending >= CONFIRM_S:
+            elif t_s - pending >= self.confirm_s[side]:
                 self.pending_t[side] = -1.0
                 return self._detected(side, t_s)
             return False
-        in_swing = t_s - self.swing_t0[side] < LATE_SHARE * self.usual_swing_s[side]
+        elapsed = t_s - self.swing_t0[side]
+        in_swing = EARLY_S <= elapsed < LATE_SHARE * self.usual_swing_s[side]
         # An arrest seen by one channel counts when the other agrees that the foot is now held
         # (two independent measures: an IMU artefact or an encoder glitch alone never alarms);
         # with the encoder channel not yet live the IMU judges alone.
@@ -196,6 +218,8 @@ class StumbleGuard:
         if (in_swing and arrest and self.swings[side] >= MIN_SWINGS
                 and t_s - self.detected_t > REFRACTORY_S):
             self.pending_t[side] = t_s
+            gradual = imu_gradual or (self.enc_arrest[side] and self.enc_gradual[side])
+            self.confirm_s[side] = CONFIRM_GRADUAL_S if gradual else CONFIRM_S
         return False
 
     def _detected(self, side: int, t_s: float) -> bool:
@@ -281,3 +305,20 @@ def _ring_push(ring_t: list, ring_v: list, n: int, t_s: float, value: float) -> 
     ring_t[i] = t_s
     ring_v[i] = value
     return n + 1
+
+
+def _was_slowing(ring_t: list, ring_v: list, n: int, t_s: float) -> bool:
+    """The foot lost more than GRADUAL_SHARE of its speed over the ARREST_WINDOW_S before the
+    arrest window (values at or before t - 2 windows and t - 1 window; False without history)."""
+    older = newer = math.nan
+    k = n - 1
+    while k >= 0 and n - k <= HISTORY:
+        i = k % HISTORY
+        age = t_s - ring_t[i]
+        if newer != newer and age >= ARREST_WINDOW_S:
+            newer = ring_v[i]
+        if age >= 2.0 * ARREST_WINDOW_S:
+            older = ring_v[i]
+            break
+        k -= 1
+    return older == older and newer == newer and older > 0.0 and older - newer > GRADUAL_SHARE * older
