@@ -180,8 +180,9 @@ def test_shopping_and_crossing_results_per_item(db_path):
     counts, per_item = [b for b in section.blocks if isinstance(b, Table)]
     assert counts.rows[0][1] == "1 of 2 collected" and counts.rows[1][2] == ("1 failed", "flag")
     assert counts.rows[2][1] == "3 of 4 shown"
-    assert per_item.rows[0] == ["item: milk", "collected", "12.5 s"]
-    assert per_item.rows[2][:2] == ["crossing: main-street", "failed"]
+    assert per_item.rows[0] == ["item: milk", "found", "found at 12.5 s"]
+    assert per_item.rows[1][:2] == ["item: bread", ("missed", "flag")]
+    assert per_item.rows[2][:2] == ["crossing: main-street (40-52 m)", ("not on green", "flag")]
 
 
 def _variability_text(doc) -> str:
