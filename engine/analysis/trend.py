@@ -3,7 +3,8 @@
 A trend finding is a detector that found a deviation in at least PERSIST_OF of the last
 PERSIST_IN assessed sessions (one bad day is not a pattern), or whose primary measure moved the
 wrong way by more than a published meaningful change between the first and the latest assessed
-session (where a meaningful change is published: speed, Perera 2006; stride-time SD, Brach 2010).
+session (where a meaningful change is published: speed, Perera 2006; stride-time SD, Brach 2010;
+weight-bearing share, the 5 % minimal detectable change of standing weight bearing).
 """
 
 from __future__ import annotations
@@ -26,10 +27,14 @@ def _primary(f: Finding) -> float | None:
         return sum(sds) / len(sds) if sds else None
     if f.key == "slow_speed" and e.get("self_selected_speed_mps") is not None:
         return -e["self_selected_speed_mps"]
+    if f.key == "weight_bearing_asymmetry" and "legs" in e:
+        shares = [leg["load_share"] for leg in e["legs"] if leg.get("load_share") is not None]
+        return -min(shares) if len(shares) == 2 else None  # the under-loaded leg's share, falling is worse
     return None
 
 
-MEANINGFUL = {"high_variability": ("stride_sd_mcid_s", "stride-time SD"), "slow_speed": ("speed_mcid_mps", "self-selected speed")}
+MEANINGFUL = {"high_variability": ("stride_sd_mcid_s", "stride-time SD"), "slow_speed": ("speed_mcid_mps", "self-selected speed"),
+              "weight_bearing_asymmetry": ("load_share_mdc", "under-loaded leg's load share")}
 
 
 def analyse_patient(store, code: str, last: int | None = None) -> tuple[list[list[Finding]], list[Finding]]:

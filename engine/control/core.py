@@ -1326,10 +1326,8 @@ class ControlCore:
         scale_l = refgait.amplitude_scale(v_ref, self.leg_length[0])
         scale_r = refgait.amplitude_scale(v_ref, self.leg_length[1])
         ref = self.ref
-        # the reference's swing aligned to each leg's own (its measured stance share)
-        st_l, st_r = self.metrics.stance_fraction
-        refgait.reference(refgait.aligned_phase(self.phase[0], st_l), scale_l, b0, ref, 0)
-        refgait.reference(refgait.aligned_phase(self.phase[1], st_r), scale_r, b1, ref, 4)
+        refgait.reference(self.phase[0], scale_l, b0, ref, 0)
+        refgait.reference(self.phase[1], scale_r, b1, ref, 4)
 
         tm, exo = self.tm, self.exo
         if stopping or state == RunState.STOPPED:
@@ -1357,8 +1355,8 @@ class ControlCore:
             if state == RunState.RUNNING or (state == RunState.PAUSED and self.belt_speed_mps > STOPPED_SPEED_MPS):
                 g = self.guidance_applied
                 mode = GUIDANCE if g > 0.0 else TRANSPARENT
-                rate_l = refgait.aligned_rate(self.phase[0], st_l) / self.phase_est[0].stride_time_s
-                rate_r = refgait.aligned_rate(self.phase[1], st_r) / self.phase_est[1].stride_time_s
+                rate_l = 1.0 / self.phase_est[0].stride_time_s
+                rate_r = 1.0 / self.phase_est[1].stride_time_s
                 exo.set_command(
                     (mode, mode, mode, mode), g,
                     (ref[0], ref[1], ref[4], ref[5]),

@@ -8,6 +8,7 @@ import statistics
 
 import pytest
 
+from bench.findings import Attendant
 from engine.analysis.balance import balance_summary
 from engine.analysis.findings import detect_weight_bearing
 from engine.analysis.session_data import load_session
@@ -18,10 +19,11 @@ from engine.sim.session import SimOptions, run_simulation
 
 @pytest.fixture(scope="module")
 def paretic(tmp_path_factory):
-    # the obstacle-free scene: no trip, so no stumble response takes stances out of the findings
+    # the obstacle-free scene, and a therapist who acknowledges alarms (as the findings bench's):
+    # a stumble response (its stances are left out of the findings) lasts seconds, not the session
     db = tmp_path_factory.mktemp("balance") / "records.db"
     result = run_simulation(SimOptions(scene="grocery-first-visit", profile="hemiparetic-left", duration_s=40.0,
-                                       seed=3, db=db, patient_code="wb-1"))
+                                       seed=3, db=db, patient_code="wb-1", probe=Attendant()))
     with Store(db) as store:
         data = load_session(store, result.session_id)
         rows = store.stances(result.session_id)

@@ -174,3 +174,15 @@ def test_heart_rate_zone_from_the_prescribed_limit():
     assert f.evidence["zone_bpm"] == [106.0, 133.0]
     d.heart_rate_bpm = np.where(d.tel_t_s < 15.0, 70.0, 120.0)
     assert not by_key(analyse_session(d))["heart_rate_zone"].present
+
+
+def test_weight_bearing_trend_measure_is_the_under_loaded_share():
+    from engine.analysis.findings import Finding
+    from engine.analysis.trend import MEANINGFUL, _primary
+
+    f = Finding("weight_bearing_asymmetry", "Weight-bearing asymmetry", False,
+                evidence={"legs": [{"load_share": 0.44}, {"load_share": 0.56}]})
+    assert _primary(f) == -0.44  # a falling share of the under-loaded leg reads as worse
+    f.evidence = {"legs": [{"load_share": None}, {"load_share": 0.5}]}
+    assert _primary(f) is None
+    assert MEANINGFUL["weight_bearing_asymmetry"][0] == "load_share_mdc"

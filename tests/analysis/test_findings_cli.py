@@ -19,11 +19,15 @@ def run(*args: str) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def db(tmp_path_factory) -> Path:
+    from bench.findings import Attendant
+    from engine.sim.session import SimOptions, run_simulation
+
     path = tmp_path_factory.mktemp("findings") / "records.db"
-    for seed in (1, 2):  # two short sessions: enough for every code path, quick on a loaded machine
-        r = run("simulate", "--scene", "sidewalk-curb-crossing", "--patient-profile", "parkinsonian",
-                "--patient", "pd-1", "--duration-s", "20", "--seed", str(seed), "--db", str(path), "--no-progress")
-        assert r.returncode in (0, 1), r.stderr  # 1: the core stopped the session on its own (still recorded)
+    for seed in (1, 2):  # two short sessions: every code path, quick enough on a loaded machine
+        # simulated in-process as `simulate` does, with a therapist who acknowledges alarms (a
+        # stumble response left standing would take the rest of the walk out of the findings)
+        run_simulation(SimOptions(scene="grocery-first-visit", profile="hemiparetic-left-mild", patient_code="pd-1",
+                                  duration_s=40.0, seed=seed, db=path, probe=Attendant()))
     return path
 
 
