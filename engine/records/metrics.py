@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine.control.layout import RunState
+from engine.scene.outcomes import count_outcomes
 
 LEFT, RIGHT = 0, 1
 WALKING_SPEED_MPS = 0.05  # belt slower than this: standing, not walking
@@ -207,13 +208,19 @@ WARM_UP_S = 10.0
 OBSTACLE_KINDS = ("obstacle_outcome",)
 
 
+def steady_flagged_by_core(strides: list[dict]) -> bool:
+    """Whether steady_strides takes the control core's recorded flags (at least one stride flagged
+    steady) rather than the rule from the recorded belt command (see steady_strides)."""
+    return any(s.get("steady") for s in strides)
+
+
 def steady_strides(strides: list[dict], telemetry: np.ndarray, events: list[dict]) -> list[bool]:
     """Per stride: True when it is a steady-state stride. The control core's steady flag recorded
     with the stride (`steady`) wins when the session's strides carry it, i.e. when at least one
     stride is flagged steady (older recordings and the gait model write 0 for every stride, which
     means "not judged", not "unsteady"); otherwise the rule above decides from the recorded belt
     command, run state and obstacle events."""
-    trust_recorded = any(s.get("steady") for s in strides)
+    trust_recorded = steady_flagged_by_core(strides)
     out = []
     if len(telemetry):
         t = np.ascontiguousarray(telemetry["t_s"])  # a field view is strided: searchsorted would copy it per call
@@ -331,11 +338,13 @@ def session_metrics(telemetry: np.ndarray, steps: list[dict], strides: list[dict
     m["si_step_length_pct"] = symmetry_index_pct(m["step_length_l_m"], m["step_length_r_m"])
     m["si_step_time_pct"] = symmetry_index_pct(m["step_time_l_s"], m["step_time_r_s"])
     m["stride_cv_pct"] = _mean([m["stride_cv_l_pct"], m["stride_cv_r_pct"]])
-    outcomes = [e for e in events if e["kind"] == "obstacle_outcome"]
-    m["obstacles"] = len(outcomes)
-    m["obstacles_cleared"] = sum(e["outcome"] in ("cleared", "passed") for e in outcomes)
-    m["obstacles_hit"] = sum(e["outcome"] == "hit" for e in outcomes)
-    m["obstacle_success_pct"] = 100.0 * m["obstacles_cleared"] / len(outcomes) if outcomes else math.nan
+    # Counted with the HUD's and the session summary's rule (engine.scene.outcomes), so the three agree.
+    counts = count_outcomes(e["outcome"] for e in events if e["kind"] == "obstacle_outcome")
+    m["obstacle_counts"] = counts
+    m["obstacles"] = counts.decided
+    m["obstacles_cleared"] = counts.done_well  # stored key: cleared step-overs + yield obstacles waited for
+    m["obstacles_hit"] = counts.touched
+    m["obstacle_success_pct"] = 100.0 * counts.done_well / counts.decided if counts.decided else math.nan
     m["alarms"] = sum(e["kind"] == "alarm_raised" for e in events)
     m["self_selected_speed_mps"] = self_selected_speed_mps(events)
     m["speed_class"] = speed_class(m["self_selected_speed_mps"])

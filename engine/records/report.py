@@ -269,6 +269,61 @@ def scene_obstacles(scene_id: str) -> list | None:
         return None
 
 
+def _num(value, digits: int = 1, unit: str = "s") -> str:
+    return _fmt(value, digits, unit) if isinstance(value, (int, float)) else "?"
+
+
+def task_result_rows(tasks: dict) -> list[list]:
+    """Report rows for each shopping item, crossing and dual-task cue of a stored
+    TaskState.results() (engine/scene/tasks.py): found or missed and when, crossed on green or
+    not with the numbers, each cue shown."""
+    rows: list[list] = []
+    for i in tasks.get("shopping") or []:
+        where = f" (at {_num(i['at_m'], 0, 'm')} {i.get('side') or ''}".rstrip() + ")" if i.get("at_m") is not None else ""
+        status = i.get("status", "")
+        if status == "collected":
+            numbers = f"found at {_num(i.get('collected_at_s'))}"
+            if i.get("entered_at_s") is not None and i.get("collected_at_s") is not None:
+                numbers += f", {_num(i['collected_at_s'] - i['entered_at_s'])} after reaching it"
+            result: object = "found"
+        elif status == "missed":
+            numbers = f"walked past at {_num(i.get('missed_at_s'))} after {_num(i.get('dwell_s'))} in reach"
+            result = ("missed", "flag")
+        else:
+            numbers, result = "", "not reached"
+        rows.append([f"item: {i.get('name')}{where}", result, numbers])
+    for c in tasks.get("crossings") or []:
+        span = (f" ({_num(c['start_m'], 0, '')}-{_num(c['end_m'], 0, 'm')})"
+                if c.get("start_m") is not None and c.get("end_m") is not None else "")
+        status = c.get("status", "")
+        parts = []
+        if c.get("waited_s"):
+            parts.append(f"waited {_num(c['waited_s'])} for green")
+        if c.get("stepped_on_at_s") is not None:
+            light = "green" if c.get("on_green") else "red"
+            left = f" with {_num(c.get('green_left_on_step_s'))} of green left" if c.get("on_green") else ""
+            parts.append(f"stepped onto the road at {_num(c['stepped_on_at_s'])} on {light}{left}")
+        if c.get("time_on_road_s") is not None:
+            parts.append(f"{_num(c['time_on_road_s'])} on the road")
+        if status == "crossed":
+            result = "crossed on green"
+        elif status == "failed":
+            result = ("not on green", "flag")
+            if c.get("failed_at_m") is not None:
+                parts.append(f"red while at {_num(c['failed_at_m'], 1, 'm')}")
+        else:
+            result = status or "not reached"
+        rows.append([f"crossing: {c.get('light')}{span}", result, "; ".join(parts)])
+    cues = tasks.get("cues") if isinstance(tasks.get("cues"), dict) else {}
+    for k, cue in enumerate(cues.get("list") or [], 1):
+        word = str(cue.get("word", "")).upper()
+        ink = cue.get("ink", "")
+        shown = f"'{word}' in {ink} ink" if cue.get("stroop") else f"{ink}"
+        rows.append([f"cue {k} (at {_num(cue.get('at_m'), 0, 'm')})", f"shown at {_num(cue.get('shown_at_s'))}",
+                     f"{shown}: the right answer is {ink} (spoken answers are not recorded)"])
+    return rows
+
+
 MIN_DIFFICULTY_HEIGHT_M = 0.01
 
 
@@ -401,7 +456,7 @@ def build_session_document(store: Store, session_id: int) -> Document:
         ["Guidance applied (mean while walking)", _fmt(m["guidance_mean"], 2, "of full stiffness")],
         ["Body-weight support applied (mean)",
          _fmt(m["bws_mean"] * 100 if _finite(m["bws_mean"]) else math.nan, 0, "% of body weight")],
-        ["Obstacles cleared", f"{m['obstacles_cleared']} of {m['obstacles']}" if m["obstacles"] else "no obstacles"],
+        ["Obstacles", m["obstacle_counts"].text().removeprefix("Obstacles ").removeprefix("Obstacles: ")],
         ["Heart rate mean / max", f"{_fmt(m['heart_rate_mean_bpm'], 0)} / {_fmt(m['heart_rate_max_bpm'], 0, 'bpm')}"],
         ["Alarms raised", str(sum(e["kind"] == "alarm_raised" for e in v.alarms))],
     ]
@@ -510,10 +565,22 @@ def build_session_document(store: Store, session_id: int) -> Document:
             ax.set_xlabel("session time (s)")
             ax.legend(fontsize=7)
         low, high = gm.STRIDE_CV_HEALTHY_PCT
+        if gm.steady_flagged_by_core(v.strides):
+            # the rule the control core applied when it flagged each stride (engine/control/steady_state.py)
+            from engine.control import steady_state as ss
+
+            rule = (f"Steady, as the control core flagged each stride: belt speed within {ss.SPEED_TOL_MPS:g} m/s "
+                    f"+ {ss.SPEED_TOL_SHARE * 100:g} % over the stride, no obstacle, clearance boost, raised guidance "
+                    f"or pause acting on it, after {ss.WARMUP_STRIDES} strides and {ss.WARMUP_S:g} s of walking "
+                    "(docs/control.md).")
+        else:
+            rule = ("Steady (this session's strides carry no flags from the control core, so the recorded belt "
+                    "command decides): belt speed constant at the session's usual speed, no obstacle in the stride "
+                    "or the next, after a 10 s warm-up (docs/records.md).")
         sections["variability"].add(Plot(variability, 2.8), (
             f"Coefficient of variation of stride time over steady strides: {_fmt(m['stride_cv_pct'], 1, '%')} "
-            f"(healthy adults about {low:.0f}-{high:.0f} % [hausdorff2005]). Steady: belt speed constant at the "
-            "session's usual speed, no obstacle in the stride or the next, after a 10 s warm-up (docs/records.md)."))
+            f"(healthy adults about {low:.0f}-{high:.0f} % [hausdorff2005]), {m['steady_strides']} of "
+            f"{m['strides']} strides. {rule}"))
     else:
         sections["variability"].add("No strides were recorded.")
 
@@ -565,14 +632,11 @@ def build_session_document(store: Store, session_id: int) -> Document:
                           "answers are not recorded"])
     sections["tasks"].add(Table(["task", "result", ""], task_rows) if task_rows
                           else "The scene had no shopping, crossing or dual task, or none was recorded.")
-    # Per item and per crossing when the summary holds TaskState.results().
-    detail_rows = [[f"item: {i.get('name')}", i.get("status", ""),
-                    _fmt(i.get("collected_at_s"), 1, "s") if i.get("collected_at_s") is not None else ""]
-                   for i in tasks.get("shopping") or []]
-    detail_rows += [[f"crossing: {c.get('light')}", c.get("status", ""),
-                     f"{_fmt(c.get('start_m'), 0)}-{_fmt(c.get('end_m'), 0, 'm')}"] for c in tasks.get("crossings") or []]
+    # Per item, per crossing and per cue when the summary holds TaskState.results().
+    detail_rows = task_result_rows(tasks)
     if detail_rows:
-        sections["tasks"].add(Table(["", "status", "when / where"], detail_rows))
+        sections["tasks"].add(Table(["task", "result", "numbers"], detail_rows),
+                              "Times are scene time (s) from the start of the walk; a paused scene clock stands still.")
 
     # Heart rate
     hr_all = tel["heart_rate_bpm"].astype(float) if walked else np.zeros(0)

@@ -326,6 +326,13 @@ class TherapistMenu:
             self.patient_menu["items"] = [NO_PATIENT, *self.patients]
         self.patient_menu.set(self.patients.index(code) + 1, fCommand=0)
 
+    def set_patients(self, codes: list[str]) -> None:
+        """Replace the drop-down's patients (after a therapist logs in: only theirs)."""
+        self.patients = list(codes)
+        self.patient_menu["items"] = [NO_PATIENT, *self.patients]
+        self._show_current_in_list()
+        self.changed = True
+
     def _show_current_in_list(self) -> None:
         code = self.controller.patient_code
         self.patient_menu.set(self.patients.index(code) + 1 if code in self.patients else 0, fCommand=0)
@@ -387,7 +394,11 @@ class TherapistMenu:
             self._status(f"prescription: {exc}")
             return
         existed = self.controller.known_patient(code)
-        saved = self.controller.create_patient(code, rx)
+        try:
+            saved = self.controller.create_patient(code, rx)
+        except PermissionError as exc:  # a logged-in therapist and another team's patient (issue 14)
+            self._status(str(exc))
+            return
         self._fill_form(saved)  # what the records now hold, read back
         self._show_patient_in_list(code)
         self._refresh_sliders()

@@ -34,6 +34,8 @@ class ShoppingItemState:
     missed: bool = False
     dwell_s: float = 0.0  # scene time spent in the zone so far
     collected_at_s: float = math.nan
+    entered_at_s: float = math.nan  # scene time the patient first stood in the zone
+    missed_at_s: float = math.nan  # scene time the patient left the zone without the dwell
 
 
 @dataclass
@@ -46,6 +48,12 @@ class CrossingState:
     is_green: bool = True
     green_left_s: float = 0.0  # seconds of green left (0 while red)
     red_left_s: float = 0.0  # seconds of red left (0 while green)
+    waited_s: float = 0.0  # scene time spent waiting at the kerb for green
+    stepped_on_at_s: float = math.nan  # scene time the patient stepped onto the road
+    on_green: bool | None = None  # the light was green when the patient stepped onto the road
+    green_left_on_step_s: float = math.nan  # seconds of green left at that moment
+    off_road_at_s: float = math.nan  # scene time the patient reached the far kerb
+    failed_at_m: float = math.nan  # where the patient was when the light turned red on the road
 
 
 @dataclass
@@ -65,6 +73,7 @@ class TaskState:
     cue: CueState | None = None
     cues_shown: int = 0
     cues_total: int = 0
+    cue_log: list[dict] = field(default_factory=list)  # each cue shown: at_m, ink, word, shown_at_s
 
     @property
     def crossing(self) -> CrossingState | None:
@@ -93,14 +102,25 @@ class TaskState:
         return {
             "shopping": [{"name": i.name, "at_m": i.at_m, "side": i.side,
                           "status": "collected" if i.collected else ("missed" if i.missed else "not reached"),
-                          "collected_at_s": None if math.isnan(i.collected_at_s) else round(i.collected_at_s, 2)}
+                          "collected_at_s": _seconds(i.collected_at_s), "entered_at_s": _seconds(i.entered_at_s),
+                          "missed_at_s": _seconds(i.missed_at_s), "dwell_s": round(i.dwell_s, 2)}
                          for i in self.items],
             "crossings": [{"light": c.light_id, "start_m": c.start_m, "end_m": c.end_m,
-                           "status": "not reached" if c.status in ("ahead", "waiting") else c.status}
+                           "status": "not reached" if c.status in ("ahead", "waiting") else c.status,
+                           "on_green": c.on_green, "waited_s": round(c.waited_s, 2),
+                           "stepped_on_at_s": _seconds(c.stepped_on_at_s),
+                           "green_left_on_step_s": _seconds(c.green_left_on_step_s),
+                           "time_on_road_s": _seconds(c.off_road_at_s - c.stepped_on_at_s),
+                           "failed_at_m": _seconds(c.failed_at_m)}
                           for c in self.crossings],
-            "cues": {"shown": self.cues_shown, "total": self.cues_total},
+            "cues": {"shown": self.cues_shown, "total": self.cues_total, "list": [dict(c) for c in self.cue_log]},
             **self.score_inputs(),
         }
+
+
+def _seconds(value: float) -> float | None:
+    """A stored figure: rounded, None when not measured (NaN)."""
+    return None if math.isnan(value) else round(value, 2)
 
 
 class TaskTracker:
@@ -149,7 +169,7 @@ class TaskTracker:
         last_s = s_m if self._last_s is None else self._last_s
         dt = 0.0 if self._last_t is None else max(0.0, scene_time_s - self._last_t)
         self._update_items(last_s, s_m, dt, scene_time_s)
-        self._update_crossings(s_m, scene_time_s, obstacle_states)
+        self._update_crossings(s_m, scene_time_s, obstacle_states, dt)
         self._update_cue(s_m, scene_time_s)
         self._last_s, self._last_t = s_m, scene_time_s
         return self.state
@@ -162,6 +182,8 @@ class TaskTracker:
             low, high = item.at_m - zone, item.at_m + zone
             inside = low <= s_m <= high
             if inside:
+                if math.isnan(item.entered_at_s):
+                    item.entered_at_s = now_s
                 item.dwell_s += dt if low <= last_s <= high else 0.0
                 # dwell_s == 0 collects on entering the zone
                 if item.dwell_s >= self._dwell_s:
@@ -170,9 +192,9 @@ class TaskTracker:
                 if self._dwell_s == 0.0 and last_s <= high:
                     item.collected, item.collected_at_s = True, now_s  # passed through in one step
                 else:
-                    item.missed = True
+                    item.missed, item.missed_at_s = True, now_s
 
-    def _update_crossings(self, s_m: float, now_s: float, obstacle_states: np.ndarray | None) -> None:
+    def _update_crossings(self, s_m: float, now_s: float, obstacle_states: np.ndarray | None, dt: float = 0.0) -> None:
         for c in self.state.crossings:
             row = self.timeline[c.light_index]
             if obstacle_states is not None and len(obstacle_states) > c.light_index:
@@ -185,10 +207,18 @@ class TaskTracker:
             c.red_left_s = change if red else 0.0
             if c.status in ("crossed", "failed"):
                 continue
+            if s_m >= c.start_m and math.isnan(c.stepped_on_at_s):  # onto the road (or over it in one step)
+                c.stepped_on_at_s, c.on_green = now_s, not red
+                c.green_left_on_step_s = 0.0 if red else change
+            if c.status == "waiting":
+                c.waited_s += dt
             if s_m > c.end_m:
                 c.status = "crossed"
+                c.off_road_at_s = now_s
             elif s_m >= c.start_m:
                 c.status = "failed" if red else "crossing"
+                if red:
+                    c.failed_at_m = s_m
             else:
                 near = s_m >= c.start_m - float(row["stop_gap_m"]) - 1.0
                 c.status = "waiting" if (red and near) else "ahead"
@@ -204,6 +234,9 @@ class TaskTracker:
             if math.isnan(self._cue_started[i]):
                 self._cue_started[i] = now_s
                 self.state.cues_shown += 1
+                ink, word = self._cue_colours[i]
+                self.state.cue_log.append({"at_m": round(at, 2), "ink": ink, "word": word,
+                                           "stroop": ink != word, "shown_at_s": round(now_s, 2)})
             left = dual.show_s - (now_s - self._cue_started[i])
             if left > 0:
                 ink, word = self._cue_colours[i]

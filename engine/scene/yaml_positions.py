@@ -32,6 +32,15 @@ MAX_ECHO_CHARS = 40  # text from a file quoted in an error is cut to this
 # YAML 1.2 floats that PyYAML's YAML 1.1 resolver leaves as text: `1e-1`, `1.0e5`, `1e309`.
 _FLOAT_12 = re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)$")
 
+# YAML 1.2 core integers and booleans. PyYAML resolves YAML 1.1, where `1_000` is 1000, `1:30` is
+# 90 (base 60), `010` is 8 (octal), `0b11` is 3 and `yes`/`on` are true: a designer's `1:30` for
+# a time or `010` for a distance would silently become another number. Here they stay text (the
+# value is then refused as not a number) and `010` is ten; `0o17` and `0x1f` are numbers.
+_INT_12 = re.compile(r"^[-+]?[0-9]+$")
+_OCT_HEX_12 = re.compile(r"^0o[0-7]+$|^0x[0-9a-fA-F]+$")
+_BOOL_12 = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
+_SPECIAL_FLOAT_12 = re.compile(r"^[-+]?\.(?:inf|Inf|INF)$|^\.(?:nan|NaN|NAN)$")
+
 _STD = "tag:yaml.org,2002:"
 _SCALAR_TAGS = {_STD + "null", _STD + "bool", _STD + "int", _STD + "float", _STD + "str"}
 
@@ -203,8 +212,14 @@ def parse(text: str, display: str) -> Document:
             doc.values.setdefault(path, pos)
             return
         if not parent.have_key:  # this value is a key
-            if not (value is None or isinstance(value, (str, int, float, bool))):
-                raise HostileInput(pos, "a mapping key must be plain text")
+            if not isinstance(value, str):  # 1:, true:, ~:, a date: no scene key is one
+                kind = "empty" if value is None else type(value).__name__.replace("datetime", "date")
+                kind = {"int": "a number", "float": "a number", "bool": "true/false", "date": "a date",
+                        "empty": "empty"}.get(kind, "not text")
+                doc.problems.append((pos, parent.path, f"a mapping key must be text; this one is {kind} "
+                                     f"({echo(value) if value is not None else 'nothing before the colon'})"))
+                parent.key, parent.key_pos, parent.have_key, parent.skip_value = ("<non-text key>", pos), pos, True, True
+                return
             if isinstance(value, str) and value == "<<":
                 doc.problems.append((pos, parent.path, "merge keys (<<) are not supported; use `extends:` or repeat the values"))
             parent.key = value
@@ -335,6 +350,15 @@ def _scalar(loader, event) -> tuple[object, str | None]:
         tag = loader.resolve(yaml.ScalarNode, event.value, event.implicit)
     if plain and tag == _STD + "str" and _FLOAT_12.match(event.value):
         tag = _STD + "float"
+    if plain and tag == _STD + "str" and _OCT_HEX_12.match(event.value):
+        tag = _STD + "int"
+    if plain and tag == _STD + "bool" and event.value not in _BOOL_12:
+        return event.value, None  # `yes`, `on`, `y`: text in YAML 1.2
+    if plain and tag == _STD + "int" and not (_INT_12.match(event.value) or _OCT_HEX_12.match(event.value)):
+        return event.value, None  # `1_000`, `1:30`, `0b11`: text in YAML 1.2
+    if plain and tag == _STD + "float" and not (_FLOAT_12.match(event.value) or _SPECIAL_FLOAT_12.match(event.value)
+                                                or re.match(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)$", event.value)):
+        return event.value, None  # `1_000.5`, `1:30.5`: text in YAML 1.2
     if tag in (_STD + "int", _STD + "float") and len(event.value) > MAX_NUMBER_CHARS:
         return math.inf, f"a number of {len(event.value)} characters is out of range for any scene value"
     if tag not in _SCALAR_TAGS:  # timestamps, binary, sets, merge, value keys: keep the text
@@ -344,6 +368,10 @@ def _scalar(loader, event) -> tuple[object, str | None]:
         if math.isinf(value):
             return math.inf, f"{event.value} is out of range (too large in size for any scene value; it reads as infinity)"
         return value, None
+    if plain and tag == _STD + "int":
+        if len(event.value) > 2 and event.value[:2] in ("0o", "0x"):
+            return int(event.value[2:], 8 if event.value[1] == "o" else 16), None
+        return int(event.value, 10), None  # `010` is ten
     node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
     try:
         value = loader.yaml_constructors[tag](loader, node)

@@ -3,6 +3,8 @@ bounded draw calls, chunks near the patient only, yield obstacles moving on the 
 
 from __future__ import annotations
 
+import contextlib
+import os
 from pathlib import Path
 
 import numpy as np
@@ -229,7 +231,7 @@ def test_chunks_ahead_are_built_by_the_worker_and_only_attached_on_the_frame(ren
 
     scene = LIBRARY.scenes["grocery-busy-saturday"]
     built_on: list[str] = []
-    streamed = build_world(scene, render_root)
+    streamed = build_world(scene, render_root, stream="thread")
     original = streamed._chunk_nodes
 
     def spy(index):
@@ -256,6 +258,103 @@ def test_chunks_ahead_are_built_by_the_worker_and_only_attached_on_the_frame(ren
     streamed.destroy()
     on_frame.destroy()
     assert not streamed._streamer._thread.is_alive() or streamed._streamer._stopped
+
+
+def _geoms(chunk) -> list[tuple[str, bytes]]:
+    out = []
+    for g in chunk.findAllMatches("**/+GeomNode"):
+        for k in range(g.node().getNumGeoms()):
+            out.append((g.getName(), bytes(memoryview(g.node().getGeom(k).getVertexData().getArray(0)))))
+    return sorted(out)
+
+
+def test_chunks_from_the_process_equal_the_frames_and_arrive_one_geom_per_frame(render_root):
+    from engine.render.world import build_world
+    from engine.render.world.chunk_process import ChunkProcess
+
+    scene = LIBRARY.scenes["grocery-busy-saturday"]
+    streamed = build_world(scene, render_root)  # the default: a chunk process
+    assert isinstance(streamed._streamer, ChunkProcess)
+    pid = streamed._streamer._proc.pid
+    assert pid != os.getpid()
+    assert streamed.wait_for_chunks()
+    s = 0.0
+    while s < 80.0:  # four chunks; wait for the process between steps (a condition, not a delay)
+        s += 2.0
+        streamed.update(s, s, None)
+        assert streamed.attached_last_update <= 1
+        assert streamed.wait_for_chunks()
+        while streamed._pending_geoms:  # the received chunk goes in slice by slice, one per update
+            streamed.update(s, s, None)
+    assert streamed.sync_builds == 0 and streamed._streamer.built >= 4
+    assert max(streamed.chunks) * CHUNK_M > s + 60.0
+    on_frame = build_world(scene, render_root, stream=False)
+    on_frame.update(s, s, None)
+    common = set(streamed.chunks) & set(on_frame.chunks)
+    assert len(common) >= 6
+    for index in common:  # byte for byte the same vertex data
+        assert _geoms(streamed.chunks[index]) == _geoms(on_frame.chunks[index])
+    # the received chunk's bounds are set, not walked by Panda3D: the box around its vertices
+    lit = streamed.chunks[max(common)].find("**/grocery-lit").node()
+    geom = lit.getGeom(0)
+    xyz = np.frombuffer(bytes(memoryview(geom.getVertexData().getArray(0))), dtype=np.float32).reshape(-1, 10)[:, :3]
+    assert tuple(geom.getBounds().getMin()) == tuple(map(float, xyz.min(axis=0)))
+    assert tuple(geom.getBounds().getMax()) == tuple(map(float, xyz.max(axis=0)))
+    assert lit.getBounds().contains(geom.getBounds())  # the node's sphere around that box
+    streamed.destroy()
+    on_frame.destroy()
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, 0)  # reaped by the streamer's reader, or now
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)  # the process is gone with the world
+
+
+def test_a_chunk_attached_ahead_goes_in_slices_over_several_updates(render_root):
+    from engine.render.world import SLICE_ROWS, build_world
+    from engine.render.world.mesh import NodeFromRows
+
+    world = build_world(LIBRARY.scenes["grocery-busy-saturday"], render_root)
+    assert world.wait_for_chunks()
+    s = 0.0
+    while not world._pending_geoms:  # walk until a received chunk starts going in
+        assert s < 40.0, "no chunk was attached ahead"
+        s += 0.5
+        world.update(s, s, None)
+        world.wait_for_chunks()
+    chunk = world._pending_geoms[0][0]
+    assert chunk.isHidden()  # ahead of the view: never drawn half made
+    builders = [node for _, node, _ in world._pending_geoms if isinstance(node, NodeFromRows)]
+    total = sum(len(b.rows) for b in builders)
+    copied, updates = [sum(b.done_rows for b in builders)], 1
+    while world._pending_geoms:
+        world.update(s, s, None)
+        copied.append(sum(b.done_rows for b in builders))
+        updates += 1
+    steps = np.diff([0] + copied)
+    assert copied[-1] == total and steps.max() <= SLICE_ROWS  # no update copies more than a slice
+    assert updates >= total // SLICE_ROWS  # a busy grocery chunk: several updates, not one
+    assert len(chunk.findAllMatches("**/+GeomNode")) == 2
+    world.destroy()
+
+
+def test_a_dead_chunk_process_hands_over_to_a_thread(render_root):
+    from engine.render.world import build_world
+    from engine.render.world.streaming import ChunkStreamer
+
+    world = build_world(LIBRARY.scenes["grocery-first-visit"], render_root)
+    process = world._streamer
+    process._proc.kill()
+    process._thread.join(timeout=30.0)
+    assert not process.alive
+    assert process.pending() == 0 and process.wait_idle(1.0)  # nothing pending, no hang
+    s = 0.0
+    while s < 40.0:
+        s += 1.0
+        world.update(s, s, None)
+        world.wait_for_chunks()
+    assert isinstance(world._streamer, ChunkStreamer)  # a worker thread took over
+    assert all(i in world.chunks for i in world._chunk_indices(s - 10.0, s + 60.0))
+    world.destroy()
 
 
 def test_a_jump_builds_the_missing_view_on_the_frame_and_counts_it(render_root):

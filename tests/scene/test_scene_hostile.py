@@ -157,6 +157,34 @@ def test_seed_range_prints_whole_numbers(tmp_path):
     assert errors_of(path) == [f"{path}:5:7 seed: 3000000000 is out of range; allowed 0..2147483647"]
 
 
+@pytest.mark.parametrize("literal", ["1_000", "1:30", "0b1010", "1_000.5", "1:30.5"])
+def test_yaml_1_1_number_forms_are_text_not_a_surprise_number(tmp_path, literal):
+    # YAML 1.1 reads 1:30 as 90 and 1_000 as 1000: a designer's "1:30" must not become 90 m
+    path = write(tmp_path, HEAD + f"route_length_m: {literal}\n", "a.yaml")
+    assert errors_of(path) == [f"{path}:5:17 route_length_m: expected a number (10..5000), got '{literal}'"]
+
+
+def test_yaml_1_2_integers(tmp_path):
+    # 0100 is a hundred (YAML 1.1: sixty-four), 0o17 fifteen, 0x1e thirty
+    path = write(tmp_path, HEAD + "route_length_m: 0100\nseed: 0o17\nobstacles:\n  - {kind: box, at_m: 0x1e}\n", "a.yaml")
+    scene = load_scene(path)
+    assert scene.route_length_m == 100 and scene.seed == 15 and scene.obstacles[0].at_m == 30
+
+
+def test_yaml_1_1_booleans_are_text(tmp_path):
+    path = write(tmp_path, HEAD.replace("difficulty: gentle", "difficulty: yes") + "route_length_m: 50\n", "a.yaml")
+    assert errors_of(path) == [f"{path}:3:13 difficulty: 'yes' is not allowed; use one of 'gentle', 'moderate' or 'hard'"]
+
+
+@pytest.mark.parametrize("key, kind", [("1", "a number (1)"), ("1.5", "a number (1.5)"), ("true", "true/false (True)"),
+                                       ("~", "empty")])
+def test_keys_that_are_not_text_are_positioned(tmp_path, key, kind):
+    path = write(tmp_path, HEAD + "route_length_m: 50\n" + f"{key}: {SECRET}\n", "a.yaml")
+    errors = errors_of(path)
+    assert len(errors) == 1 and errors[0].startswith(f"{path}:6:1 <root>: a mapping key must be text; this one is {kind}")
+    assert SECRET not in errors[0]
+
+
 # ---- wording ---------------------------------------------------------------------------------
 
 def test_missing_kind_lists_the_kinds(tmp_path):

@@ -108,6 +108,52 @@ def test_results_give_the_report_every_task():
     tracker = TaskTracker(scene)
     tracker.update(44.0, 27.0)
     results = tracker.update(49.0, 32.0).results()
-    assert results["crossings"] == [{"light": "main-street", "start_m": 40.0, "end_m": 48.0, "status": "crossed"}]
-    assert results["crossings_done"] == 1 and results["cues"] == {"shown": 0, "total": 0}
+    # the light (cycle 40 s, red for the first 18 s) is green at 27 s with 40 - 27 = 13 s left
+    assert results["crossings"] == [{"light": "main-street", "start_m": 40.0, "end_m": 48.0, "status": "crossed",
+                                     "on_green": True, "waited_s": 0.0, "stepped_on_at_s": 27.0,
+                                     "green_left_on_step_s": 13.0, "time_on_road_s": 5.0, "failed_at_m": None}]
+    assert results["crossings_done"] == 1 and results["cues"] == {"shown": 0, "total": 0, "list": []}
     json.dumps(results)  # stored as JSON with the session
+
+
+def test_crossing_numbers_wait_then_cross_and_a_red_step():
+    scene = find_scene("sidewalk-curb-crossing", SCENES)
+    tracker = TaskTracker(scene)
+    # at the kerb (38.5 m: within stop_gap 1.2 + 1 m of 40 m) from 5 s to 18 s of red: 13 s waited
+    for k in range(0, 131):
+        tracker.update(38.5, 5.0 + k * 0.1)
+    for k in range(1, 81):  # 8 m in 8 s from 18 s on (green until 40 s)
+        tracker.update(39.5 + k * 0.11, 18.0 + k * 0.1)
+    c = tracker.state.crossings[0]
+    assert c.status == "crossed" and c.on_green is True
+    assert c.waited_s == pytest.approx(13.0, abs=0.15)
+    assert c.green_left_on_step_s == pytest.approx(40.0 - c.stepped_on_at_s)
+    result = tracker.state.results()["crossings"][0]
+    assert result["time_on_road_s"] == pytest.approx(c.off_road_at_s - c.stepped_on_at_s, abs=0.01)
+    # stepping on at 10 s (red until 18 s): not on green, failed where it happened
+    tracker = TaskTracker(scene)
+    tracker.update(39.0, 9.5)
+    tracker.update(40.5, 10.0)
+    c = tracker.state.crossings[0]
+    assert c.status == "failed" and c.on_green is False and c.failed_at_m == 40.5 and c.green_left_on_step_s == 0.0
+
+
+def test_item_times_and_cue_log():
+    scene = scene_with(seed=3, tasks={"shopping_list": {"zone_m": 1.0, "dwell_s": 1.0, "items": [
+        {"name": "milk", "at_m": 10}, {"name": "bread", "at_m": 30}]},
+        "dual_task": {"start_m": 5, "every_m": 20, "show_s": 2, "colours": ["red", "blue"], "stroop": True}})
+    tracker = TaskTracker(scene)
+    s = t = 0.0
+    while s < 40.0:  # 1 m/s, but 2.5 m/s from 25 m on: bread's 2 m zone in 0.8 s, missed
+        speed = 1.0 if s < 25.0 else 2.5
+        s, t = s + speed * 0.05, t + 0.05
+        tracker.update(s, t)
+    milk, bread = tracker.state.results()["shopping"]
+    assert milk["status"] == "collected" and milk["entered_at_s"] == pytest.approx(9.0, abs=0.06)
+    assert milk["collected_at_s"] == pytest.approx(10.0, abs=0.06)
+    assert bread["status"] == "missed" and bread["collected_at_s"] is None
+    assert bread["dwell_s"] < 1.0 and bread["missed_at_s"] > bread["entered_at_s"]
+    cues = tracker.state.results()["cues"]
+    assert cues["shown"] == 2 and [c["at_m"] for c in cues["list"]] == [5.0, 25.0]
+    assert all(c["ink"] in ("red", "blue") and c["word"] != c["ink"] and c["stroop"] for c in cues["list"])
+    assert cues["list"][0]["shown_at_s"] == pytest.approx(5.0, abs=0.06)

@@ -4,8 +4,10 @@ The route runs along +Y from y = 0 (s_m = y), x = 0 is its centre line, z is up,
 Static scenery is built in chunks of CHUNK_M along the route, each batched (MeshBuilder) into
 one Geom per render state, i.e. two draw calls, and only the chunks near the patient are built
 and shown: build time and draw calls depend on what is in view, not on the route's length.
-Chunks ahead are built on a worker thread (world/streaming.py) and the frame only attaches a
-finished one, at most ATTACH_PER_UPDATE per frame: no frame pays for building a chunk.
+Chunks ahead are built in a worker process (world/chunk_process.py; a worker thread,
+world/streaming.py, where no process can be started) and the frame only makes the received
+vertex rows into nodes and attaches them, one Geom per frame and at most ATTACH_PER_UPDATE chunks,
+hidden until they come into view: no frame pays for building a chunk.
 Obstacles and ambient life are separate nodes (they move, change colour, or are looked up by
 index), each one or a few draw calls, shown only when near; obstacle geometry is made when the
 obstacle first comes near (its node, tags and position exist from the start).
@@ -22,13 +24,12 @@ import numpy as np
 from panda3d.core import AmbientLight, DirectionalLight, Fog, NodePath
 
 from engine.render.world.ambient import AmbientLife
-from engine.render.world.cueing import add_floor_stripes
+from engine.render.world.chunk_process import ChunkProcess
+from engine.render.world.chunks import CHUNK_M, chunk_meshes, chunk_seed, layout_for
 from engine.render.world.fixtures import build_fixtures
-from engine.render.world.grocery import GroceryLayout
-from engine.render.world.mesh import MeshBuilder, set_thread_pacer
+from engine.render.world.mesh import MeshBuilder, NodeFromRows, set_thread_pacer
 from engine.render.world.obstacles import ObstacleView
 from engine.render.world.rain import Rain
-from engine.render.world.sidewalk import SidewalkLayout
 from engine.render.world.streaming import ChunkStreamer, Pacer
 from engine.scene.loader import asset_path
 from engine.scene.model import Scene, colour_rgb
@@ -36,28 +37,29 @@ from engine.scene.timeline import YieldClock, scene_to_timeline
 
 log = logging.getLogger(__name__)
 
-CHUNK_M = 10.0
 VIEW_AHEAD_M = 60.0  # scenery shown ahead of the patient (fog hides the edge)
 VIEW_BEHIND_M = 10.0
 PREFETCH_M = 40.0  # chunks this far beyond the view are built ahead of need (in the background)
 DROP_BEHIND_M = 40.0  # chunks further behind than this are freed
 ATTACH_PER_UPDATE = 1  # finished background chunks attached per frame
+SLICE_ROWS = 6144  # vertex rows copied into a chunk's Geom per frame (240 KB): a few per chunk
 HIGHLIGHT_M = 10.0  # a shopping item's highlight pulses from this far ahead
 
 
 class World:
     """The built world of one scene; `root` goes under the app's render node."""
 
-    def __init__(self, scene: Scene, parent: NodePath, loader=None, stream: bool = True) -> None:
+    def __init__(self, scene: Scene, parent: NodePath, loader=None, stream: bool | str = True) -> None:
         self.scene = scene
         self.sync_builds = 0  # chunks built on the frame (needed before the worker had them)
         self.attached_last_update = 0  # chunks attached by the latest update()
         self.chunk_frame = False  # the latest update() attached a chunk or showed one for the first time
-        self._streamer = ChunkStreamer(self._chunk_nodes, f"chunks-{scene.id}") if stream else None
+        self._pending_geoms: list[tuple[NodePath, object, bool]] = []  # (chunk, GeomNode, glow): one per frame
         self.root = parent.attachNewNode(f"world-{scene.id}")
         self.root.setTag("scene_id", scene.id)
         env = scene.environment
-        self.layout = GroceryLayout(scene) if env.type == "grocery_store" else SidewalkLayout(scene)
+        self.layout = layout_for(scene)
+        self._streamer = self._start_streamer(stream)
         self.background_rgb: tuple[float, float, float] = tuple(self.layout.background)
         self.timeline = scene_to_timeline(scene)
         self._clock = YieldClock(self.timeline)
@@ -125,37 +127,82 @@ class World:
         gsg = win.getGsg() if win is not None else None
         return bool(gsg is not None and gsg.getSupportsBasicShaders())
 
+    def _start_streamer(self, stream: bool | str):
+        """The chunk builder: a process (True or "process"), a thread ("thread"), or none (False)."""
+        if not stream:
+            return None
+        if stream != "thread":
+            try:
+                return ChunkProcess(self.scene, self._nodes_from_rows, f"chunks-{self.scene.id}")
+            except OSError as exc:  # no process can be started here: a thread still keeps it off the frame
+                log.warning("no chunk process (%s); building chunks on a thread", exc)
+        return ChunkStreamer(self._chunk_nodes, f"chunks-{self.scene.id}")
+
     def _chunk_seed(self, index: int) -> int:
-        return (self.scene.seed * 1_000_003 + index * 7919) & 0x7FFFFFFF
+        return chunk_seed(self.scene, index)
 
     def _chunk_nodes(self, index: int):
         """(lit GeomNode, glow GeomNode or None) of one chunk: pure building, any thread.
         (Premunging for the GSG here was tried: no measurable gain on tinydisplay, so the
         worker never touches the GSG.)"""
-        y0 = index * CHUNK_M
         if threading.current_thread() is not threading.main_thread():
             set_thread_pacer(Pacer())
-        lit, glow = self.layout.build_chunk(y0, y0 + CHUNK_M, self._chunk_seed(index))
-        add_floor_stripes(lit, self.scene, y0, y0 + CHUNK_M)  # cueing (no-op unless the scene asks)
-        nodes = lit.node(), (glow.node() if len(glow) else None)
-        for node in nodes:
-            if node is not None:
-                node.getBounds()  # computed here (walks every vertex), not in the first cull after attaching
-        return nodes
+        lit, glow = chunk_meshes(self.scene, self.layout, index)
+        return lit.node(), (glow.node() if len(glow) else None)
 
-    def _attach_chunk(self, index: int, nodes) -> NodePath:
+    def _nodes_from_rows(self, index: int, received) -> tuple:
+        """A chunk received from the chunk process: (lit, glow or None) NodeFromRows, put together
+        on the frame in slices (_attach_pending_geoms)."""
+        lit, glow, lit_bounds, glow_bounds = received
+        prefix = "grocery" if self.scene.environment.type == "grocery_store" else "street"
+        return (NodeFromRows(f"{prefix}-lit", lit, lit_bounds),
+                NodeFromRows(f"{prefix}-glow", glow, glow_bounds) if len(glow) else None)
+
+    def _attach_chunk(self, index: int, nodes, now: bool = True) -> NodePath:
         # Each MeshBuilder already is one Geom per render state: the chunk is as flat as
         # flattenStrong would make it (2 draw calls), without paying ~5 ms for flattenStrong.
+        # A chunk attached ahead of the view (now=False) gets its Geoms one per frame, hidden.
         lit, glow = nodes
         chunk = self._scenery.attachNewNode(f"chunk-{index}")
-        chunk.attachNewNode(lit)
-        if glow is not None:
-            glow_np = chunk.attachNewNode(glow)
-            glow_np.setLightOff(1)
+        for node, is_glow in ((lit, False), (glow, True)):
+            if node is None:
+                continue
+            if now:
+                self._attach_geom(chunk, node, is_glow)
+            else:
+                self._pending_geoms.append((chunk, node, is_glow))
         self.chunks[index] = chunk
         self.attached_last_update += 1
         self.chunk_frame = True
         return chunk
+
+    @staticmethod
+    def _attach_geom(chunk: NodePath, node, is_glow: bool) -> None:
+        if isinstance(node, NodeFromRows):
+            node = node.finish()
+        child = chunk.attachNewNode(node)
+        if is_glow:
+            child.setLightOff(1)
+
+    def _attach_pending_geoms(self, chunk: NodePath | None = None) -> None:
+        """Attach the next waiting Geom (or every one of `chunk`, needed in view now)."""
+        if chunk is not None:
+            mine = [p for p in self._pending_geoms if p[0] == chunk]
+            self._pending_geoms = [p for p in self._pending_geoms if p[0] != chunk]
+            for _, node, is_glow in mine:
+                self._attach_geom(chunk, node, is_glow)
+            return
+        while self._pending_geoms:
+            parent, node, is_glow = self._pending_geoms[0]
+            if parent.isEmpty():
+                self._pending_geoms.pop(0)
+                continue
+            self.chunk_frame = True
+            if isinstance(node, NodeFromRows) and node.step(SLICE_ROWS) is None:
+                return  # more rows next frame
+            self._pending_geoms.pop(0)
+            self._attach_geom(parent, node, is_glow)
+            return
 
     def _build_chunk(self, index: int) -> NodePath:
         """A chunk needed now: the worker's if finished, else built here (counted)."""
@@ -274,7 +321,11 @@ class World:
             if index not in self.chunks:
                 self._build_chunk(index)
         ahead = [i for i in self._chunk_indices(y_to, y_to + PREFETCH_M) if i not in self.chunks]
-        if self._streamer is not None:
+        if isinstance(self._streamer, ChunkProcess) and not self._streamer.alive:
+            self._streamer = self._start_streamer("thread")  # the process died: a thread takes over
+        if self._pending_geoms:  # a chunk attached ahead, its Geoms one per frame
+            self._attach_pending_geoms()
+        elif self._streamer is not None:
             for index in ahead:
                 self._streamer.request(index)
             for index in self._streamer.ready_indices():
@@ -282,15 +333,18 @@ class World:
                     break
                 nodes = self._streamer.take(index)
                 if nodes is not None and index not in self.chunks:
-                    self._attach_chunk(index, nodes).hide()
+                    self._attach_chunk(index, nodes, now=False).hide()
+                    self._attach_pending_geoms()
         elif ahead:  # no worker: one chunk beyond the view per update, built here
             self._build_chunk(ahead[0]).hide()
         for index, chunk in list(self.chunks.items()):
             if index in wanted:
                 if chunk.isHidden():
                     self.chunk_frame = True  # first drawn now
+                    self._attach_pending_geoms(chunk)  # all of it, should its slices still wait
                 chunk.show()
             elif (index + 1) * CHUNK_M < s_m - DROP_BEHIND_M:
+                self._pending_geoms = [p for p in self._pending_geoms if p[0] != chunk]
                 chunk.removeNode()
                 del self.chunks[index]
             else:
@@ -345,7 +399,8 @@ class World:
 
     def wait_for_chunks(self, timeout_s: float = 30.0) -> bool:
         """Block until the background builder is idle (tests, benches, screenshots)."""
-        return self._streamer.wait_idle(timeout_s) if self._streamer is not None else True
+        done = self._streamer.wait_idle(timeout_s) if self._streamer is not None else True
+        return done
 
     def destroy(self) -> None:
         """Remove the world's nodes and stop its chunk builder."""

@@ -13,6 +13,7 @@ import threading
 
 import numpy as np
 from panda3d.core import (
+    BoundingBox,
     Geom,
     GeomEnums,
     GeomNode,
@@ -21,6 +22,7 @@ from panda3d.core import (
     GeomVertexData,
     GeomVertexFormat,
     InternalName,
+    Point3,
 )
 
 _FORMAT = None
@@ -152,28 +154,97 @@ class MeshBuilder:
             return out[keep]
         return out.reshape(n * faces, 4, 10)
 
-    def node(self) -> GeomNode:
-        """The GeomNode holding everything added so far (empty node when nothing was added)."""
-        node = GeomNode(self.name)
+    def rows(self) -> np.ndarray:
+        """Everything added so far as vertex rows, 4 per quad: (n, 10) float32 position, normal,
+        colour (the GeomVertexData layout): plain data a worker process can send."""
         quads = [self._box_rows()]
         if self._quads:
             quads.append(np.stack(self._quads))
         if self._floors:
             quads.append(self._floor_rows())
-        rows = np.concatenate(quads).reshape(-1, 10)
-        if len(rows) == 0:
+        return np.ascontiguousarray(np.concatenate(quads).reshape(-1, 10), dtype=np.float32)
+
+    def node(self) -> GeomNode:
+        """The GeomNode holding everything added so far (empty node when nothing was added)."""
+        return node_from_rows(self.name, self.rows())
+
+
+_INDEX = np.zeros(0, dtype=np.uint32)  # triangle indices for the most quads asked so far (grown as needed)
+
+
+def _quad_indices(count: int) -> np.ndarray:
+    global _INDEX
+    if len(_INDEX) < count * 6:
+        n = max(count, 2 * len(_INDEX) // 6, 1024)
+        _INDEX = (_QUAD_TRIS[None, :] + (np.arange(n, dtype=np.uint32) * 4)[:, None]).reshape(-1)
+    return _INDEX[: count * 6]
+
+
+def rows_bounds(rows: np.ndarray) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
+    """(min, max) corner of the rows' positions (a worker computes it: a millisecond a chunk)."""
+    if len(rows) == 0:
+        return (0.0, 0.0, 0.0), (0.0, 0.0, 0.0)
+    xyz = rows[:, 0:3]
+    return tuple(map(float, xyz.min(axis=0))), tuple(map(float, xyz.max(axis=0)))
+
+
+class NodeFromRows:
+    """Makes one GeomNode from MeshBuilder.rows() in slices: `step(n)` copies the next n rows into
+    the vertex data and returns the node once all are in (None until then), so a big chunk can
+    be put together over a few frames. The bounds are set (given, or computed from the rows), not
+    found by Panda3D walking every vertex in the first cull after the node is attached."""
+
+    def __init__(self, name: str, rows: np.ndarray, bounds=None) -> None:
+        self.name = name
+        self.rows = np.ascontiguousarray(rows, dtype=np.float32)
+        self.bounds = bounds if bounds is not None else rows_bounds(self.rows)
+        self.done_rows = 0
+        self._vdata = None
+        self._target = None
+        self._node: GeomNode | None = None
+
+    def step(self, max_rows: int | None = None) -> GeomNode | None:
+        """Copy up to max_rows more rows (all when None); the node when finished."""
+        if self._node is not None:
+            return self._node
+        n = len(self.rows)
+        if n and self._vdata is None:
+            self._vdata = GeomVertexData(self.name, _vertex_format(), Geom.UHStatic)
+            self._vdata.uncleanSetNumRows(n)
+            self._target = memoryview(self._vdata.modifyArray(0)).cast("B")
+        if self.done_rows < n:
+            end = n if max_rows is None else min(n, self.done_rows + max_rows)
+            self._target[self.done_rows * 40:end * 40] = memoryview(self.rows[self.done_rows:end]).cast("B")
+            self.done_rows = end
+            if end < n:
+                return None
+        self._node = self._make_node()
+        return self._node
+
+    def finish(self) -> GeomNode:
+        """The node, copying whatever is left now."""
+        return self.step(None)
+
+    def _make_node(self) -> GeomNode:
+        node = GeomNode(self.name)
+        if len(self.rows) == 0:
             return node
-        count = len(rows) // 4
-        vdata = GeomVertexData(self.name, _vertex_format(), Geom.UHStatic)
-        vdata.uncleanSetNumRows(len(rows))
-        memoryview(vdata.modifyArray(0)).cast("B")[:] = rows.tobytes()
+        self._target.release()
+        count = len(self.rows) // 4
         tris = GeomTriangles(Geom.UHStatic)
         tris.setIndexType(GeomEnums.NT_uint32)
-        index = (_QUAD_TRIS[None, :] + (np.arange(count, dtype=np.uint32) * 4)[:, None]).reshape(-1)
         handle = tris.modifyVertices()
-        handle.uncleanSetNumRows(len(index))
-        memoryview(handle).cast("B")[:] = index.tobytes()
-        geom = Geom(vdata)
+        handle.uncleanSetNumRows(count * 6)
+        memoryview(handle).cast("B")[:] = memoryview(_quad_indices(count)).cast("B")
+        geom = Geom(self._vdata)
         geom.addPrimitive(tris)
+        box = BoundingBox(Point3(*self.bounds[0]), Point3(*self.bounds[1]))
+        geom.setBounds(box)
         node.addGeom(geom)
+        node.setBounds(box)
         return node
+
+
+def node_from_rows(name: str, rows: np.ndarray, bounds=None) -> GeomNode:
+    """One GeomNode (one Geom, one draw call) from MeshBuilder.rows(), all at once."""
+    return NodeFromRows(name, rows, bounds).finish()

@@ -28,11 +28,11 @@ PACE_EVERY_S = 0.002  # the worker yields the interpreter at least this often wh
 WORKER_NICE = 10  # the worker's scheduling niceness: below the frame thread
 
 
-class ChunkStreamer:
-    """A worker thread turning chunk indices into built nodes (whatever `build(index)` returns)."""
+class ChunkQueue:
+    """Chunk indices asked for, the one being built, and the finished ones: what the frame
+    sees of a chunk builder (this module's thread, or world/chunk_process.py's process)."""
 
-    def __init__(self, build: Callable[[int], object], name: str = "chunk-builder") -> None:
-        self._build = build
+    def __init__(self) -> None:
         self._lock = threading.Condition()
         self._requested: set[int] = set()
         self._ready: dict[int, object] = {}
@@ -40,21 +40,33 @@ class ChunkStreamer:
         self._stopped = False
         self.built = 0  # chunks the worker finished
         self.worker_s = 0.0  # time the worker spent building
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
-        self._thread.start()
+
+    def _working(self) -> bool:
+        """Whether the builder can still build (a process may have died)."""
+        return True
+
+    def _wake(self) -> None:
+        """With the lock held: a new request is waiting."""
+        self._lock.notify()
+
+    def _made(self, index: int, item):
+        """What `take` returns for a finished chunk (on the caller's thread)."""
+        return item
 
     def request(self, index: int) -> None:
         """Ask for a chunk to be built in the background (no-op if asked or built already)."""
         with self._lock:
-            if index in self._requested or index in self._ready or index == self._busy or self._stopped:
+            if (index in self._requested or index in self._ready or index == self._busy or self._stopped
+                    or not self._working()):
                 return
             self._requested.add(index)
-            self._lock.notify()
+            self._wake()
 
     def take(self, index: int):
-        """The built chunk if the worker has finished it (removed from the streamer), else None."""
+        """The built chunk if the worker has finished it (removed from the queue), else None."""
         with self._lock:
-            return self._ready.pop(index, None)
+            item = self._ready.pop(index, None)
+        return None if item is None else self._made(index, item)
 
     def ready_indices(self) -> list[int]:
         """Indices finished and not yet taken."""
@@ -68,28 +80,41 @@ class ChunkStreamer:
             self._ready.pop(index, None)
 
     def pending(self) -> int:
-        """Chunks asked for and not finished yet."""
+        """Chunks asked for and not finished yet (none once the builder cannot build)."""
         with self._lock:
-            return len(self._requested) + (self._busy is not None)
+            return len(self._requested) + (self._busy is not None) if self._working() else 0
 
     def wait_idle(self, timeout_s: float = 30.0) -> bool:
         """Block until nothing is pending (tests and benches; never on the frame path)."""
         deadline = time.monotonic() + timeout_s
         with self._lock:
-            while (self._requested or self._busy is not None) and not self._stopped:
+            while self._working() and (self._requested or self._busy is not None) and not self._stopped:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return False
                 self._lock.wait(left)
         return True
 
-    def stop(self) -> None:
-        """Stop the worker (the chunk being built is finished and dropped)."""
+    def _stop_queue(self) -> None:
         with self._lock:
             self._stopped = True
             self._requested.clear()
             self._ready.clear()
             self._lock.notify_all()
+
+
+class ChunkStreamer(ChunkQueue):
+    """A worker thread turning chunk indices into built nodes (whatever `build(index)` returns)."""
+
+    def __init__(self, build: Callable[[int], object], name: str = "chunk-builder") -> None:
+        super().__init__()
+        self._build = build
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the worker (the chunk being built is finished and dropped)."""
+        self._stop_queue()
 
     def _run(self) -> None:
         try:  # the frame thread comes first when the two compete for a core (Linux: per-thread nice)
@@ -136,4 +161,4 @@ class Pacer:
             self._last = time.perf_counter()
 
 
-__all__ = ["ChunkStreamer", "PACE_EVERY_S", "Pacer"]
+__all__ = ["ChunkQueue", "ChunkStreamer", "PACE_EVERY_S", "Pacer"]
