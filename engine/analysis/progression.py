@@ -47,6 +47,7 @@ OBSTACLE_FAIL_HOLD = 0.10  # above this no harder scene, no faster belt (success
 # failed crossing then only keeps the scene and the guidance floor (a near miss, not a bad day).
 OBSTACLE_MIN_CROSSINGS = 4
 MIN_MARGIN_FOR_HARDER_M = 0.02  # cleared obstacles by at least 2 cm before a harder scene
+MIN_CROSSINGS_FOR_HARDER = 2  # a scene with obstacles: at least this many crossed before a harder one
 # Minimum toe clearance: 11-13 mm in healthy adults (Winter 1991, REFERENCES.md section 2); a
 # median below 10 mm on the worse side keeps the support and the guidance where they are.
 LOW_CLEARANCE_M = 0.010
@@ -301,6 +302,19 @@ def _tidy(value: float, current: float) -> float:
     return current if abs(value - current) < 1e-12 else round(value, 6)
 
 
+def _has_obstacles(scene_id: str, scenes: dict | None) -> bool:
+    """Whether the scene has obstacles (unknown scene or library: assume it does)."""
+    if scenes is None:
+        try:
+            from engine.scene.loader import load_library
+
+            scenes = load_library().scenes
+        except Exception:
+            return True
+    scene = scenes.get(scene_id)
+    return True if scene is None else bool(scene.obstacles)
+
+
 def _clamp(value: float, low: float, high: float) -> float:
     return min(max(value, low), high)
 
@@ -441,6 +455,9 @@ def propose(patient_code: str, perf: Performance, current: Plan, rx, sessions_on
         reason = "same scene: " + "; ".join(hold)
     elif perf.obstacles_failed:
         reason = f"same scene: {perf.obstacles_failed} of {perf.obstacles_attempted} obstacle crossings failed"
+    elif perf.obstacles_attempted < MIN_CROSSINGS_FOR_HARDER and _has_obstacles(current.scene_id, scenes):
+        reason = (f"same scene: {perf.obstacles_attempted} obstacle crossing(s) walked on it last time "
+                  f"(< {MIN_CROSSINGS_FOR_HARDER}): not yet shown to manage its obstacles")
     elif sessions_on_scene < MIN_SESSIONS_ON_SCENE:
         reason = f"same scene: {sessions_on_scene} session(s) on it so far (< {MIN_SESSIONS_ON_SCENE})"
     elif perf.obstacles_attempted and math.isfinite(perf.min_margin_m) and perf.min_margin_m < MIN_MARGIN_FOR_HARDER_M:

@@ -62,6 +62,13 @@ def test_the_first_session_on_a_scene_keeps_the_scene():
     assert p.plan.scene_id == START.scene_id
 
 
+def test_no_harder_scene_before_its_obstacles_were_crossed():
+    p = propose("p1", good(obstacles_attempted=0, min_margin_m=math.nan), START, RX, sessions_on_scene=3,
+                scenes=SCENES)
+    assert p.plan.scene_id == START.scene_id and "not yet shown" in changes(p)["scene_id"][2]
+    assert p.plan.speed_mps > START.speed_mps  # the rest still advances
+
+
 def test_clamped_to_the_prescription_with_the_reason():
     top = replace(START, speed_mps=0.98, guidance=0.15, guidance_min=0.15, bws_fraction=0.02)
     p = propose("p1", good(guidance_used=0.16), top, RX, sessions_on_scene=2, scenes=SCENES)
