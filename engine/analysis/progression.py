@@ -47,6 +47,7 @@ OBSTACLE_FAIL_HOLD = 0.10  # above this no harder scene, no faster belt (success
 # failed crossing then only keeps the scene and the guidance floor (a near miss, not a bad day).
 OBSTACLE_MIN_CROSSINGS = 4
 MIN_MARGIN_FOR_HARDER_M = 0.02  # cleared obstacles by at least 2 cm before a harder scene
+MIN_CROSSINGS_FOR_HARDER = 2  # a scene with obstacles: at least this many crossed before a harder one
 # Minimum toe clearance: 11-13 mm in healthy adults (Winter 1991, REFERENCES.md section 2); a
 # median below 10 mm on the worse side keeps the support and the guidance where they are.
 LOW_CLEARANCE_M = 0.010
@@ -60,6 +61,10 @@ SYMMETRY_WORSE_PCT = 5.0  # symmetry index worse than the previous session by th
 HR_ABOVE_SHARE_STEP_BACK = 0.10  # share of walking time above the heart-rate limit
 HR_NEAR_LIMIT = 0.95  # mean over the last third this close to the limit: hold speed and support
 FATIGUE_CLEARANCE_DROP = 0.25  # last third's clearance this much below the first third's
+# ... and by at least this much: with the swing-to-swing SD of 4.5 mm (Winter; REFERENCES.md
+# section 2) the difference of two medians of ~15 swings has a standard error near 2 mm, so a
+# smaller drop is noise (a 5 mm clearance "falling 35 %" is 1.7 mm).
+FATIGUE_MIN_DROP_M = 0.005
 MIN_SPEED_MPS = 0.10
 
 
@@ -121,7 +126,8 @@ class Performance:
     trips: int = 0  # legs caught by an obstacle + stumbles the core detected
     min_margin_m: float = math.nan  # smallest margin over the obstacles cleared
     clearance_m: float = math.nan  # median toe clearance of the worse side
-    clearance_drop: float = math.nan  # 1 - last third / first third of the walking time
+    clearance_drop: float = math.nan  # 1 - last third / first third of the walking time (the side that fell most)
+    clearance_drop_m: float = math.nan  # the same side's drop in metres
     symmetry_index_pct: float = math.nan
     previous_symmetry_index_pct: float = math.nan
     hr_limit_bpm: float = 0.0
@@ -213,11 +219,12 @@ def assess(store, session_id: int) -> Performance:
     medians = [float(np.median(clear[ok & (data.step_side == side)])) for side in (0, 1)
                if (ok & (data.step_side == side)).sum() >= 3]
     perf.clearance_m = min(medians) if medians else math.nan
-    first, last = _thirds(data.step_t_s, ok)
-    if first.sum() >= 6 and last.sum() >= 6:
-        early = float(np.median(clear[first]))
-        if early > 0.0:
-            perf.clearance_drop = 1.0 - float(np.median(clear[last])) / early
+    for side in (0, 1):  # per side: the two legs' clearances differ, a pooled median mixes them
+        first, last = _thirds(data.step_t_s, ok & (data.step_side == side))
+        if first.sum() >= 6 and last.sum() >= 6:
+            early, late = float(np.median(clear[first])), float(np.median(clear[last]))
+            if early > 0.0 and not (early - late <= perf.clearance_drop_m):
+                perf.clearance_drop, perf.clearance_drop_m = 1.0 - late / early, early - late
     # symmetry: this session's and the previous one's (session summaries)
     summary = session.get("summary") or {}
     sym = summary.get("symmetry_index_pct")
@@ -295,6 +302,19 @@ def _tidy(value: float, current: float) -> float:
     return current if abs(value - current) < 1e-12 else round(value, 6)
 
 
+def _has_obstacles(scene_id: str, scenes: dict | None) -> bool:
+    """Whether the scene has obstacles (unknown scene or library: assume it does)."""
+    if scenes is None:
+        try:
+            from engine.scene.loader import load_library
+
+            scenes = load_library().scenes
+        except Exception:
+            return True
+    scene = scenes.get(scene_id)
+    return True if scene is None else bool(scene.obstacles)
+
+
 def _clamp(value: float, low: float, high: float) -> float:
     return min(max(value, low), high)
 
@@ -324,8 +344,10 @@ def propose(patient_code: str, perf: Performance, current: Plan, rx, sessions_on
             near_miss = (f"{perf.obstacles_failed} of {perf.obstacles_attempted} obstacle crossings touched "
                          f"(fewer than {OBSTACLE_MIN_CROSSINGS} crossings: a near miss)")
             notes.append(near_miss)
-    if math.isfinite(perf.clearance_drop) and perf.clearance_drop > FATIGUE_CLEARANCE_DROP:
-        back.append(f"fatigue: toe clearance fell {perf.clearance_drop:.0%} from the first to the last third")
+    if math.isfinite(perf.clearance_drop) and perf.clearance_drop > FATIGUE_CLEARANCE_DROP \
+            and perf.clearance_drop_m >= FATIGUE_MIN_DROP_M:
+        back.append(f"fatigue: toe clearance fell {perf.clearance_drop:.0%} ({perf.clearance_drop_m * 1000:.1f} mm) "
+                    "from the first to the last third")
     hr_high = False
     if perf.hr_limit_bpm > 0.0 and math.isfinite(perf.hr_above_share):
         notes.append(f"heart rate above the {perf.hr_limit_bpm:.0f} bpm limit {perf.hr_above_share:.0%} of walking time")
@@ -433,6 +455,9 @@ def propose(patient_code: str, perf: Performance, current: Plan, rx, sessions_on
         reason = "same scene: " + "; ".join(hold)
     elif perf.obstacles_failed:
         reason = f"same scene: {perf.obstacles_failed} of {perf.obstacles_attempted} obstacle crossings failed"
+    elif perf.obstacles_attempted < MIN_CROSSINGS_FOR_HARDER and _has_obstacles(current.scene_id, scenes):
+        reason = (f"same scene: {perf.obstacles_attempted} obstacle crossing(s) walked on it last time "
+                  f"(< {MIN_CROSSINGS_FOR_HARDER}): not yet shown to manage its obstacles")
     elif sessions_on_scene < MIN_SESSIONS_ON_SCENE:
         reason = f"same scene: {sessions_on_scene} session(s) on it so far (< {MIN_SESSIONS_ON_SCENE})"
     elif perf.obstacles_attempted and math.isfinite(perf.min_margin_m) and perf.min_margin_m < MIN_MARGIN_FOR_HARDER_M:

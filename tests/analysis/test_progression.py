@@ -62,6 +62,13 @@ def test_the_first_session_on_a_scene_keeps_the_scene():
     assert p.plan.scene_id == START.scene_id
 
 
+def test_no_harder_scene_before_its_obstacles_were_crossed():
+    p = propose("p1", good(obstacles_attempted=0, min_margin_m=math.nan), START, RX, sessions_on_scene=3,
+                scenes=SCENES)
+    assert p.plan.scene_id == START.scene_id and "not yet shown" in changes(p)["scene_id"][2]
+    assert p.plan.speed_mps > START.speed_mps  # the rest still advances
+
+
 def test_clamped_to_the_prescription_with_the_reason():
     top = replace(START, speed_mps=0.98, guidance=0.15, guidance_min=0.15, bws_fraction=0.02)
     p = propose("p1", good(guidance_used=0.16), top, RX, sessions_on_scene=2, scenes=SCENES)
@@ -82,7 +89,7 @@ def test_one_trip_slows_and_eases_the_scene_but_keeps_the_assistance():
 
 @pytest.mark.parametrize("bad, why", [
     (dict(trips=2), "trips"),
-    (dict(clearance_drop=0.4), "fatigue"),
+    (dict(clearance_drop=0.4, clearance_drop_m=0.006), "fatigue"),
     (dict(hr_above_share=0.3, hr_late_mean_bpm=135.0), "heart rate"),
     (dict(obstacles_failed=3), "obstacle crossings failed"),
     (dict(outcome="stopped"), "stopped"),
@@ -102,6 +109,11 @@ def test_missed_goals_and_worse_symmetry_hold():
     assert p.plan.scene_id == START.scene_id
     p = propose("p1", good(symmetry_index_pct=20.0), START, RX, sessions_on_scene=3, scenes=SCENES)
     assert p.plan.speed_mps == START.speed_mps and "symmetry" in changes(p)["speed_mps"][2]
+
+
+def test_a_clearance_drop_within_the_noise_is_not_fatigue():
+    p = propose("p1", good(clearance_drop=0.35, clearance_drop_m=0.0017), START, RX, sessions_on_scene=3, scenes=SCENES)
+    assert p.direction != "step_back"
 
 
 def test_too_little_walking_holds_everything():
@@ -136,7 +148,7 @@ def test_every_proposal_is_within_the_prescription_and_the_step_bounds(
                    min(max(bws, rx.bws_min), rx.bws_max), aan)
     perf = good(outcome=outcome, walking_s=walking, obstacles_attempted=attempted,
                 obstacles_failed=round(attempted * failed_share), trips=trips, min_margin_m=margin,
-                clearance_m=clearance, clearance_drop=drop, hr_above_share=hr_share, guidance_used=used,
+                clearance_m=clearance, clearance_drop=drop, clearance_drop_m=0.006, hr_above_share=hr_share, guidance_used=used,
                 guidance_saturated_share=saturated, assist_as_needed=aan, goals_set=goals, goals_met=min(met, goals))
     p = propose("p", perf, current, rx, on_scene, SCENES)
     assert within_prescription(p.plan, rx) == []
