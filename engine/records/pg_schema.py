@@ -36,6 +36,29 @@ GROUP_ROLES = (ROLE_OWNER, ROLE_RIG, ROLE_CLIENT)
 # Tables a rig pushes, child tables keyed by (rig_id, local_id).
 CHILD_TABLES = ("events", "steps", "strides", "audit_log", "frame_timing", "stances")
 
+# Audit of writes (a trigger function for every synced table; session_plans from schema 6 on).
+_AUDIT_ROWS_FUNCTION = r"""
+CREATE OR REPLACE FUNCTION stepsync_audit_rows() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = public, pg_temp AS $$
+BEGIN
+    IF TG_TABLE_NAME IN ('patients') THEN
+        INSERT INTO access_log (account, action, patient_code, detail)
+        SELECT coalesce(stepsync_account(), session_user), lower(TG_OP) || ' ' || TG_TABLE_NAME,
+               n.code, NULL FROM new_rows n;
+    ELSIF TG_TABLE_NAME IN ('prescriptions', 'sessions', 'session_plans') THEN
+        INSERT INTO access_log (account, action, patient_code, session_id, detail)
+        SELECT coalesce(stepsync_account(), session_user), lower(TG_OP) || ' ' || TG_TABLE_NAME,
+               n.patient_code, CASE WHEN TG_TABLE_NAME = 'sessions' THEN n.id END,
+               'rig ' || n.rig_id || ' row ' || n.local_id FROM new_rows n;
+    ELSE
+        INSERT INTO access_log (account, action, session_id, detail)
+        SELECT coalesce(stepsync_account(), session_user), lower(TG_OP) || ' ' || TG_TABLE_NAME,
+               n.session_id, count(*) || ' rows' FROM new_rows n GROUP BY n.session_id;
+    END IF;
+    RETURN NULL;
+END $$;
+"""
+
 _SERVER_V1 = r"""
 CREATE TABLE rigs (
     rig_id          text PRIMARY KEY,
@@ -237,25 +260,7 @@ RETURNS void LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = public, pg
 $$;
 
 -- Audit of writes: one row per statement and session for the bulk tables, one per row otherwise.
-CREATE FUNCTION stepsync_audit_rows() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = public, pg_temp AS $$
-BEGIN
-    IF TG_TABLE_NAME IN ('patients') THEN
-        INSERT INTO access_log (account, action, patient_code, detail)
-        SELECT coalesce(stepsync_account(), session_user), lower(TG_OP) || ' ' || TG_TABLE_NAME,
-               n.code, NULL FROM new_rows n;
-    ELSIF TG_TABLE_NAME IN ('prescriptions', 'sessions') THEN
-        INSERT INTO access_log (account, action, patient_code, session_id, detail)
-        SELECT coalesce(stepsync_account(), session_user), lower(TG_OP) || ' ' || TG_TABLE_NAME,
-               n.patient_code, CASE WHEN TG_TABLE_NAME = 'sessions' THEN n.id END,
-               'rig ' || n.rig_id || ' row ' || n.local_id FROM new_rows n;
-    ELSE
-        INSERT INTO access_log (account, action, session_id, detail)
-        SELECT coalesce(stepsync_account(), session_user), lower(TG_OP) || ' ' || TG_TABLE_NAME,
-               n.session_id, count(*) || ' rows' FROM new_rows n GROUP BY n.session_id;
-    END IF;
-    RETURN NULL;
-END $$;
+""" + _AUDIT_ROWS_FUNCTION + r"""
 
 -- History is never rewritten: a closed session keeps its outcome, start and patient.
 CREATE FUNCTION stepsync_session_guard() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -351,6 +356,41 @@ CREATE TRIGGER stances_audit_insert AFTER INSERT ON stances REFERENCING NEW TABL
     FOR EACH STATEMENT EXECUTE FUNCTION stepsync_audit_rows();
 """
 
+# 6: session plans (records schema 6), synced like prescriptions: the rig's version is kept as
+# rig_version, the server numbers a patient's plans in the order it receives them (`version`, so
+# the repository's read query runs unchanged), based_on_session is the server's session id.
+_SERVER_V6 = r"""
+CREATE TABLE IF NOT EXISTS session_plans (
+    id                bigserial PRIMARY KEY,
+    rig_id            text NOT NULL,
+    local_id          bigint NOT NULL,
+    patient_code      text NOT NULL REFERENCES patients(code),
+    version           integer NOT NULL,
+    rig_version       integer NOT NULL,
+    plan_json         text NOT NULL,
+    based_on_session  bigint REFERENCES sessions(id),
+    decision          text NOT NULL,
+    who               text NOT NULL,
+    created_at        text NOT NULL,
+    received_at       timestamptz NOT NULL DEFAULT clock_timestamp(),
+    UNIQUE (rig_id, local_id)
+);
+CREATE INDEX IF NOT EXISTS session_plans_patient ON session_plans(patient_code, version);
+""" + _AUDIT_ROWS_FUNCTION + r"""
+CREATE FUNCTION stepsync_session_plan_version() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = public, pg_temp AS $$
+BEGIN
+    PERFORM pg_advisory_xact_lock(hashtext('plan:' || NEW.patient_code));
+    SELECT coalesce(max(version), 0) + 1 INTO NEW.version FROM session_plans WHERE patient_code = NEW.patient_code;
+    NEW.received_at := clock_timestamp();
+    RETURN NEW;
+END $$;
+CREATE TRIGGER session_plans_version BEFORE INSERT ON session_plans
+    FOR EACH ROW EXECUTE FUNCTION stepsync_session_plan_version();
+CREATE TRIGGER session_plans_audit_insert AFTER INSERT ON session_plans REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION stepsync_audit_rows();
+"""
+
 # Server migrations, numbered like the rig's records schema (see the module docstring).
 SERVER_MIGRATIONS: list[str] = [
     # 1: records schema 1 has nothing the server needs on its own: it is created with 2.
@@ -364,15 +404,13 @@ SERVER_MIGRATIONS: list[str] = [
     "ALTER TABLE strides ADD COLUMN IF NOT EXISTS flags integer",
     # 5: records schema 5: balance per stance from the insoles (issue 13).
     _SERVER_V5,
-    # 6: records schema 6: session plans from progression proposals (issue 12). The rig keeps
-    # them; the table is here so both schemas stay one release (not synced yet).
-    "CREATE TABLE IF NOT EXISTS session_plans (id bigserial PRIMARY KEY, patient_code text NOT NULL, "
-    "version integer NOT NULL, plan_json text NOT NULL, based_on_session bigint, decision text NOT NULL, "
-    "who text NOT NULL, created_at text NOT NULL, UNIQUE (patient_code, version))",
+    # 6: records schema 6: session plans from progression proposals (issue 12), synced like
+    # prescription versions.
+    _SERVER_V6,
 ]
 SERVER_SCHEMA_VERSION = len(SERVER_MIGRATIONS)
 
-_SYNCED = ("patients", "prescriptions", "sessions", "telemetry_chunks", *CHILD_TABLES)
+_SYNCED = ("patients", "prescriptions", "sessions", "telemetry_chunks", *CHILD_TABLES, "session_plans")
 
 
 def grants_sql() -> str:
@@ -383,7 +421,8 @@ def grants_sql() -> str:
         f"GRANT USAGE ON SCHEMA public TO {ROLE_RIG}, {ROLE_CLIENT}",
         f"GRANT EXECUTE ON FUNCTION stepsync_account(), stepsync_account_role(), stepsync_is_my_rig(text), "
         f"stepsync_may_read_patient(text), stepsync_audit_read(text, text, bigint, text), "
-        f"stepsync_audit_rows(), stepsync_session_guard(), stepsync_prescription_version() "
+        f"stepsync_audit_rows(), stepsync_session_guard(), stepsync_prescription_version(), "
+        f"stepsync_session_plan_version() "
         f"TO {ROLE_RIG}, {ROLE_CLIENT}",
         f"GRANT EXECUTE ON FUNCTION stepsync_login_params(text), stepsync_login(text, bytea), "
         f"stepsync_logout() TO {ROLE_RIG}, {ROLE_CLIENT}",
@@ -427,7 +466,7 @@ def grants_sql() -> str:
     # Clients: patient data through the logged-in account.
     parts.append(f"CREATE POLICY client_read ON patients FOR SELECT TO {ROLE_CLIENT} "
                  f"USING (stepsync_may_read_patient(code))")
-    for table in ("prescriptions", "sessions", "care_team"):
+    for table in ("prescriptions", "sessions", "care_team", "session_plans"):
         parts.append(f"CREATE POLICY client_read ON {table} FOR SELECT TO {ROLE_CLIENT} "
                      f"USING (stepsync_may_read_patient(patient_code))")
     for table in ("telemetry_chunks", *CHILD_TABLES):

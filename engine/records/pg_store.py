@@ -136,6 +136,11 @@ class PgStore(Store):
         self._audit("read prescriptions", code, None, f"{len(rows)} versions")
         return rows
 
+    def session_plans(self, code: str) -> list[dict]:
+        rows = super().session_plans(code)
+        self._audit("read session plans", code, None, f"{len(rows)} plans")
+        return rows
+
     def access_log(self, patient_code: str | None = None, limit: int = 1000) -> list[dict]:
         """The server's audit of reads and writes (admins; the owner connection sees everything)."""
         if patient_code is None:

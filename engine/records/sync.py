@@ -176,6 +176,7 @@ class Pass:
             self.pull_patients()
             self.pull_prescriptions()
             self.sessions()
+            self.session_plans()
             self.telemetry()
             for table in CHILD_COLUMNS:
                 self.children(table)
@@ -332,6 +333,31 @@ class Pass:
                     cur.executemany(f"UPDATE sessions SET {sets} WHERE rig_id = %s AND local_id = %s", updates)
             self._count("sessions closed", len(updates))
 
+    def session_plans(self) -> None:
+        """Session plans (progression, records schema 6) go up like prescription versions: the
+        server numbers a patient's plans in the order it receives them; the session a plan was
+        based on goes as the server's id, so a plan waits for its session to be there."""
+        rows = self.rig.rows("SELECT id, patient_code, version, plan_json, based_on_session, decision, who, "
+                             "created_at FROM session_plans WHERE id > ? ORDER BY id", (self.rig.hwm("session_plans"),))
+        if not rows:
+            return
+        mapping = self._server_session_ids({r[4] for r in rows if r[4] is not None})
+        out = []
+        for r in rows:
+            if r[4] is not None and r[4] not in mapping:
+                break  # its session is not on the server yet: next pass, in order
+            out.append((self.rig_id, r[0], r[1], r[2], r[3], None if r[4] is None else mapping[r[4]], *r[5:]))
+        if not out:
+            return
+        with self.conn.transaction():
+            with self.conn.cursor() as cur:
+                cur.executemany(
+                    "INSERT INTO session_plans (rig_id, local_id, patient_code, version, rig_version, plan_json, "
+                    "based_on_session, decision, who, created_at) VALUES (%s, %s, %s, 0, %s, %s, %s, %s, %s, %s) "
+                    "ON CONFLICT DO NOTHING", out)
+        self.rig.put("hwm:session_plans", out[-1][1])
+        self._count("session_plans", len(out))
+
     def _server_session_ids(self, local_ids: set[int]) -> dict[int, int]:
         missing = [i for i in local_ids if i not in self._session_map]
         if missing:
@@ -467,7 +493,7 @@ def pending_rows(db_path: str | Path) -> dict[str, int]:
     rig = RigFile(db_path)
     try:
         out = {}
-        for table in ("sessions", *CHILD_COLUMNS):
+        for table in ("sessions", "session_plans", *CHILD_COLUMNS):
             out[table] = rig.rows(f"SELECT COUNT(*) FROM {table} WHERE id > ?", (rig.hwm(table),))[0][0]
         out["prescriptions"] = rig.rows("SELECT COUNT(*) FROM prescriptions WHERE id > ? AND who NOT LIKE ?",
                                         (rig.hwm("prescriptions"), PULLED_PREFIX + "%"))[0][0]

@@ -10,7 +10,8 @@ from engine.records.store import Store
 from engine.records.sync import PULLED_PREFIX
 
 # ---------------------------------------------------------------------------------------------
-LOCAL_TABLES = ("prescriptions", "sessions", "events", "steps", "strides", "audit_log", "frame_timing")
+LOCAL_TABLES = ("prescriptions", "sessions", "events", "steps", "strides", "audit_log", "frame_timing", "stances",
+                "session_plans")
 
 
 def local_counts(db_path: Path) -> dict[str, int]:

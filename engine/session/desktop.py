@@ -45,6 +45,7 @@ IDLE_POLL_HZ = 12.0  # input and state polled while idle: a click is answered wi
 IDLE_REDRAW_S = 2.0  # an idle menu is redrawn at least this often (a text cursor)
 IDLE_NUMBERS_HZ = 0.5  # the live numbers (heart rate) on an idle menu are redrawn this often
 MENU_NUMBERS_HZ = 4.0  # the live numbers on the menu are redrawn this often during a session
+NOT_LOGGED_IN = "(not logged in)"  # the audit's author of actions at the login screen
 PATIENTS_REFRESH_S = 2.0  # with a login: the patient list follows what the background sync copies down
 START_TIMEOUT_S = 5.0  # Start pressed and the core never walked: the session ends with the reason
 
@@ -174,6 +175,7 @@ class Desktop:
 
         # No session can run before a login: a space typed here belongs to the password, not STOP.
         self.app.ignore("space")
+        self.controller.who = NOT_LOGGED_IN  # what is done before a login (acknowledging an alarm) says so
         self.login_screen = LoginScreen(self.app, self.menu.root, check, self.logged_in,
                                         clinic=_server_name(url), on_quit=self.menu.ask_quit)
         if self.app.banner is not None:  # an alarm shows (and is acknowledged) over the login screen

@@ -15,7 +15,7 @@ import pytest
 from bench.sync import LiveSession, record_sessions
 from engine.records.repository import open_repository
 from engine.records.store import Store, open_connection
-from engine.records.sync import SyncRefused, sync_once
+from engine.records.sync import SyncRefused, pending_rows, sync_once
 from engine.records.sync_check import (
     duplicate_rows,
     local_counts,
@@ -175,3 +175,25 @@ def test_two_passes_of_one_rig_at_once_store_everything_once(clinic, tmp_path):
     assert errors == []
     local, server, dup = _truth(clinic, path)
     assert local == server and dup == 0
+
+
+def test_session_plans_are_synced_and_read_back_through_the_repository(clinic, tmp_path):
+    path = tmp_path / "plans.db"
+    (sid,) = record_sessions(path, "demo-healthy", sessions=1, seconds=1)
+    with Store(path) as rig:
+        rig.add_session_plan("demo-healthy", {"speed_fraction": 0.7}, sid, "accepted", "alice")
+        rig.add_session_plan("demo-healthy", {"speed_fraction": 0.75}, None, "edited", "alice")
+    url = clinic.rig_url("plan-rig")
+    sent = sync_once(path, url)
+    assert sent["session_plans"] == 2 and pending_rows(path)["session_plans"] == 0
+    assert sync_once(path, url).get("session_plans", 0) == 0  # a repeat adds nothing
+    local, server, dup = _truth(clinic, path)
+    assert local == server and dup == 0 and server["session_plans"] == 2
+    with Store(path) as rig, open_repository(clinic.owner_url) as repo:
+        mine, theirs = rig.session_plans("demo-healthy"), repo.session_plans("demo-healthy")
+        server_sid = repo.list_sessions()[0]["id"]
+        assert [p["plan"] for p in theirs] == [p["plan"] for p in mine] and [p["version"] for p in theirs] == [1, 2]
+        assert [p["based_on_session"] for p in theirs] == [server_sid, None]
+        assert [(p["decision"], p["who"]) for p in theirs] == [("accepted", "alice"), ("edited", "alice")]
+    assert clinic.query("SELECT count(*) FROM access_log WHERE action = 'insert session_plans'")[0][0] == 2
+    assert clinic.query("SELECT count(*) FROM access_log WHERE action = 'read session plans'")[0][0] == 1
