@@ -48,3 +48,6 @@ TARGETS["ui"] = {"menu_idle_cpu_fraction": "<= 0.05"}
 BENCHMARKS.append("selfpaced")  # issue 12
 TARGETS["selfpaced"] = {"speed_tracking_rms_mps": "<= 0.02", "position_rms_mm": "<= 14",
                         "accel_limit_violations": "0", "prescription_violations": "0"}
+BENCHMARKS.append("progression")  # issue 12: automatic progression over 20 simulated sessions
+TARGETS["progression"] = {"max_step_guidance": "<= 0.10", "max_step_speed_mps": "<= 0.10 (up 0.05, back 0.10)",
+                          "worsening_stepped_back": "true", "prescription_violations": "0"}

@@ -198,6 +198,9 @@ def run_session(scene: str, duration_s: float, workdir: Path) -> dict:
         frames = store.frame_timing(sid)
         recorder = store.get_session(sid).get("recorder") or {}
         outcome = store.get_session(sid)["outcome"]
+    # The core's port reader: how often (and how long) a read waited in the kernel for the tty
+    # flip-buffer worker (docs/control.md, "Device silence"); those waits no longer stall the loop.
+    reader_line = [line for line in log_path.read_text(errors="replace").splitlines() if "port reader:" in line]
     late_us = telemetry["lateness_us"].astype(float)
     compute_us = telemetry["compute_us"].astype(float)
     missed_at = np.flatnonzero(late_us >= PERIOD_S * 1e6)
@@ -218,6 +221,7 @@ def run_session(scene: str, duration_s: float, workdir: Path) -> dict:
                              if sched_first and sched_last else None),
         "other_rt_tasks_seen": sorted(rt_seen)[:20],
         "floor": floor_figures,
+        "port_reader": reader_line[-1].split("port reader: ", 1)[1] if reader_line else None,
     }
     print("bench session diagnostics " + json.dumps({"scene": scene, **diagnostics}), file=sys.stderr, flush=True)
     stop_names = {AlarmReason(r).name.lower() for r in STOP_REASONS if r != AlarmReason.STOP_REQUEST}

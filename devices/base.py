@@ -137,6 +137,8 @@ class InsoleStatus(DeviceCommon):
     accel_mps2: list[float] = field(default_factory=lambda: [0.0] * 6)
     gyro_radps: list[float] = field(default_factory=lambda: [0.0] * 6)
     samples: int = 0  # samples decoded since the port opened (the core integrates each one)
+    # lateral half of heel, midfoot, toe per foot (insoles with medial/lateral cells), NaN without
+    lateral_n: list[float] = field(default_factory=lambda: [float("nan")] * 6)
 
 
 class Device(abc.ABC):
@@ -218,3 +220,8 @@ class Insoles(Device):
     """
 
     status: InsoleStatus
+
+    def haptic(self, foot_mask: int, pulses: int, intensity: float, pulse_us: int) -> bool:
+        """Vibrate the feet in foot_mask (bit 0 left, bit 1 right): pulses x pulse_us on, as long
+        off between them, at intensity 0..1. False when the insoles have no motor (no CAP_HAPTIC)."""
+        return False

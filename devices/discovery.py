@@ -96,6 +96,15 @@ class OpenedDevices:
         """The open drivers, heart-rate sensor and insoles included when present."""
         return [d for d in (self.treadmill, self.exoskeleton, self.heart_rate, self.insoles) if d is not None]
 
+    def start_reader(self, priority: int = 0):
+        """Read every serial port from one thread from now on (PortReader); returns it, or None
+        when no port has a file descriptor (in-process links)."""
+        from devices.serial_link import PortReader, SerialLink
+
+        links = [d.link for d in self.all() if isinstance(getattr(d, "link", None), SerialLink)]
+        reader = PortReader(links, priority)
+        return reader.start() if reader.links else None
+
     def close(self) -> None:
         """Close every port."""
         for device in self.all():

@@ -32,6 +32,8 @@ class Msg(enum.IntEnum):
     TM_STOP = 0x12
     # host -> exoskeleton
     EXO_COMMAND = 0x20
+    # host -> smart insoles (additive: only to insoles whose INFO sets CAP_HAPTIC)
+    INSOLE_HAPTIC = 0x30  # vibrate the insoles' motors: a cue the patient feels (stumble warning)
     # device -> host
     INFO = 0x81
     TM_STATUS = 0x90
@@ -54,6 +56,7 @@ CAP_INSOLES = 1 << 3
 CAP_HEART_RATE = 1 << 4
 CAP_ESTOP = 1 << 5
 CAP_SWING_BOOST = 1 << 6
+CAP_HAPTIC = 1 << 7  # insoles with a vibration motor per foot: they obey INSOLE_HAPTIC
 
 # Header + payload, one Struct per message.
 EMPTY = HEADER
@@ -62,6 +65,9 @@ TM_SET_BWS = struct.Struct("<BBHQf")  # unloading fraction 0..1
 TM_STOP = struct.Struct("<BBHQf")  # decel_mps2
 # modes[4] (u8 JointMode), stiffness 0..1, ref angle[4] rad, ref velocity[4] rad/s, boost[2] 0..1
 EXO_COMMAND = struct.Struct("<BBHQ4Bf4f4f2f")
+# foot_mask (bit 0 left, bit 1 right), pulses (1..10), intensity 0..1, pulse_us (on time of each
+# pulse; as long again off between pulses)
+INSOLE_HAPTIC = struct.Struct("<BBHQBBfI")
 # device_type, firmware (NUL-padded ASCII), serial (NUL-padded ASCII), capabilities,
 # max_speed_mps, max_accel_mps2, safe_decel_mps2, joint_min_rad[4], joint_max_rad[4], status_rate_hz
 INFO = struct.Struct("<BBHQB12s16sIfff4f4ff")
@@ -84,6 +90,12 @@ EXO_GEOMETRY = struct.Struct("<BBHQ10f")
 # The header time is the sample time on the insole's clock.
 INSOLE_STATUS = struct.Struct("<BBHQBH18f")
 INSOLE_FOOT_FIELDS = 9  # per foot, after flags and fault
+# INSOLE_STATUS from insoles whose cells are split medial/lateral: the 18 values above, then per
+# foot (left then right) lateral_heel_n, lateral_midfoot_n, lateral_toe_n (force on the lateral
+# half of each region; the medial half carries the region's force minus it). Same message type,
+# longer payload: the 87-byte form (no lateral cells) still decodes.
+INSOLE_STATUS_LATERAL = struct.Struct("<BBHQBH24f")
+INSOLE_LATERAL_FIELDS = 3  # per foot, after both feet's INSOLE_FOOT_FIELDS
 
 BODY_STRUCTS: dict[int, struct.Struct] = {
     Msg.HELLO: EMPTY,
@@ -95,6 +107,7 @@ BODY_STRUCTS: dict[int, struct.Struct] = {
     Msg.TM_SET_BWS: TM_SET_BWS,
     Msg.TM_STOP: TM_STOP,
     Msg.EXO_COMMAND: EXO_COMMAND,
+    Msg.INSOLE_HAPTIC: INSOLE_HAPTIC,
     Msg.INFO: INFO,
     Msg.TM_STATUS: TM_STATUS,
     Msg.EXO_STATUS: EXO_STATUS,
@@ -119,6 +132,8 @@ def decode_body(body: bytes) -> tuple | None:
     st = BODY_STRUCTS.get(body[1])
     if st is TM_STATUS and len(body) == TM_STATUS_POSITION.size:
         st = TM_STATUS_POSITION
+    elif st is INSOLE_STATUS and len(body) == INSOLE_STATUS_LATERAL.size:
+        st = INSOLE_STATUS_LATERAL
     if st is None or len(body) != st.size:
         return None
     return st.unpack(body)

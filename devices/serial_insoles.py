@@ -3,7 +3,7 @@
 The insoles stream INSOLE_STATUS at their own rate (100-200 Hz); several samples can arrive in
 one control cycle. `poll()` decodes each into `status` in turn and also copies it into
 `sample_buf[0:pending]` (preallocated rows: device time in us, then the 18 per-foot values in
-wire order), so a caller integrating the gyro sees every sample with its own device time, not
+wire order, then the 6 lateral-half forces of insoles with medial/lateral cells, NaN without), so a caller integrating the gyro sees every sample with its own device time, not
 just the last; `on_sample`, when set, is called for each one as well.
 """
 
@@ -13,11 +13,13 @@ from collections.abc import Callable
 
 from devices import protocol as p
 from devices.base import DeviceInfo, DeviceType, Insoles, InsoleStatus
-from devices.serial_link import SerialDevice, apply_common
+from devices.serial_link import SerialDevice, _monotonic_us, apply_common
 
 F = p.INSOLE_FOOT_FIELDS
+LAT = p.INSOLE_LATERAL_FIELDS
 MAX_PENDING = 64  # samples kept per poll: 320 ms at 200 Hz
-ROW = 1 + 2 * F
+ROW = 1 + 2 * F + 2 * LAT
+_NO_LATERAL = (float("nan"),) * (2 * LAT)
 
 
 class SerialInsoles(SerialDevice, Insoles):
@@ -40,6 +42,18 @@ class SerialInsoles(SerialDevice, Insoles):
         self.pending = 0
         return super().poll()
 
+    def haptic(self, foot_mask: int, pulses: int, intensity: float, pulse_us: int) -> bool:
+        """Send INSOLE_HAPTIC (docs/protocol.md) without blocking; False when the insoles have no
+        motor (INFO without CAP_HAPTIC: older insoles would count the frame as bad) or the write
+        was dropped."""
+        info = self.info
+        if info is None or not info.capabilities & p.CAP_HAPTIC:
+            return False
+        link = self.link
+        return bool(link.send(p.encode(p.INSOLE_HAPTIC, p.Msg.INSOLE_HAPTIC, link.next_seq(), _monotonic_us(),
+                                       foot_mask & 3, min(max(int(pulses), 0), 255), float(intensity),
+                                       min(max(int(pulse_us), 0), 0xFFFFFFFF))))
+
     def _apply_status(self, fields: tuple) -> None:
         s = self.status
         apply_common(s, fields)
@@ -59,7 +73,14 @@ class SerialInsoles(SerialDevice, Insoles):
             k = MAX_PENDING - 1
             self.samples_overwritten += 1
         row = self.sample_buf[k]
+        lateral = fields[6 + 2 * F:6 + 2 * F + 2 * LAT]
+        if len(lateral) == 2 * LAT:
+            s.lateral_n[0:6] = lateral
+        else:
+            lateral = _NO_LATERAL
+            s.lateral_n[0:6] = lateral
         row[0] = float(fields[3])
-        row[1:ROW] = values
+        row[1:1 + 2 * F] = values
+        row[1 + 2 * F:ROW] = lateral
         if self.on_sample is not None:
             self.on_sample(s)

@@ -4,12 +4,21 @@
 descriptor, feeds the stream decoder and writes whole frames without ever blocking: a write the
 OS cannot take now is dropped and counted. `SerialDevice` adds the handshake, status decoding
 hooks, heartbeat and re-arm shared by the treadmill, exoskeleton, insole and heart-rate drivers.
+
+`PortReader` moves the reads of several links into one thread (the control core starts one):
+a `read()` of a tty whose line discipline is empty waits inside the kernel for the tty
+flip-buffer worker (`tty_buffer_flush_work`), a normal-priority kworker that a loaded machine
+starves, so a real-time loop that reads its ports itself stalls with it. The reader takes those
+waits instead, and says how long it has been waiting: bytes the device sent are queued in the
+kernel meanwhile, which is not the device falling silent (docs/control.md, "Device silence").
 """
 
 from __future__ import annotations
 
+import collections
 import logging
 import os
+import threading
 import time
 
 import serial
@@ -22,6 +31,10 @@ log = logging.getLogger(__name__)
 
 BAUD_RATE = 921600  # real adapters; a pseudo-terminal ignores it
 READ_CHUNK = 8192
+# A non-blocking read that takes longer than this waited in the kernel for the flip-buffer worker
+# (nothing else in a tty read sleeps; an RT reader is preempted only by the core, ~0.1-1 ms).
+KERNEL_WAIT_MIN_S = 0.002
+READER_PERIOD_S = 0.001  # the reader tries every port once a millisecond (a 1 kHz core's cycle)
 
 
 class DeviceError(RuntimeError):
@@ -51,6 +64,9 @@ class SerialLink:
         self.decoder = StreamDecoder()
         self.stats = LinkStats()
         self.seq = 0
+        self.read_at_s = 0.0  # time.monotonic() when the newest decoded bytes left the kernel
+        self.reader: PortReader | None = None  # set while a PortReader reads this port
+        self._rx: collections.deque[tuple[float, bytes]] = collections.deque()
         self._resync = False  # a partial write left a broken frame: start the next with 0x00
         self.flush_input()
 
@@ -63,7 +79,11 @@ class SerialLink:
         self.decoder.reset()
 
     def read_bodies(self) -> list[bytes]:
-        """Everything waiting, decoded into checked frame bodies; never blocks, never raises."""
+        """Everything waiting, decoded into checked frame bodies; never raises. With a reader it
+        never blocks (it takes what the reader has read); without one, a tty read can wait for
+        the kernel's flip-buffer worker (see the module docstring)."""
+        if self.reader is not None or self._rx:
+            return self._take_read()
         data = b""
         try:
             if self.fd is not None:
@@ -82,6 +102,36 @@ class SerialLink:
             return []  # the other end went away (EIO on a pty): looks like silence
         if not data:
             return []
+        self.read_at_s = time.monotonic()
+        return self._decode(data)
+
+    def _take_read(self) -> list[bytes]:
+        """Decode the chunks the reader thread queued (deque appends and pops are thread-safe)."""
+        queue = self._rx
+        if not queue:
+            return []
+        chunks = []
+        while queue:
+            at_s, chunk = queue.popleft()
+            chunks.append(chunk)
+        self.read_at_s = at_s
+        return self._decode(b"".join(chunks))
+
+    def _read_now(self) -> None:
+        """One non-blocking read of everything waiting, queued for read_bodies (reader thread)."""
+        data = b""
+        try:
+            chunk = os.read(self.fd, READ_CHUNK)
+            data = chunk
+            while len(chunk) == READ_CHUNK:
+                chunk = os.read(self.fd, READ_CHUNK)
+                data += chunk
+        except OSError:
+            pass  # EAGAIN: nothing waiting; EIO: the other end went away, which looks like silence
+        if data:
+            self._rx.append((time.monotonic(), data))
+
+    def _decode(self, data: bytes) -> list[bytes]:
         self.stats.bytes_rx += len(data)
         bad_before = self.decoder.bad
         bodies = self.decoder.feed(data)
@@ -114,10 +164,113 @@ class SerialLink:
         return self.seq
 
     def close(self) -> None:
+        if self.reader is not None:
+            self.reader.stop()
         try:
             self.port.close()
         except (serial.SerialException, OSError):
             pass
+
+
+class PortReader:
+    """One thread that reads several links every millisecond, so that their owner never waits in
+    the kernel for the tty flip-buffer worker (module docstring).
+
+    It runs at SCHED_FIFO `priority` when given and allowed (one below the core's: it never
+    preempts the loop, and normal-priority load never delays it), on the CPUs its creator may use
+    (the core starts it after pinning itself, so both share the core's CPU).
+    `kernel_wait_s(now)` says how long its current read has been waiting in the kernel for bytes
+    the device already sent; `stall_end_s` is when the last such wait ended.
+    """
+
+    def __init__(self, links: list[SerialLink], priority: int = 0, period_s: float = READER_PERIOD_S) -> None:
+        self.links = [link for link in links if link.fd is not None]
+        self.priority = priority
+        self.period_s = period_s
+        self.stall_end_s = 0.0
+        self.stalls = 0  # reads that waited in the kernel longer than KERNEL_WAIT_MIN_S
+        self.longest_stall_s = 0.0
+        self.native_id = 0
+        self._read_since_s = 0.0  # start of the read in progress, 0.0 between reads
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="stepsync-port-reader", daemon=True)
+
+    def start(self) -> PortReader:
+        """Hand the links' reads to the thread; returns self."""
+        for link in self.links:
+            link.reader = self
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """End the thread; the links read for themselves again."""
+        self._stop.set()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(1.0)
+        for link in self.links:
+            if link.reader is self:
+                link.reader = None  # read_bodies drains what the thread queued, then reads itself
+
+    def kernel_wait_s(self, now_s: float) -> float:
+        """Seconds the read in progress has waited in the kernel (0.0 when it has not): confirmed
+        by the thread's wait channel where /proc shows it, so a reader merely preempted or waiting
+        for the GIL does not count."""
+        since = self._read_since_s
+        if since == 0.0 or now_s - since < KERNEL_WAIT_MIN_S:
+            return 0.0
+        try:
+            with open(f"/proc/self/task/{self.native_id}/wchan") as f:
+                channel = f.read()
+        except OSError:
+            channel = ""
+        if channel and channel != "0" and "flush_work" not in channel:
+            return 0.0
+        since = self._read_since_s  # it may have returned while we looked
+        return now_s - since if since else 0.0
+
+    def diagnosis(self, now_s: float) -> str:
+        """The reader's state for a log line (a silence alarm says whether the host was waiting)."""
+        since = self._read_since_s
+        try:
+            with open(f"/proc/self/task/{self.native_id}/stat") as f:
+                sched_state = f.read().rsplit(")", 1)[1].split()[0]
+            with open(f"/proc/self/task/{self.native_id}/wchan") as f:
+                channel = f.read()
+        except (OSError, IndexError):
+            sched_state = channel = "?"
+        reading = f"in a read for {(now_s - since) * 1e3:.1f} ms" if since else "between reads"
+        return (f"reader {reading}, state {sched_state} in {channel}; last kernel wait ended "
+                f"{(now_s - self.stall_end_s) * 1e3:.0f} ms ago; {self.stalls} waits, longest "
+                f"{self.longest_stall_s * 1e3:.1f} ms")
+
+    def _run(self) -> None:
+        self.native_id = threading.get_native_id()
+        if self.priority > 0:
+            try:
+                os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(self.priority))  # this thread
+            except (OSError, AttributeError):
+                log.info("port reader: SCHED_FIFO %d refused; reading at normal priority", self.priority)
+        clock = time.monotonic
+        period = self.period_s
+        next_s = clock()
+        stop = self._stop
+        while not stop.is_set():
+            for link in self.links:
+                start = clock()
+                self._read_since_s = start
+                link._read_now()
+                self._read_since_s = 0.0
+                waited = clock() - start
+                if waited > KERNEL_WAIT_MIN_S:
+                    self.stall_end_s = start + waited
+                    self.stalls += 1
+                    if waited > self.longest_stall_s:
+                        self.longest_stall_s = waited
+            next_s += period
+            now = clock()
+            if next_s <= now:
+                next_s = now + period  # late (a stall): re-anchor rather than burst
+            time.sleep(next_s - now)
 
 
 class SerialDevice:
@@ -205,8 +358,26 @@ class SerialDevice:
                 continue
             self.stats.frames_ok += 1
         if count:
-            self.last_rx_s = time.monotonic()
+            # When the bytes left the kernel (a reader thread may have read them a cycle ago).
+            link = self.link
+            self.last_rx_s = link.read_at_s if isinstance(link, SerialLink) else time.monotonic()
         return count
+
+    def rx_kernel_wait_s(self, now_s: float) -> float:
+        """How long the port's reader has been waiting in the kernel for bytes this device sent
+        (0.0 when it is not, or nothing reads for this driver)."""
+        reader = getattr(self.link, "reader", None)
+        return reader.kernel_wait_s(now_s) if reader is not None else 0.0
+
+    def rx_diagnosis(self, now_s: float) -> str:
+        """Where the port's reader is, for a log line ("no reader" without one)."""
+        reader = getattr(self.link, "reader", None)
+        return reader.diagnosis(now_s) if reader is not None else "no reader"
+
+    def rx_stall_end_s(self) -> float:
+        """When the port reader's last wait in the kernel ended (0.0: never, or no reader)."""
+        reader = getattr(self.link, "reader", None)
+        return reader.stall_end_s if reader is not None else 0.0
 
     def _apply_status(self, fields: tuple) -> None:
         raise NotImplementedError

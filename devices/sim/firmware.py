@@ -280,7 +280,9 @@ class ExoFirmware(Firmware):
         )
         self.patient = patient
         self.safe_mode = JointMode(safe_mode)
-        self.command_drive = ExoDrive()
+        self._command_fields: tuple | None = None  # the latest EXO_COMMAND (see command_drive)
+        self._command_drive: ExoDrive | None = None
+        self._safe_drive: tuple[int, ExoDrive] | None = None
 
     def command(self, now_s: float, msg: int, fields: tuple) -> bool:
         if msg == p.Msg.GET_GEOMETRY:
@@ -288,22 +290,36 @@ class ExoFirmware(Firmware):
             return True
         if msg != p.Msg.EXO_COMMAND:
             return False
-        modes = tuple(m if m in (0, 1, 2) else JointMode.TRANSPARENT for m in fields[4:8])
-        stiffness = fields[8]
-        lo, hi = self.info.joint_min_rad, self.info.joint_max_rad
-        refs = tuple(
-            min(max(a, lo[i]), hi[i]) if a == a else 0.0 for i, a in enumerate(fields[9:13])
-        )
-        vels = tuple(v if v == v else 0.0 for v in fields[13:17])
-        boost = tuple(min(max(b, 0.0), 1.0) if b == b else 0.0 for b in fields[17:19])
-        self.command_drive = ExoDrive(
-            modes=modes,
-            stiffness=min(max(stiffness, 0.0), 1.0) if stiffness == stiffness else 0.0,
-            ref_angle_rad=refs,
-            ref_velocity_radps=vels,
-            clearance_boost=boost,
-        )
+        # Kept as received and turned into the drive when the patient next reads it (the last
+        # command before a rig tick is the one applied: the host sends two per tick).
+        self._command_fields = fields
+        self._command_drive = None
         return self.armed  # stored either way; applied only while armed
+
+    @property
+    def command_drive(self) -> ExoDrive:
+        """The latest command as the motors apply it: modes checked, values clamped, NaN = 0."""
+        drive = self._command_drive
+        if drive is None:
+            f = self._command_fields
+            if f is None:
+                drive = ExoDrive()
+            else:
+                modes = tuple([m if m in (0, 1, 2) else JointMode.TRANSPARENT for m in f[4:8]])
+                stiffness = f[8]
+                lo, hi = self.info.joint_min_rad, self.info.joint_max_rad
+                refs = tuple([min(max(a, lo[i]), hi[i]) if a == a else 0.0 for i, a in enumerate(f[9:13])])
+                vels = tuple([v if v == v else 0.0 for v in f[13:17]])
+                boost = tuple([min(max(b, 0.0), 1.0) if b == b else 0.0 for b in f[17:19]])
+                drive = ExoDrive(
+                    modes=modes,
+                    stiffness=min(max(stiffness, 0.0), 1.0) if stiffness == stiffness else 0.0,
+                    ref_angle_rad=refs,
+                    ref_velocity_radps=vels,
+                    clearance_boost=boost,
+                )
+            self._command_drive = drive
+        return drive
 
     def geometry_fields(self) -> tuple:
         """EXO_GEOMETRY payload: the links as fitted to this patient, and the foot plate."""
@@ -317,7 +333,10 @@ class ExoFirmware(Firmware):
         if self.armed:
             return self.command_drive
         mode = int(self.safe_mode)
-        return ExoDrive(modes=(mode, mode, mode, mode))
+        safe = self._safe_drive
+        if safe is None or safe[0] != mode:  # nothing reads a drive and changes it: one will do
+            safe = self._safe_drive = (mode, ExoDrive(modes=(mode, mode, mode, mode)))
+        return safe[1]
 
     @property
     def holding(self) -> bool:

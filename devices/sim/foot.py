@@ -34,3 +34,5 @@ class FootState:
     midfoot_load_n: float = 0.0
     toe_load_n: float = 0.0
     in_contact: bool = True
+    # force on the lateral half of the heel, midfoot and toe regions (devices/sim/plantar.py)
+    lateral_n: tuple[float, float, float] = (0.0, 0.0, 0.0)

@@ -13,20 +13,25 @@ real insoles reports at SAMPLE_RATE_HZ:
 Noise figures are those of consumer MEMS IMUs and resistive insole cells (docs/protocol.md cites
 them). The header time of each INSOLE_STATUS is the sample time on the insole's own clock
 (time.monotonic() in the rig, as for the other simulated devices).
-Like every device it powers up disarmed and has a watchdog; having no actuators, its safe state
-only clears `armed` and sets the watchdog flag: it keeps streaming.
+Like every device it powers up disarmed and has a watchdog; its safe state only clears `armed`
+and sets the watchdog flag: it keeps streaming. Its one actuator is a vibration motor per foot
+(CAP_HAPTIC): INSOLE_HAPTIC, obeyed while armed, is recorded in `haptic` (the rig's truth of
+what the patient felt: start time, feet, pulses, intensity, pulse length); the safe state stops
+a cue still playing.
 """
 
 from __future__ import annotations
 
 import math
 import random
+import zlib
 from dataclasses import dataclass
 
 from devices import protocol as p
 from devices.base import DeviceInfo, DeviceType
 from devices.sim.endpoint import Endpoint
 from devices.sim.firmware import GRAVITY_MPS2, Firmware
+from devices.sim.plantar import LATERAL_SHARE
 
 SAMPLE_RATE_HZ = 200.0
 # Region shares of the patient model's heel and toe loads: the midfoot carries part of both
@@ -39,6 +44,8 @@ GYRO_BIAS_RADPS = 0.01  # 1 sigma per axis (0.6 deg/s: a MEMS gyro after factory
 GYRO_NOISE_RADPS = 0.005  # per sample at 200 Hz (about 0.02 deg/s/sqrt(Hz))
 ACCEL_BIAS_MPS2 = 0.05
 ACCEL_NOISE_MPS2 = 0.08
+HAPTIC_MAX_PULSES = 10  # a cue, not a buzz: longer requests are cut (docs/protocol.md)
+HAPTIC_PULSE_US = (20_000, 500_000)  # shorter is not felt through a shoe; longer is one pulse at most
 
 
 @dataclass
@@ -55,6 +62,7 @@ class FootTruth:
     accel_up_mps2: float | None = None
     ankle_x_m: float = 0.0
     ankle_z_m: float = 0.0
+    lateral_n: tuple[float, float, float] = (0.0, 0.0, 0.0)  # lateral half of heel, midfoot, toe
 
 
 def foot_truth(patient, side: int, belt_speed_mps: float, boost: float) -> FootTruth:
@@ -68,7 +76,7 @@ def foot_truth(patient, side: int, belt_speed_mps: float, boost: float) -> FootT
     if hasattr(patient, "foot_state"):
         f = patient.foot_state(side)
         return FootTruth(f.pitch_rad, f.heel_load_n, f.midfoot_load_n, f.toe_load_n,
-                         f.accel_forward_mps2, f.accel_vertical_mps2)
+                         f.accel_forward_mps2, f.accel_vertical_mps2, lateral_n=f.lateral_n)
     prof = patient.profile
     if patient.in_stance[side]:
         pitch = 0.0
@@ -82,14 +90,15 @@ def foot_truth(patient, side: int, belt_speed_mps: float, boost: float) -> FootT
     weight = prof.body_mass_kg * GRAVITY_MPS2
     heel = patient.pressure[2 * side] * weight
     toe = patient.pressure[2 * side + 1] * weight
-    return FootTruth(pitch, heel * (1.0 - HEEL_TO_MID), heel * HEEL_TO_MID + toe * TOE_TO_MID,
-                     toe * (1.0 - TOE_TO_MID), ankle_x_m=patient.foot_x_m[side], ankle_z_m=z)
+    regions = (heel * (1.0 - HEEL_TO_MID), heel * HEEL_TO_MID + toe * TOE_TO_MID, toe * (1.0 - TOE_TO_MID))
+    lateral = tuple(f * share for f, share in zip(regions, LATERAL_SHARE, strict=True))
+    return FootTruth(*((pitch,) + regions), ankle_x_m=patient.foot_x_m[side], ankle_z_m=z, lateral_n=lateral)
 
 
 class InsoleFirmware(Firmware):
     """A pair of insoles behind one receiver: one status frame per sample, both feet in it."""
 
-    STATUS = p.INSOLE_STATUS
+    STATUS = p.INSOLE_STATUS_LATERAL  # cells split medial/lateral (docs/protocol.md)
     STATUS_MSG = p.Msg.INSOLE_STATUS
 
     def __init__(self, endpoint: Endpoint, serial_number: str, patient, rng: random.Random) -> None:
@@ -98,7 +107,7 @@ class InsoleFirmware(Firmware):
             device_type=DeviceType.INSOLES,
             firmware_version="sim-1.0.0",
             serial_number=serial_number,
-            capabilities=p.CAP_INSOLES,
+            capabilities=p.CAP_INSOLES | p.CAP_HAPTIC,
             status_rate_hz=SAMPLE_RATE_HZ,
         )
         self.patient = patient
@@ -112,10 +121,42 @@ class InsoleFirmware(Firmware):
         self._last_pitch = [0.0, 0.0]
         self._last_pos: list[tuple[float, float] | None] = [None, None]
         self._last_vel = [(0.0, 0.0), (0.0, 0.0)]
-        self._values: tuple = (0.0,) * 18
+        self._values: tuple = (0.0,) * 24
         self.samples = 0
         self._tick_t: float | None = None
         self._dv = [[0.0, 0.0], [0.0, 0.0]]  # foot velocity change since the last sample (forward, up)
+        # The lateral halves' own cells, from their own generator: the other cells' and the IMU's
+        # draws stay what they were for a seed (insoles without lateral cells read the same).
+        self._lat_rng = random.Random(zlib.crc32(serial_number.encode()) * 1000003 + getattr(patient, "seed", 0))
+        self.lateral_offset_n = [self._lat_rng.uniform(-CELL_OFFSET_N, CELL_OFFSET_N) for _ in range(6)]
+        self.haptic: list[dict] = []  # every cue obeyed (the truth of what the patient felt)
+        self.haptic_refused = 0
+
+    def command(self, now_s: float, msg: int, fields: tuple) -> bool:
+        """INSOLE_HAPTIC: vibrate while armed; a NaN intensity or an empty foot mask is refused."""
+        if msg != p.Msg.INSOLE_HAPTIC:
+            return False
+        mask, pulses, intensity, pulse_us = fields[4:8]
+        if not self.armed or intensity != intensity or not mask & 3 or pulses == 0:
+            self.haptic_refused += 1
+            return False
+        pulses = min(int(pulses), HAPTIC_MAX_PULSES)
+        pulse_us = min(max(int(pulse_us), HAPTIC_PULSE_US[0]), HAPTIC_PULSE_US[1])
+        intensity = min(max(float(intensity), 0.0), 1.0)
+        self.haptic.append({"t_s": now_s, "foot_mask": int(mask & 3), "pulses": pulses,
+                            "intensity": intensity, "pulse_us": pulse_us,
+                            "end_t_s": now_s + (2 * pulses - 1) * pulse_us * 1e-6})
+        return True
+
+    def vibrating(self, now_s: float) -> int:
+        """Foot mask of the motors running now (pulses on, gaps off)."""
+        if not self.haptic:
+            return 0
+        cue = self.haptic[-1]
+        el_us = (now_s - cue["t_s"]) * 1e6
+        if el_us < 0.0 or now_s >= cue["end_t_s"]:
+            return 0
+        return cue["foot_mask"] if int(el_us // cue["pulse_us"]) % 2 == 0 else 0
 
     def sample(self, now_s: float, belt_speed_mps: float, boost: tuple[float, float]) -> bool:
         """Take a sample when one is due (SAMPLE_RATE_HZ); True when a status frame should go out."""
@@ -140,8 +181,12 @@ class InsoleFirmware(Firmware):
         self._last_t = now_s
         rng = self._rng
         values: list[float] = []
+        lateral: list[float] = []
         for side in (0, 1):
             foot = foot_truth(self.patient, side, belt_speed_mps, boost[side])
+            for k, f in enumerate(foot.lateral_n):
+                reading = f + self.lateral_offset_n[3 * side + k] + self._lat_rng.gauss(0.0, CELL_NOISE_N)
+                lateral.append(reading if reading > 0.0 else 0.0)
             for k, f in enumerate((foot.heel_n, foot.midfoot_n, foot.toe_n)):
                 reading = f + self.cell_offset_n[3 * side + k] + rng.gauss(0.0, CELL_NOISE_N)
                 values.append(reading if reading > 0.0 else 0.0)
@@ -172,15 +217,18 @@ class InsoleFirmware(Firmware):
             values.append(gb[3 * side] + rng.gauss(0.0, GYRO_NOISE_RADPS))
             values.append(rate + gb[3 * side + 1] + rng.gauss(0.0, GYRO_NOISE_RADPS))
             values.append(gb[3 * side + 2] + rng.gauss(0.0, GYRO_NOISE_RADPS))
-        self._values = tuple(values)
+        self._values = tuple(values + lateral)
         self.samples += 1
         return True
 
     def enter_safe_state(self, now_s: float, reason: str) -> None:
-        super().enter_safe_state(now_s, reason)  # no actuators: only `armed` drops; it keeps streaming
+        super().enter_safe_state(now_s, reason)  # only `armed` drops; it keeps streaming
+        if self.haptic and now_s < self.haptic[-1]["end_t_s"]:
+            self.haptic[-1]["end_t_s"] = now_s  # the motors stop with the safe state
 
     def measurements(self) -> tuple:
         return self._values
 
     def state(self) -> dict:
-        return {**super().state(), "samples": self.samples, "gyro_bias_radps": list(self.gyro_bias_radps)}
+        return {**super().state(), "samples": self.samples, "gyro_bias_radps": list(self.gyro_bias_radps),
+                "haptic": [dict(c) for c in self.haptic], "haptic_refused": self.haptic_refused}

@@ -53,3 +53,23 @@ def inverse(dx_m: float, drop_m: float, thigh_m: float, shank_m: float, knee_max
 def leg_length_for_knee(knee_rad: float, thigh_m: float, shank_m: float) -> float:
     """Hip-to-ankle distance at this knee flexion."""
     return math.sqrt(thigh_m * thigh_m + shank_m * shank_m + 2.0 * thigh_m * shank_m * math.cos(knee_rad))
+
+
+# Winter 2009, Table 4.1: segment mass (share of body mass), centre of mass from the proximal
+# joint and radius of gyration about it (shares of segment length).
+THIGH_MASS, THIGH_COM, THIGH_GYRATION = 0.100, 0.433, 0.323
+SHANK_MASS, SHANK_COM, SHANK_GYRATION = 0.0465, 0.433, 0.302
+FOOT_MASS, FOOT_GYRATION = 0.0145, 0.475
+
+
+def joint_inertias(body_mass_kg: float, thigh_m: float, shank_m: float, foot_m: float) -> tuple[float, float]:
+    """Moments of inertia (kg m^2) the hip and the knee move in swing: the whole leg about the hip
+    (knee straight: the upper bound, which is what the foot's first response after toe off sees
+    least of) and shank plus foot about the knee (the foot's mass at the ankle)."""
+    m_t, m_s, m_f = (body_mass_kg * THIGH_MASS, body_mass_kg * SHANK_MASS, body_mass_kg * FOOT_MASS)
+    i_thigh = m_t * ((THIGH_COM * thigh_m) ** 2 + (THIGH_GYRATION * thigh_m) ** 2)
+    i_shank_knee = m_s * ((SHANK_COM * shank_m) ** 2 + (SHANK_GYRATION * shank_m) ** 2)
+    i_shank_hip = m_s * ((thigh_m + SHANK_COM * shank_m) ** 2 + (SHANK_GYRATION * shank_m) ** 2)
+    i_foot_knee = m_f * (shank_m ** 2 + (FOOT_GYRATION * foot_m) ** 2)
+    i_foot_hip = m_f * ((thigh_m + shank_m) ** 2 + (FOOT_GYRATION * foot_m) ** 2)
+    return i_thigh + i_shank_hip + i_foot_hip, i_shank_knee + i_foot_knee

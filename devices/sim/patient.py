@@ -18,7 +18,11 @@ the patient's true joints:
   (a knee that cannot bend enough leaves the toe lower than planned), the ankle within its
   dorsiflexion limit (foot drop drops the toe), then the exoskeleton acts in swing: guidance
   pulls hip and knee toward its reference (springs in parallel), the clearance boost adds hip
-  and knee flexion and dorsiflexion. The feet are then forward kinematics of these true angles.
+  and knee flexion and dorsiflexion. The exoskeleton's pull moves a swinging leg through its
+  inertia (Winter's segment parameters): the joint's deviation from the patient's own pattern
+  follows the springs' equilibrium as a critically damped second-order system, starting from
+  none at toe off (the ground held the foot), so a foot never jumps. The feet are then forward
+  kinematics of these true angles.
   Stance legs are held by the ground: their angles follow from the planted foot and the pelvis.
 - A swing foot that enters an obstacle's box is a touch, deeper than TRIP_PENETRATION_M a trip
   (deeper than BALANCE_LOSS_PENETRATION_M a loss of balance); a tripped swing foot is held by the
@@ -40,6 +44,7 @@ import random
 from devices.base import JointMode
 from devices.sim import leg_kinematics as lk
 from devices.sim.foot import FootState
+from devices.sim.plantar import FootRoll
 from devices.sim.profiles import PatientProfile
 from devices.sim.scene_view import SceneObstacle, Walkway, obstacles_from
 
@@ -66,6 +71,11 @@ RELEASE_S = 0.15
 DRIFT_GAIN = 0.15  # share of the hip's offset on the treadmill corrected by each step (slow: it must not undo asymmetry)
 MIN_CROSSING_CLEARANCE_M = 0.02  # aimed for even over a flat hazard (a puddle, a curb's edge)
 CROSSING_EFFORT = 5.0  # the patient's impedance while it lifts a foot over an obstacle, x its usual
+GROUND_TOLERANCE_M = 1e-4
+MIN_TOE_GAP_M = 0.05  # a foot is placed at least this far from an obstacle's edges (by choice)
+MIN_SHUFFLE_M = 0.05  # a shuffle of a few centimetres is still a step
+PELVIS_RISE_MAX_MPS = 0.6  # pelvis vertical speed: within ~0.3 m/s in level walking (Winter 2009), more stepping over
+LIFT_RAMP_MIN_U = 0.15  # a lift planned from toe off on takes this share of the swing (~60 ms) to build
 SPAN_MARGIN_M = 0.08  # the real foot may lag or lead its planned path: plan the lift over a wider stretch
 DRIFT_LIMIT_M = 0.35  # handrails and harness: the hip goes no further back than this
 TOE_OFF_PITCH_RAD = math.radians(40.0)
@@ -164,7 +174,7 @@ class _Leg:
         "mtc", "peak1", "swing_t0", "swing_min", "swing_min_t", "swing_peak", "crossings",
         "ankle_x", "ankle_z", "pitch", "heel", "toe", "prev_mid", "prev_vel", "prev_pitch",
         "pitch_rate", "accel", "dorsi", "last_hs_t", "roles", "closed",
-        "catch_t0", "catch_x", "catch_z", "catch_v", "prev_ankle_x", "ankle_vx",
+        "catch_t0", "catch_x", "catch_z", "catch_v", "prev_ankle_x", "ankle_vx", "land_pitch", "guided",
     )
 
     def __init__(self, side: int, heel_x: float) -> None:
@@ -195,6 +205,8 @@ class _Leg:
         self.prev_ankle_x: float | None = None
         self.ankle_vx = 0.0  # the ankle's speed along the route (over the belt), m/s
         self.last_hs_t: float | None = None
+        self.land_pitch = HEEL_STRIKE_PITCH_RAD  # foot pitch at the last heel strike
+        self.guided = False  # this swing places the foot by sight (approach or crossing step)
         self.roles: dict[int, str] = {}  # obstacle index -> lead or trail, for the swing over it
         self.closed: set[int] = set()  # obstacles whose crossing by this leg is decided
 
@@ -236,6 +248,12 @@ class PatientModel:
         self.hip_speed = 0.0
         self.legs = [_Leg(0, half_step - self.heel_m - 0.05), _Leg(1, -half_step - self.heel_m + 0.05)]
         self._hold_rad = [0.0, 0.0, 0.0, 0.0]
+        # the exoskeleton's pull on each swinging joint: deviation from the patient's own pattern
+        # (rad) and its rate; the joints' moments of inertia (hip, knee) per leg
+        self._exo_dev = [0.0] * 4
+        self._exo_dev_rate = [0.0] * 4
+        inertia = lk.joint_inertias(p.body_mass_kg, p.thigh_m, p.shank_m, p.foot_length_m + p.heel_to_ankle_m)
+        self._inertia = [inertia[0], inertia[1], inertia[0], inertia[1]]
         self.angle_rad = [0.0] * 4
         self.velocity_radps = [0.0] * 4
         self.motor_torque_nm = [0.0] * 4
@@ -243,6 +261,10 @@ class PatientModel:
         self.pressure = [0.0] * 4
         self.loads_n = [[0.0, 0.0, 0.0], [0.0, 0.0, 0.0]]  # heel, midfoot, toe per foot
         self.toe_height_m = [0.0, 0.0]
+        # medial/lateral load split under each foot and per-stance load truth (plantar.py)
+        self.roll = [FootRoll(random.Random(seed * 49979687 + 17 + side), p.cop_ml_sd_m, p.foot_length_m)
+                     for side in (0, 1)]
+        self.stances: list[dict] = []
         self._perturb: list[tuple[float, float]] = []  # (step length factor, stride factor) to come
         self.freeze_until_s = -math.inf
         self.festinate_until_s = -math.inf
@@ -325,7 +347,7 @@ class PatientModel:
             toe_z_m=leg.toe[1], ground_m=leg.ground if leg.in_stance else self.walkway.ground_m(leg.heel[0]),
             pitch_rad=leg.pitch, pitch_rate_radps=leg.pitch_rate, accel_forward_mps2=leg.accel[0],
             accel_vertical_mps2=leg.accel[1], heel_load_n=loads[0], midfoot_load_n=loads[1], toe_load_n=loads[2],
-            in_contact=leg.in_stance,
+            in_contact=leg.in_stance, lateral_n=self.roll[side].lateral_n(*loads),
         )
 
     # ------------------------------------------------------------------ stepping
@@ -446,9 +468,33 @@ class PatientModel:
                     length = min(max(d / n, 0.3 * normal), 1.4 * normal)
                     reason = "adjusting"
         # never further back than the handrails allow
+        shortest = MIN_SHUFFLE_M
         if drift < -DRIFT_LIMIT_M:
-            length = max(length, normal + (-DRIFT_LIMIT_M - drift))
+            shortest = normal + (-DRIFT_LIMIT_M - drift)
+            length = max(length, shortest)
+        if self.perceive and reason != "crossing":
+            max_step = max(1.6 * normal, 0.8 * (p.thigh_m + p.shank_m))
+            length = self._placed_clear(other.heel_x, length, shortest, max_step)
         return max(length, 0.0), reason
+
+    def _placed_clear(self, from_x: float, length: float, shortest: float, max_step: float) -> float:
+        """A step that would put the foot on an obstacle or against its near face is shortened or
+        lengthened, whichever is closer to it (people place the foot clear of an obstacle's edges
+        and choose the smallest change of step: Patla et al. 1999)."""
+        foot = self.heel_m + self.profile.foot_length_m
+        for ob in self.walkway.near(from_x + length - foot - MIN_TOE_GAP_M, from_x + length + foot + MIN_TOE_GAP_M):
+            if ob.volume_height_m <= 0.0 and ob.kind != "puddle":
+                continue  # a curb's drop: standing on its stone is where one steps down from
+            land = from_x + length
+            if land + foot <= ob.at_m - MIN_TOE_GAP_M or land >= ob.end_m + MIN_TOE_GAP_M:
+                continue
+            shorter = ob.at_m - MIN_TOE_GAP_M - foot - from_x
+            longer = ob.end_m + MIN_TOE_GAP_M - from_x
+            # a shuffle of a few centimetres is still a step (people near an obstacle take them)
+            options = [x for x in (shorter, longer) if shortest <= x <= max_step]
+            if options:
+                length = min(options, key=lambda x: abs(x - length))
+        return length
 
     def _toe_off(self, side: int, t_s: float, v: float) -> None:
         p = self.profile
@@ -458,6 +504,7 @@ class PatientModel:
         leg.in_stance = False
         self.toe_offs.append({"side": side, "t_s": t_s, "device_time_us": int(t_s * 1e6), "toe_x_m": leg.toe[0]})
         length, reason = self._plan_step_m(side, v)
+        leg.guided = reason in ("crossing", "adjusting")  # a step placed by sight (see _pose)
         leg.land_x = other.heel_x + length
         leg.g0 = leg.ground
         leg.g1 = self.walkway.ground_m(leg.land_x + 0.01)
@@ -518,7 +565,10 @@ class PatientModel:
         out after u1, and always out by the end of the swing (the heel must land)."""
         end = min(u1 + ramp, 1.0)
         u1 = min(u1, end - 0.04)
-        return _smooth(u, u0 - ramp, u0) * (1.0 - _smooth(u, u1, end))
+        # the lift starts from the foot's toe-off height at the earliest: a window that opens at
+        # toe off still ramps in (a foot cannot jump up)
+        start = max(0.0, u0 - ramp)
+        return _smooth(u, start, max(u0, start + LIFT_RAMP_MIN_U)) * (1.0 - _smooth(u, u1, end))
 
     def _lowest_plan(self, leg: _Leg, u: float) -> float:
         """Planned height of the foot's lowest point at swing progress u."""
@@ -537,6 +587,9 @@ class PatientModel:
         other = self.legs[1 - side]
         self._update_swing_pose(side)
         land_x = leg.heel[0]  # where forward kinematics put the heel
+        leg.land_pitch = leg.pitch
+        if leg.pitch > 0.0:  # toe down: the forefoot lands first, the heel comes down behind it
+            land_x = leg.toe[0] - self.heel_m - self.profile.foot_length_m
         inside = [o for o in self.walkway.near(land_x - 0.01, land_x + self.heel_m + self.profile.foot_length_m)
                   if o.at_m <= land_x + self.heel_m + self.profile.foot_length_m and o.end_m >= land_x]
         for ob in inside:
@@ -682,9 +735,14 @@ class PatientModel:
         leg = self.legs[side]
         q = self._stance_progress(side)
         if q < 0.12:
-            pitch = HEEL_STRIKE_PITCH_RAD * (1.0 - _smooth(q, 0.0, 0.12))
-            hx, hz = lk.rotate(-self.heel_m, -p.foot_height_m, pitch)
-            return leg.heel_x - hx, leg.ground - hz, pitch
+            # from the pitch the foot landed with to flat: on the heel when it landed toe up, on
+            # the forefoot when toe down (foot drop: flat or toe-first contact)
+            pitch = leg.land_pitch * (1.0 - _smooth(q, 0.0, 0.12))
+            if pitch <= 0.0:
+                hx, hz = lk.rotate(-self.heel_m, -p.foot_height_m, pitch)
+                return leg.heel_x - hx, leg.ground - hz, pitch
+            tx, tz = lk.rotate(p.foot_length_m, -p.foot_height_m, pitch)
+            return leg.heel_x + self.heel_m + p.foot_length_m - tx, leg.ground - tz, pitch
         if q < 0.6:
             return leg.heel_x + self.heel_m, leg.ground + p.foot_height_m, 0.0
         pitch = TOE_OFF_PITCH_RAD * _smooth(q, 0.6, 1.0)
@@ -733,6 +791,10 @@ class PatientModel:
                 hip_z = min(hip_z, need + 0.15 * (1.0 - _smooth(u, 0.5, 1.0)))
         if hip_z == math.inf:
             hip_z = self.hip_z
+        # the legs bound the pelvis from above; it rises no faster than a body can be lifted
+        # (a trailing leg's toe off frees it, it does not throw it up)
+        if dt > 0.0:
+            hip_z = min(hip_z, self.hip_z + PELVIS_RISE_MAX_MPS * dt)
         self.hip_z = hip_z
         hip_max = [d * DEG for d in p.hip_flexion_max_deg]
         knee_max = [d * DEG for d in p.knee_flexion_max_deg]
@@ -773,11 +835,14 @@ class PatientModel:
                 own[2 * side + 1] += BOOST_KNEE_DEG * DEG * boost * hump
                 dorsi_boost = BOOST_DORSI_DEG * DEG * boost * hump
             k_patient = p.joint_stiffness_nm_per_rad[side]
-            if not leg.in_stance and leg.req:
-                # stepping over something is a voluntary, forceful movement: the patient holds
-                # its own plan far more stiffly against the exoskeleton's guidance
-                effort = max(self._window(swing_u[side], u0, u1) for u0, u1, _ in leg.req)
-                k_patient *= 1.0 + (CROSSING_EFFORT - 1.0) * effort
+            if not leg.in_stance and (leg.req or leg.guided):
+                # stepping over something, and placing the foot in the last steps before it, are
+                # voluntary, visually guided movements from toe off to landing (the swing over is
+                # planned anew: higher hip and knee flexion early, the foot placed past the far
+                # edge; Patla & Rietdyk 1993, Chou & Draganich 1997; the approach steps are
+                # lengthened or shortened to a take-off spot: Patla et al. 1999): the patient
+                # holds its plan far more stiffly against the exoskeleton's guidance then
+                k_patient *= CROSSING_EFFORT
             for joint in (0, 1):
                 i = side * 2 + joint
                 mode = drive.modes[i]
@@ -791,10 +856,24 @@ class PatientModel:
                     k_exo = 0.0
                     ref = own[i]
                 angle = own[i]
-                if not leg.in_stance or mode == JointMode.HOLD:
+                if mode == JointMode.HOLD:
                     # springs in parallel: equilibrium between the patient's pattern and the reference
                     w = k_exo / (k_exo + k_patient)
                     angle = own[i] + w * (ref - own[i])
+                    self._exo_dev[i] = self._exo_dev_rate[i] = 0.0
+                elif not leg.in_stance:
+                    # the same equilibrium, reached through the leg's inertia: a critically damped
+                    # pull from where the joint is (semi-implicit Euler, stable for omega dt < 2)
+                    w = k_exo / (k_exo + k_patient)
+                    target = w * (ref - own[i])
+                    omega = math.sqrt((k_exo + k_patient) / self._inertia[i])
+                    rate = self._exo_dev_rate[i] + dt * omega * (omega * (target - self._exo_dev[i])
+                                                                 - 2.0 * self._exo_dev_rate[i])
+                    self._exo_dev_rate[i] = rate
+                    self._exo_dev[i] += dt * rate
+                    angle = own[i] + self._exo_dev[i]
+                else:
+                    self._exo_dev[i] = self._exo_dev_rate[i] = 0.0  # the ground holds a stance leg
                 if mode != JointMode.HOLD:
                     self._hold_rad[i] = angle
                 velocity = (angle - prev[i]) / dt if dt > 0.0 else 0.0
@@ -821,6 +900,7 @@ class PatientModel:
                 intended = knee - hip - self._swing_pitch(swing_u[side], leg)
                 leg.dorsi = min(intended, dorsi_max[side]) + dorsi_boost
                 pitch = knee - hip - leg.dorsi
+                ax, az = self._on_the_ground(side, ax, az, pitch, hip_z, dt, prev, knee_max[side], hip_max[side])
             if leg.prev_ankle_x is not None and dt > 0.0:
                 leg.ankle_vx = (ax - leg.prev_ankle_x) / dt
             leg.prev_ankle_x = ax
@@ -832,6 +912,33 @@ class PatientModel:
             else:
                 self.toe_height_m[side] = 0.0
         self._pressures(bws)
+
+    def _on_the_ground(self, side: int, ax: float, az: float, pitch: float, hip_z: float, dt: float,
+                       prev: list, knee_max: float, hip_max: float) -> tuple[float, float]:
+        """The walkway stops a swinging foot: where the joints would put its sole below the ground
+        it took off from or lands on, it drags along it instead (a scuff), and the hip and knee are
+        those of the leg with its foot there (the exoskeleton's encoders read the same leg). A knee
+        at the end of its range cannot shorten the leg further: the toe stays as low as it gets."""
+        p = self.profile
+        leg = self.legs[side]
+        floor = min(leg.g0, leg.g1)
+        low = az + min(lk.rotate(p.foot_length_m, -p.foot_height_m, pitch)[1],
+                       lk.rotate(-self.heel_m, -p.foot_height_m, pitch)[1])
+        if low >= floor - GROUND_TOLERANCE_M:
+            return ax, az
+        # the patient's active range, or further where the exoskeleton already drives the joint
+        # (a clearance boost flexes a weak knee beyond what the patient can)
+        knee_max = max(knee_max, self.angle_rad[2 * side + 1])
+        hip_max = max(hip_max, self.angle_rad[2 * side])
+        hip, knee = lk.inverse(ax - self.hip_x, hip_z - (az + floor - low), p.thigh_m, p.shank_m, knee_max, hip_max)
+        for i, angle in ((2 * side, hip), (2 * side + 1, knee)):
+            self._exo_dev[i] += angle - self.angle_rad[i]
+            self.velocity_radps[i] = (angle - prev[i]) / dt if dt > 0.0 else 0.0
+            self.angle_rad[i] = angle
+            self._hold_rad[i] = angle
+        leg.dorsi = knee - hip - pitch  # the foot keeps its pitch: the ankle takes the difference
+        dx, drop = lk.ankle_rel_hip(hip, knee, p.thigh_m, p.shank_m)
+        return self.hip_x + dx, hip_z - drop
 
     def _hold_caught(self, leg: _Leg, hip_z: float, dt: float, prev: list, knee_max: float, hip_max: float) -> None:
         """A foot caught by an obstacle (a trip): the contact holds the ankle where the obstacle
@@ -947,7 +1054,7 @@ class PatientModel:
             heel[side] = 1.0 - _smooth(q, 0.45, 0.65)
             toe[side] = _smooth(q, 0.05, 0.2) * (1.0 - _smooth(q, 0.9, 1.0))
             mid[side] = _smooth(q, 0.08, 0.2) * (1.0 - _smooth(q, 0.55, 0.75))
-            load[side] = 0.05 + _smooth(q, 0.0, 0.15) * (1.0 - _smooth(q, 0.8, 1.0))
+            load[side] = (0.05 + _smooth(q, 0.0, 0.15) * (1.0 - _smooth(q, 0.8, 1.0))) * p.limb_loading[side]
         total = load[0] + load[1]
         body_n = p.body_mass_kg * GRAVITY_MPS2 * weight
         for side in (0, 1):
@@ -966,6 +1073,11 @@ class PatientModel:
                 dragging = not leg.in_stance and leg.toe[1] - self.walkway.ground_m(leg.toe[0]) <= 0.0
                 self.pressure[side * 2 + 1] = TOE_DRAG_PRESSURE * weight if dragging else 0.0
                 self.loads_n[side] = [0.0, 0.0, TOE_DRAG_PRESSURE * body_n if dragging else 0.0]
+        for side in (0, 1):
+            done = self.roll[side].update(self.t_s or 0.0, self.legs[side].in_stance, self.loads_n[side])
+            if done is not None:
+                done["side"] = side
+                self.stances.append(done)
 
     def _effort(self, dt: float, v: float, bws: float) -> None:
         p = self.profile
@@ -1025,6 +1137,7 @@ class PatientModel:
             "obstacles": self.obstacle_outcomes(),
             "trips": list(self.trips),
             "freezing": list(self.freezes),
+            "stances": list(self.stances),
             "intended_speed": list(self.intent),
             "belt_displacement_m": self.belt_m,
             "route_origin_belt_m": self.route_origin_m,

@@ -68,6 +68,15 @@ class PatientProfile:
     freeze_probability: float = 0.0
     freeze_duration_median_s: float = 2.0
     festination_probability: float = 0.0
+    # ---- optional, balance (devices/sim/plantar.py): medio-lateral centre-of-pressure SD under a
+    # stance foot (placement offset and sway), and how readily each leg takes weight in double
+    # support (1 normal; a paretic leg less: stroke survivors stand with ~60 % on the sound leg)
+    cop_ml_sd_m: float = 0.003
+    limb_loading: tuple[float, float] = (1.0, 1.0)
+    # Appended (issue 12): share of the remaining gap to a healthy adult the patient closes per
+    # training session (devices/sim/recovery.py; negative: declines). Read by the progression
+    # bench between sessions; one session's walking does not use it.
+    recovery_rate: float = 0.0
 
 
 def _required_names() -> list[str]:
@@ -95,7 +104,8 @@ RANGES: dict[str, tuple[float, float]] = {
     "crossing_clearance_25mm_m": (0.0, 0.3), "crossing_clearance_plateau_m": (0.0, 0.4),
     "trail_clearance_ratio": (0.2, 1.5), "take_off_distance_m": (0.05, 0.8), "landing_distance_m": (0.0, 0.8),
     "adjust_steps": (1.0, 5.0), "freeze_probability": (0.0, 1.0), "freeze_duration_median_s": (0.2, 30.0),
-    "festination_probability": (0.0, 1.0),
+    "festination_probability": (0.0, 1.0), "cop_ml_sd_m": (0.0, 0.03), "limb_loading": (0.2, 1.5),
+    "recovery_rate": (-0.5, 0.5),
 }
 
 

@@ -20,6 +20,8 @@ only their lip (the first 5 cm) is a box.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 from dataclasses import asdict, dataclass
 
 LANE_HALF_WIDTH_M = 0.45
@@ -120,6 +122,12 @@ class Walkway:
             elif o.kind == "curb_down":
                 steps.append((o.end_m, -o.height_m))
         self._steps = sorted(steps)
+        # For near(): when the lane's obstacles come in route order, only those between the first
+        # whose running far edge reaches x0 and the last starting before x1 can overlap (bisect).
+        at = [o.at_m for o in self.in_lane]
+        self._near_sorted = all(a <= b for a, b in zip(at, at[1:], strict=False))
+        self._near_at = at
+        self._near_end_max = list(itertools.accumulate((o.end_m for o in self.in_lane), max))
 
     def ground_m(self, x_m: float) -> float:
         """Walkway height at route position x_m (0 at the start)."""
@@ -143,4 +151,8 @@ class Walkway:
 
     def near(self, x0_m: float, x1_m: float) -> list[SceneObstacle]:
         """In-lane step-over obstacles overlapping [x0_m, x1_m]."""
-        return [o for o in self.in_lane if o.at_m <= x1_m and o.end_m >= x0_m]
+        if not self._near_sorted or x1_m != x1_m:
+            return [o for o in self.in_lane if o.at_m <= x1_m and o.end_m >= x0_m]
+        lo = bisect.bisect_left(self._near_end_max, x0_m)
+        hi = bisect.bisect_right(self._near_at, x1_m)
+        return [o for o in self.in_lane[lo:hi] if o.end_m >= x0_m]

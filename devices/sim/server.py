@@ -214,6 +214,7 @@ class Rig:
         truth["encoder_m_per_count"] = 1e-5
         truth["injections"] = list(self.injections)
         truth["device_log"] = {name: list(fw.log) for name, fw in self.firmware.items()}
+        truth["haptic"] = [dict(c) for c in self.insoles.haptic]  # cues the patient felt (INSOLE_HAPTIC)
         return truth
 
     def show_scene(self, obstacles) -> None:

@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from engine.analysis.balance import balance_summary
 from engine.analysis.norms import NORMS, hr_max_tanaka_bpm
 from engine.analysis.session_data import SessionData
 
@@ -37,7 +38,8 @@ MIN_STEPS_PER_SIDE = 8
 MIN_STEADY_STRIDES_PER_SIDE = 8
 MIN_CROSSINGS_PER_KIND = 2
 DETECTORS = ("asymmetry", "low_clearance", "foot_drop", "shuffling", "freezing", "high_variability",
-             "long_double_support", "slow_speed", "obstacle_performance", "heart_rate_zone")
+             "long_double_support", "slow_speed", "obstacle_performance", "heart_rate_zone",
+             "weight_bearing_asymmetry")
 
 
 @dataclass
@@ -442,11 +444,48 @@ def detect_heart_rate(d: SessionData) -> Finding:
     return f
 
 
+def detect_weight_bearing(d: SessionData) -> Finding:
+    """Weight-bearing asymmetry from the legs' stance load impulse shares (engine/analysis/balance.py)."""
+    f = Finding("weight_bearing_asymmetry", "Weight-bearing asymmetry", False,
+                norms=["load_share_min", "load_share_mdc"], session_ids=[d.session_id])
+    summary = balance_summary(d)
+    if not summary:
+        f.assessed, f.summary = False, "no per-stance insole load in this session (insoles absent or older records)"
+        return f
+    legs = summary["legs"]
+    f.evidence = summary
+    if min(leg["stances"] for leg in legs) < MIN_STEPS_PER_SIDE or any(leg["load_share"] is None for leg in legs):
+        f.assessed = False
+        f.summary = f"too few stances ({legs[0]['stances']} left, {legs[1]['stances']} right)"
+        return f
+    limit = NORMS["load_share_min"].value
+    low = min((0, 1), key=lambda s: legs[s]["load_share"])
+    share = legs[low]["load_share"]
+    f.evidence["limit_share"] = limit
+    f.present = share < limit
+    f.side = low if f.present else -1
+    f.summary = (f"{SIDES[low]} leg carries {share * 100:.0f} % of the stance load "
+                 f"({'<' if f.present else '>='} {limit * 100:.0f} %; peak load {legs[low]['peak_load']:.2f} vs "
+                 f"{legs[1 - low]['peak_load']:.2f} of standing)")
+    return f
+
+
 def analyse_session(d: SessionData) -> list[Finding]:
     """Every detector on one session, in DETECTORS order."""
     out = [detect_asymmetry(d), *detect_clearance(d), detect_shuffling(d), detect_freezing(d),
            detect_variability(d), detect_double_support(d), detect_slow_speed(d), detect_obstacles(d),
            detect_heart_rate(d)]
+    out.append(detect_weight_bearing(d))
+    if d.protective_windows:
+        left_out = {"windows_s": [[_r(a, 1), _r(b, 1)] for a, b in d.protective_windows], **d.excluded}
+        for f in out:
+            if f.key not in ("obstacle_performance", "heart_rate_zone", "slow_speed"):
+                f.evidence["stumble_responses_left_out"] = left_out
+    # double support measured from both insoles' contacts, beside the stance shares' figure
+    ds = next(x for x in out if x.key == "long_double_support")
+    summary = balance_summary(d)
+    if summary and ds.assessed:
+        ds.evidence["insole_double_support_pct"] = summary.get("double_support_pct")
     # shuffling is short steps that also scuff: add clearance of both legs to its evidence
     clear = next(x for x in out if x.key == "low_clearance")
     shuffle = next(x for x in out if x.key == "shuffling")

@@ -94,6 +94,15 @@ NORMS: dict[str, Norm] = {n.key: n for n in (
          "Billinger et al. 2014, Stroke 45:2532", confirmed=False),
     Norm("hr_out_share_max", 0.10, "of walking time", "out of zone longer than this share of "
          "walking time", "convention of this project (no published cut-off)", confirmed=False),
+    # -- balance from the insoles (engine/analysis/balance.py)
+    Norm("load_share_min", 0.41, "share of both legs' load", "weight-bearing asymmetry: one leg "
+         "carries less than this share (over-loaded above 1 - it); a standing criterion applied "
+         "here to the stance load impulse while walking",
+         "WBA criterion < 41 % / > 59 % of body weight (Weight-bearing asymmetry: recovery or not?, "
+         "dumas-03629370); stroke: 60.3 +/- 7.1 % on the sound leg (PMC4777057)", confirmed=False),
+    Norm("load_share_mdc", 0.05, "share of body weight", "minimal detectable change of the weight-"
+         "bearing distribution", "Weight-bearing asymmetry: recovery or not? (dumas-03629370)",
+         confirmed=False),
     # -- trend: meaningful change
     Norm("speed_mcid_mps", 0.10, "m/s", "substantial meaningful change in gait speed",
          "Perera et al. 2006, J Am Geriatr Soc 54:743", confirmed=False),

@@ -40,6 +40,7 @@ def findings_blocks(result: dict, Table) -> list:  # noqa: N803 - the report's T
                      "; ".join(NORMS[k].describe() for k in f.norms)])
     blocks: list = [f"{len(present)} finding(s)." if present else "No finding: every assessed measure is within its norm.",
                     Table(["detector", "result", "what was found", "norm and source"], rows)]
+    blocks += balance_blocks(findings, Table)
     for f in present:
         blocks.append(f"{f.title}: {f.summary}. Evidence: {_evidence_text(f.evidence)}")
         sugg = result["suggestions"].get(f.key, [])
@@ -50,6 +51,29 @@ def findings_blocks(result: dict, Table) -> list:  # noqa: N803 - the report's T
     blocks.append("Findings describe; they never change a setting. A suggestion becomes a change only when the "
                   "therapist makes it or accepts a progression proposal (docs/findings.md).")
     return blocks
+
+
+def balance_blocks(findings: list, Table) -> list:  # noqa: N803 - the report's Table class
+    """The insoles' balance per leg (engine/analysis/balance.py), from the weight-bearing finding's
+    evidence: centre-of-pressure path, AP progression, ML sway, load and double support."""
+    wb = next((f for f in findings if f.key == "weight_bearing_asymmetry"), None)
+    legs = (wb.evidence.get("legs") if wb is not None else None) or []
+    if not legs or "cop_path_cm" not in legs[0]:
+        return []
+
+    def cell(value, fmt: str = "{}") -> str:
+        return "-" if value is None else fmt.format(value)
+
+    rows = [[leg["side"], cell(leg["stances"]), cell(leg["cop_path_cm"], "{:.1f}"), cell(leg["cop_ap_cm"], "{:.1f}"),
+             cell(leg["ml_sway_mm"], "{:.1f}") if leg["ml_resolved"] else "no lateral cells",
+             cell(leg["peak_load"], "{:.2f}"), cell(None if leg["load_share"] is None else leg["load_share"] * 100, "{:.0f} %"),
+             cell(leg["double_support_pct"], "{:.0f} %")] for leg in legs]
+    return ["Balance from the insoles, per stance (medians; load as a share of the standing load): the centre of "
+            "pressure's path and its progression heel to toe, its medio-lateral sway (SD; no published walking "
+            "norm, reported only), the leg's share of both legs' stance load (weight bearing: 41-59 % is "
+            "symmetric) and double support as a share of the gait cycle.",
+            Table(["leg", "stances", "COP path cm", "AP progression cm", "ML sway mm", "peak load", "load share",
+                   "double support"], rows)]
 
 
 def findings_grid_plot(per_session: list, Plot):  # noqa: N803 - the report's Plot class

@@ -10,6 +10,10 @@ the recorded telemetry so that records from any core version can be judged): the
 within 0.02 m/s + 3 % of its mean over the stride, the session was running, no clearance boost
 or obstacle planning acted during it, and it is not within the first 5 s or 3 strides of a leg
 after a start (Hausdorff et al. 1999 measure variability over steady walking).
+
+Stumble responses (the core slowed the belt to a protective fraction and raised guidance until
+the alarm was acknowledged) are left out of the gait data: steps, strides and stances in them are
+dropped and the telemetry there does not count as walking (`protective_windows`).
 """
 
 from __future__ import annotations
@@ -61,6 +65,11 @@ class SessionData:
     prescription: dict = field(default_factory=dict)
     patient: dict = field(default_factory=dict)
     affected_side: int = -1
+    # balance per stance from the insoles (Store.stances rows; empty for records without them)
+    stances: list[dict] = field(default_factory=list)
+    # stumble responses left out of the gait findings, and what they took out
+    protective_windows: list = field(default_factory=list)
+    excluded: dict = field(default_factory=dict)
 
     @property
     def walking_time_s(self) -> float:
@@ -122,6 +131,31 @@ def _obstacle_kinds(scene_id: str) -> dict[int, str]:
     except Exception:  # a deleted or renamed scene: results keep their index, kind 'unknown'
         return {}
     return {i: o.kind for i, o in enumerate(scene.obstacles_in_timeline_order())}
+
+
+def protective_windows(events: list[dict], end_s: float) -> list[tuple[float, float]]:
+    """(start, end) of each stumble response: from the core's STUMBLE event until the therapist
+    acknowledged its alarm (or the session ended). The belt runs at a protective fraction of its
+    speed and guidance is at its maximum meanwhile (engine/control/stumble.py): walking then is
+    the response, not the patient's gait at the session's speed, so gait findings leave it out."""
+    windows: list[tuple[float, float]] = []
+    start = None
+    for e in events:
+        if e["kind"] == "stumble" and start is None:
+            start = e["t_s"]
+        elif start is not None and e["kind"] == "alarm_acked" and e.get("reason") == "stumble":
+            windows.append((start, e["t_s"]))
+            start = None
+    if start is not None:
+        windows.append((start, max(end_s, start)))
+    return windows
+
+
+def _outside(t_s: np.ndarray, windows: list[tuple[float, float]]) -> np.ndarray:
+    keep = np.ones(len(t_s), dtype=bool)
+    for a, b in windows:
+        keep &= ~((t_s >= a) & (t_s <= b))
+    return keep
 
 
 def _obstacle_results(events: list[dict], kinds: dict[int, str]) -> list[dict]:
@@ -193,6 +227,24 @@ def load_session(store, session_id: int) -> SessionData:
         edges = np.flatnonzero(np.diff(walking.astype(np.int8)) == 1) + 1
         starts = np.concatenate(([tel_t[0]] if walking[0] else [], tel_t[edges]))
 
+    # gait during a stumble response is not judged (protective_windows): drop its steps, strides
+    # and stances (a stride that ends inside one began before it: also dropped by its end time)
+    end_s = float(tel_t[-1]) if len(tel_t) else max([r["t_s"] for r in steps + strides] or [0.0])
+    windows = protective_windows(events, end_s)
+    excluded = {"steps": 0, "strides": 0}
+    if windows:
+        keep = _outside(_col(steps, "t_s"), windows)
+        excluded["steps"] = int(np.count_nonzero(~keep))
+        steps = [r for r, k in zip(steps, keep, strict=True) if k]
+        keep = _outside(_col(strides, "t_s"), windows)
+        excluded["strides"] = int(np.count_nonzero(~keep))
+        strides = [r for r, k in zip(strides, keep, strict=True) if k]
+    stances = store.stances(session_id) if hasattr(store, "stances") else []
+    if windows and len(tel_t):
+        walking = walking & _outside(tel_t, windows)  # no akinesia read into the left-out stretch
+    if windows and stances:
+        keep = _outside(_col(stances, "t_s"), windows)
+        stances = [r for r, k in zip(stances, keep, strict=True) if k]
     stride_t = _col(strides, "t_s")
     stride_time = _col(strides, "stride_time_s")
     stride_side = _col(strides, "side", dtype=np.int64) if strides else np.zeros(0, dtype=np.int64)
@@ -210,4 +262,5 @@ def load_session(store, session_id: int) -> SessionData:
         obstacle_results=_obstacle_results(events, _obstacle_kinds(session["scene_id"])),
         self_selected_speed_mps=ssv, self_selected_speed_source=ssv_src,
         prescription=rx_dict, patient=patient, affected_side=int(rx_dict.get("affected_side", -1)),
+        stances=stances, protective_windows=windows, excluded=excluded,
     )

@@ -38,6 +38,7 @@ TARGETS_FOR: dict[str, list[str]] = {
     "slow_speed": ["speed", "endurance"],
     "obstacle_performance": ["clearance", "curbs"],
     "heart_rate_zone": ["endurance", "steady_walking"],
+    "weight_bearing_asymmetry": ["steady_walking", "uneven_ground"],
 }
 
 
@@ -170,6 +171,17 @@ def suggest(f: Finding, scenes=None) -> list[Suggestion]:
                                   "B", "Boyne et al. 2023 HIT-Stroke; Billinger et al. 2014 (unconfirmed)",
                                   setting={"name": "speed_fraction", "direction": "raise"}))
         scene(f"Longer steady walking ({targets})", "C", "Pang et al. 2006 meta-analysis")
+    elif k == "weight_bearing_asymmetry":
+        out.append(Suggestion(k, "setting", f"Weight-shift practice onto {_side_text(f)} (the under-loaded one), e.g. a "
+                              "compelled body-weight shift: a small lift under the other shoe", "B",
+                              "Aruin et al. 2012, Top Stroke Rehabil 19:556 (RCT, 18 chronic stroke: weight bearing "
+                              "and speed improved); Andersson & Franzen 2015 pilot",
+                              setting={"name": "weight_shift", "side": f.side, "direction": "practise"}))
+        out.append(Suggestion(k, "setting", f"Exoskeleton guidance for {_side_text(f)} in stance so it can take load, weaned "
+                              "as the load share evens out", "D", "StepSync exoskeleton guidance (device mechanism)",
+                              setting={"name": "guidance", "side": f.side, "direction": "raise"}))
+        scene(f"Steady walking, then uneven ground ({targets})", "C",
+              "weight-bearing asymmetry and balance after stroke (PMC4777057; Kamphuis et al. 2013)")
     return out
 
 

@@ -9,8 +9,10 @@ buffer) and the window is applied then.
 Obstacle margin of a leg: while that foot swings, the lowest point of its sole (the straight
 line from heel to toe) over the obstacle's extent along the route, minus the top of the
 obstacle's box (walkway.py); the minimum over the crossing. Outcome per leg: cleared (margin
->= 0), touched (the sole dipped into the box by less than TRIP_DEPTH_M, or the foot landed in
-it) or tripped (deeper: the foot is caught). Obstacles beside the walking lane are walked past.
+>= 0), touched (the sole dipped into the box by less than TRIP_DEPTH_M, or the foot landed on or
+in it) or tripped (the swinging sole went deeper: the foot is caught). Obstacles beside the
+walking lane are walked past. A surface walked on (uneven paving, a kerb ramp) is judged over its
+lip only (planner.WALK_ON_KINDS): stepping onto it is what it is for.
 """
 
 from __future__ import annotations
@@ -115,7 +117,8 @@ class ObstacleMargins:
             if st[side] == 2:
                 continue
             a = ob.at_m if ob.at_m > lo_x else lo_x
-            b = ob.end_m if ob.end_m < hi_x else hi_x
+            end = ob.hazard_end_m  # a walk-on surface: its lip only
+            b = end if end < hi_x else hi_x
             if a <= b:
                 # the sole is a straight line: its lowest point over [a, b] is at an end
                 span = toe_x - heel_x
@@ -125,7 +128,12 @@ class ObstacleMargins:
                     low = za if za < zb else zb
                 else:
                     low = heel_z if heel_z < toe_z else toe_z
+                # the walkway stops a foot: inside the box by its whole height at most (a curb
+                # down's edge or a puddle has none: a sole below the old level is past the edge)
                 margin = low - tops[k]
+                deepest = walkway.box_ground_m[k] - tops[k]
+                if margin < deepest:
+                    margin = deepest
                 row = self.margin_m[k]
                 if st[side] == 0 or margin < row[side]:
                     row[side] = margin
@@ -146,9 +154,9 @@ class ObstacleMargins:
             i += 1
             if k >= MAX_OBSTACLES or k >= len(lane) or not lane[k] or self.state[k][side] == 2:
                 continue
-            if ob.at_m <= toe_x and ob.end_m >= heel_x and ob.category == 0:
+            if ob.at_m <= toe_x and ob.hazard_end_m >= heel_x and ob.category == 0:
                 self._decide(k, side, True, walkway)
-            elif self.state[k][side] == 1 and heel_x > ob.end_m:
+            elif self.state[k][side] == 1 and heel_x > ob.hazard_end_m:
                 self._decide(k, side, False, walkway)
         # obstacles both feet have left far behind need no more looking at
         while self.first < n and order[self.first].end_m < s_m - 3.0:
@@ -162,11 +170,13 @@ class ObstacleMargins:
         margin = swing
         if landed_in:
             # stepped on or in it: the sole came down inside the box, its margin at most minus the
-            # box's height (a puddle: minus LANDED_MIN_M, a touch); deep enough, that is a trip
+            # box's height (a puddle: minus LANDED_MIN_M). A touch: the foot was not caught in its
+            # swing (a trip is a swing foot arrested by the obstacle); unless the swing itself
+            # dipped a trip's depth into it before landing.
             volume = walkway.box_top_m[index] - walkway.box_ground_m[index]
             worst = -(volume if volume > LANDED_MIN_M else LANDED_MIN_M)
             margin = worst if not swing == swing or worst < swing else swing
-            outcome = LEG_TRIPPED if volume >= TRIP_DEPTH_M or outcome == LEG_TRIPPED else LEG_TOUCHED
+            outcome = LEG_TRIPPED if outcome == LEG_TRIPPED else LEG_TOUCHED
             self.margin_m[index][side] = margin
         self.done.append((index, side, margin, outcome))
 

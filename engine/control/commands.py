@@ -104,6 +104,7 @@ class CommandWriter:
             leg_length_r_m=rx.leg_length_r_m,
             affected_side=rx.affected_side,
             rx_max_heart_rate_bpm=rx.max_heart_rate_bpm,
+            rx_max_jerk_mps3=rx.max_jerk_mps3,
         )
 
     def set_settings(

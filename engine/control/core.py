@@ -9,6 +9,7 @@ can hold.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import select
@@ -19,6 +20,7 @@ import numpy as np
 from engine.control import foot_kinematics as fk
 from engine.control import refgait
 from engine.control.adaptation import AssistAsNeeded
+from engine.control.balance import StanceBalance
 from engine.control.channels import Channels
 from engine.control.clearance import ObstacleMargins, SwingClearance
 from engine.control.config import CoreConfig
@@ -53,11 +55,11 @@ from engine.control.layout import (
 )
 from engine.control.packing import run_struct
 from engine.control.planner import Planner
-from engine.control.prescription import Prescription, PrescriptionError
+from engine.control.prescription import DEFAULT_MAX_JERK_MPS3, Prescription, PrescriptionError
 from engine.control.self_paced import SelfPacedController
 from engine.control.shm import HEADER_BYTES
 from engine.control.steady_state import StrideSteadiness
-from engine.control.stumble import StumbleGuard
+from engine.control.stumble import HAPTIC_CUE, StumbleGuard
 from engine.control.supervisor import STOP_REASONS, AlarmTable, Limits, Supervisor, ViewPolicy
 from engine.control.walkway import Walkway
 
@@ -105,6 +107,10 @@ START_BLOCKERS = (
     AlarmReason.INSOLES_SILENT,
 )
 HOST_STALL_S = 0.005  # a gap between cycles this long means the core itself was not running
+# The longest a port's reader may wait in the kernel for the tty flip-buffer worker (bytes the
+# device sent, queued but not yet delivered) before silence counts again: the devices' own
+# watchdog period, so the host stays blind no longer than a device tolerates a silent host.
+RX_STALL_LIMIT_S = 0.1
 UI_PID_CHECK_CYCLES = 10  # poll the UI's pidfd this often (a few microseconds each)
 
 _U64 = struct.Struct("<Q")
@@ -116,6 +122,8 @@ _TELEMETRY, _ = run_struct(TELEMETRY_DTYPE, "t_s", "alarms")
 _EVENT, _ = run_struct(EVENT_DTYPE, "cycle", "v3")
 _NAN = math.nan
 _STEP_OVER = int(ObstacleCategory.STEP_OVER)
+
+log = logging.getLogger(__name__)
 
 
 def _pid_exists(pid: int) -> bool:
@@ -158,6 +166,14 @@ class ControlCore:
         self.cmd_block = channels.command
         self.cmd = np.zeros((), dtype=COMMAND_DTYPE)
         self.cmd_seq = -1
+        # The command record as raw bytes, both ends: a structured np.copyto goes field by field
+        # (~20 us for the 6.6 kB block, the obstacle timeline included); bytes are one memcpy.
+        self._cmd_bytes = self.cmd.reshape(1).view(np.uint8)
+        try:
+            self._cmd_src = np.ndarray((COMMAND_DTYPE.itemsize,), np.uint8, buffer=self.cmd_block.buffer,
+                                       offset=HEADER_BYTES)
+        except (AttributeError, TypeError, ValueError):  # a block without a raw mapping
+            self._cmd_src = None
         self.state_view = channels.state.data
         self.obstacle_table = np.zeros(len(self.state_view["obstacles"]), dtype=OBSTACLE_STATE_DTYPE)
 
@@ -171,6 +187,7 @@ class ControlCore:
         self.phase_est = [PhaseEstimator(), PhaseEstimator()]
         self.insole_feet = [InsoleFoot(), InsoleFoot()]
         self.stumble = StumbleGuard()
+        self.balance = [StanceBalance(), StanceBalance()]  # per-stance COP and load (balance.py)
         self.geo = fk.LegGeometry()
         self.swing_clear = SwingClearance()
         self.ob_margins = ObstacleMargins()
@@ -228,6 +245,7 @@ class ControlCore:
         self.speed_fraction = 0.0
         self.pace_mode = PaceMode.SCENE
         self.self_paced = SelfPacedController()
+        self.max_jerk_mps3 = DEFAULT_MAX_JERK_MPS3  # the prescription's, once one is accepted
         self.patient_position_m = math.nan  # treadmill distance sensor (NaN: none)
         self.guidance_setting = 0.5
         self.guidance_min = 0.0
@@ -270,6 +288,7 @@ class ControlCore:
         self.phase = [0.0, 0.0]
         self.feet_m = [0.3, -0.3]  # planted (or predicted landing) world positions
         self.prev_feet_m = [0.3, -0.3]
+        self.plan_steps_m = [0.6, 0.6]  # each leg's expected step for the obstacle planner
         self.swinging = [False, False]
         self.last_exo_seq = -1
         self.last_exo_dev_t = 0.0
@@ -302,6 +321,7 @@ class ControlCore:
         self.leg_length = [0.9, 0.9]
         self.hr_limit_bpm = 0.0  # the prescription's heart-rate limit; 0 = none
         self.obstacles_dirty = True
+        self._outcome_counts = (0, 0)  # (cleared, hit), recounted when the obstacles change
 
     # ------------------------------------------------------------------------------------------
     # events and alarms
@@ -366,7 +386,10 @@ class ControlCore:
         seq = block.sequence
         if seq == self.cmd_seq or seq & 1:
             return
-        np.copyto(self.cmd, block.data)
+        if self._cmd_src is not None:
+            np.copyto(self._cmd_bytes, self._cmd_src)
+        else:
+            np.copyto(self.cmd, block.data)
         if block.sequence != seq:
             return
         self.cmd_seq = seq
@@ -437,6 +460,7 @@ class ControlCore:
             float(c["rx_guidance_min"]), float(c["rx_guidance_max"]), float(c["rx_bws_min"]),
             float(c["rx_bws_max"]), float(c["rx_clearance_boost_max"]), float(c["leg_length_l_m"]),
             float(c["leg_length_r_m"]), int(c["affected_side"]), float(c["rx_max_heart_rate_bpm"]),
+            float(c["rx_max_jerk_mps3"]) or DEFAULT_MAX_JERK_MPS3,  # 0: an older writer, the default
         )
 
     def _apply_prescription(self, c) -> None:
@@ -449,7 +473,7 @@ class ControlCore:
                 max_speed_mps=key[0], max_accel_mps2=key[1], max_decel_mps2=key[2],
                 guidance_min=key[3], guidance_max=key[4], bws_min=key[5], bws_max=key[6],
                 clearance_boost_max=key[7], leg_length_l_m=key[8], leg_length_r_m=key[9],
-                affected_side=key[10], max_heart_rate_bpm=key[11],
+                affected_side=key[10], max_heart_rate_bpm=key[11], max_jerk_mps3=key[12],
             )
         except PrescriptionError:
             self.emit(EventKind.SETTING_APPLIED, -1, SettingId.PRESCRIPTION, key[0], 0.0)
@@ -460,6 +484,7 @@ class ControlCore:
         if accepted:
             self.leg_length = [rx.leg_length_l_m, rx.leg_length_r_m]
             self.hr_limit_bpm = rx.max_heart_rate_bpm
+            self.max_jerk_mps3 = rx.max_jerk_mps3
             self.geometry_check = -1  # check the exoskeleton's fitting against this prescription
             self.rx_refused_key = None
             self.emit(EventKind.SETTING_APPLIED, -1, SettingId.PRESCRIPTION, key[0], 1.0)
@@ -600,7 +625,7 @@ class ControlCore:
             self._exo_in(t)
         if ins_frames:
             self._insoles_in()
-        self._stumble(dt, ins_frames)
+        self._stumble(dt, ins_frames, exo_frames)
         self._obstacle_legs()
         self._safety(t)
         self._geometry(t)
@@ -753,6 +778,7 @@ class ControlCore:
                         self._heel_strike(side, foot.event_t_s, True)
                     else:
                         self._toe_off(side, foot.event_t_s)
+                self._balance(side, ts, row, live, ev)
         if live:
             contacts = 0
             for side in (0, 1):
@@ -762,14 +788,40 @@ class ControlCore:
                     contacts |= (1 if foot.forefoot > 0.005 else 0) << (2 * side + 1)
             self.contacts = contacts
 
-    def _stumble(self, dt: float, fresh: int) -> None:
-        """Trip warning (engine/control/stumble.py): detect on fresh insole samples while walking,
-        then the response: event and alarm now, the belt's gentle slowing every cycle."""
+    def _balance(self, side: int, ts: float, row, live: bool, ev: int) -> None:
+        """Per-stance balance (engine/control/balance.py) from this insole sample's tared forces;
+        at a toe off its STANCE_COP and STANCE_LOAD events."""
+        bal = self.balance[side]
+        foot = self.insole_feet[side]
+        z = foot.zero_n
+        o = 1 + 9 * side
+        h, m, f = row[o] - z[0], row[o + 1] - z[1], row[o + 2] - z[2]
+        lat = 19 + 3 * side
+        bal.length_m = self.geo.heel_m[side] + self.geo.toe_m[side] or bal.length_m
+        standing = self.standing_n if self.standing_n == self.standing_n else STANDING_DEFAULT_N
+        bal.sample(ts, foot.contact, self.insole_feet[1 - side].contact, h if h > 0.0 else 0.0,
+                   m if m > 0.0 else 0.0, f if f > 0.0 else 0.0, row[lat], row[lat + 1], row[lat + 2], standing)
+        if ev == TOE_OFF and bal.finish(foot.event_t_s) and live and self.run_state == RunState.RUNNING:
+            self.emit(EventKind.STANCE_COP, side, 1 if bal.ml_resolved else 0, bal.path_m, bal.ap_m, bal.ml_sd_m,
+                      t_s=foot.event_t_s)
+            self.emit(EventKind.STANCE_LOAD, side, min(32767, int(bal.duration_s * 1000.0)), bal.peak_load,
+                      bal.impulse, bal.double_support_s, t_s=foot.event_t_s)
+
+    def _stumble(self, dt: float, fresh: int, exo_fresh: int) -> None:
+        """Trip warning (engine/control/stumble.py): the feet's speed over the belt from the
+        exoskeleton's encoders and the insoles' IMU; detection on fresh insole samples while
+        walking, then the response: event, alarm and haptic cue now, the belt's gentle slowing
+        every cycle."""
         g = self.stumble
+        if exo_fresh:
+            g.check_encoders(self.jh_t[(self.jh_n - 1) % JOINT_HISTORY], self.angles,
+                             self.exo.status.velocity_radps, self.geo, self.belt_speed_mps)
         if fresh and self.run_state == RunState.RUNNING and self._insoles_live() \
                 and g.check(self.ins, self.insole_feet):
             g.respond(self.belt_speed_mps, self.supervisor.guidance(1.0))
-            self.emit(EventKind.STUMBLE, g.detected_side, 0, g.detected_peak_mps, self.belt_speed_mps, g.floor_mps)
+            felt = self.ins.haptic(*HAPTIC_CUE)  # the patient feels it (insoles with CAP_HAPTIC)
+            self.emit(EventKind.STUMBLE, g.detected_side, 1 if felt else 0, g.detected_peak_mps,
+                      self.belt_speed_mps, g.floor_mps)
             self.alarm(AlarmReason.STUMBLE)
         if g.active:
             g.cycle(dt, self.supervisor.limits.max_decel_mps2,
@@ -816,6 +868,12 @@ class ControlCore:
         if self._insoles_live():
             return self.insole_feet[side].pitch_at(ts)
         return fk.square_pitch_rad(hip, knee)
+
+    def _latest_pitch(self, side: int, angles: list) -> float:
+        """Foot pitch at the latest exoskeleton sample (the insole IMU's, live insoles)."""
+        n = self.jh_n
+        ts = self.jh_t[(n - 1) % JOINT_HISTORY] if n else self.t_s
+        return self._pitch(side, ts, angles[2 * side], angles[2 * side + 1])
 
     def _foot_positions(self, ts: float) -> None:
         """Toe and heel of each swinging foot (route x, height over the walkway's zero) at exo
@@ -901,11 +959,16 @@ class ControlCore:
         other = 1 - side
         step_m = None
         if not self.swinging[other]:
-            # heel to heel now: the other heel where it was planted (its foot pivots on the toe
-            # once the heel is off, on the heel before foot-flat)
-            oh, ok = a[2 * other], a[2 * other + 1]
-            step_m = heel_x - fk.planted_heel_x_m(self.geo, other, oh, ok, self._pitch(other, ts, oh, ok)
-                                                  if self._insoles_live() else 0.0)
+            # Heel to heel, both heels where they are planted (a stance foot pivots on its heel
+            # before foot-flat and on its toe after heel-off), from the latest pose: the footprints'
+            # distance, which stays put through stance, rather than this foot at the contact
+            # instant, when a toe-first or shuffling landing still rotates onto its heel.
+            live = self._insoles_live()
+            now = self.angles
+            step_m = (fk.planted_heel_x_m(self.geo, side, now[2 * side], now[2 * side + 1],
+                                          self._latest_pitch(side, now) if live else 0.0)
+                      - fk.planted_heel_x_m(self.geo, other, now[2 * other], now[2 * other + 1],
+                                            self._latest_pitch(other, now) if live else 0.0))
         # Where the heel landed on the route: the hip (from the other, planted heel) plus this
         # heel's place. The hip's place on the treadmill (its offset from the belt's s) is real
         # (patients drift forward and back), bounded by the harness.
@@ -1017,6 +1080,27 @@ class ControlCore:
             self.emit(EventKind.GUIDANCE_ADAPTED, -1, 0, g, self.aan.last_error_rad)
 
     # -- safety --------------------------------------------------------------------------------
+    def _silence_alarm(self, reason: int, device, t: float) -> None:
+        """Raise a device-silence alarm; the first time, log what the host's receive path was doing
+        (a false stop under load and a dead link read differently there)."""
+        if not self.alarms.is_active(reason):
+            log.warning("%s: nothing for %.1f ms (core awake since %.1f ms); %s", AlarmReason(reason).name,
+                        (t - device.last_rx_s) * 1e3, (t - self.host_stall_end_s) * 1e3, device.rx_diagnosis(t))
+        self.alarm(reason)
+
+    @staticmethod
+    def _silent(device, t: float, limit_s: float, awake_since: float) -> bool:
+        """No frame from `device` for limit_s of time the host was awake to receive one.
+
+        Not awake: the core's own stalls (awake_since) and its port reader's waits in the kernel
+        for the tty flip-buffer worker. While such a wait is in progress the device's bytes are
+        queued in the kernel (it has not fallen silent; the host is late), for at most
+        RX_STALL_LIMIT_S; after one, silence is timed from its end (docs/control.md)."""
+        if t - max(device.last_rx_s, awake_since, device.rx_stall_end_s()) <= limit_s:
+            return False
+        waited_s = device.rx_kernel_wait_s(t)
+        return not 0.0 < waited_s < RX_STALL_LIMIT_S
+
     def _safety(self, t: float) -> None:
         cfg = self.config
         tm, exo, hr = self.tm, self.exo, self.hr
@@ -1039,14 +1123,14 @@ class ControlCore:
         # device silence
         silence = cfg.device_silence_s
         awake_since = self.host_stall_end_s
-        if t - max(tm.last_rx_s, awake_since) > silence:
-            self.alarm(AlarmReason.TREADMILL_SILENT)
+        if self._silent(tm, t, silence, awake_since):
+            self._silence_alarm(AlarmReason.TREADMILL_SILENT, tm, t)
         else:
             ok |= 1
             if alarms.is_active(AlarmReason.TREADMILL_SILENT):
                 alarms.clear(AlarmReason.TREADMILL_SILENT)
-        if t - max(exo.last_rx_s, awake_since) > silence:
-            self.alarm(AlarmReason.EXO_SILENT)
+        if self._silent(exo, t, silence, awake_since):
+            self._silence_alarm(AlarmReason.EXO_SILENT, exo, t)
         else:
             ok |= 2
             if alarms.is_active(AlarmReason.EXO_SILENT):
@@ -1067,8 +1151,8 @@ class ControlCore:
                 alarms.clear(AlarmReason.HEART_RATE_HIGH)
         ins = self.ins
         if ins is not None:
-            if t - max(ins.last_rx_s, awake_since) > self.ins_silence_s:
-                self.alarm(AlarmReason.INSOLES_SILENT)
+            if self._silent(ins, t, self.ins_silence_s, awake_since):
+                self._silence_alarm(AlarmReason.INSOLES_SILENT, ins, t)
             else:
                 ok |= 8
                 if alarms.is_active(AlarmReason.INSOLES_SILENT):
@@ -1167,13 +1251,16 @@ class ControlCore:
         lim = sup.limits
         stopping = state == RunState.STOPPING
         planner = self.planner
-        # Expected step length for the swing prediction: the measured one, else the model's.
-        step_len = self.metrics.step_length_m[0]
-        if step_len != step_len:
-            step_len = 0.5 * refgait.stride_length_m(max(self.belt_speed_mps, 0.3), self.leg_length[0])
+        # Expected step of each leg for the swing prediction: its measured one, else the model's.
+        steps = self.plan_steps_m
+        for side in (0, 1):
+            step = self.metrics.step_length_m[side]
+            if not 0.0 < step < 2.0:  # none measured yet (nan), or a step backward
+                step = 0.5 * refgait.stride_length_m(max(self.belt_speed_mps, 0.3), self.leg_length[side])
+            steps[side] = step
         for side in (0, 1):
             if self.swinging[side]:
-                self.feet_m[side] = self.feet_m[1 - side] + step_len
+                self.feet_m[side] = self.feet_m[1 - side] + steps[side]
         # The therapist's speed is the cruise speed; the scene's base speed is only the value the
         # UI starts the therapist's setting at (it is not multiplied in: fractions do not stack).
         cruise = lim.max_speed_mps * self.speed_fraction if walking else 0.0
@@ -1184,7 +1271,7 @@ class ControlCore:
             cruise = self.view.cap_mps  # slow gently while the patient's view is late
         target = planner.plan(
             self.s_m, self.scene_time_s, cruise, lim.max_speed_mps, lim.max_decel_mps2,
-            self.feet_m, self.swinging, step_len,
+            self.feet_m, self.swinging, steps,
         )
         if planner.plan_changes:
             for ob in planner.plan_changes:
@@ -1209,7 +1296,7 @@ class ControlCore:
             # One call: the self-paced law; the obstacle plan still overrides it (the min).
             own = self.self_paced.command(self.patient_position_m, self.tm_sample_t, self.belt_speed_mps,
                                           sup.speed_cmd_mps, dt, lim.max_speed_mps, lim.max_accel_mps2,
-                                          lim.max_decel_mps2)
+                                          lim.max_decel_mps2, self.max_jerk_mps3)
             if own < target:
                 target = own
         if state == RunState.PAUSED or not walking:
@@ -1238,8 +1325,10 @@ class ControlCore:
         scale_l = refgait.amplitude_scale(v_ref, self.leg_length[0])
         scale_r = refgait.amplitude_scale(v_ref, self.leg_length[1])
         ref = self.ref
-        refgait.reference(self.phase[0], scale_l, b0, ref, 0)
-        refgait.reference(self.phase[1], scale_r, b1, ref, 4)
+        # the reference's swing aligned to each leg's own (its measured stance share)
+        st_l, st_r = self.metrics.stance_fraction
+        refgait.reference(refgait.aligned_phase(self.phase[0], st_l), scale_l, b0, ref, 0)
+        refgait.reference(refgait.aligned_phase(self.phase[1], st_r), scale_r, b1, ref, 4)
 
         tm, exo = self.tm, self.exo
         if stopping or state == RunState.STOPPED:
@@ -1267,8 +1356,8 @@ class ControlCore:
             if state == RunState.RUNNING or (state == RunState.PAUSED and self.belt_speed_mps > STOPPED_SPEED_MPS):
                 g = self.guidance_applied
                 mode = GUIDANCE if g > 0.0 else TRANSPARENT
-                rate_l = 1.0 / self.phase_est[0].stride_time_s
-                rate_r = 1.0 / self.phase_est[1].stride_time_s
+                rate_l = refgait.aligned_rate(self.phase[0], st_l) / self.phase_est[0].stride_time_s
+                rate_r = refgait.aligned_rate(self.phase[1], st_r) / self.phase_est[1].stride_time_s
                 exo.set_command(
                     (mode, mode, mode, mode), g,
                     (ref[0], ref[1], ref[4], ref[5]),
@@ -1330,14 +1419,18 @@ class ControlCore:
             m.toe_clearance_m[0], m.toe_clearance_m[1], _f32(self.tracking_error_rad),
             planner.next_obstacle,
         )
-        if self.obstacles_dirty:
-            self._publish_obstacles()
-        cleared = hit = 0
-        for ob in planner.obstacles:
-            if ob.outcome == ObstacleOutcome.CLEARED:
-                cleared += 1
-            elif ob.outcome == ObstacleOutcome.HIT:
-                hit += 1
+        if self.obstacles_dirty or planner.changed:
+            # Outcomes change only with planner.changed (set on every decision): count then.
+            cleared = hit = 0
+            for ob in planner.obstacles:
+                if ob.outcome == ObstacleOutcome.CLEARED:
+                    cleared += 1
+                elif ob.outcome == ObstacleOutcome.HIT:
+                    hit += 1
+            self._outcome_counts = (cleared, hit)
+            if self.obstacles_dirty:
+                self._publish_obstacles()
+        cleared, hit = self._outcome_counts
         estop = 1 if (self.tm.status.estop_pressed or self.exo.status.estop_pressed) else 0
         overflow = self.telemetry_ring.overflow
         _STATE_B.pack_into(

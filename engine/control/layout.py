@@ -118,9 +118,17 @@ class EventKind(enum.IntEnum):
     # side; code GeometryCheck; v1 leg length the exoskeleton reports m, v2 prescribed m,
     # v3 reported minus prescribed m
     GEOMETRY_CHECK = 14
-    # side of the caught foot; v1 its peak speed over the belt in that swing m/s, v2 the belt speed
+    # side of the caught foot; code 1 when the haptic cue was sent to the insoles (0: insoles
+    # without a motor); v1 its peak speed over the belt in that swing m/s, v2 the belt speed
     # at detection m/s, v3 the speed the belt slows to m/s (engine/control/stumble.py)
     STUMBLE = 20
+    # Balance of one stance from the insoles (engine/control/balance.py), at its toe off (t_s the
+    # toe off): side; code 1 if the insoles resolve medial/lateral, else 0; v1 centre-of-pressure
+    # path m, v2 its AP progression m, v3 its medio-lateral SD m (nan without lateral cells)
+    STANCE_COP = 24
+    # ... and its load, same t_s and side: code stance duration ms; v1 peak load, v2 load impulse
+    # (fractions of the standing load, x s), v3 double support within the stance s
+    STANCE_LOAD = 25
 
 
 class LegOutcome(enum.IntEnum):
@@ -228,6 +236,9 @@ COMMAND_DTYPE = np.dtype(
         ("ui_pid", "<i4"),
         # Appended (issue 12): how the belt speed is chosen, a PaceMode (0 = scene, today's).
         ("pace_mode", "u1"),
+        # Prescription, appended (issue 12): the patient's jerk limit for the self-paced belt
+        # (m/s^3; 0 = not sent by an older writer: the core uses DEFAULT_MAX_JERK_MPS3).
+        ("rx_max_jerk_mps3", "<f4"),
     ]
 )
 

@@ -34,6 +34,7 @@ STOP_MARGIN_M = 0.05  # aim this far before a stop line: the belt's lag must not
 APPROACH_M = 1.0
 HORIZON_M = 15.0
 CLEARANCE_MARGIN_M = 0.05
+REACH_FACTOR = 1.5  # a crossing step may be this much longer than the leg's usual one (project's choice)
 BOOST_FULL_M = 0.20  # toe lift asked of a full (1.0) clearance boost
 GUIDANCE_RAISE = 0.2  # absolute stiffness added for a crossing swing
 PASSED_BEYOND_M = 1.5  # a step-over is decided at the latest this far past its far edge
@@ -42,6 +43,11 @@ PASSED_BEYOND_M = 1.5  # a step-over is decided at the latest this far past its 
 # headset's view centres the route. A step-over obstacle wholly outside it is walked past: not
 # planned for (no slowing, no clearance boost), not scored, never the "next obstacle".
 WALKING_LANE_HALF_WIDTH_M = 0.4
+# Surfaces walked on (kind codes of engine/scene: kerb_ramp 3, uneven_paving 9): the hazard a foot
+# can catch or land in is their lip at the near edge, not the whole stretch (the simulated
+# patient's ground truth, devices/sim/scene_view.py, defines them the same way).
+WALK_ON_KINDS = (3, 9)
+LIP_DEPTH_M = 0.05
 
 
 def in_walking_lane(lateral_m: float, width_m: float) -> bool:
@@ -56,7 +62,7 @@ class Obstacle:
         "index", "category", "at_m", "end_m", "height_m", "speed_fraction", "stop_m",
         "trigger_m", "duration_s", "period_s", "active_s", "phase_s",
         "outcome", "active", "triggered_at_s", "margin_m", "committed", "done",
-        "crossings", "crossing_side", "key_m", "in_lane",
+        "crossings", "crossing_side", "key_m", "in_lane", "hazard_end_m",
     )
 
     def __init__(self, index: int, row) -> None:
@@ -64,6 +70,9 @@ class Obstacle:
         self.category = int(row["category"])
         self.at_m = float(row["at_m"])
         self.end_m = self.at_m + max(0.0, float(row["depth_m"]))
+        # far edge of what a foot must not enter or land in (a walk-on surface: its lip)
+        walk_on = int(row["kind"]) in WALK_ON_KINDS
+        self.hazard_end_m = min(self.end_m, self.at_m + LIP_DEPTH_M) if walk_on else self.end_m
         self.height_m = max(0.0, float(row["height_m"]))
         self.speed_fraction = min(1.0, max(0.0, float(row["speed_fraction"])))
         self.stop_m = self.at_m - max(0.0, float(row["stop_gap_m"]))
@@ -136,7 +145,8 @@ class Planner:
         """Speed target for now; also sets boost, guidance_raise, next_obstacle, blocking.
 
         feet_m: world position of each foot where planted (or where it is predicted to land
-        while it swings); swinging: whether each foot is in swing now.
+        while it swings); swinging: whether each foot is in swing now; step_length_m: the
+        expected step, one for both legs or [left, right] (each leg's measured step length).
         """
         a_plan = PLAN_DECEL_SHARE * max_decel_mps2
         target = cruise_mps
@@ -219,13 +229,18 @@ class Planner:
         return math.sqrt(v_yield * v_yield + 2.0 * a_plan * d) if d > 0.0 else v_yield
 
     def _step_over(self, ob, s_m, vmax, a_plan, feet_m, swinging, step_length_m) -> float:
-        # Which swing crosses: a foot planted before the obstacle whose next landing is past it.
+        # Which swing crosses: a foot planted before the obstacle whose next landing may be past
+        # it. The patient modulates the last steps (shorter to reach a take-off spot, a longer
+        # crossing step: Chen et al. 1991, Patla et al. 1999), so the landing is not its usual
+        # step from the other foot: any swing that could reach the near edge with a step up to
+        # REACH_FACTOR times this leg's measured one is lifted (a lift not needed costs nothing).
         for side in (0, 1):
             if swinging[side]:
                 continue  # keep the decision taken at toe off while it swings
             planted = feet_m[side]
-            landing = feet_m[1 - side] + step_length_m
-            crossing = planted < ob.end_m and landing > ob.at_m - CLEARANCE_MARGIN_M
+            step = step_length_m[side] if isinstance(step_length_m, (list, tuple)) else step_length_m
+            reach = feet_m[1 - side] + REACH_FACTOR * step
+            crossing = planted < ob.hazard_end_m and reach > ob.at_m - CLEARANCE_MARGIN_M
             if crossing != ob.crossing_side[side]:
                 ob.crossing_side[side] = crossing
                 self.plan_changes.append(ob)
@@ -242,7 +257,7 @@ class Planner:
             ob = self.order[i]
             if ob.done or ob.category != ObstacleCategory.STEP_OVER:
                 continue
-            if x_m >= ob.at_m and x_prev_m <= ob.end_m:
+            if x_m >= ob.at_m and x_prev_m <= ob.hazard_end_m:
                 margin = toe_height_m - ob.height_m
                 if not margin >= ob.margin_m:  # also replaces nan
                     ob.margin_m = margin
@@ -255,12 +270,12 @@ class Planner:
             ob = self.order[i]
             if ob.done or ob.category != ObstacleCategory.STEP_OVER:
                 continue
-            if ob.at_m <= foot_m <= ob.end_m:
+            if ob.at_m <= foot_m <= ob.hazard_end_m:
                 # Landed on or in it (a puddle's water, a box's top).
                 ob.margin_m = min(ob.margin_m, -0.01) if ob.margin_m == ob.margin_m else -0.01
                 ob.crossings += 1
                 self.changed = True
-            elif foot_m > ob.end_m and prev_foot_m < ob.at_m:
+            elif foot_m > ob.hazard_end_m and prev_foot_m < ob.at_m:
                 ob.crossings += 1
             ob.crossing_side[side] = False
             self._maybe_decide(ob, s_m)

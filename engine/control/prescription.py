@@ -23,7 +23,11 @@ HARD_LIMITS: dict[str, tuple[float, float]] = {
     "leg_length_l_m": (0.5, 1.2),
     "leg_length_r_m": (0.5, 1.2),
     "max_heart_rate_bpm": (0.0, 220.0),  # 0 = no limit set; else at least MIN_HEART_RATE_LIMIT_BPM
+    "max_jerk_mps3": (0.2, 5.0),
 }
+# The belt's jerk limit when a prescription does not set one (older versions): the self-paced
+# controller's comfort limit (docs/control.md "Self-paced mode").
+DEFAULT_MAX_JERK_MPS3 = 1.5
 MIN_HEART_RATE_LIMIT_BPM = 60.0  # a limit below resting heart rate would be a typo
 
 
@@ -47,6 +51,9 @@ class Prescription:
     # Heart-rate limit (bpm) for this patient: the top of the reports' heart-rate zones and the
     # high-heart-rate alarm's threshold. 0 = not set (older prescriptions: no zones, no alarm).
     max_heart_rate_bpm: float = 0.0
+    # Appended (issue 12): the patient's jerk limit (m/s^3) on the belt's acceleration in
+    # self-paced mode; prescriptions stored before it read the default.
+    max_jerk_mps3: float = DEFAULT_MAX_JERK_MPS3
 
     def __post_init__(self) -> None:
         for f in fields(self):

@@ -84,7 +84,7 @@ def core_main(config: CoreConfig, channel_paths: dict[str, str]) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
 
-    from devices.serial_link import DeviceError
+    from devices.serial_link import KERNEL_WAIT_MIN_S, DeviceError
 
     channels = Channels.attach(channel_paths)
     try:
@@ -95,11 +95,20 @@ def core_main(config: CoreConfig, channel_paths: dict[str, str]) -> int:
         sys.exit(3)
     code = 0
     core = None
+    reader = None
     try:
         granted, cpu = acquire_realtime(config.rt_priority, config.cpu)
+        # After pinning: the reader thread shares the core's CPU, below it (two below: the bench's
+        # floor loop runs at one below, undisturbed), above all normal work, and takes the reads'
+        # waits for the tty flip-buffer worker off the loop (docs/control.md, "Device silence").
+        reader = devices.start_reader(max(1, config.rt_priority - 2) if granted else 0)
         core = ControlCore(config, channels, devices, rt_granted=granted)
         code = run_loop(core, config, stop_flags)
     finally:
+        if reader is not None:
+            log.info("port reader: %d reads waited in the kernel for the tty flip-buffer worker "
+                     "(> %.0f ms), longest %.1f ms", reader.stalls, KERNEL_WAIT_MIN_S * 1e3,
+                     reader.longest_stall_s * 1e3)
         limits = core.supervisor.limits if core is not None else None
         _release(devices, limits.max_decel_mps2 if limits is not None and limits.valid else 0.5)
         channels.close(unlink=False)

@@ -102,6 +102,29 @@ def swing_bump(phase: float) -> float:
     return math.sin(math.pi * x) ** 2
 
 
+STANCE_RANGE = (0.45, 0.85)  # measured stance shares the reference is aligned to (else left as it is)
+
+
+def aligned_phase(phase: float, stance: float) -> float:
+    """The reference's phase for a leg whose measured stance share is `stance`: its toe off
+    (TOE_OFF_PHASE) moved onto the leg's own, so the reference swings while the leg swings.
+    A patient who stands 68 % of the stride (an older or paretic leg) would otherwise be pulled
+    into swing flexion in late stance and out of it in mid-swing, where the foot passes lowest.
+    Piecewise linear in the phase: stance and swing each stretched onto the table's."""
+    if not STANCE_RANGE[0] <= stance <= STANCE_RANGE[1]:
+        return phase  # no measured stance share yet (nan) or an implausible one
+    if phase < stance:
+        return phase * (TOE_OFF_PHASE / stance)
+    return TOE_OFF_PHASE + (phase - stance) * ((1.0 - TOE_OFF_PHASE) / (1.0 - stance))
+
+
+def aligned_rate(phase: float, stance: float) -> float:
+    """d(aligned_phase)/d(phase): multiplies the reference's velocity factors."""
+    if not STANCE_RANGE[0] <= stance <= STANCE_RANGE[1]:
+        return 1.0
+    return TOE_OFF_PHASE / stance if phase < stance else (1.0 - TOE_OFF_PHASE) / (1.0 - stance)
+
+
 def reference(phase: float, scale: float, boost: float, out: list, offset: int) -> None:
     """Write hip angle, knee angle, hip velocity factor, knee velocity factor for one leg.
 

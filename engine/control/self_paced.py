@@ -10,20 +10,23 @@ belt speed, so with the belt's acceleration as the input the plant is a double i
 
 and a PD law on the acceleration, a = Kp e + Kd e', gives e'' + Kd e' + Kp e = v_intent'.
 The estimated intent (belt speed + position rate) is reported for telemetry and stop detection.
-Acceleration is limited to the prescription and its rate of change to MAX_JERK_MPS3, so the belt
-never surprises; speed stays within [0, prescribed max]. No allocation per call.
+Acceleration is limited to the prescription and its rate of change to the prescription's
+`max_jerk_mps3` (default MAX_JERK_MPS3), so the belt never surprises; speed stays within
+[0, prescribed max]. No allocation per call.
 """
 
 from __future__ import annotations
 
 import math
 
+from engine.control.prescription import DEFAULT_MAX_JERK_MPS3
+
 # Gains: natural frequency 1.6 rad/s, damping 0.9 (see docs/control.md for the choice).
 OMEGA_N_RADPS = 1.6
 DAMPING = 0.9
 KP_PER_S2 = OMEGA_N_RADPS * OMEGA_N_RADPS  # (m/s^2) per m of position error
 KD_PER_S = 2.0 * DAMPING * OMEGA_N_RADPS  # (m/s^2) per m/s of position rate
-MAX_JERK_MPS3 = 1.5  # rate limit on the belt's acceleration (comfort; docs/control.md)
+MAX_JERK_MPS3 = DEFAULT_MAX_JERK_MPS3  # default rate limit on the belt's acceleration (docs/control.md)
 RATE_TAU_S = 0.02  # low-pass of the rate of the averaged position
 # The trunk oscillates fore-aft once per step (~2 Hz); the law must not chase it: the position
 # is averaged over AVERAGE_S (about one step) before the law sees it.
@@ -63,9 +66,11 @@ class SelfPacedController:
         self.avg_m = math.nan
 
     def command(self, position_m: float, sample_s: float, belt_mps: float, speed_now_mps: float,
-                dt_s: float, max_speed_mps: float, max_accel_mps2: float, max_decel_mps2: float) -> float:
+                dt_s: float, max_speed_mps: float, max_accel_mps2: float, max_decel_mps2: float,
+                max_jerk_mps3: float = MAX_JERK_MPS3) -> float:
         """Belt speed command after dt_s, given the sensor sample (position, its time), the
-        measured belt speed and the speed commanded now (after any override by the plan)."""
+        measured belt speed and the speed commanded now (after any override by the plan); the
+        limits are the patient's prescription (jerk: `Prescription.max_jerk_mps3`)."""
         if dt_s <= 0.0:
             return speed_now_mps
         dt = min(dt_s, 0.1)
@@ -99,11 +104,12 @@ class SelfPacedController:
         # (2 /s toward it) on how much faster than the estimated intent the belt may go.
         a_des = min(a_des, 2.0 * (self.intent_mps + MAX_LEAD_MPS - v))
         a_des = min(max(a_des, -max_decel_mps2), max_accel_mps2)
-        step = MAX_JERK_MPS3 * dt
+        jerk = max_jerk_mps3 if max_jerk_mps3 > 0.0 else MAX_JERK_MPS3
+        step = jerk * dt
         a = self.accel_mps2
         # Jerk-limited approach to standstill and to the top speed: ramping the acceleration to
         # zero at the jerk limit changes the speed by a^2 / (2 J); start ramping in time.
-        coast = a * a / (2.0 * MAX_JERK_MPS3)
+        coast = a * a / (2.0 * jerk)
         if a > 0.0 and v + coast + 2.0 * a * dt >= max_speed_mps:
             a_des = min(a_des, 0.0)
         elif a < 0.0 and v - coast + 2.0 * a * dt <= 0.0:

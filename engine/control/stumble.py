@@ -4,34 +4,48 @@ Physics. In swing the foot moves over the belt: it leaves the belt at toe-off at
 speed, speeds up to one to three times the walking speed and slows again only in terminal swing
 to land. An obstacle that catches the foot stops it against the belt surface or the object on
 it: within a few tens of milliseconds the foot's speed over the belt falls to about zero while
-it is still unloaded and early in its swing. That is what this module looks for, from each
-smart insole's 6-axis IMU (den Hartog et al. 2021 detect treadmill trips from one shank IMU;
-pre-impact detectors work from the deceleration of body segments, Aziz et al. 2014):
+it is still unloaded and early in its swing. Den Hartog et al. 2021 detect treadmill trips from
+one shank IMU; pre-impact detectors work from the deceleration of body segments (Aziz et al.
+2014). This module measures the swing foot's speed over the belt twice, independently:
 
-- the foot-frame specific force is rotated into the lab's forward axis with the foot pitch the
-  insole already integrates (engine/control/insole_events.py), which removes gravity;
-- integrated from toe-off, it gives the foot's speed over the belt (0 at toe-off; the drift of a
-  MEMS bias over one swing is millimetres per second);
-- a trip is: the foot in swing (heel unloaded, forefoot under DRAG_LOAD: a dragging toe still
-  swings), at least MIN_SWINGS normal swings seen, its speed over the belt has reached
-  PEAK_MIN_MPS in this swing, then fell by ARREST_DV_MPS within ARREST_WINDOW_S to below
-  HELD_MAX_MPS, before LATE_SHARE of the foot's usual swing time (a normal foot decelerates to
-  land at about a third of that rate; the landing itself ends the swing by loading the heel).
-  Trembling in place (freezing) never reaches PEAK_MIN_MPS; a toe scuff that does not arrest the
-  foot does not bring it to rest. The decision waits CONFIRM_S: a foot that loads meanwhile was
-  landing (the IMU can feel the impact a sample before the pressure cells cross their threshold),
-  and so was an arrest that comes with an impact from below (upward specific force more than 2 g
-  above gravity and larger than the forward deceleration) in the second half of the swing: a foot
-  caught by an obstacle is stopped mostly from ahead, a landing foot mostly from below.
+- insole IMU: the foot-frame specific force rotated into the lab's forward axis with the foot
+  pitch the insole already integrates (engine/control/insole_events.py), which removes gravity,
+  integrated from toe-off (0 at toe-off; a MEMS bias drifts millimetres per second over a swing);
+- exoskeleton encoders: the belt's speed plus the ankle's forward speed relative to the hip from
+  the hip and knee angles and rates (forward kinematics, the fitted thigh and shank): the hip
+  stands still over a treadmill, so a foot held by an obstacle moves back with the belt and this
+  speed falls to zero. No integration, no drift; the trunk's fore-aft sway adds about 0.1 m/s.
 
-Response (ControlCore reads `speed_cap_mps` and `guidance_floor`, emits the event and alarm):
-the exoskeleton goes to the prescription's maximum guidance at once; the belt speed is capped
-by a ramp from its speed at detection down to SLOW_FRACTION of it, falling at SLOW_DECEL_MPS2 (never
-faster than the prescription's max_decel_mps2): a gentle slowing, not a stop, which would be a
-second perturbation. The cap holds until the therapist acknowledges the STUMBLE alarm.
+A trip is a foot
+- in swing (heel unloaded, forefoot under DRAG_LOAD of the standing load: a dragging toe still
+  swings), after MIN_SWINGS normal swings of that foot, before LATE_SHARE of its usual swing
+  (later, the landing itself stops the foot);
+- whose speed over the belt (either channel) reached PEAK_MIN_MPS in this swing (trembling in
+  place, freezing, never does), then lost at least ARREST_DV_MPS within ARREST_WINDOW_S (a mean
+  2 g: terminal swing of slow walkers decelerates at a fraction of it) down to HELD_MAX_MPS or
+  less: stopped, not slowing;
+- with the other channel agreeing that the foot is now held (at or under HELD_MAX_MPS): two
+  independent measures, so that a one-sample IMU artefact or an encoder glitch never alarms on
+  its own (the IMU judges alone until the encoder channel is live);
+- and still unloaded CONFIRM_S later, without moving again by both measures: a landing foot
+  loads the heel within that time, a caught foot hangs in the air against the obstacle.
+Speeds are taken as the lower of each two consecutive samples (`held`), so a one-sample spike
+(an impact transient, a kinematic step) neither sets the peak nor fakes a drop.
+Before this version the IMU channel alone judged, with an arrest of 1.0 m/s and a veto after any
+vertical impact over 2 g in the second half of the swing; on the rig's signals that veto fired
+on mid-swing transients and stopped judging for the rest of the swing, and 1.0 m/s was more than
+a slow or early-caught foot has to lose: first trips were missed (docs/findings.md).
 
-Hot path: plain floats in preallocated lists, no allocation; `check` is called once per cycle
-and walks only the insole samples that arrived in it.
+Response (ControlCore reads `speed_cap_mps` and `guidance_floor`, emits the event and alarm,
+sends HAPTIC_CUE to the insoles): the exoskeleton goes to the prescription's maximum guidance at
+once; the belt speed is capped by a ramp from its speed at detection down to SLOW_FRACTION of
+it, falling at SLOW_DECEL_MPS2 (never faster than the prescription's max_decel_mps2): a gentle
+slowing, not a stop, which would be a second perturbation. The cap holds until the therapist
+acknowledges the STUMBLE alarm. The UI sounds a cue when the alarm appears
+(engine/render/audio.py).
+
+Hot path: plain floats in preallocated lists, no allocation; `check` walks only the insole
+samples that arrived in the cycle and `check_encoders` the exoskeleton's latest sample.
 """
 
 from __future__ import annotations
@@ -39,8 +53,8 @@ from __future__ import annotations
 import math
 
 PEAK_MIN_MPS = 0.8  # a swing foot this fast over the belt is really swinging (not trembling in place)
-ARREST_DV_MPS = 1.0  # its speed over the belt fell by this much ...
-ARREST_WINDOW_S = 0.030  # ... within this time (about 33 m/s^2: terminal swing slows at a third of that)
+ARREST_DV_MPS = 0.6  # its speed over the belt fell by this much ...
+ARREST_WINDOW_S = 0.030  # ... within this time (a mean 20 m/s^2, 2 g: see the module docstring)
 HELD_MAX_MPS = 0.4  # and it is now nearly at rest on the belt: stopped, not landing-decelerated
 LATE_SHARE = 0.85  # of the usual swing time: later, the landing itself stops the foot
 DRAG_LOAD = 0.06  # heel unloaded and forefoot under this share of the standing load: a (dragging) swing
@@ -50,14 +64,17 @@ SWING_LIMITS_S = (0.15, 1.5)  # swings outside this are not walking swings (free
 SLOW_FRACTION = 0.3  # the belt slows to this share of its speed at the stumble
 SLOW_DECEL_MPS2 = 0.4  # gently (the prescription's max_decel_mps2 caps it further)
 REFRACTORY_S = 1.0  # one stumble is reported once
-CONFIRM_S = 0.008  # an arrest is a trip if the foot is still unloaded this much later (a landing loads it)
-IMPACT_MPS2 = 2.0 * 9.81  # upward specific force this far above gravity, more than the forward one: a landing
-LAND_SHARE = 0.5  # ... if it comes after this share of the usual swing (no foot lands in its first half)
-HISTORY = 16  # past speed samples kept per foot (>= ARREST_WINDOW_S at 200 Hz)
+CONFIRM_S = 0.008  # an arrest is a trip if the foot is still unloaded and held this much later (a landing loads it)
+HISTORY = 24  # past speed samples kept per foot and channel (>= ARREST_WINDOW_S at 500 Hz)
+# The cue the patient feels (INSOLE_HAPTIC, docs/protocol.md): both feet, 3 pulses of 100 ms at
+# full intensity. An assumption, not sourced: long enough to be felt through a shoe during a
+# stumble, short enough to end before the recovery steps.
+HAPTIC_CUE = (3, 3, 1.0, 100_000)  # foot_mask, pulses, intensity, pulse_us
 
 
 class StumbleGuard:
-    """Per-foot swing speed from the insole IMU; trip detection and the response it asks for."""
+    """Per-foot swing speed over the belt from the insole IMU and from the exoskeleton's
+    encoders; trip detection and the response it asks for."""
 
     def __init__(self) -> None:
         self.reset()
@@ -67,13 +84,21 @@ class StumbleGuard:
         self.swinging = [False, False]
         self.swing_t0 = [0.0, 0.0]
         self.last_t = [-1.0, -1.0]
-        self.v_mps = [0.0, 0.0]  # foot speed over the belt, integrated since toe-off
+        self.v_mps = [0.0, 0.0]  # foot speed over the belt, integrated from the IMU since toe-off
+        self.held_mps = [0.0, 0.0]  # the lower of the last two: a one-sample spike does not count
         self.peak_mps = [0.0, 0.0]
         self.hist_t = [[0.0] * HISTORY, [0.0] * HISTORY]
         self.hist_v = [[0.0] * HISTORY, [0.0] * HISTORY]
         self.hist_n = [0, 0]
-        self.pending_t = [-1.0, -1.0]  # an arrest waiting for CONFIRM_S (landing veto)
-        self.landed = [False, False]  # a vertical impact ended this swing
+        # the encoder channel: foot speed over the belt from the joint angles and rates
+        self.enc_mps = [math.nan, math.nan]
+        self.enc_held_mps = [0.0, 0.0]
+        self.enc_peak_mps = [0.0, 0.0]
+        self.enc_t = [[0.0] * HISTORY, [0.0] * HISTORY]
+        self.enc_v = [[0.0] * HISTORY, [0.0] * HISTORY]
+        self.enc_n = [0, 0]
+        self.enc_arrest = [False, False]
+        self.pending_t = [-1.0, -1.0]  # an arrest waiting for CONFIRM_S (a landing loads the foot)
         self.usual_swing_s = [0.4, 0.4]
         self.swings = [0, 0]
         self.detected_t = -math.inf
@@ -85,6 +110,30 @@ class StumbleGuard:
         self.guidance_floor = 0.0
         self.count = 0
 
+    def encoder(self, side: int, t_s: float, hip_rad: float, knee_rad: float, hip_radps: float,
+                knee_radps: float, thigh_m: float, shank_m: float, belt_mps: float) -> None:
+        """One exoskeleton sample of one leg (host time): the ankle's speed over the belt from
+        the joint angles and rates (the hip stands still over the treadmill, so the belt's speed
+        plus the ankle's forward speed relative to the hip). No integration: no drift."""
+        shank_rad = hip_rad - knee_rad
+        u = belt_mps + thigh_m * math.cos(hip_rad) * hip_radps + shank_m * math.cos(shank_rad) * (hip_radps - knee_radps)
+        u_prev = self.enc_mps[side]
+        self.enc_mps[side] = u
+        if not self.swinging[side] or u_prev != u_prev:
+            self.enc_peak_mps[side] = 0.0
+            self.enc_n[side] = 0
+            self.enc_arrest[side] = False
+            return
+        held = u if u < u_prev else u_prev
+        self.enc_held_mps[side] = held
+        if held > self.enc_peak_mps[side]:
+            self.enc_peak_mps[side] = held
+        n = self.enc_n[side]
+        # the ring is scanned only for a foot that swung and is slow now (rarely: cheap per cycle)
+        self.enc_arrest[side] = (u <= HELD_MAX_MPS and self.enc_peak_mps[side] >= PEAK_MIN_MPS
+                                 and _ring_max(self.enc_t[side], self.enc_v[side], n, t_s, held) - u >= ARREST_DV_MPS)
+        self.enc_n[side] = _ring_push(self.enc_t[side], self.enc_v[side], n, t_s, held)
+
     def sample(self, side: int, t_s: float, loaded: bool, pitch_rad: float, ax_mps2: float, az_mps2: float) -> bool:
         """One insole sample of one foot (host time, foot-frame specific force x and z); True on a trip."""
         dt = t_s - self.last_t[side]
@@ -93,7 +142,8 @@ class StumbleGuard:
             self.pending_t[side] = -1.0  # it landed: the arrest was the heel strike
             if self.swinging[side]:
                 swing = t_s - self.swing_t0[side]
-                if SWING_LIMITS_S[0] <= swing <= SWING_LIMITS_S[1] and self.peak_mps[side] >= PEAK_MIN_MPS:
+                if SWING_LIMITS_S[0] <= swing <= SWING_LIMITS_S[1] and \
+                        (self.peak_mps[side] >= PEAK_MIN_MPS or self.enc_peak_mps[side] >= PEAK_MIN_MPS):
                     u = self.usual_swing_s[side]
                     self.usual_swing_s[side] = u + SWING_SMOOTH * (swing - u)
                     self.swings[side] += 1
@@ -103,10 +153,13 @@ class StumbleGuard:
             self.swinging[side] = True
             self.swing_t0[side] = t_s
             self.v_mps[side] = 0.0
+            self.held_mps[side] = 0.0
             self.peak_mps[side] = 0.0
             self.hist_n[side] = 0
+            self.enc_peak_mps[side] = 0.0
+            self.enc_n[side] = 0
+            self.enc_arrest[side] = False
             self.pending_t[side] = -1.0
-            self.landed[side] = False
             return False
         if dt <= 0.0 or dt > 0.05:
             return False
@@ -115,42 +168,33 @@ class StumbleGuard:
         v = v_prev + forward * dt
         self.v_mps[side] = v
         held = v if v < v_prev else v_prev  # a speed held over two samples, not a one-sample spike
+        self.held_mps[side] = held
         if held > self.peak_mps[side]:
             self.peak_mps[side] = held
-        # speed ARREST_WINDOW_S ago, from the ring of past samples
         n = self.hist_n[side]
-        ht, hv = self.hist_t[side], self.hist_v[side]
-        before = v
-        k = n - 1
-        while k >= 0 and n - k <= HISTORY:
-            i = k % HISTORY
-            before = hv[i]
-            if t_s - ht[i] >= ARREST_WINDOW_S:
-                break
-            k -= 1
-        i = n % HISTORY
-        ht[i] = t_s
-        hv[i] = v
-        self.hist_n[side] = n + 1
-        vertical = -ax_mps2 * math.sin(pitch_rad) + az_mps2 * math.cos(pitch_rad) - 9.81
-        late = t_s - self.swing_t0[side] >= LAND_SHARE * self.usual_swing_s[side]
-        if late and vertical > IMPACT_MPS2 and vertical > -forward:
-            # an impact from below: the foot landed (its pressure cells may lag a few samples);
-            # nothing more in this swing is judged
-            self.pending_t[side] = -1.0
-            self.landed[side] = True
-            return False
+        imu_arrest = (v <= HELD_MAX_MPS and self.peak_mps[side] >= PEAK_MIN_MPS
+                      and _ring_max(self.hist_t[side], self.hist_v[side], n, t_s, held) - v >= ARREST_DV_MPS)
+        self.hist_n[side] = _ring_push(self.hist_t[side], self.hist_v[side], n, t_s, held)
         pending = self.pending_t[side]
         if pending >= 0.0:
-            if v > HELD_MAX_MPS:
-                self.pending_t[side] = -1.0  # moving again: not held
+            enc = self.enc_mps[side]
+            if v > HELD_MAX_MPS and not enc <= HELD_MAX_MPS:
+                self.pending_t[side] = -1.0  # moving again by both measures: not held
             elif t_s - pending >= CONFIRM_S:
                 self.pending_t[side] = -1.0
                 return self._detected(side, t_s)
             return False
-        in_swing = t_s - self.swing_t0[side] < LATE_SHARE * self.usual_swing_s[side] and not self.landed[side]
-        if (in_swing and self.peak_mps[side] >= PEAK_MIN_MPS and before - v >= ARREST_DV_MPS and v <= HELD_MAX_MPS
-                and self.swings[side] >= MIN_SWINGS and t_s - self.detected_t > REFRACTORY_S):
+        in_swing = t_s - self.swing_t0[side] < LATE_SHARE * self.usual_swing_s[side]
+        # An arrest seen by one channel counts when the other agrees that the foot is now held
+        # (two independent measures: an IMU artefact or an encoder glitch alone never alarms);
+        # with the encoder channel not yet live the IMU judges alone.
+        enc = self.enc_mps[side]
+        if enc == enc:
+            arrest = (imu_arrest and enc <= HELD_MAX_MPS) or (self.enc_arrest[side] and v <= HELD_MAX_MPS)
+        else:
+            arrest = imu_arrest
+        if (in_swing and arrest and self.swings[side] >= MIN_SWINGS
+                and t_s - self.detected_t > REFRACTORY_S):
             self.pending_t[side] = t_s
         return False
 
@@ -162,6 +206,13 @@ class StumbleGuard:
             self.count += 1
             return True
         return False
+
+    def check_encoders(self, ts: float, angles, rates, geo, belt_mps: float) -> None:
+        """The exoskeleton's latest sample (host time ts): joint angles and rates in wire order,
+        link lengths from its geometry (foot_kinematics.LegGeometry)."""
+        for side in (0, 1):
+            self.encoder(side, ts, angles[2 * side], angles[2 * side + 1], rates[2 * side], rates[2 * side + 1],
+                         geo.thigh_m[side], geo.shank_m[side], belt_mps)
 
     def check(self, ins, feet) -> bool:
         """Walk this cycle's insole samples (`ins.sample_buf[0:ins.pending]`, rows as the driver
@@ -209,3 +260,24 @@ class StumbleGuard:
         decel = SLOW_DECEL_MPS2 if SLOW_DECEL_MPS2 < max_decel_mps2 else max_decel_mps2
         cap = self.speed_cap_mps - decel * dt
         self.speed_cap_mps = cap if cap > self.floor_mps else self.floor_mps
+
+
+def _ring_max(ring_t: list, ring_v: list, n: int, t_s: float, now: float) -> float:
+    """Largest value in the ring over the last ARREST_WINDOW_S (and now)."""
+    best = now
+    k = n - 1
+    while k >= 0 and n - k <= HISTORY:
+        i = k % HISTORY
+        if t_s - ring_t[i] > ARREST_WINDOW_S:
+            break
+        if ring_v[i] > best:
+            best = ring_v[i]
+        k -= 1
+    return best
+
+
+def _ring_push(ring_t: list, ring_v: list, n: int, t_s: float, value: float) -> int:
+    i = n % HISTORY
+    ring_t[i] = t_s
+    ring_v[i] = value
+    return n + 1

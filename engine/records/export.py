@@ -46,8 +46,6 @@ from __future__ import annotations
 
 import csv
 import datetime
-import hashlib
-import hmac
 import json
 import math
 import os
@@ -169,14 +167,20 @@ def samples_per_frame_for(n_samples: int) -> int:
 def resample_uniform(telemetry: np.ndarray, rate_hz: float, t0: float, t_end: float) -> tuple[np.ndarray, np.ndarray]:
     """Telemetry on the uniform grid t0 + i / rate_hz (i = 0.. while <= t_end): the latest record
     at or before each grid time. Returns (records, valid) where valid is False in gaps."""
+    index, valid = resample_index(telemetry["t_s"], rate_hz, t0, t_end)
+    return telemetry[index], valid
+
+
+def resample_index(t: np.ndarray, rate_hz: float, t0: float, t_end: float) -> tuple[np.ndarray, np.ndarray]:
+    """resample_uniform as indices: for each grid time, the index into t (sorted record times)
+    of the latest record at or before it, and whether one is within GAP_PERIODS periods."""
     n = int(math.floor((t_end - t0) * rate_hz + 1e-6)) + 1
     grid = t0 + np.arange(n) / rate_hz
-    t = telemetry["t_s"]
     index = np.searchsorted(t, grid + 1e-9, side="right") - 1
     valid = index >= 0
-    index = np.clip(index, 0, len(t) - 1)
+    np.clip(index, 0, len(t) - 1, out=index)
     valid &= (grid - t[index]) <= GAP_PERIODS / rate_hz
-    return telemetry[index], valid
+    return index, valid
 
 
 # ---------------------------------------------------------------------------------------------
@@ -271,34 +275,106 @@ def export_c3d(
     file; returns the path. Raises ExportError when there is nothing to export.
 
     events_until_s (for consecutive parts): take the events up to that time, not including it,
-    instead of up to the window's last record, so an event between two parts' records is in one."""
-    import ezc3d
+    instead of up to the window's last record, so an event between two parts' records is in one.
 
+    Memory: ezc3d's Python writer turns every analog sample into a C++ object (a 20-minute
+    session took 1.1 GB), so ezc3d writes the header and the parameter section from a one-frame
+    file, and the data section is streamed here in chunks of frames, byte for byte what ezc3d
+    writes (float32 frames: per point X Y Z and the residual word, then the analog samples
+    subframe by subframe; zero-padded to a 512-byte block; tests/records/test_export_c3d.py
+    compares the two). Telemetry is resampled as indices into the window, column by column."""
     _check_window(start_s, end_s)
     telemetry = store.telemetry(session_id)
     if not len(telemetry):
         raise ExportError(f"session {session_id} has no telemetry to export")
-    t0 = float(telemetry["t_s"][0])
-    t_rel = telemetry["t_s"] - t0
-    keep = _in_window(t_rel, start_s, end_s)
-    if not keep.any():
+    t = np.ascontiguousarray(telemetry["t_s"])
+    t0 = float(t[0])
+    keep = np.flatnonzero(_in_window(t - t0, start_s, end_s))
+    if not len(keep):
         raise ExportError(f"session {session_id} has no telemetry between {start_s} s and {end_s} s "
-                          f"(it has 0 .. {float(t_rel[-1]):.3f} s)")
+                          f"(it has 0 .. {float(t[-1] - t0):.3f} s)")
     rate = telemetry_rate_hz(telemetry)
-    window = telemetry[keep]
-    first_s = float(window["t_s"][0]) - t0
-    last_s = float(window["t_s"][-1]) - t0
-    grid, valid = resample_uniform(window, rate, t0 + first_s, t0 + last_s)
-    n = len(grid)
+    if keep[-1] - keep[0] + 1 == len(keep):
+        window = telemetry[keep[0]:keep[-1] + 1]  # records are in time order: a view, no copy
+        window_t = t[keep[0]:keep[-1] + 1]
+    else:
+        window = telemetry[keep]
+        window_t = np.ascontiguousarray(window["t_s"])
+    del keep
+    first_s = float(window_t[0]) - t0
+    last_s = float(window_t[-1]) - t0
+    index, valid = resample_index(window_t, rate, t0 + first_s, t0 + last_s)
+    del t, window_t
+    n = len(index)
     k = samples_per_frame_for(n)
     frames = math.ceil(n / k)
     padded = frames * k - n
-    if padded:  # pad the last frame with invalid samples
-        grid = np.concatenate([grid, np.repeat(grid[-1:], padded)])
+    if padded:  # pad the last frame with invalid samples (holding the last record)
+        index = np.concatenate([index, np.repeat(index[-1:], padded)])
         valid = np.concatenate([valid, np.zeros(padded, dtype=bool)])
+    events = _c3d_events(store.events(session_id), t0, first_s, last_s, events_until_s)
+    pulses = []  # (analog channel, sample) of each gait event's pulse
+    for j, (_, kind, side) in enumerate(GAIT_EVENT_CHANNELS):
+        context, label = SIDE_CONTEXT[side], GAIT_EVENT_LABELS[kind]
+        pulses += [(len(ANALOG_CHANNELS) + 1 + j, min(n - 1, int(round(t_ev * rate))))
+                   for t_ev, c, lab, _, _ in events if c == context and lab == label]
 
+    def frame_block(f0: int, f1: int) -> np.ndarray:
+        """Frames f0..f1 as the data section stores them: float32, one row per frame."""
+        rows = window[index[f0 * k:f1 * k]]
+        ok_samples = valid[f0 * k:f1 * k]
+        nf = f1 - f0
+        n_points = len(ANGLE_POINTS)
+        block = np.zeros((nf, 4 * n_points + k * n_analog), dtype=np.float32)
+        at_frames, frame_ok = rows[::k], ok_samples[::k]
+        for i, (_, field, side) in enumerate(ANGLE_POINTS):
+            degrees = np.rad2deg(at_frames[field][:, side].astype(np.float64))
+            ok = frame_ok & np.isfinite(degrees)
+            block[:, 4 * i] = np.where(ok, degrees, 0.0)
+            block[:, 4 * i + 3] = np.where(ok, 0.0, -1.0)  # C3D: a negative residual marks an invalid sample
+        analog = block[:, 4 * n_points:].reshape(nf, k, n_analog)  # subframe by subframe, channels within
+        for i, (_, field, column_index, _, scale, _) in enumerate(ANALOG_CHANNELS):
+            column = (rows[field] if column_index is None else rows[field][:, column_index]).astype(np.float64) * scale
+            if field == "heart_rate_bpm":
+                column = np.where(column > 0, column, 0.0)
+            analog[:, :, i] = np.where(ok_samples & np.isfinite(column), column, 0.0).reshape(nf, k)
+        analog[:, :, len(ANALOG_CHANNELS)] = ok_samples.reshape(nf, k)
+        for channel, sample in pulses:
+            if f0 * k <= sample < f1 * k:
+                analog[(sample - f0 * k) // k, (sample - f0 * k) % k, channel] = 1.0
+        return block
+
+    labels = [c[0] for c in ANALOG_CHANNELS] + [VALID_CHANNEL[0]] + [c[0] for c in GAIT_EVENT_CHANNELS]
+    n_analog = len(labels)
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
+    # The header and parameters, from a one-frame C3D that ezc3d builds with every parameter.
+    first = frame_block(0, 1)
+    c3d = _c3d_template(store, session_id, rate, k, labels, first, events, window, first_s, padded,
+                        int(n - valid[:n].sum()))
+    c3d.write(str(out_path))
+    os.chmod(out_path, 0o600)  # health data: owner-only, like the database
+    blocks = parameter_blocks(out_path)
+    if blocks > MAX_PARAMETER_BLOCKS:
+        out_path.unlink()
+        minutes = (last_s - first_s) / 60.0 * MAX_PARAMETER_BLOCKS / blocks
+        raise TooManyEvents(
+            f"{len(events)} events need {blocks} parameter blocks of 512 bytes, more than the C3D format's 255; "
+            f"export windows of about {max(1, int(minutes * 0.9))} minutes (--from-s/--to-s)", blocks)
+    _stream_frames(out_path, frames, first.shape[1] * 4, frame_block)
+    return out_path
+
+
+C3D_CHUNK_FRAMES = 2000  # frames built and written at a time (2000 x 20 samples x 25 channels: 4 MB)
+
+
+def _c3d_template(store: Store, session_id: int, rate: float, k: int, labels: list[str], first: np.ndarray,
+                  events: list, window: np.ndarray, first_s: float, padded: int, gap_samples: int):
+    """The ezc3d object of the export with its first frame only (header and parameters are
+    whole; _stream_frames writes the frames and fixes the frame counts)."""
+    import ezc3d
+
+    n_points = len(ANGLE_POINTS)
     c3d = ezc3d.c3d()
     c3d["parameters"]["POINT"]["RATE"]["value"] = [rate / k]
     c3d["parameters"]["POINT"]["LABELS"]["value"] = tuple(label for label, _, _ in ANGLE_POINTS)
@@ -307,41 +383,25 @@ def export_c3d(
     )
     c3d.add_parameter("POINT", "ANGLES", [label for label, _, _ in ANGLE_POINTS], "points that are joint angles")
     c3d.add_parameter("POINT", "ANGLE_UNITS", ["deg"])
-    at_frames = grid[::k]
-    frame_valid = valid[::k]
-    points = np.zeros((4, len(ANGLE_POINTS), frames))
-    residuals = np.zeros((1, len(ANGLE_POINTS), frames))
-    for i, (_, field, side) in enumerate(ANGLE_POINTS):
-        degrees = np.rad2deg(at_frames[field][:, side].astype(np.float64))
-        ok = frame_valid & np.isfinite(degrees)
-        points[0, i, :] = np.where(ok, degrees, 0.0)
-        residuals[0, i, :] = np.where(ok, 0.0, -1.0)  # C3D: a negative residual marks an invalid sample
+    row = first[0].astype(np.float64)
+    points = np.zeros((4, n_points, 1))
+    residuals = np.zeros((1, n_points, 1))
+    for i in range(n_points):
+        points[0, i, 0] = row[4 * i]
+        residuals[0, i, 0] = row[4 * i + 3]
     points[3, :, :] = 1.0
     c3d["data"]["points"] = points
     c3d["data"]["meta_points"] = {"residuals": residuals,
-                                  "camera_masks": np.zeros((7, len(ANGLE_POINTS), frames), dtype=bool)}
+                                  "camera_masks": np.zeros((7, n_points, 1), dtype=bool)}
 
     c3d["parameters"]["ANALOG"]["RATE"]["value"] = [rate]
-    labels = [c[0] for c in ANALOG_CHANNELS] + [VALID_CHANNEL[0]] + [c[0] for c in GAIT_EVENT_CHANNELS]
     c3d["parameters"]["ANALOG"]["LABELS"]["value"] = tuple(labels)
     c3d["parameters"]["ANALOG"]["UNITS"]["value"] = tuple(
         [c[3] for c in ANALOG_CHANNELS] + [VALID_CHANNEL[1]] + ["1"] * len(GAIT_EVENT_CHANNELS))
     c3d.add_parameter("ANALOG", "DESCRIPTIONS", [c[5] for c in ANALOG_CHANNELS] + [VALID_CHANNEL[2]]
                       + [f"1 at the sample of each {kind.replace('_', ' ')} ({SIDE_NAMES[side]})"
                          for _, kind, side in GAIT_EVENT_CHANNELS])
-    analogs = np.zeros((1, len(labels), frames * k))
-    for i, (_, field, index, _, scale, _) in enumerate(ANALOG_CHANNELS):
-        column = (grid[field] if index is None else grid[field][:, index]).astype(np.float64) * scale
-        if field == "heart_rate_bpm":
-            column = np.where(column > 0, column, 0.0)
-        analogs[0, i, :] = np.where(valid & np.isfinite(column), column, 0.0)
-    analogs[0, len(ANALOG_CHANNELS), :] = valid
-    events = _c3d_events(store.events(session_id), t0, first_s, last_s, events_until_s)
-    for j, (_, kind, side) in enumerate(GAIT_EVENT_CHANNELS):
-        context, label = SIDE_CONTEXT[side], GAIT_EVENT_LABELS[kind]
-        samples = [min(n - 1, int(round(t * rate))) for t, c, lab, _, _ in events if c == context and lab == label]
-        analogs[0, len(ANALOG_CHANNELS) + 1 + j, samples] = 1.0
-    c3d["data"]["analogs"] = analogs
+    c3d["data"]["analogs"] = row[4 * n_points:].reshape(k, len(labels)).T.reshape(1, len(labels), k).copy()
 
     session = store.get_session(session_id)
     subject = pseudonym(store, session["patient_code"])
@@ -352,19 +412,71 @@ def export_c3d(
     c3d.add_parameter("TRIAL", "WINDOW_START_S", [first_s], "first frame, seconds from the session's first record")
     c3d.add_parameter("TRIAL", "FIRST_CYCLE", [str(int(window["cycle"][0]))], "control cycle of the first record")
     _set_int_parameter(c3d, "TRIAL", "PADDED_SAMPLES", [padded], "invalid analog samples padding the last frame")
-    _set_int_parameter(c3d, "TRIAL", "GAP_SAMPLES", [int(n - valid[:n].sum())], "analog samples in recording gaps")
+    _set_int_parameter(c3d, "TRIAL", "GAP_SAMPLES", [gap_samples], "analog samples in recording gaps")
     _set_int_parameter(c3d, "TRIAL", "SIMULATED", [1 if session["simulated"] else 0], "1 = simulated patient")
     _add_events(c3d, events)
-    c3d.write(str(out_path))
-    os.chmod(out_path, 0o600)  # health data: owner-only, like the database
-    blocks = parameter_blocks(out_path)
-    if blocks > MAX_PARAMETER_BLOCKS:
-        out_path.unlink()
-        minutes = (last_s - first_s) / 60.0 * MAX_PARAMETER_BLOCKS / blocks
-        raise TooManyEvents(
-            f"{len(events)} events need {blocks} parameter blocks of 512 bytes, more than the C3D format's 255; "
-            f"export windows of about {max(1, int(minutes * 0.9))} minutes (--from-s/--to-s)", blocks)
-    return out_path
+    return c3d
+
+
+def _c3d_parameter_offsets(section: bytes, wanted: set[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    """Byte offsets (in the parameter section) of the data of the wanted (GROUP, NAME) parameters."""
+    groups: dict[int, str] = {}
+    params: list[tuple[int, str, int]] = []
+    pos = 4
+    while pos + 2 <= len(section):
+        name_len = abs(int.from_bytes(section[pos:pos + 1], "little", signed=True))  # negative: locked
+        group_id = int.from_bytes(section[pos + 1:pos + 2], "little", signed=True)
+        if name_len == 0 or group_id == 0:
+            break
+        name = section[pos + 2:pos + 2 + name_len].decode("ascii", "replace")
+        link = pos + 2 + name_len
+        next_offset = int.from_bytes(section[link:link + 2], "little", signed=True)
+        if group_id < 0:
+            groups[-group_id] = name
+        else:
+            params.append((group_id, name, link + 2))
+        if next_offset == 0:
+            break
+        pos = link + next_offset
+    out = {}
+    for group_id, name, at in params:
+        key = (groups.get(group_id, ""), name)
+        if key in wanted:
+            dims = section[at + 1]
+            out[key] = at + 2 + dims  # after the type and the dimensions
+    return out
+
+
+def _stream_frames(path: Path, frames: int, frame_bytes: int, frame_block) -> None:
+    """Replace the one-frame data section of the ezc3d file at path with `frames` frames from
+    frame_block(f0, f1), and set the frame counts ezc3d wrote for one frame: header word 5
+    (last frame), POINT:FRAMES and ROTATION:DATA_START (the block after the data, 16 bits as
+    ezc3d writes it)."""
+    with open(path, "r+b") as f:
+        header = bytearray(f.read(512))
+        first_parameter_block = header[0]
+        data_start = int.from_bytes(header[16:18], "little")
+        f.seek((first_parameter_block - 1) * 512)
+        section = bytearray(f.read((data_start - first_parameter_block) * 512))
+        data_bytes = frames * frame_bytes
+        header[8:10] = frames.to_bytes(2, "little")
+        offsets = _c3d_parameter_offsets(bytes(section), {("POINT", "FRAMES"), ("ROTATION", "DATA_START")})
+        if ("POINT", "FRAMES") not in offsets:
+            raise ExportError(f"{path}: ezc3d wrote no POINT:FRAMES parameter")
+        at = offsets[("POINT", "FRAMES")]
+        section[at:at + 2] = frames.to_bytes(2, "little")
+        if ("ROTATION", "DATA_START") in offsets:
+            at = offsets[("ROTATION", "DATA_START")]
+            section[at:at + 2] = ((data_start + data_bytes // 512 + 1) & 0xFFFF).to_bytes(2, "little")
+        f.seek(0)
+        f.write(header)
+        f.seek((first_parameter_block - 1) * 512)
+        f.write(section)
+        f.seek((data_start - 1) * 512)
+        f.truncate()
+        for f0 in range(0, frames, C3D_CHUNK_FRAMES):
+            f.write(frame_block(f0, min(frames, f0 + C3D_CHUNK_FRAMES)).tobytes())
+        f.write(bytes(-data_bytes % 512))
 
 
 def export_c3d_parts(
@@ -421,8 +533,9 @@ def pseudonym(store: Store, patient_code: str) -> str:
     """A stable pseudonym for a patient code: keyed HMAC-SHA256 with this database's secret, so
     exports from one database can be linked to each other but not to the code without the
     database."""
-    digest = hmac.new(store.site_secret("export-pseudonym"), patient_code.encode("utf-8"), hashlib.sha256)
-    return "P-" + digest.hexdigest()[:12]
+    from engine.records.pseudonym import pseudonym as keyed_pseudonym  # one definition, also in SQL
+
+    return keyed_pseudonym(store, patient_code)
 
 
 def software_version() -> str:

@@ -208,13 +208,19 @@ WARM_UP_S = 10.0
 OBSTACLE_KINDS = ("obstacle_outcome",)
 
 
+def steady_flagged_by_core(strides: list[dict]) -> bool:
+    """Whether steady_strides takes the control core's recorded flags (at least one stride flagged
+    steady) rather than the rule from the recorded belt command (see steady_strides)."""
+    return any(s.get("steady") for s in strides)
+
+
 def steady_strides(strides: list[dict], telemetry: np.ndarray, events: list[dict]) -> list[bool]:
     """Per stride: True when it is a steady-state stride. The control core's steady flag recorded
     with the stride (`steady`) wins when the session's strides carry it, i.e. when at least one
     stride is flagged steady (older recordings and the gait model write 0 for every stride, which
     means "not judged", not "unsteady"); otherwise the rule above decides from the recorded belt
     command, run state and obstacle events."""
-    trust_recorded = any(s.get("steady") for s in strides)
+    trust_recorded = steady_flagged_by_core(strides)
     out = []
     if len(telemetry):
         t = np.ascontiguousarray(telemetry["t_s"])  # a field view is strided: searchsorted would copy it per call

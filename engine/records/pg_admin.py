@@ -75,6 +75,7 @@ def init_clinic(url: str, admin: str | None = None, admin_password: str | None =
                          "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value", (str(version),))
         changes["to"] = version
         conn.execute(pg_schema.LOGIN_FUNCTIONS)
+        conn.execute(pg_schema.CLINIC_FUNCTIONS)
         conn.execute(pg_schema.grants_sql())
         conn.commit()
         if admin is not None:

@@ -25,6 +25,8 @@ Passwords of StepSync accounts are stored only as scrypt hashes (see accounts.py
 
 from __future__ import annotations
 
+from engine.records import pseudonym as pseudonym_def
+
 # Group roles; login roles for rigs and staff computers are created by `clinic add-login`.
 ROLE_OWNER = "stepsync_owner"
 ROLE_RIG = "stepsync_rig"
@@ -32,7 +34,7 @@ ROLE_CLIENT = "stepsync_client"
 GROUP_ROLES = (ROLE_OWNER, ROLE_RIG, ROLE_CLIENT)
 
 # Tables a rig pushes, child tables keyed by (rig_id, local_id).
-CHILD_TABLES = ("events", "steps", "strides", "audit_log", "frame_timing")
+CHILD_TABLES = ("events", "steps", "strides", "audit_log", "frame_timing", "stances")
 
 _SERVER_V1 = r"""
 CREATE TABLE rigs (
@@ -283,36 +285,13 @@ END $$;
 CREATE TRIGGER prescriptions_version BEFORE INSERT ON prescriptions
     FOR EACH ROW EXECUTE FUNCTION stepsync_prescription_version();
 
--- Research: pseudonymised sessions (a keyed hash of the patient code, dates to the month,
--- no names, no free text), for researcher and admin accounts only; every call is audited.
-INSERT INTO schema_info (key, value) VALUES ('pseudonym_key', replace(gen_random_uuid()::text, '-', ''))
-    ON CONFLICT DO NOTHING;
-CREATE FUNCTION stepsync_research_sessions()
-RETURNS TABLE (pseudonym text, session_month text, scene_id text, outcome text, simulated integer,
-               duration_s double precision, steps bigint, mean_step_length_m double precision,
-               mean_step_time_s double precision, mean_stride_time_s double precision)
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = public, pg_temp AS $$
-BEGIN
-    IF coalesce(stepsync_account_role(), '') NOT IN ('researcher', 'admin') THEN
-        RAISE EXCEPTION 'the research export needs a researcher or admin account'
-            USING ERRCODE = 'insufficient_privilege';
-    END IF;
-    INSERT INTO access_log (account, action, detail) VALUES (stepsync_account(), 'research export', NULL);
-    RETURN QUERY
-    SELECT encode(substr(sha256(convert_to((SELECT value FROM schema_info WHERE key = 'pseudonym_key')
-                                           || s.patient_code, 'UTF8')), 1, 8), 'hex'),
-           substr(s.started_at, 1, 7), s.scene_id, s.outcome, s.simulated,
-           (SELECT max(t_s) FROM steps st WHERE st.session_id = s.id),
-           (SELECT count(*) FROM steps st WHERE st.session_id = s.id),
-           (SELECT avg(step_length_m) FROM steps st WHERE st.session_id = s.id),
-           (SELECT avg(step_time_s) FROM steps st WHERE st.session_id = s.id),
-           (SELECT avg(stride_time_s) FROM strides sr WHERE sr.session_id = s.id)
-    FROM sessions s ORDER BY 1, s.started_at;
-END $$;
+-- Research: stepsync_research_sessions() is defined in CLINIC_FUNCTIONS (replaced by every
+-- `clinic init`), with the pseudonyms of engine/records/pseudonym.py.
 """
 
 # Statement-level audit triggers (transition tables) for every synced table.
-_AUDITED = ("patients", "prescriptions", "sessions", "telemetry_chunks", *CHILD_TABLES)
+_AUDITED = ("patients", "prescriptions", "sessions", "telemetry_chunks",
+            *(t for t in CHILD_TABLES if t != "stances"))  # stances: schema 5 makes its own trigger
 _SERVER_V1 += "".join(
     f"CREATE TRIGGER {t}_audit_insert AFTER INSERT ON {t} REFERENCING NEW TABLE AS new_rows "
     f"FOR EACH STATEMENT EXECUTE FUNCTION stepsync_audit_rows();\n"
@@ -346,6 +325,32 @@ BEGIN
 END $$;
 """
 
+# 5: per-stance balance rows (records schema 5), a child table like steps; its audit trigger here
+# (the schema-2 triggers were made before it existed). Rights and policies come with CHILD_TABLES.
+_SERVER_V5 = r"""
+CREATE TABLE IF NOT EXISTS stances (
+    id                bigserial PRIMARY KEY,
+    session_id        bigint NOT NULL REFERENCES sessions(id),
+    rig_id            text NOT NULL,
+    local_id          bigint NOT NULL,
+    cycle             bigint NOT NULL,
+    t_s               double precision NOT NULL,
+    side              integer NOT NULL,
+    flags             integer,
+    duration_s        double precision,
+    cop_path_m        double precision,
+    cop_ap_m          double precision,
+    cop_ml_sd_m       double precision,
+    peak_load         double precision,
+    load_impulse      double precision,
+    double_support_s  double precision,
+    UNIQUE (rig_id, local_id)
+);
+CREATE INDEX IF NOT EXISTS stances_session ON stances(session_id, cycle);
+CREATE TRIGGER stances_audit_insert AFTER INSERT ON stances REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION stepsync_audit_rows();
+"""
+
 # Server migrations, numbered like the rig's records schema (see the module docstring).
 SERVER_MIGRATIONS: list[str] = [
     # 1: records schema 1 has nothing the server needs on its own: it is created with 2.
@@ -357,6 +362,13 @@ SERVER_MIGRATIONS: list[str] = [
     # 4: records schema 4: the core's flags of each step and stride.
     "ALTER TABLE steps ADD COLUMN IF NOT EXISTS flags integer; "
     "ALTER TABLE strides ADD COLUMN IF NOT EXISTS flags integer",
+    # 5: records schema 5: balance per stance from the insoles (issue 13).
+    _SERVER_V5,
+    # 6: records schema 6: session plans from progression proposals (issue 12). The rig keeps
+    # them; the table is here so both schemas stay one release (not synced yet).
+    "CREATE TABLE IF NOT EXISTS session_plans (id bigserial PRIMARY KEY, patient_code text NOT NULL, "
+    "version integer NOT NULL, plan_json text NOT NULL, based_on_session bigint, decision text NOT NULL, "
+    "who text NOT NULL, created_at text NOT NULL, UNIQUE (patient_code, version))",
 ]
 SERVER_SCHEMA_VERSION = len(SERVER_MIGRATIONS)
 
@@ -376,6 +388,10 @@ def grants_sql() -> str:
         f"GRANT EXECUTE ON FUNCTION stepsync_login_params(text), stepsync_login(text, bytea), "
         f"stepsync_logout() TO {ROLE_RIG}, {ROLE_CLIENT}",
         f"GRANT EXECUTE ON FUNCTION stepsync_current_prescriptions(text[]) TO {ROLE_RIG}",
+        # CLINIC_FUNCTIONS: a rig copies the clinic's patients; both check a login's patient list.
+        f"GRANT EXECUTE ON FUNCTION stepsync_clinic_patient_count(), stepsync_clinic_patients(), "
+        f"stepsync_creator_care_team() TO {ROLE_RIG}",
+        f"GRANT EXECUTE ON FUNCTION stepsync_my_patients() TO {ROLE_RIG}, {ROLE_CLIENT}",
         f"GRANT EXECUTE ON FUNCTION stepsync_research_sessions(), stepsync_site_secret(text, integer) "
         f"TO {ROLE_CLIENT}",
         f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {ROLE_RIG}",
@@ -486,4 +502,114 @@ SET search_path = public, pg_temp AS $$
     DELETE FROM login_tokens
     WHERE token_sha256 = sha256(convert_to(coalesce(current_setting('stepsync.token', true), ''), 'UTF8'))
 $$;
+"""
+
+# Definitions replaced on every `clinic init` (CREATE OR REPLACE: running init again changes
+# nothing; a newer StepSync's init brings them up to date). Tables stay in SERVER_MIGRATIONS.
+_PSEUDONYM = pseudonym_def
+CLINIC_FUNCTIONS = rf"""
+-- HMAC-SHA256 (RFC 2104) in plain SQL, no extension needed: the research export's pseudonyms
+-- are the ones `export` makes in Python (engine/records/pseudonym.py, one definition).
+CREATE OR REPLACE FUNCTION stepsync_hmac_sha256(p_key bytea, p_msg bytea) RETURNS bytea
+LANGUAGE plpgsql IMMUTABLE STRICT SET search_path = public, pg_temp AS $$
+DECLARE
+    k bytea := p_key;
+    ipad bytea;
+    opad bytea;
+BEGIN
+    IF length(k) > 64 THEN
+        k := sha256(k);
+    END IF;
+    k := k || decode(repeat('00', 64 - length(k)), 'hex');
+    ipad := k;
+    opad := k;
+    FOR i IN 0..63 LOOP
+        ipad := set_byte(ipad, i, get_byte(k, i) # 54);  -- 0x36
+        opad := set_byte(opad, i, get_byte(k, i) # 92);  -- 0x5c
+    END LOOP;
+    RETURN sha256(opad || sha256(ipad || p_msg));
+END $$;
+CREATE OR REPLACE FUNCTION stepsync_pseudonym(p_key bytea, p_code text) RETURNS text
+LANGUAGE sql IMMUTABLE STRICT SET search_path = public, pg_temp AS $$
+    SELECT '{_PSEUDONYM.PREFIX}' || substr(encode(stepsync_hmac_sha256(p_key, convert_to(p_code, 'UTF8')), 'hex'),
+                                          1, {_PSEUDONYM.HEX_DIGITS})
+$$;
+-- Research: pseudonymised sessions (the keyed pseudonym above with the clinic's export key,
+-- dates to the month, no names, no free text), researcher and admin accounts only; audited.
+CREATE OR REPLACE FUNCTION stepsync_research_sessions()
+RETURNS TABLE (pseudonym text, session_month text, scene_id text, outcome text, simulated integer,
+               duration_s double precision, steps bigint, mean_step_length_m double precision,
+               mean_step_time_s double precision, mean_stride_time_s double precision)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE
+    k bytea;
+BEGIN
+    IF coalesce(stepsync_account_role(), '') NOT IN ('researcher', 'admin') THEN
+        RAISE EXCEPTION 'the research export needs a researcher or admin account'
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    INSERT INTO access_log (account, action, detail) VALUES (stepsync_account(), 'research export', NULL);
+    k := stepsync_site_secret('{_PSEUDONYM.SECRET_NAME}', {_PSEUDONYM.KEY_BYTES});
+    RETURN QUERY
+    SELECT stepsync_pseudonym(k, s.patient_code),
+           substr(s.started_at, 1, 7), s.scene_id, s.outcome, s.simulated,
+           (SELECT max(t_s) FROM steps st WHERE st.session_id = s.id),
+           (SELECT count(*) FROM steps st WHERE st.session_id = s.id),
+           (SELECT avg(step_length_m) FROM steps st WHERE st.session_id = s.id),
+           (SELECT avg(step_time_s) FROM steps st WHERE st.session_id = s.id),
+           (SELECT avg(stride_time_s) FROM strides sr WHERE sr.session_id = s.id)
+    FROM sessions s ORDER BY 1, s.started_at;
+END $$;
+
+-- The patients the account logged in on this connection may see (therapist: care team; admin:
+-- all; researcher: none): the therapist menu's patient list at a rig. Audited.
+CREATE OR REPLACE FUNCTION stepsync_my_patients() RETURNS SETOF text
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+BEGIN
+    IF stepsync_account() IS NULL THEN
+        RAISE EXCEPTION 'log in first' USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    INSERT INTO access_log (account, action, detail) VALUES (stepsync_account(), 'read patient list', NULL);
+    RETURN QUERY SELECT p.code FROM patients p WHERE stepsync_may_read_patient(p.code) ORDER BY p.code;
+END $$;
+
+-- Rigs copy down the clinic's patients (a patient created at rig A can train at rig B): how
+-- many there are (a pass pulls only when this changed; patients are never deleted) and the
+-- rows. Registered rigs only; the copy is audited.
+CREATE OR REPLACE FUNCTION stepsync_clinic_patient_count() RETURNS bigint
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+    SELECT count(*) FROM patients WHERE EXISTS (SELECT 1 FROM rigs m WHERE m.db_role = session_user)
+$$;
+CREATE OR REPLACE FUNCTION stepsync_clinic_patients()
+RETURNS TABLE (patient_code text, patient_name text, patient_created_at text, patient_sim_profile text,
+               from_rig text)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM rigs m WHERE m.db_role = session_user) THEN
+        RAISE EXCEPTION 'only a registered rig copies the clinic''s patients' USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    INSERT INTO access_log (account, action, detail)
+    VALUES (session_user, 'rig copied patients', (SELECT count(*) FROM patients) || ' patients');
+    RETURN QUERY SELECT p.code, p.name, p.created_at, p.sim_profile, coalesce(r.name, p.rig_id)
+                 FROM patients p LEFT JOIN rigs r ON r.rig_id = p.rig_id ORDER BY p.code;
+END $$;
+
+-- A patient created at a rig joins the care team of the therapist who created them: the first
+-- prescription version the server receives for a patient brought by the same rig, written by a
+-- therapist account (`who`), adds that therapist. A rig can thus only assign its own new patients.
+CREATE OR REPLACE FUNCTION stepsync_creator_care_team() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+BEGIN
+    IF NEW.version = 1
+       AND EXISTS (SELECT 1 FROM accounts a WHERE a.username = NEW.who AND a.role = 'therapist')
+       AND EXISTS (SELECT 1 FROM patients p WHERE p.code = NEW.patient_code AND p.rig_id = NEW.rig_id) THEN
+        INSERT INTO care_team (patient_code, username) VALUES (NEW.patient_code, NEW.who) ON CONFLICT DO NOTHING;
+        INSERT INTO access_log (account, action, patient_code, detail)
+        VALUES (NEW.who, 'care team: created the patient', NEW.patient_code, 'rig ' || NEW.rig_id);
+    END IF;
+    RETURN NULL;
+END $$;
+DROP TRIGGER IF EXISTS prescriptions_creator ON prescriptions;
+CREATE TRIGGER prescriptions_creator AFTER INSERT ON prescriptions
+    FOR EACH ROW EXECUTE FUNCTION stepsync_creator_care_team();
 """

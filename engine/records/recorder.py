@@ -97,6 +97,7 @@ class SessionWriter:
             "events": 0,
             "steps": 0,
             "strides": 0,
+            "stances": 0,
             "commits": 0,
             "chunks_written": 0,
             "compactions": 0,

@@ -565,10 +565,22 @@ def build_session_document(store: Store, session_id: int) -> Document:
             ax.set_xlabel("session time (s)")
             ax.legend(fontsize=7)
         low, high = gm.STRIDE_CV_HEALTHY_PCT
+        if gm.steady_flagged_by_core(v.strides):
+            # the rule the control core applied when it flagged each stride (engine/control/steady_state.py)
+            from engine.control import steady_state as ss
+
+            rule = (f"Steady, as the control core flagged each stride: belt speed within {ss.SPEED_TOL_MPS:g} m/s "
+                    f"+ {ss.SPEED_TOL_SHARE * 100:g} % over the stride, no obstacle, clearance boost, raised guidance "
+                    f"or pause acting on it, after {ss.WARMUP_STRIDES} strides and {ss.WARMUP_S:g} s of walking "
+                    "(docs/control.md).")
+        else:
+            rule = ("Steady (this session's strides carry no flags from the control core, so the recorded belt "
+                    "command decides): belt speed constant at the session's usual speed, no obstacle in the stride "
+                    "or the next, after a 10 s warm-up (docs/records.md).")
         sections["variability"].add(Plot(variability, 2.8), (
             f"Coefficient of variation of stride time over steady strides: {_fmt(m['stride_cv_pct'], 1, '%')} "
-            f"(healthy adults about {low:.0f}-{high:.0f} % [hausdorff2005]). Steady: belt speed constant at the "
-            "session's usual speed, no obstacle in the stride or the next, after a 10 s warm-up (docs/records.md)."))
+            f"(healthy adults about {low:.0f}-{high:.0f} % [hausdorff2005]), {m['steady_strides']} of "
+            f"{m['strides']} strides. {rule}"))
     else:
         sections["variability"].add("No strides were recorded.")
 

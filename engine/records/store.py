@@ -176,12 +176,51 @@ MIGRATIONS: list[str] = [
     ALTER TABLE steps ADD COLUMN flags INTEGER;
     ALTER TABLE strides ADD COLUMN flags INTEGER;
     """,
+    # 5: balance per stance from the insoles (the core's STANCE_COP + STANCE_LOAD events, one row
+    # per stance, at its toe off; engine/control/balance.py): flags bit 0 = medial/lateral
+    # resolved; loads are fractions of the standing load (x s for the impulse).
+    """
+    CREATE TABLE stances (
+        id                INTEGER PRIMARY KEY,
+        session_id        INTEGER NOT NULL REFERENCES sessions(id),
+        cycle             INTEGER NOT NULL,
+        t_s               REAL NOT NULL,
+        side              INTEGER NOT NULL,
+        flags             INTEGER,
+        duration_s        REAL,
+        cop_path_m        REAL,
+        cop_ap_m          REAL,
+        cop_ml_sd_m       REAL,
+        peak_load         REAL,
+        load_impulse      REAL,
+        double_support_s  REAL
+    );
+    CREATE INDEX stances_session ON stances(session_id, cycle);
+    """,
+    # 6: session plans (issue 12): the next sessions' settings a therapist accepted or edited
+    # from a progression proposal, versioned per patient like prescriptions (engine/analysis/
+    # progression.py). The choice itself (accept, edit, reject) is an audit_log row.
+    """
+    CREATE TABLE session_plans (
+        id                INTEGER PRIMARY KEY,
+        patient_code      TEXT NOT NULL REFERENCES patients(code),
+        version           INTEGER NOT NULL,
+        plan_json         TEXT NOT NULL,
+        based_on_session  INTEGER REFERENCES sessions(id),
+        decision          TEXT NOT NULL,
+        who               TEXT NOT NULL,
+        created_at        TEXT NOT NULL,
+        UNIQUE (patient_code, version)
+    );
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 # Event kinds the recorder turns into rows of their own table rather than `events` rows.
 _STEP = int(EventKind.STEP)
 _STRIDE = int(EventKind.STRIDE)
+_STANCE_COP = int(EventKind.STANCE_COP)
+_STANCE_LOAD = int(EventKind.STANCE_LOAD)
 
 
 def _now_iso() -> str:
@@ -219,6 +258,15 @@ def _loads(text: str | None):
 def _finite_or_none(value: float) -> float | None:
     value = float(value)
     return value if math.isfinite(value) else None
+
+
+def _audit_rows(rows: list[dict]) -> list[dict]:
+    """Audit-log rows with their JSON columns read back (old, new, applied)."""
+    for row in rows:
+        row["old"] = _loads(row.pop("old_json"))
+        row["new"] = _loads(row.pop("new_json"))
+        row["applied"] = _loads(row.pop("applied_json"))
+    return rows
 
 
 def event_kind_name(kind: int) -> str:
@@ -428,6 +476,55 @@ class Store:
             row["rx"] = json.loads(row.pop("rx_json"))
         return rows
 
+    # -- session plans (progression) ----------------------------------------------------------
+    def add_session_plan(self, code: str, plan: dict, based_on_session: int | None, decision: str,
+                         who: str) -> int:
+        """Store the next sessions' settings the therapist accepted or edited; returns the version."""
+        if decision not in ("accepted", "edited"):
+            raise ValueError(f"decision must be 'accepted' or 'edited', got {decision!r}")
+        if self.get_patient(code) is None:
+            raise KeyError(f"unknown patient {code!r}")
+        with self.transaction():
+            row = self._conn.execute(
+                "SELECT COALESCE(MAX(version), 0) FROM session_plans WHERE patient_code = ?", (code,)
+            ).fetchone()
+            version = int(row[0]) + 1
+            self._conn.execute(
+                """INSERT INTO session_plans (patient_code, version, plan_json, based_on_session, decision, who,
+                                              created_at) VALUES (?, ?, ?, ?, ?, ?, ?)""",
+                (code, version, _dumps(plan), based_on_session, decision, who, _now_iso()),
+            )
+        return version
+
+    def session_plans(self, code: str) -> list[dict]:
+        """Every session plan of the patient, oldest first (version, plan, based_on_session,
+        decision, who, created_at)."""
+        rows = self._query(
+            """SELECT version, plan_json, based_on_session, decision, who, created_at FROM session_plans
+               WHERE patient_code = ? ORDER BY version""",
+            (code,),
+        )
+        for row in rows:
+            row["plan"] = json.loads(row.pop("plan_json"))
+        return rows
+
+    def current_session_plan(self, code: str) -> dict | None:
+        """The latest session plan of the patient (as session_plans rows), or None."""
+        plans = self.session_plans(code)
+        return plans[-1] if plans else None
+
+    def audit_log_setting(self, setting_prefix: str, session_ids: list[int]) -> list[dict]:
+        """Audit rows whose setting starts with the prefix, for the given sessions, oldest first."""
+        if not session_ids:
+            return []
+        marks = ",".join("?" * len(session_ids))
+        rows = self._query(
+            f"""SELECT id, session_id, at, who, setting, old_json, new_json, applied_json FROM audit_log
+                WHERE setting LIKE ? AND session_id IN ({marks}) ORDER BY id""",
+            (setting_prefix + "%", *session_ids),
+        )
+        return _audit_rows(rows)
+
     # -- sessions -------------------------------------------------------------------------------
     def start_session(
         self,
@@ -601,10 +698,22 @@ class Store:
     def add_core_events(self, session_id: int, events: np.ndarray) -> dict[str, int]:
         """Store events from the core's event ring (EVENT_DTYPE): STEP and STRIDE become rows of
         `steps` and `strides`, everything else an `events` row. Returns counts per table."""
-        steps, strides, others = [], [], []
+        steps, strides, others, stances = [], [], [], []
+        pending = self.__dict__.setdefault("_pending_cop", {})  # (session, side) -> STANCE_COP fields
         for ev in events.tolist():  # tuples in EVENT_DTYPE field order
             cycle, t_s, kind, side, code, v1, v2, v3 = ev
-            if kind == _STEP:
+            if kind == _STANCE_COP:
+                # one stance row from the COP event and the LOAD event that follows it (the ring
+                # may hand them over in two calls: the COP waits here for its LOAD)
+                pending[(session_id, side)] = (cycle, t_s, code, _finite_or_none(v1), _finite_or_none(v2),
+                                               _finite_or_none(v3))
+            elif kind == _STANCE_LOAD:
+                cop = pending.pop((session_id, side), None)
+                if cop is None or cop[0] != cycle:
+                    cop = (cycle, t_s, None, None, None, None)
+                stances.append((session_id, cycle, t_s, side, cop[2], code / 1000.0, *cop[3:6],
+                                _finite_or_none(v1), _finite_or_none(v2), _finite_or_none(v3)))
+            elif kind == _STEP:
                 steps.append((session_id, cycle, t_s, side, _finite_or_none(v1), _finite_or_none(v2),
                               _finite_or_none(v3), code))
             elif kind == _STRIDE:
@@ -634,7 +743,14 @@ class Store:
                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                     others,
                 )
-        return {"steps": len(steps), "strides": len(strides), "events": len(others)}
+            if stances:
+                self._conn.executemany(
+                    """INSERT INTO stances (session_id, cycle, t_s, side, flags, duration_s, cop_path_m,
+                                            cop_ap_m, cop_ml_sd_m, peak_load, load_impulse, double_support_s)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                    stances,
+                )
+        return {"steps": len(steps), "strides": len(strides), "events": len(others), "stances": len(stances)}
 
     def set_recording_stats(
         self, session_id: int, telemetry_overflow: int, events_overflow: int, stats: dict | None = None
@@ -672,14 +788,18 @@ class Store:
         if not rows:
             return np.zeros(0, dtype=TELEMETRY_DTYPE)
         dtypes: dict[str, np.dtype] = {}
-        parts = []
+        # Filled chunk by chunk: decoding every chunk and concatenating held the session twice
+        # (a 20-minute session is 140 MB of records).
+        out = np.empty(sum(int(row["n_records"]) for row in rows), dtype=TELEMETRY_DTYPE)
+        at = 0
         for row in rows:
             text = row["descr_json"]
             if text not in dtypes:
                 dtypes[text] = codec.dtype_from_json(text)
-            records = codec.decode(row["data"], dtypes[text], row["n_records"], row["codec"])
-            parts.append(codec.convert(records, TELEMETRY_DTYPE))
-        out = np.concatenate(parts)
+            records = codec.convert(codec.decode(row["data"], dtypes[text], row["n_records"], row["codec"]),
+                                    TELEMETRY_DTYPE)
+            out[at:at + len(records)] = records  # codec.decode gives exactly n_records
+            at += len(records)
         if len(out) > 1 and np.any(np.diff(out["cycle"].astype(np.int64)) < 0):
             out = out[np.argsort(out["cycle"], kind="stable")]
         return out
@@ -753,6 +873,15 @@ class Store:
             row["steady"] = None if row["flags"] is None else bool(row["flags"] & STRIDE_STEADY)
         return rows
 
+    def stances(self, session_id: int) -> list[dict]:
+        """Per-stance balance rows (cycle, t_s of the toe off, side, flags, duration_s, cop_path_m,
+        cop_ap_m, cop_ml_sd_m, peak_load, load_impulse, double_support_s), by cycle."""
+        return self._query(
+            """SELECT cycle, t_s, side, flags, duration_s, cop_path_m, cop_ap_m, cop_ml_sd_m, peak_load,
+                      load_impulse, double_support_s FROM stances WHERE session_id = ? ORDER BY cycle, id""",
+            (session_id,),
+        )
+
     def audit_log(self, session_id: int) -> list[dict]:
         """Setting changes of a session, oldest first (who, setting, old, new, applied, at)."""
         rows = self._query(
@@ -760,11 +889,7 @@ class Store:
                WHERE session_id = ? ORDER BY id""",
             (session_id,),
         )
-        for row in rows:
-            row["old"] = _loads(row.pop("old_json"))
-            row["new"] = _loads(row.pop("new_json"))
-            row["applied"] = _loads(row.pop("applied_json"))
-        return rows
+        return _audit_rows(rows)
 
 
 # ---------------------------------------------------------------------------------------------

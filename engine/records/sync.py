@@ -52,6 +52,8 @@ CHILD_COLUMNS: dict[str, tuple[tuple[str, ...], bool]] = {
     "strides": (("cycle", "t_s", "side", "stride_time_s", "stance_fraction", "stride_length_m", "flags"), False),
     "audit_log": (("at", "who", "setting", "old_json", "new_json", "applied_json"), True),
     "frame_timing": (("at", "stats_json"), False),
+    "stances": (("cycle", "t_s", "side", "flags", "duration_s", "cop_path_m", "cop_ap_m", "cop_ml_sd_m",
+                 "peak_load", "load_impulse", "double_support_s"), False),
 }
 SESSION_COLUMNS = ("patient_code", "scene_id", "goals_json", "settings_json", "vr", "started_at", "ended_at",
                    "outcome", "summary_json", "simulated", "telemetry_overflow", "events_overflow", "recorder_json")
@@ -171,6 +173,7 @@ class Pass:
             self.register()
             self.patients()
             self.prescriptions()
+            self.pull_patients()
             self.pull_prescriptions()
             self.sessions()
             self.telemetry()
@@ -190,13 +193,52 @@ class Pass:
                              "ORDER BY rowid", (self.rig.hwm("patients"),))
         if not rows:
             return
-        with self.conn.transaction():
-            with self.conn.cursor() as cur:
-                cur.executemany(
-                    "INSERT INTO patients (code, name, created_at, sim_profile, rig_id) VALUES (%s, %s, %s, %s, %s) "
-                    "ON CONFLICT DO NOTHING", [(r[1], r[2], r[3], r[4], self.rig_id) for r in rows])
+        # Patients this rig copied from the clinic are there already: not sent back.
+        own = [r for r in rows if self.rig.get(f"pulled-patient:{r[1]}") is None]
+        if own:
+            with self.conn.transaction():
+                with self.conn.cursor() as cur:
+                    cur.executemany(
+                        "INSERT INTO patients (code, name, created_at, sim_profile, rig_id) "
+                        "VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                        [(r[1], r[2], r[3], r[4], self.rig_id) for r in own])
         self.rig.put("hwm:patients", rows[-1][0])
-        self._count("patients", len(rows))
+        self._count("patients", len(own))
+
+    def pull_patients(self) -> None:
+        """Copy down the patients created at other rigs (code, name, created date, simulated
+        profile), so that any rig can train them; their current prescription follows in
+        pull_prescriptions. The conflict rule (docs/clinic.md): a code is one patient clinic-wide;
+        the row the server received first is the clinic's. A rig never overwrites a name it has;
+        it fills in a name it lacks, and a name that differs is reported on every pass (the log and
+        `patient name conflicts` in what the pass did) until an admin sorts the two people out."""
+        count = int(self.conn.execute("SELECT stepsync_clinic_patient_count()").fetchone()[0])
+        if self.rig.get("pulled:patient_count") == str(count) and not self.rig.get("patient-conflicts"):
+            return
+        rows = self.conn.execute("SELECT * FROM stepsync_clinic_patients()").fetchall()
+        local = {r[0]: r[1] for r in self.rig.rows("SELECT code, name FROM patients")}
+        conflicts = []
+        with self.rig.conn:
+            self.rig.conn.execute("BEGIN IMMEDIATE")
+            for code, name, created_at, sim_profile, from_rig in rows:
+                if code not in local:
+                    self.rig.conn.execute(
+                        "INSERT OR IGNORE INTO patients (code, name, created_at, sim_profile) VALUES (?, ?, ?, ?)",
+                        (code, name, created_at, sim_profile))
+                    self.rig.put(f"pulled-patient:{code}", from_rig)
+                    self._count("patients copied down", 1)
+                elif name is not None and local[code] is None:
+                    self.rig.conn.execute("UPDATE patients SET name = ? WHERE code = ? AND name IS NULL", (name, code))
+                    self._count("patient names copied down", 1)
+                elif name is not None and local[code] != name:
+                    conflicts.append(code)
+            self.rig.put("pulled:patient_count", count)
+            self.rig.put("patient-conflicts", ",".join(conflicts))
+        if conflicts:
+            log.warning("clinic sync: patient code(s) %s have another name on the clinic server than on this rig "
+                        "(the server keeps the first one received): an admin must check they are one person",
+                        ", ".join(conflicts))
+            self._count("patient name conflicts", len(conflicts))
 
     def prescriptions(self) -> None:
         rows = self.rig.rows("SELECT id, patient_code, version, rx_json, who, created_at FROM prescriptions "
@@ -429,7 +471,8 @@ def pending_rows(db_path: str | Path) -> dict[str, int]:
             out[table] = rig.rows(f"SELECT COUNT(*) FROM {table} WHERE id > ?", (rig.hwm(table),))[0][0]
         out["prescriptions"] = rig.rows("SELECT COUNT(*) FROM prescriptions WHERE id > ? AND who NOT LIKE ?",
                                         (rig.hwm("prescriptions"), PULLED_PREFIX + "%"))[0][0]
-        out["patients"] = rig.rows("SELECT COUNT(*) FROM patients WHERE rowid > ?", (rig.hwm("patients"),))[0][0]
+        out["patients"] = rig.rows("SELECT COUNT(*) FROM patients WHERE rowid > ? AND 'pulled-patient:' || code "
+                                   "NOT IN (SELECT key FROM sync_state)", (rig.hwm("patients"),))[0][0]
         tele = 0
         for sid, last in rig.rows("SELECT session_id, MAX(last_cycle) FROM telemetry_chunks GROUP BY session_id"):
             sent = int(rig.get(f"telemetry:{sid}", "-1"))

@@ -363,6 +363,8 @@ class StepSyncApp(ShowBase):
         self._last_cue = content.cue
         self.audio.metronome(getattr(self.world, "scene", None), float(self.state["scene_time_s"]),
                              int(self.state["run_state"]) == layout.RunState.RUNNING)
+        if self.state_valid:
+            self.audio.stumble(self.state)  # the patient hears the stumble warning
         return task.cont
 
     def _therapist_task(self, task):

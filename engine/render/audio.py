@@ -1,4 +1,5 @@
-"""Short audio cues through Panda3D: cleared, touched, a dual-task cue, the crossing turning green.
+"""Short audio cues through Panda3D: cleared, touched, a dual-task cue, the crossing turning green,
+a stumble warning.
 
 The tones are synthesised once into small WAV files (no binary assets to ship or license) in the
 user's cache directory. With `audio-library-name null` (headless runs) Panda3D hands back silent
@@ -14,6 +15,8 @@ import struct
 import wave
 from pathlib import Path
 
+from engine.control import layout
+
 log = logging.getLogger(__name__)
 
 SAMPLE_RATE_HZ = 22050
@@ -25,6 +28,8 @@ CUES: dict[str, list[tuple[float, float]]] = {
     "green": [(880.0, 0.05), (0.0, 0.05), (880.0, 0.05)],  # crossing: walk now
     "summary": [(523.0, 0.1), (659.0, 0.1), (784.0, 0.2)],
     "tick": [(1200.0, 0.03)],  # metronome: short and bright, heard over the ambience
+    # stumble warning: two quick falling notes, calm (a shrill alarm would startle a falling patient)
+    "stumble": [(784.0, 0.12), (0.0, 0.04), (587.0, 0.2)],
 }
 
 
@@ -83,6 +88,7 @@ class AudioCues:
         self.sounds = {}
         self.played: list[str] = []
         self._metronome = MetronomeClock()
+        self._stumble_t_s = math.nan
         for name, notes in CUES.items():
             path = cache_dir() / f"{name}.wav"
             try:
@@ -101,6 +107,14 @@ class AudioCues:
             return
         if self._metronome.due(scene_time_s, cueing.metronome_spm, running):
             self.play("tick")
+
+    def stumble(self, state) -> None:
+        """Sound the stumble cue once per STUMBLE alarm the core raises (call once per frame with
+        the state snapshot): a new alarm is a STUMBLE slot with a raise time not heard before."""
+        for slot in state["alarms"]:
+            if int(slot["reason"]) == int(layout.AlarmReason.STUMBLE) and float(slot["t_s"]) != self._stumble_t_s:
+                self._stumble_t_s = float(slot["t_s"])
+                self.play("stumble")
 
     def play(self, name: str) -> None:
         """Play one cue (silently when audio is off)."""

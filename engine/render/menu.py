@@ -260,6 +260,11 @@ class TherapistMenu:
         self.buttons["assist_as_needed"] = self.assist_check
         # Pace mode (issue 12): one button cycling scene -> fixed -> self-paced, live and audited.
         button("pace", self._pace_text(), (0.62, 0, -0.05), self.cycle_pace, 0.04, (0.3, 0.4, 0.3, 1))
+        # Progression (issue 12): the next session's proposal, Accept / Edit / Reject (progression_panel.py).
+        from engine.render.progression_panel import ProgressionPanel
+
+        self.progression = ProgressionPanel(base, self.root, controller, getattr(library, "scenes", None))
+        button("progression", "Progression", (1.08, 0, -0.05), self.progression.open, 0.04, (0.3, 0.35, 0.5, 1))
         # -- status line: above the band kept free for the alarm banner --------------------------
         self.status_label = label("", (-1.72, 0, -0.8), 0.04, (1, 0.9, 0.5, 1), wrap=68)
         self.findings_label = label("", (-1.72, 0, -0.74), 0.032, (0.8, 0.9, 1, 1), wrap=85)  # engine/analysis
@@ -320,6 +325,13 @@ class TherapistMenu:
             self.patients.append(code)
             self.patient_menu["items"] = [NO_PATIENT, *self.patients]
         self.patient_menu.set(self.patients.index(code) + 1, fCommand=0)
+
+    def set_patients(self, codes: list[str]) -> None:
+        """Replace the drop-down's patients (after a therapist logs in: only theirs)."""
+        self.patients = list(codes)
+        self.patient_menu["items"] = [NO_PATIENT, *self.patients]
+        self._show_current_in_list()
+        self.changed = True
 
     def _show_current_in_list(self) -> None:
         code = self.controller.patient_code
@@ -382,7 +394,11 @@ class TherapistMenu:
             self._status(f"prescription: {exc}")
             return
         existed = self.controller.known_patient(code)
-        saved = self.controller.create_patient(code, rx)
+        try:
+            saved = self.controller.create_patient(code, rx)
+        except PermissionError as exc:  # a logged-in therapist and another team's patient (issue 14)
+            self._status(str(exc))
+            return
         self._fill_form(saved)  # what the records now hold, read back
         self._show_patient_in_list(code)
         self._refresh_sliders()

@@ -80,8 +80,9 @@ class SessionController:
         self.vr: bool = False
         self.simulated: bool = False  # the virtual rig, not a patient
         self.run_state: str = "idle"
-        self._pending: list[tuple[str, Any, Any, Any]] = []  # audit rows before the session exists
+        self._pending: list[tuple[str, Any, Any, Any, str]] = []  # audit rows (and who) before the session exists
         self.audit_errors = 0
+        self.planned_scene_id: str | None = None  # the session plan's scene (apply_session_plan)
 
     # -- audit ----------------------------------------------------------------------------------
     def _audit(self, setting: str, old: Any, new: Any, applied: Any) -> None:
@@ -89,7 +90,7 @@ class SessionController:
         if self.store is None:
             return
         if self.session_id is None:
-            self._pending.append((setting, old, new, applied))
+            self._pending.append((setting, old, new, applied, self.who))
             return
         try:
             self.store.log_setting(self.session_id, self.who, setting, old, new, applied)
@@ -117,7 +118,28 @@ class SessionController:
         self.writer.set_prescription(rx)
         self._audit("patient", old, code, code)
         self._fit_settings_to(rx)
+        self.apply_session_plan(code, rx)
         return rx
+
+    def apply_session_plan(self, code: str, rx: Prescription) -> dict | None:
+        """Start from the settings of the patient's session plan, the last progression proposal
+        the therapist accepted or edited (engine/analysis/progression.py); audited as "plan vN".
+        `planned_scene_id` names its scene for the menu. None when the patient has no plan."""
+        self.planned_scene_id = None
+        getter = getattr(self.store, "current_session_plan", None)
+        row = getter(code) if getter is not None else None
+        if row is None:
+            return None
+        from engine.analysis.progression import Plan
+
+        plan = Plan.from_dict(row["plan"])
+        saved, self.who = self.who, f"plan v{row['version']} ({row['decision']} by {row['who']})"
+        try:
+            self.change_settings(**plan.settings(rx))
+        finally:
+            self.who = saved
+        self.planned_scene_id = plan.scene_id
+        return row
 
     def _fit_settings_to(self, rx: Prescription) -> None:
         """Bring guidance and body-weight support inside the prescription's ranges (logged when
@@ -227,8 +249,13 @@ class SessionController:
                 vr=self.vr, simulated=self.simulated,
             )
             pending, self._pending = self._pending, []
-            for row in pending:
-                self._audit(*row)
+            saved = self.who
+            try:
+                for *row, who in pending:
+                    self.who = who  # who made the change then (a therapist, a session plan)
+                    self._audit(*row)
+            finally:
+                self.who = saved
         return self.session_id
 
     def start(self) -> int | None:

@@ -45,6 +45,7 @@ IDLE_POLL_HZ = 12.0  # input and state polled while idle: a click is answered wi
 IDLE_REDRAW_S = 2.0  # an idle menu is redrawn at least this often (a text cursor)
 IDLE_NUMBERS_HZ = 0.5  # the live numbers (heart rate) on an idle menu are redrawn this often
 MENU_NUMBERS_HZ = 4.0  # the live numbers on the menu are redrawn this often during a session
+PATIENTS_REFRESH_S = 2.0  # with a login: the patient list follows what the background sync copies down
 START_TIMEOUT_S = 5.0  # Start pressed and the core never walked: the session ends with the reason
 
 
@@ -102,6 +103,8 @@ class Desktop:
         self._pointer = None
         self._input_seen = False
         self._draw_ticks = 0
+        self.login = None  # the therapist logged in at the menu (a rig with a clinic server)
+        self.login_screen = None
         self._build_app()
         self.heartbeat.covering.clear()
 
@@ -120,7 +123,8 @@ class Desktop:
         app = StepSyncApp(config, self.channels, self.controller)
         self.app = app
         self.menu = TherapistMenu(app, app.aspect2d, self.controller, library=self.library,
-                                  patients=self.patient_codes(), on_scene_chosen=self.choose_scene,
+                                  patients=[] if options.clinic_url else self.patient_codes(),
+                                  on_scene_chosen=self.choose_scene,
                                   thumbnail_for=self.thumbnail, on_start=self.session_started,
                                   on_stop=self.stop_pressed, on_quit=self.request_quit, notice=self.notice)
         app.menu = self.menu
@@ -132,7 +136,7 @@ class Desktop:
         else:
             app.accept("tab", self.toggle_menu)
         self._watch_input()
-        if options.patient:
+        if options.patient and not options.clinic_url:  # with a clinic: once someone logged in
             self.menu.pick_patient(options.patient)
         if options.scene and options.scene in self.library.scenes:
             self.menu.pick_scene(options.scene)
@@ -146,10 +150,69 @@ class Desktop:
         self._pending_reload: str | None = None
         app.task_mgr.do_method_later(0.5, self._watch_task, "stepsync-scene-watch")
         self.show_menu(True)  # the menu first; Start or Tab shows the patient view
+        if options.clinic_url:
+            self._ask_login()  # issue 14: with a clinic server, therapists log in to the menu
+
+    # -- login (a rig with a clinic server) ----------------------------------------------------
+    def _ask_login(self) -> None:
+        """The login screen over the menu; nothing on the menu is reachable until a therapist
+        or admin has logged in (engine/render/login_screen.py, engine/records/rig_accounts.py)."""
+        from engine.records.accounts import LoginRefused
+        from engine.records.rig_accounts import audit_login, login_for_menu
+        from engine.render.login_screen import LoginScreen
+
+        url = self.options.clinic_url
+
+        def check(user: str, password: str):  # runs in the login screen's thread (Store is thread-safe)
+            try:
+                login = login_for_menu(self.db_path, url, user, password)
+            except LoginRefused as exc:
+                audit_login(self.store, user, refused=exc)
+                raise
+            audit_login(self.store, user, login)
+            return login
+
+        # No session can run before a login: a space typed here belongs to the password, not STOP.
+        self.app.ignore("space")
+        self.login_screen = LoginScreen(self.app, self.menu.root, check, self.logged_in,
+                                        clinic=_server_name(url), on_quit=self.menu.ask_quit)
+        if self.app.banner is not None:  # an alarm shows (and is acknowledged) over the login screen
+            self.app.banner.frame.reparent_to(self.app.aspect2d)  # last child: drawn after it
+
+    def logged_in(self, login) -> None:
+        """A therapist logged in: their name goes into every audit row and prescription version
+        the menu writes, and the menu lists only the patients they may see."""
+        from engine.records.rig_accounts import CareTeamStore
+
+        self.login = login
+        self.controller.who = login.username
+        self.controller.store = CareTeamStore(self.store, login)
+        self.app.accept("space", self.menu.software_stop)
+        if self.login_screen is not None:
+            self.login_screen.destroy()
+            self.login_screen = None
+        codes = self.patient_codes()
+        self.menu.set_patients(codes)
+        if self.options.patient in codes:
+            self.menu.pick_patient(self.options.patient)
+        scope = ("every patient" if login.patients is None
+                 else f"{len(codes)} patient{'s' if len(codes) != 1 else ''} on the care team")
+        self.menu._status(f"{login.username} logged in ({login.account.role}, {login.source}): {scope}")
+        self.app.task_mgr.do_method_later(PATIENTS_REFRESH_S, self._refresh_patients, "stepsync-patient-list")
+
+    def _refresh_patients(self, task):
+        """The background sync copies down patients made at other rigs (and the care team may
+        have them): the drop-down follows between sessions."""
+        if self.controller.session_id is None:
+            codes = self.patient_codes()
+            if set(codes) != set(self.menu.patients):
+                self.menu.set_patients(codes)
+        return task.again
 
     def patient_codes(self) -> list[str]:
-        """The patient given on the command line first, then every other one in the records."""
-        codes = [p["code"] for p in self.store.list_patients()]
+        """The patient given on the command line first, then every other one in the records
+        (with a login: every one the therapist may see)."""
+        codes = [p["code"] for p in self.controller.store.list_patients()]
         first = [self.options.patient] if self.options.patient in codes else []
         return first + [code for code in codes if code not in first]
 
@@ -188,6 +251,7 @@ class Desktop:
         the live numbers at MENU_NUMBERS_HZ; otherwise every IDLE_REDRAW_S."""
         app = self.app
         urgent = self._input_seen or self.menu.changed or bool(app.banner is not None and app.banner.changed)
+        urgent |= bool(self.login_screen is not None and self.login_screen.changed)
         watcher = app.mouseWatcherNode
         pointer = (watcher.get_mouse_x(), watcher.get_mouse_y()) if watcher is not None and watcher.has_mouse() else None
         urgent |= pointer != self._pointer
@@ -215,6 +279,8 @@ class Desktop:
             self._drawn_at_s = now_s
             self._input_seen = False
             self.menu.changed = False
+            if self.login_screen is not None:
+                self.login_screen.changed = False
             if app.banner is not None:
                 app.banner.changed = False
             if app.live_panel is not None:
@@ -326,7 +392,9 @@ class Desktop:
         self.app.cam.node().set_active(not shown)
 
     def toggle_menu(self) -> None:
-        """Tab: menu or patient view (no headset)."""
+        """Tab: menu or patient view (no headset); nothing while the login screen is up."""
+        if self.login_screen is not None:
+            return
         self.show_menu(self.menu.root.is_hidden())
 
     # -- what the screen shows ------------------------------------------------------------------
@@ -334,6 +402,9 @@ class Desktop:
         """Everything the therapist can read now: the menu, the banner, the live panel, the HUD."""
         app = self.app
         shown = self.menu.visible()
+        if self.login_screen is not None:
+            shown.update(self.login_screen.visible())
+        shown["logged_in"] = self.login.username if self.login is not None else None
         code = int(app.state["run_state"])
         shown.update(
             banner=app.banner.text if app.banner is not None else "",
@@ -484,12 +555,31 @@ class Desktop:
                 self.app.release()
             if self.recorder is not None:
                 self.recorder.stop()
+            if self.login is not None:
+                from engine.records.rig_accounts import audit_login
+
+                try:
+                    audit_login(self.store, self.login.username, logout=True)
+                except Exception:  # the rest of the shutdown must still run
+                    log.exception("audit of the logout")
             self.heartbeat.stop()
             self.core.stop()
             if self.rig is not None:
                 self.rig.stop()
             self.channels.close()
             self.store.close()
+
+
+def _server_name(url: str) -> str:
+    """The clinic server as the login screen names it: database and host, never the password."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        info = conninfo_to_dict(url)
+    except Exception:  # noqa: BLE001 - a URL psycopg cannot read is refused at the login, not here
+        return "(unreadable address)"
+    host = str(info.get("host") or "localhost")
+    return f"database {info.get('dbname', '?')} on {host}" + (f":{info['port']}" if info.get("port") else "")
 
 
 def run_desktop(options: SessionOptions, max_frames: int | None = None) -> int:

@@ -49,6 +49,7 @@ class SessionOptions:
     vr_module: object = None  # an openvr double in tests
     ports: dict[str, str] = field(default_factory=dict)  # real devices; empty = the virtual rig
     pace: str = "scene"  # scene | fixed | self (engine.control.layout.PaceMode)
+    clinic_url: str | None = None  # `run --sync-to`: the menu asks therapists to log in (docs/clinic.md)
 
     @classmethod
     def from_args(cls, args, vr) -> SessionOptions:
@@ -64,6 +65,7 @@ class SessionOptions:
                                                  ("heart_rate", getattr(args, "heart_rate", None)),
                                                  ("insoles", getattr(args, "insoles", None))) if port},
             pace=getattr(args, "pace", None) or "scene",
+            clinic_url=getattr(args, "sync_to", None),
         )
 
 

@@ -24,6 +24,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--protocol", choices=("comfortable", "fast"),
                         help="a comfortable- or fast-speed test on the self-paced belt (run-in 2 m, 6 m timed, "
                              "3 trials); the result is stored as the session's self-selected/fast speed")
+    parser.add_argument("--use-plan", action="store_true",
+                        help="start from the patient's accepted session plan (main.py progress --accept), "
+                             "as a live session does; --scene still names the scene")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
 
 
@@ -42,7 +45,7 @@ def main(args: argparse.Namespace) -> int:
         settings["guidance"] = args.guidance
     options = SimOptions(scene=args.scene, profile=args.patient_profile, duration_s=args.duration_s, seed=args.seed,
                          db=args.db, truth_path=args.truth, patient_code=args.patient, scenes_dir=args.scenes_dir,
-                         settings=settings, pace=args.pace, protocol=args.protocol, progress=not args.no_progress and sys.stderr.isatty())
+                         settings=settings, pace=args.pace, use_plan=args.use_plan, protocol=args.protocol, progress=not args.no_progress and sys.stderr.isatty())
     try:
         result = run_simulation(options)
     except (ValueError, SceneError, KeyError) as exc:

@@ -77,6 +77,8 @@ class SimOptions:
     intent_schedule: object = None  # t_s -> intended speed m/s for the patient (bench/tests)
     probe: object = None  # called (t_s, core, rig) every 10 ms after the start (bench/tests)
     protocol: str | None = None  # comfortable | fast: timed walk trials on the self-paced belt
+    goals: dict | None = None  # therapist goals (steps, distance_m, time_s) instead of the scene's
+    use_plan: bool = False  # start from the patient's accepted session plan (progression), as live
 
 
 def sim_prescription(profile):
@@ -145,14 +147,23 @@ def run_simulation(options: SimOptions) -> SimResult:
         controller.select_patient(code, rx)
         controller.select_scene(scene)
         goals = scene.goals
-        controller.set_goals(steps=int(goals.steps), distance_m=float(goals.distance_m),
-                             time_s=float(goals.time_s) or float(options.duration_s))
+        if options.goals is not None:
+            controller.set_goals(steps=int(options.goals.get("steps", 0)),
+                                 distance_m=float(options.goals.get("distance_m", 0.0)),
+                                 time_s=float(options.goals.get("time_s", 0.0)))
+        else:
+            controller.set_goals(steps=int(goals.steps), distance_m=float(goals.distance_m),
+                                 time_s=float(goals.time_s) or float(options.duration_s))
         hints = scene.assistance
         settings = {"speed_fraction": min(1.0, profile.comfortable_speed_mps / rx.max_speed_mps)}
         if hints.guidance is not None:
             settings["guidance"] = float(hints.guidance)
         if hints.bws_fraction is not None:
             settings["bws_fraction"] = float(hints.bws_fraction)
+        if options.use_plan and store is not None and store.current_session_plan(code) is not None:
+            from engine.analysis.progression import Plan
+
+            settings.update(Plan.from_dict(store.current_session_plan(code)["plan"]).settings(rx))
         settings.update(options.settings)
         walk_samples: list[tuple[float, float, float]] = []
         if options.protocol is not None:

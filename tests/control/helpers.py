@@ -15,6 +15,7 @@ from engine.control.commands import CommandWriter
 from engine.control.config import CoreConfig
 from engine.control.prescription import Prescription
 from engine.control.process import start_core
+from engine.render.liveness import BEAT_RT_PRIORITY
 
 # The rig's profiles: leg length (thigh + shank + foot height) for the prescription.
 LEG_LENGTH_M = {"healthy": 0.98, "hemiparetic-right": 0.95, "hemiparetic-left": 0.95}
@@ -31,6 +32,13 @@ class Heartbeat:
         self._thread.start()
 
     def _run(self) -> None:
+        # Like the real UI's liveness beat (engine/render/liveness.py): SCHED_FIFO for this
+        # thread alone, or normal-priority load on a busy test machine starves it past the
+        # core's 100 ms limit and a test of something else ends in a heartbeat stop.
+        try:
+            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(BEAT_RT_PRIORITY))
+        except (OSError, AttributeError):
+            pass
         while not self._stop.is_set():
             self.writer.heartbeat()
             self.last_s = time.monotonic()

@@ -21,6 +21,7 @@ from engine.control.clearance import (
 )
 from engine.control.gait_events import HEEL_STRIKE, TOE_OFF
 from engine.control.insole_events import InsoleFoot
+from engine.control.planner import LIP_DEPTH_M, Obstacle
 from engine.control.steady_state import WARMUP_STRIDES, StrideSteadiness
 from engine.control.walkway import Walkway
 from tests.control.helpers import timeline_rows
@@ -77,7 +78,8 @@ def _walkway(*rows: dict) -> tuple[Walkway, list]:
     walkway = Walkway()
     walkway.load(table, len(table))
     order = [SimpleNamespace(index=i, category=int(r["category"]), at_m=float(r["at_m"]),
-                             end_m=float(r["at_m"] + r["depth_m"])) for i, r in enumerate(table)]
+                             end_m=float(r["at_m"] + r["depth_m"]),
+                             hazard_end_m=Obstacle(i, r).hazard_end_m) for i, r in enumerate(table)]
     return walkway, order
 
 
@@ -117,17 +119,46 @@ def test_curbs_raise_the_ground_and_a_foot_landing_in_a_box_touches_it():
     # A foot 3 cm above the raised walk over the box's near edge: 2 cm into a 5 cm box: tripped...
     m.swing_sample(order, walkway, 0, 3.8, 0.25, 4.05, 0.15, 0)
     # ...and the other foot lands on the 5 cm box without dipping into it while swinging: its sole
-    # came down inside the box, 5 cm deep: tripped. A puddle landed in is only touched.
+    # came down inside the box, 5 cm deep, but no swing was caught: touched. A puddle: touched.
     m.heel_strike(order, walkway, 1, 4.05, 4.28, 4.0)
     m.swing_sample(order, walkway, 0, 4.3, 0.2, 4.55, 0.2, 0)
     m.heel_strike(order, walkway, 0, 4.35, 4.58, 4.2)
     outcomes = {(i, side): (margin, outcome) for i, side, margin, outcome in m.done}
     assert outcomes[(1, 0)][1] == LEG_TRIPPED and outcomes[(1, 0)][0] == pytest.approx(-0.02)
-    assert outcomes[(1, 1)][1] == LEG_TRIPPED and outcomes[(1, 1)][0] == pytest.approx(-0.05)
+    assert outcomes[(1, 1)][1] == LEG_TOUCHED and outcomes[(1, 1)][0] == pytest.approx(-0.05)
     walkway, order = _walkway(dict(kind=5, category=0, at_m=1.0, depth_m=0.4, height_m=0.0))
     m = ObstacleMargins()
     m.heel_strike(order, walkway, 0, 1.1, 1.33, 0.5)
     assert m.done == [(0, 0, pytest.approx(-0.01), LEG_TOUCHED)]
+
+
+def test_a_foot_stepping_down_past_a_curb_is_not_inside_it():
+    walkway, order = _walkway(dict(kind=2, category=0, at_m=6.0, depth_m=0.3, height_m=0.12))  # curb down
+    m = ObstacleMargins()
+    # Toe still over the curb stone, heel already below its level past the edge: the sole line
+    # dips under the stone's top over [6.0, 6.3], but a foot cannot be inside the ground.
+    m.swing_sample(order, walkway, 0, 6.1, 0.02, 6.35, -0.05, 0)
+    m.heel_strike(order, walkway, 0, 6.4, 6.63, 6.1)
+    assert m.done == [(0, 0, 0.0, LEG_CLEARED)]
+
+
+def test_a_surface_walked_on_is_judged_over_its_lip_only():
+    walkway, order = _walkway(dict(kind=9, category=0, at_m=3.0, depth_m=0.6, height_m=0.02))  # uneven paving
+    assert order[0].hazard_end_m == pytest.approx(3.0 + LIP_DEPTH_M)
+    m = ObstacleMargins()
+    # The lead foot swings 8 cm over the lip and lands on the paving: cleared (stepping onto it is
+    # what it is for). Judged over its whole depth it would have landed in it.
+    m.swing_sample(order, walkway, 0, 2.9, 0.1, 3.15, 0.1, 0)
+    m.heel_strike(order, walkway, 0, 3.2, 3.43, 3.0)
+    assert m.done == [(0, 0, pytest.approx(0.08), LEG_CLEARED)]
+    # The trail foot's toe scuffs the lip 1 cm deep: touched; a foot landing on the lip: touched.
+    m.swing_sample(order, walkway, 1, 2.8, 0.05, 3.03, 0.01, 0)
+    m.heel_strike(order, walkway, 1, 3.5, 3.73, 3.3)
+    assert m.done[1] == (0, 1, pytest.approx(-0.01), LEG_TOUCHED)
+    walkway, order = _walkway(dict(kind=9, category=0, at_m=3.0, depth_m=0.6, height_m=0.02))
+    m = ObstacleMargins()
+    m.heel_strike(order, walkway, 0, 3.02, 3.25, 3.0)
+    assert m.done == [(0, 0, pytest.approx(-0.02), LEG_TOUCHED)]
 
 
 def test_steady_rule_warm_up_speed_change_and_disturbance():
@@ -164,8 +195,9 @@ def test_insole_pitch_integrates_the_gyro_and_settles_on_gravity_at_foot_flat():
     for _ in range(20):
         t += 0.005
         foot.update(t, t, 0.0, 0.0, 0.0, 2.0 + bias, standing, 3.0, 3.0)
-    assert foot.pitch_rad == pytest.approx(0.2, abs=1e-6)
-    assert foot.pitch_at(t - 0.0025) == pytest.approx(0.195, abs=1e-6)
+    # trapezoids: the rate went from 0 (the sample at lift-off) to 2 rad/s over the first interval
+    assert foot.pitch_rad == pytest.approx(0.2 - 0.005, abs=1e-5)
+    assert foot.pitch_at(t - 0.0025) == pytest.approx(0.19, abs=1e-5)
     t += 0.005
     assert foot.update(t, t, 200.0, 0.0, 0.0, bias, standing, 0.0, g) == HEEL_STRIKE
     assert foot.event_t_s == pytest.approx(t - 0.0025)  # a jump: the middle of the interval

@@ -138,6 +138,27 @@ def test_reference_gait_is_periodic_scaled_and_boosted():
     assert refgait.stride_time_s(1.2, 0.98) == pytest.approx(1.07, abs=0.1)  # ~112 steps/min
 
 
+def test_reference_swing_is_aligned_to_the_legs_own_stance():
+    # a leg standing 68 % of its stride: the reference's toe off (60 %) moves to 68 %, so the
+    # reference's swing flexion starts when the leg leaves the belt, and its knee peak (early
+    # swing) falls inside the leg's swing, not in its late stance
+    stance = 0.68
+    assert refgait.aligned_phase(stance, stance) == pytest.approx(refgait.TOE_OFF_PHASE)
+    assert refgait.aligned_phase(0.0, stance) == 0.0 and refgait.aligned_phase(0.999, stance) == pytest.approx(0.999, abs=1e-3)
+    peak = float(refgait.KNEE_TABLE_RAD.argmax()) / refgait.TABLE_SIZE  # ~0.72 in the table
+    ref, out = [0.0] * 4, [0.0] * 4
+    refgait.reference(peak, 1.0, 0.0, ref, 0)
+    at_leg_peak = stance + (peak - refgait.TOE_OFF_PHASE) * (1 - stance) / (1 - refgait.TOE_OFF_PHASE)
+    refgait.reference(refgait.aligned_phase(at_leg_peak, stance), 1.0, 0.0, out, 0)
+    assert out[1] == pytest.approx(ref[1], abs=1e-3)
+    refgait.reference(refgait.aligned_phase(0.66, stance), 1.0, 0.0, out, 0)  # late stance: knee not yet in swing flexion
+    assert out[1] < ref[1] - 0.3
+    # the velocity factor follows the stretch: a shorter swing turns faster
+    assert refgait.aligned_rate(0.8, stance) == pytest.approx(0.4 / 0.32)
+    # no measured stance share yet: the table as it is
+    assert refgait.aligned_phase(0.5, math.nan) == 0.5 and refgait.aligned_rate(0.5, math.nan) == 1.0
+
+
 def test_assist_as_needed_follows_error_within_bounds():
     aan = AssistAsNeeded()
     aan.guidance = 0.5

@@ -31,11 +31,9 @@ NAMES = {LegOutcome.CLEARED: "cleared", LegOutcome.TOUCHED: "touched", LegOutcom
 
 @pytest.mark.parametrize("profile, speed_fraction", [
     ("healthy", 0.7),
-    # Known defect, issue 10/11 left open: since the truth holds a tripped foot where the obstacle
-    # caught it, the weak leg's true foot no longer follows the joint angles the core measures
-    # from (bench clinical obstacle_outcome_agreement 0.82 against 0.97). Reported, not tuned.
-    pytest.param("hemiparetic-left", 0.45, marks=pytest.mark.xfail(
-        reason="obstacle outcome agreement for a tripping weak leg below target (issues 10/11 open)", strict=False)),
+    # A weak leg that trips: the truth's caught or dragging foot is the leg the exoskeleton's
+    # encoders read (devices/sim/patient.py), so the core measures the same foot.
+    ("hemiparetic-left", 0.45),
 ])
 def test_leg_margins_and_outcomes_match_the_ground_truth(profile, speed_fraction):
     rows = timeline_rows(*[dict(kind=KIND_CODES[k], category=ObstacleCategory.STEP_OVER, at_m=a, depth_m=d,

@@ -157,3 +157,25 @@ def test_scene_lateral_reaches_the_planner():
     planner = Planner()
     planner.load(rows, len(rows), 50.0)
     assert [ob.in_lane for ob in planner.obstacles] == [False, True]
+
+
+def test_a_crossing_step_longer_than_the_usual_one_is_lifted_per_leg():
+    """The patient lengthens the step over an obstacle (and shortens the ones before): a swing
+    is lifted when this leg's measured step, lengthened up to REACH_FACTOR, reaches the near edge
+    from the other foot; each leg by its own step length."""
+    from engine.control.planner import REACH_FACTOR
+
+    planner = Planner()
+    planner.load(timeline_rows(dict(category=ObstacleCategory.STEP_OVER, at_m=2.0, depth_m=0.2, height_m=0.1)), 1, 0.0)
+    # Left planted at 1.3, right at 0.9: the right leg's usual 0.5 m step lands at 1.8, short of
+    # the box, but a crossing step of up to 0.75 m from 1.3 reaches it: lifted.
+    assert 1.3 + 0.5 < 2.0 - 0.05 < 1.3 + REACH_FACTOR * 0.5
+    planner.plan(1.0, 1.0, 1.0, 1.2, 0.8, [1.3, 0.9], [False, False], [0.3, 0.5])
+    assert planner.boost[1] > 0.0
+    # The left leg steps 0.3 m: from the right foot at 0.9 it cannot reach 1.95 m: not lifted.
+    assert planner.boost[0] == 0.0
+    # Once the right foot has landed short (at 1.7, an approach step), the left swing can reach
+    # past the edge from there: lifted.
+    planner.heel_strike(1, 0.9, 1.7, 1.2)
+    planner.plan(1.3, 1.5, 1.0, 1.2, 0.8, [1.3, 1.7], [False, False], [0.3, 0.5])
+    assert planner.boost[0] > 0.0  # 1.7 + 0.45 reaches 1.95: the left swing may cross now

@@ -17,7 +17,7 @@ import pytest
 from engine.control.stumble import SLOW_DECEL_MPS2, SLOW_FRACTION, StumbleGuard
 
 G = 9.81
-RATE_HZ = 200.0
+THIGH_M, SHANK_M = 0.42, 0.40
 
 
 def insole_xz(forward_mps2: float, pitch_rad: float) -> tuple[float, float]:
@@ -34,34 +34,51 @@ def swing_speed(u: np.ndarray, peak_mps: float) -> np.ndarray:
 
 def walk(guard: StumbleGuard, n_strides: int, swing_s: float = 0.4, stance_s: float = 0.65, peak_mps: float = 2.5,
          trip_at: tuple[int, float] | None = None, tau_s: float = 0.012, noise: float = 0.08, seed: int = 0,
-         side: int = 0, t0: float = 0.0):
-    """Feed `n_strides` strides of one foot; returns (detection times, true trip time or None)."""
+         side: int = 0, t0: float = 0.0, imu: bool = True, encoders: bool = False, belt_mps: float = 1.0):
+    """Feed `n_strides` strides of one foot on a 1 ms grid: insole samples at 200 Hz (imu: False
+    gives a dead IMU, specific force of a foot at rest), exoskeleton samples at 500 Hz when
+    `encoders` (a straight leg of THIGH_M + SHANK_M whose ankle moves over the belt as the foot:
+    its forward position relative to the hip integrates foot speed minus belt speed).
+    Returns (detection times, true trip time or None)."""
     rng = np.random.default_rng(seed)
-    dt = 1.0 / RATE_HZ
     t = t0
     detections = []
     trip_t = None
+    length = THIGH_M + SHANK_M
+    x_rel = -0.3  # ankle behind the hip at toe-off
     for k in range(n_strides):
-        for _ in range(int(stance_s / dt)):  # stance: loaded, flat
-            if guard.sample(side, t, True, 0.0, 0.0 + rng.normal(0, noise), G + rng.normal(0, noise)):
+        n_stance = int(stance_s * 1000)
+        for i in range(n_stance):  # stance: loaded, flat; the ankle goes back with the belt
+            x_rel -= belt_mps * 0.001
+            if i % 5 == 0 and guard.sample(side, t, True, 0.0, 0.0 + rng.normal(0, noise), G + rng.normal(0, noise)):
                 detections.append(t)
-            t += dt
-        n = int(swing_s / dt)
+            t += 0.001
+        n = int(swing_s * 1000)
         u = np.arange(n + 1) / n
         v = swing_speed(u, peak_mps)
         if trip_at is not None and trip_at[0] == k:
             i0 = int(trip_at[1] * n)
-            trip_t = t + i0 * dt
-            tt = (np.arange(n + 1) - i0) * dt
+            trip_t = t + i0 * 0.001
+            tt = (np.arange(n + 1) - i0) * 0.001
             arrested = v[i0] * np.exp(-np.clip(tt, 0, None) / tau_s)
             v = np.where(np.arange(n + 1) >= i0, arrested, v)
-        acc = np.gradient(v, dt)
+        acc = np.gradient(v, 0.001)
         pitch = 0.6 * np.sin(np.pi * u) - 0.2  # toe-down positive: lifts, then levels to land
+        x_rel = -0.3
         for i in range(n):
-            ax, az = insole_xz(acc[i], pitch[i])
-            if guard.sample(side, t, False, pitch[i], ax + rng.normal(0, noise), az + rng.normal(0, noise)):
-                detections.append(t)
-            t += dt
+            x_rel += (v[i] - belt_mps) * 0.001
+            if encoders and i % 2 == 0:
+                hip = math.asin(max(-1.0, min(1.0, x_rel / length)))
+                hip_rate = (v[i] - belt_mps) / (length * math.cos(hip))
+                guard.encoder(side, t, hip, 0.0, hip_rate + rng.normal(0, 0.01), 0.0, THIGH_M, SHANK_M, belt_mps)
+            if i % 5 == 0:
+                # the IMU's decimation filter: the mean acceleration over its 5 ms interval
+                a = float(acc[max(0, i - 4):i + 1].mean()) if imu else 0.0
+                ax, az = insole_xz(a, pitch[i] if imu else 0.0)
+                if guard.sample(side, t, False, pitch[i] if imu else 0.0, ax + rng.normal(0, noise),
+                                az + rng.normal(0, noise)):
+                    detections.append(t)
+            t += 0.001
     return detections, trip_t
 
 
@@ -81,13 +98,25 @@ def test_trembling_in_place_is_not_a_trip():
     assert detections == []
 
 
-@pytest.mark.parametrize("where, tau_s", [(0.3, 0.010), (0.45, 0.015), (0.6, 0.020)])
-def test_a_caught_foot_is_detected_within_50_ms(where, tau_s):
+@pytest.mark.parametrize("where, tau_s, peak_mps", [(0.3, 0.010, 2.5), (0.45, 0.015, 2.5), (0.6, 0.020, 2.5),
+                                                    (0.7, 0.012, 2.5), (0.3, 0.012, 1.5)])
+@pytest.mark.parametrize("imu, encoders", [(True, False), (False, True), (True, True)])
+def test_a_caught_foot_is_detected_within_50_ms(where, tau_s, peak_mps, imu, encoders):
+    # early (the foot still speeding up, 1.5 m/s peak: a slow walker), mid and late in the swing;
+    # from the insole IMU alone, from the exoskeleton's encoders alone (a dead IMU), or both
     guard = StumbleGuard()
-    detections, trip_t = walk(guard, 12, trip_at=(10, where), tau_s=tau_s, seed=1)
+    detections, trip_t = walk(guard, 12, trip_at=(10, where), tau_s=tau_s, peak_mps=peak_mps, seed=1,
+                              imu=imu, encoders=encoders)
     assert len(detections) == 1
     latency = detections[0] - trip_t
     assert 0.0 <= latency <= 0.050, latency
+
+
+@pytest.mark.parametrize("peak_mps, swing_s", [(1.2, 0.5), (3.5, 0.35)])
+def test_normal_walking_with_both_channels_raises_nothing(peak_mps, swing_s):
+    guard = StumbleGuard()
+    detections, _ = walk(guard, 300, swing_s=swing_s, peak_mps=peak_mps, seed=4, encoders=True)
+    assert detections == []
 
 
 def test_the_first_swings_are_not_judged():

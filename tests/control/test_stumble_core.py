@@ -1,7 +1,8 @@
 """The stumble warning on the real control core and the rig (engine.sim: the same ControlCore,
 the rig's firmware and patient over in-memory links, the insoles' serial decoding): a trip the
-rig's ground truth records is detected within 50 ms and answered gently; normal walking raises
-nothing."""
+rig's ground truth records is detected within 50 ms and answered gently (guidance up at once, the
+belt slowing within the prescription, the haptic cue felt by the rig's insoles, event and alarm);
+normal walking raises nothing."""
 
 from __future__ import annotations
 
@@ -35,6 +36,11 @@ def test_a_trip_is_detected_and_answered_gently():
     assert int(s["side"]) == first["side"]
     latency_s = float(s["t_s"]) - first["t_s"]
     assert 0.0 <= latency_s <= 0.050, latency_s
+    # the haptic cue: the event says it went out, and the rig's insoles felt it in the same cycle
+    assert int(s["code"]) == 1
+    cues = r.truth["haptic"]
+    assert len(cues) == 1 and 0.0 <= cues[0]["t_s"] - float(s["t_s"]) <= 0.003
+    assert cues[0]["foot_mask"] == 3 and cues[0]["pulses"] >= 1 and cues[0]["intensity"] > 0.5
     alarms = ev[(ev["kind"] == int(EventKind.ALARM_RAISED)) & (ev["code"] == int(AlarmReason.STUMBLE))]
     assert len(alarms) == 1 and abs(float(alarms[0]["t_s"]) - float(s["t_s"])) < 0.002
     t = tel["t_s"]
@@ -57,3 +63,4 @@ def test_normal_walking_raises_no_stumble(profile):
     tel, ev = r.records
     assert (tel["run_state"] == int(RunState.RUNNING)).sum() > 50000
     assert not (ev["kind"] == int(EventKind.STUMBLE)).any()
+    assert r.truth["haptic"] == []

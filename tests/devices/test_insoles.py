@@ -92,6 +92,25 @@ def test_driver_decodes_every_sample_of_a_burst_in_order(pty_pair):
         assert ins.poll() == 0 and ins.pending == 0  # the next poll starts empty
 
 
+def test_medial_lateral_form_decodes_beside_the_short_one(pty_pair):
+    """Insoles with medial/lateral cells send 6 more values; the short form still decodes, its
+    lateral forces unknown (NaN), never zero."""
+    master, path = pty_pair
+    with SerialInsoles(path, INS_INFO) as ins:
+        base = [1.0] * 18
+        long_frame = p.encode(p.INSOLE_STATUS_LATERAL, p.Msg.INSOLE_STATUS, 1, 5000, p.FLAG_ARMED, 0,
+                              *base, 0.5, 0.25, 0.125, 4.0, 2.0, 1.0)
+        os.write(master, long_frame)
+        assert wait_for(lambda: ins.poll() > 0, 2.0)
+        assert ins.sample_buf[0][19:25] == [0.5, 0.25, 0.125, 4.0, 2.0, 1.0]
+        assert ins.status.lateral_n == [0.5, 0.25, 0.125, 4.0, 2.0, 1.0]
+        os.write(master, insole_frame(2, 10000, base))
+        assert wait_for(lambda: ins.poll() > 0, 2.0)
+        assert all(math.isnan(v) for v in ins.sample_buf[0][19:25])
+        assert all(math.isnan(v) for v in ins.status.lateral_n)
+        assert ins.sample_buf[0][1:19] == base
+
+
 def test_more_samples_than_the_buffer_keeps_the_newest(pty_pair):
     master, path = pty_pair
     with SerialInsoles(path, INS_INFO) as ins:

@@ -228,3 +228,42 @@ def test_demo_prescriptions_carry_their_simulated_patients_true_leg_lengths():
         p = load_profile(name)
         true_leg = p.thigh_m + p.shank_m + p.foot_height_m
         assert abs(rx.leg_length_l_m - true_leg) <= 0.01 and abs(rx.leg_length_r_m - true_leg) <= 0.01, code
+
+
+@pytest.mark.parametrize("name", ["healthy", "hemiparetic-right"])
+def test_the_exoskeleton_reads_the_true_leg_and_a_foot_never_jumps(name):
+    """A swinging foot, a caught (tripped) one and one dragging on the ground are each forward
+    kinematics of the joint angles the exoskeleton's encoders report; guidance pulls the leg
+    through its inertia, so no foot jumps (it used to leap up to 0.4 m at toe off)."""
+    import math
+
+    from devices.base import JointMode
+    from devices.sim import leg_kinematics as lk
+
+    p = load_profile(name)
+    ref = (math.radians(10), math.radians(30), math.radians(10), math.radians(30))
+    drive = ExoDrive(modes=(JointMode.GUIDANCE,) * 4, stiffness=0.5, ref_angle_rad=ref, clearance_boost=(0.0, 0.5))
+    blind_box = [{"kind": "box", "at_m": 4.0, "depth_m": 0.2, "height_m": 0.12}]
+    model = PatientModel(p, 2, obstacles=blind_box, perceive=False)  # walks into it: trips
+    t, dt = 0.0, 0.002
+    worst_fk = worst_move = worst_below = 0.0
+    previous = None
+    for _ in range(int(8.0 / dt)):
+        t += dt
+        model.step(t, p.comfortable_speed_mps, drive)
+        feet = [(leg.toe, leg.heel) for leg in model.legs]
+        for side, leg in enumerate(model.legs):
+            if previous is not None:
+                worst_move = max(worst_move, math.dist(feet[side][0], previous[side][0]),
+                                 math.dist(feet[side][1], previous[side][1]))
+            if leg.in_stance:
+                continue
+            dx, drop = lk.ankle_rel_hip(model.angle_rad[2 * side], model.angle_rad[2 * side + 1], p.thigh_m, p.shank_m)
+            worst_fk = max(worst_fk, math.hypot(model.hip_x + dx - leg.ankle_x, model.hip_z - drop - leg.ankle_z))
+            if p.knee_flexion_max_deg[side] > 90.0:  # a stiff knee cannot always lift the toe off the ground
+                worst_below = max(worst_below, min(leg.g0, leg.g1) - min(leg.toe[1], leg.heel[1]))
+        previous = feet
+    assert model.trips, "the blind walker must catch its foot on the box"
+    assert worst_fk < 1e-6
+    assert worst_move < 0.05  # 2 ms: peak swing speeds are ~8 m/s in the belt's frame (1.6 cm)
+    assert worst_below < 0.002

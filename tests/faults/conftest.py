@@ -149,4 +149,8 @@ cycles covered twice). The way back:
 - A role tried what it must not: PostgreSQL refused it (privilege, row-level security or the
   closed-session trigger) and the rest of the data is unchanged; nothing to undo.
 - A rig on an older schema: refused before anything is written; update the rig, start it once.
+- Clinic server down when a therapist logs in at a rig's menu: a therapist who logged in there
+  within 7 days gets in with the cached verifier and care team (docs/clinic.md, "Therapists at a
+  rig"); anyone else reads one line saying the server cannot be reached. When the server is back,
+  the next login checks with it again (a locked or expired account then loses its offline login).
 """

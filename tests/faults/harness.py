@@ -26,6 +26,7 @@ from engine.control.layout import AlarmReason, RunState
 from engine.control.process import start_core
 from engine.records.recorder import start_recorder
 from engine.records.store import Store, ensure_demo_patient
+from engine.render.liveness import BEAT_RT_PRIORITY
 from engine.session.controller import SceneChoice, SessionController
 
 PATIENT = "demo-healthy"
@@ -44,6 +45,13 @@ class Heartbeat:
         self._thread.start()
 
     def _run(self) -> None:
+        # Like the real UI's liveness beat (engine/render/liveness.py): SCHED_FIFO for this
+        # thread alone, or normal-priority load on a busy test machine starves it past the
+        # core's 100 ms limit and a test of something else ends in a heartbeat stop.
+        try:
+            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(BEAT_RT_PRIORITY))
+        except (OSError, AttributeError):
+            pass
         while not self._stop.is_set():
             self.writer.heartbeat()
             self.last_s = time.monotonic()

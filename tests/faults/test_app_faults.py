@@ -296,11 +296,17 @@ BOX_AT_M = 6.0
 CRUISE_MPS = 1.4 * 0.6  # demo-healthy's prescription x the scene's base speed
 
 
+BOX_DEPTH_M = 0.3  # a box's default depth (engine/scene/model.py)
+
+
 def _stale_limit_s(speed_mps: float, s_m: float) -> float:
     """The documented limit (docs/control.md), worked out here, not with the code's function:
     near = within the stopping distance (prescribed 1.0 m/s2, 0.1 s belt lag) plus 3 steps of at
-    most 0.8 m of the box; near: 0.1 m / speed (0.1 s at least), else 1 s."""
-    near = BOX_AT_M - s_m - (speed_mps ** 2 / 2.0 + 0.1 * speed_mps) <= 3 * 0.8 and s_m < BOX_AT_M
+    most 0.8 m of the box, which stays the next obstacle until the patient is past its far edge
+    (while stepping over it its distance is negative: near); near: 0.1 m / speed (0.1 s at
+    least), else 1 s."""
+    near = (BOX_AT_M - s_m - (speed_mps ** 2 / 2.0 + 0.1 * speed_mps) <= 3 * 0.8
+            and s_m <= BOX_AT_M + BOX_DEPTH_M)
     return min(1.0, max(0.1, 0.1 / max(speed_mps, 1e-3))) if near else 1.0
 
 
@@ -318,8 +324,13 @@ def test_ui_slowed_gets_the_graded_response_not_a_stop(app_factory, reliability)
     assert not _ui_alarms(events, "ui_heartbeat_lost"), "a slow UI is not a dead one"
     for stale in _ui_alarms(events, "ui_view_stale"):
         # Only a view older than its limit (a frame far slower than the rest, on a busy machine).
-        at = telemetry[np.argmin(np.abs(telemetry["t_s"] - float(stale["t_s"])))]
-        assert float(stale["v2"]) > _stale_limit_s(float(at["belt_speed_cmd_mps"]), float(at["s_m"])) - 0.002
+        # The core judged on its own cycle; the telemetry rows around it bracket the speed and
+        # position it used (the speed moves a little between rows): the smallest limit there.
+        near = telemetry[np.abs(telemetry["t_s"] - float(stale["t_s"])) <= 0.02]
+        if not len(near):
+            near = telemetry[[np.argmin(np.abs(telemetry["t_s"] - float(stale["t_s"])))]]
+        limit = min(_stale_limit_s(float(r["belt_speed_cmd_mps"]), float(r["s_m"])) for r in near)
+        assert float(stale["v2"]) > limit - 0.002
     running = telemetry[telemetry["run_state"] == RunState.RUNNING]
     # Slowed: never above half the therapist's speed once the view was late from the start.
     assert float(running["belt_speed_cmd_mps"].max()) <= 0.5 * CRUISE_MPS + 0.01

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 
 import psycopg
 import pytest
@@ -138,3 +139,39 @@ def test_wrong_password_locks_after_five_and_locked_or_expired_get_a_clear_messa
     assert result.returncode == 1 and "expired on 2020-01-01" in result.stdout and "Traceback" not in result.stderr
     reliability.record("5 wrong passwords; locked and expired accounts", "locked; one clear line, no traceback",
                        None, None, None, f"'{result.stdout.strip()[:80]}'")
+
+
+def test_menu_login_with_the_server_down_then_locked_on_the_server(clinic_data, tmp_path, reliability):
+    """The therapist menu's login at a rig (engine/records/rig_accounts.py) when the clinic server
+    is down: a therapist the rig knows logs in offline, others get one clear line; an account
+    the server locked cannot come back in offline."""
+    from engine.records.rig_accounts import login_for_menu
+
+    rig, url = tmp_path / "rig0.db", clinic_data.rig_url("acc0")
+    assert login_for_menu(rig, url, "alice", PW).source == "clinic server"
+    clinic_data.pg.stop()
+    try:
+        started = time.monotonic()
+        offline = login_for_menu(rig, url, "alice", PW)
+        offline_s = time.monotonic() - started
+        with pytest.raises(accounts.LoginRefused) as unknown:
+            login_for_menu(rig, url, "bob", PW)
+        with pytest.raises(accounts.LoginRefused, match="unknown user or wrong password"):
+            login_for_menu(rig, url, "alice", "not-her-password")
+    finally:
+        clinic_data.pg.start()
+    assert offline.source.startswith("offline") and offline.patients == {"demo-healthy"}
+    assert "has not logged in on this rig before" in str(unknown.value) and "\n" not in str(unknown.value)
+    pg_admin.set_locked(clinic_data.owner_url, "alice", True)
+    with pytest.raises(accounts.LoginRefused, match="alice is locked"):
+        login_for_menu(rig, url, "alice", PW)
+    clinic_data.pg.stop()
+    try:
+        with pytest.raises(accounts.LoginRefused, match="has not logged in on this rig before"):
+            login_for_menu(rig, url, "alice", PW)
+    finally:
+        clinic_data.pg.start()
+    reliability.record("menu login at a rig: server down; then the account locked on the server",
+                       "known therapist in offline; unknown, wrong or locked: one clear line", None, None, None,
+                       f"offline login in {offline_s:.1f} s with the cached care team; '{str(unknown.value)[:70]}'; "
+                       f"after the server locked alice her offline login is refused")

@@ -3,6 +3,8 @@ a stalled device, a frozen sensor, the hardware e-stop."""
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 
 import numpy as np
@@ -137,6 +139,34 @@ def test_stalled_device_or_frozen_sensor_is_detected_in_time_and_stops(stack, re
     reliability.record(f"exoskeleton {'stalls' if fault == 'stall' else 'sensor frozen'}",
                        "detect <= 20 ms" if fault == "stall" else "detect <= 150 ms",
                        detection_ms, (still_s - at_s) * 1000.0, lost)
+
+
+@pytest.mark.parametrize("how", ["SIGSTOP", "SIGKILL"])
+def test_rig_frozen_or_killed_while_walking_is_caught_within_the_silence_limit(stack, reliability, how):
+    """Every device falls silent at once (a frozen device process, or its ports closed): the
+    core's port reader never waits on the kernel for bytes that were never sent, so the 20 ms rule
+    is not excused and the stop follows within it."""
+    s = stack
+    s.walk(0.6)
+    pid = s.rig.pid
+    fault_s = time.monotonic()  # CLOCK_MONOTONIC, the clock the core stamps its events with
+    os.kill(pid, signal.SIGSTOP if how == "SIGSTOP" else signal.SIGKILL)
+    try:
+        s.wait_for(lambda st: st["run_state"] in (RunState.STOPPING, RunState.STOPPED), 2.0)
+    finally:
+        if how == "SIGSTOP":
+            os.kill(pid, signal.SIGKILL)  # a frozen rig is not trusted to come back
+    stats = s.stop_recorder()
+    telemetry, events = s.records()
+    raised = [first_event(events, "alarm_raised", int(r), after_s=fault_s)
+              for r in (AlarmReason.TREADMILL_SILENT, AlarmReason.EXO_SILENT)]
+    assert all(a is not None and a["priority"] == "high" for a in raised), raised
+    detection_ms = (min(a["t_s"] for a in raised) - fault_s) * 1000.0
+    assert detection_ms <= SILENCE_LIMIT_MS + 5.0, detection_ms
+    assert float(telemetry["belt_speed_cmd_mps"][-1]) < float(telemetry["belt_speed_cmd_mps"].max())
+    lost = records_lost(telemetry, stats)
+    assert lost == 0
+    reliability.record(f"rig {how} while walking", "detect <= 20 ms; controlled stop", detection_ms, None, lost)
 
 
 def test_hardware_estop_shows_pauses_and_nothing_restarts_by_itself(stack, reliability):

@@ -183,3 +183,31 @@ def test_shopping_and_crossing_results_per_item(db_path):
     assert per_item.rows[0] == ["item: milk", "found", "found at 12.5 s"]
     assert per_item.rows[1][:2] == ["item: bread", ("missed", "flag")]
     assert per_item.rows[2][:2] == ["crossing: main-street (40-52 m)", ("not on green", "flag")]
+
+
+def _variability_text(doc) -> str:
+    section = next(s for s in doc.sections if s.key == "variability")
+    return " ".join(b for b in section.blocks if isinstance(b, str))
+
+
+def test_variability_note_names_the_steady_rule_that_decided(db_path):
+    """The core flags steady strides with its own rule; the report said the records' rule (belt at
+    the session's usual speed, 10 s warm-up) decided even when the core's flags did."""
+    import sqlite3
+
+    from engine.control import steady_state
+    from tests.records.synthetic import write_session
+
+    with Store(db_path) as store:
+        sid = write_session(store, 40.0, patient="demo-healthy", profile="healthy", stall=None)
+        strides = store.strides(sid)
+        flagged = sum(1 for s in strides if s["steady"])
+        assert flagged > 10
+        text = _variability_text(build_session_document(store, sid))
+    assert "control core flagged" in text and f"{steady_state.WARMUP_STRIDES} strides" in text
+    assert f"{flagged} of {len(strides)} strides" in text
+    with sqlite3.connect(db_path) as conn:  # as an older recording: no flags from the core
+        conn.execute("UPDATE strides SET flags = 0 WHERE session_id = ?", (sid,))
+    with Store(db_path) as store:
+        text = _variability_text(build_session_document(store, sid))
+    assert "control core flagged" not in text and "carry no flags" in text and "10 s warm-up" in text

@@ -159,7 +159,7 @@ def test_core_events_become_steps_strides_and_events(store, session_id):
     hit = np.zeros(1, dtype=EVENT_DTYPE)
     hit[0] = (50, 0.05, EventKind.OBSTACLE_OUTCOME, -1, 4, -0.01, 0.09, np.nan)
     ev = np.concatenate([ev, hit])
-    assert store.add_core_events(session_id, ev) == {"steps": 1, "strides": 1, "events": 3}
+    assert store.add_core_events(session_id, ev) == {"steps": 1, "strides": 1, "events": 3, "stances": 0}
     step = store.steps(session_id)[0]
     assert step["side"] == 1 and step["step_length_m"] == pytest.approx(0.41) and step["cycle"] == 10
     assert store.strides(session_id)[0]["stride_time_s"] == pytest.approx(1.1)

@@ -1,0 +1,162 @@
+"""Automatic progression benchmark: `python -m bench progression [--quick] --json`.
+
+Three simulated patients each walk SESSIONS sessions (engine.sim `run_simulation`: the real
+control core and virtual rig on a simulated clock, recorded into a real SQLite file). After
+each session the progression proposal (engine/analysis/progression.py) is read from the records
+and accepted as the therapist would (`record_decision`, who = "bench"), and the next session
+starts from the accepted plan (`SimOptions.use_plan`, the scene the plan names):
+
+- improving: the hemiparetic profile with `recovery_rate` RATE (devices/sim/recovery.py: each
+  session closes that share of the remaining gap to a healthy adult's gait);
+- stable: the same profile, `recovery_rate` 0;
+- worsening: recovers like the first until WORSEN_AT, then declines: each later session moves
+  it DECLINE of the way toward the moderate hemiparetic profile (WORSE_PROFILE: lower clearance,
+  a stiff knee, a dropped foot) and it tires: fatigue_per_min FATIGUED, heart-rate gain x
+  HR_GAIN_WORSE (a bad spell, e.g. an illness).
+
+Each patient has a prescription (speed <= 1.0 m/s, guidance 0..1, BWS 0..0.4, heart-rate limit
+120 bpm ~ 60 % of the heart-rate reserve of the profile: Karvonen, REFERENCES.md section 8). Keys:
+- `improving_guidance_start`, `improving_guidance_end`: the guidance floor (absolute) of the
+  first session and of the plan accepted after the last;
+- `improving_speed_start_mps`, `improving_speed_end_mps`: the belt speed, the same way;
+- `max_step_guidance`, `max_step_speed_mps`: the largest change between consecutive plans, over
+  all three patients (bounds: engine/analysis/progression.py GUIDANCE_STEP, SPEED_UP_MPS /
+  SPEED_DOWN_MPS);
+- `worsening_stepped_back`: an accepted proposal for the worsening patient stepped back after
+  its decline began;
+- `prescription_violations` (0): plans beyond the prescription, plus telemetry cycles whose
+  belt command, applied guidance or body-weight support left it (the core's own records, not
+  the plan).
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+PROFILE = "hemiparetic-right-mild"
+START_SCENE = "grocery-pharmacy-aisle"
+SESSIONS = 20
+RATE = 0.15
+WORSEN_AT = 10  # the worsening patient's sessions after this one decline
+WORSE_PROFILE = "hemiparetic-right"
+DECLINE = 0.35  # share of the way to WORSE_PROFILE per declining session
+FATIGUED = 0.8  # fatigue_per_min while declining (1/min; the profile's is 0.03)
+HR_GAIN_WORSE = 2.0
+HR_LIMIT_BPM = 120.0
+SEED0 = 100
+
+
+def _rx():
+    from devices.sim.profiles import load_profile
+    from engine.sim.session import sim_prescription
+
+    return replace(sim_prescription(load_profile(PROFILE)), max_speed_mps=1.0, guidance_min=0.0, guidance_max=1.0,
+                   bws_min=0.0, bws_max=0.4, max_heart_rate_bpm=HR_LIMIT_BPM)
+
+
+def _start_plan():
+    from engine.analysis.progression import Plan
+
+    return Plan(scene_id=START_SCENE, speed_mps=0.45, guidance=0.7, guidance_min=0.6, bws_fraction=0.3,
+                assist_as_needed=True)
+
+
+def _profile_for(kind: str, session: int, folder: Path) -> str:
+    """The YAML file of the patient as they walk session `session` (1-based)."""
+    from devices.sim.profiles import load_profile, profile_to_yaml
+    from devices.sim.recovery import progress_after, recovered, toward
+
+    base = load_profile(PROFILE)
+    rate = 0.0 if kind == "stable" else RATE
+    done = session - 1  # sessions trained before this one
+    profile = recovered(base, progress_after(rate, min(done, WORSEN_AT) if kind == "worsening" else done))
+    profile = replace(profile, name=f"{PROFILE}-{kind}-{session}", recovery_rate=rate)
+    if kind == "worsening" and done >= WORSEN_AT:
+        share = 1.0 - (1.0 - DECLINE) ** (done - WORSEN_AT + 1)
+        profile = toward(profile, load_profile(WORSE_PROFILE), share)
+        profile = replace(profile, fatigue_per_min=FATIGUED, recovery_rate=-DECLINE,
+                          hr_speed_gain_bpm_per_mps2=min(120.0, profile.hr_speed_gain_bpm_per_mps2 * HR_GAIN_WORSE))
+    path = folder / f"{kind}-{session}.yaml"
+    path.write_text(profile_to_yaml(profile))
+    return str(path)
+
+
+def _violations(store, session_id: int, rx) -> int:
+    """Telemetry cycles of a session with a belt command, guidance or BWS beyond the prescription."""
+    tel = store.telemetry(session_id)
+    if not len(tel):
+        return 0
+    tol = 1e-3  # float32 telemetry
+    bad = (tel["belt_speed_cmd_mps"] > rx.max_speed_mps + tol) | (tel["guidance"] > rx.guidance_max + tol) \
+        | (tel["guidance"] < rx.guidance_min - tol) | (tel["bws_fraction"] > rx.bws_max + tol) \
+        | (tel["bws_fraction"] < rx.bws_min - tol)
+    return int(bad.sum())
+
+
+def _patient(kind: str, sessions: int, duration_s: float, folder: Path) -> dict:
+    """Walk one patient's sessions; returns the plans, directions and violations."""
+    from engine.analysis.progression import Plan, proposal_for, record_decision, within_prescription
+    from engine.records.store import Store
+    from engine.sim.session import SimOptions, run_simulation
+
+    db = folder / f"{kind}.db"
+    code = f"bench-{kind}"
+    rx = _rx()
+    with Store(db) as store:
+        store.ensure_patient(code, sim_profile=PROFILE)
+        store.add_prescription(code, rx, who="bench")
+    plans = [_start_plan()]
+    directions: list[str] = []
+    violations = 0
+    for k in range(1, sessions + 1):
+        plan = plans[-1]
+        wall0 = time.perf_counter()
+        result = run_simulation(SimOptions(
+            scene=plan.scene_id, profile=_profile_for(kind, k, folder), duration_s=duration_s, seed=SEED0 + k, db=db,
+            patient_code=code, goals={"time_s": duration_s}, use_plan=k > 1,
+            settings=plan.settings(rx) if k == 1 else {}))
+        with Store(db) as store:
+            violations += _violations(store, result.session_id, rx)
+            proposal = proposal_for(store, code)
+            violations += len(within_prescription(proposal.plan, rx))
+            record_decision(store, proposal, "accepted", "bench")
+            stored = Plan.from_dict(store.current_session_plan(code)["plan"])
+        plans.append(stored)
+        directions.append(proposal.direction)
+        perf = proposal.performance
+        sys.stderr.write(
+            f"progression: {kind:<9} session {k:2d}/{sessions} {plan.scene_id:<24} speed {plan.speed_mps:.2f} "
+            f"floor {plan.guidance_min:.2f} bws {plan.bws_fraction:.2f} -> {proposal.direction:<9} "
+            f"(guidance used {perf.guidance_used:.2f}, obstacles {perf.obstacles_attempted - perf.obstacles_failed}/"
+            f"{perf.obstacles_attempted}, trips {perf.trips}, {time.perf_counter() - wall0:.0f} s)\n")
+        sys.stderr.flush()
+    return {"plans": plans, "directions": directions, "violations": violations}
+
+
+def run(quick: bool = False) -> dict:
+    duration_s = 16.0 if quick else 45.0
+    with tempfile.TemporaryDirectory(prefix="stepsync-progression-") as tmp:
+        folder = Path(tmp)
+        out = {kind: _patient(kind, SESSIONS, duration_s, folder) for kind in ("improving", "stable", "worsening")}
+    improving = out["improving"]["plans"]
+    steps_g, steps_v = [], []
+    for res in out.values():
+        for a, b in zip(res["plans"], res["plans"][1:], strict=False):
+            steps_g.append(abs(b.guidance_min - a.guidance_min))
+            steps_v.append(abs(b.speed_mps - a.speed_mps))
+    worse = out["worsening"]["directions"][WORSEN_AT:]
+    return {
+        "improving_guidance_start": round(improving[0].guidance_min, 4),
+        "improving_guidance_end": round(improving[-1].guidance_min, 4),
+        "improving_speed_start_mps": round(improving[0].speed_mps, 4),
+        "improving_speed_end_mps": round(improving[-1].speed_mps, 4),
+        "max_step_guidance": round(max(steps_g, default=math.nan), 4),
+        "max_step_speed_mps": round(max(steps_v, default=math.nan), 4),
+        "worsening_stepped_back": "step_back" in worse,
+        "prescription_violations": sum(res["violations"] for res in out.values()),
+    }

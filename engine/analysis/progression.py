@@ -1,0 +1,543 @@
+"""Automatic progression: after each session, a proposal for the next one, with its reasons.
+
+The proposal is advice until the therapist accepts or edits it (`main.py progress --accept`,
+the menu's progression panel); nothing here writes a setting. It reads what happened in the
+patient's last session through the repository's public methods (no SQL): obstacle outcomes and
+margins, toe clearance, step symmetry, heart rate against the prescription's limit, the goals
+met, the guidance assist-as-needed actually applied, trips and stumbles, and whether the core
+stopped the session. From that it moves each setting of the next session by at most one bounded
+step, never beyond the prescription, and steps back when performance fell.
+
+Every value is ABSOLUTE, as everywhere (docs/engine.md "Settings and their units"): speed in
+m/s (stored as `speed_fraction` of the prescribed maximum), guidance as a fraction of full robot
+assistance, body-weight support as a fraction of body weight. Bounds and their sources are in
+docs/progression.md.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, replace
+
+import numpy as np
+
+# ---- bounded steps per session (docs/progression.md has the rationale) ---------------------
+# Speed: +0.05 m/s is a "small meaningful change" in gait speed, 0.10 m/s a "substantial" one
+# (Perera et al. 2006, REFERENCES.md section 4): a session never asks for more than a small change
+# up; a step back undoes up to two of them.
+SPEED_UP_MPS = 0.05
+SPEED_DOWN_MPS = 0.10
+# Guidance (fraction of full assistance): Lokomat guidance force is set and reduced in steps of
+# about 10 % (the NeuroRehabilitation 2013;33:67 Lokomat protocol reduces it to the least that keeps
+# a normal pattern); one such step per session, the same back.
+GUIDANCE_STEP = 0.10
+# Body-weight support (fraction of body weight): the same protocol lowers BWS by 10 % of body
+# weight per week of three sessions (40-50 % -> 40 -> 30 -> 20 %); 5 % per session at most.
+BWS_STEP = 0.05
+# Scenes: one difficulty level (gentle -> moderate -> hard) at a time, after at least this many
+# sessions on the current scene.
+MIN_SESSIONS_ON_SCENE = 2
+DIFFICULTY = ("gentle", "moderate", "hard")
+
+# ---- what counts as doing well or badly --------------------------------------------------------
+MIN_WALKING_S = 10.0  # less walking than this (about 8 strides): too little to judge, hold everything
+OBSTACLE_FAIL_STEP_BACK = 0.30  # share of failed obstacle crossings that makes it a bad day
+OBSTACLE_FAIL_HOLD = 0.10  # above this no harder scene, no faster belt (success under 90 %)
+# Fewer crossings than this make a share noise (one toe touch of two crossings is "50 %"): a
+# failed crossing then only keeps the scene and the guidance floor (a near miss, not a bad day).
+OBSTACLE_MIN_CROSSINGS = 4
+MIN_MARGIN_FOR_HARDER_M = 0.02  # cleared obstacles by at least 2 cm before a harder scene
+# Minimum toe clearance: 11-13 mm in healthy adults (Winter 1991, REFERENCES.md section 2); a
+# median below 10 mm on the worse side keeps the support and the guidance where they are.
+LOW_CLEARANCE_M = 0.010
+# Guidance: the floor comes down only while assist-as-needed, free to go between the floor and
+# the top of the prescription, used less than this share of that room on average, and sat at the
+# top for less than GUIDANCE_SATURATED_SHARE of the walking time (the patient did not need all the
+# help it could give). Otherwise the floor holds.
+GUIDANCE_USED_SHARE_MAX = 0.5
+GUIDANCE_SATURATED_SHARE = 0.2
+SYMMETRY_WORSE_PCT = 5.0  # symmetry index worse than the previous session by this: hold speed
+HR_ABOVE_SHARE_STEP_BACK = 0.10  # share of walking time above the heart-rate limit
+HR_NEAR_LIMIT = 0.95  # mean over the last third this close to the limit: hold speed and support
+FATIGUE_CLEARANCE_DROP = 0.25  # last third's clearance this much below the first third's
+MIN_SPEED_MPS = 0.10
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Settings of the next session, absolute (docs/engine.md "Settings and their units")."""
+
+    scene_id: str
+    speed_mps: float
+    guidance: float  # starting guidance; assist-as-needed moves it between the floor and 1
+    guidance_min: float  # the guidance floor assist-as-needed never goes below
+    bws_fraction: float
+    assist_as_needed: bool = True
+
+    def settings(self, rx) -> dict[str, float]:
+        """The live settings a session controller sends: speed as a fraction of the prescribed
+        maximum, assist-as-needed between the floor and the prescription's top guidance."""
+        return {"speed_fraction": round(min(1.0, self.speed_mps / rx.max_speed_mps), 4), "guidance": self.guidance,
+                "guidance_min": self.guidance_min, "guidance_max": float(rx.guidance_max),
+                "bws_fraction": self.bws_fraction, "assist_as_needed": 1.0 if self.assist_as_needed else 0.0}
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Plan:
+        """From a stored plan; KeyError/ValueError name a missing or bad field."""
+        return cls(scene_id=str(data["scene_id"]), speed_mps=float(data["speed_mps"]), guidance=float(data["guidance"]),
+                   guidance_min=float(data["guidance_min"]), bws_fraction=float(data["bws_fraction"]),
+                   assist_as_needed=bool(data.get("assist_as_needed", True)))
+
+    @classmethod
+    def from_session(cls, session: dict, rx) -> Plan:
+        """What a recorded session actually ran with (its settings at the start)."""
+        s = session.get("settings") or {}
+        speed = float(s.get("speed_fraction", 0.6)) * rx.max_speed_mps
+        guidance = float(s.get("guidance", 0.5))
+        floor = float(s.get("guidance_min", rx.guidance_min))
+        return cls(scene_id=session["scene_id"], speed_mps=round(speed, 3), guidance=guidance,
+                   guidance_min=min(floor, guidance), bws_fraction=float(s.get("bws_fraction", rx.bws_min)),
+                   assist_as_needed=bool(s.get("assist_as_needed", 0.0)))
+
+
+# Editable plan fields and how a typed value is read (`progress --edit FIELD=VALUE`).
+EDITABLE: dict[str, type] = {"scene_id": str, "speed_mps": float, "guidance": float, "guidance_min": float,
+                             "bws_fraction": float, "assist_as_needed": bool}
+
+
+@dataclass
+class Performance:
+    """What happened in one session, as the rules read it (nan / None: not measured)."""
+
+    session_id: int
+    scene_id: str
+    outcome: str
+    walking_s: float
+    obstacles_attempted: int = 0
+    obstacles_failed: int = 0
+    trips: int = 0  # legs caught by an obstacle + stumbles the core detected
+    min_margin_m: float = math.nan  # smallest margin over the obstacles cleared
+    clearance_m: float = math.nan  # median toe clearance of the worse side
+    clearance_drop: float = math.nan  # 1 - last third / first third of the walking time
+    symmetry_index_pct: float = math.nan
+    previous_symmetry_index_pct: float = math.nan
+    hr_limit_bpm: float = 0.0
+    hr_above_share: float = math.nan
+    hr_late_mean_bpm: float = math.nan
+    goals_set: int = 0
+    goals_met: int = 0
+    guidance_used: float = math.nan  # mean applied guidance while walking
+    guidance_saturated_share: float = math.nan  # share of walking time at the session's top guidance
+    guidance_max: float = 1.0  # the top assist-as-needed could use in that session
+    assist_as_needed: bool = False
+
+    @property
+    def failed_share(self) -> float:
+        return self.obstacles_failed / self.obstacles_attempted if self.obstacles_attempted else 0.0
+
+    def to_dict(self) -> dict:
+        return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in asdict(self).items()}
+
+
+@dataclass
+class Change:
+    """One setting of the proposal: from, to, and why."""
+
+    name: str
+    old: object
+    new: object
+    reason: str
+
+    @property
+    def changed(self) -> bool:
+        return self.old != self.new
+
+
+@dataclass
+class Proposal:
+    """The proposal for the next session: the plan, per-setting reasons, and its basis."""
+
+    patient_code: str
+    based_on_session: int
+    current: Plan
+    plan: Plan
+    direction: str  # advance, hold or step_back
+    changes: list[Change] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what was judged (triggers, figures)
+    performance: Performance | None = None
+
+    def to_dict(self) -> dict:
+        return {"patient_code": self.patient_code, "based_on_session": self.based_on_session,
+                "direction": self.direction, "current": self.current.to_dict(), "plan": self.plan.to_dict(),
+                "changes": [{"name": c.name, "old": c.old, "new": c.new, "reason": c.reason} for c in self.changes],
+                "notes": list(self.notes),
+                "performance": self.performance.to_dict() if self.performance else None}
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading a session
+# ---------------------------------------------------------------------------------------------
+def _thirds(t: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Masks of the first and last third of the walking time (by the times in t)."""
+    if not mask.any():
+        return mask, mask
+    t0, t1 = float(t[mask].min()), float(t[mask].max())
+    third = (t1 - t0) / 3.0
+    return mask & (t <= t0 + third), mask & (t >= t1 - third)
+
+
+def assess(store, session_id: int) -> Performance:
+    """Read one recorded session through the repository's public methods."""
+    from engine.analysis.session_data import load_session
+
+    data = load_session(store, session_id)
+    session = store.get_session(session_id)
+    settings = session.get("settings") or {}
+    perf = Performance(session_id=session_id, scene_id=session["scene_id"], outcome=session.get("outcome") or "",
+                       walking_s=data.walking_time_s, assist_as_needed=bool(settings.get("assist_as_needed", 0.0)))
+    # obstacles (per leg when the core sends legs, else per obstacle) and trips
+    results = data.obstacle_results
+    perf.obstacles_attempted = len(results)
+    perf.obstacles_failed = sum(1 for r in results if r["failed"])
+    perf.trips = sum(1 for r in results if r["outcome"] == "tripped")
+    events = store.events(session_id)
+    perf.trips += sum(1 for e in events if e["kind"] == "stumble")
+    margins = [r["margin_m"] for r in results if not r["failed"] and r["margin_m"] is not None]
+    perf.min_margin_m = float(min(margins)) if margins else math.nan
+    # toe clearance: median per side, the worse side; fatigue as a late drop in clearance
+    clear = data.toe_clearance_m
+    ok = np.isfinite(clear)
+    medians = [float(np.median(clear[ok & (data.step_side == side)])) for side in (0, 1)
+               if (ok & (data.step_side == side)).sum() >= 3]
+    perf.clearance_m = min(medians) if medians else math.nan
+    first, last = _thirds(data.step_t_s, ok)
+    if first.sum() >= 6 and last.sum() >= 6:
+        early = float(np.median(clear[first]))
+        if early > 0.0:
+            perf.clearance_drop = 1.0 - float(np.median(clear[last])) / early
+    # symmetry: this session's and the previous one's (session summaries)
+    summary = session.get("summary") or {}
+    sym = summary.get("symmetry_index_pct")
+    perf.symmetry_index_pct = float(sym) if isinstance(sym, (int, float)) else math.nan
+    earlier = [s for s in store.list_sessions(session["patient_code"]) if s["id"] < session_id and s.get("summary")]
+    if earlier:
+        prev = earlier[-1]["summary"].get("symmetry_index_pct")
+        perf.previous_symmetry_index_pct = float(prev) if isinstance(prev, (int, float)) else math.nan
+    # heart rate against the prescription's limit (0: none set, the rule is skipped)
+    perf.hr_limit_bpm = float(data.prescription.get("max_heart_rate_bpm") or 0.0)
+    hr = data.heart_rate_bpm
+    walking = data.walking & np.isfinite(hr) & (hr > 0) if len(hr) else np.zeros(0, dtype=bool)
+    if walking.any():
+        if perf.hr_limit_bpm > 0.0:
+            perf.hr_above_share = float((hr[walking] > perf.hr_limit_bpm).mean())
+        _, late = _thirds(data.tel_t_s, walking)
+        perf.hr_late_mean_bpm = float(hr[late].mean()) if late.any() else math.nan
+    # goals: the bits the core reported against the goals the session set
+    goals = session.get("goals") or {}
+    bits = int(summary.get("goal_reached") or 0)
+    for bit, name in enumerate(("steps", "distance_m", "time_s")):
+        if float(goals.get(name) or 0.0) > 0.0:
+            perf.goals_set += 1
+            perf.goals_met += (bits >> bit) & 1
+    # guidance assist-as-needed actually applied while walking (telemetry, absolute)
+    tel = store.telemetry(session_id)
+    if len(tel):
+        from engine.control.layout import RunState
+
+        moving = (tel["run_state"] == int(RunState.RUNNING)) & (tel["belt_speed_mps"] > 0.05)
+        if moving.any():
+            applied = tel["guidance"][moving].astype(float)
+            perf.guidance_used = float(applied.mean())
+            perf.guidance_max = float(settings.get("guidance_max", 1.0))
+            perf.guidance_saturated_share = float((applied >= perf.guidance_max - 0.005).mean())
+    return perf
+
+
+# ---------------------------------------------------------------------------------------------
+# The rules
+# ---------------------------------------------------------------------------------------------
+def _scene_ladder(scene_id: str, harder: bool, scenes: dict | None) -> tuple[str, str]:
+    """The next scene one difficulty level up (or down) sharing most training targets with the
+    current one; (scene id, why). The current id when there is none."""
+    if scenes is None:
+        try:
+            from engine.scene.loader import load_library
+
+            scenes = load_library().scenes
+        except Exception:  # no scene folder: keep the scene
+            return scene_id, "scene library not available"
+    current = scenes.get(scene_id)
+    if current is None:
+        return scene_id, f"scene {scene_id!r} is not in the library"
+    level = DIFFICULTY.index(current.difficulty)
+    want = level + (1 if harder else -1)
+    if not 0 <= want < len(DIFFICULTY):
+        return scene_id, f"already the {'hardest' if harder else 'gentlest'} level ({current.difficulty})"
+    targets = set(current.training_targets)
+    candidates = [s for s in scenes.values() if s.difficulty == DIFFICULTY[want]]
+    if not candidates:
+        return scene_id, f"no {DIFFICULTY[want]} scene in the library"
+    kind = type(current.environment).__name__
+
+    def fit(s) -> tuple:  # most shared targets, then the same kind of place, then fewest obstacles
+        return (len(targets & set(s.training_targets)), type(s.environment).__name__ == kind, -len(s.obstacles), s.id)
+
+    best = max(candidates, key=fit)
+    shared = sorted(targets & set(best.training_targets))
+    return best.id, f"{DIFFICULTY[want]} scene" + (f" training {', '.join(shared)}" if shared else "")
+
+
+def _tidy(value: float, current: float) -> float:
+    """A moved value rounded to 1e-6 (no float dust in the records); an unmoved one exactly as is."""
+    return current if abs(value - current) < 1e-12 else round(value, 6)
+
+
+def _clamp(value: float, low: float, high: float) -> float:
+    return min(max(value, low), high)
+
+
+def propose(patient_code: str, perf: Performance, current: Plan, rx, sessions_on_scene: int = 1,
+            scenes: dict | None = None) -> Proposal:
+    """The next session's plan from the last session's performance and the plan it ran with;
+    every value within the prescription `rx`, every step within the bounds above."""
+    notes: list[str] = []
+    back: list[str] = []  # reasons to step back
+    hold: list[str] = []  # reasons not to advance
+    if perf.walking_s < MIN_WALKING_S:
+        hold.append(f"only {perf.walking_s:.0f} s of walking (< {MIN_WALKING_S:.0f} s): too little to judge")
+    if perf.outcome == "stopped":
+        back.append("the session was stopped by the control core (an alarm or a fault)")
+    if perf.trips >= 2:
+        back.append(f"{perf.trips} trips or stumbles")
+    if perf.obstacles_attempted:
+        notes.append(f"obstacles: {perf.obstacles_attempted - perf.obstacles_failed}/{perf.obstacles_attempted} "
+                     "crossings cleared" + (f", smallest margin {perf.min_margin_m * 100:.1f} cm"
+                                            if math.isfinite(perf.min_margin_m) else ""))
+        if perf.failed_share > OBSTACLE_FAIL_STEP_BACK and perf.obstacles_failed >= 2:
+            back.append(f"{perf.failed_share:.0%} of obstacle crossings failed (> {OBSTACLE_FAIL_STEP_BACK:.0%})")
+        elif perf.failed_share > OBSTACLE_FAIL_HOLD and perf.obstacles_attempted >= OBSTACLE_MIN_CROSSINGS:
+            hold.append(f"{perf.failed_share:.0%} of obstacle crossings failed (> {OBSTACLE_FAIL_HOLD:.0%})")
+        elif perf.obstacles_failed:
+            near_miss = (f"{perf.obstacles_failed} of {perf.obstacles_attempted} obstacle crossings touched "
+                         f"(fewer than {OBSTACLE_MIN_CROSSINGS} crossings: a near miss)")
+            notes.append(near_miss)
+    if math.isfinite(perf.clearance_drop) and perf.clearance_drop > FATIGUE_CLEARANCE_DROP:
+        back.append(f"fatigue: toe clearance fell {perf.clearance_drop:.0%} from the first to the last third")
+    hr_high = False
+    if perf.hr_limit_bpm > 0.0 and math.isfinite(perf.hr_above_share):
+        notes.append(f"heart rate above the {perf.hr_limit_bpm:.0f} bpm limit {perf.hr_above_share:.0%} of walking time")
+        if perf.hr_above_share > HR_ABOVE_SHARE_STEP_BACK:
+            back.append(f"heart rate above the limit {perf.hr_above_share:.0%} of walking time "
+                        f"(> {HR_ABOVE_SHARE_STEP_BACK:.0%})")
+        elif math.isfinite(perf.hr_late_mean_bpm) and perf.hr_late_mean_bpm >= HR_NEAR_LIMIT * perf.hr_limit_bpm:
+            hr_high = True
+            hold.append(f"heart rate {perf.hr_late_mean_bpm:.0f} bpm late in the session, near the "
+                        f"{perf.hr_limit_bpm:.0f} bpm limit")
+    elif perf.hr_limit_bpm <= 0.0:
+        notes.append("no heart-rate limit in the prescription: heart rate not judged")
+    goals_missed = perf.goals_set - perf.goals_met
+    if goals_missed > 0:
+        hold.append(f"{goals_missed} of {perf.goals_set} goals not reached")
+    sym_worse = (math.isfinite(perf.symmetry_index_pct) and math.isfinite(perf.previous_symmetry_index_pct)
+                 and perf.symmetry_index_pct - perf.previous_symmetry_index_pct > SYMMETRY_WORSE_PCT)
+    if sym_worse:
+        hold.append(f"symmetry index {perf.symmetry_index_pct:.1f} % is worse than last time "
+                    f"({perf.previous_symmetry_index_pct:.1f} %)")
+    low_clearance = math.isfinite(perf.clearance_m) and perf.clearance_m < LOW_CLEARANCE_M
+    if math.isfinite(perf.clearance_m):
+        notes.append(f"toe clearance (worse side, median) {perf.clearance_m * 1000:.1f} mm")
+    if math.isfinite(perf.guidance_used):
+        notes.append(f"guidance applied {perf.guidance_used:.2f} on average (floor {current.guidance_min:.2f}"
+                     f"{', assist-as-needed' if perf.assist_as_needed else ', fixed'})")
+
+    # One trip on a day otherwise in order: the obstacles were too much at this pace. Slower by
+    # one step and an easier scene; guidance and support hold (a bad day moves them too).
+    one_trip = perf.trips == 1 and not back
+    if one_trip:
+        hold.append("1 trip or stumble")
+    plan = current
+    changes: list[Change] = []
+    why_back = "; ".join(back)
+    # speed
+    if back:
+        speed, reason = current.speed_mps - SPEED_DOWN_MPS, f"step back: {why_back}"
+    elif one_trip:
+        speed, reason = current.speed_mps - SPEED_UP_MPS, "step back: 1 trip or stumble"
+    elif hold:
+        speed, reason = current.speed_mps, "hold: " + "; ".join(hold)
+    else:
+        speed, reason = current.speed_mps + SPEED_UP_MPS, "walked well at this speed: obstacles, goals, heart rate in order"
+    speed_c = _clamp(_tidy(speed, current.speed_mps), min(MIN_SPEED_MPS, rx.max_speed_mps), rx.max_speed_mps)
+    if speed_c < speed - 1e-9:
+        reason += f" (held at the prescription's maximum {rx.max_speed_mps:.2f} m/s)"
+    changes.append(Change("speed_mps", current.speed_mps, speed_c, reason))
+    # guidance floor (and the starting guidance with it)
+    if back:
+        floor, reason = current.guidance_min + GUIDANCE_STEP, f"step back: {why_back}"
+    elif perf.walking_s < MIN_WALKING_S:
+        floor, reason = current.guidance_min, "hold: too little walking to judge"
+    elif perf.assist_as_needed and math.isfinite(perf.guidance_used):
+        room = max(1e-6, perf.guidance_max - current.guidance_min)
+        used_share = min(1.0, max(0.0, (perf.guidance_used - current.guidance_min) / room))
+        saturated = perf.guidance_saturated_share if math.isfinite(perf.guidance_saturated_share) else 0.0
+        if saturated >= GUIDANCE_SATURATED_SHARE:
+            floor, reason = current.guidance_min, \
+                f"hold: assist-as-needed was at its top {saturated:.0%} of the walking time"
+        elif used_share > GUIDANCE_USED_SHARE_MAX:
+            floor, reason = current.guidance_min, \
+                f"hold: assist-as-needed used {used_share:.0%} of the room above the floor"
+        elif hold or low_clearance or perf.obstacles_failed:
+            why = "; ".join(hold) or (f"toe clearance {perf.clearance_m * 1000:.1f} mm below "
+                                      f"{LOW_CLEARANCE_M * 1000:.0f} mm" if low_clearance
+                                      else f"{perf.obstacles_failed} of {perf.obstacles_attempted} "
+                                      "obstacle crossings failed")
+            floor, reason = current.guidance_min, f"hold: {why}"
+        else:
+            floor, reason = current.guidance_min - GUIDANCE_STEP, \
+                f"assist-as-needed used {used_share:.0%} of the room above the floor, gait in order: less assistance"
+    elif not hold and not low_clearance and not perf.obstacles_failed:
+        floor, reason = current.guidance_min - GUIDANCE_STEP, "fixed guidance and a good session: less assistance"
+    else:
+        floor, reason = current.guidance_min, "hold: " + ("; ".join(hold) or (
+            "low toe clearance" if low_clearance else "an obstacle crossing failed"))
+    floor_c = _clamp(_tidy(floor, current.guidance_min), rx.guidance_min, rx.guidance_max)
+    if abs(floor_c - floor) > 1e-9:
+        reason += f" (clamped to the prescription's {rx.guidance_min:.2f}..{rx.guidance_max:.2f})"
+    changes.append(Change("guidance_min", current.guidance_min, floor_c, reason))
+    start = current.guidance + (floor_c - current.guidance_min)  # the start moves with the floor
+    start_c = max(floor_c, _clamp(_tidy(start, current.guidance), rx.guidance_min, rx.guidance_max))
+    changes.append(Change("guidance", current.guidance, start_c, "moves with the guidance floor"))
+    # body-weight support
+    if back:
+        bws, reason = current.bws_fraction + BWS_STEP, f"step back: {why_back}"
+    elif hold or low_clearance or hr_high:
+        bws, reason = current.bws_fraction, "hold: " + ("; ".join(hold) or "toe clearance below "
+                                                         f"{LOW_CLEARANCE_M * 1000:.0f} mm")
+    else:
+        bws, reason = current.bws_fraction - BWS_STEP, "good clearance and heart rate: less body-weight support"
+    bws_c = _clamp(_tidy(bws, current.bws_fraction), rx.bws_min, rx.bws_max)
+    if abs(bws_c - bws) > 1e-9:
+        reason += f" (clamped to the prescription's {rx.bws_min:.2f}..{rx.bws_max:.2f})"
+    changes.append(Change("bws_fraction", current.bws_fraction, bws_c, reason))
+    # scene
+    scene = current.scene_id
+    if (back and (perf.trips or perf.failed_share > OBSTACLE_FAIL_STEP_BACK)) or one_trip:
+        scene, why = _scene_ladder(current.scene_id, harder=False, scenes=scenes)
+        reason = f"step back to an easier scene ({why}): {why_back or '1 trip or stumble'}"
+    elif back:
+        reason = f"same scene: {why_back}"
+    elif hold:
+        reason = "same scene: " + "; ".join(hold)
+    elif perf.obstacles_failed:
+        reason = f"same scene: {perf.obstacles_failed} of {perf.obstacles_attempted} obstacle crossings failed"
+    elif sessions_on_scene < MIN_SESSIONS_ON_SCENE:
+        reason = f"same scene: {sessions_on_scene} session(s) on it so far (< {MIN_SESSIONS_ON_SCENE})"
+    elif perf.obstacles_attempted and math.isfinite(perf.min_margin_m) and perf.min_margin_m < MIN_MARGIN_FOR_HARDER_M:
+        reason = f"same scene: smallest obstacle margin {perf.min_margin_m * 100:.1f} cm (< {MIN_MARGIN_FOR_HARDER_M * 100:.0f} cm)"
+    else:
+        scene, why = _scene_ladder(current.scene_id, harder=True, scenes=scenes)
+        reason = f"harder scene ({why})" if scene != current.scene_id else f"same scene: {why}"
+    changes.append(Change("scene_id", current.scene_id, scene, reason))
+    moved = any(c.changed for c in changes)
+    direction = "step_back" if back or one_trip else "advance" if moved else "hold"
+    plan = replace(current, speed_mps=speed_c, guidance_min=floor_c, guidance=start_c, bws_fraction=bws_c,
+                   scene_id=scene)
+    return Proposal(patient_code, perf.session_id, current, plan, direction, changes, notes + hold + back, perf)
+
+
+def within_prescription(plan: Plan, rx) -> list[str]:
+    """What of a plan lies beyond the prescription (empty: nothing)."""
+    out = []
+    if not 0.0 < plan.speed_mps <= rx.max_speed_mps + 1e-9:
+        out.append(f"speed_mps {plan.speed_mps} outside 0..{rx.max_speed_mps}")
+    for name, low, high in (("guidance", rx.guidance_min, rx.guidance_max),
+                            ("guidance_min", rx.guidance_min, rx.guidance_max),
+                            ("bws_fraction", rx.bws_min, rx.bws_max)):
+        value = getattr(plan, name)
+        if not low - 1e-9 <= value <= high + 1e-9:
+            out.append(f"{name} {value} outside the prescription's {low}..{high}")
+    if plan.guidance < plan.guidance_min - 1e-9:
+        out.append(f"guidance {plan.guidance} below the floor guidance_min {plan.guidance_min}")
+    return out
+
+
+def proposal_for(store, patient_code: str, scenes: dict | None = None) -> Proposal | None:
+    """The proposal after the patient's last completed or stopped session (None: no session).
+
+    The plan it starts from is the session's own settings: what the patient actually did."""
+    rx = store.current_prescription(patient_code)
+    sessions = [s for s in store.list_sessions(patient_code) if s.get("outcome") in ("completed", "stopped")]
+    if rx is None or not sessions:
+        return None
+    last = sessions[-1]
+    on_scene = 0
+    for s in reversed(sessions):
+        if s["scene_id"] != last["scene_id"]:
+            break
+        on_scene += 1
+    current = Plan.from_session(last, rx)
+    # a session run before the prescription changed may lie outside it: start from it clamped
+    current = replace(current, speed_mps=_clamp(current.speed_mps, min(MIN_SPEED_MPS, rx.max_speed_mps), rx.max_speed_mps),
+                      guidance_min=_clamp(current.guidance_min, rx.guidance_min, rx.guidance_max),
+                      guidance=_clamp(current.guidance, rx.guidance_min, rx.guidance_max),
+                      bws_fraction=_clamp(current.bws_fraction, rx.bws_min, rx.bws_max))
+    return propose(patient_code, assess(store, last["id"]), current, rx, on_scene, scenes)
+
+
+def apply_edits(plan: Plan, edits: list[str], rx, scene_ids: set[str] | None = None) -> Plan:
+    """The plan with `FIELD=VALUE` edits; ValueError naming the field when one is unknown, not a
+    number, a scene not in `scene_ids`, or beyond the prescription (an edit never loosens it)."""
+    values = plan.to_dict()
+    for edit in edits:
+        name, sep, text = edit.partition("=")
+        name = name.strip()
+        if not sep or name not in EDITABLE:
+            raise ValueError(f"--edit {edit!r}: FIELD=VALUE with FIELD one of {', '.join(EDITABLE)}")
+        kind = EDITABLE[name]
+        try:
+            if kind is bool:
+                if text.strip().lower() not in ("0", "1", "true", "false", "on", "off"):
+                    raise ValueError
+                values[name] = text.strip().lower() in ("1", "true", "on")
+            elif kind is float:
+                values[name] = float(text)
+                if not math.isfinite(values[name]):
+                    raise ValueError
+            else:
+                values[name] = text.strip()
+        except ValueError:
+            raise ValueError(f"--edit {name}: {text!r} is not a valid {kind.__name__}") from None
+    if scene_ids is not None and values["scene_id"] != plan.scene_id and values["scene_id"] not in scene_ids:
+        raise ValueError(f"--edit scene_id: no scene {values['scene_id']!r} (scenes: {', '.join(sorted(scene_ids))})")
+    edited = Plan.from_dict(values)
+    problems = within_prescription(edited, rx)
+    if problems:
+        raise ValueError("--edit: beyond the prescription: " + "; ".join(problems))
+    return edited
+
+
+def record_decision(repo, proposal: Proposal, decision: str, who: str, plan: Plan | None = None) -> int | None:
+    """The therapist's choice on a proposal, through the repository: "accepted" or "edited"
+    store `plan` (default the proposal's) as a new session-plan version; every choice, "rejected"
+    too, is an audit-log row of the session the proposal came from (who, when, the proposal with
+    its reasons, what was applied). Returns the plan version (None when rejected). ValueError
+    when the plan lies beyond the prescription: nothing is stored then."""
+    if decision not in ("accepted", "edited", "rejected"):
+        raise ValueError(f"decision must be accepted, edited or rejected, got {decision!r}")
+    rx = repo.current_prescription(proposal.patient_code)
+    plan = plan or proposal.plan
+    problems = within_prescription(plan, rx)
+    if problems and decision != "rejected":
+        raise ValueError("beyond the prescription: " + "; ".join(problems))
+    current = repo.current_session_plan(proposal.patient_code)
+    old = current["plan"] if current else proposal.current.to_dict()
+    if decision == "rejected":
+        repo.log_setting(proposal.based_on_session, who, "progression_rejected", old, proposal.to_dict(), None)
+        return None
+    version = repo.add_session_plan(proposal.patient_code, plan.to_dict(), proposal.based_on_session, decision, who)
+    repo.log_setting(proposal.based_on_session, who, f"progression_{decision}", old, proposal.to_dict(),
+                     dict(plan.to_dict(), plan_version=version))
+    return version

@@ -1,0 +1,71 @@
+"""Balance from the insoles on the real core and rig (`engine.sim`: the control core on a simulated
+clock, the rig's patient model and insole firmware over the wire protocol), against the patient
+model's own loads (its ground truth), then through the records into the findings and the report."""
+
+from __future__ import annotations
+
+import statistics
+
+import pytest
+
+from engine.analysis.balance import balance_summary
+from engine.analysis.findings import detect_weight_bearing
+from engine.analysis.session_data import load_session
+from engine.records.report import build_session_html
+from engine.records.store import Store
+from engine.sim.session import SimOptions, run_simulation
+
+
+@pytest.fixture(scope="module")
+def paretic(tmp_path_factory):
+    # the obstacle-free scene: no trip, so no stumble response takes stances out of the findings
+    db = tmp_path_factory.mktemp("balance") / "records.db"
+    result = run_simulation(SimOptions(scene="grocery-first-visit", profile="hemiparetic-left", duration_s=40.0,
+                                       seed=3, db=db, patient_code="wb-1"))
+    with Store(db) as store:
+        data = load_session(store, result.session_id)
+        rows = store.stances(result.session_id)
+        html = build_session_html(store, result.session_id)
+    return result, data, rows, html
+
+
+def _true_share(truth: dict, side: int) -> float:
+    mean = [statistics.mean(s["impulse_ns"] for s in truth["stances"] if s["side"] == k and s["duration_s"] > 0.2)
+            for k in (0, 1)]
+    return mean[side] / sum(mean)
+
+
+def test_every_stance_is_recorded_with_its_balance(paretic):
+    result, _, rows, _ = paretic
+    for side in (0, 1):
+        measured = [r for r in rows if r["side"] == side]
+        true = [s for s in result.truth["stances"] if s["side"] == side]
+        assert abs(len(measured) - len(true)) <= 3, (side, len(measured), len(true))
+        assert all(r["flags"] & 1 for r in measured)  # the rig's insoles resolve medial/lateral
+        assert statistics.median(r["cop_ap_m"] for r in measured) > 0.08  # heel-to-toe roll-over
+
+
+def test_load_share_and_sway_agree_with_the_patient_model(paretic):
+    result, data, _, _ = paretic
+    summary = balance_summary(data)
+    legs = summary["legs"]
+    for side in (0, 1):
+        assert legs[side]["load_share"] == pytest.approx(_true_share(result.truth, side), abs=0.03)
+        true_sway_mm = statistics.median(s["cop_ml_sd_m"] for s in result.truth["stances"] if s["side"] == side) * 1000
+        # cell noise adds to the true sway; it never hides it
+        assert true_sway_mm * 0.8 <= legs[side]["ml_sway_mm"] <= true_sway_mm + 3.0
+    # the paretic (left) leg stands less and takes weight less readily: it carries less
+    assert legs[0]["load_share"] < legs[1]["load_share"]
+    finding = detect_weight_bearing(data)
+    assert finding.assessed
+    assert finding.present == (_true_share(result.truth, 0) < 0.41)
+    if finding.present:
+        assert finding.side == 0
+
+
+def test_the_session_report_shows_balance_and_the_weight_bearing_verdict(paretic):
+    _, data, _, html = paretic
+    assert "Balance from the insoles" in html
+    assert "Weight-bearing asymmetry" in html  # the detector's row, found or within norm
+    legs = balance_summary(data)["legs"]
+    assert f"{legs[0]['cop_ap_cm']:.1f}" in html  # the left leg's AP progression in its table

@@ -1,0 +1,178 @@
+"""Progression rules: bounded steps, never beyond the prescription, a step back after a trip,
+fatigue or a heart rate over the limit, and edits that cannot loosen the prescription."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from engine.analysis import progression as pg
+from engine.analysis.progression import Performance, Plan, apply_edits, propose, within_prescription
+from engine.control.prescription import Prescription
+from engine.scene.loader import load_library
+
+RX = Prescription(max_speed_mps=1.0, max_accel_mps2=0.4, max_decel_mps2=0.6, guidance_min=0.1, guidance_max=0.9,
+                  bws_min=0.0, bws_max=0.4, max_heart_rate_bpm=130.0)
+SCENES = load_library().scenes
+START = Plan(scene_id="grocery-pharmacy-aisle", speed_mps=0.6, guidance=0.6, guidance_min=0.5, bws_fraction=0.3)
+
+
+def good(**over) -> Performance:
+    """A session that went well: every obstacle cleared with room, goals met, heart rate low."""
+    base = dict(session_id=7, scene_id=START.scene_id, outcome="completed", walking_s=120.0, obstacles_attempted=6,
+                obstacles_failed=0, trips=0, min_margin_m=0.05, clearance_m=0.015, clearance_drop=0.02,
+                symmetry_index_pct=8.0, previous_symmetry_index_pct=9.0, hr_limit_bpm=130.0, hr_above_share=0.0,
+                hr_late_mean_bpm=100.0, goals_set=2, goals_met=2, guidance_used=0.52, assist_as_needed=True)
+    base.update(over)
+    return Performance(**base)
+
+
+def changes(proposal) -> dict[str, tuple]:
+    return {c.name: (c.old, c.new, c.reason) for c in proposal.changes}
+
+
+def test_a_good_session_advances_every_setting_by_one_bounded_step():
+    p = propose("p1", good(), START, RX, sessions_on_scene=2, scenes=SCENES)
+    assert p.direction == "advance"
+    assert p.plan.speed_mps == pytest.approx(0.6 + pg.SPEED_UP_MPS)
+    assert p.plan.guidance_min == pytest.approx(0.5 - pg.GUIDANCE_STEP)
+    assert p.plan.guidance == pytest.approx(0.6 - pg.GUIDANCE_STEP)
+    assert p.plan.bws_fraction == pytest.approx(0.3 - pg.BWS_STEP)
+    harder = SCENES[p.plan.scene_id]
+    assert SCENES[START.scene_id].difficulty == "gentle" and harder.difficulty == "moderate"
+    assert all(c.reason for c in p.changes)
+
+
+def test_assistance_used_above_the_floor_keeps_the_floor():
+    p = propose("p1", good(guidance_used=0.85), START, RX, sessions_on_scene=2, scenes=SCENES)
+    assert p.plan.guidance_min == START.guidance_min
+    assert "70% of the room above the floor" in changes(p)["guidance_min"][2]
+    p = propose("p1", good(guidance_used=0.6, guidance_saturated_share=0.3), START, RX, sessions_on_scene=2,
+                scenes=SCENES)
+    assert p.plan.guidance_min == START.guidance_min
+    assert "at its top 30%" in changes(p)["guidance_min"][2]
+
+
+def test_the_first_session_on_a_scene_keeps_the_scene():
+    p = propose("p1", good(), START, RX, sessions_on_scene=1, scenes=SCENES)
+    assert p.plan.scene_id == START.scene_id
+
+
+def test_clamped_to_the_prescription_with_the_reason():
+    top = replace(START, speed_mps=0.98, guidance=0.15, guidance_min=0.15, bws_fraction=0.02)
+    p = propose("p1", good(guidance_used=0.16), top, RX, sessions_on_scene=2, scenes=SCENES)
+    assert p.plan.speed_mps == RX.max_speed_mps
+    assert "prescription's maximum" in changes(p)["speed_mps"][2]
+    assert p.plan.guidance_min == RX.guidance_min and p.plan.bws_fraction == RX.bws_min
+    assert within_prescription(p.plan, RX) == []
+
+
+def test_one_trip_slows_and_eases_the_scene_but_keeps_the_assistance():
+    moderate = replace(START, scene_id="grocery-weekday-errands")
+    p = propose("p1", good(trips=1, scene_id=moderate.scene_id), moderate, RX, sessions_on_scene=3, scenes=SCENES)
+    assert p.direction == "step_back"
+    assert p.plan.speed_mps == pytest.approx(0.6 - pg.SPEED_UP_MPS)
+    assert SCENES[p.plan.scene_id].difficulty == "gentle"
+    assert (p.plan.guidance_min, p.plan.bws_fraction) == (START.guidance_min, START.bws_fraction)
+
+
+@pytest.mark.parametrize("bad, why", [
+    (dict(trips=2), "trips"),
+    (dict(clearance_drop=0.4), "fatigue"),
+    (dict(hr_above_share=0.3, hr_late_mean_bpm=135.0), "heart rate"),
+    (dict(obstacles_failed=3), "obstacle crossings failed"),
+    (dict(outcome="stopped"), "stopped"),
+])
+def test_a_bad_day_steps_back(bad, why):
+    p = propose("p1", good(**bad), START, RX, sessions_on_scene=3, scenes=SCENES)
+    assert p.direction == "step_back"
+    assert p.plan.speed_mps == pytest.approx(0.6 - pg.SPEED_DOWN_MPS)
+    assert p.plan.guidance_min == pytest.approx(0.5 + pg.GUIDANCE_STEP)
+    assert p.plan.bws_fraction == pytest.approx(0.3 + pg.BWS_STEP)
+    assert why in changes(p)["speed_mps"][2]
+
+
+def test_missed_goals_and_worse_symmetry_hold():
+    p = propose("p1", good(goals_met=1), START, RX, sessions_on_scene=3, scenes=SCENES)
+    assert p.plan.speed_mps == START.speed_mps and p.plan.bws_fraction == START.bws_fraction
+    assert p.plan.scene_id == START.scene_id
+    p = propose("p1", good(symmetry_index_pct=20.0), START, RX, sessions_on_scene=3, scenes=SCENES)
+    assert p.plan.speed_mps == START.speed_mps and "symmetry" in changes(p)["speed_mps"][2]
+
+
+def test_too_little_walking_holds_everything():
+    p = propose("p1", good(walking_s=5.0), START, RX, sessions_on_scene=3, scenes=SCENES)
+    assert p.plan == START and p.direction == "hold"
+
+
+finite = st.floats(allow_nan=False, allow_infinity=False)
+
+
+@settings(max_examples=120, deadline=None)
+@given(
+    speed=st.floats(0.1, 1.2), floor=st.floats(0.0, 1.0), start_extra=st.floats(0.0, 0.5), bws=st.floats(0.0, 0.6),
+    walking=st.floats(0.0, 600.0), attempted=st.integers(0, 12), failed_share=st.floats(0.0, 1.0),
+    trips=st.integers(0, 2), margin=st.one_of(st.just(math.nan), st.floats(-0.05, 0.2)),
+    clearance=st.one_of(st.just(math.nan), st.floats(0.0, 0.05)), drop=st.one_of(st.just(math.nan), st.floats(-1, 1)),
+    hr_share=st.one_of(st.just(math.nan), st.floats(0, 1)), used=st.one_of(st.just(math.nan), st.floats(0, 1)),
+    saturated=st.one_of(st.just(math.nan), st.floats(0, 1)),
+    aan=st.booleans(), goals=st.integers(0, 3), met=st.integers(0, 3), on_scene=st.integers(1, 5),
+    rx_speed=st.floats(0.2, 3.0), rx_g=st.tuples(st.floats(0, 1), st.floats(0, 1)),
+    rx_b=st.tuples(st.floats(0, 0.6), st.floats(0, 0.6)), outcome=st.sampled_from(["completed", "stopped"]),
+)
+def test_every_proposal_is_within_the_prescription_and_the_step_bounds(
+        speed, floor, start_extra, bws, walking, attempted, failed_share, trips, margin, clearance, drop, hr_share,
+        used, saturated, aan, goals, met, on_scene, rx_speed, rx_g, rx_b, outcome):
+    rx = Prescription(max_speed_mps=rx_speed, guidance_min=min(rx_g), guidance_max=max(rx_g), bws_min=min(rx_b),
+                      bws_max=max(rx_b), max_heart_rate_bpm=130.0)
+    # a plan inside the prescription (proposal_for clamps a stored one the same way)
+    lo, hi = rx.guidance_min, rx.guidance_max
+    g_floor = min(max(floor, lo), hi)
+    current = Plan("grocery-pharmacy-aisle", min(speed, rx_speed), min(g_floor + start_extra, hi), g_floor,
+                   min(max(bws, rx.bws_min), rx.bws_max), aan)
+    perf = good(outcome=outcome, walking_s=walking, obstacles_attempted=attempted,
+                obstacles_failed=round(attempted * failed_share), trips=trips, min_margin_m=margin,
+                clearance_m=clearance, clearance_drop=drop, hr_above_share=hr_share, guidance_used=used,
+                guidance_saturated_share=saturated, assist_as_needed=aan, goals_set=goals, goals_met=min(met, goals))
+    p = propose("p", perf, current, rx, on_scene, SCENES)
+    assert within_prescription(p.plan, rx) == []
+    assert -pg.SPEED_DOWN_MPS - 1e-6 <= p.plan.speed_mps - current.speed_mps <= pg.SPEED_UP_MPS + 1e-6
+    assert abs(p.plan.guidance_min - current.guidance_min) <= pg.GUIDANCE_STEP + 1e-6
+    assert abs(p.plan.bws_fraction - current.bws_fraction) <= pg.BWS_STEP + 1e-6
+    assert p.plan.scene_id in SCENES
+    levels = pg.DIFFICULTY
+    assert abs(levels.index(SCENES[p.plan.scene_id].difficulty) - levels.index(SCENES[current.scene_id].difficulty)) <= 1
+    if trips or outcome == "stopped":
+        assert p.direction == "step_back" or walking < pg.MIN_WALKING_S
+        assert p.plan.speed_mps <= current.speed_mps and p.plan.guidance_min >= current.guidance_min
+        assert p.plan.bws_fraction >= current.bws_fraction
+
+
+def test_edits_never_go_beyond_the_prescription():
+    with pytest.raises(ValueError, match="speed_mps 1.5 outside"):
+        apply_edits(START, ["speed_mps=1.5"], RX)
+    with pytest.raises(ValueError, match="guidance_min 0.05 outside"):
+        apply_edits(START, ["guidance_min=0.05"], RX)
+    with pytest.raises(ValueError, match="FIELD=VALUE"):
+        apply_edits(START, ["max_speed_mps=2"], RX)
+    with pytest.raises(ValueError, match="not a valid float"):
+        apply_edits(START, ["bws_fraction=lots"], RX)
+    with pytest.raises(ValueError, match="no scene 'moon-walk'"):
+        apply_edits(START, ["scene_id=moon-walk"], RX, set(SCENES))
+    edited = apply_edits(START, ["speed_mps=0.7", "assist_as_needed=off"], RX, set(SCENES))
+    assert edited.speed_mps == 0.7 and edited.assist_as_needed is False
+
+
+def test_one_touch_in_a_short_session_is_a_near_miss():
+    """One failed crossing of two keeps the scene and the guidance floor; speed still advances.
+    The same share over enough crossings holds everything."""
+    p = propose("p1", good(obstacles_attempted=2, obstacles_failed=1), START, RX, sessions_on_scene=3, scenes=SCENES)
+    assert p.plan.scene_id == START.scene_id and p.plan.guidance_min == START.guidance_min
+    assert p.plan.speed_mps == pytest.approx(0.6 + pg.SPEED_UP_MPS)
+    assert any("near miss" in note for note in p.notes)
+    p = propose("p1", good(obstacles_attempted=8, obstacles_failed=2), START, RX, sessions_on_scene=3, scenes=SCENES)
+    assert p.plan.speed_mps == START.speed_mps and p.direction == "hold"

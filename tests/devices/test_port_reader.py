@@ -1,0 +1,113 @@
+"""The port reader thread and the core's silence rule around it, on real pseudo-terminals."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+from devices import protocol as p
+from devices.base import DeviceInfo, DeviceType
+from devices.serial_exoskeleton import SerialExoskeleton
+from devices.serial_link import KERNEL_WAIT_MIN_S, PortReader
+from engine.control.core import RX_STALL_LIMIT_S, ControlCore
+
+EXO_INFO = DeviceInfo(DeviceType.EXOSKELETON, "t", "2", 0, status_rate_hz=500.0)
+
+
+def exo_status(seq: int, angle: float) -> bytes:
+    values = [angle, 0.2, 0.3, 0.4] + [0.0] * 12 + [0.5, 0.6, 0.7, 0.8]
+    return p.encode(p.EXO_STATUS, p.Msg.EXO_STATUS, seq, 1000 + seq, p.FLAG_ARMED, 0, *values)
+
+
+def poll_until(exo, count: int, timeout_s: float = 10.0) -> int:
+    """Poll like the core does until `count` frames were decoded (the reader reads in between)."""
+    got = 0
+    deadline = time.monotonic() + timeout_s
+    while got < count and time.monotonic() < deadline:
+        got += exo.poll()
+        time.sleep(0.001)
+    return got
+
+
+def test_the_reader_delivers_every_frame_in_order_and_stamps_when_it_read_them(pty_pair):
+    master, path = pty_pair
+    with SerialExoskeleton(path, EXO_INFO) as exo:
+        reader = PortReader([exo.link]).start()
+        assert exo.link.reader is reader
+        before = time.monotonic()
+        for seq in range(1, 21):
+            os.write(master, exo_status(seq, angle=0.01 * seq))
+        assert poll_until(exo, 20) == 20
+        assert abs(exo.status.angle_rad[0] - 0.2) < 1e-6  # the last frame written is the last applied
+        assert exo.stats.seq_gaps == 0 and exo.stats.frames_bad == 0
+        # last_rx_s is when the bytes left the kernel, which is after they were written
+        assert before <= exo.last_rx_s <= time.monotonic()
+        assert reader.kernel_wait_s(time.monotonic()) == 0.0  # nothing waits in the kernel now
+        reader.stop()
+        assert exo.link.reader is None
+        # Bytes written after the stop are read by the link itself again.
+        os.write(master, exo_status(21, angle=0.5))
+        assert poll_until(exo, 1) == 1
+        assert abs(exo.status.angle_rad[0] - 0.5) < 1e-6
+
+
+def test_closing_a_device_stops_its_reader(pty_pair):
+    _, path = pty_pair
+    exo = SerialExoskeleton(path, EXO_INFO)
+    reader = PortReader([exo.link]).start()
+    exo.close()
+    assert not reader._thread.is_alive()
+
+
+def test_a_read_that_is_slow_for_another_reason_is_not_taken_for_a_kernel_wait():
+    """kernel_wait_s confirms with the thread's wait channel: a reader asleep elsewhere (here in
+    nanosleep) is not waiting for the flip-buffer worker, however long its read looks."""
+    reader = PortReader([])
+    asleep = threading.Event()
+
+    def sleeper() -> None:
+        reader.native_id = threading.get_native_id()
+        asleep.set()
+        time.sleep(1.0)
+
+    thread = threading.Thread(target=sleeper, daemon=True)
+    thread.start()
+    asleep.wait(5.0)
+    time.sleep(0.05)
+    now = time.monotonic()
+    reader._read_since_s = now - 0.03
+    assert reader.kernel_wait_s(now) == 0.0
+    thread.join()
+
+
+class _Device:
+    """What ControlCore._silent reads of a driver (a SerialDevice answers the same)."""
+
+    def __init__(self, last_rx_s: float, waiting_s: float = 0.0, stall_end_s: float = 0.0) -> None:
+        self.last_rx_s = last_rx_s
+        self.waiting_s = waiting_s
+        self.stall_end_s = stall_end_s
+
+    def rx_kernel_wait_s(self, now_s: float) -> float:
+        return self.waiting_s
+
+    def rx_stall_end_s(self) -> float:
+        return self.stall_end_s
+
+
+def test_silence_rule_counts_only_time_the_host_could_receive():
+    silent = ControlCore._silent
+    limit = 0.02
+    t = 100.0
+    assert not silent(_Device(t - 0.019), t, limit, 0.0)
+    assert silent(_Device(t - 0.021), t, limit, 0.0)  # heard 21 ms ago, nothing in the kernel
+    # The core itself stalled until 10 ms ago: timed from then.
+    assert not silent(_Device(t - 0.05), t, limit, t - 0.01)
+    # The reader is waiting in the kernel for bytes the device sent: not silent, up to the limit.
+    assert not silent(_Device(t - 0.05, waiting_s=0.04), t, limit, 0.0)
+    assert silent(_Device(t - 0.5, waiting_s=RX_STALL_LIMIT_S + 0.001), t, limit, 0.0)
+    # After a wait, silence is timed from its end: a device that died meanwhile is caught 20 ms later.
+    assert not silent(_Device(t - 0.08, stall_end_s=t - 0.015), t, limit, 0.0)
+    assert silent(_Device(t - 0.08, stall_end_s=t - 0.025), t, limit, 0.0)
+    assert KERNEL_WAIT_MIN_S < limit
