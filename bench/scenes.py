@@ -23,6 +23,8 @@ part the chunk itself adds.
 Baselines in the same run: `max_chunk_frame_ms_thread` (chunks built on a worker thread, which
 shares the interpreter with the frame) and `max_chunk_frame_ms_on_frame` (every chunk built on
 the frame, the old way). `chunk_sync_builds` counts chunks the worker had not finished in time.
+`max_chunk_frame_excess_cpu_ms` (and `_thread`, `_on_frame`): the worst chunk frame's CPU time
+minus the median of the ordinary frames within 10 frames of it, i.e. what the chunk adds.
 """
 
 from __future__ import annotations
@@ -80,26 +82,49 @@ def _chunk_frames(scene, base, walk_m: float, stream: bool | str) -> dict:
 
     world = build_world(scene, base.render, base.loader, stream=stream)
     world.wait_for_chunks()
-    normal, chunk, normal_cpu, chunk_cpu, chunk_update = [], [], [], [], []
+    normal, chunk, normal_cpu, chunk_cpu, chunk_update, chunk_update_cpu = [], [], [], [], [], []
+    series = []  # (is chunk frame, cpu ms) in walk order: each chunk frame against its neighbours
     s = 0.0
     try:
         for frame in range(int(walk_m / CHUNK_WALK_M)):
             t0, c0 = time.perf_counter(), time.thread_time()
             s += CHUNK_WALK_M
             world.update(s, frame / 60.0, None)
-            update_ms = (time.perf_counter() - t0) * 1000.0
+            update_ms, update_cpu_ms = (time.perf_counter() - t0) * 1000.0, (time.thread_time() - c0) * 1000.0
             place_eye_camera(base.camera, base.camLens, s)
             base.graphicsEngine.renderFrame()
             ms, cpu_ms = (time.perf_counter() - t0) * 1000.0, (time.thread_time() - c0) * 1000.0
             if frame >= 10:  # warm-up
                 (chunk if world.chunk_frame else normal).append(ms)
                 (chunk_cpu if world.chunk_frame else normal_cpu).append(cpu_ms)
+                series.append((world.chunk_frame, cpu_ms))
                 if world.chunk_frame:
                     chunk_update.append(update_ms)
+                    chunk_update_cpu.append(update_cpu_ms)
         return {"normal": normal, "chunk": chunk, "normal_cpu": normal_cpu, "chunk_cpu": chunk_cpu,
-                "chunk_update": chunk_update, "sync_builds": world.sync_builds}
+                "chunk_update": chunk_update, "chunk_update_cpu": chunk_update_cpu, "series": series,
+                "sync_builds": world.sync_builds}
     finally:
         world.destroy()
+
+
+def _excess_over_neighbours_ms(series: list[tuple[bool, float]], around: int = 10) -> float | None:
+    """The worst chunk frame minus the median of the `around` ordinary frames on each side of it
+    (CPU time, same walk): what a chunk adds, with the scenery and the machine's state of the
+    moment taken out."""
+    worst = None
+    for k, (is_chunk, ms) in enumerate(series):
+        if not is_chunk:
+            continue
+        near = [m for c, m in series[max(0, k - around):k + around + 1] if not c]
+        if near:
+            excess = ms - statistics.median(near)
+            worst = excess if worst is None else max(worst, excess)
+    return None if worst is None else round(worst, 2)
+
+
+def _pct(values: list[float], q: float) -> float:
+    return round(sorted(values)[int(q * (len(values) - 1))], 2)
 
 
 def chunk_figures(quick: bool) -> dict:
@@ -123,6 +148,13 @@ def chunk_figures(quick: bool) -> dict:
         "p95_normal_frame_ms": round(sorted(streamed["normal"])[int(0.95 * (len(streamed["normal"]) - 1))], 2),
         "p99_normal_frame_ms": round(sorted(streamed["normal"])[int(0.99 * (len(streamed["normal"]) - 1))], 2),
         "max_chunk_update_ms": round(max(streamed["chunk_update"]), 2) if streamed["chunk_update"] else None,
+        "max_chunk_update_cpu_ms": round(max(streamed["chunk_update_cpu"]), 2) if streamed["chunk_update_cpu"] else None,
+        "median_chunk_frame_cpu_ms": round(statistics.median(streamed["chunk_cpu"]), 2) if streamed["chunk_cpu"] else None,
+        "p95_normal_frame_cpu_ms": _pct(streamed["normal_cpu"], 0.95),
+        "p99_normal_frame_cpu_ms": _pct(streamed["normal_cpu"], 0.99),
+        "max_chunk_frame_excess_cpu_ms": _excess_over_neighbours_ms(streamed["series"]),
+        "max_chunk_frame_excess_cpu_ms_thread": _excess_over_neighbours_ms(threaded["series"]),
+        "max_chunk_frame_excess_cpu_ms_on_frame": _excess_over_neighbours_ms(on_frame["series"]),
         "max_chunk_frame_ms_thread": round(max(threaded["chunk"]), 2) if threaded["chunk"] else None,
         "normal_frame_ms_thread": round(statistics.median(threaded["normal"]), 2),
         "max_chunk_frame_cpu_ms_thread": round(max(threaded["chunk_cpu"]), 2) if threaded["chunk_cpu"] else None,
