@@ -60,7 +60,9 @@ def test_a_trip_is_detected_and_answered_gently():
     tt = t[i0:i0 + 1500]
     decel = (v[:-20] - v[20:]) / (tt[20:] - tt[:-20])
     assert decel.max() <= rx.max_decel_mps2 + 0.05
-    assert v[-1] < 0.6 * v[0] and v[-1] > 0.05
+    # half a second in: slower by the gentle ramp (0.4 m/s^2: 0.2 m/s), not stopped (the scene's
+    # own plan may stop the belt later on: a crossing)
+    assert v[500] < v[0] - 0.1 and v[500] > 0.3 * v[0] - 0.02
     assert (tel["run_state"][i0:i0 + 1500] == int(RunState.RUNNING)).all()
 
 @pytest.mark.parametrize("profile", ["healthy", "parkinsonian-freezing"])
