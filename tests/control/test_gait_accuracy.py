@@ -30,6 +30,13 @@ def _nearest_errors(mine: np.ndarray, truth: list[dict], key: str | None = None)
     return np.array(errors)
 
 
+def _ack(session) -> bool:
+    """Acknowledge any unacknowledged alarm, as the therapist at the rig does."""
+    if any(int(a["reason"]) and not int(a["acked"]) for a in session.state()["alarms"]):
+        session.writer.ack_alarms()
+    return True
+
+
 # The rig scatters each landing by step_length_cv (healthy 2 %, hemiparetic 4 %), which no sensor
 # sees: the floor of the median step-length error is about 0.95 * cv * step length. Each profile
 # walks at a speed typical for it (hemiparetic gait is slow, ~0.5 m/s).
@@ -40,7 +47,9 @@ def test_events_and_step_lengths_match_ground_truth(profile, speed_fraction):
         s.writer.set_settings(speed_fraction=speed_fraction, guidance=0.2, assist_as_needed=False)
         s.writer.start()
         s.wait_for(lambda st: st["run_state"] == RunState.RUNNING, 5.0)
-        s.wait_for(lambda st: st["steps"] >= 20, 45.0)
+        # A therapist acknowledges alarms as they come (the stumble guard caps the belt until then:
+        # false STUMBLE alarms in simulated walking are issue 13's, tested in test_stumble_core).
+        s.wait_for(lambda st: _ack(s) and st["steps"] >= 20, 45.0)
         # Events first, then the truth: a heel strike detected between the two calls would have
         # no true event yet (seen under load); the truth is windowed to the detections below.
         ev = s.all_events()
