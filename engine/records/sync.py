@@ -103,11 +103,12 @@ class RigFile:
 
     def rig_id(self) -> str:
         """This file's rig id (a UUID made on the first sync, kept in the file)."""
-        value = self.get("rig_id")
-        if value is None:
-            value = str(uuid.uuid4())
-            self.put("rig_id", value)
-        return value
+        # Two first passes at once (background and manual sync) must not mint two ids: each would
+        # take its own server lock and both would move the same high-water marks. The first insert
+        # wins; everyone reads the stored id back.
+        self.conn.execute("INSERT INTO sync_state (key, value) VALUES ('rig_id', ?) ON CONFLICT (key) DO NOTHING",
+                          (str(uuid.uuid4()),))
+        return str(self.get("rig_id"))
 
     def rows(self, sql: str, params: tuple = ()) -> list[tuple]:
         return self.conn.execute(sql, params).fetchall()

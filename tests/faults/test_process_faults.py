@@ -109,10 +109,12 @@ def test_database_locked_for_a_while_recorder_waits_and_loses_nothing(stack, rel
 
 @pytest.fixture
 def small_disk(tmp_path):
-    """A 4 MiB tmpfs (real ENOSPC); skipped where mounting is not allowed."""
+    """A 32 MiB tmpfs (real ENOSPC); skipped where mounting is not allowed. Large enough that the
+    recording alone does not fill it before the filler does (once, about a second of telemetry with
+    its WAL filled a 4 MiB one)."""
     mount = tmp_path / "small-disk"
     mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)], capture_output=True)
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=32m", "tmpfs", str(mount)], capture_output=True)
     if done.returncode != 0:
         pytest.skip(f"cannot mount a small tmpfs here: {done.stderr.decode().strip()}")
     try:
@@ -157,7 +159,7 @@ def test_disk_full_recorder_holds_on_and_the_database_stays_consistent(small_dis
     assert telemetry["t_s"][0] < full_s < telemetry["t_s"][-1]
     assert np.all(np.diff(telemetry["cycle"].astype(np.int64)) == 1)
     reliability.record("disk full for 0.6 s", "session continues; nothing lost; DB consistent", None, None, lost,
-                       f"4 MiB tmpfs filled to ENOSPC; {stats['failed_commits']} commits retried until space came back")
+                       f"32 MiB tmpfs filled to ENOSPC; {stats['failed_commits']} commits retried until space came back")
 
 
 def test_database_locked_for_good_recorder_exits_1_and_what_it_committed_is_intact(stack, reliability):
