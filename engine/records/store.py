@@ -29,6 +29,7 @@ import math
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -320,13 +321,26 @@ def _create_private(path: Path) -> None:
     os.chmod(path, 0o600)  # in case the umask was stricter than needed, or odd
 
 
+def _journal_mode_wal(conn: sqlite3.Connection) -> str:
+    """Switch to WAL. SQLite answers "database is locked" at once, without the busy handler, when
+    another process is switching a new file at the same moment: retry until the busy timeout."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000.0
+    while True:
+        try:
+            return conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
 def open_connection(path: str | Path, migrate_to: int | None = SCHEMA_VERSION) -> sqlite3.Connection:
     """Open (creating 0600 if needed) a WAL connection in autocommit mode, migrated."""
     path = Path(path)
     _create_private(path)
     conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+    mode = _journal_mode_wal(conn)
     if mode.lower() != "wal":
         log.warning("%s: journal mode is %s, not WAL", path, mode)
     conn.execute("PRAGMA synchronous = NORMAL")

@@ -51,13 +51,13 @@ def test_never_exceeds_speed_accel_or_jerk(vmax, acc, dec, v0, positions, jerk_l
     assert a.min() >= -dec - 1e-6
     jerk = np.abs(np.diff(a)) / DT
     # Jerk within the limit, except on the cycle that lands exactly on 0 or the top speed,
-    # where the discrete ramp leaves a residual acceleration step of a few J*dt (< 0.005 m/s^2,
-    # far below what a patient feels).
+    # where the discrete ramp leaves a residual acceleration step of a few J*dt (under 3 J*dt, 0.005 m/s^2
+    # at the default 1.5 m/s^3: far below what a patient feels).
     over = np.flatnonzero(jerk > jerk_limit + 1e-3)
     for i in over:
         landed = v[i + 1] in (0.0, vmax) or v[i] in (0.0, vmax)
         assert landed, f"jerk {jerk[i]:.2f} m/s^3 at cycle {i}, speed {v[i]:.4f}"
-        assert abs(a[i + 1] - a[i]) < 0.005
+        assert abs(a[i + 1] - a[i]) < 3 * jerk_limit * DT
 
 
 def _simulate_walker(intent, vmax=1.5, acc=0.5, dec=0.8, noise_m=0.002, seed=0):
