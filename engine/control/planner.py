@@ -47,6 +47,7 @@ WALKING_LANE_HALF_WIDTH_M = 0.4
 # can catch or land in is their lip at the near edge, not the whole stretch (the simulated
 # patient's ground truth, devices/sim/scene_view.py, defines them the same way).
 WALK_ON_KINDS = (3, 9)
+CURB_DOWN_KIND = 2
 LIP_DEPTH_M = 0.05
 
 
@@ -62,7 +63,7 @@ class Obstacle:
         "index", "category", "at_m", "end_m", "height_m", "speed_fraction", "stop_m",
         "trigger_m", "duration_s", "period_s", "active_s", "phase_s",
         "outcome", "active", "triggered_at_s", "margin_m", "committed", "done",
-        "crossings", "crossing_side", "key_m", "in_lane", "hazard_end_m",
+        "crossings", "crossing_side", "key_m", "in_lane", "hazard_end_m", "landing_fault",
     )
 
     def __init__(self, index: int, row) -> None:
@@ -73,6 +74,8 @@ class Obstacle:
         # far edge of what a foot must not enter or land in (a walk-on surface: its lip)
         walk_on = int(row["kind"]) in WALK_ON_KINDS
         self.hazard_end_m = min(self.end_m, self.at_m + LIP_DEPTH_M) if walk_on else self.end_m
+        # a curb down's stone is the walkway before its drop: standing on it is no fault
+        self.landing_fault = int(row["kind"]) != CURB_DOWN_KIND
         self.height_m = max(0.0, float(row["height_m"]))
         self.speed_fraction = min(1.0, max(0.0, float(row["speed_fraction"])))
         self.stop_m = self.at_m - max(0.0, float(row["stop_gap_m"]))
@@ -270,7 +273,7 @@ class Planner:
             ob = self.order[i]
             if ob.done or ob.category != ObstacleCategory.STEP_OVER:
                 continue
-            if ob.at_m <= foot_m <= ob.hazard_end_m:
+            if ob.at_m <= foot_m <= ob.hazard_end_m and ob.landing_fault:
                 # Landed on or in it (a puddle's water, a box's top).
                 ob.margin_m = min(ob.margin_m, -0.01) if ob.margin_m == ob.margin_m else -0.01
                 ob.crossings += 1
