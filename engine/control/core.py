@@ -1326,8 +1326,15 @@ class ControlCore:
         scale_l = refgait.amplitude_scale(v_ref, self.leg_length[0])
         scale_r = refgait.amplitude_scale(v_ref, self.leg_length[1])
         ref = self.ref
-        refgait.reference(self.phase[0], scale_l, b0, ref, 0)
-        refgait.reference(self.phase[1], scale_r, b1, ref, 4)
+        # each leg's reference timed by its own stance fraction and detected toe off (refgait)
+        to_t = self.swing_clear.to_t_s
+        sf = self.metrics.stance_fraction
+        ph_l, rate_l = refgait.reference_phase(self.phase[0], self.phase_est[0].stride_time_s, sf[0],
+                                               t - to_t[0] if to_t[0] >= 0.0 else -1.0)
+        ph_r, rate_r = refgait.reference_phase(self.phase[1], self.phase_est[1].stride_time_s, sf[1],
+                                               t - to_t[1] if to_t[1] >= 0.0 else -1.0)
+        refgait.reference(ph_l, scale_l, b0, ref, 0)
+        refgait.reference(ph_r, scale_r, b1, ref, 4)
 
         tm, exo = self.tm, self.exo
         if stopping or state == RunState.STOPPED:
@@ -1355,8 +1362,6 @@ class ControlCore:
             if state == RunState.RUNNING or (state == RunState.PAUSED and self.belt_speed_mps > STOPPED_SPEED_MPS):
                 g = self.guidance_applied
                 mode = GUIDANCE if g > 0.0 else TRANSPARENT
-                rate_l = 1.0 / self.phase_est[0].stride_time_s
-                rate_r = 1.0 / self.phase_est[1].stride_time_s
                 exo.set_command(
                     (mode, mode, mode, mode), g,
                     (ref[0], ref[1], ref[4], ref[5]),
