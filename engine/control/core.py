@@ -299,6 +299,7 @@ class ControlCore:
         self.guidance_applied = 0.0
         self.bws_applied = 0.0
         self.boost = [0.0, 0.0]
+        self.swing_boost = [0.0, 0.0]  # boost applied through each leg's last swing (at its heel strike)
         self.tracking_error_rad = _NAN
         self.heart_rate_bpm = _NAN
         self.aan_guidance = 0.5
@@ -948,6 +949,7 @@ class ControlCore:
         return total / n
 
     def _heel_strike(self, side: int, ts: float, by_insole: bool) -> None:
+        self.swing_boost[side] = self.boost[side]  # decided at toe off, held through the swing
         # Belt position at the event: the last encoder sample moved on (or back) to the event time.
         gap = ts - self.tm_sample_t
         shift = self.belt_speed_mps * gap if -0.05 < gap < 0.05 else 0.0
@@ -1019,9 +1021,13 @@ class ControlCore:
         if not done:
             return
         obstacles = self.planner.obstacles
+        walkway = self.walkway
         for index, side, margin, outcome in done:
             height = obstacles[index].height_m if index < len(obstacles) else _NAN
             self.emit(EventKind.OBSTACLE_LEG, side, index, margin, float(outcome), height)
+            if index < len(walkway.box_top_m):
+                self.planner.crossing_result(side, walkway.box_top_m[index] - walkway.box_ground_m[index],
+                                             margin, self.swing_boost[side])
         done.clear()
 
     def _steadiness(self, walking: bool) -> None:
