@@ -399,28 +399,14 @@ def _fmt(value) -> str:
     return str(value)
 
 
-def _machine() -> str:
-    """CPU model and count, for the record of where the figures were measured."""
-    import os
-    import platform
-
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{model}, {os.cpu_count()} CPUs, {platform.system()} {platform.release()}"
-
-
 def write_validation_doc(figures: dict, table: list, quick: bool, seeds: list, duration_s: float) -> None:
     """docs/validation.md: the table per profile, as this run measured it."""
     import datetime
 
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    machine = _machine()
+    from bench.__main__ import machine_description
+
+    machine = machine_description()
     lines = [
         "# Validation: the core's measures against the simulated patient's ground truth",
         "",
