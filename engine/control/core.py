@@ -299,6 +299,7 @@ class ControlCore:
         self.guidance_applied = 0.0
         self.bws_applied = 0.0
         self.boost = [0.0, 0.0]
+        self.swing_boost = [0.0, 0.0]  # boost applied through each leg's last swing (at its heel strike)
         self.tracking_error_rad = _NAN
         self.heart_rate_bpm = _NAN
         self.aan_guidance = 0.5
@@ -948,6 +949,7 @@ class ControlCore:
         return total / n
 
     def _heel_strike(self, side: int, ts: float, by_insole: bool) -> None:
+        self.swing_boost[side] = self.boost[side]  # decided at toe off, held through the swing
         # Belt position at the event: the last encoder sample moved on (or back) to the event time.
         gap = ts - self.tm_sample_t
         shift = self.belt_speed_mps * gap if -0.05 < gap < 0.05 else 0.0
@@ -1019,9 +1021,13 @@ class ControlCore:
         if not done:
             return
         obstacles = self.planner.obstacles
+        walkway = self.walkway
         for index, side, margin, outcome in done:
             height = obstacles[index].height_m if index < len(obstacles) else _NAN
             self.emit(EventKind.OBSTACLE_LEG, side, index, margin, float(outcome), height)
+            if index < len(walkway.box_top_m):
+                self.planner.crossing_result(side, walkway.box_top_m[index] - walkway.box_ground_m[index],
+                                             margin, self.swing_boost[side])
         done.clear()
 
     def _steadiness(self, walking: bool) -> None:
@@ -1326,8 +1332,15 @@ class ControlCore:
         scale_l = refgait.amplitude_scale(v_ref, self.leg_length[0])
         scale_r = refgait.amplitude_scale(v_ref, self.leg_length[1])
         ref = self.ref
-        refgait.reference(self.phase[0], scale_l, b0, ref, 0)
-        refgait.reference(self.phase[1], scale_r, b1, ref, 4)
+        # each leg's reference timed by its own stance fraction and detected toe off (refgait)
+        to_t = self.swing_clear.to_t_s
+        sf = self.metrics.stance_fraction
+        ph_l, rate_l = refgait.reference_phase(self.phase[0], self.phase_est[0].stride_time_s, sf[0],
+                                               t - to_t[0] if to_t[0] >= 0.0 else -1.0)
+        ph_r, rate_r = refgait.reference_phase(self.phase[1], self.phase_est[1].stride_time_s, sf[1],
+                                               t - to_t[1] if to_t[1] >= 0.0 else -1.0)
+        refgait.reference(ph_l, scale_l, b0, ref, 0)
+        refgait.reference(ph_r, scale_r, b1, ref, 4)
 
         tm, exo = self.tm, self.exo
         if stopping or state == RunState.STOPPED:
@@ -1355,8 +1368,6 @@ class ControlCore:
             if state == RunState.RUNNING or (state == RunState.PAUSED and self.belt_speed_mps > STOPPED_SPEED_MPS):
                 g = self.guidance_applied
                 mode = GUIDANCE if g > 0.0 else TRANSPARENT
-                rate_l = 1.0 / self.phase_est[0].stride_time_s
-                rate_r = 1.0 / self.phase_est[1].stride_time_s
                 exo.set_command(
                     (mode, mode, mode, mode), g,
                     (ref[0], ref[1], ref[4], ref[5]),
