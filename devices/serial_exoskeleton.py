@@ -54,8 +54,8 @@ class SerialExoskeleton(SerialDevice, Exoskeleton):
     ) -> None:
         """Per-joint mode, guidance stiffness 0..1, reference for this instant, swing boost per leg (0..1)."""
         link = self.link
-        link.send(
-            p.encode(
+        link.send_body(
+            p.encode_body(
                 p.EXO_COMMAND, p.Msg.EXO_COMMAND, link.next_seq(), _monotonic_us(),
                 *modes, stiffness, *ref_angle_rad, *ref_velocity_radps, *clearance_boost,
             )

@@ -144,7 +144,7 @@ class Firmware:
 
     def _send(self, st, msg: int, now_s: float, fields: tuple) -> None:
         self.seq = (self.seq + 1) & 0xFFFF
-        self.endpoint.transmit(p.encode(st, msg, self.seq, _us(now_s), *fields))
+        self.endpoint.transmit_body(p.encode_body(st, msg, self.seq, _us(now_s), *fields))
 
     def state(self) -> dict:
         """Device-side truth for RigHandle.status()."""

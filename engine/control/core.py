@@ -319,6 +319,8 @@ class ControlCore:
         self.last_plan_speed = 0.0
 
         self.leg_length = [0.9, 0.9]
+        self._scale_key: tuple | None = None  # (v_ref, left, right) of the cached amplitude scales
+        self._scales = (1.0, 1.0)
         self.hr_limit_bpm = 0.0  # the prescription's heart-rate limit; 0 = none
         self.obstacles_dirty = True
         self._outcome_counts = (0, 0)  # (cleared, hit), recounted when the obstacles change
@@ -1323,8 +1325,14 @@ class ControlCore:
         b0 = sup.boost(planner.boost[0])
         b1 = sup.boost(planner.boost[1])
         self.boost[0], self.boost[1] = b0, b1
-        scale_l = refgait.amplitude_scale(v_ref, self.leg_length[0])
-        scale_r = refgait.amplitude_scale(v_ref, self.leg_length[1])
+        # The amplitude scales change only with v_ref (a new belt-speed sample, 250 Hz, while the
+        # belt moves) or the leg lengths: computed on a change, not every cycle.
+        scale_key = (v_ref, self.leg_length[0], self.leg_length[1])
+        if scale_key != self._scale_key:
+            self._scale_key = scale_key
+            self._scales = (refgait.amplitude_scale(v_ref, self.leg_length[0]),
+                            refgait.amplitude_scale(v_ref, self.leg_length[1]))
+        scale_l, scale_r = self._scales
         ref = self.ref
         refgait.reference(self.phase[0], scale_l, b0, ref, 0)
         refgait.reference(self.phase[1], scale_r, b1, ref, 4)

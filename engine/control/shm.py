@@ -186,7 +186,7 @@ class SeqLockBlock:
     @property
     def sequence(self) -> int:
         """Current sequence counter (even when no write is in progress)."""
-        return int(self._seq[0])
+        return _U64.unpack_from(self._map.mm, 0)[0]  # = int(self._seq[0]), read every core cycle
 
     def begin_write(self) -> None:
         """Make the counter odd: readers retry until end_write()."""
@@ -288,7 +288,7 @@ class Ring:
     @property
     def overflow(self) -> int:
         """Records the producer had to drop because the consumer fell behind."""
-        return int(self._counters[2])
+        return _U64.unpack_from(self._map.mm, 16)[0]  # = int(self._counters[2]), read every core cycle
 
     # -- producer ---------------------------------------------------------------------------
     def claim(self) -> np.ndarray | None:
