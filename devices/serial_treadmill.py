@@ -7,6 +7,7 @@ from devices.base import DeviceInfo, DeviceType, Treadmill, TreadmillStatus
 from devices.serial_link import SerialDevice, _monotonic_us, apply_common
 
 _NAN = float("nan")
+_TM_SET_SPEED = p.Msg.TM_SET_SPEED  # sent every cycle of a ramp: an Enum class attribute is slow in CPython 3.11
 
 
 class SerialTreadmill(SerialDevice, Treadmill):
@@ -33,7 +34,7 @@ class SerialTreadmill(SerialDevice, Treadmill):
         link = self.link
         link.send_body(
             p.encode_body(
-                p.TM_SET_SPEED, p.Msg.TM_SET_SPEED, link.next_seq(), _monotonic_us(),
+                p.TM_SET_SPEED, _TM_SET_SPEED, link.next_seq(), _monotonic_us(),
                 speed_mps, accel_mps2,
             )
         )

@@ -30,6 +30,15 @@ GRAVITY_MPS2 = 9.81
 ANKLE_TO_HEEL_M = 0.05  # foot plate behind the ankle joint (the profiles give ankle to toe only)
 
 
+# Message ids and enum members read for every frame or tick, bound once (the same objects): in
+# CPython 3.11 every attribute of an Enum class takes EnumType.__getattr__'s slow path (~0.3 us).
+_HELLO, _HEARTBEAT, _REARM, _SAFE_STATE = p.Msg.HELLO, p.Msg.HEARTBEAT, p.Msg.REARM, p.Msg.SAFE_STATE
+_TM_SET_SPEED, _TM_STOP, _TM_SET_BWS = p.Msg.TM_SET_SPEED, p.Msg.TM_STOP, p.Msg.TM_SET_BWS
+_EXO_COMMAND, _GET_GEOMETRY = p.Msg.EXO_COMMAND, p.Msg.GET_GEOMETRY
+_HOLD = JointMode.HOLD
+_MOTOR_FAULT = int(FaultCode.MOTOR)  # an int: `int & IntFlag` would build a FaultCode (~1 us)
+
+
 def _us(t_s: float) -> int:
     return int(t_s * 1e6)
 
@@ -69,13 +78,13 @@ class Firmware:
                 continue
             self.last_valid_cmd_s = now_s
             self.cmds_ok += 1
-            if msg == p.Msg.HELLO:
+            if msg == _HELLO:
                 self._send(p.INFO, p.Msg.INFO, now_s, p.info_fields(self.info))
-            elif msg == p.Msg.HEARTBEAT:
+            elif msg == _HEARTBEAT:
                 pass
-            elif msg == p.Msg.REARM:
+            elif msg == _REARM:
                 self._rearm(now_s)
-            elif msg == p.Msg.SAFE_STATE:
+            elif msg == _SAFE_STATE:
                 self.enter_safe_state(now_s, "host request")
             elif not self.command(now_s, msg, fields):
                 self.cmds_ignored += 1
@@ -202,19 +211,19 @@ class TreadmillFirmware(Firmware):
     def command(self, now_s: float, msg: int, fields: tuple) -> bool:
         if not self.armed:
             return False  # set-points are refused until re-armed
-        if msg == p.Msg.TM_SET_SPEED:
+        if msg == _TM_SET_SPEED:
             speed, accel = fields[4], fields[5]
             if not (speed == speed and accel == accel):  # NaN
                 return False
             self.setpoint_mps = min(max(speed, 0.0), self.info.max_speed_mps)
             self.rate_mps2 = min(max(accel, 0.01), self.info.max_accel_mps2)
             return True
-        if msg == p.Msg.TM_STOP:
+        if msg == _TM_STOP:
             decel = fields[4]
             self.setpoint_mps = 0.0
             self.rate_mps2 = min(max(decel if decel == decel else 0.0, 0.05), ESTOP_DECEL_MPS2)
             return True
-        if msg == p.Msg.TM_SET_BWS:
+        if msg == _TM_SET_BWS:
             fraction = fields[4]
             if fraction == fraction:
                 self.bws_fraction = min(max(fraction, 0.0), 0.6)
@@ -285,10 +294,10 @@ class ExoFirmware(Firmware):
         self._safe_drive: tuple[int, ExoDrive] | None = None
 
     def command(self, now_s: float, msg: int, fields: tuple) -> bool:
-        if msg == p.Msg.GET_GEOMETRY:
+        if msg == _GET_GEOMETRY:
             self._send(p.EXO_GEOMETRY, p.Msg.EXO_GEOMETRY, now_s, self.geometry_fields())
             return True
-        if msg != p.Msg.EXO_COMMAND:
+        if msg != _EXO_COMMAND:
             return False
         # Kept as received and turned into the drive when the patient next reads it (the last
         # command before a rig tick is the one applied: the host sends two per tick).
@@ -340,11 +349,11 @@ class ExoFirmware(Firmware):
 
     @property
     def holding(self) -> bool:
-        return not self.armed and self.safe_mode == JointMode.HOLD
+        return not self.armed and self.safe_mode == _HOLD
 
     def measurements(self) -> tuple:
         pt = self.patient
-        torque = pt.motor_torque_nm if not (self.fault & FaultCode.MOTOR) else (0.0, 0.0, 0.0, 0.0)
+        torque = pt.motor_torque_nm if not (self.fault & _MOTOR_FAULT) else (0.0, 0.0, 0.0, 0.0)
         return (*pt.angle_rad, *pt.velocity_radps, *torque, *pt.interaction_torque_nm, *pt.pressure)
 
     def state(self) -> dict:
