@@ -149,7 +149,10 @@ class Firmware:
 
     def send_status(self, now_s: float) -> None:
         values = self.frozen if self.frozen is not None else self.measurements()
-        self._send(self.STATUS, self.STATUS_MSG, now_s, (self.flags(), self.fault, *values))
+        # As _send, without building the fields tuple twice (a status frame goes out every tick).
+        self.seq = (self.seq + 1) & 0xFFFF
+        self.endpoint.transmit_body(p.encode_body(self.STATUS, self.STATUS_MSG, self.seq, _us(now_s),
+                                                  self.flags(), self.fault, *values))
 
     def _send(self, st, msg: int, now_s: float, fields: tuple) -> None:
         self.seq = (self.seq + 1) & 0xFFFF

@@ -114,6 +114,8 @@ def _framed_bytes(bodies: list[bytes]) -> int:
 class MemoryLink:
     """The host side of an in-memory link: what SerialLink offers the drivers."""
 
+    stall_end_s = 0.0  # no port reader waits in a kernel here (read by the core's silence check)
+
     def __init__(self, endpoint: MemoryEndpoint) -> None:
         self.endpoint = endpoint
         self.port_name = endpoint.path
