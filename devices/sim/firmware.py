@@ -249,7 +249,11 @@ class TreadmillFirmware(Firmware):
             # (a patient stands still until the session starts and the treadmill is armed)
             pos = self.patient_position_m
             pos += (self.patient.intended_speed_mps - self.speed_mps - pos / POSITION_HOME_TAU_S) * dt_s
-            self.patient_position_m = min(max(pos, -POSITION_LIMIT_M), POSITION_LIMIT_M)
+            if pos > POSITION_LIMIT_M:  # (as min/max would, NaN kept; cheaper every tick)
+                pos = POSITION_LIMIT_M
+            elif pos < -POSITION_LIMIT_M:
+                pos = -POSITION_LIMIT_M
+            self.patient_position_m = pos
             v = self.patient.intended_speed_mps
             if v > 0.05:  # one oscillation per step: step frequency = speed / step length
                 self._sway_rad += 6.283185307179586 * v / self.patient.mean_step_length_m(v) * dt_s
@@ -320,9 +324,11 @@ class ExoFirmware(Firmware):
                 modes = tuple([m if m in (0, 1, 2) else JointMode.TRANSPARENT for m in f[4:8]])
                 stiffness = f[8]
                 lo, hi = self.info.joint_min_rad, self.info.joint_max_rad
-                refs = tuple([min(max(a, lo[i]), hi[i]) if a == a else 0.0 for i, a in enumerate(f[9:13])])
+                # Clamped with comparisons, not min/max calls (a drive is built every rig tick).
+                refs = tuple([(low if a < low else high if a > high else a) if a == a else 0.0
+                              for a, low, high in zip(f[9:13], lo, hi, strict=True)])
                 vels = tuple([v if v == v else 0.0 for v in f[13:17]])
-                boost = tuple([min(max(b, 0.0), 1.0) if b == b else 0.0 for b in f[17:19]])
+                boost = tuple([(0.0 if b < 0.0 else 1.0 if b > 1.0 else b) if b == b else 0.0 for b in f[17:19]])
                 drive = ExoDrive(
                     modes=modes,
                     stiffness=min(max(stiffness, 0.0), 1.0) if stiffness == stiffness else 0.0,

@@ -193,6 +193,7 @@ class ControlCore:
 
         self.supervisor = Supervisor()
         self.alarms = AlarmTable()
+        self.highest_unacked = 0  # alarms.highest_unacked() as of the last publish of the table
         self.planner = Planner()
         self.aan = AssistAsNeeded()
         self.metrics = GaitMetrics()
@@ -1113,6 +1114,8 @@ class ControlCore:
         queued in the kernel and no port is read (the host is late, not the devices), for at most
         RX_STALL_LIMIT_S; after one on this device's port, silence is timed from its end
         (docs/control.md)."""
+        if t - device.last_rx_s <= limit_s:
+            return False  # a recent frame (the usual case: the max below is never smaller)
         if t - max(device.last_rx_s, awake_since, device.rx_stall_end_s()) <= limit_s:
             return False
         waited_s = device.rx_kernel_wait_s(t)
@@ -1464,11 +1467,13 @@ class ControlCore:
             view = self.state_view["alarms"]
             for i, slot in enumerate(alarms.slots):
                 view[i] = (slot[0], slot[1], slot[2], slot[3], slot[4])
+            # The table's slots change only with `dirty` set: the highest priority with them.
+            self.highest_unacked = alarms.highest_unacked()
             alarms.dirty = False
         # s_measured_t_s: the host time the belt was at s_m (its encoder frame), for the renderer's
         # extrapolation; s_m only changes when a treadmill frame arrives (250 Hz).
         _STATE_C.pack_into(
-            buf, base + _STATE_C_OFF, alarms.highest_unacked(), self.pid, self.cycle, self.tm_sample_t
+            buf, base + _STATE_C_OFF, self.highest_unacked, self.pid, self.cycle, self.tm_sample_t
         )
         _STATE_D.pack_into(
             buf, base + _STATE_D_OFF, GAIT_SPEED_FROM_BELT, self.pitch[0], self.pitch[1],

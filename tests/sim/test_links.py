@@ -9,6 +9,7 @@ receives and counts.
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -89,3 +90,27 @@ def test_unframed_bodies_arrive_as_framed_ones_without_faults():
 @given(st.integers(0, 2**31))
 def test_unframed_bodies_and_line_faults_give_what_the_byte_stream_gives(seed):
     assert _run(MemoryEndpoint, seed, 300) == _run(FramedEndpoint, seed, 300)
+
+
+def test_state_block_alarm_priority_follows_the_alarm_table_through_a_fault(tmp_path):
+    """The core publishes the highest unacknowledged priority only when its alarm table changed:
+    at every probe it equals what the table says now, before and after a cut treadmill line."""
+    from engine.control.supervisor import Priority
+    from engine.scene.loader import SCENES_DIR
+    from engine.sim.session import SimOptions, run_simulation
+
+    (tmp_path / "base-sidewalk.yaml").write_text((Path(SCENES_DIR) / "base-sidewalk.yaml").read_text())
+    (tmp_path / "short.yaml").write_text("extends: base-sidewalk.yaml\nid: short\ntitle: Short\n"
+                                         "description: no obstacles\ndifficulty: gentle\nroute_length_m: 40\n")
+    seen = []
+
+    def probe(t_s, core, rig):
+        if 1.0 <= t_s < 1.01:
+            rig.inject("cut", "treadmill")
+        published = int(core.state_view["highest_unacked_priority"])
+        seen.append((published, core.alarms.highest_unacked()))
+
+    run_simulation(SimOptions(scene="short", profile="healthy", duration_s=3.0, seed=1, db=None,
+                              scenes_dir=tmp_path, probe=probe))
+    assert all(published == now for published, now in seen)
+    assert seen[0][0] < Priority.HIGH and max(published for published, _ in seen) == Priority.HIGH
