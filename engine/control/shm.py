@@ -258,6 +258,7 @@ class Ring:
     def __init__(self, path: str, dtype: np.dtype, capacity: int, create: bool = False) -> None:
         self.dtype = np.dtype(dtype)
         self.capacity = int(capacity)
+        self._itemsize = self.dtype.itemsize  # (push_packed runs every core cycle)
         self._map = _Mapped(path, HEADER_BYTES + self.dtype.itemsize * self.capacity, create)
         self.path = path
         self._counters = np.ndarray((3,), dtype="<u8", buffer=self._map.mm, offset=0)
@@ -316,7 +317,7 @@ class Ring:
         if written - read >= self.capacity:
             _U64.pack_into(buf, 16, overflow + 1)
             return False
-        packer.pack_into(buf, HEADER_BYTES + (written % self.capacity) * self.dtype.itemsize, *values)
+        packer.pack_into(buf, HEADER_BYTES + (written % self.capacity) * self._itemsize, *values)
         _U64.pack_into(buf, 0, written + 1)
         return True
 
