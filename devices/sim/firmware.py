@@ -39,6 +39,11 @@ _HOLD = JointMode.HOLD
 _MOTOR_FAULT = int(FaultCode.MOTOR)  # an int: `int & IntFlag` would build a FaultCode (~1 us)
 
 
+def _clamp(x: float, low: float, high: float) -> float:
+    """x within [low, high] (as min(max(x, low), high) for low <= high); NaN gives 0.0."""
+    return (low if x < low else high if x > high else x) if x == x else 0.0
+
+
 def _us(t_s: float) -> int:
     return int(t_s * 1e6)
 
@@ -322,19 +327,18 @@ class ExoFirmware(Firmware):
                 drive = ExoDrive()
             else:
                 modes = tuple([m if m in (0, 1, 2) else JointMode.TRANSPARENT for m in f[4:8]])
-                stiffness = f[8]
                 lo, hi = self.info.joint_min_rad, self.info.joint_max_rad
-                # Clamped with comparisons, not min/max calls (a drive is built every rig tick).
-                refs = tuple([(low if a < low else high if a > high else a) if a == a else 0.0
-                              for a, low, high in zip(f[9:13], lo, hi, strict=True)])
+                # Element by element (a drive is built every rig tick: comprehensions and min/max
+                # calls cost several times more here).
+                refs = (_clamp(f[9], lo[0], hi[0]), _clamp(f[10], lo[1], hi[1]),
+                        _clamp(f[11], lo[2], hi[2]), _clamp(f[12], lo[3], hi[3]))
                 vels = tuple([v if v == v else 0.0 for v in f[13:17]])
-                boost = tuple([(0.0 if b < 0.0 else 1.0 if b > 1.0 else b) if b == b else 0.0 for b in f[17:19]])
                 drive = ExoDrive(
                     modes=modes,
-                    stiffness=min(max(stiffness, 0.0), 1.0) if stiffness == stiffness else 0.0,
+                    stiffness=_clamp(f[8], 0.0, 1.0),
                     ref_angle_rad=refs,
                     ref_velocity_radps=vels,
-                    clearance_boost=boost,
+                    clearance_boost=(_clamp(f[17], 0.0, 1.0), _clamp(f[18], 0.0, 1.0)),
                 )
             self._command_drive = drive
         return drive
