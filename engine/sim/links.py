@@ -118,6 +118,7 @@ class MemoryLink:
     """The host side of an in-memory link: what SerialLink offers the drivers."""
 
     stall_end_s = 0.0  # no port reader waits in a kernel here (read by the core's silence check)
+    reader = None  # no PortReader thread: reads are the core's own, on the simulated clock
 
     def __init__(self, endpoint: MemoryEndpoint) -> None:
         self.endpoint = endpoint
