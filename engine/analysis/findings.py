@@ -37,6 +37,7 @@ SIDES = ("left", "right")
 MIN_STEPS_PER_SIDE = 8
 MIN_STEADY_STRIDES_PER_SIDE = 8
 MIN_CROSSINGS_PER_KIND = 2
+AKINESIA_BELT_STEPS = 2.0  # an akinetic freeze: the belt carried the feet this many median steps
 DETECTORS = ("asymmetry", "low_clearance", "foot_drop", "shuffling", "freezing", "high_variability",
              "long_double_support", "slow_speed", "obstacle_performance", "heart_rate_zone",
              "weight_bearing_asymmetry")
@@ -217,18 +218,23 @@ def detect_shuffling(d: SessionData) -> Finding:
 
 
 def detect_freezing(d: SessionData) -> Finding:
-    """Freezing episodes: runs of fast, very short steps, or no step while the belt runs."""
+    """Freezing episodes: runs of fast, very short steps, or no step while the belt runs. Over the
+    whole session, stumble responses included: a freeze is an event of the session like a trip
+    (a stumble response slows the belt, it does not end a freeze; trembling feet may even raise
+    one), and neither criterion is met by slower protective walking (longer, not faster, steps)."""
     f = Finding("freezing", "Freezing of gait", False,
                 norms=["freeze_step_time_share", "freeze_step_length_share", "freeze_min_duration_s"],
                 session_ids=[d.session_id])
-    n = len(d.step_t_s)
+    whole = d.whole_steps if d.whole_steps else {"t_s": d.step_t_s, "time_s": d.step_time_s, "length_m": d.step_length_m}
+    walking = d.whole_walking if d.whole_walking is not None else d.walking
+    n = len(whole["t_s"])
     if n < 2 * MIN_STEPS_PER_SIDE:
         f.assessed, f.summary = False, f"too few steps ({n})"
         return f
-    order = np.argsort(d.step_t_s, kind="stable")
-    t = d.step_t_s[order]
-    st = d.step_time_s[order]
-    sl = d.step_length_m[order]
+    order = np.argsort(whole["t_s"], kind="stable")
+    t = whole["t_s"][order]
+    st = whole["time_s"][order]
+    sl = whole["length_m"][order]
     med_t = float(np.median(_finite(st)))
     med_l = float(np.median(_finite(sl))) if _finite(sl).size else math.nan
     k_t = NORMS["freeze_step_time_share"].value
@@ -251,13 +257,21 @@ def detect_freezing(d: SessionData) -> Finding:
             episodes.append({"t_s": _r(start, 2), "duration_s": _r(duration, 2), "steps": int(j - i + 1),
                              "kind": "trembling"})
         i = j + 1
-    # akinesia: no heel strike for more than 3 median step times while the belt ran
-    if len(d.tel_t_s):
+    # akinesia: no heel strike for more than 3 median step times while the belt ran and carried
+    # the stance foot back by more than AKINESIA_BELT_STEPS median steps: no forward progression
+    # of the feet despite the walking surface's (Nutt et al. 2011's definition of freezing). The
+    # distance keeps a crawl on a belt slowed to a protective speed (long, slow steps) from
+    # reading as a freeze; the time keeps one missed heel strike (two step times) from doing so.
+    if len(d.tel_t_s) and math.isfinite(med_l):
+        dt = np.diff(d.tel_t_s, prepend=d.tel_t_s[0])
+        belt_m = np.cumsum(np.where(np.isfinite(d.belt_speed_mps), d.belt_speed_mps, 0.0) * dt)
         for a, b in zip(t[:-1], t[1:], strict=True):
             if b - a > max(3.0 * med_t, NORMS["freeze_min_duration_s"].value):
                 i0, i1 = np.searchsorted(d.tel_t_s, [a, b])
-                if i1 > i0 and d.walking[i0:i1].all():
-                    episodes.append({"t_s": _r(a, 2), "duration_s": _r(b - a, 2), "steps": 0, "kind": "akinetic"})
+                carried = float(belt_m[min(i1, len(belt_m)) - 1] - belt_m[i0]) if i1 > i0 else 0.0
+                if i1 > i0 and walking[i0:i1].all() and carried > AKINESIA_BELT_STEPS * med_l:
+                    episodes.append({"t_s": _r(a, 2), "duration_s": _r(b - a, 2), "steps": 0, "kind": "akinetic",
+                                     "belt_m": _r(carried, 2)})
     episodes.sort(key=lambda e: e["t_s"])
     durations = [e["duration_s"] for e in episodes]
     f.evidence = {"steps": n, "median_step_time_s": _r(med_t, 3), "median_step_length_m": _r(med_l, 3),
@@ -479,7 +493,7 @@ def analyse_session(d: SessionData) -> list[Finding]:
     if d.protective_windows:
         left_out = {"windows_s": [[_r(a, 1), _r(b, 1)] for a, b in d.protective_windows], **d.excluded}
         for f in out:
-            if f.key not in ("obstacle_performance", "heart_rate_zone", "slow_speed"):
+            if f.key not in ("obstacle_performance", "heart_rate_zone", "slow_speed", "freezing"):
                 f.evidence["stumble_responses_left_out"] = left_out
     # double support measured from both insoles' contacts, beside the stance shares' figure
     ds = next(x for x in out if x.key == "long_double_support")
