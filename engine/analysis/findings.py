@@ -323,7 +323,10 @@ def detect_variability(d: SessionData) -> Finding:
 
 
 def detect_double_support(d: SessionData) -> Finding:
-    """Double support share of the gait cycle from both legs' stance (Perry & Burnfield)."""
+    """Double support share of the gait cycle (Perry & Burnfield): the time both feet bear weight,
+    from the insoles' stances where they exist (a dragging toe is not support: balance.py);
+    otherwise from both legs' stance shares, DS = stance_L + stance_R - 1 (where a toe that drags
+    into the swing still counts as stance)."""
     f = Finding("long_double_support", "Long double support", False,
                 norms=["double_support_max_pct", "double_support_normal_pct"], session_ids=[d.session_id])
     stance = []
@@ -333,14 +336,24 @@ def detect_double_support(d: SessionData) -> Finding:
             sel = d.stride_side == s
         x = _finite(d.stance_fraction[sel])
         stance.append((float(np.median(x)) if x.size else math.nan, int(x.size)))
-    if min(n for _, n in stance) < MIN_STEADY_STRIDES_PER_SIDE:
+    summary = balance_summary(d)
+    insole_legs = summary.get("legs", []) if summary else []
+    insoles = (len(insole_legs) == 2 and summary.get("double_support_pct") is not None
+               and min(leg["stances"] for leg in insole_legs) >= MIN_STEPS_PER_SIDE)
+    if not insoles and min(n for _, n in stance) < MIN_STEADY_STRIDES_PER_SIDE:
         f.assessed, f.summary = False, f"too few strides ({stance[0][1]} left, {stance[1][1]} right)"
         return f
-    ds = (stance[0][0] + stance[1][0] - 1.0) * 100.0
+    shares_ds = (stance[0][0] + stance[1][0] - 1.0) * 100.0
+    ds = float(summary["double_support_pct"]) if insoles else shares_ds
     limit = NORMS["double_support_max_pct"].value
     f.evidence = {"stance_left_pct": _r(stance[0][0] * 100, 1), "stance_right_pct": _r(stance[1][0] * 100, 1),
                   "strides_left": stance[0][1], "strides_right": stance[1][1], "double_support_pct": _r(ds, 1),
+                  "basis": "both insoles bearing weight" if insoles else "stance shares L + R - 1",
+                  "stance_shares_double_support_pct": _r(shares_ds, 1),
                   "limit_pct": limit, "normal_pct": NORMS["double_support_normal_pct"].value}
+    if insoles:
+        f.evidence["insole_stances"] = [leg["stances"] for leg in insole_legs]
+        f.evidence["insole_double_support_pct"] = summary["double_support_pct"]
     f.present = ds > limit
     f.summary = f"double support {ds:.0f} % of the gait cycle ({'>' if f.present else '<='} {limit:.0f} %; textbook 20 %)"
     return f
@@ -495,11 +508,6 @@ def analyse_session(d: SessionData) -> list[Finding]:
         for f in out:
             if f.key not in ("obstacle_performance", "heart_rate_zone", "slow_speed", "freezing"):
                 f.evidence["stumble_responses_left_out"] = left_out
-    # double support measured from both insoles' contacts, beside the stance shares' figure
-    ds = next(x for x in out if x.key == "long_double_support")
-    summary = balance_summary(d)
-    if summary and ds.assessed:
-        ds.evidence["insole_double_support_pct"] = summary.get("double_support_pct")
     # shuffling is short steps that also scuff: add clearance of both legs to its evidence
     clear = next(x for x in out if x.key == "low_clearance")
     shuffle = next(x for x in out if x.key == "shuffling")
