@@ -250,6 +250,7 @@ def predictions(findings) -> dict[str, bool | None]:
 # guidance pulls the legs toward the core's reference gait and changes what is measured (quick
 # bench, seed 0, the scenes' guidance 0.5: parkinsonian true MTC 1.5/1.4 cm against its profile's
 # 0.9, frail-older 0.8/0.7 cm against 1.0; at guidance 0: 0.8/1.0 and 1.0/1.1 cm).
+# STEPSYNC_FINDINGS_GUIDANCE sets another level (the scenes' own hint is 0.5) to compare.
 ASSESSMENT_GUIDANCE = 0.0
 ACK_AFTER_S = 5.0  # the attending therapist acknowledges an alarm this long after it is shown (assumed)
 
@@ -274,6 +275,16 @@ class Attendant:
                 self.writer = CommandWriter(core.cmd_block)
             self.writer.ack_alarms()
             self.acks += 1
+
+
+def _guidance() -> float:
+    import os
+
+    value = os.environ.get("STEPSYNC_FINDINGS_GUIDANCE", "")
+    try:
+        return float(value) if value else ASSESSMENT_GUIDANCE
+    except ValueError:
+        raise ValueError(f"STEPSYNC_FINDINGS_GUIDANCE={value!r}: a guidance level 0..1") from None
 
 
 def assess(labels: set[str], rig_truth: dict, data) -> dict:
@@ -308,7 +319,7 @@ def _one(job: tuple) -> dict:
         db = Path(tmp) / "findings.db"
         result = run_simulation(SimOptions(scene=scene, profile=path, duration_s=duration_s, seed=seed, db=db,
                                            patient_code=f"bench-{Path(path).stem}", probe=Attendant(),
-                                           settings={"guidance": ASSESSMENT_GUIDANCE}))
+                                           settings={"guidance": _guidance()}))
         with Store(db) as store:
             data = load_session(store, result.session_id)
     return {"profile": Path(path).stem, "seed": seed, "scene": scene, "speedup": result.speedup,
@@ -339,6 +350,7 @@ def run(quick: bool, profiles: str | None = None) -> dict:
     out = summarise(results)
     out["profiles"] = len(paths)
     out["session_s"] = duration_s
+    out["guidance"] = _guidance()
     out["wall_s"] = round(time.perf_counter() - wall0, 1)
     return out
 
