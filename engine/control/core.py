@@ -817,13 +817,15 @@ class ControlCore:
         lat = 19 + 3 * side
         bal.length_m = self.geo.heel_m[side] + self.geo.toe_m[side] or bal.length_m
         standing = self.standing_n if self.standing_n == self.standing_n else STANDING_DEFAULT_N
-        bal.sample(ts, foot.contact, self.insole_feet[1 - side].contact, h if h > 0.0 else 0.0,
+        # double support: the other foot bearing weight, not its dragging toe (balance.py)
+        bal.sample(ts, foot.contact, self.balance[1 - side].support, h if h > 0.0 else 0.0,
                    m if m > 0.0 else 0.0, f if f > 0.0 else 0.0, row[lat], row[lat + 1], row[lat + 2], standing)
         if ev == TOE_OFF and bal.finish(foot.event_t_s) and live and self.run_state == RunState.RUNNING:
+            # stamped where the weight came off (before the contact's end when the toe dragged)
             self.emit(EventKind.STANCE_COP, side, 1 if bal.ml_resolved else 0, bal.path_m, bal.ap_m, bal.ml_sd_m,
-                      t_s=foot.event_t_s)
+                      t_s=bal.end_s)
             self.emit(EventKind.STANCE_LOAD, side, min(32767, int(bal.duration_s * 1000.0)), bal.peak_load,
-                      bal.impulse, bal.double_support_s, t_s=foot.event_t_s)
+                      bal.impulse, bal.double_support_s, t_s=bal.end_s)
 
     def _stumble(self, dt: float, fresh: int, exo_fresh: int) -> None:
         """Trip warning (engine/control/stumble.py): the feet's speed over the belt from the
