@@ -20,11 +20,12 @@ TEXT_SCALE = 0.032
 class ProgressionPanel:
     """A popup over the menu: proposal text, an edit line, Accept / Edit / Reject / Close."""
 
-    def __init__(self, base, parent, controller, scenes: dict | None = None) -> None:
+    def __init__(self, base, parent, controller, scenes: dict | None = None, on_plan_applied=None) -> None:
         from direct.gui.DirectGui import DGG, DirectButton, DirectEntry, DirectFrame, DirectLabel
         from panda3d.core import TextNode
 
         self.controller = controller
+        self.on_plan_applied = on_plan_applied  # e.g. the menu selects the plan's scene
         self.scenes = scenes  # the menu's scene library by id (None: the default scenes/ folder)
         self.proposal = None
         self.message = ""
@@ -121,6 +122,8 @@ class ProgressionPanel:
         if version is not None and self.controller.patient_code == self.proposal.patient_code \
                 and self.controller.run_state not in ("running", "paused"):
             self.controller.apply_session_plan(self.proposal.patient_code, rx)  # the next session starts from it
+            if self.on_plan_applied is not None:
+                self.on_plan_applied()
         done = f"{decision} by {self.controller.who}" + (f": session plan v{version}" if version else "")
         log.info("progression: %s for %s", done, self.proposal.patient_code)
         self._show(self.body["text"], done)
