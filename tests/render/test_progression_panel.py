@@ -91,3 +91,24 @@ def test_selecting_a_patient_with_an_accepted_plan_picks_its_scene(setup):  # no
     menu.selected_scene = None
     menu.pick_patient("p-007")
     assert menu.selected_scene is None
+
+
+def test_the_therapist_judges_the_stumbles_not_a_trip_from_the_panel(setup):  # noqa: F811
+    menu, controller, store, core_view, base = setup
+    panel = menu.progression
+    menu.pick_patient("p-007")
+    first = _finished_session(store)
+    click(menu.buttons["progression"])
+    click(panel.buttons["not_a_trip"])
+    assert "Not stored" in panel.visible()["status"] and "no stumble warning" in panel.visible()["status"]
+    second = store.start_session("p-007", "test-walk", {}, SETTINGS)
+    store.add_event(second, "stumble", 5.5)
+    store.end_session(second, "completed", {"steps": 0})
+    click(menu.buttons["progression"])
+    assert "1 stumble warning(s): 0 judged not a trip" in panel.visible()["text"]
+    click(panel.buttons["not_a_trip"])
+    assert "judged not a trip by therapist" in panel.visible()["status"]
+    assert "1 stumble warning(s): 1 judged not a trip by the therapist" in panel.visible()["text"]
+    (row,) = store.audit_log_setting("stumble_review", [second])
+    assert (row["who"], row["new"]) == ("therapist", {"t_s": None, "judgement": "not_a_trip"})
+    assert store.audit_log_setting("stumble_review", [first]) == []
