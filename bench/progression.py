@@ -167,6 +167,11 @@ def run(quick: bool = False) -> dict:
     with tempfile.TemporaryDirectory(prefix="stepsync-progression-") as tmp:
         folder = Path(tmp)
         out = {kind: _patient(kind, SESSIONS, duration_s, folder) for kind in ("improving", "stable", "worsening")}
+    return keys(out)
+
+
+def keys(out: dict) -> dict:
+    """The bench's figures from each patient's plans, directions and counts (`_patient`)."""
     improving = out["improving"]["plans"]
     steps_g, steps_v = [], []
     for res in out.values():
