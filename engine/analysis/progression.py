@@ -459,7 +459,7 @@ def propose(patient_code: str, perf: Performance, current: Plan, rx, sessions_on
     if goals_missed > 0:
         hold.append(f"{goals_missed} of {perf.goals_set} goals not reached")
     sym_worse = (math.isfinite(perf.symmetry_index_pct) and math.isfinite(perf.previous_symmetry_index_pct)
-                 and perf.symmetry_index_pct - perf.previous_symmetry_index_pct > SYMMETRY_WORSE_PCT)
+                 and abs(perf.symmetry_index_pct) - abs(perf.previous_symmetry_index_pct) > SYMMETRY_WORSE_PCT)
     if sym_worse:
         hold.append(f"symmetry index {perf.symmetry_index_pct:.1f} % is worse than last time "
                     f"({perf.previous_symmetry_index_pct:.1f} %)")
@@ -475,7 +475,7 @@ def propose(patient_code: str, perf: Performance, current: Plan, rx, sessions_on
     # slower by one step and an easier scene; guidance and support hold (a bad day moves them
     # too). Alone on a day otherwise in order it holds the plan and nothing steps back.
     one_trip = perf.trips == 1 and not back
-    trouble = list(hold) + (["low toe clearance"] if low_clearance else []) + (
+    trouble = [h for h in hold if "too little to judge" not in h] + (["low toe clearance"] if low_clearance else []) + (
         [f"{perf.obstacles_failed} obstacle crossing(s) failed"] if perf.obstacles_failed else []) + (
         [f"{perf.previous_trips} trip(s) in the previous session"] if perf.previous_trips > 0 else [])
     trip_weighed = one_trip and bool(trouble)

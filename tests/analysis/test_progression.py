@@ -133,6 +133,18 @@ def test_missed_goals_and_worse_symmetry_hold():
     assert p.plan.scene_id == START.scene_id
     p = propose("p1", good(symmetry_index_pct=20.0), START, RX, sessions_on_scene=3, scenes=SCENES)
     assert p.plan.speed_mps == START.speed_mps and "symmetry" in changes(p)["speed_mps"][2]
+    # the index is signed (which side is longer): worse means further from 0, either way
+    p = propose("p1", good(symmetry_index_pct=-20.0, previous_symmetry_index_pct=9.0), START, RX, sessions_on_scene=3,
+                scenes=SCENES)
+    assert p.plan.speed_mps == START.speed_mps and "symmetry" in changes(p)["speed_mps"][2]
+    p = propose("p1", good(symmetry_index_pct=-11.3, previous_symmetry_index_pct=-82.8), START, RX,
+                sessions_on_scene=3, scenes=SCENES)
+    assert p.direction == "advance"
+
+
+def test_a_short_session_is_no_sign_of_trouble_for_a_lone_trip():
+    p = propose("p1", good(trips=1, walking_s=8.0), START, RX, sessions_on_scene=3, scenes=SCENES)
+    assert p.direction == "hold" and p.plan == START
 
 
 def test_a_clearance_drop_within_the_noise_is_not_fatigue():
