@@ -297,9 +297,11 @@ def _short(value) -> str:
     """A value quoted in an error: scalars cut to 40 characters; a mapping or list by its shape
     only (its contents may be anything, and a message must not carry them)."""
     if isinstance(value, dict):
-        return f"a mapping of {len(value)} keys"
+        return f"a mapping of {len(value)} key{'s' if len(value) != 1 else ''}"
     if isinstance(value, (list, tuple)):
-        return f"a list of {len(value)} items"
+        return f"a list of {len(value)} item{'s' if len(value) != 1 else ''}"
+    if value is None or isinstance(value, bool):  # as the file spells them (YAML), not Python's None/True
+        return {None: "null (an empty value)", True: "true", False: "false"}[value]
     return echo(value)
 
 
@@ -441,7 +443,7 @@ def _validation_errors(exc: ValidationError, doc: Document, skip_missing: bool) 
             if err["type"] == "union_tag_invalid":
                 tag = ctx.get("tag")
                 raw = _value_at(doc.data, clean)
-                if raw is not None and not isinstance(raw, str):
+                if not isinstance(raw, str) and (raw is not None or tag == "None"):  # a number, true, a list, null
                     message = f"{disc} must be text, got {_short(raw)} (one of: {', '.join(expected)})"
                 else:
                     message = f"unknown {disc} {_short(tag)}{_did_you_mean(tag, expected)} (one of: {', '.join(expected)})"

@@ -284,8 +284,7 @@ def test_chunks_from_the_process_equal_the_frames_and_arrive_one_geom_per_frame(
         streamed.update(s, s, None)
         assert streamed.attached_last_update <= 1
         assert streamed.wait_for_chunks()
-        while streamed._pending_geoms:  # the received chunk goes in slice by slice, one per update
-            streamed.update(s, s, None)
+        assert not streamed._pending_geoms  # finished nodes: a received chunk goes in whole, in one update
     assert streamed.sync_builds == 0 and streamed._streamer.built >= 4
     assert max(streamed.chunks) * CHUNK_M > s + 60.0
     on_frame = build_world(scene, render_root, stream=False)
@@ -310,10 +309,11 @@ def test_chunks_from_the_process_equal_the_frames_and_arrive_one_geom_per_frame(
 
 
 def test_a_chunk_attached_ahead_goes_in_slices_over_several_updates(render_root):
+    """The way before (the bench's baseline): the frame copies the received rows in slices."""
     from engine.render.world import SLICE_ROWS, build_world
     from engine.render.world.mesh import NodeFromRows
 
-    world = build_world(LIBRARY.scenes["grocery-busy-saturday"], render_root)
+    world = build_world(LIBRARY.scenes["grocery-busy-saturday"], render_root, stream="process-slices")
     assert world.wait_for_chunks()
     s = 0.0
     while not world._pending_geoms:  # walk until a received chunk starts going in
@@ -334,6 +334,30 @@ def test_a_chunk_attached_ahead_goes_in_slices_over_several_updates(render_root)
     assert copied[-1] == total and steps.max() <= SLICE_ROWS  # no update copies more than a slice
     assert updates >= total // SLICE_ROWS  # a busy grocery chunk: several updates, not one
     assert len(chunk.findAllMatches("**/+GeomNode")) == 2
+    world.destroy()
+
+
+def test_the_reader_thread_hands_the_frame_finished_nodes(render_root):
+    """The chunk process's rows are read into GeomNodes off the frame (by the reader thread):
+    what waits for the frame is a finished node holding every row, and it goes in in one update."""
+    from panda3d.core import GeomNode
+
+    from engine.render.world import SLICE_ROWS, build_world
+
+    world = build_world(LIBRARY.scenes["grocery-busy-saturday"], render_root)
+    assert world.wait_for_chunks()
+    world.update(12.0, 12.0, None)  # asks for the chunks ahead
+    assert world.wait_for_chunks()
+    ready = world._streamer.ready_indices()
+    assert ready
+    with world._streamer._lock:
+        lit, glow, _, _ = world._streamer._ready[ready[0]]
+    assert isinstance(lit, GeomNode) and lit.getNumGeoms() == 1  # finished before the frame takes it
+    assert lit.getGeom(0).getVertexData().getNumRows() > 2 * SLICE_ROWS  # more than the old slices
+    before = len(world.chunks)
+    world.update(12.0, 12.0, None)
+    assert len(world.chunks) == before + 1 and not world._pending_geoms  # attached whole in one update
+    assert len(world.chunks[ready[0]].findAllMatches("**/+GeomNode")) == 2
     world.destroy()
 
 

@@ -5,9 +5,10 @@ Static scenery is built in chunks of CHUNK_M along the route, each batched (Mesh
 one Geom per render state, i.e. two draw calls, and only the chunks near the patient are built
 and shown: build time and draw calls depend on what is in view, not on the route's length.
 Chunks ahead are built in a worker process (world/chunk_process.py; a worker thread,
-world/streaming.py, where no process can be started) and the frame only makes the received
-vertex rows into nodes and attaches them, one Geom per frame and at most ATTACH_PER_UPDATE chunks,
-hidden until they come into view: no frame pays for building a chunk.
+world/streaming.py, where no process can be started); the app's reader thread reads the vertex
+rows straight into finished GeomNodes, and the frame only attaches them, at most
+ATTACH_PER_UPDATE chunks per frame, hidden until they come into view: no frame pays for
+building a chunk or copying its vertices.
 Obstacles and ambient life are separate nodes (they move, change colour, or are looked up by
 index), each one or a few draw calls, shown only when near; obstacle geometry is made when the
 obstacle first comes near (its node, tags and position exist from the start).
@@ -21,7 +22,7 @@ import threading
 from pathlib import Path
 
 import numpy as np
-from panda3d.core import AmbientLight, DirectionalLight, Fog, NodePath
+from panda3d.core import AmbientLight, DirectionalLight, Fog, GeomNode, NodePath
 
 from engine.render.world.ambient import AmbientLife
 from engine.render.world.chunk_process import ChunkProcess
@@ -133,7 +134,9 @@ class World:
             return None
         if stream != "thread":
             try:
-                return ChunkProcess(self.scene, self._nodes_from_rows, f"chunks-{self.scene.id}")
+                # "process-slices": the rows are copied into nodes on the frame, in slices (bench baseline)
+                return ChunkProcess(self.scene, self._nodes_from_rows, f"chunks-{self.scene.id}",
+                                    nodes_in_reader=stream != "process-slices")
             except OSError as exc:  # no process can be started here: a thread still keeps it off the frame
                 log.warning("no chunk process (%s); building chunks on a thread", exc)
         return ChunkStreamer(self._chunk_nodes, f"chunks-{self.scene.id}")
@@ -151,10 +154,15 @@ class World:
         return lit.node(), (glow.node() if len(glow) else None)
 
     def _nodes_from_rows(self, index: int, received) -> tuple:
-        """A chunk received from the chunk process: (lit, glow or None) NodeFromRows, put together
-        on the frame in slices (_attach_pending_geoms)."""
+        """A chunk received from the chunk process: (lit, glow or None), finished GeomNodes made by
+        its reader thread, or (stream="process-slices") NodeFromRows put together on the frame in
+        slices (_attach_pending_geoms)."""
         lit, glow, lit_bounds, glow_bounds = received
         prefix = "grocery" if self.scene.environment.type == "grocery_store" else "street"
+        if isinstance(lit, GeomNode):  # finished by the reader thread: only named and attached here
+            lit.setName(f"{prefix}-lit")
+            glow.setName(f"{prefix}-glow")
+            return lit, (glow if glow.getNumGeoms() else None)
         return (NodeFromRows(f"{prefix}-lit", lit, lit_bounds),
                 NodeFromRows(f"{prefix}-glow", glow, glow_bounds) if len(glow) else None)
 
@@ -202,7 +210,11 @@ class World:
                 return  # more rows next frame
             self._pending_geoms.pop(0)
             self._attach_geom(parent, node, is_glow)
-            return
+            nxt = self._pending_geoms[0] if self._pending_geoms else None
+            if nxt is None or nxt[0] != parent or isinstance(nxt[1], NodeFromRows):
+                return
+            # the rest of this chunk is finished nodes (made by the chunk process's reader):
+            # attaching one is a few microseconds, so the chunk goes in whole in this frame
 
     def _build_chunk(self, index: int) -> NodePath:
         """A chunk needed now: the worker's if finished, else built here (counted)."""
