@@ -63,6 +63,7 @@ ENV_NAMES = {"grocery_store": "a grocery store", "sidewalk": "a sidewalk"}
 CROSS_AISLE_M = 2.4
 CROSSING_GAP_M = (-0.9, 2.1)
 ITEM_HALF_M = 0.2  # half the item's package along the route: less than that on a shelf and it hangs in the air
+STALL_DEPTH_M = 0.4  # engine.render.world: a street item's stall, against the pavement's edge
 SIDE_STREET_WARN_M = 30.0  # a curb_down this far before its curb_up: a long walk on the road
 KERB_NEAR_LIGHT_M = 2.0  # a traffic light's kerbs within this of its street's edges
 
@@ -350,6 +351,13 @@ def _items(scene: Scene) -> list[Finding]:
                 out.append(Finding(loc + ("at_m",), f"{_n(item.at_m)} m is past the last shelf (the shelves stop 1 m before the "
                                    f"route end at {_n(scene.route_length_m)} m)", "error"))
         else:
+            stall_in = env.sidewalk_width_m / 2 - STALL_DEPTH_M - 0.05  # its inner edge (engine.render.world)
+            if stall_in < WALKING_LANE_HALF_WIDTH_M:
+                out.append(Finding(loc + ("at_m",), f"on a street an item stands on a stall {_n(STALL_DEPTH_M)} m deep at the "
+                                   f"pavement's edge, which reaches {_n(stall_in)} m from the centre on this "
+                                   f"{_n(env.sidewalk_width_m)} m sidewalk: into the walking lane (+-{_n(WALKING_LANE_HALF_WIDTH_M)} m); "
+                                   f"use sidewalk_width_m of at least {2 * (STALL_DEPTH_M + 0.05 + WALKING_LANE_HALF_WIDTH_M):.1f}",
+                                   "error"))
             hit = next(((a, b) for a, b in streets if a < item.at_m < b), None)
             if hit is not None:
                 out.append(Finding(loc + ("at_m",), f"{_n(item.at_m)} m is in the road ({_n(hit[0])}..{_n(hit[1])} m, "

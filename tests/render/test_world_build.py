@@ -191,6 +191,26 @@ def test_shopping_items_on_their_shelves(render_root):
     assert milk.isHidden()
 
 
+def test_street_items_stand_on_a_stall_on_the_pavement(render_root, tmp_path):
+    """On a street there is no shelf: an item stands on a stall that reaches down to the pavement,
+    inside the pavement's edges and outside the walking lane (it floated over the road before)."""
+    from engine.render.world import build_world
+    from engine.scene.loader import load_scene
+
+    path = tmp_path / "stall.yaml"
+    path.write_text("id: stall\ntitle: T\ndifficulty: gentle\nenvironment: {type: sidewalk, sidewalk_width_m: 3}\n"
+                    "route_length_m: 60\ntasks:\n  shopping_list:\n    items:\n"
+                    "      - {name: paper, at_m: 12, side: left, shelf_height_m: 1.0}\n"
+                    "      - {name: bread, at_m: 22, side: right, shelf_height_m: 1.4}\n")
+    world = build_world(load_scene(path), render_root, stream=False)
+    for node in world.item_nodes.values():
+        low, high = node.getTightBounds(render_root)
+        assert low.z == pytest.approx(0.0, abs=1e-4)  # the stall stands on the pavement
+        assert -1.5 <= low.x and high.x <= 1.5  # within the 3 m pavement, not over the road or in a wall
+        assert min(abs(low.x), abs(high.x)) >= 0.4  # and clear of the walking lane
+    world.destroy()
+
+
 def test_props_from_assets_are_placed(render_root, base, tmp_path):
     from engine.render.world import build_world
     from engine.scene.loader import load_scene

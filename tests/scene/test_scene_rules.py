@@ -248,6 +248,9 @@ def test_items_sit_on_shelves_and_off_the_road(tmp_path):
     road = write(tmp_path, STREET + "obstacles:\n  - {kind: curb_down, at_m: 19.6}\n  - {kind: curb_up, at_m: 28}\n"
                  + items("{name: paper, at_m: 24}"), "road.yaml")
     assert "24 m is in the road (19.9..28 m" in only_error(road)
+    narrow = write(tmp_path, STREET.replace("sidewalk_width_m: 3.0", "sidewalk_width_m: 1.6") + items("{name: paper, at_m: 24}"),
+                   "narrow.yaml")
+    assert "into the walking lane (+-0.4 m); use sidewalk_width_m of at least 1.7" in only_error(narrow)
 
 
 def test_fixtures_do_not_share_a_place_or_stand_in_the_road(tmp_path):

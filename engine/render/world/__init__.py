@@ -45,6 +45,8 @@ DROP_BEHIND_M = 40.0  # chunks further behind than this are freed
 ATTACH_PER_UPDATE = 1  # finished background chunks attached per frame
 SLICE_ROWS = 6144  # vertex rows copied into a chunk's Geom per frame (240 KB): a few per chunk
 HIGHLIGHT_M = 10.0  # a shopping item's highlight pulses from this far ahead
+STALL_DEPTH_M = 0.4  # a street item's stall across the route (engine.scene.rules keeps it out of the lane)
+STALL_LENGTH_M = 0.9
 
 
 class World:
@@ -235,10 +237,11 @@ class World:
         if shopping is None:
             return nodes
         items_root = self.root.attachNewNode("items")
-        if self.scene.environment.type == "grocery_store":
+        street = self.scene.environment.type != "grocery_store"
+        if not street:
             reach = self.scene.environment.aisle_width_m / 2 + 0.12
-        else:
-            reach = self.layout.half_m + 0.3
+        else:  # on a street stall standing on the pavement at its edge (a shelf-less item would float)
+            reach = self.layout.half_m - STALL_DEPTH_M / 2 - 0.05
         for i, item in enumerate(shopping.items):
             side = 1.0 if item.side == "right" else -1.0
             mb = MeshBuilder(f"item-{i}")
@@ -247,6 +250,10 @@ class World:
             mb.box(0.0, 0.0, -0.05, 0.04, 0.7, 0.56, (0.98, 0.98, 0.98))  # white board behind
             mb.box(-side * 0.05, 0.0, 0.0, 0.3, 0.4, 0.42, rgb)  # the package, bigger than the rest
             mb.box(-side * 0.21, 0.0, 0.14, 0.01, 0.3, 0.14, (0.97, 0.97, 0.97))  # label
+            if street:  # the stall: a wooden stand from the pavement to just under the board, a light top
+                height = item.shelf_height_m - 0.1
+                mb.box(0.0, 0.0, -item.shelf_height_m, STALL_DEPTH_M, STALL_LENGTH_M, height - 0.03, (0.45, 0.3, 0.18))
+                mb.box(0.0, 0.0, -0.13, STALL_DEPTH_M + 0.04, STALL_LENGTH_M + 0.04, 0.03, (0.86, 0.85, 0.8))
             node = items_root.attachNewNode(f"item-{i}")
             node.attachNewNode(mb.node())
             glow = MeshBuilder(f"item-{i}-highlight")
