@@ -515,6 +515,9 @@ def _fixtures(scene: Scene) -> list[Finding]:
     left, right = walkable_x(scene)
     lane = WALKING_LANE_HALF_WIDTH_M
     for i, f in enumerate(scene.fixtures):
+        if f.at_m > scene.route_length_m and f.kind in ALLOWED_FIXTURES[scene.environment.type]:
+            out.append(Finding(("fixtures", i, "at_m"), f"{_n(f.at_m)} m is past the route end ({_n(scene.route_length_m)} m): "
+                               "the patient never sees it", "warning"))
         if f.kind == "aisle_sign" or f.kind not in ALLOWED_FIXTURES[scene.environment.type]:
             continue  # hangs overhead; or already refused for this environment
         lo, hi = fixture_x(scene, f)
@@ -530,9 +533,6 @@ def _fixtures(scene: Scene) -> list[Finding]:
             left_name, right_name = _outside_names(scene)
             out.append(Finding(("fixtures", i, "lateral_m"), f"{_n(lo)}..{_n(hi)} m across puts it "
                                f"{left_name if lo < left else right_name} (walkable {_n(left)}..{_n(right)} m)", "error"))
-        if f.at_m > scene.route_length_m:
-            out.append(Finding(("fixtures", i, "at_m"), f"{_n(f.at_m)} m is past the route end ({_n(scene.route_length_m)} m): "
-                               "the patient never sees it", "warning"))
     return out
 
 

@@ -277,3 +277,9 @@ def test_dual_task_colours_must_differ(tmp_path):
                                "least 2 (with stroop, the word names a colour other than the ink)")
     repeat = write(tmp_path, STORE + "tasks:\n  dual_task: {colours: [red, green, red]}\n", "repeat.yaml")
     assert "3 colours but only 2 different: a repeated colour is drawn more often" in warnings_of(repeat)[0]
+
+
+def test_a_sign_past_the_route_end_is_a_warning(tmp_path):
+    path = write(tmp_path, STORE + "fixtures:\n  - {kind: aisle_sign, at_m: 150, category: dairy}\n")
+    (warning,) = warnings_of(path)
+    assert "fixtures[0].at_m: warning: 150 m is past the route end (100 m): the patient never sees it" in warning
