@@ -521,7 +521,10 @@ def _fixtures(scene: Scene) -> list[Finding]:
         if f.kind == "aisle_sign" or f.kind not in ALLOWED_FIXTURES[scene.environment.type]:
             continue  # hangs overhead; or already refused for this environment
         lo, hi = fixture_x(scene, f)
-        if f.kind != "pharmacy_shelf" and (hi > -lane and lo < lane) and f.at_m < scene.route_length_m:
+        # a pharmacy shelf on its side replaces the grocery shelf there; placed by lateral_m it is
+        # a free-standing unit and must stand on the aisle floor like the rest
+        placed = f.kind != "pharmacy_shelf" or f.lateral_m is not None
+        if placed and (hi > -lane and lo < lane) and f.at_m < scene.route_length_m:
             what = f.kind.replace("_", " ")
             extra = ""
             if f.kind == "bus_stop" and f.shelter and f.lateral_m is None:
@@ -529,7 +532,7 @@ def _fixtures(scene: Scene) -> list[Finding]:
             out.append(Finding(("fixtures", i, "lateral_m" if f.lateral_m is not None else "side"),
                                f"the {what} ({_n(lo)}..{_n(hi)} m across) stands in the walking lane (+-{_n(lane)} m): "
                                f"it blocks the route{extra}", "error"))
-        elif f.kind != "pharmacy_shelf" and (lo < left - POKE_OUT_M or hi > right + POKE_OUT_M):
+        elif placed and (lo < left - POKE_OUT_M or hi > right + POKE_OUT_M):
             left_name, right_name = _outside_names(scene)
             out.append(Finding(("fixtures", i, "lateral_m"), f"{_n(lo)}..{_n(hi)} m across puts it "
                                f"{left_name if lo < left else right_name} (walkable {_n(left)}..{_n(right)} m)", "error"))

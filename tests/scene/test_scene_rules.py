@@ -283,3 +283,11 @@ def test_a_sign_past_the_route_end_is_a_warning(tmp_path):
     path = write(tmp_path, STORE + "fixtures:\n  - {kind: aisle_sign, at_m: 150, category: dairy}\n")
     (warning,) = warnings_of(path)
     assert "fixtures[0].at_m: warning: 150 m is past the route end (100 m): the patient never sees it" in warning
+
+
+def test_a_pharmacy_shelf_placed_by_lateral_m_stands_on_the_floor(tmp_path):
+    aisle = write(tmp_path, STORE + "fixtures:\n  - {kind: pharmacy_shelf, at_m: 10, lateral_m: 0}\n")
+    assert "the pharmacy shelf (-0.25..0.25 m across) stands in the walking lane (+-0.4 m): it blocks the route" in only_error(aisle)
+    inside = write(tmp_path, STORE + "fixtures:\n  - {kind: pharmacy_shelf, at_m: 10, lateral_m: 5}\n", "inside.yaml")
+    assert "4.75..5.25 m across puts it inside the shelves on the right" in only_error(inside)
+    load_scene(write(tmp_path, STORE + "fixtures:\n  - {kind: pharmacy_shelf, at_m: 10, side: left}\n", "side.yaml"))
