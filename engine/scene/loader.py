@@ -343,6 +343,32 @@ _WANTED = {
 }
 
 
+def _key_of_a_sibling(owner, key) -> str:
+    """For a key unknown to this kind of obstacle, fixture or environment but known to another:
+    "; 'aisles' is a key of a grocery_store environment, not of a sidewalk"."""
+    import engine.scene.model as models
+
+    if owner is None or not isinstance(key, str):
+        return ""
+    tag_name = next((t for t in ("kind", "type") if t in owner.model_fields), None)
+    if tag_name is None:
+        return ""
+    mine = getattr(owner.model_fields[tag_name].annotation, "__args__", (None,))[0]
+    others = []
+    for cls in vars(models).values():
+        if (isinstance(cls, type) and issubclass(cls, models.StrictModel) and cls is not owner
+                and tag_name in cls.model_fields and key in cls.model_fields):
+            tag = getattr(cls.model_fields[tag_name].annotation, "__args__", (None,))[0]
+            if isinstance(tag, str):
+                others.append(tag)
+    if not others or not isinstance(mine, str):
+        return ""
+    listed = ", ".join(sorted(others)[:4]) + (" ..." if len(others) > 4 else "")
+    if tag_name == "type":
+        return f"; {key!r} is a key of a {listed} environment, not of a {mine}"
+    return f"; {key!r} is a key of kind {listed}, not of {mine}"
+
+
 def _message(err: dict, owner, name) -> str:
     """Our wording for one pydantic error (never pydantic's own text: designers read these)."""
     kind = err["type"]
@@ -362,7 +388,7 @@ def _message(err: dict, owner, name) -> str:
         return f"text has {length} characters; {limit} allowed"
     if kind == "extra_forbidden":
         options = owner.model_fields.keys() if owner is not None else []
-        return f"unknown key{_did_you_mean(err['loc'][-1], options)}"
+        return f"unknown key{_did_you_mean(err['loc'][-1], options) or _key_of_a_sibling(owner, err['loc'][-1])}"
     if kind == "literal_error":
         options = [o.strip().strip("'") for o in ctx.get("expected", "").replace(" or ", ", ").split(",")]
         return f"{_short(value)} is not allowed; use one of {ctx.get('expected', '')}{_did_you_mean(value, options)}"

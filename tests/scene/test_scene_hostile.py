@@ -301,3 +301,11 @@ def test_null_and_booleans_are_named_as_the_file_spells_them(tmp_path):
     errors = errors_of(path)
     assert any("obstacles[0].kind: kind must be text, got null (an empty value) (one of: curb_up" in e for e in errors)
     assert f"{path}:7:7 seed: expected a whole number (0..2147483647), got true" in errors
+
+
+def test_a_key_of_another_kind_says_whose_key_it_is(tmp_path):
+    path = write(tmp_path, "id: t-keys\ntitle: T\ndifficulty: gentle\nenvironment: {type: sidewalk, aisles: 3}\n"
+                           "obstacles:\n  - {kind: box, at_m: 5, count: 3}\n")
+    errors = errors_of(path)
+    assert f"{path}:4:31 environment.aisles: unknown key; 'aisles' is a key of a grocery_store environment, not of a sidewalk" in errors
+    assert f"{path}:6:26 obstacles[0].count: unknown key; 'count' is a key of kind spilled_items, not of box" in errors
