@@ -27,6 +27,10 @@ the frame, the old way). `chunk_sync_builds` counts chunks the worker had not fi
 `max_chunk_frame_excess_cpu_ms` (and `_thread`, `_on_frame`): the worst chunk frame's CPU time
 minus the median of the ordinary frames within 10 frames of it, i.e. what the chunk adds;
 `median_chunk_frame_excess_cpu_ms` (and `_slices`) the same, median over chunk frames.
+`median_attach_frame_excess_cpu_ms` (a received chunk put in, hidden) and
+`median_shown_frame_excess_cpu_ms` (a chunk drawn for the first time as it comes into view: its
+scenery then stays in every later frame, so half of that step shows against the neighbours) split
+the chunk frames by what happened in them.
 `max_normal_frame_excess_cpu_ms` is the same worst-case figure for the ordinary frames (each
 against its ordinary neighbours): the noise floor that a max over frames cannot get below.
 """
@@ -88,6 +92,7 @@ def _chunk_frames(scene, base, walk_m: float, stream: bool | str) -> dict:
     world.wait_for_chunks()
     normal, chunk, normal_cpu, chunk_cpu, chunk_update, chunk_update_cpu = [], [], [], [], [], []
     series = []  # (is chunk frame, cpu ms) in walk order: each chunk frame against its neighbours
+    kinds = []  # per entry of series: "shown" (a chunk came into view), "attach" (put in, hidden), ""
     s = 0.0
     try:
         for frame in range(int(walk_m / CHUNK_WALK_M)):
@@ -102,11 +107,12 @@ def _chunk_frames(scene, base, walk_m: float, stream: bool | str) -> dict:
                 (chunk if world.chunk_frame else normal).append(ms)
                 (chunk_cpu if world.chunk_frame else normal_cpu).append(cpu_ms)
                 series.append((world.chunk_frame, cpu_ms))
+                kinds.append("shown" if world.chunk_shown_now else ("attach" if world.chunk_frame else ""))
                 if world.chunk_frame:
                     chunk_update.append(update_ms)
                     chunk_update_cpu.append(update_cpu_ms)
         return {"normal": normal, "chunk": chunk, "normal_cpu": normal_cpu, "chunk_cpu": chunk_cpu,
-                "chunk_update": chunk_update, "chunk_update_cpu": chunk_update_cpu, "series": series,
+                "chunk_update": chunk_update, "chunk_update_cpu": chunk_update_cpu, "series": series, "kinds": kinds,
                 "sync_builds": world.sync_builds}
     finally:
         world.destroy()
@@ -137,6 +143,12 @@ def _median_excess_ms(series: list[tuple[bool, float]], around: int = 10) -> flo
             if near:
                 excess.append(ms - statistics.median(near))
     return round(statistics.median(excess), 2) if excess else None
+
+
+def _only(walk: dict, kind: str) -> list[tuple[bool, float]]:
+    """The walk's series with only the chunk frames of one kind marked as chunk frames (the other
+    chunk frames are left out, so they are not anyone's neighbours)."""
+    return [(k == kind, ms) for (c, ms), k in zip(walk["series"], walk["kinds"], strict=True) if not c or k == kind]
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -175,6 +187,8 @@ def chunk_figures(quick: bool) -> dict:
         "max_chunk_frame_excess_cpu_ms_slices": _excess_over_neighbours_ms(sliced["series"]),
         "median_chunk_frame_excess_cpu_ms": _median_excess_ms(streamed["series"]),
         "median_chunk_frame_excess_cpu_ms_slices": _median_excess_ms(sliced["series"]),
+        "median_attach_frame_excess_cpu_ms": _median_excess_ms(_only(streamed, "attach")),
+        "median_shown_frame_excess_cpu_ms": _median_excess_ms(_only(streamed, "shown")),
         "max_normal_frame_excess_cpu_ms": _excess_over_neighbours_ms([(not c, m) for c, m in streamed["series"]]),
         "chunk_frames_slices": len(sliced["chunk"]),
         "max_chunk_frame_ms_slices": round(max(sliced["chunk"]), 2) if sliced["chunk"] else None,

@@ -57,6 +57,7 @@ class World:
         self.sync_builds = 0  # chunks built on the frame (needed before the worker had them)
         self.attached_last_update = 0  # chunks attached by the latest update()
         self.chunk_frame = False  # the latest update() attached a chunk or showed one for the first time
+        self.chunk_shown_now = False  # the latest update() showed a chunk for the first time (it came into view)
         self._pending_geoms: list[tuple[NodePath, object, bool]] = []  # (chunk, GeomNode, glow): one per frame
         self.root = parent.attachNewNode(f"world-{scene.id}")
         self.root.setTag("scene_id", scene.id)
@@ -335,6 +336,7 @@ class World:
         y_from, y_to = s_m - VIEW_BEHIND_M, s_m + VIEW_AHEAD_M
         self.attached_last_update = 0
         self.chunk_frame = False
+        self.chunk_shown_now = False
         wanted = self._chunk_indices(y_from, y_to)
         for index in wanted:
             if index not in self.chunks:
@@ -359,7 +361,7 @@ class World:
         for index, chunk in list(self.chunks.items()):
             if index in wanted:
                 if chunk.isHidden():
-                    self.chunk_frame = True  # first drawn now
+                    self.chunk_frame = self.chunk_shown_now = True  # first drawn now
                     self._attach_pending_geoms(chunk)  # all of it, should its slices still wait
                 chunk.show()
             elif (index + 1) * CHUNK_M < s_m - DROP_BEHIND_M:
