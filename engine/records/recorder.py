@@ -55,7 +55,7 @@ log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[2]
 DRAIN_PERIOD_S = 0.05
 COMPACT_RECORDS = 5000
-RECORDER_NICE = -1  # absolute; the UI runs at -3 (engine/render/app.py UI_NICE)
+RECORDER_NICE = -1  # absolute (the compaction process); the UI runs at -10 (engine/render/app.py UI_NICE)
 # The draining thread alone runs SCHED_FIFO at this priority where allowed: below the UI's
 # liveness beat (10), the rig (50) and the core (80), above every normal-priority program. At nice
 # -1 a loaded machine woke it 230 ms late and preempted it inside commits (bench session: lag
