@@ -247,8 +247,19 @@ def run_recorder(
         os.setpriority(os.PRIO_PROCESS, 0, RECORDER_NICE)
     except OSError:
         log.info("recorder: could not set nice %d; running at %d", RECORDER_NICE, os.getpriority(os.PRIO_PROCESS, 0))
+    # Compaction compresses in another process, not a thread: a normal-priority thread preempted
+    # while holding the GIL (numpy between LZMA calls) kept the draining thread waiting for the
+    # GIL 0.23-0.37 s at every compaction on a loaded machine (bench session: the worst lags came
+    # 8.5 s into both sessions, woken late with nothing else to wait for). Started now, before
+    # this thread turns real-time: started later, from a SCHED_FIFO thread, the worker ran its
+    # whole Python start-up at SCHED_FIFO 5 and starved normal-priority threads (among them the
+    # tty flip-buffer kworker the devices' bytes wait for) for a few hundred milliseconds.
+    executor = concurrent.futures.ProcessPoolExecutor(
+        1, mp_context=multiprocessing.get_context("spawn"), initializer=_normal_priority)
+    executor.submit(os.getpid)  # spawns the worker (and the pool's threads) at normal priority
     try:
-        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(RECORDER_RT_PRIORITY))  # this thread
+        # RESET_ON_FORK: anything this thread starts later (a thread, a process) starts normal.
+        os.sched_setscheduler(0, os.SCHED_FIFO | os.SCHED_RESET_ON_FORK, os.sched_param(RECORDER_RT_PRIORITY))
     except (OSError, AttributeError):
         log.info("recorder: SCHED_FIFO %d refused; draining at nice %d", RECORDER_RT_PRIORITY,
                  os.getpriority(os.PRIO_PROCESS, 0))
@@ -257,12 +268,6 @@ def run_recorder(
     events_ring = Ring(events_path, layout.EVENT_DTYPE, layout.EVENT_CAPACITY) if events_path else None
     store = Store(db_path)
     store.set_busy_timeout(BUSY_TIMEOUT_MS)
-    # Compaction compresses in another process, not a thread: a normal-priority thread preempted
-    # while holding the GIL (numpy between LZMA calls) kept the draining thread waiting for the
-    # GIL 0.23-0.37 s at every compaction on a loaded machine (bench session: the worst lags came
-    # 8.5 s into both sessions, woken late with nothing else to wait for).
-    executor = concurrent.futures.ProcessPoolExecutor(
-        1, mp_context=multiprocessing.get_context("spawn"), initializer=_normal_priority)
     writer = SessionWriter(store, session_id, executor=executor)
     parent_pid = os.getppid()
     cpu0, wall0 = time.process_time(), time.monotonic()
