@@ -453,9 +453,12 @@ class StepSyncApp(ShowBase):
         config = self.app_config
         complete = self._complete_s
         if self._hold_frames:
-            # Presented at the time it was drawn for (PresentClock), not whenever drawing ended.
+            # Presented at the time it was drawn for (PresentClock), not whenever drawing ended;
+            # at once while the core is lost (nothing to be in step with; the alarm goes first).
             self.liveness.enter("pace")
-            if self.present_s > complete:
+            if self.core_watch.lost:
+                pass
+            elif self.present_s > complete:
                 self._hold_until(self.present_s)
             else:
                 self.stats.late_presentations += 1
