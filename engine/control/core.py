@@ -1120,11 +1120,13 @@ class ControlCore:
         Not awake: the core's own stalls (awake_since) and its port reader's waits in the kernel
         for the tty flip-buffer worker. While such a wait is in progress bytes a device sent are
         queued in the kernel and no port is read (the host is late, not the devices), for at most
-        RX_STALL_LIMIT_S; after one on this device's port, silence is timed from its end
+        RX_STALL_LIMIT_S; after one on this device's port, silence is timed from its end, and
+        finished waits on any port since its last frame are left out, up to RX_STALL_LIMIT_S
         (docs/control.md)."""
         if t - device.last_rx_s <= limit_s:
             return False  # a recent frame (the usual case: the max below is never smaller)
-        if t - max(device.last_rx_s, awake_since, device.rx_stall_end_s()) <= limit_s:
+        heard_s = device.last_rx_s + min(device.rx_blind_s(), RX_STALL_LIMIT_S)
+        if t - max(heard_s, awake_since, device.rx_stall_end_s()) <= limit_s:
             return False
         waited_s = device.rx_kernel_wait_s(t)
         return not 0.0 < waited_s < RX_STALL_LIMIT_S
