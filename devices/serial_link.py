@@ -25,7 +25,7 @@ import serial
 
 from devices import protocol as p
 from devices.base import DeviceInfo, DeviceType, LinkStats
-from devices.framing import StreamDecoder
+from devices.framing import StreamDecoder, wrap
 
 log = logging.getLogger(__name__)
 
@@ -161,6 +161,10 @@ class SerialLink:
         self._resync = written > 0
         self.stats.tx_dropped += 1
         return False
+
+    def send_body(self, body: bytes) -> bool:
+        """Frame one body (protocol.encode_body: CRC, COBS, delimiter) and send it as `send` does."""
+        return self.send(wrap(body))
 
     def next_seq(self) -> int:
         self.seq = (self.seq + 1) & 0xFFFF
@@ -419,7 +423,7 @@ class SerialDevice:
         return False
 
     def _send_empty(self, msg: int) -> None:
-        self.link.send(p.encode(p.EMPTY, msg, self.link.next_seq(), _monotonic_us()))
+        self.link.send_body(p.encode_body(p.EMPTY, msg, self.link.next_seq(), _monotonic_us()))
 
     def send_heartbeat(self) -> None:
         """Tell the device the host is alive (feeds its watchdog)."""
