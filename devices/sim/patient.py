@@ -78,6 +78,7 @@ PELVIS_DOWN_BY_U = 1.0  # the pelvis is down to where the landing leg reaches by
 # muscles are active too (project's choice: 4x, so a healthy walker's MTC stays 1-1.5 cm under
 # guidance, as measured on sidewalk-curb-crossing, seed 0)
 ENGAGE_GAIN = 4.0
+LIFT_OFF_BLEND_U = 0.2  # share of the swing over which the toe-off pose blends into the swing plan
 MIN_TOE_GAP_M = 0.05  # a foot is placed at least this far from an obstacle's edges (by choice)
 MIN_SHUFFLE_M = 0.05  # a shuffle of a few centimetres is still a step
 LIFT_RAMP_MIN_U = 0.15  # a lift planned from toe off on takes this share of the swing (~60 ms) to build
@@ -96,6 +97,7 @@ TRIGGER_AHEAD_M = 1.5  # obstacles and doorways this close ahead may trigger a f
 INTENT_TAU_S = 20.0
 INTENT_UPDATE_S = 0.02  # the intended speed changes slowly: update it at 50 Hz
 DEG = math.pi / 180.0
+_GUIDANCE, _HOLD = JointMode.GUIDANCE, JointMode.HOLD  # per joint per tick: Enum attributes are slow in CPython 3.11
 # Planned foot pitch over the swing (toe-down positive): plantarflexed at toe off, about level
 # at minimum toe clearance, toe up at heel strike (Winter's sagittal foot angle, rounded).
 _PITCH_PLAN = [(0.0, TOE_OFF_PITCH_RAD), (0.25, 30.0 * DEG), (0.5, MID_SWING_PITCH_RAD),
@@ -180,6 +182,7 @@ class _Leg:
         "ankle_x", "ankle_z", "pitch", "heel", "toe", "prev_mid", "prev_vel", "prev_pitch",
         "pitch_rate", "accel", "dorsi", "last_hs_t", "roles", "closed",
         "catch_t0", "catch_x", "catch_z", "catch_v", "prev_ankle_x", "ankle_vx", "land_pitch", "guided",
+        "lift_off", "lift_dorsi",
     )
 
     def __init__(self, side: int, heel_x: float) -> None:
@@ -212,6 +215,10 @@ class _Leg:
         self.last_hs_t: float | None = None
         self.land_pitch = HEEL_STRIKE_PITCH_RAD  # foot pitch at the last heel strike
         self.guided = False  # this swing places the foot by sight (approach or crossing step)
+        # the joints' offset from the swing plan at toe off (hip, knee; None until the first swing
+        # tick): the leg leaves the ground from where stance left it and blends into its plan
+        self.lift_off: tuple[float, float] | None = None
+        self.lift_dorsi: float | None = None  # the same for the ankle (a foot drop's toe-off pitch)
         self.roles: dict[int, str] = {}  # obstacle index -> lead or trail, for the swing over it
         self.closed: set[int] = set()  # obstacles whose crossing by this leg is decided
 
@@ -509,6 +516,8 @@ class PatientModel:
         self.toe_offs.append({"side": side, "t_s": t_s, "device_time_us": int(t_s * 1e6), "toe_x_m": leg.toe[0]})
         length, reason = self._plan_step_m(side, v)
         leg.guided = reason in ("crossing", "adjusting")  # a step placed by sight (see _pose)
+        leg.lift_off = None
+        leg.lift_dorsi = None
         leg.land_x = other.heel_x + length
         leg.g0 = leg.ground
         leg.g1 = self.walkway.ground_m(leg.land_x + 0.01)
@@ -827,6 +836,17 @@ class PatientModel:
                     az = lowest - min(tz, hz)
                     hip, knee = lk.inverse(ax - self.hip_x, hip_z - az, thigh, shank, knee_max[side], hip_max[side])
                     pitch = knee - hip - min(knee - hip - pitch_plan, dorsi_max[side])
+                # Joints are continuous: at toe off the plan's first pose (inverse kinematics of
+                # the planned path, within the joints' ranges and the pelvis's height) is not
+                # exactly the pose stance left, and a leg cannot jump there in one tick. The
+                # difference fades out over the first LIFT_OFF_BLEND_U of the swing (about 60-80 ms,
+                # the time the swing's hip and knee flexion take to build up).
+                if leg.lift_off is None:
+                    leg.lift_off = (prev[2 * side] - hip, prev[2 * side + 1] - knee) if dt > 0.0 else (0.0, 0.0)
+                fade = 1.0 - _smooth(u, 0.0, LIFT_OFF_BLEND_U)
+                if fade > 0.0:
+                    hip += leg.lift_off[0] * fade
+                    knee += leg.lift_off[1] * fade
             own[2 * side] = hip
             own[2 * side + 1] = knee
         # 2. the exoskeleton: boost and guidance act on the swing legs
@@ -852,17 +872,17 @@ class PatientModel:
             for joint in (0, 1):
                 i = side * 2 + joint
                 mode = drive.modes[i]
-                if mode == JointMode.GUIDANCE and drive.stiffness > 0.0:
+                if mode == _GUIDANCE and drive.stiffness > 0.0:
                     k_exo = EXO_MAX_STIFFNESS_NM_PER_RAD * min(1.0, drive.stiffness)
                     ref = drive.ref_angle_rad[i]
-                elif mode == JointMode.HOLD:
+                elif mode == _HOLD:
                     k_exo = EXO_MAX_STIFFNESS_NM_PER_RAD
                     ref = self._hold_rad[i]
                 else:
                     k_exo = 0.0
                     ref = own[i]
                 angle = own[i]
-                if mode == JointMode.HOLD:
+                if mode == _HOLD:
                     # springs in parallel: equilibrium between the patient's pattern and the reference
                     w = k_exo / (k_exo + k_patient)
                     angle = own[i] + w * (ref - own[i])
@@ -879,11 +899,11 @@ class PatientModel:
                     angle = own[i] + self._exo_dev[i]
                 else:
                     self._exo_dev[i] = 0.0  # the ground holds a stance leg
-                if mode != JointMode.HOLD:
+                if mode != _HOLD:
                     self._hold_rad[i] = angle
                 velocity = (angle - prev[i]) / dt if dt > 0.0 else 0.0
                 if k_exo > 0.0:
-                    ref_vel = drive.ref_velocity_radps[i] if mode == JointMode.GUIDANCE else 0.0
+                    ref_vel = drive.ref_velocity_radps[i] if mode == _GUIDANCE else 0.0
                     damping = EXO_DAMPING_NMS_PER_RAD * (k_exo / EXO_MAX_STIFFNESS_NM_PER_RAD)
                     interaction = k_exo * (ref - angle) + damping * (ref_vel - velocity)
                 else:
@@ -903,7 +923,10 @@ class PatientModel:
                 dx, drop = lk.ankle_rel_hip(hip, knee, thigh, shank)
                 ax, az = self.hip_x + dx, hip_z - drop
                 intended = knee - hip - self._swing_pitch(swing_u[side], leg)
-                leg.dorsi = min(intended, dorsi_max[side]) + dorsi_boost
+                dorsi = min(intended, dorsi_max[side]) + dorsi_boost
+                if leg.lift_dorsi is None:  # leg.dorsi is still stance's
+                    leg.lift_dorsi = leg.dorsi - dorsi if dt > 0.0 else 0.0
+                leg.dorsi = dorsi + leg.lift_dorsi * (1.0 - _smooth(swing_u[side], 0.0, LIFT_OFF_BLEND_U))
                 pitch = knee - hip - leg.dorsi
                 ax, az = self._on_the_ground(side, ax, az, pitch, hip_z, dt, prev, knee_max[side], hip_max[side])
             if leg.prev_ankle_x is not None and dt > 0.0:

@@ -27,8 +27,15 @@ A trip is a foot
 - with the other channel agreeing that the foot is now held (at or under HELD_MAX_MPS): two
   independent measures, so that a one-sample IMU artefact or an encoder glitch never alarms on
   its own (the IMU judges alone until the encoder channel is live);
-- and still unloaded CONFIRM_S later, without moving again by both measures: a landing foot
-  loads the heel within that time, a caught foot hangs in the air against the obstacle.
+- not within TRANSIENT_HOLDOFF_S of a reading that sped the foot up faster than a leg can
+  (RISE_MAX_MPS2: an impact or an artefact, not a swing);
+- with a sudden onset (SHARP_MPS2): a collision's contact force rises within milliseconds, the
+  foot's own braking (muscles, an exoskeleton's pull, a scuffing toe) over tens of them;
+- and still unloaded CONFIRM_S later, without moving again by both measures and without going
+  back over the belt (BACK_MAX_MPS) by either: a landing foot loads the heel within that time, a
+  caught foot hangs in the air against the obstacle, which stands on the belt; a foot pulled back
+  faster than the belt is moved by the leg. A drop judged a pull is not judged again until the
+  foot swings on.
 Speeds are taken as the lower of each two consecutive samples (`held`), so a one-sample spike
 (an impact transient, a kinematic step) neither sets the peak nor fakes a drop; the drop is
 measured down to zero at most (a caught foot stops, it does not go back: a negative speed is a
@@ -78,6 +85,29 @@ CONFIRM_S = 0.008  # an arrest is a trip if the foot is still unloaded and held 
 # 14 ms); a caught foot hangs for over 100 ms.
 GRADUAL_SHARE = 0.4
 CONFIRM_GRADUAL_S = 0.025
+# A collision is a step in deceleration: the contact force of an obstacle rises within a few
+# milliseconds (an impact), while the foot's own braking (terminal swing, a guidance pull against
+# the patient's pattern, a toe scuffing along the ground) builds up over tens of milliseconds:
+# muscle force takes 50 ms and more to develop, and an exoskeleton's torque reaches the foot
+# through the leg's inertia. So an arrest counts only if, somewhere in it, the speed lost over
+# SHARP_S exceeds what was lost over the SHARP_S before by SHARP_MPS2 * SHARP_S: a rise of
+# deceleration of SHARP_MPS2 within SHARP_S (a jerk of 4000 m/s^3; a foot caught at 1 m/s with
+# a 12 ms time constant rises by about 55 m/s^2, at 2.5 m/s by 140 m/s^2; a smooth braking of
+# 3.5 m/s over 80 ms by 26 m/s^2). Differences over SHARP_S, not single samples: one-sample
+# transients of the sensors do not make a collision.
+# A caught foot rests against an obstacle that stands on the belt: its speed over the belt is
+# about zero, it cannot go backward over the belt through the obstacle's face. A foot moving
+# backward over the belt faster than BACK_MAX_MPS by either measure during the confirmation is
+# being pulled back by the leg (a guidance pull, a hip extending early), not held: no trip.
+BACK_MAX_MPS = 0.5
+SHARP_S = 0.010
+SHARP_MPS2 = 40.0
+# A swing foot speeds up at a few g at most (the leg's muscles and inertia: the foot reaches its
+# swing speed over about 100 ms). A reading that speeds the foot up faster than RISE_MAX_MPS2 is
+# a transient (an impact on the foot, a kinematic or sensor artefact), and the speed it "lost"
+# afterwards was never a swing's: no arrest is judged for TRANSIENT_HOLDOFF_S after one.
+RISE_MAX_MPS2 = 150.0
+TRANSIENT_HOLDOFF_S = 0.08
 HISTORY = 40  # past speed samples kept per foot and channel (>= 2 ARREST_WINDOW_S at 500 Hz)
 # The cue the patient feels (INSOLE_HAPTIC, docs/protocol.md): both feet, 3 pulses of 100 ms at
 # full intensity. An assumption, not sourced: long enough to be felt through a shoe during a
@@ -111,9 +141,13 @@ class StumbleGuard:
         self.enc_v = [[0.0] * HISTORY, [0.0] * HISTORY]
         self.enc_n = [0, 0]
         self.enc_arrest = [False, False]
+        self.enc_last_t = [-1.0, -1.0]
+        self.enc_arrest_t = [-math.inf, -math.inf]  # when the encoder channel saw the arrest
+        self.transient_t = [-math.inf, -math.inf]  # the last implausibly fast speed-up of each foot
         self.enc_gradual = [False, False]
         self.confirm_s = [CONFIRM_S, CONFIRM_S]
         self.pending_t = [-1.0, -1.0]  # an arrest waiting for CONFIRM_S (a landing loads the foot)
+        self.rejected = [False, False]  # the foot's last arrest was judged a pull, until it moves on
         self.usual_swing_s = [0.4, 0.4]
         self.swings = [0, 0]
         self.detected_t = -math.inf
@@ -141,15 +175,23 @@ class StumbleGuard:
             return
         held = u if u < u_prev else u_prev
         self.enc_held_mps[side] = held
+        dt = t_s - self.enc_last_t[side]
+        self.enc_last_t[side] = t_s
+        if dt > 0.0 and u - u_prev > RISE_MAX_MPS2 * dt:
+            self.transient_t[side] = t_s
         if held > self.enc_peak_mps[side]:
             self.enc_peak_mps[side] = held
         n = self.enc_n[side]
         rt, rv = self.enc_t[side], self.enc_v[side]
         # the ring is scanned only for a foot that swung and is slow now (rarely: cheap per cycle)
-        arrest = (u <= HELD_MAX_MPS and self.enc_peak_mps[side] >= PEAK_MIN_MPS
-                  and _ring_max(rt, rv, n, t_s, held) - (u if u > 0.0 else 0.0) >= ARREST_DV_MPS)
-        self.enc_arrest[side] = arrest
-        if arrest:
+        if u > HELD_MAX_MPS:
+            self.enc_arrest[side] = False
+        elif not self.enc_arrest[side] and self.enc_peak_mps[side] >= PEAK_MIN_MPS \
+                and _sudden(rt, rv, n, t_s, held, u):
+            # an arrest holds while the foot stays held (the insole samples that judge it come
+            # at 200 Hz, the encoders' at 500 Hz)
+            self.enc_arrest[side] = True
+            self.enc_arrest_t[side] = t_s
             self.enc_gradual[side] = _was_slowing(rt, rv, n, t_s)
         self.enc_n[side] = _ring_push(rt, rv, n, t_s, held)
 
@@ -179,6 +221,7 @@ class StumbleGuard:
             self.enc_n[side] = 0
             self.enc_arrest[side] = False
             self.pending_t[side] = -1.0
+            self.rejected[side] = False
             return False
         if dt <= 0.0 or dt > 0.05:
             return False
@@ -186,6 +229,8 @@ class StumbleGuard:
         v_prev = self.v_mps[side]
         v = v_prev + forward * dt
         self.v_mps[side] = v
+        if forward > RISE_MAX_MPS2:
+            self.transient_t[side] = t_s
         held = v if v < v_prev else v_prev  # a speed held over two samples, not a one-sample spike
         self.held_mps[side] = held
         if held > self.peak_mps[side]:
@@ -193,7 +238,7 @@ class StumbleGuard:
         n = self.hist_n[side]
         rt, rv = self.hist_t[side], self.hist_v[side]
         imu_arrest = (v <= HELD_MAX_MPS and self.peak_mps[side] >= PEAK_MIN_MPS
-                      and _ring_max(rt, rv, n, t_s, held) - (v if v > 0.0 else 0.0) >= ARREST_DV_MPS)
+                      and _sudden(rt, rv, n, t_s, held, v))
         imu_gradual = imu_arrest and _was_slowing(rt, rv, n, t_s)
         self.hist_n[side] = _ring_push(rt, rv, n, t_s, held)
         pending = self.pending_t[side]
@@ -201,24 +246,36 @@ class StumbleGuard:
             enc = self.enc_mps[side]
             if v > HELD_MAX_MPS and not enc <= HELD_MAX_MPS:
                 self.pending_t[side] = -1.0  # moving again by both measures: not held
+            elif v < -BACK_MAX_MPS or enc < -BACK_MAX_MPS:
+                self.pending_t[side] = -1.0  # going back over the belt: pulled, not held
+                self.rejected[side] = True  # this drop is judged: a new one needs the foot moving again
             elif t_s - pending >= self.confirm_s[side]:
                 self.pending_t[side] = -1.0
                 return self._detected(side, t_s)
             return False
+        if self.rejected[side]:
+            if v > HELD_MAX_MPS and not self.enc_mps[side] <= HELD_MAX_MPS:  # (NaN: no encoders)
+                self.rejected[side] = False  # swinging again: a new arrest may be judged
+            return False
         elapsed = t_s - self.swing_t0[side]
-        in_swing = EARLY_S <= elapsed < LATE_SHARE * self.usual_swing_s[side]
+        in_swing = (EARLY_S <= elapsed < LATE_SHARE * self.usual_swing_s[side]
+                    and t_s - self.transient_t[side] >= TRANSIENT_HOLDOFF_S)
         # An arrest seen by one channel counts when the other agrees that the foot is now held
         # (two independent measures: an IMU artefact or an encoder glitch alone never alarms);
         # with the encoder channel not yet live the IMU judges alone.
         enc = self.enc_mps[side]
         if enc == enc:
-            arrest = (imu_arrest and enc <= HELD_MAX_MPS) or (self.enc_arrest[side] and v <= HELD_MAX_MPS)
+            # the encoders' arrest holds while the foot stays held, judged within one arrest
+            # window of it (a foot that has hovered since is not being stopped now)
+            enc_arrest = self.enc_arrest[side] and t_s - self.enc_arrest_t[side] <= ARREST_WINDOW_S
+            arrest = (imu_arrest and enc <= HELD_MAX_MPS) or (enc_arrest and v <= HELD_MAX_MPS)
         else:
+            enc_arrest = False
             arrest = imu_arrest
         if (in_swing and arrest and self.swings[side] >= MIN_SWINGS
                 and t_s - self.detected_t > REFRACTORY_S):
             self.pending_t[side] = t_s
-            gradual = imu_gradual or (self.enc_arrest[side] and self.enc_gradual[side])
+            gradual = imu_gradual or (enc_arrest and self.enc_gradual[side])
             self.confirm_s[side] = CONFIRM_GRADUAL_S if gradual else CONFIRM_S
         return False
 
@@ -298,6 +355,40 @@ def _ring_max(ring_t: list, ring_v: list, n: int, t_s: float, now: float) -> flo
             best = ring_v[i]
         k -= 1
     return best
+
+
+def _sudden(ring_t: list, ring_v: list, n: int, t_s: float, held: float, now: float) -> bool:
+    """An arrest: at least ARREST_DV_MPS lost over the last ARREST_WINDOW_S (down to zero at
+    most), with a sudden onset (SHARP_MPS2): a collision, not a braking."""
+    lost = _ring_max(ring_t, ring_v, n, t_s, held) - (now if now > 0.0 else 0.0)
+    if lost < ARREST_DV_MPS:
+        return False
+    # the window's samples, newest first, and the speeds SHARP_S and 2 SHARP_S before each
+    ts = [t_s]
+    vs = [held]
+    k = n - 1
+    while k >= 0 and n - k <= HISTORY:
+        i = k % HISTORY
+        if t_s - ring_t[i] > ARREST_WINDOW_S + 2.0 * SHARP_S + 0.006:
+            break
+        ts.append(ring_t[i])
+        vs.append(ring_v[i])
+        k -= 1
+    m = len(ts)
+    for a in range(m):
+        if t_s - ts[a] > ARREST_WINDOW_S:
+            break
+        b = a
+        while b < m and ts[a] - ts[b] < SHARP_S - 1e-6:
+            b += 1
+        c = b
+        while c < m and ts[a] - ts[c] < 2.0 * SHARP_S - 1e-6:
+            c += 1
+        if c >= m:
+            break
+        if (vs[b] - vs[a]) - (vs[c] - vs[b]) >= SHARP_MPS2 * SHARP_S:
+            return True
+    return False
 
 
 def _ring_push(ring_t: list, ring_v: list, n: int, t_s: float, value: float) -> int:

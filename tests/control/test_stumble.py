@@ -34,11 +34,19 @@ def swing_speed(u: np.ndarray, peak_mps: float) -> np.ndarray:
 
 def walk(guard: StumbleGuard, n_strides: int, swing_s: float = 0.4, stance_s: float = 0.65, peak_mps: float = 2.5,
          trip_at: tuple[int, float] | None = None, tau_s: float = 0.012, noise: float = 0.08, seed: int = 0,
-         side: int = 0, t0: float = 0.0, imu: bool = True, encoders: bool = False, belt_mps: float = 1.0):
+         side: int = 0, t0: float = 0.0, imu: bool = True, encoders: bool = False, belt_mps: float = 1.0,
+         brake_at: tuple[float, float, float] | None = None, trip_to_mps: float = 0.0,
+         leap_at: tuple[float, float] | None = None):
     """Feed `n_strides` strides of one foot on a 1 ms grid: insole samples at 200 Hz (imu: False
     gives a dead IMU, specific force of a foot at rest), exoskeleton samples at 500 Hz when
     `encoders` (a straight leg of THIGH_M + SHANK_M whose ankle moves over the belt as the foot:
     its forward position relative to the hip integrates foot speed minus belt speed).
+    brake_at (u, duration_s, end_mps): from swing share u of every swing the foot is braked to
+    end_mps over duration_s with a deceleration that builds up and fades smoothly (half a cosine:
+    muscles or an exoskeleton's pull, not a contact), and stays there until heel strike.
+    trip_to_mps: the speed over the belt the arrest tends to (0: held by an obstacle on the belt).
+    leap_at (u, peak_mps): at swing share u of every swing the foot leaps to peak_mps within 8 ms
+    and is braked back to rest within 50 ms (a transient no leg makes), then swings on.
     Returns (detection times, true trip time or None)."""
     rng = np.random.default_rng(seed)
     t = t0
@@ -56,11 +64,20 @@ def walk(guard: StumbleGuard, n_strides: int, swing_s: float = 0.4, stance_s: fl
         n = int(swing_s * 1000)
         u = np.arange(n + 1) / n
         v = swing_speed(u, peak_mps)
+        if brake_at is not None:
+            i0 = int(brake_at[0] * n)
+            tb = np.clip((np.arange(n + 1) - i0) * 0.001 / brake_at[1], 0.0, 1.0)
+            braked = brake_at[2] + (v[i0] - brake_at[2]) * (0.5 + 0.5 * np.cos(np.pi * tb))
+            v = np.where(np.arange(n + 1) >= i0, braked, v)
+        if leap_at is not None:
+            tl = (np.arange(n + 1) - int(leap_at[0] * n)) * 0.001
+            bump = np.where(tl < 0.0, 0.0, np.where(tl < 0.008, tl / 0.008, np.exp(-(tl - 0.008) / 0.012)))
+            v = v * (1.0 - np.clip(tl / 0.008, 0.0, 1.0)) * (tl < 0.06) + v * (tl >= 0.06) + leap_at[1] * bump
         if trip_at is not None and trip_at[0] == k:
             i0 = int(trip_at[1] * n)
             trip_t = t + i0 * 0.001
             tt = (np.arange(n + 1) - i0) * 0.001
-            arrested = v[i0] * np.exp(-np.clip(tt, 0, None) / tau_s)
+            arrested = trip_to_mps + (v[i0] - trip_to_mps) * np.exp(-np.clip(tt, 0, None) / tau_s)
             v = np.where(np.arange(n + 1) >= i0, arrested, v)
         acc = np.gradient(v, 0.001)
         pitch = 0.6 * np.sin(np.pi * u) - 0.2  # toe-down positive: lifts, then levels to land
@@ -147,3 +164,37 @@ def test_response_slows_the_belt_gently_within_the_prescription():
     # acknowledged: the response ends
     guard.cycle(0.001, 0.8, acknowledged=True)
     assert not guard.active and math.isinf(guard.speed_cap_mps)
+
+
+@pytest.mark.parametrize("imu, encoders", [(True, False), (False, True), (True, True)])
+@pytest.mark.parametrize("where, duration_s, end_mps", [(0.35, 0.10, -0.5), (0.3, 0.08, 0.0), (0.5, 0.12, -1.0)])
+def test_a_smooth_hard_braking_is_not_a_trip(imu, encoders, where, duration_s, end_mps):
+    # a swing foot at 3.5 m/s braked to rest or pulled back over the belt, its deceleration
+    # building up and fading over 80-120 ms (peaks of 45-70 m/s^2): the braking of muscles or of
+    # an exoskeleton's guidance against the patient's pattern, not a collision; the same foot
+    # caught by an obstacle at the same point is a trip
+    guard = StumbleGuard()
+    detections, _ = walk(guard, 60, peak_mps=3.5, brake_at=(where, duration_s, end_mps), seed=5, imu=imu,
+                         encoders=encoders)
+    assert detections == []
+    guard = StumbleGuard()
+    detections, trip_t = walk(guard, 12, peak_mps=3.5, trip_at=(10, where), seed=5, imu=imu, encoders=encoders)
+    assert len(detections) == 1 and 0.0 <= detections[0] - trip_t <= 0.050
+
+
+@pytest.mark.parametrize("imu, encoders", [(True, False), (False, True), (True, True)])
+def test_a_foot_pulled_back_over_the_belt_is_not_held_by_an_obstacle(imu, encoders):
+    # stopped as suddenly as by a catch, but then going back over the belt at 1.2 m/s: the leg
+    # pulls it (an obstacle standing on the belt would hold it at the belt's speed)
+    guard = StumbleGuard()
+    detections, trip_t = walk(guard, 12, trip_at=(10, 0.45), trip_to_mps=-1.2, seed=6, imu=imu, encoders=encoders)
+    assert trip_t is not None and detections == []
+
+
+@pytest.mark.parametrize("imu, encoders", [(True, False), (False, True), (True, True)])
+def test_a_transient_leap_then_rest_is_not_a_trip(imu, encoders):
+    # early in the swing the foot "leaps" to 8 m/s within 8 ms (1000 m/s^2: no leg speeds a foot
+    # up like that) and is back at rest 50 ms later: an artefact or an impact, not a caught swing
+    guard = StumbleGuard()
+    detections, _ = walk(guard, 40, leap_at=(0.15, 8.0), seed=7, imu=imu, encoders=encoders)
+    assert detections == []
