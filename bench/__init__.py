@@ -51,3 +51,5 @@ TARGETS["selfpaced"] = {"speed_tracking_rms_mps": "<= 0.02", "position_rms_mm": 
 BENCHMARKS.append("progression")  # issue 12: automatic progression over 20 simulated sessions
 TARGETS["progression"] = {"max_step_guidance": "<= 0.10", "max_step_speed_mps": "<= 0.10 (up 0.05, back 0.10)",
                           "worsening_stepped_back": "true", "prescription_violations": "0"}
+BENCHMARKS.append("simspeed")  # issue 10: simulate's speed alone (bench clinical reports it over its whole run)
+TARGETS["simspeed"] = {"sim_speedup": ">= 20", "core_us_per_cycle + rig_us_per_cycle": "<= 50"}

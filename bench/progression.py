@@ -27,6 +27,21 @@ Each patient has a prescription (speed <= 1.0 m/s, guidance 0..1, BWS 0..0.4, he
 - `prescription_violations` (0): plans beyond the prescription, plus telemetry cycles whose
   belt command, applied guidance or body-weight support left it (the core's own records, not
   the plan).
+Added so that the figures tell the three patients apart (a stable patient who steps back as often
+as the worsening one makes `worsening_stepped_back` prove little):
+- `improving_step_backs`, `stable_step_backs`: step-back proposals over all their sessions;
+- `worsening_step_backs_before_decline`, `worsening_step_backs_after_decline`: the worsening
+  patient's, in its first WORSEN_AT sessions and after;
+- `stable_step_backs_after`: the stable patient's over the same later sessions;
+- `stable_speed_end_mps`, `stable_guidance_end`: where the stable patient's plan ended;
+- `worsening_speed_peak_mps`, `worsening_speed_end_mps`: the worsening patient's fastest accepted
+  plan and its last;
+- `stumbles`, `stumbles_not_counted`, `true_trips`: the core's STUMBLE warnings over all sessions,
+  those the rules did not count as trips (the tripped side's next step on time), and the trips in
+  the rig's ground truth (the simulation knows; the rules never read it);
+- `discriminates`: true when the improving patient ends ahead of the stable one (faster, or less
+  guidance, and behind in neither), and the worsening patient steps back after its decline more
+  often than the stable patient does over the same sessions.
 """
 
 from __future__ import annotations
@@ -113,6 +128,7 @@ def _patient(kind: str, sessions: int, duration_s: float, folder: Path) -> dict:
     plans = [_start_plan()]
     directions: list[str] = []
     violations = 0
+    stumbles = not_counted = true_trips = 0
     for k in range(1, sessions + 1):
         plan = plans[-1]
         wall0 = time.perf_counter()
@@ -129,13 +145,21 @@ def _patient(kind: str, sessions: int, duration_s: float, folder: Path) -> dict:
         plans.append(stored)
         directions.append(proposal.direction)
         perf = proposal.performance
+        stumbles += perf.stumbles
+        not_counted += perf.stumbles_not_trips_data + perf.stumbles_not_trips_therapist
+        true_trips += len(result.truth.get("trips") or [])
+        why = next((c.reason for c in proposal.changes if c.name == "speed_mps"), "")
         sys.stderr.write(
             f"progression: {kind:<9} session {k:2d}/{sessions} {plan.scene_id:<24} speed {plan.speed_mps:.2f} "
             f"floor {plan.guidance_min:.2f} bws {plan.bws_fraction:.2f} -> {proposal.direction:<9} "
             f"(guidance used {perf.guidance_used:.2f}, obstacles {perf.obstacles_attempted - perf.obstacles_failed}/"
-            f"{perf.obstacles_attempted}, trips {perf.trips}, {time.perf_counter() - wall0:.0f} s)\n")
+            f"{perf.obstacles_attempted}, trips {perf.trips}, stumbles {perf.stumbles} "
+            f"(not counted {perf.stumbles_not_trips_data}), true trips {len(result.truth.get('trips') or [])}, "
+            f"clearance {perf.clearance_m * 1000:.1f} mm (baseline {perf.baseline_clearance_m * 1000:.1f}), "
+            f"HR above {perf.hr_above_share:.2f}, {time.perf_counter() - wall0:.0f} s) speed: {why}\n")
         sys.stderr.flush()
-    return {"plans": plans, "directions": directions, "violations": violations}
+    return {"plans": plans, "directions": directions, "violations": violations, "stumbles": stumbles,
+            "not_counted": not_counted, "true_trips": true_trips}
 
 
 def run(quick: bool = False) -> dict:
@@ -143,6 +167,11 @@ def run(quick: bool = False) -> dict:
     with tempfile.TemporaryDirectory(prefix="stepsync-progression-") as tmp:
         folder = Path(tmp)
         out = {kind: _patient(kind, SESSIONS, duration_s, folder) for kind in ("improving", "stable", "worsening")}
+    return keys(out)
+
+
+def keys(out: dict) -> dict:
+    """The bench's figures from each patient's plans, directions and counts (`_patient`)."""
     improving = out["improving"]["plans"]
     steps_g, steps_v = [], []
     for res in out.values():
@@ -150,6 +179,16 @@ def run(quick: bool = False) -> dict:
             steps_g.append(abs(b.guidance_min - a.guidance_min))
             steps_v.append(abs(b.speed_mps - a.speed_mps))
     worse = out["worsening"]["directions"][WORSEN_AT:]
+    stable = out["stable"]["plans"]
+    worsening = out["worsening"]["plans"]
+
+    def backs(kind: str, start: int = 0, end: int | None = None) -> int:
+        return out[kind]["directions"][start:end].count("step_back")
+
+    stable_after = backs("stable", WORSEN_AT)
+    worse_after = backs("worsening", WORSEN_AT)
+    ahead = (improving[-1].speed_mps >= stable[-1].speed_mps and improving[-1].guidance_min <= stable[-1].guidance_min
+             and (improving[-1].speed_mps > stable[-1].speed_mps or improving[-1].guidance_min < stable[-1].guidance_min))
     return {
         "improving_guidance_start": round(improving[0].guidance_min, 4),
         "improving_guidance_end": round(improving[-1].guidance_min, 4),
@@ -159,4 +198,17 @@ def run(quick: bool = False) -> dict:
         "max_step_speed_mps": round(max(steps_v, default=math.nan), 4),
         "worsening_stepped_back": "step_back" in worse,
         "prescription_violations": sum(res["violations"] for res in out.values()),
+        "improving_step_backs": backs("improving"),
+        "stable_step_backs": backs("stable"),
+        "stable_step_backs_after": stable_after,
+        "worsening_step_backs_before_decline": backs("worsening", 0, WORSEN_AT),
+        "worsening_step_backs_after_decline": worse_after,
+        "stable_speed_end_mps": round(stable[-1].speed_mps, 4),
+        "stable_guidance_end": round(stable[-1].guidance_min, 4),
+        "worsening_speed_peak_mps": round(max(p.speed_mps for p in worsening[:WORSEN_AT + 1]), 4),
+        "worsening_speed_end_mps": round(worsening[-1].speed_mps, 4),
+        "stumbles": sum(res["stumbles"] for res in out.values()),
+        "stumbles_not_counted": sum(res["not_counted"] for res in out.values()),
+        "true_trips": sum(res["true_trips"] for res in out.values()),
+        "discriminates": bool(ahead and worse_after > stable_after),
     }

@@ -11,8 +11,8 @@ within 1.5x the build time of the short one (a ratio measured in the same run, n
 Chunk frames (software renderer, tinydisplay, 640x360, the busiest grocery scene walked at
 CHUNK_WALK_M per frame): `normal_frame_ms` is the median frame (update + draw) with no chunk
 attached or first shown, `max_chunk_frame_ms` the worst frame in which a chunk was attached or
-first shown, with chunks built in the chunk process (world/chunk_process.py, the default) and
-attached one Geom per frame. The same two figures in thread CPU time (`normal_frame_cpu_ms`,
+first shown, with chunks built in the chunk process (world/chunk_process.py, the default), read
+into finished GeomNodes by the app's reader thread and attached whole in one frame. The same two figures in thread CPU time (`normal_frame_cpu_ms`,
 `max_chunk_frame_cpu_ms`: time.thread_time of the frame thread) are not inflated by other
 processes on a shared machine. Target: max_chunk_frame_ms <= 1.5 x normal_frame_ms.
 A max over a few dozen chunk frames is compared with a median, so the spread of ordinary frames
@@ -20,11 +20,19 @@ is given too (`p95_normal_frame_ms`, `p99_normal_frame_ms`): on a loaded machine
 that costs nothing extra still lands in that tail. `max_chunk_update_ms` is the worst
 World.update() of a chunk frame (making the received rows into nodes and attaching them), the
 part the chunk itself adds.
-Baselines in the same run: `max_chunk_frame_ms_thread` (chunks built on a worker thread, which
+Baselines in the same run: `..._slices` (the same process, but the frame copies the received
+rows into the chunk's Geoms, 6144 rows per frame, the way before), `max_chunk_frame_ms_thread` (chunks built on a worker thread, which
 shares the interpreter with the frame) and `max_chunk_frame_ms_on_frame` (every chunk built on
 the frame, the old way). `chunk_sync_builds` counts chunks the worker had not finished in time.
 `max_chunk_frame_excess_cpu_ms` (and `_thread`, `_on_frame`): the worst chunk frame's CPU time
-minus the median of the ordinary frames within 10 frames of it, i.e. what the chunk adds.
+minus the median of the ordinary frames within 10 frames of it, i.e. what the chunk adds;
+`median_chunk_frame_excess_cpu_ms` (and `_slices`) the same, median over chunk frames.
+`median_attach_frame_excess_cpu_ms` (a received chunk put in, hidden) and
+`median_shown_frame_excess_cpu_ms` (a chunk drawn for the first time as it comes into view: its
+scenery then stays in every later frame, so half of that step shows against the neighbours) split
+the chunk frames by what happened in them.
+`max_normal_frame_excess_cpu_ms` is the same worst-case figure for the ordinary frames (each
+against its ordinary neighbours): the noise floor that a max over frames cannot get below.
 """
 
 from __future__ import annotations
@@ -84,6 +92,7 @@ def _chunk_frames(scene, base, walk_m: float, stream: bool | str) -> dict:
     world.wait_for_chunks()
     normal, chunk, normal_cpu, chunk_cpu, chunk_update, chunk_update_cpu = [], [], [], [], [], []
     series = []  # (is chunk frame, cpu ms) in walk order: each chunk frame against its neighbours
+    kinds = []  # per entry of series: "shown" (a chunk came into view), "attach" (put in, hidden), ""
     s = 0.0
     try:
         for frame in range(int(walk_m / CHUNK_WALK_M)):
@@ -98,11 +107,12 @@ def _chunk_frames(scene, base, walk_m: float, stream: bool | str) -> dict:
                 (chunk if world.chunk_frame else normal).append(ms)
                 (chunk_cpu if world.chunk_frame else normal_cpu).append(cpu_ms)
                 series.append((world.chunk_frame, cpu_ms))
+                kinds.append("shown" if world.chunk_shown_now else ("attach" if world.chunk_frame else ""))
                 if world.chunk_frame:
                     chunk_update.append(update_ms)
                     chunk_update_cpu.append(update_cpu_ms)
         return {"normal": normal, "chunk": chunk, "normal_cpu": normal_cpu, "chunk_cpu": chunk_cpu,
-                "chunk_update": chunk_update, "chunk_update_cpu": chunk_update_cpu, "series": series,
+                "chunk_update": chunk_update, "chunk_update_cpu": chunk_update_cpu, "series": series, "kinds": kinds,
                 "sync_builds": world.sync_builds}
     finally:
         world.destroy()
@@ -123,6 +133,24 @@ def _excess_over_neighbours_ms(series: list[tuple[bool, float]], around: int = 1
     return None if worst is None else round(worst, 2)
 
 
+def _median_excess_ms(series: list[tuple[bool, float]], around: int = 10) -> float | None:
+    """The median over chunk frames of (frame CPU - median of its ordinary neighbours): the
+    typical cost a chunk adds, where the max is mostly the machine's noise."""
+    excess = []
+    for k, (is_chunk, ms) in enumerate(series):
+        if is_chunk:
+            near = [m for c, m in series[max(0, k - around):k + around + 1] if not c]
+            if near:
+                excess.append(ms - statistics.median(near))
+    return round(statistics.median(excess), 2) if excess else None
+
+
+def _only(walk: dict, kind: str) -> list[tuple[bool, float]]:
+    """The walk's series with only the chunk frames of one kind marked as chunk frames (the other
+    chunk frames are left out, so they are not anyone's neighbours)."""
+    return [(k == kind, ms) for (c, ms), k in zip(walk["series"], walk["kinds"], strict=True) if not c or k == kind]
+
+
 def _pct(values: list[float], q: float) -> float:
     return round(sorted(values)[int(q * (len(values) - 1))], 2)
 
@@ -136,6 +164,7 @@ def chunk_figures(quick: bool) -> dict:
     scene = load_library(ROOT / "scenes").scenes["grocery-busy-saturday"]
     walk_m = 70.0 if quick else scene.route_length_m - 10.0
     streamed = _chunk_frames(scene, base, walk_m, stream="process")
+    sliced = _chunk_frames(scene, base, walk_m, stream="process-slices")
     threaded = _chunk_frames(scene, base, walk_m, stream="thread")
     on_frame = _chunk_frames(scene, base, walk_m, stream=False)
     normal_ms = statistics.median(streamed["normal"])
@@ -155,6 +184,18 @@ def chunk_figures(quick: bool) -> dict:
         "max_chunk_frame_excess_cpu_ms": _excess_over_neighbours_ms(streamed["series"]),
         "max_chunk_frame_excess_cpu_ms_thread": _excess_over_neighbours_ms(threaded["series"]),
         "max_chunk_frame_excess_cpu_ms_on_frame": _excess_over_neighbours_ms(on_frame["series"]),
+        "max_chunk_frame_excess_cpu_ms_slices": _excess_over_neighbours_ms(sliced["series"]),
+        "median_chunk_frame_excess_cpu_ms": _median_excess_ms(streamed["series"]),
+        "median_chunk_frame_excess_cpu_ms_slices": _median_excess_ms(sliced["series"]),
+        "median_attach_frame_excess_cpu_ms": _median_excess_ms(_only(streamed, "attach")),
+        "median_shown_frame_excess_cpu_ms": _median_excess_ms(_only(streamed, "shown")),
+        "max_normal_frame_excess_cpu_ms": _excess_over_neighbours_ms([(not c, m) for c, m in streamed["series"]]),
+        "chunk_frames_slices": len(sliced["chunk"]),
+        "max_chunk_frame_ms_slices": round(max(sliced["chunk"]), 2) if sliced["chunk"] else None,
+        "normal_frame_ms_slices": round(statistics.median(sliced["normal"]), 2),
+        "max_chunk_frame_cpu_ms_slices": round(max(sliced["chunk_cpu"]), 2) if sliced["chunk_cpu"] else None,
+        "normal_frame_cpu_ms_slices": round(statistics.median(sliced["normal_cpu"]), 2),
+        "max_chunk_update_cpu_ms_slices": round(max(sliced["chunk_update_cpu"]), 2) if sliced["chunk_update_cpu"] else None,
         "max_chunk_frame_ms_thread": round(max(threaded["chunk"]), 2) if threaded["chunk"] else None,
         "normal_frame_ms_thread": round(statistics.median(threaded["normal"]), 2),
         "max_chunk_frame_cpu_ms_thread": round(max(threaded["chunk_cpu"]), 2) if threaded["chunk_cpu"] else None,

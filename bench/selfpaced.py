@@ -14,7 +14,10 @@ steady, then stopping. Sampled every 10 ms of simulated time. Keys:
   `max_jerk_mps3` the largest change of that acceleration (20 ms differences);
 - `prescription_violations` (0): samples with a command or measured belt speed above the
   prescribed maximum;
-- `stop_to_standstill_s`: from the intent dropping to 0 to the belt below 0.02 m/s (mean).
+- `stop_to_standstill_s`: from the intent dropping to 0 to the belt below 0.02 m/s (mean);
+- `stumble_capped_s`: simulated seconds the belt ran under a stumble warning's speed cap (the
+  core's STUMBLE response holds the belt slow until the therapist acknowledges it, and nobody
+  acknowledges here); a false warning on a profile spoils its figures, this says when.
 """
 
 from __future__ import annotations
@@ -53,10 +56,13 @@ def _one(profile: str, seed: int) -> dict:
     start_s = SIM_T0_S + START_AFTER_S  # rig time of the start
     schedule, steady, stop_at = schedule_for(prof.comfortable_speed_mps, start_s)
     samples: list[tuple] = []
+    capped: list[bool] = []
+    vmax_probe = rx.max_speed_mps
 
     def probe(t, core, rig) -> None:
         samples.append((t, core.belt_speed_mps, core.supervisor.speed_cmd_mps, rig.patient.intended_speed_mps,
                         rig.treadmill.patient_position_m))
+        capped.append(core.stumble.speed_cap_mps < vmax_probe)
 
     run_simulation(SimOptions(scene=SCENE, profile=profile, duration_s=stop_at + 12.0, seed=seed, db=None,
                               pace="self", intent_schedule=schedule, probe=probe))
@@ -89,6 +95,7 @@ def _one(profile: str, seed: int) -> dict:
     return {
         "tracking": track, "steady": track_steady, "pos": pos, "accel_viol": accel_viol, "rx_viol": rx_viol,
         "jerk": max_jerk, "standstill_s": standstill_s,
+        "capped_s": sum(capped) * (samples[-1][0] - samples[0][0]) / max(1, len(samples) - 1) if samples else 0.0,
     }
 
 
@@ -120,4 +127,5 @@ def run(quick: bool) -> dict:
         "max_jerk_mps3": round(max(r["jerk"] for r in results), 3),
         "stop_to_standstill_s": round(statistics.fmean(stops), 2) if stops else math.nan,
         "stops_missed": len(results) - len(stops),
+        "stumble_capped_s": round(sum(r["capped_s"] for r in results), 1),
     }

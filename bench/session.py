@@ -236,6 +236,12 @@ def run_session(scene: str, duration_s: float, workdir: Path) -> dict:
         "other_rt_tasks_seen": sorted(rt_seen)[:20],
         "floor": floor_figures,
         "port_reader": reader_line[-1].split("port reader: ", 1)[1] if reader_line else None,
+        "frames": {k: (frames[-1] if frames else {}).get(k) for k in (
+            "frames", "frame_ms_p50", "render_ms_p50", "render_ms_p99", "hold_ms_p50", "late_presentations",
+            "visual_belt_error_mm_p50", "visual_belt_error_mm_p99", "visual_belt_error_mm_mean", "wake_late_ms_p50",
+            "wake_late_ms_p99", "view_distance_m_min")},
+        "recorder": {k: recorder.get(k) for k in ("max_lag_s", "max_lag_detail", "max_commit_s", "commits",
+                                                  "compactions", "cpu_s")},
         "silence_log": silence_lines,
     }
     print("bench session diagnostics " + json.dumps({"scene": scene, **diagnostics}), file=sys.stderr, flush=True)

@@ -122,6 +122,12 @@ def encode(st: struct.Struct, msg: int, seq: int, time_us: int, *fields) -> byte
     return wrap(st.pack(PROTOCOL_VERSION, msg, seq & 0xFFFF, time_us, *fields))
 
 
+def encode_body(st: struct.Struct, msg: int, seq: int, time_us: int, *fields) -> bytes:
+    """The body (header + payload, before CRC and COBS) of the frame `encode` makes: what a
+    link's `send_body` frames for its line (an in-process link hands it over as it is)."""
+    return st.pack(PROTOCOL_VERSION, msg, seq & 0xFFFF, time_us, *fields)
+
+
 def decode_body(body: bytes) -> tuple | None:
     """Unpack a checked frame body into (version, msg, seq, time_us, *fields); None if unknown.
 

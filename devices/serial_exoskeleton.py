@@ -6,6 +6,8 @@ from devices import protocol as p
 from devices.base import DeviceInfo, DeviceType, ExoGeometry, Exoskeleton, ExoStatus
 from devices.serial_link import SerialDevice, _monotonic_us, apply_common
 
+_EXO_COMMAND = p.Msg.EXO_COMMAND  # sent every core cycle: an Enum class attribute is slow in CPython 3.11
+
 
 class SerialExoskeleton(SerialDevice, Exoskeleton):
     """An exoskeleton on a serial port; `poll()` keeps `status` current without blocking."""
@@ -54,9 +56,9 @@ class SerialExoskeleton(SerialDevice, Exoskeleton):
     ) -> None:
         """Per-joint mode, guidance stiffness 0..1, reference for this instant, swing boost per leg (0..1)."""
         link = self.link
-        link.send(
-            p.encode(
-                p.EXO_COMMAND, p.Msg.EXO_COMMAND, link.next_seq(), _monotonic_us(),
+        link.send_body(
+            p.encode_body(
+                p.EXO_COMMAND, _EXO_COMMAND, link.next_seq(), _monotonic_us(),
                 *modes, stiffness, *ref_angle_rad, *ref_velocity_radps, *clearance_boost,
             )
         )

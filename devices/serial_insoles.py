@@ -50,9 +50,9 @@ class SerialInsoles(SerialDevice, Insoles):
         if info is None or not info.capabilities & p.CAP_HAPTIC:
             return False
         link = self.link
-        return bool(link.send(p.encode(p.INSOLE_HAPTIC, p.Msg.INSOLE_HAPTIC, link.next_seq(), _monotonic_us(),
-                                       foot_mask & 3, min(max(int(pulses), 0), 255), float(intensity),
-                                       min(max(int(pulse_us), 0), 0xFFFFFFFF))))
+        return bool(link.send_body(p.encode_body(
+            p.INSOLE_HAPTIC, p.Msg.INSOLE_HAPTIC, link.next_seq(), _monotonic_us(), foot_mask & 3,
+            min(max(int(pulses), 0), 255), float(intensity), min(max(int(pulse_us), 0), 0xFFFFFFFF))))
 
     def _apply_status(self, fields: tuple) -> None:
         s = self.status

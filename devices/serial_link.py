@@ -25,7 +25,7 @@ import serial
 
 from devices import protocol as p
 from devices.base import DeviceInfo, DeviceType, LinkStats
-from devices.framing import StreamDecoder
+from devices.framing import StreamDecoder, wrap
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,9 @@ class SerialLink:
         self.read_at_s = 0.0  # time.monotonic() when the newest decoded bytes left the kernel
         self.reader: PortReader | None = None  # set while a PortReader reads this port
         self.stall_end_s = 0.0  # when the reader's last wait in the kernel on this port ended
-        self._rx: collections.deque[tuple[float, bytes]] = collections.deque()
+        # The reader's blind time (PortReader.blind_s) when the newest decoded bytes were read.
+        self.read_blind_s = 0.0
+        self._rx: collections.deque[tuple[float, bytes, float]] = collections.deque()
         self._resync = False  # a partial write left a broken frame: start the next with 0x00
         self.flush_input()
 
@@ -113,13 +115,14 @@ class SerialLink:
             return []
         chunks = []
         while queue:
-            at_s, chunk = queue.popleft()
+            at_s, chunk, blind_s = queue.popleft()
             chunks.append(chunk)
         self.read_at_s = at_s
+        self.read_blind_s = blind_s
         return self._decode(b"".join(chunks))
 
-    def _read_now(self) -> None:
-        """One non-blocking read of everything waiting, queued for read_bodies (reader thread)."""
+    def _read_now(self) -> bytes:
+        """One non-blocking read of everything waiting (reader thread); b"" when nothing was."""
         data = b""
         try:
             chunk = os.read(self.fd, READ_CHUNK)
@@ -129,8 +132,7 @@ class SerialLink:
                 data += chunk
         except OSError:
             pass  # EAGAIN: nothing waiting; EIO: the other end went away, which looks like silence
-        if data:
-            self._rx.append((time.monotonic(), data))
+        return data
 
     def _decode(self, data: bytes) -> list[bytes]:
         self.stats.bytes_rx += len(data)
@@ -160,6 +162,10 @@ class SerialLink:
         self.stats.tx_dropped += 1
         return False
 
+    def send_body(self, body: bytes) -> bool:
+        """Frame one body (protocol.encode_body: CRC, COBS, delimiter) and send it as `send` does."""
+        return self.send(wrap(body))
+
     def next_seq(self) -> int:
         self.seq = (self.seq + 1) & 0xFFFF
         return self.seq
@@ -182,7 +188,9 @@ class PortReader:
     (the core starts it after pinning itself, so both share the core's CPU).
     `kernel_wait_s(now)` says how long its current read has been waiting in the kernel for bytes
     a device already sent (no port is read meanwhile); each link's `stall_end_s` is when the last
-    such wait on that port ended.
+    such wait on that port ended. `blind_s` adds up every finished wait, on any port: while the
+    thread waits on one port it reads none of the others, so a device's silence must not count
+    that time (`SerialDevice.rx_blind_s`).
     """
 
     def __init__(self, links: list[SerialLink], priority: int = 0, period_s: float = READER_PERIOD_S) -> None:
@@ -190,6 +198,7 @@ class PortReader:
         self.priority = priority
         self.period_s = period_s
         self.stall_end_s = 0.0
+        self.blind_s = 0.0  # total length of the finished kernel waits, all ports together
         self.stalls = 0  # reads that waited in the kernel longer than KERNEL_WAIT_MIN_S
         self.longest_stall_s = 0.0
         self.native_id = 0
@@ -262,18 +271,25 @@ class PortReader:
             for link in self.links:
                 start = clock()
                 self._read_since_s = start
-                link._read_now()
+                data = link._read_now()
                 self._read_since_s = 0.0
-                waited = clock() - start
+                end = clock()
+                waited = end - start
                 if waited > KERNEL_WAIT_MIN_S:
-                    # Per port: a wait for one device's bytes says nothing about another's silence
-                    # once it is over (measured: a 2.4 ms wait on the exoskeleton's port restarted
-                    # the cut treadmill's silence clock and its stop came 33 ms after the cut).
-                    link.stall_end_s = start + waited
-                    self.stall_end_s = start + waited
+                    # Its own port's silence is timed from the end of the wait (the device sent
+                    # the bytes it waited for); every port's silence leaves out its length (none
+                    # was read meanwhile), not more: a 2.4 ms wait on the exoskeleton's port that
+                    # restarted every clock put a cut treadmill's stop 33 ms after the cut, and
+                    # one that no other clock left out stopped a live treadmill after a 48 ms
+                    # wait on another port (bench session).
+                    link.stall_end_s = end
+                    self.stall_end_s = end
+                    self.blind_s += waited
                     self.stalls += 1
                     if waited > self.longest_stall_s:
                         self.longest_stall_s = waited
+                if data:
+                    link._rx.append((end, data, self.blind_s))
             next_s += period
             now = clock()
             self.pass_end_s = now
@@ -297,6 +313,7 @@ class SerialDevice:
         self.link = SerialLink(port)
         self.stats: LinkStats = self.link.stats
         self.last_rx_s = 0.0
+        self.last_rx_blind_s = 0.0  # the reader's blind_s when last_rx_s was read
         self._last_dev_seq: int | None = None
         self.info = info
         if info is None:
@@ -369,7 +386,11 @@ class SerialDevice:
         if count:
             # When the bytes left the kernel (a reader thread may have read them a cycle ago).
             link = self.link
-            self.last_rx_s = link.read_at_s if isinstance(link, SerialLink) else time.monotonic()
+            if isinstance(link, SerialLink):
+                self.last_rx_s = link.read_at_s
+                self.last_rx_blind_s = link.read_blind_s
+            else:
+                self.last_rx_s = time.monotonic()
         return count
 
     def rx_kernel_wait_s(self, now_s: float) -> float:
@@ -387,6 +408,13 @@ class SerialDevice:
         """When the reader's last wait in the kernel on this port ended (0.0: never, no reader)."""
         return getattr(self.link, "stall_end_s", 0.0)
 
+    def rx_blind_s(self) -> float:
+        """How long, since this device's newest frame was read, the reader was waiting in the
+        kernel on some port (finished waits; the one in progress is `rx_kernel_wait_s`): time in
+        which nothing read this port (0.0 without a reader)."""
+        reader = getattr(self.link, "reader", None)
+        return reader.blind_s - self.last_rx_blind_s if reader is not None else 0.0
+
     def _apply_status(self, fields: tuple) -> None:
         raise NotImplementedError
 
@@ -395,7 +423,7 @@ class SerialDevice:
         return False
 
     def _send_empty(self, msg: int) -> None:
-        self.link.send(p.encode(p.EMPTY, msg, self.link.next_seq(), _monotonic_us()))
+        self.link.send_body(p.encode_body(p.EMPTY, msg, self.link.next_seq(), _monotonic_us()))
 
     def send_heartbeat(self) -> None:
         """Tell the device the host is alive (feeds its watchdog)."""

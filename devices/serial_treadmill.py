@@ -7,6 +7,7 @@ from devices.base import DeviceInfo, DeviceType, Treadmill, TreadmillStatus
 from devices.serial_link import SerialDevice, _monotonic_us, apply_common
 
 _NAN = float("nan")
+_TM_SET_SPEED = p.Msg.TM_SET_SPEED  # sent every cycle of a ramp: an Enum class attribute is slow in CPython 3.11
 
 
 class SerialTreadmill(SerialDevice, Treadmill):
@@ -31,9 +32,9 @@ class SerialTreadmill(SerialDevice, Treadmill):
     def set_speed(self, speed_mps: float, accel_mps2: float) -> None:
         """Belt speed set-point and the acceleration limit to reach it with."""
         link = self.link
-        link.send(
-            p.encode(
-                p.TM_SET_SPEED, p.Msg.TM_SET_SPEED, link.next_seq(), _monotonic_us(),
+        link.send_body(
+            p.encode_body(
+                p.TM_SET_SPEED, _TM_SET_SPEED, link.next_seq(), _monotonic_us(),
                 speed_mps, accel_mps2,
             )
         )
@@ -41,14 +42,14 @@ class SerialTreadmill(SerialDevice, Treadmill):
     def set_bws(self, unloading_fraction: float) -> None:
         """Body-weight-support unloading as a fraction of body weight (0..1)."""
         link = self.link
-        link.send(
-            p.encode(p.TM_SET_BWS, p.Msg.TM_SET_BWS, link.next_seq(), _monotonic_us(), unloading_fraction)
+        link.send_body(
+            p.encode_body(p.TM_SET_BWS, p.Msg.TM_SET_BWS, link.next_seq(), _monotonic_us(), unloading_fraction)
         )
 
     def stop(self, decel_mps2: float) -> None:
         """Decelerate the belt to zero at the given rate (the device stays armed)."""
         link = self.link
-        link.send(p.encode(p.TM_STOP, p.Msg.TM_STOP, link.next_seq(), _monotonic_us(), decel_mps2))
+        link.send_body(p.encode_body(p.TM_STOP, p.Msg.TM_STOP, link.next_seq(), _monotonic_us(), decel_mps2))
 
     def safe_state(self) -> None:
         """Ask the treadmill to stop at its own safe deceleration and disarm."""

@@ -16,7 +16,7 @@ import random
 import termios
 import tty
 
-from devices.framing import StreamDecoder
+from devices.framing import StreamDecoder, wrap
 
 
 class Endpoint:
@@ -98,6 +98,10 @@ class Endpoint:
             self.frames_tx += 1
         else:
             self.tx_dropped += 1  # nobody reading and the buffer is full: a UART drops too
+
+    def transmit_body(self, body: bytes) -> None:
+        """Send one frame body (protocol.encode_body): framed with CRC and COBS, then `transmit`."""
+        self.transmit(wrap(body))
 
     def _corrupt(self, data: bytes, skip: int) -> tuple[bytes, int]:
         """Flip bytes at geometric gaps so on average `corrupt_fraction` of bytes change."""

@@ -30,6 +30,20 @@ GRAVITY_MPS2 = 9.81
 ANKLE_TO_HEEL_M = 0.05  # foot plate behind the ankle joint (the profiles give ankle to toe only)
 
 
+# Message ids and enum members read for every frame or tick, bound once (the same objects): in
+# CPython 3.11 every attribute of an Enum class takes EnumType.__getattr__'s slow path (~0.3 us).
+_HELLO, _HEARTBEAT, _REARM, _SAFE_STATE = p.Msg.HELLO, p.Msg.HEARTBEAT, p.Msg.REARM, p.Msg.SAFE_STATE
+_TM_SET_SPEED, _TM_STOP, _TM_SET_BWS = p.Msg.TM_SET_SPEED, p.Msg.TM_STOP, p.Msg.TM_SET_BWS
+_EXO_COMMAND, _GET_GEOMETRY = p.Msg.EXO_COMMAND, p.Msg.GET_GEOMETRY
+_HOLD = JointMode.HOLD
+_MOTOR_FAULT = int(FaultCode.MOTOR)  # an int: `int & IntFlag` would build a FaultCode (~1 us)
+
+
+def _clamp(x: float, low: float, high: float) -> float:
+    """x within [low, high] (as min(max(x, low), high) for low <= high); NaN gives 0.0."""
+    return (low if x < low else high if x > high else x) if x == x else 0.0
+
+
 def _us(t_s: float) -> int:
     return int(t_s * 1e6)
 
@@ -69,13 +83,13 @@ class Firmware:
                 continue
             self.last_valid_cmd_s = now_s
             self.cmds_ok += 1
-            if msg == p.Msg.HELLO:
+            if msg == _HELLO:
                 self._send(p.INFO, p.Msg.INFO, now_s, p.info_fields(self.info))
-            elif msg == p.Msg.HEARTBEAT:
+            elif msg == _HEARTBEAT:
                 pass
-            elif msg == p.Msg.REARM:
+            elif msg == _REARM:
                 self._rearm(now_s)
-            elif msg == p.Msg.SAFE_STATE:
+            elif msg == _SAFE_STATE:
                 self.enter_safe_state(now_s, "host request")
             elif not self.command(now_s, msg, fields):
                 self.cmds_ignored += 1
@@ -140,11 +154,14 @@ class Firmware:
 
     def send_status(self, now_s: float) -> None:
         values = self.frozen if self.frozen is not None else self.measurements()
-        self._send(self.STATUS, self.STATUS_MSG, now_s, (self.flags(), self.fault, *values))
+        # As _send, without building the fields tuple twice (a status frame goes out every tick).
+        self.seq = (self.seq + 1) & 0xFFFF
+        self.endpoint.transmit_body(p.encode_body(self.STATUS, self.STATUS_MSG, self.seq, _us(now_s),
+                                                  self.flags(), self.fault, *values))
 
     def _send(self, st, msg: int, now_s: float, fields: tuple) -> None:
         self.seq = (self.seq + 1) & 0xFFFF
-        self.endpoint.transmit(p.encode(st, msg, self.seq, _us(now_s), *fields))
+        self.endpoint.transmit_body(p.encode_body(st, msg, self.seq, _us(now_s), *fields))
 
     def state(self) -> dict:
         """Device-side truth for RigHandle.status()."""
@@ -202,19 +219,19 @@ class TreadmillFirmware(Firmware):
     def command(self, now_s: float, msg: int, fields: tuple) -> bool:
         if not self.armed:
             return False  # set-points are refused until re-armed
-        if msg == p.Msg.TM_SET_SPEED:
+        if msg == _TM_SET_SPEED:
             speed, accel = fields[4], fields[5]
             if not (speed == speed and accel == accel):  # NaN
                 return False
             self.setpoint_mps = min(max(speed, 0.0), self.info.max_speed_mps)
             self.rate_mps2 = min(max(accel, 0.01), self.info.max_accel_mps2)
             return True
-        if msg == p.Msg.TM_STOP:
+        if msg == _TM_STOP:
             decel = fields[4]
             self.setpoint_mps = 0.0
             self.rate_mps2 = min(max(decel if decel == decel else 0.0, 0.05), ESTOP_DECEL_MPS2)
             return True
-        if msg == p.Msg.TM_SET_BWS:
+        if msg == _TM_SET_BWS:
             fraction = fields[4]
             if fraction == fraction:
                 self.bws_fraction = min(max(fraction, 0.0), 0.6)
@@ -237,7 +254,11 @@ class TreadmillFirmware(Firmware):
             # (a patient stands still until the session starts and the treadmill is armed)
             pos = self.patient_position_m
             pos += (self.patient.intended_speed_mps - self.speed_mps - pos / POSITION_HOME_TAU_S) * dt_s
-            self.patient_position_m = min(max(pos, -POSITION_LIMIT_M), POSITION_LIMIT_M)
+            if pos > POSITION_LIMIT_M:  # (as min/max would, NaN kept; cheaper every tick)
+                pos = POSITION_LIMIT_M
+            elif pos < -POSITION_LIMIT_M:
+                pos = -POSITION_LIMIT_M
+            self.patient_position_m = pos
             v = self.patient.intended_speed_mps
             if v > 0.05:  # one oscillation per step: step frequency = speed / step length
                 self._sway_rad += 6.283185307179586 * v / self.patient.mean_step_length_m(v) * dt_s
@@ -285,10 +306,10 @@ class ExoFirmware(Firmware):
         self._safe_drive: tuple[int, ExoDrive] | None = None
 
     def command(self, now_s: float, msg: int, fields: tuple) -> bool:
-        if msg == p.Msg.GET_GEOMETRY:
+        if msg == _GET_GEOMETRY:
             self._send(p.EXO_GEOMETRY, p.Msg.EXO_GEOMETRY, now_s, self.geometry_fields())
             return True
-        if msg != p.Msg.EXO_COMMAND:
+        if msg != _EXO_COMMAND:
             return False
         # Kept as received and turned into the drive when the patient next reads it (the last
         # command before a rig tick is the one applied: the host sends two per tick).
@@ -306,17 +327,18 @@ class ExoFirmware(Firmware):
                 drive = ExoDrive()
             else:
                 modes = tuple([m if m in (0, 1, 2) else JointMode.TRANSPARENT for m in f[4:8]])
-                stiffness = f[8]
                 lo, hi = self.info.joint_min_rad, self.info.joint_max_rad
-                refs = tuple([min(max(a, lo[i]), hi[i]) if a == a else 0.0 for i, a in enumerate(f[9:13])])
+                # Element by element (a drive is built every rig tick: comprehensions and min/max
+                # calls cost several times more here).
+                refs = (_clamp(f[9], lo[0], hi[0]), _clamp(f[10], lo[1], hi[1]),
+                        _clamp(f[11], lo[2], hi[2]), _clamp(f[12], lo[3], hi[3]))
                 vels = tuple([v if v == v else 0.0 for v in f[13:17]])
-                boost = tuple([min(max(b, 0.0), 1.0) if b == b else 0.0 for b in f[17:19]])
                 drive = ExoDrive(
                     modes=modes,
-                    stiffness=min(max(stiffness, 0.0), 1.0) if stiffness == stiffness else 0.0,
+                    stiffness=_clamp(f[8], 0.0, 1.0),
                     ref_angle_rad=refs,
                     ref_velocity_radps=vels,
-                    clearance_boost=boost,
+                    clearance_boost=(_clamp(f[17], 0.0, 1.0), _clamp(f[18], 0.0, 1.0)),
                 )
             self._command_drive = drive
         return drive
@@ -340,11 +362,11 @@ class ExoFirmware(Firmware):
 
     @property
     def holding(self) -> bool:
-        return not self.armed and self.safe_mode == JointMode.HOLD
+        return not self.armed and self.safe_mode == _HOLD
 
     def measurements(self) -> tuple:
         pt = self.patient
-        torque = pt.motor_torque_nm if not (self.fault & FaultCode.MOTOR) else (0.0, 0.0, 0.0, 0.0)
+        torque = pt.motor_torque_nm if not (self.fault & _MOTOR_FAULT) else (0.0, 0.0, 0.0, 0.0)
         return (*pt.angle_rad, *pt.velocity_radps, *torque, *pt.interaction_torque_nm, *pt.pressure)
 
     def state(self) -> dict:

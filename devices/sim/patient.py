@@ -97,6 +97,7 @@ TRIGGER_AHEAD_M = 1.5  # obstacles and doorways this close ahead may trigger a f
 INTENT_TAU_S = 20.0
 INTENT_UPDATE_S = 0.02  # the intended speed changes slowly: update it at 50 Hz
 DEG = math.pi / 180.0
+_GUIDANCE, _HOLD = JointMode.GUIDANCE, JointMode.HOLD  # per joint per tick: Enum attributes are slow in CPython 3.11
 # Planned foot pitch over the swing (toe-down positive): plantarflexed at toe off, about level
 # at minimum toe clearance, toe up at heel strike (Winter's sagittal foot angle, rounded).
 _PITCH_PLAN = [(0.0, TOE_OFF_PITCH_RAD), (0.25, 30.0 * DEG), (0.5, MID_SWING_PITCH_RAD),
@@ -871,17 +872,17 @@ class PatientModel:
             for joint in (0, 1):
                 i = side * 2 + joint
                 mode = drive.modes[i]
-                if mode == JointMode.GUIDANCE and drive.stiffness > 0.0:
+                if mode == _GUIDANCE and drive.stiffness > 0.0:
                     k_exo = EXO_MAX_STIFFNESS_NM_PER_RAD * min(1.0, drive.stiffness)
                     ref = drive.ref_angle_rad[i]
-                elif mode == JointMode.HOLD:
+                elif mode == _HOLD:
                     k_exo = EXO_MAX_STIFFNESS_NM_PER_RAD
                     ref = self._hold_rad[i]
                 else:
                     k_exo = 0.0
                     ref = own[i]
                 angle = own[i]
-                if mode == JointMode.HOLD:
+                if mode == _HOLD:
                     # springs in parallel: equilibrium between the patient's pattern and the reference
                     w = k_exo / (k_exo + k_patient)
                     angle = own[i] + w * (ref - own[i])
@@ -898,11 +899,11 @@ class PatientModel:
                     angle = own[i] + self._exo_dev[i]
                 else:
                     self._exo_dev[i] = 0.0  # the ground holds a stance leg
-                if mode != JointMode.HOLD:
+                if mode != _HOLD:
                     self._hold_rad[i] = angle
                 velocity = (angle - prev[i]) / dt if dt > 0.0 else 0.0
                 if k_exo > 0.0:
-                    ref_vel = drive.ref_velocity_radps[i] if mode == JointMode.GUIDANCE else 0.0
+                    ref_vel = drive.ref_velocity_radps[i] if mode == _GUIDANCE else 0.0
                     damping = EXO_DAMPING_NMS_PER_RAD * (k_exo / EXO_MAX_STIFFNESS_NM_PER_RAD)
                     interaction = k_exo * (ref - angle) + damping * (ref_vel - velocity)
                 else:

@@ -64,6 +64,7 @@ class Rig:
                                       random.Random(seed * 15485863 + 29))
         self.firmware = {"treadmill": self.treadmill, "exoskeleton": self.exo, "heart_rate": self.hr,
                          "insoles": self.insoles}
+        self._firmware_order = tuple(self.firmware.values())  # tick() runs them in this order
         self.injections: list[dict] = []
         self.ticks = 0
         self.max_lateness_s = 0.0
@@ -83,7 +84,7 @@ class Rig:
     # ---------------------------------------------------------------- the loop
     def tick(self, now_s: float, full: bool = True) -> None:
         """Read commands and run watchdogs; with full, also step physics and send status."""
-        for fw in self.firmware.values():
+        for fw in self._firmware_order:
             fw.receive(now_s)
             fw.check_watchdog(now_s)
         if not full:
@@ -91,10 +92,11 @@ class Rig:
         dt = 0.0 if self._t_prev is None else now_s - self._t_prev
         self._t_prev = now_s
         self.treadmill.physics(dt)
-        self.patient.step(now_s, self.treadmill.speed_mps, self.exo.drive(),
+        drive = self.exo.drive()  # (the same object until a command arrives or the state changes)
+        self.patient.step(now_s, self.treadmill.speed_mps, drive,
                           self.treadmill.bws_fraction, held=self.exo.holding)
         self.exo.send_status(now_s)
-        if self.insoles.sample(now_s, self.treadmill.speed_mps, self.exo.drive().clearance_boost):
+        if self.insoles.sample(now_s, self.treadmill.speed_mps, drive.clearance_boost):
             self.insoles.send_status(now_s)
         if self.ticks % TREADMILL_EVERY == 0:
             self.treadmill.send_status(now_s)

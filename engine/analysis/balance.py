@@ -33,7 +33,8 @@ def _r(x: float, nd: int = 4) -> float | None:
     return None if x is None or not math.isfinite(x) else round(float(x), nd)
 
 
-def _walking_stances(d: SessionData, side: int) -> list[dict]:
+def walking_stances(d: SessionData, side: int) -> list[dict]:
+    """The stance rows of one leg that the balance measures take: 0.2-3 s long, walking throughout."""
     out = []
     for row in d.stances:
         if row["side"] != side or row["duration_s"] is None:
@@ -41,8 +42,10 @@ def _walking_stances(d: SessionData, side: int) -> list[dict]:
         if not MIN_STANCE_S <= row["duration_s"] <= MAX_STANCE_S:
             continue
         if len(d.tel_t_s):
-            k = int(np.searchsorted(d.tel_t_s, row["t_s"]))
-            if k >= len(d.walking) or not d.walking[min(k, len(d.walking) - 1)]:
+            # walking from its start to its end (toe off): not the stance the patient stood in
+            # before the belt started, nor one begun in a stumble response
+            k0, k1 = (int(k) for k in np.searchsorted(d.tel_t_s, [row["t_s"] - row["duration_s"], row["t_s"]]))
+            if k1 >= len(d.walking) or not d.walking[k0:k1 + 1].all():
                 continue
         out.append(row)
     return out
@@ -66,7 +69,7 @@ def balance_summary(d: SessionData) -> dict:
     stride_s = float(np.median(stride)) if stride.size else math.nan
     legs = []
     for side in (0, 1):
-        rows = _walking_stances(d, side)
+        rows = walking_stances(d, side)
         ds = _median(rows, "double_support_s")
         legs.append({
             "side": SIDES[side], "stances": len(rows),

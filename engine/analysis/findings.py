@@ -37,6 +37,7 @@ SIDES = ("left", "right")
 MIN_STEPS_PER_SIDE = 8
 MIN_STEADY_STRIDES_PER_SIDE = 8
 MIN_CROSSINGS_PER_KIND = 2
+AKINESIA_BELT_STEPS = 2.0  # an akinetic freeze: the belt carried the feet this many median steps
 DETECTORS = ("asymmetry", "low_clearance", "foot_drop", "shuffling", "freezing", "high_variability",
              "long_double_support", "slow_speed", "obstacle_performance", "heart_rate_zone",
              "weight_bearing_asymmetry")
@@ -217,18 +218,23 @@ def detect_shuffling(d: SessionData) -> Finding:
 
 
 def detect_freezing(d: SessionData) -> Finding:
-    """Freezing episodes: runs of fast, very short steps, or no step while the belt runs."""
+    """Freezing episodes: runs of fast, very short steps, or no step while the belt runs. Over the
+    whole session, stumble responses included: a freeze is an event of the session like a trip
+    (a stumble response slows the belt, it does not end a freeze; trembling feet may even raise
+    one), and neither criterion is met by slower protective walking (longer, not faster, steps)."""
     f = Finding("freezing", "Freezing of gait", False,
                 norms=["freeze_step_time_share", "freeze_step_length_share", "freeze_min_duration_s"],
                 session_ids=[d.session_id])
-    n = len(d.step_t_s)
+    whole = d.whole_steps if d.whole_steps else {"t_s": d.step_t_s, "time_s": d.step_time_s, "length_m": d.step_length_m}
+    walking = d.whole_walking if d.whole_walking is not None else d.walking
+    n = len(whole["t_s"])
     if n < 2 * MIN_STEPS_PER_SIDE:
         f.assessed, f.summary = False, f"too few steps ({n})"
         return f
-    order = np.argsort(d.step_t_s, kind="stable")
-    t = d.step_t_s[order]
-    st = d.step_time_s[order]
-    sl = d.step_length_m[order]
+    order = np.argsort(whole["t_s"], kind="stable")
+    t = whole["t_s"][order]
+    st = whole["time_s"][order]
+    sl = whole["length_m"][order]
     med_t = float(np.median(_finite(st)))
     med_l = float(np.median(_finite(sl))) if _finite(sl).size else math.nan
     k_t = NORMS["freeze_step_time_share"].value
@@ -251,13 +257,21 @@ def detect_freezing(d: SessionData) -> Finding:
             episodes.append({"t_s": _r(start, 2), "duration_s": _r(duration, 2), "steps": int(j - i + 1),
                              "kind": "trembling"})
         i = j + 1
-    # akinesia: no heel strike for more than 3 median step times while the belt ran
-    if len(d.tel_t_s):
+    # akinesia: no heel strike for more than 3 median step times while the belt ran and carried
+    # the stance foot back by more than AKINESIA_BELT_STEPS median steps: no forward progression
+    # of the feet despite the walking surface's (Nutt et al. 2011's definition of freezing). The
+    # distance keeps a crawl on a belt slowed to a protective speed (long, slow steps) from
+    # reading as a freeze; the time keeps one missed heel strike (two step times) from doing so.
+    if len(d.tel_t_s) and math.isfinite(med_l):
+        dt = np.diff(d.tel_t_s, prepend=d.tel_t_s[0])
+        belt_m = np.cumsum(np.where(np.isfinite(d.belt_speed_mps), d.belt_speed_mps, 0.0) * dt)
         for a, b in zip(t[:-1], t[1:], strict=True):
             if b - a > max(3.0 * med_t, NORMS["freeze_min_duration_s"].value):
                 i0, i1 = np.searchsorted(d.tel_t_s, [a, b])
-                if i1 > i0 and d.walking[i0:i1].all():
-                    episodes.append({"t_s": _r(a, 2), "duration_s": _r(b - a, 2), "steps": 0, "kind": "akinetic"})
+                carried = float(belt_m[min(i1, len(belt_m)) - 1] - belt_m[i0]) if i1 > i0 else 0.0
+                if i1 > i0 and walking[i0:i1].all() and carried > AKINESIA_BELT_STEPS * med_l:
+                    episodes.append({"t_s": _r(a, 2), "duration_s": _r(b - a, 2), "steps": 0, "kind": "akinetic",
+                                     "belt_m": _r(carried, 2)})
     episodes.sort(key=lambda e: e["t_s"])
     durations = [e["duration_s"] for e in episodes]
     f.evidence = {"steps": n, "median_step_time_s": _r(med_t, 3), "median_step_length_m": _r(med_l, 3),
@@ -309,7 +323,10 @@ def detect_variability(d: SessionData) -> Finding:
 
 
 def detect_double_support(d: SessionData) -> Finding:
-    """Double support share of the gait cycle from both legs' stance (Perry & Burnfield)."""
+    """Double support share of the gait cycle (Perry & Burnfield): the time both feet bear weight,
+    from the insoles' stances where they exist (a dragging toe is not support: balance.py);
+    otherwise from both legs' stance shares, DS = stance_L + stance_R - 1 (where a toe that drags
+    into the swing still counts as stance)."""
     f = Finding("long_double_support", "Long double support", False,
                 norms=["double_support_max_pct", "double_support_normal_pct"], session_ids=[d.session_id])
     stance = []
@@ -319,14 +336,24 @@ def detect_double_support(d: SessionData) -> Finding:
             sel = d.stride_side == s
         x = _finite(d.stance_fraction[sel])
         stance.append((float(np.median(x)) if x.size else math.nan, int(x.size)))
-    if min(n for _, n in stance) < MIN_STEADY_STRIDES_PER_SIDE:
+    summary = balance_summary(d)
+    insole_legs = summary.get("legs", []) if summary else []
+    insoles = (len(insole_legs) == 2 and summary.get("double_support_pct") is not None
+               and min(leg["stances"] for leg in insole_legs) >= MIN_STEPS_PER_SIDE)
+    if not insoles and min(n for _, n in stance) < MIN_STEADY_STRIDES_PER_SIDE:
         f.assessed, f.summary = False, f"too few strides ({stance[0][1]} left, {stance[1][1]} right)"
         return f
-    ds = (stance[0][0] + stance[1][0] - 1.0) * 100.0
+    shares_ds = (stance[0][0] + stance[1][0] - 1.0) * 100.0
+    ds = float(summary["double_support_pct"]) if insoles else shares_ds
     limit = NORMS["double_support_max_pct"].value
     f.evidence = {"stance_left_pct": _r(stance[0][0] * 100, 1), "stance_right_pct": _r(stance[1][0] * 100, 1),
                   "strides_left": stance[0][1], "strides_right": stance[1][1], "double_support_pct": _r(ds, 1),
+                  "basis": "both insoles bearing weight" if insoles else "stance shares L + R - 1",
+                  "stance_shares_double_support_pct": _r(shares_ds, 1),
                   "limit_pct": limit, "normal_pct": NORMS["double_support_normal_pct"].value}
+    if insoles:
+        f.evidence["insole_stances"] = [leg["stances"] for leg in insole_legs]
+        f.evidence["insole_double_support_pct"] = summary["double_support_pct"]
     f.present = ds > limit
     f.summary = f"double support {ds:.0f} % of the gait cycle ({'>' if f.present else '<='} {limit:.0f} %; textbook 20 %)"
     return f
@@ -479,13 +506,8 @@ def analyse_session(d: SessionData) -> list[Finding]:
     if d.protective_windows:
         left_out = {"windows_s": [[_r(a, 1), _r(b, 1)] for a, b in d.protective_windows], **d.excluded}
         for f in out:
-            if f.key not in ("obstacle_performance", "heart_rate_zone", "slow_speed"):
+            if f.key not in ("obstacle_performance", "heart_rate_zone", "slow_speed", "freezing"):
                 f.evidence["stumble_responses_left_out"] = left_out
-    # double support measured from both insoles' contacts, beside the stance shares' figure
-    ds = next(x for x in out if x.key == "long_double_support")
-    summary = balance_summary(d)
-    if summary and ds.assessed:
-        ds.evidence["insole_double_support_pct"] = summary.get("double_support_pct")
     # shuffling is short steps that also scuff: add clearance of both legs to its evidence
     clear = next(x for x in out if x.key == "low_clearance")
     shuffle = next(x for x in out if x.key == "shuffling")

@@ -66,6 +66,27 @@ FATIGUE_CLEARANCE_DROP = 0.25  # last third's clearance this much below the firs
 # smaller drop is noise (a 5 mm clearance "falling 35 %" is 1.7 mm).
 FATIGUE_MIN_DROP_M = 0.005
 MIN_SPEED_MPS = 0.10
+# One event is a sample of one: the exact 95 % interval of a Poisson rate from 1 event in a session
+# is 0.025 to 5.6 events per session (Garwood 1936), so one trip cannot tell a patient who trips
+# once in forty sessions from one who trips every time. Alone, on a day otherwise in order, it
+# holds the plan; it steps back with a second trip, a trip in the previous session too, or any
+# other sign of trouble the same day. The core's stumble detector also raises false alarms (its
+# bench measured 1.4 per hour of normal walking, 95 % upper bound 6.6 per hour: docs/findings.md
+# and issue 13), more than one per hour-long session.
+# A STUMBLE the data contradicts: a real trip disturbs the swing it caught (the foot is lowered
+# early, a short step, or lifted over and placed late, a long one: Eng, Winter & Patla 1994), so
+# the tripped side's next step ends early or late. When that step's time lies within
+# STUMBLE_STEP_TIME_Z robust SDs (1.4826 x MAD) of the side's other steps, and within
+# STUMBLE_STEP_TIME_SHARE of their median at the least, the swing went on undisturbed and the
+# stumble is not counted as a trip (it stays in the notes). A missing next step counts as a trip.
+STUMBLE_STEP_TIME_Z = 3.0
+STUMBLE_STEP_TIME_SHARE = 0.10  # floor of the band: stride-time CV is 1.3-2 % in healthy adults (Hausdorff 1999)
+STUMBLE_NEXT_STEP_S = 1.5  # the tripped side's step must end within this after the alarm
+MIN_STEPS_FOR_STEP_CHECK = 6
+# A decline between sessions: the worse side's median toe clearance this much below the median of
+# the patient's last BASELINE_SESSIONS sessions (the same 25 % and 5 mm as the fatigue rule).
+BASELINE_SESSIONS = 3
+STUMBLE_REVIEW_SETTING = "stumble_review"  # audit row: the therapist's judgement of a stumble
 
 
 @dataclass(frozen=True)
@@ -123,7 +144,13 @@ class Performance:
     walking_s: float
     obstacles_attempted: int = 0
     obstacles_failed: int = 0
-    trips: int = 0  # legs caught by an obstacle + stumbles the core detected
+    trips: int = 0  # legs caught by an obstacle + stumbles counted as trips (below)
+    obstacle_trips: int = 0  # legs the core saw caught by an obstacle
+    stumbles: int = 0  # the core's STUMBLE events
+    stumbles_not_trips_therapist: int = 0  # judged "not a trip" by the therapist (audit stumble_review)
+    stumbles_not_trips_data: int = 0  # the tripped side's next step undisturbed (see STUMBLE_STEP_TIME_Z)
+    previous_trips: int = 0  # trips counted the same way in the patient's previous session
+    baseline_clearance_m: float = math.nan  # median of the worse-side clearance of the last sessions
     min_margin_m: float = math.nan  # smallest margin over the obstacles cleared
     clearance_m: float = math.nan  # median toe clearance of the worse side
     clearance_drop: float = math.nan  # 1 - last third / first third of the walking time (the side that fell most)
@@ -208,9 +235,15 @@ def assess(store, session_id: int) -> Performance:
     results = data.obstacle_results
     perf.obstacles_attempted = len(results)
     perf.obstacles_failed = sum(1 for r in results if r["failed"])
-    perf.trips = sum(1 for r in results if r["outcome"] == "tripped")
+    perf.obstacle_trips = sum(1 for r in results if r["outcome"] == "tripped")
     events = store.events(session_id)
-    perf.trips += sum(1 for e in events if e["kind"] == "stumble")
+    stumbles = [e for e in events if e["kind"] == "stumble"]
+    perf.stumbles = len(stumbles)
+    dismissed = _therapist_not_trips(store, session_id, stumbles)
+    undisturbed = [i for i, e in enumerate(stumbles) if i not in dismissed and _swing_undisturbed(data, e)]
+    perf.stumbles_not_trips_therapist = len(dismissed)
+    perf.stumbles_not_trips_data = len(undisturbed)
+    perf.trips = perf.obstacle_trips + perf.stumbles - len(dismissed) - len(undisturbed)
     margins = [r["margin_m"] for r in results if not r["failed"] and r["margin_m"] is not None]
     perf.min_margin_m = float(min(margins)) if margins else math.nan
     # toe clearance: median per side, the worse side; fatigue as a late drop in clearance
@@ -261,6 +294,59 @@ def assess(store, session_id: int) -> Performance:
             perf.guidance_max = float(settings.get("guidance_max", 1.0))
             perf.guidance_saturated_share = float((applied >= perf.guidance_max - 0.005).mean())
     return perf
+
+
+def _therapist_not_trips(store, session_id: int, stumbles: list[dict]) -> set[int]:
+    """Indexes of the session's stumbles the therapist judged "not a trip" (audit rows
+    `stumble_review`, new = {"t_s": time or null for all, "judgement": "not_a_trip" | "trip"};
+    the latest judgement of a stumble wins)."""
+    getter = getattr(store, "audit_log_setting", None)
+    rows = getter(STUMBLE_REVIEW_SETTING, [session_id]) if getter is not None else []
+    verdict: dict[int, bool] = {}
+    for row in rows:
+        new = row.get("new") or {}
+        t = new.get("t_s")
+        not_trip = new.get("judgement") == "not_a_trip"
+        for i, e in enumerate(stumbles):
+            if t is None or abs(float(e["t_s"]) - float(t)) < 0.05:
+                verdict[i] = not_trip
+    return {i for i, v in verdict.items() if v}
+
+
+def _swing_undisturbed(data, stumble: dict) -> bool:
+    """Whether the data contradict a STUMBLE: the tripped side's next step ended on time (its step
+    time within the side's normal spread, see STUMBLE_STEP_TIME_Z). False when it cannot be told
+    (no side, too few steps, no next step in time): the stumble then counts as a trip."""
+    side = stumble.get("side")
+    if side not in (0, 1) or not len(data.step_t_s):
+        return False
+    t0 = float(stumble["t_s"])
+    mine = data.step_side == side
+    after = np.flatnonzero(mine & (data.step_t_s > t0) & (data.step_t_s <= t0 + STUMBLE_NEXT_STEP_S))
+    others = mine & ((data.step_t_s < t0 - 0.05) | (data.step_t_s > t0 + STUMBLE_NEXT_STEP_S + 2.0))
+    times = data.step_time_s[others]
+    times = times[np.isfinite(times) & (times > 0)]
+    if not len(after) or len(times) < MIN_STEPS_FOR_STEP_CHECK:
+        return False
+    step = float(data.step_time_s[after[0]])
+    if not math.isfinite(step) or step <= 0.0:
+        return False
+    median = float(np.median(times))
+    band = max(STUMBLE_STEP_TIME_Z * 1.4826 * float(np.median(np.abs(times - median))),
+               STUMBLE_STEP_TIME_SHARE * median)
+    return abs(step - median) <= band
+
+
+def _worse_side_clearance(store, session_id: int) -> float:
+    """The worse side's median toe clearance of a session (nan when under 3 steps a side)."""
+    from engine.analysis.session_data import load_session
+
+    data = load_session(store, session_id)
+    clear = data.toe_clearance_m
+    ok = np.isfinite(clear)
+    medians = [float(np.median(clear[ok & (data.step_side == side)])) for side in (0, 1)
+               if (ok & (data.step_side == side)).sum() >= 3]
+    return min(medians) if medians else math.nan
 
 
 # ---------------------------------------------------------------------------------------------
@@ -332,6 +418,15 @@ def propose(patient_code: str, perf: Performance, current: Plan, rx, sessions_on
         back.append("the session was stopped by the control core (an alarm or a fault)")
     if perf.trips >= 2:
         back.append(f"{perf.trips} trips or stumbles")
+    if perf.stumbles:
+        notes.append(f"{perf.stumbles} stumble warning(s): {perf.stumbles_not_trips_therapist} judged not a trip "
+                     f"by the therapist, {perf.stumbles_not_trips_data} with the tripped side's next step on time "
+                     "(not counted as trips)")
+    if math.isfinite(perf.clearance_m) and math.isfinite(perf.baseline_clearance_m):
+        drop_m = perf.baseline_clearance_m - perf.clearance_m
+        if drop_m >= FATIGUE_MIN_DROP_M and drop_m > FATIGUE_CLEARANCE_DROP * perf.baseline_clearance_m:
+            back.append(f"decline: toe clearance {perf.clearance_m * 1000:.1f} mm, down from "
+                        f"{perf.baseline_clearance_m * 1000:.1f} mm over the last sessions")
     if perf.obstacles_attempted:
         notes.append(f"obstacles: {perf.obstacles_attempted - perf.obstacles_failed}/{perf.obstacles_attempted} "
                      "crossings cleared" + (f", smallest margin {perf.min_margin_m * 100:.1f} cm"
@@ -364,7 +459,7 @@ def propose(patient_code: str, perf: Performance, current: Plan, rx, sessions_on
     if goals_missed > 0:
         hold.append(f"{goals_missed} of {perf.goals_set} goals not reached")
     sym_worse = (math.isfinite(perf.symmetry_index_pct) and math.isfinite(perf.previous_symmetry_index_pct)
-                 and perf.symmetry_index_pct - perf.previous_symmetry_index_pct > SYMMETRY_WORSE_PCT)
+                 and abs(perf.symmetry_index_pct) - abs(perf.previous_symmetry_index_pct) > SYMMETRY_WORSE_PCT)
     if sym_worse:
         hold.append(f"symmetry index {perf.symmetry_index_pct:.1f} % is worse than last time "
                     f"({perf.previous_symmetry_index_pct:.1f} %)")
@@ -375,19 +470,27 @@ def propose(patient_code: str, perf: Performance, current: Plan, rx, sessions_on
         notes.append(f"guidance applied {perf.guidance_used:.2f} on average (floor {current.guidance_min:.2f}"
                      f"{', assist-as-needed' if perf.assist_as_needed else ', fixed'})")
 
-    # One trip on a day otherwise in order: the obstacles were too much at this pace. Slower by
-    # one step and an easier scene; guidance and support hold (a bad day moves them too).
+    # One trip: weighed with the rest (see the Poisson note at the top). With another sign of
+    # trouble the same day, or a trip last session too, the obstacles were too much at this pace:
+    # slower by one step and an easier scene; guidance and support hold (a bad day moves them
+    # too). Alone on a day otherwise in order it holds the plan and nothing steps back.
     one_trip = perf.trips == 1 and not back
-    if one_trip:
-        hold.append("1 trip or stumble")
+    trouble = [h for h in hold if "too little to judge" not in h] + (["low toe clearance"] if low_clearance else []) + (
+        [f"{perf.obstacles_failed} obstacle crossing(s) failed"] if perf.obstacles_failed else []) + (
+        [f"{perf.previous_trips} trip(s) in the previous session"] if perf.previous_trips > 0 else [])
+    trip_weighed = one_trip and bool(trouble)
+    if trip_weighed:
+        hold.append("1 trip or stumble, with " + "; ".join(trouble))
+    elif one_trip:
+        hold.append("1 trip or stumble on a day otherwise in order (one event alone does not step back)")
     plan = current
     changes: list[Change] = []
     why_back = "; ".join(back)
     # speed
     if back:
         speed, reason = current.speed_mps - SPEED_DOWN_MPS, f"step back: {why_back}"
-    elif one_trip:
-        speed, reason = current.speed_mps - SPEED_UP_MPS, "step back: 1 trip or stumble"
+    elif trip_weighed:
+        speed, reason = current.speed_mps - SPEED_UP_MPS, "step back: " + hold[-1]
     elif hold:
         speed, reason = current.speed_mps, "hold: " + "; ".join(hold)
     else:
@@ -446,9 +549,9 @@ def propose(patient_code: str, perf: Performance, current: Plan, rx, sessions_on
     changes.append(Change("bws_fraction", current.bws_fraction, bws_c, reason))
     # scene
     scene = current.scene_id
-    if (back and (perf.trips or perf.failed_share > OBSTACLE_FAIL_STEP_BACK)) or one_trip:
+    if (back and (perf.trips or perf.failed_share > OBSTACLE_FAIL_STEP_BACK)) or trip_weighed:
         scene, why = _scene_ladder(current.scene_id, harder=False, scenes=scenes)
-        reason = f"step back to an easier scene ({why}): {why_back or '1 trip or stumble'}"
+        reason = f"step back to an easier scene ({why}): {why_back or hold[-1]}"
     elif back:
         reason = f"same scene: {why_back}"
     elif hold:
@@ -467,7 +570,7 @@ def propose(patient_code: str, perf: Performance, current: Plan, rx, sessions_on
         reason = f"harder scene ({why})" if scene != current.scene_id else f"same scene: {why}"
     changes.append(Change("scene_id", current.scene_id, scene, reason))
     moved = any(c.changed for c in changes)
-    direction = "step_back" if back or one_trip else "advance" if moved else "hold"
+    direction = "step_back" if back or trip_weighed else "advance" if moved else "hold"
     plan = replace(current, speed_mps=speed_c, guidance_min=floor_c, guidance=start_c, bws_fraction=bws_c,
                    scene_id=scene)
     return Proposal(patient_code, perf.session_id, current, plan, direction, changes, notes + hold + back, perf)
@@ -509,7 +612,15 @@ def proposal_for(store, patient_code: str, scenes: dict | None = None) -> Propos
                       guidance_min=_clamp(current.guidance_min, rx.guidance_min, rx.guidance_max),
                       guidance=_clamp(current.guidance, rx.guidance_min, rx.guidance_max),
                       bws_fraction=_clamp(current.bws_fraction, rx.bws_min, rx.bws_max))
-    return propose(patient_code, assess(store, last["id"]), current, rx, on_scene, scenes)
+    perf = assess(store, last["id"])
+    earlier = sessions[:-1][-BASELINE_SESSIONS:]
+    if earlier:  # the patient's own recent sessions: a trip last time, and the clearance baseline
+        previous = assess(store, earlier[-1]["id"])
+        perf.previous_trips = previous.trips
+        clearances = [previous.clearance_m] + [_worse_side_clearance(store, s["id"]) for s in earlier[:-1]]
+        finite = [c for c in clearances if math.isfinite(c)]
+        perf.baseline_clearance_m = float(np.median(finite)) if finite else math.nan
+    return propose(patient_code, perf, current, rx, on_scene, scenes)
 
 
 def apply_edits(plan: Plan, edits: list[str], rx, scene_ids: set[str] | None = None) -> Plan:
@@ -566,3 +677,25 @@ def record_decision(repo, proposal: Proposal, decision: str, who: str, plan: Pla
     repo.log_setting(proposal.based_on_session, who, f"progression_{decision}", old, proposal.to_dict(),
                      dict(plan.to_dict(), plan_version=version))
     return version
+
+
+def record_stumble_review(repo, session_id: int, who: str, times_s: list[float] | None = None,
+                          judgement: str = "not_a_trip") -> list[float | None]:
+    """The therapist's judgement of a session's STUMBLE warnings ("not_a_trip" or "trip"), one
+    audit row `stumble_review` each (who, when, the stumble's time); `times_s` None or empty: every
+    stumble of the session. ValueError naming the time when a time matches no stumble (within
+    0.05 s) or the session has none. Returns the times judged (None: all)."""
+    if judgement not in ("not_a_trip", "trip"):
+        raise ValueError(f"judgement must be not_a_trip or trip, got {judgement!r}")
+    stumbles = [float(e["t_s"]) for e in repo.events(session_id) if e["kind"] == "stumble"]
+    if not stumbles:
+        raise ValueError(f"session {session_id} has no stumble warning to judge")
+    listed = ", ".join(f"{t:.2f}" for t in stumbles)
+    for t in times_s or []:
+        if not any(abs(t - u) < 0.05 for u in stumbles):
+            raise ValueError(f"no stumble at {t:g} s in session {session_id} (stumbles at {listed} s)")
+    judged: list[float | None] = list(times_s) if times_s else [None]
+    for t in judged:
+        repo.log_setting(session_id, who, STUMBLE_REVIEW_SETTING, None, {"t_s": t, "judgement": judgement})
+    return judged
+

@@ -70,6 +70,11 @@ class SessionData:
     # stumble responses left out of the gait findings, and what they took out
     protective_windows: list = field(default_factory=list)
     excluded: dict = field(default_factory=dict)
+    # the whole session's steps (t_s, time_s, length_m arrays) and walking mask, stumble responses
+    # included: a freeze is an event of the session, like a trip, and a stumble response does not
+    # end it (the freezing detector reads these; empty: the same as the step arrays above)
+    whole_steps: dict = field(default_factory=dict)
+    whole_walking: np.ndarray | None = None
 
     @property
     def walking_time_s(self) -> float:
@@ -232,6 +237,8 @@ def load_session(store, session_id: int) -> SessionData:
     end_s = float(tel_t[-1]) if len(tel_t) else max([r["t_s"] for r in steps + strides] or [0.0])
     windows = protective_windows(events, end_s)
     excluded = {"steps": 0, "strides": 0}
+    whole_steps = {"t_s": _col(steps, "t_s"), "time_s": _col(steps, "step_time_s"), "length_m": _col(steps, "step_length_m")}
+    whole_walking = walking.copy()
     if windows:
         keep = _outside(_col(steps, "t_s"), windows)
         excluded["steps"] = int(np.count_nonzero(~keep))
@@ -263,4 +270,5 @@ def load_session(store, session_id: int) -> SessionData:
         self_selected_speed_mps=ssv, self_selected_speed_source=ssv_src,
         prescription=rx_dict, patient=patient, affected_side=int(rx_dict.get("affected_side", -1)),
         stances=stances, protective_windows=windows, excluded=excluded,
+        whole_steps=whole_steps, whole_walking=whole_walking,
     )

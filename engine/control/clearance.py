@@ -155,7 +155,8 @@ class ObstacleMargins:
             if k >= MAX_OBSTACLES or k >= len(lane) or not lane[k] or self.state[k][side] == 2:
                 continue
             if ob.at_m <= toe_x and ob.hazard_end_m >= heel_x and ob.category == 0:
-                self._decide(k, side, True, walkway)
+                if walkway.landing_faults[k]:
+                    self._decide(k, side, True, walkway)
             elif self.state[k][side] == 1 and heel_x > ob.hazard_end_m:
                 self._decide(k, side, False, walkway)
         # obstacles both feet have left far behind need no more looking at

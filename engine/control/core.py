@@ -123,6 +123,20 @@ _EVENT, _ = run_struct(EVENT_DTYPE, "cycle", "v3")
 _NAN = math.nan
 _STEP_OVER = int(ObstacleCategory.STEP_OVER)
 
+
+def _members(enum_cls: type) -> type:
+    """A plain class whose attributes are `enum_cls`'s members (the same objects). The cycle's hot
+    paths read members through these: in CPython 3.11 every attribute of an Enum class takes the
+    slow path of EnumType.__getattr__ (~0.3 us a read, about 4x a plain class attribute), and a
+    cycle read some 35 of them."""
+    return type(f"{enum_cls.__name__}Members", (), dict(enum_cls.__members__))
+
+
+_Run = _members(RunState)
+_Alarm = _members(AlarmReason)
+_Pace = _members(PaceMode)
+_Category = _members(ObstacleCategory)
+
 log = logging.getLogger(__name__)
 
 
@@ -179,6 +193,7 @@ class ControlCore:
 
         self.supervisor = Supervisor()
         self.alarms = AlarmTable()
+        self.highest_unacked = 0  # alarms.highest_unacked() as of the last publish of the table
         self.planner = Planner()
         self.aan = AssistAsNeeded()
         self.metrics = GaitMetrics()
@@ -299,6 +314,7 @@ class ControlCore:
         self.guidance_applied = 0.0
         self.bws_applied = 0.0
         self.boost = [0.0, 0.0]
+        self.swing_boost = [0.0, 0.0]  # boost applied through each leg's last swing (at its heel strike)
         self.tracking_error_rad = _NAN
         self.heart_rate_bpm = _NAN
         self.aan_guidance = 0.5
@@ -319,6 +335,8 @@ class ControlCore:
         self.last_plan_speed = 0.0
 
         self.leg_length = [0.9, 0.9]
+        self._scale_key: tuple | None = None  # (v_ref, left, right) of the cached amplitude scales
+        self._scales = (1.0, 1.0)
         self.hr_limit_bpm = 0.0  # the prescription's heart-rate limit; 0 = none
         self.obstacles_dirty = True
         self._outcome_counts = (0, 0)  # (cleared, hit), recounted when the obstacles change
@@ -606,7 +624,7 @@ class ControlCore:
         if lateness_s >= self.period_s:
             self.overrun_streak += 1
             if self.overrun_streak >= self.config.overrun_streak:
-                self.alarm(AlarmReason.LOOP_OVERRUNS)
+                self.alarm(_Alarm.LOOP_OVERRUNS)
         else:
             self.overrun_streak = 0
 
@@ -631,7 +649,7 @@ class ControlCore:
         self._geometry(t)
 
         state = self.run_state
-        walking = state == RunState.RUNNING
+        walking = state == _Run.RUNNING
         if walking:
             if self.view_state == ViewPolicy.OK:
                 self.scene_time_s += dt  # a late view holds the obstacle plan: the scene clock waits
@@ -703,7 +721,7 @@ class ControlCore:
             self.last_angles_key = key
             self.frozen_since_s = t
         # Tracking error for assist-as-needed (only while guided walking).
-        if self.run_state == RunState.RUNNING:
+        if self.run_state == _Run.RUNNING:
             r = self.ref
             e0 = a[0] - r[0]
             e1 = a[1] - r[1]
@@ -756,7 +774,7 @@ class ControlCore:
         rx = ins.last_rx_s
         live = self._insoles_live()
         feet = self.insole_feet
-        calibrate = self.run_state == RunState.IDLE
+        calibrate = self.run_state == _Run.IDLE
         buf = ins.sample_buf
         for k in range(ins.pending):
             row = buf[k]
@@ -799,13 +817,15 @@ class ControlCore:
         lat = 19 + 3 * side
         bal.length_m = self.geo.heel_m[side] + self.geo.toe_m[side] or bal.length_m
         standing = self.standing_n if self.standing_n == self.standing_n else STANDING_DEFAULT_N
-        bal.sample(ts, foot.contact, self.insole_feet[1 - side].contact, h if h > 0.0 else 0.0,
+        # double support: the other foot bearing weight, not its dragging toe (balance.py)
+        bal.sample(ts, foot.contact, self.balance[1 - side].support, h if h > 0.0 else 0.0,
                    m if m > 0.0 else 0.0, f if f > 0.0 else 0.0, row[lat], row[lat + 1], row[lat + 2], standing)
         if ev == TOE_OFF and bal.finish(foot.event_t_s) and live and self.run_state == RunState.RUNNING:
+            # stamped where the weight came off (before the contact's end when the toe dragged)
             self.emit(EventKind.STANCE_COP, side, 1 if bal.ml_resolved else 0, bal.path_m, bal.ap_m, bal.ml_sd_m,
-                      t_s=foot.event_t_s)
+                      t_s=bal.end_s)
             self.emit(EventKind.STANCE_LOAD, side, min(32767, int(bal.duration_s * 1000.0)), bal.peak_load,
-                      bal.impulse, bal.double_support_s, t_s=foot.event_t_s)
+                      bal.impulse, bal.double_support_s, t_s=bal.end_s)
 
     def _stumble(self, dt: float, fresh: int, exo_fresh: int) -> None:
         """Trip warning (engine/control/stumble.py): the feet's speed over the belt from the
@@ -816,18 +836,18 @@ class ControlCore:
         if exo_fresh:
             g.check_encoders(self.jh_t[(self.jh_n - 1) % JOINT_HISTORY], self.angles,
                              self.exo.status.velocity_radps, self.geo, self.belt_speed_mps)
-        if fresh and self.run_state == RunState.RUNNING and self._insoles_live() \
+        if fresh and self.run_state == _Run.RUNNING and self._insoles_live() \
                 and g.check(self.ins, self.insole_feet):
             g.respond(self.belt_speed_mps, self.supervisor.guidance(1.0))
             felt = self.ins.haptic(*HAPTIC_CUE)  # the patient feels it (insoles with CAP_HAPTIC)
             self.emit(EventKind.STUMBLE, g.detected_side, 1 if felt else 0, g.detected_peak_mps,
                       self.belt_speed_mps, g.floor_mps)
-            self.alarm(AlarmReason.STUMBLE)
+            self.alarm(_Alarm.STUMBLE)
         if g.active:
             g.cycle(dt, self.supervisor.limits.max_decel_mps2,
-                    g.acknowledged(self.alarms.slots, AlarmReason.STUMBLE))
+                    g.acknowledged(self.alarms.slots, _Alarm.STUMBLE))
             if not g.active:
-                self.alarms.clear(AlarmReason.STUMBLE)
+                self.alarms.clear(_Alarm.STUMBLE)
 
     def _remember_angles(self, ts: float) -> None:
         k = self.jh_n % JOINT_HISTORY
@@ -948,6 +968,7 @@ class ControlCore:
         return total / n
 
     def _heel_strike(self, side: int, ts: float, by_insole: bool) -> None:
+        self.swing_boost[side] = self.boost[side]  # decided at toe off, held through the swing
         # Belt position at the event: the last encoder sample moved on (or back) to the event time.
         gap = ts - self.tm_sample_t
         shift = self.belt_speed_mps * gap if -0.05 < gap < 0.05 else 0.0
@@ -1019,14 +1040,18 @@ class ControlCore:
         if not done:
             return
         obstacles = self.planner.obstacles
+        walkway = self.walkway
         for index, side, margin, outcome in done:
             height = obstacles[index].height_m if index < len(obstacles) else _NAN
             self.emit(EventKind.OBSTACLE_LEG, side, index, margin, float(outcome), height)
+            if index < len(walkway.box_top_m):
+                self.planner.crossing_result(side, walkway.box_top_m[index] - walkway.box_ground_m[index],
+                                             margin, self.swing_boost[side])
         done.clear()
 
     def _steadiness(self, walking: bool) -> None:
         """Mark the strides in progress unsteady while the belt or an obstacle acts on the walk."""
-        if self.run_state != RunState.RUNNING:
+        if self.run_state != _Run.RUNNING:
             return
         planner = self.planner
         disturbed = (
@@ -1095,9 +1120,13 @@ class ControlCore:
         Not awake: the core's own stalls (awake_since) and its port reader's waits in the kernel
         for the tty flip-buffer worker. While such a wait is in progress bytes a device sent are
         queued in the kernel and no port is read (the host is late, not the devices), for at most
-        RX_STALL_LIMIT_S; after one on this device's port, silence is timed from its end
+        RX_STALL_LIMIT_S; after one on this device's port, silence is timed from its end, and
+        finished waits on any port since its last frame are left out, up to RX_STALL_LIMIT_S
         (docs/control.md)."""
-        if t - max(device.last_rx_s, awake_since, device.rx_stall_end_s()) <= limit_s:
+        if t - device.last_rx_s <= limit_s:
+            return False  # a recent frame (the usual case: the max below is never smaller)
+        heard_s = device.last_rx_s + min(device.rx_blind_s(), RX_STALL_LIMIT_S)
+        if t - max(heard_s, awake_since, device.rx_stall_end_s()) <= limit_s:
             return False
         waited_s = device.rx_kernel_wait_s(t)
         return not 0.0 < waited_s < RX_STALL_LIMIT_S
@@ -1107,7 +1136,7 @@ class ControlCore:
         tm, exo, hr = self.tm, self.exo, self.hr
         alarms = self.alarms
         state = self.run_state
-        moving_state = state in (RunState.RUNNING, RunState.PAUSED)
+        moving_state = state in (_Run.RUNNING, _Run.PAUSED)
         ok = 0
         # UI liveness: its beat (a thread that vouches for the process and its main loop) and its
         # process (pidfd). Dead, stopped or hung: a controlled stop. Two cycles of margin: the
@@ -1117,98 +1146,98 @@ class ControlCore:
             self.ui_gone = True
         hb_age = t - self.hb_t_s
         if moving_state and (hb_age > cfg.ui_heartbeat_timeout_s - 2.0 * self.period_s or self.ui_gone):
-            self.alarm(AlarmReason.UI_HEARTBEAT_LOST, hb_age)
-        elif alarms.is_active(AlarmReason.UI_HEARTBEAT_LOST) and hb_age <= cfg.ui_heartbeat_timeout_s:
-            alarms.clear(AlarmReason.UI_HEARTBEAT_LOST)
+            self.alarm(_Alarm.UI_HEARTBEAT_LOST, hb_age)
+        elif alarms.is_active(_Alarm.UI_HEARTBEAT_LOST) and hb_age <= cfg.ui_heartbeat_timeout_s:
+            alarms.clear(_Alarm.UI_HEARTBEAT_LOST)
         self._view(t, moving_state)
         # device silence
         silence = cfg.device_silence_s
         awake_since = self.host_stall_end_s
         if self._silent(tm, t, silence, awake_since):
-            self._silence_alarm(AlarmReason.TREADMILL_SILENT, tm, t)
+            self._silence_alarm(_Alarm.TREADMILL_SILENT, tm, t)
         else:
             ok |= 1
-            if alarms.is_active(AlarmReason.TREADMILL_SILENT):
-                alarms.clear(AlarmReason.TREADMILL_SILENT)
+            if alarms.is_active(_Alarm.TREADMILL_SILENT):
+                alarms.clear(_Alarm.TREADMILL_SILENT)
         if self._silent(exo, t, silence, awake_since):
-            self._silence_alarm(AlarmReason.EXO_SILENT, exo, t)
+            self._silence_alarm(_Alarm.EXO_SILENT, exo, t)
         else:
             ok |= 2
-            if alarms.is_active(AlarmReason.EXO_SILENT):
-                alarms.clear(AlarmReason.EXO_SILENT)
+            if alarms.is_active(_Alarm.EXO_SILENT):
+                alarms.clear(_Alarm.EXO_SILENT)
         if hr is not None:
             if t - hr.last_rx_s > HEART_RATE_SILENT_S:
-                if not alarms.is_active(AlarmReason.HEART_RATE_SILENT):
-                    self.alarm(AlarmReason.HEART_RATE_SILENT)
+                if not alarms.is_active(_Alarm.HEART_RATE_SILENT):
+                    self.alarm(_Alarm.HEART_RATE_SILENT)
             else:
                 ok |= 4
-                if alarms.is_active(AlarmReason.HEART_RATE_SILENT):
-                    alarms.clear(AlarmReason.HEART_RATE_SILENT)
+                if alarms.is_active(_Alarm.HEART_RATE_SILENT):
+                    alarms.clear(_Alarm.HEART_RATE_SILENT)
             # Above the prescribed limit (a fresh reading only): a medium alarm for the therapist.
             high = 0.0 < self.hr_limit_bpm < self.heart_rate_bpm and ok & 4
-            if high and not alarms.is_active(AlarmReason.HEART_RATE_HIGH):
-                self.alarm(AlarmReason.HEART_RATE_HIGH)
-            elif not high and alarms.is_active(AlarmReason.HEART_RATE_HIGH):
-                alarms.clear(AlarmReason.HEART_RATE_HIGH)
+            if high and not alarms.is_active(_Alarm.HEART_RATE_HIGH):
+                self.alarm(_Alarm.HEART_RATE_HIGH)
+            elif not high and alarms.is_active(_Alarm.HEART_RATE_HIGH):
+                alarms.clear(_Alarm.HEART_RATE_HIGH)
         ins = self.ins
         if ins is not None:
             if self._silent(ins, t, self.ins_silence_s, awake_since):
-                self._silence_alarm(AlarmReason.INSOLES_SILENT, ins, t)
+                self._silence_alarm(_Alarm.INSOLES_SILENT, ins, t)
             else:
                 ok |= 8
-                if alarms.is_active(AlarmReason.INSOLES_SILENT):
-                    alarms.clear(AlarmReason.INSOLES_SILENT)
+                if alarms.is_active(_Alarm.INSOLES_SILENT):
+                    alarms.clear(_Alarm.INSOLES_SILENT)
         self.device_ok = ok
         ts, es = tm.status, exo.status
         # faults and e-stop (as reported by fresh frames)
         if ts.fault:
-            self.alarm(AlarmReason.TREADMILL_FAULT)
-        elif alarms.is_active(AlarmReason.TREADMILL_FAULT):
-            alarms.clear(AlarmReason.TREADMILL_FAULT)
+            self.alarm(_Alarm.TREADMILL_FAULT)
+        elif alarms.is_active(_Alarm.TREADMILL_FAULT):
+            alarms.clear(_Alarm.TREADMILL_FAULT)
         if es.fault:
             sensor_only = es.fault == 16  # FaultCode.SENSOR: insoles unreliable, fall back
             self.use_kinematic_events = sensor_only
             if not sensor_only:
-                self.alarm(AlarmReason.EXO_FAULT)
+                self.alarm(_Alarm.EXO_FAULT)
         else:
             self.use_kinematic_events = False
-            if alarms.is_active(AlarmReason.EXO_FAULT):
-                alarms.clear(AlarmReason.EXO_FAULT)
+            if alarms.is_active(_Alarm.EXO_FAULT):
+                alarms.clear(_Alarm.EXO_FAULT)
         if ts.estop_pressed or es.estop_pressed:
-            self.alarm(AlarmReason.HARDWARE_ESTOP)
-        elif alarms.is_active(AlarmReason.HARDWARE_ESTOP):
-            alarms.clear(AlarmReason.HARDWARE_ESTOP)
+            self.alarm(_Alarm.HARDWARE_ESTOP)
+        elif alarms.is_active(_Alarm.HARDWARE_ESTOP):
+            alarms.clear(_Alarm.HARDWARE_ESTOP)
         # watchdogs: only meaningful once the devices were armed for this run
         if moving_state and t >= self.arming_until_s:
             if ts.watchdog_tripped or not ts.armed:
-                self.alarm(AlarmReason.TREADMILL_WATCHDOG)
+                self.alarm(_Alarm.TREADMILL_WATCHDOG)
             if es.watchdog_tripped or not es.armed:
-                self.alarm(AlarmReason.EXO_WATCHDOG)
-        elif not (state == RunState.STOPPING or state == RunState.STOPPED):
-            if alarms.is_active(AlarmReason.TREADMILL_WATCHDOG) and not ts.watchdog_tripped:
-                alarms.clear(AlarmReason.TREADMILL_WATCHDOG)
-            if alarms.is_active(AlarmReason.EXO_WATCHDOG) and not es.watchdog_tripped:
-                alarms.clear(AlarmReason.EXO_WATCHDOG)
+                self.alarm(_Alarm.EXO_WATCHDOG)
+        elif not (state == _Run.STOPPING or state == _Run.STOPPED):
+            if alarms.is_active(_Alarm.TREADMILL_WATCHDOG) and not ts.watchdog_tripped:
+                alarms.clear(_Alarm.TREADMILL_WATCHDOG)
+            if alarms.is_active(_Alarm.EXO_WATCHDOG) and not es.watchdog_tripped:
+                alarms.clear(_Alarm.EXO_WATCHDOG)
         # frozen joint sensor while walking
-        if state == RunState.RUNNING and self.belt_speed_mps > 0.2 and ok & 2:
+        if state == _Run.RUNNING and self.belt_speed_mps > 0.2 and ok & 2:
             if t - self.frozen_since_s > FROZEN_SENSOR_S:
-                self.alarm(AlarmReason.SENSOR_FROZEN)
-        elif alarms.is_active(AlarmReason.SENSOR_FROZEN) and t - self.frozen_since_s < FROZEN_SENSOR_S:
-            alarms.clear(AlarmReason.SENSOR_FROZEN)
+                self.alarm(_Alarm.SENSOR_FROZEN)
+        elif alarms.is_active(_Alarm.SENSOR_FROZEN) and t - self.frozen_since_s < FROZEN_SENSOR_S:
+            alarms.clear(_Alarm.SENSOR_FROZEN)
         # corrupted frames
         if t - self.frames_bad_t >= 1.0:
             bad = tm.stats.frames_bad + exo.stats.frames_bad + (hr.stats.frames_bad if hr is not None else 0)
             if ins is not None:
                 bad += ins.stats.frames_bad
             if bad - self.frames_bad_window > LINK_ERRORS_PER_S:
-                self.alarm(AlarmReason.LINK_ERRORS)
-            elif alarms.is_active(AlarmReason.LINK_ERRORS):
-                alarms.clear(AlarmReason.LINK_ERRORS)
+                self.alarm(_Alarm.LINK_ERRORS)
+            elif alarms.is_active(_Alarm.LINK_ERRORS):
+                alarms.clear(_Alarm.LINK_ERRORS)
             self.frames_bad_window = bad
             self.frames_bad_total = bad
             self.frames_bad_t = t
-        if alarms.is_active(AlarmReason.LOOP_OVERRUNS) and self.overrun_streak == 0:
-            alarms.clear(AlarmReason.LOOP_OVERRUNS)
+        if alarms.is_active(_Alarm.LOOP_OVERRUNS) and self.overrun_streak == 0:
+            alarms.clear(_Alarm.LOOP_OVERRUNS)
 
     def _view(self, t: float, moving_state: bool) -> None:
         """The graded response to a late patient view (supervisor.ViewPolicy)."""
@@ -1221,12 +1250,12 @@ class ControlCore:
         if state == before:
             return
         if state == ViewPolicy.LATE:
-            self.alarm(AlarmReason.UI_VIEW_LATE, view.age_s(t))
+            self.alarm(_Alarm.UI_VIEW_LATE, view.age_s(t))
         elif state == ViewPolicy.STALE:
-            self.alarm(AlarmReason.UI_VIEW_STALE, view.age_s(t))
+            self.alarm(_Alarm.UI_VIEW_STALE, view.age_s(t))
         else:
-            self.alarms.clear(AlarmReason.UI_VIEW_LATE)
-            self.alarms.clear(AlarmReason.UI_VIEW_STALE)
+            self.alarms.clear(_Alarm.UI_VIEW_LATE)
+            self.alarms.clear(_Alarm.UI_VIEW_STALE)
 
     def _next_obstacle_m(self) -> float:
         """Distance from s to the next obstacle's stop line or near edge (or the route's end)."""
@@ -1250,7 +1279,7 @@ class ControlCore:
     def _plan_and_command(self, t: float, dt: float, state: RunState, walking: bool) -> None:
         sup = self.supervisor
         lim = sup.limits
-        stopping = state == RunState.STOPPING
+        stopping = state == _Run.STOPPING
         planner = self.planner
         # Expected step of each leg for the swing prediction: its measured one, else the model's.
         steps = self.plan_steps_m
@@ -1266,7 +1295,7 @@ class ControlCore:
         # UI starts the therapist's setting at (it is not multiplied in: fractions do not stack).
         cruise = lim.max_speed_mps * self.speed_fraction if walking else 0.0
         pace = self.pace_mode
-        if pace == PaceMode.SELF and walking:
+        if pace == _Pace.SELF and walking:
             cruise = lim.max_speed_mps  # the patient sets the pace; the plan only limits it
         if self.view_state == ViewPolicy.LATE and cruise > self.view.cap_mps:
             cruise = self.view.cap_mps  # slow gently while the patient's view is late
@@ -1289,22 +1318,22 @@ class ControlCore:
             self.obstacles_dirty = True
         if planner.changed:
             self.obstacles_dirty = True
-        if pace == PaceMode.FIXED and planner.blocking >= 0 and target < cruise \
-                and planner.obstacles[planner.blocking].category != ObstacleCategory.YIELD \
+        if pace == _Pace.FIXED and planner.blocking >= 0 and target < cruise \
+                and planner.obstacles[planner.blocking].category != _Category.YIELD \
                 and (planner.route_length_m <= 0.0 or planner.route_length_m - self.s_m > 5.0):
             target = cruise  # fixed pace: step-over obstacles do not slow the belt, yields still do
-        elif pace == PaceMode.SELF and walking and state == RunState.RUNNING:
+        elif pace == _Pace.SELF and walking and state == _Run.RUNNING:
             # One call: the self-paced law; the obstacle plan still overrides it (the min).
             own = self.self_paced.command(self.patient_position_m, self.tm_sample_t, self.belt_speed_mps,
                                           sup.speed_cmd_mps, dt, lim.max_speed_mps, lim.max_accel_mps2,
                                           lim.max_decel_mps2, self.max_jerk_mps3)
             if own < target:
                 target = own
-        if state == RunState.PAUSED or not walking:
+        if state == _Run.PAUSED or not walking:
             target = 0.0
         if target > self.stumble.speed_cap_mps:
             target = self.stumble.speed_cap_mps  # a stumble: the belt slows gently (stumble.py)
-        speed_cmd = sup.step_speed(target, dt, stopping or state in (RunState.IDLE, RunState.STOPPED))
+        speed_cmd = sup.step_speed(target, dt, stopping or state in (_Run.IDLE, _Run.STOPPED))
 
         # Reference gait and assistance.
         v_ref = self.belt_speed_mps if self.belt_speed_mps > 0.05 else speed_cmd
@@ -1323,14 +1352,27 @@ class ControlCore:
         b0 = sup.boost(planner.boost[0])
         b1 = sup.boost(planner.boost[1])
         self.boost[0], self.boost[1] = b0, b1
-        scale_l = refgait.amplitude_scale(v_ref, self.leg_length[0])
-        scale_r = refgait.amplitude_scale(v_ref, self.leg_length[1])
+        # The amplitude scales change only with v_ref (a new belt-speed sample, 250 Hz, while the
+        # belt moves) or the leg lengths: computed on a change, not every cycle.
+        scale_key = (v_ref, self.leg_length[0], self.leg_length[1])
+        if scale_key != self._scale_key:
+            self._scale_key = scale_key
+            self._scales = (refgait.amplitude_scale(v_ref, self.leg_length[0]),
+                            refgait.amplitude_scale(v_ref, self.leg_length[1]))
+        scale_l, scale_r = self._scales
         ref = self.ref
-        refgait.reference(self.phase[0], scale_l, b0, ref, 0)
-        refgait.reference(self.phase[1], scale_r, b1, ref, 4)
+        # each leg's reference timed by its own stance fraction and detected toe off (refgait)
+        to_t = self.swing_clear.to_t_s
+        sf = self.metrics.stance_fraction
+        ph_l, rate_l = refgait.reference_phase(self.phase[0], self.phase_est[0].stride_time_s, sf[0],
+                                               t - to_t[0] if to_t[0] >= 0.0 else -1.0)
+        ph_r, rate_r = refgait.reference_phase(self.phase[1], self.phase_est[1].stride_time_s, sf[1],
+                                               t - to_t[1] if to_t[1] >= 0.0 else -1.0)
+        refgait.reference(ph_l, scale_l, b0, ref, 0)
+        refgait.reference(ph_r, scale_r, b1, ref, 4)
 
         tm, exo = self.tm, self.exo
-        if stopping or state == RunState.STOPPED:
+        if stopping or state == _Run.STOPPED:
             if t - self.tm_sent_t >= TREADMILL_REFRESH_S:
                 tm.stop(lim.max_decel_mps2 if lim.valid else 0.5)
                 self.tm_sent_t = t
@@ -1343,20 +1385,18 @@ class ControlCore:
             # belt, so the stop ends once our ramp is done plus the watchdog and a safe ramp.
             blind_done = not self.device_ok & 1 and t - self.stop_started_s > SILENT_STOP_S
             if stopping and speed_cmd == 0.0 and (self.belt_speed_mps < STOPPED_SPEED_MPS or blind_done):
-                self.set_run_state(RunState.STOPPED if self.stop_is_fault else RunState.IDLE)
+                self.set_run_state(_Run.STOPPED if self.stop_is_fault else _Run.IDLE)
                 if not self.stop_is_fault:
-                    self.alarms.clear(AlarmReason.STOP_REQUEST)
+                    self.alarms.clear(_Alarm.STOP_REQUEST)
         else:
             if speed_cmd != self.tm_sent_cmd or t - self.tm_sent_t >= TREADMILL_REFRESH_S:
                 accel = lim.max_accel_mps2 if speed_cmd >= self.tm_sent_cmd else lim.max_decel_mps2
                 tm.set_speed(speed_cmd, accel if lim.valid else 0.5)
                 self.tm_sent_cmd = speed_cmd
                 self.tm_sent_t = t
-            if state == RunState.RUNNING or (state == RunState.PAUSED and self.belt_speed_mps > STOPPED_SPEED_MPS):
+            if state == _Run.RUNNING or (state == _Run.PAUSED and self.belt_speed_mps > STOPPED_SPEED_MPS):
                 g = self.guidance_applied
                 mode = GUIDANCE if g > 0.0 else TRANSPARENT
-                rate_l = 1.0 / self.phase_est[0].stride_time_s
-                rate_r = 1.0 / self.phase_est[1].stride_time_s
                 exo.set_command(
                     (mode, mode, mode, mode), g,
                     (ref[0], ref[1], ref[4], ref[5]),
@@ -1366,7 +1406,7 @@ class ControlCore:
             elif self.cycle % 10 == 0:
                 exo.set_command((TRANSPARENT,) * 4, 0.0, (ref[0], ref[1], ref[4], ref[5]), (0.0,) * 4, (0.0, 0.0))
         if self.bws_applied != self.bws_sent or t - self.bws_sent_t >= BWS_REFRESH_S:
-            if not stopping and state != RunState.STOPPED:
+            if not stopping and state != _Run.STOPPED:
                 tm.set_bws(self.bws_applied)
             self.bws_sent = self.bws_applied
             self.bws_sent_t = t
@@ -1442,11 +1482,13 @@ class ControlCore:
             view = self.state_view["alarms"]
             for i, slot in enumerate(alarms.slots):
                 view[i] = (slot[0], slot[1], slot[2], slot[3], slot[4])
+            # The table's slots change only with `dirty` set: the highest priority with them.
+            self.highest_unacked = alarms.highest_unacked()
             alarms.dirty = False
         # s_measured_t_s: the host time the belt was at s_m (its encoder frame), for the renderer's
         # extrapolation; s_m only changes when a treadmill frame arrives (250 Hz).
         _STATE_C.pack_into(
-            buf, base + _STATE_C_OFF, alarms.highest_unacked(), self.pid, self.cycle, self.tm_sample_t
+            buf, base + _STATE_C_OFF, self.highest_unacked, self.pid, self.cycle, self.tm_sample_t
         )
         _STATE_D.pack_into(
             buf, base + _STATE_D_OFF, GAIT_SPEED_FROM_BELT, self.pitch[0], self.pitch[1],

@@ -19,15 +19,18 @@ stays at that level
 
 Pitch (toe-down positive): the gyro's pitch rate minus its bias, integrated sample by sample with
 the insole's own sample times; while the foot is flat (heel and forefoot loaded) and still
-(turning slower than STILL_RADPS), pulled toward the accelerometer's gravity angle
-atan2(-a_x, a_z): a complementary filter whose gyro part follows heel rocker, heel rise and swing
-and whose accelerometer part removes the drift every stride (on a flat belt and on a ramp
-alike). The gyro bias is learned in the same still, flat moments. Drift builds over one swing.
+(turning slower than STILL_RADPS, the accelerometer reading about g), pulled toward 0: the sole
+lies on the real belt, which is level whatever the scene shows (a curb or a ramp in the headset
+does not tilt the treadmill). A complementary filter whose gyro part follows heel rocker, heel rise
+and swing and whose belt part removes the drift every stride. The accelerometer's gravity angle
+atan2(-a_x, a_z) is not the reference: its bias (about 0.05 m/s^2 for a MEMS part after factory
+calibration, ~0.3 deg) would stay in every stance foot's pitch, and the core chains each footprint
+from the stance foot in heel rise (about 1 mm per degree per step: 5-7 cm over a minute's walk,
+enough to misplace a landing beside an obstacle). The gyro bias is learned in the same still, flat
+moments. Drift builds over one swing.
 """
 
 from __future__ import annotations
-
-import math
 
 from engine.control.gait_events import NO_EVENT, TOE_OFF, FootEvents
 
@@ -44,7 +47,7 @@ TARE_MAX = 0.01  # tare only from readings this small (an unloaded cell, not a d
 TARE_RATE = 0.02  # per airborne sample: ~0.25 s time constant at 200 Hz
 BIAS_RATE = 0.02  # per still foot-flat sample
 STILL_RADPS = 0.05  # a foot-flat sample turning slower than this is still (bias learning)
-ACCEL_GAIN = 0.1  # per loaded sample: weight of the accelerometer angle (~25 ms at 200 Hz)
+ACCEL_GAIN = 0.1  # per still flat sample: weight of the belt's angle (~25 ms at 200 Hz)
 G_TOL_MPS2 = 1.5  # use the accelerometer only while |a| is within this of g (nearly still)
 MAX_EXTRAPOLATE_S = 0.02
 G = 9.81
@@ -126,15 +129,17 @@ class InsoleFoot:
         rate = gyro_pitch_radps - self.gyro_bias_radps
         previous_pitch = self.pitch_rad
         self.flat = self.contact and h >= FLAT_MIN and f + m >= FLAT_MIN
-        # trapezoids: the rate moves fast in swing (up to ~10 rad/s), and a rectangle rule would
-        # carry half a sample's change of it as a pitch error (~1 degree, ~4 mm at the toe)
-        self.pitch_rad += 0.5 * (rate + self.rate_radps) * dt if dt > 0.0 else 0.0
+        # the rate is the mean over the sample interval (docs/protocol.md: the IMU's decimation
+        # filter), so rate x dt is that interval's whole turn; trapezoids with the previous
+        # interval's mean would lag the foot by half a sample (2.5 ms at 200 Hz: ~0.5 deg in heel
+        # rise, which the core's footprint chain carried as ~1 mm per step)
+        self.pitch_rad += rate * dt
         self.rate_radps = rate
         if self.flat and -STILL_RADPS < rate < STILL_RADPS:
             # flat and still: gravity gives the angle, and the gyro's reading is its bias
             g2 = accel_x_mps2 * accel_x_mps2 + accel_z_mps2 * accel_z_mps2
             if (G - G_TOL_MPS2) ** 2 < g2 < (G + G_TOL_MPS2) ** 2:
-                self.pitch_rad += ACCEL_GAIN * (math.atan2(-accel_x_mps2, accel_z_mps2) - self.pitch_rad)
+                self.pitch_rad -= ACCEL_GAIN * self.pitch_rad  # flat on the level belt: pitch 0
             self.gyro_bias_radps += BIAS_RATE * (gyro_pitch_radps - self.gyro_bias_radps)
         self._prev_dev_s = dev_s
         self._prev_pitch_t = self.t_s

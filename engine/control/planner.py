@@ -16,8 +16,8 @@ Step-over obstacles: the approach speed is limited to speed_fraction of the pres
 given) from APPROACH_M before the obstacle. A foot's next swing crosses the obstacle when it
 stands before the obstacle and its predicted landing (the other foot's position plus the
 expected step length) lies beyond the near edge; for that swing the planner asks for a clearance
-boost that lifts the toe by the obstacle height plus CLEARANCE_MARGIN_M, and for GUIDANCE_RAISE
-more guidance. While the foot swings over [at_m, at_m + depth_m] the lowest toe-minus-obstacle
+boost that lifts the toe by the obstacle height plus CLEARANCE_MARGIN_M (at that leg's learned
+lift per unit of boost: crossing_result), and for GUIDANCE_RAISE more guidance. While the foot swings over [at_m, at_m + depth_m] the lowest toe-minus-obstacle
 height is its margin; a negative margin, or a heel strike inside the obstacle, is a hit.
 """
 
@@ -37,6 +37,15 @@ CLEARANCE_MARGIN_M = 0.05
 REACH_FACTOR = 1.5  # a crossing step may be this much longer than the leg's usual one (project's choice)
 BOOST_FULL_M = 0.20  # toe lift asked of a full (1.0) clearance boost
 GUIDANCE_RAISE = 0.2  # absolute stiffness added for a crossing swing
+# What one unit of boost lifts a leg's toe by is the leg's: a knee flexed further tilts the shank
+# back, and a dropped foot hanging from it points the toe down, so a paretic leg gains a few cm
+# where a sound one gains BOOST_FULL_M. Each boosted crossing tells (height + margin) / boost at
+# most; the estimate moves LIFT_LEARN_RATE of the way to it, between LIFT_MIN_M and BOOST_FULL_M:
+# a leg whose boosted swing touched or tripped gets more boost next time (up to the prescription's
+# maximum, which the supervisor applies), one that cleared never less than the rule's.
+LIFT_MIN_M = 0.04
+LIFT_LEARN_RATE = 0.5
+LIFT_LEARN_MIN_HEIGHT_M = 0.01  # a flat hazard (a curb's edge, a puddle) tells nothing of the lift
 PASSED_BEYOND_M = 1.5  # a step-over is decided at the latest this far past its far edge
 # The walking lane: the strip the patient's feet use, centred on the route (x = 0). Step width is
 # ~0.1-0.3 m and a foot ~0.1 m wide; 0.8 m leaves room for lateral sway and for where the
@@ -47,6 +56,7 @@ WALKING_LANE_HALF_WIDTH_M = 0.4
 # can catch or land in is their lip at the near edge, not the whole stretch (the simulated
 # patient's ground truth, devices/sim/scene_view.py, defines them the same way).
 WALK_ON_KINDS = (3, 9)
+CURB_DOWN_KIND = 2
 LIP_DEPTH_M = 0.05
 
 
@@ -62,7 +72,7 @@ class Obstacle:
         "index", "category", "at_m", "end_m", "height_m", "speed_fraction", "stop_m",
         "trigger_m", "duration_s", "period_s", "active_s", "phase_s",
         "outcome", "active", "triggered_at_s", "margin_m", "committed", "done",
-        "crossings", "crossing_side", "key_m", "in_lane", "hazard_end_m",
+        "crossings", "crossing_side", "key_m", "in_lane", "hazard_end_m", "landing_fault",
     )
 
     def __init__(self, index: int, row) -> None:
@@ -73,6 +83,8 @@ class Obstacle:
         # far edge of what a foot must not enter or land in (a walk-on surface: its lip)
         walk_on = int(row["kind"]) in WALK_ON_KINDS
         self.hazard_end_m = min(self.end_m, self.at_m + LIP_DEPTH_M) if walk_on else self.end_m
+        # a curb down's stone is the walkway before its drop: standing on it is no fault
+        self.landing_fault = int(row["kind"]) != CURB_DOWN_KIND
         self.height_m = max(0.0, float(row["height_m"]))
         self.speed_fraction = min(1.0, max(0.0, float(row["speed_fraction"])))
         self.stop_m = self.at_m - max(0.0, float(row["stop_gap_m"]))
@@ -117,6 +129,7 @@ class Planner:
         self.plan_changes: list[Obstacle] = []
         self.outcomes: list[Obstacle] = []
         self.changed = True  # obstacle state block section needs a rewrite
+        self.lift_per_boost_m = [BOOST_FULL_M, BOOST_FULL_M]  # per leg, learned from its crossings
 
     def load(self, rows: np.ndarray, count: int, route_length_m: float) -> None:
         """Adopt a new timeline (the route restarts at s = 0)."""
@@ -175,10 +188,10 @@ class Planner:
             else:
                 limit = self._step_over(ob, s_m, max_speed_mps, a_plan, feet_m, swinging, step_length_m)
                 if ob.crossing_side[0]:
-                    boost_l = max(boost_l, (ob.height_m + CLEARANCE_MARGIN_M) / BOOST_FULL_M)
+                    boost_l = max(boost_l, (ob.height_m + CLEARANCE_MARGIN_M) / self.lift_per_boost_m[0])
                     raise_g = GUIDANCE_RAISE
                 if ob.crossing_side[1]:
-                    boost_r = max(boost_r, (ob.height_m + CLEARANCE_MARGIN_M) / BOOST_FULL_M)
+                    boost_r = max(boost_r, (ob.height_m + CLEARANCE_MARGIN_M) / self.lift_per_boost_m[1])
                     raise_g = GUIDANCE_RAISE
             if limit < target:
                 target = limit
@@ -250,6 +263,18 @@ class Planner:
             return math.sqrt(v_app * v_app + 2.0 * a_plan * d) if d > 0.0 else v_app
         return math.inf
 
+    def crossing_result(self, side: int, volume_height_m: float, margin_m: float, boost: float) -> None:
+        """A leg's crossing was decided: its lowest sole point over the box was margin_m above a box
+        volume_height_m high, with `boost` (as applied, 0..1) through that swing: learn the leg's
+        toe lift per unit of boost (at most what the crossing shows)."""
+        if boost <= 0.05 or not volume_height_m >= LIFT_LEARN_MIN_HEIGHT_M or not margin_m == margin_m:
+            return
+        low = volume_height_m + margin_m if margin_m > -volume_height_m else 0.0
+        shown = low / boost
+        shown = LIFT_MIN_M if shown < LIFT_MIN_M else BOOST_FULL_M if shown > BOOST_FULL_M else shown
+        lift = self.lift_per_boost_m[side]
+        self.lift_per_boost_m[side] = lift + LIFT_LEARN_RATE * (shown - lift)
+
     # -- events from the gait ----------------------------------------------------------------
     def toe_over(self, side: int, x_prev_m: float, x_m: float, toe_height_m: float) -> None:
         """The swinging toe of `side` moved from x_prev_m to x_m (world) at this height."""
@@ -270,7 +295,7 @@ class Planner:
             ob = self.order[i]
             if ob.done or ob.category != ObstacleCategory.STEP_OVER:
                 continue
-            if ob.at_m <= foot_m <= ob.hazard_end_m:
+            if ob.at_m <= foot_m <= ob.hazard_end_m and ob.landing_fault:
                 # Landed on or in it (a puddle's water, a box's top).
                 ob.margin_m = min(ob.margin_m, -0.01) if ob.margin_m == ob.margin_m else -0.01
                 ob.crossings += 1

@@ -1,6 +1,7 @@
 """Reference gait: a normative hip and knee trajectory over the gait cycle.
 
-Phase 0 is heel strike of that leg, toe off near 0.6. The shape follows the healthy adult
+Phase 0 is heel strike of that leg, toe off near 0.6 (each leg's own stance and swing are mapped
+onto these by reference_phase: its measured stance fraction, and its detected toe off). The shape follows the healthy adult
 sagittal-plane curves of Winter (Biomechanics and Motor Control of Human Movement) at a
 comfortable speed; it is stored as a smooth periodic table of TABLE_SIZE samples built once at
 import, and looked up with plain-float interpolation on the hot path.
@@ -13,8 +14,6 @@ angles and a longer stride time.
 """
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 
@@ -71,6 +70,12 @@ _DKNEE = (np.gradient(np.concatenate([KNEE_TABLE_RAD[-1:], KNEE_TABLE_RAD, KNEE_
 # Extra flexion added in swing per unit of clearance boost (radians), shaped by a swing bump.
 BOOST_HIP_RAD = 0.35
 BOOST_KNEE_RAD = 0.6
+# The boost's time course over a swing, as the exoskeleton applies it (shares of the swing)
+BOOST_IN_SWING = 0.3
+BOOST_OUT_SWING = 0.8
+# Stance fractions a leg's reference is warped by (healthy ~0.6; paretic legs 0.5-0.75)
+STANCE_FRACTION_MIN = 0.45
+STANCE_FRACTION_MAX = 0.85
 
 
 def stride_length_m(speed_mps: float, leg_length_m: float) -> float:
@@ -94,12 +99,51 @@ def amplitude_scale(speed_mps: float, leg_length_m: float) -> float:
     return 0.3 if ratio < 0.3 else 1.3 if ratio > 1.3 else ratio
 
 
+def _smoothstep(x: float) -> float:
+    return 0.0 if x <= 0.0 else 1.0 if x >= 1.0 else x * x * (3.0 - 2.0 * x)
+
+
 def swing_bump(phase: float) -> float:
-    """0 in stance, a smooth 0..1..0 hump over swing (peak at mid-swing)."""
+    """0 in stance; over swing the clearance boost's time course: in by BOOST_IN_SWING of the
+    swing, held, out over the swing's last 1 - BOOST_OUT_SWING (smooth steps). The reference
+    carries the boost as the exoskeleton applies it, so guidance never pulls a boosted leg down
+    while its foot is over an obstacle (a sin^2 hump at mid swing did, early and late)."""
     if phase < TOE_OFF_PHASE:
         return 0.0
     x = (phase - TOE_OFF_PHASE) / (1.0 - TOE_OFF_PHASE)
-    return math.sin(math.pi * x) ** 2
+    return _smoothstep(x / BOOST_IN_SWING) * (1.0 - _smoothstep((x - BOOST_OUT_SWING) / (1.0 - BOOST_OUT_SWING)))
+
+
+def reference_phase(phase: float, stride_time_s: float, stance_fraction: float,
+                    since_toe_off_s: float) -> tuple[float, float]:
+    """The reference's phase for one leg and its rate (1/s), timed by that leg's own gait.
+
+    The table is a healthy leg's (toe off at TOE_OFF_PHASE: Perry & Burnfield's 60 %); a paretic
+    leg's stance is shorter or longer (temporal symmetry ratios outside the normal 0.9-1.1 in
+    about half of the stroke survivors of Patterson et al. 2008), and a reference timed
+    by the healthy split says "stance" (knee straight, hip extended) while that foot is already
+    in the air, pulling it down against the clearance boost. So: stance (phase from the leg's
+    heel strike) maps onto the table's stance by the leg's measured stance fraction, and once its
+    toe off is detected (since_toe_off_s >= 0) the swing runs from TOE_OFF_PHASE over the
+    expected swing time stride_time_s * (1 - stance fraction), held at its end if it lasts
+    longer. A missed toe off falls back to the stance-fraction warp. stance_fraction: the leg's
+    last measured one (NaN before the first strides: the table's).
+    """
+    sf = stance_fraction
+    if not sf == sf:
+        sf = TOE_OFF_PHASE
+    sf = STANCE_FRACTION_MIN if sf < STANCE_FRACTION_MIN else STANCE_FRACTION_MAX if sf > STANCE_FRACTION_MAX else sf
+    stride = stride_time_s if stride_time_s > 0.1 else 0.1
+    swing_share = 1.0 - TOE_OFF_PHASE
+    if since_toe_off_s >= 0.0:
+        swing_s = stride * (1.0 - sf)
+        u = since_toe_off_s / swing_s
+        if u >= 0.999:
+            return TOE_OFF_PHASE + swing_share * 0.999, 0.0
+        return TOE_OFF_PHASE + swing_share * u, swing_share / swing_s
+    if phase <= sf:
+        return TOE_OFF_PHASE * phase / sf, TOE_OFF_PHASE / (sf * stride)
+    return TOE_OFF_PHASE + swing_share * (phase - sf) / (1.0 - sf), swing_share / ((1.0 - sf) * stride)
 
 
 def reference(phase: float, scale: float, boost: float, out: list, offset: int) -> None:

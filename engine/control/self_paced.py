@@ -8,7 +8,10 @@ belt speed, so with the belt's acceleration as the input the plant is a double i
 
     e'' = v_intent' - a_belt          (e = position - reference)
 
-and a PD law on the acceleration, a = Kp e + Kd e', gives e'' + Kd e' + Kp e = v_intent'.
+and a PID law on the acceleration, a = Kp e + Kd e' + Ki ∫e dt, gives
+e''' + Kd e'' + Kp e' + Ki e = v_intent'' : a patient who keeps speeding up (a ramp of
+intent) leaves no lasting position lag (a PD law left Kp⁻¹ times their acceleration). The
+integral is frozen while a limit or an override holds the belt (anti-windup).
 The estimated intent (belt speed + position rate) is reported for telemetry and stop detection.
 Acceleration is limited to the prescription and its rate of change to the prescription's
 `max_jerk_mps3` (default MAX_JERK_MPS3), so the belt never surprises; speed stays within
@@ -26,6 +29,16 @@ OMEGA_N_RADPS = 1.6
 DAMPING = 0.9
 KP_PER_S2 = OMEGA_N_RADPS * OMEGA_N_RADPS  # (m/s^2) per m of position error
 KD_PER_S = 2.0 * DAMPING * OMEGA_N_RADPS  # (m/s^2) per m/s of position rate
+# Integral gain: removes the lag a steady change of intent leaves (A/Kp: 25 mm at 0.065 m/s^2).
+# Closed loop s^3 + Kd s^2 + Kp s + Ki: poles -1.74 and -0.57 +- 0.50j (Routh: Kd Kp = 7.4 > Ki);
+# the phase margin falls from 39.9 to 39.6 deg (docs/control.md).
+KI_PER_S3 = 1.0  # (m/s^2) per m*s of integrated position error
+# The integral learns the patient's steady change of pace only while belt and patient move
+# together (small error, small rate): a start, a stop or a catch-up would otherwise wind it up
+# and the belt would overshoot afterwards (a type-3 loop repays every integrated lag).
+INTEGRATE_ERROR_M = 0.04  # above the 25 mm lag of a 0.065 m/s^2 ramp, below a catch-up
+INTEGRATE_RATE_MPS = 0.10  # above the sway left after the average, below the 0.15 m/s catch-up
+INTEGRAL_FADE_S = 1.0  # outside that, the integral fades with this time constant
 MAX_JERK_MPS3 = DEFAULT_MAX_JERK_MPS3  # default rate limit on the belt's acceleration (docs/control.md)
 RATE_TAU_S = 0.02  # low-pass of the rate of the averaged position
 # The trunk oscillates fore-aft once per step (~2 Hz); the law must not chase it: the position
@@ -48,6 +61,7 @@ class SelfPacedController:
         self.average_s = AVERAGE_S
         self.kp = KP_PER_S2
         self.kd = KD_PER_S
+        self.ki = KI_PER_S3
         self.reset()
 
     def reset(self) -> None:
@@ -59,6 +73,7 @@ class SelfPacedController:
         self.last_out_mps = math.nan
         self.intent_mps = 0.0
         self.error_m = 0.0
+        self.integral_ms = 0.0  # integrated averaged position error (m*s), frozen under limits
         self.head = 0  # next slot to write
         self.count = 0
         self.tail = 0  # oldest slot inside the window
@@ -77,6 +92,7 @@ class SelfPacedController:
         if position_m != position_m:  # no sensor: hold nothing, slow down gently
             position_m = self.last_pos_m if self.last_pos_m == self.last_pos_m else REFERENCE_M
             self.rate_mps = -belt_mps
+            self.integral_ms = 0.0  # nothing to integrate: the stop must not be held up by it
         elif sample_s != self.last_sample_s:
             avg = self._average(position_m, sample_s)
             if self.avg_m == self.avg_m:
@@ -96,14 +112,30 @@ class SelfPacedController:
         # different speed, continue from the acceleration actually applied.
         if self.last_out_mps == self.last_out_mps and abs(speed_now_mps - self.last_out_mps) > 1e-6:
             self.accel_mps2 = 0.0 if speed_now_mps <= 0.0 else min(self.accel_mps2, 0.0)
-        a_des = self.kp * e + self.kd * self.rate_mps
+            self.integral_ms = min(self.integral_ms, 0.0)  # held back by a plan: wind nothing up
         v = speed_now_mps
-        if v <= STANDSTILL_MPS and e < START_POSITION_M and self.intent_mps < STOP_INTENT_MPS:
+        standing = v <= STANDSTILL_MPS and e < START_POSITION_M and self.intent_mps < STOP_INTENT_MPS
+        if standing:
+            self.integral_ms = 0.0  # a standing patient: a start begins from nothing
+        a_pd = self.kp * e + self.kd * self.rate_mps
+        a_des = a_pd + self.ki * self.integral_ms
+        if standing:
             a_des = min(a_des, 0.0)  # standing patient: the belt stays put
         # Catching up a patient far ahead must not make the belt outrun them: a soft cap
         # (2 /s toward it) on how much faster than the estimated intent the belt may go.
-        a_des = min(a_des, 2.0 * (self.intent_mps + MAX_LEAD_MPS - v))
-        a_des = min(max(a_des, -max_decel_mps2), max_accel_mps2)
+        low = -max_decel_mps2
+        high = max(min(max_accel_mps2, 2.0 * (self.intent_mps + MAX_LEAD_MPS - v)), low)  # the decel limit wins
+        # Anti-windup (conditional integration): the integral grows only while the law's own
+        # acceleration is within the limits, or when the error would pull it back inside them;
+        # its share of the command never exceeds the prescription's acceleration limits.
+        tracking = abs(e) < INTEGRATE_ERROR_M and abs(self.rate_mps) < INTEGRATE_RATE_MPS
+        if not tracking:  # a transient: the integral fades (a frozen one could hold a lasting bias)
+            self.integral_ms -= self.integral_ms * min(1.0, dt / INTEGRAL_FADE_S)
+        elif not ((a_des >= high and e > 0.0) or (a_des <= low and e < 0.0) or standing):
+            self.integral_ms += e * dt
+            bound = max(max_accel_mps2, max_decel_mps2) / self.ki if self.ki > 0.0 else 0.0
+            self.integral_ms = min(max(self.integral_ms, -bound), bound)
+        a_des = min(max(a_des, low), high)
         jerk = max_jerk_mps3 if max_jerk_mps3 > 0.0 else MAX_JERK_MPS3
         step = jerk * dt
         a = self.accel_mps2

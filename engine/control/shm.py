@@ -186,7 +186,7 @@ class SeqLockBlock:
     @property
     def sequence(self) -> int:
         """Current sequence counter (even when no write is in progress)."""
-        return int(self._seq[0])
+        return _U64.unpack_from(self._map.mm, 0)[0]  # = int(self._seq[0]), read every core cycle
 
     def begin_write(self) -> None:
         """Make the counter odd: readers retry until end_write()."""
@@ -258,6 +258,7 @@ class Ring:
     def __init__(self, path: str, dtype: np.dtype, capacity: int, create: bool = False) -> None:
         self.dtype = np.dtype(dtype)
         self.capacity = int(capacity)
+        self._itemsize = self.dtype.itemsize  # (push_packed runs every core cycle)
         self._map = _Mapped(path, HEADER_BYTES + self.dtype.itemsize * self.capacity, create)
         self.path = path
         self._counters = np.ndarray((3,), dtype="<u8", buffer=self._map.mm, offset=0)
@@ -288,7 +289,7 @@ class Ring:
     @property
     def overflow(self) -> int:
         """Records the producer had to drop because the consumer fell behind."""
-        return int(self._counters[2])
+        return _U64.unpack_from(self._map.mm, 16)[0]  # = int(self._counters[2]), read every core cycle
 
     # -- producer ---------------------------------------------------------------------------
     def claim(self) -> np.ndarray | None:
@@ -316,7 +317,7 @@ class Ring:
         if written - read >= self.capacity:
             _U64.pack_into(buf, 16, overflow + 1)
             return False
-        packer.pack_into(buf, HEADER_BYTES + (written % self.capacity) * self.dtype.itemsize, *values)
+        packer.pack_into(buf, HEADER_BYTES + (written % self.capacity) * self._itemsize, *values)
         _U64.pack_into(buf, 0, written + 1)
         return True
 

@@ -239,7 +239,11 @@ class AlarmTable:
 # stops the belt as before. A UI that is alive but draws late gets a graded response instead:
 VIEW_LATE_S = 0.1  # a view older than this is late: low alarm, belt slowed, obstacle plan held
 VIEW_RECOVERED_S = 0.5  # fresh frames for this long end the late state
-VIEW_STALE_MAX_S = 1.0  # never longer than this without a fresh view, obstacle or not (design cap)
+# Never longer than this without a fresh view, obstacle or not (design cap). A live software
+# renderer under a CPU hog draws a frame every 1-3 s (bench session --hog); at 1.0 s such a view
+# stopped the session although it was alive and far from any obstacle. A dead or hung UI is
+# caught by its liveness beat within 100 ms, whatever this cap is.
+VIEW_STALE_MAX_S = 3.5
 VIEW_ERROR_MAX_M = 0.1  # near an obstacle: how far the world shown may lag the belt (0.1 s at 1 m/s)
 LOOKAHEAD_STEPS = 3.0  # obstacles shape the stride up to 2 steps ahead, older adults 1 step earlier
 BELT_LAG_S = 0.1  # from a stop command to the belt decelerating (added to the stopping distance)
@@ -248,24 +252,42 @@ LATE_SPEED_FRACTION = 0.5  # ...down to at most this share of the therapist's sp
 # speed at which the world shown lags the belt by at most VIEW_ERROR_MAX_M at the view's own
 # frame interval (with FRAME_INTERVAL_MARGIN): a slow view then meets its limit near obstacles.
 FRAME_INTERVAL_MARGIN = 1.25
-LATE_SPEED_MIN_MPS = 0.1  # the slowest the late view asks for (its near-obstacle limit is then 1 s)
+# The slowest the late view asks for near an obstacle: a frame every 2.7 s (with the 1.25 margin)
+# still lags the belt by at most VIEW_ERROR_MAX_M (near-obstacle limit 0.1 m / 0.03 m/s = 3.3 s).
+LATE_SPEED_MIN_MPS = 0.03
+# ... and farther from it, where the lag is not yet used: the patient keeps walking. The lower
+# floor applies from LATE_SPEED_FAR_MPS * VIEW_STALE_MAX_S (0.35 m) before the near zone, so the
+# belt (slowing at LATE_DECEL_MPS2: 0.1 -> 0.03 m/s in 0.7 s, 5 cm) is there by the zone.
+LATE_SPEED_FAR_MPS = 0.1
+
+
+def distance_to_near_zone_m(speed_mps: float, obstacle_m: float, decel_mps2: float, step_m: float) -> float:
+    """How far the patient is from the zone near the next obstacle: the belt's stopping distance
+    at this speed plus LOOKAHEAD_STEPS steps before it (<= 0: in it; NaN: no obstacle)."""
+    v = speed_mps if speed_mps > 0.0 else 0.0
+    decel = decel_mps2 if decel_mps2 > 0.05 else 0.05
+    return obstacle_m - (v * v / (2.0 * decel) + v * BELT_LAG_S) - LOOKAHEAD_STEPS * step_m
 
 
 def view_stale_limit_s(speed_mps: float, obstacle_m: float, decel_mps2: float, step_m: float) -> float:
     """How long the patient's view may be stale before a controlled stop.
 
-    Far from the next obstacle (it lies beyond the belt's stopping distance plus LOOKAHEAD_STEPS
-    steps) the patient is not using its position yet: VIEW_STALE_MAX_S. Nearer, the world shown
-    lags the belt by speed x staleness, which may reach VIEW_ERROR_MAX_M (never under VIEW_LATE_S).
+    Near the next obstacle (within the belt's stopping distance plus LOOKAHEAD_STEPS steps) the
+    world shown lags the belt by speed x staleness, which may reach VIEW_ERROR_MAX_M (never under
+    VIEW_LATE_S). Farther, the patient is not using its position yet: the view may stay stale for
+    the time the belt takes, at this speed, to carry the patient to the edge of that zone, plus
+    the near limit (continuous at the edge); never longer than VIEW_STALE_MAX_S.
     """
     v = speed_mps if speed_mps > 0.0 else 0.0
     if v < 0.05:
         return VIEW_STALE_MAX_S
-    decel = decel_mps2 if decel_mps2 > 0.05 else 0.05
-    stopping_m = v * v / (2.0 * decel) + v * BELT_LAG_S
-    if not obstacle_m - stopping_m <= LOOKAHEAD_STEPS * step_m:  # (NaN obstacle: far)
+    near_s = min(VIEW_STALE_MAX_S, max(VIEW_LATE_S, VIEW_ERROR_MAX_M / v))
+    to_zone_m = distance_to_near_zone_m(v, obstacle_m, decel_mps2, step_m)
+    if to_zone_m != to_zone_m:  # NaN: no obstacle ahead
         return VIEW_STALE_MAX_S
-    return min(VIEW_STALE_MAX_S, max(VIEW_LATE_S, VIEW_ERROR_MAX_M / v))
+    if to_zone_m <= 0.0:
+        return near_s
+    return min(VIEW_STALE_MAX_S, near_s + to_zone_m / v)
 
 
 class ViewPolicy:
@@ -274,7 +296,8 @@ class ViewPolicy:
     OK: fresh. LATE: older than VIEW_LATE_S; `cap_mps` then falls at LATE_DECEL_MPS2 from the
     belt speed at the onset to `floor_mps`: LATE_SPEED_FRACTION of the therapist's cruise speed,
     or less, so that the world shown lags the belt by at most VIEW_ERROR_MAX_M at the view's
-    recent frame interval (a view late from the start still walks, at that speed). STALE: older than view_stale_limit_s
+    recent frame interval (a view late from the start still walks, at that speed), but not below
+    LATE_SPEED_FAR_MPS until 0.35 m before the zone near the next obstacle (LATE_SPEED_MIN_MPS there). STALE: older than view_stale_limit_s
     (sticky until the belt stands). Inactive (always OK) until a first frame was seen: a core
     driven without a view (`main.py core`, tests) has only the liveness beat.
     """
@@ -299,12 +322,15 @@ class ViewPolicy:
             self.interval_s = interval if interval > self.interval_s else self.interval_s + 0.1 * (interval - self.interval_s)
         self.frame_t_s = t_s
 
-    def late_floor_mps(self, cruise_mps: float) -> float:
-        """The speed a late view slows the belt to (see the class docstring)."""
+    def late_floor_mps(self, cruise_mps: float, to_zone_m: float = 0.0) -> float:
+        """The speed a late view slows the belt to (see the class docstring); to_zone_m: the
+        distance to the zone near the next obstacle (distance_to_near_zone_m; NaN: none)."""
         floor = LATE_SPEED_FRACTION * cruise_mps
         lagged = VIEW_ERROR_MAX_M / (FRAME_INTERVAL_MARGIN * self.interval_s) if self.interval_s > 0.0 else floor
         if lagged < floor:
-            floor = lagged if lagged > LATE_SPEED_MIN_MPS else LATE_SPEED_MIN_MPS
+            far = not to_zone_m <= LATE_SPEED_FAR_MPS * VIEW_STALE_MAX_S  # (NaN: no obstacle, far)
+            least = LATE_SPEED_FAR_MPS if far else LATE_SPEED_MIN_MPS
+            floor = lagged if lagged > least else (least if least < floor else floor)
         return floor
 
     def age_s(self, t_s: float) -> float:
@@ -326,7 +352,8 @@ class ViewPolicy:
             if self.state == self.OK:
                 self.state = self.LATE
                 self.cruise_mps = speed_mps if cruise_mps is None else cruise_mps
-                self.floor_mps = self.late_floor_mps(self.cruise_mps)
+                self.floor_mps = self.late_floor_mps(
+                    self.cruise_mps, distance_to_near_zone_m(speed_mps, obstacle_m, decel_mps2, step_m))
                 self.cap_mps = speed_mps if speed_mps > self.floor_mps else self.floor_mps
             self.fresh_since_s = -1.0
             self.limit_s = view_stale_limit_s(speed_mps, obstacle_m, decel_mps2, step_m)
@@ -341,7 +368,8 @@ class ViewPolicy:
                 self.cap_mps = float("inf")
                 return self.state
         if self.state == self.LATE:
-            self.floor_mps = self.late_floor_mps(self.cruise_mps if cruise_mps is None else cruise_mps)
+            self.floor_mps = self.late_floor_mps(self.cruise_mps if cruise_mps is None else cruise_mps,
+                                                 distance_to_near_zone_m(speed_mps, obstacle_m, decel_mps2, step_m))
             cap = self.cap_mps - LATE_DECEL_MPS2 * clamp(dt_s, 0.0, 0.1)
             self.cap_mps = cap if cap > self.floor_mps else self.floor_mps
         return self.state

@@ -4,7 +4,8 @@ A curb_up raises the ground by its height from its near edge on; a curb_down low
 height beyond its far edge (the curb stone is at the old level). Each step-over obstacle is a
 box [at_m, at_m + depth_m] x [ground before it, + its volume height] that a swinging foot must
 stay out of; a curb_down's and a puddle's volume height is 0 (the edge or the water is the
-hazard). Heights the core measures are over this ground, so a toe over a curb is not "low".
+hazard; standing on a curb down's stone before the edge is walking, not a fault, while a foot
+in a puddle is). Heights the core measures are over this ground, so a toe over a curb is not "low".
 Kind codes are engine/scene's OBSTACLE_KIND_CODES (stable: recordings store them).
 """
 
@@ -23,6 +24,7 @@ class Walkway:
         self.box_top_m: list[float] = []  # per timeline row
         self.box_ground_m: list[float] = []  # ground just before each obstacle
         self.in_lane: list[bool] = []
+        self.landing_faults: list[bool] = []  # per row: a foot landing inside its box is a fault
 
     def load(self, rows, count: int, in_lane=None) -> None:
         """Adopt a timeline (TIMELINE_DTYPE rows); in_lane(i) says whether row i is in the lane."""
@@ -41,10 +43,13 @@ class Walkway:
         self.box_top_m = [0.0] * count
         self.box_ground_m = [0.0] * count
         self.in_lane = [True] * count
+        self.landing_faults = [True] * count
         for i in range(count):
             row = rows[i]
             kind = int(row["kind"])
             volume = 0.0 if kind in (CURB_DOWN, PUDDLE) else max(0.0, float(row["height_m"]))
+            # a curb down's stone is the walkway before its drop: standing on it is no fault
+            self.landing_faults[i] = kind != CURB_DOWN
             self.box_ground_m[i] = self.ground_m(float(row["at_m"]) - 1e-6)
             self.box_top_m[i] = self.box_ground_m[i] + volume
             if in_lane is not None:

@@ -30,6 +30,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="accept the proposal with changes, e.g. --edit speed_mps=0.6 guidance_min=0.3 "
                              "(fields: scene_id speed_mps guidance guidance_min bws_fraction assist_as_needed)")
     choice.add_argument("--reject", action="store_true", help="reject the proposal: the next session plan stays")
+    parser.add_argument("--not-a-trip", nargs="*", type=float, metavar="T_S",
+                        help="judge the last session's stumble warnings (at these session times in s; none "
+                             "given: all of them) as not a trip: audited, and the proposal no longer counts them")
     parser.add_argument("--who", help="who decides (default: $STEPSYNC_USER or the login name)")
 
 
@@ -67,7 +70,7 @@ def main(args: argparse.Namespace) -> int:
             raise
         print(f"progress: {str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}")
         return 1
-    decide = args.accept or args.edit or args.reject
+    decide = args.accept or args.edit or args.reject or args.not_a_trip is not None
     if decide and is_server_url(db):
         print("progress: proposals are decided on the rig's records file (--db PATH), not the clinic server")
         return 1
@@ -116,8 +119,20 @@ def _proposal(repo, args: argparse.Namespace) -> int:
 
     code = args.patient
     proposal = proposal_for(repo, code)
+    if proposal is not None and getattr(args, "not_a_trip", None) is not None:
+        from engine.analysis.progression import record_stumble_review
+
+        try:
+            judged = record_stumble_review(repo, proposal.based_on_session, _who(args), args.not_a_trip)
+        except ValueError as exc:
+            print(f"progress: --not-a-trip: {exc}")
+            return 2
+        which = "every stumble warning" if judged == [None] else "stumble warning(s) at " + ", ".join(
+            f"{t:g} s" for t in judged)
+        print(f"judged not a trip by {_who(args)}: {which} of session {proposal.based_on_session}")
+        proposal = proposal_for(repo, code)  # weighed again without them
     if proposal is None:
-        if args.accept or args.edit or args.reject:
+        if args.accept or args.edit or args.reject or getattr(args, "not_a_trip", None) is not None:
             print(f"progress: no proposal for {code}: no finished session or no prescription")
             return 1
         return 0

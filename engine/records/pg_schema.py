@@ -427,6 +427,7 @@ def grants_sql() -> str:
         f"GRANT EXECUTE ON FUNCTION stepsync_login_params(text), stepsync_login(text, bytea), "
         f"stepsync_logout() TO {ROLE_RIG}, {ROLE_CLIENT}",
         f"GRANT EXECUTE ON FUNCTION stepsync_current_prescriptions(text[]) TO {ROLE_RIG}",
+        f"GRANT EXECUTE ON FUNCTION stepsync_current_session_plans(text[]) TO {ROLE_RIG}",
         # CLINIC_FUNCTIONS: a rig copies the clinic's patients; both check a login's patient list.
         f"GRANT EXECUTE ON FUNCTION stepsync_clinic_patient_count(), stepsync_clinic_patients(), "
         f"stepsync_creator_care_team() TO {ROLE_RIG}",
@@ -491,6 +492,18 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
     SELECT DISTINCT ON (p.patient_code) p.patient_code, p.version, p.rx_json, p.who, p.rig_id,
            coalesce(r.name, p.rig_id), p.received_at::text
     FROM prescriptions p LEFT JOIN rigs r ON r.rig_id = p.rig_id
+    WHERE p.patient_code = ANY(p_codes) AND EXISTS (SELECT 1 FROM rigs m WHERE m.db_role = session_user)
+    ORDER BY p.patient_code, p.version DESC
+$$;
+-- The same for session plans (issue 12): a rig copies down the plan another rig stored, so the
+-- patient's next session starts from it wherever it is walked. Rigs only; nothing but the plan.
+CREATE OR REPLACE FUNCTION stepsync_current_session_plans(p_codes text[])
+RETURNS TABLE (patient_code text, version integer, plan_json text, decision text, who text, rig_id text,
+               rig_name text, received_at text)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+    SELECT DISTINCT ON (p.patient_code) p.patient_code, p.version, p.plan_json, p.decision, p.who, p.rig_id,
+           coalesce(r.name, p.rig_id), p.received_at::text
+    FROM session_plans p LEFT JOIN rigs r ON r.rig_id = p.rig_id
     WHERE p.patient_code = ANY(p_codes) AND EXISTS (SELECT 1 FROM rigs m WHERE m.db_role = session_user)
     ORDER BY p.patient_code, p.version DESC
 $$;

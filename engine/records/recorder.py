@@ -33,6 +33,7 @@ import argparse
 import concurrent.futures
 import json
 import logging
+import multiprocessing
 import os
 import select
 import signal
@@ -54,7 +55,13 @@ log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[2]
 DRAIN_PERIOD_S = 0.05
 COMPACT_RECORDS = 5000
-RECORDER_NICE = -1  # absolute; the UI runs at -3 (engine/render/app.py UI_NICE)
+RECORDER_NICE = -1  # absolute (the compaction process); the UI runs at -10 (engine/render/app.py UI_NICE)
+# The draining thread alone runs SCHED_FIFO at this priority where allowed: below the UI's
+# liveness beat (10), the rig (50) and the core (80), above every normal-priority program. At nice
+# -1 a loaded machine woke it 230 ms late and preempted it inside commits (bench session: lag
+# 0.34 s, commits up to 0.19 s). Its work is a few ms per 50 ms; compaction's compression runs in a
+# normal-priority process (a thread would share the GIL: see run_recorder).
+RECORDER_RT_PRIORITY = 5
 ORPHAN_IDLE_S = 1.0  # after the app died: exit once the core has been silent this long
 READY_TIMEOUT_S = 15.0
 BUSY_TIMEOUT_MS = 100  # wait this long for another connection's lock, then retry next period
@@ -73,7 +80,7 @@ class SessionWriter:
     """Writes one session's telemetry and core events through a Store, the way the recorder
     process does (demo-history uses it directly for simulated sessions).
 
-    With an executor, compaction compresses in a worker thread (LZMA releases the GIL) and only
+    With an executor (the recorder: a process), compaction compresses there and only
     the swap of rows happens on the caller's thread, so a drain never waits for compression."""
 
     def __init__(
@@ -240,17 +247,34 @@ def run_recorder(
         os.setpriority(os.PRIO_PROCESS, 0, RECORDER_NICE)
     except OSError:
         log.info("recorder: could not set nice %d; running at %d", RECORDER_NICE, os.getpriority(os.PRIO_PROCESS, 0))
+    # Compaction compresses in another process, not a thread: a normal-priority thread preempted
+    # while holding the GIL (numpy between LZMA calls) kept the draining thread waiting for the
+    # GIL 0.23-0.37 s at every compaction on a loaded machine (bench session: the worst lags came
+    # 8.5 s into both sessions, woken late with nothing else to wait for). Started now, before
+    # this thread turns real-time: started later, from a SCHED_FIFO thread, the worker ran its
+    # whole Python start-up at SCHED_FIFO 5 and starved normal-priority threads (among them the
+    # tty flip-buffer kworker the devices' bytes wait for) for a few hundred milliseconds.
+    executor = concurrent.futures.ProcessPoolExecutor(
+        1, mp_context=multiprocessing.get_context("spawn"), initializer=_normal_priority)
+    executor.submit(os.getpid)  # spawns the worker (and the pool's threads) at normal priority
+    try:
+        # RESET_ON_FORK: anything this thread starts later (a thread, a process) starts normal.
+        os.sched_setscheduler(0, os.SCHED_FIFO | os.SCHED_RESET_ON_FORK, os.sched_param(RECORDER_RT_PRIORITY))
+    except (OSError, AttributeError):
+        log.info("recorder: SCHED_FIFO %d refused; draining at nice %d", RECORDER_RT_PRIORITY,
+                 os.getpriority(os.PRIO_PROCESS, 0))
 
     telemetry_ring = Ring(telemetry_path, layout.TELEMETRY_DTYPE, layout.TELEMETRY_CAPACITY)
     events_ring = Ring(events_path, layout.EVENT_DTYPE, layout.EVENT_CAPACITY) if events_path else None
     store = Store(db_path)
     store.set_busy_timeout(BUSY_TIMEOUT_MS)
-    executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="compactor")
     writer = SessionWriter(store, session_id, executor=executor)
     parent_pid = os.getppid()
     cpu0, wall0 = time.process_time(), time.monotonic()
     max_commit_s = 0.0
     max_lag_s = 0.0
+    max_lag_detail: dict = {}  # where the worst lag came from (bench session prints it)
+    wake_late_s = [0.0]  # how late the current drain woke up (the scheduler), seconds
     last_data_s = time.monotonic()
     orphaned = False
 
@@ -303,8 +327,10 @@ def run_recorder(
                 # Records the core wrote before this recorder started (the start-up backlog)
                 # count from the start: their age says nothing about how far it falls behind.
                 lag = done - max(float(telemetry["t_s"][0]), wall0)
-                if 0.0 <= lag < 3600.0:
-                    max_lag_s = max(max_lag_s, lag)
+                if 0.0 <= lag < 3600.0 and lag > max_lag_s:
+                    max_lag_s = lag
+                    max_lag_detail.update(after_start_s=round(began - wall0, 3), commit_s=round(done - began, 4),
+                                          wake_late_s=round(wake_late_s[0], 4), records=int(len(telemetry)))
         return len(telemetry) + len(events)
 
     attach = _attach(store, session_id, telemetry_ring, events_ring)
@@ -319,6 +345,7 @@ def run_recorder(
     next_s = time.monotonic()
     try:
         while not stopping:
+            wake_late_s[0] = max(0.0, time.monotonic() - next_s)
             drain_once()
             if not orphaned and os.getppid() != parent_pid:
                 orphaned = True
@@ -344,6 +371,7 @@ def run_recorder(
                 "wall_s": time.monotonic() - wall0,
                 "max_commit_s": max_commit_s,
                 "max_lag_s": max_lag_s,
+                "max_lag_detail": max_lag_detail,
                 "orphaned": orphaned,
                 **failures,
             }
@@ -355,6 +383,16 @@ def run_recorder(
         if events_ring is not None:
             events_ring.close(unlink=False)
     return stats
+
+
+def _normal_priority() -> None:
+    """The compaction process inherits the draining thread's SCHED_FIFO: compression (about a
+    second of CPU per compaction) goes back to normal scheduling, at the recorder's nice."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+        os.setpriority(os.PRIO_PROCESS, 0, RECORDER_NICE)
+    except (OSError, AttributeError):
+        pass
 
 
 def _attach(store: Store, session_id: int, telemetry_ring: Ring, events_ring: Ring | None) -> dict:

@@ -1,8 +1,9 @@
 """Store and forward: push everything a rig recorded in its SQLite file to the clinic server.
 
 One pass (`sync_once`) sends, in this order, patients, prescription versions, sessions (and the
-closing of sessions that were still open last time), telemetry chunks, events, steps, strides,
-the audit log of setting changes and frame timing. Rules that make it safe to cut at any point:
+closing of sessions that were still open last time), session plans, telemetry chunks, events,
+steps, strides, the audit log of setting changes and frame timing; it takes down the clinic's
+patients, current prescriptions and current session plans that other rigs stored. Rules that make it safe to cut at any point:
 
 - Natural keys: every row goes up as (rig id, local row id) with `ON CONFLICT DO NOTHING`, so a
   replay adds nothing. Telemetry goes by cycle: the rig compacts chunks (and SQLite may reuse
@@ -178,6 +179,7 @@ class Pass:
             self.pull_prescriptions()
             self.sessions()
             self.session_plans()
+            self.pull_session_plans()
             self.telemetry()
             for table in CHILD_COLUMNS:
                 self.children(table)
@@ -345,19 +347,70 @@ class Pass:
         mapping = self._server_session_ids({r[4] for r in rows if r[4] is not None})
         out = []
         for r in rows:
+            if str(r[6]).startswith(PULLED_PREFIX):  # taken from the clinic: already there
+                out.append(None)
+                continue
             if r[4] is not None and r[4] not in mapping:
                 break  # its session is not on the server yet: next pass, in order
             out.append((self.rig_id, r[0], r[1], r[2], r[3], None if r[4] is None else mapping[r[4]], *r[5:]))
         if not out:
             return
-        with self.conn.transaction():
-            with self.conn.cursor() as cur:
-                cur.executemany(
-                    "INSERT INTO session_plans (rig_id, local_id, patient_code, version, rig_version, plan_json, "
-                    "based_on_session, decision, who, created_at) VALUES (%s, %s, %s, 0, %s, %s, %s, %s, %s, %s) "
-                    "ON CONFLICT DO NOTHING", out)
-        self.rig.put("hwm:session_plans", out[-1][1])
-        self._count("session_plans", len(out))
+        own = [r for r in out if r is not None]
+        if own:
+            with self.conn.transaction():
+                with self.conn.cursor() as cur:
+                    cur.executemany(
+                        "INSERT INTO session_plans (rig_id, local_id, patient_code, version, rig_version, plan_json, "
+                        "based_on_session, decision, who, created_at) VALUES (%s, %s, %s, 0, %s, %s, %s, %s, %s, %s) "
+                        "ON CONFLICT DO NOTHING", own)
+        self.rig.put("hwm:session_plans", rows[len(out) - 1][0])
+        self._count("session_plans", len(own))
+
+    def pull_session_plans(self) -> None:
+        """Copy down the clinic's current session plan of each local patient when another rig
+        stored it (issue 12), the way `pull_prescriptions` takes prescription versions: the plan
+        the server received last is the next session's everywhere. Stored as a new local version
+        with who = "clinic: WHO at RIG, clinic vN received ..." and no local session (the session
+        it came from is on the other rig); such a version is not sent back. A server not yet
+        upgraded to the function (`main.py clinic init`) is skipped with a warning."""
+        import json
+
+        codes = [r[0] for r in self.rig.rows("SELECT code FROM patients")]
+        if not codes:
+            return
+        try:
+            current = self.conn.execute("SELECT * FROM stepsync_current_session_plans(%s)", (codes,)).fetchall()
+        except psycopg.errors.UndefinedFunction:
+            self.conn.rollback()
+            log.warning("clinic sync: the server has no stepsync_current_session_plans: plans are not copied "
+                        "down until it is upgraded (main.py clinic init)")
+            return
+        self.conn.rollback()
+        for code, version, plan_json, decision, who, rig_id, rig_name, received_at in current:
+            if rig_id == self.rig_id or self.rig.get(f"pulled-plan:{code}") == str(version):
+                continue
+            try:
+                plan = json.loads(plan_json)
+                if not isinstance(plan, dict):
+                    raise ValueError("not an object")
+            except ValueError as exc:  # a bad plan is reported, never applied
+                log.error("clinic session plan v%s of %s refused: %s", version, code, exc)
+                continue
+            local = self.rig.rows("SELECT plan_json FROM session_plans WHERE patient_code = ? "
+                                  "ORDER BY version DESC LIMIT 1", (code,))
+            if not local or json.loads(local[0][0]) != plan:
+                with self.rig.conn:
+                    self.rig.conn.execute("BEGIN IMMEDIATE")
+                    row = self.rig.conn.execute("SELECT COALESCE(MAX(version), 0) + 1 FROM session_plans "
+                                                "WHERE patient_code = ?", (code,)).fetchone()
+                    self.rig.conn.execute(
+                        "INSERT INTO session_plans (patient_code, version, plan_json, based_on_session, decision, "
+                        "who, created_at) VALUES (?, ?, ?, NULL, ?, ?, ?)",
+                        (code, row[0], json.dumps(plan, sort_keys=True), decision,
+                         f"{PULLED_PREFIX}{who} at {rig_name}, clinic v{version} received {received_at}",
+                         received_at))
+                self._count("session_plans pulled", 1)
+            self.rig.put(f"pulled-plan:{code}", version)
 
     def _server_session_ids(self, local_ids: set[int]) -> dict[int, int]:
         missing = [i for i in local_ids if i not in self._session_map]
@@ -494,8 +547,10 @@ def pending_rows(db_path: str | Path) -> dict[str, int]:
     rig = RigFile(db_path)
     try:
         out = {}
-        for table in ("sessions", "session_plans", *CHILD_COLUMNS):
+        for table in ("sessions", *CHILD_COLUMNS):
             out[table] = rig.rows(f"SELECT COUNT(*) FROM {table} WHERE id > ?", (rig.hwm(table),))[0][0]
+        out["session_plans"] = rig.rows("SELECT COUNT(*) FROM session_plans WHERE id > ? AND who NOT LIKE ?",
+                                        (rig.hwm("session_plans"), PULLED_PREFIX + "%"))[0][0]
         out["prescriptions"] = rig.rows("SELECT COUNT(*) FROM prescriptions WHERE id > ? AND who NOT LIKE ?",
                                         (rig.hwm("prescriptions"), PULLED_PREFIX + "%"))[0][0]
         out["patients"] = rig.rows("SELECT COUNT(*) FROM patients WHERE rowid > ? AND 'pulled-patient:' || code "

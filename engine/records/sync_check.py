@@ -21,6 +21,8 @@ def local_counts(db_path: Path) -> dict[str, int]:
         # Versions taken from the clinic are the server's own rows, not this rig's.
         out["prescriptions"] -= store._query("SELECT COUNT(*) AS n FROM prescriptions WHERE who LIKE ?",
                                              (PULLED_PREFIX + "%",))[0]["n"]
+        out["session_plans"] -= store._query("SELECT COUNT(*) AS n FROM session_plans WHERE who LIKE ?",
+                                             (PULLED_PREFIX + "%",))[0]["n"]
         out["telemetry_records"] = store._query("SELECT COALESCE(SUM(n_records), 0) AS n FROM telemetry_chunks")[0]["n"]
     return out
 

@@ -165,7 +165,10 @@ class HudModel:
             phrases.append(f"Well waited at {self._names_text(landed['passed'])}")
         if phrases:
             kind = next(k for k in ("hit", "cleared", "passed") if landed[k])
-            self._feedback = (". ".join(phrases), kind, now_s)
+            text = phrases[0]
+            for phrase in phrases[1:]:  # "Cleared the box! Well waited ...", never "box!. Well"
+                text += (" " if text.endswith("!") else ". ") + phrase
+            self._feedback = (text, kind, now_s)
 
     def _names_text(self, indices: list[int]) -> str:
         """'the box', 'the box and the puddle', 'the box, the cable and the puddle'."""

@@ -263,7 +263,8 @@ class TherapistMenu:
         # Progression (issue 12): the next session's proposal, Accept / Edit / Reject (progression_panel.py).
         from engine.render.progression_panel import ProgressionPanel
 
-        self.progression = ProgressionPanel(base, self.root, controller, getattr(library, "scenes", None))
+        self.progression = ProgressionPanel(base, self.root, controller, getattr(library, "scenes", None),
+                                            on_plan_applied=self.pick_planned_scene)
         button("progression", "Progression", (1.08, 0, -0.05), self.progression.open, 0.04, (0.3, 0.35, 0.5, 1))
         # -- status line: above the band kept free for the alarm banner --------------------------
         self.status_label = label("", (-1.72, 0, -0.8), 0.04, (1, 0.9, 0.5, 1), wrap=68)
@@ -368,6 +369,7 @@ class TherapistMenu:
         self._update_patient_label()
         self.findings_label["text"] = latest_findings_line(getattr(self.controller, "store", None), code)
         self._status(f"patient {code} selected")
+        self.pick_planned_scene()  # issue 12: the accepted plan's scene, chosen by itself
 
     def prescription_from_entries(self) -> Prescription:
         """The prescription in the form (PrescriptionError names a bad field)."""
@@ -431,6 +433,19 @@ class TherapistMenu:
             choice = self.on_scene_chosen(scene_id)
             self.controller.select_scene(choice)
         self._status(f"scene {row.title} selected")
+
+    def pick_planned_scene(self) -> str | None:
+        """Select the scene of the patient's accepted session plan (issue 12), the way a click
+        on it does; the therapist may pick another one after. None when there is no plan, its
+        scene is not in the list, or a session is running (the scene is not changed under it)."""
+        planned = getattr(self.controller, "planned_scene_id", None)
+        if not planned or planned not in self.scene_buttons:
+            return None
+        if getattr(self.controller, "run_state", None) in ("running", "paused"):
+            return None
+        self.pick_scene(planned)
+        self._status(f"scene {planned} selected: the accepted session plan's")
+        return planned
 
     def _show_error(self, row: SceneEntry) -> None:
         self._status(f"{row.title}: {row.error}")

@@ -1,7 +1,8 @@
 """The therapist menu's progression panel: the proposal for the selected patient's next session
 with its reasons, and Accept, Edit and Reject (engine/analysis/progression.py).
 
-Opened by the menu's "Progression" button. A choice goes through the same `record_decision` as
+Opened by the menu's "Progression" button. "Not a trip" records the therapist's judgement
+that the last session's stumble warnings were not trips (audited) and weighs the proposal again. A choice goes through the same `record_decision` as
 `main.py progress --accept/--edit/--reject`: accept and edit store a new session-plan version,
 every choice is an audit row with the controller's `who`. An accepted plan is applied to the
 settings at once when no session is running (the next session starts from it); nothing changes
@@ -20,11 +21,12 @@ TEXT_SCALE = 0.032
 class ProgressionPanel:
     """A popup over the menu: proposal text, an edit line, Accept / Edit / Reject / Close."""
 
-    def __init__(self, base, parent, controller, scenes: dict | None = None) -> None:
+    def __init__(self, base, parent, controller, scenes: dict | None = None, on_plan_applied=None) -> None:
         from direct.gui.DirectGui import DGG, DirectButton, DirectEntry, DirectFrame, DirectLabel
         from panda3d.core import TextNode
 
         self.controller = controller
+        self.on_plan_applied = on_plan_applied  # e.g. the menu selects the plan's scene
         self.scenes = scenes  # the menu's scene library by id (None: the default scenes/ folder)
         self.proposal = None
         self.message = ""
@@ -48,8 +50,9 @@ class ProgressionPanel:
                 ("accept", "Accept", self.accept, (0.1, 0.5, 0.2, 1)),
                 ("edit", "Edit", self.edit, (0.35, 0.35, 0.6, 1)),
                 ("reject", "Reject", self.reject, (0.6, 0.3, 0.1, 1)),
+                ("not_a_trip", "Not a trip", self.not_a_trip, (0.45, 0.4, 0.2, 1)),
                 ("close", "Close", self.close, (0.3, 0.3, 0.33, 1)))):
-            self.buttons[name] = DirectButton(parent=self.frame, text=text, pos=(-0.9 + i * 0.55, 0, -0.69), scale=0.045,
+            self.buttons[name] = DirectButton(parent=self.frame, text=text, pos=(-0.95 + i * 0.46, 0, -0.69), scale=0.045,
                                               command=command, frameColor=colour, text_fg=(1, 1, 1, 1), pad=(0.3, 0.2),
                                               relief=DGG.FLAT)
         self.frame.hide()
@@ -121,6 +124,8 @@ class ProgressionPanel:
         if version is not None and self.controller.patient_code == self.proposal.patient_code \
                 and self.controller.run_state not in ("running", "paused"):
             self.controller.apply_session_plan(self.proposal.patient_code, rx)  # the next session starts from it
+            if self.on_plan_applied is not None:
+                self.on_plan_applied()
         done = f"{decision} by {self.controller.who}" + (f": session plan v{version}" if version else "")
         log.info("progression: %s for %s", done, self.proposal.patient_code)
         self._show(self.body["text"], done)
@@ -137,6 +142,25 @@ class ProgressionPanel:
 
     def reject(self) -> None:
         self._decide("rejected")
+
+    def not_a_trip(self) -> None:
+        """The therapist saw the last session's stumble warnings and judges them not a trip: an
+        audit row (`stumble_review`, who), and the proposal is weighed again without them."""
+        from engine.analysis.progression import record_stumble_review
+
+        store = getattr(self.controller, "store", None)
+        if self.proposal is None or store is None:
+            self._show(self.body["text"], "Nothing to judge.")
+            return
+        try:
+            record_stumble_review(store, self.proposal.based_on_session, self.controller.who)
+        except ValueError as exc:
+            self._show(self.body["text"], f"Not stored: {exc}")
+            return
+        session = self.proposal.based_on_session
+        self.open()
+        self._show(self.body["text"], f"stumble warnings of session {session} judged not a trip by "
+                                      f"{self.controller.who}; the proposal is weighed again")
 
     def close(self) -> None:
         self.frame.hide()

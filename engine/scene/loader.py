@@ -297,9 +297,11 @@ def _short(value) -> str:
     """A value quoted in an error: scalars cut to 40 characters; a mapping or list by its shape
     only (its contents may be anything, and a message must not carry them)."""
     if isinstance(value, dict):
-        return f"a mapping of {len(value)} keys"
+        return f"a mapping of {len(value)} key{'s' if len(value) != 1 else ''}"
     if isinstance(value, (list, tuple)):
-        return f"a list of {len(value)} items"
+        return f"a list of {len(value)} item{'s' if len(value) != 1 else ''}"
+    if value is None or isinstance(value, bool):  # as the file spells them (YAML), not Python's None/True
+        return {None: "null (an empty value)", True: "true", False: "false"}[value]
     return echo(value)
 
 
@@ -341,6 +343,32 @@ _WANTED = {
 }
 
 
+def _key_of_a_sibling(owner, key) -> str:
+    """For a key unknown to this kind of obstacle, fixture or environment but known to another:
+    "; 'aisles' is a key of a grocery_store environment, not of a sidewalk"."""
+    import engine.scene.model as models
+
+    if owner is None or not isinstance(key, str):
+        return ""
+    tag_name = next((t for t in ("kind", "type") if t in owner.model_fields), None)
+    if tag_name is None:
+        return ""
+    mine = getattr(owner.model_fields[tag_name].annotation, "__args__", (None,))[0]
+    others = []
+    for cls in vars(models).values():
+        if (isinstance(cls, type) and issubclass(cls, models.StrictModel) and cls is not owner
+                and tag_name in cls.model_fields and key in cls.model_fields):
+            tag = getattr(cls.model_fields[tag_name].annotation, "__args__", (None,))[0]
+            if isinstance(tag, str):
+                others.append(tag)
+    if not others or not isinstance(mine, str):
+        return ""
+    listed = ", ".join(sorted(others)[:4]) + (" ..." if len(others) > 4 else "")
+    if tag_name == "type":
+        return f"; {key!r} is a key of a {listed} environment, not of a {mine}"
+    return f"; {key!r} is a key of kind {listed}, not of {mine}"
+
+
 def _message(err: dict, owner, name) -> str:
     """Our wording for one pydantic error (never pydantic's own text: designers read these)."""
     kind = err["type"]
@@ -360,7 +388,7 @@ def _message(err: dict, owner, name) -> str:
         return f"text has {length} characters; {limit} allowed"
     if kind == "extra_forbidden":
         options = owner.model_fields.keys() if owner is not None else []
-        return f"unknown key{_did_you_mean(err['loc'][-1], options)}"
+        return f"unknown key{_did_you_mean(err['loc'][-1], options) or _key_of_a_sibling(owner, err['loc'][-1])}"
     if kind == "literal_error":
         options = [o.strip().strip("'") for o in ctx.get("expected", "").replace(" or ", ", ").split(",")]
         return f"{_short(value)} is not allowed; use one of {ctx.get('expected', '')}{_did_you_mean(value, options)}"
@@ -441,7 +469,7 @@ def _validation_errors(exc: ValidationError, doc: Document, skip_missing: bool) 
             if err["type"] == "union_tag_invalid":
                 tag = ctx.get("tag")
                 raw = _value_at(doc.data, clean)
-                if raw is not None and not isinstance(raw, str):
+                if not isinstance(raw, str) and (raw is not None or tag == "None"):  # a number, true, a list, null
                     message = f"{disc} must be text, got {_short(raw)} (one of: {', '.join(expected)})"
                 else:
                     message = f"unknown {disc} {_short(tag)}{_did_you_mean(tag, expected)} (one of: {', '.join(expected)})"

@@ -358,8 +358,15 @@ OBSTACLE_LABELS: dict[str, str] = {
     "traffic_light": "traffic light",
     "cart_crossing": "shopping cart",
     "automatic_door": "automatic door",
-    "person_stopping": "person stopping",
+    "person_stopping": "person in the way",
 }
+
+
+def obstacle_names(scene: Any) -> list[str]:
+    """What the HUD calls each obstacle, in timeline order ("Touched the shopping cart"): the
+    kind's label, the same words `validate` uses (a kind's id such as cart_crossing is not a name
+    a patient knows)."""
+    return [OBSTACLE_LABELS[o.kind] for o in scene.obstacles_in_timeline_order()]
 
 
 def obstacle_extent_m(obstacle: Any) -> float:

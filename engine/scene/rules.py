@@ -57,6 +57,16 @@ ALLOWED_FIXTURES = {
 }
 ENV_NAMES = {"grocery_store": "a grocery store", "sidewalk": "a sidewalk"}
 
+# engine.render.world.grocery: cross aisles CROSS_AISLE_M wide every cross_aisle_every_m, no
+# shelf in the last metre of the route, and a gap in the shelves where a person or a cart
+# crosses (at_m - 0.9 .. at_m + 2.1): an item whose centre is there would hang in the air.
+CROSS_AISLE_M = 2.4
+CROSSING_GAP_M = (-0.9, 2.1)
+ITEM_HALF_M = 0.2  # half the item's package along the route: less than that on a shelf and it hangs in the air
+STALL_DEPTH_M = 0.4  # engine.render.world: a street item's stall, against the pavement's edge
+SIDE_STREET_WARN_M = 30.0  # a curb_down this far before its curb_up: a long walk on the road
+KERB_NEAR_LIGHT_M = 2.0  # a traffic light's kerbs within this of its street's edges
+
 # Footprints of fixtures across the route (m) and whether they stand in the walkable area.
 FIXTURE_DEPTH_M = {"bench": 0.6, "bus_stop": 1.0, "wet_floor_sign": 0.45, "pharmacy_shelf": 0.5, "aisle_sign": 0.0}
 
@@ -112,7 +122,8 @@ def fixture_x(scene: Scene, fixture) -> tuple[float, float]:
 def check_scene(scene: Scene) -> list[Finding]:
     """Every layout and consistency finding for a scene that passed the schema."""
     out: list[Finding] = []
-    for rule in (_kinds, _placement, _overlaps, _curbs, _triggers, _lights, _tasks, _fixtures, _props, _contrast, _other):
+    for rule in (_kinds, _placement, _overlaps, _curbs, _kerb_lane, _street_kerbs, _triggers, _lights, _tasks, _items,
+                 _fixtures, _fixture_overlaps, _props, _contrast, _other):
         out += rule(scene)
     return out
 
@@ -175,10 +186,14 @@ def _overlaps(scene: Scene) -> list[Finding]:
         cat_a = OBSTACLE_CATEGORY[a.kind]
         for j, b in obstacles[a_pos + 1:]:
             b0, b1 = _span(b)
+            cat_b = OBSTACLE_CATEGORY[b.kind]
             along = min(a1, b1) - max(a0, b0)
+            if along <= OVERLAP_M and cat_a == cat_b == ObstacleCategory.YIELD:
+                # a yield obstacle holds the patient from its stop line: two whose holds overlap
+                # (one's stop line inside the other) are waited for at once too
+                along = min(a1, b1) - max(a0 - a.stop_gap_m, b0 - b.stop_gap_m)
             if along <= OVERLAP_M:
                 continue
-            cat_b = OBSTACLE_CATEGORY[b.kind]
             name_a, name_b = OBSTACLE_LABELS[a.kind], OBSTACLE_LABELS[b.kind]
             first, second = (i, j) if (a.at_m, i) <= (b.at_m, j) else (j, i)
             if cat_a == cat_b == ObstacleCategory.STEP_OVER:
@@ -190,11 +205,12 @@ def _overlaps(scene: Scene) -> list[Finding]:
                                        f"{_n(min(a0, b0) if False else scene.obstacles[first].at_m)}..{_n(_span(scene.obstacles[first])[1])} m) "
                                        "in the same lane: one thing on the floor would be scored twice", "error"))
             elif cat_a == cat_b == ObstacleCategory.YIELD:
+                fo, so = scene.obstacles[first], scene.obstacles[second]
                 out.append(Finding(("obstacles", second, "at_m"),
-                                   f"blocks the path where obstacles[{first}] "
-                                   f"({OBSTACLE_LABELS[scene.obstacles[first].kind]}, {_n(_span(scene.obstacles[first])[0])}.."
-                                   f"{_n(_span(scene.obstacles[first])[1])} m) already does: the patient would wait for two things at once",
-                                   "error"))
+                                   f"blocks the path (held from {_n(so.at_m - so.stop_gap_m)} m) where obstacles[{first}] "
+                                   f"({OBSTACLE_LABELS[fo.kind]}, held from {_n(fo.at_m - fo.stop_gap_m)} m, "
+                                   f"{_n(_span(fo)[0])}..{_n(_span(fo)[1])} m) already does: the patient would wait for two things "
+                                   "at once", "error"))
             else:
                 step, blocker = (a, b) if cat_a == ObstacleCategory.STEP_OVER else (b, a)
                 step_i = i if step is a else j
@@ -236,6 +252,153 @@ def _curbs(scene: Scene) -> list[Finding]:
     if level_down is not None:
         out.append(Finding(("obstacles", level_down[0], "kind"), f"a curb_down (at {_n(scene.obstacles[level_down[0]].at_m)} m) "
                            "with no curb_up after it: the route would end down on the road", "error"))
+    return out
+
+
+def side_streets(scene: Scene) -> list[tuple[float, float]]:
+    """(start, end) m of the stretches at road level: each curb_down to its curb_up, and each
+    traffic light's street (at_m .. at_m + depth_m)."""
+    out = []
+    down = None
+    for o in sorted(scene.obstacles, key=lambda o: o.at_m):
+        if o.kind == "curb_down" and down is None:
+            down = o.at_m + obstacle_extent_m(o)
+        elif o.kind == "curb_up" and down is not None:
+            out.append((down, o.at_m))
+            down = None
+    out += [(o.at_m, o.at_m + o.depth_m) for o in scene.obstacles if o.kind == "traffic_light"]
+    return out
+
+
+def _kerb_lane(scene: Scene) -> list[Finding]:
+    """A kerb is a change of level: it must cross the whole walking lane, or the feet would step
+    beside it and still end up on the other level."""
+    out = []
+    lane = WALKING_LANE_HALF_WIDTH_M
+    for i, o in enumerate(scene.obstacles):
+        if o.kind not in ("curb_up", "curb_down"):
+            continue
+        lo, hi = o.lateral_m - o.width_m / 2, o.lateral_m + o.width_m / 2
+        if lo > -lane or hi < lane:
+            out.append(Finding(("obstacles", i, "width_m"), f"the {OBSTACLE_LABELS[o.kind]} covers {_n(lo)}..{_n(hi)} m across "
+                               f"but the walking lane is -{_n(lane)}..{_n(lane)} m: a kerb changes the level of the whole "
+                               "path, so it must span the lane (centre it, or make width_m larger)", "error"))
+    return out
+
+
+def _street_kerbs(scene: Scene) -> list[Finding]:
+    """A traffic light's street is drawn at road level: kerbs (or ramps) at both of its edges, and
+    no long walk on the road between a curb_down and its curb_up."""
+    if scene.environment.type != "sidewalk":
+        return []
+    out = []
+    edges = [(o.kind, o.at_m, o.at_m + obstacle_extent_m(o)) for o in scene.obstacles
+             if o.kind in ("curb_down", "curb_up", "kerb_ramp")]
+    for i, o in enumerate(scene.obstacles):
+        if o.kind != "traffic_light":
+            continue
+        end = o.at_m + o.depth_m
+        near = any(k in ("curb_down", "kerb_ramp") and o.at_m - KERB_NEAR_LIGHT_M <= b <= o.at_m + 0.5 for k, a, b in edges)
+        far = any(k in ("curb_up", "kerb_ramp") and end - 0.5 <= a <= end + KERB_NEAR_LIGHT_M for k, a, b in edges)
+        if not (near and far):
+            missing = " and no ".join(w for w, ok in (("curb_down (or kerb_ramp) just before at_m", near),
+                                                      ("curb_up (or kerb_ramp) just after at_m + depth_m", far)) if not ok)
+            out.append(Finding(("obstacles", i, "at_m"), f"the street of this light ({_n(o.at_m)}..{_n(end)} m) has no {missing} "
+                               f"within {_n(KERB_NEAR_LIGHT_M)} m: the road is drawn lower than the pavement, so the patient "
+                               "would step into it with no kerb to train on", "warning"))
+    down = None
+    for i, o in sorted(enumerate(scene.obstacles), key=lambda p: (p[1].at_m, p[0])):
+        if o.kind == "curb_down" and down is None:
+            down = (i, o.at_m)
+        elif o.kind == "curb_up" and down is not None:
+            if o.at_m - down[1] > SIDE_STREET_WARN_M:
+                out.append(Finding(("obstacles", i, "at_m"), f"{_n(o.at_m - down[1])} m after the curb_down at {_n(down[1])} m "
+                                   f"(obstacles[{down[0]}]): the patient walks that far on the road (a side street is "
+                                   f"usually under {_n(SIDE_STREET_WARN_M)} m across)", "warning"))
+            down = None
+    return out
+
+
+def _items(scene: Scene) -> list[Finding]:
+    """Items sit on something: in a store on a shelf (not in a cross aisle, a gap where someone
+    crosses, past the last shelf, or above the shelves' top); on a street not in the road."""
+    shopping = scene.tasks.shopping_list
+    if shopping is None:
+        return []
+    env = scene.environment
+    out = []
+    streets = side_streets(scene) if env.type == "sidewalk" else []
+    for i, item in enumerate(shopping.items):
+        loc = ("tasks", "shopping_list", "items", i)
+        if env.type == "grocery_store":
+            if item.shelf_height_m > env.shelf_height_m:
+                out.append(Finding(loc + ("shelf_height_m",), f"{_n(item.shelf_height_m)} m is above the top of the shelves "
+                                   f"(environment.shelf_height_m {_n(env.shelf_height_m)}): it would float over them", "error"))
+            period = env.cross_aisle_every_m
+            k = round(item.at_m / period)
+            if k >= 1 and abs(item.at_m - k * period) < CROSS_AISLE_M / 2 - ITEM_HALF_M:
+                out.append(Finding(loc + ("at_m",), f"{_n(item.at_m)} m is in the cross aisle at {_n(k * period)} m "
+                                   f"({_n(CROSS_AISLE_M)} m wide, every cross_aisle_every_m {_n(period)} m): there is no "
+                                   "shelf to put it on", "error"))
+                continue
+            gaps = [(o.at_m + CROSSING_GAP_M[0], o.at_m + CROSSING_GAP_M[1]) for o in scene.obstacles
+                    if o.kind in ("pedestrian_crossing", "cart_crossing")]
+            hit = next(((a, b) for a, b in gaps if a < item.at_m < b), None)
+            if hit is not None:
+                out.append(Finding(loc + ("at_m",), f"{_n(item.at_m)} m is in the gap in the shelves where someone crosses "
+                                   f"({_n(hit[0])}..{_n(hit[1])} m): there is no shelf to put it on", "error"))
+            elif item.at_m > scene.route_length_m - 1.0:
+                out.append(Finding(loc + ("at_m",), f"{_n(item.at_m)} m is past the last shelf (the shelves stop 1 m before the "
+                                   f"route end at {_n(scene.route_length_m)} m)", "error"))
+        else:
+            stall_in = env.sidewalk_width_m / 2 - STALL_DEPTH_M - 0.05  # its inner edge (engine.render.world)
+            if stall_in < WALKING_LANE_HALF_WIDTH_M:
+                out.append(Finding(loc + ("at_m",), f"on a street an item stands on a stall {_n(STALL_DEPTH_M)} m deep at the "
+                                   f"pavement's edge, which reaches {_n(stall_in)} m from the centre on this "
+                                   f"{_n(env.sidewalk_width_m)} m sidewalk: into the walking lane (+-{_n(WALKING_LANE_HALF_WIDTH_M)} m); "
+                                   f"use sidewalk_width_m of at least {2 * (STALL_DEPTH_M + 0.05 + WALKING_LANE_HALF_WIDTH_M):.1f}",
+                                   "error"))
+            hit = next(((a, b) for a, b in streets if a < item.at_m < b), None)
+            if hit is not None:
+                out.append(Finding(loc + ("at_m",), f"{_n(item.at_m)} m is in the road ({_n(hit[0])}..{_n(hit[1])} m, "
+                                   "between kerbs or in a crossing's street): it cannot be picked up there", "error"))
+    return out
+
+
+def _fixture_span(f) -> tuple[float, float]:
+    return f.at_m, f.at_m + getattr(f, "length_m", FIXTURE_DEPTH_M.get(f.kind, 0.5))
+
+
+def _fixture_overlaps(scene: Scene) -> list[Finding]:
+    """Two fixtures in one place, a fixture on top of a step-over obstacle, or one in the road of
+    a side street: each drawn through the other."""
+    out = []
+    standing = [(i, f) for i, f in enumerate(scene.fixtures)
+                if f.kind != "aisle_sign" and f.kind in ALLOWED_FIXTURES[scene.environment.type]]
+    for pos, (i, a) in enumerate(standing):
+        a0, a1 = _fixture_span(a)
+        ax = fixture_x(scene, a)
+        for j, b in standing[pos + 1:]:
+            b0, b1 = _fixture_span(b)
+            bx = fixture_x(scene, b)
+            if min(a1, b1) - max(a0, b0) > OVERLAP_M and min(ax[1], bx[1]) - max(ax[0], bx[0]) > OVERLAP_M:
+                out.append(Finding(("fixtures", j, "at_m"), f"the {b.kind.replace('_', ' ')} ({_n(b0)}..{_n(b1)} m) stands in the "
+                                   f"same place as fixtures[{i}] ({a.kind.replace('_', ' ')}, {_n(a0)}..{_n(a1)} m): "
+                                   "one would be drawn through the other", "error"))
+        for k, o in enumerate(scene.obstacles):
+            if OBSTACLE_CATEGORY[o.kind] != ObstacleCategory.STEP_OVER or o.kind in ("curb_up", "curb_down", "kerb_ramp"):
+                continue
+            o0, o1 = _span(o)
+            olo, ohi = o.lateral_m - o.width_m / 2, o.lateral_m + o.width_m / 2
+            if min(a1, o1) - max(a0, o0) > OVERLAP_M and min(ax[1], ohi) - max(ax[0], olo) > OVERLAP_M:
+                out.append(Finding(("fixtures", i, "at_m"), f"the {a.kind.replace('_', ' ')} ({_n(a0)}..{_n(a1)} m, "
+                                   f"{_n(ax[0])}..{_n(ax[1])} m across) stands on obstacles[{k}] ({OBSTACLE_LABELS[o.kind]}, "
+                                   f"{_n(o0)}..{_n(o1)} m, {_n(olo)}..{_n(ohi)} m across)", "warning"))
+        if scene.environment.type == "sidewalk":
+            hit = next(((s0, s1) for s0, s1 in side_streets(scene) if min(a1, s1) - max(a0, s0) > OVERLAP_M), None)
+            if hit is not None:
+                out.append(Finding(("fixtures", i, "at_m"), f"the {a.kind.replace('_', ' ')} ({_n(a0)}..{_n(a1)} m) stands in the "
+                                   f"road of a side street ({_n(hit[0])}..{_n(hit[1])} m): move it onto the pavement", "error"))
     return out
 
 
@@ -313,6 +476,14 @@ def _tasks(scene: Scene) -> list[Finding]:
         elif dual.end_m is not None and dual.end_m > length:
             out.append(Finding(("tasks", "dual_task", "end_m"), f"{_n(dual.end_m)} m is past the route end ({_n(length)} m); "
                                "cues stop at the end", "warning"))
+        distinct = len({c.strip().casefold() for c in dual.colours})
+        if distinct < 2:
+            out.append(Finding(("tasks", "dual_task", "colours"), f"{len(dual.colours)} colours but only {distinct} different: "
+                               "a colour cue needs at least 2 (with stroop, the word names a colour other than the ink)",
+                               "error"))
+        elif distinct < len(dual.colours):
+            out.append(Finding(("tasks", "dual_task", "colours"), f"{len(dual.colours)} colours but only {distinct} different: "
+                               "a repeated colour is drawn more often", "warning"))
         v = crossing_speed_mps(scene)
         if dual.show_s * v > dual.every_m:
             out.append(Finding(("tasks", "dual_task", "show_s"), f"a cue stays {_n(dual.show_s)} s, {_n(dual.show_s * v)} m at "
@@ -344,10 +515,16 @@ def _fixtures(scene: Scene) -> list[Finding]:
     left, right = walkable_x(scene)
     lane = WALKING_LANE_HALF_WIDTH_M
     for i, f in enumerate(scene.fixtures):
+        if f.at_m > scene.route_length_m and f.kind in ALLOWED_FIXTURES[scene.environment.type]:
+            out.append(Finding(("fixtures", i, "at_m"), f"{_n(f.at_m)} m is past the route end ({_n(scene.route_length_m)} m): "
+                               "the patient never sees it", "warning"))
         if f.kind == "aisle_sign" or f.kind not in ALLOWED_FIXTURES[scene.environment.type]:
             continue  # hangs overhead; or already refused for this environment
         lo, hi = fixture_x(scene, f)
-        if f.kind != "pharmacy_shelf" and (hi > -lane and lo < lane) and f.at_m < scene.route_length_m:
+        # a pharmacy shelf on its side replaces the grocery shelf there; placed by lateral_m it is
+        # a free-standing unit and must stand on the aisle floor like the rest
+        placed = f.kind != "pharmacy_shelf" or f.lateral_m is not None
+        if placed and (hi > -lane and lo < lane) and f.at_m < scene.route_length_m:
             what = f.kind.replace("_", " ")
             extra = ""
             if f.kind == "bus_stop" and f.shelter and f.lateral_m is None:
@@ -355,13 +532,10 @@ def _fixtures(scene: Scene) -> list[Finding]:
             out.append(Finding(("fixtures", i, "lateral_m" if f.lateral_m is not None else "side"),
                                f"the {what} ({_n(lo)}..{_n(hi)} m across) stands in the walking lane (+-{_n(lane)} m): "
                                f"it blocks the route{extra}", "error"))
-        elif f.kind != "pharmacy_shelf" and (lo < left - POKE_OUT_M or hi > right + POKE_OUT_M):
+        elif placed and (lo < left - POKE_OUT_M or hi > right + POKE_OUT_M):
             left_name, right_name = _outside_names(scene)
             out.append(Finding(("fixtures", i, "lateral_m"), f"{_n(lo)}..{_n(hi)} m across puts it "
                                f"{left_name if lo < left else right_name} (walkable {_n(left)}..{_n(right)} m)", "error"))
-        if f.at_m > scene.route_length_m:
-            out.append(Finding(("fixtures", i, "at_m"), f"{_n(f.at_m)} m is past the route end ({_n(scene.route_length_m)} m): "
-                               "the patient never sees it", "warning"))
     return out
 
 
@@ -444,4 +618,4 @@ def _other(scene: Scene) -> list[Finding]:
 
 
 __all__ = ["ALLOWED_FIXTURES", "ALLOWED_OBSTACLES", "Finding", "REFERENCE_MAX_SPEED_MPS", "check_scene", "crossing_speed_mps",
-           "fixture_x", "walkable_x"]
+           "fixture_x", "side_streets", "walkable_x"]

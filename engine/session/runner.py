@@ -86,10 +86,11 @@ class SessionResult:
 
 def scene_choice(scene) -> SceneChoice:
     """The scene as the controller hands it to the core: timeline rows and obstacle names."""
+    from engine.scene.model import obstacle_names
     from engine.scene.timeline import scene_to_timeline
 
     timeline = scene_to_timeline(scene)
-    names = [o.kind.replace("_", " ") for o in scene.obstacles_in_timeline_order()]
+    names = obstacle_names(scene)
     return SceneChoice(scene_id=scene.id, title=scene.title, route_length_m=float(scene.route_length_m),
                        base_speed_fraction=float(scene.base_speed_fraction), timeline=timeline, names=names,
                        scene=scene)

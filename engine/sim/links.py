@@ -7,6 +7,13 @@ devices/base.py, as the control core uses them live). Only the transport differs
 byte queues per device instead of a pseudo-terminal, and a simulated clock stamps `last_rx_s`
 (live: time.monotonic()). Line faults (cut, corrupt, stall) act on these bytes as on a port.
 The handshake is replaced by the device's own DeviceInfo (what it would have answered).
+
+Frame bodies skip CRC and COBS while the line has no fault to apply to bytes: a sender's
+`send_body` / `transmit_body` queues the body itself and the other side gets it back as its
+stream decoder would have returned it (same bytes, same order; `bytes_rx` counts the framed
+length). Both only protect bytes on a wire; every decode the receiving driver or firmware does
+(`decode_body`, its status parsing) still runs. With a fault on, or bytes or a partial frame
+still queued, frames go through the byte stream as before, so faults act exactly as on a port.
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ from collections.abc import Callable
 
 from devices.base import LinkStats
 from devices.discovery import OpenedDevices
-from devices.framing import StreamDecoder
+from devices.framing import StreamDecoder, wrap
 from devices.serial_exoskeleton import SerialExoskeleton
 from devices.serial_heart_rate import SerialHeartRate
 from devices.serial_insoles import SerialInsoles
@@ -34,18 +41,39 @@ class MemoryEndpoint(Endpoint):
         self._init_line(rng)  # the same fault switches and counters as a pseudo-terminal
         self.to_device = bytearray()  # written by the host's driver
         self.to_host = bytearray()  # read by the host's driver
+        # Unframed bodies queued ahead of those bytes (module doc): only while no fault is on.
+        self.bodies_to_device: list[bytes] = []
+        self.bodies_to_host: list[bytes] = []
+        self.host_decoder: StreamDecoder | None = None  # the host link's (MemoryLink sets it)
+
+    def plain_to_device(self, body: bytes) -> bool:
+        """A body from the host may skip framing: nothing to corrupt, nothing queued as bytes."""
+        return (self.corrupt_fraction == 0.0 and not self.to_device and not self.decoder._pending
+                and len(body) <= _PLAIN_MAX)
 
     def receive(self) -> list[bytes]:
-        if not self.to_device:
+        bodies = self.bodies_to_device
+        if not self.to_device and not bodies:
             return []
+        if bodies:
+            self.bodies_to_device = []
+        if self.cut:
+            self.to_device.clear()
+            return []
+        if bodies and self.corrupt_fraction > 0.0:
+            # Corruption switched on since they were queued: it acts on the bytes as they are
+            # read, so they are read as bytes (framed as they would have been sent).
+            self.to_device[:0] = b"".join([wrap(body) for body in bodies])
+            bodies = []
+        self.bytes_rx += _framed_bytes(bodies)
+        if not self.to_device:
+            return bodies
         data = bytes(self.to_device)
         self.to_device.clear()
-        if self.cut:
-            return []
         self.bytes_rx += len(data)
         if self.corrupt_fraction > 0.0:
             data, self._skip_rx = self._corrupt(data, self._skip_rx)
-        return self.decoder.feed(data)
+        return bodies + self.decoder.feed(data)  # the bodies were queued first
 
     def transmit(self, frame: bytes) -> None:
         if self.cut or self.stalled:
@@ -55,41 +83,89 @@ class MemoryEndpoint(Endpoint):
         self.to_host += frame
         self.frames_tx += 1
 
+    def transmit_body(self, body: bytes) -> None:
+        if self.cut or self.stalled:
+            return
+        decoder = self.host_decoder
+        if (self.corrupt_fraction > 0.0 or self.to_host or len(body) > _PLAIN_MAX
+                or (decoder is not None and decoder._pending)):
+            self.transmit(wrap(body))
+            return
+        self.bodies_to_host.append(body)
+        self.frames_tx += 1
+
     def close(self) -> None:
         self.to_device.clear()
         self.to_host.clear()
+        self.bodies_to_device.clear()
+        self.bodies_to_host.clear()
+
+
+# A body this long or shorter frames with exactly one COBS code byte (no 254-byte block):
+# framed length = body + 4 (CRC) + 1 (code byte) + 1 (delimiter).
+_PLAIN_MAX = 240
+
+
+def _framed_bytes(bodies: list[bytes]) -> int:
+    """Bytes these bodies take on the line once framed (bodies of at most _PLAIN_MAX bytes)."""
+    n = 0
+    for body in bodies:  # (one or two bodies a call: a loop beats sum over a comprehension)
+        n += len(body) + 6
+    return n
 
 
 class MemoryLink:
     """The host side of an in-memory link: what SerialLink offers the drivers."""
 
+    stall_end_s = 0.0  # no port reader waits in a kernel here (read by the core's silence check)
+    reader = None  # no PortReader thread: reads are the core's own, on the simulated clock
+
     def __init__(self, endpoint: MemoryEndpoint) -> None:
         self.endpoint = endpoint
         self.port_name = endpoint.path
         self.decoder = StreamDecoder()
+        endpoint.host_decoder = self.decoder
         self.stats = LinkStats()
         self.seq = 0
 
     def flush_input(self) -> None:
         self.endpoint.to_host.clear()
+        self.endpoint.bodies_to_host.clear()
         self.decoder.reset()
 
     def read_bodies(self) -> list[bytes]:
-        buf = self.endpoint.to_host
+        ep = self.endpoint
+        bodies = ep.bodies_to_host
+        buf = ep.to_host
         if not buf:
-            return []
+            if not bodies:
+                return []
+            ep.bodies_to_host = []
+            self.stats.bytes_rx += _framed_bytes(bodies)
+            return bodies
+        if bodies:
+            ep.bodies_to_host = []
+            self.stats.bytes_rx += _framed_bytes(bodies)
         data = bytes(buf)
         buf.clear()
         self.stats.bytes_rx += len(data)
         bad_before = self.decoder.bad
-        bodies = self.decoder.feed(data)
+        decoded = self.decoder.feed(data)
         self.stats.frames_bad += self.decoder.bad - bad_before
-        return bodies
+        return bodies + decoded if bodies else decoded  # the bodies were queued first
 
     def send(self, frame: bytes) -> bool:
         self.endpoint.to_device += frame
         self.stats.frames_tx += 1
         return True
+
+    def send_body(self, body: bytes) -> bool:
+        ep = self.endpoint
+        if ep.plain_to_device(body):
+            ep.bodies_to_device.append(body)
+            self.stats.frames_tx += 1
+            return True
+        return self.send(wrap(body))
 
     def next_seq(self) -> int:
         self.seq = (self.seq + 1) & 0xFFFF
@@ -101,6 +177,8 @@ class MemoryLink:
 
 def _in_process(driver_cls):
     """A subclass of a serial driver that talks over a MemoryLink and stamps the sim clock."""
+
+    driver_poll = driver_cls.poll  # (called directly: this runs for every device every core cycle)
 
     class InProcess(driver_cls):
         def __init__(self, endpoint: MemoryEndpoint, info, clock: Callable[[], float]) -> None:
@@ -116,7 +194,7 @@ def _in_process(driver_cls):
             self.info = info  # what the device answers to HELLO (no handshake in-process)
 
         def poll(self) -> int:
-            count = super().poll()
+            count = driver_poll(self)
             if count:
                 self.last_rx_s = self._clock()  # the simulated clock, not time.monotonic()
             return count

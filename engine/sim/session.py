@@ -212,6 +212,9 @@ def run_simulation(options: SimOptions) -> SimResult:
         next_progress = 0.0
         rig_tick = rig.tick
         core_step = core.step
+        # (bound once: an Enum class attribute is slow in CPython 3.11 and these are read every cycle)
+        core_stopped = (layout.RunState.STOPPING, layout.RunState.STOPPED, layout.RunState.IDLE)
+        core_at_rest = (layout.RunState.IDLE, layout.RunState.STOPPED)
         while True:
             t = SIM_T0_S + cycle * CORE_PERIOD_S
             clock["t"] = t
@@ -244,13 +247,12 @@ def run_simulation(options: SimOptions) -> SimResult:
                 if elapsed >= options.duration_s or core.s_m >= route_m - 0.05:
                     controller.stop(who="schedule")
                     stopping, stop_began_s = True, t
-                elif elapsed > 2.0 and run_state in (layout.RunState.STOPPING, layout.RunState.STOPPED,
-                                                     layout.RunState.IDLE):
+                elif elapsed > 2.0 and run_state in core_stopped:
                     outcome = "stopped"  # the core stopped on its own: a fault or an alarm
                     log.warning("simulate: the control core stopped the session (alarms %#x)",
                                 core.alarms.active_bits)
                     stopping, stop_began_s = True, t
-            elif (run_state in (layout.RunState.IDLE, layout.RunState.STOPPED) and core.belt_speed_mps < 0.01) \
+            elif (run_state in core_at_rest and core.belt_speed_mps < 0.01) \
                     or t - stop_began_s > STOP_TIMEOUT_S:
                 break
             if options.progress and elapsed >= next_progress:

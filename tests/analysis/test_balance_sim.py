@@ -9,7 +9,7 @@ import statistics
 import pytest
 
 from bench.findings import Attendant
-from engine.analysis.balance import balance_summary
+from engine.analysis.balance import balance_summary, walking_stances
 from engine.analysis.findings import detect_weight_bearing
 from engine.analysis.session_data import load_session
 from engine.records.report import build_session_html
@@ -31,9 +31,22 @@ def paretic(tmp_path_factory):
     return result, data, rows, html
 
 
-def _true_share(truth: dict, side: int) -> float:
-    mean = [statistics.mean(s["impulse_ns"] for s in truth["stances"] if s["side"] == k and s["duration_s"] > 0.2)
-            for k in (0, 1)]
+def _matched(truth: dict, rows: list[dict]) -> list[tuple[dict, dict]]:
+    """(measured row, the patient model's stance) pairs: the true stance whose end (toe off) is
+    nearest the row's toe off, within 0.1 s."""
+    out = []
+    for row in rows:
+        true = [s for s in truth["stances"] if s["side"] == row["side"]]
+        best = min(true, key=lambda s: abs(s["t_s"] + s["duration_s"] - row["t_s"]))
+        if abs(best["t_s"] + best["duration_s"] - row["t_s"]) < 0.1:
+            out.append((row, best))
+    return out
+
+
+def _true_share(truth: dict, rows: list[dict], side: int) -> float:
+    """A leg's share of the two legs' mean true stance impulse over the stances the analysis used."""
+    pairs = _matched(truth, rows)
+    mean = [statistics.mean(t["impulse_ns"] for r, t in pairs if r["side"] == k) for k in (0, 1)]
     return mean[side] / sum(mean)
 
 
@@ -47,25 +60,42 @@ def test_every_stance_is_recorded_with_its_balance(paretic):
         assert statistics.median(r["cop_ap_m"] for r in measured) > 0.08  # heel-to-toe roll-over
 
 
-@pytest.mark.xfail(strict=False, reason="issue 13 open: the paretic leg's dragging toe keeps its insole in "
-                   "contact into swing, the core counts that load, the truth's stance does not (0.434 measured "
-                   "vs 0.377 true share)")
+def test_stances_end_where_the_weight_comes_off(paretic):
+    # the paretic toe drags into the swing (the insole stays in contact); the stance is the
+    # weight-bearing part, as the patient model's (the drag is left out: balance.py). Before that,
+    # on this session 7 of 17 paretic stances ended 39-81 ms after the model's toe off, median
+    # error 26 ms; a swing that scrapes the belt unevenly (beside a false stumble alarm) can still
+    # read late, so a few are allowed
+    result, _, rows, _ = paretic
+    for side in (0, 1):
+        pairs = [(r, t) for r, t in _matched(result.truth, rows) if r["side"] == side and t["t_s"] > 1.5]  # not the start
+        late = [r["t_s"] - (t["t_s"] + t["duration_s"]) for r, t in pairs]
+        assert len(pairs) >= 10
+        assert statistics.median(abs(x) for x in late) < 0.012, (side, sorted(late))
+        assert sum(x > 0.03 for x in late) <= 0.15 * len(late), (side, sorted(late))
+        assert statistics.median(abs(r["duration_s"] - t["duration_s"]) for r, t in pairs) < 0.012
+
+
 def test_load_share_and_sway_agree_with_the_patient_model(paretic):
     result, data, _, _ = paretic
     summary = balance_summary(data)
     legs = summary["legs"]
+    used = [r for side in (0, 1) for r in walking_stances(data, side)]
     for side in (0, 1):
-        assert legs[side]["load_share"] == pytest.approx(_true_share(result.truth, side), abs=0.03)
+        assert legs[side]["load_share"] == pytest.approx(_true_share(result.truth, used, side), abs=0.03)
         true_sway_mm = statistics.median(s["cop_ml_sd_m"] for s in result.truth["stances"] if s["side"] == side) * 1000
         # cell noise adds to the true sway; it never hides it
         assert true_sway_mm * 0.8 <= legs[side]["ml_sway_mm"] <= true_sway_mm + 3.0
     # the paretic (left) leg stands less and takes weight less readily: it carries less
     assert legs[0]["load_share"] < legs[1]["load_share"]
     finding = detect_weight_bearing(data)
-    assert finding.assessed
-    assert finding.present == (_true_share(result.truth, 0) < 0.41)
-    if finding.present:
-        assert finding.side == 0
+    if min(leg["stances"] for leg in legs) >= 8:
+        assert finding.assessed
+        assert finding.present == (_true_share(result.truth, used, 0) < 0.41)
+        if finding.present:
+            assert finding.side == 0
+    else:  # stumble responses (left out) took the rest: the detector says so, it does not guess
+        assert not finding.assessed and "too few stances" in finding.summary
 
 
 def test_the_session_report_shows_balance_and_the_weight_bearing_verdict(paretic):

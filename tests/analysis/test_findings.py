@@ -186,3 +186,42 @@ def test_weight_bearing_trend_measure_is_the_under_loaded_share():
     f.evidence = {"legs": [{"load_share": None}, {"load_share": 0.5}]}
     assert _primary(f) is None
     assert MEANINGFUL["weight_bearing_asymmetry"][0] == "load_share_mdc"
+
+
+def _without_steps(d, a_s: float, b_s: float):
+    keep = ~((d.step_t_s > a_s) & (d.step_t_s < b_s))
+    d.step_t_s, d.step_side = d.step_t_s[keep], d.step_side[keep]
+    d.step_length_m, d.step_time_s, d.toe_clearance_m = d.step_length_m[keep], d.step_time_s[keep], d.toe_clearance_m[keep]
+    return d
+
+
+def test_akinetic_freeze_is_no_step_while_the_belt_carries_the_feet_away():
+    # 4 s without a heel strike at 1.25 m/s: the belt carried the stance foot back 5 m (7 steps)
+    d = _without_steps(walk(seed=4), 40.0, 44.0)
+    f = detect_freezing(d)
+    assert f.present and [e["kind"] for e in f.evidence["episodes"]] == ["akinetic"]
+    # from the last heel strike before the gap to the first after it: 4 s plus up to a step (0.54 s)
+    assert 4.0 <= f.evidence["episodes"][0]["duration_s"] <= 4.0 + 2 * 0.54
+
+
+def test_a_crawl_on_a_belt_slowed_to_a_protective_speed_is_not_a_freeze():
+    # the same 4 s without a heel strike while the belt crept at 0.06 m/s (a stumble response's
+    # protective speed): the feet were carried 0.24 m, less than one step: no absence of progression
+    d = _without_steps(walk(seed=4), 40.0, 44.0)
+    slow = (d.tel_t_s > 39.5) & (d.tel_t_s < 44.5)
+    d.belt_speed_mps = np.where(slow, 0.06, d.belt_speed_mps)
+    assert not detect_freezing(d).present
+
+
+def test_a_freeze_inside_a_stumble_response_still_counts():
+    # the gait detectors leave the stumble response out; a freeze is an event of the session
+    whole = walk(speed_mps=1.0, cadence_spm=125, stance=(0.66, 0.66), freezes=[(50.0, 3.0)])
+    d = _without_steps(walk(speed_mps=1.0, cadence_spm=125, stance=(0.66, 0.66), freezes=[(50.0, 3.0)]), 49.5, 55.0)
+    d.protective_windows = [(49.5, 55.0)]  # as load_session leaves a stumble response out:
+    d.walking = d.walking & ~((d.tel_t_s >= 49.5) & (d.tel_t_s <= 55.0))  # its steps and its walking
+    assert not detect_freezing(d).present  # the window's steps alone: nothing left to see
+    d.whole_steps = {"t_s": whole.step_t_s, "time_s": whole.step_time_s, "length_m": whole.step_length_m}
+    d.whole_walking = whole.walking
+    f = detect_freezing(d)
+    trembling = [e for e in f.evidence["episodes"] if e["kind"] == "trembling"]
+    assert f.present and len(trembling) == 1 and trembling[0]["duration_s"] == pytest.approx(3.0, abs=0.5)

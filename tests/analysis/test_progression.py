@@ -78,13 +78,37 @@ def test_clamped_to_the_prescription_with_the_reason():
     assert within_prescription(p.plan, RX) == []
 
 
-def test_one_trip_slows_and_eases_the_scene_but_keeps_the_assistance():
+@pytest.mark.parametrize("with_it", [dict(previous_trips=1), dict(clearance_m=0.008), dict(goals_met=1),
+                                     dict(obstacles_failed=1)])
+def test_one_trip_with_another_sign_slows_and_eases_the_scene_but_keeps_the_assistance(with_it):
     moderate = replace(START, scene_id="grocery-weekday-errands")
-    p = propose("p1", good(trips=1, scene_id=moderate.scene_id), moderate, RX, sessions_on_scene=3, scenes=SCENES)
+    perf = good(trips=1, scene_id=moderate.scene_id, **with_it)
+    p = propose("p1", perf, moderate, RX, sessions_on_scene=3, scenes=SCENES)
     assert p.direction == "step_back"
     assert p.plan.speed_mps == pytest.approx(0.6 - pg.SPEED_UP_MPS)
     assert SCENES[p.plan.scene_id].difficulty == "gentle"
     assert (p.plan.guidance_min, p.plan.bws_fraction) == (START.guidance_min, START.bws_fraction)
+
+
+def test_one_trip_alone_on_a_good_day_holds_and_steps_nothing_back():
+    """A single event is a sample of one: on a day otherwise in order (and none last session) the
+    plan holds; it does not advance either."""
+    moderate = replace(START, scene_id="grocery-weekday-errands")
+    p = propose("p1", good(trips=1, scene_id=moderate.scene_id), moderate, RX, sessions_on_scene=3, scenes=SCENES)
+    assert p.direction == "hold"
+    assert p.plan == moderate
+    assert "one event alone does not step back" in changes(p)["speed_mps"][2]
+
+
+def test_a_decline_against_the_patients_own_recent_sessions_steps_back():
+    p = propose("p1", good(clearance_m=0.012, baseline_clearance_m=0.019), START, RX, sessions_on_scene=3,
+                scenes=SCENES)
+    assert p.direction == "step_back" and "decline: toe clearance 12.0 mm, down from 19.0 mm" in " ".join(p.notes)
+    # within the noise (under 5 mm), or a small share: no decline
+    for clearance, baseline in ((0.015, 0.019), (0.030, 0.0355)):
+        p = propose("p1", good(clearance_m=clearance, baseline_clearance_m=baseline), START, RX,
+                    sessions_on_scene=3, scenes=SCENES)
+        assert p.direction == "advance", (clearance, baseline)
 
 
 @pytest.mark.parametrize("bad, why", [
@@ -109,6 +133,18 @@ def test_missed_goals_and_worse_symmetry_hold():
     assert p.plan.scene_id == START.scene_id
     p = propose("p1", good(symmetry_index_pct=20.0), START, RX, sessions_on_scene=3, scenes=SCENES)
     assert p.plan.speed_mps == START.speed_mps and "symmetry" in changes(p)["speed_mps"][2]
+    # the index is signed (which side is longer): worse means further from 0, either way
+    p = propose("p1", good(symmetry_index_pct=-20.0, previous_symmetry_index_pct=9.0), START, RX, sessions_on_scene=3,
+                scenes=SCENES)
+    assert p.plan.speed_mps == START.speed_mps and "symmetry" in changes(p)["speed_mps"][2]
+    p = propose("p1", good(symmetry_index_pct=-11.3, previous_symmetry_index_pct=-82.8), START, RX,
+                sessions_on_scene=3, scenes=SCENES)
+    assert p.direction == "advance"
+
+
+def test_a_short_session_is_no_sign_of_trouble_for_a_lone_trip():
+    p = propose("p1", good(trips=1, walking_s=8.0), START, RX, sessions_on_scene=3, scenes=SCENES)
+    assert p.direction == "hold" and p.plan == START
 
 
 def test_a_clearance_drop_within_the_noise_is_not_fatigue():
@@ -158,8 +194,10 @@ def test_every_proposal_is_within_the_prescription_and_the_step_bounds(
     assert p.plan.scene_id in SCENES
     levels = pg.DIFFICULTY
     assert abs(levels.index(SCENES[p.plan.scene_id].difficulty) - levels.index(SCENES[current.scene_id].difficulty)) <= 1
-    if trips or outcome == "stopped":
+    if trips >= 2 or outcome == "stopped":
         assert p.direction == "step_back" or walking < pg.MIN_WALKING_S
+    if trips or outcome == "stopped":  # one trip alone holds: nothing advances after any trip
+        assert p.direction in ("step_back", "hold") or walking < pg.MIN_WALKING_S
         assert p.plan.speed_mps <= current.speed_mps and p.plan.guidance_min >= current.guidance_min
         assert p.plan.bws_fraction >= current.bws_fraction
 
@@ -188,3 +226,47 @@ def test_one_touch_in_a_short_session_is_a_near_miss():
     assert any("near miss" in note for note in p.notes)
     p = propose("p1", good(obstacles_attempted=8, obstacles_failed=2), START, RX, sessions_on_scene=3, scenes=SCENES)
     assert p.plan.speed_mps == START.speed_mps and p.direction == "hold"
+
+
+def _steps(step_s: float = 0.55, n: int = 40, late_at: float | None = None, late_by_s: float = 0.0):
+    """Alternating steps (left at even, right at odd indexes) of one step time; the right step
+    after `late_at` (a stumble's time) lasts `late_by_s` longer."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    t = np.arange(1, n + 1) * step_s
+    side = np.arange(n) % 2
+    times = np.full(n, step_s)
+    if late_at is not None:
+        k = int(np.flatnonzero((side == 1) & (t > late_at))[0])
+        times[k] += late_by_s
+        t[k:] += late_by_s
+    return SimpleNamespace(step_t_s=t, step_side=side, step_time_s=times)
+
+
+def test_a_stumble_whose_swing_went_on_undisturbed_is_not_counted_as_a_trip():
+    stumble = {"t_s": 10.3, "side": 1}
+    assert pg._swing_undisturbed(_steps(), stumble)
+    # the tripped side's next step 0.2 s late (an elevating strategy) or early: a trip
+    assert not pg._swing_undisturbed(_steps(late_at=10.3, late_by_s=0.2), stumble)
+    assert not pg._swing_undisturbed(_steps(late_at=10.3, late_by_s=-0.15), stumble)
+    # cannot be told: no side, or no step of that side after it
+    assert not pg._swing_undisturbed(_steps(), {"t_s": 10.3, "side": -1})
+    assert not pg._swing_undisturbed(_steps(n=18), {"t_s": 10.3, "side": 1})
+
+
+def test_the_therapists_judgement_of_a_stumble_is_read_from_the_audit_log(tmp_path):
+    from engine.records.store import Store
+
+    stumbles = [{"t_s": 4.0, "side": 0}, {"t_s": 9.5, "side": 1}]
+    with Store(tmp_path / "r.db") as store:
+        store.ensure_patient("p-1")
+        session_id = store.start_session("p-1", "test-walk", {}, {})
+        assert pg._therapist_not_trips(store, session_id, stumbles) == set()
+        store.log_setting(session_id, "anna", pg.STUMBLE_REVIEW_SETTING, None, {"t_s": 9.5, "judgement": "not_a_trip"})
+        assert pg._therapist_not_trips(store, session_id, stumbles) == {1}
+        store.log_setting(session_id, "anna", pg.STUMBLE_REVIEW_SETTING, None, {"t_s": None, "judgement": "not_a_trip"})
+        assert pg._therapist_not_trips(store, session_id, stumbles) == {0, 1}
+        store.log_setting(session_id, "ben", pg.STUMBLE_REVIEW_SETTING, None, {"t_s": 4.0, "judgement": "trip"})
+        assert pg._therapist_not_trips(store, session_id, stumbles) == {1}  # the latest judgement wins

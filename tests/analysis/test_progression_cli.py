@@ -145,3 +145,32 @@ def test_the_live_controller_starts_from_the_accepted_plan(tmp_path):
             assert rows["patient"]["who"] == "therapist"
     finally:
         channels.close()
+
+
+def test_the_therapist_judges_a_stumble_not_a_trip_and_the_proposal_weighs_it_again(tmp_path):
+    """`progress --not-a-trip`: one audit row per judgement (who), the stumble no longer counts as
+    a trip in the proposal, a time that matches no stumble exits 2 and stores nothing."""
+    import json
+
+    from engine.control.prescription import Prescription
+    from engine.records.store import Store
+
+    db = tmp_path / "r.db"
+    with Store(db) as store:
+        store.ensure_patient("p-9")
+        store.add_prescription("p-9", Prescription(max_speed_mps=1.0), who="t")
+        session_id = store.start_session("p-9", "grocery-pharmacy-aisle", {}, {"speed_fraction": 0.5})
+        store.add_event(session_id, "stumble", 3.25)
+        store.end_session(session_id, "completed", {"steps": 0})
+    before = run("progress", "--patient", "p-9", "--db", str(db))
+    assert before.returncode == 0, before.stderr
+    assert "1 stumble warning(s): 0 judged not a trip" in before.stdout
+    wrong = run("progress", "--patient", "p-9", "--db", str(db), "--not-a-trip", "7.5", "--who", "anna")
+    assert wrong.returncode == 2 and "no stumble at 7.5 s" in wrong.stdout and "3.25" in wrong.stdout
+    done = run("progress", "--patient", "p-9", "--db", str(db), "--not-a-trip", "3.25", "--who", "anna")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "judged not a trip by anna: stumble warning(s) at 3.25 s" in done.stdout
+    assert "1 stumble warning(s): 1 judged not a trip by the therapist" in done.stdout
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("SELECT session_id, who, new_json FROM audit_log WHERE setting = 'stumble_review'").fetchall()
+    assert [(r[0], r[1], json.loads(r[2])) for r in rows] == [(session_id, "anna", {"t_s": 3.25, "judgement": "not_a_trip"})]

@@ -91,3 +91,64 @@ def test_a_touch_too_short_or_too_light_reports_nothing():
     t_off = roll(bal, 0.0, 0.5, 0.02 * STANDING_N, lambda t: 0.5)  # a brushing toe: below MIN_LOAD
     assert not bal.finish(t_off)
     assert not bal.finish(t_off + 1.0)  # no stance under way: nothing to finish
+
+
+def push_off(bal: StanceBalance, t0: float, stance_s: float, drag_s: float, drag_load: float = 0.03,
+             other=lambda t: False) -> float:
+    """A stance whose load rolls heel to toe, then unloads the forefoot over its last 0.1 s (push-off)
+    down to `drag_load` of the standing load (0: the foot leaves), which the toe then holds for
+    `drag_s` while it drags through early swing (foot drop). Returns the time the contact ends."""
+    n = int(stance_s * RATE_HZ)
+    tail = int(0.1 * RATE_HZ)
+    t = t0
+    for k in range(n + 1):
+        t = t0 + k / RATE_HZ
+        u = min(1.0, k / (n - tail))
+        load = STANDING_N if k <= n - tail else STANDING_N + (drag_load * STANDING_N - STANDING_N) * (k - n + tail) / tail
+        heel, toe = load * (1.0 - u), load * u
+        bal.sample(t, True, other(t), heel, 0.0, toe, heel * 0.5, 0.0, toe * 0.5, STANDING_N)
+    for k in range(1, int(drag_s * RATE_HZ) + 1):
+        t = t0 + stance_s + k / RATE_HZ
+        toe = drag_load * STANDING_N
+        bal.sample(t, True, other(t), 0.0, 0.0, toe, 0.0, 0.0, toe * 0.5, STANDING_N)
+    t_off = t + 1.0 / RATE_HZ
+    bal.sample(t_off, False, other(t_off), 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, STANDING_N)
+    return t_off
+
+
+def test_a_dragging_toe_is_not_stance():
+    clean = StanceBalance()
+    assert clean.finish(push_off(clean, 0.0, 0.8, 0.0, drag_load=0.0))
+    dragged = StanceBalance()
+    t_off = push_off(dragged, 0.0, 0.8, 0.08)  # the toe drags 80 ms at 3 % of the standing load
+    assert dragged.finish(t_off)
+    assert t_off == pytest.approx(0.885, abs=0.006)  # the insole's contact lasted into the swing
+    assert dragged.duration_s == pytest.approx(0.8, abs=1.5 / RATE_HZ)  # the weight came off at 0.8 s
+    assert dragged.impulse == pytest.approx(clean.impulse, abs=0.002)
+    assert dragged.dragged_s == pytest.approx(0.08, abs=1.5 / RATE_HZ)
+    # a push-off that unloads to zero is all stance: its last samples under DRAG_MAX are not a drag
+    assert clean.duration_s == pytest.approx(0.805, abs=1.5 / RATE_HZ) and clean.dragged_s == 0.0
+
+
+@pytest.mark.parametrize("drag_load", [0.03, 0.0])
+def test_the_other_foot_s_dragging_toe_is_not_double_support(drag_load):
+    # the left foot pushes off until 0.3 s and its toe then drags until 0.4 s (or leaves the belt);
+    # the right foot has landed at 0.2 s: the right stance's double support is 0.2-0.3 s, the
+    # push-off's light last samples included, the drag not (the left bears no weight then)
+    left, right = StanceBalance(), StanceBalance()
+    n, tail = int(0.3 * RATE_HZ), int(0.1 * RATE_HZ)
+    for k in range(int(0.9 * RATE_HZ)):
+        t = k / RATE_HZ
+        if k <= n - tail:
+            left_n = STANDING_N
+        elif k <= n:  # push-off: the forefoot unloads to the dragging toe's 3 %
+            left_n = STANDING_N + (drag_load * STANDING_N - STANDING_N) * (k - n + tail) / tail
+        else:
+            left_n = drag_load * STANDING_N if t < 0.4 else 0.0
+        left.sample(t, left_n > 0.0, right.support, 0.0, 0.0, left_n, 0.0, 0.0, 0.0, STANDING_N)
+        if t >= 0.2:
+            right.sample(t, True, left.support, STANDING_N * 0.5, 0.0, STANDING_N * 0.5, 0.0, 0.0, 0.0, STANDING_N)
+    assert right.finish(0.9)
+    assert right.double_support_s == pytest.approx(0.3 - 0.2, abs=1.5 / RATE_HZ)
+    assert left.finish(0.4 if drag_load else 0.3)  # the insole's contact ends when the toe lifts
+    assert left.duration_s == pytest.approx(0.3, abs=1.5 / RATE_HZ)

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from engine.control.layout import TIMELINE_DTYPE, EventKind, PaceMode, RunState, SettingId
 from engine.control.prescription import Prescription
-from engine.control.self_paced import MAX_JERK_MPS3, SelfPacedController
+from engine.control.self_paced import KP_PER_S2, MAX_JERK_MPS3, SelfPacedController
 
 DT = 0.001
 
@@ -91,6 +91,47 @@ def test_follows_a_changing_intent_and_stops_gently():
     assert np.all(v[t > t[stopped[0]] + 1.0] < 0.02), "the belt crept on after the patient stopped"
     a = np.diff(v) / DT
     assert a.min() >= -0.8 - 1e-6
+
+
+def test_a_steady_change_of_pace_leaves_no_lasting_lag():
+    """A patient who speeds up steadily (0.065 m/s^2 for 10 s, the bench's ramps) is followed with
+    no lasting position lag: the PD law alone lagged Kp^-1 times the acceleration (25 mm) for as
+    long as the ramp lasted; the integral removes it (docs/control.md)."""
+    t = np.arange(0, 40.0, DT)
+    intent = np.interp(t, [0, 2, 12, 22], [0.0, 0.7, 0.7, 1.35])
+    _, pos = _simulate_walker(intent)
+    late_ramp = (t > 19.0) & (t < 22.0)
+    pd_lag_m = 0.065 / KP_PER_S2
+    assert pd_lag_m > 0.024
+    assert np.abs(pos[late_ramp]).mean() < 0.4 * pd_lag_m
+    assert np.abs(pos[t > 34.0]).max() < 0.01, "the position did not settle after the ramp"
+
+
+def test_a_plan_holding_the_belt_back_winds_nothing_up():
+    """An obstacle plan holds the belt at 0.4 m/s for 6 s while the patient walks on at 0.9 m/s
+    (up to the end of the belt's usable length, 0.5 m ahead, as the rig's patient); once released
+    the belt catches up without running past the patient by more than the lead cap, and the
+    position settles without a large overshoot behind the reference."""
+    ctrl = SelfPacedController()
+    n = int(40.0 / DT)
+    p, speed, sample, ts = 0.0, 0.0, 0.0, 0.0
+    intent = 0.9
+    out = np.zeros(n)
+    pos = np.zeros(n)
+    for i in range(n):
+        p = min(max(p + (intent - speed) * DT, -0.5), 0.5)
+        if i % 4 == 0:
+            sample, ts = p, i * DT
+        law = ctrl.command(sample, ts, speed, speed, DT, 1.5, 0.5, 0.8)
+        held = 12.0 <= i * DT < 18.0
+        speed = min(law, 0.4) if held else law
+        out[i], pos[i] = speed, p
+    t = np.arange(n) * DT
+    after = t >= 18.0
+    assert out[after].max() <= intent + 0.15 + 0.01  # the lead cap is soft (2 /s toward it)
+    assert pos[after].min() > -0.03, f"overshoot {pos[after].min():.3f} m behind the reference"
+    assert np.abs(pos[t > 35.0]).max() < 0.01
+    assert abs(ctrl.ki * ctrl.integral_ms) <= 0.8 + 1e-9
 
 
 def test_intent_above_the_prescription_is_capped():

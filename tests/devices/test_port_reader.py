@@ -84,16 +84,21 @@ def test_a_read_that_is_slow_for_another_reason_is_not_taken_for_a_kernel_wait()
 class _Device:
     """What ControlCore._silent reads of a driver (a SerialDevice answers the same)."""
 
-    def __init__(self, last_rx_s: float, waiting_s: float = 0.0, stall_end_s: float = 0.0) -> None:
+    def __init__(self, last_rx_s: float, waiting_s: float = 0.0, stall_end_s: float = 0.0,
+                 blind_s: float = 0.0) -> None:
         self.last_rx_s = last_rx_s
         self.waiting_s = waiting_s
         self.stall_end_s = stall_end_s
+        self.blind_s = blind_s
 
     def rx_kernel_wait_s(self, now_s: float) -> float:
         return self.waiting_s
 
     def rx_stall_end_s(self) -> float:
         return self.stall_end_s
+
+    def rx_blind_s(self) -> float:
+        return self.blind_s
 
 
 def test_silence_rule_counts_only_time_the_host_could_receive():
@@ -110,4 +115,52 @@ def test_silence_rule_counts_only_time_the_host_could_receive():
     # After a wait, silence is timed from its end: a device that died meanwhile is caught 20 ms later.
     assert not silent(_Device(t - 0.08, stall_end_s=t - 0.015), t, limit, 0.0)
     assert silent(_Device(t - 0.08, stall_end_s=t - 0.025), t, limit, 0.0)
+    # A 48 ms wait on another port since this device's last frame: that time is left out (its
+    # frames could not be read), and nothing more: heard 52 ms ago -> 4 ms of silence; 70 -> 22.
+    assert not silent(_Device(t - 0.052, blind_s=0.048), t, limit, 0.0)
+    assert silent(_Device(t - 0.070, blind_s=0.048), t, limit, 0.0)
+    # Left out up to RX_STALL_LIMIT_S: a host blind for longer than the devices' watchdog stops.
+    assert silent(_Device(t - RX_STALL_LIMIT_S - 0.025, blind_s=1.0), t, limit, 0.0)
     assert KERNEL_WAIT_MIN_S < limit
+
+
+class _SlowLink:
+    """A link whose read takes `read_s` (a wait in the kernel, as far as the reader can tell)."""
+
+    def __init__(self, read_s: float) -> None:
+        self.fd = -1
+        self.reader = None
+        self.stall_end_s = 0.0
+        self.read_s = read_s
+        self.reads = 0
+
+    def _read_now(self) -> bytes:
+        self.reads += 1
+        time.sleep(self.read_s)
+        return b""
+
+
+def test_a_wait_on_one_port_blinds_the_reader_to_the_others(pty_pair):
+    """While the reader waits on one port it reads none of the others: their devices' silence
+    leaves that time out (rx_blind_s), and only time after their newest frame counts."""
+    master, path = pty_pair
+    slow = _SlowLink(0.0)
+    with SerialExoskeleton(path, EXO_INFO) as exo:
+        reader = PortReader([exo.link, slow]).start()
+        os.write(master, exo_status(1, angle=0.1))
+        assert poll_until(exo, 1) == 1
+        before = exo.rx_blind_s()  # a read preempted past 2 ms on a busy machine counts too
+        slow.read_s = 0.03  # the other port's reads now wait 30 ms each
+        reads = slow.reads
+        deadline = time.monotonic() + 10.0
+        while slow.reads < reads + 3 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        slow.read_s = 0.0
+        assert exo.rx_blind_s() - before >= 2 * 0.03  # two whole waits finished since the frame was read
+        assert slow.stall_end_s > exo.last_rx_s  # the wait's own port: timed from its end
+        # A new frame restarts the count: blind time before it says nothing about what follows.
+        blind_before_frame = reader.blind_s
+        os.write(master, exo_status(2, angle=0.2))
+        assert poll_until(exo, 1) == 1
+        assert exo.last_rx_blind_s >= blind_before_frame
+        reader.stop()

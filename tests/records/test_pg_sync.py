@@ -197,3 +197,40 @@ def test_session_plans_are_synced_and_read_back_through_the_repository(clinic, t
         assert [(p["decision"], p["who"]) for p in theirs] == [("accepted", "alice"), ("edited", "alice")]
     assert clinic.query("SELECT count(*) FROM access_log WHERE action = 'insert session_plans'")[0][0] == 2
     assert clinic.query("SELECT count(*) FROM access_log WHERE action = 'read session plans'")[0][0] == 1
+
+
+def test_a_plan_accepted_at_one_rig_is_copied_down_to_another(clinic, tmp_path):
+    """Issue 12: session plans are copied down like prescriptions: the clinic's current plan of a
+    patient goes to every rig that trains them, marked as taken from the clinic, never sent back;
+    the rig that stored it takes nothing; a newer plan from the other rig wins the same way."""
+    a, b = tmp_path / "a.db", tmp_path / "b.db"
+    (sid_a,) = record_sessions(a, "demo-healthy", sessions=1, seconds=1)
+    record_sessions(b, "demo-healthy", sessions=1, seconds=1, seed=1)
+    url_a, url_b = clinic.rig_url("plan-a"), clinic.rig_url("plan-b")
+    plan = {"scene_id": "grocery-pharmacy-aisle", "speed_mps": 0.5, "guidance": 0.6, "guidance_min": 0.5,
+            "bws_fraction": 0.2, "assist_as_needed": True}
+    with Store(a) as rig:
+        rig.add_session_plan("demo-healthy", plan, sid_a, "accepted", "alice")
+    sent_a = sync_once(a, url_a)
+    assert sent_a["session_plans"] == 1 and "session_plans pulled" not in sent_a
+    sent_b = sync_once(b, url_b)
+    assert sent_b.get("session_plans pulled") == 1 and sent_b.get("session_plans", 0) == 0
+    with Store(b) as rig:
+        row = rig.current_session_plan("demo-healthy")
+        assert row["plan"] == plan and row["decision"] == "accepted" and row["based_on_session"] is None
+        assert row["who"].startswith("clinic: alice at ") and ", clinic v1 received " in row["who"]
+    assert pending_rows(b)["session_plans"] == 0
+    again = sync_once(b, url_b)
+    assert again.get("session_plans pulled") is None and again.get("session_plans", 0) == 0  # not sent back
+    assert sync_once(a, url_a).get("session_plans pulled") is None  # its own plan: nothing to take
+    local, server, dup = _truth(clinic, b)
+    assert local == server and dup == 0 and server["session_plans"] == 0
+    # rig B's therapist edits the plan: it goes up and rig A takes it
+    edited = dict(plan, speed_mps=0.45)
+    with Store(b) as rig:
+        rig.add_session_plan("demo-healthy", edited, None, "edited", "bob")
+    assert sync_once(b, url_b)["session_plans"] == 1
+    assert sync_once(a, url_a).get("session_plans pulled") == 1
+    with Store(a) as rig:
+        assert rig.current_session_plan("demo-healthy")["plan"] == edited
+    assert clinic.query("SELECT count(*) FROM session_plans")[0][0] == 2

@@ -6,6 +6,7 @@ process (one ShowBase per process)."""
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 import threading
@@ -75,7 +76,7 @@ def scenario(headset: bool) -> dict:
 
     configure_panda(headless=True, renderer="gl" if headset else "tinydisplay", size=(320, 180))
     from engine.render.app import AppConfig, StepSyncApp
-    from engine.render.camera_sync import extrapolate_s
+    from engine.render.camera_sync import MAX_HORIZON_S, extrapolate_s
 
     channels = Channels.create()
     core_view = Channels.attach(channels.paths())
@@ -88,22 +89,29 @@ def scenario(headset: bool) -> dict:
         from tests.render.openvr_double import OpenVRDouble
 
         vr_module = OpenVRDouble()
-    out: dict = {"placements": [], "feedback": []}
-    app = StepSyncApp(AppConfig(frame_rate_hz=60, use_headset=headset, vr_module=vr_module), channels, controller)
+    out: dict = {"placements": [], "feedback": [], "presented": []}
+    app = StepSyncApp(AppConfig(frame_rate_hz=60, use_headset=headset, vr_module=vr_module, record_frames=True),
+                      channels, controller)
     heartbeats0 = int(core_view.command.read()["ui_heartbeat"])
     with FakeCore(channels, speed_mps=1.5, outcome_at_m=1.0):
         started = time.monotonic()
         while time.monotonic() - started < 1.5:
             app.step()
-            state = app.state
+            state = app.camera_state  # the sample the camera was placed from
             # Where the camera is versus where the state says s was, and what extrapolation says.
+            horizon_s = MAX_HORIZON_S + max(0.0, app.predicted_display_s - app._camera_at_s)
             expected = extrapolate_s(float(state["s_m"]), float(state["belt_speed_mps"]), 0.0,
-                                     float(state["t_s"]), app.predicted_display_s)
-            out["placements"].append((app.patient.get_y(app.render), float(state["s_m"]), expected))
+                                     float(state["t_s"]), app.predicted_display_s, horizon_s)
+            out["placements"].append((app.patient.get_y(app.render), float(state["s_m"]), expected, horizon_s))
+            if not headset:
+                # (presented at, drawn for): the flip waited for the time the frame was drawn for
+                out["presented"].append((app.stats.frames[-1][0] if app.stats.frames else math.nan,
+                                         app.present_s))
             out["feedback"].append(app.hud.visible_text()["feedback"])
     out["frames"] = app.frames
     out["heartbeats"] = int(core_view.command.read()["ui_heartbeat"]) - heartbeats0
     out["belt_error_mm_p50"] = app.stats.summary()["visual_belt_error_mm_p50"]
+    out["late_presentations"] = app.stats.late_presentations
     if headset:
         out["submits"] = len(vr_module.rec.submits)
         out["waits"] = len(vr_module.rec.wait_calls)
@@ -131,12 +139,18 @@ def window_run() -> dict:
 def test_camera_follows_s_extrapolated_to_display_time(window_run):
     placements = window_run["placements"]
     assert len(placements) > 30
-    for camera_y, state_s, expected in placements[5:]:
+    for camera_y, state_s, expected, horizon_s in placements[5:]:
         assert camera_y == pytest.approx(expected, abs=1e-4)  # exactly the extrapolated s
-        assert state_s <= camera_y <= state_s + 1.5 * 0.1 + 1e-6  # ahead of the sample, bounded
+        assert state_s <= camera_y <= state_s + 1.5 * horizon_s + 1e-6  # ahead of the sample, bounded
     ys = [p[0] for p in placements]
     assert all(np.diff(ys) >= 0)  # the patient never walks backwards
     assert ys[-1] - ys[0] > 1.0  # 1.5 s at 1.5 m/s
+
+
+def test_without_a_headset_each_frame_is_flipped_no_earlier_than_the_time_it_was_drawn_for(window_run):
+    presented = [(done, due) for done, due in window_run["presented"] if math.isfinite(done)]
+    assert len(presented) > 30
+    assert all(done >= due for done, due in presented)
 
 
 def test_hud_shows_the_cleared_obstacle(window_run):

@@ -8,7 +8,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.render.camera_sync import MAX_HORIZON_S, DisplayClock, extrapolate_s, route_position
+from engine.render.camera_sync import (
+    MAX_HORIZON_S,
+    DisplayClock,
+    PresentClock,
+    extrapolate_s,
+    route_position,
+)
 
 
 def test_constant_speed_moves_v_dt():
@@ -66,6 +72,25 @@ def test_display_clock_learns_the_draw_time():
     clock.observe(float("nan"))
     clock.observe(5.0)  # a debugger pause is not a draw time
     assert clock.draw_time_s == pytest.approx(0.010, abs=1e-4)
+
+
+def test_present_clock_holds_each_frame_for_the_longest_recent_draw():
+    clock = PresentClock(display_latency_s=0.004, window_s=2.0, margin_s=0.002, max_budget_s=0.5,
+                         initial_budget_s=0.02)
+    assert clock.present_at(10.0) == pytest.approx(10.02)  # nothing learnt yet
+    for camera_s, draw_s in ((0.0, 0.010), (1.0, 0.030), (2.0, 0.015)):
+        clock.observe(camera_s, camera_s + draw_s)
+    assert clock.budget_s() == pytest.approx(0.032)  # the longest of the window + the margin
+    assert clock.display_at(5.0) == pytest.approx(5.036)  # + the scan-out
+    clock.observe(3.5, 3.512)
+    assert clock.budget_s() == pytest.approx(0.017)  # the 30 ms draw (camera at 1.0) left the window
+    clock.observe(3.6, 5.6)
+    assert clock.budget_s() == 0.5  # capped
+    clock.observe(9.0, float("nan"))
+    clock.observe(9.5, 9.0)  # a clock going backwards is not a draw time
+    assert clock.budget_s() == 0.5  # nothing learnt from those, but time moved on: ...
+    clock.observe(9.6, 9.61)
+    assert clock.budget_s() == pytest.approx(0.012)  # ... the 2 s draw aged out
 
 
 def test_route_position_is_clamped_to_the_route():

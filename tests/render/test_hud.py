@@ -130,3 +130,22 @@ def test_summary_counts_outcomes_like_the_report():
     events = ["hit", "hit", "passed"]  # what the recorder stores for the same run
     assert count_outcomes(events) == count_outcomes(state["obstacles"]["outcome"][:3])
     assert count_outcomes(events).done_well == sum(e in ("cleared", "passed") for e in events)  # metrics.py's rule
+
+
+def test_the_hud_names_obstacles_as_the_scene_labels_them_in_timeline_order(tmp_path):
+    """The names the session hands the HUD come from the scene's obstacles in timeline order (the
+    order the core's outcomes use), in words a patient knows: a touched cart is the shopping cart."""
+    from engine.scene.loader import load_scene
+    from engine.session.runner import scene_choice
+
+    path = tmp_path / "names.yaml"
+    path.write_text("id: hud-names\ntitle: T\ndifficulty: gentle\nenvironment: {type: grocery_store}\n"
+                    "obstacles:\n  - {kind: cart_crossing, at_m: 30}\n  - {kind: box, at_m: 10}\n"
+                    "  - {kind: person_stopping, at_m: 50}\n")
+    choice = scene_choice(load_scene(path))
+    assert choice.names == ["box", "shopping cart", "person in the way"]  # sorted by at_m like the timeline
+    model = HudModel(choice.timeline, choice.names)
+    state = _state(s_m=52.0, t_s=60.0, next_obstacle=-1)
+    state["obstacles"]["outcome"][:3] = [layout.ObstacleOutcome.CLEARED, layout.ObstacleOutcome.PASSED,
+                                         layout.ObstacleOutcome.PASSED]
+    assert model.update(state).feedback == ("Cleared the box! Well waited at the shopping cart and the person in the way")

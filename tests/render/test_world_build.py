@@ -191,6 +191,26 @@ def test_shopping_items_on_their_shelves(render_root):
     assert milk.isHidden()
 
 
+def test_street_items_stand_on_a_stall_on_the_pavement(render_root, tmp_path):
+    """On a street there is no shelf: an item stands on a stall that reaches down to the pavement,
+    inside the pavement's edges and outside the walking lane (it floated over the road before)."""
+    from engine.render.world import build_world
+    from engine.scene.loader import load_scene
+
+    path = tmp_path / "stall.yaml"
+    path.write_text("id: stall\ntitle: T\ndifficulty: gentle\nenvironment: {type: sidewalk, sidewalk_width_m: 3}\n"
+                    "route_length_m: 60\ntasks:\n  shopping_list:\n    items:\n"
+                    "      - {name: paper, at_m: 12, side: left, shelf_height_m: 1.0}\n"
+                    "      - {name: bread, at_m: 22, side: right, shelf_height_m: 1.4}\n")
+    world = build_world(load_scene(path), render_root, stream=False)
+    for node in world.item_nodes.values():
+        low, high = node.getTightBounds(render_root)
+        assert low.z == pytest.approx(0.0, abs=1e-4)  # the stall stands on the pavement
+        assert -1.5 <= low.x and high.x <= 1.5  # within the 3 m pavement, not over the road or in a wall
+        assert min(abs(low.x), abs(high.x)) >= 0.4  # and clear of the walking lane
+    world.destroy()
+
+
 def test_props_from_assets_are_placed(render_root, base, tmp_path):
     from engine.render.world import build_world
     from engine.scene.loader import load_scene
@@ -284,8 +304,7 @@ def test_chunks_from_the_process_equal_the_frames_and_arrive_one_geom_per_frame(
         streamed.update(s, s, None)
         assert streamed.attached_last_update <= 1
         assert streamed.wait_for_chunks()
-        while streamed._pending_geoms:  # the received chunk goes in slice by slice, one per update
-            streamed.update(s, s, None)
+        assert not streamed._pending_geoms  # finished nodes: a received chunk goes in whole, in one update
     assert streamed.sync_builds == 0 and streamed._streamer.built >= 4
     assert max(streamed.chunks) * CHUNK_M > s + 60.0
     on_frame = build_world(scene, render_root, stream=False)
@@ -310,10 +329,11 @@ def test_chunks_from_the_process_equal_the_frames_and_arrive_one_geom_per_frame(
 
 
 def test_a_chunk_attached_ahead_goes_in_slices_over_several_updates(render_root):
+    """The way before (the bench's baseline): the frame copies the received rows in slices."""
     from engine.render.world import SLICE_ROWS, build_world
     from engine.render.world.mesh import NodeFromRows
 
-    world = build_world(LIBRARY.scenes["grocery-busy-saturday"], render_root)
+    world = build_world(LIBRARY.scenes["grocery-busy-saturday"], render_root, stream="process-slices")
     assert world.wait_for_chunks()
     s = 0.0
     while not world._pending_geoms:  # walk until a received chunk starts going in
@@ -334,6 +354,30 @@ def test_a_chunk_attached_ahead_goes_in_slices_over_several_updates(render_root)
     assert copied[-1] == total and steps.max() <= SLICE_ROWS  # no update copies more than a slice
     assert updates >= total // SLICE_ROWS  # a busy grocery chunk: several updates, not one
     assert len(chunk.findAllMatches("**/+GeomNode")) == 2
+    world.destroy()
+
+
+def test_the_reader_thread_hands_the_frame_finished_nodes(render_root):
+    """The chunk process's rows are read into GeomNodes off the frame (by the reader thread):
+    what waits for the frame is a finished node holding every row, and it goes in in one update."""
+    from panda3d.core import GeomNode
+
+    from engine.render.world import SLICE_ROWS, build_world
+
+    world = build_world(LIBRARY.scenes["grocery-busy-saturday"], render_root)
+    assert world.wait_for_chunks()
+    world.update(12.0, 12.0, None)  # asks for the chunks ahead
+    assert world.wait_for_chunks()
+    ready = world._streamer.ready_indices()
+    assert ready
+    with world._streamer._lock:
+        lit, glow, _, _ = world._streamer._ready[ready[0]]
+    assert isinstance(lit, GeomNode) and lit.getNumGeoms() == 1  # finished before the frame takes it
+    assert lit.getGeom(0).getVertexData().getNumRows() > 2 * SLICE_ROWS  # more than the old slices
+    before = len(world.chunks)
+    world.update(12.0, 12.0, None)
+    assert len(world.chunks) == before + 1 and not world._pending_geoms  # attached whole in one update
+    assert len(world.chunks[ready[0]].findAllMatches("**/+GeomNode")) == 2
     world.destroy()
 
 

@@ -284,12 +284,28 @@ def test_mappings_and_lists_are_described_not_echoed(tmp_path):
                  + "obstacles:\n  - [1, 2]\n  - {kind: [box], at_m: 3}\n", "a.yaml")
     errors = errors_of(path)
     assert not any(SECRET in e for e in errors)
-    assert f"{path}:2:8 title: expected text, got a mapping of 1 keys" in errors
+    assert f"{path}:2:8 title: expected text, got a mapping of 1 key" in errors
     assert any("obstacles[0]: expected a mapping of keys, got a list of 2 items" in e for e in errors)
-    assert any("obstacles[1].kind: kind must be text, got a list of 1 items" in e for e in errors)
+    assert any("obstacles[1].kind: kind must be text, got a list of 1 item" in e for e in errors)
 
 
 def test_description_may_hold_tabs_and_newlines_but_title_may_not(tmp_path):
     scene = load_scene(write(tmp_path, HEAD + 'description: "line one\\n\\tindented"\n', "a.yaml"))
     assert scene.description == "line one\n\tindented"
     assert "U+0009" in errors_of(write(tmp_path, HEAD.replace("title: Hostile", 'title: "a\\tb"'), "b.yaml"))[0]
+
+
+def test_null_and_booleans_are_named_as_the_file_spells_them(tmp_path):
+    path = write(tmp_path, "id: t-null\ntitle: T\ndifficulty: gentle\nenvironment: {type: sidewalk}\n"
+                           "obstacles:\n  - {kind: null, at_m: 3}\nseed: true\n")
+    errors = errors_of(path)
+    assert any("obstacles[0].kind: kind must be text, got null (an empty value) (one of: curb_up" in e for e in errors)
+    assert f"{path}:7:7 seed: expected a whole number (0..2147483647), got true" in errors
+
+
+def test_a_key_of_another_kind_says_whose_key_it_is(tmp_path):
+    path = write(tmp_path, "id: t-keys\ntitle: T\ndifficulty: gentle\nenvironment: {type: sidewalk, aisles: 3}\n"
+                           "obstacles:\n  - {kind: box, at_m: 5, count: 3}\n")
+    errors = errors_of(path)
+    assert f"{path}:4:31 environment.aisles: unknown key; 'aisles' is a key of a grocery_store environment, not of a sidewalk" in errors
+    assert f"{path}:6:26 obstacles[0].count: unknown key; 'count' is a key of kind spilled_items, not of box" in errors

@@ -192,3 +192,102 @@ def test_low_contrast_obstacle_colour_is_a_warning(tmp_path):
     (warning,) = warnings_of(grey)
     assert "obstacles[0].colour: warning: #c8c8c4 has a contrast of 1.0:1 against the floor" in warning
     assert not warnings_of(write(tmp_path, STORE + "obstacles:\n  - {kind: box, at_m: 20, colour: black}\n", "ok.yaml"))
+
+
+# ---- rules added after a second hostile corpus (session s16) --------------------------------------
+
+
+def test_yield_obstacles_whose_holds_overlap(tmp_path):
+    """A door at 10 m holds from 9.4 m; a cart crossing at 10.5 m holds from 9.3 m: their spans do
+    not overlap along the route, but the patient would be held for both at once."""
+    path = write(tmp_path, STORE + "obstacles:\n  - {kind: automatic_door, at_m: 10}\n"
+                                   "  - {kind: cart_crossing, at_m: 10.5, trigger_before_m: 6}\n")
+    assert only_error(path) == (f"{path}:8:33 obstacles[1].at_m: blocks the path (held from 9.3 m) where obstacles[0] "
+                                "(automatic door, held from 9.4 m, 10..10.3 m) already does: the patient would wait for two "
+                                "things at once")
+    apart = STORE + "obstacles:\n  - {kind: automatic_door, at_m: 10}\n  - {kind: cart_crossing, at_m: 12, trigger_before_m: 1.5}\n"
+    load_scene(write(tmp_path, apart, "apart.yaml"))  # held from 10.8 m, after the door: fine
+
+
+def test_kerbs_must_span_the_walking_lane(tmp_path):
+    beside = write(tmp_path, STREET + "obstacles:\n  - {kind: curb_down, at_m: 10, lateral_m: 1.5, width_m: 1}\n"
+                                      "  - {kind: curb_up, at_m: 20}\n")
+    assert only_error(beside) == (f"{beside}:8:58 obstacles[0].width_m: the curb down covers 1..2 m across but the walking "
+                                  "lane is -0.4..0.4 m: a kerb changes the level of the whole path, so it must span the lane "
+                                  "(centre it, or make width_m larger)")
+
+
+def test_a_traffic_lights_street_wants_kerbs_and_side_streets_are_short(tmp_path):
+    bare = write(tmp_path, STREET + "obstacles:\n  - {kind: traffic_light, at_m: 20, cycle_s: 60, red_s: 10}\n")
+    (warning,) = warnings_of(bare)
+    assert "has no curb_down (or kerb_ramp) just before at_m and no curb_up (or kerb_ramp) just after" in warning
+    ramps = STREET + ("obstacles:\n  - {kind: kerb_ramp, at_m: 18.5}\n  - {kind: traffic_light, at_m: 20, cycle_s: 60, "
+                      "red_s: 10}\n  - {kind: kerb_ramp, at_m: 28.2}\n")
+    assert not warnings_of(write(tmp_path, ramps, "ramps.yaml"))  # ramps at both edges: fine
+    long_road = write(tmp_path, STREET + "obstacles:\n  - {kind: curb_down, at_m: 10}\n  - {kind: curb_up, at_m: 70}\n",
+                      "long.yaml")
+    (warning,) = warnings_of(long_road)
+    assert "obstacles[1].at_m: warning: 60 m after the curb_down at 10 m (obstacles[0]): the patient walks that far" in warning
+
+
+def test_items_sit_on_shelves_and_off_the_road(tmp_path):
+    def items(*rows: str) -> str:
+        return "tasks:\n  shopping_list:\n    items:\n" + "".join(f"      - {r}\n" for r in rows)
+
+    high = write(tmp_path, STORE.replace("aisle_width_m: 2.4", "aisle_width_m: 2.4, shelf_height_m: 1.2")
+                 + items("{name: milk, at_m: 20, shelf_height_m: 2.0}"))
+    assert "2 m is above the top of the shelves (environment.shelf_height_m 1.2): it would float over them" in only_error(high)
+    aisle = write(tmp_path, STORE + items("{name: milk, at_m: 24}"), "aisle.yaml")  # cross aisles every 12 m (default)
+    assert "24 m is in the cross aisle at 24 m (2.4 m wide, every cross_aisle_every_m 12 m)" in only_error(aisle)
+    load_scene(write(tmp_path, STORE + items("{name: milk, at_m: 23}"), "edge.yaml"))  # 1 m off: its package is on the shelf
+    gap = write(tmp_path, STORE + "obstacles:\n  - {kind: cart_crossing, at_m: 30}\n" + items("{name: milk, at_m: 30.5}"),
+                "gap.yaml")
+    assert "in the gap in the shelves where someone crosses (29.1..32.1 m)" in only_error(gap)
+    last = write(tmp_path, STORE + items("{name: milk, at_m: 99.5}"), "last.yaml")
+    assert "past the last shelf" in only_error(last)
+    road = write(tmp_path, STREET + "obstacles:\n  - {kind: curb_down, at_m: 19.6}\n  - {kind: curb_up, at_m: 28}\n"
+                 + items("{name: paper, at_m: 24}"), "road.yaml")
+    assert "24 m is in the road (19.9..28 m" in only_error(road)
+    narrow = write(tmp_path, STREET.replace("sidewalk_width_m: 3.0", "sidewalk_width_m: 1.6") + items("{name: paper, at_m: 24}"),
+                   "narrow.yaml")
+    assert "into the walking lane (+-0.4 m); use sidewalk_width_m of at least 1.7" in only_error(narrow)
+
+
+def test_fixtures_do_not_share_a_place_or_stand_in_the_road(tmp_path):
+    two = write(tmp_path, STREET + "fixtures:\n  - {kind: bench, at_m: 22}\n  - {kind: bench, at_m: 23}\n")
+    assert only_error(two) == (f"{two}:9:25 fixtures[1].at_m: the bench (23..24.8 m) stands in the same place as fixtures[0] "
+                               "(bench, 22..23.8 m): one would be drawn through the other")
+    load_scene(write(tmp_path, STREET + "fixtures:\n  - {kind: bench, at_m: 22}\n  - {kind: bench, at_m: 22, side: left}\n",
+                     "facing.yaml"))  # both sides of the path: fine
+    shelves = write(tmp_path, STORE + "fixtures:\n  - {kind: pharmacy_shelf, at_m: 10, side: left, length_m: 12}\n"
+                                      "  - {kind: pharmacy_shelf, at_m: 15, side: left}\n", "shelves.yaml")
+    assert "the pharmacy shelf (15..19 m) stands in the same place as fixtures[0]" in only_error(shelves)
+    street = write(tmp_path, STREET + "obstacles:\n  - {kind: curb_down, at_m: 19.6}\n  - {kind: traffic_light, at_m: 20, "
+                   "cycle_s: 60, red_s: 10}\n  - {kind: curb_up, at_m: 28.05}\nfixtures:\n  - {kind: bench, at_m: 22}\n",
+                   "street.yaml")
+    assert "the bench (22..23.8 m) stands in the road of a side street (19.9..28.1 m)" in only_error(street)
+    on_box = write(tmp_path, STREET + "obstacles:\n  - {kind: box, at_m: 22, lateral_m: 1.3}\nfixtures:\n"
+                   "  - {kind: bench, at_m: 21.5}\n", "onbox.yaml")
+    assert any("the bench (21.5..23.3 m, 1.45..2.05 m across) stands on obstacles[0] (box" in w for w in warnings_of(on_box))
+
+
+def test_dual_task_colours_must_differ(tmp_path):
+    one = write(tmp_path, STORE + "tasks:\n  dual_task: {colours: [red, red], stroop: true}\n")
+    assert only_error(one) == (f"{one}:7:24 tasks.dual_task.colours: 2 colours but only 1 different: a colour cue needs at "
+                               "least 2 (with stroop, the word names a colour other than the ink)")
+    repeat = write(tmp_path, STORE + "tasks:\n  dual_task: {colours: [red, green, red]}\n", "repeat.yaml")
+    assert "3 colours but only 2 different: a repeated colour is drawn more often" in warnings_of(repeat)[0]
+
+
+def test_a_sign_past_the_route_end_is_a_warning(tmp_path):
+    path = write(tmp_path, STORE + "fixtures:\n  - {kind: aisle_sign, at_m: 150, category: dairy}\n")
+    (warning,) = warnings_of(path)
+    assert "fixtures[0].at_m: warning: 150 m is past the route end (100 m): the patient never sees it" in warning
+
+
+def test_a_pharmacy_shelf_placed_by_lateral_m_stands_on_the_floor(tmp_path):
+    aisle = write(tmp_path, STORE + "fixtures:\n  - {kind: pharmacy_shelf, at_m: 10, lateral_m: 0}\n")
+    assert "the pharmacy shelf (-0.25..0.25 m across) stands in the walking lane (+-0.4 m): it blocks the route" in only_error(aisle)
+    inside = write(tmp_path, STORE + "fixtures:\n  - {kind: pharmacy_shelf, at_m: 10, lateral_m: 5}\n", "inside.yaml")
+    assert "4.75..5.25 m across puts it inside the shelves on the right" in only_error(inside)
+    load_scene(write(tmp_path, STORE + "fixtures:\n  - {kind: pharmacy_shelf, at_m: 10, side: left}\n", "side.yaml"))

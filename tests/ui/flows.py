@@ -40,6 +40,17 @@ def write_scenes(folder: Path) -> None:
             SCENE.replace("ID", scene_id).replace("TITLE", title).replace("DESCRIPTION", description))
 
 
+def record_error(ui, facts: dict, exc: Exception) -> None:
+    """Keep a flow's failure as text and, where the screen still answers, a screenshot step."""
+    import traceback
+
+    facts["errors"].append(traceback.format_exc())
+    try:
+        ui.step(f"error {type(exc).__name__}")
+    except Exception:  # the window itself may be what failed
+        pass
+
+
 def gait_speed(live: dict) -> str:
     """The live panel's gait speed row (its label names the method: "Gait speed (belt)")."""
     return next((value for label, value in live.items() if label.startswith("Gait speed")), "-")
@@ -249,13 +260,7 @@ def therapist_flow(work: str) -> dict:
         ui.click(menu.buttons["quit_confirm"])
         ui.step("quit", quit_requested=desktop.quit_requested)
     except Exception as exc:  # the steps so far are still returned (and their screenshots)
-        import traceback
-
-        facts["errors"].append(traceback.format_exc())
-        try:
-            ui.step(f"error {type(exc).__name__}")
-        except Exception:
-            pass
+        record_error(ui, facts, exc)
     finally:
         desktop.close()
     facts["sessions"] = _query(db, "SELECT id, outcome, summary_json FROM sessions ORDER BY id")

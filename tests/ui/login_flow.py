@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.ui.flows import FLOW_WINDOW, _query, write_scenes
+from tests.ui.flows import FLOW_WINDOW, _query, record_error, write_scenes
 
 
 def login_flow(work: str) -> dict:
@@ -128,13 +128,7 @@ def login_flow(work: str) -> dict:
         ui.click(menu.buttons["quit_confirm"])
         ui.step("quit", quit_requested=desktop.quit_requested)
     except Exception as exc:  # the steps so far are still returned (and their screenshots)
-        import traceback
-
-        facts["errors"].append(traceback.format_exc())
-        try:
-            ui.step(f"error {type(exc).__name__}")
-        except Exception:
-            pass
+        record_error(ui, facts, exc)
     finally:
         desktop.close()
     facts["audit_who"] = sorted({r["who"] for r in _query(db, "SELECT who FROM audit_log WHERE session_id IS NOT NULL")})

@@ -5,9 +5,10 @@ Static scenery is built in chunks of CHUNK_M along the route, each batched (Mesh
 one Geom per render state, i.e. two draw calls, and only the chunks near the patient are built
 and shown: build time and draw calls depend on what is in view, not on the route's length.
 Chunks ahead are built in a worker process (world/chunk_process.py; a worker thread,
-world/streaming.py, where no process can be started) and the frame only makes the received
-vertex rows into nodes and attaches them, one Geom per frame and at most ATTACH_PER_UPDATE chunks,
-hidden until they come into view: no frame pays for building a chunk.
+world/streaming.py, where no process can be started); the app's reader thread reads the vertex
+rows straight into finished GeomNodes, and the frame only attaches them, at most
+ATTACH_PER_UPDATE chunks per frame, hidden until they come into view: no frame pays for
+building a chunk or copying its vertices.
 Obstacles and ambient life are separate nodes (they move, change colour, or are looked up by
 index), each one or a few draw calls, shown only when near; obstacle geometry is made when the
 obstacle first comes near (its node, tags and position exist from the start).
@@ -21,7 +22,7 @@ import threading
 from pathlib import Path
 
 import numpy as np
-from panda3d.core import AmbientLight, DirectionalLight, Fog, NodePath
+from panda3d.core import AmbientLight, DirectionalLight, Fog, GeomNode, NodePath
 
 from engine.render.world.ambient import AmbientLife
 from engine.render.world.chunk_process import ChunkProcess
@@ -44,6 +45,8 @@ DROP_BEHIND_M = 40.0  # chunks further behind than this are freed
 ATTACH_PER_UPDATE = 1  # finished background chunks attached per frame
 SLICE_ROWS = 6144  # vertex rows copied into a chunk's Geom per frame (240 KB): a few per chunk
 HIGHLIGHT_M = 10.0  # a shopping item's highlight pulses from this far ahead
+STALL_DEPTH_M = 0.4  # a street item's stall across the route (engine.scene.rules keeps it out of the lane)
+STALL_LENGTH_M = 0.9
 
 
 class World:
@@ -54,6 +57,7 @@ class World:
         self.sync_builds = 0  # chunks built on the frame (needed before the worker had them)
         self.attached_last_update = 0  # chunks attached by the latest update()
         self.chunk_frame = False  # the latest update() attached a chunk or showed one for the first time
+        self.chunk_shown_now = False  # the latest update() showed a chunk for the first time (it came into view)
         self._pending_geoms: list[tuple[NodePath, object, bool]] = []  # (chunk, GeomNode, glow): one per frame
         self.root = parent.attachNewNode(f"world-{scene.id}")
         self.root.setTag("scene_id", scene.id)
@@ -133,7 +137,9 @@ class World:
             return None
         if stream != "thread":
             try:
-                return ChunkProcess(self.scene, self._nodes_from_rows, f"chunks-{self.scene.id}")
+                # "process-slices": the rows are copied into nodes on the frame, in slices (bench baseline)
+                return ChunkProcess(self.scene, self._nodes_from_rows, f"chunks-{self.scene.id}",
+                                    nodes_in_reader=stream != "process-slices")
             except OSError as exc:  # no process can be started here: a thread still keeps it off the frame
                 log.warning("no chunk process (%s); building chunks on a thread", exc)
         return ChunkStreamer(self._chunk_nodes, f"chunks-{self.scene.id}")
@@ -151,10 +157,15 @@ class World:
         return lit.node(), (glow.node() if len(glow) else None)
 
     def _nodes_from_rows(self, index: int, received) -> tuple:
-        """A chunk received from the chunk process: (lit, glow or None) NodeFromRows, put together
-        on the frame in slices (_attach_pending_geoms)."""
+        """A chunk received from the chunk process: (lit, glow or None), finished GeomNodes made by
+        its reader thread, or (stream="process-slices") NodeFromRows put together on the frame in
+        slices (_attach_pending_geoms)."""
         lit, glow, lit_bounds, glow_bounds = received
         prefix = "grocery" if self.scene.environment.type == "grocery_store" else "street"
+        if isinstance(lit, GeomNode):  # finished by the reader thread: only named and attached here
+            lit.setName(f"{prefix}-lit")
+            glow.setName(f"{prefix}-glow")
+            return lit, (glow if glow.getNumGeoms() else None)
         return (NodeFromRows(f"{prefix}-lit", lit, lit_bounds),
                 NodeFromRows(f"{prefix}-glow", glow, glow_bounds) if len(glow) else None)
 
@@ -202,7 +213,11 @@ class World:
                 return  # more rows next frame
             self._pending_geoms.pop(0)
             self._attach_geom(parent, node, is_glow)
-            return
+            nxt = self._pending_geoms[0] if self._pending_geoms else None
+            if nxt is None or nxt[0] != parent or isinstance(nxt[1], NodeFromRows):
+                return
+            # the rest of this chunk is finished nodes (made by the chunk process's reader):
+            # attaching one is a few microseconds, so the chunk goes in whole in this frame
 
     def _build_chunk(self, index: int) -> NodePath:
         """A chunk needed now: the worker's if finished, else built here (counted)."""
@@ -223,10 +238,11 @@ class World:
         if shopping is None:
             return nodes
         items_root = self.root.attachNewNode("items")
-        if self.scene.environment.type == "grocery_store":
+        street = self.scene.environment.type != "grocery_store"
+        if not street:
             reach = self.scene.environment.aisle_width_m / 2 + 0.12
-        else:
-            reach = self.layout.half_m + 0.3
+        else:  # on a street stall standing on the pavement at its edge (a shelf-less item would float)
+            reach = self.layout.half_m - STALL_DEPTH_M / 2 - 0.05
         for i, item in enumerate(shopping.items):
             side = 1.0 if item.side == "right" else -1.0
             mb = MeshBuilder(f"item-{i}")
@@ -235,6 +251,10 @@ class World:
             mb.box(0.0, 0.0, -0.05, 0.04, 0.7, 0.56, (0.98, 0.98, 0.98))  # white board behind
             mb.box(-side * 0.05, 0.0, 0.0, 0.3, 0.4, 0.42, rgb)  # the package, bigger than the rest
             mb.box(-side * 0.21, 0.0, 0.14, 0.01, 0.3, 0.14, (0.97, 0.97, 0.97))  # label
+            if street:  # the stall: a wooden stand from the pavement to just under the board, a light top
+                height = item.shelf_height_m - 0.1
+                mb.box(0.0, 0.0, -item.shelf_height_m, STALL_DEPTH_M, STALL_LENGTH_M, height - 0.03, (0.45, 0.3, 0.18))
+                mb.box(0.0, 0.0, -0.13, STALL_DEPTH_M + 0.04, STALL_LENGTH_M + 0.04, 0.03, (0.86, 0.85, 0.8))
             node = items_root.attachNewNode(f"item-{i}")
             node.attachNewNode(mb.node())
             glow = MeshBuilder(f"item-{i}-highlight")
@@ -316,6 +336,7 @@ class World:
         y_from, y_to = s_m - VIEW_BEHIND_M, s_m + VIEW_AHEAD_M
         self.attached_last_update = 0
         self.chunk_frame = False
+        self.chunk_shown_now = False
         wanted = self._chunk_indices(y_from, y_to)
         for index in wanted:
             if index not in self.chunks:
@@ -340,7 +361,7 @@ class World:
         for index, chunk in list(self.chunks.items()):
             if index in wanted:
                 if chunk.isHidden():
-                    self.chunk_frame = True  # first drawn now
+                    self.chunk_frame = self.chunk_shown_now = True  # first drawn now
                     self._attach_pending_geoms(chunk)  # all of it, should its slices still wait
                 chunk.show()
             elif (index + 1) * CHUNK_M < s_m - DROP_BEHIND_M:

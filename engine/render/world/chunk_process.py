@@ -9,9 +9,11 @@ CPU. A worker process shares nothing with the frame but a pipe.
 
 The process gets the scene once (as JSON, validated again there) and then chunk indices, nearest
 first, one at a time; it answers with the chunk's vertex rows (MeshBuilder.rows(): plain float32
-data, about 1 MB for a busy grocery chunk). A reader thread in the app collects them (blocking
-pipe reads release the GIL); the frame turns rows into GeomNodes (world/mesh.node_from_rows: two
-memory copies and a bounding box) when it attaches a chunk.
+data, about 1 MB for a busy grocery chunk). A reader thread in the app reads them straight
+into the vertex data of new GeomNodes (world/mesh.node_read_into: the read releases the GIL, and
+the only other work is the index array and the bounds), so the frame only attaches finished
+nodes. (`nodes_in_reader=False`, the way before, hands the rows to the frame, which copied them
+into nodes in slices of a few thousand rows per frame: kept as the bench's baseline.)
 
 Wire format, little-endian. To the process: b"S" u32 length + scene JSON, then b"B" i32 index
 per chunk. From it: i32 index, u32 lit rows, u32 glow rows, 12 f32 (lit then glow bounds: min
@@ -34,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.render.world.mesh import node_read_into
 from engine.render.world.streaming import ChunkQueue
 
 log = logging.getLogger(__name__)
@@ -50,9 +53,11 @@ class ChunkProcess(ChunkQueue):
     `make(index, (lit_rows, glow_rows, lit_bounds, glow_bounds))` turns a received chunk into
     what `take` returns."""
 
-    def __init__(self, scene, make: Callable[[int, tuple], object], name: str = "chunk-process") -> None:
+    def __init__(self, scene, make: Callable[[int, tuple], object], name: str = "chunk-process",
+                 nodes_in_reader: bool = True) -> None:
         super().__init__()
         self._make = make
+        self.nodes_in_reader = nodes_in_reader  # received as finished GeomNodes (else as rows)
         self._alive = False  # the process answers (requests queue until it does; its death ends them)
         self._sent_at = 0.0
         env = dict(os.environ)
@@ -129,6 +134,30 @@ class ChunkProcess(ChunkQueue):
             got += k
         return bytes(buf)
 
+    def _readinto_exact(self, target: memoryview) -> bool:
+        """Fill `target` from the pipe (False when the process ended first)."""
+        got, n = 0, len(target)
+        while got < n:
+            k = self._proc.stdout.readinto(target[got:])
+            if not k:
+                return False
+            got += k
+        return True
+
+    def _read_rows(self, n_lit: int, n_glow: int, corners) -> tuple | None:
+        """One chunk's rows from the pipe: (lit, glow, lit bounds, glow bounds), lit and glow
+        finished GeomNodes (nodes_in_reader) or float32 row arrays; None when the pipe ended."""
+        bounds = [(tuple(corners[k:k + 3]), tuple(corners[k + 3:k + 6])) for k in (0, 6)]
+        if self.nodes_in_reader:
+            lit = node_read_into("lit", n_lit, bounds[0], self._readinto_exact)
+            glow = node_read_into("glow", n_glow, bounds[1], self._readinto_exact) if lit is not None else None
+            return None if lit is None or glow is None else (lit, glow, bounds[0], bounds[1])
+        data = self._read_exact((n_lit + n_glow) * ROW_BYTES)
+        if data is None:
+            return None
+        flat = np.frombuffer(data, dtype=np.float32).reshape(-1, 10)
+        return flat[:n_lit], flat[n_lit:], bounds[0], bounds[1]
+
     def _read(self) -> None:
         try:
             while True:
@@ -141,12 +170,9 @@ class ChunkProcess(ChunkQueue):
                 if n_lit == FAILED:
                     rows = None
                 else:
-                    data = self._read_exact((n_lit + n_glow) * ROW_BYTES)
-                    if data is None:
+                    rows = self._read_rows(n_lit, n_glow, corners)
+                    if rows is None:
                         break
-                    flat = np.frombuffer(data, dtype=np.float32).reshape(-1, 10)
-                    bounds = [(tuple(corners[k:k + 3]), tuple(corners[k + 3:k + 6])) for k in (0, 6)]
-                    rows = (flat[:n_lit], flat[n_lit:], bounds[0], bounds[1])
                 with self._lock:
                     if self._busy == index:
                         self._busy = None

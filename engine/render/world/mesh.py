@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Callable
 
 import numpy as np
 from panda3d.core import (
@@ -198,6 +199,7 @@ class NodeFromRows:
         self.name = name
         self.rows = np.ascontiguousarray(rows, dtype=np.float32)
         self.bounds = bounds if bounds is not None else rows_bounds(self.rows)
+        self.n_rows = len(self.rows)
         self.done_rows = 0
         self._vdata = None
         self._target = None
@@ -207,7 +209,7 @@ class NodeFromRows:
         """Copy up to max_rows more rows (all when None); the node when finished."""
         if self._node is not None:
             return self._node
-        n = len(self.rows)
+        n = self.n_rows
         if n and self._vdata is None:
             self._vdata = GeomVertexData(self.name, _vertex_format(), Geom.UHStatic)
             self._vdata.uncleanSetNumRows(n)
@@ -227,10 +229,10 @@ class NodeFromRows:
 
     def _make_node(self) -> GeomNode:
         node = GeomNode(self.name)
-        if len(self.rows) == 0:
+        if self.n_rows == 0:
             return node
         self._target.release()
-        count = len(self.rows) // 4
+        count = self.n_rows // 4
         tris = GeomTriangles(Geom.UHStatic)
         tris.setIndexType(GeomEnums.NT_uint32)
         handle = tris.modifyVertices()
@@ -243,6 +245,27 @@ class NodeFromRows:
         node.addGeom(geom)
         node.setBounds(box)
         return node
+
+
+def node_read_into(name: str, n_rows: int, bounds, read_into: Callable[[memoryview], bool]) -> GeomNode | None:
+    """One finished GeomNode of n_rows MeshBuilder rows that `read_into` writes straight into the
+    vertex data (the chunk process's reader thread: the pipe is read into the Geom's own memory,
+    with the GIL released during the read, and the frame only attaches the node). None when
+    `read_into` says the stream ended."""
+    node = NodeFromRows(name, _NO_ROWS, bounds)
+    node.n_rows = n_rows
+    if n_rows:
+        node._vdata = GeomVertexData(name, _vertex_format(), Geom.UHStatic)
+        node._vdata.uncleanSetNumRows(n_rows)
+        node._target = memoryview(node._vdata.modifyArray(0)).cast("B")
+        if not read_into(node._target):
+            node._target.release()
+            return None
+        node.done_rows = n_rows
+    return node.finish()
+
+
+_NO_ROWS = np.zeros((0, 10), dtype=np.float32)
 
 
 def node_from_rows(name: str, rows: np.ndarray, bounds=None) -> GeomNode:

@@ -1,0 +1,90 @@
+"""The findings bench's ground truth from the rig (bench/findings.py): what a simulated patient
+really did, judged by each detector's published threshold, and labels it contradicts.
+
+Truths are built as a rig would record them (heel strikes, toe offs, steps, swings with their
+minimum toe clearance), from gait numbers of the literature, not from the detectors' code.
+"""
+
+from __future__ import annotations
+
+import random
+
+from bench.findings import physiology_truth, summarise, true_load_share
+
+
+def rig_truth(mtc_m=(0.013, 0.013), scuff_every=0, stride_s=1.07, stride_cv=0.015, stance=(0.62, 0.62),
+              step_m=(0.70, 0.70), n_strides=60, seed=1) -> dict:
+    """A walk as the rig records it: left heel strikes every stride, right half a stride later."""
+    rng = random.Random(seed)
+    hs, to, steps, swings = [], [], [], []
+    t = 2.0
+    last = {0: None, 1: None}
+    for k in range(n_strides):
+        stride = stride_s * (1.0 + stride_cv * rng.gauss(0.0, 1.0))
+        for side, at in ((0, t), (1, t + 0.5 * stride)):
+            hs.append({"side": side, "t_s": at})
+            to.append({"side": side, "t_s": at + stance[side] * stride})
+            other = last[1 - side]
+            if other is not None:
+                steps.append({"side": side, "t_s": at, "length_m": step_m[side], "time_s": at - other})
+            if last[side] is not None:
+                clearance = 0.0 if scuff_every and k % scuff_every == 0 else mtc_m[side] + 0.002 * rng.gauss(0.0, 1.0)
+                swings.append({"side": side, "heel_strike_t_s": at, "signed_clearance_m": clearance})
+            last[side] = at
+        t += stride
+    return {"heel_strikes": hs, "toe_offs": to, "steps": steps, "toe_clearance": swings, "stances": []}
+
+
+def steady_of(truth: dict) -> list[tuple[float, int]]:
+    return [(e["t_s"], e["side"]) for e in truth["heel_strikes"]][4:]
+
+
+def test_a_healthy_walk_shows_no_deviation():
+    # Winter: MTC 1.3 cm; Hausdorff: stride CV 1.5 %; 0.70 m steps at 112 steps/min; stance 62 %
+    truth = rig_truth()
+    done = physiology_truth(truth, (), steady_of(truth))
+    assert {k: v[0] for k, v in done.items()} == {
+        "foot_drop_left": False, "foot_drop_right": False, "low_clearance": False, "shuffling": False,
+        "asymmetry": False, "high_variability": False}
+
+
+def test_a_dropped_foot_and_short_variable_steps_show():
+    # paretic left: MTC 0.3 cm (below Winter's mean - 2 SD); Parkinsonian-like short steps (walk
+    # ratio 0.48 m / 125 steps/min = 0.0038) varying 5 %; asymmetric stance 56 / 70 %
+    truth = rig_truth(mtc_m=(0.003, 0.012), stride_s=0.96, stride_cv=0.05, stance=(0.56, 0.70), step_m=(0.48, 0.48))
+    done = physiology_truth(truth, (), steady_of(truth))
+    assert done["foot_drop_left"][0] and not done["foot_drop_right"][0] and done["low_clearance"][0]
+    assert done["shuffling"][0] and done["high_variability"][0] and done["asymmetry"][0]
+    assert "stance time 1.25" in done["asymmetry"][1]
+
+
+def test_scuffs_alone_make_a_foot_drop_and_stumble_responses_are_left_out():
+    truth = rig_truth(scuff_every=3)  # a third of the swings scrape (> 18.7 %)
+    assert physiology_truth(truth)["foot_drop_left"][0]
+    # every swing left out: the truth cannot say
+    assert physiology_truth(truth, [(0.0, 1000.0)])["foot_drop_left"] is None
+
+
+def test_contradicted_labels_are_left_out_and_listed():
+    pred = {k: False for k in ("asymmetry", "low_clearance", "foot_drop_left", "foot_drop_right", "shuffling",
+                               "freezing", "high_variability", "long_double_support", "obstacle_performance",
+                               "slow_speed", "heart_rate_zone", "weight_bearing_asymmetry")}
+    truth = dict.fromkeys(pred, None)
+    scored = {**truth, "asymmetry": True}
+    out = summarise([
+        {"profile": "p", "seed": 0, "truth": scored, "pred": pred, "suggestions": [], "contradicted": {}},
+        {"profile": "q", "seed": 0, "truth": truth, "pred": pred, "suggestions": [],
+         "contradicted": {"low_clearance": "label yes, the rig's truth no (MTC 1.5 cm)"}},
+    ])
+    assert out["asymmetry.sensitivity"] == 0.0 and out["asymmetry.positives"] == 1
+    assert out["low_clearance.label_contradicted"] == 1 and out["low_clearance.positives"] == 0
+    assert out["label_contradictions"] == ["low_clearance:q:0: label yes, the rig's truth no (MTC 1.5 cm)"]
+
+
+def test_load_share_leaves_out_the_standing_start():
+    # the stance the patient stood in before the belt started (3 s of full load) is not walking
+    stances = [{"side": 0, "t_s": 0.0, "duration_s": 2.9, "impulse_ns": 2000.0}]
+    stances += [{"side": s, "t_s": 3.0 + k, "duration_s": 0.7, "impulse_ns": 400.0 if s == 0 else 600.0}
+                for k in range(10) for s in (0, 1)]
+    truth = {"stances": stances, "heel_strikes": [{"side": 1, "t_s": 2.95}]}
+    assert true_load_share(truth) == 0.4
