@@ -220,6 +220,7 @@ def test_csv_export_per_stream(recorded, tmp_path):
     assert ezc3d.c3d(str(c3d_out))["data"]["points"].shape[1] == len(ANGLE_POINTS)
 
 
+@pytest.mark.timeout(1200)  # 4 real simulations (the subprocess itself may take 900 s on a loaded machine)
 def test_demo_history_and_progress_report(tmp_path):
     db_path = tmp_path / "demo.db"
     result = subprocess.run([sys.executable, "main.py", "-q", "demo-history", "--patient", "demo-hemiparetic",
