@@ -18,6 +18,7 @@ from devices.framing import StreamDecoder
 from devices.serial_exoskeleton import SerialExoskeleton
 from devices.serial_insoles import MAX_PENDING, SerialInsoles
 from devices.serial_link import DeviceError
+from devices.sim.firmware import WATCHDOG_S
 from tests.devices.conftest import wait_for
 
 INS_INFO = DeviceInfo(DeviceType.INSOLES, "t", "4", p.CAP_INSOLES, status_rate_hz=200.0)
@@ -162,14 +163,28 @@ def test_rig_insoles_stream_a_walking_patient_and_trip_their_watchdog(make_rig):
                 for row in ins.sample_buf[:ins.pending]:
                     samples.append((int(row[0]), list(row[1:])))
 
-        end = time.monotonic() + 30.0
-        while len(samples) < 600 and time.monotonic() < end:
-            keep_walking()
-            tm.poll()
-            exo.poll()
-            time.sleep(0.002)
+        for _attempt in range(5):
+            # This loop is the host: when the machine leaves it unscheduled past the 90 ms
+            # watchdog, tripping is the insoles' right answer (not this test's subject): re-arm
+            # and walk again. A trip while the host kept up is a failure.
+            samples.clear()
+            longest_gap_s = 0.0
+            last_s = time.monotonic()
+            end = last_s + 30.0
+            while len(samples) < 600 and time.monotonic() < end:
+                keep_walking()
+                tm.poll()
+                exo.poll()
+                time.sleep(0.002)
+                now_s = time.monotonic()
+                longest_gap_s = max(longest_gap_s, now_s - last_s)
+                last_s = now_s
+            if ins.status.armed or longest_gap_s < WATCHDOG_S / 2:
+                break
+            for dev in (tm, exo, ins):
+                dev.rearm()
         assert len(samples) >= 600
-        assert ins.status.armed
+        assert ins.status.armed, f"watchdog tripped while the host's longest gap was {longest_gap_s * 1e3:.0f} ms"
         times = [t for t, _ in samples]
         assert all(b > a for a, b in zip(times, times[1:], strict=False))  # device sample times only grow
         # The feet swing and land: each heel is loaded in some samples and unloaded in others,
