@@ -491,8 +491,12 @@ def propose(patient_code: str, perf: Performance, current: Plan, rx, sessions_on
         speed, reason = current.speed_mps - SPEED_DOWN_MPS, f"step back: {why_back}"
     elif trip_weighed:
         speed, reason = current.speed_mps - SPEED_UP_MPS, "step back: " + hold[-1]
-    elif hold:
-        speed, reason = current.speed_mps, "hold: " + "; ".join(hold)
+    elif hold or low_clearance:
+        # A foot that clears the floor by less than the healthy minimum is not walked faster: at
+        # minimum toe clearance the foot moves fastest (Winter 1991), so a faster belt makes the
+        # same scuff a harder trip. (The quick bench's declining patient was sped up at 0 mm.)
+        speed, reason = current.speed_mps, "hold: " + ("; ".join(hold) or (
+            f"toe clearance {perf.clearance_m * 1000:.1f} mm below {LOW_CLEARANCE_M * 1000:.0f} mm"))
     else:
         speed, reason = current.speed_mps + SPEED_UP_MPS, "walked well at this speed: obstacles, goals, heart rate in order"
     speed_c = _clamp(_tidy(speed, current.speed_mps), min(MIN_SPEED_MPS, rx.max_speed_mps), rx.max_speed_mps)
