@@ -33,7 +33,8 @@ Keys:
 Environment (the command line stays `python -m bench stumble [--quick] [--profiles DIR] --json`):
 - STEPSYNC_BENCH_JOBS=N runs N simulations in parallel processes (default 1);
 - STEPSYNC_STUMBLE_NORMAL_H=H: hours of normal walking in all (default 0.11 quick, 3.0 full),
-  in sessions of NORMAL_SESSION_S spread round-robin over the profiles (seeds 100, 101, ...);
+  in sessions of NORMAL_SESSION_S spread round-robin over the profiles (seeds 100, 101, ...) and
+  then over NORMAL_VARIANTS (scene settings, self-paced, guided with assist-as-needed);
 - STEPSYNC_STUMBLE_NORMAL_SESSION_S=S: length of one normal-walking session (default 45 quick,
   NORMAL_SESSION_S full; shorter sessions lose less when a long run is stopped);
 - STEPSYNC_STUMBLE_TRIP_SEEDS=N: trip sessions per profile (default 1 quick, 6 full; the scene
@@ -63,6 +64,15 @@ EPISODE_S = 1.0
 NORMAL_SESSION_S = 600.0  # one normal-walking session (full run)
 HAPTIC_MATCH_S = 0.010
 LATE_SWING_SHARE = 0.85  # a trip later in the swing than this is a foot landing on the obstacle
+# Normal walking is walked three ways, in turn (the false alarms of issue 13 came mostly from the
+# last two): the scene's own settings; self-paced (the belt follows the patient, as in a walk
+# test); and a training session's settings (moderate guidance with assist-as-needed, 70 % of the
+# top speed, some support: the demo history's middle session).
+NORMAL_VARIANTS = {
+    "scene": {},
+    "self": {"pace": "self"},
+    "guided": {"settings": {"guidance": 0.5, "assist_as_needed": True, "speed_fraction": 0.7, "bws_fraction": 0.15}},
+}
 
 
 def _profiles(profiles_dir: str | None) -> list[str]:
@@ -81,10 +91,12 @@ def _one(job: tuple) -> dict:
     from engine.control.layout import EventKind, RunState
     from engine.sim.session import SimOptions, run_simulation, sim_prescription
 
-    kind, profile, scene, seed, duration_s = job
+    kind, profile, scene, seed, duration_s = job[:5]
+    variant = job[5] if len(job) > 5 else "scene"
     rx = sim_prescription(load_profile(profile))
+    extra = NORMAL_VARIANTS[variant]
     r = run_simulation(SimOptions(scene=scene, profile=profile, duration_s=duration_s, seed=seed, db=None,
-                                  boost_max=0.0 if kind == "trip" else None))
+                                  boost_max=0.0 if kind == "trip" else None, **extra))
     tel, ev = r.records
     stumbles = ev[ev["kind"] == int(EventKind.STUMBLE)]
     walking = (tel["run_state"] == int(RunState.RUNNING)) & (tel["belt_speed_mps"] > 0.05)
@@ -127,8 +139,10 @@ def _swing_share(truth: dict, trip: dict) -> float | None:
 
 
 def _key(job: tuple) -> str:
-    kind, profile, scene, seed, duration_s = job
-    return f"{kind}:{Path(profile).stem}:{scene}:{seed}:{duration_s:g}"
+    kind, profile, scene, seed, duration_s = job[:5]
+    variant = job[5] if len(job) > 5 else "scene"
+    tail = "" if variant == "scene" else f":{variant}"
+    return f"{kind}:{Path(profile).stem}:{scene}:{seed}:{duration_s:g}{tail}"
 
 
 def poisson_upper95(count: int, hours: float) -> float | None:
@@ -160,8 +174,11 @@ def _jobs(paths: list[str], quick: bool, part: str, normal_h: float) -> list[tup
     if part in ("all", "normal"):
         session_s = float(os.environ.get("STEPSYNC_STUMBLE_NORMAL_SESSION_S", 45.0 if quick else NORMAL_SESSION_S))
         n = max(1, math.ceil(normal_h * 3600.0 / session_s))
-        # round-robin over profiles: a run stopped early still covers every profile alike
-        jobs += [("normal", paths[k % len(paths)], NORMAL_SCENE, 100 + k // len(paths), session_s) for k in range(n)]
+        # round-robin over profiles, then over the ways sessions are walked: a run stopped early
+        # still covers every profile alike
+        names = list(NORMAL_VARIANTS)
+        jobs += [("normal", paths[k % len(paths)], NORMAL_SCENE, 100 + k // len(paths), session_s,
+                  names[(k + k // len(paths)) % len(names)]) for k in range(n)]
     return jobs
 
 

@@ -13,7 +13,7 @@ obstacle that turns active when the patient is already past the stop line is pas
 (like an amber light).
 
 Step-over obstacles: the approach speed is limited to speed_fraction of the prescription (when
-given) from APPROACH_M before the obstacle. A foot's next swing crosses the obstacle when it
+given) from APPROACH_M before the obstacle, reached STOP_MARGIN_M early. A foot's next swing crosses the obstacle when it
 stands before the obstacle and its predicted landing (the other foot's position plus the
 expected step length) lies beyond the near edge; for that swing the planner asks for a clearance
 boost that lifts the toe by the obstacle height plus CLEARANCE_MARGIN_M (at that leg's learned
@@ -259,7 +259,9 @@ class Planner:
                 self.plan_changes.append(ob)
         if ob.speed_fraction > 0.0 and s_m < ob.end_m:
             v_app = ob.speed_fraction * vmax
-            d = ob.at_m - APPROACH_M - s_m
+            # Aim STOP_MARGIN_M early, as for a stop line: a cycle the host runs late must not
+            # carry the belt into the approach zone above the approach speed.
+            d = ob.at_m - APPROACH_M - STOP_MARGIN_M - s_m
             return math.sqrt(v_app * v_app + 2.0 * a_plan * d) if d > 0.0 else v_app
         return math.inf
 

@@ -454,9 +454,10 @@ class StepSyncApp(ShowBase):
         complete = self._complete_s
         if self._hold_frames:
             # Presented at the time it was drawn for (PresentClock), not whenever drawing ended;
-            # at once while the core is lost (nothing to be in step with; the alarm goes first).
+            # at once while the UI raises an alarm of its own (core lost, recorder failed): the
+            # alarm goes out first (these frames are counted as neither held nor late).
             self.liveness.enter("pace")
-            if self.core_watch.lost:
+            if self.core_watch.lost or (self.recorder_watch is not None and self.recorder_watch.failed):
                 pass
             elif self.present_s > complete:
                 self._hold_until(self.present_s)

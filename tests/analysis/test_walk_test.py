@@ -49,9 +49,6 @@ def test_an_unfinished_bout_is_not_a_trial():
 
 
 @pytest.mark.timeout(600)
-@pytest.mark.xfail(strict=False, reason="issues 10/13 open: the core's stumble guard raises STUMBLE in simulated "
-                   "healthy walking at 1.3 m/s with no true trip (3 in 30 s, seed 0) and caps the belt until "
-                   "acknowledged, so the second and third trials never finish")
 def test_comfortable_protocol_on_the_self_paced_belt_is_stored_and_classified(tmp_path):
     from engine.records.metrics import self_selected_speed_mps
     from engine.records.store import Store

@@ -115,9 +115,6 @@ def test_patient_stands_still_when_the_belt_stops():
     assert any(h["t_s"] > stopped_at + 3.0 for h in model.heel_strikes)
 
 
-@pytest.mark.xfail(reason="open (issue 10): since the ground stops a swinging foot, full guidance toward a fixed "
-                   "40-deg knee leaves the paretic knee a larger error than guidance 0.3 (0.245 vs 0.231 rad); "
-                   "not relaxed, reported in /work/notes/i10.md", strict=False)
 def test_guidance_pulls_the_swing_joint_toward_the_reference():
     """Guidance acts on the swinging leg (a stance leg is held by the ground and the body's
     weight: its angles follow from where the foot stands, the exoskeleton's push shows as torque)."""

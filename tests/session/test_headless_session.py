@@ -27,7 +27,7 @@ SCENE = textwrap.dedent(
       - {kind: box, at_m: 3.0, height_m: 0.1}
       - {kind: box, at_m: 6.0, height_m: 0.12}
     tasks:
-      shopping_list: {items: [{name: milk, at_m: 12.0}]}
+      shopping_list: {items: [{name: milk, at_m: 10.0}]}
     """
 )
 
