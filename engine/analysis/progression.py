@@ -51,6 +51,9 @@ MIN_CROSSINGS_FOR_HARDER = 2  # a scene with obstacles: at least this many cross
 # Minimum toe clearance: 11-13 mm in healthy adults (Winter 1991, REFERENCES.md section 2); a
 # median below 10 mm on the worse side keeps the support and the guidance where they are.
 LOW_CLEARANCE_M = 0.010
+# A median below 5 mm: with the swing-to-swing SD of about 4.5 mm (Winter; REFERENCES.md section 2)
+# more than one swing in seven would reach the floor; the belt is not sped up then.
+DRAGGING_CLEARANCE_M = 0.005
 # Guidance: the floor comes down only while assist-as-needed, free to go between the floor and
 # the top of the prescription, used less than this share of that room on average, and sat at the
 # top for less than GUIDANCE_SATURATED_SHARE of the walking time (the patient did not need all the
@@ -464,6 +467,7 @@ def propose(patient_code: str, perf: Performance, current: Plan, rx, sessions_on
         hold.append(f"symmetry index {perf.symmetry_index_pct:.1f} % is worse than last time "
                     f"({perf.previous_symmetry_index_pct:.1f} %)")
     low_clearance = math.isfinite(perf.clearance_m) and perf.clearance_m < LOW_CLEARANCE_M
+    dragging = math.isfinite(perf.clearance_m) and perf.clearance_m < DRAGGING_CLEARANCE_M
     if math.isfinite(perf.clearance_m):
         notes.append(f"toe clearance (worse side, median) {perf.clearance_m * 1000:.1f} mm")
     if math.isfinite(perf.guidance_used):
@@ -491,8 +495,15 @@ def propose(patient_code: str, perf: Performance, current: Plan, rx, sessions_on
         speed, reason = current.speed_mps - SPEED_DOWN_MPS, f"step back: {why_back}"
     elif trip_weighed:
         speed, reason = current.speed_mps - SPEED_UP_MPS, "step back: " + hold[-1]
-    elif hold:
-        speed, reason = current.speed_mps, "hold: " + "; ".join(hold)
+    elif hold or dragging:
+        # A foot that nearly drags is not walked faster: at minimum toe clearance the foot moves
+        # fastest (Winter 1991), so a faster belt makes the same scuff a harder trip. (The quick
+        # bench's declining patient was sped up at 0 mm.) Not the 10 mm of the floor and support
+        # rule: on the simulated patient clearance rises with speed, and holding speed below 10 mm
+        # kept a recovering patient at 7-9.6 mm and 0.45 m/s for 12 sessions.
+        speed, reason = current.speed_mps, "hold: " + ("; ".join(hold) or (
+            f"toe clearance {perf.clearance_m * 1000:.1f} mm below {DRAGGING_CLEARANCE_M * 1000:.0f} mm: "
+            "the foot nearly drags"))
     else:
         speed, reason = current.speed_mps + SPEED_UP_MPS, "walked well at this speed: obstacles, goals, heart rate in order"
     speed_c = _clamp(_tidy(speed, current.speed_mps), min(MIN_SPEED_MPS, rx.max_speed_mps), rx.max_speed_mps)

@@ -270,3 +270,13 @@ def test_the_therapists_judgement_of_a_stumble_is_read_from_the_audit_log(tmp_pa
         assert pg._therapist_not_trips(store, session_id, stumbles) == {0, 1}
         store.log_setting(session_id, "ben", pg.STUMBLE_REVIEW_SETTING, None, {"t_s": 4.0, "judgement": "trip"})
         assert pg._therapist_not_trips(store, session_id, stumbles) == {1}  # the latest judgement wins
+
+
+def test_a_foot_that_barely_clears_the_floor_is_not_walked_faster():
+    p = propose("p1", good(clearance_m=0.0), START, RX, sessions_on_scene=3, scenes=SCENES)
+    assert p.plan.speed_mps == START.speed_mps and "toe clearance 0.0 mm below 5 mm" in changes(p)["speed_mps"][2]
+    assert (p.plan.guidance_min, p.plan.bws_fraction) == (START.guidance_min, START.bws_fraction)
+    # below the healthy minimum but not dragging: speed may still advance, floor and support hold
+    p = propose("p1", good(clearance_m=0.008), START, RX, sessions_on_scene=3, scenes=SCENES)
+    assert p.plan.speed_mps > START.speed_mps
+    assert (p.plan.guidance_min, p.plan.bws_fraction) == (START.guidance_min, START.bws_fraction)
