@@ -25,10 +25,10 @@ A label is its author's claim about the patient's own gait; a session may not sh
 labelled detectors (asymmetry, low_clearance, foot_drop_*, shuffling, high_variability) the
 rig's ground truth is judged by the detector's own published threshold (`physiology_truth`: the
 true MTC per swing, the true steps, heel strikes and toe offs, the true stride times of the
-strides the findings took as steady); where it disagrees with the label, the session cannot
-score that detector either way: it is left out and listed (`FINDING.label_contradicted`,
-`label_contradictions` with the label, the truth and its figures), as freezing sessions without
-a freeze are.
+strides the findings took as steady); where it disagrees with the label, the session is scored
+against that truth, not the label (a detector that fires on a patient who truly does not deviate
+is a false alarm, whatever the profile's author wrote), and listed (`FINDING.label_contradicted`,
+`label_contradictions` with the label, the truth and its figures).
 
 Keys: `FINDING.sensitivity`, `FINDING.specificity` (null where a class has no session),
 `FINDING.positives`, `FINDING.negatives`, `FINDING.unassessed`, `FINDING.label_contradicted`,
@@ -147,7 +147,7 @@ def physiology_truth(truth: dict, windows=(), steady=()) -> dict[str, tuple[bool
     A profile's label is its author's claim about the patient's own gait; what a session shows
     can differ (the exoskeleton's guidance moves the legs toward its reference gait, a profile's
     parameters may sit on the other side of a published cut-off than its label). Such a session
-    cannot score the detector either way: `run` leaves it out and lists it (`label_contradicted`)."""
+    is scored against this truth and listed (`label_contradicted`)."""
     from engine.analysis.norms import NORMS
 
     out: dict[str, tuple[bool, str] | None] = {}
@@ -301,7 +301,7 @@ def assess(labels: set[str], rig_truth: dict, data) -> dict:
     for key, done in physiology_truth(rig_truth, data.protective_windows, steady).items():
         if done is not None and truth[key] is not None and done[0] != truth[key]:
             contradicted[key] = f"label {'yes' if truth[key] else 'no'}, the rig's truth {'yes' if done[0] else 'no'} ({done[1]})"
-            truth[key] = None
+            truth[key] = done[0]  # scored against what the patient did, not the label's claim
     return {"truth": truth, "contradicted": contradicted, "stumble_responses": len(data.protective_windows),
             "pred": predictions(findings), "suggestions": [len(v) for v in sugg.values()]}
 

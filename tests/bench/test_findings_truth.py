@@ -65,7 +65,7 @@ def test_scuffs_alone_make_a_foot_drop_and_stumble_responses_are_left_out():
     assert physiology_truth(truth, [(0.0, 1000.0)])["foot_drop_left"] is None
 
 
-def test_contradicted_labels_are_left_out_and_listed():
+def test_contradicted_labels_are_listed():
     pred = {k: False for k in ("asymmetry", "low_clearance", "foot_drop_left", "foot_drop_right", "shuffling",
                                "freezing", "high_variability", "long_double_support", "obstacle_performance",
                                "slow_speed", "heart_rate_zone", "weight_bearing_asymmetry")}
@@ -73,11 +73,13 @@ def test_contradicted_labels_are_left_out_and_listed():
     scored = {**truth, "asymmetry": True}
     out = summarise([
         {"profile": "p", "seed": 0, "truth": scored, "pred": pred, "suggestions": [], "contradicted": {}},
-        {"profile": "q", "seed": 0, "truth": truth, "pred": pred, "suggestions": [],
+        # assess() scores a contradicted session by the rig's truth: here "no low clearance"
+        {"profile": "q", "seed": 0, "truth": {**truth, "low_clearance": False}, "pred": pred, "suggestions": [],
          "contradicted": {"low_clearance": "label yes, the rig's truth no (MTC 1.5 cm)"}},
     ])
     assert out["asymmetry.sensitivity"] == 0.0 and out["asymmetry.positives"] == 1
     assert out["low_clearance.label_contradicted"] == 1 and out["low_clearance.positives"] == 0
+    assert out["low_clearance.negatives"] == 1 and out["low_clearance.specificity"] == 1.0
     assert out["label_contradictions"] == ["low_clearance:q:0: label yes, the rig's truth no (MTC 1.5 cm)"]
 
 
