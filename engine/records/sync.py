@@ -283,16 +283,10 @@ class Pass:
                 log.error("clinic prescription v%s of %s refused: %s", version, code, exc)
                 continue
             if not local or json.loads(local[0][0]) != json.loads(rx_json):
-                with self.rig.conn:
-                    self.rig.conn.execute("BEGIN IMMEDIATE")
-                    row = self.rig.conn.execute("SELECT COALESCE(MAX(version), 0) + 1 FROM prescriptions "
-                                                "WHERE patient_code = ?", (code,)).fetchone()
-                    self.rig.conn.execute(
-                        "INSERT INTO prescriptions (patient_code, version, rx_json, who, created_at) "
-                        "VALUES (?, ?, ?, ?, ?)",
-                        (code, row[0], json.dumps(rx.to_dict(), sort_keys=True),
-                         f"{PULLED_PREFIX}{who} at {rig_name}, clinic v{version} received {received_at}",
-                         received_at))
+                self._insert_next_version(
+                    "prescriptions", code, ("rx_json", "who", "created_at"),
+                    (json.dumps(rx.to_dict(), sort_keys=True),
+                     f"{PULLED_PREFIX}{who} at {rig_name}, clinic v{version} received {received_at}", received_at))
                 self._count("prescriptions pulled", 1)
             self.rig.put(f"pulled:{code}", version)
 
@@ -399,18 +393,23 @@ class Pass:
             local = self.rig.rows("SELECT plan_json FROM session_plans WHERE patient_code = ? "
                                   "ORDER BY version DESC LIMIT 1", (code,))
             if not local or json.loads(local[0][0]) != plan:
-                with self.rig.conn:
-                    self.rig.conn.execute("BEGIN IMMEDIATE")
-                    row = self.rig.conn.execute("SELECT COALESCE(MAX(version), 0) + 1 FROM session_plans "
-                                                "WHERE patient_code = ?", (code,)).fetchone()
-                    self.rig.conn.execute(
-                        "INSERT INTO session_plans (patient_code, version, plan_json, based_on_session, decision, "
-                        "who, created_at) VALUES (?, ?, ?, NULL, ?, ?, ?)",
-                        (code, row[0], json.dumps(plan, sort_keys=True), decision,
-                         f"{PULLED_PREFIX}{who} at {rig_name}, clinic v{version} received {received_at}",
-                         received_at))
+                self._insert_next_version(
+                    "session_plans", code, ("plan_json", "based_on_session", "decision", "who", "created_at"),
+                    (json.dumps(plan, sort_keys=True), None, decision,
+                     f"{PULLED_PREFIX}{who} at {rig_name}, clinic v{version} received {received_at}", received_at))
                 self._count("session_plans pulled", 1)
             self.rig.put(f"pulled-plan:{code}", version)
+
+    def _insert_next_version(self, table: str, code: str, columns: tuple[str, ...], values: tuple) -> None:
+        """Store a pulled row as the next local version of a patient's versioned `table`
+        (prescriptions, session_plans: code constants, never input), numbered under one lock."""
+        names = ("patient_code", "version") + columns
+        with self.rig.conn:
+            self.rig.conn.execute("BEGIN IMMEDIATE")
+            (next_version,) = self.rig.conn.execute(
+                f"SELECT COALESCE(MAX(version), 0) + 1 FROM {table} WHERE patient_code = ?", (code,)).fetchone()
+            self.rig.conn.execute(f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
+                                  (code, next_version) + values)
 
     def _server_session_ids(self, local_ids: set[int]) -> dict[int, int]:
         missing = [i for i in local_ids if i not in self._session_map]
