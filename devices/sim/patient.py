@@ -73,12 +73,30 @@ MIN_CROSSING_CLEARANCE_M = 0.02  # aimed for even over a flat hazard (a puddle, 
 CROSSING_EFFORT = 5.0  # the patient's impedance while it lifts a foot over an obstacle, x its usual
 GROUND_TOLERANCE_M = 1e-4
 PELVIS_RISE_MAX_MPS = 1.5  # a bound on the pelvis's rise (level walking stays within ~0.3 m/s: Winter 2009)
+PELVIS_SWING_DROP_MAX_M = 0.08  # the most a swinging leg lowers the pelvis below where the stance leg holds it
 PELVIS_DOWN_BY_U = 1.0  # the pelvis is down to where the landing leg reaches by this share of the swing
 # The pull engages faster than the passive leg's natural frequency alone: the patient's own
 # muscles are active too (project's choice: 4x, so a healthy walker's MTC stays 1-1.5 cm under
 # guidance, as measured on sidewalk-curb-crossing, seed 0)
 ENGAGE_GAIN = 4.0
 LIFT_OFF_BLEND_U = 0.2  # share of the swing over which the toe-off pose blends into the swing plan
+# A trailing leg leaves the ground when the hip passes so far over it that its thigh reaches the
+# hip's extension limit (a leg cannot stay on a foot it cannot reach: the stance foot must be
+# within reach). Peak hip extension in walking is about 10-20 deg (Winter 2009: -10..-20 deg at
+# toe off); this sagittal model has no pelvic tilt or rotation, which in life lend the step some
+# of its length, so its thigh runs a little further back in normal walking (-17..-28 deg measured
+# on the shipped profiles): the limit sits beyond that and acts only where the foot was placed out
+# of the leg's reach (a landing pulled short by the exoskeleton).
+HIP_EXTENSION_LIMIT_RAD = math.radians(30.0)
+EARLY_TOE_OFF_MIN_Q = 0.5  # only a leg past mid stance (heel rise) leaves early
+# A swing foot that meets the ground in terminal swing (the leg reaching forward to land) and
+# that the joints cannot lift (a knee at the end of its range, a dropped foot held low) lands
+# there: it is on the ground, not through it (the step ends early and short). Earlier in the
+# swing such a foot drags its toe (a scuff), it does not land.
+EARLY_LANDING_MIN_U = 0.85
+SOLE_SMOOTH_M = 0.01  # the foot's lowest point switches between toe and heel smoothly over this much
+AIM_PASSES = 4  # inverse-kinematics passes that aim the foot's lowest point with the pitch the ankle can give
+DORSI_SMOOTH_RAD = math.radians(4.0)  # the ankle meets its dorsiflexion limit over this much (tissue stiffens)
 MIN_TOE_GAP_M = 0.05  # a foot is placed at least this far from an obstacle's edges (by choice)
 MIN_SHUFFLE_M = 0.05  # a shuffle of a few centimetres is still a step
 LIFT_RAMP_MIN_U = 0.15  # a lift planned from toe off on takes this share of the swing (~60 ms) to build
@@ -134,10 +152,19 @@ def _min_jerk(u: float) -> float:
 
 
 def _swing_travel(u: float) -> float:
-    """Share of the swing's forward travel done at swing progress u: a cycloid on a warped time,
-    so the foot leaves quickly after toe off and slows to land (real foot speed peaks early)."""
-    u = min(1.0, max(0.0, u)) ** 0.85
-    return u - math.sin(2.0 * math.pi * u) / (2.0 * math.pi)
+    """Share of the swing's forward travel done at swing progress u: the foot's speed over the
+    ground rises from toe off, peaks in mid swing and falls to land, as a half sine, so its peak is
+    pi/2 x its mean over the swing (a healthy adult's foot peaks at about 4-5 m/s at 1.3 m/s; a
+    cycloid's 2 x put it near 7 m/s)."""
+    u = min(1.0, max(0.0, u))
+    return 0.5 - 0.5 * math.cos(math.pi * u)
+
+
+def _soft_min(a: float, b: float, k: float = SOLE_SMOOTH_M) -> float:
+    """min(a, b) rounded over |a - b| < k (at most k/4 below the smaller): the lowest point of a
+    foot passes from toe to heel without a kink, so the planned ankle path has no corner."""
+    h = max(0.0, k - abs(a - b)) / k
+    return min(a, b) - 0.25 * k * h * h
 
 
 def _profile_points(u: float, points: list[tuple[float, float]]) -> float:
@@ -182,7 +209,7 @@ class _Leg:
         "ankle_x", "ankle_z", "pitch", "heel", "toe", "prev_mid", "prev_vel", "prev_pitch",
         "pitch_rate", "accel", "dorsi", "last_hs_t", "roles", "closed",
         "catch_t0", "catch_x", "catch_z", "catch_v", "prev_ankle_x", "ankle_vx", "land_pitch", "guided",
-        "lift_off", "lift_dorsi",
+        "lift_off", "lift_dorsi", "to_phase", "hs_phase",
     )
 
     def __init__(self, side: int, heel_x: float) -> None:
@@ -219,6 +246,10 @@ class _Leg:
         # tick): the leg leaves the ground from where stance left it and blends into its plan
         self.lift_off: tuple[float, float] | None = None
         self.lift_dorsi: float | None = None  # the same for the ankle (a foot drop's toe-off pitch)
+        # the leg's phase at which this swing began and this stance began (the profile's stance
+        # fraction and 0 unless the foot left or met the ground early)
+        self.to_phase: float | None = None
+        self.hs_phase = 0.0
         self.roles: dict[int, str] = {}  # obstacle index -> lead or trail, for the swing over it
         self.closed: set[int] = set()  # obstacles whose crossing by this leg is decided
 
@@ -260,6 +291,7 @@ class PatientModel:
         self.hip_speed = 0.0
         self.legs = [_Leg(0, half_step - self.heel_m - 0.05), _Leg(1, -half_step - self.heel_m + 0.05)]
         self._hold_rad = [0.0, 0.0, 0.0, 0.0]
+        self._ground_depth = 0.0  # how far the ground is into the swing foot the joints could not lift
         # the exoskeleton's pull on each swinging joint: deviation from the patient's own pattern
         # (rad); the joints' moments of inertia (hip, knee) per leg
         self._exo_dev = [0.0] * 4
@@ -414,22 +446,33 @@ class PatientModel:
         events.sort()
         for frac, side, kind in events:
             t_event = t0 + frac * dt
-            if kind == "to":
+            # a foot that already left (or met) the ground early has had this event
+            if kind == "to" and self.legs[side].in_stance:
                 self._toe_off(side, t_event, v)
-            else:
+            elif kind == "hs" and not self.legs[side].in_stance:
                 self._heel_strike(side, t_event, v)
 
         self.hip_x += self.hip_speed * dt
+        if self.walking:
+            self._toe_off_at_reach(t_s, v)
         self._pose(dt, drive, v, bws_fraction)
         self._effort(dt, v, bws_fraction)
 
     def _swing_progress(self, side: int) -> float:
-        stance = self.profile.stance_fraction[side]
+        to_phase = self.legs[side].to_phase
+        stance = self.profile.stance_fraction[side] if to_phase is None else to_phase
         leg = self._leg_phase(self.phase, side)
         return (leg - stance) / (1.0 - stance) if leg >= stance else 1.0
 
     def _stance_progress(self, side: int) -> float:
-        return min(1.0, self._leg_phase(self.phase, side) / self.profile.stance_fraction[side])
+        hs = self.legs[side].hs_phase
+        stance = self.profile.stance_fraction[side]
+        leg = self._leg_phase(self.phase, side)
+        if hs == 0.0:
+            return min(1.0, leg / stance)
+        # a foot that met the ground early: its stance runs from there (over the stride's wrap)
+        span = (stance - hs) % 1.0
+        return min(1.0, ((leg - hs) % 1.0) / span) if span > 0.0 else 1.0
 
     # ------------------------------------------------------------------ planning
     def _step_time_s(self, side: int, v_eff: float) -> float:
@@ -481,7 +524,8 @@ class PatientModel:
         # never further back than the handrails allow
         shortest = MIN_SHUFFLE_M
         if drift < -DRIFT_LIMIT_M:
-            shortest = normal + (-DRIFT_LIMIT_M - drift)
+            # back at the handrails: a longer step, but no longer than the leg reaches
+            shortest = min(normal + (-DRIFT_LIMIT_M - drift), max(1.6 * normal, 0.8 * (p.thigh_m + p.shank_m)))
             length = max(length, shortest)
         if self.perceive and reason != "crossing":
             max_step = max(1.6 * normal, 0.8 * (p.thigh_m + p.shank_m))
@@ -507,12 +551,30 @@ class PatientModel:
                 length = min(options, key=lambda x: abs(x - length))
         return length
 
-    def _toe_off(self, side: int, t_s: float, v: float) -> None:
+    def _toe_off_at_reach(self, t_s: float, v: float) -> None:
+        """A trailing stance leg whose thigh the hip has taken to its extension limit leaves the
+        ground now, before its planned toe off (the other foot carries the body)."""
+        p = self.profile
+        for side in (0, 1):
+            leg, other = self.legs[side], self.legs[1 - side]
+            if not (leg.in_stance and other.in_stance) or leg.heel_x >= other.heel_x:
+                continue
+            if self._stance_progress(side) < EARLY_TOE_OFF_MIN_Q:
+                continue
+            ax, az, _ = self._stance_ankle(side)
+            hip, _ = lk.inverse(ax - self.hip_x, self.hip_z - az, p.thigh_m, p.shank_m, math.pi * 0.9, math.pi * 0.6)
+            if hip < -HIP_EXTENSION_LIMIT_RAD:
+                self._toe_off(side, t_s, v, self._leg_phase(self.phase, side))
+
+    def _toe_off(self, side: int, t_s: float, v: float, leg_phase: float | None = None) -> None:
+        """The foot leaves the ground (leg_phase: the leg's phase now when that is before its
+        planned toe off)."""
         p = self.profile
         leg = self.legs[side]
         other = self.legs[1 - side]
         self._update_swing_pose(side)  # the toe-off pose of the stance foot
         leg.in_stance = False
+        leg.to_phase = leg_phase if leg_phase is not None and leg_phase < p.stance_fraction[side] else None
         self.toe_offs.append({"side": side, "t_s": t_s, "device_time_us": int(t_s * 1e6), "toe_x_m": leg.toe[0]})
         length, reason = self._plan_step_m(side, v)
         leg.guided = reason in ("crossing", "adjusting")  # a step placed by sight (see _pose)
@@ -538,7 +600,8 @@ class PatientModel:
         if reason in ("crossing", "adjusting"):
             self._maybe_festinate()
         # the hip heads for the midpoint of the heels at the coming heel strike
-        swing_s = (1.0 - p.stance_fraction[side]) * self._stride_s(max(v, V_FINISH_STEP_MPS))
+        to_phase = p.stance_fraction[side] if leg.to_phase is None else leg.to_phase
+        swing_s = (1.0 - to_phase) * self._stride_s(max(v, V_FINISH_STEP_MPS))
         goal = 0.5 * (leg.land_x + other.heel_x) + self.heel_m
         self.hip_speed = (goal - self.hip_x) / max(swing_s, 0.05)
 
@@ -595,9 +658,12 @@ class PatientModel:
         return z
 
     # ------------------------------------------------------------------ events
-    def _heel_strike(self, side: int, t_s: float, v: float) -> None:
+    def _heel_strike(self, side: int, t_s: float, v: float, leg_phase: float | None = None) -> None:
+        """The foot lands (leg_phase: the leg's phase now when that is before its planned heel
+        strike)."""
         leg = self.legs[side]
         other = self.legs[1 - side]
+        leg.hs_phase = leg_phase if leg_phase is not None and 0.0 < leg_phase < 1.0 else 0.0
         self._update_swing_pose(side)
         land_x = leg.heel[0]  # where forward kinematics put the heel
         leg.land_pitch = leg.pitch
@@ -791,21 +857,34 @@ class PatientModel:
             dx = ax - self.hip_x
             drop = math.sqrt(max(reach * reach - dx * dx, (0.5 * reach) ** 2))
             hip_z = min(hip_z, az + drop)
+        # the swinging leg lowers the pelvis a few centimetres at most (Winter: the pelvis rises
+        # and falls about 4-5 cm in a stride); a plan beyond that reach is not reached
+        stance_z = hip_z if hip_z < math.inf else self.hip_z
+        swing_z = math.inf
         for side in (0, 1):
             leg = self.legs[side]
             if leg.in_stance:
                 continue
-            # the landing leg must reach its heel-strike point: the pelvis comes down for it
             u = self._swing_progress(side)
+            # the swinging leg must reach where its plan takes the foot now with the knee no
+            # straighter than in stance: the pelvis comes down for it (a leg that hits full
+            # extension on the way turns its foot's path with a corner: no foot moves like that)
+            pitch_plan = self._swing_pitch(u, leg)
+            tz = lk.rotate(p.foot_length_m, -p.foot_height_m, pitch_plan)[1]
+            hz = lk.rotate(-self.heel_m, -p.foot_height_m, pitch_plan)[1]
+            az_plan = self._lowest_plan(leg, u) - _soft_min(tz, hz)
+            dx = leg.x0 + (leg.x1 - leg.x0) * _swing_travel(u) - self.hip_x
+            reach = lk.leg_length_for_knee(STANCE_KNEE_RAD, thigh, shank)
+            swing_z = min(swing_z, az_plan + math.sqrt(max(reach * reach - dx * dx, (0.5 * reach) ** 2)))
+            # the landing leg must reach its heel-strike point: the pelvis comes down for it
             if u > 0.3:
                 reach = lk.leg_length_for_knee(STANCE_KNEE_RAD, thigh, shank)
                 dx = leg.x1 - self.hip_x - self.hip_speed * max(0.0, 1.0 - u) * 0.3
                 need = leg.z1 + math.sqrt(max(reach * reach - dx * dx, (0.5 * reach) ** 2))
                 # phased in from mid swing (a bound that appears at once would drop the pelvis)
                 slack = 0.15 * (1.0 - _smooth(u, 0.5, PELVIS_DOWN_BY_U)) + (1.0 - _smooth(u, 0.3, 0.5))
-                hip_z = min(hip_z, need + slack)
-        if hip_z == math.inf:
-            hip_z = self.hip_z
+                swing_z = min(swing_z, need + slack)
+        hip_z = min(stance_z, max(swing_z, stance_z - PELVIS_SWING_DROP_MAX_M))
         # the legs bound the pelvis from above; freed by a trailing leg's toe off it rises, it is
         # not thrown up in one tick
         if dt > 0.0:
@@ -828,14 +907,15 @@ class PatientModel:
                 lowest = self._lowest_plan(leg, u)
                 ax = leg.x0 + (leg.x1 - leg.x0) * _swing_travel(u)
                 # Aim the foot's lowest point at the plan with the pitch the ankle can give (its
-                # dorsiflexion is limited): two passes, the second with the pitch the first gave.
+                # dorsiflexion is limited), pass after pass: at the limit the pitch follows the knee
+                # and hip, which follow the pitch (two passes left the toe ~0.5 cm low in mid swing)
                 pitch = pitch_plan
-                for _ in range(2):
+                for _ in range(AIM_PASSES):
                     tx, tz = lk.rotate(p.foot_length_m, -p.foot_height_m, pitch)
                     hx, hz = lk.rotate(-self.heel_m, -p.foot_height_m, pitch)
-                    az = lowest - min(tz, hz)
+                    az = lowest - _soft_min(tz, hz)
                     hip, knee = lk.inverse(ax - self.hip_x, hip_z - az, thigh, shank, knee_max[side], hip_max[side])
-                    pitch = knee - hip - min(knee - hip - pitch_plan, dorsi_max[side])
+                    pitch = knee - hip - _soft_min(knee - hip - pitch_plan, dorsi_max[side], DORSI_SMOOTH_RAD)
                 # Joints are continuous: at toe off the plan's first pose (inverse kinematics of
                 # the planned path, within the joints' ranges and the pelvis's height) is not
                 # exactly the pose stance left, and a leg cannot jump there in one tick. The
@@ -923,7 +1003,7 @@ class PatientModel:
                 dx, drop = lk.ankle_rel_hip(hip, knee, thigh, shank)
                 ax, az = self.hip_x + dx, hip_z - drop
                 intended = knee - hip - self._swing_pitch(swing_u[side], leg)
-                dorsi = min(intended, dorsi_max[side]) + dorsi_boost
+                dorsi = _soft_min(intended, dorsi_max[side], DORSI_SMOOTH_RAD) + dorsi_boost
                 if leg.lift_dorsi is None:  # leg.dorsi is still stance's
                     leg.lift_dorsi = leg.dorsi - dorsi if dt > 0.0 else 0.0
                 leg.dorsi = dorsi + leg.lift_dorsi * (1.0 - _smooth(swing_u[side], 0.0, LIFT_OFF_BLEND_U))
@@ -934,6 +1014,11 @@ class PatientModel:
             leg.prev_ankle_x = ax
             leg.ankle_x, leg.ankle_z, leg.pitch = ax, az, pitch
             self._update_swing_pose(side)
+            if not leg.in_stance and swing_u[side] >= EARLY_LANDING_MIN_U and self._ground_depth > GROUND_TOLERANCE_M:
+                # the joints cannot lift the foot off the ground it meets: it lands here, on it
+                leg.ankle_z += self._ground_depth
+                self._update_swing_pose(side)
+                self._heel_strike(side, self.t_s, v, self._leg_phase(self.phase, side))
             self._kinematics_rates(leg, dt)
             if not leg.in_stance:
                 self._swing_truth(leg, swing_u[side])
@@ -949,16 +1034,18 @@ class PatientModel:
         at the end of its range cannot shorten the leg further: the toe stays as low as it gets."""
         p = self.profile
         leg = self.legs[side]
-        floor = min(leg.g0, leg.g1)
-        low = az + min(lk.rotate(p.foot_length_m, -p.foot_height_m, pitch)[1],
-                       lk.rotate(-self.heel_m, -p.foot_height_m, pitch)[1])
-        if low >= floor - GROUND_TOLERANCE_M:
+        self._ground_depth = 0.0
+        tx, tz = lk.rotate(p.foot_length_m, -p.foot_height_m, pitch)
+        hx, hz = lk.rotate(-self.heel_m, -p.foot_height_m, pitch)
+        # how far the sole is below the ground under its toe and heel
+        need = max(self._floor_m(leg, ax + tx, leg.toe[1]) - (az + tz), self._floor_m(leg, ax + hx, leg.heel[1]) - (az + hz))
+        if need <= GROUND_TOLERANCE_M:
             return ax, az
         # the patient's active range, or further where the exoskeleton already drives the joint
         # (a clearance boost flexes a weak knee beyond what the patient can)
         knee_max = max(knee_max, self.angle_rad[2 * side + 1])
         hip_max = max(hip_max, self.angle_rad[2 * side])
-        hip, knee = lk.inverse(ax - self.hip_x, hip_z - (az + floor - low), p.thigh_m, p.shank_m, knee_max, hip_max)
+        hip, knee = lk.inverse(ax - self.hip_x, hip_z - (az + need), p.thigh_m, p.shank_m, knee_max, hip_max)
         for i, angle in ((2 * side, hip), (2 * side + 1, knee)):
             # a constraint on the pose only: the leg's drive (its own pattern and the
             # exoskeleton's pull) is what it was, and takes over again once the foot rises
@@ -967,7 +1054,17 @@ class PatientModel:
             self._hold_rad[i] = angle
         leg.dorsi = knee - hip - pitch  # the foot keeps its pitch: the ankle takes the difference
         dx, drop = lk.ankle_rel_hip(hip, knee, p.thigh_m, p.shank_m)
+        # what the joints could not lift (a knee at the end of its range)
+        self._ground_depth = max(0.0, need - (hip_z - drop - az))
         return self.hip_x + dx, hip_z - drop
+
+    def _floor_m(self, leg: _Leg, x_m: float, was_z_m: float) -> float:
+        """The ground a point of a swinging foot stands on at x_m: the walkway under it when the
+        point was above that surface (a foot coming down on a raised curb stays on it), else the
+        lower of take-off and landing ground (a toe that meets a curb's face goes into the
+        obstacle's box: that is a trip, decided by the crossing truth, not lifted over)."""
+        g = self.walkway.ground_m(x_m)
+        return g if was_z_m >= g - GROUND_TOLERANCE_M else min(leg.g0, leg.g1, g)
 
     def _hold_caught(self, leg: _Leg, hip_z: float, dt: float, prev: list, knee_max: float, hip_max: float) -> None:
         """A foot caught by an obstacle (a trip): the contact holds the ankle where the obstacle

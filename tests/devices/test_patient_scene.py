@@ -230,10 +230,7 @@ def test_demo_prescriptions_carry_their_simulated_patients_true_leg_lengths():
         assert abs(rx.leg_length_l_m - true_leg) <= 0.01 and abs(rx.leg_length_r_m - true_leg) <= 0.01, code
 
 
-@pytest.mark.parametrize("name", ["healthy", pytest.param("hemiparetic-right", marks=pytest.mark.xfail(
-    reason="open (issue 10): a knee at the end of its range moves the ankle when the ground lifts the foot "
-           "(a 13.4 cm step in one tick, measured 18:58 on 2026-12-01 both before and after the toe-off "
-           "blend of issue 13's branch fa); reported in /work/notes/i10.md and fa.md", strict=False))])
+@pytest.mark.parametrize("name", ["healthy", "hemiparetic-right"])
 def test_the_exoskeleton_reads_the_true_leg_and_a_foot_never_jumps(name):
     """A swinging foot, a caught (tripped) one and one dragging on the ground are each forward
     kinematics of the joint angles the exoskeleton's encoders report; guidance pulls the leg
