@@ -57,7 +57,11 @@ EXO_DAMPING_NMS_PER_RAD = 4.0
 BOOST_KNEE_DEG = 34.0  # extra swing knee flexion at boost 1.0 (the core's refgait asks as much)
 BOOST_HIP_DEG = 20.0
 BOOST_DORSI_DEG = 12.0
-TOE_DRAG_PRESSURE = 0.03  # a dragging toe loads its sensor a little
+# A dragging toe loads its sensor a little: a share of the swing leg's weight (leg ~16 % of body
+# weight, Winter 2009 Table 4.1; the hip carries most of it): 1 % of body weight, an assumed
+# figure. At 3 % it equalled the last of a paretic foot's push-off load (~3 % of body weight),
+# so no sensor could see the foot leave: toe offs were found when the toe lifted, 20-35 ms late.
+TOE_DRAG_PRESSURE = 0.01
 HR_TAU_S = 25.0
 GRAVITY_MPS2 = 9.81
 MTC_WINDOW = (0.25, 0.8)  # minimum toe clearance: lowest toe in this share of the swing
@@ -875,7 +879,7 @@ class PatientModel:
             az_plan = self._lowest_plan(leg, u) - _soft_min(tz, hz)
             dx = leg.x0 + (leg.x1 - leg.x0) * _swing_travel(u) - self.hip_x
             reach = lk.leg_length_for_knee(STANCE_KNEE_RAD, thigh, shank)
-            swing_z = min(swing_z, az_plan + math.sqrt(max(reach * reach - dx * dx, (0.5 * reach) ** 2)))
+            leg_z = az_plan + math.sqrt(max(reach * reach - dx * dx, (0.5 * reach) ** 2))
             # the landing leg must reach its heel-strike point: the pelvis comes down for it
             if u > 0.3:
                 reach = lk.leg_length_for_knee(STANCE_KNEE_RAD, thigh, shank)
@@ -883,8 +887,10 @@ class PatientModel:
                 need = leg.z1 + math.sqrt(max(reach * reach - dx * dx, (0.5 * reach) ** 2))
                 # phased in from mid swing (a bound that appears at once would drop the pelvis)
                 slack = 0.15 * (1.0 - _smooth(u, 0.5, PELVIS_DOWN_BY_U)) + (1.0 - _smooth(u, 0.3, 0.5))
-                swing_z = min(swing_z, need + slack)
-        hip_z = min(stance_z, max(swing_z, stance_z - PELVIS_SWING_DROP_MAX_M))
+                leg_z = min(leg_z, need + slack)
+            # stepping down a curb the pelvis goes down with the foot
+            swing_z = min(swing_z, max(leg_z, stance_z - PELVIS_SWING_DROP_MAX_M - max(0.0, leg.g0 - leg.g1)))
+        hip_z = min(stance_z, swing_z)
         # the legs bound the pelvis from above; freed by a trailing leg's toe off it rises, it is
         # not thrown up in one tick
         if dt > 0.0:
