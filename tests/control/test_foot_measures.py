@@ -219,17 +219,23 @@ def test_insole_pitch_integrates_the_gyro_and_settles_on_the_belt_at_foot_flat()
     assert foot.pitch_rad == pytest.approx(0.0, abs=1e-3)
 
 
+def _flat_foot(w: float) -> tuple[InsoleFoot, float]:
+    """An insole foot after 0.2 s standing flat (standing load w), and the time of its last sample."""
+    foot = InsoleFoot()
+    t = 0.0
+    for _ in range(40):
+        t += 0.005
+        foot.update(t, t, 300.0, 40.0, 60.0, 0.0, w, 0.0, 9.81)
+    return foot, t
+
+
 def test_a_push_off_tail_with_one_noisy_drop_is_not_a_drag():
     """A lightly loaded (paretic) foot's push-off falls about DRAG_DROP a sample through the drag
     range; cell noise can make one sample drop by more and the next hold level. The load keeps
     falling after that: the contact ends when it reaches zero, not at the noisy drop (measured in
     simulate: toe offs 11-21 ms early with a one-sample level rule)."""
-    foot = InsoleFoot()
     w = 800.0
-    t = 0.0
-    for _ in range(40):  # flat
-        t += 0.005
-        foot.update(t, t, 300.0, 40.0, 60.0, 0.0, w, 0.0, 9.81)
+    foot, t = _flat_foot(w)
     events = []
     for load in (0.06, 0.05, 0.039, 0.027, 0.025, 0.017, 0.011, 0.0):  # a drop of 0.012, one level sample
         t += 0.005
@@ -240,12 +246,8 @@ def test_a_push_off_tail_with_one_noisy_drop_is_not_a_drag():
 
 
 def test_a_dragging_toe_ends_the_contact_at_the_drop():
-    foot = InsoleFoot()
     w = 800.0
-    t = 0.0
-    for _ in range(40):  # flat
-        t += 0.005
-        foot.update(t, t, 300.0, 40.0, 60.0, 0.0, w, 0.0, 9.81)
+    foot, t = _flat_foot(w)
     for load in (0.08, 0.065, 0.05, 0.045):  # push-off unloads the forefoot...
         t += 0.005
         assert foot.update(t, t, 0.0, 0.0, load * w, 0.0, w, 0.0, 9.81) == 0
