@@ -655,10 +655,14 @@ class PatientModel:
         g = leg.g0 + (leg.g1 - leg.g0) * _smooth(u, 0.35, 0.9)
         level = _profile_points(u, [(0.0, 0.0), (0.18, leg.peak1), (0.5, leg.mtc), (0.82, leg.mtc + 0.012), (1.0, 0.0)])
         z = g + level
+        # a lift window blends from the take-off ground, or from the planned path where that is
+        # lower (stepping down a curb: the window held the foot at the upper level until the heel
+        # strike, then it fell 8-11 cm in one tick)
+        base = min(leg.g0, z)
         for u0, u1, height in leg.req:
             w = self._window(u, u0, u1)
             if w > 0.0:
-                z = max(z, leg.g0 + (height - leg.g0) * w)
+                z = max(z, base + (height - base) * w)
         return z
 
     # ------------------------------------------------------------------ events
