@@ -955,12 +955,19 @@ class ControlCore:
         for side in (0, 1):
             if self.swinging[side]:
                 continue
-            if planted[side] != planted[side]:
-                # first sample on this route: both feet stand where the hip's s puts them
-                hip, knee = a[2 * side], a[2 * side + 1]
-                planted[side] = self._s_at(ts) + fk.planted_heel_x_m(geo, side, hip, knee, 0.0)
             hip, knee = a[2 * side], a[2 * side + 1]
             pitch = self.insole_feet[side].pitch_at(ts) if live else 0.0
+            if planted[side] != planted[side]:
+                # first sample on this route: both feet stand where the hip's s puts them, each
+                # at its own pitch (a foot on its heel or toe: with pitch 0 its footprint was put
+                # ~3 cm off, and every footprint chained from it). While the patient stands, the
+                # anchor waits for live insoles (their first sample's accelerometer gives the
+                # pitch: insole_events.py) and the exoskeleton's geometry (Winter's fractions put
+                # the feet ~1 cm off the fitted segments' places).
+                waiting = (self.ins is not None and not live) or self.geometry_check < 0
+                if waiting and self.run_state != _Run.RUNNING:
+                    continue
+                planted[side] = self._s_at(ts) + fk.planted_heel_x_m(geo, side, hip, knee, pitch)
             total += planted[side] - fk.planted_heel_x_m(geo, side, hip, knee, pitch)
             n += 1
         if n == 0:
@@ -997,6 +1004,12 @@ class ControlCore:
             offset = self._hip_route_m(ts, a) - s_at
             self.hip_offset_m = min(HIP_DRIFT_MAX_M, max(-HIP_DRIFT_MAX_M, offset))
         landing = s_at + self.hip_offset_m + heel_x
+        if step_m is not None and self.planted_m[other] == self.planted_m[other]:
+            # chained from the planted footprint by the footprints' distance (the latest pose, as
+            # the step length): a foot still moving at the contact instant (a fast trembling or
+            # shuffling step, 2-4 m/s) put 1-2 ms of event timing error into its place (~0.5 cm
+            # a step, carried by every footprint after it)
+            landing = self.planted_m[other] + step_m
         self.planted_m[side] = landing
         self.emit(EventKind.HEEL_STRIKE, side, 0, self.metrics.stance_fraction[side], landing, heel_x, t_s=ts)
         steady = self.steadiness.heel_strike(side, ts)
