@@ -446,6 +446,25 @@ def write_validation_doc(figures: dict, table: list, quick: bool, seeds: list, d
         "per-leg verdicts (cleared, touched, tripped). `sim_speedup` is wall-clock on a machine shared with other work; "
         "`sim_speedup_cpu` counts this process's CPU time only.",
         "",
+        "## Crossing outcomes",
+        "",
+        "One definition, in the core (engine/control/clearance.py) and in the rig's ground truth "
+        "(devices/sim/patient.py), per leg and in-lane step-over obstacle:",
+        "",
+        "- the obstacle's hazard is its box along the route [at_m, at_m + depth_m] from the ground "
+        "before it up to its height; a walk-on surface (uneven paving, a kerb ramp) and a curb up "
+        "are judged over their lip only (the first 5 cm at the near edge): the top of a curb past "
+        "its lip is the raised walkway, and landing there is stepping up. A curb down's stone is "
+        "the walkway before the drop (its box has no height); a puddle's box has none either;",
+        "- margin: the lowest point of the swinging sole (the line from heel to toe) over the hazard, "
+        "minus the box's top; the minimum over the crossing; a foot that lands in the box has a "
+        "margin of at most minus the box's height (a puddle: -1 cm);",
+        "- cleared: margin >= 0 and the foot did not land in the box; touched: the sole dipped in by "
+        "less than 1.5 cm, or the foot landed in the box; tripped: the swinging sole went 1.5 cm or "
+        "deeper into the box (the foot is caught). For a foot that lands in the box only the part "
+        "of its swing before its heel was over the near edge counts for a trip: the descent onto "
+        "the landing place is the landing, however deep the last samples before the contact saw it.",
+        "",
         "## Crossings where the core and the truth differ",
         "",
     ]

@@ -52,10 +52,11 @@ PASSED_BEYOND_M = 1.5  # a step-over is decided at the latest this far past its 
 # headset's view centres the route. A step-over obstacle wholly outside it is walked past: not
 # planned for (no slowing, no clearance boost), not scored, never the "next obstacle".
 WALKING_LANE_HALF_WIDTH_M = 0.4
-# Surfaces walked on (kind codes of engine/scene: kerb_ramp 3, uneven_paving 9): the hazard a foot
-# can catch or land in is their lip at the near edge, not the whole stretch (the simulated
-# patient's ground truth, devices/sim/scene_view.py, defines them the same way).
-WALK_ON_KINDS = (3, 9)
+# Surfaces walked on (kind codes of engine/scene: kerb_ramp 3, uneven_paving 9) and a curb up
+# (1: its top past the lip is the raised walkway): the hazard a foot can catch or land in is
+# their lip at the near edge, not the whole stretch (the simulated patient's ground truth,
+# devices/sim/scene_view.py and patient.hazard_end_m, defines them the same way).
+WALK_ON_KINDS = (1, 3, 9)
 CURB_DOWN_KIND = 2
 LIP_DEPTH_M = 0.05
 
