@@ -299,6 +299,7 @@ class ControlCore:
         self.ref = [0.0] * 8  # per leg: hip, knee, dhip, dknee
         self.toe_h = [0.0, 0.0]
         self.toe_x_world = [0.0, 0.0]
+        self.heel_x_world = [_NAN, _NAN]  # route x of each swinging heel (NaN before any swing)
         self.contacts = 0
         self.phase = [0.0, 0.0]
         self.feet_m = [0.3, -0.3]  # planted (or predicted landing) world positions
@@ -932,6 +933,7 @@ class ControlCore:
             x_prev = self.toe_x_world[side]
             self.toe_h[side] = toe_h if toe_h > 0.0 else 0.0
             self.toe_x_world[side] = toe_x
+            self.heel_x_world[side] = heel_x
             self.swing_clear.sample(side, ts, toe_h)
             self.planner.toe_over(side, x_prev, toe_x, toe_h)
             self.ob_margins.swing_sample(order, walkway, side, heel_x, heel_z, toe_x, toe_z, _STEP_OVER)
@@ -1377,10 +1379,14 @@ class ControlCore:
         # each leg's reference timed by its own stance fraction and detected toe off (refgait)
         to_t = self.swing_clear.to_t_s
         sf = self.metrics.stance_fraction
+        # a crossing swing is held before its descent while its heel is not past the hazard
+        ends, heels, sw = planner.crossing_end_m, self.heel_x_world, self.swinging
+        hold_l = refgait.BOOST_OUT_SWING if sw[0] and heels[0] < ends[0] else 1.0
+        hold_r = refgait.BOOST_OUT_SWING if sw[1] and heels[1] < ends[1] else 1.0
         ph_l, rate_l = refgait.reference_phase(self.phase[0], self.phase_est[0].stride_time_s, sf[0],
-                                               t - to_t[0] if to_t[0] >= 0.0 else -1.0)
+                                               t - to_t[0] if to_t[0] >= 0.0 else -1.0, hold_l)
         ph_r, rate_r = refgait.reference_phase(self.phase[1], self.phase_est[1].stride_time_s, sf[1],
-                                               t - to_t[1] if to_t[1] >= 0.0 else -1.0)
+                                               t - to_t[1] if to_t[1] >= 0.0 else -1.0, hold_r)
         refgait.reference(ph_l, scale_l, b0, ref, 0)
         refgait.reference(ph_r, scale_r, b1, ref, 4)
 

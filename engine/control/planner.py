@@ -131,6 +131,9 @@ class Planner:
         self.outcomes: list[Obstacle] = []
         self.changed = True  # obstacle state block section needs a rewrite
         self.lift_per_boost_m = [BOOST_FULL_M, BOOST_FULL_M]  # per leg, learned from its crossings
+        # per leg: far edge of the hazard its swing is crossing (-inf none): the reference holds
+        # the swing before its descent until the heel is past it (refgait.reference_phase)
+        self.crossing_end_m = [-math.inf, -math.inf]
 
     def load(self, rows: np.ndarray, count: int, route_length_m: float) -> None:
         """Adopt a new timeline (the route restarts at s = 0)."""
@@ -166,6 +169,7 @@ class Planner:
         target = cruise_mps
         blocking = -1
         boost_l = boost_r = 0.0
+        end_l = end_r = -math.inf
         raise_g = 0.0
         next_index = -1
         obstacles = self.order
@@ -190,9 +194,11 @@ class Planner:
                 limit = self._step_over(ob, s_m, max_speed_mps, a_plan, feet_m, swinging, step_length_m)
                 if ob.crossing_side[0]:
                     boost_l = max(boost_l, (ob.height_m + CLEARANCE_MARGIN_M) / self.lift_per_boost_m[0])
+                    end_l = max(end_l, ob.hazard_end_m)
                     raise_g = GUIDANCE_RAISE
                 if ob.crossing_side[1]:
                     boost_r = max(boost_r, (ob.height_m + CLEARANCE_MARGIN_M) / self.lift_per_boost_m[1])
+                    end_r = max(end_r, ob.hazard_end_m)
                     raise_g = GUIDANCE_RAISE
             if limit < target:
                 target = limit
@@ -212,6 +218,8 @@ class Planner:
         self.target_speed_mps = target
         self.boost[0] = boost_l
         self.boost[1] = boost_r
+        self.crossing_end_m[0] = end_l
+        self.crossing_end_m[1] = end_r
         self.guidance_raise = raise_g
         self.next_obstacle = next_index
         return target

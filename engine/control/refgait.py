@@ -115,7 +115,7 @@ def swing_bump(phase: float) -> float:
 
 
 def reference_phase(phase: float, stride_time_s: float, stance_fraction: float,
-                    since_toe_off_s: float) -> tuple[float, float]:
+                    since_toe_off_s: float, hold_u: float = 1.0) -> tuple[float, float]:
     """The reference's phase for one leg and its rate (1/s), timed by that leg's own gait.
 
     The table is a healthy leg's (toe off at TOE_OFF_PHASE: Perry & Burnfield's 60 %); a paretic
@@ -127,7 +127,10 @@ def reference_phase(phase: float, stride_time_s: float, stance_fraction: float,
     toe off is detected (since_toe_off_s >= 0) the swing runs from TOE_OFF_PHASE over the
     expected swing time stride_time_s * (1 - stance fraction), held at its end if it lasts
     longer. A missed toe off falls back to the stance-fraction warp. stance_fraction: the leg's
-    last measured one (NaN before the first strides: the table's).
+    last measured one (NaN before the first strides: the table's). hold_u: the share of the
+    swing the reference may not pass yet (the core holds a crossing swing at BOOST_OUT_SWING,
+    before its descent, while the heel is not past the obstacle: a long crossing step outlasts
+    the expected swing, and guidance pulled its foot down short of the far edge).
     """
     sf = stance_fraction
     if not sf == sf:
@@ -138,8 +141,9 @@ def reference_phase(phase: float, stride_time_s: float, stance_fraction: float,
     if since_toe_off_s >= 0.0:
         swing_s = stride * (1.0 - sf)
         u = since_toe_off_s / swing_s
-        if u >= 0.999:
-            return TOE_OFF_PHASE + swing_share * 0.999, 0.0
+        cap = hold_u if hold_u < 0.999 else 0.999
+        if u >= cap:
+            return TOE_OFF_PHASE + swing_share * cap, 0.0
         return TOE_OFF_PHASE + swing_share * u, swing_share / swing_s
     if phase <= sf:
         return TOE_OFF_PHASE * phase / sf, TOE_OFF_PHASE / (sf * stride)
