@@ -54,7 +54,7 @@ from engine.control.layout import (
     SettingId,
 )
 from engine.control.packing import run_struct
-from engine.control.planner import Planner
+from engine.control.planner import BOOST_FULL_M, Planner
 from engine.control.prescription import DEFAULT_MAX_JERK_MPS3, Prescription, PrescriptionError
 from engine.control.self_paced import SelfPacedController
 from engine.control.shm import HEADER_BYTES
@@ -502,6 +502,11 @@ class ControlCore:
         accepted = not moving and self.supervisor.set_limits(Limits.from_prescription(rx))
         if accepted:
             self.leg_length = [rx.leg_length_l_m, rx.leg_length_r_m]
+            # the affected leg's boost starts from what a dropped foot gains (refgait), so its
+            # first crossing is not asked for a sound leg's lift (its first box tripped)
+            for side in (0, 1):
+                self.planner.set_lift_prior(side, refgait.toe_lift_per_boost_m(self.leg_length[side], True)
+                                            if side == rx.affected_side else BOOST_FULL_M)
             self.hr_limit_bpm = rx.max_heart_rate_bpm
             self.max_jerk_mps3 = rx.max_jerk_mps3
             self.geometry_check = -1  # check the exoskeleton's fitting against this prescription

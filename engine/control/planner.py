@@ -274,6 +274,11 @@ class Planner:
             return math.sqrt(v_app * v_app + 2.0 * a_plan * d) if d > 0.0 else v_app
         return math.inf
 
+    def set_lift_prior(self, side: int, lift_m: float) -> None:
+        """What one unit of boost is expected to lift this leg's toe before its crossings tell
+        (refgait.toe_lift_per_boost_m for a paretic leg; BOOST_FULL_M for a sound one)."""
+        self.lift_per_boost_m[side] = LIFT_MIN_M if lift_m < LIFT_MIN_M else BOOST_FULL_M if lift_m > BOOST_FULL_M else lift_m
+
     def crossing_result(self, side: int, volume_height_m: float, margin_m: float, boost: float) -> None:
         """A leg's crossing was decided: its lowest sole point over the box was margin_m above a box
         volume_height_m high, with `boost` (as applied, 0..1) through that swing: learn the leg's

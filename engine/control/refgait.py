@@ -114,6 +114,30 @@ def swing_bump(phase: float) -> float:
     return _smoothstep(x / BOOST_IN_SWING) * (1.0 - _smoothstep((x - BOOST_OUT_SWING) / (1.0 - BOOST_OUT_SWING)))
 
 
+def toe_lift_per_boost_m(leg_length_m: float, foot_square_to_shank: bool) -> float:
+    """Toe lift a full clearance boost (BOOST_HIP_RAD, BOOST_KNEE_RAD) gives at mid swing (half
+    the swing: where the minimum toe clearance is and trips happen), from Winter's segment
+    fractions of the leg length. foot_square_to_shank: a foot that hangs from the shank (foot
+    drop, the commonest swing deficit after stroke: no active dorsiflexion) tilts its toe down
+    as the flexed knee tilts the shank back, so it gains less than the ankle rises (~12 cm for a
+    0.9 m leg); else the ankle keeps the foot level (~14 cm). The planner's prior for a leg's
+    lift per unit of boost, before its crossings show it."""
+    from engine.control import foot_kinematics as fk
+
+    geo = fk.LegGeometry()
+    geo.set_from_leg_length(leg_length_m, leg_length_m)
+    phase = TOE_OFF_PHASE + 0.5 * (1.0 - TOE_OFF_PHASE)
+    plain, boosted = [0.0] * 4, [0.0] * 4
+    reference(phase, 1.0, 0.0, plain, 0)
+    reference(phase, 1.0, 1.0, boosted, 0)
+
+    def toe_z(hip: float, knee: float) -> float:
+        pitch = fk.square_pitch_rad(hip, knee) if foot_square_to_shank else 0.0
+        return fk.sole_point_height_m(geo, 0, hip, knee, pitch, geo.toe_m[0], 0.0)
+
+    return toe_z(boosted[0], boosted[1]) - toe_z(plain[0], plain[1])
+
+
 def reference_phase(phase: float, stride_time_s: float, stance_fraction: float,
                     since_toe_off_s: float, hold_u: float = 1.0) -> tuple[float, float]:
     """The reference's phase for one leg and its rate (1/s), timed by that leg's own gait.
