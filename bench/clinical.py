@@ -503,8 +503,9 @@ def write_validation_doc(figures: dict, table: list, quick: bool, seeds: list, d
         "- cleared: margin >= 0 and the foot did not land in the box; touched: the sole dipped in by "
         "less than 1.5 cm, or the foot landed in the box; tripped: the swinging sole went 1.5 cm or "
         "deeper into the box (the foot is caught). For a foot that lands in the box only the part "
-        "of its swing before its heel was over the near edge counts for a trip: the descent onto "
-        "the landing place is the landing, however deep the last samples before the contact saw it.",
+        "of its swing with its heel before the near edge and in the air (more than 1.5 cm over the "
+        "ground) counts for a trip: the descent onto the landing place is the landing, however deep "
+        "the last samples before the contact saw it.",
         "",
         "## Crossings where the core and the truth differ",
         "",

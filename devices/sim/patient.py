@@ -680,7 +680,8 @@ class PatientModel:
             margin = rec["margin_m"]
             if rec["landed_in"]:
                 # stepped on or in it: a touch, unless the sole had entered it a trip's depth
-                # before the heel was over it (the descent onto the landing place is the landing)
+                # while the heel was before it and in the air (the descent onto the landing place
+                # is the landing)
                 outcome = "tripped" if rec["approach_penetration_m"] >= TRIP_PENETRATION_M else "touched"
             elif margin < 0.0:
                 outcome = "tripped" if rec["penetration_m"] >= TRIP_PENETRATION_M else "touched"
@@ -1059,8 +1060,9 @@ class PatientModel:
                 penetration = -margin
                 if rec["entered_t_s"] is None:
                     rec["entered_t_s"] = t
-                if leg.heel[0] < ob.at_m and penetration > rec["approach_penetration_m"]:
-                    rec["approach_penetration_m"] = penetration  # the heel not yet over it
+                heel_up = leg.heel[1] - self.walkway.ground_m(leg.heel[0]) > TRIP_PENETRATION_M
+                if leg.heel[0] < ob.at_m and heel_up and penetration > rec["approach_penetration_m"]:
+                    rec["approach_penetration_m"] = penetration  # the heel not yet over it, in the air
                 if penetration > rec["penetration_m"]:
                     first_trip = rec["penetration_m"] < TRIP_PENETRATION_M <= penetration
                     rec["penetration_m"] = penetration

@@ -13,7 +13,9 @@ rig's ground truth follows too, docs/validation.md "Crossing outcomes"): cleared
 touched (the sole dipped into the box by less than TRIP_DEPTH_M, or the foot landed on or in it)
 or tripped (the swinging sole went deeper: the foot is caught). A foot that lands in the box
 touched it unless its sole had entered the box by TRIP_DEPTH_M while its heel was still before
-the box's near edge: the descent onto the landing place is the landing, not a catch. Obstacles
+the box's near edge and in the air (more than TRIP_DEPTH_M over the ground): the descent onto the
+landing place, and the samples of a foot already down before its contact is detected, are the
+landing, not a catch. Obstacles
 beside the walking lane are walked past. A surface walked on (uneven paving, a kerb ramp) and a
 curb up are judged over their lip only (planner.WALK_ON_KINDS): stepping onto them is what they
 are for (a curb's top past its lip is walkway).
@@ -84,7 +86,7 @@ class ObstacleMargins:
 
     def __init__(self) -> None:
         self.margin_m = [[math.nan, math.nan] for _ in range(MAX_OBSTACLES)]
-        # the lowest margin while the heel was still before the near edge (a landing's trip test)
+        # the lowest margin while the heel was before the near edge and in the air (a landing's trip test)
         self.approach_m = [[math.nan, math.nan] for _ in range(MAX_OBSTACLES)]
         self.state = [[0, 0] for _ in range(MAX_OBSTACLES)]  # 0 not yet, 1 over it, 2 decided
         self.done: list[tuple[int, int, float, int]] = []  # (obstacle index, side, margin, outcome)
@@ -145,7 +147,7 @@ class ObstacleMargins:
                 row = self.margin_m[k]
                 if st[side] == 0 or margin < row[side]:
                     row[side] = margin
-                if heel_x < ob.at_m:
+                if heel_x < ob.at_m and heel_z - walkway.ground_m(heel_x) > TRIP_DEPTH_M:
                     row = self.approach_m[k]
                     if not row[side] <= margin:
                         row[side] = margin
@@ -185,8 +187,8 @@ class ObstacleMargins:
             # stepped on or in it: the sole came down inside the box, its margin at most minus the
             # box's height (a puddle: minus LANDED_MIN_M). A touch: the foot was not caught in its
             # swing (a trip is a swing foot arrested by the obstacle); unless the sole dipped a
-            # trip's depth into it while the heel was still before its near edge (the descent onto
-            # the landing place, however it was sampled, is the landing)
+            # trip's depth into it while the heel was still before its near edge and in the air
+            # (the descent onto the landing place, however it was sampled, is the landing)
             volume = walkway.box_top_m[index] - walkway.box_ground_m[index]
             worst = -(volume if volume > LANDED_MIN_M else LANDED_MIN_M)
             margin = worst if not swing == swing or worst < swing else swing

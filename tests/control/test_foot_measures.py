@@ -183,6 +183,14 @@ def test_a_foot_landing_in_a_box_touched_it_unless_caught_before_its_heel_was_ov
     m.swing_sample(order, walkway, 1, 3.8, 0.05, 4.05, 0.03, 0)
     m.heel_strike(order, walkway, 1, 4.05, 4.28, 3.9)
     assert m.done[1] == (0, 1, pytest.approx(-0.05), LEG_TRIPPED)
+    # a foot landing across a thin obstacle, heel before it: its heel already down (samples of a
+    # foot that landed before its contact was detected) is the landing, not a catch
+    walkway, order = _walkway(dict(kind=6, category=0, at_m=2.0, depth_m=0.05, height_m=0.03))  # a cable
+    m = ObstacleMargins()
+    m.swing_sample(order, walkway, 0, 1.85, 0.06, 2.08, 0.02, 0)  # 1 cm into it, heel up: a brush
+    m.swing_sample(order, walkway, 0, 1.88, 0.004, 2.1, 0.0, 0)  # heel down, the sole on the ground
+    m.heel_strike(order, walkway, 0, 1.88, 2.11, 1.7)
+    assert m.done == [(0, 0, pytest.approx(-0.03), LEG_TOUCHED)]
 
 
 def test_a_curb_up_is_judged_over_its_lip_and_its_top_is_walkway():
