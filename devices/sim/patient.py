@@ -46,7 +46,7 @@ from devices.sim import leg_kinematics as lk
 from devices.sim.foot import FootState
 from devices.sim.plantar import FootRoll
 from devices.sim.profiles import PatientProfile
-from devices.sim.scene_view import SceneObstacle, Walkway, obstacles_from
+from devices.sim.scene_view import LIP_DEPTH_M, SceneObstacle, Walkway, obstacles_from
 
 __all__ = ["ExoDrive", "FootState", "PatientModel", "simulate"]
 
@@ -124,6 +124,15 @@ _GUIDANCE, _HOLD = JointMode.GUIDANCE, JointMode.HOLD  # per joint per tick: Enu
 # at minimum toe clearance, toe up at heel strike (Winter's sagittal foot angle, rounded).
 _PITCH_PLAN = [(0.0, TOE_OFF_PITCH_RAD), (0.25, 30.0 * DEG), (0.5, MID_SWING_PITCH_RAD),
                (0.65, 8.0 * DEG), (1.0, HEEL_STRIKE_PITCH_RAD)]
+
+
+def hazard_end_m(ob: SceneObstacle) -> float:
+    """Far edge of what a foot must not enter or land in, for the crossing outcome: a curb up's
+    lip (its first LIP_DEPTH_M at full height; the stone's top beyond it is walkway, landing there
+    is stepping up), else the obstacle's end_m (docs/validation.md, "Crossing outcomes")."""
+    if ob.kind == "curb_up":
+        return min(ob.end_m, ob.at_m + LIP_DEPTH_M)
+    return ob.end_m
 
 
 class ExoDrive:
@@ -678,7 +687,7 @@ class PatientModel:
         if leg.pitch > 0.0:  # toe down: the forefoot lands first, the heel comes down behind it
             land_x = leg.toe[0] - self.heel_m - self.profile.foot_length_m
         inside = [o for o in self.walkway.near(land_x - 0.01, land_x + self.heel_m + self.profile.foot_length_m)
-                  if o.at_m <= land_x + self.heel_m + self.profile.foot_length_m and o.end_m >= land_x]
+                  if o.at_m <= land_x + self.heel_m + self.profile.foot_length_m and hazard_end_m(o) >= land_x]
         for ob in inside:
             if ob.index in leg.closed or (ob.volume_height_m <= 0.0 and ob.kind != "puddle"):
                 continue  # standing on a curb stone before its drop is no fault; in a puddle it is
@@ -728,7 +737,7 @@ class PatientModel:
                 role = "lead" if other.heel_x + self.heel_m + self.profile.foot_length_m < ob.at_m else "trail"
             rec = {"obstacle": ob.index, "kind": ob.kind, "side": leg.side, "role": role, "t_s": t_s,
                    "device_time_us": int(t_s * 1e6), "margin_m": math.inf, "penetration_m": 0.0,
-                   "landed_in": False, "entered_t_s": None}
+                   "approach_penetration_m": 0.0, "landed_in": False, "entered_t_s": None}
             leg.crossings[ob.index] = rec
         return rec
 
@@ -737,13 +746,18 @@ class PatientModel:
         done = []
         for index, rec in leg.crossings.items():
             ob = self.scene[index]
-            if leg.heel_x > ob.end_m or rec["landed_in"]:
+            if leg.heel_x > hazard_end_m(ob) or rec["landed_in"]:
                 done.append(index)
         for index in done:
             rec = leg.crossings.pop(index)
             leg.closed.add(index)
             margin = rec["margin_m"]
-            if rec["landed_in"] or margin < 0.0:
+            if rec["landed_in"]:
+                # stepped on or in it: a touch, unless the sole had entered it a trip's depth
+                # while the heel was before it and in the air (the descent onto the landing place
+                # is the landing)
+                outcome = "tripped" if rec["approach_penetration_m"] >= TRIP_PENETRATION_M else "touched"
+            elif margin < 0.0:
                 outcome = "tripped" if rec["penetration_m"] >= TRIP_PENETRATION_M else "touched"
             else:
                 outcome = "cleared"
@@ -1137,7 +1151,9 @@ class PatientModel:
             if ob.index in leg.closed:
                 continue
             # lowest point of the foot over the obstacle's stretch (heel-toe line clipped to it)
-            lowest = self._lowest_over(leg, ob.at_m, ob.end_m)
+            lowest = self._lowest_over(leg, ob.at_m, hazard_end_m(ob))
+            if lowest == math.inf:
+                continue  # over a curb's stone past its lip: walkway
             top = self.walkway.box_top_m(ob)
             # a foot cannot go below the walkway: there it is on the ground, inside the box at most
             # by its whole height
@@ -1151,6 +1167,9 @@ class PatientModel:
                 penetration = -margin
                 if rec["entered_t_s"] is None:
                     rec["entered_t_s"] = t
+                heel_up = leg.heel[1] - self.walkway.ground_m(leg.heel[0]) > TRIP_PENETRATION_M
+                if leg.heel[0] < ob.at_m and heel_up and penetration > rec["approach_penetration_m"]:
+                    rec["approach_penetration_m"] = penetration  # the heel not yet over it, in the air
                 if penetration > rec["penetration_m"]:
                     first_trip = rec["penetration_m"] < TRIP_PENETRATION_M <= penetration
                     rec["penetration_m"] = penetration
