@@ -320,7 +320,7 @@ class StumbleGuard:
             for side in (0, 1):
                 foot = feet[side]
                 o = 1 + 9 * side
-                ts = foot.t_s if k == ins.pending - 1 else foot.t_s - (ins.pending - 1 - k) * 0.005
+                ts = sample_t(foot, k, ins.pending)
                 loaded = foot.contact and (foot.heel > 0.005 or foot.forefoot > DRAG_LOAD)
                 if self.sample(side, ts, loaded, foot.pitch_at(ts), row[o + 3], row[o + 5]):
                     hit = True
@@ -353,6 +353,12 @@ class StumbleGuard:
         decel = SLOW_DECEL_MPS2 if SLOW_DECEL_MPS2 < max_decel_mps2 else max_decel_mps2
         cap = self.speed_cap_mps - decel * dt
         self.speed_cap_mps = cap if cap > self.floor_mps else self.floor_mps
+
+
+def sample_t(foot, k: int, pending: int) -> float:
+    """Host time of the cycle's k-th of `pending` insole samples: the foot's latest time, earlier
+    ones 5 ms apart (200 Hz)."""
+    return foot.t_s if k == pending - 1 else foot.t_s - (pending - 1 - k) * 0.005
 
 
 def _ring_max(ring_t: list, ring_v: list, n: int, t_s: float, now: float, since_t: float) -> float:
