@@ -32,9 +32,11 @@ Keys:
   whose rig insoles recorded it (INSOLE_HAPTIC, docs/protocol.md) within 10 ms.
 Loss of balance without a trip (engine/control/balance_loss.py): balance sessions walk the
 obstacle-free scene while the rig makes the patient slip (devices/sim/balance_perturbation.py):
-a small slip (BALANCE_SMALL_M) early and one of a drawn size (BALANCE_LARGE_M) later, each at the
-first heel strike after its time; the rig's truth says which slips lost balance (Hof's margin of
-stability < 0) and when. Keys:
+one slip per session (one: a detection's response, which lasts until the therapist acknowledges
+it, would change every later slip), of a drawn size (BALANCE_SLIP_M) at the first heel strike
+after a drawn time; the seeds are taken per profile in turn, so each profile sees slips of
+several sizes; the rig's truth says which slips lost balance (Hof's margin of stability < 0)
+and when. Keys:
 - `balance_slips`, `balance_episodes` (slips that lost balance), `balance_detected`,
   `balance_sensitivity`: a loss counts as detected when a BALANCE_LOSS event comes between its
   slip's heel strike and BALANCE_MATCH_S after the loss;
@@ -59,7 +61,7 @@ Environment (the command line stays `python -m bench stumble [--quick] [--profil
   NORMAL_SESSION_S full; shorter sessions lose less when a long run is stopped);
 - STEPSYNC_STUMBLE_TRIP_SEEDS=N: trip sessions per profile (default 1 quick, 6 full; the scene
   rotates over TRIP_SCENES with the seed);
-- STEPSYNC_STUMBLE_BALANCE_SEEDS=N: balance sessions per profile (default 2 quick, 6 full);
+- STEPSYNC_STUMBLE_BALANCE_SEEDS=N: balance sessions per profile (default 3 quick, 8 full);
 - STEPSYNC_STUMBLE_PART=trips|normal|balance|all (default all);
 - STEPSYNC_STUMBLE_LOG=FILE: each finished session's figures are appended to FILE (JSON lines)
   and sessions already in it are not simulated again: a long run can be stopped and resumed,
@@ -89,11 +91,9 @@ LATE_SWING_SHARE = 0.85  # a trip later in the swing than this is a foot landing
 # last two): the scene's own settings; self-paced (the belt follows the patient, as in a walk
 # test); and a training session's settings (moderate guidance with assist-as-needed, 70 % of the
 # top speed, some support: the demo history's middle session).
-BALANCE_SESSION_S = 40.0
-BALANCE_SMALL_AT_S = (8.0, 12.0)  # the small slip's time after the start (drawn)
-BALANCE_LARGE_AT_S = (20.0, 26.0)
-BALANCE_SMALL_M = (0.01, 0.05)  # slide distance of the small slip (drawn)
-BALANCE_LARGE_M = (0.05, 0.35)
+BALANCE_SESSION_S = 35.0
+BALANCE_AT_S = (15.0, 22.0)  # the slip's time after the start (drawn)
+BALANCE_SLIP_M = (0.01, 0.35)  # its slide distance (drawn: some keep the balance, some lose it)
 BALANCE_MATCH_S = 0.5
 NORMAL_VARIANTS = {
     "scene": {},
@@ -169,8 +169,7 @@ def balance_slips(seed: int) -> list[tuple[float, float]]:
     import random
 
     rng = random.Random(seed * 7907 + 3)
-    return [(rng.uniform(*BALANCE_SMALL_AT_S), rng.uniform(*BALANCE_SMALL_M)),
-            (rng.uniform(*BALANCE_LARGE_AT_S), rng.uniform(*BALANCE_LARGE_M))]
+    return [(rng.uniform(*BALANCE_AT_S), rng.uniform(*BALANCE_SLIP_M))]
 
 
 def _swing_share(truth: dict, trip: dict) -> float | None:
@@ -219,8 +218,10 @@ def _jobs(paths: list[str], quick: bool, part: str, normal_h: float) -> list[tup
         trip_s = 45.0 if quick else 150.0
         jobs += [("trip", p, TRIP_SCENES[s % len(TRIP_SCENES)], s, trip_s) for p in paths for s in trip_seeds]
     if part in ("all", "balance"):
-        seeds = int(os.environ.get("STEPSYNC_STUMBLE_BALANCE_SEEDS", 2 if quick else 6))
-        jobs += [("balance", p, NORMAL_SCENE, 200 + s, BALANCE_SESSION_S) for s in range(seeds) for p in paths]
+        seeds = int(os.environ.get("STEPSYNC_STUMBLE_BALANCE_SEEDS", 3 if quick else 8))
+        # profile k takes seeds k, k + n, ...: slip sizes differ between profiles
+        jobs += [("balance", p, NORMAL_SCENE, 200 + k + len(paths) * s, BALANCE_SESSION_S)
+                 for s in range(seeds) for k, p in enumerate(paths)]
     if part in ("all", "normal"):
         session_s = float(os.environ.get("STEPSYNC_STUMBLE_NORMAL_SESSION_S", 45.0 if quick else NORMAL_SESSION_S))
         n = max(1, math.ceil(normal_h * 3600.0 / session_s))

@@ -160,7 +160,8 @@ class SlipPerturbation:
         self._hip_speed = model.hip_speed
         self._slip = {"t_s": hs["t_s"], "device_time_us": int(hs["t_s"] * 1e6), "side": side,
                       "scheduled_t_s": at_s, "distance_m": distance_m, "duration_s": self.duration_s,
-                      "min_mos_m": math.inf, "loss_of_balance": False, "end_t_s": None}
+                      "min_mos_m": math.inf, "loss_of_balance": False, "end_t_s": None,
+                      "stable_seen": False}
         self.perturbations.append(self._slip)
 
     def _margin(self, model, t_s: float, omega0: float, v: float) -> None:
@@ -194,7 +195,12 @@ class SlipPerturbation:
         self._gait_loss = mos < 0.0
         if mos < slip["min_mos_m"]:
             slip["min_mos_m"] = mos
-        if mos < 0.0 and not slip["loss_of_balance"]:
+        if mos >= 0.0:
+            slip["stable_seen"] = True
+        # a loss caused by the slip: the margin falls below zero after the slip began with it
+        # at or above zero (where the walk had it below zero at the heel strike, that is the
+        # gait's, not the slip's, and the slip's loss is its next crossing)
+        if mos < 0.0 and slip["stable_seen"] and not slip["loss_of_balance"]:
             slip["loss_of_balance"] = True
             self.balance_losses.append({"t_s": t_s, "device_time_us": int(t_s * 1e6), "side": slip["side"],
                                         "cause": "slip", "slip_t_s": slip["t_s"], "distance_m": slip["distance_m"]})
