@@ -294,6 +294,9 @@ class PatientModel:
         # Test/bench hook: a function of the rig time (s) giving the intended speed (m/s), None to
         # keep the model's own (self-paced bench and tests set speeding up, slowing, stopping).
         self.intent_schedule = None
+        # Bench/test hook (fa, issue 13): a balance perturbation (devices/sim/balance_perturbation.py)
+        # applied every tick before the legs are posed; None: the patient walks undisturbed.
+        self.perturbation = None
         self.intended_speed_mps = p.comfortable_speed_mps
         self._intent_dt = 0.0
         self.walkway = Walkway([])
@@ -468,6 +471,8 @@ class PatientModel:
         self.hip_x += self.hip_speed * dt
         if self.walking:
             self._toe_off_at_reach(t_s, v)
+        if self.perturbation is not None:
+            self.perturbation.apply(self, t_s, dt)
         self._pose(dt, drive, v, bws_fraction)
         self._effort(dt, v, bws_fraction)
 
@@ -1291,6 +1296,9 @@ class PatientModel:
             "crossings": list(self.crossings),
             "obstacles": self.obstacle_outcomes(),
             "trips": list(self.trips),
+            # balance perturbations and losses of balance (devices/sim/balance_perturbation.py)
+            **(self.perturbation.truth() if self.perturbation is not None
+               else {"perturbations": [], "balance_losses": []}),
             "freezing": list(self.freezes),
             "stances": list(self.stances),
             "intended_speed": list(self.intent),

@@ -21,6 +21,7 @@ from engine.control import foot_kinematics as fk
 from engine.control import refgait
 from engine.control.adaptation import AssistAsNeeded
 from engine.control.balance import StanceBalance
+from engine.control.balance_loss import BalanceLossGuard
 from engine.control.channels import Channels
 from engine.control.clearance import ObstacleMargins, SwingClearance
 from engine.control.config import CoreConfig
@@ -202,6 +203,7 @@ class ControlCore:
         self.phase_est = [PhaseEstimator(), PhaseEstimator()]
         self.insole_feet = [InsoleFoot(), InsoleFoot()]
         self.stumble = StumbleGuard()
+        self.balance_loss = BalanceLossGuard()  # loss of balance without a trip (balance_loss.py)
         self.balance = [StanceBalance(), StanceBalance()]  # per-stance COP and load (balance.py)
         self.geo = fk.LegGeometry()
         self.swing_clear = SwingClearance()
@@ -571,6 +573,7 @@ class ControlCore:
                 self.metrics.reset()
                 self.steadiness.reset(t)
                 self.stumble.reset()
+                self.balance_loss.reset()
                 self.set_run_state(RunState.RUNNING)
             elif state == RunState.PAUSED:
                 self.steadiness.reset(t)
@@ -847,6 +850,17 @@ class ControlCore:
             g.respond(self.belt_speed_mps, self.supervisor.guidance(1.0))
             felt = self.ins.haptic(*HAPTIC_CUE)  # the patient feels it (insoles with CAP_HAPTIC)
             self.emit(EventKind.STUMBLE, g.detected_side, 1 if felt else 0, g.detected_peak_mps,
+                      self.belt_speed_mps, g.floor_mps)
+            self.alarm(_Alarm.STUMBLE)
+        b = self.balance_loss
+        if fresh and self._insoles_live() and b.check(
+                self.ins, self.insole_feet, self.geo, self.angles, self.exo.status.velocity_radps,
+                self.run_state == _Run.RUNNING and self.belt_speed_mps > 0.05) and not g.active:
+            # a loss of balance without a trip: the same response (balance_loss.py); while a
+            # response is on (guidance at its maximum, the belt slowing) a new one adds nothing
+            g.respond(self.belt_speed_mps, self.supervisor.guidance(1.0))
+            felt = self.ins.haptic(*HAPTIC_CUE)
+            self.emit(EventKind.BALANCE_LOSS, b.detected_side, 1 if felt else 0, b.detected_mos_m,
                       self.belt_speed_mps, g.floor_mps)
             self.alarm(_Alarm.STUMBLE)
         if g.active:
