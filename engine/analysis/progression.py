@@ -61,6 +61,12 @@ DRAGGING_CLEARANCE_M = 0.005
 GUIDANCE_USED_SHARE_MAX = 0.5
 GUIDANCE_SATURATED_SHARE = 0.2
 SYMMETRY_WORSE_PCT = 5.0  # symmetry index worse than the previous session by this: hold speed
+# ... and worse than the patient's own session-to-session spread: beyond the median |SI| of the last
+# BASELINE_SESSIONS by SYMMETRY_SPREAD_Z robust SDs (1.4826 x MAD) of them. On 16 s sessions the
+# simulated stable patient's index swung between -44 % and +21 % from one session to the next
+# (progression bench, issue 12), far beyond the sampling error of ~2 points, so a 5-point change
+# alone held half its sessions on noise.
+SYMMETRY_SPREAD_Z = 2.0
 HR_ABOVE_SHARE_STEP_BACK = 0.10  # share of walking time above the heart-rate limit
 HR_NEAR_LIMIT = 0.95  # mean over the last third this close to the limit: hold speed and support
 FATIGUE_CLEARANCE_DROP = 0.25  # last third's clearance this much below the first third's
@@ -171,6 +177,7 @@ class Performance:
     clearance_drop_m: float = math.nan  # the same side's drop in metres
     symmetry_index_pct: float = math.nan
     previous_symmetry_index_pct: float = math.nan
+    recent_symmetry_index_pct: tuple = ()  # the last BASELINE_SESSIONS sessions' indexes, oldest first
     hr_limit_bpm: float = 0.0
     hr_above_share: float = math.nan
     hr_late_mean_bpm: float = math.nan
@@ -281,6 +288,8 @@ def assess(store, session_id: int) -> Performance:
     if earlier:
         prev = earlier[-1]["summary"].get("symmetry_index_pct")
         perf.previous_symmetry_index_pct = float(prev) if isinstance(prev, (int, float)) else math.nan
+        recent = [s["summary"].get("symmetry_index_pct") for s in earlier[-BASELINE_SESSIONS:]]
+        perf.recent_symmetry_index_pct = tuple(float(v) for v in recent if isinstance(v, (int, float)))
     # heart rate against the prescription's limit (0: none set, the rule is skipped)
     perf.hr_limit_bpm = float(data.prescription.get("max_heart_rate_bpm") or 0.0)
     hr = data.heart_rate_bpm
@@ -486,6 +495,14 @@ def propose(patient_code: str, perf: Performance, current: Plan, rx, sessions_on
         hold.append(f"{goals_missed} of {perf.goals_set} goals not reached")
     sym_worse = (math.isfinite(perf.symmetry_index_pct) and math.isfinite(perf.previous_symmetry_index_pct)
                  and abs(perf.symmetry_index_pct) - abs(perf.previous_symmetry_index_pct) > SYMMETRY_WORSE_PCT)
+    if sym_worse and len(perf.recent_symmetry_index_pct) >= 2:
+        recent = np.abs(np.asarray(perf.recent_symmetry_index_pct, dtype=float))
+        median = float(np.median(recent))
+        spread = SYMMETRY_SPREAD_Z * 1.4826 * float(np.median(np.abs(recent - median)))
+        if abs(perf.symmetry_index_pct) - median <= max(SYMMETRY_WORSE_PCT, spread):
+            sym_worse = False
+            notes.append(f"symmetry index {perf.symmetry_index_pct:.1f} %: within the patient's recent spread "
+                         f"(median |SI| {median:.1f} %, {SYMMETRY_SPREAD_Z:.0f} robust SDs {spread:.1f} points)")
     if sym_worse:
         hold.append(f"symmetry index {perf.symmetry_index_pct:.1f} % is worse than last time "
                     f"({perf.previous_symmetry_index_pct:.1f} %)")

@@ -311,3 +311,15 @@ def test_heart_rate_near_the_limit_holds_and_above_it_steps_back():
     assert "near the 130 bpm limit" in changes(p)["speed_mps"][2] and p.direction == "hold"
     p = propose("p1", good(hr_above_share=0.3, hr_late_mean_bpm=133.0), START, RX, sessions_on_scene=3, scenes=SCENES)
     assert p.direction == "step_back" and p.plan.speed_mps < START.speed_mps
+
+
+def test_a_symmetry_change_within_the_patients_own_spread_does_not_hold():
+    """|SI| swinging 8-44 % between the patient's recent sessions: 37 % is nothing new; against
+    recent sessions that all sat near 9 %, 20 % is."""
+    noisy = good(symmetry_index_pct=-36.9, previous_symmetry_index_pct=8.6,
+                 recent_symmetry_index_pct=(-44.1, 21.2, 8.6))
+    p = propose("p1", noisy, START, RX, sessions_on_scene=3, scenes=SCENES)
+    assert p.plan.speed_mps > START.speed_mps and any("recent spread" in n for n in p.notes)
+    steady = good(symmetry_index_pct=20.0, previous_symmetry_index_pct=9.0, recent_symmetry_index_pct=(8.0, 10.0, 9.0))
+    p = propose("p1", steady, START, RX, sessions_on_scene=3, scenes=SCENES)
+    assert p.plan.speed_mps == START.speed_mps and "symmetry" in changes(p)["speed_mps"][2]
