@@ -127,6 +127,8 @@ def _violations(store, session_id: int, rx) -> int:
 
 def _patient(kind: str, sessions: int, duration_s: float, folder: Path) -> dict:
     """Walk one patient's sessions; returns the plans, directions and violations."""
+    from devices.sim.effort import Capacity
+    from devices.sim.profiles import load_profile
     from engine.analysis.progression import Plan, proposal_for, record_decision, within_prescription
     from engine.records.store import Store
     from engine.sim.session import SimOptions, run_simulation
@@ -171,11 +173,8 @@ def _patient(kind: str, sessions: int, duration_s: float, folder: Path) -> dict:
             f"clearance {perf.clearance_m * 1000:.1f} mm (baseline {perf.baseline_clearance_m * 1000:.1f}), "
             f"HR above {perf.hr_above_share:.2f}, late {perf.hr_late_mean_bpm:.0f} bpm, stride SD "
             f"{perf.stride_time_sd_s * 1000:.0f} ms (baseline {perf.baseline_stride_time_sd_s * 1000:.0f}), "
-            f"strain {result.truth.get('strain', math.nan):.2f}, {time.perf_counter() - wall0:.0f} s) speed: {why}\n")
+            f"strain at this speed {Capacity.of(load_profile(profile_file)).strain(plan.speed_mps):.2f}, {time.perf_counter() - wall0:.0f} s) speed: {why}\n")
         sys.stderr.flush()
-    from devices.sim.effort import Capacity
-    from devices.sim.profiles import load_profile
-
     capacity = Capacity.of(load_profile(profile_file))  # as the patient walked the last session
     return {"plans": plans, "directions": directions, "violations": violations, "stumbles": stumbles,
             "comfortable_speed_mps": capacity.comfortable_speed_mps, "max_speed_mps": capacity.max_speed_mps,

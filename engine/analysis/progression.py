@@ -100,9 +100,13 @@ BASELINE_SESSIONS = 3
 # and as the exoskeleton's help being needed (below). The stride-time SD of the worse side's
 # steady strides at least VARIABILITY_RISE_S above the median of the last BASELINE_SESSIONS (about
 # the meaningful change in gait-timing SD, ~0.01 s: Brach et al. 2010, REFERENCES.md section 1)
-# and VARIABILITY_RISE_SHARE above it holds the speed.
+# and beyond sampling noise holds the speed: the session's variance over the baseline's above the
+# one-sided 95 % point of chi-square(n - 1) / (n - 1) for its n strides (the baseline taken as
+# known; Wilson-Hilferty's approximation of the quantile). From 7 strides a side (a 16 s session)
+# the SD must rise by 45 %, from 25 by 23 %: the simulated stable patient's stride-time SD varied
+# 21-55 ms between 16 s sessions at the same pace.
 VARIABILITY_RISE_S = 0.010
-VARIABILITY_RISE_SHARE = 0.25
+VARIABILITY_Z = 1.645
 MIN_STRIDES_FOR_VARIABILITY = 5  # per side
 STUMBLE_REVIEW_SETTING = "stumble_review"  # audit row: the therapist's judgement of a stumble
 
@@ -170,6 +174,7 @@ class Performance:
     previous_trips: int = 0  # trips counted the same way in the patient's previous session
     baseline_clearance_m: float = math.nan  # median of the worse-side clearance of the last sessions
     stride_time_sd_s: float = math.nan  # stride-time SD of the worse side's steady strides
+    stride_count: int = 0  # how many strides that SD comes from
     baseline_stride_time_sd_s: float = math.nan  # its median over the last sessions
     min_margin_m: float = math.nan  # smallest margin over the obstacles cleared
     clearance_m: float = math.nan  # median toe clearance of the worse side
@@ -273,7 +278,7 @@ def assess(store, session_id: int) -> Performance:
     medians = [float(np.median(clear[ok & (data.step_side == side)])) for side in (0, 1)
                if (ok & (data.step_side == side)).sum() >= 3]
     perf.clearance_m = min(medians) if medians else math.nan
-    perf.stride_time_sd_s = _worse_side_stride_sd(data)
+    perf.stride_time_sd_s, perf.stride_count = _worse_side_stride_sd(data)
     for side in (0, 1):  # per side: the two legs' clearances differ, a pooled median mixes them
         first, last = _thirds(data.step_t_s, ok & (data.step_side == side))
         if first.sum() >= 6 and last.sum() >= 6:
@@ -371,17 +376,24 @@ def _worse_side_gait(store, session_id: int) -> tuple[float, float]:
     ok = np.isfinite(clear)
     medians = [float(np.median(clear[ok & (data.step_side == side)])) for side in (0, 1)
                if (ok & (data.step_side == side)).sum() >= 3]
-    return (min(medians) if medians else math.nan), _worse_side_stride_sd(data)
+    return (min(medians) if medians else math.nan), _worse_side_stride_sd(data)[0]
 
 
-def _worse_side_stride_sd(data) -> float:
-    """The larger of the two sides' stride-time SDs over steady strides (nan when a side has
-    fewer than MIN_STRIDES_FOR_VARIABILITY)."""
+def _worse_side_stride_sd(data) -> tuple[float, int]:
+    """The larger of the two sides' stride-time SDs over steady strides and its stride count
+    (nan, 0 when no side has MIN_STRIDES_FOR_VARIABILITY)."""
     times = data.stride_time_s
     ok = np.isfinite(times) & (times > 0) & data.stride_steady.astype(bool) if len(times) else np.zeros(0, bool)
-    sds = [float(np.std(times[ok & (data.stride_side == side)], ddof=1)) for side in (0, 1)
-           if (ok & (data.stride_side == side)).sum() >= MIN_STRIDES_FOR_VARIABILITY]
-    return max(sds) if sds else math.nan
+    sds = [(float(np.std(times[ok & (data.stride_side == side)], ddof=1)), int((ok & (data.stride_side == side)).sum()))
+           for side in (0, 1) if (ok & (data.stride_side == side)).sum() >= MIN_STRIDES_FOR_VARIABILITY]
+    return max(sds) if sds else (math.nan, 0)
+
+
+def variance_ratio_limit(n: int, z: float = VARIABILITY_Z) -> float:
+    """Upper one-sided point of chi-square(n - 1) / (n - 1) (Wilson-Hilferty): a sample variance
+    from n values this many times the true one or more happens with probability ~P(Z > z)."""
+    k = max(1, n - 1)
+    return (1.0 - 2.0 / (9.0 * k) + z * math.sqrt(2.0 / (9.0 * k))) ** 3
 
 
 # ---------------------------------------------------------------------------------------------
@@ -508,7 +520,8 @@ def propose(patient_code: str, perf: Performance, current: Plan, rx, sessions_on
                     f"({perf.previous_symmetry_index_pct:.1f} %)")
     if math.isfinite(perf.stride_time_sd_s) and math.isfinite(perf.baseline_stride_time_sd_s):
         rise_s = perf.stride_time_sd_s - perf.baseline_stride_time_sd_s
-        if rise_s >= VARIABILITY_RISE_S and rise_s > VARIABILITY_RISE_SHARE * perf.baseline_stride_time_sd_s:
+        ratio = (perf.stride_time_sd_s / max(perf.baseline_stride_time_sd_s, 1e-6)) ** 2
+        if rise_s >= VARIABILITY_RISE_S and ratio > variance_ratio_limit(perf.stride_count):
             hold.append(f"strides more variable: stride-time SD {perf.stride_time_sd_s * 1000:.0f} ms, up from "
                         f"{perf.baseline_stride_time_sd_s * 1000:.0f} ms over the last sessions")
     low_clearance = math.isfinite(perf.clearance_m) and perf.clearance_m < LOW_CLEARANCE_M

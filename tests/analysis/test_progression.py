@@ -292,17 +292,27 @@ def test_a_foot_that_barely_clears_the_floor_is_not_walked_faster():
 def test_strides_more_variable_than_the_patients_own_recent_sessions_hold_the_speed():
     """Strain above the patient's capacity shows as more variable strides (devices/sim/effort.py):
     the speed holds; a rise within the noise (under ~0.01 s, Brach 2010) does not."""
-    p = propose("p1", good(stride_time_sd_s=0.052, baseline_stride_time_sd_s=0.035), START, RX,
+    p = propose("p1", good(stride_time_sd_s=0.052, baseline_stride_time_sd_s=0.035, stride_count=25), START, RX,
                 sessions_on_scene=3, scenes=SCENES)
     assert p.plan.speed_mps == START.speed_mps and "strides more variable" in changes(p)["speed_mps"][2]
     assert p.direction != "step_back"
-    p = propose("p1", good(stride_time_sd_s=0.041, baseline_stride_time_sd_s=0.035), START, RX,
+    # the same rise from 7 strides is within sampling noise (chi-square, 95 %)
+    p = propose("p1", good(stride_time_sd_s=0.046, baseline_stride_time_sd_s=0.035, stride_count=7), START, RX,
+                sessions_on_scene=3, scenes=SCENES)
+    assert p.plan.speed_mps > START.speed_mps
+    p = propose("p1", good(stride_time_sd_s=0.041, baseline_stride_time_sd_s=0.035, stride_count=25), START, RX,
                 sessions_on_scene=3, scenes=SCENES)
     assert p.plan.speed_mps > START.speed_mps
     # a patient whose strides were always this variable is not held by it
-    p = propose("p1", good(stride_time_sd_s=0.052, baseline_stride_time_sd_s=0.05), START, RX,
+    p = propose("p1", good(stride_time_sd_s=0.052, baseline_stride_time_sd_s=0.05, stride_count=25), START, RX,
                 sessions_on_scene=3, scenes=SCENES)
     assert p.plan.speed_mps > START.speed_mps
+
+
+def test_the_variance_ratio_limit_is_the_chi_square_quantile():
+    # chi-square 95 % points (tables): df 6 -> 12.592, df 24 -> 36.415
+    assert pg.variance_ratio_limit(7) == pytest.approx(12.592 / 6, rel=0.01)
+    assert pg.variance_ratio_limit(25) == pytest.approx(36.415 / 24, rel=0.01)
 
 
 def test_heart_rate_near_the_limit_holds_and_above_it_steps_back():
