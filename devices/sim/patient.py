@@ -43,6 +43,7 @@ import random
 
 from devices.base import JointMode
 from devices.sim import leg_kinematics as lk
+from devices.sim.effort import Effort
 from devices.sim.foot import FootState
 from devices.sim.plantar import FootRoll
 from devices.sim.profiles import PatientProfile
@@ -289,6 +290,8 @@ class PatientModel:
         self.route_origin_m = 0.0  # belt displacement when the scene was shown (route s = 0)
         self.fatigue = 0.0
         self.heart_rate_bpm = p.hr_rest_bpm
+        # heart rate, fatigue and strain above the patient's capacity (devices/sim/effort.py)
+        self.effort = Effort(p, HR_TAU_S)
         self.v_perceived = 0.0
         self.intent_z = 0.0
         # Test/bench hook: a function of the rig time (s) giving the intended speed (m/s), None to
@@ -381,7 +384,7 @@ class PatientModel:
 
     def _stride_s(self, v_eff: float) -> float:
         step_m = self.mean_step_length_m(v_eff)
-        stride = 2.0 * step_m / v_eff * self.stride_factor * (1.0 + 0.05 * self.fatigue)
+        stride = 2.0 * step_m / v_eff * self.stride_factor * (1.0 + 0.05 * self.fatigue) * self.effort.step_length_factor
         if self.t_s is not None and self.t_s < self.festinate_until_s:
             stride *= FESTINATION_STRIDE_FACTOR
         if self.frozen:
@@ -509,7 +512,7 @@ class PatientModel:
         # The stride covers the belt's travel; how it splits into the two steps is the patient's
         # spatial asymmetry, independent of how the stride's time splits (temporal asymmetry).
         normal = 0.5 * v_eff * self._stride_s(v_eff) * asym[side] / mean_asym
-        cv = p.step_length_cv * (1.0 + self.fatigue)
+        cv = p.step_length_cv * (1.0 + self.fatigue) * self.effort.variability_factor
         length = normal * (1.0 + cv * self._rng.gauss(0.0, 1.0)) - DRIFT_GAIN * drift
         reason = "normal"
         if self.frozen:
@@ -606,7 +609,9 @@ class PatientModel:
         leg.x1 = leg.land_x - hx
         leg.z1 = leg.g1 - hz
         fatigue_drop = 1.0 - 0.3 * self.fatigue
-        mtc = p.mtc_m[side] * fatigue_drop + p.mtc_sd_m[side] * (1.0 + self.fatigue) * self._mtc_rng.gauss(0.0, 1.0)
+        strained = self.effort
+        mtc = p.mtc_m[side] * fatigue_drop * strained.clearance_factor + p.mtc_sd_m[side] * (
+            1.0 + self.fatigue) * strained.variability_factor * self._mtc_rng.gauss(0.0, 1.0)
         if self.frozen:
             mtc = 0.4 * mtc
         leg.mtc = mtc
@@ -724,7 +729,7 @@ class PatientModel:
         leg.last_hs_t = t_s
         if side == 0:
             # a new left stride: draw its time factor (Parkinsonian strides vary most)
-            cv = self.profile.stride_time_cv * (1.0 + self.fatigue)
+            cv = self.profile.stride_time_cv * (1.0 + self.fatigue) * self.effort.variability_factor
             z = self._rng.gauss(0.0, 1.0)
             self.stride_factor = max(0.6, 1.0 + cv * z)
             if self._perturb:
@@ -1240,12 +1245,10 @@ class PatientModel:
                 self.stances.append(done)
 
     def _effort(self, dt: float, v: float, bws: float) -> None:
-        p = self.profile
-        effort = (v / 1.0) ** 2 * (1.0 - bws)
-        self.fatigue += dt * p.fatigue_per_min / 60.0 * effort * (1.0 - self.fatigue)
-        target = p.hr_rest_bpm + p.hr_speed_gain_bpm_per_mps2 * effort + 20.0 * self.fatigue
-        target = min(p.hr_max_bpm, target)
-        self.heart_rate_bpm += (target - self.heart_rate_bpm) * min(1.0, dt / HR_TAU_S)
+        # the belt is level (the rig has no incline): grade 0
+        self.effort.step(dt, v, bws)
+        self.fatigue = self.effort.fatigue
+        self.heart_rate_bpm = self.effort.heart_rate_bpm
 
     def heart_rate_sample(self) -> float:
         """Heart rate as a sensor reads it once a second (with beat-to-beat noise)."""
@@ -1315,6 +1318,8 @@ class PatientModel:
             },
             "fatigue": self.fatigue,
             "heart_rate_bpm": self.heart_rate_bpm,
+            "capacity": self.effort.capacity.to_dict(),
+            "strain": self.effort.strain,
         }
 
 
