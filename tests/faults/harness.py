@@ -199,6 +199,15 @@ def records_lost(telemetry: np.ndarray, stats: dict | None = None) -> int:
     return missing + overflow
 
 
+def core_stall_ms(telemetry: np.ndarray, from_s: float, to_s: float) -> float:
+    """The core's largest wake-up lateness (its own record) in the cycles from from_s to to_s.
+
+    A detection limit is kept on the core's clock: a core that a busy host stalled in those
+    cycles reacts that much later, and the limit allows exactly that much, no more."""
+    near = telemetry[(telemetry["t_s"] >= from_s) & (telemetry["t_s"] <= to_s + 0.001)]
+    return float(near["lateness_us"].max()) / 1000.0 if len(near) else 0.0
+
+
 def proc_rss_kb(pid: int) -> int:
     """Resident memory of a process (kB) from /proc."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
