@@ -69,6 +69,9 @@ def empty_scene() -> SceneChoice:
                        base_speed_fraction=0.6, timeline=np.zeros(0, dtype=layout.TIMELINE_DTYPE), names=[])
 
 
+RECORDER_STOP_S = 60.0  # a recorder's clean stop on a loaded machine (see Stack.stop_recorder)
+
+
 class Stack:
     """Rig + core + recorder + a UI stand-in on one session in `db_path`; `close()` cleans up."""
 
@@ -148,7 +151,10 @@ class Stack:
     # -- after the run -------------------------------------------------------------------------
     def stop_recorder(self) -> dict:
         if self.recorder is not None:
-            self.recorder_stats = self.recorder.stop()
+            # Its clean stop waits for the last compaction (about a second of CPU, at normal
+            # priority): 5 s was too short under a CPU hog (killed, "did not stop"), so wait for
+            # the stop the case is about, not for a machine speed.
+            self.recorder_stats = self.recorder.stop(timeout_s=RECORDER_STOP_S)
             self.recorder = None
         return self.recorder_stats
 
@@ -166,7 +172,7 @@ class Stack:
         finally:
             try:
                 if self.recorder is not None:
-                    self.recorder_stats = self.recorder.stop()
+                    self.recorder_stats = self.recorder.stop(timeout_s=RECORDER_STOP_S)
             finally:
                 try:
                     if self.rig is not None:

@@ -16,7 +16,7 @@ import pytest
 
 from engine.control.layout import RunState
 from engine.records.store import Store
-from tests.faults.harness import Stack, records_lost
+from tests.faults.harness import RECORDER_STOP_S, Stack, records_lost
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -211,7 +211,7 @@ def test_database_locked_for_good_recorder_exits_1_and_what_it_committed_is_inta
         other.execute("COMMIT")
     finally:
         other.close()
-    stats = s.recorder.stop()
+    stats = s.recorder.stop(timeout_s=RECORDER_STOP_S)
     s.recorder = None
     assert code == 1, stats
     assert s.state()["run_state"] == RunState.RUNNING  # control does not depend on recording
