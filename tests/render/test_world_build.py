@@ -353,7 +353,7 @@ def test_a_chunk_attached_ahead_goes_in_slices_over_several_updates(render_root)
     steps = np.diff([0] + copied)
     assert copied[-1] == total and steps.max() <= SLICE_ROWS  # no update copies more than a slice
     assert updates >= total // SLICE_ROWS  # a busy grocery chunk: several updates, not one
-    assert len(chunk.findAllMatches("**/+GeomNode")) == 2
+    assert len(chunk.findAllMatches("**/+GeomNode")) == 3  # near, far (level of detail), glow
     world.destroy()
 
 
@@ -371,13 +371,14 @@ def test_the_reader_thread_hands_the_frame_finished_nodes(render_root):
     ready = world._streamer.ready_indices()
     assert ready
     with world._streamer._lock:
-        lit, glow, _, _ = world._streamer._ready[ready[0]]
+        lit, glow, far, *_ = world._streamer._ready[ready[0]]
     assert isinstance(lit, GeomNode) and lit.getNumGeoms() == 1  # finished before the frame takes it
+    assert isinstance(far, GeomNode) and far.getNumGeoms() == 1
     assert lit.getGeom(0).getVertexData().getNumRows() > 2 * SLICE_ROWS  # more than the old slices
     before = len(world.chunks)
     world.update(12.0, 12.0, None)
     assert len(world.chunks) == before + 1 and not world._pending_geoms  # attached whole in one update
-    assert len(world.chunks[ready[0]].findAllMatches("**/+GeomNode")) == 2
+    assert len(world.chunks[ready[0]].findAllMatches("**/+GeomNode")) == 3
     world.destroy()
 
 
@@ -476,3 +477,61 @@ def test_wanted_items_are_highlighted_more_as_the_patient_nears(render_root):
     near = highlight.getColorScale()[0]
     assert far == pytest.approx(0.7, abs=0.01) and near > 0.9 and highlight.getZ() > 0.0
     world.destroy()
+
+
+def _picture(base) -> bytes:
+    base.graphicsEngine.renderFrame()
+    base.graphicsEngine.renderFrame()
+    shot = base.win.getScreenshot()
+    return bytes(memoryview(shot.getRamImage()))
+
+
+def test_a_grocery_chunk_shows_its_far_version_beyond_the_detail_distance(render_root, base):
+    """Level of detail, decided by the cull per camera: a chunk whose near end lies within
+    FAR_DETAIL_M draws its near version, further chunks their far one, which has well under
+    half the vertices. Checked on rendered pictures: the world as built equals the picture with
+    each chunk forced to the version the rule names, and differs from all-near and all-far."""
+    from engine.render.world import FAR_DETAIL_M, build_world, place_eye_camera
+
+    world = build_world(LIBRARY.scenes["grocery-busy-saturday"], render_root, stream=False)
+    s = 13.0
+    world.update(s, s, None)
+    place_eye_camera(base.camera, base.camLens, s)
+    lods = {i: chunk.find("lod").node() for i, chunk in world.chunks.items() if not chunk.isHidden()}
+    assert len(lods) >= 6
+    for i, chunk in world.chunks.items():
+        lit, far = chunk.find("**/grocery-lit").node(), chunk.find("**/grocery-far").node()
+        n_lit, n_far = (g.getGeom(0).getVertexData().getNumRows() for g in (lit, far))
+        if i >= 0:  # a chunk of shelves (chunk -1 is the store front alone: both versions the same)
+            assert n_far < 0.5 * n_lit
+    built = _picture(base)
+
+    def force(which) -> bytes:
+        for i, lod in lods.items():
+            near = which(i)
+            lod.setSwitch(0, 1.0e6 if near else 0.0, 0.0)
+            lod.setSwitch(1, 0.0 if near else 1.0e6, 0.0)
+        return _picture(base)
+
+    by_rule = force(lambda i: abs(i * CHUNK_M - s) <= FAR_DETAIL_M)
+    all_near = force(lambda i: True)
+    all_far = force(lambda i: False)
+    assert built == by_rule
+    assert built != all_near and built != all_far
+    world.destroy()
+
+
+def test_boxes_leave_out_the_faces_they_are_told_to():
+    from engine.render.world.mesh import FACE_NX, FACE_PX, FACES_NO_BOTTOM, MeshBuilder
+
+    mb = MeshBuilder()
+    mb.box(0.0, 0.0, 0.0, 1.0, 1.0, 1.0, (1.0, 0.0, 0.0))  # five faces (no bottom)
+    mb.box(5.0, 0.0, 0.0, 1.0, 1.0, 1.0, (0.0, 1.0, 0.0), faces=FACE_PX)  # a label: its front only
+    mb.box(9.0, 0.0, 0.0, 1.0, 1.0, 1.0, (0.0, 0.0, 1.0), faces=FACES_NO_BOTTOM & ~FACE_NX, bottom=True)
+    rows = mb.rows()
+    assert len(rows) == 4 * (5 + 1 + 5)
+    normals = {tuple(r[3:6]) for r in rows[20:24]}
+    assert normals == {(1.0, 0.0, 0.0)} and set(rows[20:24, 0]) == {5.5}
+    third = rows[24:]
+    assert (-1.0, 0.0, 0.0) not in {tuple(r[3:6]) for r in third}
+    assert {(0.0, 0.0, -1.0), (0.0, 0.0, 1.0)} <= {tuple(r[3:6]) for r in third}  # bottom added, top kept

@@ -22,7 +22,16 @@ import threading
 from pathlib import Path
 
 import numpy as np
-from panda3d.core import AmbientLight, DirectionalLight, Fog, GeomNode, NodePath
+from panda3d.core import (
+    AmbientLight,
+    DirectionalLight,
+    Fog,
+    GeomNode,
+    LODNode,
+    NodePath,
+    PandaNode,
+    Point3,
+)
 
 from engine.render.world.ambient import AmbientLife
 from engine.render.world.chunk_process import ChunkProcess
@@ -44,6 +53,7 @@ PREFETCH_M = 40.0  # chunks this far beyond the view are built ahead of need (in
 DROP_BEHIND_M = 40.0  # chunks further behind than this are freed
 ATTACH_PER_UPDATE = 1  # finished background chunks attached per frame
 SLICE_ROWS = 6144  # vertex rows copied into a chunk's Geom per frame (240 KB): a few per chunk
+FAR_DETAIL_M = 20.0  # a chunk whose near end is further than this shows its far version (grocery)
 HIGHLIGHT_M = 10.0  # a shopping item's highlight pulses from this far ahead
 STALL_DEPTH_M = 0.4  # a street item's stall across the route (engine.scene.rules keeps it out of the lane)
 STALL_LENGTH_M = 0.9
@@ -58,7 +68,7 @@ class World:
         self.attached_last_update = 0  # chunks attached by the latest update()
         self.chunk_frame = False  # the latest update() attached a chunk or showed one for the first time
         self.chunk_shown_now = False  # the latest update() showed a chunk for the first time (it came into view)
-        self._pending_geoms: list[tuple[NodePath, object, bool]] = []  # (chunk, GeomNode, glow): one per frame
+        self._pending_geoms: list[tuple[NodePath, object, str]] = []  # (chunk, GeomNode, role): one per frame
         self.root = parent.attachNewNode(f"world-{scene.id}")
         self.root.setTag("scene_id", scene.id)
         env = scene.environment
@@ -148,51 +158,72 @@ class World:
         return chunk_seed(self.scene, index)
 
     def _chunk_nodes(self, index: int):
-        """(lit GeomNode, glow GeomNode or None) of one chunk: pure building, any thread.
+        """(lit GeomNode, glow GeomNode or None, far GeomNode or None) of one chunk: pure building,
+        any thread.
         (Premunging for the GSG here was tried: no measurable gain on tinydisplay, so the
         worker never touches the GSG.)"""
         if threading.current_thread() is not threading.main_thread():
             set_thread_pacer(Pacer())
-        lit, glow = chunk_meshes(self.scene, self.layout, index)
-        return lit.node(), (glow.node() if len(glow) else None)
+        lit, glow, far = chunk_meshes(self.scene, self.layout, index)
+        return lit.node(), (glow.node() if len(glow) else None), (far.node() if far is not None else None)
 
     def _nodes_from_rows(self, index: int, received) -> tuple:
-        """A chunk received from the chunk process: (lit, glow or None), finished GeomNodes made by
-        its reader thread, or (stream="process-slices") NodeFromRows put together on the frame in
-        slices (_attach_pending_geoms)."""
-        lit, glow, lit_bounds, glow_bounds = received
+        """A chunk received from the chunk process: (lit, glow or None, far or None), finished
+        GeomNodes made by its reader thread, or (stream="process-slices") NodeFromRows put
+        together on the frame in slices (_attach_pending_geoms)."""
+        lit, glow, far, lit_bounds, glow_bounds, far_bounds = received
         prefix = "grocery" if self.scene.environment.type == "grocery_store" else "street"
         if isinstance(lit, GeomNode):  # finished by the reader thread: only named and attached here
             lit.setName(f"{prefix}-lit")
             glow.setName(f"{prefix}-glow")
-            return lit, (glow if glow.getNumGeoms() else None)
+            if far is not None:
+                far.setName(f"{prefix}-far")
+            return lit, (glow if glow.getNumGeoms() else None), far
         return (NodeFromRows(f"{prefix}-lit", lit, lit_bounds),
-                NodeFromRows(f"{prefix}-glow", glow, glow_bounds) if len(glow) else None)
+                NodeFromRows(f"{prefix}-glow", glow, glow_bounds) if len(glow) else None,
+                NodeFromRows(f"{prefix}-far", far, far_bounds) if far is not None else None)
 
     def _attach_chunk(self, index: int, nodes, now: bool = True) -> NodePath:
         # Each MeshBuilder already is one Geom per render state: the chunk is as flat as
         # flattenStrong would make it (2 draw calls), without paying ~5 ms for flattenStrong.
         # A chunk attached ahead of the view (now=False) gets its Geoms one per frame, hidden.
-        lit, glow = nodes
+        lit, glow, far = nodes
         chunk = self._scenery.attachNewNode(f"chunk-{index}")
-        for node, is_glow in ((lit, False), (glow, True)):
+        if far is not None:
+            # Level of detail, as the cull decides per camera: the chunk's near version within
+            # FAR_DETAIL_M of its near end, the far one beyond. On a software renderer a frame's
+            # cost is its vertices; the far version has about a third of them (world/grocery.py),
+            # so the frame costs about the same wherever the patient stands, however much store
+            # lies ahead, and a chunk coming into view at the far end adds only its far version.
+            lod = LODNode("lod")
+            lod.setCenter(Point3(0.0, index * CHUNK_M, 0.0))
+            lod.addSwitch(FAR_DETAIL_M, 0.0)
+            lod.addSwitch(1.0e6, FAR_DETAIL_M)
+            lod_np = chunk.attachNewNode(lod)
+            lod_np.attachNewNode(PandaNode("lod-near"))
+            lod_np.attachNewNode(PandaNode("lod-far"))
+        for node, role in ((lit, "lit"), (glow, "glow"), (far, "far")):
             if node is None:
                 continue
             if now:
-                self._attach_geom(chunk, node, is_glow)
+                self._attach_geom(chunk, node, role)
             else:
-                self._pending_geoms.append((chunk, node, is_glow))
+                self._pending_geoms.append((chunk, node, role))
         self.chunks[index] = chunk
         self.attached_last_update += 1
         self.chunk_frame = True
         return chunk
 
     @staticmethod
-    def _attach_geom(chunk: NodePath, node, is_glow: bool) -> None:
+    def _attach_geom(chunk: NodePath, node, role: str) -> None:
         if isinstance(node, NodeFromRows):
             node = node.finish()
-        child = chunk.attachNewNode(node)
-        if is_glow:
+        parent = chunk
+        if role != "glow":  # under the level-of-detail switch when the chunk has one
+            switch = chunk.find("lod/lod-near" if role == "lit" else "lod/lod-far")
+            parent = switch if not switch.isEmpty() else chunk
+        child = parent.attachNewNode(node)
+        if role == "glow":
             child.setLightOff(1)
 
     def _attach_pending_geoms(self, chunk: NodePath | None = None) -> None:
@@ -200,11 +231,11 @@ class World:
         if chunk is not None:
             mine = [p for p in self._pending_geoms if p[0] == chunk]
             self._pending_geoms = [p for p in self._pending_geoms if p[0] != chunk]
-            for _, node, is_glow in mine:
-                self._attach_geom(chunk, node, is_glow)
+            for _, node, role in mine:
+                self._attach_geom(chunk, node, role)
             return
         while self._pending_geoms:
-            parent, node, is_glow = self._pending_geoms[0]
+            parent, node, role = self._pending_geoms[0]
             if parent.isEmpty():
                 self._pending_geoms.pop(0)
                 continue
@@ -212,7 +243,7 @@ class World:
             if isinstance(node, NodeFromRows) and node.step(SLICE_ROWS) is None:
                 return  # more rows next frame
             self._pending_geoms.pop(0)
-            self._attach_geom(parent, node, is_glow)
+            self._attach_geom(parent, node, role)
             nxt = self._pending_geoms[0] if self._pending_geoms else None
             if nxt is None or nxt[0] != parent or isinstance(nxt[1], NodeFromRows):
                 return
@@ -411,10 +442,11 @@ class World:
             node.show()
 
     def draw_calls_estimate(self) -> int:
-        """Geoms under visible nodes: the draw calls this world costs per camera before culling."""
+        """Geoms under visible nodes: the draw calls this world costs per camera before culling
+        (a chunk's level-of-detail switch draws one of its versions: the far one is not counted)."""
         total = 0
         for geom_np in self.root.findAllMatches("**/+GeomNode"):
-            if not geom_np.isHidden():
+            if not geom_np.isHidden() and geom_np.getParent().getName() != "lod-far":
                 total += geom_np.node().getNumGeoms()
         return total
 
