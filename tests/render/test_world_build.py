@@ -535,3 +535,30 @@ def test_boxes_leave_out_the_faces_they_are_told_to():
     third = rows[24:]
     assert (-1.0, 0.0, 0.0) not in {tuple(r[3:6]) for r in third}
     assert {(0.0, 0.0, -1.0), (0.0, 0.0, 1.0)} <= {tuple(r[3:6]) for r in third}  # bottom added, top kept
+
+
+def test_obstacles_ahead_are_made_before_they_come_near_and_not_with_a_chunk(render_root):
+    """An obstacle's geometry is made one per update ahead of need, in updates with no chunk work,
+    so the update in which it comes into view (often the one in which a chunk does) only shows it."""
+    from engine.render.world import VIEW_AHEAD_M, build_world
+
+    scene = LIBRARY.scenes["grocery-busy-saturday"]
+    world = build_world(scene, render_root)
+    assert world.wait_for_chunks()
+    views = world._views
+    s = 0.0
+    made_in_chunk_frame, made_when_near = [], []
+    while s < 120.0:
+        s += 0.5
+        before = [v.built for v in views]
+        was_near = [v.obstacle.at_m <= s - 0.5 + VIEW_AHEAD_M for v in views]
+        world.update(s, s, None)
+        world.wait_for_chunks()
+        for v, b, near in zip(views, before, was_near, strict=True):
+            if v.built and not b:
+                (made_in_chunk_frame if world.chunk_frame else []).append(v.obstacle.at_m)
+                if v.obstacle.at_m <= s + VIEW_AHEAD_M and not near:
+                    made_when_near.append(v.obstacle.at_m)
+    assert not made_in_chunk_frame and not made_when_near
+    assert all(v.built for v in views if v.obstacle.at_m <= 120.0 + VIEW_AHEAD_M)
+    world.destroy()

@@ -415,6 +415,8 @@ class World:
             view.ensure_built()
             state = obstacle_states[i]
             view.update(s_m, scene_time_s, bool(state["active"]), float(state["triggered_at_s"]))
+        if not self.chunk_frame:  # an obstacle ahead gets its geometry now, not on the frame it comes near
+            self._build_next_obstacle(y_to + PREFETCH_M)
         for node in self.item_nodes.values():
             if y_from <= node.getY() <= y_to and not node.hasTag("collected"):
                 node.show()
@@ -430,6 +432,15 @@ class World:
         if self.rain is not None:
             self.rain.update(s_m, scene_time_s)
         self.ambient.update(s_m, scene_time_s, y_from, y_to)
+
+    def _build_next_obstacle(self, y_until: float) -> None:
+        """Make the geometry of the next obstacle not yet made up to y_until (hidden until near): one
+        per frame, and only in a frame with no chunk work, so the frame in which a chunk comes into
+        view does not also make the obstacle that came into view with it (about a millisecond)."""
+        for view in self._views:
+            if not view.built and view.obstacle.at_m <= y_until:
+                view.ensure_built()
+                return
 
     def set_item_collected(self, index: int, collected: bool = True) -> None:
         """Take a collected item off the shelf (or put it back)."""
