@@ -33,6 +33,10 @@ scenery then stays in every later frame, so half of that step shows against the 
 the chunk frames by what happened in them.
 `max_normal_frame_excess_cpu_ms` is the same worst-case figure for the ordinary frames (each
 against its ordinary neighbours): the noise floor that a max over frames cannot get below.
+`max_stretch_normal_frame_cpu_ms` / `min_stretch_normal_frame_cpu_ms`: the highest and lowest
+median CPU time of the ordinary frames over 10 m stretches of the walk, i.e. how much the cost of
+the view itself changes along the route (the chunks' level of detail keeps it steady; the last
+stretches, with the store's back wall near, see less).
 """
 
 from __future__ import annotations
@@ -151,6 +155,16 @@ def _only(walk: dict, kind: str) -> list[tuple[bool, float]]:
     return [(k == kind, ms) for (c, ms), k in zip(walk["series"], walk["kinds"], strict=True) if not c or k == kind]
 
 
+def _stretch_medians_ms(series: list[tuple[bool, float]], stretch_m: float = 10.0) -> list[float]:
+    """The median CPU time of the ordinary frames in each stretch_m of the walk (series index k is
+    frame k + 10, at (frame + 1) x CHUNK_WALK_M): how much the view's own cost varies along the route."""
+    by_stretch: dict[int, list[float]] = {}
+    for k, (is_chunk, ms) in enumerate(series):
+        if not is_chunk:
+            by_stretch.setdefault(int((k + 11) * CHUNK_WALK_M // stretch_m), []).append(ms)
+    return [statistics.median(v) for v in by_stretch.values() if len(v) >= 20]
+
+
 def _pct(values: list[float], q: float) -> float:
     return round(sorted(values)[int(q * (len(values) - 1))], 2)
 
@@ -190,6 +204,8 @@ def chunk_figures(quick: bool) -> dict:
         "median_attach_frame_excess_cpu_ms": _median_excess_ms(_only(streamed, "attach")),
         "median_shown_frame_excess_cpu_ms": _median_excess_ms(_only(streamed, "shown")),
         "max_normal_frame_excess_cpu_ms": _excess_over_neighbours_ms([(not c, m) for c, m in streamed["series"]]),
+        "max_stretch_normal_frame_cpu_ms": round(max(_stretch_medians_ms(streamed["series"])), 2),
+        "min_stretch_normal_frame_cpu_ms": round(min(_stretch_medians_ms(streamed["series"])), 2),
         "chunk_frames_slices": len(sliced["chunk"]),
         "max_chunk_frame_ms_slices": round(max(sliced["chunk"]), 2) if sliced["chunk"] else None,
         "normal_frame_ms_slices": round(statistics.median(sliced["normal"]), 2),
