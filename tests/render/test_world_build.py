@@ -562,3 +562,24 @@ def test_obstacles_ahead_are_made_before_they_come_near_and_not_with_a_chunk(ren
     assert not made_in_chunk_frame and not made_when_near
     assert all(v.built for v in views if v.obstacle.at_m <= 120.0 + VIEW_AHEAD_M)
     world.destroy()
+
+
+def test_a_shorter_view_hides_the_far_chunks_and_draws_the_fog_in(render_root):
+    from engine.render.world import MIN_VIEW_AHEAD_M, VIEW_AHEAD_M, build_world
+
+    world = build_world(LIBRARY.scenes["grocery-busy-saturday"], render_root)
+    assert world.wait_for_chunks()
+    s = 30.0
+    world.update(s, s, None)
+    full = {i for i, c in world.chunks.items() if not c.isHidden()}
+    assert world.set_view_distance_m(25.0) == 25.0
+    world.update(s, s, None)
+    short = {i for i, c in world.chunks.items() if not c.isHidden()}
+    assert short < full and max(short) * CHUNK_M <= s + 25.0 < (max(short) + 1) * CHUNK_M
+    fog = world.root.getFog()
+    assert fog.getLinearOnsetPoint().getY() < 25.0 and fog.getLinearOpaquePoint().getY() == 25.0
+    assert world.set_view_distance_m(5.0) == MIN_VIEW_AHEAD_M  # never shorter than the planner's horizon
+    assert world.set_view_distance_m(500.0) == VIEW_AHEAD_M
+    world.update(s, s, None)
+    assert {i for i, c in world.chunks.items() if not c.isHidden()} == full
+    world.destroy()

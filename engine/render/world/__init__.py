@@ -48,6 +48,7 @@ from engine.scene.timeline import YieldClock, scene_to_timeline
 log = logging.getLogger(__name__)
 
 VIEW_AHEAD_M = 60.0  # scenery shown ahead of the patient (fog hides the edge)
+MIN_VIEW_AHEAD_M = 20.0  # set_view_distance_m never goes below: beyond the planner's 15 m horizon
 VIEW_BEHIND_M = 10.0
 PREFETCH_M = 40.0  # chunks this far beyond the view are built ahead of need (in the background)
 DROP_BEHIND_M = 40.0  # chunks further behind than this are freed
@@ -64,6 +65,7 @@ class World:
 
     def __init__(self, scene: Scene, parent: NodePath, loader=None, stream: bool | str = True) -> None:
         self.scene = scene
+        self.view_ahead_m = VIEW_AHEAD_M  # set_view_distance_m: shorter on a renderer that cannot keep up
         self.sync_builds = 0  # chunks built on the frame (needed before the worker had them)
         self.attached_last_update = 0  # chunks attached by the latest update()
         self.chunk_frame = False  # the latest update() attached a chunk or showed one for the first time
@@ -131,6 +133,7 @@ class World:
         fog.setColor(*self.background_rgb)
         fog.setLinearRange(VIEW_AHEAD_M * 0.45, VIEW_AHEAD_M)
         self.root.setFog(fog)
+        self._fog = fog
 
     @staticmethod
     def _gpu_shaders() -> bool:
@@ -364,7 +367,7 @@ class World:
         obstacle_states: the core's OBSTACLE_STATE rows (active, triggered_at_s) for each timeline
         row; when None, the activity rule is replayed locally (preview, thumbnails).
         """
-        y_from, y_to = s_m - VIEW_BEHIND_M, s_m + VIEW_AHEAD_M
+        y_from, y_to = s_m - VIEW_BEHIND_M, s_m + self.view_ahead_m
         self.attached_last_update = 0
         self.chunk_frame = False
         self.chunk_shown_now = False
@@ -432,6 +435,15 @@ class World:
         if self.rain is not None:
             self.rain.update(s_m, scene_time_s)
         self.ambient.update(s_m, scene_time_s, y_from, y_to)
+
+    def set_view_distance_m(self, distance_m: float) -> float:
+        """Show scenery only up to distance_m ahead (from the next update), with the fog drawn in to
+        end there, so a shorter view has no hard edge; clamped to [MIN_VIEW_AHEAD_M, VIEW_AHEAD_M].
+        For an app whose frame-time governor shortens the view on a software renderer (the far
+        plane alone does not change what the world draws within 60 m). Returns the distance used."""
+        self.view_ahead_m = min(VIEW_AHEAD_M, max(MIN_VIEW_AHEAD_M, float(distance_m)))
+        self._fog.setLinearRange(self.view_ahead_m * 0.45, self.view_ahead_m)
+        return self.view_ahead_m
 
     def _build_next_obstacle(self, y_until: float) -> None:
         """Make the geometry of the next obstacle not yet made up to y_until (hidden until near): one
