@@ -583,3 +583,33 @@ def test_a_shorter_view_hides_the_far_chunks_and_draws_the_fog_in(render_root):
     world.update(s, s, None)
     assert {i for i, c in world.chunks.items() if not c.isHidden()} == full
     world.destroy()
+
+
+def test_the_chunk_just_passed_is_out_of_view_by_its_bounds(render_root, base):
+    """Chunks and their Geoms carry boxes, not spheres: a sphere around a 10 m chunk reaches 6 m
+    past its end, so the cull kept drawing the chunk the patient had just left."""
+    from panda3d.core import BoundingBox, BoundingVolume
+
+    from engine.render.world import build_world, place_eye_camera
+
+    world = build_world(LIBRARY.scenes["grocery-busy-saturday"], render_root, stream=False)
+    for k in (3, 6):
+        s = k * CHUNK_M + 0.5
+        world.update(s, s, None)
+        place_eye_camera(base.camera, base.camLens, s)
+        frustum = base.camLens.makeBounds()
+        passed = world.chunks[k - 1]
+        assert not passed.isHidden()  # still shown (10 m behind): only the cull can leave it out
+        geoms = passed.findAllMatches("**/+GeomNode")
+        assert geoms.getNumPaths() == 3
+        for g in geoms:
+            bounds = g.node().getBounds().makeCopy()
+            assert isinstance(bounds, BoundingBox)
+            bounds.xform(g.getMat(base.cam))
+            if g.getParent().getName() != "lod-far":  # the version the cull draws this close
+                assert frustum.contains(bounds) == BoundingVolume.IF_no_intersection
+        ahead = world.chunks[k + 1].find("**/grocery-lit")
+        bounds = ahead.node().getBounds().makeCopy()
+        bounds.xform(ahead.getMat(base.cam))
+        assert frustum.contains(bounds) != BoundingVolume.IF_no_intersection
+    world.destroy()
