@@ -613,3 +613,35 @@ def test_the_chunk_just_passed_is_out_of_view_by_its_bounds(render_root, base):
         bounds.xform(ahead.getMat(base.cam))
         assert frustum.contains(bounds) != BoundingVolume.IF_no_intersection
     world.destroy()
+
+
+def test_at_a_chunk_boundary_the_view_loses_a_chunk_before_it_gains_one(render_root, base):
+    """Walking over a chunk boundary in small steps: the chunk behind leaves the frustum first,
+    then a chunk comes into view at the far end, then the chunk at ~20 m switches to its near
+    version, each in a different update: no frame draws four near chunks and the new one."""
+    from panda3d.core import BoundingVolume
+
+    from engine.render.world import build_world, place_eye_camera
+
+    world = build_world(LIBRARY.scenes["grocery-busy-saturday"], render_root, stream=False)
+    k = 5
+    left = shown = switched = None
+    for step in range(-5, 40):
+        s = k * CHUNK_M + 0.04 * step
+        world.update(s, s, None)
+        place_eye_camera(base.camera, base.camLens, s)
+        behind = world.chunks[k - 1].find("**/grocery-lit")
+        bounds = behind.node().getBounds().makeCopy()
+        bounds.xform(behind.getMat(base.cam))
+        if left is None and base.camLens.makeBounds().contains(bounds) == BoundingVolume.IF_no_intersection:
+            left = step
+        new = world.chunks.get(k + 6)
+        if shown is None and new is not None and not new.isHidden():
+            shown = step
+        lod = world.chunks[k + 2].find("lod")
+        distance = (lod.node().getCenter() - base.camera.getPos(lod)).length()
+        if switched is None and distance < lod.node().getIn(0):
+            switched = step
+    assert None not in (left, shown, switched)
+    assert left < shown < switched, (left, shown, switched)
+    world.destroy()

@@ -55,7 +55,12 @@ PREFETCH_M = 40.0  # chunks this far beyond the view are built ahead of need (in
 DROP_BEHIND_M = 40.0  # chunks further behind than this are freed
 ATTACH_PER_UPDATE = 1  # finished background chunks attached per frame
 SLICE_ROWS = 6144  # vertex rows copied into a chunk's Geom per frame (240 KB): a few per chunk
-FAR_DETAIL_M = 20.0  # a chunk whose near end is further than this shows its far version (grocery)
+FAR_DETAIL_M = 19.5  # a chunk whose near end is further than this shows its far version (grocery)
+# The view changes at every chunk boundary (s = 10 k): the chunk behind leaves the view (~0.1 m
+# past it, by its box), one comes into view at the far end, and one switches to its near version.
+# Staggered in that order, no frame ever draws four near chunks plus the new one: the new chunk
+# comes into view SHOW_LAG_M past the boundary, the switch at FAR_DETAIL_M ~0.6 m past it.
+SHOW_LAG_M = 0.3
 HIGHLIGHT_M = 10.0  # a shopping item's highlight pulses from this far ahead
 STALL_DEPTH_M = 0.4  # a street item's stall across the route (engine.scene.rules keeps it out of the lane)
 STALL_LENGTH_M = 0.9
@@ -382,7 +387,7 @@ class World:
         self.attached_last_update = 0
         self.chunk_frame = False
         self.chunk_shown_now = False
-        wanted = self._chunk_indices(y_from, y_to)
+        wanted = self._chunk_indices(y_from, y_to - SHOW_LAG_M)
         for index in wanted:
             if index not in self.chunks:
                 self._build_chunk(index)
