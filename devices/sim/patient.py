@@ -106,7 +106,6 @@ MIN_SHUFFLE_M = 0.05  # a shuffle of a few centimetres is still a step
 LIFT_RAMP_MIN_U = 0.15  # a lift planned from toe off on takes this share of the swing (~60 ms) to build
 SPAN_MARGIN_M = 0.08  # the real foot may lag or lead its planned path: plan the lift over a wider stretch
 DRIFT_LIMIT_M = 0.35  # handrails and harness: the hip goes no further back than this
-TOE_OFF_PITCH_RAD = math.radians(40.0)
 HEEL_STRIKE_PITCH_RAD = math.radians(-15.0)
 MID_SWING_PITCH_RAD = math.radians(14.0)
 STANCE_KNEE_RAD = math.radians(5.0)
@@ -122,8 +121,9 @@ DEG = math.pi / 180.0
 _GUIDANCE, _HOLD = JointMode.GUIDANCE, JointMode.HOLD  # per joint per tick: Enum attributes are slow in CPython 3.11
 # Planned foot pitch over the swing (toe-down positive): plantarflexed at toe off, about level
 # at minimum toe clearance, toe up at heel strike (Winter's sagittal foot angle, rounded).
-_PITCH_PLAN = [(0.0, TOE_OFF_PITCH_RAD), (0.25, 30.0 * DEG), (0.5, MID_SWING_PITCH_RAD),
-               (0.65, 8.0 * DEG), (1.0, HEEL_STRIKE_PITCH_RAD)]
+# The toe-off pitch is the profile's `toe_off_pitch_deg` (per leg).
+_PITCH_PLAN_AFTER_TOE_OFF = [(0.25, 30.0 * DEG), (0.5, MID_SWING_PITCH_RAD), (0.65, 8.0 * DEG),
+                             (1.0, HEEL_STRIKE_PITCH_RAD)]
 
 
 class ExoDrive:
@@ -295,6 +295,9 @@ class PatientModel:
         self.hip_speed = 0.0
         self.legs = [_Leg(0, half_step - self.heel_m - 0.05), _Leg(1, -half_step - self.heel_m + 0.05)]
         self._hold_rad = [0.0, 0.0, 0.0, 0.0]
+        # the foot's pitch at toe off (heel rise ends there; the swing's pitch plan starts there)
+        self._toe_off_pitch_rad = [d * DEG for d in p.toe_off_pitch_deg]
+        self._pitch_plan = [[(0.0, a), *_PITCH_PLAN_AFTER_TOE_OFF] for a in self._toe_off_pitch_rad]
         self._ground_depth = 0.0  # how far the ground is into the swing foot the joints could not lift
         # the exoskeleton's pull on each swinging joint: deviation from the patient's own pattern
         # (rad); the joints' moments of inertia (hip, knee) per leg
@@ -832,7 +835,7 @@ class PatientModel:
             return leg.heel_x + self.heel_m + p.foot_length_m - tx, leg.ground - tz, pitch
         if q < 0.6:
             return leg.heel_x + self.heel_m, leg.ground + p.foot_height_m, 0.0
-        pitch = TOE_OFF_PITCH_RAD * _smooth(q, 0.6, 1.0)
+        pitch = self._toe_off_pitch_rad[side] * _smooth(q, 0.6, 1.0)
         toe_x = leg.heel_x + self.heel_m + p.foot_length_m
         tx, tz = lk.rotate(p.foot_length_m, -p.foot_height_m, pitch)
         return toe_x - tx, leg.ground - tz, pitch
@@ -1100,7 +1103,7 @@ class PatientModel:
     def _swing_pitch(self, u: float, leg: _Leg) -> float:
         """Planned foot pitch: the usual swing pattern, levelled over an obstacle (people carry
         the foot flat over what they step over)."""
-        pitch = _profile_points(u, _PITCH_PLAN)
+        pitch = _profile_points(u, self._pitch_plan[leg.side])
         for u0, u1, _ in leg.req:
             w = self._window(u, u0, u1)
             pitch *= 1.0 - 0.5 * w
