@@ -43,10 +43,11 @@ import random
 
 from devices.base import JointMode
 from devices.sim import leg_kinematics as lk
+from devices.sim.effort import Effort
 from devices.sim.foot import FootState
 from devices.sim.plantar import FootRoll
 from devices.sim.profiles import PatientProfile
-from devices.sim.scene_view import SceneObstacle, Walkway, obstacles_from
+from devices.sim.scene_view import LIP_DEPTH_M, SceneObstacle, Walkway, obstacles_from
 
 __all__ = ["ExoDrive", "FootState", "PatientModel", "simulate"]
 
@@ -124,6 +125,15 @@ _GUIDANCE, _HOLD = JointMode.GUIDANCE, JointMode.HOLD  # per joint per tick: Enu
 # The toe-off pitch is the profile's `toe_off_pitch_deg` (per leg).
 _PITCH_PLAN_AFTER_TOE_OFF = [(0.25, 30.0 * DEG), (0.5, MID_SWING_PITCH_RAD), (0.65, 8.0 * DEG),
                              (1.0, HEEL_STRIKE_PITCH_RAD)]
+
+
+def hazard_end_m(ob: SceneObstacle) -> float:
+    """Far edge of what a foot must not enter or land in, for the crossing outcome: a curb up's
+    lip (its first LIP_DEPTH_M at full height; the stone's top beyond it is walkway, landing there
+    is stepping up), else the obstacle's end_m (docs/validation.md, "Crossing outcomes")."""
+    if ob.kind == "curb_up":
+        return min(ob.end_m, ob.at_m + LIP_DEPTH_M)
+    return ob.end_m
 
 
 class ExoDrive:
@@ -280,11 +290,16 @@ class PatientModel:
         self.route_origin_m = 0.0  # belt displacement when the scene was shown (route s = 0)
         self.fatigue = 0.0
         self.heart_rate_bpm = p.hr_rest_bpm
+        # heart rate, fatigue and strain above the patient's capacity (devices/sim/effort.py)
+        self.effort = Effort(p, HR_TAU_S)
         self.v_perceived = 0.0
         self.intent_z = 0.0
         # Test/bench hook: a function of the rig time (s) giving the intended speed (m/s), None to
         # keep the model's own (self-paced bench and tests set speeding up, slowing, stopping).
         self.intent_schedule = None
+        # Bench/test hook (fa, issue 13): a balance perturbation (devices/sim/balance_perturbation.py)
+        # applied every tick before the legs are posed; None: the patient walks undisturbed.
+        self.perturbation = None
         self.intended_speed_mps = p.comfortable_speed_mps
         self._intent_dt = 0.0
         self.walkway = Walkway([])
@@ -372,7 +387,7 @@ class PatientModel:
 
     def _stride_s(self, v_eff: float) -> float:
         step_m = self.mean_step_length_m(v_eff)
-        stride = 2.0 * step_m / v_eff * self.stride_factor * (1.0 + 0.05 * self.fatigue)
+        stride = 2.0 * step_m / v_eff * self.stride_factor * (1.0 + 0.05 * self.fatigue) * self.effort.step_length_factor
         if self.t_s is not None and self.t_s < self.festinate_until_s:
             stride *= FESTINATION_STRIDE_FACTOR
         if self.frozen:
@@ -462,6 +477,8 @@ class PatientModel:
         self.hip_x += self.hip_speed * dt
         if self.walking:
             self._toe_off_at_reach(t_s, v)
+        if self.perturbation is not None:
+            self.perturbation.apply(self, t_s, dt)
         self._pose(dt, drive, v, bws_fraction)
         self._effort(dt, v, bws_fraction)
 
@@ -498,7 +515,7 @@ class PatientModel:
         # The stride covers the belt's travel; how it splits into the two steps is the patient's
         # spatial asymmetry, independent of how the stride's time splits (temporal asymmetry).
         normal = 0.5 * v_eff * self._stride_s(v_eff) * asym[side] / mean_asym
-        cv = p.step_length_cv * (1.0 + self.fatigue)
+        cv = p.step_length_cv * (1.0 + self.fatigue) * self.effort.variability_factor
         length = normal * (1.0 + cv * self._rng.gauss(0.0, 1.0)) - DRIFT_GAIN * drift
         reason = "normal"
         if self.frozen:
@@ -595,7 +612,9 @@ class PatientModel:
         leg.x1 = leg.land_x - hx
         leg.z1 = leg.g1 - hz
         fatigue_drop = 1.0 - 0.3 * self.fatigue
-        mtc = p.mtc_m[side] * fatigue_drop + p.mtc_sd_m[side] * (1.0 + self.fatigue) * self._mtc_rng.gauss(0.0, 1.0)
+        strained = self.effort
+        mtc = p.mtc_m[side] * fatigue_drop * strained.clearance_factor + p.mtc_sd_m[side] * (
+            1.0 + self.fatigue) * strained.variability_factor * self._mtc_rng.gauss(0.0, 1.0)
         if self.frozen:
             mtc = 0.4 * mtc
         leg.mtc = mtc
@@ -681,7 +700,7 @@ class PatientModel:
         if leg.pitch > 0.0:  # toe down: the forefoot lands first, the heel comes down behind it
             land_x = leg.toe[0] - self.heel_m - self.profile.foot_length_m
         inside = [o for o in self.walkway.near(land_x - 0.01, land_x + self.heel_m + self.profile.foot_length_m)
-                  if o.at_m <= land_x + self.heel_m + self.profile.foot_length_m and o.end_m >= land_x]
+                  if o.at_m <= land_x + self.heel_m + self.profile.foot_length_m and hazard_end_m(o) >= land_x]
         for ob in inside:
             if ob.index in leg.closed or (ob.volume_height_m <= 0.0 and ob.kind != "puddle"):
                 continue  # standing on a curb stone before its drop is no fault; in a puddle it is
@@ -713,7 +732,7 @@ class PatientModel:
         leg.last_hs_t = t_s
         if side == 0:
             # a new left stride: draw its time factor (Parkinsonian strides vary most)
-            cv = self.profile.stride_time_cv * (1.0 + self.fatigue)
+            cv = self.profile.stride_time_cv * (1.0 + self.fatigue) * self.effort.variability_factor
             z = self._rng.gauss(0.0, 1.0)
             self.stride_factor = max(0.6, 1.0 + cv * z)
             if self._perturb:
@@ -731,7 +750,7 @@ class PatientModel:
                 role = "lead" if other.heel_x + self.heel_m + self.profile.foot_length_m < ob.at_m else "trail"
             rec = {"obstacle": ob.index, "kind": ob.kind, "side": leg.side, "role": role, "t_s": t_s,
                    "device_time_us": int(t_s * 1e6), "margin_m": math.inf, "penetration_m": 0.0,
-                   "landed_in": False, "entered_t_s": None}
+                   "approach_penetration_m": 0.0, "landed_in": False, "entered_t_s": None}
             leg.crossings[ob.index] = rec
         return rec
 
@@ -740,13 +759,18 @@ class PatientModel:
         done = []
         for index, rec in leg.crossings.items():
             ob = self.scene[index]
-            if leg.heel_x > ob.end_m or rec["landed_in"]:
+            if leg.heel_x > hazard_end_m(ob) or rec["landed_in"]:
                 done.append(index)
         for index in done:
             rec = leg.crossings.pop(index)
             leg.closed.add(index)
             margin = rec["margin_m"]
-            if rec["landed_in"] or margin < 0.0:
+            if rec["landed_in"]:
+                # stepped on or in it: a touch, unless the sole had entered it a trip's depth
+                # while the heel was before it and in the air (the descent onto the landing place
+                # is the landing)
+                outcome = "tripped" if rec["approach_penetration_m"] >= TRIP_PENETRATION_M else "touched"
+            elif margin < 0.0:
                 outcome = "tripped" if rec["penetration_m"] >= TRIP_PENETRATION_M else "touched"
             else:
                 outcome = "cleared"
@@ -1140,7 +1164,9 @@ class PatientModel:
             if ob.index in leg.closed:
                 continue
             # lowest point of the foot over the obstacle's stretch (heel-toe line clipped to it)
-            lowest = self._lowest_over(leg, ob.at_m, ob.end_m)
+            lowest = self._lowest_over(leg, ob.at_m, hazard_end_m(ob))
+            if lowest == math.inf:
+                continue  # over a curb's stone past its lip: walkway
             top = self.walkway.box_top_m(ob)
             # a foot cannot go below the walkway: there it is on the ground, inside the box at most
             # by its whole height
@@ -1154,6 +1180,9 @@ class PatientModel:
                 penetration = -margin
                 if rec["entered_t_s"] is None:
                     rec["entered_t_s"] = t
+                heel_up = leg.heel[1] - self.walkway.ground_m(leg.heel[0]) > TRIP_PENETRATION_M
+                if leg.heel[0] < ob.at_m and heel_up and penetration > rec["approach_penetration_m"]:
+                    rec["approach_penetration_m"] = penetration  # the heel not yet over it, in the air
                 if penetration > rec["penetration_m"]:
                     first_trip = rec["penetration_m"] < TRIP_PENETRATION_M <= penetration
                     rec["penetration_m"] = penetration
@@ -1219,12 +1248,10 @@ class PatientModel:
                 self.stances.append(done)
 
     def _effort(self, dt: float, v: float, bws: float) -> None:
-        p = self.profile
-        effort = (v / 1.0) ** 2 * (1.0 - bws)
-        self.fatigue += dt * p.fatigue_per_min / 60.0 * effort * (1.0 - self.fatigue)
-        target = p.hr_rest_bpm + p.hr_speed_gain_bpm_per_mps2 * effort + 20.0 * self.fatigue
-        target = min(p.hr_max_bpm, target)
-        self.heart_rate_bpm += (target - self.heart_rate_bpm) * min(1.0, dt / HR_TAU_S)
+        # the belt is level (the rig has no incline): grade 0
+        self.effort.step(dt, v, bws)
+        self.fatigue = self.effort.fatigue
+        self.heart_rate_bpm = self.effort.heart_rate_bpm
 
     def heart_rate_sample(self) -> float:
         """Heart rate as a sensor reads it once a second (with beat-to-beat noise)."""
@@ -1275,6 +1302,9 @@ class PatientModel:
             "crossings": list(self.crossings),
             "obstacles": self.obstacle_outcomes(),
             "trips": list(self.trips),
+            # balance perturbations and losses of balance (devices/sim/balance_perturbation.py)
+            **(self.perturbation.truth() if self.perturbation is not None
+               else {"perturbations": [], "balance_losses": []}),
             "freezing": list(self.freezes),
             "stances": list(self.stances),
             "intended_speed": list(self.intent),
@@ -1291,6 +1321,8 @@ class PatientModel:
             },
             "fatigue": self.fatigue,
             "heart_rate_bpm": self.heart_rate_bpm,
+            "capacity": self.effort.capacity.to_dict(),
+            "strain": self.effort.strain,
         }
 
 

@@ -35,6 +35,8 @@ moments. Drift builds over one swing.
 
 from __future__ import annotations
 
+import math
+
 from engine.control.gait_events import NO_EVENT, TOE_OFF, FootEvents
 
 HEEL_ON = 0.015  # heel load that starts a contact (fraction of standing load)
@@ -135,6 +137,14 @@ class InsoleFoot:
         if dt < 0.0 or dt > 0.1:
             dt = 0.0  # a gap or a restarted device clock: do not integrate across it
         rate = gyro_pitch_radps - self.gyro_bias_radps
+        if self._prev_dev_s < 0.0:
+            # the first sample: a gyro tells turns, not where the foot started from; a still foot's
+            # accelerometer reads gravity, whose angle is the pitch (the patient may stand on a
+            # heel or a toe: starting from 0 put that foot's footprint ~3 cm off, and the core
+            # chains every later footprint from the first ones)
+            g2 = accel_x_mps2 * accel_x_mps2 + accel_z_mps2 * accel_z_mps2
+            if (G - G_TOL_MPS2) ** 2 < g2 < (G + G_TOL_MPS2) ** 2:
+                self.pitch_rad = math.atan2(-accel_x_mps2, accel_z_mps2)
         previous_pitch = self.pitch_rad
         self.flat = self.contact and h >= FLAT_MIN and f + m >= FLAT_MIN
         # the rate is the mean over the sample interval (docs/protocol.md: the IMU's decimation

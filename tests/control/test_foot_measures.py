@@ -169,6 +169,45 @@ def test_a_surface_walked_on_is_judged_over_its_lip_only():
     assert m.done == [(0, 0, pytest.approx(-0.02), LEG_TOUCHED)]
 
 
+def test_a_foot_landing_in_a_box_touched_it_unless_caught_before_its_heel_was_over_it():
+    # One definition with the rig's truth (docs/validation.md "Crossing outcomes"): the descent
+    # onto the landing place is the landing, however deep it was sampled before the contact.
+    walkway, order = _walkway(dict(kind=4, category=0, at_m=4.0, depth_m=0.3, height_m=0.05))
+    m = ObstacleMargins()
+    m.swing_sample(order, walkway, 0, 3.7, 0.10, 3.95, 0.10, 0)  # well over the near edge
+    m.swing_sample(order, walkway, 0, 4.02, 0.02, 4.27, 0.02, 0)  # heel over the box: 3 cm in, coming down
+    m.heel_strike(order, walkway, 0, 4.02, 4.25, 3.8)
+    assert m.done == [(0, 0, pytest.approx(-0.05), LEG_TOUCHED)]
+    # the other foot's toe went 2 cm into it while its heel was still before the near edge (caught
+    # at the face), then it came down in it: tripped
+    m.swing_sample(order, walkway, 1, 3.8, 0.05, 4.05, 0.03, 0)
+    m.heel_strike(order, walkway, 1, 4.05, 4.28, 3.9)
+    assert m.done[1] == (0, 1, pytest.approx(-0.05), LEG_TRIPPED)
+    # a foot landing across a thin obstacle, heel before it: its heel already down (samples of a
+    # foot that landed before its contact was detected) is the landing, not a catch
+    walkway, order = _walkway(dict(kind=6, category=0, at_m=2.0, depth_m=0.05, height_m=0.03))  # a cable
+    m = ObstacleMargins()
+    m.swing_sample(order, walkway, 0, 1.85, 0.06, 2.08, 0.02, 0)  # 1 cm into it, heel up: a brush
+    m.swing_sample(order, walkway, 0, 1.88, 0.004, 2.1, 0.0, 0)  # heel down, the sole on the ground
+    m.heel_strike(order, walkway, 0, 1.88, 2.11, 1.7)
+    assert m.done == [(0, 0, pytest.approx(-0.03), LEG_TOUCHED)]
+
+
+def test_a_curb_up_is_judged_over_its_lip_and_its_top_is_walkway():
+    walkway, order = _walkway(dict(kind=1, category=0, at_m=2.0, depth_m=0.3, height_m=0.12))
+    assert order[0].hazard_end_m == pytest.approx(2.0 + LIP_DEPTH_M)
+    m = ObstacleMargins()
+    # 3 cm over the lip, then down onto the stone's top past the lip: stepping up, cleared
+    m.swing_sample(order, walkway, 0, 1.85, 0.15, 2.08, 0.15, 0)
+    m.swing_sample(order, walkway, 0, 2.1, 0.13, 2.33, 0.12, 0)
+    m.heel_strike(order, walkway, 0, 2.1, 2.33, 1.9)
+    assert m.done == [(0, 0, pytest.approx(0.03), LEG_CLEARED)]
+    # a foot landing across the lip (heel on the street, toe on the stone): touched
+    m.swing_sample(order, walkway, 1, 1.7, 0.14, 1.93, 0.14, 0)
+    m.heel_strike(order, walkway, 1, 1.9, 2.13, 2.0)
+    assert m.done[1] == (0, 1, pytest.approx(-0.12), LEG_TOUCHED)
+
+
 def test_steady_rule_warm_up_speed_change_and_disturbance():
     st = StrideSteadiness()
     st.reset(0.0)
