@@ -14,7 +14,9 @@ migrations) and page faults over the session, and the real-time tasks running be
 Figures (the worse of the two scenes; CPU fractions are means, of one CPU):
 - session_core_missed_cycles, session_core_p99_lateness_us, session_core_max_lateness_us: from
   the lateness the core records in every telemetry record;
-- session_floor_missed_cycles, session_floor_max_lateness_us: the floor loop;
+- session_floor_missed_cycles, session_floor_max_lateness_us: the floor loop, which runs from
+  the core's start to the session's end; missed and max of both are taken over the seconds both
+  ran (`same_window`: the recorded telemetry starts when the session opens);
 - ui_frame_ms_p50, ui_frame_ms_p99, visual_belt_error_mm_p99: the app's frame statistics;
 - recorder_max_lag_s: the recorder's own statistics (newest record's age at commit);
 - cpu_fraction_core / _ui / _rig / _recorder: /proc/PID/stat utime + stime over the session;
@@ -48,21 +50,50 @@ KEYS = (
 
 
 FLOOR_RT_PRIORITY = 79  # one below the core's 80
+FLOOR_EXTRA_S = 120.0  # the floor runs until the session ends: its start-up, walk and stop
 
 
-def floor_loop(cpu: int, seconds: float, queue) -> None:
-    """Child: the core's timer doing nothing, SCHED_FIFO 79 pinned to `cpu`; puts its lateness."""
+def floor_loop(cpu: int, max_s: float, stop, queue) -> None:
+    """Child: the core's timer doing nothing, SCHED_FIFO 79 pinned to `cpu`, until `stop` is set
+    (the session ended) or max_s; puts its lateness and the time of each wake-up."""
     from engine.control.looptimer import DeadlineTimer, acquire_realtime, freeze_gc
 
     acquire_realtime(FLOOR_RT_PRIORITY, cpu)
     freeze_gc()
-    n = int(seconds / PERIOD_S)
+    n = int(max_s / PERIOD_S)
     late = np.zeros(n)
+    wake = np.zeros(n)
     timer = DeadlineTimer(PERIOD_S)
-    for k in range(n):
+    k = 0
+    while k < n and not (k % 100 == 0 and stop.is_set()):
         late[k] = timer.wait()
+        wake[k] = timer.cycle_start_s
+        k += 1
+    late, wake = late[:k], wake[:k]
     queue.put({"missed": int(timer.missed), "max_us": float(late.max() * 1e6),
-               "p99_us": float(np.percentile(late, 99) * 1e6)})
+               "p99_us": float(np.percentile(late, 99) * 1e6), "late_s": late, "wake_s": wake})
+
+
+def same_window(core_t_s: np.ndarray, core_late_us: np.ndarray, floor_wake_s: np.ndarray,
+                floor_late_s: np.ndarray) -> dict:
+    """Missed cycles and max lateness of the core and the floor over the seconds both ran.
+
+    The core's telemetry spans the session (from its opening to the core's stop) and the floor
+    started when the core pinned itself: compared over different spans, a host that stalls the
+    machine a few times a second gives the longer one more missed cycles whatever the loops do.
+    Missed = whole periods of lateness, summed (what DeadlineTimer.missed counts)."""
+    start_s = max(float(core_t_s[0]), float(floor_wake_s[0]))
+    end_s = min(float(core_t_s[-1]), float(floor_wake_s[-1]))
+    core = core_late_us[(core_t_s >= start_s) & (core_t_s <= end_s)]
+    floor = floor_late_s[(floor_wake_s >= start_s) & (floor_wake_s <= end_s)] * 1e6
+    period_us = PERIOD_S * 1e6
+
+    def missed(late_us):
+        return int(np.floor(late_us / period_us).clip(min=0).sum())
+
+    return {"window_s": max(0.0, end_s - start_s), "core_missed": missed(core), "floor_missed": missed(floor),
+            "core_max_us": float(core.max()) if len(core) else None,
+            "floor_max_us": float(floor.max()) if len(floor) else None}
 
 
 def _cpu_s(pid: int) -> float | None:
@@ -149,6 +180,7 @@ def run_session(scene: str, duration_s: float, workdir: Path) -> dict:
     log_path = workdir / f"{scene}.log"
     ctx = multiprocessing.get_context("spawn")
     queue = ctx.Queue()
+    floor_stop = ctx.Event()
     with open(log_path, "w") as log:
         proc = subprocess.Popen(
             [sys.executable, "main.py", "run", "--scene", scene, "--patient", "demo-healthy", "--duration-s",
@@ -180,14 +212,18 @@ def run_session(scene: str, duration_s: float, workdir: Path) -> dict:
                 core_cpus = _affinity(pids["core"]) if "core" in pids else set()
                 if floor is None and len(core_cpus) == 1:
                     # The core has pinned itself: the floor shares its CPU, one priority below.
-                    floor = ctx.Process(target=floor_loop, args=(core_cpus.pop(), duration_s, queue))
+                    floor = ctx.Process(target=floor_loop,
+                                        args=(core_cpus.pop(), duration_s + FLOOR_EXTRA_S, floor_stop, queue))
                     floor.start()
                 time.sleep(0.25)
         finally:
             if proc.poll() is None:
                 proc.kill()
             proc.wait()
-    floor_figures = queue.get(timeout=duration_s + 60) if floor is not None else {}
+            floor_stop.set()
+    floor_figures = queue.get(timeout=duration_s + FLOOR_EXTRA_S + 60) if floor is not None else {}
+    floor_late_s = floor_figures.pop("late_s", None)
+    floor_wake_s = floor_figures.pop("wake_s", None)
     if floor is not None:
         floor.join(10)
     with Store(db) as store:
@@ -217,6 +253,8 @@ def run_session(scene: str, duration_s: float, workdir: Path) -> dict:
     silence_lines = [line for line in log_lines if "_SILENT: nothing for" in line or "rig tick" in line][:6]
     late_us = telemetry["lateness_us"].astype(float)
     compute_us = telemetry["compute_us"].astype(float)
+    window = (same_window(telemetry["t_s"], late_us, floor_wake_s, floor_late_s)
+              if floor_wake_s is not None and len(floor_wake_s) and len(telemetry) else None)
     missed_at = np.flatnonzero(late_us >= PERIOD_S * 1e6)
     diagnostics = {
         "lateness_us_histogram": dict(zip(
@@ -235,6 +273,13 @@ def run_session(scene: str, duration_s: float, workdir: Path) -> dict:
                              if sched_first and sched_last else None),
         "other_rt_tasks_seen": sorted(rt_seen)[:20],
         "floor": floor_figures,
+        "core_t_s_span": [float(telemetry["t_s"][0]), float(telemetry["t_s"][-1])] if len(telemetry) else None,
+        "floor_wake_s_span": ([float(floor_wake_s[0]), float(floor_wake_s[-1])]
+                              if floor_wake_s is not None and len(floor_wake_s) else None),
+        "whole_session": {"core_missed": int(np.floor(late_us / (PERIOD_S * 1e6)).clip(min=0).sum()),
+                          "core_max_us": float(late_us.max()), "floor_missed": floor_figures.get("missed"),
+                          "floor_max_us": floor_figures.get("max_us")},
+        "same_window": window,
         "port_reader": reader_line[-1].split("port reader: ", 1)[1] if reader_line else None,
         "frames": {k: (frames[-1] if frames else {}).get(k) for k in (
             "frames", "frame_ms_p50", "render_ms_p50", "render_ms_p99", "hold_ms_p50", "late_presentations",
@@ -253,11 +298,13 @@ def run_session(scene: str, duration_s: float, workdir: Path) -> dict:
     return {
         "scene": scene,
         "outcome": outcome,
-        "core_missed": int(np.floor(late_us / (PERIOD_S * 1e6)).clip(min=0).sum()),
+        # Core and floor over the same seconds (same_window); the whole-session figures are in
+        # the diagnostics.
+        "core_missed": window["core_missed"] if window else None,
         "core_p99_us": float(np.percentile(late_us, 99)),
-        "core_max_us": float(late_us.max()),
-        "floor_missed": floor_figures.get("missed"),
-        "floor_max_us": floor_figures.get("max_us"),
+        "core_max_us": window["core_max_us"] if window else None,
+        "floor_missed": window["floor_missed"] if window else None,
+        "floor_max_us": window["floor_max_us"] if window else None,
         "frame_ms_p50": frame.get("frame_ms_p50"),
         "frame_ms_p99": frame.get("frame_ms_p99"),
         "visual_belt_error_mm_p99": frame.get("visual_belt_error_mm_p99"),

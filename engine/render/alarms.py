@@ -7,6 +7,7 @@ UI's own alarm when the control core stops updating its state block.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,8 +27,8 @@ PRIORITY_TEXT_RGBA = {
 }
 
 # No new control cycle for this long: the core is gone or frozen. The therapist must see a high
-# alarm within 200 ms of the core's death; the UI checks at each frame (up to 33 ms apart at
-# 30 frames a second), so 100 ms leaves room for a frame and its drawing.
+# alarm within 200 ms of the core's death; the UI's alarm thread checks every 10 ms
+# (alarm_watch.py), so 100 ms leaves room for that and for the frame that draws it.
 CORE_LOST_AFTER_S = 0.1
 
 
@@ -150,26 +151,51 @@ class AlarmBanner:
 class RecorderWatch:
     """Raises the UI-side RECORDER_FAILED alarm (medium) when the recorder process exits while
     the session runs (a persistent database failure: disk full, locked; or a crash). Recording
-    is not needed for safety: the session goes on, the therapist is told."""
+    is not needed for safety: the session goes on, the therapist is told.
 
-    def __init__(self, is_alive) -> None:
+    Updated from the UI's alarm thread (alarm_watch.py) while the frame loop may replace the
+    recorder or stop it on purpose: `retire()` before a deliberate stop, so that a check running
+    at that moment cannot take the stop for a failure."""
+
+    def __init__(self, is_alive, exit_code=None) -> None:
         self.is_alive = is_alive
+        self._exit_code = exit_code
         self.failed = False
         self.failed_at_s: float | None = None
         self.acked = False
+        self.retired = False
+        self._lock = threading.Lock()
 
     def update(self, now_s: float) -> bool:
         """True once the recorder has died (it stays failed until replaced with `watch()`)."""
-        if not self.failed and not self.is_alive():
+        self.update_newly_failed(now_s)
+        return self.failed
+
+    def update_newly_failed(self, now_s: float) -> bool:
+        """True only on the check that finds the recorder dead (once per recorder)."""
+        with self._lock:
+            if self.failed or self.retired or self.is_alive():
+                return False
             self.failed = True
             self.failed_at_s = now_s
             self.acked = False
-        return self.failed
+            return True
 
-    def watch(self, is_alive) -> None:
+    def exit_code(self) -> int | None:
+        """The dead recorder's exit status, where known."""
+        return self._exit_code() if self._exit_code is not None else None
+
+    def watch(self, is_alive, exit_code=None) -> None:
         """A new recorder took over: watch that one (the alarm stays until acknowledged)."""
-        self.is_alive = is_alive
-        self.failed = False
+        with self._lock:
+            self.is_alive = is_alive
+            self._exit_code = exit_code
+            self.failed = False
+
+    def retire(self) -> None:
+        """The recorder is about to be stopped on purpose: never a failure from now on."""
+        with self._lock:
+            self.retired = True
 
     def alarm(self) -> ShownAlarm | None:
         """The alarm to show while failed and not acknowledged."""

@@ -18,6 +18,8 @@ Task order each frame (lower sort runs first):
 
 A thread (liveness.MainLoopWatch) beats the core's liveness heartbeat while the main loop is
 alive; each task names its stage so the thread can tell a slow frame from a hung loop.
+Another (alarm_watch.UiAlarmWatch) raises the UI's own alarms (core lost, recorder failed) as
+soon as they happen, records them and wakes the frame loop, which draws them.
 
 The app never waits on the control core: a stale or unreadable state block just leaves the last
 snapshot in place (and raises the CORE_LOST alarm after half a second).
@@ -30,6 +32,7 @@ import contextlib
 import logging
 import math
 import os
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -180,7 +183,15 @@ class StepSyncApp(ShowBase):
         self._overshoots: collections.deque = collections.deque()
         self.core_watch = CoreWatch()
         self.recorder_watch = None  # a RecorderWatch, set by whoever starts the recorder
+        # Set by the alarm thread when it raises an alarm: a pacing sleep or a frame's hold ends
+        # at once, so the banner is drawn by the next frame without waiting for its slot.
+        self._alarm_wake = threading.Event()
+        from engine.render.alarm_watch import UiAlarmWatch
+
+        self.alarm_watch = UiAlarmWatch(channels.state, self.core_watch, lambda: self.recorder_watch,
+                                        self._on_ui_alarm)
         self.drawn_s_m = 0.0
+        self.camera_core_lost = False  # whether the camera of the last frame saw the core lost
         self.read_s_m = 0.0
         self.drawn_scene_time_s = 0.0
         self.predicted_display_s = math.nan
@@ -297,10 +308,12 @@ class StepSyncApp(ShowBase):
         """Sleep until this frame's deadline; a late frame starts at once and the schedule
         moves on (never a burst of catch-up frames)."""
         if self._period_s <= 0.0:
+            self._alarm_wake.clear()
             return
         now = time.monotonic()
         if self._next_frame_s > now:
-            time.sleep(self._next_frame_s - now)
+            if self._alarm_wake.wait(self._next_frame_s - now):
+                self._alarm_wake.clear()  # an alarm of the UI's own: draw it now
             self._next_frame_s += self._period_s
         else:
             self._next_frame_s = now + self._period_s
@@ -317,10 +330,25 @@ class StepSyncApp(ShowBase):
             self.state_valid = int(self.state["cycle"]) > 0
         except TimeoutError:
             self.stats.late_state_frames += 1  # keep the last snapshot; never wait on the core
-        self.core_watch.update(int(self.state["cycle"]), self._frame_start_s, float(self.state["t_s"]))
-        if self.recorder_watch is not None:
-            self.recorder_watch.update(self._frame_start_s)
+        # (the core watch and the recorder watch are fed by the alarm thread, alarm_watch.py)
         return task.cont
+
+    def _on_ui_alarm(self, alarm, now_s: float, details: dict) -> None:
+        """From the alarm thread: an alarm of the UI's own was raised at now_s. Log and record it
+        at once, and wake the frame loop to draw it."""
+        self._alarm_wake.set()
+        reason = layout.AlarmReason(alarm.reason)
+        priority = layout.Priority(alarm.priority)
+        log.error("ALARM %s (%s): %s", reason.name, priority.name.lower(), alarm.text)
+        store = getattr(self.controller, "store", None)
+        session_id = getattr(self.controller, "session_id", None)
+        if store is None or session_id is None:
+            return
+        try:
+            store.add_event(session_id, "ui_alarm", now_s, reason=reason.name.lower(),
+                            priority=priority.name.lower(), text=alarm.text, **details)
+        except Exception as exc:  # noqa: BLE001 - best effort: the database may be the fault
+            log.error("could not record the %s alarm: %s", reason.name, exc)
 
     def ui_alarms(self) -> list:
         """The UI's own alarms (core lost, recorder failed) to show above the core's."""
@@ -357,7 +385,9 @@ class StepSyncApp(ShowBase):
         # Never further ahead than MAX_HORIZON_S past the sample's age now: a stalled core freezes
         # the view; the time until the frame is displayed is added to that.
         horizon_s = MAX_HORIZON_S + max(0.0, self.predicted_display_s - now)
-        running = int(state["run_state"]) == layout.RunState.RUNNING and not self.core_watch.lost
+        # Read once: the alarm thread may declare the core lost at any moment (alarm_watch.py).
+        self.camera_core_lost = lost = self.core_watch.lost
+        running = int(state["run_state"]) == layout.RunState.RUNNING and not lost
         if running:
             self.drawn_s_m = extrapolate_s(float(state["s_m"]), float(state["belt_speed_mps"]),
                                            float(state["belt_accel_mps2"]), s_time_s(state),
@@ -368,7 +398,7 @@ class StepSyncApp(ShowBase):
         else:
             self.drawn_s_m = extrapolate_s(float(state["s_m"]), float(state["belt_speed_mps"]),
                                            float(state["belt_accel_mps2"]), s_time_s(state),
-                                           self.predicted_display_s, horizon_s) if self.state_valid and not self.core_watch.lost else float(state["s_m"])
+                                           self.predicted_display_s, horizon_s) if self.state_valid and not lost else float(state["s_m"])
             self.drawn_scene_time_s = float(state["scene_time_s"])
         self.read_s_m = float(state["s_m"])
         self.patient.set_y(self.drawn_s_m)
@@ -514,7 +544,8 @@ class StepSyncApp(ShowBase):
         wake_s = present_s - self._spin_s
         now = time.monotonic()
         if wake_s > now:
-            time.sleep(wake_s - now)
+            if self._alarm_wake.wait(wake_s - now):
+                return  # an alarm of the UI's own: show this frame, and the alarm next, at once
             overshoot_s = time.monotonic() - wake_s
             self._overshoots.append(overshoot_s)
             if len(self._overshoots) > 30:
@@ -562,6 +593,7 @@ class StepSyncApp(ShowBase):
         from engine.render.png_writer import wait_for_writes
 
         wait_for_writes()
+        self.alarm_watch.stop()
         self.liveness.stop()
         stats = self.stats.summary()
         stats["drawn_s_m_final"] = self.drawn_s_m

@@ -35,6 +35,24 @@ BEAT_PERIOD_S = 0.02
 LONG_STAGES = frozenset({"start", "pace", "world", "draw", "covered"})
 
 
+def favour_watch_thread() -> None:
+    """Run the calling thread (only) at SCHED_FIFO BEAT_RT_PRIORITY, else nice -10, where allowed.
+
+    For the UI's watch threads (this liveness beat, alarm_watch.UiAlarmWatch): they wake every
+    10-20 ms for microseconds of work; at real-time priority they get a CPU at once and ask for
+    the GIL, which Python then hands over within its 5 ms switch interval."""
+    tid = threading.get_native_id()
+    try:
+        os.sched_setscheduler(tid, os.SCHED_FIFO, os.sched_param(BEAT_RT_PRIORITY))
+        return
+    except (OSError, AttributeError):
+        pass
+    try:
+        os.setpriority(os.PRIO_PROCESS, tid, -10)
+    except OSError:
+        pass
+
+
 class MainLoopWatch:
     """A daemon thread beating `writer.heartbeat()` while the main loop is alive."""
 
@@ -79,23 +97,10 @@ class MainLoopWatch:
             return None
 
     def _favour_this_thread(self) -> None:
-        """Run this thread (only) at SCHED_FIFO BEAT_RT_PRIORITY, else nice -10, where allowed.
-
-        Measured: under a CPU hog, with the scenery builder thread and the main thread both busy,
-        this thread waited over 90 ms for a CPU and the GIL (faulthandler stacks in the soak) and
-        a live UI was stopped as dead. It wakes every 20 ms for microseconds of work: at
-        real-time priority it gets a CPU at once and asks for the GIL, which Python then hands
-        over within its 5 ms switch interval."""
-        tid = threading.get_native_id()
-        try:
-            os.sched_setscheduler(tid, os.SCHED_FIFO, os.sched_param(BEAT_RT_PRIORITY))
-            return
-        except (OSError, AttributeError):
-            pass
-        try:
-            os.setpriority(os.PRIO_PROCESS, tid, -10)
-        except OSError:
-            pass
+        """Measured: under a CPU hog, with the scenery builder thread and the main thread both
+        busy, this thread waited over 90 ms for a CPU and the GIL (faulthandler stacks in the
+        soak) and a live UI was stopped as dead (see favour_watch_thread)."""
+        favour_watch_thread()
 
     def _run(self) -> None:
         self._favour_this_thread()

@@ -336,7 +336,7 @@ class Desktop:
         self.heartbeat.covering.set()  # starting a process and the first frames take longer than a frame
         if self.recorder is None and session_id is not None:
             self.recorder = start_recorder(self.db_path, self.channels.paths(), session_id)
-            self.app.recorder_watch = RecorderWatch(self.recorder.is_alive)  # RECORDER_FAILED on the banner
+            self.app.recorder_watch = RecorderWatch(self.recorder.is_alive, self.recorder.process.poll)  # RECORDER_FAILED
         self.show_menu(False)
         self._warm_frames = WARM_UP_FRAMES  # the patient view was not drawn while the menu was up
         self._warm_from_frame = self.app.frames
@@ -505,7 +505,9 @@ class Desktop:
         self.heartbeat.covering.set()
         try:
             if self.recorder is not None:
-                self.app.recorder_watch = None  # stopped on purpose, not failed
+                if self.app.recorder_watch is not None:
+                    self.app.recorder_watch.retire()  # stopped on purpose, not failed
+                self.app.recorder_watch = None
                 self.recorder.stop()
                 self.recorder = None
             self.store.add_frame_timing(session_id, self.app.stats.summary())

@@ -406,7 +406,7 @@ class RecorderKeeper:
         self.channels = channels
         self.session_id = session_id
         self.heartbeat = heartbeat
-        self.watch = RecorderWatch(handle.is_alive)
+        self.watch = RecorderWatch(handle.is_alive, handle.process.poll)
         self.failures = 0
         self._retry_at_s = math.inf
 
@@ -415,33 +415,23 @@ class RecorderKeeper:
         from engine.records.recorder import start_recorder
 
         if self.watch.failed and self._retry_at_s == math.inf:
+            # The app's alarm thread raised and recorded RECORDER_FAILED when it found the
+            # recorder dead (engine/render/alarm_watch.py); here the restart is scheduled.
             self.failures += 1
-            code = self.handle.process.poll()
-            log.error("ALARM RECORDER_FAILED: the recorder exited (code %s); the session goes on", code)
-            _ui_event(controller, "ui_alarm", now_s, reason="recorder_failed", priority="medium",
-                      text=layout.ALARM_TEXT[layout.AlarmReason.RECORDER_FAILED], exit_code=code)
+            log.warning("the recorder exited (code %s); the session goes on, a new recorder in %.0f s",
+                        self.handle.process.poll(), self.RETRY_S)
             self._retry_at_s = now_s + self.RETRY_S
         if self.watch.failed and now_s >= self._retry_at_s:
             with self.heartbeat.cover():  # starting a process takes longer than a frame
                 try:
                     self.handle.stop(timeout_s=0.5)
                     self.handle = start_recorder(self.db_path, self.channels.paths(), self.session_id)
-                    self.watch.watch(self.handle.is_alive)
+                    self.watch.watch(self.handle.is_alive, self.handle.process.poll)
                     self._retry_at_s = math.inf
                     log.warning("a new recorder took over (pid %d)", self.handle.pid)
                 except Exception as exc:
                     log.error("restarting the recorder failed: %s", exc)
                     self._retry_at_s = time.monotonic() + self.RETRY_S
-
-
-def _ui_event(controller, kind: str, t_s: float, **data) -> None:
-    """A UI-side event in the session's record (best effort: the database may be the fault)."""
-    if controller.store is None or controller.session_id is None:
-        return
-    try:
-        controller.store.add_event(controller.session_id, kind, t_s, **data)
-    except Exception as exc:
-        log.error("could not record %s: %s", kind, exc)
 
 
 def _walk(app, controller, options, started_s, shots, result, stop_requested, on_frame, recorders=None) -> str:
@@ -464,10 +454,9 @@ def _walk(app, controller, options, started_s, shots, result, stop_requested, on
         if recorders is not None:
             recorders.poll(controller, now_s)
         if app.core_watch.lost and not core_lost_logged:
+            # The app's alarm thread raised, logged and recorded CORE_LOST when it happened.
             core_lost_logged = True
-            log.error("ALARM CORE_LOST: the control core stopped publishing; devices stop on their watchdogs")
-            _ui_event(controller, "ui_alarm", now_s, reason="core_lost", priority="high",
-                      text=layout.ALARM_TEXT[layout.AlarmReason.CORE_LOST], last_cycle=int(state["cycle"]))
+            log.error("the control core stopped publishing; devices stop on their watchdogs")
             stop_reason = "stopped"
             result.end_reason = "the control core stopped responding; the devices stopped on their watchdogs"
             break

@@ -28,6 +28,16 @@ def frames_during(host, device, seconds, command=None) -> int:
     return device.stats.frames_ok - before
 
 
+def frames_until(host, device, count: int, command=None, timeout_s: float = 30.0) -> int:
+    """Good frames from the device until more than `count` arrived (at most timeout_s): frames
+    flowing is what the rig guarantees, not how many a loaded machine delivers in a given time."""
+    before = device.stats.frames_ok
+    deadline = time.monotonic() + timeout_s
+    while device.stats.frames_ok - before <= count and time.monotonic() < deadline:
+        host.run(0.05, command)
+    return device.stats.frames_ok - before
+
+
 def test_cut_silences_the_link_and_the_device_trips_its_watchdog(rig, devices, host):
     arm(devices, host)
     tm = devices.treadmill
@@ -38,8 +48,8 @@ def test_cut_silences_the_link_and_the_device_trips_its_watchdog(rig, devices, h
     assert rig.status()["treadmill"]["watchdog_tripped"]
     rig.inject("restore", "treadmill")
     assert wait_for(lambda: tm.status.watchdog_tripped, 1.0, host, walking(devices))
-    assert frames_during(host, tm, 0.2, walking(devices)) > 20
-    assert frames_during(host, devices.exoskeleton, 0.1, walking(devices)) > 20  # others unaffected
+    assert frames_until(host, tm, 20, walking(devices)) > 20
+    assert frames_until(host, devices.exoskeleton, 20, walking(devices)) > 20  # others unaffected
 
 
 def test_corrupt_bytes_are_counted_never_raised(rig, devices, host):
@@ -47,7 +57,8 @@ def test_corrupt_bytes_are_counted_never_raised(rig, devices, host):
     host.run(0.3, walking(devices))
     assert exo.stats.frames_bad == 0
     rig.inject("corrupt", "exoskeleton", fraction=0.005)  # ~40% of frames hit
-    ok = frames_during(host, exo, 1.0, walking(devices))
+    ok = frames_until(host, exo, 100, walking(devices))
+    _run_until(host, walking(devices), lambda: exo.stats.frames_bad > 20)
     assert exo.stats.frames_bad > 20 and ok > 100
     assert exo.stats.seq_gaps > 0
     rig.inject("corrupt", "exoskeleton", fraction=0.0)
@@ -68,7 +79,7 @@ def test_stall_stops_output_while_the_device_still_listens(rig, devices, host):
     assert state["cmds_ok"] > cmds and state["armed"] and not state["watchdog_tripped"]
     assert time.monotonic() - exo.last_rx_s >= 0.3
     rig.inject("unstall", "exoskeleton")
-    assert frames_during(host, exo, 0.2, walking(devices)) > 50
+    assert frames_until(host, exo, 50, walking(devices)) > 50
 
 
 def test_freeze_keeps_frames_coming_with_stale_values(rig, devices, host):
@@ -77,7 +88,9 @@ def test_freeze_keeps_frames_coming_with_stale_values(rig, devices, host):
     rig.inject("freeze", "exoskeleton")
     host.run(0.05, walking(devices))
     host.exo_samples.clear()
-    host.run(0.5, walking(devices))
+    # Counts of frames, not spans of wall time: a loaded machine gives the rig and this host
+    # loop fewer turns a second (63 frames in 0.5 s under a hog on both CPUs; 250 when quiet).
+    _run_until(host, walking(devices), lambda: len(host.exo_samples) > 100)
     seqs = [s[1] for s in host.exo_samples]
     angles = {s[2] for s in host.exo_samples}
     assert len(seqs) > 100 and len(set(seqs)) == len(seqs)  # fresh frames...
@@ -85,8 +98,15 @@ def test_freeze_keeps_frames_coming_with_stale_values(rig, devices, host):
     rig.inject("unfreeze", "exoskeleton")
     host.run(0.05, walking(devices))
     host.exo_samples.clear()
-    host.run(0.3, walking(devices))
+    _run_until(host, walking(devices), lambda: len({s[2] for s in host.exo_samples}) > 50)
     assert len({s[2] for s in host.exo_samples}) > 50
+
+
+def _run_until(host, command, done, timeout_s: float = 30.0) -> None:
+    """Run the host loop in 0.1 s slices until done() (at most timeout_s)."""
+    deadline = time.monotonic() + timeout_s
+    while not done() and time.monotonic() < deadline:
+        host.run(0.1, command)
 
 
 def test_estop_is_reported_stops_the_belt_and_blocks_rearm(rig, devices, host):

@@ -10,6 +10,7 @@ are on one clock.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -67,6 +68,9 @@ def empty_scene() -> SceneChoice:
     """A long straight route without obstacles: every stop in a case comes from its fault."""
     return SceneChoice(scene_id="campaign-straight", title="Campaign straight", route_length_m=ROUTE_M,
                        base_speed_fraction=0.6, timeline=np.zeros(0, dtype=layout.TIMELINE_DTYPE), names=[])
+
+
+RECORDER_STOP_S = 60.0  # a recorder's clean stop on a loaded machine (see Stack.stop_recorder)
 
 
 class Stack:
@@ -148,7 +152,10 @@ class Stack:
     # -- after the run -------------------------------------------------------------------------
     def stop_recorder(self) -> dict:
         if self.recorder is not None:
-            self.recorder_stats = self.recorder.stop()
+            # Its clean stop waits for the last compaction (about a second of CPU, at normal
+            # priority): 5 s was too short under a CPU hog (killed, "did not stop"), so wait for
+            # the stop the case is about, not for a machine speed.
+            self.recorder_stats = self.recorder.stop(timeout_s=RECORDER_STOP_S)
             self.recorder = None
         return self.recorder_stats
 
@@ -166,7 +173,7 @@ class Stack:
         finally:
             try:
                 if self.recorder is not None:
-                    self.recorder_stats = self.recorder.stop()
+                    self.recorder_stats = self.recorder.stop(timeout_s=RECORDER_STOP_S)
             finally:
                 try:
                     if self.rig is not None:
@@ -197,6 +204,33 @@ def records_lost(telemetry: np.ndarray, stats: dict | None = None) -> int:
     missing = int(cycles[-1] - cycles[0] + 1 - len(np.unique(cycles)))
     overflow = int((stats or {}).get("telemetry_overflow", 0) or 0)
     return missing + overflow
+
+
+@contextlib.contextmanager
+def on_time(priority: int = 45):
+    """Run the calling thread at SCHED_FIFO `priority` (where allowed) for a timed fault window:
+    a test that sleeps 0.6 s to hold a fault shorter than a 1 s limit must not be woken 0.5 s
+    late by a busy machine (the fault would then be another one). 45: below the rig (50) and the
+    core (80), whose work it must not delay, above everything at normal priority."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
+        raised = True
+    except (OSError, AttributeError):
+        raised = False
+    try:
+        yield
+    finally:
+        if raised:
+            os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+
+
+def core_stall_ms(telemetry: np.ndarray, from_s: float, to_s: float) -> float:
+    """The core's largest wake-up lateness (its own record) in the cycles from from_s to to_s.
+
+    A detection limit is kept on the core's clock: a core that a busy host stalled in those
+    cycles reacts that much later, and the limit allows exactly that much, no more."""
+    near = telemetry[(telemetry["t_s"] >= from_s) & (telemetry["t_s"] <= to_s + 0.001)]
+    return float(near["lateness_us"].max()) / 1000.0 if len(near) else 0.0
 
 
 def proc_rss_kb(pid: int) -> int:

@@ -16,7 +16,7 @@ import pytest
 
 from engine.control.layout import RunState
 from engine.records.store import Store
-from tests.faults.harness import Stack, records_lost
+from tests.faults.harness import RECORDER_STOP_S, Stack, on_time, records_lost
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -42,7 +42,10 @@ def test_control_core_killed_or_frozen_devices_stop_on_their_watchdogs(stack, re
         assert status[device]["watchdog_tripped"], device
         assert not status[device]["armed"], device
     tripped_ms = max(status[d]["tripped_at_s"] - hit_s for d in ("treadmill", "exoskeleton")) * 1000.0
-    assert tripped_ms <= WATCHDOG_LIMIT_MS, tripped_ms
+    # The firmware trips when its rig wakes at the deadline: as late as a busy host lets the rig's
+    # loop wake (its own record), no later.
+    rig_late_ms = float(status["loop"]["max_lateness_s"]) * 1000.0
+    assert tripped_ms <= WATCHDOG_LIMIT_MS + rig_late_ms + 1.0, (tripped_ms, rig_late_ms)
     # Then the firmware's own safe deceleration (0.8 m/s^2): the belt stands within v / a.
     stop_ms = (still_s - hit_s) * 1000.0
     assert stop_ms <= WATCHDOG_LIMIT_MS + speed / 0.8 * 1000.0 + 100.0, stop_ms
@@ -86,11 +89,12 @@ def test_database_locked_for_a_while_recorder_waits_and_loses_nothing(stack, rel
     s.walk(0.6)
     other = sqlite3.connect(str(s.db_path), isolation_level=None)
     try:
-        other.execute("BEGIN EXCLUSIVE")  # a backup tool or a report holding the write lock
-        locked_s = time.monotonic()
-        time.sleep(0.6)
-        assert s.recorder.is_alive()
-        other.execute("COMMIT")
+        with on_time():  # 0.6 s, not whatever a loaded machine makes of it (the recorder gives up at 1 s)
+            other.execute("BEGIN EXCLUSIVE")  # a backup tool or a report holding the write lock
+            locked_s = time.monotonic()
+            time.sleep(0.6)
+            assert s.recorder.is_alive()
+            other.execute("COMMIT")
     finally:
         other.close()
     time.sleep(0.5)
@@ -167,14 +171,15 @@ def test_disk_full_recorder_holds_on_and_the_database_stays_consistent(small_dis
         _empty_the_wal(small_disk / "records.db")
         filler = small_disk / "filler"
         filled = _fill(filler)
-        full_s = time.monotonic()
-        # The recording itself is far from filling 32 MiB (DB + WAL under 1 MiB here, measured);
-        # if it ever does, say what was there.
-        assert filled > 16 * 2**20, {p.name: p.stat().st_size for p in small_disk.iterdir()}
-        time.sleep(0.6)  # below the recorder's 1 s give-up: it retries, the rings hold the data
-        assert s.recorder.is_alive()
-        assert s.state()["run_state"] == RunState.RUNNING
-        filler.unlink()
+        with on_time():  # 0.6 s, not whatever a loaded machine makes of it
+            full_s = time.monotonic()
+            # The recording itself is far from filling 32 MiB (DB + WAL under 1 MiB here,
+            # measured); if it ever does, say what was there.
+            assert filled > 16 * 2**20, {p.name: p.stat().st_size for p in small_disk.iterdir()}
+            time.sleep(0.6)  # below the recorder's 1 s give-up: it retries, the rings hold the data
+            assert s.recorder.is_alive()
+            assert s.state()["run_state"] == RunState.RUNNING
+            filler.unlink()
         time.sleep(0.6)
         stats = s.stop_recorder()
     finally:
@@ -208,7 +213,7 @@ def test_database_locked_for_good_recorder_exits_1_and_what_it_committed_is_inta
         other.execute("COMMIT")
     finally:
         other.close()
-    stats = s.recorder.stop()
+    stats = s.recorder.stop(timeout_s=RECORDER_STOP_S)
     s.recorder = None
     assert code == 1, stats
     assert s.state()["run_state"] == RunState.RUNNING  # control does not depend on recording

@@ -94,15 +94,18 @@ def scenario(headset: bool) -> dict:
                       channels, controller)
     heartbeats0 = int(core_view.command.read()["ui_heartbeat"])
     with FakeCore(channels, speed_mps=1.5, outcome_at_m=1.0):
+        # At least 1.5 s and 40 frames, however few frames a loaded machine lets it draw a second.
         started = time.monotonic()
-        while time.monotonic() - started < 1.5:
+        while time.monotonic() - started < 1.5 or app.frames < 40:
+            assert time.monotonic() - started < 60.0, app.frames
             app.step()
             state = app.camera_state  # the sample the camera was placed from
             # Where the camera is versus where the state says s was, and what extrapolation says.
             horizon_s = MAX_HORIZON_S + max(0.0, app.predicted_display_s - app._camera_at_s)
             expected = extrapolate_s(float(state["s_m"]), float(state["belt_speed_mps"]), 0.0,
                                      float(state["t_s"]), app.predicted_display_s, horizon_s)
-            out["placements"].append((app.patient.get_y(app.render), float(state["s_m"]), expected, horizon_s))
+            out["placements"].append((app.patient.get_y(app.render), float(state["s_m"]), expected, horizon_s,
+                                      app.camera_core_lost))
             if not headset:
                 # (presented at, drawn for): the flip waited for the time the frame was drawn for
                 out["presented"].append((app.stats.frames[-1][0] if app.stats.frames else math.nan,
@@ -139,9 +142,15 @@ def window_run() -> dict:
 def test_camera_follows_s_extrapolated_to_display_time(window_run):
     placements = window_run["placements"]
     assert len(placements) > 30
-    for camera_y, state_s, expected, horizon_s in placements[5:]:
+    for camera_y, state_s, expected, horizon_s, core_lost in placements[5:]:
+        if core_lost:
+            # The stand-in core is a thread of this process: a loaded machine can starve it past
+            # CORE_LOST_AFTER_S. The view then freezes at the last sample.
+            assert camera_y == pytest.approx(state_s, abs=1e-6)
+            continue
         assert camera_y == pytest.approx(expected, abs=1e-4)  # exactly the extrapolated s
         assert state_s <= camera_y <= state_s + 1.5 * horizon_s + 1e-6  # ahead of the sample, bounded
+    assert sum(not p[4] for p in placements[5:]) >= 10  # extrapolation was checked, not only freezes
     ys = [p[0] for p in placements]
     assert all(np.diff(ys) >= 0)  # the patient never walks backwards
     assert ys[-1] - ys[0] > 1.0  # 1.5 s at 1.5 m/s

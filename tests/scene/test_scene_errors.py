@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
@@ -136,12 +135,18 @@ def test_merge_keys_are_refused(tmp_path):
     assert any("merge keys" in e for e in errors_of(path))
 
 
-def test_oversized_file_refused_before_parsing(tmp_path):
+def test_oversized_file_refused_before_parsing(tmp_path, monkeypatch):
+    import engine.scene.loader as loader
+
     path = tmp_path / "big.yaml"
     path.write_text(GOOD + "#" * (MAX_FILE_BYTES + 10) + "\n")
-    t0 = time.process_time()
+
+    def parse_called(*_args, **_kwargs):
+        raise AssertionError("an oversized file reached the YAML parser")
+
+    # It must not even parse (checked by what is called, not by CPU time: that failed on a busy host).
+    monkeypatch.setattr(loader, "parse", parse_called)
     error = only_error(path)
-    assert time.process_time() - t0 < 0.5  # generous: it must not even parse
     assert error.startswith(f"{path}:1:1 <root>: file is") and "limited to" in error
 
 
@@ -151,10 +156,10 @@ def test_alias_bomb_refused(tmp_path):
         prev = f"*a{k - 1}"
         lines.append(f"a{k}: &a{k} [{', '.join([prev] * 10)}]")
     path = write(tmp_path, "\n".join(lines) + "\n")
-    t0 = time.process_time()
+    # 10**10 values if expanded: refused by the expansion count (its message), never expanded
+    # (that would not end within the test's timeout). No CPU-time bound: a busy host varies it.
     error = only_error(path)
-    assert time.process_time() - t0 < 2.0
-    assert "alias" in error and "refused" in error
+    assert "aliases expand to more than" in error and "refused" in error
     assert error.startswith(f"{path}:")
 
 

@@ -21,13 +21,13 @@ SCENE = textwrap.dedent(
     description: Two boxes early on, so a short session meets them.
     difficulty: gentle
     environment: {type: grocery_store}
-    route_length_m: 40
+    route_length_m: 10
     base_speed_fraction: 0.8
     obstacles:
       - {kind: box, at_m: 3.0, height_m: 0.1}
       - {kind: box, at_m: 6.0, height_m: 0.12}
     tasks:
-      shopping_list: {items: [{name: milk, at_m: 10.0}]}
+      shopping_list: {items: [{name: milk, at_m: 8.0}]}
     """
 )
 
@@ -38,15 +38,18 @@ def session(tmp_path_factory):
     (tmp / "scenes").mkdir()
     (tmp / "scenes" / "short-box-walk.yaml").write_text(SCENE)
     db = tmp / "records.db"
+    # The session ends at the end of the 10 m route, past both boxes (about 11 s on a quiet
+    # machine). Not after a fixed 14 s: on a loaded machine the core slows the belt for a late view
+    # (the graded policy), and 14 s then walked 1 step (31 frames, under a hog on both CPUs).
     command = [
         sys.executable, "main.py", "run", "--scene", "short-box-walk", "--patient", "demo-healthy",
-        "--duration-s", "14", "--headless", "--db", str(db), "--screenshots", str(tmp / "shots"),
+        "--duration-s", "100", "--headless", "--db", str(db), "--screenshots", str(tmp / "shots"),
         "--scenes-dir", str(tmp / "scenes"), "--vr", "off",
     ]
     proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
     try:
-        out, err = proc.communicate(timeout=150)
+        out, err = proc.communicate(timeout=240)
     finally:
         if proc.poll() is None:  # never leave a session (and its rig and core) behind
             import os
@@ -102,7 +105,7 @@ def test_camera_followed_s(session):
     rows = _query(session["db"], "SELECT stats_json FROM frame_timing")
     assert rows, session["err"][-2000:]
     stats = json.loads(rows[0]["stats_json"])
-    assert stats["frames"] > 100
+    assert stats["frames"] >= 20  # enough to measure (not a rate: a slower view walks longer)
     # The camera ended where the core's s was (the belt has stopped: no extrapolation left).
     assert stats["drawn_s_m_final"] == pytest.approx(stats["state_s_m_final"], abs=0.02)
     assert stats["state_s_m_final"] > 3.0
