@@ -26,6 +26,8 @@ event ring) with the truth:
   ACK_AFTER_S after it shows (through the command block, as the UI does): the stumble guard caps
   the belt until then, and an unacknowledged false STUMBLE held slow profiles at 0.05 m/s for the
   rest of a run (a few crossings per profile). The count is reported, not hidden.
+STEPSYNC_BENCH_JOBS=N runs N simulations at a time in worker processes (default 1; the figures
+do not depend on it, the wall time does).
 Targets (issue 10): event timing <= 5 ms median, <= 15 ms p95, offset <= 2 ms, step length <= 1 cm
 median, <= 3 cm p95, toe clearance <= 1 cm median, <= 2.5 cm p95, obstacle agreement >= 0.97,
 healthy_clear_rate >= 0.95, sim_speedup >= 20. The run also rewrites docs/validation.md.
@@ -247,10 +249,55 @@ def _weak_leg(profile) -> bool:
     return min(profile.max_toe_clearance_m) < WEAK_LEG_CAPACITY_M
 
 
-def run(quick: bool, profiles: str | None = None, write_doc: bool = True) -> dict:
-    """Simulate, compare, return the figures (and per profile PROFILE.KEY)."""
-    from devices.sim.profiles import load_profile, profile_names
+def _one(job: tuple) -> dict:
+    """One profile and seed: the boosted run compared with its truth (and, for a weak leg, the run
+    without boost for the rescue count). A process-pool worker (STEPSYNC_BENCH_JOBS)."""
+    from devices.sim.profiles import load_profile
     from engine.sim.session import SimOptions, run_simulation
+
+    name_or_path, seed, duration_s, scenes = job
+    profile = load_profile(name_or_path)
+    out = {"sim_s": 0.0, "wall_s": 0.0, "cpu_s": 0.0, "healthy": [0, 0], "rescue": [0, 0]}
+    therapist = _Therapist()
+    options = SimOptions(scene="bench-clinical", profile=name_or_path, duration_s=duration_s, seed=seed,
+                         db=None, scenes_dir=scenes, probe=therapist)
+    cpu0 = time.process_time()
+    res = run_simulation(options)
+    out["cpu_s"] += time.process_time() - cpu0
+    out["sim_s"] += res.sim_s
+    out["wall_s"] += res.wall_s
+    out["speedup"] = res.speedup
+    _, events = res.records
+    start = _start_time(events)
+    out["part"] = compare_session(res.truth, events, start)
+    out["alarms"] = therapist.acknowledged
+    if "healthy" in profile.labels:
+        out["healthy"] = list(_within_capacity_share(profile, res.truth))
+    if _weak_leg(profile):
+        cpu0 = time.process_time()
+        plain = run_simulation(SimOptions(scene="bench-clinical", profile=name_or_path, duration_s=duration_s,
+                                          seed=seed, db=None, scenes_dir=scenes, boost_max=0.0, probe=_Therapist()))
+        out["cpu_s"] += time.process_time() - cpu0
+        out["sim_s"] += plain.sim_s
+        out["wall_s"] += plain.wall_s
+        failed = {(r["obstacle"], r["side"]) for r in capacity_crossings(profile, plain.truth)
+                  if r["outcome"] != "cleared"}
+        boosted = {(r["obstacle"], r["side"]): r["outcome"] for r in res.truth["crossings"]}
+        for key in failed:
+            if key in boosted:
+                out["rescue"][1] += 1
+                out["rescue"][0] += boosted[key] == "cleared"
+    return out
+
+
+def run(quick: bool, profiles: str | None = None, write_doc: bool = True) -> dict:
+    """Simulate, compare, return the figures (and per profile PROFILE.KEY).
+
+    STEPSYNC_BENCH_JOBS=N runs N simulations in parallel processes (default 1)."""
+    import concurrent.futures
+    import os
+
+    from devices.sim.profiles import load_profile, profile_names
 
     if profiles:
         paths = sorted(str(p) for p in Path(profiles).glob("*.yaml"))
@@ -268,56 +315,48 @@ def run(quick: bool, profiles: str | None = None, write_doc: bool = True) -> dic
     total_alarms = 0
     disagreements: list[str] = []
     table = []
-    import os
+    workers = max(1, int(os.environ.get("STEPSYNC_BENCH_JOBS", "1")))
 
     load_start = os.getloadavg()[0]
     wall0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="stepsync-clinical-") as tmp:
         scenes = _scene_dir(Path(tmp))
+        jobs = [(name_or_path, seed, duration_s, scenes) for name_or_path in paths for seed in seeds]
+        done: dict = {}
+
+        def finished(job: tuple, res: dict) -> None:
+            done[(job[0], job[1])] = res
+            print(f"bench clinical: {load_profile(job[0]).name} seed {job[1]}: {res['speedup']:.1f}x "
+                  f"({len(done)}/{len(jobs)})", file=sys.stderr, flush=True)
+
+        if workers == 1:
+            for job in jobs:
+                finished(job, _one(job))
+        else:
+            with concurrent.futures.ProcessPoolExecutor(workers) as pool:
+                for job, res in zip(jobs, pool.map(_one, jobs), strict=True):
+                    finished(job, res)
         for name_or_path in paths:
             profile = load_profile(name_or_path)
             parts = []
-            weak = _weak_leg(profile)
             p_rescue = [0, 0]
-            alarms = [0]
+            alarms = 0
             for seed in seeds:
-                therapist = _Therapist()
-                options = SimOptions(scene="bench-clinical", profile=name_or_path, duration_s=duration_s, seed=seed,
-                                     db=None, scenes_dir=scenes, probe=therapist)
-                cpu0 = time.process_time()
-                res = run_simulation(options)
-                cpu_s += time.process_time() - cpu0
-                sim_s += res.sim_s
-                wall_s += res.wall_s
-                _, events = res.records
-                start = _start_time(events)
-                parts.append(compare_session(res.truth, events, start))
-                disagreements += [f"{profile.name} seed {seed}: {d}" for d in parts[-1].get("disagreements", [])]
-                alarms[0] += therapist.acknowledged
-                if "healthy" in profile.labels:
-                    c, t = _within_capacity_share(profile, res.truth)
-                    healthy[0] += c
-                    healthy[1] += t
-                if weak:
-                    cpu0 = time.process_time()
-                    plain = run_simulation(SimOptions(scene="bench-clinical", profile=name_or_path,
-                                                      duration_s=duration_s, seed=seed, db=None, scenes_dir=scenes,
-                                                      boost_max=0.0, probe=_Therapist()))
-                    cpu_s += time.process_time() - cpu0
-                    sim_s += plain.sim_s
-                    wall_s += plain.wall_s
-                    failed = {(r["obstacle"], r["side"]) for r in capacity_crossings(profile, plain.truth)
-                              if r["outcome"] != "cleared"}
-                    boosted = {(r["obstacle"], r["side"]): r["outcome"] for r in res.truth["crossings"]}
-                    for key in failed:
-                        if key in boosted:
-                            p_rescue[1] += 1
-                            p_rescue[0] += boosted[key] == "cleared"
-                print(f"bench clinical: {profile.name} seed {seed}: {res.speedup:.1f}x", file=sys.stderr, flush=True)
+                res = done[(name_or_path, seed)]
+                cpu_s += res["cpu_s"]
+                sim_s += res["sim_s"]
+                wall_s += res["wall_s"]
+                parts.append(res["part"])
+                disagreements += [f"{profile.name} seed {seed}: {d}" for d in res["part"].get("disagreements", [])]
+                alarms += res["alarms"]
+                healthy[0] += res["healthy"][0]
+                healthy[1] += res["healthy"][1]
+                p_rescue[0] += res["rescue"][0]
+                p_rescue[1] += res["rescue"][1]
             summary = _summarise(parts)
             summary["boost_rescue_rate"] = p_rescue[0] / p_rescue[1] if p_rescue[1] else math.nan
-            summary["alarms_acknowledged"] = alarms[0]
-            total_alarms += alarms[0]
+            summary["alarms_acknowledged"] = alarms
+            total_alarms += alarms
             rescue[0] += p_rescue[0]
             rescue[1] += p_rescue[1]
             all_parts += parts
@@ -335,6 +374,7 @@ def run(quick: bool, profiles: str | None = None, write_doc: bool = True) -> dic
     overall["load_start"] = load_start
     overall["load_end"] = os.getloadavg()[0]
     overall["wall_s"] = time.perf_counter() - wall0
+    overall["jobs"] = workers
     ordered = {key: overall[key] for key in KEYS}
     ordered.update({k: v for k, v in overall.items() if k not in ordered})
     ordered.update(results)
@@ -418,7 +458,8 @@ def write_validation_doc(figures: dict, table: list, quick: bool, seeds: list, d
         "targets are reported as measured.",
         "",
         f"Machine: {machine}; load average (1 min) {figures.get('load_start', math.nan):.1f} at the start and "
-        f"{figures.get('load_end', math.nan):.1f} at the end of the run, {figures.get('wall_s', math.nan):.0f} s wall. "
+        f"{figures.get('load_end', math.nan):.1f} at the end of the run, {figures.get('wall_s', math.nan):.0f} s wall "
+        f"({figures.get('jobs', 1)} simulation(s) at a time). "
         "The therapist at the rig is played by the bench: each alarm is acknowledged "
         f"{ACK_AFTER_S:g} s after it shows (the stumble guard caps the belt until then), "
         f"{figures.get('alarms_acknowledged', 0)} in all: false STUMBLE alarms in simulated walking are issue 13's.",
@@ -445,6 +486,26 @@ def write_validation_doc(figures: dict, table: list, quick: bool, seeds: list, d
         "`obstacle_confusion`: rows are the truth (cleared, touched, tripped), columns the core's "
         "per-leg verdicts (cleared, touched, tripped). `sim_speedup` is wall-clock on a machine shared with other work; "
         "`sim_speedup_cpu` counts this process's CPU time only.",
+        "",
+        "## Crossing outcomes",
+        "",
+        "One definition, in the core (engine/control/clearance.py) and in the rig's ground truth "
+        "(devices/sim/patient.py), per leg and in-lane step-over obstacle:",
+        "",
+        "- the obstacle's hazard is its box along the route [at_m, at_m + depth_m] from the ground "
+        "before it up to its height; a walk-on surface (uneven paving, a kerb ramp) and a curb up "
+        "are judged over their lip only (the first 5 cm at the near edge): the top of a curb past "
+        "its lip is the raised walkway, and landing there is stepping up. A curb down's stone is "
+        "the walkway before the drop (its box has no height); a puddle's box has none either;",
+        "- margin: the lowest point of the swinging sole (the line from heel to toe) over the hazard, "
+        "minus the box's top; the minimum over the crossing; a foot that lands in the box has a "
+        "margin of at most minus the box's height (a puddle: -1 cm);",
+        "- cleared: margin >= 0 and the foot did not land in the box; touched: the sole dipped in by "
+        "less than 1.5 cm, or the foot landed in the box; tripped: the swinging sole went 1.5 cm or "
+        "deeper into the box (the foot is caught). For a foot that lands in the box only the part "
+        "of its swing with its heel before the near edge and in the air (more than 1.5 cm over the "
+        "ground) counts for a trip: the descent onto the landing place is the landing, however deep "
+        "the last samples before the contact saw it.",
         "",
         "## Crossings where the core and the truth differ",
         "",

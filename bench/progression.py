@@ -11,11 +11,20 @@ starts from the accepted plan (`SimOptions.use_plan`, the scene the plan names):
 - stable: the same profile, `recovery_rate` 0;
 - worsening: recovers like the first until WORSEN_AT, then declines: each later session moves
   it DECLINE of the way toward the moderate hemiparetic profile (WORSE_PROFILE: lower clearance,
-  a stiff knee, a dropped foot) and it tires: fatigue_per_min FATIGUED, heart-rate gain x
-  HR_GAIN_WORSE (a bad spell, e.g. an illness).
+  a stiff knee, a dropped foot, a slower comfortable speed and so a lower capacity) and it tires:
+  fatigue_per_min FATIGUED (a bad spell, e.g. an illness).
 
-Each patient has a prescription (speed <= 1.0 m/s, guidance 0..1, BWS 0..0.4, heart-rate limit
-120 bpm ~ 60 % of the heart-rate reserve of the profile: Karvonen, REFERENCES.md section 8). Keys:
+Each patient walks with the effort model of devices/sim/effort.py: heart rate from the oxygen cost
+of the pace against an aerobic capacity from age and gait-speed deficit, and strain above the
+comfortable speed (quicker, more variable steps, lower toe clearance, faster fatigue). Recovery
+raises the comfortable speed and with it the capacity; the stable patient's stays.
+
+Each patient has a prescription (speed <= MAX_SPEED_MPS, guidance 0..1, BWS 0..0.4, heart-rate
+limit 120 bpm ~ 55 % of the heart-rate reserve of the profile: Karvonen, REFERENCES.md section 8).
+MAX_SPEED_MPS was 1.0 m/s until the effort model: below the stable patient's own fast walking
+speed (1.43 m/s by Jonkers 2009's ratio), so the ceiling, not the patient, stopped all three and
+nothing could tell them apart; 1.4 m/s is a fast pace for a recovered older adult (Bohannon 1997:
+comfortable 1.27-1.46 m/s) and within what 20 sessions of +0.05 m/s can reach from 0.45. Keys:
 - `improving_guidance_start`, `improving_guidance_end`: the guidance floor (absolute) of the
   first session and of the plan accepted after the last;
 - `improving_speed_start_mps`, `improving_speed_end_mps`: the belt speed, the same way;
@@ -39,6 +48,10 @@ as the worsening one makes `worsening_stepped_back` prove little):
 - `stumbles`, `stumbles_not_counted`, `true_trips`: the core's STUMBLE warnings over all sessions,
   those the rules did not count as trips (the tripped side's next step on time), and the trips in
   the rig's ground truth (the simulation knows; the rules never read it);
+- `stable_comfortable_speed_mps`, `stable_max_speed_mps`: the stable patient's capacity
+  (devices/sim/effort.py `Capacity`), so "plateaus near its capacity" can be read off;
+  `improving_comfortable_speed_end_mps`, `improving_max_speed_end_mps`: the improving patient's
+  in its last session;
 - `discriminates`: true when the improving patient ends ahead of the stable one (faster, or less
   guidance, and behind in neither), and the worsening patient steps back after its decline more
   often than the stable patient does over the same sessions.
@@ -61,8 +74,8 @@ WORSEN_AT = 10  # the worsening patient's sessions after this one decline
 WORSE_PROFILE = "hemiparetic-right"
 DECLINE = 0.35  # share of the way to WORSE_PROFILE per declining session
 FATIGUED = 0.8  # fatigue_per_min while declining (1/min; the profile's is 0.03)
-HR_GAIN_WORSE = 2.0
 HR_LIMIT_BPM = 120.0
+MAX_SPEED_MPS = 1.4
 SEED0 = 100
 
 
@@ -70,7 +83,7 @@ def _rx():
     from devices.sim.profiles import load_profile
     from engine.sim.session import sim_prescription
 
-    return replace(sim_prescription(load_profile(PROFILE)), max_speed_mps=1.0, guidance_min=0.0, guidance_max=1.0,
+    return replace(sim_prescription(load_profile(PROFILE)), max_speed_mps=MAX_SPEED_MPS, guidance_min=0.0, guidance_max=1.0,
                    bws_min=0.0, bws_max=0.4, max_heart_rate_bpm=HR_LIMIT_BPM)
 
 
@@ -94,8 +107,7 @@ def _profile_for(kind: str, session: int, folder: Path) -> str:
     if kind == "worsening" and done >= WORSEN_AT:
         share = 1.0 - (1.0 - DECLINE) ** (done - WORSEN_AT + 1)
         profile = toward(profile, load_profile(WORSE_PROFILE), share)
-        profile = replace(profile, fatigue_per_min=FATIGUED, recovery_rate=-DECLINE,
-                          hr_speed_gain_bpm_per_mps2=min(120.0, profile.hr_speed_gain_bpm_per_mps2 * HR_GAIN_WORSE))
+        profile = replace(profile, fatigue_per_min=FATIGUED, recovery_rate=-DECLINE)
     path = folder / f"{kind}-{session}.yaml"
     path.write_text(profile_to_yaml(profile))
     return str(path)
@@ -115,6 +127,8 @@ def _violations(store, session_id: int, rx) -> int:
 
 def _patient(kind: str, sessions: int, duration_s: float, folder: Path) -> dict:
     """Walk one patient's sessions; returns the plans, directions and violations."""
+    from devices.sim.effort import Capacity
+    from devices.sim.profiles import load_profile
     from engine.analysis.progression import Plan, proposal_for, record_decision, within_prescription
     from engine.records.store import Store
     from engine.sim.session import SimOptions, run_simulation
@@ -132,8 +146,9 @@ def _patient(kind: str, sessions: int, duration_s: float, folder: Path) -> dict:
     for k in range(1, sessions + 1):
         plan = plans[-1]
         wall0 = time.perf_counter()
+        profile_file = _profile_for(kind, k, folder)
         result = run_simulation(SimOptions(
-            scene=plan.scene_id, profile=_profile_for(kind, k, folder), duration_s=duration_s, seed=SEED0 + k, db=db,
+            scene=plan.scene_id, profile=profile_file, duration_s=duration_s, seed=SEED0 + k, db=db,
             patient_code=code, goals={"time_s": duration_s}, use_plan=k > 1,
             settings=plan.settings(rx) if k == 1 else {}))
         with Store(db) as store:
@@ -156,9 +171,13 @@ def _patient(kind: str, sessions: int, duration_s: float, folder: Path) -> dict:
             f"{perf.obstacles_attempted}, trips {perf.trips}, stumbles {perf.stumbles} "
             f"(not counted {perf.stumbles_not_trips_data}), true trips {len(result.truth.get('trips') or [])}, "
             f"clearance {perf.clearance_m * 1000:.1f} mm (baseline {perf.baseline_clearance_m * 1000:.1f}), "
-            f"HR above {perf.hr_above_share:.2f}, {time.perf_counter() - wall0:.0f} s) speed: {why}\n")
+            f"HR above {perf.hr_above_share:.2f}, late {perf.hr_late_mean_bpm:.0f} bpm, stride SD "
+            f"{perf.stride_time_sd_s * 1000:.0f} ms (baseline {perf.baseline_stride_time_sd_s * 1000:.0f}), "
+            f"strain at this speed {Capacity.of(load_profile(profile_file)).strain(plan.speed_mps):.2f}, {time.perf_counter() - wall0:.0f} s) speed: {why}\n")
         sys.stderr.flush()
+    capacity = Capacity.of(load_profile(profile_file))  # as the patient walked the last session
     return {"plans": plans, "directions": directions, "violations": violations, "stumbles": stumbles,
+            "comfortable_speed_mps": capacity.comfortable_speed_mps, "max_speed_mps": capacity.max_speed_mps,
             "not_counted": not_counted, "true_trips": true_trips}
 
 
@@ -210,5 +229,9 @@ def keys(out: dict) -> dict:
         "stumbles": sum(res["stumbles"] for res in out.values()),
         "stumbles_not_counted": sum(res["not_counted"] for res in out.values()),
         "true_trips": sum(res["true_trips"] for res in out.values()),
+        "stable_comfortable_speed_mps": round(out["stable"].get("comfortable_speed_mps", math.nan), 4),
+        "stable_max_speed_mps": round(out["stable"].get("max_speed_mps", math.nan), 4),
+        "improving_comfortable_speed_end_mps": round(out["improving"].get("comfortable_speed_mps", math.nan), 4),
+        "improving_max_speed_end_mps": round(out["improving"].get("max_speed_mps", math.nan), 4),
         "discriminates": bool(ahead and worse_after > stable_after),
     }

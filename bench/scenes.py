@@ -33,6 +33,13 @@ scenery then stays in every later frame, so half of that step shows against the 
 the chunk frames by what happened in them.
 `max_normal_frame_excess_cpu_ms` is the same worst-case figure for the ordinary frames (each
 against its ordinary neighbours): the noise floor that a max over frames cannot get below.
+`median_view_vertices` / `max_view_vertices`: the vertices drawn per frame of the same walk,
+counted (not timed, so the load does not enter): on a software renderer they are most of a
+frame's cost, so their max over their median says how much the view's own cost varies.
+`max_stretch_normal_frame_cpu_ms` / `min_stretch_normal_frame_cpu_ms`: the highest and lowest
+median CPU time of the ordinary frames over 10 m stretches of the walk, i.e. how much the cost of
+the view itself changes along the route (the chunks' level of detail keeps it steady; the last
+stretches, with the store's back wall near, see less).
 """
 
 from __future__ import annotations
@@ -118,6 +125,42 @@ def _chunk_frames(scene, base, walk_m: float, stream: bool | str) -> dict:
         world.destroy()
 
 
+def _view_vertices(scene, base, walk_m: float) -> list[int]:
+    """Vertices drawn at each frame position of the walk, counted, not timed (so the machine's
+    load does not enter): Geoms not hidden, the level-of-detail version the cull picks (by
+    distance, as LODNode does), bounds that meet the camera's frustum."""
+    from panda3d.core import BoundingVolume
+
+    from engine.render.world import build_world, place_eye_camera
+
+    world = build_world(scene, base.render, base.loader, stream=False)
+    counts = []
+    try:
+        for frame in range(10, int(walk_m / CHUNK_WALK_M)):
+            s = (frame + 1) * CHUNK_WALK_M
+            world.update(s, frame / 60.0, None)
+            place_eye_camera(base.camera, base.camLens, s)
+            frustum = base.camLens.makeBounds()
+            n = 0
+            for g in world.root.findAllMatches("**/+GeomNode"):
+                switch = g.getParent()
+                if g.isHidden():
+                    continue
+                if switch.getName() in ("lod-near", "lod-far"):
+                    lod = switch.getParent()
+                    near = (lod.node().getCenter() - base.camera.getPos(lod)).length() < lod.node().getIn(0)
+                    if near != (switch.getName() == "lod-near"):
+                        continue
+                bounds = g.node().getBounds().makeCopy()
+                bounds.xform(g.getMat(base.cam))
+                if frustum.contains(bounds) != BoundingVolume.IF_no_intersection:
+                    n += sum(g.node().getGeom(k).getVertexData().getNumRows() for k in range(g.node().getNumGeoms()))
+            counts.append(n)
+    finally:
+        world.destroy()
+    return counts
+
+
 def _excess_over_neighbours_ms(series: list[tuple[bool, float]], around: int = 10) -> float | None:
     """The worst chunk frame minus the median of the `around` ordinary frames on each side of it
     (CPU time, same walk): what a chunk adds, with the scenery and the machine's state of the
@@ -151,6 +194,16 @@ def _only(walk: dict, kind: str) -> list[tuple[bool, float]]:
     return [(k == kind, ms) for (c, ms), k in zip(walk["series"], walk["kinds"], strict=True) if not c or k == kind]
 
 
+def _stretch_medians_ms(series: list[tuple[bool, float]], stretch_m: float = 10.0) -> list[float]:
+    """The median CPU time of the ordinary frames in each stretch_m of the walk (series index k is
+    frame k + 10, at (frame + 1) x CHUNK_WALK_M): how much the view's own cost varies along the route."""
+    by_stretch: dict[int, list[float]] = {}
+    for k, (is_chunk, ms) in enumerate(series):
+        if not is_chunk:
+            by_stretch.setdefault(int((k + 11) * CHUNK_WALK_M // stretch_m), []).append(ms)
+    return [statistics.median(v) for v in by_stretch.values() if len(v) >= 20]
+
+
 def _pct(values: list[float], q: float) -> float:
     return round(sorted(values)[int(q * (len(values) - 1))], 2)
 
@@ -168,6 +221,7 @@ def chunk_figures(quick: bool) -> dict:
     threaded = _chunk_frames(scene, base, walk_m, stream="thread")
     on_frame = _chunk_frames(scene, base, walk_m, stream=False)
     normal_ms = statistics.median(streamed["normal"])
+    vertices = _view_vertices(scene, base, walk_m)
     out = {
         "normal_frame_ms": round(normal_ms, 2),
         "max_chunk_frame_ms": round(max(streamed["chunk"]), 2) if streamed["chunk"] else None,
@@ -190,6 +244,10 @@ def chunk_figures(quick: bool) -> dict:
         "median_attach_frame_excess_cpu_ms": _median_excess_ms(_only(streamed, "attach")),
         "median_shown_frame_excess_cpu_ms": _median_excess_ms(_only(streamed, "shown")),
         "max_normal_frame_excess_cpu_ms": _excess_over_neighbours_ms([(not c, m) for c, m in streamed["series"]]),
+        "max_stretch_normal_frame_cpu_ms": round(max(_stretch_medians_ms(streamed["series"])), 2),
+        "min_stretch_normal_frame_cpu_ms": round(min(_stretch_medians_ms(streamed["series"])), 2),
+        "median_view_vertices": int(statistics.median(vertices)),
+        "max_view_vertices": max(vertices),
         "chunk_frames_slices": len(sliced["chunk"]),
         "max_chunk_frame_ms_slices": round(max(sliced["chunk"]), 2) if sliced["chunk"] else None,
         "normal_frame_ms_slices": round(statistics.median(sliced["normal"]), 2),

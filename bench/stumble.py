@@ -30,6 +30,28 @@ Keys:
   confidence needs 6 h of alarm-free walking); `normal_walking_h_by_profile`, `false_alarms_by_profile`;
 - `haptic_cue_sent`: share of detections whose STUMBLE event says the haptic cue went out and
   whose rig insoles recorded it (INSOLE_HAPTIC, docs/protocol.md) within 10 ms.
+Loss of balance without a trip (engine/control/balance_loss.py): balance sessions walk the
+obstacle-free scene while the rig makes the patient slip (devices/sim/balance_perturbation.py):
+one slip per session (one: a detection's response, which lasts until the therapist acknowledges
+it, would change every later slip), of a drawn size (BALANCE_SLIP_M) at the first heel strike
+after a drawn time; the seeds are taken per profile in turn, so each profile sees slips of
+several sizes; the rig's truth says which slips lost balance (Hof's margin of stability < 0)
+and when. Keys:
+- `balance_slips`, `balance_episodes` (slips that lost balance), `balance_detected`,
+  `balance_sensitivity`: a loss counts as detected when a BALANCE_LOSS event comes between its
+  slip's heel strike and BALANCE_MATCH_S after the loss;
+- `balance_latency_ms_median`, `balance_latency_ms_p95`: event time minus the truth's loss of
+  balance (the first tick with margin < 0; negative when the core's estimate crossed first);
+- `balance_alarms_recovered_slips`: BALANCE_LOSS events after a slip that kept its balance
+  (within BALANCE_MATCH_S of the slip's end); `balance_false_alarms_sessions`: BALANCE_LOSS
+  events in balance sessions that follow no slip; `balance_missed_or_late` lists each loss
+  missed or detected after 50 ms;
+- normal walking counts BALANCE_LOSS events as false alarms too (`false_alarms` and the rates
+  include them; `balance_false_alarms` is their part), unless the rig's truth says the walk
+  itself took the margin below zero then: every session's truth follows the margin
+  (`balance_gait_losses`: such episodes of the simulated gait in all sessions, and
+  `balance_alarms_gait_losses` the events that came with them; `balance_events_normal` is every
+  BALANCE_LOSS event in normal walking, matched or not).
 Environment (the command line stays `python -m bench stumble [--quick] [--profiles DIR] --json`):
 - STEPSYNC_BENCH_JOBS=N runs N simulations in parallel processes (default 1);
 - STEPSYNC_STUMBLE_NORMAL_H=H: hours of normal walking in all (default 0.11 quick, 3.0 full),
@@ -39,7 +61,8 @@ Environment (the command line stays `python -m bench stumble [--quick] [--profil
   NORMAL_SESSION_S full; shorter sessions lose less when a long run is stopped);
 - STEPSYNC_STUMBLE_TRIP_SEEDS=N: trip sessions per profile (default 1 quick, 6 full; the scene
   rotates over TRIP_SCENES with the seed);
-- STEPSYNC_STUMBLE_PART=trips|normal|all (default all);
+- STEPSYNC_STUMBLE_BALANCE_SEEDS=N: balance sessions per profile (default 3 quick, 8 full);
+- STEPSYNC_STUMBLE_PART=trips|normal|balance|all (default all);
 - STEPSYNC_STUMBLE_LOG=FILE: each finished session's figures are appended to FILE (JSON lines)
   and sessions already in it are not simulated again: a long run can be stopped and resumed,
   and several runs can share one log.
@@ -68,6 +91,10 @@ LATE_SWING_SHARE = 0.85  # a trip later in the swing than this is a foot landing
 # last two): the scene's own settings; self-paced (the belt follows the patient, as in a walk
 # test); and a training session's settings (moderate guidance with assist-as-needed, 70 % of the
 # top speed, some support: the demo history's middle session).
+BALANCE_SESSION_S = 35.0
+BALANCE_AT_S = (15.0, 22.0)  # the slip's time after the start (drawn)
+BALANCE_SLIP_M = (0.01, 0.35)  # its slide distance (drawn: some keep the balance, some lose it)
+BALANCE_MATCH_S = 0.5
 NORMAL_VARIANTS = {
     "scene": {},
     "self": {"pace": "self"},
@@ -94,11 +121,16 @@ def _one(job: tuple) -> dict:
     kind, profile, scene, seed, duration_s = job[:5]
     variant = job[5] if len(job) > 5 else "scene"
     rx = sim_prescription(load_profile(profile))
-    extra = NORMAL_VARIANTS[variant]
+    from devices.sim.balance_perturbation import SlipProbe
+
+    extra = dict(NORMAL_VARIANTS[variant])
+    # every session's truth follows the margin of stability (a monitor without slips elsewhere)
+    extra["probe"] = SlipProbe(balance_slips(seed) if kind == "balance" else [])
     r = run_simulation(SimOptions(scene=scene, profile=profile, duration_s=duration_s, seed=seed, db=None,
                                   boost_max=0.0 if kind == "trip" else None, **extra))
     tel, ev = r.records
     stumbles = ev[ev["kind"] == int(EventKind.STUMBLE)]
+    losses = ev[ev["kind"] == int(EventKind.BALANCE_LOSS)]
     walking = (tel["run_state"] == int(RunState.RUNNING)) & (tel["belt_speed_mps"] > 0.05)
     dt = np.diff(tel["t_s"], prepend=tel["t_s"][0]) if len(tel) else np.zeros(0)
     decel, guidance_ok, haptic_ok = [], [], []
@@ -120,10 +152,24 @@ def _one(job: tuple) -> dict:
         "trips": [(float(x["t_s"]), int(x["side"]), bool(x.get("loss_of_balance")), _swing_share(r.truth, x))
                   for x in r.truth.get("trips", [])],
         "stumbles": [(float(e["t_s"]), int(e["side"])) for e in stumbles],
+        "balance_events": [(float(e["t_s"]), int(e["side"]), float(e["v1"])) for e in losses],
+        "slips": [(float(p["t_s"]), int(p["side"]), float(p["distance_m"]), bool(p["loss_of_balance"]),
+                   p["end_t_s"], p["min_mos_m"]) for p in r.truth.get("perturbations", [])],
+        "balance_losses": [(float(b["t_s"]), float(b["slip_t_s"])) for b in r.truth.get("balance_losses", [])
+                           if b["cause"] == "slip"],
+        "gait_losses": [float(b["t_s"]) for b in r.truth.get("balance_losses", []) if b["cause"] == "gait"],
         "walking_s": float(dt[walking].sum()), "decel": decel, "guidance_ok": guidance_ok, "haptic_ok": haptic_ok,
         "max_decel_mps2": rx.max_decel_mps2,
         "speedup": r.speedup, "sim_s": r.sim_s, "key": _key(job),
     }
+
+
+def balance_slips(seed: int) -> list[tuple[float, float]]:
+    """The slips of one balance session (time after the start s, slide m), drawn from the seed."""
+    import random
+
+    rng = random.Random(seed * 7907 + 3)
+    return [(rng.uniform(*BALANCE_AT_S), rng.uniform(*BALANCE_SLIP_M))]
 
 
 def _swing_share(truth: dict, trip: dict) -> float | None:
@@ -171,6 +217,11 @@ def _jobs(paths: list[str], quick: bool, part: str, normal_h: float) -> list[tup
         trip_seeds = range(int(os.environ.get("STEPSYNC_STUMBLE_TRIP_SEEDS", 1 if quick else 6)))
         trip_s = 45.0 if quick else 150.0
         jobs += [("trip", p, TRIP_SCENES[s % len(TRIP_SCENES)], s, trip_s) for p in paths for s in trip_seeds]
+    if part in ("all", "balance"):
+        seeds = int(os.environ.get("STEPSYNC_STUMBLE_BALANCE_SEEDS", 3 if quick else 8))
+        # profile k takes seeds k, k + n, ...: slip sizes differ between profiles
+        jobs += [("balance", p, NORMAL_SCENE, 200 + k + len(paths) * s, BALANCE_SESSION_S)
+                 for s in range(seeds) for k, p in enumerate(paths)]
     if part in ("all", "normal"):
         session_s = float(os.environ.get("STEPSYNC_STUMBLE_NORMAL_SESSION_S", 45.0 if quick else NORMAL_SESSION_S))
         n = max(1, math.ceil(normal_h * 3600.0 / session_s))
@@ -186,8 +237,8 @@ def run(quick: bool, profiles: str | None = None) -> dict:
     """Simulate trip and normal-walking sessions; returns the figures (module docstring)."""
     paths = _profiles(profiles)
     part = os.environ.get("STEPSYNC_STUMBLE_PART", "all")
-    if part not in ("all", "trips", "normal"):
-        raise ValueError(f"STEPSYNC_STUMBLE_PART={part!r}: one of all, trips, normal")
+    if part not in ("all", "trips", "normal", "balance"):
+        raise ValueError(f"STEPSYNC_STUMBLE_PART={part!r}: one of all, trips, normal, balance")
     normal_h = float(os.environ.get("STEPSYNC_STUMBLE_NORMAL_H", 0.11 if quick else 3.0))
     jobs = _jobs(paths, quick, part, normal_h)
     log_path = os.environ.get("STEPSYNC_STUMBLE_LOG")
@@ -271,6 +322,8 @@ def run(quick: bool, profiles: str | None = None) -> dict:
             by_profile_fa[name] = by_profile_fa.get(name, 0) + unmatched
         else:
             fa_obstacle += unmatched
+    bal = _balance_figures(results)
+    fa_normal += bal["balance_false_alarms"]
     hours = normal_s_total / 3600.0
     return {
         "trips": trips,
@@ -294,7 +347,69 @@ def run(quick: bool, profiles: str | None = None) -> dict:
         "prescription_max_decel_mps2": min((r["max_decel_mps2"] for r in results), default=None),
         "response_guidance_at_max": round(sum(guidance_ok) / len(guidance_ok), 3) if guidance_ok else None,
         "haptic_cue_sent": round(sum(haptic_ok) / len(haptic_ok), 3) if haptic_ok else None,
+        **bal,
         "sessions": len(results),
         "sim_speedup_median": round(statistics.median(r["speedup"] for r in results), 1) if results else None,
         "wall_s": round(time.perf_counter() - wall0, 1),
+    }
+
+
+def _balance_figures(results: list[dict]) -> dict:
+    """The loss-of-balance keys (module docstring) from the sessions' results."""
+    slips, episodes, detected, recovered_alarms, stray, fa_normal = 0, 0, 0, 0, 0, 0
+    latencies: list[float] = []
+    late: list[dict] = []
+    gait_losses, gait_alarms, normal_events = 0, 0, 0
+    for res in results:
+        events = [tuple(e) for e in res.get("balance_events", [])]
+        used: set[int] = set()
+        # the rig's own gait took the margin below zero (no slip): an event then is not a false
+        # alarm by the truth, but it is counted apart (a patient model problem, docs/control.md)
+        gait = res.get("gait_losses", [])
+        gait_losses += len(gait)
+        for t_g in gait:
+            hits = [i for i, e in enumerate(events) if t_g - 0.05 <= e[0] <= t_g + BALANCE_MATCH_S and i not in used]
+            gait_alarms += len(hits)
+            used.update(hits)
+        if res["kind"] != "balance":
+            normal_events += len(events) if res["kind"] == "normal" else 0
+            if res["kind"] == "normal":
+                fa_normal += len(events) - len(used)
+            continue
+        losses = {slip_t: t for t, slip_t in res.get("balance_losses", [])}
+        for slip_t, side, distance, lost, end_t, _ in res.get("slips", []):
+            slips += 1
+            if lost:
+                episodes += 1
+                t_loss = losses.get(slip_t)
+                hits = [i for i, e in enumerate(events) if slip_t <= e[0] <= t_loss + BALANCE_MATCH_S]
+                if hits:
+                    detected += 1
+                    used.update(hits)
+                    latencies.append((events[hits[0]][0] - t_loss) * 1000.0)
+                if not hits or (events[hits[0]][0] - t_loss) * 1000.0 > 50.0:
+                    late.append({"session": res["key"], "slip_t_s": slip_t, "loss_t_s": t_loss, "side": side,
+                                 "distance_m": round(distance, 3),
+                                 "latency_ms": round((events[hits[0]][0] - t_loss) * 1000.0, 1) if hits else None})
+            else:
+                until = (end_t if end_t is not None else slip_t + 3.0) + BALANCE_MATCH_S
+                hits = [i for i, e in enumerate(events) if slip_t <= e[0] <= until and i not in used]
+                recovered_alarms += len(hits)
+                used.update(hits)
+        stray += len(events) - len(used)
+    lat = sorted(latencies)
+    return {
+        "balance_slips": slips,
+        "balance_episodes": episodes,
+        "balance_detected": detected,
+        "balance_sensitivity": round(detected / episodes, 3) if episodes else None,
+        "balance_latency_ms_median": round(statistics.median(lat), 1) if lat else None,
+        "balance_latency_ms_p95": round(float(lat[max(0, math.ceil(0.95 * len(lat)) - 1)]), 1) if lat else None,
+        "balance_alarms_recovered_slips": recovered_alarms,
+        "balance_false_alarms_sessions": stray,
+        "balance_false_alarms": fa_normal,
+        "balance_events_normal": normal_events,
+        "balance_gait_losses": gait_losses,
+        "balance_alarms_gait_losses": gait_alarms,
+        "balance_missed_or_late": late,
     }

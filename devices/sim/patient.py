@@ -43,10 +43,11 @@ import random
 
 from devices.base import JointMode
 from devices.sim import leg_kinematics as lk
+from devices.sim.effort import Effort
 from devices.sim.foot import FootState
 from devices.sim.plantar import FootRoll
 from devices.sim.profiles import PatientProfile
-from devices.sim.scene_view import SceneObstacle, Walkway, obstacles_from
+from devices.sim.scene_view import LIP_DEPTH_M, SceneObstacle, Walkway, obstacles_from
 
 __all__ = ["ExoDrive", "FootState", "PatientModel", "simulate"]
 
@@ -57,7 +58,11 @@ EXO_DAMPING_NMS_PER_RAD = 4.0
 BOOST_KNEE_DEG = 34.0  # extra swing knee flexion at boost 1.0 (the core's refgait asks as much)
 BOOST_HIP_DEG = 20.0
 BOOST_DORSI_DEG = 12.0
-TOE_DRAG_PRESSURE = 0.03  # a dragging toe loads its sensor a little
+# A dragging toe loads its sensor a little: a share of the swing leg's weight (leg ~16 % of body
+# weight, Winter 2009 Table 4.1; the hip carries most of it): 1 % of body weight, an assumed
+# figure. At 3 % it equalled the last of a paretic foot's push-off load (~3 % of body weight),
+# so no sensor could see the foot leave: toe offs were found when the toe lifted, 20-35 ms late.
+TOE_DRAG_PRESSURE = 0.01
 HR_TAU_S = 25.0
 GRAVITY_MPS2 = 9.81
 MTC_WINDOW = (0.25, 0.8)  # minimum toe clearance: lowest toe in this share of the swing
@@ -73,12 +78,30 @@ MIN_CROSSING_CLEARANCE_M = 0.02  # aimed for even over a flat hazard (a puddle, 
 CROSSING_EFFORT = 5.0  # the patient's impedance while it lifts a foot over an obstacle, x its usual
 GROUND_TOLERANCE_M = 1e-4
 PELVIS_RISE_MAX_MPS = 1.5  # a bound on the pelvis's rise (level walking stays within ~0.3 m/s: Winter 2009)
+PELVIS_SWING_DROP_MAX_M = 0.08  # the most a swinging leg lowers the pelvis below where the stance leg holds it
 PELVIS_DOWN_BY_U = 1.0  # the pelvis is down to where the landing leg reaches by this share of the swing
 # The pull engages faster than the passive leg's natural frequency alone: the patient's own
 # muscles are active too (project's choice: 4x, so a healthy walker's MTC stays 1-1.5 cm under
 # guidance, as measured on sidewalk-curb-crossing, seed 0)
 ENGAGE_GAIN = 4.0
 LIFT_OFF_BLEND_U = 0.2  # share of the swing over which the toe-off pose blends into the swing plan
+# A trailing leg leaves the ground when the hip passes so far over it that its thigh reaches the
+# hip's extension limit (a leg cannot stay on a foot it cannot reach: the stance foot must be
+# within reach). Peak hip extension in walking is about 10-20 deg (Winter 2009: -10..-20 deg at
+# toe off); this sagittal model has no pelvic tilt or rotation, which in life lend the step some
+# of its length, so its thigh runs a little further back in normal walking (-17..-28 deg measured
+# on the shipped profiles): the limit sits beyond that and acts only where the foot was placed out
+# of the leg's reach (a landing pulled short by the exoskeleton).
+HIP_EXTENSION_LIMIT_RAD = math.radians(30.0)
+EARLY_TOE_OFF_MIN_Q = 0.5  # only a leg past mid stance (heel rise) leaves early
+# A swing foot that meets the ground in terminal swing (the leg reaching forward to land) and
+# that the joints cannot lift (a knee at the end of its range, a dropped foot held low) lands
+# there: it is on the ground, not through it (the step ends early and short). Earlier in the
+# swing such a foot drags its toe (a scuff), it does not land.
+EARLY_LANDING_MIN_U = 0.85
+SOLE_SMOOTH_M = 0.01  # the foot's lowest point switches between toe and heel smoothly over this much
+AIM_PASSES = 4  # inverse-kinematics passes that aim the foot's lowest point with the pitch the ankle can give
+DORSI_SMOOTH_RAD = math.radians(4.0)  # the ankle meets its dorsiflexion limit over this much (tissue stiffens)
 MIN_TOE_GAP_M = 0.05  # a foot is placed at least this far from an obstacle's edges (by choice)
 MIN_SHUFFLE_M = 0.05  # a shuffle of a few centimetres is still a step
 LIFT_RAMP_MIN_U = 0.15  # a lift planned from toe off on takes this share of the swing (~60 ms) to build
@@ -102,6 +125,15 @@ _GUIDANCE, _HOLD = JointMode.GUIDANCE, JointMode.HOLD  # per joint per tick: Enu
 # at minimum toe clearance, toe up at heel strike (Winter's sagittal foot angle, rounded).
 _PITCH_PLAN = [(0.0, TOE_OFF_PITCH_RAD), (0.25, 30.0 * DEG), (0.5, MID_SWING_PITCH_RAD),
                (0.65, 8.0 * DEG), (1.0, HEEL_STRIKE_PITCH_RAD)]
+
+
+def hazard_end_m(ob: SceneObstacle) -> float:
+    """Far edge of what a foot must not enter or land in, for the crossing outcome: a curb up's
+    lip (its first LIP_DEPTH_M at full height; the stone's top beyond it is walkway, landing there
+    is stepping up), else the obstacle's end_m (docs/validation.md, "Crossing outcomes")."""
+    if ob.kind == "curb_up":
+        return min(ob.end_m, ob.at_m + LIP_DEPTH_M)
+    return ob.end_m
 
 
 class ExoDrive:
@@ -134,10 +166,19 @@ def _min_jerk(u: float) -> float:
 
 
 def _swing_travel(u: float) -> float:
-    """Share of the swing's forward travel done at swing progress u: a cycloid on a warped time,
-    so the foot leaves quickly after toe off and slows to land (real foot speed peaks early)."""
-    u = min(1.0, max(0.0, u)) ** 0.85
-    return u - math.sin(2.0 * math.pi * u) / (2.0 * math.pi)
+    """Share of the swing's forward travel done at swing progress u: the foot's speed over the
+    ground rises from toe off, peaks in mid swing and falls to land, as a half sine, so its peak is
+    pi/2 x its mean over the swing (a healthy adult's foot peaks at about 4-5 m/s at 1.3 m/s; a
+    cycloid's 2 x put it near 7 m/s)."""
+    u = min(1.0, max(0.0, u))
+    return 0.5 - 0.5 * math.cos(math.pi * u)
+
+
+def _soft_min(a: float, b: float, k: float = SOLE_SMOOTH_M) -> float:
+    """min(a, b) rounded over |a - b| < k (at most k/4 below the smaller): the lowest point of a
+    foot passes from toe to heel without a kink, so the planned ankle path has no corner."""
+    h = max(0.0, k - abs(a - b)) / k
+    return min(a, b) - 0.25 * k * h * h
 
 
 def _profile_points(u: float, points: list[tuple[float, float]]) -> float:
@@ -182,7 +223,7 @@ class _Leg:
         "ankle_x", "ankle_z", "pitch", "heel", "toe", "prev_mid", "prev_vel", "prev_pitch",
         "pitch_rate", "accel", "dorsi", "last_hs_t", "roles", "closed",
         "catch_t0", "catch_x", "catch_z", "catch_v", "prev_ankle_x", "ankle_vx", "land_pitch", "guided",
-        "lift_off", "lift_dorsi",
+        "lift_off", "lift_dorsi", "to_phase", "hs_phase",
     )
 
     def __init__(self, side: int, heel_x: float) -> None:
@@ -219,6 +260,10 @@ class _Leg:
         # tick): the leg leaves the ground from where stance left it and blends into its plan
         self.lift_off: tuple[float, float] | None = None
         self.lift_dorsi: float | None = None  # the same for the ankle (a foot drop's toe-off pitch)
+        # the leg's phase at which this swing began and this stance began (the profile's stance
+        # fraction and 0 unless the foot left or met the ground early)
+        self.to_phase: float | None = None
+        self.hs_phase = 0.0
         self.roles: dict[int, str] = {}  # obstacle index -> lead or trail, for the swing over it
         self.closed: set[int] = set()  # obstacles whose crossing by this leg is decided
 
@@ -245,11 +290,16 @@ class PatientModel:
         self.route_origin_m = 0.0  # belt displacement when the scene was shown (route s = 0)
         self.fatigue = 0.0
         self.heart_rate_bpm = p.hr_rest_bpm
+        # heart rate, fatigue and strain above the patient's capacity (devices/sim/effort.py)
+        self.effort = Effort(p, HR_TAU_S)
         self.v_perceived = 0.0
         self.intent_z = 0.0
         # Test/bench hook: a function of the rig time (s) giving the intended speed (m/s), None to
         # keep the model's own (self-paced bench and tests set speeding up, slowing, stopping).
         self.intent_schedule = None
+        # Bench/test hook (fa, issue 13): a balance perturbation (devices/sim/balance_perturbation.py)
+        # applied every tick before the legs are posed; None: the patient walks undisturbed.
+        self.perturbation = None
         self.intended_speed_mps = p.comfortable_speed_mps
         self._intent_dt = 0.0
         self.walkway = Walkway([])
@@ -260,6 +310,7 @@ class PatientModel:
         self.hip_speed = 0.0
         self.legs = [_Leg(0, half_step - self.heel_m - 0.05), _Leg(1, -half_step - self.heel_m + 0.05)]
         self._hold_rad = [0.0, 0.0, 0.0, 0.0]
+        self._ground_depth = 0.0  # how far the ground is into the swing foot the joints could not lift
         # the exoskeleton's pull on each swinging joint: deviation from the patient's own pattern
         # (rad); the joints' moments of inertia (hip, knee) per leg
         self._exo_dev = [0.0] * 4
@@ -333,7 +384,7 @@ class PatientModel:
 
     def _stride_s(self, v_eff: float) -> float:
         step_m = self.mean_step_length_m(v_eff)
-        stride = 2.0 * step_m / v_eff * self.stride_factor * (1.0 + 0.05 * self.fatigue)
+        stride = 2.0 * step_m / v_eff * self.stride_factor * (1.0 + 0.05 * self.fatigue) * self.effort.step_length_factor
         if self.t_s is not None and self.t_s < self.festinate_until_s:
             stride *= FESTINATION_STRIDE_FACTOR
         if self.frozen:
@@ -414,22 +465,35 @@ class PatientModel:
         events.sort()
         for frac, side, kind in events:
             t_event = t0 + frac * dt
-            if kind == "to":
+            # a foot that already left (or met) the ground early has had this event
+            if kind == "to" and self.legs[side].in_stance:
                 self._toe_off(side, t_event, v)
-            else:
+            elif kind == "hs" and not self.legs[side].in_stance:
                 self._heel_strike(side, t_event, v)
 
         self.hip_x += self.hip_speed * dt
+        if self.walking:
+            self._toe_off_at_reach(t_s, v)
+        if self.perturbation is not None:
+            self.perturbation.apply(self, t_s, dt)
         self._pose(dt, drive, v, bws_fraction)
         self._effort(dt, v, bws_fraction)
 
     def _swing_progress(self, side: int) -> float:
-        stance = self.profile.stance_fraction[side]
+        to_phase = self.legs[side].to_phase
+        stance = self.profile.stance_fraction[side] if to_phase is None else to_phase
         leg = self._leg_phase(self.phase, side)
         return (leg - stance) / (1.0 - stance) if leg >= stance else 1.0
 
     def _stance_progress(self, side: int) -> float:
-        return min(1.0, self._leg_phase(self.phase, side) / self.profile.stance_fraction[side])
+        hs = self.legs[side].hs_phase
+        stance = self.profile.stance_fraction[side]
+        leg = self._leg_phase(self.phase, side)
+        if hs == 0.0:
+            return min(1.0, leg / stance)
+        # a foot that met the ground early: its stance runs from there (over the stride's wrap)
+        span = (stance - hs) % 1.0
+        return min(1.0, ((leg - hs) % 1.0) / span) if span > 0.0 else 1.0
 
     # ------------------------------------------------------------------ planning
     def _step_time_s(self, side: int, v_eff: float) -> float:
@@ -448,7 +512,7 @@ class PatientModel:
         # The stride covers the belt's travel; how it splits into the two steps is the patient's
         # spatial asymmetry, independent of how the stride's time splits (temporal asymmetry).
         normal = 0.5 * v_eff * self._stride_s(v_eff) * asym[side] / mean_asym
-        cv = p.step_length_cv * (1.0 + self.fatigue)
+        cv = p.step_length_cv * (1.0 + self.fatigue) * self.effort.variability_factor
         length = normal * (1.0 + cv * self._rng.gauss(0.0, 1.0)) - DRIFT_GAIN * drift
         reason = "normal"
         if self.frozen:
@@ -481,7 +545,8 @@ class PatientModel:
         # never further back than the handrails allow
         shortest = MIN_SHUFFLE_M
         if drift < -DRIFT_LIMIT_M:
-            shortest = normal + (-DRIFT_LIMIT_M - drift)
+            # back at the handrails: a longer step, but no longer than the leg reaches
+            shortest = min(normal + (-DRIFT_LIMIT_M - drift), max(1.6 * normal, 0.8 * (p.thigh_m + p.shank_m)))
             length = max(length, shortest)
         if self.perceive and reason != "crossing":
             max_step = max(1.6 * normal, 0.8 * (p.thigh_m + p.shank_m))
@@ -507,12 +572,30 @@ class PatientModel:
                 length = min(options, key=lambda x: abs(x - length))
         return length
 
-    def _toe_off(self, side: int, t_s: float, v: float) -> None:
+    def _toe_off_at_reach(self, t_s: float, v: float) -> None:
+        """A trailing stance leg whose thigh the hip has taken to its extension limit leaves the
+        ground now, before its planned toe off (the other foot carries the body)."""
+        p = self.profile
+        for side in (0, 1):
+            leg, other = self.legs[side], self.legs[1 - side]
+            if not (leg.in_stance and other.in_stance) or leg.heel_x >= other.heel_x:
+                continue
+            if self._stance_progress(side) < EARLY_TOE_OFF_MIN_Q:
+                continue
+            ax, az, _ = self._stance_ankle(side)
+            hip, _ = lk.inverse(ax - self.hip_x, self.hip_z - az, p.thigh_m, p.shank_m, math.pi * 0.9, math.pi * 0.6)
+            if hip < -HIP_EXTENSION_LIMIT_RAD:
+                self._toe_off(side, t_s, v, self._leg_phase(self.phase, side))
+
+    def _toe_off(self, side: int, t_s: float, v: float, leg_phase: float | None = None) -> None:
+        """The foot leaves the ground (leg_phase: the leg's phase now when that is before its
+        planned toe off)."""
         p = self.profile
         leg = self.legs[side]
         other = self.legs[1 - side]
         self._update_swing_pose(side)  # the toe-off pose of the stance foot
         leg.in_stance = False
+        leg.to_phase = leg_phase if leg_phase is not None and leg_phase < p.stance_fraction[side] else None
         self.toe_offs.append({"side": side, "t_s": t_s, "device_time_us": int(t_s * 1e6), "toe_x_m": leg.toe[0]})
         length, reason = self._plan_step_m(side, v)
         leg.guided = reason in ("crossing", "adjusting")  # a step placed by sight (see _pose)
@@ -526,7 +609,9 @@ class PatientModel:
         leg.x1 = leg.land_x - hx
         leg.z1 = leg.g1 - hz
         fatigue_drop = 1.0 - 0.3 * self.fatigue
-        mtc = p.mtc_m[side] * fatigue_drop + p.mtc_sd_m[side] * (1.0 + self.fatigue) * self._mtc_rng.gauss(0.0, 1.0)
+        strained = self.effort
+        mtc = p.mtc_m[side] * fatigue_drop * strained.clearance_factor + p.mtc_sd_m[side] * (
+            1.0 + self.fatigue) * strained.variability_factor * self._mtc_rng.gauss(0.0, 1.0)
         if self.frozen:
             mtc = 0.4 * mtc
         leg.mtc = mtc
@@ -538,7 +623,8 @@ class PatientModel:
         if reason in ("crossing", "adjusting"):
             self._maybe_festinate()
         # the hip heads for the midpoint of the heels at the coming heel strike
-        swing_s = (1.0 - p.stance_fraction[side]) * self._stride_s(max(v, V_FINISH_STEP_MPS))
+        to_phase = p.stance_fraction[side] if leg.to_phase is None else leg.to_phase
+        swing_s = (1.0 - to_phase) * self._stride_s(max(v, V_FINISH_STEP_MPS))
         goal = 0.5 * (leg.land_x + other.heel_x) + self.heel_m
         self.hip_speed = (goal - self.hip_x) / max(swing_s, 0.05)
 
@@ -588,23 +674,30 @@ class PatientModel:
         g = leg.g0 + (leg.g1 - leg.g0) * _smooth(u, 0.35, 0.9)
         level = _profile_points(u, [(0.0, 0.0), (0.18, leg.peak1), (0.5, leg.mtc), (0.82, leg.mtc + 0.012), (1.0, 0.0)])
         z = g + level
+        # a lift window blends from the take-off ground, or from the planned path where that is
+        # lower (stepping down a curb: the window held the foot at the upper level until the heel
+        # strike, then it fell 8-11 cm in one tick)
+        base = min(leg.g0, z)
         for u0, u1, height in leg.req:
             w = self._window(u, u0, u1)
             if w > 0.0:
-                z = max(z, leg.g0 + (height - leg.g0) * w)
+                z = max(z, base + (height - base) * w)
         return z
 
     # ------------------------------------------------------------------ events
-    def _heel_strike(self, side: int, t_s: float, v: float) -> None:
+    def _heel_strike(self, side: int, t_s: float, v: float, leg_phase: float | None = None) -> None:
+        """The foot lands (leg_phase: the leg's phase now when that is before its planned heel
+        strike)."""
         leg = self.legs[side]
         other = self.legs[1 - side]
+        leg.hs_phase = leg_phase if leg_phase is not None and 0.0 < leg_phase < 1.0 else 0.0
         self._update_swing_pose(side)
         land_x = leg.heel[0]  # where forward kinematics put the heel
         leg.land_pitch = leg.pitch
         if leg.pitch > 0.0:  # toe down: the forefoot lands first, the heel comes down behind it
             land_x = leg.toe[0] - self.heel_m - self.profile.foot_length_m
         inside = [o for o in self.walkway.near(land_x - 0.01, land_x + self.heel_m + self.profile.foot_length_m)
-                  if o.at_m <= land_x + self.heel_m + self.profile.foot_length_m and o.end_m >= land_x]
+                  if o.at_m <= land_x + self.heel_m + self.profile.foot_length_m and hazard_end_m(o) >= land_x]
         for ob in inside:
             if ob.index in leg.closed or (ob.volume_height_m <= 0.0 and ob.kind != "puddle"):
                 continue  # standing on a curb stone before its drop is no fault; in a puddle it is
@@ -636,7 +729,7 @@ class PatientModel:
         leg.last_hs_t = t_s
         if side == 0:
             # a new left stride: draw its time factor (Parkinsonian strides vary most)
-            cv = self.profile.stride_time_cv * (1.0 + self.fatigue)
+            cv = self.profile.stride_time_cv * (1.0 + self.fatigue) * self.effort.variability_factor
             z = self._rng.gauss(0.0, 1.0)
             self.stride_factor = max(0.6, 1.0 + cv * z)
             if self._perturb:
@@ -654,7 +747,7 @@ class PatientModel:
                 role = "lead" if other.heel_x + self.heel_m + self.profile.foot_length_m < ob.at_m else "trail"
             rec = {"obstacle": ob.index, "kind": ob.kind, "side": leg.side, "role": role, "t_s": t_s,
                    "device_time_us": int(t_s * 1e6), "margin_m": math.inf, "penetration_m": 0.0,
-                   "landed_in": False, "entered_t_s": None}
+                   "approach_penetration_m": 0.0, "landed_in": False, "entered_t_s": None}
             leg.crossings[ob.index] = rec
         return rec
 
@@ -663,13 +756,18 @@ class PatientModel:
         done = []
         for index, rec in leg.crossings.items():
             ob = self.scene[index]
-            if leg.heel_x > ob.end_m or rec["landed_in"]:
+            if leg.heel_x > hazard_end_m(ob) or rec["landed_in"]:
                 done.append(index)
         for index in done:
             rec = leg.crossings.pop(index)
             leg.closed.add(index)
             margin = rec["margin_m"]
-            if rec["landed_in"] or margin < 0.0:
+            if rec["landed_in"]:
+                # stepped on or in it: a touch, unless the sole had entered it a trip's depth
+                # while the heel was before it and in the air (the descent onto the landing place
+                # is the landing)
+                outcome = "tripped" if rec["approach_penetration_m"] >= TRIP_PENETRATION_M else "touched"
+            elif margin < 0.0:
                 outcome = "tripped" if rec["penetration_m"] >= TRIP_PENETRATION_M else "touched"
             else:
                 outcome = "cleared"
@@ -791,21 +889,36 @@ class PatientModel:
             dx = ax - self.hip_x
             drop = math.sqrt(max(reach * reach - dx * dx, (0.5 * reach) ** 2))
             hip_z = min(hip_z, az + drop)
+        # the swinging leg lowers the pelvis a few centimetres at most (Winter: the pelvis rises
+        # and falls about 4-5 cm in a stride); a plan beyond that reach is not reached
+        stance_z = hip_z if hip_z < math.inf else self.hip_z
+        swing_z = math.inf
         for side in (0, 1):
             leg = self.legs[side]
             if leg.in_stance:
                 continue
-            # the landing leg must reach its heel-strike point: the pelvis comes down for it
             u = self._swing_progress(side)
+            # the swinging leg must reach where its plan takes the foot now with the knee no
+            # straighter than in stance: the pelvis comes down for it (a leg that hits full
+            # extension on the way turns its foot's path with a corner: no foot moves like that)
+            pitch_plan = self._swing_pitch(u, leg)
+            tz = lk.rotate(p.foot_length_m, -p.foot_height_m, pitch_plan)[1]
+            hz = lk.rotate(-self.heel_m, -p.foot_height_m, pitch_plan)[1]
+            az_plan = self._lowest_plan(leg, u) - _soft_min(tz, hz)
+            dx = leg.x0 + (leg.x1 - leg.x0) * _swing_travel(u) - self.hip_x
+            reach = lk.leg_length_for_knee(STANCE_KNEE_RAD, thigh, shank)
+            leg_z = az_plan + math.sqrt(max(reach * reach - dx * dx, (0.5 * reach) ** 2))
+            # the landing leg must reach its heel-strike point: the pelvis comes down for it
             if u > 0.3:
                 reach = lk.leg_length_for_knee(STANCE_KNEE_RAD, thigh, shank)
                 dx = leg.x1 - self.hip_x - self.hip_speed * max(0.0, 1.0 - u) * 0.3
                 need = leg.z1 + math.sqrt(max(reach * reach - dx * dx, (0.5 * reach) ** 2))
                 # phased in from mid swing (a bound that appears at once would drop the pelvis)
                 slack = 0.15 * (1.0 - _smooth(u, 0.5, PELVIS_DOWN_BY_U)) + (1.0 - _smooth(u, 0.3, 0.5))
-                hip_z = min(hip_z, need + slack)
-        if hip_z == math.inf:
-            hip_z = self.hip_z
+                leg_z = min(leg_z, need + slack)
+            # stepping down a curb the pelvis goes down with the foot
+            swing_z = min(swing_z, max(leg_z, stance_z - PELVIS_SWING_DROP_MAX_M - max(0.0, leg.g0 - leg.g1)))
+        hip_z = min(stance_z, swing_z)
         # the legs bound the pelvis from above; freed by a trailing leg's toe off it rises, it is
         # not thrown up in one tick
         if dt > 0.0:
@@ -828,14 +941,15 @@ class PatientModel:
                 lowest = self._lowest_plan(leg, u)
                 ax = leg.x0 + (leg.x1 - leg.x0) * _swing_travel(u)
                 # Aim the foot's lowest point at the plan with the pitch the ankle can give (its
-                # dorsiflexion is limited): two passes, the second with the pitch the first gave.
+                # dorsiflexion is limited), pass after pass: at the limit the pitch follows the knee
+                # and hip, which follow the pitch (two passes left the toe ~0.5 cm low in mid swing)
                 pitch = pitch_plan
-                for _ in range(2):
+                for _ in range(AIM_PASSES):
                     tx, tz = lk.rotate(p.foot_length_m, -p.foot_height_m, pitch)
                     hx, hz = lk.rotate(-self.heel_m, -p.foot_height_m, pitch)
-                    az = lowest - min(tz, hz)
+                    az = lowest - _soft_min(tz, hz)
                     hip, knee = lk.inverse(ax - self.hip_x, hip_z - az, thigh, shank, knee_max[side], hip_max[side])
-                    pitch = knee - hip - min(knee - hip - pitch_plan, dorsi_max[side])
+                    pitch = knee - hip - _soft_min(knee - hip - pitch_plan, dorsi_max[side], DORSI_SMOOTH_RAD)
                 # Joints are continuous: at toe off the plan's first pose (inverse kinematics of
                 # the planned path, within the joints' ranges and the pelvis's height) is not
                 # exactly the pose stance left, and a leg cannot jump there in one tick. The
@@ -923,7 +1037,7 @@ class PatientModel:
                 dx, drop = lk.ankle_rel_hip(hip, knee, thigh, shank)
                 ax, az = self.hip_x + dx, hip_z - drop
                 intended = knee - hip - self._swing_pitch(swing_u[side], leg)
-                dorsi = min(intended, dorsi_max[side]) + dorsi_boost
+                dorsi = _soft_min(intended, dorsi_max[side], DORSI_SMOOTH_RAD) + dorsi_boost
                 if leg.lift_dorsi is None:  # leg.dorsi is still stance's
                     leg.lift_dorsi = leg.dorsi - dorsi if dt > 0.0 else 0.0
                 leg.dorsi = dorsi + leg.lift_dorsi * (1.0 - _smooth(swing_u[side], 0.0, LIFT_OFF_BLEND_U))
@@ -934,6 +1048,11 @@ class PatientModel:
             leg.prev_ankle_x = ax
             leg.ankle_x, leg.ankle_z, leg.pitch = ax, az, pitch
             self._update_swing_pose(side)
+            if not leg.in_stance and swing_u[side] >= EARLY_LANDING_MIN_U and self._ground_depth > GROUND_TOLERANCE_M:
+                # the joints cannot lift the foot off the ground it meets: it lands here, on it
+                leg.ankle_z += self._ground_depth
+                self._update_swing_pose(side)
+                self._heel_strike(side, self.t_s, v, self._leg_phase(self.phase, side))
             self._kinematics_rates(leg, dt)
             if not leg.in_stance:
                 self._swing_truth(leg, swing_u[side])
@@ -949,16 +1068,18 @@ class PatientModel:
         at the end of its range cannot shorten the leg further: the toe stays as low as it gets."""
         p = self.profile
         leg = self.legs[side]
-        floor = min(leg.g0, leg.g1)
-        low = az + min(lk.rotate(p.foot_length_m, -p.foot_height_m, pitch)[1],
-                       lk.rotate(-self.heel_m, -p.foot_height_m, pitch)[1])
-        if low >= floor - GROUND_TOLERANCE_M:
+        self._ground_depth = 0.0
+        tx, tz = lk.rotate(p.foot_length_m, -p.foot_height_m, pitch)
+        hx, hz = lk.rotate(-self.heel_m, -p.foot_height_m, pitch)
+        # how far the sole is below the ground under its toe and heel
+        need = max(self._floor_m(leg, ax + tx, leg.toe[1]) - (az + tz), self._floor_m(leg, ax + hx, leg.heel[1]) - (az + hz))
+        if need <= GROUND_TOLERANCE_M:
             return ax, az
         # the patient's active range, or further where the exoskeleton already drives the joint
         # (a clearance boost flexes a weak knee beyond what the patient can)
         knee_max = max(knee_max, self.angle_rad[2 * side + 1])
         hip_max = max(hip_max, self.angle_rad[2 * side])
-        hip, knee = lk.inverse(ax - self.hip_x, hip_z - (az + floor - low), p.thigh_m, p.shank_m, knee_max, hip_max)
+        hip, knee = lk.inverse(ax - self.hip_x, hip_z - (az + need), p.thigh_m, p.shank_m, knee_max, hip_max)
         for i, angle in ((2 * side, hip), (2 * side + 1, knee)):
             # a constraint on the pose only: the leg's drive (its own pattern and the
             # exoskeleton's pull) is what it was, and takes over again once the foot rises
@@ -967,7 +1088,17 @@ class PatientModel:
             self._hold_rad[i] = angle
         leg.dorsi = knee - hip - pitch  # the foot keeps its pitch: the ankle takes the difference
         dx, drop = lk.ankle_rel_hip(hip, knee, p.thigh_m, p.shank_m)
+        # what the joints could not lift (a knee at the end of its range)
+        self._ground_depth = max(0.0, need - (hip_z - drop - az))
         return self.hip_x + dx, hip_z - drop
+
+    def _floor_m(self, leg: _Leg, x_m: float, was_z_m: float) -> float:
+        """The ground a point of a swinging foot stands on at x_m: the walkway under it when the
+        point was above that surface (a foot coming down on a raised curb stays on it), else the
+        lower of take-off and landing ground (a toe that meets a curb's face goes into the
+        obstacle's box: that is a trip, decided by the crossing truth, not lifted over)."""
+        g = self.walkway.ground_m(x_m)
+        return g if was_z_m >= g - GROUND_TOLERANCE_M else min(leg.g0, leg.g1, g)
 
     def _hold_caught(self, leg: _Leg, hip_z: float, dt: float, prev: list, knee_max: float, hip_max: float) -> None:
         """A foot caught by an obstacle (a trip): the contact holds the ankle where the obstacle
@@ -1030,7 +1161,9 @@ class PatientModel:
             if ob.index in leg.closed:
                 continue
             # lowest point of the foot over the obstacle's stretch (heel-toe line clipped to it)
-            lowest = self._lowest_over(leg, ob.at_m, ob.end_m)
+            lowest = self._lowest_over(leg, ob.at_m, hazard_end_m(ob))
+            if lowest == math.inf:
+                continue  # over a curb's stone past its lip: walkway
             top = self.walkway.box_top_m(ob)
             # a foot cannot go below the walkway: there it is on the ground, inside the box at most
             # by its whole height
@@ -1044,6 +1177,9 @@ class PatientModel:
                 penetration = -margin
                 if rec["entered_t_s"] is None:
                     rec["entered_t_s"] = t
+                heel_up = leg.heel[1] - self.walkway.ground_m(leg.heel[0]) > TRIP_PENETRATION_M
+                if leg.heel[0] < ob.at_m and heel_up and penetration > rec["approach_penetration_m"]:
+                    rec["approach_penetration_m"] = penetration  # the heel not yet over it, in the air
                 if penetration > rec["penetration_m"]:
                     first_trip = rec["penetration_m"] < TRIP_PENETRATION_M <= penetration
                     rec["penetration_m"] = penetration
@@ -1109,12 +1245,10 @@ class PatientModel:
                 self.stances.append(done)
 
     def _effort(self, dt: float, v: float, bws: float) -> None:
-        p = self.profile
-        effort = (v / 1.0) ** 2 * (1.0 - bws)
-        self.fatigue += dt * p.fatigue_per_min / 60.0 * effort * (1.0 - self.fatigue)
-        target = p.hr_rest_bpm + p.hr_speed_gain_bpm_per_mps2 * effort + 20.0 * self.fatigue
-        target = min(p.hr_max_bpm, target)
-        self.heart_rate_bpm += (target - self.heart_rate_bpm) * min(1.0, dt / HR_TAU_S)
+        # the belt is level (the rig has no incline): grade 0
+        self.effort.step(dt, v, bws)
+        self.fatigue = self.effort.fatigue
+        self.heart_rate_bpm = self.effort.heart_rate_bpm
 
     def heart_rate_sample(self) -> float:
         """Heart rate as a sensor reads it once a second (with beat-to-beat noise)."""
@@ -1165,6 +1299,9 @@ class PatientModel:
             "crossings": list(self.crossings),
             "obstacles": self.obstacle_outcomes(),
             "trips": list(self.trips),
+            # balance perturbations and losses of balance (devices/sim/balance_perturbation.py)
+            **(self.perturbation.truth() if self.perturbation is not None
+               else {"perturbations": [], "balance_losses": []}),
             "freezing": list(self.freezes),
             "stances": list(self.stances),
             "intended_speed": list(self.intent),
@@ -1181,6 +1318,8 @@ class PatientModel:
             },
             "fatigue": self.fatigue,
             "heart_rate_bpm": self.heart_rate_bpm,
+            "capacity": self.effort.capacity.to_dict(),
+            "strain": self.effort.strain,
         }
 
 

@@ -61,6 +61,12 @@ DRAGGING_CLEARANCE_M = 0.005
 GUIDANCE_USED_SHARE_MAX = 0.5
 GUIDANCE_SATURATED_SHARE = 0.2
 SYMMETRY_WORSE_PCT = 5.0  # symmetry index worse than the previous session by this: hold speed
+# ... and worse than the patient's own session-to-session spread: beyond the median |SI| of the last
+# BASELINE_SESSIONS by SYMMETRY_SPREAD_Z robust SDs (1.4826 x MAD) of them. On 16 s sessions the
+# simulated stable patient's index swung between -44 % and +21 % from one session to the next
+# (progression bench, issue 12), far beyond the sampling error of ~2 points, so a 5-point change
+# alone held half its sessions on noise.
+SYMMETRY_SPREAD_Z = 2.0
 HR_ABOVE_SHARE_STEP_BACK = 0.10  # share of walking time above the heart-rate limit
 HR_NEAR_LIMIT = 0.95  # mean over the last third this close to the limit: hold speed and support
 FATIGUE_CLEARANCE_DROP = 0.25  # last third's clearance this much below the first third's
@@ -89,6 +95,19 @@ MIN_STEPS_FOR_STEP_CHECK = 6
 # A decline between sessions: the worse side's median toe clearance this much below the median of
 # the patient's last BASELINE_SESSIONS sessions (the same 25 % and 5 mm as the fatigue rule).
 BASELINE_SESSIONS = 3
+# Strain: a pace beyond what the patient can sustain shows as steps more variable than their own
+# recent sessions (variability is lowest near the preferred speed: Jordan, Challis & Newell 2007)
+# and as the exoskeleton's help being needed (below). The stride-time SD of the worse side's
+# steady strides at least VARIABILITY_RISE_S above the median of the last BASELINE_SESSIONS (about
+# the meaningful change in gait-timing SD, ~0.01 s: Brach et al. 2010, REFERENCES.md section 1)
+# and beyond sampling noise holds the speed: the session's variance over the baseline's above the
+# one-sided 95 % point of chi-square(n - 1) / (n - 1) for its n strides (the baseline taken as
+# known; Wilson-Hilferty's approximation of the quantile). From 7 strides a side (a 16 s session)
+# the SD must rise by 45 %, from 25 by 23 %: the simulated stable patient's stride-time SD varied
+# 21-55 ms between 16 s sessions at the same pace.
+VARIABILITY_RISE_S = 0.010
+VARIABILITY_Z = 1.645
+MIN_STRIDES_FOR_VARIABILITY = 5  # per side
 STUMBLE_REVIEW_SETTING = "stumble_review"  # audit row: the therapist's judgement of a stumble
 
 
@@ -154,12 +173,16 @@ class Performance:
     stumbles_not_trips_data: int = 0  # the tripped side's next step undisturbed (see STUMBLE_STEP_TIME_Z)
     previous_trips: int = 0  # trips counted the same way in the patient's previous session
     baseline_clearance_m: float = math.nan  # median of the worse-side clearance of the last sessions
+    stride_time_sd_s: float = math.nan  # stride-time SD of the worse side's steady strides
+    stride_count: int = 0  # how many strides that SD comes from
+    baseline_stride_time_sd_s: float = math.nan  # its median over the last sessions
     min_margin_m: float = math.nan  # smallest margin over the obstacles cleared
     clearance_m: float = math.nan  # median toe clearance of the worse side
     clearance_drop: float = math.nan  # 1 - last third / first third of the walking time (the side that fell most)
     clearance_drop_m: float = math.nan  # the same side's drop in metres
     symmetry_index_pct: float = math.nan
     previous_symmetry_index_pct: float = math.nan
+    recent_symmetry_index_pct: tuple = ()  # the last BASELINE_SESSIONS sessions' indexes, oldest first
     hr_limit_bpm: float = 0.0
     hr_above_share: float = math.nan
     hr_late_mean_bpm: float = math.nan
@@ -255,6 +278,7 @@ def assess(store, session_id: int) -> Performance:
     medians = [float(np.median(clear[ok & (data.step_side == side)])) for side in (0, 1)
                if (ok & (data.step_side == side)).sum() >= 3]
     perf.clearance_m = min(medians) if medians else math.nan
+    perf.stride_time_sd_s, perf.stride_count = _worse_side_stride_sd(data)
     for side in (0, 1):  # per side: the two legs' clearances differ, a pooled median mixes them
         first, last = _thirds(data.step_t_s, ok & (data.step_side == side))
         if first.sum() >= 6 and last.sum() >= 6:
@@ -269,6 +293,8 @@ def assess(store, session_id: int) -> Performance:
     if earlier:
         prev = earlier[-1]["summary"].get("symmetry_index_pct")
         perf.previous_symmetry_index_pct = float(prev) if isinstance(prev, (int, float)) else math.nan
+        recent = [s["summary"].get("symmetry_index_pct") for s in earlier[-BASELINE_SESSIONS:]]
+        perf.recent_symmetry_index_pct = tuple(float(v) for v in recent if isinstance(v, (int, float)))
     # heart rate against the prescription's limit (0: none set, the rule is skipped)
     perf.hr_limit_bpm = float(data.prescription.get("max_heart_rate_bpm") or 0.0)
     hr = data.heart_rate_bpm
@@ -340,8 +366,9 @@ def _swing_undisturbed(data, stumble: dict) -> bool:
     return abs(step - median) <= band
 
 
-def _worse_side_clearance(store, session_id: int) -> float:
-    """The worse side's median toe clearance of a session (nan when under 3 steps a side)."""
+def _worse_side_gait(store, session_id: int) -> tuple[float, float]:
+    """The worse side's median toe clearance (nan when under 3 steps a side) and stride-time SD
+    (see _worse_side_stride_sd) of a session."""
     from engine.analysis.session_data import load_session
 
     data = load_session(store, session_id)
@@ -349,7 +376,24 @@ def _worse_side_clearance(store, session_id: int) -> float:
     ok = np.isfinite(clear)
     medians = [float(np.median(clear[ok & (data.step_side == side)])) for side in (0, 1)
                if (ok & (data.step_side == side)).sum() >= 3]
-    return min(medians) if medians else math.nan
+    return (min(medians) if medians else math.nan), _worse_side_stride_sd(data)[0]
+
+
+def _worse_side_stride_sd(data) -> tuple[float, int]:
+    """The larger of the two sides' stride-time SDs over steady strides and its stride count
+    (nan, 0 when no side has MIN_STRIDES_FOR_VARIABILITY)."""
+    times = data.stride_time_s
+    ok = np.isfinite(times) & (times > 0) & data.stride_steady.astype(bool) if len(times) else np.zeros(0, bool)
+    sds = [(float(np.std(times[ok & (data.stride_side == side)], ddof=1)), int((ok & (data.stride_side == side)).sum()))
+           for side in (0, 1) if (ok & (data.stride_side == side)).sum() >= MIN_STRIDES_FOR_VARIABILITY]
+    return max(sds) if sds else (math.nan, 0)
+
+
+def variance_ratio_limit(n: int, z: float = VARIABILITY_Z) -> float:
+    """Upper one-sided point of chi-square(n - 1) / (n - 1) (Wilson-Hilferty): a sample variance
+    from n values this many times the true one or more happens with probability ~P(Z > z)."""
+    k = max(1, n - 1)
+    return (1.0 - 2.0 / (9.0 * k) + z * math.sqrt(2.0 / (9.0 * k))) ** 3
 
 
 # ---------------------------------------------------------------------------------------------
@@ -463,9 +507,23 @@ def propose(patient_code: str, perf: Performance, current: Plan, rx, sessions_on
         hold.append(f"{goals_missed} of {perf.goals_set} goals not reached")
     sym_worse = (math.isfinite(perf.symmetry_index_pct) and math.isfinite(perf.previous_symmetry_index_pct)
                  and abs(perf.symmetry_index_pct) - abs(perf.previous_symmetry_index_pct) > SYMMETRY_WORSE_PCT)
+    if sym_worse and len(perf.recent_symmetry_index_pct) >= 2:
+        recent = np.abs(np.asarray(perf.recent_symmetry_index_pct, dtype=float))
+        median = float(np.median(recent))
+        spread = SYMMETRY_SPREAD_Z * 1.4826 * float(np.median(np.abs(recent - median)))
+        if abs(perf.symmetry_index_pct) - median <= max(SYMMETRY_WORSE_PCT, spread):
+            sym_worse = False
+            notes.append(f"symmetry index {perf.symmetry_index_pct:.1f} %: within the patient's recent spread "
+                         f"(median |SI| {median:.1f} %, {SYMMETRY_SPREAD_Z:.0f} robust SDs {spread:.1f} points)")
     if sym_worse:
         hold.append(f"symmetry index {perf.symmetry_index_pct:.1f} % is worse than last time "
                     f"({perf.previous_symmetry_index_pct:.1f} %)")
+    if math.isfinite(perf.stride_time_sd_s) and math.isfinite(perf.baseline_stride_time_sd_s):
+        rise_s = perf.stride_time_sd_s - perf.baseline_stride_time_sd_s
+        ratio = (perf.stride_time_sd_s / max(perf.baseline_stride_time_sd_s, 1e-6)) ** 2
+        if rise_s >= VARIABILITY_RISE_S and ratio > variance_ratio_limit(perf.stride_count):
+            hold.append(f"strides more variable: stride-time SD {perf.stride_time_sd_s * 1000:.0f} ms, up from "
+                        f"{perf.baseline_stride_time_sd_s * 1000:.0f} ms over the last sessions")
     low_clearance = math.isfinite(perf.clearance_m) and perf.clearance_m < LOW_CLEARANCE_M
     dragging = math.isfinite(perf.clearance_m) and perf.clearance_m < DRAGGING_CLEARANCE_M
     if math.isfinite(perf.clearance_m):
@@ -487,6 +545,18 @@ def propose(patient_code: str, perf: Performance, current: Plan, rx, sessions_on
         hold.append("1 trip or stumble, with " + "; ".join(trouble))
     elif one_trip:
         hold.append("1 trip or stumble on a day otherwise in order (one event alone does not step back)")
+    # Assistance: assist-as-needed at its top for a fifth of the walking, or using more than half
+    # of its room above the floor, means the patient needed the exoskeleton at this pace; the
+    # floor holds (below) and so does the speed (a faster belt asks for more than they manage).
+    needed = ""
+    if perf.assist_as_needed and math.isfinite(perf.guidance_used) and perf.walking_s >= MIN_WALKING_S:
+        room = max(1e-6, perf.guidance_max - current.guidance_min)
+        used = min(1.0, max(0.0, (perf.guidance_used - current.guidance_min) / room))
+        saturated = perf.guidance_saturated_share if math.isfinite(perf.guidance_saturated_share) else 0.0
+        if saturated >= GUIDANCE_SATURATED_SHARE:
+            needed = f"assist-as-needed at its top {saturated:.0%} of the walking time"
+        elif used > GUIDANCE_USED_SHARE_MAX:
+            needed = f"assist-as-needed used {used:.0%} of the room above the floor"
     plan = current
     changes: list[Change] = []
     why_back = "; ".join(back)
@@ -495,7 +565,7 @@ def propose(patient_code: str, perf: Performance, current: Plan, rx, sessions_on
         speed, reason = current.speed_mps - SPEED_DOWN_MPS, f"step back: {why_back}"
     elif trip_weighed:
         speed, reason = current.speed_mps - SPEED_UP_MPS, "step back: " + hold[-1]
-    elif hold or dragging:
+    elif hold or dragging or needed:
         # A foot that nearly drags is not walked faster: at minimum toe clearance the foot moves
         # fastest (Winter 1991), so a faster belt makes the same scuff a harder trip. (The quick
         # bench's declining patient was sped up at 0 mm.) Not the 10 mm of the floor and support
@@ -503,7 +573,7 @@ def propose(patient_code: str, perf: Performance, current: Plan, rx, sessions_on
         # kept a recovering patient at 7-9.6 mm and 0.45 m/s for 12 sessions.
         speed, reason = current.speed_mps, "hold: " + ("; ".join(hold) or (
             f"toe clearance {perf.clearance_m * 1000:.1f} mm below {DRAGGING_CLEARANCE_M * 1000:.0f} mm: "
-            "the foot nearly drags"))
+            "the foot nearly drags" if dragging else f"{needed}: the patient needed the exoskeleton at this pace"))
     else:
         speed, reason = current.speed_mps + SPEED_UP_MPS, "walked well at this speed: obstacles, goals, heart rate in order"
     speed_c = _clamp(_tidy(speed, current.speed_mps), min(MIN_SPEED_MPS, rx.max_speed_mps), rx.max_speed_mps)
@@ -628,9 +698,12 @@ def proposal_for(store, patient_code: str, scenes: dict | None = None) -> Propos
     if earlier:  # the patient's own recent sessions: a trip last time, and the clearance baseline
         previous = assess(store, earlier[-1]["id"])
         perf.previous_trips = previous.trips
-        clearances = [previous.clearance_m] + [_worse_side_clearance(store, s["id"]) for s in earlier[:-1]]
-        finite = [c for c in clearances if math.isfinite(c)]
+        gait = [(previous.clearance_m, previous.stride_time_sd_s)] + [_worse_side_gait(store, s["id"])
+                                                                       for s in earlier[:-1]]
+        finite = [c for c, _ in gait if math.isfinite(c)]
         perf.baseline_clearance_m = float(np.median(finite)) if finite else math.nan
+        sds = [sd for _, sd in gait if math.isfinite(sd)]
+        perf.baseline_stride_time_sd_s = float(np.median(sds)) if sds else math.nan
     return propose(patient_code, perf, current, rx, on_scene, scenes)
 
 

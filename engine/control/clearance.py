@@ -8,11 +8,17 @@ buffer) and the window is applied then.
 
 Obstacle margin of a leg: while that foot swings, the lowest point of its sole (the straight
 line from heel to toe) over the obstacle's extent along the route, minus the top of the
-obstacle's box (walkway.py); the minimum over the crossing. Outcome per leg: cleared (margin
->= 0), touched (the sole dipped into the box by less than TRIP_DEPTH_M, or the foot landed on or
-in it) or tripped (the swinging sole went deeper: the foot is caught). Obstacles beside the
-walking lane are walked past. A surface walked on (uneven paving, a kerb ramp) is judged over its
-lip only (planner.WALK_ON_KINDS): stepping onto it is what it is for.
+obstacle's box (walkway.py); the minimum over the crossing. Outcome per leg (the definition the
+rig's ground truth follows too, docs/validation.md "Crossing outcomes"): cleared (margin >= 0),
+touched (the sole dipped into the box by less than TRIP_DEPTH_M, or the foot landed on or in it)
+or tripped (the swinging sole went deeper: the foot is caught). A foot that lands in the box
+touched it unless its sole had entered the box by TRIP_DEPTH_M while its heel was still before
+the box's near edge and in the air (more than TRIP_DEPTH_M over the ground): the descent onto the
+landing place, and the samples of a foot already down before its contact is detected, are the
+landing, not a catch. Obstacles
+beside the walking lane are walked past. A surface walked on (uneven paving, a kerb ramp) and a
+curb up are judged over their lip only (planner.WALK_ON_KINDS): stepping onto them is what they
+are for (a curb's top past its lip is walkway).
 """
 
 from __future__ import annotations
@@ -80,6 +86,8 @@ class ObstacleMargins:
 
     def __init__(self) -> None:
         self.margin_m = [[math.nan, math.nan] for _ in range(MAX_OBSTACLES)]
+        # the lowest margin while the heel was before the near edge and in the air (a landing's trip test)
+        self.approach_m = [[math.nan, math.nan] for _ in range(MAX_OBSTACLES)]
         self.state = [[0, 0] for _ in range(MAX_OBSTACLES)]  # 0 not yet, 1 over it, 2 decided
         self.done: list[tuple[int, int, float, int]] = []  # (obstacle index, side, margin, outcome)
         self.first = 0
@@ -87,6 +95,8 @@ class ObstacleMargins:
     def reset(self) -> None:
         """A new timeline."""
         for row in self.margin_m:
+            row[0] = row[1] = math.nan
+        for row in self.approach_m:
             row[0] = row[1] = math.nan
         for row in self.state:
             row[0] = row[1] = 0
@@ -137,6 +147,10 @@ class ObstacleMargins:
                 row = self.margin_m[k]
                 if st[side] == 0 or margin < row[side]:
                     row[side] = margin
+                if heel_x < ob.at_m and heel_z - walkway.ground_m(heel_x) > TRIP_DEPTH_M:
+                    row = self.approach_m[k]
+                    if not row[side] <= margin:
+                        row[side] = margin
                 st[side] = 1
 
     def heel_strike(self, order, walkway, side: int, heel_x: float, toe_x: float, s_m: float) -> None:
@@ -172,12 +186,15 @@ class ObstacleMargins:
         if landed_in:
             # stepped on or in it: the sole came down inside the box, its margin at most minus the
             # box's height (a puddle: minus LANDED_MIN_M). A touch: the foot was not caught in its
-            # swing (a trip is a swing foot arrested by the obstacle); unless the swing itself
-            # dipped a trip's depth into it before landing.
+            # swing (a trip is a swing foot arrested by the obstacle); unless the sole dipped a
+            # trip's depth into it while the heel was still before its near edge and in the air
+            # (the descent onto the landing place, however it was sampled, is the landing)
             volume = walkway.box_top_m[index] - walkway.box_ground_m[index]
             worst = -(volume if volume > LANDED_MIN_M else LANDED_MIN_M)
             margin = worst if not swing == swing or worst < swing else swing
-            outcome = LEG_TRIPPED if outcome == LEG_TRIPPED else LEG_TOUCHED
+            approach = self.approach_m[index][side]
+            caught = approach == approach and leg_outcome(approach) == LEG_TRIPPED
+            outcome = LEG_TRIPPED if caught else LEG_TOUCHED
             self.margin_m[index][side] = margin
         self.done.append((index, side, margin, outcome))
 

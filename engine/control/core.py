@@ -21,6 +21,7 @@ from engine.control import foot_kinematics as fk
 from engine.control import refgait
 from engine.control.adaptation import AssistAsNeeded
 from engine.control.balance import StanceBalance
+from engine.control.balance_loss import BalanceLossGuard
 from engine.control.channels import Channels
 from engine.control.clearance import ObstacleMargins, SwingClearance
 from engine.control.config import CoreConfig
@@ -54,7 +55,7 @@ from engine.control.layout import (
     SettingId,
 )
 from engine.control.packing import run_struct
-from engine.control.planner import Planner
+from engine.control.planner import BOOST_FULL_M, Planner
 from engine.control.prescription import DEFAULT_MAX_JERK_MPS3, Prescription, PrescriptionError
 from engine.control.self_paced import SelfPacedController
 from engine.control.shm import HEADER_BYTES
@@ -202,6 +203,7 @@ class ControlCore:
         self.phase_est = [PhaseEstimator(), PhaseEstimator()]
         self.insole_feet = [InsoleFoot(), InsoleFoot()]
         self.stumble = StumbleGuard()
+        self.balance_loss = BalanceLossGuard()  # loss of balance without a trip (balance_loss.py)
         self.balance = [StanceBalance(), StanceBalance()]  # per-stance COP and load (balance.py)
         self.geo = fk.LegGeometry()
         self.swing_clear = SwingClearance()
@@ -299,6 +301,7 @@ class ControlCore:
         self.ref = [0.0] * 8  # per leg: hip, knee, dhip, dknee
         self.toe_h = [0.0, 0.0]
         self.toe_x_world = [0.0, 0.0]
+        self.heel_x_world = [_NAN, _NAN]  # route x of each swinging heel (NaN before any swing)
         self.contacts = 0
         self.phase = [0.0, 0.0]
         self.feet_m = [0.3, -0.3]  # planted (or predicted landing) world positions
@@ -501,6 +504,11 @@ class ControlCore:
         accepted = not moving and self.supervisor.set_limits(Limits.from_prescription(rx))
         if accepted:
             self.leg_length = [rx.leg_length_l_m, rx.leg_length_r_m]
+            # the affected leg's boost starts from what a dropped foot gains (refgait), so its
+            # first crossing is not asked for a sound leg's lift (its first box tripped)
+            for side in (0, 1):
+                self.planner.set_lift_prior(side, refgait.toe_lift_per_boost_m(self.leg_length[side], True)
+                                            if side == rx.affected_side else BOOST_FULL_M)
             self.hr_limit_bpm = rx.max_heart_rate_bpm
             self.max_jerk_mps3 = rx.max_jerk_mps3
             self.geometry_check = -1  # check the exoskeleton's fitting against this prescription
@@ -565,6 +573,7 @@ class ControlCore:
                 self.metrics.reset()
                 self.steadiness.reset(t)
                 self.stumble.reset()
+                self.balance_loss.reset()
                 self.set_run_state(RunState.RUNNING)
             elif state == RunState.PAUSED:
                 self.steadiness.reset(t)
@@ -843,6 +852,17 @@ class ControlCore:
             self.emit(EventKind.STUMBLE, g.detected_side, 1 if felt else 0, g.detected_peak_mps,
                       self.belt_speed_mps, g.floor_mps)
             self.alarm(_Alarm.STUMBLE)
+        b = self.balance_loss
+        if fresh and self._insoles_live() and b.check(
+                self.ins, self.insole_feet, self.geo, self.angles, self.exo.status.velocity_radps,
+                self.run_state == _Run.RUNNING and self.belt_speed_mps > 0.05) and not g.active:
+            # a loss of balance without a trip: the same response (balance_loss.py); while a
+            # response is on (guidance at its maximum, the belt slowing) a new one adds nothing
+            g.respond(self.belt_speed_mps, self.supervisor.guidance(1.0))
+            felt = self.ins.haptic(*HAPTIC_CUE)
+            self.emit(EventKind.BALANCE_LOSS, b.detected_side, 1 if felt else 0, b.detected_mos_m,
+                      self.belt_speed_mps, g.floor_mps)
+            self.alarm(_Alarm.STUMBLE)
         if g.active:
             g.cycle(dt, self.supervisor.limits.max_decel_mps2,
                     g.acknowledged(self.alarms.slots, _Alarm.STUMBLE))
@@ -932,6 +952,7 @@ class ControlCore:
             x_prev = self.toe_x_world[side]
             self.toe_h[side] = toe_h if toe_h > 0.0 else 0.0
             self.toe_x_world[side] = toe_x
+            self.heel_x_world[side] = heel_x
             self.swing_clear.sample(side, ts, toe_h)
             self.planner.toe_over(side, x_prev, toe_x, toe_h)
             self.ob_margins.swing_sample(order, walkway, side, heel_x, heel_z, toe_x, toe_z, _STEP_OVER)
@@ -955,12 +976,19 @@ class ControlCore:
         for side in (0, 1):
             if self.swinging[side]:
                 continue
-            if planted[side] != planted[side]:
-                # first sample on this route: both feet stand where the hip's s puts them
-                hip, knee = a[2 * side], a[2 * side + 1]
-                planted[side] = self._s_at(ts) + fk.planted_heel_x_m(geo, side, hip, knee, 0.0)
             hip, knee = a[2 * side], a[2 * side + 1]
             pitch = self.insole_feet[side].pitch_at(ts) if live else 0.0
+            if planted[side] != planted[side]:
+                # first sample on this route: both feet stand where the hip's s puts them, each
+                # at its own pitch (a foot on its heel or toe: with pitch 0 its footprint was put
+                # ~3 cm off, and every footprint chained from it). While the patient stands, the
+                # anchor waits for live insoles (their first sample's accelerometer gives the
+                # pitch: insole_events.py) and the exoskeleton's geometry (Winter's fractions put
+                # the feet ~1 cm off the fitted segments' places).
+                waiting = (self.ins is not None and not live) or self.geometry_check < 0
+                if waiting and self.run_state != _Run.RUNNING:
+                    continue
+                planted[side] = self._s_at(ts) + fk.planted_heel_x_m(geo, side, hip, knee, pitch)
             total += planted[side] - fk.planted_heel_x_m(geo, side, hip, knee, pitch)
             n += 1
         if n == 0:
@@ -997,6 +1025,12 @@ class ControlCore:
             offset = self._hip_route_m(ts, a) - s_at
             self.hip_offset_m = min(HIP_DRIFT_MAX_M, max(-HIP_DRIFT_MAX_M, offset))
         landing = s_at + self.hip_offset_m + heel_x
+        if step_m is not None and self.planted_m[other] == self.planted_m[other]:
+            # chained from the planted footprint by the footprints' distance (the latest pose, as
+            # the step length): a foot still moving at the contact instant (a fast trembling or
+            # shuffling step, 2-4 m/s) put 1-2 ms of event timing error into its place (~0.5 cm
+            # a step, carried by every footprint after it)
+            landing = self.planted_m[other] + step_m
         self.planted_m[side] = landing
         self.emit(EventKind.HEEL_STRIKE, side, 0, self.metrics.stance_fraction[side], landing, heel_x, t_s=ts)
         steady = self.steadiness.heel_strike(side, ts)
@@ -1364,10 +1398,14 @@ class ControlCore:
         # each leg's reference timed by its own stance fraction and detected toe off (refgait)
         to_t = self.swing_clear.to_t_s
         sf = self.metrics.stance_fraction
+        # a crossing swing is held before its descent while its heel is not past the hazard
+        ends, heels, sw = planner.crossing_end_m, self.heel_x_world, self.swinging
+        hold_l = refgait.BOOST_OUT_SWING if sw[0] and heels[0] < ends[0] else 1.0
+        hold_r = refgait.BOOST_OUT_SWING if sw[1] and heels[1] < ends[1] else 1.0
         ph_l, rate_l = refgait.reference_phase(self.phase[0], self.phase_est[0].stride_time_s, sf[0],
-                                               t - to_t[0] if to_t[0] >= 0.0 else -1.0)
+                                               t - to_t[0] if to_t[0] >= 0.0 else -1.0, hold_l)
         ph_r, rate_r = refgait.reference_phase(self.phase[1], self.phase_est[1].stride_time_s, sf[1],
-                                               t - to_t[1] if to_t[1] >= 0.0 else -1.0)
+                                               t - to_t[1] if to_t[1] >= 0.0 else -1.0, hold_r)
         refgait.reference(ph_l, scale_l, b0, ref, 0)
         refgait.reference(ph_r, scale_r, b1, ref, 4)
 

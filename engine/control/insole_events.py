@@ -15,7 +15,10 @@ weak push-off), a small load on the forefoot only, which never falls below LOAD_
 unloads the forefoot steadily to zero; a drag sits at a level. So a forefoot-only load that
 dropped by more than DRAG_DROP and a quarter of itself in one sample to below DRAG_MAX and then
 stays at that level
-(within DRAG_LEVEL) ends the contact, timed at the middle of the drop's interval.
+(within DRAG_LEVEL) for DRAG_LEVEL_SAMPLES samples ends the contact, timed at the middle of the
+drop's interval (one level sample was not enough: a lightly loaded paretic foot's push-off tail
+falls by about DRAG_DROP a sample, and cell noise made one drop and one "level" sample of it:
+toe offs 11-21 ms early).
 
 Pitch (toe-down positive): the gyro's pitch rate minus its bias, integrated sample by sample with
 the insole's own sample times; while the foot is flat (heel and forefoot loaded) and still
@@ -32,6 +35,8 @@ moments. Drift builds over one swing.
 
 from __future__ import annotations
 
+import math
+
 from engine.control.gait_events import NO_EVENT, TOE_OFF, FootEvents
 
 HEEL_ON = 0.015  # heel load that starts a contact (fraction of standing load)
@@ -43,6 +48,7 @@ DRAG_MAX = 0.04  # a forefoot-only load below this after a sudden drop may be a 
 DRAG_DROP = 0.008  # ... a drop larger than this in one sample (about 3 sigma of its noise)
 DRAG_DROP_SHARE = 0.25  # ... and by more than this share of it (push-off tails fall by less a sample)
 DRAG_LEVEL = 0.006  # ... that then holds within this: the weight is off, the toe drags
+DRAG_LEVEL_SAMPLES = 2  # ... for this many samples (a push-off tail keeps falling)
 TARE_MAX = 0.01  # tare only from readings this small (an unloaded cell, not a dragging toe)
 TARE_RATE = 0.02  # per airborne sample: ~0.25 s time constant at 200 Hz
 BIAS_RATE = 0.02  # per still foot-flat sample
@@ -75,6 +81,7 @@ class InsoleFoot:
         self._prev_t = 0.0
         self._drop_t = -1.0  # middle of the last sudden drop of a forefoot-only load, -1 none
         self._drop_level = 0.0
+        self._level_n = 0  # samples the load has held at the drop's level
 
     def update(self, t_s: float, dev_s: float, heel_n: float, mid_n: float, toe_n: float,
                gyro_pitch_radps: float, standing_n: float, accel_x_mps2: float = 0.0,
@@ -101,10 +108,13 @@ class InsoleFoot:
             if drop > DRAG_DROP and drop > DRAG_DROP_SHARE * self._prev_raw_load:
                 self._drop_t = 0.5 * (self._prev_t + t_s)
                 self._drop_level = load
+                self._level_n = 0
             elif self._drop_t >= 0.0 and -DRAG_LEVEL < load - self._drop_level < DRAG_LEVEL:
-                if self.events.end_contact(self._drop_t):
-                    event = TOE_OFF  # weight came off at the drop: the toe that still touches drags
-                self._drop_t = -1.0
+                self._level_n += 1
+                if self._level_n >= DRAG_LEVEL_SAMPLES:
+                    if self.events.end_contact(self._drop_t):
+                        event = TOE_OFF  # weight came off at the drop: the toe that still touches drags
+                    self._drop_t = -1.0
             else:
                 self._drop_t = -1.0
         else:
@@ -127,6 +137,14 @@ class InsoleFoot:
         if dt < 0.0 or dt > 0.1:
             dt = 0.0  # a gap or a restarted device clock: do not integrate across it
         rate = gyro_pitch_radps - self.gyro_bias_radps
+        if self._prev_dev_s < 0.0:
+            # the first sample: a gyro tells turns, not where the foot started from; a still foot's
+            # accelerometer reads gravity, whose angle is the pitch (the patient may stand on a
+            # heel or a toe: starting from 0 put that foot's footprint ~3 cm off, and the core
+            # chains every later footprint from the first ones)
+            g2 = accel_x_mps2 * accel_x_mps2 + accel_z_mps2 * accel_z_mps2
+            if (G - G_TOL_MPS2) ** 2 < g2 < (G + G_TOL_MPS2) ** 2:
+                self.pitch_rad = math.atan2(-accel_x_mps2, accel_z_mps2)
         previous_pitch = self.pitch_rad
         self.flat = self.contact and h >= FLAT_MIN and f + m >= FLAT_MIN
         # the rate is the mean over the sample interval (docs/protocol.md: the IMU's decimation

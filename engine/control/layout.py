@@ -129,6 +129,11 @@ class EventKind(enum.IntEnum):
     # ... and its load, same t_s and side: code stance duration ms; v1 peak load, v2 load impulse
     # (fractions of the standing load, x s), v3 double support within the stance s
     STANCE_LOAD = 25
+    # A loss of balance without a trip (engine/control/balance_loss.py: the extrapolated centre of
+    # mass behind the base of support), answered as a stumble (STUMBLE alarm): side of the foot
+    # whose edge bounds the base; code 1 when the haptic cue was sent; v1 the margin of stability
+    # m (< 0), v2 the belt speed at detection m/s, v3 the speed the belt slows to m/s
+    BALANCE_LOSS = 26
 
 
 class LegOutcome(enum.IntEnum):

@@ -52,10 +52,11 @@ PASSED_BEYOND_M = 1.5  # a step-over is decided at the latest this far past its 
 # headset's view centres the route. A step-over obstacle wholly outside it is walked past: not
 # planned for (no slowing, no clearance boost), not scored, never the "next obstacle".
 WALKING_LANE_HALF_WIDTH_M = 0.4
-# Surfaces walked on (kind codes of engine/scene: kerb_ramp 3, uneven_paving 9): the hazard a foot
-# can catch or land in is their lip at the near edge, not the whole stretch (the simulated
-# patient's ground truth, devices/sim/scene_view.py, defines them the same way).
-WALK_ON_KINDS = (3, 9)
+# Surfaces walked on (kind codes of engine/scene: kerb_ramp 3, uneven_paving 9) and a curb up
+# (1: its top past the lip is the raised walkway): the hazard a foot can catch or land in is
+# their lip at the near edge, not the whole stretch (the simulated patient's ground truth,
+# devices/sim/scene_view.py and patient.hazard_end_m, defines them the same way).
+WALK_ON_KINDS = (1, 3, 9)
 CURB_DOWN_KIND = 2
 LIP_DEPTH_M = 0.05
 
@@ -130,6 +131,9 @@ class Planner:
         self.outcomes: list[Obstacle] = []
         self.changed = True  # obstacle state block section needs a rewrite
         self.lift_per_boost_m = [BOOST_FULL_M, BOOST_FULL_M]  # per leg, learned from its crossings
+        # per leg: far edge of the hazard its swing is crossing (-inf none): the reference holds
+        # the swing before its descent until the heel is past it (refgait.reference_phase)
+        self.crossing_end_m = [-math.inf, -math.inf]
 
     def load(self, rows: np.ndarray, count: int, route_length_m: float) -> None:
         """Adopt a new timeline (the route restarts at s = 0)."""
@@ -165,6 +169,7 @@ class Planner:
         target = cruise_mps
         blocking = -1
         boost_l = boost_r = 0.0
+        end_l = end_r = -math.inf
         raise_g = 0.0
         next_index = -1
         obstacles = self.order
@@ -189,9 +194,11 @@ class Planner:
                 limit = self._step_over(ob, s_m, max_speed_mps, a_plan, feet_m, swinging, step_length_m)
                 if ob.crossing_side[0]:
                     boost_l = max(boost_l, (ob.height_m + CLEARANCE_MARGIN_M) / self.lift_per_boost_m[0])
+                    end_l = max(end_l, ob.hazard_end_m)
                     raise_g = GUIDANCE_RAISE
                 if ob.crossing_side[1]:
                     boost_r = max(boost_r, (ob.height_m + CLEARANCE_MARGIN_M) / self.lift_per_boost_m[1])
+                    end_r = max(end_r, ob.hazard_end_m)
                     raise_g = GUIDANCE_RAISE
             if limit < target:
                 target = limit
@@ -211,6 +218,8 @@ class Planner:
         self.target_speed_mps = target
         self.boost[0] = boost_l
         self.boost[1] = boost_r
+        self.crossing_end_m[0] = end_l
+        self.crossing_end_m[1] = end_r
         self.guidance_raise = raise_g
         self.next_obstacle = next_index
         return target
@@ -264,6 +273,11 @@ class Planner:
             d = ob.at_m - APPROACH_M - STOP_MARGIN_M - s_m
             return math.sqrt(v_app * v_app + 2.0 * a_plan * d) if d > 0.0 else v_app
         return math.inf
+
+    def set_lift_prior(self, side: int, lift_m: float) -> None:
+        """What one unit of boost is expected to lift this leg's toe before its crossings tell
+        (refgait.toe_lift_per_boost_m for a paretic leg; BOOST_FULL_M for a sound one)."""
+        self.lift_per_boost_m[side] = LIFT_MIN_M if lift_m < LIFT_MIN_M else BOOST_FULL_M if lift_m > BOOST_FULL_M else lift_m
 
     def crossing_result(self, side: int, volume_height_m: float, margin_m: float, boost: float) -> None:
         """A leg's crossing was decided: its lowest sole point over the box was margin_m above a box

@@ -114,8 +114,32 @@ def swing_bump(phase: float) -> float:
     return _smoothstep(x / BOOST_IN_SWING) * (1.0 - _smoothstep((x - BOOST_OUT_SWING) / (1.0 - BOOST_OUT_SWING)))
 
 
+def toe_lift_per_boost_m(leg_length_m: float, foot_square_to_shank: bool) -> float:
+    """Toe lift a full clearance boost (BOOST_HIP_RAD, BOOST_KNEE_RAD) gives at mid swing (half
+    the swing: where the minimum toe clearance is and trips happen), from Winter's segment
+    fractions of the leg length. foot_square_to_shank: a foot that hangs from the shank (foot
+    drop, the commonest swing deficit after stroke: no active dorsiflexion) tilts its toe down
+    as the flexed knee tilts the shank back, so it gains less than the ankle rises (~12 cm for a
+    0.9 m leg); else the ankle keeps the foot level (~14 cm). The planner's prior for a leg's
+    lift per unit of boost, before its crossings show it."""
+    from engine.control import foot_kinematics as fk
+
+    geo = fk.LegGeometry()
+    geo.set_from_leg_length(leg_length_m, leg_length_m)
+    phase = TOE_OFF_PHASE + 0.5 * (1.0 - TOE_OFF_PHASE)
+    plain, boosted = [0.0] * 4, [0.0] * 4
+    reference(phase, 1.0, 0.0, plain, 0)
+    reference(phase, 1.0, 1.0, boosted, 0)
+
+    def toe_z(hip: float, knee: float) -> float:
+        pitch = fk.square_pitch_rad(hip, knee) if foot_square_to_shank else 0.0
+        return fk.sole_point_height_m(geo, 0, hip, knee, pitch, geo.toe_m[0], 0.0)
+
+    return toe_z(boosted[0], boosted[1]) - toe_z(plain[0], plain[1])
+
+
 def reference_phase(phase: float, stride_time_s: float, stance_fraction: float,
-                    since_toe_off_s: float) -> tuple[float, float]:
+                    since_toe_off_s: float, hold_u: float = 1.0) -> tuple[float, float]:
     """The reference's phase for one leg and its rate (1/s), timed by that leg's own gait.
 
     The table is a healthy leg's (toe off at TOE_OFF_PHASE: Perry & Burnfield's 60 %); a paretic
@@ -127,7 +151,10 @@ def reference_phase(phase: float, stride_time_s: float, stance_fraction: float,
     toe off is detected (since_toe_off_s >= 0) the swing runs from TOE_OFF_PHASE over the
     expected swing time stride_time_s * (1 - stance fraction), held at its end if it lasts
     longer. A missed toe off falls back to the stance-fraction warp. stance_fraction: the leg's
-    last measured one (NaN before the first strides: the table's).
+    last measured one (NaN before the first strides: the table's). hold_u: the share of the
+    swing the reference may not pass yet (the core holds a crossing swing at BOOST_OUT_SWING,
+    before its descent, while the heel is not past the obstacle: a long crossing step outlasts
+    the expected swing, and guidance pulled its foot down short of the far edge).
     """
     sf = stance_fraction
     if not sf == sf:
@@ -138,8 +165,9 @@ def reference_phase(phase: float, stride_time_s: float, stance_fraction: float,
     if since_toe_off_s >= 0.0:
         swing_s = stride * (1.0 - sf)
         u = since_toe_off_s / swing_s
-        if u >= 0.999:
-            return TOE_OFF_PHASE + swing_share * 0.999, 0.0
+        cap = hold_u if hold_u < 0.999 else 0.999
+        if u >= cap:
+            return TOE_OFF_PHASE + swing_share * cap, 0.0
         return TOE_OFF_PHASE + swing_share * u, swing_share / swing_s
     if phase <= sf:
         return TOE_OFF_PHASE * phase / sf, TOE_OFF_PHASE / (sf * stride)

@@ -108,6 +108,13 @@ SHARP_MPS2 = 40.0
 # afterwards was never a swing's: no arrest is judged for TRANSIENT_HOLDOFF_S after one.
 RISE_MAX_MPS2 = 150.0
 TRANSIENT_HOLDOFF_S = 0.08
+# ... unless both channels, each on its own, see a sudden arrest measured from speeds the foot
+# held after the transient had passed (SETTLE_S after its last reading: the rig's kinematic
+# spikes and the insole's 5 ms decimation of an impact last 6-10 ms) and both read the foot held.
+# An obstacle catches the whole leg: the joints stop (encoders) and the foot decelerates (IMU)
+# together, from the swing speed it carried; an artefact's "arrest" is the decay of its own
+# spike, which is measured away here, and a spike in one channel is not seen by the other.
+SETTLE_S = 0.010
 HISTORY = 40  # past speed samples kept per foot and channel (>= 2 ARREST_WINDOW_S at 500 Hz)
 # The cue the patient feels (INSOLE_HAPTIC, docs/protocol.md): both feet, 3 pulses of 100 ms at
 # full intensity. An assumption, not sourced: long enough to be felt through a shoe during a
@@ -187,7 +194,7 @@ class StumbleGuard:
         if u > HELD_MAX_MPS:
             self.enc_arrest[side] = False
         elif not self.enc_arrest[side] and self.enc_peak_mps[side] >= PEAK_MIN_MPS \
-                and _sudden(rt, rv, n, t_s, held, u):
+                and _sudden(rt, rv, n, t_s, held, u, self.transient_t[side] + SETTLE_S):
             # an arrest holds while the foot stays held (the insole samples that judge it come
             # at 200 Hz, the encoders' at 500 Hz)
             self.enc_arrest[side] = True
@@ -238,7 +245,7 @@ class StumbleGuard:
         n = self.hist_n[side]
         rt, rv = self.hist_t[side], self.hist_v[side]
         imu_arrest = (v <= HELD_MAX_MPS and self.peak_mps[side] >= PEAK_MIN_MPS
-                      and _sudden(rt, rv, n, t_s, held, v))
+                      and _sudden(rt, rv, n, t_s, held, v, self.transient_t[side] + SETTLE_S))
         imu_gradual = imu_arrest and _was_slowing(rt, rv, n, t_s)
         self.hist_n[side] = _ring_push(rt, rv, n, t_s, held)
         pending = self.pending_t[side]
@@ -258,20 +265,25 @@ class StumbleGuard:
                 self.rejected[side] = False  # swinging again: a new arrest may be judged
             return False
         elapsed = t_s - self.swing_t0[side]
-        in_swing = (EARLY_S <= elapsed < LATE_SHARE * self.usual_swing_s[side]
-                    and t_s - self.transient_t[side] >= TRANSIENT_HOLDOFF_S)
+        in_swing = EARLY_S <= elapsed < LATE_SHARE * self.usual_swing_s[side]
+        settling = t_s - self.transient_t[side] < TRANSIENT_HOLDOFF_S
         # An arrest seen by one channel counts when the other agrees that the foot is now held
         # (two independent measures: an IMU artefact or an encoder glitch alone never alarms);
-        # with the encoder channel not yet live the IMU judges alone.
+        # with the encoder channel not yet live the IMU judges alone. Within the hold-off after a
+        # transient both channels must see the arrest (SETTLE_S); without encoders nothing is
+        # judged then.
         enc = self.enc_mps[side]
         if enc == enc:
             # the encoders' arrest holds while the foot stays held, judged within one arrest
             # window of it (a foot that has hovered since is not being stopped now)
             enc_arrest = self.enc_arrest[side] and t_s - self.enc_arrest_t[side] <= ARREST_WINDOW_S
-            arrest = (imu_arrest and enc <= HELD_MAX_MPS) or (enc_arrest and v <= HELD_MAX_MPS)
+            if settling:
+                arrest = imu_arrest and enc_arrest and enc <= HELD_MAX_MPS
+            else:
+                arrest = (imu_arrest and enc <= HELD_MAX_MPS) or (enc_arrest and v <= HELD_MAX_MPS)
         else:
             enc_arrest = False
-            arrest = imu_arrest
+            arrest = imu_arrest and not settling
         if (in_swing and arrest and self.swings[side] >= MIN_SWINGS
                 and t_s - self.detected_t > REFRACTORY_S):
             self.pending_t[side] = t_s
@@ -308,7 +320,7 @@ class StumbleGuard:
             for side in (0, 1):
                 foot = feet[side]
                 o = 1 + 9 * side
-                ts = foot.t_s if k == ins.pending - 1 else foot.t_s - (ins.pending - 1 - k) * 0.005
+                ts = sample_t(foot, k, ins.pending)
                 loaded = foot.contact and (foot.heel > 0.005 or foot.forefoot > DRAG_LOAD)
                 if self.sample(side, ts, loaded, foot.pitch_at(ts), row[o + 3], row[o + 5]):
                     hit = True
@@ -343,13 +355,19 @@ class StumbleGuard:
         self.speed_cap_mps = cap if cap > self.floor_mps else self.floor_mps
 
 
-def _ring_max(ring_t: list, ring_v: list, n: int, t_s: float, now: float) -> float:
-    """Largest value in the ring over the last ARREST_WINDOW_S (and now)."""
+def sample_t(foot, k: int, pending: int) -> float:
+    """Host time of the cycle's k-th of `pending` insole samples: the foot's latest time, earlier
+    ones 5 ms apart (200 Hz)."""
+    return foot.t_s if k == pending - 1 else foot.t_s - (pending - 1 - k) * 0.005
+
+
+def _ring_max(ring_t: list, ring_v: list, n: int, t_s: float, now: float, since_t: float) -> float:
+    """Largest value in the ring over the last ARREST_WINDOW_S and not before since_t (and now)."""
     best = now
     k = n - 1
     while k >= 0 and n - k <= HISTORY:
         i = k % HISTORY
-        if t_s - ring_t[i] > ARREST_WINDOW_S:
+        if t_s - ring_t[i] > ARREST_WINDOW_S or ring_t[i] < since_t:
             break
         if ring_v[i] > best:
             best = ring_v[i]
@@ -357,10 +375,11 @@ def _ring_max(ring_t: list, ring_v: list, n: int, t_s: float, now: float) -> flo
     return best
 
 
-def _sudden(ring_t: list, ring_v: list, n: int, t_s: float, held: float, now: float) -> bool:
+def _sudden(ring_t: list, ring_v: list, n: int, t_s: float, held: float, now: float, since_t: float) -> bool:
     """An arrest: at least ARREST_DV_MPS lost over the last ARREST_WINDOW_S (down to zero at
-    most), with a sudden onset (SHARP_MPS2): a collision, not a braking."""
-    lost = _ring_max(ring_t, ring_v, n, t_s, held) - (now if now > 0.0 else 0.0)
+    most), with a sudden onset (SHARP_MPS2): a collision, not a braking. Samples before since_t
+    (a transient's, SETTLE_S) take no part."""
+    lost = _ring_max(ring_t, ring_v, n, t_s, held, since_t) - (now if now > 0.0 else 0.0)
     if lost < ARREST_DV_MPS:
         return False
     # the window's samples, newest first, and the speeds SHARP_S and 2 SHARP_S before each
@@ -369,7 +388,7 @@ def _sudden(ring_t: list, ring_v: list, n: int, t_s: float, held: float, now: fl
     k = n - 1
     while k >= 0 and n - k <= HISTORY:
         i = k % HISTORY
-        if t_s - ring_t[i] > ARREST_WINDOW_S + 2.0 * SHARP_S + 0.006:
+        if t_s - ring_t[i] > ARREST_WINDOW_S + 2.0 * SHARP_S + 0.006 or ring_t[i] < since_t:
             break
         ts.append(ring_t[i])
         vs.append(ring_v[i])

@@ -47,14 +47,21 @@ def test_a_good_session_advances_every_setting_by_one_bounded_step():
     assert all(c.reason for c in p.changes)
 
 
-def test_assistance_used_above_the_floor_keeps_the_floor():
+def test_assistance_used_above_the_floor_keeps_the_floor_and_the_speed():
+    """The patient needed the exoskeleton at this pace: no less help and no faster belt."""
     p = propose("p1", good(guidance_used=0.85), START, RX, sessions_on_scene=2, scenes=SCENES)
     assert p.plan.guidance_min == START.guidance_min
     assert "70% of the room above the floor" in changes(p)["guidance_min"][2]
+    assert p.plan.speed_mps == START.speed_mps
+    assert "needed the exoskeleton at this pace" in changes(p)["speed_mps"][2]
     p = propose("p1", good(guidance_used=0.6, guidance_saturated_share=0.3), START, RX, sessions_on_scene=2,
                 scenes=SCENES)
     assert p.plan.guidance_min == START.guidance_min
     assert "at its top 30%" in changes(p)["guidance_min"][2]
+    assert p.plan.speed_mps == START.speed_mps and "at its top 30%" in changes(p)["speed_mps"][2]
+    # fixed guidance: nothing adapted, nothing to read
+    p = propose("p1", good(guidance_used=0.85, assist_as_needed=False), START, RX, sessions_on_scene=2, scenes=SCENES)
+    assert p.plan.speed_mps > START.speed_mps
 
 
 def test_the_first_session_on_a_scene_keeps_the_scene():
@@ -280,3 +287,49 @@ def test_a_foot_that_barely_clears_the_floor_is_not_walked_faster():
     p = propose("p1", good(clearance_m=0.008), START, RX, sessions_on_scene=3, scenes=SCENES)
     assert p.plan.speed_mps > START.speed_mps
     assert (p.plan.guidance_min, p.plan.bws_fraction) == (START.guidance_min, START.bws_fraction)
+
+
+def test_strides_more_variable_than_the_patients_own_recent_sessions_hold_the_speed():
+    """Strain above the patient's capacity shows as more variable strides (devices/sim/effort.py):
+    the speed holds; a rise within the noise (under ~0.01 s, Brach 2010) does not."""
+    p = propose("p1", good(stride_time_sd_s=0.052, baseline_stride_time_sd_s=0.035, stride_count=25), START, RX,
+                sessions_on_scene=3, scenes=SCENES)
+    assert p.plan.speed_mps == START.speed_mps and "strides more variable" in changes(p)["speed_mps"][2]
+    assert p.direction != "step_back"
+    # the same rise from 7 strides is within sampling noise (chi-square, 95 %)
+    p = propose("p1", good(stride_time_sd_s=0.046, baseline_stride_time_sd_s=0.035, stride_count=7), START, RX,
+                sessions_on_scene=3, scenes=SCENES)
+    assert p.plan.speed_mps > START.speed_mps
+    p = propose("p1", good(stride_time_sd_s=0.041, baseline_stride_time_sd_s=0.035, stride_count=25), START, RX,
+                sessions_on_scene=3, scenes=SCENES)
+    assert p.plan.speed_mps > START.speed_mps
+    # a patient whose strides were always this variable is not held by it
+    p = propose("p1", good(stride_time_sd_s=0.052, baseline_stride_time_sd_s=0.05, stride_count=25), START, RX,
+                sessions_on_scene=3, scenes=SCENES)
+    assert p.plan.speed_mps > START.speed_mps
+
+
+def test_the_variance_ratio_limit_is_the_chi_square_quantile():
+    # chi-square 95 % points (tables): df 6 -> 12.592, df 24 -> 36.415
+    assert pg.variance_ratio_limit(7) == pytest.approx(12.592 / 6, rel=0.01)
+    assert pg.variance_ratio_limit(25) == pytest.approx(36.415 / 24, rel=0.01)
+
+
+def test_heart_rate_near_the_limit_holds_and_above_it_steps_back():
+    p = propose("p1", good(hr_late_mean_bpm=126.0), START, RX, sessions_on_scene=3, scenes=SCENES)
+    assert p.plan.speed_mps == START.speed_mps and p.plan.bws_fraction == START.bws_fraction
+    assert "near the 130 bpm limit" in changes(p)["speed_mps"][2] and p.direction == "hold"
+    p = propose("p1", good(hr_above_share=0.3, hr_late_mean_bpm=133.0), START, RX, sessions_on_scene=3, scenes=SCENES)
+    assert p.direction == "step_back" and p.plan.speed_mps < START.speed_mps
+
+
+def test_a_symmetry_change_within_the_patients_own_spread_does_not_hold():
+    """|SI| swinging 8-44 % between the patient's recent sessions: 37 % is nothing new; against
+    recent sessions that all sat near 9 %, 20 % is."""
+    noisy = good(symmetry_index_pct=-36.9, previous_symmetry_index_pct=8.6,
+                 recent_symmetry_index_pct=(-44.1, 21.2, 8.6))
+    p = propose("p1", noisy, START, RX, sessions_on_scene=3, scenes=SCENES)
+    assert p.plan.speed_mps > START.speed_mps and any("recent spread" in n for n in p.notes)
+    steady = good(symmetry_index_pct=20.0, previous_symmetry_index_pct=9.0, recent_symmetry_index_pct=(8.0, 10.0, 9.0))
+    p = propose("p1", steady, START, RX, sessions_on_scene=3, scenes=SCENES)
+    assert p.plan.speed_mps == START.speed_mps and "symmetry" in changes(p)["speed_mps"][2]

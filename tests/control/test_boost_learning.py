@@ -49,3 +49,23 @@ def test_the_learned_boost_never_exceeds_the_prescription():
     assert asked > 1.0  # the planner asks for more than the device can give...
     sup = Supervisor(Limits.from_prescription(Prescription(clearance_boost_max=0.6)))
     assert sup.boost(asked) == pytest.approx(0.6)  # ...the prescription's maximum is what is applied
+
+
+def test_a_paretic_legs_boost_starts_from_what_a_dropped_foot_gains():
+    import math
+
+    from engine.control import refgait
+
+    # geometry (Winter's fractions, the reference's mid swing): a foot hanging square to the
+    # shank gains less than the ankle rises; a level foot more; both less than the old 20 cm rule
+    dropped = refgait.toe_lift_per_boost_m(0.9, True)
+    level = refgait.toe_lift_per_boost_m(0.9, False)
+    assert 0.08 < dropped < level < BOOST_FULL_M
+    assert refgait.toe_lift_per_boost_m(0.8, True) < dropped  # a shorter leg lifts less
+    planner = Planner()
+    planner.set_lift_prior(0, dropped)
+    left, right = _boost_before(planner, 0.05)
+    assert left == pytest.approx((0.05 + CLEARANCE_MARGIN_M) / dropped)
+    assert right == pytest.approx((0.05 + CLEARANCE_MARGIN_M) / BOOST_FULL_M)
+    planner.set_lift_prior(1, math.inf)  # bounded like a learned value
+    assert planner.lift_per_boost_m[1] == BOOST_FULL_M

@@ -91,6 +91,8 @@ def test_step_over_predicts_the_crossing_swings_and_decides_an_outcome():
     planner.plan(1.3, 1.0, 1.0, 1.2, 0.8, [1.6, 1.0], [False, False], 0.6)
     assert planner.boost[1] > 0.0 and planner.boost[0] == 0.0
     assert planner.guidance_raise > 0.0
+    # the crossing swing's hazard ends at the far edge (the reference holds it until the heel is past)
+    assert math.isclose(planner.crossing_end_m[1], 2.2, abs_tol=1e-6) and planner.crossing_end_m[0] == -math.inf
     # The toe passes over the curb 0.15 m high: margin 0.05.
     planner.toe_over(1, 1.9, 2.05, 0.15)
     planner.heel_strike(1, 1.0, 2.3, 1.6)

@@ -64,3 +64,21 @@ def test_a_paretic_swing_gets_the_whole_boost_while_its_foot_is_over_the_obstacl
     # no boost in stance, none at the landing
     assert _knee(0.3, 1.0) == _knee(0.3, 0.0)
     assert refgait.swing_bump(0.9999) < 1e-4
+
+
+def test_a_crossing_swing_is_held_before_its_descent_until_the_heel_is_past():
+    # A long crossing step outlasts the expected swing: the reference waits at the end of the
+    # boost's hold (BOOST_OUT_SWING) instead of pulling the foot to its landing pose.
+    stride_s, sf = 1.2, 0.6
+    swing_s = stride_s * (1.0 - sf)
+    held_phase = refgait.TOE_OFF_PHASE + (1.0 - refgait.TOE_OFF_PHASE) * refgait.BOOST_OUT_SWING
+    phase, rate = refgait.reference_phase(0.9, stride_s, sf, 1.5 * swing_s, refgait.BOOST_OUT_SWING)
+    assert phase == pytest.approx(held_phase) and rate == 0.0
+    # the boost is still fully on there: the foot is held up, the knee not yet straight
+    assert refgait.swing_bump(phase) == pytest.approx(1.0)
+    assert _knee(phase, 0.0) > _knee(0.999, 0.0) + math.radians(5.0)
+    # before the hold point the swing runs as usual; with the heel past (hold 1) it ends as before
+    phase, rate = refgait.reference_phase(0.9, stride_s, sf, 0.5 * swing_s, refgait.BOOST_OUT_SWING)
+    assert phase == pytest.approx(refgait.TOE_OFF_PHASE + 0.5 * (1.0 - refgait.TOE_OFF_PHASE)) and rate > 0.0
+    phase, _ = refgait.reference_phase(0.9, stride_s, sf, 1.5 * swing_s, 1.0)
+    assert phase == pytest.approx(refgait.TOE_OFF_PHASE + (1.0 - refgait.TOE_OFF_PHASE) * 0.999)

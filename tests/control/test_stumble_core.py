@@ -6,10 +6,10 @@ normal walking raises nothing."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from engine.control.layout import AlarmReason, EventKind, RunState
+from tests.control.stumble_response import assert_gentle_response
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -49,21 +49,7 @@ def test_a_trip_is_detected_and_answered_gently():
     assert cues[0]["foot_mask"] == 3 and cues[0]["pulses"] >= 1 and cues[0]["intensity"] > 0.5
     alarms = ev[(ev["kind"] == int(EventKind.ALARM_RAISED)) & (ev["code"] == int(AlarmReason.STUMBLE))]
     assert len(alarms) >= 1 and abs(float(alarms[0]["t_s"]) - float(s["t_s"])) < 0.002
-    t = tel["t_s"]
-    i0 = int(np.searchsorted(t, s["t_s"]))
-    # guidance at the prescription's maximum within two cycles
-    assert float(tel["guidance"][i0:i0 + 3].max()) == pytest.approx(rx.guidance_max, abs=1e-3)
-    # over the next 1.5 s (the ramp to 30 % takes under 1 s; later the scene's own plan may slow
-    # the belt further) it slows, no faster than the prescription allows, and keeps moving
-    assert float(t[-1]) > float(s["t_s"]) + 1.5, "the session ended too soon after the trip"
-    v = tel["belt_speed_mps"][i0:i0 + 1500].astype(float)
-    tt = t[i0:i0 + 1500]
-    decel = (v[:-20] - v[20:]) / (tt[20:] - tt[:-20])
-    assert decel.max() <= rx.max_decel_mps2 + 0.05
-    # half a second in: slower by the gentle ramp (0.4 m/s^2: 0.2 m/s), not stopped (the scene's
-    # own plan may stop the belt later on: a crossing)
-    assert v[500] < v[0] - 0.1 and v[500] > 0.3 * v[0] - 0.02
-    assert (tel["run_state"][i0:i0 + 1500] == int(RunState.RUNNING)).all()
+    assert_gentle_response(tel, float(s["t_s"]), rx)
 
 @pytest.mark.parametrize("profile", ["healthy", "parkinsonian-freezing"])
 def test_normal_walking_raises_no_stumble(profile):

@@ -230,10 +230,7 @@ def test_demo_prescriptions_carry_their_simulated_patients_true_leg_lengths():
         assert abs(rx.leg_length_l_m - true_leg) <= 0.01 and abs(rx.leg_length_r_m - true_leg) <= 0.01, code
 
 
-@pytest.mark.parametrize("name", ["healthy", pytest.param("hemiparetic-right", marks=pytest.mark.xfail(
-    reason="open (issue 10): a knee at the end of its range moves the ankle when the ground lifts the foot "
-           "(a 13.4 cm step in one tick, measured 18:58 on 2026-12-01 both before and after the toe-off "
-           "blend of issue 13's branch fa); reported in /work/notes/i10.md and fa.md", strict=False))])
+@pytest.mark.parametrize("name", ["healthy", "hemiparetic-right"])
 def test_the_exoskeleton_reads_the_true_leg_and_a_foot_never_jumps(name):
     """A swinging foot, a caught (tripped) one and one dragging on the ground are each forward
     kinematics of the joint angles the exoskeleton's encoders report; guidance pulls the leg
@@ -270,3 +267,24 @@ def test_the_exoskeleton_reads_the_true_leg_and_a_foot_never_jumps(name):
     assert worst_fk < 1e-6
     assert worst_move < 0.05  # 2 ms: peak swing speeds are ~8 m/s in the belt's frame (1.6 cm)
     assert worst_below < 0.002
+
+
+@pytest.mark.parametrize("name", ["healthy", "frail-older", "parkinsonian"])
+def test_a_foot_never_sinks_below_the_walkway_it_stands_on(name):
+    """Down a curb and up onto raised walkways: no point of either foot is ever below the ground
+    under it (a landing foot's floor was the lower of take-off and landing ground, so a heel coming
+    down on a raised curb sank 2-3.5 cm into it). These walkers clear every curb (no trips)."""
+    p = load_profile(name)
+    curbs = [{"kind": "curb_down", "at_m": 3.0, "height_m": 0.10}, {"kind": "curb_up", "at_m": 6.0, "height_m": 0.10},
+             {"kind": "curb_up", "at_m": 9.0, "height_m": 0.15}, {"kind": "curb_down", "at_m": 12.0, "height_m": 0.15}]
+    model = PatientModel(p, 2, obstacles=curbs)
+    t, dt, worst = 0.0, 0.002, 0.0
+    while t < 15.0 / p.comfortable_speed_mps:
+        t += dt
+        model.step(t, p.comfortable_speed_mps, ExoDrive())
+        for leg in model.legs:
+            for x_m, z_m in (leg.heel, leg.toe):
+                worst = max(worst, model.walkway.ground_m(x_m) - z_m)
+    assert not model.trips
+    assert max(h["heel_x_m"] for h in model.heel_strikes) > 13.0  # walked over all four
+    assert worst < 0.002

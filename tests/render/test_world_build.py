@@ -353,7 +353,7 @@ def test_a_chunk_attached_ahead_goes_in_slices_over_several_updates(render_root)
     steps = np.diff([0] + copied)
     assert copied[-1] == total and steps.max() <= SLICE_ROWS  # no update copies more than a slice
     assert updates >= total // SLICE_ROWS  # a busy grocery chunk: several updates, not one
-    assert len(chunk.findAllMatches("**/+GeomNode")) == 2
+    assert len(chunk.findAllMatches("**/+GeomNode")) == 3  # near, far (level of detail), glow
     world.destroy()
 
 
@@ -371,13 +371,14 @@ def test_the_reader_thread_hands_the_frame_finished_nodes(render_root):
     ready = world._streamer.ready_indices()
     assert ready
     with world._streamer._lock:
-        lit, glow, _, _ = world._streamer._ready[ready[0]]
+        lit, glow, far, *_ = world._streamer._ready[ready[0]]
     assert isinstance(lit, GeomNode) and lit.getNumGeoms() == 1  # finished before the frame takes it
+    assert isinstance(far, GeomNode) and far.getNumGeoms() == 1
     assert lit.getGeom(0).getVertexData().getNumRows() > 2 * SLICE_ROWS  # more than the old slices
     before = len(world.chunks)
     world.update(12.0, 12.0, None)
     assert len(world.chunks) == before + 1 and not world._pending_geoms  # attached whole in one update
-    assert len(world.chunks[ready[0]].findAllMatches("**/+GeomNode")) == 2
+    assert len(world.chunks[ready[0]].findAllMatches("**/+GeomNode")) == 3
     world.destroy()
 
 
@@ -475,4 +476,172 @@ def test_wanted_items_are_highlighted_more_as_the_patient_nears(render_root):
     world.update(32.0, 0.2, None)  # 2 m away, at a pulse peak (1.2 Hz: 0.2 s)
     near = highlight.getColorScale()[0]
     assert far == pytest.approx(0.7, abs=0.01) and near > 0.9 and highlight.getZ() > 0.0
+    world.destroy()
+
+
+def _picture(base) -> bytes:
+    base.graphicsEngine.renderFrame()
+    base.graphicsEngine.renderFrame()
+    shot = base.win.getScreenshot()
+    return bytes(memoryview(shot.getRamImage()))
+
+
+def test_a_grocery_chunk_shows_its_far_version_beyond_the_detail_distance(render_root, base):
+    """Level of detail, decided by the cull per camera: a chunk whose near end lies within
+    FAR_DETAIL_M draws its near version, further chunks their far one, which has well under
+    half the vertices. Checked on rendered pictures: the world as built equals the picture with
+    each chunk forced to the version the rule names, and differs from all-near and all-far."""
+    from engine.render.world import FAR_DETAIL_M, build_world, place_eye_camera
+
+    world = build_world(LIBRARY.scenes["grocery-busy-saturday"], render_root, stream=False)
+    s = 13.0
+    world.update(s, s, None)
+    place_eye_camera(base.camera, base.camLens, s)
+    lods = {i: chunk.find("lod").node() for i, chunk in world.chunks.items() if not chunk.isHidden()}
+    assert len(lods) >= 6
+    for i, chunk in world.chunks.items():
+        lit, far = chunk.find("**/grocery-lit").node(), chunk.find("**/grocery-far").node()
+        n_lit, n_far = (g.getGeom(0).getVertexData().getNumRows() for g in (lit, far))
+        if i >= 0:  # a chunk of shelves (chunk -1 is the store front alone: both versions the same)
+            assert n_far < 0.5 * n_lit
+    built = _picture(base)
+
+    def force(which) -> bytes:
+        for i, lod in lods.items():
+            near = which(i)
+            lod.setSwitch(0, 1.0e6 if near else 0.0, 0.0)
+            lod.setSwitch(1, 0.0 if near else 1.0e6, 0.0)
+        return _picture(base)
+
+    by_rule = force(lambda i: abs(i * CHUNK_M - s) <= FAR_DETAIL_M)
+    all_near = force(lambda i: True)
+    all_far = force(lambda i: False)
+    assert built == by_rule
+    assert built != all_near and built != all_far
+    world.destroy()
+
+
+def test_boxes_leave_out_the_faces_they_are_told_to():
+    from engine.render.world.mesh import FACE_NX, FACE_PX, FACES_NO_BOTTOM, MeshBuilder
+
+    mb = MeshBuilder()
+    mb.box(0.0, 0.0, 0.0, 1.0, 1.0, 1.0, (1.0, 0.0, 0.0))  # five faces (no bottom)
+    mb.box(5.0, 0.0, 0.0, 1.0, 1.0, 1.0, (0.0, 1.0, 0.0), faces=FACE_PX)  # a label: its front only
+    mb.box(9.0, 0.0, 0.0, 1.0, 1.0, 1.0, (0.0, 0.0, 1.0), faces=FACES_NO_BOTTOM & ~FACE_NX, bottom=True)
+    rows = mb.rows()
+    assert len(rows) == 4 * (5 + 1 + 5)
+    normals = {tuple(r[3:6]) for r in rows[20:24]}
+    assert normals == {(1.0, 0.0, 0.0)} and set(rows[20:24, 0]) == {5.5}
+    third = rows[24:]
+    assert (-1.0, 0.0, 0.0) not in {tuple(r[3:6]) for r in third}
+    assert {(0.0, 0.0, -1.0), (0.0, 0.0, 1.0)} <= {tuple(r[3:6]) for r in third}  # bottom added, top kept
+
+
+def test_obstacles_ahead_are_made_before_they_come_near_and_not_with_a_chunk(render_root):
+    """An obstacle's geometry is made one per update ahead of need, in updates with no chunk work,
+    so the update in which it comes into view (often the one in which a chunk does) only shows it."""
+    from engine.render.world import VIEW_AHEAD_M, build_world
+
+    scene = LIBRARY.scenes["grocery-busy-saturday"]
+    world = build_world(scene, render_root)
+    assert world.wait_for_chunks()
+    views = world._views
+    s = 0.0
+    made_in_chunk_frame, made_when_near = [], []
+    while s < 120.0:
+        s += 0.5
+        before = [v.built for v in views]
+        was_near = [v.obstacle.at_m <= s - 0.5 + VIEW_AHEAD_M for v in views]
+        world.update(s, s, None)
+        world.wait_for_chunks()
+        for v, b, near in zip(views, before, was_near, strict=True):
+            if v.built and not b:
+                (made_in_chunk_frame if world.chunk_frame else []).append(v.obstacle.at_m)
+                if v.obstacle.at_m <= s + VIEW_AHEAD_M and not near:
+                    made_when_near.append(v.obstacle.at_m)
+    assert not made_in_chunk_frame and not made_when_near
+    assert all(v.built for v in views if v.obstacle.at_m <= 120.0 + VIEW_AHEAD_M)
+    world.destroy()
+
+
+def test_a_shorter_view_hides_the_far_chunks_and_draws_the_fog_in(render_root):
+    from engine.render.world import MIN_VIEW_AHEAD_M, VIEW_AHEAD_M, build_world
+
+    world = build_world(LIBRARY.scenes["grocery-busy-saturday"], render_root)
+    assert world.wait_for_chunks()
+    s = 30.0
+    world.update(s, s, None)
+    full = {i for i, c in world.chunks.items() if not c.isHidden()}
+    assert world.set_view_distance_m(25.0) == 25.0
+    world.update(s, s, None)
+    short = {i for i, c in world.chunks.items() if not c.isHidden()}
+    assert short < full and max(short) * CHUNK_M <= s + 25.0 < (max(short) + 1) * CHUNK_M
+    fog = world.root.getFog()
+    assert fog.getLinearOnsetPoint().getY() < 25.0 and fog.getLinearOpaquePoint().getY() == 25.0
+    assert world.set_view_distance_m(5.0) == MIN_VIEW_AHEAD_M  # never shorter than the planner's horizon
+    assert world.set_view_distance_m(500.0) == VIEW_AHEAD_M
+    world.update(s, s, None)
+    assert {i for i, c in world.chunks.items() if not c.isHidden()} == full
+    world.destroy()
+
+
+def test_the_chunk_just_passed_is_out_of_view_by_its_bounds(render_root, base):
+    """Chunks and their Geoms carry boxes, not spheres: a sphere around a 10 m chunk reaches 6 m
+    past its end, so the cull kept drawing the chunk the patient had just left."""
+    from panda3d.core import BoundingBox, BoundingVolume
+
+    from engine.render.world import build_world, place_eye_camera
+
+    world = build_world(LIBRARY.scenes["grocery-busy-saturday"], render_root, stream=False)
+    for k in (3, 6):
+        s = k * CHUNK_M + 0.5
+        world.update(s, s, None)
+        place_eye_camera(base.camera, base.camLens, s)
+        frustum = base.camLens.makeBounds()
+        passed = world.chunks[k - 1]
+        assert not passed.isHidden()  # still shown (10 m behind): only the cull can leave it out
+        geoms = passed.findAllMatches("**/+GeomNode")
+        assert geoms.getNumPaths() == 3
+        for g in geoms:
+            bounds = g.node().getBounds().makeCopy()
+            assert isinstance(bounds, BoundingBox)
+            bounds.xform(g.getMat(base.cam))
+            if g.getParent().getName() != "lod-far":  # the version the cull draws this close
+                assert frustum.contains(bounds) == BoundingVolume.IF_no_intersection
+        ahead = world.chunks[k + 1].find("**/grocery-lit")
+        bounds = ahead.node().getBounds().makeCopy()
+        bounds.xform(ahead.getMat(base.cam))
+        assert frustum.contains(bounds) != BoundingVolume.IF_no_intersection
+    world.destroy()
+
+
+def test_at_a_chunk_boundary_the_view_loses_a_chunk_before_it_gains_one(render_root, base):
+    """Walking over a chunk boundary in small steps: the chunk behind leaves the frustum first,
+    then a chunk comes into view at the far end, then the chunk at ~20 m switches to its near
+    version, each in a different update: no frame draws four near chunks and the new one."""
+    from panda3d.core import BoundingVolume
+
+    from engine.render.world import build_world, place_eye_camera
+
+    world = build_world(LIBRARY.scenes["grocery-busy-saturday"], render_root, stream=False)
+    k = 5
+    left = shown = switched = None
+    for step in range(-5, 40):
+        s = k * CHUNK_M + 0.04 * step
+        world.update(s, s, None)
+        place_eye_camera(base.camera, base.camLens, s)
+        behind = world.chunks[k - 1].find("**/grocery-lit")
+        bounds = behind.node().getBounds().makeCopy()
+        bounds.xform(behind.getMat(base.cam))
+        if left is None and base.camLens.makeBounds().contains(bounds) == BoundingVolume.IF_no_intersection:
+            left = step
+        new = world.chunks.get(k + 6)
+        if shown is None and new is not None and not new.isHidden():
+            shown = step
+        lod = world.chunks[k + 2].find("lod")
+        distance = (lod.node().getCenter() - base.camera.getPos(lod)).length()
+        if switched is None and distance < lod.node().getIn(0):
+            switched = step
+    assert None not in (left, shown, switched)
+    assert left < shown < switched, (left, shown, switched)
     world.destroy()

@@ -22,7 +22,17 @@ import threading
 from pathlib import Path
 
 import numpy as np
-from panda3d.core import AmbientLight, DirectionalLight, Fog, GeomNode, NodePath
+from panda3d.core import (
+    AmbientLight,
+    BoundingVolume,
+    DirectionalLight,
+    Fog,
+    GeomNode,
+    LODNode,
+    NodePath,
+    PandaNode,
+    Point3,
+)
 
 from engine.render.world.ambient import AmbientLife
 from engine.render.world.chunk_process import ChunkProcess
@@ -39,11 +49,18 @@ from engine.scene.timeline import YieldClock, scene_to_timeline
 log = logging.getLogger(__name__)
 
 VIEW_AHEAD_M = 60.0  # scenery shown ahead of the patient (fog hides the edge)
+MIN_VIEW_AHEAD_M = 20.0  # set_view_distance_m never goes below: beyond the planner's 15 m horizon
 VIEW_BEHIND_M = 10.0
 PREFETCH_M = 40.0  # chunks this far beyond the view are built ahead of need (in the background)
 DROP_BEHIND_M = 40.0  # chunks further behind than this are freed
 ATTACH_PER_UPDATE = 1  # finished background chunks attached per frame
 SLICE_ROWS = 6144  # vertex rows copied into a chunk's Geom per frame (240 KB): a few per chunk
+FAR_DETAIL_M = 19.5  # a chunk whose near end is further than this shows its far version (grocery)
+# The view changes at every chunk boundary (s = 10 k): the chunk behind leaves the view (~0.1 m
+# past it, by its box), one comes into view at the far end, and one switches to its near version.
+# Staggered in that order, no frame ever draws four near chunks plus the new one: the new chunk
+# comes into view SHOW_LAG_M past the boundary, the switch at FAR_DETAIL_M ~0.6 m past it.
+SHOW_LAG_M = 0.3
 HIGHLIGHT_M = 10.0  # a shopping item's highlight pulses from this far ahead
 STALL_DEPTH_M = 0.4  # a street item's stall across the route (engine.scene.rules keeps it out of the lane)
 STALL_LENGTH_M = 0.9
@@ -54,11 +71,12 @@ class World:
 
     def __init__(self, scene: Scene, parent: NodePath, loader=None, stream: bool | str = True) -> None:
         self.scene = scene
+        self.view_ahead_m = VIEW_AHEAD_M  # set_view_distance_m: shorter on a renderer that cannot keep up
         self.sync_builds = 0  # chunks built on the frame (needed before the worker had them)
         self.attached_last_update = 0  # chunks attached by the latest update()
         self.chunk_frame = False  # the latest update() attached a chunk or showed one for the first time
         self.chunk_shown_now = False  # the latest update() showed a chunk for the first time (it came into view)
-        self._pending_geoms: list[tuple[NodePath, object, bool]] = []  # (chunk, GeomNode, glow): one per frame
+        self._pending_geoms: list[tuple[NodePath, object, str]] = []  # (chunk, GeomNode, role): one per frame
         self.root = parent.attachNewNode(f"world-{scene.id}")
         self.root.setTag("scene_id", scene.id)
         env = scene.environment
@@ -121,6 +139,7 @@ class World:
         fog.setColor(*self.background_rgb)
         fog.setLinearRange(VIEW_AHEAD_M * 0.45, VIEW_AHEAD_M)
         self.root.setFog(fog)
+        self._fog = fog
 
     @staticmethod
     def _gpu_shaders() -> bool:
@@ -148,51 +167,82 @@ class World:
         return chunk_seed(self.scene, index)
 
     def _chunk_nodes(self, index: int):
-        """(lit GeomNode, glow GeomNode or None) of one chunk: pure building, any thread.
+        """(lit GeomNode, glow GeomNode or None, far GeomNode or None) of one chunk: pure building,
+        any thread.
         (Premunging for the GSG here was tried: no measurable gain on tinydisplay, so the
         worker never touches the GSG.)"""
         if threading.current_thread() is not threading.main_thread():
             set_thread_pacer(Pacer())
-        lit, glow = chunk_meshes(self.scene, self.layout, index)
-        return lit.node(), (glow.node() if len(glow) else None)
+        lit, glow, far = chunk_meshes(self.scene, self.layout, index)
+        return lit.node(), (glow.node() if len(glow) else None), (far.node() if far is not None else None)
 
     def _nodes_from_rows(self, index: int, received) -> tuple:
-        """A chunk received from the chunk process: (lit, glow or None), finished GeomNodes made by
-        its reader thread, or (stream="process-slices") NodeFromRows put together on the frame in
-        slices (_attach_pending_geoms)."""
-        lit, glow, lit_bounds, glow_bounds = received
+        """A chunk received from the chunk process: (lit, glow or None, far or None), finished
+        GeomNodes made by its reader thread, or (stream="process-slices") NodeFromRows put
+        together on the frame in slices (_attach_pending_geoms)."""
+        lit, glow, far, lit_bounds, glow_bounds, far_bounds = received
         prefix = "grocery" if self.scene.environment.type == "grocery_store" else "street"
         if isinstance(lit, GeomNode):  # finished by the reader thread: only named and attached here
             lit.setName(f"{prefix}-lit")
             glow.setName(f"{prefix}-glow")
-            return lit, (glow if glow.getNumGeoms() else None)
+            if far is not None:
+                far.setName(f"{prefix}-far")
+            return lit, (glow if glow.getNumGeoms() else None), far
         return (NodeFromRows(f"{prefix}-lit", lit, lit_bounds),
-                NodeFromRows(f"{prefix}-glow", glow, glow_bounds) if len(glow) else None)
+                NodeFromRows(f"{prefix}-glow", glow, glow_bounds) if len(glow) else None,
+                NodeFromRows(f"{prefix}-far", far, far_bounds) if far is not None else None)
 
     def _attach_chunk(self, index: int, nodes, now: bool = True) -> NodePath:
         # Each MeshBuilder already is one Geom per render state: the chunk is as flat as
         # flattenStrong would make it (2 draw calls), without paying ~5 ms for flattenStrong.
         # A chunk attached ahead of the view (now=False) gets its Geoms one per frame, hidden.
-        lit, glow = nodes
+        lit, glow, far = nodes
         chunk = self._scenery.attachNewNode(f"chunk-{index}")
-        for node, is_glow in ((lit, False), (glow, True)):
+        # Boxes, not Panda3D's default spheres, around a chunk and everything in it: a sphere
+        # around a 10 m x 20 m x 4 m chunk reaches 6 m past its end, so the chunk the patient has
+        # just left stayed "in view" and had all its vertices transformed for the first 6 m of
+        # every chunk (measured: 1.3-1.5 ms a frame, busy Saturday); its box leaves the view
+        # a few centimetres after the patient passes its end.
+        chunk.node().setBoundsType(BoundingVolume.BT_box)
+        if far is not None:
+            # Level of detail, as the cull decides per camera: the chunk's near version within
+            # FAR_DETAIL_M of its near end, the far one beyond. On a software renderer a frame's
+            # cost is its vertices; the far version has about a third of them (world/grocery.py),
+            # so the frame costs about the same wherever the patient stands, however much store
+            # lies ahead, and a chunk coming into view at the far end adds only its far version.
+            lod = LODNode("lod")
+            lod.setCenter(Point3(0.0, index * CHUNK_M, 0.0))
+            lod.addSwitch(FAR_DETAIL_M, 0.0)
+            lod.addSwitch(1.0e6, FAR_DETAIL_M)
+            lod.setBoundsType(BoundingVolume.BT_box)
+            lod_np = chunk.attachNewNode(lod)
+            for name in ("lod-near", "lod-far"):
+                switch = PandaNode(name)
+                switch.setBoundsType(BoundingVolume.BT_box)
+                lod_np.attachNewNode(switch)
+        for node, role in ((lit, "lit"), (glow, "glow"), (far, "far")):
             if node is None:
                 continue
             if now:
-                self._attach_geom(chunk, node, is_glow)
+                self._attach_geom(chunk, node, role)
             else:
-                self._pending_geoms.append((chunk, node, is_glow))
+                self._pending_geoms.append((chunk, node, role))
         self.chunks[index] = chunk
         self.attached_last_update += 1
         self.chunk_frame = True
         return chunk
 
     @staticmethod
-    def _attach_geom(chunk: NodePath, node, is_glow: bool) -> None:
+    def _attach_geom(chunk: NodePath, node, role: str) -> None:
         if isinstance(node, NodeFromRows):
             node = node.finish()
-        child = chunk.attachNewNode(node)
-        if is_glow:
+        node.setBoundsType(BoundingVolume.BT_box)  # see _attach_chunk
+        parent = chunk
+        if role != "glow":  # under the level-of-detail switch when the chunk has one
+            switch = chunk.find("lod/lod-near" if role == "lit" else "lod/lod-far")
+            parent = switch if not switch.isEmpty() else chunk
+        child = parent.attachNewNode(node)
+        if role == "glow":
             child.setLightOff(1)
 
     def _attach_pending_geoms(self, chunk: NodePath | None = None) -> None:
@@ -200,11 +250,11 @@ class World:
         if chunk is not None:
             mine = [p for p in self._pending_geoms if p[0] == chunk]
             self._pending_geoms = [p for p in self._pending_geoms if p[0] != chunk]
-            for _, node, is_glow in mine:
-                self._attach_geom(chunk, node, is_glow)
+            for _, node, role in mine:
+                self._attach_geom(chunk, node, role)
             return
         while self._pending_geoms:
-            parent, node, is_glow = self._pending_geoms[0]
+            parent, node, role = self._pending_geoms[0]
             if parent.isEmpty():
                 self._pending_geoms.pop(0)
                 continue
@@ -212,7 +262,7 @@ class World:
             if isinstance(node, NodeFromRows) and node.step(SLICE_ROWS) is None:
                 return  # more rows next frame
             self._pending_geoms.pop(0)
-            self._attach_geom(parent, node, is_glow)
+            self._attach_geom(parent, node, role)
             nxt = self._pending_geoms[0] if self._pending_geoms else None
             if nxt is None or nxt[0] != parent or isinstance(nxt[1], NodeFromRows):
                 return
@@ -333,11 +383,11 @@ class World:
         obstacle_states: the core's OBSTACLE_STATE rows (active, triggered_at_s) for each timeline
         row; when None, the activity rule is replayed locally (preview, thumbnails).
         """
-        y_from, y_to = s_m - VIEW_BEHIND_M, s_m + VIEW_AHEAD_M
+        y_from, y_to = s_m - VIEW_BEHIND_M, s_m + self.view_ahead_m
         self.attached_last_update = 0
         self.chunk_frame = False
         self.chunk_shown_now = False
-        wanted = self._chunk_indices(y_from, y_to)
+        wanted = self._chunk_indices(y_from, y_to - SHOW_LAG_M)
         for index in wanted:
             if index not in self.chunks:
                 self._build_chunk(index)
@@ -384,6 +434,8 @@ class World:
             view.ensure_built()
             state = obstacle_states[i]
             view.update(s_m, scene_time_s, bool(state["active"]), float(state["triggered_at_s"]))
+        if not self.chunk_frame:  # an obstacle ahead gets its geometry now, not on the frame it comes near
+            self._build_next_obstacle(y_to + PREFETCH_M)
         for node in self.item_nodes.values():
             if y_from <= node.getY() <= y_to and not node.hasTag("collected"):
                 node.show()
@@ -400,6 +452,24 @@ class World:
             self.rain.update(s_m, scene_time_s)
         self.ambient.update(s_m, scene_time_s, y_from, y_to)
 
+    def set_view_distance_m(self, distance_m: float) -> float:
+        """Show scenery only up to distance_m ahead (from the next update), with the fog drawn in to
+        end there, so a shorter view has no hard edge; clamped to [MIN_VIEW_AHEAD_M, VIEW_AHEAD_M].
+        For an app whose frame-time governor shortens the view on a software renderer (the far
+        plane alone does not change what the world draws within 60 m). Returns the distance used."""
+        self.view_ahead_m = min(VIEW_AHEAD_M, max(MIN_VIEW_AHEAD_M, float(distance_m)))
+        self._fog.setLinearRange(self.view_ahead_m * 0.45, self.view_ahead_m)
+        return self.view_ahead_m
+
+    def _build_next_obstacle(self, y_until: float) -> None:
+        """Make the geometry of the next obstacle not yet made up to y_until (hidden until near): one
+        per frame, and only in a frame with no chunk work, so the frame in which a chunk comes into
+        view does not also make the obstacle that came into view with it (about a millisecond)."""
+        for view in self._views:
+            if not view.built and view.obstacle.at_m <= y_until:
+                view.ensure_built()
+                return
+
     def set_item_collected(self, index: int, collected: bool = True) -> None:
         """Take a collected item off the shelf (or put it back)."""
         node = self.item_nodes[index]
@@ -411,10 +481,11 @@ class World:
             node.show()
 
     def draw_calls_estimate(self) -> int:
-        """Geoms under visible nodes: the draw calls this world costs per camera before culling."""
+        """Geoms under visible nodes: the draw calls this world costs per camera before culling
+        (a chunk's level-of-detail switch draws one of its versions: the far one is not counted)."""
         total = 0
         for geom_np in self.root.findAllMatches("**/+GeomNode"):
-            if not geom_np.isHidden():
+            if not geom_np.isHidden() and geom_np.getParent().getName() != "lod-far":
                 total += geom_np.node().getNumGeoms()
         return total
 

@@ -16,9 +16,10 @@ nodes. (`nodes_in_reader=False`, the way before, hands the rows to the frame, wh
 into nodes in slices of a few thousand rows per frame: kept as the bench's baseline.)
 
 Wire format, little-endian. To the process: b"S" u32 length + scene JSON, then b"B" i32 index
-per chunk. From it: i32 index, u32 lit rows, u32 glow rows, 12 f32 (lit then glow bounds: min
-and max corners), then the rows (40 bytes each); index -1 says the scene is loaded; rows
-0xFFFFFFFF says building that chunk failed (the frame then builds it, counted as a late chunk).
+per chunk. From it: i32 index, u32 lit rows, u32 glow rows, u32 far rows, 18 f32 (lit, glow,
+far bounds: min and max corners), then the rows (40 bytes each); index -1 says the scene is
+loaded; lit rows 0xFFFFFFFF says building that chunk failed (the frame then builds it, counted
+as a late chunk); far rows 0xFFFFFFFF says the chunk has no far version (one level of detail).
 """
 
 from __future__ import annotations
@@ -44,14 +45,15 @@ log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[3]
 WORKER_NICE = 10  # the builder runs below the app's priority
 ROW_BYTES = 40  # MeshBuilder rows: 10 float32
-_HEADER = struct.Struct("<iII12f")
+_HEADER = struct.Struct("<iIII18f")
 FAILED = 0xFFFFFFFF
+NO_FAR = 0xFFFFFFFF
 
 
 class ChunkProcess(ChunkQueue):
     """The app's side: the same interface as streaming.ChunkStreamer (request, take, ...);
-    `make(index, (lit_rows, glow_rows, lit_bounds, glow_bounds))` turns a received chunk into
-    what `take` returns."""
+    `make(index, (lit, glow, far, lit_bounds, glow_bounds, far_bounds))` turns a received chunk
+    into what `take` returns (far and its bounds None when the chunk has no far version)."""
 
     def __init__(self, scene, make: Callable[[int, tuple], object], name: str = "chunk-process",
                  nodes_in_reader: bool = True) -> None:
@@ -144,19 +146,29 @@ class ChunkProcess(ChunkQueue):
             got += k
         return True
 
-    def _read_rows(self, n_lit: int, n_glow: int, corners) -> tuple | None:
-        """One chunk's rows from the pipe: (lit, glow, lit bounds, glow bounds), lit and glow
-        finished GeomNodes (nodes_in_reader) or float32 row arrays; None when the pipe ended."""
-        bounds = [(tuple(corners[k:k + 3]), tuple(corners[k + 3:k + 6])) for k in (0, 6)]
+    def _read_rows(self, counts: tuple[int, int, int], corners) -> tuple | None:
+        """One chunk's rows from the pipe: (lit, glow, far, lit bounds, glow bounds, far bounds),
+        the three finished GeomNodes (nodes_in_reader) or float32 row arrays, far None when the
+        chunk has none; None when the pipe ended."""
+        has_far = counts[2] != NO_FAR
+        counts = counts if has_far else (counts[0], counts[1], 0)
+        bounds = [(tuple(corners[k:k + 3]), tuple(corners[k + 3:k + 6])) for k in (0, 6, 12)]
         if self.nodes_in_reader:
-            lit = node_read_into("lit", n_lit, bounds[0], self._readinto_exact)
-            glow = node_read_into("glow", n_glow, bounds[1], self._readinto_exact) if lit is not None else None
-            return None if lit is None or glow is None else (lit, glow, bounds[0], bounds[1])
-        data = self._read_exact((n_lit + n_glow) * ROW_BYTES)
-        if data is None:
-            return None
-        flat = np.frombuffer(data, dtype=np.float32).reshape(-1, 10)
-        return flat[:n_lit], flat[n_lit:], bounds[0], bounds[1]
+            nodes = []
+            for name, n, box in zip(("lit", "glow", "far"), counts, bounds, strict=True):
+                node = node_read_into(name, n, box, self._readinto_exact)
+                if node is None:
+                    return None
+                nodes.append(node)
+        else:
+            data = self._read_exact(sum(counts) * ROW_BYTES)
+            if data is None:
+                return None
+            flat = np.frombuffer(data, dtype=np.float32).reshape(-1, 10)
+            ends = np.cumsum(counts)
+            nodes = [flat[:ends[0]], flat[ends[0]:ends[1]], flat[ends[1]:ends[2]]]
+        return (nodes[0], nodes[1], nodes[2] if has_far else None, bounds[0], bounds[1],
+                bounds[2] if has_far else None)
 
     def _read(self) -> None:
         try:
@@ -164,13 +176,13 @@ class ChunkProcess(ChunkQueue):
                 head = self._read_exact(_HEADER.size)
                 if head is None:
                     break
-                index, n_lit, n_glow, *corners = _HEADER.unpack(head)
+                index, n_lit, n_glow, n_far, *corners = _HEADER.unpack(head)
                 if index < 0:
                     continue  # the scene is loaded
                 if n_lit == FAILED:
                     rows = None
                 else:
-                    rows = self._read_rows(n_lit, n_glow, corners)
+                    rows = self._read_rows((n_lit, n_glow, n_far), corners)
                     if rows is None:
                         break
                 with self._lock:
@@ -218,7 +230,7 @@ def main() -> int:
 
     scene = Scene.model_validate(json.loads(_read_exact(stdin, struct.unpack("<I", size)[0]) or b"{}"))
     layout = layout_for(scene)
-    stdout.write(_HEADER.pack(-1, 0, 0, *[0.0] * 12))
+    stdout.write(_HEADER.pack(-1, 0, 0, 0, *[0.0] * 18))
     stdout.flush()
     while True:
         tag = _read_exact(stdin, 1)
@@ -229,18 +241,20 @@ def main() -> int:
             return 0
         index = struct.unpack("<i", raw)[0]
         try:
-            lit, glow = chunk_rows(scene, layout, index)
+            lit, glow, far = chunk_rows(scene, layout, index)
         except Exception:  # noqa: BLE001 - one bad chunk: the frame builds it and logs there
             import traceback
 
             traceback.print_exc()
-            stdout.write(_HEADER.pack(index, FAILED, 0, *[0.0] * 12))
+            stdout.write(_HEADER.pack(index, FAILED, 0, 0, *[0.0] * 18))
             stdout.flush()
             continue
-        (lit_low, lit_high), (glow_low, glow_high) = rows_bounds(lit), rows_bounds(glow)
-        stdout.write(_HEADER.pack(index, len(lit), len(glow), *lit_low, *lit_high, *glow_low, *glow_high))
+        corners = [c for rows in (lit, glow, far if far is not None else lit) for c in sum(rows_bounds(rows), ())]
+        stdout.write(_HEADER.pack(index, len(lit), len(glow), len(far) if far is not None else NO_FAR, *corners))
         stdout.write(lit.tobytes())
         stdout.write(glow.tobytes())
+        if far is not None:
+            stdout.write(far.tobytes())
         stdout.flush()
 
 

@@ -24,18 +24,24 @@ def chunk_seed(scene: Scene, index: int) -> int:
     return (scene.seed * 1_000_003 + index * 7919) & 0x7FFFFFFF
 
 
-def chunk_meshes(scene: Scene, layout, index: int) -> tuple[MeshBuilder, MeshBuilder]:
-    """(lit, glow) builders of chunk `index` (route metres index*CHUNK_M .. +CHUNK_M)."""
+def chunk_meshes(scene: Scene, layout, index: int) -> tuple[MeshBuilder, MeshBuilder, MeshBuilder | None]:
+    """(lit, glow, far) builders of chunk `index` (route metres index*CHUNK_M .. +CHUNK_M); `far`
+    is the lit geometry the chunk shows from afar (a grocery store's), None where the layout
+    has a single level of detail."""
     y0 = index * CHUNK_M
-    lit, glow = layout.build_chunk(y0, y0 + CHUNK_M, chunk_seed(scene, index))
+    if hasattr(layout, "build_chunk_lod"):
+        lit, glow, far = layout.build_chunk_lod(y0, y0 + CHUNK_M, chunk_seed(scene, index))
+        add_floor_stripes(far, scene, y0, y0 + CHUNK_M)  # cues on the floor are seen from afar too
+    else:
+        (lit, glow), far = layout.build_chunk(y0, y0 + CHUNK_M, chunk_seed(scene, index)), None
     add_floor_stripes(lit, scene, y0, y0 + CHUNK_M)  # cueing (no-op unless the scene asks)
-    return lit, glow
+    return lit, glow, far
 
 
-def chunk_rows(scene: Scene, layout, index: int) -> tuple[np.ndarray, np.ndarray]:
-    """The chunk as vertex rows (MeshBuilder.rows()): (lit, glow)."""
-    lit, glow = chunk_meshes(scene, layout, index)
-    return lit.rows(), glow.rows()
+def chunk_rows(scene: Scene, layout, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """The chunk as vertex rows (MeshBuilder.rows()): (lit, glow, far or None)."""
+    lit, glow, far = chunk_meshes(scene, layout, index)
+    return lit.rows(), glow.rows(), (far.rows() if far is not None else None)
 
 
 __all__ = ["CHUNK_M", "chunk_meshes", "chunk_rows", "chunk_seed", "layout_for"]

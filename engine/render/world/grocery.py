@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 
 from engine.render.world.mesh import MeshBuilder
-from engine.render.world.props import PRODUCT_COLOURS, cart, end_cap, shelf_unit
+from engine.render.world.props import PRODUCT_COLOURS, cart, end_cap, shelf_products_far, shelf_unit
 from engine.scene.model import GroceryStore, Scene
 
 SHELF_DEPTH_M = 1.0
@@ -79,15 +79,27 @@ class GroceryLayout:
 
     def build_chunk(self, y0: float, y1: float, seed: int) -> tuple[MeshBuilder, MeshBuilder]:
         """(lit geometry, unlit emissive geometry) for the stretch [y0, y1)."""
+        lit, glow, _ = self.build_chunk_lod(y0, y1, seed)
+        return lit, glow
+
+    def build_chunk_lod(self, y0: float, y1: float, seed: int) -> tuple[MeshBuilder, MeshBuilder, MeshBuilder]:
+        """(lit, glow, lit far) for the stretch [y0, y1): `lit far` is what the chunk shows beyond
+        FAR_DETAIL_M (world/__init__.py): the same floor, walls, shelf frames, end caps and carts,
+        with the packages as strips and bands (shelf_products_far) and no price rails. The
+        packages are most of a grocery chunk's vertices, and vertices most of a software
+        renderer's frame; in the fog a package is a few pixels."""
         env = self.env
         rng = random.Random(seed)
+        far_rng = random.Random(seed ^ 0x5F3759DF)  # its own: the near chunk stays as it always was
         lit = MeshBuilder("grocery-lit")
+        products = MeshBuilder("grocery-products")  # near only
+        far = MeshBuilder("grocery-far-products")
         glow = MeshBuilder("grocery-glow")
         hw = self.half_width_m
         a, b = FLOORS[env.floor]
         y_lo, y_hi = max(y0, self.start_y), min(y1, self.end_y)
         if y_hi <= y_lo:
-            return lit, glow
+            return lit, glow, lit.merged("grocery-far")
         # floor: 1 m tiles in a checker pattern (wood: planks along the route)
         if env.floor == "tiles":
             x = -hw
@@ -131,7 +143,9 @@ class GroceryLayout:
                             pieces = [p for a, b in pieces for p in ((a, min(b, g0)), (max(a, g1), b)) if p[1] - p[0] > 0.3]
                     for a, b in pieces:
                         shelf_unit(lit, side * row, a, b, env.shelf_height_m, env.shelf_levels, env.shelf_density, rng,
-                                   detail=(k == 0))
+                                   detail=(k == 0), products=products, rails=products)
+                        shelf_products_far(far, side * row, a, b, env.shelf_height_m, env.shelf_levels,
+                                           env.shelf_density, far_rng, aisle_side=-side if k == 0 else None)
                     if env.end_caps:
                         if starts_here:
                             end_cap(lit, side * row, start - 0.3, -1, rng)
@@ -165,7 +179,7 @@ class GroceryLayout:
                 glow.box(-hw + 0.75 + k * 1.5, self.back_wall_y - 0.86, 0.3, 1.2, 0.02, 1.5, (0.80, 0.90, 1.0))
         if self.checkout_y is not None and y_lo <= self.checkout_y < y_hi:
             self._checkout(lit, glow, rng)
-        return lit, glow
+        return lit.merged("grocery-lit", products), glow, lit.merged("grocery-far", far)
 
     def _checkout(self, lit: MeshBuilder, glow: MeshBuilder, rng: random.Random) -> None:
         y = self.checkout_y

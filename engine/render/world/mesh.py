@@ -67,6 +67,11 @@ _FACES = np.array(
 )
 _NORMALS = np.array([[1, 0, 0], [-1, 0, 0], [0, 1, 0], [0, -1, 0], [0, 0, 1], [0, 0, -1]], dtype=np.float32)
 _QUAD_TRIS = np.array([0, 1, 2, 0, 2, 3], dtype=np.uint32)
+# Face bits of MeshBuilder.box(faces=...), in _FACES order. A face that no camera in the walkable
+# space can see (a package's back against the shelf's back panel, a label's edges) still costs its
+# four vertices' transform and lighting on a software renderer, where vertices are most of a frame.
+FACE_PX, FACE_NX, FACE_PY, FACE_NY, FACE_PZ, FACE_NZ = 1, 2, 4, 8, 16, 32
+FACES_NO_BOTTOM = FACE_PX | FACE_NX | FACE_PY | FACE_NY | FACE_PZ
 
 
 class MeshBuilder:
@@ -74,7 +79,7 @@ class MeshBuilder:
 
     def __init__(self, name: str = "mesh") -> None:
         self.name = name
-        self._boxes: list[tuple] = []  # (x0, y0, z0, sx, sy, sz, r, g, b, a, heading_rad, bottom)
+        self._boxes: list[tuple] = []  # (x0, y0, z0, sx, sy, sz, r, g, b, a, heading_rad, face bits)
         self._quads: list[np.ndarray] = []  # (4, 10) rows: pos, normal, colour
         self._floors: list[tuple] = []  # (x0, x1, y0, y1, z, r, g, b, a): batched, the common case
         self._pace = getattr(_THREAD, "pace", None)
@@ -82,11 +87,22 @@ class MeshBuilder:
     def __len__(self) -> int:
         return len(self._boxes) + len(self._quads) + len(self._floors)
 
+    def merged(self, name: str, *others: MeshBuilder) -> MeshBuilder:
+        """A new builder holding this one's shapes and then the others' (the builders are unchanged)."""
+        out = MeshBuilder(name)
+        for mb in (self, *others):
+            out._boxes += mb._boxes
+            out._quads += mb._quads
+            out._floors += mb._floors
+        return out
+
     def box(self, x: float, y: float, z: float, sx: float, sy: float, sz: float, rgb, alpha: float = 1.0,
-            heading_deg: float = 0.0, bottom: bool = False) -> None:
-        """An axis-aligned box centred at (x, y) across, with its base at height z."""
+            heading_deg: float = 0.0, bottom: bool = False, faces: int = FACES_NO_BOTTOM) -> None:
+        """An axis-aligned box centred at (x, y) across, with its base at height z; `faces` (FACE_*
+        bits) leaves out faces nothing can see, `bottom` adds the bottom face."""
         r, g, b = rgb[:3]
-        self._boxes.append((x, y, z, sx, sy, sz, r, g, b, alpha, math.radians(heading_deg), bottom))
+        mask = faces | (FACE_NZ if bottom else 0)
+        self._boxes.append((x, y, z, sx, sy, sz, r, g, b, alpha, math.radians(heading_deg), mask))
         if self._pace is not None and len(self._boxes) % PACE_BOXES == 0:
             self._pace()
 
@@ -128,8 +144,9 @@ class MeshBuilder:
             return np.zeros((0, 4, 10), dtype=np.float32)
         b = np.array(self._boxes, dtype=np.float32)
         n = len(b)
-        has_bottom = b[:, 11] > 0
-        faces = 6 if has_bottom.any() else 5
+        masks = b[:, 11].astype(np.int64)
+        plain = bool(np.all(masks == FACES_NO_BOTTOM))
+        faces = 5 if plain else 6
         corners = _FACES[:faces] - np.array([0.5, 0.5, 0.0], dtype=np.float32)  # (F, 4, 3)
         out = np.empty((n, faces, 4, 10), dtype=np.float32)
         local = corners[None, :, :, :] * b[:, None, None, 3:6]
@@ -150,8 +167,7 @@ class MeshBuilder:
         out[..., 5] = _NORMALS[:faces, 2][None, :, None]
         out[..., 6:10] = b[:, None, None, 6:10]
         if faces == 6:
-            keep = np.ones((n, 6), dtype=bool)
-            keep[:, 5] = has_bottom
+            keep = ((masks[:, None] >> np.arange(6)[None, :]) & 1).astype(bool)
             return out[keep]
         return out.reshape(n * faces, 4, 10)
 

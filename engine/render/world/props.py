@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 
-from engine.render.world.mesh import MeshBuilder
+from engine.render.world.mesh import FACE_NX, FACE_PX, FACES_NO_BOTTOM, MeshBuilder
 
 PRODUCT_COLOURS = [
     (0.85, 0.15, 0.12), (0.95, 0.75, 0.10), (0.15, 0.45, 0.85), (0.20, 0.65, 0.25),
@@ -30,9 +30,20 @@ GLASS = (0.18, 0.30, 0.40)
 HAZARD_YELLOW = (1.0, 0.85, 0.0)
 
 
+def _hidden_back(side: int) -> int:
+    """Face bits of a package on the `side` face of a shelf unit: all but its back, which faces
+    the unit's back panel (no camera in an aisle can see it; it would only cost vertices)."""
+    return FACES_NO_BOTTOM & ~(FACE_NX if side > 0 else FACE_PX)
+
+
 def shelf_unit(mb: MeshBuilder, x: float, y0: float, y1: float, height_m: float, levels: int,
-               density: float, rng: random.Random, detail: bool, depth_m: float = 1.0) -> None:
-    """A double-sided gondola shelf centred at x from y0 to y1, stocked on both faces."""
+               density: float, rng: random.Random, detail: bool, depth_m: float = 1.0,
+               products: MeshBuilder | None = None, rails: MeshBuilder | None = None) -> None:
+    """A double-sided gondola shelf centred at x from y0 to y1, stocked on both faces. The frame
+    goes into `mb`, the packages into `products` and the price rails into `rails` (both default
+    `mb`): a chunk's far version (shelf_products_far) shares the frame and has its own packages."""
+    products = mb if products is None else products
+    rails = mb if rails is None else rails
     half = depth_m / 2
     mb.box_span(x - 0.04, x + 0.04, y0, y1, 0.0, height_m, SHELF_BACK)  # back panel
     mb.box_span(x - half, x + half, y0, y1, 0.0, 0.12, (0.30, 0.32, 0.35))  # kick plate
@@ -44,15 +55,18 @@ def shelf_unit(mb: MeshBuilder, x: float, y0: float, y1: float, height_m: float,
         mb.box_span(x - half, x + half, y0, y1, z, z + 0.03, SHELF_METAL)
         for side in (-1, 1):
             face_x = x + side * (half - 0.2)
+            faces = _hidden_back(side)
             if not detail:
                 # far rows: one coloured strip per metre is enough at that distance
                 y = y0 + 0.05
                 while y < y1 - 0.1:
                     length = min(1.0, y1 - 0.05 - y)
                     if rng.random() < density:
-                        mb.box(face_x, y + length / 2, z + 0.03, 0.34, length, level_h * 0.7, rng.choice(PRODUCT_COLOURS))
+                        products.box(face_x, y + length / 2, z + 0.03, 0.34, length, level_h * 0.7,
+                                     rng.choice(PRODUCT_COLOURS), faces=faces)
                     y += length
                 continue
+            label = FACE_PX if side > 0 else FACE_NX  # a label is 1 cm thick: only its front shows
             y = y0 + 0.06
             while y < y1 - 0.1:
                 width = rng.uniform(0.12, 0.32)
@@ -61,16 +75,41 @@ def shelf_unit(mb: MeshBuilder, x: float, y0: float, y1: float, height_m: float,
                 if rng.random() < density:
                     h = min(level_h * 0.85, rng.uniform(0.12, 0.34))
                     colour = rng.choice(PRODUCT_COLOURS)
-                    mb.box(face_x, y + width / 2, z + 0.03, 0.32, width * 0.92, h, colour)
+                    products.box(face_x, y + width / 2, z + 0.03, 0.32, width * 0.92, h, colour, faces=faces)
                     if h > 0.18 and rng.random() < 0.5:  # a label band makes packages read as products
-                        mb.box(face_x + side * 0.165, y + width / 2, z + 0.03 + h * 0.4, 0.01, width * 0.8, h * 0.25,
-                               (0.97, 0.97, 0.95))
+                        products.box(face_x + side * 0.165, y + width / 2, z + 0.03 + h * 0.4, 0.01, width * 0.8,
+                                     h * 0.25, (0.97, 0.97, 0.95), faces=label)
                 y += width
     # a price rail at each level edge
     for k in range(levels):
         z = 0.12 + k * level_h
         for side in (-1, 1):
-            mb.box(x + side * (half - 0.005), (y0 + y1) / 2, z - 0.04, 0.02, y1 - y0, 0.05, (0.95, 0.95, 0.95))
+            rails.box(x + side * (half - 0.005), (y0 + y1) / 2, z - 0.04, 0.02, y1 - y0, 0.05, (0.95, 0.95, 0.95))
+
+
+FAR_STRIP_M = 1.0  # a far chunk's packages on the face toward the patient's aisle: one strip a metre
+FAR_BAND_M = 2.5  # ... on faces seen only through cross aisles: one band per level this long
+
+
+def shelf_products_far(mb: MeshBuilder, x: float, y0: float, y1: float, height_m: float, levels: int,
+                       density: float, rng: random.Random, aisle_side: int | None, depth_m: float = 1.0) -> None:
+    """The packages of shelf_unit as a chunk far from the patient shows them (in the fog, a few
+    pixels each): coloured strips along the face toward the patient's aisle (`aisle_side`, or
+    None when neither face is), longer bands on the others. About a tenth of the vertices."""
+    half = depth_m / 2
+    level_h = (height_m - 0.15) / levels
+    for k in range(levels):
+        z = 0.12 + k * level_h
+        for side in (-1, 1):
+            face_x = x + side * (half - 0.2)
+            step = FAR_STRIP_M if side == aisle_side else FAR_BAND_M
+            y = y0 + 0.05
+            while y < y1 - 0.1:
+                length = min(step, y1 - 0.05 - y)
+                if rng.random() < density:
+                    mb.box(face_x, y + length / 2, z + 0.03, 0.34, length, level_h * 0.7,
+                           rng.choice(PRODUCT_COLOURS), faces=_hidden_back(side))
+                y += length
 
 
 def end_cap(mb: MeshBuilder, x: float, y: float, facing: int, rng: random.Random) -> None:

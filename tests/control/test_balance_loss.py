@@ -1,0 +1,177 @@
+"""The loss-of-balance guard on physically built signals: a stance foot on the belt and the body
+over it as a linear inverted pendulum (Hof 2005), seen as the core sees them (the exoskeleton's
+hip angle and rate of a straight leg, the insole's specific force); the true margin of stability
+is computed from the positions, the guard's from the sensors."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from engine.control.balance_loss import CONFIRM_S, MARGIN_MIN_M, BalanceLossGuard
+from engine.control.foot_kinematics import LegGeometry
+
+G = 9.81
+
+
+def _geo() -> LegGeometry:
+    geo = LegGeometry()
+    geo.set_from_leg_length(0.9, 0.9)
+    return geo
+
+
+def _leg_m(geo: LegGeometry) -> float:
+    return geo.thigh_m[0] + geo.shank_m[0]
+
+
+def _start_walking(guard: BalanceLossGuard, geo: LegGeometry, t: float) -> float:
+    """Six steps of each foot (loaded and flat 0.3 s, then lifted; 3.6 s): the guard judges from then."""
+    for _ in range(6):
+        for side in (0, 1):
+            for _k in range(60):
+                guard.sample(side, t, True, True, True, 0.0, 0.0, G)
+                guard.sample(1 - side, t, False, False, False, 0.0, 0.0, G)
+                guard.judge(t, geo, True)
+                t += 0.005
+    return t
+
+
+def _stance(guard: BalanceLossGuard, geo: LegGeometry, a0_m: float, v0_mps: float, slip_m: float = 0.0,
+            slip_s: float = 0.25, duration_s: float = 0.7, trailing_for_s: float = 0.0,
+            trailing_at_m: float = -0.35, pendulum: bool = True):
+    """One stance of the left foot from its loading (ankle a0_m ahead of the hip, the body moving
+    over the belt at v0_mps), the right foot lifted (or still on its forefoot for trailing_for_s,
+    trailing_at_m from the hip, resting on the belt). The left heel may slide slip_m forward in
+    slip_s (minimum jerk) from 20 ms after loading; the body is a pendulum over the left ankle
+    (straight legs of the fitted thigh + shank). Returns (detection times, true margins)."""
+    leg = _leg_m(geo)
+    omega0 = math.sqrt(G / (leg + geo.ankle_height_m[0]))
+    dt = 0.001
+    t0 = 100.0
+    t = _start_walking(guard, geo, t0 - 5.0)
+    t = t0
+    x_c, v_c = 0.0, v0_mps  # hip over the belt (belt frame)
+    ankle0 = a0_m
+    trailing = trailing_at_m
+    detections, margins = [], []
+    s_prev = 0.0
+    ds_prev = 0.0
+    for i in range(int(duration_s / dt)):
+        el = i * dt
+        u = min(1.0, max(0.0, (el - 0.02) / slip_s))
+        s = slip_m * u ** 3 * (10 - 15 * u + 6 * u * u)
+        ds = (s - s_prev) / dt
+        acc_foot = (ds - ds_prev) / dt
+        s_prev, ds_prev = s, ds
+        ankle = ankle0 + s
+        a_c = omega0 * omega0 * (x_c - ankle) if pendulum else 0.0  # the pendulum over the stance ankle
+        v_c += a_c * dt
+        x_c += v_c * dt
+        x_rel = ankle - x_c
+        rate = ds - v_c
+        heel = ankle - geo.heel_m[0]
+        rear = heel
+        on_trailing = el < trailing_for_s
+        if on_trailing:
+            rear = min(rear, trailing + geo.toe_m[1] * 0.6)
+        margins.append((t, x_c + v_c / omega0 - rear))
+        if i % 2 == 0:  # encoders at 500 Hz: straight legs
+            hip = math.asin(max(-1.0, min(1.0, x_rel / leg)))
+            hip_rate = rate / (leg * math.cos(hip))
+            x_tr = trailing - x_c if on_trailing else -0.2
+            hip_r = math.asin(max(-1.0, min(1.0, x_tr / leg)))
+            hip_r_rate = -v_c / (leg * math.cos(hip_r)) if on_trailing else 0.0
+            guard.encoders([hip, 0.0, hip_r, 0.0], [hip_rate, 0.0, hip_r_rate, 0.0], geo)
+        if i % 5 == 0:  # insoles at 200 Hz: the left foot flat on the belt
+            guard.sample(0, t, True, True, True, 0.0, acc_foot, G)
+            guard.sample(1, t, on_trailing, False, False, 0.5, 0.0, G)
+            if guard.judge(t, geo, True):
+                detections.append(t)
+        t += dt
+    return detections, margins
+
+
+@pytest.mark.parametrize("a0_m, v0_mps", [(0.25, 1.3), (0.2, 1.0), (0.12, 0.5), (0.08, 0.3)])
+def test_walking_over_a_planted_foot_raises_nothing(a0_m, v0_mps):
+    # the body passes over a foot that rests on the belt, fast or slow: its XCoM stays ahead of
+    # the heel (the true margin is checked too, or the case would test nothing)
+    geo = _geo()
+    guard = BalanceLossGuard()
+    detections, margins = _stance(guard, geo, a0_m, v0_mps)
+    assert min(m for _, m in margins) > 0.0
+    assert detections == []
+
+
+@pytest.mark.parametrize("slip_m, a0_m, v0_mps", [(0.3, 0.2, 1.0), (0.25, 0.15, 0.8), (0.35, 0.25, 1.3)])
+def test_a_slip_that_loses_balance_is_detected_within_50_ms(slip_m, a0_m, v0_mps):
+    # the heel slides forward, the body is pushed back: the XCoM falls behind the heel
+    geo = _geo()
+    guard = BalanceLossGuard()
+    detections, margins = _stance(guard, geo, a0_m, v0_mps, slip_m=slip_m)
+    crossed = [t for t, m in margins if m < 0.0]
+    assert crossed, "the slip kept the balance: the case tests nothing"
+    assert len(detections) == 1
+    latency = detections[0] - crossed[0]
+    # no sooner than the estimate can be clearly negative, within 50 ms of the true loss
+    assert -0.010 <= latency <= 0.050, latency
+    assert guard.detected_mos_m < MARGIN_MIN_M
+
+
+def test_a_small_slip_that_keeps_balance_raises_nothing():
+    geo = _geo()
+    guard = BalanceLossGuard()
+    detections, margins = _stance(guard, geo, 0.2, 1.0, slip_m=0.05)
+    assert min(m for _, m in margins) > 0.03
+    assert detections == []
+
+
+def test_the_foot_behind_keeps_the_base():
+    # the left foot's own margin goes negative (it is far ahead of a slow body), but the right
+    # foot is still on its forefoot behind the body: the base reaches back to it, no alarm; once
+    # that foot has lifted, the same body over the left foot alone is a loss of balance
+    geo = _geo()
+    guard = BalanceLossGuard()
+    detections, margins = _stance(guard, geo, 0.45, 0.3, duration_s=0.12, trailing_for_s=1.0)
+    assert min(m for _, m in margins) > 0.05
+    assert detections == []
+    guard = BalanceLossGuard()
+    detections, margins = _stance(guard, geo, 0.45, 0.3, duration_s=0.12, trailing_for_s=0.0)
+    assert max(m for _, m in margins) < MARGIN_MIN_M
+    assert len(detections) == 1
+
+
+def test_nothing_is_judged_while_not_walking_or_in_the_first_steps():
+    geo = _geo()
+    guard = BalanceLossGuard()
+    t = 0.0
+    # standing with the body behind the only loaded foot's heel: not walking, nothing
+    guard.encoders([0.4, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0], geo)
+    for _ in range(200):
+        guard.sample(0, t, True, True, True, 0.0, 0.0, G)
+        guard.sample(1, t, False, False, False, 0.0, 0.0, G)
+        assert not guard.judge(t, geo, False)
+        t += 0.005
+    assert guard.mos_m < MARGIN_MIN_M  # it is measured, only not judged
+    # walking, but this is the first step: still nothing
+    guard.sample(0, t, False, False, False, 0.0, 0.0, G)
+    for _ in range(int(2 * CONFIRM_S / 0.005) + 10):
+        guard.sample(0, t, True, True, True, 0.0, 0.0, G)
+        assert not guard.judge(t, geo, True)
+        t += 0.005
+
+
+def test_a_margin_below_zero_that_rises_is_not_a_loss():
+    # a body carried forward at a steady 1.2 m/s (not a free pendulum: held by the harness and
+    # the exoskeleton) over a foot placed 55 cm ahead: its margin starts 13 cm below zero and
+    # rises, below MARGIN_MIN_M all the time it is judged; a body losing its balance diverges
+    # backward (Hof 2005): nothing
+    geo = _geo()
+    guard = BalanceLossGuard()
+    detections, margins = _stance(guard, geo, 0.55, 1.2, duration_s=0.09, pendulum=False)
+    assert margins[-1][1] < MARGIN_MIN_M and margins[-1][1] > margins[30][1]
+    assert detections == []
+    # the same start as a free pendulum falls back: a loss of balance
+    guard = BalanceLossGuard()
+    detections, margins = _stance(guard, geo, 0.55, 1.2, duration_s=0.09)
+    assert min(m for _, m in margins) < MARGIN_MIN_M and len(detections) == 1

@@ -1,0 +1,78 @@
+"""The core's footprint chain (where each heel landed on the route) against the rig's ground
+truth, on a real simulated session (engine.sim: the same ControlCore, the rig's patient and
+firmware): a Parkinsonian patient who freezes into short trembling steps and shuffles. Each
+footprint is the planted one plus the footprints' distance, so an error in one is carried by
+every later one; the obstacle outcomes near an obstacle's far edge stand on it."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from engine.control.insole_events import InsoleFoot
+from engine.control.layout import EventKind
+
+pytestmark = pytest.mark.timeout(600)
+
+START_ERR_MAX_M = 0.003  # the first footprints: both feet anchored at their own pitch
+STEP_ERR_MAX_M = 0.002  # what one footprint adds to the chain's error (truth steps the leg can reach)
+MATCH_S = 0.05
+
+
+def _footprint_errors(profile: str, seed: int, duration_s: float):
+    import tempfile
+    from pathlib import Path
+
+    from bench.clinical import _scene_dir
+    from engine.sim.session import SimOptions, run_simulation
+
+    with tempfile.TemporaryDirectory() as tmp:
+        scenes = _scene_dir(Path(tmp))
+        r = run_simulation(SimOptions(scene="bench-clinical", profile=profile, duration_s=duration_s, seed=seed,
+                                      db=None, scenes_dir=scenes))
+    _, ev = r.records
+    truth = r.truth["heel_strikes"]
+    reach_m = 1.2 * r.truth["geometry"]["leg_length_m"]  # heel to heel, both legs spread
+    rows = []  # (time, side, core - truth, truth step length)
+    last_x = {}
+    for e in ev[ev["kind"] == int(EventKind.HEEL_STRIKE)]:
+        side, t = int(e["side"]), float(e["t_s"])
+        match = min((h for h in truth if h["side"] == side), key=lambda h: abs(h["t_s"] - t), default=None)
+        if match is None or abs(match["t_s"] - t) > MATCH_S:
+            continue
+        other = last_x.get(1 - side)
+        rows.append((t, side, float(e["v2"]) - match["heel_x_m"],
+                     match["heel_x_m"] - other if other is not None else math.nan))
+        last_x[side] = match["heel_x_m"]
+    return rows, reach_m, r.truth
+
+
+def test_footprints_follow_the_truth_through_freezing_and_trembling_steps():
+    rows, reach_m, truth = _footprint_errors("parkinsonian-freezing", 1, 20.0)
+    assert truth["freezing"], "no freezing episode: the session no longer tests trembling steps"
+    short = sum(1 for *_, length in rows if abs(length) < 0.12)
+    assert short >= 6, f"only {short} short steps: the session no longer tests trembling steps"
+    assert len(rows) >= 30
+    first = rows[:2]
+    assert all(abs(err) <= START_ERR_MAX_M for _, _, err, _ in first), first
+    # each footprint adds at most STEP_ERR_MAX_M to the chain (a step the leg could not take, the
+    # patient model's recovery after a freeze, is left out: the joints cannot show it)
+    worst = 0.0
+    for (_, _, err0, _), (_, _, err1, length) in zip(rows, rows[1:], strict=False):
+        if math.isfinite(length) and abs(length) <= reach_m:
+            worst = max(worst, abs(err1 - err0))
+    assert worst <= STEP_ERR_MAX_M, f"a footprint moved the chain by {worst * 100:.2f} cm"
+
+
+def test_insole_pitch_starts_at_the_gravity_angle():
+    # a foot standing on its heel, toe up 15 deg, at power-up: the accelerometer reads gravity
+    foot = InsoleFoot()
+    p = math.radians(-15.0)
+    g = 9.81
+    ax, az = -g * math.sin(p), g * math.cos(p)  # sole frame (x toe-ward, z up from the sole)
+    foot.update(0.0, 0.0, 100.0, 0.0, 0.0, 0.0, 300.0, ax, az)  # on its heel
+    assert foot.pitch_rad == pytest.approx(p, abs=1e-6)
+    # the gyro then turns it: 0.5 rad/s for 10 ms
+    foot.update(0.01, 0.01, 100.0, 0.0, 0.0, 0.5, 300.0, ax, az)
+    assert foot.pitch_rad == pytest.approx(p + 0.005, abs=1e-6)
