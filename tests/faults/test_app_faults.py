@@ -19,7 +19,7 @@ import pytest
 from engine.control.layout import ALARM_TEXT, AlarmReason, RunState
 from engine.records.store import Store
 from tests.child_scenario import run_scenario
-from tests.faults.harness import pid_alive, records_lost, session_processes
+from tests.faults.harness import on_time, pid_alive, records_lost, session_processes
 
 pytestmark = pytest.mark.timeout(150)
 
@@ -160,8 +160,9 @@ def test_ui_killed_or_frozen_controlled_stop_within_100_ms_and_data_kept(app_fac
     sid = app.wait_walking()
     kids = dict(app.children)
     assert {"rig", "core", "recorder"} <= set(kids), kids
-    hit_s = time.monotonic()
-    os.kill(app.proc.pid, getattr(signal, how))
+    with on_time():  # the time taken is the kill's (a loaded machine could preempt the test between)
+        hit_s = time.monotonic()
+        os.kill(app.proc.pid, getattr(signal, how))
     if how == "SIGKILL":
         app.proc.wait(5)
         # The rig (its control socket closed), then the core (belt stopped, parent gone) and the
@@ -201,8 +202,9 @@ def test_core_killed_or_frozen_under_the_app_ui_shows_a_high_alarm_within_200_ms
     app = app_factory(duration_s=60)
     sid = app.wait_walking()
     core = app.children["core"]
-    hit_s = time.monotonic()
-    os.kill(core, getattr(signal, how))
+    with on_time():  # the time taken is the kill's (a loaded machine could preempt the test between)
+        hit_s = time.monotonic()
+        os.kill(core, getattr(signal, how))
     app.proc.wait(60)
     assert app.proc.returncode == 1, app.output()
     with Store(app.db) as store:
@@ -228,8 +230,9 @@ def test_core_killed_or_frozen_under_the_app_ui_shows_a_high_alarm_within_200_ms
 def test_recorder_killed_under_the_app_alarm_then_a_new_recorder_takes_over(app_factory, reliability):
     app = app_factory(duration_s=9)
     sid = app.wait_walking()
-    hit_s = time.monotonic()
-    os.kill(app.children["recorder"], signal.SIGKILL)
+    with on_time():  # the time taken is the kill's (a loaded machine could preempt the test between)
+        hit_s = time.monotonic()
+        os.kill(app.children["recorder"], signal.SIGKILL)
     app.proc.wait(90)
     assert app.proc.returncode == 0, app.output()  # the session went on to its end
     with Store(app.db) as store:
