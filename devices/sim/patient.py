@@ -32,6 +32,12 @@ the patient's true joints:
   before doorways, obstacles and at walking starts, and festinate (faster, shorter steps).
 - Intended speed: the self-selected `comfortable_speed_mps`, varying slowly (Ornstein-Uhlenbeck,
   `speed_intent_cv`), lower with fatigue and before obstacles, zero while frozen.
+Modules: this one walks the patient (state, events, planning, pose, the exoskeleton's action);
+swing_shape.py the shapes of a swing; crossing.py the clearance a leg aims for over an obstacle;
+exo_drive.py what the exoskeleton applies; patient_truth.py the crossing truth and the truth
+record; patient_episodes.py freezing, festination and intended speed; patient_loads.py foot loads,
+effort and heart rate (the last three are mixins of PatientModel); effort.py, balance_perturbation.py,
+plantar.py, leg_kinematics.py, scene_view.py, foot.py their own parts.
 Times are the caller's clock (time.monotonic() in the rig, the simulated clock in `simulate`);
 the devices stamp frames with the same clock, so device and host times of an event agree.
 """
@@ -43,11 +49,23 @@ import random
 
 from devices.base import JointMode
 from devices.sim import leg_kinematics as lk
+from devices.sim.crossing import MIN_CROSSING_CLEARANCE_M, crossing_clearance_m, required_lift_m  # noqa: F401
 from devices.sim.effort import Effort
+from devices.sim.exo_drive import ExoDrive  # noqa: F401
 from devices.sim.foot import FootState
+from devices.sim.patient_episodes import EpisodesAndIntent  # noqa: F401
+from devices.sim.patient_loads import HR_TAU_S, LoadsAndEffort  # noqa: F401
+from devices.sim.patient_truth import (  # noqa: F401
+    BALANCE_LOSS_PENETRATION_M,
+    MTC_WINDOW,
+    TRIP_PENETRATION_M,
+    CrossingTruth,
+    hazard_end_m,
+)
 from devices.sim.plantar import FootRoll
 from devices.sim.profiles import PatientProfile
-from devices.sim.scene_view import LIP_DEPTH_M, SceneObstacle, Walkway, obstacles_from
+from devices.sim.scene_view import SceneObstacle, Walkway, obstacles_from
+from devices.sim.swing_shape import _profile_points, _smooth, _soft_min, _swing_travel  # noqa: F401
 
 __all__ = ["ExoDrive", "FootState", "PatientModel", "simulate"]
 
@@ -58,23 +76,12 @@ EXO_DAMPING_NMS_PER_RAD = 4.0
 BOOST_KNEE_DEG = 34.0  # extra swing knee flexion at boost 1.0 (the core's refgait asks as much)
 BOOST_HIP_DEG = 20.0
 BOOST_DORSI_DEG = 12.0
-# A dragging toe loads its sensor a little: a share of the swing leg's weight (leg ~16 % of body
-# weight, Winter 2009 Table 4.1; the hip carries most of it): 1 % of body weight, an assumed
-# figure. At 3 % it equalled the last of a paretic foot's push-off load (~3 % of body weight),
-# so no sensor could see the foot leave: toe offs were found when the toe lifted, 20-35 ms late.
-TOE_DRAG_PRESSURE = 0.01
-HR_TAU_S = 25.0
-GRAVITY_MPS2 = 9.81
-MTC_WINDOW = (0.25, 0.8)  # minimum toe clearance: lowest toe in this share of the swing
-TRIP_PENETRATION_M = 0.015  # deeper entry into an obstacle's box catches the foot: a trip
-BALANCE_LOSS_PENETRATION_M = 0.05
 # A caught foot (a trip): the obstacle stops it, stiffer than any joint drive; the foot stays with
 # the belt for CATCH_S, then the patient lifts it free and the swing blends back to its plan.
 CATCH_S = 0.12
 CATCH_TAU_S = 0.012  # the arrest: the foot's speed over the belt decays with this time constant
 RELEASE_S = 0.15
 DRIFT_GAIN = 0.15  # share of the hip's offset on the treadmill corrected by each step (slow: it must not undo asymmetry)
-MIN_CROSSING_CLEARANCE_M = 0.02  # aimed for even over a flat hazard (a puddle, a curb's edge)
 CROSSING_EFFORT = 5.0  # the patient's impedance while it lifts a foot over an obstacle, x its usual
 GROUND_TOLERANCE_M = 1e-4
 PELVIS_RISE_MAX_MPS = 1.5  # a bound on the pelvis's rise (level walking stays within ~0.3 m/s: Winter 2009)
@@ -99,7 +106,6 @@ EARLY_TOE_OFF_MIN_Q = 0.5  # only a leg past mid stance (heel rise) leaves early
 # there: it is on the ground, not through it (the step ends early and short). Earlier in the
 # swing such a foot drags its toe (a scuff), it does not land.
 EARLY_LANDING_MIN_U = 0.85
-SOLE_SMOOTH_M = 0.01  # the foot's lowest point switches between toe and heel smoothly over this much
 AIM_PASSES = 4  # inverse-kinematics passes that aim the foot's lowest point with the pitch the ankle can give
 DORSI_SMOOTH_RAD = math.radians(4.0)  # the ankle meets its dorsiflexion limit over this much (tissue stiffens)
 MIN_TOE_GAP_M = 0.05  # a foot is placed at least this far from an obstacle's edges (by choice)
@@ -107,7 +113,6 @@ MIN_SHUFFLE_M = 0.05  # a shuffle of a few centimetres is still a step
 LIFT_RAMP_MIN_U = 0.15  # a lift planned from toe off on takes this share of the swing (~60 ms) to build
 SPAN_MARGIN_M = 0.08  # the real foot may lag or lead its planned path: plan the lift over a wider stretch
 DRIFT_LIMIT_M = 0.35  # handrails and harness: the hip goes no further back than this
-TOE_OFF_PITCH_RAD = math.radians(40.0)
 HEEL_STRIKE_PITCH_RAD = math.radians(-15.0)
 MID_SWING_PITCH_RAD = math.radians(14.0)
 STANCE_KNEE_RAD = math.radians(5.0)
@@ -115,103 +120,14 @@ LOADING_KNEE_RAD = math.radians(12.0)
 FREEZE_STRIDE_S = 0.45  # trembling in place: ~4.4 steps/s (FOG trembling is 3-8 Hz)
 FREEZE_STEP_M = 0.03
 FESTINATION_STRIDE_FACTOR = 0.75
-FESTINATION_S = (3.0, 6.0)
-TRIGGER_AHEAD_M = 1.5  # obstacles and doorways this close ahead may trigger a freeze
-INTENT_TAU_S = 20.0
 INTENT_UPDATE_S = 0.02  # the intended speed changes slowly: update it at 50 Hz
 DEG = math.pi / 180.0
 _GUIDANCE, _HOLD = JointMode.GUIDANCE, JointMode.HOLD  # per joint per tick: Enum attributes are slow in CPython 3.11
 # Planned foot pitch over the swing (toe-down positive): plantarflexed at toe off, about level
 # at minimum toe clearance, toe up at heel strike (Winter's sagittal foot angle, rounded).
-_PITCH_PLAN = [(0.0, TOE_OFF_PITCH_RAD), (0.25, 30.0 * DEG), (0.5, MID_SWING_PITCH_RAD),
-               (0.65, 8.0 * DEG), (1.0, HEEL_STRIKE_PITCH_RAD)]
-
-
-def hazard_end_m(ob: SceneObstacle) -> float:
-    """Far edge of what a foot must not enter or land in, for the crossing outcome: a curb up's
-    lip (its first LIP_DEPTH_M at full height; the stone's top beyond it is walkway, landing there
-    is stepping up), else the obstacle's end_m (docs/validation.md, "Crossing outcomes")."""
-    if ob.kind == "curb_up":
-        return min(ob.end_m, ob.at_m + LIP_DEPTH_M)
-    return ob.end_m
-
-
-class ExoDrive:
-    """What the exoskeleton applies this instant (after the firmware's mode logic)."""
-
-    __slots__ = ("modes", "stiffness", "ref_angle_rad", "ref_velocity_radps", "clearance_boost")
-
-    def __init__(self, modes=(0, 0, 0, 0), stiffness: float = 0.0, ref_angle_rad=(0.0, 0.0, 0.0, 0.0),
-                 ref_velocity_radps=(0.0, 0.0, 0.0, 0.0), clearance_boost=(0.0, 0.0)) -> None:
-        self.modes = tuple(modes)
-        self.stiffness = stiffness
-        self.ref_angle_rad = tuple(ref_angle_rad)
-        self.ref_velocity_radps = tuple(ref_velocity_radps)
-        self.clearance_boost = tuple(clearance_boost)
-
-
-def _smooth(x: float, a: float, b: float) -> float:
-    """0 below a, 1 above b, smooth in between."""
-    if x <= a:
-        return 0.0
-    if x >= b:
-        return 1.0
-    u = (x - a) / (b - a)
-    return u * u * (3.0 - 2.0 * u)
-
-
-def _min_jerk(u: float) -> float:
-    u = min(1.0, max(0.0, u))
-    return u * u * u * (10.0 - 15.0 * u + 6.0 * u * u)
-
-
-def _swing_travel(u: float) -> float:
-    """Share of the swing's forward travel done at swing progress u: the foot's speed over the
-    ground rises from toe off, peaks in mid swing and falls to land, as a half sine, so its peak is
-    pi/2 x its mean over the swing (a healthy adult's foot peaks at about 4-5 m/s at 1.3 m/s; a
-    cycloid's 2 x put it near 7 m/s)."""
-    u = min(1.0, max(0.0, u))
-    return 0.5 - 0.5 * math.cos(math.pi * u)
-
-
-def _soft_min(a: float, b: float, k: float = SOLE_SMOOTH_M) -> float:
-    """min(a, b) rounded over |a - b| < k (at most k/4 below the smaller): the lowest point of a
-    foot passes from toe to heel without a kink, so the planned ankle path has no corner."""
-    h = max(0.0, k - abs(a - b)) / k
-    return min(a, b) - 0.25 * k * h * h
-
-
-def _profile_points(u: float, points: list[tuple[float, float]]) -> float:
-    """Smooth (cosine) interpolation through (u, value) points."""
-    if u <= points[0][0]:
-        return points[0][1]
-    for (u0, v0), (u1, v1) in zip(points, points[1:], strict=False):
-        if u <= u1:
-            w = 0.5 - 0.5 * math.cos(math.pi * (u - u0) / (u1 - u0))
-            return v0 + (v1 - v0) * w
-    return points[-1][1]
-
-
-def crossing_clearance_m(profile: PatientProfile, height_m: float) -> float:
-    """Lead-foot clearance the patient aims for over an obstacle of this height.
-
-    c(h) = c_plateau - (c_plateau - 0) * exp(-h / h0), anchored at Chen et al. 1991 (64 mm over a
-    25 mm obstacle, rising non-linearly with height) and saturating at the profile's plateau
-    (about 10 cm over tall obstacles). h0 follows from the 25 mm anchor."""
-    plateau = max(profile.crossing_clearance_plateau_m, 1e-3)
-    c25 = min(profile.crossing_clearance_25mm_m, 0.999 * plateau)
-    h0 = -0.025 / math.log(1.0 - c25 / plateau) if c25 > 0.0 else 1e9
-    return plateau * (1.0 - math.exp(-max(0.0, height_m) / h0))
-
-
-def required_lift_m(profile: PatientProfile, kind: str, height_m: float, role: str, side: int) -> float:
-    """How high above the walkway this leg means to lift its foot's lowest point over an obstacle
-    (its box height plus the crossing clearance it aims for): beyond max_toe_clearance_m it cannot."""
-    volume = 0.0 if kind in ("curb_down", "puddle") else height_m
-    clearance = crossing_clearance_m(profile, volume)
-    if role != "lead":
-        clearance *= profile.trail_clearance_ratio[side]
-    return volume + max(clearance, profile.mtc_m[side], MIN_CROSSING_CLEARANCE_M)
+# The toe-off pitch is the profile's `toe_off_pitch_deg` (per leg).
+_PITCH_PLAN_AFTER_TOE_OFF = [(0.25, 30.0 * DEG), (0.5, MID_SWING_PITCH_RAD), (0.65, 8.0 * DEG),
+                             (1.0, HEEL_STRIKE_PITCH_RAD)]
 
 
 class _Leg:
@@ -268,7 +184,7 @@ class _Leg:
         self.closed: set[int] = set()  # obstacles whose crossing by this leg is decided
 
 
-class PatientModel:
+class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
     """Steps the patient forward in time; exposes joints, contacts, feet and the ground truth."""
 
     def __init__(self, profile: PatientProfile, seed: int = 0, obstacles=None, perceive: bool = True) -> None:
@@ -310,6 +226,9 @@ class PatientModel:
         self.hip_speed = 0.0
         self.legs = [_Leg(0, half_step - self.heel_m - 0.05), _Leg(1, -half_step - self.heel_m + 0.05)]
         self._hold_rad = [0.0, 0.0, 0.0, 0.0]
+        # the foot's pitch at toe off (heel rise ends there; the swing's pitch plan starts there)
+        self._toe_off_pitch_rad = [d * DEG for d in p.toe_off_pitch_deg]
+        self._pitch_plan = [[(0.0, a), *_PITCH_PLAN_AFTER_TOE_OFF] for a in self._toe_off_pitch_rad]
         self._ground_depth = 0.0  # how far the ground is into the swing foot the joints could not lift
         # the exoskeleton's pull on each swinging joint: deviation from the patient's own pattern
         # (rad); the joints' moments of inertia (hip, knee) per leg
@@ -738,43 +657,6 @@ class PatientModel:
             self.intent.append({"t_s": t_s, "intended_speed_mps": self.intended_speed_mps})
         self._check_triggers(leg)
 
-    def _crossing(self, leg: _Leg, ob: SceneObstacle, t_s: float) -> dict:
-        rec = leg.crossings.get(ob.index)
-        if rec is None:
-            role = leg.roles.get(ob.index)
-            if role is None:
-                other = self.legs[1 - leg.side]
-                role = "lead" if other.heel_x + self.heel_m + self.profile.foot_length_m < ob.at_m else "trail"
-            rec = {"obstacle": ob.index, "kind": ob.kind, "side": leg.side, "role": role, "t_s": t_s,
-                   "device_time_us": int(t_s * 1e6), "margin_m": math.inf, "penetration_m": 0.0,
-                   "approach_penetration_m": 0.0, "landed_in": False, "entered_t_s": None}
-            leg.crossings[ob.index] = rec
-        return rec
-
-    def _close_crossings(self, leg: _Leg) -> None:
-        """Crossings of obstacles now wholly behind this foot are final."""
-        done = []
-        for index, rec in leg.crossings.items():
-            ob = self.scene[index]
-            if leg.heel_x > hazard_end_m(ob) or rec["landed_in"]:
-                done.append(index)
-        for index in done:
-            rec = leg.crossings.pop(index)
-            leg.closed.add(index)
-            margin = rec["margin_m"]
-            if rec["landed_in"]:
-                # stepped on or in it: a touch, unless the sole had entered it a trip's depth
-                # while the heel was before it and in the air (the descent onto the landing place
-                # is the landing)
-                outcome = "tripped" if rec["approach_penetration_m"] >= TRIP_PENETRATION_M else "touched"
-            elif margin < 0.0:
-                outcome = "tripped" if rec["penetration_m"] >= TRIP_PENETRATION_M else "touched"
-            else:
-                outcome = "cleared"
-            rec["outcome"] = outcome
-            if not math.isfinite(margin):
-                rec["margin_m"] = None
-            self.crossings.append(rec)
 
     def _trip(self, leg: _Leg, ob: SceneObstacle, penetration: float, t_s: float) -> None:
         severe = penetration >= BALANCE_LOSS_PENETRATION_M
@@ -787,57 +669,6 @@ class PatientModel:
         self._perturb = [(0.7, 1.15), (0.85, 1.1), (0.95, 1.05)] if not severe else [
             (0.5, 1.3), (0.7, 1.2), (0.85, 1.1), (0.95, 1.05)]
 
-    # ------------------------------------------------------------------ Parkinsonian episodes
-    def _maybe_freeze(self, trigger: str, key) -> None:
-        p = self.profile
-        if p.freeze_probability <= 0.0 or key in self._triggered or self.t_s is None:
-            return
-        self._triggered.add(key)
-        if self._fog_rng.random() >= p.freeze_probability:
-            return
-        duration = p.freeze_duration_median_s * math.exp(0.8 * self._fog_rng.gauss(0.0, 1.0))
-        duration = min(30.0, max(0.3, duration))
-        start = self.t_s
-        self.freeze_until_s = start + duration
-        self.freezes.append({"t_s": start, "device_time_us": int(start * 1e6), "end_t_s": start + duration,
-                             "duration_s": duration, "trigger": trigger})
-
-    def _maybe_festinate(self) -> None:
-        p = self.profile
-        if p.festination_probability <= 0.0 or self.t_s is None or self.t_s < self.festinate_until_s:
-            return
-        if self._fog_rng.random() < p.festination_probability * 0.3:
-            self.festinate_until_s = self.t_s + self._fog_rng.uniform(*FESTINATION_S)
-
-    def _check_triggers(self, leg: _Leg) -> None:
-        if not self.perceive or self.profile.freeze_probability <= 0.0:
-            return
-        x = max(self.legs[0].heel_x, self.legs[1].heel_x)
-        for ob in self.scene:
-            if not ob.in_lane:
-                continue
-            ahead = ob.at_m - x
-            if 0.0 < ahead < TRIGGER_AHEAD_M:
-                if ob.kind in ("automatic_door", "door_threshold"):
-                    self._maybe_freeze("doorway", ob.index)
-                elif ob.step_over:
-                    self._maybe_freeze("obstacle", ob.index)
-
-    # ------------------------------------------------------------------ intent
-    def _intend(self, dt: float) -> None:
-        p = self.profile
-        a = min(1.0, dt / INTENT_TAU_S)
-        self.intent_z += -self.intent_z * a + math.sqrt(2.0 * a) * self._intent_rng.gauss(0.0, 1.0)
-        speed = p.comfortable_speed_mps * (1.0 + p.speed_intent_cv * self.intent_z) * (1.0 - 0.3 * self.fatigue)
-        if self.perceive:
-            ob = self.walkway.next_crossing(self.hip_x)
-            if ob is not None and ob.at_m - self.hip_x < 2.0:
-                speed *= 0.85  # people slow down before stepping over (Chen 1991: older adults more)
-        if self.intent_schedule is not None:
-            speed = float(self.intent_schedule(self.t_s))
-        if self.frozen:
-            speed = 0.0
-        self.intended_speed_mps = max(0.0, speed)
 
     # ------------------------------------------------------------------ pose
     def _stance_ankle(self, side: int) -> tuple[float, float, float]:
@@ -856,7 +687,7 @@ class PatientModel:
             return leg.heel_x + self.heel_m + p.foot_length_m - tx, leg.ground - tz, pitch
         if q < 0.6:
             return leg.heel_x + self.heel_m, leg.ground + p.foot_height_m, 0.0
-        pitch = TOE_OFF_PITCH_RAD * _smooth(q, 0.6, 1.0)
+        pitch = self._toe_off_pitch_rad[side] * _smooth(q, 0.6, 1.0)
         toe_x = leg.heel_x + self.heel_m + p.foot_length_m
         tx, tz = lk.rotate(p.foot_length_m, -p.foot_height_m, pitch)
         return toe_x - tx, leg.ground - tz, pitch
@@ -1124,7 +955,7 @@ class PatientModel:
     def _swing_pitch(self, u: float, leg: _Leg) -> float:
         """Planned foot pitch: the usual swing pattern, levelled over an obstacle (people carry
         the foot flat over what they step over)."""
-        pitch = _profile_points(u, _PITCH_PLAN)
+        pitch = _profile_points(u, self._pitch_plan[leg.side])
         for u0, u1, _ in leg.req:
             w = self._window(u, u0, u1)
             pitch *= 1.0 - 0.5 * w
@@ -1140,187 +971,6 @@ class PatientModel:
             leg.pitch_rate = (leg.pitch - leg.prev_pitch) / dt if leg.prev_pitch is not None else 0.0
         leg.prev_mid = mid
         leg.prev_pitch = leg.pitch
-
-    def _swing_truth(self, leg: _Leg, u: float) -> None:
-        """Toe clearance and obstacle margins of a swinging foot, this instant."""
-        toe_x, toe_z = leg.toe
-        ground = self.walkway.ground_m(toe_x) if self.walkway.in_lane else 0.0
-        height = toe_z - ground
-        self.toe_height_m[leg.side] = max(0.0, height)
-        t = self.t_s or 0.0
-        if MTC_WINDOW[0] <= u <= MTC_WINDOW[1] and height < leg.swing_min:
-            leg.swing_min = height
-            leg.swing_min_t = t
-        if height > leg.swing_peak:
-            leg.swing_peak = height
-        if not self.walkway.in_lane:
-            return
-        x0 = min(leg.heel[0], toe_x)
-        x1 = max(leg.heel[0], toe_x)
-        for ob in self.walkway.near(x0, x1):
-            if ob.index in leg.closed:
-                continue
-            # lowest point of the foot over the obstacle's stretch (heel-toe line clipped to it)
-            lowest = self._lowest_over(leg, ob.at_m, hazard_end_m(ob))
-            if lowest == math.inf:
-                continue  # over a curb's stone past its lip: walkway
-            top = self.walkway.box_top_m(ob)
-            # a foot cannot go below the walkway: there it is on the ground, inside the box at most
-            # by its whole height
-            margin = max(lowest, top - ob.volume_height_m) - top
-            rec = self._crossing(leg, ob, t)
-            if margin < rec["margin_m"]:
-                rec["margin_m"] = margin
-                rec["t_s"] = t
-                rec["device_time_us"] = int(t * 1e6)
-            if margin < 0.0:
-                penetration = -margin
-                if rec["entered_t_s"] is None:
-                    rec["entered_t_s"] = t
-                heel_up = leg.heel[1] - self.walkway.ground_m(leg.heel[0]) > TRIP_PENETRATION_M
-                if leg.heel[0] < ob.at_m and heel_up and penetration > rec["approach_penetration_m"]:
-                    rec["approach_penetration_m"] = penetration  # the heel not yet over it, in the air
-                if penetration > rec["penetration_m"]:
-                    first_trip = rec["penetration_m"] < TRIP_PENETRATION_M <= penetration
-                    rec["penetration_m"] = penetration
-                    if first_trip:
-                        self._trip(leg, ob, penetration, t)
-                    elif self.trips and self.trips[-1]["obstacle"] == ob.index and self.trips[-1]["side"] == leg.side:
-                        self.trips[-1]["penetration_m"] = penetration
-                        if penetration >= BALANCE_LOSS_PENETRATION_M:
-                            self.trips[-1]["loss_of_balance"] = True
-
-    @staticmethod
-    def _lowest_over(leg: _Leg, a: float, b: float) -> float:
-        (hx, hz), (tx, tz) = leg.heel, leg.toe
-        if tx == hx:
-            return min(hz, tz)
-        lo, hi = (hx, hz), (tx, tz)
-        if lo[0] > hi[0]:
-            lo, hi = hi, lo
-        xa, xb = max(a, lo[0]), min(b, hi[0])
-        if xa > xb:
-            return math.inf
-        za = lo[1] + (hi[1] - lo[1]) * (xa - lo[0]) / (hi[0] - lo[0])
-        zb = lo[1] + (hi[1] - lo[1]) * (xb - lo[0]) / (hi[0] - lo[0])
-        return min(za, zb)
-
-    def _pressures(self, bws: float) -> None:
-        p = self.profile
-        weight = max(0.0, 1.0 - bws)
-        load = [0.0, 0.0]
-        heel = [0.0, 0.0]
-        toe = [0.0, 0.0]
-        mid = [0.0, 0.0]
-        for side in (0, 1):
-            if not self.legs[side].in_stance:
-                continue
-            q = self._stance_progress(side)
-            heel[side] = 1.0 - _smooth(q, 0.45, 0.65)
-            toe[side] = _smooth(q, 0.05, 0.2) * (1.0 - _smooth(q, 0.9, 1.0))
-            mid[side] = _smooth(q, 0.08, 0.2) * (1.0 - _smooth(q, 0.55, 0.75))
-            load[side] = (0.05 + _smooth(q, 0.0, 0.15) * (1.0 - _smooth(q, 0.8, 1.0))) * p.limb_loading[side]
-        total = load[0] + load[1]
-        body_n = p.body_mass_kg * GRAVITY_MPS2 * weight
-        for side in (0, 1):
-            leg = self.legs[side]
-            if leg.in_stance and total > 0.0:
-                share = weight * load[side] / total
-                parts = heel[side] + toe[side] + 1e-9
-                self.pressure[side * 2] = share * heel[side] / parts * 1.1
-                self.pressure[side * 2 + 1] = share * toe[side] / parts * 1.1
-                regions = heel[side] + mid[side] + toe[side] + 1e-9
-                force = body_n * load[side] / total
-                self.loads_n[side] = [force * heel[side] / regions, force * mid[side] / regions,
-                                      force * toe[side] / regions]
-            else:
-                self.pressure[side * 2] = 0.0
-                dragging = not leg.in_stance and leg.toe[1] - self.walkway.ground_m(leg.toe[0]) <= 0.0
-                self.pressure[side * 2 + 1] = TOE_DRAG_PRESSURE * weight if dragging else 0.0
-                self.loads_n[side] = [0.0, 0.0, TOE_DRAG_PRESSURE * body_n if dragging else 0.0]
-        for side in (0, 1):
-            done = self.roll[side].update(self.t_s or 0.0, self.legs[side].in_stance, self.loads_n[side])
-            if done is not None:
-                done["side"] = side
-                self.stances.append(done)
-
-    def _effort(self, dt: float, v: float, bws: float) -> None:
-        # the belt is level (the rig has no incline): grade 0
-        self.effort.step(dt, v, bws)
-        self.fatigue = self.effort.fatigue
-        self.heart_rate_bpm = self.effort.heart_rate_bpm
-
-    def heart_rate_sample(self) -> float:
-        """Heart rate as a sensor reads it once a second (with beat-to-beat noise)."""
-        return self.heart_rate_bpm + self._hr_rng.gauss(0.0, 1.0)
-
-    # ------------------------------------------------------------------ ground truth
-    def obstacle_outcomes(self) -> list[dict]:
-        """Per obstacle: outcome (cleared/touched/tripped, passed beside the lane, pending) and
-        the margin of each leg (the lowest foot point over its box minus its top)."""
-        rank = {"cleared": 0, "touched": 1, "tripped": 2}
-        by_index: dict[int, list[dict]] = {}
-        for rec in self.crossings:
-            by_index.setdefault(rec["obstacle"], []).append(rec)
-        out = []
-        for ob in self.scene:
-            if not ob.step_over:
-                continue
-            recs = by_index.get(ob.index, [])
-            entry = {"obstacle": ob.index, "kind": ob.kind, "at_m": ob.at_m, "depth_m": ob.depth_m,
-                     "height_m": ob.height_m, "lateral_m": ob.lateral_m, "in_lane": ob.in_lane,
-                     "legs": {("left", "right")[r["side"]]: {"margin_m": r["margin_m"], "outcome": r["outcome"],
-                                                            "role": r["role"], "t_s": r["t_s"]} for r in recs}}
-            if not ob.in_lane:
-                entry["outcome"] = "passed"
-            elif len({r["side"] for r in recs}) < 2:
-                entry["outcome"] = "pending"
-            else:
-                entry["outcome"] = max((r["outcome"] for r in recs), key=rank.__getitem__)
-            margins = [r["margin_m"] for r in recs if r["margin_m"] is not None]
-            entry["margin_m"] = min(margins) if margins else None
-            out.append(entry)
-        return out
-
-    def ground_truth(self) -> dict:
-        """Everything the rig knows happened, times on the caller's clock (JSON-able)."""
-        p = self.profile
-        return {
-            "profile": p.name,
-            "labels": list(p.labels),
-            "seed": self.seed,
-            "clock": "device_time_us is the devices' clock; t_s is the same instant in seconds (the rig "
-                     "stamps frames with the host's monotonic clock, simulate with its simulated clock)",
-            "heel_strikes": list(self.heel_strikes),
-            "toe_offs": list(self.toe_offs),
-            "steps": list(self.steps),
-            "toe_clearance": list(self.swings),
-            "strides": list(self.strides),
-            "crossings": list(self.crossings),
-            "obstacles": self.obstacle_outcomes(),
-            "trips": list(self.trips),
-            # balance perturbations and losses of balance (devices/sim/balance_perturbation.py)
-            **(self.perturbation.truth() if self.perturbation is not None
-               else {"perturbations": [], "balance_losses": []}),
-            "freezing": list(self.freezes),
-            "stances": list(self.stances),
-            "intended_speed": list(self.intent),
-            "belt_displacement_m": self.belt_m,
-            "route_origin_belt_m": self.route_origin_m,
-            "geometry": {
-                "thigh_m": p.thigh_m,
-                "shank_m": p.shank_m,
-                "foot_height_m": p.foot_height_m,
-                "foot_length_m": p.foot_length_m,
-                "heel_to_ankle_m": p.heel_to_ankle_m,
-                "leg_length_m": p.thigh_m + p.shank_m + p.foot_height_m,
-                "swing_dorsiflexion_deg": list(p.swing_dorsiflexion_deg),
-            },
-            "fatigue": self.fatigue,
-            "heart_rate_bpm": self.heart_rate_bpm,
-            "capacity": self.effort.capacity.to_dict(),
-            "strain": self.effort.strain,
-        }
 
 
 def simulate(profile: PatientProfile, seed: int, speed_mps: float, duration_s: float,

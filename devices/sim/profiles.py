@@ -77,6 +77,12 @@ class PatientProfile:
     # training session (devices/sim/recovery.py; negative: declines). Read by the progression
     # bench between sessions; one session's walking does not use it.
     recovery_rate: float = 0.0
+    # Appended (issue 10): the foot's pitch (toe down) when it leaves the ground, per leg. 52 deg
+    # puts a healthy adult's trailing leg at Winter's toe-off hip and knee (about -10 and 35 deg;
+    # his ankle angles imply ~60 deg in this sagittal model, which has no pelvic tilt); a weak
+    # push-off leaves the foot flatter (the shipped patient profiles keep the earlier 40 deg: an
+    # assumption, not a published figure).
+    toe_off_pitch_deg: tuple[float, float] = (52.0, 52.0)
 
 
 def _required_names() -> list[str]:
@@ -105,7 +111,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "trail_clearance_ratio": (0.2, 1.5), "take_off_distance_m": (0.05, 0.8), "landing_distance_m": (0.0, 0.8),
     "adjust_steps": (1.0, 5.0), "freeze_probability": (0.0, 1.0), "freeze_duration_median_s": (0.2, 30.0),
     "festination_probability": (0.0, 1.0), "cop_ml_sd_m": (0.0, 0.03), "limb_loading": (0.2, 1.5),
-    "recovery_rate": (-0.5, 0.5),
+    "recovery_rate": (-0.5, 0.5), "toe_off_pitch_deg": (20.0, 75.0),
 }
 
 

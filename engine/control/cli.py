@@ -26,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rate-hz", type=float, default=1000.0, help="control rate (default 1000)")
     parser.add_argument("--priority", type=int, default=80, help="SCHED_FIFO priority, 0 = none (default 80)")
     parser.add_argument("--cpu", type=int, default=None, help="CPU to pin the core to (default: the last)")
-    parser.add_argument("--duration-s", type=float, default=0.0, help="stop after this long (0 = until Ctrl-C)")
+    parser.add_argument("--duration-s", type=float, default=0.0, help="stop after this long once the core runs (0 = until Ctrl-C)")
     parser.add_argument("--speed-fraction", type=float, default=0.5, help="belt speed as a fraction of the prescription (default 0.5)")
     parser.add_argument("--seed", type=int, default=0, help="rig random seed (with --rig)")
 
@@ -92,7 +92,12 @@ def main(args: argparse.Namespace) -> int:
             if not start_sent and state["core_pid"] != 0:
                 writer.start()
                 start_sent = True
-            done = interrupted["n"] or (args.duration_s and now - started >= args.duration_s)
+                # --duration-s counts from here, once the core runs: its start-up (imports,
+                # handshakes) can take seconds on a loaded machine, and a stop sent during it
+                # ended the core before it ran (exit 1 under a CPU hog, tests/control/test_cli.py).
+                started = now
+                next_print = now + 1.0
+            done = interrupted["n"] or (start_sent and args.duration_s and now - started >= args.duration_s)
             if done and not stop_sent:
                 writer.stop()
                 stop_sent = True

@@ -27,8 +27,9 @@ A trip is a foot
 - with the other channel agreeing that the foot is now held (at or under HELD_MAX_MPS): two
   independent measures, so that a one-sample IMU artefact or an encoder glitch never alarms on
   its own (the IMU judges alone until the encoder channel is live);
-- not within TRANSIENT_HOLDOFF_S of a reading that sped the foot up faster than a leg can
-  (RISE_MAX_MPS2: an impact or an artefact, not a swing);
+- within TRANSIENT_HOLDOFF_S of a reading that sped the foot up faster than a leg can
+  (RISE_MAX_MPS2: an impact or an artefact, not a swing), only on corroborated evidence: both
+  channels, each on its own, see the arrest from speeds held SETTLE_S after the transient;
 - with a sudden onset (SHARP_MPS2): a collision's contact force rises within milliseconds, the
   foot's own braking (muscles, an exoskeleton's pull, a scuffing toe) over tens of them;
 - and still unloaded CONFIRM_S later, without moving again by both measures and without going

@@ -192,6 +192,7 @@ class StepSyncApp(ShowBase):
                                         self._on_ui_alarm)
         self.drawn_s_m = 0.0
         self.camera_core_lost = False  # whether the camera of the last frame saw the core lost
+        self.alarm_flip = False  # the last frame was flipped at once (not held) for a UI alarm
         self.read_s_m = 0.0
         self.drawn_scene_time_s = 0.0
         self.predicted_display_s = math.nan
@@ -225,7 +226,12 @@ class StepSyncApp(ShowBase):
         gsg = self.win.get_gsg()
         renderer = f"{self.pipe.get_type().get_name()} {gsg.get_driver_renderer() if gsg else ''}"
         budget_ms = 800.0 / config.frame_rate_hz if config.frame_rate_hz > 0 else 30.0
-        self.detail = DetailGovernor(budget_ms, enabled=self.vr_backend is None and is_software_renderer(renderer))
+        from engine.render.world import VIEW_AHEAD_M
+
+        # It starts at the world's view distance (60 m, not the 500 m far plane) and shortens the
+        # world's view with its fog (World.set_view_distance_m), not only the far plane.
+        self.detail = DetailGovernor(budget_ms, enabled=self.vr_backend is None and is_software_renderer(renderer),
+                                     max_m=VIEW_AHEAD_M)
 
         self.world = None
         self.task_tracker = None
@@ -287,6 +293,7 @@ class StepSyncApp(ShowBase):
             background = getattr(self.world, "background_rgb", None)
             if background is not None and self.vr_backend is None:
                 self.set_background_color(*background, 1.0)
+            self._world_view_distance()  # a reloaded scene keeps the view the renderer can afford
         self.task_tracker = task_tracker
         timeline = getattr(self.controller.scene, "timeline", None) if self.controller.scene else None
         if timeline is None:
@@ -297,6 +304,12 @@ class StepSyncApp(ShowBase):
         self.finished = False
         self._heard = 0
         self._collected: set[int] = set()
+
+    def _world_view_distance(self) -> None:
+        """The governor's view distance to the world (scenery and fog), where it takes one."""
+        detail = getattr(self, "detail", None)
+        if detail is not None and detail.enabled and hasattr(self.world, "set_view_distance_m"):
+            self.world.set_view_distance_m(detail.view_distance_m)
 
     def refresh_goals(self) -> None:
         """Show the controller's goals on the HUD."""
@@ -487,10 +500,11 @@ class StepSyncApp(ShowBase):
             # at once while the UI raises an alarm of its own (core lost, recorder failed): the
             # alarm goes out first (these frames are counted as neither held nor late).
             self.liveness.enter("pace")
-            if self.core_watch.lost or (self.recorder_watch is not None and self.recorder_watch.failed):
+            self.alarm_flip = self.core_watch.lost or (self.recorder_watch is not None and self.recorder_watch.failed)
+            if self.alarm_flip:
                 pass
             elif self.present_s > complete:
-                self._hold_until(self.present_s)
+                self.alarm_flip = self._hold_until(self.present_s)
             else:
                 self.stats.late_presentations += 1
             self.graphicsEngine.flip_frame()
@@ -506,6 +520,7 @@ class StepSyncApp(ShowBase):
         self.stats.draw_ms.append((complete - self._frame_start_s) * 1000.0)
         if self.detail.observe(done, self.stats.draw_ms[-1]):
             self.camLens.set_near_far(0.05, self.detail.view_distance_m)
+            self._world_view_distance()
         if math.isfinite(self._last_frame_done_s):
             self.stats.frame_ms.append((done - self._last_frame_done_s) * 1000.0)
         self._last_frame_done_s = done
@@ -536,16 +551,16 @@ class StepSyncApp(ShowBase):
                 pass
         return task.cont
 
-    def _hold_until(self, present_s: float) -> None:
+    def _hold_until(self, present_s: float) -> bool:
         """Sleep until shortly before present_s, then spin to it: a sleep alone wakes as late as
         the scheduler lets it (2.5 ms at p50 on the loaded machine, i.e. 2.5 mm at 1 m/s), so it
         wakes `_spin_s` early, learnt from how late recent sleeps woke (p90 of the last 30, 0.5 to
-        5 ms: on a quiet machine the spin is short)."""
+        5 ms: on a quiet machine the spin is short). True when a UI alarm cut it short."""
         wake_s = present_s - self._spin_s
         now = time.monotonic()
         if wake_s > now:
             if self._alarm_wake.wait(wake_s - now):
-                return  # an alarm of the UI's own: show this frame, and the alarm next, at once
+                return True  # an alarm of the UI's own: show this frame, and the alarm next, at once
             overshoot_s = time.monotonic() - wake_s
             self._overshoots.append(overshoot_s)
             if len(self._overshoots) > 30:
@@ -555,6 +570,7 @@ class StepSyncApp(ShowBase):
         while time.monotonic() < present_s:
             pass
         self.stats.wake_late_ms.append((time.monotonic() - present_s) * 1000.0)
+        return False
 
     # -- actions --------------------------------------------------------------------------------
     def software_stop(self) -> None:

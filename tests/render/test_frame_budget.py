@@ -41,3 +41,14 @@ def test_software_renderers_are_recognised():
     assert is_software_renderer("TinyXGraphicsPipe ")
     assert is_software_renderer("eglGraphicsPipe llvmpipe (LLVM 15.0.6, 256 bits)")
     assert not is_software_renderer("eglGraphicsPipe NVIDIA H200/PCIe/SSE2")
+
+
+def test_the_view_starts_and_grows_back_only_to_the_world_s_own_distance():
+    governor = DetailGovernor(budget_ms=26.7, max_m=60.0)
+    assert governor.view_distance_m == 60.0
+    t = _feed(governor, 150.0, 0.3)  # the first decision already shortens what the world draws
+    assert governor.view_distance_m == 60.0 * 0.75
+    t = _feed(governor, 150.0, 30.0, t)
+    assert governor.view_distance_m == VIEW_DISTANCE_MIN_M
+    _feed(governor, 5.0, 60.0, t)
+    assert governor.view_distance_m == 60.0  # never past it

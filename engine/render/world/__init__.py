@@ -3,15 +3,18 @@
 The route runs along +Y from y = 0 (s_m = y), x = 0 is its centre line, z is up, in metres.
 Static scenery is built in chunks of CHUNK_M along the route, each batched (MeshBuilder) into
 one Geom per render state, i.e. two draw calls, and only the chunks near the patient are built
-and shown: build time and draw calls depend on what is in view, not on the route's length.
+and shown: build time and draw calls depend on what is in view, not on the route's length. A
+grocery chunk also has a far version (level of detail, FAR_DETAIL_M), chunks carry bounding
+boxes, and the view's changes at a chunk boundary are staggered (SHOW_LAG_M), so the vertices a
+frame draws, most of a software renderer's frame, stay about the same along the route.
 Chunks ahead are built in a worker process (world/chunk_process.py; a worker thread,
 world/streaming.py, where no process can be started); the app's reader thread reads the vertex
 rows straight into finished GeomNodes, and the frame only attaches them, at most
 ATTACH_PER_UPDATE chunks per frame, hidden until they come into view: no frame pays for
 building a chunk or copying its vertices.
 Obstacles and ambient life are separate nodes (they move, change colour, or are looked up by
-index), each one or a few draw calls, shown only when near; obstacle geometry is made when the
-obstacle first comes near (its node, tags and position exist from the start).
+index), each one or a few draw calls, shown only when near; obstacle geometry is made ahead of
+need, one per frame with no chunk work (its node, tags and position exist from the start).
 """
 
 from __future__ import annotations

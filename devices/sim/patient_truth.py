@@ -1,0 +1,200 @@
+"""Ground truth of a simulated patient's crossings: toe clearance and obstacle margins of a swinging
+foot, each leg's crossing of each obstacle and its outcome, and the whole truth record (a mixin of
+PatientModel, which owns the state these methods read)."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+from devices.sim.scene_view import LIP_DEPTH_M, SceneObstacle
+
+if TYPE_CHECKING:
+    from devices.sim.patient import _Leg
+
+MTC_WINDOW = (0.25, 0.8)  # minimum toe clearance: lowest toe in this share of the swing
+TRIP_PENETRATION_M = 0.015  # deeper entry into an obstacle's box catches the foot: a trip
+BALANCE_LOSS_PENETRATION_M = 0.05
+
+
+def hazard_end_m(ob: SceneObstacle) -> float:
+    """Far edge of what a foot must not enter or land in, for the crossing outcome: a curb up's
+    lip (its first LIP_DEPTH_M at full height; the stone's top beyond it is walkway, landing there
+    is stepping up), else the obstacle's end_m (docs/validation.md, "Crossing outcomes")."""
+    if ob.kind == "curb_up":
+        return min(ob.end_m, ob.at_m + LIP_DEPTH_M)
+    return ob.end_m
+
+
+class CrossingTruth:
+    """Crossing and ground-truth records of PatientModel (state: legs, scene, walkway, t_s, ...)."""
+
+    def _swing_truth(self, leg: _Leg, u: float) -> None:
+        """Toe clearance and obstacle margins of a swinging foot, this instant."""
+        toe_x, toe_z = leg.toe
+        ground = self.walkway.ground_m(toe_x) if self.walkway.in_lane else 0.0
+        height = toe_z - ground
+        self.toe_height_m[leg.side] = max(0.0, height)
+        t = self.t_s or 0.0
+        if MTC_WINDOW[0] <= u <= MTC_WINDOW[1] and height < leg.swing_min:
+            leg.swing_min = height
+            leg.swing_min_t = t
+        if height > leg.swing_peak:
+            leg.swing_peak = height
+        if not self.walkway.in_lane:
+            return
+        x0 = min(leg.heel[0], toe_x)
+        x1 = max(leg.heel[0], toe_x)
+        for ob in self.walkway.near(x0, x1):
+            if ob.index in leg.closed:
+                continue
+            # lowest point of the foot over the obstacle's stretch (heel-toe line clipped to it)
+            lowest = self._lowest_over(leg, ob.at_m, hazard_end_m(ob))
+            if lowest == math.inf:
+                continue  # over a curb's stone past its lip: walkway
+            top = self.walkway.box_top_m(ob)
+            # a foot cannot go below the walkway: there it is on the ground, inside the box at most
+            # by its whole height
+            margin = max(lowest, top - ob.volume_height_m) - top
+            rec = self._crossing(leg, ob, t)
+            if margin < rec["margin_m"]:
+                rec["margin_m"] = margin
+                rec["t_s"] = t
+                rec["device_time_us"] = int(t * 1e6)
+            if margin < 0.0:
+                penetration = -margin
+                if rec["entered_t_s"] is None:
+                    rec["entered_t_s"] = t
+                heel_up = leg.heel[1] - self.walkway.ground_m(leg.heel[0]) > TRIP_PENETRATION_M
+                if leg.heel[0] < ob.at_m and heel_up and penetration > rec["approach_penetration_m"]:
+                    rec["approach_penetration_m"] = penetration  # the heel not yet over it, in the air
+                if penetration > rec["penetration_m"]:
+                    first_trip = rec["penetration_m"] < TRIP_PENETRATION_M <= penetration
+                    rec["penetration_m"] = penetration
+                    if first_trip:
+                        self._trip(leg, ob, penetration, t)
+                    elif self.trips and self.trips[-1]["obstacle"] == ob.index and self.trips[-1]["side"] == leg.side:
+                        self.trips[-1]["penetration_m"] = penetration
+                        if penetration >= BALANCE_LOSS_PENETRATION_M:
+                            self.trips[-1]["loss_of_balance"] = True
+
+    @staticmethod
+    def _lowest_over(leg: _Leg, a: float, b: float) -> float:
+        (hx, hz), (tx, tz) = leg.heel, leg.toe
+        if tx == hx:
+            return min(hz, tz)
+        lo, hi = (hx, hz), (tx, tz)
+        if lo[0] > hi[0]:
+            lo, hi = hi, lo
+        xa, xb = max(a, lo[0]), min(b, hi[0])
+        if xa > xb:
+            return math.inf
+        za = lo[1] + (hi[1] - lo[1]) * (xa - lo[0]) / (hi[0] - lo[0])
+        zb = lo[1] + (hi[1] - lo[1]) * (xb - lo[0]) / (hi[0] - lo[0])
+        return min(za, zb)
+
+    def _crossing(self, leg: _Leg, ob: SceneObstacle, t_s: float) -> dict:
+        rec = leg.crossings.get(ob.index)
+        if rec is None:
+            role = leg.roles.get(ob.index)
+            if role is None:
+                other = self.legs[1 - leg.side]
+                role = "lead" if other.heel_x + self.heel_m + self.profile.foot_length_m < ob.at_m else "trail"
+            rec = {"obstacle": ob.index, "kind": ob.kind, "side": leg.side, "role": role, "t_s": t_s,
+                   "device_time_us": int(t_s * 1e6), "margin_m": math.inf, "penetration_m": 0.0,
+                   "approach_penetration_m": 0.0, "landed_in": False, "entered_t_s": None}
+            leg.crossings[ob.index] = rec
+        return rec
+
+    def _close_crossings(self, leg: _Leg) -> None:
+        """Crossings of obstacles now wholly behind this foot are final."""
+        done = []
+        for index, rec in leg.crossings.items():
+            ob = self.scene[index]
+            if leg.heel_x > hazard_end_m(ob) or rec["landed_in"]:
+                done.append(index)
+        for index in done:
+            rec = leg.crossings.pop(index)
+            leg.closed.add(index)
+            margin = rec["margin_m"]
+            if rec["landed_in"]:
+                # stepped on or in it: a touch, unless the sole had entered it a trip's depth
+                # while the heel was before it and in the air (the descent onto the landing place
+                # is the landing)
+                outcome = "tripped" if rec["approach_penetration_m"] >= TRIP_PENETRATION_M else "touched"
+            elif margin < 0.0:
+                outcome = "tripped" if rec["penetration_m"] >= TRIP_PENETRATION_M else "touched"
+            else:
+                outcome = "cleared"
+            rec["outcome"] = outcome
+            if not math.isfinite(margin):
+                rec["margin_m"] = None
+            self.crossings.append(rec)
+
+    # ------------------------------------------------------------------ ground truth
+    def obstacle_outcomes(self) -> list[dict]:
+        """Per obstacle: outcome (cleared/touched/tripped, passed beside the lane, pending) and
+        the margin of each leg (the lowest foot point over its box minus its top)."""
+        rank = {"cleared": 0, "touched": 1, "tripped": 2}
+        by_index: dict[int, list[dict]] = {}
+        for rec in self.crossings:
+            by_index.setdefault(rec["obstacle"], []).append(rec)
+        out = []
+        for ob in self.scene:
+            if not ob.step_over:
+                continue
+            recs = by_index.get(ob.index, [])
+            entry = {"obstacle": ob.index, "kind": ob.kind, "at_m": ob.at_m, "depth_m": ob.depth_m,
+                     "height_m": ob.height_m, "lateral_m": ob.lateral_m, "in_lane": ob.in_lane,
+                     "legs": {("left", "right")[r["side"]]: {"margin_m": r["margin_m"], "outcome": r["outcome"],
+                                                            "role": r["role"], "t_s": r["t_s"]} for r in recs}}
+            if not ob.in_lane:
+                entry["outcome"] = "passed"
+            elif len({r["side"] for r in recs}) < 2:
+                entry["outcome"] = "pending"
+            else:
+                entry["outcome"] = max((r["outcome"] for r in recs), key=rank.__getitem__)
+            margins = [r["margin_m"] for r in recs if r["margin_m"] is not None]
+            entry["margin_m"] = min(margins) if margins else None
+            out.append(entry)
+        return out
+
+    def ground_truth(self) -> dict:
+        """Everything the rig knows happened, times on the caller's clock (JSON-able)."""
+        p = self.profile
+        return {
+            "profile": p.name,
+            "labels": list(p.labels),
+            "seed": self.seed,
+            "clock": "device_time_us is the devices' clock; t_s is the same instant in seconds (the rig "
+                     "stamps frames with the host's monotonic clock, simulate with its simulated clock)",
+            "heel_strikes": list(self.heel_strikes),
+            "toe_offs": list(self.toe_offs),
+            "steps": list(self.steps),
+            "toe_clearance": list(self.swings),
+            "strides": list(self.strides),
+            "crossings": list(self.crossings),
+            "obstacles": self.obstacle_outcomes(),
+            "trips": list(self.trips),
+            # balance perturbations and losses of balance (devices/sim/balance_perturbation.py)
+            **(self.perturbation.truth() if self.perturbation is not None
+               else {"perturbations": [], "balance_losses": []}),
+            "freezing": list(self.freezes),
+            "stances": list(self.stances),
+            "intended_speed": list(self.intent),
+            "belt_displacement_m": self.belt_m,
+            "route_origin_belt_m": self.route_origin_m,
+            "geometry": {
+                "thigh_m": p.thigh_m,
+                "shank_m": p.shank_m,
+                "foot_height_m": p.foot_height_m,
+                "foot_length_m": p.foot_length_m,
+                "heel_to_ankle_m": p.heel_to_ankle_m,
+                "leg_length_m": p.thigh_m + p.shank_m + p.foot_height_m,
+                "swing_dorsiflexion_deg": list(p.swing_dorsiflexion_deg),
+            },
+            "fatigue": self.fatigue,
+            "heart_rate_bpm": self.heart_rate_bpm,
+            "capacity": self.effort.capacity.to_dict(),
+            "strain": self.effort.strain,
+        }
