@@ -132,6 +132,9 @@ def test_push_packed_writes_the_same_bytes_as_numpy_and_counts_overflow():
 _CHILD = """
 import json, signal, sys, time
 from engine.control.channels import Channels
+# As started from a terminal: a process started in the background (nohup ... &, some CI runners)
+# inherits SIGINT ignored, and Python then installs no KeyboardInterrupt handler for it.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 channels = Channels.create()
 print(json.dumps(channels.paths()), flush=True)
 how = sys.argv[1]
