@@ -53,6 +53,7 @@ from devices.sim.crossing import MIN_CROSSING_CLEARANCE_M, crossing_clearance_m,
 from devices.sim.effort import Effort
 from devices.sim.exo_drive import ExoDrive  # noqa: F401
 from devices.sim.foot import FootState
+from devices.sim.leg_state import HEEL_STRIKE_PITCH_RAD, LegState
 from devices.sim.patient_episodes import EpisodesAndIntent  # noqa: F401
 from devices.sim.patient_loads import HR_TAU_S, LoadsAndEffort  # noqa: F401
 from devices.sim.patient_truth import (  # noqa: F401
@@ -113,7 +114,6 @@ MIN_SHUFFLE_M = 0.05  # a shuffle of a few centimetres is still a step
 LIFT_RAMP_MIN_U = 0.15  # a lift planned from toe off on takes this share of the swing (~60 ms) to build
 SPAN_MARGIN_M = 0.08  # the real foot may lag or lead its planned path: plan the lift over a wider stretch
 DRIFT_LIMIT_M = 0.35  # handrails and harness: the hip goes no further back than this
-HEEL_STRIKE_PITCH_RAD = math.radians(-15.0)
 MID_SWING_PITCH_RAD = math.radians(14.0)
 STANCE_KNEE_RAD = math.radians(5.0)
 LOADING_KNEE_RAD = math.radians(12.0)
@@ -128,60 +128,6 @@ _GUIDANCE, _HOLD = JointMode.GUIDANCE, JointMode.HOLD  # per joint per tick: Enu
 # The toe-off pitch is the profile's `toe_off_pitch_deg` (per leg).
 _PITCH_PLAN_AFTER_TOE_OFF = [(0.25, 30.0 * DEG), (0.5, MID_SWING_PITCH_RAD), (0.65, 8.0 * DEG),
                              (1.0, HEEL_STRIKE_PITCH_RAD)]
-
-
-class _Leg:
-    """Per-leg state: stance pose or swing plan, the foot's pose, and the truth being gathered."""
-
-    __slots__ = (
-        "side", "in_stance", "heel_x", "ground", "x0", "x1", "z1", "g0", "g1", "land_x", "req",
-        "mtc", "peak1", "swing_t0", "swing_min", "swing_min_t", "swing_peak", "crossings",
-        "ankle_x", "ankle_z", "pitch", "heel", "toe", "prev_mid", "prev_vel", "prev_pitch",
-        "pitch_rate", "accel", "dorsi", "last_hs_t", "roles", "closed",
-        "catch_t0", "catch_x", "catch_z", "catch_v", "prev_ankle_x", "ankle_vx", "land_pitch", "guided",
-        "lift_off", "lift_dorsi", "to_phase", "hs_phase",
-    )
-
-    def __init__(self, side: int, heel_x: float) -> None:
-        self.side = side
-        self.in_stance = True
-        self.heel_x = heel_x
-        self.ground = 0.0
-        self.x0 = self.x1 = self.z1 = self.g0 = self.g1 = self.land_x = 0.0
-        self.req: list[tuple[float, float, float]] = []  # (u_from, u_to, lowest-point z) windows
-        self.mtc = 0.013
-        self.peak1 = 0.06
-        self.swing_t0 = 0.0
-        self.swing_min = math.inf
-        self.swing_min_t = 0.0
-        self.swing_peak = 0.0
-        self.crossings: dict[int, dict] = {}
-        self.ankle_x = self.ankle_z = self.pitch = 0.0
-        self.heel = (heel_x, 0.0)
-        self.toe = (heel_x, 0.0)
-        self.prev_mid: tuple[float, float] | None = None
-        self.prev_vel: tuple[float, float] | None = None
-        self.prev_pitch: float | None = None
-        self.pitch_rate = 0.0
-        self.accel = (0.0, 0.0)
-        self.dorsi = 0.0
-        self.catch_t0 = -math.inf  # when an obstacle caught this swing foot (a trip)
-        self.catch_x = self.catch_z = self.catch_v = 0.0
-        self.prev_ankle_x: float | None = None
-        self.ankle_vx = 0.0  # the ankle's speed along the route (over the belt), m/s
-        self.last_hs_t: float | None = None
-        self.land_pitch = HEEL_STRIKE_PITCH_RAD  # foot pitch at the last heel strike
-        self.guided = False  # this swing places the foot by sight (approach or crossing step)
-        # the joints' offset from the swing plan at toe off (hip, knee; None until the first swing
-        # tick): the leg leaves the ground from where stance left it and blends into its plan
-        self.lift_off: tuple[float, float] | None = None
-        self.lift_dorsi: float | None = None  # the same for the ankle (a foot drop's toe-off pitch)
-        # the leg's phase at which this swing began and this stance began (the profile's stance
-        # fraction and 0 unless the foot left or met the ground early)
-        self.to_phase: float | None = None
-        self.hs_phase = 0.0
-        self.roles: dict[int, str] = {}  # obstacle index -> lead or trail, for the swing over it
-        self.closed: set[int] = set()  # obstacles whose crossing by this leg is decided
 
 
 class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
@@ -224,7 +170,7 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
         self.hip_x = 0.0
         self.hip_z = p.thigh_m + p.shank_m + p.foot_height_m - 0.01
         self.hip_speed = 0.0
-        self.legs = [_Leg(0, half_step - self.heel_m - 0.05), _Leg(1, -half_step - self.heel_m + 0.05)]
+        self.legs = [LegState(0, half_step - self.heel_m - 0.05), LegState(1, -half_step - self.heel_m + 0.05)]
         self._hold_rad = [0.0, 0.0, 0.0, 0.0]
         # the foot's pitch at toe off (heel rise ends there; the swing's pitch plan starts there)
         self._toe_off_pitch_rad = [d * DEG for d in p.toe_off_pitch_deg]
@@ -547,7 +493,7 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
         goal = 0.5 * (leg.land_x + other.heel_x) + self.heel_m
         self.hip_speed = (goal - self.hip_x) / max(swing_s, 0.05)
 
-    def _requirements(self, side: int, leg: _Leg) -> list[tuple[float, float, float]]:
+    def _requirements(self, side: int, leg: LegState) -> list[tuple[float, float, float]]:
         """Windows of swing progress where the foot's lowest point must be above a height."""
         p = self.profile
         out = []
@@ -588,7 +534,7 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
         start = max(0.0, u0 - ramp)
         return _smooth(u, start, max(u0, start + LIFT_RAMP_MIN_U)) * (1.0 - _smooth(u, u1, end))
 
-    def _lowest_plan(self, leg: _Leg, u: float) -> float:
+    def _lowest_plan(self, leg: LegState, u: float) -> float:
         """Planned height of the foot's lowest point at swing progress u."""
         g = leg.g0 + (leg.g1 - leg.g0) * _smooth(u, 0.35, 0.9)
         level = _profile_points(u, [(0.0, 0.0), (0.18, leg.peak1), (0.5, leg.mtc), (0.82, leg.mtc + 0.012), (1.0, 0.0)])
@@ -658,7 +604,7 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
         self._check_triggers(leg)
 
 
-    def _trip(self, leg: _Leg, ob: SceneObstacle, penetration: float, t_s: float) -> None:
+    def _trip(self, leg: LegState, ob: SceneObstacle, penetration: float, t_s: float) -> None:
         severe = penetration >= BALANCE_LOSS_PENETRATION_M
         if not leg.in_stance:  # the obstacle arrests the swing foot where it is
             leg.catch_t0 = t_s
@@ -923,7 +869,7 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
         self._ground_depth = max(0.0, need - (hip_z - drop - az))
         return self.hip_x + dx, hip_z - drop
 
-    def _floor_m(self, leg: _Leg, x_m: float, was_z_m: float) -> float:
+    def _floor_m(self, leg: LegState, x_m: float, was_z_m: float) -> float:
         """The ground a point of a swinging foot stands on at x_m: the walkway under it when the
         point was above that surface (a foot coming down on a raised curb stays on it), else the
         lower of take-off and landing ground (a toe that meets a curb's face goes into the
@@ -931,7 +877,7 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
         g = self.walkway.ground_m(x_m)
         return g if was_z_m >= g - GROUND_TOLERANCE_M else min(leg.g0, leg.g1, g)
 
-    def _hold_caught(self, leg: _Leg, hip_z: float, dt: float, prev: list, knee_max: float, hip_max: float) -> None:
+    def _hold_caught(self, leg: LegState, hip_z: float, dt: float, prev: list, knee_max: float, hip_max: float) -> None:
         """A foot caught by an obstacle (a trip): the contact holds the ankle where the obstacle
         is, stiffer than the patient or the exoskeleton; the joints follow from that constraint.
         After CATCH_S the patient lifts the foot free and the swing blends back to its plan."""
@@ -952,7 +898,7 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
             self.angle_rad[i] = angle
             self._hold_rad[i] = angle
 
-    def _swing_pitch(self, u: float, leg: _Leg) -> float:
+    def _swing_pitch(self, u: float, leg: LegState) -> float:
         """Planned foot pitch: the usual swing pattern, levelled over an obstacle (people carry
         the foot flat over what they step over)."""
         pitch = _profile_points(u, self._pitch_plan[leg.side])
@@ -961,7 +907,7 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
             pitch *= 1.0 - 0.5 * w
         return pitch
 
-    def _kinematics_rates(self, leg: _Leg, dt: float) -> None:
+    def _kinematics_rates(self, leg: LegState, dt: float) -> None:
         mid = (0.5 * (leg.heel[0] + leg.toe[0]) - self.belt_route_m, 0.5 * (leg.heel[1] + leg.toe[1]))
         if dt > 0.0 and leg.prev_mid is not None:
             vel = ((mid[0] - leg.prev_mid[0]) / dt, (mid[1] - leg.prev_mid[1]) / dt)

@@ -4,10 +4,8 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from devices.sim.patient import _Leg
+from devices.sim.leg_state import LegState
 
 FESTINATION_S = (3.0, 6.0)
 TRIGGER_AHEAD_M = 1.5  # obstacles and doorways this close ahead may trigger a freeze
@@ -39,7 +37,7 @@ class EpisodesAndIntent:
         if self._fog_rng.random() < p.festination_probability * 0.3:
             self.festinate_until_s = self.t_s + self._fog_rng.uniform(*FESTINATION_S)
 
-    def _check_triggers(self, leg: _Leg) -> None:
+    def _check_triggers(self, leg: LegState) -> None:
         if not self.perceive or self.profile.freeze_probability <= 0.0:
             return
         x = max(self.legs[0].heel_x, self.legs[1].heel_x)

@@ -5,12 +5,9 @@ PatientModel, which owns the state these methods read)."""
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
 
+from devices.sim.leg_state import LegState
 from devices.sim.scene_view import LIP_DEPTH_M, SceneObstacle
-
-if TYPE_CHECKING:
-    from devices.sim.patient import _Leg
 
 MTC_WINDOW = (0.25, 0.8)  # minimum toe clearance: lowest toe in this share of the swing
 TRIP_PENETRATION_M = 0.015  # deeper entry into an obstacle's box catches the foot: a trip
@@ -29,7 +26,7 @@ def hazard_end_m(ob: SceneObstacle) -> float:
 class CrossingTruth:
     """Crossing and ground-truth records of PatientModel (state: legs, scene, walkway, t_s, ...)."""
 
-    def _swing_truth(self, leg: _Leg, u: float) -> None:
+    def _swing_truth(self, leg: LegState, u: float) -> None:
         """Toe clearance and obstacle margins of a swinging foot, this instant."""
         toe_x, toe_z = leg.toe
         ground = self.walkway.ground_m(toe_x) if self.walkway.in_lane else 0.0
@@ -79,7 +76,7 @@ class CrossingTruth:
                             self.trips[-1]["loss_of_balance"] = True
 
     @staticmethod
-    def _lowest_over(leg: _Leg, a: float, b: float) -> float:
+    def _lowest_over(leg: LegState, a: float, b: float) -> float:
         (hx, hz), (tx, tz) = leg.heel, leg.toe
         if tx == hx:
             return min(hz, tz)
@@ -93,7 +90,7 @@ class CrossingTruth:
         zb = lo[1] + (hi[1] - lo[1]) * (xb - lo[0]) / (hi[0] - lo[0])
         return min(za, zb)
 
-    def _crossing(self, leg: _Leg, ob: SceneObstacle, t_s: float) -> dict:
+    def _crossing(self, leg: LegState, ob: SceneObstacle, t_s: float) -> dict:
         rec = leg.crossings.get(ob.index)
         if rec is None:
             role = leg.roles.get(ob.index)
@@ -106,7 +103,7 @@ class CrossingTruth:
             leg.crossings[ob.index] = rec
         return rec
 
-    def _close_crossings(self, leg: _Leg) -> None:
+    def _close_crossings(self, leg: LegState) -> None:
         """Crossings of obstacles now wholly behind this foot are final."""
         done = []
         for index, rec in leg.crossings.items():
