@@ -284,7 +284,8 @@ def run_session(scene: str, duration_s: float, workdir: Path) -> dict:
         "frames": {k: (frames[-1] if frames else {}).get(k) for k in (
             "frames", "frame_ms_p50", "render_ms_p50", "render_ms_p99", "hold_ms_p50", "late_presentations",
             "visual_belt_error_mm_p50", "visual_belt_error_mm_p99", "visual_belt_error_mm_mean", "wake_late_ms_p50",
-            "wake_late_ms_p99", "view_distance_m_min")},
+            "wake_late_ms_p99", "view_distance_m_min", "present_late_ms_p50", "present_late_ms_p99",
+            "timing_error_mm_p99", "model_error_mm_p99", "truth_age_ms_p99", "hold_runq_ms_p99")},
         "recorder": {k: recorder.get(k) for k in ("max_lag_s", "max_lag_detail", "max_commit_s", "commits",
                                                   "compactions", "cpu_s")},
         "silence_log": silence_lines,

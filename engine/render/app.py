@@ -55,6 +55,12 @@ DEFAULT_EYE_HEIGHT_M = 1.6
 # 13 ms at p99, and delayed draws past their presentation time (docs/control.md, "Where the view
 # is drawn"); -10 is still a normal-priority process, below every real-time one.
 UI_NICE = -10
+# While a frame is held for its presentation time and flipped (a few milliseconds per frame), the
+# main thread runs at SCHED_FIFO 1, where allowed: still below every other real-time thread (the
+# UI's own watch threads at 10, the recorder's drain at 5, rig 50, core 80), above all background
+# work. At nice -10 alone the hold woke for want of a CPU up to 42 ms late (p99, load 9), and the
+# frame showed the belt where it had been drawn for that long before (docs/benchmarks.md).
+HOLD_RT_PRIORITY = 1
 # Fault-campaign hooks (tests/faults): a renderer this much slower per frame (a sleep inside the
 # draw stage), or a main loop that hangs for good after this many frames while walking.
 FAULT_DRAW_DELAY_ENV = "STEPSYNC_FAULT_DRAW_DELAY_S"
@@ -117,6 +123,15 @@ class FrameStats:
     # (belt speed m/s, error mm, error mm had s been drawn as read without extrapolation)
     belt_samples: list[tuple[float, float, float]] = field(default_factory=list)
     late_state_frames: int = 0  # frames where the state block could not be read
+    # Where the error comes from (moving frames): presented this long after the time the frame
+    # was drawn for (> 0 = late: the hold woke late, or the frame was complete after its time),
+    # the error's share from that timing (-v * lateness) and the rest (extrapolation: a speed
+    # change over the horizon, the sample's time), and the truth sample's age at presentation.
+    present_late_ms: list[float] = field(default_factory=list)
+    timing_error_mm: list[float] = field(default_factory=list)
+    model_error_mm: list[float] = field(default_factory=list)
+    truth_age_ms: list[float] = field(default_factory=list)
+    hold_runq_ms: list[float] = field(default_factory=list)  # held frames: waiting for a CPU in the hold
     frames: list[tuple[float, float, float]] = field(default_factory=list)  # see AppConfig.record_frames
 
     def summary(self) -> dict:
@@ -147,6 +162,12 @@ class FrameStats:
             "wake_late_ms_p50": pct(self.wake_late_ms, 50),
             "wake_late_ms_p99": pct(self.wake_late_ms, 99),
             "state_read_failures": self.late_state_frames,
+            "present_late_ms_p50": pct(self.present_late_ms, 50),
+            "present_late_ms_p99": pct(self.present_late_ms, 99),
+            "timing_error_mm_p99": pct([abs(e) for e in self.timing_error_mm], 99),
+            "model_error_mm_p99": pct([abs(e) for e in self.model_error_mm], 99),
+            "truth_age_ms_p99": pct(self.truth_age_ms, 99),
+            "hold_runq_ms_p99": pct(self.hold_runq_ms, 99),
         }
 
 
@@ -180,6 +201,8 @@ class StepSyncApp(ShowBase):
         self.present_clock = PresentClock(display_latency_s=config.display_latency_s)
         self.present_s = math.nan  # when the frame being built is flipped (paced frames)
         self._spin_s = 0.002  # the hold wakes this early and spins (see _hold_until)
+        self._hold_rt = False  # the main thread is at HOLD_RT_PRIORITY now (a hold in progress)
+        self._hold_rt_refused = False
         self._overshoots: collections.deque = collections.deque()
         self.core_watch = CoreWatch()
         self.recorder_watch = None  # a RecorderWatch, set by whoever starts the recorder
@@ -504,12 +527,16 @@ class StepSyncApp(ShowBase):
             if self.alarm_flip:
                 pass
             elif self.present_s > complete:
+                self._hold_priority(True)
                 self.alarm_flip = self._hold_until(self.present_s)
             else:
                 self.stats.late_presentations += 1
             self.graphicsEngine.flip_frame()
+            self._hold_priority(False)
             self.present_clock.observe(self._camera_at_s, complete)
-        done = time.monotonic()
+        # The instant this frame was presented (flipped): what its error is measured at.
+        presented_s = time.monotonic()
+        done = presented_s
         self.controller.writer.frame()
         self.liveness.enter("between")
         # What the prediction needs: from placing the camera to the frame being complete.
@@ -539,14 +566,20 @@ class StepSyncApp(ShowBase):
             # control cycle old) carried the last fraction of a millisecond to the display time.
             try:
                 probe = self.channels.state.read(self._probe, timeout_s=0.002)
-                display_s = done + self.display_clock.display_latency_s
+                display_s = presented_s + self.display_clock.display_latency_s
                 belt_s = extrapolate_s(float(probe["s_m"]), float(probe["belt_speed_mps"]),
                                        float(probe["belt_accel_mps2"]), s_time_s(probe), display_s)
-                if float(probe["belt_speed_mps"]) > 0.05:
+                speed_mps = float(probe["belt_speed_mps"])
+                if speed_mps > 0.05:
                     error_mm = (self.drawn_s_m - belt_s) * 1000.0
                     self.stats.belt_error_mm.append(error_mm)
-                    self.stats.belt_samples.append(
-                        (float(probe["belt_speed_mps"]), error_mm, (self.read_s_m - belt_s) * 1000.0))
+                    self.stats.belt_samples.append((speed_mps, error_mm, (self.read_s_m - belt_s) * 1000.0))
+                    late_s = display_s - self.predicted_display_s
+                    if math.isfinite(late_s):
+                        self.stats.present_late_ms.append(late_s * 1000.0)
+                        self.stats.timing_error_mm.append(-speed_mps * late_s * 1000.0)
+                        self.stats.model_error_mm.append(error_mm + speed_mps * late_s * 1000.0)
+                    self.stats.truth_age_ms.append((display_s - s_time_s(probe)) * 1000.0)
             except TimeoutError:
                 pass
         return task.cont
@@ -558,6 +591,7 @@ class StepSyncApp(ShowBase):
         5 ms: on a quiet machine the spin is short). True when a UI alarm cut it short."""
         wake_s = present_s - self._spin_s
         now = time.monotonic()
+        runq_s = self._runqueue_wait_s()
         if wake_s > now:
             if self._alarm_wake.wait(wake_s - now):
                 return True  # an alarm of the UI's own: show this frame, and the alarm next, at once
@@ -570,7 +604,34 @@ class StepSyncApp(ShowBase):
         while time.monotonic() < present_s:
             pass
         self.stats.wake_late_ms.append((time.monotonic() - present_s) * 1000.0)
+        runq_end_s = self._runqueue_wait_s()
+        if runq_s is not None and runq_end_s is not None:
+            self.stats.hold_runq_ms.append((runq_end_s - runq_s) * 1000.0)
         return False
+
+    def _hold_priority(self, on: bool) -> None:
+        """The main thread to SCHED_FIFO HOLD_RT_PRIORITY for a frame's hold and flip, and back to
+        its normal policy (its nice value stays UI_NICE); nothing where real-time is refused."""
+        if HOLD_RT_PRIORITY <= 0 or on == self._hold_rt or (on and self._hold_rt_refused):
+            return
+        tid = threading.get_native_id()
+        try:
+            if on:
+                os.sched_setscheduler(tid, os.SCHED_FIFO, os.sched_param(HOLD_RT_PRIORITY))
+            else:
+                os.sched_setscheduler(tid, os.SCHED_OTHER, os.sched_param(0))
+            self._hold_rt = on
+        except OSError:
+            self._hold_rt_refused = True
+
+    def _runqueue_wait_s(self) -> float | None:
+        """The main thread's total time runnable but without a CPU (schedstat), or None: tells a
+        hold that woke late for want of a CPU from one that waited for the GIL."""
+        try:
+            with open(f"/proc/self/task/{threading.get_native_id()}/schedstat") as f:
+                return int(f.read().split()[1]) * 1e-9
+        except (OSError, ValueError, IndexError):
+            return None
 
     # -- actions --------------------------------------------------------------------------------
     def software_stop(self) -> None:
