@@ -251,6 +251,9 @@ def run_session(scene: str, duration_s: float, workdir: Path) -> dict:
     reader_line = [line for line in log_lines if "port reader:" in line]
     # Why a device fell silent: the core's silence warnings and the rig's late ticks.
     silence_lines = [line for line in log_lines if "_SILENT: nothing for" in line or "rig tick" in line][:6]
+    # Why the session stopped, when it did: the core's and the UI's own words.
+    stop_lines = [line for line in log_lines if any(key in line for key in (
+        "UI_HEARTBEAT_LOST", "main loop frozen", "stopped the session", "before its watchdog"))][:8]
     late_us = telemetry["lateness_us"].astype(float)
     compute_us = telemetry["compute_us"].astype(float)
     window = (same_window(telemetry["t_s"], late_us, floor_wake_s, floor_late_s)
@@ -289,6 +292,7 @@ def run_session(scene: str, duration_s: float, workdir: Path) -> dict:
         "recorder": {k: recorder.get(k) for k in ("max_lag_s", "max_lag_detail", "max_commit_s", "commits",
                                                   "compactions", "cpu_s")},
         "silence_log": silence_lines,
+        "stop_log": stop_lines,
     }
     print("bench session diagnostics " + json.dumps({"scene": scene, **diagnostics}), file=sys.stderr, flush=True)
     stop_names = {AlarmReason(r).name.lower() for r in STOP_REASONS if r != AlarmReason.STOP_REQUEST}

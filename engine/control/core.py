@@ -59,6 +59,7 @@ from engine.control.planner import BOOST_FULL_M, Planner
 from engine.control.prescription import DEFAULT_MAX_JERK_MPS3, Prescription, PrescriptionError
 from engine.control.self_paced import SelfPacedController
 from engine.control.shm import HEADER_BYTES
+from engine.control.starvation import StarvationWatch
 from engine.control.steady_state import StrideSteadiness
 from engine.control.stumble import HAPTIC_CUE, StumbleGuard
 from engine.control.supervisor import STOP_REASONS, AlarmTable, Limits, Supervisor, ViewPolicy
@@ -117,12 +118,13 @@ UI_PID_CHECK_CYCLES = 10  # poll the UI's pidfd this often (a few microseconds e
 # starved, not dead or hung: the beat thread (SCHED_FIFO 10) gets a CPU at once but then waits
 # for the GIL, which the preempted main thread holds (bench session stopped at load 7-9 with no
 # "main loop frozen" log: docs/control.md, "A starved UI is not a dead one"). That time is left
-# out of the beat's age, judged every UI_STARVED_SAMPLE_CYCLES from the main thread's state (R)
-# and run time (not growing); never for a beat older than UI_STARVED_MAX_S (the view is long
-# stale by then: the view policy has slowed the belt since 0.1 s).
+# out of the beat's age (starvation.StarvationWatch), never for a beat older than this: the view
+# is long stale by then (the view policy has slowed the belt since 0.1 s).
 UI_STARVED_MAX_S = 1.0
-UI_STARVED_SAMPLE_CYCLES = 10  # >= 2 scheduler ticks: a running thread's run time grows by then
-UI_STARVED_RUN_FRACTION = 0.25  # ran less than this share of a sample interval: not running
+# The virtual rig (its pid in CoreConfig.sim_rig_pid; real devices cannot be starved): silence is
+# timed from the end of its last starvation, as from the end of the core's own stalls, never for
+# a device quiet longer than this.
+RIG_STARVED_MAX_S = 0.5
 
 _U64 = struct.Struct("<Q")
 _STATE_A, _STATE_A_OFF = run_struct(STATE_DTYPE, "cycle", "next_obstacle")
@@ -264,13 +266,11 @@ class ControlCore:
         self.ui_pidfd = -1
         self.ui_poller = None
         self.ui_gone = False
-        self.ui_stat_fd = -1  # the UI main thread's /proc stat (its state) ...
-        self.ui_sched_fd = -1  # ... and schedstat (its run time)
-        self.ui_starved_beat_s = _NAN  # the beat whose overdue window is being judged
-        self.ui_starved_s = 0.0  # starved time found in that window
-        self.ui_sample_t_s = 0.0  # the last sample: when, and the main thread's run time then
-        self.ui_sample_run_s = 0.0
-        self.ui_starved_max_s = 0.0  # the longest starvation left out of the beat's age (reported)
+        self.ui_starved = StarvationWatch()  # the UI process, judged when its beat is overdue
+        self.rig_starved = StarvationWatch()  # the virtual rig's, when a device is quiet
+        self.rig_starved.watch(config.sim_rig_pid)
+        self.rig_awake_since_s = 0.0  # the end of the rig's last starvation seen
+        self._rig_quiet_mark_s = -1.0  # when the devices' current quiet began (-1: none)
         self.request_counter = None
         self.rearm_counter = None
         self.ack_counter = None
@@ -477,18 +477,10 @@ class ControlCore:
         """Watch the UI process through a pidfd (readable once it exits; not on the hot path)."""
         if self.ui_pidfd >= 0:
             os.close(self.ui_pidfd)
-        for fd in (self.ui_stat_fd, self.ui_sched_fd):
-            if fd >= 0:
-                os.close(fd)
-        self.ui_stat_fd = self.ui_sched_fd = -1
+        self.ui_starved.watch(pid)
         self.ui_pid, self.ui_pidfd, self.ui_poller, self.ui_gone = pid, -1, None, False
         if pid <= 0:
             return
-        try:
-            self.ui_stat_fd = os.open(f"/proc/{pid}/task/{pid}/stat", os.O_RDONLY)
-            self.ui_sched_fd = os.open(f"/proc/{pid}/task/{pid}/schedstat", os.O_RDONLY)
-        except OSError:
-            pass  # no such files (another kernel): an overdue beat is never excused
         try:
             self.ui_pidfd = os.pidfd_open(pid)
         except (OSError, AttributeError):  # no such process (already gone), or an old kernel
@@ -1173,36 +1165,16 @@ class ControlCore:
                         (t - device.last_rx_s) * 1e3, (t - self.host_stall_end_s) * 1e3, device.rx_diagnosis(t))
         self.alarm(reason)
 
-    def _ui_starved_s(self, t: float, hb_age: float) -> float:
-        """Of an overdue liveness beat, how long the UI's main thread was runnable but got no CPU
-        (state R, run time not growing), from when the beat was half its timeout old. Sampled
-        every UI_STARVED_SAMPLE_CYCLES, only while a beat is overdue (two preads of /proc, a few
-        microseconds). 0 past UI_STARVED_MAX_S or where /proc cannot tell.
-
-        A SIGSTOPped (T), deadlocked or waiting (S, D) UI is not runnable, and a main thread that
-        runs without letting the beat thread have the GIL (C code that holds it) has a growing
-        run time: neither is excused, and they stop 100 ms after the last beat as before (a dead
-        one at once, through its pidfd)."""
-        if self.ui_stat_fd < 0 or hb_age > UI_STARVED_MAX_S:
+    def _rig_awake_since(self, t: float, quiet_s: float) -> float:
+        """When the virtual rig last came out of a starvation (t while it is starved now), judged
+        only while a device has been quiet for over half the silence limit (StarvationWatch)."""
+        watch = self.rig_starved
+        if watch.pid <= 0 or quiet_s > RIG_STARVED_MAX_S:
             return 0.0
-        if self.ui_starved_beat_s == self.hb_t_s and self.cycle % UI_STARVED_SAMPLE_CYCLES:
-            return self.ui_starved_s
-        try:
-            stat = os.pread(self.ui_stat_fd, 256, 0)
-            state = stat[stat.rindex(b")") + 2]
-            run_s = int(os.pread(self.ui_sched_fd, 64, 0).split()[0]) * 1e-9
-        except (OSError, ValueError, IndexError):
-            return 0.0
-        if self.ui_starved_beat_s != self.hb_t_s:  # a new overdue beat: the window starts now
-            self.ui_starved_beat_s = self.hb_t_s
-            self.ui_starved_s = 0.0
-        elif state == 82 and run_s - self.ui_sample_run_s < UI_STARVED_RUN_FRACTION * (t - self.ui_sample_t_s):  # R
-            self.ui_starved_s += t - self.ui_sample_t_s
-            if self.ui_starved_s > self.ui_starved_max_s:
-                self.ui_starved_max_s = self.ui_starved_s
-        self.ui_sample_t_s = t
-        self.ui_sample_run_s = run_s
-        return self.ui_starved_s
+        watch.starved_s(self._rig_quiet_mark_s, t, self.cycle)
+        if watch.starved_now:
+            self.rig_awake_since_s = t
+        return self.rig_awake_since_s
 
     @staticmethod
     def _silent(device, t: float, limit_s: float, awake_since: float) -> bool:
@@ -1236,20 +1208,29 @@ class ControlCore:
         if poller is not None and self.cycle % UI_PID_CHECK_CYCLES == 0 and poller.poll(0):
             self.ui_gone = True
         hb_age = t - self.hb_t_s
-        if moving_state and hb_age > 0.5 * cfg.ui_heartbeat_timeout_s and not self.ui_gone:
-            hb_age -= self._ui_starved_s(t, hb_age)
+        if moving_state and 0.5 * cfg.ui_heartbeat_timeout_s < hb_age <= UI_STARVED_MAX_S and not self.ui_gone:
+            hb_age -= self.ui_starved.starved_s(self.hb_t_s, t, self.cycle)
         if moving_state and (hb_age > cfg.ui_heartbeat_timeout_s - 2.0 * self.period_s or self.ui_gone):
             if not alarms.is_active(_Alarm.UI_HEARTBEAT_LOST):
                 log.warning("UI_HEARTBEAT_LOST: liveness beat %.1f ms old, %.1f ms of it left out (UI main "
                             "thread waiting for a CPU); UI process %s", (t - self.hb_t_s) * 1e3,
                             (t - self.hb_t_s - hb_age) * 1e3, "gone" if self.ui_gone else "alive")
-            self.alarm(_Alarm.UI_HEARTBEAT_LOST, hb_age)
+            self.alarm(_Alarm.UI_HEARTBEAT_LOST, t - self.hb_t_s)  # the beat's real age
         elif alarms.is_active(_Alarm.UI_HEARTBEAT_LOST) and hb_age <= cfg.ui_heartbeat_timeout_s:
             alarms.clear(_Alarm.UI_HEARTBEAT_LOST)
         self._view(t, moving_state)
         # device silence
         silence = cfg.device_silence_s
         awake_since = self.host_stall_end_s
+        quiet_s = t - min(tm.last_rx_s, exo.last_rx_s, self.ins.last_rx_s if self.ins is not None else t)
+        if quiet_s > 0.5 * silence:
+            # The virtual rig starved by other real-time work is late, not cut off: silence counts
+            # from when it got a CPU again (as from the end of the core's own stalls).
+            if self._rig_quiet_mark_s < 0.0:
+                self._rig_quiet_mark_s = t
+            awake_since = max(awake_since, self._rig_awake_since(t, quiet_s))
+        else:
+            self._rig_quiet_mark_s = -1.0
         if self._silent(tm, t, silence, awake_since):
             self._silence_alarm(_Alarm.TREADMILL_SILENT, tm, t)
         else:

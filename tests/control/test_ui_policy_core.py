@@ -151,6 +151,20 @@ _HOG = (
 )
 
 
+def _state(pid: int) -> str:
+    stat = open(f"/proc/{pid}/stat").read()
+    return stat[stat.rindex(")") + 2]
+
+
+def wait_until(predicate, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
 def _other_cpu(s: Session) -> int:
     """A CPU other than the core's (the core pins itself to one)."""
     core_cpus = os.sched_getaffinity(s.core.pid)
@@ -195,7 +209,10 @@ def _beat_stops_while_starved(s: Session, sigstop: bool) -> tuple[float, float]:
         s.writer.set_ui_pid(ui.pid)
         s.run_for(0.2)
         if sigstop:
-            ui.send_signal(signal.SIGSTOP)  # not runnable: never excused
+            # Not runnable: never excused. (A starved process acts on SIGSTOP only when it next
+            # runs, and is runnable until then: wait until it is stopped.)
+            ui.send_signal(signal.SIGSTOP)
+            assert wait_until(lambda: _state(ui.pid) == "T", 30.0)
         last_beat_s, hog_end_s = _starve(s, ui, cpu, hold_s=0.5)
         # After the hog the UI has its CPU back but never beats again: a live, hung-looking UI.
         s.wait_for(lambda st: st["run_state"] in (RunState.STOPPING, RunState.STOPPED), 10.0)
