@@ -58,6 +58,13 @@ def walking():
         s.close()
 
 
+def _ack(s: Session) -> bool:
+    """Acknowledge any unacknowledged alarm, as the therapist at the rig does."""
+    if any(int(a["reason"]) and not int(a["acked"]) for a in s.state()["alarms"]):
+        s.writer.ack_alarms()
+    return True
+
+
 def _alarms(s: Session, reason: int) -> np.ndarray:
     ev = s.all_events()
     return ev[(ev["kind"] == EventKind.ALARM_RAISED) & (ev["code"] == reason)]
@@ -99,9 +106,12 @@ def test_slow_frames_get_the_graded_response_not_a_stop(walking):
         dt = np.diff(part["t_s"])
         assert np.all(dv <= LATE_DECEL_MPS2 * dt + 1e-5)
         assert float(st["belt_speed_cmd_mps"]) < onset_speed - 0.15
-    # Fresh frames again: the alarm condition clears and the belt returns to its speed.
+    # Fresh frames again: the alarm condition clears and the belt returns to its speed. A
+    # therapist acknowledges alarms as they come: a (false) STUMBLE caps the belt until then
+    # (issue 13's; seen under a CPU hog), which is not what this case is about.
     frames.period_s = 0.02
-    s.wait_for(lambda st: st["run_state"] != RunState.RUNNING or st["belt_speed_cmd_mps"] > onset_speed - 0.02, 20.0)
+    s.wait_for(lambda st: _ack(s) and (st["run_state"] != RunState.RUNNING
+                                      or st["belt_speed_cmd_mps"] > onset_speed - 0.02), 20.0)
 
 
 def test_a_frozen_view_of_a_live_ui_stops_at_its_limit(walking):
