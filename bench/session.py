@@ -228,10 +228,13 @@ def run_session(scene: str, duration_s: float, workdir: Path) -> dict:
         floor.join(10)
     with Store(db) as store:
         sessions = store.list_sessions()
-        if not sessions:
-            # The app ended before it opened a session: a failed session, with its log to say why.
+        telemetry = store.telemetry(sessions[0]["id"]) if sessions else []
+        if not sessions or not len(telemetry):
+            # The app ended before it opened a session, or before anything of it was recorded: a
+            # failed session, with its log to say why.
             tail = log_path.read_text(errors="replace")[-3000:]
-            print(f"bench session: {scene}: no session recorded (exit {proc.returncode}); log tail:\n{tail}",
+            what = "no session" if not sessions else "a session without telemetry"
+            print(f"bench session: {scene}: {what} recorded (exit {proc.returncode}); log tail:\n{tail}",
                   file=sys.stderr, flush=True)
             return {"scene": scene, "outcome": "failed", "core_missed": None, "core_p99_us": None,
                     "core_max_us": None, "floor_missed": floor_figures.get("missed"),
