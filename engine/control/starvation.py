@@ -13,7 +13,8 @@ little": a healthy periodic thread (the rig ticks every 2 ms at 14 % of a CPU) i
 runnable just after waking, and a first version that counted that excused a stalled device for
 0.5 s (test_device_faults). Sampled every `SAMPLE_CYCLES` control cycles, only while something is
 overdue: two preads of /proc files per thread (kept open), a few microseconds each. A stopped (T) process, or one
-whose threads all sleep or block (S, D) or run, is not starved. Where /proc cannot tell (the
+whose threads all sleep or block (S, D) or run, or one with SIGKILL or SIGSTOP pending (dying or
+stopping), is not starved. Where /proc cannot tell (the
 process gone, another kernel), nothing is starved.
 """
 
@@ -25,6 +26,7 @@ SAMPLE_CYCLES = 10
 WAIT_FRACTION = 0.5
 IDLE_RUN_FRACTION = 0.02
 _STATE_R = ord("R")
+_KILL_OR_STOP = (1 << (9 - 1)) | (1 << (19 - 1))  # SIGKILL, SIGSTOP in /proc's pending masks
 
 
 def _starved(before: tuple[int, float, float], now: tuple[int, float, float], dt: float) -> bool:
@@ -91,6 +93,20 @@ class StarvationWatch:
                 continue
         return out
 
+    def _stopping(self) -> bool:
+        """SIGKILL or SIGSTOP pending: the process is dying or stopping, and runnable only to do
+        that (a killed process waiting for a CPU to die is not a starved one: measured, a UI
+        stopped 279 ms after its kill; its pidfd turns readable only once it has exited)."""
+        try:
+            with open(f"/proc/{self.pid}/status", "rb") as f:
+                status = f.read()
+        except OSError:
+            return True  # gone
+        for line in status.splitlines():
+            if line.startswith((b"SigPnd:", b"ShdPnd:")) and int(line.split()[1], 16) & _KILL_OR_STOP:
+                return True
+        return False
+
     def starved_s(self, mark: float, t: float, cycle: int) -> float:
         """Seconds found starved since `mark` was first passed in (a new mark starts a new count
         from t); call it every cycle while the thing is overdue."""
@@ -107,7 +123,8 @@ class StarvationWatch:
         else:
             dt = t - self._sample_t_s
             before = self._sample
-            self.starved_now = any(tid in before and _starved(before[tid], now, dt) for tid, now in sample.items())
+            self.starved_now = (any(tid in before and _starved(before[tid], now, dt) for tid, now in sample.items())
+                                and not self._stopping())
             if self.starved_now:
                 self._starved_s += dt
                 if self._starved_s > self.longest_s:
