@@ -295,16 +295,19 @@ def assess(store, session_id: int) -> Performance:
             early, late = float(np.median(clear[first])), float(np.median(clear[last]))
             if early > 0.0 and not (early - late <= perf.clearance_drop_m):
                 perf.clearance_drop, perf.clearance_drop_m = 1.0 - late / early, early - late
-    # symmetry: this session's and the previous one's (session summaries)
+    # symmetry: this session's and the previous ones', each from its recorded steps. Not the
+    # summary's `symmetry_index_pct`: a simulated session stored the core's live value there, the
+    # index of the LAST left and right steps only (one step pair: it swung -62 % to +21 % between
+    # sessions of the same patient in the progression bench), and a live session's summary drops
+    # that key (engine/records/summary.py LAST_STRIDE_KEYS), so the rule read nothing there.
     summary = session.get("summary") or {}
-    sym = summary.get("symmetry_index_pct")
-    perf.symmetry_index_pct = float(sym) if isinstance(sym, (int, float)) else math.nan
-    earlier = [s for s in store.list_sessions(session["patient_code"]) if s["id"] < session_id and s.get("summary")]
+    perf.symmetry_index_pct = _step_length_symmetry_pct(data)
+    earlier = [s for s in store.list_sessions(session["patient_code"]) if s["id"] < session_id
+               and s.get("outcome") in ("completed", "stopped")][-BASELINE_SESSIONS:]
     if earlier:
-        prev = earlier[-1]["summary"].get("symmetry_index_pct")
-        perf.previous_symmetry_index_pct = float(prev) if isinstance(prev, (int, float)) else math.nan
-        recent = [s["summary"].get("symmetry_index_pct") for s in earlier[-BASELINE_SESSIONS:]]
-        perf.recent_symmetry_index_pct = tuple(float(v) for v in recent if isinstance(v, (int, float)))
+        recent = [_step_length_symmetry_pct(load_session(store, s["id"])) for s in earlier]
+        perf.previous_symmetry_index_pct = recent[-1]
+        perf.recent_symmetry_index_pct = tuple(v for v in recent if math.isfinite(v))
     # heart rate against the prescription's limit (0: none set, the rule is skipped)
     perf.hr_limit_bpm = float(data.prescription.get("max_heart_rate_bpm") or 0.0)
     hr = data.heart_rate_bpm
@@ -374,6 +377,19 @@ def _swing_undisturbed(data, stumble: dict) -> bool:
     band = max(STUMBLE_STEP_TIME_Z * 1.4826 * float(np.median(np.abs(times - median))),
                STUMBLE_STEP_TIME_SHARE * median)
     return abs(step - median) <= band
+
+
+def _step_length_symmetry_pct(data) -> float:
+    """The session's step-length symmetry index, (L - R) / mean x 100 of the two sides' median
+    step lengths over its recorded steps (the formula of engine/records/metrics.py); nan with
+    fewer than 3 steps a side."""
+    length = data.step_length_m
+    ok = np.isfinite(length) & (length > 0.0) if len(length) else np.zeros(0, bool)
+    sides = [length[ok & (data.step_side == side)] for side in (0, 1)]
+    if min(len(x) for x in sides) < 3:
+        return math.nan
+    left, right = float(np.median(sides[0])), float(np.median(sides[1]))
+    return (left - right) / (0.5 * (left + right)) * 100.0
 
 
 def _worse_side_gait(store, session_id: int) -> tuple[float, float]:

@@ -389,3 +389,20 @@ def test_the_last_step_back_is_found_in_the_sessions_until_the_plan_advances(mon
     advanced = walked + [session(5, 0.55, 0.6)]
     assert pg._last_step_back(None, "p1", advanced, rx, None) is None
     assert pg._last_step_back(None, "p1", walked[:2], rx, None) is None  # no step back at all
+
+
+def test_session_symmetry_comes_from_all_its_steps_not_the_last_pair():
+    """The simulated session's summary held the index of its last left and right steps only; the
+    rule now reads the session's median step length per side (one long last step moves nothing)."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    left = [0.40, 0.41, 0.39, 0.40, 0.40, 0.40, 0.52]  # the last left step long
+    right = [0.36, 0.36, 0.35, 0.37, 0.36, 0.36, 0.30]  # the last right step short
+    data = SimpleNamespace(step_length_m=np.array(left + right), step_side=np.array([0] * 7 + [1] * 7))
+    assert pg._step_length_symmetry_pct(data) == pytest.approx((0.40 - 0.36) / 0.38 * 100.0)
+    last_pair = (0.52 - 0.30) / 0.41 * 100.0  # what the live value said: 54 %
+    assert last_pair > 50.0 and pg._step_length_symmetry_pct(data) < 11.0
+    few = SimpleNamespace(step_length_m=np.array([0.4, 0.4, 0.3, 0.3]), step_side=np.array([0, 0, 1, 1]))
+    assert math.isnan(pg._step_length_symmetry_pct(few))
