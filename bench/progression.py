@@ -69,6 +69,7 @@ its numbers.
 from __future__ import annotations
 
 import math
+import os
 import sys
 import tempfile
 import time
@@ -197,11 +198,34 @@ def _patient(kind: str, sessions: int, duration_s: float, folder: Path) -> dict:
             "guidance_used": used}
 
 
+def _patient_job(job: tuple) -> tuple[str, dict]:
+    """A process-pool worker: one patient's sessions (plans go back as dicts)."""
+    kind, sessions, duration_s, folder = job
+    res = _patient(kind, sessions, duration_s, Path(folder))
+    res["plans"] = [p.to_dict() for p in res["plans"]]
+    return kind, res
+
+
 def run(quick: bool = False) -> dict:
+    """STEPSYNC_BENCH_JOBS=N walks N patients at a time in worker processes (default 1; each
+    patient's sessions are sequential, with its own records file, so the figures are the same)."""
+    from engine.analysis.progression import Plan
+
     duration_s = 16.0 if quick else 45.0
+    kinds = ("improving", "stable", "worsening")
+    workers = min(len(kinds), max(1, int(os.environ.get("STEPSYNC_BENCH_JOBS", "1"))))
     with tempfile.TemporaryDirectory(prefix="stepsync-progression-") as tmp:
         folder = Path(tmp)
-        out = {kind: _patient(kind, SESSIONS, duration_s, folder) for kind in ("improving", "stable", "worsening")}
+        if workers == 1:
+            out = {kind: _patient(kind, SESSIONS, duration_s, folder) for kind in kinds}
+        else:
+            import multiprocessing
+
+            jobs = [(kind, SESSIONS, duration_s, str(folder)) for kind in kinds]
+            with multiprocessing.get_context("spawn").Pool(workers) as pool:
+                out = dict(pool.imap_unordered(_patient_job, jobs))
+            for res in out.values():
+                res["plans"] = [Plan.from_dict(p) for p in res["plans"]]
     return keys(out)
 
 
