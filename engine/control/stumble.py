@@ -138,6 +138,11 @@ class StumbleGuard:
         self.v_mps = [0.0, 0.0]  # foot speed over the belt, integrated from the IMU since toe-off
         self.held_mps = [0.0, 0.0]  # the lower of the last two: a one-sample spike does not count
         self.peak_mps = [0.0, 0.0]
+        # each channel's peak in this swing from readings SETTLE_S clear of a transient (the
+        # foot's own swing speed; a transient's spike does not make the foot's later speed look
+        # braked: _was_slowing)
+        self.settled_peak_mps = [0.0, 0.0]
+        self.enc_settled_peak_mps = [0.0, 0.0]
         self.hist_t = [[0.0] * HISTORY, [0.0] * HISTORY]
         self.hist_v = [[0.0] * HISTORY, [0.0] * HISTORY]
         self.hist_n = [0, 0]
@@ -178,6 +183,7 @@ class StumbleGuard:
         self.enc_mps[side] = u
         if not self.swinging[side] or u_prev != u_prev:
             self.enc_peak_mps[side] = 0.0
+            self.enc_settled_peak_mps[side] = 0.0
             self.enc_n[side] = 0
             self.enc_arrest[side] = False
             return
@@ -189,6 +195,10 @@ class StumbleGuard:
             self.transient_t[side] = t_s
         if held > self.enc_peak_mps[side]:
             self.enc_peak_mps[side] = held
+        if t_s - self.transient_t[side] < SETTLE_S:
+            self.enc_settled_peak_mps[side] = 0.0
+        elif held > self.enc_settled_peak_mps[side]:
+            self.enc_settled_peak_mps[side] = held
         n = self.enc_n[side]
         rt, rv = self.enc_t[side], self.enc_v[side]
         # the ring is scanned only for a foot that swung and is slow now (rarely: cheap per cycle)
@@ -200,7 +210,7 @@ class StumbleGuard:
             # at 200 Hz, the encoders' at 500 Hz)
             self.enc_arrest[side] = True
             self.enc_arrest_t[side] = t_s
-            self.enc_gradual[side] = _was_slowing(rt, rv, n, t_s)
+            self.enc_gradual[side] = _was_slowing(rt, rv, n, t_s, self.enc_settled_peak_mps[side])
         self.enc_n[side] = _ring_push(rt, rv, n, t_s, held)
 
     def sample(self, side: int, t_s: float, loaded: bool, pitch_rad: float, ax_mps2: float, az_mps2: float) -> bool:
@@ -224,8 +234,10 @@ class StumbleGuard:
             self.v_mps[side] = 0.0
             self.held_mps[side] = 0.0
             self.peak_mps[side] = 0.0
+            self.settled_peak_mps[side] = 0.0
             self.hist_n[side] = 0
             self.enc_peak_mps[side] = 0.0
+            self.enc_settled_peak_mps[side] = 0.0
             self.enc_n[side] = 0
             self.enc_arrest[side] = False
             self.pending_t[side] = -1.0
@@ -243,11 +255,15 @@ class StumbleGuard:
         self.held_mps[side] = held
         if held > self.peak_mps[side]:
             self.peak_mps[side] = held
+        if t_s - self.transient_t[side] < SETTLE_S:
+            self.settled_peak_mps[side] = 0.0
+        elif held > self.settled_peak_mps[side]:
+            self.settled_peak_mps[side] = held
         n = self.hist_n[side]
         rt, rv = self.hist_t[side], self.hist_v[side]
         imu_arrest = (v <= HELD_MAX_MPS and self.peak_mps[side] >= PEAK_MIN_MPS
                       and _sudden(rt, rv, n, t_s, held, v, self.transient_t[side] + SETTLE_S))
-        imu_gradual = imu_arrest and _was_slowing(rt, rv, n, t_s)
+        imu_gradual = imu_arrest and _was_slowing(rt, rv, n, t_s, self.settled_peak_mps[side])
         self.hist_n[side] = _ring_push(rt, rv, n, t_s, held)
         pending = self.pending_t[side]
         if pending >= 0.0:
@@ -418,9 +434,12 @@ def _ring_push(ring_t: list, ring_v: list, n: int, t_s: float, value: float) -> 
     return n + 1
 
 
-def _was_slowing(ring_t: list, ring_v: list, n: int, t_s: float) -> bool:
-    """The foot lost more than GRADUAL_SHARE of its speed over the ARREST_WINDOW_S before the
-    arrest window (values at or before t - 2 windows and t - 1 window; False without history)."""
+def _was_slowing(ring_t: list, ring_v: list, n: int, t_s: float, peak_mps: float = math.inf) -> bool:
+    """The foot was slowing before the arrest window: it lost more than GRADUAL_SHARE of its speed
+    over the ARREST_WINDOW_S before it (values at or before t - 2 windows and t - 1 window), or
+    it entered the window having lost more than GRADUAL_SHARE of its swing's peak (a foot braked
+    over 60-100 ms to land loses that much before its last drop, however the lost speed falls
+    into 30 ms windows; a caught foot is stopped from about its full speed). False without history."""
     older = newer = math.nan
     k = n - 1
     while k >= 0 and n - k <= HISTORY:
@@ -432,4 +451,6 @@ def _was_slowing(ring_t: list, ring_v: list, n: int, t_s: float) -> bool:
             older = ring_v[i]
             break
         k -= 1
+    if newer == newer and newer < (1.0 - GRADUAL_SHARE) * peak_mps:
+        return True
     return older == older and newer == newer and older > 0.0 and older - newer > GRADUAL_SHARE * older
