@@ -252,3 +252,21 @@ def test_within_the_hold_off_one_channel_alone_is_not_enough():
     detections, trip_t = walk(guard, 12, trip_at=(10, 0.15), spike_at=(0.05, 5.0), peak_mps=4.0, seed=8,
                               encoders=True, imu=False)
     assert not detections or detections[0] - trip_t > 0.050
+
+
+@pytest.mark.parametrize("imu, encoders", [(True, False), (True, True)])
+def test_a_braked_foot_that_stops_sharply_just_before_landing_is_not_a_trip(imu, encoders):
+    # the rig's parkinsonian false STUMBLE (sidewalk-morning-stroll, seed 1, 31.7 s): a swing
+    # shorter than usual (0.27 s against 0.32) whose foot is braked from its peak over 130 ms, to
+    # 1.3 m/s, then stops within a few ms (a kink of the leg's path in terminal swing) 27 ms
+    # before it lands, at 76 % of the usual swing. It entered its last 30 ms having shed 60 % of
+    # its swing's peak: a landing foot, judged over CONFIRM_GRADUAL_S, and it lands first. A
+    # caught foot is stopped from about its full speed and hangs against the obstacle for longer.
+    # (The old rule looked only at the 30 ms before that window, which had lost 33 %: detected.)
+    guard = StumbleGuard()
+    _, _ = walk(guard, 10, swing_s=0.316, peak_mps=4.5, seed=11, encoders=encoders, imu=imu)
+    t0 = 10 * (0.316 + 0.65) + 0.001
+    detections, trip_t = walk(guard, 1, swing_s=0.27, peak_mps=4.5, seed=12, encoders=encoders, imu=imu, t0=t0,
+                              brake_at=(0.40, 0.135, 1.3), trip_at=(0, 0.90), tau_s=0.003)
+    assert trip_t is not None and guard.swings[0] >= 10
+    assert detections == []
