@@ -18,10 +18,17 @@ What the core has, per foot in contact (insole: heel or forefoot loaded):
 So the hip (the centre of mass, approximately) is -x_rel from the ankle and moves over the belt
 at v = v_foot - x_rate: the encoders give it relative to the foot, the IMU gives the foot. The
 rear edge of that foot is its heel (`geo.heel_m` behind the ankle) while the heel is on the belt
-(it bears load, or the foot is not pitched toe-down), else the forefoot's rear (the metatarsal
-heads, MTP_SHARE of `geo.toe_m` ahead). Each loaded foot gives
-MoS_f = -x_rel_f + (v_f / omega0) + (heel_m or -toe_m); the base's margin is the largest (the
-rearmost foot's edge). l is the leg length (thigh + shank + ankle height).
+(it bears load, or the foot is not pitched toe-down). Once the heel has risen the foot rolls over
+its metatarsal heads (the forefoot rocker, Perry & Burnfield, Gait Analysis, textbook), which rest
+on the belt and are the rear edge: the ankle, h = `geo.ankle_height_m` above the sole and
+d = MTP_SHARE x `geo.toe_m` behind the heads along it, turns about them with the insole's pitch
+p (toe-down positive) and rate p': it lies d cos p - h sin p behind them and moves over the belt
+at (d sin p + h cos p) p' (the IMU's integrated speed is not used there). Each loaded foot gives
+MoS_f = -x_rel_f + v_f / omega0 + (heel_m, or -(d cos p - h sin p)); the base's margin is the
+largest (the rearmost foot's edge). l is the leg length (thigh + shank + ankle height).
+Before, a heel-up foot's ankle was taken as resting on the belt: in a heel rise it moves forward
+at ~h p' (0.2-0.4 m/s), which read as the body slowing, a margin 5-15 cm too low over the whole
+rise: the false alarms of issue 13 in the slow hemiparetic gait (docs/control.md).
 
 A loss of balance: the margin below MARGIN_MIN_M for CONFIRM_S on consecutive insole samples,
 and lower at the end of that time than at its start (falling), while walking. A foot's estimate starts SETTLE_S after it loaded (the heel strike's impact

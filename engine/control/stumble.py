@@ -41,7 +41,8 @@ Speeds are taken as the lower of each two consecutive samples (`held`), so a one
 (an impact transient, a kinematic step) neither sets the peak nor fakes a drop; the drop is
 measured down to zero at most (a caught foot stops, it does not go back: a negative speed is a
 transient or drift); nothing is judged in the first EARLY_S of a swing; an arrest of a foot that
-was already slowing (GRADUAL_SHARE) must stay unloaded for CONFIRM_GRADUAL_S.
+was already slowing (GRADUAL_SHARE of its speed before the arrest window, or of its swing's
+peak) must stay unloaded for CONFIRM_GRADUAL_S.
 Before this version the IMU channel alone judged, with an arrest of 1.0 m/s and a veto after any
 vertical impact over 2 g in the second half of the swing; on the rig's signals that veto fired
 on mid-swing transients and stopped judging for the rest of the swing, and 1.0 m/s was more than
@@ -79,8 +80,11 @@ SLOW_DECEL_MPS2 = 0.4  # gently (the prescription's max_decel_mps2 caps it furth
 REFRACTORY_S = 1.0  # one stumble is reported once
 CONFIRM_S = 0.008  # an arrest is a trip if the foot is still unloaded and held this much later (a landing loads it)
 # A foot that had already lost more than GRADUAL_SHARE of its speed in the ARREST_WINDOW_S before
-# the arrest window was slowing down to land (a patient brakes the foot over 100 ms or more; a
-# caught foot is stopped from full speed): such an arrest must stay unloaded and held for
+# the arrest window, or that entered the window having lost more than GRADUAL_SHARE of its swing's
+# peak (the peak read SETTLE_S clear of transients), was slowing down to land (a patient brakes
+# the foot over 100 ms or more; a caught foot is stopped from about its full speed; the rig's
+# parkinsonian false STUMBLE of issue 13 had lost 46 % of its peak, 37 % in the 30 ms window
+# before the arrest): such an arrest must stay unloaded and held for
 # CONFIRM_GRADUAL_S. A landing loads the heel or moves on within 20 ms (the simulated shuffling
 # steps of 170 ms: 18 ms; the simulated healthy swing that hovers over the ground before landing:
 # 14 ms); a caught foot hangs for over 100 ms.
