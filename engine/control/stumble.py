@@ -36,7 +36,9 @@ A trip is a foot
   back over the belt (BACK_MAX_MPS) by either: a landing foot loads the heel within that time, a
   caught foot hangs in the air against the obstacle, which stands on the belt; a foot pulled back
   faster than the belt is moved by the leg. A drop judged a pull is not judged again until the
-  foot swings on.
+  foot swings on. After the IMU read an acceleration no leg makes (either way, RISE_MAX_MPS2) in
+  this swing, its integrated speed is offset by that impact (changes still hold, the level not):
+  the encoders alone tell a pull back then.
 Speeds are taken as the lower of each two consecutive samples (`held`), so a one-sample spike
 (an impact transient, a kinematic step) neither sets the peak nor fakes a drop; the drop is
 measured down to zero at most (a caught foot stops, it does not go back: a negative speed is a
@@ -147,6 +149,9 @@ class StumbleGuard:
         # braked: _was_slowing)
         self.settled_peak_mps = [0.0, 0.0]
         self.enc_settled_peak_mps = [0.0, 0.0]
+        # the IMU read an acceleration no leg makes (either way, RISE_MAX_MPS2) in this swing: an
+        # impact's integral offsets its speed for the rest of the swing (its changes still hold)
+        self.imu_jolted = [False, False]
         self.hist_t = [[0.0] * HISTORY, [0.0] * HISTORY]
         self.hist_v = [[0.0] * HISTORY, [0.0] * HISTORY]
         self.hist_n = [0, 0]
@@ -239,6 +244,7 @@ class StumbleGuard:
             self.held_mps[side] = 0.0
             self.peak_mps[side] = 0.0
             self.settled_peak_mps[side] = 0.0
+            self.imu_jolted[side] = False
             self.hist_n[side] = 0
             self.enc_peak_mps[side] = 0.0
             self.enc_settled_peak_mps[side] = 0.0
@@ -255,6 +261,8 @@ class StumbleGuard:
         self.v_mps[side] = v
         if forward > RISE_MAX_MPS2:
             self.transient_t[side] = t_s
+        if forward > RISE_MAX_MPS2 or forward < -RISE_MAX_MPS2:
+            self.imu_jolted[side] = True
         held = v if v < v_prev else v_prev  # a speed held over two samples, not a one-sample spike
         self.held_mps[side] = held
         if held > self.peak_mps[side]:
@@ -274,7 +282,8 @@ class StumbleGuard:
             enc = self.enc_mps[side]
             if v > HELD_MAX_MPS and not enc <= HELD_MAX_MPS:
                 self.pending_t[side] = -1.0  # moving again by both measures: not held
-            elif v < -BACK_MAX_MPS or enc < -BACK_MAX_MPS:
+            elif (v < -BACK_MAX_MPS and not (self.imu_jolted[side] and enc == enc)) or enc < -BACK_MAX_MPS:
+                # (after a jolt the IMU's speed is offset: the encoders alone tell a pull back)
                 self.pending_t[side] = -1.0  # going back over the belt: pulled, not held
                 self.rejected[side] = True  # this drop is judged: a new one needs the foot moving again
             elif t_s - pending >= self.confirm_s[side]:
