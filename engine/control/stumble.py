@@ -165,7 +165,10 @@ class StumbleGuard:
         self.enc_arrest = [False, False]
         self.enc_last_t = [-1.0, -1.0]
         self.enc_arrest_t = [-math.inf, -math.inf]  # when the encoder channel saw the arrest
-        self.transient_t = [-math.inf, -math.inf]  # the last implausibly fast speed-up of each foot
+        # the last implausibly fast speed-up of each foot, per channel: the insole IMU's and the
+        # encoders' (an impact rings in the IMU alone; a kinematic step shows in both)
+        self.transient_t = [-math.inf, -math.inf]
+        self.enc_transient_t = [-math.inf, -math.inf]
         self.enc_gradual = [False, False]
         self.confirm_s = [CONFIRM_S, CONFIRM_S]
         self.pending_t = [-1.0, -1.0]  # an arrest waiting for CONFIRM_S (a landing loads the foot)
@@ -201,10 +204,10 @@ class StumbleGuard:
         dt = t_s - self.enc_last_t[side]
         self.enc_last_t[side] = t_s
         if dt > 0.0 and u - u_prev > RISE_MAX_MPS2 * dt:
-            self.transient_t[side] = t_s
+            self.enc_transient_t[side] = t_s
         if held > self.enc_peak_mps[side]:
             self.enc_peak_mps[side] = held
-        if t_s - self.transient_t[side] < SETTLE_S:
+        if t_s - self.enc_transient_t[side] < SETTLE_S:
             self.enc_settled_peak_mps[side] = 0.0
         elif held > self.enc_settled_peak_mps[side]:
             self.enc_settled_peak_mps[side] = held
@@ -214,7 +217,7 @@ class StumbleGuard:
         if u > HELD_MAX_MPS:
             self.enc_arrest[side] = False
         elif not self.enc_arrest[side] and self.enc_peak_mps[side] >= PEAK_MIN_MPS \
-                and _sudden(rt, rv, n, t_s, held, u, self.transient_t[side] + SETTLE_S):
+                and _sudden(rt, rv, n, t_s, held, u, self.enc_transient_t[side] + SETTLE_S):
             # an arrest holds while the foot stays held (the insole samples that judge it come
             # at 200 Hz, the encoders' at 500 Hz)
             self.enc_arrest[side] = True
@@ -297,18 +300,25 @@ class StumbleGuard:
         elapsed = t_s - self.swing_t0[side]
         in_swing = EARLY_S <= elapsed < LATE_SHARE * self.usual_swing_s[side]
         settling = t_s - self.transient_t[side] < TRANSIENT_HOLDOFF_S
+        enc_settling = t_s - self.enc_transient_t[side] < TRANSIENT_HOLDOFF_S
         # An arrest seen by one channel counts when the other agrees that the foot is now held
         # (two independent measures: an IMU artefact or an encoder glitch alone never alarms);
         # with the encoder channel not yet live the IMU judges alone. Within the hold-off after a
-        # transient both channels must see the arrest (SETTLE_S); without encoders nothing is
-        # judged then.
+        # transient seen by both channels both must see the arrest (SETTLE_S); after one seen by
+        # one channel only, the other channel's arrest counts (the first agreeing the foot is
+        # held): an obstacle's impact rings in the insole IMU, not in the joints' kinematics.
+        # Without encoders nothing is judged in the IMU's hold-off.
         enc = self.enc_mps[side]
         if enc == enc:
             # the encoders' arrest holds while the foot stays held, judged within one arrest
             # window of it (a foot that has hovered since is not being stopped now)
             enc_arrest = self.enc_arrest[side] and t_s - self.enc_arrest_t[side] <= ARREST_WINDOW_S
-            if settling:
+            if settling and enc_settling:
                 arrest = imu_arrest and enc_arrest and enc <= HELD_MAX_MPS
+            elif settling:
+                arrest = enc_arrest and v <= HELD_MAX_MPS
+            elif enc_settling:
+                arrest = imu_arrest and enc <= HELD_MAX_MPS
             else:
                 arrest = (imu_arrest and enc <= HELD_MAX_MPS) or (enc_arrest and v <= HELD_MAX_MPS)
         else:
