@@ -12,8 +12,8 @@ Physiology behind each detector (docs/findings.md has the table):
 - clearance: minimum toe clearance per swing (Winter 1992) per leg, and toe scuffs;
 - shuffling: the walk ratio (step length over cadence) is nearly constant across speeds for one
   person (Sekiya & Nagasaki 1998), so it judges steps on a treadmill whose speed is set;
-- freezing: trembling in place, runs of fast, very short steps (Moore et al. 2008), or no step at
-  all while the belt runs (akinesia);
+- freezing: trembling in place, runs of fast steps (Moore et al. 2008) that barely progress (Nutt
+  et al. 2011), or no step at all while the belt runs (akinesia);
 - variability: stride-time CV over steady strides (Hausdorff 2005), SD for older adults (Hausdorff
   et al. 2001);
 - double support from the two legs' stance shares: DS = stance_L + stance_R - 1 of the cycle;
@@ -263,13 +263,14 @@ def detect_freezing(d: SessionData) -> Finding:
     short = np.isfinite(sl) & (sl < k_l * med_l) if math.isfinite(med_l) else np.ones(n, dtype=bool)
     episodes = []
     for i, j in _runs(fast):
-        # A freeze is the absence or marked reduction of forward progression of the feet (Nutt et
-        # al. 2011), a property of the episode, not of each step: a trembling foot on a running
-        # belt lands wherever the belt has carried the other heel, so one step of the run may
-        # measure long (rig, parkinsonian-freezing seed 1: 7 steps at 0.225 s of 0.6, -5.3, 24.1,
-        # 3.3, 7.9, 13.5 and 11.4 cm against a median 47.5 cm). So a run of trembling-fast steps
-        # counts when its mean step length (its progression per step) is below the share; a run
-        # that progresses more still holds any sub-run of steps that are each fast and short.
+        # A freeze is the "absence or marked reduction of forward progression of the feet" (Nutt
+        # et al. 2011, Lancet Neurol 10:734), a property of the episode, not of each step: a
+        # trembling foot on a running belt lands wherever the belt has carried the other heel,
+        # so one step of the run may measure long (rig, parkinsonian-freezing seed 1: 7 steps at
+        # 0.225 s of 0.6, -5.3, 24.1, 3.3, 7.9, 13.5 and 11.4 cm against a median 47.5 cm). So a
+        # run of trembling-fast steps counts when its mean step length (its progression per
+        # step) is below the share; a run that progresses more still holds any sub-run of steps
+        # that are each fast and short.
         lengths = sl[i:j + 1][np.isfinite(sl[i:j + 1])]
         whole_run_short = (lengths.size > 0 and float(lengths.mean()) < k_l * med_l) if math.isfinite(med_l) else True
         for a, b in ([(i, j)] if whole_run_short else [(i + a, i + b) for a, b in _runs(short[i:j + 1])]):
