@@ -25,7 +25,8 @@ A label is its author's claim about the patient's own gait; a session may not sh
 labelled detectors (asymmetry, low_clearance, foot_drop_*, shuffling, high_variability) the
 rig's ground truth is judged by the detector's own published threshold (`physiology_truth`: the
 true MTC per swing, the true steps, heel strikes and toe offs, the true stride times of the
-strides the findings took as steady); where it disagrees with the label, the session is scored
+strides the findings took as steady; asymmetry and shuffling over the rig's steps and strides at
+the heel strikes the detectors took); where it disagrees with the label, the session is scored
 against that truth, not the label (a detector that fires on a patient who truly does not deviate
 is a false alarm, whatever the profile's author wrote), and listed (`FINDING.label_contradicted`,
 `label_contradictions` with the label, the truth and its figures).
@@ -39,6 +40,7 @@ Keys: `FINDING.sensitivity`, `FINDING.specificity` (null where a class has no se
 
 from __future__ import annotations
 
+import bisect
 import math
 import statistics
 import sys
@@ -122,8 +124,31 @@ def _true_clearance(truth: dict, windows=()) -> dict[int, tuple[float, float, in
     return out
 
 
-def _true_stance_swing(truth: dict, windows=()) -> dict[int, tuple[float, float]]:
-    """Per leg: median (stance s, swing s) from the rig's heel strikes and toe offs."""
+MATCH_S = 0.1  # a recorded step or stride is the rig's one whose heel strike lies this close
+
+
+def _matched(t_s: float, side: int, used: dict[int, list[float]] | None) -> bool:
+    """Whether the rig's heel strike (t_s, side) is one of the steps/strides a detector used
+    (None: no selection, every one counts)."""
+    if used is None:
+        return True
+    times = used.get(side, [])
+    k = bisect.bisect_left(times, t_s)
+    return any(abs(times[i] - t_s) < MATCH_S for i in (k - 1, k) if 0 <= i < len(times))
+
+
+def _by_side(pairs) -> dict[int, list[float]] | None:
+    if pairs is None:
+        return None
+    out: dict[int, list[float]] = {0: [], 1: []}
+    for t_s, side in pairs:
+        out.setdefault(int(side), []).append(float(t_s))
+    return {k: sorted(v) for k, v in out.items()}
+
+
+def _true_stance_swing(truth: dict, windows=(), used: dict[int, list[float]] | None = None) -> dict[int, tuple[float, float]]:
+    """Per leg: median (stance s, swing s) from the rig's heel strikes and toe offs (of the strides
+    ending at a heel strike in `used`, by side, where given)."""
     out = {}
     for side in (0, 1):
         hs = sorted(e["t_s"] for e in truth.get("heel_strikes", []) if e["side"] == side)
@@ -131,18 +156,24 @@ def _true_stance_swing(truth: dict, windows=()) -> dict[int, tuple[float, float]
         stance, swing = [], []
         for a, b in zip(hs[:-1], hs[1:], strict=True):
             offs = [t for t in to if a < t < b]
-            if offs and 0.3 < b - a < 3.0 and _outside(b, windows):
+            if offs and 0.3 < b - a < 3.0 and _outside(b, windows) and _matched(b, side, used):
                 stance.append(offs[0] - a)
                 swing.append(b - offs[0])
         out[side] = (statistics.median(stance), statistics.median(swing)) if stance else (math.nan, math.nan)
     return out
 
 
-def physiology_truth(truth: dict, windows=(), steady=()) -> dict[str, tuple[bool, str] | None]:
+def physiology_truth(truth: dict, windows=(), steady=(), steps_used=None,
+                     strides_used=None) -> dict[str, tuple[bool, str] | None]:
     """What the simulated patient really did in this session, judged by each labelled detector's
     own published threshold on the rig's ground truth (not on the core's measures): (deviates,
     the figures), None where the truth holds too little to say. `steady`: (t_s, side) of the
-    strides the findings took as steady (variability is judged over the same strides).
+    strides the findings took as steady (variability is judged over the same strides);
+    `steps_used` / `strides_used`: (t_s, side) of the steps and strides the asymmetry and
+    shuffling detectors took (steady ones, or all where too few were steady). The truth of those
+    is judged over the rig's own steps and strides at the same heel strikes, so that a patient
+    near a cut-off is not judged on other strides than the detector's (a median of other
+    strides differs by sampling alone); where fewer than MIN_TRUE_SWINGS per leg match, over all.
 
     A profile's label is its author's claim about the patient's own gait; what a session shows
     can differ (the exoskeleton's guidance moves the legs toward its reference gait, a profile's
@@ -165,13 +196,20 @@ def physiology_truth(truth: dict, windows=(), steady=()) -> dict[str, tuple[bool
     out["low_clearance"] = None if None in legs.values() else (
         legs[0][1] or legs[1][1], f"left {legs[0][2]}; right {legs[1][2]}")
     steps = [s for s in truth.get("steps", []) if _outside(s["t_s"], windows) and not s.get("frozen")]
+    used = _by_side(steps_used)
+    chosen = [s for s in steps if _matched(s["t_s"], s["side"], used)]
+    if min(sum(1 for s in chosen if s["side"] == side) for side in (0, 1)) >= MIN_TRUE_SWINGS:
+        steps = chosen
     per = {side: [s for s in steps if s["side"] == side] for side in (0, 1)}
     if min(len(v) for v in per.values()) >= MIN_TRUE_SWINGS:
         length = statistics.median(s["length_m"] for s in steps)
         cadence = 60.0 / statistics.median(s["time_s"] for s in steps)
         out["shuffling"] = (length / cadence < NORMS["walk_ratio_min_m_per_spm"].value,
                             f"walk ratio {length / cadence:.4f} m/(steps/min)")
-        timing = _true_stance_swing(truth, windows)
+        strides = _by_side(strides_used)
+        timing = _true_stance_swing(truth, windows, strides)
+        if strides is not None and any(math.isnan(x) for leg in timing.values() for x in leg):
+            timing = _true_stance_swing(truth, windows)
         ratios = {
             "step length": _ratio(*(statistics.median(s["length_m"] for s in per[k]) for k in (0, 1))),
             "step time": _ratio(*(statistics.median(s["time_s"] for s in per[k]) for k in (0, 1))),
@@ -287,6 +325,25 @@ def _guidance() -> float:
         raise ValueError(f"STEPSYNC_FINDINGS_GUIDANCE={value!r}: a guidance level 0..1") from None
 
 
+def detector_selection(data) -> tuple[list[tuple[float, int]], list[tuple[float, int]]]:
+    """(t_s, side) of the steps and strides the asymmetry and shuffling detectors took
+    (engine/analysis/findings.py: steady ones, or all where too few were steady)."""
+    import numpy as np
+
+    from engine.analysis.findings import MIN_STEADY_STRIDES_PER_SIDE, _steps_for_side_stats
+
+    mask, _ = _steps_for_side_stats(data)
+    steps = [(float(t), int(side)) for t, side in zip(data.step_t_s[mask], data.step_side[mask], strict=True)]
+    strides = []
+    for side in (0, 1):
+        sel = data.stride_side == side
+        steady = sel & data.stride_steady
+        if np.count_nonzero(steady) >= MIN_STEADY_STRIDES_PER_SIDE:
+            sel = steady
+        strides += [(float(t), side) for t in data.stride_t_s[sel]]
+    return steps, strides
+
+
 def assess(labels: set[str], rig_truth: dict, data) -> dict:
     """Analyse one recorded session (engine.analysis.session_data.SessionData) and score it
     against the labels and the rig's ground truth: truth, predictions, label contradictions."""
@@ -297,8 +354,9 @@ def assess(labels: set[str], rig_truth: dict, data) -> dict:
     sugg = suggest_all(findings)
     truth = ground_truth(labels, rig_truth, data.protective_windows)
     steady = [(float(t), int(side)) for t, side, ok in zip(data.stride_t_s, data.stride_side, data.stride_steady, strict=True) if ok]
+    steps_used, strides_used = detector_selection(data)
     contradicted = {}
-    for key, done in physiology_truth(rig_truth, data.protective_windows, steady).items():
+    for key, done in physiology_truth(rig_truth, data.protective_windows, steady, steps_used, strides_used).items():
         if done is not None and truth[key] is not None and done[0] != truth[key]:
             contradicted[key] = f"label {'yes' if truth[key] else 'no'}, the rig's truth {'yes' if done[0] else 'no'} ({done[1]})"
             truth[key] = done[0]  # scored against what the patient did, not the label's claim

@@ -90,3 +90,22 @@ def test_load_share_leaves_out_the_standing_start():
                 for k in range(10) for s in (0, 1)]
     truth = {"stances": stances, "heel_strikes": [{"side": 1, "t_s": 2.95}]}
     assert true_load_share(truth) == 0.4
+
+
+def test_asymmetry_truth_is_judged_over_the_steps_the_detector_took():
+    # 60 strides: the first 40 with the right step 22 % short (a step-length ratio 1.27, above
+    # Patterson's 1.08), the last 20 symmetric; the detector took only the last 20 (say, the
+    # steady ones). The rig's truth of those same steps is symmetric; over every step it is not.
+    truth = rig_truth(n_strides=60)
+    cut = truth["heel_strikes"][80]["t_s"]
+    for s in truth["steps"]:
+        if s["side"] == 1 and s["t_s"] < cut:
+            s["length_m"] = 0.55
+    used = [(s["t_s"], s["side"]) for s in truth["steps"] if s["t_s"] >= cut]
+    strides = [(e["t_s"], e["side"]) for e in truth["heel_strikes"] if e["t_s"] >= cut]
+    assert physiology_truth(truth)["asymmetry"][0]
+    done = physiology_truth(truth, (), (), used, strides)
+    assert not done["asymmetry"][0], done["asymmetry"][1]
+    assert "step length 1.00" in done["asymmetry"][1]
+    # too few of the detector's steps match the rig's (fewer than 8 a leg): judged over all
+    assert physiology_truth(truth, (), (), used[:6], strides[:6])["asymmetry"][0]
