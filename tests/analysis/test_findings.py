@@ -250,3 +250,28 @@ def test_fast_steps_that_progress_are_not_a_freeze():
     d = walk(speed_mps=1.0, cadence_spm=125, stance=(0.66, 0.66), stride_cv=0.04, freezes=[(40.0, 1.55)],
              freeze_step_m=(0.30, 0.30, 0.30, 0.03, 0.30, 0.30, 0.30))
     assert not detect_freezing(d).present
+
+
+def test_a_freeze_is_measured_against_the_patients_own_steps_not_a_protective_crawl():
+    # rig, parkinsonian seed 1: 23 stumble responses held the belt at its protective crawl for
+    # most of the session (1.2-1.5 s steps of ~20 cm). A 2 s freeze of trembling steps averaging
+    # 11 cm barely progresses against the patient's own 48 cm steps, but not against a median
+    # pulled down to the crawl's
+    lengths = (0.06, 0.16, 0.02, 0.20, 0.09, 0.14, 0.11, 0.08)
+    whole = walk(speed_mps=1.0, cadence_spm=125, stance=(0.66, 0.66), stride_cv=0.04, freezes=[(8.0, 2.0)],
+                 freeze_step_m=lengths, duration_s=120.0)
+    window = (20.0, 110.0)
+    keep = (whole.step_t_s < window[0]) | (whole.step_t_s > window[1])
+    crawl_t = np.arange(window[0] + 1.3, window[1], 1.3)
+    d = _without_steps(walk(speed_mps=1.0, cadence_spm=125, stance=(0.66, 0.66), stride_cv=0.04, freezes=[(8.0, 2.0)],
+                            freeze_step_m=lengths, duration_s=120.0), *window)
+    d.protective_windows = [window]
+    d.walking = d.walking & ~((d.tel_t_s >= window[0]) & (d.tel_t_s <= window[1]))
+    d.whole_steps = {"t_s": np.concatenate([whole.step_t_s[keep], crawl_t]),
+                     "time_s": np.concatenate([whole.step_time_s[keep], np.full(len(crawl_t), 1.3)]),
+                     "length_m": np.concatenate([whole.step_length_m[keep], np.full(len(crawl_t), 0.20)])}
+    d.whole_walking = whole.walking
+    assert len(crawl_t) > np.count_nonzero(keep)  # the crawl's steps are most of the session's
+    f = detect_freezing(d)
+    assert f.present and f.evidence["count"] == 1, f.summary
+    assert f.evidence["median_step_length_m"] == pytest.approx(0.48, abs=0.03)
