@@ -31,6 +31,11 @@ against that truth, not the label (a detector that fires on a patient who truly 
 is a false alarm, whatever the profile's author wrote), and listed (`FINDING.label_contradicted`,
 `label_contradictions` with the label, the truth and its figures).
 
+Rerunning and rescoring: `STEPSYNC_FINDINGS_SESSIONS=PROFILE:SEED,...` runs only those sessions
+(as `misclassified` names them); `STEPSYNC_FINDINGS_KEEP=DIR` keeps each session's database and the
+rig's truth in DIR, and `python -m bench.findings --rescore DIR` scores the kept sessions again
+with the findings as they are now (a detector change needs no new simulation).
+
 Keys: `FINDING.sensitivity`, `FINDING.specificity` (null where a class has no session),
 `FINDING.positives`, `FINDING.negatives`, `FINDING.unassessed`, `FINDING.label_contradicted`,
 `min_sensitivity`, `min_specificity` (over the scored detectors; targets >= 0.90 each),
@@ -365,23 +370,74 @@ def assess(labels: set[str], rig_truth: dict, data) -> dict:
 
 
 def _one(job: tuple) -> dict:
-    """Simulate one session into its own database, analyse it as a clinic would, score it."""
+    """Simulate one session into its own database, analyse it as a clinic would, score it
+    (STEPSYNC_FINDINGS_KEEP=DIR keeps the database and the rig's truth there: `rescore`)."""
+    import json
+    import os
+
     from devices.sim.profiles import load_profile
-    from engine.analysis.session_data import load_session
-    from engine.records.store import Store
     from engine.sim.session import SimOptions, run_simulation
 
     path, scene, seed, duration_s = job
-    labels = set(load_profile(path).labels)
+    keep = os.environ.get("STEPSYNC_FINDINGS_KEEP", "")
+    name = f"{Path(path).stem}-{seed}"
     with tempfile.TemporaryDirectory(prefix="bench-findings-") as tmp:
-        db = Path(tmp) / "findings.db"
+        folder = Path(keep) if keep else Path(tmp)
+        folder.mkdir(parents=True, exist_ok=True)
+        db = folder / f"{name}.db"
+        for old in (db, folder / f"{name}.db-wal", folder / f"{name}.db-shm"):
+            old.unlink(missing_ok=True)
         result = run_simulation(SimOptions(scene=scene, profile=path, duration_s=duration_s, seed=seed, db=db,
                                            patient_code=f"bench-{Path(path).stem}", probe=Attendant(),
                                            settings={"guidance": _guidance()}))
-        with Store(db) as store:
-            data = load_session(store, result.session_id)
-    return {"profile": Path(path).stem, "seed": seed, "scene": scene, "speedup": result.speedup,
-            **assess(labels, result.truth, data)}
+        if keep:
+            (folder / f"{name}.truth.json").write_text(json.dumps(result.truth))
+            (folder / f"{name}.session.json").write_text(json.dumps(
+                {"profile": str(path), "scene": scene, "seed": seed, "session_id": result.session_id,
+                 "labels": sorted(load_profile(path).labels), "speedup": result.speedup}))
+        return _score(str(path), scene, seed, db, result.session_id, result.truth, result.speedup)
+
+
+def _score(path: str, scene: str, seed: int, db: Path, session_id: int, truth: dict, speedup: float | None) -> dict:
+    from devices.sim.profiles import load_profile
+    from engine.analysis.session_data import load_session
+    from engine.records.store import Store
+
+    with Store(db) as store:
+        data = load_session(store, session_id)
+    out = {"profile": Path(path).stem, "seed": seed, "scene": scene, **assess(set(load_profile(path).labels), truth, data)}
+    if speedup is not None:
+        out["speedup"] = speedup
+    return out
+
+
+def rescore(folder: str | Path) -> dict:
+    """Score the sessions a run kept (STEPSYNC_FINDINGS_KEEP) with the findings as they are now:
+    the same figures without simulating again (the profiles must still be where they were)."""
+    import json
+
+    results = []
+    for meta_path in sorted(Path(folder).glob("*.session.json")):
+        meta = json.loads(meta_path.read_text())
+        stem = meta_path.name[: -len(".session.json")]
+        truth = json.loads((meta_path.parent / f"{stem}.truth.json").read_text())
+        results.append(_score(meta["profile"], meta["scene"], meta["seed"], meta_path.parent / f"{stem}.db",
+                              meta["session_id"], truth, meta.get("speedup")))
+    if not results:
+        raise ValueError(f"{folder}: no kept session (*.session.json)")
+    return summarise(results)
+
+
+def selected_jobs(jobs: list[tuple], only: str) -> list[tuple]:
+    """The jobs named in `only` ("PROFILE:SEED,..." as `misclassified` names them), all if empty."""
+    if not only.strip():
+        return jobs
+    wanted = {tuple(x.strip().rsplit(":", 1)) for x in only.split(",") if x.strip()}
+    chosen = [j for j in jobs if (Path(j[0]).stem, str(j[2])) in wanted]
+    missing = wanted - {(Path(j[0]).stem, str(j[2])) for j in chosen}
+    if missing:
+        raise ValueError(f"STEPSYNC_FINDINGS_SESSIONS: no such session {', '.join(':'.join(m) for m in sorted(missing))}")
+    return chosen
 
 
 def run(quick: bool, profiles: str | None = None) -> dict:
@@ -393,6 +449,8 @@ def run(quick: bool, profiles: str | None = None) -> dict:
     seeds = range(1) if quick else range(4)
     duration_s = 60.0 if quick else 150.0
     jobs = [(str(path), SCENES[seed % len(SCENES)], seed, duration_s) for path in paths for seed in seeds]
+    # rerun only some sessions (e.g. those `misclassified` named): STEPSYNC_FINDINGS_SESSIONS=parkinsonian:1,...
+    jobs = selected_jobs(jobs, os.environ.get("STEPSYNC_FINDINGS_SESSIONS", ""))
     workers = max(1, int(os.environ.get("STEPSYNC_BENCH_JOBS", "1")))
     wall0 = time.perf_counter()
     results = []
@@ -469,3 +527,12 @@ def summarise(results: list[dict]) -> dict:
     out["misclassified"] = " ".join(misses[:60])
     out["label_contradictions"] = contradictions
     return out
+
+
+if __name__ == "__main__":
+    import argparse
+    import json
+
+    parser = argparse.ArgumentParser(prog="python -m bench.findings", description="score kept sessions again")
+    parser.add_argument("--rescore", metavar="DIR", required=True, help="a STEPSYNC_FINDINGS_KEEP folder")
+    print(json.dumps(rescore(parser.parse_args().rescore)))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 
-from bench.findings import physiology_truth, summarise, true_load_share
+from bench.findings import physiology_truth, selected_jobs, summarise, true_load_share
 
 
 def rig_truth(mtc_m=(0.013, 0.013), scuff_every=0, stride_s=1.07, stride_cv=0.015, stance=(0.62, 0.62),
@@ -109,3 +109,15 @@ def test_asymmetry_truth_is_judged_over_the_steps_the_detector_took():
     assert "step length 1.00" in done["asymmetry"][1]
     # too few of the detector's steps match the rig's (fewer than 8 a leg): judged over all
     assert physiology_truth(truth, (), (), used[:6], strides[:6])["asymmetry"][0]
+
+
+def test_only_the_named_sessions_are_rerun():
+    jobs = [(f"/p/{name}.yaml", "scene", seed, 150.0) for name in ("healthy", "parkinsonian") for seed in range(4)]
+    assert selected_jobs(jobs, "") == jobs
+    assert selected_jobs(jobs, "parkinsonian:1, healthy:3") == [jobs[3], jobs[5]]
+    try:
+        selected_jobs(jobs, "parkinsonian:7")
+    except ValueError as exc:
+        assert "parkinsonian:7" in str(exc)
+    else:
+        raise AssertionError("an unknown session was accepted")
