@@ -14,7 +14,7 @@ is compared with the ground truth:
 | asymmetry, shuffling, high_variability | the profile's label of that name |
 | low_clearance | label low_clearance, foot_drop_left or foot_drop_right |
 | foot_drop_left / foot_drop_right | label foot_drop_left / foot_drop_right (and the finding on that leg) |
-| freezing | label freezing AND the rig's truth holds an episode >= 1 s in this session; sessions of a freezing profile with no such episode are left out |
+| freezing | the rig's truth holds an episode >= 1 s in this session (with or without the label: listed as a contradiction without it); sessions of a freezing profile with no such episode are left out |
 | long_double_support | the rig's true heel strikes and toe offs: median stance L + R - 1 > 30 % of the cycle |
 | obstacle_performance | the rig's true crossings: some obstacle kind touched or tripped in > 4/24 of >= 2 leg crossings |
 | slow_speed | not scored: simulated sessions hold no self-selected speed measure (the detector says "not measured") |
@@ -249,14 +249,23 @@ def _ratio(a: float, b: float) -> float:
     return max(a, b) / min(a, b) if math.isfinite(a) and math.isfinite(b) and min(a, b) > 0 else math.nan
 
 
+def true_freezes(truth: dict) -> list[dict]:
+    """The rig's freezing episodes long enough to count (>= freeze_min_duration_s, Mancini 2021)."""
+    from engine.analysis.norms import NORMS
+
+    return [f for f in truth.get("freezing", []) if f.get("duration_s", 0.0) >= NORMS["freeze_min_duration_s"].value]
+
+
 def ground_truth(labels: set[str], truth: dict, windows=()) -> dict[str, bool | None]:
     """Per finding: True/False, or None where this session cannot be scored for it. `windows`:
     the session's stumble responses (session_data.protective_windows), left out of the truths
     measured from the rig as the findings leave them out of the records."""
     from engine.analysis.norms import NORMS
 
-    episodes = [f for f in truth.get("freezing", []) if f.get("duration_s", 0.0) >= NORMS["freeze_min_duration_s"].value]
-    freezing = None if ("freezing" in labels and not episodes) else ("freezing" in labels and bool(episodes))
+    # what happened, not the label's claim: a freeze in the rig's truth is one whatever the label
+    # says (a profile may freeze without the label); a freezing profile that did not freeze in
+    # this session leaves nothing to judge the detector by
+    freezing = True if true_freezes(truth) else (None if "freezing" in labels else False)
     ds = true_double_support_pct(truth, windows)
     return {
         "asymmetry": "asymmetry" in labels,
@@ -365,6 +374,9 @@ def assess(labels: set[str], rig_truth: dict, data) -> dict:
         if done is not None and truth[key] is not None and done[0] != truth[key]:
             contradicted[key] = f"label {'yes' if truth[key] else 'no'}, the rig's truth {'yes' if done[0] else 'no'} ({done[1]})"
             truth[key] = done[0]  # scored against what the patient did, not the label's claim
+    if "freezing" not in labels and truth["freezing"]:
+        contradicted["freezing"] = "label no, the rig's truth yes (" + ", ".join(
+            f"{f['duration_s']:.1f} s at {f['t_s']:.0f} s" for f in true_freezes(rig_truth)) + ")"
     return {"truth": truth, "contradicted": contradicted, "stumble_responses": len(data.protective_windows),
             "pred": predictions(findings), "suggestions": [len(v) for v in sugg.values()]}
 

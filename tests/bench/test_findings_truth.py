@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 
-from bench.findings import physiology_truth, selected_jobs, summarise, true_load_share
+from bench.findings import ground_truth, physiology_truth, selected_jobs, summarise, true_load_share
 
 
 def rig_truth(mtc_m=(0.013, 0.013), scuff_every=0, stride_s=1.07, stride_cv=0.015, stance=(0.62, 0.62),
@@ -121,3 +121,14 @@ def test_only_the_named_sessions_are_rerun():
         assert "parkinsonian:7" in str(exc)
     else:
         raise AssertionError("an unknown session was accepted")
+
+
+def test_freezing_truth_is_what_the_rig_recorded_not_the_label():
+    walk = rig_truth(n_strides=20)
+    froze = {**walk, "freezing": [{"t_s": 21.0, "duration_s": 1.6}, {"t_s": 43.9, "duration_s": 0.66}]}
+    brief = {**walk, "freezing": [{"t_s": 43.9, "duration_s": 0.66}]}  # shorter than Mancini's 1 s
+    assert ground_truth({"freezing"}, froze)["freezing"] is True
+    assert ground_truth({"freezing"}, brief)["freezing"] is None  # nothing to judge the detector by
+    assert ground_truth(set(), walk)["freezing"] is False
+    # a profile without the label that froze in this session: a freeze all the same
+    assert ground_truth({"shuffling"}, froze)["freezing"] is True
