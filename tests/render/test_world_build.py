@@ -645,3 +645,57 @@ def test_at_a_chunk_boundary_the_view_loses_a_chunk_before_it_gains_one(render_r
     assert None not in (left, shown, switched)
     assert left < shown < switched, (left, shown, switched)
     world.destroy()
+
+
+def test_each_chunk_reports_its_attach_and_first_show_once_and_is_whole_when_attached(render_root):
+    """The chunk events the bench matches across passes, counted: every chunk that comes into view
+    was attached once, finished (all three Geoms, from the process's reader: nothing built or
+    copied on the frame), in an earlier update than the one that first shows it, shown once."""
+    from engine.render.world import build_world
+
+    world = build_world(LIBRARY.scenes["grocery-busy-saturday"], render_root)
+    assert world.wait_for_chunks()
+    first = set(world.chunks)  # built with the world, before the walk
+    attached: dict[int, int] = {}
+    shown: dict[int, int] = {}
+    s, update = 0.0, 0
+    while s < 80.0:
+        s += 0.5
+        update += 1
+        world.update(s, s, None)
+        assert world.chunk_frame == bool(world.chunk_events)
+        for what, index in world.chunk_events:
+            assert what in ("attach", "shown")  # finished nodes: no slices
+            book = attached if what == "attach" else shown
+            assert index not in book  # once each
+            book[index] = update
+            if what == "attach":
+                assert len(world.chunks[index].findAllMatches("**/+GeomNode")) == 3  # whole when attached
+        world.wait_for_chunks()
+    assert world.sync_builds == 0
+    came_into_view = set(shown) - first
+    assert len(came_into_view) >= 7  # 80 m: eight chunk boundaries
+    assert all(index in attached and attached[index] < shown[index] for index in came_into_view)
+    world.destroy()
+
+
+def test_a_chunk_copied_in_slices_reports_a_slice_event_in_every_update_that_copies(render_root):
+    from engine.render.world import build_world
+
+    world = build_world(LIBRARY.scenes["grocery-busy-saturday"], render_root, stream="process-slices")
+    assert world.wait_for_chunks()
+    s = 0.0
+    while not world._pending_geoms:
+        assert s < 40.0, "no chunk was attached ahead"
+        s += 0.5
+        world.update(s, s, None)
+        world.wait_for_chunks()
+    index = world._pending_geoms[0][0].getPythonTag("chunk_index")
+    assert ("attach", index) in world.chunk_events
+    copying = 0
+    while world._pending_geoms:
+        world.update(s, s, None)
+        copying += 1
+        assert world.chunk_events == [("slice", index)]
+    assert copying >= 2
+    world.destroy()

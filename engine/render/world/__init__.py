@@ -79,6 +79,10 @@ class World:
         self.attached_last_update = 0  # chunks attached by the latest update()
         self.chunk_frame = False  # the latest update() attached a chunk or showed one for the first time
         self.chunk_shown_now = False  # the latest update() showed a chunk for the first time (it came into view)
+        # What the latest update() did to chunks, as (what, chunk index): "attach" (put in, hidden,
+        # or needed now), "slice" (more of a chunk's Geoms put in), "shown" (first drawn): the same
+        # chunk's event can be found again in another walk of the same route (the bench's passes).
+        self.chunk_events: list[tuple[str, int]] = []
         self._pending_geoms: list[tuple[NodePath, object, str]] = []  # (chunk, GeomNode, role): one per frame
         self.root = parent.attachNewNode(f"world-{scene.id}")
         self.root.setTag("scene_id", scene.id)
@@ -230,9 +234,11 @@ class World:
                 self._attach_geom(chunk, node, role)
             else:
                 self._pending_geoms.append((chunk, node, role))
+        chunk.setPythonTag("chunk_index", index)
         self.chunks[index] = chunk
         self.attached_last_update += 1
         self.chunk_frame = True
+        self.chunk_events.append(("attach", index))
         return chunk
 
     @staticmethod
@@ -262,6 +268,8 @@ class World:
                 self._pending_geoms.pop(0)
                 continue
             self.chunk_frame = True
+            if not self.chunk_events or self.chunk_events[-1][1] != parent.getPythonTag("chunk_index"):
+                self.chunk_events.append(("slice", parent.getPythonTag("chunk_index")))
             if isinstance(node, NodeFromRows) and node.step(SLICE_ROWS) is None:
                 return  # more rows next frame
             self._pending_geoms.pop(0)
@@ -390,6 +398,7 @@ class World:
         self.attached_last_update = 0
         self.chunk_frame = False
         self.chunk_shown_now = False
+        self.chunk_events = []
         wanted = self._chunk_indices(y_from, y_to - SHOW_LAG_M)
         for index in wanted:
             if index not in self.chunks:
@@ -415,6 +424,7 @@ class World:
             if index in wanted:
                 if chunk.isHidden():
                     self.chunk_frame = self.chunk_shown_now = True  # first drawn now
+                    self.chunk_events.append(("shown", index))
                     self._attach_pending_geoms(chunk)  # all of it, should its slices still wait
                 chunk.show()
             elif (index + 1) * CHUNK_M < s_m - DROP_BEHIND_M:
