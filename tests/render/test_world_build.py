@@ -259,7 +259,6 @@ def test_chunks_ahead_are_built_by_the_worker_and_only_attached_on_the_frame(ren
         return original(index)
 
     streamed._chunk_nodes = spy
-    streamed._streamer._build = spy
     assert streamed.wait_for_chunks()
     s = 0.0
     while s < 80.0:  # walk four chunks, giving the worker time between steps (a condition, not a delay)
