@@ -1053,6 +1053,7 @@ class ControlCore:
         self.emit(EventKind.HEEL_STRIKE, side, 0, self.metrics.stance_fraction[side], landing, heel_x, t_s=ts)
         steady = self.steadiness.heel_strike(side, ts)
         mtc = self.swing_clear.heel_strike(side, ts)
+        self.aan.swing(mtc)  # assist-as-needed: a swing short of clearance is a need (adaptation.py)
         self.phase_est[side].heel_strike(ts)
         measured = self.metrics.heel_strike(side, ts, belt_m, heel_x, steady, mtc, step_m)
         if measured:
