@@ -27,7 +27,12 @@ from engine.session.controller import SceneChoice, SessionController
 
 log = logging.getLogger(__name__)
 
-CORE_READY_TIMEOUT_S = 10.0
+# A core process that is alive but has not published yet is starting on a busy PC (imports and
+# shared memory take seconds when the CPUs are taken): say so after CORE_SLOW_START_S and keep
+# waiting; only a core silent for CORE_READY_TIMEOUT_S is taken as hung. A core that exits fails
+# the start at once. (A 10 s limit failed sessions at load 15-20 on 2 cores, issue 17.)
+CORE_SLOW_START_S = 10.0
+CORE_READY_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 15.0  # a controlled stop from 1.5 m/s at 0.5 m/s2 takes 3 s; leave room
 
 
@@ -180,15 +185,19 @@ def _read_state(channels, out: np.ndarray) -> np.ndarray:
 
 
 def wait_core_ready(channels, core, timeout_s: float = CORE_READY_TIMEOUT_S) -> np.ndarray:
-    """Wait until the core publishes cycles; raises if it dies or stays silent."""
+    """Wait until the core publishes cycles; raises if it dies or stays silent for `timeout_s`."""
     state = np.zeros((), dtype=layout.STATE_DTYPE)
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
+    started_s = time.monotonic()
+    said_slow = False
+    while time.monotonic() - started_s < timeout_s:
         _read_state(channels, state)
         if int(state["cycle"]) > 10:
             return state
         if not core.is_alive():
             raise RuntimeError("the control core exited during start-up")
+        if not said_slow and time.monotonic() - started_s >= CORE_SLOW_START_S:
+            log.warning("the control core is slow to start (a busy PC?): still waiting, up to %.0f s", timeout_s)
+            said_slow = True
         time.sleep(0.01)
     raise RuntimeError(f"the control core published no state within {timeout_s:.0f} s")
 
