@@ -21,7 +21,7 @@ from engine.records.store import Store
 from tests.child_scenario import run_scenario
 from tests.faults.harness import on_time, pid_alive, records_lost, session_processes
 
-pytestmark = pytest.mark.timeout(150)
+pytestmark = pytest.mark.timeout(450)
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENE = textwrap.dedent(
@@ -295,7 +295,7 @@ def test_an_exception_mid_walk_still_records_the_controlled_stop(tmp_path, relia
     controlled stop the core then made was not stored. The core is now stopped first."""
     (tmp_path / "scenes").mkdir()
     (tmp_path / "scenes" / "campaign-walk.yaml").write_text(SCENE)
-    out = run_scenario("tests.faults.test_app_faults", "interrupted_scenario", tmp_path, timeout_s=120)
+    out = run_scenario("tests.faults.test_app_faults", "interrupted_scenario", tmp_path)
     assert out["outcome"] == "interrupted"
     with Store(tmp_path / "records.db") as store:
         telemetry = store.telemetry(out["session_id"])

@@ -13,7 +13,7 @@ import pytest
 from tests.child_scenario import run_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
-pytestmark = pytest.mark.timeout(150)
+pytestmark = pytest.mark.timeout(450)
 
 SCENE = textwrap.dedent(
     """\
@@ -80,7 +80,7 @@ def scenario(tmp: str) -> dict:
 def test_scene_replaced_with_garbage_keeps_the_last_good_version_and_shows_the_error(tmp_path, reliability):
     (tmp_path / "scenes").mkdir()
     (tmp_path / "scenes" / "garbage-walk.yaml").write_text(SCENE)
-    out = run_scenario("tests.faults.test_scene_garbage", "scenario", tmp_path, timeout_s=120)
+    out = run_scenario("tests.faults.test_scene_garbage", "scenario", tmp_path)
     from engine.control.layout import RunState
 
     assert out["run_state"] == RunState.RUNNING, out  # the session went on

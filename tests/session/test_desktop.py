@@ -12,6 +12,10 @@ import pytest
 
 from tests.child_scenario import run_scenario
 
+# The whole menu session runs in one child (run_scenario caps it at 400 s, a hung child, not a speed
+# check): its module-scoped setup counts against the test that first uses it.
+pytestmark = pytest.mark.timeout(450)
+
 ROOT = Path(__file__).resolve().parents[2]
 
 SCENE = textwrap.dedent(
@@ -72,7 +76,7 @@ def run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("desktop")
     (tmp / "scenes").mkdir()
     (tmp / "scenes" / "desk-walk.yaml").write_text(SCENE.replace("ROUTE", "60"))
-    return {**run_scenario("tests.session.test_desktop", "scenario", tmp, timeout_s=120), "db": tmp / "r.db"}
+    return {**run_scenario("tests.session.test_desktop", "scenario", tmp), "db": tmp / "r.db"}
 
 
 def test_scene_saved_while_running_is_reloaded(run):
