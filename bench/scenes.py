@@ -9,12 +9,30 @@ Targets: max_build_s under 1 s on this machine, max_draw_calls under 300, and th
 within 1.5x the build time of the short one (a ratio measured in the same run, not an absolute).
 
 Chunk frames (software renderer, tinydisplay, 640x360, the busiest grocery scene walked at
-CHUNK_WALK_M per frame): `normal_frame_ms` is the median frame (update + draw) with no chunk
-attached or first shown, `max_chunk_frame_ms` the worst frame in which a chunk was attached or
-first shown, with chunks built in the chunk process (world/chunk_process.py, the default), read
-into finished GeomNodes by the app's reader thread and attached whole in one frame. The same two figures in thread CPU time (`normal_frame_cpu_ms`,
-`max_chunk_frame_cpu_ms`: time.thread_time of the frame thread) are not inflated by other
-processes on a shared machine. Target: max_chunk_frame_ms <= 1.5 x normal_frame_ms.
+CHUNK_WALK_M per frame), with chunks built in the chunk process (world/chunk_process.py, the
+default), read into finished GeomNodes and put together as a detached subtree by the app's
+reader thread, and attached in one reparent. The route is walked CHUNK_PASSES times (5;
+--quick 3) in the same command. `max_chunk_frame_ms` is the worst frame while a chunk is
+attached or first shown, taken per chunk event: each event (World.chunk_events: "attach 12",
+"shown 12") falls in the same place of every pass, its frame time is the median over the passes
+(the worst frame it fell in, in each pass), and the figure is the worst event's; so a frame the
+scheduler delayed in one pass (a shared machine) does not decide it, a chunk frame that costs
+more in every pass does. `normal_frame_ms` is the median of every frame (update + draw) of all
+passes with no chunk event. The same two in thread CPU time (`normal_frame_cpu_ms`,
+`max_chunk_frame_cpu_ms`: time.thread_time of the frame thread, computed alike) are not
+inflated by other processes. Target: max_chunk_frame_ms <= 1.5 x normal_frame_ms.
+(Until 2026-12-02 both were one pass's: the worst chunk frame of that pass and its median
+ordinary frame; those stay as `max_chunk_frame_ms_single_pass`, `normal_frame_ms_single_pass`,
+`_cpu_` alike, `chunk_frame_target_met_single_pass`, and `max_chunk_frame_ms_per_pass` /
+`normal_frame_ms_per_pass` list every pass's. `max_chunk_frame_event` names the worst event,
+`chunk_events` / `chunk_events_in_every_pass` count them, `median_chunk_event_ms` is their
+median; `max/p95/p99_normal_position_ms` (and `_cpu_`) are the same median-of-passes statistic
+for the frame positions no chunk touched in any pass: the noise floor for the worst event.)
+The chunk walks run at nice BENCH_NICE (-10) and the session's autogroup at the same nice, where
+the OS permits it (root or CAP_SYS_NICE), restored after: it is a measurement of the scene, not
+the product, and on a shared machine the worst frame otherwise measures the scheduler.
+`chunk_walk_nice` / `chunk_walk_autogroup_nice` say what was in effect; STEPSYNC_BENCH_NICE=0
+leaves the priority alone. The other chunk-frame figures below are the first pass's, as before.
 A max over a few dozen chunk frames is compared with a median, so the spread of ordinary frames
 is given too (`p95_normal_frame_ms`, `p99_normal_frame_ms`): on a loaded machine a chunk frame
 that costs nothing extra still lands in that tail. `max_chunk_update_ms` is the worst
@@ -44,6 +62,8 @@ stretches, with the store's back wall near, see less).
 
 from __future__ import annotations
 
+import contextlib
+import os
 import statistics
 import time
 from pathlib import Path
@@ -99,6 +119,7 @@ def _chunk_frames(scene, base, walk_m: float, stream: bool | str) -> dict:
     world.wait_for_chunks()
     normal, chunk, normal_cpu, chunk_cpu, chunk_update, chunk_update_cpu = [], [], [], [], [], []
     series = []  # (is chunk frame, cpu ms) in walk order: each chunk frame against its neighbours
+    frames = []  # (frame number, ms, cpu ms, the world's chunk events): the same frame or event in another pass
     kinds = []  # per entry of series: "shown" (a chunk came into view), "attach" (put in, hidden), ""
     s = 0.0
     try:
@@ -114,13 +135,14 @@ def _chunk_frames(scene, base, walk_m: float, stream: bool | str) -> dict:
                 (chunk if world.chunk_frame else normal).append(ms)
                 (chunk_cpu if world.chunk_frame else normal_cpu).append(cpu_ms)
                 series.append((world.chunk_frame, cpu_ms))
+                frames.append((frame, ms, cpu_ms, tuple(world.chunk_events)))
                 kinds.append("shown" if world.chunk_shown_now else ("attach" if world.chunk_frame else ""))
                 if world.chunk_frame:
                     chunk_update.append(update_ms)
                     chunk_update_cpu.append(update_cpu_ms)
         return {"normal": normal, "chunk": chunk, "normal_cpu": normal_cpu, "chunk_cpu": chunk_cpu,
                 "chunk_update": chunk_update, "chunk_update_cpu": chunk_update_cpu, "series": series, "kinds": kinds,
-                "sync_builds": world.sync_builds}
+                "frames": frames, "sync_builds": world.sync_builds}
     finally:
         world.destroy()
 
@@ -208,6 +230,78 @@ def _pct(values: list[float], q: float) -> float:
     return round(sorted(values)[int(q * (len(values) - 1))], 2)
 
 
+CHUNK_PASSES = 5  # walks of the route with chunks from the process (--quick: QUICK_CHUNK_PASSES)
+QUICK_CHUNK_PASSES = 3
+BENCH_NICE = -10  # the chunk walks' priority (STEPSYNC_BENCH_NICE; "0" leaves it as it is)
+
+Frames = list[tuple[int, float, float, tuple]]  # one pass: (frame number, ms, cpu ms, chunk events)
+
+
+def event_medians(passes: list[Frames]) -> dict[tuple[str, int], tuple[float, float, int]]:
+    """Each chunk event (what, chunk index) -> (ms, cpu ms, passes it happened in): the median
+    over the passes of the worst frame the event fell in, in each pass. The same event falls in
+    about the same place of every pass (the chunk attached, the chunk first drawn), so its median
+    is what that frame costs, and a frame that the scheduler delayed in one pass does not count."""
+    seen: dict[tuple[str, int], list[tuple[float, float]]] = {}
+    for frames in passes:
+        worst: dict[tuple[str, int], tuple[float, float]] = {}
+        for _, ms, cpu_ms, events in frames:
+            for event in events:
+                ms0, cpu0 = worst.get(event, (ms, cpu_ms))
+                worst[event] = (max(ms0, ms), max(cpu0, cpu_ms))
+        for event, times in worst.items():
+            seen.setdefault(event, []).append(times)
+    return {event: (statistics.median(m for m, _ in v), statistics.median(c for _, c in v), len(v))
+            for event, v in seen.items()}
+
+
+def ordinary_position_medians(passes: list[Frames]) -> list[tuple[float, float]]:
+    """(ms, cpu ms) of each frame position that had no chunk event in any pass: the median over
+    the passes (the same statistic as event_medians', for the frames a chunk does not touch)."""
+    by_frame: dict[int, list[tuple[float, float, bool]]] = {}
+    for frames in passes:
+        for frame, ms, cpu_ms, events in frames:
+            by_frame.setdefault(frame, []).append((ms, cpu_ms, bool(events)))
+    return [(statistics.median(m for m, _, _ in v), statistics.median(c for _, c, _ in v))
+            for v in by_frame.values() if len(v) == len(passes) and not any(e for _, _, e in v)]
+
+
+@contextlib.contextmanager
+def raised_priority(nice: int, autogroup: Path = Path("/proc/self/autogroup")):
+    """Run the chunk walks at `nice` (a measurement of the scene, not the product: on a shared
+    machine the scheduler otherwise decides the worst frame). Sets the calling thread's nice
+    (threads it starts inherit it; the chunk process puts itself WORKER_NICE below) and, since
+    Linux shares CPU time between sessions first (autogroups), the session's autogroup nice;
+    both restored after. Yields (thread nice, autogroup nice or None) as in effect, unchanged
+    where not permitted."""
+    before = os.getpriority(os.PRIO_PROCESS, 0)
+    group_before = _autogroup_nice(autogroup)
+    thread_nice, group_nice = before, group_before
+    if nice:
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, 0, nice)
+        if group_before is not None:
+            with contextlib.suppress(OSError):
+                autogroup.write_text(str(nice))
+        thread_nice, group_nice = os.getpriority(os.PRIO_PROCESS, 0), _autogroup_nice(autogroup)
+    try:
+        yield thread_nice, group_nice
+    finally:
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, 0, before)
+        if group_before is not None and group_nice != group_before:
+            with contextlib.suppress(OSError):
+                autogroup.write_text(str(group_before))
+
+
+def _autogroup_nice(path: Path) -> int | None:
+    """The nice of this session's autogroup ("/autogroup-N nice K"), None without autogroups."""
+    try:
+        return int(path.read_text().split()[-1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def chunk_figures(quick: bool) -> dict:
     """normal_frame_ms, max_chunk_frame_ms and the on-frame baseline (see the module docstring)."""
     from engine.render.offscreen import make_offscreen_base
@@ -216,15 +310,47 @@ def chunk_figures(quick: bool) -> dict:
     base = make_offscreen_base((640, 360))
     scene = load_library(ROOT / "scenes").scenes["grocery-busy-saturday"]
     walk_m = 70.0 if quick else scene.route_length_m - 10.0
-    streamed = _chunk_frames(scene, base, walk_m, stream="process")
-    sliced = _chunk_frames(scene, base, walk_m, stream="process-slices")
-    threaded = _chunk_frames(scene, base, walk_m, stream="thread")
-    on_frame = _chunk_frames(scene, base, walk_m, stream=False)
-    normal_ms = statistics.median(streamed["normal"])
+    nice = int(os.environ.get("STEPSYNC_BENCH_NICE", BENCH_NICE))
+    with raised_priority(nice) as (thread_nice, group_nice):
+        # the passes of the default path spread between the baselines' walks, so that a burst of
+        # the machine's load falls on fewer of them
+        passes = [_chunk_frames(scene, base, walk_m, stream="process")]
+        sliced = _chunk_frames(scene, base, walk_m, stream="process-slices")
+        passes.append(_chunk_frames(scene, base, walk_m, stream="process"))
+        threaded = _chunk_frames(scene, base, walk_m, stream="thread")
+        passes.append(_chunk_frames(scene, base, walk_m, stream="process"))
+        on_frame = _chunk_frames(scene, base, walk_m, stream=False)
+        while len(passes) < (QUICK_CHUNK_PASSES if quick else CHUNK_PASSES):
+            passes.append(_chunk_frames(scene, base, walk_m, stream="process"))
+    streamed = passes[0]  # the single-pass figures (as before) are the first pass's
+    events = event_medians([p["frames"] for p in passes])
+    ordinary = ordinary_position_medians([p["frames"] for p in passes])
+    normal_ms = statistics.median(ms for p in passes for ms in p["normal"])
+    normal_cpu_ms = statistics.median(ms for p in passes for ms in p["normal_cpu"])
+    worst_event = max(events, key=lambda e: events[e][0]) if events else None
     vertices = _view_vertices(scene, base, walk_m)
     out = {
         "normal_frame_ms": round(normal_ms, 2),
-        "max_chunk_frame_ms": round(max(streamed["chunk"]), 2) if streamed["chunk"] else None,
+        "max_chunk_frame_ms": round(events[worst_event][0], 2) if events else None,
+        "chunk_frame_passes": len(passes),
+        "chunk_events": len(events),
+        "chunk_events_in_every_pass": sum(1 for v in events.values() if v[2] == len(passes)),
+        "max_chunk_frame_event": f"{worst_event[0]} {worst_event[1]}" if worst_event else None,
+        "max_chunk_frame_ms_single_pass": round(max(streamed["chunk"]), 2) if streamed["chunk"] else None,
+        "normal_frame_ms_single_pass": round(statistics.median(streamed["normal"]), 2),
+        "max_chunk_frame_ms_per_pass": [round(max(p["chunk"]), 2) if p["chunk"] else None for p in passes],
+        "normal_frame_ms_per_pass": [round(statistics.median(p["normal"]), 2) for p in passes],
+        "median_chunk_event_ms": round(statistics.median(v[0] for v in events.values()), 2) if events else None,
+        "max_normal_position_ms": round(max(m for m, _ in ordinary), 2) if ordinary else None,
+        "p95_normal_position_ms": _pct([m for m, _ in ordinary], 0.95) if ordinary else None,
+        "p99_normal_position_ms": _pct([m for m, _ in ordinary], 0.99) if ordinary else None,
+        "max_chunk_frame_cpu_ms_single_pass": round(max(streamed["chunk_cpu"]), 2) if streamed["chunk_cpu"] else None,
+        "normal_frame_cpu_ms_single_pass": round(statistics.median(streamed["normal_cpu"]), 2),
+        "median_chunk_event_cpu_ms": round(statistics.median(v[1] for v in events.values()), 2) if events else None,
+        "p95_normal_position_cpu_ms": _pct([c for _, c in ordinary], 0.95) if ordinary else None,
+        "max_normal_position_cpu_ms": round(max(c for _, c in ordinary), 2) if ordinary else None,
+        "chunk_walk_nice": thread_nice,
+        "chunk_walk_autogroup_nice": group_nice,
         "median_chunk_frame_ms": round(statistics.median(streamed["chunk"]), 2) if streamed["chunk"] else None,
         "chunk_frames": len(streamed["chunk"]),
         "chunk_sync_builds": streamed["sync_builds"],
@@ -259,14 +385,16 @@ def chunk_figures(quick: bool) -> dict:
         "max_chunk_frame_cpu_ms_thread": round(max(threaded["chunk_cpu"]), 2) if threaded["chunk_cpu"] else None,
         "max_chunk_frame_ms_on_frame": round(max(on_frame["chunk"]), 2) if on_frame["chunk"] else None,
         "normal_frame_ms_on_frame": round(statistics.median(on_frame["normal"]), 2),
-        "normal_frame_cpu_ms": round(statistics.median(streamed["normal_cpu"]), 2),
-        "max_chunk_frame_cpu_ms": round(max(streamed["chunk_cpu"]), 2) if streamed["chunk_cpu"] else None,
+        "normal_frame_cpu_ms": round(normal_cpu_ms, 2),
+        "max_chunk_frame_cpu_ms": round(max(v[1] for v in events.values()), 2) if events else None,
         "max_chunk_frame_cpu_ms_on_frame": round(max(on_frame["chunk_cpu"]), 2) if on_frame["chunk_cpu"] else None,
     }
     out["chunk_frame_target_met"] = bool(out["max_chunk_frame_ms"] is not None
                                          and out["max_chunk_frame_ms"] <= 1.5 * normal_ms)
     out["chunk_frame_cpu_target_met"] = bool(out["max_chunk_frame_cpu_ms"] is not None
-                                             and out["max_chunk_frame_cpu_ms"] <= 1.5 * out["normal_frame_cpu_ms"])
+                                             and out["max_chunk_frame_cpu_ms"] <= 1.5 * normal_cpu_ms)
+    single = out["max_chunk_frame_ms_single_pass"]
+    out["chunk_frame_target_met_single_pass"] = bool(single is not None and single <= 1.5 * out["normal_frame_ms_single_pass"])
     return out
 
 

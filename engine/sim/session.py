@@ -36,8 +36,7 @@ HEARTBEAT_EVERY = 20  # core cycles between UI heartbeats (a 50 Hz frame loop)
 DRAIN_EVERY = 50  # core cycles between recorder drains (its 50 ms period)
 START_AFTER_S = 0.5  # idle time before the start, like the runner's warm-up
 STOP_TIMEOUT_S = 15.0
-SIM_T0_S = 1.0
-FAST_FACTOR = 1.3  # simulated patient's fast / comfortable speed (an assumption, not sourced)  # the sim clock starts here (never 0: 0.0 means "never" to some fields)
+SIM_T0_S = 1.0  # the sim clock starts here (never 0: 0.0 means "never" to some fields)
 
 
 @dataclass
@@ -168,14 +167,17 @@ def run_simulation(options: SimOptions) -> SimResult:
         walk_samples: list[tuple[float, float, float]] = []
         if options.protocol is not None:
             # A comfortable- or fast-speed test (engine/analysis/walk_test.py): self-paced belt,
-            # the simulated patient walks the trials (fast: FAST_FACTOR x comfortable, assumed).
+            # the simulated patient walks the trials at its comfortable speed, or at its fast speed
+            # from the effort model (Jonkers, Delp & Patten 2009 ratios; devices/sim/effort.py).
+            from devices.sim.effort import Capacity
             from devices.sim.intent import IntentSchedule
             from engine.analysis.walk_test import PROTOCOLS, trial_schedule
 
             if options.protocol not in PROTOCOLS:
                 raise ValueError(f"protocol {options.protocol!r}: one of {', '.join(PROTOCOLS)}")
             options = dataclasses.replace(options, pace="self")
-            speed = profile.comfortable_speed_mps * (FAST_FACTOR if options.protocol == "fast" else 1.0)
+            capacity = Capacity.of(profile)
+            speed = capacity.max_speed_mps if options.protocol == "fast" else capacity.comfortable_speed_mps
             if options.intent_schedule is None:
                 points = trial_schedule(speed)
                 options = dataclasses.replace(options, intent_schedule=IntentSchedule(points).shifted(

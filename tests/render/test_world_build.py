@@ -259,7 +259,6 @@ def test_chunks_ahead_are_built_by_the_worker_and_only_attached_on_the_frame(ren
         return original(index)
 
     streamed._chunk_nodes = spy
-    streamed._streamer._build = spy
     assert streamed.wait_for_chunks()
     s = 0.0
     while s < 80.0:  # walk four chunks, giving the worker time between steps (a condition, not a delay)
@@ -371,14 +370,19 @@ def test_the_reader_thread_hands_the_frame_finished_nodes(render_root):
     ready = world._streamer.ready_indices()
     assert ready
     with world._streamer._lock:
-        lit, glow, far, *_ = world._streamer._ready[ready[0]]
+        chunk = world._streamer._ready[ready[0]]
+    # the whole chunk subtree, put together by the reader: detached (no frame can draw it), hidden
+    assert chunk.getParent().isEmpty() and chunk.isHidden()
+    geoms = {g.getName(): g.node() for g in chunk.findAllMatches("**/+GeomNode")}
+    lit, far = geoms["grocery-lit"], geoms["grocery-far"]
     assert isinstance(lit, GeomNode) and lit.getNumGeoms() == 1  # finished before the frame takes it
-    assert isinstance(far, GeomNode) and far.getNumGeoms() == 1
+    assert isinstance(far, GeomNode) and far.getNumGeoms() == 1 and len(geoms) == 3
     assert lit.getGeom(0).getVertexData().getNumRows() > 2 * SLICE_ROWS  # more than the old slices
+    assert not chunk.find("lod/lod-near/grocery-lit").isEmpty()  # under its level-of-detail switch
     before = len(world.chunks)
     world.update(12.0, 12.0, None)
     assert len(world.chunks) == before + 1 and not world._pending_geoms  # attached whole in one update
-    assert len(world.chunks[ready[0]].findAllMatches("**/+GeomNode")) == 3
+    assert world.chunks[ready[0]] == chunk and chunk.getParent() == world._scenery
     world.destroy()
 
 
@@ -644,4 +648,70 @@ def test_at_a_chunk_boundary_the_view_loses_a_chunk_before_it_gains_one(render_r
             switched = step
     assert None not in (left, shown, switched)
     assert left < shown < switched, (left, shown, switched)
+    world.destroy()
+
+
+def test_each_chunk_reports_its_attach_and_first_show_once_and_is_whole_when_attached(render_root):
+    """The chunk events the bench matches across passes, counted: every chunk that comes into view
+    was attached once, finished (all three Geoms, from the process's reader: nothing built or
+    copied on the frame), no later than the update that first shows it, shown once."""
+    import threading
+
+    from engine.render.world import build_world
+
+    world = build_world(LIBRARY.scenes["grocery-busy-saturday"], render_root)
+    assert world.wait_for_chunks()
+    first = set(world.chunks)  # built with the world, before the walk
+    put_together_on_frame = []  # chunk subtrees and Geom attaches made on the frame's thread
+    for name in ("_chunk_subtree", "_attach_geom"):
+        original = getattr(world, name)
+
+        def spy(*args, _original=original, _name=name, **kwargs):
+            if threading.current_thread() is threading.main_thread():
+                put_together_on_frame.append(_name)
+            return _original(*args, **kwargs)
+
+        setattr(world, name, spy)
+    attached: dict[int, int] = {}
+    shown: dict[int, int] = {}
+    s, update = 0.0, 0
+    while s < 80.0:
+        s += 0.5
+        update += 1
+        world.update(s, s, None)
+        assert world.chunk_frame == bool(world.chunk_events)
+        for what, index in world.chunk_events:
+            assert what in ("attach", "shown")  # finished nodes: no slices
+            book = attached if what == "attach" else shown
+            assert index not in book  # once each
+            book[index] = update
+            if what == "attach":
+                assert len(world.chunks[index].findAllMatches("**/+GeomNode")) == 3  # whole when attached
+        world.wait_for_chunks()
+    assert world.sync_builds == 0 and not put_together_on_frame
+    came_into_view = set(shown) - first
+    assert len(came_into_view) >= 7  # 80 m: eight chunk boundaries
+    assert all(index in attached and attached[index] <= shown[index] for index in came_into_view)
+    world.destroy()
+
+
+def test_a_chunk_copied_in_slices_reports_a_slice_event_in_every_update_that_copies(render_root):
+    from engine.render.world import build_world
+
+    world = build_world(LIBRARY.scenes["grocery-busy-saturday"], render_root, stream="process-slices")
+    assert world.wait_for_chunks()
+    s = 0.0
+    while not world._pending_geoms:
+        assert s < 40.0, "no chunk was attached ahead"
+        s += 0.5
+        world.update(s, s, None)
+        world.wait_for_chunks()
+    index = world._pending_geoms[0][0].getPythonTag("chunk_index")
+    assert ("attach", index) in world.chunk_events
+    copying = 0
+    while world._pending_geoms:
+        world.update(s, s, None)
+        copying += 1
+        assert world.chunk_events == [("slice", index)]
+    assert copying >= 2
     world.destroy()

@@ -79,6 +79,10 @@ class World:
         self.attached_last_update = 0  # chunks attached by the latest update()
         self.chunk_frame = False  # the latest update() attached a chunk or showed one for the first time
         self.chunk_shown_now = False  # the latest update() showed a chunk for the first time (it came into view)
+        # What the latest update() did to chunks, as (what, chunk index): "attach" (put in, hidden,
+        # or needed now), "slice" (more of a chunk's Geoms put in), "shown" (first drawn): the same
+        # chunk's event can be found again in another walk of the same route (the bench's passes).
+        self.chunk_events: list[tuple[str, int]] = []
         self._pending_geoms: list[tuple[NodePath, object, str]] = []  # (chunk, GeomNode, role): one per frame
         self.root = parent.attachNewNode(f"world-{scene.id}")
         self.root.setTag("scene_id", scene.id)
@@ -164,7 +168,7 @@ class World:
                                     nodes_in_reader=stream != "process-slices")
             except OSError as exc:  # no process can be started here: a thread still keeps it off the frame
                 log.warning("no chunk process (%s); building chunks on a thread", exc)
-        return ChunkStreamer(self._chunk_nodes, f"chunks-{self.scene.id}")
+        return ChunkStreamer(self._prepared_chunk, f"chunks-{self.scene.id}")
 
     def _chunk_seed(self, index: int) -> int:
         return chunk_seed(self.scene, index)
@@ -179,28 +183,57 @@ class World:
         lit, glow, far = chunk_meshes(self.scene, self.layout, index)
         return lit.node(), (glow.node() if len(glow) else None), (far.node() if far is not None else None)
 
-    def _nodes_from_rows(self, index: int, received) -> tuple:
-        """A chunk received from the chunk process: (lit, glow or None, far or None), finished
-        GeomNodes made by its reader thread, or (stream="process-slices") NodeFromRows put
-        together on the frame in slices (_attach_pending_geoms)."""
+    def _prepared_chunk(self, index: int) -> NodePath:
+        """A chunk built and put together as a detached subtree (the worker thread's job)."""
+        return self._prepare_chunk(index, self._chunk_nodes(index))
+
+    def _nodes_from_rows(self, index: int, received) -> NodePath | tuple:
+        """A chunk received from the chunk process: its finished GeomNodes (made by the reader
+        thread, which calls this too) put together as a detached, hidden subtree for the frame
+        to attach in one reparent, or (stream="process-slices") (lit, glow or None, far or None)
+        NodeFromRows put together on the frame in slices (_attach_pending_geoms)."""
         lit, glow, far, lit_bounds, glow_bounds, far_bounds = received
         prefix = "grocery" if self.scene.environment.type == "grocery_store" else "street"
-        if isinstance(lit, GeomNode):  # finished by the reader thread: only named and attached here
+        if isinstance(lit, GeomNode):  # finished by the reader thread
             lit.setName(f"{prefix}-lit")
             glow.setName(f"{prefix}-glow")
             if far is not None:
                 far.setName(f"{prefix}-far")
-            return lit, (glow if glow.getNumGeoms() else None), far
+            return self._prepare_chunk(index, (lit, (glow if glow.getNumGeoms() else None), far))
         return (NodeFromRows(f"{prefix}-lit", lit, lit_bounds),
                 NodeFromRows(f"{prefix}-glow", glow, glow_bounds) if len(glow) else None,
                 NodeFromRows(f"{prefix}-far", far, far_bounds) if far is not None else None)
 
+    def _prepare_chunk(self, index: int, nodes: tuple) -> NodePath:
+        """The chunk's whole subtree (level-of-detail switch, Geoms, bounds), detached and hidden:
+        made off the frame (the chunk process's reader thread, or the worker thread), so the frame
+        that attaches it does one reparent. Nothing else holds these nodes until then."""
+        chunk = self._chunk_subtree(index, nodes, pending=False)
+        chunk.hide()
+        chunk.node().getBounds()  # the subtree's bounds computed here, not in the frame's cull
+        return chunk
+
     def _attach_chunk(self, index: int, nodes, now: bool = True) -> NodePath:
+        """Put a chunk under the scenery: a subtree prepared off the frame (one reparent), or
+        (lit, glow, far) nodes; with now=False (a chunk ahead of the view) NodeFromRows Geoms wait
+        in _pending_geoms and go in one per frame."""
+        if isinstance(nodes, NodePath):
+            chunk = nodes
+            chunk.reparentTo(self._scenery)
+        else:
+            chunk = self._chunk_subtree(index, nodes, pending=not now)
+            chunk.reparentTo(self._scenery)
+        self.chunks[index] = chunk
+        self.attached_last_update += 1
+        self.chunk_frame = True
+        self.chunk_events.append(("attach", index))
+        return chunk
+
+    def _chunk_subtree(self, index: int, nodes: tuple, pending: bool) -> NodePath:
         # Each MeshBuilder already is one Geom per render state: the chunk is as flat as
         # flattenStrong would make it (2 draw calls), without paying ~5 ms for flattenStrong.
-        # A chunk attached ahead of the view (now=False) gets its Geoms one per frame, hidden.
         lit, glow, far = nodes
-        chunk = self._scenery.attachNewNode(f"chunk-{index}")
+        chunk = NodePath(f"chunk-{index}")
         # Boxes, not Panda3D's default spheres, around a chunk and everything in it: a sphere
         # around a 10 m x 20 m x 4 m chunk reaches 6 m past its end, so the chunk the patient has
         # just left stayed "in view" and had all its vertices transformed for the first 6 m of
@@ -223,16 +256,14 @@ class World:
                 switch = PandaNode(name)
                 switch.setBoundsType(BoundingVolume.BT_box)
                 lod_np.attachNewNode(switch)
+        chunk.setPythonTag("chunk_index", index)
         for node, role in ((lit, "lit"), (glow, "glow"), (far, "far")):
             if node is None:
                 continue
-            if now:
-                self._attach_geom(chunk, node, role)
-            else:
+            if pending:
                 self._pending_geoms.append((chunk, node, role))
-        self.chunks[index] = chunk
-        self.attached_last_update += 1
-        self.chunk_frame = True
+            else:
+                self._attach_geom(chunk, node, role)
         return chunk
 
     @staticmethod
@@ -262,6 +293,8 @@ class World:
                 self._pending_geoms.pop(0)
                 continue
             self.chunk_frame = True
+            if not self.chunk_events or self.chunk_events[-1][1] != parent.getPythonTag("chunk_index"):
+                self.chunk_events.append(("slice", parent.getPythonTag("chunk_index")))
             if isinstance(node, NodeFromRows) and node.step(SLICE_ROWS) is None:
                 return  # more rows next frame
             self._pending_geoms.pop(0)
@@ -390,6 +423,7 @@ class World:
         self.attached_last_update = 0
         self.chunk_frame = False
         self.chunk_shown_now = False
+        self.chunk_events = []
         wanted = self._chunk_indices(y_from, y_to - SHOW_LAG_M)
         for index in wanted:
             if index not in self.chunks:
@@ -415,6 +449,7 @@ class World:
             if index in wanted:
                 if chunk.isHidden():
                     self.chunk_frame = self.chunk_shown_now = True  # first drawn now
+                    self.chunk_events.append(("shown", index))
                     self._attach_pending_geoms(chunk)  # all of it, should its slices still wait
                 chunk.show()
             elif (index + 1) * CHUNK_M < s_m - DROP_BEHIND_M:

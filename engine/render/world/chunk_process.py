@@ -84,7 +84,7 @@ class ChunkProcess(ChunkQueue):
         self._send_next()
 
     def _made(self, index: int, item):
-        return self._make(index, item)
+        return item if self.nodes_in_reader else self._make(index, item)
 
     def stop(self) -> None:
         """End the process (the reader thread reaps it)."""
@@ -185,6 +185,12 @@ class ChunkProcess(ChunkQueue):
                     rows = self._read_rows((n_lit, n_glow, n_far), corners)
                     if rows is None:
                         break
+                    if self.nodes_in_reader:  # put together here too: the frame only attaches it
+                        try:
+                            rows = self._make(index, rows)
+                        except Exception:  # one bad chunk: the frame builds it (a late chunk), the rest still come
+                            log.exception("putting chunk %d together failed", index)
+                            rows = None
                 with self._lock:
                     if self._busy == index:
                         self._busy = None
