@@ -381,12 +381,15 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
         length = normal * (1.0 + cv * self._rng.gauss(0.0, 1.0)) - DRIFT_GAIN * drift
         reason = "normal"
         if self.frozen:
-            return FREEZE_STEP_M * (1.0 + 0.3 * self._rng.gauss(0.0, 1.0)), "freeze"
-        if self._perturb:
+            # trembling in place; but a belt that runs on carries the feet back under a pelvis the
+            # harness holds, and at the handrails the patient steps as far as needed (below)
+            length = FREEZE_STEP_M * (1.0 + 0.3 * self._rng.gauss(0.0, 1.0))
+            reason = "freeze"
+        elif self._perturb:
             factor, _ = self._perturb.pop(0)
             length *= factor
             reason = "perturbed"
-        if self.perceive:
+        if self.perceive and reason != "freeze":
             ob = self.walkway.next_crossing(other.heel_x + p.foot_length_m + self.heel_m)
             if ob is not None:
                 foot = self.heel_m + p.foot_length_m
@@ -410,10 +413,24 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
         # never further back than the handrails allow
         shortest = MIN_SHUFFLE_M
         if drift < -DRIFT_LIMIT_M:
-            # back at the handrails: a longer step, but no longer than the leg reaches
-            shortest = min(normal + (-DRIFT_LIMIT_M - drift), max(1.6 * normal, 0.8 * (p.thigh_m + p.shank_m)))
+            reach = max(1.6 * normal, 0.8 * (p.thigh_m + p.shank_m))
+            swing_s = (1.0 - p.stance_fraction[side]) * self._stride_s(v_eff)
+            hip_then = self.hip_x + v * swing_s  # the pelvis at the landing, carried with the belt
+            if reason == "freeze":
+                # frozen at the handrails: the running belt carries the trembling feet back, and
+                # they step to stay under the pelvis (the heel lands where the pelvis will be,
+                # as far ahead of it as in any step): steps as long as the belt's travel per step.
+                # Left trembling a few centimetres apart, freezes of 10-18 s took the pelvis 2-11 m
+                # back on a 0.5 m/s belt, then 1.5-2.3 m steps (parkinsonian-freezing seed 2,
+                # offline, on the bench scene)
+                shortest = min(hip_then + 0.5 * normal - self.heel_m - other.heel_x, reach)
+            else:
+                # back at the handrails: a longer step, but no longer than the leg reaches, from
+                # the other foot or from the pelvis (a foot left behind by a freeze made it reach
+                # 1.4 m ahead of the pelvis: 1.1 m steps)
+                shortest = min(normal + (-DRIFT_LIMIT_M - drift), reach, hip_then + 0.5 * reach - other.heel_x)
             length = max(length, shortest)
-        if self.perceive and reason != "crossing":
+        if self.perceive and reason not in ("crossing", "freeze"):
             max_step = max(1.6 * normal, 0.8 * (p.thigh_m + p.shank_m))
             length = self._placed_clear(other.heel_x, length, shortest, max_step)
         return max(length, 0.0), reason
@@ -846,12 +863,14 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
         p = self.profile
         leg = self.legs[side]
         self._ground_depth = 0.0
+        leg.press_m = 0.0
         tx, tz = lk.rotate(p.foot_length_m, -p.foot_height_m, pitch)
         hx, hz = lk.rotate(-self.heel_m, -p.foot_height_m, pitch)
         # how far the sole is below the ground under its toe and heel
         need = max(self._floor_m(leg, ax + tx, leg.toe[1]) - (az + tz), self._floor_m(leg, ax + hx, leg.heel[1]) - (az + hz))
         if need <= GROUND_TOLERANCE_M:
             return ax, az
+        leg.press_m = need
         # the patient's active range, or further where the exoskeleton already drives the joint
         # (a clearance boost flexes a weak knee beyond what the patient can)
         knee_max = max(knee_max, self.angle_rad[2 * side + 1])

