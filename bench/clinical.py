@@ -453,9 +453,8 @@ def write_validation_doc(figures: dict, table: list, quick: bool, seeds: list, d
         f"Written by `python -m bench clinical{' --quick' if quick else ''}` (and `make bench`) on {now}: every "
         f"profile walks the bench scene (bench/clinical.py) for {duration_s:g} s with seeds {seeds} under "
         "`simulate`, and the control core's event ring is compared with the rig's ground truth. How each "
-        "figure is computed is in bench/clinical.py; the profiles in docs/patients.md. The core side of "
-        "these numbers (issue 11) was not finished when this table was written: figures outside their "
-        "targets are reported as measured.",
+        "figure is computed is in bench/clinical.py; the profiles in docs/patients.md. Figures outside "
+        "their targets are reported as measured.",
         "",
         f"Machine: {machine}; load average (1 min) {figures.get('load_start', math.nan):.1f} at the start and "
         f"{figures.get('load_end', math.nan):.1f} at the end of the run, {figures.get('wall_s', math.nan):.0f} s wall "
