@@ -591,9 +591,15 @@ def propose(patient_code: str, perf: Performance, current: Plan, rx, sessions_on
         [f"{perf.obstacles_failed} obstacle crossing(s) failed"] if perf.obstacles_failed else []) + (
         [f"{perf.previous_trips} trip(s) in the previous session"] if perf.previous_trips > 0 else [])
     trip_weighed = one_trip and bool(trouble)
+    trip_unhelped = _unhelped_step_back({"trips": 1.0}, last_step_back) if trip_weighed else ""
+    if trip_unhelped:
+        trip_weighed = False  # the last step back was for a trip too and did not help: hold
+        hold.append(trip_unhelped)
+    elif trip_weighed:
+        causes["trips"] = 1.0
     if trip_weighed:
         hold.append("1 trip or stumble, with " + "; ".join(trouble))
-    elif one_trip:
+    elif one_trip and not trip_unhelped:
         hold.append("1 trip or stumble on a day otherwise in order (one event alone does not step back)")
     # Assistance: assist-as-needed at its top for a fifth of the walking, or using more than half
     # of its room above the floor, means the patient needed the exoskeleton at this pace; the

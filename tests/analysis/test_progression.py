@@ -406,3 +406,14 @@ def test_session_symmetry_comes_from_all_its_steps_not_the_last_pair():
     assert last_pair > 50.0 and pg._step_length_symmetry_pct(data) < 11.0
     few = SimpleNamespace(step_length_m=np.array([0.4, 0.4, 0.3, 0.3]), step_side=np.array([0, 0, 1, 1]))
     assert math.isnan(pg._step_length_symmetry_pct(few))
+
+
+def test_a_trip_step_back_that_did_not_help_is_not_repeated():
+    """One trip with a trip the session before steps back by 0.05 m/s; the same again at the
+    slower plan holds (the merged full bench walked both patients down to 0.10 m/s that way)."""
+    first = propose("p1", good(session_id=3, trips=1, previous_trips=1), START, RX, sessions_on_scene=3, scenes=SCENES)
+    assert first.direction == "step_back" and first.causes == {"trips": 1.0}
+    again = propose("p1", good(session_id=4, trips=1, previous_trips=1), first.plan, RX, scenes=SCENES,
+                    last_step_back=first)
+    assert again.direction == "hold" and again.plan.speed_mps == first.plan.speed_mps
+    assert "not stepped back again" in changes(again)["speed_mps"][2]
