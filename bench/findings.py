@@ -14,7 +14,7 @@ is compared with the ground truth:
 | asymmetry, shuffling, high_variability | the profile's label of that name |
 | low_clearance | label low_clearance, foot_drop_left or foot_drop_right |
 | foot_drop_left / foot_drop_right | label foot_drop_left / foot_drop_right (and the finding on that leg) |
-| freezing | label freezing AND the rig's truth holds an episode >= 1 s in this session; sessions of a freezing profile with no such episode are left out |
+| freezing | the rig's truth holds an episode >= 1 s in this session (with or without the label: listed as a contradiction without it); sessions of a freezing profile with no such episode are left out |
 | long_double_support | the rig's true heel strikes and toe offs: median stance L + R - 1 > 30 % of the cycle |
 | obstacle_performance | the rig's true crossings: some obstacle kind touched or tripped in > 4/24 of >= 2 leg crossings |
 | slow_speed | not scored: simulated sessions hold no self-selected speed measure (the detector says "not measured") |
@@ -25,10 +25,16 @@ A label is its author's claim about the patient's own gait; a session may not sh
 labelled detectors (asymmetry, low_clearance, foot_drop_*, shuffling, high_variability) the
 rig's ground truth is judged by the detector's own published threshold (`physiology_truth`: the
 true MTC per swing, the true steps, heel strikes and toe offs, the true stride times of the
-strides the findings took as steady); where it disagrees with the label, the session is scored
+strides the findings took as steady; asymmetry and shuffling over the rig's steps and strides at
+the heel strikes the detectors took); where it disagrees with the label, the session is scored
 against that truth, not the label (a detector that fires on a patient who truly does not deviate
 is a false alarm, whatever the profile's author wrote), and listed (`FINDING.label_contradicted`,
 `label_contradictions` with the label, the truth and its figures).
+
+Rerunning and rescoring: `STEPSYNC_FINDINGS_SESSIONS=PROFILE:SEED,...` runs only those sessions
+(as `misclassified` names them); `STEPSYNC_FINDINGS_KEEP=DIR` keeps each session's database and the
+rig's truth in DIR, and `python -m bench.findings --rescore DIR` scores the kept sessions again
+with the findings as they are now (a detector change needs no new simulation).
 
 Keys: `FINDING.sensitivity`, `FINDING.specificity` (null where a class has no session),
 `FINDING.positives`, `FINDING.negatives`, `FINDING.unassessed`, `FINDING.label_contradicted`,
@@ -39,6 +45,7 @@ Keys: `FINDING.sensitivity`, `FINDING.specificity` (null where a class has no se
 
 from __future__ import annotations
 
+import bisect
 import math
 import statistics
 import sys
@@ -122,8 +129,31 @@ def _true_clearance(truth: dict, windows=()) -> dict[int, tuple[float, float, in
     return out
 
 
-def _true_stance_swing(truth: dict, windows=()) -> dict[int, tuple[float, float]]:
-    """Per leg: median (stance s, swing s) from the rig's heel strikes and toe offs."""
+MATCH_S = 0.1  # a recorded step or stride is the rig's one whose heel strike lies this close
+
+
+def _matched(t_s: float, side: int, used: dict[int, list[float]] | None) -> bool:
+    """Whether the rig's heel strike (t_s, side) is one of the steps/strides a detector used
+    (None: no selection, every one counts)."""
+    if used is None:
+        return True
+    times = used.get(side, [])
+    k = bisect.bisect_left(times, t_s)
+    return any(abs(times[i] - t_s) < MATCH_S for i in (k - 1, k) if 0 <= i < len(times))
+
+
+def _by_side(pairs) -> dict[int, list[float]] | None:
+    if pairs is None:
+        return None
+    out: dict[int, list[float]] = {0: [], 1: []}
+    for t_s, side in pairs:
+        out.setdefault(int(side), []).append(float(t_s))
+    return {k: sorted(v) for k, v in out.items()}
+
+
+def _true_stance_swing(truth: dict, windows=(), used: dict[int, list[float]] | None = None) -> dict[int, tuple[float, float]]:
+    """Per leg: median (stance s, swing s) from the rig's heel strikes and toe offs (of the strides
+    ending at a heel strike in `used`, by side, where given)."""
     out = {}
     for side in (0, 1):
         hs = sorted(e["t_s"] for e in truth.get("heel_strikes", []) if e["side"] == side)
@@ -131,18 +161,24 @@ def _true_stance_swing(truth: dict, windows=()) -> dict[int, tuple[float, float]
         stance, swing = [], []
         for a, b in zip(hs[:-1], hs[1:], strict=True):
             offs = [t for t in to if a < t < b]
-            if offs and 0.3 < b - a < 3.0 and _outside(b, windows):
+            if offs and 0.3 < b - a < 3.0 and _outside(b, windows) and _matched(b, side, used):
                 stance.append(offs[0] - a)
                 swing.append(b - offs[0])
         out[side] = (statistics.median(stance), statistics.median(swing)) if stance else (math.nan, math.nan)
     return out
 
 
-def physiology_truth(truth: dict, windows=(), steady=()) -> dict[str, tuple[bool, str] | None]:
+def physiology_truth(truth: dict, windows=(), steady=(), steps_used=None,
+                     strides_used=None) -> dict[str, tuple[bool, str] | None]:
     """What the simulated patient really did in this session, judged by each labelled detector's
     own published threshold on the rig's ground truth (not on the core's measures): (deviates,
     the figures), None where the truth holds too little to say. `steady`: (t_s, side) of the
-    strides the findings took as steady (variability is judged over the same strides).
+    strides the findings took as steady (variability is judged over the same strides);
+    `steps_used` / `strides_used`: (t_s, side) of the steps and strides the asymmetry and
+    shuffling detectors took (steady ones, or all where too few were steady). The truth of those
+    is judged over the rig's own steps and strides at the same heel strikes, so that a patient
+    near a cut-off is not judged on other strides than the detector's (a median of other
+    strides differs by sampling alone); where fewer than MIN_TRUE_SWINGS per leg match, over all.
 
     A profile's label is its author's claim about the patient's own gait; what a session shows
     can differ (the exoskeleton's guidance moves the legs toward its reference gait, a profile's
@@ -165,13 +201,20 @@ def physiology_truth(truth: dict, windows=(), steady=()) -> dict[str, tuple[bool
     out["low_clearance"] = None if None in legs.values() else (
         legs[0][1] or legs[1][1], f"left {legs[0][2]}; right {legs[1][2]}")
     steps = [s for s in truth.get("steps", []) if _outside(s["t_s"], windows) and not s.get("frozen")]
+    used = _by_side(steps_used)
+    chosen = [s for s in steps if _matched(s["t_s"], s["side"], used)]
+    if min(sum(1 for s in chosen if s["side"] == side) for side in (0, 1)) >= MIN_TRUE_SWINGS:
+        steps = chosen
     per = {side: [s for s in steps if s["side"] == side] for side in (0, 1)}
     if min(len(v) for v in per.values()) >= MIN_TRUE_SWINGS:
         length = statistics.median(s["length_m"] for s in steps)
         cadence = 60.0 / statistics.median(s["time_s"] for s in steps)
         out["shuffling"] = (length / cadence < NORMS["walk_ratio_min_m_per_spm"].value,
                             f"walk ratio {length / cadence:.4f} m/(steps/min)")
-        timing = _true_stance_swing(truth, windows)
+        strides = _by_side(strides_used)
+        timing = _true_stance_swing(truth, windows, strides)
+        if strides is not None and any(math.isnan(x) for leg in timing.values() for x in leg):
+            timing = _true_stance_swing(truth, windows)
         ratios = {
             "step length": _ratio(*(statistics.median(s["length_m"] for s in per[k]) for k in (0, 1))),
             "step time": _ratio(*(statistics.median(s["time_s"] for s in per[k]) for k in (0, 1))),
@@ -206,14 +249,23 @@ def _ratio(a: float, b: float) -> float:
     return max(a, b) / min(a, b) if math.isfinite(a) and math.isfinite(b) and min(a, b) > 0 else math.nan
 
 
+def true_freezes(truth: dict) -> list[dict]:
+    """The rig's freezing episodes long enough to count (>= freeze_min_duration_s, Mancini 2021)."""
+    from engine.analysis.norms import NORMS
+
+    return [f for f in truth.get("freezing", []) if f.get("duration_s", 0.0) >= NORMS["freeze_min_duration_s"].value]
+
+
 def ground_truth(labels: set[str], truth: dict, windows=()) -> dict[str, bool | None]:
     """Per finding: True/False, or None where this session cannot be scored for it. `windows`:
     the session's stumble responses (session_data.protective_windows), left out of the truths
     measured from the rig as the findings leave them out of the records."""
     from engine.analysis.norms import NORMS
 
-    episodes = [f for f in truth.get("freezing", []) if f.get("duration_s", 0.0) >= NORMS["freeze_min_duration_s"].value]
-    freezing = None if ("freezing" in labels and not episodes) else ("freezing" in labels and bool(episodes))
+    # what happened, not the label's claim: a freeze in the rig's truth is one whatever the label
+    # says (a profile may freeze without the label); a freezing profile that did not freeze in
+    # this session leaves nothing to judge the detector by
+    freezing = True if true_freezes(truth) else (None if "freezing" in labels else False)
     ds = true_double_support_pct(truth, windows)
     return {
         "asymmetry": "asymmetry" in labels,
@@ -287,6 +339,25 @@ def _guidance() -> float:
         raise ValueError(f"STEPSYNC_FINDINGS_GUIDANCE={value!r}: a guidance level 0..1") from None
 
 
+def detector_selection(data) -> tuple[list[tuple[float, int]], list[tuple[float, int]]]:
+    """(t_s, side) of the steps and strides the asymmetry and shuffling detectors took
+    (engine/analysis/findings.py: steady ones, or all where too few were steady)."""
+    import numpy as np
+
+    from engine.analysis.findings import MIN_STEADY_STRIDES_PER_SIDE, _steps_for_side_stats
+
+    mask, _ = _steps_for_side_stats(data)
+    steps = [(float(t), int(side)) for t, side in zip(data.step_t_s[mask], data.step_side[mask], strict=True)]
+    strides = []
+    for side in (0, 1):
+        sel = data.stride_side == side
+        steady = sel & data.stride_steady
+        if np.count_nonzero(steady) >= MIN_STEADY_STRIDES_PER_SIDE:
+            sel = steady
+        strides += [(float(t), side) for t in data.stride_t_s[sel]]
+    return steps, strides
+
+
 def assess(labels: set[str], rig_truth: dict, data) -> dict:
     """Analyse one recorded session (engine.analysis.session_data.SessionData) and score it
     against the labels and the rig's ground truth: truth, predictions, label contradictions."""
@@ -297,33 +368,88 @@ def assess(labels: set[str], rig_truth: dict, data) -> dict:
     sugg = suggest_all(findings)
     truth = ground_truth(labels, rig_truth, data.protective_windows)
     steady = [(float(t), int(side)) for t, side, ok in zip(data.stride_t_s, data.stride_side, data.stride_steady, strict=True) if ok]
+    steps_used, strides_used = detector_selection(data)
     contradicted = {}
-    for key, done in physiology_truth(rig_truth, data.protective_windows, steady).items():
+    for key, done in physiology_truth(rig_truth, data.protective_windows, steady, steps_used, strides_used).items():
         if done is not None and truth[key] is not None and done[0] != truth[key]:
             contradicted[key] = f"label {'yes' if truth[key] else 'no'}, the rig's truth {'yes' if done[0] else 'no'} ({done[1]})"
             truth[key] = done[0]  # scored against what the patient did, not the label's claim
+    if "freezing" not in labels and truth["freezing"]:
+        contradicted["freezing"] = "label no, the rig's truth yes (" + ", ".join(
+            f"{f['duration_s']:.1f} s at {f['t_s']:.0f} s" for f in true_freezes(rig_truth)) + ")"
     return {"truth": truth, "contradicted": contradicted, "stumble_responses": len(data.protective_windows),
             "pred": predictions(findings), "suggestions": [len(v) for v in sugg.values()]}
 
 
 def _one(job: tuple) -> dict:
-    """Simulate one session into its own database, analyse it as a clinic would, score it."""
+    """Simulate one session into its own database, analyse it as a clinic would, score it
+    (STEPSYNC_FINDINGS_KEEP=DIR keeps the database and the rig's truth there: `rescore`)."""
+    import json
+    import os
+
     from devices.sim.profiles import load_profile
-    from engine.analysis.session_data import load_session
-    from engine.records.store import Store
     from engine.sim.session import SimOptions, run_simulation
 
     path, scene, seed, duration_s = job
-    labels = set(load_profile(path).labels)
+    keep = os.environ.get("STEPSYNC_FINDINGS_KEEP", "")
+    name = f"{Path(path).stem}-{seed}"
     with tempfile.TemporaryDirectory(prefix="bench-findings-") as tmp:
-        db = Path(tmp) / "findings.db"
+        folder = Path(keep) if keep else Path(tmp)
+        folder.mkdir(parents=True, exist_ok=True)
+        db = folder / f"{name}.db"
+        for old in (db, folder / f"{name}.db-wal", folder / f"{name}.db-shm"):
+            old.unlink(missing_ok=True)
         result = run_simulation(SimOptions(scene=scene, profile=path, duration_s=duration_s, seed=seed, db=db,
                                            patient_code=f"bench-{Path(path).stem}", probe=Attendant(),
                                            settings={"guidance": _guidance()}))
-        with Store(db) as store:
-            data = load_session(store, result.session_id)
-    return {"profile": Path(path).stem, "seed": seed, "scene": scene, "speedup": result.speedup,
-            **assess(labels, result.truth, data)}
+        if keep:
+            (folder / f"{name}.truth.json").write_text(json.dumps(result.truth))
+            (folder / f"{name}.session.json").write_text(json.dumps(
+                {"profile": str(path), "scene": scene, "seed": seed, "session_id": result.session_id,
+                 "labels": sorted(load_profile(path).labels), "speedup": result.speedup}))
+        return _score(str(path), scene, seed, db, result.session_id, result.truth, result.speedup)
+
+
+def _score(path: str, scene: str, seed: int, db: Path, session_id: int, truth: dict, speedup: float | None) -> dict:
+    from devices.sim.profiles import load_profile
+    from engine.analysis.session_data import load_session
+    from engine.records.store import Store
+
+    with Store(db) as store:
+        data = load_session(store, session_id)
+    out = {"profile": Path(path).stem, "seed": seed, "scene": scene, **assess(set(load_profile(path).labels), truth, data)}
+    if speedup is not None:
+        out["speedup"] = speedup
+    return out
+
+
+def rescore(folder: str | Path) -> dict:
+    """Score the sessions a run kept (STEPSYNC_FINDINGS_KEEP) with the findings as they are now:
+    the same figures without simulating again (the profiles must still be where they were)."""
+    import json
+
+    results = []
+    for meta_path in sorted(Path(folder).glob("*.session.json")):
+        meta = json.loads(meta_path.read_text())
+        stem = meta_path.name[: -len(".session.json")]
+        truth = json.loads((meta_path.parent / f"{stem}.truth.json").read_text())
+        results.append(_score(meta["profile"], meta["scene"], meta["seed"], meta_path.parent / f"{stem}.db",
+                              meta["session_id"], truth, meta.get("speedup")))
+    if not results:
+        raise ValueError(f"{folder}: no kept session (*.session.json)")
+    return summarise(results)
+
+
+def selected_jobs(jobs: list[tuple], only: str) -> list[tuple]:
+    """The jobs named in `only` ("PROFILE:SEED,..." as `misclassified` names them), all if empty."""
+    if not only.strip():
+        return jobs
+    wanted = {tuple(x.strip().rsplit(":", 1)) for x in only.split(",") if x.strip()}
+    chosen = [j for j in jobs if (Path(j[0]).stem, str(j[2])) in wanted]
+    missing = wanted - {(Path(j[0]).stem, str(j[2])) for j in chosen}
+    if missing:
+        raise ValueError(f"STEPSYNC_FINDINGS_SESSIONS: no such session {', '.join(':'.join(m) for m in sorted(missing))}")
+    return chosen
 
 
 def run(quick: bool, profiles: str | None = None) -> dict:
@@ -335,6 +461,8 @@ def run(quick: bool, profiles: str | None = None) -> dict:
     seeds = range(1) if quick else range(4)
     duration_s = 60.0 if quick else 150.0
     jobs = [(str(path), SCENES[seed % len(SCENES)], seed, duration_s) for path in paths for seed in seeds]
+    # rerun only some sessions (e.g. those `misclassified` named): STEPSYNC_FINDINGS_SESSIONS=parkinsonian:1,...
+    jobs = selected_jobs(jobs, os.environ.get("STEPSYNC_FINDINGS_SESSIONS", ""))
     workers = max(1, int(os.environ.get("STEPSYNC_BENCH_JOBS", "1")))
     wall0 = time.perf_counter()
     results = []
@@ -411,3 +539,12 @@ def summarise(results: list[dict]) -> dict:
     out["misclassified"] = " ".join(misses[:60])
     out["label_contradictions"] = contradictions
     return out
+
+
+if __name__ == "__main__":
+    import argparse
+    import json
+
+    parser = argparse.ArgumentParser(prog="python -m bench.findings", description="score kept sessions again")
+    parser.add_argument("--rescore", metavar="DIR", required=True, help="a STEPSYNC_FINDINGS_KEEP folder")
+    print(json.dumps(rescore(parser.parse_args().rescore)))

@@ -55,11 +55,21 @@ as the worsening one makes `worsening_stepped_back` prove little):
 - `discriminates`: true when the improving patient ends ahead of the stable one (faster, or less
   guidance, and behind in neither), and the worsening patient steps back after its decline more
   often than the stable patient does over the same sessions.
+Added with assist-as-needed on the patient's need and the no-repeat step-back rule (issue 12):
+- `step_backs_not_repeated`: proposals that held instead of repeating a step back whose cause did
+  not improve (engine/analysis/progression.py STEP_BACK_LOOKBACK), over all three patients;
+- `improving_guidance_used_mean`, `stable_guidance_used_mean`: the mean applied guidance while
+  walking over all their sessions; `worsening_guidance_used_after_decline_mean`: the worsening
+  patient's over its declining sessions (assist-as-needed should use more for the patient who
+  needs more).
+Each session's log line (stderr) names the rule behind the speed and the guidance floor, with
+its numbers.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import sys
 import tempfile
 import time
@@ -142,7 +152,8 @@ def _patient(kind: str, sessions: int, duration_s: float, folder: Path) -> dict:
     plans = [_start_plan()]
     directions: list[str] = []
     violations = 0
-    stumbles = not_counted = true_trips = 0
+    stumbles = not_counted = true_trips = repeat_holds = 0
+    used: list[float] = []
     for k in range(1, sessions + 1):
         plan = plans[-1]
         wall0 = time.perf_counter()
@@ -164,6 +175,9 @@ def _patient(kind: str, sessions: int, duration_s: float, folder: Path) -> dict:
         not_counted += perf.stumbles_not_trips_data + perf.stumbles_not_trips_therapist
         true_trips += len(result.truth.get("trips") or [])
         why = next((c.reason for c in proposal.changes if c.name == "speed_mps"), "")
+        why_floor = next((c.reason for c in proposal.changes if c.name == "guidance_min"), "")
+        used.append(perf.guidance_used)
+        repeat_holds += int("not stepped back again" in why)
         sys.stderr.write(
             f"progression: {kind:<9} session {k:2d}/{sessions} {plan.scene_id:<24} speed {plan.speed_mps:.2f} "
             f"floor {plan.guidance_min:.2f} bws {plan.bws_fraction:.2f} -> {proposal.direction:<9} "
@@ -173,20 +187,51 @@ def _patient(kind: str, sessions: int, duration_s: float, folder: Path) -> dict:
             f"clearance {perf.clearance_m * 1000:.1f} mm (baseline {perf.baseline_clearance_m * 1000:.1f}), "
             f"HR above {perf.hr_above_share:.2f}, late {perf.hr_late_mean_bpm:.0f} bpm, stride SD "
             f"{perf.stride_time_sd_s * 1000:.0f} ms (baseline {perf.baseline_stride_time_sd_s * 1000:.0f}), "
-            f"strain at this speed {Capacity.of(load_profile(profile_file)).strain(plan.speed_mps):.2f}, {time.perf_counter() - wall0:.0f} s) speed: {why}\n")
+            f"strain at this speed {Capacity.of(load_profile(profile_file)).strain(plan.speed_mps):.2f}, "
+            f"assist-as-needed at its top {perf.guidance_saturated_share:.2f} of the time, "
+            f"{time.perf_counter() - wall0:.0f} s) speed: {why} | floor: {why_floor}\n")
         sys.stderr.flush()
     capacity = Capacity.of(load_profile(profile_file))  # as the patient walked the last session
     return {"plans": plans, "directions": directions, "violations": violations, "stumbles": stumbles,
             "comfortable_speed_mps": capacity.comfortable_speed_mps, "max_speed_mps": capacity.max_speed_mps,
-            "not_counted": not_counted, "true_trips": true_trips}
+            "not_counted": not_counted, "true_trips": true_trips, "repeat_holds": repeat_holds,
+            "guidance_used": used}
+
+
+def _patient_job(job: tuple) -> tuple[str, dict]:
+    """A process-pool worker: one patient's sessions (plans go back as dicts)."""
+    kind, sessions, duration_s, folder = job
+    res = _patient(kind, sessions, duration_s, Path(folder))
+    res["plans"] = [p.to_dict() for p in res["plans"]]
+    return kind, res
 
 
 def run(quick: bool = False) -> dict:
+    """STEPSYNC_BENCH_JOBS=N walks N patients at a time in worker processes (default 1; each
+    patient's sessions are sequential, with its own records file, so the figures are the same)."""
+    from engine.analysis.progression import Plan
+
     duration_s = 16.0 if quick else 45.0
+    kinds = ("improving", "stable", "worsening")
+    workers = min(len(kinds), max(1, int(os.environ.get("STEPSYNC_BENCH_JOBS", "1"))))
     with tempfile.TemporaryDirectory(prefix="stepsync-progression-") as tmp:
         folder = Path(tmp)
-        out = {kind: _patient(kind, SESSIONS, duration_s, folder) for kind in ("improving", "stable", "worsening")}
+        if workers == 1:
+            out = {kind: _patient(kind, SESSIONS, duration_s, folder) for kind in kinds}
+        else:
+            import multiprocessing
+
+            jobs = [(kind, SESSIONS, duration_s, str(folder)) for kind in kinds]
+            with multiprocessing.get_context("spawn").Pool(workers) as pool:
+                out = dict(pool.imap_unordered(_patient_job, jobs))
+            for res in out.values():
+                res["plans"] = [Plan.from_dict(p) for p in res["plans"]]
     return keys(out)
+
+
+def _mean(values) -> float:
+    finite = [v for v in values or [] if math.isfinite(v)]
+    return round(sum(finite) / len(finite), 4) if finite else math.nan
 
 
 def keys(out: dict) -> dict:
@@ -234,4 +279,8 @@ def keys(out: dict) -> dict:
         "improving_comfortable_speed_end_mps": round(out["improving"].get("comfortable_speed_mps", math.nan), 4),
         "improving_max_speed_end_mps": round(out["improving"].get("max_speed_mps", math.nan), 4),
         "discriminates": bool(ahead and worse_after > stable_after),
+        "step_backs_not_repeated": sum(res.get("repeat_holds", 0) for res in out.values()),
+        "improving_guidance_used_mean": _mean(out["improving"].get("guidance_used")),
+        "stable_guidance_used_mean": _mean(out["stable"].get("guidance_used")),
+        "worsening_guidance_used_after_decline_mean": _mean((out["worsening"].get("guidance_used") or [])[WORSEN_AT:]),
     }

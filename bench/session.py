@@ -228,10 +228,13 @@ def run_session(scene: str, duration_s: float, workdir: Path) -> dict:
         floor.join(10)
     with Store(db) as store:
         sessions = store.list_sessions()
-        if not sessions:
-            # The app ended before it opened a session: a failed session, with its log to say why.
+        telemetry = store.telemetry(sessions[0]["id"]) if sessions else []
+        if not sessions or not len(telemetry):
+            # The app ended before it opened a session, or before anything of it was recorded: a
+            # failed session, with its log to say why.
             tail = log_path.read_text(errors="replace")[-3000:]
-            print(f"bench session: {scene}: no session recorded (exit {proc.returncode}); log tail:\n{tail}",
+            what = "no session" if not sessions else "a session without telemetry"
+            print(f"bench session: {scene}: {what} recorded (exit {proc.returncode}); log tail:\n{tail}",
                   file=sys.stderr, flush=True)
             return {"scene": scene, "outcome": "failed", "core_missed": None, "core_p99_us": None,
                     "core_max_us": None, "floor_missed": floor_figures.get("missed"),
@@ -251,6 +254,9 @@ def run_session(scene: str, duration_s: float, workdir: Path) -> dict:
     reader_line = [line for line in log_lines if "port reader:" in line]
     # Why a device fell silent: the core's silence warnings and the rig's late ticks.
     silence_lines = [line for line in log_lines if "_SILENT: nothing for" in line or "rig tick" in line][:6]
+    # Why the session stopped, when it did: the core's and the UI's own words.
+    stop_lines = [line for line in log_lines if any(key in line for key in (
+        "UI_HEARTBEAT_LOST", "main loop frozen", "stopped the session", "before its watchdog"))][:8]
     late_us = telemetry["lateness_us"].astype(float)
     compute_us = telemetry["compute_us"].astype(float)
     window = (same_window(telemetry["t_s"], late_us, floor_wake_s, floor_late_s)
@@ -284,10 +290,12 @@ def run_session(scene: str, duration_s: float, workdir: Path) -> dict:
         "frames": {k: (frames[-1] if frames else {}).get(k) for k in (
             "frames", "frame_ms_p50", "render_ms_p50", "render_ms_p99", "hold_ms_p50", "late_presentations",
             "visual_belt_error_mm_p50", "visual_belt_error_mm_p99", "visual_belt_error_mm_mean", "wake_late_ms_p50",
-            "wake_late_ms_p99", "view_distance_m_min")},
+            "wake_late_ms_p99", "view_distance_m_min", "present_late_ms_p50", "present_late_ms_p99",
+            "timing_error_mm_p99", "model_error_mm_p99", "truth_age_ms_p99", "hold_runq_ms_p99")},
         "recorder": {k: recorder.get(k) for k in ("max_lag_s", "max_lag_detail", "max_commit_s", "commits",
                                                   "compactions", "cpu_s")},
         "silence_log": silence_lines,
+        "stop_log": stop_lines,
     }
     print("bench session diagnostics " + json.dumps({"scene": scene, **diagnostics}), file=sys.stderr, flush=True)
     stop_names = {AlarmReason(r).name.lower() for r in STOP_REASONS if r != AlarmReason.STOP_REQUEST}

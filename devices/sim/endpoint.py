@@ -54,7 +54,7 @@ class Endpoint:
             return 1  # let read() report what is wrong (EIO: nobody has the slave open)
         return count[0]
 
-    def receive(self) -> list[bytes]:
+    def receive(self, wait_kernel: bool = False) -> list[bytes]:
         """Checked frame bodies the host sent since the last call (empty while cut).
 
         Reads only what FIONREAD says has arrived: a read() of an empty tty waits inside the kernel
@@ -62,8 +62,12 @@ class Endpoint:
         machine starves, and this single-threaded rig then stopped ticking for tens of ms, every
         device fell silent at once and the core stopped for it (measured: a silence with the
         core's own reader idle and no bytes queued). A device's UART never waits for the PC;
-        bytes still in the flip buffer arrive on a later tick."""
-        if not self._bytes_waiting():
+        bytes still in the flip buffer arrive on a later tick.
+
+        wait_kernel: read anyway, waiting for that worker if it has the host's bytes pending (a
+        read returns at once when nothing is pending). For a watchdog about to trip only: the
+        bytes a host wrote are on a real device's wire, whatever the PC's kworker does."""
+        if not wait_kernel and not self._bytes_waiting():
             return []
         chunks = []
         while True:

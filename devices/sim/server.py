@@ -65,6 +65,9 @@ class Rig:
         self.firmware = {"treadmill": self.treadmill, "exoskeleton": self.exo, "heart_rate": self.hr,
                          "insoles": self.insoles}
         self._firmware_order = tuple(self.firmware.values())  # tick() runs them in this order
+        for name, fw in self.firmware.items():
+            # Pseudo-terminals only: the host's bytes may wait in the kernel (Firmware.check_watchdog).
+            fw.kernel_wait_before_trip = isinstance(self.endpoints[name], Endpoint)
         self.injections: list[dict] = []
         self.ticks = 0
         self.max_lateness_s = 0.0

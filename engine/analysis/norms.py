@@ -61,8 +61,8 @@ NORMS: dict[str, Norm] = {n.key: n for n in (
     Norm("freeze_step_time_share", 0.6, "of median step time", "a freezing step is faster than this "
          "share of the median step (trembling 3-8 Hz)", "Moore et al. 2008, J Neurosci Methods 167:340",
          confirmed=False),
-    Norm("freeze_step_length_share", 0.4, "of median step length", "and shorter than this share of "
-         "the median step", "Schaafsma et al. 2003, Eur J Neurol 10:391 (FOG definition)", confirmed=False),
+    Norm("freeze_step_length_share", 0.4, "of median step length", "and a run of them progresses less "
+         "than this share of the median step per step (mean step length)", "Schaafsma et al. 2003, Eur J Neurol 10:391 (FOG definition)", confirmed=False),
     Norm("freeze_min_duration_s", 1.0, "s", "an episode lasts at least this long (Mancini 2021: "
          "very short < 1 s, short 2-5 s, long > 5 s)", "Mancini et al. 2021, JNER 18:1"),
     # -- stride-time variability (steady strides only)

@@ -95,6 +95,13 @@ MIN_STEPS_FOR_STEP_CHECK = 6
 # A decline between sessions: the worse side's median toe clearance this much below the median of
 # the patient's last BASELINE_SESSIONS sessions (the same 25 % and 5 mm as the fatigue rule).
 BASELINE_SESSIONS = 3
+# ... and only while the clearance is below the healthy young adults' mean MTC, 13 mm (Winter 1991;
+# REFERENCES.md section 2): a median still above what healthy adults walk with is no fall in
+# performance. Guidance lifts the swing (the reference's clearance floor, engine/control/refgait.py),
+# so a patient whose floor came down shows less clearance at the next session: issue 12's quick
+# bench stepped a recovering patient back for 24.3 -> 17.8 mm, a drop the patient's own gait
+# (now showing, with less help) and not its recovery made.
+DECLINE_BELOW_M = 0.013
 # Strain: a pace beyond what the patient can sustain shows as steps more variable than their own
 # recent sessions (variability is lowest near the preferred speed: Jordan, Challis & Newell 2007)
 # and as the exoskeleton's help being needed (below). The stride-time SD of the worse side's
@@ -108,6 +115,13 @@ BASELINE_SESSIONS = 3
 VARIABILITY_RISE_S = 0.010
 VARIABILITY_Z = 1.645
 MIN_STRIDES_FOR_VARIABILITY = 5  # per side
+# A step back whose cause did not improve is not repeated: the last step back (within
+# STEP_BACK_LOOKBACK sessions, nothing advanced since) was for a cause the patient still shows, no
+# better than when it stepped back: another step (slower, more guidance and support) is not what
+# helps, and at a slow pace with full guidance it can make it worse (issue 12's full bench walked
+# patients down to 0.15 m/s that way). The plan holds and says so; the therapist decides. A core
+# stop (an alarm or a fault) always steps back.
+STEP_BACK_LOOKBACK = 6
 STUMBLE_REVIEW_SETTING = "stumble_review"  # audit row: the therapist's judgement of a stumble
 
 
@@ -227,6 +241,9 @@ class Proposal:
     changes: list[Change] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # what was judged (triggers, figures)
     performance: Performance | None = None
+    # why it stepped back: cause -> the measure that made it (decline, fatigue, heart_rate,
+    # obstacles, trips: each worse when higher; stopped: 1); the no-repeat rule compares them
+    causes: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return {"patient_code": self.patient_code, "based_on_session": self.based_on_session,
@@ -285,16 +302,19 @@ def assess(store, session_id: int) -> Performance:
             early, late = float(np.median(clear[first])), float(np.median(clear[last]))
             if early > 0.0 and not (early - late <= perf.clearance_drop_m):
                 perf.clearance_drop, perf.clearance_drop_m = 1.0 - late / early, early - late
-    # symmetry: this session's and the previous one's (session summaries)
+    # symmetry: this session's and the previous ones', each from its recorded steps. Not the
+    # summary's `symmetry_index_pct`: a simulated session stored the core's live value there, the
+    # index of the LAST left and right steps only (one step pair: it swung -62 % to +21 % between
+    # sessions of the same patient in the progression bench), and a live session's summary drops
+    # that key (engine/records/summary.py LAST_STRIDE_KEYS), so the rule read nothing there.
     summary = session.get("summary") or {}
-    sym = summary.get("symmetry_index_pct")
-    perf.symmetry_index_pct = float(sym) if isinstance(sym, (int, float)) else math.nan
-    earlier = [s for s in store.list_sessions(session["patient_code"]) if s["id"] < session_id and s.get("summary")]
+    perf.symmetry_index_pct = _step_length_symmetry_pct(data)
+    earlier = [s for s in store.list_sessions(session["patient_code"]) if s["id"] < session_id
+               and s.get("outcome") in ("completed", "stopped")][-BASELINE_SESSIONS:]
     if earlier:
-        prev = earlier[-1]["summary"].get("symmetry_index_pct")
-        perf.previous_symmetry_index_pct = float(prev) if isinstance(prev, (int, float)) else math.nan
-        recent = [s["summary"].get("symmetry_index_pct") for s in earlier[-BASELINE_SESSIONS:]]
-        perf.recent_symmetry_index_pct = tuple(float(v) for v in recent if isinstance(v, (int, float)))
+        recent = [_step_length_symmetry_pct(load_session(store, s["id"])) for s in earlier]
+        perf.previous_symmetry_index_pct = recent[-1]
+        perf.recent_symmetry_index_pct = tuple(v for v in recent if math.isfinite(v))
     # heart rate against the prescription's limit (0: none set, the rule is skipped)
     perf.hr_limit_bpm = float(data.prescription.get("max_heart_rate_bpm") or 0.0)
     hr = data.heart_rate_bpm
@@ -364,6 +384,19 @@ def _swing_undisturbed(data, stumble: dict) -> bool:
     band = max(STUMBLE_STEP_TIME_Z * 1.4826 * float(np.median(np.abs(times - median))),
                STUMBLE_STEP_TIME_SHARE * median)
     return abs(step - median) <= band
+
+
+def _step_length_symmetry_pct(data) -> float:
+    """The session's step-length symmetry index, (L - R) / mean x 100 of the two sides' median
+    step lengths over its recorded steps (the formula of engine/records/metrics.py); nan with
+    fewer than 3 steps a side."""
+    length = data.step_length_m
+    ok = np.isfinite(length) & (length > 0.0) if len(length) else np.zeros(0, bool)
+    sides = [length[ok & (data.step_side == side)] for side in (0, 1)]
+    if min(len(x) for x in sides) < 3:
+        return math.nan
+    left, right = float(np.median(sides[0])), float(np.median(sides[1]))
+    return (left - right) / (0.5 * (left + right)) * 100.0
 
 
 def _worse_side_gait(store, session_id: int) -> tuple[float, float]:
@@ -453,33 +486,44 @@ def _clamp(value: float, low: float, high: float) -> float:
 
 
 def propose(patient_code: str, perf: Performance, current: Plan, rx, sessions_on_scene: int = 1,
-            scenes: dict | None = None) -> Proposal:
+            scenes: dict | None = None, last_step_back: Proposal | None = None) -> Proposal:
     """The next session's plan from the last session's performance and the plan it ran with;
-    every value within the prescription `rx`, every step within the bounds above."""
+    every value within the prescription `rx`, every step within the bounds above.
+    last_step_back: the proposal that last stepped this patient back, when nothing advanced since
+    (see STEP_BACK_LOOKBACK): a cause it stepped back for that did not improve holds instead."""
     notes: list[str] = []
     back: list[str] = []  # reasons to step back
+    causes: dict[str, float] = {}  # their measures (worse when higher)
     hold: list[str] = []  # reasons not to advance
     if perf.walking_s < MIN_WALKING_S:
         hold.append(f"only {perf.walking_s:.0f} s of walking (< {MIN_WALKING_S:.0f} s): too little to judge")
     if perf.outcome == "stopped":
         back.append("the session was stopped by the control core (an alarm or a fault)")
+        causes["stopped"] = 1.0
     if perf.trips >= 2:
         back.append(f"{perf.trips} trips or stumbles")
+        causes["trips"] = float(perf.trips)
     if perf.stumbles:
         notes.append(f"{perf.stumbles} stumble warning(s): {perf.stumbles_not_trips_therapist} judged not a trip "
                      f"by the therapist, {perf.stumbles_not_trips_data} with the tripped side's next step on time "
                      "(not counted as trips)")
     if math.isfinite(perf.clearance_m) and math.isfinite(perf.baseline_clearance_m):
         drop_m = perf.baseline_clearance_m - perf.clearance_m
-        if drop_m >= FATIGUE_MIN_DROP_M and drop_m > FATIGUE_CLEARANCE_DROP * perf.baseline_clearance_m:
+        if drop_m >= FATIGUE_MIN_DROP_M and drop_m > FATIGUE_CLEARANCE_DROP * perf.baseline_clearance_m \
+                and perf.clearance_m < DECLINE_BELOW_M:
             back.append(f"decline: toe clearance {perf.clearance_m * 1000:.1f} mm, down from "
                         f"{perf.baseline_clearance_m * 1000:.1f} mm over the last sessions")
+            causes["decline"] = -perf.clearance_m
+        elif drop_m >= FATIGUE_MIN_DROP_M and drop_m > FATIGUE_CLEARANCE_DROP * perf.baseline_clearance_m:
+            notes.append(f"toe clearance {perf.clearance_m * 1000:.1f} mm, down from {perf.baseline_clearance_m * 1000:.1f} mm "
+                         f"over the last sessions, still at or above {DECLINE_BELOW_M * 1000:.0f} mm (healthy): not a decline")
     if perf.obstacles_attempted:
         notes.append(f"obstacles: {perf.obstacles_attempted - perf.obstacles_failed}/{perf.obstacles_attempted} "
                      "crossings cleared" + (f", smallest margin {perf.min_margin_m * 100:.1f} cm"
                                             if math.isfinite(perf.min_margin_m) else ""))
         if perf.failed_share > OBSTACLE_FAIL_STEP_BACK and perf.obstacles_failed >= 2:
             back.append(f"{perf.failed_share:.0%} of obstacle crossings failed (> {OBSTACLE_FAIL_STEP_BACK:.0%})")
+            causes["obstacles"] = perf.failed_share
         elif perf.failed_share > OBSTACLE_FAIL_HOLD and perf.obstacles_attempted >= OBSTACLE_MIN_CROSSINGS:
             hold.append(f"{perf.failed_share:.0%} of obstacle crossings failed (> {OBSTACLE_FAIL_HOLD:.0%})")
         elif perf.obstacles_failed:
@@ -490,12 +534,14 @@ def propose(patient_code: str, perf: Performance, current: Plan, rx, sessions_on
             and perf.clearance_drop_m >= FATIGUE_MIN_DROP_M:
         back.append(f"fatigue: toe clearance fell {perf.clearance_drop:.0%} ({perf.clearance_drop_m * 1000:.1f} mm) "
                     "from the first to the last third")
+        causes["fatigue"] = perf.clearance_drop
     hr_high = False
     if perf.hr_limit_bpm > 0.0 and math.isfinite(perf.hr_above_share):
         notes.append(f"heart rate above the {perf.hr_limit_bpm:.0f} bpm limit {perf.hr_above_share:.0%} of walking time")
         if perf.hr_above_share > HR_ABOVE_SHARE_STEP_BACK:
             back.append(f"heart rate above the limit {perf.hr_above_share:.0%} of walking time "
                         f"(> {HR_ABOVE_SHARE_STEP_BACK:.0%})")
+            causes["heart_rate"] = perf.hr_above_share
         elif math.isfinite(perf.hr_late_mean_bpm) and perf.hr_late_mean_bpm >= HR_NEAR_LIMIT * perf.hr_limit_bpm:
             hr_high = True
             hold.append(f"heart rate {perf.hr_late_mean_bpm:.0f} bpm late in the session, near the "
@@ -537,6 +583,10 @@ def propose(patient_code: str, perf: Performance, current: Plan, rx, sessions_on
     # slower by one step and an easier scene; guidance and support hold (a bad day moves them
     # too). Alone on a day otherwise in order it holds the plan and nothing steps back.
     one_trip = perf.trips == 1 and not back
+    repeat = _unhelped_step_back(causes, last_step_back)
+    if repeat:
+        hold.append(repeat)
+        back = []
     trouble = [h for h in hold if "too little to judge" not in h] + (["low toe clearance"] if low_clearance else []) + (
         [f"{perf.obstacles_failed} obstacle crossing(s) failed"] if perf.obstacles_failed else []) + (
         [f"{perf.previous_trips} trip(s) in the previous session"] if perf.previous_trips > 0 else [])
@@ -654,7 +704,30 @@ def propose(patient_code: str, perf: Performance, current: Plan, rx, sessions_on
     direction = "step_back" if back or trip_weighed else "advance" if moved else "hold"
     plan = replace(current, speed_mps=speed_c, guidance_min=floor_c, guidance=start_c, bws_fraction=bws_c,
                    scene_id=scene)
-    return Proposal(patient_code, perf.session_id, current, plan, direction, changes, notes + hold + back, perf)
+    return Proposal(patient_code, perf.session_id, current, plan, direction, changes, notes + hold + back, perf,
+                    causes if direction == "step_back" else {})
+
+
+_CAUSE_WORDS = {"decline": ("toe clearance", lambda v: f"{-v * 1000:.1f} mm"),
+                "fatigue": ("clearance drop over the session", lambda v: f"{v:.0%}"),
+                "heart_rate": ("time above the heart-rate limit", lambda v: f"{v:.0%}"),
+                "obstacles": ("failed obstacle crossings", lambda v: f"{v:.0%}"),
+                "trips": ("trips", lambda v: f"{v:.0f}")}
+
+
+def _unhelped_step_back(causes: dict, last: Proposal | None) -> str:
+    """The hold reason when every cause to step back now already stepped the patient back last
+    time and is no better (each measure at least as bad as then); '' otherwise (a new cause, an
+    improved one, a core stop, or no step back to compare with: step back as usual)."""
+    if not causes or last is None or not last.causes or "stopped" in causes:
+        return ""
+    then = last.causes
+    if any(k not in then or causes[k] < then[k] for k in causes):
+        return ""
+    said = "; ".join(f"{_CAUSE_WORDS[k][0]} {_CAUSE_WORDS[k][1](then[k])} then, {_CAUSE_WORDS[k][1](causes[k])} now"
+                     for k in causes)
+    return (f"not stepped back again: the step back after session {last.based_on_session} did not help ({said}); "
+            "the plan holds and the therapist decides")
 
 
 def within_prescription(plan: Plan, rx) -> list[str]:
@@ -681,6 +754,30 @@ def proposal_for(store, patient_code: str, scenes: dict | None = None) -> Propos
     sessions = [s for s in store.list_sessions(patient_code) if s.get("outcome") in ("completed", "stopped")]
     if rx is None or not sessions:
         return None
+    return _proposal_after(store, patient_code, sessions, rx, scenes, _last_step_back(store, patient_code, sessions, rx, scenes))
+
+
+def _last_step_back(store, patient_code: str, sessions: list, rx, scenes) -> Proposal | None:
+    """The proposal after the session that the patient's last step back came from, when the
+    sessions since ran that stepped-back plan or less (nothing advanced since); else None. A step
+    back shows in the sessions themselves: a slower belt or a higher guidance floor than the
+    session before (the accepted plan; an edit that went the other way is an advance)."""
+    plans = [Plan.from_session(s, rx) for s in sessions]
+    last = plans[-1]
+    for i in range(len(plans) - 2, max(-1, len(plans) - 2 - STEP_BACK_LOOKBACK), -1):
+        before, after = plans[i], plans[i + 1]
+        if after.speed_mps > before.speed_mps + 1e-6 or after.guidance_min < before.guidance_min - 1e-6:
+            return None  # it advanced since
+        if after.speed_mps < before.speed_mps - 1e-6 or after.guidance_min > before.guidance_min + 1e-6:
+            if last.speed_mps > after.speed_mps + 1e-6 or last.guidance_min < after.guidance_min - 1e-6:
+                return None
+            back = _proposal_after(store, patient_code, sessions[:i + 1], rx, scenes, None)
+            return back if back.direction == "step_back" else None
+    return None
+
+
+def _proposal_after(store, patient_code: str, sessions: list, rx, scenes, last_step_back: Proposal | None) -> Proposal:
+    """The proposal after the last of `sessions` (completed or stopped, oldest first)."""
     last = sessions[-1]
     on_scene = 0
     for s in reversed(sessions):
@@ -704,7 +801,7 @@ def proposal_for(store, patient_code: str, scenes: dict | None = None) -> Propos
         perf.baseline_clearance_m = float(np.median(finite)) if finite else math.nan
         sds = [sd for _, sd in gait if math.isfinite(sd)]
         perf.baseline_stride_time_sd_s = float(np.median(sds)) if sds else math.nan
-    return propose(patient_code, perf, current, rx, on_scene, scenes)
+    return propose(patient_code, perf, current, rx, on_scene, scenes, last_step_back)
 
 
 def apply_edits(plan: Plan, edits: list[str], rx, scene_ids: set[str] | None = None) -> Plan:

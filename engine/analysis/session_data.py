@@ -30,6 +30,8 @@ SPEED_TOL_SHARE = 0.03
 WARMUP_S = 5.0
 WARMUP_STRIDES = 3
 WALKING_SPEED_MPS = 0.05
+# events that start the core's protective response (the STUMBLE alarm, its acknowledgement ends it)
+RESPONSE_EVENTS = ("stumble", "balance_loss")
 OBSTACLE_GUARD_S = 1.0  # a stride this close to an obstacle decision is not steady
 
 
@@ -139,14 +141,16 @@ def _obstacle_kinds(scene_id: str) -> dict[int, str]:
 
 
 def protective_windows(events: list[dict], end_s: float) -> list[tuple[float, float]]:
-    """(start, end) of each stumble response: from the core's STUMBLE event until the therapist
-    acknowledged its alarm (or the session ended). The belt runs at a protective fraction of its
-    speed and guidance is at its maximum meanwhile (engine/control/stumble.py): walking then is
-    the response, not the patient's gait at the session's speed, so gait findings leave it out."""
+    """(start, end) of each stumble response: from the core's STUMBLE or BALANCE_LOSS event until
+    the therapist acknowledged its (STUMBLE) alarm (or the session ended). The belt runs at a
+    protective fraction of its speed and guidance is at its maximum meanwhile
+    (engine/control/stumble.py; balance_loss.py answers a loss of balance with the same
+    response): walking then is the response, not the patient's gait at the session's speed, so
+    gait findings leave it out."""
     windows: list[tuple[float, float]] = []
     start = None
     for e in events:
-        if e["kind"] == "stumble" and start is None:
+        if e["kind"] in RESPONSE_EVENTS and start is None:
             start = e["t_s"]
         elif start is not None and e["kind"] == "alarm_acked" and e.get("reason") == "stumble":
             windows.append((start, e["t_s"]))

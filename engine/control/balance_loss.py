@@ -18,10 +18,17 @@ What the core has, per foot in contact (insole: heel or forefoot loaded):
 So the hip (the centre of mass, approximately) is -x_rel from the ankle and moves over the belt
 at v = v_foot - x_rate: the encoders give it relative to the foot, the IMU gives the foot. The
 rear edge of that foot is its heel (`geo.heel_m` behind the ankle) while the heel is on the belt
-(it bears load, or the foot is not pitched toe-down), else the forefoot's rear (the metatarsal
-heads, MTP_SHARE of `geo.toe_m` ahead). Each loaded foot gives
-MoS_f = -x_rel_f + (v_f / omega0) + (heel_m or -toe_m); the base's margin is the largest (the
-rearmost foot's edge). l is the leg length (thigh + shank + ankle height).
+(it bears load, or the foot is not pitched toe-down). Once the heel has risen the foot rolls over
+its metatarsal heads (the forefoot rocker, Perry & Burnfield, Gait Analysis, textbook), which rest
+on the belt and are the rear edge: the ankle, h = `geo.ankle_height_m` above the sole and
+d = MTP_SHARE x `geo.toe_m` behind the heads along it, turns about them with the insole's pitch
+p (toe-down positive) and rate p': it lies d cos p - h sin p behind them and moves over the belt
+at (d sin p + h cos p) p' (the IMU's integrated speed is not used there). Each loaded foot gives
+MoS_f = -x_rel_f + v_f / omega0 + (heel_m, or -(d cos p - h sin p)); the base's margin is the
+largest (the rearmost foot's edge). l is the leg length (thigh + shank + ankle height).
+Before, a heel-up foot's ankle was taken as resting on the belt: in a heel rise it moves forward
+at ~h p' (0.2-0.4 m/s), which read as the body slowing, a margin 5-15 cm too low over the whole
+rise: the false alarms of issue 13 in the slow hemiparetic gait (docs/control.md).
 
 A loss of balance: the margin below MARGIN_MIN_M for CONFIRM_S on consecutive insole samples,
 and lower at the end of that time than at its start (falling), while walking. A foot's estimate starts SETTLE_S after it loaded (the heel strike's impact
@@ -92,6 +99,8 @@ class BalanceLossGuard:
         self.last_t = [-1.0, -1.0]
         self.v_foot_mps = [0.0, 0.0]  # each loaded foot's speed over the belt since it loaded (IMU)
         self.heel_on = [False, False]
+        self.pitch_rad = [0.0, 0.0]  # the insole's pitch (toe-down positive) and its rate
+        self.pitch_radps = [0.0, 0.0]
         # the insole's pitch is trusted once the foot has been flat on the belt (InsoleFoot pulls
         # it to 0 there); before, e.g. a foot that stood on its toes at the start, it can be off
         # by tens of degrees, and g x that error integrates into the speed
@@ -120,12 +129,14 @@ class BalanceLossGuard:
             self.x_rate_mps[side] = thigh * math.cos(hip) * hip_rate + shank * math.cos(shank_rad) * (hip_rate - knee_rate)
 
     def sample(self, side: int, t_s: float, loaded: bool, heel_on: bool, flat: bool, pitch_rad: float,
-               ax_mps2: float, az_mps2: float) -> None:
+               ax_mps2: float, az_mps2: float, pitch_radps: float = 0.0) -> None:
         """One insole sample of one foot (host time; flat: heel and forefoot on the belt; the
-        insole's pitch; foot-frame specific force x and z)."""
+        insole's pitch and pitch rate, toe-down positive; foot-frame specific force x and z)."""
         dt = t_s - self.last_t[side]
         self.last_t[side] = t_s
         self.heel_on[side] = heel_on
+        self.pitch_rad[side] = pitch_rad
+        self.pitch_radps[side] = pitch_radps
         if not loaded:
             self.loaded[side] = False
             return
@@ -169,12 +180,25 @@ class BalanceLossGuard:
             # (heel down after a flat moment, loaded in this walk, not standing for long), else
             # the foot is taken as resting on the belt
             v = -self.x_rate_mps[side]
-            if self.heel_on[side] and self.flat_n[side] >= FLAT_TRUSTED and self.walked_on[side] \
-                    and age <= MAX_STANCE_S:
-                v += self.v_foot_mps[side]
-            # the rear edge: the heel while it bears load, else the forefoot's rear (the
-            # metatarsal heads; a foot rolling over them has its XCoM moving forward, not back)
-            edge = geo.heel_m[side] if self.heel_on[side] else -MTP_SHARE * geo.toe_m[side]
+            if self.heel_on[side]:
+                if self.flat_n[side] >= FLAT_TRUSTED and self.walked_on[side] and age <= MAX_STANCE_S:
+                    v += self.v_foot_mps[side]
+                edge = geo.heel_m[side]  # the rear edge: the heel while it is on the belt
+            else:
+                # heel rise: the foot rolls over its metatarsal heads, which rest on the belt,
+                # and the ankle (its height h above the sole, d behind the heads along it) turns
+                # about them with the foot's pitch p: it sits d cos p - h sin p behind them and
+                # moves forward over the belt at (d sin p + h cos p) p'. Taking the ankle as
+                # resting on the belt read the body as slowing by that speed (h p' ~ 0.3 m/s
+                # in a heel rise), a margin 5-15 cm too low: the false alarms of issue 13
+                p = self.pitch_rad[side]
+                if p < 0.0:
+                    p = 0.0
+                d = MTP_SHARE * geo.toe_m[side]
+                h = geo.ankle_height_m[side]
+                c, s_ = math.cos(p), math.sin(p)
+                v += (d * s_ + h * c) * self.pitch_radps[side]
+                edge = -(d * c - h * s_)
             mos = -x_rel + v / omega0 + edge
             if mos > best:
                 best = mos
@@ -218,7 +242,8 @@ class BalanceLossGuard:
                 # the heel is on the belt while it bears load or the foot is not pitched toe-down
                 # (a heel that only unloaded still bounds the base: the body can lean back onto it)
                 heel_down = foot.contact and (foot.heel > HEEL_LOADED or pitch < HEEL_UP_RAD)
-                self.sample(side, ts, foot.contact, heel_down, foot.flat, pitch, row[o + 3], row[o + 5])
+                self.sample(side, ts, foot.contact, heel_down, foot.flat, pitch, row[o + 3], row[o + 5],
+                            foot.rate_radps)
                 if ts > last_t:
                     last_t = ts
         return last_t > 0.0 and self.judge(last_t, geo, walking)

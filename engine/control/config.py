@@ -23,3 +23,6 @@ class CoreConfig:
     spin_us: float = 150.0  # sleep until this long before a deadline, then spin
     log_level: str = "INFO"
     max_cycles: int = 0  # stop on its own after this many cycles (0 = run until told)
+    # The virtual rig's process, when the devices are simulated (0: real devices). The core
+    # times device silence from the end of the rig's starvation (core.RIG_STARVED_MAX_S).
+    sim_rig_pid: int = 0

@@ -59,6 +59,7 @@ from engine.control.planner import BOOST_FULL_M, Planner
 from engine.control.prescription import DEFAULT_MAX_JERK_MPS3, Prescription, PrescriptionError
 from engine.control.self_paced import SelfPacedController
 from engine.control.shm import HEADER_BYTES
+from engine.control.starvation import StarvationWatch
 from engine.control.steady_state import StrideSteadiness
 from engine.control.stumble import HAPTIC_CUE, StumbleGuard
 from engine.control.supervisor import STOP_REASONS, AlarmTable, Limits, Supervisor, ViewPolicy
@@ -113,6 +114,17 @@ HOST_STALL_S = 0.005  # a gap between cycles this long means the core itself was
 # watchdog period, so the host stays blind no longer than a device tolerates a silent host.
 RX_STALL_LIMIT_S = 0.1
 UI_PID_CHECK_CYCLES = 10  # poll the UI's pidfd this often (a few microseconds each)
+# A UI whose liveness beat is overdue while its main thread sits runnable without a CPU is
+# starved, not dead or hung: the beat thread (SCHED_FIFO 10) gets a CPU at once but then waits
+# for the GIL, which the preempted main thread holds (bench session stopped at load 7-9 with no
+# "main loop frozen" log: docs/control.md, "A starved UI is not a dead one"). That time is left
+# out of the beat's age (starvation.StarvationWatch), never for a beat older than this: the view
+# is long stale by then (the view policy has slowed the belt since 0.1 s).
+UI_STARVED_MAX_S = 1.0
+# The virtual rig (its pid in CoreConfig.sim_rig_pid; real devices cannot be starved): silence is
+# timed from the end of its last starvation, as from the end of the core's own stalls, never for
+# a device quiet longer than this.
+RIG_STARVED_MAX_S = 0.5
 
 _U64 = struct.Struct("<Q")
 _STATE_A, _STATE_A_OFF = run_struct(STATE_DTYPE, "cycle", "next_obstacle")
@@ -254,6 +266,11 @@ class ControlCore:
         self.ui_pidfd = -1
         self.ui_poller = None
         self.ui_gone = False
+        self.ui_starved = StarvationWatch()  # the UI process, judged when its beat is overdue
+        self.rig_starved = StarvationWatch()  # the virtual rig's, when a device is quiet
+        self.rig_starved.watch(config.sim_rig_pid)
+        self.rig_awake_since_s = 0.0  # the end of the rig's last starvation seen
+        self._rig_quiet_mark_s = -1.0  # when the devices' current quiet began (-1: none)
         self.request_counter = None
         self.rearm_counter = None
         self.ack_counter = None
@@ -460,6 +477,7 @@ class ControlCore:
         """Watch the UI process through a pidfd (readable once it exits; not on the hot path)."""
         if self.ui_pidfd >= 0:
             os.close(self.ui_pidfd)
+        self.ui_starved.watch(pid)
         self.ui_pid, self.ui_pidfd, self.ui_poller, self.ui_gone = pid, -1, None, False
         if pid <= 0:
             return
@@ -1035,6 +1053,7 @@ class ControlCore:
         self.emit(EventKind.HEEL_STRIKE, side, 0, self.metrics.stance_fraction[side], landing, heel_x, t_s=ts)
         steady = self.steadiness.heel_strike(side, ts)
         mtc = self.swing_clear.heel_strike(side, ts)
+        self.aan.swing(mtc)  # assist-as-needed: a swing short of clearance is a need (adaptation.py)
         self.phase_est[side].heel_strike(ts)
         measured = self.metrics.heel_strike(side, ts, belt_m, heel_x, steady, mtc, step_m)
         if measured:
@@ -1147,6 +1166,17 @@ class ControlCore:
                         (t - device.last_rx_s) * 1e3, (t - self.host_stall_end_s) * 1e3, device.rx_diagnosis(t))
         self.alarm(reason)
 
+    def _rig_awake_since(self, t: float, quiet_s: float) -> float:
+        """When the virtual rig last came out of a starvation (t while it is starved now), judged
+        only while a device has been quiet for over half the silence limit (StarvationWatch)."""
+        watch = self.rig_starved
+        if watch.pid <= 0 or quiet_s > RIG_STARVED_MAX_S:
+            return 0.0
+        watch.starved_s(self._rig_quiet_mark_s, t, self.cycle)
+        if watch.starved_now:
+            self.rig_awake_since_s = t
+        return self.rig_awake_since_s
+
     @staticmethod
     def _silent(device, t: float, limit_s: float, awake_since: float) -> bool:
         """No frame from `device` for limit_s of time the host was awake to receive one.
@@ -1179,14 +1209,29 @@ class ControlCore:
         if poller is not None and self.cycle % UI_PID_CHECK_CYCLES == 0 and poller.poll(0):
             self.ui_gone = True
         hb_age = t - self.hb_t_s
+        if moving_state and 0.5 * cfg.ui_heartbeat_timeout_s < hb_age <= UI_STARVED_MAX_S and not self.ui_gone:
+            hb_age -= self.ui_starved.starved_s(self.hb_t_s, t, self.cycle)
         if moving_state and (hb_age > cfg.ui_heartbeat_timeout_s - 2.0 * self.period_s or self.ui_gone):
-            self.alarm(_Alarm.UI_HEARTBEAT_LOST, hb_age)
+            if not alarms.is_active(_Alarm.UI_HEARTBEAT_LOST):
+                log.warning("UI_HEARTBEAT_LOST: liveness beat %.1f ms old, %.1f ms of it left out (UI main "
+                            "thread waiting for a CPU); UI process %s", (t - self.hb_t_s) * 1e3,
+                            (t - self.hb_t_s - hb_age) * 1e3, "gone" if self.ui_gone else "alive")
+            self.alarm(_Alarm.UI_HEARTBEAT_LOST, t - self.hb_t_s)  # the beat's real age
         elif alarms.is_active(_Alarm.UI_HEARTBEAT_LOST) and hb_age <= cfg.ui_heartbeat_timeout_s:
             alarms.clear(_Alarm.UI_HEARTBEAT_LOST)
         self._view(t, moving_state)
         # device silence
         silence = cfg.device_silence_s
         awake_since = self.host_stall_end_s
+        quiet_s = t - min(tm.last_rx_s, exo.last_rx_s, self.ins.last_rx_s if self.ins is not None else t)
+        if quiet_s > 0.5 * silence:
+            # The virtual rig starved by other real-time work is late, not cut off: silence counts
+            # from when it got a CPU again (as from the end of the core's own stalls).
+            if self._rig_quiet_mark_s < 0.0:
+                self._rig_quiet_mark_s = t
+            awake_since = max(awake_since, self._rig_awake_since(t, quiet_s))
+        else:
+            self._rig_quiet_mark_s = -1.0
         if self._silent(tm, t, silence, awake_since):
             self._silence_alarm(_Alarm.TREADMILL_SILENT, tm, t)
         else:

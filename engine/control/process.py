@@ -154,8 +154,10 @@ def run_loop(core, config: CoreConfig, stop_flags: dict) -> int:
 
         gc.enable()
     log.info(
-        "control core stopped after %d cycles: %d overruns, %d missed, max lateness %.0f us",
-        core.cycle, core.overruns, timer.missed, core.max_lateness_us,
+        "control core stopped after %d cycles: %d overruns, %d missed, max lateness %.0f us; "
+        "longest starvation left out of the UI's liveness beat %.0f ms, of the virtual rig's silence %.0f ms",
+        core.cycle, core.overruns, timer.missed, core.max_lateness_us, core.ui_starved.longest_s * 1e3,
+        core.rig_starved.longest_s * 1e3,
     )
     return 0
 

@@ -11,6 +11,18 @@ Scaling: the expected stride length follows Alexander's dynamic-similarity law,
 about its mean scales with the stride length relative to the one at the comfortable speed
 (1.2 m/s), the knee excursion half as strongly. Slower or shorter-legged walking gets smaller
 angles and a longer stride time.
+
+Clearance at any speed: scaling the swing down with speed also lowers the swing foot. With the
+foot square to the shank (an exoskeleton without an ankle drive on a patient with foot drop, the
+commonest swing deficit after stroke) the unscaled table clears the floor by ~13 mm at mid swing,
+Winter's mean minimum toe clearance of healthy young adults (13 mm young, 11 mm elderly: Winter
+1991; REFERENCES.md section 2), but at 0.15 m/s (scale 0.3) the scaled reference put the toe
+~26 mm *below* the floor: full guidance held a slow patient's foot on the ground (issue 12: 0.0 mm
+measured at 0.15 m/s with full guidance, 11.2 / 7.7 mm without). So every reference swing gets
+at least the clearance boost (the same swing flexion obstacles use, BOOST_HIP_RAD and
+BOOST_KNEE_RAD over swing_bump) that brings its mid-swing toe back to MIN_SWING_CLEARANCE_M:
+swing_boost_floor(scale), tabulated at import for a 0.9 m leg with Winter's segment fractions
+(a leg 20 % shorter or longer moves that clearance by ~20 %, a few millimetres).
 """
 
 from __future__ import annotations
@@ -78,6 +90,68 @@ STANCE_FRACTION_MIN = 0.45
 STANCE_FRACTION_MAX = 0.85
 
 
+MIN_SWING_CLEARANCE_M = 0.013  # Winter 1991: healthy young adults' mean MTC (REFERENCES.md section 2)
+_FLOOR_SCALE_MIN = 0.3
+_FLOOR_SCALE_STEP = 0.05
+_FLOOR_LEG_M = 0.9
+
+
+def _mid_swing_clearance_m(scale: float, boost: float, geo) -> float:
+    """Lowest toe or heel height over the floor in the swing's MTC window (25-80 % of the swing,
+    as engine/control/clearance.py measures it), the foot square to the shank, the pelvis held
+    up by the other leg in stance half a cycle away: the reference's own clearance."""
+    from engine.control import foot_kinematics as fk
+
+    swing, stance = [0.0] * 4, [0.0] * 4
+    lowest = 1.0
+    for i in range(23):
+        phase = TOE_OFF_PHASE + (1.0 - TOE_OFF_PHASE) * (0.25 + 0.55 * i / 22)
+        _reference_raw(phase, scale, boost, swing, 0)
+        _reference_raw(phase - 0.5, scale, 0.0, stance, 0)
+        pelvis = fk.pelvis_height_m(geo, 1, stance[0], stance[1])
+        pitch = fk.square_pitch_rad(swing[0], swing[1])
+        for along in (geo.toe_m[0], -geo.heel_m[0]):
+            z = fk.sole_point_height_m(geo, 0, swing[0], swing[1], pitch, along, pelvis)
+            lowest = z if z < lowest else lowest
+    return lowest
+
+
+def _boost_floor_table() -> list:
+    """The least boost that gives the reference MIN_SWING_CLEARANCE_M, per scale step (bisection)."""
+    from engine.control import foot_kinematics as fk
+
+    geo = fk.LegGeometry()
+    geo.set_from_leg_length(_FLOOR_LEG_M, _FLOOR_LEG_M)
+    table = []
+    scale = _FLOOR_SCALE_MIN
+    while scale <= 1.3 + 1e-9:
+        if _mid_swing_clearance_m(scale, 0.0, geo) >= MIN_SWING_CLEARANCE_M:
+            table.append(0.0)
+        else:
+            lo, hi = 0.0, 1.0
+            for _ in range(12):
+                mid = 0.5 * (lo + hi)
+                if _mid_swing_clearance_m(scale, mid, geo) >= MIN_SWING_CLEARANCE_M:
+                    hi = mid
+                else:
+                    lo = mid
+            table.append(hi)
+        scale += _FLOOR_SCALE_STEP
+    return table
+
+
+def swing_boost_floor(scale: float) -> float:
+    """The least clearance boost of a reference swing at this amplitude scale (0..1)."""
+    x = (scale - _FLOOR_SCALE_MIN) / _FLOOR_SCALE_STEP
+    if x <= 0.0:
+        return _BOOST_FLOOR[0]
+    i = int(x)
+    if i >= len(_BOOST_FLOOR) - 1:
+        return _BOOST_FLOOR[-1]
+    f = x - i
+    return _BOOST_FLOOR[i] + (_BOOST_FLOOR[i + 1] - _BOOST_FLOOR[i]) * f
+
+
 def stride_length_m(speed_mps: float, leg_length_m: float) -> float:
     """Expected stride length (two steps) at this speed for this leg length (Alexander)."""
     if speed_mps <= 0.05:
@@ -128,8 +202,8 @@ def toe_lift_per_boost_m(leg_length_m: float, foot_square_to_shank: bool) -> flo
     geo.set_from_leg_length(leg_length_m, leg_length_m)
     phase = TOE_OFF_PHASE + 0.5 * (1.0 - TOE_OFF_PHASE)
     plain, boosted = [0.0] * 4, [0.0] * 4
-    reference(phase, 1.0, 0.0, plain, 0)
-    reference(phase, 1.0, 1.0, boosted, 0)
+    _reference_raw(phase, 1.0, 0.0, plain, 0)  # a full boost against none (the floor aside)
+    _reference_raw(phase, 1.0, 1.0, boosted, 0)
 
     def toe_z(hip: float, knee: float) -> float:
         pitch = fk.square_pitch_rad(hip, knee) if foot_square_to_shank else 0.0
@@ -179,8 +253,15 @@ def reference(phase: float, scale: float, boost: float, out: list, offset: int) 
 
     out[offset:offset+4] = hip_rad, knee_rad, dhip_dphase, dknee_dphase (multiply the last two
     by the phase rate 1/stride_time to get rad/s). `scale` from amplitude_scale(); `boost` 0..1
-    adds swing flexion for obstacle clearance.
+    adds swing flexion for obstacle clearance; a swing gets at least swing_boost_floor(scale),
+    so it clears the floor by MIN_SWING_CLEARANCE_M at any speed.
     """
+    floor = swing_boost_floor(scale)
+    _reference_raw(phase, scale, boost if boost > floor else floor, out, offset)
+
+
+def _reference_raw(phase: float, scale: float, boost: float, out: list, offset: int) -> None:
+    """reference() without the clearance floor."""
     x = phase * TABLE_SIZE
     i = int(x)
     frac = x - i
@@ -194,3 +275,6 @@ def reference(phase: float, scale: float, boost: float, out: list, offset: int) 
     out[offset + 1] = _KNEE_MIN + (knee - _KNEE_MIN) * knee_scale + BOOST_KNEE_RAD * bump
     out[offset + 2] = _DHIP[i] * scale
     out[offset + 3] = _DKNEE[i] * knee_scale
+
+
+_BOOST_FLOOR = _boost_floor_table()

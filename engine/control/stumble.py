@@ -36,12 +36,15 @@ A trip is a foot
   back over the belt (BACK_MAX_MPS) by either: a landing foot loads the heel within that time, a
   caught foot hangs in the air against the obstacle, which stands on the belt; a foot pulled back
   faster than the belt is moved by the leg. A drop judged a pull is not judged again until the
-  foot swings on.
+  foot swings on. After the IMU read an acceleration no leg makes (either way, RISE_MAX_MPS2) in
+  this swing, its integrated speed is offset by that impact (changes still hold, the level not):
+  the encoders alone tell a pull back then.
 Speeds are taken as the lower of each two consecutive samples (`held`), so a one-sample spike
 (an impact transient, a kinematic step) neither sets the peak nor fakes a drop; the drop is
 measured down to zero at most (a caught foot stops, it does not go back: a negative speed is a
 transient or drift); nothing is judged in the first EARLY_S of a swing; an arrest of a foot that
-was already slowing (GRADUAL_SHARE) must stay unloaded for CONFIRM_GRADUAL_S.
+was already slowing (GRADUAL_SHARE of its speed before the arrest window, or of its swing's
+peak) must stay unloaded for CONFIRM_GRADUAL_S.
 Before this version the IMU channel alone judged, with an arrest of 1.0 m/s and a veto after any
 vertical impact over 2 g in the second half of the swing; on the rig's signals that veto fired
 on mid-swing transients and stopped judging for the rest of the swing, and 1.0 m/s was more than
@@ -79,8 +82,11 @@ SLOW_DECEL_MPS2 = 0.4  # gently (the prescription's max_decel_mps2 caps it furth
 REFRACTORY_S = 1.0  # one stumble is reported once
 CONFIRM_S = 0.008  # an arrest is a trip if the foot is still unloaded and held this much later (a landing loads it)
 # A foot that had already lost more than GRADUAL_SHARE of its speed in the ARREST_WINDOW_S before
-# the arrest window was slowing down to land (a patient brakes the foot over 100 ms or more; a
-# caught foot is stopped from full speed): such an arrest must stay unloaded and held for
+# the arrest window, or that entered the window having lost more than GRADUAL_SHARE of its swing's
+# peak (the peak read SETTLE_S clear of transients), was slowing down to land (a patient brakes
+# the foot over 100 ms or more; a caught foot is stopped from about its full speed; the rig's
+# parkinsonian false STUMBLE of issue 13 had lost 46 % of its peak, 37 % in the 30 ms window
+# before the arrest): such an arrest must stay unloaded and held for
 # CONFIRM_GRADUAL_S. A landing loads the heel or moves on within 20 ms (the simulated shuffling
 # steps of 170 ms: 18 ms; the simulated healthy swing that hovers over the ground before landing:
 # 14 ms); a caught foot hangs for over 100 ms.
@@ -138,6 +144,14 @@ class StumbleGuard:
         self.v_mps = [0.0, 0.0]  # foot speed over the belt, integrated from the IMU since toe-off
         self.held_mps = [0.0, 0.0]  # the lower of the last two: a one-sample spike does not count
         self.peak_mps = [0.0, 0.0]
+        # each channel's peak in this swing from readings SETTLE_S clear of a transient (the
+        # foot's own swing speed; a transient's spike does not make the foot's later speed look
+        # braked: _was_slowing)
+        self.settled_peak_mps = [0.0, 0.0]
+        self.enc_settled_peak_mps = [0.0, 0.0]
+        # the IMU read an acceleration no leg makes (either way, RISE_MAX_MPS2) in this swing: an
+        # impact's integral offsets its speed for the rest of the swing (its changes still hold)
+        self.imu_jolted = [False, False]
         self.hist_t = [[0.0] * HISTORY, [0.0] * HISTORY]
         self.hist_v = [[0.0] * HISTORY, [0.0] * HISTORY]
         self.hist_n = [0, 0]
@@ -151,7 +165,10 @@ class StumbleGuard:
         self.enc_arrest = [False, False]
         self.enc_last_t = [-1.0, -1.0]
         self.enc_arrest_t = [-math.inf, -math.inf]  # when the encoder channel saw the arrest
-        self.transient_t = [-math.inf, -math.inf]  # the last implausibly fast speed-up of each foot
+        # the last implausibly fast speed-up of each foot, per channel: the insole IMU's and the
+        # encoders' (an impact rings in the IMU alone; a kinematic step shows in both)
+        self.transient_t = [-math.inf, -math.inf]
+        self.enc_transient_t = [-math.inf, -math.inf]
         self.enc_gradual = [False, False]
         self.confirm_s = [CONFIRM_S, CONFIRM_S]
         self.pending_t = [-1.0, -1.0]  # an arrest waiting for CONFIRM_S (a landing loads the foot)
@@ -178,6 +195,7 @@ class StumbleGuard:
         self.enc_mps[side] = u
         if not self.swinging[side] or u_prev != u_prev:
             self.enc_peak_mps[side] = 0.0
+            self.enc_settled_peak_mps[side] = 0.0
             self.enc_n[side] = 0
             self.enc_arrest[side] = False
             return
@@ -186,21 +204,25 @@ class StumbleGuard:
         dt = t_s - self.enc_last_t[side]
         self.enc_last_t[side] = t_s
         if dt > 0.0 and u - u_prev > RISE_MAX_MPS2 * dt:
-            self.transient_t[side] = t_s
+            self.enc_transient_t[side] = t_s
         if held > self.enc_peak_mps[side]:
             self.enc_peak_mps[side] = held
+        if t_s - self.enc_transient_t[side] < SETTLE_S:
+            self.enc_settled_peak_mps[side] = 0.0
+        elif held > self.enc_settled_peak_mps[side]:
+            self.enc_settled_peak_mps[side] = held
         n = self.enc_n[side]
         rt, rv = self.enc_t[side], self.enc_v[side]
         # the ring is scanned only for a foot that swung and is slow now (rarely: cheap per cycle)
         if u > HELD_MAX_MPS:
             self.enc_arrest[side] = False
         elif not self.enc_arrest[side] and self.enc_peak_mps[side] >= PEAK_MIN_MPS \
-                and _sudden(rt, rv, n, t_s, held, u, self.transient_t[side] + SETTLE_S):
+                and _sudden(rt, rv, n, t_s, held, u, self.enc_transient_t[side] + SETTLE_S):
             # an arrest holds while the foot stays held (the insole samples that judge it come
             # at 200 Hz, the encoders' at 500 Hz)
             self.enc_arrest[side] = True
             self.enc_arrest_t[side] = t_s
-            self.enc_gradual[side] = _was_slowing(rt, rv, n, t_s)
+            self.enc_gradual[side] = _was_slowing(rt, rv, n, t_s, self.enc_settled_peak_mps[side])
         self.enc_n[side] = _ring_push(rt, rv, n, t_s, held)
 
     def sample(self, side: int, t_s: float, loaded: bool, pitch_rad: float, ax_mps2: float, az_mps2: float) -> bool:
@@ -224,8 +246,11 @@ class StumbleGuard:
             self.v_mps[side] = 0.0
             self.held_mps[side] = 0.0
             self.peak_mps[side] = 0.0
+            self.settled_peak_mps[side] = 0.0
+            self.imu_jolted[side] = False
             self.hist_n[side] = 0
             self.enc_peak_mps[side] = 0.0
+            self.enc_settled_peak_mps[side] = 0.0
             self.enc_n[side] = 0
             self.enc_arrest[side] = False
             self.pending_t[side] = -1.0
@@ -239,22 +264,29 @@ class StumbleGuard:
         self.v_mps[side] = v
         if forward > RISE_MAX_MPS2:
             self.transient_t[side] = t_s
+        if forward > RISE_MAX_MPS2 or forward < -RISE_MAX_MPS2:
+            self.imu_jolted[side] = True
         held = v if v < v_prev else v_prev  # a speed held over two samples, not a one-sample spike
         self.held_mps[side] = held
         if held > self.peak_mps[side]:
             self.peak_mps[side] = held
+        if t_s - self.transient_t[side] < SETTLE_S:
+            self.settled_peak_mps[side] = 0.0
+        elif held > self.settled_peak_mps[side]:
+            self.settled_peak_mps[side] = held
         n = self.hist_n[side]
         rt, rv = self.hist_t[side], self.hist_v[side]
         imu_arrest = (v <= HELD_MAX_MPS and self.peak_mps[side] >= PEAK_MIN_MPS
                       and _sudden(rt, rv, n, t_s, held, v, self.transient_t[side] + SETTLE_S))
-        imu_gradual = imu_arrest and _was_slowing(rt, rv, n, t_s)
+        imu_gradual = imu_arrest and _was_slowing(rt, rv, n, t_s, self.settled_peak_mps[side])
         self.hist_n[side] = _ring_push(rt, rv, n, t_s, held)
         pending = self.pending_t[side]
         if pending >= 0.0:
             enc = self.enc_mps[side]
             if v > HELD_MAX_MPS and not enc <= HELD_MAX_MPS:
                 self.pending_t[side] = -1.0  # moving again by both measures: not held
-            elif v < -BACK_MAX_MPS or enc < -BACK_MAX_MPS:
+            elif (v < -BACK_MAX_MPS and not (self.imu_jolted[side] and enc == enc)) or enc < -BACK_MAX_MPS:
+                # (after a jolt the IMU's speed is offset: the encoders alone tell a pull back)
                 self.pending_t[side] = -1.0  # going back over the belt: pulled, not held
                 self.rejected[side] = True  # this drop is judged: a new one needs the foot moving again
             elif t_s - pending >= self.confirm_s[side]:
@@ -268,18 +300,25 @@ class StumbleGuard:
         elapsed = t_s - self.swing_t0[side]
         in_swing = EARLY_S <= elapsed < LATE_SHARE * self.usual_swing_s[side]
         settling = t_s - self.transient_t[side] < TRANSIENT_HOLDOFF_S
+        enc_settling = t_s - self.enc_transient_t[side] < TRANSIENT_HOLDOFF_S
         # An arrest seen by one channel counts when the other agrees that the foot is now held
         # (two independent measures: an IMU artefact or an encoder glitch alone never alarms);
         # with the encoder channel not yet live the IMU judges alone. Within the hold-off after a
-        # transient both channels must see the arrest (SETTLE_S); without encoders nothing is
-        # judged then.
+        # transient seen by both channels both must see the arrest (SETTLE_S); after one seen by
+        # one channel only, the other channel's arrest counts (the first agreeing the foot is
+        # held): an obstacle's impact rings in the insole IMU, not in the joints' kinematics.
+        # Without encoders nothing is judged in the IMU's hold-off.
         enc = self.enc_mps[side]
         if enc == enc:
             # the encoders' arrest holds while the foot stays held, judged within one arrest
             # window of it (a foot that has hovered since is not being stopped now)
             enc_arrest = self.enc_arrest[side] and t_s - self.enc_arrest_t[side] <= ARREST_WINDOW_S
-            if settling:
+            if settling and enc_settling:
                 arrest = imu_arrest and enc_arrest and enc <= HELD_MAX_MPS
+            elif settling:
+                arrest = enc_arrest and v <= HELD_MAX_MPS
+            elif enc_settling:
+                arrest = imu_arrest and enc <= HELD_MAX_MPS
             else:
                 arrest = (imu_arrest and enc <= HELD_MAX_MPS) or (enc_arrest and v <= HELD_MAX_MPS)
         else:
@@ -418,9 +457,12 @@ def _ring_push(ring_t: list, ring_v: list, n: int, t_s: float, value: float) -> 
     return n + 1
 
 
-def _was_slowing(ring_t: list, ring_v: list, n: int, t_s: float) -> bool:
-    """The foot lost more than GRADUAL_SHARE of its speed over the ARREST_WINDOW_S before the
-    arrest window (values at or before t - 2 windows and t - 1 window; False without history)."""
+def _was_slowing(ring_t: list, ring_v: list, n: int, t_s: float, peak_mps: float = math.inf) -> bool:
+    """The foot was slowing before the arrest window: it lost more than GRADUAL_SHARE of its speed
+    over the ARREST_WINDOW_S before it (values at or before t - 2 windows and t - 1 window), or
+    it entered the window having lost more than GRADUAL_SHARE of its swing's peak (a foot braked
+    over 60-100 ms to land loses that much before its last drop, however the lost speed falls
+    into 30 ms windows; a caught foot is stopped from about its full speed). False without history."""
     older = newer = math.nan
     k = n - 1
     while k >= 0 and n - k <= HISTORY:
@@ -432,4 +474,6 @@ def _was_slowing(ring_t: list, ring_v: list, n: int, t_s: float) -> bool:
             older = ring_v[i]
             break
         k -= 1
+    if newer == newer and newer < (1.0 - GRADUAL_SHARE) * peak_mps:
+        return True
     return older == older and newer == newer and older > 0.0 and older - newer > GRADUAL_SHARE * older

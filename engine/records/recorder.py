@@ -70,6 +70,13 @@ FAILURE_EXIT_S = 1.0  # commits failing this long: exit 1 (the UI raises RECORDE
 # written before the session (the idle menu, the previous session's last seconds) by a core that
 # outlives sessions. A recorder taking over a session that already has records keeps everything.
 STALE_BACKLOG_S = 2.0
+# RecorderHandle.stop(): SIGTERM to the last commit (the final drain: milliseconds when healthy),
+# then the last commit to exit (the last compaction, about a second of CPU: seconds under a CPU
+# hog). Each wait has its own bound, and the outcome of a stop is always recorded (STOP_EVENT).
+STOP_FLUSH_WAIT_S = 30.0
+STOP_FINISH_WAIT_S = 60.0
+FLUSHED_LINE = "flushed"
+STOP_EVENT = "recorder_stopped"  # the session's event that says how its recorder ended
 
 
 class RecorderFailed(RuntimeError):
@@ -365,6 +372,15 @@ def run_recorder(
             if failing_since is None:
                 break
             time.sleep(period_s)  # the last commits failed: retry until FAILURE_EXIT_S
+        if ready_out is not None and not orphaned:
+            # Every record is committed: what follows (the last compaction, the statistics) can
+            # be lost without losing data. RecorderHandle.stop() tells the two apart by this line.
+            # (Not to a parent that died: nobody reads the pipe.)
+            try:
+                ready_out.write(FLUSHED_LINE + "\n")
+                ready_out.flush()
+            except OSError:
+                pass
         stats = writer.finish(
             {
                 "cpu_s": time.process_time() - cpu0,
@@ -446,32 +462,97 @@ class RecorderHandle:
         """True while the recorder process runs."""
         return self.process.poll() is None
 
-    def stop(self, timeout_s: float = 5.0) -> dict:
-        """SIGTERM, wait for the final drain and commit, return its statistics.
+    def stop(self, timeout_s: float = STOP_FLUSH_WAIT_S, finish_timeout_s: float = STOP_FINISH_WAIT_S) -> dict:
+        """SIGTERM, wait for the final drain and commit, then for the exit; return its statistics.
 
-        If it does not exit within timeout_s it is killed; the statistics then come from the
-        database and carry "killed": True."""
+        A stop always ends in a known state, recorded with the session (event STOP_EVENT) and
+        in the statistics ("stop_outcome"):
+        - "clean": every record committed, the last compaction done, statistics stored;
+        - "killed_after_flush": every record committed, but the recorder did not exit within
+          finish_timeout_s after that (its last compaction) and was killed: no data lost, the
+          statistics come from the database;
+        - "not_flushed": the recorder did not commit its last records within timeout_s (killed),
+          or it failed (exit code != 0): records after the last committed cycle are missing. This
+          is logged as an error and recorded with that cycle; never a silent give-up."""
         if self.stats is not None:
             return self.stats
         if self.is_alive():
             self.process.send_signal(signal.SIGTERM)
-        try:
-            out, _ = self.process.communicate(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            log.error("recorder %d did not stop within %.1f s: killing it", self.pid, timeout_s)
-            self.kill()
-            out = ""
+        lines, flushed, killed = self._wait_for_exit(timeout_s, finish_timeout_s)
         stats = None
-        for line in (out or "").splitlines():
+        for line in lines:
             if line.startswith("stats "):
                 stats = json.loads(line[len("stats ") :])
         if stats is None:
             with Store(self.db_path) as store:
                 stats = dict(store.get_session(self.session_id).get("recorder") or {})
-            stats["killed"] = True
+            stats["killed"] = killed
         stats["returncode"] = self.process.returncode
+        if flushed and self.process.returncode == 0 and not killed:
+            outcome = "clean"
+        elif flushed:
+            outcome = "killed_after_flush"
+            log.warning("recorder %d was killed during its last compaction (%.0f s after its last commit): every "
+                        "record was committed; the compaction and its final statistics are lost",
+                        self.pid, finish_timeout_s)
+        else:
+            outcome = "not_flushed"
+        stats["stop_outcome"] = outcome
+        self._record_stop(stats, timeout_s)
         self.stats = stats
         return stats
+
+    def _wait_for_exit(self, flush_timeout_s: float, finish_timeout_s: float) -> tuple[list[str], bool, bool]:
+        """Read the recorder's lines until it exits: (lines, FLUSHED_LINE seen, killed by us).
+        The wait is flush_timeout_s for the last commit, then finish_timeout_s more for the exit."""
+        lines: list[str] = []
+        flushed = killed = False
+        deadline = time.monotonic() + flush_timeout_s
+        stream = self.process.stdout
+        while stream is not None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0.0:
+                log.error("recorder %d did not %s within %.1f s: killing it", self.pid,
+                          "exit after its last commit" if flushed else "commit its last records", flush_timeout_s
+                          if not flushed else finish_timeout_s)
+                self.kill()
+                killed = True
+                break
+            ready, _, _ = select.select([stream], [], [], min(remaining, 0.5))
+            if not ready:
+                continue
+            line = stream.readline()
+            if not line:
+                break  # EOF: the recorder exited
+            line = line.rstrip("\n")
+            lines.append(line)
+            if line == FLUSHED_LINE and not flushed:
+                flushed = True
+                deadline = time.monotonic() + finish_timeout_s
+        if not killed:
+            self.process.wait()
+            if stream is not None:
+                stream.close()
+        return lines, flushed, killed
+
+    def _record_stop(self, stats: dict, timeout_s: float) -> None:
+        """Record how the recorder ended with its session; a loss as an error with the last
+        committed cycle (after it, records are missing)."""
+        outcome = stats["stop_outcome"]
+        try:
+            with Store(self.db_path) as store:
+                chunks = store.telemetry_chunks(self.session_id)
+                last_cycle = max((int(c["last_cycle"]) for c in chunks), default=None)
+                if outcome == "not_flushed":
+                    log.error("recorder %d ended without committing its last records (exit code %s%s): session %d "
+                              "has telemetry up to cycle %s (the rest is lost unless a new recorder takes the rings "
+                              "over)", self.pid, self.process.returncode,
+                              f", killed after {timeout_s:.0f} s" if stats.get("killed") else "", self.session_id,
+                              last_cycle)
+                store.add_event(self.session_id, STOP_EVENT, time.monotonic(), outcome=outcome,
+                                returncode=self.process.returncode, last_committed_cycle=last_cycle)
+        except Exception as exc:  # noqa: BLE001 - the database may be the very fault
+            log.error("recorder %d: could not record how it ended (%s): %s", self.pid, outcome, exc)
 
     def kill(self) -> None:
         """SIGKILL the recorder (no final drain) and reap it."""

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import ctypes
 import logging
 import math
 import os
@@ -55,6 +56,14 @@ DEFAULT_EYE_HEIGHT_M = 1.6
 # 13 ms at p99, and delayed draws past their presentation time (docs/control.md, "Where the view
 # is drawn"); -10 is still a normal-priority process, below every real-time one.
 UI_NICE = -10
+# While a frame is held for its presentation time and flipped (a few milliseconds per frame), the
+# main thread runs at SCHED_FIFO 1, where allowed: still below every other real-time thread (the
+# UI's own watch threads at 10, the recorder's drain at 5, rig 50, core 80), above all background
+# work. At nice -10 alone the hold woke for want of a CPU up to 42 ms late (p99, load 9), and the
+# frame showed the belt where it had been drawn for that long before (docs/benchmarks.md).
+HOLD_RT_PRIORITY = 1
+HOLD_GUARD_MAX_S = 0.02  # the longest a hold keeps the GIL (see StepSyncApp._hold_until)
+_LIBC_KEEPING_GIL = ctypes.PyDLL(None)  # PyDLL: its calls (usleep) do not release the GIL
 # Fault-campaign hooks (tests/faults): a renderer this much slower per frame (a sleep inside the
 # draw stage), or a main loop that hangs for good after this many frames while walking.
 FAULT_DRAW_DELAY_ENV = "STEPSYNC_FAULT_DRAW_DELAY_S"
@@ -117,6 +126,15 @@ class FrameStats:
     # (belt speed m/s, error mm, error mm had s been drawn as read without extrapolation)
     belt_samples: list[tuple[float, float, float]] = field(default_factory=list)
     late_state_frames: int = 0  # frames where the state block could not be read
+    # Where the error comes from (moving frames): presented this long after the time the frame
+    # was drawn for (> 0 = late: the hold woke late, or the frame was complete after its time),
+    # the error's share from that timing (-v * lateness) and the rest (extrapolation: a speed
+    # change over the horizon, the sample's time), and the truth sample's age at presentation.
+    present_late_ms: list[float] = field(default_factory=list)
+    timing_error_mm: list[float] = field(default_factory=list)
+    model_error_mm: list[float] = field(default_factory=list)
+    truth_age_ms: list[float] = field(default_factory=list)
+    hold_runq_ms: list[float] = field(default_factory=list)  # held frames: waiting for a CPU in the hold
     frames: list[tuple[float, float, float]] = field(default_factory=list)  # see AppConfig.record_frames
 
     def summary(self) -> dict:
@@ -147,6 +165,12 @@ class FrameStats:
             "wake_late_ms_p50": pct(self.wake_late_ms, 50),
             "wake_late_ms_p99": pct(self.wake_late_ms, 99),
             "state_read_failures": self.late_state_frames,
+            "present_late_ms_p50": pct(self.present_late_ms, 50),
+            "present_late_ms_p99": pct(self.present_late_ms, 99),
+            "timing_error_mm_p99": pct([abs(e) for e in self.timing_error_mm], 99),
+            "model_error_mm_p99": pct([abs(e) for e in self.model_error_mm], 99),
+            "truth_age_ms_p99": pct(self.truth_age_ms, 99),
+            "hold_runq_ms_p99": pct(self.hold_runq_ms, 99),
         }
 
 
@@ -179,7 +203,10 @@ class StepSyncApp(ShowBase):
         self.display_clock = DisplayClock(display_latency_s=config.display_latency_s)
         self.present_clock = PresentClock(display_latency_s=config.display_latency_s)
         self.present_s = math.nan  # when the frame being built is flipped (paced frames)
-        self._spin_s = 0.002  # the hold wakes this early and spins (see _hold_until)
+        self._guard_s = 0.002  # the hold takes the GIL back this early (see _hold_until)
+        self._hold_runq_s: float | None = None
+        self._hold_rt = False  # the main thread is at HOLD_RT_PRIORITY now (a hold in progress)
+        self._hold_rt_refused = False
         self._overshoots: collections.deque = collections.deque()
         self.core_watch = CoreWatch()
         self.recorder_watch = None  # a RecorderWatch, set by whoever starts the recorder
@@ -495,6 +522,7 @@ class StepSyncApp(ShowBase):
         """Present the frame (held: at its presentation time) and measure it."""
         config = self.app_config
         complete = self._complete_s
+        held = False
         if self._hold_frames:
             # Presented at the time it was drawn for (PresentClock), not whenever drawing ended;
             # at once while the UI raises an alarm of its own (core lost, recorder failed): the
@@ -504,12 +532,21 @@ class StepSyncApp(ShowBase):
             if self.alarm_flip:
                 pass
             elif self.present_s > complete:
-                self.alarm_flip = self._hold_until(self.present_s)
+                self._hold_priority(True)
+                held = not self._hold_until(self.present_s)
+                self.alarm_flip = not held
             else:
                 self.stats.late_presentations += 1
             self.graphicsEngine.flip_frame()
+            # The instant this frame was presented (flipped): what its error is measured at.
+            presented_s = time.monotonic()
+            self._hold_priority(False)
+            if held:
+                self._hold_measured(self.present_s, presented_s)
             self.present_clock.observe(self._camera_at_s, complete)
-        done = time.monotonic()
+        else:
+            presented_s = time.monotonic()
+        done = presented_s
         self.controller.writer.frame()
         self.liveness.enter("between")
         # What the prediction needs: from placing the camera to the frame being complete.
@@ -539,25 +576,41 @@ class StepSyncApp(ShowBase):
             # control cycle old) carried the last fraction of a millisecond to the display time.
             try:
                 probe = self.channels.state.read(self._probe, timeout_s=0.002)
-                display_s = done + self.display_clock.display_latency_s
+                display_s = presented_s + self.display_clock.display_latency_s
                 belt_s = extrapolate_s(float(probe["s_m"]), float(probe["belt_speed_mps"]),
                                        float(probe["belt_accel_mps2"]), s_time_s(probe), display_s)
-                if float(probe["belt_speed_mps"]) > 0.05:
+                speed_mps = float(probe["belt_speed_mps"])
+                if speed_mps > 0.05:
                     error_mm = (self.drawn_s_m - belt_s) * 1000.0
                     self.stats.belt_error_mm.append(error_mm)
-                    self.stats.belt_samples.append(
-                        (float(probe["belt_speed_mps"]), error_mm, (self.read_s_m - belt_s) * 1000.0))
+                    self.stats.belt_samples.append((speed_mps, error_mm, (self.read_s_m - belt_s) * 1000.0))
+                    late_s = display_s - self.predicted_display_s
+                    if math.isfinite(late_s):
+                        self.stats.present_late_ms.append(late_s * 1000.0)
+                        self.stats.timing_error_mm.append(-speed_mps * late_s * 1000.0)
+                        self.stats.model_error_mm.append(error_mm + speed_mps * late_s * 1000.0)
+                    self.stats.truth_age_ms.append((display_s - s_time_s(probe)) * 1000.0)
             except TimeoutError:
                 pass
         return task.cont
 
     def _hold_until(self, present_s: float) -> bool:
-        """Sleep until shortly before present_s, then spin to it: a sleep alone wakes as late as
-        the scheduler lets it (2.5 ms at p50 on the loaded machine, i.e. 2.5 mm at 1 m/s), so it
-        wakes `_spin_s` early, learnt from how late recent sleeps woke (p90 of the last 30, 0.5 to
-        5 ms: on a quiet machine the spin is short). True when a UI alarm cut it short."""
-        wake_s = present_s - self._spin_s
+        """Wait until present_s: asleep with the GIL released until `_guard_s` before it, then
+        asleep holding the GIL. True when a UI alarm cut it short.
+
+        A sleep that releases the GIL wakes as late as the scheduler lets it and then as late as
+        the GIL's holder lets go; with the main thread at SCHED_FIFO 1 for the hold the first is
+        gone, the second is not: another thread of this process preempted while holding the GIL
+        kept the woken hold waiting (wake 32-122 ms late at p99 with 0.4-2.3 ms of it waiting
+        for a CPU, load 14-17). So the hold takes the GIL back `_guard_s` early, learnt from how
+        late recent wake-ups came (p90 of the last 30, 0.5 to HOLD_GUARD_MAX_S), and waits out
+        the rest without letting it go (a C sleep that keeps the GIL; at SCHED_FIFO a sleep has
+        no timer slack and wakes within tens of microseconds). The
+        UI's other threads wait at most that long for the GIL (the liveness beat's period is
+        20 ms, the core's limit 100 ms); an alarm raised meanwhile is drawn one frame later."""
+        wake_s = present_s - self._guard_s
         now = time.monotonic()
+        runq_s = self._runqueue_wait_s()
         if wake_s > now:
             if self._alarm_wake.wait(wake_s - now):
                 return True  # an alarm of the UI's own: show this frame, and the alarm next, at once
@@ -566,11 +619,46 @@ class StepSyncApp(ShowBase):
             if len(self._overshoots) > 30:
                 self._overshoots.popleft()
             ranked = sorted(self._overshoots)
-            self._spin_s = min(0.005, max(0.0005, ranked[int(0.9 * (len(ranked) - 1))]))
-        while time.monotonic() < present_s:
-            pass
-        self.stats.wake_late_ms.append((time.monotonic() - present_s) * 1000.0)
+            self._guard_s = min(HOLD_GUARD_MAX_S, max(0.0005, ranked[int(0.9 * (len(ranked) - 1))]))
+        # From here to the flip no Python function is entered and no loop jumps back: the points
+        # where CPython hands the GIL to a thread that asked for it (a spin loop here did, and
+        # the frame was flipped when that thread let go).
+        self._hold_runq_s = runq_s
+        # (rounded up: never flipped before its time)
+        _LIBC_KEEPING_GIL.usleep(ctypes.c_uint(max(0, int((present_s - time.monotonic()) * 1e6) + 1)))
         return False
+
+    def _hold_measured(self, present_s: float, presented_s: float) -> None:
+        """After a held frame's flip: how late it was flipped, and of that, how long the main
+        thread waited for a CPU (the rest was the GIL or the sleep's own wake-up)."""
+        self.stats.wake_late_ms.append((presented_s - present_s) * 1000.0)
+        runq_end_s = self._runqueue_wait_s()
+        if self._hold_runq_s is not None and runq_end_s is not None:
+            self.stats.hold_runq_ms.append((runq_end_s - self._hold_runq_s) * 1000.0)
+
+    def _hold_priority(self, on: bool) -> None:
+        """The main thread to SCHED_FIFO HOLD_RT_PRIORITY for a frame's hold and flip, and back to
+        its normal policy (its nice value stays UI_NICE); nothing where real-time is refused."""
+        if HOLD_RT_PRIORITY <= 0 or on == self._hold_rt or (on and self._hold_rt_refused):
+            return
+        tid = threading.get_native_id()
+        try:
+            if on:
+                os.sched_setscheduler(tid, os.SCHED_FIFO, os.sched_param(HOLD_RT_PRIORITY))
+            else:
+                os.sched_setscheduler(tid, os.SCHED_OTHER, os.sched_param(0))
+            self._hold_rt = on
+        except OSError:
+            self._hold_rt_refused = True
+
+    def _runqueue_wait_s(self) -> float | None:
+        """The main thread's total time runnable but without a CPU (schedstat), or None: tells a
+        hold that woke late for want of a CPU from one that waited for the GIL."""
+        try:
+            with open(f"/proc/self/task/{threading.get_native_id()}/schedstat") as f:
+                return int(f.read().split()[1]) * 1e-9
+        except (OSError, ValueError, IndexError):
+            return None
 
     # -- actions --------------------------------------------------------------------------------
     def software_stop(self) -> None:

@@ -127,13 +127,25 @@ class MainLoopWatch:
             # returns) or running C code without progress still counts.
             starved_s = wait - wait_at_change if wait is not None and wait_at_change is not None else 0.0
             if now - changed_s - starved_s <= self.hung_s:
+                if self.hung_since_s is not None:
+                    self._vouch(True)
                 self.writer.heartbeat()
                 self.beats += 1
                 self.hung_since_s = None
             elif self.hung_since_s is None:
                 self.hung_since_s = changed_s
+                # Judged hung: the core is told this process no longer vouches for itself (no UI
+                # pid), so it does not give the silent beat the time it gives a starved UI
+                # (engine/control/starvation.py): a hung loop stops 100 ms after the last beat.
+                self._vouch(False)
                 log.warning("UI main loop frozen for %.0f ms (%s): liveness beat stopped",
                             (now - changed_s) * 1000.0, self._describe())
+
+    def _vouch(self, alive: bool) -> None:
+        """Name this process to the core as the UI again, or name none while judged hung."""
+        set_ui_pid = getattr(self.writer, "set_ui_pid", None)
+        if set_ui_pid is not None:
+            set_ui_pid(os.getpid() if alive else 0)
 
     def stop(self) -> None:
         faulthandler.cancel_dump_traceback_later()

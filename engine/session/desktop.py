@@ -87,7 +87,8 @@ class Desktop:
         if options.pace != "scene":
             self.controller.set_pace(options.pace)
         ports = self.rig.ports if self.rig is not None else dict(options.ports)
-        self.core = start_core(CoreConfig(ports=ports), self.channels.paths())
+        self.core = start_core(CoreConfig(ports=ports, sim_rig_pid=self.rig.pid if self.rig is not None else 0),
+                               self.channels.paths())
         wait_core_ready(self.channels, self.core)
         self.recorder = None
         self.reports: list[Path] = []

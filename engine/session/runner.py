@@ -266,7 +266,8 @@ def run_headless(options: SessionOptions, on_frame=None) -> SessionResult:
             settings["bws_fraction"] = float(hints.bws_fraction)
         controller.change_settings(**settings)
         controller.set_pace(options.pace)
-        core = start_core(CoreConfig(ports=rig.ports if rig is not None else dict(options.ports)), channels.paths())
+        core = start_core(CoreConfig(ports=rig.ports if rig is not None else dict(options.ports),
+                                     sim_rig_pid=rig.pid if rig is not None else 0), channels.paths())
         wait_core_ready(channels, core)
         session_id = controller.open_session()
         result.session_id = session_id

@@ -225,3 +225,53 @@ def test_a_freeze_inside_a_stumble_response_still_counts():
     f = detect_freezing(d)
     trembling = [e for e in f.evidence["episodes"] if e["kind"] == "trembling"]
     assert f.present and len(trembling) == 1 and trembling[0]["duration_s"] == pytest.approx(3.0, abs=0.5)
+
+
+def test_a_freeze_whose_trembling_steps_scatter_in_length_is_one_episode():
+    # The rig's parkinsonian-freezing patient, seed 1 (bench findings): a 1.59 s freeze of 7
+    # trembling steps 0.225 s apart whose heel-to-heel lengths, measured on the running belt,
+    # were 0.6, -5.3, 24.1, 3.3, 7.9, 13.5 and 11.4 cm (median step 47.5 cm). The 24 cm step
+    # is longer than 0.4 x the median; the episode as a whole barely progresses (mean 8 cm).
+    lengths = (0.006, -0.053, 0.241, 0.033, 0.079, 0.135, 0.114)
+    d = walk(speed_mps=1.0, cadence_spm=125, stance=(0.66, 0.66), stride_cv=0.04, freezes=[(40.0, 1.55)],
+             freeze_step_m=lengths)
+    f = detect_freezing(d)
+    assert f.present and f.evidence["count"] == 1, f.summary
+    episode = f.evidence["episodes"][0]
+    assert episode["kind"] == "trembling" and episode["steps"] == 7
+    assert episode["duration_s"] == pytest.approx(1.55, abs=0.25)
+    assert episode["mean_step_length_m"] == pytest.approx(sum(lengths) / 7, abs=0.001)
+
+
+def test_fast_steps_that_progress_are_not_a_freeze():
+    # the same 7 fast steps, but each covering 30 cm (0.63 x the median step): hurried steps that
+    # move the patient forward (festination-like), not a freeze; one short step among them
+    # (3 cm) does not make the run a freeze either
+    d = walk(speed_mps=1.0, cadence_spm=125, stance=(0.66, 0.66), stride_cv=0.04, freezes=[(40.0, 1.55)],
+             freeze_step_m=(0.30, 0.30, 0.30, 0.03, 0.30, 0.30, 0.30))
+    assert not detect_freezing(d).present
+
+
+def test_a_freeze_is_measured_against_the_patients_own_steps_not_a_protective_crawl():
+    # rig, parkinsonian seed 1: 23 stumble responses held the belt at its protective crawl for
+    # most of the session (1.2-1.5 s steps of ~20 cm). A 2 s freeze of trembling steps averaging
+    # 11 cm barely progresses against the patient's own 48 cm steps, but not against a median
+    # pulled down to the crawl's
+    lengths = (0.06, 0.16, 0.02, 0.20, 0.09, 0.14, 0.11, 0.08)
+    whole = walk(speed_mps=1.0, cadence_spm=125, stance=(0.66, 0.66), stride_cv=0.04, freezes=[(8.0, 2.0)],
+                 freeze_step_m=lengths, duration_s=120.0)
+    window = (20.0, 110.0)
+    keep = (whole.step_t_s < window[0]) | (whole.step_t_s > window[1])
+    crawl_t = np.arange(window[0] + 1.3, window[1], 1.3)
+    d = _without_steps(walk(speed_mps=1.0, cadence_spm=125, stance=(0.66, 0.66), stride_cv=0.04, freezes=[(8.0, 2.0)],
+                            freeze_step_m=lengths, duration_s=120.0), *window)
+    d.protective_windows = [window]
+    d.walking = d.walking & ~((d.tel_t_s >= window[0]) & (d.tel_t_s <= window[1]))
+    d.whole_steps = {"t_s": np.concatenate([whole.step_t_s[keep], crawl_t]),
+                     "time_s": np.concatenate([whole.step_time_s[keep], np.full(len(crawl_t), 1.3)]),
+                     "length_m": np.concatenate([whole.step_length_m[keep], np.full(len(crawl_t), 0.20)])}
+    d.whole_walking = whole.walking
+    assert len(crawl_t) > np.count_nonzero(keep)  # the crawl's steps are most of the session's
+    f = detect_freezing(d)
+    assert f.present and f.evidence["count"] == 1, f.summary
+    assert f.evidence["median_step_length_m"] == pytest.approx(0.48, abs=0.03)

@@ -3,7 +3,8 @@
 Heel strikes follow from a stride-time series (mean from cadence, Gaussian variability) and the
 right leg's phase in the left stride; toe-offs from each leg's stance share; step length from
 where the feet land on a belt running at `speed_mps` (a longer swing carries the foot further).
-Freezing inserts trembling in place: 4.4 steps/s of 3 cm steps for the episode's duration.
+Freezing inserts trembling in place: 4.4 steps/s of 3 cm steps for the episode's duration
+(`freeze_step_m`: the lengths the trembling steps measure, in turn).
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from engine.analysis.session_data import SessionData, steady_strides
 def walk(speed_mps: float = 1.25, cadence_spm: float = 112.0, stance=(0.62, 0.62), right_phase: float = 0.5,
          stride_cv: float = 0.015, mtc_m=(0.013, 0.013), mtc_sd_m=(0.0045, 0.0045), duration_s: float = 120.0,
          freezes=(), seed: int = 1, age_years: float | None = None, hr_bpm: float = 0.0,
-         prescription: dict | None = None, obstacles=(), self_selected_mps: float | None = None) -> SessionData:
+         prescription: dict | None = None, obstacles=(), self_selected_mps: float | None = None,
+         freeze_step_m=(0.03,)) -> SessionData:
     rng = np.random.default_rng(seed)
     stride_mean = 120.0 / cadence_spm
     events = []  # (t, side, step_time, step_len, mtc)
@@ -34,9 +36,11 @@ def walk(speed_mps: float = 1.25, cadence_spm: float = 112.0, stance=(0.62, 0.62
             # trembling in place until the freeze ends
             end = fz[0] + fz[1]
             side = 0
+            k = 0
             while t < end:
                 t += 1.0 / 4.4
-                events.append((t, side, 1.0 / 4.4, 0.03, 0.002))
+                events.append((t, side, 1.0 / 4.4, freeze_step_m[k % len(freeze_step_m)], 0.002))
+                k += 1
                 side = 1 - side
             last_hs = {0: None, 1: None}
             t += 0.3

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 
-from bench.findings import physiology_truth, summarise, true_load_share
+from bench.findings import ground_truth, physiology_truth, selected_jobs, summarise, true_load_share
 
 
 def rig_truth(mtc_m=(0.013, 0.013), scuff_every=0, stride_s=1.07, stride_cv=0.015, stance=(0.62, 0.62),
@@ -90,3 +90,45 @@ def test_load_share_leaves_out_the_standing_start():
                 for k in range(10) for s in (0, 1)]
     truth = {"stances": stances, "heel_strikes": [{"side": 1, "t_s": 2.95}]}
     assert true_load_share(truth) == 0.4
+
+
+def test_asymmetry_truth_is_judged_over_the_steps_the_detector_took():
+    # 60 strides: the first 40 with the right step 22 % short (a step-length ratio 1.27, above
+    # Patterson's 1.08), the last 20 symmetric; the detector took only the last 20 (say, the
+    # steady ones). The rig's truth of those same steps is symmetric; over every step it is not.
+    truth = rig_truth(n_strides=60)
+    cut = truth["heel_strikes"][80]["t_s"]
+    for s in truth["steps"]:
+        if s["side"] == 1 and s["t_s"] < cut:
+            s["length_m"] = 0.55
+    used = [(s["t_s"], s["side"]) for s in truth["steps"] if s["t_s"] >= cut]
+    strides = [(e["t_s"], e["side"]) for e in truth["heel_strikes"] if e["t_s"] >= cut]
+    assert physiology_truth(truth)["asymmetry"][0]
+    done = physiology_truth(truth, (), (), used, strides)
+    assert not done["asymmetry"][0], done["asymmetry"][1]
+    assert "step length 1.00" in done["asymmetry"][1]
+    # too few of the detector's steps match the rig's (fewer than 8 a leg): judged over all
+    assert physiology_truth(truth, (), (), used[:6], strides[:6])["asymmetry"][0]
+
+
+def test_only_the_named_sessions_are_rerun():
+    jobs = [(f"/p/{name}.yaml", "scene", seed, 150.0) for name in ("healthy", "parkinsonian") for seed in range(4)]
+    assert selected_jobs(jobs, "") == jobs
+    assert selected_jobs(jobs, "parkinsonian:1, healthy:3") == [jobs[3], jobs[5]]
+    try:
+        selected_jobs(jobs, "parkinsonian:7")
+    except ValueError as exc:
+        assert "parkinsonian:7" in str(exc)
+    else:
+        raise AssertionError("an unknown session was accepted")
+
+
+def test_freezing_truth_is_what_the_rig_recorded_not_the_label():
+    walk = rig_truth(n_strides=20)
+    froze = {**walk, "freezing": [{"t_s": 21.0, "duration_s": 1.6}, {"t_s": 43.9, "duration_s": 0.66}]}
+    brief = {**walk, "freezing": [{"t_s": 43.9, "duration_s": 0.66}]}  # shorter than Mancini's 1 s
+    assert ground_truth({"freezing"}, froze)["freezing"] is True
+    assert ground_truth({"freezing"}, brief)["freezing"] is None  # nothing to judge the detector by
+    assert ground_truth(set(), walk)["freezing"] is False
+    # a profile without the label that froze in this session: a freeze all the same
+    assert ground_truth({"shuffling"}, froze)["freezing"] is True

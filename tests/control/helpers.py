@@ -29,6 +29,11 @@ class Heartbeat:
         self.last_s = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
+        # The core watches this process as the UI (its pidfd, and its main thread's state when a
+        # beat is overdue): this thread needs the GIL to beat, and a test's main thread preempted
+        # while holding it on a loaded machine is a starved UI, not a dead one (core.py,
+        # UI_STARVED_MAX_S; the disk-full case stopped with UI_HEARTBEAT_LOST that way).
+        writer.set_ui_pid(os.getpid())
         self._thread.start()
 
     def _run(self) -> None:
@@ -75,7 +80,7 @@ class Session:
         self.events: list[np.ndarray] = []
         self.telemetry: list[np.ndarray] = []
         try:
-            config = CoreConfig(ports=self.rig.ports)
+            config = CoreConfig(ports=self.rig.ports, sim_rig_pid=self.rig.pid)
             if device_silence_s is not None:
                 config.device_silence_s = device_silence_s
             self.core = start_core(config, self.channels.paths())

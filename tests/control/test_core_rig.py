@@ -111,6 +111,10 @@ def test_ui_heartbeat_loss_starts_a_controlled_stop_within_100_ms(session):
     s = session
     _walk(s, 0.6)
     s.wait_for(lambda st: st["belt_speed_mps"] > 0.5, 10.0)
+    # The beat alone: no UI process for the core to judge (a starved one is given more time:
+    # test_ui_policy_core), else this test process, waiting for a CPU under load, would be.
+    s.writer.set_ui_pid(0)
+    s.run_for(0.05)  # 50 core cycles: it has read the command block
     s.heartbeat.stop()
     s.wait_for(lambda st: st["run_state"] in (RunState.STOPPING, RunState.STOPPED), 2.0)
     ev = s.all_events()

@@ -139,10 +139,13 @@ def test_reference_gait_is_periodic_scaled_and_boosted():
 
 
 def test_assist_as_needed_follows_error_within_bounds():
+    from engine.control import adaptation as ad
+
     aan = AssistAsNeeded()
     aan.guidance = 0.5
-    for _ in range(60):  # large error: guidance rises to the therapist's maximum
-        aan.sample(0.3 ** 2)
+    big = ad.JOINT_TUNNEL_RAD + 2 * ad.JOINT_SPAN_RAD
+    for _ in range(60):  # a leg that does not follow: guidance rises to the therapist's maximum
+        aan.sample(big ** 2)
         g = aan.stride_end(True, False, 0.2, 0.8)
     assert g == 0.8
     for _ in range(60):  # the patient does well: guidance decays to the minimum
@@ -151,8 +154,8 @@ def test_assist_as_needed_follows_error_within_bounds():
     assert g == pytest.approx(0.2)
     aan.sample(1.0)
     assert aan.stride_end(True, True, 0.2, 0.8) == pytest.approx(0.2)  # locked
-    aan.sample(0.1 ** 2)
+    half = ad.JOINT_TUNNEL_RAD + 0.5 * ad.JOINT_SPAN_RAD
     for _ in range(200):
-        aan.sample(0.1 ** 2)
+        aan.sample(half ** 2)
         g = aan.stride_end(True, False, 0.0, 1.0)
-    assert g == pytest.approx(0.5, abs=1e-3)  # K e / (1 - F)
+    assert g == pytest.approx(0.5, abs=1e-3)  # a steady need n settles at n (K = 1 - F)

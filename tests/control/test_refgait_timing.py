@@ -12,7 +12,8 @@ from engine.control import refgait
 
 def _knee(phase: float, boost: float) -> float:
     out = [0.0] * 4
-    refgait.reference(phase, 1.0, boost, out, 0)
+    # the boost's time course, without the swing-clearance floor (its own tests: test_assist_as_needed.py)
+    refgait._reference_raw(phase, 1.0, boost, out, 0)
     return out[1]
 
 

@@ -37,7 +37,8 @@ def walk(guard: StumbleGuard, n_strides: int, swing_s: float = 0.4, stance_s: fl
          side: int = 0, t0: float = 0.0, imu: bool = True, encoders: bool = False, belt_mps: float = 1.0,
          brake_at: tuple[float, float, float] | None = None, trip_to_mps: float = 0.0,
          leap_at: tuple[float, float] | None = None, spike_at: tuple[float, float] | None = None,
-         spike_channels: str = "both"):
+         spike_channels: str = "both", imu_step_at: tuple[float, float] | None = None,
+         trip_ring: tuple[float, float] | None = None):
     """Feed `n_strides` strides of one foot on a 1 ms grid: insole samples at 200 Hz (imu: False
     gives a dead IMU, specific force of a foot at rest), exoskeleton samples at 500 Hz when
     `encoders` (a straight leg of THIGH_M + SHANK_M whose ankle moves over the belt as the foot:
@@ -52,6 +53,12 @@ def walk(guard: StumbleGuard, n_strides: int, swing_s: float = 0.4, stance_s: fl
     the foot's speed (up in 2 ms, down in 4: an impact or a kinematic step, as the rig shows at
     and after toe off) and the swing goes on; spike_channels "both", "imu" or "encoders" says
     which measures see it.
+    imu_step_at (u, dv_mps): at swing share u of every swing the IMU alone reads a jolt that
+    steps its integrated speed by dv_mps within 1 ms (an impact on the insole: -2.5 m/s is the
+    rig's toe-off jolt of -500 m/s^2 over one 5 ms sample); the encoders do not see it.
+    trip_ring (delay_s, dv_mps): the trip's impact rings in the IMU alone: from delay_s after the
+    onset its speed is off by dv_mps for 5 ms (a step there and back: one insole sample reads a
+    jolt, the next its rebound; the rig's -425 then +413 m/s^2).
     Returns (detection times, true trip time or None)."""
     rng = np.random.default_rng(seed)
     t = t0
@@ -97,8 +104,15 @@ def walk(guard: StumbleGuard, n_strides: int, swing_s: float = 0.4, stance_s: fl
             v = np.where(np.arange(n + 1) >= i0, arrested, v)
             if v_enc is not None:
                 v_enc = np.where(np.arange(n + 1) >= i0, arrested, v_enc)
+            if trip_ring is not None:
+                if v_enc is None:
+                    v_enc = v.copy()
+                tr = tt - trip_ring[0]
+                v = v + trip_ring[1] * ((tr >= 0.0) & (tr < 0.005))
         if v_enc is None:
             v_enc = v
+        if imu_step_at is not None:
+            v = v + imu_step_at[1] * (np.arange(n + 1) >= int(imu_step_at[0] * n))
         acc = np.gradient(v, 0.001)
         pitch = 0.6 * np.sin(np.pi * u) - 0.2  # toe-down positive: lifts, then levels to land
         x_rel = -0.3
@@ -252,3 +266,62 @@ def test_within_the_hold_off_one_channel_alone_is_not_enough():
     detections, trip_t = walk(guard, 12, trip_at=(10, 0.15), spike_at=(0.05, 5.0), peak_mps=4.0, seed=8,
                               encoders=True, imu=False)
     assert not detections or detections[0] - trip_t > 0.050
+
+
+@pytest.mark.parametrize("imu, encoders", [(True, False), (True, True)])
+def test_a_braked_foot_that_stops_sharply_just_before_landing_is_not_a_trip(imu, encoders):
+    # the rig's parkinsonian false STUMBLE (sidewalk-morning-stroll, seed 1, 31.7 s): a swing
+    # shorter than usual (0.27 s against 0.32) whose foot is braked from its peak over 130 ms, to
+    # 1.3 m/s, then stops within a few ms (a kink of the leg's path in terminal swing) 27 ms
+    # before it lands, at 76 % of the usual swing. It entered its last 30 ms having shed 60 % of
+    # its swing's peak: a landing foot, judged over CONFIRM_GRADUAL_S, and it lands first. A
+    # caught foot is stopped from about its full speed and hangs against the obstacle for longer.
+    # (The old rule looked only at the 30 ms before that window, which had lost 33 %: detected.)
+    guard = StumbleGuard()
+    _, _ = walk(guard, 10, swing_s=0.316, peak_mps=4.5, seed=11, encoders=encoders, imu=imu)
+    t0 = 10 * (0.316 + 0.65) + 0.001
+    detections, trip_t = walk(guard, 1, swing_s=0.27, peak_mps=4.5, seed=12, encoders=encoders, imu=imu, t0=t0,
+                              brake_at=(0.40, 0.135, 1.3), trip_at=(0, 0.90), tau_s=0.003)
+    assert trip_t is not None and guard.swings[0] >= 10
+    assert detections == []
+
+
+def test_a_trip_after_an_imu_jolt_at_toe_off_is_detected_within_50_ms():
+    # the rig's hemiparetic-right-mild trip (sidewalk-curb-crossing, seed 0, no boost, 23.73 s,
+    # 22 % of the swing): at toe off the insole read -500 m/s^2 for one sample, so its speed,
+    # integrated from toe off, ran 2.6 m/s low all swing; when the foot was caught the IMU read
+    # it going back over the belt at 1 m/s and the arrest was taken for a pull (missed, both
+    # before and after this change to the braking rule). After such a jolt the IMU's speed is
+    # offset (its changes still hold): the encoders alone tell a pull back
+    guard = StumbleGuard()
+    detections, trip_t = walk(guard, 12, trip_at=(10, 0.3), imu_step_at=(0.02, -2.5), peak_mps=3.0, seed=13,
+                              encoders=True)
+    assert len(detections) == 1
+    assert 0.0 <= detections[0] - trip_t <= 0.050, detections[0] - trip_t
+
+
+@pytest.mark.parametrize("imu", [True, False])
+def test_a_foot_pulled_back_after_an_imu_jolt_is_still_not_held(imu):
+    # the same jolt, and the foot then pulled back over the belt at 1.2 m/s: the encoders see
+    # the pull (with a dead IMU too)
+    guard = StumbleGuard()
+    detections, trip_t = walk(guard, 12, trip_at=(10, 0.45), trip_to_mps=-1.2, imu_step_at=(0.02, -2.5),
+                              seed=6, imu=imu, encoders=True)
+    assert trip_t is not None and detections == []
+
+
+@pytest.mark.parametrize("tau_s", [0.008, 0.010, 0.012])
+def test_a_trip_whose_impact_rings_in_the_imu_alone_is_detected_within_50_ms(tau_s):
+    # the rig's hemiparetic-left trip on a curb (sidewalk-curb-crossing, seed 0, no boost,
+    # 36.03 s): 6 ms after the foot met the curb the insole read -425 then +413 m/s^2 (the impact
+    # ringing in the IMU), the encoders a clean arrest from 2.1 m/s to 0.15 in 28 ms. The IMU's
+    # "speed-up" started the transient hold-off, in which both channels had to see an arrest
+    # measured from 10 ms after it: by then the foot had stopped; missed. An impact rings in the
+    # IMU, not in the joints' kinematics: the encoders' arrest counts (the IMU agreeing the foot
+    # is held)
+    guard = StumbleGuard()
+    swing_s = 0.4
+    detections, trip_t = walk(guard, 12, trip_at=(10, 0.45), tau_s=tau_s, swing_s=swing_s,
+                              trip_ring=(0.004, -2.0), seed=14, encoders=True)
+    assert len(detections) == 1
+    assert 0.0 <= detections[0] - trip_t <= 0.050, detections[0] - trip_t

@@ -43,6 +43,11 @@ class Heartbeat:
         self.last_s = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="campaign-heartbeat", daemon=True)
+        # The core watches this process as the UI (its pidfd, and its main thread's state when a
+        # beat is overdue): this thread needs the GIL to beat, and a test's main thread preempted
+        # while holding it on a loaded machine is a starved UI, not a dead one (core.py,
+        # UI_STARVED_MAX_S; the disk-full case stopped with UI_HEARTBEAT_LOST that way).
+        writer.set_ui_pid(os.getpid())
         self._thread.start()
 
     def _run(self) -> None:
@@ -97,7 +102,7 @@ class Stack:
             self.heartbeat = Heartbeat(self.writer)
             self.rx = self.controller.select_patient(PATIENT)
             self.controller.select_scene(empty_scene())
-            config = CoreConfig(ports=self.rig.ports)
+            config = CoreConfig(ports=self.rig.ports, sim_rig_pid=self.rig.pid)
             if device_silence_s is not None:
                 config.device_silence_s = device_silence_s
             self.core = start_core(config, self.channels.paths())

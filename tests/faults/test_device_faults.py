@@ -101,7 +101,8 @@ def test_corrupted_bytes_are_rejected_and_counted_and_control_follows_the_rule(s
     raised = {e["reason"] for e in events if e["kind"] == "alarm_raised"}
     if stopped:
         # docs/control.md: a device silent for 20 ms (no valid frame) stops; bad frames alone do not.
-        assert raised & {"treadmill_silent", "exo_silent", "treadmill_watchdog", "exo_watchdog"}, raised
+        # (the insoles too: 1 % of their bytes corrupted spoils many of their long frames)
+        assert raised & {"treadmill_silent", "exo_silent", "insoles_silent", "treadmill_watchdog", "exo_watchdog"}, raised
     # Nothing corrupted got through: every stored value is physical.
     assert np.all(np.isfinite(telemetry["hip_rad"])) and np.all(np.abs(telemetry["hip_rad"]) < 2.0)
     assert np.all(np.abs(telemetry["knee_rad"]) < 2.5)

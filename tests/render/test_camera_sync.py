@@ -76,7 +76,7 @@ def test_display_clock_learns_the_draw_time():
 
 def test_present_clock_holds_each_frame_for_the_longest_recent_draw():
     clock = PresentClock(display_latency_s=0.004, window_s=2.0, margin_s=0.002, max_budget_s=0.5,
-                         initial_budget_s=0.02)
+                         initial_budget_s=0.02, min_frames=1)
     assert clock.present_at(10.0) == pytest.approx(10.02)  # nothing learnt yet
     for camera_s, draw_s in ((0.0, 0.010), (1.0, 0.030), (2.0, 0.015)):
         clock.observe(camera_s, camera_s + draw_s)
@@ -91,6 +91,22 @@ def test_present_clock_holds_each_frame_for_the_longest_recent_draw():
     assert clock.budget_s() == 0.5  # nothing learnt from those, but time moved on: ...
     clock.observe(9.6, 9.61)
     assert clock.budget_s() == pytest.approx(0.012)  # ... the 2 s draw aged out
+
+
+def test_present_clock_keeps_at_least_min_frames_of_a_slow_renderer():
+    # Two frames a second: the 2 s window alone would hold 4 frames; min_frames keeps 6.
+    clock = PresentClock(window_s=2.0, margin_s=0.0, min_frames=6)
+    draws = [0.30, 0.10, 0.10, 0.10, 0.10, 0.10, 0.10, 0.10]
+    for k, draw_s in enumerate(draws):
+        clock.observe(0.5 * k, 0.5 * k + draw_s)
+    # Frames 2..7 kept (camera 1.0-3.5 s): the 0.3 s draw (frame 0) left, though not by time alone.
+    assert clock.budget_s() == pytest.approx(0.10)
+    clock.observe(4.0, 4.05)
+    assert clock.budget_s() == pytest.approx(0.10)  # six frames, all within 2.0-4.0 s or kept
+    slow = PresentClock(window_s=2.0, margin_s=0.0, min_frames=8)
+    for k, draw_s in enumerate(draws):
+        slow.observe(0.5 * k, 0.5 * k + draw_s)
+    assert slow.budget_s() == pytest.approx(0.30)  # eight frames kept: the 3.5 s old one too
 
 
 def test_route_position_is_clamped_to_the_route():
