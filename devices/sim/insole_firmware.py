@@ -166,10 +166,15 @@ class InsoleFirmware(Firmware):
         tick = now_s - self._tick_t if self._tick_t is not None else 0.0
         self._tick_t = now_s
         if tick > 0.0 and hasattr(self.patient, "foot_state"):
+            accel = getattr(self.patient, "foot_accel_mps2", None)  # (FootState's two fields, built for less)
             for side in (0, 1):
-                f = self.patient.foot_state(side)
-                self._dv[side][0] += f.accel_forward_mps2 * tick
-                self._dv[side][1] += f.accel_vertical_mps2 * tick
+                if accel is not None:
+                    a_fwd, a_up = accel(side)
+                else:
+                    f = self.patient.foot_state(side)
+                    a_fwd, a_up = f.accel_forward_mps2, f.accel_vertical_mps2
+                self._dv[side][0] += a_fwd * tick
+                self._dv[side][1] += a_up * tick
         if self.next_sample_s is None:
             self.next_sample_s = now_s
         if now_s < self.next_sample_s:

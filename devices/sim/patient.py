@@ -191,6 +191,11 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
         # the exoskeleton's pull on each swinging joint: deviation from the patient's own pattern
         # (rad); the joints' moments of inertia (hip, knee) per leg
         self._exo_dev = [0.0] * 4
+        # joint limits (rad) per leg: hip and knee flexion, swing dorsiflexion; the leg's reach
+        # with the stance knee (read every tick)
+        self._joint_max_rad = tuple([d * DEG for d in degs] for degs in (
+            p.hip_flexion_max_deg, p.knee_flexion_max_deg, p.swing_dorsiflexion_deg))
+        self._stance_reach_m = lk.leg_length_for_knee(STANCE_KNEE_RAD, p.thigh_m, p.shank_m)
         inertia = lk.joint_inertias(p.body_mass_kg, p.thigh_m, p.shank_m, p.foot_length_m + p.heel_to_ankle_m)
         self._inertia = [inertia[0], inertia[1], inertia[0], inertia[1]]
         self.angle_rad = [0.0] * 4
@@ -288,6 +293,11 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
             accel_vertical_mps2=leg.accel[1], heel_load_n=loads[0], midfoot_load_n=loads[1], toe_load_n=loads[2],
             in_contact=leg.in_stance, lateral_n=self.roll[side].lateral_n(*loads),
         )
+
+    def foot_accel_mps2(self, side: int) -> tuple[float, float]:
+        """FootState's (accel_forward_mps2, accel_vertical_mps2) alone (the insoles' IMU reads it
+        every tick; a whole FootState costs ten times more)."""
+        return self.legs[side].accel
 
     # ------------------------------------------------------------------ stepping
     def step(self, t_s: float, belt_speed_mps: float, drive: ExoDrive, bws_fraction: float = 0.0,
@@ -720,6 +730,7 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
         # and falls about 4-5 cm in a stride); a plan beyond that reach is not reached
         stance_z = hip_z if hip_z < math.inf else self.hip_z
         swing_z = math.inf
+        plan: list = [None, None]  # per swinging leg: (progress, planned pitch, lowest point, ankle x)
         for side in (0, 1):
             leg = self.legs[side]
             if leg.in_stance:
@@ -729,15 +740,17 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
             # straighter than in stance: the pelvis comes down for it (a leg that hits full
             # extension on the way turns its foot's path with a corner: no foot moves like that)
             pitch_plan = self._swing_pitch(u, leg)
+            lowest = self._lowest_plan(leg, u)
+            ax = leg.x0 + (leg.x1 - leg.x0) * _swing_travel(u)
+            plan[side] = (u, pitch_plan, lowest, ax)  # (the same all this tick: leg.req is set at toe off)
             tz = lk.rotate(p.foot_length_m, -p.foot_height_m, pitch_plan)[1]
             hz = lk.rotate(-self.heel_m, -p.foot_height_m, pitch_plan)[1]
-            az_plan = self._lowest_plan(leg, u) - _soft_min(tz, hz)
-            dx = leg.x0 + (leg.x1 - leg.x0) * _swing_travel(u) - self.hip_x
-            reach = lk.leg_length_for_knee(STANCE_KNEE_RAD, thigh, shank)
+            az_plan = lowest - _soft_min(tz, hz)
+            dx = ax - self.hip_x
+            reach = self._stance_reach_m
             leg_z = az_plan + math.sqrt(max(reach * reach - dx * dx, (0.5 * reach) ** 2))
             # the landing leg must reach its heel-strike point: the pelvis comes down for it
             if u > 0.3:
-                reach = lk.leg_length_for_knee(STANCE_KNEE_RAD, thigh, shank)
                 dx = leg.x1 - self.hip_x - self.hip_speed * max(0.0, 1.0 - u) * 0.3
                 need = leg.z1 + math.sqrt(max(reach * reach - dx * dx, (0.5 * reach) ** 2))
                 # phased in from mid swing (a bound that appears at once would drop the pelvis)
@@ -751,10 +764,8 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
         if dt > 0.0:
             hip_z = min(hip_z, self.hip_z + PELVIS_RISE_MAX_MPS * dt)
         self.hip_z = hip_z
-        hip_max = [d * DEG for d in p.hip_flexion_max_deg]
-        knee_max = [d * DEG for d in p.knee_flexion_max_deg]
+        hip_max, knee_max, dorsi_max = self._joint_max_rad
         own = [0.0] * 4
-        dorsi_max = [d * DEG for d in p.swing_dorsiflexion_deg]
         swing_u = [1.0, 1.0]
         for side in (0, 1):
             leg = self.legs[side]
@@ -762,11 +773,8 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
                 ax, az, pitch = stance_pose[side]
                 hip, knee = lk.inverse(ax - self.hip_x, hip_z - az, thigh, shank, math.pi * 0.9, math.pi * 0.6)
             else:
-                u = self._swing_progress(side)
+                u, pitch_plan, lowest, ax = plan[side]
                 swing_u[side] = u
-                pitch_plan = self._swing_pitch(u, leg)
-                lowest = self._lowest_plan(leg, u)
-                ax = leg.x0 + (leg.x1 - leg.x0) * _swing_travel(u)
                 # Aim the foot's lowest point at the plan with the pitch the ankle can give (its
                 # dorsiflexion is limited), pass after pass: at the limit the pitch follows the knee
                 # and hip, which follow the pitch (two passes left the toe ~0.5 cm low in mid swing)
@@ -881,7 +889,7 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
             else:
                 dx, drop = lk.ankle_rel_hip(hip, knee, thigh, shank)
                 ax, az = self.hip_x + dx, hip_z - drop
-                intended = knee - hip - self._swing_pitch(swing_u[side], leg)
+                intended = knee - hip - plan[side][1]
                 dorsi = _soft_min(intended, dorsi_max[side], DORSI_SMOOTH_RAD) + dorsi_boost
                 if leg.lift_dorsi is None:  # leg.dorsi is still stance's: carried on at its rate
                     rate = self.velocity_radps[2 * side + 1] - self.velocity_radps[2 * side] - leg.pitch_rate

@@ -28,6 +28,7 @@ from devices.framing import StreamDecoder, wrap
 from devices.serial_exoskeleton import SerialExoskeleton
 from devices.serial_heart_rate import SerialHeartRate
 from devices.serial_insoles import SerialInsoles
+from devices.serial_link import SerialDevice
 from devices.serial_treadmill import SerialTreadmill
 from devices.sim.endpoint import Endpoint
 
@@ -181,6 +182,11 @@ def _in_process(driver_cls):
     """A subclass of a serial driver that talks over a MemoryLink and stamps the sim clock."""
 
     driver_poll = driver_cls.poll  # (called directly: this runs for every device every core cycle)
+    # The rig sends only on its 2 ms tick, so half the polls find nothing; SerialDevice.poll then
+    # reads nothing and changes nothing, so it is not called (the insoles' poll only zeroes its
+    # per-poll sample count then: that is done here).
+    skip_empty = driver_poll is SerialDevice.poll
+    clear_pending = driver_poll is SerialInsoles.poll  # with nothing queued, it only zeroes `pending`
 
     class InProcess(driver_cls):
         def __init__(self, endpoint: MemoryEndpoint, info, clock: Callable[[], float]) -> None:
@@ -196,6 +202,12 @@ def _in_process(driver_cls):
             self.info = info  # what the device answers to HELLO (no handshake in-process)
 
         def poll(self) -> int:
+            if skip_empty or clear_pending:
+                ep = self.link.endpoint
+                if not ep.to_host and not ep.bodies_to_host:
+                    if clear_pending:
+                        self.pending = 0
+                    return 0
             count = driver_poll(self)
             if count:
                 self.last_rx_s = self._clock()  # the simulated clock, not time.monotonic()
