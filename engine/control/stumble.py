@@ -38,7 +38,13 @@ A trip is a foot
   faster than the belt is moved by the leg. A drop judged a pull is not judged again until the
   foot swings on. After the IMU read an acceleration no leg makes (either way, RISE_MAX_MPS2) in
   this swing, its integrated speed is offset by that impact (changes still hold, the level not):
-  the encoders alone tell a pull back then.
+  the encoders alone tell a pull back then, and the IMU agrees that the foot is held when it lost
+  ARREST_DV_MPS within the arrest window (its level is offset, its changes are not).
+- in the swing proper: the first EARLY_S after the heel and forefoot unload is the toe-off
+  transient (the toe still on the belt, the foot turning and sliding about it): what the foot
+  reads then sets no peak, the speed an arrest loses is measured from later samples, and the
+  arrest's sudden onset must lie after it (issue 13: the slow guided walkers' toe-off kicks to
+  1.0-1.8 m/s, braked back to rest with the toe still on the belt, were taken for arrests).
 Speeds are taken as the lower of each two consecutive samples (`held`), so a one-sample spike
 (an impact transient, a kinematic step) neither sets the peak nor fakes a drop; the drop is
 measured down to zero at most (a caught foot stops, it does not go back: a negative speed is a
