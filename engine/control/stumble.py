@@ -163,7 +163,8 @@ class StumbleGuard:
         self.hist_n = [0, 0]
         # the encoder channel: foot speed over the belt from the joint angles and rates
         self.enc_mps = [math.nan, math.nan]
-        self.enc_held_mps = [0.0, 0.0]
+        self.enc_held_mps = [0.0, 0.0]  # the lower of its last two samples (a speed it held)
+        self.enc_upper_mps = [0.0, 0.0]  # the higher: at rest only when both samples are
         self.enc_peak_mps = [0.0, 0.0]
         self.enc_t = [[0.0] * HISTORY, [0.0] * HISTORY]
         self.enc_v = [[0.0] * HISTORY, [0.0] * HISTORY]
@@ -199,14 +200,19 @@ class StumbleGuard:
         u = belt_mps + thigh_m * math.cos(hip_rad) * hip_radps + shank_m * math.cos(shank_rad) * (hip_radps - knee_radps)
         u_prev = self.enc_mps[side]
         self.enc_mps[side] = u
+        # A state of the foot takes two consecutive samples: held (both at or under a speed: the
+        # lower) for an arrest's drop and for moving again, at rest (both: the higher) for an
+        # arrest's end and for agreeing that the foot is held; a one-sample kinematic spike (the
+        # rig's leg path kinks: -1.0 m/s for one sample in a 1.2 m/s swing) is neither
+        self.enc_held_mps[side] = u if u_prev != u_prev or u < u_prev else u_prev
+        self.enc_upper_mps[side] = u if u_prev != u_prev or u > u_prev else u_prev
         if not self.swinging[side] or u_prev != u_prev:
             self.enc_peak_mps[side] = 0.0
             self.enc_settled_peak_mps[side] = 0.0
             self.enc_n[side] = 0
             self.enc_arrest[side] = False
             return
-        held = u if u < u_prev else u_prev
-        self.enc_held_mps[side] = held
+        held = self.enc_held_mps[side]
         dt = t_s - self.enc_last_t[side]
         self.enc_last_t[side] = t_s
         if dt > 0.0 and u - u_prev > RISE_MAX_MPS2 * dt:
@@ -224,7 +230,7 @@ class StumbleGuard:
         n = self.enc_n[side]
         rt, rv = self.enc_t[side], self.enc_v[side]
         # the ring is scanned only for a foot that swung and is slow now (rarely: cheap per cycle)
-        if u > HELD_MAX_MPS:
+        if self.enc_upper_mps[side] > HELD_MAX_MPS:
             self.enc_arrest[side] = False
         elif not self.enc_arrest[side] and self.enc_peak_mps[side] >= PEAK_MIN_MPS \
                 and _sudden(rt, rv, n, t_s, held, u, self.enc_transient_t[side] + SETTLE_S, swing_from):
@@ -307,11 +313,17 @@ class StumbleGuard:
             rt, rv, n, t_s, held, self.transient_t[side] + SETTLE_S) - v >= ARREST_DV_MPS)
         self.hist_n[side] = _ring_push(rt, rv, n, t_s, held)
         pending = self.pending_t[side]
+        enc = self.enc_mps[side]
+        enc_live = enc == enc
+        # moving by both measures (the encoders' two last samples over HELD_MAX_MPS; after a jolt
+        # the IMU's level is offset: the encoders alone tell it then; NaN: no encoders)
+        moving = (v > HELD_MAX_MPS or (self.imu_jolted[side] and enc_live)) \
+            and not (enc_live and self.enc_held_mps[side] <= HELD_MAX_MPS)
         if pending >= 0.0:
-            enc = self.enc_mps[side]
-            if v > HELD_MAX_MPS and not enc <= HELD_MAX_MPS:
+            if moving:
                 self.pending_t[side] = -1.0  # moving again by both measures: not held
-            elif (v < -BACK_MAX_MPS and not (self.imu_jolted[side] and enc == enc)) or enc < -BACK_MAX_MPS:
+            elif (v < -BACK_MAX_MPS and not (self.imu_jolted[side] and enc_live)) \
+                    or self.enc_upper_mps[side] < -BACK_MAX_MPS:
                 # (after a jolt the IMU's speed is offset: the encoders alone tell a pull back)
                 self.pending_t[side] = -1.0  # going back over the belt: pulled, not held
                 self.rejected[side] = True  # this drop is judged: a new one needs the foot moving again
@@ -320,7 +332,7 @@ class StumbleGuard:
                 return self._detected(side, t_s)
             return False
         if self.rejected[side]:
-            if v > HELD_MAX_MPS and not self.enc_mps[side] <= HELD_MAX_MPS:  # (NaN: no encoders)
+            if moving:
                 self.rejected[side] = False  # swinging again: a new arrest may be judged
             return False
         elapsed = t_s - self.swing_t0[side]
@@ -334,8 +346,8 @@ class StumbleGuard:
         # one channel only, the other channel's arrest counts (the first agreeing the foot is
         # held): an obstacle's impact rings in the insole IMU, not in the joints' kinematics.
         # Without encoders nothing is judged in the IMU's hold-off.
-        enc = self.enc_mps[side]
-        if enc == enc:
+        enc = self.enc_upper_mps[side]  # at rest by its last two samples
+        if enc_live:
             # the encoders' arrest holds while the foot stays held, judged within one arrest
             # window of it (a foot that has hovered since is not being stopped now)
             enc_arrest = self.enc_arrest[side] and t_s - self.enc_arrest_t[side] <= ARREST_WINDOW_S

@@ -38,7 +38,8 @@ def walk(guard: StumbleGuard, n_strides: int, swing_s: float = 0.4, stance_s: fl
          brake_at: tuple[float, float, float] | None = None, trip_to_mps: float = 0.0,
          leap_at: tuple[float, float] | None = None, spike_at: tuple[float, float] | None = None,
          spike_channels: str = "both", imu_step_at: tuple[float, float] | None = None,
-         trip_ring: tuple[float, float] | None = None, kick: tuple[float, float, float] | None = None):
+         trip_ring: tuple[float, float] | None = None, kick: tuple[float, float, float] | None = None,
+         spike_s: float | None = None):
     """Feed `n_strides` strides of one foot on a 1 ms grid: insole samples at 200 Hz (imu: False
     gives a dead IMU, specific force of a foot at rest), exoskeleton samples at 500 Hz when
     `encoders` (a straight leg of THIGH_M + SHANK_M whose ankle moves over the belt as the foot:
@@ -52,7 +53,8 @@ def walk(guard: StumbleGuard, n_strides: int, swing_s: float = 0.4, stance_s: fl
     spike_at (u, extra_mps): at swing share u of every swing a 6 ms spike of extra_mps rides on
     the foot's speed (up in 2 ms, down in 4: an impact or a kinematic step, as the rig shows at
     and after toe off) and the swing goes on; spike_channels "both", "imu" or "encoders" says
-    which measures see it.
+    which measures see it; spike_s: a flat spike of that length instead (the rig's leg-path kink:
+    one 2 ms encoder sample).
     imu_step_at (u, dv_mps): at swing share u of every swing the IMU alone reads a jolt that
     steps its integrated speed by dv_mps within 1 ms (an impact on the insole: -2.5 m/s is the
     rig's toe-off jolt of -500 m/s^2 over one 5 ms sample); the encoders do not see it.
@@ -100,6 +102,8 @@ def walk(guard: StumbleGuard, n_strides: int, swing_s: float = 0.4, stance_s: fl
             ts = (np.arange(n + 1) - int(spike_at[0] * n)) * 0.001
             spike = spike_at[1] * np.where(ts < 0.0, 0.0, np.where(ts < 0.002, ts / 0.002,
                                                                      np.clip((0.006 - ts) / 0.004, 0.0, 1.0)))
+            if spike_s is not None:
+                spike = spike_at[1] * ((ts >= 0.0) & (ts < spike_s))
             if spike_channels == "imu":
                 v_enc = v.copy()
             elif spike_channels == "encoders":
@@ -357,6 +361,20 @@ def test_a_jolted_imu_reading_high_does_not_alarm_on_a_landing(dv_mps):
     # comes with no encoder arrest (the foot lands at speed, then loads): nothing
     guard = StumbleGuard()
     detections, _ = walk(guard, 60, imu_step_at=(0.02, dv_mps), peak_mps=2.5, seed=15, encoders=True)
+    assert detections == []
+
+
+@pytest.mark.parametrize("spike_u", [0.6, 0.7, 0.75])
+def test_a_one_sample_kink_with_a_jolted_imu_is_not_a_trip(spike_u):
+    # the rig's parkinsonian-freezing balance session (seed 225, 25.49 s): a +503 m/s^2 jolt at toe
+    # off left the IMU's speed 1.1 m/s low (it read the swinging foot "at rest"), and a kink of the
+    # model's leg path dipped the foot to -1.0 m/s for one 2 ms encoder sample in a 1.2 m/s swing:
+    # the old rule took that one sample as the encoders agreeing that the foot was held and the
+    # offset IMU never read the foot "moving again": a STUMBLE with no trip. A state of the foot
+    # takes two consecutive samples, and after a jolt the encoders alone tell it moving
+    guard = StumbleGuard()
+    detections, _ = walk(guard, 40, swing_s=0.45, peak_mps=2.0, imu_step_at=(0.02, -1.6),
+                         spike_at=(spike_u, -2.4), spike_s=0.002, seed=16, encoders=True)
     assert detections == []
 
 
