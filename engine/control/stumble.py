@@ -46,7 +46,8 @@ A trip is a foot
   arrest's sudden onset must lie after it (issue 13: the slow guided walkers' toe-off kicks to
   1.0-1.8 m/s, braked back to rest with the toe still on the belt, were taken for arrests).
 Speeds are taken as the lower of each two consecutive samples (`held`), so a one-sample spike
-(an impact transient, a kinematic step) neither sets the peak nor fakes a drop; the drop is
+(an impact transient, a kinematic step) neither sets the peak nor fakes a drop, and the encoders
+read the foot at rest only when their last two samples both are (a one-sample dip is not rest); the drop is
 measured down to zero at most (a caught foot stops, it does not go back: a negative speed is a
 transient or drift); nothing is judged in the first EARLY_S of a swing; an arrest of a foot that
 was already slowing (GRADUAL_SHARE of its speed before the arrest window, or of its swing's
