@@ -22,6 +22,7 @@ import numpy as np
 
 from engine.control import layout
 from engine.render.alarms import active_alarms
+from engine.render.liveness import freeze_collector, thaw_collector
 from engine.scene.outcomes import count_outcomes
 from engine.session.controller import SceneChoice, SessionController
 
@@ -292,8 +293,10 @@ def run_headless(options: SessionOptions, on_frame=None) -> SessionResult:
         if shots is not None:
             shots.mkdir(parents=True, exist_ok=True)
         warm_up(app)
+        freeze_collector()  # the belt stands: a full collection now, none of these objects later
         heartbeat.covering.clear()  # the frame loop beats from here on
         controller.start()
+        controller.write_in_background(True)  # the walk's records: the frame loop never waits on SQLite
         started_s = time.monotonic()
         outcome = _walk(app, controller, options, started_s, shots, result, stop_requested, on_frame, recorders)
         recorder = recorders.handle
@@ -313,6 +316,9 @@ def run_headless(options: SessionOptions, on_frame=None) -> SessionResult:
     finally:
         if heartbeat is not None:
             heartbeat.covering.set()
+        thaw_collector()
+        if controller is not None:
+            controller.write_in_background(False)  # what the walk queued, before the session is closed
         result.summary = _summary(channels, app, controller) if channels is not None else {}
         result.end_reason = result.end_reason or result.outcome
         result.summary["end_reason"] = result.end_reason
@@ -528,12 +534,10 @@ def _walk(app, controller, options, started_s, shots, result, stop_requested, on
 def _log_hud_feedback(controller, app, events) -> None:
     """What the patient was shown, into the session's events (the report can line it up with
     the core's obstacle outcomes)."""
-    if controller.store is None or controller.session_id is None:
-        return
     for index, outcome in events:
         try:
-            controller.store.add_event(controller.session_id, "hud_feedback", float(app.state["t_s"]),
-                                       obstacle=int(index), outcome=outcome, text=app.hud_content.feedback)
+            controller.record_event("hud_feedback", float(app.state["t_s"]), obstacle=int(index), outcome=outcome,
+                                    text=app.hud_content.feedback)
         except Exception:
             log.exception("recording HUD feedback")
 

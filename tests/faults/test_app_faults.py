@@ -361,7 +361,14 @@ def test_ui_slowed_gets_the_graded_response_not_a_stop(app_factory, reliability)
         # machine's frame rate, the floor speed on it: not asserted): it moved in its last 10 s.
         t_end = float(running["t_s"][-1])
         last = running[running["t_s"] >= t_end - 10.0]
-        assert float(last["s_m"][-1] - last["s_m"][0]) > 0.2, "it kept walking to the end"
+        moved_m = float(last["s_m"][-1] - last["s_m"][0])
+        if np.any(last["alarms"] & (1 << int(AlarmReason.STUMBLE))):
+            # A STUMBLE warning (issue 13's detector, not this policy) crawls the belt until a
+            # therapist acknowledges it, and a headless run has none (seen under a CPU hog at the
+            # box: 0.018 m/s, 0.18 m in 10 s): still walking, not stopped.
+            assert moved_m > 0.0 and float(last["belt_speed_cmd_mps"][-1]) > 0.0, "it kept walking to the end"
+        else:
+            assert moved_m > 0.2, "it kept walking to the end"
     reliability.record("UI 0.25 s slower per frame", "graded: late alarm, slowed, no stop",
                        None, None, None, f"walked {float(telemetry['s_m'].max()):.1f} m at <= "
                        f"{float(running['belt_speed_cmd_mps'].max()):.2f} m/s")
