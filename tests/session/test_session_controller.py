@@ -89,12 +89,16 @@ def test_actions_reach_the_command_block_and_the_audit_log(rig):
     assert session["scene_id"] == "test-scene"
 
 
-def test_pause_resume_and_alarm_ack_are_logged(rig):
-    channels, store, reader = rig
+def _started(channels, store) -> tuple[SessionController, int]:
     controller = SessionController(CommandWriter(channels.command), store)
     controller.select_patient("p-001")
     controller.select_scene(_choice())
-    session_id = controller.start()
+    return controller, controller.start()
+
+
+def test_pause_resume_and_alarm_ack_are_logged(rig):
+    channels, store, reader = rig
+    controller, session_id = _started(channels, store)
     controller.pause()
     assert int(_command(reader)["run_request"]) == layout.RunState.PAUSED
     controller.resume()
@@ -138,11 +142,7 @@ def test_while_walking_a_locked_database_never_holds_up_the_caller(rig, tmp_path
     import threading
 
     channels, store, _ = rig
-    controller = SessionController(CommandWriter(channels.command), store)
-    controller.select_patient("p-001")
-    controller.select_scene(_choice())
-    session_id = controller.open_session()
-    controller.start()
+    controller, session_id = _started(channels, store)
     controller.write_in_background(True)
     other = sqlite3.connect(str(tmp_path / "records.db"), isolation_level=None)
     other.execute("BEGIN IMMEDIATE")  # what a recorder's long transaction looks like to us
