@@ -47,6 +47,23 @@ OBSTACLE_FAIL_HOLD = 0.10  # above this no harder scene, no faster belt (success
 # failed crossing then only keeps the scene and the guidance floor (a near miss, not a bad day).
 OBSTACLE_MIN_CROSSINGS = 4
 MIN_MARGIN_FOR_HARDER_M = 0.02  # cleared obstacles by at least 2 cm before a harder scene
+# What a crossing tests depends on the obstacle's kind. A step-over with a height (box, cable,
+# threshold, spilled items, a curb's or ramp's lip) tests the swing's lift: the scene target
+# "clearance" (engine/scene/model.py TRAINING_TARGETS), which guidance helps (it lifts the swing).
+# A flat hazard (a puddle: no height, landing in it is the fault; docs/patients.md) tests foot
+# placement: stepping over it takes one step from before its near edge to beyond its far edge, so
+# the step must be at least its length plus a foot length (the trailing toe before the edge, the
+# leading heel past it). A puddle longer than any step the patient made in the session cannot be
+# stepped over, only walked around or through; a treadmill's lane (about 0.5 m) leaves no way
+# around. Such a crossing tells nothing of the patient's gait and is left out of the obstacle
+# rules (noted). A shorter flat hazard that was stepped in counts as a failed crossing (foot
+# placement: speed and scene), but not against the guidance floor: guidance lifts the swing, it
+# does not place the foot.
+FLAT_HAZARD_KINDS = ("puddle",)
+# Foot length 0.152 and leg length (greater trochanter to floor) 0.530 of body height: Drillis &
+# Contini 1966 segment lengths, as tabulated in Winter, Biomechanics and Motor Control of Human
+# Movement (textbook). The prescription's leg length gives the foot: 0.152 / 0.530 of it.
+FOOT_PER_LEG_LENGTH = 0.152 / 0.530
 MIN_CROSSINGS_FOR_HARDER = 2  # a scene with obstacles: at least this many crossed before a harder one
 # Minimum toe clearance: 11-13 mm in healthy adults (Winter 1991, REFERENCES.md section 2); a
 # median below 10 mm on the worse side keeps the support and the guidance where they are.
@@ -180,6 +197,9 @@ class Performance:
     walking_s: float
     obstacles_attempted: int = 0
     obstacles_failed: int = 0
+    obstacles_failed_flat: int = 0  # of those, flat hazards stepped in (foot placement, not the swing's lift)
+    obstacles_not_steppable: int = 0  # crossings of flat hazards longer than any step made: left out above
+    longest_step_m: float = math.nan  # the longest step of the session
     trips: int = 0  # legs caught by an obstacle + stumbles counted as trips (below)
     obstacle_trips: int = 0  # legs the core saw caught by an obstacle
     stumbles: int = 0  # the core's STUMBLE events
@@ -276,8 +296,18 @@ def assess(store, session_id: int) -> Performance:
                        walking_s=data.walking_time_s, assist_as_needed=bool(settings.get("assist_as_needed", 0.0)))
     # obstacles (per leg when the core sends legs, else per obstacle) and trips
     results = data.obstacle_results
+    lengths = data.step_length_m[np.isfinite(data.step_length_m)] if len(data.step_length_m) else np.zeros(0)
+    perf.longest_step_m = float(lengths.max()) if len(lengths) else math.nan
+    foot_m = FOOT_PER_LEG_LENGTH * max(float(data.prescription.get("leg_length_l_m") or 0.9),
+                                       float(data.prescription.get("leg_length_r_m") or 0.9))
+    flat = _flat_hazard_lengths(session["scene_id"])
+    # a flat hazard nobody could step over is left out (FLAT_HAZARD_KINDS): every crossing of it
+    unsteppable = {i for i, length in flat.items() if not perf.longest_step_m >= length + foot_m}
+    perf.obstacles_not_steppable = sum(1 for r in results if r["obstacle"] in unsteppable)
+    results = [r for r in results if r["obstacle"] not in unsteppable]
     perf.obstacles_attempted = len(results)
     perf.obstacles_failed = sum(1 for r in results if r["failed"])
+    perf.obstacles_failed_flat = sum(1 for r in results if r["failed"] and r["obstacle"] in flat)
     perf.obstacle_trips = sum(1 for r in results if r["outcome"] == "tripped")
     events = store.events(session_id)
     stumbles = [e for e in events if e["kind"] == "stumble"]
@@ -343,6 +373,19 @@ def assess(store, session_id: int) -> Performance:
             perf.guidance_max = float(settings.get("guidance_max", 1.0))
             perf.guidance_saturated_share = float((applied >= perf.guidance_max - 0.005).mean())
     return perf
+
+
+def _flat_hazard_lengths(scene_id: str) -> dict[int, float]:
+    """Obstacle index (the core's timeline order) -> length along the route of the scene's flat
+    hazards (FLAT_HAZARD_KINDS); {} when the scene is not in the library."""
+    try:
+        from engine.scene.loader import find_scene
+
+        scene = find_scene(scene_id)
+    except Exception:  # a deleted or renamed scene: every crossing counts, as before
+        return {}
+    return {i: float(o.depth_m) for i, o in enumerate(scene.obstacles_in_timeline_order())
+            if o.kind in FLAT_HAZARD_KINDS}
 
 
 def _therapist_not_trips(store, session_id: int, stumbles: list[dict]) -> set[int]:
@@ -517,6 +560,11 @@ def propose(patient_code: str, perf: Performance, current: Plan, rx, sessions_on
         elif drop_m >= FATIGUE_MIN_DROP_M and drop_m > FATIGUE_CLEARANCE_DROP * perf.baseline_clearance_m:
             notes.append(f"toe clearance {perf.clearance_m * 1000:.1f} mm, down from {perf.baseline_clearance_m * 1000:.1f} mm "
                          f"over the last sessions, still at or above {DECLINE_BELOW_M * 1000:.0f} mm (healthy): not a decline")
+    obstacle_hold = ""
+    if perf.obstacles_not_steppable:
+        notes.append(f"{perf.obstacles_not_steppable} crossing(s) of a flat hazard longer than any step made "
+                     f"(longest {perf.longest_step_m:.2f} m) plus a foot: it cannot be stepped over, only walked "
+                     "around or through, so those crossings are not judged")
     if perf.obstacles_attempted:
         notes.append(f"obstacles: {perf.obstacles_attempted - perf.obstacles_failed}/{perf.obstacles_attempted} "
                      "crossings cleared" + (f", smallest margin {perf.min_margin_m * 100:.1f} cm"
@@ -525,7 +573,10 @@ def propose(patient_code: str, perf: Performance, current: Plan, rx, sessions_on
             back.append(f"{perf.failed_share:.0%} of obstacle crossings failed (> {OBSTACLE_FAIL_STEP_BACK:.0%})")
             causes["obstacles"] = perf.failed_share
         elif perf.failed_share > OBSTACLE_FAIL_HOLD and perf.obstacles_attempted >= OBSTACLE_MIN_CROSSINGS:
-            hold.append(f"{perf.failed_share:.0%} of obstacle crossings failed (> {OBSTACLE_FAIL_HOLD:.0%})")
+            obstacle_hold = f"{perf.failed_share:.0%} of obstacle crossings failed (> {OBSTACLE_FAIL_HOLD:.0%})"
+            if perf.obstacles_failed_flat == perf.obstacles_failed:
+                obstacle_hold += " (a flat hazard stepped in: foot placement)"
+            hold.append(obstacle_hold)
         elif perf.obstacles_failed:
             near_miss = (f"{perf.obstacles_failed} of {perf.obstacles_attempted} obstacle crossings touched "
                          f"(fewer than {OBSTACLE_MIN_CROSSINGS} crossings: a near miss)")
@@ -636,7 +687,13 @@ def propose(patient_code: str, perf: Performance, current: Plan, rx, sessions_on
     if speed_c < speed - 1e-9:
         reason += f" (held at the prescription's maximum {rx.max_speed_mps:.2f} m/s)"
     changes.append(Change("speed_mps", current.speed_mps, speed_c, reason))
-    # guidance floor (and the starting guidance with it)
+    # guidance floor (and the starting guidance with it). Guidance lifts the swing: a flat hazard
+    # stepped in (foot placement, FLAT_HAZARD_KINDS) does not hold it.
+    lift_failed = perf.obstacles_failed - perf.obstacles_failed_flat
+    if perf.obstacles_failed_flat == perf.obstacles_failed and obstacle_hold:
+        floor_hold = [h for h in hold if h != obstacle_hold]
+    else:
+        floor_hold = hold
     if back:
         floor, reason = current.guidance_min + GUIDANCE_STEP, f"step back: {why_back}"
     elif perf.walking_s < MIN_WALKING_S:
@@ -651,19 +708,19 @@ def propose(patient_code: str, perf: Performance, current: Plan, rx, sessions_on
         elif used_share > GUIDANCE_USED_SHARE_MAX:
             floor, reason = current.guidance_min, \
                 f"hold: assist-as-needed used {used_share:.0%} of the room above the floor"
-        elif hold or low_clearance or perf.obstacles_failed:
-            why = "; ".join(hold) or (f"toe clearance {perf.clearance_m * 1000:.1f} mm below "
-                                      f"{LOW_CLEARANCE_M * 1000:.0f} mm" if low_clearance
-                                      else f"{perf.obstacles_failed} of {perf.obstacles_attempted} "
-                                      "obstacle crossings failed")
+        elif floor_hold or low_clearance or lift_failed:
+            why = "; ".join(floor_hold) or (f"toe clearance {perf.clearance_m * 1000:.1f} mm below "
+                                            f"{LOW_CLEARANCE_M * 1000:.0f} mm" if low_clearance
+                                            else f"{lift_failed} of {perf.obstacles_attempted} "
+                                            "obstacle crossings failed")
             floor, reason = current.guidance_min, f"hold: {why}"
         else:
             floor, reason = current.guidance_min - GUIDANCE_STEP, \
                 f"assist-as-needed used {used_share:.0%} of the room above the floor, gait in order: less assistance"
-    elif not hold and not low_clearance and not perf.obstacles_failed:
+    elif not floor_hold and not low_clearance and not lift_failed:
         floor, reason = current.guidance_min - GUIDANCE_STEP, "fixed guidance and a good session: less assistance"
     else:
-        floor, reason = current.guidance_min, "hold: " + ("; ".join(hold) or (
+        floor, reason = current.guidance_min, "hold: " + ("; ".join(floor_hold) or (
             "low toe clearance" if low_clearance else "an obstacle crossing failed"))
     floor_c = _clamp(_tidy(floor, current.guidance_min), rx.guidance_min, rx.guidance_max)
     if abs(floor_c - floor) > 1e-9:

@@ -417,3 +417,75 @@ def test_a_trip_step_back_that_did_not_help_is_not_repeated():
                     last_step_back=first)
     assert again.direction == "hold" and again.plan.speed_mps == first.plan.speed_mps
     assert "not stepped back again" in changes(again)["speed_mps"][2]
+
+
+def test_a_flat_hazard_stepped_in_holds_the_speed_but_not_the_guidance_floor():
+    """A puddle stepped in is foot placement, not the swing's lift: guidance (which lifts the
+    swing) comes down as on a good day; the speed holds for the failed share as for any obstacle.
+    The old rule held the floor for any failed crossing (the bench's improving patient at 0.40
+    from its 4th session, for the aisle's puddle)."""
+    p = propose("p1", good(obstacles_attempted=4, obstacles_failed=1, obstacles_failed_flat=1), START, RX,
+                sessions_on_scene=3, scenes=SCENES)
+    assert p.plan.speed_mps == START.speed_mps and "foot placement" in changes(p)["speed_mps"][2]
+    assert p.plan.guidance_min == pytest.approx(START.guidance_min - pg.GUIDANCE_STEP)
+    assert p.plan.scene_id == START.scene_id
+    # the same share from a box (the swing's lift) holds the floor too
+    p = propose("p1", good(obstacles_attempted=4, obstacles_failed=1), START, RX, sessions_on_scene=3, scenes=SCENES)
+    assert p.plan.speed_mps == START.speed_mps and p.plan.guidance_min == START.guidance_min
+
+
+def _fake_session(monkeypatch, store, scene_id: str, results: list[dict], longest_step_m: float):
+    """A recorded session whose data (engine.analysis.session_data.load_session) are built: steps
+    up to `longest_step_m`, the given obstacle results, nothing else of note."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    import engine.analysis.session_data as sd
+    from engine.control.prescription import Prescription
+
+    store.ensure_patient("p-1")
+    store.add_prescription("p-1", RX, who="test")
+    session_id = store.start_session("p-1", scene_id, {}, {})
+    n = 40
+    lengths = np.linspace(0.40, longest_step_m, n)
+    data = SimpleNamespace(
+        walking_time_s=60.0, obstacle_results=results, step_length_m=lengths, step_side=np.arange(n) % 2,
+        step_t_s=np.arange(n) * 0.6, step_time_s=np.full(n, 0.6), toe_clearance_m=np.full(n, 0.02),
+        stride_time_s=np.full(n, 1.2), stride_steady=np.ones(n, bool), stride_side=np.arange(n) % 2,
+        heart_rate_bpm=np.zeros(0), walking=np.zeros(0, bool), tel_t_s=np.zeros(0),
+        prescription=Prescription(leg_length_l_m=0.9, leg_length_r_m=0.9).to_dict())
+    monkeypatch.setattr(sd, "load_session", lambda store_, sid: data)
+    return session_id
+
+
+def test_a_puddle_longer_than_any_step_is_left_out_of_the_obstacle_rules(tmp_path, monkeypatch):
+    """The pharmacy aisle's puddle is 0.8 m along the route: stepping over it takes a step of
+    0.8 m plus a foot (0.26 m for a 0.9 m leg); a patient whose longest step was 0.62 m can only
+    walk through it. Its crossings are noted, not judged; the box's count as before."""
+    from engine.records.store import Store
+
+    scene = SCENES["grocery-pharmacy-aisle"]
+    order = [o.kind for o in scene.obstacles_in_timeline_order()]
+    puddle, box = order.index("puddle"), order.index("box")
+    results = [{"obstacle": puddle, "kind": "puddle", "side": 0, "t_s": 30.0, "margin_m": -0.01, "outcome": "touched",
+                "failed": True},
+               {"obstacle": puddle, "kind": "puddle", "side": 1, "t_s": 30.5, "margin_m": 0.03, "outcome": "cleared",
+                "failed": False},
+               {"obstacle": box, "kind": "box", "side": 0, "t_s": 50.0, "margin_m": 0.05, "outcome": "cleared",
+                "failed": False},
+               {"obstacle": box, "kind": "box", "side": 1, "t_s": 50.5, "margin_m": 0.04, "outcome": "cleared",
+                "failed": False}]
+    with Store(tmp_path / "r.db") as store:
+        sid = _fake_session(monkeypatch, store, scene.id, results, longest_step_m=0.62)
+        perf = pg.assess(store, sid)
+    assert (perf.obstacles_attempted, perf.obstacles_failed, perf.obstacles_not_steppable) == (2, 0, 2)
+    p = propose("p1", perf, START, RX, sessions_on_scene=3, scenes=SCENES)
+    assert any("cannot be stepped over" in n for n in p.notes)
+    assert p.plan.guidance_min < START.guidance_min
+    # a patient whose steps reach 1.1 m could have stepped over it: the touch counts (flat)
+    with Store(tmp_path / "r2.db") as store:
+        sid = _fake_session(monkeypatch, store, scene.id, results, longest_step_m=1.1)
+        perf = pg.assess(store, sid)
+    assert (perf.obstacles_attempted, perf.obstacles_failed, perf.obstacles_failed_flat) == (4, 1, 1)
+    assert perf.obstacles_not_steppable == 0
