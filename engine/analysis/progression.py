@@ -86,6 +86,21 @@ SYMMETRY_WORSE_PCT = 5.0  # symmetry index worse than the previous session by th
 SYMMETRY_SPREAD_Z = 2.0
 HR_ABOVE_SHARE_STEP_BACK = 0.10  # share of walking time above the heart-rate limit
 HR_NEAR_LIMIT = 0.95  # mean over the last third this close to the limit: hold speed and support
+# ... or the heart rate the session was heading for at its pace, this close to the limit. The
+# limit is the top of the patient's training zone (Karvonen; moderate aerobic training after
+# stroke 40-59 % of the heart-rate reserve, 50-80 % in trials: REFERENCES.md section 8), and
+# aerobic treadmill training raises the pace while the steady heart rate stays in the zone. A
+# heart rate approaches its steady state over minutes after a change of pace (a first-order rise:
+# the simulated patient's time constant is 25 s); a short session ends before it gets there (the
+# progression bench's 45 s sessions reach ~75 % of the rise in their last third), so the rule
+# also reads where the rise was heading: HR(t) = steady - (steady - start) exp(-t / tau) fitted to
+# the walking heart rate in 1 s means, tau searched over HR_TAU_RANGE_S. A fit whose tau lies on
+# the range's edge (no approach to a steady state seen: flat, or still rising straight), or whose
+# residual exceeds HR_FIT_RMS_MAX_BPM, is not used. The projection only ever holds; it never
+# steps back (the patient was not above the limit).
+HR_TAU_RANGE_S = (5.0, 300.0)
+HR_FIT_MIN_S = 20.0  # walking seconds at least, for a fit
+HR_FIT_RMS_MAX_BPM = 4.0  # beat-to-beat noise of a chest strap is a few bpm
 FATIGUE_CLEARANCE_DROP = 0.25  # last third's clearance this much below the first third's
 # ... and by at least this much: with the swing-to-swing SD of 4.5 mm (Winter; REFERENCES.md
 # section 2) the difference of two medians of ~15 swings has a standard error near 2 mm, so a
@@ -220,6 +235,8 @@ class Performance:
     hr_limit_bpm: float = 0.0
     hr_above_share: float = math.nan
     hr_late_mean_bpm: float = math.nan
+    hr_steady_bpm: float = math.nan  # where the session's heart rate was heading (fitted rise; nan: no fit)
+    hr_tau_s: float = math.nan  # the fit's time constant
     goals_set: int = 0
     goals_met: int = 0
     guidance_used: float = math.nan  # mean applied guidance while walking
@@ -354,6 +371,7 @@ def assess(store, session_id: int) -> Performance:
             perf.hr_above_share = float((hr[walking] > perf.hr_limit_bpm).mean())
         _, late = _thirds(data.tel_t_s, walking)
         perf.hr_late_mean_bpm = float(hr[late].mean()) if late.any() else math.nan
+        perf.hr_steady_bpm, perf.hr_tau_s = hr_steady_state(data.tel_t_s[walking], hr[walking])
     # goals: the bits the core reported against the goals the session set
     goals = session.get("goals") or {}
     bits = int(summary.get("goal_reached") or 0)
@@ -463,6 +481,31 @@ def _worse_side_stride_sd(data) -> tuple[float, int]:
     sds = [(float(np.std(times[ok & (data.stride_side == side)], ddof=1)), int((ok & (data.stride_side == side)).sum()))
            for side in (0, 1) if (ok & (data.stride_side == side)).sum() >= MIN_STRIDES_FOR_VARIABILITY]
     return max(sds) if sds else (math.nan, 0)
+
+
+def hr_steady_state(t_s: np.ndarray, hr_bpm: np.ndarray) -> tuple[float, float]:
+    """(steady heart rate, time constant) of a first-order approach fitted to the samples (see
+    HR_TAU_RANGE_S); (nan, nan) when there are too few, or no approach is seen."""
+    if len(t_s) < 2 or float(t_s[-1] - t_s[0]) < HR_FIT_MIN_S:
+        return math.nan, math.nan
+    # 1 s means (telemetry is 1 kHz, the sensor ~1 Hz): the fit weighs time, not samples
+    bins = np.floor(t_s - t_s[0]).astype(int)
+    counts = np.bincount(bins)
+    keep = counts > 0
+    t = np.flatnonzero(keep).astype(float) + 0.5
+    y = np.bincount(bins, weights=hr_bpm)[keep] / counts[keep]
+    taus = np.geomspace(HR_TAU_RANGE_S[0], HR_TAU_RANGE_S[1], 60)
+    best = (math.inf, 0, 0.0)
+    for k, tau in enumerate(taus):
+        basis = np.column_stack([np.ones_like(t), np.exp(-t / tau)])
+        coef, *_ = np.linalg.lstsq(basis, y, rcond=None)
+        rss = float(np.sum((basis @ coef - y) ** 2))
+        if rss < best[0]:
+            best = (rss, k, float(coef[0]))
+    rss, k, steady = best
+    if k in (0, len(taus) - 1) or math.sqrt(rss / len(y)) > HR_FIT_RMS_MAX_BPM:
+        return math.nan, math.nan
+    return steady, float(taus[k])
 
 
 def variance_ratio_limit(n: int, z: float = VARIABILITY_Z) -> float:
@@ -597,6 +640,11 @@ def propose(patient_code: str, perf: Performance, current: Plan, rx, sessions_on
             hr_high = True
             hold.append(f"heart rate {perf.hr_late_mean_bpm:.0f} bpm late in the session, near the "
                         f"{perf.hr_limit_bpm:.0f} bpm limit")
+        elif math.isfinite(perf.hr_steady_bpm) and perf.hr_steady_bpm >= HR_NEAR_LIMIT * perf.hr_limit_bpm:
+            hr_high = True
+            hold.append(f"heart rate heading for {perf.hr_steady_bpm:.0f} bpm at this pace (its rise fitted, time "
+                        f"constant {perf.hr_tau_s:.0f} s), near the {perf.hr_limit_bpm:.0f} bpm limit: the top "
+                        "of the training zone")
     elif perf.hr_limit_bpm <= 0.0:
         notes.append("no heart-rate limit in the prescription: heart rate not judged")
     goals_missed = perf.goals_set - perf.goals_met

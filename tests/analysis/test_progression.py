@@ -323,6 +323,34 @@ def test_heart_rate_near_the_limit_holds_and_above_it_steps_back():
     assert p.direction == "step_back" and p.plan.speed_mps < START.speed_mps
 
 
+def test_a_heart_rate_heading_for_the_limit_holds_the_pace():
+    """A short session ends before the heart rate settles: where its rise was heading counts. The
+    old rule read the late mean only (100 bpm) and sped the belt up."""
+    p = propose("p1", good(hr_late_mean_bpm=100.0, hr_steady_bpm=126.0, hr_tau_s=25.0), START, RX,
+                sessions_on_scene=3, scenes=SCENES)
+    assert p.plan.speed_mps == START.speed_mps and p.plan.bws_fraction == START.bws_fraction
+    assert "heading for 126 bpm" in changes(p)["speed_mps"][2] and p.direction != "step_back"
+    p = propose("p1", good(hr_late_mean_bpm=100.0, hr_steady_bpm=110.0, hr_tau_s=25.0), START, RX,
+                sessions_on_scene=3, scenes=SCENES)
+    assert p.plan.speed_mps > START.speed_mps
+
+
+def test_the_steady_heart_rate_is_fitted_from_a_short_rise():
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    t = np.arange(0.0, 45.0, 0.01)
+    beats = rng.normal(0.0, 1.0, 45)  # a 1 Hz sensor with 1 bpm noise
+    rise = 118.0 - (118.0 - 72.0) * np.exp(-t / 25.0) + beats[t.astype(int)]
+    steady, tau = pg.hr_steady_state(t, rise)
+    assert steady == pytest.approx(118.0, abs=3.0) and 15.0 < tau < 40.0
+    late = rise[t >= 30.0].mean()
+    assert late < 0.95 * 118.0  # what the late mean alone saw
+    # no approach to a steady state (a straight climb), or too short: no projection
+    assert math.isnan(pg.hr_steady_state(t, 72.0 + 0.5 * t)[0])
+    assert math.isnan(pg.hr_steady_state(t[:1000], rise[:1000])[0])
+
+
 def test_a_symmetry_change_within_the_patients_own_spread_does_not_hold():
     """|SI| swinging 8-44 % between the patient's recent sessions: 37 % is nothing new; against
     recent sessions that all sat near 9 %, 20 % is."""
