@@ -78,6 +78,8 @@ the start, everyone stepped down, the ceiling stopping everyone):
 - `discriminates_worsening_back`: the worsening patient stepped back after its decline more often
   than the stable one over the same sessions and ended below its peak.
 `stable_plateau_reasons` counts the rules behind the stable patient's speed over those sessions.
+`sessions_stumbles_judged_not_trips`: sessions whose stumbles the bench's therapist judged not a
+trip (REVIEW_ENV; 0 unless it is set).
 """
 
 from __future__ import annotations
@@ -101,6 +103,12 @@ FATIGUED = 0.8  # fatigue_per_min while declining (1/min; the profile's is 0.03)
 HR_LIMIT_BPM = 120.0
 MAX_SPEED_MPS = 1.4
 SEED0 = 100
+# STEPSYNC_BENCH_REVIEW_STUMBLES=1: a therapist who watched judges the stumble warnings of a session
+# whose rig truth has no trip "not a trip" (engine/analysis/progression.py record_stumble_review,
+# who = "bench-therapist") before the proposal is read. Off by default: the bench's figures are the
+# rules' own. On, it shows what the other rules do while the core's stumble detector raises false
+# alarms on this patient (issue 13); the rules still never read the truth, the therapist does.
+REVIEW_ENV = "STEPSYNC_BENCH_REVIEW_STUMBLES"
 PLATEAU_SESSIONS = 5  # the stable patient's last sessions over which its plateau is judged
 # What the speed rule's reason names (engine/analysis/progression.py), first match wins: strain
 # (a pace beyond the patient's capacity) or something else.
@@ -162,7 +170,13 @@ def _patient(kind: str, sessions: int, duration_s: float, folder: Path) -> dict:
     """Walk one patient's sessions; returns the plans, directions and violations."""
     from devices.sim.effort import Capacity
     from devices.sim.profiles import load_profile
-    from engine.analysis.progression import Plan, proposal_for, record_decision, within_prescription
+    from engine.analysis.progression import (
+        Plan,
+        proposal_for,
+        record_decision,
+        record_stumble_review,
+        within_prescription,
+    )
     from engine.records.store import Store
     from engine.sim.session import SimOptions, run_simulation
 
@@ -178,6 +192,8 @@ def _patient(kind: str, sessions: int, duration_s: float, folder: Path) -> dict:
     stumbles = not_counted = true_trips = repeat_holds = 0
     used: list[float] = []
     reasons: list[str] = []
+    reviewed = 0
+    review = os.environ.get(REVIEW_ENV, "") not in ("", "0")
     for k in range(1, sessions + 1):
         plan = plans[-1]
         wall0 = time.perf_counter()
@@ -188,6 +204,10 @@ def _patient(kind: str, sessions: int, duration_s: float, folder: Path) -> dict:
             settings=plan.settings(rx) if k == 1 else {}))
         with Store(db) as store:
             violations += _violations(store, result.session_id, rx)
+            if review and not result.truth.get("trips") and any(
+                    e["kind"] == "stumble" for e in store.events(result.session_id)):
+                record_stumble_review(store, result.session_id, "bench-therapist")
+                reviewed += 1
             proposal = proposal_for(store, code)
             violations += len(within_prescription(proposal.plan, rx))
             record_decision(store, proposal, "accepted", "bench")
@@ -210,7 +230,8 @@ def _patient(kind: str, sessions: int, duration_s: float, folder: Path) -> dict:
             f"{perf.obstacles_attempted}, trips {perf.trips}, stumbles {perf.stumbles} "
             f"(not counted {perf.stumbles_not_trips_data}), true trips {len(result.truth.get('trips') or [])}, "
             f"clearance {perf.clearance_m * 1000:.1f} mm (baseline {perf.baseline_clearance_m * 1000:.1f}), "
-            f"HR above {perf.hr_above_share:.2f}, late {perf.hr_late_mean_bpm:.0f} bpm, stride SD "
+            f"HR above {perf.hr_above_share:.2f}, late {perf.hr_late_mean_bpm:.0f} bpm, heading for "
+            f"{perf.hr_steady_bpm:.0f} bpm, stride SD "
             f"{perf.stride_time_sd_s * 1000:.0f} ms (baseline {perf.baseline_stride_time_sd_s * 1000:.0f}), "
             f"strain at this speed {Capacity.of(load_profile(profile_file)).strain(plan.speed_mps):.2f}, "
             f"assist-as-needed at its top {perf.guidance_saturated_share:.2f} of the time, "
@@ -220,7 +241,7 @@ def _patient(kind: str, sessions: int, duration_s: float, folder: Path) -> dict:
     return {"plans": plans, "directions": directions, "violations": violations, "stumbles": stumbles,
             "comfortable_speed_mps": capacity.comfortable_speed_mps, "max_speed_mps": capacity.max_speed_mps,
             "not_counted": not_counted, "true_trips": true_trips, "repeat_holds": repeat_holds,
-            "guidance_used": used, "speed_reasons": reasons}
+            "guidance_used": used, "speed_reasons": reasons, "reviewed": reviewed}
 
 
 def reason_of(why: str) -> str:
@@ -333,6 +354,7 @@ def keys(out: dict) -> dict:
         "discriminates_stable_plateau": bool(plateau),
         "discriminates_worsening_back": bool(worsening_back),
         "stable_plateau_reasons": counted,
+        "sessions_stumbles_judged_not_trips": sum(res.get("reviewed", 0) for res in out.values()),
         "step_backs_not_repeated": sum(res.get("repeat_holds", 0) for res in out.values()),
         "improving_guidance_used_mean": _mean(out["improving"].get("guidance_used")),
         "stable_guidance_used_mean": _mean(out["stable"].get("guidance_used")),
