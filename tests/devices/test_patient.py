@@ -177,12 +177,13 @@ def test_heart_rate_rises_with_speed_and_fatigue_builds():
     slow = simulate(profile, 0, 0.4, 120.0, dt_s=0.01)
     fast = simulate(profile, 0, 1.2, 120.0, dt_s=0.01)
     assert fast.heart_rate_bpm > slow.heart_rate_bpm + 15
-    # a pace this frail patient can keep up: 1.0 m/s is beyond its fast speed (0.88 m/s,
-    # devices/sim/effort.py), where it tires within two minutes
-    fresh = simulate(profile, 0, 0.8, 120.0, dt_s=0.01)
-    long = simulate(profile, 0, 0.8, 900.0, dt_s=0.01)
+    # a pace this frail patient can keep up: its comfortable 0.6 m/s. (0.8 m/s was used until the
+    # impaired gait's oxygen cost (devices/sim/effort.py, issue 12): there its heart rate now sits at
+    # its maximum, 140 bpm, from the first minutes, so no drift can show.)
+    fresh = simulate(profile, 0, 0.6, 120.0, dt_s=0.01)
+    long = simulate(profile, 0, 0.6, 1800.0, dt_s=0.01)
     truth = long.ground_truth()
     assert long.fatigue > 0.3 > fresh.fatigue
     assert long.heart_rate_bpm > fresh.heart_rate_bpm + 5  # same speed, tired
     # tired legs lift the toe less than fresh ones
-    assert mean_clearance(truth, 0, 800.0) < mean_clearance(truth, 0, 10.0, 60.0)
+    assert mean_clearance(truth, 0, 1700.0) < mean_clearance(truth, 0, 10.0, 60.0)
