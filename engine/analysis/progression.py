@@ -379,12 +379,18 @@ def assess(store, session_id: int) -> Performance:
         if float(goals.get(name) or 0.0) > 0.0:
             perf.goals_set += 1
             perf.goals_met += (bits >> bit) & 1
-    # guidance assist-as-needed actually applied while walking (telemetry, absolute)
+    # guidance assist-as-needed actually applied while walking (telemetry, absolute). Not during a
+    # stumble response: the core sets full guidance until the alarm is acknowledged (a protective
+    # response, not assist-as-needed's answer to need), and session_data leaves those stretches out
+    # of walking. Counting them held both bench patients for "assist-as-needed at its top 40-76 %"
+    # in every session with a (false) stumble warning.
     tel = store.telemetry(session_id)
     if len(tel):
         from engine.control.layout import RunState
 
         moving = (tel["run_state"] == int(RunState.RUNNING)) & (tel["belt_speed_mps"] > 0.05)
+        if len(data.walking) == len(tel):
+            moving = moving & data.walking
         if moving.any():
             applied = tel["guidance"][moving].astype(float)
             perf.guidance_used = float(applied.mean())

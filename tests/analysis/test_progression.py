@@ -517,3 +517,29 @@ def test_a_puddle_longer_than_any_step_is_left_out_of_the_obstacle_rules(tmp_pat
         perf = pg.assess(store, sid)
     assert (perf.obstacles_attempted, perf.obstacles_failed, perf.obstacles_failed_flat) == (4, 1, 1)
     assert perf.obstacles_not_steppable == 0
+
+
+def test_assistance_used_leaves_out_the_stumble_response(tmp_path, monkeypatch):
+    """During a stumble response the core sets full guidance until the alarm is acknowledged;
+    session_data leaves that stretch out of walking, and so does "assistance used" (the old rule
+    read it as assist-as-needed at its top for the rest of the session)."""
+    import numpy as np
+
+    from engine.control.layout import RunState
+    from engine.records.store import Store
+
+    with Store(tmp_path / "r.db") as store:
+        sid = _fake_session(monkeypatch, store, "grocery-pharmacy-aisle", [], longest_step_m=0.6)
+        import engine.analysis.session_data as sd
+
+        data = sd.load_session(store, sid)
+        n = 4000
+        t = np.arange(n) * 0.01
+        tel = np.zeros(n, dtype=[("t_s", "<f8"), ("run_state", "<i4"), ("belt_speed_mps", "<f4"), ("guidance", "<f4")])
+        tel["t_s"], tel["run_state"], tel["belt_speed_mps"] = t, int(RunState.RUNNING), 0.8
+        tel["guidance"] = np.where(t < 10.0, 0.3, 1.0)  # a stumble at 10 s: full guidance after it
+        data.tel_t_s, data.walking = t, t < 10.0
+        data.heart_rate_bpm = np.zeros(0)
+        monkeypatch.setattr(store, "telemetry", lambda session_id: tel)
+        perf = pg.assess(store, sid)
+    assert perf.guidance_used == pytest.approx(0.3) and perf.guidance_saturated_share == 0.0
