@@ -69,8 +69,10 @@ a false one says which part failed, and none satisfiable by a degenerate outcome
 the start, everyone stepped down, the ceiling stopping everyone):
 - `discriminates_improving_ahead`: the improving patient ended faster than it started and ahead
   of the stable one (faster or less guidance, behind in neither);
-- `discriminates_stable_plateau`: the stable patient's plan moved by at most one speed step over
-  its last PLATEAU_SESSIONS sessions (it stopped climbing), below the prescription's top (not the
+- `discriminates_stable_plateau`: the stable patient's plans over its last PLATEAU_SESSIONS
+  sessions span at most one step back (SPEED_DOWN_MPS, the largest single move of the rules: a
+  step back and the climb after it stay on a plateau) and end at most one step up above where
+  they began (it stopped climbing), below the prescription's top (not the
   ceiling), at least its comfortable speed less one step back and at most its fast speed (near
   its capacity: devices/sim/effort.py), and most of those sessions' speed holds name a sign of
   strain (heart rate, stride variability, assistance needed, toe clearance: STRAIN_REASONS), not an
@@ -320,7 +322,8 @@ def keys(out: dict) -> dict:
     from engine.analysis.progression import SPEED_DOWN_MPS, SPEED_UP_MPS
 
     end = stable[-1].speed_mps
-    plateau = (len(stable) > PLATEAU_SESSIONS and max(last) - min(last) <= SPEED_UP_MPS + 1e-9
+    plateau = (len(stable) > PLATEAU_SESSIONS and max(last) - min(last) <= SPEED_DOWN_MPS + 1e-9
+               and last[-1] <= last[0] + SPEED_UP_MPS + 1e-9
                and end < MAX_SPEED_MPS - 1e-9 and comfortable - SPEED_DOWN_MPS - 1e-9 <= end <= fast + 1e-9
                and sum(counted.get(name, 0) for name in STRAIN_REASONS) * 2 > len(why))
     worsening_back = worse_after > stable_after and worsening[-1].speed_mps < max(p.speed_mps for p in worsening) - 1e-9

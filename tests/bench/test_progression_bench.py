@@ -97,6 +97,14 @@ def test_a_degenerate_outcome_does_not_discriminate(monkeypatch):
     k = bp.keys({"improving": improving, "stable": low, "worsening": worsening})
     assert k["discriminates_improving_ahead"] and k["discriminates_worsening_back"]
     assert k["discriminates_stable_plateau"] is False and k["discriminates"] is False
+    # a step back on the plateau and the climb after it is still a plateau; a climb is not
+    wobble = _run([(0.45, 0.6), (0.55, 0.6), (0.6, 0.6), (0.5, 0.6), (0.55, 0.6)],
+                  ["advance", "hold", "step_back", "advance"], reasons=["advance", "heart_rate", "clearance", "advance"],
+                  comfortable=0.5, fast=0.8)
+    assert bp.keys({"improving": improving, "stable": wobble, "worsening": worsening})["discriminates_stable_plateau"]
+    climb = _run([(0.45, 0.6), (0.5, 0.6), (0.55, 0.6), (0.6, 0.6), (0.65, 0.6)], ["advance"] * 3 + ["hold"],
+                 reasons=["heart_rate", "heart_rate", "heart_rate", "heart_rate"], comfortable=0.5, fast=0.8)
+    assert not bp.keys({"improving": improving, "stable": climb, "worsening": worsening})["discriminates_stable_plateau"]
     puddle = _run([(0.45, 0.6), (0.5, 0.6), (0.55, 0.6), (0.55, 0.6), (0.55, 0.6)],
                   ["advance", "advance", "hold", "hold"], reasons=["advance", "advance", "obstacles", "obstacles"],
                   comfortable=0.5, fast=0.8)
