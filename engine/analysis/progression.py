@@ -221,6 +221,7 @@ class Performance:
     stumbles_not_trips_therapist: int = 0  # judged "not a trip" by the therapist (audit stumble_review)
     stumbles_not_trips_data: int = 0  # the tripped side's next step undisturbed (see STUMBLE_STEP_TIME_Z)
     previous_trips: int = 0  # trips counted the same way in the patient's previous session
+    previous_hr_near_limit: bool = False  # the previous session's heart rate held or stepped back the plan
     baseline_clearance_m: float = math.nan  # median of the worse-side clearance of the last sessions
     stride_time_sd_s: float = math.nan  # stride-time SD of the worse side's steady strides
     stride_count: int = 0  # how many strides that SD comes from
@@ -489,6 +490,16 @@ def _worse_side_stride_sd(data) -> tuple[float, int]:
     return max(sds) if sds else (math.nan, 0)
 
 
+def _hr_near_limit(perf: Performance) -> bool:
+    """Whether a session's heart rate held or stepped back the plan (see the heart-rate rules)."""
+    if perf.hr_limit_bpm <= 0.0:
+        return False
+    near = HR_NEAR_LIMIT * perf.hr_limit_bpm
+    return bool((math.isfinite(perf.hr_above_share) and perf.hr_above_share > HR_ABOVE_SHARE_STEP_BACK)
+                or (math.isfinite(perf.hr_late_mean_bpm) and perf.hr_late_mean_bpm >= near)
+                or (math.isfinite(perf.hr_steady_bpm) and perf.hr_steady_bpm >= near))
+
+
 def hr_steady_state(t_s: np.ndarray, hr_bpm: np.ndarray) -> tuple[float, float]:
     """(steady heart rate, time constant) of a first-order approach fitted to the samples (see
     HR_TAU_RANGE_S); (nan, nan) when there are too few, or no approach is seen."""
@@ -651,6 +662,13 @@ def propose(patient_code: str, perf: Performance, current: Plan, rx, sessions_on
             hold.append(f"heart rate heading for {perf.hr_steady_bpm:.0f} bpm at this pace (its rise fitted, time "
                         f"constant {perf.hr_tau_s:.0f} s), near the {perf.hr_limit_bpm:.0f} bpm limit: the top "
                         "of the training zone")
+        elif perf.previous_hr_near_limit and not math.isfinite(perf.hr_steady_bpm):
+            # The heart rate was what held the pace last time; a session too short to see where it
+            # was heading this time (a stumble response cut the walking, say) is no evidence that
+            # it no longer would: the pace holds rather than advance on the measures left.
+            hr_high = True
+            hold.append(f"heart rate near the limit last session, and {perf.walking_s:.0f} s of walking too little "
+                        f"to see where it was heading this time (< {HR_FIT_MIN_S:.0f} s or no steady rise)")
     elif perf.hr_limit_bpm <= 0.0:
         notes.append("no heart-rate limit in the prescription: heart rate not judged")
     goals_missed = perf.goals_set - perf.goals_met
@@ -912,6 +930,7 @@ def _proposal_after(store, patient_code: str, sessions: list, rx, scenes, last_s
     if earlier:  # the patient's own recent sessions: a trip last time, and the clearance baseline
         previous = assess(store, earlier[-1]["id"])
         perf.previous_trips = previous.trips
+        perf.previous_hr_near_limit = _hr_near_limit(previous)
         gait = [(previous.clearance_m, previous.stride_time_sd_s)] + [_worse_side_gait(store, s["id"])
                                                                        for s in earlier[:-1]]
         finite = [c for c, _ in gait if math.isfinite(c)]

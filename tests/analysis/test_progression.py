@@ -335,6 +335,21 @@ def test_a_heart_rate_heading_for_the_limit_holds_the_pace():
     assert p.plan.speed_mps > START.speed_mps
 
 
+def test_a_pace_held_for_heart_rate_is_not_advanced_on_a_session_too_short_to_judge_it():
+    """The bench's worsening patient, held at 0.70 m/s with its heart rate heading for 135 bpm,
+    was sped up after a session whose walking a stumble response cut short (no fit, late mean
+    83 bpm): the old rule read the missing projection as a heart rate in order."""
+    short = dict(walking_s=15.0, hr_late_mean_bpm=100.0, hr_steady_bpm=math.nan)
+    p = propose("p1", good(previous_hr_near_limit=True, **short), START, RX, sessions_on_scene=3, scenes=SCENES)
+    assert p.plan.speed_mps == START.speed_mps and "too little to see where it was heading" in changes(p)["speed_mps"][2]
+    assert p.direction != "step_back"
+    p = propose("p1", good(previous_hr_near_limit=False, **short), START, RX, sessions_on_scene=3, scenes=SCENES)
+    assert p.plan.speed_mps > START.speed_mps
+    # the session before is read through the same rules
+    assert pg._hr_near_limit(good(hr_steady_bpm=126.0)) and not pg._hr_near_limit(good(hr_steady_bpm=110.0))
+    assert pg._hr_near_limit(good(hr_above_share=0.2)) and not pg._hr_near_limit(good(hr_limit_bpm=0.0))
+
+
 def test_the_steady_heart_rate_is_fitted_from_a_short_rise():
     import numpy as np
 
