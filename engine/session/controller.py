@@ -7,6 +7,8 @@ path can change a setting without it being logged. No Panda3D here.
 Audit log: a setting changed during a session is logged at once with (old, requested, applied).
 Choices made before the session exists (patient, scene, goals, settings) are logged right after
 `start()` creates the session row, so the log of a session is complete from its first line.
+While the belt moves (`write_in_background`) the rows, and the events the frame loop records,
+are written by a thread in order (store_writes.py): the frame loop never waits on the database.
 """
 
 from __future__ import annotations
@@ -82,6 +84,7 @@ class SessionController:
         self.run_state: str = "idle"
         self._pending: list[tuple[str, Any, Any, Any, str]] = []  # audit rows (and who) before the session exists
         self.audit_errors = 0
+        self.writes = None  # a store_writes.StoreWrites while the belt moves (write_in_background)
         self.planned_scene_id: str | None = None  # the session plan's scene (apply_session_plan)
 
     # -- audit ----------------------------------------------------------------------------------
@@ -92,11 +95,40 @@ class SessionController:
         if self.session_id is None:
             self._pending.append((setting, old, new, applied, self.who))
             return
+        if self.writes is not None:
+            self.writes.submit(self._log_setting, self.session_id, self.who, setting, old, new, applied,
+                               what=f"the audit row of {setting}")
+        else:
+            self._log_setting(self.session_id, self.who, setting, old, new, applied)
+
+    def _log_setting(self, session_id: int, who: str, setting: str, old: Any, new: Any, applied: Any) -> None:
         try:
-            self.store.log_setting(self.session_id, self.who, setting, old, new, applied)
+            self.store.log_setting(session_id, who, setting, old, new, applied)
         except Exception:  # never let the audit log take the session down; count and log it
             self.audit_errors += 1
             log.exception("audit log: could not record %s", setting)
+
+    def record_event(self, kind: str, t_s: float, **data) -> None:
+        """An event of the UI's (HUD feedback, ...) into the session's events; queued while the
+        belt moves."""
+        if self.store is None or self.session_id is None:
+            return
+        if self.writes is not None:
+            self.writes.submit(self.store.add_event, self.session_id, kind, t_s, what=f"the {kind} event", **data)
+        else:
+            self.store.add_event(self.session_id, kind, t_s, **data)
+
+    def write_in_background(self, on: bool) -> None:
+        """From the start of the walk (on) to its end (off, which waits for what is queued):
+        database writes go through a thread, so the frame loop never waits on SQLite."""
+        if on and self.writes is None and self.store is not None:
+            from engine.session.store_writes import StoreWrites
+
+            self.writes = StoreWrites()
+        elif not on and self.writes is not None:
+            writes, self.writes = self.writes, None
+            if not writes.close():
+                log.error("records: queued writes still waiting on the database after 60 s")
 
     # -- patient and prescription ---------------------------------------------------------------
     def known_patient(self, code: str) -> bool:
@@ -312,6 +344,7 @@ class SessionController:
 
     def end(self, outcome: str, summary: dict) -> None:
         """Close the session record with its outcome (idempotent)."""
+        self.write_in_background(False)  # what is queued first
         if self.store is not None and self.session_id is not None:
             from engine.records.summary import finalize_summary  # aggregates, not the last stride
 

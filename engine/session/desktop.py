@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.control import layout
+from engine.render.liveness import freeze_collector, thaw_collector
 from engine.session.controller import SessionController
 from engine.session.runner import (
     STEADY_FRAME_MS,
@@ -357,9 +358,11 @@ class Desktop:
         if not (drawn >= WARM_UP_FRAMES and steady) and time.monotonic() - self._started_at_s < WARM_UP_MAX_S:
             return
         self._warm_frames = 0
+        freeze_collector()  # the belt stands: a full collection now, none of these objects later
         self.heartbeat.covering.clear()  # the frame loop beats from here on
         try:
             self.controller.start()
+            self.controller.write_in_background(True)  # the frame loop never waits on SQLite
         except Exception as exc:  # the app must not die on a start; say why
             log.exception("start")
             self.menu._status(f"cannot start: {exc}")
@@ -504,6 +507,8 @@ class Desktop:
         reason = reason or outcome
         report = None
         self.heartbeat.covering.set()
+        thaw_collector()
+        self.controller.write_in_background(False)  # what the walk queued, first
         try:
             if self.recorder is not None:
                 if self.app.recorder_watch is not None:

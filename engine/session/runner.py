@@ -22,6 +22,7 @@ import numpy as np
 
 from engine.control import layout
 from engine.render.alarms import active_alarms
+from engine.render.liveness import freeze_collector, thaw_collector
 from engine.scene.outcomes import count_outcomes
 from engine.session.controller import SceneChoice, SessionController
 
@@ -285,17 +286,19 @@ def run_headless(options: SessionOptions, on_frame=None) -> SessionResult:
         app = _make_app(options, channels, controller, scene, rx)
         app.heartbeat_cover = heartbeat.cover
         app.frame_alive = heartbeat.frame
-        recorders = RecorderKeeper(recorder, db_path, channels, session_id, heartbeat)
+        recorders = RecorderKeeper(recorder, db_path, channels, session_id)
         app.recorder_watch = recorders.watch
-        recorders.liveness = app.liveness
         shots = Path(options.screenshots) if options.screenshots else None
         if shots is not None:
             shots.mkdir(parents=True, exist_ok=True)
         warm_up(app)
+        freeze_collector()  # the belt stands: a full collection now, none of these objects later
         heartbeat.covering.clear()  # the frame loop beats from here on
         controller.start()
+        controller.write_in_background(True)  # the walk's records: the frame loop never waits on SQLite
         started_s = time.monotonic()
         outcome = _walk(app, controller, options, started_s, shots, result, stop_requested, on_frame, recorders)
+        recorders.finish()
         recorder = recorders.handle
         heartbeat.covering.set()
         result.outcome = outcome
@@ -313,6 +316,9 @@ def run_headless(options: SessionOptions, on_frame=None) -> SessionResult:
     finally:
         if heartbeat is not None:
             heartbeat.covering.set()
+        thaw_collector()
+        if controller is not None:
+            controller.write_in_background(False)  # what the walk queued, before the session is closed
         result.summary = _summary(channels, app, controller) if channels is not None else {}
         result.end_reason = result.end_reason or result.outcome
         result.summary["end_reason"] = result.end_reason
@@ -330,6 +336,7 @@ def run_headless(options: SessionOptions, on_frame=None) -> SessionResult:
                 log.exception("stopping the control core")
                 core.kill()
         if recorders is not None:
+            recorders.finish()
             recorder = recorders.handle
         if recorder is not None:
             try:
@@ -405,27 +412,33 @@ def _world_factory(scene):
 class RecorderKeeper:
     """The session's recorder process and its watch: when it dies (a persistent database failure,
     a crash) the UI raises RECORDER_FAILED at once and, every RETRY_S, starts a new one, which
-    takes what the rings still hold (30 s) from where the old one stopped."""
+    takes what the rings still hold (30 s) from where the old one stopped.
+
+    The new recorder is started by a thread, never by the frame loop: starting a Python process
+    took 3.4 s beside a CPU hog (the old one's stop 0.5 s, the new one's start-up 2.9 s), and a
+    frame loop held that long leaves the patient's view stale: the core stopped the session with
+    UI_VIEW_STALE (test_app_faults, recorder killed under a hog, 1 run of 3)."""
 
     RETRY_S = 3.0
 
-    def __init__(self, handle, db_path, channels, session_id, heartbeat) -> None:
+    def __init__(self, handle, db_path, channels, session_id) -> None:
         from engine.render.alarms import RecorderWatch
 
         self.handle = handle
         self.db_path = db_path
         self.channels = channels
         self.session_id = session_id
-        self.heartbeat = heartbeat
         self.watch = RecorderWatch(handle.is_alive, handle.process.poll)
         self.failures = 0
         self._retry_at_s = math.inf
-        self.liveness = None  # the app's liveness.MainLoopWatch, set by the runner
+        self._replacing: threading.Thread | None = None
 
     def poll(self, controller, now_s: float) -> None:
-        """Called every frame after the app updated the watch."""
-        from engine.records.recorder import start_recorder
-
+        """Called every frame after the app updated the watch (returns at once)."""
+        if self._replacing is not None and not self._replacing.is_alive():
+            self._replacing = None
+        if self._replacing is not None:
+            return  # a new recorder is being started
         if self.watch.failed and self._retry_at_s == math.inf:
             # The app's alarm thread raised and recorded RECORDER_FAILED when it found the
             # recorder dead (engine/render/alarm_watch.py); here the restart is scheduled.
@@ -434,22 +447,31 @@ class RecorderKeeper:
                         self.handle.process.poll(), self.RETRY_S)
             self._retry_at_s = now_s + self.RETRY_S
         if self.watch.failed and now_s >= self._retry_at_s:
-            # Starting a process takes longer than a frame: the heartbeat thread covers it, and the
-            # liveness beat is told the main thread is in a long call (else, on a loaded machine,
-            # it took the wait for the new recorder's "ready" for a hung loop and the core stopped
-            # the belt: "UI main loop frozen for 61 ms (stage 'between', in start_recorder)").
-            if self.liveness is not None:
-                self.liveness.enter("covered")
-            with self.heartbeat.cover():
-                try:
-                    self.handle.stop(timeout_s=0.5)
-                    self.handle = start_recorder(self.db_path, self.channels.paths(), self.session_id)
-                    self.watch.watch(self.handle.is_alive, self.handle.process.poll)
-                    self._retry_at_s = math.inf
-                    log.warning("a new recorder took over (pid %d)", self.handle.pid)
-                except Exception as exc:
-                    log.error("restarting the recorder failed: %s", exc)
-                    self._retry_at_s = time.monotonic() + self.RETRY_S
+            self._replacing = threading.Thread(target=self._replace, name="recorder-restart", daemon=True)
+            self._replacing.start()
+
+    def _replace(self) -> None:
+        """On the restart thread: the dead recorder's end, then a new one on the same rings."""
+        from engine.records.recorder import start_recorder
+
+        try:
+            self.handle.stop(timeout_s=0.5)
+            handle = start_recorder(self.db_path, self.channels.paths(), self.session_id)
+            self.handle = handle
+            self.watch.watch(handle.is_alive, handle.process.poll)
+            self._retry_at_s = math.inf
+            log.warning("a new recorder took over (pid %d)", handle.pid)
+        except Exception as exc:
+            log.error("restarting the recorder failed: %s", exc)
+            self._retry_at_s = time.monotonic() + self.RETRY_S
+
+    def finish(self, timeout_s: float = 60.0) -> None:
+        """Wait for a restart in progress (at the session's end, before `handle` is stopped)."""
+        replacing = self._replacing
+        if replacing is not None:
+            replacing.join(timeout_s)
+            if replacing.is_alive():
+                log.error("the recorder restart still runs after %.0f s", timeout_s)
 
 
 def _walk(app, controller, options, started_s, shots, result, stop_requested, on_frame, recorders=None) -> str:
@@ -528,12 +550,10 @@ def _walk(app, controller, options, started_s, shots, result, stop_requested, on
 def _log_hud_feedback(controller, app, events) -> None:
     """What the patient was shown, into the session's events (the report can line it up with
     the core's obstacle outcomes)."""
-    if controller.store is None or controller.session_id is None:
-        return
     for index, outcome in events:
         try:
-            controller.store.add_event(controller.session_id, "hud_feedback", float(app.state["t_s"]),
-                                       obstacle=int(index), outcome=outcome, text=app.hud_content.feedback)
+            controller.record_event("hud_feedback", float(app.state["t_s"]), obstacle=int(index), outcome=outcome,
+                                    text=app.hud_content.feedback)
         except Exception:
             log.exception("recording HUD feedback")
 

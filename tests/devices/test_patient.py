@@ -179,10 +179,11 @@ def test_heart_rate_rises_with_speed_and_fatigue_builds():
     slow = simulate(profile, 0, 0.4, 120.0, dt_s=0.01)
     fast = simulate(profile, 0, 1.2, 120.0, dt_s=0.01)
     assert fast.heart_rate_bpm > slow.heart_rate_bpm + 15
-    # a pace this frail patient can keep up: 1.0 m/s is beyond its fast speed (0.88 m/s,
-    # devices/sim/effort.py), where it tires within two minutes
-    fresh = simulate(profile, 0, 0.8, 120.0, dt_s=0.01)
-    long = simulate(profile, 0, 0.8, 900.0, dt_s=0.01)
+    # a pace this frail patient can keep up: its comfortable 0.6 m/s. (0.8 m/s was used until the
+    # impaired gait's oxygen cost (devices/sim/effort.py, issue 12): there its heart rate now sits at
+    # its maximum, 140 bpm, from the first minutes, so no drift can show.)
+    fresh = simulate(profile, 0, 0.6, 120.0, dt_s=0.01)
+    long = simulate(profile, 0, 0.6, 1800.0, dt_s=0.01)
     truth = long.ground_truth()
     assert long.fatigue > 0.3 > fresh.fatigue
     assert long.heart_rate_bpm > fresh.heart_rate_bpm + 5  # same speed, tired
@@ -193,7 +194,10 @@ def test_heart_rate_rises_with_speed_and_fatigue_builds():
         return statistics.median(w["clearance_m"] for w in truth["toe_clearance"]
                                  if w["side"] == 0 and t0_s <= w["t_s"] < t1_s)
 
-    assert median_clearance(800.0) < 0.8 * median_clearance(10.0, 60.0)
+    # the model plans a toe clearance 0.3 x fatigue lower (devices/sim/patient.py); half of that
+    # must show through the swing-to-swing spread
+    planned_drop = 0.3 * long.fatigue
+    assert median_clearance(1700.0) < (1.0 - 0.5 * planned_drop) * median_clearance(10.0, 60.0)
 
 
 # Patterson & Caulfield 2013 (IEEE EMBC 2013:7471; 8 healthy adults, foot-mounted accelerometer):

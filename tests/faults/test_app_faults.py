@@ -6,6 +6,7 @@ back from the session's database afterwards."""
 from __future__ import annotations
 
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -236,17 +237,26 @@ def test_recorder_killed_under_the_app_alarm_then_a_new_recorder_takes_over(app_
     app = app_factory(duration_s=9)
     sid = app.wait_walking()
     recorder = app.children["recorder"]
-    with on_time():  # the time taken is the kill's (a loaded machine could preempt the test between)
-        hit_s = time.monotonic()
-        os.kill(recorder, signal.SIGKILL)
-        # A killed process is dead only once the kernel has run its exit (a thread waiting in
-        # an fsync finishes that first: 450-570 ms under load here). The UI cannot see a death
-        # before it happens, so its reaction is measured from when the recorder became a zombie
-        # (or was reaped), polled here every millisecond.
-        dead_s = hit_s
-        while pid_alive(recorder) and time.monotonic() - hit_s < 30.0:
-            time.sleep(0.001)
+    # A killed process is dead only once the kernel has run its exit in every thread (a thread
+    # waiting in an fsync finishes that first: 450-570 ms under load here). Its main thread is a
+    # zombie before that (/proc/PID/stat "Z"): that is what this test first measured from, and
+    # the UI's waitpid cannot reap it yet (232-574 ms "late" under load). A pidfd turns readable
+    # when the whole process has exited, the moment a parent can see it: measured from there.
+    pidfd = os.pidfd_open(recorder)
+    exited = select.poll()
+    exited.register(pidfd, select.POLLIN)
+    try:
+        with on_time():  # the time taken is the kill's (a loaded machine could preempt the test between)
+            hit_s = time.monotonic()
+            os.kill(recorder, signal.SIGKILL)
+            leader_gone_s = None
+            while not exited.poll(1) and time.monotonic() - hit_s < 30.0:
+                if leader_gone_s is None and not pid_alive(recorder):
+                    leader_gone_s = time.monotonic()
             dead_s = time.monotonic()
+    finally:
+        os.close(pidfd)
+    leader_gone_s = dead_s if leader_gone_s is None else leader_gone_s
     app.proc.wait(90)
     assert app.proc.returncode == 0, app.output()  # the session went on to its end
     with Store(app.db) as store:
@@ -258,7 +268,8 @@ def test_recorder_killed_under_the_app_alarm_then_a_new_recorder_takes_over(app_
     assert shown, [e["kind"] for e in events]
     detection_ms = (shown[0]["t_s"] - dead_s) * 1000.0
     exit_ms = (dead_s - hit_s) * 1000.0
-    assert detection_ms <= 200.0, (detection_ms, exit_ms)
+    zombie_ms = (dead_s - leader_gone_s) * 1000.0  # main thread a zombie, other threads still exiting
+    assert detection_ms <= 200.0, (detection_ms, exit_ms, zombie_ms)
     assert session["outcome"] == "completed"
     assert ALARM_TEXT[AlarmReason.RECORDER_FAILED] in session["summary"]["alarms"]
     # The new recorder took the rest from the rings: the record goes on to the end, and only
@@ -267,7 +278,8 @@ def test_recorder_killed_under_the_app_alarm_then_a_new_recorder_takes_over(app_
     lost = records_lost(telemetry)
     assert lost <= 200, lost
     reliability.record("recorder SIGKILL under the app", "RECORDER_FAILED shown; session continues; loss <= 200 ms",
-                       detection_ms, None, lost, f"measured from its exit ({exit_ms:.0f} ms after the kill); "
+                       detection_ms, None, lost, f"measured from its exit ({exit_ms:.0f} ms after the kill, "
+                       f"{zombie_ms:.0f} ms after its main thread); "
                        "a new recorder took over after 3 s from the 30 s rings")
 
 
@@ -361,7 +373,14 @@ def test_ui_slowed_gets_the_graded_response_not_a_stop(app_factory, reliability)
         # machine's frame rate, the floor speed on it: not asserted): it moved in its last 10 s.
         t_end = float(running["t_s"][-1])
         last = running[running["t_s"] >= t_end - 10.0]
-        assert float(last["s_m"][-1] - last["s_m"][0]) > 0.2, "it kept walking to the end"
+        moved_m = float(last["s_m"][-1] - last["s_m"][0])
+        if np.any(last["alarms"] & (1 << int(AlarmReason.STUMBLE))):
+            # A STUMBLE warning (issue 13's detector, not this policy) crawls the belt until a
+            # therapist acknowledges it, and a headless run has none (seen under a CPU hog at the
+            # box: 0.018 m/s, 0.18 m in 10 s): still walking, not stopped.
+            assert moved_m > 0.0 and float(last["belt_speed_cmd_mps"][-1]) > 0.0, "it kept walking to the end"
+        else:
+            assert moved_m > 0.2, "it kept walking to the end"
     reliability.record("UI 0.25 s slower per frame", "graded: late alarm, slowed, no stop",
                        None, None, None, f"walked {float(telemetry['s_m'].max()):.1f} m at <= "
                        f"{float(running['belt_speed_cmd_mps'].max()):.2f} m/s")

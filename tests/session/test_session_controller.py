@@ -89,12 +89,16 @@ def test_actions_reach_the_command_block_and_the_audit_log(rig):
     assert session["scene_id"] == "test-scene"
 
 
-def test_pause_resume_and_alarm_ack_are_logged(rig):
-    channels, store, reader = rig
+def _started(channels, store) -> tuple[SessionController, int]:
     controller = SessionController(CommandWriter(channels.command), store)
     controller.select_patient("p-001")
     controller.select_scene(_choice())
-    session_id = controller.start()
+    return controller, controller.start()
+
+
+def test_pause_resume_and_alarm_ack_are_logged(rig):
+    channels, store, reader = rig
+    controller, session_id = _started(channels, store)
     controller.pause()
     assert int(_command(reader)["run_request"]) == layout.RunState.PAUSED
     controller.resume()
@@ -126,3 +130,42 @@ def test_new_patient_gets_a_prescription(rig):
     command = _command(reader)
     assert float(command["rx_max_speed_mps"]) == pytest.approx(0.7)
     assert int(command["affected_side"]) == 0
+
+
+def test_while_walking_a_locked_database_never_holds_up_the_caller(rig, tmp_path):
+    """The recorder (another connection) holds the write lock: a therapist's change and a HUD
+    event recorded while walking return at once, before anything can be written (the frame loop
+    must not wait on SQLite: a main thread blocked 60 ms is a hung UI to its liveness beat).
+    They reach the database, in order, once the lock is gone, and ending the session waits for
+    them."""
+    import sqlite3
+    import threading
+
+    channels, store, _ = rig
+    controller, session_id = _started(channels, store)
+    controller.write_in_background(True)
+    other = sqlite3.connect(str(tmp_path / "records.db"), isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # what a recorder's long transaction looks like to us
+    try:
+        caller_done = threading.Event()
+
+        def act() -> None:
+            controller.change_settings(speed_fraction=0.3)
+            controller.record_event("hud_feedback", 12.5, obstacle=0, outcome="cleared")
+            caller_done.set()
+
+        threading.Thread(target=act, daemon=True).start()
+        # Waits on the caller's condition; the lock is still held throughout (checked below).
+        assert caller_done.wait(60.0), "the caller waited on the database"
+        assert other.in_transaction
+        assert controller.writes is not None and controller.writes.written == 0  # nothing could be written yet
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    controller.stop(who="test")
+    controller.end("completed", {})
+    assert controller.writes is None and controller.audit_errors == 0
+    rows = [(r["setting"], r["new"]) for r in store.audit_log(session_id)]
+    assert rows.index(("speed_fraction", 0.3)) < rows.index(("run", "stop")), rows
+    events = [e for e in store.events(session_id) if e["kind"] == "hud_feedback"]
+    assert len(events) == 1 and events[0]["data"]["outcome"] == "cleared"
