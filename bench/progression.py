@@ -64,6 +64,24 @@ Added with assist-as-needed on the patient's need and the no-repeat step-back ru
   needs more).
 Each session's log line (stderr) names the rule behind the speed and the guidance floor, with
 its numbers.
+`discriminates` (issue 12, third round) is the conjunction of three parts, each a key of its own so
+a false one says which part failed, and none satisfiable by a degenerate outcome (everyone held at
+the start, everyone stepped down, the ceiling stopping everyone):
+- `discriminates_improving_ahead`: the improving patient ended faster than it started and ahead
+  of the stable one (faster or less guidance, behind in neither);
+- `discriminates_stable_plateau`: the stable patient's plans over its last PLATEAU_SESSIONS
+  sessions span at most one step back (SPEED_DOWN_MPS, the largest single move of the rules: a
+  step back and the climb after it stay on a plateau) and end at most one step up above where
+  they began (it stopped climbing), below the prescription's top (not the
+  ceiling), at least its comfortable speed less one step back and at most its fast speed (near
+  its capacity: devices/sim/effort.py), and most of those sessions' speed holds name a sign of
+  strain (heart rate, stride variability, assistance needed, toe clearance: STRAIN_REASONS), not an
+  obstacle, a trip or a short walk;
+- `discriminates_worsening_back`: the worsening patient stepped back after its decline more often
+  than the stable one over the same sessions and ended below its peak.
+`stable_plateau_reasons` counts the rules behind the stable patient's speed over those sessions.
+`sessions_stumbles_judged_not_trips`: sessions whose stumbles the bench's therapist judged not a
+trip (REVIEW_ENV; 0 unless it is set).
 """
 
 from __future__ import annotations
@@ -87,6 +105,21 @@ FATIGUED = 0.8  # fatigue_per_min while declining (1/min; the profile's is 0.03)
 HR_LIMIT_BPM = 120.0
 MAX_SPEED_MPS = 1.4
 SEED0 = 100
+# STEPSYNC_BENCH_REVIEW_STUMBLES=1: a therapist who watched judges the stumble warnings of a session
+# whose rig truth has no trip "not a trip" (engine/analysis/progression.py record_stumble_review,
+# who = "bench-therapist") before the proposal is read. Off by default: the bench's figures are the
+# rules' own. On, it shows what the other rules do while the core's stumble detector raises false
+# alarms on this patient (issue 13); the rules still never read the truth, the therapist does.
+REVIEW_ENV = "STEPSYNC_BENCH_REVIEW_STUMBLES"
+PLATEAU_SESSIONS = 5  # the stable patient's last sessions over which its plateau is judged
+# What the speed rule's reason names (engine/analysis/progression.py), first match wins: strain
+# (a pace beyond the patient's capacity) or something else.
+REASON_WORDS = (("heart_rate", "heart rate"), ("variability", "strides more variable"),
+                ("assistance", "assist-as-needed"), ("clearance", "toe clearance"), ("clearance", "fatigue"),
+                ("clearance", "decline"), ("obstacles", "obstacle"), ("trips", "trip"), ("symmetry", "symmetry"),
+                ("goals", "goals"), ("short", "too little to judge"), ("repeat", "not stepped back again"),
+                ("ceiling", "prescription's maximum"))
+STRAIN_REASONS = ("heart_rate", "variability", "assistance", "clearance")
 
 
 def _rx():
@@ -139,7 +172,13 @@ def _patient(kind: str, sessions: int, duration_s: float, folder: Path) -> dict:
     """Walk one patient's sessions; returns the plans, directions and violations."""
     from devices.sim.effort import Capacity
     from devices.sim.profiles import load_profile
-    from engine.analysis.progression import Plan, proposal_for, record_decision, within_prescription
+    from engine.analysis.progression import (
+        Plan,
+        proposal_for,
+        record_decision,
+        record_stumble_review,
+        within_prescription,
+    )
     from engine.records.store import Store
     from engine.sim.session import SimOptions, run_simulation
 
@@ -154,6 +193,9 @@ def _patient(kind: str, sessions: int, duration_s: float, folder: Path) -> dict:
     violations = 0
     stumbles = not_counted = true_trips = repeat_holds = 0
     used: list[float] = []
+    reasons: list[str] = []
+    reviewed = 0
+    review = os.environ.get(REVIEW_ENV, "") not in ("", "0")
     for k in range(1, sessions + 1):
         plan = plans[-1]
         wall0 = time.perf_counter()
@@ -164,6 +206,10 @@ def _patient(kind: str, sessions: int, duration_s: float, folder: Path) -> dict:
             settings=plan.settings(rx) if k == 1 else {}))
         with Store(db) as store:
             violations += _violations(store, result.session_id, rx)
+            if review and not result.truth.get("trips") and any(
+                    e["kind"] == "stumble" for e in store.events(result.session_id)):
+                record_stumble_review(store, result.session_id, "bench-therapist")
+                reviewed += 1
             proposal = proposal_for(store, code)
             violations += len(within_prescription(proposal.plan, rx))
             record_decision(store, proposal, "accepted", "bench")
@@ -177,6 +223,7 @@ def _patient(kind: str, sessions: int, duration_s: float, folder: Path) -> dict:
         why = next((c.reason for c in proposal.changes if c.name == "speed_mps"), "")
         why_floor = next((c.reason for c in proposal.changes if c.name == "guidance_min"), "")
         used.append(perf.guidance_used)
+        reasons.append(reason_of(why))
         repeat_holds += int("not stepped back again" in why)
         sys.stderr.write(
             f"progression: {kind:<9} session {k:2d}/{sessions} {plan.scene_id:<24} speed {plan.speed_mps:.2f} "
@@ -185,7 +232,8 @@ def _patient(kind: str, sessions: int, duration_s: float, folder: Path) -> dict:
             f"{perf.obstacles_attempted}, trips {perf.trips}, stumbles {perf.stumbles} "
             f"(not counted {perf.stumbles_not_trips_data}), true trips {len(result.truth.get('trips') or [])}, "
             f"clearance {perf.clearance_m * 1000:.1f} mm (baseline {perf.baseline_clearance_m * 1000:.1f}), "
-            f"HR above {perf.hr_above_share:.2f}, late {perf.hr_late_mean_bpm:.0f} bpm, stride SD "
+            f"HR above {perf.hr_above_share:.2f}, late {perf.hr_late_mean_bpm:.0f} bpm, heading for "
+            f"{perf.hr_steady_bpm:.0f} bpm, stride SD "
             f"{perf.stride_time_sd_s * 1000:.0f} ms (baseline {perf.baseline_stride_time_sd_s * 1000:.0f}), "
             f"strain at this speed {Capacity.of(load_profile(profile_file)).strain(plan.speed_mps):.2f}, "
             f"assist-as-needed at its top {perf.guidance_saturated_share:.2f} of the time, "
@@ -195,7 +243,18 @@ def _patient(kind: str, sessions: int, duration_s: float, folder: Path) -> dict:
     return {"plans": plans, "directions": directions, "violations": violations, "stumbles": stumbles,
             "comfortable_speed_mps": capacity.comfortable_speed_mps, "max_speed_mps": capacity.max_speed_mps,
             "not_counted": not_counted, "true_trips": true_trips, "repeat_holds": repeat_holds,
-            "guidance_used": used}
+            "guidance_used": used, "speed_reasons": reasons, "reviewed": reviewed}
+
+
+def reason_of(why: str) -> str:
+    """The category (REASON_WORDS) of a speed rule's reason; 'other' when none matches."""
+    lower = why.lower()
+    if "prescription's maximum" in lower:
+        return "ceiling"
+    if not (lower.startswith("hold: ") or lower.startswith("step back: ")):
+        return "advance"
+    lower = lower.split(": ", 1)[1]
+    return next((name for name, words in REASON_WORDS if words in lower), "other")
 
 
 def _patient_job(job: tuple) -> tuple[str, dict]:
@@ -253,6 +312,21 @@ def keys(out: dict) -> dict:
     worse_after = backs("worsening", WORSEN_AT)
     ahead = (improving[-1].speed_mps >= stable[-1].speed_mps and improving[-1].guidance_min <= stable[-1].guidance_min
              and (improving[-1].speed_mps > stable[-1].speed_mps or improving[-1].guidance_min < stable[-1].guidance_min))
+    improving_ahead = ahead and improving[-1].speed_mps > improving[0].speed_mps + 1e-9
+    # the stable patient's plateau: the plans it walked in its last sessions and the one after them
+    last = [p.speed_mps for p in stable[-(PLATEAU_SESSIONS + 1):]]
+    why = (out["stable"].get("speed_reasons") or [])[-PLATEAU_SESSIONS:]
+    counted = {name: why.count(name) for name in sorted(set(why))}
+    comfortable = out["stable"].get("comfortable_speed_mps", math.nan)
+    fast = out["stable"].get("max_speed_mps", math.nan)
+    from engine.analysis.progression import SPEED_DOWN_MPS, SPEED_UP_MPS
+
+    end = stable[-1].speed_mps
+    plateau = (len(stable) > PLATEAU_SESSIONS and max(last) - min(last) <= SPEED_DOWN_MPS + 1e-9
+               and last[-1] <= last[0] + SPEED_UP_MPS + 1e-9
+               and end < MAX_SPEED_MPS - 1e-9 and comfortable - SPEED_DOWN_MPS - 1e-9 <= end <= fast + 1e-9
+               and sum(counted.get(name, 0) for name in STRAIN_REASONS) * 2 > len(why))
+    worsening_back = worse_after > stable_after and worsening[-1].speed_mps < max(p.speed_mps for p in worsening) - 1e-9
     return {
         "improving_guidance_start": round(improving[0].guidance_min, 4),
         "improving_guidance_end": round(improving[-1].guidance_min, 4),
@@ -278,7 +352,12 @@ def keys(out: dict) -> dict:
         "stable_max_speed_mps": round(out["stable"].get("max_speed_mps", math.nan), 4),
         "improving_comfortable_speed_end_mps": round(out["improving"].get("comfortable_speed_mps", math.nan), 4),
         "improving_max_speed_end_mps": round(out["improving"].get("max_speed_mps", math.nan), 4),
-        "discriminates": bool(ahead and worse_after > stable_after),
+        "discriminates": bool(improving_ahead and plateau and worsening_back),
+        "discriminates_improving_ahead": bool(improving_ahead),
+        "discriminates_stable_plateau": bool(plateau),
+        "discriminates_worsening_back": bool(worsening_back),
+        "stable_plateau_reasons": counted,
+        "sessions_stumbles_judged_not_trips": sum(res.get("reviewed", 0) for res in out.values()),
         "step_backs_not_repeated": sum(res.get("repeat_holds", 0) for res in out.values()),
         "improving_guidance_used_mean": _mean(out["improving"].get("guidance_used")),
         "stable_guidance_used_mean": _mean(out["stable"].get("guidance_used")),

@@ -27,17 +27,29 @@ def rotate(px: float, pz: float, pitch_rad: float) -> tuple[float, float]:
 
 
 def inverse(dx_m: float, drop_m: float, thigh_m: float, shank_m: float, knee_max_rad: float,
-            hip_max_rad: float) -> tuple[float, float]:
+            hip_max_rad: float, knee_soft_rad: float = 0.0) -> tuple[float, float]:
     """Hip and knee flexion that put the ankle at (dx_m, drop_m) from the hip, within the joint
     ranges. Out of reach: the leg straightens toward the target. A knee that would need more than
     knee_max_rad stops there and the hip keeps the ankle's forward position (the ankle is then
-    lower than asked: this is how a stiff knee drags the toe)."""
+    lower than asked: this is how a stiff knee drags the toe). knee_soft_rad > 0: the knee meets
+    its limit smoothly over that much (a quadratic soft minimum: tissue stiffens toward the end of
+    the range) instead of stopping at it in one tick."""
     d = math.hypot(dx_m, drop_m)
     reach = thigh_m + shank_m
     d = min(max(d, abs(thigh_m - shank_m) + 1e-6), reach - 1e-9)
     cos_k = (d * d - thigh_m * thigh_m - shank_m * shank_m) / (2.0 * thigh_m * shank_m)
     knee = math.acos(max(-1.0, min(1.0, cos_k)))
-    if knee > knee_max_rad:
+    if knee_soft_rad > 0.0 and knee > knee_max_rad - knee_soft_rad:
+        h = (knee_soft_rad - abs(knee - knee_max_rad)) / knee_soft_rad if abs(knee - knee_max_rad) < knee_soft_rad else 0.0
+        soft = min(knee, knee_max_rad) - 0.25 * knee_soft_rad * h * h
+        if soft < knee:
+            knee = soft
+            a = thigh_m + shank_m * math.cos(knee)
+            b = shank_m * math.sin(knee)
+            r = math.hypot(a, b)
+            hip = math.atan2(b, a) + math.asin(max(-1.0, min(1.0, dx_m / r)))
+            return min(hip, hip_max_rad), knee
+    elif knee > knee_max_rad:
         knee = knee_max_rad
         a = thigh_m + shank_m * math.cos(knee)
         b = shank_m * math.sin(knee)
@@ -48,6 +60,21 @@ def inverse(dx_m: float, drop_m: float, thigh_m: float, shank_m: float, knee_max
         beta = math.asin(max(-1.0, min(1.0, shank_m * math.sin(knee) / d)))
         hip = phi + beta
     return min(hip, hip_max_rad), knee
+
+
+def inverse_short_of_straight(dx_m: float, drop_m: float, thigh_m: float, shank_m: float, knee_max_rad: float,
+                              hip_max_rad: float, smooth_m: float, knee_soft_rad: float = 0.0) -> tuple[float, float]:
+    """`inverse` for a target that may lie at or beyond the straight leg's reach: within the reach
+    less smooth_m it is exact; further out it is pulled toward the hip onto a smooth (C1)
+    saturation that nears the reach and never gets there. At full extension the leg's geometry is
+    singular: a target crossing it turned the ankle's path with a corner (the knee stopped at 0 in
+    one tick)."""
+    d = math.hypot(dx_m, drop_m)
+    over = d - (thigh_m + shank_m - smooth_m)
+    if over > 0.0:
+        scale = (thigh_m + shank_m - smooth_m * math.exp(-over / smooth_m)) / d
+        dx_m, drop_m = dx_m * scale, drop_m * scale
+    return inverse(dx_m, drop_m, thigh_m, shank_m, knee_max_rad, hip_max_rad, knee_soft_rad)
 
 
 def leg_length_for_knee(knee_rad: float, thigh_m: float, shank_m: float) -> float:

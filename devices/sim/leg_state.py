@@ -18,7 +18,7 @@ class LegState:
         "ankle_x", "ankle_z", "pitch", "heel", "toe", "prev_mid", "prev_vel", "prev_pitch",
         "pitch_rate", "accel", "dorsi", "last_hs_t", "roles", "closed",
         "catch_t0", "catch_x", "catch_z", "catch_v", "prev_ankle_x", "ankle_vx", "land_pitch", "guided",
-        "lift_off", "lift_dorsi", "to_phase", "hs_phase", "press_m",
+        "lift_off", "lift_dorsi", "to_phase", "hs_phase", "press_m", "aim",
     )
 
     def __init__(self, side: int, heel_x: float) -> None:
@@ -54,6 +54,9 @@ class LegState:
         # the joints' offset from the swing plan at toe off (hip, knee; None until the first swing
         # tick): the leg leaves the ground from where stance left it and blends into its plan
         self.lift_off: tuple[float, float] | None = None
+        # the aim's lift of the swing ankle as the leg has taken it up (m), its rate (m/s) and the
+        # lift aimed at last tick (m); None until the first swing tick
+        self.aim: list[float] | None = None
         self.lift_dorsi: float | None = None  # the same for the ankle (a foot drop's toe-off pitch)
         # the leg's phase at which this swing began and this stance began (the profile's stance
         # fraction and 0 unless the foot left or met the ground early)

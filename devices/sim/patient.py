@@ -87,6 +87,7 @@ CROSSING_EFFORT = 5.0  # the patient's impedance while it lifts a foot over an o
 GROUND_TOLERANCE_M = 1e-4
 PELVIS_RISE_MAX_MPS = 1.5  # a bound on the pelvis's rise (level walking stays within ~0.3 m/s: Winter 2009)
 PELVIS_SWING_DROP_MAX_M = 0.08  # the most a swinging leg lowers the pelvis below where the stance leg holds it
+PELVIS_SMOOTH_M = 0.01  # the pelvis passes from one leg's bound to another's over this much (no corner)
 PELVIS_DOWN_BY_U = 1.0  # the pelvis is down to where the landing leg reaches by this share of the swing
 # The pull engages faster than the passive leg's natural frequency alone: the patient's own
 # muscles are active too (project's choice: 4x, so a healthy walker's MTC stays 1-1.5 cm under
@@ -107,8 +108,18 @@ EARLY_TOE_OFF_MIN_Q = 0.5  # only a leg past mid stance (heel rise) leaves early
 # there: it is on the ground, not through it (the step ends early and short). Earlier in the
 # swing such a foot drags its toe (a scuff), it does not land.
 EARLY_LANDING_MIN_U = 0.85
+# A swing target at or beyond the straight leg's reach is approached smoothly within this much
+# of it (project's choice: 1 mm, inside the stance knee's 5 deg; the leg is singular there: a
+# dropped foot's leg straightened in one tick at the end of its swing, 200-300 m/s^2)
+SWING_REACH_SMOOTH_M = 0.001
+# The aim's lift of a swing ankle (see _aim_engaged) follows its own rate up to this; faster is a
+# jump of the aim's solution. Project's choice: about the smooth lifts' largest rate (0.53 m/s
+# healthy, 0.64 frail-older, 0.82 parkinsonian: seed 1, 15 s) and well below the dropped feet's
+# jumps (1.5-4.5 m/s, hemiparetic-left's paretic leg's p99 and max).
+AIM_LIFT_RATE_MAX_MPS = 0.5
 AIM_PASSES = 4  # inverse-kinematics passes that aim the foot's lowest point with the pitch the ankle can give
 DORSI_SMOOTH_RAD = math.radians(4.0)  # the ankle meets its dorsiflexion limit over this much (tissue stiffens)
+KNEE_SMOOTH_RAD = DORSI_SMOOTH_RAD  # a swing knee meets its flexion limit the same way (it stopped in one tick)
 MIN_TOE_GAP_M = 0.05  # a foot is placed at least this far from an obstacle's edges (by choice)
 MIN_SHUFFLE_M = 0.05  # a shuffle of a few centimetres is still a step
 LIFT_RAMP_MIN_U = 0.15  # a lift planned from toe off on takes this share of the swing (~60 ms) to build
@@ -170,6 +181,7 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
         self.hip_x = 0.0
         self.hip_z = p.thigh_m + p.shank_m + p.foot_height_m - 0.01
         self.hip_speed = 0.0
+        self._hip_ramp: tuple[float, float, float, float] | None = None  # (t0, duration, from, to) of a speed change
         self.legs = [LegState(0, half_step - self.heel_m - 0.05), LegState(1, -half_step - self.heel_m + 0.05)]
         self._hold_rad = [0.0, 0.0, 0.0, 0.0]
         # the foot's pitch at toe off (heel rise ends there; the swing's pitch plan starts there)
@@ -336,6 +348,12 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
             elif kind == "hs" and not self.legs[side].in_stance:
                 self._heel_strike(side, t_event, v)
 
+        if self._hip_ramp is not None:
+            ramp_t0, ramp_s, v0, v1 = self._hip_ramp
+            w = min(1.0, (t_s - ramp_t0) / ramp_s)
+            self.hip_speed = v0 + (v1 - v0) * w
+            if w >= 1.0:
+                self._hip_ramp = None
         self.hip_x += self.hip_speed * dt
         if self.walking:
             self._toe_off_at_reach(t_s, v)
@@ -482,6 +500,7 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
         length, reason = self._plan_step_m(side, v)
         leg.guided = reason in ("crossing", "adjusting")  # a step placed by sight (see _pose)
         leg.lift_off = None
+        leg.aim = None
         leg.lift_dorsi = None
         leg.land_x = other.heel_x + length
         leg.g0 = leg.ground
@@ -508,7 +527,21 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
         to_phase = p.stance_fraction[side] if leg.to_phase is None else leg.to_phase
         swing_s = (1.0 - to_phase) * self._stride_s(max(v, V_FINISH_STEP_MPS))
         goal = 0.5 * (leg.land_x + other.heel_x) + self.heel_m
-        self.hip_speed = (goal - self.hip_x) / max(swing_s, 0.05)
+        # its speed changes over the swing's first LIFT_OFF_BLEND_U (as the legs hand the body
+        # over), not in one tick: a step of up to 0.3 m/s at every toe off (~125 m/s^2 of the whole
+        # body for 2 ms) moved the swing foot's ankle with it. The ramp's speed still arrives on time.
+        # The first step from standing still sets off at once, as before: the model has no gait
+        # initiation (a ramp from rest there left the body behind the front foot on a running
+        # belt, a backward loss of balance for the balance monitor at 0.18 s).
+        swing_s = max(swing_s, 0.05)
+        if self.heel_strikes:
+            ramp_s = LIFT_OFF_BLEND_U * swing_s
+            v0 = self.hip_speed
+            v1 = (goal - self.hip_x - 0.5 * v0 * ramp_s) / (swing_s - 0.5 * ramp_s)
+            self._hip_ramp = (t_s, ramp_s, v0, v1)
+        else:
+            self.hip_speed = (goal - self.hip_x) / swing_s
+            self._hip_ramp = None
 
     def _requirements(self, side: int, leg: LegState) -> list[tuple[float, float, float]]:
         """Windows of swing progress where the foot's lowest point must be above a height."""
@@ -709,10 +742,10 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
                 need = leg.z1 + math.sqrt(max(reach * reach - dx * dx, (0.5 * reach) ** 2))
                 # phased in from mid swing (a bound that appears at once would drop the pelvis)
                 slack = 0.15 * (1.0 - _smooth(u, 0.5, PELVIS_DOWN_BY_U)) + (1.0 - _smooth(u, 0.3, 0.5))
-                leg_z = min(leg_z, need + slack)
+                leg_z = _soft_min(leg_z, need + slack, PELVIS_SMOOTH_M)
             # stepping down a curb the pelvis goes down with the foot
             swing_z = min(swing_z, max(leg_z, stance_z - PELVIS_SWING_DROP_MAX_M - max(0.0, leg.g0 - leg.g1)))
-        hip_z = min(stance_z, swing_z)
+        hip_z = _soft_min(stance_z, swing_z, PELVIS_SMOOTH_M) if swing_z < math.inf else stance_z
         # the legs bound the pelvis from above; freed by a trailing leg's toe off it rises, it is
         # not thrown up in one tick
         if dt > 0.0:
@@ -738,19 +771,37 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
                 # dorsiflexion is limited), pass after pass: at the limit the pitch follows the knee
                 # and hip, which follow the pitch (two passes left the toe ~0.5 cm low in mid swing)
                 pitch = pitch_plan
-                for _ in range(AIM_PASSES):
+                for n in range(AIM_PASSES):
                     tx, tz = lk.rotate(p.foot_length_m, -p.foot_height_m, pitch)
                     hx, hz = lk.rotate(-self.heel_m, -p.foot_height_m, pitch)
                     az = lowest - _soft_min(tz, hz)
-                    hip, knee = lk.inverse(ax - self.hip_x, hip_z - az, thigh, shank, knee_max[side], hip_max[side])
+                    if n == 0:
+                        az_plain = az
+                    hip, knee = lk.inverse(ax - self.hip_x, hip_z - az, thigh, shank, knee_max[side], hip_max[side],
+                                           KNEE_SMOOTH_RAD)
                     pitch = knee - hip - _soft_min(knee - hip - pitch_plan, dorsi_max[side], DORSI_SMOOTH_RAD)
+                # The aim's lift (how much higher the ankle must go than on the planned pitch's
+                # path, for the pitch the ankle really gives) is a change of the leg's own pattern:
+                # it engages through the leg's inertia as the exoskeleton's pull does (below). Taken
+                # at once it jumped where the aim's solution jumps: with a dropped foot near full
+                # extension the toe-lowest solution vanishes (knee 42 -> 7 deg in 20 ms, 316 m/s^2
+                # median, 1102 max at 80 % of the swing). The leg then takes the ankle's path exactly.
+                if dt > 0.0:
+                    az = az_plain + self._aim_engaged(leg, side, az - az_plain, dt)
+                    hip, knee = lk.inverse_short_of_straight(ax - self.hip_x, hip_z - az, thigh, shank, knee_max[side],
+                                                             hip_max[side], SWING_REACH_SMOOTH_M, KNEE_SMOOTH_RAD)
                 # Joints are continuous: at toe off the plan's first pose (inverse kinematics of
                 # the planned path, within the joints' ranges and the pelvis's height) is not
                 # exactly the pose stance left, and a leg cannot jump there in one tick. The
                 # difference fades out over the first LIFT_OFF_BLEND_U of the swing (about 60-80 ms,
                 # the time the swing's hip and knee flexion take to build up).
                 if leg.lift_off is None:
-                    leg.lift_off = (prev[2 * side] - hip, prev[2 * side + 1] - knee) if dt > 0.0 else (0.0, 0.0)
+                    # from the pose stance left, carried on at the joints' stance rates (frozen
+                    # for one tick, the joints left the ankle to the moving pelvis: a 3 mm jump,
+                    # 300-660 m/s^2 at every toe off)
+                    hip0 = prev[2 * side] + self.velocity_radps[2 * side] * dt
+                    knee0 = prev[2 * side + 1] + self.velocity_radps[2 * side + 1] * dt
+                    leg.lift_off = (hip0 - hip, knee0 - knee) if dt > 0.0 else (0.0, 0.0)
                 fade = 1.0 - _smooth(u, 0.0, LIFT_OFF_BLEND_U)
                 if fade > 0.0:
                     hip += leg.lift_off[0] * fade
@@ -832,8 +883,9 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
                 ax, az = self.hip_x + dx, hip_z - drop
                 intended = knee - hip - self._swing_pitch(swing_u[side], leg)
                 dorsi = _soft_min(intended, dorsi_max[side], DORSI_SMOOTH_RAD) + dorsi_boost
-                if leg.lift_dorsi is None:  # leg.dorsi is still stance's
-                    leg.lift_dorsi = leg.dorsi - dorsi if dt > 0.0 else 0.0
+                if leg.lift_dorsi is None:  # leg.dorsi is still stance's: carried on at its rate
+                    rate = self.velocity_radps[2 * side + 1] - self.velocity_radps[2 * side] - leg.pitch_rate
+                    leg.lift_dorsi = leg.dorsi + rate * dt - dorsi if dt > 0.0 else 0.0
                 leg.dorsi = dorsi + leg.lift_dorsi * (1.0 - _smooth(swing_u[side], 0.0, LIFT_OFF_BLEND_U))
                 pitch = knee - hip - leg.dorsi
                 ax, az = self._on_the_ground(side, ax, az, pitch, hip_z, dt, prev, knee_max[side], hip_max[side])
@@ -853,6 +905,24 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
             else:
                 self.toe_height_m[side] = 0.0
         self._pressures(bws)
+
+    def _aim_engaged(self, leg: LegState, side: int, lift_m: float, dt: float) -> float:
+        """The aim's lift of the ankle as the leg follows it: a critically damped tracking response
+        at ENGAGE_GAIN x the knee's natural frequency sqrt(k / I) (the patient's own stiffness and
+        the shank-and-foot inertia: Winter's segment parameters), fed the lift's own rate up to
+        AIM_LIFT_RATE_MAX_MPS: a lift that moves smoothly is followed without lag (lagging, it held
+        a healthy foot 0.3 cm higher in mid swing), one that jumps is taken up at the leg's pace."""
+        aim = leg.aim
+        if aim is None:  # toe off: from where the lift stands
+            leg.aim = [lift_m, 0.0, lift_m]
+            return lift_m
+        lift, rate, before = aim
+        want = min(AIM_LIFT_RATE_MAX_MPS, max(-AIM_LIFT_RATE_MAX_MPS, (lift_m - before) / dt))
+        omega = ENGAGE_GAIN * math.sqrt(self.profile.joint_stiffness_nm_per_rad[side] / self._inertia[2 * side + 1])
+        rate += (omega * omega * (lift_m - lift) + 2.0 * omega * (want - rate)) * dt
+        lift += rate * dt
+        aim[0], aim[1], aim[2] = lift, rate, lift_m
+        return lift
 
     def _on_the_ground(self, side: int, ax: float, az: float, pitch: float, hip_z: float, dt: float,
                        prev: list, knee_max: float, hip_max: float) -> tuple[float, float]:

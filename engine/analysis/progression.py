@@ -47,6 +47,23 @@ OBSTACLE_FAIL_HOLD = 0.10  # above this no harder scene, no faster belt (success
 # failed crossing then only keeps the scene and the guidance floor (a near miss, not a bad day).
 OBSTACLE_MIN_CROSSINGS = 4
 MIN_MARGIN_FOR_HARDER_M = 0.02  # cleared obstacles by at least 2 cm before a harder scene
+# What a crossing tests depends on the obstacle's kind. A step-over with a height (box, cable,
+# threshold, spilled items, a curb's or ramp's lip) tests the swing's lift: the scene target
+# "clearance" (engine/scene/model.py TRAINING_TARGETS), which guidance helps (it lifts the swing).
+# A flat hazard (a puddle: no height, landing in it is the fault; docs/patients.md) tests foot
+# placement: stepping over it takes one step from before its near edge to beyond its far edge, so
+# the step must be at least its length plus a foot length (the trailing toe before the edge, the
+# leading heel past it). A puddle longer than any step the patient made in the session cannot be
+# stepped over, only walked around or through; a treadmill's lane (about 0.5 m) leaves no way
+# around. Such a crossing tells nothing of the patient's gait and is left out of the obstacle
+# rules (noted). A shorter flat hazard that was stepped in counts as a failed crossing (foot
+# placement: speed and scene), but not against the guidance floor: guidance lifts the swing, it
+# does not place the foot.
+FLAT_HAZARD_KINDS = ("puddle",)
+# Foot length 0.152 and leg length (greater trochanter to floor) 0.530 of body height: Drillis &
+# Contini 1966 segment lengths, as tabulated in Winter, Biomechanics and Motor Control of Human
+# Movement (textbook). The prescription's leg length gives the foot: 0.152 / 0.530 of it.
+FOOT_PER_LEG_LENGTH = 0.152 / 0.530
 MIN_CROSSINGS_FOR_HARDER = 2  # a scene with obstacles: at least this many crossed before a harder one
 # Minimum toe clearance: 11-13 mm in healthy adults (Winter 1991, REFERENCES.md section 2); a
 # median below 10 mm on the worse side keeps the support and the guidance where they are.
@@ -69,6 +86,21 @@ SYMMETRY_WORSE_PCT = 5.0  # symmetry index worse than the previous session by th
 SYMMETRY_SPREAD_Z = 2.0
 HR_ABOVE_SHARE_STEP_BACK = 0.10  # share of walking time above the heart-rate limit
 HR_NEAR_LIMIT = 0.95  # mean over the last third this close to the limit: hold speed and support
+# ... or the heart rate the session was heading for at its pace, this close to the limit. The
+# limit is the top of the patient's training zone (Karvonen; moderate aerobic training after
+# stroke 40-59 % of the heart-rate reserve, 50-80 % in trials: REFERENCES.md section 8), and
+# aerobic treadmill training raises the pace while the steady heart rate stays in the zone. A
+# heart rate approaches its steady state over minutes after a change of pace (a first-order rise:
+# the simulated patient's time constant is 25 s); a short session ends before it gets there (the
+# progression bench's 45 s sessions reach ~75 % of the rise in their last third), so the rule
+# also reads where the rise was heading: HR(t) = steady - (steady - start) exp(-t / tau) fitted to
+# the walking heart rate in 1 s means, tau searched over HR_TAU_RANGE_S. A fit whose tau lies on
+# the range's edge (no approach to a steady state seen: flat, or still rising straight), or whose
+# residual exceeds HR_FIT_RMS_MAX_BPM, is not used. The projection only ever holds; it never
+# steps back (the patient was not above the limit).
+HR_TAU_RANGE_S = (5.0, 300.0)
+HR_FIT_MIN_S = 20.0  # walking seconds at least, for a fit
+HR_FIT_RMS_MAX_BPM = 4.0  # beat-to-beat noise of a chest strap is a few bpm
 FATIGUE_CLEARANCE_DROP = 0.25  # last third's clearance this much below the first third's
 # ... and by at least this much: with the swing-to-swing SD of 4.5 mm (Winter; REFERENCES.md
 # section 2) the difference of two medians of ~15 swings has a standard error near 2 mm, so a
@@ -180,12 +212,16 @@ class Performance:
     walking_s: float
     obstacles_attempted: int = 0
     obstacles_failed: int = 0
+    obstacles_failed_flat: int = 0  # of those, flat hazards stepped in (foot placement, not the swing's lift)
+    obstacles_not_steppable: int = 0  # crossings of flat hazards longer than any step made: left out above
+    longest_step_m: float = math.nan  # the longest step of the session
     trips: int = 0  # legs caught by an obstacle + stumbles counted as trips (below)
     obstacle_trips: int = 0  # legs the core saw caught by an obstacle
     stumbles: int = 0  # the core's STUMBLE events
     stumbles_not_trips_therapist: int = 0  # judged "not a trip" by the therapist (audit stumble_review)
     stumbles_not_trips_data: int = 0  # the tripped side's next step undisturbed (see STUMBLE_STEP_TIME_Z)
     previous_trips: int = 0  # trips counted the same way in the patient's previous session
+    previous_hr_near_limit: bool = False  # the previous session's heart rate held or stepped back the plan
     baseline_clearance_m: float = math.nan  # median of the worse-side clearance of the last sessions
     stride_time_sd_s: float = math.nan  # stride-time SD of the worse side's steady strides
     stride_count: int = 0  # how many strides that SD comes from
@@ -200,6 +236,8 @@ class Performance:
     hr_limit_bpm: float = 0.0
     hr_above_share: float = math.nan
     hr_late_mean_bpm: float = math.nan
+    hr_steady_bpm: float = math.nan  # where the session's heart rate was heading (fitted rise; nan: no fit)
+    hr_tau_s: float = math.nan  # the fit's time constant
     goals_set: int = 0
     goals_met: int = 0
     guidance_used: float = math.nan  # mean applied guidance while walking
@@ -276,8 +314,18 @@ def assess(store, session_id: int) -> Performance:
                        walking_s=data.walking_time_s, assist_as_needed=bool(settings.get("assist_as_needed", 0.0)))
     # obstacles (per leg when the core sends legs, else per obstacle) and trips
     results = data.obstacle_results
+    lengths = data.step_length_m[np.isfinite(data.step_length_m)] if len(data.step_length_m) else np.zeros(0)
+    perf.longest_step_m = float(lengths.max()) if len(lengths) else math.nan
+    foot_m = FOOT_PER_LEG_LENGTH * max(float(data.prescription.get("leg_length_l_m") or 0.9),
+                                       float(data.prescription.get("leg_length_r_m") or 0.9))
+    flat = _flat_hazard_lengths(session["scene_id"])
+    # a flat hazard nobody could step over is left out (FLAT_HAZARD_KINDS): every crossing of it
+    unsteppable = {i for i, length in flat.items() if not perf.longest_step_m >= length + foot_m}
+    perf.obstacles_not_steppable = sum(1 for r in results if r["obstacle"] in unsteppable)
+    results = [r for r in results if r["obstacle"] not in unsteppable]
     perf.obstacles_attempted = len(results)
     perf.obstacles_failed = sum(1 for r in results if r["failed"])
+    perf.obstacles_failed_flat = sum(1 for r in results if r["failed"] and r["obstacle"] in flat)
     perf.obstacle_trips = sum(1 for r in results if r["outcome"] == "tripped")
     events = store.events(session_id)
     stumbles = [e for e in events if e["kind"] == "stumble"]
@@ -324,6 +372,7 @@ def assess(store, session_id: int) -> Performance:
             perf.hr_above_share = float((hr[walking] > perf.hr_limit_bpm).mean())
         _, late = _thirds(data.tel_t_s, walking)
         perf.hr_late_mean_bpm = float(hr[late].mean()) if late.any() else math.nan
+        perf.hr_steady_bpm, perf.hr_tau_s = hr_steady_state(data.tel_t_s[walking], hr[walking])
     # goals: the bits the core reported against the goals the session set
     goals = session.get("goals") or {}
     bits = int(summary.get("goal_reached") or 0)
@@ -331,18 +380,37 @@ def assess(store, session_id: int) -> Performance:
         if float(goals.get(name) or 0.0) > 0.0:
             perf.goals_set += 1
             perf.goals_met += (bits >> bit) & 1
-    # guidance assist-as-needed actually applied while walking (telemetry, absolute)
+    # guidance assist-as-needed actually applied while walking (telemetry, absolute). Not during a
+    # stumble response: the core sets full guidance until the alarm is acknowledged (a protective
+    # response, not assist-as-needed's answer to need), and session_data leaves those stretches out
+    # of walking. Counting them held both bench patients for "assist-as-needed at its top 40-76 %"
+    # in every session with a (false) stumble warning.
     tel = store.telemetry(session_id)
     if len(tel):
         from engine.control.layout import RunState
 
         moving = (tel["run_state"] == int(RunState.RUNNING)) & (tel["belt_speed_mps"] > 0.05)
+        if len(data.walking) == len(tel):
+            moving = moving & data.walking
         if moving.any():
             applied = tel["guidance"][moving].astype(float)
             perf.guidance_used = float(applied.mean())
             perf.guidance_max = float(settings.get("guidance_max", 1.0))
             perf.guidance_saturated_share = float((applied >= perf.guidance_max - 0.005).mean())
     return perf
+
+
+def _flat_hazard_lengths(scene_id: str) -> dict[int, float]:
+    """Obstacle index (the core's timeline order) -> length along the route of the scene's flat
+    hazards (FLAT_HAZARD_KINDS); {} when the scene is not in the library."""
+    try:
+        from engine.scene.loader import find_scene
+
+        scene = find_scene(scene_id)
+    except Exception:  # a deleted or renamed scene: every crossing counts, as before
+        return {}
+    return {i: float(o.depth_m) for i, o in enumerate(scene.obstacles_in_timeline_order())
+            if o.kind in FLAT_HAZARD_KINDS}
 
 
 def _therapist_not_trips(store, session_id: int, stumbles: list[dict]) -> set[int]:
@@ -420,6 +488,41 @@ def _worse_side_stride_sd(data) -> tuple[float, int]:
     sds = [(float(np.std(times[ok & (data.stride_side == side)], ddof=1)), int((ok & (data.stride_side == side)).sum()))
            for side in (0, 1) if (ok & (data.stride_side == side)).sum() >= MIN_STRIDES_FOR_VARIABILITY]
     return max(sds) if sds else (math.nan, 0)
+
+
+def _hr_near_limit(perf: Performance) -> bool:
+    """Whether a session's heart rate held or stepped back the plan (see the heart-rate rules)."""
+    if perf.hr_limit_bpm <= 0.0:
+        return False
+    near = HR_NEAR_LIMIT * perf.hr_limit_bpm
+    return bool((math.isfinite(perf.hr_above_share) and perf.hr_above_share > HR_ABOVE_SHARE_STEP_BACK)
+                or (math.isfinite(perf.hr_late_mean_bpm) and perf.hr_late_mean_bpm >= near)
+                or (math.isfinite(perf.hr_steady_bpm) and perf.hr_steady_bpm >= near))
+
+
+def hr_steady_state(t_s: np.ndarray, hr_bpm: np.ndarray) -> tuple[float, float]:
+    """(steady heart rate, time constant) of a first-order approach fitted to the samples (see
+    HR_TAU_RANGE_S); (nan, nan) when there are too few, or no approach is seen."""
+    if len(t_s) < 2 or float(t_s[-1] - t_s[0]) < HR_FIT_MIN_S:
+        return math.nan, math.nan
+    # 1 s means (telemetry is 1 kHz, the sensor ~1 Hz): the fit weighs time, not samples
+    bins = np.floor(t_s - t_s[0]).astype(int)
+    counts = np.bincount(bins)
+    keep = counts > 0
+    t = np.flatnonzero(keep).astype(float) + 0.5
+    y = np.bincount(bins, weights=hr_bpm)[keep] / counts[keep]
+    taus = np.geomspace(HR_TAU_RANGE_S[0], HR_TAU_RANGE_S[1], 60)
+    best = (math.inf, 0, 0.0)
+    for k, tau in enumerate(taus):
+        basis = np.column_stack([np.ones_like(t), np.exp(-t / tau)])
+        coef, *_ = np.linalg.lstsq(basis, y, rcond=None)
+        rss = float(np.sum((basis @ coef - y) ** 2))
+        if rss < best[0]:
+            best = (rss, k, float(coef[0]))
+    rss, k, steady = best
+    if k in (0, len(taus) - 1) or math.sqrt(rss / len(y)) > HR_FIT_RMS_MAX_BPM:
+        return math.nan, math.nan
+    return steady, float(taus[k])
 
 
 def variance_ratio_limit(n: int, z: float = VARIABILITY_Z) -> float:
@@ -517,6 +620,11 @@ def propose(patient_code: str, perf: Performance, current: Plan, rx, sessions_on
         elif drop_m >= FATIGUE_MIN_DROP_M and drop_m > FATIGUE_CLEARANCE_DROP * perf.baseline_clearance_m:
             notes.append(f"toe clearance {perf.clearance_m * 1000:.1f} mm, down from {perf.baseline_clearance_m * 1000:.1f} mm "
                          f"over the last sessions, still at or above {DECLINE_BELOW_M * 1000:.0f} mm (healthy): not a decline")
+    obstacle_hold = ""
+    if perf.obstacles_not_steppable:
+        notes.append(f"{perf.obstacles_not_steppable} crossing(s) of a flat hazard longer than any step made "
+                     f"(longest {perf.longest_step_m:.2f} m) plus a foot: it cannot be stepped over, only walked "
+                     "around or through, so those crossings are not judged")
     if perf.obstacles_attempted:
         notes.append(f"obstacles: {perf.obstacles_attempted - perf.obstacles_failed}/{perf.obstacles_attempted} "
                      "crossings cleared" + (f", smallest margin {perf.min_margin_m * 100:.1f} cm"
@@ -525,7 +633,10 @@ def propose(patient_code: str, perf: Performance, current: Plan, rx, sessions_on
             back.append(f"{perf.failed_share:.0%} of obstacle crossings failed (> {OBSTACLE_FAIL_STEP_BACK:.0%})")
             causes["obstacles"] = perf.failed_share
         elif perf.failed_share > OBSTACLE_FAIL_HOLD and perf.obstacles_attempted >= OBSTACLE_MIN_CROSSINGS:
-            hold.append(f"{perf.failed_share:.0%} of obstacle crossings failed (> {OBSTACLE_FAIL_HOLD:.0%})")
+            obstacle_hold = f"{perf.failed_share:.0%} of obstacle crossings failed (> {OBSTACLE_FAIL_HOLD:.0%})"
+            if perf.obstacles_failed_flat == perf.obstacles_failed:
+                obstacle_hold += " (a flat hazard stepped in: foot placement)"
+            hold.append(obstacle_hold)
         elif perf.obstacles_failed:
             near_miss = (f"{perf.obstacles_failed} of {perf.obstacles_attempted} obstacle crossings touched "
                          f"(fewer than {OBSTACLE_MIN_CROSSINGS} crossings: a near miss)")
@@ -546,6 +657,18 @@ def propose(patient_code: str, perf: Performance, current: Plan, rx, sessions_on
             hr_high = True
             hold.append(f"heart rate {perf.hr_late_mean_bpm:.0f} bpm late in the session, near the "
                         f"{perf.hr_limit_bpm:.0f} bpm limit")
+        elif math.isfinite(perf.hr_steady_bpm) and perf.hr_steady_bpm >= HR_NEAR_LIMIT * perf.hr_limit_bpm:
+            hr_high = True
+            hold.append(f"heart rate heading for {perf.hr_steady_bpm:.0f} bpm at this pace (its rise fitted, time "
+                        f"constant {perf.hr_tau_s:.0f} s), near the {perf.hr_limit_bpm:.0f} bpm limit: the top "
+                        "of the training zone")
+        elif perf.previous_hr_near_limit and not math.isfinite(perf.hr_steady_bpm):
+            # The heart rate was what held the pace last time; a session too short to see where it
+            # was heading this time (a stumble response cut the walking, say) is no evidence that
+            # it no longer would: the pace holds rather than advance on the measures left.
+            hr_high = True
+            hold.append(f"heart rate near the limit last session, and {perf.walking_s:.0f} s of walking too little "
+                        f"to see where it was heading this time (< {HR_FIT_MIN_S:.0f} s or no steady rise)")
     elif perf.hr_limit_bpm <= 0.0:
         notes.append("no heart-rate limit in the prescription: heart rate not judged")
     goals_missed = perf.goals_set - perf.goals_met
@@ -636,7 +759,13 @@ def propose(patient_code: str, perf: Performance, current: Plan, rx, sessions_on
     if speed_c < speed - 1e-9:
         reason += f" (held at the prescription's maximum {rx.max_speed_mps:.2f} m/s)"
     changes.append(Change("speed_mps", current.speed_mps, speed_c, reason))
-    # guidance floor (and the starting guidance with it)
+    # guidance floor (and the starting guidance with it). Guidance lifts the swing: a flat hazard
+    # stepped in (foot placement, FLAT_HAZARD_KINDS) does not hold it.
+    lift_failed = perf.obstacles_failed - perf.obstacles_failed_flat
+    if perf.obstacles_failed_flat == perf.obstacles_failed and obstacle_hold:
+        floor_hold = [h for h in hold if h != obstacle_hold]
+    else:
+        floor_hold = hold
     if back:
         floor, reason = current.guidance_min + GUIDANCE_STEP, f"step back: {why_back}"
     elif perf.walking_s < MIN_WALKING_S:
@@ -651,19 +780,19 @@ def propose(patient_code: str, perf: Performance, current: Plan, rx, sessions_on
         elif used_share > GUIDANCE_USED_SHARE_MAX:
             floor, reason = current.guidance_min, \
                 f"hold: assist-as-needed used {used_share:.0%} of the room above the floor"
-        elif hold or low_clearance or perf.obstacles_failed:
-            why = "; ".join(hold) or (f"toe clearance {perf.clearance_m * 1000:.1f} mm below "
-                                      f"{LOW_CLEARANCE_M * 1000:.0f} mm" if low_clearance
-                                      else f"{perf.obstacles_failed} of {perf.obstacles_attempted} "
-                                      "obstacle crossings failed")
+        elif floor_hold or low_clearance or lift_failed:
+            why = "; ".join(floor_hold) or (f"toe clearance {perf.clearance_m * 1000:.1f} mm below "
+                                            f"{LOW_CLEARANCE_M * 1000:.0f} mm" if low_clearance
+                                            else f"{lift_failed} of {perf.obstacles_attempted} "
+                                            "obstacle crossings failed")
             floor, reason = current.guidance_min, f"hold: {why}"
         else:
             floor, reason = current.guidance_min - GUIDANCE_STEP, \
                 f"assist-as-needed used {used_share:.0%} of the room above the floor, gait in order: less assistance"
-    elif not hold and not low_clearance and not perf.obstacles_failed:
+    elif not floor_hold and not low_clearance and not lift_failed:
         floor, reason = current.guidance_min - GUIDANCE_STEP, "fixed guidance and a good session: less assistance"
     else:
-        floor, reason = current.guidance_min, "hold: " + ("; ".join(hold) or (
+        floor, reason = current.guidance_min, "hold: " + ("; ".join(floor_hold) or (
             "low toe clearance" if low_clearance else "an obstacle crossing failed"))
     floor_c = _clamp(_tidy(floor, current.guidance_min), rx.guidance_min, rx.guidance_max)
     if abs(floor_c - floor) > 1e-9:
@@ -801,6 +930,7 @@ def _proposal_after(store, patient_code: str, sessions: list, rx, scenes, last_s
     if earlier:  # the patient's own recent sessions: a trip last time, and the clearance baseline
         previous = assess(store, earlier[-1]["id"])
         perf.previous_trips = previous.trips
+        perf.previous_hr_near_limit = _hr_near_limit(previous)
         gait = [(previous.clearance_m, previous.stride_time_sd_s)] + [_worse_side_gait(store, s["id"])
                                                                        for s in earlier[:-1]]
         finite = [c for c, _ in gait if math.isfinite(c)]

@@ -38,9 +38,16 @@ A trip is a foot
   faster than the belt is moved by the leg. A drop judged a pull is not judged again until the
   foot swings on. After the IMU read an acceleration no leg makes (either way, RISE_MAX_MPS2) in
   this swing, its integrated speed is offset by that impact (changes still hold, the level not):
-  the encoders alone tell a pull back then.
+  the encoders alone tell a pull back then, and the IMU agrees that the foot is held when it lost
+  ARREST_DV_MPS within the arrest window (its level is offset, its changes are not).
+- in the swing proper: the first EARLY_S after the heel and forefoot unload is the toe-off
+  transient (the toe still on the belt, the foot turning and sliding about it): what the foot
+  reads then sets no peak, the speed an arrest loses is measured from later samples, and the
+  arrest's sudden onset must lie after it (issue 13: the slow guided walkers' toe-off kicks to
+  1.0-1.8 m/s, braked back to rest with the toe still on the belt, were taken for arrests).
 Speeds are taken as the lower of each two consecutive samples (`held`), so a one-sample spike
-(an impact transient, a kinematic step) neither sets the peak nor fakes a drop; the drop is
+(an impact transient, a kinematic step) neither sets the peak nor fakes a drop, and the encoders
+read the foot at rest only when their last two samples both are (a one-sample dip is not rest); the drop is
 measured down to zero at most (a caught foot stops, it does not go back: a negative speed is a
 transient or drift); nothing is judged in the first EARLY_S of a swing; an arrest of a foot that
 was already slowing (GRADUAL_SHARE of its speed before the arrest window, or of its swing's
@@ -157,7 +164,8 @@ class StumbleGuard:
         self.hist_n = [0, 0]
         # the encoder channel: foot speed over the belt from the joint angles and rates
         self.enc_mps = [math.nan, math.nan]
-        self.enc_held_mps = [0.0, 0.0]
+        self.enc_held_mps = [0.0, 0.0]  # the lower of its last two samples (a speed it held)
+        self.enc_upper_mps = [0.0, 0.0]  # the higher: at rest only when both samples are
         self.enc_peak_mps = [0.0, 0.0]
         self.enc_t = [[0.0] * HISTORY, [0.0] * HISTORY]
         self.enc_v = [[0.0] * HISTORY, [0.0] * HISTORY]
@@ -193,31 +201,40 @@ class StumbleGuard:
         u = belt_mps + thigh_m * math.cos(hip_rad) * hip_radps + shank_m * math.cos(shank_rad) * (hip_radps - knee_radps)
         u_prev = self.enc_mps[side]
         self.enc_mps[side] = u
+        # A state of the foot takes two consecutive samples: held (both at or under a speed: the
+        # lower) for an arrest's drop and for moving again, at rest (both: the higher) for an
+        # arrest's end and for agreeing that the foot is held; a one-sample kinematic spike (the
+        # rig's leg path kinks: -1.0 m/s for one sample in a 1.2 m/s swing) is neither
+        self.enc_held_mps[side] = u if u_prev != u_prev or u < u_prev else u_prev
+        self.enc_upper_mps[side] = u if u_prev != u_prev or u > u_prev else u_prev
         if not self.swinging[side] or u_prev != u_prev:
             self.enc_peak_mps[side] = 0.0
             self.enc_settled_peak_mps[side] = 0.0
             self.enc_n[side] = 0
             self.enc_arrest[side] = False
             return
-        held = u if u < u_prev else u_prev
-        self.enc_held_mps[side] = held
+        held = self.enc_held_mps[side]
         dt = t_s - self.enc_last_t[side]
         self.enc_last_t[side] = t_s
         if dt > 0.0 and u - u_prev > RISE_MAX_MPS2 * dt:
             self.enc_transient_t[side] = t_s
-        if held > self.enc_peak_mps[side]:
-            self.enc_peak_mps[side] = held
-        if t_s - self.enc_transient_t[side] < SETTLE_S:
-            self.enc_settled_peak_mps[side] = 0.0
-        elif held > self.enc_settled_peak_mps[side]:
-            self.enc_settled_peak_mps[side] = held
+        # the toe-off transient (EARLY_S) is not a swing's speed: it sets no peak and no arrest
+        # is measured from it (see `sample`)
+        swing_from = self.swing_t0[side] + EARLY_S - 1e-6  # (sample times are sums of float periods)
+        if t_s >= swing_from:
+            if held > self.enc_peak_mps[side]:
+                self.enc_peak_mps[side] = held
+            if t_s - self.enc_transient_t[side] < SETTLE_S:
+                self.enc_settled_peak_mps[side] = 0.0
+            elif held > self.enc_settled_peak_mps[side]:
+                self.enc_settled_peak_mps[side] = held
         n = self.enc_n[side]
         rt, rv = self.enc_t[side], self.enc_v[side]
         # the ring is scanned only for a foot that swung and is slow now (rarely: cheap per cycle)
-        if u > HELD_MAX_MPS:
+        if self.enc_upper_mps[side] > HELD_MAX_MPS:
             self.enc_arrest[side] = False
         elif not self.enc_arrest[side] and self.enc_peak_mps[side] >= PEAK_MIN_MPS \
-                and _sudden(rt, rv, n, t_s, held, u, self.enc_transient_t[side] + SETTLE_S):
+                and _sudden(rt, rv, n, t_s, held, u, self.enc_transient_t[side] + SETTLE_S, swing_from):
             # an arrest holds while the foot stays held (the insole samples that judge it come
             # at 200 Hz, the encoders' at 500 Hz)
             self.enc_arrest[side] = True
@@ -268,24 +285,46 @@ class StumbleGuard:
             self.imu_jolted[side] = True
         held = v if v < v_prev else v_prev  # a speed held over two samples, not a one-sample spike
         self.held_mps[side] = held
-        if held > self.peak_mps[side]:
-            self.peak_mps[side] = held
-        if t_s - self.transient_t[side] < SETTLE_S:
-            self.settled_peak_mps[side] = 0.0
-        elif held > self.settled_peak_mps[side]:
-            self.settled_peak_mps[side] = held
+        # The toe-off transient is not a swing's speed: in the first EARLY_S after the heel and
+        # forefoot unload, the toe is still on the belt (pre-swing; a dragging toe) and the foot
+        # turns and slides about it; what it reads then neither sets the swing's peak nor is an
+        # arrest measured from it (an obstacle stops a foot that swings: issue 13's false alarms
+        # were toe-off kicks of 1.0-1.8 m/s within 10-35 ms of unloading, braked back with the toe
+        # still on the belt; docs/control.md)
+        swing_from = self.swing_t0[side] + EARLY_S - 1e-6  # (sample times are sums of float periods)
+        if t_s >= swing_from:
+            if held > self.peak_mps[side]:
+                self.peak_mps[side] = held
+            if t_s - self.transient_t[side] < SETTLE_S:
+                self.settled_peak_mps[side] = 0.0
+            elif held > self.settled_peak_mps[side]:
+                self.settled_peak_mps[side] = held
         n = self.hist_n[side]
         rt, rv = self.hist_t[side], self.hist_v[side]
         imu_arrest = (v <= HELD_MAX_MPS and self.peak_mps[side] >= PEAK_MIN_MPS
-                      and _sudden(rt, rv, n, t_s, held, v, self.transient_t[side] + SETTLE_S))
+                      and _sudden(rt, rv, n, t_s, held, v, self.transient_t[side] + SETTLE_S, swing_from))
         imu_gradual = imu_arrest and _was_slowing(rt, rv, n, t_s, self.settled_peak_mps[side])
+        # The IMU agrees that the foot is held when its speed is at rest on the belt; after a
+        # jolt in this swing its level is offset by the impact's integral (either way: the rig's
+        # toe-off jolts of -500 and +250 m/s^2 left it 2.6 m/s low and 0.7 m/s high), its
+        # changes are not: then it agrees when it lost an arrest's speed (ARREST_DV_MPS) within
+        # the arrest window too (the rig's hemiparetic-right-mild trip, caught from 2.0 m/s, read
+        # 0.96 m/s "at rest" and was missed)
+        imu_held = v <= HELD_MAX_MPS or (self.imu_jolted[side] and _ring_max(
+            rt, rv, n, t_s, held, self.transient_t[side] + SETTLE_S) - v >= ARREST_DV_MPS)
         self.hist_n[side] = _ring_push(rt, rv, n, t_s, held)
         pending = self.pending_t[side]
+        enc = self.enc_mps[side]
+        enc_live = enc == enc
+        # moving by both measures (the encoders' two last samples over HELD_MAX_MPS; after a jolt
+        # the IMU's level is offset: the encoders alone tell it then; NaN: no encoders)
+        moving = (v > HELD_MAX_MPS or (self.imu_jolted[side] and enc_live)) \
+            and not (enc_live and self.enc_held_mps[side] <= HELD_MAX_MPS)
         if pending >= 0.0:
-            enc = self.enc_mps[side]
-            if v > HELD_MAX_MPS and not enc <= HELD_MAX_MPS:
+            if moving:
                 self.pending_t[side] = -1.0  # moving again by both measures: not held
-            elif (v < -BACK_MAX_MPS and not (self.imu_jolted[side] and enc == enc)) or enc < -BACK_MAX_MPS:
+            elif (v < -BACK_MAX_MPS and not (self.imu_jolted[side] and enc_live)) \
+                    or self.enc_upper_mps[side] < -BACK_MAX_MPS:
                 # (after a jolt the IMU's speed is offset: the encoders alone tell a pull back)
                 self.pending_t[side] = -1.0  # going back over the belt: pulled, not held
                 self.rejected[side] = True  # this drop is judged: a new one needs the foot moving again
@@ -294,7 +333,7 @@ class StumbleGuard:
                 return self._detected(side, t_s)
             return False
         if self.rejected[side]:
-            if v > HELD_MAX_MPS and not self.enc_mps[side] <= HELD_MAX_MPS:  # (NaN: no encoders)
+            if moving:
                 self.rejected[side] = False  # swinging again: a new arrest may be judged
             return False
         elapsed = t_s - self.swing_t0[side]
@@ -308,19 +347,19 @@ class StumbleGuard:
         # one channel only, the other channel's arrest counts (the first agreeing the foot is
         # held): an obstacle's impact rings in the insole IMU, not in the joints' kinematics.
         # Without encoders nothing is judged in the IMU's hold-off.
-        enc = self.enc_mps[side]
-        if enc == enc:
+        enc = self.enc_upper_mps[side]  # at rest by its last two samples
+        if enc_live:
             # the encoders' arrest holds while the foot stays held, judged within one arrest
             # window of it (a foot that has hovered since is not being stopped now)
             enc_arrest = self.enc_arrest[side] and t_s - self.enc_arrest_t[side] <= ARREST_WINDOW_S
             if settling and enc_settling:
                 arrest = imu_arrest and enc_arrest and enc <= HELD_MAX_MPS
             elif settling:
-                arrest = enc_arrest and v <= HELD_MAX_MPS
+                arrest = enc_arrest and imu_held
             elif enc_settling:
                 arrest = imu_arrest and enc <= HELD_MAX_MPS
             else:
-                arrest = (imu_arrest and enc <= HELD_MAX_MPS) or (enc_arrest and v <= HELD_MAX_MPS)
+                arrest = (imu_arrest and enc <= HELD_MAX_MPS) or (enc_arrest and imu_held)
         else:
             enc_arrest = False
             arrest = imu_arrest and not settling
@@ -415,11 +454,16 @@ def _ring_max(ring_t: list, ring_v: list, n: int, t_s: float, now: float, since_
     return best
 
 
-def _sudden(ring_t: list, ring_v: list, n: int, t_s: float, held: float, now: float, since_t: float) -> bool:
+def _sudden(ring_t: list, ring_v: list, n: int, t_s: float, held: float, now: float, since_t: float,
+            swing_from: float = -math.inf) -> bool:
     """An arrest: at least ARREST_DV_MPS lost over the last ARREST_WINDOW_S (down to zero at
     most), with a sudden onset (SHARP_MPS2): a collision, not a braking. Samples before since_t
-    (a transient's, SETTLE_S) take no part."""
-    lost = _ring_max(ring_t, ring_v, n, t_s, held, since_t) - (now if now > 0.0 else 0.0)
+    (a transient's, SETTLE_S) take no part. The arrest is one of a swinging foot: the speed it
+    lost is measured from samples at or after swing_from (the toe-off transient's are not a
+    swing's speed) and its onset (where the deceleration steps up) lies there too; the samples
+    before it only show what the deceleration was before the onset."""
+    lost = _ring_max(ring_t, ring_v, n, t_s, held, since_t if since_t > swing_from else swing_from) \
+        - (now if now > 0.0 else 0.0)
     if lost < ARREST_DV_MPS:
         return False
     # the window's samples, newest first, and the speeds SHARP_S and 2 SHARP_S before each
@@ -443,7 +487,7 @@ def _sudden(ring_t: list, ring_v: list, n: int, t_s: float, held: float, now: fl
         c = b
         while c < m and ts[a] - ts[c] < 2.0 * SHARP_S - 1e-6:
             c += 1
-        if c >= m:
+        if c >= m or ts[b] < swing_from:
             break
         if (vs[b] - vs[a]) - (vs[c] - vs[b]) >= SHARP_MPS2 * SHARP_S:
             return True

@@ -323,6 +323,49 @@ def test_heart_rate_near_the_limit_holds_and_above_it_steps_back():
     assert p.direction == "step_back" and p.plan.speed_mps < START.speed_mps
 
 
+def test_a_heart_rate_heading_for_the_limit_holds_the_pace():
+    """A short session ends before the heart rate settles: where its rise was heading counts. The
+    old rule read the late mean only (100 bpm) and sped the belt up."""
+    p = propose("p1", good(hr_late_mean_bpm=100.0, hr_steady_bpm=126.0, hr_tau_s=25.0), START, RX,
+                sessions_on_scene=3, scenes=SCENES)
+    assert p.plan.speed_mps == START.speed_mps and p.plan.bws_fraction == START.bws_fraction
+    assert "heading for 126 bpm" in changes(p)["speed_mps"][2] and p.direction != "step_back"
+    p = propose("p1", good(hr_late_mean_bpm=100.0, hr_steady_bpm=110.0, hr_tau_s=25.0), START, RX,
+                sessions_on_scene=3, scenes=SCENES)
+    assert p.plan.speed_mps > START.speed_mps
+
+
+def test_a_pace_held_for_heart_rate_is_not_advanced_on_a_session_too_short_to_judge_it():
+    """The bench's worsening patient, held at 0.70 m/s with its heart rate heading for 135 bpm,
+    was sped up after a session whose walking a stumble response cut short (no fit, late mean
+    83 bpm): the old rule read the missing projection as a heart rate in order."""
+    short = dict(walking_s=15.0, hr_late_mean_bpm=100.0, hr_steady_bpm=math.nan)
+    p = propose("p1", good(previous_hr_near_limit=True, **short), START, RX, sessions_on_scene=3, scenes=SCENES)
+    assert p.plan.speed_mps == START.speed_mps and "too little to see where it was heading" in changes(p)["speed_mps"][2]
+    assert p.direction != "step_back"
+    p = propose("p1", good(previous_hr_near_limit=False, **short), START, RX, sessions_on_scene=3, scenes=SCENES)
+    assert p.plan.speed_mps > START.speed_mps
+    # the session before is read through the same rules
+    assert pg._hr_near_limit(good(hr_steady_bpm=126.0)) and not pg._hr_near_limit(good(hr_steady_bpm=110.0))
+    assert pg._hr_near_limit(good(hr_above_share=0.2)) and not pg._hr_near_limit(good(hr_limit_bpm=0.0))
+
+
+def test_the_steady_heart_rate_is_fitted_from_a_short_rise():
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    t = np.arange(0.0, 45.0, 0.01)
+    beats = rng.normal(0.0, 1.0, 45)  # a 1 Hz sensor with 1 bpm noise
+    rise = 118.0 - (118.0 - 72.0) * np.exp(-t / 25.0) + beats[t.astype(int)]
+    steady, tau = pg.hr_steady_state(t, rise)
+    assert steady == pytest.approx(118.0, abs=3.0) and 15.0 < tau < 40.0
+    late = rise[t >= 30.0].mean()
+    assert late < 0.95 * 118.0  # what the late mean alone saw
+    # no approach to a steady state (a straight climb), or too short: no projection
+    assert math.isnan(pg.hr_steady_state(t, 72.0 + 0.5 * t)[0])
+    assert math.isnan(pg.hr_steady_state(t[:1000], rise[:1000])[0])
+
+
 def test_a_symmetry_change_within_the_patients_own_spread_does_not_hold():
     """|SI| swinging 8-44 % between the patient's recent sessions: 37 % is nothing new; against
     recent sessions that all sat near 9 %, 20 % is."""
@@ -417,3 +460,101 @@ def test_a_trip_step_back_that_did_not_help_is_not_repeated():
                     last_step_back=first)
     assert again.direction == "hold" and again.plan.speed_mps == first.plan.speed_mps
     assert "not stepped back again" in changes(again)["speed_mps"][2]
+
+
+def test_a_flat_hazard_stepped_in_holds_the_speed_but_not_the_guidance_floor():
+    """A puddle stepped in is foot placement, not the swing's lift: guidance (which lifts the
+    swing) comes down as on a good day; the speed holds for the failed share as for any obstacle.
+    The old rule held the floor for any failed crossing (the bench's improving patient at 0.40
+    from its 4th session, for the aisle's puddle)."""
+    p = propose("p1", good(obstacles_attempted=4, obstacles_failed=1, obstacles_failed_flat=1), START, RX,
+                sessions_on_scene=3, scenes=SCENES)
+    assert p.plan.speed_mps == START.speed_mps and "foot placement" in changes(p)["speed_mps"][2]
+    assert p.plan.guidance_min == pytest.approx(START.guidance_min - pg.GUIDANCE_STEP)
+    assert p.plan.scene_id == START.scene_id
+    # the same share from a box (the swing's lift) holds the floor too
+    p = propose("p1", good(obstacles_attempted=4, obstacles_failed=1), START, RX, sessions_on_scene=3, scenes=SCENES)
+    assert p.plan.speed_mps == START.speed_mps and p.plan.guidance_min == START.guidance_min
+
+
+def _fake_session(monkeypatch, store, scene_id: str, results: list[dict], longest_step_m: float):
+    """A recorded session whose data (engine.analysis.session_data.load_session) are built: steps
+    up to `longest_step_m`, the given obstacle results, nothing else of note."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    import engine.analysis.session_data as sd
+    from engine.control.prescription import Prescription
+
+    store.ensure_patient("p-1")
+    store.add_prescription("p-1", RX, who="test")
+    session_id = store.start_session("p-1", scene_id, {}, {})
+    n = 40
+    lengths = np.linspace(0.40, longest_step_m, n)
+    data = SimpleNamespace(
+        walking_time_s=60.0, obstacle_results=results, step_length_m=lengths, step_side=np.arange(n) % 2,
+        step_t_s=np.arange(n) * 0.6, step_time_s=np.full(n, 0.6), toe_clearance_m=np.full(n, 0.02),
+        stride_time_s=np.full(n, 1.2), stride_steady=np.ones(n, bool), stride_side=np.arange(n) % 2,
+        heart_rate_bpm=np.zeros(0), walking=np.zeros(0, bool), tel_t_s=np.zeros(0),
+        prescription=Prescription(leg_length_l_m=0.9, leg_length_r_m=0.9).to_dict())
+    monkeypatch.setattr(sd, "load_session", lambda store_, sid: data)
+    return session_id
+
+
+def test_a_puddle_longer_than_any_step_is_left_out_of_the_obstacle_rules(tmp_path, monkeypatch):
+    """The pharmacy aisle's puddle is 0.8 m along the route: stepping over it takes a step of
+    0.8 m plus a foot (0.26 m for a 0.9 m leg); a patient whose longest step was 0.62 m can only
+    walk through it. Its crossings are noted, not judged; the box's count as before."""
+    from engine.records.store import Store
+
+    scene = SCENES["grocery-pharmacy-aisle"]
+    order = [o.kind for o in scene.obstacles_in_timeline_order()]
+    puddle, box = order.index("puddle"), order.index("box")
+    results = [{"obstacle": puddle, "kind": "puddle", "side": 0, "t_s": 30.0, "margin_m": -0.01, "outcome": "touched",
+                "failed": True},
+               {"obstacle": puddle, "kind": "puddle", "side": 1, "t_s": 30.5, "margin_m": 0.03, "outcome": "cleared",
+                "failed": False},
+               {"obstacle": box, "kind": "box", "side": 0, "t_s": 50.0, "margin_m": 0.05, "outcome": "cleared",
+                "failed": False},
+               {"obstacle": box, "kind": "box", "side": 1, "t_s": 50.5, "margin_m": 0.04, "outcome": "cleared",
+                "failed": False}]
+    with Store(tmp_path / "r.db") as store:
+        sid = _fake_session(monkeypatch, store, scene.id, results, longest_step_m=0.62)
+        perf = pg.assess(store, sid)
+    assert (perf.obstacles_attempted, perf.obstacles_failed, perf.obstacles_not_steppable) == (2, 0, 2)
+    p = propose("p1", perf, START, RX, sessions_on_scene=3, scenes=SCENES)
+    assert any("cannot be stepped over" in n for n in p.notes)
+    assert p.plan.guidance_min < START.guidance_min
+    # a patient whose steps reach 1.1 m could have stepped over it: the touch counts (flat)
+    with Store(tmp_path / "r2.db") as store:
+        sid = _fake_session(monkeypatch, store, scene.id, results, longest_step_m=1.1)
+        perf = pg.assess(store, sid)
+    assert (perf.obstacles_attempted, perf.obstacles_failed, perf.obstacles_failed_flat) == (4, 1, 1)
+    assert perf.obstacles_not_steppable == 0
+
+
+def test_assistance_used_leaves_out_the_stumble_response(tmp_path, monkeypatch):
+    """During a stumble response the core sets full guidance until the alarm is acknowledged;
+    session_data leaves that stretch out of walking, and so does "assistance used" (the old rule
+    read it as assist-as-needed at its top for the rest of the session)."""
+    import numpy as np
+
+    from engine.control.layout import RunState
+    from engine.records.store import Store
+
+    with Store(tmp_path / "r.db") as store:
+        sid = _fake_session(monkeypatch, store, "grocery-pharmacy-aisle", [], longest_step_m=0.6)
+        import engine.analysis.session_data as sd
+
+        data = sd.load_session(store, sid)
+        n = 4000
+        t = np.arange(n) * 0.01
+        tel = np.zeros(n, dtype=[("t_s", "<f8"), ("run_state", "<i4"), ("belt_speed_mps", "<f4"), ("guidance", "<f4")])
+        tel["t_s"], tel["run_state"], tel["belt_speed_mps"] = t, int(RunState.RUNNING), 0.8
+        tel["guidance"] = np.where(t < 10.0, 0.3, 1.0)  # a stumble at 10 s: full guidance after it
+        data.tel_t_s, data.walking = t, t < 10.0
+        data.heart_rate_bpm = np.zeros(0)
+        monkeypatch.setattr(store, "telemetry", lambda session_id: tel)
+        perf = pg.assess(store, sid)
+    assert perf.guidance_used == pytest.approx(0.3) and perf.guidance_saturated_share == 0.0

@@ -36,39 +36,89 @@ def test_two_sessions_each_start_from_the_accepted_plan(tmp_path, monkeypatch):
     assert worse.mtc_m[1] < walked.mtc_m[1] < base.mtc_m[1]
 
 
-def _run(plans_speed_floor, directions, stumbles=0):
+def _run(plans_speed_floor, directions, stumbles=0, reasons=None, comfortable=None, fast=None):
     from bench.progression import START_SCENE
     from engine.analysis.progression import Plan
 
     plans = [Plan(START_SCENE, v, g + 0.1, g, 0.3) for v, g in plans_speed_floor]
-    return {"plans": plans, "directions": directions, "violations": 0, "stumbles": stumbles, "not_counted": 0,
-            "true_trips": 0}
+    out = {"plans": plans, "directions": directions, "violations": 0, "stumbles": stumbles, "not_counted": 0,
+           "true_trips": 0, "speed_reasons": reasons or ["advance"] * len(directions)}
+    if comfortable is not None:
+        out.update(comfortable_speed_mps=comfortable, max_speed_mps=fast)
+    return out
 
 
 def test_the_keys_tell_the_three_patients_apart(monkeypatch):
-    """`discriminates` needs the improving patient ahead of the stable one and the worsening one
-    stepping back after its decline more often than the stable one over the same sessions; a
-    stable patient stepping back as often as the worsening one is not discrimination."""
+    """`discriminates` needs the improving patient progressing ahead of the stable one, the stable
+    one on a plateau near its capacity held by strain, and the worsening one stepping back after its
+    decline more often than the stable one over the same sessions."""
     import bench.progression as bp
 
     monkeypatch.setattr(bp, "WORSEN_AT", 2)
+    monkeypatch.setattr(bp, "PLATEAU_SESSIONS", 3)
     improving = _run([(0.45, 0.6), (0.5, 0.5), (0.55, 0.4), (0.6, 0.3), (0.65, 0.2)], ["advance"] * 4)
-    stable = _run([(0.45, 0.6), (0.5, 0.6), (0.5, 0.6), (0.5, 0.6), (0.5, 0.6)], ["advance", "hold", "hold", "hold"])
+    stable = _run([(0.45, 0.6), (0.5, 0.6), (0.55, 0.6), (0.55, 0.6), (0.55, 0.6)], ["advance", "advance", "hold", "hold"],
+                  reasons=["advance", "advance", "heart_rate", "variability"], comfortable=0.5, fast=0.8)
     worsening = _run([(0.45, 0.6), (0.5, 0.5), (0.55, 0.4), (0.45, 0.5), (0.35, 0.6)],
                      ["advance", "advance", "step_back", "step_back"], stumbles=3)
     k = bp.keys({"improving": improving, "stable": stable, "worsening": worsening})
     assert k["discriminates"] is True and k["worsening_stepped_back"] is True
+    assert k["stable_plateau_reasons"] == {"advance": 1, "heart_rate": 1, "variability": 1}
     assert (k["stable_step_backs"], k["worsening_step_backs_after_decline"], k["stable_step_backs_after"]) == (0, 2, 0)
     assert (k["worsening_speed_peak_mps"], k["worsening_speed_end_mps"]) == (0.55, 0.35)
-    assert k["improving_speed_end_mps"] == 0.65 and k["stable_speed_end_mps"] == 0.5 and k["stumbles"] == 3
+    assert k["improving_speed_end_mps"] == 0.65 and k["stable_speed_end_mps"] == 0.55 and k["stumbles"] == 3
     assert k["max_step_speed_mps"] == 0.1 and k["max_step_guidance"] == 0.1
     # the stable patient steps back as often after session 2: no discrimination, even though the
     # worsening patient "stepped back"
-    stable = _run([(0.45, 0.6), (0.5, 0.6), (0.55, 0.5), (0.45, 0.6), (0.35, 0.7)],
-                  ["advance", "advance", "step_back", "step_back"])
-    k = bp.keys({"improving": improving, "stable": stable, "worsening": worsening})
+    backs = _run([(0.45, 0.6), (0.5, 0.6), (0.55, 0.5), (0.45, 0.6), (0.35, 0.7)],
+                 ["advance", "advance", "step_back", "step_back"], comfortable=0.5, fast=0.8)
+    k = bp.keys({"improving": improving, "stable": backs, "worsening": worsening})
     assert k["worsening_stepped_back"] is True and k["discriminates"] is False
+    assert k["discriminates_worsening_back"] is False
     # the improving patient not ahead of the stable one: no discrimination either
     k = bp.keys({"improving": _run([(0.45, 0.6)] * 5, ["hold"] * 4), "stable": _run([(0.45, 0.6)] * 5, ["hold"] * 4),
                  "worsening": worsening})
     assert k["discriminates"] is False
+
+
+def test_a_degenerate_outcome_does_not_discriminate(monkeypatch):
+    """What the old key accepted: a stable patient held far below its capacity (0.5 m/s, its
+    comfortable speed 0.9), or held there by an obstacle rather than strain, or everybody stepped
+    down with the improving one a step less far."""
+    import bench.progression as bp
+
+    monkeypatch.setattr(bp, "WORSEN_AT", 2)
+    monkeypatch.setattr(bp, "PLATEAU_SESSIONS", 3)
+    improving = _run([(0.45, 0.6), (0.5, 0.5), (0.55, 0.4), (0.6, 0.3), (0.65, 0.2)], ["advance"] * 4)
+    worsening = _run([(0.45, 0.6), (0.5, 0.5), (0.55, 0.4), (0.45, 0.5), (0.35, 0.6)],
+                     ["advance", "advance", "step_back", "step_back"])
+    low = _run([(0.45, 0.6), (0.5, 0.6), (0.5, 0.6), (0.5, 0.6), (0.5, 0.6)], ["advance", "hold", "hold", "hold"],
+               reasons=["advance", "heart_rate", "heart_rate", "heart_rate"], comfortable=0.9, fast=1.43)
+    k = bp.keys({"improving": improving, "stable": low, "worsening": worsening})
+    assert k["discriminates_improving_ahead"] and k["discriminates_worsening_back"]
+    assert k["discriminates_stable_plateau"] is False and k["discriminates"] is False
+    # a step back on the plateau and the climb after it is still a plateau; a climb is not
+    wobble = _run([(0.45, 0.6), (0.55, 0.6), (0.6, 0.6), (0.5, 0.6), (0.55, 0.6)],
+                  ["advance", "hold", "step_back", "advance"], reasons=["advance", "heart_rate", "clearance", "advance"],
+                  comfortable=0.5, fast=0.8)
+    assert bp.keys({"improving": improving, "stable": wobble, "worsening": worsening})["discriminates_stable_plateau"]
+    climb = _run([(0.45, 0.6), (0.5, 0.6), (0.55, 0.6), (0.6, 0.6), (0.65, 0.6)], ["advance"] * 3 + ["hold"],
+                 reasons=["heart_rate", "heart_rate", "heart_rate", "heart_rate"], comfortable=0.5, fast=0.8)
+    assert not bp.keys({"improving": improving, "stable": climb, "worsening": worsening})["discriminates_stable_plateau"]
+    puddle = _run([(0.45, 0.6), (0.5, 0.6), (0.55, 0.6), (0.55, 0.6), (0.55, 0.6)],
+                  ["advance", "advance", "hold", "hold"], reasons=["advance", "advance", "obstacles", "obstacles"],
+                  comfortable=0.5, fast=0.8)
+    assert bp.keys({"improving": improving, "stable": puddle, "worsening": worsening})["discriminates"] is False
+    down = _run([(0.45, 0.6), (0.4, 0.7), (0.35, 0.8), (0.3, 0.9), (0.3, 0.9)], ["step_back"] * 3 + ["hold"])
+    further = _run([(0.45, 0.6), (0.4, 0.7), (0.35, 0.8), (0.3, 0.9), (0.25, 0.9)], ["step_back"] * 4)
+    k = bp.keys({"improving": down, "stable": further, "worsening": worsening})
+    assert k["discriminates_improving_ahead"] is False and k["discriminates"] is False
+
+
+def test_speed_reasons_are_read_by_category():
+    import bench.progression as bp
+
+    assert bp.reason_of("hold: heart rate heading for 118 bpm at this pace") == "heart_rate"
+    assert bp.reason_of("hold: 25% of obstacle crossings failed (> 10%)") == "obstacles"
+    assert bp.reason_of("walked well at this speed: obstacles, goals, heart rate in order") == "advance"
+    assert bp.reason_of("hold: strides more variable: stride-time SD 48 ms") == "variability"

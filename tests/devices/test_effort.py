@@ -102,3 +102,18 @@ def test_a_profile_never_seen_gets_defaults_from_its_age_and_gait(tmp_path):
     assert ef.VO2PEAK_MIN_ML_KG_MIN <= c.vo2peak_ml_kg_min < Capacity.of(load_profile("frail-older")).vo2peak_ml_kg_min + 5
     model = simulate(load_profile(str(path)), 0, 0.45, 60.0, dt_s=0.01)
     assert c.hr_rest_bpm < model.heart_rate_bpm < c.hr_max_bpm
+
+
+def test_an_impaired_gait_costs_more_per_metre_as_published():
+    """At self-selected speed over 5 min, 20 stroke survivors took 10.18 +/- 2.14 ml/kg/min at about
+    0.50 m/s and 39 healthy adults 9.61 +/- 1.90 at about 0.90 m/s (Arch Phys Med Rehabil
+    2003;84:1774): about the same rate at a much slower pace. A profile walking 0.50 m/s at that
+    group's age (~60 y) lands within one SD of the stroke group; the healthy cost (before issue 12's
+    third round) gave 6.5 ml/kg/min, below it."""
+    base = load_profile("hemiparetic-right-mild")
+    stroke = Capacity.of(replace(base, comfortable_speed_mps=0.50, hr_max_bpm=208.0 - 0.7 * 60.0))
+    rate = ef.walking_vo2_ml_kg_min(0.50, cost_factor=stroke.cost_factor)
+    assert 10.18 - 2.14 <= rate <= 10.18 + 2.14
+    assert not 10.18 - 2.14 <= ef.walking_vo2_ml_kg_min(0.50) <= 10.18 + 2.14
+    # a healthy gait keeps the healthy cost
+    assert Capacity.of(load_profile("healthy")).cost_factor == pytest.approx(1.0, abs=0.03)
