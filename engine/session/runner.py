@@ -292,6 +292,8 @@ def run_headless(options: SessionOptions, on_frame=None) -> SessionResult:
         if shots is not None:
             shots.mkdir(parents=True, exist_ok=True)
         warm_up(app)
+        log.info("Start: the view drew %d warm-up frames, the last %s ms", app.frames,
+                 ", ".join(f"{ms:.0f}" for ms in app.stats.frame_ms[-STEADY_FRAMES:]))
         freeze_collector()  # the belt stands: a full collection now, none of these objects later
         heartbeat.covering.clear()  # the frame loop beats from here on
         controller.start()
@@ -485,12 +487,14 @@ def _walk(app, controller, options, started_s, shots, result, stop_requested, on
     shot_index = 0
     seen_events = 0
     route_m = controller.scene.route_length_m if controller.scene else math.inf
+    progress = WalkLog(started_s)
     while True:
         app.step()
         if on_frame is not None:
             on_frame(app, result)
         now_s = time.monotonic()
         elapsed_s = now_s - started_s
+        progress.frame(state, now_s, app.stats.frame_ms[-1] if app.stats.frame_ms else math.nan)
         if recorders is not None:
             recorders.poll(controller, now_s)
         if app.core_watch.lost and not core_lost_logged:
@@ -545,6 +549,48 @@ def _walk(app, controller, options, started_s, shots, result, stop_requested, on
         result.screenshots.append(str(shots / "patient-summary.png"))
     result.hud_events = list(app.hud_model.events)
     return stop_reason
+
+
+class WalkLog:
+    """What the log says about a walk, so that a session that does not walk says why: when the
+    belt first moves, every alarm of the core's as it is raised (a late view's LOW alarm is the one
+    that slows the belt), and a belt still standing WALK_WAIT_S after Start (the core refused the
+    start: its run state and alarms). A few comparisons a frame."""
+
+    WALK_WAIT_S = 5.0
+    MOVING_MPS = 0.05
+
+    def __init__(self, started_s: float) -> None:
+        self.started_s = started_s
+        self.moving = False
+        self.said_standing = False
+        self.seen: set[tuple[int, float]] = set()
+
+    def frame(self, state, now_s: float, frame_ms: float) -> None:
+        for alarm in active_alarms(state, include_acked=True):
+            key = (alarm.reason, alarm.t_s)
+            if key not in self.seen:
+                self.seen.add(key)
+                level = logging.INFO if alarm.priority <= int(layout.Priority.LOW) else logging.WARNING
+                log.log(level, "core alarm %s (priority %d): %s; belt %.2f m/s (command %.2f), last frame %.0f ms",
+                        _name(layout.AlarmReason, alarm.reason), alarm.priority, alarm.text, float(state["belt_speed_mps"]), float(state["belt_speed_cmd_mps"]), frame_ms)
+        speed_mps = float(state["belt_speed_mps"])
+        if not self.moving and speed_mps > self.MOVING_MPS:
+            self.moving = True
+            log.info("walking: the belt moves (%.2f m/s) %.1f s after Start", speed_mps, now_s - self.started_s)
+        elif not self.moving and not self.said_standing and now_s - self.started_s > self.WALK_WAIT_S:
+            self.said_standing = True
+            alarms = "; ".join(a.text for a in active_alarms(state, include_acked=True)) or "no alarm"
+            log.warning("the belt still stands %.0f s after Start: core run state %s, alarms: %s",
+                        now_s - self.started_s, _name(layout.RunState, int(state["run_state"])), alarms)
+
+
+def _name(kind, value: int) -> str:
+    """An enum member's name, or the number where it is none (a newer core)."""
+    try:
+        return kind(value).name
+    except ValueError:
+        return str(value)
 
 
 def _log_hud_feedback(controller, app, events) -> None:

@@ -62,8 +62,13 @@ class App:
         self.children.update(found)
         return found
 
-    def wait_walking(self, timeout_s: float = 60.0, speed_mps: float = 0.2) -> int:
-        """Until the stored telemetry shows the belt moving; returns the session id."""
+    def wait_walking(self, timeout_s: float = 60.0, speed_mps: float = 0.05) -> int:
+        """Until the stored telemetry shows the belt moving; returns the session id.
+
+        Moving, not a speed: the graded policy walks a late view at 0.1 m / (1.25 x its frame
+        interval), 0.1 m/s at least (docs/control.md), so on a busy machine (frames 0.4-0.5 s at
+        load 11) the belt never reached the 0.2 m/s asked for before and the case failed with
+        "the app never walked" (lead's full-suite run, main 064aff5)."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             assert self.proc.poll() is None, self.output()
@@ -283,7 +288,7 @@ def test_recorder_killed_under_the_app_alarm_then_a_new_recorder_takes_over(app_
                        "a new recorder took over after 3 s from the 30 s rings")
 
 
-WALKING_MPS = 0.2
+WALKING_MPS = 0.05  # moving: a late view walks at 0.1 m/s or more (see App.wait_walking)
 
 
 def interrupted_scenario(tmp: str) -> dict:
@@ -291,8 +296,8 @@ def interrupted_scenario(tmp: str) -> dict:
     from engine.session.runner import SessionOptions, run_headless
 
     def on_frame(app, result):
-        # 0.2 m/s: on a busy machine the view is late and the core walks the belt slower
-        # (docs/control.md, the graded UI policy); what matters is that it moves.
+        # On a busy machine the view is late and the core walks the belt slower (docs/control.md,
+        # the graded UI policy); what matters is that it moves.
         if float(app.state["belt_speed_mps"]) > WALKING_MPS:
             raise RuntimeError("campaign: an exception in the frame loop")
 

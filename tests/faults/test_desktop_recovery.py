@@ -12,6 +12,10 @@ import pytest
 from tests.child_scenario import run_scenario
 from tests.faults.test_scene_garbage import SCENE
 
+# The belt moves: a late view walks at 0.1 m / (1.25 x its frame interval), so on a busy machine
+# the 0.4 m/s this case waited for may never come (the graded UI policy, docs/control.md).
+MOVING_MPS = 0.05
+
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.timeout(450)
 
@@ -37,7 +41,7 @@ def scenario(tmp: str) -> dict:
 
     try:
         desktop.menu.buttons["start"].commandFunc(None)
-        out["walked"] = frames(20.0, lambda s: float(s["belt_speed_mps"]) > 0.4)
+        out["walked"] = frames(20.0, lambda s: float(s["belt_speed_mps"]) > MOVING_MPS)
         desktop.rig.inject("cut", "exoskeleton")
         out["stopped"] = frames(8.0, lambda s: int(s["run_state"]) == RunState.STOPPED)
         out["first_session_ended"] = frames(5.0, lambda s: desktop.controller.session_id is None)
@@ -53,7 +57,7 @@ def scenario(tmp: str) -> dict:
         desktop.menu.buttons["rearm"].commandFunc(None)
         out["idle_after_rearm"] = frames(10.0, lambda s: int(s["run_state"]) == RunState.IDLE)
         desktop.menu.buttons["start"].commandFunc(None)
-        out["walked_again"] = frames(20.0, lambda s: float(s["belt_speed_mps"]) > 0.4)
+        out["walked_again"] = frames(20.0, lambda s: float(s["belt_speed_mps"]) > MOVING_MPS)
         desktop.app.messenger.send("space")
         frames(10.0, lambda s: desktop.controller.session_id is None)
     finally:
