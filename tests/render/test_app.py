@@ -151,8 +151,10 @@ def test_camera_follows_s_extrapolated_to_display_time(window_run):
         assert camera_y == pytest.approx(expected, abs=1e-4)  # exactly the extrapolated s
         assert state_s <= camera_y <= state_s + 1.5 * horizon_s + 1e-6  # ahead of the sample, bounded
     assert sum(not p[4] for p in placements[5:]) >= 10  # extrapolation was checked, not only freezes
-    ys = [p[0] for p in placements]
-    assert all(np.diff(ys) >= 0)  # the patient never walks backwards
+    # The patient never walks backwards while the core is seen. (A frame that sees the core lost
+    # freezes at the last sample, behind the extrapolated view before it: checked above.)
+    ys = [p[0] for p in placements if not p[4]]
+    assert all(np.diff(ys) >= 0)
     assert ys[-1] - ys[0] > 1.0  # 1.5 s at 1.5 m/s
 
 
