@@ -159,6 +159,18 @@ def test_a_clearance_drop_within_the_noise_is_not_fatigue():
     assert p.direction != "step_back"
 
 
+def test_a_clearance_drop_that_ends_above_the_healthy_mean_is_not_fatigue():
+    """Assist-as-needed lowers its guidance within a session when the patient needs less, and the
+    swing it lifted comes down: 25.4 -> 18.8 mm is no tiring (the old rule stepped back for it).
+    The same share ending below 13 mm (Winter's healthy young mean) still steps back."""
+    p = propose("p1", good(clearance_m=0.019, clearance_drop=0.26, clearance_drop_m=0.0066), START, RX,
+                sessions_on_scene=3, scenes=SCENES)
+    assert p.direction != "step_back" and p.plan.speed_mps > START.speed_mps
+    assert any("not fatigue" in n for n in p.notes)
+    p = propose("p1", good(clearance_drop=0.4, clearance_drop_m=0.007), START, RX, sessions_on_scene=3, scenes=SCENES)
+    assert p.direction == "step_back" and "fatigue" in changes(p)["speed_mps"][2]
+
+
 def test_too_little_walking_holds_everything():
     p = propose("p1", good(walking_s=5.0), START, RX, sessions_on_scene=3, scenes=SCENES)
     assert p.plan == START and p.direction == "hold"
