@@ -222,12 +222,8 @@ class StumbleGuard:
         # is measured from it (see `sample`)
         swing_from = self.swing_t0[side] + EARLY_S - 1e-6  # (sample times are sums of float periods)
         if t_s >= swing_from:
-            if held > self.enc_peak_mps[side]:
-                self.enc_peak_mps[side] = held
-            if t_s - self.enc_transient_t[side] < SETTLE_S:
-                self.enc_settled_peak_mps[side] = 0.0
-            elif held > self.enc_settled_peak_mps[side]:
-                self.enc_settled_peak_mps[side] = held
+            _track_peaks(self.enc_peak_mps, self.enc_settled_peak_mps, side, held,
+                         t_s - self.enc_transient_t[side] < SETTLE_S)
         n = self.enc_n[side]
         rt, rv = self.enc_t[side], self.enc_v[side]
         # the ring is scanned only for a foot that swung and is slow now (rarely: cheap per cycle)
@@ -293,12 +289,8 @@ class StumbleGuard:
         # still on the belt; docs/control.md)
         swing_from = self.swing_t0[side] + EARLY_S - 1e-6  # (sample times are sums of float periods)
         if t_s >= swing_from:
-            if held > self.peak_mps[side]:
-                self.peak_mps[side] = held
-            if t_s - self.transient_t[side] < SETTLE_S:
-                self.settled_peak_mps[side] = 0.0
-            elif held > self.settled_peak_mps[side]:
-                self.settled_peak_mps[side] = held
+            _track_peaks(self.peak_mps, self.settled_peak_mps, side, held,
+                         t_s - self.transient_t[side] < SETTLE_S)
         n = self.hist_n[side]
         rt, rv = self.hist_t[side], self.hist_v[side]
         imu_arrest = (v <= HELD_MAX_MPS and self.peak_mps[side] >= PEAK_MIN_MPS
@@ -438,6 +430,17 @@ def sample_t(foot, k: int, pending: int) -> float:
     """Host time of the cycle's k-th of `pending` insole samples: the foot's latest time, earlier
     ones 5 ms apart (200 Hz)."""
     return foot.t_s if k == pending - 1 else foot.t_s - (pending - 1 - k) * 0.005
+
+
+def _track_peaks(peak: list, settled_peak: list, side: int, held: float, settling: bool) -> None:
+    """One channel's swing peaks after the toe-off transient: the peak, and the peak read clear of
+    transients (reset while `settling`, within SETTLE_S of a transient)."""
+    if held > peak[side]:
+        peak[side] = held
+    if settling:
+        settled_peak[side] = 0.0
+    elif held > settled_peak[side]:
+        settled_peak[side] = held
 
 
 def _ring_max(ring_t: list, ring_v: list, n: int, t_s: float, now: float, since_t: float) -> float:
