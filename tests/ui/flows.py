@@ -89,7 +89,7 @@ def therapist_flow(work: str) -> dict:
         return int(desktop.app.state["run_state"]) == RunState.RUNNING and float(desktop.app.state["belt_speed_mps"]) > 0.2
 
     LOAD_ALARMS = {int(r) for r in (AlarmReason.UI_HEARTBEAT_LOST, AlarmReason.TREADMILL_SILENT,
-                                    AlarmReason.EXO_SILENT, AlarmReason.LOOP_OVERRUNS,
+                                    AlarmReason.EXO_SILENT, AlarmReason.INSOLES_SILENT, AlarmReason.LOOP_OVERRUNS,
                                     AlarmReason.TREADMILL_WATCHDOG, AlarmReason.EXO_WATCHDOG,
                                     AlarmReason.SENSOR_FROZEN, AlarmReason.LINK_ERRORS, AlarmReason.CORE_LOST)}
 
