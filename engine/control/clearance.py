@@ -13,13 +13,12 @@ rig's ground truth follows too, docs/validation.md "Crossing outcomes"): cleared
 touched (the sole dipped into the box by less than TRIP_DEPTH_M, or the foot landed on or in it)
 or tripped (the swinging sole went deeper: the foot is caught). A trip is a swing foot caught by
 the obstacle; a foot that lands on or in the box stepped on it. So a foot that lands in the box
-touched it unless its swinging sole met the box's near face at least TRIP_DEPTH_M below the
-top (the sole's height where it crosses the near edge, x = at_m): caught at the face
-before it came down, in the first sample of the foot over the face (the toe has just reached
-it). A sole that is over the face higher and comes down into the box later came down on it from
-above: the descent onto the landing place, not a catch. The swing ends at the foot's contact: samples taken at or after the
-detected contact time belong to the stance (DeferredSoles keeps them until the pitch of their
-instant is known and drops those past the contact). Obstacles
+touched it unless its toe met the box's near face at least TRIP_DEPTH_M below the top: the
+sole's height at the near edge (x = at_m) in the first sample of the foot over that edge. A sole
+that reached the face higher and came down into the box later came down on it from above: the
+descent onto the landing place, not a catch. The swing ends at the foot's contact: samples taken
+at or after the detected contact time belong to the stance (DeferredSoles holds each sample
+until the insole pitch of its instant is known and drops those past the contact). Obstacles
 beside the walking lane are walked past. A surface walked on (uneven paving, a kerb ramp) and a
 curb up are judged over their lip only (planner.WALK_ON_KINDS): stepping onto them is what they
 are for (a curb's top past its lip is walkway).
