@@ -17,6 +17,7 @@ import struct
 
 import numpy as np
 
+from devices.sim.rig_clock import RigClockReader
 from engine.control import foot_kinematics as fk
 from engine.control import refgait
 from engine.control.adaptation import AssistAsNeeded
@@ -125,12 +126,18 @@ UI_STARVED_MAX_S = 1.0
 # timed from the end of its last starvation, as from the end of the core's own stalls, never for
 # a device quiet longer than this.
 RIG_STARVED_MAX_S = 0.5
+# The virtual rig ticks every 2 ms (devices/sim/server.py TICK_S) and publishes when it last did
+# (devices/sim/rig_clock.py). A tick later than this is the rig late (starved, its virtual CPU
+# taken by the host, or its own work running long), not a link failing: silence is timed from
+# its next tick, unless the rig is halted (stopped, killed): a halted rig is failed devices.
+RIG_LATE_S = 0.003
+RIG_HALT_CHECK_CYCLES = 5  # how often to ask /proc whether a late rig is halted
 
 _U64 = struct.Struct("<Q")
 _STATE_A, _STATE_A_OFF = run_struct(STATE_DTYPE, "cycle", "next_obstacle")
 _STATE_B, _STATE_B_OFF = run_struct(STATE_DTYPE, "obstacles_cleared", "scene_generation")
 _STATE_C, _STATE_C_OFF = run_struct(STATE_DTYPE, "highest_unacked_priority", "s_measured_t_s")
-_STATE_D, _STATE_D_OFF = run_struct(STATE_DTYPE, "gait_speed_source", "standing_load_n")
+_STATE_D, _STATE_D_OFF = run_struct(STATE_DTYPE, "gait_speed_source", "belt_speed_target_mps")
 _TELEMETRY, _ = run_struct(TELEMETRY_DTYPE, "t_s", "alarms")
 _EVENT, _ = run_struct(EVENT_DTYPE, "cycle", "v3")
 _NAN = math.nan
@@ -270,7 +277,11 @@ class ControlCore:
         self.ui_starved = StarvationWatch()  # the UI process, judged when its beat is overdue
         self.rig_starved = StarvationWatch()  # the virtual rig's, when a device is quiet
         self.rig_starved.watch(config.sim_rig_pid)
-        self.rig_awake_since_s = 0.0  # the end of the rig's last starvation seen
+        self.rig_awake_since_s = 0.0  # the end of the rig's last starvation or lateness seen
+        self.rig_clock = RigClockReader(config.sim_rig_pid)  # the rig's tick clock (none: real devices)
+        self.rig_late_longest_s = 0.0  # the longest rig lateness left out of device silence
+        self._rig_halted = False
+        self._rig_halt_checked_cycle = -RIG_HALT_CHECK_CYCLES
         self._rig_quiet_mark_s = -1.0  # when the devices' current quiet began (-1: none)
         self.request_counter = None
         self.rearm_counter = None
@@ -1210,6 +1221,16 @@ class ControlCore:
         watch = self.rig_starved
         if watch.pid <= 0 or quiet_s > RIG_STARVED_MAX_S:
             return 0.0
+        late_s = t - self.rig_clock.last_tick_s()  # NaN without a clock: never late
+        if late_s > RIG_LATE_S:
+            if self.cycle - self._rig_halt_checked_cycle >= RIG_HALT_CHECK_CYCLES:
+                self._rig_halted = watch.halted()
+                self._rig_halt_checked_cycle = self.cycle
+            if not self._rig_halted:
+                self.rig_awake_since_s = t
+                if late_s > self.rig_late_longest_s:
+                    self.rig_late_longest_s = late_s
+                return t
         watch.starved_s(self._rig_quiet_mark_s, t, self.cycle)
         if watch.starved_now:
             self.rig_awake_since_s = t
@@ -1613,7 +1634,7 @@ class ControlCore:
         )
         _STATE_D.pack_into(
             buf, base + _STATE_D_OFF, GAIT_SPEED_FROM_BELT, self.pitch[0], self.pitch[1],
-            self.geometry_check, self.standing_n,
+            self.geometry_check, self.standing_n, sup.speed_target_mps,
         )
         _U64.pack_into(buf, 0, (seq | 1) + 1)
 
