@@ -188,9 +188,10 @@ class PortReader:
     (the core starts it after pinning itself, so both share the core's CPU).
     `kernel_wait_s(now)` says how long its current read has been waiting in the kernel for bytes
     a device already sent (no port is read meanwhile); each link's `stall_end_s` is when the last
-    such wait on that port ended. `blind_s` adds up every finished wait, on any port: while the
-    thread waits on one port it reads none of the others, so a device's silence must not count
-    that time (`SerialDevice.rx_blind_s`).
+    such wait on that port ended. `blind_s` adds up every finished wait, on any port, and every
+    pass that began late (the thread got no CPU or no GIL when it was due): while the thread
+    waits on one port, or does not run, it reads none of them, so a device's silence must not
+    count that time (`SerialDevice.rx_blind_s`); `overdue_s(now)` is a late pass still to begin.
     """
 
     def __init__(self, links: list[SerialLink], priority: int = 0, period_s: float = READER_PERIOD_S) -> None:
@@ -203,7 +204,10 @@ class PortReader:
         self.longest_stall_s = 0.0
         self.native_id = 0
         self.pass_end_s = 0.0  # when the thread last finished reading every port
+        self.late_passes = 0  # passes that began more than KERNEL_WAIT_MIN_S after they were due
+        self.longest_late_s = 0.0
         self._read_since_s = 0.0  # start of the read in progress, 0.0 between reads
+        self._due_s = 0.0  # when the next pass is due while the thread sleeps, 0.0 in a pass
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="stepsync-port-reader", daemon=True)
 
@@ -240,6 +244,19 @@ class PortReader:
         since = self._read_since_s  # it may have returned while we looked
         return now_s - since if since else 0.0
 
+    def overdue_s(self, now_s: float) -> float:
+        """Seconds the thread is past the start of a pass it has not begun (0.0 when it is not,
+        or by no more than KERNEL_WAIT_MIN_S): it did not get a CPU (or the GIL), so no port is
+        read meanwhile, as in a kernel wait (a host late, not a device silent)."""
+        due = self._due_s
+        late = now_s - due if due else 0.0
+        return late if late > KERNEL_WAIT_MIN_S else 0.0
+
+    def blind_now_s(self, now_s: float) -> float:
+        """How long the reader has been unable to read any port, now: a read waiting in the kernel
+        (`kernel_wait_s`) or a pass overdue (`overdue_s`); 0.0 when it is reading on time."""
+        return max(self.kernel_wait_s(now_s), self.overdue_s(now_s))
+
     def diagnosis(self, now_s: float) -> str:
         """The reader's state for a log line (a silence alarm says whether the host was waiting)."""
         since = self._read_since_s
@@ -254,7 +271,8 @@ class PortReader:
         reading += f", last pass over the ports ended {(now_s - self.pass_end_s) * 1e3:.1f} ms ago"
         return (f"reader {reading}, state {sched_state} in {channel}; last kernel wait ended "
                 f"{(now_s - self.stall_end_s) * 1e3:.0f} ms ago; {self.stalls} waits, longest "
-                f"{self.longest_stall_s * 1e3:.1f} ms")
+                f"{self.longest_stall_s * 1e3:.1f} ms; {self.late_passes} late passes, longest "
+                f"{self.longest_late_s * 1e3:.1f} ms")
 
     def _run(self) -> None:
         self.native_id = threading.get_native_id()
@@ -268,6 +286,17 @@ class PortReader:
         next_s = clock()
         stop = self._stop
         while not stop.is_set():
+            late = clock() - next_s
+            self._due_s = 0.0
+            if late > KERNEL_WAIT_MIN_S:
+                # Woken this late (no CPU, or no GIL): no port was read meanwhile, as in a wait in
+                # the kernel, so every device's silence leaves it out (blind_s); not a port's own
+                # wait (no stall_end_s). Without it a reader held off 5 ms by other real-time
+                # work took 5 ms of the insoles' 20 ms (CI: INSOLES_SILENT, "state R").
+                self.blind_s += late
+                self.late_passes += 1
+                if late > self.longest_late_s:
+                    self.longest_late_s = late
             for link in self.links:
                 start = clock()
                 self._read_since_s = start
@@ -295,6 +324,7 @@ class PortReader:
             self.pass_end_s = now
             if next_s <= now:
                 next_s = now + period  # late (a stall): re-anchor rather than burst
+            self._due_s = next_s
             time.sleep(next_s - now)
 
 
@@ -394,10 +424,11 @@ class SerialDevice:
         return count
 
     def rx_kernel_wait_s(self, now_s: float) -> float:
-        """How long the port's reader has been waiting in the kernel for bytes this device sent
-        (0.0 when it is not, or nothing reads for this driver)."""
+        """How long the port's reader has been unable to read, now: waiting in the kernel for
+        bytes this device sent, or overdue for its next pass (PortReader.blind_now_s); 0.0 when
+        it is reading on time, or nothing reads for this driver."""
         reader = getattr(self.link, "reader", None)
-        return reader.kernel_wait_s(now_s) if reader is not None else 0.0
+        return reader.blind_now_s(now_s) if reader is not None else 0.0
 
     def rx_diagnosis(self, now_s: float) -> str:
         """Where the port's reader is, for a log line ("no reader" without one)."""

@@ -76,6 +76,12 @@ class RigHandle:
         an empty list gives the patient back its own intent (devices/sim/intent.py)."""
         self._request("intent", points=[[float(t), float(v)] for t, v in points])
 
+    def lag(self, ms: float) -> None:
+        """Hold the rig's loop asleep for `ms` milliseconds (at most 1000): every simulated device
+        sends nothing meanwhile, as when the machine delays the rig (its virtual CPU taken by the
+        host: neither running nor waiting). Not a device fault: real devices are never late so."""
+        self._request("lag", ms=float(ms))
+
     def status(self) -> dict:
         """Device-side truth per device (armed, watchdog_tripped, tripped_at_s, ...) and loop health."""
         return self._request("status")

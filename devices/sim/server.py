@@ -27,6 +27,7 @@ from devices.sim.firmware import ExoFirmware, HeartRateFirmware, TreadmillFirmwa
 from devices.sim.insole_firmware import InsoleFirmware
 from devices.sim.patient import PatientModel
 from devices.sim.profiles import load_profile
+from devices.sim.rig_clock import RigClockWriter
 
 log = logging.getLogger(__name__)
 
@@ -112,17 +113,37 @@ class Rig:
     def run(self, poll_control=None, control_every: int = 10) -> None:
         """Pace ticks against absolute deadlines until stop(); poll_control() every few ticks."""
         self._running = True
+        sched = _SchedClock()
+        try:
+            clock = RigClockWriter()
+        except OSError as exc:
+            log.warning("no tick clock for the core (%s): a late rig looks like silent devices", exc)
+            clock = None
+        try:
+            self._loop(poll_control, control_every, sched, clock)
+        finally:
+            sched.close()
+            if clock is not None:
+                clock.close()
+
+    def _loop(self, poll_control, control_every: int, sched: _SchedClock, clock: RigClockWriter | None) -> None:
         next_tick = time.monotonic()
         while self._running:
             now = time.monotonic()
             if now >= next_tick:
                 late = now - next_tick
+                ran_s, waited_s = sched.since_last()
                 if late > self.max_lateness_s:
                     self.max_lateness_s = late
                 if late > LATE_LOG_S and now - self._late_logged_s > 1.0:
-                    # The devices fall silent with it: say so where the core's silence alarm is.
+                    # The devices fall silent with it: say so where the core's silence alarm is,
+                    # and where the time went (a starved rig waits for a CPU; a busy one runs).
                     self._late_logged_s = now
-                    log.warning("rig tick %.1f ms late (the virtual devices sent nothing meanwhile)", late * 1e3)
+                    log.warning("rig tick %.1f ms late (the virtual devices sent nothing meanwhile); since the "
+                                "last tick it ran %.1f ms and waited %.1f ms for a CPU", late * 1e3,
+                                ran_s * 1e3, waited_s * 1e3)
+                if clock is not None:
+                    clock.mark(now)  # the core times the devices' silence from the rig's ticks
                 self.tick(now)
                 next_tick += TICK_S
                 if now - next_tick > LATE_RESET_S:
@@ -254,10 +275,49 @@ class Rig:
             now = self.patient.t_s or 0.0
             self.patient.intent_schedule = IntentSchedule(points).shifted(now) if points else None
             return None
+        if op == "lag":
+            # The loop asleep past its ticks, like a rig its machine delays (RigHandle.lag).
+            ms = float(request.get("ms", 0.0))
+            if not 0.0 <= ms <= 1000.0:
+                raise ValueError("lag ms must be within 0..1000")
+            time.sleep(ms * 1e-3)
+            return None
         if op == "stop":
             self.stop()
             return None
         raise ValueError(f"unknown op {op!r}")
+
+
+class _SchedClock:
+    """The loop thread's CPU time and run-queue wait from /proc/thread-self/schedstat (zeros
+    where there is none): what a late tick spent running and what it spent waiting for a CPU."""
+
+    def __init__(self) -> None:
+        try:
+            self._fd: int | None = os.open("/proc/thread-self/schedstat", os.O_RDONLY)
+        except OSError:
+            self._fd = None
+        self._last = self._read()
+
+    def _read(self) -> tuple[int, int]:
+        if self._fd is None:
+            return 0, 0
+        try:
+            run_ns, wait_ns = os.pread(self._fd, 64, 0).split()[:2]
+            return int(run_ns), int(wait_ns)
+        except (OSError, ValueError):
+            return 0, 0
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def since_last(self) -> tuple[float, float]:
+        """(seconds run, seconds waited for a CPU) since the previous call."""
+        now = self._read()
+        last, self._last = self._last, now
+        return (now[0] - last[0]) * 1e-9, (now[1] - last[1]) * 1e-9
 
 
 class ControlChannel:

@@ -17,13 +17,14 @@ import struct
 
 import numpy as np
 
+from devices.sim.rig_clock import RigClockReader
 from engine.control import foot_kinematics as fk
 from engine.control import refgait
 from engine.control.adaptation import AssistAsNeeded
 from engine.control.balance import StanceBalance
 from engine.control.balance_loss import BalanceLossGuard
 from engine.control.channels import Channels
-from engine.control.clearance import ObstacleMargins, SwingClearance
+from engine.control.clearance import HOLD_MAX_S, DeferredSoles, ObstacleMargins, SwingClearance
 from engine.control.config import CoreConfig
 from engine.control.gait_events import (
     HEEL_STRIKE,
@@ -125,12 +126,18 @@ UI_STARVED_MAX_S = 1.0
 # timed from the end of its last starvation, as from the end of the core's own stalls, never for
 # a device quiet longer than this.
 RIG_STARVED_MAX_S = 0.5
+# The virtual rig ticks every 2 ms (devices/sim/server.py TICK_S) and publishes when it last did
+# (devices/sim/rig_clock.py). A tick later than this is the rig late (starved, its virtual CPU
+# taken by the host, or its own work running long), not a link failing: silence is timed from
+# its next tick, unless the rig is halted (stopped, killed): a halted rig is failed devices.
+RIG_LATE_S = 0.003
+RIG_HALT_CHECK_CYCLES = 5  # how often to ask /proc whether a late rig is halted
 
 _U64 = struct.Struct("<Q")
 _STATE_A, _STATE_A_OFF = run_struct(STATE_DTYPE, "cycle", "next_obstacle")
 _STATE_B, _STATE_B_OFF = run_struct(STATE_DTYPE, "obstacles_cleared", "scene_generation")
 _STATE_C, _STATE_C_OFF = run_struct(STATE_DTYPE, "highest_unacked_priority", "s_measured_t_s")
-_STATE_D, _STATE_D_OFF = run_struct(STATE_DTYPE, "gait_speed_source", "standing_load_n")
+_STATE_D, _STATE_D_OFF = run_struct(STATE_DTYPE, "gait_speed_source", "belt_speed_target_mps")
 _TELEMETRY, _ = run_struct(TELEMETRY_DTYPE, "t_s", "alarms")
 _EVENT, _ = run_struct(EVENT_DTYPE, "cycle", "v3")
 _NAN = math.nan
@@ -220,6 +227,7 @@ class ControlCore:
         self.geo = fk.LegGeometry()
         self.swing_clear = SwingClearance()
         self.ob_margins = ObstacleMargins()
+        self.soles_held = DeferredSoles()  # swing samples waiting for their instant's insole pitch
         self.walkway = Walkway()
         self.stance_ground_m = [0.0, 0.0]  # walkway height under each planted foot
         # route position of each planted heel (the feet, not the belt, say where the hip is: a
@@ -269,7 +277,11 @@ class ControlCore:
         self.ui_starved = StarvationWatch()  # the UI process, judged when its beat is overdue
         self.rig_starved = StarvationWatch()  # the virtual rig's, when a device is quiet
         self.rig_starved.watch(config.sim_rig_pid)
-        self.rig_awake_since_s = 0.0  # the end of the rig's last starvation seen
+        self.rig_awake_since_s = 0.0  # the end of the rig's last starvation or lateness seen
+        self.rig_clock = RigClockReader(config.sim_rig_pid)  # the rig's tick clock (none: real devices)
+        self.rig_late_longest_s = 0.0  # the longest rig lateness left out of device silence
+        self._rig_halted = False
+        self._rig_halt_checked_cycle = -RIG_HALT_CHECK_CYCLES
         self._rig_quiet_mark_s = -1.0  # when the devices' current quiet began (-1: none)
         self.request_counter = None
         self.rearm_counter = None
@@ -451,6 +463,7 @@ class ControlCore:
             self.scene_generation = gen
             self.planner.load(c["timeline"], int(c["obstacle_count"]), float(c["route_length_m"]))
             self.ob_margins.reset()
+            self.soles_held.reset()
             obstacles = self.planner.obstacles
             self.walkway.load(c["timeline"], len(obstacles), lambda i: getattr(obstacles[i], "in_lane", True))
             self.stance_ground_m[0] = self.stance_ground_m[1] = 0.0
@@ -818,11 +831,15 @@ class ControlCore:
                 foot = feet[side]
                 ev = foot.update(ts, dev_us * 1e-6, row[o], row[o + 1], row[o + 2], row[o + 7], standing,
                                  row[o + 3], row[o + 5])
+                held = self.soles_held
+                held.pitch_sample(side, ts, foot.pitch_rad)
                 if live and ev:
                     if ev == HEEL_STRIKE:
                         self._heel_strike(side, foot.event_t_s, True)
                     else:
                         self._toe_off(side, foot.event_t_s)
+                if held.held[side]:
+                    self._margin_samples(side, held.release(side, ts))
                 self._balance(side, ts, row, live, ev)
         if live:
             contacts = 0
@@ -973,9 +990,38 @@ class ControlCore:
             self.heel_x_world[side] = heel_x
             self.swing_clear.sample(side, ts, toe_h)
             self.planner.toe_over(side, x_prev, toe_x, toe_h)
-            self.ob_margins.swing_sample(order, walkway, side, heel_x, heel_z, toe_x, toe_z, _STEP_OVER)
+            held = self.soles_held
+            if live:
+                # the margins take the pitch of this instant once the insoles have reported it
+                held.hold(side, (ts, hip, knee, pelvis, hip_x))
+                ready = held.release(side, ts if held.latest_pitch_t(side) >= ts else ts - HOLD_MAX_S)
+                if ready:
+                    self._margin_samples(side, ready)
+            else:
+                if held.held[side]:
+                    self._margin_samples(side, held.release(side, ts))
+                self.ob_margins.swing_sample(order, walkway, side, heel_x, heel_z, toe_x, toe_z, _STEP_OVER)
         if not live:
             pitch[0] = pitch[1] = _NAN
+
+    def _margin_samples(self, side: int, samples: list) -> None:
+        """Obstacle margins of held swing samples (clearance.DeferredSoles), each with the foot's
+        pitch interpolated between the insole samples around its instant."""
+        geo = self.geo
+        held = self.soles_held
+        foot = self.insole_feet[side]
+        order = self.planner.order
+        walkway = self.walkway
+        toe_along, heel_along = geo.toe_m[side], -geo.heel_m[side]
+        for ts, hip, knee, pelvis, hip_x in samples:
+            p = held.pitch_at(side, ts)
+            if p != p:
+                p = foot.pitch_at(ts)
+            toe_z = fk.sole_point_height_m(geo, side, hip, knee, p, toe_along, pelvis)
+            heel_z = fk.sole_point_height_m(geo, side, hip, knee, p, heel_along, pelvis)
+            toe_x = hip_x + fk.sole_point_x_m(geo, side, hip, knee, p, toe_along)
+            heel_x = hip_x + fk.sole_point_x_m(geo, side, hip, knee, p, heel_along)
+            self.ob_margins.swing_sample(order, walkway, side, heel_x, heel_z, toe_x, toe_z, _STEP_OVER)
 
     def _s_at(self, ts: float) -> float:
         """Route position s (belt-integrated) moved on to host time ts."""
@@ -1074,6 +1120,8 @@ class ControlCore:
         self.planner.heel_strike(side, self.prev_feet_m[side], landing, self.s_m)
         geo = self.geo
         self.stance_ground_m[side] = self.walkway.ground_m(landing + 0.01)
+        # the swing ends at the contact: its samples before it count, those after are stance
+        self._margin_samples(side, self.soles_held.end_swing(side, ts))
         self.ob_margins.heel_strike(self.planner.order, self.walkway, side, landing,
                                     landing + geo.heel_m[side] + geo.toe_m[side], self.s_m)
 
@@ -1081,6 +1129,7 @@ class ControlCore:
         self.emit(EventKind.TOE_OFF, side, 0, t_s=ts)
         self.metrics.toe_off(side, ts)
         self.swing_clear.toe_off(side, ts)
+        self.soles_held.drop(side)
         self.swinging[side] = True
         a = self._angles_at(ts)
         hip, knee = a[2 * side], a[2 * side + 1]
@@ -1172,6 +1221,16 @@ class ControlCore:
         watch = self.rig_starved
         if watch.pid <= 0 or quiet_s > RIG_STARVED_MAX_S:
             return 0.0
+        late_s = t - self.rig_clock.last_tick_s()  # NaN without a clock: never late
+        if late_s > RIG_LATE_S:
+            if self.cycle - self._rig_halt_checked_cycle >= RIG_HALT_CHECK_CYCLES:
+                self._rig_halted = watch.halted()
+                self._rig_halt_checked_cycle = self.cycle
+            if not self._rig_halted:
+                self.rig_awake_since_s = t
+                if late_s > self.rig_late_longest_s:
+                    self.rig_late_longest_s = late_s
+                return t
         watch.starved_s(self._rig_quiet_mark_s, t, self.cycle)
         if watch.starved_now:
             self.rig_awake_since_s = t
@@ -1575,7 +1634,7 @@ class ControlCore:
         )
         _STATE_D.pack_into(
             buf, base + _STATE_D_OFF, GAIT_SPEED_FROM_BELT, self.pitch[0], self.pitch[1],
-            self.geometry_check, self.standing_n,
+            self.geometry_check, self.standing_n, sup.speed_target_mps,
         )
         _U64.pack_into(buf, 0, (seq | 1) + 1)
 

@@ -128,8 +128,9 @@ def core_main(config: CoreConfig, channel_paths: dict[str, str]) -> int:
     finally:
         if reader is not None:
             log.info("port reader: %d reads waited in the kernel for the tty flip-buffer worker "
-                     "(> %.0f ms), longest %.1f ms", reader.stalls, KERNEL_WAIT_MIN_S * 1e3,
-                     reader.longest_stall_s * 1e3)
+                     "(> %.0f ms), longest %.1f ms; %d passes began late, longest %.1f ms", reader.stalls,
+                     KERNEL_WAIT_MIN_S * 1e3, reader.longest_stall_s * 1e3, reader.late_passes,
+                     reader.longest_late_s * 1e3)
         limits = core.supervisor.limits if core is not None else None
         _release(devices, limits.max_decel_mps2 if limits is not None and limits.valid else 0.5)
         channels.close(unlink=False)
@@ -173,9 +174,10 @@ def run_loop(core, config: CoreConfig, stop_flags: dict) -> int:
         gc.enable()
     log.info(
         "control core stopped after %d cycles: %d overruns, %d missed, max lateness %.0f us; "
-        "longest starvation left out of the UI's liveness beat %.0f ms, of the virtual rig's silence %.0f ms",
+        "longest starvation left out of the UI's liveness beat %.0f ms, of the virtual rig's silence %.0f ms; "
+        "longest lateness of the virtual rig's ticks left out %.1f ms",
         core.cycle, core.overruns, timer.missed, core.max_lateness_us, core.ui_starved.longest_s * 1e3,
-        core.rig_starved.longest_s * 1e3,
+        core.rig_starved.longest_s * 1e3, core.rig_late_longest_s * 1e3,
     )
     return 0
 

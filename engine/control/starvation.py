@@ -107,6 +107,19 @@ class StarvationWatch:
                 return True
         return False
 
+    def halted(self) -> bool:
+        """The process is stopped (T), exiting or a zombie, gone, or has SIGKILL or SIGSTOP
+        pending: not late but dead or frozen (a halted virtual rig is a device that failed)."""
+        if self.pid <= 0:
+            return True
+        try:
+            with open(f"/proc/{self.pid}/stat", "rb") as f:
+                stat = f.read()
+            state = stat[stat.rindex(b")") + 2:stat.rindex(b")") + 3]
+        except (OSError, ValueError):
+            return True
+        return state in (b"T", b"t", b"Z", b"X") or self._stopping()
+
     def starved_s(self, mark: float, t: float, cycle: int) -> float:
         """Seconds found starved since `mark` was first passed in (a new mark starts a new count
         from t); call it every cycle while the thing is overdue."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Callable
+from typing import TypeVar
 
 import numpy as np
 
@@ -15,10 +17,69 @@ from engine.control.commands import CommandWriter
 from engine.control.config import CoreConfig
 from engine.control.prescription import Prescription
 from engine.control.process import start_core
+from engine.control.supervisor import STOP_REASONS
 from engine.render.liveness import BEAT_RT_PRIORITY
 
 # The rig's profiles: leg length (thigh + shank + foot height) for the prescription.
 LEG_LENGTH_M = {"healthy": 0.98, "hemiparetic-right": 0.95, "hemiparetic-left": 0.95}
+
+# The stops a loaded machine can cause on a healthy session: the core, the virtual rig or the
+# test's UI stand-in starved (device silence, loop overruns, the UI's liveness beat), no device
+# and no UI failing. A test whose subject is not one of these safety paths walks again after
+# one (`walk_again_on_load_stop`); a test of the safety path itself must not, so that it keeps
+# failing when the alarm is wrong.
+LOAD_ALARMS = frozenset({
+    layout.AlarmReason.TREADMILL_SILENT,
+    layout.AlarmReason.EXO_SILENT,
+    layout.AlarmReason.INSOLES_SILENT,
+    layout.AlarmReason.LOOP_OVERRUNS,
+    layout.AlarmReason.UI_HEARTBEAT_LOST,
+    # the devices' own watchdogs: the host's commands held up (the tty worker starved)
+    layout.AlarmReason.TREADMILL_WATCHDOG,
+    layout.AlarmReason.EXO_WATCHDOG,
+})
+# Load alarms only beside a device-silence alarm: an exoskeleton heard from no more for 150 ms
+# also reads as a frozen sensor.
+_WITH_SILENCE = frozenset({layout.AlarmReason.SENSOR_FROZEN})
+_SILENCE = frozenset({layout.AlarmReason.TREADMILL_SILENT, layout.AlarmReason.EXO_SILENT,
+                      layout.AlarmReason.INSOLES_SILENT})
+LOAD_STOP_TRIES = 3  # live runs in a row (ac69812's rule for the simulate test)
+_T = TypeVar("_T")
+
+
+class LoadStop(RuntimeError):
+    """The live session stopped itself on a load alarm (`alarms`): the run says nothing about
+    the test's subject; walk again (`walk_again_on_load_stop`)."""
+
+    def __init__(self, alarms: list[str], where: str = "") -> None:
+        super().__init__(f"the session stopped on a load alarm {alarms}{' ' + where if where else ''}")
+        self.alarms = alarms
+
+
+def load_stop_alarms(state: np.ndarray) -> list[str]:
+    """The load alarms a stopping or stopped session raised (any slot, also one cleared since: a
+    late device that resumed clears its alarm, yet it stopped the belt); [] while it runs, or
+    when another stop reason was raised too (a fault, the e-stop, a stop request: not load)."""
+    if int(state["run_state"]) not in (layout.RunState.STOPPING, layout.RunState.STOPPED):
+        return []
+    raised = {int(a["reason"]) for a in state["alarms"] if a["reason"]}
+    load = LOAD_ALARMS | (_WITH_SILENCE if raised & _SILENCE else frozenset())
+    if raised & {int(r) for r in STOP_REASONS - load}:
+        return []
+    return sorted(layout.AlarmReason(r).name for r in raised & {int(r) for r in load})
+
+
+def walk_again_on_load_stop(attempt: Callable[[], _T], tries: int = LOAD_STOP_TRIES) -> _T:
+    """attempt() is one whole live run (its own Session, closed before it returns); a LoadStop
+    from it walks again, at most `tries` runs; `tries` load stops in a row fail the test."""
+    stops = []
+    for _ in range(tries):
+        try:
+            return attempt()
+        except LoadStop as exc:
+            stops.append(exc.alarms)
+            print(f"walking again: {exc}", flush=True)
+    raise AssertionError(f"{tries} live runs in a row stopped on a load alarm (machine overloaded): {stops}")
 
 
 class Heartbeat:
@@ -60,9 +121,12 @@ class Session:
     """Rig process + core process + channels + a heartbeat thread; close() cleans all up."""
 
     def __init__(self, profile: str = "healthy", seed: int = 1, rx: Prescription | None = None,
-                 device_silence_s: float | None = None) -> None:
+                 device_silence_s: float | None = None, load_stop_raises: bool = False) -> None:
         """device_silence_s: a looser silence limit for tests of measurement, not of safety (a
-        rig starved by other real-time work on a shared test machine must not end them)."""
+        rig starved by other real-time work on a shared test machine must not end them).
+        load_stop_raises: `wait_for` raises LoadStop as soon as the session stopped itself on a
+        load alarm (for tests that walk again, `walk_again_on_load_stop`)."""
+        self.load_stop_raises = load_stop_raises
         self.rig = start_rig(profile, seed=seed)
         # The rig stands in for hardware, which a busy test machine cannot starve: give it a
         # real-time priority below the core's, or a starved rig trips the 20 ms silence check.
@@ -100,6 +164,10 @@ class Session:
             state = self.state()
             if predicate(state):
                 return state
+            if self.load_stop_raises:
+                stopped_on = load_stop_alarms(state)
+                if stopped_on:
+                    raise LoadStop(stopped_on, f"(cycle {int(state['cycle'])})")
             if time.monotonic() > deadline:
                 alarms = [layout.AlarmReason(int(a["reason"])).name for a in state["alarms"] if a["reason"]]
                 raise TimeoutError(
@@ -114,6 +182,10 @@ class Session:
         end = time.monotonic() + seconds
         while time.monotonic() < end:
             self.drain()
+            if self.load_stop_raises:
+                stopped_on = load_stop_alarms(self.state())
+                if stopped_on:
+                    raise LoadStop(stopped_on)
             time.sleep(0.02)
 
     def drain(self) -> None:

@@ -278,6 +278,36 @@ def test_a_stall_of_the_whole_machine_is_not_mistaken_for_device_silence(session
     assert "TREADMILL_SILENT" not in reasons and "EXO_SILENT" not in reasons
 
 
+def test_a_late_virtual_rig_is_not_taken_for_silent_devices(session):
+    # The rig's loop held asleep 40 ms (as when the host takes its virtual CPU: it neither runs
+    # nor waits for one, so no starvation shows): every device sends nothing for over 40 ms while
+    # the core runs on time. Real devices are never late so; the virtual ones' silence is timed
+    # from the rig's next tick (devices/sim/rig_clock.py). Before: INSOLES_SILENT, TREADMILL_SILENT
+    # and EXO_SILENT stopped the belt (CI's INSOLES_SILENT at 14 % missed cycles, issue 17).
+    s = session
+    _walk(s, 0.6)
+    s.wait_for(lambda st: st["belt_speed_mps"] > 0.5, 10.0)
+    for _ in range(3):
+        s.rig.lag(40.0)
+        s.run_for(0.3)
+    st = s.state()
+    reasons = [AlarmReason(int(a["reason"])).name for a in st["alarms"] if a["reason"]]
+    assert st["run_state"] == RunState.RUNNING, reasons
+    assert not {"TREADMILL_SILENT", "EXO_SILENT", "INSOLES_SILENT"} & set(reasons), reasons
+
+
+def test_a_device_cut_while_the_rig_is_late_is_still_caught(session):
+    # Lateness of the rig excuses only the rig's own late ticks: a link cut meanwhile stays silent
+    # after the rig ticks again, and the 20 ms rule stops the belt.
+    s = session
+    _walk(s, 0.6)
+    s.wait_for(lambda st: st["belt_speed_mps"] > 0.5, 10.0)
+    s.rig.inject("cut", "exoskeleton")
+    s.rig.lag(40.0)
+    st = s.wait_for(lambda st: st["run_state"] in (RunState.STOPPING, RunState.STOPPED), 2.0)
+    assert AlarmReason.EXO_SILENT in {int(a["reason"]) for a in st["alarms"] if a["reason"]}
+
+
 def test_a_device_still_silent_after_a_stall_is_caught(session):
     s = session
     _walk(s, 0.6)

@@ -164,3 +164,38 @@ def test_a_wait_on_one_port_blinds_the_reader_to_the_others(pty_pair):
         assert poll_until(exo, 1) == 1
         assert exo.last_rx_blind_s >= blind_before_frame
         reader.stop()
+
+
+def test_a_reader_held_off_its_pass_is_blind_meanwhile(pty_pair):
+    """A reader that gets no CPU or no GIL when a pass is due reads no port: that time is blind
+    (left out of every device's silence, `rx_blind_s`), as a wait in the kernel is, and it says so
+    while it lasts (`blind_now_s`). Here this thread keeps the GIL 40 ms (a C sleep that does not
+    release it), as a busy core process or another real-time task would hold the reader off."""
+    import ctypes
+
+    keeping_gil = ctypes.PyDLL(None)  # its usleep does not release the GIL
+    master, path = pty_pair
+    with SerialExoskeleton(path, EXO_INFO) as exo:
+        reader = PortReader([exo.link]).start()
+        os.write(master, exo_status(1, angle=0.1))
+        assert poll_until(exo, 1) == 1
+        blind_before, late_before = exo.rx_blind_s(), reader.late_passes
+        # Take the GIL while the reader sleeps between passes (a pass in progress when held off
+        # counts once it ends, as any read over KERNEL_WAIT_MIN_S does: not what this test is for).
+        deadline = time.monotonic() + 10.0
+        while not (reader._due_s and reader._due_s - time.monotonic() > 0.0003) and time.monotonic() < deadline:
+            time.sleep(0.0001)
+        keeping_gil.usleep(ctypes.c_uint(40_000))
+        deadline = time.monotonic() + 10.0
+        while reader.late_passes == late_before and time.monotonic() < deadline:
+            time.sleep(0.002)
+        assert reader.late_passes > late_before
+        assert exo.rx_blind_s() - blind_before >= 0.03  # most of the 40 ms, once the pass began
+        reader.stop()
+    # While it lasts (the thread cannot be watched from the one holding it off: the GIL goes to
+    # it first): a pass due 30 ms ago and not begun is blind now; one due 1 ms ago is on time.
+    now = time.monotonic()
+    reader._due_s = now - 0.03
+    assert abs(reader.blind_now_s(now) - 0.03) < 1e-9
+    reader._due_s = now - 0.001
+    assert reader.blind_now_s(now) == 0.0

@@ -116,38 +116,37 @@ def test_simulate_and_a_live_run_of_the_same_seed_agree(scenes):
     from devices.sim.profiles import load_profile
     from engine.scene.loader import find_scene
     from engine.scene.timeline import scene_to_timeline
-    from tests.control.helpers import Session
+    from tests.control.helpers import LoadStop, Session, load_stop_alarms, walk_again_on_load_stop
 
     profile = load_profile("healthy")
     rx = sim_prescription(profile)
     speed_fraction = profile.comfortable_speed_mps / rx.max_speed_mps
     scene = find_scene("sim-test", scenes)
-    live_truth = None
-    for _attempt in range(3):
-        # A live rig starved by a loaded machine falls silent and the core stops the session on
-        # its own (device-silence alarms, insoles included): that run says nothing about the patient; walk again.
-        live = Session("healthy", seed=4, rx=rx)
+    target_m = STRETCH_M[1] + 2.0
+
+    def live_run() -> dict:
+        # A loaded machine can stop a live session on its own (device silence, overruns): that
+        # run says nothing about the patient; walk again (tests/control/helpers.py).
+        live = Session("healthy", seed=4, rx=rx, load_stop_raises=True)
         try:
             live.rig.show_scene(scene)
             live.writer.load_timeline(scene_to_timeline(scene), float(scene.route_length_m), 1.0)
             live.writer.set_settings(speed_fraction=speed_fraction, guidance=0.2, assist_as_needed=False)
             live.writer.start()
             live.wait_for(lambda st: st["run_state"] == layout.RunState.RUNNING, 10.0)
-            live.wait_for(lambda st: st["s_m"] >= STRETCH_M[1] + 2.0
-                          or st["run_state"] in (layout.RunState.STOPPED, layout.RunState.IDLE), 180.0)
-            state = live.state()
-            if float(state["s_m"]) >= STRETCH_M[1] + 2.0:
-                live_truth = live.rig.ground_truth()
-                break
-            # Every slot raised in this run, not only those still active: a link that was late
-            # and then resumed clears its alarm, yet it stopped the session.
-            silent = {layout.AlarmReason.TREADMILL_SILENT, layout.AlarmReason.EXO_SILENT,
-                      layout.AlarmReason.INSOLES_SILENT}
-            raised = {int(a["reason"]) for a in state["alarms"] if a["reason"]}
-            assert raised & silent, f"the live session stopped for another reason: {raised}"
+            state = live.wait_for(lambda st: st["s_m"] >= target_m
+                                  or st["run_state"] in (layout.RunState.STOPPED, layout.RunState.IDLE), 180.0)
+            if float(state["s_m"]) < target_m:
+                stopped_on = load_stop_alarms(state)
+                if stopped_on:
+                    raise LoadStop(stopped_on)
+                raised = [layout.AlarmReason(int(a["reason"])).name for a in state["alarms"] if a["reason"]]
+                raise AssertionError(f"the live session stopped for another reason: {raised}")
+            return live.rig.ground_truth()
         finally:
             live.close()
-    assert live_truth is not None, "three live runs in a row stopped on device silence (machine overloaded)"
+
+    live_truth = walk_again_on_load_stop(live_run)
     simulated = run_simulation(SimOptions(scene="sim-test", profile="healthy", duration_s=16.0, seed=4, db=None,
                                           scenes_dir=scenes,
                                           settings={"speed_fraction": speed_fraction, "guidance": 0.2,
