@@ -137,7 +137,7 @@ _U64 = struct.Struct("<Q")
 _STATE_A, _STATE_A_OFF = run_struct(STATE_DTYPE, "cycle", "next_obstacle")
 _STATE_B, _STATE_B_OFF = run_struct(STATE_DTYPE, "obstacles_cleared", "scene_generation")
 _STATE_C, _STATE_C_OFF = run_struct(STATE_DTYPE, "highest_unacked_priority", "s_measured_t_s")
-_STATE_D, _STATE_D_OFF = run_struct(STATE_DTYPE, "gait_speed_source", "belt_speed_target_mps")
+_STATE_D, _STATE_D_OFF = run_struct(STATE_DTYPE, "gait_speed_source", "standing_load_n")
 _TELEMETRY, _ = run_struct(TELEMETRY_DTYPE, "t_s", "alarms")
 _EVENT, _ = run_struct(EVENT_DTYPE, "cycle", "v3")
 _NAN = math.nan
@@ -1596,7 +1596,7 @@ class ControlCore:
         )
         _STATE_D.pack_into(
             buf, base + _STATE_D_OFF, GAIT_SPEED_FROM_BELT, self.pitch[0], self.pitch[1],
-            self.geometry_check, self.standing_n, sup.speed_target_mps,
+            self.geometry_check, self.standing_n,
         )
         _U64.pack_into(buf, 0, (seq | 1) + 1)
 
