@@ -489,7 +489,7 @@ def write_validation_doc(figures: dict, table: list, quick: bool, seeds: list, d
         "## Crossing outcomes",
         "",
         "One definition, in the core (engine/control/clearance.py) and in the rig's ground truth "
-        "(devices/sim/patient.py), per leg and in-lane step-over obstacle:",
+        "(devices/sim/patient_truth.py), per leg and in-lane step-over obstacle:",
         "",
         "- the obstacle's hazard is its box along the route [at_m, at_m + depth_m] from the ground "
         "before it up to its height; a walk-on surface (uneven paving, a kerb ramp) and a curb up "
@@ -500,11 +500,20 @@ def write_validation_doc(figures: dict, table: list, quick: bool, seeds: list, d
         "minus the box's top; the minimum over the crossing; a foot that lands in the box has a "
         "margin of at most minus the box's height (a puddle: -1 cm);",
         "- cleared: margin >= 0 and the foot did not land in the box; touched: the sole dipped in by "
-        "less than 1.5 cm, or the foot landed in the box; tripped: the swinging sole went 1.5 cm or "
-        "deeper into the box (the foot is caught). For a foot that lands in the box only the part "
-        "of its swing with its heel before the near edge and in the air (more than 1.5 cm over the "
-        "ground) counts for a trip: the descent onto the landing place is the landing, however deep "
-        "the last samples before the contact saw it.",
+        "less than 1.5 cm, or the foot landed on or in the box; tripped: the swinging sole went 1.5 cm or "
+        "deeper into the box (the foot is caught);",
+        "- a trip is a swing foot caught by the obstacle, a touch a foot that brushed it or stepped on "
+        "it (Chen et al. 1991 report stepping on an obstacle as its own failure, 4 of 24 older adults). "
+        "So a foot that lands on or in the box touched it unless its toe met the box's near face at "
+        "least 1.5 cm below the top: the sole's height where it crosses the near edge (x = at_m) in "
+        "the first sample of the foot over that edge, when the toe has just reached it. A sole that "
+        "reached the face higher and came down into the box later came down on it from above: the "
+        "descent onto the landing place, however deep;",
+        "- the swing ends at the foot's contact: the core drops samples taken at or after the "
+        "detected contact time, and takes each sample's foot pitch from the insole reports around "
+        "its instant (interpolated), not extrapolated past the latest one (docs/control.md).",
+        "",
+        "The 1.5 cm trip depth is the rig's (TRIP_PENETRATION_M), not a published threshold.",
         "",
         "## Crossings where the core and the truth differ",
         "",

@@ -16,7 +16,7 @@ is compared with the ground truth:
 | foot_drop_left / foot_drop_right | label foot_drop_left / foot_drop_right (and the finding on that leg) |
 | freezing | the rig's truth holds an episode >= 1 s in this session (with or without the label: listed as a contradiction without it); sessions of a freezing profile with no such episode are left out |
 | long_double_support | the rig's true heel strikes and toe offs: median stance L + R - 1 > 30 % of the cycle |
-| obstacle_performance | the rig's true crossings: some obstacle kind touched or tripped in > 4/24 of >= 2 leg crossings |
+| obstacle_performance | the rig's true crossings: some obstacle kind touched or tripped in > 4/24 of >= 2 leg crossings (a flat hazard longer than the longest true step minus the foot left out: no step could cross it) |
 | slow_speed | not scored: simulated sessions hold no self-selected speed measure (the detector says "not measured") |
 | heart_rate_zone | scored only where the prescription carries a heart-rate zone or limit |
 | weight_bearing_asymmetry | the rig's true load under each foot: one leg's share of the two legs' mean stance impulse < 41 % |
@@ -91,11 +91,27 @@ def true_double_support_pct(truth: dict, windows=()) -> float:
     return (stance[0] + stance[1] - 1.0) * 100.0
 
 
+def true_unsteppable(truth: dict) -> set[int]:
+    """The rig's flat hazards (a puddle) longer than the patient's longest true step minus the true
+    foot (heel to toe): no step could cross them, so stepping in one is no obstacle failure
+    (engine/analysis/findings.py unsteppable_hazards, from the core's steps and the prescription)."""
+    from engine.analysis.progression import FLAT_HAZARD_KINDS
+
+    geometry = truth.get("geometry", {})
+    foot_m = float(geometry.get("foot_length_m", 0.0)) + float(geometry.get("heel_to_ankle_m", 0.0))
+    longest_m = max((float(s["length_m"]) for s in truth.get("steps", []) if math.isfinite(s.get("length_m", math.nan))),
+                    default=math.nan)
+    return {int(o["obstacle"]) for o in truth.get("obstacles", [])
+            if o.get("kind") in FLAT_HAZARD_KINDS and not longest_m >= float(o["depth_m"]) + foot_m}
+
+
 def true_poor_obstacles(truth: dict, limit: float) -> bool | None:
-    """Some obstacle kind failed (touched/tripped) in more than `limit` of its >= 2 leg crossings."""
+    """Some obstacle kind failed (touched/tripped) in more than `limit` of its >= 2 leg crossings
+    (crossings of a flat hazard no step could cross left out: `true_unsteppable`)."""
     by_kind: dict[str, list[bool]] = {}
+    unsteppable = true_unsteppable(truth)
     for c in truth.get("crossings", []):
-        if c.get("outcome") in ("cleared", "touched", "tripped"):
+        if c.get("outcome") in ("cleared", "touched", "tripped") and c.get("obstacle") not in unsteppable:
             by_kind.setdefault(c["kind"], []).append(c["outcome"] != "cleared")
     if not by_kind:
         return None

@@ -52,8 +52,8 @@ as the worsening one makes `worsening_stepped_back` prove little):
   (devices/sim/effort.py `Capacity`), so "plateaus near its capacity" can be read off;
   `improving_comfortable_speed_end_mps`, `improving_max_speed_end_mps`: the improving patient's
   in its last session;
-- `discriminates`: true when the improving patient ends ahead of the stable one (faster, or less
-  guidance, and behind in neither), and the worsening patient steps back after its decline more
+- `discriminates` (its first definition, replaced below): true when the improving patient ends
+  ahead of the stable one (faster, or less guidance, and behind in neither), and the worsening patient steps back after its decline more
   often than the stable patient does over the same sessions.
 Added with assist-as-needed on the patient's need and the no-repeat step-back rule (issue 12):
 - `step_backs_not_repeated`: proposals that held instead of repeating a step back whose cause did
@@ -67,8 +67,12 @@ its numbers.
 `discriminates` (issue 12, third round) is the conjunction of three parts, each a key of its own so
 a false one says which part failed, and none satisfiable by a degenerate outcome (everyone held at
 the start, everyone stepped down, the ceiling stopping everyone):
-- `discriminates_improving_ahead`: the improving patient ended faster than it started and ahead
-  of the stable one (faster or less guidance, behind in neither);
+- `discriminates_improving_ahead`: the improving patient ended faster than it started and its end
+  plan is ahead of the stable one's: at least one of the rules' steps past it in total over speed,
+  guidance floor, body-weight support and scene difficulty (engine/analysis/progression.py
+  `is_ahead`; docs/progression.md "Which plan is ahead"; until issue 12's fourth round: faster or
+  less guidance, behind in neither, scene and support not compared); `improving_ahead_steps` the
+  same comparison axis by axis (positive: the improving patient's plan demands more);
 - `discriminates_stable_plateau`: the stable patient's plans over its last PLATEAU_SESSIONS
   sessions span at most one step back (SPEED_DOWN_MPS, the largest single move of the rules: a
   step back and the climb after it stay on a plateau) and end at most one step up above where
@@ -310,9 +314,13 @@ def keys(out: dict) -> dict:
 
     stable_after = backs("stable", WORSEN_AT)
     worse_after = backs("worsening", WORSEN_AT)
-    ahead = (improving[-1].speed_mps >= stable[-1].speed_mps and improving[-1].guidance_min <= stable[-1].guidance_min
-             and (improving[-1].speed_mps > stable[-1].speed_mps or improving[-1].guidance_min < stable[-1].guidance_min))
-    improving_ahead = ahead and improving[-1].speed_mps > improving[0].speed_mps + 1e-9
+    from engine.analysis.progression import is_ahead, steps_ahead
+    from engine.scene.loader import load_library
+
+    scenes = load_library().scenes
+    # ahead over the four axes of progression, in the rules' steps (docs/progression.md "Which plan is ahead")
+    ahead_steps = steps_ahead(improving[-1], stable[-1], scenes)
+    improving_ahead = is_ahead(improving[-1], stable[-1], scenes) and improving[-1].speed_mps > improving[0].speed_mps + 1e-9
     # the stable patient's plateau: the plans it walked in its last sessions and the one after them
     last = [p.speed_mps for p in stable[-(PLATEAU_SESSIONS + 1):]]
     why = (out["stable"].get("speed_reasons") or [])[-PLATEAU_SESSIONS:]
@@ -356,6 +364,7 @@ def keys(out: dict) -> dict:
         "discriminates_improving_ahead": bool(improving_ahead),
         "discriminates_stable_plateau": bool(plateau),
         "discriminates_worsening_back": bool(worsening_back),
+        "improving_ahead_steps": ahead_steps,
         "stable_plateau_reasons": counted,
         "sessions_stumbles_judged_not_trips": sum(res.get("reviewed", 0) for res in out.values()),
         "step_backs_not_repeated": sum(res.get("repeat_holds", 0) for res in out.values()),

@@ -58,13 +58,15 @@ class CrossingTruth:
                 rec["margin_m"] = margin
                 rec["t_s"] = t
                 rec["device_time_us"] = int(t * 1e6)
+            if rec["face_penetration_m"] is None:
+                face_z = self._sole_at(leg, ob.at_m)
+                if face_z is not None:
+                    # the toe has just reached the near face: how far below the top the sole met it
+                    rec["face_penetration_m"] = top - max(face_z, top - ob.volume_height_m)
             if margin < 0.0:
                 penetration = -margin
                 if rec["entered_t_s"] is None:
                     rec["entered_t_s"] = t
-                heel_up = leg.heel[1] - self.walkway.ground_m(leg.heel[0]) > TRIP_PENETRATION_M
-                if leg.heel[0] < ob.at_m and heel_up and penetration > rec["approach_penetration_m"]:
-                    rec["approach_penetration_m"] = penetration  # the heel not yet over it, in the air
                 if penetration > rec["penetration_m"]:
                     first_trip = rec["penetration_m"] < TRIP_PENETRATION_M <= penetration
                     rec["penetration_m"] = penetration
@@ -74,6 +76,16 @@ class CrossingTruth:
                         self.trips[-1]["penetration_m"] = penetration
                         if penetration >= BALANCE_LOSS_PENETRATION_M:
                             self.trips[-1]["loss_of_balance"] = True
+
+    @staticmethod
+    def _sole_at(leg: LegState, x: float) -> float | None:
+        """Height of the sole line (heel to toe) at route x; None when the foot is not over x."""
+        (hx, hz), (tx, tz) = leg.heel, leg.toe
+        if not min(hx, tx) <= x <= max(hx, tx):
+            return None
+        if tx == hx:
+            return min(hz, tz)
+        return hz + (tz - hz) * (x - hx) / (tx - hx)
 
     @staticmethod
     def _lowest_over(leg: LegState, a: float, b: float) -> float:
@@ -99,7 +111,7 @@ class CrossingTruth:
                 role = "lead" if other.heel_x + self.heel_m + self.profile.foot_length_m < ob.at_m else "trail"
             rec = {"obstacle": ob.index, "kind": ob.kind, "side": leg.side, "role": role, "t_s": t_s,
                    "device_time_us": int(t_s * 1e6), "margin_m": math.inf, "penetration_m": 0.0,
-                   "approach_penetration_m": 0.0, "landed_in": False, "entered_t_s": None}
+                   "face_penetration_m": None, "landed_in": False, "entered_t_s": None}
             leg.crossings[ob.index] = rec
         return rec
 
@@ -115,10 +127,11 @@ class CrossingTruth:
             leg.closed.add(index)
             margin = rec["margin_m"]
             if rec["landed_in"]:
-                # stepped on or in it: a touch, unless the sole had entered it a trip's depth
-                # while the heel was before it and in the air (the descent onto the landing place
-                # is the landing)
-                outcome = "tripped" if rec["approach_penetration_m"] >= TRIP_PENETRATION_M else "touched"
+                # stepped on or in it: a touch, unless the toe met its near face a trip's depth
+                # below the top (caught at the face; a sole over the face higher and coming down
+                # into it later is the descent onto the landing place)
+                face = rec["face_penetration_m"]
+                outcome = "tripped" if face is not None and face >= TRIP_PENETRATION_M else "touched"
             elif margin < 0.0:
                 outcome = "tripped" if rec["penetration_m"] >= TRIP_PENETRATION_M else "touched"
             else:

@@ -409,15 +409,46 @@ def detect_slow_speed(d: SessionData) -> Finding:
     return f
 
 
+def unsteppable_hazards(d: SessionData) -> dict[int, dict]:
+    """The scene's flat hazards (a puddle) that no step of this session could cross: obstacle
+    index -> its length, the step it needs and the longest step. Stepping over a flat hazard takes
+    one step from before its near edge to beyond its far edge, its length plus a foot length (the
+    rule of engine/analysis/progression.py, FLAT_HAZARD_KINDS); a longer one on a treadmill's lane
+    can only be walked through. Stepping in it then says nothing of how the patient crosses
+    obstacles: Chen et al. 1991 count stepping on an obstacle the walker steps over."""
+    from engine.analysis.progression import FOOT_PER_LEG_LENGTH, _flat_hazard_lengths
+
+    flat = _flat_hazard_lengths(d.scene_id)
+    if not flat:
+        return {}
+    lengths = d.step_length_m[np.isfinite(d.step_length_m)] if len(d.step_length_m) else np.zeros(0)
+    longest_m = float(lengths.max()) if len(lengths) else math.nan
+    foot_m = FOOT_PER_LEG_LENGTH * max(float(d.prescription.get("leg_length_l_m") or 0.9),
+                                       float(d.prescription.get("leg_length_r_m") or 0.9))
+    return {i: {"length_m": _r(length, 2), "step_needed_m": _r(length + foot_m, 2), "longest_step_m": _r(longest_m, 2)}
+            for i, length in flat.items() if not longest_m >= length + foot_m}
+
+
 def detect_obstacles(d: SessionData) -> Finding:
-    """Share of step-over crossings touched or tripped, per obstacle kind (Chen et al. 1991)."""
+    """Share of step-over crossings touched or tripped, per obstacle kind (Chen et al. 1991);
+    crossings of a flat hazard no step of the session could cross are left out (named)."""
     f = Finding("obstacle_performance", "Poor obstacle performance", False, norms=["obstacle_fail_share_max"],
                 session_ids=[d.session_id])
+    unsteppable = unsteppable_hazards(d) if d.obstacle_results else {}
     by_kind: dict[str, list[dict]] = {}
+    left_out: dict[int, dict] = {}
     for r in d.obstacle_results:
+        if r["obstacle"] in unsteppable:
+            row = left_out.setdefault(r["obstacle"], {"obstacle": r["obstacle"], "kind": r["kind"], "crossings": 0,
+                                                      **unsteppable[r["obstacle"]]})
+            row["crossings"] += 1
+            continue
         by_kind.setdefault(r["kind"], []).append(r)
     if not by_kind:
         f.assessed, f.summary = False, "no step-over obstacle in this session"
+        if left_out:
+            f.summary += " that a step could cross (" + _left_out_text(left_out) + ")"
+            f.evidence = {"left_out": list(left_out.values())}
         return f
     limit = NORMS["obstacle_fail_share_max"].value
     kinds = []
@@ -431,6 +462,8 @@ def detect_obstacles(d: SessionData) -> Finding:
                       "failed_by_side": per_side,
                       "poor": len(rows) >= MIN_CROSSINGS_PER_KIND and share > limit})
     f.evidence = {"kinds": kinds, "limit_share": _r(limit, 3)}
+    if left_out:
+        f.evidence["left_out"] = list(left_out.values())
     poor = [k for k in kinds if k["poor"]]
     f.present = bool(poor)
     if poor:
@@ -439,7 +472,17 @@ def detect_obstacles(d: SessionData) -> Finding:
         f.side = sides[0] if len(sides) == 1 else -1
     else:
         f.summary = "obstacles crossed within norm: " + ", ".join(f"{k['kind']} {k['failed']}/{k['crossings']}" for k in kinds)
+    if left_out:
+        f.summary += "; left out: " + _left_out_text(left_out)
     return f
+
+
+def _left_out_text(left_out: dict[int, dict]) -> str:
+    def m(x: float | None) -> str:
+        return "unknown" if x is None else f"{x:.2f} m"
+
+    return ", ".join(f"{v['kind']} {m(v['length_m'])} ({v['crossings']} crossings: a step over it needs "
+                     f"{m(v['step_needed_m'])}, the longest step was {m(v['longest_step_m'])})" for v in left_out.values())
 
 
 def heart_rate_zone(d: SessionData) -> tuple[float, float, str] | None:

@@ -893,6 +893,43 @@ def within_prescription(plan: Plan, rx) -> list[str]:
     return out
 
 
+# Which of two plans demands more of the patient (docs/progression.md "Which plan is ahead"): each
+# axis of progression counted in the rules' own step, signed so that positive demands more.
+AHEAD_MIN_STEPS = 1.0  # ahead: at least one step (one smallest meaningful change) in total
+
+
+def scene_level(scene_id: str, scenes: dict | None = None) -> int:
+    """The scene's difficulty level: its `difficulty` field's place in DIFFICULTY (gentle 0,
+    moderate 1, hard 2). ValueError naming a scene the library does not have."""
+    if scenes is None:
+        from engine.scene.loader import load_library
+
+        scenes = load_library().scenes
+    scene = scenes.get(scene_id)
+    if scene is None:
+        raise ValueError(f"scene {scene_id!r} is not in the scene library: its difficulty is unknown")
+    return DIFFICULTY.index(scene.difficulty)
+
+
+def steps_ahead(plan: Plan, other: Plan, scenes: dict | None = None) -> dict[str, float]:
+    """How many of the rules' steps `plan` is past `other` on each axis of progression: speed in
+    SPEED_UP_MPS, guidance floor in GUIDANCE_STEP (lower is ahead), body-weight support in BWS_STEP
+    (less is ahead), scene in difficulty levels; `total` their sum. Negative: behind."""
+    out = {"speed": (plan.speed_mps - other.speed_mps) / SPEED_UP_MPS,
+           "guidance_floor": (other.guidance_min - plan.guidance_min) / GUIDANCE_STEP,
+           "bws": (other.bws_fraction - plan.bws_fraction) / BWS_STEP,
+           "scene": float(scene_level(plan.scene_id, scenes) - scene_level(other.scene_id, scenes))}
+    out = {name: round(value, 3) + 0.0 for name, value in out.items()}  # no float dust, no -0.0
+    out["total"] = round(sum(out.values()), 3) + 0.0
+    return out
+
+
+def is_ahead(plan: Plan, other: Plan, scenes: dict | None = None) -> bool:
+    """Whether `plan` demands more of the patient than `other`: at least AHEAD_MIN_STEPS of the
+    rules' steps past it in total over the four axes (a tie or a fraction of a step is not ahead)."""
+    return steps_ahead(plan, other, scenes)["total"] >= AHEAD_MIN_STEPS - 1e-9
+
+
 def proposal_for(store, patient_code: str, scenes: dict | None = None) -> Proposal | None:
     """The proposal after the patient's last completed or stopped session (None: no session).
 

@@ -11,11 +11,14 @@ line from heel to toe) over the obstacle's extent along the route, minus the top
 obstacle's box (walkway.py); the minimum over the crossing. Outcome per leg (the definition the
 rig's ground truth follows too, docs/validation.md "Crossing outcomes"): cleared (margin >= 0),
 touched (the sole dipped into the box by less than TRIP_DEPTH_M, or the foot landed on or in it)
-or tripped (the swinging sole went deeper: the foot is caught). A foot that lands in the box
-touched it unless its sole had entered the box by TRIP_DEPTH_M while its heel was still before
-the box's near edge and in the air (more than TRIP_DEPTH_M over the ground): the descent onto the
-landing place, and the samples of a foot already down before its contact is detected, are the
-landing, not a catch. Obstacles
+or tripped (the swinging sole went deeper: the foot is caught). A trip is a swing foot caught by
+the obstacle; a foot that lands on or in the box stepped on it. So a foot that lands in the box
+touched it unless its toe met the box's near face at least TRIP_DEPTH_M below the top: the
+sole's height at the near edge (x = at_m) in the first sample of the foot over that edge. A sole
+that reached the face higher and came down into the box later came down on it from above: the
+descent onto the landing place, not a catch. The swing ends at the foot's contact: samples taken
+at or after the detected contact time belong to the stance (DeferredSoles holds each sample
+until the insole pitch of its instant is known and drops those past the contact). Obstacles
 beside the walking lane are walked past. A surface walked on (uneven paving, a kerb ramp) and a
 curb up are judged over their lip only (planner.WALK_ON_KINDS): stepping onto them is what they
 are for (a curb's top past its lip is walkway).
@@ -86,8 +89,9 @@ class ObstacleMargins:
 
     def __init__(self) -> None:
         self.margin_m = [[math.nan, math.nan] for _ in range(MAX_OBSTACLES)]
-        # the lowest margin while the heel was before the near edge and in the air (a landing's trip test)
-        self.approach_m = [[math.nan, math.nan] for _ in range(MAX_OBSTACLES)]
+        # the sole's height over the top where the toe reached the near face, in the first sample
+        # over it (a landing's trip test: caught at the face)
+        self.face_m = [[math.nan, math.nan] for _ in range(MAX_OBSTACLES)]
         self.state = [[0, 0] for _ in range(MAX_OBSTACLES)]  # 0 not yet, 1 over it, 2 decided
         self.done: list[tuple[int, int, float, int]] = []  # (obstacle index, side, margin, outcome)
         self.first = 0
@@ -96,7 +100,7 @@ class ObstacleMargins:
         """A new timeline."""
         for row in self.margin_m:
             row[0] = row[1] = math.nan
-        for row in self.approach_m:
+        for row in self.face_m:
             row[0] = row[1] = math.nan
         for row in self.state:
             row[0] = row[1] = 0
@@ -147,10 +151,13 @@ class ObstacleMargins:
                 row = self.margin_m[k]
                 if st[side] == 0 or margin < row[side]:
                     row[side] = margin
-                if heel_x < ob.at_m and heel_z - walkway.ground_m(heel_x) > TRIP_DEPTH_M:
-                    row = self.approach_m[k]
-                    if not row[side] <= margin:
-                        row[side] = margin
+                row = self.face_m[k]
+                face = ob.at_m
+                if row[side] != row[side] and lo_x <= face <= hi_x:
+                    # the toe has just reached the near face (x = at_m): how high the sole meets it
+                    z = heel_z + (toe_z - heel_z) * (face - heel_x) / span if span != 0.0 else low
+                    at_face = z - tops[k]
+                    row[side] = at_face if at_face > deepest else deepest
                 st[side] = 1
 
     def heel_strike(self, order, walkway, side: int, heel_x: float, toe_x: float, s_m: float) -> None:
@@ -186,15 +193,93 @@ class ObstacleMargins:
         if landed_in:
             # stepped on or in it: the sole came down inside the box, its margin at most minus the
             # box's height (a puddle: minus LANDED_MIN_M). A touch: the foot was not caught in its
-            # swing (a trip is a swing foot arrested by the obstacle); unless the sole dipped a
-            # trip's depth into it while the heel was still before its near edge and in the air
-            # (the descent onto the landing place, however it was sampled, is the landing)
+            # swing (a trip is a swing foot arrested by the obstacle); unless its toe reached the
+            # near face a trip's depth below the top (a sole over the face higher and coming down
+            # into the box later is the descent onto the landing place)
             volume = walkway.box_top_m[index] - walkway.box_ground_m[index]
             worst = -(volume if volume > LANDED_MIN_M else LANDED_MIN_M)
             margin = worst if not swing == swing or worst < swing else swing
-            approach = self.approach_m[index][side]
-            caught = approach == approach and leg_outcome(approach) == LEG_TRIPPED
+            face = self.face_m[index][side]
+            caught = face == face and leg_outcome(face) == LEG_TRIPPED
             outcome = LEG_TRIPPED if caught else LEG_TOUCHED
             self.margin_m[index][side] = margin
         self.done.append((index, side, margin, outcome))
 
+
+
+PITCH_HISTORY = 16  # insole pitch samples kept per foot: 80 ms at 200 Hz
+HOLD_MAX_S = 0.05  # a swing sample waits at most this long for the pitch of its instant
+
+
+class DeferredSoles:
+    """Swing samples of each foot held until the insole pitch of their instant is known.
+
+    The insoles report every 5-10 ms; a foot's pitch at an exoskeleton sample taken since their
+    latest report is an extrapolation, which lags a fast rotation (a heel coming down: measured
+    0.1 rad, the heel 1.4 cm back, in the traced Parkinsonian landing, docs/control.md). The
+    obstacle margins do not need the sample at once (an outcome is decided at the heel strike),
+    so each sample waits for the insole report after it and takes the pitch interpolated
+    between the reports around it. At the heel strike the samples before the contact time are
+    released and those at or after it dropped: the swing ends at the contact (a foot already
+    down before its contact was detected is standing, not swinging).
+    A sample is (t_s, hip_rad, knee_rad, pelvis_m, hip_x_m)."""
+
+    def __init__(self) -> None:
+        self.held: tuple[list, list] = ([], [])
+        self.pitch_t = [[-1.0] * PITCH_HISTORY, [-1.0] * PITCH_HISTORY]
+        self.pitch = [[0.0] * PITCH_HISTORY, [0.0] * PITCH_HISTORY]
+        self.n = [0, 0]
+
+    def reset(self) -> None:
+        for side in (0, 1):
+            self.held[side].clear()
+            self.n[side] = 0
+
+    def pitch_sample(self, side: int, t_s: float, pitch_rad: float) -> None:
+        """An insole pitch sample of this foot (host time)."""
+        k = self.n[side] % PITCH_HISTORY
+        self.pitch_t[side][k] = t_s
+        self.pitch[side][k] = pitch_rad
+        self.n[side] += 1
+
+    def latest_pitch_t(self, side: int) -> float:
+        n = self.n[side]
+        return self.pitch_t[side][(n - 1) % PITCH_HISTORY] if n else -1.0
+
+    def pitch_at(self, side: int, t_s: float) -> float:
+        """Pitch interpolated between the two insole samples around t_s; NaN when t_s is not
+        inside the kept history."""
+        n = self.n[side]
+        times = self.pitch_t[side]
+        values = self.pitch[side]
+        k1 = (n - 1) % PITCH_HISTORY
+        for _ in range(min(n, PITCH_HISTORY) - 1):
+            k0 = (k1 - 1) % PITCH_HISTORY
+            t0, t1 = times[k0], times[k1]
+            if t0 < t_s <= t1:
+                return values[k0] + (values[k1] - values[k0]) * (t_s - t0) / (t1 - t0)
+            k1 = k0
+        return math.nan
+
+    def hold(self, side: int, sample: tuple) -> None:
+        self.held[side].append(sample)
+
+    def release(self, side: int, upto_t_s: float) -> list:
+        """The held samples taken at or before upto_t_s, oldest first (no longer held)."""
+        held = self.held[side]
+        k = 0
+        while k < len(held) and held[k][0] <= upto_t_s:
+            k += 1
+        out = held[:k]
+        del held[:k]
+        return out
+
+    def end_swing(self, side: int, contact_t_s: float) -> list:
+        """The swing's held samples before its contact; those at or after it are dropped."""
+        held = self.held[side]
+        out = [s for s in held if s[0] < contact_t_s]
+        held.clear()
+        return out
+
+    def drop(self, side: int) -> None:
+        self.held[side].clear()

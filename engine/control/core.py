@@ -24,7 +24,7 @@ from engine.control.adaptation import AssistAsNeeded
 from engine.control.balance import StanceBalance
 from engine.control.balance_loss import BalanceLossGuard
 from engine.control.channels import Channels
-from engine.control.clearance import ObstacleMargins, SwingClearance
+from engine.control.clearance import HOLD_MAX_S, DeferredSoles, ObstacleMargins, SwingClearance
 from engine.control.config import CoreConfig
 from engine.control.gait_events import (
     HEEL_STRIKE,
@@ -227,6 +227,7 @@ class ControlCore:
         self.geo = fk.LegGeometry()
         self.swing_clear = SwingClearance()
         self.ob_margins = ObstacleMargins()
+        self.soles_held = DeferredSoles()  # swing samples waiting for their instant's insole pitch
         self.walkway = Walkway()
         self.stance_ground_m = [0.0, 0.0]  # walkway height under each planted foot
         # route position of each planted heel (the feet, not the belt, say where the hip is: a
@@ -463,6 +464,7 @@ class ControlCore:
             self.scene_generation = gen
             self.planner.load(c["timeline"], int(c["obstacle_count"]), float(c["route_length_m"]))
             self.ob_margins.reset()
+            self.soles_held.reset()
             obstacles = self.planner.obstacles
             self.walkway.load(c["timeline"], len(obstacles), lambda i: getattr(obstacles[i], "in_lane", True))
             self.stance_ground_m[0] = self.stance_ground_m[1] = 0.0
@@ -830,11 +832,15 @@ class ControlCore:
                 foot = feet[side]
                 ev = foot.update(ts, dev_us * 1e-6, row[o], row[o + 1], row[o + 2], row[o + 7], standing,
                                  row[o + 3], row[o + 5])
+                held = self.soles_held
+                held.pitch_sample(side, ts, foot.pitch_rad)
                 if live and ev:
                     if ev == HEEL_STRIKE:
                         self._heel_strike(side, foot.event_t_s, True)
                     else:
                         self._toe_off(side, foot.event_t_s)
+                if held.held[side]:
+                    self._margin_samples(side, held.release(side, ts))
                 self._balance(side, ts, row, live, ev)
         if live:
             contacts = 0
@@ -985,9 +991,38 @@ class ControlCore:
             self.heel_x_world[side] = heel_x
             self.swing_clear.sample(side, ts, toe_h)
             self.planner.toe_over(side, x_prev, toe_x, toe_h)
-            self.ob_margins.swing_sample(order, walkway, side, heel_x, heel_z, toe_x, toe_z, _STEP_OVER)
+            held = self.soles_held
+            if live:
+                # the margins take the pitch of this instant once the insoles have reported it
+                held.hold(side, (ts, hip, knee, pelvis, hip_x))
+                ready = held.release(side, ts if held.latest_pitch_t(side) >= ts else ts - HOLD_MAX_S)
+                if ready:
+                    self._margin_samples(side, ready)
+            else:
+                if held.held[side]:
+                    self._margin_samples(side, held.release(side, ts))
+                self.ob_margins.swing_sample(order, walkway, side, heel_x, heel_z, toe_x, toe_z, _STEP_OVER)
         if not live:
             pitch[0] = pitch[1] = _NAN
+
+    def _margin_samples(self, side: int, samples: list) -> None:
+        """Obstacle margins of held swing samples (clearance.DeferredSoles), each with the foot's
+        pitch interpolated between the insole samples around its instant."""
+        geo = self.geo
+        held = self.soles_held
+        foot = self.insole_feet[side]
+        order = self.planner.order
+        walkway = self.walkway
+        toe_along, heel_along = geo.toe_m[side], -geo.heel_m[side]
+        for ts, hip, knee, pelvis, hip_x in samples:
+            p = held.pitch_at(side, ts)
+            if p != p:
+                p = foot.pitch_at(ts)
+            toe_z = fk.sole_point_height_m(geo, side, hip, knee, p, toe_along, pelvis)
+            heel_z = fk.sole_point_height_m(geo, side, hip, knee, p, heel_along, pelvis)
+            toe_x = hip_x + fk.sole_point_x_m(geo, side, hip, knee, p, toe_along)
+            heel_x = hip_x + fk.sole_point_x_m(geo, side, hip, knee, p, heel_along)
+            self.ob_margins.swing_sample(order, walkway, side, heel_x, heel_z, toe_x, toe_z, _STEP_OVER)
 
     def _s_at(self, ts: float) -> float:
         """Route position s (belt-integrated) moved on to host time ts."""
@@ -1086,6 +1121,8 @@ class ControlCore:
         self.planner.heel_strike(side, self.prev_feet_m[side], landing, self.s_m)
         geo = self.geo
         self.stance_ground_m[side] = self.walkway.ground_m(landing + 0.01)
+        # the swing ends at the contact: its samples before it count, those after are stance
+        self._margin_samples(side, self.soles_held.end_swing(side, ts))
         self.ob_margins.heel_strike(self.planner.order, self.walkway, side, landing,
                                     landing + geo.heel_m[side] + geo.toe_m[side], self.s_m)
 
@@ -1093,6 +1130,7 @@ class ControlCore:
         self.emit(EventKind.TOE_OFF, side, 0, t_s=ts)
         self.metrics.toe_off(side, ts)
         self.swing_clear.toe_off(side, ts)
+        self.soles_held.drop(side)
         self.swinging[side] = True
         a = self._angles_at(ts)
         hip, knee = a[2 * side], a[2 * side + 1]

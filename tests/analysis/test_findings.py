@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -127,6 +129,41 @@ def test_obstacle_performance_by_kind():
     kinds = {k["kind"]: k for k in f.evidence["kinds"]}
     assert kinds["box"]["poor"] and not kinds["cable"]["poor"]
     assert "box" in f.summary and "cable" not in f.summary
+
+
+def _puddles(scene_id: str) -> dict[float, int]:
+    from engine.scene.loader import find_scene
+
+    return {float(o.depth_m): i for i, o in enumerate(find_scene(scene_id).obstacles_in_timeline_order())
+            if o.kind == "puddle"}
+
+
+def test_a_puddle_no_step_could_cross_is_no_obstacle_failure():
+    # sidewalk-rainy-evening has 0.6 m and 0.9 m puddles. Steps of 0.96 m (1.6 m/s at 100 steps/min)
+    # and a 0.9 m leg (foot 0.152 / 0.530 of it: 0.26 m, Drillis & Contini) cross 0.6 + 0.26 m, not
+    # 0.9 + 0.26 m: stepping in the long one is walking through it, not a failed step-over (Chen 1991
+    # count stepping on an obstacle the walker steps over); stepping in the short one is a failure.
+    puddles = _puddles("sidewalk-rainy-evening")
+    short, long_ = puddles[0.6], puddles[0.9]
+
+    def session(index: int):
+        rows = [{"obstacle": index, "kind": "puddle", "side": side, "t_s": 30.0 + side, "margin_m": -0.01,
+                 "outcome": "touched", "failed": True} for side in (0, 1)]
+        rows += [{"obstacle": 99, "kind": "curb_down", "side": side, "t_s": 60.0 + side, "margin_m": 0.05,
+                  "outcome": "cleared", "failed": False} for side in (0, 1)]
+        d = replace(walk(speed_mps=1.6, cadence_spm=100.0, obstacles=rows,
+                         prescription={"leg_length_l_m": 0.9, "leg_length_r_m": 0.9}),
+                    scene_id="sidewalk-rainy-evening")
+        return by_key(analyse_session(d))["obstacle_performance"]
+
+    through = session(long_)
+    assert through.assessed and not through.present
+    assert [(x["obstacle"], x["crossings"]) for x in through.evidence["left_out"]] == [(long_, 2)]
+    assert "left out: puddle 0.90 m" in through.summary
+    assert [k["kind"] for k in through.evidence["kinds"]] == ["curb_down"]
+    stepped_in = session(short)
+    assert stepped_in.present and "puddle: 2 of 2" in stepped_in.summary
+    assert "left_out" not in stepped_in.evidence
 
 
 def test_heart_rate_zone():

@@ -9,7 +9,14 @@ from __future__ import annotations
 
 import random
 
-from bench.findings import ground_truth, physiology_truth, selected_jobs, summarise, true_load_share
+from bench.findings import (
+    ground_truth,
+    physiology_truth,
+    selected_jobs,
+    summarise,
+    true_load_share,
+    true_poor_obstacles,
+)
 
 
 def rig_truth(mtc_m=(0.013, 0.013), scuff_every=0, stride_s=1.07, stride_cv=0.015, stance=(0.62, 0.62),
@@ -132,3 +139,21 @@ def test_freezing_truth_is_what_the_rig_recorded_not_the_label():
     assert ground_truth(set(), walk)["freezing"] is False
     # a profile without the label that froze in this session: a freeze all the same
     assert ground_truth({"shuffling"}, froze)["freezing"] is True
+
+
+def test_a_puddle_no_step_could_cross_is_no_obstacle_failure_in_the_truth():
+    # the rig's truth of a walker whose longest step is 0.75 m, foot 0.18 m ankle to toe + 0.05 m
+    # heel: a 0.9 m puddle needs a 1.13 m step (walked through: left out), a 0.3 m one 0.53 m
+    truth = rig_truth(step_m=(0.75, 0.75))
+    truth["geometry"] = {"foot_length_m": 0.18, "heel_to_ankle_m": 0.05}
+    truth["obstacles"] = [{"obstacle": 0, "kind": "puddle", "depth_m": 0.9}, {"obstacle": 1, "kind": "puddle", "depth_m": 0.3},
+                          {"obstacle": 2, "kind": "box", "depth_m": 0.3}]
+
+    def crossings(index: int, outcome: str) -> list[dict]:
+        return [{"obstacle": index, "kind": truth["obstacles"][index]["kind"], "side": side, "outcome": outcome if side == 0 else "cleared"}
+                for side in (0, 1)]
+
+    truth["crossings"] = crossings(0, "touched") + crossings(2, "cleared")
+    assert true_poor_obstacles(truth, 4 / 24) is False
+    truth["crossings"] = crossings(1, "touched") + crossings(2, "cleared")
+    assert true_poor_obstacles(truth, 4 / 24) is True

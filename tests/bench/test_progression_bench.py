@@ -4,6 +4,8 @@ bench walks changes between sessions as documented (recovery, then decline)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 
@@ -122,3 +124,48 @@ def test_speed_reasons_are_read_by_category():
     assert bp.reason_of("hold: 25% of obstacle crossings failed (> 10%)") == "obstacles"
     assert bp.reason_of("walked well at this speed: obstacles, goals, heart rate in order") == "advance"
     assert bp.reason_of("hold: strides more variable: stride-time SD 48 ms") == "variability"
+
+
+def _plans_run(plans, directions):
+    return {"plans": plans, "directions": directions, "violations": 0, "stumbles": 0, "not_counted": 0,
+            "true_trips": 0, "speed_reasons": ["advance"] * len(directions)}
+
+
+def test_improving_ahead_counts_all_four_axes(monkeypatch):
+    """`discriminates_improving_ahead` compares the end plans over speed, guidance floor, support and
+    scene difficulty (docs/progression.md "Which plan is ahead"). Before issue 12's fourth round it
+    compared speed and floor only: an improving patient ahead by the scene alone was not ahead."""
+    import bench.progression as bp
+    from engine.analysis.progression import Plan
+
+    monkeypatch.setattr(bp, "WORSEN_AT", 2)
+    monkeypatch.setattr(bp, "PLATEAU_SESSIONS", 3)
+    worsening = _run([(0.45, 0.6), (0.5, 0.5), (0.55, 0.4), (0.45, 0.5), (0.35, 0.6)],
+                     ["advance", "advance", "step_back", "step_back"])
+
+    def walk(ends_on: Plan) -> dict:  # from the bench's start to `ends_on`, four plans in between
+        start = bp._start_plan()
+        return _plans_run([start, replace(start, speed_mps=0.5), replace(start, speed_mps=0.55),
+                           replace(start, speed_mps=0.6), ends_on], ["advance"] * 4)
+
+    stable_end = Plan(bp.START_SCENE, 0.8, 0.3, 0.2, 0.1)
+    stable = walk(stable_end)
+    # the same speed, floor and support one difficulty level up
+    k = bp.keys({"improving": walk(replace(stable_end, scene_id="grocery-weekday-errands")), "stable": stable,
+                 "worsening": worsening})
+    assert k["discriminates_improving_ahead"] is True
+    assert k["improving_ahead_steps"] == {"speed": 0.0, "guidance_floor": 0.0, "bws": 0.0, "scene": 1.0, "total": 1.0}
+    # behind on everything
+    k = bp.keys({"improving": walk(Plan(bp.START_SCENE, 0.7, 0.5, 0.4, 0.15)), "stable": walk(
+        replace(stable_end, scene_id="grocery-busy-saturday")), "worsening": worsening})
+    assert k["discriminates_improving_ahead"] is False and k["discriminates"] is False
+    assert all(v < 0 for v in k["improving_ahead_steps"].values())
+    # a tie on every axis
+    k = bp.keys({"improving": walk(stable_end), "stable": stable, "worsening": worsening})
+    assert k["discriminates_improving_ahead"] is False and k["improving_ahead_steps"]["total"] == 0.0
+    # faster by two steps on the hard scene, one floor and one support step behind (the third
+    # round's end plans, at the bench's scale): ahead by 2 in total
+    k = bp.keys({"improving": walk(Plan("grocery-busy-saturday", 0.9, 0.4, 0.3, 0.15)), "stable": stable,
+                 "worsening": worsening})
+    assert k["improving_ahead_steps"] == {"speed": 2.0, "guidance_floor": -1.0, "bws": -1.0, "scene": 2.0, "total": 2.0}
+    assert k["discriminates_improving_ahead"] is True

@@ -34,11 +34,11 @@ def test_a_landing_is_classified_by_the_approach_not_by_the_sampled_descent():
     model = PatientModel(load_profile("healthy"), seed=1, obstacles=[CURB, BOX])
     # landed in the box; the descent onto the landing place went 3 cm into it, the approach did not
     rec = _closed(model, 0, 1, 6.05, landed_in=True, margin_m=-0.05, penetration_m=0.03,
-                  approach_penetration_m=0.004)
+                  face_penetration_m=0.004)
     assert rec["outcome"] == "touched"
     # the toe went a trip's depth into it at its near face, then the foot came down in it
     rec = _closed(model, 1, 1, 6.05, landed_in=True, margin_m=-0.05, penetration_m=0.05,
-                  approach_penetration_m=TRIP_PENETRATION_M + 0.005)
+                  face_penetration_m=TRIP_PENETRATION_M + 0.005)
     assert rec["outcome"] == "tripped"
 
 
