@@ -110,15 +110,13 @@ class Rig:
             self._next_hr_s = now_s + HR_PERIOD_S
         self.ticks += 1
 
-    def run(self, poll_control=None, control_every: int = 10) -> None:
-        """Pace ticks against absolute deadlines until stop(); poll_control() every few ticks."""
+    def run(self, poll_control=None, control_every: int = 10, clock: RigClockWriter | None = None) -> None:
+        """Pace ticks against absolute deadlines until stop(); poll_control() every few ticks.
+        clock: the tick clock the core reads (made here when not given; closed at the end)."""
         self._running = True
         sched = _SchedClock()
-        try:
-            clock = RigClockWriter()
-        except OSError as exc:
-            log.warning("no tick clock for the core (%s): a late rig looks like silent devices", exc)
-            clock = None
+        if clock is None:
+            clock = open_tick_clock()
         try:
             self._loop(poll_control, control_every, sched, clock)
         finally:
@@ -288,6 +286,15 @@ class Rig:
         raise ValueError(f"unknown op {op!r}")
 
 
+def open_tick_clock() -> RigClockWriter | None:
+    """The rig's tick clock for the core (devices/sim/rig_clock.py); None where it cannot be made."""
+    try:
+        return RigClockWriter()
+    except OSError as exc:
+        log.warning("no tick clock for the core (%s): a late rig looks like silent devices", exc)
+        return None
+
+
 class _SchedClock:
     """The loop thread's CPU time and run-queue wait from /proc/thread-self/schedstat (zeros
     where there is none): what a late tick spent running and what it spent waiting for a CPU."""
@@ -408,9 +415,10 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, lambda *_: rig.stop())
     favour_rig_process()
     channel = ControlChannel(sock, rig)
+    clock = open_tick_clock()  # before the answer: a core started on it finds the clock at once
     channel.send({"ok": True, "ports": rig.ports, "pid": os.getpid()})
     try:
-        rig.run(channel.poll)
+        rig.run(channel.poll, clock=clock)
     finally:
         rig.close()
         sock.close()

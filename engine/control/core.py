@@ -137,7 +137,7 @@ _U64 = struct.Struct("<Q")
 _STATE_A, _STATE_A_OFF = run_struct(STATE_DTYPE, "cycle", "next_obstacle")
 _STATE_B, _STATE_B_OFF = run_struct(STATE_DTYPE, "obstacles_cleared", "scene_generation")
 _STATE_C, _STATE_C_OFF = run_struct(STATE_DTYPE, "highest_unacked_priority", "s_measured_t_s")
-_STATE_D, _STATE_D_OFF = run_struct(STATE_DTYPE, "gait_speed_source", "belt_speed_target_mps")
+_STATE_D, _STATE_D_OFF = run_struct(STATE_DTYPE, "gait_speed_source", "standing_load_n")
 _TELEMETRY, _ = run_struct(TELEMETRY_DTYPE, "t_s", "alarms")
 _EVENT, _ = run_struct(EVENT_DTYPE, "cycle", "v3")
 _NAN = math.nan
@@ -387,13 +387,14 @@ class ControlCore:
             _EVENT, self.cycle, self.t_s if t_s is None else t_s, kind, side, code, _f32(v1), _f32(v2), _f32(v3),
         )
 
-    def alarm(self, reason: int, detail: float = _NAN) -> None:
+    def alarm(self, reason: int, detail: float = _NAN, stop: bool = True) -> None:
         """Raise an alarm (event when new, v2 = detail: for the UI's alarms the age in seconds of
-        what the core last saw from it); a stop reason starts a controlled stop."""
+        what the core last saw from it); a stop reason starts a controlled stop (unless stop is
+        False: shown only)."""
         if self.alarms.raise_alarm(reason, self.t_s):
             prio = self.alarms.slots[[s[0] for s in self.alarms.slots].index(reason)][1]
             self.emit(EventKind.ALARM_RAISED, -1, reason, float(prio), detail)
-        if reason in STOP_REASONS:
+        if stop and reason in STOP_REASONS:
             self.controlled_stop(reason, fault=reason != AlarmReason.STOP_REQUEST)
 
     def set_run_state(self, state: RunState) -> None:
@@ -1213,7 +1214,11 @@ class ControlCore:
         if not self.alarms.is_active(reason):
             log.warning("%s: nothing for %.1f ms (core awake since %.1f ms); %s", AlarmReason(reason).name,
                         (t - device.last_rx_s) * 1e3, (t - self.host_stall_end_s) * 1e3, device.rx_diagnosis(t))
-        self.alarm(reason)
+        # Before a run (IDLE: nothing moves, the devices are armed only at Start) the alarm is
+        # shown and refuses a Start while it lasts (START_BLOCKERS), and no fault stop is made of
+        # it: a fault stop outlives a link that comes back (re-arm), and a rig late at start-up
+        # then stopped the session at its Start 6 s later (the lead's full run, test_app_faults).
+        self.alarm(reason, stop=self.run_state != _Run.IDLE)
 
     def _rig_awake_since(self, t: float, quiet_s: float) -> float:
         """When the virtual rig last came out of a starvation (t while it is starved now), judged
@@ -1634,7 +1639,7 @@ class ControlCore:
         )
         _STATE_D.pack_into(
             buf, base + _STATE_D_OFF, GAIT_SPEED_FROM_BELT, self.pitch[0], self.pitch[1],
-            self.geometry_check, self.standing_n, sup.speed_target_mps,
+            self.geometry_check, self.standing_n,
         )
         _U64.pack_into(buf, 0, (seq | 1) + 1)
 

@@ -333,9 +333,6 @@ STATE_DTYPE = np.dtype(
         ("foot_pitch_rad", "<f4", (2,)),  # from the insole IMU, toe down positive; nan without insoles
         ("geometry_check", "i1"),  # GeometryCheck, -1 not yet checked
         ("standing_load_n", "<f4"),  # insole standing calibration (sum of both feet), nan before
-        # Where the rate-limited belt command is heading (the speed target of this cycle, clamped
-        # to the prescription; 0 while stopping): the view predicts a ramp's end from it.
-        ("belt_speed_target_mps", "<f4"),
     ]
 )
 

@@ -70,7 +70,6 @@ class Supervisor:
     def __init__(self, limits: Limits | None = None) -> None:
         self.limits = limits or Limits()
         self.speed_cmd_mps = 0.0
-        self.speed_target_mps = 0.0  # the last step_speed target, clamped (published for the view)
 
     def set_limits(self, limits: Limits) -> bool:
         """Adopt new limits; refused (False) while the belt command is not zero."""
@@ -85,7 +84,6 @@ class Supervisor:
         if stopping or not lim.valid:
             target_mps = 0.0
         target = clamp(target_mps, 0.0, lim.max_speed_mps)
-        self.speed_target_mps = target  # published for the view's prediction (layout: belt_speed_target_mps)
         dt = clamp(dt_s, 0.0, 0.1)  # a stalled cycle must not allow one huge jump
         v = self.speed_cmd_mps
         if target > v:

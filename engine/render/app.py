@@ -429,21 +429,16 @@ class StepSyncApp(ShowBase):
         self.camera_core_lost = lost = self.core_watch.lost
         running = int(state["run_state"]) == layout.RunState.RUNNING and not lost
         if running:
-            # Over the frame's latency the belt follows the core's command towards its target
-            # (camera_sync.extrapolate_s: a ramp ends there).
             self.drawn_s_m = extrapolate_s(float(state["s_m"]), float(state["belt_speed_mps"]),
                                            float(state["belt_accel_mps2"]), s_time_s(state),
-                                           self.predicted_display_s, horizon_s,
-                                           float(state["belt_speed_target_mps"]))
+                                           self.predicted_display_s, horizon_s)
             # The scene clock runs with wall time while walking; extrapolate it the same way.
             self.drawn_scene_time_s = float(state["scene_time_s"]) + min(
                 max(0.0, self.predicted_display_s - float(state["t_s"])), horizon_s)
         else:
             self.drawn_s_m = extrapolate_s(float(state["s_m"]), float(state["belt_speed_mps"]),
                                            float(state["belt_accel_mps2"]), s_time_s(state),
-                                           self.predicted_display_s, horizon_s,
-                                           float(state["belt_speed_target_mps"])) \
-                if self.state_valid and not lost else float(state["s_m"])
+                                           self.predicted_display_s, horizon_s) if self.state_valid and not lost else float(state["s_m"])
             self.drawn_scene_time_s = float(state["scene_time_s"])
         self.read_s_m = float(state["s_m"])
         self.patient.set_y(self.drawn_s_m)
@@ -467,8 +462,7 @@ class StepSyncApp(ShowBase):
                 state = self.state
                 estimate_s = self.display_time_s(now)
             s_m = extrapolate_s(float(state["s_m"]), float(state["belt_speed_mps"]), float(state["belt_accel_mps2"]),
-                                s_time_s(state), estimate_s, target_mps=float(state["belt_speed_target_mps"])) \
-                if self.state_valid else float(state["s_m"])
+                                s_time_s(state), estimate_s) if self.state_valid else float(state["s_m"])
             scene_time_s = float(state["scene_time_s"])
             if int(state["run_state"]) == layout.RunState.RUNNING:
                 scene_time_s += min(max(0.0, estimate_s - float(state["t_s"])), 0.1)

@@ -24,16 +24,11 @@ def extrapolate_s(
     state_t_s: float,
     display_t_s: float,
     max_horizon_s: float = MAX_HORIZON_S,
-    target_mps: float = math.nan,
 ) -> float:
     """s at display_t_s from a state sample at state_t_s, assuming constant acceleration.
 
     The horizon is clamped to [0, max_horizon_s]; the belt never runs backwards, so a
-    decelerating belt stops where it would come to rest instead of reversing. With the core's
-    speed target (`belt_speed_target_mps`, where its rate-limited command is heading), a ramp
-    ends at the target: the belt accelerates or slows to it, then holds it (a frame predicted
-    past a ramp's end no longer overshoots by a dt^2 / 2), and a belt already at or past its
-    target is not carried further by the filtered acceleration's lag.
+    decelerating belt stops where it would come to rest instead of reversing.
     """
     dt = display_t_s - state_t_s
     if not math.isfinite(dt) or dt <= 0.0:
@@ -41,13 +36,6 @@ def extrapolate_s(
     dt = min(dt, max_horizon_s)
     v = max(0.0, speed_mps) if math.isfinite(speed_mps) else 0.0
     a = accel_mps2 if math.isfinite(accel_mps2) else 0.0
-    if math.isfinite(target_mps) and a != 0.0:
-        target = max(0.0, target_mps)
-        to_target_s = (target - v) / a  # when the ramp reaches the target; <= 0: it has
-        if to_target_s <= 0.0:
-            return s_m + v * dt  # at or past the target: the ramp is over
-        if to_target_s < dt:
-            return s_m + v * to_target_s + 0.5 * a * to_target_s * to_target_s + target * (dt - to_target_s)
     if a < 0.0 and v + a * dt < 0.0:
         return s_m + v * v / (2.0 * -a)  # comes to rest within the horizon
     return s_m + v * dt + 0.5 * a * dt * dt

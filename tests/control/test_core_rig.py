@@ -308,6 +308,27 @@ def test_a_device_cut_while_the_rig_is_late_is_still_caught(session):
     assert AlarmReason.EXO_SILENT in {int(a["reason"]) for a in st["alarms"] if a["reason"]}
 
 
+def test_silence_before_a_run_is_shown_and_refuses_a_start_but_is_no_fault_stop(session):
+    # Before Start (IDLE) nothing moves: a link lost is shown and a Start is refused while it is
+    # lost; once it is back, Start works without a re-arm (the lead's full run: a rig late at its
+    # start-up left a fault stop that stopped the session at its Start 6 s later).
+    s = session
+    s.rig.inject("cut", "exoskeleton")
+    st = s.wait_for(lambda st: any(int(a["reason"]) == AlarmReason.EXO_SILENT and a["active"]
+                                   for a in st["alarms"]), 5.0)
+    assert st["run_state"] == RunState.IDLE
+    s.writer.set_settings(speed_fraction=0.5, guidance=0.3, assist_as_needed=False)
+    s.writer.start()
+    s.run_for(0.5)
+    assert s.state()["run_state"] == RunState.IDLE  # refused while the link is lost
+    s.rig.inject("restore", "exoskeleton")
+    s.wait_for(lambda st: st["device_ok"] & 2, 5.0)
+    s.writer.start()
+    s.wait_for(lambda st: st["run_state"] == RunState.RUNNING, 5.0)
+    # Raised and shown all along (the therapist acknowledges it).
+    assert any(int(a["reason"]) == AlarmReason.EXO_SILENT for a in s.state()["alarms"])
+
+
 def test_a_device_still_silent_after_a_stall_is_caught(session):
     s = session
     _walk(s, 0.6)

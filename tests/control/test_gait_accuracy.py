@@ -12,7 +12,7 @@ import pytest
 from engine.control.layout import EventKind, RunState
 from tests.control.helpers import Session, walk_again_on_load_stop
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = pytest.mark.timeout(300)  # up to 3 live runs (walk_again_on_load_stop)
 
 
 def _nearest_errors(mine: np.ndarray, truth: list[dict], key: str | None = None) -> np.ndarray:

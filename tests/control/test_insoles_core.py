@@ -20,7 +20,7 @@ def _ack(session) -> bool:
     if any(int(a["reason"]) and not int(a["acked"]) for a in session.state()["alarms"]):
         session.writer.ack_alarms()
     return True
-pytestmark = pytest.mark.timeout(240)
+pytestmark = pytest.mark.timeout(600)  # up to 3 live runs (walk_again_on_load_stop)
 
 
 def _match(mine: np.ndarray, truth: list[dict]) -> np.ndarray:
