@@ -32,6 +32,7 @@ GARBAGE = b"\x00\xff{{{ not: [yaml\n\x89PNG garbage \xde\xad\xbe\xef\n" * 20
 
 def scenario(tmp: str) -> dict:
     """Runs in a child process (one Panda3D per process)."""
+    from engine.control.layout import AlarmReason
     from engine.session.desktop import Desktop
     from engine.session.runner import SessionOptions
 
@@ -67,6 +68,9 @@ def scenario(tmp: str) -> dict:
         out["route_m"] = desktop.controller.scene.route_length_m
         out["library_route_m"] = desktop.library.scenes["garbage-walk"].route_length_m
         out["belt_mps"] = float(state["belt_speed_mps"])
+        # The graded response to a late view (a loaded machine drawing slowly) slows the belt on
+        # purpose: then it must still move, not walk at the scene's speed.
+        out["view_late"] = any(int(a["reason"]) == AlarmReason.UI_VIEW_LATE for a in state["alarms"])
         desktop.app.messenger.send("space")
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline and desktop.controller.session_id is not None:
@@ -84,7 +88,7 @@ def test_scene_replaced_with_garbage_keeps_the_last_good_version_and_shows_the_e
     from engine.control.layout import RunState
 
     assert out["run_state"] == RunState.RUNNING, out  # the session went on
-    assert out["belt_mps"] > 0.3
+    assert out["belt_mps"] > 0.3 or (out["view_late"] and out["belt_mps"] > 0.0), out
     assert out["s_after_m"] > out["s_before_m"]
     assert out["generation_after"] == out["generation_before"]  # same timeline in the core
     assert out["route_m"] == 60 and out["library_route_m"] == 60  # the last good version
