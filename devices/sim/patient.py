@@ -72,6 +72,11 @@ __all__ = ["ExoDrive", "FootState", "PatientModel", "simulate"]
 
 V_WALK_MIN_MPS = 0.05  # below this belt speed the patient stops stepping
 V_FINISH_STEP_MPS = 0.2  # pace used to finish a step when the belt stops mid-swing
+# A patient who stops stepping (belt stopped, held) brings the body to rest over the feet within
+# this time after its last heel strike (a modelling choice: gait termination ends within about one
+# step). Without it the pelvis kept the last swing's speed through a stand: 4.9 m ahead of the
+# feet after a 13 s stop, legs out of reach (docs/control.md "One bad footprint").
+STAND_SETTLE_S = 0.3
 EXO_MAX_STIFFNESS_NM_PER_RAD = 200.0  # guidance stiffness 1.0
 EXO_DAMPING_NMS_PER_RAD = 4.0
 BOOST_KNEE_DEG = 34.0  # extra swing knee flexion at boost 1.0 (the core's refgait asks as much)
@@ -358,6 +363,10 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
             elif kind == "hs" and not self.legs[side].in_stance:
                 self._heel_strike(side, t_event, v)
 
+        if not self.walking and self.legs[0].in_stance and self.legs[1].in_stance and self.hip_speed != 0.0 \
+                and (self._hip_ramp is None or self._hip_ramp[3] != 0.0):
+            # standing: the body comes to rest over its feet (a ramp, not a one-tick stop)
+            self._hip_ramp = (t_s, STAND_SETTLE_S, self.hip_speed, 0.0)
         if self._hip_ramp is not None:
             ramp_t0, ramp_s, v0, v1 = self._hip_ramp
             w = min(1.0, (t_s - ramp_t0) / ramp_s)

@@ -104,12 +104,6 @@ class _StanceReach:
                     self.worst = (d, elapsed_s, leg.side)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "issue 11, patient-model defect (docs/control.md, 'One bad footprint'): the pelvis keeps the last "
-    "swing's speed while the patient stands on the stopped belt (devices/sim/patient.py hip_speed), "
-    "4.9 m ahead of the planted feet; at the 60.76 s heel strike the right ankle is 1.10 m from the hip "
-    "(0.88 m of leg), which no joint angles can show, and the core's landing is 20.3 cm short. "
-    "Remove this marker with the patient-model fix"))
 def test_footprints_after_a_stand_before_the_curb_follow_the_truth():
     # the findings bench's session (bench/findings.py _one), cut a few steps after the walk
     # resumes (59.6 s) from a 13 s stand on the stopped belt before the curb down at 39.6 m
