@@ -27,11 +27,11 @@ from devices.sim.firmware import ExoFirmware, HeartRateFirmware, TreadmillFirmwa
 from devices.sim.insole_firmware import InsoleFirmware
 from devices.sim.patient import PatientModel
 from devices.sim.profiles import load_profile
-from devices.sim.rig_clock import RigClockWriter
+from devices.sim.rig_clock import TICK_S, RigClockWriter
 
 log = logging.getLogger(__name__)
 
-TICK_S = 0.002
+# TICK_S (2 ms): the loop's period, defined with the tick clock that publishes it.
 TREADMILL_EVERY = 2  # ticks
 HR_PERIOD_S = 1.0
 ORPHAN_IDLE_S = 1.0  # control channel closed: stop once the host has been silent this long

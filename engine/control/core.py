@@ -17,7 +17,6 @@ import struct
 
 import numpy as np
 
-from devices.sim.rig_clock import RigClockReader
 from engine.control import foot_kinematics as fk
 from engine.control import refgait
 from engine.control.adaptation import AssistAsNeeded
@@ -58,6 +57,7 @@ from engine.control.layout import (
 from engine.control.packing import run_struct
 from engine.control.planner import BOOST_FULL_M, Planner
 from engine.control.prescription import DEFAULT_MAX_JERK_MPS3, Prescription, PrescriptionError
+from engine.control.rig_lateness import RigLateness
 from engine.control.self_paced import SelfPacedController
 from engine.control.shm import HEADER_BYTES
 from engine.control.starvation import StarvationWatch
@@ -122,16 +122,10 @@ UI_PID_CHECK_CYCLES = 10  # poll the UI's pidfd this often (a few microseconds e
 # out of the beat's age (starvation.StarvationWatch), never for a beat older than this: the view
 # is long stale by then (the view policy has slowed the belt since 0.1 s).
 UI_STARVED_MAX_S = 1.0
-# The virtual rig (its pid in CoreConfig.sim_rig_pid; real devices cannot be starved): silence is
-# timed from the end of its last starvation, as from the end of the core's own stalls, never for
-# a device quiet longer than this.
+# The virtual rig (its pid in CoreConfig.sim_rig_pid; real devices cannot be starved or late):
+# what its lateness leaves out of a simulated device's silence (engine/control/rig_lateness.py)
+# is never more than this.
 RIG_STARVED_MAX_S = 0.5
-# The virtual rig ticks every 2 ms (devices/sim/server.py TICK_S) and publishes when it last did
-# (devices/sim/rig_clock.py). A tick later than this is the rig late (starved, its virtual CPU
-# taken by the host, or its own work running long), not a link failing: silence is timed from
-# its next tick, unless the rig is halted (stopped, killed): a halted rig is failed devices.
-RIG_LATE_S = 0.003
-RIG_HALT_CHECK_CYCLES = 5  # how often to ask /proc whether a late rig is halted
 
 _U64 = struct.Struct("<Q")
 _STATE_A, _STATE_A_OFF = run_struct(STATE_DTYPE, "cycle", "next_obstacle")
@@ -277,11 +271,10 @@ class ControlCore:
         self.ui_starved = StarvationWatch()  # the UI process, judged when its beat is overdue
         self.rig_starved = StarvationWatch()  # the virtual rig's, when a device is quiet
         self.rig_starved.watch(config.sim_rig_pid)
-        self.rig_awake_since_s = 0.0  # the end of the rig's last starvation or lateness seen
-        self.rig_clock = RigClockReader(config.sim_rig_pid)  # the rig's tick clock (none: real devices)
-        self.rig_late_longest_s = 0.0  # the longest rig lateness left out of device silence
-        self._rig_halted = False
-        self._rig_halt_checked_cycle = -RIG_HALT_CHECK_CYCLES
+        self.rig_awake_since_s = 0.0  # the end of the rig's last starvation (rigs without a clock)
+        # Its tick clock: lateness left out of device silence (none: real devices).
+        self.rig_late = RigLateness(config.sim_rig_pid, self.rig_starved, RIG_STARVED_MAX_S)
+        self._silence_left_out_s = 0.0  # of the silence _silent last found (the alarm's detail)
         self._rig_quiet_mark_s = -1.0  # when the devices' current quiet began (-1: none)
         self.request_counter = None
         self.rearm_counter = None
@@ -673,6 +666,8 @@ class ControlCore:
         tm_frames = tm.poll()
         exo_frames = exo.poll()
         ins_frames = ins.poll() if ins is not None else 0
+        if (tm_frames or exo_frames or ins_frames) and self.rig_late.available:
+            self.rig_late.frames_read(tm_frames, exo_frames, ins_frames)
         hr = self.hr
         if hr is not None and self.cycle % 10 == 0 and hr.poll():
             self.heart_rate_bpm = hr.status.heart_rate_bpm
@@ -1210,51 +1205,66 @@ class ControlCore:
     # -- safety --------------------------------------------------------------------------------
     def _silence_alarm(self, reason: int, device, t: float) -> None:
         """Raise a device-silence alarm; the first time, log what the host's receive path was doing
-        (a false stop under load and a dead link read differently there)."""
+        (a false stop under load and a dead link read differently there). The event's detail is
+        the time left out of the silence (s): from the device's last frame to where its 20 ms
+        began (the core's stalls, the reader's blind time, the virtual rig's lateness)."""
         if not self.alarms.is_active(reason):
-            log.warning("%s: nothing for %.1f ms (core awake since %.1f ms); %s", AlarmReason(reason).name,
-                        (t - device.last_rx_s) * 1e3, (t - self.host_stall_end_s) * 1e3, device.rx_diagnosis(t))
+            log.warning("%s: nothing for %.1f ms, %.1f ms of it left out (core awake since %.1f ms, virtual rig "
+                        "late %.1f ms at most); %s", AlarmReason(reason).name, (t - device.last_rx_s) * 1e3,
+                        self._silence_left_out_s * 1e3, (t - self.host_stall_end_s) * 1e3,
+                        self.rig_late.longest_s * 1e3, device.rx_diagnosis(t))
         # Before a run (IDLE: nothing moves, the devices are armed only at Start) the alarm is
         # shown and refuses a Start while it lasts (START_BLOCKERS), and no fault stop is made of
         # it: a fault stop outlives a link that comes back (re-arm), and a rig late at start-up
         # then stopped the session at its Start 6 s later (the lead's full run, test_app_faults).
-        self.alarm(reason, stop=self.run_state != _Run.IDLE)
+        self.alarm(reason, self._silence_left_out_s, stop=self.run_state != _Run.IDLE)
 
     def _rig_awake_since(self, t: float, quiet_s: float) -> float:
-        """When the virtual rig last came out of a starvation (t while it is starved now), judged
-        only while a device has been quiet for over half the silence limit (StarvationWatch)."""
+        """Without a rig clock: when the virtual rig last came out of a starvation (t while it
+        is starved now), judged only while a device has been quiet for over half the silence
+        limit (StarvationWatch)."""
         watch = self.rig_starved
-        if watch.pid <= 0 or quiet_s > RIG_STARVED_MAX_S:
+        if watch.pid <= 0 or quiet_s > RIG_STARVED_MAX_S or self.rig_late.available:
             return 0.0
-        late_s = t - self.rig_clock.last_tick_s()  # NaN without a clock: never late
-        if late_s > RIG_LATE_S:
-            if self.cycle - self._rig_halt_checked_cycle >= RIG_HALT_CHECK_CYCLES:
-                self._rig_halted = watch.halted()
-                self._rig_halt_checked_cycle = self.cycle
-            if not self._rig_halted:
-                self.rig_awake_since_s = t
-                if late_s > self.rig_late_longest_s:
-                    self.rig_late_longest_s = late_s
-                return t
         watch.starved_s(self._rig_quiet_mark_s, t, self.cycle)
         if watch.starved_now:
             self.rig_awake_since_s = t
         return self.rig_awake_since_s
 
+    def _device_silent(self, device, key: str, t: float, limit_s: float, awake_since: float) -> bool:
+        """`_silent` for a device (`key` in rig_lateness.DEVICES) with the virtual rig's lateness
+        since its newest frame left out; notes the time left out for the alarm."""
+        if t - device.last_rx_s <= limit_s:
+            return False  # a recent frame (the usual case)
+        rig_late_s = self.rig_late.late_s(key, t, self.cycle)
+        if not self._silent(device, t, limit_s, awake_since, rig_late_s):
+            return False
+        self._silence_left_out_s = self._counted_from_s(device, awake_since, rig_late_s) - device.last_rx_s
+        return True
+
     @staticmethod
-    def _silent(device, t: float, limit_s: float, awake_since: float) -> bool:
-        """No frame from `device` for limit_s of time the host was awake to receive one.
+    def _counted_from_s(device, awake_since: float, rig_late_s: float) -> float:
+        """When `device`'s silence starts to count: its newest frame, moved on by the time since
+        then that nothing could be received (the reader blind, up to RX_STALL_LIMIT_S) or sent
+        (the virtual rig late), or the end of the core's own stall or of the reader's last wait in
+        the kernel on this port, whichever is latest."""
+        heard_s = device.last_rx_s + min(device.rx_blind_s(), RX_STALL_LIMIT_S) + rig_late_s
+        return max(heard_s, awake_since, device.rx_stall_end_s())
+
+    @staticmethod
+    def _silent(device, t: float, limit_s: float, awake_since: float, rig_late_s: float = 0.0) -> bool:
+        """No frame from `device` for limit_s of time the host was awake to receive one and, for
+        a simulated device, the rig (rig_late_s: its lateness since the frame) to send it.
 
         Not awake: the core's own stalls (awake_since) and its port reader's waits in the kernel
-        for the tty flip-buffer worker. While such a wait is in progress bytes a device sent are
-        queued in the kernel and no port is read (the host is late, not the devices), for at most
-        RX_STALL_LIMIT_S; after one on this device's port, silence is timed from its end, and
-        finished waits on any port since its last frame are left out, up to RX_STALL_LIMIT_S
-        (docs/control.md)."""
+        for the tty flip-buffer worker or passes begun late. While such a wait is in progress
+        bytes a device sent are queued in the kernel and no port is read (the host is late, not
+        the devices), for at most RX_STALL_LIMIT_S; after one on this device's port, silence is
+        timed from its end, and finished waits on any port since its last frame are left out, up
+        to RX_STALL_LIMIT_S (docs/control.md)."""
         if t - device.last_rx_s <= limit_s:
             return False  # a recent frame (the usual case: the max below is never smaller)
-        heard_s = device.last_rx_s + min(device.rx_blind_s(), RX_STALL_LIMIT_S)
-        if t - max(heard_s, awake_since, device.rx_stall_end_s()) <= limit_s:
+        if t - ControlCore._counted_from_s(device, awake_since, rig_late_s) <= limit_s:
             return False
         waited_s = device.rx_kernel_wait_s(t)
         return not 0.0 < waited_s < RX_STALL_LIMIT_S
@@ -1288,21 +1298,22 @@ class ControlCore:
         silence = cfg.device_silence_s
         awake_since = self.host_stall_end_s
         quiet_s = t - min(tm.last_rx_s, exo.last_rx_s, self.ins.last_rx_s if self.ins is not None else t)
-        if quiet_s > 0.5 * silence:
-            # The virtual rig starved by other real-time work is late, not cut off: silence counts
-            # from when it got a CPU again (as from the end of the core's own stalls).
+        if quiet_s > 0.5 * silence and not self.rig_late.available:
+            # A virtual rig without a tick clock, starved by other real-time work, is late, not
+            # cut off: silence counts from when it got a CPU again (as from the end of the core's
+            # own stalls). With a clock, _silent leaves out exactly its lateness (RigLateness).
             if self._rig_quiet_mark_s < 0.0:
                 self._rig_quiet_mark_s = t
             awake_since = max(awake_since, self._rig_awake_since(t, quiet_s))
         else:
             self._rig_quiet_mark_s = -1.0
-        if self._silent(tm, t, silence, awake_since):
+        if self._device_silent(tm, "tm", t, silence, awake_since):
             self._silence_alarm(_Alarm.TREADMILL_SILENT, tm, t)
         else:
             ok |= 1
             if alarms.is_active(_Alarm.TREADMILL_SILENT):
                 alarms.clear(_Alarm.TREADMILL_SILENT)
-        if self._silent(exo, t, silence, awake_since):
+        if self._device_silent(exo, "exo", t, silence, awake_since):
             self._silence_alarm(_Alarm.EXO_SILENT, exo, t)
         else:
             ok |= 2
@@ -1324,7 +1335,7 @@ class ControlCore:
                 alarms.clear(_Alarm.HEART_RATE_HIGH)
         ins = self.ins
         if ins is not None:
-            if self._silent(ins, t, self.ins_silence_s, awake_since):
+            if self._device_silent(ins, "ins", t, self.ins_silence_s, awake_since):
                 self._silence_alarm(_Alarm.INSOLES_SILENT, ins, t)
             else:
                 ok |= 8

@@ -106,7 +106,7 @@ class EventKind(enum.IntEnum):
     STRIDE = 4  # side; v1 stride_time_s, v2 stance_fraction, v3 stride_length_m
     OBSTACLE_OUTCOME = 5  # obstacle index; code ObstacleOutcome; v1 clearance margin m, v2 toe height m
     OBSTACLE_PLAN = 6  # obstacle index; v1 planned speed m/s, v2 boost
-    ALARM_RAISED = 7  # code AlarmReason; v1 priority
+    ALARM_RAISED = 7  # code AlarmReason; v1 priority; v2 detail (UI alarms: the age in s of what the core last saw; device silence: s left out of it)
     ALARM_ACKED = 8  # code AlarmReason
     RUN_STATE = 9  # code RunState
     SETTING_APPLIED = 10  # code setting id; v1 requested, v2 applied (after clamp)

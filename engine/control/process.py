@@ -177,7 +177,7 @@ def run_loop(core, config: CoreConfig, stop_flags: dict) -> int:
         "longest starvation left out of the UI's liveness beat %.0f ms, of the virtual rig's silence %.0f ms; "
         "longest lateness of the virtual rig's ticks left out %.1f ms",
         core.cycle, core.overruns, timer.missed, core.max_lateness_us, core.ui_starved.longest_s * 1e3,
-        core.rig_starved.longest_s * 1e3, core.rig_late_longest_s * 1e3,
+        core.rig_starved.longest_s * 1e3, core.rig_late.longest_s * 1e3,
     )
     return 0
 

@@ -22,41 +22,20 @@ import mmap
 import os
 import signal
 import struct
-import tempfile
 import threading
 import time
-import uuid
 from pathlib import Path
 
 import numpy as np
+
+from devices.shm_names import new_shm_path, shm_dir
+from devices.shm_names import process_start_time as _start_time
 
 log = logging.getLogger(__name__)
 
 HEADER_BYTES = 64  # counters live in their own cache line, payload starts aligned
 _RING_COUNTERS = struct.Struct("<QQQ")  # write_count, read_count, overflow
 _U64 = struct.Struct("<Q")
-
-
-def shm_dir() -> Path:
-    """Directory for shared-memory files: /dev/shm when it exists, else the temp dir."""
-    dev_shm = Path("/dev/shm")
-    return dev_shm if dev_shm.is_dir() and os.access(dev_shm, os.W_OK) else Path(tempfile.gettempdir())
-
-
-def _start_time(pid: int) -> str | None:
-    """A process's start time in clock ticks since boot (/proc/PID/stat field 22), or None when
-    it does not exist: with the pid it names one process, even after the pid is reused."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return stat[stat.rindex(")") + 2:].split()[19]
-
-
-def new_shm_path(label: str) -> str:
-    """A fresh, unique path for a shared-memory file: stepsync-PID-STARTTIME-LABEL-RANDOM."""
-    pid = os.getpid()
-    return str(shm_dir() / f"stepsync-{pid}-{_start_time(pid) or 0}-{label}-{uuid.uuid4().hex[:8]}")
 
 
 def _owner_gone(name: str) -> bool:

@@ -122,6 +122,12 @@ def test_silence_rule_counts_only_time_the_host_could_receive():
     # Left out up to RX_STALL_LIMIT_S: a host blind for longer than the devices' watchdog stops.
     assert silent(_Device(t - RX_STALL_LIMIT_S - 0.025, blind_s=1.0), t, limit, 0.0)
     assert KERNEL_WAIT_MIN_S < limit
+    # The virtual rig late 40 ms since the frame (engine/control/rig_lateness.py): that much is
+    # left out and nothing more, added to the reader's blind time: heard 55 ms ago -> 15 ms of
+    # silence; 65 -> 25; with 5 ms of reader blindness as well, 65 -> 20.
+    assert not silent(_Device(t - 0.055), t, limit, 0.0, 0.040)
+    assert silent(_Device(t - 0.065), t, limit, 0.0, 0.040)
+    assert not silent(_Device(t - 0.065, blind_s=0.0051), t, limit, 0.0, 0.040)
 
 
 class _SlowLink:

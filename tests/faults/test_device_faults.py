@@ -17,6 +17,9 @@ from tests.faults.harness import core_stall_ms, first_event, records_lost
 pytestmark = pytest.mark.timeout(90)
 
 SILENCE_LIMIT_MS = 20.0 + 2.0  # device_silence_s plus the cycle that sees it (and one of jitter)
+# The most a detection may leave out of a link's silence (the host not reading, the virtual rig not
+# sending): the devices' own watchdog period, as long as a device tolerates a silent host.
+LEFT_OUT_MAX_MS = 100.0
 
 
 def _still_for(stack, seconds: float) -> float:
@@ -67,7 +70,12 @@ def test_link_cut_while_walking_stops_alarms_records_and_waits_for_the_therapist
     assert alarm is not None and alarm["priority"] == "high"
     detection_ms = (alarm["t_s"] - cut_s) * 1000.0
     stall_ms = core_stall_ms(telemetry, cut_s, alarm["t_s"])
-    assert detection_ms <= SILENCE_LIMIT_MS + 5.0 + stall_ms, (detection_ms, stall_ms)
+    # The 20 ms count time the host was awake to read and the virtual rig to send: the core
+    # says in the alarm how much it left out (its stalls, its reader's blind time, the rig's
+    # lateness; docs/control.md), never more than a blink of the host.
+    left_out_ms = alarm["v2"] * 1000.0
+    assert 0.0 <= left_out_ms <= LEFT_OUT_MAX_MS, left_out_ms
+    assert detection_ms <= SILENCE_LIMIT_MS + 5.0 + stall_ms + left_out_ms, (detection_ms, stall_ms, left_out_ms)
     # Recording went on through the stop and the restart, without a gap.
     assert telemetry["t_s"][-1] > still_s + 1.0
     lost = records_lost(telemetry, stats)
