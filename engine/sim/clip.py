@@ -3,19 +3,37 @@
 `simulated_clip` runs `simulate` without a database and keeps what the real core wrote into its
 rings: realistic records for recorder tests and benchmarks (engine/sim/producer.py), which
 replay them at 1 kHz. Obstacles (a cable every `obstacle_spacing_m`) come from a generated scene
-on the sidewalk base. Clips are cached under the system's temporary folder by their arguments,
-so a test suite simulates each clip once.
+on the sidewalk base. Clips are cached under the system's temporary folder by their arguments
+and the simulation's code (a digest of the source that makes them), so a test suite simulates
+each clip once and never replays a clip another version of the code made (one made before the
+core emitted stance events hid a recorder test's wrong count on a machine that kept it).
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2
+ROOT = Path(__file__).resolve().parents[2]
+CODE_DIRS = ("engine/control", "engine/sim", "devices", "scenes")  # what a clip's content follows from
+
+
+@functools.cache
+def code_digest() -> str:
+    """SHA-1 of the files a clip's content follows from (the core, the simulation, the rig and its
+    patient model, the scenes), by path and content."""
+    digest = hashlib.sha1()
+    for folder in CODE_DIRS:
+        for path in sorted((ROOT / folder).rglob("*")):
+            if path.is_file() and path.suffix in (".py", ".yaml", ".yml"):
+                digest.update(str(path.relative_to(ROOT)).encode())
+                digest.update(path.read_bytes())
+    return digest.hexdigest()
 
 
 def _scene_folder(obstacle_spacing_m: float | None, route_m: float, root: Path) -> tuple[Path, str]:
@@ -47,7 +65,8 @@ def simulated_clip(duration_s: float, seed: int = 0, profile: str = "hemiparetic
     from engine.control import layout
     from engine.sim.session import SimOptions, run_simulation
 
-    key = hashlib.sha1(repr((CACHE_VERSION, duration_s, seed, profile, obstacle_spacing_m)).encode()).hexdigest()[:16]
+    key = hashlib.sha1(repr((CACHE_VERSION, code_digest(), duration_s, seed, profile,
+                               obstacle_spacing_m)).encode()).hexdigest()[:16]
     cache = Path(tempfile.gettempdir()) / f"stepsync-clip-{key}.npz"
     if cache.is_file():
         try:

@@ -16,8 +16,10 @@ import time
 
 import numpy as np
 
+from engine.control.layout import EventKind
 from engine.records.recorder import STOP_EVENT, start_recorder
 from engine.records.store import Store
+from engine.sim.producer import records_for
 from tests.records.conftest import ROOT, producer_counts, wait_until
 
 CRASH_BOUND_S = 0.2  # the bound on what a crash may lose
@@ -48,7 +50,14 @@ def test_contiguous_cycles_and_clean_stop(db_path, store, session_id, channels, 
         events = [e for e in s.events(session_id) if e["kind"] != STOP_EVENT]
         assert len(s.steps(session_id)) == stats["steps"] > 0
         assert len(s.strides(session_id)) == stats["strides"] > 0
-        assert stats["events"] == len(events) == counts["events"] - stats["steps"] - stats["strides"]
+        # A stance is a STANCE_COP and a STANCE_LOAD event made into one stances row (the clip's
+        # walk has them: the core emits them whenever the insoles report a stance).
+        pushed = records_for(5.0)[1]
+        pushed_stance_events = int(np.isin(pushed["kind"], (EventKind.STANCE_COP, EventKind.STANCE_LOAD)).sum())
+        assert len(pushed) == counts["events"]
+        assert len(s.stances(session_id)) == stats["stances"] == int((pushed["kind"] == EventKind.STANCE_LOAD).sum())
+        assert stats["events"] == len(events) == (counts["events"] - stats["steps"] - stats["strides"]
+                                                 - pushed_stance_events)
         assert {"heel_strike", "toe_off", "run_state"} <= {e["kind"] for e in events}
         assert all(e["cycle"] is not None for e in events)
         assert s.integrity_check() == "ok"
