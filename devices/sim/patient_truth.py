@@ -122,9 +122,15 @@ class CrossingTruth:
             ob = self.scene[index]
             if leg.heel_x > hazard_end_m(ob) or rec["landed_in"]:
                 done.append(index)
+        other = self.legs[1 - leg.side]
         for index in done:
             rec = leg.crossings.pop(index)
             leg.closed.add(index)
+            # The lead leg is the one that crosses first: the first whose crossing is decided (its
+            # heel lands past the far edge, or in the obstacle). The role planned at toe off (from
+            # where the other foot stood) can name both legs lead: a foot that lands short, on a
+            # curb's stone, keeps the role of the swing that brought it near.
+            rec["role"] = "trail" if index in other.closed else "lead"
             margin = rec["margin_m"]
             if rec["landed_in"]:
                 # stepped on or in it: a touch, unless the toe met its near face a trip's depth
