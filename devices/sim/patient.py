@@ -227,6 +227,7 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
         self.strides: list[dict] = []
         self.crossings: list[dict] = []
         self.trips: list[dict] = []
+        self._open_trips: dict[tuple[int, int], dict] = {}  # (obstacle, side) -> its trip, until the crossing closes
         self.freezes: list[dict] = []
         self.intent: list[dict] = []
         if obstacles is not None:
@@ -251,6 +252,7 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
             leg.closed = set()
             leg.roles = {}
         self.scene = scene
+        self._open_trips = {}
         self.walkway = Walkway(scene)
         self._triggered = set()
 
@@ -673,16 +675,20 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
         self._check_triggers(leg)
 
 
-    def _trip(self, leg: LegState, ob: SceneObstacle, penetration: float, t_s: float) -> None:
+    def _trip(self, leg: LegState, ob: SceneObstacle, penetration: float, t_s: float) -> dict:
+        """A trip (the outcome rule's, docs/patients.md): the obstacle arrests a swinging foot,
+        the next steps are shorter and slower; returns its truth row."""
         severe = penetration >= BALANCE_LOSS_PENETRATION_M
         if not leg.in_stance:  # the obstacle arrests the swing foot where it is
             leg.catch_t0 = t_s
             leg.catch_x, leg.catch_z, leg.catch_v = leg.ankle_x, leg.ankle_z, leg.ankle_vx
-        self.trips.append({"t_s": t_s, "device_time_us": int(t_s * 1e6), "side": leg.side, "obstacle": ob.index,
-                           "kind": ob.kind, "penetration_m": penetration, "loss_of_balance": severe})
+        row = {"t_s": t_s, "device_time_us": int(t_s * 1e6), "side": leg.side, "obstacle": ob.index,
+               "kind": ob.kind, "penetration_m": penetration, "loss_of_balance": severe}
+        self.trips.append(row)
         # the caught foot and the recovery: shorter, slower steps for a few steps
         self._perturb = [(0.7, 1.15), (0.85, 1.1), (0.95, 1.05)] if not severe else [
             (0.5, 1.3), (0.7, 1.2), (0.85, 1.1), (0.95, 1.05)]
+        return row
 
 
     # ------------------------------------------------------------------ pose
