@@ -70,12 +70,21 @@ class CrossingTruth:
                 if penetration > rec["penetration_m"]:
                     first_trip = rec["penetration_m"] < TRIP_PENETRATION_M <= penetration
                     rec["penetration_m"] = penetration
+                    trip = self._open_trips.get((ob.index, leg.side))
                     if first_trip:
-                        self._trip(leg, ob, penetration, t)
-                    elif self.trips and self.trips[-1]["obstacle"] == ob.index and self.trips[-1]["side"] == leg.side:
-                        self.trips[-1]["penetration_m"] = penetration
+                        rec["trip_t_s"] = t
+                        face = rec["face_penetration_m"]
+                        if face is not None and face >= TRIP_PENETRATION_M:
+                            # the toe met the near face a trip's depth below the top: caught there,
+                            # whatever follows (the outcome rule says tripped)
+                            self._open_trips[(ob.index, leg.side)] = self._trip(leg, ob, penetration, t)
+                        # else the sole came over the face higher and is coming down into the box:
+                        # stepping on it is a touch, not a trip, if the foot lands there; the
+                        # outcome (and the response) is decided when the crossing closes
+                    elif trip is not None:
+                        trip["penetration_m"] = penetration
                         if penetration >= BALANCE_LOSS_PENETRATION_M:
-                            self.trips[-1]["loss_of_balance"] = True
+                            trip["loss_of_balance"] = True
 
     @staticmethod
     def _sole_at(leg: LegState, x: float) -> float | None:
@@ -122,9 +131,15 @@ class CrossingTruth:
             ob = self.scene[index]
             if leg.heel_x > hazard_end_m(ob) or rec["landed_in"]:
                 done.append(index)
+        other = self.legs[1 - leg.side]
         for index in done:
             rec = leg.crossings.pop(index)
             leg.closed.add(index)
+            # The lead leg is the one that crosses first: the first whose crossing is decided (its
+            # heel lands past the far edge, or in the obstacle). The role planned at toe off (from
+            # where the other foot stood) can name both legs lead: a foot that lands short, on a
+            # curb's stone, keeps the role of the swing that brought it near.
+            rec["role"] = "trail" if index in other.closed else "lead"
             margin = rec["margin_m"]
             if rec["landed_in"]:
                 # stepped on or in it: a touch, unless the toe met its near face a trip's depth
@@ -137,6 +152,14 @@ class CrossingTruth:
             else:
                 outcome = "cleared"
             rec["outcome"] = outcome
+            if outcome == "tripped" and (index, leg.side) not in self._open_trips:
+                # a foot that came down into the box from above and did not land in it (it swept
+                # through its top): tripped by the rule, so the response follows now (the foot is
+                # on the ground: no catch; the next steps are perturbed), stamped when it entered
+                self._trip(leg, self.scene[index], rec["penetration_m"], rec.get("trip_t_s", rec["t_s"]))
+                self.trips.sort(key=lambda row: row["t_s"])  # in the order they happened
+            self._open_trips.pop((index, leg.side), None)
+            rec.pop("trip_t_s", None)
             if not math.isfinite(margin):
                 rec["margin_m"] = None
             self.crossings.append(rec)
