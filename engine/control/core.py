@@ -368,7 +368,7 @@ class ControlCore:
 
         self.leg_length = [0.9, 0.9]
         self._scale_key: tuple | None = None  # (v_ref, left, right) of the cached amplitude scales
-        self._scales = (1.0, 1.0)
+        self._scales = (1.0, 1.0, 0.0, 0.0)  # (scale left, right, their swing floors), see _plan_and_command
         self.hr_limit_bpm = 0.0  # the prescription's heart-rate limit; 0 = none
         self.obstacles_dirty = True
         self._outcome_counts = (0, 0)  # (cleared, hit), recounted when the obstacles change
@@ -1386,9 +1386,14 @@ class ControlCore:
         """The graded response to a late patient view (supervisor.ViewPolicy)."""
         view = self.view
         before = self.view_state
-        state = view.update(t, self.dt_s, moving_state, self.supervisor.speed_cmd_mps,
-                            self._next_obstacle_m(), self.supervisor.limits.max_decel_mps2, self._step_length_m(),
-                            self.supervisor.limits.max_speed_mps * self.speed_fraction)
+        if moving_state and view.frame_t_s >= 0.0:
+            state = view.update(t, self.dt_s, True, self.supervisor.speed_cmd_mps,
+                                self._next_obstacle_m(), self.supervisor.limits.max_decel_mps2, self._step_length_m(),
+                                self.supervisor.limits.max_speed_mps * self.speed_fraction)
+        else:
+            # Nothing moving, or no view seen yet (a core without a UI: `simulate`, `main.py core`):
+            # the policy says OK without the figures, so they are not worked out every cycle.
+            state = view.update(t, self.dt_s, False, 0.0, _NAN, 0.0, 0.0)
         self.view_state = state
         if state == before:
             return
@@ -1500,9 +1505,11 @@ class ControlCore:
         scale_key = (v_ref, self.leg_length[0], self.leg_length[1])
         if scale_key != self._scale_key:
             self._scale_key = scale_key
-            self._scales = (refgait.amplitude_scale(v_ref, self.leg_length[0]),
-                            refgait.amplitude_scale(v_ref, self.leg_length[1]))
-        scale_l, scale_r = self._scales
+            scale_l = refgait.amplitude_scale(v_ref, self.leg_length[0])
+            scale_r = refgait.amplitude_scale(v_ref, self.leg_length[1])
+            # with each scale, its swing's clearance floor (refgait.reference_floored)
+            self._scales = (scale_l, scale_r, refgait.swing_boost_floor(scale_l), refgait.swing_boost_floor(scale_r))
+        scale_l, scale_r, floor_l, floor_r = self._scales
         ref = self.ref
         # each leg's reference timed by its own stance fraction and detected toe off (refgait)
         to_t = self.swing_clear.to_t_s
@@ -1515,8 +1522,8 @@ class ControlCore:
                                                t - to_t[0] if to_t[0] >= 0.0 else -1.0, hold_l)
         ph_r, rate_r = refgait.reference_phase(self.phase[1], self.phase_est[1].stride_time_s, sf[1],
                                                t - to_t[1] if to_t[1] >= 0.0 else -1.0, hold_r)
-        refgait.reference(ph_l, scale_l, b0, ref, 0)
-        refgait.reference(ph_r, scale_r, b1, ref, 4)
+        refgait.reference_floored(ph_l, scale_l, b0, floor_l, ref, 0)
+        refgait.reference_floored(ph_r, scale_r, b1, floor_r, ref, 4)
 
         tm, exo = self.tm, self.exo
         if stopping or state == _Run.STOPPED:
