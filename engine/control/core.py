@@ -979,11 +979,9 @@ class ControlCore:
                 self.toe_h[side] = 0.0
                 continue
             hip, knee, p = a[2 * side], a[2 * side + 1], pitch[side]
-            toe_along, heel_along = geo.toe_m[side], -geo.heel_m[side]
-            toe_z = fk.sole_point_height_m(geo, side, hip, knee, p, toe_along, pelvis)
-            heel_z = fk.sole_point_height_m(geo, side, hip, knee, p, heel_along, pelvis)
-            toe_x = hip_x + fk.sole_point_x_m(geo, side, hip, knee, p, toe_along)
-            heel_x = hip_x + fk.sole_point_x_m(geo, side, hip, knee, p, heel_along)
+            heel_x, heel_z, toe_x, toe_z = fk.sole_points_m(geo, side, hip, knee, p, pelvis)
+            heel_x += hip_x
+            toe_x += hip_x
             toe_h = toe_z - walkway.ground_m(toe_x)
             x_prev = self.toe_x_world[side]
             self.toe_h[side] = toe_h if toe_h > 0.0 else 0.0
@@ -1013,16 +1011,12 @@ class ControlCore:
         foot = self.insole_feet[side]
         order = self.planner.order
         walkway = self.walkway
-        toe_along, heel_along = geo.toe_m[side], -geo.heel_m[side]
         for ts, hip, knee, pelvis, hip_x in samples:
             p = held.pitch_at(side, ts)
             if p != p:
                 p = foot.pitch_at(ts)
-            toe_z = fk.sole_point_height_m(geo, side, hip, knee, p, toe_along, pelvis)
-            heel_z = fk.sole_point_height_m(geo, side, hip, knee, p, heel_along, pelvis)
-            toe_x = hip_x + fk.sole_point_x_m(geo, side, hip, knee, p, toe_along)
-            heel_x = hip_x + fk.sole_point_x_m(geo, side, hip, knee, p, heel_along)
-            self.ob_margins.swing_sample(order, walkway, side, heel_x, heel_z, toe_x, toe_z, _STEP_OVER)
+            heel_x, heel_z, toe_x, toe_z = fk.sole_points_m(geo, side, hip, knee, p, pelvis)
+            self.ob_margins.swing_sample(order, walkway, side, hip_x + heel_x, heel_z, hip_x + toe_x, toe_z, _STEP_OVER)
 
     def _s_at(self, ts: float) -> float:
         """Route position s (belt-integrated) moved on to host time ts."""
