@@ -156,6 +156,8 @@ _Run = _members(RunState)
 _Alarm = _members(AlarmReason)
 _Pace = _members(PaceMode)
 _Category = _members(ObstacleCategory)
+# Each alarm's bit in AlarmTable.active_bits (is_active without the call, for the per-cycle checks)
+_AlarmBit = type("AlarmBits", (), {name: 1 << int(reason) for name, reason in AlarmReason.__members__.items()})
 
 log = logging.getLogger(__name__)
 
@@ -1329,7 +1331,7 @@ class ControlCore:
         # faults and e-stop (as reported by fresh frames)
         if ts.fault:
             self.alarm(_Alarm.TREADMILL_FAULT)
-        elif alarms.is_active(_Alarm.TREADMILL_FAULT):
+        elif alarms.active_bits & _AlarmBit.TREADMILL_FAULT:
             alarms.clear(_Alarm.TREADMILL_FAULT)
         if es.fault:
             sensor_only = es.fault == 16  # FaultCode.SENSOR: insoles unreliable, fall back
@@ -1338,11 +1340,11 @@ class ControlCore:
                 self.alarm(_Alarm.EXO_FAULT)
         else:
             self.use_kinematic_events = False
-            if alarms.is_active(_Alarm.EXO_FAULT):
+            if alarms.active_bits & _AlarmBit.EXO_FAULT:
                 alarms.clear(_Alarm.EXO_FAULT)
         if ts.estop_pressed or es.estop_pressed:
             self.alarm(_Alarm.HARDWARE_ESTOP)
-        elif alarms.is_active(_Alarm.HARDWARE_ESTOP):
+        elif alarms.active_bits & _AlarmBit.HARDWARE_ESTOP:
             alarms.clear(_Alarm.HARDWARE_ESTOP)
         # watchdogs: only meaningful once the devices were armed for this run
         if moving_state and t >= self.arming_until_s:
@@ -1351,15 +1353,15 @@ class ControlCore:
             if es.watchdog_tripped or not es.armed:
                 self.alarm(_Alarm.EXO_WATCHDOG)
         elif not (state == _Run.STOPPING or state == _Run.STOPPED):
-            if alarms.is_active(_Alarm.TREADMILL_WATCHDOG) and not ts.watchdog_tripped:
+            if alarms.active_bits & _AlarmBit.TREADMILL_WATCHDOG and not ts.watchdog_tripped:
                 alarms.clear(_Alarm.TREADMILL_WATCHDOG)
-            if alarms.is_active(_Alarm.EXO_WATCHDOG) and not es.watchdog_tripped:
+            if alarms.active_bits & _AlarmBit.EXO_WATCHDOG and not es.watchdog_tripped:
                 alarms.clear(_Alarm.EXO_WATCHDOG)
         # frozen joint sensor while walking
         if state == _Run.RUNNING and self.belt_speed_mps > 0.2 and ok & 2:
             if t - self.frozen_since_s > FROZEN_SENSOR_S:
                 self.alarm(_Alarm.SENSOR_FROZEN)
-        elif alarms.is_active(_Alarm.SENSOR_FROZEN) and t - self.frozen_since_s < FROZEN_SENSOR_S:
+        elif alarms.active_bits & _AlarmBit.SENSOR_FROZEN and t - self.frozen_since_s < FROZEN_SENSOR_S:
             alarms.clear(_Alarm.SENSOR_FROZEN)
         # corrupted frames
         if t - self.frames_bad_t >= 1.0:
@@ -1368,12 +1370,12 @@ class ControlCore:
                 bad += ins.stats.frames_bad
             if bad - self.frames_bad_window > LINK_ERRORS_PER_S:
                 self.alarm(_Alarm.LINK_ERRORS)
-            elif alarms.is_active(_Alarm.LINK_ERRORS):
+            elif alarms.active_bits & _AlarmBit.LINK_ERRORS:
                 alarms.clear(_Alarm.LINK_ERRORS)
             self.frames_bad_window = bad
             self.frames_bad_total = bad
             self.frames_bad_t = t
-        if alarms.is_active(_Alarm.LOOP_OVERRUNS) and self.overrun_streak == 0:
+        if alarms.active_bits & _AlarmBit.LOOP_OVERRUNS and self.overrun_streak == 0:
             alarms.clear(_Alarm.LOOP_OVERRUNS)
 
     def _view(self, t: float, moving_state: bool) -> None:

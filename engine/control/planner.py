@@ -183,8 +183,14 @@ class Planner:
             i += 1
             self.first_pending = i
         horizon = s_m + HORIZON_M
-        # The step-overs' crossing swings (_step_over): the feet and each leg's farthest landing are
-        # the same for every obstacle this cycle, so they are read once.
+        # Step-overs: which swing crosses, a foot planted before the obstacle whose next landing
+        # may be past it. The patient modulates the last steps (shorter to reach a take-off spot,
+        # a longer crossing step: Chen et al. 1991, Patla et al. 1999), so the landing is not its
+        # usual step from the other foot: any swing that could reach the near edge with a step up
+        # to REACH_FACTOR times this leg's measured one is lifted (a lift not needed costs
+        # nothing); a swinging foot keeps the decision taken at its toe off. The feet and each
+        # leg's reach are read once here, and the rule is written out in the loop rather than
+        # called per obstacle (this runs every core cycle for every obstacle within HORIZON_M).
         foot_l, foot_r = feet_m[0], feet_m[1]
         swing_l, swing_r = swinging[0], swinging[1]
         if isinstance(step_length_m, (list, tuple)):
@@ -205,16 +211,41 @@ class Planner:
             if ob.category == _YIELD:
                 limit = self._yield(ob, s_m, scene_time_s, max_speed_mps, a_plan)
             else:
-                limit = self._step_over(ob, s_m, max_speed_mps, a_plan, foot_l, foot_r, swing_l, swing_r,
-                                        reach_l, reach_r)
-                if ob.crossing_side[0]:
-                    boost_l = max(boost_l, (ob.height_m + CLEARANCE_MARGIN_M) / self.lift_per_boost_m[0])
-                    end_l = max(end_l, ob.hazard_end_m)
+                near = ob.at_m - CLEARANCE_MARGIN_M
+                sides = ob.crossing_side
+                if not swing_l:
+                    crossing = foot_l < ob.hazard_end_m and reach_l > near
+                    if crossing != sides[0]:
+                        sides[0] = crossing
+                        self.plan_changes.append(ob)
+                if not swing_r:
+                    crossing = foot_r < ob.hazard_end_m and reach_r > near
+                    if crossing != sides[1]:
+                        sides[1] = crossing
+                        self.plan_changes.append(ob)
+                # (if x > y: y = x is max(y, x), NaN kept the same way, without the call)
+                if sides[0]:
+                    lift = (ob.height_m + CLEARANCE_MARGIN_M) / self.lift_per_boost_m[0]
+                    if lift > boost_l:
+                        boost_l = lift
+                    if ob.hazard_end_m > end_l:
+                        end_l = ob.hazard_end_m
                     raise_g = GUIDANCE_RAISE
-                if ob.crossing_side[1]:
-                    boost_r = max(boost_r, (ob.height_m + CLEARANCE_MARGIN_M) / self.lift_per_boost_m[1])
-                    end_r = max(end_r, ob.hazard_end_m)
+                if sides[1]:
+                    lift = (ob.height_m + CLEARANCE_MARGIN_M) / self.lift_per_boost_m[1]
+                    if lift > boost_r:
+                        boost_r = lift
+                    if ob.hazard_end_m > end_r:
+                        end_r = ob.hazard_end_m
                     raise_g = GUIDANCE_RAISE
+                if not (ob.speed_fraction > 0.0 and s_m < ob.end_m):
+                    continue  # no approach speed: limits nothing
+                # The approach speed from APPROACH_M before it, aimed STOP_MARGIN_M early as for a
+                # stop line: a cycle the host runs late must not carry the belt into the approach
+                # zone above the approach speed.
+                v_app = ob.speed_fraction * max_speed_mps
+                d = ob.at_m - APPROACH_M - STOP_MARGIN_M - s_m
+                limit = math.sqrt(v_app * v_app + 2.0 * a_plan * d) if d > 0.0 else v_app
             if limit < target:
                 target = limit
                 blocking = ob.index if limit < cruise_mps else blocking
@@ -264,37 +295,6 @@ class Planner:
         v_yield = ob.speed_fraction * vmax
         d = ob.stop_m - STOP_MARGIN_M - s_m
         return math.sqrt(v_yield * v_yield + 2.0 * a_plan * d) if d > 0.0 else v_yield
-
-    def _step_over(self, ob: Obstacle, s_m: float, vmax: float, a_plan: float, foot_l: float, foot_r: float,
-                   swing_l: bool, swing_r: bool, reach_l: float, reach_r: float) -> float:
-        """Which swing crosses the step-over `ob`, and its approach speed limit.
-
-        A swing crosses when its foot stands before the obstacle and its next landing may be past
-        it. The patient modulates the last steps (shorter to reach a take-off spot, a longer
-        crossing step: Chen et al. 1991, Patla et al. 1999), so the landing is not its usual step
-        from the other foot: any swing that could reach the near edge with a step up to
-        REACH_FACTOR times this leg's measured one is lifted (a lift not needed costs nothing).
-        reach_l / reach_r: the other foot's place plus REACH_FACTOR times that leg's step. A
-        swinging foot keeps the decision taken at its toe off."""
-        near = ob.at_m - CLEARANCE_MARGIN_M
-        sides = ob.crossing_side
-        if not swing_l:
-            crossing = foot_l < ob.hazard_end_m and reach_l > near
-            if crossing != sides[0]:
-                sides[0] = crossing
-                self.plan_changes.append(ob)
-        if not swing_r:
-            crossing = foot_r < ob.hazard_end_m and reach_r > near
-            if crossing != sides[1]:
-                sides[1] = crossing
-                self.plan_changes.append(ob)
-        if ob.speed_fraction > 0.0 and s_m < ob.end_m:
-            v_app = ob.speed_fraction * vmax
-            # Aim STOP_MARGIN_M early, as for a stop line: a cycle the host runs late must not
-            # carry the belt into the approach zone above the approach speed.
-            d = ob.at_m - APPROACH_M - STOP_MARGIN_M - s_m
-            return math.sqrt(v_app * v_app + 2.0 * a_plan * d) if d > 0.0 else v_app
-        return math.inf
 
     def set_lift_prior(self, side: int, lift_m: float) -> None:
         """What one unit of boost is expected to lift this leg's toe before its crossings tell
