@@ -199,6 +199,10 @@ class Planner:
             step_l = step_r = step_length_m
         reach_l = foot_r + REACH_FACTOR * step_l
         reach_r = foot_l + REACH_FACTOR * step_r
+        # An obstacle whose near edge neither reach gets to: the rule says "not crossing" for both
+        # legs whatever the feet (NaN reaches never cross either), so one not marked for either
+        # is left as it is (most obstacles within HORIZON_M, every cycle).
+        reach_hi = reach_l if reach_l > reach_r else reach_r
         while i < n:
             ob = obstacles[i]
             i += 1
@@ -213,31 +217,32 @@ class Planner:
             else:
                 near = ob.at_m - CLEARANCE_MARGIN_M
                 sides = ob.crossing_side
-                if not swing_l:
-                    crossing = foot_l < ob.hazard_end_m and reach_l > near
-                    if crossing != sides[0]:
-                        sides[0] = crossing
-                        self.plan_changes.append(ob)
-                if not swing_r:
-                    crossing = foot_r < ob.hazard_end_m and reach_r > near
-                    if crossing != sides[1]:
-                        sides[1] = crossing
-                        self.plan_changes.append(ob)
-                # (if x > y: y = x is max(y, x), NaN kept the same way, without the call)
-                if sides[0]:
-                    lift = (ob.height_m + CLEARANCE_MARGIN_M) / self.lift_per_boost_m[0]
-                    if lift > boost_l:
-                        boost_l = lift
-                    if ob.hazard_end_m > end_l:
-                        end_l = ob.hazard_end_m
-                    raise_g = GUIDANCE_RAISE
-                if sides[1]:
-                    lift = (ob.height_m + CLEARANCE_MARGIN_M) / self.lift_per_boost_m[1]
-                    if lift > boost_r:
-                        boost_r = lift
-                    if ob.hazard_end_m > end_r:
-                        end_r = ob.hazard_end_m
-                    raise_g = GUIDANCE_RAISE
+                if not (reach_hi <= near and not sides[0] and not sides[1]):
+                    if not swing_l:
+                        crossing = foot_l < ob.hazard_end_m and reach_l > near
+                        if crossing != sides[0]:
+                            sides[0] = crossing
+                            self.plan_changes.append(ob)
+                    if not swing_r:
+                        crossing = foot_r < ob.hazard_end_m and reach_r > near
+                        if crossing != sides[1]:
+                            sides[1] = crossing
+                            self.plan_changes.append(ob)
+                    # (if x > y: y = x is max(y, x), NaN kept the same way, without the call)
+                    if sides[0]:
+                        lift = (ob.height_m + CLEARANCE_MARGIN_M) / self.lift_per_boost_m[0]
+                        if lift > boost_l:
+                            boost_l = lift
+                        if ob.hazard_end_m > end_l:
+                            end_l = ob.hazard_end_m
+                        raise_g = GUIDANCE_RAISE
+                    if sides[1]:
+                        lift = (ob.height_m + CLEARANCE_MARGIN_M) / self.lift_per_boost_m[1]
+                        if lift > boost_r:
+                            boost_r = lift
+                        if ob.hazard_end_m > end_r:
+                            end_r = ob.hazard_end_m
+                        raise_g = GUIDANCE_RAISE
                 if not (ob.speed_fraction > 0.0 and s_m < ob.end_m):
                     continue  # no approach speed: limits nothing
                 # The approach speed from APPROACH_M before it, aimed STOP_MARGIN_M early as for a
