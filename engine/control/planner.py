@@ -172,8 +172,8 @@ class Planner:
         a_plan = PLAN_DECEL_SHARE * max_decel_mps2
         target = cruise_mps
         blocking = -1
-        boost_l = boost_r = 0.0
-        end_l = end_r = -math.inf
+        boost = [0.0, 0.0]  # per leg: the crossing's boost and the far edge of its hazard
+        ends = [-math.inf, -math.inf]
         raise_g = 0.0
         next_index = -1
         obstacles = self.order
@@ -188,17 +188,16 @@ class Planner:
         # a longer crossing step: Chen et al. 1991, Patla et al. 1999), so the landing is not its
         # usual step from the other foot: any swing that could reach the near edge with a step up
         # to REACH_FACTOR times this leg's measured one is lifted (a lift not needed costs
-        # nothing); a swinging foot keeps the decision taken at its toe off. The feet and each
-        # leg's reach are read once here, and the rule is written out in the loop rather than
-        # called per obstacle (this runs every core cycle for every obstacle within HORIZON_M).
-        foot_l, foot_r = feet_m[0], feet_m[1]
-        swing_l, swing_r = swinging[0], swinging[1]
+        # nothing); a swinging foot keeps the decision taken at its toe off. Each leg's reach is
+        # worked out once here, and the rule is written out in the loop rather than called per
+        # obstacle (this runs every core cycle for every obstacle within HORIZON_M).
         if isinstance(step_length_m, (list, tuple)):
             step_l, step_r = step_length_m[0], step_length_m[1]
         else:
             step_l = step_r = step_length_m
-        reach_l = foot_r + REACH_FACTOR * step_l
-        reach_r = foot_l + REACH_FACTOR * step_r
+        reach_l = feet_m[1] + REACH_FACTOR * step_l
+        reach_r = feet_m[0] + REACH_FACTOR * step_r
+        reach = (reach_l, reach_r)
         # An obstacle whose near edge neither reach gets to: the rule says "not crossing" for both
         # legs whatever the feet (NaN reaches never cross either), so one not marked for either
         # is left as it is (most obstacles within HORIZON_M, every cycle).
@@ -218,31 +217,20 @@ class Planner:
                 near = ob.at_m - CLEARANCE_MARGIN_M
                 sides = ob.crossing_side
                 if not (reach_hi <= near and not sides[0] and not sides[1]):
-                    if not swing_l:
-                        crossing = foot_l < ob.hazard_end_m and reach_l > near
-                        if crossing != sides[0]:
-                            sides[0] = crossing
-                            self.plan_changes.append(ob)
-                    if not swing_r:
-                        crossing = foot_r < ob.hazard_end_m and reach_r > near
-                        if crossing != sides[1]:
-                            sides[1] = crossing
-                            self.plan_changes.append(ob)
-                    # (if x > y: y = x is max(y, x), NaN kept the same way, without the call)
-                    if sides[0]:
-                        lift = (ob.height_m + CLEARANCE_MARGIN_M) / self.lift_per_boost_m[0]
-                        if lift > boost_l:
-                            boost_l = lift
-                        if ob.hazard_end_m > end_l:
-                            end_l = ob.hazard_end_m
-                        raise_g = GUIDANCE_RAISE
-                    if sides[1]:
-                        lift = (ob.height_m + CLEARANCE_MARGIN_M) / self.lift_per_boost_m[1]
-                        if lift > boost_r:
-                            boost_r = lift
-                        if ob.hazard_end_m > end_r:
-                            end_r = ob.hazard_end_m
-                        raise_g = GUIDANCE_RAISE
+                    for side in (0, 1):
+                        if not swinging[side]:
+                            crossing = feet_m[side] < ob.hazard_end_m and reach[side] > near
+                            if crossing != sides[side]:
+                                sides[side] = crossing
+                                self.plan_changes.append(ob)
+                        if sides[side]:
+                            # (if x > y: y = x is max(y, x), NaN kept the same way, without the call)
+                            lift = (ob.height_m + CLEARANCE_MARGIN_M) / self.lift_per_boost_m[side]
+                            if lift > boost[side]:
+                                boost[side] = lift
+                            if ob.hazard_end_m > ends[side]:
+                                ends[side] = ob.hazard_end_m
+                            raise_g = GUIDANCE_RAISE
                 if not (ob.speed_fraction > 0.0 and s_m < ob.end_m):
                     continue  # no approach speed: limits nothing
                 # The approach speed from APPROACH_M before it, aimed STOP_MARGIN_M early as for a
@@ -267,10 +255,8 @@ class Planner:
             if 0 <= changed < len(self.obstacles):
                 self.plan_changes.append(self.obstacles[changed])
         self.target_speed_mps = target
-        self.boost[0] = boost_l
-        self.boost[1] = boost_r
-        self.crossing_end_m[0] = end_l
-        self.crossing_end_m[1] = end_r
+        self.boost[0], self.boost[1] = boost
+        self.crossing_end_m[0], self.crossing_end_m[1] = ends
         self.guidance_raise = raise_g
         self.next_obstacle = next_index
         return target
