@@ -1621,10 +1621,11 @@ class ControlCore:
                 self._publish_obstacles()
         cleared, hit = self._outcome_counts
         estop = 1 if (self.tm.status.estop_pressed or self.exo.status.estop_pressed) else 0
+        lateness_us, compute_us = _f32(self.lateness_us), _f32(self.compute_us)  # (state and telemetry)
         overflow = self.telemetry_ring.overflow
         _STATE_B.pack_into(
             buf, base + _STATE_B_OFF,
-            cleared, hit, self.goal_bits, _f32(self.lateness_us), _f32(self.compute_us),
+            cleared, hit, self.goal_bits, lateness_us, compute_us,
             self.overruns & _U32, _f32(self.max_lateness_us), self.device_ok, estop,
             self.frames_bad_total & _U32, overflow, self.scene_generation & _U32,
         )
@@ -1653,7 +1654,7 @@ class ControlCore:
             ref[0], ref[4], ref[1], ref[5], a[0], a[2], a[1], a[3],
             self.guidance_applied, self.bws_applied, self.contacts, self.phase[0], self.phase[1],
             self.toe_h[0], self.toe_h[1], self.boost[0], self.boost[1], self.heart_rate_bpm,
-            self.events_bits & _U32, int(self.run_state), _f32(self.lateness_us), _f32(self.compute_us),
+            self.events_bits & _U32, int(self.run_state), lateness_us, compute_us,
             alarms.active_bits & _U32,
         )
 

@@ -77,7 +77,7 @@ class Obstacle:
         "index", "category", "at_m", "end_m", "height_m", "speed_fraction", "stop_m",
         "trigger_m", "duration_s", "period_s", "active_s", "phase_s",
         "outcome", "active", "triggered_at_s", "margin_m", "committed", "done",
-        "crossings", "crossing_side", "key_m", "in_lane", "hazard_end_m", "landing_fault",
+        "crossings", "crossing_side", "key_m", "in_lane", "hazard_end_m", "landing_fault", "near_m", "approach_m",
     )
 
     def __init__(self, index: int, row) -> None:
@@ -93,6 +93,11 @@ class Obstacle:
         self.height_m = max(0.0, float(row["height_m"]))
         self.speed_fraction = min(1.0, max(0.0, float(row["speed_fraction"])))
         self.stop_m = self.at_m - max(0.0, float(row["stop_gap_m"]))
+        # Planner.plan's per-cycle distances, worked out once: where a crossing swing must reach
+        # (the near edge less CLEARANCE_MARGIN_M) and where the approach speed applies from
+        # (APPROACH_M before it, aimed STOP_MARGIN_M early)
+        self.near_m = self.at_m - CLEARANCE_MARGIN_M
+        self.approach_m = self.at_m - APPROACH_M - STOP_MARGIN_M
         self.trigger_m = float(row["trigger_m"])
         self.duration_s = max(0.0, float(row["duration_s"]))
         self.period_s = float(row["period_s"])
@@ -214,7 +219,7 @@ class Planner:
             if ob.category == _YIELD:
                 limit = self._yield(ob, s_m, scene_time_s, max_speed_mps, a_plan)
             else:
-                near = ob.at_m - CLEARANCE_MARGIN_M
+                near = ob.near_m
                 sides = ob.crossing_side
                 if not (reach_hi <= near and not sides[0] and not sides[1]):
                     for side in (0, 1):
@@ -237,7 +242,7 @@ class Planner:
                 # stop line: a cycle the host runs late must not carry the belt into the approach
                 # zone above the approach speed.
                 v_app = ob.speed_fraction * max_speed_mps
-                d = ob.at_m - APPROACH_M - STOP_MARGIN_M - s_m
+                d = ob.approach_m - s_m
                 limit = math.sqrt(v_app * v_app + 2.0 * a_plan * d) if d > 0.0 else v_app
             if limit < target:
                 target = limit
