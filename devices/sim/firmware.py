@@ -36,9 +36,10 @@ ANKLE_TO_HEEL_M = 0.05  # foot plate behind the ankle joint (the profiles give a
 
 # Message ids and enum members read for every frame or tick, bound once (the same objects): in
 # CPython 3.11 every attribute of an Enum class takes EnumType.__getattr__'s slow path (~0.3 us).
-_HELLO, _HEARTBEAT, _REARM, _SAFE_STATE = p.Msg.HELLO, p.Msg.HEARTBEAT, p.Msg.REARM, p.Msg.SAFE_STATE
-_TM_SET_SPEED, _TM_STOP, _TM_SET_BWS = p.Msg.TM_SET_SPEED, p.Msg.TM_STOP, p.Msg.TM_SET_BWS
-_EXO_COMMAND, _GET_GEOMETRY = p.Msg.EXO_COMMAND, p.Msg.GET_GEOMETRY
+# (As plain ints: a decoded message type is an int, and int == int is CPython's fast compare.)
+_HELLO, _HEARTBEAT, _REARM, _SAFE_STATE = int(p.Msg.HELLO), int(p.Msg.HEARTBEAT), int(p.Msg.REARM), int(p.Msg.SAFE_STATE)
+_TM_SET_SPEED, _TM_STOP, _TM_SET_BWS = int(p.Msg.TM_SET_SPEED), int(p.Msg.TM_STOP), int(p.Msg.TM_SET_BWS)
+_EXO_COMMAND, _GET_GEOMETRY = int(p.Msg.EXO_COMMAND), int(p.Msg.GET_GEOMETRY)
 _HOLD = JointMode.HOLD
 _TRANSPARENT = JointMode.TRANSPARENT
 _MODES = (0, 1, 2)  # the JointMode values a command may carry (others: TRANSPARENT)
