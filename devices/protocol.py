@@ -135,14 +135,16 @@ def decode_body(body: bytes) -> tuple | None:
     """
     if len(body) < HEADER_BYTES or body[0] != PROTOCOL_VERSION:
         return None
-    st = BODY_STRUCTS.get(body[1])
-    if st is TM_STATUS and len(body) == TM_STATUS_POSITION.size:
-        st = TM_STATUS_POSITION
-    elif st is INSOLE_STATUS and len(body) == INSOLE_STATUS_LATERAL.size:
-        st = INSOLE_STATUS_LATERAL
-    if st is None or len(body) != st.size:
-        return None
-    return st.unpack(body)
+    st = _DECODE.get((body[1], len(body)))
+    return None if st is None else st.unpack(body)
+
+
+# (message type, body length) -> its Struct, every form a type may take (TM_STATUS and
+# INSOLE_STATUS also have their longer one): decode_body's one look-up per frame (thousands a
+# second in `simulate`, where the drivers and the firmware decode every frame)
+_DECODE: dict[tuple[int, int], struct.Struct] = {(int(msg), st.size): st for msg, st in BODY_STRUCTS.items()}
+_DECODE[(int(Msg.TM_STATUS), TM_STATUS_POSITION.size)] = TM_STATUS_POSITION
+_DECODE[(int(Msg.INSOLE_STATUS), INSOLE_STATUS_LATERAL.size)] = INSOLE_STATUS_LATERAL
 
 
 def _text(raw: bytes) -> str:

@@ -36,10 +36,13 @@ ANKLE_TO_HEEL_M = 0.05  # foot plate behind the ankle joint (the profiles give a
 
 # Message ids and enum members read for every frame or tick, bound once (the same objects): in
 # CPython 3.11 every attribute of an Enum class takes EnumType.__getattr__'s slow path (~0.3 us).
-_HELLO, _HEARTBEAT, _REARM, _SAFE_STATE = p.Msg.HELLO, p.Msg.HEARTBEAT, p.Msg.REARM, p.Msg.SAFE_STATE
-_TM_SET_SPEED, _TM_STOP, _TM_SET_BWS = p.Msg.TM_SET_SPEED, p.Msg.TM_STOP, p.Msg.TM_SET_BWS
-_EXO_COMMAND, _GET_GEOMETRY = p.Msg.EXO_COMMAND, p.Msg.GET_GEOMETRY
+# (As plain ints: a decoded message type is an int, and int == int is CPython's fast compare.)
+_HELLO, _HEARTBEAT, _REARM, _SAFE_STATE = int(p.Msg.HELLO), int(p.Msg.HEARTBEAT), int(p.Msg.REARM), int(p.Msg.SAFE_STATE)
+_TM_SET_SPEED, _TM_STOP, _TM_SET_BWS = int(p.Msg.TM_SET_SPEED), int(p.Msg.TM_STOP), int(p.Msg.TM_SET_BWS)
+_EXO_COMMAND, _GET_GEOMETRY = int(p.Msg.EXO_COMMAND), int(p.Msg.GET_GEOMETRY)
 _HOLD = JointMode.HOLD
+_TRANSPARENT = JointMode.TRANSPARENT
+_MODES = (0, 1, 2)  # the JointMode values a command may carry (others: TRANSPARENT)
 _MOTOR_FAULT = int(FaultCode.MOTOR)  # an int: `int & IntFlag` would build a FaultCode (~1 us)
 
 
@@ -112,8 +115,11 @@ class Firmware:
         return self.last_valid_cmd_s + WATCHDOG_S
 
     def check_watchdog(self, now_s: float) -> None:
-        deadline = self.watchdog_deadline_s()
-        if deadline is not None and now_s >= deadline and self.kernel_wait_before_trip:
+        """Trip into the safe state WATCHDOG_S after the last valid command (see watchdog_deadline_s)."""
+        if not self.armed or not self.has_watchdog or self.last_valid_cmd_s is None:
+            return  # cannot trip (every tick, for each device: watchdog_deadline_s's None, no call)
+        deadline = self.last_valid_cmd_s + WATCHDOG_S
+        if now_s >= deadline and self.kernel_wait_before_trip:
             # On a pseudo-terminal the host's bytes reach this side through the kernel's flip-buffer
             # worker, a normal-priority kworker that a loaded machine starves for 100 ms and more;
             # a real device's UART has them as soon as the host wrote them. So before tripping,
@@ -348,13 +354,17 @@ class ExoFirmware(Firmware):
             if f is None:
                 drive = ExoDrive()
             else:
-                modes = tuple([m if m in (0, 1, 2) else JointMode.TRANSPARENT for m in f[4:8]])
+                m0, m1, m2, m3 = f[4], f[5], f[6], f[7]
+                modes = (m0 if m0 in _MODES else _TRANSPARENT, m1 if m1 in _MODES else _TRANSPARENT,
+                         m2 if m2 in _MODES else _TRANSPARENT, m3 if m3 in _MODES else _TRANSPARENT)
                 lo, hi = self.info.joint_min_rad, self.info.joint_max_rad
                 # Element by element (a drive is built every rig tick: comprehensions and min/max
                 # calls cost several times more here).
                 refs = (_clamp(f[9], lo[0], hi[0]), _clamp(f[10], lo[1], hi[1]),
                         _clamp(f[11], lo[2], hi[2]), _clamp(f[12], lo[3], hi[3]))
-                vels = tuple([v if v == v else 0.0 for v in f[13:17]])
+                v0, v1, v2, v3 = f[13], f[14], f[15], f[16]
+                vels = (v0 if v0 == v0 else 0.0, v1 if v1 == v1 else 0.0, v2 if v2 == v2 else 0.0,
+                        v3 if v3 == v3 else 0.0)
                 drive = ExoDrive(
                     modes=modes,
                     stiffness=_clamp(f[8], 0.0, 1.0),

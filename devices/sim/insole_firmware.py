@@ -184,20 +184,26 @@ class InsoleFirmware(Firmware):
             self.next_sample_s = now_s + self.period_s  # a stalled rig restarts its schedule
         dt = now_s - self._last_t if self._last_t is not None else 0.0
         self._last_t = now_s
-        rng = self._rng
+        # (bound once: 18 readings a sample, 200 samples a second; the draws keep their order)
+        gauss, lat_gauss = self._rng.gauss, self._lat_rng.gauss
+        cell_offset, lateral_offset = self.cell_offset_n, self.lateral_offset_n
+        bias, gb = self.accel_bias_mps2, self.gyro_bias_radps
         values: list[float] = []
         lateral: list[float] = []
+        put, put_lateral = values.append, lateral.append
         for side in (0, 1):
+            o = 3 * side
             foot = foot_truth(self.patient, side, belt_speed_mps, boost[side])
             for k, f in enumerate(foot.lateral_n):
-                reading = f + self.lateral_offset_n[3 * side + k] + self._lat_rng.gauss(0.0, CELL_NOISE_N)
-                lateral.append(reading if reading > 0.0 else 0.0)
+                reading = f + lateral_offset[o + k] + lat_gauss(0.0, CELL_NOISE_N)
+                put_lateral(reading if reading > 0.0 else 0.0)
             for k, f in enumerate((foot.heel_n, foot.midfoot_n, foot.toe_n)):
-                reading = f + self.cell_offset_n[3 * side + k] + rng.gauss(0.0, CELL_NOISE_N)
-                values.append(reading if reading > 0.0 else 0.0)
+                reading = f + cell_offset[o + k] + gauss(0.0, CELL_NOISE_N)
+                put(reading if reading > 0.0 else 0.0)
             ax, az = foot.accel_forward_mps2, foot.accel_up_mps2
-            if ax is not None and az is not None and dt > 0.0 and self._dv[side] != [0.0, 0.0]:
-                ax, az = self._dv[side][0] / dt, self._dv[side][1] / dt
+            dv = self._dv[side]
+            if ax is not None and az is not None and dt > 0.0 and dv != [0.0, 0.0]:
+                ax, az = dv[0] / dt, dv[1] / dt
             self._dv[side] = [0.0, 0.0]
             if ax is None or az is None:
                 # acceleration from the ankle's path (second difference over the sample interval)
@@ -211,17 +217,16 @@ class InsoleFirmware(Firmware):
                     self._last_vel[side] = vel
                 self._last_pos[side] = pos
             fx, fz = ax, az + GRAVITY_MPS2  # specific force in the lab frame
-            c, s = math.cos(foot.pitch_rad), math.sin(foot.pitch_rad)
-            bias = self.accel_bias_mps2
-            values.append(fx * c - fz * s + bias[3 * side] + rng.gauss(0.0, ACCEL_NOISE_MPS2))
-            values.append(bias[3 * side + 1] + rng.gauss(0.0, ACCEL_NOISE_MPS2))
-            values.append(fx * s + fz * c + bias[3 * side + 2] + rng.gauss(0.0, ACCEL_NOISE_MPS2))
-            rate = (foot.pitch_rad - self._last_pitch[side]) / dt if dt > 0.0 else 0.0
-            self._last_pitch[side] = foot.pitch_rad
-            gb = self.gyro_bias_radps
-            values.append(gb[3 * side] + rng.gauss(0.0, GYRO_NOISE_RADPS))
-            values.append(rate + gb[3 * side + 1] + rng.gauss(0.0, GYRO_NOISE_RADPS))
-            values.append(gb[3 * side + 2] + rng.gauss(0.0, GYRO_NOISE_RADPS))
+            pitch = foot.pitch_rad
+            c, s = math.cos(pitch), math.sin(pitch)
+            put(fx * c - fz * s + bias[o] + gauss(0.0, ACCEL_NOISE_MPS2))
+            put(bias[o + 1] + gauss(0.0, ACCEL_NOISE_MPS2))
+            put(fx * s + fz * c + bias[o + 2] + gauss(0.0, ACCEL_NOISE_MPS2))
+            rate = (pitch - self._last_pitch[side]) / dt if dt > 0.0 else 0.0
+            self._last_pitch[side] = pitch
+            put(gb[o] + gauss(0.0, GYRO_NOISE_RADPS))
+            put(rate + gb[o + 1] + gauss(0.0, GYRO_NOISE_RADPS))
+            put(gb[o + 2] + gauss(0.0, GYRO_NOISE_RADPS))
         self._values = tuple(values + lateral)
         self.samples += 1
         return True

@@ -27,6 +27,15 @@ FOOT_WIDTH_PER_LENGTH = 0.38  # foot width / length (anthropometric ratio, about
 COLUMN_PER_WIDTH = 0.25  # each half's centre lies a quarter of the width from the midline
 
 
+_HEEL_SHARE, _MID_SHARE, _TOE_SHARE = LATERAL_SHARE
+
+
+def _share(x: float) -> float:
+    """x within [0, 1] (as min(1.0, max(0.0, x)); NaN gives 0.0)."""
+    x = x if x > 0.0 else 0.0
+    return x if x < 1.0 else 1.0
+
+
 def column_offset_m(foot_length_m: float) -> float:
     """Distance of each half's (medial, lateral) cell centre from the sole's midline."""
     return COLUMN_PER_WIDTH * FOOT_WIDTH_PER_LENGTH * foot_length_m
@@ -44,6 +53,8 @@ class FootRoll:
         self._in_stance = False
         self._t_s: float | None = None
         self._stance: dict | None = None  # ground truth of the stance under way
+        self._decay_dt_s = math.nan  # the sway's per-step decay (a, sqrt(1 - a^2)) for this dt
+        self._decay = (1.0, 0.0)
 
     def update(self, t_s: float, in_stance: bool, loads_n) -> dict | None:
         """Advance the sway to t_s with the foot's region loads (heel, midfoot, toe, N) now; a new
@@ -66,13 +77,18 @@ class FootRoll:
             done, self._stance = st, None
         self._in_stance = in_stance
         if in_stance and dt > 0.0 and self.sd_m > 0.0:
-            a = math.exp(-dt / SWAY_TAU_S)
-            self.sway_m = a * self.sway_m + math.sqrt(1.0 - a * a) * self.sd_m * self._rng.gauss(0.0, 1.0)
+            if dt != self._decay_dt_s:  # (the rig's tick is fixed: worked out once, not every tick)
+                self._decay_dt_s = dt
+                a = math.exp(-dt / SWAY_TAU_S)
+                self._decay = (a, math.sqrt(1.0 - a * a))
+            a, b = self._decay
+            self.sway_m = a * self.sway_m + b * self.sd_m * self._rng.gauss(0.0, 1.0)
         st = self._stance
         if in_stance and st is not None and dt > 0.0:
             total = loads_n[0] + loads_n[1] + loads_n[2]
             st["impulse_ns"] += total * dt
-            st["peak_n"] = max(st["peak_n"], total)
+            if total > st["peak_n"]:  # (as max(), without the call)
+                st["peak_n"] = total
             ml = self.cop_ml_m(*loads_n)
             if ml == ml:  # weighted by load: the COP of a barely loaded foot is noise
                 st["w"] += total * dt
@@ -83,11 +99,7 @@ class FootRoll:
     def lateral_n(self, heel_n: float, mid_n: float, toe_n: float) -> tuple[float, float, float]:
         """Force on the lateral half of each region (the rest is on the medial half)."""
         shift = (self.offset_m + self.sway_m) / (2.0 * self.column_m)
-        out = []
-        for base, force in zip(LATERAL_SHARE, (heel_n, mid_n, toe_n), strict=True):
-            share = min(1.0, max(0.0, base + shift))
-            out.append(force * share)
-        return out[0], out[1], out[2]
+        return heel_n * _share(_HEEL_SHARE + shift), mid_n * _share(_MID_SHARE + shift), toe_n * _share(_TOE_SHARE + shift)
 
     def cop_ml_m(self, heel_n: float, mid_n: float, toe_n: float) -> float:
         """True medio-lateral centre of pressure (+ lateral of the midline), m; nan unloaded."""

@@ -27,6 +27,7 @@ are for (a curb's top past its lip is walkway).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -36,6 +37,7 @@ TRIP_DEPTH_M = 0.015  # a sole this far inside an obstacle's box is caught, not 
 LANDED_MIN_M = 0.01  # a foot landing in an obstacle is at least this deep in it
 LEG_NONE, LEG_CLEARED, LEG_TOUCHED, LEG_TRIPPED = 0, 1, 2, 3
 MAX_OBSTACLES = 128
+_NONE_DUE: tuple = ()  # DeferredSoles.release with nothing due (shared: no list per call)
 NEAR_M = 0.6  # an obstacle matters to a foot within this distance of its heel or toe
 
 
@@ -264,9 +266,13 @@ class DeferredSoles:
     def hold(self, side: int, sample: tuple) -> None:
         self.held[side].append(sample)
 
-    def release(self, side: int, upto_t_s: float) -> list:
-        """The held samples taken at or before upto_t_s, oldest first (no longer held)."""
+    def release(self, side: int, upto_t_s: float) -> Sequence[tuple]:
+        """The held samples taken at or before upto_t_s, oldest first (no longer held); an empty
+        sequence (the same one each time: this runs at every insole and exoskeleton sample) when
+        none is due."""
         held = self.held[side]
+        if not held or held[0][0] > upto_t_s:
+            return _NONE_DUE
         k = 0
         while k < len(held) and held[k][0] <= upto_t_s:
             k += 1

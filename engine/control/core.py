@@ -150,6 +150,8 @@ _Run = _members(RunState)
 _Alarm = _members(AlarmReason)
 _Pace = _members(PaceMode)
 _Category = _members(ObstacleCategory)
+# Each alarm's bit in AlarmTable.active_bits (is_active without the call, for the per-cycle checks)
+_AlarmBit = type("AlarmBits", (), {name: 1 << int(reason) for name, reason in AlarmReason.__members__.items()})
 
 log = logging.getLogger(__name__)
 
@@ -361,7 +363,7 @@ class ControlCore:
 
         self.leg_length = [0.9, 0.9]
         self._scale_key: tuple | None = None  # (v_ref, left, right) of the cached amplitude scales
-        self._scales = (1.0, 1.0)
+        self._scales = (1.0, 1.0, 0.0, 0.0)  # (scale left, right, their swing floors), see _plan_and_command
         self.hr_limit_bpm = 0.0  # the prescription's heart-rate limit; 0 = none
         self.obstacles_dirty = True
         self._outcome_counts = (0, 0)  # (cleared, hit), recounted when the obstacles change
@@ -974,11 +976,9 @@ class ControlCore:
                 self.toe_h[side] = 0.0
                 continue
             hip, knee, p = a[2 * side], a[2 * side + 1], pitch[side]
-            toe_along, heel_along = geo.toe_m[side], -geo.heel_m[side]
-            toe_z = fk.sole_point_height_m(geo, side, hip, knee, p, toe_along, pelvis)
-            heel_z = fk.sole_point_height_m(geo, side, hip, knee, p, heel_along, pelvis)
-            toe_x = hip_x + fk.sole_point_x_m(geo, side, hip, knee, p, toe_along)
-            heel_x = hip_x + fk.sole_point_x_m(geo, side, hip, knee, p, heel_along)
+            heel_x, heel_z, toe_x, toe_z = fk.sole_points_m(geo, side, hip, knee, p, pelvis)
+            heel_x += hip_x
+            toe_x += hip_x
             toe_h = toe_z - walkway.ground_m(toe_x)
             x_prev = self.toe_x_world[side]
             self.toe_h[side] = toe_h if toe_h > 0.0 else 0.0
@@ -1008,16 +1008,12 @@ class ControlCore:
         foot = self.insole_feet[side]
         order = self.planner.order
         walkway = self.walkway
-        toe_along, heel_along = geo.toe_m[side], -geo.heel_m[side]
         for ts, hip, knee, pelvis, hip_x in samples:
             p = held.pitch_at(side, ts)
             if p != p:
                 p = foot.pitch_at(ts)
-            toe_z = fk.sole_point_height_m(geo, side, hip, knee, p, toe_along, pelvis)
-            heel_z = fk.sole_point_height_m(geo, side, hip, knee, p, heel_along, pelvis)
-            toe_x = hip_x + fk.sole_point_x_m(geo, side, hip, knee, p, toe_along)
-            heel_x = hip_x + fk.sole_point_x_m(geo, side, hip, knee, p, heel_along)
-            self.ob_margins.swing_sample(order, walkway, side, heel_x, heel_z, toe_x, toe_z, _STEP_OVER)
+            heel_x, heel_z, toe_x, toe_z = fk.sole_points_m(geo, side, hip, knee, p, pelvis)
+            self.ob_margins.swing_sample(order, walkway, side, hip_x + heel_x, heel_z, hip_x + toe_x, toe_z, _STEP_OVER)
 
     def _s_at(self, ts: float) -> float:
         """Route position s (belt-integrated) moved on to host time ts."""
@@ -1346,7 +1342,7 @@ class ControlCore:
         # faults and e-stop (as reported by fresh frames)
         if ts.fault:
             self.alarm(_Alarm.TREADMILL_FAULT)
-        elif alarms.is_active(_Alarm.TREADMILL_FAULT):
+        elif alarms.active_bits & _AlarmBit.TREADMILL_FAULT:
             alarms.clear(_Alarm.TREADMILL_FAULT)
         if es.fault:
             sensor_only = es.fault == 16  # FaultCode.SENSOR: insoles unreliable, fall back
@@ -1355,11 +1351,11 @@ class ControlCore:
                 self.alarm(_Alarm.EXO_FAULT)
         else:
             self.use_kinematic_events = False
-            if alarms.is_active(_Alarm.EXO_FAULT):
+            if alarms.active_bits & _AlarmBit.EXO_FAULT:
                 alarms.clear(_Alarm.EXO_FAULT)
         if ts.estop_pressed or es.estop_pressed:
             self.alarm(_Alarm.HARDWARE_ESTOP)
-        elif alarms.is_active(_Alarm.HARDWARE_ESTOP):
+        elif alarms.active_bits & _AlarmBit.HARDWARE_ESTOP:
             alarms.clear(_Alarm.HARDWARE_ESTOP)
         # watchdogs: only meaningful once the devices were armed for this run
         if moving_state and t >= self.arming_until_s:
@@ -1368,15 +1364,15 @@ class ControlCore:
             if es.watchdog_tripped or not es.armed:
                 self.alarm(_Alarm.EXO_WATCHDOG)
         elif not (state == _Run.STOPPING or state == _Run.STOPPED):
-            if alarms.is_active(_Alarm.TREADMILL_WATCHDOG) and not ts.watchdog_tripped:
+            if alarms.active_bits & _AlarmBit.TREADMILL_WATCHDOG and not ts.watchdog_tripped:
                 alarms.clear(_Alarm.TREADMILL_WATCHDOG)
-            if alarms.is_active(_Alarm.EXO_WATCHDOG) and not es.watchdog_tripped:
+            if alarms.active_bits & _AlarmBit.EXO_WATCHDOG and not es.watchdog_tripped:
                 alarms.clear(_Alarm.EXO_WATCHDOG)
         # frozen joint sensor while walking
         if state == _Run.RUNNING and self.belt_speed_mps > 0.2 and ok & 2:
             if t - self.frozen_since_s > FROZEN_SENSOR_S:
                 self.alarm(_Alarm.SENSOR_FROZEN)
-        elif alarms.is_active(_Alarm.SENSOR_FROZEN) and t - self.frozen_since_s < FROZEN_SENSOR_S:
+        elif alarms.active_bits & _AlarmBit.SENSOR_FROZEN and t - self.frozen_since_s < FROZEN_SENSOR_S:
             alarms.clear(_Alarm.SENSOR_FROZEN)
         # corrupted frames
         if t - self.frames_bad_t >= 1.0:
@@ -1385,21 +1381,26 @@ class ControlCore:
                 bad += ins.stats.frames_bad
             if bad - self.frames_bad_window > LINK_ERRORS_PER_S:
                 self.alarm(_Alarm.LINK_ERRORS)
-            elif alarms.is_active(_Alarm.LINK_ERRORS):
+            elif alarms.active_bits & _AlarmBit.LINK_ERRORS:
                 alarms.clear(_Alarm.LINK_ERRORS)
             self.frames_bad_window = bad
             self.frames_bad_total = bad
             self.frames_bad_t = t
-        if alarms.is_active(_Alarm.LOOP_OVERRUNS) and self.overrun_streak == 0:
+        if alarms.active_bits & _AlarmBit.LOOP_OVERRUNS and self.overrun_streak == 0:
             alarms.clear(_Alarm.LOOP_OVERRUNS)
 
     def _view(self, t: float, moving_state: bool) -> None:
         """The graded response to a late patient view (supervisor.ViewPolicy)."""
         view = self.view
         before = self.view_state
-        state = view.update(t, self.dt_s, moving_state, self.supervisor.speed_cmd_mps,
-                            self._next_obstacle_m(), self.supervisor.limits.max_decel_mps2, self._step_length_m(),
-                            self.supervisor.limits.max_speed_mps * self.speed_fraction)
+        if moving_state and view.frame_t_s >= 0.0:
+            state = view.update(t, self.dt_s, True, self.supervisor.speed_cmd_mps,
+                                self._next_obstacle_m(), self.supervisor.limits.max_decel_mps2, self._step_length_m(),
+                                self.supervisor.limits.max_speed_mps * self.speed_fraction)
+        else:
+            # Nothing moving, or no view seen yet (a core without a UI: `simulate`, `main.py core`):
+            # the policy says OK without the figures, so they are not worked out every cycle.
+            state = view.update(t, self.dt_s, False, 0.0, _NAN, 0.0, 0.0)
         self.view_state = state
         if state == before:
             return
@@ -1511,9 +1512,11 @@ class ControlCore:
         scale_key = (v_ref, self.leg_length[0], self.leg_length[1])
         if scale_key != self._scale_key:
             self._scale_key = scale_key
-            self._scales = (refgait.amplitude_scale(v_ref, self.leg_length[0]),
-                            refgait.amplitude_scale(v_ref, self.leg_length[1]))
-        scale_l, scale_r = self._scales
+            scale_l = refgait.amplitude_scale(v_ref, self.leg_length[0])
+            scale_r = refgait.amplitude_scale(v_ref, self.leg_length[1])
+            # with each scale, its swing's clearance floor (refgait.reference_floored)
+            self._scales = (scale_l, scale_r, refgait.swing_boost_floor(scale_l), refgait.swing_boost_floor(scale_r))
+        scale_l, scale_r, floor_l, floor_r = self._scales
         ref = self.ref
         # each leg's reference timed by its own stance fraction and detected toe off (refgait)
         to_t = self.swing_clear.to_t_s
@@ -1526,8 +1529,8 @@ class ControlCore:
                                                t - to_t[0] if to_t[0] >= 0.0 else -1.0, hold_l)
         ph_r, rate_r = refgait.reference_phase(self.phase[1], self.phase_est[1].stride_time_s, sf[1],
                                                t - to_t[1] if to_t[1] >= 0.0 else -1.0, hold_r)
-        refgait.reference(ph_l, scale_l, b0, ref, 0)
-        refgait.reference(ph_r, scale_r, b1, ref, 4)
+        refgait.reference_floored(ph_l, scale_l, b0, floor_l, ref, 0)
+        refgait.reference_floored(ph_r, scale_r, b1, floor_r, ref, 4)
 
         tm, exo = self.tm, self.exo
         if stopping or state == _Run.STOPPED:
@@ -1629,10 +1632,11 @@ class ControlCore:
                 self._publish_obstacles()
         cleared, hit = self._outcome_counts
         estop = 1 if (self.tm.status.estop_pressed or self.exo.status.estop_pressed) else 0
+        lateness_us, compute_us = _f32(self.lateness_us), _f32(self.compute_us)  # (state and telemetry)
         overflow = self.telemetry_ring.overflow
         _STATE_B.pack_into(
             buf, base + _STATE_B_OFF,
-            cleared, hit, self.goal_bits, _f32(self.lateness_us), _f32(self.compute_us),
+            cleared, hit, self.goal_bits, lateness_us, compute_us,
             self.overruns & _U32, _f32(self.max_lateness_us), self.device_ok, estop,
             self.frames_bad_total & _U32, overflow, self.scene_generation & _U32,
         )
@@ -1661,7 +1665,7 @@ class ControlCore:
             ref[0], ref[4], ref[1], ref[5], a[0], a[2], a[1], a[3],
             self.guidance_applied, self.bws_applied, self.contacts, self.phase[0], self.phase[1],
             self.toe_h[0], self.toe_h[1], self.boost[0], self.boost[1], self.heart_rate_bpm,
-            self.events_bits & _U32, int(self.run_state), _f32(self.lateness_us), _f32(self.compute_us),
+            self.events_bits & _U32, int(self.run_state), lateness_us, compute_us,
             alarms.active_bits & _U32,
         )
 

@@ -94,6 +94,22 @@ def sole_point_height_m(geo: LegGeometry, side: int, hip_rad: float, knee_rad: f
             - geo.ankle_height_m[side] * math.cos(pitch_rad))
 
 
+def sole_points_m(geo: LegGeometry, side: int, hip_rad: float, knee_rad: float, pitch_rad: float,
+                  pelvis_m: float) -> tuple[float, float, float, float]:
+    """(heel_x, heel_z, toe_x, toe_z): sole_point_x_m and sole_point_height_m at the heel
+    (-heel_m) and the toe (toe_m), the same values with the trig worked out once for the four
+    (the core asks for all four at every swing sample)."""
+    thigh, shank, ankle_h = geo.thigh_m[side], geo.shank_m[side], geo.ankle_height_m[side]
+    tilt = hip_rad - knee_rad
+    ankle_x = thigh * math.sin(hip_rad) + shank * math.sin(tilt)
+    above = pelvis_m - (thigh * math.cos(hip_rad) + shank * math.cos(tilt))  # pelvis less the ankle's drop
+    c, s = math.cos(pitch_rad), math.sin(pitch_rad)
+    ankle_s, ankle_c = ankle_h * s, ankle_h * c
+    toe, heel = geo.toe_m[side], -geo.heel_m[side]
+    return (ankle_x + heel * c - ankle_s, above - heel * s - ankle_c,
+            ankle_x + toe * c - ankle_s, above - toe * s - ankle_c)
+
+
 def ankle_over_floor_m(geo: LegGeometry, side: int, pitch_rad: float) -> float:
     """Ankle joint height over the floor of a foot standing at this pitch: on its toe when toe
     down (heel off), on its heel when toe up (just after heel strike), flat at 0."""

@@ -256,7 +256,12 @@ def reference(phase: float, scale: float, boost: float, out: list, offset: int) 
     adds swing flexion for obstacle clearance; a swing gets at least swing_boost_floor(scale),
     so it clears the floor by MIN_SWING_CLEARANCE_M at any speed.
     """
-    floor = swing_boost_floor(scale)
+    reference_floored(phase, scale, boost, swing_boost_floor(scale), out, offset)
+
+
+def reference_floored(phase: float, scale: float, boost: float, floor: float, out: list, offset: int) -> None:
+    """reference() with its clearance floor given (swing_boost_floor(scale)): the control core
+    works it out only when the scale changes, not for both legs every cycle."""
     _reference_raw(phase, scale, boost if boost > floor else floor, out, offset)
 
 

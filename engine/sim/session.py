@@ -214,6 +214,11 @@ def run_simulation(options: SimOptions) -> SimResult:
         next_progress = 0.0
         rig_tick = rig.tick
         core_step = core.step
+        # No compute time to report on a simulated clock: every cycle's finish_cycle(0.0) would set
+        # the 0.0 the core starts with, so it is set once here instead of called every cycle.
+        core.finish_cycle(0.0)
+        duration_s, probe, protocol, progress = options.duration_s, options.probe, options.protocol, options.progress
+        route_end_m = route_m - 0.05
         # (bound once: an Enum class attribute is slow in CPython 3.11 and these are read every cycle)
         core_stopped = (layout.RunState.STOPPING, layout.RunState.STOPPED, layout.RunState.IDLE)
         core_at_rest = (layout.RunState.IDLE, layout.RunState.STOPPED)
@@ -228,16 +233,15 @@ def run_simulation(options: SimOptions) -> SimResult:
                 controller.start()
                 started_at_s = t
             core_step(t)
-            core.finish_cycle(0.0)
             cycle += 1
             if cycle % DRAIN_EVERY == 0:
                 drain()
             if started_at_s is None:
                 continue
             if cycle % 10 == 0:
-                if options.probe is not None:
-                    options.probe(t - started_at_s, core, rig)
-                if options.protocol is not None:
+                if probe is not None:
+                    probe(t - started_at_s, core, rig)
+                if protocol is not None:
                     # over-ground distance = belt distance + the patient's (averaged) place on it
                     pos = core.self_paced.avg_m
                     tm = rig.treadmill  # the truth beside it: belt travel + true place on the belt
@@ -246,7 +250,7 @@ def run_simulation(options: SimOptions) -> SimResult:
             run_state = core.run_state
             elapsed = t - started_at_s
             if not stopping:
-                if elapsed >= options.duration_s or core.s_m >= route_m - 0.05:
+                if elapsed >= duration_s or core.s_m >= route_end_m:
                     controller.stop(who="schedule")
                     stopping, stop_began_s = True, t
                 elif elapsed > 2.0 and run_state in core_stopped:
@@ -257,9 +261,9 @@ def run_simulation(options: SimOptions) -> SimResult:
             elif (run_state in core_at_rest and core.belt_speed_mps < 0.01) \
                     or t - stop_began_s > STOP_TIMEOUT_S:
                 break
-            if options.progress and elapsed >= next_progress:
-                _progress(elapsed, options.duration_s, wall0)
-                next_progress = elapsed + max(1.0, options.duration_s / 50.0)
+            if progress and elapsed >= next_progress:
+                _progress(elapsed, duration_s, wall0)
+                next_progress = elapsed + max(1.0, duration_s / 50.0)
             if elapsed > total_s:
                 break
         drain()

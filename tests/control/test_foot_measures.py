@@ -4,6 +4,7 @@ margins of a sole, leg outcomes, the steady-stride rule and the insole pitch int
 from __future__ import annotations
 
 import math
+import random
 from types import SimpleNamespace
 
 import pytest
@@ -52,6 +53,26 @@ def test_hand_solved_poses():
     assert fk.sole_point_height_m(geo, 0, 0.0, 0.0, p, 0.15, 1.0) == pytest.approx(1.0 - 0.85 - 0.15)
     # A foot square to a shank tilted back 20 deg points its toe 20 deg down.
     assert fk.square_pitch_rad(0.1, 0.45) == pytest.approx(0.35)
+
+
+def test_sole_points_are_the_single_point_functions_bit_for_bit():
+    # The core's swing samples take all four sole points from one call (shared trig): the same
+    # floats as sole_point_x_m / sole_point_height_m, or simulate's sessions would change.
+    geo = _geo()
+    rng = random.Random(5)
+    for _ in range(2000):
+        side = rng.randrange(2)
+        hip, knee, pitch = rng.uniform(-0.5, 1.0), rng.uniform(0.0, 1.4), rng.uniform(-0.8, 0.8)
+        pelvis = rng.uniform(0.7, 1.1)
+        toe, heel = geo.toe_m[side], -geo.heel_m[side]
+        assert fk.sole_points_m(geo, side, hip, knee, pitch, pelvis) == (
+            fk.sole_point_x_m(geo, side, hip, knee, pitch, heel),
+            fk.sole_point_height_m(geo, side, hip, knee, pitch, heel, pelvis),
+            fk.sole_point_x_m(geo, side, hip, knee, pitch, toe),
+            fk.sole_point_height_m(geo, side, hip, knee, pitch, toe, pelvis),
+        )
+    # and by hand: standing straight, foot flat, the heel 5 cm behind the ankle on the floor
+    assert fk.sole_points_m(geo, 0, 0.0, 0.0, 0.0, 0.93) == pytest.approx((-0.05, 0.0, 0.15, 0.0))
 
 
 def test_winter_fractions_without_device_geometry():
