@@ -99,6 +99,10 @@ def _zero_time(t0: float, v0: float, t1: float, v1: float, noise_floor: float = 
     low, high = (v0, v1) if v1 > v0 else (v1, v0)
     if low <= noise_floor:
         return t0 + 0.5 * dt
+    if high == low:
+        # Level (a contact declared when the bounce guard ended, between equal samples): no
+        # crossing lies between them; the sample that declared it is the best bound.
+        return t1
     slope = (high - low) / dt
     back = low / slope
     if back > 3.0 * dt:

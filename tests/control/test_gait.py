@@ -159,3 +159,26 @@ def test_assist_as_needed_follows_error_within_bounds():
         aan.sample(half ** 2)
         g = aan.stride_end(True, False, 0.0, 1.0)
     assert g == pytest.approx(0.5, abs=1e-3)  # a steady need n settles at n (K = 1 - F)
+
+
+def test_a_reload_held_level_through_the_bounce_guard_times_its_strike_without_failing():
+    # A foot lifted and set down again within MIN_CONTACT_S (a bounce) whose sensor then reads the
+    # same load sample after sample (a quantised ADC): the strike is declared when the guard ends,
+    # between two equal samples, where no crossing can be interpolated. It divided by zero (a
+    # crash of the 1 kHz core) and must give a time at or before the sample that declared it.
+    det = FootEvents()
+    t = 0.0
+    for _ in range(100):  # a stance
+        det.update(t, 0.3, 0.3)
+        t += 0.002
+    assert det.update(t, 0.0, 0.0) == TOE_OFF
+    lift_s = det.event_t_s
+    events = []
+    while t < lift_s + 0.2:
+        t += 0.002
+        ev = det.update(t, 0.2, 0.0)  # set down at once, then level
+        if ev != NO_EVENT:
+            events.append((ev, det.event_t_s, t))
+    assert [ev for ev, _, _ in events] == [HEEL_STRIKE]
+    _, event_t, declared_t = events[0]
+    assert lift_s < event_t <= declared_t
