@@ -20,7 +20,7 @@ NAMES = {int(LegOutcome.CLEARED): "cleared", int(LegOutcome.TOUCHED): "touched",
 
 
 @pytest.mark.parametrize("seed, duration_s, legs", [
-    (2, 60.0, [(8, "right"), (13, "left")]),
+    (2, 60.0, [(8, "right")]),  # 13 left (58.0 s) is no longer reached: the trip response (session 9) slows this walk
     (1, 45.0, [(10, "left")]),
 ])
 def test_the_traced_crossings_agree_with_the_truth(seed, duration_s, legs):
