@@ -7,7 +7,8 @@ Task order each frame (lower sort runs first):
     -30 hud          (headset only here; see 53) goal progress, next obstacle, feedback, tasks
     -20 therapist    alarm banner, live panel, menu
      45 camera       a fresh state sample; s extrapolated to this frame's display time ->
-                     patient node (the last thing before drawing)
+                     patient node (the last thing before drawing); without a headset the main
+                     thread runs SCHED_FIFO 1 from here to `complete` (HOLD_RT_PRIORITY)
      50 igLoop       Panda3D draws (without a headset: not flipped yet)
      51 complete     the frame is drawn
   52/53 world, hud   without a headset: for the next frame, while this one waits to be shown
@@ -43,7 +44,13 @@ from panda3d.core import Filename
 
 from engine.control import layout
 from engine.render.alarms import AlarmBanner, CoreWatch, active_alarms
-from engine.render.camera_sync import MAX_HORIZON_S, DisplayClock, PresentClock, extrapolate_s
+from engine.render.camera_sync import (
+    MAX_HORIZON_S,
+    DisplayClock,
+    PresentClock,
+    belt_at_s,
+    extrapolate_s,
+)
 from engine.render.hud import HudModel, PatientHud, TaskView
 
 log = logging.getLogger(__name__)
@@ -61,6 +68,11 @@ UI_NICE = -10
 # UI's own watch threads at 10, the recorder's drain at 5, rig 50, core 80), above all background
 # work. At nice -10 alone the hold woke for want of a CPU up to 42 ms late (p99, load 9), and the
 # frame showed the belt where it had been drawn for that long before (docs/benchmarks.md).
+# The draw runs there too, from placing the camera to the frame being complete (on a software
+# renderer 5-25 ms of CPU a frame, ~25 % of one CPU at 30 frames/s): that time is the
+# presentation budget, i.e. how far ahead the camera is extrapolated, and at nice -10 under load
+# it was mostly waiting for a CPU (p50 44-348 ms, p99 128 ms+). The scenery and HUD updates for
+# the next frame, and the pacing sleep, stay at the normal policy.
 HOLD_RT_PRIORITY = 1
 HOLD_GUARD_MAX_S = 0.02  # the longest a hold keeps the GIL (see StepSyncApp._hold_until)
 _LIBC_KEEPING_GIL = ctypes.PyDLL(None)  # PyDLL: its calls (usleep) do not release the GIL
@@ -205,7 +217,7 @@ class StepSyncApp(ShowBase):
         self.present_s = math.nan  # when the frame being built is flipped (paced frames)
         self._guard_s = 0.002  # the hold takes the GIL back this early (see _hold_until)
         self._hold_runq_s: float | None = None
-        self._hold_rt = False  # the main thread is at HOLD_RT_PRIORITY now (a hold in progress)
+        self._hold_rt = False  # the main thread is at HOLD_RT_PRIORITY now (a draw or a hold in progress)
         self._hold_rt_refused = False
         self._overshoots: collections.deque = collections.deque()
         self.core_watch = CoreWatch()
@@ -408,6 +420,8 @@ class StepSyncApp(ShowBase):
 
     def _camera_task(self, task):
         self.liveness.enter("camera")
+        if self._hold_frames:
+            self._hold_priority(True)  # the draw at the hold's priority, to its completion (see HOLD_RT_PRIORITY)
         # A fresh sample: the one read at the frame's start is older by the world, HUD and menu
         # work since, and a shorter extrapolation follows a changing speed better.
         state = self.state
@@ -516,6 +530,7 @@ class StepSyncApp(ShowBase):
         if self.app_config.fault_draw_delay_s > 0.0:
             time.sleep(self.app_config.fault_draw_delay_s)  # fault campaign: a renderer this much slower
         self._complete_s = time.monotonic()
+        self._hold_priority(False)
         return task.cont
 
     def _frame_done_task(self, task):
@@ -540,12 +555,14 @@ class StepSyncApp(ShowBase):
             self.graphicsEngine.flip_frame()
             # The instant this frame was presented (flipped): what its error is measured at.
             presented_s = time.monotonic()
+            truth = self._read_truth()  # before the priority drops (see _read_truth)
             self._hold_priority(False)
             if held:
                 self._hold_measured(self.present_s, presented_s)
             self.present_clock.observe(self._camera_at_s, complete)
         else:
             presented_s = time.monotonic()
+            truth = self._read_truth()
         done = presented_s
         self.controller.writer.frame()
         self.liveness.enter("between")
@@ -571,28 +588,37 @@ class StepSyncApp(ShowBase):
                 import threading
 
                 threading.Event().wait()  # fault campaign: a main loop that never returns
-        if self.state_valid and int(self.state["run_state"]) == layout.RunState.RUNNING:
-            # Where the belt really is when this frame appears: a fresh state sample (at most one
-            # control cycle old) carried the last fraction of a millisecond to the display time.
-            try:
-                probe = self.channels.state.read(self._probe, timeout_s=0.002)
-                display_s = presented_s + self.display_clock.display_latency_s
-                belt_s = extrapolate_s(float(probe["s_m"]), float(probe["belt_speed_mps"]),
-                                       float(probe["belt_accel_mps2"]), s_time_s(probe), display_s)
-                speed_mps = float(probe["belt_speed_mps"])
-                if speed_mps > 0.05:
-                    error_mm = (self.drawn_s_m - belt_s) * 1000.0
-                    self.stats.belt_error_mm.append(error_mm)
-                    self.stats.belt_samples.append((speed_mps, error_mm, (self.read_s_m - belt_s) * 1000.0))
-                    late_s = display_s - self.predicted_display_s
-                    if math.isfinite(late_s):
-                        self.stats.present_late_ms.append(late_s * 1000.0)
-                        self.stats.timing_error_mm.append(-speed_mps * late_s * 1000.0)
-                        self.stats.model_error_mm.append(error_mm + speed_mps * late_s * 1000.0)
-                    self.stats.truth_age_ms.append((display_s - s_time_s(probe)) * 1000.0)
-            except TimeoutError:
-                pass
+        if truth is not None:
+            # Where the belt really is when this frame appears: the fresh state sample read right
+            # after the flip, carried to the display time from the treadmill's own sample time
+            # (forward from a sample at most one status period old, back from one newer than it).
+            display_s = presented_s + self.display_clock.display_latency_s
+            belt_s = belt_at_s(float(truth["s_m"]), float(truth["belt_speed_mps"]),
+                               float(truth["belt_accel_mps2"]), s_time_s(truth), display_s)
+            speed_mps = float(truth["belt_speed_mps"])
+            if speed_mps > 0.05:
+                error_mm = (self.drawn_s_m - belt_s) * 1000.0
+                self.stats.belt_error_mm.append(error_mm)
+                self.stats.belt_samples.append((speed_mps, error_mm, (self.read_s_m - belt_s) * 1000.0))
+                late_s = display_s - self.predicted_display_s
+                if math.isfinite(late_s):
+                    self.stats.present_late_ms.append(late_s * 1000.0)
+                    self.stats.timing_error_mm.append(-speed_mps * late_s * 1000.0)
+                    self.stats.model_error_mm.append(error_mm + speed_mps * late_s * 1000.0)
+                self.stats.truth_age_ms.append((display_s - s_time_s(truth)) * 1000.0)
         return task.cont
+
+    def _read_truth(self):
+        """A fresh state sample for the error of the frame just flipped, or None (not walking, or
+        the block unreadable). Read at once, at the hold's priority: read after the priority
+        dropped, a preempted main thread took it up to ~8 ms after the flip (bench session
+        --hog), and the belt's travel meanwhile counted as the frame's error."""
+        if not (self.state_valid and int(self.state["run_state"]) == layout.RunState.RUNNING):
+            return None
+        try:
+            return self.channels.state.read(self._probe, timeout_s=0.002)
+        except TimeoutError:
+            return None
 
     def _hold_until(self, present_s: float) -> bool:
         """Wait until present_s: asleep with the GIL released until `_guard_s` before it, then
@@ -637,8 +663,8 @@ class StepSyncApp(ShowBase):
             self.stats.hold_runq_ms.append((runq_end_s - self._hold_runq_s) * 1000.0)
 
     def _hold_priority(self, on: bool) -> None:
-        """The main thread to SCHED_FIFO HOLD_RT_PRIORITY for a frame's hold and flip, and back to
-        its normal policy (its nice value stays UI_NICE); nothing where real-time is refused."""
+        """The main thread to SCHED_FIFO HOLD_RT_PRIORITY for a frame's draw, and its hold and flip,
+        and back to its normal policy (its nice value stays UI_NICE); nothing where real-time is refused."""
         if HOLD_RT_PRIORITY <= 0 or on == self._hold_rt or (on and self._hold_rt_refused):
             return
         tid = threading.get_native_id()
