@@ -3,19 +3,19 @@
 Task order each frame (lower sort runs first):
   -1000 openvr poses (VR only: waitGetPoses paces the frame)
     -60 read state   heartbeat to the core, then a non-blocking seqlock read of the state block
-    -55 world        (headset only here; see 52) scenery chunks, obstacles, ambient life
-    -30 hud          (headset only here; see 53) goal progress, next obstacle, feedback, tasks
+    -55 world        (headset only here; see 61) scenery chunks, obstacles, ambient life
+    -30 hud          (headset only here; see 62) goal progress, next obstacle, feedback, tasks
     -20 therapist    alarm banner, live panel, menu
      45 camera       a fresh state sample; s extrapolated to this frame's display time ->
                      patient node (the last thing before drawing); without a headset the main
-                     thread runs SCHED_FIFO 1 from here to `complete` (HOLD_RT_PRIORITY)
+                     thread runs SCHED_FIFO 1 from here to the flip (HOLD_RT_PRIORITY)
      50 igLoop       Panda3D draws (without a headset: not flipped yet)
      51 complete     the frame is drawn
-  52/53 world, hud   without a headset: for the next frame, while this one waits to be shown
      60 frame done   without a headset: hold the frame until its presentation time, flip it
                      (camera_sync.PresentClock); measure the draw time and the visual-versus-belt
                      error of this frame; the frame counter to the core (its age is graded:
                      supervisor.ViewPolicy)
+  61/62 world, hud   without a headset: for the next frame, after this one is shown
 
 A thread (liveness.MainLoopWatch) beats the core's liveness heartbeat while the main loop is
 alive; each task names its stage so the thread can tell a slow frame from a hung loop.
@@ -68,11 +68,13 @@ UI_NICE = -10
 # UI's own watch threads at 10, the recorder's drain at 5, rig 50, core 80), above all background
 # work. At nice -10 alone the hold woke for want of a CPU up to 42 ms late (p99, load 9), and the
 # frame showed the belt where it had been drawn for that long before (docs/benchmarks.md).
-# The draw runs there too, from placing the camera to the frame being complete (on a software
-# renderer 5-25 ms of CPU a frame, ~25 % of one CPU at 30 frames/s): that time is the
-# presentation budget, i.e. how far ahead the camera is extrapolated, and at nice -10 under load
-# it was mostly waiting for a CPU (p50 44-348 ms, p99 128 ms+). The scenery and HUD updates for
-# the next frame, and the pacing sleep, stay at the normal policy.
+# The draw runs there too: the main thread is at SCHED_FIFO 1 from placing the camera to the
+# flip (on a software renderer 5-25 ms of CPU a frame, ~25 % of one CPU at 30 frames/s). The
+# camera-to-complete time is the presentation budget, i.e. how far ahead the camera is
+# extrapolated, and at nice -10 under load it was mostly waiting for a CPU (p50 44-348 ms, p99
+# 128 ms+); dropped between the draw and the hold, the thread was preempted there and the frame
+# flipped up to 15 ms late (load 6-8). The scenery and HUD updates for the next frame, and the
+# pacing sleep, stay at the normal policy.
 HOLD_RT_PRIORITY = 1
 HOLD_GUARD_MAX_S = 0.02  # the longest a hold keeps the GIL (see StepSyncApp._hold_until)
 _LIBC_KEEPING_GIL = ctypes.PyDLL(None)  # PyDLL: its calls (usleep) do not release the GIL
@@ -315,10 +317,12 @@ class StepSyncApp(ShowBase):
         self.task_mgr.add(self._read_state_task, "stepsync-read-state", sort=-60)
         self.task_mgr.add(self._camera_task, "stepsync-camera", sort=45)
         self.task_mgr.add(self._complete_task, "stepsync-frame-complete", sort=51)
-        # A held frame waits for its presentation time anyway: the scenery and the HUD update
-        # meanwhile, for the next frame (with a headset they come before the camera, as before).
-        self.task_mgr.add(self._world_task, "stepsync-world", sort=52 if self._hold_frames else -55)
-        self.task_mgr.add(self._hud_task, "stepsync-hud", sort=53 if self._hold_frames else -30)
+        # Without a headset the scenery and the HUD update after the frame is shown, for the next
+        # one (with a headset they come before the camera). Not during the hold: at the normal
+        # policy under load they overran the presentation time, and the frame was flipped late
+        # (sidewalk, load 9 with the hog: the belt error's p99 was 4.9 mm, all of it lateness).
+        self.task_mgr.add(self._world_task, "stepsync-world", sort=61 if self._hold_frames else -55)
+        self.task_mgr.add(self._hud_task, "stepsync-hud", sort=62 if self._hold_frames else -30)
         self.task_mgr.add(self._therapist_task, "stepsync-therapist", sort=-20)
         self.task_mgr.add(self._frame_done_task, "stepsync-frame-done", sort=60)
 
@@ -421,7 +425,7 @@ class StepSyncApp(ShowBase):
     def _camera_task(self, task):
         self.liveness.enter("camera")
         if self._hold_frames:
-            self._hold_priority(True)  # the draw at the hold's priority, to its completion (see HOLD_RT_PRIORITY)
+            self._hold_priority(True)  # from here to the flip (see HOLD_RT_PRIORITY)
         # A fresh sample: the one read at the frame's start is older by the world, HUD and menu
         # work since, and a shorter extrapolation follows a changing speed better.
         state = self.state
@@ -462,8 +466,7 @@ class StepSyncApp(ShowBase):
     def _world_task(self, task):
         # Never between the camera and the draw: updating the scenery can take a while, and the
         # display-time prediction must be made after that work, not before it. With a headset it
-        # runs before the camera; without one after the draw, for the next frame (shown about a
-        # frame period after this one), while this frame waits for its presentation time.
+        # runs before the camera; without one after this frame is shown, for the next frame.
         self.liveness.enter("world")
         # (not while the 3D view is off: the therapist's full-screen menu covers it)
         if self.world is not None and self.cam.node().is_active():
@@ -530,7 +533,6 @@ class StepSyncApp(ShowBase):
         if self.app_config.fault_draw_delay_s > 0.0:
             time.sleep(self.app_config.fault_draw_delay_s)  # fault campaign: a renderer this much slower
         self._complete_s = time.monotonic()
-        self._hold_priority(False)
         return task.cont
 
     def _frame_done_task(self, task):
@@ -556,9 +558,9 @@ class StepSyncApp(ShowBase):
             # The instant this frame was presented (flipped): what its error is measured at.
             presented_s = time.monotonic()
             truth = self._read_truth()  # before the priority drops (see _read_truth)
-            self._hold_priority(False)
             if held:
                 self._hold_measured(self.present_s, presented_s)
+            self._hold_priority(False)
             self.present_clock.observe(self._camera_at_s, complete)
         else:
             presented_s = time.monotonic()

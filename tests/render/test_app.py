@@ -97,7 +97,7 @@ def scenario(headset: bool) -> dict:
     # The main thread's scheduling policy just before Panda3D draws (after the camera task) and
     # while the scenery and HUD are updated after it.
     policies: dict[str, list[int]] = {"draw": [], "after": []}
-    for name, sort in (("draw", 49), ("after", 54)):
+    for name, sort in (("draw", 49), ("after", 63)):
         app.task_mgr.add(lambda task, name=name: (policies[name].append(os.sched_getscheduler(0)), task.cont)[1],
                          f"test-policy-{name}", sort=sort)
     with FakeCore(channels, speed_mps=1.5, outcome_at_m=1.0):
