@@ -631,7 +631,7 @@ class StepSyncApp(ShowBase):
         gone, the second is not: another thread of this process preempted while holding the GIL
         kept the woken hold waiting (wake 32-122 ms late at p99 with 0.4-2.3 ms of it waiting
         for a CPU, load 14-17). So the hold takes the GIL back `_guard_s` early, learnt from how
-        late recent wake-ups came (p90 of the last 30, 0.5 to HOLD_GUARD_MAX_S), and waits out
+        late recent wake-ups came (the latest of the last 30, 0.5 to HOLD_GUARD_MAX_S), and waits out
         the rest without letting it go (a C sleep that keeps the GIL; at SCHED_FIFO a sleep has
         no timer slack and wakes within tens of microseconds). The
         UI's other threads wait at most that long for the GIL (the liveness beat's period is
@@ -646,8 +646,11 @@ class StepSyncApp(ShowBase):
             self._overshoots.append(overshoot_s)
             if len(self._overshoots) > 30:
                 self._overshoots.popleft()
-            ranked = sorted(self._overshoots)
-            self._guard_s = min(HOLD_GUARD_MAX_S, max(0.0005, ranked[int(0.9 * (len(ranked) - 1))]))
+            # The latest, not the p90 (as until issue 17's vb branch): with the draw at FIFO 1 the
+            # frames still flipped late were mostly wake-ups later than a p90 guard (2-30 ms, load
+            # 7-11); simulated on those recorded wake-ups, the latest of the last 30 halves the p99
+            # lateness (6.4 -> 3.1 ms, 10.2 -> 4.6 ms).
+            self._guard_s = min(HOLD_GUARD_MAX_S, max(0.0005, max(self._overshoots)))
         # From here to the flip no Python function is entered and no loop jumps back: the points
         # where CPython hands the GIL to a thread that asked for it (a spin loop here did, and
         # the frame was flipped when that thread let go).
