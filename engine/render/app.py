@@ -675,7 +675,10 @@ class StepSyncApp(ShowBase):
         tid = threading.get_native_id()
         try:
             if on:
-                os.sched_setscheduler(tid, os.SCHED_FIFO, os.sched_param(HOLD_RT_PRIORITY))
+                # RESET_ON_FORK: a thread or process started meanwhile (none is, by design) starts
+                # at the normal policy, not real-time (recorder.py learnt this the hard way).
+                os.sched_setscheduler(tid, os.SCHED_FIFO | os.SCHED_RESET_ON_FORK,
+                                      os.sched_param(HOLD_RT_PRIORITY))
             else:
                 os.sched_setscheduler(tid, os.SCHED_OTHER, os.sched_param(0))
             self._hold_rt = on
