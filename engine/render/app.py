@@ -3,18 +3,19 @@
 Task order each frame (lower sort runs first):
   -1000 openvr poses (VR only: waitGetPoses paces the frame)
     -60 read state   heartbeat to the core, then a non-blocking seqlock read of the state block
-    -55 world        (headset only here; see 52) scenery chunks, obstacles, ambient life
-    -30 hud          (headset only here; see 53) goal progress, next obstacle, feedback, tasks
+    -55 world        (headset only here; see 61) scenery chunks, obstacles, ambient life
+    -30 hud          (headset only here; see 62) goal progress, next obstacle, feedback, tasks
     -20 therapist    alarm banner, live panel, menu
      45 camera       a fresh state sample; s extrapolated to this frame's display time ->
-                     patient node (the last thing before drawing)
+                     patient node (the last thing before drawing); without a headset the main
+                     thread runs SCHED_FIFO 1 from here to the flip (HOLD_RT_PRIORITY)
      50 igLoop       Panda3D draws (without a headset: not flipped yet)
      51 complete     the frame is drawn
-  52/53 world, hud   without a headset: for the next frame, while this one waits to be shown
      60 frame done   without a headset: hold the frame until its presentation time, flip it
                      (camera_sync.PresentClock); measure the draw time and the visual-versus-belt
                      error of this frame; the frame counter to the core (its age is graded:
                      supervisor.ViewPolicy)
+  61/62 world, hud   without a headset: for the next frame, after this one is shown
 
 A thread (liveness.MainLoopWatch) beats the core's liveness heartbeat while the main loop is
 alive; each task names its stage so the thread can tell a slow frame from a hung loop.
@@ -43,7 +44,13 @@ from panda3d.core import Filename
 
 from engine.control import layout
 from engine.render.alarms import AlarmBanner, CoreWatch, active_alarms
-from engine.render.camera_sync import MAX_HORIZON_S, DisplayClock, PresentClock, extrapolate_s
+from engine.render.camera_sync import (
+    MAX_HORIZON_S,
+    DisplayClock,
+    PresentClock,
+    belt_at_s,
+    extrapolate_s,
+)
 from engine.render.hud import HudModel, PatientHud, TaskView
 
 log = logging.getLogger(__name__)
@@ -61,6 +68,13 @@ UI_NICE = -10
 # UI's own watch threads at 10, the recorder's drain at 5, rig 50, core 80), above all background
 # work. At nice -10 alone the hold woke for want of a CPU up to 42 ms late (p99, load 9), and the
 # frame showed the belt where it had been drawn for that long before (docs/benchmarks.md).
+# The draw runs there too: the main thread is at SCHED_FIFO 1 from placing the camera to the
+# flip (on a software renderer 5-25 ms of CPU a frame, ~25 % of one CPU at 30 frames/s). The
+# camera-to-complete time is the presentation budget, i.e. how far ahead the camera is
+# extrapolated, and at nice -10 under load it was mostly waiting for a CPU (p50 44-348 ms, p99
+# 128 ms+); dropped between the draw and the hold, the thread was preempted there and the frame
+# flipped up to 15 ms late (load 6-8). The scenery and HUD updates for the next frame, and the
+# pacing sleep, stay at the normal policy.
 HOLD_RT_PRIORITY = 1
 HOLD_GUARD_MAX_S = 0.02  # the longest a hold keeps the GIL (see StepSyncApp._hold_until)
 _LIBC_KEEPING_GIL = ctypes.PyDLL(None)  # PyDLL: its calls (usleep) do not release the GIL
@@ -205,7 +219,7 @@ class StepSyncApp(ShowBase):
         self.present_s = math.nan  # when the frame being built is flipped (paced frames)
         self._guard_s = 0.002  # the hold takes the GIL back this early (see _hold_until)
         self._hold_runq_s: float | None = None
-        self._hold_rt = False  # the main thread is at HOLD_RT_PRIORITY now (a hold in progress)
+        self._hold_rt = False  # the main thread is at HOLD_RT_PRIORITY now (a draw or a hold in progress)
         self._hold_rt_refused = False
         self._overshoots: collections.deque = collections.deque()
         self.core_watch = CoreWatch()
@@ -303,10 +317,12 @@ class StepSyncApp(ShowBase):
         self.task_mgr.add(self._read_state_task, "stepsync-read-state", sort=-60)
         self.task_mgr.add(self._camera_task, "stepsync-camera", sort=45)
         self.task_mgr.add(self._complete_task, "stepsync-frame-complete", sort=51)
-        # A held frame waits for its presentation time anyway: the scenery and the HUD update
-        # meanwhile, for the next frame (with a headset they come before the camera, as before).
-        self.task_mgr.add(self._world_task, "stepsync-world", sort=52 if self._hold_frames else -55)
-        self.task_mgr.add(self._hud_task, "stepsync-hud", sort=53 if self._hold_frames else -30)
+        # Without a headset the scenery and the HUD update after the frame is shown, for the next
+        # one (with a headset they come before the camera). Not during the hold: at the normal
+        # policy under load they overran the presentation time, and the frame was flipped late
+        # (sidewalk, load 9 with the hog: the belt error's p99 was 4.9 mm, all of it lateness).
+        self.task_mgr.add(self._world_task, "stepsync-world", sort=61 if self._hold_frames else -55)
+        self.task_mgr.add(self._hud_task, "stepsync-hud", sort=62 if self._hold_frames else -30)
         self.task_mgr.add(self._therapist_task, "stepsync-therapist", sort=-20)
         self.task_mgr.add(self._frame_done_task, "stepsync-frame-done", sort=60)
 
@@ -408,6 +424,8 @@ class StepSyncApp(ShowBase):
 
     def _camera_task(self, task):
         self.liveness.enter("camera")
+        if self._hold_frames:
+            self._hold_priority(True)  # from here to the flip (see HOLD_RT_PRIORITY)
         # A fresh sample: the one read at the frame's start is older by the world, HUD and menu
         # work since, and a shorter extrapolation follows a changing speed better.
         state = self.state
@@ -448,8 +466,7 @@ class StepSyncApp(ShowBase):
     def _world_task(self, task):
         # Never between the camera and the draw: updating the scenery can take a while, and the
         # display-time prediction must be made after that work, not before it. With a headset it
-        # runs before the camera; without one after the draw, for the next frame (shown about a
-        # frame period after this one), while this frame waits for its presentation time.
+        # runs before the camera; without one after this frame is shown, for the next frame.
         self.liveness.enter("world")
         # (not while the 3D view is off: the therapist's full-screen menu covers it)
         if self.world is not None and self.cam.node().is_active():
@@ -540,12 +557,14 @@ class StepSyncApp(ShowBase):
             self.graphicsEngine.flip_frame()
             # The instant this frame was presented (flipped): what its error is measured at.
             presented_s = time.monotonic()
-            self._hold_priority(False)
+            truth = self._read_truth()  # before the priority drops (see _read_truth)
             if held:
                 self._hold_measured(self.present_s, presented_s)
+            self._hold_priority(False)
             self.present_clock.observe(self._camera_at_s, complete)
         else:
             presented_s = time.monotonic()
+            truth = self._read_truth()
         done = presented_s
         self.controller.writer.frame()
         self.liveness.enter("between")
@@ -571,28 +590,37 @@ class StepSyncApp(ShowBase):
                 import threading
 
                 threading.Event().wait()  # fault campaign: a main loop that never returns
-        if self.state_valid and int(self.state["run_state"]) == layout.RunState.RUNNING:
-            # Where the belt really is when this frame appears: a fresh state sample (at most one
-            # control cycle old) carried the last fraction of a millisecond to the display time.
-            try:
-                probe = self.channels.state.read(self._probe, timeout_s=0.002)
-                display_s = presented_s + self.display_clock.display_latency_s
-                belt_s = extrapolate_s(float(probe["s_m"]), float(probe["belt_speed_mps"]),
-                                       float(probe["belt_accel_mps2"]), s_time_s(probe), display_s)
-                speed_mps = float(probe["belt_speed_mps"])
-                if speed_mps > 0.05:
-                    error_mm = (self.drawn_s_m - belt_s) * 1000.0
-                    self.stats.belt_error_mm.append(error_mm)
-                    self.stats.belt_samples.append((speed_mps, error_mm, (self.read_s_m - belt_s) * 1000.0))
-                    late_s = display_s - self.predicted_display_s
-                    if math.isfinite(late_s):
-                        self.stats.present_late_ms.append(late_s * 1000.0)
-                        self.stats.timing_error_mm.append(-speed_mps * late_s * 1000.0)
-                        self.stats.model_error_mm.append(error_mm + speed_mps * late_s * 1000.0)
-                    self.stats.truth_age_ms.append((display_s - s_time_s(probe)) * 1000.0)
-            except TimeoutError:
-                pass
+        if truth is not None:
+            # Where the belt really is when this frame appears: the fresh state sample read right
+            # after the flip, carried to the display time from the treadmill's own sample time
+            # (forward from a sample at most one status period old, back from one newer than it).
+            display_s = presented_s + self.display_clock.display_latency_s
+            belt_s = belt_at_s(float(truth["s_m"]), float(truth["belt_speed_mps"]),
+                               float(truth["belt_accel_mps2"]), s_time_s(truth), display_s)
+            speed_mps = float(truth["belt_speed_mps"])
+            if speed_mps > 0.05:
+                error_mm = (self.drawn_s_m - belt_s) * 1000.0
+                self.stats.belt_error_mm.append(error_mm)
+                self.stats.belt_samples.append((speed_mps, error_mm, (self.read_s_m - belt_s) * 1000.0))
+                late_s = display_s - self.predicted_display_s
+                if math.isfinite(late_s):
+                    self.stats.present_late_ms.append(late_s * 1000.0)
+                    self.stats.timing_error_mm.append(-speed_mps * late_s * 1000.0)
+                    self.stats.model_error_mm.append(error_mm + speed_mps * late_s * 1000.0)
+                self.stats.truth_age_ms.append((display_s - s_time_s(truth)) * 1000.0)
         return task.cont
+
+    def _read_truth(self):
+        """A fresh state sample for the error of the frame just flipped, or None (not walking, or
+        the block unreadable). Read at once, at the hold's priority: read after the priority
+        dropped, a preempted main thread took it up to ~8 ms after the flip (bench session
+        --hog), and the belt's travel meanwhile counted as the frame's error."""
+        if not (self.state_valid and int(self.state["run_state"]) == layout.RunState.RUNNING):
+            return None
+        try:
+            return self.channels.state.read(self._probe, timeout_s=0.002)
+        except TimeoutError:
+            return None
 
     def _hold_until(self, present_s: float) -> bool:
         """Wait until present_s: asleep with the GIL released until `_guard_s` before it, then
@@ -603,7 +631,7 @@ class StepSyncApp(ShowBase):
         gone, the second is not: another thread of this process preempted while holding the GIL
         kept the woken hold waiting (wake 32-122 ms late at p99 with 0.4-2.3 ms of it waiting
         for a CPU, load 14-17). So the hold takes the GIL back `_guard_s` early, learnt from how
-        late recent wake-ups came (p90 of the last 30, 0.5 to HOLD_GUARD_MAX_S), and waits out
+        late recent wake-ups came (the latest of the last 30, 0.5 to HOLD_GUARD_MAX_S), and waits out
         the rest without letting it go (a C sleep that keeps the GIL; at SCHED_FIFO a sleep has
         no timer slack and wakes within tens of microseconds). The
         UI's other threads wait at most that long for the GIL (the liveness beat's period is
@@ -618,8 +646,11 @@ class StepSyncApp(ShowBase):
             self._overshoots.append(overshoot_s)
             if len(self._overshoots) > 30:
                 self._overshoots.popleft()
-            ranked = sorted(self._overshoots)
-            self._guard_s = min(HOLD_GUARD_MAX_S, max(0.0005, ranked[int(0.9 * (len(ranked) - 1))]))
+            # The latest, not the p90 (as until issue 17's vb branch): with the draw at FIFO 1 the
+            # frames still flipped late were mostly wake-ups later than a p90 guard (2-30 ms, load
+            # 7-11); simulated on those recorded wake-ups, the latest of the last 30 halves the p99
+            # lateness (6.4 -> 3.1 ms, 10.2 -> 4.6 ms).
+            self._guard_s = min(HOLD_GUARD_MAX_S, max(0.0005, max(self._overshoots)))
         # From here to the flip no Python function is entered and no loop jumps back: the points
         # where CPython hands the GIL to a thread that asked for it (a spin loop here did, and
         # the frame was flipped when that thread let go).
@@ -637,14 +668,17 @@ class StepSyncApp(ShowBase):
             self.stats.hold_runq_ms.append((runq_end_s - self._hold_runq_s) * 1000.0)
 
     def _hold_priority(self, on: bool) -> None:
-        """The main thread to SCHED_FIFO HOLD_RT_PRIORITY for a frame's hold and flip, and back to
-        its normal policy (its nice value stays UI_NICE); nothing where real-time is refused."""
+        """The main thread to SCHED_FIFO HOLD_RT_PRIORITY for a frame's draw, and its hold and flip,
+        and back to its normal policy (its nice value stays UI_NICE); nothing where real-time is refused."""
         if HOLD_RT_PRIORITY <= 0 or on == self._hold_rt or (on and self._hold_rt_refused):
             return
         tid = threading.get_native_id()
         try:
             if on:
-                os.sched_setscheduler(tid, os.SCHED_FIFO, os.sched_param(HOLD_RT_PRIORITY))
+                # RESET_ON_FORK: a thread or process started meanwhile (none is, by design) starts
+                # at the normal policy, not real-time (recorder.py learnt this the hard way).
+                os.sched_setscheduler(tid, os.SCHED_FIFO | os.SCHED_RESET_ON_FORK,
+                                      os.sched_param(HOLD_RT_PRIORITY))
             else:
                 os.sched_setscheduler(tid, os.SCHED_OTHER, os.sched_param(0))
             self._hold_rt = on

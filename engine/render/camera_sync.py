@@ -41,6 +41,28 @@ def extrapolate_s(
     return s_m + v * dt + 0.5 * a * dt * dt
 
 
+# A truth sample (belt_at_s) is carried at most this far either way: a state sample is at most one
+# treadmill status period (4 ms) old when read, and read within milliseconds of the moment wanted.
+MAX_TRUTH_SHIFT_S = 0.05
+
+
+def belt_at_s(s_m: float, speed_mps: float, accel_mps2: float, sample_t_s: float, at_t_s: float) -> float:
+    """Where the belt was at at_t_s, from a state sample taken at sample_t_s before or after it.
+
+    The measurement side of `extrapolate_s`: a frame's error is taken against the belt at the
+    moment the frame was shown, and the state sample read for it may be older (carried forward)
+    or, when reading it was delayed, newer than that moment (carried back, at its speed: drawing
+    it as read would count the belt's travel during the delay as the frame's error). The shift
+    is bounded by MAX_TRUTH_SHIFT_S; a belt carried back never goes behind where it stops."""
+    dt = at_t_s - sample_t_s
+    if not math.isfinite(dt) or dt >= 0.0:
+        return extrapolate_s(s_m, speed_mps, accel_mps2, sample_t_s, at_t_s, MAX_TRUTH_SHIFT_S)
+    dt = max(dt, -MAX_TRUTH_SHIFT_S)
+    v = max(0.0, speed_mps) if math.isfinite(speed_mps) else 0.0
+    a = accel_mps2 if math.isfinite(accel_mps2) else 0.0
+    return s_m + min(0.0, v * dt + 0.5 * a * dt * dt)
+
+
 @dataclass
 class DisplayClock:
     """Predicts when the frame being built will be shown.

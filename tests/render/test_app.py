@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import subprocess
 import sys
 import threading
@@ -93,6 +94,12 @@ def scenario(headset: bool) -> dict:
     app = StepSyncApp(AppConfig(frame_rate_hz=60, use_headset=headset, vr_module=vr_module, record_frames=True),
                       channels, controller)
     heartbeats0 = int(core_view.command.read()["ui_heartbeat"])
+    # The main thread's scheduling policy just before Panda3D draws (after the camera task) and
+    # while the scenery and HUD are updated after it.
+    policies: dict[str, list[int]] = {"draw": [], "after": []}
+    for name, sort in (("draw", 49), ("after", 63)):
+        app.task_mgr.add(lambda task, name=name: (policies[name].append(os.sched_getscheduler(0)), task.cont)[1],
+                         f"test-policy-{name}", sort=sort)
     with FakeCore(channels, speed_mps=1.5, outcome_at_m=1.0):
         # At least 1.5 s and 40 frames, however few frames a loaded machine lets it draw a second.
         started = time.monotonic()
@@ -112,6 +119,8 @@ def scenario(headset: bool) -> dict:
                                          app.present_s, app.alarm_flip))
             out["feedback"].append(app.hud.visible_text()["feedback"])
     out["frames"] = app.frames
+    out["policies"] = policies
+    out["rt_refused"] = app._hold_rt_refused
     out["heartbeats"] = int(core_view.command.read()["ui_heartbeat"]) - heartbeats0
     out["belt_error_mm_p50"] = app.stats.summary()["visual_belt_error_mm_p50"]
     out["late_presentations"] = app.stats.late_presentations
@@ -164,6 +173,18 @@ def test_without_a_headset_each_frame_is_flipped_no_earlier_than_the_time_it_was
     presented = [(done, due) for done, due, alarm in window_run["presented"] if math.isfinite(done) and not alarm]
     assert len(presented) >= 10
     assert all(done >= due for done, due in presented)
+
+
+def test_without_a_headset_the_draw_runs_real_time_and_the_scenery_update_does_not(window_run):
+    # Camera to complete at SCHED_FIFO 1 (its time is the presentation budget: under load a
+    # normal-priority draw waited for the CPU); the work for the next frame at the normal policy.
+    if window_run["rt_refused"]:
+        pytest.skip("real-time scheduling refused here")
+    policies = window_run["policies"]
+    assert len(policies["draw"]) >= 10 and len(policies["after"]) >= 10
+    # (RESET_ON_FORK: a thread or process started from it would start at the normal policy)
+    assert set(policies["draw"]) == {os.SCHED_FIFO | os.SCHED_RESET_ON_FORK}
+    assert set(policies["after"]) == {os.SCHED_OTHER}
 
 
 def test_hud_shows_the_cleared_obstacle(window_run):

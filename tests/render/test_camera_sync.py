@@ -10,8 +10,10 @@ from hypothesis import strategies as st
 
 from engine.render.camera_sync import (
     MAX_HORIZON_S,
+    MAX_TRUTH_SHIFT_S,
     DisplayClock,
     PresentClock,
+    belt_at_s,
     extrapolate_s,
     route_position,
 )
@@ -56,6 +58,36 @@ def test_constant_speed_error_is_zero_at_the_true_display_time(v, dt):
     # The belt at constant speed: extrapolation hits the true position exactly.
     s0 = 3.0
     assert extrapolate_s(s0, v, 0.0, 1.0, 1.0 + dt) == pytest.approx(s0 + v * dt, abs=1e-9)
+
+
+@given(s1=st.floats(0.0, 100.0), v1=st.floats(0.3, 2.0), a=st.floats(-3.0, 3.0), back_s=st.floats(0.0, 0.05))
+def test_a_newer_sample_is_carried_back_to_where_the_belt_was(s1, v1, a, back_s):
+    # A belt under constant acceleration, sampled at t1 = 1 s (position s1, speed v1): where it
+    # was back_s earlier follows from the motion itself, s(t) = s1 + v1 (t - t1) + a (t - t1)^2 / 2
+    # (speeds stay positive over the interval: v1 >= 0.3, |a| back_s <= 0.15).
+    t1 = 1.0
+    t0 = t1 - back_s
+    truth = s1 - v1 * back_s + 0.5 * a * back_s**2
+    assert belt_at_s(s1, v1, a, t1, t0) == pytest.approx(truth, abs=1e-9)
+
+
+def test_a_sample_at_the_moment_is_the_belt_there():
+    assert belt_at_s(7.25, 1.2, 0.4, 3.0, 3.0) == 7.25
+
+
+def test_an_older_sample_is_carried_forward_like_the_camera():
+    assert belt_at_s(2.0, 1.0, 0.0, 5.0, 5.004) == pytest.approx(2.004)
+
+
+def test_the_truth_is_carried_at_most_max_truth_shift_either_way():
+    assert belt_at_s(10.0, 1.0, 0.0, 5.0, 4.0) == pytest.approx(10.0 - MAX_TRUTH_SHIFT_S)
+    assert belt_at_s(10.0, 1.0, 0.0, 5.0, 6.0) == pytest.approx(10.0 + MAX_TRUTH_SHIFT_S)
+
+
+def test_a_belt_carried_back_never_lies_ahead_of_its_sample():
+    # Strong acceleration over a short span never turns "earlier" into "further along".
+    assert belt_at_s(1.0, 0.0, 5.0, 1.0, 0.96) == 1.0
+    assert belt_at_s(1.0, float("nan"), float("nan"), 1.0, 0.99) == 1.0
 
 
 def test_non_finite_inputs_are_safe():
