@@ -85,14 +85,28 @@ FAULT_HANG_ENV = "STEPSYNC_FAULT_HANG_AFTER_FRAMES"
 
 
 def favour_ui_process() -> int:
-    """Raise this process to UI_NICE where allowed (never lowers it); returns the nice value."""
+    """Raise every thread of this process to UI_NICE where allowed (never lowers one); returns
+    the calling thread's nice value.
+
+    On Linux a nice value belongs to a thread: setting it for "the process" sets only the caller,
+    and threads started before (the session runner's heartbeat thread, Panda3D's) kept nice 0
+    (vb: `ps -L` of a bench session's UI showed two). One of them preempted while it held the
+    GIL kept the frame's hold waiting behind ordinary programs. Threads started later inherit
+    the value of the thread that starts them."""
     try:
-        current = os.getpriority(os.PRIO_PROCESS, 0)
-        if current > UI_NICE:
-            os.setpriority(os.PRIO_PROCESS, 0, UI_NICE)
+        tids = [int(tid) for tid in os.listdir("/proc/self/task")]
+    except OSError:
+        tids = [0]
+    for tid in tids:
+        try:
+            if os.getpriority(os.PRIO_PROCESS, tid) > UI_NICE:
+                os.setpriority(os.PRIO_PROCESS, tid, UI_NICE)
+        except (PermissionError, OSError):
+            continue  # not allowed (a normal user), or the thread ended meanwhile
+    try:
         return os.getpriority(os.PRIO_PROCESS, 0)
-    except (PermissionError, OSError):
-        return os.getpriority(os.PRIO_PROCESS, 0)
+    except OSError:
+        return 0
 
 
 def eye_height_from_legs_m(leg_length_m: float) -> float:

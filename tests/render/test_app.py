@@ -202,3 +202,31 @@ def test_headset_path_inside_the_app():
     assert result["submits"] == 2 * result["frames"]
     assert result["hud_under_hmd"]
     assert result["stats_source"] == "openvr"
+
+
+def test_favouring_the_ui_raises_every_thread_already_running_not_only_the_caller():
+    # On Linux nice is per thread: a thread started before (the runner's heartbeat thread) kept
+    # nice 0 when only the caller was raised, and held the GIL behind ordinary programs.
+    code = (
+        "import os, threading, json\n"
+        "from engine.render.app import UI_NICE, favour_ui_process\n"
+        "ready, done = threading.Event(), threading.Event()\n"
+        "tid = []\n"
+        "def early():\n"
+        "    tid.append(threading.get_native_id()); ready.set(); done.wait()\n"
+        "t = threading.Thread(target=early); t.start(); ready.wait()\n"
+        "before = os.getpriority(os.PRIO_PROCESS, tid[0])\n"
+        "me = favour_ui_process()\n"
+        "print(json.dumps({'ui_nice': UI_NICE, 'before': before, 'me': me,\n"
+        "                  'early': os.getpriority(os.PRIO_PROCESS, tid[0])}))\n"
+        "done.set(); t.join()\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=str(Path(__file__).resolve().parents[2]),
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    assert got["before"] == 0
+    if os.geteuid() == 0:  # allowed to raise priority: every thread at UI_NICE
+        assert got["me"] == got["early"] == got["ui_nice"]
+    else:  # not allowed: nothing changes, nothing fails
+        assert got["me"] == got["early"] == 0
