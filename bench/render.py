@@ -121,7 +121,7 @@ def belt_worker(duration_s: float) -> dict:
         controller.stop()
         stats = app.release()
         frames = np.array(app.stats.frames)
-        samples = np.array(app.stats.belt_samples)
+        samples = np.array(app.stats.belt_samples, dtype=float).reshape(-1, 3)
     finally:
         heartbeat.covering.set()
         core.stop()

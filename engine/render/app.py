@@ -28,6 +28,7 @@ snapshot in place (and raises the CORE_LOST alarm after half a second).
 
 from __future__ import annotations
 
+import array
 import collections
 import contextlib
 import ctypes
@@ -140,29 +141,38 @@ class AppConfig:
     fault_hang_after_frames: int = int(os.environ.get(FAULT_HANG_ENV, "0") or 0)
 
 
+def _series() -> array.array:
+    """A per-frame series: 4-byte floats in one buffer (a Python list of floats took ~32 bytes a
+    value; a dozen of them, kept for a whole session, grew the UI by ~0.9 MB a minute at 28
+    frames/s, the soak's unflat memory: docs/control.md)."""
+    return array.array("f")
+
+
 @dataclass
 class FrameStats:
-    """Per-frame measurements kept for the session record and the benchmark."""
+    """Per-frame measurements kept for the session record and the benchmark (the series in
+    `_series` buffers; `frames` only when AppConfig.record_frames asks)."""
 
-    frame_ms: list[float] = field(default_factory=list)
-    draw_ms: list[float] = field(default_factory=list)  # frame start to complete (before a hold)
-    hold_ms: list[float] = field(default_factory=list)  # complete to presented (paced frames)
-    render_ms: list[float] = field(default_factory=list)  # camera placed to complete (the budget's input)
-    wake_late_ms: list[float] = field(default_factory=list)  # held frames: flipped this long after their time
+    frame_ms: array.array = field(default_factory=_series)
+    draw_ms: array.array = field(default_factory=_series)  # frame start to complete (before a hold)
+    hold_ms: array.array = field(default_factory=_series)  # complete to presented (paced frames)
+    render_ms: array.array = field(default_factory=_series)  # camera placed to complete (the budget's input)
+    wake_late_ms: array.array = field(default_factory=_series)  # held frames: flipped this long after their time
     late_presentations: int = 0  # paced frames complete after their presentation time
-    belt_error_mm: list[float] = field(default_factory=list)  # drawn s - belt s at display time
-    # (belt speed m/s, error mm, error mm had s been drawn as read without extrapolation)
-    belt_samples: list[tuple[float, float, float]] = field(default_factory=list)
+    belt_error_mm: array.array = field(default_factory=_series)  # drawn s - belt s at display time
+    # (belt speed m/s, error mm, error mm had s been drawn as read without extrapolation), three
+    # values a moving frame, one after the other
+    belt_samples: array.array = field(default_factory=_series)
     late_state_frames: int = 0  # frames where the state block could not be read
     # Where the error comes from (moving frames): presented this long after the time the frame
     # was drawn for (> 0 = late: the hold woke late, or the frame was complete after its time),
     # the error's share from that timing (-v * lateness) and the rest (extrapolation: a speed
     # change over the horizon, the sample's time), and the truth sample's age at presentation.
-    present_late_ms: list[float] = field(default_factory=list)
-    timing_error_mm: list[float] = field(default_factory=list)
-    model_error_mm: list[float] = field(default_factory=list)
-    truth_age_ms: list[float] = field(default_factory=list)
-    hold_runq_ms: list[float] = field(default_factory=list)  # held frames: waiting for a CPU in the hold
+    present_late_ms: array.array = field(default_factory=_series)
+    timing_error_mm: array.array = field(default_factory=_series)
+    model_error_mm: array.array = field(default_factory=_series)
+    truth_age_ms: array.array = field(default_factory=_series)
+    hold_runq_ms: array.array = field(default_factory=_series)  # held frames: waiting for a CPU in the hold
     frames: list[tuple[float, float, float]] = field(default_factory=list)  # see AppConfig.record_frames
 
     def summary(self) -> dict:
@@ -615,7 +625,7 @@ class StepSyncApp(ShowBase):
             if speed_mps > 0.05:
                 error_mm = (self.drawn_s_m - belt_s) * 1000.0
                 self.stats.belt_error_mm.append(error_mm)
-                self.stats.belt_samples.append((speed_mps, error_mm, (self.read_s_m - belt_s) * 1000.0))
+                self.stats.belt_samples.extend((speed_mps, error_mm, (self.read_s_m - belt_s) * 1000.0))
                 late_s = display_s - self.predicted_display_s
                 if math.isfinite(late_s):
                     self.stats.present_late_ms.append(late_s * 1000.0)
