@@ -144,7 +144,7 @@ class AppConfig:
 def _series() -> array.array:
     """A per-frame series: 4-byte floats in one buffer (a Python list of floats took ~32 bytes a
     value; a dozen of them, kept for a whole session, grew the UI by ~0.9 MB a minute at 28
-    frames/s, the soak's unflat memory: docs/control.md)."""
+    frames/s. Not the soak's whole growth under a hog, which is still open: docs/control.md)."""
     return array.array("f")
 
 
