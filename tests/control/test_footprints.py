@@ -68,6 +68,25 @@ def test_footprints_follow_the_truth_through_freezing_and_trembling_steps():
     assert worst <= STEP_ERR_MAX_M, f"a footprint moved the chain by {worst * 100:.2f} cm"
 
 
+# What the chain may drift per footprint on average: about 0.6 cm over a 60 s session's ~120
+# footprints (the bench's); a foot coming down near an obstacle's far edge is placed by the chain
+DRIFT_PER_STEP_MAX_M = 0.00005
+
+
+def test_a_footprint_is_chained_from_the_other_foots_pitch_at_the_same_instant():
+    # Parkinsonian walks that freeze and festinate (their first 36 s, before the bench scene's
+    # curb up): a left heel strike used to read the right foot's pitch from the insole row before
+    # (the right foot was read after the left's event), 5 ms stale, moved on at its rate; in heel
+    # rise at a freeze's start that put 1-2 mm in a step, always the same way (seed 2: the chain
+    # 0.59 cm behind after 59 footprints, 0.10 mm a footprint; now 0.02 mm)
+    rows, _, truth = _footprint_errors("parkinsonian-freezing", 2, 36.0)
+    assert truth["freezing"], "no freezing episode: the session no longer tests trembling steps"
+    assert len(rows) >= 50
+    drift = (rows[-1][2] - rows[0][2]) / (len(rows) - 1)
+    assert abs(drift) <= DRIFT_PER_STEP_MAX_M, (
+        f"the chain drifted {drift * 1000:.3f} mm per footprint ({rows[-1][2] * 100:.2f} cm after {len(rows)})")
+
+
 def test_insole_pitch_starts_at_the_gravity_angle():
     # a foot standing on its heel, toe up 15 deg, at power-up: the accelerometer reads gravity
     foot = InsoleFoot()
