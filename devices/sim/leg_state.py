@@ -18,7 +18,7 @@ class LegState:
         "ankle_x", "ankle_z", "pitch", "heel", "toe", "prev_mid", "prev_vel", "prev_pitch",
         "pitch_rate", "accel", "dorsi", "last_hs_t", "roles", "closed",
         "catch_t0", "catch_x", "catch_z", "catch_v", "prev_ankle_x", "ankle_vx", "land_pitch", "guided",
-        "lift_off", "lift_dorsi", "to_phase", "hs_phase", "press_m", "aim",
+        "lift_off", "lift_dorsi", "to_phase", "hs_phase", "press_m", "aim", "lip",
     )
 
     def __init__(self, side: int, heel_x: float) -> None:
@@ -65,5 +65,8 @@ class LegState:
         # how far the swing foot's drive would take its sole below the ground this tick (the
         # walkway stops it there: how hard a dragging toe presses on the belt), 0 when it is clear
         self.press_m = 0.0
+        # a stance foot across a curb's face, heel before it: the edge (m ahead of the heel, m above
+        # its ground) its sole rests on; None otherwise
+        self.lip: tuple[float, float] | None = None
         self.roles: dict[int, str] = {}  # obstacle index -> lead or trail, for the swing over it
         self.closed: set[int] = set()  # obstacles whose crossing by this leg is decided

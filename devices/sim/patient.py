@@ -125,6 +125,9 @@ AIM_LIFT_RATE_MAX_MPS = 0.5
 AIM_PASSES = 4  # inverse-kinematics passes that aim the foot's lowest point with the pitch the ankle can give
 DORSI_SMOOTH_RAD = math.radians(4.0)  # the ankle meets its dorsiflexion limit over this much (tissue stiffens)
 KNEE_SMOOTH_RAD = DORSI_SMOOTH_RAD  # a swing knee meets its flexion limit the same way (it stopped in one tick)
+# A foot that lands across a curb's face rests on the stone when the ball of its foot (the
+# metatarsal heads, at this share of heel to toe, as in balance_perturbation.py) is over it
+BALL_OF_FOOT = 0.7
 MIN_TOE_GAP_M = 0.05  # a foot is placed at least this far from an obstacle's edges (by choice)
 MIN_SHUFFLE_M = 0.05  # a shuffle of a few centimetres is still a step
 LIFT_RAMP_MIN_U = 0.15  # a lift planned from toe off on takes this share of the swing (~60 ms) to build
@@ -644,6 +647,7 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
         leg.in_stance = True
         leg.heel_x = land_x
         leg.ground = self.walkway.ground_m(land_x + 0.01)
+        leg.lip = self._on_a_lip(leg, land_x)
         length_m = land_x - other.heel_x
         self.heel_strikes.append({
             "side": side, "t_s": t_s, "device_time_us": int(t_s * 1e6), "heel_x_m": land_x,
@@ -697,6 +701,8 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
         p = self.profile
         leg = self.legs[side]
         q = self._stance_progress(side)
+        if leg.lip is not None:
+            return self._stance_on_lip(side, q)
         if q < 0.12:
             # from the pitch the foot landed with to flat: on the heel when it landed toe up, on
             # the forefoot when toe down (foot drop: flat or toe-first contact)
@@ -712,6 +718,45 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
         toe_x = leg.heel_x + self.heel_m + p.foot_length_m
         tx, tz = lk.rotate(p.foot_length_m, -p.foot_height_m, pitch)
         return toe_x - tx, leg.ground - tz, pitch
+
+    def _on_a_lip(self, leg: LegState, heel_x: float) -> tuple[float, float] | None:
+        """A foot landing across a curb's face cannot stand flat with its forefoot inside the
+        stone: it stands on the stone when the ball of its foot is over it (the heel overhangs the
+        edge; leg.ground becomes the stone's top), else with its heel on the lower ground and its
+        sole against the edge, toe up. Returns the edge (ahead of the heel, above its ground) in
+        the second case, else None."""
+        foot = self.heel_m + self.profile.foot_length_m
+        for ob in self.walkway.near(heel_x, heel_x + foot):
+            if ob.kind != "curb_up" or not heel_x + 0.01 < ob.at_m < heel_x + foot:
+                continue
+            top, low = self.walkway.ground_m(ob.at_m), self.walkway.ground_m(ob.at_m - 1e-6)
+            if heel_x + BALL_OF_FOOT * foot >= ob.at_m:
+                leg.ground = top
+                return None
+            leg.ground = low
+            return ob.at_m - heel_x, top - low
+        return None
+
+    def _stance_on_lip(self, side: int, q: float) -> tuple[float, float, float]:
+        """Ankle (x, z) and pitch of a stance foot whose heel is on the ground before a curb's face
+        and whose sole rests on its edge (see _on_a_lip): on its heel, toe up as the edge holds it;
+        in heel rise it turns about the edge until its sole lies on the stone, then about its toe."""
+        p = self.profile
+        leg = self.legs[side]
+        ahead, rise = leg.lip
+        rest = -math.atan2(rise, ahead)  # the sole from the heel to the edge
+        if q < 0.6:
+            pitch = min(rest, rest + (leg.land_pitch - rest) * (1.0 - _smooth(q, 0.0, 0.12)))
+            hx, hz = lk.rotate(-self.heel_m, -p.foot_height_m, pitch)
+            return leg.heel_x - hx, leg.ground - hz, pitch
+        pitch = rest + (self._toe_off_pitch_rad[side] - rest) * _smooth(q, 0.6, 1.0)
+        along = math.hypot(ahead, rise)  # heel to edge along the sole
+        edge_x, edge_z = leg.heel_x + ahead, leg.ground + rise
+        if pitch <= 0.0:
+            px, pz = lk.rotate(along - self.heel_m, -p.foot_height_m, pitch)
+            return edge_x - px, edge_z - pz, pitch
+        px, pz = lk.rotate(p.foot_length_m, -p.foot_height_m, pitch)
+        return edge_x + self.heel_m + p.foot_length_m - along - px, edge_z - pz, pitch
 
     def _update_swing_pose(self, side: int) -> None:
         """Refresh heel and toe of a leg from its current ankle and pitch."""

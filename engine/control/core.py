@@ -224,8 +224,12 @@ class ControlCore:
         self.swing_clear = SwingClearance()
         self.ob_margins = ObstacleMargins()
         self.soles_held = DeferredSoles()  # swing samples waiting for their instant's insole pitch
+        self.row_events = [0, 0]  # each foot's insole event of the row being read (_insoles_in)
         self.walkway = Walkway()
         self.stance_ground_m = [0.0, 0.0]  # walkway height under each planted foot
+        # per planted foot: (ahead, rise) of a curb's edge its sole rests against (fk.lip_contact_m),
+        # None on level ground
+        self.stance_lip: list = [None, None]
         # route position of each planted heel (the feet, not the belt, say where the hip is: a
         # patient drifts forward and back on the treadmill); nan until the first sample of a route
         self.planted_m = [_NAN, _NAN]
@@ -463,6 +467,7 @@ class ControlCore:
             obstacles = self.planner.obstacles
             self.walkway.load(c["timeline"], len(obstacles), lambda i: getattr(obstacles[i], "in_lane", True))
             self.stance_ground_m[0] = self.stance_ground_m[1] = 0.0
+            self.stance_lip[0] = self.stance_lip[1] = None
             self.planted_m[0] = self.planted_m[1] = _NAN
             self.hip_offset_m = 0.0
             self.s_m = 0.0
@@ -824,13 +829,23 @@ class ControlCore:
                     n = self.standing_n
                     self.standing_n = total if n != n else n + 0.05 * (total - n)
             standing = self.standing_n if self.standing_n == self.standing_n else STANDING_DEFAULT_N
+            held = self.soles_held
+            # Both feet of the row first, then their events: a heel strike chains its footprint
+            # from the other foot's pose at this instant (_heel_strike), whose pitch must be this
+            # row's, not the previous sample's moved on at its rate. Read foot by foot, a left
+            # strike extrapolated the right foot's pitch over 5 ms: in heel rise at the start of
+            # a freezing episode 0.009-0.015 rad, 1-2 mm of step length, and the core's footprints
+            # drifted 1.3 cm behind the truth in 50 s (docs/control.md, "Step length").
+            evs = self.row_events
             for side in (0, 1):
                 o = 1 + 9 * side
                 foot = feet[side]
-                ev = foot.update(ts, dev_us * 1e-6, row[o], row[o + 1], row[o + 2], row[o + 7], standing,
-                                 row[o + 3], row[o + 5])
-                held = self.soles_held
+                evs[side] = foot.update(ts, dev_us * 1e-6, row[o], row[o + 1], row[o + 2], row[o + 7], standing,
+                                        row[o + 3], row[o + 5])
                 held.pitch_sample(side, ts, foot.pitch_rad)
+            for side in (0, 1):
+                foot = feet[side]
+                ev = evs[side]
                 if live and ev:
                     if ev == HEEL_STRIKE:
                         self._heel_strike(side, foot.event_t_s, True)
@@ -962,8 +977,12 @@ class ControlCore:
             pitch[side] = p
             if not self.swinging[side]:
                 # a stance foot: flat, on its heel or on its toe (insole pitch; flat without insoles)
-                h = (self.stance_ground_m[side] + fk.ankle_drop_m(geo, side, hip, knee)
-                     + fk.ankle_over_floor_m(geo, side, p if live else 0.0))
+                lip = self.stance_lip[side]
+                if lip is not None and live:
+                    h = self.stance_ground_m[side] + fk.lip_contact_m(geo, side, hip, knee, p, lip[0], lip[1])[1]
+                else:
+                    h = (self.stance_ground_m[side] + fk.ankle_drop_m(geo, side, hip, knee)
+                         + fk.ankle_over_floor_m(geo, side, p if live else 0.0))
                 if h > pelvis:
                     pelvis = h
         if pelvis == -1e9:
@@ -1027,7 +1046,6 @@ class ControlCore:
         live = self._insoles_live()
         total = 0.0
         n = 0
-        geo = self.geo
         planted = self.planted_m
         for side in (0, 1):
             if self.swinging[side]:
@@ -1044,8 +1062,8 @@ class ControlCore:
                 waiting = (self.ins is not None and not live) or self.geometry_check < 0
                 if waiting and self.run_state != _Run.RUNNING:
                     continue
-                planted[side] = self._s_at(ts) + fk.planted_heel_x_m(geo, side, hip, knee, pitch)
-            total += planted[side] - fk.planted_heel_x_m(geo, side, hip, knee, pitch)
+                planted[side] = self._s_at(ts) + self._planted_heel_x(side, hip, knee, pitch)
+            total += planted[side] - self._planted_heel_x(side, hip, knee, pitch)
             n += 1
         if n == 0:
             return self._s_at(ts) + self.hip_offset_m
@@ -1070,10 +1088,10 @@ class ControlCore:
             # instant, when a toe-first or shuffling landing still rotates onto its heel.
             live = self._insoles_live()
             now = self.angles
-            step_m = (fk.planted_heel_x_m(self.geo, side, now[2 * side], now[2 * side + 1],
-                                          self._latest_pitch(side, now) if live else 0.0)
-                      - fk.planted_heel_x_m(self.geo, other, now[2 * other], now[2 * other + 1],
-                                            self._latest_pitch(other, now) if live else 0.0))
+            step_m = (self._planted_heel_x(side, now[2 * side], now[2 * side + 1],
+                                           self._latest_pitch(side, now) if live else 0.0)
+                      - self._planted_heel_x(other, now[2 * other], now[2 * other + 1],
+                                             self._latest_pitch(other, now) if live else 0.0))
         # Where the heel landed on the route: the hip (from the other, planted heel) plus this
         # heel's place. The hip's place on the treadmill (its offset from the belt's s) is real
         # (patients drift forward and back), bounded by the harness.
@@ -1111,11 +1129,43 @@ class ControlCore:
         self.swinging[side] = False
         self.planner.heel_strike(side, self.prev_feet_m[side], landing, self.s_m)
         geo = self.geo
-        self.stance_ground_m[side] = self.walkway.ground_m(landing + 0.01)
+        self.stance_lip[side] = None  # this foot's stance so far was the swing's landing
+        self._stance_ground(side, landing)
         # the swing ends at the contact: its samples before it count, those after are stance
         self._margin_samples(side, self.soles_held.end_swing(side, ts))
         self.ob_margins.heel_strike(self.planner.order, self.walkway, side, landing,
                                     landing + geo.heel_m[side] + geo.toe_m[side], self.s_m)
+
+    def _stance_ground(self, side: int, heel_x: float) -> None:
+        """The ground a foot landing with its heel at route heel_x stands on. Across a curb's face
+        (a toe caught on it, a blind step) a rigid foot cannot stand with its forefoot in the stone:
+        with the ball of the foot over the stone it stands on it, heel overhanging the edge; else
+        its heel is on the lower ground and its sole rests against the edge (stance_lip, read with
+        the insoles' pitch). Taking the ground under the heel alone put such a foot, the pelvis
+        and the other, swinging foot 10 cm low, or the footprints chained from it cm off."""
+        walkway = self.walkway
+        geo = self.geo
+        foot = geo.heel_m[side] + geo.toe_m[side]
+        ground = walkway.ground_m(heel_x + 0.01)
+        for k, edge in enumerate(walkway.step_at_m):
+            if edge >= heel_x + foot:
+                break
+            rise = walkway.step_dz_m[k]
+            if rise <= 0.0 or edge <= heel_x + 0.01:
+                continue  # a drop is stood on from above; a step up behind the heel is under it
+            if heel_x + fk.BALL_OF_FOOT * foot >= edge:
+                ground = walkway.ground_m(edge)
+            elif self._insoles_live():
+                self.stance_lip[side] = (edge - heel_x, walkway.ground_m(edge) - ground)
+            break
+        self.stance_ground_m[side] = ground
+
+    def _planted_heel_x(self, side: int, hip: float, knee: float, pitch: float) -> float:
+        """fk.planted_heel_x_m, or fk.lip_contact_m's for a foot resting against a curb's edge."""
+        lip = self.stance_lip[side]
+        if lip is None or self.swinging[side]:
+            return fk.planted_heel_x_m(self.geo, side, hip, knee, pitch)
+        return fk.lip_contact_m(self.geo, side, hip, knee, pitch, lip[0], lip[1])[0]
 
     def _toe_off(self, side: int, ts: float) -> None:
         self.emit(EventKind.TOE_OFF, side, 0, t_s=ts)

@@ -138,3 +138,33 @@ def square_pitch_rad(hip_rad: float, knee_rad: float) -> float:
     """Foot pitch of a foot held square to the shank (no ankle motion): toe down by the shank's
     backward tilt. The estimate without insoles."""
     return knee_rad - hip_rad
+
+
+# The ball of the foot (the metatarsal heads) at this share of heel to toe (anthropometric
+# approximation, as engine/control/balance_loss.py): a foot landing across a curb's face with
+# its ball over the stone stands on the stone, its heel overhanging the edge
+BALL_OF_FOOT = 0.7
+
+
+def lip_contact_m(geo: LegGeometry, side: int, hip_rad: float, knee_rad: float, pitch_rad: float,
+                  ahead_m: float, rise_m: float) -> tuple[float, float]:
+    """A stance foot whose heel landed before a curb's face, its sole against the edge (ahead_m
+    ahead of the heel along the route, rise_m above the heel's ground), the ball of the foot short
+    of the stone: (where its landing heel is, forward of the hip, as planted_heel_x_m; the pelvis
+    above the heel's ground). A rigid sole cannot pass through the edge, so the pitch says where
+    the foot rests: toe up at least as far as the sole's line from the heel to the edge, on its
+    heel; less toe-up, turned about the edge (the heel lifted off the lower ground); toe down,
+    on its toe on the stone (the sole has come to lie on it)."""
+    along = math.hypot(ahead_m, rise_m)  # heel to the edge along the sole
+    drop = ankle_drop_m(geo, side, hip_rad, knee_rad)
+    c, s = math.cos(pitch_rad), math.sin(pitch_rad)
+    ankle_h = geo.ankle_height_m[side]
+    if pitch_rad <= -math.atan2(rise_m, ahead_m):
+        return heel_x_m(geo, side, hip_rad, knee_rad, pitch_rad), drop + ankle_h * c - geo.heel_m[side] * s
+    if pitch_rad <= 0.0:
+        u = along - geo.heel_m[side]  # the edge's sole point, from the ankle
+        x = sole_point_x_m(geo, side, hip_rad, knee_rad, pitch_rad, u)
+        return x - ahead_m, rise_m + drop + u * s + ankle_h * c
+    foot = geo.heel_m[side] + geo.toe_m[side]
+    x = sole_point_x_m(geo, side, hip_rad, knee_rad, pitch_rad, geo.toe_m[side])
+    return x - (ahead_m + foot - along), rise_m + drop + geo.toe_m[side] * s + ankle_h * c

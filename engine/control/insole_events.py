@@ -58,6 +58,9 @@ TARE_RATE = 0.02  # per airborne sample: ~0.25 s time constant at 200 Hz
 BIAS_RATE = 0.02  # per still foot-flat sample
 STILL_RADPS = 0.05  # a foot-flat sample turning slower than this is still (bias learning)
 ACCEL_GAIN = 0.1  # per still flat sample: weight of the belt's angle (~25 ms at 200 Hz)
+# a still foot whose gravity angle is further than this from level is not flat on the belt (ten
+# times the accelerometer's bias after factory calibration, ~0.3 deg: this project's choice)
+FLAT_TILT_MAX_RAD = 0.05
 G_TOL_MPS2 = 1.5  # use the accelerometer only while |a| is within this of g (nearly still)
 MAX_EXTRAPOLATE_S = 0.02
 G = 9.81
@@ -184,7 +187,11 @@ class InsoleFoot:
         if self.flat and -STILL_RADPS < rate < STILL_RADPS:
             # flat and still: gravity gives the angle, and the gyro's reading is its bias
             g2 = accel_x_mps2 * accel_x_mps2 + accel_z_mps2 * accel_z_mps2
-            if (G - G_TOL_MPS2) ** 2 < g2 < (G + G_TOL_MPS2) ** 2:
+            # ... and the accelerometer's gravity angle near level: a foot loaded at heel and
+            # forefoot is not flat when it rests tilted (its heel down before a curb's face, its
+            # sole against the edge: 30 deg toe up, pulled to 0 it put the footprints 8.5 cm off)
+            if (G - G_TOL_MPS2) ** 2 < g2 < (G + G_TOL_MPS2) ** 2 \
+                    and -FLAT_TILT_MAX_RAD < math.atan2(-accel_x_mps2, accel_z_mps2) < FLAT_TILT_MAX_RAD:
                 self.pitch_rad -= ACCEL_GAIN * self.pitch_rad  # flat on the level belt: pitch 0
             self.gyro_bias_radps += BIAS_RATE * (gyro_pitch_radps - self.gyro_bias_radps)
         self._prev_dev_s = dev_s

@@ -68,6 +68,25 @@ def test_footprints_follow_the_truth_through_freezing_and_trembling_steps():
     assert worst <= STEP_ERR_MAX_M, f"a footprint moved the chain by {worst * 100:.2f} cm"
 
 
+# What the chain may drift per footprint on average: about 0.6 cm over a 60 s session's ~120
+# footprints (the bench's); a foot coming down near an obstacle's far edge is placed by the chain
+DRIFT_PER_STEP_MAX_M = 0.00005
+
+
+def test_a_footprint_is_chained_from_the_other_foots_pitch_at_the_same_instant():
+    # Parkinsonian walks that freeze and festinate (their first 36 s, before the bench scene's
+    # curb up): a left heel strike used to read the right foot's pitch from the insole row before
+    # (the right foot was read after the left's event), 5 ms stale, moved on at its rate; in heel
+    # rise at a freeze's start that put 1-2 mm in a step, always the same way (seed 2: the chain
+    # 0.59 cm behind after 59 footprints, 0.10 mm a footprint; now 0.02 mm)
+    rows, _, truth = _footprint_errors("parkinsonian-freezing", 2, 36.0)
+    assert truth["freezing"], "no freezing episode: the session no longer tests trembling steps"
+    assert len(rows) >= 50
+    drift = (rows[-1][2] - rows[0][2]) / (len(rows) - 1)
+    assert abs(drift) <= DRIFT_PER_STEP_MAX_M, (
+        f"the chain drifted {drift * 1000:.3f} mm per footprint ({rows[-1][2] * 100:.2f} cm after {len(rows)})")
+
+
 def test_insole_pitch_starts_at_the_gravity_angle():
     # a foot standing on its heel, toe up 15 deg, at power-up: the accelerometer reads gravity
     foot = InsoleFoot()
@@ -79,6 +98,58 @@ def test_insole_pitch_starts_at_the_gravity_angle():
     # the gyro then turns it: 0.5 rad/s for 10 ms
     foot.update(0.01, 0.01, 100.0, 0.0, 0.0, 0.5, 300.0, ax, az)
     assert foot.pitch_rad == pytest.approx(p + 0.005, abs=1e-6)
+
+
+def test_a_still_foot_resting_tilted_is_not_taken_for_flat():
+    # heel on the road, sole against a curb's edge: 30 deg toe up, heel and forefoot loaded, still;
+    # the gravity angle says it is not flat on the belt, so its pitch is not pulled to 0 (it was:
+    # parkinsonian-freezing seed 2 on bench clinical's scene, 0.51 rad off, a footprint 8.5 cm off)
+    g = 9.81
+    foot = InsoleFoot()
+    p = math.radians(-30.0)
+    ax, az = -g * math.sin(p), g * math.cos(p)
+    for k in range(200):  # 1 s at 200 Hz
+        foot.update(k * 0.005, k * 0.005, 300.0, 50.0, 200.0, 0.0, 600.0, ax, az)
+    assert foot.flat
+    assert foot.pitch_rad == pytest.approx(p, abs=1e-3)
+    # a foot flat on the belt is still pulled to level: a 0.02 rad drift is gone in 1 s
+    foot = InsoleFoot()
+    foot.update(0.0, 0.0, 300.0, 50.0, 200.0, 0.0, 600.0, 0.0, g)
+    foot.pitch_rad = 0.02
+    for k in range(1, 200):
+        foot.update(k * 0.005, k * 0.005, 300.0, 50.0, 200.0, 0.0, 600.0, 0.0, g)
+    assert abs(foot.pitch_rad) < 1e-4
+
+
+def test_a_foot_against_a_curbs_edge_turns_about_it():
+    from engine.control import foot_kinematics as fk
+
+    geo = fk.LegGeometry()
+    ahead, rise = 0.12, 0.10  # the edge ahead of the landing heel and above its ground
+    hip, knee = 0.1, 0.2
+    rest = -math.atan2(rise, ahead)
+    drop = fk.ankle_drop_m(geo, 0, hip, knee)
+    along = math.hypot(ahead, rise)
+    for pitch in (rest - 0.1, rest, -0.2, 0.0, 0.15):
+        x, pelvis = fk.lip_contact_m(geo, 0, hip, knee, pitch, ahead, rise)
+        heel_x = fk.heel_x_m(geo, 0, hip, knee, pitch)
+        heel_z = pelvis - drop - geo.ankle_height_m[0] * math.cos(pitch) + geo.heel_m[0] * math.sin(pitch)
+        if pitch <= rest:  # on its heel, at the landing heel's place on its ground
+            assert (x, heel_z) == (pytest.approx(heel_x, abs=1e-9), pytest.approx(0.0, abs=1e-9))
+        elif pitch <= 0.0:  # the sole point at the edge is on it: the heel behind and below it along the sole
+            assert heel_x - x == pytest.approx(ahead - along * math.cos(pitch), abs=1e-9)
+            assert heel_z == pytest.approx(rise + along * math.sin(pitch), abs=1e-9)
+        else:  # the sole lay on the stone, its toe where it was then; now on that toe
+            toe_x = fk.sole_point_x_m(geo, 0, hip, knee, pitch, geo.toe_m[0])
+            foot = geo.heel_m[0] + geo.toe_m[0]
+            assert toe_x - x == pytest.approx(ahead + foot - along, abs=1e-9)
+            toe_z = pelvis - drop - geo.toe_m[0] * math.sin(pitch) - geo.ankle_height_m[0] * math.cos(pitch)
+            assert toe_z == pytest.approx(rise, abs=1e-9)
+    # continuous where the contact hands over (heel -> edge -> toe)
+    for at in (rest, 0.0):
+        a = fk.lip_contact_m(geo, 0, hip, knee, at - 1e-7, ahead, rise)
+        b = fk.lip_contact_m(geo, 0, hip, knee, at + 1e-7, ahead, rise)
+        assert a == (pytest.approx(b[0], abs=1e-6), pytest.approx(b[1], abs=1e-6))
 
 
 RESUME_S = 59.0  # hemiparetic-left-mild seed 1 on sidewalk-curb-crossing: stands 47-59.6 s

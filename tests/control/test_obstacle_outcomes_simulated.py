@@ -3,7 +3,12 @@
 and seeds: both now name the same outcome per leg. Seed 2: a trail foot came down across a curb's
 lip (35.5 s) and onto a 12 cm box (58.0 s), truth touched, core tripped; seed 1: a lead foot's heel
 came down past the far edge of spilled items (42.1 s), truth cleared +3.1 cm, core touched -1.5 cm.
-Simulated time is exact (no wall-clock dependence)."""
+Seed 2 again with the patient's curb-lip landing (issue 10 defect 3): the right foot over the box at
+30 m, truth cleared +3.1 cm, core tripped -3.4 cm (the core's footprints 1.3 cm behind: a stale
+pitch of the other foot at left heel strikes); once that was fixed, the left (trail) foot over the
+curb up at 26 m after the right one tripped on it and came to rest against its edge, truth touched,
+core tripped -3.8 cm (the core's view of a foot resting on a curb's lip). Simulated time is exact
+(no wall-clock dependence)."""
 
 from __future__ import annotations
 
@@ -20,7 +25,8 @@ NAMES = {int(LegOutcome.CLEARED): "cleared", int(LegOutcome.TOUCHED): "touched",
 
 
 @pytest.mark.parametrize("seed, duration_s, legs", [
-    (2, 60.0, [(8, "right")]),  # 13 left (58.0 s) is no longer reached: the trip response (session 9) slows this walk
+    # 13 left (58.0 s) is no longer reached: the trip response (session 9) slows this walk
+    (2, 60.0, [(8, "right"), (8, "left")]),
     (1, 45.0, [(10, "left")]),
 ])
 def test_the_traced_crossings_agree_with_the_truth(seed, duration_s, legs):

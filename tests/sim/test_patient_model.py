@@ -1,5 +1,6 @@
 """The simulated patient's remaining defects of issue 10 (docs/patients.md): who leads over a curb
-down, the trip response against the outcome rule, how fast a heel comes down and lands, and a foot held up by the exoskeleton's guidance at its planned
+down, the trip response against the outcome rule, a foot that lands across a curb's lip, how fast
+a heel comes down and lands, and a foot held up by the exoskeleton's guidance at its planned
 landing. Real model runs (devices/sim/patient.py, offline at the rig's 2 ms tick) and real
 simulated sessions (engine.sim: the core, the rig's firmware and this patient)."""
 
@@ -130,3 +131,44 @@ def test_a_heel_comes_down_gently_and_lands_when_it_reaches_the_ground(profile):
     assert not fast, f"feet coming down faster than {HEEL_LANDING_MAX_MPS} m/s in their last 10 ms: {fast}"
     dropped = [(round(t, 3), side, round(gap * 100, 2)) for t, side, _, gap in landings if gap > LANDING_GAP_MAX_M]
     assert not dropped, f"feet landing from above the ground (t, side, cm): {dropped}"
+
+
+def _deepest_stance_in_stone(name: str, at_m: float) -> tuple[float, float]:
+    """A blind walker (no perception: it steps where it would) at a 12 cm curb up: how far any
+    stance foot's sole is below the walkway under it, the curb's top where the sole passes over the
+    face included (m), and the largest jump of a stance ankle in one tick (m)."""
+    from devices.sim.patient import ExoDrive, PatientModel
+
+    p = load_profile(name)
+    model = PatientModel(p, 1, obstacles=[{"kind": "curb_up", "at_m": at_m, "depth_m": 0.3, "height_m": 0.12}],
+                         perceive=False)
+    drive, v, dt, t = ExoDrive(), p.comfortable_speed_mps, 0.002, 0.0
+    model.step(t, v, drive)
+    deepest = jump = 0.0
+    was = [None, None]
+    while t < 8.0 / v:
+        t += dt
+        model.step(t, v, drive)
+        for leg in model.legs:
+            if not leg.in_stance:
+                was[leg.side] = None
+                continue
+            (hx, hz), (tx, tz) = leg.heel, leg.toe
+            depth = max(model.walkway.ground_m(hx) - hz, model.walkway.ground_m(tx) - tz)
+            if hx < at_m < tx:
+                depth = max(depth, 0.12 - (hz + (tz - hz) * (at_m - hx) / (tx - hx)))
+            deepest = max(deepest, depth)
+            if was[leg.side] is not None:
+                jump = max(jump, abs(leg.ankle_x - was[leg.side][0]), abs(leg.ankle_z - was[leg.side][1]))
+            was[leg.side] = (leg.ankle_x, leg.ankle_z)
+    return deepest, jump
+
+
+@pytest.mark.parametrize("name", ["healthy", "parkinsonian", "frail-older", "hemiparetic-left"])
+def test_a_foot_landing_across_a_curbs_lip_rests_on_it(name):
+    # blind walkers catch their toes on a 12 cm curb and some land across its face: the foot used
+    # to stand flat at the road's level with its forefoot 12 cm inside the stone
+    for k in range(10):
+        at_m = 5.0 + 0.05 * k
+        deepest, _ = _deepest_stance_in_stone(name, at_m)
+        assert deepest <= 0.001, f"curb at {at_m:.2f} m: a stance foot {deepest * 100:.1f} cm inside the walkway"
