@@ -63,7 +63,14 @@ RECORDER_NICE = -1  # absolute (the compaction process); the UI runs at -10 (eng
 # normal-priority process (a thread would share the GIL: see run_recorder).
 RECORDER_RT_PRIORITY = 5
 ORPHAN_IDLE_S = 1.0  # after the app died: exit once the core has been silent this long
-READY_TIMEOUT_S = 15.0
+# A recorder that is alive but not ready yet is starting on a busy PC (Python, numpy and the
+# compaction worker's spawn take seconds when the CPUs are taken): say so after READY_SLOW_S and
+# keep waiting; only one silent for READY_TIMEOUT_S is taken as hung, and one that exits fails
+# the start at once. (15 s failed headless sessions at load 12-16 on 2 cores, issue 17; the
+# core's start has the same rule: engine/session/runner.py.) Waiting costs no records: the
+# session opens when it is ready, and it drops what the idle core wrote before (STALE_BACKLOG_S).
+READY_SLOW_S = 10.0
+READY_TIMEOUT_S = 60.0
 BUSY_TIMEOUT_MS = 100  # wait this long for another connection's lock, then retry next period
 FAILURE_EXIT_S = 1.0  # commits failing this long: exit 1 (the UI raises RECORDER_FAILED)
 # A recorder that opens a session drops ring records older than this when it attaches: they were
@@ -585,22 +592,39 @@ def start_recorder(db_path: str | Path, channel_paths: dict[str, str], session_i
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env, cwd=str(ROOT))
-    deadline = time.monotonic() + READY_TIMEOUT_S
+    wait_ready_line(process)
+    log.info("recorder pid %d recording session %d into %s", process.pid, session_id, db_path)
+    return RecorderHandle(process, db_path, session_id)
+
+
+def wait_ready_line(process: subprocess.Popen, timeout_s: float | None = None) -> None:
+    """Wait for a starting recorder's "ready" line: said once when slow, failed at once when it
+    exits, killed and failed when silent for timeout_s (READY_TIMEOUT_S by default)."""
+    timeout_s = READY_TIMEOUT_S if timeout_s is None else timeout_s
+    started = time.monotonic()
+    said_slow = False
     line = ""
-    while time.monotonic() < deadline:
+    while True:
+        waited_s = time.monotonic() - started
+        if waited_s >= timeout_s:
+            break
         ready, _, _ = select.select([process.stdout], [], [], 0.1)
         if ready:
             line = process.stdout.readline()
             break
         if process.poll() is not None:
             break
+        if not said_slow and waited_s >= READY_SLOW_S:
+            log.warning("recorder %d is slow to start (%.0f s; a busy PC?): still waiting, up to %.0f s",
+                        process.pid, waited_s, timeout_s)
+            said_slow = True
     if line.strip() != "ready":
-        if process.poll() is None:
+        silent = process.poll() is None
+        if silent:
             process.kill()
         process.wait()
-        raise RuntimeError(f"recorder failed to start (exit code {process.returncode})")
-    log.info("recorder pid %d recording session %d into %s", process.pid, session_id, db_path)
-    return RecorderHandle(process, db_path, session_id)
+        reason = f"not ready within {timeout_s:.0f} s" if silent else f"exit code {process.returncode}"
+        raise RuntimeError(f"recorder failed to start ({reason})")
 
 
 def main(argv: list[str] | None = None) -> int:
