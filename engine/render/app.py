@@ -12,10 +12,10 @@ Task order each frame (lower sort runs first):
      50 igLoop       Panda3D draws (without a headset: not flipped yet)
      51 complete     the frame is drawn
      60 frame done   without a headset: hold the frame until its presentation time, flip it
-                     (camera_sync.PresentClock; headless, the native flip thread of timed_flip
-                     flips it at that time, the GIL released meanwhile); measure the draw time and the visual-versus-belt
-                     error of this frame; the frame counter to the core (its age is graded:
-                     supervisor.ViewPolicy)
+                     (camera_sync.PresentClock; headless, timed_flip's native thread flips it
+                     then, the GIL released meanwhile); measure the draw time and the
+                     visual-versus-belt error of this frame; the frame counter to the core
+                     (its age is graded: supervisor.ViewPolicy)
   61/62 world, hud   without a headset: for the next frame, after this one is shown
 
 A thread (liveness.MainLoopWatch) beats the core's liveness heartbeat while the main loop is

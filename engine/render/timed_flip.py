@@ -9,9 +9,10 @@ C thread sleeps to the absolute time (clock_nanosleep) and calls GraphicsEngine:
 itself, with no GIL, at SCHED_FIFO FLIP_RT_PRIORITY.
 
 Only for tinydisplay's offscreen buffer (headless, the software renderer): a desktop window's
-or a GL buffer's flip belongs to the thread that owns its GL context or X connection. Without the compiled helper (tools/bootstrap.sh builds it where a
-C compiler exists) or on an unexpected Panda3D object layout, `TimedFlip.load` returns None and
-the app holds and flips in Python as before.
+or a GL buffer's flip belongs to the thread that owns its GL context or X connection. Without
+the compiled helper (tools/bootstrap.sh builds it where a C compiler exists) or on an unexpected
+Panda3D object layout, `TimedFlip.load` returns None and the app holds and flips in Python as
+before.
 """
 
 from __future__ import annotations
