@@ -41,3 +41,8 @@ if [ ! -x .venv/bin/python ]; then
     .venv/bin/python -m pip install -q --upgrade pip
 fi
 .venv/bin/python -m pip install -q -e ".[test,bench]"
+
+# The headless view's native flip thread (issue 17): optional, rebuilt when its source changed.
+if [ ! -e engine/render/libtimed_flip.so ] || [ engine/render/timed_flip.c -nt engine/render/libtimed_flip.so ]; then
+    bash tools/build_timed_flip.sh
+fi

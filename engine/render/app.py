@@ -12,9 +12,10 @@ Task order each frame (lower sort runs first):
      50 igLoop       Panda3D draws (without a headset: not flipped yet)
      51 complete     the frame is drawn
      60 frame done   without a headset: hold the frame until its presentation time, flip it
-                     (camera_sync.PresentClock); measure the draw time and the visual-versus-belt
-                     error of this frame; the frame counter to the core (its age is graded:
-                     supervisor.ViewPolicy)
+                     (camera_sync.PresentClock; headless, timed_flip's native thread flips it
+                     then, the GIL released meanwhile); measure the draw time and the
+                     visual-versus-belt error of this frame; the frame counter to the core
+                     (its age is graded: supervisor.ViewPolicy)
   61/62 world, hud   without a headset: for the next frame, after this one is shown
 
 A thread (liveness.MainLoopWatch) beats the core's liveness heartbeat while the main loop is
@@ -41,7 +42,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from direct.showbase.ShowBase import ShowBase
-from panda3d.core import Filename
+from panda3d.core import Filename, GraphicsWindow
 
 from engine.control import layout
 from engine.render.alarms import AlarmBanner, CoreWatch, active_alarms
@@ -337,6 +338,13 @@ class StepSyncApp(ShowBase):
         self._hold_frames = self.vr_backend is None
         if self._hold_frames:
             self.graphicsEngine.set_auto_flip(False)
+        # Headless on the software renderer (an offscreen tinydisplay buffer: no GL context, no X
+        # connection to own): flipped by a native thread at the presentation time.
+        self.timed_flip = None
+        if self._hold_frames and not isinstance(self.win, GraphicsWindow) and renderer.startswith("Tiny"):
+            from engine.render.timed_flip import TimedFlip
+
+            self.timed_flip = TimedFlip.load(self.graphicsEngine)
         self._complete_s = math.nan
         self.task_mgr.add(self._read_state_task, "stepsync-read-state", sort=-60)
         self.task_mgr.add(self._camera_task, "stepsync-camera", sort=45)
@@ -574,13 +582,15 @@ class StepSyncApp(ShowBase):
                 pass
             elif self.present_s > complete:
                 self._hold_priority(True)
-                held = not self._hold_until(self.present_s)
-                self.alarm_flip = not held
+                if self.timed_flip is not None:
+                    held = True  # an alarm raised meanwhile is drawn by the next frame
+                else:
+                    held = not self._hold_until(self.present_s)
+                    self.alarm_flip = not held
             else:
                 self.stats.late_presentations += 1
-            self.graphicsEngine.flip_frame()
             # The instant this frame was presented (flipped): what its error is measured at.
-            presented_s = time.monotonic()
+            presented_s = self._flip(self.present_s if held else complete)
             truth = self._read_truth()  # before the priority drops (see _read_truth)
             if held:
                 self._hold_measured(self.present_s, presented_s)
@@ -633,6 +643,22 @@ class StepSyncApp(ShowBase):
                     self.stats.model_error_mm.append(error_mm + speed_mps * late_s * 1000.0)
                 self.stats.truth_age_ms.append((display_s - s_time_s(truth)) * 1000.0)
         return task.cont
+
+    def _flip(self, at_s: float) -> float:
+        """Flip the frame drawn last at at_s (at once when that has passed); returns when it was
+        flipped. By the native flip thread where there is one (timed_flip: it needs neither this
+        thread nor the GIL at at_s; this thread waits with the GIL released), else here: the
+        caller has held the frame until at_s (_hold_until)."""
+        if self.timed_flip is not None:
+            self._hold_runq_s = None  # the flip thread's wake-up is not this thread's to measure
+            self.timed_flip.arm(at_s)
+            flipped_s = self.timed_flip.wait_flipped()
+            if flipped_s is not None:
+                return flipped_s
+            log.error("the timed flip did not happen within 1 s: frames are flipped by the main thread now")
+            self.timed_flip = None
+        self.graphicsEngine.flip_frame()
+        return time.monotonic()
 
     def _read_truth(self):
         """A fresh state sample for the error of the frame just flipped, or None (not walking, or
@@ -755,6 +781,8 @@ class StepSyncApp(ShowBase):
         from engine.render.png_writer import wait_for_writes
 
         wait_for_writes()
+        if self.timed_flip is not None:
+            self.timed_flip.wait_flipped()  # never destroy a buffer with a flip armed on it
         self.alarm_watch.stop()
         self.liveness.stop()
         stats = self.stats.summary()
