@@ -652,11 +652,7 @@ class StepSyncApp(ShowBase):
         if self.timed_flip is not None:
             self._hold_runq_s = None  # the flip thread's wake-up is not this thread's to measure
             self.timed_flip.arm(at_s)
-            flipped_s = self.timed_flip.wait_flipped()
-            if flipped_s is not None:
-                return flipped_s
-            log.error("the timed flip did not happen within 1 s: frames are flipped by the main thread now")
-            self.timed_flip = None
+            return self.timed_flip.wait_flipped()
         self.graphicsEngine.flip_frame()
         return time.monotonic()
 

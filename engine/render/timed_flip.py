@@ -99,13 +99,17 @@ class TimedFlip:
         self._lib.tf_arm(self._engine_ptr, self._flip_ptr, at_s)
         self.armed = True
 
-    def wait_flipped(self, timeout_s: float = 1.0) -> float | None:
+    def wait_flipped(self, warn_after_s: float = 1.0) -> float | None:
         """Block (GIL released) until the armed flip is done; its monotonic time, or None when
-        none was armed or it did not happen within timeout_s."""
+        none was armed. Never gives up: an armed flip may still run, and a second thread
+        flipping (or drawing) the same engine meanwhile is a race in Panda3D. A flip that does not
+        come stalls the main loop, which the core stops like any hung UI (liveness, 100 ms)."""
         if not self.armed:
             return None
-        flipped_s = self._lib.tf_wait(timeout_s)
+        flipped_s = self._lib.tf_wait(warn_after_s)
         if flipped_s < 0.0:
-            return None
+            log.error("the timed flip has not happened within %.1f s: still waiting for it", warn_after_s)
+            while flipped_s < 0.0:
+                flipped_s = self._lib.tf_wait(warn_after_s)
         self.armed = False
         return flipped_s
