@@ -91,7 +91,10 @@ def therapist_flow(work: str) -> dict:
     LOAD_ALARMS = {int(r) for r in (AlarmReason.UI_HEARTBEAT_LOST, AlarmReason.TREADMILL_SILENT,
                                     AlarmReason.EXO_SILENT, AlarmReason.INSOLES_SILENT, AlarmReason.LOOP_OVERRUNS,
                                     AlarmReason.TREADMILL_WATCHDOG, AlarmReason.EXO_WATCHDOG,
-                                    AlarmReason.SENSOR_FROZEN, AlarmReason.LINK_ERRORS, AlarmReason.CORE_LOST)}
+                                    AlarmReason.SENSOR_FROZEN, AlarmReason.LINK_ERRORS, AlarmReason.CORE_LOST,
+                                    # the view stale beyond its limit (a 894 ms frame at load 10-16,
+                                    # session 10): the graded policy's stop, a load stop too
+                                    AlarmReason.UI_VIEW_STALE)}
 
     class LoadStop(Exception):
         """The core stopped the belt because this UI missed its 100 ms heartbeat: the machine is
