@@ -14,8 +14,10 @@ from __future__ import annotations
 import logging
 import math
 import random
+import struct
 import time
 import zlib
+from typing import Any, ClassVar
 
 from devices import protocol as p
 from devices.base import DeviceInfo, DeviceType, FaultCode, JointMode
@@ -59,6 +61,8 @@ class Firmware:
     """What all three devices share: handshake, arming, watchdog, e-stop, faults, freezing."""
 
     info: DeviceInfo
+    STATUS: ClassVar[struct.Struct]  # each device's status frame layout and message type
+    STATUS_MSG: ClassVar[p.Msg]
     has_watchdog = True
     kernel_wait_before_trip = False  # set by the rig for pseudo-terminal endpoints (check_watchdog)
 
@@ -118,6 +122,7 @@ class Firmware:
         """Trip into the safe state WATCHDOG_S after the last valid command (see watchdog_deadline_s)."""
         if not self.armed or not self.has_watchdog or self.last_valid_cmd_s is None:
             return  # cannot trip (every tick, for each device: watchdog_deadline_s's None, no call)
+        deadline: float | None  # None again if the kernel's bytes disarmed it
         deadline = self.last_valid_cmd_s + WATCHDOG_S
         if now_s >= deadline and self.kernel_wait_before_trip:
             # On a pseudo-terminal the host's bytes reach this side through the kernel's flip-buffer
@@ -239,7 +244,7 @@ class TreadmillFirmware(Firmware):
         self.bws_load_n = 0.0
         # Distance sensor (self-paced mode): the patient walks over ground at their intended
         # speed, so their place on the belt integrates intent - belt speed (the rig sets patient).
-        self.patient = None
+        self.patient: Any = None  # PatientModel (the rig sets it)
         self.patient_position_m = 0.0  # the trunk's mean place on the belt (the truth)
         self._sway_rad = 0.0
         self._position_rng = random.Random(zlib.crc32(serial_number.encode()))

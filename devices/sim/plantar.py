@@ -63,6 +63,7 @@ class FootRoll:
         dt = t_s - self._t_s if self._t_s is not None else 0.0
         self._t_s = t_s
         done = None
+        st: dict | None  # the stance under way, or the one that just ended
         if in_stance and not self._in_stance:
             self.offset_m = self._rng.gauss(0.0, self.sd_m)
             self.sway_m = 0.0

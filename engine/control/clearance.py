@@ -104,8 +104,8 @@ class ObstacleMargins:
             row[0] = row[1] = math.nan
         for row in self.face_m:
             row[0] = row[1] = math.nan
-        for row in self.state:
-            row[0] = row[1] = 0
+        for st in self.state:
+            st[0] = st[1] = 0
         self.done.clear()
         self.first = 0
 

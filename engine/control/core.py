@@ -14,6 +14,9 @@ import math
 import os
 import select
 import struct
+from collections.abc import Sequence
+from enum import Enum
+from typing import Any
 
 import numpy as np
 
@@ -138,7 +141,7 @@ _NAN = math.nan
 _STEP_OVER = int(ObstacleCategory.STEP_OVER)
 
 
-def _members(enum_cls: type) -> type:
+def _members(enum_cls: type[Enum]) -> type:
     """A plain class whose attributes are `enum_cls`'s members (the same objects). The cycle's hot
     paths read members through these: in CPython 3.11 every attribute of an Enum class takes the
     slow path of EnumType.__getattr__ (~0.3 us a read, about 4x a plain class attribute), and a
@@ -146,12 +149,13 @@ def _members(enum_cls: type) -> type:
     return type(f"{enum_cls.__name__}Members", (), dict(enum_cls.__members__))
 
 
-_Run = _members(RunState)
-_Alarm = _members(AlarmReason)
-_Pace = _members(PaceMode)
-_Category = _members(ObstacleCategory)
+# Any: the attributes are made at import, so a type checker (and mypyc) reads them untyped.
+_Run: Any = _members(RunState)
+_Alarm: Any = _members(AlarmReason)
+_Pace: Any = _members(PaceMode)
+_Category: Any = _members(ObstacleCategory)
 # Each alarm's bit in AlarmTable.active_bits (is_active without the call, for the per-cycle checks)
-_AlarmBit = type("AlarmBits", (), {name: 1 << int(reason) for name, reason in AlarmReason.__members__.items()})
+_AlarmBit: Any = type("AlarmBits", (), {name: 1 << int(reason) for name, reason in AlarmReason.__members__.items()})
 
 log = logging.getLogger(__name__)
 
@@ -185,7 +189,7 @@ class ControlCore:
         self.tm = devices.treadmill
         self.exo = devices.exoskeleton
         self.hr = devices.heart_rate
-        self.ins = getattr(devices, "insoles", None)  # smart insoles, optional
+        self.ins: Any = getattr(devices, "insoles", None)  # smart insoles, optional
         self.period_s = 1.0 / config.rate_hz
         self.rt_granted = rt_granted
         self.pid = os.getpid()
@@ -200,7 +204,7 @@ class ControlCore:
         # (~20 us for the 6.6 kB block, the obstacle timeline included); bytes are one memcpy.
         self._cmd_bytes = self.cmd.reshape(1).view(np.uint8)
         try:
-            self._cmd_src = np.ndarray((COMMAND_DTYPE.itemsize,), np.uint8, buffer=self.cmd_block.buffer,
+            self._cmd_src: np.ndarray | None = np.ndarray((COMMAND_DTYPE.itemsize,), np.uint8, buffer=self.cmd_block.buffer,
                                        offset=HEADER_BYTES)
         except (AttributeError, TypeError, ValueError):  # a block without a raw mapping
             self._cmd_src = None
@@ -272,7 +276,7 @@ class ControlCore:
         self.ui_frame = 0
         self.ui_pid = 0
         self.ui_pidfd = -1
-        self.ui_poller = None
+        self.ui_poller: select.poll | None = None
         self.ui_gone = False
         self.ui_starved = StarvationWatch()  # the UI process, judged when its beat is overdue
         self.rig_starved = StarvationWatch()  # the virtual rig's, when a device is quiet
@@ -282,9 +286,9 @@ class ControlCore:
         self.rig_late = RigLateness(config.sim_rig_pid, self.rig_starved, RIG_STARVED_MAX_S)
         self._silence_left_out_s = 0.0  # of the silence _silent last found (the alarm's detail)
         self._rig_quiet_mark_s = -1.0  # when the devices' current quiet began (-1: none)
-        self.request_counter = None
-        self.rearm_counter = None
-        self.ack_counter = None
+        self.request_counter: int | None = None
+        self.rearm_counter: int | None = None
+        self.ack_counter: int | None = None
         self.rx_key: tuple | None = None
         self.rx_refused_key: tuple | None = None
         self.speed_fraction = 0.0
@@ -309,7 +313,7 @@ class ControlCore:
         self.s_m = 0.0
         self.distance_m = 0.0
         self.belt_total_m = 0.0
-        self.last_encoder = None
+        self.last_encoder: int | None = None
         self.belt_speed_mps = 0.0
         self.belt_accel_mps2 = 0.0
         self.last_tm_seq = -1
@@ -340,7 +344,7 @@ class ControlCore:
         self.last_exo_dev_t = 0.0
         self.dev_clock_offset_s = [_NAN, _NAN, _NAN]  # treadmill, exoskeleton, insoles
         self.frozen_since_s = 0.0
-        self.last_angles_key = None
+        self.last_angles_key: tuple[float, float, float, float] | None = None
         self.use_kinematic_events = False
         self.guidance_applied = 0.0
         self.bws_applied = 0.0
@@ -1019,7 +1023,7 @@ class ControlCore:
         if not live:
             pitch[0] = pitch[1] = _NAN
 
-    def _margin_samples(self, side: int, samples: list) -> None:
+    def _margin_samples(self, side: int, samples: Sequence[tuple]) -> None:
         """Obstacle margins of held swing samples (clearance.DeferredSoles), each with the foot's
         pitch interpolated between the insole samples around its instant."""
         geo = self.geo

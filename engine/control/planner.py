@@ -166,7 +166,7 @@ class Planner:
         max_decel_mps2: float,
         feet_m: list,
         swinging: list,
-        step_length_m: float,
+        step_length_m: float | list | tuple,
     ) -> float:
         """Speed target for now; also sets boost, guidance_raise, next_obstacle, blocking.
 

@@ -67,7 +67,7 @@ class StarvationWatch:
 
     def _threads(self) -> dict[str, tuple[int, float, float]]:
         """Each thread's (state, run time, run-queue wait time in seconds); files kept open."""
-        out = {}
+        out: dict[str, tuple[int, float, float]] = {}
         try:
             tids = os.listdir(f"/proc/{self.pid}/task")
         except OSError:

@@ -11,6 +11,7 @@ clearance boost within its limit.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final
 
 from engine.control.layout import MAX_ALARMS, AlarmReason, Priority
 from engine.control.prescription import Prescription
@@ -302,7 +303,10 @@ class ViewPolicy:
     driven without a view (`main.py core`, tests) has only the liveness beat.
     """
 
-    OK, LATE, STALE = 0, 1, 2
+    # Final: class constants (mypyc reads a plain class-body name as an instance attribute's default).
+    OK: Final = 0
+    LATE: Final = 1
+    STALE: Final = 2
 
     def __init__(self) -> None:
         self.frame_t_s = -1.0  # when the core last saw a new frame; < 0: no view yet
