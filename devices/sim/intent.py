@@ -6,11 +6,14 @@ Piecewise linear in the rig's time; after the last point the last speed holds. S
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 class IntentSchedule:
     """Intended speed (m/s) at time t (s): linear between (t, speed) points, picklable."""
 
-    def __init__(self, points: list[tuple[float, float]]) -> None:
+    def __init__(self, points: Sequence[Sequence[float]]) -> None:
+        # (pairs of any kind: the rig's control channel brings JSON lists, not tuples)
         if not points:
             raise ValueError("intent schedule: at least one (t_s, speed_mps) point")
         pts = [(float(t), float(v)) for t, v in points]
