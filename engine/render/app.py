@@ -357,6 +357,9 @@ class StepSyncApp(ShowBase):
         self.task_mgr.add(self._hud_task, "stepsync-hud", sort=62 if self._hold_frames else -30)
         self.task_mgr.add(self._therapist_task, "stepsync-therapist", sort=-20)
         self.task_mgr.add(self._frame_done_task, "stepsync-frame-done", sort=60)
+        from engine.render import mem_probe
+
+        self.mem_probe = mem_probe.install(self)  # off unless STEPSYNC_MEM_PROBE names a log file
 
     def load_scene(self, world_factory=None, task_tracker=None, names: list[str] | None = None) -> None:
         """(Re)build the world and the HUD for the controller's current scene."""
