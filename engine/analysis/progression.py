@@ -385,7 +385,7 @@ def assess(store, session_id: int) -> Performance:
     # response, not assist-as-needed's answer to need), and session_data leaves those stretches out
     # of walking. Counting them held both bench patients for "assist-as-needed at its top 40-76 %"
     # in every session with a (false) stumble warning.
-    tel = store.telemetry(session_id)
+    tel = store.telemetry(session_id, ("run_state", "belt_speed_mps", "guidance"))  # those columns only
     if len(tel):
         from engine.control.layout import RunState
 

@@ -203,13 +203,18 @@ def _self_selected_speed(session: dict, events: list[dict]) -> tuple[float | Non
     return None, ""
 
 
+# The telemetry columns load_session reads (store.telemetry loads only these).
+TELEMETRY_FIELDS = ("t_s", "belt_speed_mps", "run_state", "clearance_boost", "heart_rate_bpm")
+
 def load_session(store, session_id: int) -> SessionData:
     """Gather one session's records through the store's public methods."""
     session = store.get_session(session_id)
     steps = store.steps(session_id)
     strides = store.strides(session_id)
     events = store.events(session_id)
-    tel = store.telemetry(session_id)
+    # only the columns read below: the whole records of a 22-minute session are 156 MB, and the
+    # session report loads them once already (its peak was +392 MB: issue 17's soak)
+    tel = store.telemetry(session_id, TELEMETRY_FIELDS)
     code = session["patient_code"]
     rx = store.current_prescription(code)
     rx_dict = rx.to_dict() if rx is not None else {}

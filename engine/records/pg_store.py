@@ -118,8 +118,8 @@ class PgStore(Store):
         self._audit("read session", row["patient_code"], session_id)
         return row
 
-    def telemetry(self, session_id: int):
-        out = super().telemetry(session_id)
+    def telemetry(self, session_id: int, fields=None):
+        out = super().telemetry(session_id, fields)
         self._audit("read telemetry", None, session_id, f"{len(out)} records")
         return out
 

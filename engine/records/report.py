@@ -215,11 +215,17 @@ def display_of(session: dict, audit: list[dict]) -> str:
     return "desktop window"
 
 
+# The telemetry columns this module and engine/records/metrics.py read from a session view.
+REPORT_TELEMETRY_FIELDS = ("t_s", "s_m", "run_state", "alarms", "belt_speed_mps", "belt_speed_cmd_mps",
+                           "guidance", "bws_fraction", "heart_rate_bpm")
+
 def load_session_view(store: Store, session_id: int) -> SessionView:
     session = store.get_session(session_id)
     patient = store.get_patient(session["patient_code"]) or {}
     rx = prescription_at(store, session["patient_code"], session["started_at"])
-    recorded = store.telemetry(session_id)
+    # only the columns the report and its metrics read (REPORT_TELEMETRY_FIELDS): the whole
+    # records of a 30-minute session are 210 MB, held while the report is drawn (issue 17's soak)
+    recorded = store.telemetry(session_id, REPORT_TELEMETRY_FIELDS)
     first, last = gm.session_span(recorded)
     telemetry = recorded[first:last]
     events = store.events(session_id)

@@ -567,6 +567,6 @@ def test_assistance_used_leaves_out_the_stumble_response(tmp_path, monkeypatch):
         tel["guidance"] = np.where(t < 10.0, 0.3, 1.0)  # a stumble at 10 s: full guidance after it
         data.tel_t_s, data.walking = t, t < 10.0
         data.heart_rate_bpm = np.zeros(0)
-        monkeypatch.setattr(store, "telemetry", lambda session_id: tel)
+        monkeypatch.setattr(store, "telemetry", lambda session_id, fields=None: tel)
         perf = pg.assess(store, sid)
     assert perf.guidance_used == pytest.approx(0.3) and perf.guidance_saturated_share == 0.0
