@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 
+from devices.obstacle_face import toe_height_at_face_m
 from devices.sim.leg_state import LegState
 from devices.sim.scene_view import LIP_DEPTH_M, SceneObstacle
 
@@ -29,6 +30,8 @@ class CrossingTruth:
     def _swing_truth(self, leg: LegState, u: float) -> None:
         """Toe clearance and obstacle margins of a swinging foot, this instant."""
         toe_x, toe_z = leg.toe
+        prev_x, prev_z = leg.prev_toe
+        leg.prev_toe = leg.toe
         ground = self.walkway.ground_m(toe_x) if self.walkway.in_lane else 0.0
         height = toe_z - ground
         self.toe_height_m[leg.side] = max(0.0, height)
@@ -61,7 +64,13 @@ class CrossingTruth:
             if rec["face_penetration_m"] is None:
                 face_z = self._sole_at(leg, ob.at_m)
                 if face_z is not None:
-                    # the toe has just reached the near face: how far below the top the sole met it
+                    # the toe has just reached the near face: how far below the top it met it, at
+                    # the instant it got there (between the last tick and this one: the core
+                    # samples at other instants, docs/validation.md); the sole's height at the
+                    # face this tick when the toe was past it before
+                    at_face = toe_height_at_face_m(prev_x, prev_z, toe_x, toe_z, ob.at_m)
+                    if at_face == at_face:
+                        face_z = at_face
                     rec["face_penetration_m"] = top - max(face_z, top - ob.volume_height_m)
             if margin < 0.0:
                 penetration = -margin
