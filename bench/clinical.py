@@ -497,7 +497,9 @@ def write_validation_doc(figures: dict, table: list, quick: bool, seeds: list, d
         "its lip is the raised walkway, and landing there is stepping up. A curb down's stone is "
         "the walkway before the drop (its box has no height); a puddle's box has none either;",
         "- margin: the lowest point of the swinging sole (the line from heel to toe) over the hazard, "
-        "minus the box's top; the minimum over the crossing; a foot that lands in the box has a "
+        "minus the box's top; the minimum over the crossing, the toe's height where it reached the "
+        "near face (below) included: a point of the foot's path over the hazard that no sample need "
+        "fall on; a foot that lands in the box has a "
         "margin of at most minus the box's height (a puddle: -1 cm);",
         "- cleared: margin >= 0 and the foot did not land in the box; touched: the sole dipped in by "
         "less than 1.5 cm, or the foot landed on or in the box; tripped: the swinging sole went 1.5 cm or "

@@ -57,10 +57,6 @@ class CrossingTruth:
             # by its whole height
             margin = max(lowest, top - ob.volume_height_m) - top
             rec = self._crossing(leg, ob, t)
-            if margin < rec["margin_m"]:
-                rec["margin_m"] = margin
-                rec["t_s"] = t
-                rec["device_time_us"] = int(t * 1e6)
             if rec["face_penetration_m"] is None:
                 face_z = self._sole_at(leg, ob.at_m)
                 if face_z is not None:
@@ -71,7 +67,15 @@ class CrossingTruth:
                     at_face = toe_height_at_face_m(prev_x, prev_z, toe_x, toe_z, ob.at_m)
                     if at_face == at_face:
                         face_z = at_face
-                    rec["face_penetration_m"] = top - max(face_z, top - ob.volume_height_m)
+                    face = top - max(face_z, top - ob.volume_height_m)
+                    rec["face_penetration_m"] = face
+                    # the toe there is a point of the foot's path over the box's edge: part of
+                    # the margin, though no tick fell while the toe was at the face
+                    margin = min(margin, -face)
+            if margin < rec["margin_m"]:
+                rec["margin_m"] = margin
+                rec["t_s"] = t
+                rec["device_time_us"] = int(t * 1e6)
             if margin < 0.0:
                 penetration = -margin
                 if rec["entered_t_s"] is None:

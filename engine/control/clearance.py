@@ -8,8 +8,10 @@ buffer) and the window is applied then.
 
 Obstacle margin of a leg: while that foot swings, the lowest point of its sole (the straight
 line from heel to toe) over the obstacle's extent along the route, minus the top of the
-obstacle's box (walkway.py); the minimum over the crossing. Outcome per leg (the definition the
-rig's ground truth follows too, docs/validation.md "Crossing outcomes"): cleared (margin >= 0),
+obstacle's box (walkway.py); the minimum over the crossing, the toe's height where it reached the
+near face (below) included: a point of the path over the box that no sample need fall on.
+Outcome per leg (the definition the rig's ground truth follows too, docs/validation.md
+"Crossing outcomes"): cleared (margin >= 0),
 touched (the sole dipped into the box by less than TRIP_DEPTH_M, or the foot landed on or in it)
 or tripped (the swinging sole went deeper: the foot is caught). A trip is a swing foot caught by
 the obstacle; a foot that lands on or in the box stepped on it. So a foot that lands in the box
@@ -174,7 +176,12 @@ class ObstacleMargins:
                     if z != z:
                         z = heel_z + (toe_z - heel_z) * (face - heel_x) / span if span != 0.0 else low
                     at_face = z - tops[k]
-                    row[side] = at_face if at_face > deepest else deepest
+                    at_face = at_face if at_face > deepest else deepest
+                    row[side] = at_face
+                    if at_face < self.margin_m[k][side]:
+                        # the toe there is a point of the foot's path over the box's edge: part of
+                        # the margin, though no sample fell while the toe was at the face
+                        self.margin_m[k][side] = at_face
                 st[side] = 1
 
     def heel_strike(self, order, walkway, side: int, heel_x: float, toe_x: float, s_m: float) -> None:

@@ -19,6 +19,7 @@ from engine.control.clearance import (
     ObstacleMargins,
 )
 from tests.control.test_foot_measures import _walkway  # the same built walkway and obstacle order
+from tests.devices.test_patient_truth_face import _crossing, _path_crossing  # the truth's harness
 
 
 def _feed(m: ObstacleMargins, walkway, order, side: int, path) -> None:
@@ -159,8 +160,6 @@ def test_the_toe_at_the_face_is_a_property_of_the_path_not_of_the_sampling():
     same path both find the toe caught 2 cm below the top at the face and name the landing a trip.
     Judged by the first sample over the face, the core's (24 ms, its toe 8 mm past the face and
     already 3.4 cm up) put the sole 1.42 cm below the top: a touch, the truth's a trip."""
-    from tests.devices.test_patient_truth_face import _crossing  # the truth's harness, same box
-
     box = dict(kind=4, category=0, at_m=6.0, depth_m=0.3, height_m=0.05)
     for first_ms in (4, 1, 3):  # where the core's 5 ms samples fall on the path
         walkway, order = _walkway(box)
@@ -172,3 +171,24 @@ def test_the_toe_at_the_face_is_a_property_of_the_path_not_of_the_sampling():
     truth = _crossing([((hx, hz), (tx, tz)) for hx, hz, tx, tz in (_rising_toe(0.002 * k) for k in range(12))])
     assert truth["face_penetration_m"] == pytest.approx(0.02, abs=1e-4)
     assert truth["outcome"] == "tripped"
+
+
+def test_a_toe_that_meets_the_face_below_the_top_between_samples_touched_it():
+    """parkinsonian-freezing seed 3, the trail (right) foot at the 5 cm box at 3 m, 10 ms after its
+    toe off 2.8 cm before the face, rising 2.5 cm in 4 ms: the core's samples (5.924, 5.926 s) put
+    the toe 1.2 mm before the face 0.9 cm below the top, then 5.8 mm past it 0.4 cm over it; the
+    truth's tick at 5.924 s found the toe 3.9 mm past the face 0.6 cm below the top (touched),
+    the core's samples none inside the box (cleared +0.4 cm). The toe at the instant it reached
+    the face is a point of the path over the box: part of the margin, on both sides."""
+    walkway, order = _walkway(dict(kind=4, category=0, at_m=6.0, depth_m=0.3, height_m=0.05))
+    core = [(5.8172, 0.1651, 5.9988, 0.0410), (5.8219, 0.1752, 6.0058, 0.0543), (5.8256, 0.1886, 6.0073, 0.0646)]
+    m = ObstacleMargins()
+    _feed(m, walkway, order, 1, core)
+    m.heel_strike(order, walkway, 1, 6.35, 6.57, 6.0)  # it lands past the box
+    (index, side, margin, outcome), = m.done
+    assert m.face_m[0][1] == pytest.approx(0.041 + 0.0133 * 1.2 / 7.0 - 0.05, abs=1e-4)
+    assert (outcome, margin) == (LEG_TOUCHED, pytest.approx(m.face_m[0][1]))
+    truth = _path_crossing([((5.8139, 0.1535), (5.9967, 0.0312)), ((5.8185, 0.1624), (6.0039, 0.0440)),
+                            ((5.8221, 0.1752), (6.0059, 0.0543))])
+    assert truth["outcome"] == "touched"
+    assert -truth["margin_m"] == pytest.approx(truth["face_penetration_m"])  # 1.3 cm, at the face

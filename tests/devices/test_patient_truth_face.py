@@ -14,8 +14,8 @@ from devices.sim.profiles import load_profile
 BOX = {"kind": "box", "at_m": 6.0, "depth_m": 0.3, "height_m": 0.05}
 
 
-def _crossing(path) -> dict:
-    """Swing the left foot along path [(heel, toe)], land it in the box; its crossing record."""
+def _swung(path) -> tuple[PatientModel, object]:
+    """A model whose left foot swung along path [(heel, toe)], one 2 ms tick a point."""
     model = PatientModel(load_profile("healthy"), seed=1, obstacles=[BOX])
     leg = model.legs[0]
     leg.in_stance = False
@@ -23,10 +23,24 @@ def _crossing(path) -> dict:
         model.t_s = 1.0 + 0.002 * k
         leg.heel, leg.toe = heel, toe
         model._swing_truth(leg, 0.5 + 0.01 * k)
+    return model, leg
+
+
+def _crossing(path) -> dict:
+    """Swing the left foot along path [(heel, toe)], land it in the box; its crossing record."""
+    model, leg = _swung(path)
     rec = leg.crossings[0]
     rec["landed_in"] = True
     rec["margin_m"] = min(rec["margin_m"], -0.05)
     leg.heel_x = path[-1][0][0]
+    model._close_crossings(leg)
+    return model.crossings[-1]
+
+
+def _path_crossing(path) -> dict:
+    """Swing the left foot along path [(heel, toe)] and land it past the box; its crossing record."""
+    model, leg = _swung(path)
+    leg.heel_x = BOX["at_m"] + BOX["depth_m"] + 0.05
     model._close_crossings(leg)
     return model.crossings[-1]
 
