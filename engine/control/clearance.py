@@ -107,14 +107,14 @@ class ObstacleMargins:
 
     def reset(self) -> None:
         """A new timeline."""
+        for toe in self.prev_toe:
+            toe[0] = toe[1] = math.nan
         for row in self.margin_m:
             row[0] = row[1] = math.nan
         for row in self.face_m:
             row[0] = row[1] = math.nan
         for row in self.state:
             row[0] = row[1] = 0
-        for row in self.prev_toe:
-            row[0] = row[1] = math.nan
         self.done.clear()
         self.first = 0
 
