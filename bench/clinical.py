@@ -497,7 +497,9 @@ def write_validation_doc(figures: dict, table: list, quick: bool, seeds: list, d
         "its lip is the raised walkway, and landing there is stepping up. A curb down's stone is "
         "the walkway before the drop (its box has no height); a puddle's box has none either;",
         "- margin: the lowest point of the swinging sole (the line from heel to toe) over the hazard, "
-        "minus the box's top; the minimum over the crossing; a foot that lands in the box has a "
+        "minus the box's top; the minimum over the crossing, the toe's height where it reached the "
+        "near face (below) included: a point of the foot's path over the hazard that no sample need "
+        "fall on; a foot that lands in the box has a "
         "margin of at most minus the box's height (a puddle: -1 cm);",
         "- cleared: margin >= 0 and the foot did not land in the box; touched: the sole dipped in by "
         "less than 1.5 cm, or the foot landed on or in the box; tripped: the swinging sole went 1.5 cm or "
@@ -505,8 +507,12 @@ def write_validation_doc(figures: dict, table: list, quick: bool, seeds: list, d
         "- a trip is a swing foot caught by the obstacle, a touch a foot that brushed it or stepped on "
         "it (Chen et al. 1991 report stepping on an obstacle as its own failure, 4 of 24 older adults). "
         "So a foot that lands on or in the box touched it unless its toe met the box's near face at "
-        "least 1.5 cm below the top: the sole's height where it crosses the near edge (x = at_m) in "
-        "the first sample of the foot over that edge, when the toe has just reached it. A sole that "
+        "least 1.5 cm below the top: the toe's height at the instant it reached the near edge "
+        "(x = at_m), interpolated linearly between the last sample of the foot before that edge and "
+        "the first over it (devices/obstacle_face.py, the one function both sides call; the sole's "
+        "height at the edge in that first sample when the toe was already past it before). Judged "
+        "by the first sample alone, the outcome depended on when each side samples (the core at its "
+        "insole and encoder instants, the truth every 2 ms rig tick). A sole that "
         "reached the face higher and came down into the box later came down on it from above: the "
         "descent onto the landing place, however deep;",
         "- the swing ends at the foot's contact: the core drops samples taken at or after the "

@@ -18,7 +18,7 @@ class LegState:
         "ankle_x", "ankle_z", "pitch", "heel", "toe", "prev_mid", "prev_vel", "prev_pitch",
         "pitch_rate", "accel", "dorsi", "last_hs_t", "roles", "closed",
         "catch_t0", "catch_x", "catch_z", "catch_v", "prev_ankle_x", "ankle_vx", "land_pitch", "guided",
-        "lift_off", "lift_dorsi", "to_phase", "hs_phase", "press_m", "aim", "lip",
+        "lift_off", "lift_dorsi", "to_phase", "hs_phase", "press_m", "aim", "lip", "prev_toe",
     )
 
     def __init__(self, side: int, heel_x: float) -> None:
@@ -38,6 +38,9 @@ class LegState:
         self.ankle_x = self.ankle_z = self.pitch = 0.0
         self.heel = (heel_x, 0.0)
         self.toe = (heel_x, 0.0)
+        # the toe (route x, height) at the last swing tick's truth: where it was coming from when
+        # it reached an obstacle's near face (devices/obstacle_face.py); NaN before the first
+        self.prev_toe = (math.nan, math.nan)
         self.prev_mid: tuple[float, float] | None = None
         self.prev_vel: tuple[float, float] | None = None
         self.prev_pitch: float | None = None

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 
+from devices.obstacle_face import toe_height_at_face_m
 from devices.sim.leg_state import LegState
 from devices.sim.scene_view import LIP_DEPTH_M, SceneObstacle
 
@@ -29,6 +30,8 @@ class CrossingTruth:
     def _swing_truth(self, leg: LegState, u: float) -> None:
         """Toe clearance and obstacle margins of a swinging foot, this instant."""
         toe_x, toe_z = leg.toe
+        prev_x, prev_z = leg.prev_toe
+        leg.prev_toe = leg.toe
         ground = self.walkway.ground_m(toe_x) if self.walkway.in_lane else 0.0
         height = toe_z - ground
         self.toe_height_m[leg.side] = max(0.0, height)
@@ -54,15 +57,25 @@ class CrossingTruth:
             # by its whole height
             margin = max(lowest, top - ob.volume_height_m) - top
             rec = self._crossing(leg, ob, t)
+            if rec["face_penetration_m"] is None:
+                face_z = self._sole_at(leg, ob.at_m)
+                if face_z is not None:
+                    # the toe has just reached the near face: how far below the top it met it, at
+                    # the instant it got there (between the last tick and this one: the core
+                    # samples at other instants, docs/validation.md); the sole's height at the
+                    # face this tick when the toe was past it before
+                    at_face = toe_height_at_face_m(prev_x, prev_z, toe_x, toe_z, ob.at_m)
+                    if at_face == at_face:
+                        face_z = at_face
+                    face = top - max(face_z, top - ob.volume_height_m)
+                    rec["face_penetration_m"] = face
+                    # the toe there is a point of the foot's path over the box's edge: part of
+                    # the margin, though no tick fell while the toe was at the face
+                    margin = min(margin, -face)
             if margin < rec["margin_m"]:
                 rec["margin_m"] = margin
                 rec["t_s"] = t
                 rec["device_time_us"] = int(t * 1e6)
-            if rec["face_penetration_m"] is None:
-                face_z = self._sole_at(leg, ob.at_m)
-                if face_z is not None:
-                    # the toe has just reached the near face: how far below the top the sole met it
-                    rec["face_penetration_m"] = top - max(face_z, top - ob.volume_height_m)
             if margin < 0.0:
                 penetration = -margin
                 if rec["entered_t_s"] is None:

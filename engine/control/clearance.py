@@ -8,13 +8,17 @@ buffer) and the window is applied then.
 
 Obstacle margin of a leg: while that foot swings, the lowest point of its sole (the straight
 line from heel to toe) over the obstacle's extent along the route, minus the top of the
-obstacle's box (walkway.py); the minimum over the crossing. Outcome per leg (the definition the
-rig's ground truth follows too, docs/validation.md "Crossing outcomes"): cleared (margin >= 0),
+obstacle's box (walkway.py); the minimum over the crossing, the toe's height where it reached the
+near face (below) included: a point of the path over the box that no sample need fall on.
+Outcome per leg (the definition the rig's ground truth follows too, docs/validation.md
+"Crossing outcomes"): cleared (margin >= 0),
 touched (the sole dipped into the box by less than TRIP_DEPTH_M, or the foot landed on or in it)
 or tripped (the swinging sole went deeper: the foot is caught). A trip is a swing foot caught by
 the obstacle; a foot that lands on or in the box stepped on it. So a foot that lands in the box
 touched it unless its toe met the box's near face at least TRIP_DEPTH_M below the top: the
-sole's height at the near edge (x = at_m) in the first sample of the foot over that edge. A sole
+toe's height at the instant it reached the near edge (x = at_m), interpolated between the last
+sample before that edge and the first over it (devices/obstacle_face.py, shared with the truth:
+the first sample alone made the outcome depend on when each side samples). A sole
 that reached the face higher and came down into the box later came down on it from above: the
 descent onto the landing place, not a catch. The swing ends at the foot's contact: samples taken
 at or after the detected contact time belong to the stance (DeferredSoles holds each sample
@@ -30,6 +34,8 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
+
+from devices.obstacle_face import toe_height_at_face_m
 
 MTC_WINDOW = (0.25, 0.8)  # fraction of the swing (as the rig's ground truth defines it)
 SWING_CAPACITY = 4096  # samples per swing buffer: 8 s at 500 Hz
@@ -91,15 +97,18 @@ class ObstacleMargins:
 
     def __init__(self) -> None:
         self.margin_m = [[math.nan, math.nan] for _ in range(MAX_OBSTACLES)]
-        # the sole's height over the top where the toe reached the near face, in the first sample
-        # over it (a landing's trip test: caught at the face)
+        # the toe's height over the top at the instant it reached the near face (a landing's trip
+        # test: caught at the face)
         self.face_m = [[math.nan, math.nan] for _ in range(MAX_OBSTACLES)]
+        self.prev_toe = [[math.nan, math.nan], [math.nan, math.nan]]  # per side: last sample's toe x, z
         self.state = [[0, 0] for _ in range(MAX_OBSTACLES)]  # 0 not yet, 1 over it, 2 decided
         self.done: list[tuple[int, int, float, int]] = []  # (obstacle index, side, margin, outcome)
         self.first = 0
 
     def reset(self) -> None:
         """A new timeline."""
+        for toe in self.prev_toe:
+            toe[0] = toe[1] = math.nan
         for row in self.margin_m:
             row[0] = row[1] = math.nan
         for row in self.face_m:
@@ -115,6 +124,10 @@ class ObstacleMargins:
 
         order: the planner's obstacles sorted by position; step_over: their step-over category.
         """
+        prev = self.prev_toe[side]
+        prev_x, prev_z = prev
+        prev[0] = toe_x
+        prev[1] = toe_z
         lo_x = heel_x if heel_x < toe_x else toe_x
         hi_x = toe_x if heel_x < toe_x else heel_x
         tops = walkway.box_top_m
@@ -156,10 +169,19 @@ class ObstacleMargins:
                 row = self.face_m[k]
                 face = ob.at_m
                 if row[side] != row[side] and lo_x <= face <= hi_x:
-                    # the toe has just reached the near face (x = at_m): how high the sole meets it
-                    z = heel_z + (toe_z - heel_z) * (face - heel_x) / span if span != 0.0 else low
+                    # the toe has just reached the near face (x = at_m): how high it met it, at the
+                    # instant it got there (between the last sample and this one); the sole's
+                    # height at the face in this sample when the toe was past it before
+                    z = toe_height_at_face_m(prev_x, prev_z, toe_x, toe_z, face)
+                    if z != z:
+                        z = heel_z + (toe_z - heel_z) * (face - heel_x) / span if span != 0.0 else low
                     at_face = z - tops[k]
-                    row[side] = at_face if at_face > deepest else deepest
+                    at_face = at_face if at_face > deepest else deepest
+                    row[side] = at_face
+                    if at_face < self.margin_m[k][side]:
+                        # the toe there is a point of the foot's path over the box's edge: part of
+                        # the margin, though no sample fell while the toe was at the face
+                        self.margin_m[k][side] = at_face
                 st[side] = 1
 
     def heel_strike(self, order, walkway, side: int, heel_x: float, toe_x: float, s_m: float) -> None:

@@ -19,6 +19,7 @@ from engine.control.clearance import (
     ObstacleMargins,
 )
 from tests.control.test_foot_measures import _walkway  # the same built walkway and obstacle order
+from tests.devices.test_patient_truth_face import _crossing, _path_crossing  # the truth's harness
 
 
 def _feed(m: ObstacleMargins, walkway, order, side: int, path) -> None:
@@ -42,7 +43,8 @@ BOX_DESCENT = [
 def test_a_foot_coming_down_on_a_box_past_its_face_touched_it():
     walkway, order = _walkway(dict(kind=4, category=0, at_m=46.0, depth_m=0.2, height_m=0.12))
     m = ObstacleMargins()
-    # the toe reached the near face 3.5 cm over the top, 40 ms before the descent
+    # the toe reached the near face 3.4 cm over the top (15.0 -> 15.5 cm between the samples
+    # around it, at the face 80 % of the way), 40 ms before the descent
     _feed(m, walkway, order, 0, [(45.70, 0.16, 45.92, 0.15), (45.80, 0.158, 46.02, 0.155)] + BOX_DESCENT)
     m.heel_strike(order, walkway, 0, 45.983, 46.20, 45.5)
     (index, side, margin, outcome), = m.done
@@ -51,7 +53,7 @@ def test_a_foot_coming_down_on_a_box_past_its_face_touched_it():
     # came down on it from above, it was not caught at the face
     assert (index, side, outcome) == (0, 0, LEG_TOUCHED)
     assert margin == pytest.approx(-0.12)
-    assert m.face_m[0][0] == pytest.approx(0.0353, abs=0.001)
+    assert m.face_m[0][0] == pytest.approx(0.034, abs=0.001)
 
 
 def test_a_toe_caught_at_the_face_then_landing_in_the_box_tripped():
@@ -143,3 +145,50 @@ def test_a_foot_that_crosses_the_face_high_and_scuffs_the_top_tripped_if_deep():
                                       (34.20, 0.10, 34.42, 0.10)]])
         m.heel_strike(order, walkway, 0, 34.45, 34.67, 34.0)
         assert m.done[0][3] == outcome
+
+
+def _rising_toe(t_s: float) -> tuple[float, float, float, float]:
+    """A foot whose toe reaches a 5 cm box's near face (6.0 m) 2 cm below its top at t = 20 ms,
+    rising fast (1 m/s up, 2 m/s forward: parkinsonian-freezing seed 5's left trail foot at the
+    spilled items, rising ~2 cm in 4 ms), toe down, the heel 5 cm over it and 22 cm behind."""
+    toe_x, toe_z = 5.96 + 2.0 * t_s, 0.01 + 1.0 * t_s
+    return toe_x - 0.22, toe_z + 0.05, toe_x, toe_z
+
+
+def test_the_toe_at_the_face_is_a_property_of_the_path_not_of_the_sampling():
+    """The core samples at its insole and encoder instants, the truth every 2 ms rig tick: on the
+    same path both find the toe caught 2 cm below the top at the face and name the landing a trip.
+    Judged by the first sample over the face, the core's (24 ms, its toe 8 mm past the face and
+    already 3.4 cm up) put the sole 1.42 cm below the top: a touch, the truth's a trip."""
+    box = dict(kind=4, category=0, at_m=6.0, depth_m=0.3, height_m=0.05)
+    for first_ms in (4, 1, 3):  # where the core's 5 ms samples fall on the path
+        walkway, order = _walkway(box)
+        m = ObstacleMargins()
+        _feed(m, walkway, order, 0, [_rising_toe((first_ms + 5 * k) / 1000) for k in range(5)])
+        m.heel_strike(order, walkway, 0, 5.85, 6.07, 5.5)  # then it comes down in the box
+        assert m.face_m[0][0] == pytest.approx(-0.02, abs=1e-4), first_ms
+        assert m.done == [(0, 0, pytest.approx(-0.05), LEG_TRIPPED)], first_ms
+    truth = _crossing([((hx, hz), (tx, tz)) for hx, hz, tx, tz in (_rising_toe(0.002 * k) for k in range(12))])
+    assert truth["face_penetration_m"] == pytest.approx(0.02, abs=1e-4)
+    assert truth["outcome"] == "tripped"
+
+
+def test_a_toe_that_meets_the_face_below_the_top_between_samples_touched_it():
+    """parkinsonian-freezing seed 3, the trail (right) foot at the 5 cm box at 3 m, 10 ms after its
+    toe off 2.8 cm before the face, rising 2.5 cm in 4 ms: the core's samples (5.924, 5.926 s) put
+    the toe 1.2 mm before the face 0.9 cm below the top, then 5.8 mm past it 0.4 cm over it; the
+    truth's tick at 5.924 s found the toe 3.9 mm past the face 0.6 cm below the top (touched),
+    the core's samples none inside the box (cleared +0.4 cm). The toe at the instant it reached
+    the face is a point of the path over the box: part of the margin, on both sides."""
+    walkway, order = _walkway(dict(kind=4, category=0, at_m=6.0, depth_m=0.3, height_m=0.05))
+    core = [(5.8172, 0.1651, 5.9988, 0.0410), (5.8219, 0.1752, 6.0058, 0.0543), (5.8256, 0.1886, 6.0073, 0.0646)]
+    m = ObstacleMargins()
+    _feed(m, walkway, order, 1, core)
+    m.heel_strike(order, walkway, 1, 6.35, 6.57, 6.0)  # it lands past the box
+    (index, side, margin, outcome), = m.done
+    assert m.face_m[0][1] == pytest.approx(0.041 + 0.0133 * 1.2 / 7.0 - 0.05, abs=1e-4)
+    assert (outcome, margin) == (LEG_TOUCHED, pytest.approx(m.face_m[0][1]))
+    truth = _path_crossing([((5.8139, 0.1535), (5.9967, 0.0312)), ((5.8185, 0.1624), (6.0039, 0.0440)),
+                            ((5.8221, 0.1752), (6.0059, 0.0543))])
+    assert truth["outcome"] == "touched"
+    assert -truth["margin_m"] == pytest.approx(truth["face_penetration_m"])  # 1.3 cm, at the face

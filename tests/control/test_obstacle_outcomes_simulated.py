@@ -7,8 +7,13 @@ Seed 2 again with the patient's curb-lip landing (issue 10 defect 3): the right 
 30 m, truth cleared +3.1 cm, core tripped -3.4 cm (the core's footprints 1.3 cm behind: a stale
 pitch of the other foot at left heel strikes); once that was fixed, the left (trail) foot over the
 curb up at 26 m after the right one tripped on it and came to rest against its edge, truth touched,
-core tripped -3.8 cm (the core's view of a foot resting on a curb's lip). Simulated time is exact
-(no wall-clock dependence)."""
+core tripped -3.8 cm (the core's view of a foot resting on a curb's lip). Seed 5: the left (trail)
+foot at the spilled items at 34 m, its toe reaching the near face rising ~2 cm in 4 ms, truth
+tripped, core touched: each judged the face by its first sample over it, at different instants
+(now both interpolate to the instant the toe reached it). Seed 3: the right (trail) foot at the box
+at 3 m, its toe crossing the face 0.6-1.3 cm below the top between two of the core's samples (5.9 s),
+truth touched -0.6 cm, core cleared +0.4 cm (now the toe's height at the face is part of the margin
+on both sides). Simulated time is exact (no wall-clock dependence)."""
 
 from __future__ import annotations
 
@@ -28,6 +33,8 @@ NAMES = {int(LegOutcome.CLEARED): "cleared", int(LegOutcome.TOUCHED): "touched",
     # 13 left (58.0 s) is no longer reached: the trip response (session 9) slows this walk
     (2, 60.0, [(8, "right"), (8, "left")]),
     (1, 45.0, [(10, "left")]),
+    (5, 60.0, [(10, "left")]),
+    (3, 10.0, [(0, "right")]),
 ])
 def test_the_traced_crossings_agree_with_the_truth(seed, duration_s, legs):
     with tempfile.TemporaryDirectory() as tmp:
