@@ -499,7 +499,7 @@ class Desktop:
     def end_session(self, outcome: str, reason: str = "") -> Path | None:
         """Close the session: recorder, outcome, reason and summary in the database, report;
         the menu comes back saying how the session ended and where its report is."""
-        from engine.records.report import write_session_report
+        from engine.records.report_child import write_session_report_in_child
 
         session_id = self.controller.session_id
         if session_id is None:
@@ -526,7 +526,7 @@ class Desktop:
                 log.exception("recording the end of session %d", session_id)
             self.controller.end(outcome, summary)
             try:
-                report = Path(write_session_report(self.db_path, session_id))
+                report = write_session_report_in_child(self.db_path, session_id)
                 self.reports.append(report)
             except Exception as exc:
                 log.exception("writing the report of session %d", session_id)

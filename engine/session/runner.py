@@ -215,7 +215,7 @@ def run_headless(options: SessionOptions, on_frame=None) -> SessionResult:
     from engine.records.dbcheck import check_records_file
     from engine.records.paths import default_db_path
     from engine.records.recorder import start_recorder
-    from engine.records.report import write_session_report
+    from engine.records.report_child import write_session_report_in_child
     from engine.records.store import DEMO_PATIENTS, Store, ensure_demo_patient
     from engine.scene.loader import find_scene
     from engine.session.patients import ensure_demo_patients
@@ -369,7 +369,7 @@ def run_headless(options: SessionOptions, on_frame=None) -> SessionResult:
             signal.signal(signum, handler)
     if result.session_id is not None:
         try:
-            result.report_path = Path(write_session_report(db_path, result.session_id))
+            result.report_path = write_session_report_in_child(db_path, result.session_id)
         except Exception:
             log.exception("writing the session report")
     result.exit_code = 0 if result.outcome in ("completed", "stopped") and result.report_path else 1

@@ -276,3 +276,27 @@ def test_demo_history_and_progress_report(tmp_path):
     # no longer measures an arrest from the toe-off transient.)
     assert abs(progress[-1]["si_step_length_pct"]) < abs(progress[0]["si_step_length_pct"]), \
         (progress[0]["si_step_length_pct"], progress[-1]["si_step_length_pct"])
+
+
+def test_the_apps_report_is_written_by_a_child_process_and_is_the_same_report(recorded, tmp_path):
+    # the menu app and the headless runner write the report in a child (`main.py report`): the
+    # same document as in-process, its memory given back when the child exits
+    from engine.records.report_child import write_session_report_in_child
+
+    db_path, sid = recorded
+    here = write_session_report(db_path, sid, tmp_path / "here.html")
+    child = write_session_report_in_child(db_path, sid, tmp_path / "child.html")
+    assert child == (tmp_path / "child.html").resolve()
+    assert child.stat().st_mode & 0o077 == 0
+    assert _sections(child.read_text()) == _sections(here.read_text())
+
+
+def test_a_report_the_child_cannot_write_is_an_error_naming_the_session(recorded, tmp_path):
+    from engine.records.report_child import ReportFailed, write_session_report_in_child
+
+    db_path, sid = recorded
+    with pytest.raises(ReportFailed, match=rf"session {sid + 1000}.*exit code 1"):
+        write_session_report_in_child(db_path, sid + 1000, tmp_path / "none.html")
+    assert not (tmp_path / "none.html").exists()
+    with pytest.raises(ReportFailed, match="exit code 1"):
+        write_session_report_in_child(tmp_path / "no-such.db", sid, tmp_path / "none.html")
