@@ -37,16 +37,48 @@ def run_one(name: str, quick: bool, **options) -> dict:
     return module.run(quick=quick, **{k: v for k, v in options.items() if v is not None})
 
 
-def write_report(results: dict, quick: bool) -> None:
-    """Rewrite docs/benchmarks.md and bench/results.json."""
+# docs/benchmarks.md: `make bench` writes what is above this line; below it, the hand-written
+# records of earlier investigations, which every rewrite keeps as they are.
+KEPT_MARKER = "<!-- make bench writes what is above this line; what follows is kept as it is -->"
+
+
+def load_now() -> float:
+    """The 1-minute load average: what else the machine ran beside a benchmark."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:
+        return float("nan")
+
+
+def write_report(results: dict, quick: bool, runs: dict | None = None) -> None:
+    """Merge these results into bench/results.json and rewrite docs/benchmarks.md's generated part.
+
+    `runs[name]` says when, where, how (quick or not) and under what load each figure set was made;
+    a benchmark not run this time keeps its earlier figures and their run."""
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     machine = machine_description()
-    payload = {"date": now, "machine": machine, "quick": quick, "results": results}
-    (ROOT / "bench" / "results.json").write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
+    path = ROOT / "bench" / "results.json"
+    try:
+        earlier = json.loads(path.read_text())
+    except (OSError, ValueError):
+        earlier = {}
+    merged = dict(earlier.get("results") or {})
+    merged_runs = dict(earlier.get("runs") or {})
+    for name in merged:  # figures from before runs were recorded: the file's own date
+        merged_runs.setdefault(name, {"date": earlier.get("date"), "machine": earlier.get("machine"),
+                                      "quick": earlier.get("quick")})
+    merged.update(results)
+    for name in results:
+        merged_runs[name] = (runs or {}).get(name) or {"date": now, "machine": machine, "quick": quick}
+    order = [n for n in BENCHMARKS if n in merged] + sorted(n for n in merged if n not in BENCHMARKS)
+    payload = {"date": now, "machine": machine, "quick": quick, "results": {n: merged[n] for n in order},
+               "runs": {n: merged_runs[n] for n in order}}
+    path.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
     lines = [
         "# Benchmarks",
         "",
-        f"Written by `make bench` on {now}.",
+        f"Written by `make bench` (`python -m bench all`) on {now}; each section says when its figures were",
+        "made, on which machine, and the load (1-minute average) before and after.",
         "",
         f"Machine: {machine}.",
         "",
@@ -54,6 +86,7 @@ def write_report(results: dict, quick: bool) -> None:
         "introduced the benchmark and in the module docstring of `bench/NAME.py`. This machine is",
         "a shared virtual machine: its host stalls it for tens of milliseconds now and then, which",
         "is why the control loop is compared with a do-nothing floor loop run in the same command.",
+        "`python -m bench all --only NAME,...` re-runs some and keeps the others' figures.",
         "",
         "`session` and `session_hog` (`python -m bench session [--hog] --json`) run whole headless",
         "sessions; their figures depend on everything else the machine runs at the time. The GPU",
@@ -61,15 +94,32 @@ def write_report(results: dict, quick: bool) -> None:
         "machine with a GPU (see bench/gpu_frames.py; goal <= 5.5 ms per stereo frame).",
         "",
     ]
-    for name, figures in results.items():
-        lines += [f"## {name}", "", "| figure | value | target |", "| --- | --- | --- |"]
+    for name in order:
+        figures, run = merged[name], merged_runs[name]
+        lines += [f"## {name}", ""]
+        said = [f"Made {run.get('date') or 'at an unrecorded date'}"]
+        if run.get("machine") and run.get("machine") != machine:
+            said.append(f"on {run['machine']}")
+        if "load_before" in run:
+            said.append(f"load {run['load_before']} -> {run['load_after']}")
+        said.append("--quick" if run.get("quick") else "full run")
+        lines += [", ".join(said) + ".", ""]
+        lines += ["| figure | value | target |", "| --- | --- | --- |"]
         targets = TARGETS.get(name, {})
         for key, value in figures.items():
             if isinstance(value, float):
                 value = f"{value:.4g}"
             lines.append(f"| `{key}` | {value} | {targets.get(key, '')} |")
         lines.append("")
-    (ROOT / "docs" / "benchmarks.md").write_text("\n".join(lines))
+    doc = ROOT / "docs" / "benchmarks.md"
+    kept = ""
+    try:
+        old = doc.read_text()
+    except OSError:
+        old = ""
+    if KEPT_MARKER in old:
+        kept = old.split(KEPT_MARKER, 1)[1].lstrip("\n")
+    doc.write_text("\n".join(lines) + "\n" + KEPT_MARKER + "\n\n" + kept)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -79,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     parser.add_argument("--profiles", metavar="DIR", help="clinical, findings, stumble: every patient profile YAML in DIR")
     parser.add_argument("--hog", action="store_true", help="(session) a CPU hog at normal priority on every core")
+    parser.add_argument("--only", metavar="NAMES", help="(all) only these benchmarks, comma-separated; the others "
+                        "keep their earlier figures in docs/benchmarks.md and bench/results.json")
     args = parser.parse_args(argv)
     if args.name != "all":
         figures = run_one(args.name, args.quick, profiles=args.profiles, hog=args.hog or None)
@@ -88,18 +140,29 @@ def main(argv: list[str] | None = None) -> int:
             for key, value in figures.items():
                 print(f"{key}: {value}")
         return 0
+    names = BENCHMARKS
+    if args.only:
+        names = [n.strip() for n in args.only.split(",") if n.strip()]
+        unknown = [n for n in names if n not in BENCHMARKS]
+        if unknown:
+            parser.error(f"--only: {', '.join(unknown)} not among {', '.join(BENCHMARKS)}")
     results: dict[str, dict] = {}
+    runs: dict[str, dict] = {}
     failed = False
-    for name in BENCHMARKS:
+    for name in names:
         print(f"bench: {name} ...", file=sys.stderr, flush=True)
+        load_before = load_now()
         try:
             results[name] = run_one(name, args.quick)
         except Exception as exc:  # one broken benchmark must not hide the others
             traceback.print_exc()
             results[name] = {"error": f"{type(exc).__name__}: {exc}"}
             failed = True
+        runs[name] = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+                      "machine": machine_description(), "quick": args.quick, "load_before": load_before,
+                      "load_after": load_now()}
         print(json.dumps({name: results[name]}), flush=True)
-    write_report(results, args.quick)
+        write_report(results, args.quick, runs)  # after each: a long run cut short keeps what it made
     return 1 if failed else 0
 
 
