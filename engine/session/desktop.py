@@ -94,6 +94,7 @@ class Desktop:
         self.recorder = None
         self.reports: list[Path] = []
         self.ended: list[dict] = []  # {session_id, outcome, reason, report} per session closed
+        self._report_jobs: list[tuple] = []  # (ReportJob, its entry in ended) while a child writes it
         self.app = None
         self.quit_requested = False
         self._stopping_since = None
@@ -146,6 +147,7 @@ class Desktop:
         if self.notice and self.menu.message != self.notice:
             self.menu._status(self.notice)  # the first-run message outlives the picks above
         app.task_mgr.add(self._session_task, "stepsync-desktop-session", sort=-10)
+        app.task_mgr.add(self._report_task, "stepsync-desktop-reports", sort=-11)
         from engine.scene.loader import SCENES_DIR
         from engine.scene.watch import SceneWatcher
 
@@ -496,16 +498,17 @@ class Desktop:
             self._stopping_since = None
         return task.cont
 
-    def end_session(self, outcome: str, reason: str = "") -> Path | None:
-        """Close the session: recorder, outcome, reason and summary in the database, report;
-        the menu comes back saying how the session ended and where its report is."""
-        from engine.records.report_child import write_session_report_in_child
+    def end_session(self, outcome: str, reason: str = "") -> None:
+        """Close the session: recorder, outcome, reason and summary in the database; the menu comes
+        back at once saying how the session ended, while a child process writes its report
+        (`_report_task` says where it is when it is written: no report work inside a frame)."""
+        from engine.records.report_child import ReportJob
 
         session_id = self.controller.session_id
         if session_id is None:
             return None
         reason = reason or outcome
-        report = None
+        job = None
         self.heartbeat.covering.set()
         thaw_collector()
         self.controller.write_in_background(False)  # what the walk queued, first
@@ -526,25 +529,63 @@ class Desktop:
                 log.exception("recording the end of session %d", session_id)
             self.controller.end(outcome, summary)
             try:
-                report = write_session_report_in_child(self.db_path, session_id)
-                self.reports.append(report)
-            except Exception as exc:
-                log.exception("writing the report of session %d", session_id)
+                job = ReportJob(self.db_path, session_id)
+            except OSError as exc:  # no process could be started (out of memory or processes)
+                log.exception("starting the report of session %d", session_id)
                 reason += f"; the report could not be written ({exc})"
-            log.info("session %d %s (%s); report: %s", session_id, outcome, reason, report)
+            log.info("session %d %s (%s); report %s", session_id, outcome, reason,
+                     "being written" if job is not None else "not written")
         finally:
             self.heartbeat.covering.clear()
-        self.ended.append({"session_id": session_id, "outcome": outcome, "reason": reason,
-                           "report": str(report) if report else None})
+        entry = {"session_id": session_id, "outcome": outcome, "reason": reason, "report": None}
+        self.ended.append(entry)
+        if job is not None:
+            self._report_jobs.append((job, entry))
         self.app.finished = True
         self.controller.session_id = None
         self.controller.run_state = "idle"
         self._warm_frames = 0
         self._stop_reason = ""
         self.show_menu(True)
-        where = f"report written: {report}" if report else "no report"
+        where = "writing its report ..." if job is not None else "no report"
         self.menu._status(f"session {session_id} {outcome}: {reason}. {where}")
-        return report
+
+    def report_pending(self) -> bool:
+        """A child process is still writing a session's report."""
+        return bool(self._report_jobs)
+
+    def _report_task(self, task):
+        """Each frame: a report child that has ended is read (waitpid, never a wait)."""
+        for job, entry in list(self._report_jobs):
+            if job.poll():
+                self._report_done(job, entry)
+        return task.cont
+
+    def _report_done(self, job, entry: dict) -> None:
+        """A session's report is written (or failed): the records of ended sessions and the menu say so."""
+        self._report_jobs = [(j, e) for j, e in self._report_jobs if j is not job]
+        if job.path is not None:
+            self.reports.append(job.path)
+            entry["report"] = str(job.path)
+            log.info("session %d: report written to %s", entry["session_id"], job.path)
+            where = f"report written: {job.path}"
+        else:
+            log.error("session %d: %s", entry["session_id"], job.error)
+            entry["reason"] += f"; the report could not be written ({job.error})"
+            where = "no report"
+        if self.controller.session_id is None:  # a new session's own status stands
+            self.menu._status(f"session {entry['session_id']} {entry['outcome']}: {entry['reason']}. {where}")
+
+    def _wait_for_reports(self) -> None:
+        """At exit: the reports still being written are waited for (each within its own timeout)."""
+        from engine.records.report_child import ReportFailed
+
+        for job, entry in list(self._report_jobs):
+            try:
+                job.wait()
+            except ReportFailed:
+                pass  # its error is in job.error
+            self._report_done(job, entry)
 
     def close(self) -> None:
         """Controlled stop, close the session, then everything down in reverse order."""
@@ -560,6 +601,7 @@ class Desktop:
                         break
                     time.sleep(0.02)
                 self.end_session("interrupted", self._stop_reason or "StepSync was closed during the session")
+            self._wait_for_reports()
         finally:
             if self.app is not None:
                 self.app.release()

@@ -64,6 +64,10 @@ def scenario(tmp: str) -> dict:
         while time.monotonic() < deadline and desktop.controller.session_id is not None:
             desktop.app.step()
         out["ended"] = desktop.controller.session_id is None
+        out["report_pending_at_end"] = desktop.report_pending()  # a child writes it; the menu is back
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and desktop.report_pending():
+            desktop.app.step()
         out["reports"] = [str(p) for p in desktop.reports]
         out["menu_shown_after"] = not desktop.menu.root.is_hidden()
     finally:
@@ -88,7 +92,7 @@ def test_menu_session_is_recorded_and_ends_with_a_report(run):
 
     assert run["recorder"] and run["menu_hidden_while_walking"]
     assert run["s_walked_m"] > 0.3
-    assert run["ended"] and run["menu_shown_after"]
+    assert run["ended"] and run["menu_shown_after"] and run["report_pending_at_end"]
     assert len(run["reports"]) == 1 and Path(run["reports"][0]).is_file()
     conn = sqlite3.connect(run["db"])
     try:

@@ -203,6 +203,10 @@ def therapist_flow(work: str) -> dict:
                     state_bws=float(desktop.app.state["bws_fraction"]))
             ui.key("space")
             ui.until(lambda: checked(desktop.controller.session_id) is None, 30.0)
+            # The menu is back at once; a child process writes the report meanwhile.
+            facts["when_ended"] = {"status": desktop.screen()["status"], "report_pending": desktop.report_pending(),
+                                   "menu_shown": desktop.menu_up()}
+            ui.until(lambda: not desktop.report_pending(), 120.0)
             ui.step("space bar: stop", ended=desktop.controller.session_id is None)
             ui.key("tab")
             ui.step("tab: the patient view between sessions")
@@ -218,6 +222,7 @@ def therapist_flow(work: str) -> dict:
             ui.until(lambda: state() == "stopped", 15.0)
             ui.step("exoskeleton link cut: a fault stop")
             ui.until(lambda: desktop.controller.session_id is None, 20.0)
+            ui.until(lambda: not desktop.report_pending(), 120.0)
             ui.step("the fault-stopped session is closed", ended=desktop.controller.session_id is None)
             try:  # the banner is still up: the patient field and Select stay reachable
                 ui.click(menu.entries["patient_code"])

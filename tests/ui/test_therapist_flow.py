@@ -114,6 +114,10 @@ def test_status_and_live_panel_tell_the_truth_while_walking_and_after_a_stop(flo
     stopped = screen(flow, "space bar: stop")
     assert stopped["status"].startswith("session ") and "the therapist pressed STOP" in stopped["status"]
     assert "report written: " in stopped["status"] and ".html" in stopped["status"]
+    # ...written by a child process while the menu was already back (no report work in a frame)
+    assert flow["when_ended"]["menu_shown"] and flow["when_ended"]["report_pending"]
+    assert "the therapist pressed STOP" in flow["when_ended"]["status"]
+    assert "writing its report" in flow["when_ended"]["status"]
     assert stopped["live"]["Step length L / R"] == "- (not walking)"
     assert stopped["live"]["Symmetry index"] == "- (not walking)"
 
