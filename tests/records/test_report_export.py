@@ -8,6 +8,7 @@ import csv
 import re
 import subprocess
 import sys
+import time
 
 import ezc3d
 import numpy as np
@@ -300,3 +301,18 @@ def test_a_report_the_child_cannot_write_is_an_error_naming_the_session(recorded
     assert not (tmp_path / "none.html").exists()
     with pytest.raises(ReportFailed, match="exit code 1"):
         write_session_report_in_child(tmp_path / "no-such.db", sid, tmp_path / "none.html")
+
+
+def test_a_report_child_past_its_timeout_is_stopped_and_says_how_to_write_it_later(recorded, tmp_path):
+    from engine.records.report_child import ReportFailed, ReportJob
+
+    db_path, sid = recorded
+    job = ReportJob(db_path, sid, tmp_path / "late.html", timeout_s=0.0)  # no child ends before it starts
+    with pytest.raises(ReportFailed, match=rf"took over 0 s and was stopped.*main.py report --session {sid}"):
+        job.wait()
+    assert job.done and job.poll()
+    job = ReportJob(db_path, sid, tmp_path / "polled.html")
+    deadline = time.monotonic() + 120
+    while not job.poll() and time.monotonic() < deadline:
+        time.sleep(0.05)  # a frame's worth between polls, as the menu app does
+    assert job.path == (tmp_path / "polled.html").resolve() and job.error is None
