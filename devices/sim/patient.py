@@ -128,6 +128,16 @@ KNEE_SMOOTH_RAD = DORSI_SMOOTH_RAD  # a swing knee meets its flexion limit the s
 # A foot that lands across a curb's face rests on the stone when the ball of its foot (the
 # metatarsal heads, at this share of heel to toe, as in balance_perturbation.py) is over it
 BALL_OF_FOOT = 0.7
+# A lift over an obstacle comes off by this share of the swing and no faster than this at its
+# steepest, so the heel lands on the level swing's gentle approach (Winter 1992: a heel lands
+# with negligible vertical velocity; terminal-swing hamstrings slow the leg). Project's choice.
+LIFT_OFF_BY_U = 0.97
+LIFT_DESCENT_MAX_MPS = 1.5
+# A swing foot held above its planned path (by the exoskeleton's guidance) is brought down to it
+# from this share of the swing on (see _reach_the_landing); project's choice: terminal swing, after
+# mid swing's minimum toe clearance
+LANDING_REACH_FROM_U = 0.7
+LANDING_REACH_SMOOTH_M = 0.002  # the foot passes from above its plan to on it over about this much
 MIN_TOE_GAP_M = 0.05  # a foot is placed at least this far from an obstacle's edges (by choice)
 MIN_SHUFFLE_M = 0.05  # a shuffle of a few centimetres is still a step
 LIFT_RAMP_MIN_U = 0.15  # a lift planned from toe off on takes this share of the swing (~60 ms) to build
@@ -544,12 +554,12 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
         leg.swing_min = math.inf
         leg.swing_peak = -math.inf
         leg.swing_t0 = t_s
-        leg.req = self._requirements(side, leg) if self.perceive else []
+        to_phase = p.stance_fraction[side] if leg.to_phase is None else leg.to_phase
+        swing_s = (1.0 - to_phase) * self._stride_s(max(v, V_FINISH_STEP_MPS))
+        leg.req = self._requirements(side, leg, max(swing_s, 0.05)) if self.perceive else []
         if reason in ("crossing", "adjusting"):
             self._maybe_festinate()
         # the hip heads for the midpoint of the heels at the coming heel strike
-        to_phase = p.stance_fraction[side] if leg.to_phase is None else leg.to_phase
-        swing_s = (1.0 - to_phase) * self._stride_s(max(v, V_FINISH_STEP_MPS))
         goal = 0.5 * (leg.land_x + other.heel_x) + self.heel_m
         # its speed changes over the swing's first LIFT_OFF_BLEND_U (as the legs hand the body
         # over), not in one tick: a step of up to 0.3 m/s at every toe off (~125 m/s^2 of the whole
@@ -567,8 +577,9 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
             self.hip_speed = (goal - self.hip_x) / swing_s
             self._hip_ramp = None
 
-    def _requirements(self, side: int, leg: LegState) -> list[tuple[float, float, float]]:
-        """Windows of swing progress where the foot's lowest point must be above a height."""
+    def _requirements(self, side: int, leg: LegState, swing_s: float) -> list[tuple[float, float, float, float]]:
+        """Windows of swing progress where the foot's lowest point must be above a height: (from,
+        to, height, the share of the swing its lift takes to come off after `to`)."""
         p = self.profile
         out = []
         cap = leg.g0 + p.max_toe_clearance_m[side]
@@ -593,16 +604,23 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
             if not lead:
                 clearance *= p.trail_clearance_ratio[side]
             clearance = max(clearance, p.mtc_m[side], MIN_CROSSING_CLEARANCE_M)
+            height = min(top + clearance, cap)
+            # the lift comes off no faster than LIFT_DESCENT_MAX_MPS at its steepest (a smooth
+            # step's peak rate is 1.5 x its mean): a high lift comes off over more of the swing
+            drop = max(0.0, height - min(leg.g0, leg.g1))
+            off = max(0.12, 1.5 * drop / (LIFT_DESCENT_MAX_MPS * swing_s))
             # the real foot lags its planned path in mid swing: hold the lift a little longer
-            out.append((max(0.0, u_in - 0.05), min(1.0, u_out + 0.1), min(top + clearance, cap)))
+            out.append((max(0.0, u_in - 0.05), min(1.0, u_out + 0.1), height, off))
         return out
 
     @staticmethod
-    def _window(u: float, u0: float, u1: float, ramp: float = 0.12) -> float:
+    def _window(u: float, u0: float, u1: float, out: float = 0.12, ramp: float = 0.12) -> float:
         """Weight of a clearance window [u0, u1] at swing progress u: ramps in before u0 and
-        out after u1, and always out by the end of the swing (the heel must land)."""
-        end = min(u1 + ramp, 1.0)
-        u1 = min(u1, end - 0.04)
+        out over `out` after u1, and always out by LIFT_OFF_BY_U of the swing (the heel must land,
+        and land gently: a lift still coming off in the last per cent of the swing dropped the
+        heel at 6-11 m/s): a window that would end later comes off earlier, over the same span."""
+        end = min(u1 + out, LIFT_OFF_BY_U)
+        u1 = min(u1, end - out)
         # the lift starts from the foot's toe-off height at the earliest: a window that opens at
         # toe off still ramps in (a foot cannot jump up)
         start = max(0.0, u0 - ramp)
@@ -617,8 +635,8 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
         # lower (stepping down a curb: the window held the foot at the upper level until the heel
         # strike, then it fell 8-11 cm in one tick)
         base = min(leg.g0, z)
-        for u0, u1, height in leg.req:
-            w = self._window(u, u0, u1)
+        for u0, u1, height, out in leg.req:
+            w = self._window(u, u0, u1, out)
             if w > 0.0:
                 z = max(z, base + (height - base) * w)
         return z
@@ -956,6 +974,9 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
                     leg.lift_dorsi = leg.dorsi + rate * dt - dorsi if dt > 0.0 else 0.0
                 leg.dorsi = dorsi + leg.lift_dorsi * (1.0 - _smooth(swing_u[side], 0.0, LIFT_OFF_BLEND_U))
                 pitch = knee - hip - leg.dorsi
+                if self.t_s - leg.catch_t0 >= CATCH_S + RELEASE_S:
+                    ax, az = self._reach_the_landing(side, ax, az, pitch, plan[side], hip_z, dt, prev, drive,
+                                                     knee_max[side], hip_max[side])
                 ax, az = self._on_the_ground(side, ax, az, pitch, hip_z, dt, prev, knee_max[side], hip_max[side])
             if leg.prev_ankle_x is not None and dt > 0.0:
                 leg.ankle_vx = (ax - leg.prev_ankle_x) / dt
@@ -991,6 +1012,55 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
         lift += rate * dt
         aim[0], aim[1], aim[2] = lift, rate, lift_m
         return lift
+
+    def _reach_the_landing(self, side: int, ax: float, az: float, pitch: float, plan: tuple, hip_z: float,
+                           dt: float, prev: list, drive: ExoDrive, knee_max: float, hip_max: float) -> tuple[float, float]:
+        """A foot held above its plan (the exoskeleton's guidance holding more hip and knee flexion
+        than the patient's own) is brought down to it over terminal swing: the patient reaches for
+        the ground against the pull, so the heel arrives at its planned landing, on time, at a
+        bounded speed (it used to drop up to 5 cm in one tick at the phase-driven heel strike;
+        landing late instead left the foot hovering unloaded, which the core's stumble guard
+        rightly reads as a caught foot). The foot keeps its forward position and pitch; the hip
+        and knee are those of the leg with the ankle there (the encoders read the same leg), and
+        the exoskeleton's interaction torque is that of the pose reached."""
+        u, _, lowest, _ = plan
+        w = _smooth(u, LANDING_REACH_FROM_U, 1.0)
+        if w <= 0.0:
+            return ax, az
+        p = self.profile
+        tz = lk.rotate(p.foot_length_m, -p.foot_height_m, pitch)[1]
+        hz = lk.rotate(-self.heel_m, -p.foot_height_m, pitch)[1]
+        above = az + min(tz, hz) - lowest
+        # only a foot above its plan (smoothly: no corner where it passes the plan)
+        k = LANDING_REACH_SMOOTH_M
+        above = 0.5 * (above + math.sqrt(above * above + k * k)) - 0.5 * k
+        if w * above <= 1e-7:
+            return ax, az
+        az -= w * above
+        dx, dz = ax - self.hip_x, hip_z - az
+        # a straight leg held up reaches down by swinging back (the hip extends, as the hamstrings
+        # do in terminal swing): the foot lands a little short of where the pull held it
+        reach = p.thigh_m + p.shank_m - SWING_REACH_SMOOTH_M
+        if dx > 0.0 and dx * dx + dz * dz > reach * reach:
+            dx = math.sqrt(max(0.0, reach * reach - dz * dz))
+        hip, knee = lk.inverse_short_of_straight(dx, dz, p.thigh_m, p.shank_m, max(knee_max, self.angle_rad[2 * side + 1]),
+                                                 max(hip_max, self.angle_rad[2 * side]), SWING_REACH_SMOOTH_M)
+        for i, angle in ((2 * side, hip), (2 * side + 1, knee)):
+            velocity = (angle - prev[i]) / dt if dt > 0.0 else 0.0
+            mode = drive.modes[i]
+            if mode == _GUIDANCE and drive.stiffness > 0.0:
+                k_exo = EXO_MAX_STIFFNESS_NM_PER_RAD * min(1.0, drive.stiffness)
+                damping = EXO_DAMPING_NMS_PER_RAD * (k_exo / EXO_MAX_STIFFNESS_NM_PER_RAD)
+                interaction = k_exo * (drive.ref_angle_rad[i] - angle) + damping * (drive.ref_velocity_radps[i] - velocity)
+                self.interaction_torque_nm[i] = interaction
+                self.motor_torque_nm[i] = interaction + 0.15 * velocity
+            self.velocity_radps[i] = velocity
+            self.angle_rad[i] = angle
+            self._hold_rad[i] = angle
+        leg = self.legs[side]
+        leg.dorsi = knee - hip - pitch  # the foot keeps its pitch: the ankle takes the difference
+        dx, drop = lk.ankle_rel_hip(hip, knee, p.thigh_m, p.shank_m)
+        return self.hip_x + dx, hip_z - drop
 
     def _on_the_ground(self, side: int, ax: float, az: float, pitch: float, hip_z: float, dt: float,
                        prev: list, knee_max: float, hip_max: float) -> tuple[float, float]:
@@ -1059,8 +1129,8 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
         """Planned foot pitch: the usual swing pattern, levelled over an obstacle (people carry
         the foot flat over what they step over)."""
         pitch = _profile_points(u, self._pitch_plan[leg.side])
-        for u0, u1, _ in leg.req:
-            w = self._window(u, u0, u1)
+        for u0, u1, _, out in leg.req:
+            w = self._window(u, u0, u1, out)
             pitch *= 1.0 - 0.5 * w
         return pitch
 
