@@ -829,8 +829,19 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
             leg_z = az_plan + math.sqrt(max(reach * reach - dx * dx, (0.5 * reach) ** 2))
             # the landing leg must reach its heel-strike point: the pelvis comes down for it
             if u > 0.3:
-                dx = leg.x1 - self.hip_x - self.hip_speed * max(0.0, 1.0 - u) * 0.3
-                need = leg.z1 + math.sqrt(max(reach * reach - dx * dx, (0.5 * reach) ** 2))
+                # where the foot will land: its plan, or further on where the exoskeleton's
+                # guidance carries it ahead of the plan (the leg held straight above the ground
+                # at its landing could not reach it: the pelvis comes down for the real foot)
+                # ahead of the plan; and lower where the foot's real pitch puts its lowest point
+                # higher over the ankle than the planned heel strike's pitch (a dropped foot, a foot
+                # the guidance holds flat)
+                real = _smooth(u, 0.5, LANDING_REACH_FROM_U)
+                ahead = max(0.0, leg.ankle_x - ax) * real
+                sole = min(lk.rotate(p.foot_length_m, -p.foot_height_m, leg.pitch)[1],
+                           lk.rotate(-self.heel_m, -p.foot_height_m, leg.pitch)[1])
+                lower = max(0.0, leg.z1 - (leg.g1 - sole)) * real
+                dx = leg.x1 + ahead - self.hip_x - self.hip_speed * max(0.0, 1.0 - u) * 0.3
+                need = leg.z1 - lower + math.sqrt(max(reach * reach - dx * dx, (0.5 * reach) ** 2))
                 # phased in from mid swing (a bound that appears at once would drop the pelvis)
                 slack = 0.15 * (1.0 - _smooth(u, 0.5, PELVIS_DOWN_BY_U)) + (1.0 - _smooth(u, 0.3, 0.5))
                 leg_z = _soft_min(leg_z, need + slack, PELVIS_SMOOTH_M)
@@ -1037,13 +1048,8 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
         if w * above <= 1e-7:
             return ax, az
         az -= w * above
-        dx, dz = ax - self.hip_x, hip_z - az
-        # a straight leg held up reaches down by swinging back (the hip extends, as the hamstrings
-        # do in terminal swing): the foot lands a little short of where the pull held it
-        reach = p.thigh_m + p.shank_m - SWING_REACH_SMOOTH_M
-        if dx > 0.0 and dx * dx + dz * dz > reach * reach:
-            dx = math.sqrt(max(0.0, reach * reach - dz * dz))
-        hip, knee = lk.inverse_short_of_straight(dx, dz, p.thigh_m, p.shank_m, max(knee_max, self.angle_rad[2 * side + 1]),
+        hip, knee = lk.inverse_short_of_straight(ax - self.hip_x, hip_z - az, p.thigh_m, p.shank_m,
+                                                 max(knee_max, self.angle_rad[2 * side + 1]),
                                                  max(hip_max, self.angle_rad[2 * side]), SWING_REACH_SMOOTH_M)
         for i, angle in ((2 * side, hip), (2 * side + 1, knee)):
             velocity = (angle - prev[i]) / dt if dt > 0.0 else 0.0
