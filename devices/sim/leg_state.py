@@ -18,7 +18,7 @@ class LegState:
         "ankle_x", "ankle_z", "pitch", "heel", "toe", "prev_mid", "prev_vel", "prev_pitch",
         "pitch_rate", "accel", "dorsi", "last_hs_t", "roles", "closed",
         "catch_t0", "catch_x", "catch_z", "catch_v", "prev_ankle_x", "ankle_vx", "land_pitch", "guided",
-        "lift_off", "lift_dorsi", "to_phase", "hs_phase", "press_m", "aim", "lip", "prev_toe",
+        "lift_off", "lift_dorsi", "to_phase", "hs_phase", "press_m", "aim", "lip", "prev_toe", "swing_s",
     )
 
     def __init__(self, side: int, heel_x: float) -> None:
@@ -31,6 +31,7 @@ class LegState:
         self.mtc = 0.013
         self.peak1 = 0.06
         self.swing_t0 = 0.0
+        self.swing_s = 0.4  # this swing's planned duration (s), set at toe off
         self.swing_min = math.inf
         self.swing_min_t = 0.0
         self.swing_peak = 0.0

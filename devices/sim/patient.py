@@ -137,6 +137,7 @@ LIFT_DESCENT_MAX_MPS = 1.5
 # from this share of the swing on (see _reach_the_landing); project's choice: terminal swing, after
 # mid swing's minimum toe clearance
 LANDING_REACH_FROM_U = 0.7
+LANDING_REACH_MIN_S = 0.12  # ... and over this long at least (a trembling swing is ~0.15 s)
 LANDING_REACH_SMOOTH_M = 0.002  # the foot passes from above its plan to on it over about this much
 MIN_TOE_GAP_M = 0.05  # a foot is placed at least this far from an obstacle's edges (by choice)
 MIN_SHUFFLE_M = 0.05  # a shuffle of a few centimetres is still a step
@@ -556,7 +557,8 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
         leg.swing_t0 = t_s
         to_phase = p.stance_fraction[side] if leg.to_phase is None else leg.to_phase
         swing_s = (1.0 - to_phase) * self._stride_s(max(v, V_FINISH_STEP_MPS))
-        leg.req = self._requirements(side, leg, max(swing_s, 0.05)) if self.perceive else []
+        leg.swing_s = max(swing_s, 0.05)
+        leg.req = self._requirements(side, leg, leg.swing_s) if self.perceive else []
         if reason in ("crossing", "adjusting"):
             self._maybe_festinate()
         # the hip heads for the midpoint of the heels at the coming heel strike
@@ -1035,7 +1037,9 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
         and knee are those of the leg with the ankle there (the encoders read the same leg), and
         the exoskeleton's interaction torque is that of the pose reached."""
         u, _, lowest, _ = plan
-        w = _smooth(u, LANDING_REACH_FROM_U, 1.0)
+        leg = self.legs[side]
+        # over terminal swing, and over LANDING_REACH_MIN_S at least (a short trembling swing)
+        w = _smooth(u, min(LANDING_REACH_FROM_U, max(0.0, 1.0 - LANDING_REACH_MIN_S / leg.swing_s)), 1.0)
         if w <= 0.0:
             return ax, az
         p = self.profile
@@ -1063,7 +1067,6 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
             self.velocity_radps[i] = velocity
             self.angle_rad[i] = angle
             self._hold_rad[i] = angle
-        leg = self.legs[side]
         leg.dorsi = knee - hip - pitch  # the foot keeps its pitch: the ankle takes the difference
         dx, drop = lk.ankle_rel_hip(hip, knee, p.thigh_m, p.shank_m)
         return self.hip_x + dx, hip_z - drop
