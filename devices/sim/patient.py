@@ -138,7 +138,11 @@ LIFT_DESCENT_MAX_MPS = 1.5
 # mid swing's minimum toe clearance
 LANDING_REACH_FROM_U = 0.7
 LANDING_REACH_MIN_S = 0.12  # ... and over this long at least (a trembling swing is ~0.15 s)
-LANDING_REACH_SMOOTH_M = 0.002  # the foot passes from above its plan to on it over about this much
+LANDING_PLAN_U = 0.15
+LANDING_PITCH_TAU_S = 0.02
+LANDING_REACH_OMEGA = 60.0  # rad/s: the leg follows the reach within ~30 ms (project's choice)
+LANDING_REACH_RATE_MAX_MPS = 1.0
+LANDING_REACH_SMOOTH_M = 0.001  # the foot passes from above its plan to on it over about this much
 MIN_TOE_GAP_M = 0.05  # a foot is placed at least this far from an obstacle's edges (by choice)
 MIN_SHUFFLE_M = 0.05  # a shuffle of a few centimetres is still a step
 LIFT_RAMP_MIN_U = 0.15  # a lift planned from toe off on takes this share of the swing (~60 ms) to build
@@ -536,6 +540,8 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
         leg.guided = reason in ("crossing", "adjusting")  # a step placed by sight (see _pose)
         leg.lift_off = None
         leg.aim = None
+        leg.reach = None
+        leg.land_sole = None
         leg.lift_dorsi = None
         leg.land_x = other.heel_x + length
         leg.g0 = leg.ground
@@ -839,9 +845,14 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
                 # the guidance holds flat)
                 real = _smooth(u, 0.5, LANDING_REACH_FROM_U)
                 ahead = max(0.0, leg.ankle_x - ax) * real
+                # (the real pitch low-passed over LANDING_PITCH_TAU_S: the pelvis moves the pitch of
+                # a foot at its dorsiflexion limit, which taken tick by tick rocked the pelvis)
                 sole = min(lk.rotate(p.foot_length_m, -p.foot_height_m, leg.pitch)[1],
                            lk.rotate(-self.heel_m, -p.foot_height_m, leg.pitch)[1])
-                lower = max(0.0, leg.z1 - (leg.g1 - sole)) * real
+                if leg.land_sole is None:
+                    leg.land_sole = sole
+                leg.land_sole += (sole - leg.land_sole) * min(1.0, dt / LANDING_PITCH_TAU_S)
+                lower = max(0.0, leg.z1 - (leg.g1 - leg.land_sole)) * real
                 dx = leg.x1 + ahead - self.hip_x - self.hip_speed * max(0.0, 1.0 - u) * 0.3
                 need = leg.z1 - lower + math.sqrt(max(reach * reach - dx * dx, (0.5 * reach) ** 2))
                 # phased in from mid swing (a bound that appears at once would drop the pelvis)
@@ -988,8 +999,19 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
                 leg.dorsi = dorsi + leg.lift_dorsi * (1.0 - _smooth(swing_u[side], 0.0, LIFT_OFF_BLEND_U))
                 pitch = knee - hip - leg.dorsi
                 if self.t_s - leg.catch_t0 >= CATCH_S + RELEASE_S:
-                    ax, az = self._reach_the_landing(side, ax, az, pitch, plan[side], hip_z, dt, prev, drive,
-                                                     knee_max[side], hip_max[side])
+                    # where the patient's own pattern (the exoskeleton's pull left out) puts the sole
+                    hip_o, knee_o = own[2 * side], own[2 * side + 1]
+                    dx_o, drop_o = lk.ankle_rel_hip(hip_o, knee_o, thigh, shank)
+                    dorsi_o = _soft_min(knee_o - hip_o - plan[side][1], dorsi_max[side], DORSI_SMOOTH_RAD) + dorsi_boost
+                    dorsi_o += leg.lift_dorsi * (1.0 - _smooth(swing_u[side], 0.0, LIFT_OFF_BLEND_U))
+                    pitch_o = knee_o - hip_o - dorsi_o
+                    own_low = hip_z - drop_o + min(lk.rotate(p.foot_length_m, -p.foot_height_m, pitch_o)[1],
+                                                   lk.rotate(-self.heel_m, -p.foot_height_m, pitch_o)[1])
+                    # and, over the last LANDING_PLAN_U, to its plan where its own pattern lags above
+                    # it (the aim's lift follows at the leg's pace): the plan lands on the ground
+                    own_low -= max(0.0, own_low - plan[side][2]) * _smooth(swing_u[side], 1.0 - LANDING_PLAN_U, 1.0)
+                    ax, az = self._reach_the_landing(side, ax, az, pitch, plan[side][0], own_low, hip_z, dt, prev,
+                                                     drive, knee_max[side], hip_max[side])
                 ax, az = self._on_the_ground(side, ax, az, pitch, hip_z, dt, prev, knee_max[side], hip_max[side])
             if leg.prev_ankle_x is not None and dt > 0.0:
                 leg.ankle_vx = (ax - leg.prev_ankle_x) / dt
@@ -1026,8 +1048,9 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
         aim[0], aim[1], aim[2] = lift, rate, lift_m
         return lift
 
-    def _reach_the_landing(self, side: int, ax: float, az: float, pitch: float, plan: tuple, hip_z: float,
-                           dt: float, prev: list, drive: ExoDrive, knee_max: float, hip_max: float) -> tuple[float, float]:
+    def _reach_the_landing(self, side: int, ax: float, az: float, pitch: float, u: float, own_low: float,
+                           hip_z: float, dt: float, prev: list, drive: ExoDrive, knee_max: float,
+                           hip_max: float) -> tuple[float, float]:
         """A foot held above its plan (the exoskeleton's guidance holding more hip and knee flexion
         than the patient's own) is brought down to it over terminal swing: the patient reaches for
         the ground against the pull, so the heel arrives at its planned landing, on time, at a
@@ -1036,7 +1059,6 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
         rightly reads as a caught foot). The foot keeps its forward position and pitch; the hip
         and knee are those of the leg with the ankle there (the encoders read the same leg), and
         the exoskeleton's interaction torque is that of the pose reached."""
-        u, _, lowest, _ = plan
         leg = self.legs[side]
         # over terminal swing, and over LANDING_REACH_MIN_S at least (a short trembling swing)
         w = _smooth(u, min(LANDING_REACH_FROM_U, max(0.0, 1.0 - LANDING_REACH_MIN_S / leg.swing_s)), 1.0)
@@ -1045,16 +1067,29 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
         p = self.profile
         tz = lk.rotate(p.foot_length_m, -p.foot_height_m, pitch)[1]
         hz = lk.rotate(-self.heel_m, -p.foot_height_m, pitch)[1]
-        above = az + min(tz, hz) - lowest
-        # only a foot above its plan (smoothly: no corner where it passes the plan)
+        above = az + min(tz, hz) - own_low
+        # only a foot above its plan, smoothly (no corner where it passes the plan: a ramp that
+        # starts quadratically over LANDING_REACH_SMOOTH_M; a sub-millimetre mismatch of a leg
+        # near full extension is left alone)
         k = LANDING_REACH_SMOOTH_M
-        above = 0.5 * (above + math.sqrt(above * above + k * k)) - 0.5 * k
-        if w * above <= 1e-7:
+        above = 0.0 if above <= 0.0 else above * above / (2.0 * k) if above < k else above - 0.5 * k
+        # followed as the leg follows its aim (critically damped, fed the target's own rate): the
+        # mismatch of a leg near full extension moves by tenths of a millimetre in a few ticks,
+        # which taken as it comes shook the foot at 150-160 m/s^2
+        above = self._reach_followed(leg, w * above, dt)
+        if above <= 1e-7:
             return ax, az
-        az -= w * above
-        hip, knee = lk.inverse_short_of_straight(ax - self.hip_x, hip_z - az, p.thigh_m, p.shank_m,
-                                                 max(knee_max, self.angle_rad[2 * side + 1]),
-                                                 max(hip_max, self.angle_rad[2 * side]), SWING_REACH_SMOOTH_M)
+        # the change of the joints that takes the ankle down by that much (a difference of two
+        # solutions of the same kind: none at all for none, where a fresh solution of a leg near
+        # full extension differs from the pose it had by the saturation's own pull)
+        knee_lim, hip_lim = max(knee_max, self.angle_rad[2 * side + 1]), max(hip_max, self.angle_rad[2 * side])
+        hip0, knee0 = lk.inverse_short_of_straight(ax - self.hip_x, hip_z - az, p.thigh_m, p.shank_m, knee_lim,
+                                                   hip_lim, SWING_REACH_SMOOTH_M)
+        az -= above
+        hip1, knee1 = lk.inverse_short_of_straight(ax - self.hip_x, hip_z - az, p.thigh_m, p.shank_m, knee_lim,
+                                                   hip_lim, SWING_REACH_SMOOTH_M)
+        hip = self.angle_rad[2 * side] + hip1 - hip0
+        knee = self.angle_rad[2 * side + 1] + knee1 - knee0
         for i, angle in ((2 * side, hip), (2 * side + 1, knee)):
             velocity = (angle - prev[i]) / dt if dt > 0.0 else 0.0
             mode = drive.modes[i]
@@ -1070,6 +1105,23 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
         leg.dorsi = knee - hip - pitch  # the foot keeps its pitch: the ankle takes the difference
         dx, drop = lk.ankle_rel_hip(hip, knee, p.thigh_m, p.shank_m)
         return self.hip_x + dx, hip_z - drop
+
+    @staticmethod
+    def _reach_followed(leg: LegState, target_m: float, dt: float) -> float:
+        """The landing reach's lowering of the ankle as the leg takes it up: a critically damped
+        tracking response at LANDING_REACH_OMEGA, fed the target's rate (up to
+        LANDING_REACH_RATE_MAX_MPS)."""
+        state = leg.reach
+        if state is None or dt <= 0.0:
+            leg.reach = [target_m, 0.0, target_m]
+            return target_m
+        lower, rate, before = state
+        want = min(LANDING_REACH_RATE_MAX_MPS, max(-LANDING_REACH_RATE_MAX_MPS, (target_m - before) / dt))
+        omega = LANDING_REACH_OMEGA
+        rate += (omega * omega * (target_m - lower) + 2.0 * omega * (want - rate)) * dt
+        lower += rate * dt
+        state[0], state[1], state[2] = lower, rate, target_m
+        return lower
 
     def _on_the_ground(self, side: int, ax: float, az: float, pitch: float, hip_z: float, dt: float,
                        prev: list, knee_max: float, hip_max: float) -> tuple[float, float]:
