@@ -27,7 +27,7 @@ class LegState:
         self.heel_x = heel_x
         self.ground = 0.0
         self.x0 = self.x1 = self.z1 = self.g0 = self.g1 = self.land_x = 0.0
-        self.req: list[tuple[float, float, float, float]] = []  # (u_from, u_to, lowest-point z, off span) windows
+        self.req: list[tuple[float, float, float, float, float]] = []  # (u_from, u_to, z, off span, u past) windows
         self.mtc = 0.013
         self.peak1 = 0.06
         self.swing_t0 = 0.0

@@ -133,6 +133,7 @@ BALL_OF_FOOT = 0.7
 # with negligible vertical velocity; terminal-swing hamstrings slow the leg). Project's choice.
 LIFT_OFF_BY_U = 0.97
 LIFT_DESCENT_MAX_MPS = 1.5
+LIFT_PAST_M = 0.02  # ... but not before the heel is this far past the obstacle's far edge (by plan)
 # A swing foot held above its planned path (by the exoskeleton's guidance) is brought down to it
 # from this share of the swing on (see _reach_the_landing); project's choice: terminal swing, after
 # mid swing's minimum toe clearance
@@ -585,9 +586,10 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
             self.hip_speed = (goal - self.hip_x) / swing_s
             self._hip_ramp = None
 
-    def _requirements(self, side: int, leg: LegState, swing_s: float) -> list[tuple[float, float, float, float]]:
+    def _requirements(self, side: int, leg: LegState, swing_s: float) -> list[tuple[float, float, float, float, float]]:
         """Windows of swing progress where the foot's lowest point must be above a height: (from,
-        to, height, the share of the swing its lift takes to come off after `to`)."""
+        to, height, the share of the swing its lift takes to come off after `to`, the progress at
+        which the heel is past the obstacle's far edge)."""
         p = self.profile
         out = []
         cap = leg.g0 + p.max_toe_clearance_m[side]
@@ -595,6 +597,7 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
             if ob.end_m < leg.toe[0] - 0.01 and ob.end_m < leg.x0 - self.heel_m:
                 continue  # already behind this foot
             u_in = u_out = None
+            u_past = 1.0
             for k in range(41):
                 u = k / 40.0
                 xa = leg.x0 + (leg.x1 - leg.x0) * _swing_travel(u)
@@ -602,6 +605,8 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
                     if u_in is None:
                         u_in = u
                     u_out = u
+                if u_past == 1.0 and u_in is not None and xa - self.heel_m - LIFT_PAST_M > ob.end_m:
+                    u_past = u
             if u_in is None:
                 continue
             top = self.walkway.box_top_m(ob)
@@ -615,20 +620,21 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
             height = min(top + clearance, cap)
             # the lift comes off no faster than LIFT_DESCENT_MAX_MPS at its steepest (a smooth
             # step's peak rate is 1.5 x its mean): a high lift comes off over more of the swing
-            drop = max(0.0, height - min(leg.g0, leg.g1))
+            drop = max(0.0, height - leg.g1)
             off = max(0.12, 1.5 * drop / (LIFT_DESCENT_MAX_MPS * swing_s))
             # the real foot lags its planned path in mid swing: hold the lift a little longer
-            out.append((max(0.0, u_in - 0.05), min(1.0, u_out + 0.1), height, off))
+            out.append((max(0.0, u_in - 0.05), min(1.0, u_out + 0.1), height, off, u_past))
         return out
 
     @staticmethod
-    def _window(u: float, u0: float, u1: float, out: float = 0.12, ramp: float = 0.12) -> float:
+    def _window(u: float, u0: float, u1: float, out: float = 0.12, past: float = 0.0, ramp: float = 0.12) -> float:
         """Weight of a clearance window [u0, u1] at swing progress u: ramps in before u0 and
         out over `out` after u1, and always out by LIFT_OFF_BY_U of the swing (the heel must land,
         and land gently: a lift still coming off in the last per cent of the swing dropped the
-        heel at 6-11 m/s): a window that would end later comes off earlier, over the same span."""
+        heel at 6-11 m/s): a window that would end later comes off earlier, over the same span,
+        but not before `past` (the heel past the obstacle's far edge)."""
         end = min(u1 + out, LIFT_OFF_BY_U)
-        u1 = min(u1, end - out)
+        u1 = max(min(u1, end - out), min(past, u1, end - 0.04))
         # the lift starts from the foot's toe-off height at the earliest: a window that opens at
         # toe off still ramps in (a foot cannot jump up)
         start = max(0.0, u0 - ramp)
@@ -643,8 +649,8 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
         # lower (stepping down a curb: the window held the foot at the upper level until the heel
         # strike, then it fell 8-11 cm in one tick)
         base = min(leg.g0, z)
-        for u0, u1, height, out in leg.req:
-            w = self._window(u, u0, u1, out)
+        for u0, u1, height, out, past in leg.req:
+            w = self._window(u, u0, u1, out, past)
             if w > 0.0:
                 z = max(z, base + (height - base) * w)
         return z
@@ -1190,8 +1196,8 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
         """Planned foot pitch: the usual swing pattern, levelled over an obstacle (people carry
         the foot flat over what they step over)."""
         pitch = _profile_points(u, self._pitch_plan[leg.side])
-        for u0, u1, _, out in leg.req:
-            w = self._window(u, u0, u1, out)
+        for u0, u1, _, out, past in leg.req:
+            w = self._window(u, u0, u1, out, past)
             pitch *= 1.0 - 0.5 * w
         return pitch
 
