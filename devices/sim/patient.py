@@ -861,11 +861,16 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
                 lower = max(0.0, leg.z1 - (leg.g1 - leg.land_sole)) * real
                 dx = leg.x1 + ahead - self.hip_x - self.hip_speed * max(0.0, 1.0 - u) * 0.3
                 need = leg.z1 - lower + math.sqrt(max(reach * reach - dx * dx, (0.5 * reach) ** 2))
+                # (how much lower than for its plan: the pelvis may drop that much further)
+                dx_plan = dx - ahead
+                extra = max(0.0, leg.z1 + math.sqrt(max(reach * reach - dx_plan * dx_plan, (0.5 * reach) ** 2)) - need)
                 # phased in from mid swing (a bound that appears at once would drop the pelvis)
                 slack = 0.15 * (1.0 - _smooth(u, 0.5, PELVIS_DOWN_BY_U)) + (1.0 - _smooth(u, 0.3, 0.5))
                 leg_z = _soft_min(leg_z, need + slack, PELVIS_SMOOTH_M)
+            else:
+                extra = 0.0
             # stepping down a curb the pelvis goes down with the foot
-            swing_z = min(swing_z, max(leg_z, stance_z - PELVIS_SWING_DROP_MAX_M - max(0.0, leg.g0 - leg.g1)))
+            swing_z = min(swing_z, max(leg_z, stance_z - PELVIS_SWING_DROP_MAX_M - max(0.0, leg.g0 - leg.g1) - extra))
         hip_z = _soft_min(stance_z, swing_z, PELVIS_SMOOTH_M) if swing_z < math.inf else stance_z
         # the legs bound the pelvis from above; freed by a trailing leg's toe off it rises, it is
         # not thrown up in one tick
