@@ -134,13 +134,13 @@ BALL_OF_FOOT = 0.7
 LIFT_OFF_BY_U = 0.97
 LIFT_DESCENT_MAX_MPS = 1.5
 LIFT_PAST_M = 0.02  # ... but not before the heel is this far past the obstacle's far edge (by plan)
-# A swing foot held above its planned path (by the exoskeleton's guidance) is brought down to it
-# from this share of the swing on (see _reach_the_landing); project's choice: terminal swing, after
-# mid swing's minimum toe clearance
+# A swing foot the exoskeleton's guidance holds above where the patient's own pattern would put
+# it is brought down to it from this share of the swing on (see _reach_the_landing); project's
+# choice: terminal swing, after mid swing's minimum toe clearance
 LANDING_REACH_FROM_U = 0.7
 LANDING_REACH_MIN_S = 0.12  # ... and over this long at least (a trembling swing is ~0.15 s)
-LANDING_PLAN_U = 0.15
-LANDING_PITCH_TAU_S = 0.02
+LANDING_PLAN_U = 0.15  # over this last share of the swing down to its plan too (the aim's lift lags above it)
+LANDING_PITCH_TAU_S = 0.02  # the pelvis's landing bound takes the foot's real pitch low-passed over this
 LANDING_REACH_OMEGA = 60.0  # rad/s: the leg follows the reach within ~30 ms (project's choice)
 LANDING_REACH_RATE_MAX_MPS = 1.0
 LANDING_REACH_SMOOTH_M = 0.001  # the foot passes from above its plan to on it over about this much
@@ -844,11 +844,10 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
             # the landing leg must reach its heel-strike point: the pelvis comes down for it
             if u > 0.3:
                 # where the foot will land: its plan, or further on where the exoskeleton's
-                # guidance carries it ahead of the plan (the leg held straight above the ground
-                # at its landing could not reach it: the pelvis comes down for the real foot)
-                # ahead of the plan; and lower where the foot's real pitch puts its lowest point
-                # higher over the ankle than the planned heel strike's pitch (a dropped foot, a foot
-                # the guidance holds flat)
+                # guidance carries it ahead of the plan, and lower where the foot's real pitch puts
+                # its lowest point higher over the ankle than the planned heel strike's pitch (a
+                # dropped foot, a foot the guidance holds flat): a leg held straight above the
+                # ground at its landing could not reach it, so the pelvis comes down for the real foot
                 real = _smooth(u, 0.5, LANDING_REACH_FROM_U)
                 ahead = max(0.0, leg.ankle_x - ax) * real
                 # (the real pitch low-passed over LANDING_PITCH_TAU_S: the pelvis moves the pitch of
@@ -1062,10 +1061,12 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
     def _reach_the_landing(self, side: int, ax: float, az: float, pitch: float, u: float, own_low: float,
                            hip_z: float, dt: float, prev: list, drive: ExoDrive, knee_max: float,
                            hip_max: float) -> tuple[float, float]:
-        """A foot held above its plan (the exoskeleton's guidance holding more hip and knee flexion
-        than the patient's own) is brought down to it over terminal swing: the patient reaches for
-        the ground against the pull, so the heel arrives at its planned landing, on time, at a
-        bounded speed (it used to drop up to 5 cm in one tick at the phase-driven heel strike;
+        """A foot held above where the patient's own pattern puts it (own_low: the exoskeleton's
+        guidance holding more hip and knee flexion than the patient's own; over the last
+        LANDING_PLAN_U the plan where that is lower) is brought down to it over terminal swing: the
+        patient reaches for the ground against the pull, so the heel arrives at its planned
+        landing, on time, at a bounded speed (it used to drop up to 5 cm in one tick at the
+        phase-driven heel strike;
         landing late instead left the foot hovering unloaded, which the core's stumble guard
         rightly reads as a caught foot). The foot keeps its forward position and pitch; the hip
         and knee are those of the leg with the ankle there (the encoders read the same leg), and
@@ -1079,7 +1080,7 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
         tz = lk.rotate(p.foot_length_m, -p.foot_height_m, pitch)[1]
         hz = lk.rotate(-self.heel_m, -p.foot_height_m, pitch)[1]
         above = az + min(tz, hz) - own_low
-        # only a foot above its plan, smoothly (no corner where it passes the plan: a ramp that
+        # only a foot above it, smoothly (no corner where it passes that height: a ramp that
         # starts quadratically over LANDING_REACH_SMOOTH_M; a sub-millimetre mismatch of a leg
         # near full extension is left alone)
         k = LANDING_REACH_SMOOTH_M
@@ -1112,7 +1113,8 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
                 self.motor_torque_nm[i] = interaction + 0.15 * velocity
             self.velocity_radps[i] = velocity
             self.angle_rad[i] = angle
-            self._hold_rad[i] = angle
+            if mode != _HOLD:
+                self._hold_rad[i] = angle
         leg.dorsi = knee - hip - pitch  # the foot keeps its pitch: the ankle takes the difference
         dx, drop = lk.ankle_rel_hip(hip, knee, p.thigh_m, p.shank_m)
         return self.hip_x + dx, hip_z - drop
