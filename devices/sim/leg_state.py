@@ -18,7 +18,7 @@ class LegState:
         "ankle_x", "ankle_z", "pitch", "heel", "toe", "prev_mid", "prev_vel", "prev_pitch",
         "pitch_rate", "accel", "dorsi", "last_hs_t", "roles", "closed",
         "catch_t0", "catch_x", "catch_z", "catch_v", "prev_ankle_x", "ankle_vx", "land_pitch", "guided",
-        "lift_off", "lift_dorsi", "to_phase", "hs_phase", "press_m", "aim", "lip", "prev_toe",
+        "lift_off", "lift_dorsi", "to_phase", "hs_phase", "press_m", "aim", "lip", "prev_toe", "swing_s", "reach", "land_sole",
     )
 
     def __init__(self, side: int, heel_x: float) -> None:
@@ -27,10 +27,11 @@ class LegState:
         self.heel_x = heel_x
         self.ground = 0.0
         self.x0 = self.x1 = self.z1 = self.g0 = self.g1 = self.land_x = 0.0
-        self.req: list[tuple[float, float, float]] = []  # (u_from, u_to, lowest-point z) windows
+        self.req: list[tuple[float, float, float, float, float]] = []  # (u_from, u_to, z, off span, u past) windows
         self.mtc = 0.013
         self.peak1 = 0.06
         self.swing_t0 = 0.0
+        self.swing_s = 0.4  # this swing's planned duration (s), set at toe off
         self.swing_min = math.inf
         self.swing_min_t = 0.0
         self.swing_peak = 0.0
@@ -60,6 +61,10 @@ class LegState:
         # the aim's lift of the swing ankle as the leg has taken it up (m), its rate (m/s) and the
         # lift aimed at last tick (m); None until the first swing tick
         self.aim: list[float] | None = None
+        # the landing reach's lowering of the ankle (m), its rate (m/s) and its last target (m);
+        # None until the first swing tick (patient.py _reach_followed)
+        self.reach: list[float] | None = None
+        self.land_sole: float | None = None  # the sole's lowest point under the ankle, low-passed (m)
         self.lift_dorsi: float | None = None  # the same for the ankle (a foot drop's toe-off pitch)
         # the leg's phase at which this swing began and this stance began (the profile's stance
         # fraction and 0 unless the foot left or met the ground early)

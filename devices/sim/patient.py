@@ -128,6 +128,22 @@ KNEE_SMOOTH_RAD = DORSI_SMOOTH_RAD  # a swing knee meets its flexion limit the s
 # A foot that lands across a curb's face rests on the stone when the ball of its foot (the
 # metatarsal heads, at this share of heel to toe, as in balance_perturbation.py) is over it
 BALL_OF_FOOT = 0.7
+# A lift over an obstacle comes off by this share of the swing and no faster than this at its
+# steepest, so the heel lands on the level swing's gentle approach (Winter 1992: a heel lands
+# with negligible vertical velocity; terminal-swing hamstrings slow the leg). Project's choice.
+LIFT_OFF_BY_U = 0.97
+LIFT_DESCENT_MAX_MPS = 1.5
+LIFT_PAST_M = 0.02  # ... but not before the heel is this far past the obstacle's far edge (by plan)
+# A swing foot the exoskeleton's guidance holds above where the patient's own pattern would put
+# it is brought down to it from this share of the swing on (see _reach_the_landing); project's
+# choice: terminal swing, after mid swing's minimum toe clearance
+LANDING_REACH_FROM_U = 0.7
+LANDING_REACH_MIN_S = 0.12  # ... and over this long at least (a trembling swing is ~0.15 s)
+LANDING_PLAN_U = 0.15  # over this last share of the swing down to its plan too (the aim's lift lags above it)
+LANDING_PITCH_TAU_S = 0.02  # the pelvis's landing bound takes the foot's real pitch low-passed over this
+LANDING_REACH_OMEGA = 60.0  # rad/s: the leg follows the reach within ~30 ms (project's choice)
+LANDING_REACH_RATE_MAX_MPS = 1.0
+LANDING_REACH_SMOOTH_M = 0.001  # the foot passes from above its plan to on it over about this much
 MIN_TOE_GAP_M = 0.05  # a foot is placed at least this far from an obstacle's edges (by choice)
 MIN_SHUFFLE_M = 0.05  # a shuffle of a few centimetres is still a step
 LIFT_RAMP_MIN_U = 0.15  # a lift planned from toe off on takes this share of the swing (~60 ms) to build
@@ -525,6 +541,8 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
         leg.guided = reason in ("crossing", "adjusting")  # a step placed by sight (see _pose)
         leg.lift_off = None
         leg.aim = None
+        leg.reach = None
+        leg.land_sole = None
         leg.lift_dorsi = None
         leg.land_x = other.heel_x + length
         leg.g0 = leg.ground
@@ -544,12 +562,13 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
         leg.swing_min = math.inf
         leg.swing_peak = -math.inf
         leg.swing_t0 = t_s
-        leg.req = self._requirements(side, leg) if self.perceive else []
+        to_phase = p.stance_fraction[side] if leg.to_phase is None else leg.to_phase
+        swing_s = (1.0 - to_phase) * self._stride_s(max(v, V_FINISH_STEP_MPS))
+        leg.swing_s = max(swing_s, 0.05)
+        leg.req = self._requirements(side, leg, leg.swing_s) if self.perceive else []
         if reason in ("crossing", "adjusting"):
             self._maybe_festinate()
         # the hip heads for the midpoint of the heels at the coming heel strike
-        to_phase = p.stance_fraction[side] if leg.to_phase is None else leg.to_phase
-        swing_s = (1.0 - to_phase) * self._stride_s(max(v, V_FINISH_STEP_MPS))
         goal = 0.5 * (leg.land_x + other.heel_x) + self.heel_m
         # its speed changes over the swing's first LIFT_OFF_BLEND_U (as the legs hand the body
         # over), not in one tick: a step of up to 0.3 m/s at every toe off (~125 m/s^2 of the whole
@@ -567,8 +586,10 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
             self.hip_speed = (goal - self.hip_x) / swing_s
             self._hip_ramp = None
 
-    def _requirements(self, side: int, leg: LegState) -> list[tuple[float, float, float]]:
-        """Windows of swing progress where the foot's lowest point must be above a height."""
+    def _requirements(self, side: int, leg: LegState, swing_s: float) -> list[tuple[float, float, float, float, float]]:
+        """Windows of swing progress where the foot's lowest point must be above a height: (from,
+        to, height, the share of the swing its lift takes to come off after `to`, the progress at
+        which the heel is past the obstacle's far edge)."""
         p = self.profile
         out = []
         cap = leg.g0 + p.max_toe_clearance_m[side]
@@ -576,6 +597,7 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
             if ob.end_m < leg.toe[0] - 0.01 and ob.end_m < leg.x0 - self.heel_m:
                 continue  # already behind this foot
             u_in = u_out = None
+            u_past = 1.0
             for k in range(41):
                 u = k / 40.0
                 xa = leg.x0 + (leg.x1 - leg.x0) * _swing_travel(u)
@@ -583,6 +605,8 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
                     if u_in is None:
                         u_in = u
                     u_out = u
+                if u_past == 1.0 and u_in is not None and xa - self.heel_m - LIFT_PAST_M > ob.end_m:
+                    u_past = u
             if u_in is None:
                 continue
             top = self.walkway.box_top_m(ob)
@@ -593,16 +617,24 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
             if not lead:
                 clearance *= p.trail_clearance_ratio[side]
             clearance = max(clearance, p.mtc_m[side], MIN_CROSSING_CLEARANCE_M)
+            height = min(top + clearance, cap)
+            # the lift comes off no faster than LIFT_DESCENT_MAX_MPS at its steepest (a smooth
+            # step's peak rate is 1.5 x its mean): a high lift comes off over more of the swing
+            drop = max(0.0, height - leg.g1)
+            off = max(0.12, 1.5 * drop / (LIFT_DESCENT_MAX_MPS * swing_s))
             # the real foot lags its planned path in mid swing: hold the lift a little longer
-            out.append((max(0.0, u_in - 0.05), min(1.0, u_out + 0.1), min(top + clearance, cap)))
+            out.append((max(0.0, u_in - 0.05), min(1.0, u_out + 0.1), height, off, u_past))
         return out
 
     @staticmethod
-    def _window(u: float, u0: float, u1: float, ramp: float = 0.12) -> float:
+    def _window(u: float, u0: float, u1: float, out: float = 0.12, past: float = 0.0, ramp: float = 0.12) -> float:
         """Weight of a clearance window [u0, u1] at swing progress u: ramps in before u0 and
-        out after u1, and always out by the end of the swing (the heel must land)."""
-        end = min(u1 + ramp, 1.0)
-        u1 = min(u1, end - 0.04)
+        out over `out` after u1, and always out by LIFT_OFF_BY_U of the swing (the heel must land,
+        and land gently: a lift still coming off in the last per cent of the swing dropped the
+        heel at 6-11 m/s): a window that would end later comes off earlier, over the same span,
+        but not before `past` (the heel past the obstacle's far edge)."""
+        end = min(u1 + out, LIFT_OFF_BY_U)
+        u1 = max(min(u1, end - out), min(past, u1, end - 0.04))
         # the lift starts from the foot's toe-off height at the earliest: a window that opens at
         # toe off still ramps in (a foot cannot jump up)
         start = max(0.0, u0 - ramp)
@@ -617,8 +649,8 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
         # lower (stepping down a curb: the window held the foot at the upper level until the heel
         # strike, then it fell 8-11 cm in one tick)
         base = min(leg.g0, z)
-        for u0, u1, height in leg.req:
-            w = self._window(u, u0, u1)
+        for u0, u1, height, out, past in leg.req:
+            w = self._window(u, u0, u1, out, past)
             if w > 0.0:
                 z = max(z, base + (height - base) * w)
         return z
@@ -811,13 +843,33 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
             leg_z = az_plan + math.sqrt(max(reach * reach - dx * dx, (0.5 * reach) ** 2))
             # the landing leg must reach its heel-strike point: the pelvis comes down for it
             if u > 0.3:
-                dx = leg.x1 - self.hip_x - self.hip_speed * max(0.0, 1.0 - u) * 0.3
-                need = leg.z1 + math.sqrt(max(reach * reach - dx * dx, (0.5 * reach) ** 2))
+                # where the foot will land: its plan, or further on where the exoskeleton's
+                # guidance carries it ahead of the plan, and lower where the foot's real pitch puts
+                # its lowest point higher over the ankle than the planned heel strike's pitch (a
+                # dropped foot, a foot the guidance holds flat): a leg held straight above the
+                # ground at its landing could not reach it, so the pelvis comes down for the real foot
+                real = _smooth(u, 0.5, LANDING_REACH_FROM_U)
+                ahead = max(0.0, leg.ankle_x - ax) * real
+                # (the real pitch low-passed over LANDING_PITCH_TAU_S: the pelvis moves the pitch of
+                # a foot at its dorsiflexion limit, which taken tick by tick rocked the pelvis)
+                sole = min(lk.rotate(p.foot_length_m, -p.foot_height_m, leg.pitch)[1],
+                           lk.rotate(-self.heel_m, -p.foot_height_m, leg.pitch)[1])
+                if leg.land_sole is None:
+                    leg.land_sole = sole
+                leg.land_sole += (sole - leg.land_sole) * min(1.0, dt / LANDING_PITCH_TAU_S)
+                lower = max(0.0, leg.z1 - (leg.g1 - leg.land_sole)) * real
+                dx = leg.x1 + ahead - self.hip_x - self.hip_speed * max(0.0, 1.0 - u) * 0.3
+                need = leg.z1 - lower + math.sqrt(max(reach * reach - dx * dx, (0.5 * reach) ** 2))
+                # (how much lower than for its plan: the pelvis may drop that much further)
+                dx_plan = dx - ahead
+                extra = max(0.0, leg.z1 + math.sqrt(max(reach * reach - dx_plan * dx_plan, (0.5 * reach) ** 2)) - need)
                 # phased in from mid swing (a bound that appears at once would drop the pelvis)
                 slack = 0.15 * (1.0 - _smooth(u, 0.5, PELVIS_DOWN_BY_U)) + (1.0 - _smooth(u, 0.3, 0.5))
                 leg_z = _soft_min(leg_z, need + slack, PELVIS_SMOOTH_M)
+            else:
+                extra = 0.0
             # stepping down a curb the pelvis goes down with the foot
-            swing_z = min(swing_z, max(leg_z, stance_z - PELVIS_SWING_DROP_MAX_M - max(0.0, leg.g0 - leg.g1)))
+            swing_z = min(swing_z, max(leg_z, stance_z - PELVIS_SWING_DROP_MAX_M - max(0.0, leg.g0 - leg.g1) - extra))
         hip_z = _soft_min(stance_z, swing_z, PELVIS_SMOOTH_M) if swing_z < math.inf else stance_z
         # the legs bound the pelvis from above; freed by a trailing leg's toe off it rises, it is
         # not thrown up in one tick
@@ -956,6 +1008,20 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
                     leg.lift_dorsi = leg.dorsi + rate * dt - dorsi if dt > 0.0 else 0.0
                 leg.dorsi = dorsi + leg.lift_dorsi * (1.0 - _smooth(swing_u[side], 0.0, LIFT_OFF_BLEND_U))
                 pitch = knee - hip - leg.dorsi
+                if self.t_s - leg.catch_t0 >= CATCH_S + RELEASE_S:
+                    # where the patient's own pattern (the exoskeleton's pull left out) puts the sole
+                    hip_o, knee_o = own[2 * side], own[2 * side + 1]
+                    dx_o, drop_o = lk.ankle_rel_hip(hip_o, knee_o, thigh, shank)
+                    dorsi_o = _soft_min(knee_o - hip_o - plan[side][1], dorsi_max[side], DORSI_SMOOTH_RAD) + dorsi_boost
+                    dorsi_o += leg.lift_dorsi * (1.0 - _smooth(swing_u[side], 0.0, LIFT_OFF_BLEND_U))
+                    pitch_o = knee_o - hip_o - dorsi_o
+                    own_low = hip_z - drop_o + min(lk.rotate(p.foot_length_m, -p.foot_height_m, pitch_o)[1],
+                                                   lk.rotate(-self.heel_m, -p.foot_height_m, pitch_o)[1])
+                    # and, over the last LANDING_PLAN_U, to its plan where its own pattern lags above
+                    # it (the aim's lift follows at the leg's pace): the plan lands on the ground
+                    own_low -= max(0.0, own_low - plan[side][2]) * _smooth(swing_u[side], 1.0 - LANDING_PLAN_U, 1.0)
+                    ax, az = self._reach_the_landing(side, ax, az, pitch, plan[side][0], own_low, hip_z, dt, prev,
+                                                     drive, knee_max[side], hip_max[side])
                 ax, az = self._on_the_ground(side, ax, az, pitch, hip_z, dt, prev, knee_max[side], hip_max[side])
             if leg.prev_ankle_x is not None and dt > 0.0:
                 leg.ankle_vx = (ax - leg.prev_ankle_x) / dt
@@ -991,6 +1057,84 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
         lift += rate * dt
         aim[0], aim[1], aim[2] = lift, rate, lift_m
         return lift
+
+    def _reach_the_landing(self, side: int, ax: float, az: float, pitch: float, u: float, own_low: float,
+                           hip_z: float, dt: float, prev: list, drive: ExoDrive, knee_max: float,
+                           hip_max: float) -> tuple[float, float]:
+        """A foot held above where the patient's own pattern puts it (own_low: the exoskeleton's
+        guidance holding more hip and knee flexion than the patient's own; over the last
+        LANDING_PLAN_U the plan where that is lower) is brought down to it over terminal swing: the
+        patient reaches for the ground against the pull, so the heel arrives at its planned
+        landing, on time, at a bounded speed (it used to drop up to 5 cm in one tick at the
+        phase-driven heel strike;
+        landing late instead left the foot hovering unloaded, which the core's stumble guard
+        rightly reads as a caught foot). The foot keeps its forward position and pitch; the hip
+        and knee are those of the leg with the ankle there (the encoders read the same leg), and
+        the exoskeleton's interaction torque is that of the pose reached."""
+        leg = self.legs[side]
+        # over terminal swing, and over LANDING_REACH_MIN_S at least (a short trembling swing)
+        w = _smooth(u, min(LANDING_REACH_FROM_U, max(0.0, 1.0 - LANDING_REACH_MIN_S / leg.swing_s)), 1.0)
+        if w <= 0.0:
+            return ax, az
+        p = self.profile
+        tz = lk.rotate(p.foot_length_m, -p.foot_height_m, pitch)[1]
+        hz = lk.rotate(-self.heel_m, -p.foot_height_m, pitch)[1]
+        above = az + min(tz, hz) - own_low
+        # only a foot above it, smoothly (no corner where it passes that height: a ramp that
+        # starts quadratically over LANDING_REACH_SMOOTH_M; a sub-millimetre mismatch of a leg
+        # near full extension is left alone)
+        k = LANDING_REACH_SMOOTH_M
+        above = 0.0 if above <= 0.0 else above * above / (2.0 * k) if above < k else above - 0.5 * k
+        # followed as the leg follows its aim (critically damped, fed the target's own rate): the
+        # mismatch of a leg near full extension moves by tenths of a millimetre in a few ticks,
+        # which taken as it comes shook the foot at 150-160 m/s^2
+        above = self._reach_followed(leg, w * above, dt)
+        if above <= 1e-7:
+            return ax, az
+        # the change of the joints that takes the ankle down by that much (a difference of two
+        # solutions of the same kind: none at all for none, where a fresh solution of a leg near
+        # full extension differs from the pose it had by the saturation's own pull)
+        knee_lim, hip_lim = max(knee_max, self.angle_rad[2 * side + 1]), max(hip_max, self.angle_rad[2 * side])
+        hip0, knee0 = lk.inverse_short_of_straight(ax - self.hip_x, hip_z - az, p.thigh_m, p.shank_m, knee_lim,
+                                                   hip_lim, SWING_REACH_SMOOTH_M)
+        az -= above
+        hip1, knee1 = lk.inverse_short_of_straight(ax - self.hip_x, hip_z - az, p.thigh_m, p.shank_m, knee_lim,
+                                                   hip_lim, SWING_REACH_SMOOTH_M)
+        hip = self.angle_rad[2 * side] + hip1 - hip0
+        knee = self.angle_rad[2 * side + 1] + knee1 - knee0
+        for i, angle in ((2 * side, hip), (2 * side + 1, knee)):
+            velocity = (angle - prev[i]) / dt if dt > 0.0 else 0.0
+            mode = drive.modes[i]
+            if mode == _GUIDANCE and drive.stiffness > 0.0:
+                k_exo = EXO_MAX_STIFFNESS_NM_PER_RAD * min(1.0, drive.stiffness)
+                damping = EXO_DAMPING_NMS_PER_RAD * (k_exo / EXO_MAX_STIFFNESS_NM_PER_RAD)
+                interaction = k_exo * (drive.ref_angle_rad[i] - angle) + damping * (drive.ref_velocity_radps[i] - velocity)
+                self.interaction_torque_nm[i] = interaction
+                self.motor_torque_nm[i] = interaction + 0.15 * velocity
+            self.velocity_radps[i] = velocity
+            self.angle_rad[i] = angle
+            if mode != _HOLD:
+                self._hold_rad[i] = angle
+        leg.dorsi = knee - hip - pitch  # the foot keeps its pitch: the ankle takes the difference
+        dx, drop = lk.ankle_rel_hip(hip, knee, p.thigh_m, p.shank_m)
+        return self.hip_x + dx, hip_z - drop
+
+    @staticmethod
+    def _reach_followed(leg: LegState, target_m: float, dt: float) -> float:
+        """The landing reach's lowering of the ankle as the leg takes it up: a critically damped
+        tracking response at LANDING_REACH_OMEGA, fed the target's rate (up to
+        LANDING_REACH_RATE_MAX_MPS)."""
+        state = leg.reach
+        if state is None or dt <= 0.0:
+            leg.reach = [target_m, 0.0, target_m]
+            return target_m
+        lower, rate, before = state
+        want = min(LANDING_REACH_RATE_MAX_MPS, max(-LANDING_REACH_RATE_MAX_MPS, (target_m - before) / dt))
+        omega = LANDING_REACH_OMEGA
+        rate += (omega * omega * (target_m - lower) + 2.0 * omega * (want - rate)) * dt
+        lower += rate * dt
+        state[0], state[1], state[2] = lower, rate, target_m
+        return lower
 
     def _on_the_ground(self, side: int, ax: float, az: float, pitch: float, hip_z: float, dt: float,
                        prev: list, knee_max: float, hip_max: float) -> tuple[float, float]:
@@ -1059,8 +1203,8 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
         """Planned foot pitch: the usual swing pattern, levelled over an obstacle (people carry
         the foot flat over what they step over)."""
         pitch = _profile_points(u, self._pitch_plan[leg.side])
-        for u0, u1, _ in leg.req:
-            w = self._window(u, u0, u1)
+        for u0, u1, _, out, past in leg.req:
+            w = self._window(u, u0, u1, out, past)
             pitch *= 1.0 - 0.5 * w
         return pitch
 

@@ -48,9 +48,6 @@ def _footprint_errors(profile: str, seed: int, duration_s: float):
     return rows, reach_m, r.truth
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "issue 10, known patient-model defect (docs/patients.md): heel strikes are phase-driven, so a foot the "
-    "exoskeleton's guidance holds 1.5 cm up lands by a one-tick drop at 22.16 s; the chain takes 3.5 mm from it"))
 def test_footprints_follow_the_truth_through_freezing_and_trembling_steps():
     rows, reach_m, truth = _footprint_errors("parkinsonian-freezing", 1, 30.0)
     assert truth["freezing"], "no freezing episode: the session no longer tests trembling steps"

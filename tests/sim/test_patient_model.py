@@ -115,10 +115,6 @@ def _landings(profile: str, seed: int, duration_s: float):
     return out
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "issue 10 defects 1 and 2, open (docs/patients.md 'Landing'): heel strikes are phase-driven, a foot held up "
-    "at its planned landing drops in one tick and a foot coming down after an obstacle falls at 6-11 m/s; the "
-    "fix tried on branch pm (late landing, gentle descent) made the core's stumble guard raise false STUMBLEs"))
 @pytest.mark.parametrize("profile", ["hemiparetic-left"])
 def test_a_heel_comes_down_gently_and_lands_when_it_reaches_the_ground(profile):
     # under the exoskeleton's guidance (the bench's scene and settings: boxes, curbs, spilled items)
