@@ -13,7 +13,14 @@ tripped, core touched: each judged the face by its first sample over it, at diff
 (now both interpolate to the instant the toe reached it). Seed 3: the right (trail) foot at the box
 at 3 m, its toe crossing the face 0.6-1.3 cm below the top between two of the core's samples (5.9 s),
 truth touched -0.6 cm, core cleared +0.4 cm (now the toe's height at the face is part of the margin
-on both sides). Simulated time is exact (no wall-clock dependence)."""
+on both sides). Simulated time is exact (no wall-clock dependence).
+
+Two sides of a threshold: seed 1 after the landing work (session 11) gives the left trail foot
+over the curb up at 26 m a margin of -1.533 cm in the truth (tripped: past the 1.5 cm trip depth)
+and -1.484 cm in the core (touched), 0.5 mm apart. No measurement places a crossing more finely
+than its error (the core's toe-clearance error p95 is 0.19 cm, docs/validation.md), so a
+disagreement is allowed only where both margins lie within MARGIN_ERROR_M of each other and of
+the threshold between the two outcomes; any other disagreement fails."""
 
 from __future__ import annotations
 
@@ -23,16 +30,20 @@ from pathlib import Path
 import pytest
 
 from bench import clinical
+from engine.control.clearance import TRIP_DEPTH_M
 from engine.control.layout import EventKind, LegOutcome
 from engine.sim.session import SimOptions, run_simulation
 
+MARGIN_ERROR_M = 0.002  # the core's margin error: toe clearance p95 0.19 cm in bench clinical
+THRESHOLDS_M = {frozenset(("cleared", "touched")): 0.0, frozenset(("touched", "tripped")): -TRIP_DEPTH_M}
 NAMES = {int(LegOutcome.CLEARED): "cleared", int(LegOutcome.TOUCHED): "touched", int(LegOutcome.TRIPPED): "tripped"}
 
 
 @pytest.mark.parametrize("seed, duration_s, legs", [
     # 13 left (58.0 s) is no longer reached: the trip response (session 9) slows this walk
     (2, 60.0, [(8, "right"), (8, "left")]),
-    (1, 45.0, [(10, "left")]),
+    # 10 left: 42.1 s when traced, 48.9 s since the landing work (session 11) slowed this walk
+    (1, 60.0, [(10, "left")]),
     (5, 60.0, [(10, "left")]),
     (3, 10.0, [(0, "right")]),
 ])
@@ -44,9 +55,31 @@ def test_the_traced_crossings_agree_with_the_truth(seed, duration_s, legs):
     _, events = res.records
     core = {(int(e["code"]), int(e["side"])): NAMES.get(int(e["v2"]), "other")
             for e in events[events["kind"] == EventKind.OBSTACLE_LEG]}
+    margins = {(int(e["code"]), int(e["side"])): float(e["v1"])
+               for e in events[events["kind"] == EventKind.OBSTACLE_LEG]}
     truth = {ob["obstacle"]: ob["legs"] for ob in res.truth["obstacles"]}
     for index, side in legs:
+        assert side in truth[index], f"the walk no longer reaches obstacle {index} with the {side} foot: {truth[index]}"
         leg = truth[index][side]
         assert core.get((index, 0 if side == "left" else 1)) == leg["outcome"], (index, side, leg)
     part = clinical.compare_session(res.truth, events, clinical._start_time(events))
-    assert part["disagreements"] == []
+    unexplained = []
+    for ob in res.truth["obstacles"]:
+        if not ob["in_lane"] or ob["outcome"] not in ("cleared", "touched", "tripped"):
+            continue
+        for side_name, leg in ob["legs"].items():
+            key = (ob["obstacle"], 0 if side_name == "left" else 1)
+            if core.get(key, "none") != leg["outcome"] and not _at_a_threshold(leg, core.get(key), margins.get(key)):
+                unexplained.append((ob["obstacle"], side_name, leg, core.get(key), margins.get(key)))
+    assert unexplained == [], part["disagreements"]
+
+
+def _at_a_threshold(leg: dict, core_outcome: str | None, core_margin_m: float | None) -> bool:
+    """Truth and core name neighbouring outcomes, and both margins lie within the core's margin
+    error of each other and of the threshold between those outcomes."""
+    threshold = THRESHOLDS_M.get(frozenset((leg["outcome"], core_outcome)))
+    if threshold is None or leg["margin_m"] is None or core_margin_m is None:
+        return False
+    truth_m = leg["margin_m"]
+    return (abs(truth_m - core_margin_m) <= MARGIN_ERROR_M and abs(truth_m - threshold) <= MARGIN_ERROR_M
+            and abs(core_margin_m - threshold) <= MARGIN_ERROR_M)
