@@ -152,7 +152,8 @@ def compare_session(truth: dict, events: np.ndarray, start_s: float) -> dict:
                 for e in events[events["kind"] == EventKind.OBSTACLE_LEG]}
     leg_margin = {(int(e["code"]), int(e["side"])): float(e["v1"])
                   for e in events[events["kind"] == EventKind.OBSTACLE_LEG]}
-    out["disagreements"] = []
+    out["disagreements"] = []  # one line per disagreeing leg, for the doc
+    out["disagreeing_legs"] = []  # the same legs as data: truth's and core's outcome and margin (m)
     for ob in truth["obstacles"]:
         if not ob["in_lane"] or ob["outcome"] not in ("cleared", "touched", "tripped"):
             continue
@@ -168,6 +169,9 @@ def compare_session(truth: dict, events: np.ndarray, start_s: float) -> dict:
                         f"obstacle {ob['obstacle']} ({ob['kind']} at {ob['at_m']:g} m) {side_name} {leg['role']}: "
                         f"truth {leg['outcome']} {'-' if truth_m is None else f'{truth_m * 100:.1f} cm'}, "
                         f"core {got} {core_m * 100:.1f} cm")
+                    out["disagreeing_legs"].append(
+                        {"obstacle": ob["obstacle"], "side": side_name, "truth": leg["outcome"], "truth_margin_m": truth_m,
+                         "core": got, "core_margin_m": core_m})
         elif per_leg:
             for side_name, leg in ob["legs"].items():
                 side = 0 if side_name == "left" else 1
