@@ -1253,6 +1253,20 @@ class ControlCore:
             self.emit(EventKind.GUIDANCE_ADAPTED, -1, 0, g, self.aan.last_error_rad)
 
     # -- safety --------------------------------------------------------------------------------
+    def _device_heard(self, reason: int, device, key: str, t: float, limit_s: float, awake_since: float) -> bool:
+        """The silence rule for one device: raises its alarm when it is silent; True while it is
+        heard. A raised alarm clears only on a frame: a count restarted by a stall of the host
+        is no sign of the device (on this VM the alarm of a stalled exoskeleton was cleared and
+        raised again every 20-100 ms while nothing came)."""
+        if self._device_silent(device, key, t, limit_s, awake_since):
+            self._silence_alarm(reason, device, t)
+            return False
+        if self.alarms.is_active(reason):
+            if t - device.last_rx_s > limit_s:
+                return False  # still nothing heard since the alarm
+            self.alarms.clear(reason)
+        return True
+
     def _silence_alarm(self, reason: int, device, t: float) -> None:
         """Raise a device-silence alarm; the first time, log what the host's receive path was doing
         (a false stop under load and a dead link read differently there). The event's detail is
@@ -1297,9 +1311,15 @@ class ControlCore:
         """When `device`'s silence starts to count: its newest frame, moved on by the time since
         then that nothing could be received (the reader blind, up to RX_STALL_LIMIT_S) or sent
         (the virtual rig late), or the end of the core's own stall or of the reader's last wait in
-        the kernel on this port, whichever is latest."""
+        the kernel on this port, whichever is latest; never more than RX_STALL_LIMIT_S after the
+        frame."""
         heard_s = device.last_rx_s + min(device.rx_blind_s(), RX_STALL_LIMIT_S) + rig_late_s
-        return max(heard_s, awake_since, device.rx_stall_end_s())
+        counted_s = max(heard_s, awake_since, device.rx_stall_end_s())
+        # Never more left out than the devices' own watchdog period, whatever the causes add up
+        # to (a stall of the VM is both the reader's blind time and the rig's lateness; repeated
+        # stalls of the core restart the count): a frozen rig on a quiet VM went unseen 141 ms
+        # and 241 ms with 120 and 220 ms left out (test_device_faults).
+        return min(counted_s, device.last_rx_s + RX_STALL_LIMIT_S)
 
     @staticmethod
     def _silent(device, t: float, limit_s: float, awake_since: float, rig_late_s: float = 0.0) -> bool:
@@ -1311,11 +1331,14 @@ class ControlCore:
         bytes a device sent are queued in the kernel and no port is read (the host is late, not
         the devices), for at most RX_STALL_LIMIT_S; after one on this device's port, silence is
         timed from its end, and finished waits on any port since its last frame are left out, up
-        to RX_STALL_LIMIT_S (docs/control.md)."""
+        to RX_STALL_LIMIT_S; all of it together never more than RX_STALL_LIMIT_S
+        (docs/control.md)."""
         if t - device.last_rx_s <= limit_s:
             return False  # a recent frame (the usual case: the max below is never smaller)
         if t - ControlCore._counted_from_s(device, awake_since, rig_late_s) <= limit_s:
             return False
+        if t - device.last_rx_s > limit_s + RX_STALL_LIMIT_S:
+            return True  # the most ever left out is over, a wait in progress included
         waited_s = device.rx_kernel_wait_s(t)
         return not 0.0 < waited_s < RX_STALL_LIMIT_S
 
@@ -1357,18 +1380,10 @@ class ControlCore:
             awake_since = max(awake_since, self._rig_awake_since(t, quiet_s))
         else:
             self._rig_quiet_mark_s = -1.0
-        if self._device_silent(tm, "tm", t, silence, awake_since):
-            self._silence_alarm(_Alarm.TREADMILL_SILENT, tm, t)
-        else:
+        if self._device_heard(_Alarm.TREADMILL_SILENT, tm, "tm", t, silence, awake_since):
             ok |= 1
-            if alarms.is_active(_Alarm.TREADMILL_SILENT):
-                alarms.clear(_Alarm.TREADMILL_SILENT)
-        if self._device_silent(exo, "exo", t, silence, awake_since):
-            self._silence_alarm(_Alarm.EXO_SILENT, exo, t)
-        else:
+        if self._device_heard(_Alarm.EXO_SILENT, exo, "exo", t, silence, awake_since):
             ok |= 2
-            if alarms.is_active(_Alarm.EXO_SILENT):
-                alarms.clear(_Alarm.EXO_SILENT)
         if hr is not None:
             if t - hr.last_rx_s > HEART_RATE_SILENT_S:
                 if not alarms.is_active(_Alarm.HEART_RATE_SILENT):
@@ -1385,12 +1400,8 @@ class ControlCore:
                 alarms.clear(_Alarm.HEART_RATE_HIGH)
         ins = self.ins
         if ins is not None:
-            if self._device_silent(ins, "ins", t, self.ins_silence_s, awake_since):
-                self._silence_alarm(_Alarm.INSOLES_SILENT, ins, t)
-            else:
+            if self._device_heard(_Alarm.INSOLES_SILENT, ins, "ins", t, self.ins_silence_s, awake_since):
                 ok |= 8
-                if alarms.is_active(_Alarm.INSOLES_SILENT):
-                    alarms.clear(_Alarm.INSOLES_SILENT)
         self.device_ok = ok
         ts, es = tm.status, exo.status
         # faults and e-stop (as reported by fresh frames)

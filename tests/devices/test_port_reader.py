@@ -128,6 +128,15 @@ def test_silence_rule_counts_only_time_the_host_could_receive():
     assert not silent(_Device(t - 0.055), t, limit, 0.0, 0.040)
     assert silent(_Device(t - 0.065), t, limit, 0.0, 0.040)
     assert not silent(_Device(t - 0.065, blind_s=0.0051), t, limit, 0.0, 0.040)
+    # All of it together never more than RX_STALL_LIMIT_S: the reader blind 90 ms and the rig late
+    # 30 ms (one stall of the VM counts in both), or the core stalled until just now, or a kernel
+    # wait still in progress: a device unheard for limit + RX_STALL_LIMIT_S is silent.
+    gone_s = t - limit - RX_STALL_LIMIT_S - 0.001
+    assert not silent(_Device(t - 0.115, blind_s=0.090), t, limit, 0.0, 0.030)  # 100 left out: 15 ms
+    assert silent(_Device(gone_s, blind_s=0.090), t, limit, 0.0, 0.030)
+    assert silent(_Device(gone_s), t, limit, t - 0.001)
+    assert silent(_Device(gone_s, stall_end_s=t - 0.001), t, limit, 0.0)
+    assert silent(_Device(gone_s, waiting_s=0.050), t, limit, 0.0)
 
 
 class _SlowLink:
