@@ -154,6 +154,15 @@ STANCE_KNEE_RAD = math.radians(5.0)
 LOADING_KNEE_RAD = math.radians(12.0)
 FREEZE_STRIDE_S = 0.45  # trembling in place: ~4.4 steps/s (FOG trembling is 3-8 Hz)
 FREEZE_STEP_M = 0.03
+# A trembling step is the usual swing pattern made small in proportion to its time against this
+# swing's (a healthy adult's swing at the comfortable speed, ~0.4 s: Winter's 38-40 % of a ~1.05 s
+# stride), so its foot rises, turns and comes down no faster than a normal swing's does. Taken
+# at full size in ~0.15 s, a 5 cm lift and the foot's 45 deg turn from toe off to heel strike
+# came down at 0.6-1.9 m/s and turned the foot at ~550 deg/s, and a backward trembling step
+# straightened the knee and threw the ankle 7 cm forward in one tick (parkinsonian-freezing seed 2,
+# 24.84 s: a STUMBLE without a trip). Trembling in place is a shuffle close to the floor
+# (Schaafsma et al. 2003's classes: shuffling forward, trembling in place, akinesia).
+TREMBLE_FULL_SWING_S = 0.4
 FESTINATION_STRIDE_FACTOR = 0.75
 INTENT_UPDATE_S = 0.02  # the intended speed changes slowly: update it at 50 Hz
 DEG = math.pi / 180.0
@@ -547,7 +556,14 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
         leg.land_x = other.heel_x + length
         leg.g0 = leg.ground
         leg.g1 = self.walkway.ground_m(leg.land_x + 0.01)
-        hx, hz = lk.rotate(-self.heel_m, -p.foot_height_m, HEEL_STRIKE_PITCH_RAD)
+        to_phase = p.stance_fraction[side] if leg.to_phase is None else leg.to_phase
+        swing_s = (1.0 - to_phase) * self._stride_s(max(v, V_FINISH_STEP_MPS))
+        leg.swing_s = max(swing_s, 0.05)
+        # A freeze's trembling step (~0.15 s) is the usual swing made small, not the usual swing
+        # made fast: its lift and its foot's turn are scaled down with its time (tremble_scale)
+        tremble = min(1.0, leg.swing_s / TREMBLE_FULL_SWING_S) if self.frozen else 1.0
+        leg.tremble_to, leg.tremble = leg.tremble, tremble  # (the stance just ended rose by the last swing's)
+        hx, hz = lk.rotate(-self.heel_m, -p.foot_height_m, HEEL_STRIKE_PITCH_RAD * tremble)
         leg.x0 = leg.ankle_x
         leg.x1 = leg.land_x - hx
         leg.z1 = leg.g1 - hz
@@ -558,13 +574,11 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
         if self.frozen:
             mtc = 0.4 * mtc
         leg.mtc = mtc
-        leg.peak1 = max(mtc + 0.02, 0.05)
+        leg.peak1 = max(mtc + 0.02, 0.05) * tremble
+        leg.late_lift = 0.012 * tremble  # over the minimum toe clearance before the heel comes down
         leg.swing_min = math.inf
         leg.swing_peak = -math.inf
         leg.swing_t0 = t_s
-        to_phase = p.stance_fraction[side] if leg.to_phase is None else leg.to_phase
-        swing_s = (1.0 - to_phase) * self._stride_s(max(v, V_FINISH_STEP_MPS))
-        leg.swing_s = max(swing_s, 0.05)
         leg.req = self._requirements(side, leg, leg.swing_s) if self.perceive else []
         if reason in ("crossing", "adjusting"):
             self._maybe_festinate()
@@ -643,7 +657,7 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
     def _lowest_plan(self, leg: LegState, u: float) -> float:
         """Planned height of the foot's lowest point at swing progress u."""
         g = leg.g0 + (leg.g1 - leg.g0) * _smooth(u, 0.35, 0.9)
-        level = _profile_points(u, [(0.0, 0.0), (0.18, leg.peak1), (0.5, leg.mtc), (0.82, leg.mtc + 0.012), (1.0, 0.0)])
+        level = _profile_points(u, [(0.0, 0.0), (0.18, leg.peak1), (0.5, leg.mtc), (0.82, leg.mtc + leg.late_lift), (1.0, 0.0)])
         z = g + level
         # a lift window blends from the take-off ground, or from the planned path where that is
         # lower (stepping down a curb: the window held the foot at the upper level until the heel
@@ -746,7 +760,8 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
             return leg.heel_x + self.heel_m + p.foot_length_m - tx, leg.ground - tz, pitch
         if q < 0.6:
             return leg.heel_x + self.heel_m, leg.ground + p.foot_height_m, 0.0
-        pitch = self._toe_off_pitch_rad[side] * _smooth(q, 0.6, 1.0)
+        # (a stance after a trembling step rises on its toes as little as that step turned its foot)
+        pitch = self._toe_off_pitch_rad[side] * leg.tremble * _smooth(q, 0.6, 1.0)
         toe_x = leg.heel_x + self.heel_m + p.foot_length_m
         tx, tz = lk.rotate(p.foot_length_m, -p.foot_height_m, pitch)
         return toe_x - tx, leg.ground - tz, pitch
@@ -781,7 +796,7 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
             pitch = min(rest, rest + (leg.land_pitch - rest) * (1.0 - _smooth(q, 0.0, 0.12)))
             hx, hz = lk.rotate(-self.heel_m, -p.foot_height_m, pitch)
             return leg.heel_x - hx, leg.ground - hz, pitch
-        pitch = rest + (self._toe_off_pitch_rad[side] - rest) * _smooth(q, 0.6, 1.0)
+        pitch = rest + (self._toe_off_pitch_rad[side] * leg.tremble - rest) * _smooth(q, 0.6, 1.0)
         along = math.hypot(ahead, rise)  # heel to edge along the sole
         edge_x, edge_z = leg.heel_x + ahead, leg.ground + rise
         if pitch <= 0.0:
@@ -1202,7 +1217,13 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
     def _swing_pitch(self, u: float, leg: LegState) -> float:
         """Planned foot pitch: the usual swing pattern, levelled over an obstacle (people carry
         the foot flat over what they step over)."""
-        pitch = _profile_points(u, self._pitch_plan[leg.side])
+        plan = self._pitch_plan[leg.side]
+        if leg.tremble < 1.0 or leg.tremble_to < 1.0:
+            # a trembling step turns its foot less: the plan after toe off scaled to its time,
+            # from the toe-off pitch its stance rose to
+            (_, toe_off), *after = plan
+            plan = [(0.0, toe_off * leg.tremble_to), *[(at, a * leg.tremble) for at, a in after]]
+        pitch = _profile_points(u, plan)
         for u0, u1, _, out, past in leg.req:
             w = self._window(u, u0, u1, out, past)
             pitch *= 1.0 - 0.5 * w
