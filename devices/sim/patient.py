@@ -500,6 +500,14 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
         if self.perceive and reason not in ("crossing", "freeze"):
             max_step = max(1.6 * normal, 0.8 * (p.thigh_m + p.shank_m))
             length = self._placed_clear(other.heel_x, length, shortest, max_step)
+        elif self.perceive and reason == "freeze" and length > shortest:
+            # trembling in place is a motor block, not blindness: the shuffle does not carry the
+            # foot into an obstacle in front of it (it trembles where it stands); a step the
+            # handrails force (`shortest`) still goes where it must
+            ob = self.walkway.next_crossing(other.heel_x)
+            if ob is not None:
+                room = ob.at_m - MIN_TOE_GAP_M - (self.heel_m + p.foot_length_m) - other.heel_x
+                length = max(min(length, room), min(shortest, length))
         return max(length, 0.0), reason
 
     def _placed_clear(self, from_x: float, length: float, shortest: float, max_step: float) -> float:
@@ -606,7 +614,9 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
         which the heel is past the obstacle's far edge)."""
         p = self.profile
         out = []
-        cap = leg.g0 + p.max_toe_clearance_m[side]
+        # a trembling step lifts its foot as much less as its pattern is smaller (see
+        # TREMBLE_FULL_SWING_S): one that came to a box in a freeze lifted the heel 30 cm in 40 ms
+        cap = leg.g0 + p.max_toe_clearance_m[side] * leg.tremble
         for ob in self.walkway.near(min(leg.x0, leg.x1) - p.foot_length_m - 0.1, max(leg.x0, leg.x1) + 0.1):
             if ob.end_m < leg.toe[0] - 0.01 and ob.end_m < leg.x0 - self.heel_m:
                 continue  # already behind this foot
