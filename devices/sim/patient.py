@@ -155,8 +155,8 @@ LOADING_KNEE_RAD = math.radians(12.0)
 FREEZE_STRIDE_S = 0.45  # trembling in place: ~4.4 steps/s (FOG trembling is 3-8 Hz)
 FREEZE_STEP_M = 0.03
 # A trembling step is the usual swing pattern made small in proportion to its time against this
-# swing's (a healthy adult's swing at the comfortable speed, ~0.4 s: Winter's 38-40 % of a ~1.05 s
-# stride), so its foot rises, turns and comes down no faster than a normal swing's does. Taken
+# swing's (a healthy adult's swing at the comfortable speed, ~0.4 s: Perry & Burnfield's 40 % of a
+# ~1 s stride), so its foot rises, turns and comes down no faster than a normal swing's does. Taken
 # at full size in ~0.15 s, a 5 cm lift and the foot's 45 deg turn from toe off to heel strike
 # came down at 0.6-1.9 m/s and turned the foot at ~550 deg/s, and a backward trembling step
 # straightened the knee and threw the ankle 7 cm forward in one tick (parkinsonian-freezing seed 2,
@@ -500,14 +500,14 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
         if self.perceive and reason not in ("crossing", "freeze"):
             max_step = max(1.6 * normal, 0.8 * (p.thigh_m + p.shank_m))
             length = self._placed_clear(other.heel_x, length, shortest, max_step)
-        elif self.perceive and reason == "freeze" and length > shortest:
+        elif self.perceive and reason == "freeze" and drift >= -DRIFT_LIMIT_M:
             # trembling in place is a motor block, not blindness: the shuffle does not carry the
             # foot into an obstacle in front of it (it trembles where it stands); a step the
-            # handrails force (`shortest`) still goes where it must
+            # handrails force (above) still goes where it must
             ob = self.walkway.next_crossing(other.heel_x)
             if ob is not None:
                 room = ob.at_m - MIN_TOE_GAP_M - (self.heel_m + p.foot_length_m) - other.heel_x
-                length = max(min(length, room), min(shortest, length))
+                length = min(length, max(room, 0.0))
         return max(length, 0.0), reason
 
     def _placed_clear(self, from_x: float, length: float, shortest: float, max_step: float) -> float:
@@ -568,7 +568,7 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
         swing_s = (1.0 - to_phase) * self._stride_s(max(v, V_FINISH_STEP_MPS))
         leg.swing_s = max(swing_s, 0.05)
         # A freeze's trembling step (~0.15 s) is the usual swing made small, not the usual swing
-        # made fast: its lift and its foot's turn are scaled down with its time (tremble_scale)
+        # made fast: its lift and its foot's turn are scaled down with its time (leg.tremble)
         tremble = min(1.0, leg.swing_s / TREMBLE_FULL_SWING_S) if self.frozen else 1.0
         leg.tremble_to, leg.tremble = leg.tremble, tremble  # (the stance just ended rose by the last swing's)
         hx, hz = lk.rotate(-self.heel_m, -p.foot_height_m, HEEL_STRIKE_PITCH_RAD * tremble)
