@@ -68,8 +68,12 @@ def test_wake_up_jitter_is_not_lateness(clock):
 def test_a_tick_overdue_now_is_left_out_while_the_rig_runs_but_not_once_it_is_halted(clock):
     t = time.monotonic()
     clock.mark(t)
-    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    # (its own session: nothing sent to this test's process group reaches it; it says when it
+    # sleeps, so the stop finds it asleep rather than starting up)
+    child = subprocess.Popen([sys.executable, "-c", "import time; print('asleep', flush=True); time.sleep(60)"],
+                             stdout=subprocess.PIPE, start_new_session=True)
     try:
+        assert child.stdout.readline().strip() == b"asleep"
         lateness = RigLateness(os.getpid(), _watching(child.pid), max_s=0.5)
         lateness.frames_read(tm=0, exo=1, ins=0)
         # Asleep (not halted): a tick 10 ms overdue is the rig late by 8 ms beyond its period.
@@ -78,6 +82,9 @@ def test_a_tick_overdue_now_is_left_out_while_the_rig_runs_but_not_once_it_is_ha
         deadline = time.monotonic() + 10.0
         while not _watching(child.pid).halted() and time.monotonic() < deadline:
             time.sleep(0.01)
+        with open(f"/proc/{child.pid}/stat", "rb") as f:
+            stat = f.read()
+        assert lateness.watch.halted(), f"the stopped child does not read as halted: {stat!r}"
         # Stopped: its devices have failed; nothing overdue is excused (asked again 5 cycles on).
         assert lateness.late_s("exo", t + 0.012, cycle=5) == 0.0
         # The cap holds whatever the clock says.
