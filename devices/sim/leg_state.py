@@ -19,7 +19,7 @@ class LegState:
         "pitch_rate", "accel", "dorsi", "last_hs_t", "roles", "closed",
         "catch_t0", "catch_x", "catch_z", "catch_v", "prev_ankle_x", "ankle_vx", "land_pitch", "guided",
         "lift_off", "lift_dorsi", "to_phase", "hs_phase", "press_m", "aim", "lip", "prev_toe", "swing_s", "reach", "land_sole",
-        "tremble", "tremble_to", "late_lift",
+        "tremble", "pitch_plan", "late_lift",
     )
 
     def __init__(self, side: int, heel_x: float) -> None:
@@ -32,7 +32,7 @@ class LegState:
         self.mtc = 0.013
         self.peak1 = 0.06
         self.tremble = 1.0  # a freeze's trembling step: its swing pattern's size (1: the usual)
-        self.tremble_to = 1.0  # ... of the swing before it, whose stance rose to this toe off
+        self.pitch_plan: list[tuple[float, float]] = []  # this swing's planned pitch (u, rad), set at toe off
         self.late_lift = 0.012  # the foot's lowest point over its MTC in late swing (m)
         self.swing_t0 = 0.0
         self.swing_s = 0.4  # this swing's planned duration (s), set at toe off

@@ -570,7 +570,14 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
         # A freeze's trembling step (~0.15 s) is the usual swing made small, not the usual swing
         # made fast: its lift and its foot's turn are scaled down with its time (leg.tremble)
         tremble = min(1.0, leg.swing_s / TREMBLE_FULL_SWING_S) if self.frozen else 1.0
-        leg.tremble_to, leg.tremble = leg.tremble, tremble  # (the stance just ended rose by the last swing's)
+        plan = self._pitch_plan[side]
+        if tremble < 1.0 or leg.tremble < 1.0:
+            # a trembling step turns its foot less: the plan after toe off scaled to its time, from
+            # the toe-off pitch its stance rose to (scaled by the swing before it, leg.tremble)
+            (_, toe_off), *after = plan
+            plan = [(0.0, toe_off * leg.tremble), *[(at, a * tremble) for at, a in after]]
+        leg.pitch_plan = plan
+        leg.tremble = tremble
         hx, hz = lk.rotate(-self.heel_m, -p.foot_height_m, HEEL_STRIKE_PITCH_RAD * tremble)
         leg.x0 = leg.ankle_x
         leg.x1 = leg.land_x - hx
@@ -1227,13 +1234,7 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
     def _swing_pitch(self, u: float, leg: LegState) -> float:
         """Planned foot pitch: the usual swing pattern, levelled over an obstacle (people carry
         the foot flat over what they step over)."""
-        plan = self._pitch_plan[leg.side]
-        if leg.tremble < 1.0 or leg.tremble_to < 1.0:
-            # a trembling step turns its foot less: the plan after toe off scaled to its time,
-            # from the toe-off pitch its stance rose to
-            (_, toe_off), *after = plan
-            plan = [(0.0, toe_off * leg.tremble_to), *[(at, a * leg.tremble) for at, a in after]]
-        pitch = _profile_points(u, plan)
+        pitch = _profile_points(u, leg.pitch_plan)
         for u0, u1, _, out, past in leg.req:
             w = self._window(u, u0, u1, out, past)
             pitch *= 1.0 - 0.5 * w

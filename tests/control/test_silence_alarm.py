@@ -16,21 +16,12 @@ restored while it is stopping.)
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from engine.control.layout import AlarmReason, RunState
-from engine.scene.loader import SCENES_DIR
 from engine.sim.session import SimOptions, run_simulation
+from tests.sim.scenes import short_scene_dir
 
 CUT_AT_S = 2.0
 RESTORE_AFTER_S = 0.4  # the line stays cut this long after the alarm showed
-
-
-def _scenes(tmp_path: Path) -> Path:
-    (tmp_path / "base-sidewalk.yaml").write_text((Path(SCENES_DIR) / "base-sidewalk.yaml").read_text())
-    (tmp_path / "short.yaml").write_text("extends: base-sidewalk.yaml\nid: short\ntitle: Short\n"
-                                         "description: no obstacles\ndifficulty: gentle\nroute_length_m: 40\n")
-    return tmp_path
 
 
 class _CutStallRestore:
@@ -63,7 +54,7 @@ class _CutStallRestore:
 def test_a_silence_alarm_stays_up_through_stalls_of_the_core_until_a_frame_arrives(tmp_path):
     probe = _CutStallRestore()
     run_simulation(SimOptions(scene="short", profile="healthy", duration_s=30.0, seed=3, db=None,
-                              scenes_dir=_scenes(tmp_path), probe=probe))
+                              scenes_dir=short_scene_dir(tmp_path), probe=probe))
     assert probe.alarm_at_s is not None, "the cut exoskeleton was never reported silent"
     assert probe.restored_at_s is not None, "the run ended before the line was restored"
     cut = [row for row in probe.rows if probe.alarm_at_s <= row[0] < probe.restored_at_s]

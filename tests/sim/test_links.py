@@ -9,7 +9,6 @@ receives and counts.
 from __future__ import annotations
 
 import random
-from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -96,12 +95,10 @@ def test_state_block_alarm_priority_follows_the_alarm_table_through_a_fault(tmp_
     """The core publishes the highest unacknowledged priority only when its alarm table changed:
     at every probe it equals what the table says now, before and after a cut treadmill line."""
     from engine.control.supervisor import Priority
-    from engine.scene.loader import SCENES_DIR
     from engine.sim.session import SimOptions, run_simulation
+    from tests.sim.scenes import short_scene_dir
 
-    (tmp_path / "base-sidewalk.yaml").write_text((Path(SCENES_DIR) / "base-sidewalk.yaml").read_text())
-    (tmp_path / "short.yaml").write_text("extends: base-sidewalk.yaml\nid: short\ntitle: Short\n"
-                                         "description: no obstacles\ndifficulty: gentle\nroute_length_m: 40\n")
+    short_scene_dir(tmp_path)
     seen = []
 
     def probe(t_s, core, rig):
