@@ -77,6 +77,13 @@ V_FINISH_STEP_MPS = 0.2  # pace used to finish a step when the belt stops mid-sw
 # step). Without it the pelvis kept the last swing's speed through a stand: 4.9 m ahead of the
 # feet after a 13 s stop, legs out of reach (docs/control.md "One bad footprint").
 STAND_SETTLE_S = 0.3
+# Standing still on both feet (the belt stopped), the weight settles over both legs in their
+# standing shares (limb_loading) over about this long; the gait's shares return as fast when the
+# patient steps off again (project's choice, the order of a stop's settling). Left at the gait's
+# shares, a paretic foot that had just landed carried 1.3 % of the body weight for the whole stop,
+# at the insoles' contact thresholds: its contact flickered off and on (a phantom toe off and
+# heel strike 130-200 ms apart, severe-stroke-slow at a belt stop)
+STAND_SHIFT_S = 0.5
 EXO_MAX_STIFFNESS_NM_PER_RAD = 200.0  # guidance stiffness 1.0
 EXO_DAMPING_NMS_PER_RAD = 4.0
 BOOST_KNEE_DEG = 34.0  # extra swing knee flexion at boost 1.0 (the core's refgait asks as much)
@@ -113,6 +120,10 @@ EARLY_TOE_OFF_MIN_Q = 0.5  # only a leg past mid stance (heel rise) leaves early
 # there: it is on the ground, not through it (the step ends early and short). Earlier in the
 # swing such a foot drags its toe (a scuff), it does not land.
 EARLY_LANDING_MIN_U = 0.85
+# How far a knee gives when the belt pushes a scuffing foot up: a knee's whole range, not the
+# patient's active one (clinical norms put knee flexion at about 135-150 deg; this project's
+# choice is 140, the top of knee_flexion_max_deg in profiles.RANGES)
+KNEE_PASSIVE_MAX_RAD = math.radians(140.0)
 # A swing target at or beyond the straight leg's reach is approached smoothly within this much
 # of it (project's choice: 1 mm, inside the stance knee's 5 deg; the leg is singular there: a
 # dropped foot's leg straightened in one tick at the end of its swing, 200-300 m/s^2)
@@ -191,6 +202,7 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
         self.t_s: float | None = None
         self.phase = 0.0  # left stride phase, 0 at left heel strike; start in double support
         self.walking = False
+        self._stand_w = 0.0  # 0 walking .. 1 standing still: how far the weight has settled (STAND_SHIFT_S)
         self.stride_factor = 1.0
         self.belt_m = 0.0  # belt displacement since power-up
         self.route_origin_m = 0.0  # belt displacement when the scene was shown (route s = 0)
@@ -368,6 +380,8 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
         elif not both_stance:
             rate = 1.0 / self._stride_s(V_FINISH_STEP_MPS)
         self.walking = rate > 0.0
+        standing = not self.walking and both_stance
+        self._stand_w = min(1.0, self._stand_w + dt / STAND_SHIFT_S) if standing else max(0.0, self._stand_w - dt / STAND_SHIFT_S)
         if self.walking and not self._was_walking and v >= V_WALK_MIN_MPS:
             self._maybe_freeze("start", ("start", round(self.belt_m, 1)))
         self._was_walking = self.walking
@@ -1054,7 +1068,8 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
                     own_low -= max(0.0, own_low - plan[side][2]) * _smooth(swing_u[side], 1.0 - LANDING_PLAN_U, 1.0)
                     ax, az = self._reach_the_landing(side, ax, az, pitch, plan[side][0], own_low, hip_z, dt, prev,
                                                      drive, knee_max[side], hip_max[side])
-                ax, az = self._on_the_ground(side, ax, az, pitch, hip_z, dt, prev, knee_max[side], hip_max[side])
+                ax, az = self._on_the_ground(side, ax, az, pitch, hip_z, dt, prev, knee_max[side], hip_max[side],
+                                             swing_u[side])
             if leg.prev_ankle_x is not None and dt > 0.0:
                 leg.ankle_vx = (ax - leg.prev_ankle_x) / dt
             leg.prev_ankle_x = ax
@@ -1169,7 +1184,7 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
         return lower
 
     def _on_the_ground(self, side: int, ax: float, az: float, pitch: float, hip_z: float, dt: float,
-                       prev: list, knee_max: float, hip_max: float) -> tuple[float, float]:
+                       prev: list, knee_max: float, hip_max: float, u: float) -> tuple[float, float]:
         """The walkway stops a swinging foot: where the joints would put its sole below the ground
         it took off from or lands on, it drags along it instead (a scuff), and the hip and knee are
         those of the leg with its foot there (the exoskeleton's encoders read the same leg). A knee
@@ -1190,6 +1205,19 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
         knee_max = max(knee_max, self.angle_rad[2 * side + 1])
         hip_max = max(hip_max, self.angle_rad[2 * side])
         hip, knee = lk.inverse(ax - self.hip_x, hip_z - (az + need), p.thigh_m, p.shank_m, knee_max, hip_max)
+        dx, drop = lk.ankle_rel_hip(hip, knee, p.thigh_m, p.shank_m)
+        # what the joints could not lift (a knee at the end of its range)
+        self._ground_depth = max(0.0, need - (hip_z - drop - az))
+        if self._ground_depth > GROUND_TOLERANCE_M and u < EARLY_LANDING_MIN_U:
+            # Before terminal swing such a foot is not landing: it scuffs along the belt, which
+            # pushes it up and back, and the knee gives beyond the patient's active range (the
+            # belt's force is far above a paretic knee's resistance; the rig's pelvis frame leaves
+            # no circumduction or hip hike to take it). The sole stays on the belt, never in it
+            # (a 25 deg stiff knee and a dropped foot put the toe 12 cm through the belt)
+            hip, knee = lk.inverse(ax - self.hip_x, hip_z - (az + need), p.thigh_m, p.shank_m,
+                                   max(knee_max, KNEE_PASSIVE_MAX_RAD), hip_max)
+            dx, drop = lk.ankle_rel_hip(hip, knee, p.thigh_m, p.shank_m)
+            self._ground_depth = max(0.0, need - (hip_z - drop - az))
         for i, angle in ((2 * side, hip), (2 * side + 1, knee)):
             # a constraint on the pose only: the leg's drive (its own pattern and the
             # exoskeleton's pull) is what it was, and takes over again once the foot rises
@@ -1197,9 +1225,6 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
             self.angle_rad[i] = angle
             self._hold_rad[i] = angle
         leg.dorsi = knee - hip - pitch  # the foot keeps its pitch: the ankle takes the difference
-        dx, drop = lk.ankle_rel_hip(hip, knee, p.thigh_m, p.shank_m)
-        # what the joints could not lift (a knee at the end of its range)
-        self._ground_depth = max(0.0, need - (hip_z - drop - az))
         return self.hip_x + dx, hip_z - drop
 
     def _floor_m(self, leg: LegState, x_m: float, was_z_m: float) -> float:

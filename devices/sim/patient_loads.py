@@ -61,6 +61,13 @@ class LoadsAndEffort:
             toe[side] = _smooth(q, 0.05, 0.2) * (1.0 - _smooth(q, 0.9, 1.0))
             mid[side] = _smooth(q, 0.08, 0.2) * (1.0 - _smooth(q, 0.55, 0.75))
             load[side] = (0.05 + _smooth(q, 0.0, 0.15)) * _left_at_push_off(q) * p.limb_loading[side]
+            w = self._stand_w
+            if w > 0.0:
+                # standing still: the weight settles over both flat feet in their standing shares
+                heel[side] += (1.0 - heel[side]) * w
+                toe[side] += (1.0 - toe[side]) * w
+                mid[side] += (1.0 - mid[side]) * w
+                load[side] += (p.limb_loading[side] - load[side]) * w
         total = load[0] + load[1]
         body_n = p.body_mass_kg * GRAVITY_MPS2 * weight
         for side in (0, 1):

@@ -36,7 +36,7 @@ from engine.control.gait_events import (
     PhaseEstimator,
 )
 from engine.control.gait_metrics import GaitMetrics
-from engine.control.insole_events import InsoleFoot
+from engine.control.insole_events import TARE_CLEAR_M, InsoleFoot
 from engine.control.layout import (
     COMMAND_DTYPE,
     EVENT_DTYPE,
@@ -87,6 +87,7 @@ STANDING_MIN_N = 100.0  # less than this on both insoles is nobody standing
 GEOMETRY_TOL_M = 0.02  # exoskeleton vs prescribed leg length: twice a tape measure's ~1 cm error
 GEOMETRY_WAIT_S = 1.0  # how long to wait for the exoskeleton's geometry before using the prescription's
 HIP_DRIFT_MAX_M = 5.0  # sanity bound on the hip's measured place ahead of or behind the belt's s
+SOLE_H_STALE_S = 0.02  # kinematic sole height older than this says nothing (~10 exoskeleton samples)
 JOINT_HISTORY = 64  # exoskeleton samples kept for looking up angles at an event's time (128 ms)
 # Therapist settings in the command block: (field, event id, Core attribute, kind), where kind
 # "fraction" is clamped to 0..1 of the prescription, "flag" to 0/1 and "goal" to >= 0.
@@ -332,6 +333,10 @@ class ControlCore:
         self.angles = [0.0, 0.0, 0.0, 0.0]
         self.ref = [0.0] * 8  # per leg: hip, knee, dhip, dknee
         self.toe_h = [0.0, 0.0]
+        # lowest point of each swinging sole over the ground (kinematics; 0 in stance), and the
+        # host time of the exoskeleton sample it came from
+        self.sole_h = [0.0, 0.0]
+        self.sole_h_t = [-1.0, -1.0]
         self.toe_x_world = [0.0, 0.0]
         self.heel_x_world = [_NAN, _NAN]  # route x of each swinging heel (NaN before any swing)
         self.contacts = 0
@@ -844,8 +849,11 @@ class ControlCore:
             for side in (0, 1):
                 o = 1 + 9 * side
                 foot = feet[side]
+                # the cells' zero is learned only from a sole the kinematics show off the belt
+                # (stale kinematics, an exoskeleton not heard: nothing tells, as without one)
+                clear = ts - self.sole_h_t[side] > SOLE_H_STALE_S or self.sole_h[side] > TARE_CLEAR_M
                 evs[side] = foot.update(ts, dev_us * 1e-6, row[o], row[o + 1], row[o + 2], row[o + 7], standing,
-                                        row[o + 3], row[o + 5])
+                                        row[o + 3], row[o + 5], clear)
                 held.pitch_sample(side, ts, foot.pitch_rad)
             for side in (0, 1):
                 foot = feet[side]
@@ -997,6 +1005,8 @@ class ControlCore:
         for side in (0, 1):
             if not self.swinging[side]:
                 self.toe_h[side] = 0.0
+                self.sole_h[side] = 0.0
+                self.sole_h_t[side] = ts
                 continue
             hip, knee, p = a[2 * side], a[2 * side + 1], pitch[side]
             heel_x, heel_z, toe_x, toe_z = fk.sole_points_m(geo, side, hip, knee, p, pelvis)
@@ -1005,6 +1015,9 @@ class ControlCore:
             toe_h = toe_z - walkway.ground_m(toe_x)
             x_prev = self.toe_x_world[side]
             self.toe_h[side] = toe_h if toe_h > 0.0 else 0.0
+            heel_h = heel_z - walkway.ground_m(heel_x)
+            self.sole_h[side] = toe_h if toe_h < heel_h else heel_h
+            self.sole_h_t[side] = ts
             self.toe_x_world[side] = toe_x
             self.heel_x_world[side] = heel_x
             self.swing_clear.sample(side, ts, toe_h)

@@ -46,19 +46,26 @@ class FootEvents:
         self._prev_heel = 0.0
         self._prev_load = 0.0
         self._have_prev = False
+        # the last sample at which the heel (the whole foot) read unloaded, and the one after it
+        self._heel_quiet = [-1.0, -1.0]
+        self._load_quiet = [-1.0, -1.0]
 
     def update(self, t_s: float, heel: float, toe: float) -> int:
         """Feed one sample (time, heel and toe load as fractions of body weight)."""
         load = heel + toe
+        _quiet(self._heel_quiet, t_s, heel <= self.noise_floor)
+        _quiet(self._load_quiet, t_s, load <= self.noise_floor)
         event = NO_EVENT
         if self._have_prev:
             if not self.contact:
                 if (heel >= self.heel_on or load >= self.load_on) and t_s - self.last_change_s >= MIN_CONTACT_S:
                     self.contact = True
                     if heel >= self.heel_on:
-                        self.event_t_s = _zero_time(self._prev_t, self._prev_heel, t_s, heel, self.noise_floor)
+                        self.event_t_s = _not_before_quiet(
+                            _zero_time(self._prev_t, self._prev_heel, t_s, heel, self.noise_floor), self._heel_quiet)
                     else:
-                        self.event_t_s = _zero_time(self._prev_t, self._prev_load, t_s, load, self.noise_floor)
+                        self.event_t_s = _not_before_quiet(
+                            _zero_time(self._prev_t, self._prev_load, t_s, load, self.noise_floor), self._load_quiet)
                     event = HEEL_STRIKE
             elif load <= self.load_off and t_s - self.last_change_s >= MIN_CONTACT_S:
                 self.contact = False
@@ -84,6 +91,24 @@ class FootEvents:
         self.event_t_s = event_t_s
         self.last_change_s = event_t_s
         return True
+
+
+def _quiet(state: list, t_s: float, unloaded: bool) -> None:
+    """Track the last unloaded sample's time (state[0]) and the first loaded one after it (state[1])."""
+    if unloaded:
+        state[0], state[1] = t_s, -1.0
+    elif state[1] < 0.0:
+        state[1] = t_s
+
+
+def _not_before_quiet(event_t_s: float, quiet: list) -> float:
+    """A contact cannot have begun before a sample that read unloaded: a load that jumped from the
+    noise floor to just under the threshold and then rose slowly (a lightly loaded paretic heel)
+    drew a line back three samples, 12-18 ms before the landing. Bound there, it is a jump: the
+    middle of the interval between the last unloaded sample and the first loaded one."""
+    if quiet[0] >= 0.0 and event_t_s < quiet[0] and quiet[1] > quiet[0]:
+        return 0.5 * (quiet[0] + quiet[1])
+    return event_t_s
 
 
 def _zero_time(t0: float, v0: float, t1: float, v1: float, noise_floor: float = 1e-6) -> float:

@@ -18,7 +18,8 @@ stays at that level
 (within DRAG_LEVEL) for DRAG_LEVEL_SAMPLES samples ends the contact, timed at the middle of the
 drop's interval (one level sample was not enough: a lightly loaded paretic foot's push-off tail
 falls by about DRAG_DROP a sample, and cell noise made one drop and one "level" sample of it:
-toe offs 11-21 ms early). A drop that goes on falling (by more than DRAG_LEVEL) in the next
+toe offs 11-21 ms early; two were not enough for a push-off ten times slower, which falls by the
+noise a sample: DRAG_LEVEL_MEAN). A drop that goes on falling (by more than DRAG_LEVEL) in the next
 sample moves to that sample: a steep push-off that ends between two samples reaches the drag level
 over two drops, the second smaller than DRAG_DROP (the sound foot of a guided hemiparetic walker
 whose toe stays pressed on the belt after its weight came off was found when it lifted, 10-15 ms
@@ -52,8 +53,19 @@ DRAG_MAX = 0.04  # a forefoot-only load below this after a sudden drop may be a 
 DRAG_DROP = 0.008  # ... a drop larger than this in one sample (about 3 sigma of its noise)
 DRAG_DROP_SHARE = 0.25  # ... and by more than this share of it (push-off tails fall by less a sample)
 DRAG_LEVEL = 0.006  # ... that then holds within this: the weight is off, the toe drags
-DRAG_LEVEL_SAMPLES = 2  # ... for this many samples (a push-off tail keeps falling)
+DRAG_LEVEL_SAMPLES = 4  # ... for this many samples (a push-off tail keeps falling)
+# ... and on average within this of the drop's level: a slow push-off's tail falls by ~0.3-0.5 %
+# of the standing load a sample (0.25 m/s), no more than the cells' noise, and two samples within
+# DRAG_LEVEL of a noisy "drop" passed it for a drag: toe offs 20-50 ms early (severe-stroke-slow).
+# Three samples of a tail fall by ~0.7 % on average; a drag's mean is its level +-0.2 % (noise)
+DRAG_LEVEL_MEAN = 0.003
 TARE_MAX = 0.01  # tare only from readings this small (an unloaded cell, not a dragging toe)
+# ... and, where the exoskeleton's kinematics place the sole, only while its lowest point is this
+# far above the belt: a dropped foot's toe that drags through its swing reads under TARE_MAX (the
+# simulated drag presses 1 % of body weight), and taken for the cell's zero it read a paretic toe
+# 3-4 N light, its toe offs ~5 ms early (severe-stroke-slow). 1 cm: twice the core's toe-height
+# error p95 (docs/validation.md)
+TARE_CLEAR_M = 0.01
 TARE_RATE = 0.02  # per airborne sample: ~0.25 s time constant at 200 Hz
 BIAS_RATE = 0.02  # per still foot-flat sample
 STILL_RADPS = 0.05  # a foot-flat sample turning slower than this is still (bias learning)
@@ -89,15 +101,17 @@ class InsoleFoot:
         self._drop_t = -1.0  # middle of the last sudden drop of a forefoot-only load, -1 none
         self._drop_level = 0.0
         self._level_n = 0  # samples the load has held at the drop's level
+        self._level_sum = 0.0  # ... and the sum of their differences from it
         self._ramp_t = -1.0  # a contact ended on a falling load above the noise floor, decided next sample
         self._ramp_mid_t = 0.0
         self._ramp_load = 0.0
 
     def update(self, t_s: float, dev_s: float, heel_n: float, mid_n: float, toe_n: float,
                gyro_pitch_radps: float, standing_n: float, accel_x_mps2: float = 0.0,
-               accel_z_mps2: float = 0.0) -> int:
+               accel_z_mps2: float = 0.0, clear: bool = True) -> int:
         """One sample: host time, device time, region forces (N), pitch rate, standing load (N),
-        accelerometer x (toe-ward) and z (up from the sole), m/s^2."""
+        accelerometer x (toe-ward) and z (up from the sole), m/s^2; clear: the sole is known to be
+        off the belt (or nothing tells), so an unloaded reading may teach the cells' zero."""
         z = self.zero_n
         scale = 1.0 / standing_n
         h = (heel_n - z[0]) * scale
@@ -119,9 +133,11 @@ class InsoleFoot:
                 self._drop_t = 0.5 * (self._prev_t + t_s)
                 self._drop_level = load
                 self._level_n = 0
+                self._level_sum = 0.0
             elif self._drop_t >= 0.0 and -DRAG_LEVEL < load - self._drop_level < DRAG_LEVEL:
                 self._level_n += 1
-                if self._level_n >= DRAG_LEVEL_SAMPLES:
+                self._level_sum += load - self._drop_level
+                if self._level_n >= DRAG_LEVEL_SAMPLES and -DRAG_LEVEL_MEAN * self._level_n < self._level_sum:
                     if self.events.end_contact(self._drop_t):
                         event = TOE_OFF  # weight came off at the drop: the toe that still touches drags
                     self._drop_t = -1.0
@@ -131,6 +147,7 @@ class InsoleFoot:
                 self._drop_t = 0.5 * (self._prev_t + t_s)
                 self._drop_level = load
                 self._level_n = 0
+                self._level_sum = 0.0
             else:
                 self._drop_t = -1.0
         else:
@@ -158,7 +175,7 @@ class InsoleFoot:
             self.events.update(t_s, h, 0.0)  # keep the detector's last sample current
         self.contact = self.events.contact
         self.event_t_s = self.events.event_t_s
-        if not self.contact and event == NO_EVENT and (heel_n + mid_n + toe_n) * scale < TARE_MAX:
+        if clear and not self.contact and event == NO_EVENT and (heel_n + mid_n + toe_n) * scale < TARE_MAX:
             # airborne: learn each region's zero (the raw reading is the offset plus noise)
             z[0] += TARE_RATE * (heel_n - z[0])
             z[1] += TARE_RATE * (mid_n - z[1])

@@ -58,6 +58,19 @@ def test_dragging_toe_in_swing_is_not_a_heel_strike():
         assert det.update(k * 0.002, 0.0, 0.03) == NO_EVENT  # 3 % of body weight on the toe
 
 
+def test_a_heel_that_jumps_under_the_threshold_then_loads_slowly_lands_in_the_jump():
+    """A lightly loaded (paretic) heel lands in a jump to just under HEEL_ON, then loads slowly:
+    the line through the two samples at the crossing reaches back three samples, before a sample
+    that read unloaded. A contact cannot start before that: the strike is the jump's interval."""
+    det = FootEvents()
+    dt = 0.005
+    loads = (0.0, 0.0, 0.0, 0.0118, 0.0121, 0.02, 0.05)  # jump between samples 2 and 3, crossing at 4
+    events = [(k * dt, det.update(k * dt, heel, 0.0)) for k, heel in enumerate(loads)]
+    strikes = [t for t, ev in events if ev == HEEL_STRIKE]
+    assert len(strikes) == 1, events
+    assert det.event_t_s == pytest.approx(2.5 * dt)  # the line said 0.0 s, three samples back
+
+
 def test_kinematic_fallback_finds_events_on_the_reference_gait():
     det = KinematicEvents()
     det.contact = False

@@ -117,6 +117,29 @@ def test_patient_stands_still_when_the_belt_stops():
     assert any(h["t_s"] > stopped_at + 3.0 for h in model.heel_strikes)
 
 
+@pytest.mark.parametrize("stop_after_s", [4.0, 4.25, 4.5, 4.75])
+def test_a_patient_standing_at_a_stop_stands_on_both_feet_in_their_shares(stop_after_s):
+    """Standing still, the weight settles over both feet as the profile's limb_loading shares it
+    (a paretic leg about 0.45-0.67 of the sound one), whatever the phase the belt stopped in. Left
+    at the gait's shares, a foot that had just landed stood with ~1-2 % of the body weight for the
+    whole stop, at the insoles' contact thresholds (severe-stroke-slow: a phantom toe off and heel
+    strike). Several stop instants: the stop finds the feet in different phases."""
+    profile = load_profile("hemiparetic-right")
+    model = PatientModel(profile, 0)
+    drive, t = ExoDrive(), 0.0
+    while t < stop_after_s:
+        t += 0.002
+        model.step(t, profile.comfortable_speed_mps, drive)
+    stopped_at = t
+    while t < stopped_at + 3.0:
+        t += 0.002
+        model.step(t, 0.0, drive)
+    assert model.in_stance == [True, True] and not model.walking
+    left, right = (sum(model.loads_n[side]) for side in (0, 1))
+    share = profile.limb_loading[1] / (profile.limb_loading[0] + profile.limb_loading[1])
+    assert right / (left + right) == pytest.approx(share, abs=0.02), (left, right)
+
+
 def test_guidance_pulls_the_swing_joint_toward_the_reference():
     """Guidance acts on the swinging leg (a stance leg is held by the ground and the body's
     weight: its angles follow from where the foot stands, the exoskeleton's push shows as torque).
