@@ -99,6 +99,12 @@ CROSSING_EFFORT = 5.0  # the patient's impedance while it lifts a foot over an o
 GROUND_TOLERANCE_M = 1e-4
 PELVIS_RISE_MAX_MPS = 1.5  # a bound on the pelvis's rise (level walking stays within ~0.3 m/s: Winter 2009)
 PELVIS_SWING_DROP_MAX_M = 0.08  # the most a swinging leg lowers the pelvis below where the stance leg holds it
+# ... except stepping down, where the stance knee bends up to this (or the patient's own range) to
+# lower the body until the landing leg reaches the lower ground: the support knee bends to about
+# 90 deg descending stairs (project's reading of stair-descent kinematics, not a cited figure). The
+# model's stance foot is in heel rise then, its ankle 15-20 cm up: at 60 deg a 0.85 m step off a
+# 10 cm curb still stopped its straight leg's heel 1.5 cm over the ground
+STEP_DOWN_KNEE_MAX_RAD = math.radians(90.0)
 PELVIS_SMOOTH_M = 0.01  # the pelvis passes from one leg's bound to another's over this much (no corner)
 PELVIS_DOWN_BY_U = 1.0  # the pelvis is down to where the landing leg reaches by this share of the swing
 # The pull engages faster than the passive leg's natural frequency alone: the patient's own
@@ -851,6 +857,7 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
         thigh, shank = p.thigh_m, p.shank_m
         # 1. stance feet and the pelvis height they allow
         hip_z = math.inf
+        down_z = -math.inf  # the lowest pelvis the stance legs hold with their knees bent to step down
         stance_pose = {}
         for side in (0, 1):
             leg = self.legs[side]
@@ -864,6 +871,8 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
             dx = ax - self.hip_x
             drop = math.sqrt(max(reach * reach - dx * dx, (0.5 * reach) ** 2))
             hip_z = min(hip_z, az + drop)
+            bent = lk.leg_length_for_knee(min(self._joint_max_rad[1][side], STEP_DOWN_KNEE_MAX_RAD), thigh, shank)
+            down_z = max(down_z, az + math.sqrt(max(bent * bent - dx * dx, (0.5 * bent) ** 2)))
         # the swinging leg lowers the pelvis a few centimetres at most (Winter: the pelvis rises
         # and falls about 4-5 cm in a stride); a plan beyond that reach is not reached
         stance_z = hip_z if hip_z < math.inf else self.hip_z
@@ -915,7 +924,14 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
             else:
                 extra = 0.0
             # stepping down a curb the pelvis goes down with the foot
-            swing_z = min(swing_z, max(leg_z, stance_z - PELVIS_SWING_DROP_MAX_M - max(0.0, leg.g0 - leg.g1) - extra))
+            floor = stance_z - PELVIS_SWING_DROP_MAX_M - max(0.0, leg.g0 - leg.g1) - extra
+            if leg.g1 < leg.g0 - GROUND_TOLERANCE_M and down_z > -math.inf:
+                # stepping down, the stance leg bends its knee to lower the body until the landing
+                # leg reaches the lower ground (a long step off a curb needs more than the curb's
+                # height and the pelvis's usual drop: a 0.85 m step off a 10 cm curb stopped its
+                # straight leg's heel 1.5-3 cm over the ground, a foot halted in mid-air)
+                floor = min(floor, down_z)
+            swing_z = min(swing_z, max(leg_z, floor))
         hip_z = _soft_min(stance_z, swing_z, PELVIS_SMOOTH_M) if swing_z < math.inf else stance_z
         # the legs bound the pelvis from above; freed by a trailing leg's toe off it rises, it is
         # not thrown up in one tick

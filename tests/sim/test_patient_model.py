@@ -168,3 +168,77 @@ def test_a_foot_landing_across_a_curbs_lip_rests_on_it(name):
         at_m = 5.0 + 0.05 * k
         deepest, _ = _deepest_stance_in_stone(name, at_m)
         assert deepest <= 0.001, f"curb at {at_m:.2f} m: a stance foot {deepest * 100:.1f} cm inside the walkway"
+
+
+TALL_FAST = """name: tall-fast-step-down
+description: tall healthy adult walking fast (a profile outside the shipped set)
+labels: [healthy]
+body_mass_kg: 95
+thigh_m: 0.53
+shank_m: 0.51
+foot_height_m: 0.09
+foot_length_m: 0.22
+walk_ratio_m_per_spm: 0.0068
+right_heel_strike_phase: 0.5
+stance_fraction: [0.6, 0.6]
+hip_amplitude_deg: [22, 22]
+knee_swing_peak_deg: [63, 63]
+swing_dorsiflexion_deg: [10, 10]
+joint_stiffness_nm_per_rad: [60, 60]
+stride_time_cv: 0.02
+step_length_cv: 0.025
+hr_rest_bpm: 60
+hr_speed_gain_bpm_per_mps2: 30
+hr_max_bpm: 185
+fatigue_per_min: 0.01
+comfortable_speed_mps: 1.6
+mtc_m: [0.013, 0.013]
+mtc_sd_m: [0.004, 0.004]
+max_toe_clearance_m: [0.35, 0.35]
+knee_flexion_max_deg: [125, 125]
+hip_flexion_max_deg: [95, 95]
+reaction_time_s: 0.2
+toe_off_pitch_deg: [55, 55]
+"""
+STEP_DOWN_STALL_MPS = 0.8  # a landing foot slower than this over the route while still in the air
+STEP_DOWN_AIR_M = 0.01  # ... with its heel this far over the ground (1 cm)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_long_step_off_a_curb_is_not_halted_in_mid_air(tmp_path, seed):
+    """A tall, fast walker's ~0.85 m step off a 10 cm curb: the stance knee bends to lower the body
+    until the landing leg reaches the lower ground (STEP_DOWN_KNEE_MAX_RAD). The pelvis used to stop
+    at its usual drop plus the curb's height, the landing leg straightened 1.5-3 cm over the ground
+    and the foot stopped in mid-air (4.8 -> 0.35 m/s in 6 ms) until the swing's planned end: the
+    core read it as a trip (a STUMBLE alarm for a healthy walker at every curb down)."""
+    from devices.sim.patient import ExoDrive, PatientModel
+
+    path = tmp_path / "tall-fast.yaml"
+    path.write_text(TALL_FAST)
+    p = load_profile(str(path))
+    curb = {"kind": "curb_down", "at_m": 6.0, "height_m": 0.10}
+    model = PatientModel(p, seed, obstacles=[curb])
+    drive, v, t, dt = ExoDrive(), p.comfortable_speed_mps, 0.0, 0.002
+    model.step(t, v, drive)
+    stalls = []
+    landed_down = 0
+    prev_x = [None, None]
+    while t < 12.0 / v:
+        t += dt
+        model.step(t, v, drive)
+        for leg in model.legs:
+            side = leg.side
+            ground = model.walkway.ground_m(leg.heel[0])
+            if leg.in_stance or leg.g1 >= leg.g0:
+                if leg.in_stance and prev_x[side] is not None and leg.g1 < leg.g0:
+                    landed_down += 1
+                prev_x[side] = None
+                continue
+            # the landing foot's speed along the route (ankle_x is a route position)
+            if prev_x[side] is not None and model._swing_progress(side) > 0.5:
+                speed = (leg.ankle_x - prev_x[side]) / dt
+                if speed < STEP_DOWN_STALL_MPS and leg.heel[1] - ground > STEP_DOWN_AIR_M:
+                    stalls.append((round(t, 3), side, round(speed, 2), round(leg.heel[1] - ground, 3)))
+            prev_x[side] = leg.ankle_x
+    assert landed_down >= 1, "no foot stepped down the curb"
+    assert not stalls, stalls[:5]
