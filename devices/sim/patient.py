@@ -1095,6 +1095,9 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
                 # the joints cannot lift the foot off the ground it meets: it lands here, on it
                 leg.ankle_z += self._ground_depth
                 self._update_swing_pose(side)
+                # this tick's swing (the toe may have reached an obstacle's face in it) is part of
+                # the crossing the landing closes: the core samples it too
+                self._swing_truth(leg, swing_u[side])
                 self._heel_strike(side, self.t_s, v, self._leg_phase(self.phase, side))
             self._kinematics_rates(leg, dt)
             if not leg.in_stance:
