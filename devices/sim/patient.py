@@ -247,6 +247,9 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
         self._joint_max_rad = tuple([d * DEG for d in degs] for degs in (
             p.hip_flexion_max_deg, p.knee_flexion_max_deg, p.swing_dorsiflexion_deg))
         self._stance_reach_m = lk.leg_length_for_knee(STANCE_KNEE_RAD, p.thigh_m, p.shank_m)
+        # each leg's reach with its knee bent as far as a step down takes it (STEP_DOWN_KNEE_MAX_RAD)
+        self._step_down_reach_m = [lk.leg_length_for_knee(min(self._joint_max_rad[1][side], STEP_DOWN_KNEE_MAX_RAD),
+                                                          p.thigh_m, p.shank_m) for side in (0, 1)]
         inertia = lk.joint_inertias(p.body_mass_kg, p.thigh_m, p.shank_m, p.foot_length_m + p.heel_to_ankle_m)
         self._inertia = [inertia[0], inertia[1], inertia[0], inertia[1]]
         self.angle_rad = [0.0] * 4
@@ -857,7 +860,6 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
         thigh, shank = p.thigh_m, p.shank_m
         # 1. stance feet and the pelvis height they allow
         hip_z = math.inf
-        down_z = -math.inf  # the lowest pelvis the stance legs hold with their knees bent to step down
         stance_pose = {}
         for side in (0, 1):
             leg = self.legs[side]
@@ -871,8 +873,6 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
             dx = ax - self.hip_x
             drop = math.sqrt(max(reach * reach - dx * dx, (0.5 * reach) ** 2))
             hip_z = min(hip_z, az + drop)
-            bent = lk.leg_length_for_knee(min(self._joint_max_rad[1][side], STEP_DOWN_KNEE_MAX_RAD), thigh, shank)
-            down_z = max(down_z, az + math.sqrt(max(bent * bent - dx * dx, (0.5 * bent) ** 2)))
         # the swinging leg lowers the pelvis a few centimetres at most (Winter: the pelvis rises
         # and falls about 4-5 cm in a stride); a plan beyond that reach is not reached
         stance_z = hip_z if hip_z < math.inf else self.hip_z
@@ -925,12 +925,12 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
                 extra = 0.0
             # stepping down a curb the pelvis goes down with the foot
             floor = stance_z - PELVIS_SWING_DROP_MAX_M - max(0.0, leg.g0 - leg.g1) - extra
-            if leg.g1 < leg.g0 - GROUND_TOLERANCE_M and down_z > -math.inf:
+            if leg.g1 < leg.g0 - GROUND_TOLERANCE_M and stance_pose:
                 # stepping down, the stance leg bends its knee to lower the body until the landing
                 # leg reaches the lower ground (a long step off a curb needs more than the curb's
                 # height and the pelvis's usual drop: a 0.85 m step off a 10 cm curb stopped its
                 # straight leg's heel 1.5-3 cm over the ground, a foot halted in mid-air)
-                floor = min(floor, down_z)
+                floor = min(floor, self._step_down_floor_m(stance_pose))
             swing_z = min(swing_z, max(leg_z, floor))
         hip_z = _soft_min(stance_z, swing_z, PELVIS_SMOOTH_M) if swing_z < math.inf else stance_z
         # the legs bound the pelvis from above; freed by a trailing leg's toe off it rises, it is
@@ -1105,6 +1105,16 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
             else:
                 self.toe_height_m[side] = 0.0
         self._pressures(bws)
+
+    def _step_down_floor_m(self, stance_pose: dict) -> float:
+        """The lowest pelvis the stance legs hold with their knees bent to step down (each must
+        still reach its foot: the highest of their lowest)."""
+        floor = -math.inf
+        for side, (ax, az, _) in stance_pose.items():
+            bent = self._step_down_reach_m[side]
+            dx = ax - self.hip_x
+            floor = max(floor, az + math.sqrt(max(bent * bent - dx * dx, (0.5 * bent) ** 2)))
+        return floor
 
     def _aim_engaged(self, leg: LegState, side: int, lift_m: float, dt: float) -> float:
         """The aim's lift of the ankle as the leg follows it: a critically damped tracking response
