@@ -28,6 +28,7 @@ from engine.control.balance_loss import BalanceLossGuard
 from engine.control.channels import Channels
 from engine.control.clearance import HOLD_MAX_S, DeferredSoles, ObstacleMargins, SwingClearance
 from engine.control.config import CoreConfig
+from engine.control.cpu_freeze import CpuClock, OwnFreezes
 from engine.control.gait_events import (
     HEEL_STRIKE,
     TOE_OFF,
@@ -279,8 +280,10 @@ class ControlCore:
         self.ui_pidfd = -1
         self.ui_poller: select.poll | None = None
         self.ui_gone = False
-        self.ui_starved = StarvationWatch()  # the UI process, judged when its beat is overdue
-        self.rig_starved = StarvationWatch()  # the virtual rig's, when a device is quiet
+        self.cpus = CpuClock()  # which CPUs the hypervisor has taken (a virtual machine's host)
+        self.own_freezes = OwnFreezes(self.cpus)  # this process's own stalls, and their steal
+        self.ui_starved = StarvationWatch(self.cpus)  # the UI process, judged when its beat is overdue
+        self.rig_starved = StarvationWatch(self.cpus)  # the virtual rig's, when a device is quiet
         self.rig_starved.watch(config.sim_rig_pid)
         self.rig_awake_since_s = 0.0  # the end of the rig's last starvation (rigs without a clock)
         # Its tick clock: lateness left out of device silence (none: real devices).
@@ -321,6 +324,8 @@ class ControlCore:
         self.last_tm_t = 0.0
         self.tm_sample_t = 0.0
         self.host_stall_end_s = 0.0  # end of the last gap in which this process did not run
+        self.own_stall_s = 0.0  # the total of those gaps (beyond a period each)
+        self._own_stall_at_hb_s = 0.0  # that total when the UI's newest beat was read
         self.last_belt_speed = 0.0
         self.tm_sent_cmd = -1.0
         self.tm_sent_t = -1.0
@@ -395,6 +400,14 @@ class ControlCore:
             _EVENT, self.cycle, self.t_s if t_s is None else t_s, kind, side, code, _f32(v1), _f32(v2), _f32(v3),
         )
 
+    def _report_freeze(self, cpu: int, gap_s: float, steal_s: float, window_s: float) -> None:
+        """Tell one of the core's own stalls: an event for the records and a log line."""
+        self.emit(EventKind.HOST_FREEZE, -1, cpu, gap_s, steal_s, window_s)
+        log.warning("the control core did not run for %.0f ms; the hypervisor took %.0f ms of its CPU %d within "
+                    "%.1f s%s", gap_s * 1e3, steal_s * 1e3, cpu, window_s,
+                    ": this machine's host takes its CPUs, and the devices' own 90-100 ms watchdogs may stop the "
+                    "belt" if steal_s >= 0.5 * gap_s else "")
+
     def alarm(self, reason: int, detail: float = _NAN, stop: bool = True) -> None:
         """Raise an alarm (event when new, v2 = detail: for the UI's alarms the age in seconds of
         what the core last saw from it); a stop reason starts a controlled stop (unless stop is
@@ -457,6 +470,7 @@ class ControlCore:
         if hb != self.hb_value:
             self.hb_value = hb
             self.hb_t_s = t
+            self._own_stall_at_hb_s = self.own_stall_s
         frame = int(c["ui_frame"])
         if frame != self.ui_frame:
             self.ui_frame = frame
@@ -658,12 +672,16 @@ class ControlCore:
             # else here preempts it). It cannot vouch for device silence it was not awake to
             # see, and a stalled VM stalls the rig too: device silence is timed from now.
             self.host_stall_end_s = t
+            self.own_stall_s += dt - self.period_s
+        freeze = self.own_freezes.cycle(t, dt)
         if dt > 0.1 or dt < 0.0:
             dt = self.period_s
         self.last_t_s = t
         self.dt_s = dt
         self.t_s = t
         self.cycle += 1
+        if freeze is not None:
+            self._report_freeze(*freeze)
         self.events_bits = 0
         lateness_us = lateness_s * 1e6
         self.lateness_us = lateness_us
@@ -1370,11 +1388,15 @@ class ControlCore:
             self.ui_gone = True
         hb_age = t - self.hb_t_s
         if moving_state and 0.5 * cfg.ui_heartbeat_timeout_s < hb_age <= UI_STARVED_MAX_S and not self.ui_gone:
-            hb_age -= self.ui_starved.starved_s(self.hb_t_s, t, self.cycle)
+            # Left out: the UI's starvation (waiting for a CPU, or on one the hypervisor took),
+            # or the core's own stalls since the beat (it could not read a beat while it did not
+            # run, and a host that takes both CPUs takes the UI's too); the larger, never both.
+            hb_age -= max(self.ui_starved.starved_s(self.hb_t_s, t, self.cycle),
+                          self.own_stall_s - self._own_stall_at_hb_s)
         if moving_state and (hb_age > cfg.ui_heartbeat_timeout_s - 2.0 * self.period_s or self.ui_gone):
             if not alarms.is_active(_Alarm.UI_HEARTBEAT_LOST):
-                log.warning("UI_HEARTBEAT_LOST: liveness beat %.1f ms old, %.1f ms of it left out (UI main "
-                            "thread waiting for a CPU); UI process %s", (t - self.hb_t_s) * 1e3,
+                log.warning("UI_HEARTBEAT_LOST: liveness beat %.1f ms old, %.1f ms of it left out (the UI "
+                            "starved, or the core not running); UI process %s", (t - self.hb_t_s) * 1e3,
                             (t - self.hb_t_s - hb_age) * 1e3, "gone" if self.ui_gone else "alive")
             self.alarm(_Alarm.UI_HEARTBEAT_LOST, t - self.hb_t_s)  # the beat's real age
         elif alarms.is_active(_Alarm.UI_HEARTBEAT_LOST) and hb_age <= cfg.ui_heartbeat_timeout_s:

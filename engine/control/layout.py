@@ -134,6 +134,11 @@ class EventKind(enum.IntEnum):
     # whose edge bounds the base; code 1 when the haptic cue was sent; v1 the margin of stability
     # m (< 0), v2 the belt speed at detection m/s, v3 the speed the belt slows to m/s
     BALANCE_LOSS = 26
+    # The core itself did not run for a while (engine/control/cpu_freeze.py, OwnFreezes), told
+    # once per gap of at least 30 ms: code the CPU it runs on; v1 the gap s, v2 what the
+    # hypervisor took of that CPU (steal) s within v3 s around it. Gap and steal alike: the
+    # machine took the core's CPU, and a device's own watchdog may have stopped the belt.
+    HOST_FREEZE = 27
 
 
 class LegOutcome(enum.IntEnum):

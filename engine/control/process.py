@@ -18,6 +18,7 @@ import sys
 import time
 
 from engine.control.config import CoreConfig
+from engine.control.cpu_freeze import FREEZE_REPORT_MIN_S
 
 log = logging.getLogger(__name__)
 
@@ -175,9 +176,11 @@ def run_loop(core, config: CoreConfig, stop_flags: dict) -> int:
     log.info(
         "control core stopped after %d cycles: %d overruns, %d missed, max lateness %.0f us; "
         "longest starvation left out of the UI's liveness beat %.0f ms, of the virtual rig's silence %.0f ms; "
-        "longest lateness of the virtual rig's ticks left out %.1f ms",
+        "longest lateness of the virtual rig's ticks left out %.1f ms; %d stalls of its own over %.0f ms, the "
+        "longest %.0f ms (the hypervisor took %.0f ms of its CPU around it)",
         core.cycle, core.overruns, timer.missed, core.max_lateness_us, core.ui_starved.longest_s * 1e3,
-        core.rig_starved.longest_s * 1e3, core.rig_late.longest_s * 1e3,
+        core.rig_starved.longest_s * 1e3, core.rig_late.longest_s * 1e3, core.own_freezes.count,
+        FREEZE_REPORT_MIN_S * 1e3, core.own_freezes.longest_s * 1e3, core.own_freezes.longest_steal_s * 1e3,
     )
     return 0
 

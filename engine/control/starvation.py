@@ -8,7 +8,9 @@ GIL may be any of them, and while it waits for a CPU every other thread waits fo
 asleep on a futex (measured: a UI stopped with its main thread asleep, not runnable). A process
 is starved over an interval when one of its threads waited on a run queue for at least half of
 it (`schedstat`'s wait time, which the kernel adds when the thread gets a CPU), or was runnable
-(state R) at both ends and did not run at all (a wait still going on). Not "runnable now and ran
+(state R) at both ends and did not run at all (a wait still going on), or the CPU it last ran on
+is not running at all (a vCPU the hypervisor has taken: cpu_freeze.CpuClock; its threads, asleep
+or runnable, cannot run, and no run-queue wait shows it). Not "runnable now and ran
 little": a healthy periodic thread (the rig ticks every 2 ms at 14 % of a CPU) is often caught
 runnable just after waking, and a first version that counted that excused a stalled device for
 0.5 s (test_device_faults). Sampled every `SAMPLE_CYCLES` control cycles, only while something is
@@ -22,14 +24,18 @@ from __future__ import annotations
 
 import os
 
+from engine.control.cpu_freeze import PROCESSOR_FIELD, CpuClock
+
 SAMPLE_CYCLES = 10
 WAIT_FRACTION = 0.5
 IDLE_RUN_FRACTION = 0.02
 _STATE_R = ord("R")
 _KILL_OR_STOP = (1 << (9 - 1)) | (1 << (19 - 1))  # SIGKILL, SIGSTOP in /proc's pending masks
 
+Sample = tuple[int, float, float, int]  # a thread's state, run time s, run-queue wait s, last CPU
 
-def _starved(before: tuple[int, float, float], now: tuple[int, float, float], dt: float) -> bool:
+
+def _starved(before: Sample, now: Sample, dt: float) -> bool:
     """One thread over one interval: it waited on a run queue for at least WAIT_FRACTION of it
     (the kernel adds a wait when the thread gets its CPU), or it was runnable at both ends and
     did not run at all meanwhile (a wait still going on is not added yet)."""
@@ -41,13 +47,14 @@ def _starved(before: tuple[int, float, float], now: tuple[int, float, float], dt
 class StarvationWatch:
     """A process watched for starvation between marks."""
 
-    def __init__(self) -> None:
+    def __init__(self, cpus: CpuClock | None = None) -> None:
+        self.cpus = cpus  # which CPUs the hypervisor has taken (None: not asked)
         self.pid = 0
         self._fds: dict[str, tuple[int, int]] = {}  # thread id -> its open stat and schedstat
         self._mark = float("nan")  # the event the current count belongs to (e.g. the last beat)
         self._starved_s = 0.0
         self._sample_t_s = 0.0
-        self._sample: dict[str, tuple[int, float, float]] = {}
+        self._sample: dict[str, Sample] = {}
         self.starved_now = False  # the last sample found it starved
         self.longest_s = 0.0  # the longest count reached (reported at the end of a run)
 
@@ -65,9 +72,9 @@ class StarvationWatch:
                 os.close(fd)
         self._fds = {}
 
-    def _threads(self) -> dict[str, tuple[int, float, float]]:
-        """Each thread's (state, run time, run-queue wait time in seconds); files kept open."""
-        out: dict[str, tuple[int, float, float]] = {}
+    def _threads(self) -> dict[str, Sample]:
+        """Each thread's (state, run time, run-queue wait time in seconds, last CPU); files kept open."""
+        out: dict[str, Sample] = {}
         try:
             tids = os.listdir(f"/proc/{self.pid}/task")
         except OSError:
@@ -88,7 +95,8 @@ class StarvationWatch:
                         raise
                 stat = os.pread(pair[0], 512, 0)
                 run_ns, wait_ns = os.pread(pair[1], 64, 0).split()[:2]
-                out[tid] = (stat[stat.rindex(b")") + 2], int(run_ns) * 1e-9, int(wait_ns) * 1e-9)
+                rest = stat[stat.rindex(b")") + 2:]
+                out[tid] = (rest[0], int(run_ns) * 1e-9, int(wait_ns) * 1e-9, int(rest.split()[PROCESSOR_FIELD]))
             except (OSError, ValueError, IndexError):
                 continue
         return out
@@ -129,6 +137,9 @@ class StarvationWatch:
         if not new and cycle % SAMPLE_CYCLES:
             return self._starved_s
         sample = self._threads()
+        cpus = self.cpus
+        if cpus is not None:
+            cpus.sample(t)
         if new:
             self._mark = mark
             self._starved_s = 0.0
@@ -137,7 +148,8 @@ class StarvationWatch:
             dt = t - self._sample_t_s
             before = self._sample
             self.starved_now = (any(tid in before and _starved(before[tid], now, dt) for tid, now in sample.items())
-                                and not self._stopping())
+                                or (cpus is not None and any(cpus.frozen(now[3], t) for now in sample.values())))
+            self.starved_now = self.starved_now and not self._stopping()
             if self.starved_now:
                 self._starved_s += dt
                 if self._starved_s > self.longest_s:

@@ -188,6 +188,42 @@ class Stack:
                     self.store.close()
 
 
+# A core stall the machine made (engine/control/cpu_freeze.OwnFreezes): long enough for a device's
+# watchdog (devices/sim/firmware.WATCHDOG_S, 90 ms, less a command period), most of it stolen by
+# the hypervisor, and the device's alarm within this after the core's report of it: its
+# watchdog's, or its silence's (a stall past what the core leaves out of a device's silence).
+MACHINE_FREEZE_MIN_S = 0.08
+MACHINE_FREEZE_STEAL_FRACTION = 0.8
+MACHINE_FREEZE_ALARM_WITHIN_S = 0.5
+MACHINE_STOP_ALARMS = ("treadmill_watchdog", "exo_watchdog", "treadmill_silent", "exo_silent", "insoles_silent")
+
+
+def machine_freezes(events: list[dict]) -> list[dict]:
+    """The core's stalls that the machine made: HOST_FREEZE events (v1 the gap s, v2 the steal of
+    its CPU s) of at least MACHINE_FREEZE_MIN_S, MACHINE_FREEZE_STEAL_FRACTION of it stolen."""
+    return [e for e in events if e["kind"] == "host_freeze" and e["v1"] is not None and e["v2"] is not None
+            and e["v1"] >= MACHINE_FREEZE_MIN_S and e["v2"] >= MACHINE_FREEZE_STEAL_FRACTION * e["v1"]]
+
+
+def stops_by_the_machine(events: list[dict], stop_alarms: list[dict]) -> str | None:
+    """When every stop alarm is a device's watchdog raised just after a machine freeze of the core
+    (a true stop: the core was silent for longer than the watchdog), what happened, in words;
+    None when any stop is not (a false stop, or no stop at all)."""
+    freezes = machine_freezes(events)
+    if not stop_alarms:
+        return None
+    for alarm in stop_alarms:
+        if alarm.get("reason") not in MACHINE_STOP_ALARMS:
+            return None
+        if not any(-0.1 <= alarm["t_s"] - f["t_s"] <= MACHINE_FREEZE_ALARM_WITHIN_S for f in freezes):
+            return None
+    worst = max(freezes, key=lambda f: f["v1"])
+    return (f"the hypervisor took the control core's CPU {worst['code']}: the core did not run for "
+            f"{worst['v1'] * 1e3:.0f} ms ({worst['v2'] * 1e3:.0f} ms stolen), longer than the devices' watchdog, "
+            f"and {', '.join(sorted({a['reason'] for a in stop_alarms}))} stopped the session ({len(freezes)} such "
+            "freezes in the run)")
+
+
 def alarm_names(state: np.ndarray) -> list[str]:
     return [AlarmReason(int(a["reason"])).name for a in state["alarms"] if a["reason"]]
 

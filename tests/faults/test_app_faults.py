@@ -20,7 +20,13 @@ import pytest
 from engine.control.layout import ALARM_TEXT, AlarmReason, RunState
 from engine.records.store import Store
 from tests.child_scenario import run_scenario
-from tests.faults.harness import on_time, pid_alive, records_lost, session_processes
+from tests.faults.harness import (
+    MACHINE_STOP_ALARMS,
+    on_time,
+    pid_alive,
+    records_lost,
+    session_processes,
+)
 
 pytestmark = pytest.mark.timeout(450)
 
@@ -206,6 +212,42 @@ def test_ui_killed_or_frozen_controlled_stop_within_100_ms_and_data_kept(app_fac
     reliability.record(f"UI process {how}", "controlled stop <= 100 ms; data kept; session marked interrupted",
                        detection_ms, (still_s - hit_s) * 1000.0, lost,
                        "core and recorder exit by themselves" if how == "SIGKILL" else "after SIGCONT the app ends the session as stopped")
+
+
+def test_a_core_frozen_for_150_ms_comes_back_and_the_stop_is_its_own(app_factory, reliability):
+    # What a virtual machine's host does to the SCHED_FIFO core (engine/control/cpu_freeze.py):
+    # it does not run for a while, then runs on. Its devices' watchdogs (90 ms) stop them, and
+    # the core, back, stops the session for that with their alarm; the UI shows CORE_LOST while
+    # it is gone but does not end the session for a core that is still there (runner.CORE_GONE_S).
+    app = app_factory(duration_s=60)
+    sid = app.wait_walking()
+    core = app.children["core"]
+    with on_time():
+        hit_s = time.monotonic()
+        os.kill(core, signal.SIGSTOP)
+        time.sleep(0.15)
+        os.kill(core, signal.SIGCONT)
+        back_s = time.monotonic()
+    app.proc.wait(60)
+    with Store(app.db) as store:
+        events = store.events(sid)
+        session = store.get_session(sid)
+        telemetry = store.telemetry(sid)
+    raised = [e["reason"] for e in events if e["kind"] == "alarm_raised"]
+    # 150 ms is past what the core leaves out of the devices' silence for its own stalls (their
+    # 20 ms limit plus RX_STALL_LIMIT_S, 100 ms), and past their 90 ms watchdogs: either says it.
+    device_alarms = set(raised) & set(MACHINE_STOP_ALARMS)
+    assert device_alarms, raised
+    assert session["outcome"] == "stopped"
+    assert session["summary"]["end_reason"].startswith("stopped by the control core"), session["summary"]
+    freezes = [e for e in events if e["kind"] == "host_freeze"]
+    assert freezes and max(e["v1"] for e in freezes) >= 0.14, freezes  # the core told its own stall
+    assert telemetry["t_s"][-1] > back_s  # it ran on, and recorded
+    assert records_lost(telemetry, session.get("recorder") or {}) == 0
+    reliability.record("control core frozen 150 ms under the app", "the core, back, stops for the devices' "
+                       "watchdogs; the UI does not end the session over it", None, None, 0,
+                       f"stopped by {sorted(device_alarms)}, "
+                       f"core gone {(back_s - hit_s) * 1e3:.0f} ms")
 
 
 @pytest.mark.parametrize("how", ["SIGKILL", "SIGSTOP"])

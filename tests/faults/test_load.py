@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from engine.control.layout import RunState
-from tests.faults.harness import CpuHogs, proc_rss_kb, records_lost
+from tests.faults.harness import CpuHogs, proc_rss_kb, records_lost, stops_by_the_machine
 
 pytestmark = pytest.mark.timeout(2400)
 
@@ -25,7 +25,8 @@ def _walk_under(stack, seconds: float, sample_every_s: float = 1.0) -> dict:
     next_sample = started
     while time.monotonic() - started < seconds:
         state = s.state()
-        assert state["run_state"] == RunState.RUNNING, f"stopped under load: {s.state()['alarms']}"
+        if state["run_state"] != RunState.RUNNING:
+            _stopped_under_load(s)
         if time.monotonic() >= next_sample:
             rss.append((time.monotonic() - started, proc_rss_kb(s.core.pid), proc_rss_kb(s.recorder.pid)))
             next_sample += sample_every_s
@@ -34,6 +35,21 @@ def _walk_under(stack, seconds: float, sample_every_s: float = 1.0) -> dict:
     elapsed = time.monotonic() - started
     return {"rss": rss, "cycles_per_s": (int(state["cycle"]) - start_cycle) / elapsed,
             "max_lateness_ms": float(state["max_lateness_us"]) / 1000.0, "overruns": int(state["overruns"])}
+
+
+def _stopped_under_load(stack) -> None:
+    """The walk stopped: not judged when the machine made the stop (the hypervisor froze the
+    SCHED_FIFO core longer than a device's watchdog: a true stop, harness.stops_by_the_machine),
+    after checking that it lost nothing; otherwise a false stop, and the test fails."""
+    s = stack
+    alarms = s.state()["alarms"]
+    stats = s.stop_recorder()
+    telemetry, events = s.records()
+    stops = [e for e in events if e["kind"] == "alarm_raised"]
+    machine = stops_by_the_machine(events, stops)
+    assert machine is not None, f"stopped under load: {alarms}; raised {[e.get('reason') for e in stops]}"
+    assert records_lost(telemetry, stats) == 0
+    pytest.xfail(f"not judged: {machine}")
 
 
 def _check_and_record(stack, seen: dict, reliability, case: str, limit: str) -> None:

@@ -24,7 +24,7 @@ import pytest
 from engine.control.layout import AlarmReason
 from engine.control.supervisor import LATE_SPEED_FAR_MPS, STOP_REASONS
 from engine.records.store import Store
-from tests.faults.harness import proc_rss_kb, records_lost, session_processes
+from tests.faults.harness import proc_rss_kb, records_lost, session_processes, stops_by_the_machine
 
 ROOT = Path(__file__).resolve().parents[2]
 BOXES = "\n".join(f"  - {{kind: box, at_m: {40.0 + 60.0 * i:.1f}, height_m: 0.08}}" for i in range(40))
@@ -71,7 +71,7 @@ def walk_rss_growth_mb(rss: dict[str, list[tuple[float, float]]], walk_end_s: fl
 
 def soak(tmp: Path, duration_s: float) -> dict:
     """Run the soak; returns what it measured (and asserts nothing itself)."""
-    (tmp / "scenes").mkdir(exist_ok=True)
+    (tmp / "scenes").mkdir(parents=True, exist_ok=True)
     (tmp / "scenes" / "soak-walk.yaml").write_text(SCENE)
     db = tmp / "records.db"
     hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in os.sched_getaffinity(0)]
@@ -123,6 +123,9 @@ def soak(tmp: Path, duration_s: float) -> dict:
         "returncode": returncode,
         "outcome": session["outcome"],
         "stop_alarms": [e.get("reason") for e in events if e["kind"] == "alarm_raised" and e.get("reason") in stop_names],
+        # (a stop the machine made: the hypervisor froze the core longer than a device's watchdog)
+        "stopped_by_the_machine": stops_by_the_machine(
+            events, [e for e in events if e["kind"] == "alarm_raised" and e.get("reason") in stop_names]),
         "records_lost": records_lost(telemetry, session.get("recorder") or {}),
         "walked_m": float(telemetry["s_m"].max()) if len(telemetry) else 0.0,
         "rss_growth_mb": growth,
@@ -134,8 +137,14 @@ def soak(tmp: Path, duration_s: float) -> dict:
     }
 
 
+SOAK_TRIES = 2  # a short soak stopped by the machine (not by the app) walks again this often
+
+
 def _check(out: dict, duration_s: float, check_memory: bool) -> None:
     # The app's log tail in the message: pytest shortens a long dict, and the log says why.
+    if out["stopped_by_the_machine"] is not None:
+        _check_machine_stop(out)
+        pytest.xfail(f"not judged: {out['stopped_by_the_machine']}")
     assert out["stop_alarms"] == [], (out["stop_alarms"], out["log"])
     assert out["outcome"] == "completed" and out["returncode"] == 0, (out["outcome"], out["log"])
     assert out["records_lost"] == 0, out
@@ -148,6 +157,13 @@ def _check(out: dict, duration_s: float, check_memory: bool) -> None:
     assert out["walked_m"] > LATE_SPEED_FAR_MPS * duration_s * 0.5, out
     if check_memory:
         assert all(g <= GROWTH_LIMIT_MB for g in out["rss_growth_mb"].values()), out["rss_growth_mb"]
+
+
+def _check_machine_stop(out: dict) -> None:
+    """A stop the machine made (the hypervisor froze the SCHED_FIFO core longer than a device's
+    watchdog: a true stop, the core was silent) is still a controlled one that loses nothing."""
+    assert out["outcome"] == "stopped", (out["outcome"], out["log"])
+    assert out["records_lost"] == 0, out
 
 
 def test_memory_is_judged_over_the_walk_and_the_report_peak_apart():
@@ -169,16 +185,30 @@ def test_memory_is_judged_over_the_walk_and_the_report_peak_apart():
 
 @pytest.mark.timeout(300)
 def test_short_soak_under_a_hog_no_false_stop_nothing_lost(tmp_path, reliability):
-    out = soak(tmp_path, 25.0)
+    # On a virtual machine whose host takes a vCPU for 100 ms at a time under full load (the CI
+    # machines: several times a minute), the SCHED_FIFO core falls silent with it and the devices'
+    # watchdogs stop the belt, as real devices would: a true stop the app cannot prevent, told by
+    # the core's HOST_FREEZE event. Such a run walks again; every try stopped so is not judged.
+    for attempt in range(SOAK_TRIES):
+        out = soak(tmp_path / f"try{attempt}", 25.0)
+        if out["stopped_by_the_machine"] is None:
+            break
+        _check_machine_stop(out)
+        print(f"soak try {attempt + 1}: {out['stopped_by_the_machine']}", file=sys.stderr)
+    note = f"walked {out['walked_m']:.0f} m"
+    if out["stopped_by_the_machine"] is not None:
+        note = f"not judged: {out['stopped_by_the_machine']} (every try of {SOAK_TRIES})"
+    reliability.record("soak 25 s, hog on every core", "0 false stops, 0 lost", None, None, out["records_lost"], note)
     _check(out, 25.0, check_memory=False)
-    reliability.record("soak 25 s, hog on every core", "0 false stops, 0 lost", None, None, out["records_lost"],
-                       f"walked {out['walked_m']:.0f} m")
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(2700)
 def test_soak_30_minutes_under_a_hog_no_false_stop_nothing_lost_memory_flat(tmp_path, reliability):
     out = soak(tmp_path, 1800.0)
+    if out["stopped_by_the_machine"] is not None:
+        reliability.record("soak 30 min, hog on every core", "0 false stops, 0 lost", None, None,
+                           out["records_lost"], f"not judged: {out['stopped_by_the_machine']}")
     _check(out, 1800.0, check_memory=True)
     reliability.record("soak 30 min, hog on every core", f"0 false stops, 0 lost, RSS growth <= {GROWTH_LIMIT_MB:.0f} MB",
                        None, None, out["records_lost"],
