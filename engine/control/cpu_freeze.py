@@ -12,7 +12,7 @@ adds nothing until it runs again, when its steal grows by the time taken.
 `CpuClock.still_s(cpu, t)` is how long a CPU's counters have stood still at the last sample;
 `STILL_MIN_S` of that (three ticks: each field rounds down on its own) means the CPU is not
 running now. The control core reads this only while something is overdue, and its own CPU's
-steal after one of its own stalls (core.HostFreeze). Where /proc/stat cannot be read nothing is
+steal after one of its own stalls (`OwnFreezes`). Where /proc/stat cannot be read nothing is
 ever still (another kernel: no excuse, the rules stay as strict as without this).
 """
 

@@ -414,6 +414,21 @@ def _why_it_ended(view: SessionView) -> str:
     return session["outcome"] or "still open"
 
 
+def _core_freezes_text(events: list[dict]) -> tuple[str, str]:
+    """The control core's own stalls (HOST_FREEZE events), for the clinic's IT: how many, the
+    longest, and whether the PC's host (a virtual machine's hypervisor) took its CPU."""
+    freezes = [e for e in events if e["kind"] == "host_freeze" and e.get("v1") is not None]
+    if not freezes:
+        return "none", "ok"
+    worst = max(freezes, key=lambda e: e["v1"])
+    steal = worst.get("v2")
+    taken = steal is not None and steal >= 0.5 * worst["v1"]
+    return (f"{len(freezes)} time(s), the longest {worst['v1'] * 1e3:.0f} ms"
+            + (f" (the hypervisor took {steal * 1e3:.0f} ms of its CPU: this PC is a virtual machine whose host "
+               "takes its CPUs; the devices' 90-100 ms watchdogs stop the belt when it does)" if taken else ""),
+            "flag")
+
+
 def build_session_document(store: Store, session_id: int) -> Document:
     """The session report as a Document (sections of text, tables and plots)."""
     v = load_session_view(store, session_id)
@@ -710,6 +725,7 @@ def build_session_document(store: Store, session_id: int) -> Document:
          (str(session["events_overflow"]), "flag") if session["events_overflow"] else ("0", "ok")],
         ["Recorder", ", ".join(f"{k} {round(v_, 3) if isinstance(v_, float) else v_}" for k, v_ in rec.items()
                                if k in ("commits", "cpu_s", "max_lag_s")) or "-"],
+        ["Control core not running (30 ms or more)", _core_freezes_text(v.events)],
     ]
     sections["recording"].add(Table(["", ""], rows))
     sections["findings"] = findings_section(store, Section, Table, Plot, session_id=session_id)

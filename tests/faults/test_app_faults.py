@@ -6,6 +6,7 @@ back from the session's database afterwards."""
 from __future__ import annotations
 
 import os
+import re
 import select
 import signal
 import subprocess
@@ -244,6 +245,12 @@ def test_a_core_frozen_for_150_ms_comes_back_and_the_stop_is_its_own(app_factory
     assert freezes and max(e["v1"] for e in freezes) >= 0.14, freezes  # the core told its own stall
     assert telemetry["t_s"][-1] > back_s  # it ran on, and recorded
     assert records_lost(telemetry, session.get("recorder") or {}) == 0
+    # The session report tells the clinic's IT (recording section); a SIGSTOP steals nothing.
+    report = re.search(r"report: (\S+\.html)", app.output())
+    assert report, app.output()
+    html = Path(report.group(1)).read_text()
+    assert re.search(r"Control core not running \(30 ms or more\)</td><td>(<[^>]*>)?\d+ time\(s\), the longest 1[5-9]\d ms<",
+                     html), re.findall(r"Control core not running.{0,200}", html)
     reliability.record("control core frozen 150 ms under the app", "the core, back, stops for the devices' "
                        "watchdogs; the UI does not end the session over it", None, None, 0,
                        f"stopped by {sorted(device_alarms)}, "
