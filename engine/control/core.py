@@ -28,7 +28,7 @@ from engine.control.balance_loss import BalanceLossGuard
 from engine.control.channels import Channels
 from engine.control.clearance import HOLD_MAX_S, DeferredSoles, ObstacleMargins, SwingClearance
 from engine.control.config import CoreConfig
-from engine.control.cpu_freeze import CpuClock, OwnFreezes
+from engine.control.cpu_freeze import FREEZE_REPORT_MIN_S, CpuClock, OwnFreezes
 from engine.control.gait_events import (
     HEEL_STRIKE,
     TOE_OFF,
@@ -673,7 +673,8 @@ class ControlCore:
             # see, and a stalled VM stalls the rig too: device silence is timed from now.
             self.host_stall_end_s = t
             self.own_stall_s += dt - self.period_s
-        freeze = self.own_freezes.cycle(t, dt)
+        own = self.own_freezes  # (a call only when it has work: a stall, or a steal read once a second)
+        freeze = own.cycle(t, dt) if dt >= FREEZE_REPORT_MIN_S or t >= own.due_s else None
         if dt > 0.1 or dt < 0.0:
             dt = self.period_s
         self.last_t_s = t

@@ -122,6 +122,7 @@ class OwnFreezes:
         self._baseline_t_s = float("nan")  # when the steal below was read, before the next gap
         self._baseline: dict[int, float] = {}  # CPU -> its steal s then
         self._pending: tuple[float, float] | None = None  # (gap end t, gap s)
+        self.due_s = float("-inf")  # cycle() has work at or after this (else only for a gap)
         self.count = 0
         self.longest_s = 0.0
         self.longest_steal_s = 0.0
@@ -130,11 +131,14 @@ class OwnFreezes:
         self.clock.sample(t)
         self._baseline_t_s = t
         self._baseline = {cpu: self.clock.steal_s(cpu) for cpu in self.clock.cpus()}
+        self.due_s = t + BASELINE_EVERY_S
 
     def cycle(self, t: float, gap_s: float) -> tuple[int, float, float, float] | None:
-        """Call every cycle with the time since the last one; a report when one is due."""
+        """Call with the time since the last cycle whenever gap_s >= FREEZE_REPORT_MIN_S or
+        t >= due_s (the core's hot path skips the call otherwise); a report when one is due."""
         if gap_s >= FREEZE_REPORT_MIN_S and self._pending is None:
             self._pending = (t, gap_s)
+            self.due_s = t + STEAL_SETTLE_S
             return None
         pending = self._pending
         if pending is not None:
@@ -151,6 +155,6 @@ class OwnFreezes:
                 self.longest_s = pending[1]
                 self.longest_steal_s = steal_s
             return cpu, pending[1], steal_s, window_s
-        if not t - self._baseline_t_s < BASELINE_EVERY_S:  # (nan: the first cycle)
+        if t >= self.due_s:
             self._read_baseline(t)
         return None
