@@ -180,6 +180,14 @@ FREEZE_STEP_M = 0.03
 # 24.84 s: a STUMBLE without a trip). Trembling in place is a shuffle close to the floor
 # (Schaafsma et al. 2003's classes: shuffling forward, trembling in place, akinesia).
 TREMBLE_FULL_SWING_S = 0.4
+# A freeze does not switch the stride to trembling in one tick: the steps shorten and quicken into
+# it (the sequence effect before freezing: Nieuwboer et al. 2001, Chee et al. 2009), here as the
+# stride time's exponential approach to FREEZE_STRIDE_S (project's choice of time constant: about
+# half a stride; 1 s left a 1.8 s freeze's steps as long as 0.7 x the usual ones). Switched at once,
+# the first trembling swing of each leg started from the full heel rise of the stance before it
+# (14 cm) with ~0.15 s to unroll it: its heel came down at 1.2-1.9 m/s, 1.4-1.7 x a normal swing's
+# (parkinsonian-freezing seeds 2-6, tests/devices/test_trembling.py).
+FREEZE_ONSET_TAU_S = 0.5
 FESTINATION_STRIDE_FACTOR = 0.75
 INTENT_UPDATE_S = 0.02  # the intended speed changes slowly: update it at 50 Hz
 DEG = math.pi / 180.0
@@ -265,6 +273,8 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
         self.stances: list[dict] = []
         self._perturb: list[tuple[float, float]] = []  # (step length factor, stride factor) to come
         self.freeze_until_s = -math.inf
+        self._freeze_onset_s: float | None = None  # when the freeze now under way began
+        self._stride_now_s = math.inf  # the stride time the phase runs at now
         self.festinate_until_s = -math.inf
         self._triggered: set = set()
         self._was_walking = False
@@ -326,7 +336,9 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
         if self.t_s is not None and self.t_s < self.festinate_until_s:
             stride *= FESTINATION_STRIDE_FACTOR
         if self.frozen:
-            stride = FREEZE_STRIDE_S
+            onset_s = self._freeze_onset_s if self._freeze_onset_s is not None else self.t_s
+            w = math.exp(-(self.t_s - onset_s) / FREEZE_ONSET_TAU_S)
+            stride = FREEZE_STRIDE_S + max(0.0, stride - FREEZE_STRIDE_S) * w
         return stride
 
     @property
@@ -375,6 +387,11 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
         self.belt_m += v * dt
         # the patient's cadence follows belt speed changes after its reaction time
         self.v_perceived += (v - self.v_perceived) * min(1.0, dt / max(p.reaction_time_s, dt))
+        frozen = t_s < self.freeze_until_s
+        if frozen and self._freeze_onset_s is None:
+            self._freeze_onset_s = t0
+        elif not frozen:
+            self._freeze_onset_s = None
         self._intent_dt += dt
         if self._intent_dt >= INTENT_UPDATE_S:
             self._intend(self._intent_dt)
@@ -389,6 +406,7 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
         elif not both_stance:
             rate = 1.0 / self._stride_s(V_FINISH_STEP_MPS)
         self.walking = rate > 0.0
+        self._stride_now_s = 1.0 / rate if rate > 0.0 else math.inf
         standing = not self.walking and both_stance
         self._stand_w = min(1.0, self._stand_w + dt / STAND_SHIFT_S) if standing else max(0.0, self._stand_w - dt / STAND_SHIFT_S)
         if self.walking and not self._was_walking and v >= V_WALK_MIN_MPS:
@@ -594,11 +612,12 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
         # made fast: its lift and its foot's turn are scaled down with its time (leg.tremble)
         tremble = min(1.0, leg.swing_s / TREMBLE_FULL_SWING_S) if self.frozen else 1.0
         plan = self._pitch_plan[side]
-        if tremble < 1.0 or leg.tremble < 1.0:
+        rise = self._rise(leg)
+        if tremble < 1.0 or rise < 1.0:
             # a trembling step turns its foot less: the plan after toe off scaled to its time, from
-            # the toe-off pitch its stance rose to (scaled by the swing before it, leg.tremble)
+            # the toe-off pitch its stance rose to (_rise)
             (_, toe_off), *after = plan
-            plan = [(0.0, toe_off * leg.tremble), *[(at, a * tremble) for at, a in after]]
+            plan = [(0.0, toe_off * rise), *[(at, a * tremble) for at, a in after]]
         leg.pitch_plan = plan
         leg.tremble = tremble
         hx, hz = lk.rotate(-self.heel_m, -p.foot_height_m, HEEL_STRIKE_PITCH_RAD * tremble)
@@ -637,6 +656,17 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
         else:
             self.hip_speed = (goal - self.hip_x) / swing_s
             self._hip_ramp = None
+
+    def _rise(self, leg: LegState) -> float:
+        """How far a stance foot rises on its toes before toe off, as a share of its usual heel
+        rise: as little as the swing before it turned the foot (leg.tremble), and in a freeze no
+        more than the trembling swing it is about to start can unroll in its time (the stride
+        shortening into a freeze, FREEZE_ONSET_TAU_S, must not leave a full heel rise for a
+        0.15 s swing)."""
+        if self.t_s is None or self.t_s >= self.freeze_until_s:
+            return leg.tremble
+        now = (1.0 - self.profile.stance_fraction[leg.side]) * self._stride_now_s / TREMBLE_FULL_SWING_S
+        return min(leg.tremble, now)
 
     def _requirements(self, side: int, leg: LegState, swing_s: float) -> list[tuple[float, float, float, float, float]]:
         """Windows of swing progress where the foot's lowest point must be above a height: (from,
@@ -801,7 +831,7 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
         if q < 0.6:
             return leg.heel_x + self.heel_m, leg.ground + p.foot_height_m, 0.0
         # (a stance after a trembling step rises on its toes as little as that step turned its foot)
-        pitch = self._toe_off_pitch_rad[side] * leg.tremble * _smooth(q, 0.6, 1.0)
+        pitch = self._toe_off_pitch_rad[side] * self._rise(leg) * _smooth(q, 0.6, 1.0)
         toe_x = leg.heel_x + self.heel_m + p.foot_length_m
         tx, tz = lk.rotate(p.foot_length_m, -p.foot_height_m, pitch)
         return toe_x - tx, leg.ground - tz, pitch
@@ -836,7 +866,7 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
             pitch = min(rest, rest + (leg.land_pitch - rest) * (1.0 - _smooth(q, 0.0, 0.12)))
             hx, hz = lk.rotate(-self.heel_m, -p.foot_height_m, pitch)
             return leg.heel_x - hx, leg.ground - hz, pitch
-        pitch = rest + (self._toe_off_pitch_rad[side] * leg.tremble - rest) * _smooth(q, 0.6, 1.0)
+        pitch = rest + (self._toe_off_pitch_rad[side] * self._rise(leg) - rest) * _smooth(q, 0.6, 1.0)
         along = math.hypot(ahead, rise)  # heel to edge along the sole
         edge_x, edge_z = leg.heel_x + ahead, leg.ground + rise
         if pitch <= 0.0:

@@ -6,7 +6,10 @@ down at 0.6-1.9 m/s and the foot turned at ~550 deg/s (docs/patients.md, "Trembl
 the patient walks offline (no exoskeleton), freezes for a few seconds, walks on; per swing, the
 fastest descent of the sole's lowest point is compared between the trembling swings and the
 normal ones of the same walk (seed 1: trembling 1.50-1.64 m/s against a normal median of 0.73
-before the trembling swing was scaled to its time, 0.52-0.89 after).
+before the trembling swing was scaled to its time, 0.52-0.89 after). Seeds 2 and 3 failed on
+that code (1.68 and 1.70 x the normal median): the first trembling swing of a leg started from
+the full heel rise of the stance before it; the stride now shortens into a freeze
+(FREEZE_ONSET_TAU_S) and a stance rises no more than its coming swing can unroll.
 
 Not asserted, still open: the foot's fastest turn. The plan's turn is scaled too, but the real
 pitch of a trembling foot follows its knee (flexed ~48 deg, as in a normal swing) through the
@@ -17,6 +20,8 @@ before). `_swings` returns it for that work.
 from __future__ import annotations
 
 import statistics
+
+import pytest
 
 from devices.sim.patient import ExoDrive, PatientModel
 from devices.sim.profiles import load_profile
@@ -58,8 +63,9 @@ def _swings(name: str, seed: int) -> tuple[list[tuple[float, float]], list[tuple
     return normal[2:], trembling
 
 
-def test_trembling_steps_bring_the_foot_down_no_faster_than_normal_steps():
-    normal, trembling = _swings("parkinsonian-freezing", 1)
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_trembling_steps_bring_the_foot_down_no_faster_than_normal_steps(seed):
+    normal, trembling = _swings("parkinsonian-freezing", seed)
     assert len(normal) >= 10 and len(trembling) >= 10, (len(normal), len(trembling))
     descent = statistics.median(d for d, _ in normal)
     fast = [round(d, 2) for d, _ in trembling if d > SPEED_MARGIN * descent]
