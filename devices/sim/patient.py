@@ -111,6 +111,9 @@ PELVIS_DOWN_BY_U = 1.0  # the pelvis is down to where the landing leg reaches by
 # muscles are active too (project's choice: 4x, so a healthy walker's MTC stays 1-1.5 cm under
 # guidance, as measured on sidewalk-curb-crossing, seed 0)
 ENGAGE_GAIN = 4.0
+# Both feet down, the body slows to a stop over the front foot's ankle within about this (it
+# does not pass it without a step: project's choice, a first-order approach, no speed step)
+DOUBLE_SUPPORT_STOP_S = 0.1
 LIFT_OFF_BLEND_U = 0.2  # share of the swing over which the toe-off pose blends into the swing plan
 # A trailing leg leaves the ground when the hip passes so far over it that its thigh reaches the
 # hip's extension limit (a leg cannot stay on a foot it cannot reach: the stance foot must be
@@ -444,6 +447,12 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
             self.hip_speed = v0 + (v1 - v0) * w
             if w >= 1.0:
                 self._hip_ramp = None
+        if self.legs[0].in_stance and self.legs[1].in_stance and t_s >= self.freeze_until_s:
+            # (not in a freeze: the trembling feet step under a pelvis the harness holds, and a
+            # trembling swing that lands under a pelvis stopped over it turns its foot at the
+            # ankle's dorsiflexion limit and comes down at 1.5-1.7 x a normal swing's rate:
+            # docs/patients.md, "The hip over both feet")
+            self._over_both_feet()
         self.hip_x += self.hip_speed * dt
         if self.walking:
             self._toe_off_at_reach(t_s, v)
@@ -656,6 +665,22 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
         else:
             self.hip_speed = (goal - self.hip_x) / swing_s
             self._hip_ramp = None
+
+    def _over_both_feet(self) -> None:
+        """Both feet down: the body goes on forward over them, never back, and no further than
+        the front foot's ankle, slowing to it over DOUBLE_SUPPORT_STOP_S. The hip used to keep
+        the speed its last swing planned: in the 0.6-0.7 s double supports of a slow walker on a
+        belt slowed before an obstacle it went 0.2-0.4 m past the front foot, the next swing's
+        plan sent it back at up to 1.3 m/s with both feet planted, and the leg kinematics then
+        flung a foot 0.5 m back at toe off (severe-stroke-slow seed 2: the truth's feet 0.66 m
+        ahead of where the exoskeleton's joint angles put them)."""
+        front_m = max(self.legs[0].heel_x, self.legs[1].heel_x) + self.heel_m
+        room_m = front_m - self.hip_x
+        v = self.hip_speed
+        cap = room_m / DOUBLE_SUPPORT_STOP_S if room_m > 0.0 else 0.0
+        if v > cap:
+            v = cap
+        self.hip_speed = v if v > 0.0 else 0.0
 
     def _rise(self, leg: LegState) -> float:
         """How far a stance foot rises on its toes before toe off, as a share of its usual heel
