@@ -27,6 +27,7 @@ from tests.faults.harness import (
     pid_alive,
     records_lost,
     session_processes,
+    stops_by_the_machine,
 )
 
 pytestmark = pytest.mark.timeout(450)
@@ -409,6 +410,14 @@ def test_ui_slowed_gets_the_graded_response_not_a_stop(app_factory, reliability)
         telemetry = store.telemetry(sid)
     assert _ui_alarms(events, "ui_view_late"), [e["kind"] for e in events]
     assert not _ui_alarms(events, "ui_heartbeat_lost"), "a slow UI is not a dead one"
+    # A stop the machine made (the hypervisor froze the SCHED_FIFO core longer than a device's
+    # watchdog: harness.stops_by_the_machine) is a true stop, not this policy's: not judged, after
+    # checking it lost nothing (as the load and soak tests do)
+    others = [e for e in events if e["kind"] == "alarm_raised" and e.get("reason") not in ("ui_view_late", "ui_view_stale")]
+    machine = stops_by_the_machine(events, others)
+    if machine is not None:
+        assert records_lost(telemetry) == 0
+        pytest.xfail(f"not judged: {machine}")
     for stale in _ui_alarms(events, "ui_view_stale"):
         # Only a view older than its limit (a frame far slower than the rest, on a busy machine).
         # The core judged on its own cycle; the telemetry rows around it bracket the speed and
