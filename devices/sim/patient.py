@@ -54,7 +54,7 @@ from devices.sim.effort import Effort
 from devices.sim.exo_drive import ExoDrive  # noqa: F401
 from devices.sim.foot import FootState
 from devices.sim.leg_state import HEEL_STRIKE_PITCH_RAD, LegState
-from devices.sim.patient_episodes import EpisodesAndIntent  # noqa: F401
+from devices.sim.patient_episodes import FREEZE_ONSET_TAU_S, EpisodesAndIntent  # noqa: F401
 from devices.sim.patient_loads import HR_TAU_S, LoadsAndEffort  # noqa: F401
 from devices.sim.patient_truth import (  # noqa: F401
     BALANCE_LOSS_PENETRATION_M,
@@ -183,14 +183,6 @@ FREEZE_STEP_M = 0.03
 # 24.84 s: a STUMBLE without a trip). Trembling in place is a shuffle close to the floor
 # (Schaafsma et al. 2003's classes: shuffling forward, trembling in place, akinesia).
 TREMBLE_FULL_SWING_S = 0.4
-# A freeze does not switch the stride to trembling in one tick: the steps shorten and quicken into
-# it (the sequence effect before freezing: Nieuwboer et al. 2001, Chee et al. 2009), here as the
-# stride time's exponential approach to FREEZE_STRIDE_S (project's choice of time constant: about
-# half a stride; 1 s left a 1.8 s freeze's steps as long as 0.7 x the usual ones). Switched at once,
-# the first trembling swing of each leg started from the full heel rise of the stance before it
-# (14 cm) with ~0.15 s to unroll it: its heel came down at 1.2-1.9 m/s, 1.4-1.7 x a normal swing's
-# (parkinsonian-freezing seeds 2-6, tests/devices/test_trembling.py).
-FREEZE_ONSET_TAU_S = 0.5
 FESTINATION_STRIDE_FACTOR = 0.75
 INTENT_UPDATE_S = 0.02  # the intended speed changes slowly: update it at 50 Hz
 DEG = math.pi / 180.0
@@ -275,8 +267,9 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
                      for side in (0, 1)]
         self.stances: list[dict] = []
         self._perturb: list[tuple[float, float]] = []  # (step length factor, stride factor) to come
-        self.freeze_until_s = -math.inf
-        self._freeze_onset_s: float | None = None  # when the freeze now under way began
+        self.freeze_from_s = -math.inf  # a freeze runs from here (after FREEZE_LEAD_S of shortening steps) ...
+        self.freeze_until_s = -math.inf  # ... to here
+        self._freeze_onset_s: float | None = None  # when the steps began to shorten into the freeze under way
         self._stride_now_s = math.inf  # the stride time the phase runs at now
         self.festinate_until_s = -math.inf
         self._triggered: set = set()
@@ -338,9 +331,9 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
         stride = 2.0 * step_m / v_eff * self.stride_factor * (1.0 + 0.05 * self.fatigue) * self.effort.step_length_factor
         if self.t_s is not None and self.t_s < self.festinate_until_s:
             stride *= FESTINATION_STRIDE_FACTOR
-        if self.frozen:
-            onset_s = self._freeze_onset_s if self._freeze_onset_s is not None else self.t_s
-            w = math.exp(-(self.t_s - onset_s) / FREEZE_ONSET_TAU_S)
+        if self._freeze_onset_s is not None and self.t_s < self.freeze_until_s:
+            # shortening into a freeze, or frozen
+            w = math.exp(-(self.t_s - self._freeze_onset_s) / FREEZE_ONSET_TAU_S)
             stride = FREEZE_STRIDE_S + max(0.0, stride - FREEZE_STRIDE_S) * w
         return stride
 
@@ -351,7 +344,8 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
 
     @property
     def frozen(self) -> bool:
-        return self.t_s is not None and self.t_s < self.freeze_until_s
+        """In a freeze (trembling in place), not in the shortening steps into one."""
+        return self.t_s is not None and self.freeze_from_s <= self.t_s < self.freeze_until_s
 
     def foot_state(self, side: int) -> FootState:
         """The foot's state now (see FootState)."""
@@ -619,7 +613,7 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
         leg.swing_s = max(swing_s, 0.05)
         # A freeze's trembling step (~0.15 s) is the usual swing made small, not the usual swing
         # made fast: its lift and its foot's turn are scaled down with its time (leg.tremble)
-        tremble = min(1.0, leg.swing_s / TREMBLE_FULL_SWING_S) if self.frozen else 1.0
+        tremble = min(1.0, leg.swing_s / TREMBLE_FULL_SWING_S) if t_s < self.freeze_until_s else 1.0
         plan = self._pitch_plan[side]
         rise = self._rise(leg)
         if tremble < 1.0 or rise < 1.0:
@@ -688,7 +682,7 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
         more than the trembling swing it is about to start can unroll in its time (the stride
         shortening into a freeze, FREEZE_ONSET_TAU_S, must not leave a full heel rise for a
         0.15 s swing)."""
-        if self.t_s is None or self.t_s >= self.freeze_until_s:
+        if self.t_s is None or self.t_s >= self.freeze_until_s:  # (shortening into a freeze, or frozen, else)
             return leg.tremble
         now = (1.0 - self.profile.stance_fraction[leg.side]) * self._stride_now_s / TREMBLE_FULL_SWING_S
         return min(leg.tremble, now)

@@ -8,6 +8,20 @@ import math
 from devices.sim.leg_state import LegState
 
 FESTINATION_S = (3.0, 6.0)
+# A freeze does not switch the stride to trembling in one tick: the steps shorten and quicken into
+# it (the sequence effect before freezing: Nieuwboer et al. 2001, Chee et al. 2009), here as the
+# stride time's exponential approach to FREEZE_STRIDE_S (project's choice of time constant: about
+# half a stride; 1 s left a 1.8 s freeze's steps as long as 0.7 x the usual ones). Switched at once,
+# the first trembling swing of each leg started from the full heel rise of the stance before it
+# (14 cm) with ~0.15 s to unroll it: its heel came down at 1.2-1.9 m/s, 1.4-1.7 x a normal swing's
+# (parkinsonian-freezing seeds 2-6, tests/devices/test_trembling.py). The shortening precedes the
+# freeze: a trigger (an obstacle, a doorway) starts it, and the freeze itself (its drawn duration,
+# the truth's episode) begins FREEZE_LEAD_S later, when the steps are near trembling (1 - e^-2 of
+# the way); a start hesitation has no steps before it to shorten (no lead). With the shortening
+# inside the episode, a 1.6 s freeze had 1.1 s of trembling steps: bench findings' detector (runs
+# of fast short steps of 1 s or more) no longer found it (parkinsonian-freezing seed 1).
+FREEZE_ONSET_TAU_S = 0.5
+FREEZE_LEAD_S = 2.0 * FREEZE_ONSET_TAU_S
 TRIGGER_AHEAD_M = 1.5  # obstacles and doorways this close ahead may trigger a freeze
 INTENT_TAU_S = 20.0
 
@@ -25,10 +39,17 @@ class EpisodesAndIntent:
             return
         duration = p.freeze_duration_median_s * math.exp(0.8 * self._fog_rng.gauss(0.0, 1.0))
         duration = min(30.0, max(0.3, duration))
-        start = self.t_s
+        # the steps shorten into the freeze for FREEZE_LEAD_S first (a start hesitation has no steps
+        # to shorten); a trigger during another freeze's shortening or the freeze itself does not
+        # move its start
+        lead = 0.0 if trigger == "start" else FREEZE_LEAD_S
+        start = self.t_s + lead
+        if self.t_s < self.freeze_until_s:
+            start = max(self.t_s, self.freeze_from_s)
+        self.freeze_from_s = start
         self.freeze_until_s = start + duration
         self.freezes.append({"t_s": start, "device_time_us": int(start * 1e6), "end_t_s": start + duration,
-                             "duration_s": duration, "trigger": trigger})
+                             "duration_s": duration, "trigger": trigger, "trigger_t_s": self.t_s})
 
     def _maybe_festinate(self) -> None:
         p = self.profile
