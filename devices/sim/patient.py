@@ -384,10 +384,10 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
         self.belt_m += v * dt
         # the patient's cadence follows belt speed changes after its reaction time
         self.v_perceived += (v - self.v_perceived) * min(1.0, dt / max(p.reaction_time_s, dt))
-        frozen = t_s < self.freeze_until_s
-        if frozen and self._freeze_onset_s is None:
+        into_freeze = t_s < self.freeze_until_s  # shortening into a freeze, or frozen
+        if into_freeze and self._freeze_onset_s is None:
             self._freeze_onset_s = t0
-        elif not frozen:
+        elif not into_freeze:
             self._freeze_onset_s = None
         self._intent_dt += dt
         if self._intent_dt >= INTENT_UPDATE_S:
@@ -682,7 +682,7 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
         more than the trembling swing it is about to start can unroll in its time (the stride
         shortening into a freeze, FREEZE_ONSET_TAU_S, must not leave a full heel rise for a
         0.15 s swing)."""
-        if self.t_s is None or self.t_s >= self.freeze_until_s:  # (shortening into a freeze, or frozen, else)
+        if self.t_s is None or self.t_s >= self.freeze_until_s:  # neither shortening into a freeze nor frozen
             return leg.tremble
         now = (1.0 - self.profile.stance_fraction[leg.side]) * self._stride_now_s / TREMBLE_FULL_SWING_S
         return min(leg.tremble, now)
