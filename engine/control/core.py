@@ -240,6 +240,16 @@ class ControlCore:
         # patient drifts forward and back on the treadmill); nan until the first sample of a route
         self.planted_m = [_NAN, _NAN]
         self.hip_offset_m = 0.0  # the hip's place on the treadmill relative to the route's s
+        # per foot, a landing placed from a pitch the insole's zero on the belt will correct: its
+        # strike time (-1: none pending) and d(footprint)/d(pitch) there, m/rad (_landing_zeroed)
+        self.landing_fix_t = [-1.0, -1.0]
+        self.landing_fix_slope = [0.0, 0.0]
+        self.strike_t = [-1.0, -1.0]  # per foot, its latest heel strike (host s)
+        # ... and per foot, the other's landing chained from this foot's pitch in heel rise: its
+        # time (-1: none) and d(that footprint)/d(this pitch), m/rad; this foot's next zero on the
+        # belt, after its swing, corrects the chain
+        self.trail_fix_t = [-1.0, -1.0]
+        self.trail_fix_slope = [0.0, 0.0]
         self.steadiness = StrideSteadiness()
         self.standing_n = _NAN
         self.ins_silence_s = max(config.device_silence_s, INSOLE_SILENT_SAMPLES / self._insole_rate_hz())
@@ -492,6 +502,9 @@ class ControlCore:
             self.stance_ground_m[0] = self.stance_ground_m[1] = 0.0
             self.stance_lip[0] = self.stance_lip[1] = None
             self.planted_m[0] = self.planted_m[1] = _NAN
+            self.landing_fix_t[0] = self.landing_fix_t[1] = -1.0
+            self.trail_fix_t[0] = self.trail_fix_t[1] = -1.0
+            self.strike_t[0] = self.strike_t[1] = -1.0
             self.hip_offset_m = 0.0
             self.s_m = 0.0
             self.scene_time_s = 0.0
@@ -882,6 +895,8 @@ class ControlCore:
                         self._heel_strike(side, foot.event_t_s, True)
                     else:
                         self._toe_off(side, foot.event_t_s)
+                if foot.landing_zero:
+                    self._landing_zeroed(side, foot)
                 if held.held[side]:
                     self._margin_samples(side, held.release(side, ts))
                 self._balance(side, ts, row, live, ev)
@@ -1114,20 +1129,32 @@ class ControlCore:
         s_at = self.s_m + shift
         a = self._angles_at(ts)
         hip, knee = a[2 * side], a[2 * side + 1]
-        heel_x = fk.heel_x_m(self.geo, side, hip, knee, self._pitch(side, ts, hip, knee))
+        pitch = self._pitch(side, ts, hip, knee)
+        heel_x = fk.heel_x_m(self.geo, side, hip, knee, pitch)
         other = 1 - side
         step_m = None
+        live = self._insoles_live()
+        # how the landing's place moves with its foot's pitch, from the pose that places it
+        # (a central difference of 1 mrad: the heel's place is smooth in the pitch)
+        slope = (fk.heel_x_m(self.geo, side, hip, knee, pitch + 1e-3)
+                 - fk.heel_x_m(self.geo, side, hip, knee, pitch - 1e-3)) * 500.0
         if not self.swinging[other]:
             # Heel to heel, both heels where they are planted (a stance foot pivots on its heel
             # before foot-flat and on its toe after heel-off), from the latest pose: the footprints'
             # distance, which stays put through stance, rather than this foot at the contact
             # instant, when a toe-first or shuffling landing still rotates onto its heel.
-            live = self._insoles_live()
             now = self.angles
-            step_m = (self._planted_heel_x(side, now[2 * side], now[2 * side + 1],
-                                           self._latest_pitch(side, now) if live else 0.0)
-                      - self._planted_heel_x(other, now[2 * other], now[2 * other + 1],
-                                             self._latest_pitch(other, now) if live else 0.0))
+            h_now, k_now = now[2 * side], now[2 * side + 1]
+            p_now = self._latest_pitch(side, now) if live else 0.0
+            here = self._planted_heel_x(side, h_now, k_now, p_now)
+            h_o, k_o = now[2 * other], now[2 * other + 1]
+            p_o = self._latest_pitch(other, now) if live else 0.0
+            there = self._planted_heel_x(other, h_o, k_o, p_o)
+            step_m = here - there
+            if self.planted_m[other] == self.planted_m[other]:
+                slope = (self._planted_heel_x(side, h_now, k_now, p_now + 1e-3) - here) * 1000.0
+                self.trail_fix_t[other] = ts if live else -1.0
+                self.trail_fix_slope[other] = -(self._planted_heel_x(other, h_o, k_o, p_o + 1e-3) - there) * 1000.0
         # Where the heel landed on the route: the hip (from the other, planted heel) plus this
         # heel's place. The hip's place on the treadmill (its offset from the belt's s) is real
         # (patients drift forward and back), bounded by the harness.
@@ -1142,6 +1169,10 @@ class ControlCore:
             # a step, carried by every footprint after it)
             landing = self.planted_m[other] + step_m
         self.planted_m[side] = landing
+        # the insole's first zero on the belt in this stance tells how far off that pitch was
+        self.landing_fix_t[side] = ts if live else -1.0
+        self.landing_fix_slope[side] = slope
+        self.strike_t[side] = ts
         self.emit(EventKind.HEEL_STRIKE, side, 0, self.metrics.stance_fraction[side], landing, heel_x, t_s=ts)
         steady = self.steadiness.heel_strike(side, ts)
         mtc = self.swing_clear.heel_strike(side, ts)
@@ -1203,7 +1234,38 @@ class ControlCore:
             return fk.planted_heel_x_m(self.geo, side, hip, knee, pitch)
         return fk.lip_contact_m(self.geo, side, hip, knee, pitch, lip[0], lip[1])[0]
 
+    def _landing_zeroed(self, side: int, foot: InsoleFoot) -> None:
+        """The landing foot's first zero on the belt (insole_events.py): move its footprint by
+        the pitch error it was placed with. The error built up from the zero before the swing;
+        the strike's share of it is taken in proportion to time (a gyro bias's residue grows
+        linearly: at the strike the error was 0.8 of the zero's, and the linear share left
+        +0.003-0.005 deg of a 0.05-0.065 deg mean, sd 0.007: severe-stroke-slow, 40 s)."""
+        t0, t1 = foot.landing_from_t_s, foot.landing_t_s
+        if t0 < 0.0 or t1 <= t0:
+            return
+        planted = self.planted_m
+        t_strike = self.landing_fix_t[side]
+        self.landing_fix_t[side] = -1.0
+        if t0 < t_strike <= t1:
+            # the footprint was placed with pitch p + e for a true p, and moves by -slope * e,
+            # with the other's if it landed since (chained from this one: a late zero)
+            shift = -self.landing_fix_slope[side] * foot.landing_err_rad * (t_strike - t0) / (t1 - t0)
+            planted[side] += shift
+            if self.strike_t[1 - side] > t_strike:
+                planted[1 - side] += shift
+        # The other foot's last landing was chained from this foot's planted heel in heel rise,
+        # its pitch off by the drift up to then (0.004 deg, ~2.7 mm per degree on the toe:
+        # -0.011 mm a step, healthy), and this foot's landing from that footprint in turn: both
+        # move.
+        t_trail = self.trail_fix_t[side]
+        self.trail_fix_t[side] = -1.0
+        if t0 < t_trail <= t1:
+            shift = -self.trail_fix_slope[side] * foot.landing_err_rad * (t_trail - t0) / (t1 - t0)
+            planted[0] += shift
+            planted[1] += shift
+
     def _toe_off(self, side: int, ts: float) -> None:
+        self.landing_fix_t[side] = -1.0  # its zero never came (a trembling or shuffling stance)
         self.emit(EventKind.TOE_OFF, side, 0, t_s=ts)
         self.metrics.toe_off(side, ts)
         self.swing_clear.toe_off(side, ts)

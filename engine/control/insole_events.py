@@ -36,6 +36,16 @@ calibration, ~0.3 deg) would stay in every stance foot's pitch, and the core cha
 from the stance foot in heel rise (about 1 mm per degree per step: 5-7 cm over a minute's walk,
 enough to misplace a landing beside an obstacle). The gyro bias is learned in the same still, flat
 moments. Drift builds over one swing.
+
+What the belt's zero corrects (the pitch's drift over the swing: its gyro bias's residue and
+noise, integrated) was in the pitch at the heel strike too, where the core placed the footprint
+from it. So the first still, flat sample of a contact reports the pitch it carried in
+(`landing_err_rad`: the belt says 0), with the time of the zero before the swing
+(`landing_from_t_s`) and its own (`landing_t_s`), and sets `landing_zero` for that sample: the
+core moves the landing's footprint by the share of that error built up by the strike
+(engine/control/core.py, `_landing_zeroed`). Without it the footprints drifted by 0.01-0.09 mm a
+step, the landing foot's pitch 0.02-0.065 deg low at the strike (docs/patients.md, "Footprint
+drift").
 """
 
 from __future__ import annotations
@@ -105,6 +115,13 @@ class InsoleFoot:
         self._ramp_t = -1.0  # a contact ended on a falling load above the noise floor, decided next sample
         self._ramp_mid_t = 0.0
         self._ramp_load = 0.0
+        self.landing_zero = False  # this sample was the contact's first zero on the belt
+        self.landing_err_rad = 0.0  # ... the pitch it carried in (the truth: 0)
+        self.landing_from_t_s = -1.0  # ... the time of the zero before (the drift's start)
+        self.landing_t_s = -1.0  # ... its own time
+        self._zero_t = -1.0  # host time of the latest zero on the belt (-1: none; the first sample)
+        self._swing_from_t = -1.0  # ... as it was when this contact began
+        self._zeroed_contact = True  # this contact has had its zero (the patient starts standing)
 
     def update(self, t_s: float, dev_s: float, heel_n: float, mid_n: float, toe_n: float,
                gyro_pitch_radps: float, standing_n: float, accel_x_mps2: float = 0.0,
@@ -173,6 +190,9 @@ class InsoleFoot:
                 event = NO_EVENT
         else:
             self.events.update(t_s, h, 0.0)  # keep the detector's last sample current
+        if self.events.contact and not self.contact:
+            self._swing_from_t = self._zero_t
+            self._zeroed_contact = False
         self.contact = self.events.contact
         self.event_t_s = self.events.event_t_s
         if clear and not self.contact and event == NO_EVENT and (heel_n + mid_n + toe_n) * scale < TARE_MAX:
@@ -193,6 +213,8 @@ class InsoleFoot:
             g2 = accel_x_mps2 * accel_x_mps2 + accel_z_mps2 * accel_z_mps2
             if (G - G_TOL_MPS2) ** 2 < g2 < (G + G_TOL_MPS2) ** 2:
                 self.pitch_rad = math.atan2(-accel_x_mps2, accel_z_mps2)
+            self._zero_t = t_s  # the drift starts here
+        self.landing_zero = False
         previous_pitch = self.pitch_rad
         self.flat = self.contact and h >= FLAT_MIN and f + m >= FLAT_MIN
         # the rate is the mean over the sample interval (docs/protocol.md: the IMU's decimation
@@ -209,7 +231,14 @@ class InsoleFoot:
             # sole against the edge: 30 deg toe up, pulled to 0 it put the footprints 8.5 cm off)
             if (G - G_TOL_MPS2) ** 2 < g2 < (G + G_TOL_MPS2) ** 2 \
                     and -FLAT_TILT_MAX_RAD < math.atan2(-accel_x_mps2, accel_z_mps2) < FLAT_TILT_MAX_RAD:
+                if not self._zeroed_contact:
+                    self._zeroed_contact = True
+                    self.landing_zero = True
+                    self.landing_err_rad = self.pitch_rad
+                    self.landing_from_t_s = self._swing_from_t
+                    self.landing_t_s = t_s
                 self.pitch_rad -= ACCEL_GAIN * self.pitch_rad  # flat on the level belt: pitch 0
+                self._zero_t = t_s
             self.gyro_bias_radps += BIAS_RATE * (gyro_pitch_radps - self.gyro_bias_radps)
         self._prev_dev_s = dev_s
         self._prev_pitch_t = self.t_s

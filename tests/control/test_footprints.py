@@ -88,6 +88,76 @@ def test_a_footprint_is_chained_from_the_other_foots_pitch_at_the_same_instant()
         f"the chain drifted {drift * 1000:.3f} mm per footprint ({rows[-1][2] * 100:.2f} cm after {len(rows)})")
 
 
+def _walk_flat(foot: InsoleFoot, t: float, n: int, gyro_radps: float, loads=(300.0, 50.0, 200.0)) -> float:
+    """n samples at 200 Hz of a foot level on the belt (accelerometer: gravity only); returns t."""
+    for _ in range(n):
+        t += 0.005
+        foot.update(t, t, *loads, gyro_radps, 600.0, 0.0, 9.81)
+    return t
+
+
+def test_the_landings_first_zero_on_the_belt_reports_the_pitch_its_swing_carried_in():
+    # a foot kept level through its swing (its true pitch 0 throughout) whose gyro reads 3 mrad/s
+    # more than the bias learned in stance: the pitch drifts by 3 mrad/s until the belt zeroes it
+    drift = 0.003
+    foot = InsoleFoot()
+    t = _walk_flat(foot, 0.0, 100, 0.0)
+    last_zero = t
+    assert not foot.landing_zero  # standing at power-up is no landing
+    t = _walk_flat(foot, t, 100, drift, loads=(0.0, 0.0, 0.0))  # 0.5 s in the air
+    assert not foot.contact
+    t = _walk_flat(foot, t, 10, drift, loads=(300.0, 0.0, 0.0))  # on its heel: not flat yet
+    assert foot.contact and not foot.landing_zero
+    t += 0.005
+    foot.update(t, t, 300.0, 50.0, 200.0, drift, 600.0, 0.0, 9.81)  # flat and still
+    assert foot.landing_zero
+    assert foot.landing_from_t_s == pytest.approx(last_zero)
+    assert foot.landing_t_s == pytest.approx(t)
+    assert foot.landing_err_rad == pytest.approx(drift * (t - last_zero), rel=1e-6)
+    t = _walk_flat(foot, t, 1, drift)
+    assert not foot.landing_zero  # once a contact
+    # a stance never flat and still (a trembling step on its toes) reports nothing; the next
+    # landing's zero then carries both swings' drift, from the zero before the first
+    last_zero = _walk_flat(foot, t, 400, 0.0)  # (the bias learned at the landing's drift unlearned)
+    t = _walk_flat(foot, last_zero, 40, drift, loads=(0.0, 0.0, 0.0))
+    t = _walk_flat(foot, t, 30, drift, loads=(0.0, 0.0, 200.0))
+    assert foot.contact and not foot.landing_zero
+    t = _walk_flat(foot, t, 40, drift, loads=(0.0, 0.0, 0.0))
+    assert not foot.contact
+    t = _walk_flat(foot, t, 20, drift, loads=(300.0, 0.0, 0.0))
+    t += 0.005
+    foot.update(t, t, 300.0, 50.0, 200.0, drift, 600.0, 0.0, 9.81)
+    assert foot.landing_zero and foot.landing_from_t_s == pytest.approx(last_zero)
+    assert foot.landing_err_rad == pytest.approx(drift * (t - last_zero), rel=1e-3)
+
+
+# How far the chain may drift per footprint once the insoles' zero on the belt corrects each
+# landing: 0.01 mm, ~1.5 cm over a 30 min session of a slow walker (~1500 steps). It drifted
+# 0.06-0.07 mm per footprint before (severe-stroke-slow: +3.3 mm -> +6.7 mm in 50 s)
+SLOW_DRIFT_PER_STEP_MAX_M = 0.00001
+
+
+@pytest.mark.parametrize("profile", ["bench/unseen_profiles/severe-stroke-slow.yaml", "healthy"])
+def test_the_chain_does_not_drift_through_a_walk(profile):
+    # The footprint's place depends on its foot's pitch (about 1 mm per degree in heel rocker,
+    # 2.7 on the toe), and the insole's pitch drifts through a swing (its gyro bias's residue):
+    # at the heel strike the landing foot's pitch was 0.02-0.065 deg low, and the chain carried
+    # every step's error on. The slope of (core - truth) over the footprints, least squares.
+    rows, _, _ = _footprint_errors(profile, 1, 60.0)
+    assert len(rows) >= 40
+    n = len(rows)
+    mean_k = (n - 1) / 2.0
+    mean_e = sum(r[2] for r in rows) / n
+    slope = sum((k - mean_k) * (r[2] - mean_e) for k, r in enumerate(rows)) / sum((k - mean_k) ** 2 for k in range(n))
+    assert abs(slope) <= SLOW_DRIFT_PER_STEP_MAX_M, (
+        f"the chain drifted {slope * 1000:.4f} mm per footprint ({rows[0][2] * 1000:+.2f} mm at the first, "
+        f"{rows[-1][2] * 1000:+.2f} mm after {n})")
+    # the first landing's pitch error (its swing's drift from the pitch at power-up) is corrected
+    # in the chain too, after its HEEL_STRIKE went out: the footprints chained from it are right
+    # (severe-stroke-slow: the first landing +3.2 mm, all after it +3.3 mm and on before)
+    assert all(abs(r[2]) <= 0.001 for r in rows[1:]), max(rows[1:], key=lambda r: abs(r[2]))
+
+
 def test_insole_pitch_starts_at_the_gravity_angle():
     # a foot standing on its heel, toe up 15 deg, at power-up: the accelerometer reads gravity
     foot = InsoleFoot()
