@@ -26,6 +26,8 @@ event ring) with the truth:
   ACK_AFTER_S after it shows (through the command block, as the UI does): the stumble guard caps
   the belt until then, and an unacknowledged false STUMBLE held slow profiles at 0.05 m/s for the
   rest of a run (a few crossings per profile). The count is reported, not hidden.
+- `profiles_refused`: with `--profiles DIR`, the error (`file:line:col key: message`) of each
+  file there that is not a valid profile; it is left out and the others run;
 STEPSYNC_BENCH_JOBS=N runs N simulations at a time in worker processes (default 1; the figures
 do not depend on it, the wall time does).
 Targets (issue 10): event timing <= 5 ms median, <= 15 ms p95, offset <= 2 ms, step length <= 1 cm
@@ -303,10 +305,21 @@ def run(quick: bool, profiles: str | None = None, write_doc: bool = True) -> dic
 
     from devices.sim.profiles import load_profile, profile_names
 
+    refused: list[str] = []
     if profiles:
-        paths = sorted(str(p) for p in Path(profiles).glob("*.yaml"))
+        paths = []
+        for path in sorted(str(p) for p in Path(profiles).glob("*.yaml")):
+            # a file that is not a valid profile is named with its error and left out; the
+            # others run (one bad file in a folder of profiles must not cost the rest)
+            try:
+                load_profile(path)
+                paths.append(path)
+            except ValueError as exc:
+                refused.append(str(exc))
+                print(f"bench clinical: refused {exc}", file=sys.stderr, flush=True)
         if not paths:
-            raise SystemExit(f"bench clinical: no *.yaml profiles in {profiles}")
+            raise SystemExit(f"bench clinical: no valid *.yaml profiles in {profiles}"
+                             + "".join(f"\n{r}" for r in refused))
     else:
         paths = profile_names()
     seeds = [1] if quick else [1, 2, 3]
@@ -379,6 +392,7 @@ def run(quick: bool, profiles: str | None = None, write_doc: bool = True) -> dic
     overall["load_end"] = os.getloadavg()[0]
     overall["wall_s"] = time.perf_counter() - wall0
     overall["jobs"] = workers
+    overall["profiles_refused"] = refused  # errors of the files in --profiles DIR left out
     ordered = {key: overall[key] for key in KEYS}
     ordered.update({k: v for k, v in overall.items() if k not in ordered})
     ordered.update(results)

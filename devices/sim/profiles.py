@@ -8,6 +8,7 @@ written for an older version still loads. Pairs are [left, right].
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -115,6 +116,9 @@ RANGES: dict[str, tuple[float, float]] = {
 }
 
 
+NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+
+
 def profile_names() -> list[str]:
     """Names of the profiles shipped in devices/sim/patients/."""
     return sorted(path.stem for path in PATIENTS_DIR.glob("*.yaml"))
@@ -125,6 +129,8 @@ def profile_path(name_or_path: str) -> Path:
     path = Path(name_or_path)
     if not path.suffix:
         path = PATIENTS_DIR / f"{name_or_path}.yaml"
+    if path.suffix and path.exists() and not path.is_file():
+        raise ValueError(f"{path}:1:1 <root>: not a regular file; a patient profile is a .yaml text file")
     if not path.is_file():
         raise ValueError(f"unknown patient profile {name_or_path!r}; known: {', '.join(profile_names())} "
                          "(or give the path of a profile YAML file)")
@@ -132,56 +138,51 @@ def profile_path(name_or_path: str) -> Path:
 
 
 def load_profile(name_or_path: str) -> PatientProfile:
-    """Load a profile by name (e.g. "hemiparetic-right") or by path to a YAML file."""
+    """Load a profile by name (e.g. "hemiparetic-right") or by path to a YAML file.
+
+    ValueError on a bad file, naming `file:line:col key` of the first thing wrong (and every other
+    line wrong, one per line): the scenes' hardened YAML reader (devices/yaml_positions.py)
+    refuses binary, oversized and non-regular files, alias bombs, tags and duplicate keys, and
+    reads numbers as YAML 1.2 does."""
+    from devices.yaml_positions import HostileInput, Pos, parse, read_text
+
     path = profile_path(name_or_path)
+    display = str(path)
     try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise ValueError(f"{path}: not valid YAML: {exc}") from exc
+        doc = parse(read_text(path, display, "patient profile"), display, "patient profile")
+    except HostileInput as exc:
+        raise ValueError(f"{exc.pos} <root>: {exc.message}") from exc
+    top = Pos(display, 1, 1)
+    errors = [f"{pos} {'.'.join(map(str, key)) or '<root>'}: {message}" for pos, key, message in doc.problems]
+    data = doc.data
     if not isinstance(data, dict):
-        raise ValueError(f"{path}: a profile is a mapping of keys to values")
+        raise ValueError("\n".join(errors + [f"{top} <root>: a profile is a mapping of keys to values"]))
     known = {f.name for f in fields(PatientProfile)}
-    missing = set(REQUIRED_KEYS) - data.keys()
-    extra = data.keys() - known
-    if missing or extra:
-        raise ValueError(f"{path}: missing keys {sorted(missing)}, unknown keys {sorted(extra)} "
-                         "(docs/patients.md lists every key)")
+    missing = sorted(set(REQUIRED_KEYS) - data.keys())
+    if missing:
+        errors.append(f"{top} <root>: missing keys {missing} (docs/patients.md lists every key)")
+    for key in sorted(data.keys() - known, key=lambda k: doc.keys.get((k,), top).line):
+        errors.append(f"{doc.keys.get((key,), top)} {key}: unknown key (docs/patients.md lists every key)")
     values: dict = {}
     for f in fields(PatientProfile):
-        if f.name not in data:
+        if f.name not in data or (f.name,) in doc.problem_paths():
             continue
-        value = data[f.name]
-        where = f"{path}: {f.name}"
-        if f.name in ("name", "description"):
-            values[f.name] = str(value)
-            continue
-        if f.name == "labels":
-            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                raise ValueError(f"{where}: a list of labels, e.g. [asymmetry, slow]")
-            unknown = sorted(set(value) - set(LABELS))
-            if unknown:
-                raise ValueError(f"{where}: unknown labels {unknown}; known: {', '.join(LABELS)}")
-            values[f.name] = tuple(value)
-            continue
-        if f.name in PAIR_KEYS:
-            if not isinstance(value, list) or len(value) != 2:
-                raise ValueError(f"{where}: needs [left, right]")
-            pair = tuple(_number(v, where) for v in value)
-            for v in pair:
-                _check_range(f.name, v, where)
-            values[f.name] = pair
-        else:
-            if isinstance(value, list):
-                raise ValueError(f"{where}: one number, not a list")
-            number = _number(value, where)
-            _check_range(f.name, number, where)
-            values[f.name] = number
+        try:
+            values[f.name] = _field(f.name, data[f.name], lambda i=None, k=f.name: doc.values.get(
+                (k,) if i is None else (k, i), doc.values.get((k,), top)))
+        except ValueError as exc:
+            errors.append(str(exc))
+    if errors:
+        raise ValueError("\n".join(errors))
     profile = PatientProfile(**values)
     o = profile.right_heel_strike_phase
     left_stance, right_stance = profile.stance_fraction
     # Both double-support phases must exist, or the phase bookkeeping has a flight phase.
     if not (0.3 < o < 0.7 and left_stance > o and o + right_stance > 1.0):
-        raise ValueError(f"{path}: stance fractions and right_heel_strike_phase leave no double support")
+        at = doc.values.get(("right_heel_strike_phase",), top)
+        raise ValueError(f"{at} right_heel_strike_phase: {o:g} with stance fractions [{left_stance:g}, "
+                         f"{right_stance:g}] leaves no double support (needs stance left > it and "
+                         "it + stance right > 1)")
     return profile
 
 
@@ -192,6 +193,42 @@ def profile_to_yaml(profile: PatientProfile) -> str:
         value = getattr(profile, f.name)
         data[f.name] = list(value) if isinstance(value, tuple) else value
     return yaml.safe_dump(data, sort_keys=False)
+
+
+def _field(key: str, value, pos_of) -> object:
+    """One key's value checked and converted; ValueError "file:line:col key: message".
+    pos_of(i) is the position of the value (i: the list element's index)."""
+    where = f"{pos_of()} {key}"
+    if key == "name":
+        # an identifier: it names the simulated patient's code (sim-NAME), the bench's keys
+        # (NAME.KEY) and lines on a terminal, so no dots, paths or control characters
+        if not isinstance(value, str) or not NAME_RE.fullmatch(value):
+            raise ValueError(f"{where}: letters, digits, '-' and '_' (up to 64, a letter or digit first), "
+                             f"e.g. severe-stroke-slow; got {value!r:.60}")
+        return value
+    if key == "description":
+        if not isinstance(value, str) or not value.isprintable() or len(value) > 500:
+            raise ValueError(f"{where}: one line of printable text (up to 500 characters)")
+        return value
+    if key == "labels":
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ValueError(f"{where}: a list of labels, e.g. [asymmetry, slow]")
+        unknown = sorted(set(value) - set(LABELS))
+        if unknown:
+            raise ValueError(f"{where}: unknown labels {unknown}; known: {', '.join(LABELS)}")
+        return tuple(value)
+    if key in PAIR_KEYS:
+        if not isinstance(value, list) or len(value) != 2:
+            raise ValueError(f"{where}: needs [left, right]")
+        pair = tuple(_number(v, f"{pos_of(i)} {key}[{i}]") for i, v in enumerate(value))
+        for i, v in enumerate(pair):
+            _check_range(key, v, f"{pos_of(i)} {key}[{i}]")
+        return pair
+    if isinstance(value, list):
+        raise ValueError(f"{where}: one number, not a list")
+    number = _number(value, where)
+    _check_range(key, number, where)
+    return number
 
 
 def _number(value, where: str) -> float:

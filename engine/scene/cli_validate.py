@@ -30,8 +30,8 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
+    from devices.yaml_positions import printable
     from engine.scene.loader import SceneError, duplicate_id_errors, load_scene, scene_files
-    from engine.scene.yaml_positions import printable
 
     files: list[tuple[Path, Path | None]] = []  # (file, folder it must stay inside)
     missing = []

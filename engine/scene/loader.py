@@ -19,8 +19,7 @@ from pathlib import Path, PurePosixPath
 import annotated_types
 from pydantic import BaseModel, ValidationError
 
-from engine.scene.model import BUILTIN_AMBIENCE, Scene
-from engine.scene.yaml_positions import (
+from devices.yaml_positions import (
     Document,
     HostileInput,
     Pos,
@@ -30,6 +29,7 @@ from engine.scene.yaml_positions import (
     printable,
     read_text,
 )
+from engine.scene.model import BUILTIN_AMBIENCE, Scene
 
 log = logging.getLogger(__name__)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import statistics
 from itertools import pairwise
 
@@ -41,6 +42,77 @@ def test_unknown_or_broken_profile_is_refused(tmp_path):
     broken.write_text("name: broken\n")
     with pytest.raises(ValueError, match="missing keys"):
         load_profile(str(broken))
+
+
+def _bad_profile(tmp_path, text_or_bytes, name: str = "bad.yaml") -> str:
+    """Load a profile file written with these contents; returns the error's text."""
+    path = tmp_path / name
+    if isinstance(text_or_bytes, bytes):
+        path.write_bytes(text_or_bytes)
+    else:
+        path.write_text(text_or_bytes)
+    with pytest.raises(ValueError) as err:
+        load_profile(str(path))
+    return str(err.value)
+
+
+def _healthy_lines() -> list[str]:
+    from devices.sim.profiles import profile_path
+
+    return profile_path("healthy").read_text().splitlines()
+
+
+def _line_of(lines: list[str], key: str) -> int:
+    return next(i for i, line in enumerate(lines, 1) if line.startswith(f"{key}:"))
+
+
+def test_a_bad_profile_value_is_named_by_file_line_and_column(tmp_path):
+    lines = _healthy_lines()
+    n = _line_of(lines, "thigh_m")
+    path = tmp_path / "bad.yaml"
+    # a value out of range, at the value; an element of a pair at that element
+    bad = list(lines)
+    bad[n - 1] = "thigh_m: 2.5"
+    k = _line_of(lines, "stance_fraction")
+    bad[k - 1] = "stance_fraction: [0.62, 1.9]"
+    error = _bad_profile(tmp_path, "\n".join(bad) + "\n")
+    assert f"{path}:{n}:10 thigh_m: 2.5 outside 0.25..0.65" in error.splitlines()
+    assert f"{path}:{k}:25 stance_fraction[1]: 1.9 outside 0.5..0.85" in error.splitlines()
+    # a key written twice: silently the last one before; now refused at the second, naming the first
+    error = _bad_profile(tmp_path, "\n".join(lines + ["thigh_m: 0.5"]) + "\n")
+    assert error == f"{path}:{len(lines) + 1}:1 thigh_m: duplicate key 'thigh_m' (first at line {n})"
+    # an unknown key at its place
+    error = _bad_profile(tmp_path, "\n".join(lines + ["thigh_cm: 45"]) + "\n")
+    assert error == f"{path}:{len(lines) + 1}:1 thigh_cm: unknown key (docs/patients.md lists every key)"
+    # YAML 1.1 reads 1:10 as 70 (base 60); here it is text, refused as not a number
+    bad = list(lines)
+    bad[_line_of(lines, "hr_rest_bpm") - 1] = "hr_rest_bpm: 1:10"
+    assert "hr_rest_bpm: expected a number, got '1:10'" in _bad_profile(tmp_path, "\n".join(bad) + "\n")
+
+
+def test_a_hostile_profile_file_is_refused_with_where(tmp_path):
+    lines = _healthy_lines()
+    # not text
+    error = _bad_profile(tmp_path, b"name: x\n\xf3\x28\xa1\n", "binary.yaml")
+    assert error == f"{tmp_path / 'binary.yaml'}:2:1 <root>: file is not UTF-8 text"
+    # an alias bomb: refused while it expands, not built
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{c}: &{c} [{', '.join(['*' + p] * 10)}]\n" for p, c in zip("abcdefg", "bcdefgh", strict=True))
+    assert "alias bomb" in _bad_profile(tmp_path, bomb, "bomb.yaml")
+    # a directory or a FIFO where a profile file should be (a FIFO is not opened: no hang)
+    (tmp_path / "dir.yaml").mkdir()
+    with pytest.raises(ValueError, match="dir.yaml:1:1 <root>: not a regular file"):
+        load_profile(str(tmp_path / "dir.yaml"))
+    fifo = tmp_path / "fifo.yaml"
+    os.mkfifo(fifo)
+    with pytest.raises(ValueError, match="fifo.yaml:1:1 <root>: not a regular file"):
+        load_profile(str(fifo))
+    # a name that is a path, or carries a terminal's escape codes, is not a profile's name: it
+    # becomes the simulated patient's code (sim-NAME) and the bench's keys (NAME.KEY)
+    for name in ("../../etc/passwd", "a.b", "\x1b[2Jx", ""):
+        bad = list(lines)
+        bad[_line_of(lines, "name") - 1] = f"name: {name!r}".replace("'", '"')
+        assert "name: letters, digits" in _bad_profile(tmp_path, "\n".join(bad) + "\n"), name
 
 
 def test_healthy_60s_walk_at_1_2_mps(walks):

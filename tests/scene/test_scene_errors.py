@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from devices.yaml_positions import MAX_FILE_BYTES
 from engine.scene.loader import SceneError, load_scene
-from engine.scene.yaml_positions import MAX_FILE_BYTES
 
 GOOD = """\
 id: test-scene

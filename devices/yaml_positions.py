@@ -5,6 +5,8 @@ keys silently. This reader walks the parser's events itself, so it can (1) keep 
 for every key path, (2) report duplicate keys, (3) refuse hostile input early: oversized files,
 deep nesting, too many values, alias bombs (expansion counted as it happens), explicit tags.
 Only plain scalars, lists and mappings come out: no tag ever constructs an object.
+Read by the scene loader (engine/scene/loader.py) and the patient profiles (devices/sim/profiles.py):
+it lives in `devices`, the lowest layer, so both can import it.
 """
 
 from __future__ import annotations
@@ -131,25 +133,26 @@ def file_kind(mode: int) -> str | None:
     return "something else"
 
 
-def _refuse_kind(display: str, mode: int) -> None:
+def _refuse_kind(display: str, mode: int, what: str = "scene") -> None:
     kind = file_kind(mode)
     if kind is not None:
-        raise HostileInput(Pos(display, 1, 1), f"not a regular file but {kind}; a scene is a .yaml text file")
+        raise HostileInput(Pos(display, 1, 1), f"not a regular file but {kind}; a {what} is a .yaml text file")
 
 
-def read_text(path: Path, display: str) -> str:
-    """Read a scene file as UTF-8; refuses what is not a regular file (without opening a FIFO or
-    reading a device), oversized and binary files, before any parsing."""
+def read_text(path: Path, display: str, what: str = "scene") -> str:
+    """Read a scene file (or another `what`: "patient profile") as UTF-8; refuses what is not a
+    regular file (without opening a FIFO or reading a device), oversized and binary files, before
+    any parsing."""
     where = Pos(display, 1, 1)
     try:
-        _refuse_kind(display, os.stat(path).st_mode)  # follows symlinks: the target must be a file
+        _refuse_kind(display, os.stat(path).st_mode, what)  # follows symlinks: the target must be a file
         flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
         fd = os.open(path, flags)
         try:
             info = os.fstat(fd)
-            _refuse_kind(display, info.st_mode)  # swapped after the check above
+            _refuse_kind(display, info.st_mode, what)  # swapped after the check above
             if info.st_size > MAX_FILE_BYTES:
-                raise HostileInput(where, f"file is {info.st_size} bytes; scene files are limited to {MAX_FILE_BYTES} bytes")
+                raise HostileInput(where, f"file is {info.st_size} bytes; {what} files are limited to {MAX_FILE_BYTES} bytes")
             chunks, total = [], 0
             while total <= MAX_FILE_BYTES:  # a file growing while read (or /proc) stops here too
                 chunk = os.read(fd, min(65536, MAX_FILE_BYTES + 1 - total))
@@ -165,7 +168,7 @@ def read_text(path: Path, display: str) -> str:
     except PermissionError as exc:
         raise HostileInput(where, "permission denied") from exc
     except IsADirectoryError as exc:
-        raise HostileInput(where, "not a regular file but a directory; a scene is a .yaml text file") from exc
+        raise HostileInput(where, f"not a regular file but a directory; a {what} is a .yaml text file") from exc
     except OSError as exc:
         raise HostileInput(where, f"cannot read file: {exc.strerror or type(exc).__name__}") from exc
     if len(raw) > MAX_FILE_BYTES:
@@ -182,8 +185,9 @@ def read_text(path: Path, display: str) -> str:
     return text.lstrip("\ufeff")
 
 
-def parse(text: str, display: str) -> Document:
-    """Parse one YAML document into plain data with positions; raises HostileInput."""
+def parse(text: str, display: str, what: str = "scene") -> Document:
+    """Parse one YAML document into plain data with positions; raises HostileInput. `what` names
+    the kind of file in messages ("scene", "patient profile")."""
     if len(text) > MAX_FILE_BYTES:
         raise HostileInput(Pos(display, 1, 1), f"text is larger than {MAX_FILE_BYTES} characters")
     loader = _Loader(text)
@@ -256,7 +260,7 @@ def parse(text: str, display: str) -> Document:
             return
         allowed = _SCALAR_TAGS if kind == "scalar" else {_STD + kind}
         if tag not in allowed:
-            doc.problems.append((pos, child_path(), f"YAML tag {echo(tag)} is not allowed in scene files"))
+            doc.problems.append((pos, child_path(), f"YAML tag {echo(tag)} is not allowed in {what} files"))
 
     try:
         while loader.check_event():
@@ -283,7 +287,7 @@ def parse(text: str, display: str) -> Document:
                 raise HostileInput(pos, f"more than {MAX_VALUES} values in one file; refused")
             if isinstance(event, yaml.ScalarEvent):
                 check_tag(event, "scalar", pos)
-                value, problem = _scalar(loader, event)
+                value, problem = _scalar(loader, event, what)
                 if value is None and not event.value and not event.style:
                     problem = problem or _comment_colour(text, event.start_mark.line)
                 if problem:
@@ -311,7 +315,7 @@ def parse(text: str, display: str) -> Document:
         index = max(0, min(int(exc.position), len(text)))
         line = text.count("\n", 0, index) + 1
         col = index - (text.rfind("\n", 0, index) + 1) + 1
-        raise HostileInput(Pos(display, line, col), f"character U+{int(exc.character):04X} is not allowed in a scene file "
+        raise HostileInput(Pos(display, line, col), f"character U+{int(exc.character):04X} is not allowed in a {what} file "
                            "(control character)") from exc
     except yaml.YAMLError as exc:
         raise HostileInput(Pos(display, 1, 1), f"YAML syntax: {printable(str(exc))[:200]}") from exc
@@ -340,7 +344,7 @@ def _comment_colour(text: str, line_index: int) -> str | None:
     return None
 
 
-def _scalar(loader, event) -> tuple[object, str | None]:
+def _scalar(loader, event, what: str = "scene") -> tuple[object, str | None]:
     """Build a plain scalar (null, bool, int, float or str) the way the safe loader would, plus a
     problem for numbers no scene value can hold (the value is then inf, so validation says nothing
     more there). Plain `1e-1` is a number (YAML 1.2), not the text YAML 1.1 makes of it."""
@@ -360,13 +364,13 @@ def _scalar(loader, event) -> tuple[object, str | None]:
                                                 or re.match(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)$", event.value)):
         return event.value, None  # `1_000.5`, `1:30.5`: text in YAML 1.2
     if tag in (_STD + "int", _STD + "float") and len(event.value) > MAX_NUMBER_CHARS:
-        return math.inf, f"a number of {len(event.value)} characters is out of range for any scene value"
+        return math.inf, f"a number of {len(event.value)} characters is out of range for any {what} value"
     if tag not in _SCALAR_TAGS:  # timestamps, binary, sets, merge, value keys: keep the text
         return event.value, None
     if tag == _STD + "float" and _FLOAT_12.match(event.value):
         value = float(event.value)
         if math.isinf(value):
-            return math.inf, f"{event.value} is out of range (too large in size for any scene value; it reads as infinity)"
+            return math.inf, f"{event.value} is out of range (too large in size for any {what} value; it reads as infinity)"
         return value, None
     if plain and tag == _STD + "int":
         if len(event.value) > 2 and event.value[:2] in ("0o", "0x"):
@@ -378,5 +382,5 @@ def _scalar(loader, event) -> tuple[object, str | None]:
     except Exception:  # e.g. `!!int abc`: keep the text; validation reports the type
         return event.value, None
     if isinstance(value, float) and math.isinf(value) and not event.value.lstrip("+-").lower().startswith(".inf"):
-        return math.inf, f"{echo(event.value)} is out of range (too large in size for any scene value; it reads as infinity)"
+        return math.inf, f"{echo(event.value)} is out of range (too large in size for any {what} value; it reads as infinity)"
     return value, None
