@@ -33,10 +33,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     """Run the core until Ctrl-C or --duration-s; returns the exit code."""
+    import numpy as np
+
     from engine.control.channels import Channels
     from engine.control.commands import CommandWriter, SettingError
     from engine.control.config import CoreConfig
-    from engine.control.layout import ALARM_TEXT, RunState
+    from engine.control.layout import ALARM_TEXT, STATE_DTYPE, RunState
     from engine.control.prescription import Prescription
     from engine.control.process import start_core
 
@@ -80,7 +82,7 @@ def main(args: argparse.Namespace) -> int:
             return 2
         config = CoreConfig(ports=ports, rate_hz=args.rate_hz, rt_priority=args.priority, cpu=args.cpu)
         core = start_core(config, channels.paths())
-        state = channels.state.read()
+        state = np.zeros((), dtype=STATE_DTYPE)
         started = time.monotonic()
         next_print = started + 1.0
         stop_sent = False
@@ -88,7 +90,11 @@ def main(args: argparse.Namespace) -> int:
         while core.is_alive():
             writer.heartbeat()
             now = time.monotonic()
-            channels.state.read(state)
+            try:
+                channels.state.read(state)
+            except TimeoutError:
+                time.sleep(0.002)  # the core frozen mid-write (the host took its CPU): read again
+                continue
             if not start_sent and state["core_pid"] != 0:
                 writer.start()
                 start_sent = True

@@ -51,6 +51,25 @@ PATIENTS_REFRESH_S = 2.0  # with a login: the patient list follows what the back
 START_TIMEOUT_S = 5.0  # Start pressed and the core never walked: the session ends with the reason
 
 
+
+def wait_belt_standing(channels, timeout_s: float) -> bool:
+    """After a stop: poll the core's state until the belt stands and the stop is done, at most
+    timeout_s; True when it did. A read that finds the core mid-write for longer than the block's
+    timeout (the host froze its CPU there: 100 ms in CI) is tried again: raised here, it skipped
+    the session's end and left the session open."""
+    state = np.zeros((), dtype=layout.STATE_DTYPE)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            channels.state.read(state)
+        except TimeoutError:
+            time.sleep(0.02)
+            continue
+        if abs(float(state["belt_speed_mps"])) < 0.01 and int(state["run_state"]) != layout.RunState.STOPPING:
+            return True
+        time.sleep(0.02)
+    return False
+
 class Desktop:
     """Owns the processes and the app for an interactive run."""
 
@@ -593,13 +612,7 @@ class Desktop:
         try:
             if self.controller.session_id is not None:
                 self.controller.stop(who="system")
-                state = np.zeros((), dtype=layout.STATE_DTYPE)
-                deadline = time.monotonic() + 15.0
-                while time.monotonic() < deadline:
-                    self.channels.state.read(state)
-                    if abs(float(state["belt_speed_mps"])) < 0.01 and int(state["run_state"]) != layout.RunState.STOPPING:
-                        break
-                    time.sleep(0.02)
+                wait_belt_standing(self.channels, 15.0)
                 self.end_session("interrupted", self._stop_reason or "StepSync was closed during the session")
             self._wait_for_reports()
         finally:
