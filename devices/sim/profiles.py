@@ -116,6 +116,10 @@ RANGES: dict[str, tuple[float, float]] = {
 }
 
 
+# The leg lengths (thigh + shank + foot height) a prescription accepts: engine/control/prescription.py's
+# HARD_LIMITS["leg_length_l_m"] (devices cannot import engine.control: a package cycle), held equal by
+# tests/devices/test_patient.py
+LEG_LENGTH_RANGE_M = (0.5, 1.2)
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 
 
@@ -175,6 +179,12 @@ def load_profile(name_or_path: str) -> PatientProfile:
     if errors:
         raise ValueError("\n".join(errors))
     profile = PatientProfile(**values)
+    leg_m = profile.thigh_m + profile.shank_m + profile.foot_height_m
+    if not LEG_LENGTH_RANGE_M[0] <= leg_m <= LEG_LENGTH_RANGE_M[1]:
+        at = doc.values.get(("thigh_m",), top)
+        raise ValueError(f"{at} thigh_m: thigh_m + shank_m + foot_height_m = {leg_m:.3g} m, a leg outside the "
+                         f"{LEG_LENGTH_RANGE_M[0]:g}..{LEG_LENGTH_RANGE_M[1]:g} m an exoskeleton prescription "
+                         "can be fitted to (engine/control/prescription.py)")
     o = profile.right_heel_strike_phase
     left_stance, right_stance = profile.stance_fraction
     # Both double-support phases must exist, or the phase bookkeeping has a flight phase.

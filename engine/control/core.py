@@ -1270,10 +1270,18 @@ class ControlCore:
         self.metrics.toe_off(side, ts)
         self.swing_clear.toe_off(side, ts)
         self.soles_held.drop(side)
-        self.swinging[side] = True
         a = self._angles_at(ts)
         hip, knee = a[2 * side], a[2 * side + 1]
-        self.toe_x_world[side] = self._hip_route_m(ts, a) + fk.sole_point_x_m(
+        # the hip's route position from the feet while this one is still down: its offset from the
+        # belt's s is kept for a landing with no foot planted (a flight phase: a toe off and the
+        # other's heel strike in the same insole sample). It was last set at a heel strike, and a
+        # long crossing step of a fast walker, landing as the other foot left, was put 17-26 cm
+        # short by the hip's drift since (an extreme profile, stance 0.85: docs/control.md)
+        hip_m = self._hip_route_m(ts, a)
+        if self.planted_m[side] == self.planted_m[side]:
+            self.hip_offset_m = min(HIP_DRIFT_MAX_M, max(-HIP_DRIFT_MAX_M, hip_m - self._s_at(ts)))
+        self.swinging[side] = True
+        self.toe_x_world[side] = hip_m + fk.sole_point_x_m(
             self.geo, side, hip, knee, self._pitch(side, ts, hip, knee), self.geo.toe_m[side])
 
     def _obstacle_legs(self) -> None:

@@ -158,6 +158,26 @@ def test_the_chain_does_not_drift_through_a_walk(profile):
     assert all(abs(r[2]) <= 0.001 for r in rows[1:]), max(rows[1:], key=lambda r: abs(r[2]))
 
 
+def test_a_landing_as_the_other_foot_leaves_is_placed_from_the_hip_at_that_toe_off(tmp_path):
+    # A profile at the edge of the ranges (healthy with stance fractions 0.85): its long crossing
+    # steps land in the insole sample in which the other foot leaves (a flight phase for the
+    # core), so the landing cannot be chained from a planted foot and is placed from the hip's
+    # offset on the treadmill. That offset was last set at a heel strike, and the landings over
+    # the curb up and the boxes came down 26, 17 and 19 cm short of the truth, every later
+    # footprint with them; it is now also taken at each toe off, while that foot is still down.
+    from devices.sim.profiles import profile_path
+
+    text = profile_path("healthy").read_text()
+    lines = [("stance_fraction: [0.85, 0.85]" if line.startswith("stance_fraction:") else line)
+             for line in text.replace("name: healthy", "name: long-stance").splitlines()]
+    path = tmp_path / "long-stance.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    rows, _, _ = _footprint_errors(str(path), 1, 32.0)
+    assert len(rows) >= 50
+    worst = max(rows[1:], key=lambda r: abs(r[2]))
+    assert abs(worst[2]) <= 0.01, f"a footprint {worst[2] * 100:+.1f} cm off the truth at {worst[0]:.2f} s"
+
+
 def test_insole_pitch_starts_at_the_gravity_angle():
     # a foot standing on its heel, toe up 15 deg, at power-up: the accelerometer reads gravity
     foot = InsoleFoot()

@@ -115,6 +115,21 @@ def test_a_hostile_profile_file_is_refused_with_where(tmp_path):
         assert "name: letters, digits" in _bad_profile(tmp_path, "\n".join(bad) + "\n"), name
 
 
+def test_a_profile_whose_leg_no_prescription_fits_is_refused_at_its_thigh(tmp_path):
+    # thigh and shank each within their ranges, together a 1.44 m leg: simulate used to stop
+    # with the prescription's "leg_length_l_m: 1.44 is outside" and no file or line
+    from devices.sim.profiles import LEG_LENGTH_RANGE_M
+    from engine.control.prescription import HARD_LIMITS
+
+    assert LEG_LENGTH_RANGE_M == HARD_LIMITS["leg_length_l_m"] == HARD_LIMITS["leg_length_r_m"]
+    lines = _healthy_lines()
+    n = _line_of(lines, "thigh_m")
+    for key, value in (("thigh_m", 0.65), ("shank_m", 0.65), ("foot_height_m", 0.14)):
+        lines[_line_of(lines, key) - 1] = f"{key}: {value}"
+    error = _bad_profile(tmp_path, "\n".join(lines) + "\n")
+    assert error.startswith(f"{tmp_path / 'bad.yaml'}:{n}:10 thigh_m: thigh_m + shank_m + foot_height_m = 1.44 m")
+
+
 def test_healthy_60s_walk_at_1_2_mps(walks):
     steps = steps_after(walks["healthy"], 5.0)
     assert 100 <= cadence_spm(steps) <= 125
