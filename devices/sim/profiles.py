@@ -133,9 +133,7 @@ def profile_path(name_or_path: str) -> Path:
     path = Path(name_or_path)
     if not path.suffix:
         path = PATIENTS_DIR / f"{name_or_path}.yaml"
-    if path.suffix and path.exists() and not path.is_file():
-        raise ValueError(f"{path}:1:1 <root>: not a regular file; a patient profile is a .yaml text file")
-    if not path.is_file():
+    if not path.exists():  # what exists but is no regular file, read_text refuses by its kind
         raise ValueError(f"unknown patient profile {name_or_path!r}; known: {', '.join(profile_names())} "
                          "(or give the path of a profile YAML file)")
     return path
@@ -157,6 +155,11 @@ def load_profile(name_or_path: str) -> PatientProfile:
     except HostileInput as exc:
         raise ValueError(f"{exc.pos} <root>: {exc.message}") from exc
     top = Pos(display, 1, 1)
+
+    def at(*path) -> Pos:
+        """Where the value at this key path is (else its key's value, else the file's start)."""
+        return doc.values.get(path, doc.values.get(path[:1], top))
+
     errors = [f"{pos} {'.'.join(map(str, key)) or '<root>'}: {message}" for pos, key, message in doc.problems]
     data = doc.data
     if not isinstance(data, dict):
@@ -172,8 +175,7 @@ def load_profile(name_or_path: str) -> PatientProfile:
         if f.name not in data or (f.name,) in doc.problem_paths():
             continue
         try:
-            values[f.name] = _field(f.name, data[f.name], lambda i=None, k=f.name: doc.values.get(
-                (k,) if i is None else (k, i), doc.values.get((k,), top)))
+            values[f.name] = _field(f.name, data[f.name], at)
         except ValueError as exc:
             errors.append(str(exc))
     if errors:
@@ -181,16 +183,14 @@ def load_profile(name_or_path: str) -> PatientProfile:
     profile = PatientProfile(**values)
     leg_m = profile.thigh_m + profile.shank_m + profile.foot_height_m
     if not LEG_LENGTH_RANGE_M[0] <= leg_m <= LEG_LENGTH_RANGE_M[1]:
-        at = doc.values.get(("thigh_m",), top)
-        raise ValueError(f"{at} thigh_m: thigh_m + shank_m + foot_height_m = {leg_m:.3g} m, a leg outside the "
+        raise ValueError(f"{at('thigh_m')} thigh_m: thigh_m + shank_m + foot_height_m = {leg_m:.3g} m, a leg outside the "
                          f"{LEG_LENGTH_RANGE_M[0]:g}..{LEG_LENGTH_RANGE_M[1]:g} m an exoskeleton prescription "
                          "can be fitted to (engine/control/prescription.py)")
     o = profile.right_heel_strike_phase
     left_stance, right_stance = profile.stance_fraction
     # Both double-support phases must exist, or the phase bookkeeping has a flight phase.
     if not (0.3 < o < 0.7 and left_stance > o and o + right_stance > 1.0):
-        at = doc.values.get(("right_heel_strike_phase",), top)
-        raise ValueError(f"{at} right_heel_strike_phase: {o:g} with stance fractions [{left_stance:g}, "
+        raise ValueError(f"{at('right_heel_strike_phase')} right_heel_strike_phase: {o:g} with stance fractions [{left_stance:g}, "
                          f"{right_stance:g}] leaves no double support (needs stance left > it and "
                          "it + stance right > 1)")
     return profile
@@ -205,10 +205,10 @@ def profile_to_yaml(profile: PatientProfile) -> str:
     return yaml.safe_dump(data, sort_keys=False)
 
 
-def _field(key: str, value, pos_of) -> object:
+def _field(key: str, value, at) -> object:
     """One key's value checked and converted; ValueError "file:line:col key: message".
-    pos_of(i) is the position of the value (i: the list element's index)."""
-    where = f"{pos_of()} {key}"
+    at(key[, i]) is the position of the value (i: a list element's index)."""
+    where = f"{at(key)} {key}"
     if key == "name":
         # an identifier: it names the simulated patient's code (sim-NAME), the bench's keys
         # (NAME.KEY) and lines on a terminal, so no dots, paths or control characters
@@ -230,9 +230,9 @@ def _field(key: str, value, pos_of) -> object:
     if key in PAIR_KEYS:
         if not isinstance(value, list) or len(value) != 2:
             raise ValueError(f"{where}: needs [left, right]")
-        pair = tuple(_number(v, f"{pos_of(i)} {key}[{i}]") for i, v in enumerate(value))
+        pair = tuple(_number(v, f"{at(key, i)} {key}[{i}]") for i, v in enumerate(value))
         for i, v in enumerate(pair):
-            _check_range(key, v, f"{pos_of(i)} {key}[{i}]")
+            _check_range(key, v, f"{at(key, i)} {key}[{i}]")
         return pair
     if isinstance(value, list):
         raise ValueError(f"{where}: one number, not a list")

@@ -1134,10 +1134,6 @@ class ControlCore:
         other = 1 - side
         step_m = None
         live = self._insoles_live()
-        # how the landing's place moves with its foot's pitch, from the pose that places it
-        # (a central difference of 1 mrad: the heel's place is smooth in the pitch)
-        slope = (fk.heel_x_m(self.geo, side, hip, knee, pitch + 1e-3)
-                 - fk.heel_x_m(self.geo, side, hip, knee, pitch - 1e-3)) * 500.0
         if not self.swinging[other]:
             # Heel to heel, both heels where they are planted (a stance foot pivots on its heel
             # before foot-flat and on its toe after heel-off), from the latest pose: the footprints'
@@ -1151,27 +1147,30 @@ class ControlCore:
             p_o = self._latest_pitch(other, now) if live else 0.0
             there = self._planted_heel_x(other, h_o, k_o, p_o)
             step_m = here - there
-            if self.planted_m[other] == self.planted_m[other]:
-                slope = (self._planted_heel_x(side, h_now, k_now, p_now + 1e-3) - here) * 1000.0
-                self.trail_fix_t[other] = ts if live else -1.0
-                self.trail_fix_slope[other] = -(self._planted_heel_x(other, h_o, k_o, p_o + 1e-3) - there) * 1000.0
         # Where the heel landed on the route: the hip (from the other, planted heel) plus this
         # heel's place. The hip's place on the treadmill (its offset from the belt's s) is real
         # (patients drift forward and back), bounded by the harness.
         if not self.swinging[other] and self.planted_m[other] == self.planted_m[other]:
             offset = self._hip_route_m(ts, a) - s_at
             self.hip_offset_m = min(HIP_DRIFT_MAX_M, max(-HIP_DRIFT_MAX_M, offset))
-        landing = s_at + self.hip_offset_m + heel_x
+        # How the landing's place moves with each pitch it was placed by, m/rad (1 mrad
+        # differences: the heel's place is smooth in the pitch); the insole's first zero on the
+        # belt in this stance tells how far off that pitch was (_landing_zeroed).
         if step_m is not None and self.planted_m[other] == self.planted_m[other]:
             # chained from the planted footprint by the footprints' distance (the latest pose, as
             # the step length): a foot still moving at the contact instant (a fast trembling or
             # shuffling step, 2-4 m/s) put 1-2 ms of event timing error into its place (~0.5 cm
             # a step, carried by every footprint after it)
             landing = self.planted_m[other] + step_m
+            self.landing_fix_slope[side] = (self._planted_heel_x(side, h_now, k_now, p_now + 1e-3) - here) * 1000.0
+            self.trail_fix_t[other] = ts if live else -1.0
+            self.trail_fix_slope[other] = -(self._planted_heel_x(other, h_o, k_o, p_o + 1e-3) - there) * 1000.0
+        else:
+            landing = s_at + self.hip_offset_m + heel_x  # placed by the heel at the contact instant
+            self.landing_fix_slope[side] = (fk.heel_x_m(self.geo, side, hip, knee, pitch + 1e-3)
+                                            - fk.heel_x_m(self.geo, side, hip, knee, pitch - 1e-3)) * 500.0
         self.planted_m[side] = landing
-        # the insole's first zero on the belt in this stance tells how far off that pitch was
         self.landing_fix_t[side] = ts if live else -1.0
-        self.landing_fix_slope[side] = slope
         self.strike_t[side] = ts
         self.emit(EventKind.HEEL_STRIKE, side, 0, self.metrics.stance_fraction[side], landing, heel_x, t_s=ts)
         steady = self.steadiness.heel_strike(side, ts)

@@ -120,7 +120,6 @@ class InsoleFoot:
         self.landing_from_t_s = -1.0  # ... the time of the zero before (the drift's start)
         self.landing_t_s = -1.0  # ... its own time
         self._zero_t = -1.0  # host time of the latest zero on the belt (-1: none; the first sample)
-        self._swing_from_t = -1.0  # ... as it was when this contact began
         self._zeroed_contact = True  # this contact has had its zero (the patient starts standing)
 
     def update(self, t_s: float, dev_s: float, heel_n: float, mid_n: float, toe_n: float,
@@ -191,7 +190,6 @@ class InsoleFoot:
         else:
             self.events.update(t_s, h, 0.0)  # keep the detector's last sample current
         if self.events.contact and not self.contact:
-            self._swing_from_t = self._zero_t
             self._zeroed_contact = False
         self.contact = self.events.contact
         self.event_t_s = self.events.event_t_s
@@ -235,7 +233,7 @@ class InsoleFoot:
                     self._zeroed_contact = True
                     self.landing_zero = True
                     self.landing_err_rad = self.pitch_rad
-                    self.landing_from_t_s = self._swing_from_t
+                    self.landing_from_t_s = self._zero_t  # none since: the zero before the swing
                     self.landing_t_s = t_s
                 self.pitch_rad -= ACCEL_GAIN * self.pitch_rad  # flat on the level belt: pitch 0
                 self._zero_t = t_s

@@ -352,8 +352,10 @@ class SessionController:
         self.run_state = "ended"
 
 
-def wait_for_run_state(channels, wanted: set[int], timeout_s: float, poll_s: float = 0.01):
-    """Poll the state block until run_state is in `wanted`; returns the last snapshot."""
+def wait_for_state(channels, done, timeout_s: float, poll_s: float = 0.01) -> bool:
+    """Poll the core's state block until done(snapshot), at most timeout_s; True when it was.
+    A read that finds the core mid-write for longer than the block's timeout (the host froze its
+    CPU there: 100 ms in CI) is tried again at the next poll."""
     import numpy as np
 
     snapshot = np.zeros((), dtype=layout.STATE_DTYPE)
@@ -361,9 +363,11 @@ def wait_for_run_state(channels, wanted: set[int], timeout_s: float, poll_s: flo
     while True:
         try:
             channels.state.read(snapshot)
+            if done(snapshot):
+                return True
         except TimeoutError:
             pass
-        if int(snapshot["run_state"]) in wanted or time.monotonic() > deadline:
-            return snapshot
+        if time.monotonic() > deadline:
+            return False
         time.sleep(poll_s)
 

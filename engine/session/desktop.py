@@ -20,11 +20,9 @@ import logging
 import time
 from pathlib import Path
 
-import numpy as np
-
 from engine.control import layout
 from engine.render.liveness import freeze_collector, thaw_collector
-from engine.session.controller import SessionController
+from engine.session.controller import SessionController, wait_for_state
 from engine.session.runner import (
     STEADY_FRAME_MS,
     STEADY_FRAMES,
@@ -51,24 +49,13 @@ PATIENTS_REFRESH_S = 2.0  # with a login: the patient list follows what the back
 START_TIMEOUT_S = 5.0  # Start pressed and the core never walked: the session ends with the reason
 
 
-
 def wait_belt_standing(channels, timeout_s: float) -> bool:
-    """After a stop: poll the core's state until the belt stands and the stop is done, at most
-    timeout_s; True when it did. A read that finds the core mid-write for longer than the block's
-    timeout (the host froze its CPU there: 100 ms in CI) is tried again: raised here, it skipped
-    the session's end and left the session open."""
-    state = np.zeros((), dtype=layout.STATE_DTYPE)
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            channels.state.read(state)
-        except TimeoutError:
-            time.sleep(0.02)
-            continue
-        if abs(float(state["belt_speed_mps"])) < 0.01 and int(state["run_state"]) != layout.RunState.STOPPING:
-            return True
-        time.sleep(0.02)
-    return False
+    """After a stop: wait until the belt stands and the stop is done, at most timeout_s; True
+    when it did. A core frozen mid-write by the host is read again (an exception here skipped the
+    session's end and left the session open)."""
+    return wait_for_state(channels, lambda s: abs(float(s["belt_speed_mps"])) < 0.01
+                          and int(s["run_state"]) != layout.RunState.STOPPING, timeout_s, poll_s=0.02)
+
 
 class Desktop:
     """Owns the processes and the app for an interactive run."""
