@@ -12,7 +12,9 @@ event ring) with the truth:
   swing ending at the matched heel strike;
 - obstacle outcomes: per leg-obstacle crossing from the core's OBSTACLE_LEG events (cleared,
   touched, tripped: agreement is equality, `obstacle_confusion` truth x core, 3 x 3; a crossing
-  the core did not report counts as a disagreement); without them per obstacle (the truth's worst
+  the core did not report counts as a disagreement, unless that foot landed after the records'
+  end: the core decides at the landing, so such a leg has no verdict and is counted in
+  `crossings_unjudged` instead); without them per obstacle (the truth's worst
   leg), truth cleared = core CLEARED, truth touched/tripped = core HIT, confusion truth x
   (cleared, hit, other);
 - `healthy_clear_rate`: share of in-lane step-overs within both legs' capacity that profiles
@@ -112,6 +114,11 @@ def _nearest(truth: list[dict], side: int, t_s: float, key: str = "t_s") -> dict
     return best
 
 
+def _landed_by(heel_strikes: list[dict], side: int, from_s: float, until_s: float) -> bool:
+    """Whether that foot landed at or after from_s and no later than until_s."""
+    return any(h["side"] == side and from_s - 1e-9 <= h["t_s"] <= until_s for h in heel_strikes)
+
+
 def compare_session(truth: dict, events: np.ndarray, start_s: float) -> dict:
     """Errors of one simulated session's core events against its ground truth."""
     from engine.control.layout import EventKind, LegOutcome, ObstacleOutcome
@@ -154,6 +161,11 @@ def compare_session(truth: dict, events: np.ndarray, start_s: float) -> dict:
                 for e in events[events["kind"] == EventKind.OBSTACLE_LEG]}
     leg_margin = {(int(e["code"]), int(e["side"])): float(e["v1"])
                   for e in events[events["kind"] == EventKind.OBSTACLE_LEG]}
+    # The core decides a leg's crossing when that foot lands; a landing after the recorded
+    # session's end (its last event: the walk stops at the duration, the belt after it) has no
+    # verdict to compare, so that leg is left out (counted as unjudged), not called a disagreement
+    records_end_s = float(events["t_s"].max()) if len(events) else math.inf
+    out["unjudged_legs"] = 0
     out["disagreements"] = []  # one line per disagreeing leg, for the doc
     out["disagreeing_legs"] = []  # the same legs as data: truth's and core's outcome and margin (m)
     for ob in truth["obstacles"]:
@@ -163,6 +175,9 @@ def compare_session(truth: dict, events: np.ndarray, start_s: float) -> dict:
             for side_name, leg in ob["legs"].items():
                 side = 0 if side_name == "left" else 1
                 got = leg_core.get((ob["obstacle"], side), "none")
+                if got == "none" and not _landed_by(truth["heel_strikes"], side, leg["t_s"], records_end_s):
+                    out["unjudged_legs"] += 1
+                    continue
                 out["crossings"].append((leg["outcome"], got))
                 if got != leg["outcome"]:
                     truth_m = leg["margin_m"]
@@ -245,6 +260,8 @@ def _summarise(parts: list[dict]) -> dict:
         "obstacle_outcome_agreement": agree / len(crossings) if crossings else math.nan,
         "obstacle_confusion": confusion,
         "crossings_compared": len(crossings),
+        # legs whose foot landed after the records' end: no verdict of the core to compare
+        "crossings_unjudged": sum(p.get("unjudged_legs", 0) for p in parts),
     }
 
 
@@ -444,7 +461,7 @@ TABLE_KEYS = (
     ("event_offset_ms_max_abs", "offset ms", "<= 2"), ("step_length_cm_median", "step median cm", "<= 1"),
     ("step_length_cm_p95", "step p95 cm", "<= 3"), ("toe_clearance_cm_median", "MTC median cm", "<= 1"),
     ("toe_clearance_cm_p95", "MTC p95 cm", "<= 2.5"), ("obstacle_outcome_agreement", "obstacle agreement", ">= 0.97"),
-    ("crossings_compared", "crossings", ""), ("boost_rescue_rate", "boost rescue", ""),
+    ("crossings_compared", "crossings", ""), ("crossings_unjudged", "unjudged", ""), ("boost_rescue_rate", "boost rescue", ""),
     ("alarms_acknowledged", "alarms acked", ""),
 )
 
