@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+from pathlib import Path
 
 from devices.sim.profiles import profile_names
 
@@ -90,6 +91,12 @@ def main(args: argparse.Namespace) -> int:
     from devices.base import JointMode
     from devices.sim.server import Rig, favour_rig_process
 
+    if args.truth and (Path(args.truth).is_dir() or not Path(args.truth).parent.is_dir()):
+        # checked at the start: the truth is written on exit, after the whole session
+        print(f"rig: --truth {args.truth}: "
+              f"{'is a folder' if Path(args.truth).is_dir() else 'its folder does not exist'}; give a file path",
+              file=sys.stderr)
+        return 2
     try:
         rig = Rig(args.patient_file or args.patient, args.seed, JointMode[args.exo_safe_mode.upper()])
     except ValueError as exc:
@@ -144,8 +151,12 @@ def main(args: argparse.Namespace) -> int:
     finally:
         if stdin_fd is not None:
             os.set_blocking(stdin_fd, True)
-        if args.truth:
-            with open(args.truth, "w") as f:
-                json.dump(rig.ground_truth(), f, indent=1)
-        rig.close()
+        try:
+            if args.truth:
+                with open(args.truth, "w") as f:
+                    json.dump(rig.ground_truth(), f, indent=1)
+        except OSError as exc:
+            print(f"rig: the ground truth was not written: {exc}", file=sys.stderr)
+        finally:
+            rig.close()
     return 0

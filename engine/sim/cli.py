@@ -32,14 +32,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     """Run the simulation; prints the session id, its outcome and the speed-up."""
+    import math
     import sys
 
     from engine.scene.loader import SceneError
     from engine.sim.session import SimOptions, run_simulation
 
-    if args.duration_s <= 0:
-        print("simulate: --duration-s must be positive", file=sys.stderr)
+    # (argparse's float takes 'nan' and 'inf': NaN passed a "<= 0" test and walked the whole route)
+    if not (math.isfinite(args.duration_s) and args.duration_s > 0):
+        print(f"simulate: --duration-s must be a positive number of seconds, not {args.duration_s}", file=sys.stderr)
         return 2
+    if args.guidance is not None and not (math.isfinite(args.guidance) and 0.0 <= args.guidance <= 1.0):
+        # the controller would clamp it to the prescription; a value out of the setting's range is
+        # a typo to name, not to walk a session with
+        print(f"simulate: --guidance must be within 0..1, not {args.guidance}", file=sys.stderr)
+        return 2
+    if args.truth:
+        from pathlib import Path
+
+        truth = Path(args.truth)
+        # checked before the walk: the truth is written after it, minutes later
+        if truth.is_dir() or not truth.parent.is_dir():
+            print(f"simulate: --truth {args.truth}: "
+                  f"{'is a folder' if truth.is_dir() else 'its folder does not exist'}; give a file path",
+                  file=sys.stderr)
+            return 2
     settings = {}
     if args.guidance is not None:
         settings["guidance"] = args.guidance
@@ -51,6 +68,9 @@ def main(args: argparse.Namespace) -> int:
     except (ValueError, SceneError, KeyError) as exc:
         print(f"simulate: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # the database or the truth file could not be written
+        print(f"simulate: {exc}", file=sys.stderr)
+        return 1
     print(f"session {result.session_id} ({result.outcome}) for {result.patient_code}, profile {result.profile}: "
           f"{result.summary.get('steps')} steps, {result.sim_s:.1f} s simulated in {result.wall_s:.1f} s "
           f"({result.speedup:.1f}x real time) -> {args.db}")

@@ -81,6 +81,14 @@ def test_rig_cli_unknown_patient_is_a_usage_error():
     assert result.returncode == 2
 
 
+@pytest.mark.parametrize("where, message", [("", "is a folder"), ("no/such/t.json", "its folder does not exist")])
+def test_rig_cli_refuses_a_truth_path_it_could_not_write_at_exit(tmp_path, where, message):
+    """The truth is written when the rig stops, after the session: a bad path is named at the start."""
+    result = subprocess.run([sys.executable, "main.py", "rig", "--truth", str(tmp_path / where)], cwd=ROOT,
+                            text=True, capture_output=True, timeout=60)
+    assert result.returncode == 2 and message in result.stderr, result.stderr
+
+
 def test_devices_cli_names_what_answers(rig):
     start = time.monotonic()
     out = subprocess.run(

@@ -94,6 +94,27 @@ def test_simulate_refuses_an_unknown_profile(tmp_path):
     assert result.returncode == 2 and "unknown patient profile 'zombie'" in result.stderr
 
 
+@pytest.mark.parametrize("flag, value, message", [
+    ("--duration-s", "nan", "--duration-s must be a positive number of seconds, not nan"),
+    ("--duration-s", "inf", "--duration-s must be a positive number of seconds, not inf"),
+    ("--duration-s", "0", "--duration-s must be a positive number of seconds, not 0.0"),
+    ("--guidance", "2", "--guidance must be within 0..1, not 2.0"),
+    ("--guidance", "-0.1", "--guidance must be within 0..1, not -0.1"),
+    ("--truth", "TMP", "is a folder; give a file path"),
+    ("--truth", "TMP/no/such/t.json", "its folder does not exist; give a file path"),
+])
+def test_simulate_refuses_a_setting_out_of_range_by_name(tmp_path, flag, value, message):
+    db = tmp_path / "x.db"
+    args = {"--duration-s": "5", flag: value.replace("TMP", str(tmp_path))}
+    result = subprocess.run(
+        [sys.executable, "main.py", "-q", "simulate", "--scene", "grocery-first-visit", "--patient-profile", "healthy",
+         "--db", str(db), *[x for k, v in args.items() for x in (k, v)]],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 2 and message in result.stderr, result.stderr
+    assert not db.exists()  # refused before anything is written
+
+
 # Tolerance between a live run and a simulation of the same seed: the live rig ticks on the real
 # clock (jitter, a start a few ms later), so the same patient walks the same plan with slightly
 # different timing. Over the same stretch of route the number of steps agrees within 2 and the
