@@ -186,6 +186,11 @@ def load_profile(name_or_path: str) -> PatientProfile:
         raise ValueError(f"{at('thigh_m')} thigh_m: thigh_m + shank_m + foot_height_m = {leg_m:.3g} m, a leg outside the "
                          f"{LEG_LENGTH_RANGE_M[0]:g}..{LEG_LENGTH_RANGE_M[1]:g} m an exoskeleton prescription "
                          "can be fitted to (engine/control/prescription.py)")
+    if profile.hr_max_bpm <= profile.hr_rest_bpm:
+        # heart rate = rest + gain x speed^2, capped at the maximum: a cap at or below rest would
+        # put the walk's heart rate under the resting one (both within their own ranges)
+        raise ValueError(f"{at('hr_max_bpm')} hr_max_bpm: {profile.hr_max_bpm:g} is not above hr_rest_bpm "
+                         f"{profile.hr_rest_bpm:g}")
     o = profile.right_heel_strike_phase
     left_stance, right_stance = profile.stance_fraction
     # Both double-support phases must exist, or the phase bookkeeping has a flight phase.

@@ -88,6 +88,12 @@ def test_a_bad_profile_value_is_named_by_file_line_and_column(tmp_path):
     bad = list(lines)
     bad[_line_of(lines, "hr_rest_bpm") - 1] = "hr_rest_bpm: 1:10"
     assert "hr_rest_bpm: expected a number, got '1:10'" in _bad_profile(tmp_path, "\n".join(bad) + "\n")
+    # each heart-rate value within its range, but the cap below the resting rate
+    bad = list(lines)
+    m = _line_of(lines, "hr_max_bpm")
+    bad[_line_of(lines, "hr_rest_bpm") - 1] = "hr_rest_bpm: 115"
+    bad[m - 1] = "hr_max_bpm: 95"
+    assert _bad_profile(tmp_path, "\n".join(bad) + "\n") == f"{path}:{m}:13 hr_max_bpm: 95 is not above hr_rest_bpm 115"
 
 
 def test_a_hostile_profile_file_is_refused_with_where(tmp_path):
