@@ -18,18 +18,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     """Simulate the sessions, then write the patient's progress report."""
+    import math
+    import sys
+
     from engine.records.paths import default_db_path
     from engine.records.store import DEMO_PATIENTS
     from engine.sim.demo import fill_demo_history
 
     if args.patient not in DEMO_PATIENTS:
-        print(f"demo-history: {args.patient!r} is not a demo patient (choose from {', '.join(DEMO_PATIENTS)})")
+        print(f"demo-history: {args.patient!r} is not a demo patient (choose from {', '.join(DEMO_PATIENTS)})",
+              file=sys.stderr)
         return 2
-    if args.sessions < 1 or args.duration_s < 10:
-        print("demo-history: need --sessions >= 1 and --duration-s >= 10")
+    # (argparse's float takes 'nan' and 'inf': NaN passed a "< 10" test and each session walked
+    # its whole route)
+    if args.sessions < 1 or not (math.isfinite(args.duration_s) and args.duration_s >= 10):
+        print(f"demo-history: need --sessions >= 1 and --duration-s >= 10 (a number of seconds), "
+              f"not {args.sessions} and {args.duration_s}", file=sys.stderr)
         return 2
     db = args.db or str(default_db_path())
-    import sys
 
     ids = fill_demo_history(db, args.patient, args.sessions, args.duration_s, args.seed,
                             progress=sys.stderr.isatty())

@@ -221,6 +221,21 @@ def test_csv_export_per_stream(recorded, tmp_path):
     assert ezc3d.c3d(str(c3d_out))["data"]["points"].shape[1] == len(ANGLE_POINTS)
 
 
+@pytest.mark.parametrize("args, message", [
+    (["--duration-s", "nan"], "not 10 and nan"),
+    (["--duration-s", "inf"], "not 10 and inf"),
+    (["--duration-s", "5"], "not 10 and 5.0"),
+    (["--sessions", "0"], "not 0 and 120.0"),
+    (["--patient", "nobody"], "'nobody' is not a demo patient"),
+])
+def test_demo_history_refuses_bad_options_before_simulating(tmp_path, args, message):
+    db_path = tmp_path / "demo.db"
+    result = subprocess.run([sys.executable, "main.py", "-q", "demo-history", *args, "--db", str(db_path)],
+                            cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and message in result.stderr, result.stderr
+    assert not db_path.exists()  # nothing simulated, nothing written
+
+
 @pytest.mark.timeout(1200)  # 4 real simulations (the subprocess itself may take 900 s on a loaded machine)
 def test_demo_history_and_progress_report(tmp_path):
     db_path = tmp_path / "demo.db"
