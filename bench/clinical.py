@@ -324,6 +324,9 @@ def run(quick: bool, profiles: str | None = None, write_doc: bool = True) -> dic
 
     refused: list[str] = []
     if profiles:
+        if not Path(profiles).is_dir():
+            raise SystemExit(f"bench clinical: --profiles {profiles}: "
+                             f"{'not a folder' if Path(profiles).exists() else 'no such folder'}")
         paths = []
         for path in sorted(str(p) for p in Path(profiles).glob("*.yaml")):
             # a file that is not a valid profile is named with its error and left out; the

@@ -31,3 +31,11 @@ def test_a_bad_profile_in_the_folder_is_refused_by_line_and_the_rest_run(tmp_pat
     assert f"{tmp_path / 'broken.yaml'}:{n}:10" in out.stderr
     assert figures["walker.event_timing_ms_median"] is not None
     assert not any(key.startswith("broken.") for key in figures)
+
+
+@pytest.mark.parametrize("where, message", [("missing", "no such folder"), ("a-file.yaml", "not a folder")])
+def test_a_profiles_path_that_is_no_folder_is_named(tmp_path, where, message):
+    (tmp_path / "a-file.yaml").write_text((ROOT / "devices/sim/patients/healthy.yaml").read_text())
+    out = subprocess.run([sys.executable, "-m", "bench", "clinical", "--quick", "--profiles", str(tmp_path / where),
+                          "--json"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1 and f"--profiles {tmp_path / where}: {message}" in out.stderr, out.stderr
