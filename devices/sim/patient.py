@@ -123,10 +123,10 @@ LIFT_OFF_BLEND_U = 0.2  # share of the swing over which the toe-off pose blends 
 # on the shipped profiles): the limit sits beyond that and acts only where the foot was placed out
 # of the leg's reach (a landing pulled short by the exoskeleton).
 HIP_EXTENSION_LIMIT_RAD = math.radians(30.0)
-# How far ahead of a lone stance foot's ankle the pelvis can be, as a share of the leg's reach:
-# _pose's pelvis comes down to half the reach at most (sqrt(1 - 0.5^2)), and a pelvis further on
-# leaves the foot out of the leg's reach
-LONE_STANCE_REACH = math.sqrt(0.75)
+# How far ahead of a stance foot's ankle the pelvis can be, as a share of the leg's reach: _pose's
+# pelvis comes down to half the reach at most (sqrt(1 - 0.5^2)), and a pelvis further on leaves
+# the foot out of the leg's reach
+HIP_AHEAD_OF_STANCE_REACH = math.sqrt(0.75)
 EARLY_TOE_OFF_MIN_Q = 0.5  # only a leg past mid stance (heel rise) leaves early
 # A swing foot that meets the ground in terminal swing (the leg reaching forward to land) and
 # that the joints cannot lift (a knee at the end of its range, a dropped foot held low) lands
@@ -580,12 +580,13 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
         return length
 
     def _within_stance_reach(self, hip_before: float) -> None:
-        """The pelvis goes no further past a stance foot than that leg reaches. _pose
-        lowers the pelvis as the hip passes over a stance foot, down to half the leg's length
-        (LONE_STANCE_REACH of it forward); further on nothing reached the foot: a 1.2-1.7 m
+        """The pelvis goes no further past a stance foot than that leg reaches. _pose lowers the
+        pelvis as the hip passes over a stance foot, down to half the leg's length, where the hip
+        is HIP_AHEAD_OF_STANCE_REACH of the reach ahead of the ankle; further on nothing reached
+        the foot: a 1.2-1.7 m
         crossing step of an extreme profile (2.5 m/s, walk ratio 0.010; a 0.6 step-length
         asymmetry; healthy steps on 0.5 m legs) took the lone stance thigh to 60-68 deg of
-        extension, and the joint angles the exoskeleton reported put that foot 6-7 cm short of
+        extension, and the joint angles the exoskeleton reported put that foot 6-9 cm short of
         where the truth had it planted (the core's footprints followed the angles). The body is
         held there until the other foot lands; a landing planned beyond what the swinging leg
         then reaches comes down short (where forward kinematics put the heel). With both feet
@@ -595,7 +596,7 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
         for side in (0, 1):
             if self.legs[side].in_stance:
                 ax, _, _ = self._stance_ankle(side)
-                furthest = min(furthest, ax + self._stance_reach_m * LONE_STANCE_REACH)
+                furthest = min(furthest, ax + self._stance_reach_m * HIP_AHEAD_OF_STANCE_REACH)
         if self.hip_x > furthest:
             # held there (never pulled back: a pelvis past it already stays where it was)
             self.hip_x = max(furthest, min(self.hip_x, hip_before))
