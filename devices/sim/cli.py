@@ -43,6 +43,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scenes-dir", metavar="DIR", help="folder of scene files (default: scenes/)")
 
 
+def truth_path_problem(path: str) -> str | None:
+    """Why a ground-truth file could not be written at path ('is a folder', 'its folder does not
+    exist'), or None. Checked before a session: the truth is written after it."""
+    p = Path(path)
+    if p.is_dir():
+        return "is a folder"
+    if not p.parent.is_dir():
+        return "its folder does not exist"
+    return None
+
+
 def parse_command(rig, line: str) -> str | None:
     """Apply one stdin command to the rig; returns text to print (or None)."""
     words = line.split()
@@ -91,11 +102,9 @@ def main(args: argparse.Namespace) -> int:
     from devices.base import JointMode
     from devices.sim.server import Rig, favour_rig_process
 
-    if args.truth and (Path(args.truth).is_dir() or not Path(args.truth).parent.is_dir()):
-        # checked at the start: the truth is written on exit, after the whole session
-        print(f"rig: --truth {args.truth}: "
-              f"{'is a folder' if Path(args.truth).is_dir() else 'its folder does not exist'}; give a file path",
-              file=sys.stderr)
+    problem = truth_path_problem(args.truth) if args.truth else None
+    if problem:  # checked at the start: the truth is written on exit, after the whole session
+        print(f"rig: --truth {args.truth}: {problem}; give a file path", file=sys.stderr)
         return 2
     try:
         rig = Rig(args.patient_file or args.patient, args.seed, JointMode[args.exo_safe_mode.upper()])

@@ -35,6 +35,7 @@ def main(args: argparse.Namespace) -> int:
     import math
     import sys
 
+    from devices.sim.cli import truth_path_problem
     from engine.scene.loader import SceneError
     from engine.sim.session import SimOptions, run_simulation
 
@@ -47,16 +48,10 @@ def main(args: argparse.Namespace) -> int:
         # a typo to name, not to walk a session with
         print(f"simulate: --guidance must be within 0..1, not {args.guidance}", file=sys.stderr)
         return 2
-    if args.truth:
-        from pathlib import Path
-
-        truth = Path(args.truth)
-        # checked before the walk: the truth is written after it, minutes later
-        if truth.is_dir() or not truth.parent.is_dir():
-            print(f"simulate: --truth {args.truth}: "
-                  f"{'is a folder' if truth.is_dir() else 'its folder does not exist'}; give a file path",
-                  file=sys.stderr)
-            return 2
+    problem = truth_path_problem(args.truth) if args.truth else None
+    if problem:  # checked before the walk: the truth is written after it, minutes later
+        print(f"simulate: --truth {args.truth}: {problem}; give a file path", file=sys.stderr)
+        return 2
     settings = {}
     if args.guidance is not None:
         settings["guidance"] = args.guidance
