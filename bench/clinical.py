@@ -29,7 +29,9 @@ event ring) with the truth:
   the belt until then, and an unacknowledged false STUMBLE held slow profiles at 0.05 m/s for the
   rest of a run (a few crossings per profile). The count is reported, not hidden.
 - `profiles_refused`: with `--profiles DIR`, the error (`file:line:col key: message`) of each
-  file there that is not a valid profile; it is left out and the others run;
+  file there that is not a valid profile; it is left out and the others run. DIR's *.yaml and
+  *.yml files are read (not its subfolders); each profile's figures are keyed by its `name`, or
+  by its file name where two files in DIR carry the same name;
 STEPSYNC_BENCH_JOBS=N runs N simulations at a time in worker processes (default 1; the figures
 do not depend on it, the wall time does).
 Targets (issue 10): event timing <= 5 ms median, <= 15 ms p95, offset <= 2 ms, step length <= 1 cm
@@ -96,6 +98,41 @@ def _scene_dir(root: Path) -> Path:
     (folder / base.name).write_text(base.read_text())
     (folder / "bench-clinical.yaml").write_text(BENCH_SCENE)
     return folder
+
+
+PROFILE_SUFFIXES = (".yaml", ".yml")  # either spelling, in any case, is a YAML file
+
+
+def profile_files(folder: Path) -> list[Path]:
+    """Every *.yaml and *.yml entry of folder (not its subfolders), sorted: what --profiles runs.
+    Entries that are no regular file are kept, so that loading them names what they are."""
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in PROFILE_SUFFIXES)
+
+
+def profile_keys(named: list[tuple[str, str]]) -> dict[str, str]:
+    """The PROFILE of each PROFILE.KEY figure, per (path or shipped name, profile name): the
+    profile's own name, unless two files carry the same one (a copy edited without renaming):
+    each of those is keyed by its file name without the suffix (then with it, should two differ
+    only there), and stderr says so; no profile's figures overwrite another's."""
+    counts: dict[str, int] = {}
+    for _, name in named:
+        counts[name] = counts.get(name, 0) + 1
+    keys = {path: name for path, name in named if counts[name] == 1}
+    taken = set(keys.values())
+    for path, name in named:
+        if counts[name] == 1:
+            continue
+        p = Path(path)
+        stem = p.stem.replace(".", "_")  # (a dot would split PROFILE.KEY in the wrong place)
+        key = stem if stem not in taken else f"{stem}-{p.suffix.lstrip('.').lower()}"
+        n = 2
+        while key in taken:  # (a file named like another profile: number it)
+            key, n = f"{stem}-{n}", n + 1
+        keys[path] = key
+        taken.add(key)
+        print(f"bench clinical: {path} names its profile {name!r}, as another file here does: "
+              f"its figures are keyed {key!r}", file=sys.stderr, flush=True)
+    return keys
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -328,7 +365,7 @@ def run(quick: bool, profiles: str | None = None, write_doc: bool = True) -> dic
             raise SystemExit(f"bench clinical: --profiles {profiles}: "
                              f"{'not a folder' if Path(profiles).exists() else 'no such folder'}")
         paths = []
-        for path in sorted(str(p) for p in Path(profiles).glob("*.yaml")):
+        for path in (str(p) for p in profile_files(Path(profiles))):
             # a file that is not a valid profile is named with its error and left out; the
             # others run (one bad file in a folder of profiles must not cost the rest)
             try:
@@ -338,10 +375,11 @@ def run(quick: bool, profiles: str | None = None, write_doc: bool = True) -> dic
                 refused.append(str(exc))
                 print(f"bench clinical: refused {exc}", file=sys.stderr, flush=True)
         if not paths:
-            raise SystemExit(f"bench clinical: no valid *.yaml profiles in {profiles}"
+            raise SystemExit(f"bench clinical: no valid *.yaml or *.yml profiles in {profiles}"
                              + "".join(f"\n{r}" for r in refused))
     else:
         paths = profile_names()
+    keys = profile_keys([(path, load_profile(path).name) for path in paths])
     seeds = [1] if quick else [1, 2, 3]
     duration_s = 15.0 if quick else 60.0
     results: dict = {}
@@ -363,7 +401,7 @@ def run(quick: bool, profiles: str | None = None, write_doc: bool = True) -> dic
 
         def finished(job: tuple, res: dict) -> None:
             done[(job[0], job[1])] = res
-            print(f"bench clinical: {load_profile(job[0]).name} seed {job[1]}: {res['speedup']:.1f}x "
+            print(f"bench clinical: {keys[job[0]]} seed {job[1]}: {res['speedup']:.1f}x "
                   f"({len(done)}/{len(jobs)})", file=sys.stderr, flush=True)
 
         if workers == 1:
@@ -374,7 +412,6 @@ def run(quick: bool, profiles: str | None = None, write_doc: bool = True) -> dic
                 for job, res in zip(jobs, pool.map(_one, jobs), strict=True):
                     finished(job, res)
         for name_or_path in paths:
-            profile = load_profile(name_or_path)
             parts = []
             p_rescue = [0, 0]
             alarms = 0
@@ -384,7 +421,7 @@ def run(quick: bool, profiles: str | None = None, write_doc: bool = True) -> dic
                 sim_s += res["sim_s"]
                 wall_s += res["wall_s"]
                 parts.append(res["part"])
-                disagreements += [f"{profile.name} seed {seed}: {d}" for d in res["part"].get("disagreements", [])]
+                disagreements += [f"{keys[name_or_path]} seed {seed}: {d}" for d in res["part"].get("disagreements", [])]
                 alarms += res["alarms"]
                 healthy[0] += res["healthy"][0]
                 healthy[1] += res["healthy"][1]
@@ -398,8 +435,8 @@ def run(quick: bool, profiles: str | None = None, write_doc: bool = True) -> dic
             rescue[1] += p_rescue[1]
             all_parts += parts
             for key, value in summary.items():
-                results[f"{profile.name}.{key}"] = value
-            table.append((profile.name, summary))
+                results[f"{keys[name_or_path]}.{key}"] = value
+            table.append((keys[name_or_path], summary))
     overall = _summarise(all_parts)
     overall["healthy_clear_rate"] = healthy[0] / healthy[1] if healthy[1] else math.nan
     overall["boost_rescue_rate"] = rescue[0] / rescue[1] if rescue[1] else math.nan

@@ -134,6 +134,11 @@ def profile_path(name_or_path: str) -> Path:
     if not path.suffix:
         path = PATIENTS_DIR / f"{name_or_path}.yaml"
     if not path.exists():  # what exists but is no regular file, read_text refuses by its kind
+        if path.suffix and Path(name_or_path) == path:
+            # a path was given: say that the file is missing, not that a profile name is unknown
+            raise ValueError(f"{name_or_path}: no such patient profile file"
+                             f"{' (a broken link)' if path.is_symlink() else ''}; shipped profiles: "
+                             f"{', '.join(profile_names())}")
         raise ValueError(f"unknown patient profile {name_or_path!r}; known: {', '.join(profile_names())} "
                          "(or give the path of a profile YAML file)")
     return path

@@ -39,3 +39,44 @@ def test_a_profiles_path_that_is_no_folder_is_named(tmp_path, where, message):
     out = subprocess.run([sys.executable, "-m", "bench", "clinical", "--quick", "--profiles", str(tmp_path / where),
                           "--json"], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 1 and f"--profiles {tmp_path / where}: {message}" in out.stderr, out.stderr
+
+
+def test_yml_files_count_and_a_shared_name_keys_each_file_by_its_own(tmp_path):
+    """A copy of a profile edited without renaming it (two files, one `name`) gets figures of its
+    own, keyed by file name; a *.yml file is a profile file as a *.yaml one is."""
+    healthy = (ROOT / "devices/sim/patients/healthy.yaml").read_text()
+    (tmp_path / "walker.yaml").write_text(healthy.replace("name: healthy", "name: walker"))
+    (tmp_path / "walker-slow.yml").write_text(healthy.replace("name: healthy", "name: walker")
+                                              .replace("comfortable_speed_mps: 1.3", "comfortable_speed_mps: 0.9"))
+    assert "comfortable_speed_mps: 0.9" in (tmp_path / "walker-slow.yml").read_text()
+    out = subprocess.run([sys.executable, "-m", "bench", "clinical", "--quick", "--profiles", str(tmp_path), "--json"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=580)
+    assert out.returncode == 0, out.stderr[-2000:]
+    figures = json.loads(out.stdout)
+    fast, slow = figures["walker.crossings_compared"], figures["walker-slow.crossings_compared"]
+    # the slower walker covers less of the course in the same 15 s: fewer crossings of its own
+    assert fast > slow > 0, (fast, slow)
+    assert "its figures are keyed 'walker-slow'" in out.stderr
+
+
+def test_profile_files_reads_yaml_and_yml_of_the_folder_only(tmp_path):
+    from bench.clinical import profile_files
+
+    for name in ("a.yaml", "b.yml", "C.YAML", "notes.txt", "d.yaml.bak"):
+        (tmp_path / name).write_text("x")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "e.yaml").write_text("x")
+    assert [p.name for p in profile_files(tmp_path)] == ["C.YAML", "a.yaml", "b.yml"]
+
+
+def test_profile_keys_are_names_unless_two_files_share_one():
+    from bench.clinical import profile_keys
+
+    assert profile_keys([("healthy", "healthy"), ("frail-older", "frail-older")]) == \
+        {"healthy": "healthy", "frail-older": "frail-older"}
+    keys = profile_keys([("/p/x.yaml", "walker"), ("/p/x.yml", "walker"), ("/p/other.yaml", "x")])
+    # x.yaml's stem is taken by the profile named x: each copy gets a key no other profile has
+    assert keys["/p/other.yaml"] == "x"
+    assert len(set(keys.values())) == 3 and keys["/p/x.yaml"] != "walker" != keys["/p/x.yml"]
+    keys = profile_keys([("/p/a.yaml", "walker"), ("/p/b.yaml", "walker")])
+    assert keys == {"/p/a.yaml": "a", "/p/b.yaml": "b"}

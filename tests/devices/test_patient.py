@@ -38,6 +38,12 @@ def test_all_five_profiles_ship():
 def test_unknown_or_broken_profile_is_refused(tmp_path):
     with pytest.raises(ValueError, match="unknown patient profile"):
         load_profile("zombie")
+    # a path is named as a missing file, not as an unknown profile name
+    with pytest.raises(ValueError, match=r"missing\.yml: no such patient profile file; shipped profiles: "):
+        load_profile(str(tmp_path / "missing.yml"))
+    (tmp_path / "gone.yaml").symlink_to(tmp_path / "nowhere.yaml")
+    with pytest.raises(ValueError, match=r"gone\.yaml: no such patient profile file \(a broken link\)"):
+        load_profile(str(tmp_path / "gone.yaml"))
     broken = tmp_path / "broken.yaml"
     broken.write_text("name: broken\n")
     with pytest.raises(ValueError, match="missing keys"):
