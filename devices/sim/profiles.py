@@ -238,8 +238,13 @@ def _field(key: str, value, at) -> object:
             raise ValueError(f"{where}: unknown labels {unknown}; known: {', '.join(LABELS)}")
         return tuple(value)
     if key in PAIR_KEYS:
-        if not isinstance(value, list) or len(value) != 2:
-            raise ValueError(f"{where}: needs [left, right]")
+        if not isinstance(value, list):
+            # one number for a symmetric patient: both legs take it, as `[v, v]` would
+            number = _number(value, f"{where} (one number for both legs, or [left, right])")
+            _check_range(key, number, where)
+            return (number, number)
+        if len(value) != 2:
+            raise ValueError(f"{where}: needs [left, right] (or one number for both legs), not {len(value)} values")
         pair = tuple(_number(v, f"{at(key, i)} {key}[{i}]") for i, v in enumerate(value))
         for i, v in enumerate(pair):
             _check_range(key, v, f"{at(key, i)} {key}[{i}]")

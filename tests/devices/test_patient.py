@@ -102,6 +102,28 @@ def test_a_bad_profile_value_is_named_by_file_line_and_column(tmp_path):
     assert _bad_profile(tmp_path, "\n".join(bad) + "\n") == f"{path}:{m}:13 hr_max_bpm: 95 is not above hr_rest_bpm 115"
 
 
+def test_one_number_for_a_pair_is_both_legs(tmp_path):
+    """A symmetric patient may be written with one number per pair key (`mtc_m: 0.011`): both legs
+    take it, exactly as `[0.011, 0.011]`; a pair of the wrong length or a string is still refused."""
+    lines = _healthy_lines()
+    one, two = list(lines), list(lines)
+    for key, value in (("stance_fraction", "0.63"), ("swing_dorsiflexion_deg", "-4"), ("mtc_m", "0.011")):
+        one[_line_of(lines, key) - 1] = f"{key}: {value}"
+        two[_line_of(lines, key) - 1] = f"{key}: [{value}, {value}]"
+    (tmp_path / "one.yaml").write_text("\n".join(one) + "\n")
+    (tmp_path / "two.yaml").write_text("\n".join(two) + "\n")
+    assert load_profile(str(tmp_path / "one.yaml")) == load_profile(str(tmp_path / "two.yaml"))
+    assert load_profile(str(tmp_path / "one.yaml")).stance_fraction == (0.63, 0.63)
+    path = tmp_path / "bad.yaml"
+    k = _line_of(lines, "stance_fraction")
+    for value, message in (("[0.6, 0.6, 0.6]", "needs [left, right] (or one number for both legs), not 3 values"),
+                           ("0.9", "0.9 outside 0.5..0.85"), ("sixty", "expected a number, got 'sixty'")):
+        bad = list(lines)
+        bad[k - 1] = f"stance_fraction: {value}"
+        error = _bad_profile(tmp_path, "\n".join(bad) + "\n")
+        assert error.startswith(f"{path}:{k}:18 stance_fraction") and message in error, error
+
+
 def test_a_hostile_profile_file_is_refused_with_where(tmp_path):
     lines = _healthy_lines()
     # not text
