@@ -38,8 +38,6 @@ class PatientProfile:
     walk_ratio_m_per_spm: float  # step length / cadence, ~constant across speeds for a person
     right_heel_strike_phase: float  # right heel strike as a fraction of the left stride (0.5 = symmetric)
     stance_fraction: tuple[float, float]
-    hip_amplitude_deg: tuple[float, float]
-    knee_swing_peak_deg: tuple[float, float]
     swing_dorsiflexion_deg: tuple[float, float]
     joint_stiffness_nm_per_rad: tuple[float, float]
     stride_time_cv: float
@@ -84,6 +82,11 @@ class PatientProfile:
     # push-off leaves the foot flatter (the shipped patient profiles keep the earlier 40 deg: an
     # assumption, not a published figure).
     toe_off_pitch_deg: tuple[float, float] = (52.0, 52.0)
+    # Unused since the joint angles follow from the planned foot path by inverse kinematics (issue
+    # 10); still read and range-checked where a profile gives them, no longer required: a profile
+    # written from docs/patients.md need not invent values that change nothing.
+    hip_amplitude_deg: tuple[float, float] = (20.0, 20.0)
+    knee_swing_peak_deg: tuple[float, float] = (60.0, 60.0)
 
 
 def _required_names() -> list[str]:

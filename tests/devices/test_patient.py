@@ -124,6 +124,25 @@ def test_one_number_for_a_pair_is_both_legs(tmp_path):
         assert error.startswith(f"{path}:{k}:18 stance_fraction") and message in error, error
 
 
+def test_the_two_unused_joint_keys_are_optional(tmp_path):
+    """hip_amplitude_deg and knee_swing_peak_deg change nothing (the joints follow the planned foot
+    path): a profile may leave them out, and walks as it would with any values written."""
+
+    lines = [line for line in _healthy_lines()
+             if not line.startswith(("hip_amplitude_deg:", "knee_swing_peak_deg:"))]
+    (tmp_path / "without.yaml").write_text("\n".join(lines) + "\n")
+    (tmp_path / "odd.yaml").write_text("\n".join(lines + ["hip_amplitude_deg: [6, 34]",
+                                                          "knee_swing_peak_deg: [12, 79]"]) + "\n")
+    without, odd = load_profile(str(tmp_path / "without.yaml")), load_profile(str(tmp_path / "odd.yaml"))
+    assert without.hip_amplitude_deg == (20.0, 20.0) and odd.knee_swing_peak_deg == (12.0, 79.0)
+    a = simulate(without, 3, 1.1, 6.0).ground_truth()
+    b = simulate(odd, 3, 1.1, 6.0).ground_truth()
+    assert a["steps"] and a["steps"] == b["steps"] and a["toe_clearance"] == b["toe_clearance"]
+    # still range-checked where given
+    error = _bad_profile(tmp_path, "\n".join(lines + ["hip_amplitude_deg: [20, 50]"]) + "\n")
+    assert "hip_amplitude_deg[1]: 50 outside 5..35" in error
+
+
 def test_a_hostile_profile_file_is_refused_with_where(tmp_path):
     lines = _healthy_lines()
     # not text
