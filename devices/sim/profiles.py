@@ -28,8 +28,7 @@ LABELS = (
 class PatientProfile:
     """Parameters of the simulated patient; pairs are (left, right). Units in the names."""
 
-    name: str
-    description: str
+    name: str  # (a file without one is named by its file name, where that is an identifier)
     body_mass_kg: float
     thigh_m: float
     shank_m: float
@@ -87,6 +86,7 @@ class PatientProfile:
     # written from docs/patients.md need not invent values that change nothing.
     hip_amplitude_deg: tuple[float, float] = (20.0, 20.0)
     knee_swing_peak_deg: tuple[float, float] = (60.0, 60.0)
+    description: str = ""  # one line for people; optional (it was required)
 
 
 def _required_names() -> list[str]:
@@ -173,9 +173,13 @@ def load_profile(name_or_path: str) -> PatientProfile:
     if not isinstance(data, dict):
         raise ValueError("\n".join(errors + [f"{top} <root>: a profile is a mapping of keys to values"]))
     known = {f.name for f in fields(PatientProfile)}
+    if "name" not in data and NAME_RE.fullmatch(path.stem):
+        # a designer's file names its patient: my-patient.yaml is my-patient unless it says otherwise
+        data = {**data, "name": path.stem}
     missing = sorted(set(REQUIRED_KEYS) - data.keys())
     if missing:
-        errors.append(f"{top} <root>: missing keys {missing} (docs/patients.md lists every key)")
+        unnamed = " (the file's name is no identifier to name it by)" if "name" in missing else ""
+        errors.append(f"{top} <root>: missing keys {missing}{unnamed} (docs/patients.md lists every key)")
     for key in sorted(data.keys() - known, key=lambda k: doc.keys.get((k,), top).line):
         errors.append(f"{doc.keys.get((key,), top)} {key}: unknown key (docs/patients.md lists every key)")
     values: dict = {}

@@ -143,6 +143,19 @@ def test_the_two_unused_joint_keys_are_optional(tmp_path):
     assert "hip_amplitude_deg[1]: 50 outside 5..35" in error
 
 
+def test_a_profile_without_name_is_named_by_its_file(tmp_path):
+    lines = [line for line in _healthy_lines() if not line.startswith(("name:", "description:"))]
+    (tmp_path / "my-walker_2.yaml").write_text("\n".join(lines) + "\n")
+    profile = load_profile(str(tmp_path / "my-walker_2.yaml"))
+    assert profile.name == "my-walker_2" and profile.description == ""
+    # a name written in the file wins over the file's name
+    (tmp_path / "other.yaml").write_text("\n".join(lines + ["name: walker"]) + "\n")
+    assert load_profile(str(tmp_path / "other.yaml")).name == "walker"
+    error = _bad_profile(tmp_path, "\n".join(lines) + "\n", name="no name.yaml")
+    assert error.startswith(f"{tmp_path / 'no name.yaml'}:1:1 <root>: missing keys ['name'] (the file's name is no "
+                            "identifier"), error
+
+
 def test_a_hostile_profile_file_is_refused_with_where(tmp_path):
     lines = _healthy_lines()
     # not text
