@@ -18,7 +18,6 @@ still queued, frames go through the byte stream as before, so faults act exactly
 
 from __future__ import annotations
 
-import math
 import random
 from collections.abc import Callable
 
@@ -197,7 +196,11 @@ def _in_process(driver_cls):
             self.port = endpoint.path
             self.link = MemoryLink(endpoint)
             self.stats = self.link.stats
-            self.last_rx_s = -math.inf
+            # A live driver opens with a handshake: the device's INFO answer is its first frame
+            # (SerialDevice.handshake). In-process the rig's info is taken as that answer, heard now.
+            # (Never heard, -inf, the heart-rate check, which has no start-up grace, raised "heart-rate
+            # sensor silent" on the first cycle of every simulated session and demo history.)
+            self.last_rx_s = self._clock()
             self._last_dev_seq = None
             self.info = info  # what the device answers to HELLO (no handshake in-process)
 

@@ -85,6 +85,34 @@ def test_simulate_command_writes_a_simulated_session_and_truth(tmp_path, scenes)
     assert abs(len(steps) - len(truth["steps"])) <= 3  # the core counted about the steps walked
 
 
+def test_a_simulated_session_shows_no_alarm_while_its_devices_are_well(tmp_path, scenes):
+    """The simulated drivers open as the live ones do (the device's answer to the handshake is its
+    first frame): a session on a well rig records no alarm, and a heart-rate sensor that does fall
+    silent is still reported (before, "heart-rate sensor silent" opened every simulated session,
+    its report and every demo history, the driver never having heard the sensor at the first cycle)."""
+    db = tmp_path / "well.db"
+    result = run_simulation(SimOptions(scene="sim-test", profile="healthy", duration_s=8.0, seed=2, db=db,
+                                       scenes_dir=scenes))
+    with Store(db) as store:
+        events = store.events(result.session_id)
+    assert result.outcome == "completed" and len(events) > 20
+    assert [e for e in events if e["kind"] == "alarm_raised"] == []
+
+    silenced: dict = {}
+
+    def silence_heart_rate(t_s: float, core, rig) -> None:
+        if t_s >= 2.0 and not silenced:
+            silenced["last_s"] = t_s - (core.t_s - core.hr.last_rx_s)  # its last reading (1 Hz)
+            rig.hr.send_status = lambda *args, **kwargs: None  # the sensor says nothing more
+        if not silenced.get("alarm_s") and core.alarms.is_active(layout.AlarmReason.HEART_RATE_SILENT):
+            silenced["alarm_s"] = t_s
+
+    run_simulation(SimOptions(scene="sim-test", profile="healthy", duration_s=8.0, seed=2, db=None,
+                              scenes_dir=scenes, probe=silence_heart_rate))
+    # reported once its last reading is older than the core's 3 s limit (the probe runs every 10 ms)
+    assert 1.0 < silenced["last_s"] <= 2.0 and 3.0 < silenced["alarm_s"] - silenced["last_s"] <= 3.02, silenced
+
+
 def test_simulate_refuses_an_unknown_profile(tmp_path):
     result = subprocess.run(
         [sys.executable, "main.py", "-q", "simulate", "--scene", "grocery-first-visit", "--patient-profile", "zombie",
