@@ -27,7 +27,8 @@ event ring) with the truth:
 - `alarms_acknowledged`: every run plays the therapist at the rig, who acknowledges each alarm
   ACK_AFTER_S after it shows (through the command block, as the UI does): the stumble guard caps
   the belt until then, and an unacknowledged false STUMBLE held slow profiles at 0.05 m/s for the
-  rest of a run (a few crossings per profile). The count is reported, not hidden.
+  rest of a run (a few crossings per profile). The count is reported, not hidden, and
+  `alarms_by_reason` counts them per AlarmReason name;
 - `profiles_refused`: with `--profiles DIR`, the error (`file:line:col key: message`) of each
   file there that is not a valid profile; it is left out and the others run. DIR's *.yaml and
   *.yml files are read (not its subfolders); each profile's figures are keyed by its `name`, or
@@ -331,6 +332,7 @@ def _one(job: tuple) -> dict:
     start = _start_time(events)
     out["part"] = compare_session(res.truth, events, start)
     out["alarms"] = therapist.acknowledged
+    out["alarm_reasons"] = therapist.reasons
     if "healthy" in profile.labels:
         out["healthy"] = list(_within_capacity_share(profile, res.truth))
     if _weak_leg(profile):
@@ -388,6 +390,7 @@ def run(quick: bool, profiles: str | None = None, write_doc: bool = True) -> dic
     healthy = [0, 0]
     rescue = [0, 0]
     total_alarms = 0
+    by_reason: dict[str, int] = {}
     disagreements: list[str] = []
     table = []
     workers = max(1, int(os.environ.get("STEPSYNC_BENCH_JOBS", "1")))
@@ -423,6 +426,8 @@ def run(quick: bool, profiles: str | None = None, write_doc: bool = True) -> dic
                 parts.append(res["part"])
                 disagreements += [f"{keys[name_or_path]} seed {seed}: {d}" for d in res["part"].get("disagreements", [])]
                 alarms += res["alarms"]
+                for name, n in res.get("alarm_reasons", {}).items():
+                    by_reason[name] = by_reason.get(name, 0) + n
                 healthy[0] += res["healthy"][0]
                 healthy[1] += res["healthy"][1]
                 p_rescue[0] += res["rescue"][0]
@@ -444,6 +449,7 @@ def run(quick: bool, profiles: str | None = None, write_doc: bool = True) -> dic
     overall["sim_speedup_cpu"] = sim_s / cpu_s if cpu_s > 0 else math.nan
     overall["simulated_s"] = sim_s
     overall["alarms_acknowledged"] = total_alarms
+    overall["alarms_by_reason"] = dict(sorted(by_reason.items()))  # what the therapist acknowledged
     overall["obstacle_disagreements"] = disagreements  # each crossing where core and truth differ
     overall["load_start"] = load_start
     overall["load_end"] = os.getloadavg()[0]
@@ -471,6 +477,7 @@ class _Therapist:
         self.writer = None
         self.seen_s = -1.0
         self.acknowledged = 0
+        self.reasons: dict[str, int] = {}  # acknowledged alarms per AlarmReason name
 
     def __call__(self, t_s: float, core, rig) -> None:
         unacked = sum(1 for slot in core.alarms.slots if slot[0] and not slot[2])
@@ -486,6 +493,12 @@ class _Therapist:
                 self.writer = CommandWriter(core.cmd_block)
             self.writer.ack_alarms()  # through the command block, as the UI does
             self.acknowledged += unacked
+            from engine.control.layout import AlarmReason
+
+            for slot in core.alarms.slots:
+                if slot[0] and not slot[2]:
+                    name = AlarmReason(slot[0]).name
+                    self.reasons[name] = self.reasons.get(name, 0) + 1
             self.seen_s = -1.0
 
 
@@ -536,7 +549,9 @@ def write_validation_doc(figures: dict, table: list, quick: bool, seeds: list, d
         f"({figures.get('jobs', 1)} simulation(s) at a time). "
         "The therapist at the rig is played by the bench: each alarm is acknowledged "
         f"{ACK_AFTER_S:g} s after it shows (the stumble guard caps the belt until then), "
-        f"{figures.get('alarms_acknowledged', 0)} in all: false STUMBLE alarms in simulated walking are issue 13's.",
+        f"{figures.get('alarms_acknowledged', 0)} in all"
+        + (f" ({', '.join(f'{k} {v}' for k, v in figures['alarms_by_reason'].items())})"
+           if figures.get("alarms_by_reason") else "") + ".",
         "",
         "| profile | " + " | ".join(label for _, label, _ in TABLE_KEYS) + " |",
         "| --- | " + " | ".join("---" for _ in TABLE_KEYS) + " |",
