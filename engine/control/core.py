@@ -1169,6 +1169,11 @@ class ControlCore:
             landing = s_at + self.hip_offset_m + heel_x  # placed by the heel at the contact instant
             self.landing_fix_slope[side] = (fk.heel_x_m(self.geo, side, hip, knee, pitch + 1e-3)
                                             - fk.heel_x_m(self.geo, side, hip, knee, pitch - 1e-3)) * 500.0
+            if step_m is None and self.planted_m[other] == self.planted_m[other]:
+                # the other foot in the air: the step is from its footprint to this landing, both on
+                # the route (the hip held at its place on the treadmill since that foot left), not
+                # the belt's travel since its strike, which takes in every metre the hip has drifted
+                step_m = landing - self.planted_m[other]
         self.planted_m[side] = landing
         self.landing_fix_t[side] = ts if live else -1.0
         self.strike_t[side] = ts

@@ -40,6 +40,7 @@ class GaitMetrics:
         self.hs_t_s = [-1.0, -1.0]
         self.hs_belt_m = [0.0, 0.0]
         self.hs_pos_m = [0.0, 0.0]  # heel position in belt coordinates at its strike
+        self.hs_frame_m = [0.0, 0.0]  # belt travel + heel ahead of the hip at its strike
         self.to_t_s = [-1.0, -1.0]
         self.step_length_m = [math.nan, math.nan]
         self.step_time_s = [math.nan, math.nan]
@@ -81,10 +82,18 @@ class GaitMetrics:
         """
         other = 1 - side
         prev_hs = self.hs_t_s[side]
+        frame = belt_m + heel_x_m  # where the heel is if the hip has not moved on the treadmill
         if step_length_m is not None and self.hs_t_s[other] >= 0.0:
             pos = self.hs_pos_m[other] + step_length_m  # heel positions chained step by step
+        elif self.hs_t_s[other] >= 0.0:
+            # No heel-to-heel distance at this instant (the other foot is in the air): the step in
+            # the belt's frame, from the other heel's strike to this one, chained on. The positions
+            # are chained, and the belt frame drifts from them by the hip's travel on the treadmill
+            # since the first step: taken whole it was put into this one step (a patient who fell
+            # behind the belt, 0.6 m a step, read a 3.6 m step on a 0.24 m one).
+            pos = self.hs_pos_m[other] + frame - self.hs_frame_m[other]
         else:
-            pos = belt_m + heel_x_m
+            pos = frame
         measured = False
         self.stride_done = False
         if self.hs_t_s[other] >= 0.0 and self.hs_t_s[other] > prev_hs:
@@ -132,4 +141,5 @@ class GaitMetrics:
         self.hs_t_s[side] = t_s
         self.hs_belt_m[side] = belt_m
         self.hs_pos_m[side] = pos
+        self.hs_frame_m[side] = frame
         return measured

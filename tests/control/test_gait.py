@@ -128,6 +128,24 @@ def test_metrics_from_an_asymmetric_walk():
     assert m.steps == 19
 
 
+def test_a_step_without_a_measured_distance_is_taken_from_the_last_footprint():
+    """Steps chained from measured heel-to-heel distances while the hip drifts back on the belt
+    (0.5 m steps on a belt that moves 0.6 m a step); then one landing without a measured distance:
+    its length is the belt frame's step since the other heel, not the chain's drift from the belt
+    frame since the first step (which read 0.5 + 9 x 0.1 m here)."""
+    m = GaitMetrics()
+    belt, t = 0.0, 0.0
+    for k in range(10):
+        t += 0.5
+        belt += 0.6
+        m.heel_strike(k % 2, t, belt, heel_x_m=0.3, step_length_m=0.5 if k else None)
+    t += 0.5
+    belt += 0.6
+    m.heel_strike(0, t, belt, heel_x_m=0.3 - 0.1)  # the hip slid back 0.1 m in this step
+    assert m.step_length_m[0] == pytest.approx(0.5)
+    assert m.step_length_m[1] == pytest.approx(0.5)
+
+
 def test_reference_gait_is_periodic_scaled_and_boosted():
     out = [0.0] * 4
     refgait.reference(0.0, 1.0, 0.0, out, 0)
