@@ -52,6 +52,12 @@ def main(args: argparse.Namespace) -> int:
     if problem:  # checked before the walk: the truth is written after it, minutes later
         print(f"simulate: --truth {args.truth}: {problem}; give a file path", file=sys.stderr)
         return 2
+    from engine.records.dbcheck import records_file_problem
+
+    problem = records_file_problem(args.db)
+    if problem:  # a folder or another file given as --db: named, and left as it is (was a traceback)
+        print(f"simulate: --db: {problem}", file=sys.stderr)
+        return 2
     settings = {}
     if args.guidance is not None:
         settings["guidance"] = args.guidance

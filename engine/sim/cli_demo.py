@@ -36,6 +36,12 @@ def main(args: argparse.Namespace) -> int:
               f"not {args.sessions} and {args.duration_s}", file=sys.stderr)
         return 2
     db = args.db or str(default_db_path())
+    from engine.records.dbcheck import records_file_problem
+
+    problem = records_file_problem(db)
+    if problem:  # a folder or another file given as --db: named, and left as it is (was a traceback)
+        print(f"demo-history: --db: {problem}", file=sys.stderr)
+        return 2
 
     ids = fill_demo_history(db, args.patient, args.sessions, args.duration_s, args.seed,
                             progress=sys.stderr.isatty())

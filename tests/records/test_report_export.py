@@ -236,6 +236,16 @@ def test_demo_history_refuses_bad_options_before_simulating(tmp_path, args, mess
     assert not db_path.exists()  # nothing simulated, nothing written
 
 
+def test_demo_history_refuses_a_db_that_is_no_records_file_and_leaves_it(tmp_path):
+    for db in (tmp_path / "a-folder", tmp_path / "notes.txt"):
+        db.mkdir() if db.suffix == "" else db.write_text("notes\n")
+        result = subprocess.run([sys.executable, "main.py", "-q", "demo-history", "--sessions", "1", "--duration-s",
+                                 "10", "--db", str(db)], cwd=ROOT, capture_output=True, text=True, timeout=60)
+        assert result.returncode == 2 and f"demo-history: --db: {db} is " in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr
+    assert list((tmp_path / "a-folder").iterdir()) == [] and (tmp_path / "notes.txt").read_text() == "notes\n"
+
+
 @pytest.mark.timeout(1200)  # 4 real simulations (the subprocess itself may take 900 s on a loaded machine)
 def test_demo_history_and_progress_report(tmp_path):
     db_path = tmp_path / "demo.db"

@@ -143,6 +143,22 @@ def test_simulate_refuses_a_setting_out_of_range_by_name(tmp_path, flag, value, 
     assert not db.exists()  # refused before anything is written
 
 
+@pytest.mark.parametrize("what, message", [("folder", "is a folder, not a records database"),
+                                           ("text", "is not a StepSync records database")])
+def test_simulate_refuses_a_db_that_is_no_records_file_and_leaves_it(tmp_path, what, message):
+    db = tmp_path / "records"
+    if what == "folder":
+        db.mkdir()
+    else:
+        db.write_text("notes, not a database\n")
+    result = subprocess.run(
+        [sys.executable, "main.py", "-q", "simulate", "--scene", "grocery-first-visit", "--patient-profile", "healthy",
+         "--duration-s", "5", "--db", str(db)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and f"simulate: --db: {db} {message}" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+    assert (list(db.iterdir()) == [] if what == "folder" else db.read_text() == "notes, not a database\n")
+
+
 # Tolerance between a live run and a simulation of the same seed: the live rig ticks on the real
 # clock (jitter, a start a few ms later), so the same patient walks the same plan with slightly
 # different timing. Over the same stretch of route the number of steps agrees within 2 and the
