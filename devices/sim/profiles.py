@@ -134,10 +134,11 @@ def profile_names() -> list[str]:
 def profile_path(name_or_path: str) -> Path:
     """The YAML file behind a profile name or path (ValueError naming the known ones if none)."""
     path = Path(name_or_path)
-    if not path.suffix:
+    given_path = bool(path.suffix) or "/" in name_or_path  # (a name is an identifier: no dot, no slash)
+    if not given_path:
         path = PATIENTS_DIR / f"{name_or_path}.yaml"
     if not path.exists():  # what exists but is no regular file, read_text refuses by its kind
-        if path.suffix and Path(name_or_path) == path:
+        if given_path:
             # a path was given: say that the file is missing, not that a profile name is unknown
             raise ValueError(f"{name_or_path}: no such patient profile file"
                              f"{' (a broken link)' if path.is_symlink() else ''}; shipped profiles: "

@@ -41,6 +41,13 @@ def test_unknown_or_broken_profile_is_refused(tmp_path):
     # a path is named as a missing file, not as an unknown profile name
     with pytest.raises(ValueError, match=r"missing\.yml: no such patient profile file; shipped profiles: "):
         load_profile(str(tmp_path / "missing.yml"))
+    # a path without a suffix is a path too (it was looked up as a shipped name, "unknown patient profile")
+    with pytest.raises(ValueError, match=r"not a regular file but a directory"):
+        load_profile(str(tmp_path))
+    with pytest.raises(ValueError, match=r"not a regular file but a character device"):
+        load_profile("/dev/zero")
+    with pytest.raises(ValueError, match=r"nothing: no such patient profile file"):
+        load_profile(str(tmp_path / "nothing"))
     (tmp_path / "gone.yaml").symlink_to(tmp_path / "nowhere.yaml")
     with pytest.raises(ValueError, match=r"gone\.yaml: no such patient profile file \(a broken link\)"):
         load_profile(str(tmp_path / "gone.yaml"))
