@@ -21,7 +21,8 @@ event ring) with the truth:
   labelled healthy clear (truth);
 - `boost_rescue_rate`: for profiles with a weak leg (capacity under 10 cm), each seed is walked twice, with the
   prescription's clearance boost and with none; of the weak leg's crossings beyond its capacity
-  that fail without boost, the share that clear with it;
+  that fail without boost, the share that clear with it (crossings decided once a run's stop has
+  begun left out: the exoskeleton is in its safe mode then);
 - `sim_speedup`: simulated seconds per wall-clock second over all runs (this machine, whatever
   else it runs); `sim_speedup_cpu` per second of this process's CPU time;
 - `alarms_acknowledged`: every run plays the therapist at the rig, who acknowledges each alarm
@@ -342,9 +343,14 @@ def _one(job: tuple) -> dict:
         out["cpu_s"] += time.process_time() - cpu0
         out["sim_s"] += plain.sim_s
         out["wall_s"] += plain.wall_s
+        # (a crossing decided after the run's scheduled stop began is left out: the exoskeleton is
+        # in its safe mode then, no boost, and one such crossing a run was counted as not rescued)
+        plain_stop_s = _stop_time(plain.records[1])
         failed = {(r["obstacle"], r["side"]) for r in capacity_crossings(profile, plain.truth)
-                  if r["outcome"] != "cleared"}
-        boosted = {(r["obstacle"], r["side"]): r["outcome"] for r in res.truth["crossings"]}
+                  if r["outcome"] != "cleared" and r["t_s"] <= plain_stop_s}
+        boosted_stop_s = _stop_time(events)
+        boosted = {(r["obstacle"], r["side"]): r["outcome"] for r in res.truth["crossings"]
+                   if r["t_s"] <= boosted_stop_s}
         for key in failed:
             if key in boosted:
                 out["rescue"][1] += 1
@@ -507,6 +513,14 @@ def _start_time(events: np.ndarray) -> float:
 
     runs = events[(events["kind"] == EventKind.RUN_STATE) & (events["code"] == int(RunState.RUNNING))]
     return float(runs["t_s"][0]) if len(runs) else float(events["t_s"][0]) if len(events) else 0.0
+
+
+def _stop_time(events: np.ndarray) -> float:
+    """When the run's stop began (its first STOPPING after RUNNING); inf if it never stopped."""
+    from engine.control.layout import EventKind, RunState
+
+    stops = events[(events["kind"] == EventKind.RUN_STATE) & (events["code"] == int(RunState.STOPPING))]
+    return float(stops["t_s"][0]) if len(stops) else math.inf
 
 
 TABLE_KEYS = (
