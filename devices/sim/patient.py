@@ -510,14 +510,23 @@ class PatientModel(CrossingTruth, EpisodesAndIntent, LoadsAndEffort):
             ob = self.walkway.next_crossing(other.heel_x + p.foot_length_m + self.heel_m)
             if ob is not None:
                 foot = self.heel_m + p.foot_length_m
-                # take-off and landing distances shrink with the step (older adults and slow
-                # walkers step closer to an obstacle: Chen 1991)
+                max_step = max(1.6 * normal, 0.8 * (p.thigh_m + p.shank_m))
+                # Slow and older walkers land closer past an obstacle (Chen 1991: a shorter
+                # obstacle-heel-strike distance; Said 2001, stroke: smaller post-obstacle
+                # distances), so the landing distance shrinks with the step. The trail foot keeps
+                # its distance before the obstacle (Said 2001, stroke: no significant reduction
+                # in pre-obstacle distance; Chen 1991: older adults have the obstacle 10 % further
+                # forward in the crossing step): a trail foot placed closer flexes hip, knee and
+                # ankle less over the obstacle and catches it (Chou & Draganich 1998). It comes
+                # closer only as far as the crossing step must fit the leg's longest step.
                 scale = min(1.0, normal / 0.65)
-                take_off_heel = ob.at_m - p.take_off_distance_m * scale - foot
+                landing = p.landing_distance_m * scale
+                fits = max_step - foot - (ob.end_m - ob.at_m) - landing
+                take_off = min(p.take_off_distance_m, max(p.take_off_distance_m * scale, fits))
+                take_off_heel = ob.at_m - take_off - foot
                 d = take_off_heel - other.heel_x
                 n = int(round(d / max(normal, 0.05)))
-                max_step = max(1.6 * normal, 0.8 * (p.thigh_m + p.shank_m))
-                need = ob.end_m + p.landing_distance_m * scale - other.heel_x
+                need = ob.end_m + landing - other.heel_x
                 if n <= 0 and need > max_step and d > 0.1 * normal:
                     n = 1  # too far to cross from here: one short step closer first
                 if n <= 0 and other.heel_x + foot < ob.at_m + 0.02:

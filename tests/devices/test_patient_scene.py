@@ -48,6 +48,28 @@ def test_perception_changes_foot_placement_before_an_obstacle():
     assert 0.05 <= lead["margin_m"] <= 0.16
 
 
+def test_a_slow_walker_keeps_its_trail_foot_back_from_an_obstacle_and_lands_closer_past_it():
+    """Slow and older walkers land closer past an obstacle (Chen 1991; Said 2001) but keep their
+    trail foot's distance before it (Said 2001, stroke: no significant reduction in pre-obstacle
+    distance; Chen 1991: the obstacle further forward in an older adult's crossing step); a trail
+    foot placed closer catches the obstacle (Chou & Draganich 1998). frail-older walks 0.6 m/s with
+    steps well under the 0.65 m at which the model's landing distance starts to shrink; the
+    4 cm bar (Said 2001's height) leaves the crossing step room to spare. The model used to
+    shrink the take-off distance with the step too: its trail toe took off 0.15-0.175 m before
+    the bar, under 0.8 x its preferred 0.25 m."""
+    profile = load_profile("frail-older")
+    bar = {"kind": "box", "at_m": 6.0, "depth_m": 0.05, "height_m": 0.04}
+    foot_m = profile.heel_to_ankle_m + profile.foot_length_m
+    for seed in (1, 2, 3):
+        truth = walk("frail-older", [bar], seed=seed, metres=9.0)
+        trail_toe_gap_m = bar["at_m"] - (last_strike_before(truth, bar["at_m"])["heel_x_m"] + foot_m)
+        assert 0.8 * profile.take_off_distance_m <= trail_toe_gap_m <= 0.35, (seed, trail_toe_gap_m)
+        landing = next(h for h in truth["heel_strikes"] if h["heel_x_m"] > bar["at_m"])
+        landing_m = landing["heel_x_m"] - (bar["at_m"] + bar["depth_m"])
+        assert 0.0 < landing_m < 0.8 * profile.landing_distance_m, (seed, landing_m)
+        assert truth["obstacles"][0]["outcome"] == "cleared"
+
+
 def test_a_leg_below_capacity_trips_without_boost_and_clears_with_enough_boost():
     """Moderate left hemiparesis: the paretic (left) leg lifts its foot 6 cm at most; a 9 cm box
     is beyond it. The clearance boost of the exoskeleton on that leg makes up the difference."""
