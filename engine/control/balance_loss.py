@@ -14,7 +14,9 @@ What the core has, per foot in contact (insole: heel or forefoot loaded):
 - the ankle relative to the hip from the exoskeleton's encoders (forward kinematics of the hip and
   knee angles, the fitted thigh and shank) and its rate from the joint rates: x_rel, x_rate;
 - the foot's own speed over the belt from its insole IMU (forward specific force rotated by the
-  foot pitch, integrated from the sample the foot loaded: a planted foot rests on the belt);
+  foot pitch, integrated from the sample the foot loaded: a planted foot rests on the belt), plus
+  the belt's measured speed change since then (the IMU measures in the lab, where a foot on a belt
+  that speeds up is carried back faster);
 So the hip (the centre of mass, approximately) is -x_rel from the ankle and moves over the belt
 at v = v_foot - x_rate: the encoders give it relative to the foot, the IMU gives the foot. The
 rear edge of that foot is its heel (`geo.heel_m` behind the ankle) while the heel is on the belt
@@ -97,7 +99,16 @@ class BalanceLossGuard:
         self.loaded_t = [0.0, 0.0]
         self.walked_on = [False, False]  # the foot loaded while walking (a step, not the standing start)
         self.last_t = [-1.0, -1.0]
-        self.v_foot_mps = [0.0, 0.0]  # each loaded foot's speed over the belt since it loaded (IMU)
+        self.v_foot_mps = [0.0, 0.0]  # each loaded foot's speed change in the lab since it loaded (IMU)
+        # The IMU measures the foot in the lab: a foot resting on a belt that speeds up is carried
+        # back faster, and its integral reads the belt's speed change as the foot's own. Taken as
+        # the foot's speed over the belt, a belt ramping up at 0.5 m/s^2 put the body 0.2 m/s
+        # slower over a 0.4 s stance, a margin ~6 cm too low: after every acknowledged stumble
+        # response the belt's ramp back to speed raised a false BALANCE_LOSS, whose response
+        # slowed the belt again (hemiparetic-left, bench clinical seed 1: 11 in 26 s after one
+        # trip). Speed over the belt = the lab integral + the belt's speed change since loading.
+        self.belt_at_load_mps = [0.0, 0.0]
+        self.belt_mps = 0.0  # the belt's speed at the latest sample
         self.heel_on = [False, False]
         self.pitch_rad = [0.0, 0.0]  # the insole's pitch (toe-down positive) and its rate
         self.pitch_radps = [0.0, 0.0]
@@ -129,10 +140,12 @@ class BalanceLossGuard:
             self.x_rate_mps[side] = thigh * math.cos(hip) * hip_rate + shank * math.cos(shank_rad) * (hip_rate - knee_rate)
 
     def sample(self, side: int, t_s: float, loaded: bool, heel_on: bool, flat: bool, pitch_rad: float,
-               ax_mps2: float, az_mps2: float, pitch_radps: float = 0.0) -> None:
+               ax_mps2: float, az_mps2: float, pitch_radps: float = 0.0, belt_mps: float = 0.0) -> None:
         """One insole sample of one foot (host time; flat: heel and forefoot on the belt; the
-        insole's pitch and pitch rate, toe-down positive; foot-frame specific force x and z)."""
+        insole's pitch and pitch rate, toe-down positive; foot-frame specific force x and z; the
+        belt's measured speed)."""
         dt = t_s - self.last_t[side]
+        self.belt_mps = belt_mps
         self.last_t[side] = t_s
         self.heel_on[side] = heel_on
         self.pitch_rad[side] = pitch_rad
@@ -144,6 +157,7 @@ class BalanceLossGuard:
             self.loaded[side] = True
             self.loaded_t[side] = t_s
             self.v_foot_mps[side] = 0.0
+            self.belt_at_load_mps[side] = belt_mps
             self.walked_on[side] = True  # judge() clears it while not walking
             self.steps[side] += 1
             return
@@ -182,7 +196,7 @@ class BalanceLossGuard:
             v = -self.x_rate_mps[side]
             if self.heel_on[side]:
                 if self.flat_n[side] >= FLAT_TRUSTED and self.walked_on[side] and age <= MAX_STANCE_S:
-                    v += self.v_foot_mps[side]
+                    v += self.v_foot_mps[side] + (self.belt_mps - self.belt_at_load_mps[side])
                 edge = geo.heel_m[side]  # the rear edge: the heel while it is on the belt
             else:
                 # heel rise: the foot rolls over its metatarsal heads, which rest on the belt,
@@ -224,9 +238,9 @@ class BalanceLossGuard:
             return True
         return False
 
-    def check(self, ins, feet, geo, angles, rates, walking: bool) -> bool:
-        """This cycle's insole samples (as StumbleGuard.check walks them) and the encoders' latest
-        sample; True on a loss of balance."""
+    def check(self, ins, feet, geo, angles, rates, walking: bool, belt_mps: float = 0.0) -> bool:
+        """This cycle's insole samples (as StumbleGuard.check walks them), the encoders' latest
+        sample and the belt's measured speed; True on a loss of balance."""
         self.encoders(angles, rates, geo)
         buf = ins.sample_buf
         last_t = -1.0
@@ -243,7 +257,7 @@ class BalanceLossGuard:
                 # (a heel that only unloaded still bounds the base: the body can lean back onto it)
                 heel_down = foot.contact and (foot.heel > HEEL_LOADED or pitch < HEEL_UP_RAD)
                 self.sample(side, ts, foot.contact, heel_down, foot.flat, pitch, row[o + 3], row[o + 5],
-                            foot.rate_radps)
+                            foot.rate_radps, belt_mps)
                 if ts > last_t:
                     last_t = ts
         return last_t > 0.0 and self.judge(last_t, geo, walking)

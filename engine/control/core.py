@@ -949,7 +949,7 @@ class ControlCore:
         b = self.balance_loss
         if fresh and self._insoles_live() and b.check(
                 self.ins, self.insole_feet, self.geo, self.angles, self.exo.status.velocity_radps,
-                self.run_state == _Run.RUNNING and self.belt_speed_mps > 0.05) and not g.active:
+                self.run_state == _Run.RUNNING and self.belt_speed_mps > 0.05, self.belt_speed_mps) and not g.active:
             # a loss of balance without a trip: the same response (balance_loss.py); while a
             # response is on (guidance at its maximum, the belt slowing) a new one adds nothing
             g.respond(self.belt_speed_mps, self.supervisor.guidance(1.0))
