@@ -238,7 +238,7 @@ class BalanceLossGuard:
             return True
         return False
 
-    def check(self, ins, feet, geo, angles, rates, walking: bool, belt_mps: float = 0.0) -> bool:
+    def check(self, ins, feet, geo, angles, rates, walking: bool, belt_mps: float) -> bool:
         """This cycle's insole samples (as StumbleGuard.check walks them), the encoders' latest
         sample and the belt's measured speed; True on a loss of balance."""
         self.encoders(angles, rates, geo)
