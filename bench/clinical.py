@@ -482,11 +482,15 @@ class _Therapist:
     def __init__(self) -> None:
         self.writer = None
         self.seen_s = -1.0
-        self.acknowledged = 0
         self.reasons: dict[str, int] = {}  # acknowledged alarms per AlarmReason name
 
+    @property
+    def acknowledged(self) -> int:
+        """How many alarms it acknowledged."""
+        return sum(self.reasons.values())
+
     def __call__(self, t_s: float, core, rig) -> None:
-        unacked = sum(1 for slot in core.alarms.slots if slot[0] and not slot[2])
+        unacked = [slot[0] for slot in core.alarms.slots if slot[0] and not slot[2]]
         if not unacked:
             self.seen_s = -1.0
             return
@@ -494,17 +498,14 @@ class _Therapist:
             self.seen_s = t_s
         elif t_s - self.seen_s >= ACK_AFTER_S:
             from engine.control.commands import CommandWriter
+            from engine.control.layout import AlarmReason
 
             if self.writer is None:
                 self.writer = CommandWriter(core.cmd_block)
             self.writer.ack_alarms()  # through the command block, as the UI does
-            self.acknowledged += unacked
-            from engine.control.layout import AlarmReason
-
-            for slot in core.alarms.slots:
-                if slot[0] and not slot[2]:
-                    name = AlarmReason(slot[0]).name
-                    self.reasons[name] = self.reasons.get(name, 0) + 1
+            for reason in unacked:
+                name = AlarmReason(reason).name
+                self.reasons[name] = self.reasons.get(name, 0) + 1
             self.seen_s = -1.0
 
 
