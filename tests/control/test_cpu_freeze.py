@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -115,13 +116,33 @@ def test_the_cores_own_stall_is_reported_with_the_steal_of_its_cpu(stat):
     assert freezes.count == 2 and freezes.longest_s == pytest.approx(0.101)
 
 
+def _wait_until_asleep(pid: int, timeout_s: float = 60.0) -> None:
+    """Until the process sleeps: state S, and no run-queue wait added, at reads 20 ms apart. Having
+    printed its line it may still wait for a CPU on a busy machine before it reaches its sleep
+    (with a CPU hog on every core the watch below found it queued, 10 ms "starved")."""
+    def state() -> tuple[bytes, bytes]:
+        stat = Path(f"/proc/{pid}/stat").read_bytes()
+        return stat[stat.rindex(b")") + 2:][:1], Path(f"/proc/{pid}/schedstat").read_bytes().split()[1]
+
+    deadline = time.monotonic() + timeout_s
+    before = state()
+    while time.monotonic() < deadline:
+        time.sleep(0.02)
+        now = state()
+        if now[0] == before[0] == b"S" and now[1] == before[1]:
+            return
+        before = now
+    raise AssertionError(f"process {pid} did not fall asleep within {timeout_s:g} s")
+
+
 def test_a_sleeping_process_on_a_frozen_cpu_is_starved_and_on_a_running_one_is_not(stat):
     # A real process asleep (as the UI between frames): its run-queue wait never grows, so only
     # its CPU standing still can tell that it cannot run.
     sleeper = subprocess.Popen([sys.executable, "-c", "import sys, time; print(flush=True); time.sleep(60)"],
                                stdout=subprocess.PIPE)
     try:
-        sleeper.stdout.readline()  # started: asleep from here on
+        sleeper.stdout.readline()  # started
+        _wait_until_asleep(sleeper.pid)
         clock = CpuClock(str(stat.path))
         watch = StarvationWatch(clock)
         watch.watch(sleeper.pid)
